@@ -1,0 +1,102 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { MbnError, quote } from '../errors.js';
+
+/**
+ * Where a model's bytes come from. Readers ask for byte ranges; a file-backed source answers with positioned
+ * reads, so that weight payloads a reader skips are never read from disk or held in memory.
+ */
+export interface ByteSource {
+  readonly size: number;
+  /** Bytes [start, end). May be a view into a shared buffer: callers must not modify it. */
+  view(start: number, end: number): Uint8Array;
+  close(): void;
+}
+
+export class BufferSource implements ByteSource {
+  readonly size: number;
+  constructor(readonly bytes: Uint8Array) {
+    this.size = bytes.length;
+  }
+  view(start: number, end: number): Uint8Array {
+    return this.bytes.subarray(start, end);
+  }
+  close(): void {}
+}
+
+/** Files at most this large are read whole: one read beats many small ones, and memory stays small. */
+export const WHOLE_FILE_LIMIT = 16 * 1024 * 1024;
+
+export class FileSource implements ByteSource {
+  readonly size: number;
+  private fd: number | null;
+  constructor(
+    readonly path: string,
+    fd: number,
+    size: number,
+  ) {
+    this.fd = fd;
+    this.size = size;
+  }
+  view(start: number, end: number): Uint8Array {
+    if (this.fd === null) throw new Error('FileSource used after close');
+    const length = end - start;
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, out, done, length - done, start + done);
+      if (n === 0) throw new MbnError('io', `cannot read ${quote(this.path)}: the file shrank while it was being read`);
+      done += n;
+    }
+    return out;
+  }
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+function describeFsError(path: string, error: unknown): MbnError {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const reason =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'ELOOP'
+            ? 'too many symbolic links'
+            : ((error as Error)?.message ?? String(error));
+  return new MbnError('io', `cannot read ${quote(path)}: ${reason}`);
+}
+
+/** Opens a model file for reading; small files are read whole, large ones lazily. */
+export function openSource(path: string): ByteSource {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw describeFsError(path, error);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new MbnError('io', `cannot read ${quote(path)}: it is a directory`);
+    if (!stat.isFile()) throw new MbnError('io', `cannot read ${quote(path)}: not a regular file`);
+    if (stat.size <= WHOLE_FILE_LIMIT) {
+      const bytes = Buffer.allocUnsafe(stat.size);
+      let done = 0;
+      while (done < stat.size) {
+        const n = readSync(fd, bytes, done, stat.size - done, done);
+        if (n === 0) break;
+        done += n;
+      }
+      closeSync(fd);
+      return new BufferSource(bytes.subarray(0, done));
+    }
+    return new FileSource(path, fd, stat.size);
+  } catch (error) {
+    closeSync(fd);
+    if (error instanceof MbnError) throw error;
+    throw describeFsError(path, error);
+  }
+}

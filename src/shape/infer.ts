@@ -1,0 +1,631 @@
+import { MbnError, quote } from '../errors.js';
+import { type Attribute, type FunctionDef, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
+import { DataType } from '../onnx/dtype.js';
+import { smallTensorValues } from '../onnx/tensor-data.js';
+import { type Cost, type RuleContext, ShapeError, type TensorState, UnknownShape } from '../ops/define.js';
+import { ruleFor } from '../ops/index.js';
+
+/**
+ * Shape inference over the layer IR. Graph inputs get concrete dims first (from --input, --batch, or 1 with a note
+ * for a symbolic dim nobody fixed); every node's rule then computes concrete output shapes, and small constant
+ * tensors carry their values so that shape arithmetic (Shape → Gather → Unsqueeze → Concat → Reshape) folds.
+ * Subgraphs (If/Loop/Scan) and model-local functions are walked in place; their layers carry a path and a
+ * multiplier (how many times they run per inference).
+ */
+
+export interface InferOptions {
+  /** Full shapes for named graph inputs. */
+  inputShapes?: Map<string, number[]>;
+  /** Value for a symbolic first (batch) dim of every graph input. */
+  batch?: number;
+}
+
+/** A constant tensor feeding a layer: an initializer or a Constant node's value. Counted once as parameters. */
+export interface WeightUse {
+  key: object;
+  name: string;
+  dtype: number;
+  elements: number;
+}
+
+export interface LayerRecord {
+  /** Unique, readable path: node name (or op_index), prefixed by enclosing subgraph nodes. */
+  name: string;
+  node: Node;
+  opset: number;
+  inputs: (TensorState | null)[];
+  outputs: (TensorState | null)[];
+  /** Cost of one execution; null when not counted (see reason). */
+  cost: Cost | null;
+  reason: string | null;
+  /** Executions per inference: loop trip counts; 0 for a branch not counted. */
+  multiplier: number;
+  notes: string[];
+  weights: WeightUse[];
+  /** Enclosing subgraph path ('' for the main graph). */
+  scope: string;
+}
+
+export interface InferResult {
+  layers: LayerRecord[];
+  /** Main-graph value states. */
+  values: Map<string, TensorState>;
+  /** Resolved graph input shapes. */
+  inputs: { name: string; dtype: number; shape: number[] | null }[];
+  outputs: { name: string; state: TensorState | null }[];
+  notes: string[];
+}
+
+class Scope {
+  readonly values = new Map<string, TensorState>();
+  readonly weights = new Map<string, WeightUse>();
+  readonly declared = new Map<string, (number | string | null)[] | null>();
+  constructor(readonly parent: Scope | null) {}
+  get(name: string): TensorState | undefined {
+    for (let s: Scope | null = this; s; s = s.parent) {
+      const v = s.values.get(name);
+      if (v) return v;
+    }
+    return undefined;
+  }
+  weight(name: string): WeightUse | undefined {
+    for (let s: Scope | null = this; s; s = s.parent) {
+      const v = s.weights.get(name);
+      if (v) return v;
+    }
+    return undefined;
+  }
+  knows(name: string): boolean {
+    for (let s: Scope | null = this; s; s = s.parent) if (s.values.has(name) || s.declared.has(name)) return true;
+    return false;
+  }
+}
+
+const UNKNOWN: TensorState = { dtype: 0, shape: null };
+
+export function inferModel(model: Model, options: InferOptions = {}): InferResult {
+  return new Inference(model, options).run();
+}
+
+class Inference {
+  private readonly layers: LayerRecord[] = [];
+  private readonly notes: string[] = [];
+  private readonly symbols = new Map<string, number>();
+  private readonly functions = new Map<string, FunctionDef>();
+  private expansionDepth = 0;
+
+  constructor(
+    private readonly model: Model,
+    private readonly options: InferOptions,
+  ) {
+    for (const fn of model.functions) this.functions.set(`${fn.domain}::${fn.name}`, fn);
+  }
+
+  run(): InferResult {
+    const graph = this.model.graph;
+    const scope = new Scope(null);
+    const initNames = new Set(graph.initializers.map((t) => t.name));
+    for (const name of this.options.inputShapes?.keys() ?? []) {
+      if (!graph.inputs.some((i) => i.name === name)) {
+        throw new MbnError('usage', `--input names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
+      }
+    }
+    const inputs: InferResult['inputs'] = [];
+    for (const input of graph.inputs) {
+      if (initNames.has(input.name)) continue;
+      const state = this.resolveInput(input.name, input.type?.elemType ?? 0, input.type?.shape ?? null);
+      scope.values.set(input.name, state);
+      inputs.push({ name: input.name, dtype: state.dtype, shape: state.shape });
+    }
+    this.addInitializers(graph, scope);
+    this.walkGraph(graph, scope, '', 1, this.model.opsetImports, true);
+    const outputs = graph.outputs.map((o) => ({ name: o.name, state: scope.get(o.name) ?? null }));
+    return { layers: this.layers, values: scope.values, inputs, outputs, notes: this.notes };
+  }
+
+  private resolveInput(name: string, dtype: number, declared: (number | string | null)[] | null): TensorState {
+    const given = this.options.inputShapes?.get(name);
+    if (given) {
+      if (declared && declared.length !== given.length) {
+        throw new MbnError('usage', `--input ${name}:${given.join('x')} has rank ${given.length}, but the model declares rank ${declared.length}`);
+      }
+      declared?.forEach((d, i) => {
+        if (typeof d === 'number' && d !== given[i]) {
+          throw new MbnError('usage', `--input ${name}:${given.join('x')} sets dim ${i} to ${given[i]}, but the model fixes it at ${d}`);
+        }
+        if (typeof d === 'string') this.symbols.set(d, given[i]);
+      });
+      return { dtype, shape: given };
+    }
+    if (!declared) {
+      this.notes.push(`input ${quote(name)} has no declared shape; its layers are not counted (set it with --input ${name}:1x3x224x224)`);
+      return { dtype, shape: null };
+    }
+    const shape = declared.map((d, i) => {
+      if (typeof d === 'number' && d > 0) return d;
+      if (typeof d === 'string' && this.symbols.has(d)) return this.symbols.get(d)!;
+      if (i === 0 && this.options.batch !== undefined) {
+        if (typeof d === 'string') this.symbols.set(d, this.options.batch);
+        return this.options.batch;
+      }
+      const label = typeof d === 'string' ? `'${d}'` : 'unknown';
+      this.notes.push(`input ${quote(name)} dim ${i} (${label}) is not fixed; assumed 1 (set it with ${i === 0 ? '--batch N or ' : ''}--input ${name}:…)`);
+      if (typeof d === 'string') this.symbols.set(d, 1);
+      return 1;
+    });
+    return { dtype, shape };
+  }
+
+  private addInitializers(graph: Graph, scope: Scope): void {
+    for (const t of graph.initializers) {
+      if (scope.values.has(t.name) && !graph.inputs.some((i) => i.name === t.name)) {
+        throw new MbnError('invalid-model', `initializer ${quote(t.name)} has the same name as a graph input`);
+      }
+      scope.values.set(t.name, this.tensorState(t));
+      scope.weights.set(t.name, weightOf(t, t.name));
+    }
+    for (const name of graph.sparseInitializerNames) scope.values.set(name, UNKNOWN);
+  }
+
+  private tensorState(t: TensorRef): TensorState {
+    const state: TensorState = { dtype: t.dtype, shape: t.dims.slice() };
+    const value = smallTensorValues(this.model, t);
+    if (value) state.value = value;
+    return state;
+  }
+
+  /** Declared shapes of a graph's values, for values no rule can infer. */
+  private declare(graph: Graph, scope: Scope): void {
+    for (const v of [...graph.valueInfo, ...graph.outputs]) {
+      if (v.type?.kind === 'tensor') scope.declared.set(v.name, v.type.shape);
+    }
+  }
+
+  private declaredState(scope: Scope, name: string, dtype: number): TensorState | null {
+    for (let s: Scope | null = scope; s; s = s.parent) {
+      if (!s.declared.has(name)) continue;
+      const shape = s.declared.get(name);
+      if (!shape) return null;
+      const dims: number[] = [];
+      for (const d of shape) {
+        if (typeof d === 'number' && d >= 0) dims.push(d);
+        else if (typeof d === 'string' && this.symbols.has(d)) dims.push(this.symbols.get(d)!);
+        else return null;
+      }
+      return { dtype, shape: dims };
+    }
+    return null;
+  }
+
+  private walkGraph(graph: Graph, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>, main: boolean): void {
+    this.declare(graph, scope);
+    const order = topologicalOrder(graph.nodes, scope, main);
+    for (const index of order) {
+      const node = graph.nodes[index];
+      this.visitNode(node, index, scope, prefix, multiplier, opsets);
+    }
+  }
+
+  private visitNode(node: Node, index: number, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>): void {
+    const name = `${prefix}${node.name || `${node.opType}_${index}`}`;
+    const fn = this.functions.get(`${node.domain}::${node.opType}`);
+    if (fn && !ruleFor(node.domain, node.opType)) {
+      this.expandFunction(node, fn, scope, name, multiplier);
+      return;
+    }
+    const opset = opsets.get(node.domain) ?? (node.domain === '' ? opsets.get('ai.onnx') ?? 0 : 0);
+    const inputs = node.inputs.map((n) => (n === '' ? null : (scope.get(n) ?? null)));
+    const weights: WeightUse[] = [];
+    for (const n of node.inputs) {
+      const w = n ? scope.weight(n) : undefined;
+      if (w && !weights.includes(w)) weights.push(w);
+    }
+    const record: LayerRecord = {
+      name,
+      node,
+      opset,
+      inputs,
+      outputs: [],
+      cost: null,
+      reason: null,
+      multiplier,
+      notes: [],
+      weights,
+      scope: prefix.replace(/\/$/, ''),
+    };
+    this.layers.push(record);
+    if (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan') {
+      if (node.domain === '') {
+        this.controlFlow(record, scope, name, multiplier, opsets);
+        this.store(record, scope);
+        return;
+      }
+    }
+    const rule = ruleFor(node.domain, node.opType);
+    const ctx = makeContext(this.model, node, opset, inputs, record.notes);
+    let outputs: (TensorState | null)[] = [];
+    if (!rule) {
+      record.reason = `no rule for ${node.domain ? `${node.domain}::` : ''}${node.opType}`;
+    } else {
+      try {
+        outputs = rule.infer(ctx);
+      } catch (error) {
+        if (error instanceof UnknownShape) record.reason = 'input shape unknown';
+        else if (error instanceof ShapeError) record.reason = error.message;
+        else if (error instanceof MbnError) throw error;
+        else record.reason = `shape rule failed: ${(error as Error).message}`;
+        outputs = [];
+      }
+    }
+    record.outputs = node.outputs.map((o, i) => {
+      const inferred = outputs[i];
+      if (inferred && inferred.shape) return inferred;
+      if (!o) return null;
+      return this.declaredState(scope, o, inferred?.dtype ?? 0) ?? inferred ?? null;
+    });
+    if (rule && !record.reason) {
+      const needed = record.outputs.slice(0, Math.max(1, outputs.length));
+      if (needed.every((s) => s && s.shape)) {
+        try {
+          record.cost = rule.cost(ctx, record.outputs as TensorState[]);
+        } catch (error) {
+          if (error instanceof MbnError) throw error;
+          record.reason = error instanceof UnknownShape ? 'input shape unknown' : `cost rule failed: ${(error as Error).message}`;
+        }
+      } else {
+        record.reason = 'output shape unknown';
+      }
+    }
+    if (record.cost && !Number.isFinite(record.cost.macs + record.cost.flops)) {
+      record.cost = null;
+      record.reason = 'cost overflows';
+    }
+    if (node.opType === 'Constant' && node.domain === '') this.constantWeight(node, scope);
+    this.store(record, scope);
+  }
+
+  private store(record: LayerRecord, scope: Scope): void {
+    record.node.outputs.forEach((o, i) => {
+      if (o) scope.values.set(o, record.outputs[i] ?? UNKNOWN);
+    });
+  }
+
+  /** A floating-point Constant feeding a layer is a weight: count its elements as parameters of its consumers. */
+  private constantWeight(node: Node, scope: Scope): void {
+    const a = attr(node, 'value');
+    if (!a || a.data.type !== 'tensor' || !node.outputs[0]) return;
+    scope.weights.set(node.outputs[0], weightOf(a.data.value, node.outputs[0]));
+  }
+
+  private controlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
+    const node = record.node;
+    const graphAttr = (n: string): Graph | null => {
+      const a = attr(node, n);
+      return a && a.data.type === 'graph' ? a.data.value : null;
+    };
+    record.cost = { macs: 0, flops: 0 };
+    if (node.opType === 'If') {
+      const thenG = graphAttr('then_branch');
+      const elseG = graphAttr('else_branch');
+      const cond = record.inputs[0]?.value;
+      const before = this.layers.length;
+      const costs: number[] = [];
+      const results: (TensorState | null)[][] = [];
+      for (const [label, g] of [['then_branch', thenG], ['else_branch', elseG]] as const) {
+        if (!g) continue;
+        const start = this.layers.length;
+        const sub = new Scope(scope);
+        this.addInitializers(g, sub);
+        this.walkGraph(g, sub, `${name}/${label}/`, multiplier, opsets, false);
+        costs.push(this.layers.slice(start).reduce((s, l) => s + (l.cost ? l.cost.macs + l.cost.flops : 0) * l.multiplier, 0));
+        results.push(g.outputs.map((o) => sub.get(o.name) ?? null));
+      }
+      // Only one branch runs: with a constant condition that one, else the costlier (an upper bound).
+      let taken = costs.length > 1 && costs[1] > costs[0] ? 1 : 0;
+      if (cond && cond.length === 1 && costs.length === 2) taken = cond[0] ? 0 : 1;
+      const branchLayers = this.layers.slice(before);
+      const takenLabel = taken === 0 ? 'then_branch' : 'else_branch';
+      for (const l of branchLayers) {
+        if (!l.name.startsWith(`${name}/${takenLabel}/`)) l.multiplier = 0;
+      }
+      record.notes.push(
+        cond && cond.length === 1
+          ? `condition is constant: counted ${takenLabel} only`
+          : `counted the costlier branch (${takenLabel}); the other branch's layers are listed with ×0`,
+      );
+      const chosen = results[taken] ?? results[0] ?? [];
+      const other = results[1 - taken] ?? [];
+      record.outputs = node.outputs.map((_, i) => (chosen[i]?.shape ? chosen[i] : (other[i] ?? chosen[i] ?? null)));
+      return;
+    }
+    const body = graphAttr('body');
+    if (!body) {
+      record.reason = `${node.opType} has no body`;
+      return;
+    }
+    const sub = new Scope(scope);
+    if (node.opType === 'Loop') {
+      const trip = record.inputs[0]?.value;
+      const carried = node.inputs.slice(2).map((n) => (n ? (scope.get(n) ?? UNKNOWN) : UNKNOWN));
+      let times = 1;
+      if (trip && trip.length === 1 && node.inputs[0]) times = trip[0];
+      else record.notes.push('trip count is not a constant: body counted once per inference');
+      body.inputs.forEach((input, i) => {
+        if (i === 0) sub.values.set(input.name, { dtype: DataType.INT64, shape: [] });
+        else if (i === 1) sub.values.set(input.name, { dtype: DataType.BOOL, shape: [] });
+        else sub.values.set(input.name, stripValue(carried[i - 2] ?? UNKNOWN));
+      });
+      this.addInitializers(body, sub);
+      this.walkGraph(body, sub, `${name}/body/`, multiplier * Math.max(0, times), opsets, false);
+      const outs = body.outputs.map((o) => sub.get(o.name) ?? null);
+      const nCarried = node.inputs.length - 2;
+      record.outputs = node.outputs.map((_, i) => {
+        const s = outs[i + 1];
+        if (i < nCarried) return s ? stripValue(s) : null;
+        if (!s?.shape || !(trip && trip.length === 1)) return null;
+        return { dtype: s.dtype, shape: [times, ...s.shape] };
+      });
+      if (times !== 1 || (trip && trip.length === 1)) record.notes.push(`body runs ${times} times`);
+      return;
+    }
+    // Scan (opset 9+): inputs are N state variables then M scan inputs.
+    const m = intAttr(node, 'num_scan_inputs', 0);
+    const nState = node.inputs.length - m;
+    const axes = intsAttr(node, 'scan_input_axes') ?? new Array(m).fill(0);
+    let length: number | null = null;
+    body.inputs.forEach((input, i) => {
+      const outer = node.inputs[i] ? scope.get(node.inputs[i]) : undefined;
+      if (i < nState || !outer?.shape) {
+        sub.values.set(input.name, outer ? stripValue(outer) : UNKNOWN);
+        return;
+      }
+      const axis = axes[i - nState] < 0 ? axes[i - nState] + outer.shape.length : axes[i - nState];
+      length = outer.shape[axis];
+      sub.values.set(input.name, { dtype: outer.dtype, shape: outer.shape.filter((_, j) => j !== axis) });
+    });
+    const times = length ?? 1;
+    if (length === null) record.notes.push('scan length unknown: body counted once');
+    else record.notes.push(`body runs ${times} times`);
+    this.addInitializers(body, sub);
+    this.walkGraph(body, sub, `${name}/body/`, multiplier * times, opsets, false);
+    const outs = body.outputs.map((o) => sub.get(o.name) ?? null);
+    const outAxes = intsAttr(node, 'scan_output_axes');
+    record.outputs = node.outputs.map((_, i) => {
+      const s = outs[i];
+      if (!s?.shape) return null;
+      if (i < nState) return stripValue(s);
+      if (length === null) return null;
+      const shape = s.shape.slice();
+      let axis = outAxes?.[i - nState] ?? 0;
+      if (axis < 0) axis += shape.length + 1;
+      shape.splice(axis, 0, length);
+      return { dtype: s.dtype, shape };
+    });
+  }
+
+  private expandFunction(call: Node, fn: FunctionDef, scope: Scope, name: string, multiplier: number): void {
+    if (this.expansionDepth > 32) throw new MbnError('unsupported', `function ${quote(fn.name)} expands recursively`);
+    this.expansionDepth++;
+    const sub = new Scope(null);
+    // Functions see only their own inputs; bind them to the caller's states under the function's names.
+    fn.inputs.forEach((input, i) => {
+      const outer = call.inputs[i] ? scope.get(call.inputs[i]) : undefined;
+      sub.values.set(input, outer ?? UNKNOWN);
+      const w = call.inputs[i] ? scope.weight(call.inputs[i]) : undefined;
+      if (w) sub.weights.set(input, w);
+    });
+    const attrs = new Map<string, Attribute>();
+    for (const a of fn.attributeDefaults) attrs.set(a.name, a);
+    for (const a of call.attributes) attrs.set(a.name, a);
+    const nodes = fn.nodes.map((n) => ({
+      ...n,
+      attributes: n.attributes.flatMap((a) => {
+        if (!a.refAttrName) return [a];
+        const bound = attrs.get(a.refAttrName);
+        return bound ? [{ ...bound, name: a.name, refAttrName: null }] : [];
+      }),
+    }));
+    const body: Graph = {
+      name: fn.name,
+      nodes,
+      initializers: [],
+      sparseInitializerNames: [],
+      inputs: [],
+      outputs: [],
+      valueInfo: [],
+      span: fn.span,
+    };
+    const opsets = fn.opsetImports.size ? fn.opsetImports : this.model.opsetImports;
+    this.walkGraph(body, sub, `${name}/`, multiplier, opsets, false);
+    this.expansionDepth--;
+    const record: LayerRecord = {
+      name,
+      node: call,
+      opset: 0,
+      inputs: call.inputs.map((n) => (n ? (scope.get(n) ?? null) : null)),
+      outputs: fn.outputs.map((o) => sub.get(o) ?? null),
+      cost: { macs: 0, flops: 0 },
+      reason: null,
+      multiplier,
+      notes: [`model-local function ${fn.domain ? `${fn.domain}::` : ''}${fn.name}: expanded, its layers are listed under this name`],
+      weights: [],
+      scope: '',
+    };
+    this.layers.push(record);
+    this.store(record, scope);
+  }
+}
+
+function stripValue(s: TensorState): TensorState {
+  return { dtype: s.dtype, shape: s.shape };
+}
+
+function intAttr(node: Node, name: string, fallback: number): number {
+  const a = attr(node, name);
+  return a && a.data.type === 'int' ? a.data.value : fallback;
+}
+
+function intsAttr(node: Node, name: string): number[] | null {
+  const a = attr(node, name);
+  return a && a.data.type === 'ints' ? a.data.value : null;
+}
+
+function weightOf(t: TensorRef, name: string): WeightUse {
+  let n = 1;
+  for (const d of t.dims) n *= d;
+  return { key: t, name, dtype: t.dtype, elements: n };
+}
+
+/**
+ * Kahn's algorithm over the nodes, keeping file order where it is already valid. A value no node, input or
+ * initializer provides, a value produced twice, or a cycle is an invalid model.
+ */
+function topologicalOrder(nodes: Node[], scope: Scope, main: boolean): number[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    for (const o of n.outputs) {
+      if (!o) continue;
+      if (producer.has(o) || (main && scope.values.has(o))) {
+        throw new MbnError('invalid-model', `value ${quote(o)} is produced more than once (again by node ${quote(n.name || n.opType)})`);
+      }
+      producer.set(o, i);
+    }
+  });
+  const waiting = new Array<number>(nodes.length).fill(0);
+  const consumers: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => {
+    const seen = new Set<number>();
+    for (const input of n.inputs) {
+      if (!input) continue;
+      const p = producer.get(input);
+      if (p === undefined) {
+        if (!scope.knows(input)) {
+          throw new MbnError('invalid-model', `node ${quote(n.name || n.opType)} reads ${quote(input)}, which no node, input or initializer provides`);
+        }
+        continue;
+      }
+      if (p === i) throw new MbnError('invalid-model', `graph has a cycle: node ${quote(n.name || n.opType)} reads its own output ${quote(input)}`);
+      if (!seen.has(p)) {
+        seen.add(p);
+        waiting[i]++;
+        consumers[p].push(i);
+      }
+    }
+  });
+  const order: number[] = [];
+  // File order is the usual topological order: a min-heap on index keeps it stable.
+  const ready: number[] = [];
+  waiting.forEach((w, i) => w === 0 && ready.push(i));
+  const heap = new MinHeap(ready);
+  while (heap.size > 0) {
+    const i = heap.pop();
+    order.push(i);
+    for (const c of consumers[i]) if (--waiting[c] === 0) heap.push(c);
+  }
+  if (order.length !== nodes.length) {
+    const stuck = nodes.findIndex((_, i) => waiting[i] > 0);
+    throw new MbnError('invalid-model', `graph has a cycle through node ${quote(nodes[stuck].name || nodes[stuck].opType)}`);
+  }
+  return order;
+}
+
+class MinHeap {
+  private readonly items: number[] = [];
+  constructor(initial: number[]) {
+    for (const x of initial) this.push(x);
+  }
+  get size(): number {
+    return this.items.length;
+  }
+  push(x: number): void {
+    const a = this.items;
+    a.push(x);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= a[i]) break;
+      [a[p], a[i]] = [a[i], a[p]];
+      i = p;
+    }
+  }
+  pop(): number {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l] < a[m]) m = l;
+        if (r < a.length && a[r] < a[m]) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+const decoder = new TextDecoder();
+
+function makeContext(model: Model, node: Node, opset: number, inputs: (TensorState | null)[], notes: string[]): RuleContext {
+  const get = (name: string) => attr(node, name);
+  return {
+    node,
+    opset,
+    inputs,
+    input(i) {
+      const s = inputs[i];
+      if (!s) throw new UnknownShape();
+      return s;
+    },
+    shape(i) {
+      const s = inputs[i];
+      if (!s || !s.shape) throw new UnknownShape();
+      return s.shape;
+    },
+    values(i) {
+      const s = inputs[i];
+      if (!s || !s.value) throw new UnknownShape();
+      return s.value;
+    },
+    has(i) {
+      return i < node.inputs.length && node.inputs[i] !== '';
+    },
+    int(name, fallback) {
+      const a = get(name);
+      return a && a.data.type === 'int' ? a.data.value : fallback;
+    },
+    ints(name, fallback) {
+      const a = get(name);
+      return a && a.data.type === 'ints' ? a.data.value : fallback;
+    },
+    intsOrNull(name) {
+      const a = get(name);
+      return a && a.data.type === 'ints' ? a.data.value : null;
+    },
+    float(name, fallback) {
+      const a = get(name);
+      return a && a.data.type === 'float' ? a.data.value : fallback;
+    },
+    floats(name, fallback) {
+      const a = get(name);
+      return a && a.data.type === 'floats' ? a.data.value : fallback;
+    },
+    string(name, fallback) {
+      const a = get(name);
+      return a && a.data.type === 'string' ? decoder.decode(a.data.value) : fallback;
+    },
+    attribute: get,
+    tensorValues(t) {
+      return smallTensorValues(model, t);
+    },
+    note(text) {
+      notes.push(text);
+    },
+  };
+}
