@@ -1,0 +1,400 @@
+/**
+ * Numeric core of the depthwise-separable rewrite.
+ *
+ * A convolution with weight W[N, C/g, k1..kn] is replaced by
+ *   depthwise  D[C*r, 1, k1..kn]   (group = C, multiplier r, no bias)
+ *   pointwise  P[N, C*r/g, 1..1]   (group = g, carries the original bias)
+ * whose composition is W'[n, cl, :] = sum_t P[n, cl*r+t] * D[c*r+t, 0, :]
+ * (c = G*C/g + cl the global input channel, n an output of group G).
+ *
+ * For each input channel the slice A_c = W[n in group, cl, :] is an (N/g) x K
+ * matrix and the pair can represent exactly the matrices of rank <= r, so the
+ * best possible W' (Frobenius) is the per-channel truncated SVD (Eckart-Young).
+ * Because channels are independent, the sum of per-channel optimal errors is
+ * the global optimum too.
+ *
+ * The SVD is taken through a symmetric eigen-decomposition of the smaller Gram
+ * matrix with cyclic Jacobi in float64: K is small (9, 27, 49...) while N/g may
+ * be thousands, so the Gram matrix is tiny, and Jacobi is simple, robust and
+ * yields orthonormal eigenvectors even for clustered or zero eigenvalues.
+ * Pure functions: no I/O, no dependencies.
+ */
+
+/** Dense row-major tensor. */
+export interface WeightTensor {
+  dims: number[];
+  data: Float64Array;
+}
+
+export interface SeparatedWeights {
+  /** [C*r, 1, ...kernel]; output channel c*r+t holds the t-th filter of input channel c. */
+  depthwise: WeightTensor;
+  /** [N, C*r/g, 1, ...]; within group G, input index cl*r+t matches depthwise channel c*r+t. */
+  pointwise: WeightTensor;
+  /** ||W - W'||_F / ||W||_F (0 when ||W|| = 0; NaN for fresh He-normal weights). */
+  relativeError: number;
+  /** Multiplier r actually used (the request clamped to min(N/g, K)). */
+  rank: number;
+}
+
+interface ConvShape {
+  n: number; // output channels N
+  cg: number; // input channels per group C/g
+  ng: number; // output channels per group N/g
+  k: number; // kernel size K = prod(kernel)
+  kernel: number[];
+}
+
+function isPosInt(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x > 0;
+}
+
+function checkGroup(group: number): void {
+  if (!isPosInt(group)) throw new Error(`group must be a positive integer, got ${String(group)}`);
+}
+
+function checkRank(rank: number): void {
+  if (!isPosInt(rank)) throw new Error(`rank must be a positive integer, got ${String(rank)}`);
+}
+
+function convShape(dims: readonly number[], group: number, what: string): ConvShape {
+  if (!Array.isArray(dims) || dims.length < 3) {
+    throw new Error(`${what} dims [${String(dims)}] must be [N, C/g, k1, ...] with at least one kernel dim`);
+  }
+  for (const d of dims) {
+    if (!isPosInt(d)) throw new Error(`${what} dims [${dims.join(', ')}] contain invalid extent ${String(d)}`);
+  }
+  checkGroup(group);
+  const n = dims[0];
+  if (n % group !== 0) {
+    throw new Error(`${what} has ${n} output channels, not divisible by group ${group}`);
+  }
+  const kernel = dims.slice(2);
+  const k = kernel.reduce((a, b) => a * b, 1);
+  return { n, cg: dims[1], ng: n / group, k, kernel };
+}
+
+/** Rank actually used: beyond min(N/g, K) extra filters could only be zero. */
+function effectiveRank(s: ConvShape, rank: number): number {
+  return Math.min(rank, s.ng, s.k);
+}
+
+// --- symmetric eigen-decomposition -------------------------------------------
+
+const EPS = 2.220446049250313e-16;
+const MAX_SWEEPS = 60;
+
+/**
+ * Cyclic Jacobi on the full symmetric n x n matrix `a` (destroyed: its
+ * diagonal ends up holding the eigenvalues). Eigenvectors are written as the
+ * columns of `v`. Rotations are skipped when the off-diagonal entry is
+ * negligible relative to its diagonal pair (which keeps small eigenvalues
+ * relatively accurate) or to the trace (so noise-level entries cannot keep it
+ * spinning); a sweep without rotations means convergence.
+ */
+function jacobiEigen(a: Float64Array, n: number, v: Float64Array): void {
+  v.fill(0, 0, n * n);
+  let trace = 0;
+  for (let i = 0; i < n; i++) {
+    v[i * n + i] = 1;
+    trace += Math.abs(a[i * n + i]);
+  }
+  const absFloor = Math.max(EPS * EPS * trace, Number.MIN_VALUE);
+  for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+    let rotated = false;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q];
+        const absApq = Math.abs(apq);
+        if (absApq <= absFloor) continue;
+        const app = a[p * n + p];
+        const aqq = a[q * n + q];
+        if (absApq <= EPS * Math.sqrt(Math.abs(app * aqq))) continue;
+        rotated = true;
+        // Rutishauser's stable form of the rotation that zeroes a[p][q].
+        const theta = (aqq - app) / (2 * apq);
+        let t: number;
+        if (Math.abs(theta) > 1e150) t = 0.5 / theta;
+        else {
+          t = 1 / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+          if (theta < 0) t = -t;
+        }
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        const tau = s / (1 + c);
+        a[p * n + p] = app - t * apq;
+        a[q * n + q] = aqq + t * apq;
+        a[p * n + q] = 0;
+        a[q * n + p] = 0;
+        for (let r = 0; r < n; r++) {
+          if (r === p || r === q) continue;
+          const g = a[r * n + p];
+          const h = a[r * n + q];
+          const gp = g - s * (h + g * tau);
+          const hq = h + s * (g - h * tau);
+          a[r * n + p] = gp;
+          a[p * n + r] = gp;
+          a[r * n + q] = hq;
+          a[q * n + r] = hq;
+        }
+        for (let r = 0; r < n; r++) {
+          const g = v[r * n + p];
+          const h = v[r * n + q];
+          v[r * n + p] = g - s * (h + g * tau);
+          v[r * n + q] = h + s * (g - h * tau);
+        }
+      }
+    }
+    if (!rotated) return;
+  }
+}
+
+/** Indices of the diagonal of `a` sorted by value, descending (stable insertion sort; n is small). */
+function sortEigen(a: Float64Array, n: number, order: Int32Array): void {
+  for (let i = 0; i < n; i++) {
+    const lam = a[i * n + i];
+    let j = i;
+    while (j > 0 && a[order[j - 1] * n + order[j - 1]] < lam) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = i;
+  }
+}
+
+/**
+ * Index of the largest-|.| entry of vec[off + i*stride], i < len. Near-ties
+ * (within 1e-12 relative) go to the lowest index so hand-built symmetric cases
+ * do not depend on last-bit rounding.
+ */
+function pivotIndex(vec: Float64Array, off: number, stride: number, len: number): number {
+  let max = 0;
+  for (let i = 0; i < len; i++) max = Math.max(max, Math.abs(vec[off + i * stride]));
+  const cut = max * (1 - 1e-12);
+  for (let i = 0; i < len; i++) if (Math.abs(vec[off + i * stride]) >= cut) return i;
+  return 0;
+}
+
+// --- decomposition --------------------------------------------------------------
+
+/**
+ * Per-input-channel truncated SVD of a conv weight into depthwise + pointwise
+ * factors (Frobenius-optimal for the multiplier r; exact when r >= min(N/g, K)).
+ * Depthwise filters are unit vectors, pointwise weights carry sigma_t * u_t;
+ * each pair's sign is fixed by making the filter's largest entry positive.
+ */
+export function separateConvWeight(weight: WeightTensor, group: number, rank: number): SeparatedWeights {
+  if (weight === null || typeof weight !== 'object') throw new Error(`weight must be a tensor, got ${String(weight)}`);
+  const s = convShape(weight.dims, group, 'weight');
+  checkRank(rank);
+  const W = weight.data;
+  if (!(W instanceof Float64Array)) throw new Error('weight data must be a Float64Array');
+  const total = s.n * s.cg * s.k;
+  if (W.length !== total) {
+    throw new Error(`weight data has ${W.length} values but dims [${weight.dims.join(', ')}] need ${total}`);
+  }
+  const { cg, ng, k: K } = s;
+  const C = cg * group;
+  const r = effectiveRank(s, rank);
+  const tall = K <= ng; // Gram over the kernel (K x K) when it is the smaller side
+  const m = tall ? K : ng;
+  const rowStride = cg * K; // distance between W[n, cl, 0] and W[n+1, cl, 0]
+  const pIn = cg * r; // pointwise input channels per group
+
+  const D = new Float64Array(C * r * K);
+  const P = new Float64Array(s.n * pIn);
+  // Scratch reused for every channel: no allocation inside the loops.
+  const gram = new Float64Array(m * m);
+  const vecs = new Float64Array(m * m);
+  const order = new Int32Array(m);
+  const wbuf = new Float64Array(K);
+
+  let sumTotal = 0;
+  let sumDiscarded = 0;
+
+  for (let G = 0; G < group; G++) {
+    for (let cl = 0; cl < cg; cl++) {
+      const c = G * cg + cl;
+      const base0 = G * ng * rowStride + cl * K; // W[G*ng, cl, 0]
+      gram.fill(0);
+      if (tall) {
+        // gram = A^T A, upper triangle accumulated row by row of A.
+        for (let nl = 0, b = base0; nl < ng; nl++, b += rowStride) {
+          for (let i = 0; i < K; i++) {
+            const ai = W[b + i];
+            if (ai === 0) continue;
+            const gi = i * K;
+            for (let j = i; j < K; j++) gram[gi + j] += ai * W[b + j];
+          }
+        }
+      } else {
+        // gram = A A^T (ng x ng).
+        for (let i = 0, bi = base0; i < ng; i++, bi += rowStride) {
+          for (let j = i, bj = bi; j < ng; j++, bj += rowStride) {
+            let acc = 0;
+            for (let q = 0; q < K; q++) acc += W[bi + q] * W[bj + q];
+            gram[i * ng + j] = acc;
+          }
+        }
+      }
+      let tr = 0;
+      for (let i = 0; i < m; i++) {
+        tr += gram[i * m + i];
+        for (let j = i + 1; j < m; j++) gram[j * m + i] = gram[i * m + j];
+      }
+      sumTotal += tr;
+      if (tr === 0) continue; // all-zero channel: zero filters and weights, not NaN
+
+      jacobiEigen(gram, m, vecs);
+      sortEigen(gram, m, order);
+      for (let t = r; t < m; t++) sumDiscarded += Math.max(0, gram[order[t] * m + order[t]]);
+
+      for (let t = 0; t < r; t++) {
+        const col = order[t];
+        const dOff = (c * r + t) * K;
+        const pCol = G * ng * pIn + cl * r + t; // P[G*ng, cl*r+t]
+        if (tall) {
+          // v_t = eigenvector; sigma_t u_t = A v_t directly (no division, so
+          // zero singular values give zero weights rather than NaN).
+          const sign = vecs[pivotIndex(vecs, col, m, K) * m + col] < 0 ? -1 : 1;
+          for (let q = 0; q < K; q++) D[dOff + q] = sign * vecs[q * m + col];
+          for (let nl = 0, b = base0; nl < ng; nl++, b += rowStride) {
+            let acc = 0;
+            for (let q = 0; q < K; q++) acc += W[b + q] * D[dOff + q];
+            P[pCol + nl * pIn] = acc;
+          }
+        } else {
+          // u_t = eigenvector; sigma_t v_t = A^T u_t.
+          wbuf.fill(0);
+          for (let nl = 0, b = base0; nl < ng; nl++, b += rowStride) {
+            const u = vecs[nl * m + col];
+            if (u === 0) continue;
+            for (let q = 0; q < K; q++) wbuf[q] += u * W[b + q];
+          }
+          let ss = 0;
+          for (let q = 0; q < K; q++) ss += wbuf[q] * wbuf[q];
+          const sigma = Math.sqrt(ss);
+          if (sigma === 0) continue; // contributes nothing: leave zeros
+          const sign = wbuf[pivotIndex(wbuf, 0, 1, K)] < 0 ? -1 : 1;
+          const inv = sign / sigma;
+          for (let q = 0; q < K; q++) D[dOff + q] = wbuf[q] * inv;
+          const ps = sign * sigma;
+          for (let nl = 0; nl < ng; nl++) P[pCol + nl * pIn] = ps * vecs[nl * m + col];
+        }
+      }
+    }
+  }
+
+  const ones = s.kernel.map(() => 1);
+  return {
+    depthwise: { dims: [C * r, 1, ...s.kernel], data: D },
+    pointwise: { dims: [s.n, pIn, ...ones], data: P },
+    relativeError: sumTotal > 0 ? Math.sqrt(Math.min(1, sumDiscarded / sumTotal)) : 0,
+    rank: r,
+  };
+}
+
+/**
+ * Rebuilds the dense [N, C/g, ...kernel] weight that depthwise followed by
+ * pointwise computes, W'[n, cl, :] = sum_t P[n, cl*r+t] D[c*r+t, 0, :].
+ * Used by tests and to measure the error of any (e.g. fine-tuned) pair.
+ */
+export function composeSeparated(sep: SeparatedWeights, group: number, inChannels: number): WeightTensor {
+  checkGroup(group);
+  if (!isPosInt(inChannels) || inChannels % group !== 0) {
+    throw new Error(`inChannels ${String(inChannels)} must be a positive multiple of group ${group}`);
+  }
+  const dd = sep.depthwise.dims;
+  const pd = sep.pointwise.dims;
+  if (!Array.isArray(dd) || dd.length < 3 || dd[1] !== 1 || !dd.every(isPosInt) || dd[0] % inChannels !== 0) {
+    throw new Error(`depthwise dims [${String(dd)}] must be [C*r, 1, k1, ...] with C = ${inChannels}`);
+  }
+  const r = dd[0] / inChannels;
+  const kernel = dd.slice(2);
+  const K = kernel.reduce((a, b) => a * b, 1);
+  const cg = inChannels / group;
+  const pIn = cg * r;
+  if (
+    !Array.isArray(pd) ||
+    pd.length !== dd.length ||
+    !pd.every(isPosInt) ||
+    pd[1] !== pIn ||
+    pd.slice(2).some((d) => d !== 1) ||
+    pd[0] % group !== 0
+  ) {
+    throw new Error(
+      `pointwise dims [${String(pd)}] must be [N, ${pIn}${', 1'.repeat(kernel.length)}] with N divisible by group ${group}`,
+    );
+  }
+  const N = pd[0];
+  const ng = N / group;
+  const D = sep.depthwise.data;
+  const P = sep.pointwise.data;
+  if (D.length !== dd[0] * K) throw new Error(`depthwise data has ${D.length} values, dims need ${dd[0] * K}`);
+  if (P.length !== N * pIn) throw new Error(`pointwise data has ${P.length} values, dims need ${N * pIn}`);
+
+  const out = new Float64Array(N * cg * K);
+  for (let n = 0; n < N; n++) {
+    const G = Math.floor(n / ng);
+    for (let cl = 0; cl < cg; cl++) {
+      const c = G * cg + cl;
+      const o = (n * cg + cl) * K;
+      for (let t = 0; t < r; t++) {
+        const p = P[n * pIn + cl * r + t];
+        if (p === 0) continue;
+        const d = (c * r + t) * K;
+        for (let q = 0; q < K; q++) out[o + q] += p * D[d + q];
+      }
+    }
+  }
+  return { dims: [N, cg, ...kernel], data: out };
+}
+
+/** mulberry32: tiny, fast, well-distributed 32-bit PRNG; output in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fill `out` with N(0, std^2) samples via Box-Muller (both outputs used). */
+function fillNormal(out: Float64Array, std: number, rand: () => number): void {
+  for (let i = 0; i < out.length; i += 2) {
+    const u1 = 1 - rand(); // (0, 1]: log never sees 0
+    const u2 = rand();
+    const rad = Math.sqrt(-2 * Math.log(u1)) * std;
+    out[i] = rad * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < out.length) out[i + 1] = rad * Math.sin(2 * Math.PI * u2);
+  }
+}
+
+/**
+ * Fresh He-normal (Kaiming, fan_in, gain sqrt(2)) weights for the pair, for
+ * training the separable model from scratch instead of approximating W.
+ * Shapes and rank clamping match separateConvWeight so both modes produce the
+ * same graph. Deterministic for a given seed (depthwise drawn first).
+ */
+export function heNormalSeparated(weightDims: number[], group: number, rank: number, seed: number): SeparatedWeights {
+  const s = convShape(weightDims, group, 'weight');
+  checkRank(rank);
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new Error(`seed must be a finite number, got ${String(seed)}`);
+  const r = effectiveRank(s, rank);
+  const C = s.cg * group;
+  const pIn = s.cg * r;
+  const rand = mulberry32(seed);
+  const D = new Float64Array(C * r * s.k);
+  const P = new Float64Array(s.n * pIn);
+  fillNormal(D, Math.sqrt(2 / s.k), rand); // depthwise fan_in = 1 * K
+  fillNormal(P, Math.sqrt(2 / pIn), rand); // pointwise fan_in = (C*r/g) * 1
+  return {
+    depthwise: { dims: [C * r, 1, ...s.kernel], data: D },
+    pointwise: { dims: [s.n, pIn, ...s.kernel.map(() => 1)], data: P },
+    relativeError: NaN,
+    rank: r,
+  };
+}
