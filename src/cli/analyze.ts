@@ -1,0 +1,62 @@
+import { writeSync } from 'node:fs';
+import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
+import { analyzeModel } from '../cost/analyze.js';
+import { readModel } from '../onnx/read.js';
+import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
+import { makeStyle } from '../report/style.js';
+import { inferOptions } from './options.js';
+
+export interface AnalyzeOptions {
+  input?: Map<string, number[]>;
+  batch?: number;
+  format: Format;
+  flops: boolean;
+  top?: number;
+  all: boolean;
+  color?: boolean;
+  limits: Limits;
+}
+
+/** Runs `mbn analyze`; returns whether every budget given on the command line holds. */
+export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
+  const model = readModel(path);
+  let report;
+  try {
+    report = analyzeModel(model, inferOptions(options));
+  } finally {
+    model.source.close();
+  }
+  const style = makeStyle(process.stdout, options.color);
+  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style };
+  const text =
+    options.format === 'json'
+      ? renderJson(report)
+      : options.format === 'csv'
+        ? renderCsv(report)
+        : options.format === 'md'
+          ? renderMarkdown(report, view)
+          : renderTable(report, view);
+  write(1, text);
+  const results = checkLimits(report.totals, options.limits);
+  const failed = results.filter((r) => !r.passed);
+  const err = makeStyle(process.stderr, options.color);
+  for (const r of failed) write(2, `${err.red('✖')} ${describeFailure(r)}\n`);
+  return { budgetsExceeded: failed.length > 0 };
+}
+
+/** Synchronous, complete writes: output is never cut short by an early exit, and a closed pipe is not an error. */
+export function write(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  let done = 0;
+  while (done < bytes.length) {
+    try {
+      done += writeSync(fd, bytes, done);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') return;
+      if (code !== 'EAGAIN') throw error;
+      // A non-blocking pipe is full: wait a moment for the reader.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}

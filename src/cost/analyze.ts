@@ -1,0 +1,220 @@
+import type { Model } from '../ir/types.js';
+import { bytesFor, dtypeName, isFloat } from '../onnx/dtype.js';
+import { elements, type TensorState } from '../ops/define.js';
+import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
+
+/**
+ * The cost report: per-layer MACs, other FLOPs, params, bytes, and for every standard conv what depthwise
+ * separation would save. This is the JSON contract of `mbn analyze --format json` (see README, "JSON report").
+ */
+export interface LayerReport {
+  name: string;
+  op: string;
+  domain: string;
+  /** Enclosing subgraph ('' for the main graph). */
+  scope: string;
+  outputShapes: (number[] | null)[];
+  /** Per inference: one execution's cost times `multiplier`. */
+  macs: number;
+  /** Non-MAC floating-point operations per inference (normalization, activations, pooling, elementwise). */
+  otherFlops: number;
+  params: number;
+  weightBytes: number;
+  activationBytes: number;
+  /** Executions per inference (loop trip counts; 0 for an If branch not counted). */
+  multiplier: number;
+  counted: boolean;
+  /** Why the layer is not counted (null when counted). */
+  reason: string | null;
+  notes: string[];
+  separable: SeparableInfo | null;
+}
+
+export interface Totals {
+  macs: number;
+  /** 2·MACs + other FLOPs. */
+  flops: number;
+  otherFlops: number;
+  params: number;
+  weightBytes: number;
+  /** Largest sum of live activations at any point of a sequential run of the main graph. */
+  peakActivationBytes: number;
+  layers: number;
+  notCounted: number;
+  separableLayers: number;
+  /** The model's MACs and params if every standard conv were separated (multiplier 1). */
+  macsIfSeparated: number;
+  paramsIfSeparated: number;
+}
+
+export interface OpBreakdown {
+  op: string;
+  count: number;
+  macs: number;
+  otherFlops: number;
+  params: number;
+}
+
+export interface Report {
+  model: {
+    path: string | null;
+    irVersion: number;
+    producer: string;
+    opsets: Record<string, number>;
+    inputs: { name: string; dtype: string; shape: number[] | null }[];
+    outputs: { name: string; dtype: string; shape: number[] | null }[];
+  };
+  totals: Totals;
+  byOp: OpBreakdown[];
+  weightsByDtype: Record<string, { tensors: number; elements: number; bytes: number }>;
+  layers: LayerReport[];
+  notes: string[];
+}
+
+export function analyzeModel(model: Model, options: InferOptions = {}): Report {
+  return buildReport(model, inferModel(model, options));
+}
+
+export function buildReport(model: Model, inferred: InferResult): Report {
+  const seen = new Set<object>();
+  const weightsByDtype: Report['weightsByDtype'] = {};
+  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype));
+  const totals: Totals = {
+    macs: 0,
+    flops: 0,
+    otherFlops: 0,
+    params: 0,
+    weightBytes: 0,
+    peakActivationBytes: peakActivation(inferred),
+    layers: layers.length,
+    notCounted: 0,
+    separableLayers: 0,
+    macsIfSeparated: 0,
+    paramsIfSeparated: 0,
+  };
+  const byOp = new Map<string, OpBreakdown>();
+  let savedMacs = 0;
+  let savedParams = 0;
+  for (const l of layers) {
+    totals.macs += l.macs;
+    totals.otherFlops += l.otherFlops;
+    totals.params += l.params;
+    totals.weightBytes += l.weightBytes;
+    if (!l.counted) totals.notCounted++;
+    if (l.separable) {
+      totals.separableLayers++;
+      savedMacs += l.macs - l.separable.macsAfter * l.multiplier;
+      savedParams += l.separable.params - l.separable.paramsAfter;
+    }
+    const key = l.domain ? `${l.domain}::${l.op}` : l.op;
+    const entry = byOp.get(key) ?? { op: key, count: 0, macs: 0, otherFlops: 0, params: 0 };
+    entry.count++;
+    entry.macs += l.macs;
+    entry.otherFlops += l.otherFlops;
+    entry.params += l.params;
+    byOp.set(key, entry);
+  }
+  totals.flops = 2 * totals.macs + totals.otherFlops;
+  totals.macsIfSeparated = totals.macs - savedMacs;
+  totals.paramsIfSeparated = totals.params - savedParams;
+  const notes = [...inferred.notes];
+  if (totals.notCounted > 0) {
+    notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
+  }
+  const shapeOf = (s: TensorState | null | undefined) => (s?.shape ? s.shape.slice() : null);
+  return {
+    model: {
+      path: model.path,
+      irVersion: model.irVersion,
+      producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
+      opsets: Object.fromEntries([...model.opsetImports].map(([d, v]) => [d || 'ai.onnx', v])),
+      inputs: inferred.inputs.map((i) => ({ name: i.name, dtype: dtypeName(i.dtype), shape: i.shape })),
+      outputs: inferred.outputs.map((o) => ({ name: o.name, dtype: dtypeName(o.state?.dtype ?? 0), shape: shapeOf(o.state) })),
+    },
+    totals,
+    byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || a.op.localeCompare(b.op)),
+    weightsByDtype,
+    layers,
+    notes,
+  };
+}
+
+function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype']): LayerReport {
+  let params = 0;
+  let weightBytes = 0;
+  for (const w of l.weights) {
+    if (seen.has(w.key)) continue;
+    seen.add(w.key);
+    const bytes = bytesFor(w.dtype, w.elements);
+    weightBytes += bytes;
+    if (isFloat(w.dtype)) params += w.elements;
+    const d = (byDtype[dtypeName(w.dtype)] ??= { tensors: 0, elements: 0, bytes: 0 });
+    d.tensors++;
+    d.elements += w.elements;
+    d.bytes += bytes;
+  }
+  let activationBytes = 0;
+  for (const o of l.outputs) if (o?.shape) activationBytes += bytesFor(o.dtype, elements(o.shape));
+  let separable: SeparableInfo | null = null;
+  const conv = convShapeOf(l.node, l.inputs, l.outputs);
+  if (conv && l.cost && isSeparable(conv)) separable = separableCost(conv);
+  const counted = l.cost !== null;
+  return {
+    name: l.name,
+    op: l.node.opType,
+    domain: l.node.domain,
+    scope: l.scope,
+    outputShapes: l.outputs.map((o) => (o?.shape ? o.shape.slice() : null)),
+    macs: counted ? l.cost!.macs * l.multiplier : 0,
+    otherFlops: counted ? l.cost!.flops * l.multiplier : 0,
+    params,
+    weightBytes,
+    activationBytes,
+    multiplier: l.multiplier,
+    counted,
+    reason: l.reason,
+    notes: l.notes,
+    separable,
+  };
+}
+
+/**
+ * Peak activation memory of a sequential run of the main graph: graph inputs and every layer output are live from
+ * when they are produced until their last reader has run (graph outputs until the end). Weights are not included.
+ */
+function peakActivation(inferred: InferResult): number {
+  const main = inferred.layers.filter((l) => l.scope === '');
+  const lastUse = new Map<string, number>();
+  main.forEach((l, i) => {
+    for (const name of l.node.inputs) if (name) lastUse.set(name, i);
+  });
+  for (const o of inferred.outputs) lastUse.set(o.name, main.length);
+  const size = new Map<string, number>();
+  let live = 0;
+  for (const input of inferred.inputs) {
+    if (input.shape) {
+      const b = bytesFor(input.dtype, elements(input.shape));
+      size.set(input.name, b);
+      live += b;
+    }
+  }
+  let peak = live;
+  main.forEach((l, i) => {
+    l.node.outputs.forEach((name, j) => {
+      const s = l.outputs[j];
+      if (!name || !s?.shape || !lastUse.has(name)) return;
+      const b = bytesFor(s.dtype, elements(s.shape));
+      size.set(name, b);
+      live += b;
+    });
+    peak = Math.max(peak, live);
+    for (const name of new Set(l.node.inputs)) {
+      if (name && lastUse.get(name) === i && size.has(name)) {
+        live -= size.get(name)!;
+        size.delete(name);
+      }
+    }
+  });
+  return peak;
+}

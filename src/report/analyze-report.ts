@@ -1,0 +1,201 @@
+import type { ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import type { LayerReport, Report } from '../cost/analyze.js';
+import { bar, grouped, human, humanBytes, percent, shapeText } from './units.js';
+
+export type Format = 'table' | 'json' | 'csv' | 'md';
+
+export interface RenderOptions {
+  /** Show FLOPs (2·MACs + other) instead of MACs. */
+  flops: boolean;
+  /** Costliest N layers, sorted by cost. */
+  top: number | null;
+  all: boolean;
+  style: ChalkInstance;
+}
+
+/** Layers shown by default when neither --top nor --all is given. */
+export const DEFAULT_ROWS = 25;
+
+export const JSON_SCHEMA = 'mbn.analyze/1';
+
+function layerCost(l: LayerReport, flops: boolean): number {
+  return flops ? 2 * l.macs + l.otherFlops : l.macs;
+}
+
+/** Which layers a view shows, in which order, and how many it leaves out. */
+export function selectLayers(report: Report, options: Pick<RenderOptions, 'flops' | 'top' | 'all'>): { rows: LayerReport[]; hidden: number } {
+  const layers = report.layers;
+  if (options.all) return { rows: layers, hidden: 0 };
+  const costly = layers.filter((l) => layerCost(l, options.flops) > 0 || l.params > 0);
+  if (options.top !== null) {
+    const rows = costly.slice().sort((a, b) => layerCost(b, options.flops) - layerCost(a, options.flops)).slice(0, options.top);
+    return { rows, hidden: layers.length - rows.length };
+  }
+  if (costly.length <= DEFAULT_ROWS) return { rows: costly, hidden: layers.length - costly.length };
+  const keep = new Set(costly.slice().sort((a, b) => layerCost(b, options.flops) - layerCost(a, options.flops)).slice(0, DEFAULT_ROWS));
+  const rows = costly.filter((l) => keep.has(l));
+  return { rows, hidden: layers.length - rows.length };
+}
+
+function separableText(l: LayerReport): string {
+  const s = l.separable;
+  if (!s) return '';
+  return `×${s.reduction.toFixed(3)} (${(1 / s.reduction).toFixed(1)}× less)`;
+}
+
+export function renderTable(report: Report, options: RenderOptions): string {
+  const c = options.style;
+  const metric = options.flops ? 'FLOPs' : 'MACs';
+  const total = options.flops ? report.totals.flops : report.totals.macs;
+  const { rows, hidden } = selectLayers(report, options);
+  const table = new Table({
+    head: ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'].map((h) => c.bold(h)),
+    style: { head: [], border: [] },
+    colAligns: ['left', 'left', 'left', 'right', 'right', 'left', 'left'],
+  });
+  for (const l of rows) {
+    const cost = layerCost(l, options.flops);
+    const name = l.multiplier !== 1 ? `${l.name} ${c.dim(`×${l.multiplier}`)}` : l.name;
+    table.push([
+      truncate(name, 48),
+      l.op,
+      l.outputShapes.map(shapeText).join(' '),
+      l.counted ? human(cost) : c.yellow('not counted'),
+      l.params ? human(l.params) : '',
+      l.counted ? `${c.cyan(bar(total ? cost / total : 0, 10))} ${percent(cost, total).padStart(5)}` : '',
+      separableText(l),
+    ]);
+  }
+  const out: string[] = [];
+  const inputs = report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', ');
+  out.push(`${c.bold(report.model.path ?? 'model')}  ${c.dim(`IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${report.model.producer || 'unknown producer'} · input ${inputs || 'none'}`)}`);
+  out.push(table.toString());
+  if (hidden > 0) out.push(c.dim(`… ${hidden} more layers (--all shows every layer, --top N the costliest N)`));
+  out.push('');
+  out.push(renderTotals(report, c));
+  out.push('');
+  out.push(renderByOp(report, c, options.flops));
+  const notCounted = report.layers.filter((l) => !l.counted);
+  if (notCounted.length > 0) {
+    out.push('');
+    out.push(c.yellow.bold(`Not counted: ${notCounted.length} layer${notCounted.length === 1 ? '' : 's'}`));
+    for (const l of notCounted.slice(0, 20)) out.push(`  ${l.name} (${l.op}): ${l.reason}`);
+    if (notCounted.length > 20) out.push(`  … and ${notCounted.length - 20} more (--format json lists all)`);
+  }
+  const notes = [...report.notes, ...report.layers.flatMap((l) => l.notes.map((n) => `${l.name}: ${n}`))];
+  if (notes.length > 0) {
+    out.push('');
+    out.push(c.bold('Notes'));
+    for (const n of notes.slice(0, 20)) out.push(`  • ${n}`);
+    if (notes.length > 20) out.push(`  … and ${notes.length - 20} more`);
+  }
+  return out.join('\n') + '\n';
+}
+
+function renderTotals(report: Report, c: ChalkInstance): string {
+  const t = report.totals;
+  const lines = [
+    `${c.bold('MACs')}        ${human(t.macs).padStart(8)}  ${c.dim(grouped(t.macs))}`,
+    `${c.bold('FLOPs')}       ${human(t.flops).padStart(8)}  ${c.dim(`2·MACs + ${human(t.otherFlops)} other`)}`,
+    `${c.bold('Params')}      ${human(t.params).padStart(8)}  ${c.dim(grouped(t.params))}`,
+    `${c.bold('Weights')}     ${humanBytes(t.weightBytes).padStart(8)}`,
+    `${c.bold('Peak act.')}   ${humanBytes(t.peakActivationBytes).padStart(8)}`,
+    `${c.bold('Layers')}      ${String(t.layers).padStart(8)}  ${t.notCounted ? c.yellow(`${t.notCounted} not counted`) : c.dim('all counted')}`,
+  ];
+  if (t.separableLayers > 0) {
+    const macsCut = 1 - t.macsIfSeparated / t.macs;
+    const paramsCut = t.params ? 1 - t.paramsIfSeparated / t.params : 0;
+    lines.push('');
+    lines.push(
+      c.green(
+        `Separating ${t.separableLayers} standard conv${t.separableLayers === 1 ? '' : 's'}: MACs ${human(t.macs)} → ${human(t.macsIfSeparated)} (−${(100 * macsCut).toFixed(1)}%), params ${human(t.params)} → ${human(t.paramsIfSeparated)} (−${(100 * paramsCut).toFixed(1)}%)`,
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
+  const table = new Table({
+    head: ['Op', 'Count', flops ? 'FLOPs' : 'MACs', 'Other FLOPs', 'Params'].map((h) => c.bold(h)),
+    style: { head: [], border: [] },
+    colAligns: ['left', 'right', 'right', 'right', 'right'],
+  });
+  for (const o of report.byOp) {
+    table.push([o.op, String(o.count), human(flops ? 2 * o.macs + o.otherFlops : o.macs), human(o.otherFlops), human(o.params)]);
+  }
+  return table.toString();
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `…${text.slice(text.length - max + 1)}` : text;
+}
+
+export function renderJson(report: Report): string {
+  return JSON.stringify({ schema: JSON_SCHEMA, ...report }, null, 2) + '\n';
+}
+
+const CSV_HEAD = [
+  'name', 'op', 'domain', 'scope', 'output_shapes', 'macs', 'other_flops', 'flops', 'params', 'weight_bytes',
+  'activation_bytes', 'multiplier', 'counted', 'reason', 'sep_M', 'sep_N', 'sep_kernel', 'sep_reduction',
+  'sep_macs_after', 'sep_params_after',
+];
+
+function csvCell(value: unknown): string {
+  const text = value === null || value === undefined ? '' : String(value);
+  return /[",\n\r]/.test(text) || /^[=+\-@]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function renderCsv(report: Report): string {
+  const lines = [CSV_HEAD.join(',')];
+  for (const l of report.layers) {
+    const s = l.separable;
+    lines.push(
+      [
+        l.name, l.op, l.domain, l.scope, l.outputShapes.map((x) => (x ? x.join('x') : '?')).join(' '), l.macs, l.otherFlops,
+        2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.multiplier, l.counted, l.reason ?? '',
+        s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
+      ]
+        .map(csvCell)
+        .join(','),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flops' | 'top' | 'all'>): string {
+  const t = report.totals;
+  const out: string[] = [];
+  out.push(`### mbn: ${report.model.path ?? 'model'}`);
+  out.push('');
+  out.push('| MACs | FLOPs | Params | Weights | Peak activations | Layers not counted |');
+  out.push('|---:|---:|---:|---:|---:|---:|');
+  out.push(`| ${human(t.macs)} | ${human(t.flops)} | ${human(t.params)} | ${humanBytes(t.weightBytes)} | ${humanBytes(t.peakActivationBytes)} | ${t.notCounted} |`);
+  out.push('');
+  const { rows, hidden } = selectLayers(report, options);
+  const metric = options.flops ? 'FLOPs' : 'MACs';
+  const total = options.flops ? t.flops : t.macs;
+  out.push(`| Layer | Op | Output | ${metric} | Params | Share | Separable |`);
+  out.push('|---|---|---|---:|---:|---:|---|');
+  for (const l of rows) {
+    const cost = layerCost(l, options.flops);
+    out.push(
+      `| ${mdEscape(l.name)} | ${l.op} | ${l.outputShapes.map(shapeText).join(' ')} | ${l.counted ? human(cost) : 'not counted'} | ${l.params ? human(l.params) : ''} | ${percent(cost, total)} | ${separableText(l)} |`,
+    );
+  }
+  if (hidden > 0) out.push(`\n_${hidden} more layers not shown._`);
+  if (t.separableLayers > 0) {
+    out.push('');
+    out.push(`Separating ${t.separableLayers} standard convs: MACs ${human(t.macs)} → ${human(t.macsIfSeparated)}, params ${human(t.params)} → ${human(t.paramsIfSeparated)}.`);
+  }
+  if (report.notes.length) {
+    out.push('');
+    for (const n of report.notes) out.push(`- ${mdEscape(n)}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+export function mdEscape(text: string): string {
+  return text.replace(/[|\\`*_<>[\]]/g, (ch) => `\\${ch}`);
+}
