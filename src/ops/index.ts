@@ -1,8 +1,20 @@
 import type { OpRule } from './define.js';
 import { convOps } from './conv.js';
+import { activationOps } from './activation.js';
+import { elementwiseOps } from './elementwise.js';
+import { gemmOps } from './gemm.js';
+import { normOps } from './norm.js';
+import { poolOps } from './pool.js';
+import { quantizedOps } from './quantized.js';
+import { reduceOps } from './reduce.js';
+import { softmaxOps } from './softmax.js';
 
 /** Every operator family mbn knows. Adding an op family: one file in src/ops, one line here. */
-const FAMILIES: OpRule[] = [convOps];
+const FAMILIES: OpRule[] = [
+  convOps,
+  // compute families
+  elementwiseOps, activationOps, gemmOps, normOps, poolOps, reduceOps, softmaxOps, quantizedOps,
+];
 
 const registry = new Map<string, OpRule>();
 for (const rule of FAMILIES) {

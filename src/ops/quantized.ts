@@ -1,0 +1,71 @@
+import { DataType } from '../onnx/dtype.js';
+import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
+import { convGeometry } from './conv.js';
+
+/**
+ * Quantization ops.
+ * - QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear: output has x's shape; 1 FLOP per element.
+ *   QuantizeLinear's output type is the zero point's, else `output_dtype` (opset 21+), else uint8;
+ *   DequantizeLinear's is the scale's (or `output_dtype`, opset 23+). DynamicQuantizeLinear also outputs a float
+ *   scalar scale and a uint8 scalar zero point.
+ * - QLinearConv (x = input 0, w = input 3, output type = y_zero_point's) and ConvInteger (x = 0, w = 1, int32
+ *   output): shape as Conv, MACs as Conv: out_elements · (C_in/group) · prod(kernel). Zero-point shifts and
+ *   requantization are not counted.
+ */
+
+/** A view of ctx whose inputs 0 and 1 are the given positions (so Conv's geometry applies). */
+function remap(ctx: RuleContext, x: number, w: number): RuleContext {
+  const pick = (i: number): number => (i === 0 ? x : i === 1 ? w : -1);
+  const view = Object.create(ctx) as RuleContext;
+  const inputs = [ctx.inputs[x] ?? null, ctx.inputs[w] ?? null];
+  return Object.assign(view, {
+    inputs,
+    input: (i: number) => ctx.input(pick(i)),
+    shape: (i: number) => ctx.shape(pick(i)),
+    values: (i: number) => ctx.values(pick(i)),
+    has: (i: number) => pick(i) >= 0 && ctx.has(pick(i)),
+  });
+}
+
+function convView(ctx: RuleContext): RuleContext {
+  return ctx.node.opType === 'QLinearConv' ? remap(ctx, 0, 3) : ctx;
+}
+
+export const quantizedOps = defineOps({
+  ops: ['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'QLinearConv', 'ConvInteger'],
+  infer(ctx) {
+    const op = ctx.node.opType;
+    const x = ctx.input(0);
+    const shape = ctx.shape(0).slice();
+    switch (op) {
+      case 'QuantizeLinear': {
+        const dtype = (ctx.has(2) ? ctx.inputs[2]?.dtype : 0) || ctx.int('output_dtype', 0) || DataType.UINT8;
+        return [{ dtype, shape }];
+      }
+      case 'DequantizeLinear': {
+        const dtype = ctx.int('output_dtype', 0) || ctx.inputs[1]?.dtype || DataType.FLOAT;
+        return [{ dtype, shape }];
+      }
+      case 'DynamicQuantizeLinear':
+        return [
+          { dtype: DataType.UINT8, shape },
+          { dtype: DataType.FLOAT, shape: [] },
+          { dtype: DataType.UINT8, shape: [] },
+        ];
+      default: {
+        const g = convGeometry(convView(ctx));
+        const dtype = op === 'ConvInteger' ? DataType.INT32 : ctx.inputs[7]?.dtype || x.dtype;
+        return [{ dtype, shape: [g.batch, g.outChannels, ...g.outSpatial] }];
+      }
+    }
+  },
+  cost(ctx, outputs) {
+    const op = ctx.node.opType;
+    if (op === 'QLinearConv' || op === 'ConvInteger') {
+      const w = convView(ctx).shape(1);
+      if (w.length < 3) throw new ShapeError(`${op} weight must have rank ≥ 3`);
+      return { macs: elements(outputs[0].shape!) * w[1] * elements(w.slice(2)), flops: 0 };
+    }
+    return { macs: 0, flops: elements(ctx.shape(0)) };
+  },
+});
