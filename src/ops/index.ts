@@ -8,12 +8,17 @@ import { poolOps } from './pool.js';
 import { quantizedOps } from './quantized.js';
 import { reduceOps } from './reduce.js';
 import { softmaxOps } from './softmax.js';
+import { constantOps } from './constant.js';
+import { layoutFamilies } from './layout.js';
+import { resizeOps } from './resize.js';
 
 /** Every operator family mbn knows. Adding an op family: one file in src/ops, one line here. */
 const FAMILIES: OpRule[] = [
   convOps,
   // compute families
   elementwiseOps, activationOps, gemmOps, normOps, poolOps, reduceOps, softmaxOps, quantizedOps,
+  // data movement, shapes and constants
+  constantOps, ...layoutFamilies, resizeOps,
 ];
 
 const registry = new Map<string, OpRule>();
