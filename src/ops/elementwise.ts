@@ -30,7 +30,7 @@ export function castValue(v: number, dtype: number): number {
   if (dtype === DataType.FLOAT) return Math.fround(v);
   if (isInteger(dtype)) {
     if (!Number.isFinite(v)) return v;
-    const t = Math.trunc(v);
+    const t = Math.trunc(v) + 0; // + 0 turns −0 into 0
     const w = INT_BITS[dtype];
     if (!w) return t;
     const m = 2 ** w.bits;
