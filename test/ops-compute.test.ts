@@ -191,6 +191,8 @@ describe('activations', () => {
     expect(run('IsNaN', [t([3])]).out[0].dtype).toBe(BOOL);
     expect(run('PRelu', [t([1, 16, 8, 8]), t([16, 1, 1])]).cost.flops).toBe(1024);
     expect(() => run('PRelu', [t([1, 16, 8, 8]), t([5])])).toThrow(ShapeError);
+    // Legacy per-channel slope [C] against [N, C, H, W] (old PyTorch exports), as ONNX Runtime accepts.
+    expect(run('PRelu', [t([2, 3, 4, 5]), t([3])]).out[0].shape).toEqual([2, 3, 4, 5]);
   });
 
   it('folds Neg, Abs, Floor, Clip on known values', () => {
@@ -364,6 +366,9 @@ describe('reductions', () => {
     expect(run('ReduceSum', [x, t([1], I64, [-1])], { keepdims: 0 }, { opset: 13 }).out[0].shape).toEqual([2, 3]);
     expect(run('ReduceSum', [x], { keepdims: 0 }, { opset: 13 }).out[0].shape).toEqual([]);
     expect(run('ReduceSum', [x], { noop_with_empty_axes: 1 }, { opset: 13 }).out[0].shape).toEqual([2, 3, 4]);
+    // An axes input of shape [0] is empty even with unknown values.
+    expect(run('ReduceSum', [x, t([0], I64)], { noop_with_empty_axes: 1 }, { opset: 13 }).out[0].shape).toEqual([2, 3, 4]);
+    expect(run('ReduceSum', [x, t([0], I64)], {}, { opset: 13 }).out[0].shape).toEqual([1, 1, 1]);
     expect(run('ReduceMax', [x, t([2], I64, [0, 2])], {}, { opset: 18 }).out[0].shape).toEqual([1, 3, 1]);
     // Attribute ignored in the input form; an axes input of unknown value blocks the shape.
     expect(() => run('ReduceMax', [x, t([1], I64)], {}, { opset: 18 })).toThrow(UnknownShape);

@@ -1,5 +1,5 @@
 import { DataType } from '../onnx/dtype.js';
-import { type RuleContext, type TensorState, ShapeError, axisOf, defineOps, elements } from './define.js';
+import { type TensorState, ShapeError, axisOf, defineOps, elements } from './define.js';
 
 /**
  * Normalizations: Y has X's shape. Counting convention, FLOPs per element of X (no MACs):
@@ -21,9 +21,8 @@ const PER_ELEMENT: Record<string, number> = {
   LpNormalization: 3,
 };
 
-function channelsOf(ctx: RuleContext, x: number[]): number {
-  if (x.length < 2) return 1;
-  return x[1];
+function channelsOf(x: number[]): number {
+  return x.length < 2 ? 1 : x[1];
 }
 
 export const normOps = defineOps({
@@ -34,7 +33,7 @@ export const normOps = defineOps({
     const shape = ctx.shape(0).slice();
     const y: TensorState = { dtype: x.dtype, shape };
     if (op === 'BatchNormalization') {
-      const c = channelsOf(ctx, shape);
+      const c = channelsOf(shape);
       const stat = ctx.inputs[3]?.dtype || x.dtype;
       // Extra outputs (training mode): running mean/var (opset 14+) or mean, var, saved mean, saved var (before).
       const extra = ctx.node.outputs.length - 1;

@@ -33,8 +33,10 @@ function reducedAxes(ctx: RuleContext, rank: number): number[] | null {
     const inputForm = ctx.opset >= (op === 'ReduceSum' ? 13 : 18);
     if (inputForm && ctx.has(1)) {
       const s = ctx.input(1);
-      if (!s.value) throw new UnknownShape();
-      axes = s.value.slice();
+      // An axes input of shape [0] is empty even when its (no) values are not known.
+      if (s.shape && elements(s.shape) === 0) axes = [];
+      else if (!s.value) throw new UnknownShape();
+      else axes = s.value.slice();
     } else if (inputForm) {
       axes = null;
     } else {
