@@ -3,7 +3,7 @@ import { METRICS, type Limits, parseLimit } from '../budget/limits.js';
 import { MbnError, quote } from '../errors.js';
 import { write } from './analyze.js';
 import { exitCode } from './exit-code.js';
-import { parseChoice, parseInputSpec, parsePositiveInt } from './options.js';
+import { parseInputSpec, parseNonNegativeInt, parsePositiveInt } from './options.js';
 
 const VERSION = '0.1.0';
 
@@ -60,7 +60,47 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts) });
     state.budgetsExceeded ||= result.budgetsExceeded;
   });
+
+  const separate = program
+    .command('separate')
+    .description('rewrite standard convs as depthwise + pointwise pairs and write a new ONNX model')
+    .argument('<model>', 'ONNX model file (never modified)')
+    .option('-o, --output <file>', 'output model (default: <model>.separated.onnx beside the input)')
+    .option('--dry-run', 'plan and report, write nothing', false)
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--include <glob>', 'only convs whose node name matches (repeatable; * matches any text)', collect, [])
+    .option('--exclude <glob>', 'skip convs whose node name matches (repeatable)', collect, [])
+    .option('--min-reduction <fraction>', 'skip layers that would save less than this share of their MACs (0.5 or 50%)', parseFractionLazy('--min-reduction'))
+    .option('--max-error <e>', 'skip layers whose relative weight error would exceed e (svd init)', parseFractionLazy('--max-error'))
+    .option('--target-macs <budget>', 'separate, greedily, only until the model fits this many MACs (e.g. 600M)', (text: string) => {
+      const v = parseLimit('maxMacs', text);
+      if (v === null) throw new MbnError('usage', `--target-macs ${quote(text)} is not a number such as 600M or 1.2G`);
+      return v;
+    })
+    .option('--multiplier <r>', 'depth multiplier r: depthwise filters per input channel (rank of the approximation)', parsePositiveInt('--multiplier'), 1)
+    .addOption(new Option('--init <method>', 'new weights: svd approximates the original conv, he draws fresh He-normal weights').choices(['svd', 'he']).default('svd'))
+    .option('--seed <n>', 'seed for --init he', parseNonNegativeInt('--seed'), 0)
+    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(separate);
+  separate.action(async (path: string, opts) => {
+    const { runSeparate } = await import('./separate.js');
+    runSeparate(path, opts);
+  });
   return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseFractionLazy(flag: string) {
+  return (text: string): number => {
+    const m = /^([0-9]*\.?[0-9]+)(%?)$/.exec(text.trim());
+    const value = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+    if (!m || !(value >= 0)) throw new MbnError('usage', `${flag} ${quote(text)} is not a fraction such as 0.5 or 50%`);
+    return value;
+  };
 }
 
 /** Runs the CLI. Sets process.exitCode rather than exiting, so that output is flushed. */

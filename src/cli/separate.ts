@@ -1,0 +1,95 @@
+import { basename, dirname, extname, join } from 'node:path';
+import { analyzeModel } from '../cost/analyze.js';
+import { readModel, readModelFrom } from '../onnx/read.js';
+import { BufferSource } from '../onnx/source.js';
+import { checkTarget, writePieces } from '../onnx/write-file.js';
+import { renderSeparation, type SeparationSummary } from '../report/separate-report.js';
+import { makeStyle } from '../report/style.js';
+import { assertSameFolder, buildRewrite, planSeparation, type SeparateOptions } from '../rewrite/separate.js';
+import { write } from './analyze.js';
+import { progressReporter } from './progress.js';
+
+export interface SeparateCliOptions {
+  output?: string;
+  dryRun: boolean;
+  force: boolean;
+  include: string[];
+  exclude: string[];
+  minReduction?: number;
+  maxError?: number;
+  targetMacs?: number;
+  multiplier: number;
+  init: 'svd' | 'he';
+  seed: number;
+  input?: Map<string, number[]>;
+  batch?: number;
+  format: 'table' | 'json' | 'md';
+  color?: boolean;
+}
+
+/** Node-name globs: `*` matches any run of characters (slashes included, as exporters put them in names), `?` one. */
+export function nameMatches(name: string, pattern: string): boolean {
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${source}$`, 's').test(name);
+}
+
+export function defaultOutput(input: string): string {
+  const ext = extname(input);
+  const stem = basename(input, ext || undefined);
+  return join(dirname(input), `${stem}.separated${ext || '.onnx'}`);
+}
+
+export function runSeparate(path: string, opts: SeparateCliOptions): void {
+  const output = opts.output ?? defaultOutput(path);
+  const model = readModel(path);
+  try {
+    const options: SeparateOptions = {
+      inputShapes: opts.input,
+      batch: opts.batch,
+      include: opts.include,
+      exclude: opts.exclude,
+      minReduction: opts.minReduction ?? null,
+      maxError: opts.maxError ?? null,
+      targetMacs: opts.targetMacs ?? null,
+      multiplier: opts.multiplier,
+      init: opts.init,
+      seed: opts.seed,
+      matches: nameMatches,
+    };
+    if (!opts.dryRun) {
+      // Refuse early, before any work, when the output cannot be written.
+      checkTarget({ path: output, force: opts.force, protect: [path] });
+      assertSameFolder(model, output);
+    }
+    const plan = planSeparation(model, options);
+    const built = buildRewrite(model, plan, output);
+    const summary: SeparationSummary = { input: path, output: opts.dryRun ? null : output, plan, built, after: null };
+    if (!opts.dryRun) {
+      const progress = opts.format === 'table' ? progressReporter(`writing ${basename(output)}`) : undefined;
+      if (built.externalData) {
+        const dataPath = join(dirname(output), built.externalData.location);
+        const bytes = Buffer.concat(built.externalData.bytes);
+        writePieces({ path: dataPath, force: opts.force, protect: [path] }, [bytes], new BufferSource(bytes));
+      }
+      writePieces({ path: output, force: opts.force, protect: [path] }, built.pieces, model.source, progress);
+      progress?.done();
+      const written = readModel(output);
+      try {
+        summary.after = analyzeModel(written, { inputShapes: opts.input, batch: opts.batch });
+      } finally {
+        written.source.close();
+      }
+    } else {
+      // A dry run still checks its work: analyze the rewritten model in memory when it is small enough.
+      const size = built.pieces.reduce((n, p) => n + (p instanceof Uint8Array ? p.length : p.end - p.start), 0);
+      if (size <= 256 * 1024 * 1024) {
+        const bytes = Buffer.concat(built.pieces.map((p) => (p instanceof Uint8Array ? p : model.source.view(p.start, p.end))));
+        summary.after = analyzeModel(readModelFrom(new BufferSource(bytes), model.path), { inputShapes: opts.input, batch: opts.batch });
+      }
+    }
+    const style = makeStyle(process.stdout, opts.color);
+    write(1, renderSeparation(summary, opts.format, style));
+  } finally {
+    model.source.close();
+  }
+}

@@ -1,0 +1,443 @@
+import { basename, dirname } from 'node:path';
+import { buildReport, type Report } from '../cost/analyze.js';
+import { type ConvShape, type SeparableInfo, convShapeOf, isSeparable, separableCost } from '../cost/separable.js';
+import { MbnError, quote } from '../errors.js';
+import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
+import { DataType, dtypeName } from '../onnx/dtype.js';
+import { type NewAttribute, encodeNodeField, encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
+import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
+import { readTensorBytes } from '../onnx/tensor-data.js';
+import { type InferOptions, type LayerRecord, inferModel } from '../shape/infer.js';
+import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
+import { type SeparatedWeights, heNormalSeparated, separateConvWeight } from './decompose.js';
+
+/**
+ * `mbn separate`: choose standard convs, factor each into a depthwise conv (group = C, same kernel, strides,
+ * pads, dilations, auto_pad) and a pointwise 1×1 conv (carrying the bias, keeping the groups), and describe the
+ * result as byte-range edits of the original file. Planning is pure over the model; writing is done by the caller.
+ */
+
+export interface SeparateOptions extends InferOptions {
+  include: string[];
+  exclude: string[];
+  /** Minimum share of a layer's MACs that separation must save (0..1). */
+  minReduction: number | null;
+  /** Maximum relative weight error ‖W − W'‖/‖W‖ (svd init only). */
+  maxError: number | null;
+  /** Separate greedily until the model's MACs fit this budget. */
+  targetMacs: number | null;
+  multiplier: number;
+  init: 'svd' | 'he';
+  seed: number;
+  /** Node-name glob matcher (kept injectable so that selection stays a pure function). */
+  matches: (name: string, pattern: string) => boolean;
+}
+
+export interface CandidateLayer {
+  name: string;
+  node: Node;
+  graph: Graph | null;
+  conv: ConvShape | null;
+  /** Why the layer is not rewritten; null when it is. */
+  skipped: string | null;
+  /** Whether the conv could be rewritten at all (selection options aside). */
+  eligible: boolean;
+  info: SeparableInfo | null;
+  weight: { tensor: TensorRef; viaConstant: Node | null } | null;
+  weights: SeparatedWeights | null;
+  relativeError: number | null;
+}
+
+export interface SeparatePlan {
+  layers: CandidateLayer[];
+  chosen: CandidateLayer[];
+  before: Report;
+  /** Projected totals after the rewrite. */
+  macsAfter: number;
+  paramsAfter: number;
+  /** Set with --target-macs: whether the budget is met, and the best reachable figure. */
+  target: { macs: number; met: boolean } | null;
+  notes: string[];
+}
+
+const FLOAT_DTYPES: Record<number, FloatDType> = {
+  [DataType.FLOAT]: 'float32',
+  [DataType.FLOAT16]: 'float16',
+  [DataType.BFLOAT16]: 'bfloat16',
+  [DataType.DOUBLE]: 'float64',
+};
+
+interface GraphIndex {
+  /** Graph holding each node (function bodies are not indexed: their convs are not rewritten). */
+  graphOf: Map<Node, Graph>;
+  parent: Map<Graph, { graph: Graph; node: Node; attribute: Attribute }>;
+  initializers: Map<Graph, Map<string, TensorRef>>;
+  constants: Map<Graph, Map<string, Node>>;
+  /** How many node inputs and graph outputs read each name, model-wide. */
+  readers: Map<string, number>;
+  names: Set<string>;
+}
+
+function indexModel(model: Model): GraphIndex {
+  const index: GraphIndex = {
+    graphOf: new Map(),
+    parent: new Map(),
+    initializers: new Map(),
+    constants: new Map(),
+    readers: new Map(),
+    names: new Set(),
+  };
+  const read = (name: string) => name && index.readers.set(name, (index.readers.get(name) ?? 0) + 1);
+  const visit = (g: Graph) => {
+    index.initializers.set(g, new Map(g.initializers.map((t) => [t.name, t])));
+    const constants = new Map<string, Node>();
+    index.constants.set(g, constants);
+    for (const t of g.initializers) index.names.add(t.name);
+    for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) index.names.add(v.name);
+    for (const o of g.outputs) read(o.name);
+    for (const n of g.nodes) {
+      index.graphOf.set(n, g);
+      if (n.name) index.names.add(n.name);
+      for (const i of n.inputs) read(i);
+      for (const o of n.outputs) index.names.add(o);
+      if (n.opType === 'Constant' && n.domain === '' && n.outputs[0]) constants.set(n.outputs[0], n);
+      for (const a of n.attributes) {
+        const subs = a.data.type === 'graph' ? [a.data.value] : a.data.type === 'graphs' ? a.data.value : [];
+        for (const sub of subs) {
+          index.parent.set(sub, { graph: g, node: n, attribute: a });
+          visit(sub);
+        }
+      }
+    }
+  };
+  visit(model.graph);
+  for (const fn of model.functions) for (const n of fn.nodes) if (n.name) index.names.add(n.name);
+  return index;
+}
+
+/** The constant tensor behind a conv's weight input: an initializer or a Constant node, in scope. */
+function findWeight(index: GraphIndex, graph: Graph, name: string): CandidateLayer['weight'] {
+  for (let g: Graph | undefined = graph; g; g = index.parent.get(g)?.graph) {
+    const t = index.initializers.get(g)!.get(name);
+    if (t) return { tensor: t, viaConstant: null };
+    const c = index.constants.get(g)!.get(name);
+    if (c) {
+      const a = attr(c, 'value');
+      if (a && a.data.type === 'tensor') return { tensor: a.data.value, viaConstant: c };
+      return null;
+    }
+  }
+  return null;
+}
+
+function classify(layer: LayerRecord, index: GraphIndex): CandidateLayer {
+  const node = layer.node;
+  const graph = index.graphOf.get(node) ?? null;
+  const base: CandidateLayer = {
+    name: layer.name,
+    node,
+    graph,
+    conv: null,
+    skipped: null,
+    eligible: false,
+    info: null,
+    weight: null,
+    weights: null,
+    relativeError: null,
+  };
+  if (node.opType === 'QLinearConv' || node.opType === 'ConvInteger') {
+    return { ...base, skipped: `quantized ${node.opType} (dequantize, separate, then quantize again)` };
+  }
+  if (!graph) return { ...base, skipped: 'inside a model-local function' };
+  const conv = convShapeOf(node, layer.inputs, layer.outputs);
+  if (!conv || !layer.cost) return { ...base, skipped: `shape unknown (${layer.reason ?? 'no shape'})` };
+  base.conv = conv;
+  const K = conv.kernel.reduce((a, b) => a * b, 1);
+  if (K === 1) return { ...base, skipped: '1×1 conv: already pointwise' };
+  if (!isSeparable(conv)) return { ...base, skipped: 'already depthwise' };
+  const weight = findWeight(index, graph, node.inputs[1]);
+  if (!weight) return { ...base, skipped: 'weight is computed at run time (not a constant)' };
+  if (!(weight.tensor.dtype in FLOAT_DTYPES)) {
+    return { ...base, skipped: `weight dtype ${dtypeName(weight.tensor.dtype)} is not float32/float16/bfloat16/float64` };
+  }
+  return { ...base, weight, eligible: true, info: separableCost(conv) };
+}
+
+export function planSeparation(model: Model, options: SeparateOptions): SeparatePlan {
+  const inferred = inferModel(model, options);
+  const before = buildReport(model, inferred);
+  const index = indexModel(model);
+  const notes: string[] = [];
+  const layers = inferred.layers
+    .filter((l) => l.node.opType === 'Conv' || l.node.opType === 'QLinearConv' || l.node.opType === 'ConvInteger')
+    .map((l) => classify(l, index));
+  const multiplierOf = new Map(inferred.layers.map((l) => [l.node, l.multiplier]));
+
+  const pool: CandidateLayer[] = [];
+  for (const c of layers) {
+    if (!c.eligible) continue;
+    const named = [c.name, c.node.name].filter(Boolean);
+    if (options.include.length && !options.include.some((p) => named.some((n) => options.matches(n, p)))) {
+      c.skipped = 'not matched by --include';
+      continue;
+    }
+    if (options.exclude.some((p) => named.some((n) => options.matches(n, p)))) {
+      c.skipped = 'matched by --exclude';
+      continue;
+    }
+    c.weights = computeWeights(model, c, options, layers.indexOf(c));
+    c.info = separableCost(c.conv!, c.weights.rank);
+    c.relativeError = Number.isNaN(c.weights.relativeError) ? null : c.weights.relativeError;
+    const saving = 1 - c.info.macsAfter / c.info.macs;
+    if (options.minReduction !== null && saving < options.minReduction) {
+      c.skipped = `saves ${(100 * saving).toFixed(1)}% of its MACs, below --min-reduction ${(100 * options.minReduction).toFixed(1)}%`;
+      continue;
+    }
+    if (options.maxError !== null && c.relativeError !== null && c.relativeError > options.maxError) {
+      c.skipped = `weight error ${c.relativeError.toFixed(4)} exceeds --max-error ${options.maxError}`;
+      continue;
+    }
+    pool.push(c);
+  }
+
+  const saved = (c: CandidateLayer) => (c.info!.macs - c.info!.macsAfter) * (multiplierOf.get(c.node) ?? 1);
+  let chosen = pool;
+  let target: SeparatePlan['target'] = null;
+  if (options.targetMacs !== null) {
+    // Greedy: most MACs saved per unit of approximation error first; stop as soon as the budget is met.
+    const ranked = pool.slice().sort((a, b) => saved(b) / ((b.relativeError ?? 0) + 1e-6) - saved(a) / ((a.relativeError ?? 0) + 1e-6));
+    chosen = [];
+    let macs = before.totals.macs;
+    for (const c of ranked) {
+      if (macs <= options.targetMacs) break;
+      chosen.push(c);
+      macs -= saved(c);
+    }
+    for (const c of ranked) if (!chosen.includes(c)) c.skipped = `not needed to meet --target-macs`;
+    target = { macs, met: macs <= options.targetMacs };
+    if (!target.met) {
+      notes.push(`--target-macs cannot be met: separating every eligible conv gives ${macs} MACs`);
+    }
+  }
+  let macsAfter = before.totals.macs;
+  let paramsAfter = before.totals.params;
+  const sharedDone = new Set<string>();
+  for (const c of chosen) {
+    macsAfter -= saved(c);
+    // Convs sharing one weight share the separated weights too (see buildEdits): count those params once.
+    const key = weightKey(c);
+    const info = c.info!;
+    if (!sharedDone.has(key)) paramsAfter += info.paramsAfter - info.params;
+    sharedDone.add(key);
+  }
+  for (const c of layers) if (c.eligible && !c.skipped && !chosen.includes(c)) c.skipped = 'not selected';
+  return { layers, chosen, before, macsAfter, paramsAfter, target, notes };
+}
+
+/** Convs in one graph that share a weight (and group) share its separated weights too. */
+function weightKey(c: CandidateLayer): string {
+  return `${c.graph!.span.tagStart}:${c.weight!.tensor.span.tagStart}:${c.conv!.group}`;
+}
+
+function computeWeights(model: Model, c: CandidateLayer, options: SeparateOptions, position: number): SeparatedWeights {
+  const t = c.weight!.tensor;
+  const group = c.conv!.group;
+  if (options.init === 'he') return heNormalSeparated(t.dims, group, options.multiplier, options.seed + position);
+  const values = decodeFloats(readTensorBytes(model, t), FLOAT_DTYPES[t.dtype]);
+  return separateConvWeight({ dims: t.dims, data: values }, group, options.multiplier);
+}
+
+export interface BuiltRewrite {
+  pieces: Piece[];
+  /** New external data (when the model keeps weights outside): file name and bytes. */
+  externalData: { location: string; bytes: Uint8Array[] } | null;
+  /** Names of the new nodes per rewritten layer, for reports. */
+  newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number }>;
+}
+
+/**
+ * Turns a plan into byte edits of the model. `outputPath` names the external data file when one is needed.
+ */
+export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string): BuiltRewrite {
+  const index = indexModel(model);
+  const usesExternal = hasExternalData(model);
+  const externalLocation = `${basename(outputPath)}.data`;
+  const external: Uint8Array[] = [];
+  let externalOffset = 0;
+  const taken = new Set(index.names);
+  const unique = (base: string): string => {
+    let name = base;
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  };
+  const edits = new Map<Graph, MessageEdit>();
+  const editOf = (g: Graph): MessageEdit => {
+    let e = edits.get(g);
+    if (!e) edits.set(g, (e = emptyEdit()));
+    return e;
+  };
+  const symbolicBatch = model.graph.inputs.some((i) => i.type?.shape?.some((d) => typeof d !== 'number'));
+  const newNodes: BuiltRewrite['newNodes'] = new Map();
+  const shared = new Map<string, { dw: string; pw: string }>();
+  const readers = new Map(index.readers);
+
+  for (const c of plan.chosen) {
+    const graph = c.graph!;
+    const node = c.node;
+    const conv = c.conv!;
+    const w = c.weights!;
+    const dtype = c.weight!.tensor.dtype;
+    const base = node.name || `${node.outputs[0]}_conv`;
+    const key = weightKey(c);
+    let names = shared.get(key);
+    const tensorField = (name: string, dims: number[], values: Float64Array): Uint8Array => {
+      const raw = encodeFloats(values, FLOAT_DTYPES[dtype]);
+      if (!usesExternal) return encodeTensorField({ name, dtype, dims, raw });
+      external.push(raw);
+      const field = encodeTensorField({ name, dtype, dims, external: { location: externalLocation, offset: externalOffset, length: raw.length } });
+      externalOffset += raw.length;
+      // ONNX aligns external tensors to 4 KiB pages only as an optimization; 64-byte alignment keeps mmap-friendly offsets.
+      const pad = (64 - (externalOffset % 64)) % 64;
+      if (pad) external.push(new Uint8Array(pad)), (externalOffset += pad);
+      return field;
+    };
+    if (!names) {
+      names = { dw: unique(`${base}_dw_weight`), pw: unique(`${base}_pw_weight`) };
+      shared.set(key, names);
+      // New weights live in the graph that holds the conv: an If/Loop body may hold initializers of its own.
+      editOf(graph).append.push(tensorField(names.dw, w.depthwise.dims, w.depthwise.data), tensorField(names.pw, w.pointwise.dims, w.pointwise.data));
+    }
+    const dwOut = unique(`${node.outputs[0]}_dw`);
+    const dwName = unique(`${base}_depthwise`);
+    const pwName = unique(`${base}_pointwise`);
+    const spatial = conv.kernel.length;
+    const copied: NewAttribute[] = node.attributes
+      .filter((a) => a.name !== 'group' && a.name !== 'kernel_shape')
+      .map((a) => ({ name: a.name, type: 'raw', payload: model.source.view(a.span.start, a.span.end).slice() }));
+    const depthwise = encodeNodeField({
+      name: dwName,
+      opType: 'Conv',
+      domain: node.domain,
+      inputs: [node.inputs[0], names.dw],
+      outputs: [dwOut],
+      attributes: [
+        ...copied,
+        { name: 'group', type: 'int', value: conv.inChannels },
+        { name: 'kernel_shape', type: 'ints', value: conv.kernel },
+      ],
+      docString: `depthwise half of ${node.name || node.opType} (mbn separate)`,
+    });
+    const pwAttrs: NewAttribute[] = [{ name: 'kernel_shape', type: 'ints', value: new Array(spatial).fill(1) }];
+    if (conv.group > 1) pwAttrs.push({ name: 'group', type: 'int', value: conv.group });
+    const pointwise = encodeNodeField({
+      name: pwName,
+      opType: 'Conv',
+      domain: node.domain,
+      inputs: conv.hasBias ? [dwOut, names.pw, node.inputs[2]] : [dwOut, names.pw],
+      outputs: [node.outputs[0]],
+      attributes: pwAttrs,
+      docString: `pointwise half of ${node.name || node.opType} (mbn separate)`,
+    });
+    const edit = editOf(graph);
+    edit.fields.set(node.span.tagStart, { kind: 'replace', fields: [depthwise, pointwise] });
+    const dwShape: (number | null)[] = [symbolicBatch ? null : conv.batch, conv.inChannels * w.rank, ...conv.outSpatial];
+    edit.append.push(encodeValueInfoField(dwOut, dtype, dwShape));
+    newNodes.set(c, { depthwise: dwName, pointwise: pwName, rank: w.rank });
+
+    // The old weight goes once nothing reads it any more.
+    const weightName = node.inputs[1];
+    const left = (readers.get(weightName) ?? 1) - 1;
+    readers.set(weightName, left);
+    if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
+  }
+
+  let modelEdit = emptyEdit();
+  for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
+  const pieces = spliceMessage(model.source, 0, model.size, modelEdit);
+  return { pieces, externalData: usesExternal ? { location: externalLocation, bytes: external } : null, newNodes };
+}
+
+function removeWeight(index: GraphIndex, from: Graph, name: string, weight: NonNullable<CandidateLayer['weight']>, editOf: (g: Graph) => MessageEdit): void {
+  for (let g: Graph | undefined = from; g; g = index.parent.get(g)?.graph) {
+    if (weight.viaConstant) {
+      if (g.nodes.includes(weight.viaConstant)) {
+        editOf(g).fields.set(weight.viaConstant.span.tagStart, { kind: 'replace', fields: [] });
+        return;
+      }
+      continue;
+    }
+    if (g.initializers.includes(weight.tensor)) {
+      const e = editOf(g);
+      e.fields.set(weight.tensor.span.tagStart, { kind: 'replace', fields: [] });
+      // IR < 4 lists initializers among the graph inputs too; without its initializer it would become a real input.
+      for (const input of g.inputs) if (input.name === name) e.fields.set(input.span.tagStart, { kind: 'replace', fields: [] });
+      return;
+    }
+  }
+}
+
+/** Places a graph's edit inside the edits of its ancestors: model → graph → node → attribute → subgraph → … */
+function nestEdit(index: GraphIndex, model: Model, graph: Graph, edit: MessageEdit, modelEdit: MessageEdit): MessageEdit {
+  const path: number[] = [];
+  for (let g = graph, p = index.parent.get(g); p; g = p.graph, p = index.parent.get(g)) {
+    path.unshift(p.node.span.tagStart, p.attribute.span.tagStart, g.span.tagStart);
+  }
+  path.unshift(model.graph.span.tagStart);
+  let target = modelEdit;
+  for (let i = 0; i < path.length; i++) {
+    const existing = target.fields.get(path[i]);
+    if (i === path.length - 1) {
+      if (existing && existing.kind === 'nested') mergeEdits(existing.edit, edit);
+      else target.fields.set(path[i], { kind: 'nested', edit });
+    } else if (existing && existing.kind === 'nested') {
+      target = existing.edit;
+    } else {
+      const next = emptyEdit();
+      target.fields.set(path[i], { kind: 'nested', edit: next });
+      target = next;
+    }
+  }
+  return modelEdit;
+}
+
+function mergeEdits(into: MessageEdit, from: MessageEdit): void {
+  for (const [k, v] of from.fields) {
+    const existing = into.fields.get(k);
+    if (existing && existing.kind === 'nested' && v.kind === 'nested') mergeEdits(existing.edit, v.edit);
+    else into.fields.set(k, v);
+  }
+  into.append.push(...from.append);
+}
+
+export function hasExternalData(model: Model): boolean {
+  const visit = (g: Graph): boolean =>
+    g.initializers.some((t) => t.storage === 'external') ||
+    g.nodes.some((n) => n.attributes.some((a) => (a.data.type === 'graph' ? visit(a.data.value) : a.data.type === 'graphs' ? a.data.value.some(visit) : a.data.type === 'tensor' && a.data.value.storage === 'external')));
+  return visit(model.graph);
+}
+
+/** External data files a model refers to (relative locations), for the writer's checks. */
+export function externalLocations(model: Model): string[] {
+  const out = new Set<string>();
+  const visit = (g: Graph): void => {
+    for (const t of g.initializers) if (t.external) out.add(t.external.location);
+    for (const n of g.nodes) for (const a of n.attributes) {
+      if (a.data.type === 'graph') visit(a.data.value);
+      else if (a.data.type === 'graphs') a.data.value.forEach(visit);
+      else if (a.data.type === 'tensor' && a.data.value.external) out.add(a.data.value.external.location);
+    }
+  };
+  visit(model.graph);
+  return [...out];
+}
+
+export function assertSameFolder(model: Model, outputPath: string): void {
+  if (!hasExternalData(model) || !model.path) return;
+  if (dirname(outputPath) !== dirname(model.path)) {
+    throw new MbnError(
+      'usage',
+      `${quote(model.path)} keeps weights in external data files (${externalLocations(model).join(', ')}), which the output refers to by relative path; write the output into the same folder (${quote(dirname(model.path))})`,
+    );
+  }
+}
