@@ -85,7 +85,8 @@ export function rawBytes(dtype: number, values: number[]): Uint8Array {
       case 5: view.setInt16(at, v, true); break;
       case 6: view.setInt32(at, v, true); break;
       case 12: view.setUint32(at, v, true); break;
-      case 7: view.setBigInt64(at, BigInt(v), true); break;
+      // ±2^63 (a double cannot hold INT64_MAX exactly) saturates, so Number.MAX_VALUE-ish ends stay INT64_MAX.
+      case 7: view.setBigInt64(at, v >= 2 ** 63 ? 2n ** 63n - 1n : v <= -(2 ** 63) ? -(2n ** 63n) : BigInt(v), true); break;
       case 13: view.setBigUint64(at, BigInt(v), true); break;
     }
   });
