@@ -214,6 +214,8 @@ describe('Gemm / MatMul / Einsum', () => {
     expect(run('Gemm', [t([1, 512]), t([1000, 512]), t([1000])], { transB: 1 }).cost.macs).toBe(512_000);
     expect(() => run('Gemm', [t([4, 3]), t([4, 5])])).toThrow(ShapeError);
     expect(() => run('Gemm', [t([2, 3]), t([3, 5]), t([4])])).toThrow(ShapeError);
+    expect(() => run('Gemm', [t([2, 3]), t([3, 5]), t([3, 2, 5])])).toThrow(ShapeError);
+    expect(run('Gemm', [t([2, 3]), t([3, 5]), t([2, 1])]).out[0].shape).toEqual([2, 5]);
   });
 
   it('MatMul broadcasts batch dims: [2,1,4,8]×[3,8,5] → [2,3,4,5], 2·3·4·8·5 MACs', () => {
@@ -334,6 +336,8 @@ describe('pooling', () => {
     expect(run('MaxPool', [t([1, 3, 7, 7])], { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_LOWER', ceil_mode: 1 }).out[0].shape).toEqual([1, 3, 4, 4]);
     // VALID: ceil((7 − 3 + 1)/2) = 3.
     expect(run('MaxPool', [t([1, 3, 7, 7])], { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'VALID', pads: [5, 5, 5, 5] }).out[0].shape).toEqual([1, 3, 3, 3]);
+    // VALID with ceil_mode: ceil((6 − 3)/2) + 1 = 3, as ONNX Runtime's kernel computes.
+    expect(run('AveragePool', [t([1, 1, 6, 6])], { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'VALID', ceil_mode: 1 }).out[0].shape).toEqual([1, 1, 3, 3]);
     // Dilation 2: eff_k = 5, (7 − 5)/1 + 1 = 3.
     expect(run('MaxPool', [t([1, 1, 7, 7])], { kernel_shape: [3, 3], dilations: [2, 2] }).out[0].shape).toEqual([1, 1, 3, 3]);
     const avg = run('AveragePool', [t([1, 4, 8, 8])], { kernel_shape: [2, 2], strides: [2, 2] });

@@ -171,7 +171,10 @@ export const gemmOps = defineOps({
       const { m, n } = gemmDims(ctx);
       if (ctx.has(2)) {
         const c = ctx.inputs[2]?.shape;
-        if (c) broadcast([c, [m, n]], ctx.node); // C must broadcast to [M, N]
+        // C broadcasts unidirectionally to [M, N].
+        if (c && broadcast([c, [m, n]], ctx.node).join(',') !== `${m},${n}`) {
+          throw new ShapeError(`Gemm C [${c.join(',')}] does not broadcast to [${m},${n}]`);
+        }
       }
       return [{ dtype: ctx.input(0).dtype, shape: [m, n] }];
     }

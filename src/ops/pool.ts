@@ -5,7 +5,9 @@ import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
  * Pooling. Shapes as Conv (see conv.ts) with eff_k = (k − 1)·d + 1, except that ceil_mode = 1 rounds up:
  *   NOTSET/VALID out = ceil((in + pads − eff_k) / s) + 1, then one less if that last window would start in the end
  *   padding, i.e. if (out − 1)·s ≥ in + pad_begin (onnx/onnx#5741, as ONNX Runtime does);
- *   SAME_* out = ceil(in / s) whatever ceil_mode.
+ *   SAME_* out = ceil(in / s) whatever ceil_mode. VALID (pads 0) honours ceil_mode too, as ONNX Runtime 1.2x
+ *   computes it (checked: [6], k 3, s 2, VALID, ceil_mode 1 → 3; the spec's VALID formula ceil((in − eff_k + 1)/s)
+ *   gives the floor-mode 2). ORT's own shape inference lacks the last-window rule; its kernels apply it.
  * MaxPool's optional Indices output is int64 with Y's shape.
  * Counting convention (FLOPs, no MACs): MaxPool/AveragePool/LpPool output elements × prod(kernel_shape) (padding
  * included); GlobalAveragePool/GlobalMaxPool/GlobalLpPool one per input element.
