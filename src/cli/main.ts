@@ -87,6 +87,33 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runSeparate } = await import('./separate.js');
     runSeparate(path, opts);
   });
+  program
+    .command('check')
+    .description('hold models to the budgets of mbn.config.json (or package.json "mbn", or --config) and to a stored baseline; exit 1 when one is exceeded')
+    .option('--config <file>', 'budget config: a JSON array of {name?, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input?, batch?}')
+    .option('--baseline <report>', 'a stored `mbn analyze --format json` or `mbn check --format json` report to compare against')
+    .option('--max-increase <percent>', 'with --baseline: allowed growth of each figure, e.g. 5% (default 0%: any growth fails)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .option('--no-color', 'no colour (also: NO_COLOR)')
+    .action(async (opts) => {
+      const { runCheck } = await import('./check.js');
+      const result = runCheck(opts);
+      state.budgetsExceeded ||= result.budgetsExceeded;
+    });
+
+  const diff = program
+    .command('diff')
+    .description('per-layer and total cost changes from one model to another')
+    .argument('<base>', 'ONNX model before the change')
+    .argument('<head>', 'ONNX model after the change')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .option('--all', 'also list unchanged layers', false)
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(diff);
+  diff.action(async (base: string, head: string, opts) => {
+    const { runDiff } = await import('./diff.js');
+    runDiff(base, head, opts);
+  });
   return program;
 }
 

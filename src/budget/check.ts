@@ -1,0 +1,246 @@
+import { posix } from 'node:path';
+import type { Totals } from '../cost/analyze.js';
+import { MbnError, quote } from '../errors.js';
+import { JSON_SCHEMA as ANALYZE_SCHEMA } from '../report/analyze-report.js';
+import { parseJsonText } from './config.js';
+import { type Limits, METRICS, checkLimits } from './limits.js';
+
+/**
+ * `mbn check` as data: every budget and baseline comparison becomes one CheckRecord. Pure: no file system, no
+ * output. The JSON contract (schema 'mbn.check/1') is `CheckJson` below; see the README, "Budgets in CI".
+ */
+
+export const CHECK_SCHEMA = 'mbn.check/1';
+
+/** The figures a model is held to: the Totals fields that METRICS limit, in METRICS order. */
+export const FIGURES = METRICS.map((m) => ({ key: m.total, label: m.label, bytes: m.bytes, limitKey: m.key }));
+export type FigureKey = (typeof METRICS)[number]['total'];
+export type Figures = Record<FigureKey, number>;
+
+export function figuresOf(totals: Totals | Figures): Figures {
+  return Object.fromEntries(FIGURES.map((f) => [f.key, totals[f.key]])) as Figures;
+}
+
+export type CheckKind = 'budget' | 'baseline' | 'missing' | 'no-baseline';
+
+export interface CheckRecord {
+  /** The config entry's name (its model pattern when it has none). */
+  name: string;
+  /** The model file as given to the user (relative to the working folder), or the unmatched pattern. */
+  model: string;
+  /** A Totals figure ('macs', 'flops', 'params', 'weightBytes', 'peakActivationBytes'), or 'model' for missing-model records. */
+  metric: FigureKey | 'model';
+  kind: CheckKind;
+  passed: boolean;
+  value: number | null;
+  /** The budget, or for a baseline check the largest allowed value (baseline × (1 + max increase), rounded down). */
+  limit: number | null;
+  /** limit − value: headroom when positive, the excess when negative. */
+  margin: number | null;
+  /** 100 · margin / limit (null when the limit is 0 or absent). */
+  marginPercent: number | null;
+  /** For baseline checks: the stored figure. */
+  baseline: number | null;
+  /** For missing / no-baseline records: what happened. */
+  message: string | null;
+}
+
+export interface CheckedModel {
+  name: string;
+  model: string;
+  totals: Figures;
+}
+
+export interface CheckJson {
+  schema: typeof CHECK_SCHEMA;
+  passed: boolean;
+  /** The baseline file given with --baseline, or null. */
+  baseline: string | null;
+  /** --max-increase as a percentage (null without --baseline). */
+  maxIncreasePercent: number | null;
+  models: CheckedModel[];
+  checks: CheckRecord[];
+}
+
+function percentOf(margin: number, limit: number): number | null {
+  return limit > 0 ? (100 * margin) / limit : null;
+}
+
+/** Budget records of one analyzed model, one per limit set. */
+export function budgetRecords(name: string, model: string, totals: Totals | Figures, limits: Limits): CheckRecord[] {
+  return checkLimits(totals as Totals, limits).map((r) => ({
+    name,
+    model,
+    metric: METRICS.find((m) => m.key === r.metric)!.total,
+    kind: 'budget' as const,
+    passed: r.passed,
+    value: r.value,
+    limit: r.limit,
+    margin: r.margin,
+    marginPercent: percentOf(r.margin, r.limit),
+    baseline: null,
+    message: null,
+  }));
+}
+
+/** The record of a config entry whose model path or glob matched no file. */
+export function missingRecord(name: string, pattern: string, glob: boolean): CheckRecord {
+  return {
+    name,
+    model: pattern,
+    metric: 'model',
+    kind: 'missing',
+    passed: false,
+    value: null,
+    limit: null,
+    margin: null,
+    marginPercent: null,
+    baseline: null,
+    message: glob ? `model missing: no file matches ${quote(pattern)}` : `model missing: ${quote(pattern)} does not exist`,
+  };
+}
+
+/** Parses "5%", "5", "0.5%" (a percentage; the % sign is optional). Null when it is not one. */
+export function parsePercent(text: string): number | null {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*%?\s*$/.exec(text);
+  if (!m) return null;
+  const v = Number(m[1]);
+  return Number.isFinite(v) ? v : null;
+}
+
+/** The largest value allowed for a figure that may grow by `percent` over `base` (integers: rounded down). */
+export function allowedGrowth(base: number, percent: number): number {
+  // base·(100 + p)/100 computed in one division keeps exact integers exact (e.g. 100 at 5% → 105).
+  const limit = (base * (100 + percent)) / 100;
+  const floor = Math.floor(limit);
+  // Guard against 104.99999999 for an exact 105.
+  return limit - floor > 1 - 1e-9 ? floor + 1 : floor;
+}
+
+/** Baseline records: each figure of `totals` against the stored one, allowed to grow by at most `percent`. */
+export function baselineRecords(name: string, model: string, totals: Figures, base: Figures, percent: number): CheckRecord[] {
+  return FIGURES.map((f) => {
+    const value = totals[f.key];
+    const limit = allowedGrowth(base[f.key], percent);
+    const margin = limit - value;
+    return {
+      name,
+      model,
+      metric: f.key,
+      kind: 'baseline' as const,
+      passed: value <= limit,
+      value,
+      limit,
+      margin,
+      marginPercent: percentOf(margin, limit),
+      baseline: base[f.key],
+      message: null,
+    };
+  });
+}
+
+export function noBaselineRecord(name: string, model: string, baselineLabel: string): CheckRecord {
+  return {
+    name,
+    model,
+    metric: 'model',
+    kind: 'no-baseline',
+    passed: true,
+    value: null,
+    limit: null,
+    margin: null,
+    marginPercent: null,
+    baseline: null,
+    message: `no baseline for this model in ${baselineLabel} (new model?): not compared`,
+  };
+}
+
+/** One model of a stored report. `name` is null for an `mbn analyze` report. */
+export interface BaselineModel {
+  name: string | null;
+  model: string | null;
+  totals: Figures;
+}
+
+/**
+ * Reads a stored report: `mbn analyze --format json` (schema 'mbn.analyze/1', one model) or
+ * `mbn check --format json` (schema 'mbn.check/1', its `models`).
+ */
+export function parseBaseline(text: string, label: string): BaselineModel[] {
+  const value = parseJsonText(text, label) as Record<string, unknown> | null;
+  const bad = (why: string): never => {
+    throw new MbnError('config', `${label} is not an mbn report (${why}); make one with \`mbn analyze MODEL --format json > ${label}\` or \`mbn check --format json > ${label}\``);
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return bad('not a JSON object');
+  const schema = value.schema;
+  if (schema === ANALYZE_SCHEMA) {
+    const model = value.model as { path?: unknown } | undefined;
+    const totals = readFigures(value.totals, bad);
+    return [{ name: null, model: typeof model?.path === 'string' ? model.path : null, totals }];
+  }
+  if (schema === CHECK_SCHEMA) {
+    if (!Array.isArray(value.models)) return bad('"models" is not an array');
+    return value.models.map((m: unknown) => {
+      const o = (m ?? {}) as Record<string, unknown>;
+      return {
+        name: typeof o.name === 'string' ? o.name : null,
+        model: typeof o.model === 'string' ? o.model : null,
+        totals: readFigures(o.totals, bad),
+      };
+    });
+  }
+  return bad(`schema is ${schema === undefined ? 'missing' : quote(String(schema))}, expected '${ANALYZE_SCHEMA}' or '${CHECK_SCHEMA}'`);
+}
+
+function readFigures(value: unknown, bad: (why: string) => never): Figures {
+  if (value === null || typeof value !== 'object') return bad('no "totals"');
+  const t = value as Record<string, unknown>;
+  for (const f of FIGURES) {
+    if (typeof t[f.key] !== 'number' || !Number.isFinite(t[f.key])) bad(`totals.${f.key} is not a number`);
+  }
+  return figuresOf(t as unknown as Figures);
+}
+
+/**
+ * Pairs each checked model with its baseline: the same name and path, else the same path, else the same name
+ * (when only one baseline has it), else the same file name (when unique on both sides), else — when both sides
+ * have exactly one model — those two. Paths are compared after normalization (`./a/../b.onnx` = `b.onnx`).
+ * Returns, for each model, the baseline index or -1.
+ */
+export function matchBaseline(models: { name: string; model: string }[], baseline: BaselineModel[]): number[] {
+  const norm = (p: string | null) => (p === null ? null : posix.normalize(p.replace(/\\/g, '/')));
+  const used = new Set<number>();
+  const result = models.map(() => -1);
+  const pass = (pick: (m: { name: string; model: string }, i: number) => number) => {
+    models.forEach((m, i) => {
+      if (result[i] >= 0) return;
+      const j = pick(m, i);
+      if (j >= 0 && !used.has(j)) {
+        result[i] = j;
+        used.add(j);
+      }
+    });
+  };
+  const unique = (pred: (b: BaselineModel) => boolean) => {
+    const hits = baseline.map((b, j) => (pred(b) && !used.has(j) ? j : -1)).filter((j) => j >= 0);
+    return hits.length === 1 ? hits[0] : -1;
+  };
+  pass((m) => unique((b) => b.name === m.name && norm(b.model) === norm(m.model)));
+  pass((m) => unique((b) => norm(b.model) === norm(m.model)));
+  pass((m) => {
+    // A name shared by several models of one glob entry cannot identify one of them.
+    if (models.filter((x) => x.name === m.name).length > 1) return -1;
+    return unique((b) => b.name === m.name);
+  });
+  const base = (p: string | null) => (p === null ? null : posix.basename(norm(p)!));
+  pass((m) => {
+    if (models.filter((x) => base(x.model) === base(m.model)).length > 1) return -1;
+    return unique((b) => b.model !== null && base(b.model) === base(m.model));
+  });
+  if (models.length === 1 && baseline.length === 1 && result[0] < 0) result[0] = 0;
+  return result;
+}
+
+export function checkJson(models: CheckedModel[], checks: CheckRecord[], baseline: string | null, maxIncreasePercent: number | null): CheckJson {
+  return { schema: CHECK_SCHEMA, passed: checks.every((c) => c.passed), baseline, maxIncreasePercent, models, checks };
+}

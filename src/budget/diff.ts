@@ -1,0 +1,152 @@
+import type { LayerReport, Report } from '../cost/analyze.js';
+
+/**
+ * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in
+ * report/budget-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson`.
+ *
+ * Layers are matched by name (within their scope; the k-th layer of a repeated name pairs with the k-th). Layers
+ * left over are then paired by op and position, but only when base and head have the same number of leftover
+ * layers of that op (a renamed but otherwise same-shaped graph); otherwise they are reported as removed and added.
+ */
+
+export const DIFF_SCHEMA = 'mbn.diff/1';
+
+export const DIFF_FIGURES = [
+  { key: 'macs', label: 'MACs', bytes: false },
+  { key: 'flops', label: 'FLOPs', bytes: false },
+  { key: 'params', label: 'Params', bytes: false },
+  { key: 'weightBytes', label: 'Weight bytes', bytes: true },
+  { key: 'peakActivationBytes', label: 'Peak activation bytes', bytes: true },
+] as const;
+export type DiffFigure = (typeof DIFF_FIGURES)[number]['key'];
+
+export interface Delta {
+  base: number;
+  head: number;
+  /** head − base */
+  delta: number;
+  /** 100 · delta / base; null when base is 0 (and the figure changed), 0 when both are 0. */
+  percent: number | null;
+}
+
+export type LayerStatus = 'added' | 'removed' | 'changed' | 'unchanged';
+
+export interface LayerDiff {
+  status: LayerStatus;
+  /** The head layer's name (the base name for removed layers). */
+  name: string;
+  /** The base layer's name when it differs (a layer paired by op and position), else null. */
+  renamedFrom: string | null;
+  op: string;
+  scope: string;
+  macs: Delta;
+  params: Delta;
+}
+
+export interface DiffJson {
+  schema: typeof DIFF_SCHEMA;
+  base: { path: string | null };
+  head: { path: string | null };
+  totals: Record<DiffFigure, Delta>;
+  summary: { added: number; removed: number; changed: number; unchanged: number; renamed: number };
+  /** Every layer of both models, in graph order (removed layers where they were in the base). */
+  layers: LayerDiff[];
+}
+
+export function delta(base: number, head: number): Delta {
+  const d = head - base;
+  return { base, head, delta: d, percent: base !== 0 ? (100 * d) / base : d === 0 ? 0 : null };
+}
+
+/** Pairs base and head layers: for each head layer, the index of its base layer or -1. */
+export function matchLayers(base: LayerReport[], head: LayerReport[]): number[] {
+  const key = (l: LayerReport) => `${l.scope}\u0000${l.name}`;
+  const byName = new Map<string, number[]>();
+  base.forEach((l, i) => {
+    const list = byName.get(key(l)) ?? [];
+    list.push(i);
+    byName.set(key(l), list);
+  });
+  const usedBase = new Set<number>();
+  const result = head.map((l) => {
+    const list = byName.get(key(l));
+    const i = list?.shift();
+    if (i === undefined) return -1;
+    usedBase.add(i);
+    return i;
+  });
+  // Leftovers, paired by op and position when the counts agree.
+  const leftBase = new Map<string, number[]>();
+  base.forEach((l, i) => {
+    if (usedBase.has(i)) return;
+    const k = `${l.scope}\u0000${l.domain}\u0000${l.op}`;
+    leftBase.set(k, [...(leftBase.get(k) ?? []), i]);
+  });
+  const leftHead = new Map<string, number[]>();
+  head.forEach((l, j) => {
+    if (result[j] >= 0) return;
+    const k = `${l.scope}\u0000${l.domain}\u0000${l.op}`;
+    leftHead.set(k, [...(leftHead.get(k) ?? []), j]);
+  });
+  for (const [k, js] of leftHead) {
+    const is = leftBase.get(k);
+    if (!is || is.length !== js.length) continue;
+    js.forEach((j, n) => (result[j] = is[n]));
+  }
+  return result;
+}
+
+export function diffReports(base: Report, head: Report): DiffJson {
+  const match = matchLayers(base.layers, head.layers);
+  const matchedBase = new Set(match.filter((i) => i >= 0));
+  const layers: LayerDiff[] = [];
+  let nextBase = 0;
+  const emitRemovedBefore = (end: number) => {
+    for (; nextBase < end; nextBase++) {
+      if (matchedBase.has(nextBase)) continue;
+      const b = base.layers[nextBase];
+      layers.push({ status: 'removed', name: b.name, renamedFrom: null, op: b.op, scope: b.scope, macs: delta(b.macs, 0), params: delta(b.params, 0) });
+    }
+  };
+  head.layers.forEach((h, j) => {
+    const i = match[j];
+    if (i < 0) {
+      layers.push({ status: 'added', name: h.name, renamedFrom: null, op: h.op, scope: h.scope, macs: delta(0, h.macs), params: delta(0, h.params) });
+      return;
+    }
+    if (i >= nextBase) {
+      emitRemovedBefore(i);
+      nextBase = i + 1;
+    }
+    const b = base.layers[i];
+    const macs = delta(b.macs, h.macs);
+    const params = delta(b.params, h.params);
+    const same = macs.delta === 0 && params.delta === 0 && b.counted === h.counted;
+    layers.push({
+      status: same ? 'unchanged' : 'changed',
+      name: h.name,
+      renamedFrom: b.name !== h.name ? b.name : null,
+      op: h.op,
+      scope: h.scope,
+      macs,
+      params,
+    });
+  });
+  emitRemovedBefore(base.layers.length);
+  const count = (s: LayerStatus) => layers.filter((l) => l.status === s).length;
+  const totals = Object.fromEntries(DIFF_FIGURES.map((f) => [f.key, delta(base.totals[f.key], head.totals[f.key])])) as Record<DiffFigure, Delta>;
+  return {
+    schema: DIFF_SCHEMA,
+    base: { path: base.model.path },
+    head: { path: head.model.path },
+    totals,
+    summary: {
+      added: count('added'),
+      removed: count('removed'),
+      changed: count('changed'),
+      unchanged: count('unchanged'),
+      renamed: layers.filter((l) => l.renamedFrom !== null).length,
+    },
+    layers,
+  };
+}

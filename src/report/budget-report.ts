@@ -1,0 +1,277 @@
+import type { ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
+import { DIFF_FIGURES, type DiffJson, type LayerDiff } from '../budget/diff.js';
+import { mdEscape } from './analyze-report.js';
+import { grouped, human, humanBytes } from './units.js';
+
+/**
+ * Rendering of `mbn check` and `mbn diff`: table (terminal), json (stable contract), md (a pull-request comment),
+ * and GitHub Actions annotations. Pure: strings in, strings out.
+ */
+
+export type BudgetFormat = 'table' | 'json' | 'md';
+
+const isBytes = (metric: string) => FIGURES.find((f) => f.key === metric)?.bytes ?? DIFF_FIGURES.find((f) => f.key === metric)?.bytes ?? false;
+const labelOf = (metric: string) => FIGURES.find((f) => f.key === metric)?.label ?? DIFF_FIGURES.find((f) => f.key === metric)?.label ?? metric;
+
+/** A figure with its unit: "569M", "16.9MB". */
+export function fmt(metric: string, n: number): string {
+  return isBytes(metric) ? humanBytes(n) : human(n);
+}
+
+/** A signed change: "+1.02M", "-3.5MB", "0". */
+export function signed(metric: string, n: number): string {
+  if (n === 0) return '0';
+  const text = fmt(metric, Math.abs(n));
+  return n > 0 ? `+${text}` : `-${text}`;
+}
+
+export function signedPercent(p: number | null): string {
+  if (p === null) return 'new';
+  if (p === 0) return '0%';
+  const text = Math.abs(p) < 0.05 ? Math.abs(p).toPrecision(1) : Math.abs(p).toFixed(1);
+  return `${p > 0 ? '+' : '-'}${text}%`;
+}
+
+/** Two figures that read the same when rounded are shown exactly: "569M" vs "569M" becomes "568,740,352" vs "568,740,351". */
+function pair(metric: string, a: number, b: number): [string, string] {
+  const x = fmt(metric, a);
+  const y = fmt(metric, b);
+  if (x !== y || a === b) return [x, y];
+  return isBytes(metric) ? [`${grouped(a)} B`, `${grouped(b)} B`] : [grouped(a), grouped(b)];
+}
+
+function who(r: Pick<CheckRecord, 'name' | 'model'>): string {
+  return r.name === r.model ? r.model : `${r.name} (${r.model})`;
+}
+
+/** One line per failed check, e.g. "mobilenet (m.onnx): MACs 612M exceed the budget of 600M by 12M (2.0%)". */
+export function describeCheck(r: CheckRecord): string {
+  if (r.kind === 'missing' || r.kind === 'no-baseline') return `${who(r)}: ${r.message}`;
+  const label = labelOf(r.metric);
+  const [value, limit] = pair(r.metric, r.value!, r.limit!);
+  if (r.kind === 'baseline') {
+    const [base, now] = pair(r.metric, r.baseline!, r.value!);
+    const growth = r.baseline! > 0 ? `${signedPercent((100 * (r.value! - r.baseline!)) / r.baseline!)}` : 'from 0';
+    const verb = r.passed ? 'changed' : 'grew';
+    return `${who(r)}: ${label} ${verb} ${growth} over the baseline (${base} → ${now}); allowed up to ${limit}${r.passed ? '' : `, over by ${fmt(r.metric, -r.margin!)}`}`;
+  }
+  if (r.passed) return `${who(r)}: ${label} ${value} within the budget of ${limit}`;
+  const over = -r.margin!;
+  const pct = r.limit! > 0 ? ` (${((100 * over) / r.limit!).toFixed(1)}%)` : '';
+  return `${who(r)}: ${label} ${value} exceed the budget of ${limit} by ${fmt(r.metric, over)}${pct}`;
+}
+
+function checkName(r: CheckRecord, maxIncrease: number | null): string {
+  if (r.kind === 'missing') return 'model';
+  if (r.kind === 'no-baseline') return 'baseline';
+  const label = labelOf(r.metric);
+  return r.kind === 'baseline' ? `${label} vs baseline (+${maxIncrease ?? 0}%)` : label;
+}
+
+function marginText(r: CheckRecord): string {
+  if (r.margin === null) return '';
+  const pct = r.marginPercent === null ? '' : ` (${signedPercent(r.marginPercent)})`;
+  return `${signed(r.metric, r.margin)}${pct}`;
+}
+
+function limitText(r: CheckRecord): string {
+  if (r.limit === null) return '';
+  const [, limit] = pair(r.metric, r.value ?? r.limit, r.limit);
+  return r.kind === 'baseline' ? `${limit} (base ${fmt(r.metric, r.baseline!)})` : limit;
+}
+
+function valueText(r: CheckRecord): string {
+  if (r.value === null) return '';
+  return pair(r.metric, r.value, r.limit ?? r.value)[0];
+}
+
+function statusText(r: CheckRecord): string {
+  if (r.kind === 'missing') return 'missing';
+  if (r.kind === 'no-baseline') return 'new';
+  return r.passed ? 'pass' : 'FAIL';
+}
+
+function summary(result: CheckJson): string {
+  const failed = result.checks.filter((c) => !c.passed).length;
+  const total = result.checks.length;
+  if (total === 0) return 'no budgets to check';
+  return failed === 0 ? `all ${total} check${total === 1 ? '' : 's'} passed` : `${failed} of ${total} check${total === 1 ? '' : 's'} failed`;
+}
+
+export function renderCheckTable(result: CheckJson, c: ChalkInstance): string {
+  const table = new Table({
+    head: ['', 'Model', 'Check', 'Value', 'Limit', 'Margin'].map((h) => c.bold(h)),
+    style: { head: [], border: [] },
+    colAligns: ['left', 'left', 'left', 'right', 'right', 'right'],
+  });
+  for (const r of result.checks) {
+    const mark = r.kind === 'no-baseline' ? c.yellow('•') : r.passed ? c.green('✔') : c.red('✖');
+    const status = statusText(r);
+    table.push([
+      `${mark} ${r.passed ? (r.kind === 'no-baseline' ? c.yellow(status) : c.green(status)) : c.red.bold(status)}`,
+      r.name === r.model ? r.model : `${r.name}\n${c.dim(r.model)}`,
+      checkName(r, result.maxIncreasePercent),
+      valueText(r),
+      limitText(r),
+      r.margin === null ? '' : r.margin < 0 ? c.red(marginText(r)) : marginText(r),
+    ]);
+  }
+  const out: string[] = [];
+  if (result.checks.length > 0) out.push(table.toString());
+  const failed = result.checks.filter((r) => !r.passed);
+  for (const r of failed) out.push(`${c.red('✖')} ${describeCheck(r)}`);
+  for (const r of result.checks.filter((x) => x.kind === 'no-baseline')) out.push(`${c.yellow('•')} ${describeCheck(r)}`);
+  out.push(result.passed ? c.green(`✔ ${summary(result)}`) : c.red.bold(`✖ ${summary(result)}`));
+  return out.join('\n') + '\n';
+}
+
+export function renderCheckJson(result: CheckJson): string {
+  return JSON.stringify(result, null, 2) + '\n';
+}
+
+export function renderCheckMarkdown(result: CheckJson): string {
+  const out: string[] = [];
+  out.push(`### mbn check: ${result.passed ? '✅' : '❌'} ${summary(result)}`);
+  out.push('');
+  if (result.checks.length > 0) {
+    out.push('| | Model | Check | Value | Limit | Margin |');
+    out.push('|---|---|---|---:|---:|---:|');
+    for (const r of result.checks) {
+      const mark = r.kind === 'no-baseline' ? '🆕' : r.passed ? '✅' : '❌';
+      const model = r.name === r.model ? `\`${r.model}\`` : `${mdEscape(r.name)} (\`${r.model}\`)`;
+      out.push(`| ${mark} | ${model} | ${mdEscape(checkName(r, result.maxIncreasePercent))} | ${valueText(r)} | ${limitText(r)} | ${marginText(r) || statusText(r)} |`);
+    }
+  }
+  const failed = result.checks.filter((r) => !r.passed);
+  if (failed.length > 0) {
+    out.push('');
+    for (const r of failed) out.push(`- ${mdEscape(describeCheck(r))}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Escapes GitHub Actions workflow-command data ('%', CR, LF) and, for properties, also ':' and ','. */
+export function escapeData(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+export function escapeProperty(text: string): string {
+  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+/** `::error file=…,title=mbn budget::…` for every failed check. `configFile` is used for missing models. */
+export function renderAnnotations(result: CheckJson, configFile: string | null): string {
+  return result.checks
+    .filter((r) => !r.passed)
+    .map((r) => {
+      const file = r.kind === 'missing' ? configFile : r.model;
+      const props = [file ? `file=${escapeProperty(file)}` : null, `title=${escapeProperty('mbn budget')}`].filter(Boolean).join(',');
+      return `::error ${props}::${escapeData(describeCheck(r))}\n`;
+    })
+    .join('');
+}
+
+// ─── diff ────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface DiffView {
+  /** Include unchanged layers. */
+  all: boolean;
+}
+
+function shownLayers(diff: DiffJson, view: DiffView): LayerDiff[] {
+  return view.all ? diff.layers : diff.layers.filter((l) => l.status !== 'unchanged');
+}
+
+function layerSummary(diff: DiffJson): string {
+  const s = diff.summary;
+  const parts = [`${s.added} added`, `${s.removed} removed`, `${s.changed} changed`, `${s.unchanged} unchanged`];
+  return `Layers: ${parts.join(', ')}${s.renamed ? ` (${s.renamed} matched by op and position)` : ''}`;
+}
+
+function layerName(l: LayerDiff): string {
+  return l.renamedFrom ? `${l.name} (was ${l.renamedFrom})` : l.name;
+}
+
+export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance): string {
+  const out: string[] = [];
+  out.push(`${c.bold(diff.base.path ?? 'base')} → ${c.bold(diff.head.path ?? 'head')}`);
+  const totals = new Table({
+    head: ['', 'Base', 'Head', 'Change', '%'].map((h) => c.bold(h)),
+    style: { head: [], border: [] },
+    colAligns: ['left', 'right', 'right', 'right', 'right'],
+  });
+  for (const f of DIFF_FIGURES) {
+    const d = diff.totals[f.key];
+    const colour = d.delta > 0 ? c.red : d.delta < 0 ? c.green : (s: string) => s;
+    totals.push([f.label, fmt(f.key, d.base), fmt(f.key, d.head), colour(signed(f.key, d.delta)), colour(signedPercent(d.percent))]);
+  }
+  out.push(totals.toString());
+  const rows = shownLayers(diff, view);
+  if (rows.length > 0) {
+    const table = new Table({
+      head: ['', 'Layer', 'Op', 'MACs', 'Change', '%', 'Params', 'Change'].map((h) => c.bold(h)),
+      style: { head: [], border: [] },
+      colAligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
+    });
+    for (const l of rows) {
+      const mark = l.status === 'added' ? c.green('+') : l.status === 'removed' ? c.red('-') : l.status === 'changed' ? c.yellow('~') : ' ';
+      table.push([
+        mark,
+        truncate(layerName(l), 60),
+        l.op,
+        l.status === 'removed' ? fmt('macs', l.macs.base) : fmt('macs', l.macs.head),
+        signed('macs', l.macs.delta),
+        l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent),
+        l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head),
+        signed('params', l.params.delta),
+      ]);
+    }
+    out.push(table.toString());
+  }
+  out.push(c.dim(`${layerSummary(diff)}${view.all ? '' : ' (--all also lists unchanged layers)'}`));
+  return out.join('\n') + '\n';
+}
+
+export function renderDiffJson(diff: DiffJson): string {
+  return JSON.stringify(diff, null, 2) + '\n';
+}
+
+export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
+  const t = diff.totals;
+  const out: string[] = [];
+  const arrow = t.macs.delta > 0 ? '📈' : t.macs.delta < 0 ? '📉' : '➖';
+  out.push(`### mbn diff ${arrow} MACs ${signed('macs', t.macs.delta)} (${signedPercent(t.macs.percent)})`);
+  out.push('');
+  out.push(`Base \`${diff.base.path ?? 'base'}\` → head \`${diff.head.path ?? 'head'}\``);
+  out.push('');
+  out.push('| | Base | Head | Change | % |');
+  out.push('|---|---:|---:|---:|---:|');
+  for (const f of DIFF_FIGURES) {
+    const d = t[f.key];
+    out.push(`| ${f.label} | ${fmt(f.key, d.base)} | ${fmt(f.key, d.head)} | ${signed(f.key, d.delta)} | ${signedPercent(d.percent)} |`);
+  }
+  out.push('');
+  const rows = shownLayers(diff, view);
+  out.push('<details>');
+  out.push(`<summary>${layerSummary(diff)}</summary>`);
+  out.push('');
+  if (rows.length > 0) {
+    out.push('| | Layer | Op | MACs | Change | % | Params | Change |');
+    out.push('|---|---|---|---:|---:|---:|---:|---:|');
+    for (const l of rows) {
+      const mark = l.status === 'added' ? '➕' : l.status === 'removed' ? '➖' : l.status === 'changed' ? '✏️' : '';
+      out.push(
+        `| ${mark} | ${mdEscape(layerName(l))} | ${l.op} | ${l.status === 'removed' ? fmt('macs', l.macs.base) : fmt('macs', l.macs.head)} | ${signed('macs', l.macs.delta)} | ${l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent)} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
+      );
+    }
+  } else out.push('No per-layer changes.');
+  out.push('');
+  out.push('</details>');
+  return out.join('\n') + '\n';
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `…${text.slice(text.length - max + 1)}` : text;
+}
+
