@@ -49,7 +49,10 @@ export interface DiffJson {
   head: { path: string | null };
   totals: Record<DiffFigure, Delta>;
   summary: { added: number; removed: number; changed: number; unchanged: number; renamed: number };
-  /** Every layer of both models, in graph order (removed layers where they were in the base). */
+  /**
+   * Every layer of both models, in graph order: matched layers in head order; between two of them, the removed and
+   * added layers of that stretch, interleaved by relative position.
+   */
   layers: LayerDiff[];
 }
 
@@ -100,24 +103,30 @@ export function diffReports(base: Report, head: Report): DiffJson {
   const match = matchLayers(base.layers, head.layers);
   const matchedBase = new Set(match.filter((i) => i >= 0));
   const layers: LayerDiff[] = [];
+  const removed = (b: LayerReport): LayerDiff => ({ status: 'removed', name: b.name, renamedFrom: null, op: b.op, scope: b.scope, macs: delta(b.macs, 0), params: delta(b.params, 0) });
+  const added = (h: LayerReport): LayerDiff => ({ status: 'added', name: h.name, renamedFrom: null, op: h.op, scope: h.scope, macs: delta(0, h.macs), params: delta(0, h.params) });
+  // Like the hunks of a text diff: between two matched layers, the removed base layers and the added head layers
+  // are interleaved by their relative position in the hunk (removed first on ties).
   let nextBase = 0;
-  const emitRemovedBefore = (end: number) => {
-    for (; nextBase < end; nextBase++) {
-      if (matchedBase.has(nextBase)) continue;
-      const b = base.layers[nextBase];
-      layers.push({ status: 'removed', name: b.name, renamedFrom: null, op: b.op, scope: b.scope, macs: delta(b.macs, 0), params: delta(b.params, 0) });
-    }
+  let pending: LayerReport[] = [];
+  const flush = (end: number) => {
+    const gone: LayerReport[] = [];
+    for (; nextBase < end; nextBase++) if (!matchedBase.has(nextBase)) gone.push(base.layers[nextBase]);
+    const merged = [
+      ...gone.map((b, k) => ({ at: k / gone.length, tie: 0, row: removed(b) })),
+      ...pending.map((h, k) => ({ at: k / pending.length, tie: 1, row: added(h) })),
+    ].sort((x, y) => x.at - y.at || x.tie - y.tie);
+    for (const m of merged) layers.push(m.row);
+    pending = [];
   };
   head.layers.forEach((h, j) => {
     const i = match[j];
     if (i < 0) {
-      layers.push({ status: 'added', name: h.name, renamedFrom: null, op: h.op, scope: h.scope, macs: delta(0, h.macs), params: delta(0, h.params) });
+      pending.push(h);
       return;
     }
-    if (i >= nextBase) {
-      emitRemovedBefore(i);
-      nextBase = i + 1;
-    }
+    flush(Math.max(i, nextBase));
+    if (i >= nextBase) nextBase = i + 1;
     const b = base.layers[i];
     const macs = delta(b.macs, h.macs);
     const params = delta(b.params, h.params);
@@ -132,7 +141,7 @@ export function diffReports(base: Report, head: Report): DiffJson {
       params,
     });
   });
-  emitRemovedBefore(base.layers.length);
+  flush(base.layers.length);
   const count = (s: LayerStatus) => layers.filter((l) => l.status === s).length;
   const totals = Object.fromEntries(DIFF_FIGURES.map((f) => [f.key, delta(base.totals[f.key], head.totals[f.key])])) as Record<DiffFigure, Delta>;
   return {

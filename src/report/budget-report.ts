@@ -179,8 +179,9 @@ export interface DiffView {
   all: boolean;
 }
 
+/** By default, the layers whose MACs or params change (an added ReLU costs no MACs and is left out); --all shows every layer. */
 function shownLayers(diff: DiffJson, view: DiffView): LayerDiff[] {
-  return view.all ? diff.layers : diff.layers.filter((l) => l.status !== 'unchanged');
+  return view.all ? diff.layers : diff.layers.filter((l) => l.macs.delta !== 0 || l.params.delta !== 0);
 }
 
 function layerSummary(diff: DiffJson): string {
@@ -211,7 +212,7 @@ export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance
   if (rows.length > 0) {
     const table = new Table({
       head: ['', 'Layer', 'Op', 'MACs', 'Change', '%', 'Params', 'Change'].map((h) => c.bold(h)),
-      style: { head: [], border: [] },
+      style: { head: [], border: [], compact: true },
       colAligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
     });
     for (const l of rows) {
@@ -229,7 +230,8 @@ export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance
     }
     out.push(table.toString());
   }
-  out.push(c.dim(`${layerSummary(diff)}${view.all ? '' : ' (--all also lists unchanged layers)'}`));
+  const hidden = diff.layers.length - rows.length;
+  out.push(c.dim(`${layerSummary(diff)}${hidden > 0 ? `; ${hidden} without a MACs or params change not listed (--all lists them)` : ''}`));
   return out.join('\n') + '\n';
 }
 
@@ -254,7 +256,8 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
   out.push('');
   const rows = shownLayers(diff, view);
   out.push('<details>');
-  out.push(`<summary>${layerSummary(diff)}</summary>`);
+  const hidden = diff.layers.length - rows.length;
+  out.push(`<summary>${layerSummary(diff)}${hidden > 0 ? ` (${rows.length} with a MACs or params change listed)` : ''}</summary>`);
   out.push('');
   if (rows.length > 0) {
     out.push('| | Layer | Op | MACs | Change | % | Params | Change |');
@@ -265,7 +268,7 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
         `| ${mark} | ${mdEscape(layerName(l))} | ${l.op} | ${l.status === 'removed' ? fmt('macs', l.macs.base) : fmt('macs', l.macs.head)} | ${signed('macs', l.macs.delta)} | ${l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent)} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
       );
     }
-  } else out.push('No per-layer changes.');
+  } else out.push('No per-layer MACs or params changes.');
   out.push('');
   out.push('</details>');
   return out.join('\n') + '\n';
