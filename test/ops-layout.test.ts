@@ -140,6 +140,7 @@ describe('Reshape, Flatten, Squeeze, Unsqueeze', () => {
     expect(st(one({ op: 'Squeeze', inputs: ['x'], outputs: ['y'], attrs: { axes: [1] } }, [], 11, x1), 'y').shape).toEqual([2, 3, 1]);
     expect(st(one({ op: 'Squeeze', inputs: ['x'], outputs: ['y'] }, [], 13, x1), 'y').shape).toEqual([2, 3]);
     expect(st(one({ op: 'Squeeze', inputs: ['x', 'ax'], outputs: ['y'] }, [i64('ax', [-1])], 13, x1), 'y').shape).toEqual([2, 1, 3]);
+    expect(st(one({ op: 'Squeeze', inputs: ['x', 'ax'], outputs: ['y'] }, [i64('ax', [])], 13, x1), 'y').shape).toEqual([2, 3]);
     const bad = one({ op: 'Squeeze', inputs: ['x', 'ax'], outputs: ['y'] }, [i64('ax', [0])], 13, x1);
     expect(layer(bad, 'y').reason).toMatch(/not 1/);
   });

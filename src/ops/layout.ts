@@ -219,7 +219,8 @@ export const reshapeOps = defineOps({
       let axes: number[] | null;
       if (ctx.opset < 13) axes = ctx.intsOrNull('axes');
       else axes = ctx.has(1) ? intValues(ctx, 1) : null;
-      if (axes === null) out = shape.filter((d) => d !== 1);
+      // No axes (or an empty list, as ONNX Runtime reads it): drop every 1-dim.
+      if (axes === null || axes.length === 0) out = shape.filter((d) => d !== 1);
       else {
         const norm = axes.map((a) => axisOf(a, r, ctx.node));
         checkUnique(norm, op);
