@@ -124,6 +124,14 @@ export function expandGlob(pattern: string, base: string, fs: GlobFs): string[] 
   const found = new Set<string>();
   const join = (dir: string, name: string) => (dir === '' ? name : dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`);
   const seen = new Set<string>();
+  const parent = (dir: string) => {
+    if (dir === '/') return '/';
+    const trimmed = dir.replace(/\/+$/, '');
+    const at = trimmed.lastIndexOf('/');
+    const last = trimmed.slice(at + 1);
+    if (trimmed === '' || last === '..' || last === '.') return join(dir, '..');
+    return at < 0 ? '.' : at === 0 ? '/' : trimmed.slice(0, at);
+  };
 
   const walk = (dir: string, i: number): void => {
     const key = `${i}\u0000${dir}`;
@@ -149,7 +157,7 @@ export function expandGlob(pattern: string, base: string, fs: GlobFs): string[] 
     }
     if (segment === '..') {
       if (last) return;
-      walk(join(dir, '..'), i + 1);
+      walk(parent(dir), i + 1);
       return;
     }
     for (const e of fs.list(dir)) {
