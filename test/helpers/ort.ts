@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { float16ToNumber, numberToFloat16 } from '../../src/tensor/float.js';
 
 /**
  * ONNX Runtime as the oracle for rewritten models: a real runtime, loaded only by the tests that run models.
@@ -37,6 +38,7 @@ export function makeInputs(
     const dims = (m.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : dimValue));
     const n = dims.reduce((a, b) => a * b, 1);
     if (m.type === 'bool') out[m.name] = { type: 'bool', dims, data: Uint8Array.from({ length: n }, () => (next() < 0.5 ? 1 : 0)) };
+    else if (m.type === 'float16') out[m.name] = { type: 'float16', dims, data: Uint16Array.from({ length: n }, () => numberToFloat16(2 * next() - 1)) as never };
     else if (m.type === 'float64') out[m.name] = { type: 'float64', dims, data: Float64Array.from({ length: n }, () => 2 * next() - 1) };
     else out[m.name] = { type: 'float32', dims, data: Float32Array.from({ length: n }, () => 2 * next() - 1) };
   }
@@ -61,7 +63,9 @@ export async function runModel(
   const result = await session.run(tensors);
   const outputs: RunResult['outputs'] = {};
   for (const [name, t] of Object.entries(result)) {
-    outputs[name] = { dims: [...t.dims], data: Float64Array.from(t.data as ArrayLike<number>) };
+    const raw = t.data as ArrayLike<number>;
+    const data = t.type === 'float16' ? Float64Array.from(raw, (bits) => float16ToNumber(bits)) : Float64Array.from(raw);
+    outputs[name] = { dims: [...t.dims], data };
   }
   await session.release();
   return { outputs, feeds: inputs };

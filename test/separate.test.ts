@@ -1,0 +1,251 @@
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyzeModel } from '../src/cost/analyze.js';
+import { readModel } from '../src/onnx/read.js';
+import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { withSyntheticWeights } from './helpers/fill-weights.js';
+import { loadOrt, relativeError, runModel } from './helpers/ort.js';
+import { checkModel, pythonOnnx } from './helpers/python.js';
+
+const ort = loadOrt();
+if (!ort) console.warn('skipping ONNX Runtime comparisons: onnxruntime-node is not installed (npm install)');
+const hasChecker = pythonOnnx();
+
+function analyze(path: string) {
+  const model = readModel(path);
+  try {
+    return analyzeModel(model);
+  } finally {
+    model.source.close();
+  }
+}
+
+function separateJson(args: string[]) {
+  const r = mbn(['separate', ...args, '--format', 'json']);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+/** Runs both models on the same seeded inputs; returns the worst relative output error and checks shapes. */
+async function compare(original: string, separated: string, seed = 3): Promise<number> {
+  const a = await runModel(original, undefined, { seed });
+  const b = await runModel(separated, a.feeds);
+  let worst = 0;
+  for (const [name, out] of Object.entries(a.outputs)) {
+    expect(b.outputs[name].dims).toEqual(out.dims);
+    worst = Math.max(worst, relativeError(b.outputs[name].data, out.data));
+  }
+  return worst;
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('mbn-separate-');
+});
+
+// Each edge fixture holds one kind of conv; at full rank (r = min(N/g, K)) the pair is exact.
+const EXACT_EDGE = [
+  'strided', 'dilated', 'asym_pads', 'auto_pad_same_upper', 'auto_pad_same_lower', 'auto_pad_valid', 'grouped',
+  'conv1d', 'conv3d', 'no_bias', 'nonsquare', 'conv_in_if', 'conv_in_loop', 'shared_weights', 'constant_weight',
+  'metadata',
+];
+
+describe('full-rank separation reproduces the original conv', () => {
+  for (const name of EXACT_EDGE) {
+    it(`${name}: valid ONNX, same outputs in ONNX Runtime`, async () => {
+      const out = join(dir, `${name}.full.onnx`);
+      const report = separateJson([fixture(`edge/${name}.onnx`), '-o', out, '--multiplier', '1000']);
+      expect(report.layers.length).toBeGreaterThan(0);
+      for (const l of report.layers) expect(l.relativeError).toBeLessThan(1e-6);
+      if (hasChecker) expect(checkModel(out)).toBeNull();
+      if (ort) expect(await compare(fixture(`edge/${name}.onnx`), out)).toBeLessThan(1e-4);
+    });
+  }
+
+  it('float16 weights stay float16 and agree within half precision', async () => {
+    const out = join(dir, 'float16.full.onnx');
+    separateJson([fixture('edge/float16.onnx'), '-o', out, '--multiplier', '1000']);
+    const model = readModel(out);
+    const dtypes = model.graph.initializers.filter((t) => t.name.includes('_weight')).map((t) => t.dtype);
+    model.source.close();
+    expect(dtypes).toEqual([10, 10]);
+    if (hasChecker) expect(checkModel(out)).toBeNull();
+    if (ort) expect(await compare(fixture('edge/float16.onnx'), out)).toBeLessThan(1e-2);
+  });
+
+  it('float64 weights stay float64 (ONNX Runtime has no float64 Conv kernel on CPU: checker only)', () => {
+    const out = join(dir, 'float64.full.onnx');
+    separateJson([fixture('edge/float64.onnx'), '-o', out, '--multiplier', '1000']);
+    const model = readModel(out);
+    expect(model.graph.initializers.filter((t) => t.name.includes('_weight')).map((t) => t.dtype)).toEqual([11, 11]);
+    model.source.close();
+    if (hasChecker) expect(checkModel(out)).toBeNull();
+  });
+
+  for (const name of ['tiny_cnn', 'resnet_small', 'mobilenet_v2_w035', 'conv_mobilenet_v1_w025']) {
+    it(`${name} (torch export) at full rank: outputs equal the original`, async () => {
+      const out = join(dir, `${name}.full.onnx`);
+      separateJson([fixture(`models/${name}.onnx`), '-o', out, '--multiplier', '1000']);
+      if (hasChecker) expect(checkModel(out)).toBeNull();
+      if (ort) expect(await compare(fixture(`models/${name}.onnx`), out)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+const FIRST_CONV = '/features/features.0/*';
+
+describe('rank-1 separation (MobileNet)', () => {
+  it('conv_mobilenet_v1_w025 becomes mobilenet_v1_w025: MACs equal exactly, params differ by the depthwise biases', async () => {
+    const out = join(dir, 'cmn025.sep.onnx');
+    // The paper's MobileNet keeps its first layer a full conv: separate the other 13.
+    const report = separateJson([fixture('models/conv_mobilenet_v1_w025.onnx'), '-o', out, '--exclude', FIRST_CONV]);
+    expect(report.layers.length).toBe(13);
+    const after = analyze(out);
+    const reference = analyze(fixture('models/mobilenet_v1_w025.onnx'));
+    // Same geometry as the real depthwise separable net: 3,331,072 conv+linear MACs (torch hooks, reference.json).
+    expect(after.totals.macs).toBe(3_331_072);
+    expect(after.totals.macs).toBe(reference.totals.macs);
+    // The exported MobileNet folds BN into a bias on every depthwise conv too; ours carry the bias on the pointwise only.
+    const dwChannels = [8, 16, 32, 32, 64, 64, 128, 128, 128, 128, 128, 128, 256];
+    expect(after.totals.params).toBe(reference.totals.params - dwChannels.reduce((a, b) => a + b, 0));
+    for (const l of report.layers) expect(l.measuredRatio).toBeCloseTo(1 / l.N + 1 / 9, 12);
+    if (hasChecker) expect(checkModel(out)).toBeNull();
+    if (ort) {
+      const r = await runModel(out);
+      expect(r.outputs.output.dims).toEqual([1, 10]);
+    }
+  });
+
+  it('Conv MobileNet at 224 (Howard et al. Table 4: 4866M → 569M mult-adds, 29.3M → 4.2M params)', () => {
+    const work = tempDir('mbn-cmn-');
+    const model = withSyntheticWeights(fixture('graph-only/conv_mobilenet_v1.onnx'), work);
+    const before = analyze(model);
+    expect(before.totals.macs).toBe(4_867_293_184);
+    const out = join(work, 'separated.onnx');
+    const report = separateJson([model, '-o', out, '--exclude', FIRST_CONV]);
+    expect(report.layers.length).toBe(13);
+    const after = analyze(out);
+    expect(after.totals.macs).toBe(568_740_352);
+    expect(after.totals.macs).toBe(analyze(fixture('graph-only/mobilenet_v1.onnx')).totals.macs);
+    expect(Math.abs(after.totals.params - 4.2e6) / 4.2e6).toBeLessThan(0.01);
+    // New weights went to an external data file beside the output; the original data file is untouched.
+    expect(existsSync(`${out}.data`)).toBe(true);
+  });
+});
+
+describe('writes nothing it should not', () => {
+  it('a rewrite that changes nothing writes a byte-identical file', () => {
+    for (const name of ['edge/pointwise.onnx', 'edge/depthwise.onnx', 'edge/runtime_weight.onnx']) {
+      const out = join(dir, `same-${name.replace('/', '-')}`);
+      const report = separateJson([fixture(name), '-o', out]);
+      expect(report.layers).toEqual([]);
+      expect(readFileSync(out).equals(readFileSync(fixture(name)))).toBe(true);
+    }
+    const out = join(dir, 'same-tiny.onnx');
+    separateJson([fixture('models/tiny_cnn.onnx'), '-o', out, '--include', 'no-such-node*']);
+    expect(readFileSync(out).equals(readFileSync(fixture('models/tiny_cnn.onnx')))).toBe(true);
+  });
+
+  it('runtime weights and depthwise/1×1 convs are listed with a reason', () => {
+    const r = separateJson([fixture('edge/runtime_weight.onnx'), '--dry-run']);
+    expect(r.skipped.map((s: { reason: string }) => s.reason)).toEqual(['weight is computed at run time (not a constant)']);
+    expect(separateJson([fixture('edge/depthwise.onnx'), '--dry-run']).skipped[0].reason).toBe('already depthwise');
+    expect(separateJson([fixture('edge/pointwise.onnx'), '--dry-run']).skipped[0].reason).toBe('1×1 conv: already pointwise');
+  });
+
+  it('--dry-run writes nothing; an existing output needs --force; the input is never the output', () => {
+    const work = tempDir();
+    const input = join(work, 'm.onnx');
+    copyFileSync(fixture('edge/strided.onnx'), input);
+    const original = readFileSync(input);
+    separateJson([input, '--dry-run']);
+    expect(existsSync(join(work, 'm.separated.onnx'))).toBe(false);
+    separateJson([input]);
+    expect(existsSync(join(work, 'm.separated.onnx'))).toBe(true);
+    const again = mbn(['separate', input]);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/^mbn: .*already exists; use --force to overwrite it\n$/);
+    const self = mbn(['separate', input, '-o', input, '--force']);
+    expect(self.status).toBe(2);
+    expect(self.stderr).toMatch(/^mbn: refusing to write .* it is the input/);
+    expect(readFileSync(input).equals(original)).toBe(true);
+  });
+
+  it('a write that fails leaves no file behind and says why', () => {
+    const r = mbn(['separate', fixture('edge/strided.onnx'), '-o', '/proc/mbn-cannot-write.onnx']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^mbn: cannot write '\/proc\/mbn-cannot-write.onnx': .*nothing was written/);
+  });
+});
+
+describe('selection options', () => {
+  const model = fixture('models/conv_mobilenet_v1_w025.onnx');
+
+  it('--include and --exclude select by node name glob', () => {
+    const all = separateJson([model, '--dry-run']).layers.map((l: { name: string }) => l.name);
+    expect(all).toHaveLength(14);
+    const included = separateJson([model, '--dry-run', '--include', all[2]]).layers.map((l: { name: string }) => l.name);
+    expect(included).toEqual([all[2]]);
+    const excluded = separateJson([model, '--dry-run', '--exclude', all[2], '--exclude', all[3]]).layers.map((l: { name: string }) => l.name);
+    expect(excluded).toEqual(all.filter((n: string) => n !== all[2] && n !== all[3]));
+  });
+
+  it('--min-reduction skips layers whose saving is smaller', () => {
+    const r = separateJson([model, '--dry-run', '--min-reduction', '85%']);
+    // Saving is 1 − (1/N + 1/9): above 85% needs 1/N < 0.0389, i.e. N ≥ 26.
+    for (const l of r.layers) expect(1 - (1 / l.N + 1 / 9)).toBeGreaterThanOrEqual(0.85);
+    const small = r.skipped.filter((s: { reason: string }) => s.reason.includes('--min-reduction'));
+    expect(small.length).toBeGreaterThan(0);
+    expect(r.layers.length + small.length).toBe(14);
+  });
+
+  it('--max-error skips layers whose rank-1 approximation is worse', () => {
+    const all = separateJson([model, '--dry-run']).layers as { relativeError: number }[];
+    const cut = all.map((l) => l.relativeError).sort((a, b) => a - b)[6];
+    const r = separateJson([model, '--dry-run', '--max-error', String(cut)]);
+    expect(r.layers.length).toBe(all.filter((l) => l.relativeError <= cut).length);
+    for (const l of r.layers) expect(l.relativeError).toBeLessThanOrEqual(cut);
+  });
+
+  it('--target-macs separates greedily until the budget is met, and says when it cannot be', () => {
+    const before = analyze(model).totals.macs;
+    const target = Math.round(before * 0.6);
+    const r = separateJson([model, '--dry-run', '--target-macs', String(target)]);
+    expect(r.totals.macsAfter).toBeLessThanOrEqual(target);
+    expect(r.layers.length).toBeLessThan(14);
+    expect(r.target.met).toBe(true);
+    const impossible = separateJson([model, '--dry-run', '--target-macs', '1000']);
+    expect(impossible.target.met).toBe(false);
+    expect(impossible.layers.length).toBe(14);
+    expect(impossible.notes[0]).toMatch(/cannot be met/);
+  });
+
+  it('--init he draws seeded fresh weights: same seed, same bytes', () => {
+    const a = join(dir, 'he-a.onnx');
+    const b = join(dir, 'he-b.onnx');
+    const c = join(dir, 'he-c.onnx');
+    separateJson([fixture('edge/strided.onnx'), '-o', a, '--init', 'he', '--seed', '5']);
+    separateJson([fixture('edge/strided.onnx'), '-o', b, '--init', 'he', '--seed', '5']);
+    separateJson([fixture('edge/strided.onnx'), '-o', c, '--init', 'he', '--seed', '6']);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    expect(readFileSync(a).equals(readFileSync(c))).toBe(false);
+    expect(statSync(a).size).toBe(statSync(c).size);
+  });
+
+  it('external data: new weights go to a data file beside the output', async () => {
+    const work = tempDir();
+    copyFileSync(fixture('edge/external_data.onnx'), join(work, 'external_data.onnx'));
+    copyFileSync(fixture('edge/external_data.onnx.data'), join(work, 'external_data.onnx.data'));
+    const before = readFileSync(join(work, 'external_data.onnx.data'));
+    const out = join(work, 'out.onnx');
+    separateJson([join(work, 'external_data.onnx'), '-o', out, '--multiplier', '1000']);
+    expect(existsSync(join(work, 'out.onnx.data'))).toBe(true);
+    expect(readFileSync(join(work, 'external_data.onnx.data')).equals(before)).toBe(true);
+    if (hasChecker) expect(checkModel(out)).toBeNull();
+    if (ort) expect(await compare(join(work, 'external_data.onnx'), out)).toBeLessThan(1e-4);
+    writeFileSync(join(work, 'note.txt'), 'ok');
+  });
+});
