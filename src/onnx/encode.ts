@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs/minimal.js';
+import { varint } from './splice.js';
 
 /**
  * Encoders for the few messages a rewrite creates (nodes, tensors, value infos), with field numbers from
@@ -47,39 +48,41 @@ export interface NewNode {
   outputs: string[];
   attributes: NewAttribute[];
   docString?: string;
+  /** Encoded fields carried over from the node this one replaces (metadata_props, overload, … of newer IRs). */
+  extraFields?: Uint8Array[];
 }
 
 /** A NodeProto as a complete GraphProto.node field (tag 1). */
 export function encodeNodeField(node: NewNode, fieldNo = 1): Uint8Array {
   const w = Writer.create();
-  message(w, fieldNo, (w) => {
-    for (const i of node.inputs) tag(w, 1, LEN).string(i);
-    for (const o of node.outputs) tag(w, 2, LEN).string(o);
-    str(w, 3, node.name);
-    str(w, 4, node.opType);
-    for (const a of node.attributes) {
-      if (a.type === 'raw') {
-        bytes(w, 5, a.payload);
-        continue;
-      }
-      message(w, 5, (w) => {
-        str(w, 1, a.name);
-        if (a.type === 'int') {
-          int64(w, 3, a.value);
-          int64(w, 20, 2);
-        } else if (a.type === 'ints') {
-          for (const v of a.value) int64(w, 8, v);
-          int64(w, 20, 7);
-        } else {
-          tag(w, 4, LEN).bytes(Buffer.from(a.value));
-          int64(w, 20, 3);
-        }
-      });
+  for (const i of node.inputs) tag(w, 1, LEN).string(i);
+  for (const o of node.outputs) tag(w, 2, LEN).string(o);
+  str(w, 3, node.name);
+  str(w, 4, node.opType);
+  for (const a of node.attributes) {
+    if (a.type === 'raw') {
+      bytes(w, 5, a.payload);
+      continue;
     }
-    if (node.docString) str(w, 6, node.docString);
-    str(w, 7, node.domain);
-  });
-  return w.finish();
+    message(w, 5, (w) => {
+      str(w, 1, a.name);
+      if (a.type === 'int') {
+        int64(w, 3, a.value);
+        int64(w, 20, 2);
+      } else if (a.type === 'ints') {
+        for (const v of a.value) int64(w, 8, v);
+        int64(w, 20, 7);
+      } else {
+        tag(w, 4, LEN).bytes(Buffer.from(a.value));
+        int64(w, 20, 3);
+      }
+    });
+  }
+  if (node.docString) str(w, 6, node.docString);
+  str(w, 7, node.domain);
+  // Carried-over fields are already encoded: append them after the writer's output, then frame the message.
+  const payload = Buffer.concat([w.finish(), ...(node.extraFields ?? [])]);
+  return Buffer.concat([varint((fieldNo << 3) | LEN), varint(payload.length), payload]);
 }
 
 export interface NewTensor {

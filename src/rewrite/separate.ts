@@ -7,6 +7,7 @@ import { DataType, dtypeName } from '../onnx/dtype.js';
 import { type NewAttribute, encodeNodeField, encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
+import { Reader } from '../onnx/wire.js';
 import { type InferOptions, type LayerRecord, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, heNormalSeparated, separateConvWeight } from './decompose.js';
@@ -312,6 +313,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     const dwName = unique(`${base}_depthwise`);
     const pwName = unique(`${base}_pointwise`);
     const spatial = conv.kernel.length;
+    const carried = unknownNodeFields(model, node);
     const copied: NewAttribute[] = node.attributes
       .filter((a) => a.name !== 'group' && a.name !== 'kernel_shape')
       .map((a) => ({ name: a.name, type: 'raw', payload: model.source.view(a.span.start, a.span.end).slice() }));
@@ -327,6 +329,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
         { name: 'kernel_shape', type: 'ints', value: conv.kernel },
       ],
       docString: `depthwise half of ${node.name || node.opType} (mbn separate)`,
+      extraFields: carried,
     });
     const pwAttrs: NewAttribute[] = [{ name: 'kernel_shape', type: 'ints', value: new Array(spatial).fill(1) }];
     if (conv.group > 1) pwAttrs.push({ name: 'group', type: 'int', value: conv.group });
@@ -338,6 +341,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
       outputs: [node.outputs[0]],
       attributes: pwAttrs,
       docString: `pointwise half of ${node.name || node.opType} (mbn separate)`,
+      extraFields: carried,
     });
     const edit = editOf(graph);
     edit.fields.set(node.span.tagStart, { kind: 'replace', fields: [depthwise, pointwise] });
@@ -356,6 +360,16 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
   const pieces = spliceMessage(model.source, 0, model.size, modelEdit);
   return { pieces, externalData: usesExternal ? { location: externalLocation, bytes: external } : null, newNodes };
+}
+
+/** NodeProto fields beyond onnx 1.10's seven (metadata_props, overload, device_configurations, …), as bytes. */
+function unknownNodeFields(model: Model, node: Node): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const r = new Reader(model.source, node.span.start, node.span.end);
+  for (let f = r.field(); f; f = r.field()) {
+    if (f.no > 7) out.push(model.source.view(f.tagStart, f.end).slice());
+  }
+  return out;
 }
 
 function removeWeight(index: GraphIndex, from: Graph, name: string, weight: NonNullable<CandidateLayer['weight']>, editOf: (g: Graph) => MessageEdit): void {
