@@ -157,7 +157,8 @@ describe('rendering for CI', () => {
     expect(signedPercent(5.21)).toBe('+5.2%');
     expect(signedPercent(-86.67)).toBe('-86.7%');
     expect(signedPercent(0)).toBe('0%');
-    expect(signedPercent(0.0001)).toBe('+0.0001%');
+    expect(signedPercent(0.0001)).toBe('+0.0%');
+    expect(signedPercent(-0.0000002)).toBe('-0.0%');
     expect(signedPercent(null)).toBe('new');
   });
 });

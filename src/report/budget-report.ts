@@ -30,8 +30,8 @@ export function signed(metric: string, n: number): string {
 export function signedPercent(p: number | null): string {
   if (p === null) return 'new';
   if (p === 0) return '0%';
-  const text = Math.abs(p) < 0.05 ? Math.abs(p).toPrecision(1) : Math.abs(p).toFixed(1);
-  return `${p > 0 ? '+' : '-'}${text}%`;
+  // A tiny non-zero change keeps its sign: "+0.0%".
+  return `${p > 0 ? '+' : '-'}${Math.abs(p).toFixed(1)}%`;
 }
 
 /** Two figures that read the same when rounded are shown exactly: "569M" vs "569M" becomes "568,740,352" vs "568,740,351". */
