@@ -290,11 +290,15 @@ class Inference {
     });
   }
 
-  /** A floating-point Constant feeding a layer is a weight: count its elements as parameters of its consumers. */
+  /**
+   * A Constant feeding a layer is a weight, counted as parameters of its first consumer — unless it holds a single
+   * element: exporters emit those for op settings (Clip bounds, attention scale factors), which are not learned.
+   */
   private constantWeight(node: Node, scope: Scope): void {
     const a = attr(node, 'value');
     if (!a || a.data.type !== 'tensor' || !node.outputs[0]) return;
-    scope.weights.set(node.outputs[0], weightOf(a.data.value, node.outputs[0]));
+    const weight = weightOf(a.data.value, node.outputs[0]);
+    if (weight.elements > 1) scope.weights.set(node.outputs[0], weight);
   }
 
   private controlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
