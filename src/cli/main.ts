@@ -114,6 +114,21 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runDiff } = await import('./diff.js');
     runDiff(base, head, opts);
   });
+
+  const bench = program
+    .command('bench')
+    .description('latency of models in ONNX Runtime (onnxruntime-node) on random inputs, next to their MAC ratio')
+    .argument('<models...>', 'ONNX model files; ratios are to the first')
+    .option('--warmup <n>', 'untimed runs before timing', parseNonNegativeInt('--warmup'), 3)
+    .option('--runs <n>', 'timed runs per model', parsePositiveInt('--runs'), 20)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(bench);
+  bench.action(async (paths: string[], opts) => {
+    const { runBench } = await import('./bench.js');
+    await runBench(paths, opts);
+  });
   return program;
 }
 

@@ -1,0 +1,188 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { MbnError } from '../errors.js';
+import { numberToFloat16 } from '../tensor/float.js';
+
+/**
+ * Latency of models in ONNX Runtime (onnxruntime-node, an optional dependency loaded only here), on seeded random
+ * inputs. Only the pieces of the onnxruntime API that mbn uses are typed, so that mbn builds without it.
+ */
+export interface OrtTensor {
+  readonly dims: readonly number[];
+}
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly inputMetadata?: readonly { name: string; isTensor?: boolean; type?: string; shape?: readonly (number | string)[] }[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+export interface Ort {
+  InferenceSession: { create(path: string, options: Record<string, unknown>): Promise<OrtSession> };
+  Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
+  env?: { versions?: { common?: string; node?: string } };
+}
+
+export const ORT_MISSING = 'mbn bench needs onnxruntime-node: npm install onnxruntime-node';
+
+/** onnxruntime-node from mbn's own node_modules, else from the current project's; a usage error when neither has it. */
+export function loadOrt(): Ort {
+  const bases = [import.meta.url, join(process.cwd(), 'package.json')];
+  for (const base of bases) {
+    try {
+      return createRequire(base)('onnxruntime-node') as Ort;
+    } catch {
+      // Not installed there (or its native binding failed to load): try the next place.
+    }
+  }
+  throw new MbnError('usage', ORT_MISSING);
+}
+
+export interface InputSpec {
+  name: string;
+  /** onnxruntime type name: float32, float16, float64, int64, int32, int8, uint8, bool, … */
+  type: string;
+  dims: number[];
+}
+
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32, as the tests' makeInputs). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Float inputs uniform in [-1, 1); integer inputs 0 (a safe index or length for any model); bools random. */
+export function makeFeedData(spec: InputSpec, next: () => number): unknown {
+  const n = spec.dims.reduce((a, b) => a * b, 1);
+  switch (spec.type) {
+    case 'float32':
+      return Float32Array.from({ length: n }, () => 2 * next() - 1);
+    case 'float64':
+      return Float64Array.from({ length: n }, () => 2 * next() - 1);
+    case 'float16':
+      return Uint16Array.from({ length: n }, () => numberToFloat16(2 * next() - 1));
+    case 'bool':
+      return Uint8Array.from({ length: n }, () => (next() < 0.5 ? 1 : 0));
+    case 'int64':
+      return new BigInt64Array(n);
+    case 'uint64':
+      return new BigUint64Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'uint32':
+      return new Uint32Array(n);
+    case 'int16':
+      return new Int16Array(n);
+    case 'uint16':
+      return new Uint16Array(n);
+    case 'int8':
+      return new Int8Array(n);
+    case 'uint8':
+      return new Uint8Array(n);
+    default:
+      throw new MbnError('unsupported', `input '${spec.name}' has type ${spec.type}, which mbn bench cannot feed`);
+  }
+}
+
+export interface Latency {
+  /** Milliseconds per run. */
+  median: number;
+  p10: number;
+  p90: number;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+/** Linearly interpolated quantile of sorted values (q in [0, 1]). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+}
+
+export function summarize(times: readonly number[]): Latency {
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    median: quantile(sorted, 0.5),
+    p10: quantile(sorted, 0.1),
+    p90: quantile(sorted, 0.9),
+    min: sorted[0],
+    max: sorted[sorted.length - 1],
+    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+  };
+}
+
+export interface MeasureOptions {
+  warmup: number;
+  runs: number;
+  threads: number;
+  seed?: number;
+  /** Called after every run (warm-up runs included), for progress. */
+  onRun?: (done: number, total: number) => void;
+}
+
+export interface Measurement {
+  inputs: InputSpec[];
+  /** Session creation (load and graph optimization), milliseconds. */
+  loadMs: number;
+  /** Milliseconds of each timed run, in order. */
+  times: number[];
+  latency: Latency;
+}
+
+/**
+ * Runs one model: `warmup` untimed runs, then `runs` timed ones, each a whole session.run() on the same feeds.
+ * `inputs` gives every graph input's type and concrete dims (symbolic dims already resolved by the caller).
+ */
+export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], options: MeasureOptions): Promise<Measurement> {
+  const t0 = process.hrtime.bigint();
+  let session: OrtSession;
+  try {
+    session = await ort.InferenceSession.create(path, {
+      intraOpNumThreads: options.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      logSeverityLevel: 3,
+    });
+  } catch (error) {
+    throw new MbnError('unsupported', `onnxruntime cannot load ${path}: ${firstLine(error)}`);
+  }
+  const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  try {
+    const next = seededRandom(options.seed ?? 1);
+    const feeds: Record<string, OrtTensor> = {};
+    for (const spec of inputs) {
+      if (!session.inputNames.includes(spec.name)) continue;
+      feeds[spec.name] = new ort.Tensor(spec.type, makeFeedData(spec, next), spec.dims);
+    }
+    const total = options.warmup + options.runs;
+    const times: number[] = [];
+    for (let i = 0; i < total; i++) {
+      const start = process.hrtime.bigint();
+      try {
+        await session.run(feeds);
+      } catch (error) {
+        throw new MbnError('unsupported', `onnxruntime cannot run ${path}: ${firstLine(error)}`);
+      }
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (i >= options.warmup) times.push(ms);
+      options.onRun?.(i + 1, total);
+    }
+    return { inputs, loadMs, times, latency: summarize(times) };
+  } finally {
+    await session.release();
+  }
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+}
