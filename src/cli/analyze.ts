@@ -1,7 +1,10 @@
 import { writeSync } from 'node:fs';
 import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
 import { analyzeModel } from '../cost/analyze.js';
+import { quote } from '../errors.js';
+import { missingExternalFiles } from '../onnx/external.js';
 import { readModel } from '../onnx/read.js';
+import { externalLocations } from '../ir/walk.js';
 import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
 import { makeStyle } from '../report/style.js';
 import { inferOptions } from './options.js';
@@ -23,6 +26,9 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   let report;
   try {
     report = analyzeModel(model, inferOptions(options));
+    for (const location of missingExternalFiles(path, externalLocations(model))) {
+      report.notes.push(`external data file ${quote(location)} is missing: not needed for analysis`);
+    }
   } finally {
     model.source.close();
   }

@@ -86,3 +86,19 @@ export function readExternalBytes(modelPath: string, t: TensorRef, expected: num
     closeSync(fd);
   }
 }
+
+/**
+ * Data files a model refers to that are not there (or not safely reachable), for a note: analysis needs dims only,
+ * so a missing data file is not an error there. Only checks names and existence; reads nothing.
+ */
+export function missingExternalFiles(modelPath: string, locations: readonly string[]): string[] {
+  const missing: string[] = [];
+  for (const location of locations) {
+    try {
+      resolveExternalPath(modelPath, location, location);
+    } catch {
+      missing.push(location);
+    }
+  }
+  return missing;
+}

@@ -3,6 +3,7 @@ import { buildReport, type Report } from '../cost/analyze.js';
 import { type ConvShape, type SeparableInfo, convShapeOf, isSeparable, separableCost } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
+import { externalLocations, hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
 import { type NewAttribute, encodeNodeField, encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
@@ -422,28 +423,6 @@ function mergeEdits(into: MessageEdit, from: MessageEdit): void {
     else into.fields.set(k, v);
   }
   into.append.push(...from.append);
-}
-
-export function hasExternalData(model: Model): boolean {
-  const visit = (g: Graph): boolean =>
-    g.initializers.some((t) => t.storage === 'external') ||
-    g.nodes.some((n) => n.attributes.some((a) => (a.data.type === 'graph' ? visit(a.data.value) : a.data.type === 'graphs' ? a.data.value.some(visit) : a.data.type === 'tensor' && a.data.value.storage === 'external')));
-  return visit(model.graph);
-}
-
-/** External data files a model refers to (relative locations), for the writer's checks. */
-export function externalLocations(model: Model): string[] {
-  const out = new Set<string>();
-  const visit = (g: Graph): void => {
-    for (const t of g.initializers) if (t.external) out.add(t.external.location);
-    for (const n of g.nodes) for (const a of n.attributes) {
-      if (a.data.type === 'graph') visit(a.data.value);
-      else if (a.data.type === 'graphs') a.data.value.forEach(visit);
-      else if (a.data.type === 'tensor' && a.data.value.external) out.add(a.data.value.external.location);
-    }
-  };
-  visit(model.graph);
-  return [...out];
 }
 
 export function assertSameFolder(model: Model, outputPath: string): void {

@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { analyzeModel } from '../src/cost/analyze.js';
+import { readModel } from '../src/onnx/read.js';
+import { inferModel } from '../src/shape/infer.js';
+import { fixture, mbn, ROOT } from './helpers/cli.js';
+
+/**
+ * Reference figures come from fixtures/reference.json, computed independently when the fixtures were made:
+ * MACs with PyTorch forward hooks on Conv2d/Linear (and the attention matmuls), params from the exported
+ * initializers, shapes from onnx.shape_inference. Published figures (torchvision, Howard et al.) are quoted too.
+ */
+const reference = JSON.parse(readFileSync(`${ROOT}/fixtures/reference.json`, 'utf8')).fixtures as Record<
+  string,
+  { convLinearMacs?: number; convMacs?: number | null; onnxParams: number; shapes: Record<string, (number | string)[]> }
+>;
+
+function analyze(path: string, options = {}) {
+  const model = readModel(path);
+  try {
+    return analyzeModel(model, options);
+  } finally {
+    model.source.close();
+  }
+}
+
+describe('MACs and params agree with independent references', () => {
+  it('published figures: ResNet-18 1,814,073,344; MobileNetV2 300,774,272; MobileNet V1 568,740,352 (4.2M params)', () => {
+    expect(analyze(fixture('graph-only/resnet18.onnx')).totals.macs).toBe(1_814_073_344);
+    expect(analyze(fixture('graph-only/mobilenet_v2.onnx')).totals.macs).toBe(300_774_272);
+    const v1 = analyze(fixture('graph-only/mobilenet_v1.onnx'));
+    expect(v1.totals.macs).toBe(568_740_352);
+    // The paper's 4.2M is rounded to two digits (BN folded into conv biases: 4,221,032 here).
+    expect(Math.round(v1.totals.params / 1e5) / 10).toBe(4.2);
+    // Conv MobileNet, Howard et al. Table 4: 4866M mult-adds, 29.3M params.
+    const full = analyze(fixture('graph-only/conv_mobilenet_v1.onnx'));
+    expect(Math.abs(full.totals.macs - 4866e6) / 4866e6).toBeLessThan(0.001);
+    expect(Math.round(full.totals.params / 1e5) / 10).toBe(29.3);
+  });
+
+  const torchModels = Object.keys(reference).filter((k) => reference[k].convLinearMacs !== undefined);
+  for (const key of torchModels) {
+    it(`${key}: MACs equal the torch-hook count, params the exported initializers`, () => {
+      const r = analyze(`${ROOT}/${key}`);
+      expect(r.totals.macs).toBe(reference[key].convLinearMacs);
+      expect(r.totals.params).toBe(reference[key].onnxParams);
+      expect(r.totals.notCounted).toBe(0);
+    });
+  }
+
+  const edge = Object.keys(reference).filter((k) => k.includes('/edge/') && typeof reference[k].convMacs === 'number');
+  for (const key of edge) {
+    it(`${key}: conv MACs`, () => {
+      const r = analyze(`${ROOT}/${key}`);
+      expect(r.totals.macs).toBe(reference[key].convMacs);
+      // A Constant node's weight counts as parameters too; the reference summed initializers only.
+      const constantWeight = key.endsWith('constant_weight.onnx') ? 16 * 8 * 9 : 0;
+      expect(r.totals.params).toBe(reference[key].onnxParams + constantWeight);
+    });
+  }
+
+  it('If: the costlier branch is counted, the other listed with ×0; Loop: the body × trip count', () => {
+    const ifReport = analyze(fixture('edge/conv_in_if.onnx'));
+    expect(ifReport.totals.macs).toBe(294_912);
+    const branches = ifReport.layers.filter((l) => l.op === 'Conv');
+    expect(branches.map((l) => l.multiplier).sort()).toEqual([0, 1]);
+    const loop = analyze(fixture('edge/conv_in_loop.onnx'));
+    const conv = loop.layers.find((l) => l.op === 'Conv')!;
+    expect(conv.multiplier).toBe(3);
+    expect(loop.totals.macs).toBe(3 * 8 * 8 * 9 * 16 * 16);
+  });
+});
+
+describe('shapes agree with onnx.shape_inference', () => {
+  for (const key of Object.keys(reference)) {
+    it(key, () => {
+      const model = readModel(`${ROOT}/${key}`);
+      const inferred = inferModel(model);
+      model.source.close();
+      const mismatches: string[] = [];
+      for (const [name, dims] of Object.entries(reference[key].shapes)) {
+        const state = inferred.values.get(name);
+        // Symbolic dims (the dynamic batch) are bound to 1 by default.
+        const expected = dims.map((d) => (typeof d === 'string' ? 1 : d));
+        if (!state?.shape || state.shape.join(',') !== expected.join(',')) {
+          mismatches.push(`${name}: got ${state?.shape ? `[${state.shape}]` : 'unknown'}, expected [${expected}]`);
+        }
+      }
+      expect(mismatches).toEqual([]);
+    });
+  }
+
+  it('a dynamic batch fixed with --batch folds Shape→Gather→Unsqueeze→Concat→Reshape', () => {
+    const r = analyze(fixture('models/dynamic_batch.onnx'), { batch: 8 });
+    expect(r.model.outputs[0].shape).toEqual([8, 10]);
+    expect(r.totals.macs).toBe(8 * 97_280);
+    expect(r.notes.some((n) => n.includes('assumed 1'))).toBe(false);
+    const unfixed = analyze(fixture('models/dynamic_batch.onnx'));
+    expect(unfixed.notes).toContain("input 'input' dim 0 ('batch') is not fixed; assumed 1 (set it with --batch N or --input input:…)");
+  });
+});
+
+describe('separable projection', () => {
+  it('every standard conv gets M, N, kernel and the 1/N + 1/K reduction; the totals project the separated model', () => {
+    const r = analyze(fixture('graph-only/conv_mobilenet_v1.onnx'));
+    const convs = r.layers.filter((l) => l.separable);
+    expect(convs).toHaveLength(14);
+    const first = convs[1].separable!;
+    // Second layer: 3×3, 32 → 64 at 112×112.
+    expect([first.M, first.N, first.kernel, first.featureMap]).toEqual([32, 64, [3, 3], [112, 112]]);
+    expect(first.macs).toBe(112 * 112 * 32 * 64 * 9);
+    expect(first.macsAfter).toBe(112 * 112 * 32 * 9 + 112 * 112 * 32 * 64);
+    expect(first.reduction).toBeCloseTo(1 / 64 + 1 / 9, 15);
+    const projected = r.totals.macs - convs.reduce((s, l) => s + l.separable!.macs - l.separable!.macsAfter, 0);
+    expect(r.totals.macsIfSeparated).toBe(projected);
+  });
+
+  it('grouped convs use the per-group figure g/N + 1/K', () => {
+    const r = analyze(fixture('edge/grouped.onnx'));
+    const s = r.layers[0].separable!;
+    expect([s.M, s.N, s.group]).toEqual([16, 32, 4]);
+    expect(s.reduction).toBeCloseTo(4 / 32 + 1 / 9, 15);
+  });
+});
+
+describe('the CLI', () => {
+  it('--format json is the documented contract', () => {
+    const r = mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--format', 'json']);
+    expect(r.status).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.schema).toBe('mbn.analyze/1');
+    expect(Object.keys(json.totals)).toEqual(expect.arrayContaining(['macs', 'params', 'flops', 'otherFlops', 'weightBytes', 'peakActivationBytes']));
+    expect(json.totals.flops).toBe(2 * json.totals.macs + json.totals.otherFlops);
+    const conv = json.layers[0];
+    expect(Object.keys(conv)).toEqual(expect.arrayContaining(['name', 'op', 'outputShapes', 'macs', 'params', 'separable']));
+    expect(conv.outputShapes).toEqual([[1, 8, 32, 32]]);
+    expect(conv.macs).toBe(32 * 32 * 8 * 3 * 9);
+    expect(conv.separable).toMatchObject({ M: 3, N: 8, kernel: [3, 3], macsAfter: 32 * 32 * 3 * 9 + 32 * 32 * 3 * 8 });
+  });
+
+  it('--format csv has one row per layer; md a summary table', () => {
+    const csv = mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--format', 'csv']).stdout.trim().split('\n');
+    const json = JSON.parse(mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--format', 'json']).stdout);
+    expect(csv).toHaveLength(json.layers.length + 1);
+    expect(csv[0].startsWith('name,op,domain,scope,output_shapes,macs')).toBe(true);
+    const md = mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--format', 'md']).stdout;
+    expect(md).toContain('| MACs | FLOPs | Params |');
+    expect(md).toContain('| 664K |');
+  });
+
+  it('table: --top N lists the costliest N; --flops switches the metric; no colour when piped', () => {
+    const r = mbn(['analyze', fixture('graph-only/resnet18.onnx'), '--top', '3'], { env: { NO_COLOR: '' } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toMatch(/\u001b\[/);
+    const layerTable = r.stdout.split('\n\n')[0];
+    const rows = layerTable.split('\n').filter((l) => l.includes('│ Conv') || l.includes('│ Gemm'));
+    expect(rows).toHaveLength(3);
+    expect(r.stdout).toContain('1,814,073,344');
+    const flops = mbn(['analyze', fixture('graph-only/resnet18.onnx'), '--flops', '--top', '1']);
+    expect(flops.stdout).toMatch(/│ FLOPs/);
+  });
+
+  it('--input fixes a shape; a bad --input is one line and exit 2', () => {
+    const r = mbn(['analyze', fixture('models/dynamic_batch.onnx'), '--input', 'input:2x3x16x16', '--format', 'json']);
+    expect(JSON.parse(r.stdout).totals.macs).toBe(2 * 97_280);
+    const bad = mbn(['analyze', fixture('models/dynamic_batch.onnx'), '--input', 'input:2x3x16']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe("mbn: --input input:2x3x16 has rank 3, but the model declares rank 4\n");
+    const wrong = mbn(['analyze', fixture('models/dynamic_batch.onnx'), '--input', 'nope:1x3x16x16']);
+    expect(wrong.stderr).toBe("mbn: --input names 'nope', which is not a graph input (inputs: input)\n");
+  });
+
+  it('not an ONNX file: one line on stderr, exit 2', () => {
+    const r = mbn(['analyze', `${ROOT}/package.json`]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`mbn: '${ROOT}/package.json' is not an ONNX model: it looks like JSON\n`);
+    const missing = mbn(['analyze', 'no-such.onnx']);
+    expect(missing.stderr).toBe("mbn: cannot read 'no-such.onnx': no such file\n");
+    expect(mbn(['analyze']).status).toBe(2);
+    expect(mbn(['frobnicate']).status).toBe(2);
+  });
+
+  it('a graph-only model whose data file is missing is analyzed, with a note', () => {
+    const r = mbn(['analyze', fixture('graph-only/resnet18.onnx'), '--format', 'json']);
+    expect(r.status).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.notes).toContain("external data file 'resnet18.onnx.data' is missing: not needed for analysis");
+  });
+});
