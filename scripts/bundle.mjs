@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Bundles the compiled CLI (dist/cli/main.js and everything it imports, commander, chalk and cli-table3
+// included) into one CommonJS file, dist/mbn.cjs, which bin/mbn.js prefers: Node then reads and compiles one
+// file instead of resolving and loading ~40 ES modules, which is most of mbn's start-up time.
+// onnxruntime-node stays outside (a native, optional dependency loaded only by `mbn bench`).
+import { existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entry = join(root, 'dist/cli/main.js');
+const outfile = join(root, 'dist/mbn.cjs');
+
+let esbuild;
+try {
+  esbuild = createRequire(import.meta.url)('esbuild');
+} catch {
+  // Without esbuild (a devDependency) mbn still works, from dist/cli/main.js; remove a stale bundle.
+  rmSync(outfile, { force: true });
+  process.stderr.write('bundle: esbuild is not installed; bin/mbn.js will load dist/cli/main.js\n');
+  process.exit(0);
+}
+if (!existsSync(entry)) {
+  process.stderr.write('bundle: dist/cli/main.js is missing: run tsc -p tsconfig.json first\n');
+  process.exit(1);
+}
+
+await esbuild.build({
+  entryPoints: [entry],
+  outfile,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: ['onnxruntime-node'],
+  // import.meta does not exist in CommonJS: give the bundle its own file URL (used to find onnxruntime-node).
+  banner: { js: 'const __mbn_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+  define: { 'import.meta.url': '__mbn_import_meta_url' },
+  logLevel: 'warning',
+  legalComments: 'none',
+});
