@@ -21,15 +21,19 @@ const FAMILIES: OpRule[] = [
   constantOps, ...layoutFamilies, resizeOps,
 ];
 
-const registry = new Map<string, OpRule>();
+/** domain ('' = ai.onnx) → op type → rule; two lookups and no string building, as it runs once per node. */
+const registry = new Map<string, Map<string, OpRule>>();
 for (const rule of FAMILIES) {
-  for (const op of rule.ops) registry.set(`${rule.domain ?? ''}::${op}`, rule);
+  const domain = rule.domain ?? '';
+  let ops = registry.get(domain);
+  if (!ops) registry.set(domain, (ops = new Map()));
+  for (const op of rule.ops) ops.set(op, rule);
 }
 
 export function ruleFor(domain: string, opType: string): OpRule | undefined {
-  return registry.get(`${domain === 'ai.onnx' ? '' : domain}::${opType}`);
+  return registry.get(domain === 'ai.onnx' ? '' : domain)?.get(opType);
 }
 
 export function knownOps(): string[] {
-  return [...registry.keys()].map((k) => (k.startsWith('::') ? k.slice(2) : k)).sort();
+  return [...registry].flatMap(([domain, ops]) => [...ops.keys()].map((op) => (domain ? `${domain}::${op}` : op))).sort();
 }

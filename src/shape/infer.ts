@@ -208,8 +208,9 @@ class Inference {
 
   private visitNode(node: Node, index: number, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>): void {
     const name = `${prefix}${node.name || `${node.opType}_${index}`}`;
-    const fn = this.functions.get(`${node.domain}::${node.opType}`);
-    if (fn && !ruleFor(node.domain, node.opType)) {
+    const rule = ruleFor(node.domain, node.opType);
+    const fn = this.functions.size > 0 ? this.functions.get(`${node.domain}::${node.opType}`) : undefined;
+    if (fn && !rule) {
       this.expandFunction(node, fn, scope, name, multiplier);
       return;
     }
@@ -231,7 +232,7 @@ class Inference {
       multiplier,
       notes: [],
       weights,
-      scope: prefix.replace(/\/$/, ''),
+      scope: prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
     };
     this.layers.push(record);
     if (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan') {
@@ -241,8 +242,7 @@ class Inference {
         return;
       }
     }
-    const rule = ruleFor(node.domain, node.opType);
-    const ctx = makeContext(this.model, node, opset, inputs, record.notes);
+    const ctx = new NodeContext(this.model, node, opset, inputs, record.notes);
     let outputs: (TensorState | null)[] = [];
     if (!rule) {
       record.reason = `no rule for ${node.domain ? `${node.domain}::` : ''}${node.opType}`;
@@ -576,60 +576,64 @@ class MinHeap {
 
 const decoder = new TextDecoder();
 
-function makeContext(model: Model, node: Node, opset: number, inputs: (TensorState | null)[], notes: string[]): RuleContext {
-  const get = (name: string) => attr(node, name);
-  return {
-    node,
-    opset,
-    inputs,
-    input(i) {
-      const s = inputs[i];
-      if (!s) throw new UnknownShape();
-      return s;
-    },
-    shape(i) {
-      const s = inputs[i];
-      if (!s || !s.shape) throw new UnknownShape();
-      return s.shape;
-    },
-    values(i) {
-      const s = inputs[i];
-      if (!s || !s.value) throw new UnknownShape();
-      return s.value;
-    },
-    has(i) {
-      return i < node.inputs.length && node.inputs[i] !== '';
-    },
-    int(name, fallback) {
-      const a = get(name);
-      return a && a.data.type === 'int' ? a.data.value : fallback;
-    },
-    ints(name, fallback) {
-      const a = get(name);
-      return a && a.data.type === 'ints' ? a.data.value : fallback;
-    },
-    intsOrNull(name) {
-      const a = get(name);
-      return a && a.data.type === 'ints' ? a.data.value : null;
-    },
-    float(name, fallback) {
-      const a = get(name);
-      return a && a.data.type === 'float' ? a.data.value : fallback;
-    },
-    floats(name, fallback) {
-      const a = get(name);
-      return a && a.data.type === 'floats' ? a.data.value : fallback;
-    },
-    string(name, fallback) {
-      const a = get(name);
-      return a && a.data.type === 'string' ? decoder.decode(a.data.value) : fallback;
-    },
-    attribute: get,
-    tensorValues(t) {
-      return smallTensorValues(model, t);
-    },
-    note(text) {
-      notes.push(text);
-    },
-  };
+/** A rule's view of one node. A class, not closures: it is made once per node, and large graphs have many. */
+class NodeContext implements RuleContext {
+  constructor(
+    private readonly model: Model,
+    readonly node: Node,
+    readonly opset: number,
+    readonly inputs: (TensorState | null)[],
+    private readonly notes: string[],
+  ) {}
+  input(i: number): TensorState {
+    const s = this.inputs[i];
+    if (!s) throw new UnknownShape();
+    return s;
+  }
+  shape(i: number): number[] {
+    const s = this.inputs[i];
+    if (!s || !s.shape) throw new UnknownShape();
+    return s.shape;
+  }
+  values(i: number): number[] {
+    const s = this.inputs[i];
+    if (!s || !s.value) throw new UnknownShape();
+    return s.value;
+  }
+  has(i: number): boolean {
+    return i < this.node.inputs.length && this.node.inputs[i] !== '';
+  }
+  attribute(name: string): Attribute | undefined {
+    return attr(this.node, name);
+  }
+  int(name: string, fallback: number): number {
+    const a = attr(this.node, name);
+    return a && a.data.type === 'int' ? a.data.value : fallback;
+  }
+  ints(name: string, fallback: number[]): number[] {
+    const a = attr(this.node, name);
+    return a && a.data.type === 'ints' ? a.data.value : fallback;
+  }
+  intsOrNull(name: string): number[] | null {
+    const a = attr(this.node, name);
+    return a && a.data.type === 'ints' ? a.data.value : null;
+  }
+  float(name: string, fallback: number): number {
+    const a = attr(this.node, name);
+    return a && a.data.type === 'float' ? a.data.value : fallback;
+  }
+  floats(name: string, fallback: number[]): number[] {
+    const a = attr(this.node, name);
+    return a && a.data.type === 'floats' ? a.data.value : fallback;
+  }
+  string(name: string, fallback: string): string {
+    const a = attr(this.node, name);
+    return a && a.data.type === 'string' ? decoder.decode(a.data.value) : fallback;
+  }
+  tensorValues(t: TensorRef): number[] | undefined {
+    return smallTensorValues(this.model, t);
+  }
+  note(text: string): void {
+    this.notes.push(text);
+  }
 }
