@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { quantile, summarize } from '../src/bench/run.js';
+import { fixture, mbn, ROOT, tempDir } from './helpers/cli.js';
+import { loadOrt } from './helpers/ort.js';
+
+/** `mbn bench`: ONNX Runtime latency next to MAC ratios. No timed assertions: speed is for `npm run bench`. */
+const CONV = fixture('models/conv_mobilenet_v1_w025.onnx');
+const SEP = fixture('models/mobilenet_v1_w025.onnx');
+
+function analyzeMacs(path: string): number {
+  const r = mbn(['analyze', path, '--format', 'json']);
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout).totals.macs;
+}
+
+describe.skipIf(!loadOrt())('mbn bench', () => {
+  it('reports one record per model, latency and the MAC ratio of analyze', () => {
+    const r = mbn(['bench', CONV, SEP, '--runs', '3', '--warmup', '1', '--format', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.schema).toBe('mbn.bench/1');
+    expect(out.options).toEqual({ warmup: 1, runs: 3, threads: 1 });
+    expect(out.models.map((m: { path: string }) => m.path)).toEqual([CONV, SEP]);
+    const convMacs = analyzeMacs(CONV);
+    const sepMacs = analyzeMacs(SEP);
+    // The conv/linear MACs of fixtures/reference.json: analyze counts nothing else as MACs in these models.
+    expect(convMacs).toBe(24_996_352);
+    expect(sepMacs).toBe(3_331_072);
+    for (const m of out.models) {
+      expect(m.inputs).toEqual([{ name: 'input', type: 'float32', dims: [1, 3, 64, 64] }]);
+      expect(m.timesMs).toHaveLength(3);
+      expect(m.latencyMs.median).toBeGreaterThan(0);
+      expect(m.latencyMs.p10).toBeLessThanOrEqual(m.latencyMs.median);
+      expect(m.latencyMs.p90).toBeGreaterThanOrEqual(m.latencyMs.median);
+    }
+    expect(out.models[0].macs).toBe(convMacs);
+    expect(out.models[1].macs).toBe(sepMacs);
+    expect(out.models[0].macRatio).toBe(1);
+    expect(out.models[1].macRatio).toBe(sepMacs / convMacs);
+    expect(out.models[0].latencyRatio).toBe(1);
+    expect(out.models[1].latencyRatio).toBe(out.models[1].latencyMs.median / out.models[0].latencyMs.median);
+  });
+
+  it('prints a table by default, and nothing on stderr outside a terminal; --batch sets a symbolic batch', () => {
+    const r = mbn(['bench', fixture('models/dynamic_batch.onnx'), '--runs', '2', '--warmup', '0', '--batch', '2']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('dynamic_batch.onnx');
+    expect(r.stdout).toContain('2x3x16x16');
+    expect(r.stdout).toMatch(/MAC ratio/);
+    expect(r.stdout).toContain('0 warm-up + 2 timed runs');
+  });
+
+  it('rejects a file that is not ONNX with one error line and exit 2', () => {
+    const dir = tempDir();
+    const path = join(dir, 'notes.onnx');
+    writeFileSync(path, 'this is not a model\n');
+    const r = mbn(['bench', CONV, path, '--runs', '1', '--warmup', '0', '--format', 'json']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^mbn: .*notes\.onnx.* not an ONNX model/);
+  });
+
+  it('rejects bad option values and unknown --input names', () => {
+    const runs = mbn(['bench', CONV, '--runs', '0']);
+    expect(runs.status).toBe(2);
+    expect(runs.stderr).toMatch(/^mbn: --runs '0' is not a positive integer/);
+    const input = mbn(['bench', CONV, '--input', 'nope:1x3x64x64']);
+    expect(input.status).toBe(2);
+    expect(input.stderr).toMatch(/^mbn: --input names 'nope'/);
+  });
+});
+
+describe('mbn bench without onnxruntime-node', () => {
+  // The bundle has everything but onnxruntime-node: a copy outside the project cannot find it.
+  it.skipIf(!existsSync(join(ROOT, 'dist/mbn.cjs')))('says how to install it, in one line, exit 2', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'bin'));
+    mkdirSync(join(dir, 'dist'));
+    copyFileSync(join(ROOT, 'bin/mbn.js'), join(dir, 'bin/mbn.js'));
+    copyFileSync(join(ROOT, 'dist/mbn.cjs'), join(dir, 'dist/mbn.cjs'));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+    const r = spawnSync(process.execPath, [join(dir, 'bin/mbn.js'), 'bench', CONV], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' } });
+    expect(r.stderr).toBe('mbn: mbn bench needs onnxruntime-node: npm install onnxruntime-node\n');
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('latency statistics', () => {
+  it('interpolates quantiles between sorted values', () => {
+    expect(quantile([1, 2, 3, 4, 5], 0.5)).toBe(3);
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(quantile([10, 20], 0.1)).toBe(11);
+    expect(summarize([5, 1, 3])).toEqual({ median: 3, p10: 1.4, p90: 4.6, min: 1, max: 5, mean: 3 });
+  });
+});
