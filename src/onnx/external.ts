@@ -57,8 +57,9 @@ export function readExternalBytes(modelPath: string, t: TensorRef, expected: num
   const path = resolveExternalPath(modelPath, ext.location, t.name);
   let fd: number;
   try {
-    // O_NOFOLLOW closes the window between the checks above and the open.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NOFOLLOW closes the window between the checks above and the open; O_NONBLOCK keeps a FIFO from blocking
+    // the open (fstat below refuses anything but a regular file).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     throw new MbnError('external-data', `${what}: cannot open ${quote(ext.location)}: ${(error as NodeJS.ErrnoException).code ?? error}`);
   }
@@ -67,6 +68,9 @@ export function readExternalBytes(modelPath: string, t: TensorRef, expected: num
     if (!stat.isFile()) throw new MbnError('external-data', `${what}: ${quote(ext.location)} is not a regular file`);
     if (stat.nlink > 1) throw new MbnError('external-data', `${what}: ${quote(ext.location)} has ${stat.nlink} hard links`);
     const offset = ext.offset ?? 0;
+    if (offset > stat.size) {
+      throw new MbnError('external-data', `${what}: offset ${offset} is past the end of ${quote(ext.location)} (${stat.size} bytes)`);
+    }
     const length = ext.length ?? stat.size - offset;
     if (offset + length > stat.size) {
       throw new MbnError('external-data', `${what}: offset ${offset} + length ${length} is past the end of ${quote(ext.location)} (${stat.size} bytes)`);

@@ -414,6 +414,11 @@ export function readModelFrom(source: ByteSource, path: string | null): Model {
       }
     }
   } catch (error) {
+    if (error instanceof MbnError && error.code === 'corrupt' && !model.graph && error.message.includes(' ModelProto.')) {
+      // A top-level field of the wrong wire type before any graph: another protobuf message (often a TensorProto
+      // .pb from a test data set), not a damaged model.
+      throw new MbnError('not-onnx', `${quote(label)} is not an ONNX model: it may be another protobuf message, such as a TensorProto (.pb); ${error.message.replace(/^model is corrupt: /, '')}`);
+    }
     if (error instanceof MbnError && error.code === 'corrupt') {
       throw new MbnError('corrupt', `${quote(label)}: ${error.message}`);
     }

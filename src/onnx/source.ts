@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { MbnError, quote } from '../errors.js';
 
 /**
@@ -74,7 +74,9 @@ function describeFsError(path: string, error: unknown): MbnError {
 export function openSource(path: string): ByteSource {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; fstat below refuses it.
+    // Regular files ignore the flag.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw describeFsError(path, error);
   }

@@ -42,6 +42,16 @@ export function readTensorBytes(model: Model, t: TensorRef): Uint8Array {
 }
 
 function typedToRaw(model: Model, t: TensorRef, count: number, expected: number): Uint8Array {
+  // The most values the fields can hold (a varint takes at least one byte): checked before allocating, so that
+  // dims declaring far more elements than the file holds cannot size an allocation.
+  let capacity = 0;
+  for (const span of t.dataSpans) {
+    const width = span.field === 4 ? 4 : span.field === 10 ? 8 : 1;
+    capacity += span.packed ? Math.floor((span.end - span.start) / width) : 1;
+  }
+  if (capacity < count) {
+    throw new MbnError('invalid-model', `tensor ${quote(t.name)} has dims [${t.dims.join(', ')}] (${count} values) but its data holds at most ${capacity}`);
+  }
   const out = new Uint8Array(expected);
   const view = new DataView(out.buffer);
   let i = 0;

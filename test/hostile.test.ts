@@ -1,0 +1,440 @@
+import { spawnSync, execFileSync } from 'node:child_process';
+import {
+  chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeModel } from '../src/cost/analyze.js';
+import { MbnError } from '../src/errors.js';
+import type { Model } from '../src/ir/types.js';
+import { readModel, readModelBytes } from '../src/onnx/read.js';
+import { readTensorBytes } from '../src/onnx/tensor-data.js';
+import { renderJson } from '../src/report/analyze-report.js';
+import { cat, len, modelAround, mutate, node, randomBytes, rng, tag, valueInfo, varint, vint } from './helpers/mutate.js';
+
+/**
+ * Hostile input: every case must end as a clear user error (exit 2, one `mbn: ` line on stderr, no stack trace)
+ * or a success, never an internal error, a hang, or a stack overflow.
+ */
+
+const ROOT = resolve(__dirname, '..');
+const BIN = join(ROOT, 'bin', 'mbn.js');
+const TINY = join(ROOT, 'fixtures', 'models', 'tiny_cnn.onnx');
+let dir: string;
+
+beforeAll(() => {
+  // One build for this file (there is no vitest globalSetup yet). tsc emits even when another engineer's file
+  // has a type error, so a failed check is reported but does not stop the suite as long as dist/ is there.
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'pipe' });
+  } catch (error) {
+    console.log(`hostile: tsc reported errors (continuing with what it emitted):\n${String((error as { stdout?: Buffer }).stdout ?? error).slice(0, 2000)}`);
+  }
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/cli/main.js was not built');
+  dir = mkdtempSync(join(tmpdir(), 'mbn-hostile-'));
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function mbn(args: string[], options: { uid?: number; gid?: number } = {}): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 256 * 1024 * 1024,
+    env: { ...process.env, NO_COLOR: '1', MBN_DEBUG: '' },
+    ...options,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Exit 2 with exactly one line on stderr, starting `mbn: `, and nothing that looks like a crash. */
+function expectUserError(r: Run, pattern?: RegExp): void {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  const summary = `exit ${r.status}, stderr: ${JSON.stringify(r.stderr.slice(0, 600))}`;
+  expect(lines.length, summary).toBe(1);
+  expect(lines[0], summary).toMatch(/^mbn: /);
+  expect(lines[0], summary).not.toMatch(/internal error/);
+  expect(r.stderr, summary).not.toMatch(/\n\s+at /);
+  expect(r.status, summary).toBe(2);
+  if (pattern) expect(lines[0]).toMatch(pattern);
+}
+
+function file(name: string, bytes: Uint8Array | string): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+/** The whole analyze pipeline in-process. Returns 'ok' or the MbnError; anything else propagates. */
+function pipeline(bytes: Uint8Array): 'ok' | MbnError {
+  try {
+    const model = readModelBytes(bytes, 'mutant');
+    renderJson(analyzeModel(model));
+    return 'ok';
+  } catch (error) {
+    if (error instanceof MbnError) return error;
+    throw error;
+  }
+}
+
+/** Runs a pipeline over many inputs; returns the failures that were not MbnErrors, with what made them. */
+function fuzz(inputs: Iterable<{ bytes: Uint8Array; what: string }>): { tried: number; ok: number; mbn: number; crashes: string[] } {
+  const out = { tried: 0, ok: 0, mbn: 0, crashes: [] as string[] };
+  for (const input of inputs) {
+    out.tried++;
+    try {
+      if (pipeline(input.bytes) === 'ok') out.ok++;
+      else out.mbn++;
+    } catch (error) {
+      out.crashes.push(`${input.what}: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? error}`);
+    }
+  }
+  return out;
+}
+
+// ---- graph builders ---------------------------------------------------------------------------------------------
+
+function graph(parts: { nodes?: Uint8Array[]; inputs?: Uint8Array[]; outputs?: Uint8Array[]; inits?: Uint8Array[] }): Uint8Array {
+  return cat(
+    ...(parts.nodes ?? []).map((n) => len(1, n)),
+    len(2, 'g'),
+    ...(parts.inits ?? []).map((t) => len(5, t)),
+    ...(parts.inputs ?? []).map((v) => len(11, v)),
+    ...(parts.outputs ?? []).map((v) => len(12, v)),
+  );
+}
+
+/** Relu x → y with x of the given dims. */
+function reluModel(dims: (number | bigint)[]): Uint8Array {
+  return modelAround(graph({ nodes: [node('Relu', ['x'], ['y'])], inputs: [valueInfo('x', dims)], outputs: [valueInfo('y')] }));
+}
+
+function tensor(fields: { name?: string; dims?: (number | bigint)[]; dtype?: number; raw?: Uint8Array; external?: [string, string][] }): Uint8Array {
+  return cat(
+    ...(fields.dims ?? []).map((d) => vint(1, d)),
+    vint(2, fields.dtype ?? 1),
+    len(8, fields.name ?? 'w'),
+    ...(fields.raw ? [len(9, fields.raw)] : []),
+    ...(fields.external ?? []).map(([k, v]) => len(13, cat(len(1, k), len(2, v)))),
+    ...(fields.external ? [vint(14, 1)] : []),
+  );
+}
+
+/** A model with one initializer w (float, dims [4]) feeding Relu. */
+function weightModel(w: Uint8Array): Uint8Array {
+  return modelAround(graph({ nodes: [node('Relu', ['w'], ['y'])], inits: [w], outputs: [valueInfo('y')] }));
+}
+
+// ---- the binary on non-models ---------------------------------------------------------------------------------------
+
+describe('mbn analyze on things that are not models', () => {
+  it('empty file', () => expectUserError(mbn(['analyze', file('empty.onnx', '')]), /empty/));
+  it('a directory', () => expectUserError(mbn(['analyze', dir]), /directory/));
+  it('a missing path', () => expectUserError(mbn(['analyze', join(dir, 'nope.onnx')]), /no such file/));
+  it('a FIFO (must not block)', () => {
+    const fifo = join(dir, 'fifo.onnx');
+    execFileSync('mkfifo', [fifo]);
+    expectUserError(mbn(['analyze', fifo]), /not a regular file/);
+  });
+  it('a character device', () => expectUserError(mbn(['analyze', '/dev/zero']), /not a regular file/));
+  it('a file without read permission', (ctx) => {
+    const p = file('noperm.onnx', readFileSync(TINY));
+    chmodSync(p, 0o000);
+    if (process.getuid?.() === 0) {
+      // root ignores mode bits: run the binary as nobody instead (spawn's uid/gid); skip if even that is impossible.
+      let r: Run;
+      try {
+        r = mbn(['analyze', p], { uid: 65534, gid: 65534 });
+      } catch (error) {
+        ctx.skip(`running as root and cannot run as nobody (${(error as Error).message}): mode bits would be ignored`);
+        return;
+      }
+      if (/not built yet|cannot start|EACCES/.test(r.stderr) && !r.stderr.includes(p)) {
+        ctx.skip(`running as root; nobody cannot run the binary here: ${r.stderr.trim()}`);
+        return;
+      }
+      expectUserError(r, /permission denied/);
+    } else {
+      expectUserError(mbn(['analyze', p]), /permission denied/);
+    }
+  });
+  it('random bytes (seeded)', () => {
+    const r = rng(1);
+    for (const n of [1, 2, 7, 64, 4096]) {
+      const bytes = randomBytes(r, n);
+      // A first byte that happens to look like a ModelProto tag still has to end as a clean error.
+      expectUserError(mbn(['analyze', file(`random${n}.onnx`, bytes)]));
+    }
+  });
+  it('a valid protobuf that is not a model (a TensorProto .pb)', () => {
+    const pb = '/usr/share/libonnx-testdata/data/node/test_abs/test_data_set_0/input_0.pb';
+    const bytes = existsSync(pb) ? readFileSync(pb) : tensor({ dims: [3, 4], raw: new Uint8Array(48) });
+    expectUserError(mbn(['analyze', file('tensor.pb', bytes)]), /not an ONNX model/);
+  });
+  it('a text file', () => expectUserError(mbn(['analyze', file('notes.onnx', 'hello, this is not a model\n')]), /not an ONNX model/));
+  it('JSON', () => expectUserError(mbn(['analyze', file('model.json', '{"graph": {"node": []}}')]), /JSON/));
+  it('a zip header', () => expectUserError(mbn(['analyze', file('model.pt', cat([0x50, 0x4b, 0x03, 0x04], randomBytes(rng(2), 60)))]), /zip/));
+  it('protobuf text format', () => expectUserError(mbn(['analyze', file('model.pbtxt', 'ir_version: 8\ngraph { }\n')]), /text format/));
+});
+
+// ---- truncation and mutation ---------------------------------------------------------------------------------------
+
+describe('damaged copies of tiny_cnn.onnx', () => {
+  const original = new Uint8Array(readFileSync(TINY));
+
+  it('parses and analyzes intact (sanity)', () => expect(pipeline(original)).toBe('ok'));
+
+  it(`truncated at every offset (${original.length} cuts): success or MbnError only`, () => {
+    function* cuts() {
+      for (let n = 0; n < original.length; n++) yield { bytes: original.subarray(0, n), what: `truncated at ${n}` };
+    }
+    const result = fuzz(cuts());
+    console.log(`hostile truncation: ${result.tried} tried, ${result.ok} ok, ${result.mbn} MbnError, ${result.crashes.length} crashes`);
+    expect(result.crashes).toEqual([]);
+    // Cutting inside the graph always leaves a declared length that overruns the file.
+    expect(result.mbn).toBeGreaterThan(original.length * 0.9);
+  });
+
+  it('300 seeded mutations: success or MbnError only', () => {
+    const r = rng(20240601);
+    function* mutants() {
+      for (let i = 0; i < 300; i++) yield mutate(original, r);
+    }
+    const result = fuzz(mutants());
+    console.log(`hostile mutation: ${result.tried} tried, ${result.ok} ok, ${result.mbn} MbnError, ${result.crashes.length} crashes`);
+    expect(result.crashes).toEqual([]);
+  });
+
+  it('spot checks through the binary', () => {
+    for (const n of [1, 2, 10, 100, Math.floor(original.length / 2), original.length - 1]) {
+      expectUserError(mbn(['analyze', file(`cut${n}.onnx`, original.subarray(0, n))]));
+    }
+    const r = rng(7);
+    for (let i = 0; i < 6; i++) {
+      const m = mutate(original, r);
+      const res = mbn(['analyze', file(`mut${i}.onnx`, m.bytes)]);
+      if (res.status !== 0) expectUserError(res);
+    }
+  });
+});
+
+// ---- crafted protobuf ---------------------------------------------------------------------------------------------
+
+describe('crafted bytes', () => {
+  const cases: [string, Uint8Array, RegExp?][] = [
+    ['declared length past the end of the file', cat(vint(1, 8), tag(7, 2), varint(1000), [0x0a, 0x00]), /declares 1000 bytes/],
+    ['declared length of 2^62', cat(vint(1, 8), tag(7, 2), varint(2n ** 62n), [0x0a, 0x00]), /declares/],
+    ['a 10-byte varint length (negative)', cat(vint(1, 8), tag(7, 2), varint(-1), [0x0a, 0x00]), /corrupt/],
+    ['an 11-byte varint', cat(vint(1, 8), tag(5, 0), new Array(10).fill(0xff), [0x01]), /corrupt/],
+    ['graph as a varint (wrong wire type)', cat(vint(1, 8), vint(7, 5)), /wire type/],
+    ['node name as fixed32 (wrong wire type)', modelAround(cat(len(1, cat(tag(3, 5), [1, 2, 3, 4])))), /wire type/],
+    ['wire type 3 (group)', cat(vint(1, 8), tag(9, 3)), /wire type/],
+    ['wire type 7', cat(vint(1, 8), tag(9, 7)), /wire type/],
+    ['field number 0', cat(vint(1, 8), [0x02, 0x00]), /field number/],
+    ['invalid UTF-8 in a node name', modelAround(graph({ nodes: [cat(node('Relu', ['x'], ['y']), len(3, [0xff, 0xfe, 0xc0]))], inputs: [valueInfo('x', [1])], outputs: [valueInfo('y')] })), /UTF-8/],
+    ['invalid UTF-8 in an op type', modelAround(graph({ nodes: [cat(len(1, 'x'), len(2, 'y'), len(4, [0xed, 0xa0, 0x80]))], inputs: [valueInfo('x', [1])] })), /UTF-8/],
+    ['packed dims that overrun their length', modelAround(graph({ inits: [cat(len(1, [0x80]), vint(2, 1), len(8, 'w'))] })), /corrupt/],
+    ['packed floats with a length not a multiple of 4', modelAround(graph({ nodes: [node('Relu', ['x'], ['y'], [len(5, cat(len(1, 'a'), len(7, [0, 0, 0])))])], inputs: [valueInfo('x', [1])] })), /multiple of 4/],
+    ['no graph', cat(vint(1, 8), len(8, cat(len(1, ''), vint(2, 13)))), /no graph/],
+    ['two graphs', cat(modelAround(graph({})), len(7, graph({}))), /more than one graph/],
+    ['a negative initializer dim', weightModel(tensor({ dims: [-1] })), /negative/],
+    ['a graph cycle', modelAround(graph({ nodes: [node('Relu', ['b'], ['a']), node('Relu', ['a'], ['b'])], outputs: [valueInfo('b')] })), /cycle/],
+    ['a node that reads its own output', modelAround(graph({ nodes: [node('Relu', ['a'], ['a'])], outputs: [valueInfo('a')] })), /cycle|more than once/],
+    ['a node reading a value nothing produces', modelAround(graph({ nodes: [node('Relu', ['ghost'], ['y'])], outputs: [valueInfo('y')] })), /ghost/],
+    ['duplicate output names', modelAround(graph({ nodes: [node('Relu', ['x'], ['y']), node('Relu', ['x'], ['y'])], inputs: [valueInfo('x', [1])], outputs: [valueInfo('y')] })), /more than once/],
+    ['a node output that is a graph input', modelAround(graph({ nodes: [node('Relu', ['x'], ['x'])], inputs: [valueInfo('x', [1])] })), /more than once|cycle/],
+  ];
+  for (const [name, bytes, pattern] of cases) {
+    it(`${name}: MbnError in-process`, () => {
+      const outcome = pipeline(bytes);
+      expect(outcome, String(outcome)).toBeInstanceOf(MbnError);
+      if (pattern) expect((outcome as MbnError).message).toMatch(pattern);
+    });
+  }
+  it('each through the binary', () => {
+    cases.forEach(([, bytes], i) => expectUserError(mbn(['analyze', file(`crafted${i}.onnx`, bytes)])));
+  });
+
+  // Dims: the reader accepts any non-negative value; analysis must not crash on zero or astronomically large ones.
+  const dimCases: [string, Uint8Array][] = [
+    ['a zero input dim', reluModel([0, 3])],
+    ['a negative declared input dim', reluModel([-7, 3])],
+    ['input dims whose product overflows 2^53', reluModel([2 ** 31, 2 ** 31, 2 ** 31])],
+    ['an input dim of 2^63-1', reluModel([2n ** 63n - 1n])],
+    ['a zero initializer dim', weightModel(tensor({ dims: [0, 4] }))],
+    ['initializer dims whose product overflows 2^53 (no data)', weightModel(tensor({ dims: [2 ** 31, 2 ** 31, 2 ** 31] }))],
+    ['initializer dims [2^40] with 16 bytes of raw data', weightModel(tensor({ dims: [2 ** 40], raw: new Uint8Array(16) }))],
+  ];
+  for (const [name, bytes] of dimCases) {
+    it(`${name}: success or MbnError, exit 0 or a clean exit 2`, () => {
+      pipeline(bytes);
+      const r = mbn(['analyze', '--format', 'json', file(`dims-${name.replace(/\W+/g, '_')}.onnx`, bytes)]);
+      if (r.status === 0) expect(r.stderr).toBe('');
+      else expectUserError(r);
+    });
+  }
+
+  it('overflowing dims are refused when the weight bytes are read (no allocation by declared size)', () => {
+    for (const dims of [[2 ** 31, 2 ** 31, 2 ** 31], [2 ** 40], [2 ** 26, 2 ** 26]]) {
+      for (const t of [tensor({ dims, raw: new Uint8Array(16) }), cat(tensor({ dims }), len(4, new Uint8Array(16)))]) {
+        const model = readModelBytes(weightModel(t));
+        let caught: unknown;
+        try {
+          readTensorBytes(model, model.graph.initializers[0]);
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught, String(caught)).toBeInstanceOf(MbnError);
+      }
+    }
+  });
+});
+
+// ---- size and depth ------------------------------------------------------------------------------------------------
+
+describe('size and depth', () => {
+  it('If subgraphs nested 2,000 deep: a clean error, no stack overflow', () => {
+    const out = valueInfo('y');
+    let inner = graph({ nodes: [node('Relu', ['c'], ['y'])], outputs: [out] });
+    const levels = 2000;
+    for (let i = 0; i < levels; i++) {
+      const attr = cat(len(1, 'then_branch'), vint(20, 5), len(6, inner));
+      const attr2 = cat(len(1, 'else_branch'), vint(20, 5), len(6, graph({ nodes: [node('Identity', ['c'], ['y'])], outputs: [out] })));
+      inner = graph({ nodes: [node('If', ['c'], ['y'], [len(5, attr), len(5, attr2)])], outputs: [out] });
+    }
+    const bytes = modelAround(cat(inner, len(11, valueInfo('c', [], 9))));
+    const outcome = pipeline(bytes);
+    expect(outcome).toBeInstanceOf(MbnError);
+    expectUserError(mbn(['analyze', file('deep-if.onnx', bytes)]), /nested/);
+  });
+
+  it('100,000 Relu nodes in a chain: analyze succeeds', () => {
+    const n = 100_000;
+    const nodes: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) nodes.push(len(1, node('Relu', [i === 0 ? 'x' : `v${i - 1}`], [`v${i}`])));
+    const bytes = modelAround(cat(...nodes, len(11, valueInfo('x', [1, 64])), len(12, valueInfo(`v${n - 1}`))));
+    const r = mbn(['analyze', '--format', 'json', file('chain.onnx', bytes)]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.totals.layers).toBe(n);
+  });
+});
+
+// ---- external data ---------------------------------------------------------------------------------------------------
+
+describe('external data', () => {
+  const data = new Uint8Array(16).map((_, i) => i);
+  let folder: string;
+  let outside: string;
+
+  beforeAll(() => {
+    folder = join(dir, 'ext');
+    outside = join(dir, 'outside');
+    mkdirSync(folder, { recursive: true });
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(folder, 'w.bin'), data);
+    writeFileSync(join(outside, 'secret.bin'), data);
+  });
+
+  /** Writes a model whose initializer w (float [4]) has the given external entries; returns its path. */
+  function extModel(name: string, entries: [string, string][]): string {
+    const p = join(folder, `${name}.onnx`);
+    writeFileSync(p, weightModel(tensor({ dims: [4], external: entries })));
+    return p;
+  }
+
+  function readWeights(path: string): Uint8Array {
+    const model: Model = readModel(path);
+    try {
+      return readTensorBytes(model, model.graph.initializers[0]);
+    } finally {
+      model.source.close();
+    }
+  }
+
+  function expectExternalError(path: string, pattern: RegExp): void {
+    let caught: unknown;
+    try {
+      readWeights(path);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught, String(caught)).toBeInstanceOf(MbnError);
+    expect((caught as MbnError).code).toBe('external-data');
+    expect((caught as MbnError).message).toMatch(pattern);
+  }
+
+  it('a well-formed reference reads (sanity)', () => {
+    expect(Array.from(readWeights(extModel('good', [['location', 'w.bin']])))).toEqual(Array.from(data));
+    expect(Array.from(readWeights(extModel('good-range', [['location', 'w.bin'], ['offset', '0'], ['length', '16']])))).toEqual(Array.from(data));
+  });
+  it('empty location', () => expectExternalError(extModel('empty', [['location', '']]), /empty/));
+  it('absolute location', () => expectExternalError(extModel('abs', [['location', join(outside, 'secret.bin')]]), /absolute/));
+  it("location with '..'", () => expectExternalError(extModel('dotdot', [['location', '../outside/secret.bin']]), /'\.\.'/));
+  it('through a symlinked parent folder pointing outside', () => {
+    symlinkSync(outside, join(folder, 'linkdir'));
+    expectExternalError(extModel('linkdir', [['location', 'linkdir/secret.bin']]), /outside the model's folder/);
+  });
+  it('the data file is a symlink', () => {
+    symlinkSync(join(folder, 'w.bin'), join(folder, 'link.bin'));
+    expectExternalError(extModel('linkfile', [['location', 'link.bin']]), /symbolic link/);
+  });
+  it('the data file is a directory', () => {
+    mkdirSync(join(folder, 'adir'));
+    expectExternalError(extModel('dir', [['location', 'adir']]), /not a regular file/);
+  });
+  it('the data file is a FIFO (must not block)', () => {
+    execFileSync('mkfifo', [join(folder, 'fifo.bin')]);
+    expectExternalError(extModel('fifo', [['location', 'fifo.bin']]), /not a regular file/);
+  });
+  it('the data file is hard-linked', () => {
+    writeFileSync(join(folder, 'h1.bin'), data);
+    linkSync(join(folder, 'h1.bin'), join(outside, 'h2.bin'));
+    expectExternalError(extModel('hardlink', [['location', 'h1.bin']]), /hard links/);
+  });
+  it('a missing data file', () => expectExternalError(extModel('missing', [['location', 'nothere.bin']]), /not found/));
+  it('offset + length past the end', () => {
+    expectExternalError(extModel('past', [['location', 'w.bin'], ['offset', '8'], ['length', '16']]), /past the end/);
+    expectExternalError(extModel('past2', [['location', 'w.bin'], ['offset', '17']]), /past the end|offset/);
+    expectExternalError(extModel('past3', [['location', 'w.bin'], ['offset', '9007199254740991'], ['length', '16']]), /past the end/);
+  });
+  it('a length that does not match dims and type', () => {
+    expectExternalError(extModel('short', [['location', 'w.bin'], ['length', '8']]), /does not match/);
+  });
+  it('an unknown key', () => expectExternalError(extModel('unknown', [['location', 'w.bin'], ['evil', '1']]), /unknown key/));
+
+  // A malformed offset/length is refused as soon as the model is read (it is part of the model's structure).
+  for (const [key, value] of [['offset', '-1'], ['offset', 'abc'], ['length', '-16'], ['length', '1e3'], ['offset', ''], ['length', '99999999999999999999']]) {
+    it(`${key} = ${JSON.stringify(value)}`, () => {
+      const p = extModel(`bad-${key}-${value.length}-${value.charCodeAt(0) || 0}`, [['location', 'w.bin'], [key, value]]);
+      expectExternalError(p, /not a non-negative integer|too large/);
+      expectUserError(mbn(['analyze', p]), /external data/);
+    });
+  }
+
+  it('analyze does not need the data file: a missing one is not an error', () => {
+    const sub = join(dir, 'ext-missing');
+    mkdirSync(sub);
+    const p = join(sub, 'external_data.onnx');
+    copyFileSync(join(ROOT, 'fixtures', 'edge', 'external_data.onnx'), p);
+    const r = mbn(['analyze', p]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+  it('analyze ignores an unsafe location (it never opens the file)', () => {
+    const r = mbn(['analyze', extModel('abs-analyze', [['location', '/etc/passwd']])]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
