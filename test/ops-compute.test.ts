@@ -470,4 +470,27 @@ describe('through inferModel', () => {
     expect(res.values.get('n')).toEqual({ dtype: I64, shape: [], value: [-48] });
     for (const l of res.layers) expect(l.reason).toBeNull();
   });
+
+  it('folds Mul/Div/ReduceProd of Shape-derived values', () => {
+    const model = buildAndRead({
+      opset: 17,
+      inputs: [{ name: 'x', dtype: F, shape: ['batch', 6, 8] }],
+      outputs: ['flat'],
+      initializers: [{ name: 'two', dtype: I64, dims: [], values: [2] }],
+      nodes: [
+        { op: 'Shape', inputs: ['x'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['s', 'two'], outputs: ['m'] },
+        { op: 'Div', inputs: ['s', 'two'], outputs: ['d'] },
+        { op: 'ReduceProd', inputs: ['s'], outputs: ['p'], attrs: { keepdims: 1 } },
+        { op: 'Equal', inputs: ['s', 'two'], outputs: ['e'] },
+        { op: 'Reshape', inputs: ['x', 'p'], outputs: ['flat'] },
+      ],
+    });
+    const res = inferModel(model, { batch: 3 });
+    expect(res.values.get('m')!.value).toEqual([6, 12, 16]);
+    expect(res.values.get('d')!.value).toEqual([1, 3, 4]);
+    expect(res.values.get('p')).toEqual({ dtype: I64, shape: [1], value: [144] });
+    expect(res.values.get('e')!.value).toEqual([0, 0, 0]);
+    expect(res.values.get('flat')!.shape).toEqual([144]);
+  });
 });
