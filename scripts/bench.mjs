@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+// npm run bench [-- --runs N] [-- --fresh]
+//
+// Builds mbn (tsc + bundle), generates the benchmark models in bench-out/ (kept between runs; --fresh regenerates
+// them), then measures whole processes, each the median of N ≥ 5 runs, beside references measured in the same run:
+// node start-up, onnx-proto decoding, Python onnx, cp. Prints a markdown table with the targets and writes it to
+// bench-out/results.md together with the machine. Speed is only asserted here, never in the tests.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'bench-out');
+const args = process.argv.slice(2);
+const fresh = args.includes('--fresh');
+const runsAt = args.indexOf('--runs');
+const RUNS = Math.max(5, runsAt >= 0 ? Number(args[runsAt + 1]) || 5 : 5);
+const PY = '/usr/bin/python3';
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const node = process.execPath;
+const mbnBin = join(root, 'bin/mbn.js');
+const rel = (p) => relative(root, p);
+
+function log(text) {
+  process.stderr.write(`${text}\n`);
+}
+
+// ---------------------------------------------------------------- build
+log('building (tsc + bundle)…');
+execFileSync(node, [join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+execFileSync(node, [join(root, 'scripts/bundle.mjs')], { stdio: 'inherit' });
+const models = await import(pathToFileURL(join(root, 'dist/bench/models.js')).href);
+mkdirSync(out, { recursive: true });
+
+const python = (code) => spawnSync(PY, ['-c', code], { encoding: 'utf8' });
+const hasPy = (mods) => existsSync(PY) && python(`import ${mods}`).status === 0;
+
+// ---------------------------------------------------------------- models
+const vgg = join(out, 'vgg16.onnx');
+const vggSourceFile = join(out, 'vgg16.source.txt');
+if (fresh || !existsSync(vgg) || !existsSync(vggSourceFile)) {
+  rmSync(vgg, { force: true });
+  if (hasPy('torch, torchvision')) {
+    log('exporting torchvision vgg16 (weights=None) with torch.onnx.export…');
+    const code = [
+      'import sys, torch, torchvision',
+      'torch.manual_seed(0)',
+      'm = torchvision.models.vgg16(weights=None).eval()',
+      'x = torch.randn(1, 3, 224, 224)',
+      'torch.onnx.export(m, x, sys.argv[1], opset_version=13, do_constant_folding=True, input_names=["input"], output_names=["output"])',
+    ].join('\n');
+    const r = spawnSync(PY, ['-c', code, vgg], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`torch export failed:\n${r.stderr}`);
+    writeFileSync(vggSourceFile, `torch.onnx.export(torchvision.models.vgg16(weights=None)), opset 13 (${python('import torch, torchvision; print(torch.__version__, torchvision.__version__)').stdout.trim()})\n`);
+  } else {
+    log('no torch in /usr/bin/python3: writing VGG-16 with mbn encoders and random weights…');
+    models.writeVgg16Model(vgg);
+    writeFileSync(vggSourceFile, 'generated in JS (src/bench/models.ts writeVgg16Model), random weights, opset 13\n');
+  }
+}
+const chainSizes = [25_000, 50_000, 100_000];
+const chains = chainSizes.map((n) => {
+  const path = join(out, `chain_${n}.onnx`);
+  if (fresh || !existsSync(path)) models.writeChainModel(path, n);
+  return { n, path };
+});
+const cmbDir = join(out, 'conv_mobilenet_v1');
+const cmb = join(cmbDir, 'conv_mobilenet_v1.onnx');
+const cmbSep = join(cmbDir, 'conv_mobilenet_v1.separated.onnx');
+if (fresh || !existsSync(cmb) || !existsSync(cmbSep)) {
+  log('synthesizing weights for fixtures/graph-only/conv_mobilenet_v1.onnx and separating it…');
+  rmSync(cmbDir, { recursive: true, force: true });
+  mkdirSync(cmbDir);
+  models.withSyntheticWeights(join(root, 'fixtures/graph-only/conv_mobilenet_v1.onnx'), cmbDir);
+  execFileSync(node, [mbnBin, 'separate', cmb, '-o', cmbSep, '--format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+// The same CLI without the bundle: the ES modules under dist/cli/.
+const esmEntry = join(out, 'esm-entry.mjs');
+writeFileSync(esmEntry, `import(${JSON.stringify(pathToFileURL(join(root, 'dist/cli/main.js')).href)}).then((cli) => cli.main(process.argv));\n`);
+const tiny = join(root, 'fixtures/models/tiny_cnn.onnx');
+const vggSize = statSync(vgg).size;
+
+// ---------------------------------------------------------------- measuring
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** One whole process: wall seconds (hrtime around it) and peak RSS in bytes (/usr/bin/time %M, else /proc polling). */
+function once(cmd, argv) {
+  if (TIME) {
+    const stats = join(tmpdir(), `mbn-bench-${process.pid}.time`);
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(TIME, ['-f', '%e %M', '-o', stats, cmd, ...argv], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}):\n${r.stderr}`);
+    const [, rssKb] = readFileSync(stats, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    rmSync(stats, { force: true });
+    return Promise.resolve({ wall, rss: rssKb * 1024 });
+  }
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let peak = 0;
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+      } catch {
+        // The process has ended.
+      }
+    }, 2);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) reject(new Error(`${cmd} ${argv.join(' ')} failed (${code}):\n${stderr}`));
+      else resolve({ wall, rss: peak });
+    });
+  });
+}
+
+/** Median wall time and median peak RSS of RUNS runs (one untimed run first warms the page cache). */
+async function measure(label, cmd, argv, { before } = {}) {
+  log(`measuring ${label}…`);
+  before?.();
+  await once(cmd, argv);
+  const walls = [];
+  const rsss = [];
+  for (let i = 0; i < RUNS; i++) {
+    before?.();
+    const r = await once(cmd, argv);
+    walls.push(r.wall);
+    rsss.push(r.rss);
+  }
+  return { label, wall: median(walls), rss: median(rsss), walls };
+}
+
+const loadStart = loadavg();
+const results = {};
+results.nodeStart = await measure('node -e ""', node, ['-e', '']);
+results.smallBundle = await measure('mbn analyze tiny_cnn (bundle)', node, [mbnBin, 'analyze', tiny, '--format', 'json']);
+results.smallEsm = await measure('mbn analyze tiny_cnn (ES modules)', node, [esmEntry, 'analyze', tiny, '--format', 'json']);
+results.analyze = await measure('mbn analyze vgg16', node, [mbnBin, 'analyze', vgg, '--format', 'json']);
+results.onnxProto = await measure('onnx-proto decode', node, ['-e', "require('onnx-proto').onnx.ModelProto.decode(require('fs').readFileSync(process.argv[1]))", vgg]);
+const pyOnnx = hasPy('onnx');
+if (pyOnnx) {
+  results.pyImport = await measure('python import onnx', PY, ['-c', 'import onnx']);
+  results.pyLoad = await measure('python onnx.load', PY, ['-c', 'import sys, onnx; onnx.load(sys.argv[1])', vgg]);
+  results.pyInfer = await measure('python onnx.load + infer_shapes', PY, ['-c', 'import sys, onnx; onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1]))', vgg]);
+}
+results.chains = [];
+for (const c of chains) results.chains.push({ ...c, ...(await measure(`mbn analyze chain ${c.n}`, node, [mbnBin, 'analyze', c.path, '--format', 'json'])) });
+const sepOut = join(out, 'vgg16.separated.onnx');
+const copyOut = join(out, 'vgg16.copy.onnx');
+const clean = (p) => () => rmSync(p, { force: true });
+results.separate = await measure('mbn separate vgg16', node, [mbnBin, 'separate', vgg, '-o', sepOut, '--format', 'json'], { before: clean(sepOut) });
+results.separateHe = await measure('mbn separate vgg16 --init he', node, [mbnBin, 'separate', vgg, '-o', sepOut, '--init', 'he', '--format', 'json'], { before: clean(sepOut) });
+results.cp = await measure('cp vgg16', 'cp', [vgg, copyOut], { before: clean(copyOut) });
+results.cpSync = await measure('cp + sync (fsync the copy)', 'sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', vgg, copyOut], { before: clean(copyOut) });
+const sepSize = statSync(sepOut).size;
+rmSync(copyOut, { force: true });
+log('measuring mbn bench Conv MobileNet vs separated…');
+const benchRuns = 10;
+const benchJson = JSON.parse(
+  execFileSync(node, [mbnBin, 'bench', cmb, cmbSep, '--runs', String(benchRuns), '--warmup', '2', '--format', 'json'], { cwd: root, encoding: 'utf8' }),
+);
+const loadEnd = loadavg();
+
+// ---------------------------------------------------------------- report
+const s = (x) => `${x.toFixed(x < 1 ? 3 : 2)} s`;
+const mb = (b) => `${(b / 1e6).toFixed(b < 1e7 ? 1 : 0)} MB`;
+const x = (r) => `${r.toFixed(2)}×`;
+const ok = (pass) => (pass ? '✅' : '❌');
+const rows = [];
+const row = (what, value, reference, ratio, target, pass) => rows.push(`| ${what} | ${value} | ${reference} | ${ratio} | ${target} | ${pass === undefined ? '' : ok(pass)} |`);
+
+const ns = results.nodeStart.wall;
+const an = results.analyze;
+row('`node -e ""` (start-up reference)', s(ns), '', '', '', undefined);
+row('`mbn analyze vgg16.onnx --format json`: time', s(an.wall), `node start ${s(ns)}`, x(an.wall / ns), '≤ 2× node start', an.wall <= 2 * ns);
+row('`mbn analyze vgg16.onnx`: peak RSS', mb(an.rss), `file ${mb(vggSize)}`, x(an.rss / vggSize), '< 100 MB', an.rss < 100e6);
+row('`mbn analyze` tiny_cnn, bundle (dist/mbn.cjs)', s(results.smallBundle.wall), `node start ${s(ns)}`, x(results.smallBundle.wall / ns), '≤ 2× node start', results.smallBundle.wall <= 2 * ns);
+row('`mbn analyze` tiny_cnn, ES modules (dist/cli/*.js)', s(results.smallEsm.wall), `bundle ${s(results.smallBundle.wall)}`, x(results.smallEsm.wall / results.smallBundle.wall), 'info (bundle gain)', undefined);
+row('onnx-proto `ModelProto.decode(readFileSync)`: time', s(results.onnxProto.wall), `mbn analyze ${s(an.wall)}`, x(results.onnxProto.wall / an.wall), 'info', undefined);
+row('onnx-proto decode: peak RSS', mb(results.onnxProto.rss), `mbn analyze ${mb(an.rss)}`, x(results.onnxProto.rss / an.rss), 'info', undefined);
+if (pyOnnx) {
+  row('Python `import onnx` (start-up reference)', s(results.pyImport.wall), '', '', 'info', undefined);
+  row('Python `onnx.load`: time', s(results.pyLoad.wall), `mbn analyze ${s(an.wall)}`, x(results.pyLoad.wall / an.wall), 'info', undefined);
+  row('Python `onnx.load`: peak RSS', mb(results.pyLoad.rss), `mbn analyze ${mb(an.rss)}`, x(results.pyLoad.rss / an.rss), 'info', undefined);
+  row('Python `onnx.load` + `infer_shapes`: time', s(results.pyInfer.wall), `mbn analyze ${s(an.wall)}`, x(results.pyInfer.wall / an.wall), 'info', undefined);
+  row('Python `onnx.load` + `infer_shapes`: peak RSS', mb(results.pyInfer.rss), `mbn analyze ${mb(an.rss)}`, x(results.pyInfer.rss / an.rss), 'info', undefined);
+} else {
+  row('Python onnx', 'skipped: /usr/bin/python3 has no onnx (apt install python3-onnx)', '', '', '', undefined);
+}
+const c0 = results.chains[0];
+for (const c of results.chains) {
+  const perNode = ((c.wall - ns) / c.n) * 1e6;
+  const target = c.n === 100_000 ? '< 2 s' : 'info';
+  row(`\`mbn analyze\` chain of ${c.n.toLocaleString('en-US')} nodes`, `${s(c.wall)} (${perNode.toFixed(1)} µs/node above node start), ${mb(c.rss)}`, c === c0 ? '' : `${c0.n / 1000}k: ${s(c0.wall)}`, c === c0 ? '' : `${x((c.wall - ns) / (c0.wall - ns))} for ${x(c.n / c0.n)} nodes`, target, c.n === 100_000 ? c.wall < 2 : undefined);
+}
+const sep = results.separate;
+row('`mbn separate vgg16.onnx -o …` (svd init): time', s(sep.wall), `cp ${s(results.cp.wall)}`, x(sep.wall / results.cp.wall), '≤ 2× cp', sep.wall <= 2 * results.cp.wall);
+row('`mbn separate … --init he`: time', s(results.separateHe.wall), `cp + sync ${s(results.cpSync.wall)}`, x(results.separateHe.wall / results.cpSync.wall), 'info (mbn fsyncs its output)', undefined);
+row('`mbn separate`: peak RSS', mb(sep.rss), `file ${mb(vggSize)}`, x(sep.rss / vggSize), '< 1.5× file size', sep.rss < 1.5 * vggSize);
+const [bm0, bm1] = benchJson.models;
+const latencyRatio = bm1.latencyMs.median / bm0.latencyMs.median;
+row(`\`mbn bench\` Conv MobileNet (${(bm0.macs / 1e9).toFixed(2)} GMACs)`, `${bm0.latencyMs.median.toFixed(1)} ms (p10 ${bm0.latencyMs.p10.toFixed(1)}, p90 ${bm0.latencyMs.p90.toFixed(1)})`, '', '', 'info', undefined);
+row(`\`mbn bench\` separated (${(bm1.macs / 1e9).toFixed(2)} GMACs)`, `${bm1.latencyMs.median.toFixed(1)} ms (p10 ${bm1.latencyMs.p10.toFixed(1)}, p90 ${bm1.latencyMs.p90.toFixed(1)})`, `MAC ratio ${bm1.macRatio.toFixed(3)}`, `latency ratio ${latencyRatio.toFixed(3)} (${(bm0.latencyMs.median / bm1.latencyMs.median).toFixed(2)}× faster)`, 'info', undefined);
+
+const cpu = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? cpus()[0]?.model ?? '?';
+const machine = [
+  `- machine: ${cpu}, ${cpus().length} cores, ${(Number(execFileSync('sh', ['-c', "awk '/MemTotal/ {print $2}' /proc/meminfo"], { encoding: 'utf8' })) / 1e6).toFixed(1)} GB RAM; node ${process.version}; onnxruntime-node ${benchJson.runtime.version}`,
+  `- load average (1/5/15 min): ${loadStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadEnd.map((l) => l.toFixed(2)).join(' ')} at end`,
+  `- vgg16.onnx: ${mb(vggSize)}, ${readFileSync(vggSourceFile, 'utf8').trim()}; separated: ${mb(sepSize)}`,
+  `- whole processes, median of ${RUNS} runs after one warm-up run (page cache warm); RSS: ${TIME ? '/usr/bin/time %M' : '/proc VmHWM polling'}; outputs deleted before each separate/cp run`,
+  `- mbn bench: ${benchRuns} timed runs after 2 warm-up runs, 1 intra-op thread, fixtures/graph-only/conv_mobilenet_v1.onnx with synthetic weights (src/bench/models.ts) and its \`mbn separate\` output, 1x3x224x224`,
+];
+const table = [
+  '| measure | value | reference | ratio | target | ok |',
+  '|---|---|---|---|---|---|',
+  ...rows,
+];
+const md = [`# mbn benchmarks (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`, '', ...machine, '', ...table, ''].join('\n');
+writeFileSync(join(out, 'results.md'), md);
+writeFileSync(join(out, 'results.json'), JSON.stringify({ runs: RUNS, loadStart, loadEnd, results, bench: benchJson }, null, 2));
+process.stdout.write(`${md}\nwritten to ${rel(join(out, 'results.md'))}\n`);
