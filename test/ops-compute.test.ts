@@ -493,4 +493,35 @@ describe('through inferModel', () => {
     expect(res.values.get('e')!.value).toEqual([0, 0, 0]);
     expect(res.values.get('flat')!.shape).toEqual([144]);
   });
+
+  it('QLinearConv and Gemm through the real node context', () => {
+    const model = buildAndRead({
+      opset: 13,
+      inputs: [{ name: 'x', dtype: U8, shape: [1, 4, 8, 8] }],
+      outputs: ['y', 'g'],
+      initializers: [
+        { name: 'xs', dtype: F, dims: [], values: [0.1] },
+        { name: 'xz', dtype: U8, dims: [], values: [128] },
+        { name: 'w', dtype: U8, dims: [8, 4, 3, 3], values: new Array(288).fill(1) },
+        { name: 'ws', dtype: F, dims: [], values: [0.1] },
+        { name: 'wz', dtype: U8, dims: [], values: [0] },
+        { name: 'ys', dtype: F, dims: [], values: [0.1] },
+        { name: 'yz', dtype: I8, dims: [], values: [0] },
+        { name: 'a', dtype: F, dims: [3, 4], values: new Array(12).fill(1) },
+        { name: 'b', dtype: F, dims: [5, 4], values: new Array(20).fill(1) },
+      ],
+      nodes: [
+        { op: 'QLinearConv', inputs: ['x', 'xs', 'xz', 'w', 'ws', 'wz', 'ys', 'yz'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1], strides: [2, 2] } },
+        { op: 'Gemm', inputs: ['a', 'b'], outputs: ['g'], attrs: { transB: 1 } },
+      ],
+    });
+    const res = inferModel(model);
+    const conv = res.layers.find((l) => l.node.opType === 'QLinearConv')!;
+    // (8 + 2 − 3)/2 + 1 = 4 → [1,8,4,4]; MACs 128·4·9.
+    expect(conv.outputs[0]).toEqual({ dtype: I8, shape: [1, 8, 4, 4] });
+    expect(conv.cost).toEqual({ macs: 4608, flops: 0 });
+    const gemm = res.layers.find((l) => l.node.opType === 'Gemm')!;
+    expect(gemm.outputs[0]!.shape).toEqual([3, 5]);
+    expect(gemm.cost).toEqual({ macs: 60, flops: 0 });
+  });
 });

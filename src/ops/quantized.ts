@@ -13,18 +13,27 @@ import { convGeometry } from './conv.js';
  *   requantization are not counted.
  */
 
-/** A view of ctx whose inputs 0 and 1 are the given positions (so Conv's geometry applies). */
+/** A view of ctx whose inputs 0 and 1 are the given positions (so Conv's geometry applies). Delegates explicitly. */
 function remap(ctx: RuleContext, x: number, w: number): RuleContext {
   const pick = (i: number): number => (i === 0 ? x : i === 1 ? w : -1);
-  const view = Object.create(ctx) as RuleContext;
-  const inputs = [ctx.inputs[x] ?? null, ctx.inputs[w] ?? null];
-  return Object.assign(view, {
-    inputs,
-    input: (i: number) => ctx.input(pick(i)),
-    shape: (i: number) => ctx.shape(pick(i)),
-    values: (i: number) => ctx.values(pick(i)),
-    has: (i: number) => pick(i) >= 0 && ctx.has(pick(i)),
-  });
+  return {
+    node: ctx.node,
+    opset: ctx.opset,
+    inputs: [ctx.inputs[x] ?? null, ctx.inputs[w] ?? null],
+    input: (i) => ctx.input(pick(i)),
+    shape: (i) => ctx.shape(pick(i)),
+    values: (i) => ctx.values(pick(i)),
+    has: (i) => pick(i) >= 0 && ctx.has(pick(i)),
+    int: (n, d) => ctx.int(n, d),
+    ints: (n, d) => ctx.ints(n, d),
+    intsOrNull: (n) => ctx.intsOrNull(n),
+    float: (n, d) => ctx.float(n, d),
+    floats: (n, d) => ctx.floats(n, d),
+    string: (n, d) => ctx.string(n, d),
+    attribute: (n) => ctx.attribute(n),
+    tensorValues: (t) => ctx.tensorValues(t),
+    note: (text) => ctx.note(text),
+  };
 }
 
 function convView(ctx: RuleContext): RuleContext {
