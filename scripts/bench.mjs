@@ -124,44 +124,59 @@ function once(cmd, argv) {
   });
 }
 
-/** Median wall time and median peak RSS of RUNS runs (one untimed run first warms the page cache). */
-async function measure(label, cmd, argv, { before } = {}) {
-  log(`measuring ${label}…`);
-  before?.();
-  await once(cmd, argv);
-  const walls = [];
-  const rsss = [];
-  for (let i = 0; i < RUNS; i++) {
-    before?.();
-    const r = await once(cmd, argv);
-    walls.push(r.wall);
-    rsss.push(r.rss);
+/**
+ * Median wall time and median peak RSS of each spec over `runs` runs. The specs run round-robin (after one untimed
+ * run each, which also warms the page cache), so that a change of machine load hits them all alike.
+ */
+async function measureGroup(specs, runs = RUNS) {
+  for (const sp of specs) {
+    log(`measuring ${sp.label}…`);
+    sp.before?.();
+    await once(sp.cmd, sp.argv);
   }
-  return { label, wall: median(walls), rss: median(rsss), walls };
+  const acc = specs.map(() => ({ walls: [], rsss: [] }));
+  for (let i = 0; i < runs; i++) {
+    for (const [k, sp] of specs.entries()) {
+      sp.before?.();
+      const r = await once(sp.cmd, sp.argv);
+      acc[k].walls.push(r.wall);
+      acc[k].rsss.push(r.rss);
+    }
+  }
+  return specs.map((sp, k) => ({ label: sp.label, wall: median(acc[k].walls), rss: median(acc[k].rsss), walls: acc[k].walls }));
 }
 
 const loadStart = loadavg();
 const results = {};
-results.nodeStart = await measure('node -e ""', node, ['-e', '']);
-results.smallBundle = await measure('mbn analyze tiny_cnn (bundle)', node, [mbnBin, 'analyze', tiny, '--format', 'json']);
-results.smallEsm = await measure('mbn analyze tiny_cnn (ES modules)', node, [esmEntry, 'analyze', tiny, '--format', 'json']);
-results.analyze = await measure('mbn analyze vgg16', node, [mbnBin, 'analyze', vgg, '--format', 'json']);
-results.onnxProto = await measure('onnx-proto decode', node, ['-e', "require('onnx-proto').onnx.ModelProto.decode(require('fs').readFileSync(process.argv[1]))", vgg]);
+[results.nodeStart, results.smallBundle, results.smallEsm, results.analyze] = await measureGroup(
+  [
+    { label: 'node -e ""', cmd: node, argv: ['-e', ''] },
+    { label: 'mbn analyze tiny_cnn (bundle)', cmd: node, argv: [mbnBin, 'analyze', tiny, '--format', 'json'] },
+    { label: 'mbn analyze tiny_cnn (ES modules)', cmd: node, argv: [esmEntry, 'analyze', tiny, '--format', 'json'] },
+    { label: 'mbn analyze vgg16', cmd: node, argv: [mbnBin, 'analyze', vgg, '--format', 'json'] },
+  ],
+  Math.max(RUNS, 15),
+);
+[results.onnxProto] = await measureGroup([{ label: 'onnx-proto decode', cmd: node, argv: ['-e', "require('onnx-proto').onnx.ModelProto.decode(require('fs').readFileSync(process.argv[1]))", vgg] }]);
 const pyOnnx = hasPy('onnx');
 if (pyOnnx) {
-  results.pyImport = await measure('python import onnx', PY, ['-c', 'import onnx']);
-  results.pyLoad = await measure('python onnx.load', PY, ['-c', 'import sys, onnx; onnx.load(sys.argv[1])', vgg]);
-  results.pyInfer = await measure('python onnx.load + infer_shapes', PY, ['-c', 'import sys, onnx; onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1]))', vgg]);
+  [results.pyImport, results.pyLoad, results.pyInfer] = await measureGroup([
+    { label: 'python import onnx', cmd: PY, argv: ['-c', 'import onnx'] },
+    { label: 'python onnx.load', cmd: PY, argv: ['-c', 'import sys, onnx; onnx.load(sys.argv[1])', vgg] },
+    { label: 'python onnx.load + infer_shapes', cmd: PY, argv: ['-c', 'import sys, onnx; onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1]))', vgg] },
+  ]);
 }
-results.chains = [];
-for (const c of chains) results.chains.push({ ...c, ...(await measure(`mbn analyze chain ${c.n}`, node, [mbnBin, 'analyze', c.path, '--format', 'json'])) });
+const chainResults = await measureGroup(chains.map((c) => ({ label: `mbn analyze chain ${c.n}`, cmd: node, argv: [mbnBin, 'analyze', c.path, '--format', 'json'] })));
+results.chains = chains.map((c, i) => ({ ...c, ...chainResults[i] }));
 const sepOut = join(out, 'vgg16.separated.onnx');
 const copyOut = join(out, 'vgg16.copy.onnx');
 const clean = (p) => () => rmSync(p, { force: true });
-results.separate = await measure('mbn separate vgg16', node, [mbnBin, 'separate', vgg, '-o', sepOut, '--format', 'json'], { before: clean(sepOut) });
-results.separateHe = await measure('mbn separate vgg16 --init he', node, [mbnBin, 'separate', vgg, '-o', sepOut, '--init', 'he', '--format', 'json'], { before: clean(sepOut) });
-results.cp = await measure('cp vgg16', 'cp', [vgg, copyOut], { before: clean(copyOut) });
-results.cpSync = await measure('cp + sync (fsync the copy)', 'sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', vgg, copyOut], { before: clean(copyOut) });
+[results.separate, results.separateHe, results.cp, results.cpSync] = await measureGroup([
+  { label: 'mbn separate vgg16', cmd: node, argv: [mbnBin, 'separate', vgg, '-o', sepOut, '--format', 'json'], before: clean(sepOut) },
+  { label: 'mbn separate vgg16 --init he', cmd: node, argv: [mbnBin, 'separate', vgg, '-o', sepOut, '--init', 'he', '--format', 'json'], before: clean(sepOut) },
+  { label: 'cp vgg16', cmd: 'cp', argv: [vgg, copyOut], before: clean(copyOut) },
+  { label: 'cp + sync (fsync the copy)', cmd: 'sh', argv: ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', vgg, copyOut], before: clean(copyOut) },
+]);
 const sepSize = statSync(sepOut).size;
 rmSync(copyOut, { force: true });
 log('measuring mbn bench Conv MobileNet vs separated…');
@@ -170,6 +185,8 @@ const benchJson = JSON.parse(
   execFileSync(node, [mbnBin, 'bench', cmb, cmbSep, '--runs', String(benchRuns), '--warmup', '2', '--format', 'json'], { cwd: root, encoding: 'utf8' }),
 );
 const loadEnd = loadavg();
+// bin/mbn.js ignores a bundle older than dist/cli/main.js: note it when another process ran tsc during the run.
+const staleBundle = statSync(join(root, 'dist/mbn.cjs')).mtimeMs < statSync(join(root, 'dist/cli/main.js')).mtimeMs;
 
 // ---------------------------------------------------------------- report
 const s = (x) => `${x.toFixed(x < 1 ? 3 : 2)} s`;
@@ -217,9 +234,10 @@ const machine = [
   `- machine: ${cpu}, ${cpus().length} cores, ${(Number(execFileSync('sh', ['-c', "awk '/MemTotal/ {print $2}' /proc/meminfo"], { encoding: 'utf8' })) / 1e6).toFixed(1)} GB RAM; node ${process.version}; onnxruntime-node ${benchJson.runtime.version}`,
   `- load average (1/5/15 min): ${loadStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadEnd.map((l) => l.toFixed(2)).join(' ')} at end`,
   `- vgg16.onnx: ${mb(vggSize)}, ${readFileSync(vggSourceFile, 'utf8').trim()}; separated: ${mb(sepSize)}`,
-  `- whole processes, median of ${RUNS} runs after one warm-up run (page cache warm); RSS: ${TIME ? '/usr/bin/time %M' : '/proc VmHWM polling'}; outputs deleted before each separate/cp run`,
+  `- whole processes, median of ${RUNS} runs (15 for the start-up group) after one warm-up run each (page cache warm), comparable commands interleaved; RSS: ${TIME ? '/usr/bin/time %M' : '/proc VmHWM polling'}; outputs deleted before each separate/cp run`,
   `- mbn bench: ${benchRuns} timed runs after 2 warm-up runs, 1 intra-op thread, fixtures/graph-only/conv_mobilenet_v1.onnx with synthetic weights (src/bench/models.ts) and its \`mbn separate\` output, 1x3x224x224`,
 ];
+if (staleBundle) machine.push('- **warning**: dist/cli/main.js was rebuilt by another process during the run, so some `mbn` runs used the ES modules instead of the bundle; run again');
 const table = [
   '| measure | value | reference | ratio | target | ok |',
   '|---|---|---|---|---|---|',
