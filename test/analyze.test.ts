@@ -187,3 +187,61 @@ describe('the CLI', () => {
     expect(json.notes).toContain("external data file 'resnet18.onnx.data' is missing: not needed for analysis");
   });
 });
+
+describe('Loop trip counts', () => {
+  it('M = INT64_MAX (a loop that ends on its condition) counts the body once, with a note', async () => {
+    const { default: onnxProto } = await import('onnx-proto');
+    const o = onnxProto.onnx;
+    const T = o.TensorProto.DataType;
+    const vi = (name: string, type: number, dims: number[]) => ({
+      name,
+      type: { tensorType: { elemType: type, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+    });
+    const body = {
+      name: 'body',
+      input: [vi('i', T.INT64, []), vi('c', T.BOOL, []), vi('x_in', T.FLOAT, [1, 4, 8])],
+      output: [vi('c_out', T.BOOL, []), vi('x_out', T.FLOAT, [1, 4, 8])],
+      node: [
+        { opType: 'Identity', input: ['c'], output: ['c_out'] },
+        { opType: 'MatMul', input: ['x_in', 'w'], output: ['x_out'], name: 'mm' },
+      ],
+    };
+    const int64 = (name: string, value: bigint) => {
+      const raw = new Uint8Array(8);
+      new DataView(raw.buffer).setBigInt64(0, value, true);
+      return { name, dataType: T.INT64, dims: [], rawData: raw };
+    };
+    const w = new Float32Array(64).fill(0.5);
+    const model = o.ModelProto.create({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'g',
+        input: [vi('x', T.FLOAT, [1, 4, 8])],
+        output: [vi('y', T.FLOAT, [1, 4, 8])],
+        initializer: [
+          int64('M', 2n ** 63n - 1n),
+          { name: 'cond', dataType: T.BOOL, dims: [], rawData: new Uint8Array([1]) },
+          { name: 'w', dataType: T.FLOAT, dims: [8, 8], rawData: new Uint8Array(w.buffer) },
+        ],
+        node: [
+          {
+            opType: 'Loop',
+            name: 'loop',
+            input: ['M', 'cond', 'x'],
+            output: ['y'],
+            attribute: [{ name: 'g', type: o.AttributeProto.AttributeType.GRAPH, g: body }].map((a) => ({ ...a, name: 'body' })),
+          },
+        ],
+      },
+    });
+    const { readModelBytes } = await import('../src/onnx/read.js');
+    const report = analyzeModel(readModelBytes(o.ModelProto.encode(model).finish()));
+    const mm = report.layers.find((l) => l.op === 'MatMul')!;
+    expect(mm.multiplier).toBe(1);
+    expect(report.totals.macs).toBe(4 * 8 * 8);
+    const loop = report.layers.find((l) => l.op === 'Loop')!;
+    expect(loop.notes[0]).toMatch(/^trip count 9223372036854776000 is unbounded/);
+    expect(report.model.outputs[0].shape).toEqual([1, 4, 8]);
+  });
+});

@@ -352,7 +352,10 @@ class Inference {
       const trip = record.inputs[0]?.value;
       const carried = node.inputs.slice(2).map((n) => (n ? (scope.get(n) ?? UNKNOWN) : UNKNOWN));
       let times = 1;
-      if (trip && trip.length === 1 && node.inputs[0]) times = trip[0];
+      // Exporters write M = INT64_MAX for loops that end on their condition: that is no trip count.
+      const bounded = trip && trip.length === 1 && node.inputs[0] !== '' && trip[0] < 2 ** 31;
+      if (bounded) times = trip[0];
+      else if (trip && trip.length === 1 && node.inputs[0]) record.notes.push(`trip count ${trip[0]} is unbounded (the loop ends on its condition): body counted once per inference`);
       else record.notes.push('trip count is not a constant: body counted once per inference');
       body.inputs.forEach((input, i) => {
         if (i === 0) sub.values.set(input.name, { dtype: DataType.INT64, shape: [] });
@@ -366,10 +369,10 @@ class Inference {
       record.outputs = node.outputs.map((_, i) => {
         const s = outs[i + 1];
         if (i < nCarried) return s ? stripValue(s) : null;
-        if (!s?.shape || !(trip && trip.length === 1)) return null;
+        if (!s?.shape || !bounded) return null;
         return { dtype: s.dtype, shape: [times, ...s.shape] };
       });
-      if (times !== 1 || (trip && trip.length === 1)) record.notes.push(`body runs ${times} times`);
+      if (bounded) record.notes.push(`body runs ${times} times`);
       return;
     }
     // Scan (opset 9+): inputs are N state variables then M scan inputs.
