@@ -409,14 +409,12 @@ describe('heNormalSeparated', () => {
   });
 });
 
-describe('performance', () => {
-  it('decomposes a [512, 512, 3, 3] weight at r=1 quickly', () => {
+describe('a VGG-sized layer', () => {
+  // Speed is measured by `npm run bench`, never asserted here; this checks a large layer's result only.
+  it('decomposes a [512, 512, 3, 3] weight at r=1 into the right shapes', () => {
     const w = structured([512, 512, 3, 3], 1, [], 1, 11);
-    const t0 = performance.now();
     const sep = separateConvWeight(w, 1, 1);
-    const ms = performance.now() - t0;
     expect(sep.depthwise.dims).toEqual([512, 1, 3, 3]);
-    // Measured ~100 ms; generous bound for slow CI machines.
-    expect(ms).toBeLessThan(3000);
+    expect(sep.pointwise.dims).toEqual([512, 512, 1, 1]);
   });
 });
