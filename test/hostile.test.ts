@@ -13,6 +13,7 @@ import { readModel, readModelBytes, readModelFrom } from '../src/onnx/read.js';
 import { FileSource } from '../src/onnx/source.js';
 import { readTensorBytes } from '../src/onnx/tensor-data.js';
 import { renderJson } from '../src/report/analyze-report.js';
+import { buildModel, type ModelSpec } from './helpers/build-model.js';
 import { cat, len, modelAround, mutate, node, randInt, randomBytes, rng, tag, valueInfo, varint, vint } from './helpers/mutate.js';
 
 /**
@@ -339,6 +340,28 @@ describe('crafted bytes', () => {
       }
     }
   });
+});
+
+// ---- constant folding must not materialize what dims or values merely declare ---------------------------------------
+
+describe('shape arithmetic on huge declared values', () => {
+  const i64 = (name: string, dims: number[], values: number[]) => ({ name, dtype: 7, dims, values });
+  const cases: [string, ModelSpec][] = [
+    ['Range to 1e15', { initializers: [i64('s', [], [0]), i64('l', [], [1e15]), i64('d', [], [1])], nodes: [{ op: 'Range', inputs: ['s', 'l', 'd'], outputs: ['y'] }], outputs: ['y'] }],
+    ['Range with delta 0', { initializers: [i64('s', [], [0]), i64('l', [], [10]), i64('d', [], [0])], nodes: [{ op: 'Range', inputs: ['s', 'l', 'd'], outputs: ['y'] }], outputs: ['y'] }],
+    ['ConstantOfShape [1e6,1e6,1e6] then Shape', { initializers: [i64('s', [3], [1e6, 1e6, 1e6])], nodes: [{ op: 'ConstantOfShape', inputs: ['s'], outputs: ['y'] }, { op: 'Shape', inputs: ['y'], outputs: ['z'] }], outputs: ['z'] }],
+    ['ConstantOfShape [1e9]', { initializers: [i64('s', [1], [1e9])], nodes: [{ op: 'ConstantOfShape', inputs: ['s'], outputs: ['y'] }], outputs: ['y'] }],
+    ['Expand to [1e5,1e5]', { initializers: [i64('x', [1], [1]), i64('s', [2], [1e5, 1e5])], nodes: [{ op: 'Expand', inputs: ['x', 's'], outputs: ['y'] }], outputs: ['y'] }],
+    ['Tile x1e9', { initializers: [i64('x', [1], [1]), i64('s', [1], [1e9])], nodes: [{ op: 'Tile', inputs: ['x', 's'], outputs: ['y'] }], outputs: ['y'] }],
+    ['Reshape to [-1,-1]', { inputs: [{ name: 'x', shape: [2, 3] }], initializers: [i64('s', [2], [-1, -1])], nodes: [{ op: 'Reshape', inputs: ['x', 's'], outputs: ['y'] }], outputs: ['y'] }],
+  ];
+  for (const [name, spec] of cases) {
+    it(`${name}: success or MbnError, quickly`, () => {
+      const started = Date.now();
+      pipeline(buildModel(spec));
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+  }
 });
 
 // ---- size and depth ------------------------------------------------------------------------------------------------
