@@ -31,11 +31,6 @@ const EXPECTED: Record<string, string> = {
   // Opset-8 Scan has a leading batch axis and a sequence_lens input; shape/infer.ts implements the opset-9 form
   // (owner of shape/infer.ts to fix): outputs lose their batch dim.
   'node/test_scan_sum': 'Scan opset 8 (batched form) not implemented: inferred [2], expected [1,2]',
-  // Exported by an old PyTorch with slope [C] against [N,C,...] (per-channel on axis 1, not numpy broadcasting);
-  // onnxruntime accepts it. Op owner (PRelu rule) to decide whether to accept the legacy layout.
-  'pytorch-converted/test_PReLU_1d_multiparam': 'PRelu slope [C] against [N,C,L] (legacy per-channel layout)',
-  'pytorch-converted/test_PReLU_2d_multiparam': 'PRelu slope [C] against [N,C,H,W] (legacy per-channel layout)',
-  'pytorch-converted/test_PReLU_3d_multiparam': 'PRelu slope [C] against [N,C,D,H,W] (legacy per-channel layout)',
 };
 
 interface Failure {
