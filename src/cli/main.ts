@@ -107,7 +107,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .argument('<base>', 'ONNX model before the change')
     .argument('<head>', 'ONNX model after the change')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
-    .option('--all', 'also list unchanged layers', false)
+    .option('--all', 'list every layer (default: only layers whose MACs or params change)', false)
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(diff);
   diff.action(async (base: string, head: string, opts) => {
