@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/cost/analyze.js';
@@ -171,6 +172,23 @@ describe('writes nothing it should not', () => {
     expect(self.status).toBe(2);
     expect(self.stderr).toMatch(/^mbn: refusing to write .* it is the input/);
     expect(readFileSync(input).equals(original)).toBe(true);
+  });
+
+  it('a full disk leaves no partial output (a 64 KiB tmpfs; needs root to mount)', (ctx) => {
+    const mountPoint = tempDir('mbn-tinyfs-');
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint]).status === 0;
+    if (!mounted) {
+      console.warn('skipping the full-disk test: cannot mount a tmpfs here (needs root)');
+      ctx.skip();
+    }
+    try {
+      const r = mbn(['separate', fixture('models/conv_mobilenet_v1_w025.onnx'), '-o', join(mountPoint, 'out.onnx')]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`mbn: cannot write '${join(mountPoint, 'out.onnx')}': no space left on device; nothing was written\n`);
+      expect(readdirSync(mountPoint)).toEqual([]);
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
   });
 
   it('a write that fails leaves no file behind and says why', () => {

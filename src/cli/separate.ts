@@ -1,8 +1,10 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { analyzeModel } from '../cost/analyze.js';
+import type { Model } from '../ir/types.js';
+import { externalLocations } from '../ir/walk.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { BufferSource } from '../onnx/source.js';
-import { checkTarget, writePieces } from '../onnx/write-file.js';
+import { type StagedFile, checkTarget, stagePieces } from '../onnx/write-file.js';
 import { renderSeparation, type SeparationSummary } from '../report/separate-report.js';
 import { makeStyle } from '../report/style.js';
 import { assertSameFolder, buildRewrite, planSeparation, type SeparateOptions } from '../rewrite/separate.js';
@@ -66,12 +68,20 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
     const summary: SeparationSummary = { input: path, output: opts.dryRun ? null : output, plan, built, after: null };
     if (!opts.dryRun) {
       const progress = opts.format === 'table' ? progressReporter(`writing ${basename(output)}`) : undefined;
-      if (built.externalData) {
-        const dataPath = join(dirname(output), built.externalData.location);
-        const bytes = Buffer.concat(built.externalData.bytes);
-        writePieces({ path: dataPath, force: opts.force, protect: [path] }, [bytes], new BufferSource(bytes));
+      // Both files are complete and synced before either is renamed into place.
+      const staged: StagedFile[] = [];
+      try {
+        if (built.externalData) {
+          const dataPath = join(dirname(output), built.externalData.location);
+          const bytes = Buffer.concat(built.externalData.bytes);
+          staged.push(stagePieces({ path: dataPath, force: opts.force, protect: [path, ...externalPaths(model)] }, [bytes], new BufferSource(bytes)));
+        }
+        staged.push(stagePieces({ path: output, force: opts.force, protect: [path] }, built.pieces, model.source, progress));
+      } catch (error) {
+        for (const s of staged) s.abort();
+        throw error;
       }
-      writePieces({ path: output, force: opts.force, protect: [path] }, built.pieces, model.source, progress);
+      for (const s of staged) s.commit();
       progress?.done();
       const written = readModel(output);
       try {
@@ -92,4 +102,10 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
   } finally {
     model.source.close();
   }
+}
+
+/** The input's own data files: an output data file must never replace one of them. */
+function externalPaths(model: Model): string[] {
+  const folder = dirname(model.path ?? '.');
+  return externalLocations(model).map((l) => join(folder, l));
 }

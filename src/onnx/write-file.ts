@@ -66,11 +66,27 @@ export interface Progress {
   (written: number, total: number): void;
 }
 
-/** Writes pieces (ranges of `source` and new bytes) to target.path atomically. */
-export function writePieces(target: WriteTarget, pieces: Piece[], source: ByteSource, progress?: Progress): number {
+/** A complete, synced temporary file waiting to be renamed into place. */
+export interface StagedFile {
+  commit(): void;
+  abort(): void;
+}
+
+/**
+ * Writes pieces (ranges of `source` and new bytes) to a temporary file beside target.path. Nothing is visible at
+ * the target until commit(); abort() (or any failure here) removes the temporary file.
+ */
+export function stagePieces(target: WriteTarget, pieces: Piece[], source: ByteSource, progress?: Progress): StagedFile {
   checkTarget(target);
   const total = piecesLength(pieces);
   const tmp = join(dirname(target.path), `.${basename(target.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const remove = () => {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // The temporary file may never have been created.
+    }
+  };
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'wx', 0o644);
@@ -88,8 +104,6 @@ export function writePieces(target: WriteTarget, pieces: Piece[], source: ByteSo
     fsyncSync(fd);
     closeSync(fd);
     fd = null;
-    renameSync(tmp, target.path);
-    return total;
   } catch (error) {
     if (fd !== null) {
       try {
@@ -98,12 +112,24 @@ export function writePieces(target: WriteTarget, pieces: Piece[], source: ByteSo
         // Already failing: the original error is the one to report.
       }
     }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // The temporary file may never have been created.
-    }
+    remove();
     if (error instanceof MbnError) throw error;
     throw new MbnError('write-failed', `cannot write ${quote(target.path)}: ${reason(error)}; nothing was written`);
   }
+  return {
+    commit() {
+      try {
+        renameSync(tmp, target.path);
+      } catch (error) {
+        remove();
+        throw new MbnError('write-failed', `cannot write ${quote(target.path)}: ${reason(error)}; nothing was written`);
+      }
+    },
+    abort: remove,
+  };
+}
+
+/** Writes pieces to target.path atomically. */
+export function writePieces(target: WriteTarget, pieces: Piece[], source: ByteSource, progress?: Progress): void {
+  stagePieces(target, pieces, source, progress).commit();
 }
