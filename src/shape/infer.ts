@@ -110,6 +110,13 @@ class Inference {
         throw new MbnError('usage', `--input names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
       }
     }
+    // --batch names the symbol of every input's first dim, whatever order the inputs come in.
+    if (this.options.batch !== undefined) {
+      for (const input of graph.inputs) {
+        const first = input.type?.shape?.[0];
+        if (typeof first === 'string' && !initNames.has(input.name)) this.symbols.set(first, this.options.batch);
+      }
+    }
     const inputs: InferResult['inputs'] = [];
     for (const input of graph.inputs) {
       if (initNames.has(input.name)) continue;
@@ -142,7 +149,7 @@ class Inference {
       return { dtype, shape: null };
     }
     const shape = declared.map((d, i) => {
-      if (typeof d === 'number' && d > 0) return d;
+      if (typeof d === 'number' && d >= 0) return d;
       if (typeof d === 'string' && this.symbols.has(d)) return this.symbols.get(d)!;
       if (i === 0 && this.options.batch !== undefined) {
         if (typeof d === 'string') this.symbols.set(d, this.options.batch);
@@ -250,7 +257,7 @@ class Inference {
       try {
         outputs = rule.infer(ctx);
       } catch (error) {
-        if (error instanceof UnknownShape) record.reason = 'input shape unknown';
+        if (error instanceof UnknownShape) record.reason = error.message || 'input shape unknown';
         else if (error instanceof ShapeError) record.reason = error.message;
         else if (error instanceof MbnError) throw error;
         else record.reason = `shape rule failed: ${(error as Error).message}`;
@@ -291,8 +298,8 @@ class Inference {
   }
 
   /**
-   * A Constant feeding a layer is a weight, counted as parameters of its first consumer — unless it holds a single
-   * element: exporters emit those for op settings (Clip bounds, attention scale factors), which are not learned.
+   * A Constant feeding a layer is a weight of its first consumer (weight bytes; parameters when floating point) —
+   * unless it holds a single element: exporters emit those for op settings (Clip bounds, scale factors).
    */
   private constantWeight(node: Node, scope: Scope): void {
     const a = attr(node, 'value');
@@ -600,7 +607,8 @@ class NodeContext implements RuleContext {
   }
   values(i: number): number[] {
     const s = this.inputs[i];
-    if (!s || !s.value) throw new UnknownShape();
+    if (!s) throw new UnknownShape();
+    if (!s.value) throw new UnknownShape(`the value of input ${i} is only known at run time`);
     return s.value;
   }
   has(i: number): boolean {
