@@ -11,6 +11,9 @@ import { softmaxOps } from './softmax.js';
 import { constantOps } from './constant.js';
 import { layoutFamilies } from './layout.js';
 import { resizeOps } from './resize.js';
+import { recurrentOps } from './recurrent.js';
+import { visionOps } from './vision.js';
+import { miscOps } from './misc.js';
 
 /** Every operator family mbn knows. Adding an op family: one file in src/ops, one line here. */
 const FAMILIES: OpRule[] = [
@@ -19,6 +22,8 @@ const FAMILIES: OpRule[] = [
   elementwiseOps, activationOps, gemmOps, normOps, poolOps, reduceOps, softmaxOps, quantizedOps,
   // data movement, shapes and constants
   constantOps, ...layoutFamilies, resizeOps,
+  // recurrent, detection/sampling, and the rest of the default domain
+  recurrentOps, visionOps, miscOps,
 ];
 
 /** domain ('' = ai.onnx) → op type → rule; two lookups and no string building, as it runs once per node. */
