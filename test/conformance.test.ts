@@ -56,7 +56,7 @@ interface Summary {
 }
 
 /** Reasons a layer can carry that mean "not known", not "wrong": inputs' values or shapes unknown before run time. */
-const BENIGN = /^(input shape unknown|output shape unknown|no rule for |cost rule failed|cost overflows)/;
+const BENIGN = /^(input shape unknown|output shape unknown|the value of input [0-9]+ is only known at run time|no rule for |cost rule failed|cost overflows)/;
 
 function fmt(shape: readonly number[] | null | undefined): string {
   return shape ? `[${shape.join(',')}]` : 'unknown';
