@@ -24,6 +24,7 @@ let lib;
 try {
   lib = {
     ...(await import(join(root, 'dist/errors.js'))),
+    ...(await import(join(root, 'dist/util/random.js'))),
     ...(await import(join(root, 'dist/onnx/read.js'))),
     ...(await import(join(root, 'dist/onnx/tensor-data.js'))),
     ...(await import(join(root, 'dist/cost/analyze.js'))),
@@ -35,16 +36,7 @@ try {
 }
 const { MbnError, readModelBytes, readTensorBytes, analyzeModel, renderJson } = lib;
 
-function rng(s) {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = lib.mulberry32;
 const r = rng(seed);
 const int = (n) => Math.floor(r() * n);
 

@@ -6,19 +6,11 @@ import {
   type SeparatedWeights,
   type WeightTensor,
 } from '../src/rewrite/decompose.js';
+import { mulberry32 } from '../src/util/random.js';
 
 // ---------------------------------------------------------------- helpers ---
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 function tensor(dims: number[], values: number[]): WeightTensor {
   return { dims, data: Float64Array.from(values) };

@@ -20,6 +20,8 @@
  * Pure functions: no I/O, no dependencies.
  */
 
+import { mulberry32 } from '../util/random.js';
+
 /** Dense row-major tensor. */
 export interface WeightTensor {
   dims: number[];
@@ -350,17 +352,6 @@ export function composeSeparated(sep: SeparatedWeights, group: number, inChannel
   return { dims: [N, cg, ...kernel], data: out };
 }
 
-/** mulberry32: tiny, fast, well-distributed 32-bit PRNG; output in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fill `out` with N(0, std^2) samples via Box-Muller (both outputs used). */
 function fillNormal(out: Float64Array, std: number, rand: () => number): void {

@@ -3,17 +3,10 @@
  * minimal protobuf encoder for crafting messages that no well-behaved library would write.
  */
 
-/** mulberry32: small, fast, seeded; the same seed gives the same inputs on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/util/random.js';
+
+/** The project's seeded PRNG: the same seed gives the same inputs on every machine. */
+export const rng = mulberry32;
 
 export function randInt(r: () => number, n: number): number {
   return Math.floor(r() * n);

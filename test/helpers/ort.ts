@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { float16ToNumber, numberToFloat16 } from '../../src/tensor/float.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 /**
  * ONNX Runtime as the oracle for rewritten models: a real runtime, loaded only by the tests that run models.
@@ -25,14 +26,7 @@ export function makeInputs(
   seed = 1,
   dimValue = 1,
 ): Record<string, { type: string; dims: number[]; data: Float32Array | Float64Array | Uint8Array }> {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const out: ReturnType<typeof makeInputs> = {};
   for (const m of metadata) {
     const dims = (m.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : dimValue));
