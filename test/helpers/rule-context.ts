@@ -1,0 +1,99 @@
+import type { Attribute, Node } from '../../src/ir/types.js';
+import { type Cost, type RuleContext, type TensorState, UnknownShape } from '../../src/ops/define.js';
+import { ruleFor } from '../../src/ops/index.js';
+
+/**
+ * Drives one op rule directly, with a RuleContext like shape/infer.ts builds (as test/ops-compute.test.ts does), for
+ * the op-family tests of recurrent.ts, vision.ts and misc.ts.
+ */
+
+export type A = number | number[] | string | string[] | { f: number } | { fs: number[] };
+const span = { tagStart: 0, start: 0, end: 0 };
+const enc = new TextEncoder();
+
+function attribute(name: string, v: A): Attribute {
+  let data: Attribute['data'];
+  if (typeof v === 'number') data = { type: 'int', value: v };
+  else if (typeof v === 'string') data = { type: 'string', value: enc.encode(v) };
+  else if (Array.isArray(v)) {
+    data = v.length > 0 && typeof v[0] === 'string'
+      ? { type: 'strings', value: (v as string[]).map((s) => enc.encode(s)) }
+      : { type: 'ints', value: v as number[] };
+  } else if ('f' in v) data = { type: 'float', value: v.f };
+  else data = { type: 'floats', value: v.fs };
+  return { name, refAttrName: null, data, span };
+}
+
+export function context(op: string, inputs: (TensorState | null)[], attrs: Record<string, A>, opset: number, outputs: number, notes: string[] = []): RuleContext {
+  const node: Node = {
+    name: op,
+    opType: op,
+    domain: '',
+    inputs: inputs.map((s, i) => (s ? `in${i}` : '')),
+    outputs: Array.from({ length: outputs }, (_, i) => `out${i}`),
+    attributes: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    docString: '',
+    span,
+  };
+  const get = (name: string) => node.attributes.find((a) => a.name === name);
+  const pick = <T>(n: string, type: Attribute['data']['type'], d: T): T => {
+    const a = get(n);
+    return a && a.data.type === type ? (a.data.value as T) : d;
+  };
+  return {
+    node,
+    opset,
+    inputs,
+    input(i) {
+      const s = inputs[i];
+      if (!s) throw new UnknownShape();
+      return s;
+    },
+    shape(i) {
+      const s = inputs[i];
+      if (!s || !s.shape) throw new UnknownShape();
+      return s.shape;
+    },
+    values(i) {
+      const s = inputs[i];
+      if (!s || !s.value) throw new UnknownShape();
+      return s.value;
+    },
+    has: (i) => i < node.inputs.length && node.inputs[i] !== '',
+    int: (n, d) => pick(n, 'int', d),
+    ints: (n, d) => pick(n, 'ints', d),
+    intsOrNull: (n) => pick<number[] | null>(n, 'ints', null),
+    float: (n, d) => pick(n, 'float', d),
+    floats: (n, d) => pick(n, 'floats', d),
+    string: (n, d) => {
+      const a = get(n);
+      return a && a.data.type === 'string' ? new TextDecoder().decode(a.data.value) : d;
+    },
+    attribute: get,
+    tensorValues: () => undefined,
+    note: (text) => void notes.push(text),
+  };
+}
+
+export interface RunResult {
+  out: TensorState[];
+  cost: Cost;
+  notes: string[];
+}
+
+export function run(
+  op: string,
+  inputs: (TensorState | null)[],
+  attrs: Record<string, A> = {},
+  opts: { opset?: number; outputs?: number } = {},
+): RunResult {
+  const rule = ruleFor('', op);
+  if (!rule) throw new Error(`no rule for ${op}`);
+  const notes: string[] = [];
+  const ctx = context(op, inputs, attrs, opts.opset ?? 17, opts.outputs ?? 1, notes);
+  const out = rule.infer(ctx);
+  return { out, cost: rule.cost(ctx, out), notes };
+}
+
+/** A tensor state: shape, dtype (FLOAT by default) and optional known values. */
+export const t = (shape: number[], dtype = 1, value?: number[]): TensorState => (value ? { dtype, shape, value } : { dtype, shape });
