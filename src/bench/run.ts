@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { MbnError } from '../errors.js';
 import { numberToFloat16 } from '../tensor/float.js';
+import { mulberry32 } from '../util/random.js';
 
 /**
  * Latency of models in ONNX Runtime (onnxruntime-node, an optional dependency loaded only here), on seeded random
@@ -42,18 +43,6 @@ export interface InputSpec {
   /** onnxruntime type name: float32, float16, float64, int64, int32, int8, uint8, bool, … */
   type: string;
   dims: number[];
-}
-
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32, as the tests' makeInputs). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Float inputs uniform in [-1, 1); integer inputs 0 (a safe index or length for any model); bools random. */
@@ -157,7 +146,7 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
   }
   const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
   try {
-    const next = seededRandom(options.seed ?? 1);
+    const next = mulberry32(options.seed ?? 1);
     const feeds: Record<string, OrtTensor> = {};
     for (const spec of inputs) {
       if (!session.inputNames.includes(spec.name)) continue;
