@@ -67,9 +67,9 @@ function dft(ctx: RuleContext): { out: number[]; n: number; transforms: number }
   let axis: number;
   if (ctx.opset >= 20) axis = ctx.has(2) ? scalar(ctx, 2, 'axis') : -2;
   else axis = ctx.int('axis', 1);
-  // The last dim holds the real/imaginary parts and is not a signal axis.
+  // Accepted: [−r, −2] ∪ [0, r − 2]; the last dim holds the real/imaginary parts and is not transformed.
   const a = axis < 0 ? axis + r : axis;
-  if (a < 1 || a > r - 2) throw new ShapeError(`DFT axis ${axis} is not a signal axis of [${x.join(',')}]`);
+  if (a < 0 || a > r - 2) throw new ShapeError(`DFT axis ${axis} is not a signal axis of [${x.join(',')}]`);
   const n = ctx.has(1) ? scalar(ctx, 1, 'dft_length') : x[a];
   if (n < 1) throw new ShapeError(`DFT dft_length ${n} must be positive`);
   const onesided = ctx.int('onesided', 0) === 1;
@@ -230,8 +230,7 @@ export const miscOps = defineOps({
         if (!(x.length === 1 || (x.length === 2 && x[0] === 1))) throw new ShapeError(`StringNormalizer input must be [C] or [1, C], got [${x.join(',')}]`);
         const stop = ctx.attribute('stopwords');
         if (stop && stop.data.type === 'strings' && stop.data.value.length > 0) {
-          ctx.note('StringNormalizer removes stopwords: the output length depends on the data');
-          throw new UnknownShape();
+          throw new UnknownShape('output shape unknown: with stopwords the output length is only known at run time');
         }
         return [{ dtype: DataType.STRING, shape: x.slice() }];
       }
@@ -253,8 +252,7 @@ export const miscOps = defineOps({
         return [{ dtype: DataType.STRING, shape: null }, { dtype: DataType.INT64, shape: ctx.shape(0).slice() }];
       default:
         // ImageDecoder: [H, W, C] of the decoded image.
-        ctx.note('ImageDecoder output shape depends on the encoded image');
-        throw new UnknownShape();
+        throw new UnknownShape('output shape unknown: the decoded image size is only known at run time');
     }
   },
   cost(ctx, outputs) {

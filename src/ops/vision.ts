@@ -23,7 +23,7 @@ import { NO_COST, type RuleContext, ShapeError, UnknownShape, defineOps, element
  *   and the mask multiply). Bias adds are not counted.
  * - MaxUnpool and CenterCropPad move data: 0.
  * - NonMaxSuppression: the number of selected boxes depends on the data, so the output [num_selected, 3] is unknown
- *   (UnknownShape, with a note giving the upper bound) and the layer is not counted; except that with
+ *   (UnknownShape, whose message gives the upper bound) and the layer is not counted; except that with
  *   max_output_boxes_per_class absent or 0 nothing is selected: [0, 3], cost 0.
  */
 
@@ -173,8 +173,7 @@ export const visionOps = defineOps({
         const limit = ctx.has(2) ? ctx.inputs[2]?.value?.[0] : 0;
         if (limit !== undefined && limit <= 0) return [{ dtype: DataType.INT64, shape: [0, 3] }];
         const perClass = limit === undefined ? boxes[1] : Math.min(boxes[1], limit);
-        ctx.note(`NonMaxSuppression selects a data-dependent number of boxes (at most ${scores[0] * scores[1] * perClass}); output shape [?, 3]`);
-        throw new UnknownShape();
+        throw new UnknownShape(`output shape unknown: [?, 3], the number of selected boxes (at most ${scores[0] * scores[1] * perClass}) is only known at run time`);
       }
     }
   },
