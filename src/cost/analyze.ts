@@ -165,7 +165,8 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
     op: l.node.opType,
     domain: l.node.domain,
     scope: l.scope,
-    outputShapes: l.outputs.map((o) => (o?.shape ? o.shape.slice() : null)),
+    // Shapes are shared with the inference result, never modified.
+    outputShapes: l.outputs.map((o) => o?.shape ?? null),
     macs: counted ? l.cost!.macs * l.multiplier : 0,
     otherFlops: counted ? l.cost!.flops * l.multiplier : 0,
     params,
@@ -209,11 +210,13 @@ function peakActivation(inferred: InferResult): number {
       live += b;
     });
     peak = Math.max(peak, live);
-    for (const name of new Set(l.node.inputs)) {
-      if (name && lastUse.get(name) === i && size.has(name)) {
-        live -= size.get(name)!;
-        size.delete(name);
-      }
+    // A name read twice by one layer is freed once: the first pass deletes it from `size`.
+    for (const name of l.node.inputs) {
+      if (!name || lastUse.get(name) !== i) continue;
+      const b = size.get(name);
+      if (b === undefined) continue;
+      live -= b;
+      size.delete(name);
     }
   });
   return peak;

@@ -14,7 +14,10 @@ export interface ByteSource {
 
 export class BufferSource implements ByteSource {
   readonly size: number;
-  constructor(readonly bytes: Uint8Array) {
+  /** Always a Buffer (a view, never a copy), so readers can slice strings out of it directly. */
+  readonly bytes: Buffer;
+  constructor(bytes: Uint8Array) {
+    this.bytes = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.size = bytes.length;
   }
   view(start: number, end: number): Uint8Array {

@@ -1,5 +1,5 @@
 import { MbnError } from '../errors.js';
-import type { ByteSource } from './source.js';
+import { type ByteSource, BufferSource } from './source.js';
 
 /**
  * Protocol-buffer wire format, read lazily. A Reader walks the fields of one message range; length-delimited
@@ -29,6 +29,7 @@ export interface Field {
 
 const WINDOW = 64 * 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const EMPTY = new Uint8Array(0);
 
 export class Reader {
   pos: number;
@@ -43,9 +44,9 @@ export class Reader {
   ) {
     this.pos = start;
     // A buffer-backed source is viewed whole: no copies at all.
-    this.whole = 'bytes' in source;
+    this.whole = source instanceof BufferSource;
     this.bufStart = this.whole ? 0 : start;
-    this.buf = this.whole ? source.view(0, source.size) : new Uint8Array(0);
+    this.buf = this.whole ? (source as BufferSource).bytes : EMPTY;
   }
 
   get done(): boolean {
@@ -75,6 +76,20 @@ export class Reader {
 
   /** A varint as a JavaScript number with int64 two's-complement semantics (exact within ±2^53). */
   varint(): number {
+    // Fast path: tags, lengths and small values are one or two bytes, already in the window.
+    const o = this.pos - this.bufStart;
+    if (this.pos + 2 <= this.end && o >= 0 && o + 2 <= this.buf.length) {
+      const b0 = this.buf[o];
+      if (b0 < 0x80) {
+        this.pos += 1;
+        return b0;
+      }
+      const b1 = this.buf[o + 1];
+      if (b1 < 0x80) {
+        this.pos += 2;
+        return (b0 & 0x7f) | (b1 << 7);
+      }
+    }
     let lo = 0;
     let hi = 0;
     let b: number;
@@ -181,6 +196,19 @@ export class Reader {
   }
 
   string(field: Field, what: string): string {
+    // Names are nearly always ASCII: read them straight from the window, with no view and no decoder.
+    const o = field.start - this.bufStart;
+    const buf = this.buf;
+    if (o >= 0 && field.end - this.bufStart <= buf.length && buf instanceof Buffer) {
+      let ascii = true;
+      for (let i = o, e = field.end - this.bufStart; i < e; i++) {
+        if (buf[i] >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return buf.toString('latin1', o, field.end - this.bufStart);
+    }
     try {
       return utf8.decode(this.bytes(field));
     } catch {

@@ -27,13 +27,15 @@ function layerCost(l: LayerReport, flops: boolean): number {
 export function selectLayers(report: Report, options: Pick<RenderOptions, 'flops' | 'top' | 'all'>): { rows: LayerReport[]; hidden: number } {
   const layers = report.layers;
   if (options.all) return { rows: layers, hidden: 0 };
-  const costly = layers.filter((l) => layerCost(l, options.flops) > 0 || l.params > 0);
+  // Costliest first by the metric shown, then by other FLOPs: a model of activations alone still shows its layers.
+  const costlier = (a: LayerReport, b: LayerReport) => layerCost(b, options.flops) - layerCost(a, options.flops) || b.otherFlops - a.otherFlops;
+  const costly = layers.filter((l) => l.macs > 0 || l.otherFlops > 0 || l.params > 0 || !l.counted);
   if (options.top !== null) {
-    const rows = costly.slice().sort((a, b) => layerCost(b, options.flops) - layerCost(a, options.flops)).slice(0, options.top);
+    const rows = costly.slice().sort(costlier).slice(0, options.top);
     return { rows, hidden: layers.length - rows.length };
   }
   if (costly.length <= DEFAULT_ROWS) return { rows: costly, hidden: layers.length - costly.length };
-  const keep = new Set(costly.slice().sort((a, b) => layerCost(b, options.flops) - layerCost(a, options.flops)).slice(0, DEFAULT_ROWS));
+  const keep = new Set(costly.slice().sort(costlier).slice(0, DEFAULT_ROWS));
   const rows = costly.filter((l) => keep.has(l));
   return { rows, hidden: layers.length - rows.length };
 }
@@ -71,7 +73,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   const inputs = report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', ');
   out.push(`${c.bold(report.model.path ?? 'model')}  ${c.dim(`IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${report.model.producer || 'unknown producer'} · input ${inputs || 'none'}`)}`);
   out.push(table.toString());
-  if (hidden > 0) out.push(c.dim(`… ${hidden} more layers (--all shows every layer, --top N the costliest N)`));
+  if (hidden > 0) out.push(c.dim(`… ${hidden} more layer${hidden === 1 ? '' : 's'} (--all shows every layer, --top N the costliest N)`));
   out.push('');
   out.push(renderTotals(report, c));
   out.push('');

@@ -82,6 +82,8 @@ class Scope {
 }
 
 const UNKNOWN: TensorState = { dtype: 0, shape: null };
+/** Shared by the many layers that read no weights (never pushed to). */
+const NO_WEIGHTS: WeightUse[] = [];
 
 export function inferModel(model: Model, options: InferOptions = {}): InferResult {
   return new Inference(model, options).run();
@@ -223,10 +225,12 @@ class Inference {
     }
     const opset = opsets.get(node.domain) ?? (node.domain === '' ? opsets.get('ai.onnx') ?? 0 : 0);
     const inputs = node.inputs.map((n) => (n === '' ? null : (scope.get(n) ?? null)));
-    const weights: WeightUse[] = [];
+    let weights = NO_WEIGHTS;
     for (const n of node.inputs) {
       const w = n ? scope.weight(n) : undefined;
-      if (w && !weights.includes(w)) weights.push(w);
+      if (!w || weights.includes(w)) continue;
+      if (weights === NO_WEIGHTS) weights = [];
+      weights.push(w);
     }
     const record: LayerRecord = {
       name,
@@ -496,7 +500,8 @@ function weightOf(t: TensorRef, name: string): WeightUse {
  */
 function topologicalOrder(nodes: Node[], scope: Scope, main: boolean): number[] {
   const producer = new Map<string, number>();
-  nodes.forEach((n, i) => {
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i];
     for (const o of n.outputs) {
       if (!o) continue;
       if (producer.has(o) || (main && scope.values.has(o))) {
@@ -504,11 +509,14 @@ function topologicalOrder(nodes: Node[], scope: Scope, main: boolean): number[] 
       }
       producer.set(o, i);
     }
-  });
-  const waiting = new Array<number>(nodes.length).fill(0);
-  const consumers: number[][] = nodes.map(() => []);
-  nodes.forEach((n, i) => {
-    const seen = new Set<number>();
+  }
+  // Edges producer → consumer, deduplicated per consumer; `sorted` stays true while file order is already valid.
+  const from: number[] = [];
+  const to: number[] = [];
+  let sorted = true;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i];
+    const first = from.length;
     for (const input of n.inputs) {
       if (!input) continue;
       const p = producer.get(input);
@@ -519,24 +527,40 @@ function topologicalOrder(nodes: Node[], scope: Scope, main: boolean): number[] 
         continue;
       }
       if (p === i) throw new MbnError('invalid-model', `graph has a cycle: node ${quote(n.name || n.opType)} reads its own output ${quote(input)}`);
-      if (!seen.has(p)) {
-        seen.add(p);
-        waiting[i]++;
-        consumers[p].push(i);
-      }
+      let duplicate = false;
+      for (let k = first; k < from.length; k++) if (from[k] === p) duplicate = true;
+      if (duplicate) continue;
+      from.push(p);
+      to.push(i);
+      if (p > i) sorted = false;
     }
-  });
-  const order: number[] = [];
-  // File order is the usual topological order: a min-heap on index keeps it stable.
-  const ready: number[] = [];
-  waiting.forEach((w, i) => w === 0 && ready.push(i));
-  const heap = new MinHeap(ready);
+  }
+  const order = new Array<number>(nodes.length);
+  if (sorted) {
+    // The usual case: exporters write nodes in topological order.
+    for (let i = 0; i < nodes.length; i++) order[i] = i;
+    return order;
+  }
+  const waiting = new Int32Array(nodes.length);
+  const start = new Int32Array(nodes.length + 1);
+  for (let e = 0; e < from.length; e++) {
+    waiting[to[e]]++;
+    start[from[e] + 1]++;
+  }
+  for (let i = 0; i < nodes.length; i++) start[i + 1] += start[i];
+  const consumers = new Int32Array(from.length);
+  const fill = start.slice(0, nodes.length);
+  for (let e = 0; e < from.length; e++) consumers[fill[from[e]]++] = to[e];
+  // Kahn's algorithm; a min-heap on index keeps file order wherever it is valid.
+  const heap = new MinHeap([]);
+  for (let i = 0; i < nodes.length; i++) if (waiting[i] === 0) heap.push(i);
+  let count = 0;
   while (heap.size > 0) {
     const i = heap.pop();
-    order.push(i);
-    for (const c of consumers[i]) if (--waiting[c] === 0) heap.push(c);
+    order[count++] = i;
+    for (let k = start[i]; k < start[i + 1]; k++) if (--waiting[consumers[k]] === 0) heap.push(consumers[k]);
   }
-  if (order.length !== nodes.length) {
+  if (count !== nodes.length) {
     const stuck = nodes.findIndex((_, i) => waiting[i] > 0);
     throw new MbnError('invalid-model', `graph has a cycle through node ${quote(nodes[stuck].name || nodes[stuck].opType)}`);
   }
