@@ -41,16 +41,18 @@ export class FileSource implements ByteSource {
     this.size = size;
   }
   view(start: number, end: number): Uint8Array {
+    return this.readInto(Buffer.allocUnsafe(end - start), start);
+  }
+  /** Fills `target` with the bytes from `start` on: lets a writer copy a large range through one reused buffer. */
+  readInto(target: Uint8Array, start: number): Uint8Array {
     if (this.fd === null) throw new Error('FileSource used after close');
-    const length = end - start;
-    const out = Buffer.allocUnsafe(length);
     let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, out, done, length - done, start + done);
+    while (done < target.length) {
+      const n = readSync(this.fd, target, done, target.length - done, start + done);
       if (n === 0) throw new MbnError('io', `cannot read ${quote(this.path)}: the file shrank while it was being read`);
       done += n;
     }
-    return out;
+    return target;
   }
   close(): void {
     if (this.fd !== null) closeSync(this.fd);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MbnError, quote } from '../errors.js';
-import type { ByteSource } from './source.js';
+import { type ByteSource, FileSource } from './source.js';
 import { type Piece, piecesLength } from './splice.js';
 
 /**
@@ -97,9 +97,16 @@ export function stagePieces(target: WriteTarget, pieces: Piece[], source: ByteSo
       written += bytes.length;
       progress?.(written, total);
     };
+    // Ranges of a file-backed source go through one reused buffer; a buffer-backed one is viewed without copies.
+    const scratch = source instanceof FileSource ? Buffer.allocUnsafe(COPY_CHUNK) : null;
     for (const p of pieces) {
       if (p instanceof Uint8Array) put(p);
-      else for (let at = p.start; at < p.end; at += COPY_CHUNK) put(source.view(at, Math.min(p.end, at + COPY_CHUNK)));
+      else {
+        for (let at = p.start; at < p.end; at += COPY_CHUNK) {
+          const end = Math.min(p.end, at + COPY_CHUNK);
+          put(scratch ? (source as FileSource).readInto(scratch.subarray(0, end - at), at) : source.view(at, end));
+        }
+      }
     }
     fsyncSync(fd);
     closeSync(fd);

@@ -214,21 +214,32 @@ export function separateConvWeight(weight: WeightTensor, group: number, rank: nu
   let sumTotal = 0;
   let sumDiscarded = 0;
 
+  // Gram matrices of all channels of a group at once, so the weight is streamed row by row (n outer, channel
+  // inner) instead of strided once per channel: the layer's bytes are read from memory twice in all.
+  const grams = tall ? new Float64Array(cg * K * K) : gram;
   for (let G = 0; G < group; G++) {
-    for (let cl = 0; cl < cg; cl++) {
-      const c = G * cg + cl;
-      const base0 = G * ng * rowStride + cl * K; // W[G*ng, cl, 0]
-      gram.fill(0);
-      if (tall) {
-        // gram = A^T A, upper triangle accumulated row by row of A.
-        for (let nl = 0, b = base0; nl < ng; nl++, b += rowStride) {
+    const groupBase = G * ng * rowStride;
+    if (tall) {
+      grams.fill(0);
+      for (let nl = 0; nl < ng; nl++) {
+        const row = groupBase + nl * rowStride;
+        for (let cl = 0; cl < cg; cl++) {
+          const b = row + cl * K;
+          const g0 = cl * K * K;
           for (let i = 0; i < K; i++) {
             const ai = W[b + i];
             if (ai === 0) continue;
-            const gi = i * K;
-            for (let j = i; j < K; j++) gram[gi + j] += ai * W[b + j];
+            const gi = g0 + i * K;
+            for (let j = i; j < K; j++) grams[gi + j] += ai * W[b + j];
           }
         }
+      }
+    }
+    for (let cl = 0; cl < cg; cl++) {
+      const c = G * cg + cl;
+      const base0 = groupBase + cl * K; // W[G*ng, cl, 0]
+      if (tall) {
+        gram.set(grams.subarray(cl * K * K, (cl + 1) * K * K));
       } else {
         // gram = A A^T (ng x ng).
         for (let i = 0, bi = base0; i < ng; i++, bi += rowStride) {
@@ -256,15 +267,9 @@ export function separateConvWeight(weight: WeightTensor, group: number, rank: nu
         const dOff = (c * r + t) * K;
         const pCol = G * ng * pIn + cl * r + t; // P[G*ng, cl*r+t]
         if (tall) {
-          // v_t = eigenvector; sigma_t u_t = A v_t directly (no division, so
-          // zero singular values give zero weights rather than NaN).
+          // v_t = eigenvector; sigma_t u_t = A v_t, computed below in one streaming pass.
           const sign = vecs[pivotIndex(vecs, col, m, K) * m + col] < 0 ? -1 : 1;
           for (let q = 0; q < K; q++) D[dOff + q] = sign * vecs[q * m + col];
-          for (let nl = 0, b = base0; nl < ng; nl++, b += rowStride) {
-            let acc = 0;
-            for (let q = 0; q < K; q++) acc += W[b + q] * D[dOff + q];
-            P[pCol + nl * pIn] = acc;
-          }
         } else {
           // u_t = eigenvector; sigma_t v_t = A^T u_t.
           wbuf.fill(0);
@@ -282,6 +287,23 @@ export function separateConvWeight(weight: WeightTensor, group: number, rank: nu
           for (let q = 0; q < K; q++) D[dOff + q] = wbuf[q] * inv;
           const ps = sign * sigma;
           for (let nl = 0; nl < ng; nl++) P[pCol + nl * pIn] = ps * vecs[nl * m + col];
+        }
+      }
+    }
+    if (tall) {
+      // sigma_t u_t = A v_t directly (no division, so zero singular values give zero weights rather than NaN).
+      for (let nl = 0; nl < ng; nl++) {
+        const row = groupBase + nl * rowStride;
+        const pRow = (G * ng + nl) * pIn;
+        for (let cl = 0; cl < cg; cl++) {
+          const b = row + cl * K;
+          const c = G * cg + cl;
+          for (let t = 0; t < r; t++) {
+            const dOff = (c * r + t) * K;
+            let acc = 0;
+            for (let q = 0; q < K; q++) acc += W[b + q] * D[dOff + q];
+            P[pRow + cl * r + t] = acc;
+          }
         }
       }
     }
