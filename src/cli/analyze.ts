@@ -1,4 +1,3 @@
-import { writeSync } from 'node:fs';
 import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { quote } from '../errors.js';
@@ -8,6 +7,7 @@ import { externalLocations } from '../ir/walk.js';
 import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
 import { makeStyle } from '../report/style.js';
 import { inferOptions } from './options.js';
+import { write } from './output.js';
 
 export interface AnalyzeOptions {
   input?: Map<string, number[]>;
@@ -48,21 +48,4 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const err = makeStyle(process.stderr, options.color);
   for (const r of failed) write(2, `${err.red('✖')} ${describeFailure(r)}\n`);
   return { budgetsExceeded: failed.length > 0 };
-}
-
-/** Synchronous, complete writes: output is never cut short by an early exit, and a closed pipe is not an error. */
-export function write(fd: number, text: string): void {
-  const bytes = Buffer.from(text);
-  let done = 0;
-  while (done < bytes.length) {
-    try {
-      done += writeSync(fd, bytes, done);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE') return;
-      if (code !== 'EAGAIN') throw error;
-      // A non-blocking pipe is full: wait a moment for the reader.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
-  }
 }

@@ -6,7 +6,7 @@ import { MbnError, quote } from '../errors.js';
 import { readModel } from '../onnx/read.js';
 import { human } from '../report/units.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './analyze.js';
+import { write } from './output.js';
 import { progressReporter } from './progress.js';
 
 export interface BenchCliOptions {

@@ -27,7 +27,7 @@ import {
   renderCheckTable,
 } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './analyze.js';
+import { write } from './output.js';
 
 export interface CheckOptions {
   config?: string;

@@ -3,7 +3,7 @@ import { type Report, analyzeModel } from '../cost/analyze.js';
 import { readModel } from '../onnx/read.js';
 import { type BudgetFormat, renderDiffJson, renderDiffMarkdown, renderDiffTable } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './analyze.js';
+import { write } from './output.js';
 import { inferOptions } from './options.js';
 
 export interface DiffOptions {

@@ -1,22 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
-import { METRICS, type Limits, parseLimit } from '../budget/limits.js';
-import { MbnError, quote } from '../errors.js';
-import { write } from './analyze.js';
+import { METRICS, type Limits } from '../budget/limits.js';
+import { MbnError } from '../errors.js';
+import { write } from './output.js';
 import { exitCode } from './exit-code.js';
-import { parseInputSpec, parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { parseFraction, parseInputSpec, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
 
 const VERSION = '0.1.0';
 
 function limitOptions(cmd: Command): Command {
   for (const m of METRICS) {
     cmd.addOption(
-      new Option(`${m.flag} <limit>`, `fail (exit 1) when ${m.label} exceed the limit (${m.bytes ? 'e.g. 20MB, 16MiB' : 'e.g. 600M, 1.2G'})`).argParser(
-        (text: string) => {
-          const v = parseLimit(m.key, text);
-          if (v === null) throw new MbnError('usage', `${m.flag} ${quote(text)} is not a ${m.bytes ? 'size such as 20MB or 16MiB' : 'number such as 600M or 1.2G'}`);
-          return v;
-        },
-      ),
+      new Option(`${m.flag} <limit>`, `fail (exit 1) when ${m.label} exceed the limit (${m.bytes ? 'e.g. 20MB, 16MiB' : 'e.g. 600M, 1.2G'})`).argParser(parseLimitFlag(m.flag, m.key)),
     );
   }
   return cmd;
@@ -70,13 +64,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--force', 'overwrite an existing output file', false)
     .option('--include <glob>', 'only convs whose node name matches (repeatable; * matches any text)', collect, [])
     .option('--exclude <glob>', 'skip convs whose node name matches (repeatable)', collect, [])
-    .option('--min-reduction <fraction>', 'skip layers that would save less than this share of their MACs (0.5 or 50%)', parseFractionLazy('--min-reduction'))
-    .option('--max-error <e>', 'skip layers whose relative weight error would exceed e (svd init)', parseFractionLazy('--max-error'))
-    .option('--target-macs <budget>', 'separate, greedily, only until the model fits this many MACs (e.g. 600M)', (text: string) => {
-      const v = parseLimit('maxMacs', text);
-      if (v === null) throw new MbnError('usage', `--target-macs ${quote(text)} is not a number such as 600M or 1.2G`);
-      return v;
-    })
+    .option('--min-reduction <fraction>', 'skip layers that would save less than this share of their MACs (0.5 or 50%)', parseFraction('--min-reduction'))
+    .option('--max-error <e>', 'skip layers whose relative weight error would exceed e (svd init)', parseFraction('--max-error'))
+    .option('--target-macs <budget>', 'separate, greedily, only until the model fits this many MACs (e.g. 600M)', parseLimitFlag('--target-macs', 'maxMacs'))
     .option('--multiplier <r>', 'depth multiplier r: depthwise filters per input channel (rank of the approximation)', parsePositiveInt('--multiplier'), 1)
     .addOption(new Option('--init <method>', 'new weights: svd approximates the original conv, he draws fresh He-normal weights').choices(['svd', 'he']).default('svd'))
     .option('--seed <n>', 'seed for --init he', parseNonNegativeInt('--seed'), 0)
@@ -136,14 +126,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function parseFractionLazy(flag: string) {
-  return (text: string): number => {
-    const m = /^([0-9]*\.?[0-9]+)(%?)$/.exec(text.trim());
-    const value = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
-    if (!m || !(value >= 0)) throw new MbnError('usage', `${flag} ${quote(text)} is not a fraction such as 0.5 or 50%`);
-    return value;
-  };
-}
 
 /** Runs the CLI. Sets process.exitCode rather than exiting, so that output is flushed. */
 export async function main(argv: string[]): Promise<void> {

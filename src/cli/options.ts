@@ -1,4 +1,5 @@
 import { MbnError, quote } from '../errors.js';
+import { type MetricKey, metricOf, parseLimit } from '../budget/limits.js';
 import type { InferOptions } from '../shape/infer.js';
 
 /** Option parsers shared by the commands. Each throws a usage MbnError that quotes the bad value. */
@@ -47,4 +48,25 @@ export function parseChoice<T extends string>(flag: string, choices: readonly T[
 
 export function inferOptions(opts: { input?: Map<string, number[]>; batch?: number }): InferOptions {
   return { inputShapes: opts.input, batch: opts.batch };
+}
+
+/** A budget-style quantity for a metric: 600M, 1.2G for counts; 20MB, 16MiB for bytes. */
+export function parseLimitFlag(flag: string, key: MetricKey) {
+  return (text: string): number => {
+    const v = parseLimit(key, text);
+    if (v === null) {
+      throw new MbnError('usage', `${flag} ${quote(text)} is not a ${metricOf(key).bytes ? 'size such as 20MB or 16MiB' : 'number such as 600M or 1.2G'}`);
+    }
+    return v;
+  };
+}
+
+/** A share: 0.5 or 50%. */
+export function parseFraction(flag: string) {
+  return (text: string): number => {
+    const m = /^([0-9]*\.?[0-9]+)(%?)$/.exec(text.trim());
+    const value = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+    if (!m || !(value >= 0)) throw new MbnError('usage', `${flag} ${quote(text)} is not a fraction such as 0.5 or 50%`);
+    return value;
+  };
 }

@@ -8,7 +8,7 @@ import { type StagedFile, checkTarget, stagePieces } from '../onnx/write-file.js
 import { renderSeparation, type SeparationSummary } from '../report/separate-report.js';
 import { makeStyle } from '../report/style.js';
 import { assertSameFolder, buildRewrite, planSeparation, type SeparateOptions } from '../rewrite/separate.js';
-import { write } from './analyze.js';
+import { write } from './output.js';
 import { progressReporter } from './progress.js';
 
 export interface SeparateCliOptions {
