@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/cost/analyze.js';
 import { readModel } from '../src/onnx/read.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
-import { withSyntheticWeights } from './helpers/fill-weights.js';
+import { withSyntheticWeights } from '../src/bench/models.js';
 import { loadOrt, relativeError, runModel } from './helpers/ort.js';
 import { checkModel, pythonOnnx } from './helpers/python.js';
 

@@ -160,7 +160,7 @@ export function writeVgg16Model(path: string, seed = 7): number {
 /**
  * The graph-only fixtures are real torch exports whose external weight file was not committed. This copies the
  * model into `dir` and writes a stand-in data file of seeded He-like float32 weights at the declared offsets, so
- * the real graph can be run and rewritten (the same weights as the tests' helper). Returns the copy's path.
+ * the real graph can be run and rewritten (by the tests and by npm run bench). Returns the copy's path.
  */
 export function withSyntheticWeights(modelPath: string, dir: string, seed = 7): string {
   const target = join(dir, basename(modelPath));
