@@ -245,3 +245,47 @@ describe('Loop trip counts', () => {
     expect(report.model.outputs[0].shape).toEqual([1, 4, 8]);
   });
 });
+
+describe('model-local functions', () => {
+  it('are expanded: their layers are counted under the calling node, attribute references resolved', async () => {
+    const { default: onnxProto } = await import('onnx-proto');
+    const o = onnxProto.onnx;
+    const T = o.TensorProto.DataType;
+    const A = o.AttributeProto.AttributeType;
+    const vi = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: T.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const w = new Float32Array(8 * 16).fill(0.1);
+    const model = o.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }, { domain: 'custom', version: 1 }],
+      graph: {
+        name: 'g',
+        input: [vi('x', [2, 8])],
+        output: [vi('y', [2, 16])],
+        initializer: [{ name: 'w', dataType: T.FLOAT, dims: [8, 16], rawData: new Uint8Array(w.buffer) }],
+        node: [{ opType: 'LinearLeaky', domain: 'custom', name: 'block', input: ['x', 'w'], output: ['y'], attribute: [{ name: 'slope', type: A.FLOAT, f: 0.2 }] }],
+      },
+      functions: [
+        {
+          name: 'LinearLeaky',
+          domain: 'custom',
+          input: ['a', 'b'],
+          output: ['c'],
+          attribute: ['slope'],
+          opsetImport: [{ domain: '', version: 13 }],
+          node: [
+            { opType: 'MatMul', name: 'mm', input: ['a', 'b'], output: ['t'] },
+            { opType: 'LeakyRelu', name: 'act', input: ['t'], output: ['c'], attribute: [{ name: 'alpha', refAttrName: 'slope', type: A.FLOAT }] },
+          ],
+        },
+      ],
+    });
+    const { readModelBytes } = await import('../src/onnx/read.js');
+    const report = analyzeModel(readModelBytes(o.ModelProto.encode(model).finish()));
+    expect(report.layers.map((l) => l.name)).toEqual(['block/mm', 'block/act', 'block']);
+    expect(report.totals.macs).toBe(2 * 8 * 16);
+    expect(report.totals.otherFlops).toBe(2 * 16);
+    expect(report.totals.params).toBe(8 * 16);
+    expect(report.totals.notCounted).toBe(0);
+    expect(report.model.outputs[0].shape).toEqual([2, 16]);
+  });
+});
