@@ -191,6 +191,16 @@ describe('writes nothing it should not', () => {
     }
   });
 
+  it('weights in a missing data file: a clear error when svd needs them, none with --init he', () => {
+    const r = mbn(['separate', fixture('graph-only/resnet18.onnx'), '--dry-run']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("mbn: external data of tensor 'onnx::Conv_193': data file 'resnet18.onnx.data' not found beside the model\n");
+    const he = mbn(['separate', fixture('graph-only/resnet18.onnx'), '--dry-run', '--init', 'he', '--format', 'json']);
+    expect(he.status).toBe(0);
+    // ResNet-18 has 16 3×3 convs after the 7×7 stem: all 17 are standard convs.
+    expect(JSON.parse(he.stdout).layers).toHaveLength(17);
+  });
+
   it('a write that fails leaves no file behind and says why', () => {
     const r = mbn(['separate', fixture('edge/strided.onnx'), '-o', '/proc/mbn-cannot-write.onnx']);
     expect(r.status).toBe(2);
