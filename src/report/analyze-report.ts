@@ -29,7 +29,9 @@ export function selectLayers(report: Report, options: Pick<RenderOptions, 'flops
   if (options.all) return { rows: layers, hidden: 0 };
   // Costliest first by the metric shown, then by other FLOPs: a model of activations alone still shows its layers.
   const costlier = (a: LayerReport, b: LayerReport) => layerCost(b, options.flops) - layerCost(a, options.flops) || b.otherFlops - a.otherFlops;
-  const costly = layers.filter((l) => l.macs > 0 || l.otherFlops > 0 || l.params > 0 || !l.counted);
+  let costly = layers.filter((l) => layerCost(l, options.flops) > 0 || l.params > 0 || !l.counted);
+  // A model of activations alone (no MACs, no weights) still shows its costliest layers.
+  if (costly.length === 0) costly = layers.filter((l) => l.otherFlops > 0);
   if (options.top !== null) {
     const rows = costly.slice().sort(costlier).slice(0, options.top);
     return { rows, hidden: layers.length - rows.length };
@@ -53,7 +55,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   const { rows, hidden } = selectLayers(report, options);
   const table = new Table({
     head: ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'].map((h) => c.bold(h)),
-    style: { head: [], border: [] },
+    style: { head: [], border: [], compact: true },
     colAligns: ['left', 'left', 'left', 'right', 'right', 'left', 'left'],
   });
   for (const l of rows) {
@@ -121,7 +123,7 @@ function renderTotals(report: Report, c: ChalkInstance): string {
 function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
   const table = new Table({
     head: ['Op', 'Count', flops ? 'FLOPs' : 'MACs', 'Other FLOPs', 'Params'].map((h) => c.bold(h)),
-    style: { head: [], border: [] },
+    style: { head: [], border: [], compact: true },
     colAligns: ['left', 'right', 'right', 'right', 'right'],
   });
   for (const o of report.byOp) {
