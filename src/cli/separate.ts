@@ -58,12 +58,15 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
       seed: opts.seed,
       matches: nameMatches,
     };
+    const planning = opts.format === 'table' ? progressReporter('decomposing weights') : undefined;
+    options.progress = planning;
     if (!opts.dryRun) {
       // Refuse early, before any work, when the output cannot be written.
       checkTarget({ path: output, force: opts.force, protect: [path] });
       assertSameFolder(model, output);
     }
     const plan = planSeparation(model, options);
+    planning?.done();
     const built = buildRewrite(model, plan, output);
     const summary: SeparationSummary = { input: path, output: opts.dryRun ? null : output, plan, built, after: null };
     if (!opts.dryRun) {

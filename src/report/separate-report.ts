@@ -119,7 +119,7 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
   }
   const out: string[] = [];
   if (rows.length) {
-    const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [] } });
+    const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [], compact: true } });
     for (const r of cells) table.push(r);
     out.push(table.toString());
   } else {

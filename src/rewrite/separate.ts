@@ -33,6 +33,8 @@ export interface SeparateOptions extends InferOptions {
   seed: number;
   /** Node-name glob matcher (kept injectable so that selection stays a pure function). */
   matches: (name: string, pattern: string) => boolean;
+  /** Told how many of the eligible layers' weights are computed so far (the slow part of planning). */
+  progress?: (done: number, total: number) => void;
 }
 
 export interface CandidateLayer {
@@ -176,6 +178,8 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const multiplierOf = new Map(inferred.layers.map((l) => [l.node, l.multiplier]));
 
   const pool: CandidateLayer[] = [];
+  const eligible = layers.filter((c) => c.eligible).length;
+  let decomposed = 0;
   for (const c of layers) {
     if (!c.eligible) continue;
     const named = [c.name, c.node.name].filter(Boolean);
@@ -188,6 +192,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
       continue;
     }
     c.weights = computeWeights(model, c, options, layers.indexOf(c));
+    options.progress?.(++decomposed, eligible);
     c.info = separableCost(c.conv!, c.weights.rank);
     c.relativeError = Number.isNaN(c.weights.relativeError) ? null : c.weights.relativeError;
     const saving = 1 - c.info.macsAfter / c.info.macs;

@@ -1,0 +1,64 @@
+import type { ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import type { Measurement, InputSpec } from '../bench/run.js';
+import { human } from './units.js';
+
+/** `mbn bench` output: the JSON contract (schema mbn.bench/1) and the table. */
+export const BENCH_SCHEMA = 'mbn.bench/1';
+
+export interface BenchRecord {
+  path: string;
+  inputs: InputSpec[];
+  /** From `mbn analyze` at the same input shapes. */
+  macs: number;
+  flops: number;
+  params: number;
+  /** Session creation, milliseconds. */
+  loadMs: number;
+  latencyMs: Measurement['latency'];
+  /** Every timed run, milliseconds. */
+  timesMs: number[];
+  /** This model's median latency over the first model's. */
+  latencyRatio: number;
+  /** This model's MACs over the first model's (null when the first has none). */
+  macRatio: number | null;
+}
+
+export interface BenchOptions {
+  warmup: number;
+  runs: number;
+  threads: number;
+}
+
+export function renderBenchJson(records: BenchRecord[], runtime: unknown, options: BenchOptions): string {
+  return JSON.stringify({ schema: BENCH_SCHEMA, runtime, options, models: records }, null, 2) + '\n';
+}
+
+function ms(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return value >= 100 ? `${value.toFixed(0)} ms` : value >= 1 ? `${value.toPrecision(3)} ms` : `${(value * 1000).toPrecision(3)} µs`;
+}
+
+function ratio(value: number | null): string {
+  return value === null ? 'n/a' : `${value.toFixed(3)}×`;
+}
+
+export function renderBenchTable(records: BenchRecord[], options: BenchOptions, version: string | null, c: ChalkInstance): string {
+  const head = ['model', 'input', 'MACs', 'median', 'p10', 'p90', 'latency ratio', 'MAC ratio'];
+  const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [], compact: true } });
+  for (const r of records) {
+    table.push([
+      r.path,
+      r.inputs.map((i) => i.dims.join('x')).join(', '),
+      human(r.macs),
+      ms(r.latencyMs.median),
+      ms(r.latencyMs.p10),
+      ms(r.latencyMs.p90),
+      ratio(r.latencyRatio),
+      ratio(r.macRatio),
+    ]);
+  }
+  const threads = `${options.threads} intra-op thread${options.threads === 1 ? '' : 's'}`;
+  const note = c.dim(`onnxruntime-node ${version ?? '?'}, ${threads}, ${options.warmup} warm-up + ${options.runs} timed runs per model; ratios are to the first model`);
+  return `${table.toString()}\n${note}\n`;
+}
