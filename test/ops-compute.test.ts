@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Attribute, Node } from '../src/ir/types.js';
-import { type Cost, type RuleContext, ShapeError, type TensorState, UnknownShape } from '../src/ops/define.js';
-import { ruleFor } from '../src/ops/index.js';
+import { ShapeError, type TensorState, UnknownShape } from '../src/ops/define.js';
 import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead } from './helpers/build-model.js';
+import { run } from './helpers/rule-context.js';
 
 // Expected numbers below are worked out by hand from the ONNX operator spec and the conventions in each src/ops file.
 
@@ -13,99 +12,6 @@ const I8 = 3;
 const I32 = 6;
 const I64 = 7;
 const BOOL = 9;
-
-type A = number | number[] | string | { f: number } | { fs: number[] };
-const span = { tagStart: 0, start: 0, end: 0 };
-
-function attribute(name: string, v: A): Attribute {
-  const data: Attribute['data'] =
-    typeof v === 'number'
-      ? { type: 'int', value: v }
-      : typeof v === 'string'
-        ? { type: 'string', value: new TextEncoder().encode(v) }
-        : Array.isArray(v)
-          ? { type: 'ints', value: v }
-          : 'f' in v
-            ? { type: 'float', value: v.f }
-            : { type: 'floats', value: v.fs };
-  return { name, refAttrName: null, data, span };
-}
-
-/** A RuleContext like shape/infer.ts builds, for one node whose inputs are given directly. */
-function context(op: string, inputs: (TensorState | null)[], attrs: Record<string, A>, opset: number, outputs: number): RuleContext {
-  const node: Node = {
-    name: op,
-    opType: op,
-    domain: '',
-    inputs: inputs.map((s, i) => (s ? `in${i}` : '')),
-    outputs: Array.from({ length: outputs }, (_, i) => `out${i}`),
-    attributes: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
-    docString: '',
-    span,
-  };
-  const get = (name: string) => node.attributes.find((a) => a.name === name);
-  return {
-    node,
-    opset,
-    inputs,
-    input(i) {
-      const s = inputs[i];
-      if (!s) throw new UnknownShape();
-      return s;
-    },
-    shape(i) {
-      const s = inputs[i];
-      if (!s || !s.shape) throw new UnknownShape();
-      return s.shape;
-    },
-    values(i) {
-      const s = inputs[i];
-      if (!s || !s.value) throw new UnknownShape();
-      return s.value;
-    },
-    has: (i) => i < node.inputs.length && node.inputs[i] !== '',
-    int: (n, d) => {
-      const a = get(n);
-      return a && a.data.type === 'int' ? a.data.value : d;
-    },
-    ints: (n, d) => {
-      const a = get(n);
-      return a && a.data.type === 'ints' ? a.data.value : d;
-    },
-    intsOrNull: (n) => {
-      const a = get(n);
-      return a && a.data.type === 'ints' ? a.data.value : null;
-    },
-    float: (n, d) => {
-      const a = get(n);
-      return a && a.data.type === 'float' ? a.data.value : d;
-    },
-    floats: (n, d) => {
-      const a = get(n);
-      return a && a.data.type === 'floats' ? a.data.value : d;
-    },
-    string: (n, d) => {
-      const a = get(n);
-      return a && a.data.type === 'string' ? new TextDecoder().decode(a.data.value) : d;
-    },
-    attribute: get,
-    tensorValues: () => undefined,
-    note: () => {},
-  };
-}
-
-function run(
-  op: string,
-  inputs: (TensorState | null)[],
-  attrs: Record<string, A> = {},
-  opts: { opset?: number; outputs?: number } = {},
-): { out: TensorState[]; cost: Cost } {
-  const rule = ruleFor('', op);
-  if (!rule) throw new Error(`no rule for ${op}`);
-  const ctx = context(op, inputs, attrs, opts.opset ?? 17, opts.outputs ?? 1);
-  const out = rule.infer(ctx);
-  return { out, cost: rule.cost(ctx, out) };
-}
 
 const t = (shape: number[], dtype = F, value?: number[]): TensorState => (value ? { dtype, shape, value } : { dtype, shape });
 

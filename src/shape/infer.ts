@@ -611,9 +611,10 @@ class MinHeap {
 const decoder = new TextDecoder();
 
 /** A rule's view of one node. A class, not closures: it is made once per node, and large graphs have many. */
-class NodeContext implements RuleContext {
+export class NodeContext implements RuleContext {
   constructor(
-    private readonly model: Model,
+    /** Where Constant tensors' values are read from; null when there is no model (rules driven directly). */
+    private readonly model: Model | null,
     readonly node: Node,
     readonly opset: number,
     readonly inputs: (TensorState | null)[],
@@ -666,7 +667,7 @@ class NodeContext implements RuleContext {
     return a && a.data.type === 'string' ? decoder.decode(a.data.value) : fallback;
   }
   tensorValues(t: TensorRef): number[] | undefined {
-    return smallTensorValues(this.model, t);
+    return this.model ? smallTensorValues(this.model, t) : undefined;
   }
   note(text: string): void {
     this.notes.push(text);

@@ -1,10 +1,11 @@
 import type { Attribute, Node } from '../../src/ir/types.js';
-import { type Cost, type RuleContext, type TensorState, UnknownShape } from '../../src/ops/define.js';
+import type { Cost, RuleContext, TensorState } from '../../src/ops/define.js';
 import { ruleFor } from '../../src/ops/index.js';
+import { NodeContext } from '../../src/shape/infer.js';
 
 /**
- * Drives one op rule directly, with a RuleContext like shape/infer.ts builds (as test/ops-compute.test.ts does), for
- * the op-family tests of recurrent.ts, vision.ts and misc.ts.
+ * Drives one op rule directly, with the same NodeContext shape/infer.ts builds, for the op-family tests: inputs are
+ * given as states, with no model around them.
  */
 
 export type A = number | number[] | string | string[] | { f: number } | { fs: number[] };
@@ -35,44 +36,7 @@ export function context(op: string, inputs: (TensorState | null)[], attrs: Recor
     docString: '',
     span,
   };
-  const get = (name: string) => node.attributes.find((a) => a.name === name);
-  const pick = <T>(n: string, type: Attribute['data']['type'], d: T): T => {
-    const a = get(n);
-    return a && a.data.type === type ? (a.data.value as T) : d;
-  };
-  return {
-    node,
-    opset,
-    inputs,
-    input(i) {
-      const s = inputs[i];
-      if (!s) throw new UnknownShape();
-      return s;
-    },
-    shape(i) {
-      const s = inputs[i];
-      if (!s || !s.shape) throw new UnknownShape();
-      return s.shape;
-    },
-    values(i) {
-      const s = inputs[i];
-      if (!s || !s.value) throw new UnknownShape();
-      return s.value;
-    },
-    has: (i) => i < node.inputs.length && node.inputs[i] !== '',
-    int: (n, d) => pick(n, 'int', d),
-    ints: (n, d) => pick(n, 'ints', d),
-    intsOrNull: (n) => pick<number[] | null>(n, 'ints', null),
-    float: (n, d) => pick(n, 'float', d),
-    floats: (n, d) => pick(n, 'floats', d),
-    string: (n, d) => {
-      const a = get(n);
-      return a && a.data.type === 'string' ? new TextDecoder().decode(a.data.value) : d;
-    },
-    attribute: get,
-    tensorValues: () => undefined,
-    note: (text) => void notes.push(text),
-  };
+  return new NodeContext(null, node, opset, inputs, notes);
 }
 
 export interface RunResult {
