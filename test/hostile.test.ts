@@ -356,10 +356,9 @@ describe('shape arithmetic on huge declared values', () => {
     ['Reshape to [-1,-1]', { inputs: [{ name: 'x', shape: [2, 3] }], initializers: [i64('s', [2], [-1, -1])], nodes: [{ op: 'Reshape', inputs: ['x', 's'], outputs: ['y'] }], outputs: ['y'] }],
   ];
   for (const [name, spec] of cases) {
-    it(`${name}: success or MbnError, quickly`, () => {
-      const started = Date.now();
+    // A rule that materialized what these declare would hang or run out of memory: the test's timeout catches that.
+    it(`${name}: success or MbnError, never materialized`, { timeout: 10_000 }, () => {
       pipeline(buildModel(spec));
-      expect(Date.now() - started).toBeLessThan(5000);
     });
   }
 });
