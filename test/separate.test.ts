@@ -277,3 +277,57 @@ describe('selection options', () => {
     writeFileSync(join(work, 'note.txt'), 'ok');
   });
 });
+
+describe('bfloat16 weights', () => {
+  it('stay bfloat16, and at full rank compose back to the original within bfloat16 precision', async () => {
+    const { default: onnxProto } = await import('onnx-proto');
+    const { composeSeparated } = await import('../src/rewrite/decompose.js');
+    const { decodeFloats, encodeFloats } = await import('../src/tensor/float.js');
+    const { readTensorBytes } = await import('../src/onnx/tensor-data.js');
+    const o = onnxProto.onnx;
+    const T = o.TensorProto.DataType;
+    const vi = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: T.BFLOAT16, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    // A weight of 4 output channels, 2 input channels, 3×3, exactly representable in bfloat16.
+    const values = Float64Array.from({ length: 4 * 2 * 9 }, (_, i) => ((i * 7) % 11) / 8 - 0.5);
+    // Conv accepts bfloat16 from opset 22 on; Debian's onnx 1.12 checker predates that, so it is not consulted here.
+    const model = o.ModelProto.create({
+      irVersion: 10,
+      opsetImport: [{ domain: '', version: 22 }],
+      graph: {
+        name: 'g',
+        input: [vi('x', [1, 2, 8, 8])],
+        output: [vi('y', [1, 4, 8, 8])],
+        initializer: [{ name: 'w', dataType: T.BFLOAT16, dims: [4, 2, 3, 3], rawData: encodeFloats(values, 'bfloat16') }],
+        node: [{ opType: 'Conv', name: 'conv', input: ['x', 'w'], output: ['y'], attribute: [{ name: 'pads', type: o.AttributeProto.AttributeType.INTS, ints: [1, 1, 1, 1] }] }],
+      },
+    });
+    const input = join(dir, 'bf16.onnx');
+    writeFileSync(input, o.ModelProto.encode(model).finish());
+    const out = join(dir, 'bf16.sep.onnx');
+    separateJson([input, '-o', out, '--multiplier', '1000']);
+    const sep = readModel(out);
+    const [dw, pw] = ['conv_dw_weight', 'conv_pw_weight'].map((n) => sep.graph.initializers.find((t) => t.name === n)!);
+    expect([dw.dtype, pw.dtype]).toEqual([T.BFLOAT16, T.BFLOAT16]);
+    expect(dw.dims).toEqual([2 * 4, 1, 3, 3]);
+    expect(pw.dims).toEqual([4, 2 * 4, 1, 1]);
+    const composed = composeSeparated(
+      {
+        depthwise: { dims: dw.dims, data: decodeFloats(readTensorBytes(sep, dw), 'bfloat16') },
+        pointwise: { dims: pw.dims, data: decodeFloats(readTensorBytes(sep, pw), 'bfloat16') },
+        relativeError: 0,
+        rank: 4,
+      },
+      1,
+      2,
+    );
+    sep.source.close();
+    let err = 0;
+    let norm = 0;
+    values.forEach((v, i) => {
+      err += (composed.data[i] - v) ** 2;
+      norm += v * v;
+    });
+    // bfloat16 keeps 8 significant bits: each factor is within 2^-8 relative, so the product within about 1%.
+    expect(Math.sqrt(err / norm)).toBeLessThan(0.01);
+  });
+});
