@@ -28,9 +28,6 @@ const EXPECTED: Record<string, string> = {
   'node/test_castlike_BFLOAT16_to_FLOAT_expanded': 'test data: like is [1], model declares [3,4]',
   'node/test_castlike_FLOAT_to_BFLOAT16': 'test data: like is [1], model declares [3,4]',
   'node/test_castlike_FLOAT_to_BFLOAT16_expanded': 'test data: like is [1], model declares [3,4]',
-  // Opset-8 Scan has a leading batch axis and a sequence_lens input; shape/infer.ts implements the opset-9 form
-  // (owner of shape/infer.ts to fix): outputs lose their batch dim.
-  'node/test_scan_sum': 'Scan opset 8 (batched form) not implemented: inferred [2], expected [1,2]',
 };
 
 interface Failure {

@@ -386,38 +386,48 @@ class Inference {
       if (bounded) record.notes.push(`body runs ${times} times`);
       return;
     }
-    // Scan (opset 9+): inputs are N state variables then M scan inputs.
+    // Scan: N state variables then M scan inputs. Opset 8 adds a leading sequence_lens input and a batch axis 0 on
+    // every input and output: the body then runs batch × length times, and scans along axis 1.
+    const batched = record.opset < 9;
     const m = intAttr(node, 'num_scan_inputs', 0);
-    const nState = node.inputs.length - m;
-    const axes = intsAttr(node, 'scan_input_axes') ?? new Array(m).fill(0);
+    const offset = batched ? 1 : 0;
+    const nState = node.inputs.length - offset - m;
+    const axes = batched ? new Array(m).fill(1) : (intsAttr(node, 'scan_input_axes') ?? new Array(m).fill(0));
     let length: number | null = null;
+    let batch = 1;
     body.inputs.forEach((input, i) => {
-      const outer = node.inputs[i] ? scope.get(node.inputs[i]) : undefined;
-      if (i < nState || !outer?.shape) {
+      const name = node.inputs[i + offset];
+      const outer = name ? scope.get(name) : undefined;
+      if (!outer?.shape) {
         sub.values.set(input.name, outer ? stripValue(outer) : UNKNOWN);
+        return;
+      }
+      if (batched) batch = outer.shape[0];
+      if (i < nState) {
+        sub.values.set(input.name, { dtype: outer.dtype, shape: batched ? outer.shape.slice(1) : outer.shape });
         return;
       }
       const axis = axes[i - nState] < 0 ? axes[i - nState] + outer.shape.length : axes[i - nState];
       length = outer.shape[axis];
-      sub.values.set(input.name, { dtype: outer.dtype, shape: outer.shape.filter((_, j) => j !== axis) });
+      sub.values.set(input.name, { dtype: outer.dtype, shape: outer.shape.filter((_, j) => j !== axis && !(batched && j === 0)) });
     });
-    const times = length ?? 1;
-    if (length === null) record.notes.push('scan length unknown: body counted once');
+    const times = (length ?? 1) * batch;
+    if (length === null) record.notes.push('scan length unknown: body counted once per sequence');
     else record.notes.push(`body runs ${times} times`);
     this.addInitializers(body, sub);
     this.walkGraph(body, sub, `${name}/body/`, multiplier * times, opsets, false);
     const outs = body.outputs.map((o) => sub.get(o.name) ?? null);
-    const outAxes = intsAttr(node, 'scan_output_axes');
+    const outAxes = batched ? null : intsAttr(node, 'scan_output_axes');
     record.outputs = node.outputs.map((_, i) => {
       const s = outs[i];
       if (!s?.shape) return null;
-      if (i < nState) return stripValue(s);
+      if (i < nState) return { dtype: s.dtype, shape: batched ? [batch, ...s.shape] : s.shape };
       if (length === null) return null;
       const shape = s.shape.slice();
-      let axis = outAxes?.[i - nState] ?? 0;
+      let axis = batched ? 0 : (outAxes?.[i - nState] ?? 0);
       if (axis < 0) axis += shape.length + 1;
       shape.splice(axis, 0, length);
-      return { dtype: s.dtype, shape };
+      return { dtype: s.dtype, shape: batched ? [batch, ...shape] : shape };
     });
   }
 
