@@ -908,9 +908,11 @@ export const topkCumsumOps = defineOps({
     if (!x.shape) throw new UnknownShape();
     const s = x.shape;
     if (ctx.node.opType === 'CumSum') {
-      const axis = axisOf(Math.trunc(ctx.values(1)[0]), s.length, ctx.node);
+      // The shape is the input's whatever the axis; the axis value matters only for folding.
+      const axisValue = ctx.inputs[1]?.value;
       let value: number[] | undefined;
-      if (x.value) {
+      if (x.value && axisValue) {
+        const axis = axisOf(Math.trunc(axisValue[0]), s.length, ctx.node);
         const exclusive = ctx.int('exclusive', 0) === 1;
         const reverse = ctx.int('reverse', 0) === 1;
         const dim = s[axis];
