@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type InferOptions, type InferResult, inferModel } from '../src/shape/infer.js';
-import { buildAndRead, type ModelSpec } from './helpers/build-model.js';
+import { inferSpec as run, layerMaking as layer, stateOf as value } from './helpers/build-model.js';
 
 const FLOAT = 1;
 const INT64 = 7;
 const STRING = 8;
 
-function run(spec: ModelSpec, options: InferOptions = {}): InferResult {
-  return inferModel(buildAndRead(spec), options);
-}
-
-function value(res: InferResult, name: string) {
-  const s = res.values.get(name);
-  if (!s) throw new Error(`no state for ${name}`);
-  return s;
-}
-
-function layer(res: InferResult, output: string) {
-  const l = res.layers.find((x) => x.node.outputs.includes(output));
-  if (!l) throw new Error(`no layer makes ${output}`);
-  return l;
-}
 
 describe('Constant', () => {
   it('reads a tensor value attribute with its dtype, dims and values', () => {

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readModel } from '../src/onnx/read.js';
-import { type InferOptions, type InferResult, inferModel } from '../src/shape/infer.js';
-import { type ModelSpec, type NodeSpec, type TensorSpec, buildAndRead, buildModel } from './helpers/build-model.js';
+import { type InferResult, inferModel } from '../src/shape/infer.js';
+import { type ModelSpec, type NodeSpec, type TensorSpec, buildAndRead, buildModel, inferSpec as run, layerMaking as layer, stateOf as st } from './helpers/build-model.js';
 
 const FLOAT = 1;
 const UINT8 = 2;
@@ -15,21 +15,6 @@ const INT64_MIN = -(2 ** 63);
 
 type Init = TensorSpec & { name: string };
 
-function run(spec: ModelSpec, options: InferOptions = {}): InferResult {
-  return inferModel(buildAndRead(spec), options);
-}
-
-function st(res: InferResult, name: string) {
-  const s = res.values.get(name);
-  if (!s) throw new Error(`no state for ${name}`);
-  return s;
-}
-
-function layer(res: InferResult, output: string) {
-  const l = res.layers.find((x) => x.node.outputs.includes(output));
-  if (!l) throw new Error(`no layer makes ${output}`);
-  return l;
-}
 
 const iota = (n: number, from = 0) => Array.from({ length: n }, (_, i) => i + from);
 const i64 = (name: string, values: number[], dims = [values.length]): Init => ({ name, dtype: INT64, dims, values });

@@ -1,6 +1,8 @@
 import onnx from 'onnx-proto';
 import { readModelBytes } from '../../src/onnx/read.js';
 import type { Model } from '../../src/ir/types.js';
+import type { TensorState } from '../../src/ops/define.js';
+import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../../src/shape/infer.js';
 
 const { onnx: o } = onnx;
 
@@ -150,4 +152,23 @@ export function buildModel(spec: ModelSpec): Uint8Array {
 /** buildModel, then read it back into the layer IR. */
 export function buildAndRead(spec: ModelSpec): Model {
   return readModelBytes(buildModel(spec), 'test-model');
+}
+
+/** buildModel, read it back, and run shape inference over it. */
+export function inferSpec(spec: ModelSpec, options: InferOptions = {}): InferResult {
+  return inferModel(buildAndRead(spec), options);
+}
+
+/** The inferred state of a value, failing the test when there is none. */
+export function stateOf(res: InferResult, name: string): TensorState {
+  const s = res.values.get(name);
+  if (!s) throw new Error(`no state for ${name}`);
+  return s;
+}
+
+/** The layer that produces `output`. */
+export function layerMaking(res: InferResult, output: string): LayerRecord {
+  const l = res.layers.find((x) => x.node.outputs.includes(output));
+  if (!l) throw new Error(`no layer makes ${output}`);
+  return l;
 }
