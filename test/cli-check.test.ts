@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_ENTRY } from '../src/budget/config.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
+import type { Totals } from '../src/cost/analyze.js';
 
 /**
  * `mbn check`, `mbn diff` and `mbn analyze --max-*` through the real binary (bin/mbn.js over dist/, built once by
@@ -16,14 +17,6 @@ const V1_PARAMS = 4_221_032;
 const CONV_W025 = 'fixtures/models/conv_mobilenet_v1_w025.onnx';
 const W025 = 'fixtures/models/mobilenet_v1_w025.onnx';
 
-interface Totals {
-  macs: number;
-  flops: number;
-  otherFlops: number;
-  params: number;
-  weightBytes: number;
-  peakActivationBytes: number;
-}
 
 let v1: Totals;
 
