@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import type { Model, TensorRef } from '../ir/types.js';
-import { DataType, bytesFor, dtypeBits, dtypeName } from './dtype.js';
+import { DataType, bytesFor, dtypeBits, dtypeName, isFloat } from './dtype.js';
 import { readExternalBytes } from './external.js';
 import { Reader } from './wire.js';
 
@@ -134,12 +134,17 @@ const FOLDABLE = new Set<number>([
   DataType.UINT64, DataType.UINT32, DataType.UINT16, DataType.UINT8, DataType.BOOL,
 ]);
 
+/** Integer tensors carry shapes, axes and indices; float tensors that shape arithmetic needs are scales: a few values. */
+const INTEGER_LIMIT = 4096;
+const FLOAT_LIMIT = 64;
+
 /**
  * Values of a small tensor stored in the model itself (never external data), or undefined. Only small tensors are
- * decoded, so analysis stays independent of weight size.
+ * decoded, and floats only when a handful (Resize scales, not biases), so analysis stays independent of weight size.
  */
-export function smallTensorValues(model: Model, t: TensorRef, limit = 4096): number[] | undefined {
+export function smallTensorValues(model: Model, t: TensorRef): number[] | undefined {
   if (!FOLDABLE.has(t.dtype) || t.storage === 'external') return undefined;
+  const limit = isFloat(t.dtype) ? FLOAT_LIMIT : INTEGER_LIMIT;
   let count: number;
   try {
     count = elementCount(t);
