@@ -4,6 +4,7 @@ import type { Model } from '../ir/types.js';
 import { externalLocations } from '../ir/walk.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { BufferSource } from '../onnx/source.js';
+import { PieceSource } from '../onnx/splice.js';
 import { type StagedFile, checkTarget, stagePieces } from '../onnx/write-file.js';
 import { renderSeparation, type SeparationSummary } from '../report/separate-report.js';
 import { makeStyle } from '../report/style.js';
@@ -93,12 +94,8 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
         written.source.close();
       }
     } else {
-      // A dry run still checks its work: analyze the rewritten model in memory when it is small enough.
-      const size = built.pieces.reduce((n, p) => n + (p instanceof Uint8Array ? p.length : p.end - p.start), 0);
-      if (size <= 256 * 1024 * 1024) {
-        const bytes = Buffer.concat(built.pieces.map((p) => (p instanceof Uint8Array ? p : model.source.view(p.start, p.end))));
-        summary.after = analyzeModel(readModelFrom(new BufferSource(bytes), model.path), { inputShapes: opts.input, batch: opts.batch });
-      }
+      // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
+      summary.after = analyzeModel(readModelFrom(new PieceSource(built.pieces, model.source), model.path), { inputShapes: opts.input, batch: opts.batch });
     }
     const style = makeStyle(process.stdout, opts.color);
     write(1, renderSeparation(summary, opts.format, style));

@@ -89,3 +89,43 @@ export function varint(n: number): Uint8Array {
   bytes.push(v);
   return Uint8Array.from(bytes);
 }
+
+/**
+ * The bytes a list of pieces would write, readable without writing or concatenating them: a dry run analyzes the
+ * rewritten model through this, at the cost of the few ranges the reader asks for.
+ */
+export class PieceSource implements ByteSource {
+  readonly size: number;
+  private readonly starts: number[] = [];
+  constructor(
+    private readonly pieces: Piece[],
+    private readonly base: ByteSource,
+  ) {
+    let at = 0;
+    for (const p of pieces) {
+      this.starts.push(at);
+      at += pieceLength(p);
+    }
+    this.size = at;
+  }
+  view(start: number, end: number): Uint8Array {
+    const parts: Uint8Array[] = [];
+    // The last piece starting at or before `start`.
+    let lo = 0;
+    let hi = this.pieces.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid] <= start) lo = mid;
+      else hi = mid - 1;
+    }
+    for (let i = lo, at = start; at < end && i < this.pieces.length; i++) {
+      const p = this.pieces[i];
+      const from = at - this.starts[i];
+      const to = Math.min(end - this.starts[i], pieceLength(p));
+      parts.push(p instanceof Uint8Array ? p.subarray(from, to) : this.base.view(p.start + from, p.start + to));
+      at = this.starts[i] + to;
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+  close(): void {}
+}
