@@ -62,6 +62,8 @@ export interface SeparatePlan {
   /** Set with --target-macs: whether the budget is met, and the best reachable figure. */
   target: { macs: number; met: boolean } | null;
   notes: string[];
+  /** The model's graphs, names and readers, indexed once for planning and reused by the rewrite. */
+  index: GraphIndex;
 }
 
 const FLOAT_DTYPES: Record<number, FloatDType> = {
@@ -238,7 +240,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
     sharedDone.add(key);
   }
   for (const c of layers) if (c.eligible && !c.skipped && !chosen.includes(c)) c.skipped = 'not selected';
-  return { layers, chosen, before, macsAfter, paramsAfter, target, notes };
+  return { layers, chosen, before, macsAfter, paramsAfter, target, notes, index };
 }
 
 /** Convs in one graph that share a weight (and group) share its separated weights too. */
@@ -266,7 +268,7 @@ export interface BuiltRewrite {
  * Turns a plan into byte edits of the model. `outputPath` names the external data file when one is needed.
  */
 export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string): BuiltRewrite {
-  const index = indexModel(model);
+  const index = plan.index;
   const usesExternal = hasExternalData(model);
   const externalLocation = `${basename(outputPath)}.data`;
   const external: Uint8Array[] = [];
