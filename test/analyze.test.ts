@@ -289,3 +289,23 @@ describe('model-local functions', () => {
     expect(report.model.outputs[0].shape).toEqual([2, 16]);
   });
 });
+
+describe('node order', () => {
+  it('a graph whose nodes are not in topological order is analyzed in dependency order', async () => {
+    const { buildAndRead } = await import('./helpers/build-model.js');
+    const model = buildAndRead({
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 4] }],
+      outputs: ['z'],
+      initializers: [{ name: 'w', dtype: 1, dims: [4, 3], values: new Array(12).fill(1) }],
+      nodes: [
+        { op: 'Relu', inputs: ['y'], outputs: ['z'], name: 'second' },
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'], name: 'first' },
+      ],
+    });
+    const report = analyzeModel(model);
+    expect(report.layers.map((l) => l.name)).toEqual(['first', 'second']);
+    expect(report.layers[1].outputShapes).toEqual([[1, 3]]);
+    expect(report.totals.macs).toBe(12);
+    expect(report.totals.notCounted).toBe(0);
+  });
+});

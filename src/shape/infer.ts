@@ -208,10 +208,27 @@ class Inference {
 
   private walkGraph(graph: Graph, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>, main: boolean): void {
     this.declare(graph, scope);
-    const order = topologicalOrder(graph.nodes, scope, main);
-    for (const index of order) {
+    // Exporters write nodes in topological order: walk them as they stand, and only when a node reads a value that
+    // is not there yet undo the walk and sort (which also names a dangling input or a cycle precisely).
+    const mark = this.layers.length;
+    let inOrder = true;
+    for (let index = 0; index < graph.nodes.length && inOrder; index++) {
       const node = graph.nodes[index];
-      this.visitNode(node, index, scope, prefix, multiplier, opsets);
+      for (const input of node.inputs) {
+        if (input && scope.get(input) === undefined) inOrder = false;
+      }
+      if (inOrder) this.visitNode(node, index, scope, prefix, multiplier, opsets);
+    }
+    if (inOrder) return;
+    this.layers.length = mark;
+    for (const node of graph.nodes) {
+      for (const o of node.outputs) {
+        scope.values.delete(o);
+        scope.weights.delete(o);
+      }
+    }
+    for (const index of topologicalOrder(graph.nodes, scope, main)) {
+      this.visitNode(graph.nodes[index], index, scope, prefix, multiplier, opsets);
     }
   }
 
@@ -296,9 +313,15 @@ class Inference {
   }
 
   private store(record: LayerRecord, scope: Scope): void {
-    record.node.outputs.forEach((o, i) => {
-      if (o) scope.values.set(o, record.outputs[i] ?? UNKNOWN);
-    });
+    const outputs = record.node.outputs;
+    for (let i = 0; i < outputs.length; i++) {
+      const o = outputs[i];
+      if (!o) continue;
+      if (scope.values.has(o)) {
+        throw new MbnError('invalid-model', `value ${quote(o)} is produced more than once (again by node ${quote(record.node.name || record.node.opType)})`);
+      }
+      scope.values.set(o, record.outputs[i] ?? UNKNOWN);
+    }
   }
 
   /**
