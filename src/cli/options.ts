@@ -37,15 +37,6 @@ export function parseNonNegativeInt(flag: string) {
   };
 }
 
-export function parseChoice<T extends string>(flag: string, choices: readonly T[]) {
-  return (text: string): T => {
-    if (!(choices as readonly string[]).includes(text)) {
-      throw new MbnError('usage', `${flag} ${quote(text)} is not one of ${choices.join(', ')}`);
-    }
-    return text as T;
-  };
-}
-
 export function inferOptions(opts: { input?: Map<string, number[]>; batch?: number }): InferOptions {
   return { inputShapes: opts.input, batch: opts.batch };
 }

@@ -38,7 +38,3 @@ for (const rule of FAMILIES) {
 export function ruleFor(domain: string, opType: string): OpRule | undefined {
   return registry.get(domain === 'ai.onnx' ? '' : domain)?.get(opType);
 }
-
-export function knownOps(): string[] {
-  return [...registry].flatMap(([domain, ops]) => [...ops.keys()].map((op) => (domain ? `${domain}::${op}` : op))).sort();
-}
