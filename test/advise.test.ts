@@ -86,13 +86,13 @@ describe('mbn advise on the torchvision exports', () => {
     const model = onnx.ModelProto.decode(readFileSync(fixture('graph-only/mobilenet_v2.onnx')));
     const graph = model.graph!;
     // The projection is the last Conv of each torchvision block features.1 … features.17.
-    const projections = new Map<string, onnx.INodeProto>();
+    const projections = new Map<string, onnxProto.onnx.INodeProto>();
     for (const n of graph.node!) {
       const m = /^\/features\/features\.(\d+)\/conv\//.exec(n.name ?? '');
       if (m && n.opType === 'Conv') projections.set(m[1], n);
     }
     expect(projections.size).toBe(17);
-    const nodes: onnx.INodeProto[] = [];
+    const nodes: onnxProto.onnx.INodeProto[] = [];
     for (const n of graph.node!) {
       nodes.push(n);
       if (![...projections.values()].includes(n)) continue;

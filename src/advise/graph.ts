@@ -130,13 +130,20 @@ export class AdviseGraph {
    */
   between(from: string, to: string, depth = 12): Node[] | null {
     const found = new Set<Node>();
+    // Memoized by name: a tensor seen with at least as many steps left has its answer already (diamonds such as
+    // DenseNet's concatenations would otherwise be walked once per path).
+    const seen = new Map<string, { left: number; hit: boolean }>();
     const visit = (name: string, left: number): boolean => {
       if (name === from) return true;
+      const memo = seen.get(name);
+      if (memo && memo.left >= left) return memo.hit;
       const p = this.producers.get(name);
-      if (!p || left === 0) return false;
       let hit = false;
-      for (const i of this.dynamicInputs(p)) if (visit(i, left - 1)) hit = true;
-      if (hit) found.add(p);
+      if (p && left > 0) {
+        for (const i of this.dynamicInputs(p)) if (visit(i, left - 1)) hit = true;
+        if (hit) found.add(p);
+      }
+      seen.set(name, { left, hit });
       return hit;
     };
     return visit(to, depth) ? [...found] : null;

@@ -38,6 +38,8 @@ export function findSigmoidPatterns(graph: Graph): SigmoidPatterns {
     }
   }
   const outputs = new Set(graph.outputs.map((o) => o.name));
+  // Names an If/Loop/Scan body reads from this graph: a Sigmoid output read there must stay.
+  for (const name of subgraphReads(graph)) outputs.add(name);
   const out: SigmoidPatterns = { swish: [], gates: [], swishOps: [] };
   for (const n of graph.nodes) {
     if (SWISH_OPS.has(n.opType)) {
@@ -58,4 +60,19 @@ export function findSigmoidPatterns(graph: Graph): SigmoidPatterns {
     }
   }
   return out;
+}
+
+function subgraphReads(graph: Graph): Set<string> {
+  const names = new Set<string>();
+  const visit = (g: Graph) => {
+    for (const n of g.nodes) {
+      if (g !== graph) for (const i of n.inputs) if (i) names.add(i);
+      for (const a of n.attributes) {
+        if (a.data.type === 'graph') visit(a.data.value);
+        else if (a.data.type === 'graphs') a.data.value.forEach(visit);
+      }
+    }
+  };
+  visit(graph);
+  return names;
 }

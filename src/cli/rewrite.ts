@@ -1,5 +1,5 @@
 import { basename, dirname, extname, join } from 'node:path';
-import { compareOutputs, type Deviation } from '../bench/compare.js';
+import { compareOutputs } from '../bench/compare.js';
 import { type InputSpec, loadOrt } from '../bench/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError } from '../errors.js';
