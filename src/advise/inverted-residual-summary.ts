@@ -20,7 +20,7 @@ export const invertedResidualSummary = defineRule({
       rule: 'inverted-residual-summary',
       severity: 'info',
       layers: blocks.map((b) => graph.layerName(b.depthwise)),
-      message: `${blocks.length} inverted residual block${blocks.length === 1 ? '' : 's'}, expansion ${ratios.join(', ')}, ${residual} with a residual Add${se ? `, ${se} with squeeze-and-excite` : ''}; ${macs} MACs${share}`,
+      message: `${blocks.length} inverted residual block${blocks.length === 1 ? '' : 's'}, expansion ratios ${ratios.join(', ')}; ${residual} with a residual Add${se ? `, ${se} with squeeze-and-excite` : ''}; ${macs} MACs${share}`,
       fix: { text: 'none needed: see the blocks table', macsSaved: null, otherFlopsSaved: null, paramsSaved: null },
     }];
   },
