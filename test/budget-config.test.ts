@@ -69,7 +69,7 @@ describe('config validation', () => {
     const e = errorOf(() => validateConfig([{ model: 'a.onnx', maxMac: '600M' }], 'mbn.config.json'));
     expect(e.code).toBe('config');
     expect(e.message).toBe(
-      `mbn.config.json: entry 1: unknown key 'maxMac' (did you mean 'maxMacs'?); known keys: name, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input, batch. A valid entry: ${EXAMPLE_ENTRY}`,
+      `mbn.config.json: entry 1: unknown key 'maxMac' (did you mean 'maxMacs'?); known keys: name, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input, batch, advise. A valid entry: ${EXAMPLE_ENTRY}`,
     );
     expect(e.message).not.toContain('\n');
   });
