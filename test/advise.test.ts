@@ -216,6 +216,15 @@ describe('mbn advise: formats and exit codes', () => {
     const missing = mbn(['advise', join(dir, 'nope.onnx')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^mbn: .*\n$/);
+    const truncated = join(dir, 'truncated.onnx');
+    writeFileSync(truncated, readFileSync(fixture('models/tiny_cnn.onnx')).subarray(0, 3000));
+    for (const args of [['advise', truncated], ['rewrite', truncated, '--hard-swish']]) {
+      const r = mbn(args);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^mbn: .*truncated or corrupt.*\n$/);
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(join(dir, 'truncated.hardswish.onnx'))).toBe(false);
   });
 });
 
