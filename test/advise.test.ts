@@ -187,6 +187,42 @@ describe('mbn advise on the torchvision exports', () => {
   });
 });
 
+describe('bottleneck-nonlinearity through what exporters emit', () => {
+  it('an unfolded BatchNormalization then Clip(0, 6) after a narrowing projection that feeds a residual: an error', () => {
+    const zeros = (name: string, n: number) => ({ name, dtype: 1, dims: [n], values: new Array(n).fill(0) });
+    const ones = (name: string, n: number) => ({ name, dtype: 1, dims: [n], values: new Array(n).fill(1) });
+    const w = (name: string, dims: number[]) => ({ name, dtype: 1, dims, values: new Array(dims.reduce((a, b) => a * b, 1)).fill(0.01) });
+    const path = join(dir, 'bn_clip.onnx');
+    writeFileSync(path, buildModel({
+      opset: 13,
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 8, 8, 8] }],
+      outputs: ['y'],
+      initializers: [
+        w('we', [48, 8, 1, 1]), w('wd', [48, 1, 3, 3]), w('wp', [8, 48, 1, 1]),
+        ones('s', 8), zeros('b', 8), zeros('m', 8), ones('v', 8),
+        { name: 'lo', dtype: 1, dims: [], values: [0] }, { name: 'hi', dtype: 1, dims: [], values: [6] },
+      ],
+      nodes: [
+        { op: 'Conv', inputs: ['x', 'we'], outputs: ['e'], name: 'expand', attrs: { kernel_shape: [1, 1] } },
+        { op: 'Clip', inputs: ['e', 'lo', 'hi'], outputs: ['e6'], name: 'expand_relu6' },
+        { op: 'Conv', inputs: ['e6', 'wd'], outputs: ['d'], name: 'depthwise', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 48 } },
+        { op: 'Clip', inputs: ['d', 'lo', 'hi'], outputs: ['d6'], name: 'depthwise_relu6' },
+        { op: 'Conv', inputs: ['d6', 'wp'], outputs: ['p'], name: 'project', attrs: { kernel_shape: [1, 1] } },
+        { op: 'BatchNormalization', inputs: ['p', 's', 'b', 'm', 'v'], outputs: ['pn'], name: 'project_bn' },
+        { op: 'Clip', inputs: ['pn', 'lo', 'hi'], outputs: ['p6'], name: 'project_relu6' },
+        { op: 'Add', inputs: ['x', 'p6'], outputs: ['y'], name: 'residual' },
+      ],
+    }));
+    const j = advise(path);
+    expect(j.blocks).toEqual([{ layers: ['expand', 'depthwise', 'project'], input: 8, expand: 48, output: 8, stride: 1, residual: true, macs: 8 * 48 * 64 + 48 * 9 * 64 + 48 * 8 * 64 }]);
+    const found = byRule(j, 'bottleneck-nonlinearity');
+    expect(found).toHaveLength(1);
+    expect(found[0].severity).toBe('error');
+    expect(found[0].layers).toEqual(['project', 'project_relu6']);
+    expect(found[0].message).toMatch(/^Clip on the output of the 1×1 projection 48→8/);
+  });
+});
+
 describe('mbn advise: formats and exit codes', () => {
   it('--fail-on warning exits 1 on EfficientNet-B0, --fail-on error exits 0; no flag exits 0', () => {
     const eff = fixture('graph-only/zoo/efficientnet_b0.onnx');
