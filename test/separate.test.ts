@@ -29,14 +29,25 @@ function separateJson(args: string[]) {
   return JSON.parse(r.stdout);
 }
 
-/** Runs both models on the same seeded inputs; returns the worst relative output error and checks shapes. */
+/** Full rank: r = min(N/g, K) makes the pair exact, and costlier than the conv, so it must be asked for. */
+const FULL_RANK = ['--multiplier', '1000', '--allow-costlier'];
+
+/**
+ * Runs both models on the same seeded inputs; returns the worst relative output error and checks shapes. A scalar
+ * bool input (an If condition) is run both ways, so that every branch of the rewritten model runs.
+ */
 async function compare(original: string, separated: string, seed = 3): Promise<number> {
-  const a = await runModel(original, undefined, { seed });
-  const b = await runModel(separated, a.feeds);
+  const first = await runModel(original, undefined, { seed });
+  const conditions = Object.entries(first.feeds).filter(([, v]) => v.type === 'bool' && v.dims.length === 0);
+  const variants = conditions.length ? [0, 1].map((c) => ({ ...first.feeds, ...Object.fromEntries(conditions.map(([k, v]) => [k, { ...v, data: Uint8Array.of(c) }])) })) : [first.feeds];
   let worst = 0;
-  for (const [name, out] of Object.entries(a.outputs)) {
-    expect(b.outputs[name].dims).toEqual(out.dims);
-    worst = Math.max(worst, relativeError(b.outputs[name].data, out.data));
+  for (const feeds of variants) {
+    const a = await runModel(original, feeds);
+    const b = await runModel(separated, feeds);
+    for (const [name, out] of Object.entries(a.outputs)) {
+      expect(b.outputs[name].dims).toEqual(out.dims);
+      worst = Math.max(worst, relativeError(b.outputs[name].data, out.data));
+    }
   }
   return worst;
 }
@@ -57,7 +68,7 @@ describe('full-rank separation reproduces the original conv', () => {
   for (const name of EXACT_EDGE) {
     it(`${name}: valid ONNX, same outputs in ONNX Runtime`, async () => {
       const out = join(dir, `${name}.full.onnx`);
-      const report = separateJson([fixture(`edge/${name}.onnx`), '-o', out, '--multiplier', '1000']);
+      const report = separateJson([fixture(`edge/${name}.onnx`), '-o', out, ...FULL_RANK]);
       expect(report.layers.length).toBeGreaterThan(0);
       for (const l of report.layers) expect(l.relativeError).toBeLessThan(1e-6);
       if (hasChecker) expect(checkModel(out)).toBeNull();
@@ -67,7 +78,7 @@ describe('full-rank separation reproduces the original conv', () => {
 
   it('float16 weights stay float16 and agree within half precision', async () => {
     const out = join(dir, 'float16.full.onnx');
-    separateJson([fixture('edge/float16.onnx'), '-o', out, '--multiplier', '1000']);
+    separateJson([fixture('edge/float16.onnx'), '-o', out, ...FULL_RANK]);
     const model = readModel(out);
     const dtypes = model.graph.initializers.filter((t) => t.name.includes('_weight')).map((t) => t.dtype);
     model.source.close();
@@ -78,7 +89,7 @@ describe('full-rank separation reproduces the original conv', () => {
 
   it('float64 weights stay float64 (ONNX Runtime has no float64 Conv kernel on CPU: checker only)', () => {
     const out = join(dir, 'float64.full.onnx');
-    separateJson([fixture('edge/float64.onnx'), '-o', out, '--multiplier', '1000']);
+    separateJson([fixture('edge/float64.onnx'), '-o', out, ...FULL_RANK]);
     const model = readModel(out);
     expect(model.graph.initializers.filter((t) => t.name.includes('_weight')).map((t) => t.dtype)).toEqual([11, 11]);
     model.source.close();
@@ -88,7 +99,7 @@ describe('full-rank separation reproduces the original conv', () => {
   for (const name of ['tiny_cnn', 'resnet_small', 'mobilenet_v2_w035', 'conv_mobilenet_v1_w025']) {
     it(`${name} (torch export) at full rank: outputs equal the original`, async () => {
       const out = join(dir, `${name}.full.onnx`);
-      separateJson([fixture(`models/${name}.onnx`), '-o', out, '--multiplier', '1000']);
+      separateJson([fixture(`models/${name}.onnx`), '-o', out, ...FULL_RANK]);
       if (hasChecker) expect(checkModel(out)).toBeNull();
       if (ort) expect(await compare(fixture(`models/${name}.onnx`), out)).toBeLessThan(1e-4);
     });
@@ -269,7 +280,7 @@ describe('selection options', () => {
     copyFileSync(fixture('edge/external_data.onnx.data'), join(work, 'external_data.onnx.data'));
     const before = readFileSync(join(work, 'external_data.onnx.data'));
     const out = join(work, 'out.onnx');
-    separateJson([join(work, 'external_data.onnx'), '-o', out, '--multiplier', '1000']);
+    separateJson([join(work, 'external_data.onnx'), '-o', out, ...FULL_RANK]);
     expect(existsSync(join(work, 'out.onnx.data'))).toBe(true);
     expect(readFileSync(join(work, 'external_data.onnx.data')).equals(before)).toBe(true);
     if (hasChecker) expect(checkModel(out)).toBeNull();
@@ -304,7 +315,7 @@ describe('bfloat16 weights', () => {
     const input = join(dir, 'bf16.onnx');
     writeFileSync(input, o.ModelProto.encode(model).finish());
     const out = join(dir, 'bf16.sep.onnx');
-    separateJson([input, '-o', out, '--multiplier', '1000']);
+    separateJson([input, '-o', out, ...FULL_RANK]);
     const sep = readModel(out);
     const [dw, pw] = ['conv_dw_weight', 'conv_pw_weight'].map((n) => sep.graph.initializers.find((t) => t.name === n)!);
     expect([dw.dtype, pw.dtype]).toEqual([T.BFLOAT16, T.BFLOAT16]);
