@@ -123,6 +123,31 @@ describe('Silero VAD v5: an If on the sample rate, with 16 kHz and 8 kHz branche
   });
 });
 
+describe('value_info of the new values', () => {
+  it("copies the batch and feature-map dims the model declares for the conv's output, symbolic names included", async () => {
+    const path = join(dir, 'declared.onnx');
+    writeFileSync(
+      path,
+      buildModel({
+        inputs: [{ name: 'x', dtype: 1, shape: ['batch', 4, 8, 8] }],
+        outputs: [{ name: 'y', dtype: 1, shape: ['batch', 6, 4, 4] }],
+        initializers: [{ name: 'w', dtype: 1, dims: [6, 4, 3, 3], values: Array.from({ length: 6 * 4 * 9 }, (_, i) => Math.sin(i)) }],
+        nodes: [{ op: 'Conv', name: 'c', inputs: ['x', 'w'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1], strides: [2, 2] } }],
+      }),
+    );
+    const out = join(dir, 'declared.sep.onnx');
+    separateJson([path, '-o', out, '--multiplier', '2']);
+    const model = readModel(out);
+    expect(model.graph.valueInfo.map((v) => [v.name, v.type?.shape])).toEqual([['y_dw', ['batch', 8, 4, 4]]]);
+    model.source.close();
+    if (ort) {
+      // A batch of 3: the symbolic dim stays symbolic.
+      const feeds = makeInputs([{ name: 'x', shape: [3, 4, 8, 8] }]);
+      expect((await runModel(out, feeds)).outputs.y.dims).toEqual([3, 6, 4, 4]);
+    }
+  });
+});
+
 describe('PaddleOCR det v4: symbolic H and W, no --input', () => {
   const det = fixture('real/ppocr_v4_det.onnx');
   const feedsAt = (h: number, w: number): NonNullable<Feeds> => makeInputs([{ name: 'x', shape: [1, 3, h, w] }], h + w);
