@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../src/ir/types.js';
 import { analyzeModel } from '../src/cost/analyze.js';
@@ -184,7 +184,8 @@ describe('PaddleOCR det v4: symbolic H and W, no --input', () => {
       'm.graph.output.append(onnx.helper.make_empty_tensor_value_info(sig.input[0]))',
       'onnx.save(m, sys.argv[2])',
     ].join('\n');
-    const out = path.replace(/\.onnx$/, '.logits.onnx');
+    // Always into the temporary folder: the fixture's own folder is never written to.
+    const out = join(dir, basename(path).replace(/\.onnx$/, '.logits.onnx'));
     const r = spawnSync('/usr/bin/python3', ['-c', script, path, out], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     return out;
