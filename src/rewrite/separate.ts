@@ -222,7 +222,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
     c.info = separationFigures(c.conv!, effectiveRank(c.conv!, options.multiplier), c.pixels);
     // The pair costs r·(g/N + 1/K) of the conv, in MACs and in weights alike: at or above 1 it only makes things worse.
     if (c.info.reduction >= 1 && !options.allowCostlier) {
-      c.skipped = `would cost more (×${c.info.reduction.toFixed(2)})`;
+      c.skipped = `would ${c.info.reduction > 1 ? 'cost more' : 'save nothing'} (×${c.info.reduction.toFixed(2)})`;
       continue;
     }
     c.weights = computeWeights(model, c, options, layers.indexOf(c));
