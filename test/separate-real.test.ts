@@ -282,6 +282,22 @@ describe('never make things worse by default', () => {
     }
   });
 
+  it('a pair that costs exactly as much (N = 2, 1×2 kernel: 1/2 + 1/2) is left alone too', () => {
+    const path = join(dir, 'even.onnx');
+    writeFileSync(
+      path,
+      buildModel({
+        inputs: [{ name: 'x', dtype: 1, shape: [1, 3, 4, 4] }],
+        outputs: [{ name: 'y', dtype: 1, shape: [1, 2, 4, 3] }],
+        initializers: [{ name: 'w', dtype: 1, dims: [2, 3, 1, 2], values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] }],
+        nodes: [{ op: 'Conv', name: 'even', inputs: ['x', 'w'], outputs: ['y'] }],
+      }),
+    );
+    const r = separateJson([path, '--dry-run']);
+    expect(r.layers).toEqual([]);
+    expect(r.skipped).toEqual([{ name: 'even', op: 'Conv', reason: 'would save nothing (×1.00)' }]);
+  });
+
   it("a conv in an If branch that is not counted: listed apart, never in 'Separating N', never NaN", async () => {
     const ifModel = fixture('edge/conv_in_if.onnx');
     const table = mbn(['separate', ifModel, '--dry-run']).stdout;
