@@ -130,7 +130,8 @@ export function buildReport(model: Model, inferred: InferResult): Report {
       producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
       opsets: Object.fromEntries([...model.opsetImports].map(([d, v]) => [d || 'ai.onnx', v])),
       inputs: inferred.inputs.map((i) => ({ name: i.name, dtype: dtypeName(i.dtype), shape: i.shape })),
-      outputs: inferred.outputs.map((o) => ({ name: o.name, dtype: dtypeName(o.state?.dtype ?? 0), shape: shapeOf(o.state) })),
+      // An output whose producer could not be inferred still has the type the graph declares for it.
+      outputs: inferred.outputs.map((o, i) => ({ name: o.name, dtype: dtypeName(o.state?.dtype || (model.graph.outputs[i]?.type?.elemType ?? 0)), shape: shapeOf(o.state) })),
     },
     totals,
     byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || a.op.localeCompare(b.op)),

@@ -60,6 +60,8 @@ class Scope {
   readonly values = new Map<string, TensorState>();
   readonly weights = new Map<string, WeightUse>();
   readonly declared = new Map<string, (number | string | null)[] | null>();
+  /** Declared element types (value_info, graph outputs), for values whose rule could not say. */
+  readonly declaredTypes = new Map<string, number>();
   constructor(readonly parent: Scope | null) {}
   get(name: string): TensorState | undefined {
     for (let s: Scope | null = this; s; s = s.parent) {
@@ -186,7 +188,9 @@ class Inference {
   /** Declared shapes of a graph's values, for values no rule can infer. */
   private declare(graph: Graph, scope: Scope): void {
     for (const v of [...graph.valueInfo, ...graph.outputs]) {
-      if (v.type?.kind === 'tensor') scope.declared.set(v.name, v.type.shape);
+      if (v.type?.kind !== 'tensor') continue;
+      scope.declared.set(v.name, v.type.shape);
+      if (v.type.elemType) scope.declaredTypes.set(v.name, v.type.elemType);
     }
   }
 
@@ -194,14 +198,16 @@ class Inference {
     for (let s: Scope | null = scope; s; s = s.parent) {
       if (!s.declared.has(name)) continue;
       const shape = s.declared.get(name);
-      if (!shape) return null;
+      const type = dtype || (s.declaredTypes.get(name) ?? 0);
+      // A declared type without a usable shape still tells the element type.
+      if (!shape) return type ? { dtype: type, shape: null } : null;
       const dims: number[] = [];
       for (const d of shape) {
         if (typeof d === 'number' && d >= 0) dims.push(d);
         else if (typeof d === 'string' && this.symbols.has(d)) dims.push(this.symbols.get(d)!);
-        else return null;
+        else return type ? { dtype: type, shape: null } : null;
       }
-      return { dtype, shape: dims };
+      return { dtype: type, shape: dims };
     }
     return null;
   }
