@@ -1,7 +1,8 @@
 import type { Model } from '../ir/types.js';
-import { bytesFor, dtypeName, isFloat } from '../onnx/dtype.js';
+import { bytesFor, dtypeName } from '../onnx/dtype.js';
 import { elements, type TensorState } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { paramsAfterSeparation, parameterKeys } from './params.js';
 import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
 
 /**
@@ -79,7 +80,8 @@ export function analyzeModel(model: Model, options: InferOptions = {}): Report {
 export function buildReport(model: Model, inferred: InferResult): Report {
   const seen = new Set<object>();
   const weightsByDtype: Report['weightsByDtype'] = {};
-  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype));
+  const paramKeys = parameterKeys(inferred.layers);
+  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype, paramKeys));
   const totals: Totals = {
     macs: 0,
     flops: 0,
@@ -95,7 +97,6 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   };
   const byOp = new Map<string, OpBreakdown>();
   let savedMacs = 0;
-  let savedParams = 0;
   for (const l of layers) {
     totals.macs += l.macs;
     totals.otherFlops += l.otherFlops;
@@ -105,7 +106,6 @@ export function buildReport(model: Model, inferred: InferResult): Report {
     if (l.separable) {
       totals.separableLayers++;
       savedMacs += l.macs - l.separable.macsAfter * l.multiplier;
-      savedParams += l.separable.params - l.separable.paramsAfter;
     }
     const key = l.domain ? `${l.domain}::${l.op}` : l.op;
     const entry = byOp.get(key) ?? { op: key, count: 0, macs: 0, otherFlops: 0, params: 0 };
@@ -117,7 +117,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   }
   totals.flops = 2 * totals.macs + totals.otherFlops;
   totals.macsIfSeparated = totals.macs - savedMacs;
-  totals.paramsIfSeparated = totals.params - savedParams;
+  totals.paramsIfSeparated = paramsAfterSeparation(inferred.layers, layers.map((l) => l.separable), paramKeys, totals.params);
   const notes = [...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
@@ -141,7 +141,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   };
 }
 
-function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype']): LayerReport {
+function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype'], paramKeys: ReadonlySet<object>): LayerReport {
   let params = 0;
   let weightBytes = 0;
   for (const w of l.weights) {
@@ -149,7 +149,7 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
     seen.add(w.key);
     const bytes = bytesFor(w.dtype, w.elements);
     weightBytes += bytes;
-    if (isFloat(w.dtype)) params += w.elements;
+    if (paramKeys.has(w.key)) params += w.elements;
     const d = (byDtype[dtypeName(w.dtype)] ??= { tensors: 0, elements: 0, bytes: 0 });
     d.tensors++;
     d.elements += w.elements;

@@ -1,3 +1,4 @@
+import type { Node } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
 import { convGeometry } from './conv.js';
@@ -12,6 +13,25 @@ import { convGeometry } from './conv.js';
  *   output): shape as Conv, MACs as Conv: out_elements · (C_in/group) · prod(kernel). Zero-point shifts and
  *   requantization are not counted.
  */
+
+/**
+ * The inputs of quantized ops that hold a layer's weights (integer tensors, not floating point): QLinearConv's
+ * w and bias, ConvInteger's w, MatMulInteger's and QLinearMatMul's two operands, DequantizeLinear's x. A constant
+ * tensor read there is a parameter (see cost/params.ts); scales and zero points are not.
+ */
+export function quantizedWeightInputs(node: Node): readonly number[] {
+  if (node.domain !== '') return NONE;
+  switch (node.opType) {
+    case 'QLinearConv': return [3, 8];
+    case 'ConvInteger': return [1];
+    case 'MatMulInteger': return [0, 1];
+    case 'QLinearMatMul': return [0, 3];
+    case 'DequantizeLinear': return [0];
+    default: return NONE;
+  }
+}
+
+const NONE: readonly number[] = [];
 
 /** A view of ctx whose inputs 0 and 1 are the given positions (so Conv's geometry applies). Delegates explicitly. */
 function remap(ctx: RuleContext, x: number, w: number): RuleContext {

@@ -20,12 +20,18 @@ export interface InferOptions {
   batch?: number;
 }
 
-/** A constant tensor feeding a layer: an initializer or a Constant node's value. Counted once as parameters. */
+/**
+ * A constant tensor feeding a layer: an initializer or a Constant node's value, also when passed on by `Identity`
+ * nodes (torch.onnx routes deduplicated weights through them). Counted once (by `key`) as parameters.
+ */
 export interface WeightUse {
+  /** The tensor itself: one key however many names reach it. */
   key: object;
   name: string;
   dtype: number;
   elements: number;
+  /** Set when the layer reads the tensor through an `Identity` node's output (named `name`). */
+  viaIdentity?: boolean;
 }
 
 export interface LayerRecord {
@@ -42,6 +48,8 @@ export interface LayerRecord {
   multiplier: number;
   notes: string[];
   weights: WeightUse[];
+  /** The weight each input position reads (by input index; absent or null where an input is no weight). */
+  weightAt?: readonly (WeightUse | null)[];
   /** Enclosing subgraph path ('' for the main graph). */
   scope: string;
 }
@@ -249,11 +257,20 @@ class Inference {
     const opset = opsets.get(node.domain) ?? (node.domain === '' ? opsets.get('ai.onnx') ?? 0 : 0);
     const inputs = node.inputs.map((n) => (n === '' ? null : (scope.get(n) ?? null)));
     let weights = NO_WEIGHTS;
-    for (const n of node.inputs) {
+    let weightAt: (WeightUse | null)[] | undefined;
+    node.inputs.forEach((n, i) => {
       const w = n ? scope.weight(n) : undefined;
-      if (!w || weights.includes(w)) continue;
+      if (!w) return;
+      (weightAt ??= new Array<WeightUse | null>(node.inputs.length).fill(null))[i] = w;
+      if (weights.includes(w)) return;
       if (weights === NO_WEIGHTS) weights = [];
       weights.push(w);
+    });
+    // An Identity of a weight is no layer of its own: the weight goes to whoever reads the Identity's output.
+    const passedOn = node.opType === 'Identity' && node.domain === '' && weights.length === 1 && node.outputs[0] ? weights[0] : null;
+    if (passedOn) {
+      weights = NO_WEIGHTS;
+      weightAt = undefined;
     }
     const record: LayerRecord = {
       name,
@@ -266,9 +283,11 @@ class Inference {
       multiplier,
       notes: [],
       weights,
+      weightAt,
       scope: prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
     };
     this.layers.push(record);
+    if (passedOn) scope.weights.set(node.outputs[0], { ...passedOn, name: node.outputs[0], viaIdentity: true });
     if (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan') {
       if (node.domain === '') {
         this.controlFlow(record, scope, name, multiplier, opsets);
