@@ -1,21 +1,27 @@
 import { isFloat, isInteger } from '../onnx/dtype.js';
-import { quantizedWeightInputs } from '../ops/quantized.js';
+import { quantizationSettingInputs, quantizedWeightInputs } from '../ops/quantized.js';
 import type { LayerRecord, WeightUse } from '../shape/infer.js';
 import type { SeparableInfo } from './separable.js';
 
 /**
  * What counts as a parameter (README, "Counting conventions"). A weight is a constant tensor feeding a layer (an
  * initializer or a Constant, also through Identity nodes); it is a parameter when it has more than one element
- * (a single element is an op setting: Clip bounds, scale factors, zero points) and it is either floating point or
- * the integer weight of a quantized op (quantizedWeightInputs). Scales and zero points are not parameters, even per
- * channel. The answer is per tensor, whichever layer reads it first.
+ * (a single element is an op setting: Clip bounds, scale factors) and it is either floating point or the integer
+ * weight of a quantized op (quantizedWeightInputs). Scales and zero points of quantized ops are settings too, even
+ * per channel. The answer is per tensor, whichever layer reads it first.
  */
 export function parameterKeys(layers: readonly LayerRecord[]): Set<object> {
+  const settings = new Set<object>();
+  for (const l of layers) {
+    for (const p of quantizationSettingInputs(l.node)) {
+      const w = l.weightAt?.[p];
+      if (w) settings.add(w.key);
+    }
+  }
   const keys = new Set<object>();
   for (const l of layers) {
-    for (const w of l.weights) if (w.elements > 1 && isFloat(w.dtype)) keys.add(w.key);
-    const positions = quantizedWeightInputs(l.node);
-    for (const p of positions) {
+    for (const w of l.weights) if (w.elements > 1 && isFloat(w.dtype) && !settings.has(w.key)) keys.add(w.key);
+    for (const p of quantizedWeightInputs(l.node)) {
       const w = l.weightAt?.[p];
       if (w && w.elements > 1 && isInteger(w.dtype)) keys.add(w.key);
     }
