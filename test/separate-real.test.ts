@@ -272,6 +272,11 @@ describe('never make things worse by default', () => {
     expect([r.totals.macsBefore, r.totals.macsAfter]).toEqual([18432 + 4608, 4352 + 4608]);
     const table = mbn(['separate', path, '--dry-run']).stdout;
     expect(table).toContain('  head (Conv): would cost more (×1.11)\n');
+    // analyze projects the same rewrite: wide 288 → 4·9 + 8·4 = 68 params, head's 72 stay.
+    const model = readModel(path);
+    const projected = analyzeModel(model).totals;
+    model.source.close();
+    expect([projected.params, projected.paramsIfSeparated, projected.macsIfSeparated]).toEqual([360, 68 + 72, 4352 + 4608]);
     const forced = join(dir, 'one-out.sep.onnx');
     const f = separateJson([path, '-o', forced, '--allow-costlier']);
     expect(f.layers.map((l: { name: string }) => l.name)).toEqual(['wide', 'head']);

@@ -119,7 +119,9 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   }
   totals.flops = 2 * totals.macs + totals.otherFlops;
   totals.macsIfSeparated = totals.macs - savedMacs;
-  totals.paramsIfSeparated = paramsAfterSeparation(inferred.layers, layers.map((l) => l.separable), paramKeys, totals.params);
+  // The same convs as the MACs projection: one whose pair would cost more is left alone.
+  const separated = layers.map((l) => (l.separable && l.separable.reduction < 1 ? l.separable : null));
+  totals.paramsIfSeparated = paramsAfterSeparation(inferred.layers, separated, paramKeys, totals.params);
   const notes = [...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
