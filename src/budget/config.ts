@@ -20,12 +20,14 @@ export interface BudgetEntry {
   limits: Limits;
   input: Map<string, number[]> | null;
   batch: number | null;
+  /** Op types whose uncounted layers do not block this entry's checks. */
+  allowUncounted: string[];
 }
 
 export const EXAMPLE_ENTRY = '{"name": "mobilenet", "model": "models/mobilenet*.onnx", "maxMacs": "600M", "maxWeightBytes": "20MB"}';
 
 const LIMIT_KEYS = METRICS.map((m) => m.key) as readonly MetricKey[];
-const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch'] as const;
+const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'allowUncounted'] as const;
 
 function configError(where: string, message: string): never {
   throw new MbnError('config', `${where}: ${message}. A valid entry: ${EXAMPLE_ENTRY}`);
@@ -116,7 +118,15 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     if (!Number.isSafeInteger(obj.batch) || (obj.batch as number) < 1) configError(label, `"batch" is ${describe(obj.batch)}, expected a positive integer`);
     batch = obj.batch as number;
   }
-  return { name, model: obj.model, limits, input, batch };
+  let allowUncounted: string[] = [];
+  if (obj.allowUncounted !== undefined) {
+    const list = obj.allowUncounted;
+    if (!Array.isArray(list) || !list.every((op) => typeof op === 'string' && /^[^\s]+$/.test(op))) {
+      configError(label, `"allowUncounted" is ${describe(list)}, expected an array of op types such as ["MyBlur"]`);
+    }
+    allowUncounted = list as string[];
+  }
+  return { name, model: obj.model, limits, input, batch, allowUncounted };
 }
 
 /** A short, quoted description of a JSON value for messages. */
