@@ -54,30 +54,35 @@ export function describeGaps(gaps: readonly Gap[], inputs: Report['model']['inpu
     );
   }
   const uncounted = gaps.filter((g): g is Extract<Gap, { kind: 'uncounted' }> => g.kind === 'uncounted');
-  const own = new Map<string, typeof uncounted>();
-  const downstream: typeof uncounted = [];
+  const noRule = new Map<string, typeof uncounted>();
+  const shapeless: typeof uncounted = [];
   for (const g of uncounted) {
-    if (DOWNSTREAM.has(g.reason)) downstream.push(g);
-    else own.set(opKey(g), [...(own.get(opKey(g)) ?? []), g]);
+    if (g.reason.startsWith('no rule for')) noRule.set(opKey(g), [...(noRule.get(opKey(g)) ?? []), g]);
+    else shapeless.push(g);
   }
-  for (const group of own.values()) {
+  for (const group of noRule.values()) {
     const g = group[0];
     const n = group.length;
-    const head = `${n} ${plural(n, 'layer', 'layers')} of op ${g.op}${g.domain ? ` (${g.domain})` : ''}`;
-    const why = group.every((x) => x.reason.startsWith('no rule for'))
-      ? `${plural(n, 'has', 'have')} no cost rule`
-      : `${plural(n, 'is', 'are')} not counted (${g.layer}: ${g.reason})`;
-    lines.push(`${head} ${why}: accept ${plural(n, 'it', 'them')} with --allow-uncounted ${g.op} (config: "allowUncounted")`);
-  }
-  if (downstream.length > 0) {
-    const counts = new Map<string, number>();
-    for (const g of downstream) counts.set(g.op, (counts.get(g.op) ?? 0) + 1);
-    const ops = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-    const shown = ops.slice(0, 4).map(([op, k]) => `${k} ${op}`).join(', ') + (ops.length > 4 ? ', …' : '');
-    const n = downstream.length;
     lines.push(
-      `${n} ${plural(n, 'layer is', 'layers are')} not counted because ${plural(n, 'its', 'their')} input shapes are unknown (${shown}): ` +
-        `fix the gaps ${lines.length > 0 ? 'above' : 'upstream'} or give the shapes with --input, or accept ${plural(n, 'it', 'them')} with ${ops.map(([op]) => `--allow-uncounted ${op}`).join(' ')}`,
+      `${n} ${plural(n, 'layer', 'layers')} of op ${g.op}${g.domain ? ` (${g.domain})` : ''} ${plural(n, 'has', 'have')} no cost rule: ` +
+        `accept ${plural(n, 'it', 'them')} with --allow-uncounted ${g.op} (config: "allowUncounted")`,
+    );
+  }
+  if (shapeless.length > 0) {
+    // Layers whose shapes could not be worked out: usually a consequence of the gaps above.
+    const counts = new Map<string, number>();
+    for (const g of shapeless) counts.set(g.op, (counts.get(g.op) ?? 0) + 1);
+    const ops = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([op, k]) => `${k} ${op}`);
+    const first = shapeless.find((g) => !DOWNSTREAM.has(g.reason)) ?? shapeless[0];
+    const n = shapeless.length;
+    const fix = byInput.size > 0
+      ? 'give the input shapes first'
+      : noRule.size > 0
+        ? 'they follow the layers above; give their shapes in the model\'s value_info, or accept these ops too with --allow-uncounted'
+        : 'give the input shapes with --input, or accept these ops with --allow-uncounted';
+    lines.push(
+      `${n} ${plural(n, 'layer is', 'layers are')} not counted because ${plural(n, 'its shapes are', 'their shapes are')} unknown ` +
+        `(${ops.slice(0, 4).join(', ')}${ops.length > 4 ? ', …' : ''}; first: ${first.layer}: ${first.reason}): ${fix}`,
     );
   }
   return lines;
