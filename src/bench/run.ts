@@ -204,7 +204,7 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
       try {
         await session.run(feeds, { logSeverityLevel: ORT_LOG_SEVERITY });
       } catch (error) {
-        throw new MbnError('unsupported', `onnxruntime cannot run ${path}: ${firstLine(error)}`);
+        throw new MbnError('unsupported', `onnxruntime cannot run ${path}: ${firstLine(error)}${zeroFedHint(inputs)}`);
       }
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       if (i >= options.warmup) times.push(ms);
@@ -214,6 +214,13 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
   } finally {
     await session.release();
   }
+}
+
+/** Integer inputs fed 0 may be a sample rate or a mode that picks a branch: say which, and how to set them. */
+function zeroFedHint(inputs: InputSpec[]): string {
+  const zero = inputs.filter((i) => i.value === undefined && /int/.test(i.type)).map((i) => i.name);
+  if (zero.length === 0) return '';
+  return ` (integer input${zero.length === 1 ? '' : 's'} ${zero.map((n) => `'${n}'`).join(', ')} ${zero.length === 1 ? 'was' : 'were'} fed 0: give ${zero.length === 1 ? 'its value' : 'their values'} with --input-value ${zero[0]}=VALUE)`;
 }
 
 function firstLine(error: unknown): string {
