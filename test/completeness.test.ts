@@ -113,7 +113,11 @@ describe('the report knows whether it is complete', () => {
   it('symbolic H and W assumed 1 are gaps; the names stay beside the values used', () => {
     const r = analyzeJson([symbolic]);
     expect(r.totals.complete).toBe(false);
-    expect(r.totals.macs).toBeLessThan(RESNET_MACS / 100);
+    // At 1×1 every conv (padded) and the FC produce one output per channel: the MACs are the weight elements.
+    // torchvision's resnet18 has 11,689,512 params; the export folds the 2·4800 BatchNorm params into 4800 conv
+    // biases (conv out-channels: 64 + 4·64 + 5·128 + 5·256 + 5·512), and the FC has 1000 biases.
+    expect(r.totals.params).toBe(11_689_512 - 2 * 4800 + 4800);
+    expect(r.totals.macs).toBe(11_689_512 - 2 * 4800 - 1000);
     expect(r.incomplete).toEqual([
       { kind: 'assumed-dim', input: 'input', dim: 2, name: 'H', value: 1 },
       { kind: 'assumed-dim', input: 'input', dim: 3, name: 'W', value: 1 },
@@ -144,6 +148,9 @@ describe('the report knows whether it is complete', () => {
     const sym = mbn(['analyze', symbolic]).stdout;
     expect(sym).toContain('⚠ Incomplete analysis: 2 input dims were assumed; no budget gate passes it');
     expect(mbn(['analyze', RESNET]).stdout).not.toContain('Incomplete');
+    expect(mbn(['analyze', blur, '--format', 'md']).stdout).toContain(
+      '\n**⚠ Incomplete analysis: 48 layers that run are not counted; no budget gate passes it (see --input, --allow-uncounted)**\n',
+    );
   });
 });
 
@@ -407,6 +414,14 @@ describe('--input-value', () => {
       const lines = r.stderr.trimEnd().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^mbn: onnxruntime cannot run .*silero_vad_v5\.onnx: .*Input X must have 3 dimensions/);
+    });
+
+    it('without the value, sr is fed 0, the run fails, and the message names the input to set', () => {
+      const r = mbn(['bench', SILERO, '--input', 'input:1x512', '--input', 'state:2x1x128', '--runs', '1', '--warmup', '0']);
+      expect(r.status).toBe(2);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^mbn: onnxruntime cannot run .* \(integer input 'sr' was fed 0: give its value with --input-value sr=VALUE\)$/);
     });
   });
 });
