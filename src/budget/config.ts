@@ -20,6 +20,8 @@ export interface BudgetEntry {
   limits: Limits;
   input: Map<string, number[]> | null;
   batch: number | null;
+  /** Fail on `mbn advise` findings of this severity or worse (null: advice not checked). */
+  advise: 'warning' | 'error' | null;
   /** Op types whose uncounted layers do not block this entry's checks. */
   allowUncounted: string[];
 }
@@ -27,7 +29,7 @@ export interface BudgetEntry {
 export const EXAMPLE_ENTRY = '{"name": "mobilenet", "model": "models/mobilenet*.onnx", "maxMacs": "600M", "maxWeightBytes": "20MB"}';
 
 const LIMIT_KEYS = METRICS.map((m) => m.key) as readonly MetricKey[];
-const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'allowUncounted'] as const;
+const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise', 'allowUncounted'] as const;
 
 function configError(where: string, message: string): never {
   throw new MbnError('config', `${where}: ${message}. A valid entry: ${EXAMPLE_ENTRY}`);
@@ -118,6 +120,11 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     if (!Number.isSafeInteger(obj.batch) || (obj.batch as number) < 1) configError(label, `"batch" is ${describe(obj.batch)}, expected a positive integer`);
     batch = obj.batch as number;
   }
+  let advise: BudgetEntry['advise'] = null;
+  if (obj.advise !== undefined) {
+    if (obj.advise !== 'warning' && obj.advise !== 'error') configError(label, `"advise" is ${describe(obj.advise)}, expected "warning" or "error" (the severity of \`mbn advise\` findings that fails the check)`);
+    advise = obj.advise;
+  }
   let allowUncounted: string[] = [];
   if (obj.allowUncounted !== undefined) {
     const list = obj.allowUncounted;
@@ -126,7 +133,7 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     }
     allowUncounted = list as string[];
   }
-  return { name, model: obj.model, limits, input, batch, allowUncounted };
+  return { name, model: obj.model, limits, input, batch, advise, allowUncounted };
 }
 
 /** A short, quoted description of a JSON value for messages. */
