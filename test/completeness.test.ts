@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnx from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildModel } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 
@@ -414,6 +415,20 @@ describe('--input-value', () => {
       const lines = r.stderr.trimEnd().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^mbn: onnxruntime cannot run .*silero_vad_v5\.onnx: .*Input X must have 3 dimensions/);
+    });
+
+    it('a model ONNX Runtime refuses to load is one mbn line too', () => {
+      const path = join(dir, 'unknown_op.onnx');
+      writeFileSync(path, buildModel({
+        inputs: [{ name: 'x', shape: [1, 4] }],
+        outputs: [{ name: 'y', shape: [1, 4] }],
+        nodes: [{ op: 'NoSuchOp', inputs: ['x'], outputs: ['y'] }],
+      }));
+      const r = mbn(['bench', path, '--runs', '1', '--warmup', '0']);
+      expect(r.status).toBe(2);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^mbn: onnxruntime cannot load .*unknown_op\.onnx: .*NoSuchOp/);
     });
 
     it('without the value, sr is fed 0, the run fails, and the message names the input to set', () => {
