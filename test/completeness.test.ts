@@ -315,6 +315,10 @@ describe('mbn diff marks what it could not count', () => {
     const r = mbn(['diff', RESNET, blur]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`⚠ head (${blur}) is an incomplete analysis: 48 layers that run are not counted; its figures leave those out, and layers marked ? are not counted`);
+    // Totals: the head's MACs are what it could count; params come from the file and compare as usual.
+    const total = (label: string) => r.stdout.split('\n').find((l) => l.startsWith(`│ ${label} `))!.split('│').map((x) => x.trim()).filter(Boolean);
+    expect(total('MACs')).toEqual(['MACs', '1.81G', '≥118M', '?', '?']);
+    expect(total('Params')).toEqual(['Params', '11.7M', '11.7M', '0', '0%']);
     const row = r.stdout.split('\n').find((l) => l.includes('/layer1/layer1.0/conv1/Conv'))!;
     expect(row.split('│').map((s) => s.trim()).filter(Boolean)).toEqual(['~', '/layer1/layer1.0/conv1/Conv', 'Conv', '?', '?', '?', '36.9K', '0']);
     const out = json(mbn(['diff', RESNET, blur, '--format', 'json']).stdout);
@@ -323,6 +327,9 @@ describe('mbn diff marks what it could not count', () => {
     const conv = out.layers.find((l: { name: string }) => l.name === '/layer1/layer1.0/conv1/Conv');
     expect(conv.uncounted).toEqual({ base: false, head: true });
     expect(out.layers.find((l: { name: string }) => l.name === 'blur')).toMatchObject({ status: 'added', uncounted: { base: false, head: true } });
+    const md = mbn(['diff', RESNET, blur, '--format', 'md']).stdout;
+    expect(md).toContain('| MACs | 1.81G | ≥118M | ? | ? |');
+    expect(md).toContain('| ✏️ | /layer1/layer1.0/conv1/Conv | Conv | ? | ? | ? | 36.9K | 0 |');
     expect(mbn(['diff', RESNET, RESNET]).stdout).not.toContain('incomplete');
   });
 });

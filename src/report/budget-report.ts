@@ -1,8 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
-import { DIFF_FIGURES, type DiffJson, type LayerDiff } from '../budget/diff.js';
-import { gapSummary } from '../budget/completeness.js';
+import { DIFF_FIGURES, type DiffFigure, type DiffJson, type LayerDiff } from '../budget/diff.js';
+import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
 import { mdEscape } from './analyze-report.js';
 import { grouped, human, humanBytes } from './units.js';
 
@@ -209,6 +209,18 @@ function macsChange(l: LayerDiff): [string, string] {
   return [signed('macs', l.macs.delta), l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent)];
 }
 
+/**
+ * Base, head, change and percent of a total. On an incomplete side a figure that depends on shapes is what mbn
+ * could count (≥), and its change is unknown.
+ */
+function totalCells(diff: DiffJson, key: DiffFigure): [string, string, string, string] {
+  const d = diff.totals[key];
+  const partial = (side: 'base' | 'head') => !diff[side].complete && SHAPE_FIGURES.has(key);
+  const show = (side: 'base' | 'head') => `${partial(side) ? '≥' : ''}${fmt(key, d[side])}`;
+  if (partial('base') || partial('head')) return [show('base'), show('head'), '?', '?'];
+  return [show('base'), show('head'), signed(key, d.delta), signedPercent(d.percent)];
+}
+
 /** One line per incomplete side: "head is incomplete: 48 layers that run are not counted; its totals leave them out". */
 function incompleteSides(diff: DiffJson): string[] {
   return (['base', 'head'] as const)
@@ -237,7 +249,8 @@ export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance
   for (const f of DIFF_FIGURES) {
     const d = diff.totals[f.key];
     const colour = d.delta > 0 ? c.red : d.delta < 0 ? c.green : (s: string) => s;
-    totals.push([f.label, fmt(f.key, d.base), fmt(f.key, d.head), colour(signed(f.key, d.delta)), colour(signedPercent(d.percent))]);
+    const [base, head, change, pct] = totalCells(diff, f.key);
+    totals.push([f.label, base, head, change === '?' ? change : colour(change), pct === '?' ? pct : colour(pct)]);
   }
   out.push(totals.toString());
   for (const line of incompleteSides(diff)) out.push(c.yellow.bold(line));
@@ -284,8 +297,7 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
   out.push('| | Base | Head | Change | % |');
   out.push('|---|---:|---:|---:|---:|');
   for (const f of DIFF_FIGURES) {
-    const d = t[f.key];
-    out.push(`| ${f.label} | ${fmt(f.key, d.base)} | ${fmt(f.key, d.head)} | ${signed(f.key, d.delta)} | ${signedPercent(d.percent)} |`);
+    out.push(`| ${f.label} | ${totalCells(diff, f.key).join(' | ')} |`);
   }
   out.push('');
   for (const line of incompleteSides(diff)) out.push(`**${mdEscape(line)}**`, '');
