@@ -356,6 +356,20 @@ describe('real models with symbolic dims', () => {
     expect(mbn(['check'], { cwd: dir }).status).toBe(0);
   });
 
+  it('Silero VAD v5 through mbn check, with and without "input"', () => {
+    writeFileSync(join(dir, 'vad.onnx'), readFileSync(fixture('real/silero_vad_v5.onnx')));
+    writeFileSync(join(dir, 'mbn.config.json'), JSON.stringify([{ name: 'vad', model: 'vad.onnx', maxMacs: '1M' }]));
+    const r = mbn(['check', '--format', 'json'], { cwd: dir });
+    expect(r.status).toBe(1);
+    const kinds = json(r.stdout).checks.map((c: { kind: string }) => c.kind);
+    // The two inputs' dims, then the layers whose shapes they leave unknown.
+    expect(kinds).toEqual(['budget', 'incomplete', 'incomplete', 'incomplete']);
+    writeFileSync(join(dir, 'mbn.config.json'), JSON.stringify([{ name: 'vad', model: 'vad.onnx', maxMacs: '1M', input: { input: [1, 512], state: [2, 1, 128] } }]));
+    const ok = mbn(['check', '--format', 'json'], { cwd: dir });
+    expect(ok.status).toBe(0);
+    expect(json(ok.stdout).models[0].complete).toBe(true);
+  });
+
   it('Silero VAD v5: unnamed dynamic dims are gaps; with --input the untaken branch layers (×0) are not', () => {
     const r = mbn(['analyze', SILERO, '--max-macs', '1G']);
     expect(r.status).toBe(1);
