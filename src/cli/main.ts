@@ -78,6 +78,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--max-error <e>', 'skip layers whose relative weight error would exceed e (svd init)', parseFraction('--max-error'))
     .option('--target-macs <budget>', 'separate, greedily, only until the model fits this many MACs (e.g. 600M)', parseLimitFlag('--target-macs', 'maxMacs'))
     .option('--multiplier <r>', 'depth multiplier r: depthwise filters per input channel (rank of the approximation)', parsePositiveInt('--multiplier'), 1)
+    .option('--allow-costlier', 'also rewrite convs whose pair costs more than the conv (r·(g/N + 1/K) ≥ 1, e.g. at full rank)', false)
     .addOption(new Option('--init <method>', 'new weights: svd approximates the original conv, he draws fresh He-normal weights').choices(['svd', 'he']).default('svd'))
     .option('--seed <n>', 'seed for --init he', parseNonNegativeInt('--seed'), 0)
     .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))

@@ -119,8 +119,10 @@ export function buildReport(model: Model, inferred: InferResult): Report {
     totals.params += l.params;
     totals.weightBytes += l.weightBytes;
     if (!l.counted) totals.notCounted++;
-    if (l.separable) {
-      totals.separableLayers++;
+    // Like `mbn separate`: a conv whose pair would cost more is left alone. One in an If branch that is not counted
+    // (×0) saves no MACs and is not among the convs "Separating N" counts.
+    if (l.separable && l.separable.reduction < 1) {
+      if (l.multiplier > 0) totals.separableLayers++;
       savedMacs += l.macs - l.separable.macsAfter * l.multiplier;
       savedParams += l.separable.params - l.separable.paramsAfter;
     }
