@@ -14,14 +14,20 @@ export interface OrtTensor {
 export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly inputMetadata?: readonly { name: string; isTensor?: boolean; type?: string; shape?: readonly (number | string)[] }[];
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  run(feeds: Record<string, OrtTensor>, options?: Record<string, unknown>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
 export interface Ort {
   InferenceSession: { create(path: string, options: Record<string, unknown>): Promise<OrtSession> };
   Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
-  env?: { versions?: { common?: string; node?: string } };
+  env?: { versions?: { common?: string; node?: string }; logLevel?: string };
 }
+
+/**
+ * ONNX Runtime's own log (severity 4: fatal only). Its error lines repeat, with timestamps and colour codes, what
+ * mbn reports in its one `mbn:` line, so they never reach the terminal.
+ */
+const ORT_LOG_SEVERITY = 4;
 
 export const ORT_MISSING = 'mbn bench needs onnxruntime-node: npm install onnxruntime-node';
 
@@ -43,11 +49,17 @@ export interface InputSpec {
   /** onnxruntime type name: float32, float16, float64, int64, int32, int8, uint8, bool, … */
   type: string;
   dims: number[];
+  /** --input-value: every element holds this value (else seeded random data). */
+  value?: number;
 }
 
-/** Float inputs uniform in [-1, 1); integer inputs 0 (a safe index or length for any model); bools random. */
+/**
+ * Float inputs uniform in [-1, 1); integer inputs 0 (a safe index or length for any model); bools random. An input
+ * with a `value` holds it in every element.
+ */
 export function makeFeedData(spec: InputSpec, next: () => number): unknown {
   const n = spec.dims.reduce((a, b) => a * b, 1);
+  if (spec.value !== undefined) return constantFeed(spec, n, spec.value);
   switch (spec.type) {
     case 'float32':
       return Float32Array.from({ length: n }, () => 2 * next() - 1);
@@ -73,6 +85,37 @@ export function makeFeedData(spec: InputSpec, next: () => number): unknown {
       return new Int8Array(n);
     case 'uint8':
       return new Uint8Array(n);
+    default:
+      throw new MbnError('unsupported', `input '${spec.name}' has type ${spec.type}, which mbn bench cannot feed`);
+  }
+}
+
+function constantFeed(spec: InputSpec, n: number, value: number): unknown {
+  switch (spec.type) {
+    case 'float32':
+      return new Float32Array(n).fill(value);
+    case 'float64':
+      return new Float64Array(n).fill(value);
+    case 'float16':
+      return new Uint16Array(n).fill(numberToFloat16(value));
+    case 'bool':
+      return new Uint8Array(n).fill(value ? 1 : 0);
+    case 'int64':
+      return new BigInt64Array(n).fill(BigInt(value));
+    case 'uint64':
+      return new BigUint64Array(n).fill(BigInt(value));
+    case 'int32':
+      return new Int32Array(n).fill(value);
+    case 'uint32':
+      return new Uint32Array(n).fill(value);
+    case 'int16':
+      return new Int16Array(n).fill(value);
+    case 'uint16':
+      return new Uint16Array(n).fill(value);
+    case 'int8':
+      return new Int8Array(n).fill(value);
+    case 'uint8':
+      return new Uint8Array(n).fill(value);
     default:
       throw new MbnError('unsupported', `input '${spec.name}' has type ${spec.type}, which mbn bench cannot feed`);
   }
@@ -134,12 +177,14 @@ export interface Measurement {
 export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], options: MeasureOptions): Promise<Measurement> {
   const t0 = process.hrtime.bigint();
   let session: OrtSession;
+  // The process-wide default logger, set before the first session (later sessions keep it).
+  if (ort.env) ort.env.logLevel = 'fatal';
   try {
     session = await ort.InferenceSession.create(path, {
       intraOpNumThreads: options.threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
-      logSeverityLevel: 3,
+      logSeverityLevel: ORT_LOG_SEVERITY,
     });
   } catch (error) {
     throw new MbnError('unsupported', `onnxruntime cannot load ${path}: ${firstLine(error)}`);
@@ -157,9 +202,9 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
     for (let i = 0; i < total; i++) {
       const start = process.hrtime.bigint();
       try {
-        await session.run(feeds);
+        await session.run(feeds, { logSeverityLevel: ORT_LOG_SEVERITY });
       } catch (error) {
-        throw new MbnError('unsupported', `onnxruntime cannot run ${path}: ${firstLine(error)}`);
+        throw new MbnError('unsupported', `onnxruntime cannot run ${path}: ${firstLine(error)}${zeroFedHint(inputs)}`);
       }
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       if (i >= options.warmup) times.push(ms);
@@ -169,6 +214,13 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
   } finally {
     await session.release();
   }
+}
+
+/** Integer inputs fed 0 may be a sample rate or a mode that picks a branch: say which, and how to set them. */
+function zeroFedHint(inputs: InputSpec[]): string {
+  const zero = inputs.filter((i) => i.value === undefined && /int/.test(i.type)).map((i) => i.name);
+  if (zero.length === 0) return '';
+  return ` (integer input${zero.length === 1 ? '' : 's'} ${zero.map((n) => `'${n}'`).join(', ')} ${zero.length === 1 ? 'was' : 'were'} fed 0: give ${zero.length === 1 ? 'its value' : 'their values'} with --input-value ${zero[0]}=VALUE)`;
 }
 
 function firstLine(error: unknown): string {

@@ -22,12 +22,14 @@ export interface BudgetEntry {
   batch: number | null;
   /** Fail on `mbn advise` findings of this severity or worse (null: advice not checked). */
   advise: 'warning' | 'error' | null;
+  /** Op types whose uncounted layers do not block this entry's checks. */
+  allowUncounted: string[];
 }
 
 export const EXAMPLE_ENTRY = '{"name": "mobilenet", "model": "models/mobilenet*.onnx", "maxMacs": "600M", "maxWeightBytes": "20MB"}';
 
 const LIMIT_KEYS = METRICS.map((m) => m.key) as readonly MetricKey[];
-const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise'] as const;
+const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise', 'allowUncounted'] as const;
 
 function configError(where: string, message: string): never {
   throw new MbnError('config', `${where}: ${message}. A valid entry: ${EXAMPLE_ENTRY}`);
@@ -123,7 +125,15 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     if (obj.advise !== 'warning' && obj.advise !== 'error') configError(label, `"advise" is ${describe(obj.advise)}, expected "warning" or "error" (the severity of \`mbn advise\` findings that fails the check)`);
     advise = obj.advise;
   }
-  return { name, model: obj.model, limits, input, batch, advise };
+  let allowUncounted: string[] = [];
+  if (obj.allowUncounted !== undefined) {
+    const list = obj.allowUncounted;
+    if (!Array.isArray(list) || !list.every((op) => typeof op === 'string' && /^[^\s]+$/.test(op))) {
+      configError(label, `"allowUncounted" is ${describe(list)}, expected an array of op types such as ["MyBlur"]`);
+    }
+    allowUncounted = list as string[];
+  }
+  return { name, model: obj.model, limits, input, batch, advise, allowUncounted };
 }
 
 /** A short, quoted description of a JSON value for messages. */

@@ -1,4 +1,4 @@
-import type { LayerReport, Report } from '../cost/analyze.js';
+import type { Gap, LayerReport, Report } from '../cost/analyze.js';
 
 /**
  * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in
@@ -41,12 +41,18 @@ export interface LayerDiff {
   scope: string;
   macs: Delta;
   params: Delta;
+  /**
+   * Per side: the layer runs there but is not counted, so its MACs (0 in `macs`) are unknown. False for a side
+   * without the layer.
+   */
+  uncounted: { base: boolean; head: boolean };
 }
 
 export interface DiffJson {
   schema: typeof DIFF_SCHEMA;
-  base: { path: string | null };
-  head: { path: string | null };
+  /** `complete` and `incomplete` as in each side's `mbn analyze` report: an incomplete side's totals leave out what it could not count. */
+  base: { path: string | null; complete: boolean; incomplete: Gap[] };
+  head: { path: string | null; complete: boolean; incomplete: Gap[] };
   totals: Record<DiffFigure, Delta>;
   summary: { added: number; removed: number; changed: number; unchanged: number; renamed: number };
   /**
@@ -54,6 +60,11 @@ export interface DiffJson {
    * added layers of that stretch, interleaved by relative position.
    */
   layers: LayerDiff[];
+}
+
+/** A layer that runs (not in an If branch left out) but has no count. */
+function uncounted(l: LayerReport): boolean {
+  return !l.counted && l.multiplier > 0;
 }
 
 export function delta(base: number, head: number): Delta {
@@ -103,8 +114,14 @@ export function diffReports(base: Report, head: Report): DiffJson {
   const match = matchLayers(base.layers, head.layers);
   const matchedBase = new Set(match.filter((i) => i >= 0));
   const layers: LayerDiff[] = [];
-  const removed = (b: LayerReport): LayerDiff => ({ status: 'removed', name: b.name, renamedFrom: null, op: b.op, scope: b.scope, macs: delta(b.macs, 0), params: delta(b.params, 0) });
-  const added = (h: LayerReport): LayerDiff => ({ status: 'added', name: h.name, renamedFrom: null, op: h.op, scope: h.scope, macs: delta(0, h.macs), params: delta(0, h.params) });
+  const removed = (b: LayerReport): LayerDiff => ({
+    status: 'removed', name: b.name, renamedFrom: null, op: b.op, scope: b.scope, macs: delta(b.macs, 0), params: delta(b.params, 0),
+    uncounted: { base: uncounted(b), head: false },
+  });
+  const added = (h: LayerReport): LayerDiff => ({
+    status: 'added', name: h.name, renamedFrom: null, op: h.op, scope: h.scope, macs: delta(0, h.macs), params: delta(0, h.params),
+    uncounted: { base: false, head: uncounted(h) },
+  });
   // Like the hunks of a text diff: between two matched layers, the removed base layers and the added head layers
   // are interleaved by their relative position in the hunk (removed first on ties).
   let nextBase = 0;
@@ -139,6 +156,7 @@ export function diffReports(base: Report, head: Report): DiffJson {
       scope: h.scope,
       macs,
       params,
+      uncounted: { base: uncounted(b), head: uncounted(h) },
     });
   });
   flush(base.layers.length);
@@ -146,8 +164,8 @@ export function diffReports(base: Report, head: Report): DiffJson {
   const totals = Object.fromEntries(DIFF_FIGURES.map((f) => [f.key, delta(base.totals[f.key], head.totals[f.key])])) as Record<DiffFigure, Delta>;
   return {
     schema: DIFF_SCHEMA,
-    base: { path: base.model.path },
-    head: { path: head.model.path },
+    base: { path: base.model.path, complete: base.totals.complete, incomplete: base.incomplete },
+    head: { path: head.model.path, complete: head.totals.complete, incomplete: head.incomplete },
     totals,
     summary: {
       added: count('added'),

@@ -1,3 +1,4 @@
+import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { quote } from '../errors.js';
@@ -12,6 +13,9 @@ import { write } from './output.js';
 export interface AnalyzeOptions {
   input?: Map<string, number[]>;
   batch?: number;
+  inputValue?: Map<string, number>;
+  /** Op types whose uncounted layers do not block the budgets (--allow-uncounted). */
+  allowUncounted?: string[];
   format: Format;
   flops: boolean;
   top?: number;
@@ -47,5 +51,11 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const failed = results.filter((r) => !r.passed);
   const err = makeStyle(process.stderr, options.color);
   for (const r of failed) write(2, `${err.red('✖')} ${describeFailure(r)}\n`);
-  return { budgetsExceeded: failed.length > 0 };
+  // Budgets on an incomplete analysis fail: a figure mbn could not compute never passes a gate.
+  const gaps = results.length > 0 ? blockingGaps(report.incomplete, options.allowUncounted ?? []) : [];
+  if (gaps.length > 0) {
+    write(2, `${err.red('✖')} the analysis is incomplete, so no budget can pass:\n`);
+    for (const line of describeGaps(gaps, report.model.inputs)) write(2, `  ${line}\n`);
+  }
+  return { budgetsExceeded: failed.length > 0 || gaps.length > 0 };
 }

@@ -8,12 +8,15 @@ import {
   budgetRecords,
   checkJson,
   figuresOf,
+  incompleteBaselineRecord,
+  incompleteRecords,
   matchBaseline,
   missingRecord,
   noBaselineRecord,
   parseBaseline,
   parsePercent,
 } from '../budget/check.js';
+import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type BudgetEntry, EXAMPLE_ENTRY, parseConfigText } from '../budget/config.js';
 import { adviseModel } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
@@ -38,6 +41,8 @@ export interface CheckOptions {
   maxIncrease?: string | number;
   format: BudgetFormat;
   color?: boolean;
+  /** Op types whose uncounted layers do not block any entry (--allow-uncounted), beside each entry's own. */
+  allowUncounted?: string[];
 }
 
 export const CONFIG_FILE = 'mbn.config.json';
@@ -144,7 +149,7 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
   const baseline = options.baseline !== undefined ? parseBaseline(readText(options.baseline, 'baseline'), options.baseline) : null;
 
   const models: CheckedModel[] = [];
-  const perModel: { entry: BudgetEntry; model: CheckedModel | null; records: CheckRecord[] }[] = [];
+  const perModel: { entry: BudgetEntry; model: CheckedModel | null; records: CheckRecord[]; blocked?: boolean }[] = [];
   for (const entry of entries) {
     const name = entry.name ?? entry.model;
     const files = modelsOf(entry, configDir);
@@ -165,11 +170,13 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
       } finally {
         model.source.close();
       }
-      const checked: CheckedModel = { name, model: shown, totals: figuresOf(report.totals) };
+      const gaps = blockingGaps(report.incomplete, [...entry.allowUncounted, ...(options.allowUncounted ?? [])]);
+      const checked: CheckedModel = { name, model: shown, totals: figuresOf(report.totals), complete: report.totals.complete, incomplete: report.incomplete };
       models.push(checked);
-      const records = budgetRecords(name, shown, checked.totals, entry.limits);
+      const records = budgetRecords(name, shown, checked.totals, entry.limits, gaps.length === 0);
       if (entry.advise && advice) records.push(adviseRecord(name, shown, advice, entry.advise));
-      perModel.push({ entry, model: checked, records });
+      records.push(...incompleteRecords(name, shown, describeGaps(gaps, report.model.inputs)));
+      perModel.push({ entry, model: checked, records, blocked: gaps.length > 0 });
     }
   }
   if (baseline) {
@@ -177,7 +184,15 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
     models.forEach((m, i) => {
       const slot = perModel.find((p) => p.model === m)!;
       const j = matched[i];
-      slot.records.push(...(j >= 0 ? baselineRecords(m.name, m.model, m.totals, baseline[j].totals, percent) : [noBaselineRecord(m.name, m.model, options.baseline!)]));
+      const records =
+        j < 0
+          ? [noBaselineRecord(m.name, m.model, options.baseline!)]
+          : !baseline[j].complete
+            ? [incompleteBaselineRecord(m.name, m.model, options.baseline!)]
+            : baselineRecords(m.name, m.model, m.totals, baseline[j].totals, percent, !slot.blocked);
+      // Baseline records go before the model's incomplete records, which say how to fix it.
+      const at = slot.records.findIndex((r) => r.kind === 'incomplete');
+      slot.records.splice(at < 0 ? slot.records.length : at, 0, ...records);
     });
   }
   const checks = perModel.flatMap((p) => p.records);

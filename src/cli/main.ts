@@ -3,7 +3,7 @@ import { METRICS, type Limits } from '../budget/limits.js';
 import { MbnError } from '../errors.js';
 import { write } from './output.js';
 import { exitCode } from './exit-code.js';
-import { parseFraction, parseInputSpec, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { collectOpType, parseFraction, parseInputSpec, parseInputValue, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
 
 const VERSION = '0.1.0';
 
@@ -20,6 +20,14 @@ function limitsFrom(opts: Record<string, unknown>): Limits {
   const limits: Limits = {};
   for (const m of METRICS) if (typeof opts[m.key] === 'number') limits[m.key] = opts[m.key] as number;
   return limits;
+}
+
+function inputValueOption(cmd: Command): Command {
+  return cmd.option('--input-value <name=value>', 'a graph input holds this value in every element, e.g. sr=16000 (repeatable; dtype from the model)', (v: string, prev?: Map<string, number>) => parseInputValue(v, prev));
+}
+
+function allowUncountedOption(cmd: Command): Command {
+  return cmd.option('--allow-uncounted <op>', 'accept layers of this op type that mbn cannot count: budgets may then pass (repeatable)', (v: string, prev?: string[]) => collectOpType(v, prev));
 }
 
 function inputOptions(cmd: Command): Command {
@@ -48,7 +56,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--all', 'show every layer', false)
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(analyze);
+  inputValueOption(analyze);
   limitOptions(analyze);
+  allowUncountedOption(analyze);
   analyze.action(async (path: string, opts) => {
     const { runAnalyze } = await import('./analyze.js');
     const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts) });
@@ -119,6 +129,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--max-increase <percent>', 'with --baseline: allowed growth of each figure, e.g. 5% (default 0%: any growth fails)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)')
+    .option('--allow-uncounted <op>', 'accept layers of this op type that mbn cannot count, in every model (repeatable; config: "allowUncounted")', (v: string, prev?: string[]) => collectOpType(v, prev))
     .action(async (opts) => {
       const { runCheck } = await import('./check.js');
       const result = runCheck(opts);
@@ -149,6 +160,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(bench);
+  inputValueOption(bench);
   bench.action(async (paths: string[], opts) => {
     const { runBench } = await import('./bench.js');
     await runBench(paths, opts);

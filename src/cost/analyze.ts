@@ -47,7 +47,17 @@ export interface Totals {
   /** The model's MACs and params if every standard conv were separated (multiplier 1). */
   macsIfSeparated: number;
   paramsIfSeparated: number;
+  /** Every layer that runs is counted and every input dim is known (a batch dim assumed 1 aside): see `incomplete`. */
+  complete: boolean;
 }
+
+/**
+ * What keeps a report from being complete: a layer that runs but is not counted, or an input dim (other than the
+ * batch dim) that nothing fixed and mbn set to `value`. Gates fail on these unless the op is allowed.
+ */
+export type Gap =
+  | { kind: 'uncounted'; layer: string; op: string; domain: string; reason: string }
+  | { kind: 'assumed-dim'; input: string; dim: number; name: string | null; value: number };
 
 export interface OpBreakdown {
   op: string;
@@ -63,10 +73,16 @@ export interface Report {
     irVersion: number;
     producer: string;
     opsets: Record<string, number>;
-    inputs: { name: string; dtype: string; shape: number[] | null }[];
+    /**
+     * `shape` is the shape used. `declaredShape` is the model's own (numbers fixed, strings symbolic names, null
+     * unnamed dynamic dims); `assumedDims` are the dims nothing fixed, set to 1 (the batch dim included).
+     */
+    inputs: { name: string; dtype: string; shape: number[] | null; declaredShape: (number | string | null)[] | null; assumedDims: number[] }[];
     outputs: { name: string; dtype: string; shape: number[] | null }[];
   };
   totals: Totals;
+  /** Why the report is not complete (empty when `totals.complete`). */
+  incomplete: Gap[];
   byOp: OpBreakdown[];
   weightsByDtype: Record<string, { tensors: number; elements: number; bytes: number }>;
   layers: LayerReport[];
@@ -94,6 +110,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
     separableLayers: 0,
     macsIfSeparated: 0,
     paramsIfSeparated: 0,
+    complete: true,
   };
   const byOp = new Map<string, OpBreakdown>();
   let savedMacs = 0;
@@ -126,6 +143,15 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
   }
+  const incomplete: Gap[] = [];
+  for (const a of inferred.assumed) {
+    if (!a.batch) incomplete.push({ kind: 'assumed-dim', input: a.input, dim: a.dim, name: a.name, value: a.value });
+  }
+  // A layer in an If branch that is not counted (multiplier 0) never runs in the counted path: not a gap.
+  for (const l of layers) {
+    if (!l.counted && l.multiplier > 0) incomplete.push({ kind: 'uncounted', layer: l.name, op: l.op, domain: l.domain, reason: l.reason ?? 'not counted' });
+  }
+  totals.complete = incomplete.length === 0;
   const shapeOf = (s: TensorState | null | undefined) => (s?.shape ? s.shape.slice() : null);
   return {
     model: {
@@ -133,11 +159,18 @@ export function buildReport(model: Model, inferred: InferResult): Report {
       irVersion: model.irVersion,
       producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
       opsets: Object.fromEntries([...model.opsetImports].map(([d, v]) => [d || 'ai.onnx', v])),
-      inputs: inferred.inputs.map((i) => ({ name: i.name, dtype: dtypeName(i.dtype), shape: i.shape })),
+      inputs: inferred.inputs.map((i) => ({
+        name: i.name,
+        dtype: dtypeName(i.dtype),
+        shape: i.shape,
+        declaredShape: i.declared,
+        assumedDims: inferred.assumed.filter((a) => a.input === i.name).map((a) => a.dim),
+      })),
       // An output whose producer could not be inferred still has the type the graph declares for it.
       outputs: inferred.outputs.map((o, i) => ({ name: o.name, dtype: dtypeName(o.state?.dtype || (model.graph.outputs[i]?.type?.elemType ?? 0)), shape: shapeOf(o.state) })),
     },
     totals,
+    incomplete,
     byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || a.op.localeCompare(b.op)),
     weightsByDtype,
     layers,

@@ -138,13 +138,19 @@ const FOLDABLE = new Set<number>([
 const INTEGER_LIMIT = 4096;
 const FLOAT_LIMIT = 64;
 
+/** The most elements of a tensor of this dtype whose values shape inference carries (0: values not carried). */
+export function valueLimit(dtype: number): number {
+  if (!FOLDABLE.has(dtype)) return 0;
+  return isFloat(dtype) ? FLOAT_LIMIT : INTEGER_LIMIT;
+}
+
 /**
  * Values of a small tensor stored in the model itself (never external data), or undefined. Only small tensors are
  * decoded, and floats only when a handful (Resize scales, not biases), so analysis stays independent of weight size.
  */
 export function smallTensorValues(model: Model, t: TensorRef): number[] | undefined {
   if (!FOLDABLE.has(t.dtype) || t.storage === 'external') return undefined;
-  const limit = isFloat(t.dtype) ? FLOAT_LIMIT : INTEGER_LIMIT;
+  const limit = valueLimit(t.dtype);
   let count: number;
   try {
     count = elementCount(t);

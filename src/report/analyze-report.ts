@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { LayerReport, Report } from '../cost/analyze.js';
+import { gapSummary } from '../budget/completeness.js';
 import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export type Format = 'table' | 'json' | 'csv' | 'md';
@@ -77,6 +78,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   out.push(table.toString());
   if (hidden > 0) out.push(c.dim(`… ${hidden} more layer${hidden === 1 ? '' : 's'} (--all shows every layer, --top N the costliest N)`));
   out.push('');
+  if (!report.totals.complete) out.push(c.yellow.bold(incompleteLine(report)));
   out.push(renderTotals(report, c));
   out.push('');
   out.push(renderByOp(report, c, options.flops));
@@ -95,6 +97,11 @@ export function renderTable(report: Report, options: RenderOptions): string {
     if (notes.length > 20) out.push(`  … and ${notes.length - 20} more`);
   }
   return out.join('\n') + '\n';
+}
+
+/** The line above the totals of an incomplete report. */
+export function incompleteLine(report: Report): string {
+  return `⚠ Incomplete analysis: ${gapSummary(report.incomplete)}; no budget gate passes it (see --input, --allow-uncounted)`;
 }
 
 function renderTotals(report: Report, c: ChalkInstance): string {
@@ -177,6 +184,7 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
   out.push('|---:|---:|---:|---:|---:|---:|');
   out.push(`| ${human(t.macs)} | ${human(t.flops)} | ${human(t.params)} | ${humanBytes(t.weightBytes)} | ${humanBytes(t.peakActivationBytes)} | ${t.notCounted} |`);
   out.push('');
+  if (!t.complete) out.push(`**${mdEscape(incompleteLine(report))}**`, '');
   const { rows, hidden } = selectLayers(report, options);
   const metric = options.flops ? 'FLOPs' : 'MACs';
   const total = options.flops ? t.flops : t.macs;

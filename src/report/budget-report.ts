@@ -1,7 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
-import { DIFF_FIGURES, type DiffJson, type LayerDiff } from '../budget/diff.js';
+import { DIFF_FIGURES, type DiffFigure, type DiffJson, type LayerDiff } from '../budget/diff.js';
+import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
 import { mdEscape } from './analyze-report.js';
 import { grouped, human, humanBytes } from './units.js';
 
@@ -49,8 +50,14 @@ function who(r: Pick<CheckRecord, 'name' | 'model'>): string {
 /** One line per failed check, e.g. "mobilenet (m.onnx): MACs 612M exceed the budget of 600M by 12M (2.0%)". */
 export function describeCheck(r: CheckRecord): string {
   if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise') return `${who(r)}: ${r.message}`;
+  if (r.kind === 'incomplete') return `${who(r)}: incomplete analysis: ${r.message}`;
   const label = labelOf(r.metric);
   const [value, limit] = pair(r.metric, r.value!, r.limit!);
+  if (!r.complete && r.value! <= r.limit!) {
+    // A lower bound within the limit proves nothing.
+    const against = r.kind === 'baseline' ? `the baseline allows up to ${limit}` : `the budget is ${limit}`;
+    return `${who(r)}: ${label} unknown: the analysis is incomplete and counted ${value} so far; ${against}`;
+  }
   if (r.kind === 'baseline') {
     const [base, now] = pair(r.metric, r.baseline!, r.value!);
     const growth = r.baseline! > 0 ? `${signedPercent((100 * (r.value! - r.baseline!)) / r.baseline!)}` : 'from 0';
@@ -65,6 +72,7 @@ export function describeCheck(r: CheckRecord): string {
 
 function checkName(r: CheckRecord, maxIncrease: number | null): string {
   if (r.kind === 'missing') return 'model';
+  if (r.kind === 'incomplete') return 'complete analysis';
   if (r.kind === 'no-baseline') return 'baseline';
   if (r.kind === 'advise') return 'advise';
   const label = labelOf(r.metric);
@@ -73,6 +81,7 @@ function checkName(r: CheckRecord, maxIncrease: number | null): string {
 
 function marginText(r: CheckRecord): string {
   if (r.margin === null) return '';
+  if (!r.complete && r.margin >= 0) return '?';
   const pct = r.marginPercent === null ? '' : ` (${signedPercent(r.marginPercent)})`;
   return `${signed(r.metric, r.margin)}${pct}`;
 }
@@ -85,11 +94,15 @@ function limitText(r: CheckRecord): string {
 
 function valueText(r: CheckRecord): string {
   if (r.value === null) return '';
-  return pair(r.metric, r.value, r.limit ?? r.value)[0];
+  const text = pair(r.metric, r.value, r.limit ?? r.value)[0];
+  // An incomplete analysis counted at least this much.
+  return r.complete ? text : `≥${text}`;
 }
 
 function statusText(r: CheckRecord): string {
   if (r.kind === 'missing') return 'missing';
+  if (r.kind === 'incomplete') return 'incomplete';
+  if (!r.complete && r.value !== null && r.limit !== null && r.value <= r.limit) return 'unknown';
   if (r.kind === 'no-baseline') return 'new';
   return r.passed ? 'pass' : 'FAIL';
 }
@@ -182,7 +195,37 @@ export interface DiffView {
 
 /** By default, the layers whose MACs or params change (an added ReLU costs no MACs and is left out); --all shows every layer. */
 function shownLayers(diff: DiffJson, view: DiffView): LayerDiff[] {
-  return view.all ? diff.layers : diff.layers.filter((l) => l.macs.delta !== 0 || l.params.delta !== 0);
+  // A layer not counted on either side has an unknown change: it is listed.
+  return view.all ? diff.layers : diff.layers.filter((l) => l.macs.delta !== 0 || l.params.delta !== 0 || l.uncounted.base || l.uncounted.head);
+}
+
+/** A layer's MACs on its shown side, '?' where that side could not count it. */
+function layerMacs(l: LayerDiff): string {
+  return l.status === 'removed' ? (l.uncounted.base ? '?' : fmt('macs', l.macs.base)) : l.uncounted.head ? '?' : fmt('macs', l.macs.head);
+}
+
+function macsChange(l: LayerDiff): [string, string] {
+  if (l.uncounted.base || l.uncounted.head) return ['?', l.status === 'added' || l.status === 'removed' ? '' : '?'];
+  return [signed('macs', l.macs.delta), l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent)];
+}
+
+/**
+ * Base, head, change and percent of a total. On an incomplete side a figure that depends on shapes is what mbn
+ * could count (≥), and its change is unknown.
+ */
+function totalCells(diff: DiffJson, key: DiffFigure): [string, string, string, string] {
+  const d = diff.totals[key];
+  const partial = (side: 'base' | 'head') => !diff[side].complete && SHAPE_FIGURES.has(key);
+  const show = (side: 'base' | 'head') => `${partial(side) ? '≥' : ''}${fmt(key, d[side])}`;
+  if (partial('base') || partial('head')) return [show('base'), show('head'), '?', '?'];
+  return [show('base'), show('head'), signed(key, d.delta), signedPercent(d.percent)];
+}
+
+/** One line per incomplete side: "head is incomplete: 48 layers that run are not counted; its totals leave them out". */
+function incompleteSides(diff: DiffJson): string[] {
+  return (['base', 'head'] as const)
+    .filter((side) => !diff[side].complete)
+    .map((side) => `⚠ ${side} (${diff[side].path ?? side}) is an incomplete analysis: ${gapSummary(diff[side].incomplete)}; its figures leave those out, and layers marked ? are not counted`);
 }
 
 function layerSummary(diff: DiffJson): string {
@@ -206,9 +249,11 @@ export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance
   for (const f of DIFF_FIGURES) {
     const d = diff.totals[f.key];
     const colour = d.delta > 0 ? c.red : d.delta < 0 ? c.green : (s: string) => s;
-    totals.push([f.label, fmt(f.key, d.base), fmt(f.key, d.head), colour(signed(f.key, d.delta)), colour(signedPercent(d.percent))]);
+    const [base, head, change, pct] = totalCells(diff, f.key);
+    totals.push([f.label, base, head, change === '?' ? change : colour(change), pct === '?' ? pct : colour(pct)]);
   }
   out.push(totals.toString());
+  for (const line of incompleteSides(diff)) out.push(c.yellow.bold(line));
   const rows = shownLayers(diff, view);
   if (rows.length > 0) {
     const table = new Table({
@@ -218,13 +263,14 @@ export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance
     });
     for (const l of rows) {
       const mark = l.status === 'added' ? c.green('+') : l.status === 'removed' ? c.red('-') : l.status === 'changed' ? c.yellow('~') : ' ';
+      const [change, pct] = macsChange(l);
       table.push([
         mark,
         truncate(layerName(l), 60),
         l.op,
-        l.status === 'removed' ? fmt('macs', l.macs.base) : fmt('macs', l.macs.head),
-        signed('macs', l.macs.delta),
-        l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent),
+        layerMacs(l),
+        change,
+        pct,
         l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head),
         signed('params', l.params.delta),
       ]);
@@ -251,10 +297,10 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
   out.push('| | Base | Head | Change | % |');
   out.push('|---|---:|---:|---:|---:|');
   for (const f of DIFF_FIGURES) {
-    const d = t[f.key];
-    out.push(`| ${f.label} | ${fmt(f.key, d.base)} | ${fmt(f.key, d.head)} | ${signed(f.key, d.delta)} | ${signedPercent(d.percent)} |`);
+    out.push(`| ${f.label} | ${totalCells(diff, f.key).join(' | ')} |`);
   }
   out.push('');
+  for (const line of incompleteSides(diff)) out.push(`**${mdEscape(line)}**`, '');
   const rows = shownLayers(diff, view);
   out.push('<details>');
   const hidden = diff.layers.length - rows.length;
@@ -265,8 +311,9 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
     out.push('|---|---|---|---:|---:|---:|---:|---:|');
     for (const l of rows) {
       const mark = l.status === 'added' ? '➕' : l.status === 'removed' ? '➖' : l.status === 'changed' ? '✏️' : '';
+      const [change, pct] = macsChange(l);
       out.push(
-        `| ${mark} | ${mdEscape(layerName(l))} | ${l.op} | ${l.status === 'removed' ? fmt('macs', l.macs.base) : fmt('macs', l.macs.head)} | ${signed('macs', l.macs.delta)} | ${l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent)} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
+        `| ${mark} | ${mdEscape(layerName(l))} | ${l.op} | ${layerMacs(l)} | ${change} | ${pct} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
       );
     }
   } else out.push('No per-layer MACs or params changes.');

@@ -1,7 +1,7 @@
 import { MbnError, quote } from '../errors.js';
 import { type Attribute, type FunctionDef, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
-import { DataType } from '../onnx/dtype.js';
-import { smallTensorValues } from '../onnx/tensor-data.js';
+import { DataType, dtypeName, isFloat } from '../onnx/dtype.js';
+import { smallTensorValues, valueLimit } from '../onnx/tensor-data.js';
 import { type Cost, type RuleContext, ShapeError, type TensorState, UnknownShape } from '../ops/define.js';
 import { ruleFor } from '../ops/index.js';
 
@@ -18,6 +18,28 @@ export interface InferOptions {
   inputShapes?: Map<string, number[]>;
   /** Value for a symbolic first (batch) dim of every graph input. */
   batch?: number;
+  /** Known values of graph inputs (--input-value): every element of the input is this value. */
+  inputValues?: Map<string, number>;
+}
+
+/** A dim of a graph input that nothing fixed (no --input, --batch or fixed dim elsewhere): mbn used `value`. */
+export interface AssumedDim {
+  input: string;
+  dim: number;
+  /** The symbolic name the model gives the dim, or null for an unnamed dynamic dim. */
+  name: string | null;
+  value: number;
+  /** The first dim: the per-sample (batch 1) convention, not a gap in the analysis. */
+  batch: boolean;
+}
+
+export interface ResolvedInput {
+  name: string;
+  dtype: number;
+  /** The shape used (null when the model declares none and none was given). */
+  shape: number[] | null;
+  /** The shape as the model declares it: numbers for fixed dims, names for symbolic ones, null for unnamed ones. */
+  declared: (number | string | null)[] | null;
 }
 
 /**
@@ -59,7 +81,9 @@ export interface InferResult {
   /** Main-graph value states. */
   values: Map<string, TensorState>;
   /** Resolved graph input shapes. */
-  inputs: { name: string; dtype: number; shape: number[] | null }[];
+  inputs: ResolvedInput[];
+  /** Input dims nothing fixed, set to 1 (each also has a note). */
+  assumed: AssumedDim[];
   outputs: { name: string; state: TensorState | null }[];
   notes: string[];
 }
@@ -102,7 +126,10 @@ export function inferModel(model: Model, options: InferOptions = {}): InferResul
 class Inference {
   private readonly layers: LayerRecord[] = [];
   private readonly notes: string[] = [];
+  private readonly assumed: AssumedDim[] = [];
   private readonly symbols = new Map<string, number>();
+  /** Symbols set to 1 because nothing fixed them, and whether that was at a batch (first) dim. */
+  private readonly assumedSymbols = new Map<string, boolean>();
   private readonly functions = new Map<string, FunctionDef>();
   private expansionDepth = 0;
 
@@ -117,9 +144,11 @@ class Inference {
     const graph = this.model.graph;
     const scope = new Scope(null);
     const initNames = new Set(graph.initializers.map((t) => t.name));
-    for (const name of this.options.inputShapes?.keys() ?? []) {
-      if (!graph.inputs.some((i) => i.name === name)) {
-        throw new MbnError('usage', `--input names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
+    for (const [flag, names] of [['--input', this.options.inputShapes?.keys()], ['--input-value', this.options.inputValues?.keys()]] as const) {
+      for (const name of names ?? []) {
+        if (!graph.inputs.some((i) => i.name === name)) {
+          throw new MbnError('usage', `${flag} names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
+        }
       }
     }
     // --batch names the symbol of every input's first dim, whatever order the inputs come in.
@@ -132,14 +161,36 @@ class Inference {
     const inputs: InferResult['inputs'] = [];
     for (const input of graph.inputs) {
       if (initNames.has(input.name)) continue;
-      const state = this.resolveInput(input.name, input.type?.elemType ?? 0, input.type?.shape ?? null);
+      const declared = input.type?.shape ?? null;
+      const state = this.resolveInput(input.name, input.type?.elemType ?? 0, declared);
+      this.knownValue(input.name, state);
       scope.values.set(input.name, state);
-      inputs.push({ name: input.name, dtype: state.dtype, shape: state.shape });
+      inputs.push({ name: input.name, dtype: state.dtype, shape: state.shape, declared: declared ? declared.slice() : null });
     }
     this.addInitializers(graph, scope);
     this.walkGraph(graph, scope, '', 1, this.model.opsetImports, true);
     const outputs = graph.outputs.map((o) => ({ name: o.name, state: scope.get(o.name) ?? null }));
-    return { layers: this.layers, values: scope.values, inputs, outputs, notes: this.notes };
+    return { layers: this.layers, values: scope.values, inputs, assumed: this.assumed, outputs, notes: this.notes };
+  }
+
+  /**
+   * --input-value: the input becomes a known constant (every element the given value), so that shape arithmetic
+   * and If conditions that read it fold. An input without a shape is a scalar.
+   */
+  private knownValue(name: string, state: TensorState): void {
+    const value = this.options.inputValues?.get(name);
+    if (value === undefined) return;
+    const integer = !isFloat(state.dtype);
+    if (integer && !Number.isInteger(value)) {
+      throw new MbnError('usage', `--input-value ${name}=${value}: input ${quote(name)} is ${dtypeName(state.dtype)}, so the value must be an integer`);
+    }
+    if (!state.shape) state.shape = [];
+    const count = state.shape.reduce((a, b) => a * b, 1);
+    if (count > valueLimit(state.dtype)) {
+      this.notes.push(`--input-value ${name}: input ${quote(name)} has ${count} elements, too many for shape inference to carry its value; it is used as a shape only`);
+      return;
+    }
+    state.value = new Array<number>(count).fill(value);
   }
 
   private resolveInput(name: string, dtype: number, declared: (number | string | null)[] | null): TensorState {
@@ -152,7 +203,10 @@ class Inference {
         if (typeof d === 'number' && d !== given[i]) {
           throw new MbnError('usage', `--input ${name}:${given.join('x')} sets dim ${i} to ${given[i]}, but the model fixes it at ${d}`);
         }
-        if (typeof d === 'string') this.symbols.set(d, given[i]);
+        if (typeof d === 'string') {
+          this.symbols.set(d, given[i]);
+          this.assumedSymbols.delete(d);
+        }
       });
       return { dtype, shape: given };
     }
@@ -162,14 +216,23 @@ class Inference {
     }
     const shape = declared.map((d, i) => {
       if (typeof d === 'number' && d >= 0) return d;
-      if (typeof d === 'string' && this.symbols.has(d)) return this.symbols.get(d)!;
+      if (typeof d === 'string' && this.symbols.has(d)) {
+        // A symbol another input left unfixed is assumed here too (a batch symbol stays the batch convention).
+        const batch = this.assumedSymbols.get(d);
+        if (batch !== undefined) this.assumed.push({ input: name, dim: i, name: d, value: this.symbols.get(d)!, batch });
+        return this.symbols.get(d)!;
+      }
       if (i === 0 && this.options.batch !== undefined) {
         if (typeof d === 'string') this.symbols.set(d, this.options.batch);
         return this.options.batch;
       }
       const label = typeof d === 'string' ? `'${d}'` : 'unknown';
       this.notes.push(`input ${quote(name)} dim ${i} (${label}) is not fixed; assumed 1 (set it with ${i === 0 ? '--batch N or ' : ''}--input ${name}:…)`);
-      if (typeof d === 'string') this.symbols.set(d, 1);
+      this.assumed.push({ input: name, dim: i, name: typeof d === 'string' ? d : null, value: 1, batch: i === 0 });
+      if (typeof d === 'string') {
+        this.symbols.set(d, 1);
+        this.assumedSymbols.set(d, i === 0);
+      }
       return 1;
     });
     return { dtype, shape };
