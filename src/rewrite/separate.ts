@@ -1,17 +1,18 @@
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import { buildReport, type Report } from '../cost/analyze.js';
 import { type ConvShape, type SeparableInfo, convShapeOf, isSeparable, separableCost } from '../cost/separable.js';
-import { MbnError, quote } from '../errors.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
-import { externalLocations, hasExternalData } from '../ir/walk.js';
+import { hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
 import { type NewAttribute, encodeNodeField, encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
+import type { DataPart } from '../onnx/external.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
 import { type InferOptions, type LayerRecord, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, heNormalSeparated, separateConvWeight } from './decompose.js';
+import { relocateExternalTensors } from './relocate.js';
 
 /**
  * `mbn separate`: choose standard convs, factor each into a depthwise conv (group = C, same kernel, strides,
@@ -258,8 +259,11 @@ function computeWeights(model: Model, c: CandidateLayer, options: SeparateOption
 
 export interface BuiltRewrite {
   pieces: Piece[];
-  /** New external data (when the model keeps weights outside): file name and bytes. */
-  externalData: { location: string; bytes: Uint8Array[] } | null;
+  /**
+   * The output's own data file, when the model keeps weights outside: its name (beside the output) and contents,
+   * the new weights and every external tensor the output keeps, so that it never refers to the input's files.
+   */
+  externalData: { location: string; parts: DataPart[] } | null;
   /** Names of the new nodes per rewritten layer, for reports. */
   newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number }>;
 }
@@ -271,7 +275,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
   const index = plan.index;
   const usesExternal = hasExternalData(model);
   const externalLocation = `${basename(outputPath)}.data`;
-  const external: Uint8Array[] = [];
+  const external: DataPart[] = [];
   let externalOffset = 0;
   const taken = new Set(index.names);
   const unique = (base: string): string => {
@@ -364,10 +368,11 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
   }
 
+  if (usesExternal) for (const part of relocateExternalTensors(model, edits, editOf, externalLocation, externalOffset).parts) external.push(part);
   let modelEdit = emptyEdit();
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
   const pieces = spliceMessage(model.source, 0, model.size, modelEdit);
-  return { pieces, externalData: usesExternal ? { location: externalLocation, bytes: external } : null, newNodes };
+  return { pieces, externalData: usesExternal ? { location: externalLocation, parts: external } : null, newNodes };
 }
 
 /** NodeProto fields beyond onnx 1.10's seven (metadata_props, overload, device_configurations, …), as bytes. */
@@ -430,14 +435,4 @@ function mergeEdits(into: MessageEdit, from: MessageEdit): void {
     else into.fields.set(k, v);
   }
   into.append.push(...from.append);
-}
-
-export function assertSameFolder(model: Model, outputPath: string): void {
-  if (!hasExternalData(model) || !model.path) return;
-  if (dirname(outputPath) !== dirname(model.path)) {
-    throw new MbnError(
-      'usage',
-      `${quote(model.path)} keeps weights in external data files (${externalLocations(model).join(', ')}), which the output refers to by relative path; write the output into the same folder (${quote(dirname(model.path))})`,
-    );
-  }
 }
