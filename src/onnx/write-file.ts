@@ -104,7 +104,9 @@ export function checkTarget(target: WriteTarget): void {
     closeSync(openSync(probe, 'wx', 0o644));
     unlinkSync(probe);
   } catch (error) {
-    throw new MbnError('write-failed', `cannot write ${quote(path)}: ${reason(error)}`);
+    // The folder exists (checked above): ENOENT here is a file system that takes no new files, such as /proc.
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'files cannot be created in that folder' : reason(error);
+    throw new MbnError('write-failed', `cannot write ${quote(path)}: ${why}; nothing was written`);
   }
 }
 
