@@ -421,3 +421,48 @@ describe('a model with external data is written self-contained, to any folder (i
     });
   }
 });
+
+describe('mbn rewrite writes the same way (issue 15, items 1 and 13)', () => {
+  it('a model with external data → another folder: self-contained, valid, runs once the input data is gone', async (ctx) => {
+    if (!hasChecker) ctx.skip();
+    const work = tempDir();
+    const input = join(work, 'swish.onnx');
+    // Conv 4→8 3×3 (weights and bias external) followed by swish x·Sigmoid(x), opset 14: becomes HardSwish.
+    const py = spawnSync('/usr/bin/python3', ['-c', [
+      'import onnx, sys, numpy as np',
+      'from onnx import helper, numpy_helper, TensorProto',
+      'from onnx.external_data_helper import convert_model_to_external_data',
+      'rng = np.random.default_rng(1)',
+      'w = numpy_helper.from_array(rng.standard_normal((8, 4, 3, 3)).astype(np.float32), "W")',
+      'b = numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "B")',
+      'nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], name="conv", pads=[1, 1, 1, 1]),',
+      '         helper.make_node("Sigmoid", ["c"], ["s"], name="sig"), helper.make_node("Mul", ["c", "s"], ["y"], name="mul")]',
+      'g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],',
+      '                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], [w, b])',
+      'm = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])',
+      'm.ir_version = 8',
+      'convert_model_to_external_data(m, all_tensors_to_one_file=True, location="swish.weights", size_threshold=0)',
+      'onnx.save(m, sys.argv[1])',
+    ].join('\n'), input], { encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    expect(locations(input)).toEqual(['swish.weights']);
+    const weights = readFileSync(join(work, 'swish.weights'));
+    mkdirSync(join(work, 'out'));
+    const out = join(work, 'out', 'hs.onnx');
+    // Its data file may not be the input's either.
+    expectRefused(mbn(['rewrite', input, '--hard-swish', '-o', join(work, 'swish.weights'), '--force']), /it is one of the input's external data files/);
+    const r = mbn(['rewrite', input, '--hard-swish', '-o', out, '--format', 'json', '--samples', '1']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(locations(out)).toEqual(['hs.onnx.data']);
+    // W (1,152 bytes) then B (32 bytes), both at multiples of 64: the input's data file, byte for byte.
+    expect(readFileSync(`${out}.data`).equals(weights)).toBe(true);
+    const expected = ort ? await runModel(out, undefined, { seed: 3 }) : null;
+    unlinkSync(join(work, 'swish.weights'));
+    expect(checkModel(out)).toBeNull();
+    if (ort && expected) {
+      const again = await runModel(out, expected.feeds);
+      expect(relativeError(again.outputs.y.data, expected.outputs.y.data)).toBe(0);
+    }
+  });
+});

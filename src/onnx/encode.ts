@@ -35,6 +35,7 @@ function message(w: W, no: number, body: (w: W) => void): void {
 
 export type NewAttribute =
   | { name: string; type: 'int'; value: number }
+  | { name: string; type: 'float'; value: number }
   | { name: string; type: 'ints'; value: number[] }
   | { name: string; type: 'string'; value: string }
   /** An attribute copied from the source as its encoded AttributeProto payload. */
@@ -69,6 +70,9 @@ export function encodeNodeField(node: NewNode, fieldNo = 1): Uint8Array {
       if (a.type === 'int') {
         int64(w, 3, a.value);
         int64(w, 20, 2);
+      } else if (a.type === 'float') {
+        tag(w, 2, 5).float(a.value);
+        int64(w, 20, 1);
       } else if (a.type === 'ints') {
         for (const v of a.value) int64(w, 8, v);
         int64(w, 20, 7);

@@ -51,7 +51,7 @@ export function resolveExternalPath(modelPath: string, location: string, tensor:
 }
 
 /** Where a tensor's external bytes are: an open, vetted data file and a checked range in it. */
-export interface ExternalRange {
+interface ExternalRange {
   fd: number;
   offset: number;
   length: number;
@@ -61,7 +61,7 @@ export interface ExternalRange {
  * The data files of one model, each opened once and vetted, for reading tensors' bytes or copying them as ranges.
  * close() closes every file opened.
  */
-export class ExternalFiles {
+class ExternalFiles {
   private readonly files = new Map<string, { fd: number; size: number }>();
   constructor(private readonly modelPath: string) {}
 

@@ -114,7 +114,7 @@ export function checkTarget(target: WriteTarget): void {
  * Removes temporary files that earlier writes of the same target left behind when killed outright (SIGKILL, a
  * power cut): those whose process is gone. A file of a running process, or of one this user may not signal, stays.
  */
-export function removeStaleTemps(path: string): void {
+function removeStaleTemps(path: string): void {
   const name = basename(path);
   const folder = dirname(path);
   let entries: string[];

@@ -14,14 +14,14 @@ import { Reader } from '../onnx/wire.js';
  */
 
 /** New tensors and copied ones start at multiples of 64 bytes: mmap-friendly offsets at a small cost. */
-export const DATA_ALIGNMENT = 64;
+const DATA_ALIGNMENT = 64;
 
 export function alignmentPadding(offset: number): number {
   return (DATA_ALIGNMENT - (offset % DATA_ALIGNMENT)) % DATA_ALIGNMENT;
 }
 
 /** TensorProto.external_data entries (field 13, StringStringEntryProto { key = 1, value = 2 }) as encoded fields. */
-export function encodeExternalEntries(entries: readonly [string, string][]): Uint8Array[] {
+function encodeExternalEntries(entries: readonly [string, string][]): Uint8Array[] {
   return entries.map(([key, value]) => {
     const k = Buffer.from(key);
     const v = Buffer.from(value);
@@ -31,17 +31,12 @@ export function encodeExternalEntries(entries: readonly [string, string][]): Uin
 }
 
 /**
- * Points every external tensor that the rewrite keeps at `location`, from `offset` on, by editing its external_data
- * entries (the checksum, of unchanged bytes, is kept). `edits` holds the rewrite's edits per graph: a tensor or node
- * they remove is not copied. Returns the parts to append to the output's data file and the offset after them.
+ * Points every external tensor that a rewrite keeps at `location`, from `offset` on, by adding edits to `modelEdit`
+ * (the rewrite's edit of the whole ModelProto) that replace the tensor's external_data entries; the checksum, of
+ * unchanged bytes, is kept. A tensor or node that `modelEdit` removes is not copied. Returns the parts to append to
+ * the output's data file.
  */
-export function relocateExternalTensors(
-  model: Model,
-  edits: Map<Graph, MessageEdit>,
-  editOf: (g: Graph) => MessageEdit,
-  location: string,
-  offset: number,
-): { parts: DataPart[]; end: number } {
+export function relocateExternalTensors(model: Model, modelEdit: MessageEdit, location: string, offset: number): DataPart[] {
   const parts: DataPart[] = [];
   let at = offset;
   const relocate = (t: TensorRef): FieldEdit => {
@@ -50,6 +45,9 @@ export function relocateExternalTensors(
     if (!Number.isSafeInteger(length) || length < 0 || (length === 0 && count > 0)) {
       throw new MbnError('external-data', `external data of tensor ${quote(t.name)}: cannot copy data of type ${dtypeName(t.dtype)}`);
     }
+    // Each tensor starts aligned; the file does not end with padding.
+    const pad = alignmentPadding(at);
+    if (pad) parts.push(new Uint8Array(pad)), (at += pad);
     const edit = emptyEdit();
     const r = new Reader(model.source, t.span.start, t.span.end);
     for (let f = r.field(); f; f = r.field()) if (f.no === 13) edit.fields.set(f.tagStart, { kind: 'replace', fields: [] });
@@ -58,37 +56,49 @@ export function relocateExternalTensors(
     edit.append.push(...encodeExternalEntries(entries));
     parts.push({ tensor: t, length });
     at += length;
-    const pad = alignmentPadding(at);
-    if (pad) parts.push(new Uint8Array(pad)), (at += pad);
     return { kind: 'nested', edit };
   };
-  const removed = (g: Graph, tagStart: number): boolean => edits.get(g)?.fields.get(tagStart)?.kind === 'replace';
-  const nestedIn = (edit: MessageEdit, tagStart: number): MessageEdit => {
-    const existing = edit.fields.get(tagStart);
-    if (existing?.kind === 'nested') return existing.edit;
-    const inner = emptyEdit();
-    edit.fields.set(tagStart, { kind: 'nested', edit: inner });
-    return inner;
+  // Edits are addressed by a path of tag offsets from the ModelProto down; nested edits are made only where needed.
+  const existing = (path: number[]): MessageEdit | null => {
+    let edit = modelEdit;
+    for (const tag of path) {
+      const f = edit.fields.get(tag);
+      if (f?.kind !== 'nested') return null;
+      edit = f.edit;
+    }
+    return edit;
   };
-  const visit = (g: Graph): void => {
+  const editAt = (path: number[]): MessageEdit => {
+    let edit = modelEdit;
+    for (const tag of path) {
+      const f = edit.fields.get(tag);
+      if (f?.kind === 'nested') edit = f.edit;
+      else {
+        const inner = emptyEdit();
+        edit.fields.set(tag, { kind: 'nested', edit: inner });
+        edit = inner;
+      }
+    }
+    return edit;
+  };
+  const visit = (g: Graph, path: number[]): void => {
+    const graphEdit = existing(path);
+    const removed = (tagStart: number): boolean => graphEdit?.fields.get(tagStart)?.kind === 'replace';
     for (const t of g.initializers) {
-      if (t.storage === 'external' && !removed(g, t.span.tagStart)) editOf(g).fields.set(t.span.tagStart, relocate(t));
+      if (t.storage === 'external' && !removed(t.span.tagStart)) editAt(path).fields.set(t.span.tagStart, relocate(t));
     }
     for (const n of g.nodes) {
-      if (removed(g, n.span.tagStart)) continue;
+      if (removed(n.span.tagStart)) continue;
       for (const a of n.attributes) {
         const d = a.data;
-        if (d.type === 'graph') visit(d.value);
-        else if (d.type === 'graphs') d.value.forEach(visit);
+        const inAttribute = [...path, n.span.tagStart, a.span.tagStart];
+        if (d.type === 'graph') visit(d.value, [...inAttribute, d.value.span.tagStart]);
+        else if (d.type === 'graphs') for (const sub of d.value) visit(sub, [...inAttribute, sub.span.tagStart]);
         const tensors = d.type === 'tensor' ? [d.value] : d.type === 'tensors' ? d.value : [];
-        for (const t of tensors) {
-          if (t.storage !== 'external') continue;
-          const attrEdit = nestedIn(nestedIn(editOf(g), n.span.tagStart), a.span.tagStart);
-          attrEdit.fields.set(t.span.tagStart, relocate(t));
-        }
+        for (const t of tensors) if (t.storage === 'external') editAt(inAttribute).fields.set(t.span.tagStart, relocate(t));
       }
     }
   };
-  visit(model.graph);
-  return { parts, end: at };
+  visit(model.graph, [model.graph.span.tagStart]);
+  return parts;
 }

@@ -12,7 +12,7 @@ import { Reader } from '../onnx/wire.js';
 import { type InferOptions, type LayerRecord, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, heNormalSeparated, separateConvWeight } from './decompose.js';
-import { relocateExternalTensors } from './relocate.js';
+import { alignmentPadding, relocateExternalTensors } from './relocate.js';
 
 /**
  * `mbn separate`: choose standard convs, factor each into a depthwise conv (group = C, same kernel, strides,
@@ -311,7 +311,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
       const field = encodeTensorField({ name, dtype, dims, external: { location: externalLocation, offset: externalOffset, length: raw.length } });
       externalOffset += raw.length;
       // ONNX aligns external tensors to 4 KiB pages only as an optimization; 64-byte alignment keeps mmap-friendly offsets.
-      const pad = (64 - (externalOffset % 64)) % 64;
+      const pad = alignmentPadding(externalOffset);
       if (pad) external.push(new Uint8Array(pad)), (externalOffset += pad);
       return field;
     };
@@ -368,9 +368,9 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
   }
 
-  if (usesExternal) for (const part of relocateExternalTensors(model, edits, editOf, externalLocation, externalOffset).parts) external.push(part);
   let modelEdit = emptyEdit();
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
+  if (usesExternal) for (const part of relocateExternalTensors(model, modelEdit, externalLocation, externalOffset)) external.push(part);
   const pieces = spliceMessage(model.source, 0, model.size, modelEdit);
   return { pieces, externalData: usesExternal ? { location: externalLocation, parts: external } : null, newNodes };
 }
