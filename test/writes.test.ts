@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync,
-  symlinkSync, unlinkSync, writeFileSync,
+  statSync, symlinkSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs/minimal.js';
@@ -222,10 +222,20 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr, stdout })));
 }
 
-/** Polls `folder` until a temporary file appears (or the child is gone); returns its name, or null. */
+/**
+ * Polls `folder` until a temporary file holds bytes (or the child is gone); returns its name, or null. An empty one
+ * may be the probe that checks the folder before any work, created and removed at once: only the write fills one.
+ */
 async function waitForTemp(folder: string, child: ChildProcess): Promise<string | null> {
+  const filled = (name: string): boolean => {
+    try {
+      return statSync(join(folder, name)).size > 0;
+    } catch {
+      return false;
+    }
+  };
   for (;;) {
-    const found = temps(folder);
+    const found = temps(folder).filter(filled);
     if (found.length) return found[0];
     if (child.exitCode !== null || child.signalCode !== null) return null;
     await new Promise((r) => setTimeout(r, 2));
