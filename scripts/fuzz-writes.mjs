@@ -11,8 +11,8 @@
 //   - exit 130/143/129 with `mbn: interrupted; nothing was written`, no output and no temporary file;
 //   - killed by the signal before or after the write (its default action): no temporary file, and no output or the
 //     complete one;
-//   - SIGKILL: no output or the complete one; a temporary file may remain, and the next write to the same target
-//     must remove it.
+//   - killed (SIGKILL, or any signal during the pre-work probe): no output or the complete one; a temporary file
+//     may remain, and the next write to the same target must remove it.
 // Anything else (a partial output, a stray temporary file, another exit code or message) is a failure: exits 1.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -131,8 +131,11 @@ for (let i = 0; i < iterations; i++) {
   } else if (end.sig === signal) outcome = problem ? `killed, leaving ${problem}` : `killed by ${signal} (default action)`;
   else outcome = `unexpected exit ${end.status} ${end.sig ?? ''} ${JSON.stringify(stderr.slice(0, 200))}`;
   const left = temps();
-  if (left.length && signal !== 'SIGKILL') outcome = `${outcome}, and temporary files left: ${left.join(', ')}`;
-  if (left.length && signal === 'SIGKILL') {
+  // Killed outright (SIGKILL, or a default action during the microseconds of the pre-work probe file), a process
+  // may leave a temporary file; one that exits on its own never does.
+  const killed = end.sig === signal;
+  if (left.length && !killed) outcome = `${outcome}, and temporary files left: ${left.join(', ')}`;
+  if (left.length && killed) {
     // The next write to the same target removes what a killed process left behind.
     const again = spawnSync(process.execPath, args(m, m.out), { encoding: 'utf8' });
     if (again.status !== 0 || temps().length || outputState(m)) outcome = `${outcome}; the next write did not clean up (${temps().join(', ')})`;
