@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'output-exists'
   | 'write-failed'
   | 'config'
-  | 'budget';
+  | 'budget'
+  | 'interrupted';
 
 export class MbnError extends Error {
   readonly code: ErrorCode;
@@ -21,6 +22,15 @@ export class MbnError extends Error {
     super(message);
     this.name = 'MbnError';
     this.code = code;
+  }
+}
+
+/** A catchable signal (SIGINT, SIGTERM, SIGHUP) stopped a write: everything staged was removed. */
+export class Interrupted extends MbnError {
+  readonly signal: NodeJS.Signals;
+  constructor(signal: NodeJS.Signals) {
+    super('interrupted', 'interrupted; nothing was written');
+    this.signal = signal;
   }
 }
 

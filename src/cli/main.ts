@@ -86,7 +86,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   inputOptions(separate);
   separate.action(async (path: string, opts) => {
     const { runSeparate } = await import('./separate.js');
-    runSeparate(path, opts);
+    await runSeparate(path, opts);
   });
   const advise = program
     .command('advise')

@@ -1,17 +1,19 @@
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import { buildReport, type Report } from '../cost/analyze.js';
 import { type ConvGeometry, type SeparationFigures, convGeometry, isSeparable, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
-import { externalLocations, hasExternalData } from '../ir/walk.js';
+import { hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
 import { type NewAttribute, encodeNodeField, encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
+import type { DataPart } from '../onnx/external.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, composeSeparated, heNormalSeparated, separateConvWeight } from './decompose.js';
+import { alignmentPadding, relocateExternalTensors } from './relocate.js';
 
 /**
  * `mbn separate`: choose standard convs, factor each into a depthwise conv (group = C, same kernel, strides,
@@ -361,8 +363,11 @@ function storedAs(w: SeparatedWeights, dtype: FloatDType): SeparatedWeights {
 
 export interface BuiltRewrite {
   pieces: Piece[];
-  /** New external data (when the model keeps weights outside): file name and bytes. */
-  externalData: { location: string; bytes: Uint8Array[] } | null;
+  /**
+   * The output's own data file, when the model keeps weights outside: its name (beside the output) and contents,
+   * the new weights and every external tensor the output keeps, so that it never refers to the input's files.
+   */
+  externalData: { location: string; parts: DataPart[] } | null;
   /** Names of the new nodes per rewritten layer, for reports. */
   newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number }>;
 }
@@ -374,7 +379,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
   const index = plan.index;
   const usesExternal = hasExternalData(model);
   const externalLocation = `${basename(outputPath)}.data`;
-  const external: Uint8Array[] = [];
+  const external: DataPart[] = [];
   let externalOffset = 0;
   const taken = new Set(index.names);
   const unique = (base: string): string => {
@@ -409,7 +414,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
       const field = encodeTensorField({ name, dtype, dims, external: { location: externalLocation, offset: externalOffset, length: raw.length } });
       externalOffset += raw.length;
       // ONNX aligns external tensors to 4 KiB pages only as an optimization; 64-byte alignment keeps mmap-friendly offsets.
-      const pad = (64 - (externalOffset % 64)) % 64;
+      const pad = alignmentPadding(externalOffset);
       if (pad) external.push(new Uint8Array(pad)), (externalOffset += pad);
       return field;
     };
@@ -467,8 +472,9 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
 
   let modelEdit = emptyEdit();
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
+  if (usesExternal) for (const part of relocateExternalTensors(model, modelEdit, externalLocation, externalOffset)) external.push(part);
   const pieces = spliceMessage(model.source, 0, model.size, modelEdit);
-  return { pieces, externalData: usesExternal ? { location: externalLocation, bytes: external } : null, newNodes };
+  return { pieces, externalData: usesExternal ? { location: externalLocation, parts: external } : null, newNodes };
 }
 
 /**
@@ -548,14 +554,4 @@ function mergeEdits(into: MessageEdit, from: MessageEdit): void {
     else into.fields.set(k, v);
   }
   into.append.push(...from.append);
-}
-
-export function assertSameFolder(model: Model, outputPath: string): void {
-  if (!hasExternalData(model) || !model.path) return;
-  if (dirname(outputPath) !== dirname(model.path)) {
-    throw new MbnError(
-      'usage',
-      `${quote(model.path)} keeps weights in external data files (${externalLocations(model).join(', ')}), which the output refers to by relative path; write the output into the same folder (${quote(dirname(model.path))})`,
-    );
-  }
 }
