@@ -354,7 +354,7 @@ describe('a model with external data is written self-contained, to any folder (i
     const c = externalCopy();
     mkdirSync(join(c.work, 'build'));
     const out = join(c.work, 'build', 'model.onnx');
-    const r = mbn(['separate', c.model, '-o', out, '--multiplier', '1000', '--format', 'json']);
+    const r = mbn(['separate', c.model, '-o', out, '--multiplier', '1000', '--allow-costlier', '--format', 'json']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expectUnchanged(c);
@@ -418,7 +418,7 @@ describe('a model with external data is written self-contained, to any folder (i
       expect(before).toEqual([`${name}.weights`]);
       const out = join(work, 'sub', 'out.onnx');
       mkdirSync(join(work, 'sub'));
-      const r = mbn(['separate', input, '-o', out, '--multiplier', '1000', '--format', 'json']);
+      const r = mbn(['separate', input, '-o', out, '--multiplier', '1000', '--allow-costlier', '--format', 'json']);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(locations(out)).toEqual(['out.onnx.data']);
