@@ -1,6 +1,7 @@
 import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
 import { analyzeModel } from '../cost/analyze.js';
-import { quote } from '../errors.js';
+import { rollUpModules } from '../cost/modules.js';
+import { MbnError, quote } from '../errors.js';
 import { missingExternalFiles } from '../onnx/external.js';
 import { readModel } from '../onnx/read.js';
 import { externalLocations } from '../ir/walk.js';
@@ -18,10 +19,15 @@ export interface AnalyzeOptions {
   all: boolean;
   color?: boolean;
   limits: Limits;
+  /** `--depth N`: roll costs up by name scope (table and md sections, JSON `modules`). */
+  depth?: number;
 }
 
 /** Runs `mbn analyze`; returns whether every budget given on the command line holds. */
 export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
+  if (options.depth !== undefined && options.format === 'csv') {
+    throw new MbnError('usage', '--depth works with --format table, md, json and html, not csv (csv has one row per layer)');
+  }
   const model = readModel(path);
   let report;
   try {
@@ -33,10 +39,11 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
     model.source.close();
   }
   const style = makeStyle(process.stdout, options.color);
-  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style };
+  const modules = options.depth !== undefined ? { depth: options.depth, rows: rollUpModules(report.layers, options.depth) } : null;
+  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules };
   const text =
     options.format === 'json'
-      ? renderJson(report)
+      ? renderJson(modules ? Object.assign({}, report, { modules: modules.rows }) : report)
       : options.format === 'csv'
         ? renderCsv(report)
         : options.format === 'md'

@@ -46,6 +46,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--flops', 'show FLOPs (2·MACs + other) instead of MACs', false)
     .option('--top <n>', 'show the N costliest layers', parsePositiveInt('--top'))
     .option('--all', 'show every layer', false)
+    .option('--depth <n>', 'also roll costs up by name scope down to depth N (/layer1/layer1.0/conv1/Conv is layer1 at depth 1)', parsePositiveInt('--depth'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(analyze);
   limitOptions(analyze);

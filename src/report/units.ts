@@ -39,8 +39,10 @@ export function shapeText(shape: readonly number[] | null): string {
 /** A horizontal bar of `width` cells for a fraction in [0, 1], with eighth-cell resolution. */
 export function bar(fraction: number, width = 12): string {
   const cells = Math.max(0, Math.min(1, fraction)) * width;
-  const full = Math.floor(cells);
-  const partial = Math.round((cells - full) * 8);
+  // Eighths rounded: 7.96 eighths is a full cell, not a ninth glyph.
+  const eighths = Math.round(cells * 8);
+  const full = Math.floor(eighths / 8);
+  const partial = eighths % 8;
   const glyphs = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
   return ('█'.repeat(full) + (partial > 0 && full < width ? glyphs[partial] : '')).padEnd(width, ' ');
 }
