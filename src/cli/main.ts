@@ -42,7 +42,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .command('analyze')
     .description('per-layer MACs, FLOPs, params and memory, and what depthwise separation would save')
     .argument('<model>', 'ONNX model file')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts)').choices(['table', 'json', 'csv', 'md', 'html']).default('table'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
+    .option('--force', 'with -o: overwrite an existing file', false)
     .option('--flops', 'show FLOPs (2·MACs + other) instead of MACs', false)
     .option('--top <n>', 'show the N costliest layers', parsePositiveInt('--top'))
     .option('--all', 'show every layer', false)
@@ -52,7 +54,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   limitOptions(analyze);
   analyze.action(async (path: string, opts) => {
     const { runAnalyze } = await import('./analyze.js');
-    const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts) });
+    const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts), version: VERSION });
     state.budgetsExceeded ||= result.budgetsExceeded;
   });
 
