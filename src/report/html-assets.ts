@@ -119,5 +119,7 @@ export const REPORT_SCRIPT = `
     }
     count.textContent = String(n);
   });
+  // Reached only when everything above ran: the tests look for it in the rendered page.
+  document.documentElement.setAttribute('data-ready', '1');
 })();
 `;

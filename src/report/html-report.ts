@@ -193,10 +193,10 @@ function renderModulesSection(report: Report, options: HtmlOptions): string {
   const children = (parent: string): TreeNode[] =>
     rows
       .filter((m) => m.parent === parent)
-      .map((m) => ({ label: moduleLabel(m).slice(moduleLabel(m).lastIndexOf('/') + 1), value: value(m), detail: `${moduleLabel(m)}: ${human(value(m))} ${metric} (${percent(value(m), total)}), ${human(m.params)} params`, children: [] }));
+      .map((m) => ({ label: `${moduleLabel(m).slice(moduleLabel(m).lastIndexOf('/') + 1)} · ${human(value(m))}`, value: value(m), detail: `${moduleLabel(m)}: ${human(value(m))} ${metric} (${percent(value(m), total)}), ${human(m.params)} params`, children: [] }));
   const top: TreeNode[] = rows
     .filter((m) => m.depth === 1)
-    .map((m) => ({ label: moduleLabel(m), value: value(m), detail: `${moduleLabel(m)}: ${human(value(m))} ${metric} (${percent(value(m), total)}), ${human(m.params)} params`, children: m.name === '' ? [] : children(m.name) }));
+    .map((m) => ({ label: `${moduleLabel(m)} · ${human(value(m))}`, value: value(m), detail: `${moduleLabel(m)}: ${human(value(m))} ${metric} (${percent(value(m), total)}), ${human(m.params)} params`, children: m.name === '' ? [] : children(m.name) }));
   out.push(`<p class="note">Area: ${metric}. Top-level modules, with their children inside. Hover for figures.</p>`);
   out.push(treemap(top, `${metric} by module`));
   out.push(`<div class="scroll"><table id="module-table"><thead><tr><th>Module</th><th class="n">Layers</th><th class="n">${metric}</th><th class="n">Params</th><th class="n">Activations</th><th class="n">Share</th></tr></thead><tbody>`);
