@@ -109,6 +109,27 @@ describe('mbn analyze --format html', () => {
   });
 });
 
+describe('mbn diff --format html', () => {
+  it('totals and MACs per module before and after; a separated conv module holds its depthwise + pointwise pair', () => {
+    const dir = tempDir('mbn-html-');
+    const sep = join(dir, 'sep.onnx');
+    expect(mbn(['separate', fixture('models/resnet_small.onnx'), '-o', sep]).status).toBe(0);
+    const json = JSON.parse(mbn(['diff', fixture('models/resnet_small.onnx'), sep, '--format', 'json']).stdout);
+    const html = mbn(['diff', fixture('models/resnet_small.onnx'), sep, '--format', 'html']);
+    expect(html.status).toBe(0);
+    expect(html.stdout).toContain(`${json.totals.macs.base.toLocaleString('en-US')} → ${json.totals.macs.head.toLocaleString('en-US')}`);
+    // conv1 after: the MACs of the two layers the rewrite put in its place, from the layer diff.
+    const pair = json.layers.filter((l: { name: string; status: string }) => l.status === 'added' && l.name.startsWith('/conv1/'));
+    expect(pair).toHaveLength(2);
+    const after = pair.reduce((s: number, l: { macs: { head: number } }) => s + l.macs.head, 0);
+    const before = json.layers.find((l: { name: string }) => l.name === '/conv1/Conv').macs.base;
+    const row = /<tr><td class="name">conv1<\/td><td class="n" data-v="(\d+)">[^<]*<\/td><td class="n" data-v="(\d+)">/.exec(html.stdout);
+    expect(row).not.toBeNull();
+    expect([Number(row![1]), Number(row![2])]).toEqual([before, after]);
+    expect(html.stdout).toContain('<svg class="chart"');
+  });
+});
+
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.log(`html-report: skipping the headless Chromium tests: ${CHROMIUM} is missing (Debian package chromium)`);
@@ -141,6 +162,17 @@ describe.skipIf(!haveChromium)('the HTML report in headless Chromium', () => {
     expect(chart![1].match(/<rect /g)).toHaveLength(21);
     expect(dom).toContain('<svg class="chart treemap"');
     expect(dom).toMatch(/<text class="tm-label"[^>]*>layer1 · 462M<\/text>/);
+  }, 150_000);
+
+  it('the diff page: its script runs without the analyze page chart', () => {
+    const dir = tempDir('mbn-html-');
+    const sep = join(dir, 'sep.onnx');
+    const file = join(dir, 'diff.html');
+    expect(mbn(['separate', fixture('models/resnet_small.onnx'), '-o', sep]).status).toBe(0);
+    expect(mbn(['diff', fixture('models/resnet_small.onnx'), sep, '--format', 'html', '-o', file]).status).toBe(0);
+    const dom = renderedDom(file);
+    expect(dom).toMatch(/<html lang="en" data-ready="1">/);
+    expect(dom).toContain('34,439,808 → ');
   }, 150_000);
 
   it('a hostile layer name does not inject markup into the rendered page', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Report, analyzeModel } from '../src/cost/analyze.js';
-import { type ModuleCost, hasModuleScopes, rollUpModules, scopeOf } from '../src/cost/modules.js';
+import { type ModuleCost, diffModules, hasModuleScopes, rollUpModules, scopeOf } from '../src/cost/modules.js';
 import { readModel } from '../src/onnx/read.js';
 import { fixture, mbn } from './helpers/cli.js';
 
@@ -95,6 +95,20 @@ describe('module roll-up (--depth)', () => {
     const rows = rollUpModules(ocr.layers, 1);
     expect(rows[0].notCounted).toBe(ocr.totals.notCounted);
     expect(rows[0].notCounted).toBeGreaterThan(0);
+  });
+
+  it('diffModules pairs modules by name: head order, then modules only in the base', () => {
+    const row = (name: string, macs: number): ModuleCost => ({
+      name, depth: 1, parent: null, layers: 1, macs, otherFlops: 0, flops: 2 * macs, params: 0, weightBytes: 0,
+      activationBytes: 0, notCounted: 0, separableLayers: 0, macsIfSeparated: macs,
+    });
+    const rows = diffModules([row('a', 1), row('gone', 2), row('b', 3)], [row('b', 4), row('new', 5), row('a', 1)]);
+    expect(rows.map((r) => [r.name, r.base?.macs ?? null, r.head?.macs ?? null])).toEqual([
+      ['b', 3, 4],
+      ['new', null, 5],
+      ['a', 1, 1],
+      ['gone', 2, null],
+    ]);
   });
 
   it('rejects a depth below 1', () => {

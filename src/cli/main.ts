@@ -111,13 +111,16 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .description('per-layer and total cost changes from one model to another')
     .argument('<base>', 'ONNX model before the change')
     .argument('<head>', 'ONNX model after the change')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page, per-module before/after)').choices(['table', 'json', 'md', 'html']).default('table'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
+    .option('--force', 'with -o: overwrite an existing file', false)
+    .option('--depth <n>', 'html: module depth of the before/after comparison (default 2)', parsePositiveInt('--depth'))
     .option('--all', 'list every layer (default: only layers whose MACs or params change)', false)
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(diff);
   diff.action(async (base: string, head: string, opts) => {
     const { runDiff } = await import('./diff.js');
-    runDiff(base, head, opts);
+    runDiff(base, head, { ...opts, version: VERSION });
   });
 
   const bench = program

@@ -120,3 +120,21 @@ export function rollUpModules(layers: readonly LayerReport[], depth: number): Mo
 export function hasModuleScopes(layers: readonly LayerReport[]): boolean {
   return layers.some((l) => scopeOf(l.name).length > 0);
 }
+
+export interface ModuleChange {
+  name: string;
+  depth: number;
+  parent: string | null;
+  /** null: the module is only in the other model. */
+  base: ModuleCost | null;
+  head: ModuleCost | null;
+}
+
+/** Modules of two models side by side, matched by name: the head's in its order, then those only in the base. */
+export function diffModules(base: readonly ModuleCost[], head: readonly ModuleCost[]): ModuleChange[] {
+  const inBase = new Map(base.map((m) => [m.name, m]));
+  const inHead = new Set(head.map((m) => m.name));
+  const rows: ModuleChange[] = head.map((h) => ({ name: h.name, depth: h.depth, parent: h.parent, base: inBase.get(h.name) ?? null, head: h }));
+  for (const b of base) if (!inHead.has(b.name)) rows.push({ name: b.name, depth: b.depth, parent: b.parent, base: b, head: null });
+  return rows;
+}

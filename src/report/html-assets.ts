@@ -20,6 +20,7 @@ h2 { font-size: 16px; margin: 0 0 8px; }
 .card .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .card .v { font-size: 22px; font-weight: 600; }
 .card .x { color: var(--muted); font-variant-numeric: tabular-nums; font-size: 12px; }
+.cards.wide { grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); } .cards.wide .v { font-size: 18px; }
 .warn { color: #9a6700; }
 .good { color: #1a7f37; }
 .controls { display: flex; gap: 14px; align-items: center; margin: 4px 0 6px; flex-wrap: wrap; }
@@ -65,6 +66,7 @@ export const REPORT_SCRIPT = `
   };
   // Chart variants: one SVG per metric and scale, written by mbn; the controls pick which one shows.
   var chart = document.getElementById('layer-chart');
+  var tip = document.getElementById('tip');
   function pick() {
     var metric = document.querySelector('input[name=metric]:checked').value;
     var log = document.getElementById('log').checked ? 'log' : 'linear';
@@ -77,8 +79,7 @@ export const REPORT_SCRIPT = `
   var inputs = document.querySelectorAll('#chart-controls input');
   for (var i = 0; i < inputs.length; i++) inputs[i].addEventListener('change', pick);
   // Tooltip for the per-layer bars: the layer's name and figures, as text.
-  var tip = document.getElementById('tip');
-  chart.addEventListener('mousemove', function (e) {
+  if (chart) chart.addEventListener('mousemove', function (e) {
     var at = e.target.getAttribute && e.target.getAttribute('data-i');
     if (at === null || at === undefined) { tip.style.display = 'none'; return; }
     var l = data.layers[+at];
@@ -88,7 +89,7 @@ export const REPORT_SCRIPT = `
     tip.style.left = Math.min(e.clientX + 12, window.innerWidth - 540) + 'px';
     tip.style.top = (e.clientY + 14) + 'px';
   });
-  chart.addEventListener('mouseleave', function () { tip.style.display = 'none'; });
+  if (chart) chart.addEventListener('mouseleave', function () { tip.style.display = 'none'; });
   // Sortable tables: numbers sort by their data-v value, text by its content.
   var heads = document.querySelectorAll('th[data-sort]');
   for (var h = 0; h < heads.length; h++) heads[h].addEventListener('click', function () {
@@ -110,7 +111,7 @@ export const REPORT_SCRIPT = `
   // Filter: rows whose name or op contains the text (case-insensitive).
   var filter = document.getElementById('filter');
   var count = document.getElementById('shown');
-  filter.addEventListener('input', function () {
+  if (filter) filter.addEventListener('input', function () {
     var q = filter.value.toLowerCase(), rows = document.getElementById('layers').tBodies[0].rows, n = 0;
     for (var r = 0; r < rows.length; r++) {
       var hit = rows[r].cells[1].textContent.toLowerCase().indexOf(q) >= 0 || rows[r].cells[2].textContent.toLowerCase().indexOf(q) >= 0;

@@ -47,14 +47,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   const t = report.totals;
   const title = report.model.path ?? 'model';
   const e = escapeHtml;
-  const out: string[] = [];
-  out.push('<!DOCTYPE html>');
-  out.push('<html lang="en"><head><meta charset="utf-8">');
-  // No network: nothing may load from anywhere, only the inline style and script of this page.
-  out.push(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`);
-  out.push('<meta name="viewport" content="width=device-width, initial-scale=1">');
-  out.push(`<title>mbn: ${e(title)}</title>`);
-  out.push(`<style>${REPORT_CSS}</style></head><body>`);
+  const out: string[] = [pageStart(`mbn: ${title}`)];
   const inputs = report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', ');
   out.push(`<header><h1>${e(title)}</h1><div class="meta">IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${e(report.model.producer || 'unknown producer')} · input ${e(inputs || 'none')}</div></header>`);
   out.push('<main>');
@@ -159,16 +152,35 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     for (const n of notes) out.push(`<li>${e(n)}</li>`);
     out.push('</ul></section>');
   }
-  out.push('</main>');
-  out.push(`<footer>mbn ${e(options.version)} · MACs count Conv, Gemm, MatMul and friends (the torchvision/fvcore convention); FLOPs = 2·MACs + other FLOPs.</footer>`);
-  out.push('<div id="tip" role="tooltip"></div>');
-  out.push(`<script type="application/json" id="mbn-data">${jsonForScript(pageData(report))}</script>`);
-  out.push(`<script>${REPORT_SCRIPT}</script>`);
-  out.push('</body></html>');
+  out.push(pageEnd(pageData(report), options.version));
   return out.join('\n') + '\n';
 }
 
-function num(value: number, text: string): string {
+/** The page up to <body>: no network (a CSP that allows only this page's inline style and script). */
+export function pageStart(title: string): string {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(title)}</title>`,
+    `<style>${REPORT_CSS}</style></head><body>`,
+  ].join('\n');
+}
+
+/** The page from </main>: footer, tooltip, the data block and the script. */
+export function pageEnd(data: unknown, version: string): string {
+  return [
+    '</main>',
+    `<footer>mbn ${escapeHtml(version)} · MACs count Conv, Gemm, MatMul and friends (the torchvision/fvcore convention); FLOPs = 2·MACs + other FLOPs.</footer>`,
+    '<div id="tip" role="tooltip"></div>',
+    `<script type="application/json" id="mbn-data">${jsonForScript(data)}</script>`,
+    `<script>${REPORT_SCRIPT}</script>`,
+    '</body></html>',
+  ].join('\n');
+}
+
+export function num(value: number, text: string): string {
   return `<td class="n" data-v="${Number.isFinite(value) ? value : 0}">${escapeHtml(text)}</td>`;
 }
 

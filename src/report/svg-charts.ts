@@ -203,6 +203,34 @@ export function treemap(nodes: readonly TreeNode[], title: string): string {
   return out.join('');
 }
 
+export interface PairRow {
+  label: string;
+  base: number;
+  head: number;
+  text: string;
+}
+
+/** Before/after bars per row: the base value in grey above the head value in colour, on one scale. */
+export function pairedBarChart(rows: readonly PairRow[], title: string): string {
+  const width = 1200;
+  const rowH = 30;
+  const left = 220;
+  const right = 220;
+  const height = rows.length * rowH + 8;
+  const max = Math.max(1, ...rows.flatMap((r) => [r.base, r.head]));
+  const scale = (v: number) => (v > 0 ? Math.max(1, (v / max) * (width - left - right)) : 0);
+  const out = [`<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(title)}">`];
+  rows.forEach((r, i) => {
+    const y = 4 + i * rowH;
+    out.push(`<text class="label" x="${left - 8}" y="${y + 18}" text-anchor="end">${escapeHtml(clip(r.label, 30))}</text>`);
+    out.push(`<rect class="k-other2" x="${left}" y="${y + 3}" width="${n(scale(r.base))}" height="11"/>`);
+    out.push(`<rect class="k-conv" x="${left}" y="${y + 15}" width="${n(scale(r.head))}" height="11"/>`);
+    out.push(`<text class="value" x="${n(left + Math.max(scale(r.base), scale(r.head)) + 6)}" y="${y + 18}">${escapeHtml(r.text)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('');
+}
+
 /** Shortens text to `max` characters with an ellipsis in the middle (both ends of a layer name carry meaning). */
 export function clip(text: string, max: number): string {
   if (text.length <= max) return text;
