@@ -15,10 +15,11 @@ function moduleCost(m: ModuleCost, flops: boolean): number {
   return flops ? m.flops : m.macs;
 }
 
-/** The name shown in a table: the last path segment, indented by depth (the full path at depth 1). */
+/** The name shown in a table: the last path segment, indented by depth; control characters shown as \xNN. */
 function indentedName(m: ModuleCost): string {
   const last = m.name === '' ? moduleLabel(m) : m.name.slice(m.name.lastIndexOf('/') + 1);
-  return `${'  '.repeat(m.depth - 1)}${last}`;
+  const printable = last.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `${'  '.repeat(m.depth - 1)}${printable}`;
 }
 
 export function moduleHeading(depth: number, modules: readonly ModuleCost[]): string {
