@@ -21,7 +21,7 @@ export function figuresOf(totals: Totals | Figures): Figures {
   return Object.fromEntries(FIGURES.map((f) => [f.key, totals[f.key]])) as Figures;
 }
 
-export type CheckKind = 'budget' | 'baseline' | 'missing' | 'no-baseline';
+export type CheckKind = 'budget' | 'baseline' | 'missing' | 'no-baseline' | 'advise';
 
 export interface CheckRecord {
   /** The config entry's name (its model pattern when it has none). */
@@ -243,4 +243,27 @@ export function matchBaseline(models: { name: string; model: string }[], baselin
 
 export function checkJson(models: CheckedModel[], checks: CheckRecord[], baseline: string | null, maxIncreasePercent: number | null): CheckJson {
   return { schema: CHECK_SCHEMA, passed: checks.every((c) => c.passed), baseline, maxIncreasePercent, models, checks };
+}
+
+/** The `advise` key: passes when `mbn advise` finds nothing of severity `failOn` or worse; the message lists the rules. */
+export function adviseRecord(name: string, model: string, findings: { rule: string; severity: string }[], failOn: 'warning' | 'error'): CheckRecord {
+  const failing = findings.filter((f) => f.severity === 'error' || (failOn === 'warning' && f.severity === 'warning'));
+  const byRule = new Map<string, number>();
+  for (const f of failing) byRule.set(f.rule, (byRule.get(f.rule) ?? 0) + 1);
+  const list = [...byRule].map(([rule, n]) => `${rule} ×${n}`).join(', ');
+  return {
+    name,
+    model,
+    metric: 'model',
+    kind: 'advise',
+    passed: failing.length === 0,
+    value: null,
+    limit: null,
+    margin: null,
+    marginPercent: null,
+    baseline: null,
+    message: failing.length === 0
+      ? `advise: no finding of severity ${failOn} or worse`
+      : `advise: ${failing.length} finding${failing.length === 1 ? '' : 's'} of severity ${failOn} or worse (${list}); run mbn advise ${model}`,
+  };
 }

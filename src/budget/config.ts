@@ -20,12 +20,14 @@ export interface BudgetEntry {
   limits: Limits;
   input: Map<string, number[]> | null;
   batch: number | null;
+  /** Fail on `mbn advise` findings of this severity or worse (null: advice not checked). */
+  advise: 'warning' | 'error' | null;
 }
 
 export const EXAMPLE_ENTRY = '{"name": "mobilenet", "model": "models/mobilenet*.onnx", "maxMacs": "600M", "maxWeightBytes": "20MB"}';
 
 const LIMIT_KEYS = METRICS.map((m) => m.key) as readonly MetricKey[];
-const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch'] as const;
+const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise'] as const;
 
 function configError(where: string, message: string): never {
   throw new MbnError('config', `${where}: ${message}. A valid entry: ${EXAMPLE_ENTRY}`);
@@ -116,7 +118,12 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     if (!Number.isSafeInteger(obj.batch) || (obj.batch as number) < 1) configError(label, `"batch" is ${describe(obj.batch)}, expected a positive integer`);
     batch = obj.batch as number;
   }
-  return { name, model: obj.model, limits, input, batch };
+  let advise: BudgetEntry['advise'] = null;
+  if (obj.advise !== undefined) {
+    if (obj.advise !== 'warning' && obj.advise !== 'error') configError(label, `"advise" is ${describe(obj.advise)}, expected "warning" or "error" (the severity of \`mbn advise\` findings that fails the check)`);
+    advise = obj.advise;
+  }
+  return { name, model: obj.model, limits, input, batch, advise };
 }
 
 /** A short, quoted description of a JSON value for messages. */

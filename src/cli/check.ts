@@ -4,6 +4,7 @@ import {
   type CheckRecord,
   type CheckedModel,
   baselineRecords,
+  adviseRecord,
   budgetRecords,
   checkJson,
   figuresOf,
@@ -14,6 +15,7 @@ import {
   parsePercent,
 } from '../budget/check.js';
 import { type BudgetEntry, EXAMPLE_ENTRY, parseConfigText } from '../budget/config.js';
+import { adviseModel } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
@@ -154,14 +156,20 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
       const shown = display(file, cwd);
       const model = readModel(shown);
       let report;
+      let advice = null;
       try {
-        report = analyzeModel(model, { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined });
+        const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined };
+        // The advise key's rules read the same cost report, so the model is analyzed once either way.
+        if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
+        else report = analyzeModel(model, shapes);
       } finally {
         model.source.close();
       }
       const checked: CheckedModel = { name, model: shown, totals: figuresOf(report.totals) };
       models.push(checked);
-      perModel.push({ entry, model: checked, records: budgetRecords(name, shown, checked.totals, entry.limits) });
+      const records = budgetRecords(name, shown, checked.totals, entry.limits);
+      if (entry.advise && advice) records.push(adviseRecord(name, shown, advice, entry.advise));
+      perModel.push({ entry, model: checked, records });
     }
   }
   if (baseline) {
@@ -184,7 +192,7 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
     for (const r of checks) if (!r.passed) write(2, `${err.red('✖')} ${describeCheck(r)}\n`);
   }
   for (const p of perModel) {
-    if (p.model && Object.keys(p.entry.limits).length === 0 && !baseline) {
+    if (p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise) {
       write(2, `mbn: warning: ${quote(p.model.name)} sets no budget (add maxMacs, maxFlops, maxParams, maxWeightBytes or maxActivationBytes)\n`);
     }
   }

@@ -71,6 +71,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--max-error <e>', 'skip layers whose relative weight error would exceed e (svd init)', parseFraction('--max-error'))
     .option('--target-macs <budget>', 'separate, greedily, only until the model fits this many MACs (e.g. 600M)', parseLimitFlag('--target-macs', 'maxMacs'))
     .option('--multiplier <r>', 'depth multiplier r: depthwise filters per input channel (rank of the approximation)', parsePositiveInt('--multiplier'), 1)
+    .option('--allow-costlier', 'also rewrite convs whose pair costs more than the conv (r·(g/N + 1/K) ≥ 1, e.g. at full rank)', false)
     .addOption(new Option('--init <method>', 'new weights: svd approximates the original conv, he draws fresh He-normal weights').choices(['svd', 'he']).default('svd'))
     .option('--seed <n>', 'seed for --init he', parseNonNegativeInt('--seed'), 0)
     .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
@@ -80,6 +81,39 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runSeparate } = await import('./separate.js');
     runSeparate(path, opts);
   });
+  const advise = program
+    .command('advise')
+    .description('MobileNet lessons as checks: separable convs, linear bottlenecks, inverted residual blocks, hard-swish, channel alignment')
+    .argument('<model>', 'ONNX model file')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding of this severity or worse is found').choices(['warning', 'error']))
+    .option('--min-saving <fraction>', 'separable-conv: report convs whose separation saves at least this share of the model MACs (default 1%)', parseFraction('--min-saving'))
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(advise);
+  advise.action(async (path: string, opts) => {
+    const { runAdvise } = await import('./advise.js');
+    state.budgetsExceeded ||= runAdvise(path, opts).failed;
+  });
+
+  const rewrite = program
+    .command('rewrite')
+    .description('MobileNetV3 activations: swish → HardSwish, sigmoid gates → HardSigmoid; writes a new ONNX model and says how far outputs moved')
+    .argument('<model>', 'ONNX model file (never modified)')
+    .option('--hard-swish', 'replace swish x·Sigmoid(x) by HardSwish x·ReLU6(x+3)/6', false)
+    .option('--hard-sigmoid', 'replace sigmoid gates (squeeze-and-excite) by HardSigmoid ReLU6(x+3)/6', false)
+    .option('-o, --output <file>', 'output model (default: <model>.hardswish.onnx beside the input)')
+    .option('--dry-run', 'plan, check and report, write nothing', false)
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--samples <n>', 'seeded random inputs to compare outputs on', parsePositiveInt('--samples'), 4)
+    .option('--seed <n>', 'seed of the random inputs', parseNonNegativeInt('--seed'), 1)
+    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(rewrite);
+  rewrite.action(async (path: string, opts) => {
+    const { runRewrite } = await import('./rewrite.js');
+    await runRewrite(path, opts);
+  });
+
   program
     .command('check')
     .description('hold models to the budgets of mbn.config.json (or package.json "mbn", or --config) and to a stored baseline; exit 1 when one is exceeded')

@@ -22,6 +22,7 @@ export interface SeparateCliOptions {
   maxError?: number;
   targetMacs?: number;
   multiplier: number;
+  allowCostlier: boolean;
   init: 'svd' | 'he';
   seed: number;
   input?: Map<string, number[]>;
@@ -55,6 +56,7 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
       maxError: opts.maxError ?? null,
       targetMacs: opts.targetMacs ?? null,
       multiplier: opts.multiplier,
+      allowCostlier: opts.allowCostlier,
       init: opts.init,
       seed: opts.seed,
       matches: nameMatches,

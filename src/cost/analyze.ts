@@ -1,7 +1,8 @@
 import type { Model } from '../ir/types.js';
-import { bytesFor, dtypeName, isFloat } from '../onnx/dtype.js';
+import { bytesFor, dtypeName } from '../onnx/dtype.js';
 import { elements, type TensorState } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { paramsAfterSeparation, parameterKeys } from './params.js';
 import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
 
 /**
@@ -79,7 +80,8 @@ export function analyzeModel(model: Model, options: InferOptions = {}): Report {
 export function buildReport(model: Model, inferred: InferResult): Report {
   const seen = new Set<object>();
   const weightsByDtype: Report['weightsByDtype'] = {};
-  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype));
+  const paramKeys = parameterKeys(inferred.layers);
+  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype, paramKeys));
   const totals: Totals = {
     macs: 0,
     flops: 0,
@@ -95,17 +97,17 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   };
   const byOp = new Map<string, OpBreakdown>();
   let savedMacs = 0;
-  let savedParams = 0;
   for (const l of layers) {
     totals.macs += l.macs;
     totals.otherFlops += l.otherFlops;
     totals.params += l.params;
     totals.weightBytes += l.weightBytes;
     if (!l.counted) totals.notCounted++;
-    if (l.separable) {
-      totals.separableLayers++;
+    // Like `mbn separate`: a conv whose pair would cost more is left alone. One in an If branch that is not counted
+    // (×0) saves no MACs and is not among the convs "Separating N" counts.
+    if (l.separable && l.separable.reduction < 1) {
+      if (l.multiplier > 0) totals.separableLayers++;
       savedMacs += l.macs - l.separable.macsAfter * l.multiplier;
-      savedParams += l.separable.params - l.separable.paramsAfter;
     }
     const key = l.domain ? `${l.domain}::${l.op}` : l.op;
     const entry = byOp.get(key) ?? { op: key, count: 0, macs: 0, otherFlops: 0, params: 0 };
@@ -117,7 +119,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   }
   totals.flops = 2 * totals.macs + totals.otherFlops;
   totals.macsIfSeparated = totals.macs - savedMacs;
-  totals.paramsIfSeparated = totals.params - savedParams;
+  totals.paramsIfSeparated = paramsAfterSeparation(inferred.layers, layers.map((l) => l.separable), paramKeys, totals.params);
   const notes = [...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
@@ -130,7 +132,8 @@ export function buildReport(model: Model, inferred: InferResult): Report {
       producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
       opsets: Object.fromEntries([...model.opsetImports].map(([d, v]) => [d || 'ai.onnx', v])),
       inputs: inferred.inputs.map((i) => ({ name: i.name, dtype: dtypeName(i.dtype), shape: i.shape })),
-      outputs: inferred.outputs.map((o) => ({ name: o.name, dtype: dtypeName(o.state?.dtype ?? 0), shape: shapeOf(o.state) })),
+      // An output whose producer could not be inferred still has the type the graph declares for it.
+      outputs: inferred.outputs.map((o, i) => ({ name: o.name, dtype: dtypeName(o.state?.dtype || (model.graph.outputs[i]?.type?.elemType ?? 0)), shape: shapeOf(o.state) })),
     },
     totals,
     byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || a.op.localeCompare(b.op)),
@@ -140,7 +143,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   };
 }
 
-function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype']): LayerReport {
+function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype'], paramKeys: ReadonlySet<object>): LayerReport {
   let params = 0;
   let weightBytes = 0;
   for (const w of l.weights) {
@@ -148,7 +151,7 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
     seen.add(w.key);
     const bytes = bytesFor(w.dtype, w.elements);
     weightBytes += bytes;
-    if (isFloat(w.dtype)) params += w.elements;
+    if (paramKeys.has(w.key)) params += w.elements;
     const d = (byDtype[dtypeName(w.dtype)] ??= { tensors: 0, elements: 0, bytes: 0 });
     d.tensors++;
     d.elements += w.elements;

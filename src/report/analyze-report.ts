@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { ModuleCost } from '../cost/modules.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
-import { bar, grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export type Format = 'table' | 'json' | 'csv' | 'md';
 
@@ -165,7 +165,7 @@ export function renderCsv(report: Report): string {
     const s = l.separable;
     lines.push(
       [
-        l.name, l.op, l.domain, l.scope, l.outputShapes.map((x) => (x ? x.join('x') : '?')).join(' '), l.macs, l.otherFlops,
+        l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
         2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.multiplier, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
       ]

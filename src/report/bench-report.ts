@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { Measurement, InputSpec } from '../bench/run.js';
-import { human } from './units.js';
+import { dimsText, human } from './units.js';
 
 /** `mbn bench` output: the JSON contract (schema mbn.bench/1) and the table. */
 export const BENCH_SCHEMA = 'mbn.bench/1';
@@ -49,7 +49,7 @@ export function renderBenchTable(records: BenchRecord[], options: BenchOptions, 
   for (const r of records) {
     table.push([
       r.path,
-      r.inputs.map((i) => i.dims.join('x')).join(', '),
+      r.inputs.map((i) => dimsText(i.dims)).join(', '),
       human(r.macs),
       ms(r.latencyMs.median),
       ms(r.latencyMs.p10),

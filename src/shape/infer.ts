@@ -20,12 +20,18 @@ export interface InferOptions {
   batch?: number;
 }
 
-/** A constant tensor feeding a layer: an initializer or a Constant node's value. Counted once as parameters. */
+/**
+ * A constant tensor feeding a layer: an initializer or a Constant node's value, also when passed on by `Identity`
+ * nodes (torch.onnx routes deduplicated weights through them). Counted once (by `key`) as parameters.
+ */
 export interface WeightUse {
+  /** The tensor itself: one key however many names reach it. */
   key: object;
   name: string;
   dtype: number;
   elements: number;
+  /** Set when the layer reads the tensor through an `Identity` node's output (named `name`). */
+  viaIdentity?: boolean;
 }
 
 export interface LayerRecord {
@@ -42,6 +48,8 @@ export interface LayerRecord {
   multiplier: number;
   notes: string[];
   weights: WeightUse[];
+  /** The weight each input position reads (by input index; absent or null where an input is no weight). */
+  weightAt?: readonly (WeightUse | null)[];
   /** Enclosing subgraph path ('' for the main graph). */
   scope: string;
 }
@@ -60,6 +68,8 @@ class Scope {
   readonly values = new Map<string, TensorState>();
   readonly weights = new Map<string, WeightUse>();
   readonly declared = new Map<string, (number | string | null)[] | null>();
+  /** Declared element types (value_info, graph outputs), for values whose rule could not say. */
+  readonly declaredTypes = new Map<string, number>();
   constructor(readonly parent: Scope | null) {}
   get(name: string): TensorState | undefined {
     for (let s: Scope | null = this; s; s = s.parent) {
@@ -186,7 +196,9 @@ class Inference {
   /** Declared shapes of a graph's values, for values no rule can infer. */
   private declare(graph: Graph, scope: Scope): void {
     for (const v of [...graph.valueInfo, ...graph.outputs]) {
-      if (v.type?.kind === 'tensor') scope.declared.set(v.name, v.type.shape);
+      if (v.type?.kind !== 'tensor') continue;
+      scope.declared.set(v.name, v.type.shape);
+      if (v.type.elemType) scope.declaredTypes.set(v.name, v.type.elemType);
     }
   }
 
@@ -194,14 +206,16 @@ class Inference {
     for (let s: Scope | null = scope; s; s = s.parent) {
       if (!s.declared.has(name)) continue;
       const shape = s.declared.get(name);
-      if (!shape) return null;
+      const type = dtype || (s.declaredTypes.get(name) ?? 0);
+      // A declared type without a usable shape still tells the element type.
+      if (!shape) return type ? { dtype: type, shape: null } : null;
       const dims: number[] = [];
       for (const d of shape) {
         if (typeof d === 'number' && d >= 0) dims.push(d);
         else if (typeof d === 'string' && this.symbols.has(d)) dims.push(this.symbols.get(d)!);
-        else return null;
+        else return type ? { dtype: type, shape: null } : null;
       }
-      return { dtype, shape: dims };
+      return { dtype: type, shape: dims };
     }
     return null;
   }
@@ -243,11 +257,20 @@ class Inference {
     const opset = opsets.get(node.domain) ?? (node.domain === '' ? opsets.get('ai.onnx') ?? 0 : 0);
     const inputs = node.inputs.map((n) => (n === '' ? null : (scope.get(n) ?? null)));
     let weights = NO_WEIGHTS;
-    for (const n of node.inputs) {
+    let weightAt: (WeightUse | null)[] | undefined;
+    node.inputs.forEach((n, i) => {
       const w = n ? scope.weight(n) : undefined;
-      if (!w || weights.includes(w)) continue;
+      if (!w) return;
+      (weightAt ??= new Array<WeightUse | null>(node.inputs.length).fill(null))[i] = w;
+      if (weights.includes(w)) return;
       if (weights === NO_WEIGHTS) weights = [];
       weights.push(w);
+    });
+    // An Identity of a weight is no layer of its own: the weight goes to whoever reads the Identity's output.
+    const passedOn = node.opType === 'Identity' && node.domain === '' && weights.length === 1 && node.outputs[0] ? weights[0] : null;
+    if (passedOn) {
+      weights = NO_WEIGHTS;
+      weightAt = undefined;
     }
     const record: LayerRecord = {
       name,
@@ -260,9 +283,11 @@ class Inference {
       multiplier,
       notes: [],
       weights,
+      weightAt,
       scope: prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
     };
     this.layers.push(record);
+    if (passedOn) scope.weights.set(node.outputs[0], { ...passedOn, name: node.outputs[0], viaIdentity: true });
     if (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan') {
       if (node.domain === '') {
         this.controlFlow(record, scope, name, multiplier, opsets);

@@ -1,0 +1,215 @@
+import type { LayerReport, Report } from '../cost/analyze.js';
+import { type ConvShape, convShapeOf } from '../cost/separable.js';
+import { type Model, type Node, attr } from '../ir/types.js';
+import type { InferResult, LayerRecord } from '../shape/infer.js';
+
+/**
+ * The main graph as the advice rules see it: who produces and who reads each tensor, which inputs are constants,
+ * each node's inferred shapes and its line of the cost report, and the few walks the MobileNet patterns need
+ * (through normalizations, activations and gates, the way torch and TF exporters spell them).
+ */
+export interface GraphLayer {
+  node: Node;
+  record: LayerRecord;
+  report: LayerReport;
+}
+
+/** Pointwise non-linearities, as single ops. (Sigmoid is one too; as a gate it is told apart by its reader.) */
+export const ACTIVATION_OPS = new Set([
+  'Relu', 'Clip', 'LeakyRelu', 'PRelu', 'Elu', 'Selu', 'Celu', 'ThresholdedRelu', 'HardSigmoid', 'HardSwish', 'Sigmoid',
+  'Tanh', 'Softplus', 'Softsign', 'Gelu', 'Mish', 'Swish', 'SiLU', 'Silu', 'Relu6',
+]);
+
+/** Ops that carry a tensor through unchanged in structure: folded or not, these are not part of a pattern's shape. */
+const PASS_OPS = new Set(['BatchNormalization', 'Identity', 'Dropout']);
+const AFFINE_OPS = new Set(['Add', 'Sub', 'Mul', 'Div']);
+
+export type StepKind = 'norm' | 'affine' | 'activation' | 'gate';
+
+/** One step along a main path: the nodes it covers (side branches included) and the tensor it ends at. */
+export interface Step {
+  kind: StepKind;
+  /** For activations: a readable name ('Relu', 'Clip', 'Swish (x·Sigmoid(x))', 'HardSwish (x·ReLU6(x+3)/6)'). */
+  name: string;
+  nodes: Node[];
+  out: string;
+}
+
+export class AdviseGraph {
+  readonly layers: GraphLayer[] = [];
+  readonly byNode = new Map<Node, GraphLayer>();
+  private readonly producers = new Map<string, Node>();
+  private readonly readers = new Map<string, Node[]>();
+  private readonly constants = new Set<string>();
+  private readonly graphOutputs: Set<string>;
+
+  constructor(
+    readonly model: Model,
+    private readonly inferred: InferResult,
+    report: Report,
+  ) {
+    inferred.layers.forEach((record, i) => {
+      if (record.scope !== '') return;
+      const layer = { node: record.node, record, report: report.layers[i] };
+      this.layers.push(layer);
+      this.byNode.set(record.node, layer);
+    });
+    for (const t of model.graph.initializers) this.constants.add(t.name);
+    for (const n of model.graph.nodes) {
+      for (const o of n.outputs) if (o) this.producers.set(o, n);
+      for (const i of n.inputs) {
+        if (!i) continue;
+        const list = this.readers.get(i);
+        if (list) list.push(n);
+        else this.readers.set(i, [n]);
+      }
+      if (n.opType === 'Constant' && n.domain === '') for (const o of n.outputs) this.constants.add(o);
+    }
+    this.graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
+  }
+
+  producer(name: string): Node | undefined {
+    return this.producers.get(name);
+  }
+
+  consumers(name: string): Node[] {
+    return this.readers.get(name) ?? [];
+  }
+
+  isGraphOutput(name: string): boolean {
+    return this.graphOutputs.has(name);
+  }
+
+  /** A tensor known before run time: an initializer, a Constant, or anything folded from them. */
+  isConstant(name: string): boolean {
+    return this.constants.has(name) || this.inferred.values.get(name)?.value !== undefined;
+  }
+
+  shape(name: string): number[] | null {
+    return this.inferred.values.get(name)?.shape ?? null;
+  }
+
+  /** The inputs of a node that are computed at run time. */
+  dynamicInputs(node: Node): string[] {
+    return node.inputs.filter((i) => i !== '' && !this.isConstant(i));
+  }
+
+  layerName(node: Node): string {
+    return this.byNode.get(node)?.report.name ?? node.name;
+  }
+
+  macs(node: Node): number {
+    return this.byNode.get(node)?.report.macs ?? 0;
+  }
+
+  conv(node: Node): ConvShape | null {
+    const layer = this.byNode.get(node);
+    return layer ? convShapeOf(node, layer.record.inputs, layer.record.outputs) : null;
+  }
+
+  /** A 1×1 conv with group 1: an expansion or a projection. */
+  isPointwise(node: Node): boolean {
+    const c = this.conv(node);
+    return c !== null && c.group === 1 && c.kernel.every((k) => k === 1);
+  }
+
+  /** One filter group per input channel (depth multiplier allowed). */
+  isDepthwise(node: Node): boolean {
+    const c = this.conv(node);
+    return c !== null && c.group > 1 && c.group === c.inChannels;
+  }
+
+  stride(node: Node): number {
+    const a = attr(node, 'strides');
+    return a && a.data.type === 'ints' && a.data.value.length > 0 ? Math.max(...a.data.value) : 1;
+  }
+
+  /**
+   * The nodes between `from` (a tensor) and `to` (a tensor computed from it), walking back from `to` over
+   * run-time inputs, at most `depth` nodes deep; null when `to` does not depend on `from` that closely.
+   */
+  between(from: string, to: string, depth = 12): Node[] | null {
+    const found = new Set<Node>();
+    // Memoized by name: a tensor seen with at least as many steps left has its answer already (diamonds such as
+    // DenseNet's concatenations would otherwise be walked once per path).
+    const seen = new Map<string, { left: number; hit: boolean }>();
+    const visit = (name: string, left: number): boolean => {
+      if (name === from) return true;
+      const memo = seen.get(name);
+      if (memo && memo.left >= left) return memo.hit;
+      const p = this.producers.get(name);
+      let hit = false;
+      if (p && left > 0) {
+        for (const i of this.dynamicInputs(p)) if (visit(i, left - 1)) hit = true;
+        if (hit) found.add(p);
+      }
+      seen.set(name, { left, hit });
+      return hit;
+    };
+    return visit(to, depth) ? [...found] : null;
+  }
+
+  /**
+   * The step that follows tensor `t` on its main path, or null when the path ends (a conv, a join of two
+   * independent tensors such as a residual Add, several readers that do not join again, a graph output).
+   */
+  next(t: string): Step | null {
+    if (this.isGraphOutput(t)) return null;
+    const readers = this.consumers(t);
+    if (readers.length === 1) {
+      const n = readers[0];
+      const dynamic = this.dynamicInputs(n);
+      if (dynamic.length !== 1 || dynamic[0] !== t || !n.outputs[0]) return null;
+      const out = n.outputs[0];
+      if (PASS_OPS.has(n.opType)) return { kind: 'norm', name: n.opType, nodes: [n], out };
+      if (ACTIVATION_OPS.has(n.opType)) return { kind: 'activation', name: n.opType, nodes: [n], out };
+      if (AFFINE_OPS.has(n.opType)) return { kind: 'affine', name: n.opType, nodes: [n], out };
+      return null;
+    }
+    // Several readers: x·f(x) (swish, hard-swish written out, squeeze-and-excite): a Mul of t and something
+    // computed from t, with every other reader of t inside that computation.
+    for (const j of readers) {
+      const step = this.joinStep(t, j);
+      if (step) return step;
+    }
+    return null;
+  }
+
+  private joinStep(t: string, j: Node): Step | null {
+    if (j.opType !== 'Mul' || !j.outputs[0]) return null;
+    const dynamic = this.dynamicInputs(j);
+    if (dynamic.length !== 2 || !dynamic.includes(t)) return null;
+    const other = dynamic[0] === t ? dynamic[1] : dynamic[0];
+    if (other === t) return null;
+    const side = this.between(t, other);
+    if (!side) return null;
+    const covered = new Set([...side, j]);
+    if (!this.consumers(t).every((r) => covered.has(r))) return null;
+    const nodes = [...side, j];
+    const ts = this.shape(t);
+    const gs = this.shape(other);
+    const elementwise = ts !== null && gs !== null && ts.length === gs.length && ts.every((d, i) => d === gs[i]);
+    if (!elementwise) return { kind: 'gate', name: 'squeeze-and-excite gate', nodes, out: j.outputs[0] };
+    const ops = side.map((n) => n.opType);
+    const name = ops.length === 1 && ops[0] === 'Sigmoid'
+      ? 'Swish (x·Sigmoid(x))'
+      : ops.includes('HardSigmoid') || ops.includes('Clip') || ops.includes('Relu6')
+        ? 'HardSwish (x·ReLU6(x+3)/6)'
+        : `x·f(x) (${ops.join(', ')})`;
+    return { kind: 'activation', name, nodes, out: j.outputs[0] };
+  }
+
+  /**
+   * The step that produced tensor `t`, walking backwards, with the tensor it started from; null at a conv, a graph
+   * input or any other op.
+   */
+  previous(t: string): { step: Step; from: string } | null {
+    const p = this.producers.get(t);
+    if (!p) return null;
+    for (const x of this.dynamicInputs(p)) {
+      const step = this.next(x);
+      if (step && step.out === t) return { step, from: x };
+    }
+    return null;
+  }
+}

@@ -1,0 +1,63 @@
+import { buildReport, type Report } from '../cost/analyze.js';
+import type { Model } from '../ir/types.js';
+import { type InferOptions, inferModel } from '../shape/infer.js';
+import { bottleneckNonlinearity } from './bottleneck-nonlinearity.js';
+import { channelAlignment } from './channel-alignment.js';
+import { type AdviseOptions, type AdviseRule, DEFAULT_ADVISE_OPTIONS, type Finding, SEVERITIES } from './define.js';
+import { findBlocks } from './blocks.js';
+import { AdviseGraph } from './graph.js';
+import { invertedResidualSummary } from './inverted-residual-summary.js';
+import { separableConv } from './separable-conv.js';
+import { sigmoidGateToHardsigmoid } from './sigmoid-gate-to-hardsigmoid.js';
+import { swishToHardswish } from './swish-to-hardswish.js';
+
+/** Every rule, in report order: MobileNet V1, V2, V3, then hardware. */
+export const RULES: readonly AdviseRule[] = [
+  separableConv,
+  bottleneckNonlinearity,
+  invertedResidualSummary,
+  swishToHardswish,
+  sigmoidGateToHardsigmoid,
+  channelAlignment,
+];
+
+/** One row of the blocks table (JSON `blocks`). */
+export interface BlockRow {
+  /** The block's convs: expansion (when there is one), depthwise, projection. */
+  layers: string[];
+  input: number;
+  /** Channels after expansion (the depthwise width). */
+  expand: number;
+  output: number;
+  stride: number;
+  residual: boolean;
+  /** Every layer of the block: convs, activations, squeeze-and-excite, the residual Add. */
+  macs: number;
+}
+
+export interface AdviseResult {
+  report: Report;
+  findings: Finding[];
+  blocks: BlockRow[];
+}
+
+export function adviseModel(model: Model, inferOptions: InferOptions = {}, options: AdviseOptions = DEFAULT_ADVISE_OPTIONS): AdviseResult {
+  const inferred = inferModel(model, inferOptions);
+  const report = buildReport(model, inferred);
+  const graph = new AdviseGraph(model, inferred, report);
+  const blocks = findBlocks(graph);
+  const ctx = { report, graph, blocks, options };
+  const findings = RULES.flatMap((rule) => rule.check(ctx));
+  // Most severe first; within a severity, rule order, then model order (stable sort).
+  findings.sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity));
+  const rows = blocks.map((b) => ({
+    layers: [b.expand, b.depthwise, b.project].filter((n) => n !== null).map((n) => graph.layerName(n!)),
+    input: b.input,
+    expand: b.width,
+    output: b.output,
+    stride: b.stride,
+    residual: b.residual !== null,
+    macs: b.nodes.reduce((s, n) => s + graph.macs(n), 0),
+  }));
+  return { report, findings, blocks: rows };
+}

@@ -1,0 +1,32 @@
+import { defineRule, type Finding } from './define.js';
+import { findSigmoidPatterns } from './swish.js';
+
+/**
+ * MobileNetV3 (Howard et al., ICCV 2019, §5.2 and §5.3): squeeze-and-excite gates use hard-sigmoid
+ * ReLU6(x+3)/6 instead of σ(x). Under mbn's counting convention both cost 1 FLOP per element, so the fix changes no
+ * figure of the report; the gain is an exp-free, quantization-friendly gate.
+ */
+export const sigmoidGateToHardsigmoid = defineRule({
+  id: 'sigmoid-gate-to-hardsigmoid',
+  source: 'Howard et al., Searching for MobileNetV3, ICCV 2019, §5.2–5.3',
+  summary: 'a Sigmoid gate (squeeze-and-excite: y·σ(g)) that hard-sigmoid ReLU6(g+3)/6 can replace',
+  check({ graph }) {
+    const findings: Finding[] = [];
+    for (const g of findSigmoidPatterns(graph.model.graph).gates) {
+      const shape = graph.byNode.get(g.sigmoid)?.report.outputShapes[0] ?? null;
+      findings.push({
+        rule: 'sigmoid-gate-to-hardsigmoid',
+        severity: 'warning',
+        layers: [g.sigmoid, ...g.muls].map((n) => graph.layerName(n)),
+        message: `Sigmoid gate${shape ? ` [${shape.join('×')}]` : ''} scaling a tensor (squeeze-and-excite): Sigmoid needs an exponential and quantizes poorly`,
+        fix: {
+          text: "use HardSigmoid ReLU6(x+3)/6 (alpha 1/6, beta 0.5; mbn rewrite --hard-sigmoid) and fine-tune; same FLOPs by mbn's count, no exponential",
+          macsSaved: 0,
+          otherFlopsSaved: 0,
+          paramsSaved: 0,
+        },
+      });
+    }
+    return findings;
+  },
+});

@@ -1,0 +1,113 @@
+import type { ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import type { AdviseResult, BlockRow } from '../advise/index.js';
+import type { Finding, Severity } from '../advise/define.js';
+import { mdEscape } from './analyze-report.js';
+import { grouped, human } from './units.js';
+
+/**
+ * `mbn advise` output. JSON (`"schema": "mbn.advise/1"`) is the contract: `findings` ({rule, severity, layers,
+ * message, fix}) and `blocks` ({layers, input, expand, output, stride, residual, macs}); fields may be added.
+ */
+export const ADVISE_SCHEMA = 'mbn.advise/1';
+
+export interface AdviseView {
+  path: string;
+  result: AdviseResult;
+  /** --fail-on: the severity from which findings fail (null: never). */
+  failOn: Severity | null;
+  failed: boolean;
+}
+
+export function adviseJson(view: AdviseView) {
+  const { result } = view;
+  return {
+    schema: ADVISE_SCHEMA,
+    model: { path: view.path, macs: result.report.totals.macs, flops: result.report.totals.flops, params: result.report.totals.params },
+    counts: counts(result.findings),
+    failOn: view.failOn,
+    passed: !view.failed,
+    findings: result.findings,
+    blocks: result.blocks,
+  };
+}
+
+export function renderAdviseJson(view: AdviseView): string {
+  return JSON.stringify(adviseJson(view), null, 2) + '\n';
+}
+
+function counts(findings: Finding[]): Record<Severity, number> {
+  const c: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) c[f.severity]++;
+  return c;
+}
+
+function summary(view: AdviseView): string {
+  const c = counts(view.result.findings);
+  const parts = [`${c.error} error${c.error === 1 ? '' : 's'}`, `${c.warning} warning${c.warning === 1 ? '' : 's'}`, `${c.info} info`];
+  const gate = view.failOn ? (view.failed ? ` — fails --fail-on ${view.failOn}` : ` — passes --fail-on ${view.failOn}`) : '';
+  return `${parts.join(', ')}${gate}`;
+}
+
+function ratio(b: BlockRow): string {
+  const t = b.expand / b.input;
+  return Number.isInteger(t) ? `${t}` : t.toFixed(2);
+}
+
+const MARK: Record<Severity, string> = { error: '✖', warning: '⚠', info: 'ℹ' };
+
+export function renderAdviseTable(view: AdviseView, c: ChalkInstance): string {
+  const out: string[] = [];
+  const { blocks, findings } = view.result;
+  if (blocks.length > 0) {
+    const table = new Table({
+      head: ['#', 'in → expand → out', 't', 'stride', 'residual', 'MACs', 'depthwise layer'].map((h) => c.bold(h)),
+      style: { head: [], border: [], compact: true },
+      colAligns: ['right', 'right', 'right', 'right', 'left', 'right', 'left'],
+    });
+    blocks.forEach((b, i) => {
+      const dw = b.layers[b.layers.length - 2] ?? '';
+      table.push([i + 1, `${b.input} → ${b.expand} → ${b.output}`, ratio(b), b.stride, b.residual ? 'yes' : 'no', human(b.macs), dw]);
+    });
+    out.push(c.bold(`Inverted residual blocks (${blocks.length})`));
+    out.push(table.toString());
+    out.push('');
+  }
+  if (findings.length === 0) out.push(c.green('No findings.'));
+  for (const f of findings) {
+    const paint = f.severity === 'error' ? c.red.bold : f.severity === 'warning' ? c.yellow : c.cyan;
+    const layers = f.layers.length > 3 ? `${f.layers.slice(0, 3).join(', ')}, … (${f.layers.length} layers)` : f.layers.join(', ');
+    out.push(`${paint(`${MARK[f.severity]} ${f.severity}`)} ${c.bold(f.rule)} ${c.dim(layers)}`);
+    out.push(`    ${f.message}`);
+    out.push(`    ${c.dim('fix:')} ${f.fix.text}`);
+  }
+  out.push('');
+  out.push(view.failed ? c.red.bold(`✖ ${summary(view)}`) : `${summary(view)}`);
+  return out.join('\n') + '\n';
+}
+
+export function renderAdviseMarkdown(view: AdviseView): string {
+  const out: string[] = [];
+  const { blocks, findings } = view.result;
+  out.push(`### mbn advise: \`${view.path}\``);
+  out.push('');
+  out.push(summary(view));
+  if (blocks.length > 0) {
+    out.push('');
+    out.push(`**Inverted residual blocks (${blocks.length})**`);
+    out.push('');
+    out.push('| # | in → expand → out | t | stride | residual | MACs |');
+    out.push('|---:|---:|---:|---:|---|---:|');
+    blocks.forEach((b, i) => out.push(`| ${i + 1} | ${b.input} → ${b.expand} → ${b.output} | ${ratio(b)} | ${b.stride} | ${b.residual ? 'yes' : 'no'} | ${grouped(b.macs)} |`));
+  }
+  if (findings.length > 0) {
+    out.push('');
+    out.push('| severity | rule | layers | finding | fix |');
+    out.push('|---|---|---|---|---|');
+    for (const f of findings) {
+      const layers = f.layers.length > 3 ? `${f.layers.slice(0, 3).map((l) => `\`${l}\``).join(', ')}, … (${f.layers.length})` : f.layers.map((l) => `\`${l}\``).join(', ');
+      out.push(`| ${f.severity} | ${f.rule} | ${layers} | ${mdEscape(f.message)} | ${mdEscape(f.fix.text)} |`);
+    }
+  }
+  return out.join('\n') + '\n';
+}

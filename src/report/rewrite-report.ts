@@ -1,0 +1,80 @@
+import type { ChalkInstance } from 'chalk';
+import type { Deviation } from '../bench/compare.js';
+import type { Report } from '../cost/analyze.js';
+import type { HardSwishPlan } from '../rewrite/hard-swish.js';
+import { mdEscape } from './analyze-report.js';
+import { grouped } from './units.js';
+
+/** `mbn rewrite` output; JSON `"schema": "mbn.rewrite/1"`. */
+export const REWRITE_SCHEMA = 'mbn.rewrite/1';
+
+export interface RewriteSummary {
+  input: string;
+  /** null for a dry run. */
+  output: string | null;
+  plan: HardSwishPlan;
+  before: Report;
+  after: Report;
+  deviation: Deviation | null;
+  /** Why the deviation was not measured (null when it was). */
+  deviationSkipped: string | null;
+}
+
+const OPS = ['Sigmoid', 'HardSigmoid', 'HardSwish', 'Mul'] as const;
+
+function opCounts(report: Report): Record<string, number> {
+  return Object.fromEntries(OPS.map((op) => [op, report.byOp.find((o) => o.op === op)?.count ?? 0]));
+}
+
+export function rewriteJson(s: RewriteSummary) {
+  const figures = (r: Report) => ({ macs: r.totals.macs, flops: r.totals.flops, otherFlops: r.totals.otherFlops, params: r.totals.params, ops: opCounts(r) });
+  return {
+    schema: REWRITE_SCHEMA,
+    input: s.input,
+    output: s.output,
+    opset: s.plan.opset,
+    changes: s.plan.changes,
+    before: figures(s.before),
+    after: figures(s.after),
+    deviation: s.deviation,
+    deviationSkipped: s.deviationSkipped,
+    notes: s.plan.notes,
+  };
+}
+
+export function renderRewriteJson(s: RewriteSummary): string {
+  return JSON.stringify(rewriteJson(s), null, 2) + '\n';
+}
+
+function lines(s: RewriteSummary, code: (t: string) => string): string[] {
+  const out: string[] = [];
+  const swish = s.plan.changes.filter((c) => c.kind === 'swish').length;
+  const gates = s.plan.changes.filter((c) => c.kind === 'gate').length;
+  out.push(`${swish} swish → ${s.plan.opset >= 14 ? 'HardSwish' : 'x·HardSigmoid(x)'}, ${gates} sigmoid gate${gates === 1 ? '' : 's'} → HardSigmoid`);
+  const b = opCounts(s.before);
+  const a = opCounts(s.after);
+  out.push(`ops: ${OPS.map((op) => `${op} ${b[op]} → ${a[op]}`).join(', ')}`);
+  out.push(`other FLOPs: ${grouped(s.before.totals.otherFlops)} → ${grouped(s.after.totals.otherFlops)}; MACs and params unchanged (${grouped(s.after.totals.macs)}, ${grouped(s.after.totals.params)})`);
+  if (s.deviation) {
+    out.push(`output deviation over ${s.deviation.samples} seeded random input${s.deviation.samples === 1 ? '' : 's'} (seed ${s.deviation.seed}, uniform in [-1, 1)):`);
+    for (const o of s.deviation.outputs) {
+      const top1 = o.top1Agreement === null ? '' : `, top-1 unchanged for ${(100 * o.top1Agreement).toFixed(1)}% of rows`;
+      out.push(`  ${code(o.name)}: max |Δ| ${o.maxAbsDiff.toPrecision(4)} (${(100 * o.relative).toFixed(2)}% of max |y|), mean |Δ| ${o.meanAbsDiff.toPrecision(4)}${top1}`);
+    }
+  } else if (s.deviationSkipped) {
+    out.push(`output deviation not measured: ${s.deviationSkipped}`);
+  }
+  for (const n of s.plan.notes) out.push(`note: ${n}`);
+  out.push(s.output ? `wrote ${s.output}` : 'dry run: nothing written');
+  return out;
+}
+
+export function renderRewriteTable(s: RewriteSummary, c: ChalkInstance): string {
+  const out = lines(s, (t) => t);
+  out[out.length - 1] = s.output ? c.green(out[out.length - 1]) : out[out.length - 1];
+  return out.join('\n') + '\n';
+}
+
+export function renderRewriteMarkdown(s: RewriteSummary): string {
+  return `### mbn rewrite: \`${s.input}\`\n\n${lines(s, (t) => `\`${t}\``).map((l) => `- ${l.startsWith('  ') ? l.trim() : mdEscape(l)}`).join('\n')}\n`;
+}

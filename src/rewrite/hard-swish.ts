@@ -1,0 +1,115 @@
+import type { Graph, Model, Node } from '../ir/types.js';
+import { type NewAttribute, encodeNodeField } from '../onnx/encode.js';
+import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
+import { findSigmoidPatterns } from '../advise/swish.js';
+
+/**
+ * `mbn rewrite --hard-swish / --hard-sigmoid`: MobileNetV3's §5.2 as byte edits of the original file (the splice
+ * writer `separate` uses, so everything else is copied as it was). Swish x·σ(x), exported as Mul(x, Sigmoid(x)),
+ * becomes HardSwish(x) = x·ReLU6(x+3)/6 (opset ≥ 14); below opset 14 the Sigmoid becomes HardSigmoid with
+ * alpha 1/6 and beta 1/2, so the pair computes x·ReLU6(x+3)/6 all the same without touching the model's opset,
+ * because raising the opset would change the meaning of other ops. Sigmoid gates become that same HardSigmoid,
+ * torch's `hardsigmoid` and the gate of MobileNetV3's squeeze-and-excite. No weights change; the function
+ * changes a little, which is why the CLI measures how far the outputs move.
+ */
+export interface HardSwishOptions {
+  swish: boolean;
+  gates: boolean;
+}
+
+export interface HardSwishChange {
+  kind: 'swish' | 'gate';
+  /** The nodes replaced (Sigmoid, Mul), by name. */
+  replaced: string[];
+  /** The node that replaces them (or the Sigmoid, below opset 14). */
+  node: string;
+  op: 'HardSwish' | 'HardSigmoid';
+}
+
+export interface HardSwishPlan {
+  changes: HardSwishChange[];
+  /** The default-domain opset: HardSwish needs 14. */
+  opset: number;
+  notes: string[];
+  pieces: Piece[];
+}
+
+/** torch.nn.Hardsigmoid: ReLU6(x + 3)/6 = max(0, min(1, x/6 + 1/2)). */
+const HARD_SIGMOID_ALPHA = 1 / 6;
+const HARD_SIGMOID_BETA = 0.5;
+
+export function planHardSwish(model: Model, options: HardSwishOptions): HardSwishPlan {
+  const graph = model.graph;
+  const opset = model.opsetImports.get('') ?? model.opsetImports.get('ai.onnx') ?? 1;
+  const hardSwishOp = opset >= 14;
+  const patterns = findSigmoidPatterns(graph);
+  const notes: string[] = [];
+  const taken = new Set<string>(graph.nodes.map((n) => n.name).filter(Boolean));
+  const unique = (base: string): string => {
+    let name = base;
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  };
+  const edit = emptyEdit();
+  const changes: HardSwishChange[] = [];
+  const label = (n: Node) => n.name || `${n.opType}(${n.outputs[0]})`;
+  const hardSigmoid = (from: Node): { name: string; field: Uint8Array } => {
+    const name = unique(`${from.name || from.outputs[0]}_hardsigmoid`);
+    const attributes: NewAttribute[] = [
+      { name: 'alpha', type: 'float', value: HARD_SIGMOID_ALPHA },
+      { name: 'beta', type: 'float', value: HARD_SIGMOID_BETA },
+    ];
+    const field = encodeNodeField({ name, opType: 'HardSigmoid', domain: '', inputs: [from.inputs[0]], outputs: [from.outputs[0]], attributes, docString: `was ${label(from)} (mbn rewrite)` });
+    return { name, field };
+  };
+
+  if (options.swish) {
+    for (const m of patterns.swish) {
+      if (hardSwishOp) {
+        // Each Mul becomes HardSwish(x) under the Mul's output name; the Sigmoid has no other reader and goes.
+        const names: string[] = [];
+        for (const mul of m.muls) {
+          const name = unique(`${mul.name || mul.outputs[0]}_hardswish`);
+          names.push(name);
+          edit.fields.set(mul.span.tagStart, {
+            kind: 'replace',
+            fields: [encodeNodeField({ name, opType: 'HardSwish', domain: '', inputs: [m.x], outputs: [mul.outputs[0]], attributes: [], docString: `was ${label(m.sigmoid)} · ${label(mul)} (mbn rewrite)` })],
+          });
+        }
+        edit.fields.set(m.sigmoid.span.tagStart, { kind: 'replace', fields: [] });
+        removeValueInfo(graph, m.sigmoid.outputs[0], edit);
+        changes.push({ kind: 'swish', replaced: [label(m.sigmoid), ...m.muls.map(label)], node: names.join(', '), op: 'HardSwish' });
+      } else {
+        const h = hardSigmoid(m.sigmoid);
+        edit.fields.set(m.sigmoid.span.tagStart, { kind: 'replace', fields: [h.field] });
+        changes.push({ kind: 'swish', replaced: [label(m.sigmoid)], node: h.name, op: 'HardSigmoid' });
+      }
+    }
+    if (!hardSwishOp && patterns.swish.length > 0) {
+      notes.push(`the model's opset is ${opset} (HardSwish needs 14): each swish became x·HardSigmoid(x) (alpha 1/6, beta 1/2), the same function as HardSwish, and the opset is left alone`);
+    }
+    if (patterns.swishOps.length > 0) {
+      notes.push(`${patterns.swishOps.length} Swish/SiLU op(s) left as they are (${patterns.swishOps.map(label).slice(0, 3).join(', ')}): only the Mul(x, Sigmoid(x)) form is rewritten`);
+    }
+  }
+  if (options.gates) {
+    for (const g of patterns.gates) {
+      const h = hardSigmoid(g.sigmoid);
+      edit.fields.set(g.sigmoid.span.tagStart, { kind: 'replace', fields: [h.field] });
+      changes.push({ kind: 'gate', replaced: [label(g.sigmoid)], node: h.name, op: 'HardSigmoid' });
+    }
+  }
+  if (hasSubgraphs(graph)) notes.push('patterns inside If/Loop/Scan bodies and model-local functions are left alone: only the main graph is rewritten');
+  const modelEdit = emptyEdit();
+  if (edit.fields.size > 0) modelEdit.fields.set(graph.span.tagStart, { kind: 'nested', edit });
+  return { changes, opset, notes, pieces: spliceMessage(model.source, 0, model.size, modelEdit) };
+}
+
+function removeValueInfo(graph: Graph, name: string, edit: MessageEdit): void {
+  for (const v of graph.valueInfo) if (v.name === name) edit.fields.set(v.span.tagStart, { kind: 'replace', fields: [] });
+}
+
+function hasSubgraphs(graph: Graph): boolean {
+  return graph.nodes.some((n) => n.attributes.some((a) => a.data.type === 'graph' || a.data.type === 'graphs'));
+}
