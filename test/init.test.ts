@@ -133,6 +133,18 @@ describe('mbn init', () => {
     expect(existsSync(join(dir, 'mbn.config.json'))).toBe(false);
   });
 
+  it('a file name with glob characters is escaped, so that mbn check reads it as that file', () => {
+    const dir = tempDir('mbn-init-');
+    writeFileSync(join(dir, 'net[1]*.onnx'), convModel(100));
+    writeFileSync(join(dir, 'net1x.onnx'), convModel(200));
+    expect(mbn(['init', '--headroom', '0'], { cwd: dir }).status).toBe(0);
+    const config = JSON.parse(readFileSync(join(dir, 'mbn.config.json'), 'utf8'));
+    expect(config.map((e: { model: string }) => e.model)).toEqual(['net1x.onnx', 'net\\[1]\\*.onnx']);
+    const check = JSON.parse(mbn(['check', '--format', 'json'], { cwd: dir }).stdout);
+    expect(check.passed).toBe(true);
+    expect(check.models.map((m: { model: string }) => m.model)).toEqual(['net1x.onnx', 'net[1]*.onnx']);
+  });
+
   it('warns when a model has symbolic input dims', () => {
     const dir = tempDir('mbn-init-');
     copyFileSync(fixture('real/ppocr_mobile_v2_cls.onnx'), join(dir, 'cls.onnx'));

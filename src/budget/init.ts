@@ -77,7 +77,9 @@ export function initEntries(models: readonly InitModel[], headroom: number): Ini
   const counts = new Map<string, number>();
   for (const m of models) counts.set(stem(m.model), (counts.get(stem(m.model)) ?? 0) + 1);
   return models.map((m) => {
-    const entry: Record<string, string> = { name: counts.get(stem(m.model)) === 1 ? stem(m.model) : m.model, model: m.model };
+    // `model` is read as a glob when it has glob syntax: a literal `[`, `*`, `?` or `\\` in a file name is escaped.
+    const pattern = m.model.replace(/[*?[\\]/g, (ch) => `\\${ch}`);
+    const entry: Record<string, string> = { name: counts.get(stem(m.model)) === 1 ? stem(m.model) : m.model, model: pattern };
     for (const metric of METRICS) entry[metric.key] = limitText(metric.key, limitFor(m.totals[metric.total], headroom));
     return entry as unknown as InitEntry;
   });
