@@ -78,6 +78,8 @@ export const REPORT_SCRIPT = `
   }
   var inputs = document.querySelectorAll('#chart-controls input');
   for (var i = 0; i < inputs.length; i++) inputs[i].addEventListener('change', pick);
+  // A reload may restore the controls' state: show the variant they say.
+  if (chart) pick();
   // Tooltip for the per-layer bars: the layer's name and figures, as text.
   if (chart) chart.addEventListener('mousemove', function (e) {
     var at = e.target.getAttribute && e.target.getAttribute('data-i');
