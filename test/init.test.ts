@@ -130,6 +130,9 @@ describe('mbn init', () => {
     expect(missing.stderr).toBe("mbn: cannot read model 'nope.onnx': no such file\n");
     const bad = mbn(['init', '--headroom', 'lots'], { cwd: dir });
     expect(bad.status).toBe(2);
+    const loose = mbn(['init', '--headroom', '150%'], { cwd: dir });
+    expect(loose.status).toBe(2);
+    expect(loose.stderr).toBe('mbn: --headroom 150% is more than 100%: a budget that loose would catch nothing (use 0.05 or 5%)\n');
     expect(existsSync(join(dir, 'mbn.config.json'))).toBe(false);
   });
 

@@ -52,6 +52,9 @@ function findModels(names: string[], cwd: string): string[] {
 
 /** Runs `mbn init`: writes a budget config with every found model's current figures plus the headroom. */
 export function runInit(names: string[], options: InitOptions): void {
+  if (options.headroom > 1) {
+    throw new MbnError('usage', `--headroom ${+(options.headroom * 100).toFixed(4)}% is more than 100%: a budget that loose would catch nothing (use 0.05 or 5%)`);
+  }
   const cwd = process.cwd();
   const target = resolve(cwd, options.config ?? CONFIG_FILE);
   // Refuse early, before analysing anything; the atomic write checks again.
