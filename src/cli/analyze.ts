@@ -1,9 +1,13 @@
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
 import { analyzeModel } from '../cost/analyze.js';
-import { quote } from '../errors.js';
+import { rollUpModules } from '../cost/modules.js';
+import { MbnError, quote } from '../errors.js';
 import { missingExternalFiles } from '../onnx/external.js';
 import { readModel } from '../onnx/read.js';
+import { BufferSource } from '../onnx/source.js';
+import { checkTarget, writePieces } from '../onnx/write-file.js';
+import { renderHtml } from '../report/html-report.js';
 import { externalLocations } from '../ir/walk.js';
 import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
 import { makeStyle } from '../report/style.js';
@@ -16,16 +20,30 @@ export interface AnalyzeOptions {
   inputValue?: Map<string, number>;
   /** Op types whose uncounted layers do not block the budgets (--allow-uncounted). */
   allowUncounted?: string[];
-  format: Format;
+  format: Format | 'html';
   flops: boolean;
   top?: number;
   all: boolean;
   color?: boolean;
   limits: Limits;
+  /** `--depth N`: roll costs up by name scope (table and md sections, JSON `modules`). */
+  depth?: number;
+  /** `-o FILE`: write the report there (atomically) instead of stdout. */
+  output?: string;
+  force?: boolean;
+  /** mbn's version, for the HTML report's footer. */
+  version?: string;
 }
+
+/** Module depth of the HTML report's treemap when --depth is not given: top-level modules and their children. */
+const HTML_DEFAULT_DEPTH = 2;
 
 /** Runs `mbn analyze`; returns whether every budget given on the command line holds. */
 export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
+  if (options.depth !== undefined && options.format === 'csv') {
+    throw new MbnError('usage', '--depth works with --format table, md, json and html, not csv (csv has one row per layer)');
+  }
+  if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
   const model = readModel(path);
   let report;
   try {
@@ -37,16 +55,26 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
     model.source.close();
   }
   const style = makeStyle(process.stdout, options.color);
-  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style };
+  const modules = options.depth !== undefined ? { depth: options.depth, rows: rollUpModules(report.layers, options.depth) } : null;
+  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules };
   const text =
-    options.format === 'json'
-      ? renderJson(report)
+    options.format === 'html'
+      ? renderHtml(report, {
+          flops: options.flops,
+          modules: modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
+          version: options.version ?? '',
+        })
+      : options.format === 'json'
+      ? renderJson(modules ? Object.assign({}, report, { modules: modules.rows }) : report)
       : options.format === 'csv'
         ? renderCsv(report)
         : options.format === 'md'
           ? renderMarkdown(report, view)
           : renderTable(report, view);
-  write(1, text);
+  if (options.output !== undefined) {
+    const bytes = Buffer.from(text);
+    writePieces({ path: options.output, force: options.force ?? false, protect: [path] }, [bytes], new BufferSource(bytes));
+  } else write(1, text);
   const results = checkLimits(report.totals, options.limits);
   const failed = results.filter((r) => !r.passed);
   const err = makeStyle(process.stderr, options.color);

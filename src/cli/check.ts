@@ -89,7 +89,7 @@ export function findConfig(configFlag: string | undefined, cwd: string): ConfigS
 }
 
 /** The real file system for expandGlob. */
-const realFs: GlobFs = {
+export const realFs: GlobFs = {
   list(dir: string): GlobEntry[] {
     let entries: Dirent[];
     try {
@@ -113,7 +113,7 @@ const realFs: GlobFs = {
 };
 
 /** A path for people and for matching: relative to the working folder when inside it, with '/'. */
-function display(abs: string, cwd: string): string {
+export function display(abs: string, cwd: string): string {
   const rel = relative(cwd, abs);
   const text = rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
   return text.split(sep).join('/');

@@ -50,10 +50,13 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .command('analyze')
     .description('per-layer MACs, FLOPs, params and memory, and what depthwise separation would save')
     .argument('<model>', 'ONNX model file')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts)').choices(['table', 'json', 'csv', 'md', 'html']).default('table'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
+    .option('--force', 'with -o: overwrite an existing file', false)
     .option('--flops', 'show FLOPs (2·MACs + other) instead of MACs', false)
     .option('--top <n>', 'show the N costliest layers', parsePositiveInt('--top'))
     .option('--all', 'show every layer', false)
+    .option('--depth <n>', 'also roll costs up by name scope down to depth N (/layer1/layer1.0/conv1/Conv is layer1 at depth 1)', parsePositiveInt('--depth'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(analyze);
   inputValueOption(analyze);
@@ -61,7 +64,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   allowUncountedOption(analyze);
   analyze.action(async (path: string, opts) => {
     const { runAnalyze } = await import('./analyze.js');
-    const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts) });
+    const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts), version: VERSION });
     state.budgetsExceeded ||= result.budgetsExceeded;
   });
 
@@ -136,18 +139,33 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
       state.budgetsExceeded ||= result.budgetsExceeded;
     });
 
+  program
+    .command('init')
+    .description('write mbn.config.json: budgets at each model\'s current figures plus a headroom')
+    .argument('[models...]', 'model files or globs (default: every **/*.onnx below this folder, skipping node_modules and dot folders)')
+    .option('--headroom <share>', 'growth allowed over the current figures: 0.05 or 5%', parseFraction('--headroom'), 0.05)
+    .option('--config <file>', 'the config to write', 'mbn.config.json')
+    .option('--force', 'overwrite an existing config', false)
+    .action(async (models: string[], opts) => {
+      const { runInit } = await import('./init.js');
+      runInit(models, opts);
+    });
+
   const diff = program
     .command('diff')
     .description('per-layer and total cost changes from one model to another')
     .argument('<base>', 'ONNX model before the change')
     .argument('<head>', 'ONNX model after the change')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page, per-module before/after)').choices(['table', 'json', 'md', 'html']).default('table'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
+    .option('--force', 'with -o: overwrite an existing file', false)
+    .option('--depth <n>', 'html: module depth of the before/after comparison (default 2)', parsePositiveInt('--depth'))
     .option('--all', 'list every layer (default: only layers whose MACs or params change)', false)
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(diff);
   diff.action(async (base: string, head: string, opts) => {
     const { runDiff } = await import('./diff.js');
-    runDiff(base, head, opts);
+    runDiff(base, head, { ...opts, version: VERSION });
   });
 
   const bench = program

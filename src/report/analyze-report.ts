@@ -2,6 +2,8 @@ import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { LayerReport, Report } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
+import type { ModuleCost } from '../cost/modules.js';
+import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
 import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export type Format = 'table' | 'json' | 'csv' | 'md';
@@ -13,6 +15,8 @@ export interface RenderOptions {
   top: number | null;
   all: boolean;
   style: ChalkInstance;
+  /** `--depth N`: the module roll-up to show after the layers. */
+  modules?: { depth: number; rows: ModuleCost[] } | null;
 }
 
 /** Layers shown by default when neither --top nor --all is given. */
@@ -78,6 +82,10 @@ export function renderTable(report: Report, options: RenderOptions): string {
   out.push(table.toString());
   if (hidden > 0) out.push(c.dim(`… ${hidden} more layer${hidden === 1 ? '' : 's'} (--all shows every layer, --top N the costliest N)`));
   out.push('');
+  if (options.modules) {
+    out.push(renderModuleTable(options.modules.rows, options.modules.depth, total, options.flops, c));
+    out.push('');
+  }
   if (!report.totals.complete) out.push(c.yellow.bold(incompleteLine(report)));
   out.push(renderTotals(report, c));
   out.push('');
@@ -175,7 +183,7 @@ export function renderCsv(report: Report): string {
   return lines.join('\n') + '\n';
 }
 
-export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flops' | 'top' | 'all'>): string {
+export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flops' | 'top' | 'all' | 'modules'>): string {
   const t = report.totals;
   const out: string[] = [];
   out.push(`### mbn: ${report.model.path ?? 'model'}`);
@@ -197,6 +205,10 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
     );
   }
   if (hidden > 0) out.push(`\n_${hidden} more layers not shown._`);
+  if (options.modules) {
+    out.push('');
+    out.push(renderModuleMarkdown(options.modules.rows, options.modules.depth, total, options.flops));
+  }
   if (t.separableLayers > 0) {
     out.push('');
     out.push(`Separating ${t.separableLayers} standard convs: MACs ${human(t.macs)} → ${human(t.macsIfSeparated)}, params ${human(t.params)} → ${human(t.paramsIfSeparated)}.`);
