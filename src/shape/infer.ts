@@ -18,6 +18,8 @@ export interface InferOptions {
   inputShapes?: Map<string, number[]>;
   /** Value for a symbolic first (batch) dim of every graph input. */
   batch?: number;
+  /** Where inputShapes came from, for messages: '--input' (the default) or a config entry's "input". */
+  inputOrigin?: string;
 }
 
 /** A constant tensor feeding a layer: an initializer or a Constant node's value. Counted once as parameters. */
@@ -109,7 +111,7 @@ class Inference {
     const initNames = new Set(graph.initializers.map((t) => t.name));
     for (const name of this.options.inputShapes?.keys() ?? []) {
       if (!graph.inputs.some((i) => i.name === name)) {
-        throw new MbnError('usage', `--input names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
+        throw new MbnError('usage', `${this.options.inputOrigin ?? '--input'} names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
       }
     }
     // --batch names the symbol of every input's first dim, whatever order the inputs come in.
@@ -132,15 +134,21 @@ class Inference {
     return { layers: this.layers, values: scope.values, inputs, outputs, notes: this.notes };
   }
 
+  /** "--input x:1x3x224x224" (or the config's "input"), short enough for one line whatever the rank. */
+  private givenText(name: string, given: number[]): string {
+    const dims = given.length > 16 ? `${given.slice(0, 16).join('x')}x…` : given.join('x');
+    return `${this.options.inputOrigin ?? '--input'} ${quote(name).slice(1, -1)}:${dims}`;
+  }
+
   private resolveInput(name: string, dtype: number, declared: (number | string | null)[] | null): TensorState {
     const given = this.options.inputShapes?.get(name);
     if (given) {
       if (declared && declared.length !== given.length) {
-        throw new MbnError('usage', `--input ${name}:${given.join('x')} has rank ${given.length}, but the model declares rank ${declared.length}`);
+        throw new MbnError('usage', `${this.givenText(name, given)} has rank ${given.length}, but the model declares rank ${declared.length}`);
       }
       declared?.forEach((d, i) => {
         if (typeof d === 'number' && d !== given[i]) {
-          throw new MbnError('usage', `--input ${name}:${given.join('x')} sets dim ${i} to ${given[i]}, but the model fixes it at ${d}`);
+          throw new MbnError('usage', `${this.givenText(name, given)} sets dim ${i} to ${given[i]}, but the model fixes it at ${d}`);
         }
         if (typeof d === 'string') this.symbols.set(d, given[i]);
       });
