@@ -190,6 +190,8 @@ function preview(value: unknown, max: number): string {
 
 /** The known key closest to a misspelt one (case-insensitive, edit distance ≤ 3), or null. */
 function suggest(key: string): string | null {
+  // The edit distance costs the key's length times each known key's: a long key is no misspelling anyway.
+  if (key.length > 40) return null;
   let best: string | null = null;
   let bestDistance = 4;
   for (const k of KEYS) {

@@ -21,13 +21,17 @@ export const MD_NAME_WIDTH = 120;
 
 /** Text for a terminal line: controls escaped, and never the start of a workflow command. */
 export function terminalText(text: string): string {
-  const escaped = escapeControls(text);
-  return /^\s*::/.test(escaped) ? escaped.replace(':', '\\x3a') : escaped;
+  return noCommand(escapeControls(text));
 }
 
 /** A terminal table cell from data: escaped, then clipped to `max` characters keeping the end. */
 export function terminalCell(text: string, max = NAME_WIDTH): string {
-  return terminalText(clipStart(escapeControls(text), max));
+  return noCommand(clipStart(escapeControls(text), max));
+}
+
+/** Escaped text that cannot start a workflow command: a leading `::` (after spaces) becomes `\x3a:`. */
+function noCommand(escaped: string): string {
+  return escaped.includes('::') && /^\s*::/.test(escaped) ? escaped.replace(':', '\\x3a') : escaped;
 }
 
 /**

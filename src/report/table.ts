@@ -28,18 +28,24 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 export function displayWidth(text: string): number {
   if (PRINTABLE_ASCII.test(text)) return text.length;
   const plain = text.includes('\u001b') ? text.replace(ANSI_SGR, '') : text;
-  if (PRINTABLE_ASCII.test(plain)) return plain.length;
   let width = 0;
   let previous = 0;
-  for (const ch of plain) {
-    const cp = ch.codePointAt(0)!;
+  for (let i = 0; i < plain.length; i++) {
+    let cp = plain.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < plain.length) {
+      const low = plain.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        cp = (cp - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000;
+        i++;
+      }
+    }
     // VS16 asks for emoji presentation: a one-column symbol becomes two.
     if (cp === 0xfe0f && previous === 1) {
       width += 1;
       previous = 2;
       continue;
     }
-    previous = codePointWidth(cp, ch);
+    previous = codePointWidth(cp);
     width += previous;
   }
   return width;
@@ -49,10 +55,11 @@ const widthCache = new Map<number, number>();
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}\ufe00-\ufe0f]$/u;
 const EMOJI = /^\p{Emoji_Presentation}$/u;
 
-function codePointWidth(cp: number, ch: string): number {
+function codePointWidth(cp: number): number {
   if (cp < 0x300) return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) ? 0 : 1;
   let w = widthCache.get(cp);
   if (w === undefined) {
+    const ch = String.fromCodePoint(cp);
     w = ZERO_WIDTH.test(ch) ? 0 : isWide(cp) || EMOJI.test(ch) ? 2 : 1;
     widthCache.set(cp, w);
   }
@@ -82,54 +89,80 @@ function isWide(cp: number): boolean {
   );
 }
 
-interface Cell {
-  lines: string[];
-  widths: number[];
+/** `n` spaces, from a cache: padding is most of what a table is made of. */
+const spaces: string[] = [''];
+function pad(n: number): string {
+  while (spaces.length <= n) spaces.push(`${spaces[spaces.length - 1]} `);
+  return spaces[n];
 }
 
-function cellOf(text: string): Cell {
+/** A cell's width, or -1 for a cell of several lines (rare: measured again when drawn). */
+function measure(text: string): number {
+  if (!text.includes('\n')) return displayWidth(text);
+  return -1;
+}
+
+function linesOf(text: string): { lines: string[]; widths: number[] } {
   const lines = text.split('\n');
   return { lines, widths: lines.map(displayWidth) };
 }
 
-/** The table as text, without a final newline. */
+/** The table as text, without a final newline. Time and memory are linear in the cells. */
 export function boxTable(spec: TableSpec): string {
   const columns = spec.head.length;
-  const aligns = spec.aligns ?? [];
-  const head = spec.head.map(cellOf);
-  const body: Cell[][] = new Array(spec.rows.length);
-  // Content width of each column: its widest line (1 padding space each side comes on top).
-  const width = head.map((c) => Math.max(0, ...c.widths));
-  for (let r = 0; r < spec.rows.length; r++) {
-    const row = spec.rows[r];
-    const cells: Cell[] = new Array(columns);
-    for (let j = 0; j < columns; j++) {
-      const cell = cellOf(row[j] ?? '');
-      cells[j] = cell;
-      for (const w of cell.widths) if (w > width[j]) width[j] = w;
+  const right = Array.from({ length: columns }, (_, j) => spec.aligns?.[j] === 'right');
+  const rows = spec.rows;
+  // Content width of each column: its widest line (one padding space each side comes on top).
+  const width = new Array<number>(columns).fill(0);
+  // Each body cell's width, row after row; -1 marks a cell of several lines.
+  const cellWidth = new Float64Array(rows.length * columns);
+  const widen = (j: number, text: string): number => {
+    const w = measure(text);
+    if (w >= 0) {
+      if (w > width[j]) width[j] = w;
+    } else {
+      for (const lw of linesOf(text).widths) if (lw > width[j]) width[j] = lw;
     }
-    body[r] = cells;
+    return w;
+  };
+  spec.head.forEach((h, j) => widen(j, h));
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    for (let j = 0; j < columns; j++) cellWidth[r * columns + j] = widen(j, row[j] ?? '');
   }
-  const rule = (left: string, mid: string, right: string) => left + width.map((w) => '─'.repeat(w + 2)).join(mid) + right;
+  const rule = (left: string, mid: string, end: string) => left + width.map((w) => '─'.repeat(w + 2)).join(mid) + end;
   const out: string[] = [rule('┌', '┬', '┐')];
-  const draw = (cells: Cell[]) => {
-    const height = Math.max(1, ...cells.map((c) => c.lines.length));
+  const drawTall = (cells: readonly string[]) => {
+    const split = Array.from({ length: columns }, (_, j) => linesOf(cells[j] ?? ''));
+    const height = Math.max(...split.map((c) => c.lines.length));
     for (let line = 0; line < height; line++) {
       let text = '│';
       for (let j = 0; j < columns; j++) {
-        const cell = cells[j];
-        const content = line < cell.lines.length ? cell.lines[line] : '';
-        const padding = ' '.repeat(width[j] - (line < cell.lines.length ? cell.widths[line] : 0));
-        text += aligns[j] === 'right' ? ` ${padding}${content} │` : ` ${content}${padding} │`;
+        const content = split[j].lines[line] ?? '';
+        const padding = pad(width[j] - (split[j].widths[line] ?? 0));
+        text += right[j] ? ` ${padding}${content} │` : ` ${content}${padding} │`;
       }
       out.push(text);
     }
   };
-  draw(head);
+  // A line is joined from its pieces once: concatenating them one by one builds a rope per line, twice as slow.
+  const parts: string[] = [];
+  const draw = (cells: readonly string[], widths: ArrayLike<number>, base: number) => {
+    parts.length = 0;
+    parts.push('│');
+    for (let j = 0; j < columns; j++) {
+      const w = widths[base + j];
+      if (w < 0) return drawTall(cells);
+      if (right[j]) parts.push(' ', pad(width[j] - w), cells[j] ?? '', ' │');
+      else parts.push(' ', cells[j] ?? '', pad(width[j] - w), ' │');
+    }
+    out.push(parts.join(''));
+  };
+  draw(spec.head, spec.head.map(measure), 0);
   const middle = rule('├', '┼', '┤');
-  for (let r = 0; r < body.length; r++) {
+  for (let r = 0; r < rows.length; r++) {
     if (r === 0 || !spec.compact) out.push(middle);
-    draw(body[r]);
+    draw(rows[r], cellWidth, r * columns);
   }
   out.push(rule('└', '┴', '┘'));
   return out.join('\n');
