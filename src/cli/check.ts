@@ -200,8 +200,9 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
   }
   if (baseline) {
     const matched = matchBaseline(models, baseline);
+    const slots = new Map(perModel.map((p) => [p.model, p]));
     models.forEach((m, i) => {
-      const slot = perModel.find((p) => p.model === m)!;
+      const slot = slots.get(m)!;
       const j = matched[i];
       slot.records.push(...(j >= 0 ? baselineRecords(m.name, m.model, m.totals, baseline[j].totals, percent) : [noBaselineRecord(m.name, m.model, options.baseline!)]));
     });

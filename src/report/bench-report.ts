@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import type { Measurement, InputSpec } from '../bench/run.js';
-import { terminalCell } from './safe-text.js';
+import { PATH_WIDTH, terminalCell } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
 
@@ -47,7 +47,7 @@ function ratio(value: number | null): string {
 export function renderBenchTable(records: BenchRecord[], options: BenchOptions, version: string | null, c: ChalkInstance): string {
   const head = ['model', 'input', 'MACs', 'median', 'p10', 'p90', 'latency ratio', 'MAC ratio'];
   const rows = records.map((r) => [
-      terminalCell(r.path),
+      terminalCell(r.path, PATH_WIDTH),
       terminalCell(r.inputs.map((i) => i.dims.join('x')).join(', ')),
       human(r.macs),
       ms(r.latencyMs.median),

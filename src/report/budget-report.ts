@@ -3,7 +3,7 @@ import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
 import { DIFF_FIGURES, type DiffJson, type LayerDiff } from '../budget/diff.js';
 import { mdEscape } from './analyze-report.js';
 import { clipEnd } from '../util/text.js';
-import { MD_NAME_WIDTH, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
+import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
 import { boxTable } from './table.js';
 import { grouped, human, humanBytes } from './units.js';
 
@@ -121,7 +121,7 @@ export function renderCheckTable(result: CheckJson, c: ChalkInstance): string {
     const status = statusText(r);
     return [
       `${mark} ${r.passed ? (r.kind === 'no-baseline' ? c.yellow(status) : c.green(status)) : c.red.bold(status)}`,
-      r.name === r.model ? terminalCell(r.model) : `${terminalCell(r.name)}\n${c.dim(terminalCell(r.model))}`,
+      r.name === r.model ? terminalCell(r.model, PATH_WIDTH) : `${terminalCell(r.name)}\n${c.dim(terminalCell(r.model, PATH_WIDTH))}`,
       checkName(r, result.maxIncreasePercent),
       valueText(r),
       limitText(r),

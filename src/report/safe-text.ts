@@ -16,6 +16,8 @@ import { clipStart, escapeControls } from '../util/text.js';
 
 /** Widest name cell in a terminal table; longer names keep their end behind `…`. */
 export const NAME_WIDTH = 48;
+/** Widest file path cell in a terminal table. */
+export const PATH_WIDTH = 80;
 /** Widest name cell in a markdown table. */
 export const MD_NAME_WIDTH = 120;
 
