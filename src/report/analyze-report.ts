@@ -99,11 +99,11 @@ export function renderTable(report: Report, options: RenderOptions): string {
     for (const l of notCounted.slice(0, 20)) out.push(`  ${terminalCell(l.name, LINE_WIDTH)} (${terminalCell(l.op, OP_WIDTH)}): ${terminalText(clipEnd(l.reason ?? '', LINE_WIDTH))}`);
     if (notCounted.length > 20) out.push(`  … and ${notCounted.length - 20} more (--format json lists all)`);
   }
-  const notes = [...report.notes, ...report.layers.flatMap((l) => l.notes.map((n) => `${clipStart(l.name, NAME_WIDTH)}: ${n}`))];
+  const notes = [...report.notes, ...report.layers.flatMap((l) => l.notes.map((n) => `${clipStart(l.name, LINE_WIDTH)}: ${n}`))];
   if (notes.length > 0) {
     out.push('');
     out.push(c.bold('Notes'));
-    for (const n of notes.slice(0, 20)) out.push(`  • ${terminalText(clipEnd(n, LINE_WIDTH))}`);
+    for (const n of notes.slice(0, 20)) out.push(`  • ${terminalText(clipEnd(n, 2 * LINE_WIDTH))}`);
     if (notes.length > 20) out.push(`  … and ${notes.length - 20} more`);
   }
   return out.join('\n') + '\n';
@@ -185,7 +185,7 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
   for (const l of rows) {
     const cost = layerCost(l, options.flops);
     out.push(
-      `| ${mdEscape(l.name)} | ${mdEscape(l.op)} | ${mdEscape(l.outputShapes.map(shapeText).join(' '))} | ${l.counted ? human(cost) : 'not counted'} | ${l.params ? human(l.params) : ''} | ${percent(cost, total)} | ${separableText(l)} |`,
+      `| ${mdEscape(l.name)} | ${mdEscape(l.op)} | ${clipEnd(l.outputShapes.map(shapeText).join(' '), MD_NAME_WIDTH)} | ${l.counted ? human(cost) : 'not counted'} | ${l.params ? human(l.params) : ''} | ${percent(cost, total)} | ${separableText(l)} |`,
     );
   }
   if (hidden > 0) out.push(`\n_${hidden} more layers not shown._`);
@@ -195,7 +195,7 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
   }
   if (report.notes.length) {
     out.push('');
-    for (const n of report.notes) out.push(`- ${markdownText(clipEnd(n, LINE_WIDTH))}`);
+    for (const n of report.notes) out.push(`- ${markdownText(clipEnd(n, 2 * LINE_WIDTH))}`);
   }
   return out.join('\n') + '\n';
 }
