@@ -168,6 +168,9 @@ if (pyOnnx) {
 }
 const chainResults = await measureGroup(chains.map((c) => ({ label: `mbn analyze chain ${c.n}`, cmd: node, argv: [mbnBin, 'analyze', c.path, '--format', 'json'] })));
 results.chains = chains.map((c, i) => ({ ...c, ...chainResults[i] }));
+// The table of every layer (`--all`): rendering must stay linear (cli-table3 was quadratic: 160 s at 40k layers).
+const tableResults = await measureGroup(chains.map((c) => ({ label: `mbn analyze --all chain ${c.n} (table)`, cmd: node, argv: [mbnBin, 'analyze', c.path, '--all', '--no-color'] })));
+results.tables = chains.map((c, i) => ({ ...c, ...tableResults[i] }));
 const sepOut = join(out, 'vgg16.separated.onnx');
 const copyOut = join(out, 'vgg16.copy.onnx');
 const clean = (p) => () => rmSync(p, { force: true });
@@ -219,6 +222,12 @@ for (const c of results.chains) {
   const perNode = ((c.wall - ns) / c.n) * 1e6;
   const target = c.n === 100_000 ? '< 2 s' : 'info';
   row(`\`mbn analyze\` chain of ${c.n.toLocaleString('en-US')} nodes`, `${s(c.wall)} (${perNode.toFixed(1)} µs/node above node start), ${mb(c.rss)}`, c === c0 ? '' : `${c0.n / 1000}k: ${s(c0.wall)}`, c === c0 ? '' : `${x((c.wall - ns) / (c0.wall - ns))} for ${x(c.n / c0.n)} nodes`, target, c.n === 100_000 ? c.wall < 2 : undefined);
+}
+const t0 = results.tables[0];
+for (const c of results.tables) {
+  const json = results.chains.find((j) => j.n === c.n);
+  const target = c.n === 100_000 ? '< 3 s' : 'info';
+  row(`\`mbn analyze --all\` (table) chain of ${c.n.toLocaleString('en-US')} nodes`, `${s(c.wall)}, ${mb(c.rss)}`, `--format json ${s(json.wall)}`, c === t0 ? '' : `${x((c.wall - ns) / (t0.wall - ns))} for ${x(c.n / t0.n)} nodes`, target, c.n === 100_000 ? c.wall < 3 : undefined);
 }
 const sep = results.separate;
 row('`mbn separate vgg16.onnx -o …` (svd init): time', s(sep.wall), `cp ${s(results.cp.wall)}`, x(sep.wall / results.cp.wall), '≤ 2× cp', sep.wall <= 2 * results.cp.wall);

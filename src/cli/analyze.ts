@@ -10,6 +10,7 @@ import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { renderHtml } from '../report/html-report.js';
 import { externalLocations } from '../ir/walk.js';
 import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
+import { terminalText } from '../report/safe-text.js';
 import { makeStyle } from '../report/style.js';
 import { inferOptions } from './options.js';
 import { write } from './output.js';
@@ -83,7 +84,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const gaps = results.length > 0 ? blockingGaps(report.incomplete, options.allowUncounted ?? []) : [];
   if (gaps.length > 0) {
     write(2, `${err.red('✖')} the analysis is incomplete, so no budget can pass:\n`);
-    for (const line of describeGaps(gaps, report.model.inputs)) write(2, `  ${line}\n`);
+    for (const line of describeGaps(gaps, report.model.inputs)) write(2, `  ${terminalText(line)}\n`);
   }
   return { budgetsExceeded: failed.length > 0 || gaps.length > 0 };
 }

@@ -1,4 +1,4 @@
-import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type Dirent, closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import {
   type CheckRecord,
@@ -17,7 +17,7 @@ import {
   parsePercent,
 } from '../budget/check.js';
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
-import { type BudgetEntry, EXAMPLE_ENTRY, parseConfigText } from '../budget/config.js';
+import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '../budget/config.js';
 import { adviseModel } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
 import { analyzeModel } from '../cost/analyze.js';
@@ -25,7 +25,7 @@ import { MbnError, quote } from '../errors.js';
 import { readModel } from '../onnx/read.js';
 import {
   type BudgetFormat,
-  describeCheck,
+  checkLine,
   renderAnnotations,
   renderCheckJson,
   renderCheckMarkdown,
@@ -55,13 +55,47 @@ interface ConfigSource {
   key?: string;
 }
 
+/** The largest config or baseline mbn reads: real ones are a few kilobytes. */
+export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A config or baseline file's text. Only a regular file of at most MAX_TEXT_BYTES is read: /dev/zero, a FIFO that
+ * never ends or a huge file is refused at once. The file is opened non-blocking, so that opening a FIFO with no
+ * writer does not wait, and checked with fstat before any byte is read.
+ */
 function readText(file: string, what: string): string {
+  const fail = (why: string): never => {
+    throw new MbnError('io', `cannot read ${what} ${quote(file)}: ${why}`);
+  };
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new MbnError('io', `cannot read ${what} ${quote(file)}: ${why}`);
+    return fail(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) fail('it is a directory');
+    if (!stat.isFile()) fail('not a regular file');
+    if (stat.size > MAX_TEXT_BYTES) fail(`it is ${stat.size.toLocaleString('en-US')} bytes; a ${what} is at most ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+    // The file may grow while it is read: read until its end, but never more than one byte past the limit.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(stat.size - total, 0) + 1, 1 << 20, MAX_TEXT_BYTES + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > MAX_TEXT_BYTES) fail(`it is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+    }
+    return decodeText(Buffer.concat(chunks, total), `${what} ${quote(file)}`);
+  } catch (error) {
+    if (error instanceof MbnError) throw error;
+    return fail((error as Error).message);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -150,7 +184,7 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
 
   const models: CheckedModel[] = [];
   const perModel: { entry: BudgetEntry; model: CheckedModel | null; records: CheckRecord[]; blocked?: boolean }[] = [];
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     const name = entry.name ?? entry.model;
     const files = modelsOf(entry, configDir);
     if (files.length === 0) {
@@ -163,7 +197,7 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
       let report;
       let advice = null;
       try {
-        const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined };
+        const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
         // The advise key's rules read the same cost report, so the model is analyzed once either way.
         if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
         else report = analyzeModel(model, shapes);
@@ -181,8 +215,9 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
   }
   if (baseline) {
     const matched = matchBaseline(models, baseline);
+    const slots = new Map(perModel.map((p) => [p.model, p]));
     models.forEach((m, i) => {
-      const slot = perModel.find((p) => p.model === m)!;
+      const slot = slots.get(m)!;
       const j = matched[i];
       const records =
         j < 0
@@ -204,7 +239,7 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
   const err = makeStyle(process.stderr, options.color);
   if (options.format !== 'table') {
     // stdout is a document: people still get the failures, on stderr.
-    for (const r of checks) if (!r.passed) write(2, `${err.red('✖')} ${describeCheck(r)}\n`);
+    for (const r of checks) if (!r.passed) write(2, `${err.red('✖')} ${checkLine(r)}\n`);
   }
   for (const p of perModel) {
     if (p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise) {

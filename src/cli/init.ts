@@ -8,6 +8,7 @@ import { readModel } from '../onnx/read.js';
 import { BufferSource } from '../onnx/source.js';
 import { writePieces } from '../onnx/write-file.js';
 import { renderInitSummary } from '../report/init-report.js';
+import { terminalText } from '../report/safe-text.js';
 import { CONFIG_FILE, display, realFs } from './check.js';
 import { write } from './output.js';
 
@@ -87,5 +88,5 @@ export function runInit(names: string[], options: InitOptions): void {
   const bytes = Buffer.from(text);
   writePieces({ path: target, force: options.force, protect: models.map((m) => resolve(configDir, m.model)) }, [bytes], new BufferSource(bytes));
   write(1, renderInitSummary(display(target, cwd), entries, options.headroom));
-  for (const w of warnings) write(2, `mbn: warning: ${w}\n`);
+  for (const w of warnings) write(2, `mbn: warning: ${terminalText(w)}\n`);
 }

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { METRICS, type Limits } from '../budget/limits.js';
-import { MbnError } from '../errors.js';
+import { MbnError, oneLine } from '../errors.js';
 import { write } from './output.js';
 import { exitCode } from './exit-code.js';
 import { collectOpType, parseFraction, parseInputSpec, parseInputValue, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
@@ -207,10 +207,10 @@ export async function main(argv: string[]): Promise<void> {
     }
     process.exitCode = exitCode({ error });
     if (error instanceof MbnError) {
-      write(2, `mbn: ${error.message}\n`);
+      write(2, `mbn: ${oneLine(error.message)}\n`);
     } else {
       const e = error as Error;
-      write(2, `mbn: internal error: ${e?.message ?? String(error)} (please report this; MBN_DEBUG=1 shows details)\n`);
+      write(2, `mbn: internal error: ${oneLine(e?.message ?? String(error), 500)} (please report this; MBN_DEBUG=1 shows details)\n`);
       if (process.env.MBN_DEBUG) write(2, `${e?.stack ?? ''}\n`);
     }
   }

@@ -1,9 +1,11 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
 import { DIFF_FIGURES, type DiffFigure, type DiffJson, type LayerDiff } from '../budget/diff.js';
 import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
 import { mdEscape } from './analyze-report.js';
+import { clipEnd } from '../util/text.js';
+import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
+import { boxTable } from './table.js';
 import { grouped, human, humanBytes } from './units.js';
 
 /**
@@ -114,29 +116,39 @@ function summary(result: CheckJson): string {
   return failed === 0 ? `all ${total} check${total === 1 ? '' : 's'} passed` : `${failed} of ${total} check${total === 1 ? '' : 's'} failed`;
 }
 
+/** A check's one-line description for a terminal: data escaped, long names and paths clipped. */
+export function checkLine(r: CheckRecord): string {
+  return terminalText(describeCheck(clipped(r)));
+}
+
+/** The record with its name and model path clipped for a line of text. */
+function clipped(r: CheckRecord): CheckRecord {
+  return { ...r, name: clipEnd(r.name, LINE_WIDTH), model: clipEnd(r.model, LINE_WIDTH) };
+}
+
+/** Longest name or path in a line of text. */
+const LINE_WIDTH = 200;
+
 export function renderCheckTable(result: CheckJson, c: ChalkInstance): string {
-  const table = new Table({
-    head: ['', 'Model', 'Check', 'Value', 'Limit', 'Margin'].map((h) => c.bold(h)),
-    style: { head: [], border: [] },
-    colAligns: ['left', 'left', 'left', 'right', 'right', 'right'],
-  });
-  for (const r of result.checks) {
+  const rows = result.checks.map((r) => {
     const mark = r.kind === 'no-baseline' ? c.yellow('•') : r.passed ? c.green('✔') : c.red('✖');
     const status = statusText(r);
-    table.push([
+    return [
       `${mark} ${r.passed ? (r.kind === 'no-baseline' ? c.yellow(status) : c.green(status)) : c.red.bold(status)}`,
-      r.name === r.model ? r.model : `${r.name}\n${c.dim(r.model)}`,
+      r.name === r.model ? terminalCell(r.model, PATH_WIDTH) : `${terminalCell(r.name)}\n${c.dim(terminalCell(r.model, PATH_WIDTH))}`,
       checkName(r, result.maxIncreasePercent),
       valueText(r),
       limitText(r),
       r.margin === null ? '' : r.margin < 0 ? c.red(marginText(r)) : marginText(r),
-    ]);
-  }
+    ];
+  });
   const out: string[] = [];
-  if (result.checks.length > 0) out.push(table.toString());
+  if (result.checks.length > 0) {
+    out.push(boxTable({ head: ['', 'Model', 'Check', 'Value', 'Limit', 'Margin'].map((h) => c.bold(h)), rows, aligns: ['left', 'left', 'left', 'right', 'right', 'right'] }));
+  }
   const failed = result.checks.filter((r) => !r.passed);
-  for (const r of failed) out.push(`${c.red('✖')} ${describeCheck(r)}`);
-  for (const r of result.checks.filter((x) => x.kind === 'no-baseline')) out.push(`${c.yellow('•')} ${describeCheck(r)}`);
+  for (const r of failed) out.push(`${c.red('✖')} ${checkLine(r)}`);
+  for (const r of result.checks.filter((x) => x.kind === 'no-baseline')) out.push(`${c.yellow('•')} ${checkLine(r)}`);
   out.push(result.passed ? c.green(`✔ ${summary(result)}`) : c.red.bold(`✖ ${summary(result)}`));
   return out.join('\n') + '\n';
 }
@@ -154,25 +166,21 @@ export function renderCheckMarkdown(result: CheckJson): string {
     out.push('|---|---|---|---:|---:|---:|');
     for (const r of result.checks) {
       const mark = r.kind === 'no-baseline' ? '🆕' : r.passed ? '✅' : '❌';
-      const model = r.name === r.model ? `\`${r.model}\`` : `${mdEscape(r.name)} (\`${r.model}\`)`;
+      const model = r.name === r.model ? markdownCode(r.model, MD_NAME_WIDTH) : `${mdEscape(r.name)} (${markdownCode(r.model, MD_NAME_WIDTH)})`;
       out.push(`| ${mark} | ${model} | ${mdEscape(checkName(r, result.maxIncreasePercent))} | ${valueText(r)} | ${limitText(r)} | ${marginText(r) || statusText(r)} |`);
     }
   }
   const failed = result.checks.filter((r) => !r.passed);
   if (failed.length > 0) {
     out.push('');
-    for (const r of failed) out.push(`- ${mdEscape(describeCheck(r))}`);
+    for (const r of failed) out.push(`- ${markdownText(describeCheck(clipped(r)))}`);
   }
   return out.join('\n') + '\n';
 }
 
 /** Escapes GitHub Actions workflow-command data ('%', CR, LF) and, for properties, also ':' and ','. */
-export function escapeData(text: string): string {
-  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-export function escapeProperty(text: string): string {
-  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
+export const escapeData = workflowData;
+export const escapeProperty = workflowProperty;
 
 /** `::error file=…,title=mbn budget::…` for every failed check. `configFile` is used for missing models. */
 export function renderAnnotations(result: CheckJson, configFile: string | null): string {
@@ -180,8 +188,8 @@ export function renderAnnotations(result: CheckJson, configFile: string | null):
     .filter((r) => !r.passed)
     .map((r) => {
       const file = r.kind === 'missing' ? configFile : r.model;
-      const props = [file ? `file=${escapeProperty(file)}` : null, `title=${escapeProperty('mbn budget')}`].filter(Boolean).join(',');
-      return `::error ${props}::${escapeData(describeCheck(r))}\n`;
+      const props = [file ? `file=${workflowProperty(file)}` : null, `title=${workflowProperty('mbn budget')}`].filter(Boolean).join(',');
+      return `::error ${props}::${workflowData(describeCheck(clipped(r)))}\n`;
     })
     .join('');
 }
@@ -240,42 +248,39 @@ function layerName(l: LayerDiff): string {
 
 export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance): string {
   const out: string[] = [];
-  out.push(`${c.bold(diff.base.path ?? 'base')} → ${c.bold(diff.head.path ?? 'head')}`);
-  const totals = new Table({
-    head: ['', 'Base', 'Head', 'Change', '%'].map((h) => c.bold(h)),
-    style: { head: [], border: [] },
-    colAligns: ['left', 'right', 'right', 'right', 'right'],
-  });
-  for (const f of DIFF_FIGURES) {
+  out.push(`${c.bold(terminalCell(diff.base.path ?? 'base', LINE_WIDTH))} → ${c.bold(terminalCell(diff.head.path ?? 'head', LINE_WIDTH))}`);
+  const totals = DIFF_FIGURES.map((f) => {
     const d = diff.totals[f.key];
     const colour = d.delta > 0 ? c.red : d.delta < 0 ? c.green : (s: string) => s;
     const [base, head, change, pct] = totalCells(diff, f.key);
-    totals.push([f.label, base, head, change === '?' ? change : colour(change), pct === '?' ? pct : colour(pct)]);
-  }
-  out.push(totals.toString());
-  for (const line of incompleteSides(diff)) out.push(c.yellow.bold(line));
+    return [f.label, base, head, change === '?' ? change : colour(change), pct === '?' ? pct : colour(pct)];
+  });
+  out.push(boxTable({ head: ['', 'Base', 'Head', 'Change', '%'].map((h) => c.bold(h)), rows: totals, aligns: ['left', 'right', 'right', 'right', 'right'] }));
+  for (const line of incompleteSides(diff)) out.push(c.yellow.bold(terminalText(line)));
   const rows = shownLayers(diff, view);
   if (rows.length > 0) {
-    const table = new Table({
-      head: ['', 'Layer', 'Op', 'MACs', 'Change', '%', 'Params', 'Change'].map((h) => c.bold(h)),
-      style: { head: [], border: [], compact: true },
-      colAligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
-    });
-    for (const l of rows) {
+    const cells = rows.map((l) => {
       const mark = l.status === 'added' ? c.green('+') : l.status === 'removed' ? c.red('-') : l.status === 'changed' ? c.yellow('~') : ' ';
       const [change, pct] = macsChange(l);
-      table.push([
+      return [
         mark,
-        truncate(layerName(l), 60),
-        l.op,
+        terminalCell(layerName(l), 60),
+        terminalCell(l.op, 32),
         layerMacs(l),
         change,
         pct,
         l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head),
         signed('params', l.params.delta),
-      ]);
-    }
-    out.push(table.toString());
+      ];
+    });
+    out.push(
+      boxTable({
+        head: ['', 'Layer', 'Op', 'MACs', 'Change', '%', 'Params', 'Change'].map((h) => c.bold(h)),
+        rows: cells,
+        aligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
+        compact: true,
+      }),
+    );
   }
   const hidden = diff.layers.length - rows.length;
   out.push(c.dim(`${layerSummary(diff)}${hidden > 0 ? `; ${hidden} without a MACs or params change not listed (--all lists them)` : ''}`));
@@ -292,7 +297,7 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
   const arrow = t.macs.delta > 0 ? '📈' : t.macs.delta < 0 ? '📉' : '➖';
   out.push(`### mbn diff ${arrow} MACs ${signed('macs', t.macs.delta)} (${signedPercent(t.macs.percent)})`);
   out.push('');
-  out.push(`Base \`${diff.base.path ?? 'base'}\` → head \`${diff.head.path ?? 'head'}\``);
+  out.push(`Base ${markdownCode(diff.base.path ?? 'base', MD_NAME_WIDTH)} → head ${markdownCode(diff.head.path ?? 'head', MD_NAME_WIDTH)}`);
   out.push('');
   out.push('| | Base | Head | Change | % |');
   out.push('|---|---:|---:|---:|---:|');
@@ -313,16 +318,12 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
       const mark = l.status === 'added' ? '➕' : l.status === 'removed' ? '➖' : l.status === 'changed' ? '✏️' : '';
       const [change, pct] = macsChange(l);
       out.push(
-        `| ${mark} | ${mdEscape(layerName(l))} | ${l.op} | ${layerMacs(l)} | ${change} | ${pct} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
+        `| ${mark} | ${mdEscape(layerName(l))} | ${mdEscape(l.op)} | ${layerMacs(l)} | ${change} | ${pct} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
       );
     }
   } else out.push('No per-layer MACs or params changes.');
   out.push('');
   out.push('</details>');
   return out.join('\n') + '\n';
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `…${text.slice(text.length - max + 1)}` : text;
 }
 

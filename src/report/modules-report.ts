@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
+import { terminalCell } from './safe-text.js';
+import { boxTable } from './table.js';
 import type { ModuleCost } from '../cost/modules.js';
 import { mdEscape } from './analyze-report.js';
 import { bar, human, humanBytes, percent } from './units.js';
@@ -30,24 +31,25 @@ export function moduleHeading(depth: number, modules: readonly ModuleCost[]): st
 
 export function renderModuleTable(modules: readonly ModuleCost[], depth: number, total: number, flops: boolean, c: ChalkInstance): string {
   const metric = flops ? 'FLOPs' : 'MACs';
-  const table = new Table({
-    head: ['Module', 'Layers', metric, 'Params', 'Activations', 'Share'].map((h) => c.bold(h)),
-    style: { head: [], border: [], compact: true },
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'left'],
-  });
-  for (const m of modules) {
+  const rows = modules.map((m) => {
     const cost = moduleCost(m, flops);
     const incomplete = m.notCounted > 0 ? c.yellow(` +${m.notCounted} not counted`) : '';
-    table.push([
-      truncate(indentedName(m), 48),
+    return [
+      terminalCell(indentedName(m)),
       String(m.layers),
       `${human(cost)}${incomplete}`,
       m.params ? human(m.params) : '',
       humanBytes(m.activationBytes),
       `${c.cyan(bar(total ? cost / total : 0, 10))} ${percent(cost, total).padStart(5)}`,
-    ]);
-  }
-  return `${c.bold(moduleHeading(depth, modules))}\n${table.toString()}`;
+    ];
+  });
+  const table = boxTable({
+    head: ['Module', 'Layers', metric, 'Params', 'Activations', 'Share'].map((h) => c.bold(h)),
+    rows,
+    aligns: ['left', 'right', 'right', 'right', 'right', 'left'],
+    compact: true,
+  });
+  return `${c.bold(moduleHeading(depth, modules))}\n${table}`;
 }
 
 export function renderModuleMarkdown(modules: readonly ModuleCost[], depth: number, total: number, flops: boolean): string {
@@ -62,6 +64,3 @@ export function renderModuleMarkdown(modules: readonly ModuleCost[], depth: numb
   return out.join('\n');
 }
 
-function truncate(text: string, max: number): string {
-  return text.length > max ? `…${text.slice(text.length - max + 1)}` : text;
-}

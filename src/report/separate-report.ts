@@ -1,8 +1,10 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import type { Report } from '../cost/analyze.js';
 import type { BuiltRewrite, SeparatePlan } from '../rewrite/separate.js';
+import { clipEnd } from '../util/text.js';
 import { mdEscape } from './analyze-report.js';
+import { markdownText, terminalCell, terminalText } from './safe-text.js';
+import { boxTable } from './table.js';
 import { human } from './units.js';
 
 export interface SeparationSummary {
@@ -71,6 +73,9 @@ export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
   });
 }
 
+/** Longest name, path or reason in a line of text. */
+const LINE_WIDTH = 200;
+
 function ratio(x: number | null): string {
   return x === null ? '?' : x.toFixed(4);
 }
@@ -136,30 +141,27 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
     }
     out.push('', total);
     for (const n of s.plan.notes) out.push('', `note: ${mdEscape(n)}`);
-    if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${mdEscape(k.reason)}`));
+    if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${markdownText(clipEnd(k.reason, LINE_WIDTH))}`));
     return out.join('\n') + '\n';
   }
   const out: string[] = [];
   if (cells.length) {
-    const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [], compact: true } });
-    for (const r of cells) table.push(r);
-    out.push(table.toString());
+    out.push(boxTable({ head: head.map((h) => c.bold(h)), rows: cells.map(([name, ...figures]) => [terminalCell(name), ...figures]), compact: true }));
   } else if (!branchCells.length) {
     out.push(c.yellow('No conv was separated.'));
   }
   if (branchCells.length) {
-    const table = new Table({ head: branchHead.map((h) => c.bold(h)), style: { head: [], border: [], compact: true } });
-    for (const r of branchCells) table.push(r);
-    out.push(...(cells.length ? [''] : []), c.bold(branchTitle), table.toString());
+    const table = boxTable({ head: branchHead.map((h) => c.bold(h)), rows: branchCells.map(([name, ...figures]) => [terminalCell(name), ...figures]), compact: true });
+    out.push(...(cells.length ? [''] : []), c.bold(branchTitle), table);
   }
   if (skipped.length) {
     out.push('', c.bold(`Left alone: ${skipped.length}`));
-    for (const k of skipped.slice(0, 30)) out.push(`  ${k.name} (${k.op}): ${k.reason}`);
+    for (const k of skipped.slice(0, 30)) out.push(`  ${terminalCell(k.name, LINE_WIDTH)} (${terminalCell(k.op, 32)}): ${terminalText(clipEnd(k.reason, LINE_WIDTH))}`);
     if (skipped.length > 30) out.push(`  … and ${skipped.length - 30} more (--format json lists all)`);
   }
   out.push('', c.green(total));
-  for (const n of s.plan.notes) out.push(c.yellow(`note: ${n}`));
-  out.push(s.output ? `Wrote ${s.output}` : c.dim('Dry run: nothing written.'));
+  for (const n of s.plan.notes) out.push(c.yellow(`note: ${terminalText(clipEnd(n, LINE_WIDTH))}`));
+  out.push(s.output ? `Wrote ${terminalText(s.output)}` : c.dim('Dry run: nothing written.'));
   return out.join('\n') + '\n';
 }
 

@@ -20,6 +20,8 @@ export interface InferOptions {
   batch?: number;
   /** Known values of graph inputs (--input-value): every element of the input is this value. */
   inputValues?: Map<string, number>;
+  /** Where inputShapes came from, for messages: '--input' (the default) or a config entry's "input". */
+  inputOrigin?: string;
 }
 
 /** A dim of a graph input that nothing fixed (no --input, --batch or fixed dim elsewhere): mbn used `value`. */
@@ -144,7 +146,7 @@ class Inference {
     const graph = this.model.graph;
     const scope = new Scope(null);
     const initNames = new Set(graph.initializers.map((t) => t.name));
-    for (const [flag, names] of [['--input', this.options.inputShapes?.keys()], ['--input-value', this.options.inputValues?.keys()]] as const) {
+    for (const [flag, names] of [[this.options.inputOrigin ?? '--input', this.options.inputShapes?.keys()], ['--input-value', this.options.inputValues?.keys()]] as const) {
       for (const name of names ?? []) {
         if (!graph.inputs.some((i) => i.name === name)) {
           throw new MbnError('usage', `${flag} names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
@@ -193,15 +195,21 @@ class Inference {
     state.value = new Array<number>(count).fill(value);
   }
 
+  /** "--input x:1x3x224x224" (or the config's "input"), short enough for one line whatever the rank. */
+  private givenText(name: string, given: number[]): string {
+    const dims = given.length > 16 ? `${given.slice(0, 16).join('x')}x…` : given.join('x');
+    return `${this.options.inputOrigin ?? '--input'} ${quote(name).slice(1, -1)}:${dims}`;
+  }
+
   private resolveInput(name: string, dtype: number, declared: (number | string | null)[] | null): TensorState {
     const given = this.options.inputShapes?.get(name);
     if (given) {
       if (declared && declared.length !== given.length) {
-        throw new MbnError('usage', `--input ${name}:${given.join('x')} has rank ${given.length}, but the model declares rank ${declared.length}`);
+        throw new MbnError('usage', `${this.givenText(name, given)} has rank ${given.length}, but the model declares rank ${declared.length}`);
       }
       declared?.forEach((d, i) => {
         if (typeof d === 'number' && d !== given[i]) {
-          throw new MbnError('usage', `--input ${name}:${given.join('x')} sets dim ${i} to ${given[i]}, but the model fixes it at ${d}`);
+          throw new MbnError('usage', `${this.givenText(name, given)} sets dim ${i} to ${given[i]}, but the model fixes it at ${d}`);
         }
         if (typeof d === 'string') {
           this.symbols.set(d, given[i]);
