@@ -9,7 +9,9 @@ import { type NewAttribute, encodeNodeField, encodeTensorField, encodeValueInfoF
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
-import { type InferOptions, type LayerRecord, inferModel } from '../shape/infer.js';
+import { ShapeError } from '../ops/define.js';
+import { convOps } from '../ops/conv.js';
+import { type InferOptions, type LayerRecord, NodeContext, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, heNormalSeparated, separateConvWeight } from './decompose.js';
 
@@ -174,6 +176,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const before = buildReport(model, inferred);
   const index = indexModel(model);
   const notes: string[] = [];
+  for (const l of inferred.layers) if (l.reason && l.node.opType === 'Conv' && l.node.domain === '') assertValidConv(model, l);
   const layers = inferred.layers
     .filter((l) => l.node.opType === 'Conv' || l.node.opType === 'QLinearConv' || l.node.opType === 'ConvInteger')
     .map((l) => classify(l, index));
@@ -241,6 +244,20 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   }
   for (const c of layers) if (c.eligible && !c.skipped && !chosen.includes(c)) c.skipped = 'not selected';
   return { layers, chosen, before, macsAfter, paramsAfter, target, notes, index };
+}
+
+/**
+ * A conv whose weight, bias and attributes disagree (ONNX Runtime refuses the model) is an error here, not a skipped
+ * layer: separate would otherwise write a model that is just as broken. A conv whose shapes are only unknown passes.
+ */
+function assertValidConv(model: Model, layer: LayerRecord): void {
+  try {
+    convOps.infer(new NodeContext(model, layer.node, layer.opset, layer.inputs, []));
+  } catch (error) {
+    if (error instanceof ShapeError) {
+      throw new MbnError('invalid-model', `Conv ${quote(layer.name)} is invalid: ${error.message} (ONNX Runtime refuses such a model)`);
+    }
+  }
 }
 
 /** Convs in one graph that share a weight (and group) share its separated weights too. */
