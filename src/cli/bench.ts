@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { loadOrt, measureModel, type InputSpec } from '../bench/run.js';
+import { checkFeedSize, loadOrt, measureModel, type InputSpec } from '../bench/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
 import { readModel } from '../onnx/read.js';
@@ -66,7 +66,9 @@ function plan(path: string, opts: BenchCliOptions) {
     const report = analyzeModel(model, { inputShapes, batch: opts.batch });
     const inputs: InputSpec[] = report.model.inputs.map((i) => {
       if (!i.shape) throw new MbnError('usage', `${path}: input ${quote(i.name)} has no declared shape; give it with --input ${i.name}:1x3x224x224`);
-      return { name: i.name, type: i.dtype, dims: i.shape };
+      const spec = { name: i.name, type: i.dtype, dims: i.shape };
+      checkFeedSize(spec, path);
+      return spec;
     });
     return { path, inputNames: names, inputs, macs: report.totals.macs, flops: report.totals.flops, params: report.totals.params };
   } finally {

@@ -2,6 +2,7 @@ import type { Model } from '../ir/types.js';
 import { bytesFor, dtypeName, isFloat } from '../onnx/dtype.js';
 import { elements, type TensorState } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { checkCount } from '../util/count.js';
 import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
 
 /**
@@ -118,6 +119,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   totals.flops = 2 * totals.macs + totals.otherFlops;
   totals.macsIfSeparated = totals.macs - savedMacs;
   totals.paramsIfSeparated = totals.params - savedParams;
+  checkTotals(totals);
   const notes = [...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
@@ -138,6 +140,16 @@ export function buildReport(model: Model, inferred: InferResult): Report {
     layers,
     notes,
   };
+}
+
+/**
+ * Each layer's figures are within 2^53 (shape/infer.ts refuses the model otherwise), but many layers can sum past it.
+ * The sums of non-negative counts are exact until they pass 2^53, so checking the totals once is enough.
+ */
+function checkTotals(totals: Totals): void {
+  for (const key of ['macs', 'flops', 'otherFlops', 'params', 'weightBytes', 'peakActivationBytes'] as const) {
+    checkCount(totals[key], `the model's total ${key}`);
+  }
 }
 
 function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype']): LayerReport {

@@ -1,5 +1,6 @@
 import { attr, type Node } from '../ir/types.js';
 import type { TensorState } from '../ops/define.js';
+import { checkCount, product } from '../util/count.js';
 
 /**
  * What separating a convolution would cost, in the MobileNet paper's terms: M input channels, N output channels,
@@ -54,14 +55,14 @@ export function convShapeOf(node: Node, inputs: (TensorState | null)[], outputs:
 
 /** Whether a conv is a "standard" one that separation applies to: not depthwise, spatial kernel larger than 1. */
 export function isSeparable(c: ConvShape): boolean {
-  const k = c.kernel.reduce((a, b) => a * b, 1);
+  const k = product(c.kernel);
   const depthwise = c.group === c.inChannels && c.group > 1;
   return k > 1 && !depthwise;
 }
 
 export function separableCost(c: ConvShape, multiplier = 1): SeparableInfo {
-  const K = c.kernel.reduce((a, b) => a * b, 1);
-  const pixels = c.batch * c.outSpatial.reduce((a, b) => a * b, 1);
+  const K = product(c.kernel);
+  const pixels = product([c.batch, ...c.outSpatial]);
   const M = c.inChannels;
   const N = c.outChannels;
   const g = c.group;
@@ -79,7 +80,8 @@ export function separableCost(c: ConvShape, multiplier = 1): SeparableInfo {
     multiplier,
     macs,
     params,
-    macsAfter: depthwiseMacs + pointwiseMacs,
+    // A large depth multiplier can make the pair cost more than the conv itself: still a count, still bounded.
+    macsAfter: checkCount(depthwiseMacs + pointwiseMacs, 'the separated MAC count'),
     paramsAfter: M * multiplier * K + N * ((M * multiplier) / g) + bias,
     reduction: multiplier * (g / N + 1 / K),
   };

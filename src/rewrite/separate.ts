@@ -10,6 +10,7 @@ import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
 import { ShapeError } from '../ops/define.js';
+import { product } from '../util/count.js';
 import { convOps } from '../ops/conv.js';
 import { type InferOptions, type LayerRecord, NodeContext, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
@@ -160,7 +161,7 @@ function classify(layer: LayerRecord, index: GraphIndex): CandidateLayer {
   const conv = convShapeOf(node, layer.inputs, layer.outputs);
   if (!conv || !layer.cost) return { ...base, skipped: `shape unknown (${layer.reason ?? 'no shape'})` };
   base.conv = conv;
-  const K = conv.kernel.reduce((a, b) => a * b, 1);
+  const K = product(conv.kernel);
   if (K === 1) return { ...base, skipped: '1×1 conv: already pointwise' };
   if (!isSeparable(conv)) return { ...base, skipped: 'already depthwise' };
   const weight = findWeight(index, graph, node.inputs[1]);
