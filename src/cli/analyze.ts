@@ -4,7 +4,8 @@ import { quote } from '../errors.js';
 import { missingExternalFiles } from '../onnx/external.js';
 import { readModel } from '../onnx/read.js';
 import { externalLocations } from '../ir/walk.js';
-import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
+import { type Format, JSON_SCHEMA, renderCsv, renderMarkdown, renderTable } from '../report/analyze-report.js';
+import { streamJson } from '../report/json-stream.js';
 import { makeStyle } from '../report/style.js';
 import { inferOptions } from './options.js';
 import { write } from './output.js';
@@ -34,15 +35,12 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   }
   const style = makeStyle(process.stdout, options.color);
   const view = { flops: options.flops, top: options.top ?? null, all: options.all, style };
-  const text =
-    options.format === 'json'
-      ? renderJson(report)
-      : options.format === 'csv'
-        ? renderCsv(report)
-        : options.format === 'md'
-          ? renderMarkdown(report, view)
-          : renderTable(report, view);
-  write(1, text);
+  if (options.format === 'json') {
+    // Streamed: the same bytes as renderJson, without holding the whole document (hundreds of MB for 1M layers).
+    streamJson({ schema: JSON_SCHEMA, ...report }, (text) => write(1, text));
+  } else {
+    write(1, options.format === 'csv' ? renderCsv(report) : options.format === 'md' ? renderMarkdown(report, view) : renderTable(report, view));
+  }
   const results = checkLimits(report.totals, options.limits);
   const failed = results.filter((r) => !r.passed);
   const err = makeStyle(process.stderr, options.color);
