@@ -85,6 +85,8 @@ class Scope {
 const UNKNOWN: TensorState = { dtype: 0, shape: null };
 /** Shared by the many layers that read no weights (never pushed to). */
 const NO_WEIGHTS: WeightUse[] = [];
+/** Shared by the many layers without notes (frozen: a note is never added to it). */
+const NO_NOTES = Object.freeze([]) as unknown as string[];
 
 export function inferModel(model: Model, options: InferOptions = {}): InferResult {
   return new Inference(model, options).run();
@@ -317,6 +319,7 @@ class Inference {
       record.cost = null;
       record.reason = 'cost overflows';
     }
+    if (record.notes.length === 0) record.notes = NO_NOTES;
     if (node.opType === 'Constant' && node.domain === '') this.constantWeight(node, scope);
     this.store(record, scope);
   }
