@@ -178,10 +178,9 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const index = indexModel(model);
   const notes: string[] = [];
   for (const l of inferred.layers) if (l.reason && l.node.opType === 'Conv' && l.node.domain === '') assertValidConv(model, l);
-  const layers = inferred.layers
-    .filter((l) => l.node.opType === 'Conv' || l.node.opType === 'QLinearConv' || l.node.opType === 'ConvInteger')
-    .map((l) => classify(l, index));
-  const multiplierOf = new Map(inferred.layers.map((l) => [l.node, l.multiplier]));
+  const convLayers = inferred.layers.filter((l) => l.node.opType === 'Conv' || l.node.opType === 'QLinearConv' || l.node.opType === 'ConvInteger');
+  const layers = convLayers.map((l) => classify(l, index));
+  const multiplierOf = new Map(convLayers.map((l) => [l.node, l.multiplier]));
 
   const pool: CandidateLayer[] = [];
   const eligible = layers.filter((c) => c.eligible).length;
@@ -291,11 +290,12 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
   const externalLocation = `${basename(outputPath)}.data`;
   const external: Uint8Array[] = [];
   let externalOffset = 0;
-  const taken = new Set(index.names);
+  // New names and reader counts live beside the index, never in a copy of it (a graph may have millions of names).
+  const added = new Set<string>();
   const unique = (base: string): string => {
     let name = base;
-    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
-    taken.add(name);
+    for (let i = 1; index.names.has(name) || added.has(name); i++) name = `${base}_${i}`;
+    added.add(name);
     return name;
   };
   const edits = new Map<Graph, MessageEdit>();
@@ -307,7 +307,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
   const symbolicBatch = model.graph.inputs.some((i) => i.type?.shape?.some((d) => typeof d !== 'number'));
   const newNodes: BuiltRewrite['newNodes'] = new Map();
   const shared = new Map<string, { dw: string; pw: string }>();
-  const readers = new Map(index.readers);
+  const readersLeft = new Map<string, number>();
 
   for (const c of plan.chosen) {
     const graph = c.graph!;
@@ -377,8 +377,8 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
 
     // The old weight goes once nothing reads it any more.
     const weightName = node.inputs[1];
-    const left = (readers.get(weightName) ?? 1) - 1;
-    readers.set(weightName, left);
+    const left = (readersLeft.get(weightName) ?? index.readers.get(weightName) ?? 1) - 1;
+    readersLeft.set(weightName, left);
     if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
   }
 
