@@ -32,6 +32,7 @@ const CASES: Case[] = [
   { name: 'strides of the wrong length', x: [1, 4, 8, 8], w: [16, 4, 3, 3], attrs: { strides: [2] }, reason: 'Conv strides [2] must have 2 values, one per spatial dim' },
   { name: 'dilations of the wrong length', x: [1, 4, 8, 8], w: [16, 4, 3, 3], attrs: { dilations: [1, 1, 1] }, reason: 'Conv dilations [1,1,1] must have 2 values, one per spatial dim' },
   { name: 'pads of the wrong length', x: [1, 4, 8, 8], w: [16, 4, 3, 3], attrs: { pads: [1, 1] }, reason: 'Conv pads [1,1] must have 4 values, a begin and an end per spatial dim' },
+  { name: 'a negative pad', x: [1, 4, 8, 8], w: [16, 4, 3, 3], attrs: { pads: [1, -1, 1, 1] }, reason: 'Conv has a negative pad -1' },
   { name: 'an unknown auto_pad', x: [1, 4, 8, 8], w: [16, 4, 3, 3], attrs: { auto_pad: 'SAME' }, reason: "Conv has an invalid auto_pad 'SAME'" },
   { name: 'ConvTranspose: kernel_shape disagrees with the weight', op: 'ConvTranspose', x: [1, 4, 8, 8], w: [4, 6, 3, 3], attrs: { kernel_shape: [2, 2] }, reason: 'ConvTranspose kernel_shape [2,2] does not match its weight [4,6,3,3]' },
   { name: 'ConvTranspose: a bias that is not one per output channel', op: 'ConvTranspose', x: [1, 4, 8, 8], w: [4, 6, 3, 3], b: [4], reason: 'ConvTranspose bias [4] must have one value per output channel (6)' },

@@ -3,8 +3,8 @@ import { MbnError } from '../errors.js';
 /**
  * Every count mbn reports (elements, MACs, FLOPs, params, bytes) is a double, exact only up to 2^53. Rather than
  * print a rounded figure as if it were exact, mbn refuses a model where any count passes that bound: no real model
- * comes near it (2^53 MACs is nine thousand years of a 1 GMAC/s chip per inference). Products of dims go through
- * `product`; sums of counts that are each within the bound are checked once at the end with `checkCount`, which is
+ * comes near it (2^53 MACs would keep a 1 TMAC/s accelerator busy for two and a half hours per inference).
+ * Products of dims go through `product`; sums of counts that are each within the bound are checked once at the end with `checkCount`, which is
  * exact because such sums only round once they pass 2^53.
  */
 export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
