@@ -77,15 +77,20 @@ const FLOAT_DTYPES: Record<number, FloatDType> = {
 };
 
 interface GraphIndex {
-  /** Graph holding each node (function bodies are not indexed: their convs are not rewritten). */
+  /** Graph holding each conv node (function bodies are not indexed: their convs are not rewritten). */
   graphOf: Map<Node, Graph>;
   parent: Map<Graph, { graph: Graph; node: Node; attribute: Attribute }>;
   initializers: Map<Graph, Map<string, TensorRef>>;
   constants: Map<Graph, Map<string, Node>>;
-  /** How many node inputs and graph outputs read each name, model-wide. */
+  /**
+   * How many node inputs and graph outputs read each name, and every name, model-wide: filled by indexNames only
+   * when a conv is rewritten (a graph may have millions of names, and a plan that rewrites nothing needs none).
+   */
   readers: Map<string, number>;
   names: Set<string>;
 }
+
+const CONV_OPS = new Set(['Conv', 'QLinearConv', 'ConvInteger']);
 
 function indexModel(model: Model): GraphIndex {
   const index: GraphIndex = {
@@ -96,19 +101,12 @@ function indexModel(model: Model): GraphIndex {
     readers: new Map(),
     names: new Set(),
   };
-  const read = (name: string) => name && index.readers.set(name, (index.readers.get(name) ?? 0) + 1);
   const visit = (g: Graph) => {
     index.initializers.set(g, new Map(g.initializers.map((t) => [t.name, t])));
     const constants = new Map<string, Node>();
     index.constants.set(g, constants);
-    for (const t of g.initializers) index.names.add(t.name);
-    for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) index.names.add(v.name);
-    for (const o of g.outputs) read(o.name);
     for (const n of g.nodes) {
-      index.graphOf.set(n, g);
-      if (n.name) index.names.add(n.name);
-      for (const i of n.inputs) read(i);
-      for (const o of n.outputs) index.names.add(o);
+      if (CONV_OPS.has(n.opType)) index.graphOf.set(n, g);
       if (n.opType === 'Constant' && n.domain === '' && n.outputs[0]) constants.set(n.outputs[0], n);
       for (const a of n.attributes) {
         const subs = a.data.type === 'graph' ? [a.data.value] : a.data.type === 'graphs' ? a.data.value : [];
@@ -120,8 +118,29 @@ function indexModel(model: Model): GraphIndex {
     }
   };
   visit(model.graph);
-  for (const fn of model.functions) for (const n of fn.nodes) if (n.name) index.names.add(n.name);
   return index;
+}
+
+/** Fills the index's names and reader counts (once). */
+function indexNames(model: Model, index: GraphIndex): void {
+  if (index.names.size > 0) return;
+  const read = (name: string) => name && index.readers.set(name, (index.readers.get(name) ?? 0) + 1);
+  const visit = (g: Graph) => {
+    for (const t of g.initializers) index.names.add(t.name);
+    for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) index.names.add(v.name);
+    for (const o of g.outputs) read(o.name);
+    for (const n of g.nodes) {
+      if (n.name) index.names.add(n.name);
+      for (const i of n.inputs) read(i);
+      for (const o of n.outputs) index.names.add(o);
+      for (const a of n.attributes) {
+        const subs = a.data.type === 'graph' ? [a.data.value] : a.data.type === 'graphs' ? a.data.value : [];
+        for (const sub of subs) visit(sub);
+      }
+    }
+  };
+  visit(model.graph);
+  for (const fn of model.functions) for (const n of fn.nodes) if (n.name) index.names.add(n.name);
 }
 
 /** The constant tensor behind a conv's weight input: an initializer or a Constant node, in scope. */
@@ -178,7 +197,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const index = indexModel(model);
   const notes: string[] = [];
   for (const l of inferred.layers) if (l.reason && l.node.opType === 'Conv' && l.node.domain === '') assertValidConv(model, l);
-  const convLayers = inferred.layers.filter((l) => l.node.opType === 'Conv' || l.node.opType === 'QLinearConv' || l.node.opType === 'ConvInteger');
+  const convLayers = inferred.layers.filter((l) => CONV_OPS.has(l.node.opType));
   const layers = convLayers.map((l) => classify(l, index));
   const multiplierOf = new Map(convLayers.map((l) => [l.node, l.multiplier]));
 
@@ -286,6 +305,7 @@ export interface BuiltRewrite {
  */
 export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string): BuiltRewrite {
   const index = plan.index;
+  if (plan.chosen.length > 0) indexNames(model, index);
   const usesExternal = hasExternalData(model);
   const externalLocation = `${basename(outputPath)}.data`;
   const external: Uint8Array[] = [];
