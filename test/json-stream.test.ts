@@ -8,9 +8,9 @@ import { streamJson } from '../src/report/json-stream.js';
 import { fixture, mbn } from './helpers/cli.js';
 
 /** The streamed JSON report must be byte-for-byte what JSON.stringify(…, null, 2) writes. */
-function streamed(value: Record<string, unknown>, chunk?: number): { text: string; pieces: number } {
+function streamed(value: Record<string, unknown>, batch?: number): { text: string; pieces: number } {
   const parts: string[] = [];
-  streamJson(value, (t) => parts.push(t), chunk);
+  streamJson(value, (t) => parts.push(t), batch);
   return { text: parts.join(''), pieces: parts.length };
 }
 
@@ -19,7 +19,8 @@ describe('streamJson', () => {
     empty: {},
     'empty arrays and objects': { a: [], b: {}, c: [[]], d: [{}] },
     'values with no JSON form': { a: undefined, b: [undefined, () => 1, 2], c: () => 1, d: null, e: { f: undefined } },
-    'nested arrays and odd strings': { layers: [[1, [2, 3]], { 'x\ny': 'line\nbreak "q" \u2028 \u001b[2J é' }, 'text', 4.5e-7, -0, 1e21], n: 1 },
+    'nested arrays and odd strings': { layers: [[1, [2, 3]], { 'x\ny': 'line\nbreak "q" \u2028 \u001b[2J é' }, 'text', 4.5e-7, -0, 1e21, [], {}, null, undefined], n: 1 },
+    'odd keys': { 'a"b': [1, 2, 3], '': [[]], '__proto__': [4, 5], 'é\n': { x: [1] } },
     'toJSON': { when: new Date(0), list: Object.assign([1, 2], { toJSON: () => 'custom' }) },
   };
   for (const [name, value] of Object.entries(cases)) {
@@ -37,9 +38,12 @@ describe('streamJson', () => {
       const model = readModel(join(dir, f));
       try {
         const report = analyzeModel(model);
-        const { text, pieces } = streamed({ schema: JSON_SCHEMA, ...report }, 256);
-        expect(text).toBe(renderJson(report));
-        if (text.length > 1024) expect(pieces).toBeGreaterThan(1);
+        for (const batch of [1, 3, 1024]) {
+          const { text, pieces } = streamed({ schema: JSON_SCHEMA, ...report }, batch);
+          expect(text).toBe(renderJson(report));
+          // One piece per batch of layers, besides the other members.
+          if (batch === 1) expect(pieces).toBeGreaterThan(report.layers.length);
+        }
       } finally {
         model.source.close();
       }
