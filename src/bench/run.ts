@@ -1,7 +1,9 @@
+import { constants } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { MbnError } from '../errors.js';
+import { MbnError, quote } from '../errors.js';
 import { numberToFloat16 } from '../tensor/float.js';
+import { product } from '../util/count.js';
 import { mulberry32 } from '../util/random.js';
 
 /**
@@ -53,12 +55,31 @@ export interface InputSpec {
   value?: number;
 }
 
+const FEED_WIDTH: Record<string, number> = {
+  float32: 4, float64: 8, float16: 2, bool: 1, int64: 8, uint64: 8, int32: 4, uint32: 4, int16: 2, uint16: 2, int8: 1, uint8: 1,
+};
+
+/** The largest input mbn bench allocates: one typed array, at most Node's buffer.constants.MAX_LENGTH bytes. */
+export const MAX_FEED_BYTES = constants.MAX_LENGTH;
+
+/** Refuses, before anything is allocated or timed, an input too large to allocate (a usage error: exit 2). */
+export function checkFeedSize(spec: InputSpec, path: string): void {
+  const n = product(spec.dims, `the element count of input ${quote(spec.name)} of ${path}, shape`);
+  const bytes = n * (FEED_WIDTH[spec.type] ?? 1);
+  if (bytes > MAX_FEED_BYTES) {
+    throw new MbnError(
+      'usage',
+      `${path}: input ${quote(spec.name)} [${spec.dims.join(',')}] of ${spec.type} needs ${bytes.toLocaleString('en-US')} bytes; mbn bench allocates at most ${MAX_FEED_BYTES.toLocaleString('en-US')} bytes per input (give a smaller shape with --input ${spec.name}:…)`,
+    );
+  }
+}
+
 /**
  * Float inputs uniform in [-1, 1); integer inputs 0 (a safe index or length for any model); bools random. An input
  * with a `value` holds it in every element.
  */
 export function makeFeedData(spec: InputSpec, next: () => number): unknown {
-  const n = spec.dims.reduce((a, b) => a * b, 1);
+  const n = product(spec.dims);
   if (spec.value !== undefined) return constantFeed(spec, n, spec.value);
   switch (spec.type) {
     case 'float32':

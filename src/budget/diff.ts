@@ -74,33 +74,48 @@ export function delta(base: number, head: number): Delta {
 
 /** Pairs base and head layers: for each head layer, the index of its base layer or -1. */
 export function matchLayers(base: LayerReport[], head: LayerReport[]): number[] {
-  const key = (l: LayerReport) => `${l.scope}\u0000${l.name}`;
-  const byName = new Map<string, number[]>();
+  // scope → name → base index, or the indices in order when a name repeats. Graphs have up to millions of layers:
+  // no key string and no list per layer, only for the rare repeated name.
+  const byName = new Map<string, Map<string, number | number[]>>();
   base.forEach((l, i) => {
-    const list = byName.get(key(l)) ?? [];
-    list.push(i);
-    byName.set(key(l), list);
+    let names = byName.get(l.scope);
+    if (!names) byName.set(l.scope, (names = new Map()));
+    const seen = names.get(l.name);
+    if (seen === undefined) names.set(l.name, i);
+    else if (typeof seen === 'number') names.set(l.name, [seen, i]);
+    else seen.push(i);
   });
-  const usedBase = new Set<number>();
+  // Repeated names pair in order: reversed once, each list hands out its first index with pop().
+  for (const names of byName.values()) for (const seen of names.values()) if (typeof seen !== 'number') seen.reverse();
+  const usedBase = new Uint8Array(base.length);
   const result = head.map((l) => {
-    const list = byName.get(key(l));
-    const i = list?.shift();
+    const names = byName.get(l.scope);
+    const seen = names?.get(l.name);
+    let i: number | undefined;
+    if (typeof seen === 'number') {
+      i = seen;
+      names!.delete(l.name);
+    } else i = seen?.pop();
     if (i === undefined) return -1;
-    usedBase.add(i);
+    usedBase[i] = 1;
     return i;
   });
   // Leftovers, paired by op and position when the counts agree.
   const leftBase = new Map<string, number[]>();
   base.forEach((l, i) => {
-    if (usedBase.has(i)) return;
+    if (usedBase[i]) return;
     const k = `${l.scope}\u0000${l.domain}\u0000${l.op}`;
-    leftBase.set(k, [...(leftBase.get(k) ?? []), i]);
+    const list = leftBase.get(k);
+    if (list) list.push(i);
+    else leftBase.set(k, [i]);
   });
   const leftHead = new Map<string, number[]>();
   head.forEach((l, j) => {
     if (result[j] >= 0) return;
     const k = `${l.scope}\u0000${l.domain}\u0000${l.op}`;
-    leftHead.set(k, [...(leftHead.get(k) ?? []), j]);
+    const list = leftHead.get(k);
+    if (list) list.push(j);
+    else leftHead.set(k, [j]);
   });
   for (const [k, js] of leftHead) {
     const is = leftBase.get(k);
@@ -112,7 +127,8 @@ export function matchLayers(base: LayerReport[], head: LayerReport[]): number[] 
 
 export function diffReports(base: Report, head: Report): DiffJson {
   const match = matchLayers(base.layers, head.layers);
-  const matchedBase = new Set(match.filter((i) => i >= 0));
+  const matchedBase = new Uint8Array(base.layers.length);
+  for (const i of match) if (i >= 0) matchedBase[i] = 1;
   const layers: LayerDiff[] = [];
   const removed = (b: LayerReport): LayerDiff => ({
     status: 'removed', name: b.name, renamedFrom: null, op: b.op, scope: b.scope, macs: delta(b.macs, 0), params: delta(b.params, 0),
@@ -128,7 +144,7 @@ export function diffReports(base: Report, head: Report): DiffJson {
   let pending: LayerReport[] = [];
   const flush = (end: number) => {
     const gone: LayerReport[] = [];
-    for (; nextBase < end; nextBase++) if (!matchedBase.has(nextBase)) gone.push(base.layers[nextBase]);
+    for (; nextBase < end; nextBase++) if (!matchedBase[nextBase]) gone.push(base.layers[nextBase]);
     const merged = [
       ...gone.map((b, k) => ({ at: k / gone.length, tie: 0, row: removed(b) })),
       ...pending.map((h, k) => ({ at: k / pending.length, tie: 1, row: added(h) })),

@@ -9,7 +9,8 @@ import { BufferSource } from '../onnx/source.js';
 import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { renderHtml } from '../report/html-report.js';
 import { externalLocations } from '../ir/walk.js';
-import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
+import { type Format, JSON_SCHEMA, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
+import { streamJson } from '../report/json-stream.js';
 import { terminalText } from '../report/safe-text.js';
 import { makeStyle } from '../report/style.js';
 import { inferOptions } from './options.js';
@@ -58,24 +59,30 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const style = makeStyle(process.stdout, options.color);
   const modules = options.depth !== undefined ? { depth: options.depth, rows: rollUpModules(report.layers, options.depth) } : null;
   const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules };
-  const text =
-    options.format === 'html'
-      ? renderHtml(report, {
-          flops: options.flops,
-          modules: modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
-          version: options.version ?? '',
-        })
-      : options.format === 'json'
-      ? renderJson(modules ? Object.assign({}, report, { modules: modules.rows }) : report)
-      : options.format === 'csv'
-        ? renderCsv(report)
-        : options.format === 'md'
-          ? renderMarkdown(report, view)
-          : renderTable(report, view);
-  if (options.output !== undefined) {
-    const bytes = Buffer.from(text);
-    writePieces({ path: options.output, force: options.force ?? false, protect: [path] }, [bytes], new BufferSource(bytes));
-  } else write(1, text);
+  const document = modules ? Object.assign({}, report, { modules: modules.rows }) : report;
+  if (options.format === 'json' && options.output === undefined) {
+    // Streamed: the same bytes as renderJson, without holding the whole document (hundreds of MB for 1M layers).
+    streamJson({ schema: JSON_SCHEMA, ...document }, (text) => write(1, text));
+  } else {
+    const text =
+      options.format === 'html'
+        ? renderHtml(report, {
+            flops: options.flops,
+            modules: modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
+            version: options.version ?? '',
+          })
+        : options.format === 'json'
+          ? renderJson(document)
+          : options.format === 'csv'
+            ? renderCsv(report)
+            : options.format === 'md'
+              ? renderMarkdown(report, view)
+              : renderTable(report, view);
+    if (options.output !== undefined) {
+      const bytes = Buffer.from(text);
+      writePieces({ path: options.output, force: options.force ?? false, protect: [path] }, [bytes], new BufferSource(bytes));
+    } else write(1, text);
+  }
   const results = checkLimits(report.totals, options.limits);
   const failed = results.filter((r) => !r.passed);
   const err = makeStyle(process.stderr, options.color);

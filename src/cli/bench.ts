@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { loadOrt, measureModel, type InputSpec } from '../bench/run.js';
+import { checkFeedSize, loadOrt, measureModel, type InputSpec } from '../bench/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
 import { readModel } from '../onnx/read.js';
@@ -70,7 +70,9 @@ function plan(path: string, opts: BenchCliOptions) {
     const inputs: InputSpec[] = report.model.inputs.map((i) => {
       if (!i.shape) throw new MbnError('usage', `${path}: input ${quote(i.name)} has no declared shape; give it with --input ${i.name}:1x3x224x224`);
       const value = inputValues?.get(i.name);
-      return value === undefined ? { name: i.name, type: i.dtype, dims: i.shape } : { name: i.name, type: i.dtype, dims: i.shape, value };
+      const spec: InputSpec = value === undefined ? { name: i.name, type: i.dtype, dims: i.shape } : { name: i.name, type: i.dtype, dims: i.shape, value };
+      checkFeedSize(spec, path);
+      return spec;
     });
     return { path, inputNames: names, inputs, macs: report.totals.macs, flops: report.totals.flops, params: report.totals.params };
   } finally {

@@ -95,6 +95,9 @@ export async function runSeparate(path: string, opts: SeparateCliOptions): Promi
       } finally {
         written.source.close();
       }
+    } else if (plan.chosen.length === 0) {
+      // Nothing rewritten: the "rewritten" model is the input byte for byte, and its analysis is the one just made.
+      summary.after = plan.before;
     } else {
       // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
       summary.after = analyzeModel(readModelFrom(new PieceSource(built.pieces, model.source), model.path), { inputShapes: opts.input, batch: opts.batch });

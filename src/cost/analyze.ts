@@ -2,6 +2,7 @@ import type { Model } from '../ir/types.js';
 import { bytesFor, dtypeName } from '../onnx/dtype.js';
 import { elements, type TensorState } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { checkCount } from '../util/count.js';
 import { paramsAfterSeparation, parameterKeys } from './params.js';
 import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
 
@@ -139,6 +140,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   // The same convs as the MACs projection: one whose pair would cost more is left alone.
   const separated = layers.map((l) => (l.separable && l.separable.reduction < 1 ? l.separable : null));
   totals.paramsIfSeparated = paramsAfterSeparation(inferred.layers, separated, paramKeys, totals.params);
+  checkTotals(totals);
   const notes = [...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
@@ -176,6 +178,16 @@ export function buildReport(model: Model, inferred: InferResult): Report {
     layers,
     notes,
   };
+}
+
+/**
+ * Each layer's figures are within 2^53 (shape/infer.ts refuses the model otherwise), but many layers can sum past it.
+ * The sums of non-negative counts are exact until they pass 2^53, so checking the totals once is enough.
+ */
+function checkTotals(totals: Totals): void {
+  for (const key of ['macs', 'flops', 'otherFlops', 'params', 'weightBytes', 'peakActivationBytes'] as const) {
+    checkCount(totals[key], `the model's total ${key}`);
+  }
 }
 
 function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype'], paramKeys: ReadonlySet<object>): LayerReport {

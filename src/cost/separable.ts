@@ -1,5 +1,6 @@
 import { attr, type Node } from '../ir/types.js';
 import type { TensorState } from '../ops/define.js';
+import { checkCount, product } from '../util/count.js';
 
 /**
  * What separating a convolution would cost, in the MobileNet paper's terms: M input channels, N output channels,
@@ -64,13 +65,13 @@ export function convShapeOf(node: Node, inputs: (TensorState | null)[], outputs:
 
 /** Whether a conv is a "standard" one that separation applies to: not depthwise, spatial kernel larger than 1. */
 export function isSeparable(c: ConvGeometry): boolean {
-  const k = c.kernel.reduce((a, b) => a * b, 1);
+  const k = product(c.kernel);
   const depthwise = c.group === c.inChannels && c.group > 1;
   return k > 1 && !depthwise;
 }
 
 export function separableCost(c: ConvShape, multiplier = 1): SeparableInfo {
-  const pixels = c.batch * c.outSpatial.reduce((a, b) => a * b, 1);
+  const pixels = product([c.batch, ...c.outSpatial]);
   const figures = separationFigures(c, multiplier, pixels);
   return { ...figures, featureMap: c.outSpatial, macs: figures.macs!, macsAfter: figures.macsAfter! };
 }
@@ -83,7 +84,7 @@ export type SeparationFigures = Omit<SeparableInfo, 'featureMap' | 'macs' | 'mac
  * geometry; MACs need the number of output pixels (batch × feature map), null when unknown.
  */
 export function separationFigures(c: ConvGeometry, multiplier: number, pixels: number | null): SeparationFigures {
-  const K = c.kernel.reduce((a, b) => a * b, 1);
+  const K = product(c.kernel);
   const M = c.inChannels;
   const N = c.outChannels;
   const g = c.group;
@@ -96,7 +97,8 @@ export function separationFigures(c: ConvGeometry, multiplier: number, pixels: n
     multiplier,
     macs: pixels === null ? null : pixels * N * (M / g) * K,
     params: N * (M / g) * K + bias,
-    macsAfter: pixels === null ? null : pixels * M * multiplier * K + pixels * N * ((M * multiplier) / g),
+    // A large depth multiplier can make the pair cost more than the conv itself: still a count, still bounded.
+    macsAfter: pixels === null ? null : checkCount(pixels * M * multiplier * K + pixels * N * ((M * multiplier) / g), 'the separated MAC count'),
     paramsAfter: M * multiplier * K + N * ((M * multiplier) / g) + bias,
     reduction: multiplier * (g / N + 1 / K),
   };

@@ -1,3 +1,5 @@
+import { checkCount } from '../util/count.js';
+
 /** ONNX TensorProto.DataType codes, including those added after onnx 1.10 (see REFERENCE.md). */
 export const DataType = {
   UNDEFINED: 0,
@@ -50,8 +52,11 @@ export function dtypeBits(code: number): number {
   return BITS[code] ?? 0;
 }
 
+/** Bytes of `elements` values of a dtype; refused past 2^53 like every count. */
 export function bytesFor(code: number, elements: number): number {
-  return Math.ceil((elements * dtypeBits(code)) / 8);
+  const bits = dtypeBits(code);
+  // Whole bytes per element: multiply by the byte width, so that the product is exact wherever it is below 2^53.
+  return checkCount(bits % 8 === 0 ? elements * (bits / 8) : Math.ceil((elements * bits) / 8), `the byte size of ${elements} ${dtypeName(code)} values`);
 }
 
 /** Floating-point element types: their initializers are a model's parameters. */

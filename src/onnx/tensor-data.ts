@@ -3,6 +3,7 @@ import type { Model, TensorRef } from '../ir/types.js';
 import { DataType, bytesFor, dtypeBits, dtypeName, isFloat } from './dtype.js';
 import { readExternalBytes } from './external.js';
 import { Reader } from './wire.js';
+import { product } from '../util/count.js';
 
 /**
  * Tensor element data, read only when asked for: by the rewriter for the weights it changes, and by shape
@@ -10,12 +11,7 @@ import { Reader } from './wire.js';
  */
 
 export function elementCount(t: TensorRef): number {
-  let n = 1;
-  for (const d of t.dims) n *= d;
-  if (!Number.isSafeInteger(n)) {
-    throw new MbnError('invalid-model', `tensor ${quote(t.name)} has dims [${t.dims.join(', ')}] whose product overflows 2^53`);
-  }
-  return n;
+  return product(t.dims, `the element count of tensor ${quote(t.name)}, dims`);
 }
 
 /** The tensor's bytes in raw_data layout (little-endian, packed), from whichever field holds them. */

@@ -40,7 +40,14 @@ export interface SeparatedLayerRow {
 }
 
 export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
-  const byName = new Map((s.after?.layers ?? []).map((l) => [l.name, l]));
+  // Only the new layers are looked up: no map of every layer of a large model.
+  const wanted = new Set<string>();
+  for (const c of s.plan.chosen) {
+    const names = s.built.newNodes.get(c)!;
+    const prefix = c.name.slice(0, c.name.length - (c.node.name || '').length);
+    wanted.add(prefix + names.depthwise).add(prefix + names.pointwise);
+  }
+  const byName = new Map((s.after?.layers ?? []).filter((l) => wanted.has(l.name)).map((l) => [l.name, l]));
   return s.plan.chosen.map((c) => {
     const info = c.info!;
     const names = s.built.newNodes.get(c)!;

@@ -10,7 +10,10 @@ import type { DataPart } from '../onnx/external.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
-import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { ShapeError } from '../ops/define.js';
+import { product } from '../util/count.js';
+import { convOps } from '../ops/conv.js';
+import { type InferOptions, type InferResult, type LayerRecord, NodeContext, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, composeSeparated, heNormalSeparated, separateConvWeight } from './decompose.js';
 import { alignmentPadding, relocateExternalTensors } from './relocate.js';
@@ -85,15 +88,20 @@ const FLOAT_DTYPES: Record<number, FloatDType> = {
 };
 
 interface GraphIndex {
-  /** Graph holding each node (function bodies are not indexed: their convs are not rewritten). */
+  /** Graph holding each conv node (function bodies are not indexed: their convs are not rewritten). */
   graphOf: Map<Node, Graph>;
   parent: Map<Graph, { graph: Graph; node: Node; attribute: Attribute }>;
   initializers: Map<Graph, Map<string, TensorRef>>;
   constants: Map<Graph, Map<string, Node>>;
-  /** How many node inputs and graph outputs read each name, model-wide. */
+  /**
+   * How many node inputs and graph outputs read each name, and every name, model-wide: filled by indexNames only
+   * when a conv is rewritten (a graph may have millions of names, and a plan that rewrites nothing needs none).
+   */
   readers: Map<string, number>;
   names: Set<string>;
 }
+
+const CONV_OPS = new Set(['Conv', 'QLinearConv', 'ConvInteger']);
 
 function indexModel(model: Model): GraphIndex {
   const index: GraphIndex = {
@@ -104,19 +112,12 @@ function indexModel(model: Model): GraphIndex {
     readers: new Map(),
     names: new Set(),
   };
-  const read = (name: string) => name && index.readers.set(name, (index.readers.get(name) ?? 0) + 1);
   const visit = (g: Graph) => {
     index.initializers.set(g, new Map(g.initializers.map((t) => [t.name, t])));
     const constants = new Map<string, Node>();
     index.constants.set(g, constants);
-    for (const t of g.initializers) index.names.add(t.name);
-    for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) index.names.add(v.name);
-    for (const o of g.outputs) read(o.name);
     for (const n of g.nodes) {
-      index.graphOf.set(n, g);
-      if (n.name) index.names.add(n.name);
-      for (const i of n.inputs) read(i);
-      for (const o of n.outputs) index.names.add(o);
+      if (CONV_OPS.has(n.opType)) index.graphOf.set(n, g);
       if (n.opType === 'Constant' && n.domain === '' && n.outputs[0]) constants.set(n.outputs[0], n);
       for (const a of n.attributes) {
         const subs = a.data.type === 'graph' ? [a.data.value] : a.data.type === 'graphs' ? a.data.value : [];
@@ -128,8 +129,29 @@ function indexModel(model: Model): GraphIndex {
     }
   };
   visit(model.graph);
-  for (const fn of model.functions) for (const n of fn.nodes) if (n.name) index.names.add(n.name);
   return index;
+}
+
+/** Fills the index's names and reader counts (once). */
+function indexNames(model: Model, index: GraphIndex): void {
+  if (index.names.size > 0) return;
+  const read = (name: string) => name && index.readers.set(name, (index.readers.get(name) ?? 0) + 1);
+  const visit = (g: Graph) => {
+    for (const t of g.initializers) index.names.add(t.name);
+    for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) index.names.add(v.name);
+    for (const o of g.outputs) read(o.name);
+    for (const n of g.nodes) {
+      if (n.name) index.names.add(n.name);
+      for (const i of n.inputs) read(i);
+      for (const o of n.outputs) index.names.add(o);
+      for (const a of n.attributes) {
+        const subs = a.data.type === 'graph' ? [a.data.value] : a.data.type === 'graphs' ? a.data.value : [];
+        for (const sub of subs) visit(sub);
+      }
+    }
+  };
+  visit(model.graph);
+  for (const fn of model.functions) for (const n of fn.nodes) if (n.name) index.names.add(n.name);
 }
 
 /** The constant tensor behind a conv's weight input: an initializer or a Constant node, in scope. */
@@ -174,8 +196,8 @@ function classify(layer: LayerRecord, index: GraphIndex): CandidateLayer {
   if (!conv) return { ...base, skipped: `weight shape unknown (${layer.reason ?? 'no shape'})` };
   base.conv = conv;
   const y = layer.outputs[0]?.shape;
-  if (layer.cost && y) base.pixels = y[0] * y.slice(2).reduce((a, b) => a * b, 1);
-  const K = conv.kernel.reduce((a, b) => a * b, 1);
+  if (layer.cost && y) base.pixels = product([y[0], ...y.slice(2)]);
+  const K = product(conv.kernel);
   if (K === 1) return { ...base, skipped: '1×1 conv: already pointwise' };
   if (!isSeparable(conv)) return { ...base, skipped: 'already depthwise' };
   if (!weight) return { ...base, skipped: 'weight is computed at run time (not a constant)' };
@@ -195,9 +217,8 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const before = buildReport(model, inferred);
   const index = indexModel(model);
   const notes: string[] = [];
-  const layers = inferred.layers
-    .filter((l) => l.node.opType === 'Conv' || l.node.opType === 'QLinearConv' || l.node.opType === 'ConvInteger')
-    .map((l) => classify(l, index));
+  for (const l of inferred.layers) if (l.reason && l.node.opType === 'Conv' && l.node.domain === '') assertValidConv(model, l);
+  const layers = inferred.layers.filter((l) => CONV_OPS.has(l.node.opType)).map((l) => classify(l, index));
   // Output sizes that came from an assumed input dim are no measure of the model: their MACs are unknown.
   const assumed = assumedInputDims(model, options);
   if (assumed.length) {
@@ -325,6 +346,20 @@ function assumedInputDims(model: Model, options: InferOptions): AssumedDims[] {
   return out;
 }
 
+/**
+ * A conv whose weight, bias and attributes disagree (ONNX Runtime refuses the model) is an error here, not a skipped
+ * layer: separate would otherwise write a model that is just as broken. A conv whose shapes are only unknown passes.
+ */
+function assertValidConv(model: Model, layer: LayerRecord): void {
+  try {
+    convOps.infer(new NodeContext(model, layer.node, layer.opset, layer.inputs, []));
+  } catch (error) {
+    if (error instanceof ShapeError) {
+      throw new MbnError('invalid-model', `Conv ${quote(layer.name)} is invalid: ${error.message} (ONNX Runtime refuses such a model)`);
+    }
+  }
+}
+
 /** Convs in one graph that share a weight (and group) share its separated weights too. */
 function weightKey(c: CandidateLayer): string {
   return `${c.graph!.span.tagStart}:${c.weight!.tensor.span.tagStart}:${c.conv!.group}`;
@@ -377,15 +412,17 @@ export interface BuiltRewrite {
  */
 export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string): BuiltRewrite {
   const index = plan.index;
+  if (plan.chosen.length > 0) indexNames(model, index);
   const usesExternal = hasExternalData(model);
   const externalLocation = `${basename(outputPath)}.data`;
   const external: DataPart[] = [];
   let externalOffset = 0;
-  const taken = new Set(index.names);
+  // New names and reader counts live beside the index, never in a copy of it (a graph may have millions of names).
+  const added = new Set<string>();
   const unique = (base: string): string => {
     let name = base;
-    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
-    taken.add(name);
+    for (let i = 1; index.names.has(name) || added.has(name); i++) name = `${base}_${i}`;
+    added.add(name);
     return name;
   };
   const edits = new Map<Graph, MessageEdit>();
@@ -396,7 +433,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
   };
   const newNodes: BuiltRewrite['newNodes'] = new Map();
   const shared = new Map<string, { dw: string; pw: string }>();
-  const readers = new Map(index.readers);
+  const readersLeft = new Map<string, number>();
 
   for (const c of plan.chosen) {
     const graph = c.graph!;
@@ -465,8 +502,8 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
 
     // The old weight goes once nothing reads it any more.
     const weightName = node.inputs[1];
-    const left = (readers.get(weightName) ?? 1) - 1;
-    readers.set(weightName, left);
+    const left = (readersLeft.get(weightName) ?? index.readers.get(weightName) ?? 1) - 1;
+    readersLeft.set(weightName, left);
     if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
   }
 

@@ -4,6 +4,7 @@ import { DataType, dtypeName, isFloat } from '../onnx/dtype.js';
 import { smallTensorValues, valueLimit } from '../onnx/tensor-data.js';
 import { type Cost, type RuleContext, ShapeError, type TensorState, UnknownShape } from '../ops/define.js';
 import { ruleFor } from '../ops/index.js';
+import { CountOverflow, checkCount, product } from '../util/count.js';
 
 /**
  * Shape inference over the layer IR. Graph inputs get concrete dims first (from --input, --batch, or 1 with a note
@@ -120,6 +121,8 @@ class Scope {
 const UNKNOWN: TensorState = { dtype: 0, shape: null };
 /** Shared by the many layers that read no weights (never pushed to). */
 const NO_WEIGHTS: WeightUse[] = [];
+/** Shared by the many layers without notes (frozen: a note is never added to it). */
+const NO_NOTES = Object.freeze([]) as unknown as string[];
 
 export function inferModel(model: Model, options: InferOptions = {}): InferResult {
   return new Inference(model, options).run();
@@ -216,7 +219,7 @@ class Inference {
           this.assumedSymbols.delete(d);
         }
       });
-      return { dtype, shape: given };
+      return { dtype, shape: checkedShape(given, name) };
     }
     if (!declared) {
       this.notes.push(`input ${quote(name)} has no declared shape; its layers are not counted (set it with --input ${name}:1x3x224x224)`);
@@ -243,7 +246,7 @@ class Inference {
       }
       return 1;
     });
-    return { dtype, shape };
+    return { dtype, shape: checkedShape(shape, name) };
   }
 
   private addInitializers(graph: Graph, scope: Scope): void {
@@ -373,7 +376,9 @@ class Inference {
     } else {
       try {
         outputs = rule.infer(ctx);
+        for (const o of outputs) if (o?.shape) product(o.shape, 'the element count of its output, shape');
       } catch (error) {
+        if (error instanceof CountOverflow) throw error.at(layerLabel(record));
         if (error instanceof UnknownShape) record.reason = error.message || 'input shape unknown';
         else if (error instanceof ShapeError) record.reason = error.message;
         else if (error instanceof MbnError) throw error;
@@ -393,6 +398,7 @@ class Inference {
         try {
           record.cost = rule.cost(ctx, record.outputs as TensorState[]);
         } catch (error) {
+          if (error instanceof CountOverflow) throw error.at(layerLabel(record));
           if (error instanceof MbnError) throw error;
           record.reason = error instanceof UnknownShape ? 'input shape unknown' : `cost rule failed: ${(error as Error).message}`;
         }
@@ -400,10 +406,16 @@ class Inference {
         record.reason = 'output shape unknown';
       }
     }
+    if (record.cost) {
+      // Per inference, as reported: one execution's cost times the executions (loops multiply).
+      checkCount(record.cost.macs * multiplier, `${layerLabel(record)}: its MAC count`);
+      checkCount((2 * record.cost.macs + record.cost.flops) * multiplier, `${layerLabel(record)}: its FLOP count (2·MACs + other)`);
+    }
     if (record.cost && !Number.isFinite(record.cost.macs + record.cost.flops)) {
       record.cost = null;
       record.reason = 'cost overflows';
     }
+    if (record.notes.length === 0) record.notes = NO_NOTES;
     if (node.opType === 'Constant' && node.domain === '') this.constantWeight(node, scope);
     this.store(record, scope);
   }
@@ -618,9 +630,17 @@ function intsAttr(node: Node, name: string): number[] | null {
 }
 
 function weightOf(t: TensorRef, name: string): WeightUse {
-  let n = 1;
-  for (const d of t.dims) n *= d;
-  return { key: t, name, dtype: t.dtype, elements: n };
+  return { key: t, name, dtype: t.dtype, elements: product(t.dims, `the element count of tensor ${quote(name)}, dims`) };
+}
+
+function layerLabel(record: LayerRecord): string {
+  return `layer ${quote(record.name)} (${record.node.opType})`;
+}
+
+/** A graph input's resolved shape (declared, --input, --batch), refused when its element count passes 2^53. */
+function checkedShape(shape: number[], input: string): number[] {
+  product(shape, `the element count of input ${quote(input)}, shape`);
+  return shape;
 }
 
 /**
