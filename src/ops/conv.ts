@@ -63,6 +63,23 @@ function checkBias(ctx: RuleContext, index: number, outChannels: number): void {
   }
 }
 
+/**
+ * What a Conv's own definition must satisfy whatever its input: weight, bias and attributes that agree. Unlike the
+ * shape rule it needs no input size, so `mbn separate` can refuse an invalid conv without mistaking an output that
+ * an assumed (symbolic) input dim made too small for a broken model.
+ */
+export function checkConvDefinition(ctx: RuleContext): void {
+  const w = ctx.shape(1);
+  checkConvAttributes(ctx, w);
+  const group = ctx.int('group', 1);
+  if (w[0] % group !== 0) throw new ShapeError(`Conv output channels ${w[0]} are not divisible by group ${group}`);
+  checkBias(ctx, 2, w[0]);
+  const x = ctx.inputs[0]?.shape;
+  if (x && x.length === w.length && x[1] !== w[1] * group) {
+    throw new ShapeError(`Conv input has ${x[1]} channels but weight [${w.join(',')}] with group ${group} expects ${w[1] * group}`);
+  }
+}
+
 export function convGeometry(ctx: RuleContext): ConvGeometry {
   const w = ctx.shape(1);
   checkConvAttributes(ctx, w);
