@@ -1,5 +1,5 @@
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
-import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
+import { type Limits, checkLimits } from '../budget/limits.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { rollUpModules } from '../cost/modules.js';
 import { MbnError, quote } from '../errors.js';
@@ -11,6 +11,7 @@ import { renderHtml } from '../report/html-report.js';
 import { externalLocations } from '../ir/walk.js';
 import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
 import { terminalText } from '../report/safe-text.js';
+import { describeLimit } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
 import { inferOptions } from './options.js';
 import { write } from './output.js';
@@ -79,7 +80,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const results = checkLimits(report.totals, options.limits);
   const failed = results.filter((r) => !r.passed);
   const err = makeStyle(process.stderr, options.color);
-  for (const r of failed) write(2, `${err.red('✖')} ${describeFailure(r)}\n`);
+  for (const r of failed) write(2, `${err.red('✖')} ${describeLimit(r)}\n`);
   // Budgets on an incomplete analysis fail: a figure mbn could not compute never passes a gate.
   const gaps = results.length > 0 ? blockingGaps(report.incomplete, options.allowUncounted ?? []) : [];
   if (gaps.length > 0) {

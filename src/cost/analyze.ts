@@ -67,6 +67,9 @@ export interface OpBreakdown {
   params: number;
 }
 
+/** The schema id of a Report rendered as JSON (`mbn analyze --format json`); see the README, "JSON output". */
+export const ANALYZE_SCHEMA = 'mbn.analyze/1';
+
 export interface Report {
   model: {
     path: string | null;

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import type { LayerReport, Report } from '../cost/analyze.js';
+import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
 import type { ModuleCost } from '../cost/modules.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
@@ -24,7 +24,7 @@ export interface RenderOptions {
 /** Layers shown by default when neither --top nor --all is given. */
 export const DEFAULT_ROWS = 25;
 
-export const JSON_SCHEMA = 'mbn.analyze/1';
+export const JSON_SCHEMA = ANALYZE_SCHEMA;
 
 /** Widest op type cell (op types come from the model, so they are data too). */
 const OP_WIDTH = 32;
