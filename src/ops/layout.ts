@@ -1,4 +1,5 @@
 import { DataType } from '../onnx/dtype.js';
+import { FOLD_LIMIT, castValue } from './values.js';
 import {
   type Cost,
   NO_COST,
@@ -31,9 +32,6 @@ import {
  * - TopK: round(input elements · max(1, log2 k)) flops: a heap selection compares every element about log2 k
  *   times; k = 1 (an argmax) still compares every element once.
  */
-
-/** Largest tensor (in elements) whose values are carried along for folding. */
-export const FOLD_LIMIT = 4096;
 
 // ------------------------------------------------------------------------------------------------ helpers ---
 
@@ -117,28 +115,6 @@ function fmt(shape: readonly number[]): string {
 }
 
 // ------------------------------------------------------------------------------------------------- Cast ---
-
-/** Converts a value as a cast to `to` would (integers truncate toward zero and wrap); undefined when not exact. */
-export function castValue(v: number, to: number): number | undefined {
-  if (to === DataType.BOOL) return v !== 0 && !Number.isNaN(v) ? 1 : 0;
-  if (to === DataType.FLOAT) return Math.fround(v);
-  if (to === DataType.DOUBLE) return v;
-  if (to === DataType.FLOAT16) return Number.isInteger(v) && Math.abs(v) <= 2048 ? v : undefined;
-  if (to === DataType.BFLOAT16) return Number.isInteger(v) && Math.abs(v) <= 256 ? v : undefined;
-  if (!Number.isFinite(v)) return undefined;
-  const t = Math.trunc(v);
-  switch (to) {
-    case DataType.INT8: return (t << 24) >> 24;
-    case DataType.UINT8: return t & 0xff;
-    case DataType.INT16: return (t << 16) >> 16;
-    case DataType.UINT16: return t & 0xffff;
-    case DataType.INT32: return t | 0;
-    case DataType.UINT32: return t >>> 0;
-    case DataType.INT64: return t;
-    case DataType.UINT64: return t >= 0 ? t : undefined;
-    default: return undefined;
-  }
-}
 
 function castValues(values: number[] | undefined, to: number): number[] | undefined {
   if (!values) return undefined;
