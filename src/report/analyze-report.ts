@@ -69,9 +69,9 @@ export function renderTable(report: Report, options: RenderOptions): string {
   for (let i = 0; i < rows.length; i++) {
     const l = rows[i];
     const cost = layerCost(l, options.flops);
-    const name = terminalCell(l.name, l.multiplier !== 1 ? NAME_WIDTH - 1 - `×${l.multiplier}`.length : NAME_WIDTH);
+    const name = terminalCell(l.name, l.executions !== 1 ? NAME_WIDTH - 1 - `×${l.executions}`.length : NAME_WIDTH);
     cells[i] = [
-      l.multiplier !== 1 ? `${name} ${c.dim(`×${l.multiplier}`)}` : name,
+      l.executions !== 1 ? `${name} ${c.dim(`×${l.executions}`)}` : name,
       terminalCell(l.op, OP_WIDTH),
       terminalText(clipEnd(l.outputShapes.map(shapeText).join(' '), NAME_WIDTH)),
       l.counted ? human(cost) : c.yellow('not counted'),
@@ -156,8 +156,16 @@ function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
   });
 }
 
+/**
+ * A layer as the JSON contract of version 1 names its fields: `executions` (per inference) is written `multiplier`,
+ * in the same place. See the README, "JSON report".
+ */
+function layerJson(l: LayerReport): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(l).map(([key, value]) => [key === 'executions' ? 'multiplier' : key, value]));
+}
+
 export function renderJson(report: Report): string {
-  return JSON.stringify({ schema: JSON_SCHEMA, ...report }, null, 2) + '\n';
+  return JSON.stringify({ schema: JSON_SCHEMA, ...report, layers: report.layers.map(layerJson) }, null, 2) + '\n';
 }
 
 const CSV_HEAD = [
@@ -173,7 +181,7 @@ export function renderCsv(report: Report): string {
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
-        2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.multiplier, l.counted, l.reason ?? '',
+        2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
       ]
         .map(csvField)
