@@ -1,4 +1,5 @@
 import { DataType, isInteger } from '../onnx/dtype.js';
+import { type RuleContext, ShapeError, type TensorState, elements } from './define.js';
 
 /**
  * Value folding shared by the op rules: how large a tensor's values may be to be carried (TensorState.value), and
@@ -52,4 +53,107 @@ export function castValue(v: number, to: number): number | undefined {
   if (to === DataType.INT64) return t;
   if (to === DataType.UINT64) return t >= 0 ? t : undefined;
   return undefined;
+}
+
+/**
+ * The data-movement families (cast.ts, reshape.ts, transpose.ts, concat-split.ts, slice.ts, gather.ts, scatter.ts,
+ * expand-tile.ts, pad.ts, depth-space.ts, one-hot-trilu.ts, data-dependent.ts, topk-cumsum.ts): operators that move,
+ * reshape, select or convert data: Cast/CastLike, Reshape, Flatten, Squeeze, Unsqueeze,
+ * Transpose, Concat, Split, Slice, Gather, GatherElements, GatherND, Expand, Tile, Pad, DepthToSpace, SpaceToDepth,
+ * ScatterND, ScatterElements, Scatter, OneHot, Trilu, ReverseSequence, Compress, NonZero, TopK, Unique, CumSum.
+ * Shape rules follow onnx/defs/tensor/defs.cc per opset (ctx.opset): attributes that became inputs are read from
+ * where the opset in force puts them.
+ *
+ * Value folding: when the input values an op needs are known (TensorState.value, row-major), the output's values are
+ * computed too, so shape arithmetic such as Shape → Gather → Unsqueeze → Concat → Reshape folds to a concrete target.
+ * Values are only carried for outputs of at most FOLD_LIMIT elements. Compress, NonZero and Unique have
+ * data-dependent output shapes: they are inferred only when their values fold (else UnknownShape).
+ *
+ * Cost conventions (documented here once):
+ * - Pure data movement, selection and conversion cost nothing: {macs: 0, flops: 0}. This covers every op here
+ *   except the two below (Cast included: a conversion, not arithmetic; Unique too: its sort is comparisons).
+ * - CumSum: 1 flop (one add) per output element.
+ * - TopK: round(input elements · max(1, log2 k)) flops: a heap selection compares every element about log2 k
+ *   times; k = 1 (an argmax) still compares every element once.
+ */
+
+// ---------------------------------------------------------------------------------------------- helpers ---
+
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** A state with its values attached when they are given and small enough. */
+export function state(dtype: number, shape: number[], value?: number[] | null): TensorState {
+  const s: TensorState = { dtype, shape };
+  if (value && value.length === elements(shape) && value.length <= FOLD_LIMIT) s.value = value;
+  return s;
+}
+
+/** Input i's values when known (never throws). */
+export function knownValues(ctx: RuleContext, i: number): number[] | undefined {
+  return ctx.has(i) ? (ctx.inputs[i]?.value ?? undefined) : undefined;
+}
+
+/** Input i's values as integers; throws UnknownShape when not known. */
+export function intValues(ctx: RuleContext, i: number): number[] {
+  return ctx.values(i).map((v) => Math.trunc(v));
+}
+
+/** Whether folding an output of this many elements is worth doing. */
+export function foldable(shape: readonly number[]): boolean {
+  return elements(shape) <= FOLD_LIMIT;
+}
+
+/** Calls f on every multi-index of a shape in row-major order (reusing one index array). */
+export function forEachIndex(shape: readonly number[], f: (idx: number[], flat: number) => void): void {
+  const n = elements(shape);
+  if (n === 0) return;
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let flat = 0; flat < n; flat++) {
+    f(idx, flat);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+export function transposeValues(values: readonly number[], shape: readonly number[], perm: readonly number[]): number[] {
+  const inStrides = stridesOf(shape);
+  const outShape = perm.map((p) => shape[p]);
+  const out = new Array<number>(values.length);
+  forEachIndex(outShape, (idx, flat) => {
+    let src = 0;
+    for (let d = 0; d < perm.length; d++) src += idx[d] * inStrides[perm[d]];
+    out[flat] = values[src];
+  });
+  return out;
+}
+
+/** Values of a tensor of `shape` broadcast to `outShape` (numpy rules, already checked). */
+export function broadcastValues(values: readonly number[], shape: readonly number[], outShape: readonly number[]): number[] {
+  const offset = outShape.length - shape.length;
+  const strides = stridesOf(shape);
+  const out = new Array<number>(elements(outShape));
+  forEachIndex(outShape, (idx, flat) => {
+    let src = 0;
+    for (let d = 0; d < shape.length; d++) if (shape[d] !== 1) src += idx[d + offset] * strides[d];
+    out[flat] = values[src];
+  });
+  return out;
+}
+
+export function checkUnique(axes: number[], op: string): void {
+  if (new Set(axes).size !== axes.length) throw new ShapeError(`${op} has repeated axes [${axes.join(',')}]`);
+}
+
+export function bracketed(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
 }
