@@ -1,8 +1,8 @@
 /**
  * Globs, both dialects in one place. Paths (the `model` field of budget entries, `mbn init`): `*` (any run of
  * characters within a path segment), `**` (any number of whole segments, including none), `?` (one character),
- * `[abc]`, `[a-z]`, `[!a-z]` / `[^a-z]` (character classes), and `\` to escape the next character. Paths use `/` (a `\` in a pattern is an escape, so
- * Windows-style separators are not supported in patterns).
+ * `[abc]`, `[a-z]`, `[!a-z]` / `[^a-z]` (character classes), and `\` to escape the next character. Paths use `/`
+ * (a `\` in a pattern is an escape, so Windows-style separators are not supported in patterns).
  *
  * Like most shells: `*`, `?`, `**` and classes never match a leading `.` of a name (write `.*` to match dot files),
  * and `**` does not descend into symbolic links or `node_modules`.
