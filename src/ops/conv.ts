@@ -1,7 +1,8 @@
 import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
 
 /**
- * Conv and ConvTranspose. Shape formulas from onnx/defs/nn/defs.cc (see REFERENCE.md): eff_k = (k − 1)·d + 1;
+ * Conv and ConvTranspose. Shape formulas from onnx/defs/nn/defs.cc (the ONNX operator spec:
+ * https://onnx.ai/onnx/operators/onnx__Conv.html; the cost is the README's "Counting conventions"): eff_k = (k − 1)·d + 1;
  * NOTSET out = floor((in + pads − eff_k) / s) + 1; VALID out = floor((in − eff_k) / s) + 1; SAME_* out = ceil(in / s).
  */
 
