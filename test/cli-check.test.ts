@@ -73,7 +73,7 @@ describe('mbn analyze --max-*', () => {
     const r = mbn(['analyze', V1, '--max-macs', String(V1_MACS - 1), '--format', 'json']);
     expect(r.status).toBe(1);
     expect(json(r.stdout).totals.macs).toBe(V1_MACS);
-    expect(r.stderr).toBe('✖ MACs 569M exceed the budget of 569M by 1 (0.0%)\n');
+    expect(r.stderr).toBe('✖ MACs 568,740,352 exceed the budget of 568,740,351 by 1 (0.0%)\n');
   });
 
   it('units, several budgets, and a bad limit', () => {

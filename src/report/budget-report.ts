@@ -75,18 +75,15 @@ export function describeLimit(r: BudgetResult): string {
     complete: true,
   };
   // `mbn analyze` has always printed rounded figures even when they read the same ("569M … of 569M by 1"); kept so.
-  return describeOutcome(record, false);
+  return describeOutcome(record);
 }
 
-/**
- * A check's outcome, without whose it is. With `exactTies`, a value and limit that round to the same text are shown
- * exactly (see `pair`).
- */
-function describeOutcome(r: CheckRecord, exactTies = true): string {
+/** A check's outcome, without whose it is. A value and limit that round to the same text are shown exactly (`pair`). */
+function describeOutcome(r: CheckRecord): string {
   if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise') return `${r.message}`;
   if (r.kind === 'incomplete') return `incomplete analysis: ${r.message}`;
   const label = labelOf(r.metric);
-  const [value, limit] = exactTies ? pair(r.metric, r.value!, r.limit!) : [fmt(r.metric, r.value!), fmt(r.metric, r.limit!)];
+  const [value, limit] = pair(r.metric, r.value!, r.limit!);
   if (!r.complete && r.value! <= r.limit!) {
     // A lower bound within the limit proves nothing.
     const against = r.kind === 'baseline' ? `the baseline allows up to ${limit}` : `the budget is ${limit}`;
