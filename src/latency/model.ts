@@ -1,0 +1,143 @@
+import type { LayerReport, Report } from '../cost/analyze.js';
+import type { LayerLink } from './graph.js';
+import type { DeviceProfile, OpClass } from './profile.js';
+
+/**
+ * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
+ *   time = max(FLOPs / gflops[class], bytes moved / memoryGBps) + overheadUs
+ * where bytes moved are its inputs, weights and outputs read or written once. The layer is `compute`-bound when
+ * the first term is the largest of the three, `memory`-bound when the second is, `overhead`-bound when the fixed
+ * cost exceeds both. Layers the runtime folds into the kernel before them (an activation, batch-norm or residual
+ * add right after a conv or GEMM) and layers computed ahead of time (shape arithmetic on constants) take no time
+ * of their own; reshapes that only relabel a buffer cost only the overhead. Pure: report in, figures out.
+ */
+export type Bound = 'compute' | 'memory' | 'overhead';
+
+export interface LayerLatency {
+  latencyMs: number;
+  bound: Bound | null;
+  /** The layer this one is predicted to run inside (fused), or why it takes no time. */
+  fusedInto: string | null;
+  /** For a standard conv: predicted time before and after depthwise separation. */
+  separation: { beforeMs: number; afterMs: number; macRatio: number; timeRatio: number } | null;
+}
+
+export interface LatencyTotals {
+  latencyMs: number;
+  /** Predicted latency if every standard conv were separated. */
+  latencyIfSeparatedMs: number;
+  device: string;
+  calibrated: boolean;
+}
+
+const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'Identity', 'Dropout']);
+const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
+const HEAVY = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
+  if (l.op === 'Conv' || l.op === 'ConvTranspose') {
+    if (link && link.group > 1 && link.group === link.inChannels) return 'depthwise';
+    return 'conv';
+  }
+  if (l.op === 'Gemm' || l.op === 'MatMul') return 'gemm';
+  return 'elementwise';
+}
+
+/** Roofline time of one kernel, ms, and what bounds it. */
+export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, bytes: number): { ms: number; bound: Bound } {
+  const computeUs = flops / (profile.gflops[cls] * 1e3);
+  const memoryUs = bytes / (profile.memoryGBps * 1e3);
+  const bound: Bound = profile.overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
+  return { ms: (Math.max(computeUs, memoryUs) + profile.overheadUs) / 1e3, bound };
+}
+
+/** Which layers the runtime folds into a preceding conv/GEMM: layer index → index of the kernel it runs in. */
+export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
+  const producer = new Map<string, number>();
+  const consumers = new Map<string, number>();
+  links.forEach((l, i) => {
+    if (l.scope !== '') return;
+    for (const o of l.outputs) if (o) producer.set(o, i);
+    for (const x of l.inputs) if (x) consumers.set(x, (consumers.get(x) ?? 0) + 1);
+  });
+  const folded = new Map<number, number>();
+  links.forEach((l, i) => {
+    if (l.scope !== '' || !FOLDED_INTO_PRODUCER.has(l.op)) return;
+    for (const x of l.inputs) {
+      const p = x ? producer.get(x) : undefined;
+      if (p === undefined || consumers.get(x) !== 1) continue;
+      const head = HEAVY.has(links[p].op) ? p : folded.get(p);
+      // Only one layer may fold a given output; the add of a residual folds into the conv on one side.
+      if (head !== undefined && links[head].op !== 'MatMul') {
+        folded.set(i, head);
+        return;
+      }
+    }
+  });
+  return folded;
+}
+
+function flopsOf(l: LayerReport): number {
+  return 2 * l.macs + l.otherFlops;
+}
+
+/** Predicted time of one execution of a standard conv once separated (depthwise then pointwise), ms. */
+function separatedTime(profile: DeviceProfile, l: LayerReport, link: LayerLink): number | null {
+  const s = l.separable;
+  if (!s || link.inputBytes === null || link.outputBytes === null) return null;
+  const K = s.kernel.reduce((a, b) => a * b, 1);
+  const pixels = s.macs / (s.N * (s.M / s.group) * K);
+  const elementBytes = link.outputBytes / (pixels * s.N);
+  const inBytes = link.inputBytes - l.weightBytes;
+  const midBytes = pixels * s.M * s.multiplier * elementBytes;
+  const dwMacs = pixels * s.M * s.multiplier * K;
+  const pwMacs = pixels * s.N * ((s.M * s.multiplier) / s.group);
+  const dw = kernelTime(profile, 'depthwise', 2 * dwMacs, inBytes + s.M * s.multiplier * K * 4 + midBytes);
+  const pw = kernelTime(profile, 'conv', 2 * pwMacs, midBytes + s.N * s.M * s.multiplier * 4 + link.outputBytes);
+  return dw.ms + pw.ms;
+}
+
+/** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
+export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals } {
+  const folded = foldedLayers(links);
+  let total = 0;
+  let saved = 0;
+  const layers = report.layers.map((l, i): LayerLatency => {
+    const link = links[i];
+    const head = folded.get(i);
+    if (head !== undefined) return { latencyMs: 0, bound: null, fusedInto: report.layers[head].name, separation: null };
+    if (l.multiplier === 0) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
+    if (link?.folded) return { latencyMs: 0, bound: null, fusedInto: '(computed ahead of time)', separation: null };
+    const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) + (link?.outputBytes ?? l.activationBytes);
+    // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
+    const k = kernelTime(profile, opClass(l, link), flopsOf(l) / l.multiplier, bytes);
+    const ms = k.ms * l.multiplier;
+    total += ms;
+    let separation: LayerLatency['separation'] = null;
+    const once = link ? separatedTime(profile, l, link) : null;
+    const after = once === null ? null : once * l.multiplier;
+    if (after !== null && l.separable) {
+      separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };
+      saved += ms - after;
+    }
+    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation };
+  });
+  return {
+    layers,
+    totals: { latencyMs: total, latencyIfSeparatedMs: total - saved, device: profile.name, calibrated: profile.calibrated },
+  };
+}
+
+/** The optional post-pass of `mbn analyze --device`: latency fields on each layer and in the totals. */
+export type LatencyReport = Report & {
+  layers: (LayerReport & Partial<LayerLatency>)[];
+  totals: Report['totals'] & Partial<LatencyTotals>;
+};
+
+export function addLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): LatencyReport {
+  const { layers, totals } = predictLatency(report, links, profile);
+  const out = report as LatencyReport;
+  out.layers.forEach((l, i) => Object.assign(l, layers[i]));
+  Object.assign(out.totals, totals);
+  return out;
+}
