@@ -145,6 +145,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--warmup <n>', 'untimed runs before timing', parseNonNegativeInt('--warmup'), 3)
     .option('--runs <n>', 'timed runs per model', parsePositiveInt('--runs'), 20)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
+    .option('--per-layer', 'profile in ONNX Runtime and report each layer\'s time, bytes moved and arithmetic intensity', false)
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(bench);

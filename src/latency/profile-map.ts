@@ -132,14 +132,19 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
   // after an NCHWc Conv); in report order, so that a chain Add → Relu follows its head.
   links.forEach((l, i) => {
     if (claimed.has(i) || l.scope !== '' || !FOLDABLE.has(l.op)) return;
+    // Only the end of a node's chain can take more; a residual add goes to the conv on its own side, not to the
+    // block before it whose output it also reads.
+    let best: { at: number; head: boolean } | undefined;
     for (const name of l.inputs) {
       const p = name ? producer.get(name) : undefined;
       const at = p === undefined ? undefined : claimed.get(p);
-      if (at === undefined) continue;
-      nodes[at].layers.push(i);
-      claimed.set(i, at);
-      return;
+      if (at === undefined || nodes[at].layers[nodes[at].layers.length - 1] !== p) continue;
+      const head = nodes[at].layers[0] === p;
+      if (!best || (head && !best.head)) best = { at, head };
     }
+    if (!best) return;
+    nodes[best.at].layers.push(i);
+    claimed.set(i, best.at);
   });
   const layers: LayerTime[] = links.map((_, i) => {
     const at = claimed.get(i);

@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { Measurement, InputSpec } from '../bench/run.js';
+import type { MeasuredLayer, PerLayerResult } from '../latency/per-layer.js';
 import { human } from './units.js';
 
 /** `mbn bench` output: the JSON contract (schema mbn.bench/1) and the table. */
@@ -22,6 +23,10 @@ export interface BenchRecord {
   latencyRatio: number;
   /** This model's MACs over the first model's (null when the first has none). */
   macRatio: number | null;
+  /** `--per-layer`: ONNX Runtime's profiled time of each layer (see src/latency/per-layer.ts). */
+  layers?: MeasuredLayer[];
+  /** `--per-layer`: the trace's totals and the nodes ONNX Runtime added itself. */
+  trace?: Omit<PerLayerResult, 'layers'>;
 }
 
 export interface BenchOptions {
