@@ -17,7 +17,7 @@ const LEN = 2;
 const FLOAT = 1;
 
 /** A span of output: encoded bytes, or `length` float32s of seeded random weights generated while writing. */
-type Chunk = Uint8Array | { random: number; scale: number };
+export type Chunk = Uint8Array | { random: number; scale: number };
 
 function chunkLength(c: Chunk): number {
   return c instanceof Uint8Array ? c.length : c.random * 4;
@@ -28,7 +28,7 @@ function field(no: number, payloadLength: number): Uint8Array {
 }
 
 /** A TensorProto field (GraphProto.initializer, no. 5) whose raw_data follows as a random chunk. */
-function initializer(name: string, dims: number[], scale: number): Chunk[] {
+export function initializer(name: string, dims: number[], scale: number): Chunk[] {
   const count = dims.reduce((a, b) => a * b, 1);
   const w = Writer.create();
   for (const d of dims) w.uint32((1 << 3) | 0).int64(d);
@@ -55,7 +55,7 @@ function intField(no: number, value: number): Uint8Array {
 }
 
 /** Writes a ModelProto (IR 7, one default-domain opset) whose graph is `graphChunks`; returns the file size. */
-function writeModel(path: string, graphName: string, graphChunks: Chunk[], opset: number, seed: number): number {
+export function writeModel(path: string, graphName: string, graphChunks: Chunk[], opset: number, seed: number): number {
   const graphBody: Chunk[] = [stringField(2, graphName), ...graphChunks];
   const graphLength = graphBody.reduce((n, c) => n + chunkLength(c), 0);
   const chunks: Chunk[] = [intField(1, 7), stringField(2, 'mbn-bench'), field(7, graphLength), ...graphBody, opsetImport(opset)];
@@ -85,7 +85,7 @@ function writeModel(path: string, graphName: string, graphChunks: Chunk[], opset
   return size;
 }
 
-function node(opType: string, inputs: string[], outputs: string[], name: string, attributes: NewNode['attributes'] = []): Uint8Array {
+export function node(opType: string, inputs: string[], outputs: string[], name: string, attributes: NewNode['attributes'] = []): Uint8Array {
   return encodeNodeField({ name, opType, domain: '', inputs, outputs, attributes });
 }
 

@@ -153,6 +153,18 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runBench } = await import('./bench.js');
     await runBench(paths, opts);
   });
+  program
+    .command('calibrate')
+    .description('measure this machine through ONNX Runtime (micro-benchmarks, under a minute) and write a device profile for --device')
+    .option('-o, --output <file>', 'write the profile here (default: stdout)')
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
+    .option('--runs <n>', 'timed runs per micro-benchmark', parsePositiveInt('--runs'), 10)
+    .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
+    .action(async (opts) => {
+      const { runCalibrate } = await import('./calibrate.js');
+      await runCalibrate(opts);
+    });
   return program;
 }
 

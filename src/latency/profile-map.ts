@@ -22,8 +22,10 @@ export interface MeasuredNode {
   ortName: string;
   /** ORT's op type (Conv for an NCHWc conv, FusedConv, ReorderOutput, …). */
   ortOp: string;
-  /** Mean kernel time per run, milliseconds. */
+  /** Mean time per run, milliseconds: the kernel and the executor's dispatch gap before it. */
   ms: number;
+  /** Mean kernel time alone per run, milliseconds. */
+  kernelMs: number;
   /** mbn layers this node computes (report indices), the one it is charged to first; empty for ORT's own nodes. */
   layers: number[];
 }
@@ -46,7 +48,7 @@ export interface TraceMapping {
   nodes: MeasuredNode[];
   /** One per report layer. */
   layers: LayerTime[];
-  /** Sum of all node kernel times per run, ms (layers + ORT's own nodes). */
+  /** Sum of all node times per run, ms (layers + ORT's own nodes, kernels + dispatch gaps). */
   nodeMs: number;
 }
 
@@ -70,15 +72,24 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
     .sort((a, b) => a.ts! - b.ts!)
     .slice(skipRuns);
   const windows = runs.map((r) => [r.ts!, r.ts! + r.dur!] as const);
-  const inTimedRun = (ts: number) => windows.some(([a, b]) => ts >= a && ts <= b);
-  const perNode = new Map<string, { op: string; us: number }>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || typeof e.name !== 'string' || !e.name.endsWith('_kernel_time')) continue;
-    if (typeof e.ts !== 'number' || typeof e.dur !== 'number' || !inTimedRun(e.ts)) continue;
-    const name = e.name.slice(0, -'_kernel_time'.length);
-    const entry = perNode.get(name) ?? { op: e.args?.op_name ?? '?', us: 0 };
-    entry.us += e.dur;
-    perNode.set(name, entry);
+  // A node's time is its kernel plus the dispatch gap since the previous kernel of the same run ended (the
+  // sequential executor does nothing else in between); the gap before a run's first kernel and after its last
+  // (feeding inputs, returning outputs) belongs to the session, not to a layer.
+  const perNode = new Map<string, { op: string; us: number; kernelUs: number }>();
+  const kernels = events
+    .filter((e) => e.cat === 'Node' && typeof e.name === 'string' && e.name.endsWith('_kernel_time') && typeof e.ts === 'number' && typeof e.dur === 'number')
+    .sort((a, b) => a.ts! - b.ts!);
+  for (const [start, end] of windows) {
+    let previousEnd: number | null = null;
+    for (const e of kernels) {
+      if (e.ts! < start || e.ts! > end) continue;
+      const name = e.name!.slice(0, -'_kernel_time'.length);
+      const entry = perNode.get(name) ?? { op: e.args?.op_name ?? '?', us: 0, kernelUs: 0 };
+      entry.kernelUs += e.dur!;
+      entry.us += e.dur! + (previousEnd === null ? 0 : Math.max(0, e.ts! - previousEnd));
+      perNode.set(name, entry);
+      previousEnd = e.ts! + e.dur!;
+    }
   }
   const n = Math.max(1, runs.length);
   const byName = new Map<string, number>();
@@ -99,8 +110,8 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
   };
   const claimed = new Map<number, number>(); // layer → node index
   const nodes: MeasuredNode[] = [];
-  for (const [ortName, { op, us }] of perNode) {
-    const node: MeasuredNode = { ortName, ortOp: op, ms: us / n / 1000, layers: [] };
+  for (const [ortName, { op, us, kernelUs }] of perNode) {
+    const node: MeasuredNode = { ortName, ortOp: op, ms: us / n / 1000, kernelMs: kernelUs / n / 1000, layers: [] };
     nodes.push(node);
     let anchor = byName.get(ortName);
     if (anchor === undefined) {

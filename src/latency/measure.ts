@@ -1,0 +1,167 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Chunk, initializer, node, writeModel } from '../bench/models.js';
+import { measureModel, type Ort } from '../bench/run.js';
+import { encodeValueInfoField } from '../onnx/encode.js';
+import { type DeviceProfile, PROFILE_SCHEMA } from './profile.js';
+
+/**
+ * `mbn calibrate`: micro-benchmarks through ONNX Runtime, each a one-op model written with mbn's own encoders,
+ * whose FLOPs and bytes are known by construction. Each is timed as `mbn bench` times a model (median of the
+ * timed runs), so that predictions and measurements share one clock.
+ */
+const FLOAT = 1;
+/** Adds in the bandwidth benchmark. */
+const ADDS = 8;
+const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
+
+interface MicroBenchmark {
+  name: string;
+  what: string;
+  flops: number;
+  bytes: number;
+  input: number[];
+  write(path: string): void;
+  /** Ops in the model (for the per-op overhead). */
+  ops: number;
+}
+
+function convBench(name: string, what: string, c: number, hw: number, group: number): MicroBenchmark {
+  const macs = c * (c / group) * 9 * hw * hw;
+  const act = c * hw * hw * 4;
+  const weights = c * (c / group) * 9 * 4;
+  return {
+    name,
+    what,
+    flops: 2 * macs,
+    bytes: 2 * act + weights,
+    input: [1, c, hw, hw],
+    ops: 1,
+    write: (path) => {
+      const chunks: Chunk[] = [
+        node('Conv', ['x', 'w'], ['y'], 'conv', [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), { name: 'group', type: 'int', value: group }]),
+        ...initializer('w', [c, c / group, 3, 3], Math.sqrt(2 / ((c / group) * 9))),
+        encodeValueInfoField('x', FLOAT, [1, c, hw, hw], 11),
+        encodeValueInfoField('y', FLOAT, [1, c, hw, hw], 12),
+      ];
+      writeModel(path, name, chunks, 13, 3);
+    },
+  };
+}
+
+function benchmarks(): MicroBenchmark[] {
+  const m = 128;
+  const k = 1024;
+  const addElements = 64 * 256 * 256;
+  const chain = 200;
+  return [
+    convBench('conv', 'Conv 3×3, 64→64 channels, 56×56, pads 1 (dense conv: peak compute)', 64, 56, 1),
+    {
+      name: 'gemm',
+      what: `MatMul [${m}, ${k}] × [${k}, ${k}] (GEMM: peak compute)`,
+      flops: 2 * m * k * k,
+      bytes: (m * k + k * k + m * k) * 4,
+      input: [m, k],
+      ops: 1,
+      write: (path) =>
+        writeModel(path, 'gemm', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [k, k], Math.sqrt(1 / k)), encodeValueInfoField('x', FLOAT, [m, k], 11), encodeValueInfoField('y', FLOAT, [m, k], 12)], 13, 3),
+    },
+    convBench('depthwise', 'depthwise Conv 3×3, 128 channels, 56×56, group 128 (depthwise efficiency)', 128, 56, 128),
+    {
+      name: 'elementwise',
+      what: `${ADDS} chained Adds of [1, 64, 256, 256] float tensors, then a ReduceMax (memory bandwidth: ${(ADDS * addElements * 12) / 1e6} MB moved by the Adds)`,
+      flops: ADDS * addElements,
+      bytes: ADDS * addElements * 12,
+      input: [1, 64, 256, 256],
+      ops: ADDS + 1,
+      write: (path) => {
+        // The big tensors stay inside the session: only the input is copied in, and one number comes out.
+        const chunks: Chunk[] = [];
+        let prev = 'x';
+        for (let i = 0; i < ADDS; i++) {
+          chunks.push(node('Add', [prev, 'x'], [`a${i}`], `add${i}`));
+          prev = `a${i}`;
+        }
+        chunks.push(node('ReduceMax', [prev], ['y'], 'reduce', [{ name: 'keepdims', type: 'int', value: 0 }]));
+        chunks.push(encodeValueInfoField('x', FLOAT, [1, 64, 256, 256], 11), encodeValueInfoField('y', FLOAT, [], 12));
+        writeModel(path, 'add', chunks, 13, 3);
+      },
+    },
+    {
+      name: 'overhead',
+      what: `a chain of ${chain} Relu/Neg on a [1, 8] tensor (per-op overhead)`,
+      flops: 0,
+      bytes: 0,
+      input: [1, 8],
+      ops: chain,
+      write: (path) => {
+        const chunks: Chunk[] = [];
+        let prev = 'x';
+        for (let i = 0; i < chain; i++) {
+          const out = i === chain - 1 ? 'y' : `t${i}`;
+          chunks.push(node(i % 2 ? 'Neg' : 'Relu', [prev], [out], `op${i}`));
+          prev = out;
+        }
+        chunks.push(encodeValueInfoField('x', FLOAT, [1, 8], 11), encodeValueInfoField('y', FLOAT, [1, 8], 12));
+        writeModel(path, 'chain', chunks, 13, 3);
+      },
+    },
+  ];
+}
+
+export interface CalibrateOptions {
+  threads: number;
+  runs: number;
+  warmup: number;
+  name: string;
+  onStep?: (name: string) => void;
+}
+
+export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<DeviceProfile> {
+  const dir = mkdtempSync(join(tmpdir(), 'mbn-calibrate-'));
+  const results: NonNullable<DeviceProfile['measurements']> = [];
+  try {
+    for (const b of benchmarks()) {
+      options.onStep?.(b.name);
+      const path = join(dir, `${b.name}.onnx`);
+      b.write(path);
+      const m = await measureModel(ort, path, [{ name: 'x', type: 'float32', dims: b.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads });
+      results.push({ name: b.name, what: b.what, flops: b.flops, bytes: b.bytes, ms: m.latency.median });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const at = (name: string) => results.find((r) => r.name === name)!;
+  const overheadMs = at('overhead').ms / 200;
+  // Each figure is the benchmark's work over its time less the one op's overhead.
+  const rate = (name: string, of: 'flops' | 'bytes') => {
+    const r = at(name);
+    return r[of] / (Math.max(r.ms - overheadMs, r.ms / 2) * 1e6);
+  };
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    schema: PROFILE_SCHEMA,
+    name: options.name,
+    description: `measured by mbn calibrate through ONNX Runtime, ${options.threads} intra-op thread${options.threads === 1 ? '' : 's'}`,
+    calibrated: true,
+    threads: options.threads,
+    gflops: {
+      conv: round(rate('conv', 'flops')),
+      depthwise: round(rate('depthwise', 'flops')),
+      gemm: round(rate('gemm', 'flops')),
+      elementwise: round(rate('elementwise', 'flops')),
+    },
+    memoryGBps: round(rate('elementwise', 'bytes')),
+    overheadUs: round(overheadMs * 1000),
+    sources: ['mbn calibrate: median of timed runs of each micro-benchmark in "measurements"; rates = work / (time − one op overhead)'],
+    measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),
+    measuredOn: {
+      date: new Date().toISOString(),
+      runtime: `onnxruntime-node ${ort.env?.versions?.node ?? ort.env?.versions?.common ?? '?'}`,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      logicalCpus: cpus().length,
+      runs: options.runs,
+    },
+  };
+}
