@@ -49,6 +49,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(analyze);
   limitOptions(analyze);
+  analyze
+    .option('--device <profile>', 'predict each layer\'s latency on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
+    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'));
   analyze.action(async (path: string, opts) => {
     const { runAnalyze } = await import('./analyze.js');
     const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts) });
@@ -166,6 +169,14 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
       await runCalibrate(opts);
     });
   return program;
+}
+
+function parsePositiveNumber(flag: string) {
+  return (text: string): number => {
+    const value = Number(text.replace(/ms$/, ''));
+    if (!/^[0-9.]+(ms)?$/.test(text) || !Number.isFinite(value) || value <= 0) throw new MbnError('usage', `${flag} '${text.slice(0, 40)}' is not a positive number of milliseconds`);
+    return value;
+  };
 }
 
 function collect(value: string, previous: string[]): string[] {

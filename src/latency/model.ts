@@ -129,14 +129,14 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
 }
 
 /** The optional post-pass of `mbn analyze --device`: latency fields on each layer and in the totals. */
-export type LatencyReport = Report & {
+export type LatencyReport = Omit<Report, 'layers' | 'totals'> & {
   layers: (LayerReport & Partial<LayerLatency>)[];
   totals: Report['totals'] & Partial<LatencyTotals>;
 };
 
 export function addLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): LatencyReport {
   const { layers, totals } = predictLatency(report, links, profile);
-  const out = report as LatencyReport;
+  const out: LatencyReport = report;
   out.layers.forEach((l, i) => Object.assign(l, layers[i]));
   Object.assign(out.totals, totals);
   return out;

@@ -1,9 +1,11 @@
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
+import type { LatencyReport } from '../latency/model.js';
+import type { DeviceProfile } from '../latency/profile.js';
 import type { BenchRecord } from './bench-report.js';
 import { human, humanBytes } from './units.js';
 
-/** Rendering of latency figures: `mbn bench --per-layer` tables. */
+/** Rendering of latency figures: `mbn bench --per-layer` and `mbn analyze --device`. */
 
 export function msText(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '?';
@@ -54,4 +56,57 @@ export function renderPerLayerTable(record: BenchRecord, c: ChalkInstance): stri
     ),
   );
   return out.join('\n') + '\n\n';
+}
+
+/** `mbn analyze --device`: predicted time per layer, what bounds it, and separation before/after. */
+export function renderLatency(report: LatencyReport, profile: DeviceProfile, view: { top: number | null; all: boolean; style: ChalkInstance; markdown: boolean }): string {
+  const c = view.style;
+  const total = report.totals.latencyMs ?? 0;
+  const timed = report.layers.filter((l) => (l.latencyMs ?? 0) > 0);
+  const limit = view.all ? timed.length : (view.top ?? 25);
+  const rows = timed.slice().sort((a, b) => b.latencyMs! - a.latencyMs!).slice(0, limit);
+  const head = ['Layer', 'Op', 'MACs', 'Time', 'Share', 'Bound', 'Separated: time (MACs)'];
+  const cells = rows.map((l) => {
+    const s = l.separation;
+    const bound = l.bound === 'memory' ? (view.markdown ? '**memory**' : c.yellow('memory')) : (l.bound ?? '');
+    return [
+      l.name.length > 48 ? `…${l.name.slice(l.name.length - 47)}` : l.name,
+      l.op,
+      l.macs ? human(l.macs) : '',
+      msText(l.latencyMs ?? null),
+      total ? `${((100 * l.latencyMs!) / total).toFixed(1)}%` : '',
+      bound,
+      s ? `${msText(s.beforeMs)} → ${msText(s.afterMs)} ×${s.timeRatio.toFixed(2)} (MACs ×${s.macRatio.toFixed(2)})` : '',
+    ];
+  });
+  const title = `Predicted latency on ${profile.name}${profile.calibrated ? '' : ' (uncalibrated estimate)'}: ${msText(total)}`;
+  const sepLine =
+    report.totals.separableLayers > 0 && report.totals.latencyIfSeparatedMs !== undefined
+      ? `Separating ${report.totals.separableLayers} standard conv${report.totals.separableLayers === 1 ? '' : 's'}: ${msText(total)} → ${msText(report.totals.latencyIfSeparatedMs)} (×${(report.totals.latencyIfSeparatedMs / total).toFixed(2)}; MACs ×${(report.totals.macsIfSeparated / report.totals.macs).toFixed(2)})`
+      : null;
+  const hidden = timed.length - rows.length;
+  const footnote = `time = max(FLOPs / class rate, bytes moved / ${profile.memoryGBps} GB/s) + ${profile.overheadUs} µs per op; layers fused into a conv take no time of their own`;
+  if (view.markdown) {
+    const out = ['', `#### ${title}`, '', `| ${head.join(' | ')} |`, '|---|---|---:|---:|---:|---|---|'];
+    for (const r of cells) out.push(`| ${r.map((x) => x.replace(/[|\\`*_<>[\]]/g, (ch: string) => (ch === '*' ? ch : `\\${ch}`))).join(' | ')} |`);
+    if (hidden > 0) out.push('', `_${hidden} more timed layers not shown._`);
+    if (sepLine) out.push('', sepLine + '.');
+    out.push('', `_${footnote}._`);
+    return out.join('\n') + '\n';
+  }
+  const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [], compact: true }, colAligns: ['left', 'left', 'right', 'right', 'right', 'left', 'left'] });
+  for (const r of cells) table.push(r);
+  const out = ['', c.bold(title), table.toString()];
+  if (hidden > 0) out.push(c.dim(`… ${hidden} more timed layer${hidden === 1 ? '' : 's'} (--all shows every layer)`));
+  if (sepLine) out.push(c.green(sepLine));
+  out.push(c.dim(footnote));
+  return out.join('\n') + '\n';
+}
+
+/** "Predicted latency 12.3 ms on rpi4 exceeds the budget of 10 ms by 2.3 ms (23.0%)", or null when it holds. */
+export function latencyBudgetFailure(latencyMs: number | null, limitMs: number, device: string): string | null {
+  if (latencyMs === null) return `Predicted latency on ${device} is unknown, so the budget of ${msText(limitMs)} cannot pass`;
+  if (latencyMs <= limitMs) return null;
+  const over = latencyMs - limitMs;
+  return `Predicted latency ${msText(latencyMs)} on ${device} exceeds the budget of ${msText(limitMs)} by ${msText(over)} (${((100 * over) / limitMs).toFixed(1)}%)`;
 }
