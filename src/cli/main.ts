@@ -162,7 +162,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('-o, --output <file>', 'write the profile here (default: stdout)')
     .option('--force', 'overwrite an existing output file', false)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
-    .option('--runs <n>', 'timed runs per micro-benchmark', parsePositiveInt('--runs'), 10)
+    .option('--runs <n>', 'timed runs per micro-benchmark (the fastest is kept)', parsePositiveInt('--runs'), 20)
     .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
     .action(async (opts) => {
       const { runCalibrate } = await import('./calibrate.js');

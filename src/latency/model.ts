@@ -4,12 +4,14 @@ import type { DeviceProfile, OpClass } from './profile.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
- *   time = max(FLOPs / gflops[class], bytes moved / memoryGBps) + overheadUs
- * where bytes moved are its inputs, weights and outputs read or written once. The layer is `compute`-bound when
+ *   time = max(FLOPs / gflops[class], bytes moved / bandwidth) + overheadUs
+ * where bytes moved are its inputs, weights and outputs read or written once, and the bandwidth is the cache's
+ * (cacheGBps) when they fit in cacheBytes, DRAM's (memoryGBps) when not. The layer is `compute`-bound when
  * the first term is the largest of the three, `memory`-bound when the second is, `overhead`-bound when the fixed
  * cost exceeds both. Layers the runtime folds into the kernel before them (an activation, batch-norm or residual
  * add right after a conv or GEMM) and layers computed ahead of time (shape arithmetic on constants) take no time
- * of their own; reshapes that only relabel a buffer cost only the overhead. Pure: report in, figures out.
+ * of their own; reshapes that only relabel a buffer cost only the overhead. The model's total adds the fixed cost of
+ * one inference call (runOverheadUs). Pure: report in, figures out.
  */
 export type Bound = 'compute' | 'memory' | 'overhead';
 
@@ -46,7 +48,7 @@ export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
 /** Roofline time of one kernel, ms, and what bounds it. */
 export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, bytes: number): { ms: number; bound: Bound } {
   const computeUs = flops / (profile.gflops[cls] * 1e3);
-  const memoryUs = bytes / (profile.memoryGBps * 1e3);
+  const memoryUs = bytes / ((bytes <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps) * 1e3);
   const bound: Bound = profile.overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
   return { ms: (Math.max(computeUs, memoryUs) + profile.overheadUs) / 1e3, bound };
 }
@@ -100,7 +102,7 @@ function separatedTime(profile: DeviceProfile, l: LayerReport, link: LayerLink):
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
 export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals } {
   const folded = foldedLayers(links);
-  let total = 0;
+  let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
     const link = links[i];

@@ -21,10 +21,16 @@ export interface DeviceProfile {
   threads: number;
   /** Attainable FLOP rate of each op class, GFLOP/s (10⁹ FLOP per second). */
   gflops: Record<OpClass, number>;
-  /** Attainable memory bandwidth, GB/s (10⁹ bytes per second). */
+  /** Attainable DRAM bandwidth, GB/s (10⁹ bytes per second), for layers whose bytes exceed `cacheBytes`. */
   memoryGBps: number;
+  /** Attainable bandwidth of the last private cache, GB/s, for layers whose bytes fit in `cacheBytes`. */
+  cacheGBps: number;
+  /** Size of that cache, bytes (a layer moving no more than this is served from it). */
+  cacheBytes: number;
   /** Fixed cost of running one op (dispatch, threading, small-tensor inefficiency), microseconds. */
   overheadUs: number;
+  /** Fixed cost of one inference call (feeding inputs, returning outputs), microseconds. */
+  runOverheadUs: number;
   /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
   sources: string[];
   /** `mbn calibrate` only: each micro-benchmark and its result. */
@@ -56,7 +62,10 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   }
   for (const key of Object.keys(g as object)) if (!(OP_CLASSES as readonly string[]).includes(key)) bad(`"gflops.${key}" is not an op class (${OP_CLASSES.join(', ')})`);
   if (!positive(p.memoryGBps)) bad('"memoryGBps" must be a positive number (GB/s)');
+  if (!positive(p.cacheGBps)) bad('"cacheGBps" must be a positive number (GB/s)');
+  if (!Number.isInteger(p.cacheBytes) || (p.cacheBytes as number) < 0) bad('"cacheBytes" must be an integer ≥ 0 (bytes)');
   if (typeof p.overheadUs !== 'number' || !Number.isFinite(p.overheadUs) || p.overheadUs < 0) bad('"overheadUs" must be a number ≥ 0 (microseconds)');
+  if (typeof p.runOverheadUs !== 'number' || !Number.isFinite(p.runOverheadUs) || p.runOverheadUs < 0) bad('"runOverheadUs" must be a number ≥ 0 (microseconds)');
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   return {
     schema: PROFILE_SCHEMA,
@@ -66,7 +75,10 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     threads: p.threads as number,
     gflops: Object.fromEntries(OP_CLASSES.map((c) => [c, (g as Record<string, number>)[c]])) as Record<OpClass, number>,
     memoryGBps: p.memoryGBps as number,
+    cacheGBps: p.cacheGBps as number,
+    cacheBytes: p.cacheBytes as number,
     overheadUs: p.overheadUs as number,
+    runOverheadUs: p.runOverheadUs as number,
     sources: p.sources as string[],
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
     ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
