@@ -269,3 +269,33 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(existsSync(`${out}.tmp-${process.pid}`)).toBe(false);
   });
 });
+
+describe('mbn check: maxLatencyMs and device', () => {
+  it('gates each model on its predicted latency, and rejects maxLatencyMs without a device', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'conv_relu.onnx'), buildModel(CONV_RELU));
+    writeFileSync(join(dir, 'p.json'), JSON.stringify(PROFILE));
+    const { report, links } = reportOf(CONV_RELU);
+    const predicted = predictLatency(report, links, PROFILE).totals.latencyMs;
+    const config = (entries: unknown) => writeFileSync(join(dir, 'mbn.config.json'), JSON.stringify(entries));
+    config([
+      { name: 'fast', model: 'conv_relu.onnx', device: 'p.json', maxLatencyMs: predicted * 2 },
+      { name: 'slow', model: 'conv_relu.onnx', device: 'p.json', maxLatencyMs: predicted / 2 },
+    ]);
+    const r = mbn(['check', '--format', 'json'], { cwd: dir });
+    expect(r.status).toBe(1);
+    const checks = JSON.parse(r.stdout).checks;
+    expect(checks.map((c: { name: string; kind: string; passed: boolean; value: number }) => [c.name, c.kind, c.passed, c.value])).toEqual([
+      ['fast', 'latency', true, predicted],
+      ['slow', 'latency', false, predicted],
+    ]);
+    config([{ model: 'conv_relu.onnx', maxLatencyMs: 1 }]);
+    const missing = mbn(['check'], { cwd: dir });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^mbn: mbn\.config\.json: entry 1: "maxLatencyMs" needs "device"/);
+    config([{ model: 'conv_relu.onnx', maxLatencyMs: 1, device: 'nope.json' }]);
+    const bad = mbn(['check'], { cwd: dir });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^mbn: mbn\.config\.json: "device" '.*nope\.json' is neither a profile file nor a built-in profile/);
+  });
+});

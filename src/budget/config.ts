@@ -22,12 +22,16 @@ export interface BudgetEntry {
   batch: number | null;
   /** Fail on `mbn advise` findings of this severity or worse (null: advice not checked). */
   advise: 'warning' | 'error' | null;
+  /** Predicted latency budget, ms, on `device` (null: latency not checked). */
+  maxLatencyMs: number | null;
+  /** Device profile for maxLatencyMs: a built-in name, or a profile file relative to the config file. */
+  device: string | null;
 }
 
 export const EXAMPLE_ENTRY = '{"name": "mobilenet", "model": "models/mobilenet*.onnx", "maxMacs": "600M", "maxWeightBytes": "20MB"}';
 
 const LIMIT_KEYS = METRICS.map((m) => m.key) as readonly MetricKey[];
-const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise'] as const;
+const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise', 'maxLatencyMs', 'device'] as const;
 
 function configError(where: string, message: string): never {
   throw new MbnError('config', `${where}: ${message}. A valid entry: ${EXAMPLE_ENTRY}`);
@@ -123,7 +127,18 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     if (obj.advise !== 'warning' && obj.advise !== 'error') configError(label, `"advise" is ${describe(obj.advise)}, expected "warning" or "error" (the severity of \`mbn advise\` findings that fails the check)`);
     advise = obj.advise;
   }
-  return { name, model: obj.model, limits, input, batch, advise };
+  let maxLatencyMs: number | null = null;
+  if (obj.maxLatencyMs !== undefined) {
+    if (typeof obj.maxLatencyMs !== 'number' || !Number.isFinite(obj.maxLatencyMs) || obj.maxLatencyMs <= 0) configError(label, `"maxLatencyMs" is ${describe(obj.maxLatencyMs)}, expected a positive number of milliseconds`);
+    maxLatencyMs = obj.maxLatencyMs;
+  }
+  let device: string | null = null;
+  if (obj.device !== undefined) {
+    if (typeof obj.device !== 'string' || obj.device.trim() === '') configError(label, `"device" is ${describe(obj.device)}, expected a device profile file or a built-in profile name such as "rpi4"`);
+    device = obj.device;
+  }
+  if (maxLatencyMs !== null && device === null) configError(label, '"maxLatencyMs" needs "device" (a profile file from mbn calibrate, or a built-in profile name such as "rpi4")');
+  return { name, model: obj.model, limits, input, batch, advise, maxLatencyMs, device };
 }
 
 /** A short, quoted description of a JSON value for messages. */

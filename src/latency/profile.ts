@@ -86,11 +86,11 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
 }
 
 /** `--device` / config `device`: the name of a built-in profile, or a path to a profile JSON file. */
-export function loadProfile(spec: string): DeviceProfile {
+export function loadProfile(spec: string, what = '--device'): DeviceProfile {
   const builtin = BUILTIN_PROFILES.find((p) => p.name === spec);
   if (builtin) return builtin;
   if (!existsSync(spec)) {
-    throw new MbnError('usage', `--device ${quote(spec)} is neither a profile file nor a built-in profile (${BUILTIN_PROFILES.map((p) => p.name).join(', ')})`);
+    throw new MbnError('usage', `${what} ${quote(spec)} is neither a profile file nor a built-in profile (${BUILTIN_PROFILES.map((p) => p.name).join(', ')})`);
   }
   let text: string;
   try {

@@ -48,7 +48,7 @@ function who(r: Pick<CheckRecord, 'name' | 'model'>): string {
 
 /** One line per failed check, e.g. "mobilenet (m.onnx): MACs 612M exceed the budget of 600M by 12M (2.0%)". */
 export function describeCheck(r: CheckRecord): string {
-  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise') return `${who(r)}: ${r.message}`;
+  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency') return `${who(r)}: ${r.message}`;
   const label = labelOf(r.metric);
   const [value, limit] = pair(r.metric, r.value!, r.limit!);
   if (r.kind === 'baseline') {
@@ -67,6 +67,7 @@ function checkName(r: CheckRecord, maxIncrease: number | null): string {
   if (r.kind === 'missing') return 'model';
   if (r.kind === 'no-baseline') return 'baseline';
   if (r.kind === 'advise') return 'advise';
+  if (r.kind === 'latency') return 'latency';
   const label = labelOf(r.metric);
   return r.kind === 'baseline' ? `${label} vs baseline (+${maxIncrease ?? 0}%)` : label;
 }
