@@ -12,7 +12,7 @@ export interface MeasuredLayer {
   bytesMoved: number | null;
   /** FLOPs per byte moved; null when bytes are unknown or zero. */
   intensity: number | null;
-  /** Mean time per run, ms; null when the layer ran inside another's node (fusedInto) or not at all. */
+  /** Median time per run, ms; null when the layer ran inside another's node (fusedInto) or not at all. */
   measuredMs: number | null;
   /** measuredMs over the sum of all node times of a run. */
   share: number | null;
@@ -26,7 +26,7 @@ export interface MeasuredLayer {
 
 export interface PerLayerResult {
   runs: number;
-  /** Mean `model_run` duration in the trace, ms. */
+  /** Median `model_run` duration in the trace, ms. */
   traceRunMs: number;
   /** Sum of every node's kernel time per run, ms; the layers' times plus ORT's own nodes. */
   nodeMs: number;

@@ -1,3 +1,4 @@
+import { quantile } from '../bench/run.js';
 import type { LayerLink } from './graph.js';
 
 /**
@@ -22,16 +23,16 @@ export interface MeasuredNode {
   ortName: string;
   /** ORT's op type (Conv for an NCHWc conv, FusedConv, ReorderOutput, …). */
   ortOp: string;
-  /** Mean time per run, milliseconds: the kernel and the executor's dispatch gap before it. */
+  /** Median time per run, milliseconds: the kernel and the executor's dispatch gap before it. */
   ms: number;
-  /** Mean kernel time alone per run, milliseconds. */
+  /** Median kernel time alone per run, milliseconds. */
   kernelMs: number;
   /** mbn layers this node computes (report indices), the one it is charged to first; empty for ORT's own nodes. */
   layers: number[];
 }
 
 export interface LayerTime {
-  /** Mean time per run charged to this layer, ms; null when it ran inside another layer's node or not at all. */
+  /** Median time per run charged to this layer, ms; null when it ran inside another layer's node or not at all. */
   ms: number | null;
   /** The layer whose ORT node computed this one (a fused activation, add or normalization). */
   fusedInto: number | null;
@@ -43,13 +44,19 @@ export interface LayerTime {
 
 export interface TraceMapping {
   runs: number;
-  /** Mean `model_run` duration in the trace, ms. */
+  /** Median `model_run` duration in the trace, ms. */
   runMs: number;
   nodes: MeasuredNode[];
   /** One per report layer. */
   layers: LayerTime[];
   /** Sum of all node times per run, ms (layers + ORT's own nodes, kernels + dispatch gaps). */
   nodeMs: number;
+}
+
+/** Median of per-run times: robust to the runs another process interrupted (the sum of the medians of the nodes
+ * is close to the median run). */
+function median(values: number[]): number {
+  return values.length === 0 ? 0 : quantile([...values].sort((a, b) => a - b), 0.5);
 }
 
 /** ORT op types that stand for an ONNX op after fusion. */
@@ -63,8 +70,8 @@ function baseOp(op: string): string {
 }
 
 /**
- * Maps a trace onto layers. `skipRuns` leading `model_run`s (the warm-up) are left out; every later node event
- * is averaged over the remaining runs.
+ * Maps a trace onto layers. `skipRuns` leading `model_run`s (the warm-up) are left out; each node's time is its
+ * median over the remaining runs.
  */
 export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLink[], skipRuns: number): TraceMapping {
   const runs = events
@@ -75,23 +82,25 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
   // A node's time is its kernel plus the dispatch gap since the previous kernel of the same run ended (the
   // sequential executor does nothing else in between); the gap before a run's first kernel and after its last
   // (feeding inputs, returning outputs) belongs to the session, not to a layer.
-  const perNode = new Map<string, { op: string; us: number; kernelUs: number }>();
+  const perNode = new Map<string, { op: string; us: number[]; kernelUs: number[] }>();
   const kernels = events
     .filter((e) => e.cat === 'Node' && typeof e.name === 'string' && e.name.endsWith('_kernel_time') && typeof e.ts === 'number' && typeof e.dur === 'number')
     .sort((a, b) => a.ts! - b.ts!);
-  for (const [start, end] of windows) {
+  windows.forEach(([start, end], run) => {
     let previousEnd: number | null = null;
     for (const e of kernels) {
       if (e.ts! < start || e.ts! > end) continue;
       const name = e.name!.slice(0, -'_kernel_time'.length);
-      const entry = perNode.get(name) ?? { op: e.args?.op_name ?? '?', us: 0, kernelUs: 0 };
-      entry.kernelUs += e.dur!;
-      entry.us += e.dur! + (previousEnd === null ? 0 : Math.max(0, e.ts! - previousEnd));
-      perNode.set(name, entry);
+      let entry = perNode.get(name);
+      if (!entry) {
+        entry = { op: e.args?.op_name ?? '?', us: windows.map(() => 0), kernelUs: windows.map(() => 0) };
+        perNode.set(name, entry);
+      }
+      entry.kernelUs[run] += e.dur!;
+      entry.us[run] += e.dur! + (previousEnd === null ? 0 : Math.max(0, e.ts! - previousEnd));
       previousEnd = e.ts! + e.dur!;
     }
-  }
-  const n = Math.max(1, runs.length);
+  });
   const byName = new Map<string, number>();
   const producer = new Map<string, number>();
   links.forEach((l, i) => {
@@ -111,7 +120,7 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
   const claimed = new Map<number, number>(); // layer → node index
   const nodes: MeasuredNode[] = [];
   for (const [ortName, { op, us, kernelUs }] of perNode) {
-    const node: MeasuredNode = { ortName, ortOp: op, ms: us / n / 1000, kernelMs: kernelUs / n / 1000, layers: [] };
+    const node: MeasuredNode = { ortName, ortOp: op, ms: median(us) / 1000, kernelMs: median(kernelUs) / 1000, layers: [] };
     nodes.push(node);
     let anchor = byName.get(ortName);
     if (anchor === undefined) {
@@ -164,7 +173,7 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
     if (node.layers[0] === i) return { ms: node.ms, fusedInto: null, ortNode: node.ortName, note: node.layers.length > 1 ? `ORT node also computes ${node.layers.slice(1).map((m) => links[m].name).join(', ')}` : null };
     return { ms: null, fusedInto: node.layers[0], ortNode: node.ortName, note: `fused into ${links[node.layers[0]].name} by ONNX Runtime` };
   });
-  const runMs = runs.reduce((s, r) => s + r.dur!, 0) / n / 1000;
+  const runMs = median(runs.map((r) => r.dur!)) / 1000;
   const nodeMs = nodes.reduce((s, x) => s + x.ms, 0);
   return { runs: runs.length, runMs, nodes, layers, nodeMs };
 }

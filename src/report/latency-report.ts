@@ -47,10 +47,11 @@ export function renderPerLayerTable(record: BenchRecord, c: ChalkInstance): stri
     table.push([c.dim(`(onnxruntime's own ${op} ×${e.count})`), op, '', '', '', msText(e.ms), `${((100 * e.ms) / trace.nodeMs).toFixed(1)}%`, '', '']);
   }
   const missing = layers.filter((l) => l.measuredMs === null && l.fusedInto === null).length;
-  const out = [c.bold(`${record.path}: per-layer time (ONNX Runtime profiler, mean of ${trace.runs} runs)`), table.toString()];
+  const out = [c.bold(`${record.path}: per-layer time (ONNX Runtime profiler, median of ${trace.runs} runs)`), table.toString()];
   out.push(
     c.dim(
-      `node times sum to ${msText(trace.nodeMs)} per run, ${((100 * trace.nodeMs) / trace.traceRunMs).toFixed(1)}% of the profiled run (${msText(trace.traceRunMs)}); ` +
+      `node times sum to ${msText(trace.nodeMs)} per run: ${((100 * trace.nodeMs) / trace.traceRunMs).toFixed(1)}% of ONNX Runtime's run (${msText(trace.traceRunMs)}), ` +
+        `${((100 * trace.nodeMs) / record.latencyMs.median).toFixed(1)}% of the median call from Node (${msText(record.latencyMs.median)}, which adds passing inputs and outputs); ` +
         `"Fused" lists layers ONNX Runtime ran inside that layer's node` +
         (missing ? `; ${missing} layer${missing === 1 ? ' is' : 's are'} not in the trace (folded into constants or removed)` : ''),
     ),
