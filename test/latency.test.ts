@@ -8,6 +8,7 @@ import { layerLinks } from '../src/latency/graph.js';
 import { kernelTime, predictLatency } from '../src/latency/model.js';
 import { mapTrace, type TraceEvent } from '../src/latency/profile-map.js';
 import { type DeviceProfile, validateProfile } from '../src/latency/profile.js';
+import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
@@ -297,5 +298,35 @@ describe('mbn check: maxLatencyMs and device', () => {
     const bad = mbn(['check'], { cwd: dir });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^mbn: mbn\.config\.json: "device" '.*nope\.json' is neither a profile file nor a built-in profile/);
+  });
+});
+
+describe('mbn separate --target-latency', () => {
+  it('separates the convs with the most predicted time saved, only until the predicted latency fits', () => {
+    const dir = tempDir();
+    const profilePath = join(dir, 'p.json');
+    writeFileSync(profilePath, JSON.stringify(PROFILE));
+    const path = fixture('models/conv_mobilenet_v1_w025.onnx');
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const { layers, totals } = predictLatency(report, layerLinks(inferred), PROFILE);
+    model.source.close();
+    const savings = report.layers
+      .map((l, i) => ({ name: l.name, saved: layers[i].separation ? layers[i].separation!.beforeMs - layers[i].separation!.afterMs : 0 }))
+      .filter((x) => x.saved > 0)
+      .sort((a, b) => b.saved - a.saved);
+    expect(savings.length).toBeGreaterThan(3);
+    // Needs exactly the two largest savings.
+    const target = totals.latencyMs - savings[0].saved - savings[1].saved + 1e-9;
+    const r = mbn(['separate', path, '--dry-run', '--init', 'he', '--device', profilePath, '--target-latency', String(target), '--format', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.layers.map((l: { name: string }) => l.name).sort()).toEqual([savings[0].name, savings[1].name].sort());
+    expect(out.notes.some((n: string) => n.startsWith('--target-latency: predicted latency on test'))).toBe(true);
+    const bad = mbn(['separate', path, '--dry-run', '--target-latency', '1']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('mbn: --target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)\n');
   });
 });

@@ -70,6 +70,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--min-reduction <fraction>', 'skip layers that would save less than this share of their MACs (0.5 or 50%)', parseFraction('--min-reduction'))
     .option('--max-error <e>', 'skip layers whose relative weight error would exceed e (svd init)', parseFraction('--max-error'))
     .option('--target-macs <budget>', 'separate, greedily, only until the model fits this many MACs (e.g. 600M)', parseLimitFlag('--target-macs', 'maxMacs'))
+    .option('--target-latency <ms>', 'with --device: separate, by predicted time saved, only until the predicted latency fits (milliseconds)', parsePositiveNumber('--target-latency'))
+    .option('--device <profile>', 'device profile for --target-latency: a file from mbn calibrate or a built-in name (rpi4, rpi5, jetson-orin-nano)')
     .option('--multiplier <r>', 'depth multiplier r: depthwise filters per input channel (rank of the approximation)', parsePositiveInt('--multiplier'), 1)
     .addOption(new Option('--init <method>', 'new weights: svd approximates the original conv, he draws fresh He-normal weights').choices(['svd', 'he']).default('svd'))
     .option('--seed <n>', 'seed for --init he', parseNonNegativeInt('--seed'), 0)

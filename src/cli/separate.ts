@@ -1,6 +1,8 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { analyzeModel } from '../cost/analyze.js';
+import { MbnError } from '../errors.js';
 import type { Model } from '../ir/types.js';
+import { loadProfile } from '../latency/profile.js';
 import { externalLocations } from '../ir/walk.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { BufferSource } from '../onnx/source.js';
@@ -21,6 +23,9 @@ export interface SeparateCliOptions {
   minReduction?: number;
   maxError?: number;
   targetMacs?: number;
+  /** --target-latency MS (needs device). */
+  targetLatency?: number;
+  device?: string;
   multiplier: number;
   init: 'svd' | 'he';
   seed: number;
@@ -43,6 +48,8 @@ export function defaultOutput(input: string): string {
 }
 
 export function runSeparate(path: string, opts: SeparateCliOptions): void {
+  if (opts.targetLatency !== undefined && !opts.device) throw new MbnError('usage', '--target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
+  const targetLatency = opts.targetLatency !== undefined ? { ms: opts.targetLatency, profile: loadProfile(opts.device!) } : null;
   const output = opts.output ?? defaultOutput(path);
   const model = readModel(path);
   try {
@@ -54,6 +61,7 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
       minReduction: opts.minReduction ?? null,
       maxError: opts.maxError ?? null,
       targetMacs: opts.targetMacs ?? null,
+      targetLatency,
       multiplier: opts.multiplier,
       init: opts.init,
       seed: opts.seed,

@@ -1,4 +1,5 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
+import type { SeparableInfo } from '../cost/separable.js';
 import type { LayerLink } from './graph.js';
 import type { DeviceProfile, OpClass } from './profile.js';
 
@@ -83,9 +84,11 @@ function flopsOf(l: LayerReport): number {
   return 2 * l.macs + l.otherFlops;
 }
 
-/** Predicted time of one execution of a standard conv once separated (depthwise then pointwise), ms. */
-function separatedTime(profile: DeviceProfile, l: LayerReport, link: LayerLink): number | null {
-  const s = l.separable;
+/**
+ * Predicted time of one execution of a standard conv once separated (depthwise then pointwise), ms; `s` is the
+ * separation's geometry (the layer's own at multiplier 1 unless given).
+ */
+export function separatedTime(profile: DeviceProfile, l: LayerReport, link: LayerLink, s: SeparableInfo | null = l.separable): number | null {
   if (!s || link.inputBytes === null || link.outputBytes === null) return null;
   const K = s.kernel.reduce((a, b) => a * b, 1);
   const pixels = s.macs / (s.N * (s.M / s.group) * K);
