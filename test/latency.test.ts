@@ -28,7 +28,7 @@ const PROFILE: DeviceProfile = {
   memoryGBps: 1,
   cacheGBps: 100,
   cacheBytes: 16384,
-  overheadUs: 2,
+  overheadUs: { conv: 2, depthwise: 2, gemm: 2, elementwise: 2 },
   runOverheadUs: 5,
   sources: ['hand-made'],
 };
@@ -79,12 +79,20 @@ describe('the roofline', () => {
     expect(layers[0].bound).toBe('compute');
     expect(layers[1]).toEqual({ latencyMs: 0, bound: null, fusedInto: 'conv', separation: null });
     // Depthwise: 256·8·9 = 18,432 MACs → 36.864 µs at 1 GFLOP/s; bytes 8192 + 288 + 8192 = 16,672 → 16.672 µs.
-    // Pointwise: 256·16·8 = 32,768 MACs → 6.5536 µs; bytes 8192 + 512 + 16384 = 25,088 → 25.088 µs (memory).
+    // Pointwise: 256·16·8 = 32,768 MACs → 6.5536 µs; activations 8192 + 16384 and weights 512 (the model's 4,672 B
+    // of weights fit in the cache, so they share the activations' bandwidth): 25,088 B > 16 KiB at 1 GB/s = 25.088 µs.
     const after = (36.864 + 2 + 25.088 + 2) / 1000;
     expect(layers[0].separation!.afterMs).toBeCloseTo(after, 12);
     expect(layers[0].separation!.macRatio).toBeCloseTo((18432 + 32768) / conv.macs, 12);
     expect(totals.latencyMs).toBeCloseTo(layers[0].latencyMs + 0.005, 12);
     expect(totals.latencyIfSeparatedMs).toBeCloseTo(after + 0.005, 12);
+  });
+
+  it('streams weights from DRAM when the model\'s weights exceed the cache', () => {
+    // 1 MB of activations beyond the cache (1000 µs at 1 GB/s) and 100 KB of weights.
+    expect(kernelTime(PROFILE, 'gemm', 0, 1e6, 1e5, true).ms).toBeCloseTo((1000 + 100 + 2) / 1000, 12);
+    // 8 KB of activations in the cache (0.08 µs at 100 GB/s) and 100 KB of cold weights (100 µs at 1 GB/s).
+    expect(kernelTime(PROFILE, 'gemm', 0, 8192, 1e5, true)).toEqual({ ms: (0.08192 + 100 + 2) / 1000, bound: 'memory' });
   });
 
   it('classes a group = channels conv as depthwise and charges reshapes only the overhead', () => {
@@ -135,7 +143,8 @@ describe('device profiles', () => {
     expect(bad({ gflops: { conv: 1, depthwise: 1, gemm: 1 } })).toBe(`device profile 'p.json': "gflops.elementwise" must be a positive number (GFLOP/s)`);
     expect(bad({ gflops: { conv: 1, depthwise: 1, gemm: 1, elementwise: 1, winograd: 2 } })).toBe(`device profile 'p.json': "gflops.winograd" is not an op class (conv, depthwise, gemm, elementwise)`);
     expect(bad({ memoryGBps: 0 })).toBe(`device profile 'p.json': "memoryGBps" must be a positive number (GB/s)`);
-    expect(bad({ overheadUs: -1 })).toBe(`device profile 'p.json': "overheadUs" must be a number ≥ 0 (microseconds)`);
+    expect(bad({ overheadUs: 2 })).toBe(`device profile 'p.json': "overheadUs" must be an object with conv, depthwise, gemm, elementwise`);
+    expect(bad({ overheadUs: { conv: 1, depthwise: 1, gemm: -1, elementwise: 1 } })).toBe(`device profile 'p.json': "overheadUs.gemm" must be a number ≥ 0 (microseconds)`);
     expect(bad({ threads: 1.5 })).toBe(`device profile 'p.json': "threads" must be a positive integer`);
   });
 
@@ -260,7 +269,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    expect(profile.measurements!.map((m) => m.name)).toEqual(['conv', 'gemm', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'call']);
+    expect(profile.measurements!.map((m) => m.name)).toEqual(['conv', 'gemm', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'call']);
     // Conv 3×3 64→64 at 28×28: 64·64·9·784 MACs.
     expect(profile.measurements![0].flops).toBe(2 * 64 * 64 * 9 * 784);
     expect(mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--device', out]).status).toBe(0);

@@ -20,11 +20,12 @@ function estimate(name: string, description: string, peakGflops: number, dramGBp
     // L2 at about one 128-bit load per cycle: clock × 16 B, with the peak at 16 FLOP/cycle that is peak GFLOP/s.
     cacheGBps: round(peakGflops * 0.5),
     cacheBytes: l2Bytes,
-    overheadUs,
+    // Conv and GEMM kernels set up more (packing, blocking) than an elementwise loop.
+    overheadUs: { conv: overheadUs * 2, depthwise: overheadUs * 2, gemm: overheadUs * 2, elementwise: overheadUs },
     runOverheadUs: overheadUs * 5,
     sources: [
       ...sources,
-      `peak ${peakGflops} GFLOP/s per core = clock × 16 FP32 FLOP/cycle; DRAM ${dramGBps} GB/s theoretical; L2 ${l2Bytes / 1024} KiB; efficiencies, L2 bandwidth (8 B/cycle), 40% single-core bandwidth share ${overheadUs} µs per op and ${overheadUs * 5} µs per inference call are mbn's assumptions`,
+      `peak ${peakGflops} GFLOP/s per core = clock × 16 FP32 FLOP/cycle; DRAM ${dramGBps} GB/s theoretical; L2 ${l2Bytes / 1024} KiB; efficiencies, L2 bandwidth (8 B/cycle), 40% single-core bandwidth share ${overheadUs} µs per elementwise op (twice that per conv or GEMM) and ${overheadUs * 5} µs per inference call are mbn's assumptions`,
     ],
   };
 }

@@ -65,6 +65,25 @@ function writeAddChain(path: string, adds: number, shape: number[]): void {
   writeModel(path, 'add', chunks, 13, 3);
 }
 
+/** Chained small ops of one class, for its per-op overhead. */
+const SMALL = 50;
+function chainBench(name: string, what: string, op: (i: number, x: string, y: string) => Chunk[], shape: number[], macsPerOp: number): MicroBenchmark {
+  return {
+    name,
+    what,
+    flops: 2 * macsPerOp * SMALL,
+    bytes: 0,
+    input: shape,
+    ops: SMALL,
+    write: (path) => {
+      const chunks: Chunk[] = [];
+      for (let i = 0; i < SMALL; i++) chunks.push(...op(i, i === 0 ? 'x' : `t${i - 1}`, i === SMALL - 1 ? 'y' : `t${i}`));
+      chunks.push(encodeValueInfoField('x', FLOAT, shape, 11), encodeValueInfoField('y', FLOAT, shape, 12));
+      writeModel(path, name, chunks, 13, 3);
+    },
+  };
+}
+
 function benchmarks(): MicroBenchmark[] {
   const m = 64;
   const k = 512;
@@ -120,6 +139,18 @@ function benchmarks(): MicroBenchmark[] {
         writeModel(path, 'chain', chunks, 13, 3);
       },
     },
+    chainBench('conv-overhead', `a chain of ${SMALL} Conv 3×3, 8→8 channels on [1, 8, 4, 4] (per-conv overhead)`, (i, x, y) => [
+      node('Conv', [x, `w${i}`], [y], `conv${i}`, [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
+      ...initializer(`w${i}`, [8, 8, 3, 3], 0.1),
+    ], [1, 8, 4, 4], 8 * 8 * 9 * 16),
+    chainBench('depthwise-overhead', `a chain of ${SMALL} depthwise Conv 3×3 on [1, 8, 4, 4] (per-depthwise-conv overhead)`, (i, x, y) => [
+      node('Conv', [x, `w${i}`], [y], `dw${i}`, [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), { name: 'group', type: 'int', value: 8 }]),
+      ...initializer(`w${i}`, [8, 1, 3, 3], 0.3),
+    ], [1, 8, 4, 4], 8 * 9 * 16),
+    chainBench('gemm-overhead', `a chain of ${SMALL} MatMul [1, 16] × [16, 16] (per-GEMM overhead)`, (i, x, y) => [
+      node('MatMul', [x, `w${i}`], [y], `mm${i}`),
+      ...initializer(`w${i}`, [16, 16], 0.25),
+    ], [1, 16], 16 * 16),
     {
       name: 'call',
       what: 'one Relu on a [1, 8] tensor (per-call overhead)',
@@ -187,12 +218,19 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   // The chain costs one call and 200 ops, the single op one call and one op.
   const overheadMs = Math.max(0, (at('overhead').ms - at('call').ms) / 199);
   const callMs = Math.max(0, at('call').ms - overheadMs);
-  // Each figure is the benchmark's work over its time less the one op's overhead.
+  // Each rate is the benchmark's work over its time less its ops' overhead (the generic one: the class's own
+  // comes from the small chains below, and is small beside these benchmarks' times).
   const rate = (name: string, of: 'flops' | 'bytes') => {
     const r = at(name);
     const ops = benchmarks().find((b) => b.name === name)!.ops;
     return r[of] / (Math.max(r.ms - ops * overheadMs, r.ms / 2) * 1e6);
   };
+  // A small chain costs one call and SMALL ops, each its class's overhead plus its (tiny) arithmetic.
+  const classOverhead = (name: string, gflops: number) => {
+    const r = at(name);
+    return Math.max(0, (r.ms - callMs - r.flops / (gflops * 1e6)) / SMALL);
+  };
+  const gflops = { conv: rate('conv', 'flops'), depthwise: rate('depthwise', 'flops'), gemm: rate('gemm', 'flops'), elementwise: rate('elementwise', 'flops') };
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
     schema: PROFILE_SCHEMA,
@@ -200,18 +238,18 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     description: `measured by mbn calibrate through ONNX Runtime, ${options.threads} intra-op thread${options.threads === 1 ? '' : 's'}`,
     calibrated: true,
     threads: options.threads,
-    gflops: {
-      conv: round(rate('conv', 'flops')),
-      depthwise: round(rate('depthwise', 'flops')),
-      gemm: round(rate('gemm', 'flops')),
-      elementwise: round(rate('elementwise', 'flops')),
-    },
+    gflops: { conv: round(gflops.conv), depthwise: round(gflops.depthwise), gemm: round(gflops.gemm), elementwise: round(gflops.elementwise) },
     memoryGBps: round(rate('bandwidth', 'bytes')),
     cacheGBps: round(rate('elementwise', 'bytes')),
     cacheBytes: cacheSize(),
-    overheadUs: round(overheadMs * 1000),
+    overheadUs: {
+      conv: round(classOverhead('conv-overhead', gflops.conv) * 1000),
+      depthwise: round(classOverhead('depthwise-overhead', gflops.depthwise) * 1000),
+      gemm: round(classOverhead('gemm-overhead', gflops.gemm) * 1000),
+      elementwise: round(overheadMs * 1000),
+    },
     runOverheadUs: round(callMs * 1000),
-    sources: ['mbn calibrate: fastest of the timed runs of each micro-benchmark in "measurements"; rates = work / (time − per-op overhead × ops)'],
+    sources: ['mbn calibrate: fastest of the timed runs of each micro-benchmark in "measurements"; rates = work / (time − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops'],
     measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),
     measuredOn: {
       date: new Date().toISOString(),

@@ -5,9 +5,10 @@ import type { DeviceProfile, OpClass } from './profile.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
- *   time = max(FLOPs / gflops[class], bytes moved / bandwidth) + overheadUs
+ *   time = max(FLOPs / gflops[class], bytes moved / bandwidth) + overheadUs[class]
  * where bytes moved are its inputs, weights and outputs read or written once, and the bandwidth is the cache's
- * (cacheGBps) when they fit in cacheBytes, DRAM's (memoryGBps) when not. The layer is `compute`-bound when
+ * (cacheGBps) when they fit in cacheBytes, DRAM's (memoryGBps) when not; weights always come from DRAM when the
+ * whole model's weights exceed the cache (they cannot stay there from one inference to the next). The layer is `compute`-bound when
  * the first term is the largest of the three, `memory`-bound when the second is, `overhead`-bound when the fixed
  * cost exceeds both. Layers the runtime folds into the kernel before them (an activation, batch-norm or residual
  * add right after a conv or GEMM) and layers computed ahead of time (shape arithmetic on constants) take no time
@@ -46,12 +47,18 @@ export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
   return 'elementwise';
 }
 
-/** Roofline time of one kernel, ms, and what bounds it. */
-export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, bytes: number): { ms: number; bound: Bound } {
+/**
+ * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
+ * layer before has just written them); weights too, unless `weightsCold`: when the model's weights do not fit in
+ * the cache, each layer's are streamed from DRAM on every inference.
+ */
+export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsCold = false): { ms: number; bound: Bound } {
   const computeUs = flops / (profile.gflops[cls] * 1e3);
-  const memoryUs = bytes / ((bytes <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps) * 1e3);
-  const bound: Bound = profile.overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
-  return { ms: (Math.max(computeUs, memoryUs) + profile.overheadUs) / 1e3, bound };
+  const actGBps = activationBytes + (weightsCold ? 0 : weightBytes) <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps;
+  const memoryUs = weightsCold ? activationBytes / (actGBps * 1e3) + weightBytes / (profile.memoryGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
+  const overheadUs = profile.overheadUs[cls];
+  const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
+  return { ms: (Math.max(computeUs, memoryUs) + overheadUs) / 1e3, bound };
 }
 
 /** Which layers the runtime folds into a preceding conv/GEMM: layer index → index of the kernel it runs in. */
@@ -88,7 +95,7 @@ function flopsOf(l: LayerReport): number {
  * Predicted time of one execution of a standard conv once separated (depthwise then pointwise), ms; `s` is the
  * separation's geometry (the layer's own at multiplier 1 unless given).
  */
-export function separatedTime(profile: DeviceProfile, l: LayerReport, link: LayerLink, s: SeparableInfo | null = l.separable): number | null {
+export function separatedTime(profile: DeviceProfile, l: LayerReport, link: LayerLink, weightsCold: boolean, s: SeparableInfo | null = l.separable): number | null {
   if (!s || link.inputBytes === null || link.outputBytes === null) return null;
   const K = s.kernel.reduce((a, b) => a * b, 1);
   const pixels = s.macs / (s.N * (s.M / s.group) * K);
@@ -97,14 +104,20 @@ export function separatedTime(profile: DeviceProfile, l: LayerReport, link: Laye
   const midBytes = pixels * s.M * s.multiplier * elementBytes;
   const dwMacs = pixels * s.M * s.multiplier * K;
   const pwMacs = pixels * s.N * ((s.M * s.multiplier) / s.group);
-  const dw = kernelTime(profile, 'depthwise', 2 * dwMacs, inBytes + s.M * s.multiplier * K * 4 + midBytes);
-  const pw = kernelTime(profile, 'conv', 2 * pwMacs, midBytes + s.N * s.M * s.multiplier * 4 + link.outputBytes);
+  const dw = kernelTime(profile, 'depthwise', 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
+  const pw = kernelTime(profile, 'conv', 2 * pwMacs, midBytes + link.outputBytes, s.N * ((s.M * s.multiplier) / s.group) * 4, weightsCold);
   return dw.ms + pw.ms;
+}
+
+/** Whether the model's weights exceed the cache, so that every inference streams them from DRAM. */
+export function weightsCold(report: Report, profile: DeviceProfile): boolean {
+  return report.totals.weightBytes > profile.cacheBytes;
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
 export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals } {
   const folded = foldedLayers(links);
+  const cold = weightsCold(report, profile);
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
@@ -114,12 +127,13 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     if (l.multiplier === 0) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
     if (link?.folded) return { latencyMs: 0, bound: null, fusedInto: '(computed ahead of time)', separation: null };
     const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) + (link?.outputBytes ?? l.activationBytes);
+    const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
-    const k = kernelTime(profile, opClass(l, link), flopsOf(l) / l.multiplier, bytes);
+    const k = kernelTime(profile, opClass(l, link), flopsOf(l) / l.multiplier, bytes - weights, weights, cold);
     const ms = k.ms * l.multiplier;
     total += ms;
     let separation: LayerLatency['separation'] = null;
-    const once = link ? separatedTime(profile, l, link) : null;
+    const once = link ? separatedTime(profile, l, link, cold) : null;
     const after = once === null ? null : once * l.multiplier;
     if (after !== null && l.separable) {
       separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };

@@ -27,8 +27,8 @@ export interface DeviceProfile {
   cacheGBps: number;
   /** Size of that cache, bytes (a layer moving no more than this is served from it). */
   cacheBytes: number;
-  /** Fixed cost of running one op (dispatch, threading, small-tensor inefficiency), microseconds. */
-  overheadUs: number;
+  /** Fixed cost of running one op of each class (dispatch, kernel set-up, small-tensor inefficiency), µs. */
+  overheadUs: Record<OpClass, number>;
   /** Fixed cost of one inference call (feeding inputs, returning outputs), microseconds. */
   runOverheadUs: number;
   /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
@@ -64,7 +64,12 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (!positive(p.memoryGBps)) bad('"memoryGBps" must be a positive number (GB/s)');
   if (!positive(p.cacheGBps)) bad('"cacheGBps" must be a positive number (GB/s)');
   if (!Number.isInteger(p.cacheBytes) || (p.cacheBytes as number) < 0) bad('"cacheBytes" must be an integer ≥ 0 (bytes)');
-  if (typeof p.overheadUs !== 'number' || !Number.isFinite(p.overheadUs) || p.overheadUs < 0) bad('"overheadUs" must be a number ≥ 0 (microseconds)');
+  const o = p.overheadUs;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad(`"overheadUs" must be an object with ${OP_CLASSES.join(', ')}`);
+  for (const c of OP_CLASSES) {
+    const v = (o as Record<string, unknown>)[c];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`"overheadUs.${c}" must be a number ≥ 0 (microseconds)`);
+  }
   if (typeof p.runOverheadUs !== 'number' || !Number.isFinite(p.runOverheadUs) || p.runOverheadUs < 0) bad('"runOverheadUs" must be a number ≥ 0 (microseconds)');
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   return {
@@ -77,7 +82,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     memoryGBps: p.memoryGBps as number,
     cacheGBps: p.cacheGBps as number,
     cacheBytes: p.cacheBytes as number,
-    overheadUs: p.overheadUs as number,
+    overheadUs: Object.fromEntries(OP_CLASSES.map((c) => [c, (o as Record<string, number>)[c]])) as Record<OpClass, number>,
     runOverheadUs: p.runOverheadUs as number,
     sources: p.sources as string[],
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),

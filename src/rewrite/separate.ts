@@ -10,7 +10,7 @@ import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
 import { layerLinks } from '../latency/graph.js';
-import { predictLatency, separatedTime } from '../latency/model.js';
+import { predictLatency, separatedTime, weightsCold } from '../latency/model.js';
 import type { DeviceProfile } from '../latency/profile.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
@@ -185,7 +185,7 @@ function chooseByLatency(pool: CandidateLayer[], before: Report, inferred: Infer
   const savings = new Map<CandidateLayer, number>();
   for (const c of pool) {
     const i = inferred.layers.findIndex((l) => l.node === c.node);
-    const after = i < 0 ? null : separatedTime(target.profile, before.layers[i], links[i], c.info);
+    const after = i < 0 ? null : separatedTime(target.profile, before.layers[i], links[i], weightsCold(before, target.profile), c.info);
     if (after === null) continue;
     savings.set(c, layers[i].latencyMs - after * before.layers[i].multiplier);
   }
