@@ -270,8 +270,9 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
     expect(profile.measurements!.map((m) => m.name)).toEqual(['conv', 'gemm', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'call']);
-    // Conv 3×3 64→64 at 28×28: 64·64·9·784 MACs.
-    expect(profile.measurements![0].flops).toBe(2 * 64 * 64 * 9 * 784);
+    // 4 chained Conv 3×3 64→64 at 28×28: 4 · 64·64·9·784 MACs; 16 chained depthwise: 16 · 64·9·784.
+    expect(profile.measurements![0].flops).toBe(4 * 2 * 64 * 64 * 9 * 784);
+    expect(profile.measurements![2].flops).toBe(16 * 2 * 64 * 9 * 784);
     expect(mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--device', out]).status).toBe(0);
     const again = mbn(['calibrate', '-o', out]);
     expect(again.status).toBe(2);
