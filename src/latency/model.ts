@@ -20,7 +20,7 @@ export type Bound = 'compute' | 'memory' | 'overhead';
 export interface LayerLatency {
   latencyMs: number;
   bound: Bound | null;
-  /** The layer this one is predicted to run inside (fused), or why it takes no time. */
+  /** The layer this one is predicted to run inside (fused); null for a layer with a kernel of its own. */
   fusedInto: string | null;
   /** For a standard conv: predicted time before and after depthwise separation. */
   separation: { beforeMs: number; afterMs: number; macRatio: number; timeRatio: number } | null;
@@ -125,7 +125,8 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const head = folded.get(i);
     if (head !== undefined) return { latencyMs: 0, bound: null, fusedInto: report.layers[head].name, separation: null };
     if (l.multiplier === 0) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
-    if (link?.folded) return { latencyMs: 0, bound: null, fusedInto: '(computed ahead of time)', separation: null };
+    // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
+    if (link?.folded) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
     const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) + (link?.outputBytes ?? l.activationBytes);
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
