@@ -22,6 +22,7 @@ export async function runCalibrate(opts: CalibrateCliOptions): Promise<void> {
   const profile = await calibrate(ort, {
     threads: opts.threads,
     runs: opts.runs,
+    rounds: 3,
     warmup: 2,
     name: opts.name ?? `${hostname()}-${opts.threads}t`,
     onStep: opts.output ? (name) => write(2, `calibrate: ${name}…\n`) : undefined,
