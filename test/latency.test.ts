@@ -340,3 +340,28 @@ describe('mbn separate --target-latency', () => {
     expect(bad.stderr).toBe('mbn: --target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)\n');
   });
 });
+
+describe('ONNX Runtime trace → layers: graph-level fusions', () => {
+  it('maps a QuickGelu fusion named after its Mul to the Mul, with the Sigmoid that fed only it', () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 8] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 8] }],
+      nodes: [
+        { op: 'Relu', name: 'relu', inputs: ['x'], outputs: ['r'] },
+        { op: 'Sigmoid', name: 'sig', inputs: ['r'], outputs: ['s'] },
+        { op: 'Mul', name: 'swish', inputs: ['r', 's'], outputs: ['y'] },
+      ],
+    };
+    const links = reportOf(spec).links;
+    const ev = (name: string, ts: number, dur: number, op: string): TraceEvent => ({ cat: 'Node', name: `${name}_kernel_time`, ts, dur, args: { op_name: op } });
+    const m = mapTrace([{ cat: 'Session', name: 'model_run', ts: 0, dur: 100 }, ev('relu', 0, 10, 'Relu'), ev('swish/QuickGeluFusion/', 10, 30, 'QuickGelu')], links, 0);
+    expect(m.layers.map((l) => [l.ms, l.fusedInto])).toEqual([
+      [0.01, null],
+      [null, 2],
+      [0.03, null],
+    ]);
+    // The model predicts the same: the Sigmoid runs inside the Mul.
+    const { report } = reportOf(spec);
+    expect(predictLatency(report, links, PROFILE).layers.map((l) => l.fusedInto)).toEqual([null, 'swish', null]);
+  });
+});

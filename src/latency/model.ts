@@ -71,8 +71,14 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     for (const x of l.inputs) if (x) consumers.set(x, (consumers.get(x) ?? 0) + 1);
   });
   const folded = new Map<number, number>();
+  // Swish x·Sigmoid(x) runs as one kernel (ORT's QuickGelu fusion): the Sigmoid folds into its Mul.
   links.forEach((l, i) => {
-    if (l.scope !== '' || !FOLDED_INTO_PRODUCER.has(l.op)) return;
+    if (l.scope !== '' || l.op !== 'Sigmoid' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
+    const mul = links.findIndex((m) => m.scope === '' && m.op === 'Mul' && m.inputs.includes(l.outputs[0]) && m.inputs.includes(l.inputs[0]));
+    if (mul >= 0) folded.set(i, mul);
+  });
+  links.forEach((l, i) => {
+    if (l.scope !== '' || !FOLDED_INTO_PRODUCER.has(l.op) || folded.has(i)) return;
     for (const x of l.inputs) {
       const p = x ? producer.get(x) : undefined;
       if (p === undefined || consumers.get(x) !== 1) continue;

@@ -108,6 +108,15 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
     byName.set(l.name, i);
     for (const o of l.outputs) if (o) producer.set(o, i);
   });
+  const readers = new Map<string, number>();
+  links.forEach((l) => {
+    if (l.scope === '') for (const x of l.inputs) if (x) readers.set(x, (readers.get(x) ?? 0) + 1);
+  });
+  const exclusiveFeeders = (i: number): number[] =>
+    links[i].inputs.flatMap((name) => {
+      const p = name ? producer.get(name) : undefined;
+      return p !== undefined && readers.get(name) === 1 && FOLDABLE.has(links[p].op) ? [p] : [];
+    });
   const firstActivation = (i: number): number | undefined => {
     const l = links[i];
     for (const name of l.inputs) {
@@ -122,7 +131,8 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
   for (const [ortName, { op, us, kernelUs }] of perNode) {
     const node: MeasuredNode = { ortName, ortOp: op, ms: median(us) / 1000, kernelMs: median(kernelUs) / 1000, layers: [] };
     nodes.push(node);
-    let anchor = byName.get(ortName);
+    // A graph-level fusion names its node after the last node it replaces: `/blk/Mul/QuickGeluFusion/`.
+    let anchor = byName.get(ortName) ?? byName.get(ortName.replace(/\/[A-Za-z0-9]+Fusion\/?$/, ''));
     if (anchor === undefined) {
       let tensor = ortName;
       while (anchor === undefined) {
@@ -143,7 +153,9 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
       if (links[prev].op === baseOp(op)) primary = prev;
       cur = prev;
     }
-    const members = primary === undefined ? [anchor] : primary === anchor ? [anchor] : chain;
+    // No layer of the node's op type (QuickGelu for x·Sigmoid(x)): the node also computes the activations that
+    // feed only the anchor.
+    const members = primary === undefined ? [anchor, ...exclusiveFeeders(anchor).filter((m) => !claimed.has(m))] : primary === anchor ? [anchor] : chain;
     const head = primary ?? anchor;
     node.layers = [head, ...members.filter((m) => m !== head)];
     for (const m of node.layers) claimed.set(m, nodes.length - 1);
