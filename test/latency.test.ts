@@ -24,11 +24,11 @@ const PROFILE: DeviceProfile = {
   description: 'round numbers for hand arithmetic',
   calibrated: true,
   threads: 1,
-  gflops: { conv: 10, depthwise: 1, gemm: 10, elementwise: 1 },
+  gflops: { conv: 10, pointwise: 5, depthwise: 1, gemm: 10, elementwise: 1 },
   memoryGBps: 1,
   cacheGBps: 100,
   cacheBytes: 16384,
-  overheadUs: { conv: 2, depthwise: 2, gemm: 2, elementwise: 2 },
+  overheadUs: { conv: 2, pointwise: 2, depthwise: 2, gemm: 2, elementwise: 2 },
   runOverheadUs: 5,
   sources: ['hand-made'],
 };
@@ -79,7 +79,7 @@ describe('the roofline', () => {
     expect(layers[0].bound).toBe('compute');
     expect(layers[1]).toEqual({ latencyMs: 0, bound: null, fusedInto: 'conv', separation: null });
     // Depthwise: 256·8·9 = 18,432 MACs → 36.864 µs at 1 GFLOP/s; bytes 8192 + 288 + 8192 = 16,672 → 16.672 µs.
-    // Pointwise: 256·16·8 = 32,768 MACs → 6.5536 µs; activations 8192 + 16384 and weights 512 (the model's 4,672 B
+    // Pointwise: 256·16·8 = 32,768 MACs → 13.1072 µs at 5 GFLOP/s; activations 8192 + 16384 and weights 512 (the model's 4,672 B
     // of weights fit in the cache, so they share the activations' bandwidth): 25,088 B > 16 KiB at 1 GB/s = 25.088 µs.
     const after = (36.864 + 2 + 25.088 + 2) / 1000;
     expect(layers[0].separation!.afterMs).toBeCloseTo(after, 12);
@@ -140,11 +140,11 @@ describe('device profiles', () => {
     };
     expect(bad({})).toBe('valid');
     expect(bad({ schema: 'mbn.device/2' })).toBe(`device profile 'p.json': "schema" must be "mbn.device/1" (found '"mbn.device/2"')`);
-    expect(bad({ gflops: { conv: 1, depthwise: 1, gemm: 1 } })).toBe(`device profile 'p.json': "gflops.elementwise" must be a positive number (GFLOP/s)`);
-    expect(bad({ gflops: { conv: 1, depthwise: 1, gemm: 1, elementwise: 1, winograd: 2 } })).toBe(`device profile 'p.json': "gflops.winograd" is not an op class (conv, depthwise, gemm, elementwise)`);
+    expect(bad({ gflops: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1 } })).toBe(`device profile 'p.json': "gflops.elementwise" must be a positive number (GFLOP/s)`);
+    expect(bad({ gflops: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 1, winograd: 2 } })).toBe(`device profile 'p.json': "gflops.winograd" is not an op class (conv, pointwise, depthwise, gemm, elementwise)`);
     expect(bad({ memoryGBps: 0 })).toBe(`device profile 'p.json': "memoryGBps" must be a positive number (GB/s)`);
-    expect(bad({ overheadUs: 2 })).toBe(`device profile 'p.json': "overheadUs" must be an object with conv, depthwise, gemm, elementwise`);
-    expect(bad({ overheadUs: { conv: 1, depthwise: 1, gemm: -1, elementwise: 1 } })).toBe(`device profile 'p.json': "overheadUs.gemm" must be a number ≥ 0 (microseconds)`);
+    expect(bad({ overheadUs: 2 })).toBe(`device profile 'p.json': "overheadUs" must be an object with conv, pointwise, depthwise, gemm, elementwise`);
+    expect(bad({ overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: -1, elementwise: 1 } })).toBe(`device profile 'p.json': "overheadUs.gemm" must be a number ≥ 0 (microseconds)`);
     expect(bad({ threads: 1.5 })).toBe(`device profile 'p.json': "threads" must be a positive integer`);
   });
 
@@ -269,10 +269,11 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    expect(profile.measurements!.map((m) => m.name)).toEqual(['conv', 'gemm', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'call']);
+    expect(profile.measurements!.map((m) => m.name)).toEqual(['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'call']);
     // 4 chained Conv 3×3 64→64 at 28×28: 4 · 64·64·9·784 MACs; 16 chained depthwise: 16 · 64·9·784.
     expect(profile.measurements![0].flops).toBe(4 * 2 * 64 * 64 * 9 * 784);
-    expect(profile.measurements![2].flops).toBe(16 * 2 * 64 * 9 * 784);
+    expect(profile.measurements![2].flops).toBe(8 * 2 * 32 * 32 * 3136);
+    expect(profile.measurements![3].flops).toBe(16 * 2 * 64 * 9 * 784);
     expect(mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--device', out]).status).toBe(0);
     const again = mbn(['calibrate', '-o', out]);
     expect(again.status).toBe(2);

@@ -39,5 +39,5 @@ export async function runCalibrate(opts: CalibrateCliOptions): Promise<void> {
   } catch (error) {
     throw new MbnError('write-failed', `cannot write ${quote(opts.output)}: ${(error as Error).message.split('\n')[0]}`);
   }
-  write(2, `wrote ${opts.output}: conv ${profile.gflops.conv} GFLOP/s, depthwise ${profile.gflops.depthwise}, GEMM ${profile.gflops.gemm}, memory ${profile.memoryGBps} GB/s, ${profile.overheadUs.conv} µs per conv, ${profile.overheadUs.elementwise} µs per elementwise op\n`);
+  write(2, `wrote ${opts.output}: conv ${profile.gflops.conv} GFLOP/s, 1×1 conv ${profile.gflops.pointwise}, depthwise ${profile.gflops.depthwise}, GEMM ${profile.gflops.gemm}, memory ${profile.memoryGBps} GB/s, ${profile.overheadUs.conv} µs per conv, ${profile.overheadUs.elementwise} µs per elementwise op\n`);
 }

@@ -3,7 +3,7 @@ import type { DeviceProfile } from './profile.js';
 /**
  * Built-in device profiles: uncalibrated estimates for one core of common edge boards, from published clock,
  * core and memory figures. Peak FP32 = clock × 16 FLOP/cycle (two 128-bit NEON FMA pipes: 2 × 4 lanes × 2). The
- * per-class efficiencies (dense conv 50%, GEMM 60%, depthwise 15%, elementwise 5% of peak), the single-core share
+ * per-class efficiencies (dense conv 50%, 1×1 conv 30%, GEMM 60%, depthwise 15%, elementwise 5% of peak), the single-core share
  * of DRAM bandwidth (40%) and the per-op overhead are assumptions, not measurements: `mbn calibrate` on the board
  * replaces all of them.
  */
@@ -15,13 +15,13 @@ function estimate(name: string, description: string, peakGflops: number, dramGBp
     description: `${description} (uncalibrated estimate, 1 core)`,
     calibrated: false,
     threads: 1,
-    gflops: { conv: round(peakGflops * 0.5), depthwise: round(peakGflops * 0.15), gemm: round(peakGflops * 0.6), elementwise: round(peakGflops * 0.05) },
+    gflops: { conv: round(peakGflops * 0.5), pointwise: round(peakGflops * 0.3), depthwise: round(peakGflops * 0.15), gemm: round(peakGflops * 0.6), elementwise: round(peakGflops * 0.05) },
     memoryGBps: round(dramGBps * 0.4),
     // L2 at about one 128-bit load per cycle: clock × 16 B, with the peak at 16 FLOP/cycle that is peak GFLOP/s.
     cacheGBps: round(peakGflops * 0.5),
     cacheBytes: l2Bytes,
     // Conv and GEMM kernels set up more (packing, blocking) than an elementwise loop.
-    overheadUs: { conv: overheadUs * 2, depthwise: overheadUs * 2, gemm: overheadUs * 2, elementwise: overheadUs },
+    overheadUs: { conv: overheadUs * 2, pointwise: overheadUs * 2, depthwise: overheadUs * 2, gemm: overheadUs * 2, elementwise: overheadUs },
     runOverheadUs: overheadUs * 5,
     sources: [
       ...sources,

@@ -22,6 +22,8 @@ export interface LayerLink {
   weightInputs: string[];
   /** Group of a Conv (1 for others). */
   group: number;
+  /** Kernel elements of a Conv (product of its kernel dims; 0 for others or when unknown). */
+  kernelSize: number;
   /** Input channels of a Conv (0 for others). */
   inChannels: number;
   /** Every output's value is known before run time: the runtime folds the layer into a constant. */
@@ -55,6 +57,7 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       outputBytes: stateBytes(l.outputs, l.node.outputs),
       weightInputs: l.node.inputs.filter((n) => weightNames.has(n)),
       group,
+      kernelSize: l.node.opType === 'Conv' ? (l.inputs[1]?.shape?.slice(2).reduce((a, b) => a * b, 1) ?? 0) : 0,
       inChannels: l.node.opType === 'Conv' ? (l.inputs[0]?.shape?.[1] ?? 0) : 0,
       folded: l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined),
     };

@@ -33,10 +33,10 @@ interface MicroBenchmark {
  * `depth` chained 3×3 convs (pads 1) of `c` channels at hw×hw: a chain, so that the layout conversions ONNX Runtime
  * adds around a run of NCHWc convs (ReorderInput, ReorderOutput) are paid once, not once per conv.
  */
-function convBench(name: string, what: string, c: number, hw: number, group: number, depth: number): MicroBenchmark {
-  const macs = c * (c / group) * 9 * hw * hw;
+function convBench(name: string, what: string, c: number, hw: number, group: number, depth: number, k = 3): MicroBenchmark {
+  const macs = c * (c / group) * k * k * hw * hw;
   const act = c * hw * hw * 4;
-  const weights = c * (c / group) * 9 * 4;
+  const weights = c * (c / group) * k * k * 4;
   return {
     name,
     what,
@@ -49,8 +49,9 @@ function convBench(name: string, what: string, c: number, hw: number, group: num
       for (let i = 0; i < depth; i++) {
         const x = i === 0 ? 'x' : `t${i - 1}`;
         const y = i === depth - 1 ? 'y' : `t${i}`;
-        chunks.push(node('Conv', [x, `w${i}`], [y], `conv${i}`, [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), { name: 'group', type: 'int', value: group }]));
-        chunks.push(...initializer(`w${i}`, [c, c / group, 3, 3], Math.sqrt(1 / ((c / group) * 9))));
+        const pad = (k - 1) / 2;
+        chunks.push(node('Conv', [x, `w${i}`], [y], `conv${i}`, [ints('kernel_shape', [k, k]), ints('pads', [pad, pad, pad, pad]), { name: 'group', type: 'int', value: group }]));
+        chunks.push(...initializer(`w${i}`, [c, c / group, k, k], Math.sqrt(1 / ((c / group) * k * k))));
       }
       chunks.push(encodeValueInfoField('x', FLOAT, [1, c, hw, hw], 11), encodeValueInfoField('y', FLOAT, [1, c, hw, hw], 12));
       writeModel(path, name, chunks, 13, 3);
@@ -107,6 +108,7 @@ function benchmarks(): MicroBenchmark[] {
       write: (path) =>
         writeModel(path, 'gemm', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [k, k], Math.sqrt(1 / k)), encodeValueInfoField('x', FLOAT, [m, k], 11), encodeValueInfoField('y', FLOAT, [m, k], 12)], 13, 3),
     },
+    convBench('pointwise', '8 chained Conv 1×1, 32→32 channels, 56×56 (pointwise conv efficiency)', 32, 56, 1, 8, 1),
     convBench('depthwise', '16 chained depthwise Conv 3×3, 64 channels, 28×28, group 64 (depthwise efficiency, cache-resident)', 64, 28, 64, 16),
     {
       name: 'elementwise',
@@ -243,7 +245,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     const r = at(name);
     return Math.max(0, (r.ms - callMs - r.flops / (gflops * 1e6)) / SMALL);
   };
-  const gflops = { conv: rate('conv', 'flops'), depthwise: rate('depthwise', 'flops'), gemm: rate('gemm', 'flops'), elementwise: rate('elementwise', 'flops') };
+  const gflops = { conv: rate('conv', 'flops'), pointwise: rate('pointwise', 'flops'), depthwise: rate('depthwise', 'flops'), gemm: rate('gemm', 'flops'), elementwise: rate('elementwise', 'flops') };
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
     schema: PROFILE_SCHEMA,
@@ -251,12 +253,14 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     description: `measured by mbn calibrate through ONNX Runtime, ${options.threads} intra-op thread${options.threads === 1 ? '' : 's'}`,
     calibrated: true,
     threads: options.threads,
-    gflops: { conv: round(gflops.conv), depthwise: round(gflops.depthwise), gemm: round(gflops.gemm), elementwise: round(gflops.elementwise) },
+    gflops: { conv: round(gflops.conv), pointwise: round(gflops.pointwise), depthwise: round(gflops.depthwise), gemm: round(gflops.gemm), elementwise: round(gflops.elementwise) },
     memoryGBps: round(rate('bandwidth', 'bytes')),
     cacheGBps: round(rate('elementwise', 'bytes')),
     cacheBytes: cacheSize(),
     overheadUs: {
       conv: round(classOverhead('conv-overhead', gflops.conv) * 1000),
+      // A 1×1 conv is the same kernel as any conv: the same set-up cost.
+      pointwise: round(classOverhead('conv-overhead', gflops.conv) * 1000),
       depthwise: round(classOverhead('depthwise-overhead', gflops.depthwise) * 1000),
       gemm: round(classOverhead('gemm-overhead', gflops.gemm) * 1000),
       elementwise: round(overheadMs * 1000),

@@ -41,6 +41,7 @@ const HEAVY = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
   if (l.op === 'Conv' || l.op === 'ConvTranspose') {
     if (link && link.group > 1 && link.group === link.inChannels) return 'depthwise';
+    if (l.op === 'Conv' && link?.kernelSize === 1) return 'pointwise';
     return 'conv';
   }
   if (l.op === 'Gemm' || l.op === 'MatMul') return 'gemm';
@@ -111,7 +112,7 @@ export function separatedTime(profile: DeviceProfile, l: LayerReport, link: Laye
   const dwMacs = pixels * s.M * s.multiplier * K;
   const pwMacs = pixels * s.N * ((s.M * s.multiplier) / s.group);
   const dw = kernelTime(profile, 'depthwise', 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
-  const pw = kernelTime(profile, 'conv', 2 * pwMacs, midBytes + link.outputBytes, s.N * ((s.M * s.multiplier) / s.group) * 4, weightsCold);
+  const pw = kernelTime(profile, 'pointwise', 2 * pwMacs, midBytes + link.outputBytes, s.N * ((s.M * s.multiplier) / s.group) * 4, weightsCold);
   return dw.ms + pw.ms;
 }
 

@@ -9,7 +9,7 @@ import { BUILTIN_PROFILES } from './builtin.js';
  */
 export const PROFILE_SCHEMA = 'mbn.device/1';
 
-export const OP_CLASSES = ['conv', 'depthwise', 'gemm', 'elementwise'] as const;
+export const OP_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm', 'elementwise'] as const;
 export type OpClass = (typeof OP_CLASSES)[number];
 
 export interface DeviceProfile {

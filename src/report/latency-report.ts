@@ -86,7 +86,7 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
       ? `Separating ${report.totals.separableLayers} standard conv${report.totals.separableLayers === 1 ? '' : 's'}: ${msText(total)} → ${msText(report.totals.latencyIfSeparatedMs)} (×${(report.totals.latencyIfSeparatedMs / total).toFixed(2)}; MACs ×${(report.totals.macsIfSeparated / report.totals.macs).toFixed(2)})`
       : null;
   const hidden = timed.length - rows.length;
-  const footnote = `time = max(FLOPs / class rate, bytes moved / bandwidth (${profile.cacheGBps} GB/s up to ${profile.cacheBytes / 1024} KiB, else ${profile.memoryGBps} GB/s)) + per-op overhead (conv ${profile.overheadUs.conv}, depthwise ${profile.overheadUs.depthwise}, GEMM ${profile.overheadUs.gemm}, other ${profile.overheadUs.elementwise} µs); layers fused into a conv take no time of their own`;
+  const footnote = `time = max(FLOPs / class rate, bytes moved / bandwidth (${profile.cacheGBps} GB/s up to ${profile.cacheBytes / 1024} KiB, else ${profile.memoryGBps} GB/s)) + per-op overhead (conv ${profile.overheadUs.conv}, 1×1 conv ${profile.overheadUs.pointwise}, depthwise ${profile.overheadUs.depthwise}, GEMM ${profile.overheadUs.gemm}, other ${profile.overheadUs.elementwise} µs); layers fused into a conv take no time of their own`;
   if (view.markdown) {
     const out = ['', `#### ${title}`, '', `| ${head.join(' | ')} |`, '|---|---|---:|---:|---:|---|---|'];
     for (const r of cells) out.push(`| ${r.map((x) => x.replace(/[|\\`*_<>[\]]/g, (ch: string) => (ch === '*' ? ch : `\\${ch}`))).join(' | ')} |`);
