@@ -66,6 +66,10 @@ const chains = chainSizes.map((n) => {
   if (fresh || !existsSync(path)) models.writeChainModel(path, n);
   return { n, path };
 });
+// A million nodes (39 MB): memory per node of analyze, its JSON report, separate --dry-run and diff.
+const MILLION = 1_000_000;
+const million = join(out, `chain_${MILLION}.onnx`);
+if (fresh || !existsSync(million)) models.writeChainModel(million, MILLION);
 const cmbDir = join(out, 'conv_mobilenet_v1');
 const cmb = join(cmbDir, 'conv_mobilenet_v1.onnx');
 const cmbSep = join(cmbDir, 'conv_mobilenet_v1.separated.onnx');
@@ -168,6 +172,20 @@ if (pyOnnx) {
 }
 const chainResults = await measureGroup(chains.map((c) => ({ label: `mbn analyze chain ${c.n}`, cmd: node, argv: [mbnBin, 'analyze', c.path, '--format', 'json'] })));
 results.chains = chains.map((c, i) => ({ ...c, ...chainResults[i] }));
+// The table of every layer (`--all`): rendering must stay linear (cli-table3 was quadratic: 160 s at 40k layers).
+const tableResults = await measureGroup(chains.map((c) => ({ label: `mbn analyze --all chain ${c.n} (table)`, cmd: node, argv: [mbnBin, 'analyze', c.path, '--all', '--no-color'] })));
+results.tables = chains.map((c, i) => ({ ...c, ...tableResults[i] }));
+// Each of these takes seconds and up to a GB or more: 3 runs each (after the warm-up run) rather than RUNS.
+const MILLION_RUNS = 3;
+[results.millionTable, results.millionJson, results.millionSeparate, results.millionDiff] = await measureGroup(
+  [
+    { label: 'mbn analyze chain 1M', cmd: node, argv: [mbnBin, 'analyze', million] },
+    { label: 'mbn analyze chain 1M --format json', cmd: node, argv: [mbnBin, 'analyze', million, '--format', 'json'] },
+    { label: 'mbn separate chain 1M --dry-run', cmd: node, argv: [mbnBin, 'separate', million, '--dry-run'] },
+    { label: 'mbn diff chain 1M chain 1M', cmd: node, argv: [mbnBin, 'diff', million, million] },
+  ],
+  MILLION_RUNS,
+);
 const sepOut = join(out, 'vgg16.separated.onnx');
 const copyOut = join(out, 'vgg16.copy.onnx');
 const clean = (p) => () => rmSync(p, { force: true });
@@ -220,6 +238,22 @@ for (const c of results.chains) {
   const target = c.n === 100_000 ? '< 2 s' : 'info';
   row(`\`mbn analyze\` chain of ${c.n.toLocaleString('en-US')} nodes`, `${s(c.wall)} (${perNode.toFixed(1)} µs/node above node start), ${mb(c.rss)}`, c === c0 ? '' : `${c0.n / 1000}k: ${s(c0.wall)}`, c === c0 ? '' : `${x((c.wall - ns) / (c0.wall - ns))} for ${x(c.n / c0.n)} nodes`, target, c.n === 100_000 ? c.wall < 2 : undefined);
 }
+const t0 = results.tables[0];
+for (const c of results.tables) {
+  const json = results.chains.find((j) => j.n === c.n);
+  const target = c.n === 100_000 ? '< 3 s' : 'info';
+  row(`\`mbn analyze --all\` (table) chain of ${c.n.toLocaleString('en-US')} nodes`, `${s(c.wall)}, ${mb(c.rss)}`, `--format json ${s(json.wall)}`, c === t0 ? '' : `${x((c.wall - ns) / (t0.wall - ns))} for ${x(c.n / t0.n)} nodes`, target, c.n === 100_000 ? c.wall < 3 : undefined);
+}
+const millionSize = statSync(million).size;
+const perNodeKb = (r) => r.rss / MILLION / 1024;
+for (const [what, r, target] of [
+  ['`mbn analyze`', results.millionTable, '< 1 KiB per node'],
+  ['`mbn analyze --format json`', results.millionJson, 'info'],
+  ['`mbn separate --dry-run`', results.millionSeparate, 'info'],
+  ['`mbn diff` (the chain against itself)', results.millionDiff, 'info'],
+]) {
+  row(`${what}, chain of 1,000,000 nodes (${mb(millionSize)}): peak RSS, time`, `${mb(r.rss)}, ${s(r.wall)}`, '', `${perNodeKb(r).toFixed(2)} KiB per node`, target, target === 'info' ? undefined : perNodeKb(r) < 1);
+}
 const sep = results.separate;
 row('`mbn separate vgg16.onnx -o …` (svd init): time', s(sep.wall), `cp ${s(results.cp.wall)}`, x(sep.wall / results.cp.wall), '≤ 2× cp', sep.wall <= 2 * results.cp.wall);
 row('`mbn separate … --init he`: time', s(results.separateHe.wall), `cp + sync ${s(results.cpSync.wall)}`, x(results.separateHe.wall / results.cpSync.wall), 'info (mbn fsyncs its output)', undefined);
@@ -234,7 +268,7 @@ const machine = [
   `- machine: ${cpu}, ${cpus().length} cores, ${(Number(execFileSync('sh', ['-c', "awk '/MemTotal/ {print $2}' /proc/meminfo"], { encoding: 'utf8' })) / 1e6).toFixed(1)} GB RAM; node ${process.version}; onnxruntime-node ${benchJson.runtime.version}`,
   `- load average (1/5/15 min): ${loadStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadEnd.map((l) => l.toFixed(2)).join(' ')} at end`,
   `- vgg16.onnx: ${mb(vggSize)}, ${readFileSync(vggSourceFile, 'utf8').trim()}; separated: ${mb(sepSize)}`,
-  `- whole processes, median of ${RUNS} runs (15 for the start-up group) after one warm-up run each (page cache warm), comparable commands interleaved; RSS: ${TIME ? '/usr/bin/time %M' : '/proc VmHWM polling'}; outputs deleted before each separate/cp run`,
+  `- whole processes, median of ${RUNS} runs (15 for the start-up group, ${MILLION_RUNS} for the 1M-node chain) after one warm-up run each (page cache warm), comparable commands interleaved; RSS: ${TIME ? '/usr/bin/time %M' : '/proc VmHWM polling'}; outputs deleted before each separate/cp run`,
   `- mbn bench: ${benchRuns} timed runs after 2 warm-up runs, 1 intra-op thread, fixtures/graph-only/conv_mobilenet_v1.onnx with synthetic weights (src/bench/models.ts) and its \`mbn separate\` output, 1x3x224x224`,
 ];
 if (staleBundle) machine.push('- **warning**: dist/cli/main.js was rebuilt by another process during the run, so some `mbn` runs used the ES modules instead of the bundle; run again');

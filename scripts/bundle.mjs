@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the compiled CLI (dist/cli/main.js and everything it imports, commander, chalk and cli-table3
+// Bundles the compiled CLI (dist/cli/main.js and everything it imports, commander and chalk
 // included) into one CommonJS file, dist/mbn.cjs, which bin/mbn.js prefers: Node then reads and compiles one
 // file instead of resolving and loading ~40 ES modules, which is most of mbn's start-up time.
 // onnxruntime-node stays outside (a native, optional dependency loaded only by `mbn bench`).

@@ -1,3 +1,5 @@
+import { clipEnd, escapeControls } from './util/text.js';
+
 /**
  * User-facing failures. Every problem with the user's input or environment is an MbnError: the CLI prints its
  * message as one line on stderr and exits with its exit code. Anything else that escapes is a bug in mbn.
@@ -13,7 +15,8 @@ export type ErrorCode =
   | 'output-exists'
   | 'write-failed'
   | 'config'
-  | 'budget';
+  | 'budget'
+  | 'interrupted';
 
 export class MbnError extends Error {
   readonly code: ErrorCode;
@@ -24,14 +27,35 @@ export class MbnError extends Error {
   }
 }
 
+/** A catchable signal (SIGINT, SIGTERM, SIGHUP) stopped a write: everything staged was removed. */
+export class Interrupted extends MbnError {
+  readonly signal: NodeJS.Signals;
+  constructor(signal: NodeJS.Signals) {
+    super('interrupted', 'interrupted; nothing was written');
+    this.signal = signal;
+  }
+}
+
 export function fail(code: ErrorCode, message: string): never {
   throw new MbnError(code, message);
 }
 
-/** Quotes a user-supplied value for an error message, shortened so that a hostile value cannot flood the terminal. */
+/** The longest quote of a bad value in a message: a hostile value cannot flood the terminal or a CI log. */
+export const MAX_QUOTE = 200;
+
+/**
+ * Quotes a user-supplied value for an error message: control characters escaped (`\x1b`, `\u202e`), at most `max`
+ * characters (never more than MAX_QUOTE) of it.
+ */
 export function quote(value: unknown, max = 80): string {
-  let text = typeof value === 'string' ? value : String(value);
-  text = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  if (text.length > max) text = `${text.slice(0, max)}…`;
-  return `'${text}'`;
+  const limit = Math.min(max, MAX_QUOTE);
+  const text = typeof value === 'string' ? value : String(value);
+  // Escapes make the text longer, so it is cut after escaping; cutting a long value first keeps that cheap.
+  const escaped = escapeControls(text.length > limit ? text.slice(0, limit + 1) : text);
+  return `'${escaped.length > limit ? `${escaped.slice(0, limit)}…` : escaped}'`;
+}
+
+/** A whole message made safe for one line of a terminal or CI log: controls escaped, length bounded. */
+export function oneLine(text: string, max = 1000): string {
+  return clipEnd(escapeControls(clipEnd(text, max)), max);
 }

@@ -81,9 +81,12 @@ describe('baseline growth', () => {
 
   it('reads an analyze report and a check report as baselines', () => {
     const analyze = JSON.stringify({ schema: 'mbn.analyze/1', model: { path: 'models/m.onnx' }, totals: { ...MOBILENET_V1, layers: 3 }, layers: [] });
-    expect(parseBaseline(analyze, 'base.json')).toEqual([{ name: null, model: 'models/m.onnx', totals: MOBILENET_V1 }]);
-    const check = JSON.stringify(checkJson([{ name: 'a', model: 'a.onnx', totals: MOBILENET_V1 }], [], null, null));
-    expect(parseBaseline(check, 'base.json')).toEqual([{ name: 'a', model: 'a.onnx', totals: MOBILENET_V1 }]);
+    // Reports from before `complete` existed count as complete.
+    expect(parseBaseline(analyze, 'base.json')).toEqual([{ name: null, model: 'models/m.onnx', totals: MOBILENET_V1, complete: true }]);
+    const incomplete = JSON.stringify({ schema: 'mbn.analyze/1', model: { path: 'm.onnx' }, totals: { ...MOBILENET_V1, complete: false }, layers: [] });
+    expect(parseBaseline(incomplete, 'base.json')[0].complete).toBe(false);
+    const check = JSON.stringify(checkJson([{ name: 'a', model: 'a.onnx', totals: MOBILENET_V1, complete: true, incomplete: [] }], [], null, null));
+    expect(parseBaseline(check, 'base.json')).toEqual([{ name: 'a', model: 'a.onnx', totals: MOBILENET_V1, complete: true }]);
   });
 
   it('rejects other JSON with a hint', () => {
@@ -106,10 +109,10 @@ describe('baseline growth', () => {
   it('matches models by name and path, then path, then name, then file name, then one to one', () => {
     const t = MOBILENET_V1;
     const baseline = [
-      { name: 'b', model: 'models/b.onnx', totals: t },
-      { name: 'a', model: 'models/a.onnx', totals: t },
-      { name: 'x', model: 'old/c.onnx', totals: t },
-      { name: 'renamed', model: 'models/d.onnx', totals: t },
+      { name: 'b', model: 'models/b.onnx', totals: t, complete: true },
+      { name: 'a', model: 'models/a.onnx', totals: t, complete: true },
+      { name: 'x', model: 'old/c.onnx', totals: t, complete: true },
+      { name: 'renamed', model: 'models/d.onnx', totals: t, complete: true },
     ];
     expect(
       matchBaseline(
@@ -123,9 +126,9 @@ describe('baseline growth', () => {
         baseline,
       ),
     ).toEqual([1, 0, 2, 3, -1]);
-    expect(matchBaseline([{ name: 'p', model: 'p.onnx' }], [{ name: null, model: 'elsewhere.onnx', totals: t }])).toEqual([0]);
+    expect(matchBaseline([{ name: 'p', model: 'p.onnx' }], [{ name: null, model: 'elsewhere.onnx', totals: t, complete: true }])).toEqual([0]);
     // Two models of one glob entry share a name: the name alone cannot pick one.
-    expect(matchBaseline([{ name: 'g', model: 'm/1.onnx' }, { name: 'g', model: 'm/2.onnx' }], [{ name: 'g', model: 'other/3.onnx', totals: t }])).toEqual([-1, -1]);
+    expect(matchBaseline([{ name: 'g', model: 'm/1.onnx' }, { name: 'g', model: 'm/2.onnx' }], [{ name: 'g', model: 'other/3.onnx', totals: t, complete: true }])).toEqual([-1, -1]);
   });
 });
 

@@ -17,9 +17,9 @@ function report(path: string, layers: LayerReport[]): Report {
     model: { path, irVersion: 7, producer: '', opsets: {}, inputs: [], outputs: [] },
     totals: {
       macs, flops: 2 * macs, otherFlops: 0, params, weightBytes: 4 * params, peakActivationBytes: 100, layers: layers.length, notCounted: 0,
-      separableLayers: 0, macsIfSeparated: macs, paramsIfSeparated: params,
+      separableLayers: 0, macsIfSeparated: macs, paramsIfSeparated: params, complete: true,
     },
-    byOp: [], weightsByDtype: {}, layers, notes: [],
+    incomplete: [], byOp: [], weightsByDtype: {}, layers, notes: [],
   };
 }
 
@@ -76,7 +76,7 @@ describe('diff', () => {
   it('a renamed layer keeps its old name', () => {
     const d = diffReports(report('a', [layer('old', 'Conv', 5, 1)]), report('b', [layer('new', 'Conv', 5, 1)]));
     expect(d.layers).toEqual([
-      { status: 'unchanged', name: 'new', renamedFrom: 'old', op: 'Conv', scope: '', macs: delta(5, 5), params: delta(1, 1) },
+      { status: 'unchanged', name: 'new', renamedFrom: 'old', op: 'Conv', scope: '', macs: delta(5, 5), params: delta(1, 1), uncounted: { base: false, head: false } },
     ]);
     expect(d.summary.renamed).toBe(1);
   });

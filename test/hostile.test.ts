@@ -1,7 +1,7 @@
 import { spawnSync, execFileSync } from 'node:child_process';
 import {
-  chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync,
-  writeFileSync,
+  chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync,
+  statSync, symlinkSync, truncateSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,7 +13,7 @@ import { readModel, readModelBytes, readModelFrom } from '../src/onnx/read.js';
 import { FileSource } from '../src/onnx/source.js';
 import { readTensorBytes } from '../src/onnx/tensor-data.js';
 import { renderJson } from '../src/report/analyze-report.js';
-import { buildModel, type ModelSpec } from './helpers/build-model.js';
+import { buildModel, type ModelSpec, type NodeSpec } from './helpers/build-model.js';
 import { cat, len, modelAround, mutate, node, randInt, randomBytes, rng, tag, valueInfo, varint, vint } from './helpers/mutate.js';
 
 /**
@@ -27,13 +27,8 @@ const TINY = join(ROOT, 'fixtures', 'models', 'tiny_cnn.onnx');
 let dir: string;
 
 beforeAll(() => {
-  // One build for this file (there is no vitest globalSetup yet). tsc emits even when another engineer's file
-  // has a type error, so a failed check is reported but does not stop the suite as long as dist/ is there.
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'pipe' });
-  } catch (error) {
-    console.log(`hostile: tsc reported errors (continuing with what it emitted):\n${String((error as { stdout?: Buffer }).stdout ?? error).slice(0, 2000)}`);
-  }
+  // test/global-setup.ts has built dist/ (tsc, then the bundle). Rebuilding here with tsc alone would leave the bundle
+  // older than dist/cli/main.js, so bin/mbn.js would skip it and these tests would not run what users run.
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/cli/main.js was not built');
   dir = mkdtempSync(join(tmpdir(), 'mbn-hostile-'));
 });
@@ -42,19 +37,36 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * bin/, dist/ and package.json copied to a fresh folder under the system temp dir that every user can read. The copies
+ * keep their times: bin/mbn.js runs the bundle only when it is newer than dist/cli/main.js (which needs node_modules).
+ */
+function worldReadableCopy(): string {
+  const shared = mkdtempSync(join(tmpdir(), 'mbn-nobody-'));
+  for (const part of ['bin', 'dist', 'package.json']) cpSync(join(ROOT, part), join(shared, part), { recursive: true, preserveTimestamps: true });
+  const open = (path: string) => {
+    const isDir = statSync(path).isDirectory();
+    chmodSync(path, isDir ? 0o755 : 0o644);
+    if (isDir) for (const entry of readdirSync(path)) open(join(path, entry));
+  };
+  open(shared);
+  return shared;
+}
+
 interface Run {
   status: number | null;
   stdout: string;
   stderr: string;
 }
 
-function mbn(args: string[], options: { uid?: number; gid?: number } = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+function mbn(args: string[], options: { uid?: number; gid?: number; bin?: string; cwd?: string; env?: Record<string, string> } = {}): Run {
+  const { bin = BIN, env, ...rest } = options;
+  const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
     timeout: 60_000,
     maxBuffer: 256 * 1024 * 1024,
-    env: { ...process.env, NO_COLOR: '1', MBN_DEBUG: '' },
-    ...options,
+    env: { ...process.env, NO_COLOR: '1', MBN_DEBUG: '', GITHUB_ACTIONS: '', ...env },
+    ...rest,
   });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -151,24 +163,35 @@ describe('mbn analyze on things that are not models', () => {
   });
   it('a character device', () => expectUserError(mbn(['analyze', '/dev/zero']), /not a regular file/));
   it('a file without read permission', (ctx) => {
-    const p = file('noperm.onnx', readFileSync(TINY));
-    chmodSync(p, 0o000);
-    if (process.getuid?.() === 0) {
-      // root ignores mode bits: run the binary as nobody instead (spawn's uid/gid); skip if even that is impossible.
-      let r: Run;
+    if (process.getuid?.() !== 0) {
+      const p = file('noperm.onnx', readFileSync(TINY));
+      chmodSync(p, 0o000);
+      expectUserError(mbn(['analyze', p]), /permission denied/);
+      return;
+    }
+    // root ignores mode bits: run the binary as nobody instead (spawn's uid/gid). nobody may not reach this checkout
+    // (a clone under a private 0700 folder), so it runs a copy of the built binary from a world-readable folder.
+    const shared = worldReadableCopy();
+    try {
+      const bin = join(shared, 'bin', 'mbn.js');
+      const asNobody = (args: string[]) => mbn(args, { uid: 65534, gid: 65534, bin, cwd: shared });
+      let probe: Run;
       try {
-        r = mbn(['analyze', p], { uid: 65534, gid: 65534 });
+        probe = asNobody(['--version']);
       } catch (error) {
         ctx.skip(`running as root and cannot run as nobody (${(error as Error).message}): mode bits would be ignored`);
         return;
       }
-      if (/not built yet|cannot start|EACCES/.test(r.stderr) && !r.stderr.includes(p)) {
-        ctx.skip(`running as root; nobody cannot run the binary here: ${r.stderr.trim()}`);
+      if (probe.status !== 0) {
+        ctx.skip(`running as root; nobody cannot run a copy of mbn in ${shared}: ${probe.stderr.trim()}`);
         return;
       }
-      expectUserError(r, /permission denied/);
-    } else {
-      expectUserError(mbn(['analyze', p]), /permission denied/);
+      const p = join(shared, 'noperm.onnx');
+      writeFileSync(p, readFileSync(TINY));
+      chmodSync(p, 0o000);
+      expectUserError(asNobody(['analyze', p]), /permission denied/);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
     }
   });
   it('random bytes (seeded)', () => {
@@ -499,5 +522,188 @@ describe('external data', () => {
     const r = mbn(['analyze', extModel('abs-analyze', [['location', '/etc/passwd']])]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+// ---- names, file names and configs written by an attacker ---------------------------------------------------------
+
+/** Characters that a terminal acts on or that reorder text; none may reach the output raw (newline aside). */
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** Lines that GitHub's runner would read as a workflow command: `::` at the start, after any spaces. */
+const commandLines = (text: string) => text.split('\n').filter((l) => /^\s*::/.test(l));
+
+describe('hostile names in reports', () => {
+  const names = [
+    'clear\x1b[2J\x1b[H',
+    'title\x1b]0;pwned\x07',
+    'cr\rbs\bdel\x7f',
+    '\u202eexe.gnp',
+    'x\n::warning title=INJECTED::pwned',
+    'a|b\n\n## INJECTED HEADING <img src=x onerror=alert(1)> @octocat',
+    '::warning::starts a line',
+  ];
+  let model: string;
+
+  beforeAll(() => {
+    // A chain of Relus with hostile names, then an op mbn does not know (listed under "Not counted" by name).
+    const nodes: NodeSpec[] = names.map((name, i) => ({ op: 'Relu', name, inputs: [i === 0 ? 'x' : `v${i - 1}`], outputs: [`v${i}`] }));
+    nodes.push({ op: 'Evil\x1b[31mOp', name: '::error::not counted', inputs: [`v${names.length - 1}`], outputs: ['y'], domain: 'evil.domain' });
+    model = file('hostile-names.onnx', buildModel({ inputs: [{ name: 'x', shape: [1, 4] }], outputs: ['y'], nodes, opsets: { 'evil.domain': 1 } }));
+  });
+
+  it('table: every control character shown escaped, one line per layer, no workflow command', () => {
+    const r = mbn(['analyze', model, '--all', '--no-color'], { env: { GITHUB_ACTIONS: 'true' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(RAW_CONTROL);
+    expect(r.stdout).toContain('clear\\x1b[2J\\x1b[H');
+    expect(r.stdout).toContain('\\u202eexe.gnp');
+    expect(commandLines(r.stdout)).toEqual([]);
+    const table = r.stdout.split('\n').slice(1, 1 + names.length + 5);
+    // Top rule, head, rule, one line per layer, bottom rule: no name split a row.
+    expect(table[0]).toMatch(/^┌/);
+    expect(table[names.length + 4]).toMatch(/^└/);
+    expect(table.slice(3, names.length + 4).every((l) => l.startsWith('│ '))).toBe(true);
+  });
+
+  it('markdown: no heading, HTML, mention or extra cell from a name', () => {
+    const r = mbn(['analyze', model, '--all', '--format', 'md']);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.filter((l) => l.startsWith('#'))).toEqual([lines[0]]);
+    expect(r.stdout).not.toMatch(/@octocat|(?<!\\)<img/);
+    expect(r.stdout).not.toMatch(RAW_CONTROL);
+    const rows = lines.filter((l) => l.startsWith('| ') && !l.startsWith('| Layer') && !l.startsWith('| MACs'));
+    expect(rows).toHaveLength(names.length + 1 + 1);
+    // Each layer row has 7 cells: 8 pipes that are not escaped.
+    for (const row of rows.slice(1)) expect(row.replace(/\\\\/g, '').match(/(?<!\\)\|/g), row).toHaveLength(8);
+  });
+
+  it('CSV and JSON keep the names exactly', () => {
+    const json = JSON.parse(mbn(['analyze', model, '--format', 'json']).stdout);
+    expect(json.layers.map((l: { name: string }) => l.name)).toEqual([...names, '::error::not counted']);
+    const csv = mbn(['analyze', model, '--format', 'csv']).stdout;
+    // RFC 4180: the first field of each record, quoted fields may hold newlines.
+    const firsts: string[] = [];
+    const re = /(?:^|\n)(?:"((?:[^"]|"")*)"|([^,\n]*)),/g;
+    for (let m = re.exec(csv); m; m = re.exec(csv)) firsts.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]);
+    expect(firsts).toEqual(['name', ...names, '::error::not counted']);
+  });
+});
+
+describe('hostile check configs (GitHub Actions)', () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = join(dir, 'check-hostile');
+    mkdirSync(join(folder, 'models'), { recursive: true });
+    copyFileSync(TINY, join(folder, 'models', 'tiny.onnx'));
+    // A model whose file name holds a newline and a workflow command, matched by a glob.
+    copyFileSync(TINY, join(folder, 'models', 'evil\n::warning title=FILE::pwned.onnx'));
+  });
+
+  it('a check name or a file name cannot print a workflow command', () => {
+    writeFileSync(
+      join(folder, 'mbn.config.json'),
+      JSON.stringify([
+        { name: 'ok\n::warning title=INJECTED::pwned', model: 'models/tiny.onnx', maxMacs: 1 },
+        { name: 'glob', model: 'models/evil*.onnx', maxMacs: 1 },
+      ]),
+    );
+    for (const format of ['table', 'md', 'json']) {
+      const r = mbn(['check', '--format', format], { cwd: folder, env: { GITHUB_ACTIONS: 'true' } });
+      expect(r.status, r.stderr).toBe(1);
+      for (const out of [r.stdout, r.stderr]) {
+        // Only mbn's own annotations, one per failed check, each one line.
+        for (const line of commandLines(out)) expect(line, format).toMatch(/^::error file=[^\n]*,title=mbn budget::/);
+        expect(out).not.toMatch(/^\s*::warning/m);
+        expect(out).not.toMatch(RAW_CONTROL);
+      }
+      expect(commandLines(r.stdout + r.stderr), format).toHaveLength(2);
+    }
+  });
+
+  it('a 200,000-character name leaves table lines short', () => {
+    writeFileSync(join(folder, 'long.json'), JSON.stringify([{ name: 'n'.repeat(200_000), model: 'models/tiny.onnx', maxMacs: 1 }]));
+    const r = mbn(['check', '--config', 'long.json'], { cwd: folder });
+    expect(r.status, r.stderr).toBe(1);
+    expect(Math.max(...r.stdout.split('\n').map((l) => l.length))).toBeLessThan(400);
+  });
+});
+
+describe('hostile names in separate', () => {
+  it('a 200,000-character conv name is clipped in the table; a control character is escaped', () => {
+    const w = { name: 'w', dtype: 1, dims: [4, 2, 3, 3], values: Array.from({ length: 72 }, (_, i) => Math.sin(i)) };
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', shape: [1, 2, 6, 6] }],
+      outputs: ['y'],
+      initializers: [w, { ...w, name: 'w2', dims: [4, 4, 3, 3], values: Array.from({ length: 144 }, (_, i) => Math.cos(i)) }],
+      nodes: [
+        { op: 'Conv', name: `${'c'.repeat(200_000)}/Conv`, inputs: ['x', 'w'], outputs: ['h'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+        { op: 'Conv', name: 'evil\x1b[2J\n::warning::x', inputs: ['h', 'w2'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      ],
+    };
+    const r = mbn(['separate', file('long-conv.onnx', buildModel(spec)), '--dry-run'], { env: { GITHUB_ACTIONS: 'true' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(Math.max(...r.stdout.split('\n').map((l) => l.length))).toBeLessThan(200);
+    expect(r.stdout).toContain('/Conv │');
+    expect(r.stdout).toContain('evil\\x1b[2J\\x0a::warning::x');
+    expect(r.stdout).not.toMatch(RAW_CONTROL);
+    expect(commandLines(r.stdout)).toEqual([]);
+  });
+});
+
+describe('configs and baselines that never end', () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = join(dir, 'unbounded');
+    mkdirSync(folder, { recursive: true });
+    copyFileSync(TINY, join(folder, 'tiny.onnx'));
+  });
+  const valid = () => {
+    const p = join(folder, 'ok.json');
+    writeFileSync(p, JSON.stringify([{ model: 'tiny.onnx', maxMacs: '1G' }]));
+    return p;
+  };
+
+  it('--config /dev/zero', () => expectUserError(mbn(['check', '--config', '/dev/zero'], { cwd: folder }), /not a regular file/));
+  it('--baseline /dev/zero', () => expectUserError(mbn(['check', '--config', valid(), '--baseline', '/dev/zero'], { cwd: folder }), /not a regular file/));
+  it('a FIFO as config (must not block)', () => {
+    const fifo = join(folder, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    expectUserError(mbn(['check', '--config', fifo], { cwd: folder }), /not a regular file/);
+  });
+  it('a config over 16 MiB', () => {
+    const big = join(folder, 'big.json');
+    writeFileSync(big, '');
+    truncateSync(big, 16 * 1024 * 1024 + 1);
+    expectUserError(mbn(['check', '--config', big], { cwd: folder }), /at most 16 MiB/);
+  });
+  it('100,000 nested [', () => {
+    expectUserError(mbn(['check', '--config', file('nested.json', `${'['.repeat(100_000)}${']'.repeat(100_000)}`)], { cwd: folder }), /must be an object/);
+    expectUserError(mbn(['check', '--config', file('nested-open.json', '['.repeat(100_000))], { cwd: folder }), /not valid JSON/);
+  });
+  it('a 1 MB unknown key is quoted with at most 80 characters (200 at most anywhere)', () => {
+    const r = mbn(['check', '--config', file('longkey.json', JSON.stringify([{ model: 'tiny.onnx', ['k'.repeat(1_000_000)]: 1 }]))], { cwd: folder });
+    expectUserError(r, /unknown key 'k{80}…'/);
+    expect(r.stderr.length).toBeLessThan(1000);
+  });
+  it('a UTF-16 config: named as such, no NUL in the message', () => {
+    const r = mbn(['check', '--config', file('utf16.json', Buffer.from(`\ufeff${JSON.stringify([{ model: 'tiny.onnx', maxMacs: '1G' }])}`, 'utf16le'))], { cwd: folder });
+    expectUserError(r, /UTF-16/);
+    expect(r.stderr).not.toContain('\u0000');
+  });
+  it('a 1M-element input shape in a config: one short line that names the config, not --input', () => {
+    const p = join(folder, 'shape.json');
+    writeFileSync(p, JSON.stringify([{ model: 'tiny.onnx', input: { input: new Array(1_000_000).fill(1) }, maxMacs: '1G' }]));
+    const r = mbn(['check', '--config', p], { cwd: folder });
+    expectUserError(r, /shape\.json: entry 1 "input" input:1x1x.*has rank 1000000, but the model declares rank 4/);
+    expect(r.stderr).not.toContain('--input');
+    expect(r.stderr.length).toBeLessThan(1000);
+  });
+  it('a config pointing at any file: "not an ONNX model", none of its bytes', () => {
+    writeFileSync(join(folder, 'secret.txt'), 'SECRET-TOKEN=hunter2\n');
+    const r = mbn(['check', '--config', file('points-at-secret.json', JSON.stringify([{ model: join(folder, 'secret.txt'), maxMacs: '1G' }]))], { cwd: folder });
+    expectUserError(r, /is not an ONNX model$/);
+    expect(r.stderr).not.toMatch(/53 45|hunter2|bytes/);
   });
 });

@@ -1,9 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { constants } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MbnError } from '../errors.js';
+import { MbnError, quote } from '../errors.js';
 import { numberToFloat16 } from '../tensor/float.js';
+import { product } from '../util/count.js';
 import { mulberry32 } from '../util/random.js';
 
 /**
@@ -16,15 +18,21 @@ export interface OrtTensor {
 export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly inputMetadata?: readonly { name: string; isTensor?: boolean; type?: string; shape?: readonly (number | string)[] }[];
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  run(feeds: Record<string, OrtTensor>, options?: Record<string, unknown>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
   endProfiling?(): unknown;
 }
 export interface Ort {
   InferenceSession: { create(path: string, options: Record<string, unknown>): Promise<OrtSession> };
   Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
-  env?: { versions?: { common?: string; node?: string } };
+  env?: { versions?: { common?: string; node?: string }; logLevel?: string };
 }
+
+/**
+ * ONNX Runtime's own log (severity 4: fatal only). Its error lines repeat, with timestamps and colour codes, what
+ * mbn reports in its one `mbn:` line, so they never reach the terminal.
+ */
+const ORT_LOG_SEVERITY = 4;
 
 export const ORT_MISSING = 'mbn bench needs onnxruntime-node: npm install onnxruntime-node';
 
@@ -46,11 +54,36 @@ export interface InputSpec {
   /** onnxruntime type name: float32, float16, float64, int64, int32, int8, uint8, bool, … */
   type: string;
   dims: number[];
+  /** --input-value: every element holds this value (else seeded random data). */
+  value?: number;
 }
 
-/** Float inputs uniform in [-1, 1); integer inputs 0 (a safe index or length for any model); bools random. */
+const FEED_WIDTH: Record<string, number> = {
+  float32: 4, float64: 8, float16: 2, bool: 1, int64: 8, uint64: 8, int32: 4, uint32: 4, int16: 2, uint16: 2, int8: 1, uint8: 1,
+};
+
+/** The largest input mbn bench allocates: one typed array, at most Node's buffer.constants.MAX_LENGTH bytes. */
+export const MAX_FEED_BYTES = constants.MAX_LENGTH;
+
+/** Refuses, before anything is allocated or timed, an input too large to allocate (a usage error: exit 2). */
+export function checkFeedSize(spec: InputSpec, path: string): void {
+  const n = product(spec.dims, `the element count of input ${quote(spec.name)} of ${path}, shape`);
+  const bytes = n * (FEED_WIDTH[spec.type] ?? 1);
+  if (bytes > MAX_FEED_BYTES) {
+    throw new MbnError(
+      'usage',
+      `${path}: input ${quote(spec.name)} [${spec.dims.join(',')}] of ${spec.type} needs ${bytes.toLocaleString('en-US')} bytes; mbn bench allocates at most ${MAX_FEED_BYTES.toLocaleString('en-US')} bytes per input (give a smaller shape with --input ${spec.name}:…)`,
+    );
+  }
+}
+
+/**
+ * Float inputs uniform in [-1, 1); integer inputs 0 (a safe index or length for any model); bools random. An input
+ * with a `value` holds it in every element.
+ */
 export function makeFeedData(spec: InputSpec, next: () => number): unknown {
-  const n = spec.dims.reduce((a, b) => a * b, 1);
+  const n = product(spec.dims);
+  if (spec.value !== undefined) return constantFeed(spec, n, spec.value);
   switch (spec.type) {
     case 'float32':
       return Float32Array.from({ length: n }, () => 2 * next() - 1);
@@ -76,6 +109,37 @@ export function makeFeedData(spec: InputSpec, next: () => number): unknown {
       return new Int8Array(n);
     case 'uint8':
       return new Uint8Array(n);
+    default:
+      throw new MbnError('unsupported', `input '${spec.name}' has type ${spec.type}, which mbn bench cannot feed`);
+  }
+}
+
+function constantFeed(spec: InputSpec, n: number, value: number): unknown {
+  switch (spec.type) {
+    case 'float32':
+      return new Float32Array(n).fill(value);
+    case 'float64':
+      return new Float64Array(n).fill(value);
+    case 'float16':
+      return new Uint16Array(n).fill(numberToFloat16(value));
+    case 'bool':
+      return new Uint8Array(n).fill(value ? 1 : 0);
+    case 'int64':
+      return new BigInt64Array(n).fill(BigInt(value));
+    case 'uint64':
+      return new BigUint64Array(n).fill(BigInt(value));
+    case 'int32':
+      return new Int32Array(n).fill(value);
+    case 'uint32':
+      return new Uint32Array(n).fill(value);
+    case 'int16':
+      return new Int16Array(n).fill(value);
+    case 'uint16':
+      return new Uint16Array(n).fill(value);
+    case 'int8':
+      return new Int8Array(n).fill(value);
+    case 'uint8':
+      return new Uint8Array(n).fill(value);
     default:
       throw new MbnError('unsupported', `input '${spec.name}' has type ${spec.type}, which mbn bench cannot feed`);
   }
@@ -142,12 +206,14 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
   const t0 = process.hrtime.bigint();
   let session: OrtSession;
   const profileDir = options.profile ? mkdtempSync(join(tmpdir(), 'mbn-profile-')) : null;
+  // The process-wide default logger, set before the first session (later sessions keep it).
+  if (ort.env) ort.env.logLevel = 'fatal';
   try {
     session = await ort.InferenceSession.create(path, {
       intraOpNumThreads: options.threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
-      logSeverityLevel: 3,
+      logSeverityLevel: ORT_LOG_SEVERITY,
       ...(profileDir ? { enableProfiling: true, profileFilePrefix: join(profileDir, 'ort') } : {}),
     });
   } catch (error) {
@@ -167,9 +233,9 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
     for (let i = 0; i < total; i++) {
       const start = process.hrtime.bigint();
       try {
-        await session.run(feeds);
+        await session.run(feeds, { logSeverityLevel: ORT_LOG_SEVERITY });
       } catch (error) {
-        throw new MbnError('unsupported', `onnxruntime cannot run ${path}: ${firstLine(error)}`);
+        throw new MbnError('unsupported', `onnxruntime cannot run ${path}: ${firstLine(error)}${zeroFedHint(inputs)}`);
       }
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       if (i >= options.warmup) times.push(ms);
@@ -191,6 +257,13 @@ function readTrace(session: OrtSession, dir: string): unknown[] {
   const events: unknown = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   if (!Array.isArray(events)) throw new MbnError('unsupported', 'onnxruntime wrote a profiling trace mbn cannot read');
   return events;
+}
+
+/** Integer inputs fed 0 may be a sample rate or a mode that picks a branch: say which, and how to set them. */
+function zeroFedHint(inputs: InputSpec[]): string {
+  const zero = inputs.filter((i) => i.value === undefined && /int/.test(i.type)).map((i) => i.name);
+  if (zero.length === 0) return '';
+  return ` (integer input${zero.length === 1 ? '' : 's'} ${zero.map((n) => `'${n}'`).join(', ')} ${zero.length === 1 ? 'was' : 'were'} fed 0: give ${zero.length === 1 ? 'its value' : 'their values'} with --input-value ${zero[0]}=VALUE)`;
 }
 
 function firstLine(error: unknown): string {

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
-import type { Totals } from '../cost/analyze.js';
+import type { Gap, Totals } from '../cost/analyze.js';
+import { SHAPE_FIGURES } from './completeness.js';
 import { MbnError, quote } from '../errors.js';
 import { JSON_SCHEMA as ANALYZE_SCHEMA } from '../report/analyze-report.js';
 import { parseJsonText } from './config.js';
@@ -21,7 +22,7 @@ export function figuresOf(totals: Totals | Figures): Figures {
   return Object.fromEntries(FIGURES.map((f) => [f.key, totals[f.key]])) as Figures;
 }
 
-export type CheckKind = 'budget' | 'baseline' | 'missing' | 'no-baseline' | 'advise' | 'latency';
+export type CheckKind = 'budget' | 'baseline' | 'missing' | 'no-baseline' | 'advise' | 'incomplete' | 'latency';
 
 export interface CheckRecord {
   /** The config entry's name (its model pattern when it has none). */
@@ -41,14 +42,22 @@ export interface CheckRecord {
   marginPercent: number | null;
   /** For baseline checks: the stored figure. */
   baseline: number | null;
-  /** For missing / no-baseline records: what happened. */
+  /** For missing / no-baseline / incomplete records: what happened. */
   message: string | null;
+  /**
+   * False when `value` is only what mbn could count (the analysis is incomplete and the figure depends on shapes):
+   * such a record never passes.
+   */
+  complete: boolean;
 }
 
 export interface CheckedModel {
   name: string;
   model: string;
   totals: Figures;
+  /** The analysis has no gap (see `incomplete`, the gaps of `mbn analyze`'s report). */
+  complete: boolean;
+  incomplete: Gap[];
 }
 
 export interface CheckJson {
@@ -66,20 +75,47 @@ function percentOf(margin: number, limit: number): number | null {
   return limit > 0 ? (100 * margin) / limit : null;
 }
 
-/** Budget records of one analyzed model, one per limit set. */
-export function budgetRecords(name: string, model: string, totals: Totals | Figures, limits: Limits): CheckRecord[] {
-  return checkLimits(totals as Totals, limits).map((r) => ({
+/**
+ * Budget records of one analyzed model, one per limit set. With `complete` false (the analysis has gaps that block),
+ * a figure that depends on shapes is only a lower bound: it fails when over the limit, and is unknown (a failure)
+ * otherwise.
+ */
+export function budgetRecords(name: string, model: string, totals: Totals | Figures, limits: Limits, complete = true): CheckRecord[] {
+  return checkLimits(totals as Totals, limits).map((r) => {
+    const metric = METRICS.find((m) => m.key === r.metric)!.total;
+    const known = complete || !SHAPE_FIGURES.has(metric);
+    return {
+      name,
+      model,
+      metric,
+      kind: 'budget' as const,
+      passed: r.passed && known,
+      value: r.value,
+      limit: r.limit,
+      margin: r.margin,
+      marginPercent: percentOf(r.margin, r.limit),
+      baseline: null,
+      message: null,
+      complete: known,
+    };
+  });
+}
+
+/** One failed record per gap group of a model whose analysis is incomplete: what is missing and how to fix it. */
+export function incompleteRecords(name: string, model: string, messages: string[]): CheckRecord[] {
+  return messages.map((message) => ({
     name,
     model,
-    metric: METRICS.find((m) => m.key === r.metric)!.total,
-    kind: 'budget' as const,
-    passed: r.passed,
-    value: r.value,
-    limit: r.limit,
-    margin: r.margin,
-    marginPercent: percentOf(r.margin, r.limit),
+    metric: 'model' as const,
+    kind: 'incomplete' as const,
+    passed: false,
+    value: null,
+    limit: null,
+    margin: null,
+    marginPercent: null,
     baseline: null,
-    message: null,
+    message,
+    complete: false,
   }));
 }
 
@@ -97,6 +133,7 @@ export function missingRecord(name: string, pattern: string, glob: boolean): Che
     marginPercent: null,
     baseline: null,
     message: glob ? `model missing: no file matches ${quote(pattern)}` : `model missing: ${quote(pattern)} does not exist`,
+    complete: true,
   };
 }
 
@@ -117,26 +154,36 @@ export function allowedGrowth(base: number, percent: number): number {
   return limit - floor > 1 - 1e-9 ? floor + 1 : floor;
 }
 
-/** Baseline records: each figure of `totals` against the stored one, allowed to grow by at most `percent`. */
-export function baselineRecords(name: string, model: string, totals: Figures, base: Figures, percent: number): CheckRecord[] {
+/**
+ * Baseline records: each figure of `totals` against the stored one, allowed to grow by at most `percent`. With
+ * `complete` false, figures that depend on shapes are lower bounds, as in budgetRecords.
+ */
+export function baselineRecords(name: string, model: string, totals: Figures, base: Figures, percent: number, complete = true): CheckRecord[] {
   return FIGURES.map((f) => {
     const value = totals[f.key];
     const limit = allowedGrowth(base[f.key], percent);
     const margin = limit - value;
+    const known = complete || !SHAPE_FIGURES.has(f.key);
     return {
       name,
       model,
       metric: f.key,
       kind: 'baseline' as const,
-      passed: value <= limit,
+      passed: value <= limit && known,
       value,
       limit,
       margin,
       marginPercent: percentOf(margin, limit),
       baseline: base[f.key],
       message: null,
+      complete: known,
     };
   });
+}
+
+/** The baseline's own analysis was incomplete: its figures are no reference, so the model is not compared. */
+export function incompleteBaselineRecord(name: string, model: string, baselineLabel: string): CheckRecord {
+  return { ...noBaselineRecord(name, model, baselineLabel), message: `the baseline for this model in ${baselineLabel} is an incomplete analysis: not compared` };
 }
 
 export function noBaselineRecord(name: string, model: string, baselineLabel: string): CheckRecord {
@@ -152,6 +199,7 @@ export function noBaselineRecord(name: string, model: string, baselineLabel: str
     marginPercent: null,
     baseline: null,
     message: `no baseline for this model in ${baselineLabel} (new model?): not compared`,
+    complete: true,
   };
 }
 
@@ -160,6 +208,8 @@ export interface BaselineModel {
   name: string | null;
   model: string | null;
   totals: Figures;
+  /** False when the stored report says its analysis was incomplete (reports from before this field count as complete). */
+  complete: boolean;
 }
 
 /**
@@ -176,7 +226,8 @@ export function parseBaseline(text: string, label: string): BaselineModel[] {
   if (schema === ANALYZE_SCHEMA) {
     const model = value.model as { path?: unknown } | undefined;
     const totals = readFigures(value.totals, bad);
-    return [{ name: null, model: typeof model?.path === 'string' ? model.path : null, totals }];
+    const complete = (value.totals as Record<string, unknown>).complete !== false;
+    return [{ name: null, model: typeof model?.path === 'string' ? model.path : null, totals, complete }];
   }
   if (schema === CHECK_SCHEMA) {
     if (!Array.isArray(value.models)) return bad('"models" is not an array');
@@ -186,6 +237,7 @@ export function parseBaseline(text: string, label: string): BaselineModel[] {
         name: typeof o.name === 'string' ? o.name : null,
         model: typeof o.model === 'string' ? o.model : null,
         totals: readFigures(o.totals, bad),
+        complete: o.complete !== false,
       };
     });
   }
@@ -265,6 +317,7 @@ export function adviseRecord(name: string, model: string, findings: { rule: stri
     message: failing.length === 0
       ? `advise: no finding of severity ${failOn} or worse`
       : `advise: ${failing.length} finding${failing.length === 1 ? '' : 's'} of severity ${failOn} or worse (${list}); run mbn advise ${model}`,
+    complete: true,
   };
 }
 
@@ -283,6 +336,7 @@ export function latencyRecord(name: string, model: string, latencyMs: number | n
     margin,
     marginPercent: margin === null ? null : (100 * margin) / limitMs,
     baseline: null,
+    complete: latencyMs !== null,
     message:
       latencyMs === null
         ? `latency on ${device}: unknown, cannot pass the budget of ${shown(limitMs)}`

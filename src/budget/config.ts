@@ -1,4 +1,4 @@
-import { MbnError, quote } from '../errors.js';
+import { MbnError, oneLine, quote } from '../errors.js';
 import { METRICS, type Limits, type MetricKey, parseLimit } from './limits.js';
 
 /**
@@ -22,6 +22,8 @@ export interface BudgetEntry {
   batch: number | null;
   /** Fail on `mbn advise` findings of this severity or worse (null: advice not checked). */
   advise: 'warning' | 'error' | null;
+  /** Op types whose uncounted layers do not block this entry's checks. */
+  allowUncounted: string[];
   /** Predicted latency budget, ms, on `device` (null: latency not checked). */
   maxLatencyMs: number | null;
   /** Device profile for maxLatencyMs: a built-in name, or a profile file relative to the config file. */
@@ -31,10 +33,33 @@ export interface BudgetEntry {
 export const EXAMPLE_ENTRY = '{"name": "mobilenet", "model": "models/mobilenet*.onnx", "maxMacs": "600M", "maxWeightBytes": "20MB"}';
 
 const LIMIT_KEYS = METRICS.map((m) => m.key) as readonly MetricKey[];
-const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise', 'maxLatencyMs', 'device'] as const;
+const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise', 'allowUncounted', 'maxLatencyMs', 'device'] as const;
 
 function configError(where: string, message: string): never {
   throw new MbnError('config', `${where}: ${message}. A valid entry: ${EXAMPLE_ENTRY}`);
+}
+
+/**
+ * The text of a config or baseline file's bytes: UTF-8 (a byte-order mark is dropped). UTF-16, which some editors
+ * and PowerShell's `>` write, and other binary data are refused by name instead of failing as JSON with NUL bytes
+ * in the message.
+ */
+export function decodeText(bytes: Uint8Array, label: string): string {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw new MbnError('config', `${label} is UTF-16 text; save it as UTF-8`);
+  }
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) {
+    const utf16 = nul <= 1 && bytes.length >= 4 && (bytes[1] === 0 || bytes[0] === 0);
+    throw new MbnError('config', utf16 ? `${label} is UTF-16 text; save it as UTF-8` : `${label} is not text: it holds a NUL byte at offset ${nul}`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new MbnError('config', `${label} is not UTF-8 text`);
+  }
+  return text.startsWith('\ufeff') ? text.slice(1) : text;
 }
 
 /** Parses JSON text; `label` names the source in messages (e.g. "mbn.config.json"). */
@@ -42,7 +67,8 @@ export function parseJsonText(text: string, label: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const detail = (error as Error).message.replace(/\s+/g, ' ');
+    // V8's message quotes a piece of the text: escaped and kept short, like every quote.
+    const detail = oneLine((error as Error).message.replace(/\s+/g, ' '), 200);
     throw new MbnError('config', `${label} is not valid JSON: ${detail}`);
   }
 }
@@ -127,6 +153,14 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     if (obj.advise !== 'warning' && obj.advise !== 'error') configError(label, `"advise" is ${describe(obj.advise)}, expected "warning" or "error" (the severity of \`mbn advise\` findings that fails the check)`);
     advise = obj.advise;
   }
+  let allowUncounted: string[] = [];
+  if (obj.allowUncounted !== undefined) {
+    const list = obj.allowUncounted;
+    if (!Array.isArray(list) || !list.every((op) => typeof op === 'string' && /^[^\s]+$/.test(op))) {
+      configError(label, `"allowUncounted" is ${describe(list)}, expected an array of op types such as ["MyBlur"]`);
+    }
+    allowUncounted = list as string[];
+  }
   let maxLatencyMs: number | null = null;
   if (obj.maxLatencyMs !== undefined) {
     if (typeof obj.maxLatencyMs !== 'number' || !Number.isFinite(obj.maxLatencyMs) || obj.maxLatencyMs <= 0) configError(label, `"maxLatencyMs" is ${describe(obj.maxLatencyMs)}, expected a positive number of milliseconds`);
@@ -138,20 +172,58 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     device = obj.device;
   }
   if (maxLatencyMs !== null && device === null) configError(label, '"maxLatencyMs" needs "device" (a profile file from mbn calibrate, or a built-in profile name such as "rpi4")');
-  return { name, model: obj.model, limits, input, batch, advise, maxLatencyMs, device };
+  return { name, model: obj.model, limits, input, batch, advise, allowUncounted, maxLatencyMs, device };
 }
 
 /** A short, quoted description of a JSON value for messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array ${quote(JSON.stringify(value), 40)}`;
-  if (typeof value === 'object') return `an object ${quote(JSON.stringify(value), 40)}`;
+  if (Array.isArray(value)) return `an array ${quote(preview(value, 41), 40)}`;
+  if (typeof value === 'object') return `an object ${quote(preview(value, 41), 40)}`;
   if (typeof value === 'string') return quote(value);
   return `${typeof value} ${quote(String(value))}`;
 }
 
+/**
+ * The start of a JSON value's compact text (as JSON.stringify writes it), at most about `max` characters. It
+ * stops early, so a value of a million elements or nested 100,000 deep costs no more than a small one.
+ */
+function preview(value: unknown, max: number): string {
+  let out = '';
+  const visit = (v: unknown): void => {
+    if (out.length > max) return;
+    if (Array.isArray(v)) {
+      out += '[';
+      for (let i = 0; i < v.length && out.length <= max; i++) {
+        if (i > 0) out += ',';
+        visit(v[i]);
+      }
+      out += ']';
+    } else if (v !== null && typeof v === 'object') {
+      out += '{';
+      let first = true;
+      for (const key in v) {
+        if (out.length > max) break;
+        if (!first) out += ',';
+        first = false;
+        out += `${JSON.stringify(key.length > max ? key.slice(0, max) : key)}:`;
+        visit((v as Record<string, unknown>)[key]);
+      }
+      out += '}';
+    } else if (typeof v === 'string') {
+      out += JSON.stringify(v.length > max ? v.slice(0, max) : v);
+    } else {
+      out += JSON.stringify(v) ?? 'null';
+    }
+  };
+  visit(value);
+  return out;
+}
+
 /** The known key closest to a misspelt one (case-insensitive, edit distance ≤ 3), or null. */
 function suggest(key: string): string | null {
+  // The edit distance costs the key's length times each known key's: a long key is no misspelling anyway.
+  if (key.length > 40) return null;
   let best: string | null = null;
   let bestDistance = 4;
   for (const k of KEYS) {

@@ -1,4 +1,4 @@
-import type { LayerReport, Report } from '../cost/analyze.js';
+import type { Gap, LayerReport, Report } from '../cost/analyze.js';
 
 /**
  * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in
@@ -41,12 +41,18 @@ export interface LayerDiff {
   scope: string;
   macs: Delta;
   params: Delta;
+  /**
+   * Per side: the layer runs there but is not counted, so its MACs (0 in `macs`) are unknown. False for a side
+   * without the layer.
+   */
+  uncounted: { base: boolean; head: boolean };
 }
 
 export interface DiffJson {
   schema: typeof DIFF_SCHEMA;
-  base: { path: string | null };
-  head: { path: string | null };
+  /** `complete` and `incomplete` as in each side's `mbn analyze` report: an incomplete side's totals leave out what it could not count. */
+  base: { path: string | null; complete: boolean; incomplete: Gap[] };
+  head: { path: string | null; complete: boolean; incomplete: Gap[] };
   totals: Record<DiffFigure, Delta>;
   summary: { added: number; removed: number; changed: number; unchanged: number; renamed: number };
   /**
@@ -56,6 +62,11 @@ export interface DiffJson {
   layers: LayerDiff[];
 }
 
+/** A layer that runs (not in an If branch left out) but has no count. */
+function uncounted(l: LayerReport): boolean {
+  return !l.counted && l.multiplier > 0;
+}
+
 export function delta(base: number, head: number): Delta {
   const d = head - base;
   return { base, head, delta: d, percent: base !== 0 ? (100 * d) / base : d === 0 ? 0 : null };
@@ -63,33 +74,48 @@ export function delta(base: number, head: number): Delta {
 
 /** Pairs base and head layers: for each head layer, the index of its base layer or -1. */
 export function matchLayers(base: LayerReport[], head: LayerReport[]): number[] {
-  const key = (l: LayerReport) => `${l.scope}\u0000${l.name}`;
-  const byName = new Map<string, number[]>();
+  // scope → name → base index, or the indices in order when a name repeats. Graphs have up to millions of layers:
+  // no key string and no list per layer, only for the rare repeated name.
+  const byName = new Map<string, Map<string, number | number[]>>();
   base.forEach((l, i) => {
-    const list = byName.get(key(l)) ?? [];
-    list.push(i);
-    byName.set(key(l), list);
+    let names = byName.get(l.scope);
+    if (!names) byName.set(l.scope, (names = new Map()));
+    const seen = names.get(l.name);
+    if (seen === undefined) names.set(l.name, i);
+    else if (typeof seen === 'number') names.set(l.name, [seen, i]);
+    else seen.push(i);
   });
-  const usedBase = new Set<number>();
+  // Repeated names pair in order: reversed once, each list hands out its first index with pop().
+  for (const names of byName.values()) for (const seen of names.values()) if (typeof seen !== 'number') seen.reverse();
+  const usedBase = new Uint8Array(base.length);
   const result = head.map((l) => {
-    const list = byName.get(key(l));
-    const i = list?.shift();
+    const names = byName.get(l.scope);
+    const seen = names?.get(l.name);
+    let i: number | undefined;
+    if (typeof seen === 'number') {
+      i = seen;
+      names!.delete(l.name);
+    } else i = seen?.pop();
     if (i === undefined) return -1;
-    usedBase.add(i);
+    usedBase[i] = 1;
     return i;
   });
   // Leftovers, paired by op and position when the counts agree.
   const leftBase = new Map<string, number[]>();
   base.forEach((l, i) => {
-    if (usedBase.has(i)) return;
+    if (usedBase[i]) return;
     const k = `${l.scope}\u0000${l.domain}\u0000${l.op}`;
-    leftBase.set(k, [...(leftBase.get(k) ?? []), i]);
+    const list = leftBase.get(k);
+    if (list) list.push(i);
+    else leftBase.set(k, [i]);
   });
   const leftHead = new Map<string, number[]>();
   head.forEach((l, j) => {
     if (result[j] >= 0) return;
     const k = `${l.scope}\u0000${l.domain}\u0000${l.op}`;
-    leftHead.set(k, [...(leftHead.get(k) ?? []), j]);
+    const list = leftHead.get(k);
+    if (list) list.push(j);
+    else leftHead.set(k, [j]);
   });
   for (const [k, js] of leftHead) {
     const is = leftBase.get(k);
@@ -101,17 +127,24 @@ export function matchLayers(base: LayerReport[], head: LayerReport[]): number[] 
 
 export function diffReports(base: Report, head: Report): DiffJson {
   const match = matchLayers(base.layers, head.layers);
-  const matchedBase = new Set(match.filter((i) => i >= 0));
+  const matchedBase = new Uint8Array(base.layers.length);
+  for (const i of match) if (i >= 0) matchedBase[i] = 1;
   const layers: LayerDiff[] = [];
-  const removed = (b: LayerReport): LayerDiff => ({ status: 'removed', name: b.name, renamedFrom: null, op: b.op, scope: b.scope, macs: delta(b.macs, 0), params: delta(b.params, 0) });
-  const added = (h: LayerReport): LayerDiff => ({ status: 'added', name: h.name, renamedFrom: null, op: h.op, scope: h.scope, macs: delta(0, h.macs), params: delta(0, h.params) });
+  const removed = (b: LayerReport): LayerDiff => ({
+    status: 'removed', name: b.name, renamedFrom: null, op: b.op, scope: b.scope, macs: delta(b.macs, 0), params: delta(b.params, 0),
+    uncounted: { base: uncounted(b), head: false },
+  });
+  const added = (h: LayerReport): LayerDiff => ({
+    status: 'added', name: h.name, renamedFrom: null, op: h.op, scope: h.scope, macs: delta(0, h.macs), params: delta(0, h.params),
+    uncounted: { base: false, head: uncounted(h) },
+  });
   // Like the hunks of a text diff: between two matched layers, the removed base layers and the added head layers
   // are interleaved by their relative position in the hunk (removed first on ties).
   let nextBase = 0;
   let pending: LayerReport[] = [];
   const flush = (end: number) => {
     const gone: LayerReport[] = [];
-    for (; nextBase < end; nextBase++) if (!matchedBase.has(nextBase)) gone.push(base.layers[nextBase]);
+    for (; nextBase < end; nextBase++) if (!matchedBase[nextBase]) gone.push(base.layers[nextBase]);
     const merged = [
       ...gone.map((b, k) => ({ at: k / gone.length, tie: 0, row: removed(b) })),
       ...pending.map((h, k) => ({ at: k / pending.length, tie: 1, row: added(h) })),
@@ -139,6 +172,7 @@ export function diffReports(base: Report, head: Report): DiffJson {
       scope: h.scope,
       macs,
       params,
+      uncounted: { base: uncounted(b), head: uncounted(h) },
     });
   });
   flush(base.layers.length);
@@ -146,8 +180,8 @@ export function diffReports(base: Report, head: Report): DiffJson {
   const totals = Object.fromEntries(DIFF_FIGURES.map((f) => [f.key, delta(base.totals[f.key], head.totals[f.key])])) as Record<DiffFigure, Delta>;
   return {
     schema: DIFF_SCHEMA,
-    base: { path: base.model.path },
-    head: { path: head.model.path },
+    base: { path: base.model.path, complete: base.totals.complete, incomplete: base.incomplete },
+    head: { path: head.model.path, complete: head.totals.complete, incomplete: head.incomplete },
     totals,
     summary: {
       added: count('added'),

@@ -1,3 +1,4 @@
+import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
 import { buildReport } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
@@ -6,10 +7,16 @@ import { addLatency, type LatencyReport } from '../latency/model.js';
 import { loadProfile } from '../latency/profile.js';
 import { latencyBudgetFailure, renderLatency } from '../report/latency-report.js';
 import { inferModel } from '../shape/infer.js';
+import { rollUpModules } from '../cost/modules.js';
 import { missingExternalFiles } from '../onnx/external.js';
 import { readModel } from '../onnx/read.js';
+import { BufferSource } from '../onnx/source.js';
+import { checkTarget, writePieces } from '../onnx/write-file.js';
+import { renderHtml } from '../report/html-report.js';
 import { externalLocations } from '../ir/walk.js';
-import { type Format, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
+import { type Format, JSON_SCHEMA, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
+import { streamJson } from '../report/json-stream.js';
+import { terminalText } from '../report/safe-text.js';
 import { makeStyle } from '../report/style.js';
 import { inferOptions } from './options.js';
 import { write } from './output.js';
@@ -17,7 +24,10 @@ import { write } from './output.js';
 export interface AnalyzeOptions {
   input?: Map<string, number[]>;
   batch?: number;
-  format: Format;
+  inputValue?: Map<string, number>;
+  /** Op types whose uncounted layers do not block the budgets (--allow-uncounted). */
+  allowUncounted?: string[];
+  format: Format | 'html';
   flops: boolean;
   top?: number;
   all: boolean;
@@ -27,12 +37,26 @@ export interface AnalyzeOptions {
   device?: string;
   /** Latency budget, ms (needs `device`). */
   maxLatency?: number;
+  /** `--depth N`: roll costs up by name scope (table and md sections, JSON `modules`). */
+  depth?: number;
+  /** `-o FILE`: write the report there (atomically) instead of stdout. */
+  output?: string;
+  force?: boolean;
+  /** mbn's version, for the HTML report's footer. */
+  version?: string;
 }
+
+/** Module depth of the HTML report's treemap when --depth is not given: top-level modules and their children. */
+const HTML_DEFAULT_DEPTH = 2;
 
 /** Runs `mbn analyze`; returns whether every budget given on the command line holds. */
 export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
   if (options.maxLatency !== undefined && !options.device) throw new MbnError('usage', '--max-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
   const profile = options.device ? loadProfile(options.device) : null;
+  if (options.depth !== undefined && options.format === 'csv') {
+    throw new MbnError('usage', '--depth works with --format table, md, json and html, not csv (csv has one row per layer)');
+  }
+  if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
   const model = readModel(path);
   let report;
   try {
@@ -46,21 +70,44 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
     model.source.close();
   }
   const style = makeStyle(process.stdout, options.color);
-  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style };
-  const text =
-    options.format === 'json'
-      ? renderJson(report)
-      : options.format === 'csv'
-        ? renderCsv(report)
-        : options.format === 'md'
-          ? renderMarkdown(report, view)
-          : renderTable(report, view);
-  write(1, profile && (options.format === 'table' || options.format === 'md') ? text + renderLatency(report as LatencyReport, profile, { ...view, markdown: options.format === 'md' }) : text);
+  const modules = options.depth !== undefined ? { depth: options.depth, rows: rollUpModules(report.layers, options.depth) } : null;
+  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules };
+  const document = modules ? Object.assign({}, report, { modules: modules.rows }) : report;
+  if (options.format === 'json' && options.output === undefined) {
+    // Streamed: the same bytes as renderJson, without holding the whole document (hundreds of MB for 1M layers).
+    streamJson({ schema: JSON_SCHEMA, ...document }, (text) => write(1, text));
+  } else {
+    const text =
+      options.format === 'html'
+        ? renderHtml(report, {
+            flops: options.flops,
+            modules: modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
+            version: options.version ?? '',
+          })
+        : options.format === 'json'
+          ? renderJson(document)
+          : options.format === 'csv'
+            ? renderCsv(report)
+            : options.format === 'md'
+              ? renderMarkdown(report, view)
+              : renderTable(report, view);
+    const latency = profile && (options.format === 'table' || options.format === 'md') ? renderLatency(report as LatencyReport, profile, { ...view, markdown: options.format === 'md' }) : '';
+    if (options.output !== undefined) {
+      const bytes = Buffer.from(text + latency);
+      writePieces({ path: options.output, force: options.force ?? false, protect: [path] }, [bytes], new BufferSource(bytes));
+    } else write(1, text + latency);
+  }
   const results = checkLimits(report.totals, options.limits);
   const failed = results.filter((r) => !r.passed);
   const err = makeStyle(process.stderr, options.color);
   for (const r of failed) write(2, `${err.red('✖')} ${describeFailure(r)}\n`);
+  // Budgets on an incomplete analysis fail: a figure mbn could not compute never passes a gate.
+  const gaps = results.length > 0 ? blockingGaps(report.incomplete, options.allowUncounted ?? []) : [];
+  if (gaps.length > 0) {
+    write(2, `${err.red('✖')} the analysis is incomplete, so no budget can pass:\n`);
+    for (const line of describeGaps(gaps, report.model.inputs)) write(2, `  ${terminalText(line)}\n`);
+  }
   const latencyFailure = options.maxLatency === undefined ? null : latencyBudgetFailure((report as LatencyReport).totals.latencyMs ?? null, options.maxLatency, profile!.name);
   if (latencyFailure) write(2, `${err.red('✖')} ${latencyFailure}\n`);
-  return { budgetsExceeded: failed.length > 0 || latencyFailure !== null };
+  return { budgetsExceeded: failed.length > 0 || gaps.length > 0 || latencyFailure !== null };
 }

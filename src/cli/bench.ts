@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { loadOrt, measureModel, type InputSpec } from '../bench/run.js';
+import { checkFeedSize, loadOrt, measureModel, type InputSpec } from '../bench/run.js';
 import { buildReport } from '../cost/analyze.js';
 import { layerLinks } from '../latency/graph.js';
 import { measuredLayers, type PerLayerResult } from '../latency/per-layer.js';
@@ -15,6 +15,7 @@ import { progressReporter } from './progress.js';
 export interface BenchCliOptions {
   input?: Map<string, number[]>;
   batch?: number;
+  inputValue?: Map<string, number>;
   warmup: number;
   runs: number;
   threads: number;
@@ -29,10 +30,11 @@ export async function runBench(paths: string[], opts: BenchCliOptions): Promise<
   const ort = loadOrt();
   // Analyze every model first: a bad file fails before any timing starts.
   const planned = paths.map((path) => plan(path, opts));
-  const given = [...(opts.input?.keys() ?? [])];
-  for (const name of given) {
-    if (!planned.some((p) => p.inputNames.includes(name))) {
-      throw new MbnError('usage', `--input names ${quote(name)}, which is not an input of any model given`);
+  for (const [flag, given] of [['--input', opts.input], ['--input-value', opts.inputValue]] as const) {
+    for (const name of given?.keys() ?? []) {
+      if (!planned.some((p) => p.inputNames.includes(name))) {
+        throw new MbnError('usage', `${flag} names ${quote(name)}, which is not an input of any model given`);
+      }
     }
   }
   const records: BenchRecord[] = [];
@@ -72,11 +74,15 @@ function plan(path: string, opts: BenchCliOptions) {
     const names = model.graph.inputs.map((i) => i.name);
     // --input applies to the models that have that input.
     const inputShapes = opts.input ? new Map([...opts.input].filter(([name]) => names.includes(name))) : undefined;
-    const inferred = inferModel(model, { inputShapes, batch: opts.batch });
+    const inputValues = opts.inputValue ? new Map([...opts.inputValue].filter(([name]) => names.includes(name))) : undefined;
+    const inferred = inferModel(model, { inputShapes, batch: opts.batch, inputValues });
     const report = buildReport(model, inferred);
     const inputs: InputSpec[] = report.model.inputs.map((i) => {
       if (!i.shape) throw new MbnError('usage', `${path}: input ${quote(i.name)} has no declared shape; give it with --input ${i.name}:1x3x224x224`);
-      return { name: i.name, type: i.dtype, dims: i.shape };
+      const value = inputValues?.get(i.name);
+      const spec: InputSpec = value === undefined ? { name: i.name, type: i.dtype, dims: i.shape } : { name: i.name, type: i.dtype, dims: i.shape, value };
+      checkFeedSize(spec, path);
+      return spec;
     });
     const links = layerLinks(inferred);
     return { path, inputNames: names, inputs, macs: report.totals.macs, flops: report.totals.flops, params: report.totals.params, report, links };

@@ -1,4 +1,4 @@
-import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type Dirent, closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import {
   type CheckRecord,
@@ -9,13 +9,16 @@ import {
   budgetRecords,
   checkJson,
   figuresOf,
+  incompleteBaselineRecord,
+  incompleteRecords,
   matchBaseline,
   missingRecord,
   noBaselineRecord,
   parseBaseline,
   parsePercent,
 } from '../budget/check.js';
-import { type BudgetEntry, EXAMPLE_ENTRY, parseConfigText } from '../budget/config.js';
+import { blockingGaps, describeGaps } from '../budget/completeness.js';
+import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '../budget/config.js';
 import { adviseModel } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
 import { analyzeModel, buildReport } from '../cost/analyze.js';
@@ -28,7 +31,7 @@ import { inferModel } from '../shape/infer.js';
 import { readModel } from '../onnx/read.js';
 import {
   type BudgetFormat,
-  describeCheck,
+  checkLine,
   renderAnnotations,
   renderCheckJson,
   renderCheckMarkdown,
@@ -44,6 +47,8 @@ export interface CheckOptions {
   maxIncrease?: string | number;
   format: BudgetFormat;
   color?: boolean;
+  /** Op types whose uncounted layers do not block any entry (--allow-uncounted), beside each entry's own. */
+  allowUncounted?: string[];
 }
 
 export const CONFIG_FILE = 'mbn.config.json';
@@ -56,13 +61,47 @@ interface ConfigSource {
   key?: string;
 }
 
+/** The largest config or baseline mbn reads: real ones are a few kilobytes. */
+export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A config or baseline file's text. Only a regular file of at most MAX_TEXT_BYTES is read: /dev/zero, a FIFO that
+ * never ends or a huge file is refused at once. The file is opened non-blocking, so that opening a FIFO with no
+ * writer does not wait, and checked with fstat before any byte is read.
+ */
 function readText(file: string, what: string): string {
+  const fail = (why: string): never => {
+    throw new MbnError('io', `cannot read ${what} ${quote(file)}: ${why}`);
+  };
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new MbnError('io', `cannot read ${what} ${quote(file)}: ${why}`);
+    return fail(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) fail('it is a directory');
+    if (!stat.isFile()) fail('not a regular file');
+    if (stat.size > MAX_TEXT_BYTES) fail(`it is ${stat.size.toLocaleString('en-US')} bytes; a ${what} is at most ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+    // The file may grow while it is read: read until its end, but never more than one byte past the limit.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(stat.size - total, 0) + 1, 1 << 20, MAX_TEXT_BYTES + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > MAX_TEXT_BYTES) fail(`it is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
+    }
+    return decodeText(Buffer.concat(chunks, total), `${what} ${quote(file)}`);
+  } catch (error) {
+    if (error instanceof MbnError) throw error;
+    return fail((error as Error).message);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -90,7 +129,7 @@ export function findConfig(configFlag: string | undefined, cwd: string): ConfigS
 }
 
 /** The real file system for expandGlob. */
-const realFs: GlobFs = {
+export const realFs: GlobFs = {
   list(dir: string): GlobEntry[] {
     let entries: Dirent[];
     try {
@@ -114,7 +153,7 @@ const realFs: GlobFs = {
 };
 
 /** A path for people and for matching: relative to the working folder when inside it, with '/'. */
-function display(abs: string, cwd: string): string {
+export function display(abs: string, cwd: string): string {
   const rel = relative(cwd, abs);
   const text = rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
   return text.split(sep).join('/');
@@ -150,8 +189,8 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
   const baseline = options.baseline !== undefined ? parseBaseline(readText(options.baseline, 'baseline'), options.baseline) : null;
 
   const models: CheckedModel[] = [];
-  const perModel: { entry: BudgetEntry; model: CheckedModel | null; records: CheckRecord[] }[] = [];
-  for (const entry of entries) {
+  const perModel: { entry: BudgetEntry; model: CheckedModel | null; records: CheckRecord[]; blocked?: boolean }[] = [];
+  for (const [index, entry] of entries.entries()) {
     const name = entry.name ?? entry.model;
     const files = modelsOf(entry, configDir);
     if (files.length === 0) {
@@ -165,7 +204,7 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
       let advice = null;
       let latency: CheckRecord | null = null;
       try {
-        const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined };
+        const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
         // The advise key's rules read the same cost report, so the model is analyzed once either way.
         if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
         else report = analyzeModel(model, shapes);
@@ -179,20 +218,32 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
       } finally {
         model.source.close();
       }
-      const checked: CheckedModel = { name, model: shown, totals: figuresOf(report.totals) };
+      const gaps = blockingGaps(report.incomplete, [...entry.allowUncounted, ...(options.allowUncounted ?? [])]);
+      const checked: CheckedModel = { name, model: shown, totals: figuresOf(report.totals), complete: report.totals.complete, incomplete: report.incomplete };
       models.push(checked);
-      const records = budgetRecords(name, shown, checked.totals, entry.limits);
+      const records = budgetRecords(name, shown, checked.totals, entry.limits, gaps.length === 0);
       if (entry.advise && advice) records.push(adviseRecord(name, shown, advice, entry.advise));
-      if (latency) records.push(latency);
-      perModel.push({ entry, model: checked, records });
+      // Predicted latency of an incomplete analysis leaves out the layers mbn could not count: it never passes.
+      if (latency) records.push(gaps.length > 0 ? { ...latency, passed: false, message: `${latency.message}; the analysis is incomplete, so it cannot pass` } : latency);
+      records.push(...incompleteRecords(name, shown, describeGaps(gaps, report.model.inputs)));
+      perModel.push({ entry, model: checked, records, blocked: gaps.length > 0 });
     }
   }
   if (baseline) {
     const matched = matchBaseline(models, baseline);
+    const slots = new Map(perModel.map((p) => [p.model, p]));
     models.forEach((m, i) => {
-      const slot = perModel.find((p) => p.model === m)!;
+      const slot = slots.get(m)!;
       const j = matched[i];
-      slot.records.push(...(j >= 0 ? baselineRecords(m.name, m.model, m.totals, baseline[j].totals, percent) : [noBaselineRecord(m.name, m.model, options.baseline!)]));
+      const records =
+        j < 0
+          ? [noBaselineRecord(m.name, m.model, options.baseline!)]
+          : !baseline[j].complete
+            ? [incompleteBaselineRecord(m.name, m.model, options.baseline!)]
+            : baselineRecords(m.name, m.model, m.totals, baseline[j].totals, percent, !slot.blocked);
+      // Baseline records go before the model's incomplete records, which say how to fix it.
+      const at = slot.records.findIndex((r) => r.kind === 'incomplete');
+      slot.records.splice(at < 0 ? slot.records.length : at, 0, ...records);
     });
   }
   const checks = perModel.flatMap((p) => p.records);
@@ -204,7 +255,7 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
   const err = makeStyle(process.stderr, options.color);
   if (options.format !== 'table') {
     // stdout is a document: people still get the failures, on stderr.
-    for (const r of checks) if (!r.passed) write(2, `${err.red('✖')} ${describeCheck(r)}\n`);
+    for (const r of checks) if (!r.passed) write(2, `${err.red('✖')} ${checkLine(r)}\n`);
   }
   for (const p of perModel) {
     if (p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise && p.entry.maxLatencyMs === null) {

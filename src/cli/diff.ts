@@ -1,6 +1,10 @@
 import { diffReports } from '../budget/diff.js';
 import { type Report, analyzeModel } from '../cost/analyze.js';
+import { diffModules, rollUpModules } from '../cost/modules.js';
 import { readModel } from '../onnx/read.js';
+import { BufferSource } from '../onnx/source.js';
+import { checkTarget, writePieces } from '../onnx/write-file.js';
+import { renderDiffHtml } from '../report/html-diff-report.js';
 import { type BudgetFormat, renderDiffJson, renderDiffMarkdown, renderDiffTable } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
 import { write } from './output.js';
@@ -9,9 +13,15 @@ import { inferOptions } from './options.js';
 export interface DiffOptions {
   input?: Map<string, number[]>;
   batch?: number;
-  format: BudgetFormat;
+  format: BudgetFormat | 'html';
   all: boolean;
   color?: boolean;
+  /** Module depth of the HTML report (default 2). */
+  depth?: number;
+  /** `-o FILE`: write the report there (atomically) instead of stdout. */
+  output?: string;
+  force?: boolean;
+  version?: string;
 }
 
 function analyzeFile(path: string, options: DiffOptions): Report {
@@ -25,13 +35,26 @@ function analyzeFile(path: string, options: DiffOptions): Report {
 
 /** Runs `mbn diff base head`: per-layer and total cost changes. Informational: it never fails a budget. */
 export function runDiff(basePath: string, headPath: string, options: DiffOptions): void {
-  const diff = diffReports(analyzeFile(basePath, options), analyzeFile(headPath, options));
+  if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [basePath, headPath] });
+  const baseReport = analyzeFile(basePath, options);
+  const headReport = analyzeFile(headPath, options);
+  const diff = diffReports(baseReport, headReport);
   const view = { all: options.all };
+  const depth = options.depth ?? 2;
   const text =
-    options.format === 'json'
+    options.format === 'html'
+      ? renderDiffHtml(diff, {
+          modules: { depth, rows: diffModules(rollUpModules(baseReport.layers, depth), rollUpModules(headReport.layers, depth)) },
+          all: options.all,
+          version: options.version ?? '',
+        })
+      : options.format === 'json'
       ? renderDiffJson(diff)
       : options.format === 'md'
         ? renderDiffMarkdown(diff, view)
         : renderDiffTable(diff, view, makeStyle(process.stdout, options.color));
-  write(1, text);
+  if (options.output !== undefined) {
+    const bytes = Buffer.from(text);
+    writePieces({ path: options.output, force: options.force ?? false, protect: [basePath, headPath] }, [bytes], new BufferSource(bytes));
+  } else write(1, text);
 }

@@ -1,9 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { METRICS, type Limits } from '../budget/limits.js';
-import { MbnError } from '../errors.js';
+import { MbnError, oneLine } from '../errors.js';
 import { write } from './output.js';
 import { exitCode } from './exit-code.js';
-import { parseFraction, parseInputSpec, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { collectOpType, parseFraction, parseInputSpec, parseInputValue, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
 
 const VERSION = '0.1.0';
 
@@ -20,6 +20,14 @@ function limitsFrom(opts: Record<string, unknown>): Limits {
   const limits: Limits = {};
   for (const m of METRICS) if (typeof opts[m.key] === 'number') limits[m.key] = opts[m.key] as number;
   return limits;
+}
+
+function inputValueOption(cmd: Command): Command {
+  return cmd.option('--input-value <name=value>', 'a graph input holds this value in every element, e.g. sr=16000 (repeatable; dtype from the model)', (v: string, prev?: Map<string, number>) => parseInputValue(v, prev));
+}
+
+function allowUncountedOption(cmd: Command): Command {
+  return cmd.option('--allow-uncounted <op>', 'accept layers of this op type that mbn cannot count: budgets may then pass (repeatable)', (v: string, prev?: string[]) => collectOpType(v, prev));
 }
 
 function inputOptions(cmd: Command): Command {
@@ -42,19 +50,24 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .command('analyze')
     .description('per-layer MACs, FLOPs, params and memory, and what depthwise separation would save')
     .argument('<model>', 'ONNX model file')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts)').choices(['table', 'json', 'csv', 'md', 'html']).default('table'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
+    .option('--force', 'with -o: overwrite an existing file', false)
     .option('--flops', 'show FLOPs (2·MACs + other) instead of MACs', false)
     .option('--top <n>', 'show the N costliest layers', parsePositiveInt('--top'))
     .option('--all', 'show every layer', false)
+    .option('--depth <n>', 'also roll costs up by name scope down to depth N (/layer1/layer1.0/conv1/Conv is layer1 at depth 1)', parsePositiveInt('--depth'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(analyze);
+  inputValueOption(analyze);
   limitOptions(analyze);
+  allowUncountedOption(analyze);
   analyze
     .option('--device <profile>', 'predict each layer\'s latency on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
     .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'));
   analyze.action(async (path: string, opts) => {
     const { runAnalyze } = await import('./analyze.js');
-    const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts) });
+    const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts), version: VERSION });
     state.budgetsExceeded ||= result.budgetsExceeded;
   });
 
@@ -73,6 +86,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--target-latency <ms>', 'with --device: separate, by predicted time saved, only until the predicted latency fits (milliseconds)', parsePositiveNumber('--target-latency'))
     .option('--device <profile>', 'device profile for --target-latency: a file from mbn calibrate or a built-in name (rpi4, rpi5, jetson-orin-nano)')
     .option('--multiplier <r>', 'depth multiplier r: depthwise filters per input channel (rank of the approximation)', parsePositiveInt('--multiplier'), 1)
+    .option('--allow-costlier', 'also rewrite convs whose pair costs more than the conv (r·(g/N + 1/K) ≥ 1, e.g. at full rank)', false)
     .addOption(new Option('--init <method>', 'new weights: svd approximates the original conv, he draws fresh He-normal weights').choices(['svd', 'he']).default('svd'))
     .option('--seed <n>', 'seed for --init he', parseNonNegativeInt('--seed'), 0)
     .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
@@ -80,7 +94,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   inputOptions(separate);
   separate.action(async (path: string, opts) => {
     const { runSeparate } = await import('./separate.js');
-    runSeparate(path, opts);
+    await runSeparate(path, opts);
   });
   const advise = program
     .command('advise')
@@ -123,10 +137,23 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--max-increase <percent>', 'with --baseline: allowed growth of each figure, e.g. 5% (default 0%: any growth fails)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)')
+    .option('--allow-uncounted <op>', 'accept layers of this op type that mbn cannot count, in every model (repeatable; config: "allowUncounted")', (v: string, prev?: string[]) => collectOpType(v, prev))
     .action(async (opts) => {
       const { runCheck } = await import('./check.js');
       const result = runCheck(opts);
       state.budgetsExceeded ||= result.budgetsExceeded;
+    });
+
+  program
+    .command('init')
+    .description('write mbn.config.json: budgets at each model\'s current figures plus a headroom')
+    .argument('[models...]', 'model files or globs (default: every **/*.onnx below this folder, skipping node_modules and dot folders)')
+    .option('--headroom <share>', 'growth allowed over the current figures: 0.05 or 5%', parseFraction('--headroom'), 0.05)
+    .option('--config <file>', 'the config to write', 'mbn.config.json')
+    .option('--force', 'overwrite an existing config', false)
+    .action(async (models: string[], opts) => {
+      const { runInit } = await import('./init.js');
+      runInit(models, opts);
     });
 
   const diff = program
@@ -134,13 +161,16 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .description('per-layer and total cost changes from one model to another')
     .argument('<base>', 'ONNX model before the change')
     .argument('<head>', 'ONNX model after the change')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page, per-module before/after)').choices(['table', 'json', 'md', 'html']).default('table'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
+    .option('--force', 'with -o: overwrite an existing file', false)
+    .option('--depth <n>', 'html: module depth of the before/after comparison (default 2)', parsePositiveInt('--depth'))
     .option('--all', 'list every layer (default: only layers whose MACs or params change)', false)
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(diff);
   diff.action(async (base: string, head: string, opts) => {
     const { runDiff } = await import('./diff.js');
-    runDiff(base, head, opts);
+    runDiff(base, head, { ...opts, version: VERSION });
   });
 
   const bench = program
@@ -154,6 +184,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(bench);
+  inputValueOption(bench);
   bench.action(async (paths: string[], opts) => {
     const { runBench } = await import('./bench.js');
     await runBench(paths, opts);
@@ -202,10 +233,10 @@ export async function main(argv: string[]): Promise<void> {
     }
     process.exitCode = exitCode({ error });
     if (error instanceof MbnError) {
-      write(2, `mbn: ${error.message}\n`);
+      write(2, `mbn: ${oneLine(error.message)}\n`);
     } else {
       const e = error as Error;
-      write(2, `mbn: internal error: ${e?.message ?? String(error)} (please report this; MBN_DEBUG=1 shows details)\n`);
+      write(2, `mbn: internal error: ${oneLine(e?.message ?? String(error), 500)} (please report this; MBN_DEBUG=1 shows details)\n`);
       if (process.env.MBN_DEBUG) write(2, `${e?.stack ?? ''}\n`);
     }
   }

@@ -19,6 +19,25 @@ export function parseInputSpec(spec: string, previous: Map<string, number[]> = n
   return previous;
 }
 
+/** `--input-value NAME=VALUE`: a number (or true/false) that every element of the input holds. */
+export function parseInputValue(spec: string, previous: Map<string, number> = new Map()): Map<string, number> {
+  const at = spec.lastIndexOf('=');
+  const name = at > 0 ? spec.slice(0, at) : '';
+  const text = at > 0 ? spec.slice(at + 1).trim() : '';
+  const value = text === 'true' ? 1 : text === 'false' ? 0 : /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$/i.test(text) ? Number(text) : NaN;
+  if (!name || !Number.isFinite(value)) {
+    throw new MbnError('usage', `--input-value ${quote(spec)} is not NAME=VALUE with a number (for example --input-value sr=16000)`);
+  }
+  previous.set(name, value);
+  return previous;
+}
+
+/** `--allow-uncounted OP` (repeatable): an op type, or domain::op. */
+export function collectOpType(op: string, previous: string[] = []): string[] {
+  if (!/^[^\s]+$/.test(op)) throw new MbnError('usage', `--allow-uncounted ${quote(op)} is not an op type (for example --allow-uncounted MyBlur)`);
+  return [...previous, op];
+}
+
 export function parsePositiveInt(flag: string) {
   return (text: string): number => {
     if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
@@ -37,8 +56,8 @@ export function parseNonNegativeInt(flag: string) {
   };
 }
 
-export function inferOptions(opts: { input?: Map<string, number[]>; batch?: number }): InferOptions {
-  return { inputShapes: opts.input, batch: opts.batch };
+export function inferOptions(opts: { input?: Map<string, number[]>; batch?: number; inputValue?: Map<string, number> }): InferOptions {
+  return { inputShapes: opts.input, batch: opts.batch, inputValues: opts.inputValue };
 }
 
 /** A budget-style quantity for a metric: 600M, 1.2G for counts; 20MB, 16MiB for bytes. */

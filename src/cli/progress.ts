@@ -1,3 +1,5 @@
+import { oneLine } from '../errors.js';
+
 /**
  * Progress on stderr for operations that take more than about a second, only on a terminal: nothing in pipes,
  * CI logs or machine-readable output.
@@ -8,6 +10,8 @@ export interface ProgressReporter {
 }
 
 export function progressReporter(label: string, stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+  // The label may hold a file name: no control character of it reaches the terminal.
+  const shownLabel = oneLine(label, 80);
   const start = Date.now();
   let shown = false;
   let lastDraw = 0;
@@ -18,7 +22,7 @@ export function progressReporter(label: string, stream: NodeJS.WriteStream = pro
     lastDraw = now;
     shown = true;
     const pct = total > 0 ? Math.floor((100 * done) / total) : 0;
-    stream.write(`\r${label}: ${pct}%`);
+    stream.write(`\r${shownLabel}: ${pct}%`);
   }) as ProgressReporter;
   report.done = () => {
     if (shown) stream.write('\r\x1b[K');

@@ -3,14 +3,14 @@ import { compareOutputs } from '../bench/compare.js';
 import { type InputSpec, loadOrt } from '../bench/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError } from '../errors.js';
-import { hasExternalData } from '../ir/walk.js';
+import { externalLocations, hasExternalData } from '../ir/walk.js';
+import { DataFileSource } from '../onnx/external.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
-import { checkTarget, stagePieces } from '../onnx/write-file.js';
+import { type FileWrite, type WriteTarget, checkTarget, writeFiles } from '../onnx/write-file.js';
 import { type RewriteSummary, renderRewriteJson, renderRewriteMarkdown, renderRewriteTable } from '../report/rewrite-report.js';
 import { makeStyle } from '../report/style.js';
 import { planHardSwish } from '../rewrite/hard-swish.js';
-import { assertSameFolder } from '../rewrite/separate.js';
 import { write } from './output.js';
 
 export interface RewriteCliOptions {
@@ -41,12 +41,15 @@ export async function runRewrite(path: string, opts: RewriteCliOptions): Promise
   const shapes = { inputShapes: opts.input, batch: opts.batch };
   const model = readModel(path);
   try {
-    if (!opts.dryRun) {
-      checkTarget({ path: output, force: opts.force, protect: [path] });
-      assertSameFolder(model, output);
-    }
+    // As for separate: the output, and its own data file when the model keeps weights outside, are checked before
+    // any work, and neither may be the input or one of its data files.
+    const protect = [path, ...externalLocations(model).map((l) => join(dirname(path), l))];
+    const dataName = `${basename(output)}.data`;
+    const modelTarget: WriteTarget = { path: output, force: opts.force, protect };
+    const dataTarget: WriteTarget | null = hasExternalData(model) ? { path: join(dirname(output), dataName), force: opts.force, protect } : null;
+    if (!opts.dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
     const before = analyzeModel(model, shapes);
-    const plan = planHardSwish(model, { swish: opts.hardSwish, gates: opts.hardSigmoid });
+    const plan = planHardSwish(model, { swish: opts.hardSwish, gates: opts.hardSigmoid, externalData: dataName });
     const after = analyzeModel(readModelFrom(new PieceSource(plan.pieces, model.source), model.path), shapes);
     const summary: RewriteSummary = { input: path, output: opts.dryRun ? null : output, plan, before, after, deviation: null, deviationSkipped: null };
 
@@ -77,10 +80,21 @@ export async function runRewrite(path: string, opts: RewriteCliOptions): Promise
     };
     const external = hasExternalData(model);
     // Checked before writing where the bytes stand alone; a model with external data is checked once written
-    // beside its data, which its relative locations need.
+    // with its own data file, which its relative locations need.
     if (!external) await measure(Buffer.concat(plan.pieces.map((p) => (p instanceof Uint8Array ? p : model.source.view(p.start, p.end)))));
     if (!opts.dryRun) {
-      stagePieces({ path: output, force: opts.force, protect: [path] }, plan.pieces, model.source).commit();
+      const files: FileWrite[] = [];
+      let data: DataFileSource | null = null;
+      try {
+        if (plan.externalData && dataTarget) {
+          data = new DataFileSource(path, plan.externalData.parts);
+          files.push({ target: dataTarget, pieces: [{ start: 0, end: data.size }], source: data });
+        }
+        files.push({ target: modelTarget, pieces: plan.pieces, source: model.source });
+        await writeFiles(files);
+      } finally {
+        data?.close();
+      }
       if (external) await measure(output);
     } else if (external && !summary.deviationSkipped) {
       summary.deviationSkipped = 'the model keeps weights in external data: the dry run does not run it';

@@ -3,14 +3,14 @@ import { analyzeModel } from '../cost/analyze.js';
 import { MbnError } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { loadProfile } from '../latency/profile.js';
-import { externalLocations } from '../ir/walk.js';
+import { externalLocations, hasExternalData } from '../ir/walk.js';
+import { DataFileSource } from '../onnx/external.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
-import { BufferSource } from '../onnx/source.js';
 import { PieceSource } from '../onnx/splice.js';
-import { type StagedFile, checkTarget, stagePieces } from '../onnx/write-file.js';
+import { type FileWrite, type WriteTarget, checkTarget, writeFiles } from '../onnx/write-file.js';
 import { renderSeparation, type SeparationSummary } from '../report/separate-report.js';
 import { makeStyle } from '../report/style.js';
-import { assertSameFolder, buildRewrite, planSeparation, type SeparateOptions } from '../rewrite/separate.js';
+import { buildRewrite, planSeparation, type SeparateOptions } from '../rewrite/separate.js';
 import { write } from './output.js';
 import { progressReporter } from './progress.js';
 
@@ -27,6 +27,7 @@ export interface SeparateCliOptions {
   targetLatency?: number;
   device?: string;
   multiplier: number;
+  allowCostlier: boolean;
   init: 'svd' | 'he';
   seed: number;
   input?: Map<string, number[]>;
@@ -47,7 +48,7 @@ export function defaultOutput(input: string): string {
   return join(dirname(input), `${stem}.separated${ext || '.onnx'}`);
 }
 
-export function runSeparate(path: string, opts: SeparateCliOptions): void {
+export async function runSeparate(path: string, opts: SeparateCliOptions): Promise<void> {
   if (opts.targetLatency !== undefined && !opts.device) throw new MbnError('usage', '--target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
   const targetLatency = opts.targetLatency !== undefined ? { ms: opts.targetLatency, profile: loadProfile(opts.device!) } : null;
   const output = opts.output ?? defaultOutput(path);
@@ -63,44 +64,48 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
       targetMacs: opts.targetMacs ?? null,
       targetLatency,
       multiplier: opts.multiplier,
+      allowCostlier: opts.allowCostlier,
       init: opts.init,
       seed: opts.seed,
       matches: nameMatches,
     };
     const planning = opts.format === 'table' ? progressReporter('decomposing weights') : undefined;
     options.progress = planning;
-    if (!opts.dryRun) {
-      // Refuse early, before any work, when the output cannot be written.
-      checkTarget({ path: output, force: opts.force, protect: [path] });
-      assertSameFolder(model, output);
-    }
+    // The output, and its own data file when the model keeps weights outside (see buildRewrite). Neither may be the
+    // input or a file the input uses. Both are checked now, before any work.
+    const protect = [path, ...externalPaths(model)];
+    const modelTarget: WriteTarget = { path: output, force: opts.force, protect };
+    const dataTarget: WriteTarget | null = hasExternalData(model) ? { path: join(dirname(output), `${basename(output)}.data`), force: opts.force, protect } : null;
+    if (!opts.dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
     const plan = planSeparation(model, options);
     planning?.done();
     const built = buildRewrite(model, plan, output);
     const summary: SeparationSummary = { input: path, output: opts.dryRun ? null : output, plan, built, after: null };
     if (!opts.dryRun) {
       const progress = opts.format === 'table' ? progressReporter(`writing ${basename(output)}`) : undefined;
-      // Both files are complete and synced before either is renamed into place.
-      const staged: StagedFile[] = [];
+      // Both files are complete and synced before either is renamed into place; a signal meanwhile removes both.
+      const files: FileWrite[] = [];
+      let data: DataFileSource | null = null;
       try {
-        if (built.externalData) {
-          const dataPath = join(dirname(output), built.externalData.location);
-          const bytes = Buffer.concat(built.externalData.bytes);
-          staged.push(stagePieces({ path: dataPath, force: opts.force, protect: [path, ...externalPaths(model)] }, [bytes], new BufferSource(bytes)));
+        if (built.externalData && dataTarget) {
+          data = new DataFileSource(path, built.externalData.parts);
+          files.push({ target: dataTarget, pieces: [{ start: 0, end: data.size }], source: data });
         }
-        staged.push(stagePieces({ path: output, force: opts.force, protect: [path] }, built.pieces, model.source, progress));
-      } catch (error) {
-        for (const s of staged) s.abort();
-        throw error;
+        files.push({ target: modelTarget, pieces: built.pieces, source: model.source, progress });
+        await writeFiles(files);
+      } finally {
+        data?.close();
+        progress?.done();
       }
-      for (const s of staged) s.commit();
-      progress?.done();
       const written = readModel(output);
       try {
         summary.after = analyzeModel(written, { inputShapes: opts.input, batch: opts.batch });
       } finally {
         written.source.close();
       }
+    } else if (plan.chosen.length === 0) {
+      // Nothing rewritten: the "rewritten" model is the input byte for byte, and its analysis is the one just made.
+      summary.after = plan.before;
     } else {
       // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
       summary.after = analyzeModel(readModelFrom(new PieceSource(built.pieces, model.source), model.path), { inputShapes: opts.input, batch: opts.batch });

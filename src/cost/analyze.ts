@@ -1,7 +1,9 @@
 import type { Model } from '../ir/types.js';
-import { bytesFor, dtypeName, isFloat } from '../onnx/dtype.js';
+import { bytesFor, dtypeName } from '../onnx/dtype.js';
 import { elements, type TensorState } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { checkCount } from '../util/count.js';
+import { paramsAfterSeparation, parameterKeys } from './params.js';
 import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
 
 /**
@@ -46,7 +48,17 @@ export interface Totals {
   /** The model's MACs and params if every standard conv were separated (multiplier 1). */
   macsIfSeparated: number;
   paramsIfSeparated: number;
+  /** Every layer that runs is counted and every input dim is known (a batch dim assumed 1 aside): see `incomplete`. */
+  complete: boolean;
 }
+
+/**
+ * What keeps a report from being complete: a layer that runs but is not counted, or an input dim (other than the
+ * batch dim) that nothing fixed and mbn set to `value`. Gates fail on these unless the op is allowed.
+ */
+export type Gap =
+  | { kind: 'uncounted'; layer: string; op: string; domain: string; reason: string }
+  | { kind: 'assumed-dim'; input: string; dim: number; name: string | null; value: number };
 
 export interface OpBreakdown {
   op: string;
@@ -62,10 +74,16 @@ export interface Report {
     irVersion: number;
     producer: string;
     opsets: Record<string, number>;
-    inputs: { name: string; dtype: string; shape: number[] | null }[];
+    /**
+     * `shape` is the shape used. `declaredShape` is the model's own (numbers fixed, strings symbolic names, null
+     * unnamed dynamic dims); `assumedDims` are the dims nothing fixed, set to 1 (the batch dim included).
+     */
+    inputs: { name: string; dtype: string; shape: number[] | null; declaredShape: (number | string | null)[] | null; assumedDims: number[] }[];
     outputs: { name: string; dtype: string; shape: number[] | null }[];
   };
   totals: Totals;
+  /** Why the report is not complete (empty when `totals.complete`). */
+  incomplete: Gap[];
   byOp: OpBreakdown[];
   weightsByDtype: Record<string, { tensors: number; elements: number; bytes: number }>;
   layers: LayerReport[];
@@ -79,7 +97,8 @@ export function analyzeModel(model: Model, options: InferOptions = {}): Report {
 export function buildReport(model: Model, inferred: InferResult): Report {
   const seen = new Set<object>();
   const weightsByDtype: Report['weightsByDtype'] = {};
-  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype));
+  const paramKeys = parameterKeys(inferred.layers);
+  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype, paramKeys));
   const totals: Totals = {
     macs: 0,
     flops: 0,
@@ -92,20 +111,21 @@ export function buildReport(model: Model, inferred: InferResult): Report {
     separableLayers: 0,
     macsIfSeparated: 0,
     paramsIfSeparated: 0,
+    complete: true,
   };
   const byOp = new Map<string, OpBreakdown>();
   let savedMacs = 0;
-  let savedParams = 0;
   for (const l of layers) {
     totals.macs += l.macs;
     totals.otherFlops += l.otherFlops;
     totals.params += l.params;
     totals.weightBytes += l.weightBytes;
     if (!l.counted) totals.notCounted++;
-    if (l.separable) {
-      totals.separableLayers++;
+    // Like `mbn separate`: a conv whose pair would cost more is left alone. One in an If branch that is not counted
+    // (×0) saves no MACs and is not among the convs "Separating N" counts.
+    if (l.separable && l.separable.reduction < 1) {
+      if (l.multiplier > 0) totals.separableLayers++;
       savedMacs += l.macs - l.separable.macsAfter * l.multiplier;
-      savedParams += l.separable.params - l.separable.paramsAfter;
     }
     const key = l.domain ? `${l.domain}::${l.op}` : l.op;
     const entry = byOp.get(key) ?? { op: key, count: 0, macs: 0, otherFlops: 0, params: 0 };
@@ -117,11 +137,23 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   }
   totals.flops = 2 * totals.macs + totals.otherFlops;
   totals.macsIfSeparated = totals.macs - savedMacs;
-  totals.paramsIfSeparated = totals.params - savedParams;
+  // The same convs as the MACs projection: one whose pair would cost more is left alone.
+  const separated = layers.map((l) => (l.separable && l.separable.reduction < 1 ? l.separable : null));
+  totals.paramsIfSeparated = paramsAfterSeparation(inferred.layers, separated, paramKeys, totals.params);
+  checkTotals(totals);
   const notes = [...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
   }
+  const incomplete: Gap[] = [];
+  for (const a of inferred.assumed) {
+    if (!a.batch) incomplete.push({ kind: 'assumed-dim', input: a.input, dim: a.dim, name: a.name, value: a.value });
+  }
+  // A layer in an If branch that is not counted (multiplier 0) never runs in the counted path: not a gap.
+  for (const l of layers) {
+    if (!l.counted && l.multiplier > 0) incomplete.push({ kind: 'uncounted', layer: l.name, op: l.op, domain: l.domain, reason: l.reason ?? 'not counted' });
+  }
+  totals.complete = incomplete.length === 0;
   const shapeOf = (s: TensorState | null | undefined) => (s?.shape ? s.shape.slice() : null);
   return {
     model: {
@@ -129,10 +161,18 @@ export function buildReport(model: Model, inferred: InferResult): Report {
       irVersion: model.irVersion,
       producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
       opsets: Object.fromEntries([...model.opsetImports].map(([d, v]) => [d || 'ai.onnx', v])),
-      inputs: inferred.inputs.map((i) => ({ name: i.name, dtype: dtypeName(i.dtype), shape: i.shape })),
-      outputs: inferred.outputs.map((o) => ({ name: o.name, dtype: dtypeName(o.state?.dtype ?? 0), shape: shapeOf(o.state) })),
+      inputs: inferred.inputs.map((i) => ({
+        name: i.name,
+        dtype: dtypeName(i.dtype),
+        shape: i.shape,
+        declaredShape: i.declared,
+        assumedDims: inferred.assumed.filter((a) => a.input === i.name).map((a) => a.dim),
+      })),
+      // An output whose producer could not be inferred still has the type the graph declares for it.
+      outputs: inferred.outputs.map((o, i) => ({ name: o.name, dtype: dtypeName(o.state?.dtype || (model.graph.outputs[i]?.type?.elemType ?? 0)), shape: shapeOf(o.state) })),
     },
     totals,
+    incomplete,
     byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || a.op.localeCompare(b.op)),
     weightsByDtype,
     layers,
@@ -140,7 +180,17 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   };
 }
 
-function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype']): LayerReport {
+/**
+ * Each layer's figures are within 2^53 (shape/infer.ts refuses the model otherwise), but many layers can sum past it.
+ * The sums of non-negative counts are exact until they pass 2^53, so checking the totals once is enough.
+ */
+function checkTotals(totals: Totals): void {
+  for (const key of ['macs', 'flops', 'otherFlops', 'params', 'weightBytes', 'peakActivationBytes'] as const) {
+    checkCount(totals[key], `the model's total ${key}`);
+  }
+}
+
+function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype'], paramKeys: ReadonlySet<object>): LayerReport {
   let params = 0;
   let weightBytes = 0;
   for (const w of l.weights) {
@@ -148,7 +198,7 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
     seen.add(w.key);
     const bytes = bytesFor(w.dtype, w.elements);
     weightBytes += bytes;
-    if (isFloat(w.dtype)) params += w.elements;
+    if (paramKeys.has(w.key)) params += w.elements;
     const d = (byDtype[dtypeName(w.dtype)] ??= { tensors: 0, elements: 0, bytes: 0 });
     d.tensors++;
     d.elements += w.elements;

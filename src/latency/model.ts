@@ -102,8 +102,14 @@ function flopsOf(l: LayerReport): number {
  * Predicted time of one execution of a standard conv once separated (depthwise then pointwise), ms; `s` is the
  * separation's geometry (the layer's own at multiplier 1 unless given).
  */
-export function separatedTime(profile: DeviceProfile, l: LayerReport, link: LayerLink, weightsCold: boolean, s: SeparableInfo | null = l.separable): number | null {
-  if (!s || link.inputBytes === null || link.outputBytes === null) return null;
+export function separatedTime(
+  profile: DeviceProfile,
+  l: LayerReport,
+  link: LayerLink,
+  weightsCold: boolean,
+  s: (Pick<SeparableInfo, 'M' | 'N' | 'group' | 'kernel' | 'multiplier'> & { macs: number | null }) | null = l.separable,
+): number | null {
+  if (!s || s.macs === null || link.inputBytes === null || link.outputBytes === null) return null;
   const K = s.kernel.reduce((a, b) => a * b, 1);
   const pixels = s.macs / (s.N * (s.M / s.group) * K);
   const elementBytes = link.outputBytes / (pixels * s.N);

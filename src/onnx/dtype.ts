@@ -1,3 +1,5 @@
+import { checkCount } from '../util/count.js';
+
 /** ONNX TensorProto.DataType codes, including those added after onnx 1.10 (see REFERENCE.md). */
 export const DataType = {
   UNDEFINED: 0,
@@ -30,7 +32,7 @@ export const DataType = {
 } as const;
 
 const NAMES: Record<number, string> = {
-  0: 'undefined', 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string',
+  0: 'unknown', 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string',
   9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128',
   16: 'bfloat16', 17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz', 21: 'uint4',
   22: 'int4', 23: 'float4e2m1', 24: 'float8e8m0', 25: 'uint2', 26: 'int2',
@@ -50,8 +52,11 @@ export function dtypeBits(code: number): number {
   return BITS[code] ?? 0;
 }
 
+/** Bytes of `elements` values of a dtype; refused past 2^53 like every count. */
 export function bytesFor(code: number, elements: number): number {
-  return Math.ceil((elements * dtypeBits(code)) / 8);
+  const bits = dtypeBits(code);
+  // Whole bytes per element: multiply by the byte width, so that the product is exact wherever it is below 2^53.
+  return checkCount(bits % 8 === 0 ? elements * (bits / 8) : Math.ceil((elements * bits) / 8), `the byte size of ${elements} ${dtypeName(code)} values`);
 }
 
 /** Floating-point element types: their initializers are a model's parameters. */

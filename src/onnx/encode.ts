@@ -125,7 +125,7 @@ export function encodeTensorField(t: NewTensor, fieldNo = 5): Uint8Array {
 }
 
 /** A ValueInfoProto for a tensor of known rank, as a complete field (GraphProto.value_info is field 13). */
-export function encodeValueInfoField(name: string, dtype: number, shape: (number | null)[], fieldNo = 13): Uint8Array {
+export function encodeValueInfoField(name: string, dtype: number, shape: (number | string | null)[], fieldNo = 13): Uint8Array {
   const w = Writer.create();
   message(w, fieldNo, (w) => {
     str(w, 1, name);
@@ -133,8 +133,9 @@ export function encodeValueInfoField(name: string, dtype: number, shape: (number
       message(w, 1, (w) => {
         int64(w, 1, dtype);
         message(w, 2, (w) => {
-          // null: a dim left unknown (an empty Dimension), for dims that vary at run time such as the batch.
-          for (const d of shape) message(w, 1, (w) => void (d !== null && int64(w, 1, d)));
+          // null: a dim left unknown (an empty Dimension), for dims that vary at run time such as the batch; a string
+          // is a symbolic dim (dim_param).
+          for (const d of shape) message(w, 1, (w) => void (typeof d === 'string' ? str(w, 2, d) : d !== null && int64(w, 1, d)));
         });
       });
     });

@@ -240,21 +240,58 @@ function readAttribute(r: Reader, span: Span, depth: number): Attribute {
   return a;
 }
 
+/** Scratch lists for readNode (not re-entrant across nodes: attributes are read into their own list). */
+const nodeInputs: string[] = [];
+const nodeOutputs: string[] = [];
+const NO_ATTRIBUTES = Object.freeze([]) as unknown as Attribute[];
+/**
+ * Op types and domains repeat across a graph's nodes: one string each, not one per node. Bounded, so that a file of
+ * a million distinct op types costs no more than one without the cache.
+ */
+const names = new Map<string, string>();
+function shared(text: string): string {
+  const known = names.get(text);
+  if (known !== undefined) return known;
+  if (names.size < 4096) names.set(text, text);
+  return text;
+}
+
+/**
+ * One node. A large graph has millions of them, so each holds only what it needs: lists of exactly their length
+ * (a list grown by push keeps room for 16 more), and no list at all for a node without attributes.
+ */
 function readNode(r: Reader, span: Span, depth: number): Node {
-  const n: Node = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: [], docString: '', span };
+  const n: Node = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: NO_ATTRIBUTES, docString: '', span };
+  nodeInputs.length = 0;
+  nodeOutputs.length = 0;
+  let attributes: Attribute[] | null = null;
   for (let f = r.field(); f; f = r.field()) {
     switch (f.no) {
-      case 1: expectWire(f, WireType.Len, 'NodeProto', 'input'); n.inputs.push(r.string(f, 'a node input name')); break;
-      case 2: expectWire(f, WireType.Len, 'NodeProto', 'output'); n.outputs.push(r.string(f, 'a node output name')); break;
+      case 1: expectWire(f, WireType.Len, 'NodeProto', 'input'); nodeInputs.push(r.string(f, 'a node input name')); break;
+      case 2: expectWire(f, WireType.Len, 'NodeProto', 'output'); nodeOutputs.push(r.string(f, 'a node output name')); break;
       case 3: expectWire(f, WireType.Len, 'NodeProto', 'name'); n.name = r.string(f, 'a node name'); break;
-      case 4: expectWire(f, WireType.Len, 'NodeProto', 'op_type'); n.opType = r.string(f, 'an op type'); break;
-      case 5: expectWire(f, WireType.Len, 'NodeProto', 'attribute'); n.attributes.push(readAttribute(r.sub(f), spanOf(f), depth)); break;
+      case 4: expectWire(f, WireType.Len, 'NodeProto', 'op_type'); n.opType = shared(r.string(f, 'an op type')); break;
+      case 5: {
+        expectWire(f, WireType.Len, 'NodeProto', 'attribute');
+        // Read before the scratch lists are copied: a subgraph attribute reads nodes of its own.
+        const inputs = nodeInputs.slice();
+        const outputs = nodeOutputs.slice();
+        (attributes ??= []).push(readAttribute(r.sub(f), spanOf(f), depth));
+        nodeInputs.length = 0;
+        nodeOutputs.length = 0;
+        nodeInputs.push(...inputs);
+        nodeOutputs.push(...outputs);
+        break;
+      }
       case 6: expectWire(f, WireType.Len, 'NodeProto', 'doc_string'); n.docString = lenient(r, f); break;
-      case 7: expectWire(f, WireType.Len, 'NodeProto', 'domain'); n.domain = r.string(f, 'a node domain'); break;
+      case 7: expectWire(f, WireType.Len, 'NodeProto', 'domain'); n.domain = shared(r.string(f, 'a node domain')); break;
       default: break;
     }
   }
   if (n.domain === 'ai.onnx') n.domain = '';
+  n.inputs = nodeInputs.slice();
+  n.outputs = nodeOutputs.slice();
+  if (attributes) n.attributes = attributes;
   return n;
 }
 
@@ -362,10 +399,8 @@ export function readModelFrom(source: ByteSource, path: string | null): Model {
   const head = source.view(0, Math.min(64, source.size));
   const foreign = sniffForeign(head);
   if (foreign) throw new MbnError('not-onnx', `${quote(label)} is not an ONNX model: ${foreign}`);
-  if (!looksLikeModel(head)) {
-    const hex = Array.from(head.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new MbnError('not-onnx', `${quote(label)} is not an ONNX model: it starts with bytes ${hex}`);
-  }
+  // Nothing of the file's content is echoed: a config can point mbn at any file, and its bytes are not ours to print.
+  if (!looksLikeModel(head)) throw new MbnError('not-onnx', `${quote(label)} is not an ONNX model`);
   const model: Partial<Model> & { opsetImports: Map<string, number>; metadata: Map<string, string> } = {
     irVersion: 0,
     producerName: '',

@@ -3,6 +3,7 @@ import type { Model, TensorRef } from '../ir/types.js';
 import { DataType, bytesFor, dtypeBits, dtypeName, isFloat } from './dtype.js';
 import { readExternalBytes } from './external.js';
 import { Reader } from './wire.js';
+import { product } from '../util/count.js';
 
 /**
  * Tensor element data, read only when asked for: by the rewriter for the weights it changes, and by shape
@@ -10,12 +11,7 @@ import { Reader } from './wire.js';
  */
 
 export function elementCount(t: TensorRef): number {
-  let n = 1;
-  for (const d of t.dims) n *= d;
-  if (!Number.isSafeInteger(n)) {
-    throw new MbnError('invalid-model', `tensor ${quote(t.name)} has dims [${t.dims.join(', ')}] whose product overflows 2^53`);
-  }
-  return n;
+  return product(t.dims, `the element count of tensor ${quote(t.name)}, dims`);
 }
 
 /** The tensor's bytes in raw_data layout (little-endian, packed), from whichever field holds them. */
@@ -138,13 +134,19 @@ const FOLDABLE = new Set<number>([
 const INTEGER_LIMIT = 4096;
 const FLOAT_LIMIT = 64;
 
+/** The most elements of a tensor of this dtype whose values shape inference carries (0: values not carried). */
+export function valueLimit(dtype: number): number {
+  if (!FOLDABLE.has(dtype)) return 0;
+  return isFloat(dtype) ? FLOAT_LIMIT : INTEGER_LIMIT;
+}
+
 /**
  * Values of a small tensor stored in the model itself (never external data), or undefined. Only small tensors are
  * decoded, and floats only when a handful (Resize scales, not biases), so analysis stays independent of weight size.
  */
 export function smallTensorValues(model: Model, t: TensorRef): number[] | undefined {
   if (!FOLDABLE.has(t.dtype) || t.storage === 'external') return undefined;
-  const limit = isFloat(t.dtype) ? FLOAT_LIMIT : INTEGER_LIMIT;
+  const limit = valueLimit(t.dtype);
   let count: number;
   try {
     count = elementCount(t);

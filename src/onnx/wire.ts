@@ -187,7 +187,13 @@ export class Reader {
   }
 
   sub(field: Field): Reader {
-    return new Reader(this.source, field.start, field.end);
+    const sub = new Reader(this.source, field.start, field.end);
+    // A message inside the bytes already read (a node in a graph's window) is read from them: no read per message.
+    if (!this.whole && field.start >= this.bufStart && field.end <= this.bufStart + this.buf.length) {
+      sub.buf = this.buf;
+      sub.bufStart = this.bufStart;
+    }
+    return sub;
   }
 
   bytes(field: Field): Uint8Array {

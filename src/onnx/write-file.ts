@@ -1,51 +1,43 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  type Stats, closeSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { MbnError, quote } from '../errors.js';
+import { Interrupted, MbnError, quote } from '../errors.js';
 import { type ByteSource, FileSource } from './source.js';
 import { type Piece, piecesLength } from './splice.js';
 
 /**
  * Safe output: bytes go to a temporary file beside the target and are renamed into place only once complete and
- * synced, so a failure at any point (a full disk included) leaves no partial output. The input is never the target.
+ * synced, so a failure at any point (a full disk, a signal) leaves no partial output. The target is checked before
+ * any work: never the input or a file the input uses (by device and inode, so through symlinks and hard links too),
+ * never a folder or a device, an existing file (a symlink included, dangling or not) only with --force. A symlink
+ * target is replaced by the new file, never written through: the file it pointed to is left alone.
  */
 
 const COPY_CHUNK = 8 * 1024 * 1024;
 
+/** Signals a write catches to remove its temporary files (SIGKILL cannot be caught: see removeStaleTemps). */
+const CAUGHT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export interface WriteTarget {
   path: string;
   force: boolean;
-  /** Files the output must never replace (the input model and its data files). */
+  /** Files the output must never replace: the input model first, then the data files it refers to. */
   protect: string[];
 }
 
-function sameFile(a: string, b: string): boolean {
+function identity(path: string): Stats | null {
   try {
-    const sa = statSync(a);
-    const sb = statSync(b);
-    return sa.dev === sb.dev && sa.ino === sb.ino;
+    return statSync(path);
   } catch {
-    return false;
+    return null;
   }
 }
 
-export function checkTarget(target: WriteTarget): void {
-  for (const p of target.protect) {
-    if (sameFile(p, target.path)) {
-      throw new MbnError('output-exists', `refusing to write ${quote(target.path)}: it is the input (${quote(p)}); choose another output with -o`);
-    }
-  }
-  let exists = false;
-  try {
-    const st = statSync(target.path);
-    if (st.isDirectory()) throw new MbnError('output-exists', `cannot write ${quote(target.path)}: it is a directory`);
-    exists = true;
-  } catch (error) {
-    if (error instanceof MbnError) throw error;
-  }
-  if (exists && !target.force) {
-    throw new MbnError('output-exists', `${quote(target.path)} already exists; use --force to overwrite it`);
-  }
+/** `.<name>.<pid>.<8 hex>.tmp` beside the target: hidden, unique, and naming the process that writes it. */
+function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
 function reason(error: unknown): string {
@@ -55,10 +47,103 @@ function reason(error: unknown): string {
     case 'EDQUOT': return 'disk quota exceeded';
     case 'EACCES': case 'EPERM': return 'permission denied';
     case 'ENOENT': return 'the folder does not exist';
+    case 'ENOTDIR': return 'a part of the path is not a folder';
+    case 'ENAMETOOLONG': return 'file name too long';
+    case 'ELOOP': return 'too many symbolic links';
     case 'EROFS': return 'read-only file system';
     case 'EFBIG': return 'file too large';
     case 'EIO': return 'input/output error';
     default: return (error as Error)?.message ?? String(error);
+  }
+}
+
+/**
+ * Refuses, with one clear line, every output that cannot or must not be written. Cheap and side-effect free (a probe
+ * file is created and removed at once), so callers run it before any work.
+ */
+export function checkTarget(target: WriteTarget): void {
+  const path = target.path;
+  if (path === '') throw new MbnError('usage', 'the output path is empty');
+  if (/[/\\]$/.test(path)) throw new MbnError('usage', `cannot write ${quote(path)}: it ends with a slash, so it names a folder; give a file name`);
+  const id = identity(path);
+  if (id) {
+    target.protect.forEach((p, i) => {
+      const pid = identity(p);
+      if (pid && pid.dev === id.dev && pid.ino === id.ino) {
+        const what = i === 0 ? 'the input' : "one of the input's external data files";
+        throw new MbnError('output-exists', `refusing to write ${quote(path)}: it is ${what} (${quote(p)}); choose another output with -o`);
+      }
+    });
+  }
+  let link: Stats | null = null;
+  try {
+    link = lstatSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new MbnError('usage', `cannot write ${quote(path)}: ${quote(dirname(path))} is not a folder`);
+    if (code !== 'ENOENT') throw new MbnError('write-failed', `cannot write ${quote(path)}: ${reason(error)}`);
+  }
+  if (link) {
+    const kind = link.isSymbolicLink() ? id : link;
+    if (kind?.isDirectory()) throw new MbnError('output-exists', `cannot write ${quote(path)}: it is a directory`);
+    if (kind && !kind.isFile()) throw new MbnError('output-exists', `cannot write ${quote(path)}: it exists and is not a regular file`);
+    if (!target.force) {
+      if (link.isSymbolicLink() && !id) {
+        throw new MbnError('output-exists', `${quote(path)} is a symbolic link to a missing file; use --force to replace the link`);
+      }
+      throw new MbnError('output-exists', `${quote(path)} already exists; use --force to overwrite it`);
+    }
+  }
+  const folder = dirname(path);
+  const parent = identity(folder);
+  if (!parent) throw new MbnError('usage', `cannot write ${quote(path)}: the folder ${quote(folder)} does not exist`);
+  if (!parent.isDirectory()) throw new MbnError('usage', `cannot write ${quote(path)}: ${quote(folder)} is not a folder`);
+  // Permissions, a read-only file system, a name too long: only creating a file says for sure.
+  const probe = tempName(path);
+  try {
+    closeSync(openSync(probe, 'wx', 0o644));
+    unlinkSync(probe);
+  } catch (error) {
+    // The folder exists (checked above): ENOENT here is a file system that takes no new files, such as /proc.
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'files cannot be created in that folder' : reason(error);
+    throw new MbnError('write-failed', `cannot write ${quote(path)}: ${why}; nothing was written`);
+  }
+}
+
+/**
+ * Removes temporary files that earlier writes of the same target left behind when killed outright (SIGKILL, a
+ * power cut): those whose process is gone. A file of a running process, or of one this user may not signal, stays.
+ */
+function removeStaleTemps(path: string): void {
+  const name = basename(path);
+  const folder = dirname(path);
+  let entries: string[];
+  try {
+    entries = readdirSync(folder);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.startsWith(`.${name}.`) || !entry.endsWith('.tmp')) continue;
+    const m = /^\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(entry.slice(name.length + 1));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || !Number.isSafeInteger(pid) || pid <= 0 || isRunning(pid)) continue;
+    try {
+      const p = join(folder, entry);
+      if (lstatSync(p).isFile()) unlinkSync(p);
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
@@ -72,71 +157,150 @@ export interface StagedFile {
   abort(): void;
 }
 
+/** One file being staged; its steps write up to about COPY_CHUNK bytes each, so a caller can pause in between. */
+class Stage implements StagedFile {
+  readonly steps: Generator<void, void, void>;
+  private readonly tmp: string;
+  private created = false;
+  constructor(
+    private readonly target: WriteTarget,
+    pieces: Piece[],
+    source: ByteSource,
+    progress?: Progress,
+  ) {
+    this.tmp = tempName(target.path);
+    this.steps = this.write(pieces, source, progress);
+  }
+
+  private *write(pieces: Piece[], source: ByteSource, progress?: Progress): Generator<void, void, void> {
+    const total = piecesLength(pieces);
+    let fd: number | null = null;
+    try {
+      fd = openSync(this.tmp, 'wx', 0o644);
+      this.created = true;
+      let written = 0;
+      let sincePause = 0;
+      const put = (bytes: Uint8Array): void => {
+        let done = 0;
+        while (done < bytes.length) done += writeSync(fd!, bytes, done, bytes.length - done);
+        written += bytes.length;
+        sincePause += bytes.length;
+        progress?.(written, total);
+      };
+      // Ranges of a file-backed source go through one reused buffer; a buffer-backed one is viewed without copies.
+      const scratch = source instanceof FileSource ? Buffer.allocUnsafe(COPY_CHUNK) : null;
+      for (const p of pieces) {
+        if (p instanceof Uint8Array) put(p);
+        else {
+          for (let at = p.start; at < p.end; at += COPY_CHUNK) {
+            const end = Math.min(p.end, at + COPY_CHUNK);
+            put(scratch ? (source as FileSource).readInto(scratch.subarray(0, end - at), at) : source.view(at, end));
+            if (sincePause >= COPY_CHUNK) (sincePause = 0), yield;
+          }
+        }
+        if (sincePause >= COPY_CHUNK) (sincePause = 0), yield;
+      }
+      fsyncSync(fd);
+    } catch (error) {
+      if (error instanceof MbnError) throw error;
+      throw new MbnError('write-failed', `cannot write ${quote(this.target.path)}: ${reason(error)}; nothing was written`);
+    } finally {
+      if (fd !== null) {
+        try {
+          closeSync(fd);
+        } catch {
+          // Already failing, or the data is synced: the close has nothing left to lose.
+        }
+      }
+    }
+  }
+
+  run(): void {
+    while (!this.steps.next().done);
+  }
+
+  commit(): void {
+    try {
+      renameSync(this.tmp, this.target.path);
+    } catch (error) {
+      this.abort();
+      throw new MbnError('write-failed', `cannot write ${quote(this.target.path)}: ${reason(error)}; nothing was written`);
+    }
+  }
+
+  abort(): void {
+    // Closes the file when the write stopped between steps.
+    this.steps.return();
+    if (!this.created) return;
+    try {
+      unlinkSync(this.tmp);
+    } catch {
+      // Renamed into place already, or never written.
+    }
+  }
+}
+
 /**
  * Writes pieces (ranges of `source` and new bytes) to a temporary file beside target.path. Nothing is visible at
  * the target until commit(); abort() (or any failure here) removes the temporary file.
  */
 export function stagePieces(target: WriteTarget, pieces: Piece[], source: ByteSource, progress?: Progress): StagedFile {
   checkTarget(target);
-  const total = piecesLength(pieces);
-  const tmp = join(dirname(target.path), `.${basename(target.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const remove = () => {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // The temporary file may never have been created.
-    }
-  };
-  let fd: number | null = null;
+  removeStaleTemps(target.path);
+  const stage = new Stage(target, pieces, source, progress);
   try {
-    fd = openSync(tmp, 'wx', 0o644);
-    let written = 0;
-    const put = (bytes: Uint8Array): void => {
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd!, bytes, done, bytes.length - done);
-      written += bytes.length;
-      progress?.(written, total);
-    };
-    // Ranges of a file-backed source go through one reused buffer; a buffer-backed one is viewed without copies.
-    const scratch = source instanceof FileSource ? Buffer.allocUnsafe(COPY_CHUNK) : null;
-    for (const p of pieces) {
-      if (p instanceof Uint8Array) put(p);
-      else {
-        for (let at = p.start; at < p.end; at += COPY_CHUNK) {
-          const end = Math.min(p.end, at + COPY_CHUNK);
-          put(scratch ? (source as FileSource).readInto(scratch.subarray(0, end - at), at) : source.view(at, end));
-        }
-      }
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
+    stage.run();
   } catch (error) {
-    if (fd !== null) {
-      try {
-        closeSync(fd);
-      } catch {
-        // Already failing: the original error is the one to report.
-      }
-    }
-    remove();
-    if (error instanceof MbnError) throw error;
-    throw new MbnError('write-failed', `cannot write ${quote(target.path)}: ${reason(error)}; nothing was written`);
+    stage.abort();
+    throw error;
   }
-  return {
-    commit() {
-      try {
-        renameSync(tmp, target.path);
-      } catch (error) {
-        remove();
-        throw new MbnError('write-failed', `cannot write ${quote(target.path)}: ${reason(error)}; nothing was written`);
-      }
-    },
-    abort: remove,
-  };
+  return stage;
 }
 
 /** Writes pieces to target.path atomically. */
 export function writePieces(target: WriteTarget, pieces: Piece[], source: ByteSource, progress?: Progress): void {
   stagePieces(target, pieces, source, progress).commit();
+}
+
+export interface FileWrite {
+  target: WriteTarget;
+  pieces: Piece[];
+  source: ByteSource;
+  progress?: Progress;
+}
+
+/**
+ * Writes several files as one: each is staged completely (and synced) before any is renamed into place. SIGINT,
+ * SIGTERM and SIGHUP are caught while the temporary files exist: the write stops at its next step (at most a few
+ * MB later), removes them, and throws Interrupted. Outside this window the signals keep their default action;
+ * nothing is on disk then, or the output is complete.
+ */
+export async function writeFiles(files: readonly FileWrite[]): Promise<void> {
+  let caught: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    caught ??= signal;
+  };
+  // A signal is handled on the event loop: each step ends with a turn of it.
+  const pause = async (): Promise<void> => {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (caught) throw new Interrupted(caught);
+  };
+  for (const s of CAUGHT_SIGNALS) process.on(s, onSignal);
+  const stages: Stage[] = [];
+  try {
+    for (const f of files) {
+      checkTarget(f.target);
+      removeStaleTemps(f.target.path);
+      const stage = new Stage(f.target, f.pieces, f.source, f.progress);
+      stages.push(stage);
+      while (!stage.steps.next().done) await pause();
+    }
+    await pause();
+    for (const s of stages) s.commit();
+  } catch (error) {
+    for (const s of stages) s.abort();
+    throw error;
+  } finally {
+    for (const s of CAUGHT_SIGNALS) process.off(s, onSignal);
+  }
 }

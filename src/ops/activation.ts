@@ -53,7 +53,8 @@ export const activationOps = defineOps({
   infer(ctx) {
     const op = ctx.node.opType;
     const x = ctx.input(0);
-    const shape = ctx.shape(0).slice();
+    // Shapes are never modified once made: the output shares its input's (one array less per layer).
+    const shape = ctx.shape(0);
     const dtype = BOOL_OUT.has(op) ? DataType.BOOL : x.dtype;
     const out: TensorState = { dtype, shape };
     if (op === 'PRelu') {

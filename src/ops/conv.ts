@@ -1,4 +1,3 @@
-import type { Node } from '../ir/types.js';
 import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
 
 /**
@@ -29,10 +28,45 @@ function autoPadOf(ctx: RuleContext): string {
   return raw;
 }
 
+/**
+ * Checks a conv's weight and attributes against each other, before its input is needed: ONNX Runtime refuses a
+ * model where they disagree, so such a conv is never counted nor rewritten. Returns the spatial rank.
+ */
+function checkConvAttributes(ctx: RuleContext, w: readonly number[]): void {
+  const op = ctx.node.opType;
+  if (w.length < 3) throw new ShapeError(`${op} weight must have rank ≥ 3, got [${w.join(',')}]`);
+  const n = w.length - 2;
+  const group = ctx.int('group', 1);
+  if (group < 1) throw new ShapeError(`${op} group must be ≥ 1, got ${group}`);
+  const kernel = ctx.intsOrNull('kernel_shape');
+  if (kernel && (kernel.length !== n || kernel.some((k, i) => k !== w[i + 2]))) {
+    throw new ShapeError(`${op} kernel_shape [${kernel.join(',')}] does not match its weight [${w.join(',')}]`);
+  }
+  if (w.slice(2).some((k) => k < 1)) throw new ShapeError(`${op} weight [${w.join(',')}] has an empty kernel`);
+  for (const name of ['strides', 'dilations']) {
+    const list = ctx.intsOrNull(name);
+    if (list && list.length !== n) throw new ShapeError(`${op} ${name} [${list.join(',')}] must have ${n} values, one per spatial dim`);
+    if (list) for (const v of list) if (!(v >= 1)) throw new ShapeError(`${op} has a non-positive ${name.slice(0, -1)} ${v}`);
+  }
+  const pads = ctx.intsOrNull('pads');
+  if (pads && pads.length !== 2 * n) throw new ShapeError(`${op} pads [${pads.join(',')}] must have ${2 * n} values, a begin and an end per spatial dim`);
+  if (pads) for (const v of pads) if (v < 0) throw new ShapeError(`${op} has a negative pad ${v}`);
+  autoPadOf(ctx);
+}
+
+/** A conv's optional bias (input `index`) must be one value per output channel. */
+function checkBias(ctx: RuleContext, index: number, outChannels: number): void {
+  if (!ctx.has(index)) return;
+  const b = ctx.inputs[index]?.shape;
+  if (b && (b.length !== 1 || b[0] !== outChannels)) {
+    throw new ShapeError(`${ctx.node.opType} bias [${b.join(',')}] must have one value per output channel (${outChannels})`);
+  }
+}
+
 export function convGeometry(ctx: RuleContext): ConvGeometry {
-  const x = ctx.shape(0);
   const w = ctx.shape(1);
-  const node = ctx.node;
+  checkConvAttributes(ctx, w);
+  const x = ctx.shape(0);
   if (x.length < 3) throw new ShapeError(`Conv input must have rank ≥ 3, got [${x.join(',')}]`);
   if (w.length !== x.length) throw new ShapeError(`Conv weight rank ${w.length} does not match input rank ${x.length}`);
   const n = x.length - 2;
@@ -41,12 +75,10 @@ export function convGeometry(ctx: RuleContext): ConvGeometry {
   const strides = ctx.ints('strides', new Array(n).fill(1));
   const dilations = ctx.ints('dilations', new Array(n).fill(1));
   const autoPad = autoPadOf(ctx);
-  if (group < 1) throw new ShapeError(`Conv group must be ≥ 1, got ${group}`);
   if (x[1] !== w[1] * group) {
     throw new ShapeError(`Conv input has ${x[1]} channels but weight [${w.join(',')}] with group ${group} expects ${w[1] * group}`);
   }
   if (w[0] % group !== 0) throw new ShapeError(`Conv output channels ${w[0]} are not divisible by group ${group}`);
-  checkLengths(node, n, kernel, strides, dilations);
   const pads = ctx.ints('pads', new Array(2 * n).fill(0)).slice();
   const inSpatial = x.slice(2);
   const outSpatial: number[] = [];
@@ -72,28 +104,28 @@ export function convGeometry(ctx: RuleContext): ConvGeometry {
   return { batch: x[0], inChannels: x[1], outChannels: w[0], group, kernel, strides, dilations, pads, autoPad, inSpatial, outSpatial };
 }
 
-function checkLengths(node: Node, n: number, ...lists: number[][]): void {
-  for (const list of lists) {
-    if (list.length !== n) throw new ShapeError(`${node.opType} expects ${n} spatial values per attribute, got [${list.join(',')}]`);
-    for (const v of list) if (!(v >= 1)) throw new ShapeError(`${node.opType} has a non-positive kernel/stride/dilation ${v}`);
-  }
-}
-
 function convTransposeShape(ctx: RuleContext): { out: number[]; macs: number } {
-  const x = ctx.shape(0);
   const w = ctx.shape(1);
-  const n = x.length - 2;
-  if (n < 1 || w.length !== x.length) throw new ShapeError(`ConvTranspose input [${x.join(',')}] and weight [${w.join(',')}] do not match`);
+  checkConvAttributes(ctx, w);
+  const n = w.length - 2;
   const group = ctx.int('group', 1);
-  const kernel = ctx.ints('kernel_shape', w.slice(2));
+  const outputPadding = ctx.intsOrNull('output_padding');
+  if (outputPadding && outputPadding.length !== n) {
+    throw new ShapeError(`ConvTranspose output_padding [${outputPadding.join(',')}] must have ${n} values, one per spatial dim`);
+  }
+  // W is (C, M/group, k…): the output has W[1]·group channels, and the bias one value per output channel.
+  const outChannels = w[1] * group;
+  checkBias(ctx, 2, outChannels);
+  const x = ctx.shape(0);
+  if (w.length !== x.length) throw new ShapeError(`ConvTranspose input [${x.join(',')}] and weight [${w.join(',')}] do not match`);
+  if (x[1] !== w[0]) throw new ShapeError(`ConvTranspose input has ${x[1]} channels but weight [${w.join(',')}] expects ${w[0]}`);
+  if (w[0] % group !== 0) throw new ShapeError(`ConvTranspose input channels ${w[0]} are not divisible by group ${group}`);
+  const kernel = w.slice(2);
   const strides = ctx.ints('strides', new Array(n).fill(1));
   const dilations = ctx.ints('dilations', new Array(n).fill(1));
-  const outputPadding = ctx.ints('output_padding', new Array(n).fill(0));
   const pads = ctx.ints('pads', new Array(2 * n).fill(0));
   const autoPad = autoPadOf(ctx);
   const explicit = ctx.intsOrNull('output_shape');
-  checkLengths(ctx.node, n, kernel, strides, dilations);
-  const outChannels = w[1] * group;
   const spatial: number[] = [];
   for (let i = 0; i < n; i++) {
     if (explicit) spatial.push(explicit[explicit.length - n + i]);
@@ -101,7 +133,7 @@ function convTransposeShape(ctx: RuleContext): { out: number[]; macs: number } {
     else {
       const effK = (kernel[i] - 1) * dilations[i] + 1;
       const p = autoPad === 'VALID' ? 0 : pads[i] + pads[i + n];
-      spatial.push(strides[i] * (x[2 + i] - 1) + outputPadding[i] + effK - p);
+      spatial.push(strides[i] * (x[2 + i] - 1) + (outputPadding?.[i] ?? 0) + effK - p);
     }
   }
   // Every input element is multiplied by every weight of its group: in·(M/group)·K.
@@ -114,6 +146,9 @@ export const convOps = defineOps({
   infer(ctx) {
     const dtype = ctx.input(0).dtype;
     if (ctx.node.opType === 'ConvTranspose') return [{ dtype, shape: convTransposeShape(ctx).out }];
+    const w = ctx.shape(1);
+    checkConvAttributes(ctx, w);
+    checkBias(ctx, 2, w[0]);
     const g = convGeometry(ctx);
     return [{ dtype, shape: [g.batch, g.outChannels, ...g.outSpatial] }];
   },

@@ -1,4 +1,5 @@
 import type { Attribute, Node, TensorRef } from '../ir/types.js';
+import { product } from '../util/count.js';
 
 /**
  * One operator family = one file under src/ops, holding both its shape rule and its cost rule, registered with
@@ -72,10 +73,9 @@ export function defineOps(rule: OpRule): OpRule {
 
 export const NO_COST: Cost = { macs: 0, flops: 0 };
 
+/** The element count of a shape; past 2^53 the model is refused (see util/count.ts). */
 export function elements(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
+  return product(shape);
 }
 
 /** Normalizes a possibly negative axis against a rank, throwing ShapeError when out of range. */

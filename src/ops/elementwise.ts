@@ -207,5 +207,8 @@ function broadcastFor(ctx: RuleContext, used: number[]): { shape: number[]; nump
     return { shape: a.slice(), numpy: start + b.length === a.length };
   }
   if (shapes.length === 0) throw new UnknownShape();
-  return { shape: broadcast(shapes, ctx.node), numpy: true };
+  const shape = broadcast(shapes, ctx.node);
+  // Shapes are never modified once made: share an input's when it is the result (one array less per layer).
+  const same = shapes.find((s) => s.length === shape.length && s.every((d, i) => d === shape[i]));
+  return { shape: same ?? shape, numpy: true };
 }

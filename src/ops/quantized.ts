@@ -1,3 +1,4 @@
+import type { Node } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
 import { convGeometry } from './conv.js';
@@ -12,6 +13,31 @@ import { convGeometry } from './conv.js';
  *   output): shape as Conv, MACs as Conv: out_elements · (C_in/group) · prod(kernel). Zero-point shifts and
  *   requantization are not counted.
  */
+
+/**
+ * The inputs of quantized ops that hold a layer's weights (integer tensors, not floating point): QLinearConv's
+ * w and bias, ConvInteger's w, MatMulInteger's and QLinearMatMul's two operands, DequantizeLinear's x. A constant
+ * tensor read there is a parameter (see cost/params.ts).
+ */
+export function quantizedWeightInputs(node: Node): readonly number[] {
+  return node.domain === '' ? (QUANTIZED_INPUTS[node.opType]?.weights ?? NONE) : NONE;
+}
+
+/** The scale and zero-point inputs of quantized ops: settings of the quantization, never parameters. */
+export function quantizationSettingInputs(node: Node): readonly number[] {
+  return node.domain === '' ? (QUANTIZED_INPUTS[node.opType]?.settings ?? NONE) : NONE;
+}
+
+const NONE: readonly number[] = [];
+
+const QUANTIZED_INPUTS: Record<string, { weights: readonly number[]; settings: readonly number[] }> = {
+  QuantizeLinear: { weights: NONE, settings: [1, 2] },
+  DequantizeLinear: { weights: [0], settings: [1, 2] },
+  QLinearConv: { weights: [3, 8], settings: [1, 2, 4, 5, 6, 7] },
+  ConvInteger: { weights: [1], settings: [2, 3] },
+  MatMulInteger: { weights: [0, 1], settings: [2, 3] },
+  QLinearMatMul: { weights: [0, 3], settings: [1, 2, 4, 5, 6, 7] },
+};
 
 /** A view of ctx whose inputs 0 and 1 are the given positions (so Conv's geometry applies). Delegates explicitly. */
 function remap(ctx: RuleContext, x: number, w: number): RuleContext {

@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
+import { MD_NAME_WIDTH, markdownCode, terminalCell, terminalText } from './safe-text.js';
+import { boxTable } from './table.js';
 import type { AdviseResult, BlockRow } from '../advise/index.js';
 import type { Finding, Severity } from '../advise/define.js';
 import { mdEscape } from './analyze-report.js';
@@ -60,26 +61,29 @@ export function renderAdviseTable(view: AdviseView, c: ChalkInstance): string {
   const out: string[] = [];
   const { blocks, findings } = view.result;
   if (blocks.length > 0) {
-    const table = new Table({
-      head: ['#', 'in → expand → out', 't', 'stride', 'residual', 'MACs', 'depthwise layer'].map((h) => c.bold(h)),
-      style: { head: [], border: [], compact: true },
-      colAligns: ['right', 'right', 'right', 'right', 'left', 'right', 'left'],
-    });
-    blocks.forEach((b, i) => {
+    const rows = blocks.map((b, i) => {
       const dw = b.layers[b.layers.length - 2] ?? '';
-      table.push([i + 1, `${b.input} → ${b.expand} → ${b.output}`, ratio(b), b.stride, b.residual ? 'yes' : 'no', human(b.macs), dw]);
+      return [String(i + 1), `${b.input} → ${b.expand} → ${b.output}`, ratio(b), String(b.stride), b.residual ? 'yes' : 'no', human(b.macs), terminalCell(dw)];
     });
     out.push(c.bold(`Inverted residual blocks (${blocks.length})`));
-    out.push(table.toString());
+    out.push(
+      boxTable({
+        head: ['#', 'in → expand → out', 't', 'stride', 'residual', 'MACs', 'depthwise layer'].map((h) => c.bold(h)),
+        rows,
+        aligns: ['right', 'right', 'right', 'right', 'left', 'right', 'left'],
+        compact: true,
+      }),
+    );
     out.push('');
   }
   if (findings.length === 0) out.push(c.green('No findings.'));
   for (const f of findings) {
     const paint = f.severity === 'error' ? c.red.bold : f.severity === 'warning' ? c.yellow : c.cyan;
-    const layers = f.layers.length > 3 ? `${f.layers.slice(0, 3).join(', ')}, … (${f.layers.length} layers)` : f.layers.join(', ');
+    const names = f.layers.slice(0, 3).map((n) => terminalCell(n)).join(', ');
+    const layers = f.layers.length > 3 ? `${names}, … (${f.layers.length} layers)` : names;
     out.push(`${paint(`${MARK[f.severity]} ${f.severity}`)} ${c.bold(f.rule)} ${c.dim(layers)}`);
-    out.push(`    ${f.message}`);
-    out.push(`    ${c.dim('fix:')} ${f.fix.text}`);
+    out.push(`    ${terminalText(f.message)}`);
+    out.push(`    ${c.dim('fix:')} ${terminalText(f.fix.text)}`);
   }
   out.push('');
   out.push(view.failed ? c.red.bold(`✖ ${summary(view)}`) : `${summary(view)}`);
@@ -89,7 +93,7 @@ export function renderAdviseTable(view: AdviseView, c: ChalkInstance): string {
 export function renderAdviseMarkdown(view: AdviseView): string {
   const out: string[] = [];
   const { blocks, findings } = view.result;
-  out.push(`### mbn advise: \`${view.path}\``);
+  out.push(`### mbn advise: ${markdownCode(view.path, MD_NAME_WIDTH)}`);
   out.push('');
   out.push(summary(view));
   if (blocks.length > 0) {

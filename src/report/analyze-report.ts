@@ -1,7 +1,12 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import type { LayerReport, Report } from '../cost/analyze.js';
-import { bar, grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { gapSummary } from '../budget/completeness.js';
+import type { ModuleCost } from '../cost/modules.js';
+import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
+import { clipEnd, clipStart } from '../util/text.js';
+import { csvField, MD_NAME_WIDTH, markdownText, NAME_WIDTH, terminalCell, terminalText } from './safe-text.js';
+import { boxTable } from './table.js';
+import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export type Format = 'table' | 'json' | 'csv' | 'md';
 
@@ -12,12 +17,19 @@ export interface RenderOptions {
   top: number | null;
   all: boolean;
   style: ChalkInstance;
+  /** `--depth N`: the module roll-up to show after the layers. */
+  modules?: { depth: number; rows: ModuleCost[] } | null;
 }
 
 /** Layers shown by default when neither --top nor --all is given. */
 export const DEFAULT_ROWS = 25;
 
 export const JSON_SCHEMA = 'mbn.analyze/1';
+
+/** Widest op type cell (op types come from the model, so they are data too). */
+const OP_WIDTH = 32;
+/** Longest data in a text line (a path, a reason, a note). */
+const LINE_WIDTH = 200;
 
 function layerCost(l: LayerReport, flops: boolean): number {
   return flops ? 2 * l.macs + l.otherFlops : l.macs;
@@ -53,30 +65,40 @@ export function renderTable(report: Report, options: RenderOptions): string {
   const metric = options.flops ? 'FLOPs' : 'MACs';
   const total = options.flops ? report.totals.flops : report.totals.macs;
   const { rows, hidden } = selectLayers(report, options);
-  const table = new Table({
-    head: ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'].map((h) => c.bold(h)),
-    style: { head: [], border: [], compact: true },
-    colAligns: ['left', 'left', 'left', 'right', 'right', 'left', 'left'],
-  });
-  for (const l of rows) {
+  const cells: string[][] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const l = rows[i];
     const cost = layerCost(l, options.flops);
-    const name = l.multiplier !== 1 ? `${l.name} ${c.dim(`×${l.multiplier}`)}` : l.name;
-    table.push([
-      truncate(name, 48),
-      l.op,
-      l.outputShapes.map(shapeText).join(' '),
+    const name = terminalCell(l.name, l.multiplier !== 1 ? NAME_WIDTH - 1 - `×${l.multiplier}`.length : NAME_WIDTH);
+    cells[i] = [
+      l.multiplier !== 1 ? `${name} ${c.dim(`×${l.multiplier}`)}` : name,
+      terminalCell(l.op, OP_WIDTH),
+      terminalText(clipEnd(l.outputShapes.map(shapeText).join(' '), NAME_WIDTH)),
       l.counted ? human(cost) : c.yellow('not counted'),
       l.params ? human(l.params) : '',
       l.counted ? `${c.cyan(bar(total ? cost / total : 0, 10))} ${percent(cost, total).padStart(5)}` : '',
       separableText(l),
-    ]);
+    ];
   }
   const out: string[] = [];
-  const inputs = report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', ');
-  out.push(`${c.bold(report.model.path ?? 'model')}  ${c.dim(`IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${report.model.producer || 'unknown producer'} · input ${inputs || 'none'}`)}`);
-  out.push(table.toString());
+  const inputs = clipEnd(report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', '), LINE_WIDTH);
+  const about = `IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${clipEnd(report.model.producer, NAME_WIDTH) || 'unknown producer'} · input ${inputs || 'none'}`;
+  out.push(`${c.bold(terminalCell(report.model.path ?? 'model', LINE_WIDTH))}  ${c.dim(terminalText(about))}`);
+  out.push(
+    boxTable({
+      head: ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'].map((h) => c.bold(h)),
+      rows: cells,
+      aligns: ['left', 'left', 'left', 'right', 'right', 'left', 'left'],
+      compact: true,
+    }),
+  );
   if (hidden > 0) out.push(c.dim(`… ${hidden} more layer${hidden === 1 ? '' : 's'} (--all shows every layer, --top N the costliest N)`));
   out.push('');
+  if (options.modules) {
+    out.push(renderModuleTable(options.modules.rows, options.modules.depth, total, options.flops, c));
+    out.push('');
+  }
+  if (!report.totals.complete) out.push(c.yellow.bold(terminalText(incompleteLine(report))));
   out.push(renderTotals(report, c));
   out.push('');
   out.push(renderByOp(report, c, options.flops));
@@ -84,17 +106,22 @@ export function renderTable(report: Report, options: RenderOptions): string {
   if (notCounted.length > 0) {
     out.push('');
     out.push(c.yellow.bold(`Not counted: ${notCounted.length} layer${notCounted.length === 1 ? '' : 's'}`));
-    for (const l of notCounted.slice(0, 20)) out.push(`  ${l.name} (${l.op}): ${l.reason}`);
+    for (const l of notCounted.slice(0, 20)) out.push(`  ${terminalCell(l.name, LINE_WIDTH)} (${terminalCell(l.op, OP_WIDTH)}): ${terminalText(clipEnd(l.reason ?? '', LINE_WIDTH))}`);
     if (notCounted.length > 20) out.push(`  … and ${notCounted.length - 20} more (--format json lists all)`);
   }
-  const notes = [...report.notes, ...report.layers.flatMap((l) => l.notes.map((n) => `${l.name}: ${n}`))];
+  const notes = [...report.notes, ...report.layers.flatMap((l) => l.notes.map((n) => `${clipStart(l.name, LINE_WIDTH)}: ${n}`))];
   if (notes.length > 0) {
     out.push('');
     out.push(c.bold('Notes'));
-    for (const n of notes.slice(0, 20)) out.push(`  • ${n}`);
+    for (const n of notes.slice(0, 20)) out.push(`  • ${terminalText(clipEnd(n, 2 * LINE_WIDTH))}`);
     if (notes.length > 20) out.push(`  … and ${notes.length - 20} more`);
   }
   return out.join('\n') + '\n';
+}
+
+/** The line above the totals of an incomplete report. */
+export function incompleteLine(report: Report): string {
+  return `⚠ Incomplete analysis: ${gapSummary(report.incomplete)}; no budget gate passes it (see --input, --allow-uncounted)`;
 }
 
 function renderTotals(report: Report, c: ChalkInstance): string {
@@ -121,19 +148,12 @@ function renderTotals(report: Report, c: ChalkInstance): string {
 }
 
 function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
-  const table = new Table({
+  return boxTable({
     head: ['Op', 'Count', flops ? 'FLOPs' : 'MACs', 'Other FLOPs', 'Params'].map((h) => c.bold(h)),
-    style: { head: [], border: [], compact: true },
-    colAligns: ['left', 'right', 'right', 'right', 'right'],
+    rows: report.byOp.map((o) => [terminalCell(o.op, OP_WIDTH), String(o.count), human(flops ? 2 * o.macs + o.otherFlops : o.macs), human(o.otherFlops), human(o.params)]),
+    aligns: ['left', 'right', 'right', 'right', 'right'],
+    compact: true,
   });
-  for (const o of report.byOp) {
-    table.push([o.op, String(o.count), human(flops ? 2 * o.macs + o.otherFlops : o.macs), human(o.otherFlops), human(o.params)]);
-  }
-  return table.toString();
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `…${text.slice(text.length - max + 1)}` : text;
 }
 
 export function renderJson(report: Report): string {
@@ -146,37 +166,33 @@ const CSV_HEAD = [
   'sep_macs_after', 'sep_params_after',
 ];
 
-function csvCell(value: unknown): string {
-  const text = value === null || value === undefined ? '' : String(value);
-  return /[",\n\r]/.test(text) || /^[=+\-@]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 export function renderCsv(report: Report): string {
   const lines = [CSV_HEAD.join(',')];
   for (const l of report.layers) {
     const s = l.separable;
     lines.push(
       [
-        l.name, l.op, l.domain, l.scope, l.outputShapes.map((x) => (x ? x.join('x') : '?')).join(' '), l.macs, l.otherFlops,
+        l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
         2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.multiplier, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
       ]
-        .map(csvCell)
+        .map(csvField)
         .join(','),
     );
   }
   return lines.join('\n') + '\n';
 }
 
-export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flops' | 'top' | 'all'>): string {
+export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flops' | 'top' | 'all' | 'modules'>): string {
   const t = report.totals;
   const out: string[] = [];
-  out.push(`### mbn: ${report.model.path ?? 'model'}`);
+  out.push(`### mbn: ${markdownText(report.model.path ?? 'model', MD_NAME_WIDTH)}`);
   out.push('');
   out.push('| MACs | FLOPs | Params | Weights | Peak activations | Layers not counted |');
   out.push('|---:|---:|---:|---:|---:|---:|');
   out.push(`| ${human(t.macs)} | ${human(t.flops)} | ${human(t.params)} | ${humanBytes(t.weightBytes)} | ${humanBytes(t.peakActivationBytes)} | ${t.notCounted} |`);
   out.push('');
+  if (!t.complete) out.push(`**${mdEscape(incompleteLine(report))}**`, '');
   const { rows, hidden } = selectLayers(report, options);
   const metric = options.flops ? 'FLOPs' : 'MACs';
   const total = options.flops ? t.flops : t.macs;
@@ -185,21 +201,26 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
   for (const l of rows) {
     const cost = layerCost(l, options.flops);
     out.push(
-      `| ${mdEscape(l.name)} | ${l.op} | ${l.outputShapes.map(shapeText).join(' ')} | ${l.counted ? human(cost) : 'not counted'} | ${l.params ? human(l.params) : ''} | ${percent(cost, total)} | ${separableText(l)} |`,
+      `| ${mdEscape(l.name)} | ${mdEscape(l.op)} | ${clipEnd(l.outputShapes.map(shapeText).join(' '), MD_NAME_WIDTH)} | ${l.counted ? human(cost) : 'not counted'} | ${l.params ? human(l.params) : ''} | ${percent(cost, total)} | ${separableText(l)} |`,
     );
   }
   if (hidden > 0) out.push(`\n_${hidden} more layers not shown._`);
+  if (options.modules) {
+    out.push('');
+    out.push(renderModuleMarkdown(options.modules.rows, options.modules.depth, total, options.flops));
+  }
   if (t.separableLayers > 0) {
     out.push('');
     out.push(`Separating ${t.separableLayers} standard convs: MACs ${human(t.macs)} → ${human(t.macsIfSeparated)}, params ${human(t.params)} → ${human(t.paramsIfSeparated)}.`);
   }
   if (report.notes.length) {
     out.push('');
-    for (const n of report.notes) out.push(`- ${mdEscape(n)}`);
+    for (const n of report.notes) out.push(`- ${markdownText(clipEnd(n, 2 * LINE_WIDTH))}`);
   }
   return out.join('\n') + '\n';
 }
 
+/** Data in a markdown table cell or list item: escaped, and clipped to MD_NAME_WIDTH keeping the end. */
 export function mdEscape(text: string): string {
-  return text.replace(/[|\\`*_<>[\]]/g, (ch) => `\\${ch}`);
+  return markdownText(text, MD_NAME_WIDTH);
 }

@@ -1,8 +1,9 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import type { Measurement, InputSpec } from '../bench/run.js';
 import type { MeasuredLayer, PerLayerResult } from '../latency/per-layer.js';
-import { human } from './units.js';
+import { PATH_WIDTH, terminalCell } from './safe-text.js';
+import { boxTable } from './table.js';
+import { dimsText, human } from './units.js';
 
 /** `mbn bench` output: the JSON contract (schema mbn.bench/1) and the table. */
 export const BENCH_SCHEMA = 'mbn.bench/1';
@@ -50,20 +51,18 @@ function ratio(value: number | null): string {
 
 export function renderBenchTable(records: BenchRecord[], options: BenchOptions, version: string | null, c: ChalkInstance): string {
   const head = ['model', 'input', 'MACs', 'median', 'p10', 'p90', 'latency ratio', 'MAC ratio'];
-  const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [], compact: true } });
-  for (const r of records) {
-    table.push([
-      r.path,
-      r.inputs.map((i) => i.dims.join('x')).join(', '),
+  const rows = records.map((r) => [
+      terminalCell(r.path, PATH_WIDTH),
+      terminalCell(r.inputs.map((i) => dimsText(i.dims)).join(', ')),
       human(r.macs),
       ms(r.latencyMs.median),
       ms(r.latencyMs.p10),
       ms(r.latencyMs.p90),
       ratio(r.latencyRatio),
       ratio(r.macRatio),
-    ]);
-  }
+  ]);
+  const table = boxTable({ head: head.map((h) => c.bold(h)), rows, compact: true });
   const threads = `${options.threads} intra-op thread${options.threads === 1 ? '' : 's'}`;
   const note = c.dim(`onnxruntime-node ${version ?? '?'}, ${threads}, ${options.warmup} warm-up + ${options.runs} timed runs per model; ratios are to the first model`);
-  return `${table.toString()}\n${note}\n`;
+  return `${table}\n${note}\n`;
 }

@@ -1,8 +1,11 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
-import { DIFF_FIGURES, type DiffJson, type LayerDiff } from '../budget/diff.js';
+import { DIFF_FIGURES, type DiffFigure, type DiffJson, type LayerDiff } from '../budget/diff.js';
+import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
 import { mdEscape } from './analyze-report.js';
+import { clipEnd } from '../util/text.js';
+import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
+import { boxTable } from './table.js';
 import { grouped, human, humanBytes } from './units.js';
 
 /**
@@ -49,8 +52,14 @@ function who(r: Pick<CheckRecord, 'name' | 'model'>): string {
 /** One line per failed check, e.g. "mobilenet (m.onnx): MACs 612M exceed the budget of 600M by 12M (2.0%)". */
 export function describeCheck(r: CheckRecord): string {
   if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency') return `${who(r)}: ${r.message}`;
+  if (r.kind === 'incomplete') return `${who(r)}: incomplete analysis: ${r.message}`;
   const label = labelOf(r.metric);
   const [value, limit] = pair(r.metric, r.value!, r.limit!);
+  if (!r.complete && r.value! <= r.limit!) {
+    // A lower bound within the limit proves nothing.
+    const against = r.kind === 'baseline' ? `the baseline allows up to ${limit}` : `the budget is ${limit}`;
+    return `${who(r)}: ${label} unknown: the analysis is incomplete and counted ${value} so far; ${against}`;
+  }
   if (r.kind === 'baseline') {
     const [base, now] = pair(r.metric, r.baseline!, r.value!);
     const growth = r.baseline! > 0 ? `${signedPercent((100 * (r.value! - r.baseline!)) / r.baseline!)}` : 'from 0';
@@ -65,6 +74,7 @@ export function describeCheck(r: CheckRecord): string {
 
 function checkName(r: CheckRecord, maxIncrease: number | null): string {
   if (r.kind === 'missing') return 'model';
+  if (r.kind === 'incomplete') return 'complete analysis';
   if (r.kind === 'no-baseline') return 'baseline';
   if (r.kind === 'advise') return 'advise';
   if (r.kind === 'latency') return 'latency';
@@ -74,6 +84,7 @@ function checkName(r: CheckRecord, maxIncrease: number | null): string {
 
 function marginText(r: CheckRecord): string {
   if (r.margin === null) return '';
+  if (!r.complete && r.margin >= 0) return '?';
   const pct = r.marginPercent === null ? '' : ` (${signedPercent(r.marginPercent)})`;
   return `${signed(r.metric, r.margin)}${pct}`;
 }
@@ -86,11 +97,15 @@ function limitText(r: CheckRecord): string {
 
 function valueText(r: CheckRecord): string {
   if (r.value === null) return '';
-  return pair(r.metric, r.value, r.limit ?? r.value)[0];
+  const text = pair(r.metric, r.value, r.limit ?? r.value)[0];
+  // An incomplete analysis counted at least this much.
+  return r.complete ? text : `≥${text}`;
 }
 
 function statusText(r: CheckRecord): string {
   if (r.kind === 'missing') return 'missing';
+  if (r.kind === 'incomplete') return 'incomplete';
+  if (!r.complete && r.value !== null && r.limit !== null && r.value <= r.limit) return 'unknown';
   if (r.kind === 'no-baseline') return 'new';
   return r.passed ? 'pass' : 'FAIL';
 }
@@ -102,29 +117,39 @@ function summary(result: CheckJson): string {
   return failed === 0 ? `all ${total} check${total === 1 ? '' : 's'} passed` : `${failed} of ${total} check${total === 1 ? '' : 's'} failed`;
 }
 
+/** A check's one-line description for a terminal: data escaped, long names and paths clipped. */
+export function checkLine(r: CheckRecord): string {
+  return terminalText(describeCheck(clipped(r)));
+}
+
+/** The record with its name and model path clipped for a line of text. */
+function clipped(r: CheckRecord): CheckRecord {
+  return { ...r, name: clipEnd(r.name, LINE_WIDTH), model: clipEnd(r.model, LINE_WIDTH) };
+}
+
+/** Longest name or path in a line of text. */
+const LINE_WIDTH = 200;
+
 export function renderCheckTable(result: CheckJson, c: ChalkInstance): string {
-  const table = new Table({
-    head: ['', 'Model', 'Check', 'Value', 'Limit', 'Margin'].map((h) => c.bold(h)),
-    style: { head: [], border: [] },
-    colAligns: ['left', 'left', 'left', 'right', 'right', 'right'],
-  });
-  for (const r of result.checks) {
+  const rows = result.checks.map((r) => {
     const mark = r.kind === 'no-baseline' ? c.yellow('•') : r.passed ? c.green('✔') : c.red('✖');
     const status = statusText(r);
-    table.push([
+    return [
       `${mark} ${r.passed ? (r.kind === 'no-baseline' ? c.yellow(status) : c.green(status)) : c.red.bold(status)}`,
-      r.name === r.model ? r.model : `${r.name}\n${c.dim(r.model)}`,
+      r.name === r.model ? terminalCell(r.model, PATH_WIDTH) : `${terminalCell(r.name)}\n${c.dim(terminalCell(r.model, PATH_WIDTH))}`,
       checkName(r, result.maxIncreasePercent),
       valueText(r),
       limitText(r),
       r.margin === null ? '' : r.margin < 0 ? c.red(marginText(r)) : marginText(r),
-    ]);
-  }
+    ];
+  });
   const out: string[] = [];
-  if (result.checks.length > 0) out.push(table.toString());
+  if (result.checks.length > 0) {
+    out.push(boxTable({ head: ['', 'Model', 'Check', 'Value', 'Limit', 'Margin'].map((h) => c.bold(h)), rows, aligns: ['left', 'left', 'left', 'right', 'right', 'right'] }));
+  }
   const failed = result.checks.filter((r) => !r.passed);
-  for (const r of failed) out.push(`${c.red('✖')} ${describeCheck(r)}`);
-  for (const r of result.checks.filter((x) => x.kind === 'no-baseline')) out.push(`${c.yellow('•')} ${describeCheck(r)}`);
+  for (const r of failed) out.push(`${c.red('✖')} ${checkLine(r)}`);
+  for (const r of result.checks.filter((x) => x.kind === 'no-baseline')) out.push(`${c.yellow('•')} ${checkLine(r)}`);
   out.push(result.passed ? c.green(`✔ ${summary(result)}`) : c.red.bold(`✖ ${summary(result)}`));
   return out.join('\n') + '\n';
 }
@@ -142,25 +167,21 @@ export function renderCheckMarkdown(result: CheckJson): string {
     out.push('|---|---|---|---:|---:|---:|');
     for (const r of result.checks) {
       const mark = r.kind === 'no-baseline' ? '🆕' : r.passed ? '✅' : '❌';
-      const model = r.name === r.model ? `\`${r.model}\`` : `${mdEscape(r.name)} (\`${r.model}\`)`;
+      const model = r.name === r.model ? markdownCode(r.model, MD_NAME_WIDTH) : `${mdEscape(r.name)} (${markdownCode(r.model, MD_NAME_WIDTH)})`;
       out.push(`| ${mark} | ${model} | ${mdEscape(checkName(r, result.maxIncreasePercent))} | ${valueText(r)} | ${limitText(r)} | ${marginText(r) || statusText(r)} |`);
     }
   }
   const failed = result.checks.filter((r) => !r.passed);
   if (failed.length > 0) {
     out.push('');
-    for (const r of failed) out.push(`- ${mdEscape(describeCheck(r))}`);
+    for (const r of failed) out.push(`- ${markdownText(describeCheck(clipped(r)))}`);
   }
   return out.join('\n') + '\n';
 }
 
 /** Escapes GitHub Actions workflow-command data ('%', CR, LF) and, for properties, also ':' and ','. */
-export function escapeData(text: string): string {
-  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-export function escapeProperty(text: string): string {
-  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
+export const escapeData = workflowData;
+export const escapeProperty = workflowProperty;
 
 /** `::error file=…,title=mbn budget::…` for every failed check. `configFile` is used for missing models. */
 export function renderAnnotations(result: CheckJson, configFile: string | null): string {
@@ -168,8 +189,8 @@ export function renderAnnotations(result: CheckJson, configFile: string | null):
     .filter((r) => !r.passed)
     .map((r) => {
       const file = r.kind === 'missing' ? configFile : r.model;
-      const props = [file ? `file=${escapeProperty(file)}` : null, `title=${escapeProperty('mbn budget')}`].filter(Boolean).join(',');
-      return `::error ${props}::${escapeData(describeCheck(r))}\n`;
+      const props = [file ? `file=${workflowProperty(file)}` : null, `title=${workflowProperty('mbn budget')}`].filter(Boolean).join(',');
+      return `::error ${props}::${workflowData(describeCheck(clipped(r)))}\n`;
     })
     .join('');
 }
@@ -183,7 +204,37 @@ export interface DiffView {
 
 /** By default, the layers whose MACs or params change (an added ReLU costs no MACs and is left out); --all shows every layer. */
 function shownLayers(diff: DiffJson, view: DiffView): LayerDiff[] {
-  return view.all ? diff.layers : diff.layers.filter((l) => l.macs.delta !== 0 || l.params.delta !== 0);
+  // A layer not counted on either side has an unknown change: it is listed.
+  return view.all ? diff.layers : diff.layers.filter((l) => l.macs.delta !== 0 || l.params.delta !== 0 || l.uncounted.base || l.uncounted.head);
+}
+
+/** A layer's MACs on its shown side, '?' where that side could not count it. */
+function layerMacs(l: LayerDiff): string {
+  return l.status === 'removed' ? (l.uncounted.base ? '?' : fmt('macs', l.macs.base)) : l.uncounted.head ? '?' : fmt('macs', l.macs.head);
+}
+
+function macsChange(l: LayerDiff): [string, string] {
+  if (l.uncounted.base || l.uncounted.head) return ['?', l.status === 'added' || l.status === 'removed' ? '' : '?'];
+  return [signed('macs', l.macs.delta), l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent)];
+}
+
+/**
+ * Base, head, change and percent of a total. On an incomplete side a figure that depends on shapes is what mbn
+ * could count (≥), and its change is unknown.
+ */
+function totalCells(diff: DiffJson, key: DiffFigure): [string, string, string, string] {
+  const d = diff.totals[key];
+  const partial = (side: 'base' | 'head') => !diff[side].complete && SHAPE_FIGURES.has(key);
+  const show = (side: 'base' | 'head') => `${partial(side) ? '≥' : ''}${fmt(key, d[side])}`;
+  if (partial('base') || partial('head')) return [show('base'), show('head'), '?', '?'];
+  return [show('base'), show('head'), signed(key, d.delta), signedPercent(d.percent)];
+}
+
+/** One line per incomplete side: "head is incomplete: 48 layers that run are not counted; its totals leave them out". */
+function incompleteSides(diff: DiffJson): string[] {
+  return (['base', 'head'] as const)
+    .filter((side) => !diff[side].complete)
+    .map((side) => `⚠ ${side} (${diff[side].path ?? side}) is an incomplete analysis: ${gapSummary(diff[side].incomplete)}; its figures leave those out, and layers marked ? are not counted`);
 }
 
 function layerSummary(diff: DiffJson): string {
@@ -198,39 +249,39 @@ function layerName(l: LayerDiff): string {
 
 export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance): string {
   const out: string[] = [];
-  out.push(`${c.bold(diff.base.path ?? 'base')} → ${c.bold(diff.head.path ?? 'head')}`);
-  const totals = new Table({
-    head: ['', 'Base', 'Head', 'Change', '%'].map((h) => c.bold(h)),
-    style: { head: [], border: [] },
-    colAligns: ['left', 'right', 'right', 'right', 'right'],
-  });
-  for (const f of DIFF_FIGURES) {
+  out.push(`${c.bold(terminalCell(diff.base.path ?? 'base', LINE_WIDTH))} → ${c.bold(terminalCell(diff.head.path ?? 'head', LINE_WIDTH))}`);
+  const totals = DIFF_FIGURES.map((f) => {
     const d = diff.totals[f.key];
     const colour = d.delta > 0 ? c.red : d.delta < 0 ? c.green : (s: string) => s;
-    totals.push([f.label, fmt(f.key, d.base), fmt(f.key, d.head), colour(signed(f.key, d.delta)), colour(signedPercent(d.percent))]);
-  }
-  out.push(totals.toString());
+    const [base, head, change, pct] = totalCells(diff, f.key);
+    return [f.label, base, head, change === '?' ? change : colour(change), pct === '?' ? pct : colour(pct)];
+  });
+  out.push(boxTable({ head: ['', 'Base', 'Head', 'Change', '%'].map((h) => c.bold(h)), rows: totals, aligns: ['left', 'right', 'right', 'right', 'right'] }));
+  for (const line of incompleteSides(diff)) out.push(c.yellow.bold(terminalText(line)));
   const rows = shownLayers(diff, view);
   if (rows.length > 0) {
-    const table = new Table({
-      head: ['', 'Layer', 'Op', 'MACs', 'Change', '%', 'Params', 'Change'].map((h) => c.bold(h)),
-      style: { head: [], border: [], compact: true },
-      colAligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
-    });
-    for (const l of rows) {
+    const cells = rows.map((l) => {
       const mark = l.status === 'added' ? c.green('+') : l.status === 'removed' ? c.red('-') : l.status === 'changed' ? c.yellow('~') : ' ';
-      table.push([
+      const [change, pct] = macsChange(l);
+      return [
         mark,
-        truncate(layerName(l), 60),
-        l.op,
-        l.status === 'removed' ? fmt('macs', l.macs.base) : fmt('macs', l.macs.head),
-        signed('macs', l.macs.delta),
-        l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent),
+        terminalCell(layerName(l), 60),
+        terminalCell(l.op, 32),
+        layerMacs(l),
+        change,
+        pct,
         l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head),
         signed('params', l.params.delta),
-      ]);
-    }
-    out.push(table.toString());
+      ];
+    });
+    out.push(
+      boxTable({
+        head: ['', 'Layer', 'Op', 'MACs', 'Change', '%', 'Params', 'Change'].map((h) => c.bold(h)),
+        rows: cells,
+        aligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
+        compact: true,
+      }),
+    );
   }
   const hidden = diff.layers.length - rows.length;
   out.push(c.dim(`${layerSummary(diff)}${hidden > 0 ? `; ${hidden} without a MACs or params change not listed (--all lists them)` : ''}`));
@@ -247,15 +298,15 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
   const arrow = t.macs.delta > 0 ? '📈' : t.macs.delta < 0 ? '📉' : '➖';
   out.push(`### mbn diff ${arrow} MACs ${signed('macs', t.macs.delta)} (${signedPercent(t.macs.percent)})`);
   out.push('');
-  out.push(`Base \`${diff.base.path ?? 'base'}\` → head \`${diff.head.path ?? 'head'}\``);
+  out.push(`Base ${markdownCode(diff.base.path ?? 'base', MD_NAME_WIDTH)} → head ${markdownCode(diff.head.path ?? 'head', MD_NAME_WIDTH)}`);
   out.push('');
   out.push('| | Base | Head | Change | % |');
   out.push('|---|---:|---:|---:|---:|');
   for (const f of DIFF_FIGURES) {
-    const d = t[f.key];
-    out.push(`| ${f.label} | ${fmt(f.key, d.base)} | ${fmt(f.key, d.head)} | ${signed(f.key, d.delta)} | ${signedPercent(d.percent)} |`);
+    out.push(`| ${f.label} | ${totalCells(diff, f.key).join(' | ')} |`);
   }
   out.push('');
+  for (const line of incompleteSides(diff)) out.push(`**${mdEscape(line)}**`, '');
   const rows = shownLayers(diff, view);
   out.push('<details>');
   const hidden = diff.layers.length - rows.length;
@@ -266,17 +317,14 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
     out.push('|---|---|---|---:|---:|---:|---:|---:|');
     for (const l of rows) {
       const mark = l.status === 'added' ? '➕' : l.status === 'removed' ? '➖' : l.status === 'changed' ? '✏️' : '';
+      const [change, pct] = macsChange(l);
       out.push(
-        `| ${mark} | ${mdEscape(layerName(l))} | ${l.op} | ${l.status === 'removed' ? fmt('macs', l.macs.base) : fmt('macs', l.macs.head)} | ${signed('macs', l.macs.delta)} | ${l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent)} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
+        `| ${mark} | ${mdEscape(layerName(l))} | ${mdEscape(l.op)} | ${layerMacs(l)} | ${change} | ${pct} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
       );
     }
   } else out.push('No per-layer MACs or params changes.');
   out.push('');
   out.push('</details>');
   return out.join('\n') + '\n';
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `…${text.slice(text.length - max + 1)}` : text;
 }
 

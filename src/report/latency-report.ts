@@ -1,8 +1,9 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import type { LatencyReport } from '../latency/model.js';
 import type { DeviceProfile } from '../latency/profile.js';
 import type { BenchRecord } from './bench-report.js';
+import { markdownText, terminalCell, terminalText } from './safe-text.js';
+import { boxTable } from './table.js';
 import { human, humanBytes } from './units.js';
 
 /** Rendering of latency figures: `mbn bench --per-layer` and `mbn analyze --device`. */
@@ -16,24 +17,20 @@ export function renderPerLayerTable(record: BenchRecord, c: ChalkInstance): stri
   const layers = record.layers;
   const trace = record.trace;
   if (!layers || !trace) return '';
-  const table = new Table({
-    head: ['Layer', 'Op', 'MACs', 'Bytes moved', 'FLOP/B', 'Time', 'Share', 'GMAC/s', 'Fused'].map((h) => c.bold(h)),
-    style: { head: [], border: [], compact: true },
-    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
-  });
+  const rows: string[][] = [];
   for (const l of layers) {
     if (l.measuredMs === null) continue;
     const fused = layers.filter((m) => m.fusedInto === l.name).map((m) => m.op);
-    table.push([
-      l.name.length > 48 ? `…${l.name.slice(l.name.length - 47)}` : l.name,
-      l.op,
+    rows.push([
+      terminalCell(l.name),
+      terminalCell(l.op),
       l.macs ? human(l.macs) : '',
       l.bytesMoved === null ? '?' : humanBytes(l.bytesMoved),
       l.intensity === null ? '?' : l.intensity.toFixed(1),
       msText(l.measuredMs),
       l.share === null ? '' : `${(100 * l.share).toFixed(1)}%`,
       l.gmacPerSecond === null ? '' : l.gmacPerSecond.toFixed(1),
-      fused.length ? `+ ${fused.join(' + ')}` : '',
+      fused.length ? terminalCell(`+ ${fused.join(' + ')}`) : '',
     ]);
   }
   const byOp = new Map<string, { count: number; ms: number }>();
@@ -44,10 +41,16 @@ export function renderPerLayerTable(record: BenchRecord, c: ChalkInstance): stri
     byOp.set(n.op, e);
   }
   for (const [op, e] of byOp) {
-    table.push([c.dim(`(onnxruntime's own ${op} ×${e.count})`), op, '', '', '', msText(e.ms), `${((100 * e.ms) / trace.nodeMs).toFixed(1)}%`, '', '']);
+    rows.push([c.dim(terminalCell(`(onnxruntime's own ${op} ×${e.count})`)), terminalCell(op), '', '', '', msText(e.ms), `${((100 * e.ms) / trace.nodeMs).toFixed(1)}%`, '', '']);
   }
   const missing = layers.filter((l) => l.measuredMs === null && l.fusedInto === null).length;
-  const out = [c.bold(`${record.path}: per-layer time (ONNX Runtime profiler, median of ${trace.runs} runs)`), table.toString()];
+  const table = boxTable({
+    head: ['Layer', 'Op', 'MACs', 'Bytes moved', 'FLOP/B', 'Time', 'Share', 'GMAC/s', 'Fused'].map((h) => c.bold(h)),
+    rows,
+    aligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+    compact: true,
+  });
+  const out = [c.bold(`${terminalText(record.path)}: per-layer time (ONNX Runtime profiler, median of ${trace.runs} runs)`), table];
   out.push(
     c.dim(
       `node times sum to ${msText(trace.nodeMs)} per run: ${((100 * trace.nodeMs) / trace.traceRunMs).toFixed(1)}% of ONNX Runtime's run (${msText(trace.traceRunMs)}), ` +
@@ -71,8 +74,8 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
     const s = l.separation;
     const bound = l.bound === 'memory' ? (view.markdown ? '**memory**' : c.yellow('memory')) : (l.bound ?? '');
     return [
-      l.name.length > 48 ? `…${l.name.slice(l.name.length - 47)}` : l.name,
-      l.op,
+      view.markdown ? markdownText(l.name) : terminalCell(l.name),
+      view.markdown ? markdownText(l.op) : terminalCell(l.op),
       l.macs ? human(l.macs) : '',
       msText(l.latencyMs ?? null),
       total ? `${((100 * l.latencyMs!) / total).toFixed(1)}%` : '',
@@ -80,7 +83,8 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
       s ? `${msText(s.beforeMs)} → ${msText(s.afterMs)} ×${s.timeRatio.toFixed(2)} (MACs ×${s.macRatio.toFixed(2)})` : '',
     ];
   });
-  const title = `Predicted latency on ${profile.name}${profile.calibrated ? '' : ' (uncalibrated estimate)'}: ${msText(total)}`;
+  const device = view.markdown ? markdownText(profile.name) : terminalText(profile.name);
+  const title = `Predicted latency on ${device}${profile.calibrated ? '' : ' (uncalibrated estimate)'}: ${msText(total)}`;
   const sepLine =
     report.totals.separableLayers > 0 && report.totals.latencyIfSeparatedMs !== undefined
       ? `Separating ${report.totals.separableLayers} standard conv${report.totals.separableLayers === 1 ? '' : 's'}: ${msText(total)} → ${msText(report.totals.latencyIfSeparatedMs)} (×${(report.totals.latencyIfSeparatedMs / total).toFixed(2)}; MACs ×${(report.totals.macsIfSeparated / report.totals.macs).toFixed(2)})`
@@ -89,15 +93,14 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
   const footnote = `time = max(FLOPs / class rate, bytes moved / bandwidth (${profile.cacheGBps} GB/s up to ${profile.cacheBytes / 1024} KiB, else ${profile.memoryGBps} GB/s)) + per-op overhead (conv ${profile.overheadUs.conv}, 1×1 conv ${profile.overheadUs.pointwise}, depthwise ${profile.overheadUs.depthwise}, GEMM ${profile.overheadUs.gemm}, other ${profile.overheadUs.elementwise} µs); layers fused into a conv take no time of their own`;
   if (view.markdown) {
     const out = ['', `#### ${title}`, '', `| ${head.join(' | ')} |`, '|---|---|---:|---:|---:|---|---|'];
-    for (const r of cells) out.push(`| ${r.map((x) => x.replace(/[|\\`*_<>[\]]/g, (ch: string) => (ch === '*' ? ch : `\\${ch}`))).join(' | ')} |`);
+    for (const r of cells) out.push(`| ${r.join(' | ')} |`);
     if (hidden > 0) out.push('', `_${hidden} more timed layers not shown._`);
     if (sepLine) out.push('', sepLine + '.');
     out.push('', `_${footnote}._`);
     return out.join('\n') + '\n';
   }
-  const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [], compact: true }, colAligns: ['left', 'left', 'right', 'right', 'right', 'left', 'left'] });
-  for (const r of cells) table.push(r);
-  const out = ['', c.bold(title), table.toString()];
+  const table = boxTable({ head: head.map((h) => c.bold(h)), rows: cells, aligns: ['left', 'left', 'right', 'right', 'right', 'left', 'left'], compact: true });
+  const out = ['', c.bold(title), table];
   if (hidden > 0) out.push(c.dim(`… ${hidden} more timed layer${hidden === 1 ? '' : 's'} (--all shows every layer)`));
   if (sepLine) out.push(c.green(sepLine));
   out.push(c.dim(footnote));
@@ -105,7 +108,8 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
 }
 
 /** "Predicted latency 12.3 ms on rpi4 exceeds the budget of 10 ms by 2.3 ms (23.0%)", or null when it holds. */
-export function latencyBudgetFailure(latencyMs: number | null, limitMs: number, device: string): string | null {
+export function latencyBudgetFailure(latencyMs: number | null, limitMs: number, name: string): string | null {
+  const device = terminalText(name);
   if (latencyMs === null) return `Predicted latency on ${device} is unknown, so the budget of ${msText(limitMs)} cannot pass`;
   if (latencyMs <= limitMs) return null;
   const over = latencyMs - limitMs;

@@ -3,6 +3,7 @@ import type { Deviation } from '../bench/compare.js';
 import type { Report } from '../cost/analyze.js';
 import type { HardSwishPlan } from '../rewrite/hard-swish.js';
 import { mdEscape } from './analyze-report.js';
+import { terminalText } from './safe-text.js';
 import { grouped } from './units.js';
 
 /** `mbn rewrite` output; JSON `"schema": "mbn.rewrite/1"`. */
@@ -64,7 +65,7 @@ function lines(s: RewriteSummary, code: (t: string) => string): string[] {
   } else if (s.deviationSkipped) {
     out.push(`output deviation not measured: ${s.deviationSkipped}`);
   }
-  for (const n of s.plan.notes) out.push(`note: ${n}`);
+  for (const n of s.plan.notes) out.push(`note: ${terminalText(n)}`);
   out.push(s.output ? `wrote ${s.output}` : 'dry run: nothing written');
   return out;
 }

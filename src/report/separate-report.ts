@@ -1,8 +1,10 @@
 import type { ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import type { Report } from '../cost/analyze.js';
 import type { BuiltRewrite, SeparatePlan } from '../rewrite/separate.js';
+import { clipEnd } from '../util/text.js';
 import { mdEscape } from './analyze-report.js';
+import { markdownText, terminalCell, terminalText } from './safe-text.js';
+import { boxTable } from './table.js';
 import { human } from './units.js';
 
 export interface SeparationSummary {
@@ -23,8 +25,11 @@ export interface SeparatedLayerRow {
   group: number;
   kernel: number[];
   multiplier: number;
-  macs: number;
-  macsAfter: number;
+  /** Executions per inference: 0 for a conv in an If branch that is not counted (rewritten all the same). */
+  executions: number;
+  /** One execution's MACs; null when the conv's output shape is unknown. */
+  macs: number | null;
+  macsAfter: number | null;
   params: number;
   paramsAfter: number;
   /** (depthwise + pointwise MACs) / original MACs, measured by analyzing the rewritten model. */
@@ -35,14 +40,25 @@ export interface SeparatedLayerRow {
 }
 
 export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
-  const byName = new Map((s.after?.layers ?? []).map((l) => [l.name, l]));
+  // Only the new layers are looked up: no map of every layer of a large model.
+  const wanted = new Set<string>();
+  for (const c of s.plan.chosen) {
+    const names = s.built.newNodes.get(c)!;
+    const prefix = c.name.slice(0, c.name.length - (c.node.name || '').length);
+    wanted.add(prefix + names.depthwise).add(prefix + names.pointwise);
+  }
+  const byName = new Map((s.after?.layers ?? []).filter((l) => wanted.has(l.name)).map((l) => [l.name, l]));
   return s.plan.chosen.map((c) => {
     const info = c.info!;
     const names = s.built.newNodes.get(c)!;
     const prefix = c.name.slice(0, c.name.length - (c.node.name || '').length);
     const dw = byName.get(prefix + names.depthwise);
     const pw = byName.get(prefix + names.pointwise);
-    const measured = dw && pw && info.macs > 0 ? (dw.macs / dw.multiplier + pw.macs / pw.multiplier) / info.macs : null;
+    // Measured on the rewritten model's own analysis; a branch that is not counted (×0) has no MACs to measure.
+    const measured =
+      dw && pw && dw.counted && pw.counted && dw.multiplier > 0 && pw.multiplier > 0 && info.macs
+        ? (dw.macs / dw.multiplier + pw.macs / pw.multiplier) / info.macs
+        : null;
     return {
       name: c.name,
       depthwise: names.depthwise,
@@ -52,6 +68,7 @@ export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
       group: info.group,
       kernel: info.kernel,
       multiplier: names.rank,
+      executions: c.executions,
       macs: info.macs,
       macsAfter: info.macsAfter,
       params: info.params,
@@ -62,6 +79,9 @@ export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
     };
   });
 }
+
+/** Longest name, path or reason in a line of text. */
+const LINE_WIDTH = 200;
 
 function ratio(x: number | null): string {
   return x === null ? '?' : x.toFixed(4);
@@ -81,8 +101,9 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
           output: s.output,
           dryRun: s.output === null,
           totals: {
-            macsBefore: before.macs,
-            macsAfter: after?.macs ?? s.plan.macsAfter,
+            // null: a figure mbn could not compute (see notes), never a partial sum.
+            macsBefore: s.plan.macsKnown ? before.macs : null,
+            macsAfter: s.plan.macsKnown ? (after?.macs ?? s.plan.macsAfter) : null,
             paramsBefore: before.params,
             paramsAfter: after?.params ?? s.plan.paramsAfter,
           },
@@ -96,43 +117,58 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
       ) + '\n'
     );
   }
-  const head = ['Layer', 'M→N', 'Kernel', 'MACs', 'Params', 'Ratio', '1/N+1/K', 'Error'];
-  const cells = rows.map((r) => [
+  // The ratio is r·(g/N + 1/K): with a multiplier above 1 the header says so.
+  const ratioHead = rows.some((r) => r.multiplier > 1) ? 'r·(1/N+1/K)' : '1/N+1/K';
+  const head = ['Layer', 'M→N', 'Kernel', 'MACs', 'Params', 'Ratio', ratioHead, 'Error'];
+  const cellsOf = (r: SeparatedLayerRow) => [
     r.name,
     `${r.M}→${r.N}${r.group > 1 ? ` g${r.group}` : ''}${r.multiplier > 1 ? ` r${r.multiplier}` : ''}`,
     r.kernel.join('×'),
-    `${human(r.macs)} → ${human(r.macsAfter)}`,
+    r.macs === null || r.macsAfter === null ? '?' : `${human(r.macs)} → ${human(r.macsAfter)}`,
     `${human(r.params)} → ${human(r.paramsAfter)}`,
     ratio(r.measuredRatio),
     r.theoreticalRatio.toFixed(4),
     r.relativeError === null ? 'n/a' : r.relativeError.toFixed(4),
-  ]);
+  ];
+  const cells = rows.filter((r) => r.executions > 0).map(cellsOf);
+  // Convs in an If branch that is not counted are rewritten too, but run instead of the counted ones: listed apart.
+  const branchHead = ['Layer', 'M→N', 'Kernel', 'Params', ratioHead, 'Error'];
+  const branchCells = rows.filter((r) => r.executions === 0).map((r) => cellsOf(r).filter((_, i) => i !== 3 && i !== 5));
+  const branchTitle = `Also rewritten, in an If branch that is not counted (×0, not in the MACs totals): ${branchCells.length}`;
   const macsAfter = after?.macs ?? s.plan.macsAfter;
   const paramsAfter = after?.params ?? s.plan.paramsAfter;
-  const total = `MACs ${human(before.macs)} → ${human(macsAfter)} (${pct(macsAfter, before.macs)}), params ${human(before.params)} → ${human(paramsAfter)} (${pct(paramsAfter, before.params)})`;
+  const macsTotal = s.plan.macsKnown ? `MACs ${human(before.macs)} → ${human(macsAfter)} (${pct(macsAfter, before.macs)})` : 'MACs ? → ? (unknown, see the note)';
+  const total = `${macsTotal}, params ${human(before.params)} → ${human(paramsAfter)} (${pct(paramsAfter, before.params)})`;
   if (format === 'md') {
     const out = [`### mbn separate: ${mdEscape(s.input)}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
     for (const r of cells) out.push(`| ${r.map(mdEscape).join(' | ')} |`);
+    if (branchCells.length) {
+      out.push('', branchTitle, '', `| ${branchHead.join(' | ')} |`, `|${branchHead.map(() => '---').join('|')}|`);
+      for (const r of branchCells) out.push(`| ${r.map(mdEscape).join(' | ')} |`);
+    }
     out.push('', total);
-    if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${mdEscape(k.reason)}`));
+    for (const n of s.plan.notes) out.push('', `note: ${mdEscape(n)}`);
+    if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${markdownText(clipEnd(k.reason, LINE_WIDTH))}`));
     return out.join('\n') + '\n';
   }
   const out: string[] = [];
-  if (rows.length) {
-    const table = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [], compact: true } });
-    for (const r of cells) table.push(r);
-    out.push(table.toString());
-  } else {
+  if (cells.length) {
+    out.push(boxTable({ head: head.map((h) => c.bold(h)), rows: cells.map(([name, ...figures]) => [terminalCell(name), ...figures]), compact: true }));
+  } else if (!branchCells.length) {
     out.push(c.yellow('No conv was separated.'));
+  }
+  if (branchCells.length) {
+    const table = boxTable({ head: branchHead.map((h) => c.bold(h)), rows: branchCells.map(([name, ...figures]) => [terminalCell(name), ...figures]), compact: true });
+    out.push(...(cells.length ? [''] : []), c.bold(branchTitle), table);
   }
   if (skipped.length) {
     out.push('', c.bold(`Left alone: ${skipped.length}`));
-    for (const k of skipped.slice(0, 30)) out.push(`  ${k.name} (${k.op}): ${k.reason}`);
+    for (const k of skipped.slice(0, 30)) out.push(`  ${terminalCell(k.name, LINE_WIDTH)} (${terminalCell(k.op, 32)}): ${terminalText(clipEnd(k.reason, LINE_WIDTH))}`);
     if (skipped.length > 30) out.push(`  … and ${skipped.length - 30} more (--format json lists all)`);
   }
   out.push('', c.green(total));
-  for (const n of s.plan.notes) out.push(c.yellow(`note: ${n}`));
-  out.push(s.output ? `Wrote ${s.output}` : c.dim('Dry run: nothing written.'));
+  for (const n of s.plan.notes) out.push(c.yellow(`note: ${terminalText(clipEnd(n, LINE_WIDTH))}`));
+  out.push(s.output ? `Wrote ${terminalText(s.output)}` : c.dim('Dry run: nothing written.'));
   return out.join('\n') + '\n';
 }
 

@@ -32,17 +32,25 @@ export function grouped(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** A shape in tables: `[1×3×224×224]`, `[]` for a scalar, `?` when unknown. */
 export function shapeText(shape: readonly number[] | null): string {
   return shape ? `[${shape.join('×')}]` : '?';
 }
 
+/** A shape in CSV and flag syntax: `1x3x224x224`, `[]` for a scalar, `?` when unknown (never an empty cell). */
+export function dimsText(shape: readonly number[] | null): string {
+  if (!shape) return '?';
+  return shape.length > 0 ? shape.join('x') : '[]';
+}
+
 /** A horizontal bar of `width` cells for a fraction in [0, 1], with eighth-cell resolution. */
 export function bar(fraction: number, width = 12): string {
-  const cells = Math.max(0, Math.min(1, fraction)) * width;
-  const full = Math.floor(cells);
-  const partial = Math.round((cells - full) * 8);
+  // Round once, in eighths: a last cell that rounds up to 8/8 becomes a full cell (there is no 8/8 partial glyph).
+  const eighths = Math.round((Number.isFinite(fraction) ? Math.max(0, Math.min(1, fraction)) : 0) * width * 8);
+  const full = Math.floor(eighths / 8);
+  const partial = eighths % 8;
   const glyphs = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
-  return ('█'.repeat(full) + (partial > 0 && full < width ? glyphs[partial] : '')).padEnd(width, ' ');
+  return ('█'.repeat(full) + glyphs[partial]).padEnd(width, ' ');
 }
 
 const SCALE: Record<string, number> = {

@@ -1,7 +1,10 @@
 import type { Graph, Model, Node } from '../ir/types.js';
+import { hasExternalData } from '../ir/walk.js';
 import { type NewAttribute, encodeNodeField } from '../onnx/encode.js';
+import type { DataPart } from '../onnx/external.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { findSigmoidPatterns } from '../advise/swish.js';
+import { relocateExternalTensors } from './relocate.js';
 
 /**
  * `mbn rewrite --hard-swish / --hard-sigmoid`: MobileNetV3's §5.2 as byte edits of the original file (the splice
@@ -15,6 +18,11 @@ import { findSigmoidPatterns } from '../advise/swish.js';
 export interface HardSwishOptions {
   swish: boolean;
   gates: boolean;
+  /**
+   * The name of the output's own data file (beside it), used when the model keeps weights outside: its external
+   * tensors are copied there so that the output never refers to the input's files (see relocate.ts).
+   */
+  externalData?: string;
 }
 
 export interface HardSwishChange {
@@ -32,6 +40,8 @@ export interface HardSwishPlan {
   opset: number;
   notes: string[];
   pieces: Piece[];
+  /** The output's own data file, when the model keeps weights outside and options.externalData names it. */
+  externalData: { location: string; parts: DataPart[] } | null;
 }
 
 /** torch.nn.Hardsigmoid: ReLU6(x + 3)/6 = max(0, min(1, x/6 + 1/2)). */
@@ -103,7 +113,9 @@ export function planHardSwish(model: Model, options: HardSwishOptions): HardSwis
   if (hasSubgraphs(graph)) notes.push('patterns inside If/Loop/Scan bodies and model-local functions are left alone: only the main graph is rewritten');
   const modelEdit = emptyEdit();
   if (edit.fields.size > 0) modelEdit.fields.set(graph.span.tagStart, { kind: 'nested', edit });
-  return { changes, opset, notes, pieces: spliceMessage(model.source, 0, model.size, modelEdit) };
+  const location = options.externalData;
+  const externalData = location && hasExternalData(model) ? { location, parts: relocateExternalTensors(model, modelEdit, location, 0) } : null;
+  return { changes, opset, notes, pieces: spliceMessage(model.source, 0, model.size, modelEdit), externalData };
 }
 
 function removeValueInfo(graph: Graph, name: string, edit: MessageEdit): void {

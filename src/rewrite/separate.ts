@@ -1,20 +1,25 @@
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import { buildReport, type Report } from '../cost/analyze.js';
-import { type ConvShape, type SeparableInfo, convShapeOf, isSeparable, separableCost } from '../cost/separable.js';
+import { type ConvGeometry, type SeparationFigures, convGeometry, isSeparable, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
-import { externalLocations, hasExternalData } from '../ir/walk.js';
+import { hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
 import { type NewAttribute, encodeNodeField, encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
+import type { DataPart } from '../onnx/external.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
 import { layerLinks } from '../latency/graph.js';
 import { predictLatency, separatedTime, weightsCold } from '../latency/model.js';
 import type { DeviceProfile } from '../latency/profile.js';
-import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { ShapeError } from '../ops/define.js';
+import { product } from '../util/count.js';
+import { convOps } from '../ops/conv.js';
+import { type InferOptions, type InferResult, type LayerRecord, NodeContext, inferModel } from '../shape/infer.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
-import { type SeparatedWeights, heNormalSeparated, separateConvWeight } from './decompose.js';
+import { type SeparatedWeights, composeSeparated, heNormalSeparated, separateConvWeight } from './decompose.js';
+import { alignmentPadding, relocateExternalTensors } from './relocate.js';
 
 /**
  * `mbn separate`: choose standard convs, factor each into a depthwise conv (group = C, same kernel, strides,
@@ -32,6 +37,8 @@ export interface SeparateOptions extends InferOptions {
   /** Separate greedily until the model's MACs fit this budget. */
   targetMacs: number | null;
   multiplier: number;
+  /** Rewrite convs whose pair costs more too (r·(g/N + 1/K) ≥ 1); by default they are left alone. */
+  allowCostlier: boolean;
   init: 'svd' | 'he';
   seed: number;
   /** Node-name glob matcher (kept injectable so that selection stays a pure function). */
@@ -46,12 +53,17 @@ export interface CandidateLayer {
   name: string;
   node: Node;
   graph: Graph | null;
-  conv: ConvShape | null;
+  /** Channels, groups and kernel, from the weight: all the rewrite needs. */
+  conv: ConvGeometry | null;
+  /** Output pixels per execution (batch × feature map), null when the output shape is unknown: MACs need it. */
+  pixels: number | null;
+  /** Executions per inference (0 for a layer in an If branch that is not counted). */
+  executions: number;
   /** Why the layer is not rewritten; null when it is. */
   skipped: string | null;
   /** Whether the conv could be rewritten at all (selection options aside). */
   eligible: boolean;
-  info: SeparableInfo | null;
+  info: SeparationFigures | null;
   weight: { tensor: TensorRef; viaConstant: Node | null } | null;
   weights: SeparatedWeights | null;
   relativeError: number | null;
@@ -61,9 +73,11 @@ export interface SeparatePlan {
   layers: CandidateLayer[];
   chosen: CandidateLayer[];
   before: Report;
-  /** Projected totals after the rewrite. */
+  /** Projected totals after the rewrite (MACs leave out the rewritten layers whose MACs are unknown). */
   macsAfter: number;
   paramsAfter: number;
+  /** Whether the model's MACs are known: no assumed non-batch input dim, no running layer or rewritten conv uncounted. */
+  macsKnown: boolean;
   /** Set with --target-macs: whether the budget is met, and the best reachable figure. */
   target: { macs: number; met: boolean } | null;
   notes: string[];
@@ -79,15 +93,20 @@ const FLOAT_DTYPES: Record<number, FloatDType> = {
 };
 
 interface GraphIndex {
-  /** Graph holding each node (function bodies are not indexed: their convs are not rewritten). */
+  /** Graph holding each conv node (function bodies are not indexed: their convs are not rewritten). */
   graphOf: Map<Node, Graph>;
   parent: Map<Graph, { graph: Graph; node: Node; attribute: Attribute }>;
   initializers: Map<Graph, Map<string, TensorRef>>;
   constants: Map<Graph, Map<string, Node>>;
-  /** How many node inputs and graph outputs read each name, model-wide. */
+  /**
+   * How many node inputs and graph outputs read each name, and every name, model-wide: filled by indexNames only
+   * when a conv is rewritten (a graph may have millions of names, and a plan that rewrites nothing needs none).
+   */
   readers: Map<string, number>;
   names: Set<string>;
 }
+
+const CONV_OPS = new Set(['Conv', 'QLinearConv', 'ConvInteger']);
 
 function indexModel(model: Model): GraphIndex {
   const index: GraphIndex = {
@@ -98,19 +117,12 @@ function indexModel(model: Model): GraphIndex {
     readers: new Map(),
     names: new Set(),
   };
-  const read = (name: string) => name && index.readers.set(name, (index.readers.get(name) ?? 0) + 1);
   const visit = (g: Graph) => {
     index.initializers.set(g, new Map(g.initializers.map((t) => [t.name, t])));
     const constants = new Map<string, Node>();
     index.constants.set(g, constants);
-    for (const t of g.initializers) index.names.add(t.name);
-    for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) index.names.add(v.name);
-    for (const o of g.outputs) read(o.name);
     for (const n of g.nodes) {
-      index.graphOf.set(n, g);
-      if (n.name) index.names.add(n.name);
-      for (const i of n.inputs) read(i);
-      for (const o of n.outputs) index.names.add(o);
+      if (CONV_OPS.has(n.opType)) index.graphOf.set(n, g);
       if (n.opType === 'Constant' && n.domain === '' && n.outputs[0]) constants.set(n.outputs[0], n);
       for (const a of n.attributes) {
         const subs = a.data.type === 'graph' ? [a.data.value] : a.data.type === 'graphs' ? a.data.value : [];
@@ -122,8 +134,29 @@ function indexModel(model: Model): GraphIndex {
     }
   };
   visit(model.graph);
-  for (const fn of model.functions) for (const n of fn.nodes) if (n.name) index.names.add(n.name);
   return index;
+}
+
+/** Fills the index's names and reader counts (once). */
+function indexNames(model: Model, index: GraphIndex): void {
+  if (index.names.size > 0) return;
+  const read = (name: string) => name && index.readers.set(name, (index.readers.get(name) ?? 0) + 1);
+  const visit = (g: Graph) => {
+    for (const t of g.initializers) index.names.add(t.name);
+    for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) index.names.add(v.name);
+    for (const o of g.outputs) read(o.name);
+    for (const n of g.nodes) {
+      if (n.name) index.names.add(n.name);
+      for (const i of n.inputs) read(i);
+      for (const o of n.outputs) index.names.add(o);
+      for (const a of n.attributes) {
+        const subs = a.data.type === 'graph' ? [a.data.value] : a.data.type === 'graphs' ? a.data.value : [];
+        for (const sub of subs) visit(sub);
+      }
+    }
+  };
+  visit(model.graph);
+  for (const fn of model.functions) for (const n of fn.nodes) if (n.name) index.names.add(n.name);
 }
 
 /** The constant tensor behind a conv's weight input: an initializer or a Constant node, in scope. */
@@ -149,6 +182,8 @@ function classify(layer: LayerRecord, index: GraphIndex): CandidateLayer {
     node,
     graph,
     conv: null,
+    pixels: null,
+    executions: layer.multiplier,
     skipped: null,
     eligible: false,
     info: null,
@@ -160,18 +195,26 @@ function classify(layer: LayerRecord, index: GraphIndex): CandidateLayer {
     return { ...base, skipped: `quantized ${node.opType} (dequantize, separate, then quantize again)` };
   }
   if (!graph) return { ...base, skipped: 'inside a model-local function' };
-  const conv = convShapeOf(node, layer.inputs, layer.outputs);
-  if (!conv || !layer.cost) return { ...base, skipped: `shape unknown (${layer.reason ?? 'no shape'})` };
+  // The rewrite needs only the weight's dims; the feature-map size matters for MACs alone.
+  const weight = findWeight(index, graph, node.inputs[1]);
+  const conv = convGeometry(node, layer.inputs[1]?.shape ?? weight?.tensor.dims);
+  if (!conv) return { ...base, skipped: `weight shape unknown (${layer.reason ?? 'no shape'})` };
   base.conv = conv;
-  const K = conv.kernel.reduce((a, b) => a * b, 1);
+  const y = layer.outputs[0]?.shape;
+  if (layer.cost && y) base.pixels = product([y[0], ...y.slice(2)]);
+  const K = product(conv.kernel);
   if (K === 1) return { ...base, skipped: '1×1 conv: already pointwise' };
   if (!isSeparable(conv)) return { ...base, skipped: 'already depthwise' };
-  const weight = findWeight(index, graph, node.inputs[1]);
   if (!weight) return { ...base, skipped: 'weight is computed at run time (not a constant)' };
   if (!(weight.tensor.dtype in FLOAT_DTYPES)) {
     return { ...base, skipped: `weight dtype ${dtypeName(weight.tensor.dtype)} is not float32/float16/bfloat16/float64` };
   }
-  return { ...base, weight, eligible: true, info: separableCost(conv) };
+  return { ...base, weight, eligible: true, info: separationFigures(conv, 1, base.pixels) };
+}
+
+/** The multiplier separateConvWeight will use: beyond min(N/g, K) extra filters could only be zero. */
+function effectiveRank(conv: ConvGeometry, multiplier: number): number {
+  return Math.min(multiplier, conv.outChannels / conv.group, conv.kernel.reduce((a, b) => a * b, 1));
 }
 
 /**
@@ -213,10 +256,16 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const before = buildReport(model, inferred);
   const index = indexModel(model);
   const notes: string[] = [];
-  const layers = inferred.layers
-    .filter((l) => l.node.opType === 'Conv' || l.node.opType === 'QLinearConv' || l.node.opType === 'ConvInteger')
-    .map((l) => classify(l, index));
-  const multiplierOf = new Map(inferred.layers.map((l) => [l.node, l.multiplier]));
+  for (const l of inferred.layers) if (l.reason && l.node.opType === 'Conv' && l.node.domain === '') assertValidConv(model, l);
+  const layers = inferred.layers.filter((l) => CONV_OPS.has(l.node.opType)).map((l) => classify(l, index));
+  // Output sizes that came from an assumed input dim are no measure of the model: their MACs are unknown.
+  const assumed = assumedInputDims(model, options);
+  if (assumed.length) {
+    for (const c of layers) {
+      c.pixels = null;
+      if (c.info) c.info = separationFigures(c.conv!, c.info.multiplier, null);
+    }
+  }
 
   const pool: CandidateLayer[] = [];
   const eligible = layers.filter((c) => c.eligible).length;
@@ -232,11 +281,17 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
       c.skipped = 'matched by --exclude';
       continue;
     }
+    c.info = separationFigures(c.conv!, effectiveRank(c.conv!, options.multiplier), c.pixels);
+    // The pair costs r·(g/N + 1/K) of the conv, in MACs and in weights alike: at or above 1 it only makes things worse.
+    if (c.info.reduction >= 1 && !options.allowCostlier) {
+      c.skipped = `would ${c.info.reduction > 1 ? 'cost more' : 'save nothing'} (×${c.info.reduction.toFixed(2)})`;
+      continue;
+    }
     c.weights = computeWeights(model, c, options, layers.indexOf(c));
     options.progress?.(++decomposed, eligible);
-    c.info = separableCost(c.conv!, c.weights.rank);
     c.relativeError = Number.isNaN(c.weights.relativeError) ? null : c.weights.relativeError;
-    const saving = 1 - c.info.macsAfter / c.info.macs;
+    // The share of MACs saved is 1 − r·(g/N + 1/K) whatever the feature map: it needs no shapes.
+    const saving = 1 - c.info.reduction;
     if (options.minReduction !== null && saving < options.minReduction) {
       c.skipped = `saves ${(100 * saving).toFixed(1)}% of its MACs, below --min-reduction ${(100 * options.minReduction).toFixed(1)}%`;
       continue;
@@ -248,10 +303,12 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
     pool.push(c);
   }
 
-  const saved = (c: CandidateLayer) => (c.info!.macs - c.info!.macsAfter) * (multiplierOf.get(c.node) ?? 1);
+  const saved = (c: CandidateLayer) => (c.info!.macs === null ? 0 : (c.info!.macs - c.info!.macsAfter!) * c.executions);
   let chosen = pool;
   let target: SeparatePlan['target'] = null;
   if (options.targetMacs !== null) {
+    const missing = macsUnknown(assumed, inferred, pool);
+    if (missing) throw new MbnError('usage', `--target-macs needs the model's MACs, but ${missing}`);
     // Greedy: most MACs saved per unit of approximation error first; stop as soon as the budget is met.
     const ranked = pool.slice().sort((a, b) => saved(b) / ((b.relativeError ?? 0) + 1e-6) - saved(a) / ((a.relativeError ?? 0) + 1e-6));
     chosen = [];
@@ -280,7 +337,67 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
     sharedDone.add(key);
   }
   for (const c of layers) if (c.eligible && !c.skipped && !chosen.includes(c)) c.skipped = 'not selected';
-  return { layers, chosen, before, macsAfter, paramsAfter, target, notes, index };
+  const costlier = chosen.filter((c) => c.info!.reduction >= 1).length;
+  if (costlier) notes.push(`${costlier} rewritten conv${costlier === 1 ? ' costs' : 's cost'} more than before (--allow-costlier): ratio ≥ 1`);
+  const missing = macsUnknown(assumed, inferred, chosen);
+  if (missing) notes.push(`MACs are unknown: ${missing}`);
+  return { layers, chosen, before, macsAfter, paramsAfter, macsKnown: missing === null, target, notes, index };
+}
+
+/**
+ * Why the model's MACs cannot be known, or null when they can: a conv of the pool whose output shape is unknown, a
+ * layer that runs but was not counted, or a non-batch input dim that was assumed rather than given.
+ */
+function macsUnknown(assumed: AssumedDims[], inferred: InferResult, convs: CandidateLayer[]): string | null {
+  if (assumed.length) {
+    const what = assumed.map((a) => `input ${quote(a.input)} dim${a.dims.length > 1 ? 's' : ''} ${a.dims.join(', ')}`).join(', ');
+    const flags = assumed.map((a) => `--input ${a.input}:${a.declared.map((d, i) => (typeof d === 'number' && d >= 0 ? d : i === 0 ? 1 : `<d${i}>`)).join('x')}`);
+    const many = assumed.length > 1 || assumed[0].dims.length > 1;
+    return `${what} ${many ? 'are' : 'is'} symbolic: give ${many ? 'them' : 'it'} with ${flags.join(' ')}`;
+  }
+  const unknownConvs = convs.filter((c) => c.info!.macs === null && c.executions > 0).length;
+  if (unknownConvs) return `${unknownConvs} conv${unknownConvs === 1 ? ' has an' : 's have'} unknown output shape${unknownConvs === 1 ? '' : 's'} (give the input shapes with --input NAME:…)`;
+  const uncounted = inferred.layers.filter((l) => !l.cost && l.multiplier > 0).length;
+  if (uncounted) return `${uncounted} layer${uncounted === 1 ? ' is' : 's are'} not counted (mbn analyze lists the reasons)`;
+  return null;
+}
+
+interface AssumedDims {
+  input: string;
+  dims: number[];
+  declared: (number | string | null)[];
+}
+
+/** Non-batch dims of the main graph's inputs that are symbolic and were neither given nor fixed by a given input. */
+function assumedInputDims(model: Model, options: InferOptions): AssumedDims[] {
+  const initializers = new Set(model.graph.initializers.map((t) => t.name));
+  const inputs = model.graph.inputs.filter((i) => !initializers.has(i.name));
+  const known = new Set<string>();
+  for (const i of inputs) {
+    if (!options.inputShapes?.has(i.name)) continue;
+    for (const d of i.type?.shape ?? []) if (typeof d === 'string') known.add(d);
+  }
+  const out: AssumedDims[] = [];
+  for (const i of inputs) {
+    if (options.inputShapes?.has(i.name) || i.type?.kind !== 'tensor' || !i.type.shape) continue;
+    const dims = i.type.shape.flatMap((d, k) => (k > 0 && (d === null || (typeof d === 'number' && d < 0) || (typeof d === 'string' && !known.has(d))) ? [k] : []));
+    if (dims.length) out.push({ input: i.name, dims, declared: i.type.shape });
+  }
+  return out;
+}
+
+/**
+ * A conv whose weight, bias and attributes disagree (ONNX Runtime refuses the model) is an error here, not a skipped
+ * layer: separate would otherwise write a model that is just as broken. A conv whose shapes are only unknown passes.
+ */
+function assertValidConv(model: Model, layer: LayerRecord): void {
+  try {
+    convOps.infer(new NodeContext(model, layer.node, layer.opset, layer.inputs, []));
+  } catch (error) {
+    if (error instanceof ShapeError) {
+      throw new MbnError('invalid-model', `Conv ${quote(layer.name)} is invalid: ${error.message} (ONNX Runtime refuses such a model)`);
+    }
+  }
 }
 
 /** Convs in one graph that share a weight (and group) share its separated weights too. */
@@ -288,18 +405,44 @@ function weightKey(c: CandidateLayer): string {
   return `${c.graph!.span.tagStart}:${c.weight!.tensor.span.tagStart}:${c.conv!.group}`;
 }
 
+/**
+ * The factors as they will be stored: rounded to the weight's dtype, with the error measured on those rounded
+ * values (‖W − W'‖/‖W‖ against the stored W), so a float16 model shows the error it will really have.
+ */
 function computeWeights(model: Model, c: CandidateLayer, options: SeparateOptions, position: number): SeparatedWeights {
   const t = c.weight!.tensor;
   const group = c.conv!.group;
-  if (options.init === 'he') return heNormalSeparated(t.dims, group, options.multiplier, options.seed + position);
-  const values = decodeFloats(readTensorBytes(model, t), FLOAT_DTYPES[t.dtype]);
-  return separateConvWeight({ dims: t.dims, data: values }, group, options.multiplier);
+  const dtype = FLOAT_DTYPES[t.dtype];
+  if (options.init === 'he') return storedAs(heNormalSeparated(t.dims, group, options.multiplier, options.seed + position), dtype);
+  const values = decodeFloats(readTensorBytes(model, t), dtype);
+  const stored = storedAs(separateConvWeight({ dims: t.dims, data: values }, group, options.multiplier), dtype);
+  const composed = composeSeparated(stored, group, c.conv!.inChannels).data;
+  let err = 0;
+  let norm = 0;
+  for (let i = 0; i < values.length; i++) {
+    err += (composed[i] - values[i]) ** 2;
+    norm += values[i] ** 2;
+  }
+  return { ...stored, relativeError: norm > 0 ? Math.sqrt(err / norm) : 0 };
+}
+
+function storedAs(w: SeparatedWeights, dtype: FloatDType): SeparatedWeights {
+  if (dtype === 'float64') return w;
+  const round = (data: Float64Array) => decodeFloats(encodeFloats(data, dtype), dtype);
+  return {
+    ...w,
+    depthwise: { dims: w.depthwise.dims, data: round(w.depthwise.data) },
+    pointwise: { dims: w.pointwise.dims, data: round(w.pointwise.data) },
+  };
 }
 
 export interface BuiltRewrite {
   pieces: Piece[];
-  /** New external data (when the model keeps weights outside): file name and bytes. */
-  externalData: { location: string; bytes: Uint8Array[] } | null;
+  /**
+   * The output's own data file, when the model keeps weights outside: its name (beside the output) and contents,
+   * the new weights and every external tensor the output keeps, so that it never refers to the input's files.
+   */
+  externalData: { location: string; parts: DataPart[] } | null;
   /** Names of the new nodes per rewritten layer, for reports. */
   newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number }>;
 }
@@ -309,15 +452,17 @@ export interface BuiltRewrite {
  */
 export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string): BuiltRewrite {
   const index = plan.index;
+  if (plan.chosen.length > 0) indexNames(model, index);
   const usesExternal = hasExternalData(model);
   const externalLocation = `${basename(outputPath)}.data`;
-  const external: Uint8Array[] = [];
+  const external: DataPart[] = [];
   let externalOffset = 0;
-  const taken = new Set(index.names);
+  // New names and reader counts live beside the index, never in a copy of it (a graph may have millions of names).
+  const added = new Set<string>();
   const unique = (base: string): string => {
     let name = base;
-    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
-    taken.add(name);
+    for (let i = 1; index.names.has(name) || added.has(name); i++) name = `${base}_${i}`;
+    added.add(name);
     return name;
   };
   const edits = new Map<Graph, MessageEdit>();
@@ -326,10 +471,9 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     if (!e) edits.set(g, (e = emptyEdit()));
     return e;
   };
-  const symbolicBatch = model.graph.inputs.some((i) => i.type?.shape?.some((d) => typeof d !== 'number'));
   const newNodes: BuiltRewrite['newNodes'] = new Map();
   const shared = new Map<string, { dw: string; pw: string }>();
-  const readers = new Map(index.readers);
+  const readersLeft = new Map<string, number>();
 
   for (const c of plan.chosen) {
     const graph = c.graph!;
@@ -347,7 +491,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
       const field = encodeTensorField({ name, dtype, dims, external: { location: externalLocation, offset: externalOffset, length: raw.length } });
       externalOffset += raw.length;
       // ONNX aligns external tensors to 4 KiB pages only as an optimization; 64-byte alignment keeps mmap-friendly offsets.
-      const pad = (64 - (externalOffset % 64)) % 64;
+      const pad = alignmentPadding(externalOffset);
       if (pad) external.push(new Uint8Array(pad)), (externalOffset += pad);
       return field;
     };
@@ -393,21 +537,38 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     });
     const edit = editOf(graph);
     edit.fields.set(node.span.tagStart, { kind: 'replace', fields: [depthwise, pointwise] });
-    const dwShape: (number | null)[] = [symbolicBatch ? null : conv.batch, conv.inChannels * w.rank, ...conv.outSpatial];
-    edit.append.push(encodeValueInfoField(dwOut, dtype, dwShape));
+    edit.append.push(encodeValueInfoField(dwOut, dtype, depthwiseOutputShape(graph, node.outputs[0], conv, w.rank)));
     newNodes.set(c, { depthwise: dwName, pointwise: pwName, rank: w.rank });
 
     // The old weight goes once nothing reads it any more.
     const weightName = node.inputs[1];
-    const left = (readers.get(weightName) ?? 1) - 1;
-    readers.set(weightName, left);
+    const left = (readersLeft.get(weightName) ?? index.readers.get(weightName) ?? 1) - 1;
+    readersLeft.set(weightName, left);
     if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
   }
 
   let modelEdit = emptyEdit();
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
+  if (usesExternal) for (const part of relocateExternalTensors(model, modelEdit, externalLocation, externalOffset)) external.push(part);
   const pieces = spliceMessage(model.source, 0, model.size, modelEdit);
-  return { pieces, externalData: usesExternal ? { location: externalLocation, bytes: external } : null, newNodes };
+  return { pieces, externalData: usesExternal ? { location: externalLocation, parts: external } : null, newNodes };
+}
+
+/**
+ * The shape declared for the depthwise output: only what holds for every execution. Its channels are C·r (the
+ * depthwise weight's dims) and its rank the weight's; batch and feature map are those the model itself declares for
+ * the conv's output (same strides, pads and dilations), else unknown. Dims inferred by mbn are not written: they may
+ * come from an assumed input dim, or from one If branch while the other branch runs with other sizes.
+ */
+function depthwiseOutputShape(graph: Graph, output: string, conv: ConvGeometry, rank: number): (number | string | null)[] {
+  const declared = [...graph.valueInfo, ...graph.outputs].find((v) => v.name === output)?.type;
+  const spatial = conv.kernel.length;
+  const shape = declared?.kind === 'tensor' && declared.shape?.length === spatial + 2 ? declared.shape : null;
+  const dim = (i: number) => {
+    const d = shape?.[i];
+    return typeof d === 'string' || (typeof d === 'number' && d >= 0) ? d : null;
+  };
+  return [dim(0), conv.inChannels * rank, ...conv.kernel.map((_, i) => dim(i + 2))];
 }
 
 /** NodeProto fields beyond onnx 1.10's seven (metadata_props, overload, device_configurations, …), as bytes. */
@@ -470,14 +631,4 @@ function mergeEdits(into: MessageEdit, from: MessageEdit): void {
     else into.fields.set(k, v);
   }
   into.append.push(...from.append);
-}
-
-export function assertSameFolder(model: Model, outputPath: string): void {
-  if (!hasExternalData(model) || !model.path) return;
-  if (dirname(outputPath) !== dirname(model.path)) {
-    throw new MbnError(
-      'usage',
-      `${quote(model.path)} keeps weights in external data files (${externalLocations(model).join(', ')}), which the output refers to by relative path; write the output into the same folder (${quote(dirname(model.path))})`,
-    );
-  }
 }

@@ -1,9 +1,10 @@
 import { MbnError, quote } from '../errors.js';
 import { type Attribute, type FunctionDef, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
-import { DataType } from '../onnx/dtype.js';
-import { smallTensorValues } from '../onnx/tensor-data.js';
+import { DataType, dtypeName, isFloat } from '../onnx/dtype.js';
+import { smallTensorValues, valueLimit } from '../onnx/tensor-data.js';
 import { type Cost, type RuleContext, ShapeError, type TensorState, UnknownShape } from '../ops/define.js';
 import { ruleFor } from '../ops/index.js';
+import { CountOverflow, checkCount, product } from '../util/count.js';
 
 /**
  * Shape inference over the layer IR. Graph inputs get concrete dims first (from --input, --batch, or 1 with a note
@@ -18,14 +19,44 @@ export interface InferOptions {
   inputShapes?: Map<string, number[]>;
   /** Value for a symbolic first (batch) dim of every graph input. */
   batch?: number;
+  /** Known values of graph inputs (--input-value): every element of the input is this value. */
+  inputValues?: Map<string, number>;
+  /** Where inputShapes came from, for messages: '--input' (the default) or a config entry's "input". */
+  inputOrigin?: string;
 }
 
-/** A constant tensor feeding a layer: an initializer or a Constant node's value. Counted once as parameters. */
+/** A dim of a graph input that nothing fixed (no --input, --batch or fixed dim elsewhere): mbn used `value`. */
+export interface AssumedDim {
+  input: string;
+  dim: number;
+  /** The symbolic name the model gives the dim, or null for an unnamed dynamic dim. */
+  name: string | null;
+  value: number;
+  /** The first dim: the per-sample (batch 1) convention, not a gap in the analysis. */
+  batch: boolean;
+}
+
+export interface ResolvedInput {
+  name: string;
+  dtype: number;
+  /** The shape used (null when the model declares none and none was given). */
+  shape: number[] | null;
+  /** The shape as the model declares it: numbers for fixed dims, names for symbolic ones, null for unnamed ones. */
+  declared: (number | string | null)[] | null;
+}
+
+/**
+ * A constant tensor feeding a layer: an initializer or a Constant node's value, also when passed on by `Identity`
+ * nodes (torch.onnx routes deduplicated weights through them). Counted once (by `key`) as parameters.
+ */
 export interface WeightUse {
+  /** The tensor itself: one key however many names reach it. */
   key: object;
   name: string;
   dtype: number;
   elements: number;
+  /** Set when the layer reads the tensor through an `Identity` node's output (named `name`). */
+  viaIdentity?: boolean;
 }
 
 export interface LayerRecord {
@@ -42,6 +73,8 @@ export interface LayerRecord {
   multiplier: number;
   notes: string[];
   weights: WeightUse[];
+  /** The weight each input position reads (by input index; absent or null where an input is no weight). */
+  weightAt?: readonly (WeightUse | null)[];
   /** Enclosing subgraph path ('' for the main graph). */
   scope: string;
 }
@@ -51,7 +84,9 @@ export interface InferResult {
   /** Main-graph value states. */
   values: Map<string, TensorState>;
   /** Resolved graph input shapes. */
-  inputs: { name: string; dtype: number; shape: number[] | null }[];
+  inputs: ResolvedInput[];
+  /** Input dims nothing fixed, set to 1 (each also has a note). */
+  assumed: AssumedDim[];
   outputs: { name: string; state: TensorState | null }[];
   notes: string[];
 }
@@ -60,6 +95,8 @@ class Scope {
   readonly values = new Map<string, TensorState>();
   readonly weights = new Map<string, WeightUse>();
   readonly declared = new Map<string, (number | string | null)[] | null>();
+  /** Declared element types (value_info, graph outputs), for values whose rule could not say. */
+  readonly declaredTypes = new Map<string, number>();
   constructor(readonly parent: Scope | null) {}
   get(name: string): TensorState | undefined {
     for (let s: Scope | null = this; s; s = s.parent) {
@@ -84,6 +121,8 @@ class Scope {
 const UNKNOWN: TensorState = { dtype: 0, shape: null };
 /** Shared by the many layers that read no weights (never pushed to). */
 const NO_WEIGHTS: WeightUse[] = [];
+/** Shared by the many layers without notes (frozen: a note is never added to it). */
+const NO_NOTES = Object.freeze([]) as unknown as string[];
 
 export function inferModel(model: Model, options: InferOptions = {}): InferResult {
   return new Inference(model, options).run();
@@ -92,7 +131,10 @@ export function inferModel(model: Model, options: InferOptions = {}): InferResul
 class Inference {
   private readonly layers: LayerRecord[] = [];
   private readonly notes: string[] = [];
+  private readonly assumed: AssumedDim[] = [];
   private readonly symbols = new Map<string, number>();
+  /** Symbols set to 1 because nothing fixed them, and whether that was at a batch (first) dim. */
+  private readonly assumedSymbols = new Map<string, boolean>();
   private readonly functions = new Map<string, FunctionDef>();
   private expansionDepth = 0;
 
@@ -107,9 +149,11 @@ class Inference {
     const graph = this.model.graph;
     const scope = new Scope(null);
     const initNames = new Set(graph.initializers.map((t) => t.name));
-    for (const name of this.options.inputShapes?.keys() ?? []) {
-      if (!graph.inputs.some((i) => i.name === name)) {
-        throw new MbnError('usage', `--input names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
+    for (const [flag, names] of [[this.options.inputOrigin ?? '--input', this.options.inputShapes?.keys()], ['--input-value', this.options.inputValues?.keys()]] as const) {
+      for (const name of names ?? []) {
+        if (!graph.inputs.some((i) => i.name === name)) {
+          throw new MbnError('usage', `${flag} names ${quote(name)}, which is not a graph input (inputs: ${graph.inputs.filter((i) => !initNames.has(i.name)).map((i) => i.name).join(', ') || 'none'})`);
+        }
       }
     }
     // --batch names the symbol of every input's first dim, whatever order the inputs come in.
@@ -122,29 +166,60 @@ class Inference {
     const inputs: InferResult['inputs'] = [];
     for (const input of graph.inputs) {
       if (initNames.has(input.name)) continue;
-      const state = this.resolveInput(input.name, input.type?.elemType ?? 0, input.type?.shape ?? null);
+      const declared = input.type?.shape ?? null;
+      const state = this.resolveInput(input.name, input.type?.elemType ?? 0, declared);
+      this.knownValue(input.name, state);
       scope.values.set(input.name, state);
-      inputs.push({ name: input.name, dtype: state.dtype, shape: state.shape });
+      inputs.push({ name: input.name, dtype: state.dtype, shape: state.shape, declared: declared ? declared.slice() : null });
     }
     this.addInitializers(graph, scope);
     this.walkGraph(graph, scope, '', 1, this.model.opsetImports, true);
     const outputs = graph.outputs.map((o) => ({ name: o.name, state: scope.get(o.name) ?? null }));
-    return { layers: this.layers, values: scope.values, inputs, outputs, notes: this.notes };
+    return { layers: this.layers, values: scope.values, inputs, assumed: this.assumed, outputs, notes: this.notes };
+  }
+
+  /**
+   * --input-value: the input becomes a known constant (every element the given value), so that shape arithmetic
+   * and If conditions that read it fold. An input without a shape is a scalar.
+   */
+  private knownValue(name: string, state: TensorState): void {
+    const value = this.options.inputValues?.get(name);
+    if (value === undefined) return;
+    const integer = !isFloat(state.dtype);
+    if (integer && !Number.isInteger(value)) {
+      throw new MbnError('usage', `--input-value ${name}=${value}: input ${quote(name)} is ${dtypeName(state.dtype)}, so the value must be an integer`);
+    }
+    if (!state.shape) state.shape = [];
+    const count = state.shape.reduce((a, b) => a * b, 1);
+    if (count > valueLimit(state.dtype)) {
+      this.notes.push(`--input-value ${name}: input ${quote(name)} has ${count} elements, too many for shape inference to carry its value; it is used as a shape only`);
+      return;
+    }
+    state.value = new Array<number>(count).fill(value);
+  }
+
+  /** "--input x:1x3x224x224" (or the config's "input"), short enough for one line whatever the rank. */
+  private givenText(name: string, given: number[]): string {
+    const dims = given.length > 16 ? `${given.slice(0, 16).join('x')}x…` : given.join('x');
+    return `${this.options.inputOrigin ?? '--input'} ${quote(name).slice(1, -1)}:${dims}`;
   }
 
   private resolveInput(name: string, dtype: number, declared: (number | string | null)[] | null): TensorState {
     const given = this.options.inputShapes?.get(name);
     if (given) {
       if (declared && declared.length !== given.length) {
-        throw new MbnError('usage', `--input ${name}:${given.join('x')} has rank ${given.length}, but the model declares rank ${declared.length}`);
+        throw new MbnError('usage', `${this.givenText(name, given)} has rank ${given.length}, but the model declares rank ${declared.length}`);
       }
       declared?.forEach((d, i) => {
         if (typeof d === 'number' && d !== given[i]) {
-          throw new MbnError('usage', `--input ${name}:${given.join('x')} sets dim ${i} to ${given[i]}, but the model fixes it at ${d}`);
+          throw new MbnError('usage', `${this.givenText(name, given)} sets dim ${i} to ${given[i]}, but the model fixes it at ${d}`);
         }
-        if (typeof d === 'string') this.symbols.set(d, given[i]);
+        if (typeof d === 'string') {
+          this.symbols.set(d, given[i]);
+          this.assumedSymbols.delete(d);
+        }
       });
-      return { dtype, shape: given };
+      return { dtype, shape: checkedShape(given, name) };
     }
     if (!declared) {
       this.notes.push(`input ${quote(name)} has no declared shape; its layers are not counted (set it with --input ${name}:1x3x224x224)`);
@@ -152,17 +227,26 @@ class Inference {
     }
     const shape = declared.map((d, i) => {
       if (typeof d === 'number' && d >= 0) return d;
-      if (typeof d === 'string' && this.symbols.has(d)) return this.symbols.get(d)!;
+      if (typeof d === 'string' && this.symbols.has(d)) {
+        // A symbol another input left unfixed is assumed here too (a batch symbol stays the batch convention).
+        const batch = this.assumedSymbols.get(d);
+        if (batch !== undefined) this.assumed.push({ input: name, dim: i, name: d, value: this.symbols.get(d)!, batch });
+        return this.symbols.get(d)!;
+      }
       if (i === 0 && this.options.batch !== undefined) {
         if (typeof d === 'string') this.symbols.set(d, this.options.batch);
         return this.options.batch;
       }
       const label = typeof d === 'string' ? `'${d}'` : 'unknown';
       this.notes.push(`input ${quote(name)} dim ${i} (${label}) is not fixed; assumed 1 (set it with ${i === 0 ? '--batch N or ' : ''}--input ${name}:…)`);
-      if (typeof d === 'string') this.symbols.set(d, 1);
+      this.assumed.push({ input: name, dim: i, name: typeof d === 'string' ? d : null, value: 1, batch: i === 0 });
+      if (typeof d === 'string') {
+        this.symbols.set(d, 1);
+        this.assumedSymbols.set(d, i === 0);
+      }
       return 1;
     });
-    return { dtype, shape };
+    return { dtype, shape: checkedShape(shape, name) };
   }
 
   private addInitializers(graph: Graph, scope: Scope): void {
@@ -186,7 +270,9 @@ class Inference {
   /** Declared shapes of a graph's values, for values no rule can infer. */
   private declare(graph: Graph, scope: Scope): void {
     for (const v of [...graph.valueInfo, ...graph.outputs]) {
-      if (v.type?.kind === 'tensor') scope.declared.set(v.name, v.type.shape);
+      if (v.type?.kind !== 'tensor') continue;
+      scope.declared.set(v.name, v.type.shape);
+      if (v.type.elemType) scope.declaredTypes.set(v.name, v.type.elemType);
     }
   }
 
@@ -194,14 +280,16 @@ class Inference {
     for (let s: Scope | null = scope; s; s = s.parent) {
       if (!s.declared.has(name)) continue;
       const shape = s.declared.get(name);
-      if (!shape) return null;
+      const type = dtype || (s.declaredTypes.get(name) ?? 0);
+      // A declared type without a usable shape still tells the element type.
+      if (!shape) return type ? { dtype: type, shape: null } : null;
       const dims: number[] = [];
       for (const d of shape) {
         if (typeof d === 'number' && d >= 0) dims.push(d);
         else if (typeof d === 'string' && this.symbols.has(d)) dims.push(this.symbols.get(d)!);
-        else return null;
+        else return type ? { dtype: type, shape: null } : null;
       }
-      return { dtype, shape: dims };
+      return { dtype: type, shape: dims };
     }
     return null;
   }
@@ -243,11 +331,20 @@ class Inference {
     const opset = opsets.get(node.domain) ?? (node.domain === '' ? opsets.get('ai.onnx') ?? 0 : 0);
     const inputs = node.inputs.map((n) => (n === '' ? null : (scope.get(n) ?? null)));
     let weights = NO_WEIGHTS;
-    for (const n of node.inputs) {
+    let weightAt: (WeightUse | null)[] | undefined;
+    node.inputs.forEach((n, i) => {
       const w = n ? scope.weight(n) : undefined;
-      if (!w || weights.includes(w)) continue;
+      if (!w) return;
+      (weightAt ??= new Array<WeightUse | null>(node.inputs.length).fill(null))[i] = w;
+      if (weights.includes(w)) return;
       if (weights === NO_WEIGHTS) weights = [];
       weights.push(w);
+    });
+    // An Identity of a weight is no layer of its own: the weight goes to whoever reads the Identity's output.
+    const passedOn = node.opType === 'Identity' && node.domain === '' && weights.length === 1 && node.outputs[0] ? weights[0] : null;
+    if (passedOn) {
+      weights = NO_WEIGHTS;
+      weightAt = undefined;
     }
     const record: LayerRecord = {
       name,
@@ -260,9 +357,11 @@ class Inference {
       multiplier,
       notes: [],
       weights,
+      weightAt,
       scope: prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
     };
     this.layers.push(record);
+    if (passedOn) scope.weights.set(node.outputs[0], { ...passedOn, name: node.outputs[0], viaIdentity: true });
     if (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan') {
       if (node.domain === '') {
         this.controlFlow(record, scope, name, multiplier, opsets);
@@ -277,7 +376,9 @@ class Inference {
     } else {
       try {
         outputs = rule.infer(ctx);
+        for (const o of outputs) if (o?.shape) product(o.shape, 'the element count of its output, shape');
       } catch (error) {
+        if (error instanceof CountOverflow) throw error.at(layerLabel(record));
         if (error instanceof UnknownShape) record.reason = error.message || 'input shape unknown';
         else if (error instanceof ShapeError) record.reason = error.message;
         else if (error instanceof MbnError) throw error;
@@ -297,6 +398,7 @@ class Inference {
         try {
           record.cost = rule.cost(ctx, record.outputs as TensorState[]);
         } catch (error) {
+          if (error instanceof CountOverflow) throw error.at(layerLabel(record));
           if (error instanceof MbnError) throw error;
           record.reason = error instanceof UnknownShape ? 'input shape unknown' : `cost rule failed: ${(error as Error).message}`;
         }
@@ -304,10 +406,16 @@ class Inference {
         record.reason = 'output shape unknown';
       }
     }
+    if (record.cost) {
+      // Per inference, as reported: one execution's cost times the executions (loops multiply).
+      checkCount(record.cost.macs * multiplier, `${layerLabel(record)}: its MAC count`);
+      checkCount((2 * record.cost.macs + record.cost.flops) * multiplier, `${layerLabel(record)}: its FLOP count (2·MACs + other)`);
+    }
     if (record.cost && !Number.isFinite(record.cost.macs + record.cost.flops)) {
       record.cost = null;
       record.reason = 'cost overflows';
     }
+    if (record.notes.length === 0) record.notes = NO_NOTES;
     if (node.opType === 'Constant' && node.domain === '') this.constantWeight(node, scope);
     this.store(record, scope);
   }
@@ -522,9 +630,17 @@ function intsAttr(node: Node, name: string): number[] | null {
 }
 
 function weightOf(t: TensorRef, name: string): WeightUse {
-  let n = 1;
-  for (const d of t.dims) n *= d;
-  return { key: t, name, dtype: t.dtype, elements: n };
+  return { key: t, name, dtype: t.dtype, elements: product(t.dims, `the element count of tensor ${quote(name)}, dims`) };
+}
+
+function layerLabel(record: LayerRecord): string {
+  return `layer ${quote(record.name)} (${record.node.opType})`;
+}
+
+/** A graph input's resolved shape (declared, --input, --batch), refused when its element count passes 2^53. */
+function checkedShape(shape: number[], input: string): number[] {
+  product(shape, `the element count of input ${quote(input)}, shape`);
+  return shape;
 }
 
 /**
