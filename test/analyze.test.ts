@@ -63,10 +63,10 @@ describe('MACs and params agree with independent references', () => {
     const ifReport = analyze(fixture('edge/conv_in_if.onnx'));
     expect(ifReport.totals.macs).toBe(294_912);
     const branches = ifReport.layers.filter((l) => l.op === 'Conv');
-    expect(branches.map((l) => l.multiplier).sort()).toEqual([0, 1]);
+    expect(branches.map((l) => l.executions).sort()).toEqual([0, 1]);
     const loop = analyze(fixture('edge/conv_in_loop.onnx'));
     const conv = loop.layers.find((l) => l.op === 'Conv')!;
-    expect(conv.multiplier).toBe(3);
+    expect(conv.executions).toBe(3);
     expect(loop.totals.macs).toBe(3 * 8 * 8 * 9 * 16 * 16);
   });
 });
@@ -238,7 +238,7 @@ describe('Loop trip counts', () => {
     const { readModelBytes } = await import('../src/onnx/read.js');
     const report = analyzeModel(readModelBytes(o.ModelProto.encode(model).finish()));
     const mm = report.layers.find((l) => l.op === 'MatMul')!;
-    expect(mm.multiplier).toBe(1);
+    expect(mm.executions).toBe(1);
     expect(report.totals.macs).toBe(4 * 8 * 8);
     const loop = report.layers.find((l) => l.op === 'Loop')!;
     expect(loop.notes[0]).toMatch(/^trip count 9223372036854776000 is unbounded/);

@@ -6,7 +6,7 @@ import { renderDiffMarkdown } from '../src/report/budget-report.js';
 function layer(name: string, op: string, macs: number, params = 0): LayerReport {
   return {
     name, op, domain: '', scope: '', outputShapes: [], macs, otherFlops: 0, params, weightBytes: 4 * params, activationBytes: 0,
-    multiplier: 1, counted: true, reason: null, notes: [], separable: null,
+    executions: 1, counted: true, reason: null, notes: [], separable: null,
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type GlobEntry, type GlobFs, expandGlob, hasMagic, matchGlob, matchSegment } from '../src/budget/glob.js';
+import { type GlobEntry, type GlobFs, expandGlob, hasMagic, matchGlob, matchName, matchSegment } from '../src/budget/glob.js';
 
 /** An in-memory tree: paths ending in '/' are directories; '@' marks a symbolic link to a directory. */
 function fakeFs(paths: string[]): GlobFs {
@@ -115,5 +115,18 @@ describe('glob: expansion over a tree', () => {
 
   it('a trailing ** matches every file below', () => {
     expect(expandGlob('models/sub/**', 'root/cfg', fs)).toEqual(['root/cfg/models/sub/c.onnx', 'root/cfg/models/sub/deeper/d.onnx']);
+  });
+});
+
+describe('matchName (node names, --include/--exclude)', () => {
+  it('* crosses slashes, ? is one character, everything else is literal', () => {
+    expect(matchName('/layer1/*', '/layer1/layer1.0/conv1/Conv')).toBe(true);
+    expect(matchName('*conv?/Conv', '/layer1/layer1.0/conv1/Conv')).toBe(true);
+    expect(matchName('*conv?/Conv', '/layer1/layer1.0/conv12/Conv')).toBe(false);
+    expect(matchName('conv[1]', 'conv[1]')).toBe(true);
+    expect(matchName('conv[1]', 'conv1')).toBe(false);
+    expect(matchName('a.b', 'aXb')).toBe(false);
+    expect(matchName('a\\b', 'a\\b')).toBe(true);
+    expect(matchName('*', '.hidden\nline')).toBe(true);
   });
 });

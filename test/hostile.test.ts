@@ -707,3 +707,33 @@ describe('configs and baselines that never end', () => {
     expect(r.stderr).not.toMatch(/53 45|hunter2|bytes/);
   });
 });
+
+// ---- another protobuf message -------------------------------------------------------------------------------------
+
+describe('format detection by field numbers and wire types', () => {
+  const caught = (bytes: Uint8Array): MbnError => {
+    try {
+      readModelBytes(bytes, 't.pb');
+    } catch (error) {
+      if (error instanceof MbnError) return error;
+      throw error;
+    }
+    throw new Error('read without error');
+  };
+
+  it('a TensorProto (.pb) is another protobuf message, not a corrupt model', () => {
+    // dims 2 and 3 (field 1, varints: they read like ir_version), data_type FLOAT (field 2 as a varint), name, raw_data.
+    const tensorPb = cat(vint(1, 2), vint(1, 3), vint(2, 1), len(8, 'x'), len(9, new Array(24).fill(0)));
+    const e = caught(tensorPb);
+    expect(e.code).toBe('not-onnx');
+    expect(e.message).toBe(
+      "'t.pb' is not an ONNX model: it may be another protobuf message, such as a TensorProto (.pb); ModelProto.producer_name (field 2) has wire type 0, expected 2, at byte 4",
+    );
+  });
+
+  it('the same wrong wire type after the graph is a corrupt model', () => {
+    const e = caught(cat(modelAround(graph({})), vint(2, 1)));
+    expect(e.code).toBe('corrupt');
+    expect(e.message).toMatch(/^'t\.pb': model is corrupt: ModelProto\.producer_name \(field 2\) has wire type 0, expected 2, at byte \d+$/);
+  });
+});

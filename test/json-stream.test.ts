@@ -8,9 +8,9 @@ import { streamJson } from '../src/report/json-stream.js';
 import { fixture, mbn } from './helpers/cli.js';
 
 /** The streamed JSON report must be byte-for-byte what JSON.stringify(…, null, 2) writes. */
-function streamed(value: Record<string, unknown>, batch?: number): { text: string; pieces: number } {
+function streamed(value: Record<string, unknown>, batch?: number, map?: Record<string, (e: any) => unknown>): { text: string; pieces: number } {
   const parts: string[] = [];
-  streamJson(value, (t) => parts.push(t), batch);
+  streamJson(value, (t) => parts.push(t), { batch, map });
   return { text: parts.join(''), pieces: parts.length };
 }
 
@@ -40,7 +40,7 @@ describe('streamJson', () => {
         const report = analyzeModel(model);
         for (const batch of [1, 3, 1024]) {
           const { text, pieces } = streamed({ schema: JSON_SCHEMA, ...report }, batch);
-          expect(text).toBe(renderJson(report));
+          expect(text).toBe(`${JSON.stringify({ schema: JSON_SCHEMA, ...report }, null, 2)}\n`);
           // One piece per batch of layers, besides the other members.
           if (batch === 1) expect(pieces).toBeGreaterThan(report.layers.length);
         }
@@ -48,6 +48,21 @@ describe('streamJson', () => {
         model.source.close();
       }
     }
+  });
+
+  it('map: each element of a top-level array is written as mapped, whatever the batch', () => {
+    const value = { layers: [{ a: 1 }, { a: 2 }, { a: 3 }], other: [{ a: 4 }] };
+    const map = { layers: (e: { a: number }) => ({ b: e.a * 10 }) };
+    const expected = `${JSON.stringify({ layers: [{ b: 10 }, { b: 20 }, { b: 30 }], other: [{ a: 4 }] }, null, 2)}\n`;
+    for (const batch of [1, 2, 1024]) expect(streamed(value, batch, map).text).toBe(expected);
+  });
+
+  it('mbn analyze --format json keeps the v1 field name "multiplier" (executions in code), streamed or not', () => {
+    const r = mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--format', 'json']);
+    expect(r.status).toBe(0);
+    const layers = JSON.parse(r.stdout).layers as Record<string, unknown>[];
+    expect(layers.every((l) => l.multiplier === 1 && !('executions' in l))).toBe(true);
+    expect(r.stdout).not.toContain('"executions"');
   });
 
   it('mbn analyze --format json prints what renderJson renders', () => {

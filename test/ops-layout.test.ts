@@ -521,7 +521,7 @@ describe('data movement costs nothing', () => {
   });
 });
 
-// Cross-check with ONNX Runtime (a sound oracle, see REFERENCE.md): every input is an initializer, so both sides fold.
+// Cross-check with ONNX Runtime (a sound oracle, see the README, "Conformance"): every input is an initializer, so both sides fold.
 const ORACLE_CASES: [string, NodeSpec, Init[], number][] = [
   ['slice neg', { op: 'Slice', inputs: ['d', 's', 'e', 'a', 't'], outputs: ['y'] }, [i64('d', iota(24), [2, 3, 4]), i64('s', [-1, 5]), i64('e', [-100, -5]), i64('a', [2, 1]), i64('t', [-2, -1])], 13],
   ['slice 3', { op: 'Slice', inputs: ['d', 's', 'e', 'a', 't'], outputs: ['y'] }, [i64('d', iota(24), [2, 3, 4]), i64('s', [1, 0]), i64('e', [INT64_MAX, 2]), i64('a', [0, -1]), i64('t', [1, 3])], 13],

@@ -19,7 +19,7 @@ export const separableConv = defineRule({
     for (const l of report.layers) {
       const s = l.separable;
       if (!s || !l.counted || total <= 0 || stems.has(l) || s.M <= 4) continue;
-      const saved = l.macs - s.macsAfter * l.multiplier;
+      const saved = l.macs - s.macsAfter * l.executions;
       const share = saved / total;
       if (share < options.minSaving) continue;
       const kernel = s.kernel.join('×');

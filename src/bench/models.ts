@@ -1,19 +1,15 @@
 import { closeSync, copyFileSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import protobuf from 'protobufjs/minimal.js';
 import type { Graph, TensorRef } from '../ir/types.js';
 import { bytesFor } from '../onnx/dtype.js';
-import { encodeNodeField, encodeValueInfoField, type NewNode } from '../onnx/encode.js';
+import { concatBytes, encodeNodeField, encodeValueInfoField, fieldHeader, lengthField, type NewNode, varintField } from '../onnx/encode.js';
 import { readModel } from '../onnx/read.js';
-import { varint } from '../onnx/splice.js';
 
 /**
  * Models for `npm run bench` (scripts/bench.mjs), written with mbn's own encoders: long op chains (analysis time
  * against node count), a VGG-16 of random weights (a large file), and stand-in weights for the graph-only
  * fixtures. Tensors are streamed to the file in chunks, so a 550 MB model never sits in memory.
  */
-const { Writer } = protobuf;
-const LEN = 2;
 const FLOAT = 1;
 
 /** A span of output: encoded bytes, or `length` float32s of seeded random weights generated while writing. */
@@ -23,42 +19,18 @@ function chunkLength(c: Chunk): number {
   return c instanceof Uint8Array ? c.length : c.random * 4;
 }
 
-function field(no: number, payloadLength: number): Uint8Array {
-  return Buffer.concat([varint((no << 3) | LEN), varint(payloadLength)]);
-}
-
 /** A TensorProto field (GraphProto.initializer, no. 5) whose raw_data follows as a random chunk. */
 export function initializer(name: string, dims: number[], scale: number): Chunk[] {
   const count = dims.reduce((a, b) => a * b, 1);
-  const w = Writer.create();
-  for (const d of dims) w.uint32((1 << 3) | 0).int64(d);
-  w.uint32((2 << 3) | 0).int32(FLOAT);
-  w.uint32((8 << 3) | LEN).string(name);
-  const head = Buffer.concat([w.finish(), field(9, count * 4)]);
-  return [field(5, head.length + count * 4), head, { random: count, scale }];
-}
-
-function stringField(no: number, value: string): Uint8Array {
-  const bytes = Buffer.from(value);
-  return Buffer.concat([field(no, bytes.length), bytes]);
-}
-
-function opsetImport(version: number): Uint8Array {
-  const w = Writer.create();
-  w.uint32((2 << 3) | 0).int64(version);
-  const body = w.finish();
-  return Buffer.concat([field(8, body.length), body]);
-}
-
-function intField(no: number, value: number): Uint8Array {
-  return Writer.create().uint32((no << 3) | 0).int64(value).finish();
+  const head = concatBytes(...dims.map((d) => varintField(1, d)), varintField(2, FLOAT), lengthField(8, name), fieldHeader(9, count * 4));
+  return [fieldHeader(5, head.length + count * 4), head, { random: count, scale }];
 }
 
 /** Writes a ModelProto (IR 7, one default-domain opset) whose graph is `graphChunks`; returns the file size. */
 export function writeModel(path: string, graphName: string, graphChunks: Chunk[], opset: number, seed: number): number {
-  const graphBody: Chunk[] = [stringField(2, graphName), ...graphChunks];
+  const graphBody: Chunk[] = [lengthField(2, graphName), ...graphChunks];
   const graphLength = graphBody.reduce((n, c) => n + chunkLength(c), 0);
-  const chunks: Chunk[] = [intField(1, 7), stringField(2, 'mbn-bench'), field(7, graphLength), ...graphBody, opsetImport(opset)];
+  const chunks: Chunk[] = [varintField(1, 7), lengthField(2, 'mbn-bench'), fieldHeader(7, graphLength), ...graphBody, lengthField(8, varintField(2, opset))];
   const fd = openSync(path, 'w');
   let size = 0;
   let state = seed >>> 0;

@@ -1,8 +1,7 @@
 import { posix } from 'node:path';
-import type { Gap, Totals } from '../cost/analyze.js';
+import { ANALYZE_SCHEMA, type Gap, type Totals } from '../cost/analyze.js';
 import { SHAPE_FIGURES } from './completeness.js';
 import { MbnError, quote } from '../errors.js';
-import { JSON_SCHEMA as ANALYZE_SCHEMA } from '../report/analyze-report.js';
 import { parseJsonText } from './config.js';
 import { type Limits, METRICS, checkLimits } from './limits.js';
 

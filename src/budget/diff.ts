@@ -64,7 +64,7 @@ export interface DiffJson {
 
 /** A layer that runs (not in an If branch left out) but has no count. */
 function uncounted(l: LayerReport): boolean {
-  return !l.counted && l.multiplier > 0;
+  return !l.counted && l.executions > 0;
 }
 
 export function delta(base: number, head: number): Delta {

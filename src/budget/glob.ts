@@ -1,8 +1,8 @@
 /**
- * A small glob for the `model` field of budget entries: `*` (any run of characters within a path segment), `**`
- * (any number of whole segments, including none), `?` (one character), `[abc]`, `[a-z]`, `[!a-z]` / `[^a-z]`
- * (character classes), and `\` to escape the next character. Paths use `/` (a `\` in a pattern is an escape, so
- * Windows-style separators are not supported in patterns).
+ * Globs, both dialects in one place. Paths (the `model` field of budget entries, `mbn init`): `*` (any run of
+ * characters within a path segment), `**` (any number of whole segments, including none), `?` (one character),
+ * `[abc]`, `[a-z]`, `[!a-z]` / `[^a-z]` (character classes), and `\` to escape the next character. Paths use `/`
+ * (a `\` in a pattern is an escape, so Windows-style separators are not supported in patterns).
  *
  * Like most shells: `*`, `?`, `**` and classes never match a leading `.` of a name (write `.*` to match dot files),
  * and `**` does not descend into symbolic links or `node_modules`.
@@ -90,6 +90,16 @@ export function matchSegment(segment: string, name: string): boolean {
     if (hasMagic(segment)) return false;
   }
   return new RegExp(`^${segmentSource(segment)}$`).test(name);
+}
+
+/**
+ * The other dialect, for node names (`mbn separate --include/--exclude`): `*` matches any run of characters, slashes
+ * included (exporters put scopes in names: `/layer1/layer1.0/conv1/Conv`), `?` one character; everything else,
+ * `[`, `]` and `\` included, is literal. Names are not paths: no segments, no dot rule.
+ */
+export function matchName(pattern: string, name: string): boolean {
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${source}$`, 's').test(name);
 }
 
 /** Does a whole `/`-separated path match the pattern? (Pure; used by tests and by `expandGlob`'s contract.) */

@@ -1,22 +1,22 @@
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
-import { type Limits, checkLimits, describeFailure } from '../budget/limits.js';
+import { type Limits, checkLimits } from '../budget/limits.js';
 import { buildReport } from '../cost/analyze.js';
+import { rollUpModules } from '../cost/modules.js';
 import { MbnError, quote } from '../errors.js';
 import { layerLinks } from '../latency/graph.js';
 import { addLatency, type LatencyReport } from '../latency/model.js';
 import { loadProfile } from '../latency/profile.js';
 import { latencyBudgetFailure, renderLatency } from '../report/latency-report.js';
 import { inferModel } from '../shape/infer.js';
-import { rollUpModules } from '../cost/modules.js';
 import { missingExternalFiles } from '../onnx/external.js';
 import { readModel } from '../onnx/read.js';
 import { BufferSource } from '../onnx/source.js';
 import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { renderHtml } from '../report/html-report.js';
 import { externalLocations } from '../ir/walk.js';
-import { type Format, JSON_SCHEMA, renderCsv, renderJson, renderMarkdown, renderTable } from '../report/analyze-report.js';
-import { streamJson } from '../report/json-stream.js';
+import { type Format, renderCsv, renderJson, renderMarkdown, renderTable, streamAnalyzeJson } from '../report/analyze-report.js';
 import { terminalText } from '../report/safe-text.js';
+import { describeLimit } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
 import { inferOptions } from './options.js';
 import { write } from './output.js';
@@ -72,10 +72,10 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const style = makeStyle(process.stdout, options.color);
   const modules = options.depth !== undefined ? { depth: options.depth, rows: rollUpModules(report.layers, options.depth) } : null;
   const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules };
-  const document = modules ? Object.assign({}, report, { modules: modules.rows }) : report;
+  const extra = modules ? { modules: modules.rows } : {};
   if (options.format === 'json' && options.output === undefined) {
     // Streamed: the same bytes as renderJson, without holding the whole document (hundreds of MB for 1M layers).
-    streamJson({ schema: JSON_SCHEMA, ...document }, (text) => write(1, text));
+    streamAnalyzeJson(report, (text) => write(1, text), extra);
   } else {
     const text =
       options.format === 'html'
@@ -85,7 +85,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
             version: options.version ?? '',
           })
         : options.format === 'json'
-          ? renderJson(document)
+          ? renderJson(report, extra)
           : options.format === 'csv'
             ? renderCsv(report)
             : options.format === 'md'
@@ -100,7 +100,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const results = checkLimits(report.totals, options.limits);
   const failed = results.filter((r) => !r.passed);
   const err = makeStyle(process.stderr, options.color);
-  for (const r of failed) write(2, `${err.red('✖')} ${describeFailure(r)}\n`);
+  for (const r of failed) write(2, `${err.red('✖')} ${describeLimit(r)}\n`);
   // Budgets on an incomplete analysis fail: a figure mbn could not compute never passes a gate.
   const gaps = results.length > 0 ? blockingGaps(report.incomplete, options.allowUncounted ?? []) : [];
   if (gaps.length > 0) {

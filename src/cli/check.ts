@@ -38,6 +38,7 @@ import {
   renderCheckTable,
 } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
+import { fsErrorReason } from '../util/fs-error.js';
 import { write } from './output.js';
 
 export interface CheckOptions {
@@ -77,8 +78,7 @@ function readText(file: string, what: string): string {
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return fail(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message);
+    return fail(fsErrorReason(error, 'read'));
   }
   try {
     const stat = fstatSync(fd);

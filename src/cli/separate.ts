@@ -12,6 +12,7 @@ import { renderSeparation, type SeparationSummary } from '../report/separate-rep
 import { makeStyle } from '../report/style.js';
 import { buildRewrite, planSeparation, type SeparateOptions } from '../rewrite/separate.js';
 import { write } from './output.js';
+import { matchName } from '../budget/glob.js';
 import { progressReporter } from './progress.js';
 
 export interface SeparateCliOptions {
@@ -34,12 +35,6 @@ export interface SeparateCliOptions {
   batch?: number;
   format: 'table' | 'json' | 'md';
   color?: boolean;
-}
-
-/** Node-name globs: `*` matches any run of characters (slashes included, as exporters put them in names), `?` one. */
-export function nameMatches(name: string, pattern: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 's').test(name);
 }
 
 export function defaultOutput(input: string): string {
@@ -67,7 +62,7 @@ export async function runSeparate(path: string, opts: SeparateCliOptions): Promi
       allowCostlier: opts.allowCostlier,
       init: opts.init,
       seed: opts.seed,
-      matches: nameMatches,
+      matches: (name: string, pattern: string) => matchName(pattern, name),
     };
     const planning = opts.format === 'table' ? progressReporter('decomposing weights') : undefined;
     options.progress = planning;

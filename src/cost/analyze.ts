@@ -17,15 +17,15 @@ export interface LayerReport {
   /** Enclosing subgraph ('' for the main graph). */
   scope: string;
   outputShapes: (number[] | null)[];
-  /** Per inference: one execution's cost times `multiplier`. */
+  /** Per inference: one execution's cost times `executions`. */
   macs: number;
   /** Non-MAC floating-point operations per inference (normalization, activations, pooling, elementwise). */
   otherFlops: number;
   params: number;
   weightBytes: number;
   activationBytes: number;
-  /** Executions per inference (loop trip counts; 0 for an If branch not counted). */
-  multiplier: number;
+  /** Executions per inference (loop trip counts; 0 for an If branch not counted). Written `multiplier` in JSON v1. */
+  executions: number;
   counted: boolean;
   /** Why the layer is not counted (null when counted). */
   reason: string | null;
@@ -45,7 +45,7 @@ export interface Totals {
   layers: number;
   notCounted: number;
   separableLayers: number;
-  /** The model's MACs and params if every standard conv were separated (multiplier 1). */
+  /** The model's MACs and params if every standard conv were separated (depth multiplier 1). */
   macsIfSeparated: number;
   paramsIfSeparated: number;
   /** Every layer that runs is counted and every input dim is known (a batch dim assumed 1 aside): see `incomplete`. */
@@ -67,6 +67,9 @@ export interface OpBreakdown {
   otherFlops: number;
   params: number;
 }
+
+/** The schema id of a Report rendered as JSON (`mbn analyze --format json`); see the README, "JSON output". */
+export const ANALYZE_SCHEMA = 'mbn.analyze/1';
 
 export interface Report {
   model: {
@@ -124,8 +127,8 @@ export function buildReport(model: Model, inferred: InferResult): Report {
     // Like `mbn separate`: a conv whose pair would cost more is left alone. One in an If branch that is not counted
     // (×0) saves no MACs and is not among the convs "Separating N" counts.
     if (l.separable && l.separable.reduction < 1) {
-      if (l.multiplier > 0) totals.separableLayers++;
-      savedMacs += l.macs - l.separable.macsAfter * l.multiplier;
+      if (l.executions > 0) totals.separableLayers++;
+      savedMacs += l.macs - l.separable.macsAfter * l.executions;
     }
     const key = l.domain ? `${l.domain}::${l.op}` : l.op;
     const entry = byOp.get(key) ?? { op: key, count: 0, macs: 0, otherFlops: 0, params: 0 };
@@ -149,9 +152,9 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   for (const a of inferred.assumed) {
     if (!a.batch) incomplete.push({ kind: 'assumed-dim', input: a.input, dim: a.dim, name: a.name, value: a.value });
   }
-  // A layer in an If branch that is not counted (multiplier 0) never runs in the counted path: not a gap.
+  // A layer in an If branch that is not counted (executions 0) never runs in the counted path: not a gap.
   for (const l of layers) {
-    if (!l.counted && l.multiplier > 0) incomplete.push({ kind: 'uncounted', layer: l.name, op: l.op, domain: l.domain, reason: l.reason ?? 'not counted' });
+    if (!l.counted && l.executions > 0) incomplete.push({ kind: 'uncounted', layer: l.name, op: l.op, domain: l.domain, reason: l.reason ?? 'not counted' });
   }
   totals.complete = incomplete.length === 0;
   const shapeOf = (s: TensorState | null | undefined) => (s?.shape ? s.shape.slice() : null);
@@ -222,7 +225,7 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
     params,
     weightBytes,
     activationBytes,
-    multiplier: l.multiplier,
+    executions: l.multiplier,
     counted,
     reason: l.reason,
     notes: l.notes,

@@ -89,7 +89,7 @@ export function rollUpModules(layers: readonly LayerReport[], depth: number): Mo
     const scope = scopeOf(l.name).slice(0, depth);
     // The top-level row ('' name) for layers with no module; else one row per enclosing module down to `depth`.
     const paths = scope.length === 0 ? [[]] : scope.map((_, i) => scope.slice(0, i + 1));
-    const macsAfter = l.separable ? l.separable.macsAfter * l.multiplier : l.macs;
+    const macsAfter = l.separable ? l.separable.macsAfter * l.executions : l.macs;
     for (const path of paths) {
       const r = row(path);
       r.layers++;

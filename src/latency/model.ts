@@ -137,18 +137,18 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const link = links[i];
     const head = folded.get(i);
     if (head !== undefined) return { latencyMs: 0, bound: null, fusedInto: report.layers[head].name, separation: null };
-    if (l.multiplier === 0) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
+    if (l.executions === 0) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
     if (link?.folded) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
     const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) + (link?.outputBytes ?? l.activationBytes);
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
-    const k = kernelTime(profile, opClass(l, link), flopsOf(l) / l.multiplier, bytes - weights, weights, cold);
-    const ms = k.ms * l.multiplier;
+    const k = kernelTime(profile, opClass(l, link), flopsOf(l) / l.executions, bytes - weights, weights, cold);
+    const ms = k.ms * l.executions;
     total += ms;
     let separation: LayerLatency['separation'] = null;
     const once = link ? separatedTime(profile, l, link, cold) : null;
-    const after = once === null ? null : once * l.multiplier;
+    const after = once === null ? null : once * l.executions;
     if (after !== null && l.separable) {
       separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };
       saved += ms - after;

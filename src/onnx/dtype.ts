@@ -1,6 +1,9 @@
 import { checkCount } from '../util/count.js';
 
-/** ONNX TensorProto.DataType codes, including those added after onnx 1.10 (see REFERENCE.md). */
+/**
+ * ONNX TensorProto.DataType codes, including those added after onnx 1.10 (the spec: TensorProto.DataType in
+ * https://github.com/onnx/onnx/blob/main/onnx/onnx.proto).
+ */
 export const DataType = {
   UNDEFINED: 0,
   FLOAT: 1,

@@ -33,6 +33,55 @@ function message(w: W, no: number, body: (w: W) => void): void {
   w.ldelim();
 }
 
+// Field-level encoding, for callers that assemble messages from pieces (bench models streamed to a file, hand-made
+// and deliberately malformed messages in tests). Same wire format as the Writer above.
+
+type Bytes = Uint8Array | readonly number[];
+
+/** A base-128 varint; negative numbers as their 64-bit two's complement (10 bytes), as protobuf writes int64. */
+export function wireVarint(value: number | bigint): Uint8Array {
+  let x = BigInt.asUintN(64, BigInt(value));
+  const out: number[] = [];
+  do {
+    let b = Number(x & 0x7fn);
+    x >>= 7n;
+    if (x) b |= 0x80;
+    out.push(b);
+  } while (x);
+  return Uint8Array.from(out);
+}
+
+/** A field key: field number and wire type. */
+export function fieldTag(no: number, wireType: number): Uint8Array {
+  return wireVarint(no * 8 + wireType);
+}
+
+export function concatBytes(...parts: Bytes[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The key and length of a length-delimited field whose payload (of `length` bytes) follows separately. */
+export function fieldHeader(no: number, length: number): Uint8Array {
+  return concatBytes(fieldTag(no, LEN), wireVarint(length));
+}
+
+/** A length-delimited field: bytes, an encoded message, or a string (UTF-8). */
+export function lengthField(no: number, payload: Bytes | string): Uint8Array {
+  const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
+  return concatBytes(fieldHeader(no, bytes.length), bytes);
+}
+
+/** A varint field (int32, int64, enum, bool). */
+export function varintField(no: number, value: number | bigint): Uint8Array {
+  return concatBytes(fieldTag(no, VARINT), wireVarint(value));
+}
+
 export type NewAttribute =
   | { name: string; type: 'int'; value: number }
   | { name: string; type: 'float'; value: number }

@@ -384,14 +384,30 @@ function sniffForeign(head: Uint8Array): string | null {
   return null;
 }
 
+/** ModelProto's fields (onnx.proto) with their wire types: what tells a model from another protobuf message. */
+const MODEL_FIELDS: Record<number, { name: string; wire: WireType }> = {
+  1: { name: 'ir_version', wire: WireType.Varint },
+  2: { name: 'producer_name', wire: WireType.Len },
+  3: { name: 'producer_version', wire: WireType.Len },
+  4: { name: 'domain', wire: WireType.Len },
+  5: { name: 'model_version', wire: WireType.Varint },
+  6: { name: 'doc_string', wire: WireType.Len },
+  7: { name: 'graph', wire: WireType.Len },
+  8: { name: 'opset_import', wire: WireType.Len },
+  14: { name: 'metadata_props', wire: WireType.Len },
+  20: { name: 'training_info', wire: WireType.Len },
+  25: { name: 'functions', wire: WireType.Len },
+};
+
+/** Fields a model's first byte may open with (what exporters write first). */
+const FIRST_FIELDS = [1, 2, 3, 4, 5, 6, 7, 8, 14];
+
 /** Cheap check on the first bytes: a ModelProto starts with a known field number and its wire type. */
 function looksLikeModel(head: Uint8Array): boolean {
   if (head.length < 2) return false;
   const tag = head[0];
   const no = tag >> 3;
-  const wt = tag & 7;
-  const expected: Record<number, number> = { 1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2 };
-  return tag < 0x80 && expected[no] === wt;
+  return tag < 0x80 && FIRST_FIELDS.includes(no) && MODEL_FIELDS[no].wire === (tag & 7);
 }
 
 export function readModelFrom(source: ByteSource, path: string | null): Model {
@@ -419,6 +435,16 @@ export function readModelFrom(source: ByteSource, path: string | null): Model {
   const r = new Reader(source, 0, source.size);
   try {
     for (let f = r.field(); f; f = r.field()) {
+      const known = MODEL_FIELDS[f.no];
+      if (known && f.wireType !== known.wire && !model.graph) {
+        // A top-level field of the wrong wire type before any graph: another protobuf message (often a TensorProto
+        // .pb from a test data set, whose data_type is field 2 as a varint), not a damaged model. Told apart by field
+        // numbers and wire types, as Netron does.
+        throw new MbnError(
+          'not-onnx',
+          `${quote(label)} is not an ONNX model: it may be another protobuf message, such as a TensorProto (.pb); ModelProto.${known.name} (field ${f.no}) has wire type ${f.wireType}, expected ${known.wire}, at byte ${f.tagStart}`,
+        );
+      }
       switch (f.no) {
         case 1: expectWire(f, WireType.Varint, 'ModelProto', 'ir_version'); model.irVersion = f.value; break;
         case 2: expectWire(f, WireType.Len, 'ModelProto', 'producer_name'); model.producerName = lenient(r, f); break;
@@ -449,11 +475,6 @@ export function readModelFrom(source: ByteSource, path: string | null): Model {
       }
     }
   } catch (error) {
-    if (error instanceof MbnError && error.code === 'corrupt' && !model.graph && error.message.includes(' ModelProto.')) {
-      // A top-level field of the wrong wire type before any graph: another protobuf message (often a TensorProto
-      // .pb from a test data set), not a damaged model.
-      throw new MbnError('not-onnx', `${quote(label)} is not an ONNX model: it may be another protobuf message, such as a TensorProto (.pb); ${error.message.replace(/^model is corrupt: /, '')}`);
-    }
     if (error instanceof MbnError && error.code === 'corrupt') {
       throw new MbnError('corrupt', `${quote(label)}: ${error.message}`);
     }

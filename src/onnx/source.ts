@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { fsErrorReason } from '../util/fs-error.js';
 import { MbnError, quote } from '../errors.js';
 
 /**
@@ -61,17 +62,7 @@ export class FileSource implements ByteSource {
 }
 
 function describeFsError(path: string, error: unknown): MbnError {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  const reason =
-    code === 'ENOENT'
-      ? 'no such file'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'ELOOP'
-            ? 'too many symbolic links'
-            : ((error as Error)?.message ?? String(error));
+  const reason = fsErrorReason(error, 'read');
   return new MbnError('io', `cannot read ${quote(path)}: ${reason}`);
 }
 

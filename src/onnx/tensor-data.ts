@@ -4,6 +4,7 @@ import { DataType, bytesFor, dtypeBits, dtypeName, isFloat } from './dtype.js';
 import { readExternalBytes } from './external.js';
 import { Reader } from './wire.js';
 import { product } from '../util/count.js';
+import { float16ToNumber } from '../tensor/float.js';
 
 /**
  * Tensor element data, read only when asked for: by the rewriter for the weights it changes, and by shape
@@ -108,20 +109,11 @@ export function decodeNumbers(bytes: Uint8Array, dtype: number, count: number): 
       case DataType.UINT16: out[i] = view.getUint16(i * 2, true); break;
       case DataType.INT8: out[i] = view.getInt8(i); break;
       case DataType.UINT8: case DataType.BOOL: out[i] = view.getUint8(i); break;
-      case DataType.FLOAT16: out[i] = halfToNumber(view.getUint16(i * 2, true)); break;
+      case DataType.FLOAT16: out[i] = float16ToNumber(view.getUint16(i * 2, true)); break;
       default: throw new MbnError('unsupported', `cannot read values of ${dtypeName(dtype)}`);
     }
   }
   return out;
-}
-
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /** Types whose values shape inference folds. */

@@ -5,6 +5,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { Interrupted, MbnError, quote } from '../errors.js';
 import { type ByteSource, FileSource } from './source.js';
+import { fsErrorReason } from '../util/fs-error.js';
 import { type Piece, piecesLength } from './splice.js';
 
 /**
@@ -41,20 +42,7 @@ function tempName(path: string): string {
 }
 
 function reason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  switch (code) {
-    case 'ENOSPC': return 'no space left on device';
-    case 'EDQUOT': return 'disk quota exceeded';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'ENOENT': return 'the folder does not exist';
-    case 'ENOTDIR': return 'a part of the path is not a folder';
-    case 'ENAMETOOLONG': return 'file name too long';
-    case 'ELOOP': return 'too many symbolic links';
-    case 'EROFS': return 'read-only file system';
-    case 'EFBIG': return 'file too large';
-    case 'EIO': return 'input/output error';
-    default: return (error as Error)?.message ?? String(error);
-  }
+  return fsErrorReason(error, 'write');
 }
 
 /**

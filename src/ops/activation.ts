@@ -1,6 +1,7 @@
 import { DataType } from '../onnx/dtype.js';
 import { type RuleContext, type TensorState, ShapeError, defineOps, elements } from './define.js';
-import { FOLD_LIMIT, castValue, foldBroadcast } from './elementwise.js';
+import { foldBroadcast } from './elementwise.js';
+import { FOLD_LIMIT, fitValue } from './values.js';
 
 /**
  * Activations and other unary elementwise ops: the output has the input's shape.
@@ -106,7 +107,7 @@ function foldUnary(ctx: RuleContext, x: TensorState, dtype: number): number[] | 
         hi = v[0];
       }
     }
-    return x.value!.map((v) => castValue(Math.min(hi, Math.max(lo, v)), dtype));
+    return x.value!.map((v) => fitValue(Math.min(hi, Math.max(lo, v)), dtype));
   }
   if (op === 'Dropout') return x.value!.slice();
   const f = FOLD[op];

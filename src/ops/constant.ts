@@ -1,6 +1,6 @@
 import { DataType } from '../onnx/dtype.js';
 import { NO_COST, ShapeError, type TensorState, UnknownShape, defineOps, elements } from './define.js';
-import { FOLD_LIMIT, intValues, state } from './layout.js';
+import { FOLD_LIMIT, intValues, state } from './values.js';
 
 /**
  * Sources of constants and shape facts: Constant, ConstantOfShape, Range, Shape, Size, Identity, EyeLike.

@@ -1,7 +1,8 @@
 import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
 
 /**
- * Conv and ConvTranspose. Shape formulas from onnx/defs/nn/defs.cc (see REFERENCE.md): eff_k = (k − 1)·d + 1;
+ * Conv and ConvTranspose. Shape formulas from onnx/defs/nn/defs.cc (the ONNX operator spec:
+ * https://onnx.ai/onnx/operators/onnx__Conv.html; the cost is the README's "Counting conventions"): eff_k = (k − 1)·d + 1;
  * NOTSET out = floor((in + pads − eff_k) / s) + 1; VALID out = floor((in − eff_k) / s) + 1; SAME_* out = ceil(in / s).
  */
 
@@ -60,6 +61,23 @@ function checkBias(ctx: RuleContext, index: number, outChannels: number): void {
   const b = ctx.inputs[index]?.shape;
   if (b && (b.length !== 1 || b[0] !== outChannels)) {
     throw new ShapeError(`${ctx.node.opType} bias [${b.join(',')}] must have one value per output channel (${outChannels})`);
+  }
+}
+
+/**
+ * What a Conv's own definition must satisfy whatever its input: weight, bias and attributes that agree. Unlike the
+ * shape rule it needs no input size, so `mbn separate` can refuse an invalid conv without mistaking an output that
+ * an assumed (symbolic) input dim made too small for a broken model.
+ */
+export function checkConvDefinition(ctx: RuleContext): void {
+  const w = ctx.shape(1);
+  checkConvAttributes(ctx, w);
+  const group = ctx.int('group', 1);
+  if (w[0] % group !== 0) throw new ShapeError(`Conv output channels ${w[0]} are not divisible by group ${group}`);
+  checkBias(ctx, 2, w[0]);
+  const x = ctx.inputs[0]?.shape;
+  if (x && x.length === w.length && x[1] !== w[1] * group) {
+    throw new ShapeError(`Conv input has ${x[1]} channels but weight [${w.join(',')}] with group ${group} expects ${w[1] * group}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { DataType, isInteger } from '../onnx/dtype.js';
+import { FOLD_LIMIT, fitValue } from './values.js';
 import { type RuleContext, type TensorState, ShapeError, UnknownShape, broadcast, defineOps, elements } from './define.js';
 
 /**
@@ -11,35 +12,6 @@ import { type RuleContext, type TensorState, ShapeError, UnknownShape, broadcast
  * carries shape arithmetic such as Shape → Gather → Mul → Concat → Reshape. Integer results follow ONNX integer
  * semantics: Div truncates toward zero, Mod with fmod = 0 takes the divisor's sign, fixed-width types wrap.
  */
-
-/** Largest output (in elements) whose values are computed at analysis time. */
-export const FOLD_LIMIT = 4096;
-
-const INT_BITS: Record<number, { bits: number; signed: boolean }> = {
-  [DataType.INT8]: { bits: 8, signed: true },
-  [DataType.UINT8]: { bits: 8, signed: false },
-  [DataType.INT16]: { bits: 16, signed: true },
-  [DataType.UINT16]: { bits: 16, signed: false },
-  [DataType.INT32]: { bits: 32, signed: true },
-  [DataType.UINT32]: { bits: 32, signed: false },
-};
-
-/** Brings a computed number into the range and precision of dtype (wraps fixed-width ints, rounds float32). */
-export function castValue(v: number, dtype: number): number {
-  if (dtype === DataType.BOOL) return v ? 1 : 0;
-  if (dtype === DataType.FLOAT) return Math.fround(v);
-  if (isInteger(dtype)) {
-    if (!Number.isFinite(v)) return v;
-    const t = Math.trunc(v) + 0; // + 0 turns −0 into 0
-    const w = INT_BITS[dtype];
-    if (!w) return t;
-    const m = 2 ** w.bits;
-    let r = ((t % m) + m) % m;
-    if (w.signed && r >= m / 2) r -= m;
-    return r;
-  }
-  return v;
-}
 
 /**
  * Evaluates f over the broadcast of the given inputs, or returns undefined when any value is unknown, the output
@@ -79,7 +51,7 @@ export function foldBroadcast(
     }
     const v = f(args);
     if (v === undefined || (Number.isNaN(v) && isInteger(dtype))) return undefined;
-    result[k] = castValue(v, dtype);
+    result[k] = fitValue(v, dtype);
     for (let j = rank - 1; j >= 0; j--) {
       if (++idx[j] < out[j]) break;
       idx[j] = 0;

@@ -9,7 +9,19 @@ import { quantizedOps } from './quantized.js';
 import { reduceOps } from './reduce.js';
 import { softmaxOps } from './softmax.js';
 import { constantOps } from './constant.js';
-import { layoutFamilies } from './layout.js';
+import { castOps } from './cast.js';
+import { reshapeOps } from './reshape.js';
+import { transposeOps } from './transpose.js';
+import { concatSplitOps } from './concat-split.js';
+import { sliceOps } from './slice.js';
+import { gatherOps } from './gather.js';
+import { scatterOps } from './scatter.js';
+import { expandTileOps } from './expand-tile.js';
+import { padOps } from './pad.js';
+import { depthSpaceOps } from './depth-space.js';
+import { miscLayoutOps } from './one-hot-trilu.js';
+import { dataDependentOps } from './data-dependent.js';
+import { topkCumsumOps } from './topk-cumsum.js';
 import { resizeOps } from './resize.js';
 import { recurrentOps } from './recurrent.js';
 import { visionOps } from './vision.js';
@@ -21,7 +33,8 @@ const FAMILIES: OpRule[] = [
   // compute families
   elementwiseOps, activationOps, gemmOps, normOps, poolOps, reduceOps, softmaxOps, quantizedOps,
   // data movement, shapes and constants
-  constantOps, ...layoutFamilies, resizeOps,
+  constantOps, castOps, reshapeOps, transposeOps, concatSplitOps, sliceOps, gatherOps, scatterOps, expandTileOps, padOps,
+  depthSpaceOps, miscLayoutOps, dataDependentOps, topkCumsumOps, resizeOps,
   // recurrent, detection/sampling, and the rest of the default domain
   recurrentOps, visionOps, miscOps,
 ];

@@ -1,6 +1,6 @@
 import { DataType } from '../onnx/dtype.js';
 import { type RuleContext, type TensorState, ShapeError, UnknownShape, axisOf, defineOps, elements } from './define.js';
-import { FOLD_LIMIT, castValue } from './elementwise.js';
+import { FOLD_LIMIT, fitValue } from './values.js';
 
 /**
  * Reductions and ArgMax/ArgMin. Axes come from the `axes` attribute before opset 13 for ReduceSum and before 18 for
@@ -69,7 +69,7 @@ export const reduceOps = defineOps({
     const state: TensorState = { dtype, shape: out };
     const f = FOLD[op];
     if (f && x.value && x.value.length === elements(shape) && elements(out) <= FOLD_LIMIT) {
-      state.value = foldReduce(shape, x.value, reduced, f.init, f.step).map((v) => castValue(v, dtype));
+      state.value = foldReduce(shape, x.value, reduced, f.init, f.step).map((v) => fitValue(v, dtype));
     }
     return [state];
   },

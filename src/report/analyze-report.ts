@@ -1,10 +1,11 @@
 import type { ChalkInstance } from 'chalk';
-import type { LayerReport, Report } from '../cost/analyze.js';
+import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
 import type { ModuleCost } from '../cost/modules.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
 import { clipEnd, clipStart } from '../util/text.js';
 import { csvField, MD_NAME_WIDTH, markdownText, NAME_WIDTH, terminalCell, terminalText } from './safe-text.js';
+import { streamJson } from './json-stream.js';
 import { boxTable } from './table.js';
 import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
@@ -24,7 +25,7 @@ export interface RenderOptions {
 /** Layers shown by default when neither --top nor --all is given. */
 export const DEFAULT_ROWS = 25;
 
-export const JSON_SCHEMA = 'mbn.analyze/1';
+export const JSON_SCHEMA = ANALYZE_SCHEMA;
 
 /** Widest op type cell (op types come from the model, so they are data too). */
 const OP_WIDTH = 32;
@@ -69,9 +70,9 @@ export function renderTable(report: Report, options: RenderOptions): string {
   for (let i = 0; i < rows.length; i++) {
     const l = rows[i];
     const cost = layerCost(l, options.flops);
-    const name = terminalCell(l.name, l.multiplier !== 1 ? NAME_WIDTH - 1 - `×${l.multiplier}`.length : NAME_WIDTH);
+    const name = terminalCell(l.name, l.executions !== 1 ? NAME_WIDTH - 1 - `×${l.executions}`.length : NAME_WIDTH);
     cells[i] = [
-      l.multiplier !== 1 ? `${name} ${c.dim(`×${l.multiplier}`)}` : name,
+      l.executions !== 1 ? `${name} ${c.dim(`×${l.executions}`)}` : name,
       terminalCell(l.op, OP_WIDTH),
       terminalText(clipEnd(l.outputShapes.map(shapeText).join(' '), NAME_WIDTH)),
       l.counted ? human(cost) : c.yellow('not counted'),
@@ -156,8 +157,26 @@ function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
   });
 }
 
-export function renderJson(report: Report): string {
-  return JSON.stringify({ schema: JSON_SCHEMA, ...report }, null, 2) + '\n';
+/**
+ * A layer as the JSON contract of version 1 names its fields: `executions` (per inference) is written `multiplier`,
+ * in the same place. See the README, "JSON report".
+ */
+function layerJson(l: LayerReport): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(l).map(([key, value]) => [key === 'executions' ? 'multiplier' : key, value]));
+}
+
+/**
+ * The `mbn.analyze/1` document, handed to `sink` in pieces (report/json-stream.ts), so a million-layer report is
+ * never one string. Extra top-level members (`modules` with --depth) follow the report's own.
+ */
+export function streamAnalyzeJson(report: Report, sink: (text: string) => void, extra: Record<string, unknown> = {}): void {
+  streamJson({ schema: JSON_SCHEMA, ...report, ...extra }, sink, { map: { layers: layerJson } });
+}
+
+export function renderJson(report: Report, extra: Record<string, unknown> = {}): string {
+  const pieces: string[] = [];
+  streamAnalyzeJson(report, (text) => pieces.push(text), extra);
+  return pieces.join('');
 }
 
 const CSV_HEAD = [
@@ -173,7 +192,7 @@ export function renderCsv(report: Report): string {
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
-        2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.multiplier, l.counted, l.reason ?? '',
+        2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
       ]
         .map(csvField)

@@ -2,6 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
 import { DIFF_FIGURES, type DiffFigure, type DiffJson, type LayerDiff } from '../budget/diff.js';
 import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
+import { type BudgetResult, metricOf } from '../budget/limits.js';
 import { mdEscape } from './analyze-report.js';
 import { clipEnd } from '../util/text.js';
 import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
@@ -51,25 +52,56 @@ function who(r: Pick<CheckRecord, 'name' | 'model'>): string {
 
 /** One line per failed check, e.g. "mobilenet (m.onnx): MACs 612M exceed the budget of 600M by 12M (2.0%)". */
 export function describeCheck(r: CheckRecord): string {
-  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency') return `${who(r)}: ${r.message}`;
-  if (r.kind === 'incomplete') return `${who(r)}: incomplete analysis: ${r.message}`;
+  return `${who(r)}: ${describeOutcome(r)}`;
+}
+
+/**
+ * `mbn analyze --max-*`: one line per failed budget, e.g. "MACs 612M exceed the budget of 600M by 12M (2.0%)", worded
+ * by the same formatter as `mbn check` (there is no model name to prefix: the command analyzes one model).
+ */
+export function describeLimit(r: BudgetResult): string {
+  const record: CheckRecord = {
+    name: '',
+    model: '',
+    metric: metricOf(r.metric).total,
+    kind: 'budget',
+    passed: r.passed,
+    value: r.value,
+    limit: r.limit,
+    margin: r.margin,
+    marginPercent: null,
+    baseline: null,
+    message: null,
+    complete: true,
+  };
+  // `mbn analyze` has always printed rounded figures even when they read the same ("569M … of 569M by 1"); kept so.
+  return describeOutcome(record, false);
+}
+
+/**
+ * A check's outcome, without whose it is. With `exactTies`, a value and limit that round to the same text are shown
+ * exactly (see `pair`).
+ */
+function describeOutcome(r: CheckRecord, exactTies = true): string {
+  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency') return `${r.message}`;
+  if (r.kind === 'incomplete') return `incomplete analysis: ${r.message}`;
   const label = labelOf(r.metric);
-  const [value, limit] = pair(r.metric, r.value!, r.limit!);
+  const [value, limit] = exactTies ? pair(r.metric, r.value!, r.limit!) : [fmt(r.metric, r.value!), fmt(r.metric, r.limit!)];
   if (!r.complete && r.value! <= r.limit!) {
     // A lower bound within the limit proves nothing.
     const against = r.kind === 'baseline' ? `the baseline allows up to ${limit}` : `the budget is ${limit}`;
-    return `${who(r)}: ${label} unknown: the analysis is incomplete and counted ${value} so far; ${against}`;
+    return `${label} unknown: the analysis is incomplete and counted ${value} so far; ${against}`;
   }
   if (r.kind === 'baseline') {
     const [base, now] = pair(r.metric, r.baseline!, r.value!);
     const growth = r.baseline! > 0 ? `${signedPercent((100 * (r.value! - r.baseline!)) / r.baseline!)}` : 'from 0';
     const verb = r.passed ? 'changed' : 'grew';
-    return `${who(r)}: ${label} ${verb} ${growth} over the baseline (${base} → ${now}); allowed up to ${limit}${r.passed ? '' : `, over by ${fmt(r.metric, -r.margin!)}`}`;
+    return `${label} ${verb} ${growth} over the baseline (${base} → ${now}); allowed up to ${limit}${r.passed ? '' : `, over by ${fmt(r.metric, -r.margin!)}`}`;
   }
-  if (r.passed) return `${who(r)}: ${label} ${value} within the budget of ${limit}`;
+  if (r.passed) return `${label} ${value} within the budget of ${limit}`;
   const over = -r.margin!;
   const pct = r.limit! > 0 ? ` (${((100 * over) / r.limit!).toFixed(1)}%)` : '';
-  return `${who(r)}: ${label} ${value} exceed the budget of ${limit} by ${fmt(r.metric, over)}${pct}`;
+  return `${label} ${value} exceed the budget of ${limit} by ${fmt(r.metric, over)}${pct}`;
 }
 
 function checkName(r: CheckRecord, maxIncrease: number | null): string {

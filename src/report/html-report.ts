@@ -123,7 +123,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     out.push('<div class="scroll"><table id="candidates"><thead><tr><th data-sort="text">Layer</th><th class="n" data-sort="num">M → N</th><th>Kernel</th><th class="n" data-sort="num">MACs</th><th class="n" data-sort="num">After</th><th class="n" data-sort="num">Saved</th><th class="n" data-sort="num">Reduction</th></tr></thead><tbody>');
     for (const l of candidates) {
       const s = l.separable!;
-      const after = s.macsAfter * l.multiplier;
+      const after = s.macsAfter * l.executions;
       out.push(
         `<tr><td class="name">${e(l.name)}</td>${num(s.N, `${s.M} → ${s.N}`)}<td>${s.kernel.join('×')}</td>${num(l.macs, human(l.macs))}${num(after, human(after))}${num(l.macs - after, human(l.macs - after))}${num(s.reduction, `×${s.reduction.toFixed(3)} (${(1 / s.reduction).toFixed(1)}× less)`)}</tr>`,
       );
@@ -138,7 +138,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   const total = options.flops ? t.flops : t.macs;
   report.layers.forEach((l, i) => {
     const cost = options.flops ? flopsOf(l) : l.macs;
-    const name = l.multiplier !== 1 ? `${e(l.name)} <span class="note">×${l.multiplier}</span>` : e(l.name);
+    const name = l.executions !== 1 ? `${e(l.name)} <span class="note">×${l.executions}</span>` : e(l.name);
     const counted = l.counted ? '' : ` <span class="warn">not counted: ${e(l.reason ?? '')}</span>`;
     out.push(
       `<tr>${num(i + 1, String(i + 1))}<td class="name">${name}${counted}</td><td>${e(l.domain ? `${l.domain}::${l.op}` : l.op)}</td><td>${e(l.outputShapes.map(shapeText).join(' '))}</td>${num(l.macs, l.counted ? human(l.macs) : '?')}${num(flopsOf(l), l.counted ? human(flopsOf(l)) : '?')}${num(l.params, l.params ? human(l.params) : '')}${num(l.activationBytes, humanBytes(l.activationBytes))}${num(cost, l.counted ? percent(cost, total) : '')}</tr>`,

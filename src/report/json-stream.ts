@@ -6,7 +6,12 @@
  * Each piece is JSON.stringify's own output for `{ key: batch }`, cut out of its wrapper: the wrapper puts the
  * elements at the depth they have in the whole document, so they come out indented exactly as they would there.
  */
-export function streamJson(value: Record<string, unknown>, sink: (text: string) => void, batch = 1024): void {
+export function streamJson(
+  value: Record<string, unknown>,
+  sink: (text: string) => void,
+  options: { batch?: number; map?: Record<string, (element: any) => unknown> } = {},
+): void {
+  const batch = options.batch ?? 1024;
   // JSON.stringify leaves out keys whose value has no JSON form (undefined, functions, symbols).
   const keys = Object.keys(value).filter((k) => hasJsonForm(value[k]));
   if (keys.length === 0) {
@@ -14,7 +19,10 @@ export function streamJson(value: Record<string, unknown>, sink: (text: string) 
     return;
   }
   keys.forEach((key, i) => {
-    const v = value[key];
+    const map = options.map?.[key];
+    const raw = value[key];
+    // `map` turns each element of a top-level array into what is written, a batch at a time (never all at once).
+    const v = map && Array.isArray(raw) && raw.length <= batch ? raw.map(map) : raw;
     const head = `${i ? ',' : '{'}\n`;
     if (!Array.isArray(v) || v.length <= batch || typeof (v as { toJSON?: unknown }).toJSON === 'function') {
       sink(head + member(key, v));
@@ -24,7 +32,8 @@ export function streamJson(value: Record<string, unknown>, sink: (text: string) 
     const open = `  ${JSON.stringify(key)}: [`;
     sink(head + open);
     for (let start = 0; start < v.length; start += batch) {
-      const text = member(key, v.slice(start, start + batch));
+      const slice = v.slice(start, start + batch);
+      const text = member(key, map ? slice.map(map) : slice);
       sink((start ? ',' : '') + text.slice(open.length, text.length - '\n  ]'.length));
     }
     sink('\n  ]');

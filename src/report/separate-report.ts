@@ -56,8 +56,8 @@ export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
     const pw = byName.get(prefix + names.pointwise);
     // Measured on the rewritten model's own analysis; a branch that is not counted (×0) has no MACs to measure.
     const measured =
-      dw && pw && dw.counted && pw.counted && dw.multiplier > 0 && pw.multiplier > 0 && info.macs
-        ? (dw.macs / dw.multiplier + pw.macs / pw.multiplier) / info.macs
+      dw && pw && dw.counted && pw.counted && dw.executions > 0 && pw.executions > 0 && info.macs
+        ? (dw.macs / dw.executions + pw.macs / pw.executions) / info.macs
         : null;
     return {
       name: c.name,

@@ -15,8 +15,9 @@ import { predictLatency, separatedTime, weightsCold } from '../latency/model.js'
 import type { DeviceProfile } from '../latency/profile.js';
 import { ShapeError } from '../ops/define.js';
 import { product } from '../util/count.js';
-import { convOps } from '../ops/conv.js';
-import { type InferOptions, type InferResult, type LayerRecord, NodeContext, inferModel } from '../shape/infer.js';
+import { checkConvDefinition } from '../ops/conv.js';
+import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { NodeContext } from '../shape/node-context.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, composeSeparated, heNormalSeparated, separateConvWeight } from './decompose.js';
 import { alignmentPadding, relocateExternalTensors } from './relocate.js';
@@ -230,7 +231,7 @@ function chooseByLatency(pool: CandidateLayer[], before: Report, inferred: Infer
     const i = inferred.layers.findIndex((l) => l.node === c.node);
     const after = i < 0 ? null : separatedTime(target.profile, before.layers[i], links[i], weightsCold(before, target.profile), c.info);
     if (after === null) continue;
-    savings.set(c, layers[i].latencyMs - after * before.layers[i].multiplier);
+    savings.set(c, layers[i].latencyMs - after * before.layers[i].executions);
   }
   const ranked = pool.filter((c) => (savings.get(c) ?? 0) > 0).sort((a, b) => savings.get(b)! - savings.get(a)!);
   for (const c of pool) if (!ranked.includes(c)) c.skipped = `separation is not predicted to save time on ${target.profile.name}`;
@@ -391,8 +392,9 @@ function assumedInputDims(model: Model, options: InferOptions): AssumedDims[] {
  * layer: separate would otherwise write a model that is just as broken. A conv whose shapes are only unknown passes.
  */
 function assertValidConv(model: Model, layer: LayerRecord): void {
+  if (!layer.inputs[1]?.shape) return;
   try {
-    convOps.infer(new NodeContext(model, layer.node, layer.opset, layer.inputs, []));
+    checkConvDefinition(new NodeContext(model, layer.node, layer.opset, layer.inputs, []));
   } catch (error) {
     if (error instanceof ShapeError) {
       throw new MbnError('invalid-model', `Conv ${quote(layer.name)} is invalid: ${error.message} (ONNX Runtime refuses such a model)`);

@@ -1,8 +1,9 @@
 /**
  * Byte-level tools for hostile-input tests: a seeded PRNG, mutations (truncate, flip, splice random bytes), and a
- * minimal protobuf encoder for crafting messages that no well-behaved library would write.
+ * helpers that craft, with the field encoders of src/onnx/encode.ts, messages that no well-behaved library would write.
  */
 
+import { concatBytes as cat, lengthField as len, varintField as vint } from '../../src/onnx/encode.js';
 import { mulberry32 } from '../../src/util/random.js';
 
 /** The project's seeded PRNG: the same seed gives the same inputs on every machine. */
@@ -65,45 +66,14 @@ export function mutate(bytes: Uint8Array, r: () => number): { bytes: Uint8Array;
 
 // ---- protobuf encoding -------------------------------------------------------------------------------------
 
-export function varint(v: number | bigint): number[] {
-  let x = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  do {
-    let b = Number(x & 0x7fn);
-    x >>= 7n;
-    if (x) b |= 0x80;
-    out.push(b);
-  } while (x);
-  return out;
-}
-
-export function tag(no: number, wireType: number): number[] {
-  return varint(no * 8 + wireType);
-}
-
-type Bytes = Uint8Array | number[];
-
-export function cat(...parts: Bytes[]): Uint8Array {
-  const n = parts.reduce((s, p) => s + p.length, 0);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-/** A length-delimited field. */
-export function len(no: number, payload: Bytes | string): Uint8Array {
-  const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
-  return cat(tag(no, 2), varint(bytes.length), bytes);
-}
-
-/** A varint field. */
-export function vint(no: number, value: number | bigint): Uint8Array {
-  return cat(tag(no, 0), varint(value));
-}
+// The encoder is src/onnx/encode.ts's field-level one, under the short names these tests use.
+export {
+  concatBytes as cat,
+  fieldTag as tag,
+  lengthField as len,
+  varintField as vint,
+  wireVarint as varint,
+} from '../../src/onnx/encode.js';
 
 /** A minimal ModelProto around graph bytes: ir_version 8, opset 13. */
 export function modelAround(graph: Uint8Array, opset = 13): Uint8Array {

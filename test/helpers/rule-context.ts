@@ -1,11 +1,11 @@
 import type { Attribute, Node } from '../../src/ir/types.js';
 import type { Cost, RuleContext, TensorState } from '../../src/ops/define.js';
 import { ruleFor } from '../../src/ops/index.js';
-import { NodeContext } from '../../src/shape/infer.js';
+import { NodeContext } from '../../src/shape/node-context.js';
 
 /**
- * Drives one op rule directly, with the same NodeContext shape/infer.ts builds, for the op-family tests: inputs are
- * given as states, with no model around them.
+ * Drives one op rule directly, with the same NodeContext (shape/node-context.ts) shape/infer.ts builds, for the
+ * op-family tests: inputs are given as states, with no model around them.
  */
 
 export type A = number | number[] | string | string[] | { f: number } | { fs: number[] };
