@@ -13,21 +13,21 @@ import { readModel } from '../onnx/read.js';
 const FLOAT = 1;
 
 /** A span of output: encoded bytes, or `length` float32s of seeded random weights generated while writing. */
-type Chunk = Uint8Array | { random: number; scale: number };
+export type Chunk = Uint8Array | { random: number; scale: number };
 
 function chunkLength(c: Chunk): number {
   return c instanceof Uint8Array ? c.length : c.random * 4;
 }
 
 /** A TensorProto field (GraphProto.initializer, no. 5) whose raw_data follows as a random chunk. */
-function initializer(name: string, dims: number[], scale: number): Chunk[] {
+export function initializer(name: string, dims: number[], scale: number): Chunk[] {
   const count = dims.reduce((a, b) => a * b, 1);
   const head = concatBytes(...dims.map((d) => varintField(1, d)), varintField(2, FLOAT), lengthField(8, name), fieldHeader(9, count * 4));
   return [fieldHeader(5, head.length + count * 4), head, { random: count, scale }];
 }
 
 /** Writes a ModelProto (IR 7, one default-domain opset) whose graph is `graphChunks`; returns the file size. */
-function writeModel(path: string, graphName: string, graphChunks: Chunk[], opset: number, seed: number): number {
+export function writeModel(path: string, graphName: string, graphChunks: Chunk[], opset: number, seed: number): number {
   const graphBody: Chunk[] = [lengthField(2, graphName), ...graphChunks];
   const graphLength = graphBody.reduce((n, c) => n + chunkLength(c), 0);
   const chunks: Chunk[] = [varintField(1, 7), lengthField(2, 'mbn-bench'), fieldHeader(7, graphLength), ...graphBody, lengthField(8, varintField(2, opset))];
@@ -57,7 +57,7 @@ function writeModel(path: string, graphName: string, graphChunks: Chunk[], opset
   return size;
 }
 
-function node(opType: string, inputs: string[], outputs: string[], name: string, attributes: NewNode['attributes'] = []): Uint8Array {
+export function node(opType: string, inputs: string[], outputs: string[], name: string, attributes: NewNode['attributes'] = []): Uint8Array {
   return encodeNodeField({ name, opType, domain: '', inputs, outputs, attributes });
 }
 

@@ -1,5 +1,7 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { constants } from 'node:buffer';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MbnError, quote } from '../errors.js';
 import { numberToFloat16 } from '../tensor/float.js';
@@ -18,6 +20,7 @@ export interface OrtSession {
   readonly inputMetadata?: readonly { name: string; isTensor?: boolean; type?: string; shape?: readonly (number | string)[] }[];
   run(feeds: Record<string, OrtTensor>, options?: Record<string, unknown>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
+  endProfiling?(): unknown;
 }
 export interface Ort {
   InferenceSession: { create(path: string, options: Record<string, unknown>): Promise<OrtSession> };
@@ -180,6 +183,8 @@ export interface MeasureOptions {
   seed?: number;
   /** Called after every run (warm-up runs included), for progress. */
   onRun?: (done: number, total: number) => void;
+  /** Run with ONNX Runtime's profiler on and return its trace (`mbn bench --per-layer`). */
+  profile?: boolean;
 }
 
 export interface Measurement {
@@ -189,6 +194,8 @@ export interface Measurement {
   /** Milliseconds of each timed run, in order. */
   times: number[];
   latency: Latency;
+  /** ONNX Runtime's profiling trace (Chrome trace events), when `profile` was asked for. */
+  trace?: unknown[];
 }
 
 /**
@@ -198,6 +205,7 @@ export interface Measurement {
 export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], options: MeasureOptions): Promise<Measurement> {
   const t0 = process.hrtime.bigint();
   let session: OrtSession;
+  const profileDir = options.profile ? mkdtempSync(join(tmpdir(), 'mbn-profile-')) : null;
   // The process-wide default logger, set before the first session (later sessions keep it).
   if (ort.env) ort.env.logLevel = 'fatal';
   try {
@@ -206,8 +214,10 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
       interOpNumThreads: 1,
       executionMode: 'sequential',
       logSeverityLevel: ORT_LOG_SEVERITY,
+      ...(profileDir ? { enableProfiling: true, profileFilePrefix: join(profileDir, 'ort') } : {}),
     });
   } catch (error) {
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
     throw new MbnError('unsupported', `onnxruntime cannot load ${path}: ${firstLine(error)}`);
   }
   const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -231,10 +241,22 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
       if (i >= options.warmup) times.push(ms);
       options.onRun?.(i + 1, total);
     }
-    return { inputs, loadMs, times, latency: summarize(times) };
+    const trace = profileDir ? readTrace(session, profileDir) : undefined;
+    return { inputs, loadMs, times, latency: summarize(times), ...(trace ? { trace } : {}) };
   } finally {
     await session.release();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   }
+}
+
+/** Ends ORT's profiler and reads the trace file it wrote into `dir`. */
+function readTrace(session: OrtSession, dir: string): unknown[] {
+  session.endProfiling?.();
+  const file = readdirSync(dir).find((f) => f.endsWith('.json'));
+  if (!file) throw new MbnError('unsupported', 'onnxruntime wrote no profiling trace');
+  const events: unknown = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  if (!Array.isArray(events)) throw new MbnError('unsupported', 'onnxruntime wrote a profiling trace mbn cannot read');
+  return events;
 }
 
 /** Integer inputs fed 0 may be a sample rate or a mode that picks a branch: say which, and how to set them. */

@@ -21,7 +21,7 @@ export function figuresOf(totals: Totals | Figures): Figures {
   return Object.fromEntries(FIGURES.map((f) => [f.key, totals[f.key]])) as Figures;
 }
 
-export type CheckKind = 'budget' | 'baseline' | 'missing' | 'no-baseline' | 'advise' | 'incomplete';
+export type CheckKind = 'budget' | 'baseline' | 'missing' | 'no-baseline' | 'advise' | 'incomplete' | 'latency';
 
 export interface CheckRecord {
   /** The config entry's name (its model pattern when it has none). */
@@ -317,5 +317,28 @@ export function adviseRecord(name: string, model: string, findings: { rule: stri
       ? `advise: no finding of severity ${failOn} or worse`
       : `advise: ${failing.length} finding${failing.length === 1 ? '' : 's'} of severity ${failOn} or worse (${list}); run mbn advise ${model}`,
     complete: true,
+  };
+}
+
+/** The `maxLatencyMs` key: the latency `mbn analyze --device` predicts against the budget (unknown never passes). */
+export function latencyRecord(name: string, model: string, latencyMs: number | null, limitMs: number, device: string): CheckRecord {
+  const margin = latencyMs === null ? null : limitMs - latencyMs;
+  const shown = (ms: number) => `${Number(ms.toPrecision(3))} ms`;
+  return {
+    name,
+    model,
+    metric: 'model',
+    kind: 'latency',
+    passed: latencyMs !== null && latencyMs <= limitMs,
+    value: latencyMs,
+    limit: limitMs,
+    margin,
+    marginPercent: margin === null ? null : (100 * margin) / limitMs,
+    baseline: null,
+    complete: latencyMs !== null,
+    message:
+      latencyMs === null
+        ? `latency on ${device}: unknown, cannot pass the budget of ${shown(limitMs)}`
+        : `latency on ${device}: predicted ${shown(latencyMs)} ${latencyMs <= limitMs ? 'within' : 'exceeds'} the budget of ${shown(limitMs)}`,
   };
 }

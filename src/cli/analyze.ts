@@ -1,8 +1,13 @@
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type Limits, checkLimits } from '../budget/limits.js';
-import { analyzeModel } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
 import { rollUpModules } from '../cost/modules.js';
 import { MbnError, quote } from '../errors.js';
+import { layerLinks } from '../latency/graph.js';
+import { addLatency, type LatencyReport } from '../latency/model.js';
+import { loadProfile } from '../latency/profile.js';
+import { latencyBudgetFailure, renderLatency } from '../report/latency-report.js';
+import { inferModel } from '../shape/infer.js';
 import { missingExternalFiles } from '../onnx/external.js';
 import { readModel } from '../onnx/read.js';
 import { BufferSource } from '../onnx/source.js';
@@ -28,6 +33,10 @@ export interface AnalyzeOptions {
   all: boolean;
   color?: boolean;
   limits: Limits;
+  /** Device profile (built-in name or file) for predicted latency. */
+  device?: string;
+  /** Latency budget, ms (needs `device`). */
+  maxLatency?: number;
   /** `--depth N`: roll costs up by name scope (table and md sections, JSON `modules`). */
   depth?: number;
   /** `-o FILE`: write the report there (atomically) instead of stdout. */
@@ -42,6 +51,8 @@ const HTML_DEFAULT_DEPTH = 2;
 
 /** Runs `mbn analyze`; returns whether every budget given on the command line holds. */
 export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
+  if (options.maxLatency !== undefined && !options.device) throw new MbnError('usage', '--max-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
+  const profile = options.device ? loadProfile(options.device) : null;
   if (options.depth !== undefined && options.format === 'csv') {
     throw new MbnError('usage', '--depth works with --format table, md, json and html, not csv (csv has one row per layer)');
   }
@@ -49,7 +60,9 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const model = readModel(path);
   let report;
   try {
-    report = analyzeModel(model, inferOptions(options));
+    const inferred = inferModel(model, inferOptions(options));
+    report = buildReport(model, inferred);
+    if (profile) addLatency(report, layerLinks(inferred), profile);
     for (const location of missingExternalFiles(path, externalLocations(model))) {
       report.notes.push(`external data file ${quote(location)} is missing: not needed for analysis`);
     }
@@ -78,10 +91,11 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
             : options.format === 'md'
               ? renderMarkdown(report, view)
               : renderTable(report, view);
+    const latency = profile && (options.format === 'table' || options.format === 'md') ? renderLatency(report as LatencyReport, profile, { ...view, markdown: options.format === 'md' }) : '';
     if (options.output !== undefined) {
-      const bytes = Buffer.from(text);
+      const bytes = Buffer.from(text + latency);
       writePieces({ path: options.output, force: options.force ?? false, protect: [path] }, [bytes], new BufferSource(bytes));
-    } else write(1, text);
+    } else write(1, text + latency);
   }
   const results = checkLimits(report.totals, options.limits);
   const failed = results.filter((r) => !r.passed);
@@ -93,5 +107,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
     write(2, `${err.red('✖')} the analysis is incomplete, so no budget can pass:\n`);
     for (const line of describeGaps(gaps, report.model.inputs)) write(2, `  ${terminalText(line)}\n`);
   }
-  return { budgetsExceeded: failed.length > 0 || gaps.length > 0 };
+  const latencyFailure = options.maxLatency === undefined ? null : latencyBudgetFailure((report as LatencyReport).totals.latencyMs ?? null, options.maxLatency, profile!.name);
+  if (latencyFailure) write(2, `${err.red('✖')} ${latencyFailure}\n`);
+  return { budgetsExceeded: failed.length > 0 || gaps.length > 0 || latencyFailure !== null };
 }

@@ -5,6 +5,7 @@ import {
   type CheckedModel,
   baselineRecords,
   adviseRecord,
+  latencyRecord,
   budgetRecords,
   checkJson,
   figuresOf,
@@ -20,8 +21,13 @@ import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '../budget/config.js';
 import { adviseModel } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
-import { analyzeModel } from '../cost/analyze.js';
+import { analyzeModel, buildReport } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
+import { BUILTIN_PROFILES } from '../latency/builtin.js';
+import { layerLinks } from '../latency/graph.js';
+import { addLatency } from '../latency/model.js';
+import { loadProfile } from '../latency/profile.js';
+import { inferModel } from '../shape/infer.js';
 import { readModel } from '../onnx/read.js';
 import {
   type BudgetFormat,
@@ -196,11 +202,19 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
       const model = readModel(shown);
       let report;
       let advice = null;
+      let latency: CheckRecord | null = null;
       try {
         const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
         // The advise key's rules read the same cost report, so the model is analyzed once either way.
         if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
         else report = analyzeModel(model, shapes);
+        if (entry.maxLatencyMs !== null && entry.device !== null) {
+          const spec = BUILTIN_PROFILES.some((b) => b.name === entry.device) ? entry.device : resolve(configDir, entry.device);
+          const profile = loadProfile(spec, `${source.file}: "device"`);
+          const inferred = inferModel(model, shapes);
+          const predicted = addLatency(buildReport(model, inferred), layerLinks(inferred), profile).totals.latencyMs ?? null;
+          latency = latencyRecord(name, shown, predicted, entry.maxLatencyMs, profile.name);
+        }
       } finally {
         model.source.close();
       }
@@ -209,6 +223,8 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
       models.push(checked);
       const records = budgetRecords(name, shown, checked.totals, entry.limits, gaps.length === 0);
       if (entry.advise && advice) records.push(adviseRecord(name, shown, advice, entry.advise));
+      // Predicted latency of an incomplete analysis leaves out the layers mbn could not count: it never passes.
+      if (latency) records.push(gaps.length > 0 ? { ...latency, passed: false, message: `${latency.message}; the analysis is incomplete, so it cannot pass` } : latency);
       records.push(...incompleteRecords(name, shown, describeGaps(gaps, report.model.inputs)));
       perModel.push({ entry, model: checked, records, blocked: gaps.length > 0 });
     }
@@ -242,7 +258,7 @@ export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
     for (const r of checks) if (!r.passed) write(2, `${err.red('✖')} ${checkLine(r)}\n`);
   }
   for (const p of perModel) {
-    if (p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise) {
+    if (p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise && p.entry.maxLatencyMs === null) {
       write(2, `mbn: warning: ${quote(p.model.name)} sets no budget (add maxMacs, maxFlops, maxParams, maxWeightBytes or maxActivationBytes)\n`);
     }
   }

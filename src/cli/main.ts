@@ -62,6 +62,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   inputValueOption(analyze);
   limitOptions(analyze);
   allowUncountedOption(analyze);
+  analyze
+    .option('--device <profile>', 'predict each layer\'s latency on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
+    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'));
   analyze.action(async (path: string, opts) => {
     const { runAnalyze } = await import('./analyze.js');
     const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts), version: VERSION });
@@ -80,6 +83,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--min-reduction <fraction>', 'skip layers that would save less than this share of their MACs (0.5 or 50%)', parseFraction('--min-reduction'))
     .option('--max-error <e>', 'skip layers whose relative weight error would exceed e (svd init)', parseFraction('--max-error'))
     .option('--target-macs <budget>', 'separate, greedily, only until the model fits this many MACs (e.g. 600M)', parseLimitFlag('--target-macs', 'maxMacs'))
+    .option('--target-latency <ms>', 'with --device: separate, by predicted time saved, only until the predicted latency fits (milliseconds)', parsePositiveNumber('--target-latency'))
+    .option('--device <profile>', 'device profile for --target-latency: a file from mbn calibrate or a built-in name (rpi4, rpi5, jetson-orin-nano)')
     .option('--multiplier <r>', 'depth multiplier r: depthwise filters per input channel (rank of the approximation)', parsePositiveInt('--multiplier'), 1)
     .option('--allow-costlier', 'also rewrite convs whose pair costs more than the conv (r·(g/N + 1/K) ≥ 1, e.g. at full rank)', false)
     .addOption(new Option('--init <method>', 'new weights: svd approximates the original conv, he draws fresh He-normal weights').choices(['svd', 'he']).default('svd'))
@@ -175,6 +180,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--warmup <n>', 'untimed runs before timing', parseNonNegativeInt('--warmup'), 3)
     .option('--runs <n>', 'timed runs per model', parsePositiveInt('--runs'), 20)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
+    .option('--per-layer', 'profile in ONNX Runtime and report each layer\'s time, bytes moved and arithmetic intensity', false)
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(bench);
@@ -183,7 +189,27 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runBench } = await import('./bench.js');
     await runBench(paths, opts);
   });
+  program
+    .command('calibrate')
+    .description('measure this machine through ONNX Runtime (micro-benchmarks, under a minute) and write a device profile for --device')
+    .option('-o, --output <file>', 'write the profile here (default: stdout)')
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
+    .option('--runs <n>', 'timed runs per micro-benchmark (the fastest is kept)', parsePositiveInt('--runs'), 20)
+    .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
+    .action(async (opts) => {
+      const { runCalibrate } = await import('./calibrate.js');
+      await runCalibrate(opts);
+    });
   return program;
+}
+
+function parsePositiveNumber(flag: string) {
+  return (text: string): number => {
+    const value = Number(text.replace(/ms$/, ''));
+    if (!/^[0-9.]+(ms)?$/.test(text) || !Number.isFinite(value) || value <= 0) throw new MbnError('usage', `${flag} '${text.slice(0, 40)}' is not a positive number of milliseconds`);
+    return value;
+  };
 }
 
 function collect(value: string, previous: string[]): string[] {

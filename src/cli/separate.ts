@@ -1,6 +1,8 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { analyzeModel } from '../cost/analyze.js';
+import { MbnError } from '../errors.js';
 import type { Model } from '../ir/types.js';
+import { loadProfile } from '../latency/profile.js';
 import { externalLocations, hasExternalData } from '../ir/walk.js';
 import { DataFileSource } from '../onnx/external.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
@@ -22,6 +24,9 @@ export interface SeparateCliOptions {
   minReduction?: number;
   maxError?: number;
   targetMacs?: number;
+  /** --target-latency MS (needs device). */
+  targetLatency?: number;
+  device?: string;
   multiplier: number;
   allowCostlier: boolean;
   init: 'svd' | 'he';
@@ -39,6 +44,8 @@ export function defaultOutput(input: string): string {
 }
 
 export async function runSeparate(path: string, opts: SeparateCliOptions): Promise<void> {
+  if (opts.targetLatency !== undefined && !opts.device) throw new MbnError('usage', '--target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
+  const targetLatency = opts.targetLatency !== undefined ? { ms: opts.targetLatency, profile: loadProfile(opts.device!) } : null;
   const output = opts.output ?? defaultOutput(path);
   const model = readModel(path);
   try {
@@ -50,6 +57,7 @@ export async function runSeparate(path: string, opts: SeparateCliOptions): Promi
       minReduction: opts.minReduction ?? null,
       maxError: opts.maxError ?? null,
       targetMacs: opts.targetMacs ?? null,
+      targetLatency,
       multiplier: opts.multiplier,
       allowCostlier: opts.allowCostlier,
       init: opts.init,

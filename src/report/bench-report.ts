@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import type { Measurement, InputSpec } from '../bench/run.js';
+import type { MeasuredLayer, PerLayerResult } from '../latency/per-layer.js';
 import { PATH_WIDTH, terminalCell } from './safe-text.js';
 import { boxTable } from './table.js';
 import { dimsText, human } from './units.js';
@@ -23,6 +24,10 @@ export interface BenchRecord {
   latencyRatio: number;
   /** This model's MACs over the first model's (null when the first has none). */
   macRatio: number | null;
+  /** `--per-layer`: ONNX Runtime's profiled time of each layer (see src/latency/per-layer.ts). */
+  layers?: MeasuredLayer[];
+  /** `--per-layer`: the trace's totals and the nodes ONNX Runtime added itself. */
+  trace?: Omit<PerLayerResult, 'layers'>;
 }
 
 export interface BenchOptions {

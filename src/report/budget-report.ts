@@ -74,13 +74,12 @@ export function describeLimit(r: BudgetResult): string {
     message: null,
     complete: true,
   };
-  // `mbn analyze` has always printed rounded figures even when they read the same ("569M … of 569M by 1"); kept so.
   return describeOutcome(record);
 }
 
 /** A check's outcome, without whose it is. A value and limit that round to the same text are shown exactly (`pair`). */
 function describeOutcome(r: CheckRecord): string {
-  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise') return `${r.message}`;
+  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency') return `${r.message}`;
   if (r.kind === 'incomplete') return `incomplete analysis: ${r.message}`;
   const label = labelOf(r.metric);
   const [value, limit] = pair(r.metric, r.value!, r.limit!);
@@ -106,6 +105,7 @@ function checkName(r: CheckRecord, maxIncrease: number | null): string {
   if (r.kind === 'incomplete') return 'complete analysis';
   if (r.kind === 'no-baseline') return 'baseline';
   if (r.kind === 'advise') return 'advise';
+  if (r.kind === 'latency') return 'latency';
   const label = labelOf(r.metric);
   return r.kind === 'baseline' ? `${label} vs baseline (+${maxIncrease ?? 0}%)` : label;
 }

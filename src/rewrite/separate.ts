@@ -10,6 +10,9 @@ import type { DataPart } from '../onnx/external.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
+import { layerLinks } from '../latency/graph.js';
+import { predictLatency, separatedTime, weightsCold } from '../latency/model.js';
+import type { DeviceProfile } from '../latency/profile.js';
 import { ShapeError } from '../ops/define.js';
 import { product } from '../util/count.js';
 import { checkConvDefinition } from '../ops/conv.js';
@@ -43,6 +46,8 @@ export interface SeparateOptions extends InferOptions {
   matches: (name: string, pattern: string) => boolean;
   /** Told how many of the eligible layers' weights are computed so far (the slow part of planning). */
   progress?: (done: number, total: number) => void;
+  /** `--target-latency MS --device P`: separate, by predicted time saved, until the predicted latency fits. */
+  targetLatency?: { ms: number; profile: DeviceProfile } | null;
 }
 
 export interface CandidateLayer {
@@ -213,6 +218,40 @@ function effectiveRank(conv: ConvGeometry, multiplier: number): number {
   return Math.min(multiplier, conv.outChannels / conv.group, conv.kernel.reduce((a, b) => a * b, 1));
 }
 
+/**
+ * `--target-latency`: the candidates ranked by the time separation is predicted to save on the device (the convs
+ * where it pays, not those with the most MACs), taken until the predicted latency fits. Convs whose separation is
+ * predicted to save no time are skipped, said so.
+ */
+function chooseByLatency(pool: CandidateLayer[], before: Report, inferred: InferResult, target: { ms: number; profile: DeviceProfile }, notes: string[]): CandidateLayer[] {
+  const links = layerLinks(inferred);
+  const { layers, totals } = predictLatency(before, links, target.profile);
+  const savings = new Map<CandidateLayer, number>();
+  for (const c of pool) {
+    const i = inferred.layers.findIndex((l) => l.node === c.node);
+    const after = i < 0 ? null : separatedTime(target.profile, before.layers[i], links[i], weightsCold(before, target.profile), c.info);
+    if (after === null) continue;
+    savings.set(c, layers[i].latencyMs - after * before.layers[i].executions);
+  }
+  const ranked = pool.filter((c) => (savings.get(c) ?? 0) > 0).sort((a, b) => savings.get(b)! - savings.get(a)!);
+  for (const c of pool) if (!ranked.includes(c)) c.skipped = `separation is not predicted to save time on ${target.profile.name}`;
+  const chosen: CandidateLayer[] = [];
+  let ms = totals.latencyMs;
+  for (const c of ranked) {
+    if (ms <= target.ms) break;
+    chosen.push(c);
+    ms -= savings.get(c)!;
+  }
+  for (const c of ranked) if (!chosen.includes(c)) c.skipped = 'not needed to meet --target-latency';
+  const shown = (x: number) => `${Number(x.toPrecision(3))} ms`;
+  notes.push(
+    ms <= target.ms
+      ? `--target-latency: predicted latency on ${target.profile.name} ${shown(totals.latencyMs)} → ${shown(ms)} (${chosen.length} conv${chosen.length === 1 ? '' : 's'}, by predicted time saved)`
+      : `--target-latency cannot be met: separating every conv predicted to save time gives ${shown(ms)} on ${target.profile.name}`,
+  );
+  return chosen;
+}
+
 export function planSeparation(model: Model, options: SeparateOptions): SeparatePlan {
   const inferred = inferModel(model, options);
   const before = buildReport(model, inferred);
@@ -286,6 +325,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
       notes.push(`--target-macs cannot be met: separating every eligible conv gives ${macs} MACs`);
     }
   }
+  if (options.targetLatency) chosen = chooseByLatency(chosen, before, inferred, options.targetLatency, notes);
   let macsAfter = before.totals.macs;
   let paramsAfter = before.totals.params;
   const sharedDone = new Set<string>();

@@ -1,0 +1,65 @@
+import { bytesFor } from '../onnx/dtype.js';
+import { elements, type TensorState } from '../ops/define.js';
+import type { InferResult } from '../shape/infer.js';
+
+/**
+ * What the latency code needs to know about each layer beyond the cost report: the tensor names it reads and
+ * writes (to follow producers and consumers, and to match ONNX Runtime's renamed nodes) and the bytes it moves.
+ * One entry per report layer, in the same order.
+ */
+export interface LayerLink {
+  name: string;
+  op: string;
+  domain: string;
+  scope: string;
+  inputs: string[];
+  outputs: string[];
+  /** Bytes of every input read once (activations and weights); null when a shape is unknown. */
+  inputBytes: number | null;
+  /** Bytes of every output written once; null when a shape is unknown. */
+  outputBytes: number | null;
+  /** Input names that are weights (initializers or constants). */
+  weightInputs: string[];
+  /** Group of a Conv (1 for others). */
+  group: number;
+  /** Kernel elements of a Conv (product of its kernel dims; 0 for others or when unknown). */
+  kernelSize: number;
+  /** Input channels of a Conv (0 for others). */
+  inChannels: number;
+  /** Every output's value is known before run time: the runtime folds the layer into a constant. */
+  folded: boolean;
+}
+
+function stateBytes(states: (TensorState | null)[], names: string[]): number | null {
+  let total = 0;
+  for (let i = 0; i < names.length; i++) {
+    if (!names[i]) continue;
+    const s = states[i];
+    if (!s?.shape || !s.dtype) return null;
+    total += bytesFor(s.dtype, elements(s.shape));
+  }
+  return total;
+}
+
+export function layerLinks(inferred: InferResult): LayerLink[] {
+  return inferred.layers.map((l) => {
+    const groupAttr = l.node.attributes.find((a) => a.name === 'group');
+    const group = groupAttr?.data.type === 'int' ? groupAttr.data.value : 1;
+    const weightNames = new Set(l.weights.map((w) => w.name));
+    return {
+      name: l.name,
+      op: l.node.opType,
+      domain: l.node.domain,
+      scope: l.scope,
+      inputs: l.node.inputs,
+      outputs: l.node.outputs,
+      inputBytes: stateBytes(l.inputs, l.node.inputs),
+      outputBytes: stateBytes(l.outputs, l.node.outputs),
+      weightInputs: l.node.inputs.filter((n) => weightNames.has(n)),
+      group,
+      kernelSize: l.node.opType === 'Conv' ? (l.inputs[1]?.shape?.slice(2).reduce((a, b) => a * b, 1) ?? 0) : 0,
+      inChannels: l.node.opType === 'Conv' ? (l.inputs[0]?.shape?.[1] ?? 0) : 0,
+      folded: l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined),
+    };
+  });
+}

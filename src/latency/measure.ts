@@ -1,0 +1,280 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Chunk, initializer, node, writeModel } from '../bench/models.js';
+import { measureModel, type Ort } from '../bench/run.js';
+import { encodeValueInfoField } from '../onnx/encode.js';
+import { type DeviceProfile, PROFILE_SCHEMA } from './profile.js';
+
+/**
+ * `mbn calibrate`: micro-benchmarks through ONNX Runtime, each a one-op model written with mbn's own encoders,
+ * whose FLOPs and bytes are known by construction. Each is timed as `mbn bench` times a model (a whole
+ * session.run), and the fastest run is kept: on a busy machine it is the one least disturbed.
+ */
+const FLOAT = 1;
+/** Adds in the bandwidth benchmark. */
+const ADDS = 8;
+/** Adds in the cache-resident elementwise benchmark. */
+const CACHED_ADDS = 50;
+const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
+
+interface MicroBenchmark {
+  name: string;
+  what: string;
+  flops: number;
+  bytes: number;
+  input: number[];
+  write(path: string): void;
+  /** Ops in the model (for the per-op overhead). */
+  ops: number;
+}
+
+/**
+ * `depth` chained 3×3 convs (pads 1) of `c` channels at hw×hw: a chain, so that the layout conversions ONNX Runtime
+ * adds around a run of NCHWc convs (ReorderInput, ReorderOutput) are paid once, not once per conv.
+ */
+function convBench(name: string, what: string, c: number, hw: number, group: number, depth: number, k = 3): MicroBenchmark {
+  const macs = c * (c / group) * k * k * hw * hw;
+  const act = c * hw * hw * 4;
+  const weights = c * (c / group) * k * k * 4;
+  return {
+    name,
+    what,
+    flops: depth * 2 * macs,
+    bytes: depth * (2 * act + weights),
+    input: [1, c, hw, hw],
+    ops: depth,
+    write: (path) => {
+      const chunks: Chunk[] = [];
+      for (let i = 0; i < depth; i++) {
+        const x = i === 0 ? 'x' : `t${i - 1}`;
+        const y = i === depth - 1 ? 'y' : `t${i}`;
+        const pad = (k - 1) / 2;
+        chunks.push(node('Conv', [x, `w${i}`], [y], `conv${i}`, [ints('kernel_shape', [k, k]), ints('pads', [pad, pad, pad, pad]), { name: 'group', type: 'int', value: group }]));
+        chunks.push(...initializer(`w${i}`, [c, c / group, k, k], Math.sqrt(1 / ((c / group) * k * k))));
+      }
+      chunks.push(encodeValueInfoField('x', FLOAT, [1, c, hw, hw], 11), encodeValueInfoField('y', FLOAT, [1, c, hw, hw], 12));
+      writeModel(path, name, chunks, 13, 3);
+    },
+  };
+}
+
+/** `adds` chained Adds of the input to itself, then a ReduceMax: big tensors stay in the session, one number comes out. */
+function writeAddChain(path: string, adds: number, shape: number[]): void {
+  const chunks: Chunk[] = [];
+  let prev = 'x';
+  for (let i = 0; i < adds; i++) {
+    chunks.push(node('Add', [prev, 'x'], [`a${i}`], `add${i}`));
+    prev = `a${i}`;
+  }
+  chunks.push(node('ReduceMax', [prev], ['y'], 'reduce', [{ name: 'keepdims', type: 'int', value: 0 }]));
+  chunks.push(encodeValueInfoField('x', FLOAT, shape, 11), encodeValueInfoField('y', FLOAT, [], 12));
+  writeModel(path, 'add', chunks, 13, 3);
+}
+
+/** Chained small ops of one class, for its per-op overhead. */
+const SMALL = 50;
+function chainBench(name: string, what: string, op: (i: number, x: string, y: string) => Chunk[], shape: number[], macsPerOp: number): MicroBenchmark {
+  return {
+    name,
+    what,
+    flops: 2 * macsPerOp * SMALL,
+    bytes: 0,
+    input: shape,
+    ops: SMALL,
+    write: (path) => {
+      const chunks: Chunk[] = [];
+      for (let i = 0; i < SMALL; i++) chunks.push(...op(i, i === 0 ? 'x' : `t${i - 1}`, i === SMALL - 1 ? 'y' : `t${i}`));
+      chunks.push(encodeValueInfoField('x', FLOAT, shape, 11), encodeValueInfoField('y', FLOAT, shape, 12));
+      writeModel(path, name, chunks, 13, 3);
+    },
+  };
+}
+
+function benchmarks(): MicroBenchmark[] {
+  const m = 64;
+  const k = 512;
+  const addElements = 64 * 256 * 256;
+  const chain = 200;
+  return [
+    convBench('conv', '4 chained Conv 3×3, 64→64 channels, 28×28, pads 1 (dense conv: peak compute)', 64, 28, 1, 4),
+    {
+      name: 'gemm',
+      what: `MatMul [${m}, ${k}] × [${k}, ${k}] (GEMM: peak compute)`,
+      flops: 2 * m * k * k,
+      bytes: (m * k + k * k + m * k) * 4,
+      input: [m, k],
+      ops: 1,
+      write: (path) =>
+        writeModel(path, 'gemm', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [k, k], Math.sqrt(1 / k)), encodeValueInfoField('x', FLOAT, [m, k], 11), encodeValueInfoField('y', FLOAT, [m, k], 12)], 13, 3),
+    },
+    convBench('pointwise', '8 chained Conv 1×1, 32→32 channels, 56×56 (pointwise conv efficiency)', 32, 56, 1, 8, 1),
+    convBench('depthwise', '16 chained depthwise Conv 3×3, 64 channels, 28×28, group 64 (depthwise efficiency, cache-resident)', 64, 28, 64, 16),
+    {
+      name: 'elementwise',
+      what: `${CACHED_ADDS} chained Adds of [1, 16, 64, 64] float tensors (256 KB, cache-resident), then a ReduceMax (elementwise compute rate)`,
+      flops: CACHED_ADDS * 16 * 64 * 64,
+      bytes: CACHED_ADDS * 16 * 64 * 64 * 12,
+      input: [1, 16, 64, 64],
+      ops: CACHED_ADDS + 1,
+      write: (path) => writeAddChain(path, CACHED_ADDS, [1, 16, 64, 64]),
+    },
+    {
+      name: 'bandwidth',
+      what: `${ADDS} chained Adds of [1, 64, 256, 256] float tensors, then a ReduceMax (memory bandwidth: ${(ADDS * addElements * 12) / 1e6} MB moved by the Adds)`,
+      flops: ADDS * addElements,
+      bytes: ADDS * addElements * 12,
+      input: [1, 64, 256, 256],
+      ops: ADDS + 1,
+      write: (path) => writeAddChain(path, ADDS, [1, 64, 256, 256]),
+    },
+    {
+      name: 'overhead',
+      what: `a chain of ${chain} Relu/Neg on a [1, 8] tensor (per-op overhead)`,
+      flops: 0,
+      bytes: 0,
+      input: [1, 8],
+      ops: chain,
+      write: (path) => {
+        const chunks: Chunk[] = [];
+        let prev = 'x';
+        for (let i = 0; i < chain; i++) {
+          const out = i === chain - 1 ? 'y' : `t${i}`;
+          chunks.push(node(i % 2 ? 'Neg' : 'Relu', [prev], [out], `op${i}`));
+          prev = out;
+        }
+        chunks.push(encodeValueInfoField('x', FLOAT, [1, 8], 11), encodeValueInfoField('y', FLOAT, [1, 8], 12));
+        writeModel(path, 'chain', chunks, 13, 3);
+      },
+    },
+    chainBench('conv-overhead', `a chain of ${SMALL} Conv 3×3, 8→8 channels on [1, 8, 4, 4] (per-conv overhead)`, (i, x, y) => [
+      node('Conv', [x, `w${i}`], [y], `conv${i}`, [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
+      ...initializer(`w${i}`, [8, 8, 3, 3], 0.1),
+    ], [1, 8, 4, 4], 8 * 8 * 9 * 16),
+    chainBench('depthwise-overhead', `a chain of ${SMALL} depthwise Conv 3×3 on [1, 8, 4, 4] (per-depthwise-conv overhead)`, (i, x, y) => [
+      node('Conv', [x, `w${i}`], [y], `dw${i}`, [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), { name: 'group', type: 'int', value: 8 }]),
+      ...initializer(`w${i}`, [8, 1, 3, 3], 0.3),
+    ], [1, 8, 4, 4], 8 * 9 * 16),
+    chainBench('gemm-overhead', `a chain of ${SMALL} MatMul [1, 16] × [16, 16] (per-GEMM overhead)`, (i, x, y) => [
+      node('MatMul', [x, `w${i}`], [y], `mm${i}`),
+      ...initializer(`w${i}`, [16, 16], 0.25),
+    ], [1, 16], 16 * 16),
+    {
+      name: 'call',
+      what: 'one Relu on a [1, 8] tensor (per-call overhead)',
+      flops: 0,
+      bytes: 0,
+      input: [1, 8],
+      ops: 1,
+      write: (path) => {
+        const chunks: Chunk[] = [];
+        let prev = 'x';
+        for (let i = 0; i < 1; i++) {
+          const out = i === 0 ? 'y' : `t${i}`;
+          chunks.push(node(i % 2 ? 'Neg' : 'Relu', [prev], [out], `op${i}`));
+          prev = out;
+        }
+        chunks.push(encodeValueInfoField('x', FLOAT, [1, 8], 11), encodeValueInfoField('y', FLOAT, [1, 8], 12));
+        writeModel(path, 'chain', chunks, 13, 3);
+      },
+    },
+  ];
+}
+
+/** The largest per-core cache (L2 on most CPUs) from Linux's sysfs; 512 KiB when unknown. */
+export function cacheSize(): number {
+  let best = 0;
+  for (let i = 0; i < 8; i++) {
+    const dir = `/sys/devices/system/cpu/cpu0/cache/index${i}`;
+    try {
+      const level = Number(readFileSync(`${dir}/level`, 'utf8'));
+      const shared = readFileSync(`${dir}/shared_cpu_list`, 'utf8').trim();
+      const m = /^([0-9]+)K$/.exec(readFileSync(`${dir}/size`, 'utf8').trim());
+      // The last level shared by several cores is not this core's to use alone.
+      if (m && level >= 2 && (level === 2 || shared === '0')) best = Math.max(best, Number(m[1]) * 1024);
+    } catch {
+      break;
+    }
+  }
+  return best || 512 * 1024;
+}
+
+export interface CalibrateOptions {
+  threads: number;
+  runs: number;
+  /** Passes over the whole list of micro-benchmarks. */
+  rounds: number;
+  warmup: number;
+  name: string;
+  onStep?: (name: string) => void;
+}
+
+export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<DeviceProfile> {
+  const dir = mkdtempSync(join(tmpdir(), 'mbn-calibrate-'));
+  const results: NonNullable<DeviceProfile['measurements']> = [];
+  try {
+    const list = benchmarks();
+    for (const b of list) b.write(join(dir, `${b.name}.onnx`));
+    // Rounds over the whole list, so that a burst of load elsewhere cannot spoil every run of one benchmark; the
+    // fastest run of all is kept (the one least disturbed by other processes: a micro-benchmark's true speed).
+    const best = new Map<string, number>();
+    for (let round = 0; round < options.rounds; round++) {
+      for (const b of list) {
+        options.onStep?.(`${b.name} (round ${round + 1} of ${options.rounds})`);
+        const m = await measureModel(ort, join(dir, `${b.name}.onnx`), [{ name: 'x', type: 'float32', dims: b.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads });
+        best.set(b.name, Math.min(best.get(b.name) ?? Infinity, m.latency.min));
+      }
+    }
+    for (const b of list) results.push({ name: b.name, what: b.what, flops: b.flops, bytes: b.bytes, ms: best.get(b.name)! });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const at = (name: string) => results.find((r) => r.name === name)!;
+  // The chain costs one call and 200 ops, the single op one call and one op.
+  const overheadMs = Math.max(0, (at('overhead').ms - at('call').ms) / 199);
+  const callMs = Math.max(0, at('call').ms - overheadMs);
+  // Each rate is the benchmark's work over its time less its ops' overhead (the generic one: the class's own
+  // comes from the small chains below, and is small beside these benchmarks' times).
+  const rate = (name: string, of: 'flops' | 'bytes') => {
+    const r = at(name);
+    const ops = benchmarks().find((b) => b.name === name)!.ops;
+    return r[of] / (Math.max(r.ms - callMs - ops * overheadMs, r.ms / 2) * 1e6);
+  };
+  // A small chain costs one call and SMALL ops, each its class's overhead plus its (tiny) arithmetic.
+  const classOverhead = (name: string, gflops: number) => {
+    const r = at(name);
+    return Math.max(0, (r.ms - callMs - r.flops / (gflops * 1e6)) / SMALL);
+  };
+  const gflops = { conv: rate('conv', 'flops'), pointwise: rate('pointwise', 'flops'), depthwise: rate('depthwise', 'flops'), gemm: rate('gemm', 'flops'), elementwise: rate('elementwise', 'flops') };
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    schema: PROFILE_SCHEMA,
+    name: options.name,
+    description: `measured by mbn calibrate through ONNX Runtime, ${options.threads} intra-op thread${options.threads === 1 ? '' : 's'}`,
+    calibrated: true,
+    threads: options.threads,
+    gflops: { conv: round(gflops.conv), pointwise: round(gflops.pointwise), depthwise: round(gflops.depthwise), gemm: round(gflops.gemm), elementwise: round(gflops.elementwise) },
+    memoryGBps: round(rate('bandwidth', 'bytes')),
+    cacheGBps: round(rate('elementwise', 'bytes')),
+    cacheBytes: cacheSize(),
+    overheadUs: {
+      conv: round(classOverhead('conv-overhead', gflops.conv) * 1000),
+      // A 1×1 conv is the same kernel as any conv: the same set-up cost.
+      pointwise: round(classOverhead('conv-overhead', gflops.conv) * 1000),
+      depthwise: round(classOverhead('depthwise-overhead', gflops.depthwise) * 1000),
+      gemm: round(classOverhead('gemm-overhead', gflops.gemm) * 1000),
+      elementwise: round(overheadMs * 1000),
+    },
+    runOverheadUs: round(callMs * 1000),
+    sources: ['mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops'],
+    measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),
+    measuredOn: {
+      date: new Date().toISOString(),
+      runtime: `onnxruntime-node ${ort.env?.versions?.node ?? ort.env?.versions?.common ?? '?'}`,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      logicalCpus: cpus().length,
+      runs: options.runs,
+      rounds: options.rounds,
+    },
+  };
+}

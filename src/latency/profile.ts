@@ -1,0 +1,113 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { MbnError, quote } from '../errors.js';
+import { BUILTIN_PROFILES } from './builtin.js';
+
+/**
+ * A device profile (schema mbn.device/1): what the latency model needs to know about a machine. Rates are for
+ * `threads` intra-op threads of ONNX Runtime (or, for the built-in estimates, one core). See README, "Device
+ * profiles".
+ */
+export const PROFILE_SCHEMA = 'mbn.device/1';
+
+export const OP_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm', 'elementwise'] as const;
+export type OpClass = (typeof OP_CLASSES)[number];
+
+export interface DeviceProfile {
+  schema: typeof PROFILE_SCHEMA;
+  name: string;
+  description: string;
+  /** true when measured by `mbn calibrate`; false for an estimate from published figures. */
+  calibrated: boolean;
+  threads: number;
+  /** Attainable FLOP rate of each op class, GFLOP/s (10⁹ FLOP per second). */
+  gflops: Record<OpClass, number>;
+  /** Attainable DRAM bandwidth, GB/s (10⁹ bytes per second), for layers whose bytes exceed `cacheBytes`. */
+  memoryGBps: number;
+  /** Attainable bandwidth of the last private cache, GB/s, for layers whose bytes fit in `cacheBytes`. */
+  cacheGBps: number;
+  /** Size of that cache, bytes (a layer moving no more than this is served from it). */
+  cacheBytes: number;
+  /** Fixed cost of running one op of each class (dispatch, kernel set-up, small-tensor inefficiency), µs. */
+  overheadUs: Record<OpClass, number>;
+  /** Fixed cost of one inference call (feeding inputs, returning outputs), microseconds. */
+  runOverheadUs: number;
+  /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
+  sources: string[];
+  /** `mbn calibrate` only: each micro-benchmark and its result. */
+  measurements?: { name: string; what: string; flops: number; bytes: number; ms: number }[];
+  /** `mbn calibrate` only: runtime, host, date. */
+  measuredOn?: Record<string, string | number>;
+}
+
+function positive(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+
+/** Checks a parsed profile; throws a usage error naming the first bad field. `where` names the file. */
+export function validateProfile(data: unknown, where: string): DeviceProfile {
+  const bad = (what: string): never => {
+    throw new MbnError('usage', `device profile ${where}: ${what}`);
+  };
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('is not a JSON object');
+  const p = data as Record<string, unknown>;
+  if (p.schema !== PROFILE_SCHEMA) bad(`"schema" must be "${PROFILE_SCHEMA}" (found ${quote(JSON.stringify(p.schema) ?? 'nothing')})`);
+  if (typeof p.name !== 'string' || p.name === '') bad('"name" must be a non-empty string');
+  if (p.description !== undefined && typeof p.description !== 'string') bad('"description" must be a string');
+  if (typeof p.calibrated !== 'boolean') bad('"calibrated" must be true or false');
+  if (!Number.isInteger(p.threads) || (p.threads as number) < 1) bad('"threads" must be a positive integer');
+  const g = p.gflops;
+  if (typeof g !== 'object' || g === null || Array.isArray(g)) bad(`"gflops" must be an object with ${OP_CLASSES.join(', ')}`);
+  for (const c of OP_CLASSES) {
+    if (!positive((g as Record<string, unknown>)[c])) bad(`"gflops.${c}" must be a positive number (GFLOP/s)`);
+  }
+  for (const key of Object.keys(g as object)) if (!(OP_CLASSES as readonly string[]).includes(key)) bad(`"gflops.${key}" is not an op class (${OP_CLASSES.join(', ')})`);
+  if (!positive(p.memoryGBps)) bad('"memoryGBps" must be a positive number (GB/s)');
+  if (!positive(p.cacheGBps)) bad('"cacheGBps" must be a positive number (GB/s)');
+  if (!Number.isInteger(p.cacheBytes) || (p.cacheBytes as number) < 0) bad('"cacheBytes" must be an integer ≥ 0 (bytes)');
+  const o = p.overheadUs;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad(`"overheadUs" must be an object with ${OP_CLASSES.join(', ')}`);
+  for (const c of OP_CLASSES) {
+    const v = (o as Record<string, unknown>)[c];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`"overheadUs.${c}" must be a number ≥ 0 (microseconds)`);
+  }
+  if (typeof p.runOverheadUs !== 'number' || !Number.isFinite(p.runOverheadUs) || p.runOverheadUs < 0) bad('"runOverheadUs" must be a number ≥ 0 (microseconds)');
+  if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
+  return {
+    schema: PROFILE_SCHEMA,
+    name: p.name as string,
+    description: (p.description as string | undefined) ?? '',
+    calibrated: p.calibrated as boolean,
+    threads: p.threads as number,
+    gflops: Object.fromEntries(OP_CLASSES.map((c) => [c, (g as Record<string, number>)[c]])) as Record<OpClass, number>,
+    memoryGBps: p.memoryGBps as number,
+    cacheGBps: p.cacheGBps as number,
+    cacheBytes: p.cacheBytes as number,
+    overheadUs: Object.fromEntries(OP_CLASSES.map((c) => [c, (o as Record<string, number>)[c]])) as Record<OpClass, number>,
+    runOverheadUs: p.runOverheadUs as number,
+    sources: p.sources as string[],
+    ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
+    ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
+  };
+}
+
+/** `--device` / config `device`: the name of a built-in profile, or a path to a profile JSON file. */
+export function loadProfile(spec: string, what = '--device'): DeviceProfile {
+  const builtin = BUILTIN_PROFILES.find((p) => p.name === spec);
+  if (builtin) return builtin;
+  if (!existsSync(spec)) {
+    throw new MbnError('usage', `${what} ${quote(spec)} is neither a profile file nor a built-in profile (${BUILTIN_PROFILES.map((p) => p.name).join(', ')})`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(spec, 'utf8');
+  } catch (error) {
+    throw new MbnError('usage', `cannot read device profile ${quote(spec)}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new MbnError('usage', `device profile ${quote(spec)} is not valid JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return validateProfile(data, quote(spec));
+}
