@@ -23,6 +23,9 @@ describe('PointwiseStats', () => {
     expect(one.weights[0]).toBeCloseTo(1.4, 10);
     expect(one.weights[1]).toBe(0);
     expect(one.bias[0]).toBeCloseTo(5, 10);
+    // errorOf: residuals 0.6, −1.8, 1.8, −0.6 (sum of squares 7.2) against Σy² = 306.
+    expect(s.errorOf(Float64Array.from([1.4, 0]), Float64Array.from([5]))).toBeCloseTo(Math.sqrt(7.2 / 306), 10);
+    expect(s.errorOf(Float64Array.from([2, -3]), Float64Array.from([5]))).toBeLessThan(1e-7);
   });
 
   it('gives the least-squares line and its residual on data no line fits, accumulated over batches', () => {

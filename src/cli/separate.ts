@@ -11,6 +11,7 @@ import { makeStyle } from '../report/style.js';
 import { assertSameFolder, buildRewrite, planSeparation, type SeparateOptions } from '../rewrite/separate.js';
 import { write } from './output.js';
 import { progressReporter } from './progress.js';
+import { prepareCalibration, refitOnData, verifyOnData } from '../calibrate/run.js';
 
 export interface SeparateCliOptions {
   output?: string;
@@ -29,6 +30,8 @@ export interface SeparateCliOptions {
   batch?: number;
   format: 'table' | 'json' | 'md';
   color?: boolean;
+  /** A folder of .npy batches, or random:N. */
+  calibrate?: string;
 }
 
 /** Node-name globs: `*` matches any run of characters (slashes included, as exporters put them in names), `?` one. */
@@ -43,7 +46,7 @@ export function defaultOutput(input: string): string {
   return join(dirname(input), `${stem}.separated${ext || '.onnx'}`);
 }
 
-export function runSeparate(path: string, opts: SeparateCliOptions): void {
+export async function runSeparate(path: string, opts: SeparateCliOptions): Promise<void> {
   const output = opts.output ?? defaultOutput(path);
   const model = readModel(path);
   try {
@@ -70,8 +73,14 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
     }
     const plan = planSeparation(model, options);
     planning?.done();
+    const calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, opts.seed, opts.input) : null;
+    if (calibration) {
+      const fitting = opts.format === 'table' ? progressReporter('fitting pointwise weights on calibration data') : undefined;
+      await refitOnData(calibration, model, plan, opts.init, fitting);
+      fitting?.done();
+    }
     const built = buildRewrite(model, plan, output);
-    const summary: SeparationSummary = { input: path, output: opts.dryRun ? null : output, plan, built, after: null };
+    const summary: SeparationSummary = { input: path, output: opts.dryRun ? null : output, plan, built, after: null, calibration: calibration?.summary ?? null };
     if (!opts.dryRun) {
       const progress = opts.format === 'table' ? progressReporter(`writing ${basename(output)}`) : undefined;
       // Both files are complete and synced before either is renamed into place.
@@ -95,9 +104,12 @@ export function runSeparate(path: string, opts: SeparateCliOptions): void {
       } finally {
         written.source.close();
       }
+      if (calibration) await verifyOnData(calibration, path, output);
     } else {
       // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
-      summary.after = analyzeModel(readModelFrom(new PieceSource(built.pieces, model.source), model.path), { inputShapes: opts.input, batch: opts.batch });
+      const pieces = new PieceSource(built.pieces, model.source);
+      summary.after = analyzeModel(readModelFrom(pieces, model.path), { inputShapes: opts.input, batch: opts.batch });
+      if (calibration) await verifyOnData(calibration, path, pieces.view(0, pieces.size).slice());
     }
     const style = makeStyle(process.stdout, opts.color);
     write(1, renderSeparation(summary, opts.format, style));

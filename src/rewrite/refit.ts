@@ -92,12 +92,37 @@ export class PointwiseStats {
     this.pixels += batch * pixels;
   }
 
+  /** ‖P·Z + c − Y‖/‖Y‖ of given weights ([N, zg] row-major) and bias ([N]) on the accumulated data. */
+  errorOf(weights: Float64Array, bias: Float64Array): number {
+    const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
+    const d = zg + 1;
+    let residual = this.yy;
+    const x = new Float64Array(d);
+    for (let G = 0; G < g; G++) {
+      const full = this.gram[G];
+      for (let n = 0; n < ng; n++) {
+        const row = (G * ng + n) * zg;
+        for (let i = 0; i < zg; i++) x[i] = weights[row + i];
+        x[zg] = bias[G * ng + n];
+        for (let i = 0; i < d; i++) {
+          residual -= 2 * x[i] * this.cross[G][i * ng + n];
+          let gx = 0;
+          for (let j = 0; j < d; j++) gx += (i <= j ? full[i * d + j] : full[j * d + i]) * x[j];
+          residual += x[i] * gx;
+        }
+      }
+    }
+    return this.yy > 0 ? Math.sqrt(Math.max(0, residual) / this.yy) : Math.sqrt(Math.max(0, residual));
+  }
+
   /**
    * Least-squares weights using only the depthwise channels `keep` of each group (local indices, e.g. the first
    * r′ filters of every input channel for a lower rank; all by default). Columns not kept get weight 0.
    * λ = ridge · trace(G_z)/dim on the Z block (not the bias), so nearly collinear depthwise outputs stay solvable.
+   * With a `prior` ([N, zg], e.g. the SVD weights) the ridge pulls towards it instead of towards 0: directions the
+   * data does not determine (fewer pixels than unknowns, in a deep layer of a small input) keep the SVD weights.
    */
-  solve(ridge = 1e-7, keep?: number[]): RefitSolution {
+  solve(ridge = 1e-7, keep?: number[], prior?: Float64Array): RefitSolution {
     const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
     const d = zg + 1;
     const cols = [...(keep ?? Array.from({ length: zg }, (_, i) => i)), zg];
@@ -114,7 +139,12 @@ export class PointwiseStats {
       const lambda = m > 1 ? (ridge * trace) / (m - 1) : 0;
       for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) a[i * m + j] = at(cols[i], cols[j]) + (i === j && i < m - 1 ? lambda : 0);
       const rhs = new Float64Array(m * ng);
-      for (let i = 0; i < m; i++) for (let n = 0; n < ng; n++) rhs[i * ng + n] = this.cross[G][cols[i] * ng + n];
+      for (let i = 0; i < m; i++) {
+        for (let n = 0; n < ng; n++) {
+          const pull = prior && i < m - 1 ? lambda * prior[(G * ng + n) * zg + cols[i]] : 0;
+          rhs[i * ng + n] = this.cross[G][cols[i] * ng + n] + pull;
+        }
+      }
       const x = choleskySolve(a, m, rhs, ng);
       for (let n = 0; n < ng; n++) {
         const row = (G * ng + n) * zg;

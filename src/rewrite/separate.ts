@@ -364,13 +364,20 @@ export interface BuiltRewrite {
   /** New external data (when the model keeps weights outside): file name and bytes. */
   externalData: { location: string; bytes: Uint8Array[] } | null;
   /** Names of the new nodes per rewritten layer, for reports. */
-  newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number }>;
+  newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number; depthwiseOutput: string }>;
+}
+
+/** A value to expose as an extra output of the main graph (calibration reads intermediate activations this way). */
+export interface ExtraOutput {
+  name: string;
+  dtype: number;
+  rank: number;
 }
 
 /**
  * Turns a plan into byte edits of the model. `outputPath` names the external data file when one is needed.
  */
-export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string): BuiltRewrite {
+export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string, extraOutputs: ExtraOutput[] = []): BuiltRewrite {
   const index = plan.index;
   const usesExternal = hasExternalData(model);
   const externalLocation = `${basename(outputPath)}.data`;
@@ -443,11 +450,23 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     });
     const pwAttrs: NewAttribute[] = [{ name: 'kernel_shape', type: 'ints', value: new Array(spatial).fill(1) }];
     if (conv.group > 1) pwAttrs.push({ name: 'group', type: 'int', value: conv.group });
+    // A data-driven refit brings its own bias (see refit.ts); the original one then goes once nothing reads it.
+    let biasInput = conv.hasBias ? node.inputs[2] : null;
+    if (w.bias) {
+      biasInput = unique(`${base}_pw_bias`);
+      editOf(graph).append.push(tensorField(biasInput, w.bias.dims, w.bias.data));
+      if (conv.hasBias) {
+        const left = (readers.get(node.inputs[2]) ?? 1) - 1;
+        readers.set(node.inputs[2], left);
+        const old = findWeight(index, graph, node.inputs[2]);
+        if (left === 0 && old) removeWeight(index, graph, node.inputs[2], old, editOf);
+      }
+    }
     const pointwise = encodeNodeField({
       name: pwName,
       opType: 'Conv',
       domain: node.domain,
-      inputs: conv.hasBias ? [dwOut, names.pw, node.inputs[2]] : [dwOut, names.pw],
+      inputs: biasInput ? [dwOut, names.pw, biasInput] : [dwOut, names.pw],
       outputs: [node.outputs[0]],
       attributes: pwAttrs,
       docString: `pointwise half of ${node.name || node.opType} (mbn separate)`,
@@ -456,7 +475,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     const edit = editOf(graph);
     edit.fields.set(node.span.tagStart, { kind: 'replace', fields: [depthwise, pointwise] });
     edit.append.push(encodeValueInfoField(dwOut, dtype, depthwiseOutputShape(graph, node.outputs[0], conv, w.rank)));
-    newNodes.set(c, { depthwise: dwName, pointwise: pwName, rank: w.rank });
+    newNodes.set(c, { depthwise: dwName, pointwise: pwName, rank: w.rank, depthwiseOutput: dwOut });
 
     // The old weight goes once nothing reads it any more.
     const weightName = node.inputs[1];
@@ -465,6 +484,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
   }
 
+  for (const o of extraOutputs) editOf(model.graph).append.push(encodeValueInfoField(o.name, o.dtype, new Array(o.rank).fill(null), 12));
   let modelEdit = emptyEdit();
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
   const pieces = spliceMessage(model.source, 0, model.size, modelEdit);

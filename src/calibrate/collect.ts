@@ -1,0 +1,243 @@
+import type { Ort, OrtSession, OrtTensor } from '../bench/run.js';
+import { MbnError } from '../errors.js';
+import type { Model, TensorRef } from '../ir/types.js';
+import { DataType } from '../onnx/dtype.js';
+import { readTensorBytes } from '../onnx/tensor-data.js';
+import { PieceSource, piecesLength } from '../onnx/splice.js';
+import { PointwiseStats } from '../rewrite/refit.js';
+import { type CandidateLayer, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
+import { decodeFloats, float16ToNumber, numberToFloat16 } from '../tensor/float.js';
+import type { CalibrationBatch } from './inputs.js';
+
+/**
+ * Calibration with ONNX Runtime: per separated conv, the original conv's output Y (from the original model) and the
+ * depthwise outputs Z (from the model rewritten so far: asymmetric, Zhang et al. 2016) are read as extra graph
+ * outputs of in-memory copies of the model (built with the same byte-range edits as the rewrite), one batch at a
+ * time, and folded into Gram statistics; the pointwise weights and bias are then solved by least squares.
+ */
+
+export interface LayerFit {
+  layer: CandidateLayer;
+  /** ‖Ŷ − Y‖/‖Y‖ of the conv's output on the fitting batches: with the SVD weights, and after the refit. */
+  svdError: number;
+  refitError: number | null;
+  /** Why the layer kept its SVD weights, when it did. */
+  kept: string | null;
+}
+
+export interface OutputCheck {
+  name: string;
+  /** ‖rewritten − original‖ / ‖original‖ over every element of every batch. */
+  relativeError: number;
+  /** Cosine similarity between the two outputs, flattened over every batch. */
+  cosine: number;
+  maxAbsDiff: number;
+  /** Share of rows whose arg-max over the last dim is unchanged, for class-score-like outputs (float, rank ≤ 3, last dim > 1). */
+  top1Agreement: number | null;
+}
+
+type Source = string | Uint8Array;
+
+export function feedsOf(ort: Ort, batch: CalibrationBatch, names: readonly string[]): Record<string, OrtTensor> {
+  const feeds: Record<string, OrtTensor> = {};
+  for (const [name, t] of Object.entries(batch)) {
+    if (!names.includes(name)) continue;
+    feeds[name] = new ort.Tensor(t.type, typed(t.type, t.data), t.dims);
+  }
+  return feeds;
+}
+
+function typed(type: string, data: Float64Array): unknown {
+  switch (type) {
+    case 'float32':
+      return Float32Array.from(data);
+    case 'float64':
+      return data;
+    case 'float16':
+      return Uint16Array.from(data, (x) => numberToFloat16(x));
+    case 'int64':
+      return BigInt64Array.from(data, (x) => BigInt(Math.trunc(x)));
+    case 'uint64':
+      return BigUint64Array.from(data, (x) => BigInt(Math.max(0, Math.trunc(x))));
+    case 'int32':
+      return Int32Array.from(data);
+    case 'uint32':
+      return Uint32Array.from(data);
+    case 'int16':
+      return Int16Array.from(data);
+    case 'uint16':
+      return Uint16Array.from(data);
+    case 'int8':
+      return Int8Array.from(data);
+    default:
+      return Uint8Array.from(data); // uint8, bool
+  }
+}
+
+/** A float output's values as float64 (null for other types). */
+export function valuesOf(t: OrtTensor): Float64Array | null {
+  const tensor = t as OrtTensor & { type?: string; data?: ArrayLike<number> };
+  if (!tensor.data || !['float32', 'float64', 'float16'].includes(tensor.type ?? '')) return null;
+  return tensor.type === 'float16' ? Float64Array.from(tensor.data, (bits) => float16ToNumber(bits)) : Float64Array.from(tensor.data);
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+}
+
+/** The input model failing is the user's matter (MbnError); a rewritten copy failing is mbn's bug (exit 70). */
+async function open(ort: Ort, source: Source, what: string, mine: boolean): Promise<OrtSession> {
+  try {
+    const create = ort.InferenceSession.create as (s: Source, o: Record<string, unknown>) => Promise<OrtSession>;
+    return await create(source, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  } catch (error) {
+    const message = `onnxruntime cannot load ${what}: ${firstLine(error)}`;
+    throw mine ? new Error(message) : new MbnError('unsupported', message);
+  }
+}
+
+async function run(session: OrtSession, feeds: Record<string, OrtTensor>, what: string, mine: boolean): Promise<Record<string, OrtTensor>> {
+  try {
+    return await session.run(feeds);
+  } catch (error) {
+    const message = `onnxruntime cannot run ${what}: ${firstLine(error)}`;
+    throw mine ? new Error(message) : new MbnError('unsupported', message);
+  }
+}
+
+/** The bytes of a model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs. */
+function modelBytes(model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: { name: string; dtype: number; rank: number }[]): { bytes: Uint8Array; built: ReturnType<typeof buildRewrite> } {
+  const built = buildRewrite(model, { ...plan, chosen }, model.path ?? 'model.onnx', extra);
+  const source = new PieceSource(built.pieces, model.source);
+  return { bytes: source.view(0, piecesLength(built.pieces)).slice(), built };
+}
+
+export interface RefitOptions {
+  ridge: number;
+  onLayer?: (done: number, total: number) => void;
+}
+
+/**
+ * Refits, layer after layer in graph order, the pointwise weights and bias of every chosen conv of the main graph
+ * (convs in If/Loop bodies cannot be exposed as graph outputs and keep their SVD weights). Mutates `c.weights`.
+ */
+export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan, batches: CalibrationBatch[], options: RefitOptions): Promise<LayerFit[]> {
+  const fits: LayerFit[] = [];
+  const keys = new Map<string, number>();
+  for (const c of plan.chosen) keys.set(`${c.node.inputs[1]}:${c.conv!.group}`, (keys.get(`${c.node.inputs[1]}:${c.conv!.group}`) ?? 0) + 1);
+  const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
+  let done = 0;
+  for (const c of plan.chosen) {
+    const w = c.weights!;
+    const conv = c.conv!;
+    const dtype = c.weight!.tensor.dtype;
+    const rank = conv.kernel.length + 2;
+    let kept: string | null = null;
+    if (c.graph !== model.graph) kept = 'inside an If/Loop body: its activations cannot be read';
+    else if ((keys.get(`${c.node.inputs[1]}:${conv.group}`) ?? 0) > 1) kept = 'shares its weight with another conv';
+    if (kept) {
+      fits.push({ layer: c, svdError: NaN, refitError: null, kept });
+      options.onLayer?.(++done, plan.chosen.length);
+      continue;
+    }
+    const y = c.node.outputs[0];
+    const original = modelBytes(model, plan, [], graphOutputs.has(y) ? [] : [{ name: y, dtype, rank }]);
+    // Asymmetric: Z comes from the model with every conv before this one already refitted.
+    const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
+    const zName = current.newNodes.get(c)!.depthwiseOutput;
+    const rewritten = modelBytes(model, plan, plan.chosen, [{ name: zName, dtype, rank }]);
+    const a = await open(ort, original.bytes, 'the input model', false);
+    let b: OrtSession | null = null;
+    const groups = conv.group;
+    const stats = new PointwiseStats(groups, (conv.inChannels * w.rank) / groups, conv.outChannels / groups);
+    try {
+      b = await open(ort, rewritten.bytes, 'the rewritten model', true);
+      for (const batch of batches) {
+        const ya = (await run(a, feedsOf(ort, batch, a.inputNames), 'the input model', false))[y];
+        const zb = (await run(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true))[zName];
+        const yv = ya && valuesOf(ya);
+        const zv = zb && valuesOf(zb);
+        if (!yv || !zv) throw new Error(`calibration: ${y} or ${zName} was not produced`);
+        const pixels = ya.dims.slice(2).reduce((p, d) => p * d, 1);
+        stats.add(zv, yv, ya.dims[0], pixels);
+      }
+    } finally {
+      await a.release();
+      await b?.release();
+    }
+    const svdError = stats.errorOf(w.pointwise.data, conv.hasBias ? biasOf(model, c) : new Float64Array(conv.outChannels));
+    const fit = stats.solve(options.ridge, undefined, w.pointwise.data);
+    c.weights = { ...w, pointwise: { dims: w.pointwise.dims, data: fit.weights }, bias: { dims: [conv.outChannels], data: fit.bias } };
+    fits.push({ layer: c, svdError, refitError: fit.error, kept: null });
+    options.onLayer?.(++done, plan.chosen.length);
+  }
+  return fits;
+}
+
+/** The conv's own bias values (NaN when it is not an initializer of the conv's graph: the SVD error is then unknown). */
+function biasOf(model: Model, c: CandidateLayer): Float64Array {
+  const name = c.node.inputs[2];
+  const t = c.graph!.initializers.find((i) => i.name === name);
+  if (!t) return new Float64Array(c.conv!.outChannels).fill(NaN);
+  return decodeBias(model, t);
+}
+
+function decodeBias(model: Model, t: TensorRef): Float64Array {
+  const kind = t.dtype === DataType.FLOAT16 ? 'float16' : t.dtype === DataType.DOUBLE ? 'float64' : t.dtype === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
+  return decodeFloats(readTensorBytes(model, t), kind);
+}
+
+/** Runs both models on every batch and compares each graph output. */
+export async function verifyOutputs(ort: Ort, original: Source, rewritten: Source, batches: CalibrationBatch[]): Promise<OutputCheck[]> {
+  const a = await open(ort, original, 'the input model', false);
+  let b: OrtSession | null = null;
+  try {
+    b = await open(ort, rewritten, 'the rewritten model', true);
+    const acc = new Map<string, { dd: number; xx: number; yy: number; xy: number; max: number; agree: number; rows: number; ranked: boolean }>();
+    for (const batch of batches) {
+      const ra = await run(a, feedsOf(ort, batch, a.inputNames), 'the input model', false);
+      const rb = await run(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true);
+      for (const [name, ta] of Object.entries(ra)) {
+        const x = valuesOf(ta);
+        const y = rb[name] ? valuesOf(rb[name]) : null;
+        if (!x || !y || x.length !== y.length) continue;
+        const e = acc.get(name) ?? { dd: 0, xx: 0, yy: 0, xy: 0, max: 0, agree: 0, rows: 0, ranked: false };
+        for (let i = 0; i < x.length; i++) {
+          const d = y[i] - x[i];
+          e.dd += d * d;
+          e.xx += x[i] * x[i];
+          e.yy += y[i] * y[i];
+          e.xy += x[i] * y[i];
+          e.max = Math.max(e.max, Math.abs(d));
+        }
+        const dims = ta.dims;
+        const last = dims[dims.length - 1];
+        if (dims.length >= 2 && dims.length <= 3 && last > 1) {
+          e.ranked = true;
+          for (let r = 0; r < x.length / last; r++) {
+            e.rows++;
+            if (argmax(x, r * last, last) === argmax(y, r * last, last)) e.agree++;
+          }
+        }
+        acc.set(name, e);
+      }
+    }
+    return [...acc].map(([name, e]) => ({
+      name,
+      relativeError: e.xx > 0 ? Math.sqrt(e.dd / e.xx) : Math.sqrt(e.dd),
+      cosine: e.xx > 0 && e.yy > 0 ? e.xy / Math.sqrt(e.xx * e.yy) : e.xx === e.yy ? 1 : 0,
+      maxAbsDiff: e.max,
+      top1Agreement: e.ranked && e.rows > 0 ? e.agree / e.rows : null,
+    }));
+  } finally {
+    await a.release();
+    await b?.release();
+  }
+}
+
+function argmax(v: Float64Array, from: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (v[from + i] > v[from + best]) best = i;
+  return best;
+}

@@ -1,0 +1,88 @@
+import { type Ort, loadOrt } from '../bench/run.js';
+import { MbnError } from '../errors.js';
+import type { Model } from '../ir/types.js';
+import { hasExternalData } from '../ir/walk.js';
+import { PieceSource } from '../onnx/splice.js';
+import { type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
+import { type Calibration, type CalibrationBatch, graphInputs, loadCalibration } from './inputs.js';
+import { type LayerFit, type OutputCheck, refitSeparation, verifyOutputs } from './collect.js';
+
+/**
+ * `mbn separate --calibrate`: load the batches, split off a held-back part for verification (a quarter, when there
+ * are at least 4), refit the pointwise halves on the rest, and after writing compare the whole model's outputs.
+ */
+export const ORT_FOR_CALIBRATION = 'onnxruntime-node is not installed, so nothing was fitted or verified on data (npm install onnxruntime-node); the rewrite uses the SVD weights';
+
+export interface CalibrationSummary {
+  source: string;
+  kind: 'folder' | 'random';
+  batches: number;
+  fitBatches: number;
+  /** Batches the verification ran on: held back from the fit, or all of them when fewer than 4. */
+  verifyBatches: number;
+  heldBack: boolean;
+  /** Per rewritten conv: its output error on the fitting data with SVD weights and after the refit. */
+  layers: { name: string; svdError: number | null; refitError: number | null; kept: string | null }[];
+  /** Per graph output of the rewritten vs the original model on the verification batches; null: not run. */
+  outputs: OutputCheck[] | null;
+  /** The same check for the plain SVD rewrite (before the refit), for comparison; null when nothing was refitted. */
+  svdOutputs: OutputCheck[] | null;
+  notes: string[];
+}
+
+export interface CalibrationRun {
+  summary: CalibrationSummary;
+  ort: Ort | null;
+  fit: CalibrationBatch[];
+  verify: CalibrationBatch[];
+}
+
+export function prepareCalibration(model: Model, plan: SeparatePlan, spec: string, seed: number, given?: Map<string, number[]>): CalibrationRun {
+  if (hasExternalData(model)) throw new MbnError('usage', '--calibrate needs the weights inside the .onnx file (this model keeps them in external data files)');
+  const resolved = new Map(plan.before.model.inputs.map((i) => [i.name, i.shape]));
+  const calibration: Calibration = loadCalibration(spec, graphInputs(model, resolved, given), seed);
+  const n = calibration.batches.length;
+  const held = n >= 4 ? Math.max(1, Math.floor(n / 4)) : 0;
+  const fit = calibration.batches.slice(0, n - held);
+  const verify = held ? calibration.batches.slice(n - held) : calibration.batches;
+  const notes: string[] = [];
+  if (calibration.kind === 'random') notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
+  if (!held) notes.push(`fewer than 4 calibration batches: the output check ran on the batches the fit used`);
+  let ort: Ort | null = null;
+  try {
+    ort = loadOrt();
+  } catch {
+    notes.push(ORT_FOR_CALIBRATION);
+  }
+  return {
+    summary: { source: calibration.source, kind: calibration.kind, batches: n, fitBatches: fit.length, verifyBatches: verify.length, heldBack: held > 0, layers: [], outputs: null, svdOutputs: null, notes },
+    ort,
+    fit,
+    verify,
+  };
+}
+
+export async function refitOnData(run: CalibrationRun, model: Model, plan: SeparatePlan, init: 'svd' | 'he', onLayer?: (done: number, total: number) => void): Promise<LayerFit[]> {
+  if (!run.ort || !plan.chosen.length) return [];
+  if (init === 'he') {
+    run.summary.notes.push('--init he: the new weights are random (for training from scratch), so nothing was fitted; expect a large output error until trained');
+    return [];
+  }
+  // The plain SVD rewrite's output error on the same batches: what the refit is measured against.
+  const svd = buildRewrite(model, plan, model.path ?? 'model.onnx');
+  const svdSource = new PieceSource(svd.pieces, model.source);
+  run.summary.svdOutputs = await verifyOutputs(run.ort, model.path!, svdSource.view(0, svdSource.size).slice(), run.verify);
+  const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-3, onLayer });
+  run.summary.layers = fits.map((f) => ({
+    name: f.layer.name,
+    svdError: Number.isNaN(f.svdError) ? null : f.svdError,
+    refitError: f.refitError,
+    kept: f.kept,
+  }));
+  return fits;
+}
+
+export async function verifyOnData(run: CalibrationRun, original: string | Uint8Array, rewritten: string | Uint8Array): Promise<void> {
+  if (!run.ort) return;
+  run.summary.outputs = await verifyOutputs(run.ort, original, rewritten, run.verify);
+}
