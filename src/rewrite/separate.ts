@@ -231,7 +231,8 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
       // --max-error / --target-macs pick each layer's rank: the weight error of every rank that saves MACs.
       const ranks = rankOptions(model, c, options);
       options.progress?.(++decomposed, eligible);
-      const fits = options.maxError === null ? ranks : ranks.filter((o) => o.error <= options.maxError!);
+      // The float64 figure may differ from the stored weights' error in the last bits: not a reason to raise a rank.
+      const fits = options.maxError === null ? ranks : ranks.filter((o) => o.error <= options.maxError! * (1 + 1e-6));
       if (!fits.length) {
         const last = ranks[ranks.length - 1];
         c.relativeError = last.error;
