@@ -125,8 +125,8 @@ describe('bad calibration data', () => {
     cases.push([shape, `mbn: '${join(shape, 'a.npy')}' has shape (1, 3, 48) but input 'x' is [p2o.DynamicDimension.0, 3, p2o.DynamicDimension.1, p2o.DynamicDimension.2]\n`]);
     const cut = join(dir, 'cut');
     mkdirSync(cut, { recursive: true });
-    writeFileSync(join(cut, 'a.npy'), encodeNpy([1, 3, 4, 4], new Array(48).fill(0)).subarray(0, 100));
-    cases.push([cut, `mbn: '${join(cut, 'a.npy')}' is not a usable .npy file: truncated data (shape (1, 3, 4, 4) needs 192 bytes, 36 present)\n`]);
+    writeFileSync(join(cut, 'a.npy'), encodeNpy([1, 3, 4, 4], new Array(48).fill(0)).subarray(0, 150));
+    cases.push([cut, `mbn: '${join(cut, 'a.npy')}' is not a usable .npy file: truncated data (shape (1, 3, 4, 4) needs 192 bytes, 22 present)\n`]);
     for (const [data, message] of cases) {
       const r = mbn(['separate', cls, '--dry-run', '--calibrate', data]);
       expect(r.stderr).toBe(message);
