@@ -4,6 +4,7 @@ import type { Model, TensorRef } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
+import type { SeparatedWeights } from '../rewrite/decompose.js';
 import { PointwiseStats } from '../rewrite/refit.js';
 import { type CandidateLayer, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
 import { decodeFloats, float16ToNumber, numberToFloat16 } from '../tensor/float.js';
@@ -21,6 +22,8 @@ export interface LayerFit {
   /** ‖Ŷ − Y‖/‖Y‖ of the conv's output on the fitting batches: with the SVD weights, and after the refit. */
   svdError: number;
   refitError: number | null;
+  /** The plain SVD weights at the layer's final rank (what the refit is compared against). */
+  svd: SeparatedWeights;
   /** Why the layer kept its SVD weights, when it did. */
   kept: string | null;
 }
@@ -115,6 +118,12 @@ function modelBytes(model: Model, plan: SeparatePlan, chosen: CandidateLayer[], 
 
 export interface RefitOptions {
   ridge: number;
+  /**
+   * --max-error with data: the ranks a layer may take (ascending) and how to give it one. The layer is collected at
+   * the highest rank; the smallest rank whose refitted output error on the data is within `maxError` is kept (the
+   * lower-rank factors are the leading singular pairs, so their depthwise outputs are a subset of the collected ones).
+   */
+  pickRank?: { maxError: number; ranks: (c: CandidateLayer) => number[]; setRank: (c: CandidateLayer, rank: number) => void };
   onLayer?: (done: number, total: number) => void;
 }
 
@@ -128,29 +137,33 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   for (const c of plan.chosen) keys.set(`${c.node.inputs[1]}:${c.conv!.group}`, (keys.get(`${c.node.inputs[1]}:${c.conv!.group}`) ?? 0) + 1);
   const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
   let done = 0;
-  for (const c of plan.chosen) {
+  const total = plan.chosen.length;
+  for (const c of plan.chosen.slice()) {
     const w = c.weights!;
     const conv = c.conv!;
     const dtype = c.weight!.tensor.dtype;
-    const rank = conv.kernel.length + 2;
+    const tensorRank = conv.kernel.length + 2;
     let kept: string | null = null;
     if (c.graph !== model.graph) kept = 'inside an If/Loop body: its activations cannot be read';
     else if ((keys.get(`${c.node.inputs[1]}:${conv.group}`) ?? 0) > 1) kept = 'shares its weight with another conv';
     if (kept) {
-      fits.push({ layer: c, svdError: NaN, refitError: null, kept });
-      options.onLayer?.(++done, plan.chosen.length);
+      fits.push({ layer: c, svdError: NaN, refitError: null, svd: w, kept });
+      options.onLayer?.(++done, total);
       continue;
     }
+    const ranks = options.pickRank?.ranks(c) ?? [];
+    const top = ranks.length ? ranks[ranks.length - 1] : w.rank;
+    if (top !== w.rank) options.pickRank!.setRank(c, top);
     const y = c.node.outputs[0];
-    const original = modelBytes(model, plan, [], graphOutputs.has(y) ? [] : [{ name: y, dtype, rank }]);
+    const original = modelBytes(model, plan, [], graphOutputs.has(y) ? [] : [{ name: y, dtype, rank: tensorRank }]);
     // Asymmetric: Z comes from the model with every conv before this one already refitted.
     const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
     const zName = current.newNodes.get(c)!.depthwiseOutput;
-    const rewritten = modelBytes(model, plan, plan.chosen, [{ name: zName, dtype, rank }]);
+    const rewritten = modelBytes(model, plan, plan.chosen, [{ name: zName, dtype, rank: tensorRank }]);
     const a = await open(ort, original.bytes, 'the input model', false);
     let b: OrtSession | null = null;
     const groups = conv.group;
-    const stats = new PointwiseStats(groups, (conv.inChannels * w.rank) / groups, conv.outChannels / groups);
+    const stats = new PointwiseStats(groups, (conv.inChannels * top) / groups, conv.outChannels / groups);
     try {
       b = await open(ort, rewritten.bytes, 'the rewritten model', true);
       for (const batch of batches) {
@@ -166,13 +179,47 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
       await a.release();
       await b?.release();
     }
-    const svdError = stats.errorOf(w.pointwise.data, conv.hasBias ? biasOf(model, c) : new Float64Array(conv.outChannels));
-    const fit = stats.solve(options.ridge, undefined, w.pointwise.data);
-    c.weights = { ...w, pointwise: { dims: w.pointwise.dims, data: fit.weights }, bias: { dims: [conv.outChannels], data: fit.bias } };
-    fits.push({ layer: c, svdError, refitError: fit.error, kept: null });
-    options.onLayer?.(++done, plan.chosen.length);
+    const cg = conv.inChannels / groups;
+    const keepOf = (r: number) => Array.from({ length: cg * r }, (_, i) => Math.floor(i / r) * top + (i % r));
+    let rank = top;
+    let fit = null as ReturnType<PointwiseStats['solve']> | null;
+    for (const r of ranks.length ? ranks : [top]) {
+      fit = stats.solve(options.ridge, r === top ? undefined : keepOf(r), c.weights!.pointwise.data);
+      rank = r;
+      if (!options.pickRank || fit.error <= options.pickRank.maxError) break;
+    }
+    if (options.pickRank && fit!.error > options.pickRank.maxError) {
+      // Beyond the limit at every rank that saves MACs: the conv stays as it is, and later layers are fitted so.
+      c.skipped = `output error on data ${fit!.error.toFixed(4)} exceeds --max-error ${options.pickRank.maxError} even at rank ${top}`;
+      plan.chosen.splice(plan.chosen.indexOf(c), 1);
+      options.onLayer?.(++done, total);
+      continue;
+    }
+    const full = c.weights!;
+    const bias = conv.hasBias ? biasOf(model, c) : new Float64Array(conv.outChannels);
+    if (rank !== top) {
+      // Keep the first `rank` of every input channel's `top` filters, in the rank-`rank` layout.
+      options.pickRank!.setRank(c, rank);
+      const keep = keepOf(rank);
+      const pw = new Float64Array(conv.outChannels * keep.length);
+      for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = fit!.weights[n * cg * top + keep[i]];
+      fit = { ...fit!, weights: pw };
+    }
+    const chosen = c.weights!;
+    const svdError = rank === top ? stats.errorOf(full.pointwise.data, bias) : subsetError(stats, chosen.pointwise.data, bias, keepOf(rank), cg * top);
+    c.weights = { ...chosen, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: fit!.bias } };
+    fits.push({ layer: c, svdError, refitError: fit!.error, svd: chosen, kept: null });
+    options.onLayer?.(++done, total);
   }
   return fits;
+}
+
+/** The error of rank-r weights ([N, keep.length]) measured on statistics collected at a higher rank. */
+function subsetError(stats: PointwiseStats, weights: Float64Array, bias: Float64Array, keep: number[], width: number): number {
+  const n = bias.length;
+  const wide = new Float64Array(n * width);
+  for (let o = 0; o < n; o++) for (let i = 0; i < keep.length; i++) wide[o * width + keep[i]] = weights[o * keep.length + i];
+  return stats.errorOf(wide, bias);
 }
 
 /** The conv's own bias values (NaN when it is not an initializer of the conv's graph: the SVD error is then unknown). */

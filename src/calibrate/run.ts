@@ -3,7 +3,7 @@ import { MbnError } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { hasExternalData } from '../ir/walk.js';
 import { PieceSource } from '../onnx/splice.js';
-import { type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
+import { type CandidateLayer, type SeparateOptions, type SeparatePlan, buildRewrite, rankOptions, setRank } from '../rewrite/separate.js';
 import { type Calibration, type CalibrationBatch, graphInputs, loadCalibration } from './inputs.js';
 import { type LayerFit, type OutputCheck, refitSeparation, verifyOutputs } from './collect.js';
 
@@ -62,17 +62,41 @@ export function prepareCalibration(model: Model, plan: SeparatePlan, spec: strin
   };
 }
 
-export async function refitOnData(run: CalibrationRun, model: Model, plan: SeparatePlan, init: 'svd' | 'he', onLayer?: (done: number, total: number) => void): Promise<LayerFit[]> {
+export async function refitOnData(run: CalibrationRun, model: Model, plan: SeparatePlan, options: SeparateOptions, onLayer?: (done: number, total: number) => void): Promise<LayerFit[]> {
+  const init = options.init;
   if (!run.ort || !plan.chosen.length) return [];
   if (init === 'he') {
     run.summary.notes.push('--init he: the new weights are random (for training from scratch), so nothing was fitted; expect a large output error until trained');
     return [];
   }
-  // The plain SVD rewrite's output error on the same batches: what the refit is measured against.
-  const svd = buildRewrite(model, plan, model.path ?? 'model.onnx');
+  // --max-error with data: each layer's rank is the smallest whose output error on the data is within it (the plan's
+  // choice from the weight error is only the starting point). --target-macs keeps the plan's ranks.
+  const position = new Map(plan.layers.map((c, i) => [c, i]));
+  const pickRank =
+    options.maxError !== null && options.targetMacs === null
+      ? {
+          maxError: options.maxError,
+          ranks: (c: CandidateLayer) => rankOptions(model, c, { ...options, maxError: null }).map((o) => o.rank),
+          setRank: (c: CandidateLayer, rank: number) => setRank(model, c, options, rank, position.get(c)!),
+        }
+      : undefined;
+  const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-3, onLayer, pickRank });
+  // The plain SVD rewrite at the same ranks (same MACs), on the same batches: what the refit is measured against.
+  const svdWeights = new Map(fits.map((f) => [f.layer, f.svd]));
+  const svdPlan = { ...plan, chosen: plan.chosen.map((c) => ({ ...c, weights: svdWeights.get(c) ?? c.weights })) };
+  const svd = buildRewrite(model, svdPlan, model.path ?? 'model.onnx');
   const svdSource = new PieceSource(svd.pieces, model.source);
   run.summary.svdOutputs = await verifyOutputs(run.ort, model.path!, svdSource.view(0, svdSource.size).slice(), run.verify);
-  const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-3, onLayer });
+  if (pickRank) {
+    // The MACs and params follow the ranks chosen on the data.
+    plan.macsAfter = plan.before.totals.macs;
+    plan.paramsAfter = plan.before.totals.params;
+    for (const c of plan.chosen) {
+      const info = c.info!;
+      if (info.macs !== null) plan.macsAfter -= (info.macs - info.macsAfter!) * c.executions;
+      plan.paramsAfter += info.paramsAfter - info.params;
+    }
+  }
   run.summary.layers = fits.map((f) => ({
     name: f.layer.name,
     svdError: Number.isNaN(f.svdError) ? null : f.svdError,

@@ -63,6 +63,7 @@ export async function runSeparate(path: string, opts: SeparateCliOptions): Promi
       init: opts.init,
       seed: opts.seed,
       matches: nameMatches,
+      errorOnData: opts.calibrate !== undefined && opts.init === 'svd',
     };
     const planning = opts.format === 'table' ? progressReporter('decomposing weights') : undefined;
     options.progress = planning;
@@ -76,7 +77,7 @@ export async function runSeparate(path: string, opts: SeparateCliOptions): Promi
     const calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, opts.seed, opts.input) : null;
     if (calibration) {
       const fitting = opts.format === 'table' ? progressReporter('fitting pointwise weights on calibration data') : undefined;
-      await refitOnData(calibration, model, plan, opts.init, fitting);
+      await refitOnData(calibration, model, plan, options, fitting);
       fitting?.done();
     }
     const built = buildRewrite(model, plan, output);

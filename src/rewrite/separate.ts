@@ -33,6 +33,8 @@ export interface SeparateOptions extends InferOptions {
   allowCostlier: boolean;
   init: 'svd' | 'he';
   seed: number;
+  /** --max-error is judged on calibration data after planning, not on the weight error. */
+  errorOnData?: boolean;
   /** Node-name glob matcher (kept injectable so that selection stays a pure function). */
   matches: (name: string, pattern: string) => boolean;
   /** Told how many of the eligible layers' weights are computed so far (the slow part of planning). */
@@ -232,7 +234,8 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
       const ranks = rankOptions(model, c, options);
       options.progress?.(++decomposed, eligible);
       // The float64 figure may differ from the stored weights' error in the last bits: not a reason to raise a rank.
-      const fits = options.maxError === null ? ranks : ranks.filter((o) => o.error <= options.maxError! * (1 + 1e-6));
+      // With calibration data the error on the data decides (see calibrate/run.ts): every rank stays possible.
+      const fits = options.maxError === null || options.errorOnData ? ranks : ranks.filter((o) => o.error <= options.maxError! * (1 + 1e-6));
       if (!fits.length) {
         const last = ranks[ranks.length - 1];
         c.relativeError = last.error;
@@ -314,7 +317,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   return { layers, chosen, before, macsAfter, paramsAfter, macsKnown: missing === null, target, notes, index };
 }
 
-interface RankOption {
+export interface RankOption {
   rank: number;
   /** ‖W − W_r‖/‖W‖ of the float64 rank-r factors. */
   error: number;
@@ -325,7 +328,7 @@ interface RankOption {
  * with --allow-costlier), each with its weight error: one decomposition at the top rank gives them all, since the
  * rank-r factors are the first r singular pairs of each input channel (‖σ_t u_t‖² is component t's energy).
  */
-function rankOptions(model: Model, c: CandidateLayer, options: SeparateOptions): RankOption[] {
+export function rankOptions(model: Model, c: CandidateLayer, options: SeparateOptions): RankOption[] {
   const conv = c.conv!;
   const K = conv.kernel.reduce((a, b) => a * b, 1);
   const step = conv.group / conv.outChannels + 1 / K;
@@ -349,7 +352,7 @@ function rankOptions(model: Model, c: CandidateLayer, options: SeparateOptions):
   return out;
 }
 
-function setRank(model: Model, c: CandidateLayer, options: SeparateOptions, rank: number, position: number): void {
+export function setRank(model: Model, c: CandidateLayer, options: SeparateOptions, rank: number, position: number): void {
   c.info = separationFigures(c.conv!, rank, c.pixels);
   c.weights = computeWeights(model, c, { ...options, multiplier: rank }, position);
   c.relativeError = Number.isNaN(c.weights.relativeError) ? null : c.weights.relativeError;
