@@ -101,6 +101,25 @@ describe.skipIf(!ort)('calibrated separation on pretrained models', () => {
     expect(table.stdout).toMatch(/^output error 0\.0\d\d on 2 held-back calibration batches: small; check the task metric before use$/m);
   });
 
+  it('--max-error with data: each layer gets the rank whose refitted output error on the data is within it', () => {
+    const byWeights = separateJson([det, '--dry-run', ...DET, '--max-error', '0.1']);
+    // On the weights alone no rank that saves MACs gets within 0.1: nothing is separated.
+    expect(byWeights.layers).toHaveLength(0);
+    const onData = separateJson([det, '--dry-run', ...DET, '--max-error', '0.1', '--calibrate', detData]);
+    expect(onData.layers).toHaveLength(6);
+    for (const l of onData.calibration.layers) expect(l.refitError).toBeLessThanOrEqual(0.1);
+    // The 96→24 conv right after the backbone needs only rank 1 on text images.
+    expect(onData.layers.find((l: { name: string }) => l.name === 'p2o.Conv.49').multiplier).toBe(1);
+    expect(onData.totals.macsAfter).toBeLessThan(onData.totals.macsBefore);
+    expect(worst(onData.calibration.outputs)).toBeLessThan(worst(onData.calibration.svdOutputs));
+  });
+
+  it('--init he: nothing is fitted, and the report says the weights are random', () => {
+    const r = separateJson([cls, '--dry-run', '--init', 'he', '--calibrate', clsData]);
+    expect(r.calibration.layers).toEqual([]);
+    expect(r.calibration.notes.some((n: string) => n.startsWith('--init he: the new weights are random'))).toBe(true);
+  });
+
   it('random:N feeds seeded Gaussian batches and says real data is better', () => {
     const r = separateJson([cls, '--dry-run', '--calibrate', 'random:3']);
     expect([r.calibration.kind, r.calibration.batches, r.calibration.heldBack]).toEqual(['random', 3, false]);
