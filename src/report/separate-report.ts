@@ -198,7 +198,9 @@ export function verdict(s: SeparationSummary): { text: string; error: number } |
       ? 'the rewrite keeps the model\'s outputs'
       : e <= 0.1
         ? 'small; check the task metric before use'
-        : 'fine-tune before use, or give --calibrate with real data / a lower --max-error / a larger --multiplier';
+        : k.kind === 'random'
+          ? 'fine-tune before use, or give --calibrate DIR with real data / --max-error'
+          : 'fine-tune before use, or raise the ranks (--max-error / --multiplier)';
   return { text: `output error ${fixed(e)} ${where}: ${what}`, error: e };
 }
 
