@@ -100,8 +100,10 @@ async function open(ort: Ort, source: Source, what: string, mine: boolean): Prom
   }
 }
 
-async function run(session: OrtSession, feeds: Record<string, OrtTensor>, what: string, mine: boolean): Promise<Record<string, OrtTensor>> {
+async function run(session: OrtSession, feeds: Record<string, OrtTensor>, what: string, mine: boolean, fetches?: string[]): Promise<Record<string, OrtTensor>> {
   try {
+    // With fetches, onnxruntime runs only the nodes those outputs need.
+    if (fetches) return await (session.run as (f: Record<string, OrtTensor>, o: string[]) => Promise<Record<string, OrtTensor>>).call(session, feeds, fetches);
     return await session.run(feeds);
   } catch (error) {
     const message = `onnxruntime cannot run ${what}: ${firstLine(error)}`;
@@ -138,7 +140,23 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
   let done = 0;
   const total = plan.chosen.length;
-  for (const c of plan.chosen.slice()) {
+  // One session of the original model for every layer, each conv output exposed; each run fetches just one.
+  const targets = plan.chosen.filter((c) => c.graph === model.graph && !graphOutputs.has(c.node.outputs[0]));
+  const extra = targets.map((c) => ({ name: c.node.outputs[0], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 }));
+  const a = await open(ort, modelBytes(model, plan, [], extra).bytes, 'the input model', false);
+  try {
+    const feeds = batches.map((batch) => feedsOf(ort, batch, a.inputNames));
+    for (const c of plan.chosen.slice()) {
+      const fit = await refitLayer(c, feeds);
+      if (fit) fits.push(fit);
+      options.onLayer?.(++done, total);
+    }
+  } finally {
+    await a.release();
+  }
+  return fits;
+
+  async function refitLayer(c: CandidateLayer, feeds: Record<string, OrtTensor>[]): Promise<LayerFit | null> {
     const w = c.weights!;
     const conv = c.conv!;
     const dtype = c.weight!.tensor.dtype;
@@ -146,29 +164,23 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     let kept: string | null = null;
     if (c.graph !== model.graph) kept = 'inside an If/Loop body: its activations cannot be read';
     else if ((keys.get(`${c.node.inputs[1]}:${conv.group}`) ?? 0) > 1) kept = 'shares its weight with another conv';
-    if (kept) {
-      fits.push({ layer: c, svdError: NaN, refitError: null, svd: w, kept });
-      options.onLayer?.(++done, total);
-      continue;
-    }
+    if (kept) return { layer: c, svdError: NaN, refitError: null, svd: w, kept };
     const ranks = options.pickRank?.ranks(c) ?? [];
     const top = ranks.length ? ranks[ranks.length - 1] : w.rank;
     if (top !== w.rank) options.pickRank!.setRank(c, top);
     const y = c.node.outputs[0];
-    const original = modelBytes(model, plan, [], graphOutputs.has(y) ? [] : [{ name: y, dtype, rank: tensorRank }]);
     // Asymmetric: Z comes from the model with every conv before this one already refitted.
     const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
     const zName = current.newNodes.get(c)!.depthwiseOutput;
     const rewritten = modelBytes(model, plan, plan.chosen, [{ name: zName, dtype, rank: tensorRank }]);
-    const a = await open(ort, original.bytes, 'the input model', false);
     let b: OrtSession | null = null;
     const groups = conv.group;
     const stats = new PointwiseStats(groups, (conv.inChannels * top) / groups, conv.outChannels / groups);
     try {
       b = await open(ort, rewritten.bytes, 'the rewritten model', true);
-      for (const batch of batches) {
-        const ya = (await run(a, feedsOf(ort, batch, a.inputNames), 'the input model', false))[y];
-        const zb = (await run(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true))[zName];
+      for (const feed of feeds) {
+        const ya = (await run(a, feed, 'the input model', false, [y]))[y];
+        const zb = (await run(b, feed, 'the rewritten model', true, [zName]))[zName];
         const yv = ya && valuesOf(ya);
         const zv = zb && valuesOf(zb);
         if (!yv || !zv) throw new Error(`calibration: ${y} or ${zName} was not produced`);
@@ -176,7 +188,6 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
         stats.add(zv, yv, ya.dims[0], pixels);
       }
     } finally {
-      await a.release();
       await b?.release();
     }
     const cg = conv.inChannels / groups;
@@ -192,8 +203,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
       // Beyond the limit at every rank that saves MACs: the conv stays as it is, and later layers are fitted so.
       c.skipped = `output error on data ${fit!.error.toFixed(4)} exceeds --max-error ${options.pickRank.maxError} even at rank ${top}`;
       plan.chosen.splice(plan.chosen.indexOf(c), 1);
-      options.onLayer?.(++done, total);
-      continue;
+      return null;
     }
     const full = c.weights!;
     const bias = conv.hasBias ? biasOf(model, c) : new Float64Array(conv.outChannels);
@@ -208,10 +218,8 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     const chosen = c.weights!;
     const svdError = rank === top ? stats.errorOf(full.pointwise.data, bias) : subsetError(stats, chosen.pointwise.data, bias, keepOf(rank), cg * top);
     c.weights = { ...chosen, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: fit!.bias } };
-    fits.push({ layer: c, svdError, refitError: fit!.error, svd: chosen, kept: null });
-    options.onLayer?.(++done, total);
+    return { layer: c, svdError, refitError: fit!.error, svd: chosen, kept: null };
   }
-  return fits;
 }
 
 /** The error of rank-r weights ([N, keep.length]) measured on statistics collected at a higher rank. */

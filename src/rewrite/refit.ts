@@ -59,21 +59,11 @@ export class PointwiseStats {
         const cross = this.cross[G];
         for (let i = 0; i < zg; i++) {
           const oi = i * pixels;
-          for (let j = i; j < zg; j++) {
-            const oj = j * pixels;
-            let acc = 0;
-            for (let p = 0; p < pixels; p++) acc += zs[oi + p] * zs[oj + p];
-            gram[i * d + j] += acc;
-          }
+          dots(zs, oi, zs, i, zg, pixels, gram, i * d);
           let sum = 0;
           for (let p = 0; p < pixels; p++) sum += zs[oi + p];
           gram[i * d + zg] += sum;
-          for (let n = 0; n < ng; n++) {
-            const on = n * pixels;
-            let acc = 0;
-            for (let p = 0; p < pixels; p++) acc += zs[oi + p] * ys[on + p];
-            cross[i * ng + n] += acc;
-          }
+          dots(zs, oi, ys, 0, ng, pixels, cross, i * ng);
         }
         gram[zg * d + zg] += pixels;
         for (let n = 0; n < ng; n++) {
@@ -166,6 +156,41 @@ export class PointwiseStats {
     residual += this.yy;
     const error = this.yy > 0 ? Math.sqrt(Math.max(0, residual) / this.yy) : 0;
     return { weights, bias, error };
+  }
+}
+
+/**
+ * out[at + j] += Σ_p a[ai + p] · b[j·pixels + p] for j in [from, to): four rows of b per pass over a's row, which
+ * reads a's row a quarter as often (this loop is where calibration spends its time on large feature maps).
+ */
+function dots(a: Float64Array, ai: number, b: Float64Array, from: number, to: number, pixels: number, out: Float64Array, at: number): void {
+  let j = from;
+  for (; j + 4 <= to; j += 4) {
+    const b0 = j * pixels;
+    const b1 = b0 + pixels;
+    const b2 = b1 + pixels;
+    const b3 = b2 + pixels;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let p = 0; p < pixels; p++) {
+      const x = a[ai + p];
+      s0 += x * b[b0 + p];
+      s1 += x * b[b1 + p];
+      s2 += x * b[b2 + p];
+      s3 += x * b[b3 + p];
+    }
+    out[at + j] += s0;
+    out[at + j + 1] += s1;
+    out[at + j + 2] += s2;
+    out[at + j + 3] += s3;
+  }
+  for (; j < to; j++) {
+    const bj = j * pixels;
+    let acc = 0;
+    for (let p = 0; p < pixels; p++) acc += a[ai + p] * b[bj + p];
+    out[at + j] += acc;
   }
 }
 
