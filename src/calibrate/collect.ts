@@ -1,6 +1,6 @@
 import type { Ort, OrtSession, OrtTensor } from '../bench/run.js';
 import { MbnError } from '../errors.js';
-import type { Model, TensorRef } from '../ir/types.js';
+import type { Model, Node, TensorRef } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
@@ -132,65 +132,79 @@ export interface RefitOptions {
 /**
  * Refits, layer after layer in graph order, the pointwise weights and bias of every chosen conv of the main graph
  * (convs in If/Loop bodies cannot be exposed as graph outputs and keep their SVD weights). Mutates `c.weights`.
+ * Layers none of which feeds another (parallel branches) are collected together, in "waves": one run of each model
+ * per batch for the whole wave, every layer still seeing the refitted layers upstream of it.
  */
 export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan, batches: CalibrationBatch[], options: RefitOptions): Promise<LayerFit[]> {
   const fits: LayerFit[] = [];
   const keys = new Map<string, number>();
   for (const c of plan.chosen) keys.set(`${c.node.inputs[1]}:${c.conv!.group}`, (keys.get(`${c.node.inputs[1]}:${c.conv!.group}`) ?? 0) + 1);
   const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
-  let done = 0;
   const total = plan.chosen.length;
-  // One session of the original model for every layer, each conv output exposed; each run fetches just one.
-  const targets = plan.chosen.filter((c) => c.graph === model.graph && !graphOutputs.has(c.node.outputs[0]));
-  const extra = targets.map((c) => ({ name: c.node.outputs[0], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 }));
+  let done = 0;
+  const fitted: CandidateLayer[] = [];
+  for (const c of plan.chosen) {
+    let kept: string | null = null;
+    if (c.graph !== model.graph) kept = 'inside an If/Loop body: its activations cannot be read';
+    else if ((keys.get(`${c.node.inputs[1]}:${c.conv!.group}`) ?? 0) > 1) kept = 'shares its weight with another conv';
+    if (kept) {
+      fits.push({ layer: c, svdError: NaN, refitError: null, svd: c.weights!, kept });
+      options.onLayer?.(++done, total);
+    } else fitted.push(c);
+  }
+  // One session of the original model for every layer, each conv output exposed; each run fetches what it needs.
+  const extra = fitted.filter((c) => !graphOutputs.has(c.node.outputs[0])).map((c) => ({ name: c.node.outputs[0], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 }));
   const a = await open(ort, modelBytes(model, plan, [], extra).bytes, 'the input model', false);
   try {
     const feeds = batches.map((batch) => feedsOf(ort, batch, a.inputNames));
-    for (const c of plan.chosen.slice()) {
-      const fit = await refitLayer(c, feeds);
-      if (fit) fits.push(fit);
-      options.onLayer?.(++done, total);
+    for (const wave of waves(model, fitted)) {
+      for (const fit of await refitWave(wave, feeds)) {
+        if (fit) fits.push(fit);
+        options.onLayer?.(++done, total);
+      }
     }
   } finally {
     await a.release();
   }
   return fits;
 
-  async function refitLayer(c: CandidateLayer, feeds: Record<string, OrtTensor>[]): Promise<LayerFit | null> {
-    const w = c.weights!;
-    const conv = c.conv!;
-    const dtype = c.weight!.tensor.dtype;
-    const tensorRank = conv.kernel.length + 2;
-    let kept: string | null = null;
-    if (c.graph !== model.graph) kept = 'inside an If/Loop body: its activations cannot be read';
-    else if ((keys.get(`${c.node.inputs[1]}:${conv.group}`) ?? 0) > 1) kept = 'shares its weight with another conv';
-    if (kept) return { layer: c, svdError: NaN, refitError: null, svd: w, kept };
-    const ranks = options.pickRank?.ranks(c) ?? [];
-    const top = ranks.length ? ranks[ranks.length - 1] : w.rank;
-    if (top !== w.rank) options.pickRank!.setRank(c, top);
-    const y = c.node.outputs[0];
-    // Asymmetric: Z comes from the model with every conv before this one already refitted.
+  async function refitWave(wave: CandidateLayer[], feeds: Record<string, OrtTensor>[]): Promise<(LayerFit | null)[]> {
+    const ranksOf = new Map<CandidateLayer, number[]>();
+    for (const c of wave) {
+      const ranks = options.pickRank?.ranks(c) ?? [];
+      ranksOf.set(c, ranks);
+      if (ranks.length && ranks[ranks.length - 1] !== c.weights!.rank) options.pickRank!.setRank(c, ranks[ranks.length - 1]);
+    }
+    // Asymmetric: Z comes from the model with every conv upstream already refitted.
     const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
-    const zName = current.newNodes.get(c)!.depthwiseOutput;
-    const rewritten = modelBytes(model, plan, plan.chosen, [{ name: zName, dtype, rank: tensorRank }]);
+    const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
+    const yNames = wave.map((c) => c.node.outputs[0]);
+    const rewritten = modelBytes(model, plan, plan.chosen, wave.map((c, i) => ({ name: zNames[i], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 })));
+    const stats = wave.map((c) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group));
     let b: OrtSession | null = null;
-    const groups = conv.group;
-    const stats = new PointwiseStats(groups, (conv.inChannels * top) / groups, conv.outChannels / groups);
     try {
       b = await open(ort, rewritten.bytes, 'the rewritten model', true);
       for (const feed of feeds) {
-        const ya = (await run(a, feed, 'the input model', false, [y]))[y];
-        const zb = (await run(b, feed, 'the rewritten model', true, [zName]))[zName];
-        const yv = ya && valuesOf(ya);
-        const zv = zb && valuesOf(zb);
-        if (!yv || !zv) throw new Error(`calibration: ${y} or ${zName} was not produced`);
-        const pixels = ya.dims.slice(2).reduce((p, d) => p * d, 1);
-        stats.add(zv, yv, ya.dims[0], pixels);
+        const ra = await run(a, feed, 'the input model', false, yNames);
+        const rb = await run(b, feed, 'the rewritten model', true, zNames);
+        wave.forEach((_, i) => {
+          const ya = ra[yNames[i]];
+          const yv = ya && valuesOf(ya);
+          const zv = rb[zNames[i]] && valuesOf(rb[zNames[i]]);
+          if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
+          stats[i].add(zv, yv, ya.dims[0], ya.dims.slice(2).reduce((p, d) => p * d, 1));
+        });
       }
     } finally {
       await b?.release();
     }
-    const cg = conv.inChannels / groups;
+    return wave.map((c, i) => finish(c, stats[i], ranksOf.get(c)!));
+  }
+
+  function finish(c: CandidateLayer, stats: PointwiseStats, ranks: number[]): LayerFit | null {
+    const conv = c.conv!;
+    const top = c.weights!.rank;
+    const cg = conv.inChannels / conv.group;
     const keepOf = (r: number) => Array.from({ length: cg * r }, (_, i) => Math.floor(i / r) * top + (i % r));
     let rank = top;
     let fit = null as ReturnType<PointwiseStats['solve']> | null;
@@ -220,6 +234,38 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     c.weights = { ...chosen, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: fit!.bias } };
     return { layer: c, svdError, refitError: fit!.error, svd: chosen, kept: null };
   }
+}
+
+/**
+ * Groups layers (in graph order) so that no layer is upstream of another in its group, and every layer comes after
+ * the groups of all the layers upstream of it: level = 1 + the highest level of a layer it depends on.
+ */
+function waves(model: Model, layers: CandidateLayer[]): CandidateLayer[][] {
+  const producer = new Map<string, Node>();
+  for (const n of model.graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const layerOf = new Map(layers.map((c) => [c.node, c]));
+  const level = new Map<CandidateLayer, number>();
+  for (const c of layers) {
+    // Walk upstream from the conv's data input, stopping at other layers (their own level already covers theirs).
+    let deepest = -1;
+    const seen = new Set<Node>();
+    const stack = [c.node.inputs[0]];
+    while (stack.length) {
+      const n = producer.get(stack.pop()!);
+      if (!n || seen.has(n)) continue;
+      seen.add(n);
+      const upstream = layerOf.get(n);
+      if (upstream && level.has(upstream)) {
+        deepest = Math.max(deepest, level.get(upstream)!);
+        continue;
+      }
+      stack.push(...n.inputs.filter(Boolean));
+    }
+    level.set(c, deepest + 1);
+  }
+  const out: CandidateLayer[][] = [];
+  for (const c of layers) (out[level.get(c)!] ??= []).push(c);
+  return out.filter(Boolean);
 }
 
 /** The error of rank-r weights ([N, keep.length]) measured on statistics collected at a higher rank. */
