@@ -128,6 +128,43 @@ describe.skipIf(!ort)('calibrated separation on pretrained models', () => {
   });
 });
 
+describe.skipIf(!ort)('several inputs: one subfolder per input', () => {
+  /** Silero VAD v5 (input [1, 512] at 16 kHz, state [2, 1, 128], sr scalar int64): tones and chirps, zero state. */
+  function vadFolder(name: string, files: string[]): string {
+    const root = join(dir, name);
+    for (const sub of ['input', 'state', 'sr']) mkdirSync(join(root, sub), { recursive: true });
+    files.forEach((f, k) => {
+      const tone = Float64Array.from({ length: 512 }, (_, t) => 0.5 * Math.sin(2 * Math.PI * (200 + 150 * k) * (t / 16000) * (1 + (k % 2) * t / 1024)));
+      writeFileSync(join(root, 'input', f), encodeNpy([1, 512], tone));
+      writeFileSync(join(root, 'state', f), encodeNpy([2, 1, 128], new Array(256).fill(0)));
+      writeFileSync(join(root, 'sr', f), encodeNpy([], [16000], '<i8'));
+    });
+    return root;
+  }
+
+  it('Silero VAD: batches are read per input; convs in If branches keep their SVD weights and say why', () => {
+    const data = vadFolder('vad', ['a.npy', 'b.npy', 'c.npy']);
+    const r = separateJson([fixture('real/silero_vad_v5.onnx'), '--dry-run', '--input', 'input:1x512', '--calibrate', data]);
+    expect(r.calibration.batches).toBe(3);
+    expect(r.calibration.layers.length).toBeGreaterThan(0);
+    for (const l of r.calibration.layers) {
+      expect(l.kept).toBe('inside an If/Loop body: its activations cannot be read');
+      expect(l.refitError).toBeNull();
+    }
+    // Nothing refitted: the check compares the SVD rewrite, and both figures are the same.
+    expect(r.calibration.outputs.map((o: Check) => o.name).sort()).toEqual(['output', 'stateN']);
+    expect(r.calibration.outputs.map((o: Check) => o.relativeError)).toEqual(r.calibration.svdOutputs.map((o: Check) => o.relativeError));
+  });
+
+  it('file names must match across the subfolders', () => {
+    const data = vadFolder('vad-mismatch', ['a.npy', 'b.npy']);
+    writeFileSync(join(data, 'sr', 'z.npy'), encodeNpy([], [16000], '<i8'));
+    const r = mbn(['separate', fixture('real/silero_vad_v5.onnx'), '--dry-run', '--calibrate', data]);
+    expect(r.stderr).toBe(`mbn: --calibrate '${data}': 'z.npy' is not in every input's subfolder (file names must match)\n`);
+    expect(r.status).toBe(2);
+  });
+});
+
 describe('bad calibration data', () => {
   it('is one clear line and exit 2', () => {
     const bad = join(dir, 'bad');

@@ -75,22 +75,20 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
 }
 
 /** A .npy file (v1.0) holding `data` as the given dtype, for tests and calibration-data scripts. */
-export function encodeNpy(shape: number[], data: ArrayLike<number>, descr: '<f4' | '<f8' = '<f4'): Uint8Array {
+export function encodeNpy(shape: number[], data: ArrayLike<number>, descr: '<f4' | '<f8' | '<i8' = '<f4'): Uint8Array {
   const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const unpadded = 10 + dict.length + 1;
   const header = dict + ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
   const size = descr === '<f4' ? 4 : 8;
   const out = new Uint8Array(10 + header.length + data.length * size);
+  const view = new DataView(out.buffer);
+  const put = descr === '<f4' ? (o: number, x: number) => view.setFloat32(o, x, true) : descr === '<f8' ? (o: number, x: number) => view.setFloat64(o, x, true) : (o: number, x: number) => view.setBigInt64(o, BigInt(x), true);
   out.set(MAGIC, 0);
   out[6] = 1;
   out[7] = 0;
-  const view = new DataView(out.buffer);
   view.setUint16(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
   const base = 10 + header.length;
-  for (let i = 0; i < data.length; i++) {
-    if (size === 4) view.setFloat32(base + 4 * i, data[i], true);
-    else view.setFloat64(base + 8 * i, data[i], true);
-  }
+  for (let i = 0; i < data.length; i++) put(base + size * i, data[i]);
   return out;
 }
