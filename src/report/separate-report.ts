@@ -166,6 +166,7 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
   out.push('', c.green(total));
   for (const n of s.plan.notes) out.push(c.yellow(`note: ${n}`));
   if (s.calibration) out.push('', ...calibrationLines(s, c));
+  else if (rows.length) out.push(c.yellow(`note: ${uncheckedNote(rows)}`));
   out.push(s.output ? `Wrote ${s.output}` : c.dim('Dry run: nothing written.'));
   return out.join('\n') + '\n';
 }
@@ -221,4 +222,11 @@ function calibrationLines(s: SeparationSummary, c: ChalkInstance | null): string
   if (v) out.push(c ? paint(c, v.error, v.text) : v.text);
   for (const n of k.notes) out.push(c ? c.yellow(`note: ${n}`) : `note: ${n}`);
   return out;
+}
+
+/** Without --calibrate only the weights were compared: say what that leaves open, and that --init he is random. */
+function uncheckedNote(rows: SeparatedLayerRow[]): string {
+  const errors = rows.map((r) => r.relativeError).filter((e): e is number => e !== null);
+  if (!errors.length) return '--init he: the new weights are random (for training from scratch); the model must be trained before use';
+  return `weight error up to ${Math.max(...errors).toFixed(2)}; the outputs were not checked: --calibrate DIR (real inputs as .npy) or random:N measures them and fits the pointwise weights to the data`;
 }
