@@ -80,7 +80,7 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
           setRank: (c: CandidateLayer, rank: number) => setRank(model, c, options, rank, position.get(c)!),
         }
       : undefined;
-  const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-3, onLayer, pickRank });
+  const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-2, onLayer, pickRank });
   // The plain SVD rewrite at the same ranks (same MACs), on the same batches: what the refit is measured against.
   const svdWeights = new Map(fits.map((f) => [f.layer, f.svd]));
   const svdPlan = { ...plan, chosen: plan.chosen.map((c) => ({ ...c, weights: svdWeights.get(c) ?? c.weights })) };
