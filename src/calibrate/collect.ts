@@ -156,7 +156,8 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   const extra = fitted.filter((c) => !graphOutputs.has(c.node.outputs[0])).map((c) => ({ name: c.node.outputs[0], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 }));
   const a = await open(ort, modelBytes(model, plan, [], extra).bytes, 'the input model', false);
   try {
-    const feeds = batches.map((batch) => feedsOf(ort, batch, a.inputNames));
+    // Tensors are made per run from the float64 batches, so only the batches themselves stay in memory.
+    const feeds = batches.map((batch) => () => feedsOf(ort, batch, a.inputNames));
     for (const wave of waves(model, fitted)) {
       for (const fit of await refitWave(wave, feeds)) {
         if (fit) fits.push(fit);
@@ -168,7 +169,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   }
   return fits;
 
-  async function refitWave(wave: CandidateLayer[], feeds: Record<string, OrtTensor>[]): Promise<(LayerFit | null)[]> {
+  async function refitWave(wave: CandidateLayer[], feeds: (() => Record<string, OrtTensor>)[]): Promise<(LayerFit | null)[]> {
     const ranksOf = new Map<CandidateLayer, number[]>();
     for (const c of wave) {
       const ranks = options.pickRank?.ranks(c) ?? [];
@@ -184,7 +185,8 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     let b: OrtSession | null = null;
     try {
       b = await open(ort, rewritten.bytes, 'the rewritten model', true);
-      for (const feed of feeds) {
+      for (const feedOf of feeds) {
+        const feed = feedOf();
         const ra = await run(a, feed, 'the input model', false, yNames);
         const rb = await run(b, feed, 'the rewritten model', true, zNames);
         wave.forEach((_, i) => {
