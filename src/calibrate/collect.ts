@@ -126,6 +126,11 @@ export interface RefitOptions {
    * lower-rank factors are the leading singular pairs, so their depthwise outputs are a subset of the collected ones).
    */
   pickRank?: { maxError: number; ranks: (c: CandidateLayer) => number[]; setRank: (c: CandidateLayer, rank: number) => void };
+  /**
+   * A probe for --target-macs: nothing is changed; for every layer (at the highest rank it may take, given by
+   * `ranks`, its weights already set to it) the refitted output error of each rank is recorded here.
+   */
+  probe?: { ranks: (c: CandidateLayer) => number[]; errors: Map<CandidateLayer, { rank: number; error: number }[]> };
   onLayer?: (done: number, total: number) => void;
 }
 
@@ -208,6 +213,11 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     const top = c.weights!.rank;
     const cg = conv.inChannels / conv.group;
     const keepOf = (r: number) => Array.from({ length: cg * r }, (_, i) => Math.floor(i / r) * top + (i % r));
+    if (options.probe) {
+      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: stats.solve(options.ridge, r === top ? undefined : keepOf(r), c.weights!.pointwise.data).error }));
+      options.probe.errors.set(c, table);
+      return null;
+    }
     let rank = top;
     let fit = null as ReturnType<PointwiseStats['solve']> | null;
     for (const r of ranks.length ? ranks : [top]) {

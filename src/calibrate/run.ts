@@ -3,7 +3,8 @@ import { MbnError } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { hasExternalData } from '../ir/walk.js';
 import { PieceSource } from '../onnx/splice.js';
-import { type CandidateLayer, type SeparateOptions, type SeparatePlan, buildRewrite, rankOptions, setRank } from '../rewrite/separate.js';
+import { separationFigures } from '../cost/separable.js';
+import { type CandidateLayer, type SeparateOptions, type SeparatePlan, buildRewrite, greedyRanks, rankOptions, setRank } from '../rewrite/separate.js';
 import { type Calibration, type CalibrationBatch, graphInputs, loadCalibration } from './inputs.js';
 import { type LayerFit, type OutputCheck, refitSeparation, verifyOutputs } from './collect.js';
 
@@ -80,6 +81,7 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
           setRank: (c: CandidateLayer, rank: number) => setRank(model, c, options, rank, position.get(c)!),
         }
       : undefined;
+  if (options.targetMacs !== null) await planOnData(run, model, plan, options);
   const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-2, onLayer, pickRank });
   // The plain SVD rewrite at the same ranks (same MACs), on the same batches: what the refit is measured against.
   const svdWeights = new Map(fits.map((f) => [f.layer, f.svd]));
@@ -87,7 +89,7 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
   const svd = buildRewrite(model, svdPlan, model.path ?? 'model.onnx');
   const svdSource = new PieceSource(svd.pieces, model.source);
   run.summary.svdOutputs = await verifyOutputs(run.ort, model.path!, svdSource.view(0, svdSource.size).slice(), run.verify);
-  if (pickRank) {
+  if (pickRank || options.targetMacs !== null) {
     // The MACs and params follow the ranks chosen on the data.
     plan.macsAfter = plan.before.totals.macs;
     plan.paramsAfter = plan.before.totals.params;
@@ -109,4 +111,44 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
 export async function verifyOnData(run: CalibrationRun, original: string | Uint8Array, rewritten: string | Uint8Array): Promise<void> {
   if (!run.ort) return;
   run.summary.outputs = await verifyOutputs(run.ort, original, rewritten, run.verify);
+}
+
+const NOT_NEEDED = 'not needed to meet --target-macs';
+
+/**
+ * --target-macs with data: the same greedy as without (least error added per MAC saved), on each layer's refitted
+ * output error on the data instead of its weight error. The errors come from one probe over the layers the plan
+ * could use, each at the highest rank that saves MACs (close to the original, so each sees nearly the original's
+ * inputs); the asymmetric refit then runs at the ranks chosen.
+ */
+async function planOnData(run: CalibrationRun, model: Model, plan: SeparatePlan, options: SeparateOptions): Promise<void> {
+  const pool = plan.layers.filter((c) => plan.chosen.includes(c) || c.skipped === NOT_NEEDED);
+  if (!pool.length || pool.some((c) => c.graph !== model.graph) || !plan.target) return;
+  const position = new Map(plan.layers.map((c, i) => [c, i]));
+  const ranks = new Map(pool.map((c) => [c, rankOptions(model, c, { ...options, maxError: null }).map((o) => o.rank)]));
+  const before = new Map(plan.chosen.map((c) => [c, c.info!.multiplier]));
+  for (const c of pool) setRank(model, c, options, ranks.get(c)!.at(-1)!, position.get(c)!);
+  const errors = new Map<CandidateLayer, { rank: number; error: number }[]>();
+  await refitSeparation(run.ort!, model, { ...plan, chosen: pool.slice() }, run.fit, { ridge: 1e-2, probe: { ranks: (c) => ranks.get(c)!, errors } });
+  if (errors.size !== pool.length) {
+    // A layer could not be probed (a shared weight): keep the plan made from the weights.
+    for (const [c, rank] of before) setRank(model, c, options, rank, position.get(c)!);
+    return;
+  }
+  const savedAt = (c: CandidateLayer, rank: number) => {
+    const f = separationFigures(c.conv!, rank, c.pixels);
+    return f.macs === null ? 0 : (f.macs - f.macsAfter!) * c.executions;
+  };
+  const picked = greedyRanks(pool, errors, plan.before.totals.macs - options.targetMacs!, savedAt);
+  plan.chosen = pool.filter((c) => picked.has(c));
+  let macs = plan.before.totals.macs;
+  for (const c of pool) {
+    if (picked.has(c)) {
+      setRank(model, c, options, picked.get(c)!, position.get(c)!);
+      c.skipped = null;
+      macs -= savedAt(c, picked.get(c)!);
+    } else c.skipped = NOT_NEEDED;
+  }
+  plan.target = { macs, met: macs <= options.targetMacs! };
+  run.summary.notes.push('--target-macs: ranks chosen by the refitted output error of each layer on the calibration data');
 }

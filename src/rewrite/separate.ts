@@ -363,7 +363,7 @@ export function setRank(model: Model, c: CandidateLayer, options: SeparateOption
  * or lower its rank) that adds the least squared weight error per MAC saved, until `need` MACs are saved or no move
  * saves more. Returns the chosen rank of every layer it separates.
  */
-function greedyRanks(pool: CandidateLayer[], choices: Map<CandidateLayer, RankOption[]>, need: number, savedAt: (c: CandidateLayer, rank: number) => number): Map<CandidateLayer, number> {
+export function greedyRanks(pool: CandidateLayer[], choices: Map<CandidateLayer, RankOption[]>, need: number, savedAt: (c: CandidateLayer, rank: number) => number): Map<CandidateLayer, number> {
   const state = new Map<CandidateLayer, RankOption>();
   let gained = 0;
   while (gained < need) {
