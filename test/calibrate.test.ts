@@ -118,6 +118,15 @@ describe.skipIf(!ort)('calibrated separation on pretrained models', () => {
     expect(worst(onData.calibration.outputs)).toBeLessThan(worst(onData.calibration.svdOutputs));
   });
 
+  it('--target-macs with --max-error on data: only ranks within the error, and it says when the budget is out of reach', () => {
+    const r = separateJson([det, '--dry-run', ...DET, '--target-macs', '40M', '--max-error', '0.05', '--calibrate', detData]);
+    expect(r.layers.map((l: { multiplier: number }) => l.multiplier)).toEqual([4, 2, 4, 4, 4, 4]);
+    // Saved per conv: px·(full − r·pair): 2304·(432 − 4·75) + 9·(20,736 − 2·3168) + (36 + 144 + 576 + 576)·(20,736 − 4·3168)
+    // = 304,128 + 129,600 + 10,741,248 = 11,174,976; 51,902,784 − 11,174,976 = 40,727,808 > 40M.
+    expect(r.target).toEqual({ macs: 40_727_808, met: false });
+    expect(r.notes).toEqual(['--target-macs cannot be met within --max-error 0.05: the best plan on the data gives 40727808 MACs']);
+  });
+
   it('--init he: nothing is fitted, and the report says the weights are random', () => {
     const r = separateJson([cls, '--dry-run', '--init', 'he', '--calibrate', clsData]);
     expect(r.calibration.layers).toEqual([]);

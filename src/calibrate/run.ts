@@ -139,6 +139,8 @@ async function planOnData(run: CalibrationRun, model: Model, plan: SeparatePlan,
     const f = separationFigures(c.conv!, rank, c.pixels);
     return f.macs === null ? 0 : (f.macs - f.macsAfter!) * c.executions;
   };
+  // --max-error too: only the ranks within it, on the data.
+  if (options.maxError !== null) for (const [c, table] of errors) errors.set(c, table.filter((o) => o.error <= options.maxError!));
   const picked = greedyRanks(pool, errors, plan.before.totals.macs - options.targetMacs!, savedAt);
   plan.chosen = pool.filter((c) => picked.has(c));
   let macs = plan.before.totals.macs;
@@ -147,8 +149,13 @@ async function planOnData(run: CalibrationRun, model: Model, plan: SeparatePlan,
       setRank(model, c, options, picked.get(c)!, position.get(c)!);
       c.skipped = null;
       macs -= savedAt(c, picked.get(c)!);
+    } else if (!errors.get(c)!.length) {
+      c.skipped = `output error on data exceeds --max-error ${options.maxError} even at rank ${ranks.get(c)!.at(-1)}`;
     } else c.skipped = NOT_NEEDED;
   }
   plan.target = { macs, met: macs <= options.targetMacs! };
+  // The plan's own note said whether the weights could meet it; now the data decides.
+  plan.notes = plan.notes.filter((n) => !n.startsWith('--target-macs cannot be met'));
+  if (!plan.target.met) plan.notes.push(`--target-macs cannot be met${options.maxError !== null ? ` within --max-error ${options.maxError}` : ''}: the best plan on the data gives ${macs} MACs`);
   run.summary.notes.push('--target-macs: ranks chosen by the refitted output error of each layer on the calibration data');
 }
