@@ -88,7 +88,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--multiplier <r>', 'depth multiplier r: depthwise filters per input channel (rank of the approximation)', parsePositiveInt('--multiplier'), 1)
     .option('--allow-costlier', 'also rewrite convs whose pair costs more than the conv (r·(g/N + 1/K) ≥ 1, e.g. at full rank)', false)
     .addOption(new Option('--init <method>', 'new weights: svd approximates the original conv, he draws fresh He-normal weights').choices(['svd', 'he']).default('svd'))
-    .option('--seed <n>', 'seed for --init he', parseNonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed for --init he and --calibrate random:N', parseNonNegativeInt('--seed'), 0)
+    .option('--calibrate <dir|random:N>', 'fit the pointwise weights to the original outputs on data (a folder of .npy batches, or N seeded Gaussian batches) and check the whole model on it (needs onnxruntime-node)')
     .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(separate);

@@ -14,6 +14,7 @@ import { buildRewrite, planSeparation, type SeparateOptions } from '../rewrite/s
 import { write } from './output.js';
 import { matchName } from '../budget/glob.js';
 import { progressReporter } from './progress.js';
+import { prepareCalibration, refitOnData, verifyOnData } from '../calibrate/run.js';
 
 export interface SeparateCliOptions {
   output?: string;
@@ -35,6 +36,8 @@ export interface SeparateCliOptions {
   batch?: number;
   format: 'table' | 'json' | 'md';
   color?: boolean;
+  /** A folder of .npy batches, or random:N. */
+  calibrate?: string;
 }
 
 export function defaultOutput(input: string): string {
@@ -63,6 +66,7 @@ export async function runSeparate(path: string, opts: SeparateCliOptions): Promi
       init: opts.init,
       seed: opts.seed,
       matches: (name: string, pattern: string) => matchName(pattern, name),
+      errorOnData: opts.calibrate !== undefined && opts.init === 'svd',
     };
     const planning = opts.format === 'table' ? progressReporter('decomposing weights') : undefined;
     options.progress = planning;
@@ -74,8 +78,14 @@ export async function runSeparate(path: string, opts: SeparateCliOptions): Promi
     if (!opts.dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
     const plan = planSeparation(model, options);
     planning?.done();
+    const calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, opts.seed, opts.input) : null;
+    if (calibration) {
+      const fitting = opts.format === 'table' ? progressReporter('fitting pointwise weights on calibration data') : undefined;
+      await refitOnData(calibration, model, plan, options, fitting);
+      fitting?.done();
+    }
     const built = buildRewrite(model, plan, output);
-    const summary: SeparationSummary = { input: path, output: opts.dryRun ? null : output, plan, built, after: null };
+    const summary: SeparationSummary = { input: path, output: opts.dryRun ? null : output, plan, built, after: null, calibration: calibration?.summary ?? null };
     if (!opts.dryRun) {
       const progress = opts.format === 'table' ? progressReporter(`writing ${basename(output)}`) : undefined;
       // Both files are complete and synced before either is renamed into place; a signal meanwhile removes both.
@@ -98,12 +108,15 @@ export async function runSeparate(path: string, opts: SeparateCliOptions): Promi
       } finally {
         written.source.close();
       }
+      if (calibration) await verifyOnData(calibration, path, output);
     } else if (plan.chosen.length === 0) {
       // Nothing rewritten: the "rewritten" model is the input byte for byte, and its analysis is the one just made.
       summary.after = plan.before;
     } else {
       // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
-      summary.after = analyzeModel(readModelFrom(new PieceSource(built.pieces, model.source), model.path), { inputShapes: opts.input, batch: opts.batch });
+      const pieces = new PieceSource(built.pieces, model.source);
+      summary.after = analyzeModel(readModelFrom(pieces, model.path), { inputShapes: opts.input, batch: opts.batch });
+      if (calibration) await verifyOnData(calibration, path, pieces.view(0, pieces.size).slice());
     }
     const style = makeStyle(process.stdout, opts.color);
     write(1, renderSeparation(summary, opts.format, style));

@@ -6,6 +6,7 @@ import { mdEscape } from './analyze-report.js';
 import { markdownText, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
+import type { CalibrationSummary } from '../calibrate/run.js';
 
 export interface SeparationSummary {
   input: string;
@@ -14,6 +15,8 @@ export interface SeparationSummary {
   built: BuiltRewrite;
   /** Analysis of the rewritten model (written file, or in memory for a dry run). */
   after: Report | null;
+  /** With --calibrate: the fit and the output check on data. */
+  calibration?: CalibrationSummary | null;
 }
 
 export interface SeparatedLayerRow {
@@ -111,6 +114,7 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
           layers: rows,
           skipped,
           notes: s.plan.notes,
+          ...(s.calibration ? { calibration: { ...s.calibration, verdict: verdict(s)?.text ?? null } } : {}),
         },
         null,
         2,
@@ -148,12 +152,15 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
     }
     out.push('', total);
     for (const n of s.plan.notes) out.push('', `note: ${mdEscape(n)}`);
+    if (s.calibration) out.push('', ...calibrationLines(s, null).map((l) => mdEscape(l) + '  '));
     if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${markdownText(clipEnd(k.reason, LINE_WIDTH))}`));
     return out.join('\n') + '\n';
   }
   const out: string[] = [];
   if (cells.length) {
-    out.push(boxTable({ head: head.map((h) => c.bold(h)), rows: cells.map(([name, ...figures]) => [terminalCell(name), ...figures]), compact: true }));
+    const shown = rows.filter((r) => r.executions > 0);
+    const painted = cells.map((r, i) => [terminalCell(r[0]), ...r.slice(1, -1), paint(c, shown[i].relativeError, r[r.length - 1])]);
+    out.push(boxTable({ head: head.map((h) => c.bold(h)), rows: painted, compact: true }));
   } else if (!branchCells.length) {
     out.push(c.yellow('No conv was separated.'));
   }
@@ -168,6 +175,8 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
   }
   out.push('', c.green(total));
   for (const n of s.plan.notes) out.push(c.yellow(`note: ${terminalText(clipEnd(n, LINE_WIDTH))}`));
+  if (s.calibration) out.push('', ...calibrationLines(s, c));
+  else if (rows.length) out.push(c.yellow(`note: ${uncheckedNote(rows)}`));
   out.push(s.output ? `Wrote ${terminalText(s.output)}` : c.dim('Dry run: nothing written.'));
   return out.join('\n') + '\n';
 }
@@ -176,4 +185,58 @@ function pct(after: number, before: number): string {
   if (before === 0) return '0%';
   const d = (100 * (after - before)) / before;
   return `${d >= 0 ? '+' : ''}${d.toFixed(1)}%`;
+}
+
+/** Relative errors: green below 0.1 (small), yellow below 0.3, red from 0.3 (the model changes visibly). */
+function paint(c: ChalkInstance, error: number | null, text: string): string {
+  if (error === null || Number.isNaN(error)) return text;
+  return error < 0.1 ? c.green(text) : error < 0.3 ? c.yellow(text) : c.red(text);
+}
+
+function fixed(x: number | null): string {
+  return x === null ? '?' : x < 1e-3 && x > 0 ? x.toExponential(1) : x.toFixed(3);
+}
+
+/** One line saying what the worst output error means for the user, with its colour. */
+export function verdict(s: SeparationSummary): { text: string; error: number } | null {
+  const k = s.calibration;
+  if (!k?.outputs?.length) return null;
+  const worst = k.outputs.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
+  const where = `on ${k.verifyBatches} ${k.heldBack ? 'held-back ' : ''}calibration batch${k.verifyBatches === 1 ? '' : 'es'}${k.kind === 'random' ? ' (random data)' : ''}`;
+  const e = worst.relativeError;
+  const what =
+    e <= 0.01
+      ? 'the rewrite keeps the model\'s outputs'
+      : e <= 0.1
+        ? 'small; check the task metric before use'
+        : k.kind === 'random'
+          ? 'fine-tune before use, or give --calibrate DIR with real data / --max-error'
+          : 'fine-tune before use, or raise the ranks (--max-error / --multiplier)';
+  return { text: `output error ${fixed(e)} ${where}: ${what}`, error: e };
+}
+
+function calibrationLines(s: SeparationSummary, c: ChalkInstance | null): string[] {
+  const k = s.calibration!;
+  const bold = (t: string) => (c ? c.bold(t) : t);
+  const out = [bold(`Calibration: ${k.source}, ${k.batches} batch${k.batches === 1 ? '' : 'es'} (${k.fitBatches} fitted, ${k.verifyBatches} ${k.heldBack ? 'held back for' : 'used for'} the check)`)];
+  for (const l of k.layers) {
+    const svd = c ? paint(c, l.svdError, fixed(l.svdError)) : fixed(l.svdError);
+    const after = l.refitError === null ? l.kept ?? 'kept' : c ? paint(c, l.refitError, fixed(l.refitError)) : fixed(l.refitError);
+    out.push(`  ${l.name}: conv output error on data ${svd} (SVD) → ${after}${l.refitError === null ? '' : ' (refitted)'}`);
+  }
+  for (const o of k.outputs ?? []) {
+    const svd = k.svdOutputs?.find((x) => x.name === o.name);
+    out.push(`  output ${o.name}: relative error ${svd ? `${fixed(svd.relativeError)} (SVD) → ` : ''}${fixed(o.relativeError)}, cosine ${o.cosine.toFixed(4)}${o.top1Agreement === null ? '' : `, top-1 agreement ${(100 * o.top1Agreement).toFixed(1)}%`}`);
+  }
+  const v = verdict(s);
+  if (v) out.push(c ? paint(c, v.error, v.text) : v.text);
+  for (const n of k.notes) out.push(c ? c.yellow(`note: ${n}`) : `note: ${n}`);
+  return out;
+}
+
+/** Without --calibrate only the weights were compared: say what that leaves open, and that --init he is random. */
+function uncheckedNote(rows: SeparatedLayerRow[]): string {
+  const errors = rows.map((r) => r.relativeError).filter((e): e is number => e !== null);
+  if (!errors.length) return '--init he: the new weights are random (for training from scratch); the model must be trained before use';
+  return `weight error up to ${Math.max(...errors).toFixed(2)}; the outputs were not checked: --calibrate DIR (real inputs as .npy) or random:N measures them and fits the pointwise weights to the data`;
 }

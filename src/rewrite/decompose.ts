@@ -37,6 +37,8 @@ export interface SeparatedWeights {
   relativeError: number;
   /** Multiplier r actually used (the request clamped to min(N/g, K)). */
   rank: number;
+  /** [N]: a bias of the pointwise conv fitted to data (mbn separate --calibrate); absent: the conv's own bias. */
+  bias?: WeightTensor;
 }
 
 interface ConvShape {

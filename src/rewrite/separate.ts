@@ -42,6 +42,8 @@ export interface SeparateOptions extends InferOptions {
   allowCostlier: boolean;
   init: 'svd' | 'he';
   seed: number;
+  /** --max-error is judged on calibration data after planning, not on the weight error. */
+  errorOnData?: boolean;
   /** Node-name glob matcher (kept injectable so that selection stays a pure function). */
   matches: (name: string, pattern: string) => boolean;
   /** Told how many of the eligible layers' weights are computed so far (the slow part of planning). */
@@ -269,6 +271,8 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   }
 
   const pool: CandidateLayer[] = [];
+  const perLayerRanks = options.init === 'svd' && (options.maxError !== null || options.targetMacs !== null);
+  const rankChoices = new Map<CandidateLayer, RankOption[]>();
   const eligible = layers.filter((c) => c.eligible).length;
   let decomposed = 0;
   for (const c of layers) {
@@ -286,6 +290,24 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
     // The pair costs r·(g/N + 1/K) of the conv, in MACs and in weights alike: at or above 1 it only makes things worse.
     if (c.info.reduction >= 1 && !options.allowCostlier) {
       c.skipped = `would ${c.info.reduction > 1 ? 'cost more' : 'save nothing'} (×${c.info.reduction.toFixed(2)})`;
+      continue;
+    }
+    if (perLayerRanks) {
+      // --max-error / --target-macs pick each layer's rank: the weight error of every rank that saves MACs.
+      const ranks = rankOptions(model, c, options);
+      options.progress?.(++decomposed, eligible);
+      // The float64 figure may differ from the stored weights' error in the last bits: not a reason to raise a rank.
+      // With calibration data the error on the data decides (see calibrate/run.ts): every rank stays possible.
+      const fits = options.maxError === null || options.errorOnData ? ranks : ranks.filter((o) => o.error <= options.maxError! * (1 + 1e-6));
+      if (!fits.length) {
+        const last = ranks[ranks.length - 1];
+        c.relativeError = last.error;
+        c.skipped = `weight error ${last.error.toFixed(4)} exceeds --max-error ${options.maxError} even at rank ${last.rank}`;
+        continue;
+      }
+      rankChoices.set(c, fits);
+      setRank(model, c, options, fits[0].rank, layers.indexOf(c));
+      pool.push(c);
       continue;
     }
     c.weights = computeWeights(model, c, options, layers.indexOf(c));
@@ -310,14 +332,28 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   if (options.targetMacs !== null) {
     const missing = macsUnknown(assumed, inferred, pool);
     if (missing) throw new MbnError('usage', `--target-macs needs the model's MACs, but ${missing}`);
-    // Greedy: most MACs saved per unit of approximation error first; stop as soon as the budget is met.
-    const ranked = pool.slice().sort((a, b) => saved(b) / ((b.relativeError ?? 0) + 1e-6) - saved(a) / ((a.relativeError ?? 0) + 1e-6));
-    chosen = [];
+    const ranked = pool.slice();
     let macs = before.totals.macs;
-    for (const c of ranked) {
-      if (macs <= options.targetMacs) break;
-      chosen.push(c);
-      macs -= saved(c);
+    if (rankChoices.size) {
+      const savedAt = (c: CandidateLayer, rank: number) => {
+        const f = separationFigures(c.conv!, rank, c.pixels);
+        return f.macs === null ? 0 : (f.macs - f.macsAfter!) * c.executions;
+      };
+      const picked = greedyRanks(pool, rankChoices, macs - options.targetMacs, savedAt);
+      chosen = pool.filter((c) => picked.has(c));
+      for (const c of chosen) {
+        if (picked.get(c) !== c.info!.multiplier) setRank(model, c, options, picked.get(c)!, layers.indexOf(c));
+        macs -= saved(c);
+      }
+    } else {
+      // Greedy: most MACs saved per unit of approximation error first; stop as soon as the budget is met.
+      ranked.sort((a, b) => saved(b) / ((b.relativeError ?? 0) + 1e-6) - saved(a) / ((a.relativeError ?? 0) + 1e-6));
+      chosen = [];
+      for (const c of ranked) {
+        if (macs <= options.targetMacs) break;
+        chosen.push(c);
+        macs -= saved(c);
+      }
     }
     for (const c of ranked) if (!chosen.includes(c)) c.skipped = `not needed to meet --target-macs`;
     target = { macs, met: macs <= options.targetMacs };
@@ -343,6 +379,75 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const missing = macsUnknown(assumed, inferred, chosen);
   if (missing) notes.push(`MACs are unknown: ${missing}`);
   return { layers, chosen, before, macsAfter, paramsAfter, macsKnown: missing === null, target, notes, index };
+}
+
+export interface RankOption {
+  rank: number;
+  /** ‖W − W_r‖/‖W‖ of the float64 rank-r factors. */
+  error: number;
+}
+
+/**
+ * The ranks a layer may take, from the requested multiplier up to the largest that still saves MACs (or full rank
+ * with --allow-costlier), each with its weight error: one decomposition at the top rank gives them all, since the
+ * rank-r factors are the first r singular pairs of each input channel (‖σ_t u_t‖² is component t's energy).
+ */
+export function rankOptions(model: Model, c: CandidateLayer, options: SeparateOptions): RankOption[] {
+  const conv = c.conv!;
+  const K = conv.kernel.reduce((a, b) => a * b, 1);
+  const step = conv.group / conv.outChannels + 1 / K;
+  let top = Math.min(conv.outChannels / conv.group, K);
+  if (!options.allowCostlier) while (top > 1 && top * step >= 1) top--;
+  const low = Math.min(effectiveRank(conv, options.multiplier), top);
+  const t = c.weight!.tensor;
+  const values = decodeFloats(readTensorBytes(model, t), FLOAT_DTYPES[t.dtype]);
+  const sep = separateConvWeight({ dims: t.dims, data: values }, conv.group, top);
+  let total = 0;
+  for (const v of values) total += v * v;
+  const energy = new Float64Array(top);
+  const P = sep.pointwise.data;
+  for (let i = 0; i < P.length; i++) energy[i % top] += P[i] * P[i];
+  const out: RankOption[] = [];
+  let kept = 0;
+  for (let r = 1; r <= top; r++) {
+    kept += energy[r - 1];
+    if (r >= low) out.push({ rank: r, error: total > 0 ? Math.sqrt(Math.max(0, total - kept) / total) : 0 });
+  }
+  return out;
+}
+
+export function setRank(model: Model, c: CandidateLayer, options: SeparateOptions, rank: number, position: number): void {
+  c.info = separationFigures(c.conv!, rank, c.pixels);
+  c.weights = computeWeights(model, c, { ...options, multiplier: rank }, position);
+  c.relativeError = Number.isNaN(c.weights.relativeError) ? null : c.weights.relativeError;
+}
+
+/**
+ * --target-macs with per-layer ranks: starting from nothing separated, repeatedly take the move (separate a layer,
+ * or lower its rank) that adds the least squared weight error per MAC saved, until `need` MACs are saved or no move
+ * saves more. Returns the chosen rank of every layer it separates.
+ */
+export function greedyRanks(pool: CandidateLayer[], choices: Map<CandidateLayer, RankOption[]>, need: number, savedAt: (c: CandidateLayer, rank: number) => number): Map<CandidateLayer, number> {
+  const state = new Map<CandidateLayer, RankOption>();
+  let gained = 0;
+  while (gained < need) {
+    let best: { c: CandidateLayer; o: RankOption; score: number; ds: number } | null = null;
+    for (const c of pool) {
+      const cur = state.get(c);
+      const curSaved = cur ? savedAt(c, cur.rank) : 0;
+      const curErr = cur ? cur.error ** 2 : 0;
+      for (const o of choices.get(c)!) {
+        const ds = savedAt(c, o.rank) - curSaved;
+        if (ds <= 0) continue;
+        const score = (o.error ** 2 - curErr) / ds;
+        if (!best || score < best.score || (score === best.score && ds > best.ds)) best = { c, o, score, ds };
+      }
+    }
+    if (!best) break;
+    state.set(best.c, best.o);
+    gained += best.ds;
+  }
+  return new Map([...state].map(([c, o]) => [c, o.rank]));
 }
 
 /**
@@ -411,7 +516,7 @@ function weightKey(c: CandidateLayer): string {
  * The factors as they will be stored: rounded to the weight's dtype, with the error measured on those rounded
  * values (‖W − W'‖/‖W‖ against the stored W), so a float16 model shows the error it will really have.
  */
-function computeWeights(model: Model, c: CandidateLayer, options: SeparateOptions, position: number): SeparatedWeights {
+function computeWeights(model: Model, c: CandidateLayer, options: Pick<SeparateOptions, 'init' | 'multiplier' | 'seed'>, position: number): SeparatedWeights {
   const t = c.weight!.tensor;
   const group = c.conv!.group;
   const dtype = FLOAT_DTYPES[t.dtype];
@@ -446,13 +551,20 @@ export interface BuiltRewrite {
    */
   externalData: { location: string; parts: DataPart[] } | null;
   /** Names of the new nodes per rewritten layer, for reports. */
-  newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number }>;
+  newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number; depthwiseOutput: string }>;
+}
+
+/** A value to expose as an extra output of the main graph (calibration reads intermediate activations this way). */
+export interface ExtraOutput {
+  name: string;
+  dtype: number;
+  rank: number;
 }
 
 /**
  * Turns a plan into byte edits of the model. `outputPath` names the external data file when one is needed.
  */
-export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string): BuiltRewrite {
+export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string, extraOutputs: ExtraOutput[] = []): BuiltRewrite {
   const index = plan.index;
   if (plan.chosen.length > 0) indexNames(model, index);
   const usesExternal = hasExternalData(model);
@@ -527,11 +639,23 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     });
     const pwAttrs: NewAttribute[] = [{ name: 'kernel_shape', type: 'ints', value: new Array(spatial).fill(1) }];
     if (conv.group > 1) pwAttrs.push({ name: 'group', type: 'int', value: conv.group });
+    // A data-driven refit brings its own bias (see refit.ts); the original one then goes once nothing reads it.
+    let biasInput = conv.hasBias ? node.inputs[2] : null;
+    if (w.bias) {
+      biasInput = unique(`${base}_pw_bias`);
+      editOf(graph).append.push(tensorField(biasInput, w.bias.dims, w.bias.data));
+      if (conv.hasBias) {
+        const left = (readersLeft.get(node.inputs[2]) ?? index.readers.get(node.inputs[2]) ?? 1) - 1;
+        readersLeft.set(node.inputs[2], left);
+        const old = findWeight(index, graph, node.inputs[2]);
+        if (left === 0 && old) removeWeight(index, graph, node.inputs[2], old, editOf);
+      }
+    }
     const pointwise = encodeNodeField({
       name: pwName,
       opType: 'Conv',
       domain: node.domain,
-      inputs: conv.hasBias ? [dwOut, names.pw, node.inputs[2]] : [dwOut, names.pw],
+      inputs: biasInput ? [dwOut, names.pw, biasInput] : [dwOut, names.pw],
       outputs: [node.outputs[0]],
       attributes: pwAttrs,
       docString: `pointwise half of ${node.name || node.opType} (mbn separate)`,
@@ -540,7 +664,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     const edit = editOf(graph);
     edit.fields.set(node.span.tagStart, { kind: 'replace', fields: [depthwise, pointwise] });
     edit.append.push(encodeValueInfoField(dwOut, dtype, depthwiseOutputShape(graph, node.outputs[0], conv, w.rank)));
-    newNodes.set(c, { depthwise: dwName, pointwise: pwName, rank: w.rank });
+    newNodes.set(c, { depthwise: dwName, pointwise: pwName, rank: w.rank, depthwiseOutput: dwOut });
 
     // The old weight goes once nothing reads it any more.
     const weightName = node.inputs[1];
@@ -549,6 +673,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
   }
 
+  for (const o of extraOutputs) editOf(model.graph).append.push(encodeValueInfoField(o.name, o.dtype, new Array(o.rank).fill(null), 12));
   let modelEdit = emptyEdit();
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
   if (usesExternal) for (const part of relocateExternalTensors(model, modelEdit, externalLocation, externalOffset)) external.push(part);

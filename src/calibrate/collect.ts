@@ -1,0 +1,356 @@
+import type { Ort, OrtSession, OrtTensor } from '../bench/run.js';
+import { MbnError } from '../errors.js';
+import type { Model, Node, TensorRef } from '../ir/types.js';
+import { DataType } from '../onnx/dtype.js';
+import { readTensorBytes } from '../onnx/tensor-data.js';
+import { PieceSource, piecesLength } from '../onnx/splice.js';
+import type { SeparatedWeights } from '../rewrite/decompose.js';
+import { PointwiseStats } from '../rewrite/refit.js';
+import { type CandidateLayer, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
+import { decodeFloats, float16ToNumber, numberToFloat16 } from '../tensor/float.js';
+import type { CalibrationBatch } from './inputs.js';
+
+/**
+ * Calibration with ONNX Runtime: per separated conv, the original conv's output Y (from the original model) and the
+ * depthwise outputs Z (from the model rewritten so far: asymmetric, Zhang et al. 2016) are read as extra graph
+ * outputs of in-memory copies of the model (built with the same byte-range edits as the rewrite), one batch at a
+ * time, and folded into Gram statistics; the pointwise weights and bias are then solved by least squares.
+ */
+
+export interface LayerFit {
+  layer: CandidateLayer;
+  /** ‖Ŷ − Y‖/‖Y‖ of the conv's output on the fitting batches: with the SVD weights, and after the refit. */
+  svdError: number;
+  refitError: number | null;
+  /** The plain SVD weights at the layer's final rank (what the refit is compared against). */
+  svd: SeparatedWeights;
+  /** Why the layer kept its SVD weights, when it did. */
+  kept: string | null;
+}
+
+export interface OutputCheck {
+  name: string;
+  /** ‖rewritten − original‖ / ‖original‖ over every element of every batch. */
+  relativeError: number;
+  /** Cosine similarity between the two outputs, flattened over every batch. */
+  cosine: number;
+  maxAbsDiff: number;
+  /** Share of rows whose arg-max over the last dim is unchanged, for class-score-like outputs (float, rank ≤ 3, last dim > 1). */
+  top1Agreement: number | null;
+}
+
+type Source = string | Uint8Array;
+
+export function feedsOf(ort: Ort, batch: CalibrationBatch, names: readonly string[]): Record<string, OrtTensor> {
+  const feeds: Record<string, OrtTensor> = {};
+  for (const [name, t] of Object.entries(batch)) {
+    if (!names.includes(name)) continue;
+    feeds[name] = new ort.Tensor(t.type, typed(t.type, t.data), t.dims);
+  }
+  return feeds;
+}
+
+function typed(type: string, data: Float64Array): unknown {
+  switch (type) {
+    case 'float32':
+      return Float32Array.from(data);
+    case 'float64':
+      return data;
+    case 'float16':
+      return Uint16Array.from(data, (x) => numberToFloat16(x));
+    case 'int64':
+      return BigInt64Array.from(data, (x) => BigInt(Math.trunc(x)));
+    case 'uint64':
+      return BigUint64Array.from(data, (x) => BigInt(Math.max(0, Math.trunc(x))));
+    case 'int32':
+      return Int32Array.from(data);
+    case 'uint32':
+      return Uint32Array.from(data);
+    case 'int16':
+      return Int16Array.from(data);
+    case 'uint16':
+      return Uint16Array.from(data);
+    case 'int8':
+      return Int8Array.from(data);
+    default:
+      return Uint8Array.from(data); // uint8, bool
+  }
+}
+
+/** A float output's values as float64 (null for other types). */
+export function valuesOf(t: OrtTensor): Float64Array | null {
+  const tensor = t as OrtTensor & { type?: string; data?: ArrayLike<number> };
+  if (!tensor.data || !['float32', 'float64', 'float16'].includes(tensor.type ?? '')) return null;
+  return tensor.type === 'float16' ? Float64Array.from(tensor.data, (bits) => float16ToNumber(bits)) : Float64Array.from(tensor.data);
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+}
+
+/** The input model failing is the user's matter (MbnError); a rewritten copy failing is mbn's bug (exit 70). */
+async function open(ort: Ort, source: Source, what: string, mine: boolean): Promise<OrtSession> {
+  try {
+    const create = ort.InferenceSession.create as (s: Source, o: Record<string, unknown>) => Promise<OrtSession>;
+    return await create(source, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  } catch (error) {
+    const message = `onnxruntime cannot load ${what}: ${firstLine(error)}`;
+    throw mine ? new Error(message) : new MbnError('unsupported', message);
+  }
+}
+
+async function run(session: OrtSession, feeds: Record<string, OrtTensor>, what: string, mine: boolean, fetches?: string[]): Promise<Record<string, OrtTensor>> {
+  try {
+    // With fetches, onnxruntime runs only the nodes those outputs need.
+    if (fetches) return await (session.run as unknown as (f: Record<string, OrtTensor>, o: string[]) => Promise<Record<string, OrtTensor>>).call(session, feeds, fetches);
+    return await session.run(feeds);
+  } catch (error) {
+    const message = `onnxruntime cannot run ${what}: ${firstLine(error)}`;
+    throw mine ? new Error(message) : new MbnError('unsupported', message);
+  }
+}
+
+/** The bytes of a model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs. */
+function modelBytes(model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: { name: string; dtype: number; rank: number }[]): { bytes: Uint8Array; built: ReturnType<typeof buildRewrite> } {
+  const built = buildRewrite(model, { ...plan, chosen }, model.path ?? 'model.onnx', extra);
+  const source = new PieceSource(built.pieces, model.source);
+  return { bytes: source.view(0, piecesLength(built.pieces)).slice(), built };
+}
+
+export interface RefitOptions {
+  ridge: number;
+  /**
+   * --max-error with data: the ranks a layer may take (ascending) and how to give it one. The layer is collected at
+   * the highest rank; the smallest rank whose refitted output error on the data is within `maxError` is kept (the
+   * lower-rank factors are the leading singular pairs, so their depthwise outputs are a subset of the collected ones).
+   */
+  pickRank?: { maxError: number; ranks: (c: CandidateLayer) => number[]; setRank: (c: CandidateLayer, rank: number) => void };
+  /**
+   * A probe for --target-macs: nothing is changed; for every layer (at the highest rank it may take, given by
+   * `ranks`, its weights already set to it) the refitted output error of each rank is recorded here.
+   */
+  probe?: { ranks: (c: CandidateLayer) => number[]; errors: Map<CandidateLayer, { rank: number; error: number }[]> };
+  onLayer?: (done: number, total: number) => void;
+}
+
+/**
+ * Refits, layer after layer in graph order, the pointwise weights and bias of every chosen conv of the main graph
+ * (convs in If/Loop bodies cannot be exposed as graph outputs and keep their SVD weights). Mutates `c.weights`.
+ * Layers none of which feeds another (parallel branches) are collected together, in "waves": one run of each model
+ * per batch for the whole wave, every layer still seeing the refitted layers upstream of it.
+ */
+export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan, batches: CalibrationBatch[], options: RefitOptions): Promise<LayerFit[]> {
+  const fits: LayerFit[] = [];
+  const keys = new Map<string, number>();
+  for (const c of plan.chosen) keys.set(`${c.node.inputs[1]}:${c.conv!.group}`, (keys.get(`${c.node.inputs[1]}:${c.conv!.group}`) ?? 0) + 1);
+  const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
+  const total = plan.chosen.length;
+  let done = 0;
+  const fitted: CandidateLayer[] = [];
+  for (const c of plan.chosen) {
+    let kept: string | null = null;
+    if (c.graph !== model.graph) kept = 'inside an If/Loop body: its activations cannot be read';
+    else if ((keys.get(`${c.node.inputs[1]}:${c.conv!.group}`) ?? 0) > 1) kept = 'shares its weight with another conv';
+    if (kept) {
+      fits.push({ layer: c, svdError: NaN, refitError: null, svd: c.weights!, kept });
+      options.onLayer?.(++done, total);
+    } else fitted.push(c);
+  }
+  // One session of the original model for every layer, each conv output exposed; each run fetches what it needs.
+  const extra = fitted.filter((c) => !graphOutputs.has(c.node.outputs[0])).map((c) => ({ name: c.node.outputs[0], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 }));
+  const a = await open(ort, modelBytes(model, plan, [], extra).bytes, 'the input model', false);
+  try {
+    // Tensors are made per run from the float64 batches, so only the batches themselves stay in memory.
+    const feeds = batches.map((batch) => () => feedsOf(ort, batch, a.inputNames));
+    for (const wave of waves(model, fitted)) {
+      for (const fit of await refitWave(wave, feeds)) {
+        if (fit) fits.push(fit);
+        options.onLayer?.(++done, total);
+      }
+    }
+  } finally {
+    await a.release();
+  }
+  return fits;
+
+  async function refitWave(wave: CandidateLayer[], feeds: (() => Record<string, OrtTensor>)[]): Promise<(LayerFit | null)[]> {
+    const ranksOf = new Map<CandidateLayer, number[]>();
+    for (const c of wave) {
+      const ranks = options.pickRank?.ranks(c) ?? [];
+      ranksOf.set(c, ranks);
+      if (ranks.length && ranks[ranks.length - 1] !== c.weights!.rank) options.pickRank!.setRank(c, ranks[ranks.length - 1]);
+    }
+    // Asymmetric: Z comes from the model with every conv upstream already refitted.
+    const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
+    const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
+    const yNames = wave.map((c) => c.node.outputs[0]);
+    const rewritten = modelBytes(model, plan, plan.chosen, wave.map((c, i) => ({ name: zNames[i], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 })));
+    const stats = wave.map((c) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group));
+    let b: OrtSession | null = null;
+    try {
+      b = await open(ort, rewritten.bytes, 'the rewritten model', true);
+      for (const feedOf of feeds) {
+        const feed = feedOf();
+        const ra = await run(a, feed, 'the input model', false, yNames);
+        const rb = await run(b, feed, 'the rewritten model', true, zNames);
+        wave.forEach((_, i) => {
+          const ya = ra[yNames[i]];
+          const yv = ya && valuesOf(ya);
+          const zv = rb[zNames[i]] && valuesOf(rb[zNames[i]]);
+          if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
+          stats[i].add(zv, yv, ya.dims[0], ya.dims.slice(2).reduce((p, d) => p * d, 1));
+        });
+      }
+    } finally {
+      await b?.release();
+    }
+    return wave.map((c, i) => finish(c, stats[i], ranksOf.get(c)!));
+  }
+
+  function finish(c: CandidateLayer, stats: PointwiseStats, ranks: number[]): LayerFit | null {
+    const conv = c.conv!;
+    const top = c.weights!.rank;
+    const cg = conv.inChannels / conv.group;
+    const keepOf = (r: number) => Array.from({ length: cg * r }, (_, i) => Math.floor(i / r) * top + (i % r));
+    if (options.probe) {
+      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: stats.solve(options.ridge, r === top ? undefined : keepOf(r), c.weights!.pointwise.data).error }));
+      options.probe.errors.set(c, table);
+      return null;
+    }
+    let rank = top;
+    let fit = null as ReturnType<PointwiseStats['solve']> | null;
+    for (const r of ranks.length ? ranks : [top]) {
+      fit = stats.solve(options.ridge, r === top ? undefined : keepOf(r), c.weights!.pointwise.data);
+      rank = r;
+      if (!options.pickRank || fit.error <= options.pickRank.maxError) break;
+    }
+    if (options.pickRank && fit!.error > options.pickRank.maxError) {
+      // Beyond the limit at every rank that saves MACs: the conv stays as it is, and later layers are fitted so.
+      c.skipped = `output error on data ${fit!.error.toFixed(4)} exceeds --max-error ${options.pickRank.maxError} even at rank ${top}`;
+      plan.chosen.splice(plan.chosen.indexOf(c), 1);
+      return null;
+    }
+    const full = c.weights!;
+    const bias = conv.hasBias ? biasOf(model, c) : new Float64Array(conv.outChannels);
+    if (rank !== top) {
+      // Keep the first `rank` of every input channel's `top` filters, in the rank-`rank` layout.
+      options.pickRank!.setRank(c, rank);
+      const keep = keepOf(rank);
+      const pw = new Float64Array(conv.outChannels * keep.length);
+      for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = fit!.weights[n * cg * top + keep[i]];
+      fit = { ...fit!, weights: pw };
+    }
+    const chosen = c.weights!;
+    const svdError = rank === top ? stats.errorOf(full.pointwise.data, bias) : subsetError(stats, chosen.pointwise.data, bias, keepOf(rank), cg * top);
+    c.weights = { ...chosen, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: fit!.bias } };
+    return { layer: c, svdError, refitError: fit!.error, svd: chosen, kept: null };
+  }
+}
+
+/**
+ * Groups layers (in graph order) so that no layer is upstream of another in its group, and every layer comes after
+ * the groups of all the layers upstream of it: level = 1 + the highest level of a layer it depends on.
+ */
+function waves(model: Model, layers: CandidateLayer[]): CandidateLayer[][] {
+  const producer = new Map<string, Node>();
+  for (const n of model.graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const layerOf = new Map(layers.map((c) => [c.node, c]));
+  const level = new Map<CandidateLayer, number>();
+  for (const c of layers) {
+    // Walk upstream from the conv's data input, stopping at other layers (their own level already covers theirs).
+    let deepest = -1;
+    const seen = new Set<Node>();
+    const stack = [c.node.inputs[0]];
+    while (stack.length) {
+      const n = producer.get(stack.pop()!);
+      if (!n || seen.has(n)) continue;
+      seen.add(n);
+      const upstream = layerOf.get(n);
+      if (upstream && level.has(upstream)) {
+        deepest = Math.max(deepest, level.get(upstream)!);
+        continue;
+      }
+      stack.push(...n.inputs.filter(Boolean));
+    }
+    level.set(c, deepest + 1);
+  }
+  const out: CandidateLayer[][] = [];
+  for (const c of layers) (out[level.get(c)!] ??= []).push(c);
+  return out.filter(Boolean);
+}
+
+/** The error of rank-r weights ([N, keep.length]) measured on statistics collected at a higher rank. */
+function subsetError(stats: PointwiseStats, weights: Float64Array, bias: Float64Array, keep: number[], width: number): number {
+  const n = bias.length;
+  const wide = new Float64Array(n * width);
+  for (let o = 0; o < n; o++) for (let i = 0; i < keep.length; i++) wide[o * width + keep[i]] = weights[o * keep.length + i];
+  return stats.errorOf(wide, bias);
+}
+
+/** The conv's own bias values (NaN when it is not an initializer of the conv's graph: the SVD error is then unknown). */
+function biasOf(model: Model, c: CandidateLayer): Float64Array {
+  const name = c.node.inputs[2];
+  const t = c.graph!.initializers.find((i) => i.name === name);
+  if (!t) return new Float64Array(c.conv!.outChannels).fill(NaN);
+  return decodeBias(model, t);
+}
+
+function decodeBias(model: Model, t: TensorRef): Float64Array {
+  const kind = t.dtype === DataType.FLOAT16 ? 'float16' : t.dtype === DataType.DOUBLE ? 'float64' : t.dtype === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
+  return decodeFloats(readTensorBytes(model, t), kind);
+}
+
+/** Runs both models on every batch and compares each graph output. */
+export async function verifyOutputs(ort: Ort, original: Source, rewritten: Source, batches: CalibrationBatch[]): Promise<OutputCheck[]> {
+  const a = await open(ort, original, 'the input model', false);
+  let b: OrtSession | null = null;
+  try {
+    b = await open(ort, rewritten, 'the rewritten model', true);
+    const acc = new Map<string, { dd: number; xx: number; yy: number; xy: number; max: number; agree: number; rows: number; ranked: boolean }>();
+    for (const batch of batches) {
+      const ra = await run(a, feedsOf(ort, batch, a.inputNames), 'the input model', false);
+      const rb = await run(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true);
+      for (const [name, ta] of Object.entries(ra)) {
+        const x = valuesOf(ta);
+        const y = rb[name] ? valuesOf(rb[name]) : null;
+        if (!x || !y || x.length !== y.length) continue;
+        const e = acc.get(name) ?? { dd: 0, xx: 0, yy: 0, xy: 0, max: 0, agree: 0, rows: 0, ranked: false };
+        for (let i = 0; i < x.length; i++) {
+          const d = y[i] - x[i];
+          e.dd += d * d;
+          e.xx += x[i] * x[i];
+          e.yy += y[i] * y[i];
+          e.xy += x[i] * y[i];
+          e.max = Math.max(e.max, Math.abs(d));
+        }
+        const dims = ta.dims;
+        const last = dims[dims.length - 1];
+        if (dims.length >= 2 && dims.length <= 3 && last > 1) {
+          e.ranked = true;
+          for (let r = 0; r < x.length / last; r++) {
+            e.rows++;
+            if (argmax(x, r * last, last) === argmax(y, r * last, last)) e.agree++;
+          }
+        }
+        acc.set(name, e);
+      }
+    }
+    return [...acc].map(([name, e]) => ({
+      name,
+      relativeError: e.xx > 0 ? Math.sqrt(e.dd / e.xx) : Math.sqrt(e.dd),
+      cosine: e.xx > 0 && e.yy > 0 ? e.xy / Math.sqrt(e.xx * e.yy) : e.xx === e.yy ? 1 : 0,
+      maxAbsDiff: e.max,
+      top1Agreement: e.ranked && e.rows > 0 ? e.agree / e.rows : null,
+    }));
+  } finally {
+    await a.release();
+    await b?.release();
+  }
+}
+
+function argmax(v: Float64Array, from: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (v[from + i] > v[from + best]) best = i;
+  return best;
+}

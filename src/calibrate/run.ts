@@ -1,0 +1,161 @@
+import { type Ort, loadOrt } from '../bench/run.js';
+import { MbnError } from '../errors.js';
+import type { Model } from '../ir/types.js';
+import { hasExternalData } from '../ir/walk.js';
+import { PieceSource } from '../onnx/splice.js';
+import { separationFigures } from '../cost/separable.js';
+import { type CandidateLayer, type SeparateOptions, type SeparatePlan, buildRewrite, greedyRanks, rankOptions, setRank } from '../rewrite/separate.js';
+import { type Calibration, type CalibrationBatch, graphInputs, loadCalibration } from './inputs.js';
+import { type LayerFit, type OutputCheck, refitSeparation, verifyOutputs } from './collect.js';
+
+/**
+ * `mbn separate --calibrate`: load the batches, split off a held-back part for verification (a quarter, when there
+ * are at least 4), refit the pointwise halves on the rest, and after writing compare the whole model's outputs.
+ */
+export const ORT_FOR_CALIBRATION = 'onnxruntime-node is not installed, so nothing was fitted or verified on data (npm install onnxruntime-node); the rewrite uses the SVD weights';
+
+export interface CalibrationSummary {
+  source: string;
+  kind: 'folder' | 'random';
+  batches: number;
+  fitBatches: number;
+  /** Batches the verification ran on: held back from the fit, or all of them when fewer than 4. */
+  verifyBatches: number;
+  heldBack: boolean;
+  /** Per rewritten conv: its output error on the fitting data with SVD weights and after the refit. */
+  layers: { name: string; svdError: number | null; refitError: number | null; kept: string | null }[];
+  /** Per graph output of the rewritten vs the original model on the verification batches; null: not run. */
+  outputs: OutputCheck[] | null;
+  /** The same check for the plain SVD rewrite (before the refit), for comparison; null when nothing was refitted. */
+  svdOutputs: OutputCheck[] | null;
+  notes: string[];
+}
+
+export interface CalibrationRun {
+  summary: CalibrationSummary;
+  ort: Ort | null;
+  fit: CalibrationBatch[];
+  verify: CalibrationBatch[];
+}
+
+export function prepareCalibration(model: Model, plan: SeparatePlan, spec: string, seed: number, given?: Map<string, number[]>): CalibrationRun {
+  if (hasExternalData(model)) throw new MbnError('usage', '--calibrate needs the weights inside the .onnx file (this model keeps them in external data files)');
+  const resolved = new Map(plan.before.model.inputs.map((i) => [i.name, i.shape]));
+  const calibration: Calibration = loadCalibration(spec, graphInputs(model, resolved, given), seed);
+  const n = calibration.batches.length;
+  const held = n >= 4 ? Math.max(1, Math.floor(n / 4)) : 0;
+  const fit = calibration.batches.slice(0, n - held);
+  const verify = held ? calibration.batches.slice(n - held) : calibration.batches;
+  const notes: string[] = [];
+  if (calibration.kind === 'random') notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
+  if (!held) notes.push(`fewer than 4 calibration batches: the output check ran on the batches the fit used`);
+  let ort: Ort | null = null;
+  try {
+    ort = loadOrt();
+  } catch {
+    notes.push(ORT_FOR_CALIBRATION);
+  }
+  return {
+    summary: { source: calibration.source, kind: calibration.kind, batches: n, fitBatches: fit.length, verifyBatches: verify.length, heldBack: held > 0, layers: [], outputs: null, svdOutputs: null, notes },
+    ort,
+    fit,
+    verify,
+  };
+}
+
+export async function refitOnData(run: CalibrationRun, model: Model, plan: SeparatePlan, options: SeparateOptions, onLayer?: (done: number, total: number) => void): Promise<LayerFit[]> {
+  const init = options.init;
+  if (!run.ort || !plan.chosen.length) return [];
+  if (init === 'he') {
+    run.summary.notes.push('--init he: the new weights are random (for training from scratch), so nothing was fitted; expect a large output error until trained');
+    return [];
+  }
+  // --max-error with data: each layer's rank is the smallest whose output error on the data is within it (the plan's
+  // choice from the weight error is only the starting point). --target-macs keeps the plan's ranks.
+  const position = new Map(plan.layers.map((c, i) => [c, i]));
+  const pickRank =
+    options.maxError !== null && options.targetMacs === null
+      ? {
+          maxError: options.maxError,
+          ranks: (c: CandidateLayer) => rankOptions(model, c, { ...options, maxError: null }).map((o) => o.rank),
+          setRank: (c: CandidateLayer, rank: number) => setRank(model, c, options, rank, position.get(c)!),
+        }
+      : undefined;
+  if (options.targetMacs !== null) await planOnData(run, model, plan, options);
+  const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-2, onLayer, pickRank });
+  // The plain SVD rewrite at the same ranks (same MACs), on the same batches: what the refit is measured against.
+  const svdWeights = new Map(fits.map((f) => [f.layer, f.svd]));
+  const svdPlan = { ...plan, chosen: plan.chosen.map((c) => ({ ...c, weights: svdWeights.get(c) ?? c.weights })) };
+  const svd = buildRewrite(model, svdPlan, model.path ?? 'model.onnx');
+  const svdSource = new PieceSource(svd.pieces, model.source);
+  run.summary.svdOutputs = await verifyOutputs(run.ort, model.path!, svdSource.view(0, svdSource.size).slice(), run.verify);
+  if (pickRank || options.targetMacs !== null) {
+    // The MACs and params follow the ranks chosen on the data.
+    plan.macsAfter = plan.before.totals.macs;
+    plan.paramsAfter = plan.before.totals.params;
+    for (const c of plan.chosen) {
+      const info = c.info!;
+      if (info.macs !== null) plan.macsAfter -= (info.macs - info.macsAfter!) * c.executions;
+      plan.paramsAfter += info.paramsAfter - info.params;
+    }
+  }
+  run.summary.layers = fits.map((f) => ({
+    name: f.layer.name,
+    svdError: Number.isNaN(f.svdError) ? null : f.svdError,
+    refitError: f.refitError,
+    kept: f.kept,
+  }));
+  return fits;
+}
+
+export async function verifyOnData(run: CalibrationRun, original: string | Uint8Array, rewritten: string | Uint8Array): Promise<void> {
+  if (!run.ort) return;
+  run.summary.outputs = await verifyOutputs(run.ort, original, rewritten, run.verify);
+}
+
+const NOT_NEEDED = 'not needed to meet --target-macs';
+
+/**
+ * --target-macs with data: the same greedy as without (least error added per MAC saved), on each layer's refitted
+ * output error on the data instead of its weight error. The errors come from one probe over the layers the plan
+ * could use, each at the highest rank that saves MACs (close to the original, so each sees nearly the original's
+ * inputs); the asymmetric refit then runs at the ranks chosen.
+ */
+async function planOnData(run: CalibrationRun, model: Model, plan: SeparatePlan, options: SeparateOptions): Promise<void> {
+  const pool = plan.layers.filter((c) => plan.chosen.includes(c) || c.skipped === NOT_NEEDED);
+  if (!pool.length || pool.some((c) => c.graph !== model.graph) || !plan.target) return;
+  const position = new Map(plan.layers.map((c, i) => [c, i]));
+  const ranks = new Map(pool.map((c) => [c, rankOptions(model, c, { ...options, maxError: null }).map((o) => o.rank)]));
+  const before = new Map(plan.chosen.map((c) => [c, c.info!.multiplier]));
+  for (const c of pool) setRank(model, c, options, ranks.get(c)!.at(-1)!, position.get(c)!);
+  const errors = new Map<CandidateLayer, { rank: number; error: number }[]>();
+  await refitSeparation(run.ort!, model, { ...plan, chosen: pool.slice() }, run.fit, { ridge: 1e-2, probe: { ranks: (c) => ranks.get(c)!, errors } });
+  if (errors.size !== pool.length) {
+    // A layer could not be probed (a shared weight): keep the plan made from the weights.
+    for (const [c, rank] of before) setRank(model, c, options, rank, position.get(c)!);
+    return;
+  }
+  const savedAt = (c: CandidateLayer, rank: number) => {
+    const f = separationFigures(c.conv!, rank, c.pixels);
+    return f.macs === null ? 0 : (f.macs - f.macsAfter!) * c.executions;
+  };
+  // --max-error too: only the ranks within it, on the data.
+  if (options.maxError !== null) for (const [c, table] of errors) errors.set(c, table.filter((o) => o.error <= options.maxError!));
+  const picked = greedyRanks(pool, errors, plan.before.totals.macs - options.targetMacs!, savedAt);
+  plan.chosen = pool.filter((c) => picked.has(c));
+  let macs = plan.before.totals.macs;
+  for (const c of pool) {
+    if (picked.has(c)) {
+      setRank(model, c, options, picked.get(c)!, position.get(c)!);
+      c.skipped = null;
+      macs -= savedAt(c, picked.get(c)!);
+    } else if (!errors.get(c)!.length) {
+      c.skipped = `output error on data exceeds --max-error ${options.maxError} even at rank ${ranks.get(c)!.at(-1)}`;
+    } else c.skipped = NOT_NEEDED;
+  }
+  plan.target = { macs, met: macs <= options.targetMacs! };
+  // The plan's own note said whether the weights could meet it; now the data decides.
+  plan.notes = plan.notes.filter((n) => !n.startsWith('--target-macs cannot be met'));
+  if (!plan.target.met) plan.notes.push(`--target-macs cannot be met${options.maxError !== null ? ` within --max-error ${options.maxError}` : ''}: the best plan on the data gives ${macs} MACs`);
+  run.summary.notes.push('--target-macs: ranks chosen by the refitted output error of each layer on the calibration data');
+}

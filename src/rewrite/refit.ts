@@ -1,0 +1,240 @@
+/**
+ * Data-driven pointwise weights for a separated conv (Zhang et al., TPAMI 2016, applied to the depthwise + pointwise
+ * pair): with the depthwise filters fixed, the pointwise conv is linear in its weights, so the P and bias c that best
+ * reproduce the original conv's output Y from the depthwise outputs Z (least squares over every pixel of every
+ * calibration sample) solve (G + λI) [P c]ᵀ = H, with G = Σ Z̃Z̃ᵀ and H = Σ Z̃Yᵀ, Z̃ = [Z; 1]. Only G and H are kept,
+ * never the feature maps, so memory is (C·r/g + 1)² per group whatever the data. Float64 throughout; pure, no I/O.
+ */
+
+type Values = ArrayLike<number>;
+
+export interface RefitSolution {
+  /** [N, zPerGroup] row-major: the pointwise weight of a conv with `groups` groups. */
+  weights: Float64Array;
+  /** [N]. */
+  bias: Float64Array;
+  /** ‖P·Z + c − Y‖ / ‖Y‖ over the accumulated data (0 when Y is all zero and fitted exactly). */
+  error: number;
+}
+
+export class PointwiseStats {
+  /** Per group: (zg+1)² Gram matrix of [Z; 1]. */
+  private readonly gram: Float64Array[];
+  /** Per group: (zg+1) × ng cross terms with Y. */
+  private readonly cross: Float64Array[];
+  private yy = 0;
+  pixels = 0;
+
+  constructor(
+    readonly groups: number,
+    /** Depthwise channels per group (C·r/g). */
+    readonly zPerGroup: number,
+    /** Output channels per group (N/g). */
+    readonly outPerGroup: number,
+  ) {
+    const d = zPerGroup + 1;
+    this.gram = Array.from({ length: groups }, () => new Float64Array(d * d));
+    this.cross = Array.from({ length: groups }, () => new Float64Array(d * outPerGroup));
+  }
+
+  /**
+   * Adds one batch: z is [B, g·zg, pixels] and y is [B, g·ng, pixels] (NCHW flattened), both with the same pixels.
+   */
+  add(z: Values, y: Values, batch: number, pixels: number): void {
+    const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
+    if (z.length !== batch * g * zg * pixels || y.length !== batch * g * ng * pixels) {
+      throw new Error(`refit: z has ${z.length} values and y ${y.length}, expected ${batch * g * zg * pixels} and ${batch * g * ng * pixels}`);
+    }
+    const d = zg + 1;
+    const zs = new Float64Array(zg * pixels);
+    const ys = new Float64Array(ng * pixels);
+    for (let b = 0; b < batch; b++) {
+      for (let G = 0; G < g; G++) {
+        // Copy the group's rows into float64 once: every dot product below then runs on contiguous doubles.
+        const zBase = (b * g + G) * zg * pixels;
+        const yBase = (b * g + G) * ng * pixels;
+        for (let i = 0; i < zg * pixels; i++) zs[i] = z[zBase + i];
+        for (let i = 0; i < ng * pixels; i++) ys[i] = y[yBase + i];
+        const gram = this.gram[G];
+        const cross = this.cross[G];
+        for (let i = 0; i < zg; i++) {
+          const oi = i * pixels;
+          dots(zs, oi, zs, i, zg, pixels, gram, i * d);
+          let sum = 0;
+          for (let p = 0; p < pixels; p++) sum += zs[oi + p];
+          gram[i * d + zg] += sum;
+          dots(zs, oi, ys, 0, ng, pixels, cross, i * ng);
+        }
+        gram[zg * d + zg] += pixels;
+        for (let n = 0; n < ng; n++) {
+          const on = n * pixels;
+          let sum = 0;
+          let sq = 0;
+          for (let p = 0; p < pixels; p++) {
+            sum += ys[on + p];
+            sq += ys[on + p] * ys[on + p];
+          }
+          cross[zg * ng + n] += sum;
+          this.yy += sq;
+        }
+      }
+    }
+    this.pixels += batch * pixels;
+  }
+
+  /** ‖P·Z + c − Y‖/‖Y‖ of given weights ([N, zg] row-major) and bias ([N]) on the accumulated data. */
+  errorOf(weights: Float64Array, bias: Float64Array): number {
+    const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
+    const d = zg + 1;
+    let residual = this.yy;
+    const x = new Float64Array(d);
+    for (let G = 0; G < g; G++) {
+      const full = this.gram[G];
+      for (let n = 0; n < ng; n++) {
+        const row = (G * ng + n) * zg;
+        for (let i = 0; i < zg; i++) x[i] = weights[row + i];
+        x[zg] = bias[G * ng + n];
+        for (let i = 0; i < d; i++) {
+          residual -= 2 * x[i] * this.cross[G][i * ng + n];
+          let gx = 0;
+          for (let j = 0; j < d; j++) gx += (i <= j ? full[i * d + j] : full[j * d + i]) * x[j];
+          residual += x[i] * gx;
+        }
+      }
+    }
+    return this.yy > 0 ? Math.sqrt(Math.max(0, residual) / this.yy) : Math.sqrt(Math.max(0, residual));
+  }
+
+  /**
+   * Least-squares weights using only the depthwise channels `keep` of each group (local indices, e.g. the first
+   * r′ filters of every input channel for a lower rank; all by default). Columns not kept get weight 0.
+   * λ = ridge · trace(G_z)/dim on the Z block (not the bias), so nearly collinear depthwise outputs stay solvable.
+   * With a `prior` ([N, zg], e.g. the SVD weights) the ridge pulls towards it instead of towards 0: directions the
+   * data does not determine (fewer pixels than unknowns, in a deep layer of a small input) keep the SVD weights.
+   */
+  solve(ridge = 1e-7, keep?: number[], prior?: Float64Array): RefitSolution {
+    const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
+    const d = zg + 1;
+    const cols = [...(keep ?? Array.from({ length: zg }, (_, i) => i)), zg];
+    const m = cols.length;
+    const weights = new Float64Array(g * ng * zg);
+    const bias = new Float64Array(g * ng);
+    let residual = 0;
+    for (let G = 0; G < g; G++) {
+      const full = this.gram[G];
+      const at = (i: number, j: number) => (i <= j ? full[i * d + j] : full[j * d + i]);
+      const a = new Float64Array(m * m);
+      let trace = 0;
+      for (let i = 0; i < m - 1; i++) trace += at(cols[i], cols[i]);
+      const lambda = m > 1 ? (ridge * trace) / (m - 1) : 0;
+      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) a[i * m + j] = at(cols[i], cols[j]) + (i === j && i < m - 1 ? lambda : 0);
+      const rhs = new Float64Array(m * ng);
+      for (let i = 0; i < m; i++) {
+        for (let n = 0; n < ng; n++) {
+          const pull = prior && i < m - 1 ? lambda * prior[(G * ng + n) * zg + cols[i]] : 0;
+          rhs[i * ng + n] = this.cross[G][cols[i] * ng + n] + pull;
+        }
+      }
+      const x = choleskySolve(a, m, rhs, ng);
+      for (let n = 0; n < ng; n++) {
+        const row = (G * ng + n) * zg;
+        for (let i = 0; i < m - 1; i++) weights[row + cols[i]] = x[i * ng + n];
+        bias[G * ng + n] = x[(m - 1) * ng + n];
+        // ‖Y − X̃ᵀx‖² = Σy² − 2xᵀh + xᵀGx, with the unregularised G.
+        let xh = 0;
+        let xgx = 0;
+        for (let i = 0; i < m; i++) {
+          const xi = x[i * ng + n];
+          xh += xi * this.cross[G][cols[i] * ng + n];
+          let gx = 0;
+          for (let j = 0; j < m; j++) gx += at(cols[i], cols[j]) * x[j * ng + n];
+          xgx += xi * gx;
+        }
+        residual += xgx - 2 * xh;
+      }
+    }
+    residual += this.yy;
+    const error = this.yy > 0 ? Math.sqrt(Math.max(0, residual) / this.yy) : 0;
+    return { weights, bias, error };
+  }
+}
+
+/**
+ * out[at + j] += Σ_p a[ai + p] · b[j·pixels + p] for j in [from, to): four rows of b per pass over a's row, which
+ * reads a's row a quarter as often (this loop is where calibration spends its time on large feature maps).
+ */
+function dots(a: Float64Array, ai: number, b: Float64Array, from: number, to: number, pixels: number, out: Float64Array, at: number): void {
+  let j = from;
+  for (; j + 4 <= to; j += 4) {
+    const b0 = j * pixels;
+    const b1 = b0 + pixels;
+    const b2 = b1 + pixels;
+    const b3 = b2 + pixels;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let p = 0; p < pixels; p++) {
+      const x = a[ai + p];
+      s0 += x * b[b0 + p];
+      s1 += x * b[b1 + p];
+      s2 += x * b[b2 + p];
+      s3 += x * b[b3 + p];
+    }
+    out[at + j] += s0;
+    out[at + j + 1] += s1;
+    out[at + j + 2] += s2;
+    out[at + j + 3] += s3;
+  }
+  for (; j < to; j++) {
+    const bj = j * pixels;
+    let acc = 0;
+    for (let p = 0; p < pixels; p++) acc += a[ai + p] * b[bj + p];
+    out[at + j] += acc;
+  }
+}
+
+/**
+ * Solves A X = B for symmetric positive definite A (m × m) and B (m × k), both row-major, by Cholesky A = L Lᵀ.
+ * A pivot that is not positive (A singular in float64 even after the ridge) is replaced by a tiny positive value
+ * relative to A's diagonal, which sets that direction's weight to about zero instead of failing.
+ */
+export function choleskySolve(a: Float64Array, m: number, b: Float64Array, k: number): Float64Array {
+  const l = new Float64Array(m * m);
+  let maxDiag = 0;
+  for (let i = 0; i < m; i++) maxDiag = Math.max(maxDiag, Math.abs(a[i * m + i]));
+  const floor = Math.max(maxDiag * 1e-14, Number.MIN_VALUE);
+  for (let j = 0; j < m; j++) {
+    let s = a[j * m + j];
+    for (let p = 0; p < j; p++) s -= l[j * m + p] * l[j * m + p];
+    const pivot = Math.sqrt(s > floor ? s : floor);
+    l[j * m + j] = pivot;
+    for (let i = j + 1; i < m; i++) {
+      let t = a[i * m + j];
+      for (let p = 0; p < j; p++) t -= l[i * m + p] * l[j * m + p];
+      l[i * m + j] = t / pivot;
+    }
+  }
+  const x = Float64Array.from(b);
+  // Forward: L Y = B.
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < i; p++) {
+      const lip = l[i * m + p];
+      if (lip === 0) continue;
+      for (let c = 0; c < k; c++) x[i * k + c] -= lip * x[p * k + c];
+    }
+    const inv = 1 / l[i * m + i];
+    for (let c = 0; c < k; c++) x[i * k + c] *= inv;
+  }
+  // Backward: Lᵀ X = Y.
+  for (let i = m - 1; i >= 0; i--) {
+    for (let p = i + 1; p < m; p++) {
+      const lpi = l[p * m + i];
+      if (lpi === 0) continue;
+      for (let c = 0; c < k; c++) x[i * k + c] -= lpi * x[p * k + c];
+    }
+    const inv = 1 / l[i * m + i];
+    for (let c = 0; c < k; c++) x[i * k + c] *= inv;
+  }
+  return x;
+}
