@@ -1,7 +1,6 @@
 import { MbnError } from '../errors.js';
-import { float16ToNumber } from '../tensor/float.js';
 import { mulberry32 } from '../util/random.js';
-import { type InputSpec, type Ort, type OrtSession, type OrtTensor, makeFeedData } from './run.js';
+import { type InputSpec, type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, makeFeedData, openSession } from './run.js';
 
 /**
  * How far a rewritten model's outputs moved from the original's: both run in ONNX Runtime on the same seeded
@@ -37,19 +36,12 @@ function failure(what: 'the input model' | 'the rewritten model', verb: string, 
 
 async function open(ort: Ort, source: ModelSource, what: 'the input model' | 'the rewritten model'): Promise<OrtSession> {
   try {
-    const create = ort.InferenceSession.create as (s: ModelSource, o: Record<string, unknown>) => Promise<OrtSession>;
-    return await create(source, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+    return await openSession(ort, source);
   } catch (error) {
     throw failure(what, 'load', error);
   }
 }
 
-function numbers(t: OrtTensor): Float64Array | null {
-  const tensor = t as OrtTensor & { type?: string; data?: ArrayLike<number> | ArrayLike<bigint> };
-  if (!tensor.data || !['float32', 'float64', 'float16'].includes(tensor.type ?? '')) return null;
-  const raw = tensor.data as ArrayLike<number>;
-  return tensor.type === 'float16' ? Float64Array.from(raw, (bits) => float16ToNumber(bits)) : Float64Array.from(raw);
-}
 
 /** Runs both models `samples` times on the same seeded inputs. */
 export async function compareOutputs(ort: Ort, original: ModelSource, rewritten: ModelSource, inputs: InputSpec[], samples: number, seed: number): Promise<Deviation> {
@@ -65,8 +57,8 @@ export async function compareOutputs(ort: Ort, original: ModelSource, rewritten:
       const ra = await run(a, feeds, 'the input model');
       const rb = await run(b, feeds, 'the rewritten model');
       for (const [name, ta] of Object.entries(ra)) {
-        const x = numbers(ta);
-        const y = rb[name] ? numbers(rb[name]) : null;
+        const x = floatValues(ta);
+        const y = rb[name] ? floatValues(rb[name]) : null;
         if (!x || !y || x.length !== y.length) continue;
         const e = acc.get(name) ?? { max: 0, sum: 0, n: 0, scale: 0, agree: 0, rows: 0, ranked: false };
         for (let i = 0; i < x.length; i++) {
@@ -115,7 +107,3 @@ function argmax(v: Float64Array, from: number, n: number): number {
   return best;
 }
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
-}

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MbnError, quote } from '../errors.js';
-import { numberToFloat16 } from '../tensor/float.js';
+import { float16ToNumber, numberToFloat16 } from '../tensor/float.js';
 import { product } from '../util/count.js';
 import { mulberry32 } from '../util/random.js';
 
@@ -206,14 +206,10 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
   const t0 = process.hrtime.bigint();
   let session: OrtSession;
   const profileDir = options.profile ? mkdtempSync(join(tmpdir(), 'mbn-profile-')) : null;
-  // The process-wide default logger, set before the first session (later sessions keep it).
-  if (ort.env) ort.env.logLevel = 'fatal';
   try {
-    session = await ort.InferenceSession.create(path, {
+    session = await openSession(ort, path, {
       intraOpNumThreads: options.threads,
-      interOpNumThreads: 1,
       executionMode: 'sequential',
-      logSeverityLevel: ORT_LOG_SEVERITY,
       ...(profileDir ? { enableProfiling: true, profileFilePrefix: join(profileDir, 'ort') } : {}),
     });
   } catch (error) {
@@ -266,7 +262,26 @@ function zeroFedHint(inputs: InputSpec[]): string {
   return ` (integer input${zero.length === 1 ? '' : 's'} ${zero.map((n) => `'${n}'`).join(', ')} ${zero.length === 1 ? 'was' : 'were'} fed 0: give ${zero.length === 1 ? 'its value' : 'their values'} with --input-value ${zero[0]}=VALUE)`;
 }
 
-function firstLine(error: unknown): string {
+/** The first non-empty line of an error from ONNX Runtime (its messages run to many lines). */
+export function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+}
+
+/**
+ * An ONNX Runtime session on a model file or its bytes, one thread, with ORT's own logging off (its log lines never
+ * reach the terminal: mbn says what went wrong in one line). Errors are ORT's, for the caller to word.
+ */
+export async function openSession(ort: Ort, source: string | Uint8Array, options: Record<string, unknown> = {}): Promise<OrtSession> {
+  // The process-wide default logger, set before the first session (later sessions keep it).
+  if (ort.env) ort.env.logLevel = 'fatal';
+  const create = ort.InferenceSession.create as (s: string | Uint8Array, o: Record<string, unknown>) => Promise<OrtSession>;
+  return create(source, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: ORT_LOG_SEVERITY, ...options });
+}
+
+/** A float output's values as float64 (null for other types). */
+export function floatValues(t: OrtTensor): Float64Array | null {
+  const tensor = t as OrtTensor & { type?: string; data?: ArrayLike<number> };
+  if (!tensor.data || !['float32', 'float64', 'float16'].includes(tensor.type ?? '')) return null;
+  return tensor.type === 'float16' ? Float64Array.from(tensor.data, (bits) => float16ToNumber(bits)) : Float64Array.from(tensor.data);
 }

@@ -1,4 +1,4 @@
-import type { Ort, OrtSession, OrtTensor } from '../bench/run.js';
+import { type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, openSession } from '../bench/run.js';
 import { MbnError } from '../errors.js';
 import type { Model, Node, TensorRef } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
@@ -7,7 +7,7 @@ import { PieceSource, piecesLength } from '../onnx/splice.js';
 import type { SeparatedWeights } from '../rewrite/decompose.js';
 import { PointwiseStats } from '../rewrite/refit.js';
 import { type CandidateLayer, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
-import { decodeFloats, float16ToNumber, numberToFloat16 } from '../tensor/float.js';
+import { decodeFloats, numberToFloat16 } from '../tensor/float.js';
 import type { CalibrationBatch } from './inputs.js';
 
 /**
@@ -77,23 +77,12 @@ function typed(type: string, data: Float64Array): unknown {
   }
 }
 
-/** A float output's values as float64 (null for other types). */
-export function valuesOf(t: OrtTensor): Float64Array | null {
-  const tensor = t as OrtTensor & { type?: string; data?: ArrayLike<number> };
-  if (!tensor.data || !['float32', 'float64', 'float16'].includes(tensor.type ?? '')) return null;
-  return tensor.type === 'float16' ? Float64Array.from(tensor.data, (bits) => float16ToNumber(bits)) : Float64Array.from(tensor.data);
-}
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
-}
 
 /** The input model failing is the user's matter (MbnError); a rewritten copy failing is mbn's bug (exit 70). */
 async function open(ort: Ort, source: Source, what: string, mine: boolean): Promise<OrtSession> {
   try {
-    const create = ort.InferenceSession.create as (s: Source, o: Record<string, unknown>) => Promise<OrtSession>;
-    return await create(source, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+    return await openSession(ort, source);
   } catch (error) {
     const message = `onnxruntime cannot load ${what}: ${firstLine(error)}`;
     throw mine ? new Error(message) : new MbnError('unsupported', message);
@@ -196,8 +185,8 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
         const rb = await run(b, feed, 'the rewritten model', true, zNames);
         wave.forEach((_, i) => {
           const ya = ra[yNames[i]];
-          const yv = ya && valuesOf(ya);
-          const zv = rb[zNames[i]] && valuesOf(rb[zNames[i]]);
+          const yv = ya && floatValues(ya);
+          const zv = rb[zNames[i]] && floatValues(rb[zNames[i]]);
           if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
           stats[i].add(zv, yv, ya.dims[0], ya.dims.slice(2).reduce((p, d) => p * d, 1));
         });
@@ -312,8 +301,8 @@ export async function verifyOutputs(ort: Ort, original: Source, rewritten: Sourc
       const ra = await run(a, feedsOf(ort, batch, a.inputNames), 'the input model', false);
       const rb = await run(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true);
       for (const [name, ta] of Object.entries(ra)) {
-        const x = valuesOf(ta);
-        const y = rb[name] ? valuesOf(rb[name]) : null;
+        const x = floatValues(ta);
+        const y = rb[name] ? floatValues(rb[name]) : null;
         if (!x || !y || x.length !== y.length) continue;
         const e = acc.get(name) ?? { dd: 0, xx: 0, yy: 0, xy: 0, max: 0, agree: 0, rows: 0, ranked: false };
         for (let i = 0; i < x.length; i++) {
