@@ -86,7 +86,7 @@ describe('Silero VAD v5: an If on the sample rate, with 16 kHz and 8 kHz branche
       if (args.length) {
         // `state` [2, ?, 128] has an unnamed dim nobody gave: the MACs are unknown, not computed from an assumed 1.
         expect(r.totals.macsBefore).toBeNull();
-        expect(r.notes).toContain("MACs are unknown: input 'state' dim 1 is symbolic: give it with --input state:2x<d1>x128");
+        expect(r.notes).toContain("MACs are unknown: input 'state' dim 1 is dynamic and was assumed 1: give it with --input state:2xD1x128");
       }
       if (!ort) return;
       for (const [sr, samples] of RATES) {
@@ -158,7 +158,9 @@ describe('PaddleOCR det v4: symbolic H and W, no --input', () => {
     expect(r.layers.map((l: { name: string }) => l.name)).toEqual(['p2o.Conv.0', 'p2o.Conv.49', 'p2o.Conv.52', 'p2o.Conv.55', 'p2o.Conv.58', 'p2o.Conv.61']);
     for (const l of r.layers) expect([l.macs, l.macsAfter, l.measuredRatio]).toEqual([null, null, null]);
     expect([r.totals.macsBefore, r.totals.macsAfter]).toEqual([null, null]);
-    expect(r.notes).toEqual(["MACs are unknown: input 'x' dims 2, 3 are symbolic: give them with --input x:1x3x<d2>x<d3>"]);
+    expect(r.notes).toEqual([
+      "MACs are unknown: input 'x' dims 2 ('p2o.DynamicDimension.1'), 3 ('p2o.DynamicDimension.2') are symbolic and were assumed 1: give them with --input x:1x3xD2xD3",
+    ]);
     // Params: 3→16 3×3 goes 432 → 3·9 + 16·3 = 75; each 96→24 3×3 goes 20736 → 96·9 + 24·96 = 3168.
     expect(r.totals.paramsBefore - r.totals.paramsAfter).toBe(432 - 75 + 5 * (20736 - 3168));
     const written = readModel(out);
@@ -214,7 +216,9 @@ describe('PaddleOCR det v4: symbolic H and W, no --input', () => {
     const r = mbn(['separate', det, '--dry-run', '--target-macs', '15M']);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe("mbn: --target-macs needs the model's MACs, but input 'x' dims 2, 3 are symbolic: give them with --input x:1x3x<d2>x<d3>\n");
+    expect(r.stderr).toBe(
+      "mbn: --target-macs needs the model's MACs, but input 'x' dims 2 ('p2o.DynamicDimension.1'), 3 ('p2o.DynamicDimension.2') are symbolic and were assumed 1: give them with --input x:1x3xD2xD3\n",
+    );
     const ok = separateJson([det, '--dry-run', '--target-macs', '15M', '--input', 'x:1x3x64x64']);
     // At 64×64: 23,129,984 MACs. Per-layer ranks: Conv.61 (96→24 at 16×16) at rank 1 saves
     // 256·(24·96·9 − 96·9 − 24·96) = 4,497,408, Conv.58 at rank 2 saves 256·(24·96·9 − 2·(96·9 + 24·96)) = 3,686,400;

@@ -37,7 +37,9 @@ function placeholder(name: string | null, dim: number): string {
  *   input 'x' dims 2 ('H'), 3 ('W') are symbolic and were assumed 1: give them with --input x:1x3xHxW (config: "input")
  *   1 layer of op MyBlur (com.example) has no cost rule: accept it with --allow-uncounted MyBlur (config: "allowUncounted")
  */
-export function describeGaps(gaps: readonly Gap[], inputs: Report['model']['inputs']): string[] {
+export function describeGaps(gaps: readonly Gap[], inputs: Report['model']['inputs'], options: { configKeys?: boolean } = {}): string[] {
+  // `mbn check` reads a config too: there the fix names its key as well (`separate` has no config).
+  const config = (key: string) => (options.configKeys === false ? '' : ` (config: "${key}")`);
   const lines: string[] = [];
   const byInput = new Map<string, Extract<Gap, { kind: 'assumed-dim' }>[]>();
   for (const g of gaps) if (g.kind === 'assumed-dim') byInput.set(g.input, [...(byInput.get(g.input) ?? []), g]);
@@ -50,7 +52,7 @@ export function describeGaps(gaps: readonly Gap[], inputs: Report['model']['inpu
     const what = dims.some((d) => d.name !== null) ? 'symbolic' : 'dynamic';
     lines.push(
       `input ${quote(name)} ${plural(dims.length, 'dim', 'dims')} ${list} ${plural(dims.length, 'is', 'are')} ${what} and ${plural(dims.length, 'was', 'were')} assumed ${values}: ` +
-        `give ${plural(dims.length, 'it', 'them')} with --input ${name}:${example} (config: "input")`,
+        `give ${plural(dims.length, 'it', 'them')} with --input ${name}:${example}${config('input')}`,
     );
   }
   const uncounted = gaps.filter((g): g is Extract<Gap, { kind: 'uncounted' }> => g.kind === 'uncounted');
@@ -65,7 +67,7 @@ export function describeGaps(gaps: readonly Gap[], inputs: Report['model']['inpu
     const n = group.length;
     lines.push(
       `${n} ${plural(n, 'layer', 'layers')} of op ${g.op}${g.domain ? ` (${g.domain})` : ''} ${plural(n, 'has', 'have')} no cost rule: ` +
-        `accept ${plural(n, 'it', 'them')} with --allow-uncounted ${g.op} (config: "allowUncounted")`,
+        `accept ${plural(n, 'it', 'them')} with --allow-uncounted ${g.op}${config('allowUncounted')}`,
     );
   }
   if (shapeless.length > 0) {

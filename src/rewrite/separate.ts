@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { describeGaps } from '../budget/completeness.js';
 import { buildReport, type Report } from '../cost/analyze.js';
 import { type ConvGeometry, type SeparationFigures, convGeometry, isSeparable, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
@@ -262,8 +263,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   for (const l of inferred.layers) if (l.reason && l.node.opType === 'Conv' && l.node.domain === '') assertValidConv(model, l);
   const layers = inferred.layers.filter((l) => CONV_OPS.has(l.node.opType)).map((l) => classify(l, index));
   // Output sizes that came from an assumed input dim are no measure of the model: their MACs are unknown.
-  const assumed = assumedInputDims(model, options);
-  if (assumed.length) {
+  if (before.incomplete.some((g) => g.kind === 'assumed-dim')) {
     for (const c of layers) {
       c.pixels = null;
       if (c.info) c.info = separationFigures(c.conv!, c.info.multiplier, null);
@@ -330,7 +330,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   let chosen = pool;
   let target: SeparatePlan['target'] = null;
   if (options.targetMacs !== null) {
-    const missing = macsUnknown(assumed, inferred, pool);
+    const missing = macsUnknown(before, pool);
     if (missing) throw new MbnError('usage', `--target-macs needs the model's MACs, but ${missing}`);
     const ranked = pool.slice();
     let macs = before.totals.macs;
@@ -376,7 +376,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   for (const c of layers) if (c.eligible && !c.skipped && !chosen.includes(c)) c.skipped = 'not selected';
   const costlier = chosen.filter((c) => c.info!.reduction >= 1).length;
   if (costlier) notes.push(`${costlier} rewritten conv${costlier === 1 ? ' costs' : 's cost'} more than before (--allow-costlier): ratio ≥ 1`);
-  const missing = macsUnknown(assumed, inferred, chosen);
+  const missing = macsUnknown(before, chosen);
   if (missing) notes.push(`MACs are unknown: ${missing}`);
   return { layers, chosen, before, macsAfter, paramsAfter, macsKnown: missing === null, target, notes, index };
 }
@@ -451,45 +451,15 @@ export function greedyRanks(pool: CandidateLayer[], choices: Map<CandidateLayer,
 }
 
 /**
- * Why the model's MACs cannot be known, or null when they can: a conv of the pool whose output shape is unknown, a
- * layer that runs but was not counted, or a non-batch input dim that was assumed rather than given.
+ * Why the model's MACs cannot be known, or null when they can: the analysis's own gaps (a non-batch input dim that
+ * was assumed rather than given, a layer that runs but was not counted; worded as every gate words them), or a conv
+ * of the pool whose output shape is unknown.
  */
-function macsUnknown(assumed: AssumedDims[], inferred: InferResult, convs: CandidateLayer[]): string | null {
-  if (assumed.length) {
-    const what = assumed.map((a) => `input ${quote(a.input)} dim${a.dims.length > 1 ? 's' : ''} ${a.dims.join(', ')}`).join(', ');
-    const flags = assumed.map((a) => `--input ${a.input}:${a.declared.map((d, i) => (typeof d === 'number' && d >= 0 ? d : i === 0 ? 1 : `<d${i}>`)).join('x')}`);
-    const many = assumed.length > 1 || assumed[0].dims.length > 1;
-    return `${what} ${many ? 'are' : 'is'} symbolic: give ${many ? 'them' : 'it'} with ${flags.join(' ')}`;
-  }
+function macsUnknown(before: Report, convs: CandidateLayer[]): string | null {
+  if (before.incomplete.length) return describeGaps(before.incomplete, before.model.inputs, { configKeys: false }).join('; ');
   const unknownConvs = convs.filter((c) => c.info!.macs === null && c.executions > 0).length;
   if (unknownConvs) return `${unknownConvs} conv${unknownConvs === 1 ? ' has an' : 's have'} unknown output shape${unknownConvs === 1 ? '' : 's'} (give the input shapes with --input NAME:…)`;
-  const uncounted = inferred.layers.filter((l) => !l.cost && l.multiplier > 0).length;
-  if (uncounted) return `${uncounted} layer${uncounted === 1 ? ' is' : 's are'} not counted (mbn analyze lists the reasons)`;
   return null;
-}
-
-interface AssumedDims {
-  input: string;
-  dims: number[];
-  declared: (number | string | null)[];
-}
-
-/** Non-batch dims of the main graph's inputs that are symbolic and were neither given nor fixed by a given input. */
-function assumedInputDims(model: Model, options: InferOptions): AssumedDims[] {
-  const initializers = new Set(model.graph.initializers.map((t) => t.name));
-  const inputs = model.graph.inputs.filter((i) => !initializers.has(i.name));
-  const known = new Set<string>();
-  for (const i of inputs) {
-    if (!options.inputShapes?.has(i.name)) continue;
-    for (const d of i.type?.shape ?? []) if (typeof d === 'string') known.add(d);
-  }
-  const out: AssumedDims[] = [];
-  for (const i of inputs) {
-    if (options.inputShapes?.has(i.name) || i.type?.kind !== 'tensor' || !i.type.shape) continue;
-    const dims = i.type.shape.flatMap((d, k) => (k > 0 && (d === null || (typeof d === 'number' && d < 0) || (typeof d === 'string' && !known.has(d))) ? [k] : []));
-    if (dims.length) out.push({ input: i.name, dims, declared: i.type.shape });
-  }
-  return out;
 }
 
 /**
