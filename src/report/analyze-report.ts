@@ -161,8 +161,22 @@ function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
  * A layer as the JSON contract of version 1 names its fields: `executions` (per inference) is written `multiplier`,
  * in the same place. See the README, "JSON report".
  */
-function layerJson(l: LayerReport): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(l).map(([key, value]) => [key === 'executions' ? 'multiplier' : key, value]));
+export function layerJson(l: LayerReport): LayerJson {
+  return Object.fromEntries(Object.entries(l).map(([key, value]) => [key === 'executions' ? 'multiplier' : key, value])) as unknown as LayerJson;
+}
+
+/** A layer in `mbn.analyze/1`: the code's `executions` (per inference) is the contract's `multiplier`. */
+export type LayerJson = Omit<LayerReport, 'executions'> & { multiplier: number };
+
+/**
+ * The `mbn.analyze/1` document (`mbn analyze --format json`, and what the library's `analyze` returns): the report
+ * with its schema id first and its layers as the contract names them; `modules` with --depth (`depth` option).
+ */
+export type AnalyzeJson = { schema: typeof JSON_SCHEMA } & Omit<Report, 'layers'> & { layers: LayerJson[]; modules?: ModuleCost[] };
+
+/** The `mbn.analyze/1` document as one object: the same members, in the same order, as streamAnalyzeJson writes. */
+export function analyzeJson(report: Report, extra: { modules?: ModuleCost[] } = {}): AnalyzeJson {
+  return { schema: JSON_SCHEMA, ...report, layers: report.layers.map(layerJson), ...extra };
 }
 
 /**
