@@ -50,3 +50,14 @@ export function checkShapeOptions(options: ShapeOptions & ValueOptions): InferOp
   }
   return { inputShapes, batch: options.batch, inputValues };
 }
+
+/**
+ * A share, the one way every share-valued option reads: a fraction (`0.3`) or a percentage (`30%`). Null when the
+ * text is neither; the range is the caller's to check.
+ */
+export function parseShare(text: string): number | null {
+  const m = /^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(%?)\s*$/.exec(text);
+  if (!m) return null;
+  const value = Number(m[1]) / (m[2] ? 100 : 1);
+  return Number.isFinite(value) ? value : null;
+}
