@@ -72,9 +72,9 @@ export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
  * never ends or a huge file is refused at once. The file is opened non-blocking, so that opening a FIFO with no
  * writer does not wait, and checked with fstat before any byte is read.
  */
-function readText(file: string, what: string): string {
+function readText(file: string, what: string, label = file): string {
   const fail = (why: string): never => {
-    throw new MbnError('io', `cannot read ${what} ${quote(file)}: ${why}`);
+    throw new MbnError('io', `cannot read ${what} ${quote(label)}: ${why}`);
   };
   let fd: number;
   try {
@@ -98,7 +98,7 @@ function readText(file: string, what: string): string {
       total += n;
       if (total > MAX_TEXT_BYTES) fail(`it is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
     }
-    return decodeText(Buffer.concat(chunks, total), `${what} ${quote(file)}`);
+    return decodeText(Buffer.concat(chunks, total), `${what} ${quote(label)}`);
   } catch (error) {
     if (error instanceof MbnError) throw error;
     return fail((error as Error).message);
@@ -110,7 +110,7 @@ function readText(file: string, what: string): string {
 /** `--config FILE`, else ./mbn.config.json, else the "mbn" key of ./package.json. */
 export function findConfig(configFlag: string | undefined, cwd: string): ConfigSource {
   if (configFlag !== undefined) {
-    const text = readText(configFlag, 'config');
+    const text = readText(resolve(cwd, configFlag), 'config', configFlag);
     return { file: configFlag, text, key: basename(configFlag) === 'package.json' ? 'mbn' : undefined };
   }
   const own = resolve(cwd, CONFIG_FILE);
@@ -195,7 +195,7 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
   const source = findConfig(options.config, cwd);
   const entries = parseConfigText(source.text, source.file, source.key);
   const configDir = dirname(resolve(cwd, source.file));
-  const baseline = options.baseline !== undefined ? parseBaseline(readText(options.baseline, 'baseline'), options.baseline) : null;
+  const baseline = options.baseline !== undefined ? parseBaseline(readText(resolve(cwd, options.baseline), 'baseline', options.baseline), options.baseline) : null;
 
   const models: CheckedModel[] = [];
   const perModel: { entry: BudgetEntry; model: CheckedModel | null; records: CheckRecord[]; blocked?: boolean }[] = [];
@@ -208,7 +208,8 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
     }
     for (const file of files) {
       const shown = display(file, cwd);
-      const model = readModel(shown);
+      // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
+      const model = readModel(display(file, process.cwd()));
       let report;
       let advice = null;
       let latency: CheckRecord | null = null;
