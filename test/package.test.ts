@@ -58,9 +58,13 @@ beforeAll(() => {
   mkdirSync(join(project, 'node_modules/@types'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules/@types/node'), join(project, 'node_modules/@types/node'));
   writeFileSync(join(project, 'use.mts'), USE);
+  // The README's API example, typechecked as written (not run: it names a model that does not exist here).
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const example = /## API\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme);
+  writeFileSync(join(project, 'readme-example.mts'), example ? example[1] : 'README has no ts example under ## API;');
   writeFileSync(
     join(project, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, outDir: 'out', types: ['node'] }, files: ['use.mts'] }),
+    JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, outDir: 'out', types: ['node'] }, files: ['use.mts', 'readme-example.mts'] }),
   );
 }, 120_000);
 
@@ -76,7 +80,7 @@ describe('the packed package', () => {
     expect(other).toEqual([]);
   });
 
-  it('a fresh TypeScript project typechecks against the API and gets what `mbn analyze --format json` prints', () => {
+  it('a fresh TypeScript project (and the README example) typechecks against the API and gets what `mbn analyze --format json` prints', () => {
     const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, encoding: 'utf8' });
     expect(tsc.stdout + tsc.stderr, `tsc (package ${how})`).toBe('');
     expect(tsc.status).toBe(0);
