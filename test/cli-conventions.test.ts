@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture, mbn } from './helpers/cli.js';
+import { fixture, mbn, tempDir } from './helpers/cli.js';
 
 /** The CLI's conventions (README, "CLI conventions"): one-line errors, exit codes, help, version, warnings. */
 const TINY = fixture('models/tiny_cnn.onnx');
@@ -85,5 +87,19 @@ describe('--include that matches nothing', () => {
     expect(r.notes).toContain("--include 'conv*' matches no conv (torch.onnx.export names start with '/': --include '/layer1/*'); convs: '/conv1/Conv', '/conv2/Conv', '/conv3/Conv'");
     const matched = JSON.parse(mbn(['separate', TINY, '--dry-run', '--format', 'json', '--include', '/conv*']).stdout);
     expect(matched.notes.filter((n: string) => n.startsWith('--include'))).toEqual([]);
+  });
+});
+
+describe('a Git LFS pointer given as a model', () => {
+  it('says what it is and how to fetch the model', () => {
+    const dir = tempDir();
+    const pointer = join(dir, 'model.onnx');
+    // A pointer as `git lfs` writes it (spec v1): version, oid, size.
+    writeFileSync(pointer, 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n');
+    for (const command of ['analyze', 'advise']) {
+      const r = mbn([command, pointer]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`mbn: '${pointer}': this is a Git LFS pointer: fetch with \`git lfs pull\` (actions/checkout: \`lfs: true\`)\n`);
+    }
   });
 });
