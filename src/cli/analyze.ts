@@ -51,7 +51,9 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
   const { report, modules, profile } = analyzeFile(path, options);
   const style = makeStyle(process.stdout, options.color);
-  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules };
+  // On a terminal the layer table fits its width; piped, every column at full width.
+  const width = process.stdout.isTTY ? process.stdout.columns || null : null;
+  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules, width };
   const extra = modules ? { modules: modules.rows } : {};
   if (options.format === 'json' && options.output === undefined) {
     // Streamed: the same bytes as renderJson, without holding the whole document (hundreds of MB for 1M layers).
