@@ -54,6 +54,22 @@ describe('library API = --format json', () => {
     expect(asJson(r)).toEqual(JSON.parse(mbn(['check', '--format', 'json'], { cwd: dir }).stdout));
   });
 
+  it('check: maxIncrease is a fraction (or the CLI\'s text), the same figure either way', async () => {
+    const dir = tempDir();
+    copyFileSync(TINY, join(dir, 'a.onnx'));
+    writeFileSync(join(dir, 'mbn.config.json'), JSON.stringify([{ model: 'a.onnx' }]));
+    // A baseline one MAC smaller than the model: any growth (the default, 0) fails; 1% allows it.
+    const stored = await analyze(join(dir, 'a.onnx'));
+    stored.totals.macs -= 1;
+    writeFileSync(join(dir, 'base.json'), JSON.stringify(stored));
+    expect((await check({ cwd: dir, baseline: 'base.json' })).passed).toBe(false);
+    const fraction = await check({ cwd: dir, baseline: 'base.json', maxIncrease: 0.01 });
+    expect(fraction.passed).toBe(true);
+    expect(fraction.maxIncreasePercent).toBe(1);
+    expect(await check({ cwd: dir, baseline: 'base.json', maxIncrease: '1%' })).toEqual(fraction);
+    expect(asJson(fraction)).toEqual(JSON.parse(mbn(['check', '--baseline', 'base.json', '--max-increase', '0.01', '--format', 'json'], { cwd: dir }).stdout));
+  });
+
   it('separate (dry run): mbn.separate/1, nothing written', async () => {
     const r = await separate(CONV_W025, { dryRun: true });
     expect(r.schema).toBe('mbn.separate/1');
