@@ -11,8 +11,6 @@ import {
 import { makeStyle } from '../report/style.js';
 import { write } from './output.js';
 
-export { CONFIG_FILE, MAX_TEXT_BYTES, display, findConfig, realFs } from '../api/check.js';
-
 export interface CheckCliOptions extends CheckOptions {
   format: BudgetFormat;
   color?: boolean;

@@ -4,8 +4,6 @@ import { makeStyle } from '../report/style.js';
 import { write } from './output.js';
 import { progressReporter } from './progress.js';
 
-export { defaultOutput } from '../api/separate.js';
-
 export interface SeparateCliOptions extends SeparateOptions {
   input?: Map<string, number[]>;
   format: 'table' | 'json' | 'md';
