@@ -49,6 +49,9 @@ function violation(e: Edge): string | null {
   if (PURE.includes(from) && (to === 'report' || to === 'cli')) return `${from}/ must not import ${to}/`;
   if (from === 'ir' && !e.typeOnly) return 'ir/ imports only types';
   if (from === 'report' && to === 'cli') return 'report/ must not import cli/';
+  // cli → api → core: the library API never reaches into the CLI, and only the CLI and src/index.ts call the API.
+  if (from === 'api' && to === 'cli') return 'api/ must not import cli/';
+  if (to === 'api' && from !== 'cli' && from !== 'index') return `${from}/ must not import api/ (only cli/ and index.ts do)`;
   return null;
 }
 
@@ -77,6 +80,10 @@ describe('dependency direction', () => {
     expect(violation({ from: 'ir/walk.ts', to: 'onnx/source.ts', typeOnly: false })).toBe('ir/ imports only types');
     expect(violation({ from: 'report/x.ts', to: 'cli/y.ts', typeOnly: true })).toBe('report/ must not import cli/');
     expect(violation({ from: 'report/x.ts', to: 'budget/y.ts', typeOnly: false })).toBeNull();
+    expect(violation({ from: 'api/x.ts', to: 'cli/output.ts', typeOnly: false })).toBe('api/ must not import cli/');
+    expect(violation({ from: 'cost/x.ts', to: 'api/options.ts', typeOnly: true })).toBe('cost/ must not import api/ (only cli/ and index.ts do)');
+    expect(violation({ from: 'index.ts', to: 'api/analyze.ts', typeOnly: false })).toBeNull();
+    expect(violation({ from: 'cli/analyze.ts', to: 'api/analyze.ts', typeOnly: false })).toBeNull();
   });
 
   it('src/ has no forbidden edge', () => {

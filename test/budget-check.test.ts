@@ -8,8 +8,8 @@ import {
   matchBaseline,
   missingRecord,
   parseBaseline,
-  parsePercent,
 } from '../src/budget/check.js';
+import { parseShare } from '../src/api/options.js';
 import { MbnError } from '../src/errors.js';
 import { describeCheck, escapeData, escapeProperty, renderAnnotations, renderCheckMarkdown, signedPercent } from '../src/report/budget-report.js';
 
@@ -42,14 +42,18 @@ describe('budget records', () => {
 });
 
 describe('baseline growth', () => {
-  it('parses percentages', () => {
-    expect(parsePercent('5%')).toBe(5);
-    expect(parsePercent('5')).toBe(5);
-    expect(parsePercent('0.5%')).toBe(0.5);
-    expect(parsePercent('0')).toBe(0);
-    expect(parsePercent('-5%')).toBeNull();
-    expect(parsePercent('5%%')).toBeNull();
-    expect(parsePercent('five')).toBeNull();
+  it('reads shares one way: a fraction, or a percentage with %', () => {
+    expect(parseShare('5%')).toBe(0.05);
+    expect(parseShare('0.05')).toBe(0.05);
+    expect(parseShare('5')).toBe(5);
+    expect(parseShare('0.5%')).toBe(0.005);
+    expect(parseShare(' 80% ')).toBe(0.8);
+    expect(parseShare('.5')).toBe(0.5);
+    expect(parseShare('0')).toBe(0);
+    expect(parseShare('-5%')).toBeNull();
+    expect(parseShare('5%%')).toBeNull();
+    expect(parseShare('five')).toBeNull();
+    expect(parseShare('')).toBeNull();
   });
 
   it('allowed growth is exact on integers and rounds down', () => {

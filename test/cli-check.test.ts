@@ -297,7 +297,9 @@ describe('mbn check --baseline', () => {
     const at = mbn(['check', '--baseline', 'base.json', '--max-increase', '5%', '--format', 'json'], { cwd: dir });
     expect(at.status).toBe(0);
     expect(json(at.stdout).checks[0]).toMatchObject({ metric: 'macs', passed: true, value: W025_MACS, limit: W025_MACS, margin: 0, baseline: 3_172_450 });
-    expect(mbn(['check', '--baseline', 'base.json', '--max-increase', '5'], { cwd: dir }).status).toBe(0);
+    // A bare number is a fraction, as --min-reduction and --headroom read it: 0.05 is 5%.
+    expect(mbn(['check', '--baseline', 'base.json', '--max-increase', '0.05'], { cwd: dir }).status).toBe(0);
+    expect(mbn(['check', '--baseline', 'base.json', '--max-increase', '0.049'], { cwd: dir }).status).toBe(1);
     expect(mbn(['check', '--baseline', 'base.json', '--max-increase', '4.9%'], { cwd: dir }).status).toBe(1);
     const dflt = mbn(['check', '--baseline', 'base.json'], { cwd: dir });
     expect(dflt.status).toBe(1);
@@ -359,7 +361,11 @@ describe('mbn check --baseline', () => {
     expect(oneLine(r.stderr)).toBe('mbn: --max-increase needs --baseline FILE (a stored `mbn analyze --format json` or `mbn check --format json` report)');
     r = mbn(['check', '--baseline', 'other.json', '--max-increase', 'five'], { cwd: dir });
     expect(r.status).toBe(2);
-    expect(oneLine(r.stderr)).toBe("mbn: --max-increase 'five' is not a percentage such as 5% or 0.5%");
+    expect(oneLine(r.stderr)).toBe("mbn: --max-increase 'five' is not a fraction or percentage such as 0.05 or 5%");
+    // A bare 5 would be 500%: almost surely meant as 5%, so it is refused rather than read either way.
+    r = mbn(['check', '--baseline', 'other.json', '--max-increase', '5'], { cwd: dir });
+    expect(r.status).toBe(2);
+    expect(oneLine(r.stderr)).toBe("mbn: --max-increase '5' would allow 500% growth: write 5% for 5 percent, or a fraction such as 0.05");
     r = mbn(['check', '--baseline', 'other.json'], { cwd: dir });
     expect(r.status).toBe(2);
     expect(oneLine(r.stderr)).toMatch(/^mbn: other.json is not an mbn report \(schema is missing/);

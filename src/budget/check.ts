@@ -136,14 +136,6 @@ export function missingRecord(name: string, pattern: string, glob: boolean): Che
   };
 }
 
-/** Parses "5%", "5", "0.5%" (a percentage; the % sign is optional). Null when it is not one. */
-export function parsePercent(text: string): number | null {
-  const m = /^\s*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*%?\s*$/.exec(text);
-  if (!m) return null;
-  const v = Number(m[1]);
-  return Number.isFinite(v) ? v : null;
-}
-
 /** The largest value allowed for a figure that may grow by `percent` over `base` (integers: rounded down). */
 export function allowedGrowth(base: number, percent: number): number {
   // base·(100 + p)/100 computed in one division keeps exact integers exact (e.g. 100 at 5% → 105).

@@ -1,24 +1,17 @@
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type Limits, checkLimits } from '../budget/limits.js';
-import { buildReport } from '../cost/analyze.js';
 import { rollUpModules } from '../cost/modules.js';
-import { MbnError, quote } from '../errors.js';
-import { layerLinks } from '../latency/graph.js';
-import { addLatency, type LatencyReport } from '../latency/model.js';
-import { loadProfile } from '../latency/profile.js';
+import { MbnError } from '../errors.js';
+import { analyzeFile } from '../api/analyze.js';
+import type { LatencyReport } from '../latency/model.js';
 import { latencyBudgetFailure, renderLatency } from '../report/latency-report.js';
-import { inferModel } from '../shape/infer.js';
-import { missingExternalFiles } from '../onnx/external.js';
-import { readModel } from '../onnx/read.js';
 import { BufferSource } from '../onnx/source.js';
 import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { renderHtml } from '../report/html-report.js';
-import { externalLocations } from '../ir/walk.js';
 import { type Format, renderCsv, renderJson, renderMarkdown, renderTable, streamAnalyzeJson } from '../report/analyze-report.js';
 import { terminalText } from '../report/safe-text.js';
 import { describeLimit } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
-import { inferOptions } from './options.js';
 import { write } from './output.js';
 
 export interface AnalyzeOptions {
@@ -52,26 +45,15 @@ const HTML_DEFAULT_DEPTH = 2;
 /** Runs `mbn analyze`; returns whether every budget given on the command line holds. */
 export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
   if (options.maxLatency !== undefined && !options.device) throw new MbnError('usage', '--max-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
-  const profile = options.device ? loadProfile(options.device) : null;
   if (options.depth !== undefined && options.format === 'csv') {
     throw new MbnError('usage', '--depth works with --format table, md, json and html, not csv (csv has one row per layer)');
   }
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
-  const model = readModel(path);
-  let report;
-  try {
-    const inferred = inferModel(model, inferOptions(options));
-    report = buildReport(model, inferred);
-    if (profile) addLatency(report, layerLinks(inferred), profile);
-    for (const location of missingExternalFiles(path, externalLocations(model))) {
-      report.notes.push(`external data file ${quote(location)} is missing: not needed for analysis`);
-    }
-  } finally {
-    model.source.close();
-  }
+  const { report, modules, profile } = analyzeFile(path, options);
   const style = makeStyle(process.stdout, options.color);
-  const modules = options.depth !== undefined ? { depth: options.depth, rows: rollUpModules(report.layers, options.depth) } : null;
-  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules };
+  // On a terminal the layer table fits its width; piped, every column at full width.
+  const width = process.stdout.isTTY ? process.stdout.columns || null : null;
+  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules, width };
   const extra = modules ? { modules: modules.rows } : {};
   if (options.format === 'json' && options.output === undefined) {
     // Streamed: the same bytes as renderJson, without holding the whole document (hundreds of MB for 1M layers).

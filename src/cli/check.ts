@@ -1,34 +1,5 @@
-import { type Dirent, closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import {
-  type CheckRecord,
-  type CheckedModel,
-  baselineRecords,
-  adviseRecord,
-  latencyRecord,
-  budgetRecords,
-  checkJson,
-  figuresOf,
-  incompleteBaselineRecord,
-  incompleteRecords,
-  matchBaseline,
-  missingRecord,
-  noBaselineRecord,
-  parseBaseline,
-  parsePercent,
-} from '../budget/check.js';
-import { blockingGaps, describeGaps } from '../budget/completeness.js';
-import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '../budget/config.js';
-import { adviseModel } from '../advise/index.js';
-import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
-import { analyzeModel, buildReport } from '../cost/analyze.js';
-import { MbnError, quote } from '../errors.js';
-import { BUILTIN_PROFILES } from '../latency/builtin.js';
-import { layerLinks } from '../latency/graph.js';
-import { addLatency } from '../latency/model.js';
-import { loadProfile } from '../latency/profile.js';
-import { inferModel } from '../shape/infer.js';
-import { readModel } from '../onnx/read.js';
+import { checkModels, type CheckOptions } from '../api/check.js';
+import { quote } from '../errors.js';
 import {
   type BudgetFormat,
   checkLine,
@@ -38,234 +9,31 @@ import {
   renderCheckTable,
 } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
-import { fsErrorReason } from '../util/fs-error.js';
 import { write } from './output.js';
 
-export interface CheckOptions {
-  config?: string;
-  baseline?: string;
-  /** Allowed growth over the baseline: "5%", "5" or a number of percent (default 0: any growth fails). */
-  maxIncrease?: string | number;
+export interface CheckCliOptions extends CheckOptions {
   format: BudgetFormat;
   color?: boolean;
-  /** Op types whose uncounted layers do not block any entry (--allow-uncounted), beside each entry's own. */
-  allowUncounted?: string[];
-}
-
-export const CONFIG_FILE = 'mbn.config.json';
-
-/** The config's text and where it came from. */
-interface ConfigSource {
-  file: string;
-  text: string;
-  /** "mbn" for package.json */
-  key?: string;
-}
-
-/** The largest config or baseline mbn reads: real ones are a few kilobytes. */
-export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
-
-/**
- * A config or baseline file's text. Only a regular file of at most MAX_TEXT_BYTES is read: /dev/zero, a FIFO that
- * never ends or a huge file is refused at once. The file is opened non-blocking, so that opening a FIFO with no
- * writer does not wait, and checked with fstat before any byte is read.
- */
-function readText(file: string, what: string): string {
-  const fail = (why: string): never => {
-    throw new MbnError('io', `cannot read ${what} ${quote(file)}: ${why}`);
-  };
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (error) {
-    return fail(fsErrorReason(error, 'read'));
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (stat.isDirectory()) fail('it is a directory');
-    if (!stat.isFile()) fail('not a regular file');
-    if (stat.size > MAX_TEXT_BYTES) fail(`it is ${stat.size.toLocaleString('en-US')} bytes; a ${what} is at most ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
-    // The file may grow while it is read: read until its end, but never more than one byte past the limit.
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(Math.max(stat.size - total, 0) + 1, 1 << 20, MAX_TEXT_BYTES + 1 - total));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      chunks.push(chunk.subarray(0, n));
-      total += n;
-      if (total > MAX_TEXT_BYTES) fail(`it is larger than ${MAX_TEXT_BYTES / 1024 / 1024} MiB`);
-    }
-    return decodeText(Buffer.concat(chunks, total), `${what} ${quote(file)}`);
-  } catch (error) {
-    if (error instanceof MbnError) throw error;
-    return fail((error as Error).message);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** `--config FILE`, else ./mbn.config.json, else the "mbn" key of ./package.json. */
-export function findConfig(configFlag: string | undefined, cwd: string): ConfigSource {
-  if (configFlag !== undefined) {
-    const text = readText(configFlag, 'config');
-    return { file: configFlag, text, key: basename(configFlag) === 'package.json' ? 'mbn' : undefined };
-  }
-  const own = resolve(cwd, CONFIG_FILE);
-  if (existsSync(own)) return { file: CONFIG_FILE, text: readText(own, 'config') };
-  const pkg = resolve(cwd, 'package.json');
-  if (existsSync(pkg)) {
-    const text = readText(pkg, 'config');
-    let hasKey = false;
-    try {
-      const value = JSON.parse(text);
-      hasKey = value !== null && typeof value === 'object' && 'mbn' in value;
-    } catch {
-      // An invalid package.json without our key is not ours to report.
-    }
-    if (hasKey) return { file: 'package.json', text, key: 'mbn' };
-  }
-  throw new MbnError('usage', `no budget config: create ${CONFIG_FILE} with a JSON array such as [${EXAMPLE_ENTRY}], add an "mbn" key to package.json, or pass --config FILE`);
-}
-
-/** The real file system for expandGlob. */
-export const realFs: GlobFs = {
-  list(dir: string): GlobEntry[] {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return [];
-    }
-    return entries.map((e) => {
-      const link = e.isSymbolicLink();
-      let isDir = e.isDirectory();
-      if (link) {
-        try {
-          isDir = statSync(resolve(dir, e.name)).isDirectory();
-        } catch {
-          isDir = false;
-        }
-      }
-      return { name: e.name, dir: isDir, link };
-    });
-  },
-};
-
-/** A path for people and for matching: relative to the working folder when inside it, with '/'. */
-export function display(abs: string, cwd: string): string {
-  const rel = relative(cwd, abs);
-  const text = rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
-  return text.split(sep).join('/');
-}
-
-/** The model files of one entry, as absolute paths. */
-function modelsOf(entry: BudgetEntry, configDir: string): string[] {
-  if (!hasMagic(entry.model)) {
-    const abs = resolve(configDir, entry.model);
-    return existsSync(abs) ? [abs] : [];
-  }
-  const pattern = entry.model.split(sep).join('/');
-  return expandGlob(pattern, configDir.split(sep).join('/'), realFs).map((p) => resolve(p));
-}
-
-function maxIncreaseOf(value: string | number | undefined): number {
-  if (value === undefined) return 0;
-  const percent = typeof value === 'number' ? value : parsePercent(value);
-  if (percent === null || !(percent >= 0)) throw new MbnError('usage', `--max-increase ${quote(value)} is not a percentage such as 5% or 0.5%`);
-  return percent;
 }
 
 /** Runs `mbn check`; returns whether any budget is exceeded or any configured model is missing. */
-export function runCheck(options: CheckOptions): { budgetsExceeded: boolean } {
-  const cwd = process.cwd();
-  if (options.maxIncrease !== undefined && options.baseline === undefined) {
-    throw new MbnError('usage', '--max-increase needs --baseline FILE (a stored `mbn analyze --format json` or `mbn check --format json` report)');
-  }
-  const percent = maxIncreaseOf(options.maxIncrease);
-  const source = findConfig(options.config, cwd);
-  const entries = parseConfigText(source.text, source.file, source.key);
-  const configDir = dirname(resolve(cwd, source.file));
-  const baseline = options.baseline !== undefined ? parseBaseline(readText(options.baseline, 'baseline'), options.baseline) : null;
-
-  const models: CheckedModel[] = [];
-  const perModel: { entry: BudgetEntry; model: CheckedModel | null; records: CheckRecord[]; blocked?: boolean }[] = [];
-  for (const [index, entry] of entries.entries()) {
-    const name = entry.name ?? entry.model;
-    const files = modelsOf(entry, configDir);
-    if (files.length === 0) {
-      perModel.push({ entry, model: null, records: [missingRecord(name, entry.model, hasMagic(entry.model))] });
-      continue;
-    }
-    for (const file of files) {
-      const shown = display(file, cwd);
-      const model = readModel(shown);
-      let report;
-      let advice = null;
-      let latency: CheckRecord | null = null;
-      try {
-        const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
-        // The advise key's rules read the same cost report, so the model is analyzed once either way.
-        if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
-        else report = analyzeModel(model, shapes);
-        if (entry.maxLatencyMs !== null && entry.device !== null) {
-          const spec = BUILTIN_PROFILES.some((b) => b.name === entry.device) ? entry.device : resolve(configDir, entry.device);
-          const profile = loadProfile(spec, `${source.file}: "device"`);
-          const inferred = inferModel(model, shapes);
-          const predicted = addLatency(buildReport(model, inferred), layerLinks(inferred), profile).totals.latencyMs ?? null;
-          latency = latencyRecord(name, shown, predicted, entry.maxLatencyMs, profile.name);
-        }
-      } finally {
-        model.source.close();
-      }
-      const gaps = blockingGaps(report.incomplete, [...entry.allowUncounted, ...(options.allowUncounted ?? [])]);
-      const checked: CheckedModel = { name, model: shown, totals: figuresOf(report.totals), complete: report.totals.complete, incomplete: report.incomplete };
-      models.push(checked);
-      const records = budgetRecords(name, shown, checked.totals, entry.limits, gaps.length === 0);
-      if (entry.advise && advice) records.push(adviseRecord(name, shown, advice, entry.advise));
-      // Predicted latency of an incomplete analysis leaves out the layers mbn could not count: it never passes.
-      if (latency) records.push(gaps.length > 0 ? { ...latency, passed: false, message: `${latency.message}; the analysis is incomplete, so it cannot pass` } : latency);
-      records.push(...incompleteRecords(name, shown, describeGaps(gaps, report.model.inputs)));
-      perModel.push({ entry, model: checked, records, blocked: gaps.length > 0 });
-    }
-  }
-  if (baseline) {
-    const matched = matchBaseline(models, baseline);
-    const slots = new Map(perModel.map((p) => [p.model, p]));
-    models.forEach((m, i) => {
-      const slot = slots.get(m)!;
-      const j = matched[i];
-      const records =
-        j < 0
-          ? [noBaselineRecord(m.name, m.model, options.baseline!)]
-          : !baseline[j].complete
-            ? [incompleteBaselineRecord(m.name, m.model, options.baseline!)]
-            : baselineRecords(m.name, m.model, m.totals, baseline[j].totals, percent, !slot.blocked);
-      // Baseline records go before the model's incomplete records, which say how to fix it.
-      const at = slot.records.findIndex((r) => r.kind === 'incomplete');
-      slot.records.splice(at < 0 ? slot.records.length : at, 0, ...records);
-    });
-  }
-  const checks = perModel.flatMap((p) => p.records);
-  const result = checkJson(models, checks, options.baseline ?? null, baseline ? percent : null);
-
+export function runCheck(options: CheckCliOptions): { budgetsExceeded: boolean } {
+  const { result, configFile, unbudgeted } = checkModels(options);
   const style = makeStyle(process.stdout, options.color);
   const text = options.format === 'json' ? renderCheckJson(result) : options.format === 'md' ? renderCheckMarkdown(result) : renderCheckTable(result, style);
   write(1, text);
   const err = makeStyle(process.stderr, options.color);
   if (options.format !== 'table') {
     // stdout is a document: people still get the failures, on stderr.
-    for (const r of checks) if (!r.passed) write(2, `${err.red('✖')} ${checkLine(r)}\n`);
+    for (const r of result.checks) if (!r.passed) write(2, `${err.red('✖')} ${checkLine(r)}\n`);
   }
-  for (const p of perModel) {
-    if (p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise && p.entry.maxLatencyMs === null) {
-      write(2, `mbn: warning: ${quote(p.model.name)} sets no budget (add maxMacs, maxFlops, maxParams, maxWeightBytes or maxActivationBytes)\n`);
-    }
+  for (const name of unbudgeted) {
+    write(2, `mbn: warning: ${quote(name)} sets no budget (add maxMacs, maxFlops, maxParams, maxWeightBytes or maxActivationBytes)\n`);
   }
   if (process.env.GITHUB_ACTIONS === 'true') {
     // Annotations go with the table on stdout; a JSON or markdown document on stdout must stay clean, and the
     // runner also reads workflow commands from stderr.
-    const annotations = renderAnnotations(result, display(resolve(cwd, source.file), cwd));
+    const annotations = renderAnnotations(result, configFile);
     if (annotations) write(options.format === 'table' ? 1 : 2, annotations);
   }
   return { budgetsExceeded: !result.passed };

@@ -1,14 +1,11 @@
-import { diffReports } from '../budget/diff.js';
-import { type Report, analyzeModel } from '../cost/analyze.js';
+import { diffFiles } from '../api/diff.js';
 import { diffModules, rollUpModules } from '../cost/modules.js';
-import { readModel } from '../onnx/read.js';
 import { BufferSource } from '../onnx/source.js';
 import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { renderDiffHtml } from '../report/html-diff-report.js';
 import { type BudgetFormat, renderDiffJson, renderDiffMarkdown, renderDiffTable } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
 import { write } from './output.js';
-import { inferOptions } from './options.js';
 
 export interface DiffOptions {
   input?: Map<string, number[]>;
@@ -24,21 +21,10 @@ export interface DiffOptions {
   version?: string;
 }
 
-function analyzeFile(path: string, options: DiffOptions): Report {
-  const model = readModel(path);
-  try {
-    return analyzeModel(model, inferOptions(options));
-  } finally {
-    model.source.close();
-  }
-}
-
 /** Runs `mbn diff base head`: per-layer and total cost changes. Informational: it never fails a budget. */
 export function runDiff(basePath: string, headPath: string, options: DiffOptions): void {
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [basePath, headPath] });
-  const baseReport = analyzeFile(basePath, options);
-  const headReport = analyzeFile(headPath, options);
-  const diff = diffReports(baseReport, headReport);
+  const { base: baseReport, head: headReport, diff } = diffFiles(basePath, headPath, options);
   const view = { all: options.all };
   const depth = options.depth ?? 2;
   const text =

@@ -9,7 +9,7 @@ import { BufferSource } from '../onnx/source.js';
 import { writePieces } from '../onnx/write-file.js';
 import { renderInitSummary } from '../report/init-report.js';
 import { terminalText } from '../report/safe-text.js';
-import { CONFIG_FILE, display, realFs } from './check.js';
+import { CONFIG_FILE, display, realFs } from '../api/check.js';
 import { write } from './output.js';
 
 export interface InitOptions {

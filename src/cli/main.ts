@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { METRICS, type Limits } from '../budget/limits.js';
-import { MbnError, oneLine } from '../errors.js';
+import { MbnError, oneLine, quote } from '../errors.js';
 import { write } from './output.js';
 import { exitCode } from './exit-code.js';
 import { collectOpType, parseFraction, parseInputSpec, parseInputValue, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
@@ -41,10 +41,15 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   program
     .name('mbn')
     .description('Per-layer cost of ONNX models, depthwise separable rewrites, and compute budgets for CI')
-    .version(VERSION, '-v, --version')
+    .version(VERSION, '-V, --version')
+    .addOption(new Option('-v', 'output the version number (as -V)').hideHelp())
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (text) => write(2, text), writeOut: (text) => write(1, text) });
+    .configureOutput({ writeErr: (text) => write(2, text), writeOut: (text) => write(1, text), outputError: (text) => write(2, commanderLine(text)) });
+  program.on('option:v', () => {
+    write(1, `${VERSION}\n`);
+    throw new CommanderError(0, 'commander.version', VERSION);
+  });
 
   const analyze = program
     .command('analyze')
@@ -66,6 +71,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--device <profile>', 'predict each layer\'s latency on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
     .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'));
   analyze.action(async (path: string, opts) => {
+    if (opts.all && opts.top !== undefined) warn('--top is ignored with --all: every layer is shown');
     const { runAnalyze } = await import('./analyze.js');
     const result = runAnalyze(path, { ...opts, limits: limitsFrom(opts), version: VERSION });
     state.budgetsExceeded ||= result.budgetsExceeded;
@@ -80,7 +86,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--force', 'overwrite an existing output file', false)
     .option('--include <glob>', 'only convs whose node name matches (repeatable; * matches any text)', collect, [])
     .option('--exclude <glob>', 'skip convs whose node name matches (repeatable)', collect, [])
-    .option('--min-reduction <fraction>', 'skip layers that would save less than this share of their MACs (0.5 or 50%)', parseFraction('--min-reduction'))
+    .option('--min-reduction <fraction>', 'skip layers that would save less than this share of their MACs (0.5 or 50%)', parseFraction('--min-reduction', 1))
     .option('--max-error <e>', 'skip layers whose relative weight error would exceed e (svd init)', parseFraction('--max-error'))
     .option('--target-macs <budget>', 'separate, greedily, only until the model fits this many MACs (e.g. 600M)', parseLimitFlag('--target-macs', 'maxMacs'))
     .option('--target-latency <ms>', 'with --device: separate, by predicted time saved, only until the predicted latency fits (milliseconds)', parsePositiveNumber('--target-latency'))
@@ -94,6 +100,10 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(separate);
   separate.action(async (path: string, opts) => {
+    // The seed draws He-normal weights and random calibration batches; SVD weights need none.
+    if (separate.getOptionValueSource('seed') === 'cli' && opts.init !== 'he' && !String(opts.calibrate ?? '').startsWith('random:')) {
+      warn('--seed is ignored without --init he or --calibrate random:N (SVD weights are not random)');
+    }
     const { runSeparate } = await import('./separate.js');
     await runSeparate(path, opts);
   });
@@ -103,7 +113,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .argument('<model>', 'ONNX model file')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding of this severity or worse is found').choices(['warning', 'error']))
-    .option('--min-saving <fraction>', 'separable-conv: report convs whose separation saves at least this share of the model MACs (default 1%)', parseFraction('--min-saving'))
+    .option('--min-saving <fraction>', 'separable-conv: report convs whose separation saves at least this share of the model MACs (default 1%)', parseFraction('--min-saving', 1))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(advise);
   advise.action(async (path: string, opts) => {
@@ -135,7 +145,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .description('hold models to the budgets of mbn.config.json (or package.json "mbn", or --config) and to a stored baseline; exit 1 when one is exceeded')
     .option('--config <file>', 'budget config: a JSON array of {name?, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input?, batch?}')
     .option('--baseline <report>', 'a stored `mbn analyze --format json` or `mbn check --format json` report to compare against')
-    .option('--max-increase <percent>', 'with --baseline: allowed growth of each figure, e.g. 5% (default 0%: any growth fails)')
+    .option('--max-increase <percent>', 'with --baseline: allowed growth of each figure, a fraction or percentage: 0.05 or 5% (default 0: any growth fails)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)')
     .option('--allow-uncounted <op>', 'accept layers of this op type that mbn cannot count, in every model (repeatable; config: "allowUncounted")', (v: string, prev?: string[]) => collectOpType(v, prev))
@@ -202,7 +212,49 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
       const { runCalibrate } = await import('./calibrate.js');
       await runCalibrate(opts);
     });
+
+  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn check\n${EXIT_CODES}`);
+  for (const cmd of program.commands) {
+    const example = EXAMPLES[cmd.name()];
+    if (example) cmd.addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES}`);
+    // Extra arguments are reported by mbn, which names the first one (commander only counts them).
+    cmd.allowExcessArguments(true);
+  }
+  program.hook('preAction', (_program, command) => {
+    const expected = command.registeredArguments;
+    if (expected.some((a) => a.variadic) || command.args.length <= expected.length) return;
+    const usage = expected.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)).join(' ');
+    const takes = expected.length === 0 ? 'takes no argument' : `takes ${usage}`;
+    throw new MbnError('usage', `unexpected argument ${quote(command.args[expected.length])}: mbn ${command.name()} ${takes} (options start with --)`);
+  });
   return program;
+}
+
+const EXIT_CODES = `
+Exit codes: 0 success, 1 a budget is exceeded (or a check failed), 2 usage error or bad input,
+70 a bug in mbn (please report it), 128+n stopped by signal n.`;
+
+const EXAMPLES: Record<string, string> = {
+  analyze: 'mbn analyze model.onnx --input input:1x3x224x224 --top 10 --max-macs 600M',
+  separate: 'mbn separate model.onnx -o model.separated.onnx --min-reduction 50% --dry-run',
+  advise: 'mbn advise model.onnx --fail-on warning',
+  rewrite: 'mbn rewrite model.onnx --hard-swish -o model.hardswish.onnx',
+  check: 'mbn check --baseline main.json --max-increase 2%',
+  init: 'mbn init models/*.onnx --headroom 5%',
+  diff: 'mbn diff before.onnx after.onnx --format md',
+  bench: 'mbn bench model.onnx model.separated.onnx --runs 50',
+  calibrate: 'mbn calibrate -o my-board.json',
+};
+
+/**
+ * Commander's error text in mbn's one-line style: `error: unknown option '--fromat'\n(Did you mean --format?)`
+ * becomes `mbn: unknown option '--fromat' (did you mean --format?)`.
+ */
+export function commanderLine(text: string): string {
+  const lines = text.trim().replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const [first, ...rest] = lines;
+  const hint = rest.map((l) => l.replace(/^\((.*)\)$/, '$1').replace(/^Did you mean/, 'did you mean')).join('; ');
+  return `mbn: ${oneLine(first ?? 'invalid command line')}${hint ? ` (${oneLine(hint)})` : ''}\n`;
 }
 
 function parsePositiveNumber(flag: string) {
@@ -211,6 +263,11 @@ function parsePositiveNumber(flag: string) {
     if (!/^[0-9.]+(ms)?$/.test(text) || !Number.isFinite(value) || value <= 0) throw new MbnError('usage', `${flag} '${text.slice(0, 40)}' is not a positive number of milliseconds`);
     return value;
   };
+}
+
+/** A flag that changes nothing, said once on stderr: the run goes on. */
+function warn(message: string): void {
+  write(2, `mbn: warning: ${message}\n`);
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -222,6 +279,12 @@ function collect(value: string, previous: string[]): string[] {
 export async function main(argv: string[]): Promise<void> {
   const state = { budgetsExceeded: false };
   const program = buildProgram(state);
+  if (argv.length <= 2) {
+    // `mbn` alone: what it can do, on stdout, as a success.
+    write(1, program.helpInformation());
+    process.exitCode = 0;
+    return;
+  }
   try {
     await program.parseAsync(argv);
     process.exitCode = exitCode({ budgetsExceeded: state.budgetsExceeded });

@@ -1,6 +1,7 @@
 import { MbnError, quote } from '../errors.js';
 import { type MetricKey, metricOf, parseLimit } from '../budget/limits.js';
 import type { InferOptions } from '../shape/infer.js';
+import { parseShare } from '../api/options.js';
 
 /** Option parsers shared by the commands. Each throws a usage MbnError that quotes the bad value. */
 
@@ -71,12 +72,15 @@ export function parseLimitFlag(flag: string, key: MetricKey) {
   };
 }
 
-/** A share: 0.5 or 50%. */
-export function parseFraction(flag: string) {
+/**
+ * A share: a fraction (0.5) or a percentage (50%), read the same way by every share-valued flag (--min-reduction,
+ * --max-increase, --headroom…). With `max`, larger values are refused: a reduction above 100% means nothing.
+ */
+export function parseFraction(flag: string, max = Infinity) {
   return (text: string): number => {
-    const m = /^([0-9]*\.?[0-9]+)(%?)$/.exec(text.trim());
-    const value = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
-    if (!m || !(value >= 0)) throw new MbnError('usage', `${flag} ${quote(text)} is not a fraction such as 0.5 or 50%`);
+    const value = parseShare(text);
+    if (value === null) throw new MbnError('usage', `${flag} ${quote(text)} is not a fraction such as 0.5 or 50%`);
+    if (value > max) throw new MbnError('usage', `${flag} ${quote(text)} is out of range: at most ${max} (${100 * max}%)`);
     return value;
   };
 }

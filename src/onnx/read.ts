@@ -370,6 +370,9 @@ function readFunction(r: Reader, span: Span): FunctionDef {
   return fn;
 }
 
+/** How a Git LFS pointer file starts (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md). */
+const LFS_POINTER = 'version https://git-lfs.github.com/spec/v1';
+
 /** Names a few formats that users hand us by mistake, from their first bytes. */
 function sniffForeign(head: Uint8Array): string | null {
   const text = Buffer.from(head.subarray(0, 16)).toString('latin1');
@@ -413,6 +416,10 @@ function looksLikeModel(head: Uint8Array): boolean {
 export function readModelFrom(source: ByteSource, path: string | null): Model {
   const label = path ?? 'input';
   const head = source.view(0, Math.min(64, source.size));
+  // A clone without Git LFS has a ~130-byte text pointer where the model should be: say how to fetch the model.
+  if (Buffer.from(head).toString('latin1').startsWith(LFS_POINTER)) {
+    throw new MbnError('not-onnx', `${quote(label)}: this is a Git LFS pointer: fetch with \`git lfs pull\` (actions/checkout: \`lfs: true\`)`);
+  }
   const foreign = sniffForeign(head);
   if (foreign) throw new MbnError('not-onnx', `${quote(label)} is not an ONNX model: ${foreign}`);
   // Nothing of the file's content is echoed: a config can point mbn at any file, and its bytes are not ours to print.

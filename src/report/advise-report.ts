@@ -20,7 +20,19 @@ export interface AdviseView {
   failed: boolean;
 }
 
-export function adviseJson(view: AdviseView) {
+/** The `mbn.advise/1` document (`mbn advise --format json`, and what the library's `advise` returns). */
+export interface AdviseJson {
+  schema: typeof ADVISE_SCHEMA;
+  model: { path: string; macs: number; flops: number; params: number };
+  counts: Record<Severity, number>;
+  /** The severity from which findings fail (null: never). */
+  failOn: Severity | null;
+  passed: boolean;
+  findings: Finding[];
+  blocks: BlockRow[];
+}
+
+export function adviseJson(view: AdviseView): AdviseJson {
   const { result } = view;
   return {
     schema: ADVISE_SCHEMA,

@@ -4,9 +4,9 @@ import { gapSummary } from '../budget/completeness.js';
 import type { ModuleCost } from '../cost/modules.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
 import { clipEnd, clipStart } from '../util/text.js';
-import { csvField, MD_NAME_WIDTH, markdownText, NAME_WIDTH, terminalCell, terminalText } from './safe-text.js';
+import { csvField, MD_NAME_WIDTH, markdownText, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
 import { streamJson } from './json-stream.js';
-import { boxTable } from './table.js';
+import { type Align, boxTable, displayWidth } from './table.js';
 import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export type Format = 'table' | 'json' | 'csv' | 'md';
@@ -20,6 +20,34 @@ export interface RenderOptions {
   style: ChalkInstance;
   /** `--depth N`: the module roll-up to show after the layers. */
   modules?: { depth: number; rows: ModuleCost[] } | null;
+  /** Terminal columns the layer table must fit (stdout's width on a terminal); absent or null: full width (pipes). */
+  width?: number | null;
+}
+
+/** Narrowest layer name a fitted table shortens to before it drops another column. */
+const MIN_NAME_WIDTH = 20;
+/** Columns a narrow terminal loses first, by index in the layer table: Output, Separable, Share, Params. */
+const DROP_ORDER = [2, 6, 5, 4];
+
+/** A layer table's width in terminal columns: `│ cell │ cell │`, one space each side of every cell. */
+function tableWidth(widths: readonly number[]): number {
+  return 1 + widths.reduce((sum, w) => sum + w + 3, 0);
+}
+
+/**
+ * Which columns of the layer table fit in `width` terminal columns, and how wide the names may be: names are
+ * shortened (in the middle) down to MIN_NAME_WIDTH, then the low-value columns go one by one (DROP_ORDER).
+ */
+export function fitLayerColumns(widths: readonly number[], width: number): { keep: number[]; nameWidth: number } {
+  let keep = widths.map((_, j) => j);
+  for (let drop = 0; ; drop++) {
+    const others = tableWidth(keep.filter((j) => j !== 0).map((j) => widths[j])) + 3;
+    const room = width - others;
+    if (room >= Math.min(widths[0], MIN_NAME_WIDTH) || drop === DROP_ORDER.length) {
+      return { keep, nameWidth: Math.max(Math.min(widths[0], room), Math.min(widths[0], MIN_NAME_WIDTH)) };
+    }
+    keep = keep.filter((j) => j !== DROP_ORDER[drop]);
+  }
 }
 
 /** Layers shown by default when neither --top nor --all is given. */
@@ -67,12 +95,15 @@ export function renderTable(report: Report, options: RenderOptions): string {
   const total = options.flops ? report.totals.flops : report.totals.macs;
   const { rows, hidden } = selectLayers(report, options);
   const cells: string[][] = new Array(rows.length);
+  const nameCell = (l: LayerReport, width: number, clip: (text: string, max: number) => string) => {
+    const name = clip(l.name, l.executions !== 1 ? width - 1 - `×${l.executions}`.length : width);
+    return l.executions !== 1 ? `${name} ${c.dim(`×${l.executions}`)}` : name;
+  };
   for (let i = 0; i < rows.length; i++) {
     const l = rows[i];
     const cost = layerCost(l, options.flops);
-    const name = terminalCell(l.name, l.executions !== 1 ? NAME_WIDTH - 1 - `×${l.executions}`.length : NAME_WIDTH);
     cells[i] = [
-      l.executions !== 1 ? `${name} ${c.dim(`×${l.executions}`)}` : name,
+      nameCell(l, NAME_WIDTH, terminalCell),
       terminalCell(l.op, OP_WIDTH),
       terminalText(clipEnd(l.outputShapes.map(shapeText).join(' '), NAME_WIDTH)),
       l.counted ? human(cost) : c.yellow('not counted'),
@@ -85,14 +116,22 @@ export function renderTable(report: Report, options: RenderOptions): string {
   const inputs = clipEnd(report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', '), LINE_WIDTH);
   const about = `IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${clipEnd(report.model.producer, NAME_WIDTH) || 'unknown producer'} · input ${inputs || 'none'}`;
   out.push(`${c.bold(terminalCell(report.model.path ?? 'model', LINE_WIDTH))}  ${c.dim(terminalText(about))}`);
-  out.push(
-    boxTable({
-      head: ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'].map((h) => c.bold(h)),
-      rows: cells,
-      aligns: ['left', 'left', 'left', 'right', 'right', 'left', 'left'],
-      compact: true,
-    }),
-  );
+  let head = ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'];
+  let aligns: Align[] = ['left', 'left', 'left', 'right', 'right', 'left', 'left'];
+  let body = cells;
+  let dropped: string[] = [];
+  if (options.width) {
+    const widths = head.map((h, j) => cells.reduce((w, row) => Math.max(w, displayWidth(row[j])), h.length));
+    if (tableWidth(widths) > options.width) {
+      const { keep, nameWidth } = fitLayerColumns(widths, options.width);
+      dropped = head.filter((_, j) => !keep.includes(j));
+      body = cells.map((row, i) => keep.map((j) => (j === 0 && nameWidth < widths[0] ? nameCell(rows[i], nameWidth, terminalCellMiddle) : row[j])));
+      head = keep.map((j) => head[j]);
+      aligns = keep.map((j) => aligns[j]);
+    }
+  }
+  out.push(boxTable({ head: head.map((h) => c.bold(h)), rows: body, aligns, compact: true }));
+  if (dropped.length) out.push(c.dim(`(${dropped.join(', ')} left out to fit the terminal; piped, all columns show)`));
   if (hidden > 0) out.push(c.dim(`… ${hidden} more layer${hidden === 1 ? '' : 's'} (--all shows every layer, --top N the costliest N)`));
   out.push('');
   if (options.modules) {
@@ -161,8 +200,22 @@ function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
  * A layer as the JSON contract of version 1 names its fields: `executions` (per inference) is written `multiplier`,
  * in the same place. See the README, "JSON report".
  */
-function layerJson(l: LayerReport): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(l).map(([key, value]) => [key === 'executions' ? 'multiplier' : key, value]));
+export function layerJson(l: LayerReport): LayerJson {
+  return Object.fromEntries(Object.entries(l).map(([key, value]) => [key === 'executions' ? 'multiplier' : key, value])) as unknown as LayerJson;
+}
+
+/** A layer in `mbn.analyze/1`: the code's `executions` (per inference) is the contract's `multiplier`. */
+export type LayerJson = Omit<LayerReport, 'executions'> & { multiplier: number };
+
+/**
+ * The `mbn.analyze/1` document (`mbn analyze --format json`, and what the library's `analyze` returns): the report
+ * with its schema id first and its layers as the contract names them; `modules` with --depth (`depth` option).
+ */
+export type AnalyzeJson = { schema: typeof JSON_SCHEMA } & Omit<Report, 'layers'> & { layers: LayerJson[]; modules?: ModuleCost[] };
+
+/** The `mbn.analyze/1` document as one object: the same members, in the same order, as streamAnalyzeJson writes. */
+export function analyzeJson(report: Report, extra: { modules?: ModuleCost[] } = {}): AnalyzeJson {
+  return { schema: JSON_SCHEMA, ...report, layers: report.layers.map(layerJson), ...extra };
 }
 
 /**

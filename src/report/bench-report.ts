@@ -36,8 +36,20 @@ export interface BenchOptions {
   threads: number;
 }
 
-export function renderBenchJson(records: BenchRecord[], runtime: unknown, options: BenchOptions): string {
-  return JSON.stringify({ schema: BENCH_SCHEMA, runtime, options, models: records }, null, 2) + '\n';
+/** The `mbn.bench/1` document (`mbn bench --format json`, and what the library's `bench` returns). */
+export interface BenchJson {
+  schema: typeof BENCH_SCHEMA;
+  runtime: { name: 'onnxruntime-node'; version: string | null };
+  options: BenchOptions;
+  models: BenchRecord[];
+}
+
+export function benchJson(records: BenchRecord[], runtime: BenchJson['runtime'], options: BenchOptions): BenchJson {
+  return { schema: BENCH_SCHEMA, runtime, options, models: records };
+}
+
+export function renderBenchJson(bench: BenchJson): string {
+  return JSON.stringify(bench, null, 2) + '\n';
 }
 
 function ms(value: number): string {

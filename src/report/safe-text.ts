@@ -1,4 +1,4 @@
-import { clipStart, escapeControls } from '../util/text.js';
+import { clipMiddle, clipStart, escapeControls } from '../util/text.js';
 
 /**
  * The one place where text that mbn did not write (node and op names, file names, config names and patterns,
@@ -29,6 +29,11 @@ export function terminalText(text: string): string {
 /** A terminal table cell from data: escaped, then clipped to `max` characters keeping the end. */
 export function terminalCell(text: string, max = NAME_WIDTH): string {
   return noCommand(clipStart(escapeControls(text), max));
+}
+
+/** A terminal table cell clipped in the middle: a layer's scope and its op name both stay (tables fit to a terminal). */
+export function terminalCellMiddle(text: string, max: number): string {
+  return noCommand(clipMiddle(escapeControls(text), max));
 }
 
 /** Escaped text that cannot start a workflow command: a leading `::` (after spaces) becomes `\x3a:`. */

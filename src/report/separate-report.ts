@@ -90,37 +90,59 @@ function ratio(x: number | null): string {
   return x === null ? '?' : x.toFixed(4);
 }
 
-export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' | 'md', c: ChalkInstance): string {
-  const rows = separatedRows(s);
-  const skipped = s.plan.layers.filter((l) => l.skipped).map((l) => ({ name: l.name, op: l.node.opType, reason: l.skipped! }));
+/** The schema id of `mbn separate --format json`. */
+export const SEPARATE_SCHEMA = 'mbn.separate/1';
+
+/** The `mbn.separate/1` document (`mbn separate --format json`, and what the library's `separate` returns). */
+export interface SeparateJson {
+  schema: typeof SEPARATE_SCHEMA;
+  input: string;
+  /** The file written; null for a dry run. */
+  output: string | null;
+  dryRun: boolean;
+  /** null: a figure mbn could not compute (see `notes`), never a partial sum. */
+  totals: { macsBefore: number | null; macsAfter: number | null; paramsBefore: number; paramsAfter: number };
+  /** With a MACs target: whether it is met and the figure reached. */
+  target: { macs: number; met: boolean } | null;
+  layers: SeparatedLayerRow[];
+  skipped: { name: string; op: string; reason: string }[];
+  notes: string[];
+  /** With calibration data: the fit, the output check and its verdict. */
+  calibration?: CalibrationSummary & { verdict: string | null };
+}
+
+export function separateJson(s: SeparationSummary): SeparateJson {
   const before = s.plan.before.totals;
   const after = s.after?.totals ?? null;
-  if (format === 'json') {
-    return (
-      JSON.stringify(
-        {
-          schema: 'mbn.separate/1',
-          input: s.input,
-          output: s.output,
-          dryRun: s.output === null,
-          totals: {
-            // null: a figure mbn could not compute (see notes), never a partial sum.
-            macsBefore: s.plan.macsKnown ? before.macs : null,
-            macsAfter: s.plan.macsKnown ? (after?.macs ?? s.plan.macsAfter) : null,
-            paramsBefore: before.params,
-            paramsAfter: after?.params ?? s.plan.paramsAfter,
-          },
-          target: s.plan.target,
-          layers: rows,
-          skipped,
-          notes: s.plan.notes,
-          ...(s.calibration ? { calibration: { ...s.calibration, verdict: verdict(s)?.text ?? null } } : {}),
-        },
-        null,
-        2,
-      ) + '\n'
-    );
-  }
+  return {
+    schema: SEPARATE_SCHEMA,
+    input: s.input,
+    output: s.output,
+    dryRun: s.output === null,
+    totals: {
+      macsBefore: s.plan.macsKnown ? before.macs : null,
+      macsAfter: s.plan.macsKnown ? (after?.macs ?? s.plan.macsAfter) : null,
+      paramsBefore: before.params,
+      paramsAfter: after?.params ?? s.plan.paramsAfter,
+    },
+    target: s.plan.target,
+    layers: separatedRows(s),
+    skipped: skippedLayers(s),
+    notes: s.plan.notes,
+    ...(s.calibration ? { calibration: { ...s.calibration, verdict: verdict(s)?.text ?? null } } : {}),
+  };
+}
+
+function skippedLayers(s: SeparationSummary): SeparateJson['skipped'] {
+  return s.plan.layers.filter((l) => l.skipped).map((l) => ({ name: l.name, op: l.node.opType, reason: l.skipped! }));
+}
+
+export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' | 'md', c: ChalkInstance): string {
+  const rows = separatedRows(s);
+  const skipped = skippedLayers(s);
+  const before = s.plan.before.totals;
+  const after = s.after?.totals ?? null;
+  if (format === 'json') return JSON.stringify(separateJson(s), null, 2) + '\n';
   // The ratio is r·(g/N + 1/K): with a multiplier above 1 the header says so.
   const ratioHead = rows.some((r) => r.multiplier > 1) ? 'r·(1/N+1/K)' : '1/N+1/K';
   const head = ['Layer', 'M→N', 'Kernel', 'MACs', 'Params', 'Ratio', ratioHead, 'Error'];

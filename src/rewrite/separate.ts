@@ -3,6 +3,7 @@ import { describeGaps } from '../budget/completeness.js';
 import { buildReport, type Report } from '../cost/analyze.js';
 import { type ConvGeometry, type SeparationFigures, convGeometry, isSeparable, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
+import { clipMiddle } from '../util/text.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
@@ -255,6 +256,25 @@ function chooseByLatency(pool: CandidateLayer[], before: Report, inferred: Infer
   return chosen;
 }
 
+/** How many conv names a note about an --include that matches nothing lists. */
+const NAMES_SHOWN = 3;
+
+/**
+ * A note per --include pattern that matches no conv: the first few conv names, and how torch.onnx.export names
+ * nodes (`/layer1/layer1.0/conv1/Conv`), the usual reason a pattern such as `layer1*` matches nothing.
+ */
+function unmatchedIncludes(layers: readonly CandidateLayer[], options: SeparateOptions): string[] {
+  const names = layers.map((c) => c.name);
+  return options.include
+    .filter((p) => !layers.some((c) => [c.name, c.node.name].filter(Boolean).some((n) => options.matches(n, p))))
+    .map((p) => {
+      const shown = names.slice(0, NAMES_SHOWN).map((n) => quote(clipMiddle(n, 22), 40)).join(', ');
+      const more = names.length > NAMES_SHOWN ? `, … (${names.length} in all)` : '';
+      const listing = names.length ? `convs: ${shown}${more}` : 'the model has no conv';
+      return `--include ${quote(p)} matches no conv (torch.onnx.export names start with '/': --include '/layer1/*'); ${listing}`;
+    });
+}
+
 export function planSeparation(model: Model, options: SeparateOptions): SeparatePlan {
   const inferred = inferModel(model, options);
   const before = buildReport(model, inferred);
@@ -326,6 +346,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
     pool.push(c);
   }
 
+  notes.push(...unmatchedIncludes(layers, options));
   const saved = (c: CandidateLayer) => (c.info!.macs === null ? 0 : (c.info!.macs - c.info!.macsAfter!) * c.executions);
   let chosen = pool;
   let target: SeparatePlan['target'] = null;

@@ -37,6 +37,14 @@ export function clipStart(text: string, max: number): string {
   return `…${text.slice(start)}`;
 }
 
+/** At most `max` UTF-16 units, keeping both ends (a layer name's scope and its op) around a `…` in the middle. */
+export function clipMiddle(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const tail = Math.floor((max - 1) / 2);
+  const head = clipEnd(text.slice(0, text.length - tail), max - tail);
+  return head.endsWith('…') ? head + clipStart(text, tail + 1).slice(1) : head;
+}
+
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }

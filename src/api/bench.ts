@@ -1,0 +1,99 @@
+import { basename } from 'node:path';
+import { checkFeedSize, loadOrt, measureModel, type InputSpec } from '../bench/run.js';
+import { buildReport } from '../cost/analyze.js';
+import { MbnError, quote } from '../errors.js';
+import { layerLinks } from '../latency/graph.js';
+import { measuredLayers, type PerLayerResult } from '../latency/per-layer.js';
+import { readModel } from '../onnx/read.js';
+import { type BenchJson, type BenchRecord, benchJson } from '../report/bench-report.js';
+import { inferModel, type InferOptions } from '../shape/infer.js';
+import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
+
+export interface BenchOptions extends ShapeOptions, ValueOptions {
+  /** Untimed runs before timing (default 3). */
+  warmup?: number;
+  /** Timed runs per model (default 20). */
+  runs?: number;
+  /** ONNX Runtime intra-op threads (default 1). */
+  threads?: number;
+  /** Profile in ONNX Runtime and report each layer's time (`layers`, `trace`). */
+  perLayer?: boolean;
+}
+
+function count(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min) throw new MbnError('usage', `${name} ${quote(String(value))} is not an integer of at least ${min}`);
+  return value;
+}
+
+/**
+ * `mbn bench MODEL… --format json` as a function: each model's latency in ONNX Runtime on random inputs, next to
+ * its MAC ratio to the first. Needs the optional peer dependency onnxruntime-node.
+ */
+export async function bench(paths: string[], options: BenchOptions = {}, progress: ProgressHook = () => undefined): Promise<BenchJson> {
+  const warmup = count('warmup', options.warmup, 3, 0);
+  const runs = count('runs', options.runs, 20, 1);
+  const threads = count('threads', options.threads, 1, 1);
+  if (paths.length === 0) throw new MbnError('usage', 'bench needs at least one model');
+  const infer = checkShapeOptions(options);
+  const ort = loadOrt();
+  // Analyze every model first: a bad file fails before any timing starts.
+  const planned = paths.map((path) => plan(path, infer));
+  for (const [flag, given] of [['--input', infer.inputShapes], ['--input-value', infer.inputValues]] as const) {
+    for (const name of given?.keys() ?? []) {
+      if (!planned.some((p) => p.inputNames.includes(name))) {
+        throw new MbnError('usage', `${flag} names ${quote(name)}, which is not an input of any model given`);
+      }
+    }
+  }
+  const records: BenchRecord[] = [];
+  for (const p of planned) {
+    const reporter = progress(`bench ${basename(p.path)}`);
+    const m = await measureModel(ort, p.path, p.inputs, { warmup, runs, threads, onRun: reporter, profile: options.perLayer });
+    reporter?.done();
+    const first = records[0];
+    records.push({
+      path: p.path,
+      inputs: p.inputs,
+      macs: p.macs,
+      flops: p.flops,
+      params: p.params,
+      loadMs: m.loadMs,
+      latencyMs: m.latency,
+      timesMs: m.times,
+      latencyRatio: first ? m.latency.median / first.latencyMs.median : 1,
+      macRatio: first ? (first.macs > 0 ? p.macs / first.macs : null) : p.macs > 0 ? 1 : null,
+      ...(m.trace ? perLayerFields(measuredLayers(p.report, p.links, m.trace, warmup)) : {}),
+    });
+  }
+  const runtime = { name: 'onnxruntime-node' as const, version: ort.env?.versions?.node ?? ort.env?.versions?.common ?? null };
+  return benchJson(records, runtime, { warmup, runs, threads });
+}
+
+function plan(path: string, infer: InferOptions) {
+  const model = readModel(path);
+  try {
+    const names = model.graph.inputs.map((i) => i.name);
+    // --input applies to the models that have that input.
+    const inputShapes = infer.inputShapes ? new Map([...infer.inputShapes].filter(([name]) => names.includes(name))) : undefined;
+    const inputValues = infer.inputValues ? new Map([...infer.inputValues].filter(([name]) => names.includes(name))) : undefined;
+    const inferred = inferModel(model, { inputShapes, batch: infer.batch, inputValues });
+    const report = buildReport(model, inferred);
+    const inputs: InputSpec[] = report.model.inputs.map((i) => {
+      if (!i.shape) throw new MbnError('usage', `${path}: input ${quote(i.name)} has no declared shape; give it with --input ${i.name}:1x3x224x224`);
+      const value = inputValues?.get(i.name);
+      const spec: InputSpec = value === undefined ? { name: i.name, type: i.dtype, dims: i.shape } : { name: i.name, type: i.dtype, dims: i.shape, value };
+      checkFeedSize(spec, path);
+      return spec;
+    });
+    const links = layerLinks(inferred);
+    return { path, inputNames: names, inputs, macs: report.totals.macs, flops: report.totals.flops, params: report.totals.params, report, links };
+  } finally {
+    model.source.close();
+  }
+}
+
+function perLayerFields(result: PerLayerResult): Pick<BenchRecord, 'layers' | 'trace'> {
+  const { layers, ...trace } = result;
+  return { layers, trace };
+}

@@ -1,0 +1,29 @@
+import { type DiffJson, diffReports } from '../budget/diff.js';
+import { type Report, analyzeModel } from '../cost/analyze.js';
+import { readModel } from '../onnx/read.js';
+import type { InferOptions } from '../shape/infer.js';
+import { checkShapeOptions, type ShapeOptions } from './options.js';
+
+export type DiffOptions = ShapeOptions;
+
+function analyzeOne(path: string, infer: InferOptions): Report {
+  const model = readModel(path);
+  try {
+    return analyzeModel(model, infer);
+  } finally {
+    model.source.close();
+  }
+}
+
+/** Both analyses and their diff: the CLI's HTML report rolls the analyses up by module. */
+export function diffFiles(basePath: string, headPath: string, options: DiffOptions = {}): { base: Report; head: Report; diff: DiffJson } {
+  const infer = checkShapeOptions(options);
+  const base = analyzeOne(basePath, infer);
+  const head = analyzeOne(headPath, infer);
+  return { base, head, diff: diffReports(base, head) };
+}
+
+/** `mbn diff BASE HEAD --format json` as a function: per-layer and total cost changes, the `mbn.diff/1` document. */
+export async function diff(basePath: string, headPath: string, options: DiffOptions = {}): Promise<DiffJson> {
+  return diffFiles(basePath, headPath, options).diff;
+}

@@ -1,0 +1,159 @@
+import { basename, dirname, extname, join } from 'node:path';
+import { matchName } from '../budget/glob.js';
+import { prepareCalibration, refitOnData, verifyOnData } from '../calibrate/run.js';
+import { analyzeModel } from '../cost/analyze.js';
+import { MbnError, quote } from '../errors.js';
+import type { Model } from '../ir/types.js';
+import { externalLocations, hasExternalData } from '../ir/walk.js';
+import { loadProfile } from '../latency/profile.js';
+import { DataFileSource } from '../onnx/external.js';
+import { readModel, readModelFrom } from '../onnx/read.js';
+import { PieceSource } from '../onnx/splice.js';
+import { type FileWrite, type WriteTarget, checkTarget, writeFiles } from '../onnx/write-file.js';
+import { type SeparateJson, type SeparationSummary, separateJson } from '../report/separate-report.js';
+import { buildRewrite, planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/separate.js';
+import { checkShapeOptions, type ProgressHook, type ShapeOptions } from './options.js';
+
+export interface SeparateOptions extends ShapeOptions {
+  /** Output model (default: `<model>.separated.onnx` beside the input). */
+  output?: string;
+  /** Plan and check, write nothing. */
+  dryRun?: boolean;
+  /** Overwrite an existing output file. */
+  force?: boolean;
+  /** Only convs whose node name matches one of these globs (`*` matches any text). */
+  include?: string[];
+  exclude?: string[];
+  /** Skip layers that would save less than this share of their MACs (0…1). */
+  minReduction?: number;
+  /** Skip layers whose relative weight error would exceed this (svd init). */
+  maxError?: number;
+  /** Separate, greedily, only until the model fits this many MACs. */
+  targetMacs?: number;
+  /** With `device`: separate by predicted time saved until the predicted latency fits (milliseconds). */
+  targetLatency?: number;
+  device?: string;
+  /** Depth multiplier r: depthwise filters per input channel (default 1). */
+  multiplier?: number;
+  /** Also rewrite convs whose pair costs more than the conv. */
+  allowCostlier?: boolean;
+  /** New weights: `svd` approximates the conv (default), `he` draws fresh He-normal weights. */
+  init?: 'svd' | 'he';
+  /** Seed for `init: 'he'` and `calibrate: 'random:N'` (default 0). */
+  seed?: number;
+  /** Fit the pointwise weights on data: a folder of .npy batches, or `random:N` (needs onnxruntime-node). */
+  calibrate?: string;
+}
+
+export function defaultOutput(input: string): string {
+  const ext = extname(input);
+  const stem = basename(input, ext || undefined);
+  return join(dirname(input), `${stem}.separated${ext || '.onnx'}`);
+}
+
+function checkFraction(name: string, value: number | undefined, max: number): void {
+  if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= max)) {
+    throw new MbnError('usage', `${name} ${quote(String(value))} is out of range: a fraction from 0 to ${max}`);
+  }
+}
+
+/** Plans, rewrites, writes (unless a dry run) and re-analyzes: what the CLI renders and `separate` returns. */
+export async function separateFile(path: string, opts: SeparateOptions, progress: ProgressHook = () => undefined): Promise<SeparationSummary> {
+  if (opts.targetLatency !== undefined && !opts.device) throw new MbnError('usage', '--target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
+  checkFraction('minReduction', opts.minReduction, 1);
+  checkFraction('maxError', opts.maxError, Number.MAX_VALUE);
+  const infer = checkShapeOptions(opts);
+  const init = opts.init ?? 'svd';
+  const seed = opts.seed ?? 0;
+  const dryRun = opts.dryRun ?? false;
+  const force = opts.force ?? false;
+  const targetLatency = opts.targetLatency !== undefined ? { ms: opts.targetLatency, profile: loadProfile(opts.device!) } : null;
+  const output = opts.output ?? defaultOutput(path);
+  const model = readModel(path);
+  try {
+    const options: PlanOptions = {
+      inputShapes: infer.inputShapes,
+      batch: infer.batch,
+      include: opts.include ?? [],
+      exclude: opts.exclude ?? [],
+      minReduction: opts.minReduction ?? null,
+      maxError: opts.maxError ?? null,
+      targetMacs: opts.targetMacs ?? null,
+      targetLatency,
+      multiplier: opts.multiplier ?? 1,
+      allowCostlier: opts.allowCostlier ?? false,
+      init,
+      seed,
+      matches: (name: string, pattern: string) => matchName(pattern, name),
+      errorOnData: opts.calibrate !== undefined && init === 'svd',
+    };
+    const planning = progress('decomposing weights');
+    options.progress = planning;
+    // The output, and its own data file when the model keeps weights outside (see buildRewrite). Neither may be the
+    // input or a file the input uses. Both are checked now, before any work.
+    const protect = [path, ...externalPaths(model)];
+    const modelTarget: WriteTarget = { path: output, force, protect };
+    const dataTarget: WriteTarget | null = hasExternalData(model) ? { path: join(dirname(output), `${basename(output)}.data`), force, protect } : null;
+    if (!dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
+    const plan = planSeparation(model, options);
+    planning?.done();
+    const calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, seed, infer.inputShapes) : null;
+    if (calibration) {
+      const fitting = progress('fitting pointwise weights on calibration data');
+      await refitOnData(calibration, model, plan, options, fitting);
+      fitting?.done();
+    }
+    const built = buildRewrite(model, plan, output);
+    const summary: SeparationSummary = { input: path, output: dryRun ? null : output, plan, built, after: null, calibration: calibration?.summary ?? null };
+    const shapes = { inputShapes: infer.inputShapes, batch: infer.batch };
+    if (!dryRun) {
+      const writing = progress(`writing ${basename(output)}`);
+      // Both files are complete and synced before either is renamed into place; a signal meanwhile removes both.
+      const files: FileWrite[] = [];
+      let data: DataFileSource | null = null;
+      try {
+        if (built.externalData && dataTarget) {
+          data = new DataFileSource(path, built.externalData.parts);
+          files.push({ target: dataTarget, pieces: [{ start: 0, end: data.size }], source: data });
+        }
+        files.push({ target: modelTarget, pieces: built.pieces, source: model.source, progress: writing });
+        await writeFiles(files);
+      } finally {
+        data?.close();
+        writing?.done();
+      }
+      const written = readModel(output);
+      try {
+        summary.after = analyzeModel(written, shapes);
+      } finally {
+        written.source.close();
+      }
+      if (calibration) await verifyOnData(calibration, path, output);
+    } else if (plan.chosen.length === 0) {
+      // Nothing rewritten: the "rewritten" model is the input byte for byte, and its analysis is the one just made.
+      summary.after = plan.before;
+    } else {
+      // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
+      const pieces = new PieceSource(built.pieces, model.source);
+      summary.after = analyzeModel(readModelFrom(pieces, model.path), shapes);
+      if (calibration) await verifyOnData(calibration, path, pieces.view(0, pieces.size).slice());
+    }
+    return summary;
+  } finally {
+    model.source.close();
+  }
+}
+
+/** The input's own data files: an output data file must never replace one of them. */
+function externalPaths(model: Model): string[] {
+  const folder = dirname(model.path ?? '.');
+  return externalLocations(model).map((l) => join(folder, l));
+}
+
+/**
+ * `mbn separate MODEL --format json` as a function: rewrites standard convs as depthwise + pointwise pairs, writes
+ * the new model (never the input; not with `dryRun`) and returns the `mbn.separate/1` document.
+ */
+export async function separate(path: string, options: SeparateOptions = {}): Promise<SeparateJson> {
+  return separateJson(await separateFile(path, options));
+}

@@ -1,0 +1,25 @@
+/**
+ * mbn as a library: each command as a function that takes a typed options object and returns exactly the document
+ * the command's `--format json` prints (same fields, `schema` included). Nothing here prints, exits or sets
+ * process.exitCode; a bad input throws MbnError, whose `code` says what kind of problem it is. The CLI
+ * (src/cli/) is a thin layer over these functions. See the README, "API".
+ */
+export { analyze, type AnalyzeOptions } from './api/analyze.js';
+export { separate, type SeparateOptions } from './api/separate.js';
+export { check, type CheckOptions } from './api/check.js';
+export { diff, type DiffOptions } from './api/diff.js';
+export { bench, type BenchOptions } from './api/bench.js';
+export { advise, type AdviseOptions } from './api/advise.js';
+export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/options.js';
+export { MbnError, type ErrorCode } from './errors.js';
+
+// The JSON contracts, one type per schema id, and the types they are made of.
+export type { AnalyzeJson, LayerJson } from './report/analyze-report.js';
+export type { Gap, OpBreakdown, Totals } from './cost/analyze.js';
+export type { ModuleCost } from './cost/modules.js';
+export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
+export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
+export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
+export type { BenchJson, BenchRecord } from './report/bench-report.js';
+export type { AdviseJson } from './report/advise-report.js';
+export type { Finding, Severity } from './advise/define.js';
