@@ -399,6 +399,28 @@ describe('mbn check --baseline', () => {
     expect(out.checks[0].value).toBe(W025_MACS);
   });
 
+  it('the table shows only the figures with a budget or a change over the baseline', () => {
+    const dir = project({ 'mbn.config.json': config([{ name: 'net', model: 'models/net.onnx', maxParams: '1M' }]) }, { 'models/net.onnx': W025 });
+    storedReport(dir, 3_200_000);
+    const r = mbn(['check', '--baseline', 'base.json', '--max-increase', '5%'], { cwd: dir });
+    expect(r.status).toBe(0);
+    // MACs grew 131,072 over 3.2M (+4.1%, within 5%); params have a budget and did not change; FLOPs, weight and
+    // activation bytes neither changed nor have a budget: no column.
+    expect(r.stdout).toBe(
+      [
+        '┌────────┬─────────────────┬─────────────────┬─────────────┐',
+        '│        │ Model           │            MACs │      Params │',
+        '├────────┼─────────────────┼─────────────────┼─────────────┤',
+        '│ ✔ pass │ net             │ 3.33M (+4.1%) ✔ │ 213K / 1M ✔ │',
+        '│        │ models/net.onnx │                 │ 213K (0%) ✔ │',
+        '└────────┴─────────────────┴─────────────────┴─────────────┘',
+        '(±%: change over the baseline base.json, allowed up to +5%)',
+        '✔ all 6 checks passed',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('growth of exactly the threshold passes, one MAC more fails; default 0% fails any growth', () => {
     const dir = project({ 'mbn.config.json': config([{ name: 'net', model: 'models/net.onnx' }]) }, { 'models/net.onnx': W025 });
     // 3,172,450 × 1.05 = 3,331,072.5 → allowed up to 3,331,072 = the model's MACs.
