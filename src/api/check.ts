@@ -278,7 +278,7 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
 
 /**
  * `mbn check --format json` as a function: every model of the budget config held to its budgets (and to a stored
- * baseline), the `mbn.check/1` document. `passed` is false when a budget is exceeded or a model is missing.
+ * baseline), the `mbn.check/1` document. `passed` is false when a budget is exceeded or a model is missing or cannot be read or analyzed (an `error` record).
  */
 export async function check(options: CheckOptions = {}): Promise<CheckJson> {
   return checkModels(options).result;
