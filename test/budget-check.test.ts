@@ -156,7 +156,8 @@ describe('rendering for CI', () => {
   it('markdown for a pull request', () => {
     const checks = budgetRecords('mn', 'm.onnx', MOBILENET_V1, { maxMacs: 600_000_000 });
     expect(renderCheckMarkdown(checkJson([], checks, null, null))).toBe(
-      '### mbn check: ✅ all 1 check passed\n\n| | Model | Check | Value | Limit | Margin |\n|---|---|---|---:|---:|---:|\n| ✅ | mn (`m.onnx`) | MACs | 569M | 600M | +31.3M (+5.2%) |\n',
+      '### mbn check: ✅ all 1 check passed\n\n| | Model | MACs |\n|---|---|---:|\n| ✅ pass | mn (`m.onnx`) | 569M / 600M ✅ |\n\n' +
+        '<details>\n<summary>All 1 check</summary>\n\n| | Model | Check | Value | Limit | Margin |\n|---|---|---|---:|---:|---:|\n| ✅ | mn (`m.onnx`) | MACs | 569M | 600M | +31.3M (+5.2%) |\n\n</details>\n',
     );
   });
 

@@ -127,8 +127,9 @@ describe('mbn check: budgets', () => {
     expect(r.stdout).toContain('✖ v1 (m/v1.onnx): MACs 568,740,352 exceed the budget of 568,740,351 by 1 (0.0%)');
     expect(r.stdout).toContain('✖ v1 (m/v1.onnx): Weight bytes 16.9MB exceed the budget of 16.8MB by 107KB (0.6%)');
     expect(r.stdout).toContain('✖ 2 of 3 checks failed');
-    expect(r.stdout).toMatch(/✖ FAIL\s+│ v1\s+│ MACs\s+│ 568,740,352 │ 568,740,351 │\s+-1 \(-0\.0%\) │/);
-    expect(r.stdout).toMatch(/✔ pass\s+│ v1\s+│ Params\s+│\s+4\.22M │\s+4\.3M │\s+\+79K \(\+1\.8%\) │/);
+    // One row for the model, one column per figure with a budget: "value / limit" and its mark (margins: md, json).
+    expect(r.stdout).toMatch(/│\s+│ Model\s+│\s+MACs │\s+Params │\s+Weight bytes │\n/);
+    expect(r.stdout).toMatch(/│ ✖ FAIL │ v1\s+│ 568,740,352 \/ 568,740,351 ✖ │ 4\.22M \/ 4\.3M ✔ │ 16\.9MB \/ 16\.8MB ✖ │\n│\s+│ m\/v1\.onnx │/);
   });
 
   it('units in the config: 569M passes, 568.7M fails', () => {
@@ -234,12 +235,120 @@ describe('mbn check: bad configs (exit 2, one line quoting the problem and showi
     expect(r.status).toBe(2);
     expect(oneLine(r.stderr)).toMatch(/^mbn: mbn.config.json is not valid JSON: /);
   });
+});
 
-  it('a corrupt model is an input error (exit 2), not a budget failure', () => {
-    const dir = project({ 'mbn.config.json': config([{ model: 'bad.onnx', maxMacs: 1 }]), 'bad.onnx': 'this is not a model' });
-    const r = mbn(['check'], { cwd: dir });
-    expect(r.status).toBe(2);
-    expect(oneLine(r.stderr)).toMatch(/^mbn: 'bad.onnx' is not an ONNX model/);
+describe('mbn check: a model mbn refuses is a failed row (exit 1), the others are still checked', () => {
+  const W025_MACS = reference[W025].convLinearMacs;
+  const W025_PARAMS = 212_906;
+  const files = {
+    'mbn.config.json': config([
+      { name: 'small', model: 'w025.onnx', maxMacs: '10M', maxParams: '1M' },
+      { name: 'broken', model: 'bad.onnx', maxMacs: '1M' },
+      { name: 'big', model: 'v1.onnx', maxMacs: '500M', maxParams: '5M' },
+    ]),
+    'bad.onnx': 'this is not a model',
+  };
+  const copies = { 'w025.onnx': W025, 'v1.onnx': V1 };
+  const budget = (name: string, model: string, metric: string, value: number, limit: number) => ({
+    name, model, metric, kind: 'budget', passed: value <= limit, value, limit, margin: limit - value, marginPercent: (100 * (limit - value)) / limit, baseline: null, message: null, complete: true,
+  });
+  const ERROR = "✖ broken (bad.onnx): cannot check this model: 'bad.onnx' is not an ONNX model";
+  const OVER = '✖ big (v1.onnx): MACs 569M exceed the budget of 500M by 68.7M (13.7%)';
+
+  it('table: one row per model, value / limit per budgeted figure, the corrupt one named with its reason', () => {
+    const r = mbn(['check'], { cwd: project(files, copies) });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(
+      [
+        '┌─────────┬───────────┬───────────────┬──────────────┐',
+        '│         │ Model     │          MACs │       Params │',
+        '├─────────┼───────────┼───────────────┼──────────────┤',
+        '│ ✔ pass  │ small     │ 3.33M / 10M ✔ │  213K / 1M ✔ │',
+        '│         │ w025.onnx │               │              │',
+        '├─────────┼───────────┼───────────────┼──────────────┤',
+        '│ ✖ error │ broken    │               │              │',
+        '│         │ bad.onnx  │               │              │',
+        '├─────────┼───────────┼───────────────┼──────────────┤',
+        '│ ✖ FAIL  │ big       │ 569M / 500M ✖ │ 4.22M / 5M ✔ │',
+        '│         │ v1.onnx   │               │              │',
+        '└─────────┴───────────┴───────────────┴──────────────┘',
+        ERROR,
+        OVER,
+        '✖ 2 of 5 checks failed',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('json: the corrupt model is an error record; the other two are checked and listed', () => {
+    const r = mbn(['check', '--format', 'json'], { cwd: project(files, copies) });
+    expect(r.status).toBe(1);
+    const out = json(r.stdout);
+    expect(out.passed).toBe(false);
+    expect(out.models.map((m: { name: string; totals: Totals }) => [m.name, m.totals.macs, m.totals.params])).toEqual([
+      ['small', W025_MACS, W025_PARAMS],
+      ['big', V1_MACS, V1_PARAMS],
+    ]);
+    expect(out.checks).toEqual([
+      budget('small', 'w025.onnx', 'macs', W025_MACS, 10_000_000),
+      budget('small', 'w025.onnx', 'params', W025_PARAMS, 1_000_000),
+      { name: 'broken', model: 'bad.onnx', metric: 'model', kind: 'error', passed: false, value: null, limit: null, margin: null, marginPercent: null, baseline: null, message: "'bad.onnx' is not an ONNX model", complete: true },
+      budget('big', 'v1.onnx', 'macs', V1_MACS, 500_000_000),
+      budget('big', 'v1.onnx', 'params', V1_PARAMS, 5_000_000),
+    ]);
+    // stdout is the document; the failures go to stderr.
+    expect(r.stderr).toBe(`${ERROR}\n${OVER}\n`);
+  });
+
+  it('md: the compact table, the failures, and every check folded in <details>', () => {
+    const r = mbn(['check', '--format', 'md'], { cwd: project(files, copies) });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe(
+      [
+        '### mbn check: ❌ 2 of 5 checks failed',
+        '',
+        '| | Model | MACs | Params |',
+        '|---|---|---:|---:|',
+        '| ✅ pass | small (`w025.onnx`) | 3.33M / 10M ✅ | 213K / 1M ✅ |',
+        '| ❌ error | broken (`bad.onnx`) |  |  |',
+        '| ❌ FAIL | big (`v1.onnx`) | 569M / 500M ❌ | 4.22M / 5M ✅ |',
+        '',
+        "- broken (bad.onnx): cannot check this model: 'bad.onnx' is not an ONNX model",
+        '- big (v1.onnx): MACs 569M exceed the budget of 500M by 68.7M (13.7%)',
+        '',
+        '<details>',
+        '<summary>All 5 checks</summary>',
+        '',
+        '| | Model | Check | Value | Limit | Margin |',
+        '|---|---|---|---:|---:|---:|',
+        '| ✅ | small (`w025.onnx`) | MACs | 3.33M | 10M | +6.67M (+66.7%) |',
+        '| ✅ | small (`w025.onnx`) | Params | 213K | 1M | +787K (+78.7%) |',
+        '| ❌ | broken (`bad.onnx`) | model |  |  | error |',
+        '| ❌ | big (`v1.onnx`) | MACs | 569M | 500M | -68.7M (-13.7%) |',
+        '| ✅ | big (`v1.onnx`) | Params | 4.22M | 5M | +779K (+15.6%) |',
+        '',
+        '</details>',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('a truncated model is a failed row too, annotated on its file; a bad config still ends the run (exit 2)', () => {
+    const dir = project({ ...files, 'bad.onnx': '' }, copies);
+    writeFileSync(join(dir, 'bad.onnx'), readFileSync(fixture('graph-only/mobilenet_v1.onnx')).subarray(0, 300));
+    const r = mbn(['check'], { cwd: dir, env: { GITHUB_ACTIONS: 'true' } });
+    expect(r.status).toBe(1);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('::'))).toEqual([
+      "::error file=bad.onnx,title=mbn budget::broken (bad.onnx): cannot check this model: 'bad.onnx': model is truncated or corrupt: field 7 declares 22034 bytes but only 277 remain at byte 23",
+      '::error file=v1.onnx,title=mbn budget::big (v1.onnx): MACs 569M exceed the budget of 500M by 68.7M (13.7%25)',
+    ]);
+    // A config problem found while analyzing (an "input" naming no graph input) is a usage error, not a model's row.
+    writeFileSync(join(dir, 'mbn.config.json'), config([{ model: 'v1.onnx', maxMacs: '1M', input: { nope: [1, 3, 224, 224] } }]));
+    const bad = mbn(['check'], { cwd: dir });
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(oneLine(bad.stderr)).toBe(`mbn: mbn.config.json: entry 1 "input" names 'nope', which is not a graph input (inputs: input)`);
   });
 });
 
@@ -288,6 +397,28 @@ describe('mbn check --baseline', () => {
       ['macs', 'baseline', 0], ['flops', 'baseline', 0], ['params', 'baseline', 0], ['weightBytes', 'baseline', 0], ['peakActivationBytes', 'baseline', 0],
     ]);
     expect(out.checks[0].value).toBe(W025_MACS);
+  });
+
+  it('the table shows only the figures with a budget or a change over the baseline', () => {
+    const dir = project({ 'mbn.config.json': config([{ name: 'net', model: 'models/net.onnx', maxParams: '1M' }]) }, { 'models/net.onnx': W025 });
+    storedReport(dir, 3_200_000);
+    const r = mbn(['check', '--baseline', 'base.json', '--max-increase', '5%'], { cwd: dir });
+    expect(r.status).toBe(0);
+    // MACs grew 131,072 over 3.2M (+4.1%, within 5%); params have a budget and did not change; FLOPs, weight and
+    // activation bytes neither changed nor have a budget: no column.
+    expect(r.stdout).toBe(
+      [
+        '┌────────┬─────────────────┬─────────────────┬─────────────┐',
+        '│        │ Model           │            MACs │      Params │',
+        '├────────┼─────────────────┼─────────────────┼─────────────┤',
+        '│ ✔ pass │ net             │ 3.33M (+4.1%) ✔ │ 213K / 1M ✔ │',
+        '│        │ models/net.onnx │                 │ 213K (0%) ✔ │',
+        '└────────┴─────────────────┴─────────────────┴─────────────┘',
+        '(±%: change over the baseline base.json, allowed up to +5%)',
+        '✔ all 6 checks passed',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('growth of exactly the threshold passes, one MAC more fails; default 0% fails any growth', () => {

@@ -700,11 +700,12 @@ describe('configs and baselines that never end', () => {
     expect(r.stderr).not.toContain('--input');
     expect(r.stderr.length).toBeLessThan(1000);
   });
-  it('a config pointing at any file: "not an ONNX model", none of its bytes', () => {
+  it('a config pointing at any file: "not an ONNX model" (a failed row, exit 1), none of its bytes', () => {
     writeFileSync(join(folder, 'secret.txt'), 'SECRET-TOKEN=hunter2\n');
     const r = mbn(['check', '--config', file('points-at-secret.json', JSON.stringify([{ model: join(folder, 'secret.txt'), maxMacs: '1G' }]))], { cwd: folder });
-    expectUserError(r, /is not an ONNX model$/);
-    expect(r.stderr).not.toMatch(/53 45|hunter2|bytes/);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/cannot check this model: '[^\n]*secret\.txt' is not an ONNX model\n/);
+    expect(r.stdout + r.stderr).not.toMatch(/53 45|hunter2|bytes/);
   });
 });
 

@@ -301,6 +301,14 @@ describe('mbn check: maxLatencyMs and device', () => {
       ['fast', 'latency', true, predicted],
       ['slow', 'latency', false, predicted],
     ]);
+    // The table has a Latency column: "predicted / budget ms" with its mark, three significant digits.
+    const ms = (n: number) => `${Number(n.toPrecision(3))}`;
+    const table = mbn(['check'], { cwd: dir }).stdout;
+    expect(table).toMatch(/│\s+│ Model\s+│\s+Latency │\n/);
+    expect(table).toContain(`│ ✔ pass │ fast`);
+    expect(table).toContain(`${ms(predicted)} / ${ms(predicted * 2)} ms ✔ │`);
+    expect(table).toContain(`│ ✖ FAIL │ slow`);
+    expect(table).toContain(`${ms(predicted)} / ${ms(predicted / 2)} ms ✖ │`);
     config([{ model: 'conv_relu.onnx', maxLatencyMs: 1 }]);
     const missing = mbn(['check'], { cwd: dir });
     expect(missing.status).toBe(2);

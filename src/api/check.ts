@@ -9,6 +9,7 @@ import {
   latencyRecord,
   budgetRecords,
   checkJson,
+  errorRecord,
   figuresOf,
   incompleteBaselineRecord,
   incompleteRecords,
@@ -22,7 +23,7 @@ import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '..
 import { adviseModel } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
 import { analyzeModel, buildReport } from '../cost/analyze.js';
-import { MbnError, quote } from '../errors.js';
+import { type ErrorCode, MbnError, oneLine, quote } from '../errors.js';
 import { parseShare } from './options.js';
 import { BUILTIN_PROFILES } from '../latency/builtin.js';
 import { layerLinks } from '../latency/graph.js';
@@ -185,6 +186,9 @@ function maxIncreaseOf(value: string | number | undefined): number {
   return Number((fraction * 100).toPrecision(12));
 }
 
+/** Errors that belong to one model file: its check fails and the other models are still checked. */
+const MODEL_ERRORS: ReadonlySet<ErrorCode> = new Set(['io', 'not-onnx', 'corrupt', 'unsupported', 'invalid-model', 'external-data']);
+
 /** Reads the config, analyzes every model it names and holds each to its budgets and the baseline. */
 export function checkModels(options: CheckOptions = {}): CheckRun {
   const cwd = options.cwd ?? process.cwd();
@@ -208,25 +212,32 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
     }
     for (const file of files) {
       const shown = display(file, cwd);
-      // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
-      const model = readModel(display(file, process.cwd()));
       let report;
       let advice = null;
       let latency: CheckRecord | null = null;
       try {
-        const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
-        // The advise key's rules read the same cost report, so the model is analyzed once either way.
-        if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
-        else report = analyzeModel(model, shapes);
-        if (entry.maxLatencyMs !== null && entry.device !== null) {
-          const spec = BUILTIN_PROFILES.some((b) => b.name === entry.device) ? entry.device : resolve(configDir, entry.device);
-          const profile = loadProfile(spec, `${source.file}: "device"`);
-          const inferred = inferModel(model, shapes);
-          const predicted = addLatency(buildReport(model, inferred), layerLinks(inferred), profile).totals.latencyMs ?? null;
-          latency = latencyRecord(name, shown, predicted, entry.maxLatencyMs, profile.name);
+        // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
+        const model = readModel(display(file, process.cwd()));
+        try {
+          const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
+          // The advise key's rules read the same cost report, so the model is analyzed once either way.
+          if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
+          else report = analyzeModel(model, shapes);
+          if (entry.maxLatencyMs !== null && entry.device !== null) {
+            const spec = BUILTIN_PROFILES.some((b) => b.name === entry.device) ? entry.device : resolve(configDir, entry.device);
+            const profile = loadProfile(spec, `${source.file}: "device"`);
+            const inferred = inferModel(model, shapes);
+            const predicted = addLatency(buildReport(model, inferred), layerLinks(inferred), profile).totals.latencyMs ?? null;
+            latency = latencyRecord(name, shown, predicted, entry.maxLatencyMs, profile.name);
+          }
+        } finally {
+          model.source.close();
         }
-      } finally {
-        model.source.close();
+      } catch (error) {
+        // A model mbn refuses is this model's failure, not the run's; usage and config errors still end the run.
+        if (!(error instanceof MbnError) || !MODEL_ERRORS.has(error.code)) throw error;
+        perModel.push({ entry, model: null, records: [errorRecord(name, shown, oneLine(error.message))] });
+        continue;
       }
       const gaps = blockingGaps(report.incomplete, [...entry.allowUncounted, ...(options.allowUncounted ?? [])]);
       const checked: CheckedModel = { name, model: shown, totals: figuresOf(report.totals), complete: report.totals.complete, incomplete: report.incomplete };
@@ -267,7 +278,7 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
 
 /**
  * `mbn check --format json` as a function: every model of the budget config held to its budgets (and to a stored
- * baseline), the `mbn.check/1` document. `passed` is false when a budget is exceeded or a model is missing.
+ * baseline), the `mbn.check/1` document. `passed` is false when a budget is exceeded or a model is missing or cannot be read or analyzed (an `error` record).
  */
 export async function check(options: CheckOptions = {}): Promise<CheckJson> {
   return checkModels(options).result;

@@ -21,7 +21,7 @@ export function figuresOf(totals: Totals | Figures): Figures {
   return Object.fromEntries(FIGURES.map((f) => [f.key, totals[f.key]])) as Figures;
 }
 
-export type CheckKind = 'budget' | 'baseline' | 'missing' | 'no-baseline' | 'advise' | 'incomplete' | 'latency';
+export type CheckKind = 'budget' | 'baseline' | 'missing' | 'error' | 'no-baseline' | 'advise' | 'incomplete' | 'latency';
 
 export interface CheckRecord {
   /** The config entry's name (its model pattern when it has none). */
@@ -41,7 +41,7 @@ export interface CheckRecord {
   marginPercent: number | null;
   /** For baseline checks: the stored figure. */
   baseline: number | null;
-  /** For missing / no-baseline / incomplete records: what happened. */
+  /** For missing / error / no-baseline / incomplete records: what happened. */
   message: string | null;
   /**
    * False when `value` is only what mbn could count (the analysis is incomplete and the figure depends on shapes):
@@ -134,6 +134,14 @@ export function missingRecord(name: string, pattern: string, glob: boolean): Che
     message: glob ? `model missing: no file matches ${quote(pattern)}` : `model missing: ${quote(pattern)} does not exist`,
     complete: true,
   };
+}
+
+/**
+ * The record of a model file mbn could not read or analyze (corrupt, not ONNX, counts out of range…): a failed
+ * check, so that the other models are still checked. `reason` is the error's one-line message.
+ */
+export function errorRecord(name: string, model: string, reason: string): CheckRecord {
+  return { ...missingRecord(name, model, false), kind: 'error', message: reason };
 }
 
 /** The largest value allowed for a figure that may grow by `percent` over `base` (integers: rounded down). */

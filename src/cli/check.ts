@@ -16,7 +16,7 @@ export interface CheckCliOptions extends CheckOptions {
   color?: boolean;
 }
 
-/** Runs `mbn check`; returns whether any budget is exceeded or any configured model is missing. */
+/** Runs `mbn check`; returns whether any budget is exceeded or any configured model is missing or could not be checked. */
 export function runCheck(options: CheckCliOptions): { budgetsExceeded: boolean } {
   const { result, configFile, unbudgeted } = checkModels(options);
   const style = makeStyle(process.stdout, options.color);

@@ -80,6 +80,7 @@ export function describeLimit(r: BudgetResult): string {
 /** A check's outcome, without whose it is. A value and limit that round to the same text are shown exactly (`pair`). */
 function describeOutcome(r: CheckRecord): string {
   if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency') return `${r.message}`;
+  if (r.kind === 'error') return `cannot check this model: ${r.message}`;
   if (r.kind === 'incomplete') return `incomplete analysis: ${r.message}`;
   const label = labelOf(r.metric);
   const [value, limit] = pair(r.metric, r.value!, r.limit!);
@@ -101,7 +102,7 @@ function describeOutcome(r: CheckRecord): string {
 }
 
 function checkName(r: CheckRecord, maxIncrease: number | null): string {
-  if (r.kind === 'missing') return 'model';
+  if (r.kind === 'missing' || r.kind === 'error') return 'model';
   if (r.kind === 'incomplete') return 'complete analysis';
   if (r.kind === 'no-baseline') return 'baseline';
   if (r.kind === 'advise') return 'advise';
@@ -132,6 +133,7 @@ function valueText(r: CheckRecord): string {
 
 function statusText(r: CheckRecord): string {
   if (r.kind === 'missing') return 'missing';
+  if (r.kind === 'error') return 'error';
   if (r.kind === 'incomplete') return 'incomplete';
   if (!r.complete && r.value !== null && r.limit !== null && r.value <= r.limit) return 'unknown';
   if (r.kind === 'no-baseline') return 'new';
@@ -158,23 +160,114 @@ function clipped(r: CheckRecord): CheckRecord {
 /** Longest name or path in a line of text. */
 const LINE_WIDTH = 200;
 
+/** The records of one model (one config entry's file, or its missing pattern), in the order they were checked. */
+interface ModelRow {
+  name: string;
+  model: string;
+  records: CheckRecord[];
+}
+
+function modelRows(result: CheckJson): ModelRow[] {
+  const rows = new Map<string, ModelRow>();
+  for (const r of result.checks) {
+    const key = `${r.name}\0${r.model}`;
+    const row = rows.get(key) ?? { name: r.name, model: r.model, records: [] };
+    row.records.push(r);
+    rows.set(key, row);
+  }
+  return [...rows.values()];
+}
+
+/** A column of the compact table: a figure, the predicted latency or the advise rules. */
+interface Column {
+  label: string;
+  holds: (r: CheckRecord) => boolean;
+}
+
+/**
+ * The columns of the compact table: the figures that have a budget, and, with a baseline, those that changed (or
+ * failed) for some model; then latency and advise when the config sets them.
+ */
+function columnsOf(result: CheckJson): Column[] {
+  const shown = (key: string) =>
+    result.checks.some((r) => r.metric === key && (r.kind === 'budget' || (r.kind === 'baseline' && (r.value !== r.baseline || !r.passed))));
+  const columns: Column[] = FIGURES.filter((f) => shown(f.key)).map((f) => ({ label: f.label, holds: (r) => r.metric === f.key && (r.kind === 'budget' || r.kind === 'baseline') }));
+  if (result.checks.some((r) => r.kind === 'latency')) columns.push({ label: 'Latency', holds: (r) => r.kind === 'latency' });
+  if (result.checks.some((r) => r.kind === 'advise')) columns.push({ label: 'Advise', holds: (r) => r.kind === 'advise' });
+  return columns;
+}
+
+type Outcome = 'pass' | 'fail' | 'unknown';
+
+function outcomeOf(r: CheckRecord): Outcome {
+  if (statusText(r) === 'unknown') return 'unknown';
+  return r.passed ? 'pass' : 'fail';
+}
+
+/** A cell's text for one record, without its mark: "569M / 600M", "3.4M (+2.1%)", "12.3 / 15 ms". */
+function cellText(r: CheckRecord): string {
+  if (r.kind === 'advise') return '';
+  if (r.kind === 'latency') {
+    const ms = (n: number) => `${Number(n.toPrecision(3))}`;
+    return r.value === null ? `? / ${ms(r.limit!)} ms` : `${ms(r.value)} / ${ms(r.limit!)} ms`;
+  }
+  if (r.kind === 'baseline') {
+    const growth = r.baseline! > 0 ? signedPercent((100 * (r.value! - r.baseline!)) / r.baseline!) : r.value === 0 ? '0%' : 'from 0';
+    return `${valueText(r)} (${growth})`;
+  }
+  return `${valueText(r)} / ${limitText(r)}`;
+}
+
+/** The model's state: the first of error, missing, incomplete, failed, new (no baseline), passed. */
+function rowStatus(row: ModelRow): { status: string; passed: boolean; isNew: boolean } {
+  const has = (kind: CheckRecord['kind']) => row.records.some((r) => r.kind === kind);
+  const passed = row.records.every((r) => r.passed);
+  if (has('error')) return { status: 'error', passed, isNew: false };
+  if (has('missing')) return { status: 'missing', passed, isNew: false };
+  if (has('incomplete')) return { status: 'incomplete', passed, isNew: false };
+  if (!passed) return { status: 'FAIL', passed, isNew: false };
+  if (has('no-baseline')) return { status: 'new', passed, isNew: true };
+  return { status: 'pass', passed, isNew: false };
+}
+
+/** A line under the table that says what the percentages in baseline cells are. */
+function baselineNote(result: CheckJson): string | null {
+  if (result.baseline === null) return null;
+  return `(±%: change over the baseline ${result.baseline}, allowed up to +${result.maxIncreasePercent ?? 0}%)`;
+}
+
+/**
+ * `mbn check` for a terminal, size-limit style: one row per model, one column per figure with a budget, each cell
+ * "value / limit ✔"; below it one line per failed check and per model without a baseline, then the summary.
+ */
 export function renderCheckTable(result: CheckJson, c: ChalkInstance): string {
-  const rows = result.checks.map((r) => {
-    const mark = r.kind === 'no-baseline' ? c.yellow('•') : r.passed ? c.green('✔') : c.red('✖');
-    const status = statusText(r);
-    return [
-      `${mark} ${r.passed ? (r.kind === 'no-baseline' ? c.yellow(status) : c.green(status)) : c.red.bold(status)}`,
-      r.name === r.model ? terminalCell(r.model, PATH_WIDTH) : `${terminalCell(r.name)}\n${c.dim(terminalCell(r.model, PATH_WIDTH))}`,
-      checkName(r, result.maxIncreasePercent),
-      valueText(r),
-      limitText(r),
-      r.margin === null ? '' : r.margin < 0 ? c.red(marginText(r)) : marginText(r),
-    ];
+  const marks: Record<Outcome, string> = { pass: c.green('✔'), fail: c.red('✖'), unknown: c.red('?') };
+  const columns = columnsOf(result);
+  const rows = modelRows(result).map((row) => {
+    const { status, passed, isNew } = rowStatus(row);
+    const mark = isNew ? c.yellow('•') : passed ? c.green('✔') : c.red('✖');
+    const word = isNew ? c.yellow(status) : passed ? c.green(status) : c.red.bold(status);
+    const cells = columns.map((col) =>
+      row.records
+        .filter(col.holds)
+        .map((r) => [cellText(r), marks[outcomeOf(r)]].filter(Boolean).join(' '))
+        .join('\n'),
+    );
+    const model = row.name === row.model ? terminalCell(row.model, PATH_WIDTH) : `${terminalCell(row.name)}\n${c.dim(terminalCell(row.model, PATH_WIDTH))}`;
+    return [`${mark} ${word}`, model, ...cells];
   });
   const out: string[] = [];
-  if (result.checks.length > 0) {
-    out.push(boxTable({ head: ['', 'Model', 'Check', 'Value', 'Limit', 'Margin'].map((h) => c.bold(h)), rows, aligns: ['left', 'left', 'left', 'right', 'right', 'right'] }));
+  if (rows.length > 0) {
+    out.push(
+      boxTable({
+        head: ['', 'Model', ...columns.map((col) => col.label)].map((h) => c.bold(h)),
+        rows,
+        aligns: ['left', 'left', ...columns.map(() => 'right' as const)],
+      }),
+    );
   }
+  const note = baselineNote(result);
+  if (note && rows.length > 0) out.push(c.dim(terminalText(note)));
   const failed = result.checks.filter((r) => !r.passed);
   for (const r of failed) out.push(`${c.red('✖')} ${checkLine(r)}`);
   for (const r of result.checks.filter((x) => x.kind === 'no-baseline')) out.push(`${c.yellow('•')} ${checkLine(r)}`);
@@ -186,23 +279,53 @@ export function renderCheckJson(result: CheckJson): string {
   return JSON.stringify(result, null, 2) + '\n';
 }
 
+/**
+ * `mbn check` for a pull-request comment: the compact table (model × figures with a budget), one line per failed
+ * check, and every check with its value, limit and margin folded in `<details>`.
+ */
 export function renderCheckMarkdown(result: CheckJson): string {
+  const marks: Record<Outcome, string> = { pass: '✅', fail: '❌', unknown: '❔' };
   const out: string[] = [];
   out.push(`### mbn check: ${result.passed ? '✅' : '❌'} ${summary(result)}`);
   out.push('');
-  if (result.checks.length > 0) {
-    out.push('| | Model | Check | Value | Limit | Margin |');
-    out.push('|---|---|---|---:|---:|---:|');
-    for (const r of result.checks) {
-      const mark = r.kind === 'no-baseline' ? '🆕' : r.passed ? '✅' : '❌';
-      const model = r.name === r.model ? markdownCode(r.model, MD_NAME_WIDTH) : `${mdEscape(r.name)} (${markdownCode(r.model, MD_NAME_WIDTH)})`;
-      out.push(`| ${mark} | ${model} | ${mdEscape(checkName(r, result.maxIncreasePercent))} | ${valueText(r)} | ${limitText(r)} | ${marginText(r) || statusText(r)} |`);
+  const whose = (r: Pick<CheckRecord, 'name' | 'model'>) => (r.name === r.model ? markdownCode(r.model, MD_NAME_WIDTH) : `${mdEscape(r.name)} (${markdownCode(r.model, MD_NAME_WIDTH)})`);
+  const rows = modelRows(result);
+  if (rows.length > 0) {
+    const columns = columnsOf(result);
+    out.push(`| | Model |${columns.map((col) => ` ${col.label} |`).join('')}`);
+    out.push(`|---|---|${columns.map(() => '---:|').join('')}`);
+    for (const row of rows) {
+      const { status, passed, isNew } = rowStatus(row);
+      const mark = isNew ? '🆕' : passed ? '✅' : '❌';
+      const cells = columns.map((col) =>
+        row.records
+          .filter(col.holds)
+          .map((r) => [mdEscape(cellText(r)), marks[outcomeOf(r)]].filter(Boolean).join(' '))
+          .join('<br>'),
+      );
+      out.push(`| ${mark} ${status} | ${whose(row)} |${cells.map((cell) => ` ${cell} |`).join('')}`);
     }
+    const note = baselineNote(result);
+    if (note) out.push('', mdEscape(note));
   }
   const failed = result.checks.filter((r) => !r.passed);
   if (failed.length > 0) {
     out.push('');
     for (const r of failed) out.push(`- ${markdownText(describeCheck(clipped(r)))}`);
+  }
+  if (result.checks.length > 0) {
+    out.push('');
+    out.push('<details>');
+    out.push(`<summary>All ${result.checks.length} check${result.checks.length === 1 ? '' : 's'}</summary>`);
+    out.push('');
+    out.push('| | Model | Check | Value | Limit | Margin |');
+    out.push('|---|---|---|---:|---:|---:|');
+    for (const r of result.checks) {
+      const mark = r.kind === 'no-baseline' ? '🆕' : r.passed ? '✅' : '❌';
+      out.push(`| ${mark} | ${whose(r)} | ${mdEscape(checkName(r, result.maxIncreasePercent))} | ${valueText(r)} | ${limitText(r)} | ${marginText(r) || statusText(r)} |`);
+    }
+    out.push('');
+    out.push('</details>');
   }
   return out.join('\n') + '\n';
 }
