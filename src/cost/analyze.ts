@@ -3,7 +3,7 @@ import { bytesFor, dtypeName } from '../onnx/dtype.js';
 import { elements, type TensorState } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { checkCount } from '../util/count.js';
-import { paramsAfterSeparation, parameterKeys } from './params.js';
+import { SeparationTally, parameterKeys } from './params.js';
 import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
 
 /**
@@ -97,18 +97,41 @@ export function analyzeModel(model: Model, options: InferOptions = {}): Report {
   return buildReport(model, inferModel(model, options));
 }
 
-export function buildReport(model: Model, inferred: InferResult): Report {
+export interface BuildOptions {
+  /**
+   * Drop each inference record once its report row exists, and the value map first: `inferred` is left with no
+   * layers and no values. For callers that need nothing but the report (`mbn analyze` on a 1M-layer model holds the
+   * rows instead of the records and the rows together).
+   */
+  release?: boolean;
+}
+
+export function buildReport(model: Model, inferred: InferResult, options: BuildOptions = {}): Report {
   const seen = new Set<object>();
   const weightsByDtype: Report['weightsByDtype'] = {};
+  if (options.release) inferred.values = new Map();
+  // What needs every record at once is worked out before the rows: the rest is tallied row by row.
   const paramKeys = parameterKeys(inferred.layers);
-  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype, paramKeys));
+  const peakActivationBytes = peakActivation(inferred);
+  const records: (LayerRecord | undefined)[] = inferred.layers;
+  const tally = new SeparationTally(paramKeys);
+  const layers: LayerReport[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    const row = layerReport(record, seen, weightsByDtype, paramKeys);
+    // The same convs as the MACs projection below: one whose pair would cost more is left alone.
+    tally.add(record, row.separable && row.separable.reduction < 1 ? row.separable : null);
+    layers.push(row);
+    if (options.release) records[i] = undefined;
+  }
+  if (options.release) inferred.layers = [];
   const totals: Totals = {
     macs: 0,
     flops: 0,
     otherFlops: 0,
     params: 0,
     weightBytes: 0,
-    peakActivationBytes: peakActivation(inferred),
+    peakActivationBytes,
     layers: layers.length,
     notCounted: 0,
     separableLayers: 0,
@@ -140,9 +163,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   }
   totals.flops = 2 * totals.macs + totals.otherFlops;
   totals.macsIfSeparated = totals.macs - savedMacs;
-  // The same convs as the MACs projection: one whose pair would cost more is left alone.
-  const separated = layers.map((l) => (l.separable && l.separable.reduction < 1 ? l.separable : null));
-  totals.paramsIfSeparated = paramsAfterSeparation(inferred.layers, separated, paramKeys, totals.params);
+  totals.paramsIfSeparated = tally.paramsAfter(totals.params);
   checkTotals(totals);
   const notes = [...inferred.notes];
   if (totals.notCounted > 0) {
