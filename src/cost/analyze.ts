@@ -118,7 +118,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   const layers: LayerReport[] = [];
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    const row = layerReport(record, seen, weightsByDtype, paramKeys);
+    const row = layerReport(record, seen, weightsByDtype, paramKeys, layers.length > 0 ? layers[layers.length - 1].outputShapes : null);
     // The same convs as the MACs projection below: one whose pair would cost more is left alone.
     tally.add(record, row.separable && row.separable.reduction < 1 ? row.separable : null);
     layers.push(row);
@@ -214,7 +214,13 @@ function checkTotals(totals: Totals): void {
   }
 }
 
-function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype'], paramKeys: ReadonlySet<object>): LayerReport {
+function layerReport(
+  l: LayerRecord,
+  seen: Set<object>,
+  byDtype: Report['weightsByDtype'],
+  paramKeys: ReadonlySet<object>,
+  previousShapes: readonly (number[] | null)[] | null,
+): LayerReport {
   let params = 0;
   let weightBytes = 0;
   for (const w of l.weights) {
@@ -239,8 +245,9 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
     op: l.node.opType,
     domain: l.node.domain,
     scope: l.scope,
-    // Shapes are shared with the inference result, never modified.
-    outputShapes: l.outputs.map((o) => o?.shape ?? null),
+    // Shapes are shared with the inference result, never modified; so is the array itself with the previous row
+    // when it holds the very same shapes (a chain of elementwise layers: one array instead of one per row).
+    outputShapes: sameShapes(l.outputs, previousShapes) ? (previousShapes as (number[] | null)[]) : l.outputs.map((o) => o?.shape ?? null),
     macs: counted ? l.cost!.macs * l.multiplier : 0,
     otherFlops: counted ? l.cost!.flops * l.multiplier : 0,
     params,
@@ -252,6 +259,10 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
     notes: l.notes,
     separable,
   };
+}
+
+function sameShapes(outputs: readonly (TensorState | null)[], shapes: readonly (number[] | null)[] | null): boolean {
+  return shapes !== null && shapes.length === outputs.length && outputs.every((o, i) => (o?.shape ?? null) === shapes[i]);
 }
 
 /**
