@@ -270,12 +270,15 @@ function sameShapes(outputs: readonly (TensorState | null)[], shapes: readonly (
  * when they are produced until their last reader has run (graph outputs until the end). Weights are not included.
  */
 function peakActivation(inferred: InferResult): number {
-  const main = inferred.layers.filter((l) => l.scope === '');
+  // Main-graph layers are counted by index `i` among themselves (no filtered copy of a million records).
   const lastUse = new Map<string, number>();
-  main.forEach((l, i) => {
-    for (const name of l.node.inputs) if (name) lastUse.set(name, i);
-  });
-  for (const o of inferred.outputs) lastUse.set(o.name, main.length);
+  let mainLayers = 0;
+  for (const l of inferred.layers) {
+    if (l.scope !== '') continue;
+    for (const name of l.node.inputs) if (name) lastUse.set(name, mainLayers);
+    mainLayers++;
+  }
+  for (const o of inferred.outputs) lastUse.set(o.name, mainLayers);
   const size = new Map<string, number>();
   let live = 0;
   for (const input of inferred.inputs) {
@@ -286,7 +289,9 @@ function peakActivation(inferred: InferResult): number {
     }
   }
   let peak = live;
-  main.forEach((l, i) => {
+  let i = 0;
+  for (const l of inferred.layers) {
+    if (l.scope !== '') continue;
     l.node.outputs.forEach((name, j) => {
       const s = l.outputs[j];
       if (!name || !s?.shape || !lastUse.has(name)) return;
@@ -303,6 +308,7 @@ function peakActivation(inferred: InferResult): number {
       live -= b;
       size.delete(name);
     }
-  });
+    i++;
+  }
   return peak;
 }
