@@ -38,7 +38,8 @@ export function analyzeFile(path: string, options: AnalyzeOptions = {}): Analysi
   let report: Report;
   try {
     const inferred = inferModel(model, infer);
-    report = buildReport(model, inferred);
+    // Latency needs the records after the report; without it they go as the rows are built.
+    report = buildReport(model, inferred, { release: !profile });
     if (profile) addLatency(report, layerLinks(inferred), profile);
     for (const location of missingExternalFiles(path, externalLocations(model))) {
       report.notes.push(`external data file ${quote(location)} is missing: not needed for analysis`);

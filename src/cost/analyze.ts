@@ -3,7 +3,7 @@ import { bytesFor, dtypeName } from '../onnx/dtype.js';
 import { elements, type TensorState } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { checkCount } from '../util/count.js';
-import { paramsAfterSeparation, parameterKeys } from './params.js';
+import { SeparationTally, parameterKeys } from './params.js';
 import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
 
 /**
@@ -97,18 +97,41 @@ export function analyzeModel(model: Model, options: InferOptions = {}): Report {
   return buildReport(model, inferModel(model, options));
 }
 
-export function buildReport(model: Model, inferred: InferResult): Report {
+export interface BuildOptions {
+  /**
+   * Drop each inference record once its report row exists, and the value map first: `inferred` is left with no
+   * layers and no values. For callers that need nothing but the report (`mbn analyze` on a 1M-layer model holds the
+   * rows instead of the records and the rows together).
+   */
+  release?: boolean;
+}
+
+export function buildReport(model: Model, inferred: InferResult, options: BuildOptions = {}): Report {
   const seen = new Set<object>();
   const weightsByDtype: Report['weightsByDtype'] = {};
+  if (options.release) inferred.values = new Map();
+  // What needs every record at once is worked out before the rows: the rest is tallied row by row.
   const paramKeys = parameterKeys(inferred.layers);
-  const layers = inferred.layers.map((l) => layerReport(l, seen, weightsByDtype, paramKeys));
+  const peakActivationBytes = peakActivation(inferred);
+  const records: (LayerRecord | undefined)[] = inferred.layers;
+  const tally = new SeparationTally(paramKeys);
+  const layers: LayerReport[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    const row = layerReport(record, seen, weightsByDtype, paramKeys, layers.length > 0 ? layers[layers.length - 1].outputShapes : null);
+    // The same convs as the MACs projection below: one whose pair would cost more is left alone.
+    tally.add(record, row.separable && row.separable.reduction < 1 ? row.separable : null);
+    layers.push(row);
+    if (options.release) records[i] = undefined;
+  }
+  if (options.release) inferred.layers = [];
   const totals: Totals = {
     macs: 0,
     flops: 0,
     otherFlops: 0,
     params: 0,
     weightBytes: 0,
-    peakActivationBytes: peakActivation(inferred),
+    peakActivationBytes,
     layers: layers.length,
     notCounted: 0,
     separableLayers: 0,
@@ -140,9 +163,7 @@ export function buildReport(model: Model, inferred: InferResult): Report {
   }
   totals.flops = 2 * totals.macs + totals.otherFlops;
   totals.macsIfSeparated = totals.macs - savedMacs;
-  // The same convs as the MACs projection: one whose pair would cost more is left alone.
-  const separated = layers.map((l) => (l.separable && l.separable.reduction < 1 ? l.separable : null));
-  totals.paramsIfSeparated = paramsAfterSeparation(inferred.layers, separated, paramKeys, totals.params);
+  totals.paramsIfSeparated = tally.paramsAfter(totals.params);
   checkTotals(totals);
   const notes = [...inferred.notes];
   if (totals.notCounted > 0) {
@@ -193,7 +214,13 @@ function checkTotals(totals: Totals): void {
   }
 }
 
-function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weightsByDtype'], paramKeys: ReadonlySet<object>): LayerReport {
+function layerReport(
+  l: LayerRecord,
+  seen: Set<object>,
+  byDtype: Report['weightsByDtype'],
+  paramKeys: ReadonlySet<object>,
+  previousShapes: readonly (number[] | null)[] | null,
+): LayerReport {
   let params = 0;
   let weightBytes = 0;
   for (const w of l.weights) {
@@ -218,8 +245,9 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
     op: l.node.opType,
     domain: l.node.domain,
     scope: l.scope,
-    // Shapes are shared with the inference result, never modified.
-    outputShapes: l.outputs.map((o) => o?.shape ?? null),
+    // Shapes are shared with the inference result, never modified; so is the array itself with the previous row
+    // when it holds the very same shapes (a chain of elementwise layers: one array instead of one per row).
+    outputShapes: sameShapes(l.outputs, previousShapes) ? (previousShapes as (number[] | null)[]) : l.outputs.map((o) => o?.shape ?? null),
     macs: counted ? l.cost!.macs * l.multiplier : 0,
     otherFlops: counted ? l.cost!.flops * l.multiplier : 0,
     params,
@@ -233,17 +261,24 @@ function layerReport(l: LayerRecord, seen: Set<object>, byDtype: Report['weights
   };
 }
 
+function sameShapes(outputs: readonly (TensorState | null)[], shapes: readonly (number[] | null)[] | null): boolean {
+  return shapes !== null && shapes.length === outputs.length && outputs.every((o, i) => (o?.shape ?? null) === shapes[i]);
+}
+
 /**
  * Peak activation memory of a sequential run of the main graph: graph inputs and every layer output are live from
  * when they are produced until their last reader has run (graph outputs until the end). Weights are not included.
  */
 function peakActivation(inferred: InferResult): number {
-  const main = inferred.layers.filter((l) => l.scope === '');
+  // Main-graph layers are counted by index `i` among themselves (no filtered copy of a million records).
   const lastUse = new Map<string, number>();
-  main.forEach((l, i) => {
-    for (const name of l.node.inputs) if (name) lastUse.set(name, i);
-  });
-  for (const o of inferred.outputs) lastUse.set(o.name, main.length);
+  let mainLayers = 0;
+  for (const l of inferred.layers) {
+    if (l.scope !== '') continue;
+    for (const name of l.node.inputs) if (name) lastUse.set(name, mainLayers);
+    mainLayers++;
+  }
+  for (const o of inferred.outputs) lastUse.set(o.name, mainLayers);
   const size = new Map<string, number>();
   let live = 0;
   for (const input of inferred.inputs) {
@@ -254,7 +289,9 @@ function peakActivation(inferred: InferResult): number {
     }
   }
   let peak = live;
-  main.forEach((l, i) => {
+  let i = 0;
+  for (const l of inferred.layers) {
+    if (l.scope !== '') continue;
     l.node.outputs.forEach((name, j) => {
       const s = l.outputs[j];
       if (!name || !s?.shape || !lastUse.has(name)) return;
@@ -271,6 +308,7 @@ function peakActivation(inferred: InferResult): number {
       live -= b;
       size.delete(name);
     }
-  });
+    i++;
+  }
   return peak;
 }

@@ -41,25 +41,39 @@ export function paramsAfterSeparation(
   params: ReadonlySet<object>,
   total: number,
 ): number {
-  const readers = new Map<object, number>();
-  const separated = new Map<object, { weight: WeightUse; layers: number }>();
-  const added = new Map<string, number>();
-  const ids = new Map<object, number>();
-  layers.forEach((l, i) => {
-    for (const w of l.weights) readers.set(w.key, (readers.get(w.key) ?? 0) + 1);
-    const s = separable[i];
+  const tally = new SeparationTally(params);
+  layers.forEach((l, i) => tally.add(l, separable[i] ?? null));
+  return tally.paramsAfter(total);
+}
+
+/**
+ * paramsAfterSeparation one layer at a time, in layer order: what it needs of each record is kept, so the report can
+ * drop the records as it goes (`buildReport`'s `release`).
+ */
+export class SeparationTally {
+  private readonly readers = new Map<object, number>();
+  private readonly separated = new Map<object, { weight: WeightUse; layers: number }>();
+  private readonly added = new Map<string, number>();
+  private readonly ids = new Map<object, number>();
+  constructor(private readonly params: ReadonlySet<object>) {}
+
+  add(l: LayerRecord, s: SeparableInfo | null): void {
+    for (const w of l.weights) this.readers.set(w.key, (this.readers.get(w.key) ?? 0) + 1);
     // `mbn separate` rewrites a conv whose weight is an initializer or a Constant in scope, read directly.
     const w = l.weightAt?.[1];
-    if (!s || !w || w.viaIdentity || !params.has(w.key)) return;
-    const entry = separated.get(w.key) ?? { weight: w, layers: 0 };
+    if (!s || !w || w.viaIdentity || !this.params.has(w.key)) return;
+    const entry = this.separated.get(w.key) ?? { weight: w, layers: 0 };
     entry.layers++;
-    separated.set(w.key, entry);
-    if (!ids.has(w.key)) ids.set(w.key, ids.size);
+    this.separated.set(w.key, entry);
+    if (!this.ids.has(w.key)) this.ids.set(w.key, this.ids.size);
     const K = s.kernel.reduce((a, b) => a * b, 1);
-    added.set(`${ids.get(w.key)}\n${s.group}\n${l.scope}`, s.M * K + s.N * (s.M / s.group));
-  });
-  let after = total;
-  for (const [key, { weight, layers: n }] of separated) if (readers.get(key) === n) after -= weight.elements;
-  for (const p of added.values()) after += p;
-  return after;
+    this.added.set(`${this.ids.get(w.key)}\n${s.group}\n${l.scope}`, s.M * K + s.N * (s.M / s.group));
+  }
+
+  paramsAfter(total: number): number {
+    let after = total;
+    for (const [key, { weight, layers: n }] of this.separated) if (this.readers.get(key) === n) after -= weight.elements;
+    for (const p of this.added.values()) after += p;
+    return after;
+  }
 }
