@@ -6,10 +6,9 @@ import { MbnError, quote } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { externalLocations, hasExternalData } from '../ir/walk.js';
 import { loadProfile } from '../latency/profile.js';
-import { DataFileSource } from '../onnx/external.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
-import { type FileWrite, type WriteTarget, checkTarget, writeFiles } from '../onnx/write-file.js';
+import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
 import { type SeparateJson, type SeparationSummary, separateJson } from '../report/separate-report.js';
 import { buildRewrite, planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/separate.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions } from './options.js';
@@ -108,18 +107,10 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
     const shapes = { inputShapes: infer.inputShapes, batch: infer.batch };
     if (!dryRun) {
       const writing = progress(`writing ${basename(output)}`);
-      // Both files are complete and synced before either is renamed into place; a signal meanwhile removes both.
-      const files: FileWrite[] = [];
-      let data: DataFileSource | null = null;
       try {
-        if (built.externalData && dataTarget) {
-          data = new DataFileSource(path, built.externalData.parts);
-          files.push({ target: dataTarget, pieces: [{ start: 0, end: data.size }], source: data });
-        }
-        files.push({ target: modelTarget, pieces: built.pieces, source: model.source, progress: writing });
-        await writeFiles(files);
+        const data = built.externalData && dataTarget ? { target: dataTarget, parts: built.externalData.parts } : null;
+        await writeModelWithData(path, { target: modelTarget, pieces: built.pieces, source: model.source, progress: writing }, data);
       } finally {
-        data?.close();
         writing?.done();
       }
       const written = readModel(output);

@@ -4,10 +4,9 @@ import { type InputSpec, loadOrt } from '../bench/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError } from '../errors.js';
 import { externalLocations, hasExternalData } from '../ir/walk.js';
-import { DataFileSource } from '../onnx/external.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
-import { type FileWrite, type WriteTarget, checkTarget, writeFiles } from '../onnx/write-file.js';
+import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
 import { type RewriteSummary, renderRewriteJson, renderRewriteMarkdown, renderRewriteTable } from '../report/rewrite-report.js';
 import { makeStyle } from '../report/style.js';
 import { planHardSwish } from '../rewrite/hard-swish.js';
@@ -83,18 +82,8 @@ export async function runRewrite(path: string, opts: RewriteCliOptions): Promise
     // with its own data file, which its relative locations need.
     if (!external) await measure(Buffer.concat(plan.pieces.map((p) => (p instanceof Uint8Array ? p : model.source.view(p.start, p.end)))));
     if (!opts.dryRun) {
-      const files: FileWrite[] = [];
-      let data: DataFileSource | null = null;
-      try {
-        if (plan.externalData && dataTarget) {
-          data = new DataFileSource(path, plan.externalData.parts);
-          files.push({ target: dataTarget, pieces: [{ start: 0, end: data.size }], source: data });
-        }
-        files.push({ target: modelTarget, pieces: plan.pieces, source: model.source });
-        await writeFiles(files);
-      } finally {
-        data?.close();
-      }
+      const data = plan.externalData && dataTarget ? { target: dataTarget, parts: plan.externalData.parts } : null;
+      await writeModelWithData(path, { target: modelTarget, pieces: plan.pieces, source: model.source }, data);
       if (external) await measure(output);
     } else if (external && !summary.deviationSkipped) {
       summary.deviationSkipped = 'the model keeps weights in external data: the dry run does not run it';

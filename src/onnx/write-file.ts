@@ -4,6 +4,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Interrupted, MbnError, quote } from '../errors.js';
+import { type DataPart, DataFileSource } from './external.js';
 import { type ByteSource, FileSource } from './source.js';
 import { fsErrorReason } from '../util/fs-error.js';
 import { type Piece, piecesLength } from './splice.js';
@@ -290,5 +291,25 @@ export async function writeFiles(files: readonly FileWrite[]): Promise<void> {
     throw error;
   } finally {
     for (const s of CAUGHT_SIGNALS) process.off(s, onSignal);
+  }
+}
+
+/**
+ * Writes a rewritten model and, when it keeps weights outside, its own data file: the new weights and a byte copy of
+ * every external tensor it keeps, read from the input's data files only as the writer asks (DataFileSource vets them
+ * first). Both files are staged and synced before either is renamed into place; a signal meanwhile removes both.
+ */
+export async function writeModelWithData(inputPath: string, model: FileWrite, data: { target: WriteTarget; parts: readonly DataPart[] } | null): Promise<void> {
+  const files: FileWrite[] = [];
+  let source: DataFileSource | null = null;
+  try {
+    if (data) {
+      source = new DataFileSource(inputPath, data.parts);
+      files.push({ target: data.target, pieces: [{ start: 0, end: source.size }], source });
+    }
+    files.push(model);
+    await writeFiles(files);
+  } finally {
+    source?.close();
   }
 }
