@@ -269,7 +269,16 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    expect(profile.measurements!.map((m) => m.name)).toEqual(['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'call']);
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'call'];
+    // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
+    expect(profile.measurements!.map((m) => m.name)).toEqual(profile.nchwcBlock! > 1 ? [...names, 'nchw-input'] : names);
+    expect(Number.isInteger(profile.nchwcBlock)).toBe(true);
+    expect(profile.weightGBps).toBeGreaterThan(0);
+    expect(profile.im2colGBps).toBeGreaterThan(0);
+    // The generic chain: 4 depthwise convs whose channels (4·block + 2) are not a multiple of 4.
+    const gc = profile.nchwcBlock! > 1 ? 4 * profile.nchwcBlock! + 2 : 34;
+    expect(profile.measurements!.find((m) => m.name === 'generic')!.flops).toBe(4 * 2 * gc * 9 * 784);
+    expect(profile.measurements!.find((m) => m.name === 'weights')!.bytes).toBe(4096 * 4096 * 4);
     // 4 chained Conv 3×3 64→64 at 28×28: 4 · 64·64·9·784 MACs; 16 chained depthwise: 16 · 64·9·784.
     expect(profile.measurements![0].flops).toBe(4 * 2 * 64 * 64 * 9 * 784);
     expect(profile.measurements![2].flops).toBe(8 * 2 * 32 * 32 * 3136);

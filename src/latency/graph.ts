@@ -1,4 +1,4 @@
-import { bytesFor } from '../onnx/dtype.js';
+import { bytesFor, DataType } from '../onnx/dtype.js';
 import { elements, type TensorState } from '../ops/define.js';
 import type { InferResult } from '../shape/infer.js';
 
@@ -28,6 +28,14 @@ export interface LayerLink {
   inChannels: number;
   /** Every output's value is known before run time: the runtime folds the layer into a constant. */
   folded: boolean;
+  /** Shape of each input (null when unknown or omitted). */
+  inputShapes: (number[] | null)[];
+  /** Shape of the first output (null when unknown). */
+  outputShape: number[] | null;
+  /** The first input is float32 (the only type ONNX Runtime's blocked-layout kernels take). */
+  float32: boolean;
+  /** Integer and integer-list attributes (strides, pads, perm, axis, …), for the layout rules. */
+  ints: Record<string, number[]>;
 }
 
 function stateBytes(states: (TensorState | null)[], names: string[]): number | null {
@@ -60,6 +68,12 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       kernelSize: l.node.opType === 'Conv' ? (l.inputs[1]?.shape?.slice(2).reduce((a, b) => a * b, 1) ?? 0) : 0,
       inChannels: l.node.opType === 'Conv' ? (l.inputs[0]?.shape?.[1] ?? 0) : 0,
       folded: l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined),
+      inputShapes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.shape ?? null) : null)),
+      outputShape: l.outputs[0]?.shape ?? null,
+      float32: l.inputs[0]?.dtype === DataType.FLOAT,
+      ints: Object.fromEntries(
+        l.node.attributes.flatMap((a) => (a.data.type === 'int' ? [[a.name, [a.data.value]]] : a.data.type === 'ints' ? [[a.name, a.data.value]] : [])),
+      ),
     };
   });
 }

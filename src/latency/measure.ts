@@ -2,8 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Chunk, initializer, node, writeModel } from '../bench/models.js';
-import { measureModel, type Ort } from '../bench/run.js';
+import { measureModel, openSession, type Ort } from '../bench/run.js';
 import { encodeValueInfoField } from '../onnx/encode.js';
+import { MbnError } from '../errors.js';
+import { readModel } from '../onnx/read.js';
 import { type DeviceProfile, PROFILE_SCHEMA } from './profile.js';
 
 /**
@@ -91,11 +93,18 @@ function chainBench(name: string, what: string, op: (i: number, x: string, y: st
   };
 }
 
-function benchmarks(): MicroBenchmark[] {
+/** Depth of the generic-conv chain; its channel count is never a multiple of the block (so never NCHWc). */
+const GENERIC_DEPTH = 4;
+const genericChannels = (block: number) => (block > 1 ? 4 * block + 2 : 34);
+/** Weights of the DRAM-streaming benchmark: [WEIGHT_K, WEIGHT_K] float32 (64 MiB, past any core's caches). */
+const WEIGHT_K = 4096;
+
+function benchmarks(block: number): MicroBenchmark[] {
   const m = 64;
   const k = 512;
   const addElements = 64 * 256 * 256;
   const chain = 200;
+  const gc = genericChannels(block);
   return [
     convBench('conv', '4 chained Conv 3×3, 64→64 channels, 28×28, pads 1 (dense conv: peak compute)', 64, 28, 1, 4),
     {
@@ -159,6 +168,17 @@ function benchmarks(): MicroBenchmark[] {
       node('MatMul', [x, `w${i}`], [y], `mm${i}`),
       ...initializer(`w${i}`, [16, 16], 0.25),
     ], [1, 16], 16 * 16),
+    convBench('generic', `${GENERIC_DEPTH} chained depthwise Conv 3×3, ${gc} channels (not a multiple of 4: ORT cannot block them), 28×28 (generic path: im2col then GEMM)`, gc, 28, gc, GENERIC_DEPTH),
+    {
+      name: 'weights',
+      what: `MatMul [1, ${WEIGHT_K}] × [${WEIGHT_K}, ${WEIGHT_K}] (${(WEIGHT_K * WEIGHT_K * 4) / 2 ** 20} MiB of weights streamed from DRAM: weightGBps)`,
+      flops: 2 * WEIGHT_K * WEIGHT_K,
+      bytes: WEIGHT_K * WEIGHT_K * 4,
+      input: [1, WEIGHT_K],
+      ops: 1,
+      write: (path) =>
+        writeModel(path, 'weights', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [WEIGHT_K, WEIGHT_K], Math.sqrt(1 / WEIGHT_K)), encodeValueInfoField('x', FLOAT, [1, WEIGHT_K], 11), encodeValueInfoField('y', FLOAT, [1, WEIGHT_K], 12)], 13, 3),
+    },
     {
       name: 'call',
       what: 'one Relu on a [1, 8] tensor (per-call overhead)',
@@ -209,11 +229,68 @@ export interface CalibrateOptions {
   onStep?: (name: string) => void;
 }
 
+/**
+ * The channel block of ONNX Runtime's NCHWc layout here: the channels of the blocked node ORT's optimizer makes of
+ * the smallest of 4, 8, 16, 32-channel depthwise convs it moves into the com.microsoft.nchwc domain (read from the
+ * optimized model it writes out; it pads the channels to the block); 1 when it moves none (no blocked kernels).
+ */
+export async function detectNchwcBlock(ort: Ort, dir: string): Promise<number> {
+  for (const c of [4, 8, 16, 32]) {
+    const path = join(dir, `probe-${c}.onnx`);
+    const optimized = join(dir, `probe-${c}.optimized.onnx`);
+    convBench(`probe-${c}`, '', c, 8, c, 1).write(path);
+    const session = await openSession(ort, path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized });
+    await session.release();
+    const conv = readModel(optimized).graph.nodes.find((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv');
+    // ORT pads a depthwise conv's channels to the block: the blocked node's group is the block (or more).
+    const group = conv?.attributes.find((a) => a.name === 'group')?.data;
+    if (conv) return group?.type === 'int' ? Math.max(c, group.value) : c;
+  }
+  return 1;
+}
+const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+
+/**
+ * The NCHW-input benchmark: one 1×1 Conv from block/2 to 4·block channels at 56×56, a blocked conv reading a plain
+ * input. Its kernel time alone comes from ORT's profiler (the layout conversion after it and the output's return
+ * would swamp it in a whole run); the fastest run is kept.
+ */
+function nchwInputBench(block: number): MicroBenchmark {
+  const cin = block / 2;
+  const cout = 4 * block;
+  const hw = 56;
+  return {
+    name: 'nchw-input',
+    what: `Conv 1×1, ${cin}→${cout} channels, ${hw}×${hw} (a blocked conv on a plain NCHW input; its kernel time from ORT's profiler)`,
+    flops: 2 * cin * cout * hw * hw,
+    bytes: (cin + cout) * hw * hw * 4,
+    input: [1, cin, hw, hw],
+    ops: 1,
+    write: (path) =>
+      writeModel(path, 'nchw-input', [node('Conv', ['x', 'w'], ['y'], 'conv', [ints('kernel_shape', [1, 1])]), ...initializer('w', [cout, cin, 1, 1], Math.sqrt(1 / cin)), encodeValueInfoField('x', FLOAT, [1, cin, hw, hw], 11), encodeValueInfoField('y', FLOAT, [1, cout, hw, hw], 12)], 13, 3),
+  };
+}
+
+/** The fastest Conv kernel in a profiling trace, ms (warm-up runs included: the fastest is kept anyway). */
+function fastestConvKernel(trace: readonly unknown[]): number {
+  let best = Infinity;
+  for (const e of trace as { cat?: string; name?: string; dur?: number; args?: { op_name?: string } }[]) {
+    if (e.cat === 'Node' && e.name?.endsWith('_kernel_time') && e.args?.op_name === 'Conv' && typeof e.dur === 'number') best = Math.min(best, e.dur);
+  }
+  if (!Number.isFinite(best)) throw new MbnError('unsupported', 'onnxruntime\'s profiling trace of the NCHW-input benchmark has no Conv kernel');
+  return best / 1000;
+}
+
 export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<DeviceProfile> {
   const dir = mkdtempSync(join(tmpdir(), 'mbn-calibrate-'));
   const results: NonNullable<DeviceProfile['measurements']> = [];
+  let block = 1;
   try {
-    const list = benchmarks();
+    options.onStep?.('layout probe');
+    block = await detectNchwcBlock(ort, dir);
+    const list = benchmarks(block);
+    const wide = block > 1 ? nchwInputBench(block) : null;
+    if (wide) wide.write(join(dir, `${wide.name}.onnx`));
     for (const b of list) b.write(join(dir, `${b.name}.onnx`));
     // Rounds over the whole list, so that a burst of load elsewhere cannot spoil every run of one benchmark; the
     // fastest run of all is kept (the one least disturbed by other processes: a micro-benchmark's true speed).
@@ -224,7 +301,13 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
         const m = await measureModel(ort, join(dir, `${b.name}.onnx`), [{ name: 'x', type: 'float32', dims: b.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads });
         best.set(b.name, Math.min(best.get(b.name) ?? Infinity, m.latency.min));
       }
+      if (wide) {
+        options.onStep?.(`${wide.name} (round ${round + 1} of ${options.rounds})`);
+        const m = await measureModel(ort, join(dir, `${wide.name}.onnx`), [{ name: 'x', type: 'float32', dims: wide.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads, profile: true });
+        best.set(wide.name, Math.min(best.get(wide.name) ?? Infinity, fastestConvKernel(m.trace ?? [])));
+      }
     }
+    if (wide) list.push(wide);
     for (const b of list) results.push({ name: b.name, what: b.what, flops: b.flops, bytes: b.bytes, ms: best.get(b.name)! });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -237,7 +320,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   // comes from the small chains below, and is small beside these benchmarks' times).
   const rate = (name: string, of: 'flops' | 'bytes') => {
     const r = at(name);
-    const ops = benchmarks().find((b) => b.name === name)!.ops;
+    const ops = benchmarks(block).find((b) => b.name === name)!.ops;
     return r[of] / (Math.max(r.ms - callMs - ops * overheadMs, r.ms / 2) * 1e6);
   };
   // A small chain costs one call and SMALL ops, each its class's overhead plus its (tiny) arithmetic.
@@ -247,6 +330,19 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   };
   const gflops = { conv: rate('conv', 'flops'), pointwise: rate('pointwise', 'flops'), depthwise: rate('depthwise', 'flops'), gemm: rate('gemm', 'flops'), elementwise: rate('elementwise', 'flops') };
   const round = (x: number) => Math.round(x * 1000) / 1000;
+  // Generic path: the chain's time less one call, its ops' overhead and its arithmetic at the GEMM rate is the
+  // expansion; its bytes are the expanded input written once and read once.
+  const generic = at('generic');
+  const gc = genericChannels(block);
+  const expandedBytes = GENERIC_DEPTH * 8 * gc * 9 * 28 * 28;
+  const im2colMs = Math.max(generic.ms - callMs - GENERIC_DEPTH * overheadMs - generic.flops / (gflops.gemm * 1e6), generic.ms / 4);
+  // NCHW input: the kernel's time beyond its padded arithmetic at the pointwise rate, per output element.
+  let nchwInputNs: number | null = null;
+  if (block > 1) {
+    const wide = at('nchw-input');
+    const outputs = 4 * block * 56 * 56;
+    nchwInputNs = Math.max(0, ((wide.ms - wide.flops / (gflops.pointwise * 1e6)) * 1e6) / outputs);
+  }
   return {
     schema: PROFILE_SCHEMA,
     name: options.name,
@@ -266,7 +362,14 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       elementwise: round(overheadMs * 1000),
     },
     runOverheadUs: round(callMs * 1000),
-    sources: ['mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops'],
+    nchwcBlock: block,
+    weightGBps: round(at('weights').bytes / (Math.max(at('weights').ms - callMs, at('weights').ms / 2) * 1e6)),
+    im2colGBps: round(expandedBytes / (im2colMs * 1e6)),
+    ...(nchwInputNs !== null ? { nchwInputNsPerOutput: round(nchwInputNs) } : {}),
+    sources: [
+      'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops',
+      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); im2colGBps: expanded input bytes (written and read) / (generic chain − one call − overheads − FLOPs at the GEMM rate); nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements`,
+    ],
     measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),
     measuredOn: {
       date: new Date().toISOString(),

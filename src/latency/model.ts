@@ -1,6 +1,7 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
 import type { LayerLink } from './graph.js';
+import { convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import type { DeviceProfile, OpClass } from './profile.js';
 
 /**
@@ -34,7 +35,7 @@ export interface LatencyTotals {
   calibrated: boolean;
 }
 
-const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'Identity', 'Dropout']);
+const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
 const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
 const HEAVY = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
@@ -56,10 +57,63 @@ export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
 export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsCold = false): { ms: number; bound: Bound } {
   const computeUs = flops / (profile.gflops[cls] * 1e3);
   const actGBps = activationBytes + (weightsCold ? 0 : weightBytes) <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps;
-  const memoryUs = weightsCold ? activationBytes / (actGBps * 1e3) + weightBytes / (profile.memoryGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
+  const memoryUs = weightsCold ? activationBytes / (actGBps * 1e3) + weightBytes / ((profile.weightGBps ?? profile.memoryGBps) * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
   return { ms: (Math.max(computeUs, memoryUs) + overheadUs) / 1e3, bound };
+}
+
+/** What decides a conv's kernel: channels, groups, kernel elements, output pixels, whether its input is expanded. */
+export interface ConvGeometry {
+  cinPerGroup: number;
+  cout: number;
+  group: number;
+  kernel: number;
+  /** Output positions (batch × spatial). */
+  pixels: number;
+  /** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
+  expands: boolean;
+}
+
+/**
+ * Time of one conv kernel on the path ONNX Runtime runs it with (src/latency/layout.ts): blocked paths work on
+ * output channels padded to the block; the NCHW-input path pays per output element; the generic path expands the
+ * input (im2col) and multiplies at the GEMM rate. Profiles without the layout figures (built-ins, older ones) run
+ * every conv at its class rate.
+ */
+export function convTime(profile: DeviceProfile, cls: OpClass, g: ConvGeometry, flops: number, activationBytes: number, weightBytes: number, cold: boolean): { ms: number; bound: Bound } {
+  const block = profile.nchwcBlock ?? 1;
+  const path = convPathOf(g.cinPerGroup, g.cout, g.group, block);
+  if (path === 'generic' && profile.im2colGBps) {
+    const expandMs = g.expands ? (8 * g.cinPerGroup * g.group * g.kernel * g.pixels) / (profile.im2colGBps * 1e6) : 0;
+    const k = kernelTime(profile, 'gemm', flops, activationBytes, weightBytes, cold);
+    return { ms: k.ms + expandMs, bound: expandMs > k.ms ? 'memory' : k.bound };
+  }
+  const k = kernelTime(profile, cls, flops * paddingFactor(path, g.cinPerGroup, g.cout, g.group, block), activationBytes, weightBytes, cold);
+  if (path === 'nchw-input' && profile.nchwInputNsPerOutput) {
+    const extraMs = (padChannels(g.cout, block) * g.pixels * profile.nchwInputNsPerOutput) / 1e6;
+    return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
+  }
+  return k;
+}
+
+/** A Conv layer's geometry from its link (null when a shape is unknown). */
+function geometryOf(link: LayerLink): ConvGeometry | null {
+  const w = link.inputShapes[1];
+  const y = link.outputShape;
+  if (!w || w.length < 3 || !y || y.length !== w.length || w[0] === 0) return null;
+  const spatial = y.slice(2).reduce((a, b) => a * b, 1);
+  const kernel = w.slice(2).reduce((a, b) => a * b, 1);
+  const unit = (name: string) => (link.ints[name] ?? []).every((v) => v === 1);
+  const noPads = (link.ints.pads ?? []).every((v) => v === 0);
+  return { cinPerGroup: w[1], cout: w[0], group: link.group, kernel, pixels: y[0] * spatial, expands: !(kernel === 1 && unit('strides') && noPads) };
+}
+
+/** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
+function reorderTime(profile: DeviceProfile, reorders: { count: number; bytes: number }): number {
+  if (reorders.count === 0) return 0;
+  const perCopy = reorders.bytes / reorders.count;
+  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy).ms;
 }
 
 /** Which layers the runtime folds into a preceding conv/GEMM: layer index → index of the kernel it runs in. */
@@ -114,12 +168,20 @@ export function separatedTime(
   const pixels = s.macs / (s.N * (s.M / s.group) * K);
   const elementBytes = link.outputBytes / (pixels * s.N);
   const inBytes = link.inputBytes - l.weightBytes;
-  const midBytes = pixels * s.M * s.multiplier * elementBytes;
-  const dwMacs = pixels * s.M * s.multiplier * K;
-  const pwMacs = pixels * s.N * ((s.M * s.multiplier) / s.group);
-  const dw = kernelTime(profile, 'depthwise', 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
-  const pw = kernelTime(profile, 'pointwise', 2 * pwMacs, midBytes + link.outputBytes, s.N * ((s.M * s.multiplier) / s.group) * 4, weightsCold);
-  return dw.ms + pw.ms;
+  const mid = s.M * s.multiplier;
+  const midBytes = pixels * mid * elementBytes;
+  const dwMacs = pixels * mid * K;
+  const pwMacs = pixels * s.N * (mid / s.group);
+  const dwGeometry: ConvGeometry = { cinPerGroup: 1, cout: mid, group: s.M, kernel: K, pixels, expands: true };
+  const pwGeometry: ConvGeometry = { cinPerGroup: mid / s.group, cout: s.N, group: s.group, kernel: 1, pixels, expands: false };
+  const dw = convTime(profile, 'depthwise', dwGeometry, 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
+  const pw = convTime(profile, 'pointwise', pwGeometry, 2 * pwMacs, midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
+  // The pair's own layout: the depthwise conv's output reaches a pointwise conv that takes it in NCHW.
+  const block = profile.nchwcBlock ?? 1;
+  const dwBlocked = convPathOf(1, mid, s.M, block) === 'nchwc';
+  const pwPath = convPathOf(mid / s.group, s.N, s.group, block);
+  const between = dwBlocked && pwPath !== 'nchwc' ? reorderTime(profile, { count: 1, bytes: midBytes + (midBytes * padChannels(mid, block)) / mid }) : 0;
+  return dw.ms + pw.ms + between;
 }
 
 /** Whether the model's weights exceed the cache, so that every inference streams them from DRAM. */
@@ -131,6 +193,7 @@ export function weightsCold(report: Report, profile: DeviceProfile): boolean {
 export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals } {
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
+  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
@@ -143,12 +206,16 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) + (link?.outputBytes ?? l.activationBytes);
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
-    const k = kernelTime(profile, opClass(l, link), flopsOf(l) / l.executions, bytes - weights, weights, cold);
-    const ms = k.ms * l.executions;
+    const cls = opClass(l, link);
+    const geometry = l.op === 'Conv' && link ? geometryOf(link) : null;
+    const once = flopsOf(l) / l.executions;
+    const k = geometry ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+    const ms = (k.ms + reorderTime(profile, layout[i].reorders)) * l.executions;
     total += ms;
     let separation: LayerLatency['separation'] = null;
-    const once = link ? separatedTime(profile, l, link, cold) : null;
-    const after = once === null ? null : once * l.executions;
+    const pair = link ? separatedTime(profile, l, link, cold) : null;
+    // The layout conversions this conv needs at its input stay with the pair that replaces it.
+    const after = pair === null ? null : (pair + reorderTime(profile, layout[i].reorders)) * l.executions;
     if (after !== null && l.separable) {
       separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };
       saved += ms - after;

@@ -131,8 +131,10 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
   for (const [ortName, { op, us, kernelUs }] of perNode) {
     const node: MeasuredNode = { ortName, ortOp: op, ms: median(us) / 1000, kernelMs: median(kernelUs) / 1000, layers: [] };
     nodes.push(node);
-    // A graph-level fusion names its node after the last node it replaces: `/blk/Mul/QuickGeluFusion/`.
-    let anchor = byName.get(ortName) ?? byName.get(ortName.replace(/\/[A-Za-z0-9]+Fusion\/?$/, ''));
+    // A graph-level fusion names its node after the last node it replaces (`/blk/Mul/QuickGeluFusion/`); a Gemm
+    // fused with its activation is the Gemm's name after `fused ` (`fused /classifier/classifier.1/Gemm`).
+    const bare = ortName.replace(/^fused /, '');
+    let anchor = byName.get(bare) ?? byName.get(bare.replace(/\/[A-Za-z0-9]+Fusion\/?$/, ''));
     if (anchor === undefined) {
       let tensor = ortName;
       while (anchor === undefined) {

@@ -31,6 +31,17 @@ export interface DeviceProfile {
   overheadUs: Record<OpClass, number>;
   /** Fixed cost of one inference call (feeding inputs, returning outputs), microseconds. */
   runOverheadUs: number;
+  /**
+   * Channels per block of ONNX Runtime's NCHWc layout on this CPU (16 with AVX-512, 8 with AVX2), detected by
+   * `mbn calibrate`; absent or 1: no blocked layout is modelled (every conv at its class rate, no conversions).
+   */
+  nchwcBlock?: number;
+  /** Bandwidth at which weights that do not stay cached are streamed from DRAM, GB/s (default `memoryGBps`). */
+  weightGBps?: number;
+  /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
+  im2colGBps?: number;
+  /** Blocked conv on a plain NCHW input with fewer channels than the block: extra ns per output element. */
+  nchwInputNsPerOutput?: number;
   /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
   sources: string[];
   /** `mbn calibrate` only: each micro-benchmark and its result. */
@@ -72,6 +83,11 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   }
   if (typeof p.runOverheadUs !== 'number' || !Number.isFinite(p.runOverheadUs) || p.runOverheadUs < 0) bad('"runOverheadUs" must be a number ≥ 0 (microseconds)');
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
+  if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
+  for (const key of ['weightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
+  if (p.nchwInputNsPerOutput !== undefined && (typeof p.nchwInputNsPerOutput !== 'number' || !Number.isFinite(p.nchwInputNsPerOutput) || p.nchwInputNsPerOutput < 0)) {
+    bad('"nchwInputNsPerOutput" must be a number ≥ 0 (nanoseconds)');
+  }
   return {
     schema: PROFILE_SCHEMA,
     name: p.name as string,
@@ -85,6 +101,10 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     overheadUs: Object.fromEntries(OP_CLASSES.map((c) => [c, (o as Record<string, number>)[c]])) as Record<OpClass, number>,
     runOverheadUs: p.runOverheadUs as number,
     sources: p.sources as string[],
+    ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),
+    ...(p.weightGBps !== undefined ? { weightGBps: p.weightGBps as number } : {}),
+    ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
+    ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
     ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
   };

@@ -1,0 +1,176 @@
+import type { LayerLink } from './graph.js';
+
+/**
+ * Which memory layout ONNX Runtime's CPU provider runs each layer in. On CPUs where its math library (MLAS) has
+ * blocked-channel kernels (x86-64: a block of 8 channels with AVX2, 16 with AVX-512), ORT's NCHWc transformer
+ * rewrites the convs and pools it can into an NCHWc layout (channels in blocks of `block`), pads output channels
+ * to the block, and inserts layout conversions (ReorderInput, ReorderOutput) where a blocked tensor meets an op
+ * that needs plain NCHW. The rules below follow ORT's `nchwc_transformer.cc`; `test/latency-layout.test.ts` checks
+ * them against the graph ORT itself writes out after optimizing.
+ *
+ *   - `nchwc`: a blocked conv kernel (the calibrated conv, pointwise and depthwise rates apply, on padded channels);
+ *   - `nchw-input`: a blocked conv reading a plain NCHW input with fewer channels than the block (a model's first
+ *     conv, or a 1×1 conv on a thin bottleneck): its inner loop is short, so it pays per output element;
+ *   - `generic`: everything else (channel counts the blocks cannot take, grouped convs with thin groups): MLAS's
+ *     im2col then GEMM, per group.
+ */
+export type ConvPath = 'nchwc' | 'nchw-input' | 'generic';
+
+/**
+ * ORT's rule for one Conv with weights [cout, cinPerGroup, k, k] in `group` groups, as ONNX Runtime 1.30 applies it
+ * (its NCHWc transformer; the layout conversion works on multiples of 4 channels): a depthwise conv whose channels
+ * are a multiple of 4, and a dense conv with at least a block of input channels that are a multiple of 4, run
+ * blocked with channels padded to the block; a dense conv with fewer input channels than the block reads its NCHW
+ * input directly; a grouped conv runs blocked only when each group has whole blocks of input and output channels.
+ */
+export function convPathOf(cinPerGroup: number, cout: number, group: number, block: number): ConvPath {
+  if (block <= 1) return 'nchwc';
+  if (group > 1) {
+    if (cinPerGroup === 1 && cout === group) return cout % 4 === 0 ? 'nchwc' : 'generic';
+    return cinPerGroup % block === 0 && (cout / group) % block === 0 ? 'nchwc' : 'generic';
+  }
+  if (cinPerGroup < block) return 'nchw-input';
+  return cinPerGroup % 4 === 0 ? 'nchwc' : 'generic';
+}
+
+/**
+ * Work of a conv on its path over its real work: blocked kernels compute whole blocks of output channels (and of
+ * input channels, for a dense conv reading a blocked input).
+ */
+export function paddingFactor(path: ConvPath, cinPerGroup: number, cout: number, group: number, block: number): number {
+  if (path === 'generic' || block <= 1) return 1;
+  const out = padChannels(cout, block) / cout;
+  return path === 'nchwc' && group === 1 ? out * (padChannels(cinPerGroup, block) / cinPerGroup) : out;
+}
+
+/** Channels rounded up to the block. */
+export function padChannels(channels: number, block: number): number {
+  return block <= 1 ? channels : Math.ceil(channels / block) * block;
+}
+
+/** A Conv ORT's transformer may take: 2-D, float32, static float weights (and bias). */
+function convPath(link: LayerLink, block: number): ConvPath | null {
+  const w = link.inputShapes[1];
+  if (link.op !== 'Conv' || link.domain !== '' || !link.float32 || !w || w.length !== 4) return null;
+  if (!link.weightInputs.includes(link.inputs[1])) return 'generic';
+  if (link.inputs[2] && !link.weightInputs.includes(link.inputs[2])) return 'generic';
+  return convPathOf(w[1], w[0], link.group, block);
+}
+
+export interface LayerLayout {
+  /** A Conv: the kernel family ORT runs it with (null for other layers). */
+  path: ConvPath | null;
+  /** A conv on a blocked path: output channels padded to the block over the real ones (1 when none are added). */
+  padding: number;
+  /** Layout conversions ORT inserts because of this layer, and the bytes they read and write. */
+  reorders: { count: number; bytes: number };
+}
+
+/** Bytes a layout conversion of a float32 [N, C, spatial…] tensor reads and writes (one side padded to the block). */
+function reorderBytes(shape: number[], block: number): number {
+  const [n, c, ...spatial] = shape;
+  const pixels = spatial.reduce((a, b) => a * b, 1);
+  return 4 * n * pixels * (c + padChannels(c, block));
+}
+
+const BLOCKED_ACTIVATIONS = new Set(['Relu', 'Sigmoid', 'Tanh', 'BatchNormalization']);
+const BLOCKED_POOLS = new Set(['MaxPool', 'AveragePool']);
+const BLOCKED_GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool']);
+
+/**
+ * Layout of every layer, in report order. `fusedInto` maps a layer to the kernel ORT runs it inside (the latency
+ * model's fusion rules); `graphOutputs` are the model's output names (a blocked graph output is converted back).
+ */
+export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<number, number>, block: number, graphOutputs: readonly string[]): LayerLayout[] {
+  const plan: LayerLayout[] = links.map(() => ({ path: null, padding: 1, reorders: { count: 0, bytes: 0 } }));
+  if (block <= 1) {
+    links.forEach((l, i) => {
+      if (l.op === 'Conv' && l.scope === '') plan[i].path = convPath(l, block);
+    });
+    return plan;
+  }
+  /** Tensors held in the blocked layout: logical channels and shape. */
+  const blocked = new Map<string, { channels: number; shape: number[] }>();
+  /** Tensors already converted (each conversion is shared by every reader). */
+  const convertedIn = new Set<string>();
+  const convertedOut = new Set<string>();
+  const producer = new Map<string, number>();
+  const toBlocked = (i: number, name: string, shape: number[] | undefined | null) => {
+    if (!name || convertedIn.has(name) || blocked.has(name) || !shape || shape.length !== 4) return;
+    convertedIn.add(name);
+    plan[i].reorders.count++;
+    plan[i].reorders.bytes += reorderBytes(shape, block);
+  };
+  const toPlain = (i: number, name: string) => {
+    const b = blocked.get(name);
+    if (!b || convertedOut.has(name)) return;
+    convertedOut.add(name);
+    plan[i].reorders.count++;
+    plan[i].reorders.bytes += reorderBytes(b.shape, block);
+  };
+  const plainReader = (i: number) => links[i].inputs.forEach((x) => x && toPlain(i, x));
+  const setBlocked = (i: number, channels: number) => {
+    const shape = links[i].outputShape;
+    if (shape && shape.length === 4 && links[i].outputs[0]) blocked.set(links[i].outputs[0], { channels, shape });
+  };
+  links.forEach((l, i) => {
+    if (l.scope !== '' || l.folded) return;
+    for (const o of l.outputs) if (o) producer.set(o, i);
+    const head = fusedInto.get(i);
+    // A layer fused into the kernel after it (the Sigmoid of a swish, inside its Mul) follows the rules below.
+    if (head !== undefined && head < i) {
+      // Runs inside its head's kernel, blocked when the tensor it continues is.
+      const own = l.inputs.find((t) => {
+        const p = producer.get(t);
+        return p !== undefined && (p === head || fusedInto.get(p) === head);
+      });
+      const from = own === undefined ? undefined : blocked.get(own);
+      if (from) setBlocked(i, from.channels);
+      return;
+    }
+    const inputs = l.inputs.filter((x) => x !== '');
+    const x = l.inputs[0] ?? '';
+    const xShape = l.inputShapes[0];
+    if (l.op === 'Conv') {
+      const path = convPath(l, block);
+      plan[i].path = path;
+      if (path === 'nchwc' || path === 'nchw-input') {
+        const w = l.inputShapes[1]!;
+        const cout = w[0];
+        plan[i].padding = paddingFactor(path, w[1], cout, l.group, block);
+        if (path === 'nchwc') toBlocked(i, x, xShape);
+        else toPlain(i, x);
+        setBlocked(i, cout);
+      } else {
+        plainReader(i);
+      }
+      return;
+    }
+    if (l.domain !== '' || !l.float32) return plainReader(i);
+    const channels = xShape && xShape.length === 4 ? xShape[1] : null;
+    if (BLOCKED_POOLS.has(l.op) && l.outputs.filter((o) => o).length === 1 && channels !== null && channels % block === 0) {
+      toBlocked(i, x, xShape);
+      return setBlocked(i, channels);
+    }
+    const all = inputs.map((n) => blocked.get(n));
+    const allBlocked = all.length > 0 && all.every((b) => b !== undefined);
+    if (BLOCKED_GLOBAL_POOLS.has(l.op) || BLOCKED_ACTIVATIONS.has(l.op)) {
+      if (allBlocked && (BLOCKED_ACTIVATIONS.has(l.op) || all[0]!.channels % block === 0)) return setBlocked(i, all[0]!.channels);
+      return plainReader(i);
+    }
+    if ((l.op === 'Add' || l.op === 'Sum' || l.op === 'Mul') && allBlocked && all.every((b) => b!.channels === all[0]!.channels)) {
+      const same = all.every((b) => b!.shape.every((d, k) => d === all[0]!.shape[k]));
+      if (same || l.op !== 'Mul') return setBlocked(i, all[0]!.channels);
+    }
+    if (l.op === 'Concat' && (l.ints.axis?.[0] ?? 0) === 1 && allBlocked && all.every((b) => b!.channels % block === 0)) {
+      return setBlocked(i, all.reduce((s, b) => s + b!.channels, 0));
+    }
+    plainReader(i);
+  });
+  // A blocked tensor the model returns is converted back, charged to the layer that wrote it.
+  for (const name of graphOutputs) {
+    const p = producer.get(name);
+    if (p !== undefined) toPlain(p, name);
+  }
+  return plan;
+}
