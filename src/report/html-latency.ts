@@ -78,7 +78,7 @@ export function renderLatencySection(report: LatencyReport, options: HtmlLatency
         segments: [{ value: l.latencyMs!, cls: l.bound ? BOUND_CLASS[l.bound] : 'k-other' }],
         text: `${msText(l.latencyMs!)} · ${shareText(l.latencyMs!, total)}${l.bound ? ` · ${l.bound}` : ''}`,
       })),
-      `Predicted time per layer on ${profile.name}`,
+      'Predicted time per layer (the costliest)',
     ),
   );
   out.push(
