@@ -27,7 +27,7 @@ const CHART_BARS = 15;
 
 const LATENCY_CSS = ':root { --mem: #cf222e; } .k-mem { fill: var(--mem); } td.mem { color: var(--mem); }';
 
-/** Bar colour by what bounds the layer (CSS classes of svg-charts / html-assets). */
+/** Bar colour by what bounds the layer: the report's CSS classes, and k-mem from LATENCY_CSS. */
 const BOUND_CLASS = { compute: 'k-conv', memory: 'k-mem', overhead: 'k-other' } as const;
 
 function shareText(ms: number, total: number): string {
@@ -51,8 +51,8 @@ export function renderLatencySection(report: LatencyReport, options: HtmlLatency
   const out: string[] = [`<section id="latency"><style>${LATENCY_CSS}</style><h2>Predicted latency on ${e(profile.name)}</h2>`];
   out.push('<div class="cards">');
   const estimate = profile.calibrated
-    ? `calibrated by mbn calibrate, ${profile.threads} thread${profile.threads === 1 ? '' : 's'}`
-    : '<span class="warn" id="uncalibrated">uncalibrated estimate</span> from published figures';
+    ? `calibrated profile, ${profile.threads} thread${profile.threads === 1 ? '' : 's'}`
+    : '<span class="warn" id="uncalibrated">uncalibrated estimate</span>: mbn calibrate on the device replaces it';
   out.push(`<div class="card" id="latency-total"><div class="k">Predicted latency</div><div class="v">${e(msText(total))}</div><div class="x">${estimate}</div></div>`);
   if (t.separableLayers > 0 && t.latencyIfSeparatedMs !== undefined && total > 0) {
     out.push(
@@ -96,7 +96,7 @@ export function renderLatencySection(report: LatencyReport, options: HtmlLatency
   const hidden = ranked.length - rows.length;
   const notes = [
     hidden > 0 ? `${hidden} more timed layer${hidden === 1 ? '' : 's'} not shown (--all shows every one).` : '',
-    fused > 0 ? `${fused} layer${fused === 1 ? ' runs' : 's run'} inside the kernel before ${fused === 1 ? 'it' : 'them'} (fused: activation, batch-norm, residual add): ${fused === 1 ? 'its' : 'their'} time is in that layer's.` : '',
+    fused > 0 ? `${fused} layer${fused === 1 ? ' runs' : 's run'} fused inside another layer's kernel (an activation, batch-norm or residual add after a conv): ${fused === 1 ? 'its' : 'their'} time is in that layer's.` : '',
     `Time = max(FLOPs / the op class's rate, bytes moved / bandwidth) + per-op overhead; "Separated" is the predicted time of the depthwise and pointwise convs that would replace a standard conv, beside its MAC ratio.`,
   ].filter((x) => x);
   out.push(`<p class="note">${notes.map(e).join(' ')}</p>`);
