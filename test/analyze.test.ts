@@ -1,9 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/cost/analyze.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
-import { fixture, mbn, ROOT } from './helpers/cli.js';
+import { buildModel } from './helpers/build-model.js';
+import { fixture, mbn, ROOT, tempDir } from './helpers/cli.js';
+import { parseCsv } from './helpers/csv.js';
 
 /**
  * Reference figures come from fixtures/reference.json, computed independently when the fixtures were made:
@@ -307,5 +310,78 @@ describe('node order', () => {
     expect(report.layers[1].outputShapes).toEqual([[1, 3]]);
     expect(report.totals.macs).toBe(12);
     expect(report.totals.notCounted).toBe(0);
+  });
+});
+
+describe('--format csv --device: predicted latency columns', () => {
+  const LAYER_HEAD =
+    'name,op,domain,scope,output_shapes,macs,other_flops,flops,params,weight_bytes,activation_bytes,multiplier,counted,reason,sep_M,sep_N,sep_kernel,sep_reduction,sep_macs_after,sep_params_after';
+  const LATENCY_HEAD = ['latency_ms', 'latency_share', 'latency_bound', 'fused_into', 'sep_latency_after_ms'];
+  interface TimedLayer {
+    name: string;
+    latencyMs: number;
+    bound: string | null;
+    fusedInto: string | null;
+    separation: { afterMs: number } | null;
+  }
+
+  it.each(['resnet_small', 'conv_mobilenet_v1_w025'])('%s on rpi4: the JSON report\'s figures, exactly; fused layers empty; nothing else changes', (name) => {
+    const model = fixture(`models/${name}.onnx`);
+    const plain = mbn(['analyze', model, '--format', 'csv']);
+    const timed = mbn(['analyze', model, '--format', 'csv', '--device', 'rpi4']);
+    const json = JSON.parse(mbn(['analyze', model, '--format', 'json', '--device', 'rpi4']).stdout);
+    expect([plain.status, timed.status]).toEqual([0, 0]);
+    // Without --device: the layer columns only, as before.
+    expect(plain.stdout.split('\n')[0]).toBe(LAYER_HEAD);
+    const rows = parseCsv(timed.stdout);
+    expect(rows[0]).toEqual([...LAYER_HEAD.split(','), ...LATENCY_HEAD]);
+    // The latency columns are appended: dropping them gives the CSV without --device, byte for byte.
+    const width = LAYER_HEAD.split(',').length;
+    expect(timed.stdout.split('\n').map((line) => (line ? line.split(',').slice(0, width).join(',') : line)).join('\n')).toBe(plain.stdout);
+    const layers = json.layers as TimedLayer[];
+    expect(rows.slice(1).map((r) => r[0])).toEqual(layers.map((l) => l.name));
+    const total = json.totals.latencyMs as number;
+    let fused = 0;
+    let separated = 0;
+    layers.forEach((l, i) => {
+      const cells = rows[i + 1].slice(width);
+      if (l.fusedInto !== null) {
+        fused++;
+        // Runs inside another kernel: no time, share or bound of its own (never 0), only where it runs.
+        expect(cells, l.name).toEqual(['', '', '', l.fusedInto, '']);
+        return;
+      }
+      if (l.separation) separated++;
+      expect(cells, l.name).toEqual([String(l.latencyMs), (l.latencyMs / total).toFixed(6), l.bound ?? '', '', l.separation ? String(l.separation.afterMs) : '']);
+    });
+    expect(fused).toBeGreaterThan(0);
+    expect(separated).toBe(json.totals.separableLayers);
+    if (name === 'conv_mobilenet_v1_w025') expect(rows.filter((r) => r[width + 2] === 'memory').length).toBeGreaterThan(0);
+  });
+
+  it('a hostile name in fused_into stays one RFC 4180 field, exactly', () => {
+    const dir = tempDir('mbn-csv-');
+    const path = join(dir, 'hostile.onnx');
+    const conv = '=cmd(),"a"\nb';
+    writeFileSync(
+      path,
+      buildModel({
+        inputs: [{ name: 'x', shape: [1, 2, 8, 8] }],
+        outputs: ['y'],
+        initializers: [{ name: 'w', dtype: 1, dims: [4, 2, 3, 3], values: new Array(72).fill(0.25) }],
+        nodes: [
+          { op: 'Conv', name: conv, inputs: ['x', 'w'], outputs: ['c'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+          { op: 'Relu', name: 'relu', inputs: ['c'], outputs: ['y'] },
+        ],
+      }),
+    );
+    const r = mbn(['analyze', path, '--format', 'csv', '--device', 'rpi4']);
+    expect(r.status).toBe(0);
+    const rows = parseCsv(r.stdout);
+    expect(rows).toHaveLength(3);
+    expect(rows.map((row) => row.length)).toEqual([25, 25, 25]);
+    expect(rows[1][0]).toBe(conv);
+    expect(rows[2].slice(0, 2)).toEqual(['relu', 'Relu']);
+    expect(rows[2].slice(20)).toEqual(['', '', '', conv, '']);
   });
 });

@@ -3,9 +3,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/cost/analyze.js';
+import { BUILTIN_PROFILES } from '../src/latency/builtin.js';
 import { rollUpModules } from '../src/cost/modules.js';
 import { readModel, readModelBytes } from '../src/onnx/read.js';
 import { jsonForScript, renderHtml } from '../src/report/html-report.js';
+import { msText } from '../src/report/latency-report.js';
 import { clip, escapeHtml, squarify } from '../src/report/svg-charts.js';
 import { buildModel } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
@@ -76,6 +78,103 @@ describe('HTML escaping', () => {
       expect(r.x + r.w).toBeLessThanOrEqual(600 + 1e-9);
       expect(r.y + r.h).toBeLessThanOrEqual(400 + 1e-9);
     }
+  });
+});
+
+/**
+ * The hostile model through the CLI with `--device` naming a profile file whose name and description are hostile
+ * too: the page with its latency section, written to `dir`.
+ */
+function hostileLatencyPage(dir: string): { file: string; page: string } {
+  const model = join(dir, 'hostile.onnx');
+  const profile = join(dir, 'hostile-device.json');
+  const file = join(dir, 'hostile-latency.html');
+  writeFileSync(model, hostileModel());
+  writeFileSync(profile, JSON.stringify({ ...BUILTIN_PROFILES[0], name: HOSTILE, description: HOSTILE }));
+  const r = mbn(['analyze', model, '--format', 'html', '--device', profile, '-o', file]);
+  expect(r.status).toBe(0);
+  expect(r.stderr).toBe('');
+  return { file, page: readFileSync(file, 'utf8') };
+}
+
+const DATA_BLOCK = /<script type="application\/json" id="mbn-data">([^<]*)<\/script>/;
+
+describe('mbn analyze --format html --device', () => {
+  interface TimedLayer {
+    name: string;
+    op: string;
+    macs: number;
+    latencyMs: number;
+    bound: string | null;
+    fusedInto: string | null;
+    separation: { afterMs: number; timeRatio: number; macRatio: number } | null;
+  }
+
+  it('rpi4: total, uncalibrated marker, the costliest layers and their bars, exactly the JSON report\'s figures', () => {
+    const model = fixture('models/conv_mobilenet_v1_w025.onnx');
+    const r = mbn(['analyze', model, '--format', 'html', '--device', 'rpi4']);
+    expect(r.status).toBe(0);
+    const page = r.stdout;
+    const json = JSON.parse(mbn(['analyze', model, '--format', 'json', '--device', 'rpi4']).stdout);
+    const total = json.totals.latencyMs as number;
+    const section = /<section id="latency">.*?<\/section>/s.exec(page)![0];
+    expect(section).toContain('<h2>Predicted latency on rpi4</h2>');
+    expect(section).toContain(`<div class="card" id="latency-total"><div class="k">Predicted latency</div><div class="v">${msText(total)}</div>`);
+    expect(section).toContain('<span class="warn" id="uncalibrated">uncalibrated estimate</span>');
+    expect(section).toContain(`<div class="v">${msText(json.totals.latencyIfSeparatedMs)}</div><div class="x">${json.totals.separableLayers} standard convs`);
+    // The table: layers with a time of their own, costliest first (ties in model order), every figure exact in data-v.
+    const layers = json.layers as TimedLayer[];
+    const expected = layers.filter((l) => l.fusedInto === null && l.latencyMs > 0).sort((a, b) => b.latencyMs - a.latencyMs);
+    expect(expected.length).toBeLessThanOrEqual(25);
+    const rows = [...section.matchAll(/<tr( class="memory-bound")?><td class="name">([^<]*)<\/td><td>([^<]*)<\/td>(.*?)<\/tr>/g)];
+    expect(rows.map((m) => m[2])).toEqual(expected.map((l) => l.name));
+    rows.forEach((m, i) => {
+      const l = expected[i];
+      expect(m[3]).toBe(l.op);
+      const values = [...m[4].matchAll(/data-v="([^"]*)"/g)].map((v) => v[1]);
+      const s = l.separation;
+      expect(values, l.name).toEqual([l.macs, l.latencyMs, l.latencyMs / total, ...(s ? [s.afterMs, s.timeRatio, s.macRatio] : [])].map(String));
+      // Memory-bound: marked on the row and in the bound cell.
+      expect(m[1] !== undefined, l.name).toBe(l.bound === 'memory');
+      expect(m[4]).toContain(l.bound === 'memory' ? '<td class="mem"><strong>memory</strong></td>' : `<td>${l.bound}</td>`);
+    });
+    expect(rows.filter((m) => m[1]).length).toBeGreaterThan(0);
+    expect(rows.filter((m) => m[4].includes('×')).length).toBe(json.totals.separableLayers);
+    // The chart: the 15 costliest, memory-bound bars in their own colour.
+    const chart = /<svg class="chart"[^>]*aria-label="Predicted time per layer \(the costliest\)">(.*?)<\/svg>/s.exec(section)![1];
+    const top = expected.slice(0, 15);
+    expect(chart.match(/<rect /g)).toHaveLength(top.length);
+    expect(chart.match(/<rect class="k-mem"/g)).toHaveLength(top.filter((l) => l.bound === 'memory').length);
+    expect(chart).toContain(`<text class="value" x="`);
+    expect(chart).toContain(`>${msText(top[0].latencyMs)} · ${((100 * top[0].latencyMs) / total).toFixed(1)}% · ${top[0].bound}</text>`);
+    // The page's data block carries the same totals.
+    expect(JSON.parse(DATA_BLOCK.exec(page)![1]).totals.latencyMs).toBe(total);
+  });
+
+  it('without --device the page has no latency section; with it, the rest of the page is the same', () => {
+    const model = fixture('models/resnet_small.onnx');
+    const plain = mbn(['analyze', model, '--format', 'html']).stdout;
+    const page = mbn(['analyze', model, '--format', 'html', '--device', 'rpi4']).stdout;
+    expect(plain).not.toContain('<section id="latency">');
+    expect(plain).not.toContain('Predicted latency');
+    const section = /<section id="latency">.*?<\/section>\n/s.exec(page)![0];
+    expect(page.replace(section, '').replace(DATA_BLOCK, '')).toBe(plain.replace(DATA_BLOCK, ''));
+  });
+
+  it('a hostile device name and layer name are text in the latency section too; still self-contained', () => {
+    const { page } = hostileLatencyPage(tempDir('mbn-html-'));
+    expect(page.match(/<script/g)).toHaveLength(2);
+    expect(page).not.toContain('<img');
+    expect(page).not.toContain('<b>');
+    expect(page).toContain(`<h2>Predicted latency on ${escapeHtml(HOSTILE)}</h2>`);
+    expect(page).toContain(`<p class="note">${escapeHtml(HOSTILE)}</p>`);
+    expect(page).toContain(`<td class="name">${escapeHtml(`/blk<b>/${HOSTILE}`)}</td>`);
+    expect(page).toContain(`>${escapeHtml(clip(`/blk<b>/${HOSTILE}`, 28))}</text>`);
+    expect(JSON.parse(DATA_BLOCK.exec(page)![1]).totals.device).toBe(HOSTILE);
+    expect(page).not.toMatch(/https?:\/\//);
+    expect(page).not.toMatch(/<[^>]*\s(?:src|href)\s*=/);
+    expect(page).not.toMatch(/url\(/);
+    expect(page).toContain(`content="default-src 'none'`);
   });
 });
 
@@ -186,5 +285,18 @@ describe.skipIf(!haveChromium)('the HTML report in headless Chromium', () => {
     expect(dom).not.toContain('<b>');
     expect(dom.match(/<script/g)).toHaveLength(2);
     expect(dom).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+  }, 150_000);
+
+  it('with --device: the latency section renders, and a hostile device name injects nothing', () => {
+    const { file } = hostileLatencyPage(tempDir('mbn-html-'));
+    const dom = renderedDom(file);
+    expect(dom).toMatch(/<html lang="en" data-ready="1">/);
+    expect(dom).not.toContain('<img');
+    expect(dom).not.toContain('<b>');
+    expect(dom.match(/<script/g)).toHaveLength(2);
+    expect(dom).toContain('<h2>Predicted latency on &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x');
+    // One bar for the one conv.
+    const chart = /<svg class="chart"[^>]*aria-label="Predicted time per layer \(the costliest\)">(.*?)<\/svg>/s.exec(dom);
+    expect(chart![1].match(/<rect /g)).toHaveLength(1);
   }, 150_000);
 });

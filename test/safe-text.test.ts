@@ -4,6 +4,7 @@ import { describe as describeValue, parseConfigText } from '../src/budget/config
 import { MbnError, quote } from '../src/errors.js';
 import { csvField, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from '../src/report/safe-text.js';
 import { boxTable, displayWidth } from '../src/report/table.js';
+import { parseCsv } from './helpers/csv.js';
 import { escapeControls } from '../src/util/text.js';
 
 const require = createRequire(import.meta.url);
@@ -85,28 +86,6 @@ describe('markdown text', () => {
 });
 
 describe('CSV fields (RFC 4180)', () => {
-  /** A reference parser for one RFC 4180 record set. */
-  function parseCsv(text: string): string[][] {
-    const rows: string[][] = [];
-    let row: string[] = [];
-    let field = '';
-    let i = 0;
-    let quoted = false;
-    while (i < text.length) {
-      const ch = text[i];
-      if (quoted) {
-        if (ch === '"' && text[i + 1] === '"') (field += '"'), (i += 2);
-        else if (ch === '"') (quoted = false), i++;
-        else (field += ch), i++;
-      } else if (ch === '"' && field === '') (quoted = true), i++;
-      else if (ch === ',') row.push(field), (field = ''), i++;
-      else if (ch === '\n') row.push(field), rows.push(row), (row = []), (field = ''), i++;
-      else (field += ch), i++;
-    }
-    if (field !== '' || row.length) row.push(field), rows.push(row);
-    return rows;
-  }
-
   it('every name survives a round trip through an RFC 4180 parser', () => {
     const names = ['plain', 'a,b', 'say "hi"', 'two\nlines', 'cr\rlf', '=cmd()', '', '\x1b[2J', 'a|b'];
     const text = `${names.map(csvField).join(',')}\n${names.map((n) => csvField(n.length)).join(',')}\n`;

@@ -65,11 +65,12 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
             flops: options.flops,
             modules: modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
             version: options.version ?? '',
+            latency: profile ? { profile, top: options.top ?? null, all: options.all } : null,
           })
         : options.format === 'json'
           ? renderJson(report, extra)
           : options.format === 'csv'
-            ? renderCsv(report)
+            ? renderCsv(report, { latency: profile !== null })
             : options.format === 'md'
               ? renderMarkdown(report, view)
               : renderTable(report, view);

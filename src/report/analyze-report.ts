@@ -2,6 +2,8 @@ import type { ChalkInstance } from 'chalk';
 import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
 import type { ModuleCost } from '../cost/modules.js';
+import type { LatencyReport } from '../latency/model.js';
+import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
 import { clipEnd, clipStart } from '../util/text.js';
 import { csvField, MD_NAME_WIDTH, markdownText, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
@@ -238,15 +240,19 @@ const CSV_HEAD = [
   'sep_macs_after', 'sep_params_after',
 ];
 
-export function renderCsv(report: Report): string {
-  const lines = [CSV_HEAD.join(',')];
+/** One row per layer; with `latency` (the report has been through addLatency, `--device`), the latency columns too. */
+export function renderCsv(report: Report, options: { latency?: boolean } = {}): string {
+  const timed = options.latency ? (report as LatencyReport) : null;
+  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD] : CSV_HEAD).join(',')];
   for (const l of report.layers) {
     const s = l.separable;
+    const latency = timed ? latencyCsvCells(l, timed.totals.latencyMs) : [];
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
         2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
+        ...latency,
       ]
         .map(csvField)
         .join(','),

@@ -1,5 +1,7 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
+import type { LatencyReport } from '../latency/model.js';
+import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
 import { REPORT_CSS, REPORT_SCRIPT } from './html-assets.js';
 import { moduleLabel } from './modules-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
@@ -20,6 +22,8 @@ export interface HtmlOptions {
   modules: { depth: number; rows: ModuleCost[] };
   /** mbn's version, for the footer. */
   version: string;
+  /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
+  latency?: HtmlLatencyOptions | null;
 }
 
 /** JSON for a `<script type="application/json">` block: nothing in it can close the block or break a JS parser. */
@@ -68,6 +72,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     );
   }
   out.push('</section>');
+  if (options.latency) out.push(renderLatencySection(report as LatencyReport, options.latency));
 
   // Per-layer chart: one SVG per metric and scale.
   const initial = options.flops ? 'flops' : 'macs';
