@@ -7,7 +7,8 @@ import { type Ort } from '../src/bench/run.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { convPathOf, paddingFactor, planLayout } from '../src/latency/layout.js';
 import { detectNchwcBlock } from '../src/latency/measure.js';
-import { convTime, foldedLayers, kernelTime, predictLatency } from '../src/latency/model.js';
+import { convTime, foldedLayers, kernelTime, predictLatency, weightsCold } from '../src/latency/model.js';
+import { measuredLayers } from '../src/latency/per-layer.js';
 import { mapTrace, type TraceEvent } from '../src/latency/profile-map.js';
 import { type DeviceProfile, validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
@@ -91,6 +92,17 @@ describe('conv time on each path (hand arithmetic)', () => {
     // A 1×1 stride-1 conv needs no expansion.
     const pw = convTime(BLOCKED, 'pointwise', geometry(18, 20, 1, 1, 400, false), 2 * 18 * 20 * 400, 100, 100, false);
     expect(pw.ms).toBeCloseTo((2 * 18 * 20 * 400) / 20e6 + 1e-3, 12);
+  });
+
+  it('reads weights that fit in the last-level cache at memoryGBps, larger ones from DRAM at weightGBps', () => {
+    // 4 MB of weights: from the last-level cache at 10 GB/s = 400 µs; from DRAM at 4 GB/s = 1000 µs.
+    expect(kernelTime(BLOCKED, 'gemm', 2000, 1000, 4e6, 'llc').ms).toBeCloseTo((1000 / 100e3 + 4e6 / 10e3 + 1) / 1e3, 12);
+    expect(kernelTime(BLOCKED, 'gemm', 2000, 1000, 4e6, 'dram').ms).toBeCloseTo((1000 / 100e3 + 4e6 / 4e3 + 1) / 1e3, 12);
+    const report = (weightBytes: number) => ({ totals: { weightBytes } }) as Parameters<typeof weightsCold>[0];
+    const withLlc: DeviceProfile = { ...BLOCKED, lastLevelCacheBytes: 32 << 20 };
+    expect([1 << 20, 2 << 20, 32 << 20, (32 << 20) + 1].map((b) => weightsCold(report(b), withLlc))).toEqual([false, 'llc', 'llc', 'dram']);
+    // A profile that does not know its last-level cache streams every model larger than cacheBytes from DRAM.
+    expect(weightsCold(report(2 << 20), BLOCKED)).toBe('dram');
   });
 
   it('streams cold weights at weightGBps', () => {
@@ -177,6 +189,26 @@ describe('ONNX Runtime trace → layers: fused Gemm', () => {
   });
 });
 
+describe('bench --per-layer: the time outside the graph', () => {
+  it('is the median over runs of the call from Node less ORT\'s model_run, run by run', () => {
+    const model = buildAndRead(seBlock());
+    const inferred = inferModel(model);
+    const links = layerLinks(inferred);
+    const trace: TraceEvent[] = [
+      { cat: 'Session', name: 'model_run', ts: 0, dur: 500, ph: 'X' },
+      { cat: 'Session', name: 'model_run', ts: 1000, dur: 100, ph: 'X' },
+      { cat: 'Session', name: 'model_run', ts: 2000, dur: 120, ph: 'X' },
+      { cat: 'Session', name: 'model_run', ts: 3000, dur: 90, ph: 'X' },
+    ];
+    // Warm-up run skipped; calls of 0.130, 0.150 and 0.100 ms against runs of 0.100, 0.120 and 0.090 ms: outside
+    // 0.030, 0.030, 0.010 → median 0.030 ms.
+    const r = measuredLayers(buildReport(model, inferred), links, trace, 1, [0.13, 0.15, 0.1]);
+    expect(r.outsideMs).toBeCloseTo(0.03, 12);
+    // Call times that do not pair with the trace's runs give no figure rather than a wrong one.
+    expect(measuredLayers(buildReport(model, inferred), links, trace, 1, [0.13, 0.15]).outsideMs).toBeNull();
+  });
+});
+
 describe('device profile: the layout fields', () => {
   it('accepts them, and names a bad one', () => {
     const ok = validateProfile(JSON.parse(JSON.stringify(BLOCKED)), 'p.json');
@@ -189,6 +221,7 @@ describe('device profile: the layout fields', () => {
         return (error as Error).message;
       }
     };
+    expect(bad({ lastLevelCacheBytes: -1 })).toBe('device profile p.json: "lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
     expect(bad({ nchwcBlock: 0 })).toBe('device profile p.json: "nchwcBlock" must be an integer from 1 to 64 (channels)');
     expect(bad({ nchwcBlock: 2.5 })).toBe('device profile p.json: "nchwcBlock" must be an integer from 1 to 64 (channels)');
     expect(bad({ im2colGBps: -1 })).toBe('device profile p.json: "im2colGBps" must be a positive number (GB/s)');

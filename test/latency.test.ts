@@ -257,6 +257,8 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const runtime = rec.trace.runtimeNodes.reduce((s: number, n: { ms: number }) => s + n.ms, 0);
     expect(conv.measuredMs + runtime).toBeCloseTo(rec.trace.nodeMs, 9);
     expect(conv.share).toBeCloseTo(conv.measuredMs / rec.trace.nodeMs, 12);
+    // The binding's share of each call (inputs in, outputs out) is measured run by run, never negative.
+    expect(rec.trace.outsideMs).toBeGreaterThanOrEqual(0);
     const table = mbn(['bench', model, '--per-layer', '--runs', '2', '--warmup', '0']);
     expect(table.stdout).toMatch(/│ conv +│ Conv +│ +295K │ +29\.2KB │ .*│ \+ Relu +│/);
   });

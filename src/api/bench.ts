@@ -63,7 +63,7 @@ export async function bench(paths: string[], options: BenchOptions = {}, progres
       timesMs: m.times,
       latencyRatio: first ? m.latency.median / first.latencyMs.median : 1,
       macRatio: first ? (first.macs > 0 ? p.macs / first.macs : null) : p.macs > 0 ? 1 : null,
-      ...(m.trace ? perLayerFields(measuredLayers(p.report, p.links, m.trace, warmup)) : {}),
+      ...(m.trace ? perLayerFields(measuredLayers(p.report, p.links, m.trace, warmup, m.times)) : {}),
     });
   }
   const runtime = { name: 'onnxruntime-node' as const, version: ort.env?.versions?.node ?? ort.env?.versions?.common ?? null };

@@ -219,6 +219,22 @@ export function cacheSize(): number {
   return best || 512 * 1024;
 }
 
+/** The last-level cache shared by the cores (L3 on most CPUs) from Linux's sysfs; null when unknown. */
+export function lastLevelCacheSize(): number | null {
+  let best: number | null = null;
+  for (let i = 0; i < 8; i++) {
+    const dir = `/sys/devices/system/cpu/cpu0/cache/index${i}`;
+    try {
+      const level = Number(readFileSync(`${dir}/level`, 'utf8'));
+      const m = /^([0-9]+)K$/.exec(readFileSync(`${dir}/size`, 'utf8').trim());
+      if (m && level >= 3) best = Math.max(best ?? 0, Number(m[1]) * 1024);
+    } catch {
+      break;
+    }
+  }
+  return best;
+}
+
 export interface CalibrateOptions {
   threads: number;
   runs: number;
@@ -363,6 +379,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     },
     runOverheadUs: round(callMs * 1000),
     nchwcBlock: block,
+    ...(lastLevelCacheSize() !== null ? { lastLevelCacheBytes: lastLevelCacheSize()! } : {}),
     weightGBps: round(at('weights').bytes / (Math.max(at('weights').ms - callMs, at('weights').ms / 2) * 1e6)),
     im2colGBps: round(expandedBytes / (im2colMs * 1e6)),
     ...(nchwInputNs !== null ? { nchwInputNsPerOutput: round(nchwInputNs) } : {}),

@@ -50,14 +50,22 @@ export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
 }
 
 /**
- * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
- * layer before has just written them); weights too, unless `weightsCold`: when the model's weights do not fit in
- * the cache, each layer's are streamed from DRAM on every inference.
+ * Where a layer's weights come from on each inference: `false` when the model's weights fit in the core's cache
+ * (read with the activations), `'llc'` when they fit in the last-level cache (read at `memoryGBps`), `'dram'` (or
+ * `true`) when they exceed it and are streamed from DRAM at `weightGBps`.
  */
-export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsCold = false): { ms: number; bound: Bound } {
+export type WeightSource = boolean | 'llc' | 'dram';
+
+/**
+ * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
+ * layer before has just written them), else at `memoryGBps`; weights as `weightsFrom` says.
+ */
+export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false): { ms: number; bound: Bound } {
   const computeUs = flops / (profile.gflops[cls] * 1e3);
-  const actGBps = activationBytes + (weightsCold ? 0 : weightBytes) <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps;
-  const memoryUs = weightsCold ? activationBytes / (actGBps * 1e3) + weightBytes / ((profile.weightGBps ?? profile.memoryGBps) * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
+  const apart = weightsFrom !== false;
+  const actGBps = activationBytes + (apart ? 0 : weightBytes) <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps;
+  const weightGBps = weightsFrom === 'llc' ? profile.memoryGBps : (profile.weightGBps ?? profile.memoryGBps);
+  const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
   return { ms: (Math.max(computeUs, memoryUs) + overheadUs) / 1e3, bound };
@@ -81,7 +89,7 @@ export interface ConvGeometry {
  * input (im2col) and multiplies at the GEMM rate. Profiles without the layout figures (built-ins, older ones) run
  * every conv at its class rate.
  */
-export function convTime(profile: DeviceProfile, cls: OpClass, g: ConvGeometry, flops: number, activationBytes: number, weightBytes: number, cold: boolean): { ms: number; bound: Bound } {
+export function convTime(profile: DeviceProfile, cls: OpClass, g: ConvGeometry, flops: number, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
   const block = profile.nchwcBlock ?? 1;
   const path = convPathOf(g.cinPerGroup, g.cout, g.group, block);
   if (path === 'generic' && profile.im2colGBps) {
@@ -160,7 +168,7 @@ export function separatedTime(
   profile: DeviceProfile,
   l: LayerReport,
   link: LayerLink,
-  weightsCold: boolean,
+  weightsCold: WeightSource,
   s: (Pick<SeparableInfo, 'M' | 'N' | 'group' | 'kernel' | 'multiplier'> & { macs: number | null }) | null = l.separable,
 ): number | null {
   if (!s || s.macs === null || link.inputBytes === null || link.outputBytes === null) return null;
@@ -184,9 +192,11 @@ export function separatedTime(
   return dw.ms + pw.ms + between;
 }
 
-/** Whether the model's weights exceed the cache, so that every inference streams them from DRAM. */
-export function weightsCold(report: Report, profile: DeviceProfile): boolean {
-  return report.totals.weightBytes > profile.cacheBytes;
+/** Where the model's weights are read from on each inference (see WeightSource). */
+export function weightsCold(report: Report, profile: DeviceProfile): WeightSource {
+  const bytes = report.totals.weightBytes;
+  if (bytes <= profile.cacheBytes) return false;
+  return profile.lastLevelCacheBytes !== undefined && bytes <= profile.lastLevelCacheBytes ? 'llc' : 'dram';
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */

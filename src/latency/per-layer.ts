@@ -1,5 +1,6 @@
 import type { Report } from '../cost/analyze.js';
 import type { LayerLink } from './graph.js';
+import { quantile } from '../bench/run.js';
 import { mapTrace, type TraceEvent } from './profile-map.js';
 
 /** `mbn bench --per-layer`: one entry per mbn layer with its measured time and roofline figures. */
@@ -33,10 +34,18 @@ export interface PerLayerResult {
   layers: MeasuredLayer[];
   /** Nodes ONNX Runtime inserted itself (layout reorders, copies) that match no layer. */
   runtimeNodes: { name: string; op: string; ms: number }[];
+  /**
+   * Median over the timed runs of the call from Node less ORT's own `model_run`: the binding passing inputs in and
+   * outputs out, outside every node. Null when the call times and the trace's runs do not pair up.
+   */
+  outsideMs: number | null;
 }
 
-export function measuredLayers(report: Report, links: readonly LayerLink[], trace: readonly unknown[], warmup: number): PerLayerResult {
+export function measuredLayers(report: Report, links: readonly LayerLink[], trace: readonly unknown[], warmup: number, callTimesMs: readonly number[] = []): PerLayerResult {
   const mapping = mapTrace(trace as TraceEvent[], links, warmup);
+  const paired = callTimesMs.length > 0 && callTimesMs.length === mapping.runDurationsMs.length;
+  const outside = paired ? callTimesMs.map((t, i) => t - mapping.runDurationsMs[i]).sort((a, b) => a - b) : [];
+  const outsideMs = paired ? quantile(outside, 0.5) : null;
   const layers = report.layers.map((l, i): MeasuredLayer => {
     const link = links[i];
     const t = mapping.layers[i];
@@ -58,5 +67,5 @@ export function measuredLayers(report: Report, links: readonly LayerLink[], trac
     };
   });
   const runtimeNodes = mapping.nodes.filter((n) => n.layers.length === 0).map((n) => ({ name: n.ortName, op: n.ortOp, ms: n.ms }));
-  return { runs: mapping.runs, traceRunMs: mapping.runMs, nodeMs: mapping.nodeMs, layers, runtimeNodes };
+  return { runs: mapping.runs, traceRunMs: mapping.runMs, nodeMs: mapping.nodeMs, layers, runtimeNodes, outsideMs };
 }

@@ -51,6 +51,8 @@ export interface TraceMapping {
   layers: LayerTime[];
   /** Sum of all node times per run, ms (layers + ORT's own nodes, kernels + dispatch gaps). */
   nodeMs: number;
+  /** Each timed run's `model_run` duration, ms, in order. */
+  runDurationsMs: number[];
 }
 
 /** Median of per-run times: robust to the runs another process interrupted (the sum of the medians of the nodes
@@ -189,5 +191,5 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
   });
   const runMs = median(runs.map((r) => r.dur!)) / 1000;
   const nodeMs = nodes.reduce((s, x) => s + x.ms, 0);
-  return { runs: runs.length, runMs, nodes, layers, nodeMs };
+  return { runs: runs.length, runMs, nodes, layers, nodeMs, runDurationsMs: runs.map((r) => r.dur! / 1000) };
 }

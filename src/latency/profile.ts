@@ -38,6 +38,11 @@ export interface DeviceProfile {
   nchwcBlock?: number;
   /** Bandwidth at which weights that do not stay cached are streamed from DRAM, GB/s (default `memoryGBps`). */
   weightGBps?: number;
+  /**
+   * Size of the last-level (shared) cache, bytes: a model whose weights fit in it reads them at `memoryGBps` on
+   * each inference, not at `weightGBps` from DRAM. Absent: weights beyond `cacheBytes` come from DRAM.
+   */
+  lastLevelCacheBytes?: number;
   /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
   im2colGBps?: number;
   /** Blocked conv on a plain NCHW input with fewer channels than the block: extra ns per output element. */
@@ -84,6 +89,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (typeof p.runOverheadUs !== 'number' || !Number.isFinite(p.runOverheadUs) || p.runOverheadUs < 0) bad('"runOverheadUs" must be a number ≥ 0 (microseconds)');
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
+  if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
   for (const key of ['weightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
   if (p.nchwInputNsPerOutput !== undefined && (typeof p.nchwInputNsPerOutput !== 'number' || !Number.isFinite(p.nchwInputNsPerOutput) || p.nchwInputNsPerOutput < 0)) {
     bad('"nchwInputNsPerOutput" must be a number ≥ 0 (nanoseconds)');
@@ -103,6 +109,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     sources: p.sources as string[],
     ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),
     ...(p.weightGBps !== undefined ? { weightGBps: p.weightGBps as number } : {}),
+    ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),

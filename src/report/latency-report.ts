@@ -51,9 +51,18 @@ export function renderPerLayerTable(record: BenchRecord, c: ChalkInstance): stri
     compact: true,
   });
   const out = [c.bold(`${terminalText(record.path)}: per-layer time (ONNX Runtime profiler, median of ${trace.runs} runs)`), table];
+  const layerMs = layers.reduce((s, l) => s + (l.measuredMs ?? 0), 0);
+  const runtimeMs = trace.nodeMs - layerMs;
+  const setupMs = Math.max(0, trace.traceRunMs - trace.nodeMs);
+  // Where a run's time goes: each part measured, so that the rows account for the whole call from Node.
+  const accounting =
+    trace.outsideMs === null
+      ? ''
+      : `per run: layers ${msText(layerMs)} + onnxruntime's own nodes ${msText(runtimeMs)} + its run set-up ${msText(setupMs)} + the Node binding (inputs in, outputs out) ${msText(trace.outsideMs)} = ${msText(trace.nodeMs + setupMs + trace.outsideMs)}, beside the median call ${msText(record.latencyMs.median)}; `;
   out.push(
     c.dim(
-      `node times sum to ${msText(trace.nodeMs)} per run: ${((100 * trace.nodeMs) / trace.traceRunMs).toFixed(1)}% of ONNX Runtime's run (${msText(trace.traceRunMs)}), ` +
+      accounting +
+        `node times sum to ${msText(trace.nodeMs)} per run: ${((100 * trace.nodeMs) / trace.traceRunMs).toFixed(1)}% of ONNX Runtime's run (${msText(trace.traceRunMs)}), ` +
         `${((100 * trace.nodeMs) / record.latencyMs.median).toFixed(1)}% of the median call from Node (${msText(record.latencyMs.median)}, which adds passing inputs and outputs); ` +
         `"Fused" lists layers ONNX Runtime ran inside that layer's node` +
         (missing ? `; ${missing} layer${missing === 1 ? ' is' : 's are'} not in the trace (folded into constants or removed)` : ''),
