@@ -83,12 +83,8 @@ const BLOCKED_GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool']);
  */
 export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<number, number>, block: number, graphOutputs: readonly string[]): LayerLayout[] {
   const plan: LayerLayout[] = links.map(() => ({ path: null, padding: 1, reorders: { count: 0, bytes: 0 } }));
-  if (block <= 1) {
-    links.forEach((l, i) => {
-      if (l.op === 'Conv' && l.scope === '') plan[i].path = convPath(l, block);
-    });
-    return plan;
-  }
+  // No blocked kernels (or a profile that does not say): nothing to plan, every conv at its class rate.
+  if (block <= 1) return plan;
   /** Tensors held in the blocked layout: logical channels and shape. */
   const blocked = new Map<string, { channels: number; shape: number[] }>();
   /** Tensors already converted (each conversion is shared by every reader). */

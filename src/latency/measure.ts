@@ -315,7 +315,10 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       for (const b of list) {
         options.onStep?.(`${b.name} (round ${round + 1} of ${options.rounds})`);
         const m = await measureModel(ort, join(dir, `${b.name}.onnx`), [{ name: 'x', type: 'float32', dims: b.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads });
-        best.set(b.name, Math.min(best.get(b.name) ?? Infinity, m.latency.min));
+        // Streaming 64 MiB from DRAM, the fastest run is one that found part of the matrix still in the last-level
+        // cache: the median is what a model's weights see (still the lowest over rounds).
+        const figure = b.name === 'weights' ? m.latency.median : m.latency.min;
+        best.set(b.name, Math.min(best.get(b.name) ?? Infinity, figure));
       }
       if (wide) {
         options.onStep?.(`${wide.name} (round ${round + 1} of ${options.rounds})`);

@@ -1,7 +1,7 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
 import type { LayerLink } from './graph.js';
-import { convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
+import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import type { DeviceProfile, OpClass } from './profile.js';
 
 /**
@@ -25,6 +25,10 @@ export interface LayerLatency {
   fusedInto: string | null;
   /** For a standard conv: predicted time before and after depthwise separation. */
   separation: { beforeMs: number; afterMs: number; macRatio: number; timeRatio: number } | null;
+  /** A Conv: the kernel family ONNX Runtime runs it with (src/latency/layout.ts); null for other layers. */
+  convPath: ConvPath | null;
+  /** Part of `latencyMs` spent in the layout conversions ORT inserts because of this layer. */
+  layoutMs: number;
 }
 
 export interface LatencyTotals {
@@ -209,10 +213,11 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   const layers = report.layers.map((l, i): LayerLatency => {
     const link = links[i];
     const head = folded.get(i);
-    if (head !== undefined) return { latencyMs: 0, bound: null, fusedInto: report.layers[head].name, separation: null };
-    if (l.executions === 0) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
+    const none = { bound: null, separation: null, convPath: null, layoutMs: 0 };
+    if (head !== undefined) return { latencyMs: 0, fusedInto: report.layers[head].name, ...none };
+    if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
-    if (link?.folded) return { latencyMs: 0, bound: null, fusedInto: null, separation: null };
+    if (link?.folded) return { latencyMs: 0, fusedInto: null, ...none };
     const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) + (link?.outputBytes ?? l.activationBytes);
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
@@ -220,7 +225,8 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const geometry = l.op === 'Conv' && link ? geometryOf(link) : null;
     const once = flopsOf(l) / l.executions;
     const k = geometry ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
-    const ms = (k.ms + reorderTime(profile, layout[i].reorders)) * l.executions;
+    const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
+    const ms = k.ms * l.executions + layoutMs;
     total += ms;
     let separation: LayerLatency['separation'] = null;
     const pair = link ? separatedTime(profile, l, link, cold) : null;
@@ -230,7 +236,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
       separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };
       saved += ms - after;
     }
-    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation };
+    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: layout[i].path, layoutMs };
   });
   return {
     layers,

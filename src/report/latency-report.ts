@@ -78,7 +78,12 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
   const timed = report.layers.filter((l) => (l.latencyMs ?? 0) > 0);
   const limit = view.all ? timed.length : (view.top ?? 25);
   const rows = timed.slice().sort((a, b) => b.latencyMs! - a.latencyMs!).slice(0, limit);
-  const head = ['Layer', 'Op', 'MACs', 'Time', 'Share', 'Bound', 'Separated: time (MACs)'];
+  // With ONNX Runtime's blocked layout in the profile: which convs miss the blocked kernels, and the layout
+  // conversions a layer costs.
+  const layout = (profile.nchwcBlock ?? 1) > 1;
+  const head = ['Layer', 'Op', 'MACs', 'Time', 'Share', 'Bound', ...(layout ? ['Layout'] : []), 'Separated: time (MACs)'];
+  const layoutNote = (l: LatencyReport['layers'][number]) =>
+    [l.convPath === 'generic' ? 'generic conv (im2col)' : l.convPath === 'nchw-input' ? 'NCHW input' : '', l.layoutMs ? `+${msText(l.layoutMs)} conversions` : ''].filter(Boolean).join(', ');
   const cells = rows.map((l) => {
     const s = l.separation;
     const bound = l.bound === 'memory' ? (view.markdown ? '**memory**' : c.yellow('memory')) : (l.bound ?? '');
@@ -89,6 +94,7 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
       msText(l.latencyMs ?? null),
       total ? `${((100 * l.latencyMs!) / total).toFixed(1)}%` : '',
       bound,
+      ...(layout ? [layoutNote(l)] : []),
       s ? `${msText(s.beforeMs)} → ${msText(s.afterMs)} ×${s.timeRatio.toFixed(2)} (MACs ×${s.macRatio.toFixed(2)})` : '',
     ];
   });
@@ -99,16 +105,16 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
       ? `Separating ${report.totals.separableLayers} standard conv${report.totals.separableLayers === 1 ? '' : 's'}: ${msText(total)} → ${msText(report.totals.latencyIfSeparatedMs)} (×${(report.totals.latencyIfSeparatedMs / total).toFixed(2)}; MACs ×${(report.totals.macsIfSeparated / report.totals.macs).toFixed(2)})`
       : null;
   const hidden = timed.length - rows.length;
-  const footnote = `time = max(FLOPs / class rate, bytes moved / bandwidth (${profile.cacheGBps} GB/s up to ${profile.cacheBytes / 1024} KiB, else ${profile.memoryGBps} GB/s)) + per-op overhead (conv ${profile.overheadUs.conv}, 1×1 conv ${profile.overheadUs.pointwise}, depthwise ${profile.overheadUs.depthwise}, GEMM ${profile.overheadUs.gemm}, other ${profile.overheadUs.elementwise} µs); layers fused into a conv take no time of their own`;
+  const footnote = `time = max(FLOPs / class rate, bytes moved / bandwidth (${profile.cacheGBps} GB/s up to ${profile.cacheBytes / 1024} KiB, else ${profile.memoryGBps} GB/s)) + per-op overhead (conv ${profile.overheadUs.conv}, 1×1 conv ${profile.overheadUs.pointwise}, depthwise ${profile.overheadUs.depthwise}, GEMM ${profile.overheadUs.gemm}, other ${profile.overheadUs.elementwise} µs); layers fused into a conv take no time of their own${layout ? `; convs run in ONNX Runtime's ${profile.nchwcBlock}-channel blocked layout (padded channels) unless marked generic` : ''}`;
   if (view.markdown) {
-    const out = ['', `#### ${title}`, '', `| ${head.join(' | ')} |`, '|---|---|---:|---:|---:|---|---|'];
+    const out = ['', `#### ${title}`, '', `| ${head.join(' | ')} |`, `|---|---|---:|---:|---:|---|---|${layout ? '---|' : ''}`];
     for (const r of cells) out.push(`| ${r.join(' | ')} |`);
     if (hidden > 0) out.push('', `_${hidden} more timed layers not shown._`);
     if (sepLine) out.push('', sepLine + '.');
     out.push('', `_${footnote}._`);
     return out.join('\n') + '\n';
   }
-  const table = boxTable({ head: head.map((h) => c.bold(h)), rows: cells, aligns: ['left', 'left', 'right', 'right', 'right', 'left', 'left'], compact: true });
+  const table = boxTable({ head: head.map((h) => c.bold(h)), rows: cells, aligns: ['left', 'left', 'right', 'right', 'right', 'left', ...(layout ? (['left'] as const) : []), 'left'], compact: true });
   const out = ['', c.bold(title), table];
   if (hidden > 0) out.push(c.dim(`… ${hidden} more timed layer${hidden === 1 ? '' : 's'} (--all shows every layer)`));
   if (sepLine) out.push(c.green(sepLine));
