@@ -164,6 +164,11 @@ describe('layout conversions', () => {
     const i = links.findIndex((l) => l.name === 'scale');
     // Two conversions, each its own memory-bound kernel: 16,640 bytes in all at the cache's 100 GB/s, plus 0.5 µs each.
     expect(withLayout.layers[i].latencyMs! - without.layers[i].latencyMs!).toBeCloseTo((4 * 64 * 64 + 4 * 64) / 100e6 + 2 * 0.5e-3, 12);
+    expect(withLayout.layers[i].layoutMs).toBeCloseTo((4 * 64 * 64 + 4 * 64) / 100e6 + 2 * 0.5e-3, 12);
+    // Each conv's kernel family is in the report; a profile without a block says nothing about it.
+    const paths = Object.fromEntries(links.map((l, k) => [l.name, withLayout.layers[k].convPath]));
+    expect([paths.c1, paths.c2, paths.c3, paths.scale]).toEqual(['nchwc', 'nchwc', 'nchwc', null]);
+    expect(without.layers.every((l) => l.convPath === null)).toBe(true);
   });
 });
 

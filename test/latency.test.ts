@@ -77,7 +77,7 @@ describe('the roofline', () => {
     expect(computeUs).toBeGreaterThan(29.248);
     expect(layers[0].latencyMs).toBeCloseTo((computeUs + 2) / 1000, 12);
     expect(layers[0].bound).toBe('compute');
-    expect(layers[1]).toEqual({ latencyMs: 0, bound: null, fusedInto: 'conv', separation: null });
+    expect(layers[1]).toEqual({ latencyMs: 0, bound: null, fusedInto: 'conv', separation: null, convPath: null, layoutMs: 0 });
     // Depthwise: 256·8·9 = 18,432 MACs → 36.864 µs at 1 GFLOP/s; bytes 8192 + 288 + 8192 = 16,672 → 16.672 µs.
     // Pointwise: 256·16·8 = 32,768 MACs → 13.1072 µs at 5 GFLOP/s; activations 8192 + 16384 and weights 512 (the model's 4,672 B
     // of weights fit in the cache, so they share the activations' bandwidth): 25,088 B > 16 KiB at 1 GB/s = 25.088 µs.
