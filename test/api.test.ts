@@ -80,7 +80,7 @@ describe('library API = --format json', () => {
   it('bench: mbn.bench/1 with the MACs analyze counts', async () => {
     const r = await bench([TINY], { warmup: 0, runs: 2 });
     expect(r.schema).toBe('mbn.bench/1');
-    expect(r.options).toEqual({ warmup: 0, runs: 2, threads: 1 });
+    expect(r.options).toEqual({ warmup: 0, runs: 2, threads: 1, minTimeMs: { warmup: 0, timed: 0 } });
     expect(r.models[0].timesMs).toHaveLength(2);
     expect(r.models[0].macs).toBe((await analyze(TINY)).totals.macs);
   });

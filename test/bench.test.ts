@@ -23,7 +23,9 @@ describe.skipIf(!loadOrt())('mbn bench', () => {
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.schema).toBe('mbn.bench/1');
-    expect(out.options).toEqual({ warmup: 1, runs: 3, threads: 1 });
+    // Counts given on the command line are exact: no time floor.
+    expect(out.options).toEqual({ warmup: 1, runs: 3, threads: 1, minTimeMs: { warmup: 0, timed: 0 } });
+    for (const m of out.models) expect(m.warmupRuns).toBe(1);
     expect(out.models.map((m: { path: string }) => m.path)).toEqual([CONV, SEP]);
     const convMacs = analyzeMacs(CONV);
     const sepMacs = analyzeMacs(SEP);
@@ -52,7 +54,22 @@ describe.skipIf(!loadOrt())('mbn bench', () => {
     expect(r.stdout).toContain('dynamic_batch.onnx');
     expect(r.stdout).toContain('2x3x16x16');
     expect(r.stdout).toMatch(/MAC ratio/);
-    expect(r.stdout).toContain('0 warm-up + 2 timed runs');
+    expect(r.stdout).toContain('warm-up + timed runs per model: 0 + 2;');
+  });
+
+  it('without --runs and --warmup, a fast model gets more runs: 0.1 s of warm-up and 0.5 s of timed runs', () => {
+    const r = mbn(['bench', fixture('models/tiny_cnn.onnx'), '--format', 'json']);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.options).toEqual({ warmup: 3, runs: 20, threads: 1, minTimeMs: { warmup: 100, timed: 500 } });
+    const m = out.models[0];
+    // tiny_cnn runs in well under a millisecond: 20 runs cannot fill 0.5 s, so the floor decides.
+    expect(m.timesMs.length).toBeGreaterThan(20);
+    const timed = m.timesMs.reduce((s: number, t: number) => s + t, 0);
+    expect(timed >= 500 || m.timesMs.length === 10_000).toBe(true);
+    // Only the last run may cross the floor: without it the total is still under 0.5 s.
+    expect(timed - m.timesMs[m.timesMs.length - 1]).toBeLessThan(500);
+    expect(m.warmupRuns).toBeGreaterThan(3);
   });
 
   it('rejects a file that is not ONNX with one error line and exit 2', () => {

@@ -10,9 +10,9 @@ import { inferModel, type InferOptions } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
 
 export interface BenchOptions extends ShapeOptions, ValueOptions {
-  /** Untimed runs before timing (default 3). */
+  /** Untimed runs before timing (default 3, and more until 0.1 s has passed). */
   warmup?: number;
-  /** Timed runs per model (default 20). */
+  /** Timed runs per model (default 20, and more until the timed runs add up to 0.5 s, at most 10,000). */
   runs?: number;
   /** ONNX Runtime intra-op threads (default 1). */
   threads?: number;
@@ -33,6 +33,9 @@ function count(name: string, value: number | undefined, fallback: number, min: n
 export async function bench(paths: string[], options: BenchOptions = {}, progress: ProgressHook = () => undefined): Promise<BenchJson> {
   const warmup = count('warmup', options.warmup, 3, 0);
   const runs = count('runs', options.runs, 20, 1);
+  // A count the caller gives is exact; the defaults stretch for fast models. A profiled run keeps to the count
+  // (its trace grows with every run).
+  const minTimeMs = { warmup: options.warmup === undefined ? 100 : 0, timed: options.runs === undefined && !options.perLayer ? 500 : 0 };
   const threads = count('threads', options.threads, 1, 1);
   if (paths.length === 0) throw new MbnError('usage', 'bench needs at least one model');
   const infer = checkShapeOptions(options);
@@ -49,7 +52,7 @@ export async function bench(paths: string[], options: BenchOptions = {}, progres
   const records: BenchRecord[] = [];
   for (const p of planned) {
     const reporter = progress(`bench ${basename(p.path)}`);
-    const m = await measureModel(ort, p.path, p.inputs, { warmup, runs, threads, onRun: reporter, profile: options.perLayer });
+    const m = await measureModel(ort, p.path, p.inputs, { warmup, runs, threads, onRun: reporter, profile: options.perLayer, minTimeMs });
     reporter?.done();
     const first = records[0];
     records.push({
@@ -61,13 +64,14 @@ export async function bench(paths: string[], options: BenchOptions = {}, progres
       loadMs: m.loadMs,
       latencyMs: m.latency,
       timesMs: m.times,
+      warmupRuns: m.warmupRuns,
       latencyRatio: first ? m.latency.median / first.latencyMs.median : 1,
       macRatio: first ? (first.macs > 0 ? p.macs / first.macs : null) : p.macs > 0 ? 1 : null,
-      ...(m.trace ? perLayerFields(measuredLayers(p.report, p.links, m.trace, warmup, m.times)) : {}),
+      ...(m.trace ? perLayerFields(measuredLayers(p.report, p.links, m.trace, m.warmupRuns, m.times)) : {}),
     });
   }
   const runtime = { name: 'onnxruntime-node' as const, version: ort.env?.versions?.node ?? ort.env?.versions?.common ?? null };
-  return benchJson(records, runtime, { warmup, runs, threads });
+  return benchJson(records, runtime, { warmup, runs, threads, minTimeMs });
 }
 
 function plan(path: string, infer: InferOptions) {

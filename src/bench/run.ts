@@ -185,7 +185,16 @@ export interface MeasureOptions {
   onRun?: (done: number, total: number) => void;
   /** Run with ONNX Runtime's profiler on and return its trace (`mbn bench --per-layer`). */
   profile?: boolean;
+  /**
+   * Keep warming up past `warmup` runs until this many ms have passed, and keep timing past `runs` runs until the
+   * timed runs add up to `timedMs` (at most MAX_WARMUP and MAX_RUNS runs): a model that takes 40 µs is still
+   * warming up after 3 runs, and 20 runs of it are a millisecond of noise.
+   */
+  minTimeMs?: { warmup: number; timed: number };
 }
+
+export const MAX_WARMUP = 1000;
+export const MAX_RUNS = 10_000;
 
 export interface Measurement {
   inputs: InputSpec[];
@@ -193,6 +202,8 @@ export interface Measurement {
   loadMs: number;
   /** Milliseconds of each timed run, in order. */
   times: number[];
+  /** Untimed runs done before them. */
+  warmupRuns: number;
   latency: Latency;
   /** ONNX Runtime's profiling trace (Chrome trace events), when `profile` was asked for. */
   trace?: unknown[];
@@ -224,9 +235,14 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
       if (!session.inputNames.includes(spec.name)) continue;
       feeds[spec.name] = new ort.Tensor(spec.type, makeFeedData(spec, next), spec.dims);
     }
-    const total = options.warmup + options.runs;
+    const floor = options.minTimeMs ?? { warmup: 0, timed: 0 };
     const times: number[] = [];
-    for (let i = 0; i < total; i++) {
+    let warmupRuns = 0;
+    let warmupMs = 0;
+    let timedMs = 0;
+    const warming = () => warmupRuns < options.warmup || (warmupMs < floor.warmup && warmupRuns < MAX_WARMUP);
+    const timing = () => times.length < options.runs || (timedMs < floor.timed && times.length < MAX_RUNS);
+    for (let done = 1; warming() || timing(); done++) {
       const start = process.hrtime.bigint();
       try {
         await session.run(feeds, { logSeverityLevel: ORT_LOG_SEVERITY });
@@ -234,11 +250,18 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
         throw new MbnError('unsupported', `onnxruntime cannot run ${path}: ${firstLine(error)}${zeroFedHint(inputs)}`);
       }
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (i >= options.warmup) times.push(ms);
-      options.onRun?.(i + 1, total);
+      if (warming()) {
+        warmupRuns++;
+        warmupMs += ms;
+      } else {
+        times.push(ms);
+        timedMs += ms;
+      }
+      // Progress against the counts asked for; a time floor only adds runs to a model that is fast anyway.
+      options.onRun?.(Math.min(done, options.warmup + options.runs), options.warmup + options.runs);
     }
     const trace = profileDir ? readTrace(session, profileDir) : undefined;
-    return { inputs, loadMs, times, latency: summarize(times), ...(trace ? { trace } : {}) };
+    return { inputs, loadMs, times, warmupRuns, latency: summarize(times), ...(trace ? { trace } : {}) };
   } finally {
     await session.release();
     if (profileDir) rmSync(profileDir, { recursive: true, force: true });

@@ -18,8 +18,10 @@ export interface BenchRecord {
   /** Session creation, milliseconds. */
   loadMs: number;
   latencyMs: Measurement['latency'];
-  /** Every timed run, milliseconds. */
+  /** Every timed run, milliseconds (as many as `options` asked for, or more to fill its minimum time). */
   timesMs: number[];
+  /** Untimed runs before them. */
+  warmupRuns: number;
   /** This model's median latency over the first model's. */
   latencyRatio: number;
   /** This model's MACs over the first model's (null when the first has none). */
@@ -31,9 +33,12 @@ export interface BenchRecord {
 }
 
 export interface BenchOptions {
+  /** The fewest warm-up and timed runs per model. */
   warmup: number;
   runs: number;
   threads: number;
+  /** Past those counts, runs continue until this much time has passed (0: the count is exact). */
+  minTimeMs: { warmup: number; timed: number };
 }
 
 /** The `mbn.bench/1` document (`mbn bench --format json`, and what the library's `bench` returns). */
@@ -75,6 +80,10 @@ export function renderBenchTable(records: BenchRecord[], options: BenchOptions, 
   ]);
   const table = boxTable({ head: head.map((h) => c.bold(h)), rows, compact: true });
   const threads = `${options.threads} intra-op thread${options.threads === 1 ? '' : 's'}`;
-  const note = c.dim(`onnxruntime-node ${version ?? '?'}, ${threads}, ${options.warmup} warm-up + ${options.runs} timed runs per model; ratios are to the first model`);
+  const runsText = (r: BenchRecord) => `${r.warmupRuns} + ${r.timesMs.length}`;
+  const counts = new Set(records.map(runsText));
+  const stretched = options.minTimeMs.warmup > 0 || options.minTimeMs.timed > 0 ? `; at least ${options.warmup} + ${options.runs}, more for fast models` : '';
+  const perModel = `warm-up + timed runs ${counts.size === 1 ? `per model: ${[...counts][0]}` : `per model, in order: ${records.map(runsText).join(', ')}`}${stretched}`;
+  const note = c.dim(`onnxruntime-node ${version ?? '?'}, ${threads}, ${perModel}; ratios are to the first model`);
   return `${table}\n${note}\n`;
 }
