@@ -103,9 +103,9 @@ describe('shapes print [] for a scalar and ? when unknown', () => {
       inputs: [{ name: 'sr', type: 'int64', dims: [] }, { name: 'x', type: 'float32', dims: [1, 512] }],
       macs: 0, flops: 0, params: 0, loadMs: 1,
       latencyMs: { median: 1, p10: 1, p90: 1, mean: 1, min: 1, max: 1 },
-      timesMs: [1], latencyRatio: 1, macRatio: null,
+      timesMs: [1], warmupRuns: 1, latencyRatio: 1, macRatio: null,
     };
-    const table = renderBenchTable([record], { warmup: 1, runs: 1, threads: 1 }, null, makeStyle({ isTTY: false }, false));
+    const table = renderBenchTable([record], { warmup: 1, runs: 1, threads: 1, minTimeMs: { warmup: 0, timed: 0 } }, null, makeStyle({ isTTY: false }, false));
     expect(table).toContain('[], 1x512');
   });
 });
