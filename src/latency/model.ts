@@ -93,9 +93,17 @@ export interface ConvGeometry {
  * input (im2col) and multiplies at the GEMM rate. Profiles without the layout figures (built-ins, older ones) run
  * every conv at its class rate.
  */
-export function convTime(profile: DeviceProfile, cls: OpClass, g: ConvGeometry, flops: number, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
+export function convTime(
+  profile: DeviceProfile,
+  cls: OpClass,
+  g: ConvGeometry,
+  flops: number,
+  activationBytes: number,
+  weightBytes: number,
+  cold: WeightSource,
+  path: ConvPath = convPathOf(g.cinPerGroup, g.cout, g.group, profile.nchwcBlock ?? 1),
+): { ms: number; bound: Bound } {
   const block = profile.nchwcBlock ?? 1;
-  const path = convPathOf(g.cinPerGroup, g.cout, g.group, block);
   if (path === 'generic' && profile.im2colGBps) {
     const expandMs = g.expands ? (8 * g.cinPerGroup * g.group * g.kernel * g.pixels) / (profile.im2colGBps * 1e6) : 0;
     const k = kernelTime(profile, 'gemm', flops, activationBytes, weightBytes, cold);
@@ -224,7 +232,9 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const cls = opClass(l, link);
     const geometry = l.op === 'Conv' && link ? geometryOf(link) : null;
     const once = flopsOf(l) / l.executions;
-    const k = geometry ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+    // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
+    const path = layout[i].path;
+    const k = geometry && path ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold, path) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
     const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
