@@ -10,6 +10,7 @@ export { check, type CheckOptions } from './api/check.js';
 export { diff, type DiffOptions } from './api/diff.js';
 export { bench, type BenchOptions } from './api/bench.js';
 export { advise, type AdviseOptions } from './api/advise.js';
+export { calibrate, type CalibrateOptions } from './api/calibrate.js';
 export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/options.js';
 export { MbnError, type ErrorCode } from './errors.js';
 
@@ -23,3 +24,4 @@ export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
 export type { BenchJson, BenchRecord } from './report/bench-report.js';
 export type { AdviseJson } from './report/advise-report.js';
 export type { Finding, Severity } from './advise/define.js';
+export type { DeviceProfile, OpClass } from './latency/profile.js';

@@ -1,8 +1,10 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { advise, analyze, bench, check, diff, MbnError, separate } from '../src/index.js';
+import { advise, analyze, bench, calibrate, check, diff, MbnError, separate } from '../src/index.js';
+import { validateProfile } from '../src/latency/profile.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { loadOrt } from './helpers/ort.js';
 
 /**
  * The library API returns exactly what each command's `--format json` prints: the same document, parsed. The CLI is
@@ -83,6 +85,18 @@ describe('library API = --format json', () => {
     expect(r.options).toEqual({ warmup: 0, runs: 2, threads: 1, minTimeMs: { warmup: 0, timed: 0 } });
     expect(r.models[0].timesMs).toHaveLength(2);
     expect(r.models[0].macs).toBe((await analyze(TINY)).totals.macs);
+  });
+
+  it.skipIf(!loadOrt())('calibrate: a valid mbn.device/1 profile, each step reported, bad counts refused', async () => {
+    const steps: string[] = [];
+    const profile = await calibrate({ runs: 2, name: 'api' }, (s) => steps.push(s));
+    expect(validateProfile(JSON.parse(JSON.stringify(profile)), 'api')).toEqual(profile);
+    expect(profile).toMatchObject({ schema: 'mbn.device/1', name: 'api', calibrated: true, threads: 1 });
+    // The layout probe, then three rounds over every micro-benchmark.
+    expect(steps[0]).toBe('layout probe');
+    expect(steps.filter((s) => s.startsWith('conv ('))).toEqual(['conv (round 1 of 3)', 'conv (round 2 of 3)', 'conv (round 3 of 3)']);
+    await expect(calibrate({ threads: 0 })).rejects.toMatchObject({ code: 'usage' });
+    await expect(calibrate({ runs: 1.5 })).rejects.toMatchObject({ code: 'usage' });
   });
 
   it('bad input throws MbnError with its code; bad option values are usage errors', async () => {

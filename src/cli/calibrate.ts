@@ -1,8 +1,6 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { loadOrt } from '../bench/run.js';
 import { MbnError, quote } from '../errors.js';
-import { calibrate } from '../latency/measure.js';
+import { calibrate } from '../api/calibrate.js';
 import { write } from './output.js';
 
 export interface CalibrateCliOptions {
@@ -18,15 +16,7 @@ export async function runCalibrate(opts: CalibrateCliOptions): Promise<void> {
   if (opts.output && existsSync(opts.output) && !opts.force) {
     throw new MbnError('output-exists', `${quote(opts.output)} exists; use --force to overwrite it`);
   }
-  const ort = loadOrt();
-  const profile = await calibrate(ort, {
-    threads: opts.threads,
-    runs: opts.runs,
-    rounds: 3,
-    warmup: 2,
-    name: opts.name ?? `${hostname()}-${opts.threads}t`,
-    onStep: opts.output ? (name) => write(2, `calibrate: ${name}…\n`) : undefined,
-  });
+  const profile = await calibrate({ threads: opts.threads, runs: opts.runs, name: opts.name }, opts.output ? (name) => write(2, `calibrate: ${name}…\n`) : undefined);
   const text = JSON.stringify(profile, null, 2) + '\n';
   if (!opts.output) {
     write(1, text);
