@@ -462,3 +462,64 @@ describe('mbn rewrite --hard-swish', () => {
     expect(r.stdout).toContain('output deviation not measured: nothing was rewritten');
   });
 });
+
+describe('runtime-conv-path: convs ONNX Runtime on x86 keeps off its blocked kernels', () => {
+  /** 16 → dw16 → 1×1 to 6 → dw6 → 3×3 to 18 → 3×3 18 → 32 → 4 groups of 8 → 1×1 to 8, at 16×16. */
+  function ladder(): string {
+    const weights: (TensorSpec & { name: string })[] = [];
+    const nodes: NodeSpec[] = [];
+    let prev = 'x';
+    const conv = (name: string, cin: number, cout: number, k: number, group = 1) => {
+      const dims = [cout, cin / group, k, k];
+      weights.push({ name: `${name}.w`, dtype: 1, dims, values: new Array(dims.reduce((a, b) => a * b, 1)).fill(0.01) });
+      nodes.push({ op: 'Conv', name, inputs: [prev, `${name}.w`], outputs: [`${name}.y`], attrs: { kernel_shape: [k, k], pads: k === 3 ? [1, 1, 1, 1] : [0, 0, 0, 0], group } });
+      prev = `${name}.y`;
+    };
+    conv('dw16', 16, 16, 3, 16);
+    conv('pw6', 16, 6, 1);
+    conv('dw6', 6, 6, 3, 6);
+    conv('c18', 6, 18, 3);
+    conv('c32', 18, 32, 3);
+    conv('g4', 32, 32, 3, 4);
+    conv('out', 32, 8, 1);
+    const path = join(dir, 'ladder.onnx');
+    writeFileSync(path, buildModel({ opset: 13, inputs: [{ name: 'x', dtype: 1, shape: [1, 16, 16, 16] }], outputs: [prev], initializers: weights, nodes }));
+    return path;
+  }
+
+  it('flags a depthwise conv on 6 channels and a 3×3 conv on 18 everywhere, 8-channel groups on AVX-512; not the rest', () => {
+    const j = advise(ladder());
+    const found = byRule(j, 'runtime-conv-path');
+    expect(found.map((f) => [f.layers[0], f.severity])).toEqual([['dw6', 'warning'], ['c32', 'warning'], ['g4', 'warning']]);
+    expect(found[0].message).toBe('depthwise conv on 6 channels, not a multiple of 4: ONNX Runtime on x86 runs it as im2col + GEMM per channel, not in its depthwise kernel');
+    expect(found[0].fix.text).toBe('use 8 channels (a multiple of 4) in this block, or measure with mbn bench --per-layer');
+    expect(found[1].message).toBe('18 input channels, not a multiple of 4: ONNX Runtime on x86 cannot convert them to its blocked layout and runs im2col + GEMM');
+    expect(found[2].message).toBe('4 groups of 8 → 8 channels: ONNX Runtime on AVX-512 CPUs blocks a grouped conv only with whole blocks of 16 channels per group, so it runs im2col + GEMM per group');
+  });
+
+  it.skipIf(!ort)('agrees with the graph ONNX Runtime optimizes on this machine', async () => {
+    const path = ladder();
+    const optimized = join(dir, 'ladder.optimized.onnx');
+    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 4 });
+    await session.release();
+    const { readModel } = await import('../src/onnx/read.js');
+    const { detectNchwcBlock } = await import('../src/latency/measure.js');
+    const block = await detectNchwcBlock(ort as never, dir);
+    const nodes = readModel(optimized).graph.nodes;
+    // ORT keeps the name of a conv it leaves alone; a blocked one becomes a com.microsoft.nchwc node named after its output.
+    const plain = new Set(nodes.filter((n) => n.opType === 'Conv' && n.domain !== 'com.microsoft.nchwc').map((n) => n.name));
+    if (block <= 1) return;
+    expect(plain.has('dw6')).toBe(true);
+    expect(plain.has('c32')).toBe(true);
+    expect(plain.has('g4')).toBe(block === 16);
+    for (const name of ['dw16', 'pw6', 'c18', 'out']) expect(plain.has(name)).toBe(false);
+  });
+
+  it('a depthwise conv on the model\'s 3-channel input: keep the first conv dense', () => {
+    const path = join(dir, 'stem.onnx');
+    const w = { name: 'w', dtype: 1, dims: [3, 1, 3, 3], values: new Array(27).fill(0.1) };
+    writeFileSync(path, buildModel({ opset: 13, inputs: [{ name: 'img', dtype: 1, shape: [1, 3, 32, 32] }], outputs: ['y'], initializers: [w], nodes: [{ op: 'Conv', name: 'stem/Conv_depthwise', inputs: ['img', 'w'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 3 } }] }));
+    const [f] = byRule(advise(path), 'runtime-conv-path');
+    expect(f.fix.text).toBe("it reads the model's 3-channel input: keep the first conv dense, as MobileNet does (mbn separate --exclude 'stem/Conv')");
+  });
+});

@@ -7,6 +7,7 @@ import { type AdviseOptions, type AdviseRule, DEFAULT_ADVISE_OPTIONS, type Findi
 import { findBlocks } from './blocks.js';
 import { AdviseGraph } from './graph.js';
 import { invertedResidualSummary } from './inverted-residual-summary.js';
+import { runtimeConvPath } from './runtime-conv-path.js';
 import { separableConv } from './separable-conv.js';
 import { sigmoidGateToHardsigmoid } from './sigmoid-gate-to-hardsigmoid.js';
 import { swishToHardswish } from './swish-to-hardswish.js';
@@ -19,6 +20,7 @@ export const RULES: readonly AdviseRule[] = [
   swishToHardswish,
   sigmoidGateToHardsigmoid,
   channelAlignment,
+  runtimeConvPath,
 ];
 
 /** One row of the blocks table (JSON `blocks`). */

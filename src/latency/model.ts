@@ -76,7 +76,7 @@ export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, 
 }
 
 /** What decides a conv's kernel: channels, groups, kernel elements, output pixels, whether its input is expanded. */
-export interface ConvGeometry {
+export interface ConvKernel {
   cinPerGroup: number;
   cout: number;
   group: number;
@@ -96,7 +96,7 @@ export interface ConvGeometry {
 export function convTime(
   profile: DeviceProfile,
   cls: OpClass,
-  g: ConvGeometry,
+  g: ConvKernel,
   flops: number,
   activationBytes: number,
   weightBytes: number,
@@ -118,7 +118,7 @@ export function convTime(
 }
 
 /** A Conv layer's geometry from its link (null when a shape is unknown). */
-function geometryOf(link: LayerLink): ConvGeometry | null {
+function geometryOf(link: LayerLink): ConvKernel | null {
   const w = link.inputShapes[1];
   const y = link.outputShape;
   if (!w || w.length < 3 || !y || y.length !== w.length || w[0] === 0) return null;
@@ -192,8 +192,8 @@ export function separatedTime(
   const midBytes = pixels * mid * elementBytes;
   const dwMacs = pixels * mid * K;
   const pwMacs = pixels * s.N * (mid / s.group);
-  const dwGeometry: ConvGeometry = { cinPerGroup: 1, cout: mid, group: s.M, kernel: K, pixels, expands: true };
-  const pwGeometry: ConvGeometry = { cinPerGroup: mid / s.group, cout: s.N, group: s.group, kernel: 1, pixels, expands: false };
+  const dwGeometry: ConvKernel = { cinPerGroup: 1, cout: mid, group: s.M, kernel: K, pixels, expands: true };
+  const pwGeometry: ConvKernel = { cinPerGroup: mid / s.group, cout: s.N, group: s.group, kernel: 1, pixels, expands: false };
   const dw = convTime(profile, 'depthwise', dwGeometry, 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
   const pw = convTime(profile, 'pointwise', pwGeometry, 2 * pwMacs, midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
   // The pair's own layout: the depthwise conv's output reaches a pointwise conv that takes it in NCHW.
