@@ -515,6 +515,14 @@ describe('runtime-conv-path: convs ONNX Runtime on x86 keeps off its blocked ker
     for (const name of ['dw16', 'pw6', 'c18', 'out']) expect(plain.has(name)).toBe(false);
   });
 
+  it('RegNet-Y 400MF: its sixteen 8-channel-group convs (AVX-512); ShuffleNetV2: four depthwise convs on 58 channels', () => {
+    const regnet = byRule(advise(fixture('graph-only/zoo/regnet_y_400mf.onnx')), 'runtime-conv-path');
+    expect(regnet).toHaveLength(16);
+    expect(regnet.every((f) => / groups of 8 → 8 channels: ONNX Runtime on AVX-512 CPUs /.test(f.message))).toBe(true);
+    const shuffle = byRule(advise(fixture('graph-only/zoo/shufflenet_v2_x1_0.onnx')), 'runtime-conv-path');
+    expect(shuffle.map((f) => f.message.slice(0, 33))).toEqual(new Array(4).fill('depthwise conv on 58 channels, no'));
+  });
+
   it('a depthwise conv on the model\'s 3-channel input: keep the first conv dense', () => {
     const path = join(dir, 'stem.onnx');
     const w = { name: 'w', dtype: 1, dims: [3, 1, 3, 3], values: new Array(27).fill(0.1) };
