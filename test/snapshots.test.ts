@@ -63,4 +63,8 @@ describe('the JSON contracts', () => {
   it('mbn.advise/1', () => {
     expect(json(['advise', 'fixtures/models/mobilenet_v2_w035.onnx'])).toMatchSnapshot();
   });
+
+  it('mbn.advise/1: an incomplete one (PaddleOCR cls, symbolic H and W: MACs and FLOPs unknown)', () => {
+    expect(json(['advise', 'fixtures/real/ppocr_mobile_v2_cls.onnx'])).toMatchSnapshot();
+  });
 });

@@ -17,7 +17,8 @@ export const bottleneckNonlinearity = defineRule({
       if (b.afterProject.length === 0 || b.output >= b.width) continue;
       const names = b.afterProject.map((s) => s.name).join(', then ');
       const activationLayers = b.afterProject.flatMap((s) => s.nodes.map((n) => graph.layerName(n)));
-      const flops = b.afterProject.flatMap((s) => s.nodes).reduce((sum, n) => sum + (graph.byNode.get(n)?.report.otherFlops ?? 0), 0);
+      const nodes = b.afterProject.flatMap((s) => s.nodes);
+      const flops = nodes.every((n) => graph.nodeKnown(n)) ? nodes.reduce((sum, n) => sum + (graph.byNode.get(n)?.report.otherFlops ?? 0), 0) : null;
       findings.push({
         rule: 'bottleneck-nonlinearity',
         severity: b.residual ? 'error' : 'warning',

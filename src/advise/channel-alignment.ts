@@ -1,4 +1,4 @@
-import { defineRule, type Finding } from './define.js';
+import { defineRule, figure, type Finding } from './define.js';
 
 /**
  * MobileNet's `_make_divisible` (torchvision and the TF reference code) rounds every width to a multiple of 8:
@@ -20,15 +20,15 @@ export const channelAlignment = defineRule({
       const up = Math.ceil(conv.outChannels / ALIGNMENT) * ALIGNMENT;
       const down = Math.floor(conv.outChannels / ALIGNMENT) * ALIGNMENT;
       // This layer's cost scales with its output channels; its readers' costs change too and are not counted here.
-      const costUp = Math.round((report.macs * up) / conv.outChannels) - report.macs;
+      const costUp = graph.figuresKnown(report) ? Math.round((report.macs * up) / conv.outChannels) - report.macs : null;
       findings.push({
         rule: 'channel-alignment',
         severity: 'info',
         layers: [report.name],
         message: `${conv.outChannels} output channels, not a multiple of ${ALIGNMENT}: hardware that works in groups of ${ALIGNMENT} or 16 pads them`,
         fix: {
-          text: `use ${up} channels (+${costUp} MACs in this layer)${down > 0 ? ` or ${down}` : ''}, as MobileNet's _make_divisible does, and retrain`,
-          macsSaved: -costUp,
+          text: `use ${up} channels (+${figure(costUp)} MACs in this layer)${down > 0 ? ` or ${down}` : ''}, as MobileNet's _make_divisible does, and retrain`,
+          macsSaved: costUp === null ? null : -costUp,
           otherFlopsSaved: null,
           paramsSaved: null,
         },

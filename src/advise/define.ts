@@ -11,7 +11,10 @@ export type Severity = 'error' | 'warning' | 'info';
 
 export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'error'];
 
-/** What to do about a finding and what it would change, in the cost report's own units (null: not a cost change). */
+/**
+ * What to do about a finding and what it would change, in the cost report's own units (null: not a cost change, or
+ * unknown because it depends on an input dim that was assumed; see AdviseGraph.figuresKnown).
+ */
 export interface Fix {
   text: string;
   /** MACs per inference the fix removes (negative: it adds). */
@@ -57,6 +60,16 @@ export interface AdviseRule {
 
 export function defineRule(rule: AdviseRule): AdviseRule {
   return rule;
+}
+
+/** A figure in a finding's text: `?` when it is unknown (it would depend on an input dim that was assumed). */
+export function figure(n: number | null): string {
+  return n === null ? '?' : String(n);
+}
+
+/** A share as a percentage, `?` when unknown. */
+export function percent(x: number | null): string {
+  return x === null ? '?' : `${(100 * x).toFixed(1)}%`;
 }
 
 export function atLeast(severity: Severity, threshold: Severity): boolean {

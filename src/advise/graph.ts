@@ -1,6 +1,6 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import { type ConvShape, convShapeOf } from '../cost/separable.js';
-import { type Model, type Node, attr } from '../ir/types.js';
+import { type Graph, type Model, type Node, attr } from '../ir/types.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
 
 /**
@@ -42,6 +42,10 @@ export class AdviseGraph {
   private readonly readers = new Map<string, Node[]>();
   private readonly constants = new Set<string>();
   private readonly graphOutputs: Set<string>;
+  /** Layers whose shapes, and so MACs and FLOPs, may come from an input dim that nothing fixed (assumed 1). */
+  private readonly assumedShapes = new Set<LayerReport>();
+  /** The report's totals include no such layer. */
+  readonly totalsKnown: boolean;
 
   constructor(
     readonly model: Model,
@@ -66,6 +70,33 @@ export class AdviseGraph {
       if (n.opType === 'Constant' && n.domain === '') for (const o of n.outputs) this.constants.add(o);
     }
     this.graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
+    // A shape is worked out from its node's inputs and constants alone: a tensor computed from no input whose dim
+    // was assumed (at any distance, through Shape too) has the same shape whatever that dim is. The batch dim set
+    // to 1 is the per-sample convention, not an assumption (see Gap).
+    const assumed = new Set(inferred.assumed.filter((a) => !a.batch).map((a) => a.input));
+    this.totalsKnown = assumed.size === 0;
+    if (assumed.size > 0) {
+      const tainted = new Set(assumed);
+      inferred.layers.forEach((record, i) => {
+        // Subgraph layers: shapes that may come from their parent's reads as well; not told apart.
+        const reads = record.scope === '' ? [...record.node.inputs, ...outerReads(record.node)] : null;
+        if (reads === null || reads.some((name) => tainted.has(name))) {
+          this.assumedShapes.add(report.layers[i]);
+          if (reads !== null) for (const o of record.node.outputs) if (o) tainted.add(o);
+        }
+      });
+    }
+  }
+
+  /** Whether a layer's MACs and FLOPs were counted on shapes that no assumed input dim decided. */
+  figuresKnown(layer: LayerReport): boolean {
+    return !this.assumedShapes.has(layer);
+  }
+
+  /** figuresKnown for a main-graph node (true for a node without a layer: it counts nothing). */
+  nodeKnown(node: Node): boolean {
+    const layer = this.byNode.get(node);
+    return !layer || this.figuresKnown(layer.report);
   }
 
   producer(name: string): Node | undefined {
@@ -100,6 +131,11 @@ export class AdviseGraph {
 
   macs(node: Node): number {
     return this.byNode.get(node)?.report.macs ?? 0;
+  }
+
+  /** The MACs of these nodes, or null when one of them was counted on an assumed input dim. */
+  knownMacs(nodes: readonly Node[]): number | null {
+    return nodes.every((n) => this.nodeKnown(n)) ? nodes.reduce((s, n) => s + this.macs(n), 0) : null;
   }
 
   conv(node: Node): ConvShape | null {
@@ -212,4 +248,23 @@ export class AdviseGraph {
     }
     return null;
   }
+}
+
+/** Names that a node's If/Loop/Scan bodies read (from this graph or their own: a superset of what they take from outside). */
+function outerReads(node: Node): string[] {
+  const names: string[] = [];
+  const visit = (g: Graph) => {
+    for (const n of g.nodes) {
+      for (const i of n.inputs) if (i) names.push(i);
+      for (const a of n.attributes) {
+        if (a.data.type === 'graph') visit(a.data.value);
+        else if (a.data.type === 'graphs') a.data.value.forEach(visit);
+      }
+    }
+  };
+  for (const a of node.attributes) {
+    if (a.data.type === 'graph') visit(a.data.value);
+    else if (a.data.type === 'graphs') a.data.value.forEach(visit);
+  }
+  return names;
 }

@@ -33,12 +33,14 @@ export interface BlockRow {
   output: number;
   stride: number;
   residual: boolean;
-  /** Every layer of the block: convs, activations, squeeze-and-excite, the residual Add. */
-  macs: number;
+  /** Every layer of the block: convs, activations, squeeze-and-excite, the residual Add (null: counted on an assumed input dim). */
+  macs: number | null;
 }
 
 export interface AdviseResult {
   report: Report;
+  /** The report's MAC and FLOP totals were counted on no assumed input dim (else advise shows them as unknown). */
+  totalsKnown: boolean;
   findings: Finding[];
   blocks: BlockRow[];
 }
@@ -59,7 +61,7 @@ export function adviseModel(model: Model, inferOptions: InferOptions = {}, optio
     output: b.output,
     stride: b.stride,
     residual: b.residual !== null,
-    macs: b.nodes.reduce((s, n) => s + graph.macs(n), 0),
+    macs: graph.knownMacs(b.nodes),
   }));
-  return { report, findings, blocks: rows };
+  return { report, totalsKnown: graph.totalsKnown, findings, blocks: rows };
 }

@@ -1,4 +1,4 @@
-import { defineRule } from './define.js';
+import { defineRule, figure } from './define.js';
 
 /**
  * How MobileNet-family engineers read a model: its inverted residual blocks with their expansion ratios and
@@ -14,13 +14,13 @@ export const invertedResidualSummary = defineRule({
     const ratios = [...new Set(blocks.map((b) => ratio(b.width / b.input)))];
     const residual = blocks.filter((b) => b.residual).length;
     const se = blocks.filter((b) => b.squeezeExcite).length;
-    const macs = blocks.reduce((s, b) => s + b.nodes.reduce((m, n) => m + graph.macs(n), 0), 0);
-    const share = report.totals.macs > 0 ? ` (${((100 * macs) / report.totals.macs).toFixed(1)}% of the model's MACs)` : '';
+    const macs = graph.knownMacs(blocks.flatMap((b) => b.nodes));
+    const share = macs !== null && graph.totalsKnown && report.totals.macs > 0 ? ` (${((100 * macs) / report.totals.macs).toFixed(1)}% of the model's MACs)` : '';
     return [{
       rule: 'inverted-residual-summary',
       severity: 'info',
       layers: blocks.map((b) => graph.layerName(b.depthwise)),
-      message: `${blocks.length} inverted residual block${blocks.length === 1 ? '' : 's'}, expansion ratios ${ratios.join(', ')}; ${residual} with a residual Add${se ? `, ${se} with squeeze-and-excite` : ''}; ${macs} MACs${share}`,
+      message: `${blocks.length} inverted residual block${blocks.length === 1 ? '' : 's'}, expansion ratios ${ratios.join(', ')}; ${residual} with a residual Add${se ? `, ${se} with squeeze-and-excite` : ''}; ${figure(macs)} MACs${share}`,
       fix: { text: 'none needed: see the blocks table', macsSaved: null, otherFlopsSaved: null, paramsSaved: null },
     }];
   },

@@ -1,35 +1,38 @@
-import { defineRule, type Finding } from './define.js';
+import { defineRule, figure, type Finding, percent } from './define.js';
 
 /**
  * MobileNet V1 (Howard et al., 2017, §3.1): a standard conv with a kernel larger than 1×1 costs D_K²·M·N·D_F²;
  * a depthwise + pointwise pair costs D_K²·M·D_F² + M·N·D_F². Reported when the saving, from the cost report's own
  * separable projection, is at least --min-saving of the whole model's MACs. The stem, a conv on the model's input
  * or on at most 4 channels (an image's), is left alone: MobileNet keeps its first layer a full conv (Table 1),
- * since a depthwise filter per colour channel has too little to work with.
+ * since a depthwise filter per colour channel has too little to work with. A conv counted on an assumed input dim
+ * has no known saving: it is reported whatever --min-saving says, its MACs as unknown.
  */
 export const separableConv = defineRule({
   id: 'separable-conv',
   source: 'Howard et al., MobileNets, 2017, §3.1',
   summary: 'a standard conv (kernel > 1×1) whose depthwise separation would save at least --min-saving of the model’s MACs',
   check({ report, graph, options }) {
-    const total = report.totals.macs;
+    const total = graph.totalsKnown ? report.totals.macs : null;
     const findings: Finding[] = [];
     const graphInputs = new Set(graph.model.graph.inputs.map((i) => i.name));
     const stems = new Set(graph.layers.filter((g) => graphInputs.has(g.node.inputs[0])).map((g) => g.report));
     for (const l of report.layers) {
       const s = l.separable;
-      if (!s || !l.counted || total <= 0 || stems.has(l) || s.M <= 4) continue;
-      const saved = l.macs - s.macsAfter * l.executions;
-      const share = saved / total;
-      if (share < options.minSaving) continue;
+      if (!s || !l.counted || total === 0 || stems.has(l) || s.M <= 4) continue;
+      const known = graph.figuresKnown(l);
+      const macs = known ? l.macs : null;
+      const saved = known ? l.macs - s.macsAfter * l.executions : null;
+      const share = saved !== null && total !== null ? saved / total : null;
+      if (share !== null && share < options.minSaving) continue;
       const kernel = s.kernel.join('×');
       findings.push({
         rule: 'separable-conv',
         severity: 'warning',
         layers: [l.name],
-        message: `${kernel} conv ${s.M}→${s.N}${s.group > 1 ? ` (group ${s.group})` : ''} costs ${l.macs} MACs, ${pct(l.macs / total)} of the model; as depthwise + pointwise it would cost ${pct(s.reduction)} of that`,
+        message: `${kernel} conv ${s.M}→${s.N}${s.group > 1 ? ` (group ${s.group})` : ''} costs ${figure(macs)} MACs, ${percent(macs !== null && total !== null ? macs / total : null)} of the model; as depthwise + pointwise it would cost ${percent(s.reduction)} of that`,
         fix: {
-          text: `separate it (mbn separate --include '${l.name}') and fine-tune: saves ${saved} MACs (${pct(share)} of the model) and ${s.params - s.paramsAfter} params`,
+          text: `separate it (mbn separate --include '${l.name}') and fine-tune: saves ${figure(saved)} MACs (${percent(share)} of the model) and ${s.params - s.paramsAfter} params`,
           macsSaved: saved,
           otherFlopsSaved: null,
           paramsSaved: s.params - s.paramsAfter,
@@ -39,7 +42,3 @@ export const separableConv = defineRule({
     return findings;
   },
 });
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
-}

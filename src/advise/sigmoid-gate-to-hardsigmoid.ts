@@ -13,7 +13,7 @@ export const sigmoidGateToHardsigmoid = defineRule({
   check({ graph }) {
     const findings: Finding[] = [];
     for (const g of findSigmoidPatterns(graph.model.graph).gates) {
-      const shape = graph.byNode.get(g.sigmoid)?.report.outputShapes[0] ?? null;
+      const shape = graph.nodeKnown(g.sigmoid) ? graph.byNode.get(g.sigmoid)?.report.outputShapes[0] ?? null : null;
       findings.push({
         rule: 'sigmoid-gate-to-hardsigmoid',
         severity: 'warning',

@@ -18,7 +18,9 @@ export const swishToHardswish = defineRule({
     for (const m of patterns.swish) {
       const nodes = [m.sigmoid, ...m.muls];
       const before = nodes.reduce((s, n) => s + (report(n)?.otherFlops ?? 0), 0);
-      const shapes = m.muls.map((n) => report(n)?.outputShapes[0] ?? null);
+      // A shape worked out from an assumed input dim is not the tensor's: unknown, as the FLOPs that follow from it.
+      const known = nodes.every((n) => graph.nodeKnown(n));
+      const shapes = m.muls.map((n) => (known ? report(n)?.outputShapes[0] ?? null : null));
       // mbn's convention counts HardSwish as 1 FLOP per output element, like Sigmoid and Mul each.
       const after = shapes.every((s) => s !== null) ? shapes.reduce((s, shape) => s + elements(shape!), 0) : null;
       const saved = after === null ? null : before - after;

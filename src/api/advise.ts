@@ -1,13 +1,16 @@
 import { atLeast, DEFAULT_ADVISE_OPTIONS, type Severity } from '../advise/define.js';
 import { adviseModel } from '../advise/index.js';
+import { blockingGaps } from '../budget/completeness.js';
 import { MbnError, quote } from '../errors.js';
 import { readModel } from '../onnx/read.js';
 import { type AdviseJson, type AdviseView, adviseJson } from '../report/advise-report.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
 
 export interface AdviseOptions extends ShapeOptions {
-  /** `passed` is false when a finding of this severity or worse is found. */
+  /** `passed` is false when a finding of this severity or worse is found, or when the analysis is incomplete. */
   failOn?: 'warning' | 'error';
+  /** Op types whose uncounted layers do not keep `failOn` from passing (`--allow-uncounted`). */
+  allowUncounted?: string[];
   /** separable-conv: report convs whose separation saves at least this share of the model's MACs (default 0.01). */
   minSaving?: number;
 }
@@ -25,8 +28,10 @@ export function adviseFile(path: string, opts: AdviseOptions = {}): AdviseView {
   try {
     const result = adviseModel(model, { inputShapes: infer.inputShapes, batch: infer.batch }, { ...DEFAULT_ADVISE_OPTIONS, minSaving: opts.minSaving ?? DEFAULT_ADVISE_OPTIONS.minSaving });
     const failOn: Severity | null = opts.failOn ?? null;
-    const failed = failOn !== null && result.findings.some((f) => atLeast(f.severity, failOn));
-    return { path, result, failOn, failed };
+    // The completeness rule of every gate: an incomplete analysis never passes --fail-on.
+    const blocking = blockingGaps(result.report.incomplete, opts.allowUncounted ?? []);
+    const failed = failOn !== null && (blocking.length > 0 || result.findings.some((f) => atLeast(f.severity, failOn)));
+    return { path, result, failOn, blocking, failed };
   } finally {
     model.source.close();
   }

@@ -243,7 +243,11 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
       const checked: CheckedModel = { name, model: shown, totals: figuresOf(report.totals), complete: report.totals.complete, incomplete: report.incomplete };
       models.push(checked);
       const records = budgetRecords(name, shown, checked.totals, entry.limits, gaps.length === 0);
-      if (entry.advise && advice) records.push(adviseRecord(name, shown, advice, entry.advise));
+      if (entry.advise && advice) {
+        // As latency: advice on an incomplete analysis never passes (its findings' figures may be unknown too).
+        const record = adviseRecord(name, shown, advice, entry.advise);
+        records.push(gaps.length > 0 ? { ...record, passed: false, message: `${record.message}; the analysis is incomplete, so it cannot pass` } : record);
+      }
       // Predicted latency of an incomplete analysis leaves out the layers mbn could not count: it never passes.
       if (latency) records.push(gaps.length > 0 ? { ...latency, passed: false, message: `${latency.message}; the analysis is incomplete, so it cannot pass` } : latency);
       records.push(...incompleteRecords(name, shown, describeGaps(gaps, report.model.inputs)));

@@ -107,19 +107,24 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
     const shapes = { inputShapes: infer.inputShapes, batch: infer.batch };
     if (!dryRun) {
       const writing = progress(`writing ${basename(output)}`);
+      // The written model is analyzed, and checked on the calibration data, while staged (its data file beside it):
+      // a model that fails either is never put in place.
+      const check = async (staged: string): Promise<void> => {
+        writing?.done();
+        const written = readModel(staged);
+        try {
+          summary.after = analyzeModel(written, shapes);
+        } finally {
+          written.source.close();
+        }
+        if (calibration) await verifyOnData(calibration, path, staged);
+      };
       try {
         const data = built.externalData && dataTarget ? { target: dataTarget, parts: built.externalData.parts } : null;
-        await writeModelWithData(path, { target: modelTarget, pieces: built.pieces, source: model.source, progress: writing }, data);
+        await writeModelWithData(path, { target: modelTarget, pieces: built.pieces, source: model.source, progress: writing }, data, check);
       } finally {
         writing?.done();
       }
-      const written = readModel(output);
-      try {
-        summary.after = analyzeModel(written, shapes);
-      } finally {
-        written.source.close();
-      }
-      if (calibration) await verifyOnData(calibration, path, output);
     } else if (plan.chosen.length === 0) {
       // Nothing rewritten: the "rewritten" model is the input byte for byte, and its analysis is the one just made.
       summary.after = plan.before;

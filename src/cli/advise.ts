@@ -1,5 +1,7 @@
 import { adviseFile, type AdviseOptions } from '../api/advise.js';
+import { describeGaps } from '../budget/completeness.js';
 import { renderAdviseJson, renderAdviseMarkdown, renderAdviseTable } from '../report/advise-report.js';
+import { terminalText } from '../report/safe-text.js';
 import { makeStyle } from '../report/style.js';
 import { write } from './output.js';
 
@@ -8,10 +10,16 @@ export interface AdviseCliOptions extends AdviseOptions {
   color?: boolean;
 }
 
-/** Runs `mbn advise`; returns whether a finding at or above --fail-on was found (exit 1). */
+/** Runs `mbn advise`; returns whether --fail-on failed: a finding at or above it, or an incomplete analysis (exit 1). */
 export function runAdvise(path: string, opts: AdviseCliOptions): { failed: boolean } {
   const view = adviseFile(path, opts);
   const text = opts.format === 'json' ? renderAdviseJson(view) : opts.format === 'md' ? renderAdviseMarkdown(view) : renderAdviseTable(view, makeStyle(process.stdout, opts.color));
   write(1, text);
+  // As `analyze` says for its budgets: what is missing and how to fix it.
+  if (view.failOn !== null && view.blocking.length > 0) {
+    const err = makeStyle(process.stderr, opts.color);
+    write(2, `${err.red('✖')} the analysis is incomplete, so --fail-on cannot pass:\n`);
+    for (const line of describeGaps(view.blocking, view.result.report.model.inputs)) write(2, `  ${terminalText(line)}\n`);
+  }
   return { failed: view.failed };
 }

@@ -116,6 +116,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--min-saving <fraction>', 'separable-conv: report convs whose separation saves at least this share of the model MACs (default 1%)', parseFraction('--min-saving', 1))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(advise);
+  allowUncountedOption(advise);
   advise.action(async (path: string, opts) => {
     const { runAdvise } = await import('./advise.js');
     state.budgetsExceeded ||= runAdvise(path, opts).failed;

@@ -78,13 +78,12 @@ export async function runRewrite(path: string, opts: RewriteCliOptions): Promise
       }
     };
     const external = hasExternalData(model);
-    // Checked before writing where the bytes stand alone; a model with external data is checked once written
-    // with its own data file, which its relative locations need.
+    // Checked before anything is in place: where the bytes stand alone, from them; a model with external data once
+    // staged with its own data file beside it, which its relative locations need (a failure there writes nothing).
     if (!external) await measure(Buffer.concat(plan.pieces.map((p) => (p instanceof Uint8Array ? p : model.source.view(p.start, p.end)))));
     if (!opts.dryRun) {
       const data = plan.externalData && dataTarget ? { target: dataTarget, parts: plan.externalData.parts } : null;
-      await writeModelWithData(path, { target: modelTarget, pieces: plan.pieces, source: model.source }, data);
-      if (external) await measure(output);
+      await writeModelWithData(path, { target: modelTarget, pieces: plan.pieces, source: model.source }, data, external ? measure : undefined);
     } else if (external && !summary.deviationSkipped) {
       summary.deviationSkipped = 'the model keeps weights in external data: the dry run does not run it';
     }

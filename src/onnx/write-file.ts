@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type Stats, closeSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync,
+  type Stats, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Interrupted, MbnError, quote } from '../errors.js';
+import { clipEnd } from '../util/text.js';
 import { type DataPart, DataFileSource } from './external.js';
 import { type ByteSource, FileSource } from './source.js';
 import { fsErrorReason } from '../util/fs-error.js';
@@ -120,11 +121,25 @@ function removeStaleTemps(path: string): void {
     if (pid === process.pid || !Number.isSafeInteger(pid) || pid <= 0 || isRunning(pid)) continue;
     try {
       const p = join(folder, entry);
-      if (lstatSync(p).isFile()) unlinkSync(p);
+      const stat = lstatSync(p);
+      if (stat.isFile()) unlinkSync(p);
+      else if (stat.isDirectory()) removeStagingFolder(p);
     } catch {
       // Gone already, or not ours to remove.
     }
   }
+}
+
+/**
+ * A staging folder of a verified write (see writeFiles) left by a killed process: its files, then itself. Only
+ * regular files directly inside are removed; anything else keeps the folder (rmdir then fails).
+ */
+function removeStagingFolder(path: string): void {
+  for (const entry of readdirSync(path)) {
+    const p = join(path, entry);
+    if (lstatSync(p).isFile()) unlinkSync(p);
+  }
+  rmdirSync(path);
 }
 
 function isRunning(pid: number): boolean {
@@ -149,15 +164,17 @@ export interface StagedFile {
 /** One file being staged; its steps write up to about COPY_CHUNK bytes each, so a caller can pause in between. */
 class Stage implements StagedFile {
   readonly steps: Generator<void, void, void>;
-  private readonly tmp: string;
+  /** The temporary file: beside the target, or the target's own name in a staging folder (see writeFiles). */
+  readonly tmp: string;
   private created = false;
   constructor(
     private readonly target: WriteTarget,
     pieces: Piece[],
     source: ByteSource,
     progress?: Progress,
+    tmp?: string,
   ) {
-    this.tmp = tempName(target.path);
+    this.tmp = tmp ?? tempName(target.path);
     this.steps = this.write(pieces, source, progress);
   }
 
@@ -259,12 +276,23 @@ export interface FileWrite {
 }
 
 /**
+ * Checks staged files before they are renamed into place. It gets their paths, in the order of the files: each
+ * under its target's own name, all in one private folder beside the targets, so that a model finds its data file
+ * by its relative location as it will once in place. A throw removes them all: nothing is written.
+ */
+export type VerifyStaged = (paths: string[]) => Promise<void>;
+
+/**
  * Writes several files as one: each is staged completely (and synced) before any is renamed into place. SIGINT,
  * SIGTERM and SIGHUP are caught while the temporary files exist: the write stops at its next step (at most a few
  * MB later), removes them, and throws Interrupted. Outside this window the signals keep their default action;
  * nothing is on disk then, or the output is complete.
+ *
+ * With `verify`, the files are staged in a private folder (`.<name>.<pid>.<hex>.tmp`, beside the first target)
+ * under their final names and checked there before any is renamed into place; every target must then be in the
+ * same folder. A failed check removes the staged files and the folder, and its error says nothing was written.
  */
-export async function writeFiles(files: readonly FileWrite[]): Promise<void> {
+export async function writeFiles(files: readonly FileWrite[], verify?: VerifyStaged): Promise<void> {
   let caught: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     caught ??= signal;
@@ -274,32 +302,78 @@ export async function writeFiles(files: readonly FileWrite[]): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     if (caught) throw new Interrupted(caught);
   };
+  const folder = verify && files.length > 0 ? dirname(files[0].target.path) : null;
+  if (folder !== null && files.some((f) => dirname(f.target.path) !== folder)) {
+    throw new Error('writeFiles: verified files must share one folder');
+  }
   for (const s of CAUGHT_SIGNALS) process.on(s, onSignal);
   const stages: Stage[] = [];
+  let staging: string | null = null;
   try {
     for (const f of files) {
       checkTarget(f.target);
       removeStaleTemps(f.target.path);
-      const stage = new Stage(f.target, f.pieces, f.source, f.progress);
+    }
+    if (folder !== null) {
+      const dir = tempName(files[0].target.path);
+      try {
+        mkdirSync(dir, 0o700);
+      } catch (error) {
+        throw new MbnError('write-failed', `cannot write ${quote(files[0].target.path)}: ${reason(error)}; nothing was written`);
+      }
+      staging = dir;
+    }
+    for (const f of files) {
+      const stage = new Stage(f.target, f.pieces, f.source, f.progress, staging === null ? undefined : join(staging, basename(f.target.path)));
       stages.push(stage);
       while (!stage.steps.next().done) await pause();
     }
     await pause();
+    if (verify) {
+      try {
+        await verify(stages.map((s) => s.tmp));
+      } catch (error) {
+        throw nothingWritten(error);
+      }
+      await pause();
+    }
     for (const s of stages) s.commit();
   } catch (error) {
     for (const s of stages) s.abort();
     throw error;
   } finally {
+    if (staging !== null) {
+      try {
+        rmdirSync(staging);
+      } catch {
+        // Not empty only if something else wrote there: left for the user (removeStaleTemps keeps it too).
+      }
+    }
     for (const s of CAUGHT_SIGNALS) process.off(s, onSignal);
   }
+}
+
+/** A failed check of staged files, saying that nothing was written (at the end, where a reader looks for it). */
+function nothingWritten(error: unknown): unknown {
+  if (error instanceof Interrupted || !(error instanceof Error)) return error;
+  // The CLI cuts an internal error's message at 500 characters: the cause is cut first, never this ending.
+  const message = `${clipEnd(error.message, 400)}; nothing was written`;
+  return error instanceof MbnError ? new MbnError(error.code, message) : new Error(message, { cause: error });
 }
 
 /**
  * Writes a rewritten model and, when it keeps weights outside, its own data file: the new weights and a byte copy of
  * every external tensor it keeps, read from the input's data files only as the writer asks (DataFileSource vets them
  * first). Both files are staged and synced before either is renamed into place; a signal meanwhile removes both.
+ * `verify` gets the staged model's path (its data file beside it under its final name) before anything is in place:
+ * a throw there leaves no output (see writeFiles).
  */
-export async function writeModelWithData(inputPath: string, model: FileWrite, data: { target: WriteTarget; parts: readonly DataPart[] } | null): Promise<void> {
+export async function writeModelWithData(
+  inputPath: string,
+  model: FileWrite,
+  data: { target: WriteTarget; parts: readonly DataPart[] } | null,
+  verify?: (stagedModel: string) => Promise<void>,
+): Promise<void> {
   const files: FileWrite[] = [];
   let source: DataFileSource | null = null;
   try {
@@ -308,7 +382,7 @@ export async function writeModelWithData(inputPath: string, model: FileWrite, da
       files.push({ target: data.target, pieces: [{ start: 0, end: source.size }], source });
     }
     files.push(model);
-    await writeFiles(files);
+    await writeFiles(files, verify && ((paths) => verify(paths[paths.length - 1])));
   } finally {
     source?.close();
   }

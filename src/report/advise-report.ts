@@ -1,14 +1,18 @@
 import type { ChalkInstance } from 'chalk';
-import { MD_NAME_WIDTH, markdownCode, terminalCell, terminalText } from './safe-text.js';
+import { MD_NAME_WIDTH, markdownCode, markdownText, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import type { AdviseResult, BlockRow } from '../advise/index.js';
 import type { Finding, Severity } from '../advise/define.js';
+import type { Gap } from '../cost/analyze.js';
+import { gapSummary } from '../budget/completeness.js';
 import { mdEscape } from './analyze-report.js';
 import { grouped, human } from './units.js';
 
 /**
  * `mbn advise` output. JSON (`"schema": "mbn.advise/1"`) is the contract: `findings` ({rule, severity, layers,
- * message, fix}) and `blocks` ({layers, input, expand, output, stride, residual, macs}); fields may be added.
+ * message, fix}) and `blocks` ({layers, input, expand, output, stride, residual, macs}), `complete` and `incomplete`
+ * as in `mbn analyze`'s report; fields may be added. A MAC or FLOP figure counted on an assumed input dim is null
+ * (`?` in text).
  */
 export const ADVISE_SCHEMA = 'mbn.advise/1';
 
@@ -17,29 +21,40 @@ export interface AdviseView {
   result: AdviseResult;
   /** --fail-on: the severity from which findings fail (null: never). */
   failOn: Severity | null;
+  /** The gaps that keep --fail-on from passing: the report's, less the uncounted layers of --allow-uncounted ops. */
+  blocking: Gap[];
+  /** --fail-on failed: a finding at or above it, or an incomplete analysis (`blocking`). */
   failed: boolean;
 }
 
 /** The `mbn.advise/1` document (`mbn advise --format json`, and what the library's `advise` returns). */
 export interface AdviseJson {
   schema: typeof ADVISE_SCHEMA;
-  model: { path: string; macs: number; flops: number; params: number };
+  /** MACs and FLOPs are null when an input dim was assumed (see `incomplete`). */
+  model: { path: string; macs: number | null; flops: number | null; params: number };
   counts: Record<Severity, number>;
   /** The severity from which findings fail (null: never). */
   failOn: Severity | null;
   passed: boolean;
+  /** As in `mbn analyze`'s report: false when a layer that runs is not counted or an input dim was assumed. */
+  complete: boolean;
+  incomplete: Gap[];
   findings: Finding[];
   blocks: BlockRow[];
 }
 
 export function adviseJson(view: AdviseView): AdviseJson {
   const { result } = view;
+  const totals = result.report.totals;
+  const known = result.totalsKnown;
   return {
     schema: ADVISE_SCHEMA,
-    model: { path: view.path, macs: result.report.totals.macs, flops: result.report.totals.flops, params: result.report.totals.params },
+    model: { path: view.path, macs: known ? totals.macs : null, flops: known ? totals.flops : null, params: totals.params },
     counts: counts(result.findings),
     failOn: view.failOn,
     passed: !view.failed,
+    complete: totals.complete,
+    incomplete: result.report.incomplete,
     findings: result.findings,
     blocks: result.blocks,
   };
@@ -58,9 +73,20 @@ function counts(findings: Finding[]): Record<Severity, number> {
 function summary(view: AdviseView): string {
   const c = counts(view.result.findings);
   const parts = [`${c.error} error${c.error === 1 ? '' : 's'}`, `${c.warning} warning${c.warning === 1 ? '' : 's'}`, `${c.info} info`];
-  const gate = view.failOn ? (view.failed ? ` — fails --fail-on ${view.failOn}` : ` — passes --fail-on ${view.failOn}`) : '';
+  const incomplete = view.blocking.length > 0 ? ': the analysis is incomplete' : '';
+  const gate = view.failOn ? (view.failed ? ` — fails --fail-on ${view.failOn}${incomplete}` : ` — passes --fail-on ${view.failOn}`) : '';
   return `${parts.join(', ')}${gate}`;
 }
+
+/** The line above the findings of an incomplete analysis (as `mbn analyze` has above its totals). */
+function incompleteLine(view: AdviseView): string | null {
+  const { report } = view.result;
+  if (report.totals.complete) return null;
+  const unknown = report.incomplete.some((g) => g.kind === 'assumed-dim') ? 'MACs and FLOPs counted on an assumed dim show as ?, and ' : '';
+  return `⚠ Incomplete analysis: ${gapSummary(report.incomplete)}; ${unknown}--fail-on cannot pass it (see --input, --allow-uncounted)`;
+}
+
+const macsCell = (macs: number | null, format: (n: number) => string) => (macs === null ? '?' : format(macs));
 
 function ratio(b: BlockRow): string {
   const t = b.expand / b.input;
@@ -72,10 +98,12 @@ const MARK: Record<Severity, string> = { error: '✖', warning: '⚠', info: '�
 export function renderAdviseTable(view: AdviseView, c: ChalkInstance): string {
   const out: string[] = [];
   const { blocks, findings } = view.result;
+  const warning = incompleteLine(view);
+  if (warning) out.push(c.yellow.bold(terminalText(warning)), '');
   if (blocks.length > 0) {
     const rows = blocks.map((b, i) => {
       const dw = b.layers[b.layers.length - 2] ?? '';
-      return [String(i + 1), `${b.input} → ${b.expand} → ${b.output}`, ratio(b), String(b.stride), b.residual ? 'yes' : 'no', human(b.macs), terminalCell(dw)];
+      return [String(i + 1), `${b.input} → ${b.expand} → ${b.output}`, ratio(b), String(b.stride), b.residual ? 'yes' : 'no', macsCell(b.macs, human), terminalCell(dw)];
     });
     out.push(c.bold(`Inverted residual blocks (${blocks.length})`));
     out.push(
@@ -108,13 +136,15 @@ export function renderAdviseMarkdown(view: AdviseView): string {
   out.push(`### mbn advise: ${markdownCode(view.path, MD_NAME_WIDTH)}`);
   out.push('');
   out.push(summary(view));
+  const warning = incompleteLine(view);
+  if (warning) out.push('', `**${markdownText(warning)}**`);
   if (blocks.length > 0) {
     out.push('');
     out.push(`**Inverted residual blocks (${blocks.length})**`);
     out.push('');
     out.push('| # | in → expand → out | t | stride | residual | MACs |');
     out.push('|---:|---:|---:|---:|---|---:|');
-    blocks.forEach((b, i) => out.push(`| ${i + 1} | ${b.input} → ${b.expand} → ${b.output} | ${ratio(b)} | ${b.stride} | ${b.residual ? 'yes' : 'no'} | ${grouped(b.macs)} |`));
+    blocks.forEach((b, i) => out.push(`| ${i + 1} | ${b.input} → ${b.expand} → ${b.output} | ${ratio(b)} | ${b.stride} | ${b.residual ? 'yes' : 'no'} | ${macsCell(b.macs, grouped)} |`));
   }
   if (findings.length > 0) {
     out.push('');
