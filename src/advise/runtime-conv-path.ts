@@ -21,8 +21,9 @@ export const runtimeConvPath = defineRule({
     for (const { node, report } of graph.layers) {
       const conv = graph.conv(node);
       if (!conv || conv.kernel.length !== 2 || !report.counted) continue;
-      // A layer under 0.1% of the model's MACs (a squeeze-and-excite conv on a 1×1 map) cannot matter.
-      if (report.macs < model.totals.macs / 1000) continue;
+      // A layer under 0.1% of the model's MACs (a squeeze-and-excite conv on a 1×1 map) cannot matter; when the
+      // figures rest on an assumed input dim, the share is unknown and the layer is listed.
+      if (graph.figuresKnown(report) && graph.totalsKnown && report.macs < model.totals.macs / 1000) continue;
       const perGroup = conv.inChannels / conv.group;
       const everywhere = convPathOf(perGroup, conv.outChannels, conv.group, AVX2_BLOCK) === 'generic';
       if (!everywhere && convPathOf(perGroup, conv.outChannels, conv.group, AVX512_BLOCK) !== 'generic') continue;
