@@ -201,38 +201,33 @@ function benchmarks(block: number): MicroBenchmark[] {
   ];
 }
 
-/** The largest per-core cache (L2 on most CPUs) from Linux's sysfs; 512 KiB when unknown. */
-export function cacheSize(): number {
-  let best = 0;
+/** CPU 0's caches from Linux's sysfs: level, bytes, and whether other cores share it; empty when unknown. */
+function cpuCaches(): { level: number; bytes: number; shared: boolean }[] {
+  const caches: { level: number; bytes: number; shared: boolean }[] = [];
   for (let i = 0; i < 8; i++) {
     const dir = `/sys/devices/system/cpu/cpu0/cache/index${i}`;
     try {
       const level = Number(readFileSync(`${dir}/level`, 'utf8'));
-      const shared = readFileSync(`${dir}/shared_cpu_list`, 'utf8').trim();
+      const shared = readFileSync(`${dir}/shared_cpu_list`, 'utf8').trim() !== '0';
       const m = /^([0-9]+)K$/.exec(readFileSync(`${dir}/size`, 'utf8').trim());
-      // The last level shared by several cores is not this core's to use alone.
-      if (m && level >= 2 && (level === 2 || shared === '0')) best = Math.max(best, Number(m[1]) * 1024);
+      if (m) caches.push({ level, bytes: Number(m[1]) * 1024, shared });
     } catch {
       break;
     }
   }
-  return best || 512 * 1024;
+  return caches;
 }
 
-/** The last-level cache shared by the cores (L3 on most CPUs) from Linux's sysfs; null when unknown. */
+/** The largest per-core cache (L2 on most CPUs); 512 KiB when unknown. A level-3 cache shared by several cores is not this core's to use alone. */
+export function cacheSize(): number {
+  const own = cpuCaches().filter((c) => c.level === 2 || (c.level > 2 && !c.shared));
+  return own.length ? Math.max(...own.map((c) => c.bytes)) : 512 * 1024;
+}
+
+/** The last-level cache (L3 on most CPUs, shared by the cores); null when unknown. */
 export function lastLevelCacheSize(): number | null {
-  let best: number | null = null;
-  for (let i = 0; i < 8; i++) {
-    const dir = `/sys/devices/system/cpu/cpu0/cache/index${i}`;
-    try {
-      const level = Number(readFileSync(`${dir}/level`, 'utf8'));
-      const m = /^([0-9]+)K$/.exec(readFileSync(`${dir}/size`, 'utf8').trim());
-      if (m && level >= 3) best = Math.max(best ?? 0, Number(m[1]) * 1024);
-    } catch {
-      break;
-    }
-  }
-  return best;
+  const last = cpuCaches().filter((c) => c.level >= 3);
+  return last.length ? Math.max(...last.map((c) => c.bytes)) : null;
 }
 
 export interface CalibrateOptions {
