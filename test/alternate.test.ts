@@ -149,3 +149,29 @@ describe('PointwiseStats.samplePixels', () => {
     expect([...picked].filter((p) => other.has(p)).length).toBeLessThan(picked.length / 2);
   });
 });
+
+describe('alternateRefit with output weights', () => {
+  it('fits the filters to the output channels that count (as a BatchNormalization after the conv scales them)', () => {
+    // 2 input channels, q = 2, rank 1, 2 outputs. Output 0 is exactly a rank-1 pair with filter angles (0.4, 1.9),
+    // output 1 one with angles (−1, 2.6): no single set of filters serves both. Weighting one output (1 against
+    // 1e-9) makes the refit find that output's filters and fit it exactly.
+    const [C, q, N, pixels] = [2, 2, 2, 200];
+    const zq = randomZ(C * q, pixels);
+    const anglesOf = [[0.4, 1.9], [-1, 2.6]];
+    const y = new Float64Array(N * pixels);
+    anglesOf.forEach((angles, o) => {
+      const z = applyMix(zq, Float64Array.from(angles.flatMap((t) => [Math.cos(t), Math.sin(t)])), C, 1, q, pixels);
+      for (let p = 0; p < pixels; p++) y[o * pixels + p] = 1.5 * z[p] - 0.7 * z[pixels + p] + o;
+    });
+    const stats = new PointwiseStats(1, C * q, N);
+    stats.add(zq, y, 1, pixels);
+    const first = stats.solve(0, [0, 2]);
+    const start = { weights: Float64Array.from([first.weights[0], first.weights[2], first.weights[4], first.weights[6]]), bias: first.bias, error: first.error };
+    for (const [o, outputWeights] of [[0, Float64Array.from([1, 1e-9])], [1, Float64Array.from([1e-9, 1])]] as const) {
+      const fit = alternateRefit(stats, 1, q, start, { ridge: 1e-12, filterRidge: 1e-12, maxRounds: 500, tolerance: 0, outputWeights });
+      const residuals = stats.mixed(fit.mix, 1, q).residuals(fit.weights, fit.bias);
+      expect(Math.sqrt(residuals[o] / stats.yyOut[o])).toBeLessThan(1e-3);
+      expect(Math.sqrt(residuals[1 - o] / stats.yyOut[1 - o])).toBeGreaterThan(0.05);
+    }
+  });
+});

@@ -9,6 +9,7 @@ import { type AlternatingOptions, alternateRefit, mixFilters } from '../rewrite/
 import { PointwiseStats } from '../rewrite/refit.js';
 import { type CandidateLayer, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
 import { decodeFloats, numberToFloat16 } from '../tensor/float.js';
+import { outputImportance } from './importance.js';
 import type { CalibrationBatch } from './inputs.js';
 
 /**
@@ -232,7 +233,8 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     const pw = new Float64Array(conv.outChannels * keep.length);
     for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = first.weights[n * cg * q + keep[i]];
     if (!options.alternate) return { weights: pw, bias: first.bias, error: first.error, depthwise: null, rounds: 0 };
-    const alt = alternateRefit(stats, r, q, { weights: pw, bias: first.bias, error: first.error }, options.alternate.options);
+    const importance = outputImportance(model, c) ?? undefined;
+    const alt = alternateRefit(stats, r, q, { weights: pw, bias: first.bias, error: first.error }, { ...options.alternate.options, outputWeights: importance });
     const depthwise = alt.rounds ? mixFilters(collected.depthwise.data, alt.mix, conv.inChannels, r, q) : null;
     return { weights: alt.weights, bias: alt.bias, error: alt.error, depthwise, rounds: alt.rounds };
   }

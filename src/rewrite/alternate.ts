@@ -21,8 +21,10 @@
  *     depends on what every other channel's depthwise output contributes through PᵀP, which needs the cross-channel
  *     moments Gq. Collecting them for all K directions (q = K, the full (C·K)² patch Gram) costs K²/r² times the
  *     pointwise statistics; q = r + 1 or r + 2 keeps most of the gain at a fraction of it (see collect.ts).
+ * With output weights W (AlternatingOptions.outputWeights) the loss is Σ_n w_n Σ_p (ŷ − y)²: PᵀP above becomes
+ * PᵀWP and the right-hand side's Σ_n gains w_n; the pointwise step does not change (one least squares per output).
  * Both steps are proximal (the ridge pulls towards the current values), so neither can raise L; a round is still
- * accepted only if the error on the statistics went down, and rounds stop when it improves by less than `tolerance`
+ * accepted only if L on the statistics went down, and rounds stop when it improves by less than `tolerance`
  * (relative). Between rounds each depthwise filter is rescaled to unit norm (the pointwise column takes the scale),
  * which leaves ŷ unchanged.
  */
@@ -47,6 +49,13 @@ export interface AlternatingOptions {
   filterRidge: number;
   maxRounds: number;
   tolerance: number;
+  /**
+   * [N]: how much each output channel's error counts in the filter step and in accepting a round, e.g. (γ/σ)² of a
+   * BatchNormalization that follows the conv (its error is scaled so on the way on). Absent: all alike. The pointwise
+   * step is the same whatever the weights (each output channel is its own least squares); the filter step is not:
+   * through PᵀWP it trades error between output channels.
+   */
+  outputWeights?: Float64Array;
 }
 
 /**
@@ -60,16 +69,29 @@ export function alternateRefit(stats: PointwiseStats, r: number, q: number, star
   for (let c = 0; c < channels; c++) for (let u = 0; u < r; u++) mix[(c * r + u) * q + u] = 1;
   let best: AlternatingResult = { mix, weights: start.weights, bias: start.bias, error: start.error, rounds: 0 };
   if (r >= q) return best;
+  const w = options.outputWeights ?? new Float64Array(stats.groups * stats.outPerGroup).fill(1);
+  // The objective: Σ_n w_n·residual_n / Σ_n w_n·Σy_n² (the relative error when all weights are 1).
+  let total = 0;
+  stats.yyOut.forEach((yy, n) => (total += w[n] * yy));
+  const weighted = (s: PointwiseStats, weights: Float64Array, bias: Float64Array) => {
+    let e = 0;
+    s.residuals(weights, bias).forEach((res, n) => (e += w[n] * res));
+    return total > 0 ? Math.sqrt(e / total) : Math.sqrt(e);
+  };
+  let bestObjective = weighted(stats.mixed(mix, r, q), best.weights, best.bias);
   for (let round = 1; round <= options.maxRounds; round++) {
     mix = Float64Array.from(best.mix);
     const weights = Float64Array.from(best.weights);
-    for (let G = 0; G < stats.groups; G++) filterStep(stats, G, mix, weights, best.bias, r, q, options.filterRidge);
+    for (let G = 0; G < stats.groups; G++) filterStep(stats, G, mix, weights, best.bias, r, q, options.filterRidge, w);
     normalise(mix, weights, stats.groups, cg, stats.outPerGroup, r, q);
-    const fit = stats.mixed(mix, r, q).solve(options.ridge, undefined, weights);
-    if (!(fit.error < best.error)) break;
-    const gain = best.error - fit.error;
+    const mixed = stats.mixed(mix, r, q);
+    const fit = mixed.solve(options.ridge, undefined, weights);
+    const objective = weighted(mixed, fit.weights, fit.bias);
+    if (!(objective < bestObjective)) break;
+    const gain = bestObjective - objective;
     best = { mix, weights: fit.weights, bias: fit.bias, error: fit.error, rounds: round };
-    if (gain < options.tolerance * best.error) break;
+    bestObjective = objective;
+    if (gain < options.tolerance * objective) break;
   }
   return best;
 }
@@ -91,7 +113,7 @@ export function mixFilters(filters: Float64Array, mix: Float64Array, channels: n
 }
 
 /** One block Gauss–Seidel sweep over the input channels of group G (see the header); updates mix in place. */
-function filterStep(stats: PointwiseStats, G: number, mix: Float64Array, weights: Float64Array, bias: Float64Array, r: number, q: number, ridge: number): void {
+function filterStep(stats: PointwiseStats, G: number, mix: Float64Array, weights: Float64Array, bias: Float64Array, r: number, q: number, ridge: number, w: Float64Array): void {
   const ng = stats.outPerGroup;
   const zq = stats.zPerGroup;
   const cg = zq / q;
@@ -104,8 +126,9 @@ function filterStep(stats: PointwiseStats, G: number, mix: Float64Array, weights
   const ptp = new Float64Array(zr * zr);
   for (let n = 0; n < ng; n++) {
     const row = (G * ng + n) * zr;
+    const wn = w[G * ng + n];
     for (let i = 0; i < zr; i++) {
-      const pi = weights[row + i];
+      const pi = wn * weights[row + i];
       if (pi === 0) continue;
       for (let j = 0; j < zr; j++) ptp[i * zr + j] += pi * weights[row + j];
     }
@@ -118,7 +141,7 @@ function filterStep(stats: PointwiseStats, G: number, mix: Float64Array, weights
       const sum = at(i, zq);
       for (let u = 0; u < r; u++) {
         let s = 0;
-        for (let n = 0; n < ng; n++) s += P(n, cl * r + u) * (cross[i * ng + n] - bias[G * ng + n] * sum);
+        for (let n = 0; n < ng; n++) s += w[G * ng + n] * P(n, cl * r + u) * (cross[i * ng + n] - bias[G * ng + n] * sum);
         h[(cl * r + u) * q + j] = s;
       }
     }

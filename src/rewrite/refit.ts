@@ -24,6 +24,8 @@ export class PointwiseStats {
   readonly cross: Float64Array[];
   /** Σ y² over every output value. */
   yy = 0;
+  /** [g·ng]: Σ y² per output channel. */
+  readonly yyOut: Float64Array;
   pixels = 0;
 
   constructor(
@@ -36,6 +38,7 @@ export class PointwiseStats {
     const d = zPerGroup + 1;
     this.gram = Array.from({ length: groups }, () => new Float64Array(d * d));
     this.cross = Array.from({ length: groups }, () => new Float64Array(d * outPerGroup));
+    this.yyOut = new Float64Array(groups * outPerGroup);
   }
 
   /**
@@ -84,6 +87,7 @@ export class PointwiseStats {
           }
           cross[zg * ng + n] += sum;
           this.yy += sq;
+          this.yyOut[G * ng + n] += sq;
         }
       }
     }
@@ -129,6 +133,32 @@ export class PointwiseStats {
     return this.yy > 0 ? Math.sqrt(Math.max(0, residual) / this.yy) : Math.sqrt(Math.max(0, residual));
   }
 
+  /** [g·ng]: Σ (P·Z + c − Y)² per output channel, for weights [N, zg] and bias [N], on the accumulated data. */
+  residuals(weights: Float64Array, bias: Float64Array): Float64Array {
+    const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
+    const d = zg + 1;
+    const out = new Float64Array(g * ng);
+    const x = new Float64Array(d);
+    for (let G = 0; G < g; G++) {
+      const full = this.gram[G];
+      for (let n = 0; n < ng; n++) {
+        const row = (G * ng + n) * zg;
+        for (let i = 0; i < zg; i++) x[i] = weights[row + i];
+        x[zg] = bias[G * ng + n];
+        let r = this.yyOut[G * ng + n];
+        for (let i = 0; i < d; i++) {
+          if (x[i] === 0) continue;
+          r -= 2 * x[i] * this.cross[G][i * ng + n];
+          let gx = 0;
+          for (let j = 0; j < d; j++) gx += (i <= j ? full[i * d + j] : full[j * d + i]) * x[j];
+          r += x[i] * gx;
+        }
+        out[G * ng + n] = Math.max(0, r);
+      }
+    }
+    return out;
+  }
+
   /**
    * The statistics of Z = Â·Zq, where these were collected on Zq with q depthwise channels per input channel and
    * `mix` ([C, r, q]) gives each input channel's r outputs as combinations of its q: G' = Â G Âᵀ, H' = Â H (the bias
@@ -140,6 +170,7 @@ export class PointwiseStats {
     const zr = cg * r;
     const out = new PointwiseStats(g, zr, ng);
     out.yy = this.yy;
+    out.yyOut.set(this.yyOut);
     out.pixels = this.pixels;
     const d = zq + 1;
     const dr = zr + 1;
