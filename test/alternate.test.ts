@@ -1,7 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { outputImportance } from '../src/calibrate/importance.js';
+import { readModel } from '../src/onnx/read.js';
 import { alternateRefit, mixFilters } from '../src/rewrite/alternate.js';
+import type { CandidateLayer } from '../src/rewrite/separate.js';
 import { PointwiseStats } from '../src/rewrite/refit.js';
 import { mulberry32 } from '../src/util/random.js';
+import { fixture } from './helpers/cli.js';
+import { pythonOnnx } from './helpers/python.js';
 
 /**
  * The alternating refit works on statistics only (rewrite/alternate.ts): these tests check its algebra against
@@ -173,5 +179,37 @@ describe('alternateRefit with output weights', () => {
       expect(Math.sqrt(residuals[o] / stats.yyOut[o])).toBeLessThan(1e-3);
       expect(Math.sqrt(residuals[1 - o] / stats.yyOut[1 - o])).toBeGreaterThan(0.05);
     }
+  });
+});
+
+describe('outputImportance', () => {
+  it("is (γ/√(σ² + ε))² of the BatchNormalization after PaddleOCR cls's stem, as onnx's numpy_helper reads it", () => {
+    const path = fixture('real/ppocr_mobile_v2_cls.onnx');
+    const model = readModel(path);
+    const conv = model.graph.nodes.find((n) => n.name === 'p2o.Conv.0')!;
+    const layer = { node: conv, graph: model.graph, conv: { outChannels: 8 } } as unknown as CandidateLayer;
+    const w = outputImportance(model, layer)!;
+    expect(w).toHaveLength(8);
+    if (!pythonOnnx()) return;
+    const script = [
+      'import onnx, sys, json',
+      'from onnx import numpy_helper',
+      'm = onnx.load(sys.argv[1])',
+      'conv = next(n for n in m.graph.node if n.name == "p2o.Conv.0")',
+      'bn = next(n for n in m.graph.node if conv.output[0] in n.input)',
+      'init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}',
+      'init.update({n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in m.graph.node if n.op_type == "Constant"})',
+      'eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)',
+      'g, v = init[bn.input[1]].astype("float64"), init[bn.input[4]].astype("float64")',
+      'print(json.dumps([bn.op_type] + list(g * g / (v + eps))))',
+    ].join('\n');
+    const r = spawnSync('/usr/bin/python3', ['-c', script, path], { encoding: 'utf8' });
+    const [op, ...expected] = JSON.parse(r.stdout);
+    expect(op).toBe('BatchNormalization');
+    expected.forEach((e: number, i: number) => expect(w[i]).toBeCloseTo(e, 4));
+    // A conv that feeds anything but a BatchNormalization alone gets no weights (all channels alike).
+    const det = readModel(fixture('real/ppocr_v4_det.onnx'));
+    const se = det.graph.nodes.find((n) => n.name === 'p2o.Conv.58')!;
+    expect(outputImportance(det, { node: se, graph: det.graph, conv: { outChannels: 24 } } as unknown as CandidateLayer)).toBeNull();
   });
 });
