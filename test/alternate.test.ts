@@ -123,6 +123,15 @@ describe('alternateRefit', () => {
     expect(fit.error).toBeLessThanOrEqual(start.error);
     const z = applyMix(zq, fit.mix, C, 1, q, pixels);
     expect(directError(z, y, fit.weights, fit.bias, C, N, pixels)).toBeCloseTo(fit.error, 9);
+    // Measured on the data it was fitted on, every round is better: the last one is the best.
+    const checked = alternateRefit(stats, 1, q, start, { ridge: 1e-2, filterRidge: 1e-2, maxRounds: 20, tolerance: 1e-3, validation: stats });
+    expect(checked.rounds).toBeGreaterThan(0);
+    expect(checked.bestValidated).toBe(checked.rounds);
+    // On unrelated data (the same inputs, other outputs) fitting these outputs better does not help.
+    const other = new PointwiseStats(1, C * q, N);
+    other.add(zq, randomZ(N, pixels), 1, pixels);
+    const unrelated = alternateRefit(stats, 1, q, start, { ridge: 1e-2, filterRidge: 1e-2, maxRounds: 20, tolerance: 1e-3, validation: other });
+    expect(unrelated.bestValidated).toBeLessThan(unrelated.rounds);
     const full = stats.solve(1e-2);
     const same = alternateRefit(stats, q, q, { weights: full.weights, bias: full.bias, error: full.error }, { ridge: 1e-2, filterRidge: 1e-2, maxRounds: 20, tolerance: 1e-3 });
     expect([same.rounds, same.error]).toEqual([0, full.error]);

@@ -67,14 +67,15 @@ describe.skipIf(!ort)('calibrated separation on pretrained models', () => {
     const r = separateJson([det, '-o', out, ...DET, '--calibrate', detData, '--refit-depthwise']);
     const k = r.calibration;
     expect(r.layers.map((l: { multiplier: number }) => l.multiplier)).toEqual([1, 1, 1, 1, 1, 1]);
-    // Measured: plain SVD 1.000, pointwise refit 0.574 (not half), filters and pointwise alternated 0.411.
+    // Measured: plain SVD 1.000, pointwise refit 0.574 (not half), filters and pointwise alternated 0.446.
     expect(worst(pointwiseOnly.outputs)).toBeGreaterThan(worst(pointwiseOnly.svdOutputs) / 2);
     expect(worst(k.outputs)).toBeLessThanOrEqual(worst(k.svdOutputs) / 2);
     expect(worst(k.outputs)).toBeLessThan(worst(pointwiseOnly.outputs));
-    for (const l of k.layers) expect(l.filterRounds).toBeGreaterThan(0);
+    // Rounds are kept only where they lowered the error on the batches they were not fitted on: the stem and Conv.58.
+    expect(k.layers.map((l: { filterRounds: number }) => l.filterRounds > 0)).toEqual([true, false, false, false, true, false]);
     // The stem sees the model's own input in both runs: there the alternation can only lower the error on the data.
     expect(k.layers[0].refitError).toBeLessThan(pointwiseOnly.layers[0].refitError);
-    expect(k.notes).toContain("--refit-depthwise: the depthwise filters of 6 of 6 layers were refitted (alternating with the pointwise fit until the layer's error on the data stopped improving)");
+    expect(k.notes).toContain('--refit-depthwise: the depthwise filters of 2 of 6 layers were refitted (rounds fitted on half the batches and kept while they lowered the error on the other half)');
     // The written filters are the ones the statistics assumed: ONNX Runtime's run of the file on the held-back
     // images gives the reported error.
     let dd = 0;

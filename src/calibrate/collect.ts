@@ -191,7 +191,10 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
     const yNames = wave.map((c) => c.node.outputs[0]);
     const rewritten = modelBytes(model, plan, plan.chosen, wave.map((c, i) => ({ name: zNames[i], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 })));
-    const stats = wave.map((c) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group));
+    const statsOf = (c: CandidateLayer) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group);
+    // With the alternating refit, even and odd batches are summed apart: the rounds are chosen on one half and
+    // checked on the other (fitAt), then run on both.
+    const halves = wave.map((c) => (options.alternate ? [statsOf(c), statsOf(c)] : [statsOf(c)]));
     let b: OrtSession | null = null;
     try {
       b = await open(ort, rewritten.bytes, 'the rewritten model', true);
@@ -205,7 +208,8 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
           const zv = rb[zNames[i]] && floatValues(rb[zNames[i]]);
           if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
           const pixels = ya.dims.slice(2).reduce((p, d) => p * d, 1);
-          stats[i].add(zv, yv, ya.dims[0], pixels, stats[i].samplePixels(pixels, pixels * ya.dims[0] * feeds.length, index) ?? undefined);
+          const into = halves[i][index % halves[i].length];
+          into.add(zv, yv, ya.dims[0], pixels, into.samplePixels(pixels, pixels * ya.dims[0] * feeds.length, index) ?? undefined);
         });
       }
     } finally {
@@ -215,44 +219,57 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
         c.weights = base.get(c)!;
       }
     }
-    return wave.map((c, i) => finish(c, stats[i], ranksOf.get(c)!, collectedAt.get(c)!));
+    return wave.map((c, i) => finish(c, halves[i], ranksOf.get(c)!, collectedAt.get(c)!));
   }
 
   /**
    * The fit at rank r from statistics collected at rank q ≥ r: the pointwise least squares on the first r filters
    * of every input channel, then (with `alternate`, r < q) the alternating refit of filters and pointwise weights.
    */
-  function fitAt(c: CandidateLayer, stats: PointwiseStats, collected: SeparatedWeights, r: number): Fit {
+  function fitAt(c: CandidateLayer, halves: PointwiseStats[], collected: SeparatedWeights, r: number): Fit {
     const conv = c.conv!;
     const q = collected.rank;
     const cg = conv.inChannels / conv.group;
     const keep = keepOf(cg, r, q);
-    const first = stats.solve(options.ridge, r === q ? undefined : keep, collected.pointwise.data);
-    if (r === q) return { ...first, depthwise: null, rounds: 0 };
-    // Keep the first r of every input channel's q filters, in the rank-r layout.
-    const pw = new Float64Array(conv.outChannels * keep.length);
-    for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = first.weights[n * cg * q + keep[i]];
-    if (!options.alternate) return { weights: pw, bias: first.bias, error: first.error, depthwise: null, rounds: 0 };
+    const stats = sum(halves);
+    const pointwise = (s: PointwiseStats) => {
+      const first = s.solve(options.ridge, r === q ? undefined : keep, collected.pointwise.data);
+      // Keep the first r of every input channel's q filters, in the rank-r layout.
+      const pw = new Float64Array(conv.outChannels * keep.length);
+      for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = first.weights[n * cg * q + keep[i]];
+      return { weights: pw, bias: first.bias, error: first.error };
+    };
+    if (r === q) return { ...stats.solve(options.ridge, undefined, collected.pointwise.data), depthwise: null, rounds: 0 };
+    const start = pointwise(stats);
+    if (!options.alternate) return { ...start, depthwise: null, rounds: 0 };
     const importance = outputImportance(model, c) ?? undefined;
-    const alt = alternateRefit(stats, r, q, { weights: pw, bias: first.bias, error: first.error }, { ...options.alternate.options, outputWeights: importance });
+    let rounds = options.alternate.options.maxRounds;
+    if (halves.length === 2 && halves[1].pixels > 0) {
+      // Rounds fitted on the even batches and measured on the odd ones: only as many as lowered the error there.
+      const trial = alternateRefit(halves[0], r, q, pointwise(halves[0]), { ...options.alternate.options, outputWeights: importance, validation: halves[1] });
+      rounds = trial.bestValidated ?? 0;
+      if (!rounds) return { ...start, depthwise: null, rounds: 0 };
+    }
+    const alt = alternateRefit(stats, r, q, start, { ...options.alternate.options, outputWeights: importance, maxRounds: rounds, tolerance: rounds < options.alternate.options.maxRounds ? 0 : options.alternate.options.tolerance });
     const depthwise = alt.rounds ? mixFilters(collected.depthwise.data, alt.mix, conv.inChannels, r, q) : null;
     return { weights: alt.weights, bias: alt.bias, error: alt.error, depthwise, rounds: alt.rounds };
   }
 
-  function finish(c: CandidateLayer, stats: PointwiseStats, ranks: number[], collected: SeparatedWeights): LayerFit | null {
+  function finish(c: CandidateLayer, halves: PointwiseStats[], ranks: number[], collected: SeparatedWeights): LayerFit | null {
+    const stats = sum(halves);
     const conv = c.conv!;
     const top = c.weights!.rank;
     const q = collected.rank;
     const cg = conv.inChannels / conv.group;
     if (options.probe) {
-      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: fitAt(c, stats, collected, r).error }));
+      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: fitAt(c, halves, collected, r).error }));
       options.probe.errors.set(c, table);
       return null;
     }
     let rank = top;
     let fit = null as Fit | null;
     for (const r of ranks.length ? ranks : [top]) {
-      fit = fitAt(c, stats, collected, r);
+      fit = fitAt(c, halves, collected, r);
       rank = r;
       if (!options.pickRank || fit.error <= options.pickRank.maxError) break;
     }
@@ -279,6 +296,11 @@ interface Fit {
   /** Refitted depthwise filters (rank-r layout), or null when they stay the SVD ones. */
   depthwise: Float64Array | null;
   rounds: number;
+}
+
+/** One set of statistics from the halves collected apart (or the one set). */
+function sum(halves: PointwiseStats[]): PointwiseStats {
+  return halves.length === 1 ? halves[0] : halves[0].plus(halves[1]);
 }
 
 /** The indices, in a rank-q layout, of the first r filters of each of `cg` input channels. */

@@ -111,7 +111,7 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
   }));
   if (alternate) {
     const moved = fits.filter((f) => f.filterRounds).length;
-    run.summary.notes.push(`--refit-depthwise: the depthwise filters of ${moved} of ${fits.length} layer${fits.length === 1 ? '' : 's'} were refitted (alternating with the pointwise fit until the layer's error on the data stopped improving)`);
+    run.summary.notes.push(`--refit-depthwise: the depthwise filters of ${moved} of ${fits.length} layer${fits.length === 1 ? '' : 's'} were refitted (rounds fitted on half the batches and kept while they lowered the error on the other half)`);
   }
   return fits;
 }

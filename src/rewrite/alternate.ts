@@ -41,6 +41,8 @@ export interface AlternatingResult {
   error: number;
   /** Rounds accepted (0: the start was kept). */
   rounds: number;
+  /** With `validation`: after how many rounds (0: none) the objective on the validation statistics was lowest. */
+  bestValidated?: number;
 }
 
 export interface AlternatingOptions {
@@ -56,6 +58,8 @@ export interface AlternatingOptions {
    * through PᵀWP it trades error between output channels.
    */
   outputWeights?: Float64Array;
+  /** Statistics of other data, on which each round's result is also measured (see AlternatingResult.bestValidated). */
+  validation?: PointwiseStats;
 }
 
 /**
@@ -71,14 +75,17 @@ export function alternateRefit(stats: PointwiseStats, r: number, q: number, star
   if (r >= q) return best;
   const w = options.outputWeights ?? new Float64Array(stats.groups * stats.outPerGroup).fill(1);
   // The objective: Σ_n w_n·residual_n / Σ_n w_n·Σy_n² (the relative error when all weights are 1).
-  let total = 0;
-  stats.yyOut.forEach((yy, n) => (total += w[n] * yy));
   const weighted = (s: PointwiseStats, weights: Float64Array, bias: Float64Array) => {
     let e = 0;
+    let total = 0;
     s.residuals(weights, bias).forEach((res, n) => (e += w[n] * res));
+    s.yyOut.forEach((yy, n) => (total += w[n] * yy));
     return total > 0 ? Math.sqrt(e / total) : Math.sqrt(e);
   };
   let bestObjective = weighted(stats.mixed(mix, r, q), best.weights, best.bias);
+  const validation = options.validation;
+  let bestValidation = validation ? weighted(validation.mixed(mix, r, q), best.weights, best.bias) : 0;
+  let bestValidated = 0;
   for (let round = 1; round <= options.maxRounds; round++) {
     mix = Float64Array.from(best.mix);
     const weights = Float64Array.from(best.weights);
@@ -91,9 +98,16 @@ export function alternateRefit(stats: PointwiseStats, r: number, q: number, star
     const gain = bestObjective - objective;
     best = { mix, weights: fit.weights, bias: fit.bias, error: fit.error, rounds: round };
     bestObjective = objective;
+    if (validation) {
+      const v = weighted(validation.mixed(mix, r, q), fit.weights, fit.bias);
+      if (v < bestValidation) {
+        bestValidation = v;
+        bestValidated = round;
+      }
+    }
     if (gain < options.tolerance * objective) break;
   }
-  return best;
+  return validation ? { ...best, bestValidated } : best;
 }
 
 /** The rank-r depthwise filters [C·r, K] from the rank-q ones [C·q, K] and the mix [C, r, q]. */

@@ -133,6 +133,19 @@ export class PointwiseStats {
     return this.yy > 0 ? Math.sqrt(Math.max(0, residual) / this.yy) : Math.sqrt(Math.max(0, residual));
   }
 
+  /** The statistics of both data sets together (same layer, same layout). */
+  plus(other: PointwiseStats): PointwiseStats {
+    const out = new PointwiseStats(this.groups, this.zPerGroup, this.outPerGroup);
+    for (let G = 0; G < this.groups; G++) {
+      this.gram[G].forEach((v, i) => (out.gram[G][i] = v + other.gram[G][i]));
+      this.cross[G].forEach((v, i) => (out.cross[G][i] = v + other.cross[G][i]));
+    }
+    this.yyOut.forEach((v, i) => (out.yyOut[i] = v + other.yyOut[i]));
+    out.yy = this.yy + other.yy;
+    out.pixels = this.pixels + other.pixels;
+    return out;
+  }
+
   /** [g·ng]: Σ (P·Z + c − Y)² per output channel, for weights [N, zg] and bias [N], on the accumulated data. */
   residuals(weights: Float64Array, bias: Float64Array): Float64Array {
     const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
