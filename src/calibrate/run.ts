@@ -172,7 +172,8 @@ async function planOnData(run: CalibrationRun, model: Model, plan: SeparatePlan,
  * --refit-depthwise: each layer is collected at rank q = r + 1 (capped by the SVD's rank), so a rank-r layer's
  * filters may move within the span of its channels' leading r + 1 singular directions (rewrite/alternate.ts). One
  * more direction costs (r+1)²/r² times the pointwise statistics (4× at rank 1); two more gained little more on the
- * detector (0.432 against 0.476 at rank 1, and worse at rank 2) and took twice as long at 640×640.
+ * detector (0.432 against 0.476 at rank 1, measured before the output weights and the half-batch check, and worse at
+ * rank 2) and took twice as long at 640×640. Opt-in: it raised the classifier's output error (README, Calibration).
  */
 function alternating(model: Model, options: SeparateOptions, position: Map<CandidateLayer, number>): RefitOptions['alternate'] {
   if (!options.refitDepthwise) return undefined;

@@ -20,7 +20,7 @@
  *     channels is why the per-channel patch moments alone (K×K per channel) are not enough: channel c's best filter
  *     depends on what every other channel's depthwise output contributes through PᵀP, which needs the cross-channel
  *     moments Gq. Collecting them for all K directions (q = K, the full (C·K)² patch Gram) costs K²/r² times the
- *     pointwise statistics; q = r + 1 or r + 2 keeps most of the gain at a fraction of it (see collect.ts).
+ *     pointwise statistics; q = r + 1 keeps much of the gain at (r+1)²/r² of it (see calibrate/run.ts).
  * With output weights W (AlternatingOptions.outputWeights) the loss is Σ_n w_n Σ_p (ŷ − y)²: PᵀP above becomes
  * PᵀWP and the right-hand side's Σ_n gains w_n; the pointwise step does not change (one least squares per output).
  * Both steps are proximal (the ridge pulls towards the current values), so neither can raise L; a round is still
