@@ -42,6 +42,8 @@ export interface SeparateOptions extends ShapeOptions {
   seed?: number;
   /** Fit the pointwise weights on data: a folder of .npy batches, or `random:N` (needs onnxruntime-node). */
   calibrate?: string;
+  /** With `calibrate`: refit the depthwise filters too, alternating with the pointwise fit (default false). */
+  refitDepthwise?: boolean;
 }
 
 export function defaultOutput(input: string): string {
@@ -58,6 +60,7 @@ function checkFraction(name: string, value: number | undefined, max: number): vo
 
 /** Plans, rewrites, writes (unless a dry run) and re-analyzes: what the CLI renders and `separate` returns. */
 export async function separateFile(path: string, opts: SeparateOptions, progress: ProgressHook = () => undefined): Promise<SeparationSummary> {
+  if (opts.refitDepthwise && opts.calibrate === undefined) throw new MbnError('usage', '--refit-depthwise needs --calibrate (the filters are fitted to data)');
   if (opts.targetLatency !== undefined && !opts.device) throw new MbnError('usage', '--target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
   checkFraction('minReduction', opts.minReduction, 1);
   checkFraction('maxError', opts.maxError, Number.MAX_VALUE);
@@ -85,6 +88,7 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
       seed,
       matches: (name: string, pattern: string) => matchName(pattern, name),
       errorOnData: opts.calibrate !== undefined && init === 'svd',
+      refitDepthwise: opts.refitDepthwise ?? false,
     };
     const planning = progress('decomposing weights');
     options.progress = planning;

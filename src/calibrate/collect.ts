@@ -5,9 +5,11 @@ import { DataType } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
 import type { SeparatedWeights } from '../rewrite/decompose.js';
+import { type AlternatingOptions, alternateRefit, mixFilters } from '../rewrite/alternate.js';
 import { PointwiseStats } from '../rewrite/refit.js';
 import { type CandidateLayer, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
 import { decodeFloats, numberToFloat16 } from '../tensor/float.js';
+import { outputImportance } from './importance.js';
 import type { CalibrationBatch } from './inputs.js';
 
 /**
@@ -26,6 +28,8 @@ export interface LayerFit {
   svd: SeparatedWeights;
   /** Why the layer kept its SVD weights, when it did. */
   kept: string | null;
+  /** Alternating rounds accepted for the depthwise filters (0: they stay the SVD ones). */
+  filterRounds?: number;
 }
 
 export interface OutputCheck {
@@ -121,6 +125,12 @@ export interface RefitOptions {
    */
   probe?: { ranks: (c: CandidateLayer) => number[]; errors: Map<CandidateLayer, { rank: number; error: number }[]> };
   onLayer?: (done: number, total: number) => void;
+  /**
+   * Refit the depthwise filters too, alternating with the pointwise fit (rewrite/alternate.ts): each layer is
+   * collected at rank `collectRank(c, rank)` (its SVD weights from `weightsAt`) and a rank-r layer's filters may move
+   * within the span of its channel's leading q singular vectors. Absent: the depthwise filters stay the SVD ones.
+   */
+  alternate?: { collectRank: (c: CandidateLayer, rank: number) => number; weightsAt: (c: CandidateLayer, rank: number) => SeparatedWeights; options: AlternatingOptions };
 }
 
 /**
@@ -137,6 +147,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   const total = plan.chosen.length;
   let done = 0;
   const fitted: CandidateLayer[] = [];
+  const collectedAt = new Map<CandidateLayer, SeparatedWeights>();
   for (const c of plan.chosen) {
     let kept: string | null = null;
     if (c.graph !== model.graph) kept = 'inside an If/Loop body: its activations cannot be read';
@@ -165,21 +176,29 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
 
   async function refitWave(wave: CandidateLayer[], feeds: (() => Record<string, OrtTensor>)[]): Promise<(LayerFit | null)[]> {
     const ranksOf = new Map<CandidateLayer, number[]>();
+    const base = new Map<CandidateLayer, SeparatedWeights>();
     for (const c of wave) {
       const ranks = options.pickRank?.ranks(c) ?? [];
       ranksOf.set(c, ranks);
       if (ranks.length && ranks[ranks.length - 1] !== c.weights!.rank) options.pickRank!.setRank(c, ranks[ranks.length - 1]);
+      base.set(c, c.weights!);
+      // Collected at a higher rank for the alternating refit: only this wave's depthwise outputs are read.
+      const q = options.alternate?.collectRank(c, c.weights!.rank) ?? c.weights!.rank;
+      if (q > c.weights!.rank) c.weights = options.alternate!.weightsAt(c, q);
     }
     // Asymmetric: Z comes from the model with every conv upstream already refitted.
     const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
     const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
     const yNames = wave.map((c) => c.node.outputs[0]);
     const rewritten = modelBytes(model, plan, plan.chosen, wave.map((c, i) => ({ name: zNames[i], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 })));
-    const stats = wave.map((c) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group));
+    const statsOf = (c: CandidateLayer) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group);
+    // With the alternating refit, even and odd batches are summed apart: the rounds are chosen on one half and
+    // checked on the other (fitAt), then run on both.
+    const halves = wave.map((c) => (options.alternate ? [statsOf(c), statsOf(c)] : [statsOf(c)]));
     let b: OrtSession | null = null;
     try {
       b = await open(ort, rewritten.bytes, 'the rewritten model', true);
-      for (const feedOf of feeds) {
+      for (const [index, feedOf] of feeds.entries()) {
         const feed = feedOf();
         const ra = await run(a, feed, 'the input model', false, yNames);
         const rb = await run(b, feed, 'the rewritten model', true, zNames);
@@ -188,29 +207,69 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
           const yv = ya && floatValues(ya);
           const zv = rb[zNames[i]] && floatValues(rb[zNames[i]]);
           if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
-          stats[i].add(zv, yv, ya.dims[0], ya.dims.slice(2).reduce((p, d) => p * d, 1));
+          const pixels = ya.dims.slice(2).reduce((p, d) => p * d, 1);
+          const into = halves[i][index % halves[i].length];
+          into.add(zv, yv, ya.dims[0], pixels, into.samplePixels(pixels, pixels * ya.dims[0] * feeds.length, index) ?? undefined);
         });
       }
     } finally {
       await b?.release();
+      for (const c of wave) {
+        collectedAt.set(c, c.weights!);
+        c.weights = base.get(c)!;
+      }
     }
-    return wave.map((c, i) => finish(c, stats[i], ranksOf.get(c)!));
+    return wave.map((c, i) => finish(c, halves[i], ranksOf.get(c)!, collectedAt.get(c)!));
   }
 
-  function finish(c: CandidateLayer, stats: PointwiseStats, ranks: number[]): LayerFit | null {
+  /**
+   * The fit at rank r from statistics collected at rank q ≥ r: the pointwise least squares on the first r filters
+   * of every input channel, then (with `alternate`, r < q) the alternating refit of filters and pointwise weights.
+   */
+  function fitAt(c: CandidateLayer, halves: PointwiseStats[], collected: SeparatedWeights, r: number): Fit {
+    const conv = c.conv!;
+    const q = collected.rank;
+    const cg = conv.inChannels / conv.group;
+    const keep = keepOf(cg, r, q);
+    const stats = sum(halves);
+    const pointwise = (s: PointwiseStats) => {
+      const first = s.solve(options.ridge, r === q ? undefined : keep, collected.pointwise.data);
+      // Keep the first r of every input channel's q filters, in the rank-r layout.
+      const pw = new Float64Array(conv.outChannels * keep.length);
+      for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = first.weights[n * cg * q + keep[i]];
+      return { weights: pw, bias: first.bias, error: first.error };
+    };
+    if (r === q) return { ...stats.solve(options.ridge, undefined, collected.pointwise.data), depthwise: null, rounds: 0 };
+    const start = pointwise(stats);
+    if (!options.alternate) return { ...start, depthwise: null, rounds: 0 };
+    const importance = outputImportance(model, c) ?? undefined;
+    let rounds = options.alternate.options.maxRounds;
+    if (halves.length === 2 && halves[1].pixels > 0) {
+      // Rounds fitted on the even batches and measured on the odd ones: only as many as lowered the error there.
+      const trial = alternateRefit(halves[0], r, q, pointwise(halves[0]), { ...options.alternate.options, outputWeights: importance, validation: halves[1] });
+      rounds = trial.bestValidated ?? 0;
+      if (!rounds) return { ...start, depthwise: null, rounds: 0 };
+    }
+    const alt = alternateRefit(stats, r, q, start, { ...options.alternate.options, outputWeights: importance, maxRounds: rounds, tolerance: rounds < options.alternate.options.maxRounds ? 0 : options.alternate.options.tolerance });
+    const depthwise = alt.rounds ? mixFilters(collected.depthwise.data, alt.mix, conv.inChannels, r, q) : null;
+    return { weights: alt.weights, bias: alt.bias, error: alt.error, depthwise, rounds: alt.rounds };
+  }
+
+  function finish(c: CandidateLayer, halves: PointwiseStats[], ranks: number[], collected: SeparatedWeights): LayerFit | null {
+    const stats = sum(halves);
     const conv = c.conv!;
     const top = c.weights!.rank;
+    const q = collected.rank;
     const cg = conv.inChannels / conv.group;
-    const keepOf = (r: number) => Array.from({ length: cg * r }, (_, i) => Math.floor(i / r) * top + (i % r));
     if (options.probe) {
-      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: stats.solve(options.ridge, r === top ? undefined : keepOf(r), c.weights!.pointwise.data).error }));
+      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: fitAt(c, halves, collected, r).error }));
       options.probe.errors.set(c, table);
       return null;
     }
     let rank = top;
-    let fit = null as ReturnType<PointwiseStats['solve']> | null;
+    let fit = null as Fit | null;
     for (const r of ranks.length ? ranks : [top]) {
-      fit = stats.solve(options.ridge, r === top ? undefined : keepOf(r), c.weights!.pointwise.data);
+      fit = fitAt(c, halves, collected, r);
       rank = r;
       if (!options.pickRank || fit.error <= options.pickRank.maxError) break;
     }
@@ -220,21 +279,33 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
       plan.chosen.splice(plan.chosen.indexOf(c), 1);
       return null;
     }
-    const full = c.weights!;
     const bias = conv.hasBias ? biasOf(model, c) : new Float64Array(conv.outChannels);
-    if (rank !== top) {
-      // Keep the first `rank` of every input channel's `top` filters, in the rank-`rank` layout.
-      options.pickRank!.setRank(c, rank);
-      const keep = keepOf(rank);
-      const pw = new Float64Array(conv.outChannels * keep.length);
-      for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = fit!.weights[n * cg * top + keep[i]];
-      fit = { ...fit!, weights: pw };
-    }
+    if (rank !== top) options.pickRank!.setRank(c, rank);
     const chosen = c.weights!;
-    const svdError = rank === top ? stats.errorOf(full.pointwise.data, bias) : subsetError(stats, chosen.pointwise.data, bias, keepOf(rank), cg * top);
-    c.weights = { ...chosen, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: fit!.bias } };
-    return { layer: c, svdError, refitError: fit!.error, svd: chosen, kept: null };
+    const svdError = rank === q ? stats.errorOf(collected.pointwise.data, bias) : subsetError(stats, chosen.pointwise.data, bias, keepOf(cg, rank, q), cg * q);
+    const depthwise = fit!.depthwise ? { dims: chosen.depthwise.dims, data: fit!.depthwise } : chosen.depthwise;
+    c.weights = { ...chosen, depthwise, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: fit!.bias } };
+    return { layer: c, svdError, refitError: fit!.error, svd: chosen, kept: null, filterRounds: fit!.rounds };
   }
+}
+
+interface Fit {
+  weights: Float64Array;
+  bias: Float64Array;
+  error: number;
+  /** Refitted depthwise filters (rank-r layout), or null when they stay the SVD ones. */
+  depthwise: Float64Array | null;
+  rounds: number;
+}
+
+/** One set of statistics from the halves collected apart (or the one set). */
+function sum(halves: PointwiseStats[]): PointwiseStats {
+  return halves.length === 1 ? halves[0] : halves[0].plus(halves[1]);
+}
+
+/** The indices, in a rank-q layout, of the first r filters of each of `cg` input channels. */
+function keepOf(cg: number, r: number, q: number): number[] {
+  return Array.from({ length: cg * r }, (_, i) => Math.floor(i / r) * q + (i % r));
 }
 
 /**

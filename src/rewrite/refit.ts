@@ -18,11 +18,14 @@ export interface RefitSolution {
 }
 
 export class PointwiseStats {
-  /** Per group: (zg+1)² Gram matrix of [Z; 1]. */
-  private readonly gram: Float64Array[];
+  /** Per group: (zg+1)² Gram matrix of [Z; 1] (upper triangle filled; the bias row/column last). */
+  readonly gram: Float64Array[];
   /** Per group: (zg+1) × ng cross terms with Y. */
-  private readonly cross: Float64Array[];
-  private yy = 0;
+  readonly cross: Float64Array[];
+  /** Σ y² over every output value. */
+  yy = 0;
+  /** [g·ng]: Σ y² per output channel. */
+  readonly yyOut: Float64Array;
   pixels = 0;
 
   constructor(
@@ -35,26 +38,34 @@ export class PointwiseStats {
     const d = zPerGroup + 1;
     this.gram = Array.from({ length: groups }, () => new Float64Array(d * d));
     this.cross = Array.from({ length: groups }, () => new Float64Array(d * outPerGroup));
+    this.yyOut = new Float64Array(groups * outPerGroup);
   }
 
   /**
    * Adds one batch: z is [B, g·zg, pixels] and y is [B, g·ng, pixels] (NCHW flattened), both with the same pixels.
    */
-  add(z: Values, y: Values, batch: number, pixels: number): void {
+  add(z: Values, y: Values, batch: number, allPixels: number, sample?: Int32Array): void {
     const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
-    if (z.length !== batch * g * zg * pixels || y.length !== batch * g * ng * pixels) {
-      throw new Error(`refit: z has ${z.length} values and y ${y.length}, expected ${batch * g * zg * pixels} and ${batch * g * ng * pixels}`);
+    if (z.length !== batch * g * zg * allPixels || y.length !== batch * g * ng * allPixels) {
+      throw new Error(`refit: z has ${z.length} values and y ${y.length}, expected ${batch * g * zg * allPixels} and ${batch * g * ng * allPixels}`);
     }
     const d = zg + 1;
+    // `sample`: the pixels used (see samplePixels), all by default.
+    const pixels = sample ? sample.length : allPixels;
     const zs = new Float64Array(zg * pixels);
     const ys = new Float64Array(ng * pixels);
     for (let b = 0; b < batch; b++) {
       for (let G = 0; G < g; G++) {
         // Copy the group's rows into float64 once: every dot product below then runs on contiguous doubles.
-        const zBase = (b * g + G) * zg * pixels;
-        const yBase = (b * g + G) * ng * pixels;
-        for (let i = 0; i < zg * pixels; i++) zs[i] = z[zBase + i];
-        for (let i = 0; i < ng * pixels; i++) ys[i] = y[yBase + i];
+        const zBase = (b * g + G) * zg * allPixels;
+        const yBase = (b * g + G) * ng * allPixels;
+        if (sample) {
+          for (let i = 0; i < zg; i++) for (let p = 0; p < pixels; p++) zs[i * pixels + p] = z[zBase + i * allPixels + sample[p]];
+          for (let i = 0; i < ng; i++) for (let p = 0; p < pixels; p++) ys[i * pixels + p] = y[yBase + i * allPixels + sample[p]];
+        } else {
+          for (let i = 0; i < zg * pixels; i++) zs[i] = z[zBase + i];
+          for (let i = 0; i < ng * pixels; i++) ys[i] = y[yBase + i];
+        }
         const gram = this.gram[G];
         const cross = this.cross[G];
         for (let i = 0; i < zg; i++) {
@@ -76,10 +87,27 @@ export class PointwiseStats {
           }
           cross[zg * ng + n] += sum;
           this.yy += sq;
+          this.yyOut[G * ng + n] += sq;
         }
       }
     }
     this.pixels += batch * pixels;
+  }
+
+  /**
+   * The pixels of a feature map to use when there are more than the fit needs: with `total` pixels over every
+   * fitting sample, at most max(2¹⁵, 128 per unknown of a group) are kept, picked by a hash of the pixel index and
+   * `salt` (vary it per batch) so that rows, columns and batches are all covered. Null: use every pixel. A least
+   * squares with 193 unknowns is decided long before 150 000 samples; the statistics' cost is per pixel, and the
+   * alternating refit's wider statistics would otherwise multiply it.
+   */
+  samplePixels(pixels: number, total: number, salt: number): Int32Array | null {
+    const want = Math.max(1 << 15, 128 * (this.zPerGroup + 1));
+    const step = Math.floor(total / want);
+    if (step < 2) return null;
+    const out: number[] = [];
+    for (let p = 0; p < pixels; p++) if ((Math.imul(p + salt * 40503, 2654435761) >>> 7) % step === 0) out.push(p);
+    return Int32Array.from(out);
   }
 
   /** ‖P·Z + c − Y‖/‖Y‖ of given weights ([N, zg] row-major) and bias ([N]) on the accumulated data. */
@@ -103,6 +131,98 @@ export class PointwiseStats {
       }
     }
     return this.yy > 0 ? Math.sqrt(Math.max(0, residual) / this.yy) : Math.sqrt(Math.max(0, residual));
+  }
+
+  /** The statistics of both data sets together (same layer, same layout). */
+  plus(other: PointwiseStats): PointwiseStats {
+    const out = new PointwiseStats(this.groups, this.zPerGroup, this.outPerGroup);
+    for (let G = 0; G < this.groups; G++) {
+      this.gram[G].forEach((v, i) => (out.gram[G][i] = v + other.gram[G][i]));
+      this.cross[G].forEach((v, i) => (out.cross[G][i] = v + other.cross[G][i]));
+    }
+    this.yyOut.forEach((v, i) => (out.yyOut[i] = v + other.yyOut[i]));
+    out.yy = this.yy + other.yy;
+    out.pixels = this.pixels + other.pixels;
+    return out;
+  }
+
+  /** [g·ng]: Σ (P·Z + c − Y)² per output channel, for weights [N, zg] and bias [N], on the accumulated data. */
+  residuals(weights: Float64Array, bias: Float64Array): Float64Array {
+    const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
+    const d = zg + 1;
+    const out = new Float64Array(g * ng);
+    const x = new Float64Array(d);
+    for (let G = 0; G < g; G++) {
+      const full = this.gram[G];
+      for (let n = 0; n < ng; n++) {
+        const row = (G * ng + n) * zg;
+        for (let i = 0; i < zg; i++) x[i] = weights[row + i];
+        x[zg] = bias[G * ng + n];
+        let r = this.yyOut[G * ng + n];
+        for (let i = 0; i < d; i++) {
+          if (x[i] === 0) continue;
+          r -= 2 * x[i] * this.cross[G][i * ng + n];
+          let gx = 0;
+          for (let j = 0; j < d; j++) gx += (i <= j ? full[i * d + j] : full[j * d + i]) * x[j];
+          r += x[i] * gx;
+        }
+        out[G * ng + n] = Math.max(0, r);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The statistics of Z = Â·Zq, where these were collected on Zq with q depthwise channels per input channel and
+   * `mix` ([C, r, q]) gives each input channel's r outputs as combinations of its q: G' = Â G Âᵀ, H' = Â H (the bias
+   * row stays). Exact: no data is needed again.
+   */
+  mixed(mix: Float64Array, r: number, q: number): PointwiseStats {
+    const { groups: g, zPerGroup: zq, outPerGroup: ng } = this;
+    const cg = zq / q;
+    const zr = cg * r;
+    const out = new PointwiseStats(g, zr, ng);
+    out.yy = this.yy;
+    out.yyOut.set(this.yyOut);
+    out.pixels = this.pixels;
+    const d = zq + 1;
+    const dr = zr + 1;
+    for (let G = 0; G < g; G++) {
+      const full = this.gram[G];
+      const at = (i: number, j: number) => (i <= j ? full[i * d + j] : full[j * d + i]);
+      // T = Â G (zr × d), then G' = T Âᵀ (upper triangle) and H' = Â H.
+      const t = new Float64Array(zr * d);
+      for (let cl = 0; cl < cg; cl++) {
+        for (let u = 0; u < r; u++) {
+          const row = cl * r + u;
+          const m = ((G * cg + cl) * r + u) * q;
+          for (let j = 0; j < q; j++) {
+            const w = mix[m + j];
+            if (w === 0) continue;
+            const from = cl * q + j;
+            for (let k = 0; k < d; k++) t[row * d + k] += w * at(from, k);
+            for (let n = 0; n < ng; n++) out.cross[G][row * ng + n] += w * this.cross[G][from * ng + n];
+          }
+        }
+      }
+      const gram = out.gram[G];
+      for (let i = 0; i < zr; i++) {
+        for (let cl = 0; cl < cg; cl++) {
+          for (let u = 0; u < r; u++) {
+            const col = cl * r + u;
+            if (col < i) continue;
+            const m = ((G * cg + cl) * r + u) * q;
+            let s = 0;
+            for (let j = 0; j < q; j++) s += t[i * d + cl * q + j] * mix[m + j];
+            gram[i * dr + col] = s;
+          }
+        }
+        gram[i * dr + zr] = t[i * d + zq];
+      }
+      gram[zr * dr + zr] = full[zq * d + zq];
+      for (let n = 0; n < ng; n++) out.cross[G][zr * ng + n] = this.cross[G][zq * ng + n];
+    }
+    return out;
   }
 
   /**

@@ -46,6 +46,8 @@ export interface SeparateOptions extends InferOptions {
   seed: number;
   /** --max-error is judged on calibration data after planning, not on the weight error. */
   errorOnData?: boolean;
+  /** --refit-depthwise: with calibration data, refit the depthwise filters too (calibrate/run.ts). */
+  refitDepthwise?: boolean;
   /** Node-name glob matcher (kept injectable so that selection stays a pure function). */
   matches: (name: string, pattern: string) => boolean;
   /** Told how many of the eligible layers' weights are computed so far (the slow part of planning). */
@@ -507,7 +509,7 @@ function weightKey(c: CandidateLayer): string {
  * The factors as they will be stored: rounded to the weight's dtype, with the error measured on those rounded
  * values (‖W − W'‖/‖W‖ against the stored W), so a float16 model shows the error it will really have.
  */
-function computeWeights(model: Model, c: CandidateLayer, options: Pick<SeparateOptions, 'init' | 'multiplier' | 'seed'>, position: number): SeparatedWeights {
+export function computeWeights(model: Model, c: CandidateLayer, options: Pick<SeparateOptions, 'init' | 'multiplier' | 'seed'>, position: number): SeparatedWeights {
   const t = c.weight!.tensor;
   const group = c.conv!.group;
   const dtype = FLOAT_DTYPES[t.dtype];
