@@ -115,13 +115,14 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   const peakActivationBytes = peakActivation(inferred);
   const records: (LayerRecord | undefined)[] = inferred.layers;
   const tally = new SeparationTally(paramKeys);
-  const layers: LayerReport[] = [];
+  // Sized once: a list grown row by row to a million leaves its smaller copies behind.
+  const layers: LayerReport[] = new Array<LayerReport>(records.length);
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    const row = layerReport(record, seen, weightsByDtype, paramKeys, layers.length > 0 ? layers[layers.length - 1].outputShapes : null);
+    const row = layerReport(record, seen, weightsByDtype, paramKeys, i > 0 ? layers[i - 1].outputShapes : null);
     // The same convs as the MACs projection below: one whose pair would cost more is left alone.
     tally.add(record, row.separable && row.separable.reduction < 1 ? row.separable : null);
-    layers.push(row);
+    layers[i] = row;
     if (options.release) records[i] = undefined;
   }
   if (options.release) inferred.layers = [];
