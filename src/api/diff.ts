@@ -1,7 +1,7 @@
 import { type DiffJson, diffReports } from '../budget/diff.js';
-import { type Report, analyzeModel } from '../cost/analyze.js';
+import { type Report, buildReport } from '../cost/analyze.js';
 import { readModel } from '../onnx/read.js';
-import type { InferOptions } from '../shape/infer.js';
+import { type InferOptions, inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
 
 export type DiffOptions = ShapeOptions;
@@ -9,7 +9,9 @@ export type DiffOptions = ShapeOptions;
 function analyzeOne(path: string, infer: InferOptions): Report {
   const model = readModel(path);
   try {
-    return analyzeModel(model, infer);
+    // Only the report is kept: each inference record goes once its row is made (the first report is held while
+    // the second model is analysed).
+    return buildReport(model, inferModel(model, infer), { release: true });
   } finally {
     model.source.close();
   }

@@ -115,13 +115,14 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   const peakActivationBytes = peakActivation(inferred);
   const records: (LayerRecord | undefined)[] = inferred.layers;
   const tally = new SeparationTally(paramKeys);
-  const layers: LayerReport[] = [];
+  // Sized once: a list grown row by row to a million leaves its smaller copies behind.
+  const layers: LayerReport[] = new Array<LayerReport>(records.length);
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    const row = layerReport(record, seen, weightsByDtype, paramKeys, layers.length > 0 ? layers[layers.length - 1].outputShapes : null);
+    const row = layerReport(record, seen, weightsByDtype, paramKeys, i > 0 ? layers[i - 1].outputShapes : null);
     // The same convs as the MACs projection below: one whose pair would cost more is left alone.
     tally.add(record, row.separable && row.separable.reduction < 1 ? row.separable : null);
-    layers.push(row);
+    layers[i] = row;
     if (options.release) records[i] = undefined;
   }
   if (options.release) inferred.layers = [];
@@ -270,15 +271,7 @@ function sameShapes(outputs: readonly (TensorState | null)[], shapes: readonly (
  * when they are produced until their last reader has run (graph outputs until the end). Weights are not included.
  */
 function peakActivation(inferred: InferResult): number {
-  // Main-graph layers are counted by index `i` among themselves (no filtered copy of a million records).
-  const lastUse = new Map<string, number>();
-  let mainLayers = 0;
-  for (const l of inferred.layers) {
-    if (l.scope !== '') continue;
-    for (const name of l.node.inputs) if (name) lastUse.set(name, mainLayers);
-    mainLayers++;
-  }
-  for (const o of inferred.outputs) lastUse.set(o.name, mainLayers);
+  const { lastRead, used } = lastUses(inferred);
   const size = new Map<string, number>();
   let live = 0;
   for (const input of inferred.inputs) {
@@ -289,26 +282,66 @@ function peakActivation(inferred: InferResult): number {
     }
   }
   let peak = live;
-  let i = 0;
+  let slot = 0;
   for (const l of inferred.layers) {
     if (l.scope !== '') continue;
-    l.node.outputs.forEach((name, j) => {
+    const { inputs, outputs } = l.node;
+    for (let j = 0; j < outputs.length; j++) {
+      const name = outputs[j];
       const s = l.outputs[j];
-      if (!name || !s?.shape || !lastUse.has(name)) return;
+      if (!name || !s?.shape || !used[slot + j]) continue;
       const b = bytesFor(s.dtype, elements(s.shape));
       size.set(name, b);
       live += b;
-    });
+    }
+    slot += outputs.length;
     peak = Math.max(peak, live);
     // A name read twice by one layer is freed once: the first pass deletes it from `size`.
-    for (const name of l.node.inputs) {
-      if (!name || lastUse.get(name) !== i) continue;
+    for (let j = 0; j < inputs.length; j++) {
+      const name = inputs[j];
+      if (!name || !lastRead[slot + j]) continue;
       const b = size.get(name);
       if (b === undefined) continue;
       live -= b;
       size.delete(name);
     }
-    i++;
+    slot += inputs.length;
   }
   return peak;
+}
+
+/**
+ * For each main-graph layer in order, one flag per output (read by a later main-graph layer, or a graph output) and
+ * one per input (no later main-graph layer reads that name), at [outputs…, inputs…] of the layer's slots. Worked
+ * out backwards, so the set of names holds only those read after the current layer and made before it: a few
+ * values for most graphs rather than a map entry for every value of a million-layer one.
+ */
+function lastUses(inferred: InferResult): { lastRead: Uint8Array; used: Uint8Array } {
+  let slots = 0;
+  for (const l of inferred.layers) if (l.scope === '') slots += l.node.outputs.length + l.node.inputs.length;
+  const lastRead = new Uint8Array(slots);
+  const used = new Uint8Array(slots);
+  const readLater = new Set<string>();
+  for (const o of inferred.outputs) readLater.add(o.name);
+  for (let k = inferred.layers.length - 1; k >= 0; k--) {
+    const l = inferred.layers[k];
+    if (l.scope !== '') continue;
+    const { inputs, outputs } = l.node;
+    slots -= inputs.length;
+    for (let j = 0; j < inputs.length; j++) {
+      const name = inputs[j];
+      if (!name || readLater.has(name)) continue;
+      lastRead[slots + j] = 1;
+      readLater.add(name);
+    }
+    slots -= outputs.length;
+    // No earlier layer reads what this one makes (layers run in topological order): its names leave the set.
+    for (let j = 0; j < outputs.length; j++) {
+      const name = outputs[j];
+      if (!name || !readLater.has(name)) continue;
+      used[slots + j] = 1;
+      readLater.delete(name);
+    }
+  }
+  return { lastRead, used };
 }

@@ -244,6 +244,7 @@ function readAttribute(r: Reader, span: Span, depth: number): Attribute {
 const nodeInputs: string[] = [];
 const nodeOutputs: string[] = [];
 const NO_ATTRIBUTES = Object.freeze([]) as unknown as Attribute[];
+const NO_NAMES = Object.freeze([]) as unknown as string[];
 /**
  * Op types and domains repeat across a graph's nodes: one string each, not one per node. Bounded, so that a file of
  * a million distinct op types costs no more than one without the cache.
@@ -257,17 +258,37 @@ function shared(text: string): string {
 }
 
 /**
+ * A node mostly reads what the nodes just before it made: its input names are those strings, and a list of inputs
+ * equal to the previous node's outputs is that list (lists and names are never modified once read). A cache only:
+ * what it holds may come from another graph or model, and is used only when equal.
+ */
+const recentOutputs: string[] = new Array<string>(8).fill('');
+let recentAt = 0;
+let previousOutputs: string[] = [];
+function knownName(name: string): string {
+  for (let i = 0; i < recentOutputs.length; i++) if (recentOutputs[i] === name) return recentOutputs[i];
+  return name;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
  * One node. A large graph has millions of them, so each holds only what it needs: lists of exactly their length
  * (a list grown by push keeps room for 16 more), and no list at all for a node without attributes.
  */
 function readNode(r: Reader, span: Span, depth: number): Node {
-  const n: Node = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: NO_ATTRIBUTES, docString: '', span };
+  // No list literals inside: V8 would allocate them with the node, in the old generation, only to be replaced.
+  const n: Node = { name: '', opType: '', domain: '', inputs: NO_NAMES, outputs: NO_NAMES, attributes: NO_ATTRIBUTES, docString: '', span };
   nodeInputs.length = 0;
   nodeOutputs.length = 0;
   let attributes: Attribute[] | null = null;
   for (let f = r.field(); f; f = r.field()) {
     switch (f.no) {
-      case 1: expectWire(f, WireType.Len, 'NodeProto', 'input'); nodeInputs.push(r.string(f, 'a node input name')); break;
+      case 1: expectWire(f, WireType.Len, 'NodeProto', 'input'); nodeInputs.push(knownName(r.string(f, 'a node input name'))); break;
       case 2: expectWire(f, WireType.Len, 'NodeProto', 'output'); nodeOutputs.push(r.string(f, 'a node output name')); break;
       case 3: expectWire(f, WireType.Len, 'NodeProto', 'name'); n.name = r.string(f, 'a node name'); break;
       case 4: expectWire(f, WireType.Len, 'NodeProto', 'op_type'); n.opType = shared(r.string(f, 'an op type')); break;
@@ -289,9 +310,14 @@ function readNode(r: Reader, span: Span, depth: number): Node {
     }
   }
   if (n.domain === 'ai.onnx') n.domain = '';
-  n.inputs = nodeInputs.slice();
+  n.inputs = sameNames(nodeInputs, previousOutputs) ? previousOutputs : nodeInputs.slice();
   n.outputs = nodeOutputs.slice();
   if (attributes) n.attributes = attributes;
+  previousOutputs = n.outputs;
+  for (const o of n.outputs) {
+    recentOutputs[recentAt] = o;
+    recentAt = (recentAt + 1) % recentOutputs.length;
+  }
   return n;
 }
 

@@ -72,17 +72,32 @@ export function selectLayers(report: Report, options: Pick<RenderOptions, 'flops
   if (options.all) return { rows: layers, hidden: 0 };
   // Costliest first by the metric shown, then by other FLOPs: a model of activations alone still shows its layers.
   const costlier = (a: LayerReport, b: LayerReport) => layerCost(b, options.flops) - layerCost(a, options.flops) || b.otherFlops - a.otherFlops;
-  let costly = layers.filter((l) => layerCost(l, options.flops) > 0 || l.params > 0 || !l.counted);
+  const costly = (l: LayerReport) => layerCost(l, options.flops) > 0 || l.params > 0 || !l.counted;
   // A model of activations alone (no MACs, no weights) still shows its costliest layers.
-  if (costly.length === 0) costly = layers.filter((l) => l.otherFlops > 0);
+  const shown = layers.some(costly) ? costly : (l: LayerReport) => l.otherFlops > 0;
   if (options.top !== null) {
-    const rows = costly.slice().sort(costlier).slice(0, options.top);
+    const rows = layers.filter(shown).sort(costlier).slice(0, options.top);
     return { rows, hidden: layers.length - rows.length };
   }
-  if (costly.length <= DEFAULT_ROWS) return { rows: costly, hidden: layers.length - costly.length };
-  const keep = new Set(costly.slice().sort(costlier).slice(0, DEFAULT_ROWS));
-  const rows = costly.filter((l) => keep.has(l));
+  const rows = costliest(layers, shown, DEFAULT_ROWS, costlier);
   return { rows, hidden: layers.length - rows.length };
+}
+
+/**
+ * The `n` costliest layers that `shown` selects (ties: the earlier layer), in layer order: what sorting them all
+ * and keeping the first `n` gives, in one pass holding `n` layers rather than a sorted copy of a million.
+ */
+function costliest(layers: readonly LayerReport[], shown: (l: LayerReport) => boolean, n: number, costlier: (a: LayerReport, b: LayerReport) => number): LayerReport[] {
+  const top: { layer: LayerReport; index: number }[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i];
+    if (!shown(layer) || (top.length === n && costlier(layer, top[n - 1].layer) >= 0)) continue;
+    let at = top.length;
+    while (at > 0 && costlier(layer, top[at - 1].layer) < 0) at--;
+    top.splice(at, 0, { layer, index: i });
+    if (top.length > n) top.pop();
+  }
+  return top.sort((a, b) => a.index - b.index).map((t) => t.layer);
 }
 
 function separableText(l: LayerReport): string {

@@ -6,6 +6,7 @@ import { type Cost, ShapeError, type TensorState, UnknownShape } from '../ops/de
 import { ruleFor } from '../ops/index.js';
 import { CountOverflow, checkCount, product } from '../util/count.js';
 import { NodeContext } from './node-context.js';
+import { sharedCost, sharedList, sharedState } from './share.js';
 import { topologicalOrder } from './topological-order.js';
 
 /**
@@ -123,6 +124,8 @@ class Scope {
 const UNKNOWN: TensorState = { dtype: 0, shape: null };
 /** Shared by the many layers that read no weights (never pushed to). */
 const NO_WEIGHTS: WeightUse[] = [];
+/** A record's outputs until its layer is done (frozen: never added to). */
+const NO_STATES = Object.freeze([]) as unknown as (TensorState | null)[];
 /** Shared by the many layers without notes (frozen: a note is never added to it). */
 const NO_NOTES = Object.freeze([]) as unknown as string[];
 
@@ -139,6 +142,8 @@ class Inference {
   private readonly assumedSymbols = new Map<string, boolean>();
   private readonly functions = new Map<string, FunctionDef>();
   private expansionDepth = 0;
+  /** Where a layer's input and output states are gathered before they become a list of its own or a shared one. */
+  private readonly states: (TensorState | null)[] = [];
 
   constructor(
     private readonly model: Model,
@@ -331,7 +336,12 @@ class Inference {
       return;
     }
     const opset = opsets.get(node.domain) ?? (node.domain === '' ? opsets.get('ai.onnx') ?? 0 : 0);
-    const inputs = node.inputs.map((n) => (n === '' ? null : (scope.get(n) ?? null)));
+    // A chain's layer reads what the layer before it made: one list for both (src/shape/share.ts).
+    const previous = this.layers.length > 0 ? this.layers[this.layers.length - 1] : undefined;
+    const states = this.states;
+    states.length = 0;
+    for (const n of node.inputs) states.push(n === '' ? null : (scope.get(n) ?? null));
+    const inputs = sharedList(states, previous?.outputs);
     let weights = NO_WEIGHTS;
     let weightAt: (WeightUse | null)[] | undefined;
     node.inputs.forEach((n, i) => {
@@ -348,16 +358,19 @@ class Inference {
       weights = NO_WEIGHTS;
       weightAt = undefined;
     }
+    // Lists made apart from the record: V8 allocates a literal's nested lists with it, in the old generation once
+    // records are found to live long, and these are mostly replaced (by shared lists) as soon as the layer is done.
+    const notes: string[] = [];
     const record: LayerRecord = {
       name,
       node,
       opset,
       inputs,
-      outputs: [],
+      outputs: NO_STATES,
       cost: null,
       reason: null,
       multiplier,
-      notes: [],
+      notes,
       weights,
       weightAt,
       scope: prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
@@ -388,12 +401,14 @@ class Inference {
         outputs = [];
       }
     }
-    record.outputs = node.outputs.map((o, i) => {
+    states.length = 0;
+    for (let i = 0; i < node.outputs.length; i++) {
+      const o = node.outputs[i];
       const inferred = outputs[i];
-      if (inferred && inferred.shape) return inferred;
-      if (!o) return null;
-      return this.declaredState(scope, o, inferred?.dtype ?? 0) ?? inferred ?? null;
-    });
+      const state = inferred && inferred.shape ? inferred : !o ? null : (this.declaredState(scope, o, inferred?.dtype ?? 0) ?? inferred ?? null);
+      states.push(sharedState(state, inputs));
+    }
+    record.outputs = sharedList(states, inputs, previous?.outputs);
     if (rule && !record.reason) {
       const needed = record.outputs.slice(0, Math.max(1, outputs.length));
       if (needed.every((s) => s && s.shape)) {
@@ -418,6 +433,7 @@ class Inference {
       record.reason = 'cost overflows';
     }
     if (record.notes.length === 0) record.notes = NO_NOTES;
+    record.cost = sharedCost(record.cost, previous?.cost);
     if (node.opType === 'Constant' && node.domain === '') this.constantWeight(node, scope);
     this.store(record, scope);
   }
