@@ -4,6 +4,8 @@ import { type NewAttribute, encodeNodeField } from '../onnx/encode.js';
 import type { DataPart } from '../onnx/external.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { findSigmoidPatterns } from '../advise/swish.js';
+import { DataType } from '../onnx/dtype.js';
+import { inferModel } from '../shape/infer.js';
 import { relocateExternalTensors } from './relocate.js';
 
 /**
@@ -52,8 +54,17 @@ export function planHardSwish(model: Model, options: HardSwishOptions): HardSwis
   const graph = model.graph;
   const opset = model.opsetImports.get('') ?? model.opsetImports.get('ai.onnx') ?? 1;
   const hardSwishOp = opset >= 14;
-  const patterns = findSigmoidPatterns(graph);
+  const found = findSigmoidPatterns(graph);
   const notes: string[] = [];
+  // ONNX Runtime's CPU provider has HardSigmoid and HardSwish kernels for float32 only: a pattern on float64 or
+  // float16 rewritten would not run, so it is left as it is (a rewrite is correct only if ORT runs it).
+  const values = inferModel(model).values;
+  const float32 = (tensor: string) => values.get(tensor)?.dtype === DataType.FLOAT;
+  const patterns = { ...found, swish: found.swish.filter((m) => float32(m.x)), gates: found.gates.filter((g) => float32(g.sigmoid.inputs[0])) };
+  const leftOut = (options.swish ? found.swish.length - patterns.swish.length : 0) + (options.gates ? found.gates.length - patterns.gates.length : 0);
+  if (leftOut > 0) {
+    notes.push(`${leftOut} pattern(s) on a type other than float32 left as they are: ONNX Runtime's CPU provider runs HardSigmoid and HardSwish in float32 only`);
+  }
   const taken = new Set<string>(graph.nodes.map((n) => n.name).filter(Boolean));
   const unique = (base: string): string => {
     let name = base;
