@@ -1,8 +1,9 @@
 /**
  * mbn as a library: each command as a function that takes a typed options object and returns exactly the document
  * the command's `--format json` prints (same fields, `schema` included). Nothing here prints, exits or sets
- * process.exitCode; a bad input throws MbnError, whose `code` says what kind of problem it is. The CLI
- * (src/cli/) is a thin layer over these functions. See the README, "API".
+ * process.exitCode; a bad input throws MbnError, whose `code` says what kind of problem it is. `init`, whose command
+ * has no JSON output, returns what it wrote (InitResult). The CLI (src/cli/) is a thin layer over these functions.
+ * See the README, "API".
  */
 export { analyze, type AnalyzeOptions } from './api/analyze.js';
 export { separate, type SeparateOptions } from './api/separate.js';
