@@ -1,8 +1,9 @@
 /**
  * mbn as a library: each command as a function that takes a typed options object and returns exactly the document
  * the command's `--format json` prints (same fields, `schema` included). Nothing here prints, exits or sets
- * process.exitCode; a bad input throws MbnError, whose `code` says what kind of problem it is. The CLI
- * (src/cli/) is a thin layer over these functions. See the README, "API".
+ * process.exitCode; a bad input throws MbnError, whose `code` says what kind of problem it is. `init`, whose command
+ * has no JSON output, returns what it wrote (InitResult). The CLI (src/cli/) is a thin layer over these functions.
+ * See the README, "API".
  */
 export { analyze, type AnalyzeOptions } from './api/analyze.js';
 export { separate, type SeparateOptions } from './api/separate.js';
@@ -11,6 +12,8 @@ export { diff, type DiffOptions } from './api/diff.js';
 export { bench, type BenchOptions } from './api/bench.js';
 export { advise, type AdviseOptions } from './api/advise.js';
 export { calibrate, type CalibrateOptions } from './api/calibrate.js';
+export { rewrite, type RewriteOptions } from './api/rewrite.js';
+export { init, type InitOptions, type InitResult } from './api/init.js';
 export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/options.js';
 export { MbnError, type ErrorCode } from './errors.js';
 
@@ -25,3 +28,7 @@ export type { BenchJson, BenchRecord } from './report/bench-report.js';
 export type { AdviseJson } from './report/advise-report.js';
 export type { Finding, Severity } from './advise/define.js';
 export type { DeviceProfile, OpClass } from './latency/profile.js';
+export type { RewriteJson, RewriteFigures } from './report/rewrite-report.js';
+export type { HardSwishChange } from './rewrite/hard-swish.js';
+export type { Deviation, OutputDeviation } from './bench/compare.js';
+export type { InitEntry } from './budget/init.js';

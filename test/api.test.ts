@@ -1,7 +1,8 @@
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { advise, analyze, bench, calibrate, check, diff, MbnError, separate } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { withSyntheticWeights } from '../src/bench/models.js';
+import { advise, analyze, bench, calibrate, check, diff, init, MbnError, rewrite, separate } from '../src/index.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
@@ -105,5 +106,125 @@ describe('library API = --format json', () => {
     await expect(analyze(TINY, { input: { input: [1, -3, 32, 32] } })).rejects.toMatchObject({ code: 'usage' });
     await expect(separate(TINY, { dryRun: true, minReduction: 1.5 })).rejects.toMatchObject({ code: 'usage' });
     await expect(advise(TINY, { minSaving: 2 })).rejects.toMatchObject({ code: 'usage' });
+  });
+});
+
+describe('library API: rewrite and init', () => {
+  // EfficientNet-B0 (torchvision's graph, seeded stand-in weights in an external data file): 49 swish x·σ(x), one
+  // after the stem and after each block's expansion/depthwise conv, and 16 squeeze-and-excite gates, one per block.
+  const efficientNet = () => withSyntheticWeights(fixture('graph-only/zoo/efficientnet_b0.onnx'), tempDir('mbn-api-rewrite-'));
+
+  it('rewrite (dry run): mbn.rewrite/1, the CLI\'s document, 49 HardSwish and 16 HardSigmoid planned, nothing written', async () => {
+    const input = efficientNet();
+    const r = await rewrite(input, { hardSwish: true, hardSigmoid: true, dryRun: true });
+    expect(r.schema).toBe('mbn.rewrite/1');
+    expect(r.output).toBeNull();
+    expect(r.changes.filter((c) => c.kind === 'swish' && c.op === 'HardSwish')).toHaveLength(49);
+    expect(r.changes.filter((c) => c.kind === 'gate' && c.op === 'HardSigmoid')).toHaveLength(16);
+    // Every Sigmoid goes; each gate keeps its Mul (the scale), each swish loses its own.
+    expect(r.before.ops).toEqual({ Sigmoid: 65, HardSigmoid: 0, HardSwish: 0, Mul: 65 });
+    expect(r.after.ops).toEqual({ Sigmoid: 0, HardSigmoid: 16, HardSwish: 49, Mul: 16 });
+    expect(r.after.macs).toBe(r.before.macs);
+    expect(r.deviation).toBeNull();
+    expect(r.deviationSkipped).toBe('the model keeps weights in external data: the dry run does not run it');
+    expect(asJson(r)).toEqual(cliJson(['rewrite', input, '--hard-swish', '--hard-sigmoid', '--dry-run']));
+    expect(readdirSync(join(input, '..')).sort()).toEqual(['efficientnet_b0.onnx', 'efficientnet_b0.onnx.data']);
+  });
+
+  it.skipIf(!loadOrt())('rewrite: writes the same model as the CLI and reports the same deviation in ONNX Runtime', async () => {
+    const input = efficientNet();
+    const [a, b] = [join(input, '../a'), join(input, '../b')];
+    mkdirSync(a);
+    mkdirSync(b);
+    const r = await rewrite(input, { hardSwish: true, output: join(a, 'hs.onnx'), samples: 1, seed: 3, batch: 1 });
+    const cli = cliJson(['rewrite', input, '--hard-swish', '-o', join(b, 'hs.onnx'), '--samples', '1', '--seed', '3', '--batch', '1']);
+    expect(r.output).toBe(join(a, 'hs.onnx'));
+    expect(asJson({ ...r, output: cli.output })).toEqual(cli);
+    expect(r.deviation?.samples).toBe(1);
+    expect(r.deviation?.outputs[0].maxAbsDiff).toBeGreaterThan(0);
+    // The model refers to its own data file by name, so the two writes are the same bytes.
+    for (const f of ['hs.onnx', 'hs.onnx.data']) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f)))).toBe(true);
+    // Written once: a second run without force is refused, the file kept.
+    await expect(rewrite(input, { hardSwish: true, output: join(a, 'hs.onnx') })).rejects.toMatchObject({ name: 'MbnError', code: 'output-exists' });
+  });
+
+  it('rewrite: bad options are usage errors, before the model is read', async () => {
+    const missing = join(tempDir(), 'missing.onnx');
+    await expect(rewrite(missing)).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('needs --hard-swish') });
+    await expect(rewrite(missing, { hardSwish: true, samples: 0 })).rejects.toMatchObject({ code: 'usage' });
+    await expect(rewrite(missing, { hardSwish: true, seed: -1 })).rejects.toMatchObject({ code: 'usage' });
+    await expect(rewrite(missing, { hardSigmoid: true, batch: 1.5 })).rejects.toMatchObject({ code: 'usage' });
+    await expect(rewrite(missing, { hardSigmoid: true, input: { x: [1, 0] } })).rejects.toMatchObject({ code: 'usage' });
+    await expect(rewrite(missing, { hardSwish: true })).rejects.toMatchObject({ code: 'io' });
+  });
+
+  /** A folder with two models, one of them with a symbolic batch dim (which init warns about). */
+  const initFolder = () => {
+    const dir = tempDir('mbn-api-init-');
+    mkdirSync(join(dir, 'models'));
+    copyFileSync(TINY, join(dir, 'models/tiny_cnn.onnx'));
+    copyFileSync(fixture('models/dynamic_batch.onnx'), join(dir, 'dynamic_batch.onnx'));
+    return dir;
+  };
+
+  it('init: writes the config the CLI writes, from `cwd`; returns it, with what the CLI prints, and prints nothing', async () => {
+    const [viaApi, viaCli] = [initFolder(), initFolder()];
+    const stdout = vi.spyOn(process.stdout, 'write');
+    const stderr = vi.spyOn(process.stderr, 'write');
+    let r;
+    try {
+      r = await init({ cwd: viaApi });
+      expect(stdout).not.toHaveBeenCalled();
+      expect(stderr).not.toHaveBeenCalled();
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const cli = mbn(['init'], { cwd: viaCli });
+    expect(cli.status).toBe(0);
+    const written = readFileSync(join(viaApi, 'mbn.config.json'), 'utf8');
+    expect(written).toBe(readFileSync(join(viaCli, 'mbn.config.json'), 'utf8'));
+    expect(r.path).toBe(join(viaApi, 'mbn.config.json'));
+    expect(r.file).toBe('mbn.config.json');
+    expect(r.headroom).toBe(0.05);
+    expect(JSON.parse(written)).toEqual(r.entries);
+    expect(r.entries.map((e) => [e.name, e.model])).toEqual([['dynamic_batch', 'dynamic_batch.onnx'], ['tiny_cnn', 'models/tiny_cnn.onnx']]);
+    // Each line of the CLI's summary names an entry and its limits.
+    const lines = cli.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`wrote ${r.file}: 2 models, limits at the current figures + 5% (rounded up to 3 digits)`);
+    expect(lines.slice(1)).toEqual(r.entries.map((e) => `  '${e.name}': MACs ${e.maxMacs}, FLOPs ${e.maxFlops}, params ${e.maxParams}, weights ${e.maxWeightBytes}, activations ${e.maxActivationBytes}`));
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/^'dynamic_batch\.onnx' has symbolic input dims, taken as 1/);
+    expect(cli.stderr).toBe(r.warnings.map((w) => `mbn: warning: ${w}\n`).join(''));
+    // The limits hold the figures: `check` passes the models on the config init wrote.
+    expect((await check({ cwd: viaApi })).passed).toBe(true);
+  });
+
+  it('init: named models and globs, another config file, a headroom as a fraction or as the CLI\'s text', async () => {
+    const dir = initFolder();
+    const tenth = await init({ cwd: dir, models: ['models/*.onnx'], config: 'a.json', headroom: 0.1 });
+    const text = await init({ cwd: dir, models: ['models/tiny_cnn.onnx'], config: 'b.json', headroom: '10%' });
+    expect(text.entries).toEqual(tenth.entries);
+    expect(readFileSync(join(dir, 'a.json'), 'utf8')).toBe(readFileSync(join(dir, 'b.json'), 'utf8'));
+    expect(tenth.warnings).toEqual([]);
+    expect(existsSync(join(dir, 'mbn.config.json'))).toBe(false);
+    expect(mbn(['init', 'models/*.onnx', '--config', 'c.json', '--headroom', '10%'], { cwd: dir }).status).toBe(0);
+    expect(readFileSync(join(dir, 'c.json'), 'utf8')).toBe(readFileSync(join(dir, 'a.json'), 'utf8'));
+  });
+
+  it('init: an existing config is kept without force; bad options are usage errors; a missing model is io', async () => {
+    const dir = initFolder();
+    writeFileSync(join(dir, 'mbn.config.json'), 'kept');
+    await expect(init({ cwd: dir })).rejects.toMatchObject({ name: 'MbnError', code: 'output-exists' });
+    expect(readFileSync(join(dir, 'mbn.config.json'), 'utf8')).toBe('kept');
+    expect((await init({ cwd: dir, force: true })).entries).toHaveLength(2);
+    for (const headroom of [1.5, '150%', -0.1, 'abc', Number.NaN]) {
+      await expect(init({ cwd: dir, force: true, config: 'x.json', headroom })).rejects.toMatchObject({ code: 'usage' });
+    }
+    await expect(init({ cwd: dir, config: 'x.json', models: 'models/tiny_cnn.onnx' as unknown as string[] })).rejects.toMatchObject({ code: 'usage' });
+    await expect(init({ cwd: dir, config: 'x.json', models: ['none/*.onnx'] })).rejects.toMatchObject({ code: 'usage' });
+    await expect(init({ cwd: dir, config: 'x.json', models: ['none.onnx'] })).rejects.toMatchObject({ code: 'io' });
+    await expect(init({ cwd: tempDir() })).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('no .onnx files below') });
+    expect(existsSync(join(dir, 'x.json'))).toBe(false);
   });
 });

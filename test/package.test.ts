@@ -12,7 +12,7 @@ import { ROOT, fixture, mbn, tempDir } from './helpers/cli.js';
  * `npm install --offline` when the cache allows it, else by unpacking it into node_modules/mbn with its runtime
  * dependencies linked from this clone's node_modules (what npm would have installed, minus the download).
  */
-const USE = `import { analyze, check, MbnError, type AnalyzeJson, type CheckJson, type ErrorCode } from 'mbn';
+const USE = `import { analyze, check, init, rewrite, MbnError, type AnalyzeJson, type CheckJson, type ErrorCode, type InitResult, type RewriteJson } from 'mbn';
 
 const report: AnalyzeJson = await analyze(process.argv[2]!, { batch: 1 });
 const schema: 'mbn.analyze/1' = report.schema;
@@ -25,7 +25,10 @@ try {
   if (error instanceof MbnError) code = error.code;
 }
 const checked: CheckJson | string = await check({ config: 'none.json' }).catch((e: MbnError) => e.code);
-process.stdout.write(JSON.stringify({ schema, multiplier, code, checked, report }));
+const rewritten: RewriteJson = await rewrite(process.argv[2]!, { hardSwish: true, dryRun: true });
+const budgets: InitResult = await init({ models: [process.argv[2]!], config: 'budgets.json', headroom: '10%' });
+const rewriteSchema: 'mbn.rewrite/1' = rewritten.schema;
+process.stdout.write(JSON.stringify({ schema, multiplier, code, checked, report, rewriteSchema, changes: rewritten.changes.length, budgets }));
 
 // Never called: the options are typed, so these must not compile.
 export async function wrong(): Promise<void> {
@@ -33,6 +36,10 @@ export async function wrong(): Promise<void> {
   await analyze('m.onnx', { batch: '1' });
   // @ts-expect-error input shapes are arrays of numbers
   await analyze('m.onnx', { input: { x: '1x3' } });
+  // @ts-expect-error the patterns are booleans
+  await rewrite('m.onnx', { hardSwish: 'yes' });
+  // @ts-expect-error models is a list
+  await init({ models: 'm.onnx' });
 }
 `;
 
@@ -93,6 +100,12 @@ describe('the packed package', () => {
     expect(out.multiplier).toBe(1);
     expect(out.code).toBe('io');
     expect(out.checked).toBe('io');
+    // tiny_cnn has no swish: nothing to rewrite. init wrote its budget beside the program.
+    expect(out.rewriteSchema).toBe('mbn.rewrite/1');
+    expect(out.changes).toBe(0);
+    expect(out.budgets.file).toBe('budgets.json');
+    expect(out.budgets.entries.map((e: { name: string }) => e.name)).toEqual(['tiny_cnn']);
+    expect(JSON.parse(readFileSync(join(project, 'budgets.json'), 'utf8'))).toEqual(out.budgets.entries);
     // The first conv: 3→8 channels, 3×3, 32×32 output (test/analyze.test.ts works it out the same way).
     expect(out.report.layers[0].macs).toBe(32 * 32 * 8 * 3 * 9);
     const cli = mbn(['analyze', model, '--format', 'json', '--batch', '1']);

@@ -3,7 +3,7 @@ import { METRICS, type MetricKey, parseLimit } from './limits.js';
 
 /**
  * `mbn init` as data: a budget config (the format of config.ts) holding each model to its current figures plus a
- * headroom. Pure: figures in, the JSON value out; finding and analysing the models and writing the file is the CLI's.
+ * headroom. Pure: figures in, the JSON value out; finding and analysing the models and writing the file is api/init.ts's.
  *
  * Each limit is `figure · (1 + headroom)` rounded UP to three significant digits and written with a unit
  * ("1.91G", "49.1MB"): readable, never below the requested headroom, and never more than 1% above it (a 3-digit

@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { Deviation } from '../bench/compare.js';
 import type { Report } from '../cost/analyze.js';
-import type { HardSwishPlan } from '../rewrite/hard-swish.js';
+import type { HardSwishChange, HardSwishPlan } from '../rewrite/hard-swish.js';
 import { mdEscape } from './analyze-report.js';
 import { terminalText } from './safe-text.js';
 import { grouped } from './units.js';
@@ -23,12 +23,39 @@ export interface RewriteSummary {
 
 const OPS = ['Sigmoid', 'HardSigmoid', 'HardSwish', 'Mul'] as const;
 
-function opCounts(report: Report): Record<string, number> {
-  return Object.fromEntries(OPS.map((op) => [op, report.byOp.find((o) => o.op === op)?.count ?? 0]));
+/** The model's figures on one side of the rewrite: the ones the activations change, and the op counts they move. */
+export interface RewriteFigures {
+  macs: number;
+  flops: number;
+  otherFlops: number;
+  params: number;
+  /** How many Sigmoid, HardSigmoid, HardSwish and Mul nodes the model has. */
+  ops: Record<(typeof OPS)[number], number>;
 }
 
-export function rewriteJson(s: RewriteSummary) {
-  const figures = (r: Report) => ({ macs: r.totals.macs, flops: r.totals.flops, otherFlops: r.totals.otherFlops, params: r.totals.params, ops: opCounts(r) });
+/** The `mbn.rewrite/1` document (`mbn rewrite --format json`, and what the library's `rewrite` returns). */
+export interface RewriteJson {
+  schema: typeof REWRITE_SCHEMA;
+  input: string;
+  /** The file written; null for a dry run. */
+  output: string | null;
+  /** The model's default-domain opset: at 14 and above swish becomes HardSwish, below it x·HardSigmoid(x). */
+  opset: number;
+  changes: HardSwishChange[];
+  before: RewriteFigures;
+  after: RewriteFigures;
+  /** How far the outputs moved in ONNX Runtime; null when not measured (`deviationSkipped` says why). */
+  deviation: Deviation | null;
+  deviationSkipped: string | null;
+  notes: string[];
+}
+
+function opCounts(report: Report): Record<(typeof OPS)[number], number> {
+  return Object.fromEntries(OPS.map((op) => [op, report.byOp.find((o) => o.op === op)?.count ?? 0])) as Record<(typeof OPS)[number], number>;
+}
+
+export function rewriteJson(s: RewriteSummary): RewriteJson {
+  const figures = (r: Report): RewriteFigures => ({ macs: r.totals.macs, flops: r.totals.flops, otherFlops: r.totals.otherFlops, params: r.totals.params, ops: opCounts(r) });
   return {
     schema: REWRITE_SCHEMA,
     input: s.input,
