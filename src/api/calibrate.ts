@@ -28,6 +28,6 @@ export async function calibrate(options: CalibrateOptions = {}, onStep?: (step: 
   const threads = positiveInteger('threads', options.threads, 1);
   const runs = positiveInteger('runs', options.runs, 20);
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw new MbnError('usage', 'name must be a non-empty string');
-  const ort = loadOrt();
+  const ort = loadOrt('mbn calibrate');
   return measureDevice(ort, { threads, runs, rounds: 3, warmup: 2, name: options.name ?? `${hostname()}-${threads}t`, onStep });
 }

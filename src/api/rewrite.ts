@@ -72,7 +72,7 @@ export async function rewriteFile(path: string, opts: RewriteOptions): Promise<R
     let ort: ReturnType<typeof loadOrt> | null = null;
     const inputs: InputSpec[] = [];
     try {
-      ort = loadOrt();
+      ort = loadOrt('measuring how far the outputs move');
       for (const i of before.model.inputs) {
         if (!i.shape) throw new MbnError('usage', `input '${i.name}' has no known shape (give it with --input)`);
         inputs.push({ name: i.name, type: i.dtype, dims: i.shape });

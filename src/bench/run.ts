@@ -34,10 +34,16 @@ export interface Ort {
  */
 const ORT_LOG_SEVERITY = 4;
 
-export const ORT_MISSING = 'mbn bench needs onnxruntime-node: npm install onnxruntime-node';
+/** The one line for a command that needs onnxruntime-node where it is not installed. */
+export function ortMissing(command: string): string {
+  return `${command} needs onnxruntime-node: npm install onnxruntime-node`;
+}
 
-/** onnxruntime-node from mbn's own node_modules, else from the current project's; a usage error when neither has it. */
-export function loadOrt(): Ort {
+/**
+ * onnxruntime-node from mbn's own node_modules, else from the current project's; a usage error naming `command`
+ * when neither has it.
+ */
+export function loadOrt(command = 'mbn bench'): Ort {
   const bases = [import.meta.url, join(process.cwd(), 'package.json')];
   for (const base of bases) {
     try {
@@ -46,7 +52,7 @@ export function loadOrt(): Ort {
       // Not installed there (or its native binding failed to load): try the next place.
     }
   }
-  throw new MbnError('usage', ORT_MISSING);
+  throw new MbnError('usage', ortMissing(command));
 }
 
 export interface InputSpec {
