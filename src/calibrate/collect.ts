@@ -3,11 +3,11 @@ import { MbnError } from '../errors.js';
 import type { Model, Node, TensorRef } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
-import { PieceSource, piecesLength } from '../onnx/splice.js';
 import type { SeparatedWeights } from '../rewrite/decompose.js';
 import { type AlternatingOptions, alternateRefit, mixFilters } from '../rewrite/alternate.js';
 import { PointwiseStats } from '../rewrite/refit.js';
-import { type CandidateLayer, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
+import { type CandidateLayer, type ExtraOutput, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
+import type { ModelCopies } from './copies.js';
 import { decodeFloats, numberToFloat16 } from '../tensor/float.js';
 import { outputImportance } from './importance.js';
 import type { CalibrationBatch } from './inputs.js';
@@ -104,15 +104,15 @@ async function run(session: OrtSession, feeds: Record<string, OrtTensor>, what: 
   }
 }
 
-/** The bytes of a model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs. */
-function modelBytes(model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: { name: string; dtype: number; rank: number }[]): { bytes: Uint8Array; built: ReturnType<typeof buildRewrite> } {
-  const built = buildRewrite(model, { ...plan, chosen }, model.path ?? 'model.onnx', extra);
-  const source = new PieceSource(built.pieces, model.source);
-  return { bytes: source.view(0, piecesLength(built.pieces)).slice(), built };
+/** A copy of the model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs. */
+function modelCopy(copies: ModelCopies, model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: ExtraOutput[]) {
+  return copies.make((path, kept) => buildRewrite(model, { ...plan, chosen }, path, extra, kept));
 }
 
 export interface RefitOptions {
   ridge: number;
+  /** Where ONNX Runtime gets the model's copies from (bytes, or files in a scratch folder for external data). */
+  copies: ModelCopies;
   /**
    * --max-error with data: the ranks a layer may take (ascending) and how to give it one. The layer is collected at
    * the highest rank; the smallest rank whose refitted output error on the data is within `maxError` is kept (the
@@ -159,7 +159,14 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   }
   // One session of the original model for every layer, each conv output exposed; each run fetches what it needs.
   const extra = fitted.filter((c) => !graphOutputs.has(c.node.outputs[0])).map((c) => ({ name: c.node.outputs[0], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 }));
-  const a = await open(ort, modelBytes(model, plan, [], extra).bytes, 'the input model', false);
+  const original = await modelCopy(options.copies, model, plan, [], extra);
+  let a: OrtSession;
+  try {
+    a = await open(ort, original.source, 'the input model', false);
+  } catch (error) {
+    original.done();
+    throw error;
+  }
   try {
     // Tensors are made per run from the float64 batches, so only the batches themselves stay in memory.
     const feeds = batches.map((batch) => () => feedsOf(ort, batch, a.inputNames));
@@ -171,6 +178,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     }
   } finally {
     await a.release();
+    original.done();
   }
   return fits;
 
@@ -190,18 +198,20 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
     const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
     const yNames = wave.map((c) => c.node.outputs[0]);
-    const rewritten = modelBytes(model, plan, plan.chosen, wave.map((c, i) => ({ name: zNames[i], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 })));
+    let rewritten: Awaited<ReturnType<typeof modelCopy>> | null = null;
     const statsOf = (c: CandidateLayer) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group);
     // With the alternating refit, even and odd batches are summed apart: the rounds are chosen on one half and
     // checked on the other (fitAt), then run on both.
     const halves = wave.map((c) => (options.alternate ? [statsOf(c), statsOf(c)] : [statsOf(c)]));
     let b: OrtSession | null = null;
     try {
-      b = await open(ort, rewritten.bytes, 'the rewritten model', true);
+      rewritten = await modelCopy(options.copies, model, plan, plan.chosen, wave.map((c, i) => ({ name: zNames[i], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 })));
+      b = await open(ort, rewritten.source, 'the rewritten model', true);
       for (const [index, feedOf] of feeds.entries()) {
         const feed = feedOf();
         const ra = await run(a, feed, 'the input model', false, yNames);
         const rb = await run(b, feed, 'the rewritten model', true, zNames);
+        options.copies.checkpoint();
         wave.forEach((_, i) => {
           const ya = ra[yNames[i]];
           const yv = ya && floatValues(ya);
@@ -214,6 +224,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
       }
     } finally {
       await b?.release();
+      rewritten?.done();
       for (const c of wave) {
         collectedAt.set(c, c.weights!);
         c.weights = base.get(c)!;
@@ -362,7 +373,7 @@ function decodeBias(model: Model, t: TensorRef): Float64Array {
 }
 
 /** Runs both models on every batch and compares each graph output. */
-export async function verifyOutputs(ort: Ort, original: Source, rewritten: Source, batches: CalibrationBatch[]): Promise<OutputCheck[]> {
+export async function verifyOutputs(ort: Ort, original: Source, rewritten: Source, batches: CalibrationBatch[], checkpoint?: () => void): Promise<OutputCheck[]> {
   const a = await open(ort, original, 'the input model', false);
   let b: OrtSession | null = null;
   try {
@@ -371,6 +382,7 @@ export async function verifyOutputs(ort: Ort, original: Source, rewritten: Sourc
     for (const batch of batches) {
       const ra = await run(a, feedsOf(ort, batch, a.inputNames), 'the input model', false);
       const rb = await run(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true);
+      checkpoint?.();
       for (const [name, ta] of Object.entries(ra)) {
         const x = floatValues(ta);
         const y = rb[name] ? floatValues(rb[name]) : null;

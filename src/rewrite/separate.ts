@@ -556,8 +556,11 @@ export interface ExtraOutput {
 
 /**
  * Turns a plan into byte edits of the model. `outputPath` names the external data file when one is needed.
+ * `kept` (calibration's scratch copies, calibrate/copies.ts): the external tensors the rewrite keeps are pointed at
+ * a data file already holding them at the given offsets (externalLayout), and the output's own data file holds only
+ * the new tensors.
  */
-export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string, extraOutputs: ExtraOutput[] = []): BuiltRewrite {
+export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string, extraOutputs: ExtraOutput[] = [], kept?: { location: string; offsets: ReadonlyMap<number, number> }): BuiltRewrite {
   const index = plan.index;
   if (plan.chosen.length > 0) indexNames(model, index);
   const usesExternal = hasExternalData(model);
@@ -669,7 +672,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
   for (const o of extraOutputs) editOf(model.graph).append.push(encodeValueInfoField(o.name, o.dtype, new Array(o.rank).fill(null), 12));
   let modelEdit = emptyEdit();
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
-  if (usesExternal) for (const part of relocateExternalTensors(model, modelEdit, externalLocation, externalOffset)) external.push(part);
+  if (usesExternal) for (const part of relocateExternalTensors(model, modelEdit, kept?.location ?? externalLocation, externalOffset, kept?.offsets)) external.push(part);
   const pieces = spliceMessage(model.source, 0, model.size, modelEdit);
   return { pieces, externalData: usesExternal ? { location: externalLocation, parts: external } : null, newNodes };
 }
