@@ -1,5 +1,4 @@
 import { type Ort, loadOrt } from '../bench/run.js';
-import { MbnError } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { separationFigures } from '../cost/separable.js';
 import { type CandidateLayer, type SeparateOptions, type SeparatePlan, buildRewrite, computeWeights, greedyRanks, rankOptions, setRank } from '../rewrite/separate.js';
