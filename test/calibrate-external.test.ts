@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseNpy } from '../src/calibrate/npy.js';
+import { encodeNpy, parseNpy } from '../src/calibrate/npy.js';
 import { readModel } from '../src/onnx/read.js';
 import { readTensorBytes } from '../src/onnx/tensor-data.js';
 import { BIN, fixture, mbn, tempDir } from './helpers/cli.js';
@@ -48,7 +48,19 @@ function pair(source: string, folder: string, name: string, initializers: boolea
   mkdirSync(join(folder, 'external'), { recursive: true });
   const inline = join(folder, 'inline', name);
   writeFileSync(inline, onnx.ModelProto.encode(m).finish());
-  const tensors = [...graph.initializer!, ...graph.node!.flatMap((n) => n.attribute!.filter((a) => a.t).map((a) => a.t!))];
+  // Tensors of If/Loop bodies too, where ONNX's external-data helper looks for them.
+  const tensors: onnxProto.onnx.ITensorProto[] = [];
+  const collect = (g: onnxProto.onnx.IGraphProto): void => {
+    tensors.push(...(g.initializer ?? []));
+    for (const n of g.node ?? []) {
+      for (const a of n.attribute ?? []) {
+        if (a.t) tensors.push(a.t);
+        if (a.g) collect(a.g);
+        for (const sub of a.graphs ?? []) collect(sub);
+      }
+    }
+  };
+  collect(graph);
   const chunks: Uint8Array[] = [];
   let at = 0;
   let moved = 0;
@@ -165,6 +177,28 @@ describe.skipIf(!ort)('separate --calibrate on a model with external data', () =
     expect({ model: sha(m.external), data: sha(m.data) }).toEqual(before);
     expect(listing(join(work, 'external'))).toEqual(['det.onnx', 'det.onnx.data']);
     expect(listing(out)).toEqual(['a.onnx', 'b.onnx', 'b.onnx.data']);
+  });
+
+  it('Silero VAD, external tensors inside If bodies: the same output checks as with the weights inside', () => {
+    const work = join(dir, 'vad');
+    const m = pair(fixture('real/silero_vad_v5.onnx'), work, 'vad.onnx', false);
+    const before = { model: sha(m.external), data: sha(m.data) };
+    const data = join(work, 'data');
+    for (const d of ['input', 'state', 'sr']) mkdirSync(join(data, d), { recursive: true });
+    ['a.npy', 'b.npy', 'c.npy'].forEach((f, k) => {
+      writeFileSync(join(data, 'input', f), encodeNpy([1, 512], Array.from({ length: 512 }, (_, i) => 0.3 * Math.sin((i * (k + 1)) / 7))));
+      writeFileSync(join(data, 'state', f), encodeNpy([2, 1, 128], new Array(256).fill(0)));
+      writeFileSync(join(data, 'sr', f), encodeNpy([], [16000], '<i8'));
+    });
+    const args = ['--dry-run', '--input', 'input:1x512', '--calibrate', data];
+    const a = separateJson([m.inline, ...args]);
+    const b = separateJson([m.external, ...args]);
+    // The separated convs are in If bodies: their new weights go to the copies' own data files from there.
+    expect(b.calibration.layers.length).toBeGreaterThan(0);
+    expect(b.calibration.outputs.map((o: { name: string }) => o.name).sort()).toEqual(['output', 'stateN']);
+    expect(fitted(b)).toEqual(fitted(a));
+    expect({ model: sha(m.external), data: sha(m.data) }).toEqual(before);
+    expect(listing(join(work, 'external'))).toEqual(['vad.onnx', 'vad.onnx.data']);
   });
 
   it('an interrupt while calibrating removes the scratch copies: exit 130, nothing written, the input untouched', async () => {
