@@ -21,7 +21,7 @@ export interface CalibrationSummary {
   verifyBatches: number;
   heldBack: boolean;
   /** Per rewritten conv: its output error on the fitting data with SVD weights and after the refit. */
-  layers: { name: string; svdError: number | null; refitError: number | null; kept: string | null; filterRounds?: number }[];
+  layers: { name: string; svdError: number | null; refitError: number | null; kept: string | null; filterRounds?: number; uses?: number }[];
   /** Per graph output of the rewritten vs the original model on the verification batches; null: not run. */
   outputs: OutputCheck[] | null;
   /** The same check for the plain SVD rewrite (before the refit), for comparison; null when nothing was refitted. */
@@ -112,7 +112,10 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
     refitError: f.refitError,
     kept: f.kept,
     ...(alternate ? { filterRounds: f.filterRounds ?? 0 } : {}),
+    ...(f.uses ? { uses: f.uses } : {}),
   }));
+  const tied = fits.filter((f) => f.uses).length;
+  if (tied) run.summary.notes.push(`${tied} convs share their weights with others: each shared weight was fitted once, on all its uses together (their errors are over all the uses)`);
   if (alternate) {
     const moved = fits.filter((f) => f.filterRounds).length;
     run.summary.notes.push(`--refit-depthwise: the depthwise filters of ${moved} of ${fits.length} layer${fits.length === 1 ? '' : 's'} were refitted (rounds fitted on half the batches and kept while they lowered the error on the other half)`);
