@@ -11,7 +11,8 @@ import { loadOrt, runModel } from './helpers/ort.js';
 /**
  * Convs that share a weight share their separated weights in the rewrite, so `--calibrate` fits them once, on all
  * their uses together (the summed least squares), when the uses are parallel (a detector head applied to every
- * pyramid level); when one use feeds another they keep their SVD weights and say why.
+ * pyramid level); when one use feeds another they keep their SVD weights and say why. Convs inside If branches are
+ * read as extra outputs of their branch and If node, and fitted on the batches that run their branch.
  */
 
 const { onnx } = onnxProto;
@@ -156,5 +157,104 @@ describe.skipIf(!ort)('--calibrate with convs that share a weight', () => {
     ]);
     // Nothing refitted: the check compares the SVD rewrite, and both figures are the same.
     expect(r.calibration.outputs[0].relativeError).toBe(r.calibration.svdOutputs[0].relativeError);
+  });
+});
+
+/**
+ * y = If(c, then: Conv(x, Wt, Bt), else: Conv(Relu(x), We)): each branch holds its conv's weights as initializers
+ * of its own, x [1, 4, 8, 8] comes from the main graph, and c picks the branch per batch.
+ */
+function ifModel(): Uint8Array {
+  const next = mulberry32(5);
+  const T = onnx.AttributeProto.AttributeType;
+  const tensor = (name: string, dims: number[], values: number[]) => ({ name, dataType: FLOAT, dims, floatData: values });
+  const conv = (inputs: string[], output: string, name: string) => ({
+    name,
+    opType: 'Conv',
+    input: inputs,
+    output: [output],
+    attribute: [
+      { name: 'kernel_shape', type: T.INTS, ints: [3, 3] },
+      { name: 'pads', type: T.INTS, ints: [1, 1, 1, 1] },
+    ],
+  });
+  const out = (name: string) => ({ name, type: { tensorType: { elemType: FLOAT, shape: { dim: [1, 6, 8, 8].map((d) => ({ dimValue: d })) } } } });
+  const thenBranch = {
+    name: 'then',
+    initializer: [tensor('Wt', [6, 4, 3, 3], gaussian(next, 216).map((v) => v / 6)), tensor('Bt', [6], gaussian(next, 6))],
+    node: [conv(['x', 'Wt', 'Bt'], 'yt', 'then_conv')],
+    output: [out('yt')],
+  };
+  const elseBranch = {
+    name: 'else',
+    initializer: [tensor('We', [6, 4, 3, 3], gaussian(next, 216).map((v) => v / 6))],
+    node: [{ name: 'relu', opType: 'Relu', input: ['x'], output: ['r'] }, conv(['r', 'We'], 'ye', 'else_conv')],
+    output: [out('ye')],
+  };
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'branches',
+      input: [
+        { name: 'x', type: { tensorType: { elemType: FLOAT, shape: { dim: [1, 4, 8, 8].map((d) => ({ dimValue: d })) } } } },
+        { name: 'c', type: { tensorType: { elemType: 9, shape: { dim: [] } } } },
+      ],
+      output: [out('y')],
+      node: [
+        {
+          name: 'branch',
+          opType: 'If',
+          input: ['c'],
+          output: ['y'],
+          attribute: [
+            { name: 'then_branch', type: T.GRAPH, g: thenBranch },
+            { name: 'else_branch', type: T.GRAPH, g: elseBranch },
+          ],
+        },
+      ],
+    },
+  }).finish();
+}
+
+describe.skipIf(!ort)('--calibrate with convs inside If branches', () => {
+  /** 8 batches: x as in `batches`, c true on even batches (then) and false on odd ones (else). */
+  function branchData(folder: string): void {
+    batches(join(folder, 'x'));
+    mkdirSync(join(folder, 'c'));
+    for (let k = 0; k < 8; k++) writeFileSync(join(folder, 'c', `${k}.npy`), encodeNpy([], [k % 2 === 0 ? 1 : 0], '<i8'));
+  }
+
+  it('each branch is fitted on the batches that run it, and the check covers both', () => {
+    const work = join(dir, 'if');
+    mkdirSync(work);
+    const model = join(work, 'if.onnx');
+    writeFileSync(model, ifModel());
+    const data = join(work, 'data');
+    branchData(data);
+    const r = separateJson([model, '--dry-run', '--calibrate', data]);
+    const layers = r.calibration.layers;
+    expect(layers.map((l: { name: string }) => l.name)).toEqual(['branch/then_branch/then_conv', 'branch/else_branch/else_conv']);
+    for (const l of layers) {
+      expect(l.kept).toBeNull();
+      expect(l.refitError).toBeLessThan(l.svdError);
+    }
+    expect(r.calibration.outputs[0].relativeError).toBeLessThan(r.calibration.svdOutputs[0].relativeError);
+    // At full rank the fitted pairs reproduce both branches (float32).
+    const full = separateJson([model, '--dry-run', '--calibrate', data, '--multiplier', '6', '--allow-costlier']);
+    expect(full.calibration.layers.map((l: { kept: string | null }) => l.kept)).toEqual([null, null]);
+    expect(full.calibration.outputs[0].relativeError).toBeLessThan(1e-4);
+  });
+
+  it('a branch that never runs on the data keeps its SVD weights and says why', () => {
+    const work = join(dir, 'if-one');
+    mkdirSync(work);
+    const model = join(work, 'if.onnx');
+    writeFileSync(model, ifModel());
+    const data = join(work, 'data');
+    branchData(data);
+    for (let k = 0; k < 8; k++) writeFileSync(join(data, 'c', `${k}.npy`), encodeNpy([], [1], '<i8'));
+    const r = separateJson([model, '--dry-run', '--calibrate', data]);
+    expect(r.calibration.layers.map((l: { kept: string | null }) => l.kept)).toEqual([null, 'its If branch did not run on the calibration data']);
   });
 });

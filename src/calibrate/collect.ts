@@ -1,12 +1,12 @@
 import { type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, openSession } from '../bench/run.js';
 import { MbnError } from '../errors.js';
-import type { Model, Node, TensorRef } from '../ir/types.js';
+import type { Graph, Model, Node, TensorRef } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import type { SeparatedWeights } from '../rewrite/decompose.js';
 import { type AlternatingOptions, alternateRefit, mixFilters } from '../rewrite/alternate.js';
 import { PointwiseStats } from '../rewrite/refit.js';
-import { type CandidateLayer, type ExtraOutput, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
+import { type CandidateLayer, type ExtraOutput, type SeparatePlan, buildRewrite, exposable } from '../rewrite/separate.js';
 import type { ModelCopies } from './copies.js';
 import { decodeFloats, numberToFloat16 } from '../tensor/float.js';
 import { outputImportance } from './importance.js';
@@ -106,9 +106,23 @@ async function run(session: OrtSession, feeds: Record<string, OrtTensor>, what: 
   }
 }
 
-/** A copy of the model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs. */
-function modelCopy(copies: ModelCopies, model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: ExtraOutput[]) {
-  return copies.make((path, kept) => buildRewrite(model, { ...plan, chosen }, path, extra, kept));
+/**
+ * A copy of the model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs;
+ * `output(name)` is the graph output that gives a value (renamed when it comes out of an If branch).
+ */
+async function modelCopy(copies: ModelCopies, model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: ExtraOutput[]) {
+  let exposed = new Map<string, string>();
+  const copy = await copies.make((path, kept) => {
+    const built = buildRewrite(model, { ...plan, chosen }, path, extra, kept);
+    exposed = built.exposed;
+    return built;
+  });
+  return { ...copy, output: (name: string) => exposed.get(name) ?? name };
+}
+
+/** A conv's output or depthwise output, exposed from the graph that holds the conv. */
+function exposedValue(c: CandidateLayer, name: string): ExtraOutput {
+  return { name, dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2, graph: c.graph! };
 }
 
 export interface RefitOptions {
@@ -163,8 +177,9 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   };
   const units: CandidateLayer[][] = [];
   for (const unit of uses.values()) {
-    if (unit.some((c) => c.graph !== model.graph)) {
-      for (const c of unit) keep(c, c.graph !== model.graph ? 'inside an If/Loop body: its activations cannot be read' : 'shares its weight with a conv inside an If/Loop body');
+    // A conv inside If branches is read as an extra output of each branch and If node up to the main graph.
+    if (unit.some((c) => !exposable(plan, c.graph!))) {
+      for (const c of unit) keep(c, !exposable(plan, c.graph!) ? 'inside a Loop/Scan body: its activations cannot be read' : 'shares its weight with a conv inside a Loop/Scan body');
     } else if (unit.length > 1 && options.probe) {
       // The --target-macs greedy picks a rank per conv; tied convs need one rank: the plan from the weights stays.
       for (const c of unit) keep(c, 'shares its weight with another conv');
@@ -174,7 +189,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   for (const unit of ordered.chained) for (const c of unit) keep(c, 'shares its weight with a conv upstream of it (a use feeds another): not fitted');
   const fitted = ordered.waves.flat(2);
   // One session of the original model for every layer, each conv output exposed; each run fetches what it needs.
-  const extra = fitted.filter((c) => !graphOutputs.has(c.node.outputs[0])).map((c) => ({ name: c.node.outputs[0], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 }));
+  const extra = fitted.filter((c) => c.graph !== model.graph || !graphOutputs.has(c.node.outputs[0])).map((c) => exposedValue(c, c.node.outputs[0]));
   const original = await modelCopy(options.copies, model, plan, [], extra);
   let a: OrtSession;
   try {
@@ -217,7 +232,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     // Asymmetric: Z comes from the model with every conv upstream already refitted.
     const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
     const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
-    const yNames = wave.map((c) => c.node.outputs[0]);
+    const yNames = wave.map((c) => original.output(c.node.outputs[0]));
     let rewritten: Awaited<ReturnType<typeof modelCopy>> | null = null;
     const statsOf = (c: CandidateLayer) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group);
     // With the alternating refit, even and odd batches are summed apart: the rounds are chosen on one half and
@@ -225,7 +240,9 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     const halves = wave.map((c) => (options.alternate ? [statsOf(c), statsOf(c)] : [statsOf(c)]));
     let b: OrtSession | null = null;
     try {
-      rewritten = await modelCopy(options.copies, model, plan, plan.chosen, wave.map((c, i) => ({ name: zNames[i], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 })));
+      rewritten = await modelCopy(options.copies, model, plan, plan.chosen, wave.map((c, i) => exposedValue(c, zNames[i])));
+      const copy = rewritten;
+      zNames.forEach((z, i) => (zNames[i] = copy.output(z)));
       b = await open(ort, rewritten.source, 'the rewritten model', true);
       for (const [index, feedOf] of feeds.entries()) {
         const feed = feedOf();
@@ -237,6 +254,8 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
           const yv = ya && floatValues(ya);
           const zv = rb[zNames[i]] && floatValues(rb[zNames[i]]);
           if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
+          // Empty: the conv's If branch did not run on this batch.
+          if (!yv.length || !zv.length) return;
           const pixels = ya.dims.slice(2).reduce((p, d) => p * d, 1);
           const into = halves[i][index % halves[i].length];
           into.add(zv, yv, ya.dims[0], pixels, into.samplePixels(pixels, pixels * ya.dims[0] * feeds.length, index) ?? undefined);
@@ -298,6 +317,9 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
    */
   function finish(unit: CandidateLayer[], perUse: PointwiseStats[][], ranks: number[], collected: SeparatedWeights): (LayerFit | null)[] {
     const c = unit[0];
+    if (perUse.every((u) => u.every((h) => h.pixels === 0))) {
+      return unit.map((u) => ({ layer: u, svdError: NaN, refitError: null, svd: u.weights!, kept: 'its If branch did not run on the calibration data' }));
+    }
     const tied = unit.length > 1 ? tiedStats(perUse) : null;
     const halves = tied?.halves ?? perUse[0];
     const stats = sum(halves);
@@ -443,8 +465,21 @@ function keepOf(cg: number, r: number, q: number): number[] {
  * uses is chained, and the waves are made again without them.
  */
 function orderUnits(model: Model, units: CandidateLayer[][]): { waves: CandidateLayer[][][]; chained: CandidateLayer[][] } {
+  // Producers in If branches too: a conv there reads values of its branch and of the graphs around it, and a node
+  // after an If depends on what its branches compute (their outputs).
   const producer = new Map<string, Node>();
-  for (const n of model.graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const branchOutputs = new Map<Node, string[]>();
+  const index = (g: Graph): void => {
+    for (const n of g.nodes) {
+      for (const o of n.outputs) if (o) producer.set(o, n);
+      for (const a of n.attributes) {
+        if (a.data.type !== 'graph' || n.opType !== 'If') continue;
+        branchOutputs.set(n, [...(branchOutputs.get(n) ?? []), ...a.data.value.outputs.map((o) => o.name)]);
+        index(a.data.value);
+      }
+    }
+  };
+  index(model.graph);
   let live = units;
   const chained: CandidateLayer[][] = [];
   for (;;) {
@@ -466,7 +501,7 @@ function orderUnits(model: Model, units: CandidateLayer[][]): { waves: Candidate
           if (j !== i) upstream[i].add(j);
           continue;
         }
-        stack.push(...n.inputs.filter(Boolean));
+        stack.push(...n.inputs.filter(Boolean), ...(branchOutputs.get(n) ?? []));
       }
     });
     const level = new Array<number>(live.length).fill(-1);
