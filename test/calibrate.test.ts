@@ -203,18 +203,25 @@ describe.skipIf(!ort)('several inputs: one subfolder per input', () => {
     return root;
   }
 
-  it('Silero VAD: batches are read per input; convs in If branches keep their SVD weights and say why', () => {
-    const data = vadFolder('vad', ['a.npy', 'b.npy', 'c.npy']);
+  it('Silero VAD: batches are read per input; convs in the If branch that runs are fitted there, the other branch says why not', () => {
+    const data = vadFolder('vad', Array.from({ length: 8 }, (_, i) => `${String(i).padStart(2, '0')}.npy`));
     const r = separateJson([fixture('real/silero_vad_v5.onnx'), '--dry-run', '--input', 'input:1x512', '--calibrate', data]);
-    expect(r.calibration.batches).toBe(3);
-    expect(r.calibration.layers.length).toBeGreaterThan(0);
-    for (const l of r.calibration.layers) {
-      expect(l.kept).toBe('inside an If/Loop body: its activations cannot be read');
-      expect(l.refitError).toBeNull();
+    expect([r.calibration.batches, r.calibration.fitBatches, r.calibration.verifyBatches]).toEqual([8, 6, 2]);
+    // Every conv is in a branch of If_0: 16 kHz (then) runs on these batches, 8 kHz (else) never does.
+    const layers = r.calibration.layers as { name: string; kept: string | null; refitError: number | null }[];
+    const then = layers.filter((l) => l.name.startsWith('If_0/then_branch/'));
+    const other = layers.filter((l) => l.name.startsWith('If_0/else_branch/'));
+    expect(then.length).toBeGreaterThan(0);
+    expect(then.length + other.length).toBe(layers.length);
+    for (const l of then) {
+      expect(l.kept).toBeNull();
+      expect(l.refitError).not.toBeNull();
     }
-    // Nothing refitted: the check compares the SVD rewrite, and both figures are the same.
+    for (const l of other) expect([l.kept, l.refitError]).toEqual(['its If branch did not run on the calibration data', null]);
+    // The STFT conv reads the model input: its fit sees exactly the original's inputs, and beats the SVD weights there.
+    const stft = r.calibration.layers.find((l: { name: string }) => l.name.endsWith('/stft/Conv') && l.name.startsWith('If_0/then_branch/'));
+    expect(stft.refitError).toBeLessThan(stft.svdError);
     expect(r.calibration.outputs.map((o: Check) => o.name).sort()).toEqual(['output', 'stateN']);
-    expect(r.calibration.outputs.map((o: Check) => o.relativeError)).toEqual(r.calibration.svdOutputs.map((o: Check) => o.relativeError));
   });
 
   it('file names must match across the subfolders', () => {

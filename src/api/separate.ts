@@ -1,6 +1,6 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { matchName } from '../budget/glob.js';
-import { prepareCalibration, refitOnData, verifyOnData } from '../calibrate/run.js';
+import { closeCalibration, prepareCalibration, refitOnData, verifyBuiltOnData, verifyOnData } from '../calibrate/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
 import type { Model } from '../ir/types.js';
@@ -72,6 +72,7 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
   const targetLatency = opts.targetLatency !== undefined ? { ms: opts.targetLatency, profile: loadProfile(opts.device!) } : null;
   const output = opts.output ?? defaultOutput(path);
   const model = readModel(path);
+  let calibration: ReturnType<typeof prepareCalibration> | null = null;
   try {
     const options: PlanOptions = {
       inputShapes: infer.inputShapes,
@@ -100,11 +101,13 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
     if (!dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
     const plan = planSeparation(model, options);
     planning?.done();
-    const calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, seed, infer.inputShapes) : null;
+    calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, seed, output, infer.inputShapes) : null;
     if (calibration) {
       const fitting = progress('fitting pointwise weights on calibration data');
       await refitOnData(calibration, model, plan, options, fitting);
       fitting?.done();
+      // The written model is checked from its staged files: the scratch copies can go now.
+      if (!dryRun) closeCalibration(calibration);
     }
     const built = buildRewrite(model, plan, output);
     const summary: SeparationSummary = { input: path, output: dryRun ? null : output, plan, built, after: null, calibration: calibration?.summary ?? null };
@@ -136,10 +139,11 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
       // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
       const pieces = new PieceSource(built.pieces, model.source);
       summary.after = analyzeModel(readModelFrom(pieces, model.path), shapes);
-      if (calibration) await verifyOnData(calibration, path, pieces.view(0, pieces.size).slice());
+      if (calibration) await verifyBuiltOnData(calibration, path, (copy, kept) => buildRewrite(model, plan, copy, [], kept));
     }
     return summary;
   } finally {
+    closeCalibration(calibration);
     model.source.close();
   }
 }

@@ -1,13 +1,13 @@
 import { type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, openSession } from '../bench/run.js';
 import { MbnError } from '../errors.js';
-import type { Model, Node, TensorRef } from '../ir/types.js';
+import type { Graph, Model, Node, TensorRef } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
-import { PieceSource, piecesLength } from '../onnx/splice.js';
 import type { SeparatedWeights } from '../rewrite/decompose.js';
 import { type AlternatingOptions, alternateRefit, mixFilters } from '../rewrite/alternate.js';
 import { PointwiseStats } from '../rewrite/refit.js';
-import { type CandidateLayer, type SeparatePlan, buildRewrite } from '../rewrite/separate.js';
+import { type CandidateLayer, type ExtraOutput, type SeparatePlan, buildRewrite, exposable } from '../rewrite/separate.js';
+import type { ModelCopies } from './copies.js';
 import { decodeFloats, numberToFloat16 } from '../tensor/float.js';
 import { outputImportance } from './importance.js';
 import type { CalibrationBatch } from './inputs.js';
@@ -30,6 +30,8 @@ export interface LayerFit {
   kept: string | null;
   /** Alternating rounds accepted for the depthwise filters (0: they stay the SVD ones). */
   filterRounds?: number;
+  /** Convs sharing this one's weight, itself included, fitted together (absent: 1); the errors are over all of them. */
+  uses?: number;
 }
 
 export interface OutputCheck {
@@ -104,15 +106,29 @@ async function run(session: OrtSession, feeds: Record<string, OrtTensor>, what: 
   }
 }
 
-/** The bytes of a model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs. */
-function modelBytes(model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: { name: string; dtype: number; rank: number }[]): { bytes: Uint8Array; built: ReturnType<typeof buildRewrite> } {
-  const built = buildRewrite(model, { ...plan, chosen }, model.path ?? 'model.onnx', extra);
-  const source = new PieceSource(built.pieces, model.source);
-  return { bytes: source.view(0, piecesLength(built.pieces)).slice(), built };
+/**
+ * A copy of the model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs;
+ * `output(name)` is the graph output that gives a value (renamed when it comes out of an If branch).
+ */
+async function modelCopy(copies: ModelCopies, model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: ExtraOutput[]) {
+  let exposed = new Map<string, string>();
+  const copy = await copies.make((path, kept) => {
+    const built = buildRewrite(model, { ...plan, chosen }, path, extra, kept);
+    exposed = built.exposed;
+    return built;
+  });
+  return { ...copy, output: (name: string) => exposed.get(name) ?? name };
+}
+
+/** A conv's output or depthwise output, exposed from the graph that holds the conv. */
+function exposedValue(c: CandidateLayer, name: string): ExtraOutput {
+  return { name, dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2, graph: c.graph! };
 }
 
 export interface RefitOptions {
   ridge: number;
+  /** Where ONNX Runtime gets the model's copies from (bytes, or files in a scratch folder for external data). */
+  copies: ModelCopies;
   /**
    * --max-error with data: the ranks a layer may take (ascending) and how to give it one. The layer is collected at
    * the highest rank; the smallest rank whose refitted output error on the data is within `maxError` is kept (the
@@ -138,32 +154,54 @@ export interface RefitOptions {
  * (convs in If/Loop bodies cannot be exposed as graph outputs and keep their SVD weights). Mutates `c.weights`.
  * Layers none of which feeds another (parallel branches) are collected together, in "waves": one run of each model
  * per batch for the whole wave, every layer still seeing the refitted layers upstream of it.
+ *
+ * Convs that share a weight (and group) share their separated weights in the rewrite (one depthwise and one
+ * pointwise tensor), so they get one fit: the least squares over all their uses together, their statistics summed
+ * (the Gram matrices and cross terms add up; each use counts by its output values). That is the fit of the tied
+ * weights the model itself has, as in detector heads that apply one conv to every pyramid level. It needs the uses to
+ * be parallel: when one use feeds another, directly or through other layers (a conv applied twice in a row), the
+ * inputs of the later use depend on the weights being fitted, and those convs keep their SVD weights.
  */
 export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan, batches: CalibrationBatch[], options: RefitOptions): Promise<LayerFit[]> {
   const fits: LayerFit[] = [];
-  const keys = new Map<string, number>();
-  for (const c of plan.chosen) keys.set(`${c.node.inputs[1]}:${c.conv!.group}`, (keys.get(`${c.node.inputs[1]}:${c.conv!.group}`) ?? 0) + 1);
+  const keyOf = (c: CandidateLayer) => `${c.node.inputs[1]}:${c.conv!.group}`;
+  const uses = new Map<string, CandidateLayer[]>();
+  for (const c of plan.chosen) uses.set(keyOf(c), [...(uses.get(keyOf(c)) ?? []), c]);
   const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
   const total = plan.chosen.length;
   let done = 0;
-  const fitted: CandidateLayer[] = [];
   const collectedAt = new Map<CandidateLayer, SeparatedWeights>();
-  for (const c of plan.chosen) {
-    let kept: string | null = null;
-    if (c.graph !== model.graph) kept = 'inside an If/Loop body: its activations cannot be read';
-    else if ((keys.get(`${c.node.inputs[1]}:${c.conv!.group}`) ?? 0) > 1) kept = 'shares its weight with another conv';
-    if (kept) {
-      fits.push({ layer: c, svdError: NaN, refitError: null, svd: c.weights!, kept });
-      options.onLayer?.(++done, total);
-    } else fitted.push(c);
+  const keep = (c: CandidateLayer, kept: string) => {
+    fits.push({ layer: c, svdError: NaN, refitError: null, svd: c.weights!, kept });
+    options.onLayer?.(++done, total);
+  };
+  const units: CandidateLayer[][] = [];
+  for (const unit of uses.values()) {
+    // A conv inside If branches is read as an extra output of each branch and If node up to the main graph.
+    if (unit.some((c) => !exposable(plan, c.graph!))) {
+      for (const c of unit) keep(c, !exposable(plan, c.graph!) ? 'inside a Loop/Scan body: its activations cannot be read' : 'shares its weight with a conv inside a Loop/Scan body');
+    } else if (unit.length > 1 && options.probe) {
+      // The --target-macs greedy picks a rank per conv; tied convs need one rank: the plan from the weights stays.
+      for (const c of unit) keep(c, 'shares its weight with another conv');
+    } else units.push(unit);
   }
+  const ordered = orderUnits(model, units);
+  for (const unit of ordered.chained) for (const c of unit) keep(c, 'shares its weight with a conv upstream of it (a use feeds another): not fitted');
+  const fitted = ordered.waves.flat(2);
   // One session of the original model for every layer, each conv output exposed; each run fetches what it needs.
-  const extra = fitted.filter((c) => !graphOutputs.has(c.node.outputs[0])).map((c) => ({ name: c.node.outputs[0], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 }));
-  const a = await open(ort, modelBytes(model, plan, [], extra).bytes, 'the input model', false);
+  const extra = fitted.filter((c) => c.graph !== model.graph || !graphOutputs.has(c.node.outputs[0])).map((c) => exposedValue(c, c.node.outputs[0]));
+  const original = await modelCopy(options.copies, model, plan, [], extra);
+  let a: OrtSession;
+  try {
+    a = await open(ort, original.source, 'the input model', false);
+  } catch (error) {
+    original.done();
+    throw error;
+  }
   try {
     // Tensors are made per run from the float64 batches, so only the batches themselves stay in memory.
     const feeds = batches.map((batch) => () => feedsOf(ort, batch, a.inputNames));
-    for (const wave of waves(model, fitted)) {
+    for (const wave of ordered.waves) {
       for (const fit of await refitWave(wave, feeds)) {
         if (fit) fits.push(fit);
         options.onLayer?.(++done, total);
@@ -171,42 +209,53 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     }
   } finally {
     await a.release();
+    original.done();
   }
   return fits;
 
-  async function refitWave(wave: CandidateLayer[], feeds: (() => Record<string, OrtTensor>)[]): Promise<(LayerFit | null)[]> {
+  async function refitWave(units: CandidateLayer[][], feeds: (() => Record<string, OrtTensor>)[]): Promise<(LayerFit | null)[]> {
     const ranksOf = new Map<CandidateLayer, number[]>();
     const base = new Map<CandidateLayer, SeparatedWeights>();
-    for (const c of wave) {
-      const ranks = options.pickRank?.ranks(c) ?? [];
-      ranksOf.set(c, ranks);
-      if (ranks.length && ranks[ranks.length - 1] !== c.weights!.rank) options.pickRank!.setRank(c, ranks[ranks.length - 1]);
-      base.set(c, c.weights!);
-      // Collected at a higher rank for the alternating refit: only this wave's depthwise outputs are read.
-      const q = options.alternate?.collectRank(c, c.weights!.rank) ?? c.weights!.rank;
-      if (q > c.weights!.rank) c.weights = options.alternate!.weightsAt(c, q);
+    for (const unit of units) {
+      // The uses of one weight take the same rank: the ranks of the first (the same conv geometry) for all.
+      const ranks = options.pickRank?.ranks(unit[0]) ?? [];
+      for (const c of unit) {
+        ranksOf.set(c, ranks);
+        if (ranks.length && ranks[ranks.length - 1] !== c.weights!.rank) options.pickRank!.setRank(c, ranks[ranks.length - 1]);
+        base.set(c, c.weights!);
+        // Collected at a higher rank for the alternating refit: only this wave's depthwise outputs are read.
+        const q = options.alternate?.collectRank(c, c.weights!.rank) ?? c.weights!.rank;
+        if (q > c.weights!.rank) c.weights = options.alternate!.weightsAt(c, q);
+      }
     }
+    const wave = units.flat();
     // Asymmetric: Z comes from the model with every conv upstream already refitted.
     const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
     const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
-    const yNames = wave.map((c) => c.node.outputs[0]);
-    const rewritten = modelBytes(model, plan, plan.chosen, wave.map((c, i) => ({ name: zNames[i], dtype: c.weight!.tensor.dtype, rank: c.conv!.kernel.length + 2 })));
+    const yNames = wave.map((c) => original.output(c.node.outputs[0]));
+    let rewritten: Awaited<ReturnType<typeof modelCopy>> | null = null;
     const statsOf = (c: CandidateLayer) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group);
     // With the alternating refit, even and odd batches are summed apart: the rounds are chosen on one half and
     // checked on the other (fitAt), then run on both.
     const halves = wave.map((c) => (options.alternate ? [statsOf(c), statsOf(c)] : [statsOf(c)]));
     let b: OrtSession | null = null;
     try {
-      b = await open(ort, rewritten.bytes, 'the rewritten model', true);
+      rewritten = await modelCopy(options.copies, model, plan, plan.chosen, wave.map((c, i) => exposedValue(c, zNames[i])));
+      const copy = rewritten;
+      zNames.forEach((z, i) => (zNames[i] = copy.output(z)));
+      b = await open(ort, rewritten.source, 'the rewritten model', true);
       for (const [index, feedOf] of feeds.entries()) {
         const feed = feedOf();
         const ra = await run(a, feed, 'the input model', false, yNames);
         const rb = await run(b, feed, 'the rewritten model', true, zNames);
+        options.copies.checkpoint();
         wave.forEach((_, i) => {
           const ya = ra[yNames[i]];
           const yv = ya && floatValues(ya);
           const zv = rb[zNames[i]] && floatValues(rb[zNames[i]]);
           if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
+          // Empty: the conv's If branch did not run on this batch.
+          if (!yv.length || !zv.length) return;
           const pixels = ya.dims.slice(2).reduce((p, d) => p * d, 1);
           const into = halves[i][index % halves[i].length];
           into.add(zv, yv, ya.dims[0], pixels, into.samplePixels(pixels, pixels * ya.dims[0] * feeds.length, index) ?? undefined);
@@ -214,19 +263,22 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
       }
     } finally {
       await b?.release();
+      rewritten?.done();
       for (const c of wave) {
         collectedAt.set(c, c.weights!);
         c.weights = base.get(c)!;
       }
     }
-    return wave.map((c, i) => finish(c, halves[i], ranksOf.get(c)!, collectedAt.get(c)!));
+    const halvesOf = new Map(wave.map((c, i) => [c, halves[i]]));
+    return units.flatMap((unit) => finish(unit, unit.map((c) => halvesOf.get(c)!), ranksOf.get(unit[0])!, collectedAt.get(unit[0])!));
   }
 
   /**
    * The fit at rank r from statistics collected at rank q ≥ r: the pointwise least squares on the first r filters
    * of every input channel, then (with `alternate`, r < q) the alternating refit of filters and pointwise weights.
    */
-  function fitAt(c: CandidateLayer, halves: PointwiseStats[], collected: SeparatedWeights, r: number): Fit {
+  /** `tied`: the uses of one weight, their statistics centred (see tiedStats), and the factor of their errors. */
+  function fitAt(c: CandidateLayer, halves: PointwiseStats[], collected: SeparatedWeights, r: number, importance: Float64Array | undefined, tied: number | null = null): Fit {
     const conv = c.conv!;
     const q = collected.rank;
     const cg = conv.inChannels / conv.group;
@@ -239,10 +291,14 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
       for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = first.weights[n * cg * q + keep[i]];
       return { weights: pw, bias: first.bias, error: first.error };
     };
-    if (r === q) return { ...stats.solve(options.ridge, undefined, collected.pointwise.data), depthwise: null, rounds: 0 };
+    if (r === q) {
+      const full = stats.solve(options.ridge, undefined, collected.pointwise.data);
+      return { ...full, error: full.error * (tied ?? 1), depthwise: null, rounds: 0 };
+    }
     const start = pointwise(stats);
+    // Tied weights keep their SVD filters: the per-use biases are solved on the collected filters.
+    if (tied !== null) return { ...start, error: start.error * tied, depthwise: null, rounds: 0 };
     if (!options.alternate) return { ...start, depthwise: null, rounds: 0 };
-    const importance = outputImportance(model, c) ?? undefined;
     let rounds = options.alternate.options.maxRounds;
     if (halves.length === 2 && halves[1].pixels > 0) {
       // Rounds fitted on the even batches and measured on the odd ones: only as many as lowered the error there.
@@ -255,37 +311,66 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
     return { weights: alt.weights, bias: alt.bias, error: alt.error, depthwise, rounds: alt.rounds };
   }
 
-  function finish(c: CandidateLayer, halves: PointwiseStats[], ranks: number[], collected: SeparatedWeights): LayerFit | null {
+  /**
+   * The fit of one conv, or of the uses of one weight together (`unit`, each use's statistics in `perUse`): one set
+   * of weights for all of them, its errors over all their uses.
+   */
+  function finish(unit: CandidateLayer[], perUse: PointwiseStats[][], ranks: number[], collected: SeparatedWeights): (LayerFit | null)[] {
+    const c = unit[0];
+    if (perUse.every((u) => u.every((h) => h.pixels === 0))) {
+      return unit.map((u) => ({ layer: u, svdError: NaN, refitError: null, svd: u.weights!, kept: 'its If branch did not run on the calibration data' }));
+    }
+    const tied = unit.length > 1 ? tiedStats(perUse) : null;
+    const halves = tied?.halves ?? perUse[0];
     const stats = sum(halves);
     const conv = c.conv!;
     const top = c.weights!.rank;
     const q = collected.rank;
     const cg = conv.inChannels / conv.group;
+    // The BN after a conv weighs its output channels (importance.ts); the uses of a weight may have different ones.
+    const importance = unit.length === 1 ? (outputImportance(model, c) ?? undefined) : undefined;
     if (options.probe) {
-      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: fitAt(c, halves, collected, r).error }));
+      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: fitAt(c, halves, collected, r, importance, tied?.scale).error }));
       options.probe.errors.set(c, table);
-      return null;
+      return [null];
     }
     let rank = top;
     let fit = null as Fit | null;
     for (const r of ranks.length ? ranks : [top]) {
-      fit = fitAt(c, halves, collected, r);
+      fit = fitAt(c, halves, collected, r, importance, tied?.scale);
       rank = r;
       if (!options.pickRank || fit.error <= options.pickRank.maxError) break;
     }
     if (options.pickRank && fit!.error > options.pickRank.maxError) {
       // Beyond the limit at every rank that saves MACs: the conv stays as it is, and later layers are fitted so.
-      c.skipped = `output error on data ${fit!.error.toFixed(4)} exceeds --max-error ${options.pickRank.maxError} even at rank ${top}`;
-      plan.chosen.splice(plan.chosen.indexOf(c), 1);
-      return null;
+      for (const u of unit) {
+        u.skipped = `output error on data ${fit!.error.toFixed(4)} exceeds --max-error ${options.pickRank.maxError} even at rank ${top}`;
+        plan.chosen.splice(plan.chosen.indexOf(u), 1);
+      }
+      return unit.map(() => null);
     }
-    const bias = conv.hasBias ? biasOf(model, c) : new Float64Array(conv.outChannels);
-    if (rank !== top) options.pickRank!.setRank(c, rank);
-    const chosen = c.weights!;
-    const svdError = rank === q ? stats.errorOf(collected.pointwise.data, bias) : subsetError(stats, chosen.pointwise.data, bias, keepOf(cg, rank, q), cg * q);
-    const depthwise = fit!.depthwise ? { dims: chosen.depthwise.dims, data: fit!.depthwise } : chosen.depthwise;
-    c.weights = { ...chosen, depthwise, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: fit!.bias } };
-    return { layer: c, svdError, refitError: fit!.error, svd: chosen, kept: null, filterRounds: fit!.rounds };
+    if (rank !== top) for (const u of unit) options.pickRank!.setRank(u, rank);
+    // The SVD error with each use's own bias (tied weights may still have biases of their own).
+    const svdOf = (i: number): number => {
+      const bias = conv.hasBias ? biasOf(model, unit[i]) : new Float64Array(conv.outChannels);
+      const own = unit.length === 1 ? stats : sum(perUse[i]);
+      return rank === q ? own.errorOf(collected.pointwise.data, bias) : subsetError(own, c.weights!.pointwise.data, bias, keepOf(cg, rank, q), cg * q);
+    };
+    let svdError = svdOf(0);
+    if (tied) {
+      let squares = 0;
+      for (let i = 0; i < unit.length; i++) squares += svdOf(i) ** 2 * tied.yy[i];
+      const all = tied.yy.reduce((a, b) => a + b, 0);
+      svdError = all > 0 ? Math.sqrt(squares / all) : Math.sqrt(squares);
+    }
+    const indices = rank === q ? null : keepOf(cg, rank, q);
+    return unit.map((u, i) => {
+      const chosen = u.weights!;
+      const depthwise = fit!.depthwise ? { dims: chosen.depthwise.dims, data: fit!.depthwise } : chosen.depthwise;
+      const bias = tied ? useBias(sum(perUse[i]), fit!.weights, indices) : fit!.bias;
+      u.weights = { ...chosen, depthwise, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: bias } };
+      return { layer: u, svdError, refitError: fit!.error, svd: chosen, kept: null, filterRounds: fit!.rounds, ...(unit.length > 1 ? { uses: unit.length } : {}) };
+    });
   }
 }
 
@@ -296,6 +381,70 @@ interface Fit {
   /** Refitted depthwise filters (rank-r layout), or null when they stay the SVD ones. */
   depthwise: Float64Array | null;
   rounds: number;
+}
+
+/**
+ * The uses of one weight share the pointwise weights P but keep a bias each (each conv keeps its own bias input):
+ * Σ_u ‖P·Z_u + c_u − Y_u‖² is least, for any P, at c_u = ȳ_u − P·z̄_u, which leaves Σ_u ‖P·(Z_u − z̄_u) − (Y_u − ȳ_u)‖²:
+ * the least squares on the sum of each use's centred statistics, with no bias (its row is zero, so it solves to 0).
+ * `halves`: those sums per half; `scale` turns their relative errors (over the centred ‖Y_u − ȳ_u‖) into errors over
+ * ‖Y‖; `yy`: each use's ‖Y_u‖².
+ */
+function tiedStats(perUse: PointwiseStats[][]): { halves: PointwiseStats[]; scale: number; yy: number[] } {
+  const halves = perUse[0].map((_, h) => perUse.map((u) => centred(u[h])).reduce((a, b) => a.plus(b)));
+  const yy = perUse.map((u) => u.reduce((s, st) => s + st.yy, 0));
+  const all = yy.reduce((a, b) => a + b, 0);
+  const centredYy = halves.reduce((s, st) => s + st.yy, 0);
+  const scale = all > 0 ? (centredYy > 0 ? Math.sqrt(centredYy / all) : 1 / Math.sqrt(all)) : 1;
+  return { halves, scale, yy };
+}
+
+/** The statistics of Z − z̄ and Y − ȳ (each group's means over the pixels), the bias row and column zero. */
+function centred(s: PointwiseStats): PointwiseStats {
+  const { groups: g, zPerGroup: zg, outPerGroup: ng } = s;
+  const d = zg + 1;
+  const out = new PointwiseStats(g, zg, ng);
+  out.pixels = s.pixels;
+  for (let G = 0; G < g; G++) {
+    const gram = s.gram[G];
+    const cross = s.cross[G];
+    const n = gram[zg * d + zg];
+    const mean = (v: number) => (n > 0 ? v / n : 0);
+    for (let i = 0; i < zg; i++) {
+      for (let j = i; j < zg; j++) out.gram[G][i * d + j] = gram[i * d + j] - gram[i * d + zg] * mean(gram[j * d + zg]);
+      for (let k = 0; k < ng; k++) out.cross[G][i * ng + k] = cross[i * ng + k] - gram[i * d + zg] * mean(cross[zg * ng + k]);
+    }
+    out.gram[G][zg * d + zg] = n;
+    for (let k = 0; k < ng; k++) {
+      const v = Math.max(0, s.yyOut[G * ng + k] - cross[zg * ng + k] * mean(cross[zg * ng + k]));
+      out.yyOut[G * ng + k] = v;
+      out.yy += v;
+    }
+  }
+  return out;
+}
+
+/**
+ * One use's bias for tied pointwise weights ([N, m] per group, column i reading the collected depthwise channel
+ * `indices[i]`, or i itself): c = ȳ − P·z̄ on that use's statistics.
+ */
+function useBias(s: PointwiseStats, weights: Float64Array, indices: number[] | null): Float64Array {
+  const { groups: g, zPerGroup: zg, outPerGroup: ng } = s;
+  const d = zg + 1;
+  const m = indices ? indices.length : zg;
+  const bias = new Float64Array(g * ng);
+  for (let G = 0; G < g; G++) {
+    const gram = s.gram[G];
+    const n = gram[zg * d + zg];
+    if (n <= 0) continue;
+    for (let k = 0; k < ng; k++) {
+      const row = (G * ng + k) * m;
+      let v = s.cross[G][zg * ng + k];
+      for (let i = 0; i < m; i++) v -= weights[row + i] * gram[(indices ? indices[i] : i) * d + zg];
+      bias[G * ng + k] = v / n;
+    }
+  }
+  return bias;
 }
 
 /** One set of statistics from the halves collected apart (or the one set). */
@@ -309,35 +458,78 @@ function keepOf(cg: number, r: number, q: number): number[] {
 }
 
 /**
- * Groups layers (in graph order) so that no layer is upstream of another in its group, and every layer comes after
- * the groups of all the layers upstream of it: level = 1 + the highest level of a layer it depends on.
+ * Groups units (one conv, or the uses of one weight) in graph order into waves, so that no unit is upstream of
+ * another in its wave, and every unit comes after the waves of all the units upstream of it: level = 1 + the highest
+ * level of a unit it depends on. A unit with a use upstream of another of its uses cannot be fitted in one wave
+ * (`chained`); nor can units that depend on each other (x₁ feeds y₁ and y₂ feeds x₂): then every unit of several
+ * uses is chained, and the waves are made again without them.
  */
-function waves(model: Model, layers: CandidateLayer[]): CandidateLayer[][] {
+function orderUnits(model: Model, units: CandidateLayer[][]): { waves: CandidateLayer[][][]; chained: CandidateLayer[][] } {
+  // Producers in If branches too: a conv there reads values of its branch and of the graphs around it, and a node
+  // after an If depends on what its branches compute (their outputs).
   const producer = new Map<string, Node>();
-  for (const n of model.graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
-  const layerOf = new Map(layers.map((c) => [c.node, c]));
-  const level = new Map<CandidateLayer, number>();
-  for (const c of layers) {
-    // Walk upstream from the conv's data input, stopping at other layers (their own level already covers theirs).
-    let deepest = -1;
-    const seen = new Set<Node>();
-    const stack = [c.node.inputs[0]];
-    while (stack.length) {
-      const n = producer.get(stack.pop()!);
-      if (!n || seen.has(n)) continue;
-      seen.add(n);
-      const upstream = layerOf.get(n);
-      if (upstream && level.has(upstream)) {
-        deepest = Math.max(deepest, level.get(upstream)!);
-        continue;
+  const branchOutputs = new Map<Node, string[]>();
+  const index = (g: Graph): void => {
+    for (const n of g.nodes) {
+      for (const o of n.outputs) if (o) producer.set(o, n);
+      for (const a of n.attributes) {
+        if (a.data.type !== 'graph' || n.opType !== 'If') continue;
+        branchOutputs.set(n, [...(branchOutputs.get(n) ?? []), ...a.data.value.outputs.map((o) => o.name)]);
+        index(a.data.value);
       }
-      stack.push(...n.inputs.filter(Boolean));
     }
-    level.set(c, deepest + 1);
+  };
+  index(model.graph);
+  let live = units;
+  const chained: CandidateLayer[][] = [];
+  for (;;) {
+    const unitOf = new Map<Node, number>();
+    live.forEach((unit, i) => unit.forEach((c) => unitOf.set(c.node, i)));
+    // The units each unit reads from: walk upstream from every use's data input, stopping at other layers.
+    const upstream = live.map(() => new Set<number>());
+    const selfFed = new Set<number>();
+    live.forEach((unit, i) => {
+      const seen = new Set<Node>();
+      const stack = unit.map((c) => c.node.inputs[0]);
+      while (stack.length) {
+        const n = producer.get(stack.pop()!);
+        if (!n || seen.has(n)) continue;
+        seen.add(n);
+        const j = unitOf.get(n);
+        if (j === i) selfFed.add(i);
+        if (j !== undefined) {
+          if (j !== i) upstream[i].add(j);
+          continue;
+        }
+        stack.push(...n.inputs.filter(Boolean), ...(branchOutputs.get(n) ?? []));
+      }
+    });
+    const level = new Array<number>(live.length).fill(-1);
+    const state = new Array<0 | 1 | 2>(live.length).fill(0);
+    let cycle = false;
+    const levelOf = (i: number): number => {
+      if (state[i] === 2) return level[i];
+      if (state[i] === 1) {
+        cycle = true;
+        return 0;
+      }
+      state[i] = 1;
+      let deepest = -1;
+      for (const j of upstream[i]) deepest = Math.max(deepest, levelOf(j));
+      state[i] = 2;
+      return (level[i] = deepest + 1);
+    };
+    live.forEach((_, i) => levelOf(i));
+    if (!selfFed.size && !cycle) {
+      const waves: CandidateLayer[][][] = [];
+      // In graph order within a wave, as the plan lists the layers.
+      live.forEach((unit, i) => (waves[level[i]] ??= []).push(unit));
+      return { waves: waves.filter(Boolean), chained };
+    }
+    const out = live.filter((unit, i) => (cycle ? unit.length > 1 : selfFed.has(i)));
+    chained.push(...out);
+    live = live.filter((unit) => !out.includes(unit));
   }
-  const out: CandidateLayer[][] = [];
-  for (const c of layers) (out[level.get(c)!] ??= []).push(c);
-  return out.filter(Boolean);
 }
 
 /** The error of rank-r weights ([N, keep.length]) measured on statistics collected at a higher rank. */
@@ -362,7 +554,7 @@ function decodeBias(model: Model, t: TensorRef): Float64Array {
 }
 
 /** Runs both models on every batch and compares each graph output. */
-export async function verifyOutputs(ort: Ort, original: Source, rewritten: Source, batches: CalibrationBatch[]): Promise<OutputCheck[]> {
+export async function verifyOutputs(ort: Ort, original: Source, rewritten: Source, batches: CalibrationBatch[], checkpoint?: () => void): Promise<OutputCheck[]> {
   const a = await open(ort, original, 'the input model', false);
   let b: OrtSession | null = null;
   try {
@@ -371,6 +563,7 @@ export async function verifyOutputs(ort: Ort, original: Source, rewritten: Sourc
     for (const batch of batches) {
       const ra = await run(a, feedsOf(ort, batch, a.inputNames), 'the input model', false);
       const rb = await run(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true);
+      checkpoint?.();
       for (const [name, ta] of Object.entries(ra)) {
         const x = floatValues(ta);
         const y = rb[name] ? floatValues(rb[name]) : null;

@@ -1,10 +1,8 @@
 import { type Ort, loadOrt } from '../bench/run.js';
-import { MbnError } from '../errors.js';
 import type { Model } from '../ir/types.js';
-import { hasExternalData } from '../ir/walk.js';
-import { PieceSource } from '../onnx/splice.js';
 import { separationFigures } from '../cost/separable.js';
 import { type CandidateLayer, type SeparateOptions, type SeparatePlan, buildRewrite, computeWeights, greedyRanks, rankOptions, setRank } from '../rewrite/separate.js';
+import { type BuildCopy, ModelCopies } from './copies.js';
 import { type Calibration, type CalibrationBatch, graphInputs, loadCalibration } from './inputs.js';
 import { type LayerFit, type OutputCheck, type RefitOptions, refitSeparation, verifyOutputs } from './collect.js';
 
@@ -23,7 +21,7 @@ export interface CalibrationSummary {
   verifyBatches: number;
   heldBack: boolean;
   /** Per rewritten conv: its output error on the fitting data with SVD weights and after the refit. */
-  layers: { name: string; svdError: number | null; refitError: number | null; kept: string | null; filterRounds?: number }[];
+  layers: { name: string; svdError: number | null; refitError: number | null; kept: string | null; filterRounds?: number; uses?: number }[];
   /** Per graph output of the rewritten vs the original model on the verification batches; null: not run. */
   outputs: OutputCheck[] | null;
   /** The same check for the plain SVD rewrite (before the refit), for comparison; null when nothing was refitted. */
@@ -36,10 +34,12 @@ export interface CalibrationRun {
   ort: Ort | null;
   fit: CalibrationBatch[];
   verify: CalibrationBatch[];
+  /** The model's copies ONNX Runtime loads (files in a scratch folder for external data): closeCalibration removes them. */
+  copies: ModelCopies;
 }
 
-export function prepareCalibration(model: Model, plan: SeparatePlan, spec: string, seed: number, given?: Map<string, number[]>): CalibrationRun {
-  if (hasExternalData(model)) throw new MbnError('usage', '--calibrate needs the weights inside the .onnx file (this model keeps them in external data files)');
+/** `output`: where the rewrite goes; a model with external data has its scratch copies beside it (see copies.ts). */
+export function prepareCalibration(model: Model, plan: SeparatePlan, spec: string, seed: number, output: string, given?: Map<string, number[]>): CalibrationRun {
   const resolved = new Map(plan.before.model.inputs.map((i) => [i.name, i.shape]));
   const calibration: Calibration = loadCalibration(spec, graphInputs(model, resolved, given), seed);
   const n = calibration.batches.length;
@@ -60,7 +60,13 @@ export function prepareCalibration(model: Model, plan: SeparatePlan, spec: strin
     ort,
     fit,
     verify,
+    copies: new ModelCopies(model, output),
   };
+}
+
+/** Removes the scratch copies (in a `finally`: on success, failure and interrupt alike). */
+export function closeCalibration(run: CalibrationRun | null): void {
+  run?.copies.close();
 }
 
 export async function refitOnData(run: CalibrationRun, model: Model, plan: SeparatePlan, options: SeparateOptions, onLayer?: (done: number, total: number) => void): Promise<LayerFit[]> {
@@ -85,13 +91,11 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
   // The --target-macs probe ranks layers by the pointwise fit alone (alternating every rank of every layer would
   // cost tens of times more); the chosen ranks are then refitted with the filters too.
   if (options.targetMacs !== null) await planOnData(run, model, plan, options);
-  const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-2, onLayer, pickRank, alternate });
+  const fits = await refitSeparation(run.ort, model, plan, run.fit, { ridge: 1e-2, copies: run.copies, onLayer, pickRank, alternate });
   // The plain SVD rewrite at the same ranks (same MACs), on the same batches: what the refit is measured against.
   const svdWeights = new Map(fits.map((f) => [f.layer, f.svd]));
   const svdPlan = { ...plan, chosen: plan.chosen.map((c) => ({ ...c, weights: svdWeights.get(c) ?? c.weights })) };
-  const svd = buildRewrite(model, svdPlan, model.path ?? 'model.onnx');
-  const svdSource = new PieceSource(svd.pieces, model.source);
-  run.summary.svdOutputs = await verifyOutputs(run.ort, model.path!, svdSource.view(0, svdSource.size).slice(), run.verify);
+  run.summary.svdOutputs = await verifyCopy(run, model.path!, (path, kept) => buildRewrite(model, svdPlan, path, [], kept));
   if (pickRank || options.targetMacs !== null) {
     // The MACs and params follow the ranks chosen on the data.
     plan.macsAfter = plan.before.totals.macs;
@@ -108,7 +112,10 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
     refitError: f.refitError,
     kept: f.kept,
     ...(alternate ? { filterRounds: f.filterRounds ?? 0 } : {}),
+    ...(f.uses ? { uses: f.uses } : {}),
   }));
+  const tied = fits.filter((f) => f.uses).length;
+  if (tied) run.summary.notes.push(`${tied} convs share their weights with others: each shared weight was fitted once, on all its uses together (their errors are over all the uses)`);
   if (alternate) {
     const moved = fits.filter((f) => f.filterRounds).length;
     run.summary.notes.push(`--refit-depthwise: the depthwise filters of ${moved} of ${fits.length} layer${fits.length === 1 ? '' : 's'} were refitted (rounds fitted on half the batches and kept while they lowered the error on the other half)`);
@@ -119,6 +126,21 @@ export async function refitOnData(run: CalibrationRun, model: Model, plan: Separ
 export async function verifyOnData(run: CalibrationRun, original: string | Uint8Array, rewritten: string | Uint8Array): Promise<void> {
   if (!run.ort) return;
   run.summary.outputs = await verifyOutputs(run.ort, original, rewritten, run.verify);
+}
+
+/** verifyOnData for a rewrite that is not written (a dry run): ONNX Runtime loads a copy of it. */
+export async function verifyBuiltOnData(run: CalibrationRun, original: string, build: BuildCopy): Promise<void> {
+  if (!run.ort) return;
+  run.summary.outputs = await verifyCopy(run, original, build);
+}
+
+async function verifyCopy(run: CalibrationRun, original: string, build: BuildCopy): Promise<OutputCheck[]> {
+  const copy = await run.copies.make(build);
+  try {
+    return await verifyOutputs(run.ort!, original, copy.source, run.verify, () => run.copies.checkpoint());
+  } finally {
+    copy.done();
+  }
 }
 
 const NOT_NEEDED = 'not needed to meet --target-macs';
@@ -137,7 +159,7 @@ async function planOnData(run: CalibrationRun, model: Model, plan: SeparatePlan,
   const before = new Map(plan.chosen.map((c) => [c, c.info!.multiplier]));
   for (const c of pool) setRank(model, c, options, ranks.get(c)!.at(-1)!, position.get(c)!);
   const errors = new Map<CandidateLayer, { rank: number; error: number }[]>();
-  await refitSeparation(run.ort!, model, { ...plan, chosen: pool.slice() }, run.fit, { ridge: 1e-2, probe: { ranks: (c) => ranks.get(c)!, errors } });
+  await refitSeparation(run.ort!, model, { ...plan, chosen: pool.slice() }, run.fit, { ridge: 1e-2, copies: run.copies, probe: { ranks: (c) => ranks.get(c)!, errors } });
   if (errors.size !== pool.length) {
     // A layer could not be probed (a shared weight): keep the plan made from the weights.
     for (const [c, rank] of before) setRank(model, c, options, rank, position.get(c)!);

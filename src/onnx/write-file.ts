@@ -387,3 +387,83 @@ export async function writeModelWithData(
     source?.close();
   }
 }
+
+/**
+ * A private folder of temporary files that a long run reads back, such as the copies of a model that calibration
+ * hands to ONNX Runtime (calibrate/copies.ts). It is named like the other temporary files of a write of `near`
+ * (`.<name>.<pid>.<8 hex>.tmp`, mode 0700, beside `near`), so a later write there removes it if this process was
+ * killed outright. SIGINT, SIGTERM and SIGHUP are caught while it exists: a write stops at its next step, and the
+ * run at its next checkpoint(), with Interrupted; close() (in the caller's `finally`) then removes every file.
+ */
+export class ScratchFolder {
+  readonly path: string;
+  private caught: NodeJS.Signals | null = null;
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.caught ??= signal;
+  };
+  private closed = false;
+
+  constructor(near: string) {
+    removeStaleTemps(near);
+    this.path = tempName(near);
+    try {
+      mkdirSync(this.path, 0o700);
+    } catch (error) {
+      throw new MbnError('write-failed', `cannot create a scratch folder beside ${quote(near)}: ${reason(error)}`);
+    }
+    for (const s of CAUGHT_SIGNALS) process.on(s, this.onSignal);
+  }
+
+  private thrown = false;
+
+  /** Throws Interrupted once a caught signal has arrived. */
+  checkpoint(): void {
+    if (this.caught) {
+      this.thrown = true;
+      throw new Interrupted(this.caught);
+    }
+  }
+
+  /** Writes (and syncs) `name` in the folder from pieces, pausing every few MB for signals; returns its path. */
+  async write(name: string, pieces: Piece[], source: ByteSource): Promise<string> {
+    this.checkpoint();
+    const path = join(this.path, name);
+    const stage = new Stage({ path, force: false, protect: [] }, pieces, source, undefined, path);
+    try {
+      while (!stage.steps.next().done) {
+        await new Promise((resolve) => setImmediate(resolve));
+        this.checkpoint();
+      }
+    } catch (error) {
+      stage.abort();
+      throw error;
+    }
+    return path;
+  }
+
+  /** Removes a file written here (gone already: nothing to do). */
+  remove(name: string): void {
+    try {
+      unlinkSync(join(this.path, name));
+    } catch {
+      // Never written, or removed already.
+    }
+  }
+
+  /**
+   * Removes every file and the folder, and gives the signals back their default action; a signal caught since the
+   * last checkpoint is then raised again, so it is never lost. Safe to call twice.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      removeStagingFolder(this.path);
+    } catch {
+      // Removed already; anything else left is found by removeStaleTemps once this process is gone.
+    } finally {
+      for (const s of CAUGHT_SIGNALS) process.off(s, this.onSignal);
+    }
+    if (this.caught && !this.thrown) process.kill(process.pid, this.caught);
+  }
+}

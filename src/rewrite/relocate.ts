@@ -35,8 +35,11 @@ function encodeExternalEntries(entries: readonly [string, string][]): Uint8Array
  * (the rewrite's edit of the whole ModelProto) that replace the tensor's external_data entries; the checksum, of
  * unchanged bytes, is kept. A tensor or node that `modelEdit` removes is not copied. Returns the parts to append to
  * the output's data file.
+ *
+ * With `placed` (from externalLayout: each tensor's offset, by the start of its TensorProto in the model), the
+ * tensors are pointed at a data file that already holds them all at those offsets, and nothing is returned to copy.
  */
-export function relocateExternalTensors(model: Model, modelEdit: MessageEdit, location: string, offset: number): DataPart[] {
+export function relocateExternalTensors(model: Model, modelEdit: MessageEdit, location: string, offset: number, placed?: ReadonlyMap<number, number>): DataPart[] {
   const parts: DataPart[] = [];
   let at = offset;
   const relocate = (t: TensorRef): FieldEdit => {
@@ -46,16 +49,20 @@ export function relocateExternalTensors(model: Model, modelEdit: MessageEdit, lo
       throw new MbnError('external-data', `external data of tensor ${quote(t.name)}: cannot copy data of type ${dtypeName(t.dtype)}`);
     }
     // Each tensor starts aligned; the file does not end with padding.
-    const pad = alignmentPadding(at);
+    const pad = placed ? 0 : alignmentPadding(at);
     if (pad) parts.push(new Uint8Array(pad)), (at += pad);
+    const start = placed ? placed.get(t.span.start) : at;
+    if (start === undefined) throw new Error(`relocate: tensor ${t.name} has no place in the layout`);
     const edit = emptyEdit();
     const r = new Reader(model.source, t.span.start, t.span.end);
     for (let f = r.field(); f; f = r.field()) if (f.no === 13) edit.fields.set(f.tagStart, { kind: 'replace', fields: [] });
-    const entries: [string, string][] = [['location', location], ['offset', String(at)], ['length', String(length)]];
+    const entries: [string, string][] = [['location', location], ['offset', String(start)], ['length', String(length)]];
     if (t.external!.checksum !== null) entries.push(['checksum', t.external!.checksum]);
     edit.append.push(...encodeExternalEntries(entries));
-    parts.push({ tensor: t, length });
-    at += length;
+    if (!placed) {
+      parts.push({ tensor: t, length });
+      at += length;
+    }
     return { kind: 'nested', edit };
   };
   // Edits are addressed by a path of tag offsets from the ModelProto down; nested edits are made only where needed.
@@ -101,4 +108,19 @@ export function relocateExternalTensors(model: Model, modelEdit: MessageEdit, lo
   };
   visit(model.graph, [model.graph.span.tagStart]);
   return parts;
+}
+
+/**
+ * Every external tensor of the model laid out in one data file, as relocateExternalTensors copies them: the parts
+ * of that file and each tensor's offset in it, by the start of its TensorProto in the model (see `placed` above).
+ */
+export function externalLayout(model: Model): { parts: DataPart[]; offsets: Map<number, number> } {
+  const parts = relocateExternalTensors(model, emptyEdit(), 'layout', 0);
+  const offsets = new Map<number, number>();
+  let at = 0;
+  for (const p of parts) {
+    if (p instanceof Uint8Array) at += p.length;
+    else offsets.set(p.tensor.span.start, at), (at += p.length);
+  }
+  return { parts, offsets };
 }

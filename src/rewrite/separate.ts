@@ -7,7 +7,7 @@ import { clipMiddle } from '../util/text.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
-import { type NewAttribute, encodeNodeField, encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
+import { type NewAttribute, concatBytes, encodeNodeField, encodeTensorField, encodeValueInfoField, lengthField, varintField } from '../onnx/encode.js';
 import type { DataPart } from '../onnx/external.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
@@ -545,6 +545,8 @@ export interface BuiltRewrite {
   externalData: { location: string; parts: DataPart[] } | null;
   /** Names of the new nodes per rewritten layer, for reports. */
   newNodes: Map<CandidateLayer, { depthwise: string; pointwise: string; rank: number; depthwiseOutput: string }>;
+  /** The main-graph output name of each extra output computed inside an If branch (see ExtraOutput.graph). */
+  exposed: Map<string, string>;
 }
 
 /** A value to expose as an extra output of the main graph (calibration reads intermediate activations this way). */
@@ -552,12 +554,29 @@ export interface ExtraOutput {
   name: string;
   dtype: number;
   rank: number;
+  /**
+   * The graph that computes it, when an If branch (nested Ifs too): it becomes an extra output of that branch and
+   * of its If node, up to the main graph; the other branch gives an empty tensor of the same type and rank there.
+   * The main graph's output is then named `BuiltRewrite.exposed.get(name)`.
+   */
+  graph?: Graph;
+}
+
+/** Whether a value of `graph` can be exposed as a main-graph output (ExtraOutput.graph): every ancestor an If. */
+export function exposable(plan: SeparatePlan, graph: Graph): boolean {
+  for (let p = plan.index.parent.get(graph); p; p = plan.index.parent.get(p.graph)) {
+    if (p.node.opType !== 'If' || p.node.domain !== '' || p.attribute.data.type !== 'graph') return false;
+  }
+  return true;
 }
 
 /**
  * Turns a plan into byte edits of the model. `outputPath` names the external data file when one is needed.
+ * `kept` (calibration's scratch copies, calibrate/copies.ts): the external tensors the rewrite keeps are pointed at
+ * a data file already holding them at the given offsets (externalLayout), and the output's own data file holds only
+ * the new tensors.
  */
-export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string, extraOutputs: ExtraOutput[] = []): BuiltRewrite {
+export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: string, extraOutputs: ExtraOutput[] = [], kept?: { location: string; offsets: ReadonlyMap<number, number> }): BuiltRewrite {
   const index = plan.index;
   if (plan.chosen.length > 0) indexNames(model, index);
   const usesExternal = hasExternalData(model);
@@ -666,12 +685,39 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
     if (left === 0) removeWeight(index, graph, weightName, c.weight!, editOf);
   }
 
-  for (const o of extraOutputs) editOf(model.graph).append.push(encodeValueInfoField(o.name, o.dtype, new Array(o.rank).fill(null), 12));
+  const exposed = new Map<string, string>();
+  for (const o of extraOutputs) {
+    const dims = new Array(o.rank).fill(null);
+    let name = o.name;
+    for (let g = o.graph ?? model.graph, p = index.parent.get(g); p; g = p.graph, p = index.parent.get(g)) {
+      // An output of the branch, then of its If node (both branches must give the same number of outputs).
+      editOf(g).append.push(encodeValueInfoField(name, o.dtype, dims, 12));
+      for (const a of p.node.attributes) {
+        if (a.data.type !== 'graph' || a.data.value === g) continue;
+        const empty = unique(`${name}_mbn_empty`);
+        const value = concatBytes(lengthField(1, 'value'), encodeTensorField({ name: '', dtype: o.dtype, dims: new Array(o.rank).fill(0), raw: new Uint8Array(0) }, 5), varintField(20, 4));
+        editOf(a.data.value).append.push(
+          encodeNodeField({ name: unique(`${name}_mbn_empty_node`), opType: 'Constant', domain: '', inputs: [], outputs: [empty], attributes: [{ name: 'value', type: 'raw', payload: value }] }),
+          encodeValueInfoField(empty, o.dtype, dims, 12),
+        );
+      }
+      const outer = unique(`${name}_mbn_exposed`);
+      const nodeEdit = emptyEdit();
+      nodeEdit.append.push(lengthField(2, outer));
+      const graphEdit = editOf(p.graph);
+      const existing = graphEdit.fields.get(p.node.span.tagStart);
+      if (existing?.kind === 'nested') mergeEdits(existing.edit, nodeEdit);
+      else graphEdit.fields.set(p.node.span.tagStart, { kind: 'nested', edit: nodeEdit });
+      name = outer;
+    }
+    editOf(model.graph).append.push(encodeValueInfoField(name, o.dtype, dims, 12));
+    if (name !== o.name) exposed.set(o.name, name);
+  }
   let modelEdit = emptyEdit();
   for (const [graph, edit] of edits) modelEdit = nestEdit(index, model, graph, edit, modelEdit);
-  if (usesExternal) for (const part of relocateExternalTensors(model, modelEdit, externalLocation, externalOffset)) external.push(part);
+  if (usesExternal) for (const part of relocateExternalTensors(model, modelEdit, kept?.location ?? externalLocation, externalOffset, kept?.offsets)) external.push(part);
   const pieces = spliceMessage(model.source, 0, model.size, modelEdit);
-  return { pieces, externalData: usesExternal ? { location: externalLocation, parts: external } : null, newNodes };
+  return { pieces, externalData: usesExternal ? { location: externalLocation, parts: external } : null, newNodes, exposed };
 }
 
 /**
