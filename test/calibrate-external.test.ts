@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../src/calibrate/npy.js';
 import { readModel } from '../src/onnx/read.js';
 import { readTensorBytes } from '../src/onnx/tensor-data.js';
-import { BIN, fixture, mbn, tempDir } from './helpers/cli.js';
+import { BIN, fixture, separateJson, tempDir } from './helpers/cli.js';
 import { loadOrt, runModel } from './helpers/ort.js';
 
 /**
@@ -105,13 +105,6 @@ function weights(path: string): Map<string, string> {
   } finally {
     model.source.close();
   }
-}
-
-function separateJson(args: string[]) {
-  const r = mbn(['separate', ...args, '--format', 'json']);
-  expect(r.stderr).toBe('');
-  expect(r.status).toBe(0);
-  return JSON.parse(r.stdout);
 }
 
 /** What the calibration reports, without the paths that differ by where the model is. */

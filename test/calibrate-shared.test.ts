@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../src/calibrate/npy.js';
 import { mulberry32 } from '../src/util/random.js';
 import { buildModel } from './helpers/build-model.js';
-import { mbn, tempDir } from './helpers/cli.js';
+import { separateJson, tempDir } from './helpers/cli.js';
 import { loadOrt, runModel } from './helpers/ort.js';
 
 /**
@@ -87,13 +87,6 @@ function batches(folder: string): string[] {
     names.push(name);
   }
   return names;
-}
-
-function separateJson(args: string[]) {
-  const r = mbn(['separate', ...args, '--format', 'json']);
-  expect(r.stderr).toBe('');
-  expect(r.status).toBe(0);
-  return JSON.parse(r.stdout);
 }
 
 describe.skipIf(!ort)('--calibrate with convs that share a weight', () => {

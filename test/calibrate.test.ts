@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../src/calibrate/npy.js';
-import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { fixture, mbn, separateJson, tempDir } from './helpers/cli.js';
 import { loadOrt, runModel } from './helpers/ort.js';
 
 /**
@@ -28,13 +28,6 @@ interface Check {
   relativeError: number;
   cosine: number;
   top1Agreement: number | null;
-}
-
-function separateJson(args: string[]) {
-  const r = mbn(['separate', ...args, '--format', 'json']);
-  expect(r.stderr).toBe('');
-  expect(r.status).toBe(0);
-  return JSON.parse(r.stdout);
 }
 
 const worst = (checks: Check[]) => Math.max(...checks.map((c) => c.relativeError));

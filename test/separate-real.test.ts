@@ -6,7 +6,7 @@ import type { Graph } from '../src/ir/types.js';
 import { analyzeModel } from '../src/cost/analyze.js';
 import { readModel } from '../src/onnx/read.js';
 import { buildModel } from './helpers/build-model.js';
-import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { fixture, mbn, separateJson, tempDir } from './helpers/cli.js';
 import { loadOrt, makeInputs, relativeError, runModel } from './helpers/ort.js';
 import { pythonOnnx } from './helpers/python.js';
 
@@ -25,13 +25,6 @@ let dir: string;
 beforeAll(() => {
   dir = tempDir('mbn-separate-real-');
 });
-
-function separateJson(args: string[]) {
-  const r = mbn(['separate', ...args, '--format', 'json']);
-  expect(r.stderr).toBe('');
-  expect(r.status).toBe(0);
-  return JSON.parse(r.stdout);
-}
 
 /** Runs both models on the same feeds: output dims must agree; returns the worst relative error over outputs. */
 async function compareOn(original: string, separated: string, feeds: NonNullable<Feeds>): Promise<number> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/cost/analyze.js';
 import { readModel } from '../src/onnx/read.js';
-import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { fixture, mbn, separateJson, tempDir } from './helpers/cli.js';
 import { withSyntheticWeights } from '../src/bench/models.js';
 import { loadOrt, relativeError, runModel } from './helpers/ort.js';
 import { checkModel, pythonOnnx } from './helpers/python.js';
@@ -20,13 +20,6 @@ function analyze(path: string) {
   } finally {
     model.source.close();
   }
-}
-
-function separateJson(args: string[]) {
-  const r = mbn(['separate', ...args, '--format', 'json']);
-  expect(r.stderr).toBe('');
-  expect(r.status).toBe(0);
-  return JSON.parse(r.stdout);
 }
 
 /** Full rank: r = min(N/g, K) makes the pair exact, and costlier than the conv, so it must be asked for. */

@@ -112,25 +112,8 @@ export class PointwiseStats {
 
   /** ‖P·Z + c − Y‖/‖Y‖ of given weights ([N, zg] row-major) and bias ([N]) on the accumulated data. */
   errorOf(weights: Float64Array, bias: Float64Array): number {
-    const { groups: g, zPerGroup: zg, outPerGroup: ng } = this;
-    const d = zg + 1;
-    let residual = this.yy;
-    const x = new Float64Array(d);
-    for (let G = 0; G < g; G++) {
-      const full = this.gram[G];
-      for (let n = 0; n < ng; n++) {
-        const row = (G * ng + n) * zg;
-        for (let i = 0; i < zg; i++) x[i] = weights[row + i];
-        x[zg] = bias[G * ng + n];
-        for (let i = 0; i < d; i++) {
-          residual -= 2 * x[i] * this.cross[G][i * ng + n];
-          let gx = 0;
-          for (let j = 0; j < d; j++) gx += (i <= j ? full[i * d + j] : full[j * d + i]) * x[j];
-          residual += x[i] * gx;
-        }
-      }
-    }
-    return this.yy > 0 ? Math.sqrt(Math.max(0, residual) / this.yy) : Math.sqrt(Math.max(0, residual));
+    const residual = this.residuals(weights, bias).reduce((a, b) => a + b, 0);
+    return this.yy > 0 ? Math.sqrt(residual / this.yy) : Math.sqrt(residual);
   }
 
   /** The statistics of both data sets together (same layer, same layout). */

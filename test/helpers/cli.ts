@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,4 +30,12 @@ export function tempDir(prefix = 'mbn-test-'): string {
 
 export function fixture(path: string): string {
   return join(ROOT, 'fixtures', path);
+}
+
+/** `mbn separate ARGS --format json`, asserted to succeed with nothing on stderr; the parsed mbn.separate/1 document. */
+export function separateJson(args: string[]) {
+  const r = mbn(['separate', ...args, '--format', 'json']);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout);
 }
