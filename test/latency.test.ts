@@ -199,6 +199,17 @@ describe('mbn analyze --device', () => {
     expect(noDevice.status).toBe(2);
     expect(noDevice.stderr).toBe('mbn: --max-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)\n');
   });
+
+  it('--max-latency alone never passes an incomplete analysis (Silero VAD without --input: dims assumed 1)', () => {
+    const silero = fixture('real/silero_vad_v5.onnx');
+    // Predicted 1.71 ms on rpi4 from assumed dims, far under 1000 ms: the gate must still fail.
+    const r = mbn(['analyze', silero, '--device', 'rpi4', '--max-latency', '1000']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^✖ the analysis is incomplete, so no budget can pass:\n  input 'input' dim 1 is dynamic and was assumed 1/);
+    const given = mbn(['analyze', silero, '--device', 'rpi4', '--max-latency', '1000', '--input', 'input:1x512', '--input', 'state:2x1x128', '--input-value', 'sr=16000']);
+    expect(given.stderr).toBe('');
+    expect(given.status).toBe(0);
+  });
 });
 
 describe('ONNX Runtime trace → layers', () => {
