@@ -344,6 +344,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   };
   const gflops = { conv: rate('conv', 'flops'), pointwise: rate('pointwise', 'flops'), depthwise: rate('depthwise', 'flops'), gemm: rate('gemm', 'flops'), elementwise: rate('elementwise', 'flops') };
   const round = (x: number) => Math.round(x * 1000) / 1000;
+  const lastLevel = lastLevelCacheSize();
   // Generic path: the chain's time less one call, its ops' overhead and its arithmetic at the GEMM rate is the
   // expansion; its bytes are the expanded input written once and read once.
   const generic = at('generic');
@@ -377,7 +378,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     },
     runOverheadUs: round(callMs * 1000),
     nchwcBlock: block,
-    ...(lastLevelCacheSize() !== null ? { lastLevelCacheBytes: lastLevelCacheSize()! } : {}),
+    ...(lastLevel !== null ? { lastLevelCacheBytes: lastLevel } : {}),
     weightGBps: round(at('weights').bytes / (Math.max(at('weights').ms - callMs, at('weights').ms / 2) * 1e6)),
     im2colGBps: round(expandedBytes / (im2colMs * 1e6)),
     ...(nchwInputNs !== null ? { nchwInputNsPerOutput: round(nchwInputNs) } : {}),

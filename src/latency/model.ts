@@ -121,8 +121,8 @@ export function convTime(
   return k;
 }
 
-/** A Conv layer's geometry from its link (null when a shape is unknown). */
-function geometryOf(link: LayerLink): ConvKernel | null {
+/** A Conv layer's kernel figures from its link (null when a shape is unknown). */
+function kernelOf(link: LayerLink): ConvKernel | null {
   const w = link.inputShapes[1];
   const y = link.outputShape;
   if (!w || w.length < 3 || !y || y.length !== w.length || w[0] === 0) return null;
@@ -234,7 +234,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
     const cls = opClass(l, link);
-    const geometry = l.op === 'Conv' && link ? geometryOf(link) : null;
+    const geometry = l.op === 'Conv' && link ? kernelOf(link) : null;
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
