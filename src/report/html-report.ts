@@ -2,7 +2,7 @@ import type { LayerReport, Report } from '../cost/analyze.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
-import { REPORT_CSS, REPORT_SCRIPT } from './html-assets.js';
+import { num, pageEnd, pageStart } from './html-page.js';
 import { moduleLabel } from './modules-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
 import { grouped, human, humanBytes, percent, shapeText } from './units.js';
@@ -24,11 +24,6 @@ export interface HtmlOptions {
   version: string;
   /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
   latency?: HtmlLatencyOptions | null;
-}
-
-/** JSON for a `<script type="application/json">` block: nothing in it can close the block or break a JS parser. */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const CONV_OPS = new Set(['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger']);
@@ -159,34 +154,6 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   }
   out.push(pageEnd(pageData(report), options.version));
   return out.join('\n') + '\n';
-}
-
-/** The page up to <body>: no network (a CSP that allows only this page's inline style and script). */
-export function pageStart(title: string): string {
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en"><head><meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`,
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(title)}</title>`,
-    `<style>${REPORT_CSS}</style></head><body>`,
-  ].join('\n');
-}
-
-/** The page from </main>: footer, tooltip, the data block and the script. */
-export function pageEnd(data: unknown, version: string): string {
-  return [
-    '</main>',
-    `<footer>mbn ${escapeHtml(version)} · MACs count Conv, Gemm, MatMul and friends (the torchvision/fvcore convention); FLOPs = 2·MACs + other FLOPs.</footer>`,
-    '<div id="tip" role="tooltip"></div>',
-    `<script type="application/json" id="mbn-data">${jsonForScript(data)}</script>`,
-    `<script>${REPORT_SCRIPT}</script>`,
-    '</body></html>',
-  ].join('\n');
-}
-
-export function num(value: number, text: string): string {
-  return `<td class="n" data-v="${Number.isFinite(value) ? value : 0}">${escapeHtml(text)}</td>`;
 }
 
 /** The figures the script needs (tooltips), in the JSON report's own field names. */

@@ -3,7 +3,7 @@ import { describeGaps } from '../budget/completeness.js';
 import { buildReport, type Report } from '../cost/analyze.js';
 import { type ConvGeometry, type SeparationFigures, convGeometry, isSeparable, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
-import { clipMiddle } from '../util/text.js';
+import { clipMiddle } from '../text.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
