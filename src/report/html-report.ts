@@ -26,11 +26,9 @@ export interface HtmlOptions {
   latency?: HtmlLatencyOptions | null;
 }
 
-const CONV_OPS = new Set(['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger']);
-const MATMUL_OPS = new Set(['Gemm', 'MatMul', 'Einsum', 'MatMulInteger', 'QLinearMatMul', 'Attention', 'FusedMatMul', 'LSTM', 'GRU', 'RNN']);
-
-function kindOf(op: string): string {
-  return CONV_OPS.has(op) ? 'k-conv' : MATMUL_OPS.has(op) ? 'k-mm' : 'k-other';
+/** The chart colour of a layer: convs, products (matmul, recurrent, attention), the rest. */
+function kindOf(kind: LayerReport['kind'] | undefined): string {
+  return kind === 'conv' ? 'k-conv' : kind === 'matmul' || kind === 'recurrent' || kind === 'attention' ? 'k-mm' : 'k-other';
 }
 
 const flopsOf = (l: LayerReport) => 2 * l.macs + l.otherFlops;
@@ -80,7 +78,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   out.push('<span class="legend"><span><i class="k" style="background:var(--conv)"></i>conv</span><span><i style="background:var(--mm)"></i>matmul / gemm / recurrent</span><span><i style="background:var(--other)"></i>other</span></span>');
   out.push('</div><div id="layer-chart">');
   for (const m of METRICS) {
-    const bars: Bar[] = report.layers.map((l, index) => ({ value: m.value(l), cls: kindOf(l.op), index }));
+    const bars: Bar[] = report.layers.map((l, index) => ({ value: m.value(l), cls: kindOf(l.kind), index }));
     for (const log of [false, true]) {
       const on = m.key === initial && !log;
       out.push(`<div class="variant${on ? ' on' : ''}" data-metric="${m.key}" data-scale="${log ? 'log' : 'linear'}">`);
@@ -96,12 +94,18 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   // By op type.
   out.push('<section id="by-op"><h2>Cost by op type</h2>');
   const ops = report.byOp.filter((o) => 2 * o.macs + o.otherFlops > 0 || o.params > 0).slice(0, 24);
+  // An op type's kind is its layers' (an Einsum that contracts is a product, one that only transposes is not).
+  const kindByOp = new Map<string, LayerReport['kind']>();
+  for (const l of report.layers) {
+    const key = l.domain ? `${l.domain}::${l.op}` : l.op;
+    if (l.kind || !kindByOp.has(key)) kindByOp.set(key, kindByOp.get(key) ?? l.kind);
+  }
   out.push(
     horizontalBarChart(
       ops.map((o) => ({
         label: o.op,
         segments: [
-          { value: 2 * o.macs, cls: kindOf(o.op) === 'k-other' ? 'k-other' : kindOf(o.op) },
+          { value: 2 * o.macs, cls: kindOf(kindByOp.get(o.op)) },
           { value: o.otherFlops, cls: 'k-other2' },
         ],
         text: `${human(2 * o.macs + o.otherFlops)} FLOPs · ${percent(2 * o.macs + o.otherFlops, t.flops)}`,
