@@ -1,6 +1,6 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
-import type { ConvGeometry } from '../ops/define.js';
+import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import type { DeviceProfile, OpClass } from './profile.js';
@@ -185,7 +185,7 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
 }
 
 function flopsOf(l: LayerReport): number {
-  return 2 * l.macs + l.otherFlops;
+  return totalFlops(l.macs, l.otherFlops);
 }
 
 /**
@@ -214,8 +214,8 @@ export function separatedTime(
   const zeros = [...ones, ...ones].map(() => 0);
   const dwConv: TimedConv = { geometry: { inChannels: s.M, outChannels: mid, group: s.M, kernel: s.kernel, strides: ones, pads: zeros }, pixels };
   const pwConv: TimedConv = { geometry: { inChannels: mid, outChannels: s.N, group: s.group, kernel: ones, strides: ones, pads: zeros }, pixels };
-  const dw = convTime(profile, 'depthwise', dwConv, 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
-  const pw = convTime(profile, 'pointwise', pwConv, 2 * pwMacs, midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
+  const dw = convTime(profile, 'depthwise', dwConv, totalFlops(dwMacs, 0), inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
+  const pw = convTime(profile, 'pointwise', pwConv, totalFlops(pwMacs, 0), midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
   // The pair's own layout: the depthwise conv's output reaches a pointwise conv that takes it in NCHW.
   const block = profile.nchwcBlock ?? 1;
   const dwBlocked = convPathOf(1, mid, s.M, block) === 'nchwc';
