@@ -2,6 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
 import type { ModuleCost } from '../cost/modules.js';
+import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
@@ -63,7 +64,7 @@ const OP_WIDTH = 32;
 const LINE_WIDTH = 200;
 
 function layerCost(l: LayerReport, flops: boolean): number {
-  return flops ? 2 * l.macs + l.otherFlops : l.macs;
+  return flops ? totalFlops(l.macs, l.otherFlops) : l.macs;
 }
 
 /** Which layers a view shows, in which order, and how many it leaves out. */
@@ -207,7 +208,7 @@ function renderTotals(report: Report, c: ChalkInstance): string {
 function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
   return boxTable({
     head: ['Op', 'Count', flops ? 'FLOPs' : 'MACs', 'Other FLOPs', 'Params'].map((h) => c.bold(h)),
-    rows: report.byOp.map((o) => [terminalCell(o.op, OP_WIDTH), String(o.count), human(flops ? 2 * o.macs + o.otherFlops : o.macs), human(o.otherFlops), human(o.params)]),
+    rows: report.byOp.map((o) => [terminalCell(o.op, OP_WIDTH), String(o.count), human(flops ? totalFlops(o.macs, o.otherFlops) : o.macs), human(o.otherFlops), human(o.params)]),
     aligns: ['left', 'right', 'right', 'right', 'right'],
     compact: true,
   });
@@ -265,7 +266,7 @@ export function renderCsv(report: Report, options: { latency?: boolean } = {}): 
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
-        2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
+        totalFlops(l.macs, l.otherFlops), l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
         ...latency,
       ]

@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
-import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
-import { DIFF_FIGURES, type DiffFigure, type DiffJson, type LayerDiff } from '../budget/diff.js';
+import type { CheckJson, CheckRecord } from '../budget/check.js';
+import type { DiffJson, LayerDiff } from '../budget/diff.js';
+import { FIGURES, type FigureKey } from '../budget/limits.js';
 import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
 import { type BudgetResult, metricOf } from '../budget/limits.js';
 import { clipEnd } from '../text.js';
@@ -15,8 +16,8 @@ import { grouped, human, humanBytes } from './units.js';
 
 export type BudgetFormat = 'table' | 'json' | 'md';
 
-const isBytes = (metric: string) => FIGURES.find((f) => f.key === metric)?.bytes ?? DIFF_FIGURES.find((f) => f.key === metric)?.bytes ?? false;
-const labelOf = (metric: string) => FIGURES.find((f) => f.key === metric)?.label ?? DIFF_FIGURES.find((f) => f.key === metric)?.label ?? metric;
+const isBytes = (metric: string) => FIGURES.find((f) => f.key === metric)?.bytes ?? false;
+const labelOf = (metric: string) => FIGURES.find((f) => f.key === metric)?.label ?? metric;
 
 /** A figure with its unit: "569M", "16.9MB". */
 export function fmt(metric: string, n: number): string {
@@ -372,7 +373,7 @@ function macsChange(l: LayerDiff): [string, string] {
  * Base, head, change and percent of a total. On an incomplete side a figure that depends on shapes is what mbn
  * could count (≥), and its change is unknown.
  */
-function totalCells(diff: DiffJson, key: DiffFigure): [string, string, string, string] {
+function totalCells(diff: DiffJson, key: FigureKey): [string, string, string, string] {
   const d = diff.totals[key];
   const partial = (side: 'base' | 'head') => !diff[side].complete && SHAPE_FIGURES.has(key);
   const show = (side: 'base' | 'head') => `${partial(side) ? '≥' : ''}${fmt(key, d[side])}`;
@@ -400,7 +401,7 @@ function layerName(l: LayerDiff): string {
 export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance): string {
   const out: string[] = [];
   out.push(`${c.bold(terminalCell(diff.base.path ?? 'base', LINE_WIDTH))} → ${c.bold(terminalCell(diff.head.path ?? 'head', LINE_WIDTH))}`);
-  const totals = DIFF_FIGURES.map((f) => {
+  const totals = FIGURES.map((f) => {
     const d = diff.totals[f.key];
     const colour = d.delta > 0 ? c.red : d.delta < 0 ? c.green : (s: string) => s;
     const [base, head, change, pct] = totalCells(diff, f.key);
@@ -452,7 +453,7 @@ export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
   out.push('');
   out.push('| | Base | Head | Change | % |');
   out.push('|---|---:|---:|---:|---:|');
-  for (const f of DIFF_FIGURES) {
+  for (const f of FIGURES) {
     out.push(`| ${f.label} | ${totalCells(diff, f.key).join(' | ')} |`);
   }
   out.push('');

@@ -1,5 +1,6 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
+import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
 import { num, pageEnd, pageStart } from './html-page.js';
@@ -31,7 +32,7 @@ function kindOf(kind: LayerReport['kind'] | undefined): string {
   return kind === 'conv' ? 'k-conv' : kind === 'matmul' || kind === 'recurrent' || kind === 'attention' ? 'k-mm' : 'k-other';
 }
 
-const flopsOf = (l: LayerReport) => 2 * l.macs + l.otherFlops;
+const flopsOf = (l: LayerReport) => totalFlops(l.macs, l.otherFlops);
 
 const METRICS = [
   { key: 'macs', label: 'MACs', value: (l: LayerReport) => l.macs, axis: human },
@@ -93,7 +94,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
 
   // By op type.
   out.push('<section id="by-op"><h2>Cost by op type</h2>');
-  const ops = report.byOp.filter((o) => 2 * o.macs + o.otherFlops > 0 || o.params > 0).slice(0, 24);
+  const ops = report.byOp.filter((o) => totalFlops(o.macs, o.otherFlops) > 0 || o.params > 0).slice(0, 24);
   // An op type's kind is its layers' (an Einsum that contracts is a product, one that only transposes is not).
   const kindByOp = new Map<string, LayerReport['kind']>();
   for (const l of report.layers) {
@@ -105,10 +106,10 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
       ops.map((o) => ({
         label: o.op,
         segments: [
-          { value: 2 * o.macs, cls: kindOf(kindByOp.get(o.op)) },
+          { value: totalFlops(o.macs, 0), cls: kindOf(kindByOp.get(o.op)) },
           { value: o.otherFlops, cls: 'k-other2' },
         ],
-        text: `${human(2 * o.macs + o.otherFlops)} FLOPs · ${percent(2 * o.macs + o.otherFlops, t.flops)}`,
+        text: `${human(totalFlops(o.macs, o.otherFlops))} FLOPs · ${percent(totalFlops(o.macs, o.otherFlops), t.flops)}`,
       })),
       'FLOPs by op type',
     ),
