@@ -1,18 +1,20 @@
 import type { ChalkInstance } from 'chalk';
 import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
-import type { ModuleCost } from '../cost/modules.js';
+import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
+import type { DeviceProfile } from '../latency/profile.js';
+import type { Reporter } from './formats.js';
+import { renderHtml } from './html-report.js';
+import { renderLatency } from './latency-report.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
 import { clipEnd, clipStart } from '../text.js';
 import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
 import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
-
-export type Format = 'table' | 'json' | 'csv' | 'md';
 
 export interface RenderOptions {
   /** Show FLOPs (2·MACs + other) instead of MACs. */
@@ -313,3 +315,33 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
   }
   return out.join('\n') + '\n';
 }
+
+/** Module depth of the HTML report's treemap when --depth is not given: top-level modules and their children. */
+const HTML_DEFAULT_DEPTH = 2;
+
+/** What `mbn analyze` renders with besides the report: the table's options, and with --device the profile. */
+export interface AnalyzeView extends RenderOptions {
+  profile: DeviceProfile | null;
+  /** mbn's version, for the HTML report's footer. */
+  version: string;
+}
+
+/** With --device, the "Predicted latency" section after the table or the markdown. */
+function latencyText(report: Report, view: AnalyzeView, markdown: boolean): string {
+  return view.profile ? renderLatency(report as LatencyReport, view.profile, { ...view, markdown }) : '';
+}
+
+/** `mbn analyze --format …` (json on stdout is streamed instead: streamAnalyzeJson, the same bytes). */
+export const ANALYZE_REPORTER: Reporter<'analyze', Report, AnalyzeView> = {
+  table: (report, view) => renderTable(report, view) + latencyText(report, view, false),
+  json: (report, view) => renderJson(report, view.modules ? { modules: view.modules.rows } : {}),
+  csv: (report, view) => renderCsv(report, { latency: view.profile !== null }),
+  md: (report, view) => renderMarkdown(report, view) + latencyText(report, view, true),
+  html: (report, view) =>
+    renderHtml(report, {
+      flops: view.flops,
+      modules: view.modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
+      version: view.version,
+      latency: view.profile ? { profile: view.profile, top: view.top, all: view.all } : null,
+    }),
+};

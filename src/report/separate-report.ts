@@ -6,6 +6,7 @@ import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.
 import { boxTable } from './table.js';
 import { human } from './units.js';
 import type { CalibrationSummary } from '../calibrate/run.js';
+import type { FormatOf, Reporter } from './formats.js';
 
 export interface SeparationSummary {
   input: string;
@@ -136,7 +137,7 @@ function skippedLayers(s: SeparationSummary): SeparateJson['skipped'] {
   return s.plan.layers.filter((l) => l.skipped).map((l) => ({ name: l.name, op: l.node.opType, reason: l.skipped! }));
 }
 
-export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' | 'md', c: ChalkInstance): string {
+export function renderSeparation(s: SeparationSummary, format: FormatOf<'separate'>, c: ChalkInstance): string {
   const rows = separatedRows(s);
   const skipped = skippedLayers(s);
   const before = s.plan.before.totals;
@@ -261,3 +262,10 @@ function uncheckedNote(rows: SeparatedLayerRow[]): string {
   if (!errors.length) return '--init he: the new weights are random (for training from scratch); the model must be trained before use';
   return `weight error up to ${Math.max(...errors).toFixed(2)}; the outputs were not checked: --calibrate DIR (real inputs as .npy) or random:N measures them and fits the pointwise weights to the data`;
 }
+
+/** `mbn separate --format …`. */
+export const SEPARATE_REPORTER: Reporter<'separate', SeparationSummary, { style: ChalkInstance }> = {
+  table: (summary, { style }) => renderSeparation(summary, 'table', style),
+  json: (summary, { style }) => renderSeparation(summary, 'json', style),
+  md: (summary, { style }) => renderSeparation(summary, 'md', style),
+};
