@@ -223,7 +223,7 @@ def apply(model, plan_dir):
         if path is None or conv is None:
             raise _missing(entry, model, "no such module")
         if not isinstance(conv, (nn.Conv1d, nn.Conv2d)):
-            raise _missing(entry, model, f"it is a {type(conv).__name__}, not an nn.Conv1d/nn.Conv2d")
+            raise _missing(entry, model, f"it is an {type(conv).__name__!r}, not an nn.Conv1d/nn.Conv2d")
         _check_geometry(entry, conv)
         bn = _folded_batchnorm(entry, conv, tensors, order, modules)
         swaps.append((path, conv, _pair(entry, conv, tensors, bn)))

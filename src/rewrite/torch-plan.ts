@@ -227,7 +227,9 @@ function probeFolder(dir: string): void {
     mkdirSync(dir);
     rmdirSync(dir);
   } catch (error) {
-    throw new MbnError('write-failed', `cannot write --torch-plan folder ${quote(dir)}: ${fsErrorReason(error, 'write')}; nothing was written`);
+    // The parent exists (checked above): ENOENT here is a file system that takes no new folders, such as /proc.
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'folders cannot be created there' : fsErrorReason(error, 'write');
+    throw new MbnError('write-failed', `cannot write --torch-plan folder ${quote(dir)}: ${why}; nothing was written`);
   }
 }
 

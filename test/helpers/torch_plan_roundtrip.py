@@ -1,7 +1,8 @@
 """Round trip of `mbn separate --torch-plan` for test/torch-plan.test.ts (torch 1.13 or 2.x; torchvision optional).
 
-    python torch_plan_roundtrip.py export KIND EXPORTER DIR      -> DIR/model.onnx, DIR/state.pt, DIR/x.npy
-    python torch_plan_roundtrip.py apply  KIND EXPORTER DIR PLAN -> DIR/patched.npy, DIR/distilled.onnx; JSON on stdout
+    python torch_plan_roundtrip.py export EXPORTER DIR KIND... -> DIR/KIND/model.onnx, state.pt, x.npy
+    python torch_plan_roundtrip.py apply  EXPORTER DIR KIND... -> DIR/KIND/patched.npy, distilled.onnx (the plan in
+                                                                   DIR/KIND/plan); {KIND: result} as JSON on stdout
 
 KIND: resnet18 (torchvision), blocks (nested modules, a grouped conv, convs with and without BatchNorm and bias),
 conv1d. EXPORTER: legacy (TorchScript, dynamo=False on torch >= 2) or dynamo. BatchNorm affine parameters are drawn
@@ -35,6 +36,7 @@ class Block(nn.Module):
 
 
 def build(kind):
+    torch.manual_seed(0)
     if kind == "resnet18":
         import torchvision
 
@@ -81,35 +83,35 @@ def export(model, x, path, exporter):
     torch.onnx.export(model, (x,), path, input_names=["x"], output_names=["y"], **kwargs)
 
 
-def main():
-    mode, kind, exporter, out = sys.argv[1:5]
+def export_kind(kind, exporter, out):
     model, shape = build(kind)
-    if mode == "export":
-        g = torch.Generator().manual_seed(1)
-        # As after training: random affine parameters, and running statistics that are those of the inputs (the
-        # cumulative average over batches like the test's), so that train-mode BatchNorm keeps the function.
-        with torch.no_grad():
-            for m in model.modules():
-                if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                    m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                    m.bias.copy_(torch.rand(m.num_features, generator=g) - 0.5)
-                    m.reset_running_stats()
-                    m.momentum = None
-            model.train()
-            for _ in range(8):
-                model(torch.randn(16, *shape[1:], generator=g))
-            for m in model.modules():
-                if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                    m.momentum = 0.1
-        torch.save(model.state_dict(), os.path.join(out, "state.pt"))
-        x = torch.randn(*shape, generator=g)
-        np.save(os.path.join(out, "x.npy"), x.numpy())
-        export(model, x, os.path.join(out, "model.onnx"), exporter)
-        return
-    plan = sys.argv[5]
-    sys.path.insert(0, plan)
+    g = torch.Generator().manual_seed(1)
+    # As after training: random affine parameters, and running statistics that are those of the inputs (the
+    # cumulative average over batches like the test's), so that train-mode BatchNorm keeps the function.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.bias.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+                m.reset_running_stats()
+                m.momentum = None
+        model.train()
+        for _ in range(8):
+            model(torch.randn(16, *shape[1:], generator=g))
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.momentum = 0.1
+    torch.save(model.state_dict(), os.path.join(out, "state.pt"))
+    x = torch.randn(*shape, generator=g)
+    np.save(os.path.join(out, "x.npy"), x.numpy())
+    export(model, x, os.path.join(out, "model.onnx"), exporter)
+
+
+def apply_kind(kind, exporter, out):
     import mbn_torch
 
+    plan = os.path.join(out, "plan")
+    model, shape = build(kind)
     model.load_state_dict(torch.load(os.path.join(out, "state.pt")))
     teacher, _ = build(kind)
     teacher.load_state_dict(torch.load(os.path.join(out, "state.pt")))
@@ -143,7 +145,19 @@ def main():
         optimizer.step()
     after = held_loss()
     export(model, x, os.path.join(out, "distilled.onnx"), exporter)
-    print(json.dumps({"torch": torch.__version__, "replaced": list(replaced), "lossBefore": before, "lossAfter": after}))
+    return {"torch": torch.__version__, "replaced": list(replaced), "lossBefore": before, "lossAfter": after}
+
+
+def main():
+    mode, exporter, out, kinds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    if mode == "export":
+        for kind in kinds:
+            os.makedirs(os.path.join(out, kind), exist_ok=True)
+            export_kind(kind, exporter, os.path.join(out, kind))
+        return
+    # Every plan holds the same mbn_torch.py: the first one is imported.
+    sys.path.insert(0, os.path.join(out, kinds[0], "plan"))
+    print(json.dumps({kind: apply_kind(kind, exporter, os.path.join(out, kind)) for kind in kinds}))
 
 
 if __name__ == "__main__":
