@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { separate, type TorchPlanJson } from '../src/index.js';
 import { parseNpy } from '../src/calibrate/npy.js';
 import { torchModulePath } from '../src/rewrite/torch-plan.js';
 import { encodeSafetensors } from '../src/tensor/safetensors.js';
@@ -183,6 +184,27 @@ describe.skipIf(!debianPythonHas('torch', 'numpy'))('mbn_torch.apply refuses a p
   it('a BatchNorm changed after export: the exported weights match no scale of the model', () => {
     const out = attempt('model[1].weight.data *= 2');
     expect(out).toMatch(/^PlanError: ONNX conv '\/0\/Conv': the exported weights are module '0''s own scaled per output channel \(by [0-9.e-]+ to [0-9.e-]+\), as by a folded BatchNorm, but no BatchNorm module of the model has that scale: was the model changed after export\?$/);
+  });
+});
+
+describe('the library API', () => {
+  it('separate(path, { output, torchPlan }) writes the plan and returns where', async () => {
+    const plan = join(dir, 'api-plan');
+    const json = await separate(fixture('models/tiny_cnn.onnx'), { output: join(dir, 'api.onnx'), torchPlan: plan });
+    expect(json.torchPlan).toEqual({ dir: plan, convs: 3, unmapped: [] });
+    const doc: TorchPlanJson = JSON.parse(readFileSync(join(plan, 'separation.json'), 'utf8'));
+    expect([doc.schema, doc.model, doc.separated, doc.calibrated]).toEqual(['mbn.torch-plan/1', 'tiny_cnn.onnx', 'api.onnx', false]);
+    expect(doc.convs.map((c) => [c.onnxNode, c.module, c.biasFitted, c.weights.pointwiseBias])).toEqual([
+      ['/conv1/Conv', 'conv1', false, null],
+      ['/conv2/Conv', 'conv2', false, null],
+      ['/conv3/Conv', 'conv3', false, null],
+    ]);
+    await expect(separate(fixture('models/tiny_cnn.onnx'), { torchPlan: join(dir, 'p2') })).rejects.toThrow('--torch-plan needs -o');
+  });
+
+  it('a model not exported by PyTorch (PaddleOCR via paddle2onnx): its conv has no module path, said so', async () => {
+    const json = await separate(fixture('real/ppocr_mobile_v2_cls.onnx'), { output: join(dir, 'cls.onnx'), torchPlan: join(dir, 'cls-plan') });
+    expect(json.torchPlan).toEqual({ dir: join(dir, 'cls-plan'), convs: 1, unmapped: ['p2o.Conv.0'] });
   });
 });
 

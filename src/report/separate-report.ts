@@ -148,7 +148,10 @@ function torchPlanLines(s: SeparationSummary): string[] {
   if (!s.torchPlan) return [];
   const t = torchPlanRow(s.torchPlan);
   const out = [`Wrote the PyTorch plan to ${t.dir} (${t.convs} conv${t.convs === 1 ? '' : 's'}): mbn_torch.apply(model, '${t.dir}')`];
-  if (t.unmapped.length) out.push(`note: ${t.unmapped.length} conv node name${t.unmapped.length === 1 ? '' : 's'} name no PyTorch module (not from torch.onnx.export?): ${clipEnd(t.unmapped.join(', '), 160)}`);
+  if (t.unmapped.length) {
+    const n = t.unmapped.length;
+    out.push(`note: ${n} conv${n === 1 ? ' has' : 's have'} no PyTorch module path (node and weight names not from torch.onnx.export; mbn_torch.apply refuses ${n === 1 ? 'it' : 'them'}): ${clipEnd(t.unmapped.join(', '), 160)}`);
+  }
   return out;
 }
 
