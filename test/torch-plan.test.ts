@@ -147,7 +147,7 @@ describe.skipIf(!ort)('round trip: export, separate --calibrate --torch-plan, ap
   }
 });
 
-describe.skipIf(!debianPythonHas('torch', 'numpy'))('mbn_torch.apply refuses a plan that does not fit the model', () => {
+describe.skipIf(!debianPythonHas('torch', 'numpy'))('mbn_torch.apply on a Conv1d model (torch 1.13): depth multiplier 2, and plans that do not fit', () => {
   let plan: string;
   let work: string;
   beforeAll(async () => {
@@ -170,6 +170,28 @@ describe.skipIf(!debianPythonHas('torch', 'numpy'))('mbn_torch.apply refuses a p
 
   it('applies to the model it was exported from (SVD weights: the conv keeps its own bias)', () => {
     expect(attempt('pass')).toBe('applied Sequential');
+  });
+
+  it.skipIf(!ort)('depth multiplier 2 (C·2 depthwise filters) and calibration: the patched model is the separated one', async () => {
+    const plan2 = join(work, 'plan-r2');
+    const out = join(work, 'sep-r2.onnx');
+    const sep = separateJson([join(work, 'model.onnx'), '-o', out, '--multiplier', '2', '--calibrate', 'random:4', '--torch-plan', plan2]);
+    expect(sep.layers.map((l: { multiplier: number }) => l.multiplier)).toEqual([2, 2, 2]);
+    const code = [
+      'import sys, torch, numpy as np',
+      `sys.path.insert(0, ${JSON.stringify(join(ROOT, 'test/helpers'))}); sys.path.insert(0, ${JSON.stringify(plan2)})`,
+      'import mbn_torch, torch_plan_roundtrip as rt',
+      `model, _ = rt.build("conv1d"); model.load_state_dict(torch.load(${JSON.stringify(join(work, 'state.pt'))}))`,
+      'mbn_torch.apply(model, sys.argv[1]); model.eval()',
+      `x = torch.from_numpy(np.load(${JSON.stringify(join(work, 'x.npy'))}))`,
+      `np.save(${JSON.stringify(join(work, 'patched-r2.npy'))}, model(x).detach().numpy())`,
+      'print(tuple(model[0].depthwise.weight.shape), tuple(model[0].pointwise.weight.shape))',
+    ].join('\n');
+    expect((await python(DEBIAN_PYTHON, ['-c', code, plan2])).trim()).toBe('(8, 1, 5) (16, 8, 1)');
+    const x = parseNpy(readFileSync(join(work, 'x.npy')), 'x.npy');
+    const run = await runModel(out, { x: { type: 'float32', dims: x.shape, data: Float32Array.from(x.data) } });
+    const patched = parseNpy(readFileSync(join(work, 'patched-r2.npy')), 'patched-r2.npy');
+    expect(relativeError(patched.data, run.outputs[Object.keys(run.outputs)[0]].data)).toBeLessThanOrEqual(1e-4);
   });
 
   it('a module that is not there: names the ONNX conv and lists the conv modules that exist', () => {
