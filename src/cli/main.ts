@@ -97,6 +97,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--seed <n>', 'seed for --init he and --calibrate random:N', parseNonNegativeInt('--seed'), 0)
     .option('--calibrate <dir|random:N>', 'fit the pointwise weights to the original outputs on data (a folder of .npy batches, or N seeded Gaussian batches) and check the whole model on it (needs onnxruntime-node)')
     .option('--refit-depthwise', 'with --calibrate: refit the depthwise filters too, alternating with the pointwise fit (helps the detector at rank 1, can hurt elsewhere: see README)', false)
+    .option('--torch-plan <dir>', 'with -o: also write the same change for the PyTorch model (separation.json, weights.safetensors, mbn_torch.py) to this folder')
     .addOption(new Option('--format <format>', 'report format').choices(FORMATS.separate).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(separate);

@@ -7,6 +7,7 @@ import { boxTable } from './table.js';
 import { human } from './units.js';
 import type { CalibrationSummary } from '../calibrate/run.js';
 import type { FormatOf, Reporter } from './formats.js';
+import type { TorchPlanJson } from '../rewrite/torch-plan.js';
 
 export interface SeparationSummary {
   input: string;
@@ -17,6 +18,8 @@ export interface SeparationSummary {
   after: Report | null;
   /** With --calibrate: the fit and the output check on data. */
   calibration?: CalibrationSummary | null;
+  /** With --torch-plan: the folder written and its plan. */
+  torchPlan?: { dir: string; plan: TorchPlanJson } | null;
 }
 
 export interface SeparatedLayerRow {
@@ -109,6 +112,8 @@ export interface SeparateJson {
   notes: string[];
   /** With calibration data: the fit, the output check and its verdict. */
   calibration?: CalibrationSummary & { verdict: string | null };
+  /** With --torch-plan: the folder written, its convs, and the ONNX nodes whose module path is unknown. */
+  torchPlan?: { dir: string; convs: number; unmapped: string[] };
 }
 
 export function separateJson(s: SeparationSummary): SeparateJson {
@@ -130,7 +135,24 @@ export function separateJson(s: SeparationSummary): SeparateJson {
     skipped: skippedLayers(s),
     notes: s.plan.notes,
     ...(s.calibration ? { calibration: { ...s.calibration, verdict: verdict(s)?.text ?? null } } : {}),
+    ...(s.torchPlan ? { torchPlan: torchPlanRow(s.torchPlan) } : {}),
   };
+}
+
+function torchPlanRow(t: NonNullable<SeparationSummary['torchPlan']>): NonNullable<SeparateJson['torchPlan']> {
+  return { dir: t.dir, convs: t.plan.convs.length, unmapped: t.plan.convs.filter((c) => c.module === null).map((c) => c.onnxNode) };
+}
+
+/** The --torch-plan lines: where the plan is, how to apply it, and which convs it cannot place. */
+function torchPlanLines(s: SeparationSummary): string[] {
+  if (!s.torchPlan) return [];
+  const t = torchPlanRow(s.torchPlan);
+  const out = [`Wrote the PyTorch plan to ${t.dir} (${t.convs} conv${t.convs === 1 ? '' : 's'}): mbn_torch.apply(model, '${t.dir}')`];
+  if (t.unmapped.length) {
+    const n = t.unmapped.length;
+    out.push(`note: ${n} conv${n === 1 ? ' has' : 's have'} no PyTorch module path (node and weight names not from torch.onnx.export; mbn_torch.apply refuses ${n === 1 ? 'it' : 'them'}): ${clipEnd(t.unmapped.join(', '), 160)}`);
+  }
+  return out;
 }
 
 function skippedLayers(s: SeparationSummary): SeparateJson['skipped'] {
@@ -176,6 +198,7 @@ export function renderSeparation(s: SeparationSummary, format: FormatOf<'separat
     for (const n of s.plan.notes) out.push('', `note: ${mdEscape(n)}`);
     if (s.calibration) out.push('', ...calibrationLines(s, null).map((l) => mdEscape(l) + '  '));
     if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${markdownText(clipEnd(k.reason, LINE_WIDTH))}`));
+    for (const l of torchPlanLines(s)) out.push('', mdEscape(l));
     return out.join('\n') + '\n';
   }
   const out: string[] = [];
@@ -200,6 +223,7 @@ export function renderSeparation(s: SeparationSummary, format: FormatOf<'separat
   if (s.calibration) out.push('', ...calibrationLines(s, c));
   else if (rows.length) out.push(c.yellow(`note: ${uncheckedNote(rows)}`));
   out.push(s.output ? `Wrote ${terminalText(s.output)}` : c.dim('Dry run: nothing written.'));
+  for (const l of torchPlanLines(s)) out.push(l.startsWith('note: ') ? c.yellow(terminalText(l)) : terminalText(l));
   return out.join('\n') + '\n';
 }
 
