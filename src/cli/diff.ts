@@ -3,6 +3,7 @@ import { diffModules, rollUpModules } from '../cost/modules.js';
 import { BufferSource } from '../onnx/source.js';
 import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { renderDiffHtml } from '../report/html-diff-report.js';
+import { diffGraph } from '../report/html-graph.js';
 import { type BudgetFormat, renderDiffJson, renderDiffMarkdown, renderDiffTable } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
 import { write } from './output.js';
@@ -24,7 +25,7 @@ export interface DiffOptions {
 /** Runs `mbn diff base head`: per-layer and total cost changes. Informational: it never fails a budget. */
 export function runDiff(basePath: string, headPath: string, options: DiffOptions): void {
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [basePath, headPath] });
-  const { base: baseReport, head: headReport, diff } = diffFiles(basePath, headPath, options);
+  const { base: baseReport, head: headReport, diff, edges } = diffFiles(basePath, headPath, options, options.format === 'html');
   const view = { all: options.all };
   const depth = options.depth ?? 2;
   const text =
@@ -33,6 +34,7 @@ export function runDiff(basePath: string, headPath: string, options: DiffOptions
           modules: { depth, rows: diffModules(rollUpModules(baseReport.layers, depth), rollUpModules(headReport.layers, depth)) },
           all: options.all,
           version: options.version ?? '',
+          graph: edges ? diffGraph(diff, baseReport, headReport, edges) : null,
         })
       : options.format === 'json'
       ? renderDiffJson(diff)

@@ -2,6 +2,7 @@ import type { LayerReport, Report } from '../cost/analyze.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
+import { analyzeGraph, graphData, graphScript, renderGraphSection } from './html-graph.js';
 import { REPORT_CSS, REPORT_SCRIPT } from './html-assets.js';
 import { moduleLabel } from './modules-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
@@ -24,6 +25,8 @@ export interface HtmlOptions {
   version: string;
   /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
   latency?: HtmlLatencyOptions | null;
+  /** The dataflow edges (cost/dataflow.ts): a graph view follows the totals (html-graph.ts); without them, none. */
+  edges?: number[] | null;
 }
 
 /** JSON for a `<script type="application/json">` block: nothing in it can close the block or break a JS parser. */
@@ -73,6 +76,8 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   }
   out.push('</section>');
   if (options.latency) out.push(renderLatencySection(report as LatencyReport, options.latency));
+  const graph = options.edges ? analyzeGraph(report, options.edges, options.flops) : null;
+  if (graph) out.push(renderGraphSection(graph, false));
 
   // Per-layer chart: one SVG per metric and scale.
   const initial = options.flops ? 'flops' : 'macs';
@@ -157,7 +162,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     for (const n of notes) out.push(`<li>${e(n)}</li>`);
     out.push('</ul></section>');
   }
-  out.push(pageEnd(pageData(report), options.version));
+  out.push(pageEnd(graph ? { ...pageData(report), graph: graphData(graph) } : pageData(report), options.version, graph ? graphScript() : ''));
   return out.join('\n') + '\n';
 }
 
@@ -173,14 +178,14 @@ export function pageStart(title: string): string {
   ].join('\n');
 }
 
-/** The page from </main>: footer, tooltip, the data block and the script. */
-export function pageEnd(data: unknown, version: string): string {
+/** The page from </main>: footer, tooltip, the data block and the script (then `more`, in the same block). */
+export function pageEnd(data: unknown, version: string, more = ''): string {
   return [
     '</main>',
     `<footer>mbn ${escapeHtml(version)} · MACs count Conv, Gemm, MatMul and friends (the torchvision/fvcore convention); FLOPs = 2·MACs + other FLOPs.</footer>`,
     '<div id="tip" role="tooltip"></div>',
     `<script type="application/json" id="mbn-data">${jsonForScript(data)}</script>`,
-    `<script>${REPORT_SCRIPT}</script>`,
+    `<script>${REPORT_SCRIPT}${more}</script>`,
     '</body></html>',
   ].join('\n');
 }
