@@ -1,5 +1,5 @@
 import { buildReport, type Report } from '../cost/analyze.js';
-import { dataflowEdges } from '../cost/dataflow.js';
+import { type Dataflow, dataflow } from '../cost/dataflow.js';
 import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { MbnError, quote } from '../errors.js';
 import { externalLocations } from '../ir/walk.js';
@@ -19,8 +19,8 @@ export interface AnalyzeOptions extends ShapeOptions, ValueOptions {
   depth?: number;
   /** Device profile (built-in name such as `rpi4`, or a profile file) for each layer's predicted `latencyMs`. */
   device?: string;
-  /** Also return the dataflow edges between layers (`Analysis.edges`: the HTML report's graph view). */
-  edges?: boolean;
+  /** Also return the dataflow between layers (`Analysis.dataflow`: the HTML report's graph view). */
+  dataflow?: boolean;
 }
 
 /** One analysis: the report, its module roll-up (with `depth`) and the device profile (with `device`). */
@@ -28,8 +28,8 @@ export interface Analysis {
   report: Report;
   modules: { depth: number; rows: ModuleCost[] } | null;
   profile: DeviceProfile | null;
-  /** With `edges`: producer → consumer pairs of layer indices, flat (cost/dataflow.ts); else null. */
-  edges: number[] | null;
+  /** With `dataflow`: the edges between layers and the constant layers (cost/dataflow.ts); else null. */
+  dataflow: Dataflow | null;
 }
 
 /** Reads, infers and costs one model file. The CLI renders the result; `analyze` returns its JSON. */
@@ -41,10 +41,10 @@ export function analyzeFile(path: string, options: AnalyzeOptions = {}): Analysi
   const profile = options.device ? loadProfile(options.device) : null;
   const model = readModel(path);
   let report: Report;
-  let edges: number[] | null = null;
+  let flow: Dataflow | null = null;
   try {
     const inferred = inferModel(model, infer);
-    if (options.edges) edges = dataflowEdges(inferred.layers);
+    if (options.dataflow) flow = dataflow(inferred.layers, model.graph);
     // Latency needs the records after the report; without it they go as the rows are built.
     report = buildReport(model, inferred, { release: !profile });
     if (profile) addLatency(report, layerLinks(inferred), profile);
@@ -55,7 +55,7 @@ export function analyzeFile(path: string, options: AnalyzeOptions = {}): Analysi
     model.source.close();
   }
   const modules = options.depth !== undefined ? { depth: options.depth, rows: rollUpModules(report.layers, options.depth) } : null;
-  return { report, modules, profile, edges };
+  return { report, modules, profile, dataflow: flow };
 }
 
 /**

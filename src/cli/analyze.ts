@@ -49,7 +49,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
     throw new MbnError('usage', '--depth works with --format table, md, json and html, not csv (csv has one row per layer)');
   }
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
-  const { report, modules, profile, edges } = analyzeFile(path, { ...options, edges: options.format === 'html' });
+  const { report, modules, profile, dataflow } = analyzeFile(path, { ...options, dataflow: options.format === 'html' });
   const style = makeStyle(process.stdout, options.color);
   // On a terminal the layer table fits its width; piped, every column at full width.
   const width = process.stdout.isTTY ? process.stdout.columns || null : null;
@@ -66,7 +66,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
             modules: modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
             version: options.version ?? '',
             latency: profile ? { profile, top: options.top ?? null, all: options.all } : null,
-            edges,
+            dataflow,
           })
         : options.format === 'json'
           ? renderJson(report, extra)

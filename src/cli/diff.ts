@@ -25,7 +25,7 @@ export interface DiffOptions {
 /** Runs `mbn diff base head`: per-layer and total cost changes. Informational: it never fails a budget. */
 export function runDiff(basePath: string, headPath: string, options: DiffOptions): void {
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [basePath, headPath] });
-  const { base: baseReport, head: headReport, diff, edges } = diffFiles(basePath, headPath, options, options.format === 'html');
+  const { base: baseReport, head: headReport, diff, dataflow } = diffFiles(basePath, headPath, options, options.format === 'html');
   const view = { all: options.all };
   const depth = options.depth ?? 2;
   const text =
@@ -34,7 +34,7 @@ export function runDiff(basePath: string, headPath: string, options: DiffOptions
           modules: { depth, rows: diffModules(rollUpModules(baseReport.layers, depth), rollUpModules(headReport.layers, depth)) },
           all: options.all,
           version: options.version ?? '',
-          graph: edges ? diffGraph(diff, baseReport, headReport, edges) : null,
+          graph: dataflow ? diffGraph(diff, baseReport, headReport, dataflow) : null,
         })
       : options.format === 'json'
       ? renderDiffJson(diff)

@@ -1,27 +1,84 @@
-import type { Node } from '../ir/types.js';
+import type { Graph, Node } from '../ir/types.js';
+
+/** The dataflow between report layers (the HTML report's graph view draws it). */
+export interface Dataflow {
+  /** Producer → consumer pairs of layer indices, flat: `[from0, to0, from1, to1, …]`, each pair once. */
+  edges: number[];
+  /**
+   * Layers of the main graph that read no activation: no input, or only weights and constants (a Constant, an
+   * Identity of a weight, shape arithmetic on constants). Viewers draw them folded into the layer that reads them.
+   */
+  constant: number[];
+}
+
+interface LayerLike {
+  name: string;
+  /** Enclosing subgraph path: the name of the layer whose body holds this one ('' for the main graph). */
+  scope: string;
+  node: Pick<Node, 'opType' | 'inputs' | 'outputs'>;
+}
+
+const SUBGRAPH_OPS = new Set(['If', 'Loop', 'Scan']);
 
 /**
- * The dataflow between report layers: an edge from the layer that writes a tensor to each layer that reads it
- * (the HTML report's graph view draws these). Graph inputs and weights have no producing layer, so they add no
- * edge. A layer inside an If/Loop body that reads a tensor of the enclosing graph gets its edge from the outer
- * producer, since tensor names are unique across a model's nested graphs (the ONNX spec's SSA rule).
- *
- * Returned flat, `[from0, to0, from1, to1, …]` as indices into the layer list, each pair once, in reading order.
+ * An edge from the layer that writes a tensor to each layer that reads it. Graph inputs and weights have no
+ * producing layer, so they add no edge. Tensor names are looked up in the reader's own body first, then in the
+ * bodies around it: an If/Loop/Scan body sees its enclosing graph's tensors, a model-local function body only its
+ * own (its inputs are bound to the caller's, whose layer has the edges).
  */
-export function dataflowEdges(layers: readonly { node: Pick<Node, 'inputs' | 'outputs'> }[]): number[] {
+export function dataflow(layers: readonly LayerLike[], main: Pick<Graph, 'inputs' | 'initializers'>): Dataflow {
+  const key = (scope: string, tensor: string) => `${scope}\u0000${tensor}`;
   const producer = new Map<string, number>();
+  const byName = new Map<string, number>();
   layers.forEach((l, i) => {
-    for (const name of l.node.outputs) if (name && !producer.has(name)) producer.set(name, i);
+    byName.set(l.name, i);
+    for (const name of l.node.outputs) if (name && !producer.has(key(l.scope, name))) producer.set(key(l.scope, name), i);
   });
+  const lookup = (scope: string, tensor: string): number | undefined => {
+    for (let s: string | null = scope; s !== null; ) {
+      const found = producer.get(key(s, tensor));
+      if (found !== undefined) return found;
+      if (s === '') return undefined;
+      const holder = byName.get(s);
+      s = holder !== undefined && SUBGRAPH_OPS.has(layers[holder].node.opType) ? layers[holder].scope : null;
+    }
+    return undefined;
+  };
+  // Graph inputs that an initializer does not give a default: the activations the model is fed.
+  const weights = new Set(main.initializers.map((t) => t.name));
+  const inputs = new Set(main.inputs.map((v) => v.name).filter((n) => !weights.has(n)));
   const edges: number[] = [];
+  const constant: number[] = [];
   layers.forEach((l, to) => {
     const seen = new Set<number>();
+    let readsActivation = false;
     for (const name of l.node.inputs) {
-      const from = name ? producer.get(name) : undefined;
-      if (from === undefined || from === to || seen.has(from)) continue;
+      if (!name) continue;
+      const from = lookup(l.scope, name);
+      if (from === undefined) {
+        if (inputs.has(name)) readsActivation = true;
+        continue;
+      }
+      readsActivation = true;
+      if (from === to || seen.has(from)) continue;
       seen.add(from);
       edges.push(from, to);
     }
+    if (l.scope === '' && !readsActivation) constant.push(to);
   });
-  return edges;
+  // A layer that reads only constant layers is constant too (shape arithmetic on constants).
+  const isConstant = new Set(constant);
+  for (let k = 0; k < edges.length; ) {
+    // Edges are in reader order: one pass settles chains whose producers come first.
+    const to = edges[k + 1];
+    let all = layers[to].scope === '' && !isConstant.has(to);
+    let end = k;
+    while (end < edges.length && edges[end + 1] === to) {
+      if (!isConstant.has(edges[end])) all = false;
+      end += 2;
+    }
+    if (all && !layers[to].node.inputs.some((n) => n && inputs.has(n))) isConstant.add(to);
+    k = end;
+  }
+  return { edges, constant: [...isConstant].sort((a, b) => a - b) };
 }

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { DiffJson, LayerStatus } from '../budget/diff.js';
 import type { LayerReport, Report } from '../cost/analyze.js';
+import type { Dataflow } from '../cost/dataflow.js';
 import { scopeOf } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
 import { clip, escapeHtml } from './svg-charts.js';
@@ -53,13 +54,15 @@ export interface GraphInput {
   layers: GraphLayer[];
   /** Producer → consumer pairs of layer indices, flat (cost/dataflow.ts). */
   edges: number[];
+  /** Layers that read no activation (cost/dataflow.ts): drawn inside the layer that reads them unless asked. */
+  constant: number[];
   figures: GraphFigure[];
 }
 
 const flopsOf = (l: LayerReport) => 2 * l.macs + l.otherFlops;
 
 /** The analyze report's graph: MACs, FLOPs, params, activation bytes and, with `--device`, predicted latency. */
-export function analyzeGraph(report: LatencyReport, edges: number[], flops: boolean): GraphInput {
+export function analyzeGraph(report: LatencyReport, flow: Dataflow, flops: boolean): GraphInput {
   const t = report.totals;
   const counted = (v: (l: LayerReport) => number) => report.layers.map((l) => (l.counted ? v(l) : null));
   const figures: GraphFigure[] = [
@@ -74,7 +77,8 @@ export function analyzeGraph(report: LatencyReport, edges: number[], flops: bool
   }
   return {
     layers: report.layers.map((l) => ({ name: l.name, op: l.op, shape: l.outputShapes.map(shapeText).join(' '), separable: l.separable !== null, uncounted: !l.counted })),
-    edges,
+    edges: flow.edges,
+    constant: flow.constant,
     figures,
   };
 }
@@ -83,7 +87,7 @@ export function analyzeGraph(report: LatencyReport, edges: number[], flops: bool
  * The diff's graph: every layer of the diff (head's, and base's removed ones), edges from both sides mapped onto
  * the diff's layers, coloured by the change in MACs or params.
  */
-export function diffGraph(diff: DiffJson, base: Report, head: Report, edges: { base: number[]; head: number[] }): GraphInput {
+export function diffGraph(diff: DiffJson, base: Report, head: Report, flows: { base: Dataflow; head: Dataflow }): GraphInput {
   // Each side's k-th layer of a name is the diff's k-th layer of that name on that side (budget/diff.ts pairs them so).
   const indexOf = (report: Report, side: 'base' | 'head'): number[] => {
     const queues = new Map<string, number[]>();
@@ -98,9 +102,11 @@ export function diffGraph(diff: DiffJson, base: Report, head: Report, edges: { b
   };
   const pairs = new Set<string>();
   const merged: number[] = [];
+  const constant = new Set<number>();
   for (const [report, side] of [[head, 'head'], [base, 'base']] as const) {
     const at = indexOf(report, side);
-    const flat = edges[side];
+    for (const c of flows[side].constant) if (at[c] >= 0) constant.add(at[c]);
+    const flat = flows[side].edges;
     for (let k = 0; k < flat.length; k += 2) {
       const a = at[flat[k]];
       const b = at[flat[k + 1]];
@@ -113,6 +119,7 @@ export function diffGraph(diff: DiffJson, base: Report, head: Report, edges: { b
   return {
     layers: diff.layers.map((l) => ({ name: l.name, op: l.op, shape: '', separable: false, uncounted: l.uncounted.base || l.uncounted.head, status: l.status })),
     edges: merged,
+    constant: [...constant].sort((a, b) => a - b),
     figures: [
       { key: 'macs', label: 'ΔMACs', unit: 'count', values: change('macs'), total: null, colour: true, diverging: true },
       { key: 'params', label: 'ΔParams', unit: 'count', values: change('params'), total: null, colour: true, diverging: true },
@@ -196,6 +203,7 @@ export function graphData(input: GraphInput) {
     modules,
     moduleOf,
     edges: input.edges,
+    constant: input.constant,
     figures: input.figures,
     node: NODE,
     maxUnits: MAX_UNITS,
@@ -208,6 +216,7 @@ export function renderGraphSection(input: GraphInput, diff: boolean): string {
   const out: string[] = [`<section id="graph"><style>${GRAPH_CSS}</style><h2>Graph</h2>`];
   out.push('<div class="controls" id="graph-controls"><label>Colour by <select id="graph-metric" aria-label="colour nodes by"></select></label>');
   out.push('<label>Modules <select id="graph-depth" aria-label="collapse modules to depth"></select></label>');
+  out.push('<label title="Constant, Identity of a weight, arithmetic on constants: drawn inside the layer that reads them unless shown"><input type="checkbox" id="graph-constants"> constants</label>');
   out.push('<button type="button" id="graph-expand">Expand all</button><button type="button" id="graph-collapse">Collapse</button>');
   out.push('<button type="button" id="graph-zoom-in" aria-label="zoom in">+</button><button type="button" id="graph-zoom-out" aria-label="zoom out">−</button><button type="button" id="graph-fit">Fit</button></div>');
   out.push('<div class="controls legend" id="graph-legend"></div>');
@@ -265,8 +274,13 @@ const GRAPH_SCRIPT = `
   }
   for (k = 0; k < M.length; k++) maxDepth = Math.max(maxDepth, M[k].depth);
   var expanded = {}, unit = new Array(N), modEls = {}, pos = {}, selected = null;
+  // Constant layers (no activation in) go into the box of the first layer that reads them, unless shown.
+  var isConst = {}, consumer = {}, showConst = document.getElementById('graph-constants');
+  G.constant.forEach(function (c) { isConst[c] = true; });
+  for (k = 0; k < G.edges.length; k += 2) if (consumer[G.edges[k]] === undefined) consumer[G.edges[k]] = G.edges[k + 1];
   // A layer's box: its outermost collapsed module that holds more than one layer, else its own.
   function unitOf(i) {
+    for (var hop = 0; hop < 64 && !showConst.checked && isConst[i] && consumer[i] !== undefined; hop++) i = consumer[i];
     var c = chains[i];
     for (var k = 0; k < c.length; k++) if (members[c[k]].length > 1 && !expanded[c[k]]) return 'm' + c[k];
     return 'l' + i;
@@ -366,7 +380,7 @@ const GRAPH_SCRIPT = `
   // All of it when that stays readable; else the top at a readable size, or the full width of a wide graph (a long
   // chain is read by scrolling down from its top).
   function fit() {
-    var b = box(), s = Math.min(1.2, Math.max(Math.min(b.w / size.w, b.h / size.h), Math.min(b.w / size.w, 0.75)));
+    var b = box(), s = Math.min(1.2, Math.max(Math.min(b.w / size.w, b.h / size.h), Math.min(b.w / size.w, 1)));
     view.w = b.w / s; view.h = b.h / s; view.x = (size.w - view.w) / 2; view.y = 0; applyView();
   }
   function zoom(factor, cx, cy) {
@@ -493,6 +507,7 @@ const GRAPH_SCRIPT = `
   }
   depth.addEventListener('change', function () { setDepth(+depth.value); layout(); });
   metric.addEventListener('change', colour);
+  showConst.addEventListener('change', function () { layout(); });
   document.getElementById('graph-expand').addEventListener('click', function () { depth.value = String(maxDepth + 1); setDepth(maxDepth + 1); layout(); });
   document.getElementById('graph-collapse').addEventListener('click', function () { var d = autoDepth(); depth.value = String(d); setDepth(d); layout(); });
   document.getElementById('graph-fit').addEventListener('click', function () { var b = box(); var s = Math.min(b.w / size.w, b.h / size.h); view.w = b.w / s; view.h = b.h / s; view.x = (size.w - view.w) / 2; view.y = (size.h - view.h) / 2; applyView(); });

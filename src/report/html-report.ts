@@ -1,4 +1,5 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
+import type { Dataflow } from '../cost/dataflow.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
@@ -25,8 +26,8 @@ export interface HtmlOptions {
   version: string;
   /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
   latency?: HtmlLatencyOptions | null;
-  /** The dataflow edges (cost/dataflow.ts): a graph view follows the totals (html-graph.ts); without them, none. */
-  edges?: number[] | null;
+  /** The dataflow between layers (cost/dataflow.ts): a graph view follows the totals (html-graph.ts); without it, none. */
+  dataflow?: Dataflow | null;
 }
 
 /** JSON for a `<script type="application/json">` block: nothing in it can close the block or break a JS parser. */
@@ -76,7 +77,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   }
   out.push('</section>');
   if (options.latency) out.push(renderLatencySection(report as LatencyReport, options.latency));
-  const graph = options.edges ? analyzeGraph(report, options.edges, options.flops) : null;
+  const graph = options.dataflow ? analyzeGraph(report, options.dataflow, options.flops) : null;
   if (graph) out.push(renderGraphSection(graph, false));
 
   // Per-layer chart: one SVG per metric and scale.
