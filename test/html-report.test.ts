@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/cost/analyze.js';
@@ -10,6 +9,7 @@ import { jsonForScript, renderHtml } from '../src/report/html-report.js';
 import { msText } from '../src/report/latency-report.js';
 import { clip, escapeHtml, squarify } from '../src/report/svg-charts.js';
 import { buildModel } from './helpers/build-model.js';
+import { CHROMIUM, haveChromium, renderedDom } from './helpers/chromium.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 
 /** A tag with a src or href attribute; attribute values are quoted (escapeHtml escapes quotes), so skipped whole. */
@@ -232,24 +232,7 @@ describe('mbn diff --format html', () => {
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.log(`html-report: skipping the headless Chromium tests: ${CHROMIUM} is missing (Debian package chromium)`);
-
-/** The page as Chromium renders it (after its script ran), via --dump-dom: no driver needed. */
-function renderedDom(file: string): string {
-  const profile = tempDir('mbn-chromium-');
-  const r = spawnSync(
-    CHROMIUM,
-    [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, '--dump-dom', `file://${file}`,
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
-  if (r.status !== 0) throw new Error(`chromium failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
 
 describe.skipIf(!haveChromium)('the HTML report in headless Chromium', () => {
   it('ResNet-18: the script ran, the charts are there, and the exact total MACs', () => {
