@@ -1,5 +1,5 @@
 import { buildReport, type Report } from '../cost/analyze.js';
-import { type Dataflow, dataflow } from '../cost/dataflow.js';
+import { type Dataflow, type MainGraphNodes, dataflow, mainGraphNodes } from '../cost/dataflow.js';
 import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { MbnError, quote } from '../errors.js';
 import { externalLocations } from '../ir/walk.js';
@@ -21,6 +21,8 @@ export interface AnalyzeOptions extends ShapeOptions, ValueOptions {
   device?: string;
   /** Also return the dataflow between layers (`Analysis.dataflow`: the HTML report's graph view). */
   dataflow?: boolean;
+  /** Also return which main-graph node holds each layer (`Analysis.nodes`: `--format model-explorer`). */
+  nodes?: boolean;
 }
 
 /** One analysis: the report, its module roll-up (with `depth`) and the device profile (with `device`). */
@@ -30,6 +32,8 @@ export interface Analysis {
   profile: DeviceProfile | null;
   /** With `dataflow`: the edges between layers and the constant layers (cost/dataflow.ts); else null. */
   dataflow: Dataflow | null;
+  /** With `nodes`: each layer's main-graph node (cost/dataflow.ts); else null. */
+  nodes: MainGraphNodes | null;
 }
 
 /** Reads, infers and costs one model file. The CLI renders the result; `analyze` returns its JSON. */
@@ -42,9 +46,11 @@ export function analyzeFile(path: string, options: AnalyzeOptions = {}): Analysi
   const model = readModel(path);
   let report: Report;
   let flow: Dataflow | null = null;
+  let nodes: MainGraphNodes | null = null;
   try {
     const inferred = inferModel(model, infer);
     if (options.dataflow) flow = dataflow(inferred.layers, model.graph);
+    if (options.nodes) nodes = mainGraphNodes(inferred.layers, model.graph);
     // Latency needs the records after the report; without it they go as the rows are built.
     report = buildReport(model, inferred, { release: !profile });
     if (profile) addLatency(report, layerLinks(inferred), profile);
@@ -55,7 +61,7 @@ export function analyzeFile(path: string, options: AnalyzeOptions = {}): Analysi
     model.source.close();
   }
   const modules = options.depth !== undefined ? { depth: options.depth, rows: rollUpModules(report.layers, options.depth) } : null;
-  return { report, modules, profile, dataflow: flow };
+  return { report, modules, profile, dataflow: flow, nodes };
 }
 
 /**

@@ -8,6 +8,7 @@ import { latencyBudgetFailure, renderLatency } from '../report/latency-report.js
 import { BufferSource } from '../onnx/source.js';
 import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { renderHtml } from '../report/html-report.js';
+import { renderModelExplorer } from '../report/model-explorer.js';
 import { type Format, renderCsv, renderJson, renderMarkdown, renderTable, streamAnalyzeJson } from '../report/analyze-report.js';
 import { terminalText } from '../report/safe-text.js';
 import { describeLimit } from '../report/budget-report.js';
@@ -20,7 +21,7 @@ export interface AnalyzeOptions {
   inputValue?: Map<string, number>;
   /** Op types whose uncounted layers do not block the budgets (--allow-uncounted). */
   allowUncounted?: string[];
-  format: Format | 'html';
+  format: Format | 'html' | 'model-explorer';
   flops: boolean;
   top?: number;
   all: boolean;
@@ -45,11 +46,11 @@ const HTML_DEFAULT_DEPTH = 2;
 /** Runs `mbn analyze`; returns whether every budget given on the command line holds. */
 export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
   if (options.maxLatency !== undefined && !options.device) throw new MbnError('usage', '--max-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
-  if (options.depth !== undefined && options.format === 'csv') {
-    throw new MbnError('usage', '--depth works with --format table, md, json and html, not csv (csv has one row per layer)');
+  if (options.depth !== undefined && (options.format === 'csv' || options.format === 'model-explorer')) {
+    throw new MbnError('usage', `--depth works with --format table, md, json and html, not ${options.format} (${options.format === 'csv' ? 'csv has one row per layer' : 'Model Explorer groups nodes itself'})`);
   }
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
-  const { report, modules, profile, dataflow } = analyzeFile(path, { ...options, dataflow: options.format === 'html' });
+  const { report, modules, profile, dataflow, nodes } = analyzeFile(path, { ...options, dataflow: options.format === 'html', nodes: options.format === 'model-explorer' });
   const style = makeStyle(process.stdout, options.color);
   // On a terminal the layer table fits its width; piped, every column at full width.
   const width = process.stdout.isTTY ? process.stdout.columns || null : null;
@@ -68,7 +69,9 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
             latency: profile ? { profile, top: options.top ?? null, all: options.all } : null,
             dataflow,
           })
-        : options.format === 'json'
+        : options.format === 'model-explorer'
+          ? renderModelExplorer(report, nodes!, profile ? 'latency' : options.flops ? 'flops' : 'macs')
+          : options.format === 'json'
           ? renderJson(report, extra)
           : options.format === 'csv'
             ? renderCsv(report, { latency: profile !== null })

@@ -55,7 +55,11 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .command('analyze')
     .description('per-layer MACs, FLOPs, params and memory, and what depthwise separation would save')
     .argument('<model>', 'ONNX model file')
-    .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts)').choices(['table', 'json', 'csv', 'md', 'html']).default('table'))
+    .addOption(
+      new Option('--format <format>', 'output format (html: a self-contained page with charts and the graph; model-explorer: node data for Google Model Explorer)')
+        .choices(['table', 'json', 'csv', 'md', 'html', 'model-explorer'])
+        .default('table'),
+    )
     .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
     .option('--force', 'with -o: overwrite an existing file', false)
     .option('--flops', 'show FLOPs (2·MACs + other) instead of MACs', false)

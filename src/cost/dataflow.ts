@@ -13,12 +13,27 @@ export interface Dataflow {
 
 interface LayerLike {
   name: string;
-  /** Enclosing subgraph path: the name of the layer whose body holds this one ('' for the main graph). */
+  /**
+   * Enclosing body ('' for the main graph): `HOLDER/then_branch`, `HOLDER/else_branch` or `HOLDER/body` for an
+   * If/Loop/Scan layer's body, `CALLER` for a model-local function's (shape/infer.ts names them so).
+   */
   scope: string;
   node: Pick<Node, 'opType' | 'inputs' | 'outputs'>;
 }
 
 const SUBGRAPH_OPS = new Set(['If', 'Loop', 'Scan']);
+
+/**
+ * The layer whose body is `scope`, and whether that body sees the holder's tensors (an If/Loop/Scan body does; a
+ * function body sees only its own inputs). undefined for the main graph, or a scope no layer holds.
+ */
+function holderOf(layers: readonly LayerLike[], byName: ReadonlyMap<string, number>, scope: string): { index: number; seesOuter: boolean } | undefined {
+  const cut = scope.lastIndexOf('/');
+  const control = cut > 0 ? byName.get(scope.slice(0, cut)) : undefined;
+  if (control !== undefined && SUBGRAPH_OPS.has(layers[control].node.opType)) return { index: control, seesOuter: true };
+  const caller = byName.get(scope);
+  return caller !== undefined ? { index: caller, seesOuter: false } : undefined;
+}
 
 /**
  * An edge from the layer that writes a tensor to each layer that reads it. Graph inputs and weights have no
@@ -39,8 +54,8 @@ export function dataflow(layers: readonly LayerLike[], main: Pick<Graph, 'inputs
       const found = producer.get(key(s, tensor));
       if (found !== undefined) return found;
       if (s === '') return undefined;
-      const holder = byName.get(s);
-      s = holder !== undefined && SUBGRAPH_OPS.has(layers[holder].node.opType) ? layers[holder].scope : null;
+      const holder = holderOf(layers, byName, s);
+      s = holder?.seesOuter ? layers[holder.index].scope : null;
     }
     return undefined;
   };
@@ -81,4 +96,31 @@ export function dataflow(layers: readonly LayerLike[], main: Pick<Graph, 'inputs
     k = end;
   }
   return { edges, constant: [...isConstant].sort((a, b) => a - b) };
+}
+
+/** Which node of the main graph each layer is, or is inside (an If/Loop/Scan body, a model-local function). */
+export interface MainGraphNodes {
+  /** The main graph's name ('' when it has none). */
+  graphName: string;
+  /** Per main-graph node, in file order: its name ('' when it has none). */
+  names: string[];
+  /** Per layer: the index of its main-graph node, or -1 (a layer mbn made up, which no node holds). */
+  nodeOf: number[];
+}
+
+export function mainGraphNodes(layers: readonly (LayerLike & { node: object })[], main: Pick<Graph, 'name' | 'nodes'>): MainGraphNodes {
+  const index = new Map<object, number>(main.nodes.map((n, i) => [n, i]));
+  const byName = new Map<string, number>();
+  layers.forEach((l, i) => byName.set(l.name, i));
+  const nodeOf = layers.map((l) => {
+    let at: LayerLike & { node: object } = l;
+    // Up through the bodies that hold the layer, to the main-graph layer whose node holds them all.
+    for (let hops = 0; at.scope !== '' && hops < 1000; hops++) {
+      const holder = holderOf(layers, byName, at.scope);
+      if (holder === undefined) return -1;
+      at = layers[holder.index];
+    }
+    return index.get(at.node) ?? -1;
+  });
+  return { graphName: main.name, names: main.nodes.map((n) => n.name), nodeOf };
 }
