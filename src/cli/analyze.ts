@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type Limits, checkLimits } from '../budget/limits.js';
 import { rollUpModules } from '../cost/modules.js';
@@ -36,6 +37,8 @@ export interface AnalyzeOptions {
   /** `-o FILE`: write the report there (atomically) instead of stdout. */
   output?: string;
   force?: boolean;
+  /** `--annotate FILE`: also write a copy of the model whose nodes carry their figures (for Netron). */
+  annotate?: string;
   /** mbn's version, for the HTML report's footer. */
   version?: string;
 }
@@ -50,7 +53,15 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
     throw new MbnError('usage', `--depth works with --format table, md, json and html, not ${options.format} (${options.format === 'csv' ? 'csv has one row per layer' : 'Model Explorer groups nodes itself'})`);
   }
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
-  const { report, modules, profile, dataflow, nodes } = analyzeFile(path, { ...options, dataflow: options.format === 'html', nodes: options.format === 'model-explorer' });
+  if (options.annotate !== undefined && options.output !== undefined && resolve(options.annotate) === resolve(options.output)) {
+    throw new MbnError('usage', '--annotate and -o name the same file: the annotated model and the report need a file each');
+  }
+  const { report, modules, profile, dataflow, nodes } = analyzeFile(path, {
+    ...options,
+    dataflow: options.format === 'html',
+    nodes: options.format === 'model-explorer',
+    annotate: options.annotate !== undefined ? { path: options.annotate, force: options.force, version: options.version } : undefined,
+  });
   const style = makeStyle(process.stdout, options.color);
   // On a terminal the layer table fits its width; piped, every column at full width.
   const width = process.stdout.isTTY ? process.stdout.columns || null : null;

@@ -61,7 +61,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
         .default('table'),
     )
     .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
-    .option('--force', 'with -o: overwrite an existing file', false)
+    .option('--force', 'with -o or --annotate: overwrite an existing file', false)
+    .option('--annotate <file>', 'also write a copy of the model whose nodes carry their MACs, params, output shape and share (latency with --device) in doc_string, for Netron')
     .option('--flops', 'show FLOPs (2·MACs + other) instead of MACs', false)
     .option('--top <n>', 'show the N costliest layers', parsePositiveInt('--top'))
     .option('--all', 'show every layer', false)
