@@ -261,3 +261,21 @@ describe.skipIf(!haveChromium || !TORCHVISION)('ViT-B/16 (torchvision, exported 
     expect(renderedNodes(dom)).toHaveLength(layers);
   }, 600_000);
 });
+
+describe('the per-layer chart leaves out constant layers', () => {
+  it('MobileNetV2 (0.35): its Clip bounds are Constant layers, off the axis; every other layer keeps its slot', () => {
+    const model = fixture('models/mobilenet_v2_w035.onnx');
+    const page = mbn(['analyze', model, '--format', 'html']).stdout;
+    const layers: { op: string; macs: number }[] = JSON.parse(mbn(['analyze', model, '--format', 'json']).stdout).layers;
+    const constants = layers.filter((l) => l.op === 'Constant').length;
+    expect(constants).toBe(70);
+    expect(page).toContain(`<p class="note">70 constant layers (Constant, Identity of a weight, arithmetic on constants) left out of the chart: 100 of 170 layers shown.</p>`);
+    const chart = /<div class="variant on" data-metric="macs" data-scale="linear">(.*?)<\/div>/s.exec(page)![1];
+    expect(chart).toContain('>layer 100</text>');
+    // The bars: one per layer with MACs, in model order, at consecutive slots of the 100 (plot 1,128 wide, left 64).
+    const charted = layers.map((l, i) => ({ ...l, i })).filter((l) => l.op !== 'Constant');
+    const bars = [...chart.matchAll(/<rect class="[^"]*" data-i="(\d+)" x="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    const expected = charted.flatMap((l, slot) => (l.macs > 0 ? [[l.i, Math.round((64 + slot * 11.28) * 100) / 100]] : []));
+    expect(bars).toEqual(expected);
+  });
+});

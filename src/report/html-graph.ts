@@ -161,20 +161,27 @@ svg[data-mbn-graph] .ga { fill: #9aa4ae; }
 `;
 
 /** Node box size in SVG units (the script lays boxes of this size out). */
-const NODE = { w: 176, h: 38 };
+const NODE = { w: 200, h: 38 };
 
-/** Where a layer's box says which layer it is: its innermost module, or the name when it has none. */
+/** The end of a module path that fits in `max` characters (`…/features.2/conv`): the innermost scopes say most. */
+function tailPath(segments: readonly string[], max: number): string {
+  let text = segments[segments.length - 1] ?? '';
+  for (let i = segments.length - 2; i >= 0 && text.length + segments[i].length + 3 <= max; i--) text = `${segments[i]}/${text}`;
+  return clip(text.length < segments.join('/').length ? `…/${text}` : text, max);
+}
+
+/** Where a layer's box says which layer it is: its module path's end, or the name when it has none. */
 function shortName(name: string): string {
   const scope = scopeOf(name);
-  return clip(scope.length > 0 ? scope[scope.length - 1] : name, 24);
+  return scope.length > 0 ? tailPath(scope, 28) : clip(name, 28);
 }
 
 /**
  * The modules (name scopes, as `--depth` rolls them up: cost/modules.ts's scopeOf) as a tree: each with its parent's
  * index, and each layer's innermost module (-1 outside any).
  */
-function moduleTree(layers: readonly GraphLayer[]): { modules: { name: string; label: string; parent: number; depth: number }[]; moduleOf: number[] } {
-  const modules: { name: string; label: string; parent: number; depth: number }[] = [];
+function moduleTree(layers: readonly GraphLayer[]): { modules: { name: string; parent: number; depth: number }[]; moduleOf: number[] } {
+  const modules: { name: string; parent: number; depth: number }[] = [];
   const ids = new Map<string, number>();
   const moduleOf = layers.map((l) => {
     const path = scopeOf(l.name);
@@ -186,7 +193,7 @@ function moduleTree(layers: readonly GraphLayer[]): { modules: { name: string; l
       if (id === undefined) {
         id = modules.length;
         ids.set(key, id);
-        modules.push({ name: path.slice(0, d).join('/'), label: path[d - 1], parent, depth: d });
+        modules.push({ name: path.slice(0, d).join('/'), parent, depth: d });
       }
       parent = id;
     }
@@ -300,6 +307,11 @@ const GRAPH_SCRIPT = `
     var s = f.unit === 'ms' ? +v.toPrecision(3) + ' ms' : fmtNum(v) + (f.unit === 'bytes' ? 'B' : '');
     return f.diverging && v > 0 ? '+' + s : s;
   }
+  function tailPath(name, max) {
+    var segs = name.split('/'), text = segs[segs.length - 1];
+    for (var i = segs.length - 2; i >= 0 && text.length + segs[i].length + 3 <= max; i--) text = segs[i] + '/' + text;
+    return clip(text.length < name.length ? '\u2026/' + text : text, max);
+  }
   function clip(t, n) { if (t.length <= n) return t; var h = Math.ceil((n - 1) / 2); return t.slice(0, h) + '\\u2026' + t.slice(t.length - (n - 1 - h)); }
   function el(name, attrs, text) {
     var e = document.createElementNS(NS, name);
@@ -367,7 +379,7 @@ const GRAPH_SCRIPT = `
     var g = el('g', { 'class': 'gm' + (sep ? ' sep' : '') + (unc ? ' unc' : ''), 'data-module': M[m].name, 'data-m': String(m) });
     g.appendChild(el('rect', { 'class': 'back', x: 4, y: 4, width: W, height: H, rx: 6 }));
     g.appendChild(el('rect', { 'class': 'box', width: W, height: H, rx: 6 }));
-    g.appendChild(el('text', { 'class': 'op', x: 8, y: 16 }, clip(M[m].label, 22)));
+    g.appendChild(el('text', { 'class': 'op', x: 8, y: 16 }, tailPath(M[m].name, 26)));
     g.appendChild(el('text', { x: 8, y: 31 }, ls.length + ' layers' + (sep ? ' \\u00b7 ' + sep + ' sep.' : '') + (unc ? ' \\u00b7 ' + unc + ' ?' : '')));
     modsG.appendChild(g);
     return (modEls[m] = g);

@@ -90,16 +90,22 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   out.push('<label><input type="checkbox" id="log"> log scale</label>');
   out.push('<span class="legend"><span><i class="k" style="background:var(--conv)"></i>conv</span><span><i style="background:var(--mm)"></i>matmul / gemm / recurrent</span><span><i style="background:var(--other)"></i>other</span></span>');
   out.push('</div><div id="layer-chart">');
+  // Constant layers (a Constant, an Identity of a weight: cost/dataflow.ts) have nothing to show; left out, they no
+  // longer take the first fifth of a torch-exported MobileNetV2's axis.
+  const constant = new Set(options.dataflow?.constant ?? []);
+  const charted = report.layers.flatMap((l, index) => (constant.has(index) ? [] : [{ l, index }]));
   for (const m of METRICS) {
-    const bars: Bar[] = report.layers.map((l, index) => ({ value: m.value(l), cls: kindOf(l.op), index }));
+    const bars: Bar[] = charted.map(({ l, index }, slot) => ({ value: m.value(l), cls: kindOf(l.op), index, slot }));
     for (const log of [false, true]) {
       const on = m.key === initial && !log;
       out.push(`<div class="variant${on ? ' on' : ''}" data-metric="${m.key}" data-scale="${log ? 'log' : 'linear'}">`);
-      out.push(layerBarChart(bars, report.layers.length, log, m.axis, `${m.label} per layer${log ? ', log scale' : ''}`));
+      out.push(layerBarChart(bars, charted.length, log, m.axis, `${m.label} per layer${log ? ', log scale' : ''}`));
       out.push('</div>');
     }
   }
-  out.push('</div></section>');
+  out.push('</div>');
+  if (constant.size > 0) out.push(`<p class="note">${constant.size} constant layer${constant.size === 1 ? '' : 's'} (Constant, Identity of a weight, arithmetic on constants) left out of the chart: ${charted.length} of ${report.layers.length} layers shown.</p>`);
+  out.push('</section>');
 
   // Modules.
   out.push(renderModulesSection(report, options));
