@@ -20,7 +20,7 @@ import { shapeText } from './units.js';
  * `MAX_UNITS` boxes (ViT-B/16's 1,692 layers open as its 12 encoder layers), and expanding a module lays out again.
  * A layout in Node could not follow the user's expand/collapse; one in the page over every layer would spend
  * seconds on big models before showing anything. dagre rather than elkjs: a layered (Sugiyama) layout is what a
- * dataflow graph needs, dagre is a tenth of elkjs's size (~1.4 MB) and MIT (elkjs is EPL-2.0).
+ * dataflow graph needs, dagre is about a thirtieth of elkjs's size (elk.bundled.js, 1.6 MB) and MIT (elkjs is EPL-2.0 or GPL-3.0).
  *
  * The script builds markup only with createElementNS / setAttribute / textContent, so a hostile name stays text.
  */
