@@ -279,3 +279,39 @@ describe('the per-layer chart leaves out constant layers', () => {
     expect(bars).toEqual(expected);
   });
 });
+
+/** A chain of `n` Relu layers with no module scope (nothing to collapse). */
+function chainModel(n: number): Uint8Array {
+  return buildModel({
+    inputs: [{ name: 't0', shape: [1, 4] }],
+    outputs: [`t${n}`],
+    nodes: Array.from({ length: n }, (_, i) => ({ op: 'Relu', name: `relu${i}`, inputs: [`t${i}`], outputs: [`t${i + 1}`] })),
+  });
+}
+
+describe('graphs too big to draw', () => {
+  it('over 20,000 layers the page says the graph is left out, and carries no graph data or layout script', () => {
+    const dir = tempDir('mbn-graph-');
+    const path = join(dir, 'chain.onnx');
+    writeFileSync(path, chainModel(20_001));
+    const file = join(dir, 'chain.html');
+    expect(mbn(['analyze', path, '--format', 'html', '-o', file]).status).toBe(0);
+    const page = readFileSync(file, 'utf8');
+    expect(page).toContain('<section id="graph"><h2>Graph</h2><p class="note">The graph view is left out above 20,000 layers (this model has 20,001): the page would be too big to open.</p></section>');
+    expect(page).not.toContain('data-mbn-graph');
+    expect(page).not.toContain('var dagre=');
+    expect(JSON.parse(DATA_BLOCK.exec(page)![1]).graph).toBeUndefined();
+  });
+
+  it.skipIf(!haveChromium)('3,001 boxes with no module to collapse: the page refuses to lay them out, and says so', () => {
+    const dir = tempDir('mbn-graph-');
+    const path = join(dir, 'chain.onnx');
+    const file = join(dir, 'chain.html');
+    writeFileSync(path, chainModel(3001));
+    expect(mbn(['analyze', path, '--format', 'html', '-o', file]).status).toBe(0);
+    const dom = renderedDom(file);
+    expect(dom).toMatch(/<html lang="en" data-ready="1">/);
+    expect(dom).toMatch(/<svg data-mbn-graph=""[^>]*data-graph="too-large"/);
+    expect(dom).toContain('<p class="warn" id="graph-status">3001 boxes are more than the page lays out (3000): collapse modules first.</p>');
+  }, 150_000);
+});

@@ -1,6 +1,6 @@
 import { DIFF_FIGURES, type Delta, type DiffJson } from '../budget/diff.js';
 import type { ModuleChange } from '../cost/modules.js';
-import { type GraphInput, graphData, graphScript, renderGraphSection } from './html-graph.js';
+import { type GraphInput, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { num, pageEnd, pageStart } from './html-report.js';
 import { pairedBarChart, escapeHtml } from './svg-charts.js';
 import { human, humanBytes } from './units.js';
@@ -84,6 +84,7 @@ export function renderDiffHtml(diff: DiffJson, options: DiffHtmlOptions): string
   });
   out.push('</tbody></table></div></section>');
   const data = { totals: diff.totals, summary: diff.summary };
-  out.push(pageEnd(options.graph ? { ...data, graph: graphData(options.graph) } : data, options.version, options.graph ? graphScript() : ''));
+  const drawn = options.graph && graphShown(options.graph);
+  out.push(pageEnd(drawn ? { ...data, graph: graphData(options.graph!) } : data, options.version, drawn ? graphScript() : ''));
   return out.join('\n') + '\n';
 }

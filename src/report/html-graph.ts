@@ -131,6 +131,10 @@ export function diffGraph(diff: DiffJson, base: Report, head: Report, flows: { b
 
 /** Most boxes the view opens with: modules collapse until the view has at most this many. */
 export const MAX_UNITS = 80;
+/** Most boxes the page lays out at once (dagre takes ~1.5 s for ViT-B/16's 1,024 layers, and grows faster than linearly). */
+export const MAX_LAYOUT = 3000;
+/** Layers past which the report leaves the graph out: 250 bytes of SVG per node would outgrow the page. */
+export const MAX_GRAPH_LAYERS = 20_000;
 
 const GRAPH_CSS = `
 .graph-box { position: relative; height: 72vh; min-height: 420px; border: 1px solid var(--line); border-radius: 6px; overflow: hidden; background: #fbfcfd; }
@@ -202,6 +206,11 @@ function moduleTree(layers: readonly GraphLayer[]): { modules: { name: string; p
   return { modules, moduleOf };
 }
 
+/** Whether the page gets the graph (its SVG, data and script). */
+export function graphShown(input: GraphInput): boolean {
+  return input.layers.length <= MAX_GRAPH_LAYERS;
+}
+
 /** The graph's part of the page's JSON block (`graph`), read by GRAPH_SCRIPT. */
 export function graphData(input: GraphInput) {
   const { modules, moduleOf } = moduleTree(input.layers);
@@ -214,19 +223,23 @@ export function graphData(input: GraphInput) {
     figures: input.figures,
     node: NODE,
     maxUnits: MAX_UNITS,
+    maxLayout: MAX_LAYOUT,
   };
 }
 
 /** The graph section: controls, legend, and the static SVG with one `<g data-node>` per layer (laid out by the script). */
 export function renderGraphSection(input: GraphInput, diff: boolean): string {
   const e = escapeHtml;
+  if (!graphShown(input)) {
+    return `<section id="graph"><h2>Graph</h2><p class="note">The graph view is left out above ${MAX_GRAPH_LAYERS.toLocaleString('en-US')} layers (this model has ${input.layers.length.toLocaleString('en-US')}): the page would be too big to open.</p></section>`;
+  }
   const out: string[] = [`<section id="graph"><style>${GRAPH_CSS}</style><h2>Graph</h2>`];
   out.push('<div class="controls" id="graph-controls"><label>Colour by <select id="graph-metric" aria-label="colour nodes by"></select></label>');
   out.push('<label>Modules <select id="graph-depth" aria-label="collapse modules to depth"></select></label>');
   out.push('<label title="Constant, Identity of a weight, arithmetic on constants: drawn inside the layer that reads them unless shown"><input type="checkbox" id="graph-constants"> constants</label>');
   out.push('<button type="button" id="graph-expand">Expand all</button><button type="button" id="graph-collapse">Collapse</button>');
   out.push('<button type="button" id="graph-zoom-in" aria-label="zoom in">+</button><button type="button" id="graph-zoom-out" aria-label="zoom out">−</button><button type="button" id="graph-fit">Fit</button></div>');
-  out.push('<div class="controls legend" id="graph-legend"></div>');
+  out.push('<div class="controls legend" id="graph-legend"></div><p class="warn" id="graph-status"></p>');
   out.push('<div class="graph-box"><svg data-mbn-graph role="img" aria-label="Dataflow graph"><g class="g-edges"></g><g class="g-modules"></g><g class="g-nodes">');
   input.layers.forEach((l, i) => {
     const cls = ['gn', l.separable ? 'sep' : '', l.uncounted ? 'unc' : '', l.status ? `st-${l.status}` : ''].filter(Boolean).join(' ');
@@ -401,7 +414,14 @@ const GRAPH_SCRIPT = `
     view.x = px - (cx === undefined ? 0.5 : cx / b.w) * view.w; view.y = py - (cy === undefined ? 0.5 : cy / b.h) * view.h; applyView();
   }
 
+  // Lays out the visible boxes; refuses (false, nothing changed) past maxLayout boxes, which would hang the page.
+  var status = document.getElementById('graph-status');
   function layout(anchor) {
+    if (unitCount() > G.maxLayout) {
+      status.textContent = unitCount() + ' boxes are more than the page lays out (' + G.maxLayout + '): collapse modules first.';
+      return false;
+    }
+    status.textContent = '';
     var before = anchor === undefined ? null : pos[unit[anchor]];
     var g = new dagre.graphlib.Graph();
     g.setGraph({ rankdir: 'TB', nodesep: 18, ranksep: 30, marginx: 16, marginy: 16 });
@@ -434,6 +454,16 @@ const GRAPH_SCRIPT = `
     colour();
     if (before) { var after = pos[unit[anchor]]; view.x += after.x - before.x; view.y += after.y - before.y; applyView(); }
     else fit();
+    return true;
+  }
+  // A change of what is expanded or shown, undone when the result is too big to lay out.
+  function change(apply, anchor) {
+    var saved = {}, k;
+    for (k in expanded) saved[k] = expanded[k];
+    var constants = showConst.checked, d = depth.value;
+    apply();
+    if (layout(anchor)) return;
+    expanded = saved; showConst.checked = constants; depth.value = d;
   }
 
   function describe(u) {
@@ -463,7 +493,7 @@ const GRAPH_SCRIPT = `
       if (c.length) {
         var m = c[c.length - 1], btn = document.createElement('button');
         btn.type = 'button'; btn.textContent = 'Collapse ' + clip(M[m].name, 40);
-        btn.addEventListener('click', function () { expanded[m] = false; detail.style.display = 'none'; layout(+u.slice(1)); });
+        btn.addEventListener('click', function () { detail.style.display = 'none'; change(function () { expanded[m] = false; }, +u.slice(1)); });
         detail.appendChild(btn);
       }
     }
@@ -496,7 +526,7 @@ const GRAPH_SCRIPT = `
     var u = unitAt(e.target);
     if (!u) { detail.style.display = 'none'; return; }
     if (selected) selected.classList.remove('sel');
-    if (u.charAt(0) === 'm') { var m = +u.slice(1); expanded[m] = true; layout(members[m][0]); return; }
+    if (u.charAt(0) === 'm') { var m = +u.slice(1); change(function () { expanded[m] = true; }, members[m][0]); return; }
     selected = boxOf(u); selected.classList.add('sel');
     showDetail(u);
   });
@@ -517,17 +547,16 @@ const GRAPH_SCRIPT = `
     o.value = String(d); o.textContent = d > maxDepth ? 'all expanded' : 'depth ' + d; o.selected = d === start;
     depth.appendChild(o);
   }
-  depth.addEventListener('change', function () { setDepth(+depth.value); layout(); });
+  depth.addEventListener('change', function () { var d = +depth.value; change(function () { setDepth(d); }); });
   metric.addEventListener('change', colour);
-  showConst.addEventListener('change', function () { layout(); });
-  document.getElementById('graph-expand').addEventListener('click', function () { depth.value = String(maxDepth + 1); setDepth(maxDepth + 1); layout(); });
-  document.getElementById('graph-collapse').addEventListener('click', function () { var d = autoDepth(); depth.value = String(d); setDepth(d); layout(); });
+  showConst.addEventListener('change', function () { var on = showConst.checked; showConst.checked = !on; change(function () { showConst.checked = on; }); });
+  document.getElementById('graph-expand').addEventListener('click', function () { change(function () { depth.value = String(maxDepth + 1); setDepth(maxDepth + 1); }); });
+  document.getElementById('graph-collapse').addEventListener('click', function () { var d = autoDepth(); change(function () { depth.value = String(d); setDepth(d); }); });
   document.getElementById('graph-fit').addEventListener('click', function () { var b = box(); var s = Math.min(b.w / size.w, b.h / size.h); view.w = b.w / s; view.h = b.h / s; view.x = (size.w - view.w) / 2; view.y = (size.h - view.h) / 2; applyView(); });
   document.getElementById('graph-zoom-in').addEventListener('click', function () { zoom(1 / 1.3); });
   document.getElementById('graph-zoom-out').addEventListener('click', function () { zoom(1.3); });
   setDepth(start);
-  layout();
-  // Reached only when the graph is laid out: the tests look for it.
-  svg.setAttribute('data-graph', 'ready');
+  // Reached only when the graph is laid out (or found too big to): the tests look for it.
+  svg.setAttribute('data-graph', layout() ? 'ready' : 'too-large');
 })();
 `;

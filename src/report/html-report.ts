@@ -3,7 +3,7 @@ import type { Dataflow } from '../cost/dataflow.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
-import { analyzeGraph, graphData, graphScript, renderGraphSection } from './html-graph.js';
+import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { REPORT_CSS, REPORT_SCRIPT } from './html-assets.js';
 import { moduleLabel } from './modules-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
@@ -169,7 +169,8 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     for (const n of notes) out.push(`<li>${e(n)}</li>`);
     out.push('</ul></section>');
   }
-  out.push(pageEnd(graph ? { ...pageData(report), graph: graphData(graph) } : pageData(report), options.version, graph ? graphScript() : ''));
+  const drawn = graph && graphShown(graph);
+  out.push(pageEnd(drawn ? { ...pageData(report), graph: graphData(graph) } : pageData(report), options.version, drawn ? graphScript() : ''));
   return out.join('\n') + '\n';
 }
 
