@@ -24,15 +24,19 @@ export interface AnalyzeOptions extends ShapeOptions, ValueOptions {
   depth?: number;
   /** Device profile (built-in name such as `rpi4`, or a profile file) for each layer's predicted `latencyMs`. */
   device?: string;
-  /** Also return the dataflow between layers (`Analysis.dataflow`: the HTML report's graph view). */
-  dataflow?: boolean;
-  /** Also return which main-graph node holds each layer (`Analysis.nodes`: `--format model-explorer`). */
-  nodes?: boolean;
   /**
    * `--annotate`: also write a copy of the model whose main-graph nodes carry their figures in doc_string (and in
    * metadata_props from IR version 10), atomically; refused when the file exists unless `force`.
    */
   annotate?: { path: string; force?: boolean; version?: string };
+}
+
+/** What the CLI's renderers need beyond the JSON document. */
+export interface AnalyzeFileOptions extends AnalyzeOptions {
+  /** Also return the dataflow between layers (`Analysis.dataflow`: the HTML report's graph view). */
+  dataflow?: boolean;
+  /** Also return which main-graph node holds each layer (`Analysis.nodes`: `--format model-explorer`). */
+  nodes?: boolean;
 }
 
 /** One analysis: the report, its module roll-up (with `depth`) and the device profile (with `device`). */
@@ -47,7 +51,7 @@ export interface Analysis {
 }
 
 /** Reads, infers and costs one model file. The CLI renders the result; `analyze` returns its JSON. */
-export function analyzeFile(path: string, options: AnalyzeOptions = {}): Analysis {
+export function analyzeFile(path: string, options: AnalyzeFileOptions = {}): Analysis {
   if (options.depth !== undefined && (!Number.isSafeInteger(options.depth) || options.depth < 1)) {
     throw new MbnError('usage', `depth ${quote(String(options.depth))} is not a positive integer`);
   }
