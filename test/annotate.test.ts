@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { analyze } from '../src/api/analyze.js';
+import { human } from '../src/units.js';
 import { buildModel } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt, runModel } from './helpers/ort.js';
@@ -142,6 +144,18 @@ describe('mbn analyze --annotate', () => {
     // A second annotation replaces the first: no stacked doc strings, no duplicate keys.
     expect(mbn(['analyze', once, '--annotate', twice]).status).toBe(0);
     expect(sha(twice)).toBe(sha(once));
+  });
+
+  it.skipIf(!pythonOnnx())('the library: analyze(path, { annotate }) writes the annotated copy too (no version in its mark)', async () => {
+    const dir = tempDir('mbn-annotate-');
+    const model = fixture('models/tiny_cnn.onnx');
+    const out = join(dir, 'lib.onnx');
+    const json = await analyze(model, { annotate: { path: out } });
+    const { docs, same } = compare('/usr/bin/python3', model, out);
+    expect(same).toBe(true);
+    expect(docs.map((d) => d.split('\n')[0])).toEqual(docs.map(() => '[mbn] figures from mbn'));
+    expect(docs[0].split('\n')[1]).toBe(`MACs: ${json.layers[0].macs.toLocaleString('en-US')} (${human(json.layers[0].macs)}, ${((100 * json.layers[0].macs) / json.totals.macs).toFixed(2)}% of the model)`);
+    await expect(analyze(model, { annotate: { path: out } })).rejects.toThrow(/already exists; use --force/);
   });
 
   it('refuses to overwrite without --force, never writes onto the input, and keeps external data reachable', () => {

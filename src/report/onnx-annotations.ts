@@ -41,7 +41,7 @@ export function nodeAnnotations(report: LatencyReport, nodes: MainGraphNodes, ve
     const output = own.outputShapes.map(shapeText).join(' ');
     const inside = layers.length > 1 ? ` (${layers.length} layers: this node and its body)` : '';
     const lines = [
-      `${ANNOTATION_MARK} figures from mbn ${version}${inside}`,
+      `${ANNOTATION_MARK} figures from mbn${version ? ` ${version}` : ''}${inside}`,
       `MACs: ${counted ? `${grouped(macs)} (${human(macs)}, ${percent(macs, t.macs, 2)} of the model)` : `? (not counted: ${layers.find((l) => !l.counted)!.reason ?? 'unknown'})`}`,
       `FLOPs: ${counted ? human(flops) : '?'}`,
       `Params: ${grouped(params)}`,
