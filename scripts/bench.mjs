@@ -60,6 +60,16 @@ if (fresh || !existsSync(vgg) || !existsSync(vggSourceFile)) {
     writeFileSync(vggSourceFile, 'generated in JS (src/bench/models.ts writeVgg16Model), random weights, opset 13\n');
   }
 }
+// ViT-B/16 for the HTML report's graph view (issue: opens in headless Chromium within 60 s, aim 5 s, under 15 MB).
+const vit = join(out, 'vit_b_16.onnx');
+const CHROMIUM = '/usr/bin/chromium';
+const haveVit = existsSync(CHROMIUM) && ((existsSync(vit) && !fresh) || hasPy('torch, torchvision'));
+if (haveVit && (fresh || !existsSync(vit))) {
+  log('exporting torchvision vit_b_16 (weights=None) with torch.onnx.export…');
+  const code = 'import sys, torch, torchvision\nm = torchvision.models.vit_b_16(weights=None).eval()\ntorch.onnx.export(m, torch.randn(1, 3, 224, 224), sys.argv[1], opset_version=14)';
+  const r = spawnSync(PY, ['-c', code, vit], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`torch export failed:\n${r.stderr}`);
+}
 const chainSizes = [25_000, 50_000, 100_000];
 const chains = chainSizes.map((n) => {
   const path = join(out, `chain_${n}.onnx`);
@@ -270,6 +280,20 @@ const CAL_RUNS = 3;
   ],
   CAL_RUNS,
 );
+// The graph view: the page of ViT-B/16, written by mbn, then loaded by headless Chromium until its script has laid
+// the graph out (--dump-dom returns after the load event, and the layout runs before it).
+const vitPage = join(out, 'vit_b_16.html');
+if (haveVit) {
+  const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${join(out, 'chromium-profile')}`, '--dump-dom', pathToFileURL(vitPage).href];
+  [results.vitHtml, results.vitChromium] = await measureGroup([
+    { label: 'mbn analyze vit_b_16 --format html', cmd: node, argv: [mbnBin, 'analyze', vit, '--format', 'html', '-o', vitPage, '--force'] },
+    { label: 'headless Chromium loads the ViT-B/16 page', cmd: CHROMIUM, argv: chromiumArgs },
+  ]);
+  const dom = execFileSync(CHROMIUM, chromiumArgs, { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] });
+  results.vitLaidOut = /data-graph="ready"/.test(dom);
+  results.vitPageSize = statSync(vitPage).size;
+  [results.chromiumBlank] = await measureGroup([{ label: 'headless Chromium, empty page (start-up reference)', cmd: CHROMIUM, argv: [...chromiumArgs.slice(0, -1), 'about:blank'] }]);
+}
 const loadEnd = loadavg();
 // bin/mbn.js ignores a bundle older than dist/cli/main.js: note it when another process ran tsc during the run.
 const staleBundle = ['dist/mbn.cjs', 'dist/mbn-analyze.cjs', 'dist/mbn-separate.cjs'].some((b) => statSync(join(root, b)).mtimeMs < statSync(join(root, 'dist/cli/main.js')).mtimeMs);
@@ -336,6 +360,13 @@ const cal = results.calibrate;
 row('`mbn separate --calibrate` PaddleOCR det 640×640, 8 batches: time', s(cal.wall), `plain ORT pass ${s(results.plainOrt.wall)}`, x(cal.wall / results.plainOrt.wall), '≤ 10× the plain pass', cal.wall <= 10 * results.plainOrt.wall);
 row('`mbn separate --calibrate`: peak RSS', mb(cal.rss), `plain ORT pass ${mb(results.plainOrt.rss)}`, x(cal.rss / results.plainOrt.rss), '< 2 GB', cal.rss < 2e9);
 
+if (results.vitChromium) {
+  const page = results.vitPageSize;
+  row('`mbn analyze vit_b_16.onnx --format html`: page size, time', `${mb(page)}, ${s(results.vitHtml.wall)}`, '', '', '< 15 MB', page < 15e6);
+  row('headless Chromium opens the ViT-B/16 page, graph laid out', `${s(results.vitChromium.wall)}${results.vitLaidOut ? '' : ' (**graph not laid out**)'}`, `empty page ${s(results.chromiumBlank.wall)}`, x(results.vitChromium.wall / results.chromiumBlank.wall), '≤ 60 s (aim 5 s)', results.vitLaidOut && results.vitChromium.wall <= 60);
+} else {
+  row('ViT-B/16 graph view', 'skipped: needs torch + torchvision in /usr/bin/python3 and /usr/bin/chromium', '', '', '', undefined);
+}
 const cpu = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? cpus()[0]?.model ?? '?';
 const machine = [
   `- machine: ${cpu}, ${cpus().length} cores, ${(Number(execFileSync('sh', ['-c', "awk '/MemTotal/ {print $2}' /proc/meminfo"], { encoding: 'utf8' })) / 1e6).toFixed(1)} GB RAM; node ${process.version}; onnxruntime-node ${benchJson.runtime.version}`,

@@ -7,6 +7,8 @@ import type { LatencyReport } from '../latency/model.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
 import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
+import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
+import { renderModelExplorer } from './model-explorer.js';
 import { renderHtml } from './html-report.js';
 import { renderLatency } from './latency-report.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
@@ -322,6 +324,10 @@ const HTML_DEFAULT_DEPTH = 2;
 /** What `mbn analyze` renders with besides the report: the table's options, and with --device the profile. */
 export interface AnalyzeView extends RenderOptions {
   profile: DeviceProfile | null;
+  /** The dataflow between layers, for the HTML report's graph view; null: no graph. */
+  dataflow: Dataflow | null;
+  /** Each layer's main-graph node, for `--format model-explorer`. */
+  nodes: MainGraphNodes | null;
   /** mbn's version, for the HTML report's footer. */
   version: string;
 }
@@ -343,5 +349,10 @@ export const ANALYZE_REPORTER: Reporter<'analyze', Report, AnalyzeView> = {
       modules: view.modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
       version: view.version,
       latency: view.profile ? { profile: view.profile, top: view.top, all: view.all } : null,
+      dataflow: view.dataflow,
     }),
+  'model-explorer': (report, view) => {
+    if (!view.nodes) throw new Error('model-explorer needs the layers\' nodes (analyzeFile with nodes: true)');
+    return renderModelExplorer(report as LatencyReport, view.nodes, view.profile ? 'latency' : view.flops ? 'flops' : 'macs');
+  },
 };
