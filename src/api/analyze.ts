@@ -6,7 +6,7 @@ import { layerLinks } from '../latency/graph.js';
 import { addLatency } from '../latency/model.js';
 import { type DeviceProfile, loadProfile } from '../latency/profile.js';
 import { missingExternalFiles } from '../onnx/external.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { type AnalyzeJson, analyzeJson } from '../report/analyze-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions, type ValueOptions } from './options.js';
@@ -34,7 +34,7 @@ export function analyzeFile(path: string, options: AnalyzeOptions = {}): Analysi
   }
   const infer = checkShapeOptions(options);
   const profile = options.device ? loadProfile(options.device) : null;
-  const model = readModel(path);
+  const model = readAnyModel(path);
   let report: Report;
   try {
     const inferred = inferModel(model, infer);

@@ -1,13 +1,13 @@
 import { type DiffJson, diffReports } from '../budget/diff.js';
 import { type Report, buildReport } from '../cost/analyze.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
 
 export type DiffOptions = ShapeOptions;
 
 function analyzeOne(path: string, infer: InferOptions): Report {
-  const model = readModel(path);
+  const model = readAnyModel(path);
   try {
     // Only the report is kept: each inference record goes once its row is made (the first report is held while
     // the second model is analysed).

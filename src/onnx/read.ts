@@ -405,7 +405,7 @@ function sniffForeign(head: Uint8Array): string | null {
   if (head.length === 0) return 'the file is empty';
   if (text.startsWith('PK\u0003\u0004')) return 'it is a zip archive (a PyTorch .pt/.pth checkpoint or a .zip?); export it with torch.onnx.export first';
   if (text.startsWith('\u0089HDF')) return 'it is an HDF5 file (a Keras .h5 model?)';
-  if (text.startsWith('TFL3') || text.slice(4, 8) === 'TFL3') return 'it is a TensorFlow Lite model';
+  if (text.startsWith('TFL3') || text.slice(4, 8) === 'TFL3') return 'it is a TensorFlow Lite model, which this command does not take (mbn analyze, check, diff and advise read .tflite)';
   if (/^\s*[{[]/.test(text)) return 'it looks like JSON';
   if (/^\s*ir_version\s*:/.test(text)) return 'it is an ONNX model in protobuf text format; convert it to binary first';
   if (/^\s*</.test(text)) return 'it looks like XML or HTML';

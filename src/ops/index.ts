@@ -26,6 +26,15 @@ import { resizeOps } from './resize.js';
 import { recurrentOps } from './recurrent.js';
 import { visionOps } from './vision.js';
 import { miscOps } from './misc.js';
+import { tfliteConvOps } from './tflite-conv.js';
+import { tfliteElementwiseOps } from './tflite-elementwise.js';
+import { tfliteFullyConnectedOps } from './tflite-fully-connected.js';
+import { tfliteLayoutOps } from './tflite-layout.js';
+import { tflitePoolOps } from './tflite-pool.js';
+import { tfliteQuantizeOps } from './tflite-quantize.js';
+import { tfliteReduceOps } from './tflite-reduce.js';
+import { tfliteResizeOps } from './tflite-resize.js';
+import { tfliteSoftmaxOps } from './tflite-softmax.js';
 
 /** Every operator family mbn knows. Adding an op family: one file in src/ops, one line here. */
 const FAMILIES: OpRule[] = [
@@ -37,6 +46,9 @@ const FAMILIES: OpRule[] = [
   depthSpaceOps, miscLayoutOps, dataDependentOps, topkCumsumOps, resizeOps,
   // recurrent, detection/sampling, and the rest of the default domain
   recurrentOps, visionOps, miscOps,
+  // TFLite builtins (domain `tflite`, NHWC), read from .tflite files by src/tflite/
+  tfliteConvOps, tfliteFullyConnectedOps, tflitePoolOps, tfliteElementwiseOps, tfliteReduceOps, tfliteResizeOps,
+  tfliteSoftmaxOps, tfliteQuantizeOps, tfliteLayoutOps,
 ];
 
 /** domain ('' = ai.onnx) → op type → rule; two lookups and no string building, as it runs once per node. */
