@@ -4,9 +4,10 @@ import { TFLITE_DOMAIN, constantInts, fusedActivationFlops, nhwc, output, output
 
 /**
  * TFLite data movement: RESHAPE, SQUEEZE, EXPAND_DIMS, CONCATENATION, PAD/PADV2/MIRROR_PAD, TRANSPOSE, SLICE,
- * STRIDED_SLICE, GATHER, SPLIT/SPLIT_V, PACK/UNPACK, DEPTH_TO_SPACE/SPACE_TO_DEPTH, SHAPE. Shapes from the TFLite
+ * STRIDED_SLICE, GATHER, SPLIT/SPLIT_V, PACK/UNPACK, DEPTH_TO_SPACE/SPACE_TO_DEPTH, TILE, SHAPE. Shapes from the TFLite
  * kernels' definitions (tensorflow/lite/kernels/*.cc); they cost 0 FLOPs (README, "Counting conventions"), but a
- * CONCATENATION with a fused activation counts it. SHAPE carries its value, so shape arithmetic folds.
+ * CONCATENATION with a fused activation counts it. SHAPE carries its value, and the rules that move a small
+ * vector (STRIDED_SLICE, PACK, CONCATENATION, RESHAPE…) keep it, so shape arithmetic folds.
  */
 
 function reshape(ctx: RuleContext): number[] {
@@ -20,6 +21,20 @@ function reshape(ctx: RuleContext): number[] {
     throw new ShapeError(`RESHAPE cannot make [${x.join(',')}] into [${given.join(',')}]`);
   }
   return out;
+}
+
+/** A strided slice of a rank-1 tensor with known values (shape arithmetic: SHAPE → STRIDED_SLICE → PACK). */
+function slicedValue(ctx: RuleContext, out: number[]): number[] | undefined {
+  const x = ctx.inputs[0];
+  if (!x?.value || x.shape?.length !== 1) return undefined;
+  const dim = x.shape[0];
+  const [b0] = constantInts(ctx, 1);
+  const s = ctx.has(3) ? constantInts(ctx, 3)[0] : 1;
+  const begin = (ctx.int('begin_mask', 0) & 1) ? (s > 0 ? 0 : dim - 1) : b0 < 0 ? b0 + dim : b0;
+  const count = out.length === 0 ? 1 : out[0];
+  const values: number[] = [];
+  for (let i = 0; i < count; i++) values.push(x.value[begin + i * s]);
+  return values.every((v) => v !== undefined) ? values : undefined;
 }
 
 function stridedSlice(ctx: RuleContext): number[] {
@@ -49,27 +64,35 @@ function stridedSlice(ctx: RuleContext): number[] {
   return out;
 }
 
+/** A reshaped tensor keeps its values (same order). */
+function withValue(ctx: RuleContext, state: TensorState): TensorState {
+  const value = ctx.inputs[0]?.value;
+  return value ? { ...state, value } : state;
+}
+
 function infer(ctx: RuleContext): TensorState[] {
   const op = ctx.node.opType;
   switch (op) {
     case 'RESHAPE':
-      return [output(ctx, reshape(ctx))];
+      return [withValue(ctx, output(ctx, reshape(ctx)))];
     case 'SQUEEZE': {
       const x = ctx.shape(0);
       const dims = new Set((ctx.intsOrNull('squeeze_dims') ?? []).map((a) => axisOf(a, x.length, ctx.node)));
-      return [output(ctx, x.filter((d, i) => (dims.size ? !dims.has(i) : d !== 1)))];
+      return [withValue(ctx, output(ctx, x.filter((d, i) => (dims.size ? !dims.has(i) : d !== 1))))];
     }
     case 'EXPAND_DIMS': {
       const x = ctx.shape(0);
       const axis = axisOf(constantInts(ctx, 1)[0] ?? 0, x.length + 1, ctx.node);
-      return [output(ctx, [...x.slice(0, axis), 1, ...x.slice(axis)])];
+      return [withValue(ctx, output(ctx, [...x.slice(0, axis), 1, ...x.slice(axis)]))];
     }
     case 'CONCATENATION': {
       const shapes = ctx.node.inputs.map((_, i) => ctx.shape(i));
       const axis = axisOf(ctx.int('axis', 0), shapes[0].length, ctx.node);
       const out = shapes[0].slice();
       out[axis] = shapes.reduce((sum, s) => sum + s[axis], 0);
-      return [output(ctx, out)];
+      const values = out.length === 1 ? ctx.inputs.map((i) => i?.value) : [];
+      const state = output(ctx, out);
+      return [values.length > 0 && values.every((v) => v) ? { ...state, value: values.flatMap((v) => v!) } : state];
     }
     case 'PAD':
     case 'PADV2':
@@ -91,8 +114,11 @@ function infer(ctx: RuleContext): TensorState[] {
       const size = constantInts(ctx, 2);
       return [output(ctx, x.map((d, i) => (size[i] === -1 ? d - begin[i] : size[i])))];
     }
-    case 'STRIDED_SLICE':
-      return [output(ctx, stridedSlice(ctx))];
+    case 'STRIDED_SLICE': {
+      const state = output(ctx, stridedSlice(ctx));
+      const value = slicedValue(ctx, state.shape!);
+      return [value ? { ...state, value } : state];
+    }
     case 'GATHER': {
       const x = ctx.shape(0);
       const indices = ctx.shape(1);
@@ -117,7 +143,10 @@ function infer(ctx: RuleContext): TensorState[] {
     case 'PACK': {
       const x = ctx.shape(0);
       const axis = axisOf(ctx.int('axis', 0), x.length + 1, ctx.node);
-      return [output(ctx, [...x.slice(0, axis), ctx.node.inputs.length, ...x.slice(axis)])];
+      const state = output(ctx, [...x.slice(0, axis), ctx.node.inputs.length, ...x.slice(axis)]);
+      // Scalars packed into a shape vector (the flatten before a RESHAPE) keep their values.
+      const values = x.length === 0 ? ctx.inputs.map((i) => i?.value) : [];
+      return [values.length > 0 && values.every((v) => v) ? { ...state, value: values.flatMap((v) => v!) } : state];
     }
     case 'UNPACK': {
       const x = ctx.shape(0);
@@ -136,6 +165,12 @@ function infer(ctx: RuleContext): TensorState[] {
       if (h % b !== 0 || w % b !== 0) throw new ShapeError(`SPACE_TO_DEPTH ${h}×${w} is not a multiple of ${b}`);
       return [output(ctx, [n, h / b, w / b, c * b * b])];
     }
+    case 'TILE': {
+      const x = ctx.shape(0);
+      const multiples = constantInts(ctx, 1);
+      if (multiples.length !== x.length) throw new ShapeError(`TILE multiples [${multiples.join(',')}] do not match rank ${x.length}`);
+      return [output(ctx, x.map((d, i) => d * multiples[i]))];
+    }
     case 'SHAPE': {
       const x = ctx.shape(0);
       return [{ dtype: outputDtype(ctx, 0, DataType.INT32), shape: [x.length], value: x.slice() }];
@@ -149,7 +184,7 @@ export const tfliteLayoutOps = defineOps({
   domain: TFLITE_DOMAIN,
   ops: [
     'RESHAPE', 'SQUEEZE', 'EXPAND_DIMS', 'CONCATENATION', 'PAD', 'PADV2', 'MIRROR_PAD', 'TRANSPOSE', 'SLICE',
-    'STRIDED_SLICE', 'GATHER', 'SPLIT', 'SPLIT_V', 'PACK', 'UNPACK', 'DEPTH_TO_SPACE', 'SPACE_TO_DEPTH', 'SHAPE',
+    'STRIDED_SLICE', 'GATHER', 'SPLIT', 'SPLIT_V', 'PACK', 'UNPACK', 'DEPTH_TO_SPACE', 'SPACE_TO_DEPTH', 'TILE', 'SHAPE',
   ],
   infer,
   cost(ctx, outputs) {

@@ -4,6 +4,7 @@ import { DataType, dtypeName, isFloat } from '../onnx/dtype.js';
 import { smallTensorValues, valueLimit } from '../onnx/tensor-data.js';
 import { type Cost, ShapeError, type TensorState, UnknownShape } from '../ops/define.js';
 import { ruleFor } from '../ops/index.js';
+import { TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { CountOverflow, checkCount, product } from '../util/count.js';
 import { NodeContext } from './node-context.js';
 import { sharedCost, sharedList, sharedState } from './share.js';
@@ -377,6 +378,11 @@ class Inference {
     };
     this.layers.push(record);
     if (passedOn) scope.weights.set(node.outputs[0], { ...passedOn, name: node.outputs[0], viaIdentity: true });
+    if (node.domain === TFLITE_DOMAIN && (node.opType === 'WHILE' || node.opType === 'IF')) {
+      this.tfliteControlFlow(record, scope, name, multiplier, opsets);
+      this.store(record, scope);
+      return;
+    }
     if (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan') {
       if (node.domain === '') {
         this.controlFlow(record, scope, name, multiplier, opsets);
@@ -578,6 +584,60 @@ class Inference {
       shape.splice(axis, 0, length);
       return { dtype: s.dtype, shape: batched ? [batch, ...shape] : shape };
     });
+  }
+
+  /**
+   * TFLite's WHILE and IF call other subgraphs with the node's inputs as theirs (IF: after its condition). WHILE's
+   * trip count is decided by its cond subgraph at run time: cond and body are counted once per inference, with a
+   * note. IF counts one branch as ONNX's If does: the constant condition's, else the costlier.
+   */
+  private tfliteControlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
+    const node = record.node;
+    const graphAttr = (n: string): Graph | null => {
+      const a = attr(node, n);
+      return a && a.data.type === 'graph' ? a.data.value : null;
+    };
+    record.cost = { macs: 0, flops: 0 };
+    const walk = (g: Graph, label: string, states: readonly (TensorState | null)[]): { sub: Scope; cost: number; start: number } => {
+      const sub = new Scope(scope);
+      g.inputs.forEach((input, i) => sub.values.set(input.name, stripValue(states[i] ?? UNKNOWN)));
+      this.addInitializers(g, sub);
+      const start = this.layers.length;
+      this.walkGraph(g, sub, `${name}/${label}/`, multiplier, opsets, false);
+      const cost = this.layers.slice(start).reduce((c, l) => c + (l.cost ? l.cost.macs + l.cost.flops : 0) * l.multiplier, 0);
+      return { sub, cost, start };
+    };
+    if (node.opType === 'WHILE') {
+      const cond = graphAttr('cond');
+      const body = graphAttr('body');
+      if (cond) walk(cond, 'cond', record.inputs);
+      const walked = body ? walk(body, 'body', record.inputs) : null;
+      record.notes.push('trip count is decided at run time: cond and body counted once per inference');
+      record.outputs = node.outputs.map((_, i) => {
+        const out = walked && body?.outputs[i] ? walked.sub.get(body.outputs[i].name) : undefined;
+        return out?.shape ? stripValue(out) : record.inputs[i] ? stripValue(record.inputs[i]!) : null;
+      });
+      return;
+    }
+    const branches = (['then_branch', 'else_branch'] as const).map((label) => {
+      const g = graphAttr(label);
+      return g ? { label, g, ...walk(g, label, record.inputs.slice(1)) } : null;
+    });
+    const cond = record.inputs[0]?.value;
+    let taken = (branches[1]?.cost ?? -1) > (branches[0]?.cost ?? -1) ? 1 : 0;
+    if (cond && cond.length === 1 && branches[0] && branches[1]) taken = cond[0] ? 0 : 1;
+    const chosen = branches[taken];
+    for (const b of branches) {
+      if (!b || b === chosen) continue;
+      for (const l of this.layers.slice(b.start)) if (l.name.startsWith(`${name}/${b.label}/`)) l.multiplier = 0;
+    }
+    if (chosen) {
+      record.notes.push(cond && cond.length === 1 ? `condition is constant: counted ${chosen.label} only` : `counted the costlier branch (${chosen.label}); the other branch's layers are listed with ×0`);
+      record.outputs = node.outputs.map((_, i) => {
+        const out = chosen.g.outputs[i] ? chosen.sub.get(chosen.g.outputs[i].name) : undefined;
+        return out ? stripValue(out) : null;
+      });
+    }
   }
 
   private expandFunction(call: Node, fn: FunctionDef, scope: Scope, name: string, multiplier: number): void {

@@ -1,0 +1,167 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../src/api/analyze.js';
+import { readAnyModel } from '../src/formats/read.js';
+import { readModelBytes } from '../src/onnx/read.js';
+import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { VENV_PYTHON, venvHas } from './helpers/venv.js';
+
+/**
+ * TFLite models: every figure is compared with TensorFlow's own (fixtures/make_tflite.py): output shapes from its
+ * interpreter, MACs counted from the interpreter's op list, params and weight bytes from TensorFlow's generated
+ * flatbuffer reader. reference.json is written by that script next to the fixtures it made.
+ */
+
+interface Reference {
+  macs: number;
+  params: number;
+  weightBytes: number;
+  layers: { op: string; macs: number; outputShapes: (number[] | null)[] }[];
+  inputs: { name: string; shape: number[]; dtype: string }[];
+  outputs: { name: string; shape: number[]; dtype: string }[];
+}
+
+const DIR = fixture('tflite');
+const REFERENCE: Record<string, Reference> = JSON.parse(readFileSync(join(DIR, 'reference.json'), 'utf8'));
+
+/** An analysis compared with its reference, figure by figure and layer by layer. */
+async function expectMatches(path: string, ref: Reference): Promise<void> {
+  const json = await analyze(path);
+  expect(json.totals.macs).toBe(ref.macs);
+  expect(json.totals.params).toBe(ref.params);
+  expect(json.totals.weightBytes).toBe(ref.weightBytes);
+  expect(json.layers.map((l) => l.op)).toEqual(ref.layers.map((l) => l.op));
+  expect(json.layers.map((l) => l.macs)).toEqual(ref.layers.map((l) => l.macs));
+  expect(json.layers.map((l) => l.outputShapes)).toEqual(ref.layers.map((l) => l.outputShapes));
+  expect(json.model.inputs.map((i) => [i.name, i.shape, i.dtype])).toEqual(ref.inputs.map((i) => [i.name, i.shape, i.dtype]));
+  expect(json.model.outputs.map((o) => [o.name, o.shape, o.dtype])).toEqual(ref.outputs.map((o) => [o.name, o.shape, o.dtype]));
+}
+
+describe('TFLite fixtures equal TensorFlow’s figures', () => {
+  for (const name of Object.keys(REFERENCE).filter((n) => n !== 'while_loop.tflite')) {
+    it(name, async () => {
+      await expectMatches(join(DIR, name), REFERENCE[name]);
+      const json = await analyze(join(DIR, name));
+      expect(json.totals.complete).toBe(true);
+    });
+  }
+
+  it('float and int8 conversions of one network have the same MACs and output shapes', async () => {
+    for (const net of ['mobilenet_v2_035_96', 'mobilenet_v3_small_075_96']) {
+      const float = await analyze(join(DIR, `${net}_float.tflite`));
+      const int8 = await analyze(join(DIR, `${net}_int8.tflite`));
+      expect(int8.totals.macs).toBe(float.totals.macs);
+      expect(int8.model.outputs[0].shape).toEqual(float.model.outputs[0].shape);
+      // int8 weights are a quarter of float's bytes; biases stay 4-byte int32.
+      expect(int8.weightsByDtype.int8.elements).toBeGreaterThan(0.9 * float.weightsByDtype.float32.elements);
+    }
+  });
+});
+
+describe('third-party TFLite models (MediaPipe, Apache-2.0, from npm)', () => {
+  const real: Record<string, Reference> = JSON.parse(readFileSync(fixture('real/tflite-reference.json'), 'utf8'));
+
+  it('face_detection_short_range: float16 weights behind DEQUANTIZE, every figure equals TensorFlow’s', async () => {
+    await expectMatches(fixture('real/face_detection_short_range.tflite'), real['face_detection_short_range.tflite']);
+    const json = await analyze(fixture('real/face_detection_short_range.tflite'));
+    expect(json.totals.complete).toBe(true);
+    // Its weights are stored as float16: 2 bytes per parameter (the int32 shape tensors aside).
+    expect(json.weightsByDtype.float16).toEqual({ tensors: 74, elements: 101_390, bytes: 202_780 });
+  });
+
+  it('selfie_segmentation: its custom op is listed as not counted, never silently 0, and gates fail on it', async () => {
+    const json = await analyze(fixture('real/selfie_segmentation.tflite'));
+    expect(json.incomplete).toEqual([
+      { kind: 'uncounted', layer: 'segment', op: 'Convolution2DTransposeBias', domain: 'tflite', reason: 'no rule for tflite::Convolution2DTransposeBias' },
+    ]);
+    expect(json.totals.complete).toBe(false);
+    const r = mbn(['analyze', fixture('real/selfie_segmentation.tflite'), '--max-macs', '10G']);
+    expect(r.status).toBe(1);
+  });
+});
+
+describe('TFLite reading', () => {
+  it('keeps tensor quantization: per-channel int8 filter scales along the output channel', () => {
+    const model = readAnyModel(join(DIR, 'mobilenet_v2_035_96_int8.tflite'));
+    try {
+      const conv = model.graph.nodes.find((n) => n.opType === 'CONV_2D')!;
+      const filter = model.graph.initializers.find((t) => t.name === conv.inputs[1])!;
+      const q = model.graph.quantization!.get(filter.name)!;
+      expect(filter.dtype).toBe(3); // int8
+      expect(q.scale.length).toBe(filter.dims[0]);
+      expect(q.axis).toBe(0);
+      expect(q.zeroPoint.every((z) => z === 0)).toBe(true);
+      expect(model.format).toBe('tflite');
+      expect(model.metadata.get('min_runtime_version')).toMatch(/^\d+\.\d+/);
+    } finally {
+      model.source.close();
+    }
+  });
+
+  it('a WHILE loop walks its cond and body subgraphs once, with a note', async () => {
+    const json = await analyze(join(DIR, 'while_loop.tflite'));
+    const loop = json.layers.find((l) => l.op === 'WHILE')!;
+    expect(loop.notes.join(' ')).toMatch(/trip count is decided at run time/);
+    const fc = json.layers.find((l) => l.op === 'FULLY_CONNECTED' || l.op === 'BATCH_MATMUL')!;
+    // [1, 8] × [8, 8] once: 64 MACs.
+    expect(fc.macs).toBe(64);
+    expect(fc.name.startsWith(`${loop.name}/body/`)).toBe(true);
+    expect(json.layers.some((l) => l.name.startsWith(`${loop.name}/cond/`))).toBe(true);
+    expect(json.model.outputs[0].shape).toEqual([1, 8]);
+    expect(json.totals.notCounted).toBe(0);
+  });
+
+  it('refuses a truncated or corrupt flatbuffer in one line (exit 2), never a crash', () => {
+    const bytes = readFileSync(join(DIR, 'ops_zoo_float.tflite'));
+    const dir = tempDir();
+    const cut = join(dir, 'cut.tflite');
+    writeFileSync(cut, bytes.subarray(0, 4096));
+    const r = mbn(['analyze', cut]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^mbn: '.*cut\.tflite' is not a valid TFLite model: .*\n$/);
+    const bad = Buffer.from(bytes);
+    bad.writeUInt32LE(0x7fffffff, 0); // the root table offset past the end
+    writeFileSync(cut, bad);
+    const r2 = mbn(['analyze', cut]);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr.split('\n').length).toBe(2);
+  });
+
+  it('separate and rewrite refuse a .tflite in one line that says what works', () => {
+    for (const args of [['separate', join(DIR, 'ops_zoo_float.tflite'), '-o', join(tempDir(), 'x.onnx')], ['rewrite', join(DIR, 'ops_zoo_float.tflite'), '--hard-swish', '--dry-run']]) {
+      const r = mbn(args);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^mbn: '.*ops_zoo_float\.tflite' is not an ONNX model: it is a TensorFlow Lite model, which this command does not take \(mbn analyze, check, diff and advise read \.tflite\)\n$/);
+    }
+    expect(() => readModelBytes(readFileSync(join(DIR, 'ops_zoo_float.tflite')))).toThrow(/TensorFlow Lite/);
+  });
+});
+
+describe('TFLite models through the converter at full size (TensorFlow needed)', () => {
+  const ok = venvHas('tensorflow');
+  // Keras applications (weights=None) converted by TensorFlow 2.21: REFERENCE.md's interpreter-op-list MACs.
+  const PUBLISHED: Record<string, number> = {
+    mobilenet_v1_float: 568_740_352,
+    mobilenet_v2_float: 300_774_272,
+    mobilenet_v2_int8: 300_774_272,
+    mobilenet_v3_large_float: 216_589_760,
+    mobilenet_v3_small_float: 56_510_400,
+    efficientnet_b0_float: 385_814_752,
+  };
+  it.skipIf(!ok)('MACs within 0.5% of the published figures and equal to the interpreter’s; params, bytes and shapes too', async () => {
+    const dir = tempDir('mbn-tflite-');
+    const r = spawnSync(VENV_PYTHON, [fixture('make_tflite.py'), '--full', dir, ...Object.keys(PUBLISHED).map((k) => k.replace(/_float$/, ''))], { encoding: 'utf8' });
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const refs: Record<string, Reference> = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8'));
+    for (const [name, published] of Object.entries(PUBLISHED)) {
+      const ref = refs[`${name}.tflite`];
+      await expectMatches(join(dir, `${name}.tflite`), ref);
+      const json = await analyze(join(dir, `${name}.tflite`));
+      expect(Math.abs(json.totals.macs - published) / published).toBeLessThan(0.005);
+      expect(json.totals.complete).toBe(true);
+    }
+  }, 1_200_000);
+});
