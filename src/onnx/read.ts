@@ -146,7 +146,8 @@ function readDim(r: Reader): number | string | null {
     if (f.no === 1) (expectWire(f, WireType.Varint, 'Dimension', 'dim_value'), (dim = f.value));
     else if (f.no === 2) (expectWire(f, WireType.Len, 'Dimension', 'dim_param'), (dim = r.string(f, 'a dim name')));
   }
-  return dim;
+  // paddle2onnx writes dim_value −1 for a dynamic dim: a negative dim is one nothing fixed, like an unnamed one.
+  return typeof dim === 'number' && dim < 0 ? null : dim;
 }
 
 function readTensorType(r: Reader, kind: TypeInfo['kind']): TypeInfo {
