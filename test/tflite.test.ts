@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,6 +79,46 @@ describe('third-party TFLite models (MediaPipe, Apache-2.0, from npm)', () => {
     expect(json.totals.complete).toBe(false);
     const r = mbn(['analyze', fixture('real/selfie_segmentation.tflite'), '--max-macs', '10G']);
     expect(r.status).toBe(1);
+  });
+});
+
+describe('TFLite models through the gates', () => {
+  const V2 = join(DIR, 'mobilenet_v2_035_96_int8.tflite');
+  const MACS = REFERENCE['mobilenet_v2_035_96_int8.tflite'].macs;
+
+  it('mbn check: a .tflite in the config fails above its budget and passes at and below it', () => {
+    for (const [limit, status] of [[MACS + 1, 0], [MACS, 0], [MACS - 1, 1]] as const) {
+      const dir = tempDir('mbn-check-');
+      copyFileSync(V2, join(dir, 'v2.tflite'));
+      writeFileSync(join(dir, 'mbn.config.json'), JSON.stringify([{ name: 'v2', model: 'v2.tflite', maxMacs: limit, maxWeightBytes: '500KB' }]));
+      const r = mbn(['check', '--format', 'json'], { cwd: dir });
+      expect(r.stderr).toBe(status === 0 ? '' : `✖ v2 (v2.tflite): MACs 10,666,928 exceed the budget of 10,666,927 by 1 (0.0%)\n`);
+      expect(r.status, `maxMacs ${limit}`).toBe(status);
+      const checks = JSON.parse(r.stdout).checks;
+      expect(checks.map((c: { metric: string; value: number; passed: boolean }) => [c.metric, c.value, c.passed])).toEqual([
+        ['macs', MACS, status === 0],
+        ['weightBytes', REFERENCE['mobilenet_v2_035_96_int8.tflite'].weightBytes, true],
+      ]);
+    }
+  });
+
+  it('mbn analyze --max-macs on a .tflite: exit 1 above, 0 below', () => {
+    expect(mbn(['analyze', V2, '--max-macs', String(MACS - 1)]).status).toBe(1);
+    expect(mbn(['analyze', V2, '--max-macs', String(MACS)]).status).toBe(0);
+  });
+
+  it('mbn diff: float → int8 TFLite, and TFLite → ONNX of the same network (torchvision’s MobileNetV2 0.35 at 96×96)', async () => {
+    const float = join(DIR, 'mobilenet_v2_035_96_float.tflite');
+    const r = mbn(['diff', float, V2, '--format', 'json']);
+    expect(r.status).toBe(0);
+    const diff = JSON.parse(r.stdout);
+    expect(diff.totals.macs).toMatchObject({ base: MACS, head: MACS, delta: 0 });
+    expect(diff.totals.weightBytes).toMatchObject({ base: REFERENCE['mobilenet_v2_035_96_float.tflite'].weightBytes, head: REFERENCE['mobilenet_v2_035_96_int8.tflite'].weightBytes });
+    const onnx = fixture('models/mobilenet_v2_w035.onnx');
+    const cross = JSON.parse(mbn(['diff', V2, onnx, '--format', 'json']).stdout);
+    // Keras' and torchvision's MobileNetV2 at width 0.35 have the same layers: the same MACs in either format.
+    expect(cross.totals.macs).toMatchObject({ base: MACS, head: MACS, delta: 0 });
+    expect((await analyze(onnx)).totals.macs).toBe(MACS);
   });
 });
 
