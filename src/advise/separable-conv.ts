@@ -32,7 +32,7 @@ export const separableConv = defineRule({
         layers: [l.name],
         message: `${kernel} conv ${s.M}→${s.N}${s.group > 1 ? ` (group ${s.group})` : ''} costs ${figure(macs)} MACs, ${percent(macs !== null && total !== null ? macs / total : null)} of the model; as depthwise + pointwise it would cost ${percent(s.reduction)} of that`,
         fix: {
-          text: `separate it (mbn separate --include '${l.name}') and fine-tune: saves ${figure(saved)} MACs (${percent(share)} of the model) and ${s.params - s.paramsAfter} params`,
+          text: `${graph.model.format === 'tflite' ? 'separate it in the model’s source (mbn separate rewrites ONNX models)' : `separate it (mbn separate --include '${l.name}')`} and fine-tune: saves ${figure(saved)} MACs (${percent(share)} of the model) and ${s.params - s.paramsAfter} params`,
           macsSaved: saved,
           otherFlopsSaved: null,
           paramsSaved: s.params - s.paramsAfter,

@@ -1,6 +1,7 @@
 import type { Model } from '../ir/types.js';
 import { readModelFrom } from '../onnx/read.js';
-import { type ByteSource, openSource } from '../onnx/source.js';
+import type { ByteSource } from '../ir/types.js';
+import { openSource } from '../onnx/source.js';
 import { isTflite, readTfliteFrom } from '../tflite/read.js';
 
 /**

@@ -1,5 +1,7 @@
-import type { OpRule } from './define.js';
+import type { Node } from '../ir/types.js';
+import type { ConvLayout, OpRule } from './define.js';
 import { convOps } from './conv.js';
+import { ONNX_EQUIVALENTS, TFLITE_DOMAIN } from './tflite-common.js';
 import { activationOps } from './activation.js';
 import { elementwiseOps } from './elementwise.js';
 import { gemmOps } from './gemm.js';
@@ -60,6 +62,21 @@ for (const rule of FAMILIES) {
   for (const op of rule.ops) ops.set(op, rule);
 }
 
+/**
+ * The default-domain ONNX op a node is: its own op type in ai.onnx, a TFLite builtin's equivalent (LOGISTIC →
+ * Sigmoid, ADD → Add), else null. Pattern finders ask this instead of the op type, so that a .tflite's activations,
+ * gates and residual adds are recognised as an ONNX model's are.
+ */
+export function onnxOpType(node: Node): string | null {
+  if (node.domain === '' || node.domain === 'ai.onnx') return node.opType;
+  return node.domain === TFLITE_DOMAIN ? (ONNX_EQUIVALENTS[node.opType] ?? null) : null;
+}
+
 export function ruleFor(domain: string, opType: string): OpRule | undefined {
   return registry.get(domain === 'ai.onnx' ? '' : domain)?.get(opType);
+}
+
+/** A conv node's layout (activation, weight and bias positions, form), from the node alone; null for other nodes. */
+export function convLayoutOf(node: Node): ConvLayout | null {
+  return ruleFor(node.domain, node.opType)?.convLayout?.(node) ?? null;
 }

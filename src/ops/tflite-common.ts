@@ -8,6 +8,19 @@ import { type RuleContext, ShapeError, type TensorState, elements } from './defi
  */
 export const TFLITE_DOMAIN = 'tflite';
 
+/**
+ * TFLite builtins that compute what one default-domain ONNX op does, for the pattern finders (advice) that know
+ * models by those ops: activations, and the elementwise arithmetic of residuals, gates and hard-swish.
+ */
+export const ONNX_EQUIVALENTS: Readonly<Record<string, string>> = {
+  ADD: 'Add', SUB: 'Sub', MUL: 'Mul', DIV: 'Div', RELU: 'Relu', RELU6: 'Relu6', RELU_N1_TO_1: 'Clip', RELU_0_TO_1: 'Clip',
+  LOGISTIC: 'Sigmoid', TANH: 'Tanh', HARD_SWISH: 'HardSwish', LEAKY_RELU: 'LeakyRelu', PRELU: 'PRelu', ELU: 'Elu',
+  GELU: 'Gelu',
+};
+
+/** schema.fbs ActivationFunctionType, by value. */
+export const FUSED_ACTIVATIONS: readonly string[] = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'];
+
 /** The attribute holding the output tensors' ONNX DataType codes. */
 export const OUTPUT_DTYPES = 'output_dtypes';
 

@@ -1,5 +1,7 @@
-import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
-import { TFLITE_DOMAIN, fusedActivationFlops, nhwc, output, samePads, windowOutput } from './tflite-common.js';
+import type { Node } from '../ir/types.js';
+import { isInteger } from '../onnx/dtype.js';
+import { type ConvForm, type ConvLayout, type ConvTraits, type RuleContext, ShapeError, type TensorState, defineOps, elements } from './define.js';
+import { FUSED_ACTIVATIONS, TFLITE_DOMAIN, fusedActivationFlops, nhwc, output, samePads, windowOutput } from './tflite-common.js';
 
 /**
  * TFLite convolutions (schema.fbs; kernels in tensorflow/lite/kernels/conv.cc, depthwise_conv.cc, transpose_conv.cc).
@@ -91,6 +93,81 @@ function transposeConvShape(ctx: RuleContext): number[] {
   return [n, valid ? (h - 1) * sh + w[1] : h * sh, valid ? (wd - 1) * sw + w[2] : wd * sw, w[0]];
 }
 
+const FORWARD: ConvLayout = { form: 'float', transposed: false, input: 0, weight: 1, bias: 2 };
+const TRANSPOSED: ConvLayout = { form: 'float', transposed: true, input: 2, weight: 1, bias: 3 };
+
+function convLayout(node: Node): ConvLayout {
+  return node.opType === 'TRANSPOSE_CONV' ? TRANSPOSED : FORWARD;
+}
+
+/**
+ * How a TFLite conv computes, from its tensors' types: integer activations are a full-integer conv (ONNX's
+ * QLinearConv), integer weights on float activations a hybrid one (weights dequantized on the fly, as ONNX's QDQ
+ * form), else float (float16 weights come through a DEQUANTIZE and compute in float).
+ */
+function formOf(ctx: RuleContext, layout: ConvLayout): ConvForm {
+  if (isInteger(ctx.inputs[layout.input]?.dtype ?? 0)) return 'qlinear';
+  return isInteger(ctx.inputs[layout.weight]?.dtype ?? 0) ? 'qdq' : 'float';
+}
+
+/**
+ * The conv traits of a TFLite conv (ops/define.ts, ConvTraits) in ONNX Conv's terms, so separation figures, advice
+ * and latency treat it as any conv: geometry from the filter (groups and a depth multiplier need the input's
+ * channels; without them a CONV_2D is taken as ungrouped), SAME as SAME_UPPER (TFLite pads the odd pixel at the end),
+ * and the output's batch and spatial dims from NHWC. `fusedActivation` names the activation the conv applies.
+ */
+function tfliteConvTraits(ctx: RuleContext, outputs: readonly (TensorState | null)[]): ConvTraits {
+  const layout = convLayout(ctx.node);
+  const w = ctx.shape(layout.weight);
+  if (w.length !== 4) throw new ShapeError(`${ctx.node.opType} filter must have rank 4, got [${w.join(',')}]`);
+  const x = ctx.inputs[layout.input]?.shape;
+  const c = x && x.length === 4 ? x[3] : null;
+  let inChannels: number;
+  let outChannels: number;
+  let group: number;
+  if (ctx.node.opType === 'DEPTHWISE_CONV_2D') {
+    const multiplier = c ? w[3] / c : Math.max(1, ctx.int('depth_multiplier', 1));
+    inChannels = w[3] / multiplier;
+    outChannels = w[3];
+    group = inChannels;
+  } else if (layout.transposed) {
+    [inChannels, outChannels, group] = [w[3], w[0], 1];
+  } else {
+    [inChannels, outChannels, group] = [c ?? w[3], w[0], c && c % w[3] === 0 ? c / w[3] : 1];
+  }
+  if (!Number.isInteger(inChannels) || !Number.isInteger(group) || group < 1) throw new ShapeError(`${ctx.node.opType} filter [${w.join(',')}] does not fit its input`);
+  const kernel = [w[1], w[2]];
+  const depthwise = group > 1 && group === inChannels;
+  const y = outputs[0]?.shape;
+  const known = y && y.length === 4;
+  const activation = ctx.int('fused_activation_function', 0);
+  return {
+    kind: 'conv',
+    form: formOf(ctx, layout),
+    transposed: layout.transposed,
+    geometry: {
+      inChannels,
+      outChannels,
+      group,
+      kernel,
+      strides: [ctx.int('stride_h', 1), ctx.int('stride_w', 1)],
+      dilations: [ctx.int('dilation_h_factor', 1), ctx.int('dilation_w_factor', 1)],
+      pads: [0, 0, 0, 0],
+      autoPad: ctx.int('padding', 0) === 1 ? 'VALID' : 'SAME_UPPER',
+      depthwise,
+      pointwise: !depthwise && kernel.every((k) => k === 1),
+    },
+    input: layout.input,
+    weight: layout.weight,
+    bias: layout.bias !== null && ctx.has(layout.bias) ? layout.bias : null,
+    weightDtype: ctx.inputs[layout.weight]?.dtype ?? 0,
+    dequantizedWeight: null,
+    batch: known ? y[0] : null,
+    outSpatial: known ? [y[1], y[2]] : null,
+    fusedActivation: activation !== 0 ? (FUSED_ACTIVATIONS[activation] ?? `activation ${activation}`) : null,
+  };
+}
+
 export const tfliteConvOps = defineOps({
   domain: TFLITE_DOMAIN,
   ops: ['CONV_2D', 'DEPTHWISE_CONV_2D', 'TRANSPOSE_CONV'],
@@ -99,6 +176,8 @@ export const tfliteConvOps = defineOps({
     const g = tfliteConvGeometry(ctx);
     return [output(ctx, [g.batch, ...g.outSpatial, g.outChannels])];
   },
+  traits: tfliteConvTraits,
+  convLayout,
   cost(ctx, outputs) {
     const out = outputs[0].shape!;
     const w = ctx.shape(1);

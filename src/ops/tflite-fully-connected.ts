@@ -1,3 +1,4 @@
+import { isInteger } from '../onnx/dtype.js';
 import { ShapeError, broadcast, defineOps, elements } from './define.js';
 import { TFLITE_DOMAIN, fusedActivationFlops, output } from './tflite-common.js';
 
@@ -28,6 +29,12 @@ export const tfliteFullyConnectedOps = defineOps({
     if (ctx.has(2) && bias && elements(bias) !== o) throw new ShapeError(`FULLY_CONNECTED bias [${bias.join(',')}] must have ${o} values`);
     const keep = ctx.int('keep_num_dims', 0) !== 0 && x[x.length - 1] === k;
     return [output(ctx, keep ? [...x.slice(0, -1), o] : [total / k, o])];
+  },
+  traits(ctx) {
+    const fc = ctx.node.opType === 'FULLY_CONNECTED';
+    // A full-integer product is ONNX's QLinearMatMul; FULLY_CONNECTED's bias makes it a Gemm.
+    const form = isInteger(ctx.inputs[0]?.dtype ?? 0) ? 'qlinear' : 'float';
+    return { kind: 'matmul', form, operands: [0, 1], bias: fc && ctx.has(2) ? 2 : null, gemm: fc, general: false };
   },
   cost(ctx, outputs) {
     const out = outputs[0].shape!;

@@ -1,5 +1,6 @@
 import { MbnError, quote } from '../errors.js';
-import { BufferSource, type ByteSource } from '../onnx/source.js';
+import type { ByteSource } from '../ir/types.js';
+import { BufferSource } from '../onnx/source.js';
 
 /**
  * A lazy FlatBuffers reader: tables, vectors and strings read in place through a ByteSource. A file read whole is

@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import type { Attribute, AttrValue, Graph, Model, Node, Span, TensorQuantization, TensorRef, ValueInfo } from '../ir/types.js';
-import type { ByteSource } from '../onnx/source.js';
+import type { ByteSource } from '../ir/types.js';
 import { OUTPUT_DTYPES, TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { FlatBuffer, type Table } from './flatbuffer.js';
 import { BUILTIN_NAMES, CUSTOM, F, FILE_IDENTIFIER, OPTIONS, PLACEHOLDER_FOR_GREATER_OP_CODES, TENSOR_TYPES } from './schema.js';

@@ -33,8 +33,6 @@ export const TENSOR_TYPES: readonly number[] = [
   DataType.UINT32, DataType.UINT16, DataType.INT4, DataType.BFLOAT16, DataType.INT2, DataType.UINT4,
 ];
 
-/** Padding enum: SAME 0, VALID 1. ActivationFunctionType: NONE 0, RELU 1, RELU_N1_TO_1 2, RELU6 3, TANH 4, SIGN_BIT 5. */
-export const FUSED_ACTIVATIONS: readonly string[] = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'];
 
 type Kind = 'i8' | 'i32' | 'bool' | 'f32' | 'i32s';
 /** One option field: attribute name, field index, kind, the schema's default. */
