@@ -2,6 +2,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { advise } from '../src/api/advise.js';
 import { analyze } from '../src/api/analyze.js';
 import { readAnyModel } from '../src/formats/read.js';
 import { readModelBytes } from '../src/onnx/read.js';
@@ -119,6 +120,39 @@ describe('TFLite models through the gates', () => {
     // Keras' and torchvision's MobileNetV2 at width 0.35 have the same layers: the same MACs in either format.
     expect(cross.totals.macs).toMatchObject({ base: MACS, head: MACS, delta: 0 });
     expect((await analyze(onnx)).totals.macs).toBe(MACS);
+  });
+});
+
+describe('mbn advise on TFLite models', () => {
+  it('advice_zoo, float and int8: the fused ReLU of a projection, a separable 3×3 conv, a swish, 12 channels', async () => {
+    for (const kind of ['float', 'int8']) {
+      const json = await advise(join(DIR, `advice_zoo_${kind}.tflite`));
+      const rules = json.findings.map((f) => [f.rule, f.severity]);
+      expect(rules).toEqual([
+        ['bottleneck-nonlinearity', 'error'],
+        ['separable-conv', 'warning'],
+        ['swish-to-hardswish', 'warning'],
+        ['inverted-residual-summary', 'info'],
+        ['channel-alignment', 'info'],
+      ]);
+      const [bottleneck, separable, swish] = json.findings;
+      expect(bottleneck.message).toBe(
+        'RELU (fused into the projection) on the output of the 1×1 projection 96→16 (a narrowing bottleneck), which the residual Add then sums: a non-linearity in the bottleneck destroys information the block cannot recover',
+      );
+      // The fused activation is the projection's own FLOPs: 16×16×16 output elements.
+      expect(bottleneck.fix.otherFlopsSaved).toBe(16 * 16 * 16);
+      // 3×3 conv 16→32 on 16×16: 16·16·32·9·16 MACs; separated 16·16·(16·9 + 16·32).
+      expect(separable.fix.macsSaved).toBe(16 * 16 * 32 * 9 * 16 - 16 * 16 * (16 * 9 + 16 * 32));
+      expect(separable.fix.text).toContain('mbn separate rewrites ONNX models');
+      expect(swish.fix.text).toContain('HARD_SWISH, in the model’s source');
+      expect(json.findings.some((f) => f.rule === 'runtime-conv-path')).toBe(false);
+    }
+  });
+
+  it('MobileNetV2 0.35: 17 inverted residual blocks, linear bottlenecks (no finding), residual ADDs found', async () => {
+    const json = await advise(join(DIR, 'mobilenet_v2_035_96_int8.tflite'));
+    expect(json.findings.map((f) => f.rule)).toEqual(['inverted-residual-summary']);
+    expect(json.findings[0].message).toMatch(/^17 inverted residual blocks, expansion ratios 1, 6; 10 with a residual Add;/);
   });
 });
 
