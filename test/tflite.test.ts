@@ -1,5 +1,5 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { advise } from '../src/api/advise.js';
@@ -7,6 +7,7 @@ import { analyze } from '../src/api/analyze.js';
 import { readAnyModel } from '../src/formats/read.js';
 import { readModelBytes } from '../src/onnx/read.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { type FbField, buildTflite, bytes, i32, i8, ints, str, table, tables, u32, u64, u8 } from './helpers/tflite-builder.js';
 import { VENV_PYTHON, venvHas } from './helpers/venv.js';
 
 /**
@@ -227,7 +228,13 @@ describe('TFLite models through the converter at full size (TensorFlow needed)',
   };
   it.skipIf(!ok)('MACs within 0.5% of the published figures and equal to the interpreter’s; params, bytes and shapes too', async () => {
     const dir = tempDir('mbn-tflite-');
-    const r = spawnSync(VENV_PYTHON, [fixture('make_tflite.py'), '--full', dir, ...Object.keys(PUBLISHED).map((k) => k.replace(/_float$/, ''))], { encoding: 'utf8' });
+    // Minutes of conversion: run asynchronously, so that the test worker stays responsive.
+    const r = await new Promise<{ status: number | null; stderr: string }>((done) => {
+      const child = spawn(VENV_PYTHON, [fixture('make_tflite.py'), '--full', dir, ...Object.keys(PUBLISHED).map((k) => k.replace(/_float$/, ''))], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+      child.on('close', (status) => done({ status, stderr }));
+    });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const refs: Record<string, Reference> = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8'));
     for (const [name, published] of Object.entries(PUBLISHED)) {
@@ -238,4 +245,73 @@ describe('TFLite models through the converter at full size (TensorFlow needed)',
       expect(json.totals.complete).toBe(true);
     }
   }, 1_200_000);
+});
+
+describe('TFLite schema traps (hand-built flatbuffers)', () => {
+  /**
+   * One CONV_2D (1×1, 2 → 3 channels, no bias: input index −1) whose filter lives outside the flatbuffer, as in
+   * models past 2 GB (buffer offset/size), then a GELU whose code (150) only `builtin_code` holds.
+   */
+  function model(filterOffset: number | null, codes: Record<number, FbField>[] = [{ 0: i8(3) }, { 0: i8(127), 3: i32(150) }]): Uint8Array {
+    const filter = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const build = (offset: number) =>
+      buildTflite(
+        {
+          0: u32(3),
+          1: tables(codes),
+          2: tables([
+            {
+              0: tables([
+                { 0: ints([1, 4, 4, 2]), 1: i8(0), 2: u32(0), 3: str('x') },
+                { 0: ints([3, 1, 1, 2]), 1: i8(0), 2: u32(1), 3: str('filter') },
+                { 0: ints([1, 4, 4, 3]), 1: i8(0), 2: u32(0), 3: str('conv') },
+                { 0: ints([1, 4, 4, 3]), 1: i8(0), 2: u32(0), 3: str('y') },
+              ]),
+              1: ints([0]),
+              2: ints([3]),
+              3: tables([
+                { 0: u32(0), 1: ints([0, 1, -1]), 2: ints([2]), 3: u8(1), 4: table({ 0: i8(1), 1: i32(1), 2: i32(1) }) },
+                { 0: u32(1), 1: ints([2]), 2: ints([3]) },
+              ]),
+              4: str('main'),
+            },
+          ]),
+          4: tables(filterOffset === null ? [{}, { 0: bytes([...new Uint8Array(filter.buffer)]) }] : [{}, { 1: u64(offset), 2: u64(24) }]),
+        },
+        filterOffset === null ? new Uint8Array(0) : new Uint8Array(filter.buffer),
+      );
+    if (filterOffset === null) return build(0);
+    // The filter is appended after the flatbuffer: its offset is the flatbuffer's length (the same at any value).
+    const first = build(0);
+    return build(filterOffset >= 0 ? first.length - 24 + filterOffset : 1e9);
+  }
+
+  async function analyzeBytes(bytes: Uint8Array) {
+    const path = join(tempDir(), 'm.tflite');
+    writeFileSync(path, bytes);
+    return analyze(path);
+  }
+
+  for (const [label, offset] of [['inside the flatbuffer', null], ['by offset/size past the flatbuffer (models over 2 GB)', 0]] as const) {
+    it(`a filter ${label}, an absent bias (−1), an op code above 127`, async () => {
+      const json = await analyzeBytes(model(offset));
+      expect(json.layers.map((l) => [l.op, l.macs, l.otherFlops, l.params, l.weightBytes, l.outputShapes])).toEqual([
+        // 4·4·3 outputs, each 1·1·2 products; no bias, no fused activation.
+        ['CONV_2D', 96, 0, 6, 24, [[1, 4, 4, 3]]],
+        ['GELU', 0, 48, 0, 0, [[1, 4, 4, 3]]],
+      ]);
+      expect(json.totals.complete).toBe(true);
+      expect(json.model.producer).toBe('TFLite');
+    });
+  }
+
+  it('a builtin newer than mbn is a layer listed as not counted; a buffer past the file’s end is refused', async () => {
+    const json = await analyzeBytes(model(null, [{ 0: i8(3) }, { 0: i8(127), 3: i32(4000) }]));
+    expect(json.incomplete).toEqual([{ kind: 'uncounted', layer: 'y', op: 'BUILTIN_4000', domain: 'tflite', reason: 'no rule for tflite::BUILTIN_4000' }]);
+    const path = join(tempDir(), 'past.tflite');
+    writeFileSync(path, model(-1));
+    const r = mbn(['analyze', path]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^mbn: '.*past\.tflite' is not a valid TFLite model: a buffer's data \(bytes 1000000000–1000000024\) run past the end of the file\n$/);
+  });
 });

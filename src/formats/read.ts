@@ -1,7 +1,7 @@
 import type { Model } from '../ir/types.js';
 import { readModelFrom } from '../onnx/read.js';
 import type { ByteSource } from '../ir/types.js';
-import { openSource } from '../onnx/source.js';
+import { readWithSource } from '../onnx/source.js';
 import { isTflite, readTfliteFrom } from '../tflite/read.js';
 
 /**
@@ -34,11 +34,5 @@ export function readAnyModelFrom(source: ByteSource, path: string | null): Model
  * (`onnx/read.ts`'s readModel), which refuses a TFLite file in one line. The caller closes model.source.
  */
 export function readAnyModel(path: string): Model {
-  const source = openSource(path);
-  try {
-    return readAnyModelFrom(source, path);
-  } catch (error) {
-    source.close();
-    throw error;
-  }
+  return readWithSource(path, (source) => readAnyModelFrom(source, path));
 }

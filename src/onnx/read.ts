@@ -13,7 +13,7 @@ import type {
   TypeInfo,
   ValueInfo,
 } from '../ir/types.js';
-import { BufferSource, openSource } from './source.js';
+import { BufferSource, readWithSource } from './source.js';
 import { type Field, Reader, WireType, expectWire, readRepeatedFloat, readRepeatedVarint } from './wire.js';
 
 /**
@@ -528,13 +528,7 @@ export function readModelFrom(source: ByteSource, path: string | null): Model {
 
 /** Reads a model file. The caller closes model.source when done with the model (writers still need it). */
 export function readModel(path: string): Model {
-  const source = openSource(path);
-  try {
-    return readModelFrom(source, path);
-  } catch (error) {
-    source.close();
-    throw error;
-  }
+  return readWithSource(path, (source) => readModelFrom(source, path));
 }
 
 export function readModelBytes(bytes: Uint8Array, label: string | null = null): Model {

@@ -486,10 +486,7 @@ class Inference {
 
   private controlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
     const node = record.node;
-    const graphAttr = (n: string): Graph | null => {
-      const a = attr(node, n);
-      return a && a.data.type === 'graph' ? a.data.value : null;
-    };
+    const graphAttr = (n: string): Graph | null => graphAttribute(node, n);
     record.cost = { macs: 0, flops: 0 };
     if (node.opType === 'If') {
       const thenG = graphAttr('then_branch');
@@ -610,10 +607,7 @@ class Inference {
    */
   private tfliteControlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
     const node = record.node;
-    const graphAttr = (n: string): Graph | null => {
-      const a = attr(node, n);
-      return a && a.data.type === 'graph' ? a.data.value : null;
-    };
+    const graphAttr = (n: string): Graph | null => graphAttribute(node, n);
     record.cost = { macs: 0, flops: 0 };
     const walk = (g: Graph, label: string, states: readonly (TensorState | null)[]): { sub: Scope; cost: number; start: number } => {
       const sub = new Scope(scope);
@@ -742,6 +736,12 @@ function traitsOf(rule: OpRule, ctx: NodeContext, outputs: readonly (TensorState
 export function layerTraits(model: Model, layer: LayerRecord, inputs: (TensorState | null)[]): OpTraits | null {
   const rule = ruleFor(layer.node.domain, layer.node.opType);
   return rule ? traitsOf(rule, new NodeContext(model, layer.node, layer.opset, inputs, []), layer.outputs) : null;
+}
+
+/** A node's graph attribute (If branches, loop bodies, TFLite's called subgraphs), or null. */
+function graphAttribute(node: Node, name: string): Graph | null {
+  const a = attr(node, name);
+  return a && a.data.type === 'graph' ? a.data.value : null;
 }
 
 function stripValue(s: TensorState): TensorState {

@@ -191,25 +191,21 @@ export class Table {
     }
     return out;
   }
-  i32s(index: number): number[] | null {
-    const v = this.vector(index, 4);
+  /** A vector of numbers, each `width` bytes read by `read`. */
+  private numbers(index: number, width: number, read: (at: number) => number): number[] | null {
+    const v = this.vector(index, width);
     if (!v) return null;
     const out = new Array<number>(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = this.fb.i32(v.start + 4 * i);
+    for (let i = 0; i < v.length; i++) out[i] = read(v.start + width * i);
     return out;
+  }
+  i32s(index: number): number[] | null {
+    return this.numbers(index, 4, (at) => this.fb.i32(at));
   }
   f32s(index: number): number[] | null {
-    const v = this.vector(index, 4);
-    if (!v) return null;
-    const out = new Array<number>(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = this.fb.f32(v.start + 4 * i);
-    return out;
+    return this.numbers(index, 4, (at) => this.fb.f32(at));
   }
   i64s(index: number): number[] | null {
-    const v = this.vector(index, 8);
-    if (!v) return null;
-    const out = new Array<number>(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = this.fb.i64(v.start + 8 * i);
-    return out;
+    return this.numbers(index, 8, (at) => this.fb.i64(at));
   }
 }
