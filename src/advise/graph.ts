@@ -41,6 +41,8 @@ export class AdviseGraph {
   readonly layers: GraphLayer[] = [];
   readonly byNode = new Map<Node, GraphLayer>();
   private readonly producers = new Map<string, Node>();
+  /** Every conv layer's traits, subgraphs included. */
+  private readonly convs = new Map<LayerReport, ConvTraits>();
   private readonly readers = new Map<string, Node[]>();
   private readonly constants = new Set<string>();
   private readonly graphOutputs: Set<string>;
@@ -55,6 +57,8 @@ export class AdviseGraph {
     report: Report,
   ) {
     inferred.layers.forEach((record, i) => {
+      const conv = convTraitsOf(record.traits);
+      if (conv) this.convs.set(report.layers[i], conv);
       if (record.scope !== '') return;
       const layer = { node: record.node, record, report: report.layers[i] };
       this.layers.push(layer);
@@ -147,6 +151,11 @@ export class AdviseGraph {
   conv(node: Node): ConvTraits | null {
     const t = convTraitsOf(this.byNode.get(node)?.record.traits);
     return t && !t.transposed && t.outSpatial !== null ? t : null;
+  }
+
+  /** The traits of a report layer that is a conv (any graph, any form), or null. */
+  convOf(layer: LayerReport): ConvTraits | null {
+    return this.convs.get(layer) ?? null;
   }
 
   /** A 1×1 conv with group 1: an expansion or a projection. */
