@@ -10,7 +10,7 @@ import { addLatency } from '../latency/model.js';
 import { loadProfile } from '../latency/load-profile.js';
 import type { DeviceProfile } from '../latency/profile.js';
 import { missingExternalFiles } from '../onnx/external.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { type WriteTarget, checkTarget, writePieces } from '../onnx/write-file.js';
 import { ANNOTATION_PREFIX, nodeAnnotations, withoutAnnotation } from '../report/onnx-annotations.js';
 import { type NodeText, annotatePieces } from '../rewrite/annotate.js';
@@ -60,7 +60,7 @@ export function analyzeFile(path: string, options: AnalyzeFileOptions = {}): Ana
   const profile = options.device ? loadProfile(options.device) : null;
   const annotate = options.annotate ? { path: options.annotate.path, force: options.annotate.force ?? false, protect: [path] } : null;
   if (annotate) checkTarget(annotate);
-  const model = readModel(path);
+  const model = readAnyModel(path);
   let report: Report;
   let flow: Dataflow | null = null;
   let nodes: MainGraphNodes | null = null;
@@ -84,6 +84,9 @@ export function analyzeFile(path: string, options: AnalyzeFileOptions = {}): Ana
 
 /** The annotated copy (`--annotate`): the splice writer's copy with new node doc strings and metadata_props. */
 function writeAnnotated(model: Model, input: string, report: Report, nodes: MainGraphNodes, target: WriteTarget, version: string): void {
+  if (model.format === 'tflite') {
+    throw new MbnError('usage', `--annotate writes an ONNX copy: ${quote(input)} is a TensorFlow Lite model (its report works; the annotated copy does not)`);
+  }
   // External data stays where it is, named relative to the model: the copy must sit beside the original to find it.
   if (externalLocations(model).length > 0 && dirname(resolve(target.path)) !== dirname(resolve(input))) {
     throw new MbnError('usage', `${quote(input)} keeps its weights in external data files: write the annotated copy in the same folder (${quote(dirname(input))}) so that it finds them`);

@@ -40,7 +40,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const program = new Command();
   program
     .name('mbn')
-    .description('Per-layer cost of ONNX models, depthwise separable rewrites, and compute budgets for CI')
+    .description('Per-layer cost of ONNX and TFLite models, depthwise separable rewrites, and compute budgets for CI')
     .version(VERSION, '-V, --version')
     .addOption(new Option('-v', 'output the version number (as -V)').hideHelp())
     .showSuggestionAfterError()
@@ -54,7 +54,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const analyze = program
     .command('analyze')
     .description('per-layer MACs, FLOPs, params and memory, and what depthwise separation would save')
-    .argument('<model>', 'ONNX model file')
+    .argument('<model>', 'ONNX or TFLite (.tflite) model file')
     .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts and the graph; model-explorer: node data for Google Model Explorer)').choices(FORMATS.analyze).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
     .option('--force', 'with -o or --annotate: overwrite an existing file', false)
@@ -113,7 +113,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const advise = program
     .command('advise')
     .description('MobileNet lessons as checks: separable convs, linear bottlenecks, inverted residual blocks, hard-swish, channel alignment')
-    .argument('<model>', 'ONNX model file')
+    .argument('<model>', 'ONNX or TFLite (.tflite) model file')
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS.advise).default('table'))
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding of this severity or worse is found').choices(['warning', 'error']))
     .option('--min-saving <fraction>', 'separable-conv: report convs whose separation saves at least this share of the model MACs (default 1%)', parseFraction('--min-saving', 1))
@@ -174,8 +174,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const diff = program
     .command('diff')
     .description('per-layer and total cost changes from one model to another')
-    .argument('<base>', 'ONNX model before the change')
-    .argument('<head>', 'ONNX model after the change')
+    .argument('<base>', 'model before the change (ONNX or TFLite)')
+    .argument('<head>', 'model after the change (ONNX or TFLite)')
     .addOption(new Option('--format <format>', 'output format (html: a self-contained page, per-module before/after)').choices(FORMATS.diff).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
     .option('--force', 'with -o: overwrite an existing file', false)

@@ -16,7 +16,7 @@ import { clipEnd, clipStart } from '../text.js';
 import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
-import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { bar, dimsText, formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export interface RenderOptions {
   /** Show FLOPs (2·MACs + other) instead of MACs. */
@@ -136,7 +136,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   }
   const out: string[] = [];
   const inputs = clipEnd(report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', '), LINE_WIDTH);
-  const about = `IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${clipEnd(report.model.producer, NAME_WIDTH) || 'unknown producer'} · input ${inputs || 'none'}`;
+  const about = `${formatText(report.model, clipEnd(report.model.producer, NAME_WIDTH))} · input ${inputs || 'none'}`;
   out.push(`${c.bold(terminalCell(report.model.path ?? 'model', LINE_WIDTH))}  ${c.dim(terminalText(about))}`);
   let head = ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'];
   let aligns: Align[] = ['left', 'left', 'left', 'right', 'right', 'left', 'left'];

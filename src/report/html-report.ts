@@ -8,7 +8,7 @@ import { num, pageEnd, pageStart } from './html-page.js';
 import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { moduleLabel } from './modules-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
-import { grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 /**
  * `mbn analyze --format html`: one self-contained page (no network, no external reference) with the totals, a
@@ -51,7 +51,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   const e = escapeHtml;
   const out: string[] = [pageStart(`mbn: ${title}`)];
   const inputs = report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', ');
-  out.push(`<header><h1>${e(title)}</h1><div class="meta">IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${e(report.model.producer || 'unknown producer')} · input ${e(inputs || 'none')}</div></header>`);
+  out.push(`<header><h1>${e(title)}</h1><div class="meta">${e(formatText(report.model, report.model.producer))} · input ${e(inputs || 'none')}</div></header>`);
   out.push('<main>');
 
   // Totals.
