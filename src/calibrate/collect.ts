@@ -86,9 +86,9 @@ function typed(type: string, data: Float64Array): unknown {
 
 
 /** The input model failing is the user's matter (MbnError); a rewritten copy failing is mbn's bug (exit 70). */
-export async function openChecked(ort: Ort, source: Source, what: string, mine: boolean): Promise<OrtSession> {
+export async function openChecked(ort: Ort, source: Source, what: string, mine: boolean, options: Record<string, unknown> = {}): Promise<OrtSession> {
   try {
-    return await openSession(ort, source);
+    return await openSession(ort, source, options);
   } catch (error) {
     const message = `onnxruntime cannot load ${what}: ${firstLine(error)}`;
     throw mine ? new Error(message) : new MbnError('unsupported', message);

@@ -14,6 +14,9 @@ import { type QuantLayer, type QuantPlan, correctBias } from './plan.js';
  * --max-error search on the held-back batches.
  */
 
+/** Calibration runs are throughput, not a latency measurement: ONNX Runtime may use every core (its default, 0). */
+const ALL_CORES = { intraOpNumThreads: 0 };
+
 export interface DataSettings {
   method: RangeMethod;
   percentile: number;
@@ -40,14 +43,14 @@ export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRai
   const convInputs = new Set(int8.filter((l) => l.op === 'Conv').map((l) => l.input));
   const sums = new Map<string, { sum: Float64Array; n: number }>();
   const { bytes } = bytesOf(plan, raise, 'float', fetched);
-  const session = await openChecked(ort, bytes, 'the equalized model', true);
+  const session = await openChecked(ort, bytes, 'the equalized model', true, ALL_CORES);
   try {
     for (const batch of batches) {
       const feeds = feedsOf(ort, batch, session.inputNames);
       const out = fetched.length ? await runChecked(session, feeds, 'the equalized model', true, fetched) : {};
       for (const t of tensors) {
         const tensor: OrtTensor | undefined = graphInputs.has(t) ? feeds[t] : out[t];
-        const values = tensor && floatValues(tensor);
+        const values = tensor && valuesOf(tensor);
         if (!values?.length) continue;
         histograms.get(t)!.add(values);
         if (convInputs.has(t) && tensor.dims.length >= 2) addChannelSums(sums, t, values, tensor.dims);
@@ -75,8 +78,14 @@ export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRai
   }
 }
 
+/** A float output's values without a copy when they are float32 already. */
+function valuesOf(t: OrtTensor): ArrayLike<number> | null {
+  const data = (t as OrtTensor & { data?: unknown }).data;
+  return data instanceof Float32Array ? data : floatValues(t);
+}
+
 /** Per-channel sums over batch and spatial positions (channel axis 1). */
-function addChannelSums(sums: Map<string, { sum: Float64Array; n: number }>, name: string, values: Float64Array, dims: readonly number[]): void {
+function addChannelSums(sums: Map<string, { sum: Float64Array; n: number }>, name: string, values: ArrayLike<number>, dims: readonly number[]): void {
   const channels = dims[1];
   const inner = dims.slice(2).reduce((a, b) => a * b, 1);
   const entry = sums.get(name) ?? { sum: new Float64Array(channels), n: 0 };
@@ -101,7 +110,7 @@ function addChannelSums(sums: Map<string, { sum: Float64Array; n: number }>, nam
 export async function measureSensitivity(ort: Ort, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[]): Promise<void> {
   const { bytes, shadows } = bytesOf(plan, raise, 'shadow');
   if (!shadows.size) return;
-  const session = await openChecked(ort, bytes, 'the sensitivity model', true);
+  const session = await openChecked(ort, bytes, 'the sensitivity model', true, ALL_CORES);
   const acc = new Map<QuantLayer, { dd: number; yy: number }>();
   const fetches = [...shadows.values()].flatMap((s) => [s.float, s.quantized]);
   try {
