@@ -95,7 +95,15 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       return null;
     };
     const plan = planQuantization(model, select);
-    const shapes = inferModel(model, infer);
+    let shapes = inferModel(model, infer);
+    const notes: string[] = [];
+    const spec = opts.calibrate ?? 'random:8';
+    if (opts.calibrate === undefined) notes.push('no --calibrate: the ranges come from 8 random batches, which say little about a trained model; give a folder of real inputs (.npy)');
+    else if (spec.startsWith('random')) notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
+    const resolved = new Map(shapes.inputs.map((i) => [i.name, i.shape]));
+    const calibration = loadCalibration(spec, graphInputs(model, resolved, infer.inputShapes), opts.seed ?? 0);
+    // The shapes the data has (the first batch's), for what the opset change must know (the rank of a Softmax input).
+    if (!infer.inputShapes) shapes = inferModel(model, { ...infer, inputShapes: new Map(Object.entries(calibration.batches[0]).map(([k, t]) => [k, t.dims])) });
     const rankOf = (name: string) => shapes.values.get(name)?.shape?.length ?? null;
     const taken = new Set<string>();
     const raised: OpsetRaise | null = raiseOpset(model, rankOf, (base) => {
@@ -112,12 +120,6 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       activations: 'uint8',
       weights: 'int8 per channel',
     };
-    const notes: string[] = [];
-    const spec = opts.calibrate ?? 'random:8';
-    if (opts.calibrate === undefined) notes.push('no --calibrate: the ranges come from 8 random batches, which say little about a trained model; give a folder of real inputs (.npy)');
-    else if (spec.startsWith('random')) notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
-    const resolved = new Map(shapes.inputs.map((i) => [i.name, i.shape]));
-    const calibration = loadCalibration(spec, graphInputs(model, resolved, infer.inputShapes), opts.seed ?? 0);
     const { fit, verify, held } = splitBatches(calibration.batches);
     if (!held) notes.push('fewer than 4 calibration batches: the output check ran on the batches the ranges came from');
     if (settings.equalize) equalize(plan);

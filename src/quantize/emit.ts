@@ -5,7 +5,7 @@ import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/
 import { Reader, WireType } from '../onnx/wire.js';
 import { roundHalfEven, uint8Params } from './histogram.js';
 import { type OpsetRaise, floatScalar } from './opset.js';
-import { type QuantLayer, type QuantPlan, quantizeWeight } from './plan.js';
+import { type QuantLayer, type QuantPlan, int8Bias, quantizeWeight } from './plan.js';
 
 /**
  * Writes a plan as ONNX bytes (pieces of the input plus new fields, through the splice writer):
@@ -85,11 +85,12 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
     addTensor({ name: wz, dtype: DataType.INT8, dims: [q.scales.length], raw: new Uint8Array(q.scales.length) });
     const axis: NewAttribute[] = [{ name: 'axis', type: 'int', value: l.axis }];
     fields.push(encodeNodeField({ name: unique(`${base}_weight_DequantizeLinear${suffix}`), opType: 'DequantizeLinear', domain: '', inputs: [wq, ws, wz], outputs: [wdq], attributes: axis }));
-    if (!l.bias) return { weight: wdq, bias: null };
+    const bias = int8Bias(l);
+    if (!bias) return { weight: wdq, bias: null };
     // The bias in int32 at s_x · s_w (per output channel), as QLinearConv takes it.
     const sx = uint8Params(plan.ranges.get(l.input)!).scale;
     const scales = Float32Array.from(q.scales, (sw) => Math.fround(sx) * Math.fround(sw));
-    const values = Int32Array.from(l.bias, (b, o) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(b / scales[o]))));
+    const values = Int32Array.from(bias, (b, o) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(b / scales[o]))));
     const bq = unique(`${base}_bias_quantized${suffix}`);
     const bs = unique(`${base}_bias_scale${suffix}`);
     const bz = unique(`${base}_bias_zero_point${suffix}`);

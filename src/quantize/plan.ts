@@ -41,15 +41,17 @@ export interface QuantLayer {
   axis: number;
   /** Conv group (1 for Gemm/MatMul). */
   group: number;
-  /** The bias as float (Conv/ConvTranspose input 2), after equalization and correction; null: none. */
+  /** The bias as float (Conv/ConvTranspose input 2), after equalization; null: none. */
   bias: Float64Array | null;
+  /** Empirical bias correction, added to the bias of the int8 form only (a layer kept float keeps its bias). */
+  correction: Float64Array | null;
   biasSource: WeightSource | null;
   precision: 'int8' | 'float32';
   /** Why the layer stays float (null when quantized). */
   why: string | null;
   /** Cross-layer equalization: the partner layer and the largest |log2 s| applied through this layer. */
   equalizedWith: string[];
-  /** Empirical bias correction: the largest |correction| added to a bias value (null: not corrected). */
+  /** The largest |correction| (null: not corrected). */
   biasCorrection: number | null;
   /** Relative error of this layer's output quantized alone (its own input and weights), on held-back batches. */
   localError: number | null;
@@ -120,7 +122,7 @@ export function planQuantization(model: Model, select: (name: string) => string 
     const name = layerName(node, index);
     const layer: QuantLayer = {
       name, node, index, op: node.opType, input: node.inputs[1 - weightInput], weightInput, weightSource: src, weight: null, axis: 0, group: 1,
-      bias: null, biasSource: null, precision: 'float32', why: null, equalizedWith: [], biasCorrection: null, localError: null,
+      bias: null, correction: null, biasSource: null, precision: 'float32', why: null, equalizedWith: [], biasCorrection: null, localError: null,
     };
     layers.push(layer);
     const t = src.tensor;
@@ -219,16 +221,16 @@ export function dequantizeWeight(q: Int8Weight, w: FloatTensor, axis: number): F
  * Empirical bias correction (Nagel et al. 2019, §4.2): the int8 weights shift each output channel's mean by
  * E[(Ŵ − W)·x] = Σ_j Σ_k (Ŵ − W)[o, j, k] · E[x_j]; that much is subtracted from the bias. `means`: the per-channel
  * means of the conv's input over the calibration data (pixels next to the zero padding are counted as interior ones).
- * Returns the corrected bias.
+ * Returns the correction, per output channel.
  */
-export function correctBias(layer: QuantLayer, means: Float64Array): Float64Array {
+export function biasCorrection(layer: QuantLayer, means: Float64Array): Float64Array {
   const w = layer.weight!;
   const q = dequantizeWeight(quantizeWeight(w, 0), w, 0);
   const out = w.dims[0];
   const cg = w.dims[1];
   const inner = w.dims.slice(2).reduce((a, b) => a * b, 1);
   const perGroup = out / layer.group;
-  const bias = layer.bias ? layer.bias.slice() : new Float64Array(out);
+  const correction = new Float64Array(out);
   for (let o = 0; o < out; o++) {
     const g = Math.floor(o / perGroup);
     let shift = 0;
@@ -239,7 +241,13 @@ export function correctBias(layer: QuantLayer, means: Float64Array): Float64Arra
       for (let k = 0; k < inner; k++) d += q[base + k] - w.data[base + k];
       shift += d * mean;
     }
-    bias[o] -= shift;
+    correction[o] = -shift;
   }
-  return bias;
+  return correction;
+}
+
+/** The bias the int8 form uses: the float bias plus the correction (either may be absent); null when both are. */
+export function int8Bias(layer: QuantLayer): Float64Array | null {
+  if (!layer.correction) return layer.bias;
+  return Float64Array.from(layer.correction, (c, o) => c + (layer.bias?.[o] ?? 0));
 }

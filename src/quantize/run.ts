@@ -6,7 +6,7 @@ import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { emitModel } from './emit.js';
 import { type RangeMethod, StreamingHistogram, chooseRange } from './histogram.js';
 import type { OpsetRaise } from './opset.js';
-import { type QuantLayer, type QuantPlan, correctBias } from './plan.js';
+import { type QuantLayer, type QuantPlan, biasCorrection } from './plan.js';
 
 /**
  * The data-driven steps of `mbn quantize`, each an ONNX Runtime run over in-memory copies of the model (emit.ts):
@@ -69,11 +69,9 @@ export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRai
     const s = sums.get(l.input);
     if (!settings.biasCorrection || l.op !== 'Conv' || !s || !s.n) continue;
     const means = Float64Array.from(s.sum, (v) => v / s.n);
-    const before = l.bias ?? new Float64Array(l.weight!.dims[0]);
-    const after = correctBias(l, means);
+    l.correction = biasCorrection(l, means);
     let most = 0;
-    for (let o = 0; o < after.length; o++) most = Math.max(most, Math.abs(after[o] - before[o]));
-    l.bias = after;
+    for (const c of l.correction) most = Math.max(most, Math.abs(c));
     l.biasCorrection = most;
   }
 }
