@@ -1,7 +1,7 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { type Ort, loadOrt } from '../bench/run.js';
 import { matchName } from '../budget/glob.js';
-import { type OutputCheck, verifyOutputs } from '../calibrate/collect.js';
+import { verifyOutputs } from '../calibrate/collect.js';
 import { graphInputs, loadCalibration } from '../calibrate/inputs.js';
 import { splitBatches } from '../calibrate/run.js';
 import { MbnError, quote } from '../errors.js';
@@ -14,11 +14,14 @@ import { emitModel } from '../quantize/emit.js';
 import { equalize } from '../quantize/equalize.js';
 import type { RangeMethod } from '../quantize/histogram.js';
 import { type OpsetRaise, raiseOpset } from '../quantize/opset.js';
-import { type QuantPlan, checkQuantizable, planQuantization } from '../quantize/plan.js';
+import { checkQuantizable, planQuantization } from '../quantize/plan.js';
+import type { QuantizeSummary } from '../quantize/summary.js';
 import { calibrateRanges, keepSensitiveFloat, measureSensitivity } from '../quantize/run.js';
 import { type QuantizeJson, quantizeJson } from '../report/quantize-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
+
+export type { QuantizeSummary };
 
 export interface QuantizeOptions extends ShapeOptions, ValueOptions {
   /** Output model (default: `<model>.int8.onnx` beside the input). */
@@ -42,22 +45,6 @@ export interface QuantizeOptions extends ShapeOptions, ValueOptions {
   /** Only layers whose node name matches one of these globs (`*` matches any text); others stay float. */
   include?: string[];
   exclude?: string[];
-}
-
-export interface QuantizeSummary {
-  input: string;
-  output: string;
-  plan: QuantPlan;
-  raise: { from: number; to: number; changed: number } | null;
-  settings: { method: RangeMethod; percentile: number | null; equalize: boolean; biasCorrection: boolean; activations: 'uint8'; weights: 'int8 per channel' };
-  calibration: { source: string; kind: 'folder' | 'random'; batches: number; fitBatches: number; verifyBatches: number; heldBack: boolean };
-  /** Per graph output, the written model against the input on the held-back batches (null: not run). */
-  outputs: OutputCheck[] | null;
-  maxError: { limit: number; met: boolean; probes: number } | null;
-  /** Stored bytes of the constants (initializers and Constant nodes) before and after. */
-  weightBytes: { before: number; after: number | null };
-  fileBytes: { before: number; after: number | null };
-  notes: string[];
 }
 
 export function defaultQuantizedOutput(input: string): string {

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import type { QuantizeSummary } from '../api/quantize.js';
+import type { QuantizeSummary } from '../quantize/summary.js';
 import type { OutputCheck } from '../calibrate/collect.js';
 import { terminalText } from './safe-text.js';
 import { outputVerdict } from './separate-report.js';
