@@ -14,6 +14,7 @@ import { mulberry32 } from '../src/util/random.js';
 import { buildModel } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt, relativeError } from './helpers/ort.js';
+import { checkModel, pythonOnnx } from './helpers/python.js';
 
 const ort = loadOrt();
 const needsOrt = ort ? it : it.skip;
@@ -43,7 +44,7 @@ function weights(n: number, perChannel: number, seed: number): number[] {
 function chainModel(): Uint8Array {
   return buildModel({
     inputs: [{ name: 'x', shape: [1, 4, 8, 8] }],
-    outputs: ['y'],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 3, 8, 8] }],
     initializers: [
       { name: 'wa', dtype: 1, dims: [8, 4, 3, 3], values: weights(288, 36, 1) },
       { name: 'ba', dtype: 1, dims: [8], values: weights(8, 1, 2) },
@@ -261,10 +262,13 @@ describe('mbn quantize on a built chain (opset 9, raised to 13)', () => {
       expect(Array.from(new Float32Array(Uint8Array.from(readTensorBytes(written, ws)).buffer))).toEqual(scales.map((v) => Math.fround(v)));
       expect(Array.from(new Int8Array(Uint8Array.from(readTensorBytes(written, wq)).buffer))).toEqual(wd.map((w, i) => Math.max(-127, Math.min(127, roundHalfEven(w / scales[Math.floor(i / 6)])))));
       expect(written.opsetImports.get('')).toBe(13);
+      expect(written.irVersion).toBe(7);
       expect(written.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length).toBe(4);
     } finally {
       written.source.close();
     }
+    // onnx.checker (full check) accepts the written model, as it accepts the input.
+    if (pythonOnnx()) expect([checkModel(input), checkModel(output)]).toEqual([null, null]);
     // Every layer's own error is measured; equalization and bias correction are reported.
     for (const l of j.layers) expect(l.error).toBeGreaterThan(0);
     expect(j.equalization.pairs.length).toBe(2);
@@ -316,11 +320,21 @@ describe('mbn quantize composes and refuses bad input in one line', () => {
     const relu = join(dir, 'relu.onnx');
     writeFileSync(relu, buildModel({ inputs: [{ name: 'x', shape: [1, 2] }], outputs: ['y'], nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] }));
     calibrationFolder(join(dir, 'wrong'), [1, 4, 9, 9], 2, 1);
+    const upsample = join(dir, 'upsample.onnx');
+    writeFileSync(upsample, buildModel({
+      inputs: [{ name: 'x', shape: [1, 1, 2, 2] }],
+      outputs: ['y'],
+      initializers: [{ name: 'w', dtype: 1, dims: [1, 1, 1, 1], values: [2] }, { name: 's', dtype: 1, dims: [4], values: [1, 1, 2, 2] }],
+      nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['c'] }, { op: 'Upsample', name: 'up', inputs: ['c', 's'], outputs: ['y'] }],
+      opset: 9,
+      irVersion: 4,
+    }));
     const cases: [string[], RegExp][] = [
       [[once], /^mbn: the model is quantized already \(it has QuantizeLinear node .*\); quantize its float original$/],
       [[relu], /^mbn: nothing to quantize: the model has no Conv, ConvTranspose, Gemm or MatMul with constant weights$/],
       [[fixture('edge/float64.onnx')], /^mbn: nothing to quantize: no float32 conv or matmul weights \(the weights are float64\)$/],
       [[fixture('edge/external_data.onnx')], /^mbn: the model keeps its weights in external data files/],
+      [[upsample], /^mbn: per-channel int8 needs opset 13 and the model is opset 9: Upsample \(node 'up'\) means something else at opset 13$/],
       [[input, '--calibrate', join(dir, 'wrong')], /^mbn: .*00\.npy' has shape \(1, 4, 9, 9\) but input 'x' is \[1, 4, 8, 8\]$/],
     ];
     for (const [args, message] of cases) {

@@ -239,7 +239,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
       await runCalibrate(opts);
     });
 
-  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn check\n${EXIT_CODES}`);
+  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn quantize model.onnx --calibrate calib/ -o model.int8.onnx\n  mbn check\n${EXIT_CODES}`);
   for (const cmd of program.commands) {
     const example = EXAMPLES[cmd.name()];
     if (example) cmd.addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES}`);
@@ -263,6 +263,7 @@ Exit codes: 0 success, 1 a budget is exceeded (or a check failed), 2 usage error
 const EXAMPLES: Record<string, string> = {
   analyze: 'mbn analyze model.onnx --input input:1x3x224x224 --top 10 --max-macs 600M',
   separate: 'mbn separate model.onnx -o model.separated.onnx --min-reduction 50% --dry-run',
+  quantize: 'mbn quantize model.onnx --calibrate calib/ --input x:1x3x224x224 --max-error 0.05 -o model.int8.onnx',
   advise: 'mbn advise model.onnx --fail-on warning',
   rewrite: 'mbn rewrite model.onnx --hard-swish -o model.hardswish.onnx',
   check: 'mbn check --baseline main.json --max-increase 2%',
