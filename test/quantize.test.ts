@@ -270,7 +270,7 @@ describe('mbn quantize on a built chain (opset 9, raised to 13)', () => {
     // onnx.checker (full check) accepts the written model, as it accepts the input.
     if (pythonOnnx()) expect([checkModel(input), checkModel(output)]).toEqual([null, null]);
     // Every layer's own error is measured; equalization and bias correction are reported.
-    for (const l of j.layers) expect(l.error).toBeGreaterThan(0);
+    for (const l of j.layers) expect(l.ownError).toBeGreaterThan(0);
     expect(j.equalization.pairs.length).toBe(2);
   });
 
@@ -287,7 +287,7 @@ describe('mbn quantize on a built chain (opset 9, raised to 13)', () => {
     const kept = j.layers.filter((l: { why: string | null }) => l.why?.startsWith('kept float by --max-error'));
     expect(kept.length).toBeGreaterThan(0);
     // The layers kept float are the ones with the largest own error.
-    const ranked = [...all.layers].sort((a, b) => b.error - a.error).map((l) => l.name);
+    const ranked = [...all.layers].sort((a, b) => b.ownError - a.ownError).map((l) => l.name);
     expect(kept.map((l: { name: string }) => l.name).sort()).toEqual(ranked.slice(0, kept.length).sort());
     // --exclude keeps a layer float with its reason.
     const ex = quantizeJson([input, '-o', join(dir, 'c.onnx'), '--calibrate', join(dir, 'calib'), '--exclude', 'B']);

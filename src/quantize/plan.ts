@@ -54,7 +54,7 @@ export interface QuantLayer {
   /** The largest |correction| (null: not corrected). */
   biasCorrection: number | null;
   /** Relative error of this layer's output quantized alone (its own input and weights), on held-back batches. */
-  localError: number | null;
+  ownError: number | null;
 }
 
 export interface QuantPlan {
@@ -122,7 +122,7 @@ export function planQuantization(model: Model, select: (name: string) => string 
     const name = layerName(node, index);
     const layer: QuantLayer = {
       name, node, index, op: node.opType, input: node.inputs[1 - weightInput], weightInput, weightSource: src, weight: null, axis: 0, group: 1,
-      bias: null, correction: null, biasSource: null, precision: 'float32', why: null, equalizedWith: [], biasCorrection: null, localError: null,
+      bias: null, correction: null, biasSource: null, precision: 'float32', why: null, equalizedWith: [], biasCorrection: null, ownError: null,
     };
     layers.push(layer);
     const t = src.tensor;

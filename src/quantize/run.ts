@@ -129,7 +129,7 @@ export async function measureSensitivity(ort: Ort, plan: QuantPlan, raise: Opset
   } finally {
     await session.release();
   }
-  for (const [l, e] of acc) l.localError = e.yy > 0 ? Math.sqrt(e.dd / e.yy) : Math.sqrt(e.dd);
+  for (const [l, e] of acc) l.ownError = e.yy > 0 ? Math.sqrt(e.dd / e.yy) : Math.sqrt(e.dd);
 }
 
 /** The quantized model's bytes, as emitted now. */
@@ -148,7 +148,7 @@ export function worstError(outputs: OutputCheck[]): number {
  * chosen, and the number of probes.
  */
 export async function keepSensitiveFloat(ort: Ort, original: string, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], maxError: number): Promise<{ outputs: OutputCheck[]; probes: number; met: boolean }> {
-  const ranked = plan.layers.filter((l) => l.precision === 'int8').sort((a, b) => (b.localError ?? 0) - (a.localError ?? 0));
+  const ranked = plan.layers.filter((l) => l.precision === 'int8').sort((a, b) => (b.ownError ?? 0) - (a.ownError ?? 0));
   const why = `kept float by --max-error ${maxError} (among the most sensitive layers)`;
   const setK = (k: number) => ranked.forEach((l, i) => ((l.precision = i < k ? 'float32' : 'int8'), (l.why = i < k ? why : null)));
   let probes = 0;

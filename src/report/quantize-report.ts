@@ -19,7 +19,7 @@ export interface QuantizeJson {
     /** Input activation range [lo, hi] (uint8 per tensor); null when the layer stayed float before calibration. */
     range: [number, number] | null;
     /** Relative error of this layer's output when it alone is quantized, on the held-back batches. */
-    error: number | null;
+    ownError: number | null;
     /** Why the layer stayed float (null when int8). */
     why: string | null;
     equalizedWith: string[];
@@ -50,7 +50,7 @@ export function quantizeJson(s: QuantizeSummary): QuantizeJson {
         op: l.op,
         precision: l.precision,
         range: r ? [r.lo, r.hi] : null,
-        error: l.localError,
+        ownError: l.ownError,
         why: l.why,
         equalizedWith: l.equalizedWith,
         biasCorrection: l.biasCorrection,
@@ -96,7 +96,7 @@ export function renderQuantize(s: QuantizeSummary, format: 'table' | 'json' | 'm
     l.op,
     l.precision,
     l.range ? `[${num(l.range[0])}, ${num(l.range[1])}]` : '-',
-    fixed(l.error),
+    fixed(l.ownError),
     l.equalizedWith.length ? 'yes' : '',
     l.biasCorrection === null ? '' : num(l.biasCorrection),
     l.why ? terminalText(l.why) : '',
