@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import onnx
+import onnx.version_converter
 import onnxruntime as ort
 from onnx import numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -99,14 +100,16 @@ def ort_static(model, calib, out, method, pre=False):
         keep = []
         for node in m.graph.node:
             if node.op_type == 'Constant' and len(node.attribute) == 1 and node.attribute[0].name == 'value':
-                t = onnx.TensorProto()
-                t.CopyFrom(node.attribute[0].t)
-                t.name = node.output[0]
-                m.graph.initializer.append(t)
+                weight = onnx.TensorProto()
+                weight.CopyFrom(node.attribute[0].t)
+                weight.name = node.output[0]
+                m.graph.initializer.append(weight)
             else:
                 keep.append(node)
         del m.graph.node[:]
         m.graph.node.extend(keep)
+        # Per-channel QDQ needs opset 13; quantize_static writes `axis` at the model's opset 9 anyway (an invalid model).
+        m = onnx.version_converter.convert_version(m, 13)
         prepared = out + '.pre.onnx'
         onnx.save(m, prepared)
         model = prepared
@@ -124,8 +127,8 @@ variants = {
     'mbn quantize --method percentile': lambda kind, m, c, o, shape: mbn(m, c, o, shape, ['--method', 'percentile'])[0],
     'ORT quantize_static MinMax': lambda kind, m, c, o, shape: ort_static(m, c, o, CalibrationMethod.MinMax),
     'ORT quantize_static Percentile': lambda kind, m, c, o, shape: ort_static(m, c, o, CalibrationMethod.Percentile),
-    'ORT quantize_static MinMax, Constants as initializers': lambda kind, m, c, o, shape: ort_static(m, c, o, CalibrationMethod.MinMax, True),
-    'ORT quantize_static Percentile, Constants as initializers': lambda kind, m, c, o, shape: ort_static(m, c, o, CalibrationMethod.Percentile, True),
+    'ORT quantize_static MinMax, Constants as initializers, opset 13': lambda kind, m, c, o, shape: ort_static(m, c, o, CalibrationMethod.MinMax, True),
+    'ORT quantize_static Percentile, Constants as initializers, opset 13': lambda kind, m, c, o, shape: ort_static(m, c, o, CalibrationMethod.Percentile, True),
 }
 only = os.environ.get('EVAL_ONLY')
 for name, run in variants.items():
