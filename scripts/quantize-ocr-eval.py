@@ -123,7 +123,10 @@ float_words = read_words(REC)
 float_maps = det_maps(DET)
 ok_float = sum(a == b for a, b in zip(float_words, words))
 variants = {
-    'mbn quantize (mse)': lambda kind, m, c, o, shape: mbn(m, c, o, shape)[0],
+    'mbn quantize': lambda kind, m, c, o, shape: mbn(m, c, o, shape)[0],
+    'mbn quantize --no-bias-correction': lambda kind, m, c, o, shape: mbn(m, c, o, shape, ['--no-bias-correction'])[0],
+    'mbn quantize --no-equalize': lambda kind, m, c, o, shape: mbn(m, c, o, shape, ['--no-equalize'])[0],
+    'mbn quantize --method mse': lambda kind, m, c, o, shape: mbn(m, c, o, shape, ['--method', 'mse'])[0],
     'mbn quantize --method percentile': lambda kind, m, c, o, shape: mbn(m, c, o, shape, ['--method', 'percentile'])[0],
     'ORT quantize_static MinMax': lambda kind, m, c, o, shape: ort_static(m, c, o, CalibrationMethod.MinMax),
     'ORT quantize_static Percentile': lambda kind, m, c, o, shape: ort_static(m, c, o, CalibrationMethod.Percentile),

@@ -116,7 +116,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--force', 'overwrite an existing output file', false)
     .option('--calibrate <dir|random:N>', 'calibration data: a folder of .npy batches (one per input, or one subfolder per input), or N seeded Gaussian batches (default random:8)')
     .option('--seed <n>', 'seed for --calibrate random:N', parseNonNegativeInt('--seed'), 0)
-    .addOption(new Option('--method <method>', 'activation range: minmax, percentile, or the clip with the least squared error (mse)').choices(['minmax', 'percentile', 'mse']).default('mse'))
+    .addOption(new Option('--method <method>', 'activation range: the observed extremes (minmax), percentile, or the clip with the least squared error (mse)').choices(['minmax', 'percentile', 'mse']).default('minmax'))
     .option('--percentile <p>', 'with --method percentile: the percentile kept (default 99.99)', parsePositiveNumber('--percentile'))
     .option('--no-equalize', 'skip cross-layer equalization')
     .option('--no-bias-correction', 'skip the empirical bias correction')
