@@ -82,8 +82,10 @@ describe('the packed package', () => {
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('bin/mbn.js');
+    expect(files).toContain('bin/package.json');
     expect(files).toContain('dist/mbn.cjs');
-    const other = files.filter((f) => !/^(bin\/mbn\.js|dist\/.+\.(js|d\.ts|cjs|cjs\.cache)|README\.md|package\.json|LICENSE)$/.test(f));
+    expect(files).toContain('dist/mbn-analyze.cjs');
+    const other = files.filter((f) => !/^(bin\/mbn\.js|bin\/package\.json|dist\/.+\.(js|d\.ts|cjs|cjs\.cache)|README\.md|package\.json|LICENSE)$/.test(f));
     expect(other).toEqual([]);
   });
 

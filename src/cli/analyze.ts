@@ -12,7 +12,7 @@ import { type Format, renderCsv, renderJson, renderMarkdown, renderTable, stream
 import { terminalText } from '../report/safe-text.js';
 import { describeLimit } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './output.js';
+import { terminal, write } from './output.js';
 
 export interface AnalyzeOptions {
   input?: Map<string, number[]>;
@@ -50,9 +50,9 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   }
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
   const { report, modules, profile } = analyzeFile(path, options);
-  const style = makeStyle(process.stdout, options.color);
+  const style = makeStyle(terminal(1), options.color);
   // On a terminal the layer table fits its width; piped, every column at full width.
-  const width = process.stdout.isTTY ? process.stdout.columns || null : null;
+  const width = terminal(1).isTTY ? process.stdout.columns || null : null;
   const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules, width };
   const extra = modules ? { modules: modules.rows } : {};
   if (options.format === 'json' && options.output === undefined) {
@@ -82,7 +82,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   }
   const results = checkLimits(report.totals, options.limits);
   const failed = results.filter((r) => !r.passed);
-  const err = makeStyle(process.stderr, options.color);
+  const err = makeStyle(terminal(2), options.color);
   for (const r of failed) write(2, `${err.red('✖')} ${describeLimit(r)}\n`);
   // Budgets on an incomplete analysis fail: a figure mbn could not compute never passes a gate.
   const gated = results.length > 0 || options.maxLatency !== undefined;

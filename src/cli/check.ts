@@ -9,7 +9,7 @@ import {
   renderCheckTable,
 } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './output.js';
+import { terminal, write } from './output.js';
 
 export interface CheckCliOptions extends CheckOptions {
   format: BudgetFormat;
@@ -19,10 +19,10 @@ export interface CheckCliOptions extends CheckOptions {
 /** Runs `mbn check`; returns whether any budget is exceeded or any configured model is missing or could not be checked. */
 export function runCheck(options: CheckCliOptions): { budgetsExceeded: boolean } {
   const { result, configFile, unbudgeted } = checkModels(options);
-  const style = makeStyle(process.stdout, options.color);
+  const style = makeStyle(terminal(1), options.color);
   const text = options.format === 'json' ? renderCheckJson(result) : options.format === 'md' ? renderCheckMarkdown(result) : renderCheckTable(result, style);
   write(1, text);
-  const err = makeStyle(process.stderr, options.color);
+  const err = makeStyle(terminal(2), options.color);
   if (options.format !== 'table') {
     // stdout is a document: people still get the failures, on stderr.
     for (const r of result.checks) if (!r.passed) write(2, `${err.red('✖')} ${checkLine(r)}\n`);

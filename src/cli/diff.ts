@@ -5,7 +5,7 @@ import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { renderDiffHtml } from '../report/html-diff-report.js';
 import { type BudgetFormat, renderDiffJson, renderDiffMarkdown, renderDiffTable } from '../report/budget-report.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './output.js';
+import { terminal, write } from './output.js';
 
 export interface DiffOptions {
   input?: Map<string, number[]>;
@@ -38,7 +38,7 @@ export function runDiff(basePath: string, headPath: string, options: DiffOptions
       ? renderDiffJson(diff)
       : options.format === 'md'
         ? renderDiffMarkdown(diff, view)
-        : renderDiffTable(diff, view, makeStyle(process.stdout, options.color));
+        : renderDiffTable(diff, view, makeStyle(terminal(1), options.color));
   if (options.output !== undefined) {
     const bytes = Buffer.from(text);
     writePieces({ path: options.output, force: options.force ?? false, protect: [basePath, headPath] }, [bytes], new BufferSource(bytes));

@@ -4,8 +4,7 @@ import { MbnError, oneLine, quote } from '../errors.js';
 import { write } from './output.js';
 import { exitCode } from './exit-code.js';
 import { collectOpType, parseFraction, parseInputSpec, parseInputValue, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
-
-const VERSION = '0.1.0';
+import { VERSION } from '../version.js';
 
 function limitOptions(cmd: Command): Command {
   for (const m of METRICS) {

@@ -1,7 +1,7 @@
 import { rewriteFile, type RewriteOptions } from '../api/rewrite.js';
 import { renderRewriteJson, renderRewriteMarkdown, renderRewriteTable } from '../report/rewrite-report.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './output.js';
+import { terminal, write } from './output.js';
 
 export interface RewriteCliOptions extends RewriteOptions {
   input?: Map<string, number[]>;
@@ -12,6 +12,6 @@ export interface RewriteCliOptions extends RewriteOptions {
 /** Runs `mbn rewrite`: the API's rewrite, rendered. */
 export async function runRewrite(path: string, opts: RewriteCliOptions): Promise<void> {
   const summary = await rewriteFile(path, opts);
-  const text = opts.format === 'json' ? renderRewriteJson(summary) : opts.format === 'md' ? renderRewriteMarkdown(summary) : renderRewriteTable(summary, makeStyle(process.stdout, opts.color));
+  const text = opts.format === 'json' ? renderRewriteJson(summary) : opts.format === 'md' ? renderRewriteMarkdown(summary) : renderRewriteTable(summary, makeStyle(terminal(1), opts.color));
   write(1, text);
 }
