@@ -10,6 +10,7 @@ import { equalize } from '../src/quantize/equalize.js';
 import { StreamingHistogram, chooseRange, expectedError, roundHalfEven, uint8Params } from '../src/quantize/histogram.js';
 import { biasCorrection, channelMaxAbs, int8Bias, planQuantization, quantizeWeight } from '../src/quantize/plan.js';
 import { PieceSource, piecesLength } from '../src/onnx/splice.js';
+import { inferModel } from '../src/shape/infer.js';
 import { mulberry32 } from '../src/util/random.js';
 import { buildModel } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
@@ -168,7 +169,7 @@ describe('cross-layer equalization (DFQ)', () => {
       ],
     });
     const model = readModelBytes(bytes);
-    const plan = planQuantization(model, () => null);
+    const plan = planQuantization(model, inferModel(model), () => null);
     equalize(plan);
     const s = [Math.sqrt(4 * 0.5) / 0.5, Math.sqrt(0.25 * 2) / 2];
     const [a, b] = plan.layers;
@@ -189,7 +190,7 @@ describe('cross-layer equalization (DFQ)', () => {
   it('takes depthwise → pointwise directly, skips a pair with Clip (ReLU6) between, and keeps the chain equivalent', async () => {
     const bytes = chainModel();
     const model = readModelBytes(bytes);
-    const plan = planQuantization(model, () => null);
+    const plan = planQuantization(model, inferModel(model), () => null);
     equalize(plan);
     expect(plan.equalizedPairs.map((p) => [p.first, p.second, p.through])).toEqual([
       ['A', 'B', 'relu'],
@@ -215,7 +216,8 @@ describe('bias correction', () => {
       ],
       nodes: [{ op: 'Conv', name: 'A', inputs: ['x', 'w', 'b'], outputs: ['y'] }],
     });
-    const plan = planQuantization(readModelBytes(bytes), () => null);
+    const model = readModelBytes(bytes);
+    const plan = planQuantization(model, inferModel(model), () => null);
     // s = 1/127: 0.3 → round(38.1) = 38 → 38/127; the error 38/127 − 0.3 times the mean 2 of channel 1.
     const layer = plan.layers[0];
     layer.correction = biasCorrection(layer, Float64Array.from([5, 2]));

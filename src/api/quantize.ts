@@ -65,7 +65,8 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
   const output = opts.output ?? defaultQuantizedOutput(path);
   const model = readModel(path);
   try {
-    checkQuantizable(model);
+    let shapes = inferModel(model, infer);
+    checkQuantizable(model, shapes);
     const target: WriteTarget = { path: output, force: opts.force ?? false, protect: [path] };
     checkTarget(target);
     let ort: Ort;
@@ -81,8 +82,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       if (exclude.some((p) => matchName(p, name))) return 'matched by --exclude';
       return null;
     };
-    const plan = planQuantization(model, select);
-    let shapes = inferModel(model, infer);
+    const plan = planQuantization(model, shapes, select);
     const notes: string[] = [];
     const spec = opts.calibrate ?? 'random:8';
     if (opts.calibrate === undefined) notes.push('no --calibrate: the ranges come from 8 random batches, which say little about a trained model; give a folder of real inputs (.npy)');

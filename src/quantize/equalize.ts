@@ -20,7 +20,8 @@ export function equalize(plan: QuantPlan): void {
   const readers = readersOf(model);
   const outputs = new Set(model.graph.outputs.map((o) => o.name));
   const convOf = new Map<string, QuantLayer>();
-  for (const l of plan.layers) if (l.op === 'Conv' && l.weight) convOf.set(l.node.outputs[0], l);
+  for (const l of plan.layers) if (l.kind === 'conv' && !l.transposed && l.weight) convOf.set(l.node.outputs[0], l);
+  const layerOf = new Map([...convOf.values()].map((l) => [l.node, l]));
   const pairs: { a: QuantLayer; b: QuantLayer; through: string | null; total: Float64Array }[] = [];
   for (const a of convOf.values()) {
     let value = a.node.outputs[0];
@@ -30,7 +31,7 @@ export function equalize(plan: QuantPlan): void {
     const op = next[0].opType;
     if (op === 'Relu' || op === 'Clip' || op === 'LeakyRelu' || op === 'HardSigmoid' || op === 'Sigmoid' || op === 'Mul') {
       const after = readers.get(next[0].outputs[0]) ?? [];
-      const b = after.length === 1 && after[0].opType === 'Conv' ? [...convOf.values()].find((l) => l.node === after[0]) : undefined;
+      const b = after.length === 1 ? layerOf.get(after[0]) : undefined;
       if (op !== 'Relu') {
         if (b) plan.notEqualized.push({ first: a.name, second: b.name, why: `${op} between them is not positively homogeneous (see README: Quantize)` });
         continue;
@@ -40,8 +41,7 @@ export function equalize(plan: QuantPlan): void {
       if (outputs.has(value)) continue;
       next = after;
     }
-    if (next.length !== 1 || next[0].opType !== 'Conv') continue;
-    const b = [...convOf.values()].find((l) => l.node === next[0]);
+    const b = next.length === 1 ? layerOf.get(next[0]) : undefined;
     if (!b || b.input !== value) continue;
     const channels = a.weight!.dims[0];
     if (b.weight!.dims[1] * b.group !== channels) continue;

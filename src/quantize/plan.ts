@@ -5,6 +5,7 @@ import { hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { decodeFloats } from '../tensor/float.js';
+import type { InferResult, LayerRecord } from '../shape/infer.js';
 import { type Range, roundHalfEven } from './histogram.js';
 
 /**
@@ -13,10 +14,8 @@ import { type Range, roundHalfEven } from './histogram.js';
  * float. The emitter (emit.ts) turns it into QDQ nodes; run.ts fills the ranges, corrections and errors from data.
  */
 
-/** Ops whose weight input (input 1) is quantized int8 per output channel. */
-const WEIGHTED = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-/** Ops that mean the model is quantized already. */
-const QUANTIZED = new Set(['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger', 'QLinearAdd', 'QLinearMul', 'QGemm']);
+/** Ops (other than convs and matmuls, which their traits name) that mean the model is quantized already. */
+const QUANTIZED = new Set(['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'QLinearAdd', 'QLinearMul', 'QGemm']);
 
 export interface FloatTensor {
   dims: number[];
@@ -32,6 +31,9 @@ export interface QuantLayer {
   node: Node;
   index: number;
   op: string;
+  /** What the node is, from its op rule's traits (ops/define.ts): a conv (transposed or not) or a matrix product. */
+  kind: 'conv' | 'matmul';
+  transposed: boolean;
   /** The activation input (input 0; for MatMul the operand that is not the weight). */
   input: string;
   weightInput: number;
@@ -95,68 +97,106 @@ export function readFloat(model: Model, t: TensorRef): FloatTensor {
   return { dims: t.dims.slice(), data: decodeFloats(readTensorBytes(model, t), 'float32') };
 }
 
-/** Refuses, in one line each, what quantize cannot take: quantized already, external data, nothing to quantize. */
-export function checkQuantizable(model: Model): void {
-  const q = model.graph.nodes.find((n) => QUANTIZED.has(n.opType));
+/** Refuses, in one line each, what quantize cannot take: quantized already, external data. */
+export function checkQuantizable(model: Model, shapes: InferResult): void {
+  const quantized = (r: LayerRecord) =>
+    QUANTIZED.has(r.node.opType) || (r.traits?.kind === 'conv' && r.traits.form !== 'float') || (r.traits?.kind === 'matmul' && r.traits.form !== 'float');
+  const q = shapes.layers.find(quantized)?.node;
   if (q) throw new MbnError('unsupported', `the model is quantized already (it has ${q.opType} node ${quote(q.name || q.opType)}); quantize its float original`);
   if (hasExternalData(model)) throw new MbnError('unsupported', 'the model keeps its weights in external data files, which mbn quantize does not read yet; save it as one file (onnx.save_model(..., save_as_external_data=False))');
 }
 
 /**
- * Finds every Conv, ConvTranspose, Gemm and MatMul of the main graph with a constant weight; those it cannot
- * quantize stay float with the reason. `select` applies --include/--exclude.
+ * Finds every conv and matrix product of the main graph (by its traits: Conv, ConvTranspose, Gemm, MatMul) with a
+ * constant weight; those it cannot quantize stay float with the reason. `select` applies --include/--exclude.
  */
-export function planQuantization(model: Model, select: (name: string) => string | null): QuantPlan {
-  checkQuantizable(model);
+export function planQuantization(model: Model, shapes: InferResult, select: (name: string) => string | null): QuantPlan {
+  checkQuantizable(model, shapes);
   const sources = constantSources(model);
   const readers = readersOf(model);
   const layers: QuantLayer[] = [];
   const dtypes = new Set<number>();
-  model.graph.nodes.forEach((node, index) => {
-    if (!WEIGHTED.has(node.opType) || node.domain !== '') return;
-    let weightInput = 1;
-    if (node.opType === 'MatMul' && !sources.has(node.inputs[1]) && sources.has(node.inputs[0])) weightInput = 0;
+  const indexOf = new Map(model.graph.nodes.map((n, i) => [n, i]));
+  for (const record of shapes.layers) {
+    const node = record.node;
+    const index = indexOf.get(node);
+    const traits = record.traits;
+    if (index === undefined || !traits || node.domain !== '') continue;
+    if (traits.kind === 'conv' && traits.form !== 'float') continue;
+    if (traits.kind === 'matmul' && (traits.form !== 'float' || traits.general)) continue;
+    if (traits.kind !== 'conv' && traits.kind !== 'matmul') continue;
+    let weightInput = traits.kind === 'conv' ? traits.weight : traits.operands[1];
+    // A constant left operand (x·W written W·x is not per output channel): only the right one is a weight.
+    if (traits.kind === 'matmul' && !sources.has(node.inputs[weightInput])) {
+      if (sources.has(node.inputs[traits.operands[0]])) weightInput = traits.operands[0];
+      else continue; // activation × activation (attention): nothing to quantize per channel
+    }
     const weightName = node.inputs[weightInput];
     const src = sources.get(weightName) ?? null;
-    if (!src) return; // activation × activation (attention): nothing to quantize per channel
+    if (!src) continue;
     const name = layerName(node, index);
+    const transposed = traits.kind === 'conv' && traits.transposed;
+    const activation = traits.kind === 'conv' ? traits.input : traits.operands[0] === weightInput ? traits.operands[1] : traits.operands[0];
     const layer: QuantLayer = {
-      name, node, index, op: node.opType, input: node.inputs[1 - weightInput], weightInput, weightSource: src, weight: null, axis: 0, group: 1,
+      name, node, index, op: node.opType, kind: traits.kind, transposed, input: node.inputs[activation], weightInput, weightSource: src, weight: null, axis: 0, group: 1,
       bias: null, correction: null, biasSource: null, precision: 'float32', why: null, equalizedWith: [], biasCorrection: null, ownError: null,
     };
     layers.push(layer);
     const t = src.tensor;
     dtypes.add(t.dtype);
-    if (t.dtype !== DataType.FLOAT) return void (layer.why = `weights are ${dtypeName(t.dtype)} (mbn quantize reads float32 weights)`);
+    if (t.dtype !== DataType.FLOAT) {
+      layer.why = `weights are ${dtypeName(t.dtype)} (mbn quantize reads float32 weights)`;
+      continue;
+    }
     const dims = t.dims;
-    const group = Number(attrInt(node, 'group') ?? 1);
-    if (node.opType === 'Conv') layer.axis = 0;
-    else if (node.opType === 'ConvTranspose') {
-      if (group !== 1) return void (layer.why = 'grouped ConvTranspose (its output channels are not one weight axis)');
-      layer.axis = 1;
-    } else if (node.opType === 'Gemm') {
-      if (weightInput !== 1 || attrInt(node, 'transA')) return void (layer.why = 'Gemm with a transposed or constant first operand');
+    const why = (text: string) => void (layer.why = text);
+    if (dims.length < 2) {
+      why(`weight of rank ${dims.length}`);
+      continue;
+    }
+    if (traits.kind === 'conv') {
+      layer.group = traits.geometry.group;
+      if (transposed && layer.group !== 1) {
+        why('grouped ConvTranspose (its output channels are not one weight axis)');
+        continue;
+      }
+      layer.axis = transposed ? 1 : 0;
+    } else if (traits.gemm) {
+      if (weightInput !== traits.operands[1] || attrInt(node, 'transA')) {
+        why('Gemm with a transposed or constant first operand');
+        continue;
+      }
       layer.axis = attrInt(node, 'transB') ? 0 : 1;
     } else {
-      if (dims.length !== 2 || weightInput !== 1) return void (layer.why = 'MatMul weight that is not a 2-D right operand');
+      if (dims.length !== 2 || weightInput !== traits.operands[1]) {
+        why('MatMul weight that is not a 2-D right operand');
+        continue;
+      }
       layer.axis = 1;
     }
-    if (dims.length < 2) return void (layer.why = `weight of rank ${dims.length}`);
-    const shared = (readers.get(weightName) ?? []).length > 1;
-    if (shared) return void (layer.why = 'its weight is shared with another node (one int8 copy per use is not written)');
-    layer.group = group;
+    if ((readers.get(weightName) ?? []).length > 1) {
+      why('its weight is shared with another node (one int8 copy per use is not written)');
+      continue;
+    }
     layer.weight = readFloat(model, t);
-    const biasName = (node.opType === 'Conv' || node.opType === 'ConvTranspose') ? node.inputs[2] : undefined;
+    const biasName = traits.kind === 'conv' && traits.bias !== null ? node.inputs[traits.bias] : undefined;
     if (biasName) {
       const b = sources.get(biasName);
-      if (!b || b.tensor.dtype !== DataType.FLOAT) return void (layer.why = 'its bias is not a float32 constant');
+      if (!b || b.tensor.dtype !== DataType.FLOAT) {
+        layer.weight = null;
+        why('its bias is not a float32 constant');
+        continue;
+      }
       layer.bias = readFloat(model, b.tensor).data;
       layer.biasSource = (readers.get(biasName) ?? []).length === 1 ? b : null;
     }
     const excluded = select(name);
-    if (excluded) return void (layer.why = excluded);
+    if (excluded) {
+      why(excluded);
+      continue;
+    }
     layer.precision = 'int8';
-  });
+  }
   if (!layers.length) throw new MbnError('unsupported', 'nothing to quantize: the model has no Conv, ConvTranspose, Gemm or MatMul with constant weights');
   if (!layers.some((l) => l.weight)) {
     const kinds = [...dtypes].map((d) => dtypeName(d)).join(', ');

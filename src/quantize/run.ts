@@ -40,7 +40,7 @@ export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRai
   const graphInputs = new Set(plan.model.graph.inputs.map((i) => i.name));
   const fetched = tensors.filter((t) => !graphInputs.has(t));
   const histograms = new Map(tensors.map((t) => [t, new StreamingHistogram()]));
-  const convInputs = new Set(int8.filter((l) => l.op === 'Conv').map((l) => l.input));
+  const convInputs = new Set(int8.filter((l) => l.kind === 'conv' && !l.transposed).map((l) => l.input));
   const sums = new Map<string, { sum: Float64Array; n: number }>();
   const { bytes } = bytesOf(plan, raise, 'float', fetched);
   const session = await openChecked(ort, bytes, 'the equalized model', true, ALL_CORES);
@@ -67,7 +67,7 @@ export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRai
       continue;
     }
     const s = sums.get(l.input);
-    if (!settings.biasCorrection || l.op !== 'Conv' || !s || !s.n) continue;
+    if (!settings.biasCorrection || l.kind !== 'conv' || l.transposed || !s || !s.n) continue;
     const means = Float64Array.from(s.sum, (v) => v / s.n);
     l.correction = biasCorrection(l, means);
     let most = 0;
