@@ -7,6 +7,7 @@
  */
 export { analyze, type AnalyzeOptions } from './api/analyze.js';
 export { separate, type SeparateOptions } from './api/separate.js';
+export { quantize, type QuantizeOptions } from './api/quantize.js';
 export { check, type CheckOptions } from './api/check.js';
 export { diff, type DiffOptions } from './api/diff.js';
 export { bench, type BenchOptions } from './api/bench.js';
@@ -23,6 +24,7 @@ export type { Gap, OpBreakdown, Totals } from './cost/analyze.js';
 export type { ModuleCost } from './cost/modules.js';
 export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
 export type { TorchPlanJson, TorchPlanConv } from './rewrite/torch-plan.js';
+export type { QuantizeJson } from './report/quantize-report.js';
 export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
 export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
 export type { BenchJson, BenchRecord } from './report/bench-report.js';

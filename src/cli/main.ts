@@ -110,6 +110,30 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runSeparate } = await import('./separate.js');
     await runSeparate(path, opts);
   });
+  const quantize = program
+    .command('quantize')
+    .description('static int8 quantization to QDQ (int8 weights per output channel, uint8 activations), checked in ONNX Runtime')
+    .argument('<model>', 'ONNX model file (never modified)')
+    .option('-o, --output <file>', 'output model (default: <model>.int8.onnx beside the input)')
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--calibrate <dir|random:N>', 'calibration data: a folder of .npy batches (one per input, or one subfolder per input), or N seeded Gaussian batches (default random:8)')
+    .option('--seed <n>', 'seed for --calibrate random:N', parseNonNegativeInt('--seed'), 0)
+    .addOption(new Option('--method <method>', 'activation range: the observed extremes (minmax), percentile, or the clip with the least squared error (mse)').choices(['minmax', 'percentile', 'mse']).default('minmax'))
+    .option('--percentile <p>', 'with --method percentile: the percentile kept (default 99.99)', parsePositiveNumber('--percentile'))
+    .option('--no-equalize', 'skip cross-layer equalization')
+    .option('--no-bias-correction', 'skip the empirical bias correction')
+    .option('--max-error <e>', 'keep the most sensitive layers float until the worst output\'s relative error on the held-back batches is within e', parseFraction('--max-error'))
+    .option('--include <glob>', 'only layers whose node name matches (repeatable; * matches any text); the others stay float', collect, [])
+    .option('--exclude <glob>', 'keep layers whose node name matches float (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(quantize);
+  inputValueOption(quantize);
+  quantize.action(async (path: string, opts) => {
+    if (quantize.getOptionValueSource('seed') === 'cli' && !String(opts.calibrate ?? 'random:').startsWith('random:')) warn('--seed is ignored with --calibrate DIR');
+    const { runQuantize } = await import('./quantize.js');
+    await runQuantize(path, opts);
+  });
   const advise = program
     .command('advise')
     .description('MobileNet lessons as checks: separable convs, linear bottlenecks, inverted residual blocks, hard-swish, channel alignment')
@@ -217,7 +241,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
       await runCalibrate(opts);
     });
 
-  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn check\n${EXIT_CODES}`);
+  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn quantize model.onnx --calibrate calib/ -o model.int8.onnx\n  mbn check\n${EXIT_CODES}`);
   for (const cmd of program.commands) {
     const example = EXAMPLES[cmd.name()];
     if (example) cmd.addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES}`);
@@ -241,6 +265,7 @@ Exit codes: 0 success, 1 a budget is exceeded (or a check failed), 2 usage error
 const EXAMPLES: Record<string, string> = {
   analyze: 'mbn analyze model.onnx --input input:1x3x224x224 --top 10 --max-macs 600M',
   separate: 'mbn separate model.onnx -o model.separated.onnx --min-reduction 50% --dry-run',
+  quantize: 'mbn quantize model.onnx --calibrate calib/ --input x:1x3x224x224 --max-error 0.05 -o model.int8.onnx',
   advise: 'mbn advise model.onnx --fail-on warning',
   rewrite: 'mbn rewrite model.onnx --hard-swish -o model.hardswish.onnx',
   check: 'mbn check --baseline main.json --max-increase 2%',
