@@ -34,6 +34,8 @@ export interface LayerLink {
   outputShape: number[] | null;
   /** The first input is float32 (the only type ONNX Runtime's blocked-layout kernels take). */
   float32: boolean;
+  /** ONNX data type of each input (0 when unknown or omitted): which 8-bit type a quantized weight is. */
+  inputDtypes: number[];
   /** Integer and integer-list attributes (strides, pads, perm, axis, …), for the layout rules. */
   ints: Record<string, number[]>;
 }
@@ -49,8 +51,14 @@ function stateBytes(states: (TensorState | null)[], names: string[]): number | n
   return total;
 }
 
+/** Position of the weight of a conv, plain or quantized (QLinearConv's w is its input 3); -1 for other ops. */
+function convWeightIndex(op: string): number {
+  return op === 'Conv' || op === 'ConvInteger' ? 1 : op === 'QLinearConv' ? 3 : -1;
+}
+
 export function layerLinks(inferred: InferResult): LayerLink[] {
   return inferred.layers.map((l) => {
+    const w = convWeightIndex(l.node.opType);
     const groupAttr = l.node.attributes.find((a) => a.name === 'group');
     const group = groupAttr?.data.type === 'int' ? groupAttr.data.value : 1;
     const weightNames = new Set(l.weights.map((w) => w.name));
@@ -65,12 +73,13 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       outputBytes: stateBytes(l.outputs, l.node.outputs),
       weightInputs: l.node.inputs.filter((n) => weightNames.has(n)),
       group,
-      kernelSize: l.node.opType === 'Conv' ? (l.inputs[1]?.shape?.slice(2).reduce((a, b) => a * b, 1) ?? 0) : 0,
-      inChannels: l.node.opType === 'Conv' ? (l.inputs[0]?.shape?.[1] ?? 0) : 0,
+      kernelSize: w >= 0 ? (l.inputs[w]?.shape?.slice(2).reduce((a, b) => a * b, 1) ?? 0) : 0,
+      inChannels: w >= 0 ? (l.inputs[0]?.shape?.[1] ?? 0) : 0,
       folded: l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined),
       inputShapes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.shape ?? null) : null)),
       outputShape: l.outputs[0]?.shape ?? null,
       float32: l.inputs[0]?.dtype === DataType.FLOAT,
+      inputDtypes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.dtype ?? 0) : 0)),
       ints: Object.fromEntries(
         l.node.attributes.flatMap((a) => (a.data.type === 'int' ? [[a.name, [a.data.value]]] : a.data.type === 'ints' ? [[a.name, a.data.value]] : [])),
       ),

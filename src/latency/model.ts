@@ -1,8 +1,9 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
 import type { LayerLink } from './graph.js';
+import { type Int8Layer, planInt8 } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
-import type { DeviceProfile, OpClass } from './profile.js';
+import { type DeviceProfile, INT8_CLASSES, type Int8Class, type OpClass } from './profile.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
@@ -43,13 +44,16 @@ const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormali
 const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
 const HEAVY = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
+const CONVS = new Set(['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger']);
+const GEMMS = new Set(['Gemm', 'MatMul', 'QLinearMatMul', 'MatMulInteger', 'QGemm', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul']);
+
 export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
-  if (l.op === 'Conv' || l.op === 'ConvTranspose') {
+  if (CONVS.has(l.op)) {
     if (link && link.group > 1 && link.group === link.inChannels) return 'depthwise';
-    if (l.op === 'Conv' && link?.kernelSize === 1) return 'pointwise';
+    if (l.op !== 'ConvTranspose' && link?.kernelSize === 1) return 'pointwise';
     return 'conv';
   }
-  if (l.op === 'Gemm' || l.op === 'MatMul') return 'gemm';
+  if (GEMMS.has(l.op)) return 'gemm';
   // A pool is a per-channel reduction over a window, vectorised across channels as a depthwise conv is; at the
   // elementwise (Add) rate SqueezeNet's three MaxPools were predicted 3.6× slower than ORT runs them.
   if (POOLS.has(l.op)) return 'depthwise';
@@ -68,8 +72,8 @@ export type WeightSource = boolean | 'llc' | 'dram';
  * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
  * layer before has just written them), else at `memoryGBps`; weights as `weightsFrom` says.
  */
-export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false): { ms: number; bound: Bound } {
-  const computeUs = flops / (profile.gflops[cls] * 1e3);
+export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false, gflops = profile.gflops[cls]): { ms: number; bound: Bound } {
+  const computeUs = flops / (gflops * 1e3);
   const apart = weightsFrom !== false;
   const actGBps = activationBytes + (apart ? 0 : weightBytes) <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps;
   const weightGBps = weightsFrom === 'llc' ? profile.memoryGBps : (profile.weightGBps ?? profile.memoryGBps);
@@ -215,17 +219,53 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
   return profile.lastLevelCacheBytes !== undefined && bytes <= profile.lastLevelCacheBytes ? 'llc' : 'dram';
 }
 
+/**
+ * Time of a layer ONNX Runtime runs as an integer kernel or a quantize step (src/latency/int8.ts), at the profile's
+ * integer rates. A fused QDQ group moves 8-bit activations and weights: a quarter of the float bytes its op reads
+ * and writes in the model. Integer kernels with uint8 weights (U8U8) take `uint8WeightsSlowdown` times as long as
+ * with int8 ones, but for depthwise convs (their own kernel, not the GEMM).
+ */
+function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded' }>, cls: OpClass, flops: number, link: LayerLink | undefined, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
+  const rates = profile.int8!;
+  if (q.kind !== 'kernel') {
+    const elements = link?.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
+    const ns = q.kind === 'quantize' ? rates.quantizeNsPerElement : rates.dequantizeNsPerElement;
+    const workUs = (elements * ns) / 1e3;
+    const overheadUs = profile.overheadUs.elementwise;
+    return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : 'memory' };
+  }
+  const scale = q.qdq ? 0.25 : 1;
+  if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
+    const gops = q.kernel === 'conv-integer' ? rates.convIntegerGops : rates.matMulIntegerGops;
+    return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
+  }
+  if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
+  const slowdown = q.uint8Weights && cls !== 'depthwise' ? rates.uint8WeightsSlowdown : 1;
+  return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
+}
+
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
-export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals } {
+export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals; notes: string[] } {
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
-  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));
+  const graphOutputs = report.model.outputs.map((o) => o.name);
+  const int8 = planInt8(links, graphOutputs);
+  const notes: string[] = [];
+  const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded').length;
+  if (integerLayers > 0 && !profile.int8) {
+    notes.push(`device profile ${profile.name} has no integer-kernel figures: ${integerLayers} integer and quantize layers predicted at its float rates (mbn calibrate measures them)`);
+  }
+  // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
+  const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
+  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
     const link = links[i];
     const head = folded.get(i);
     const none = { bound: null, separation: null, convPath: null, layoutMs: 0 };
+    const q = profile.int8 ? int8[i] : null;
+    if (q?.kind === 'folded') return { latencyMs: 0, fusedInto: report.layers[q.head].name, ...none };
     if (head !== undefined) return { latencyMs: 0, fusedInto: report.layers[head].name, ...none };
     if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
@@ -238,7 +278,11 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
-    const k = geometry && path ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold, path) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+    const k = q
+      ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
+      : geometry && path
+        ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold, path)
+        : kernelTime(profile, cls, once, bytes - weights, weights, cold);
     const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
@@ -255,6 +299,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   return {
     layers,
     totals: { latencyMs: total, latencyIfSeparatedMs: total - saved, device: profile.name, calibrated: profile.calibrated },
+    notes,
   };
 }
 
@@ -265,8 +310,9 @@ export type LatencyReport = Omit<Report, 'layers' | 'totals'> & {
 };
 
 export function addLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): LatencyReport {
-  const { layers, totals } = predictLatency(report, links, profile);
+  const { layers, totals, notes } = predictLatency(report, links, profile);
   const out: LatencyReport = report;
+  out.notes.push(...notes);
   out.layers.forEach((l, i) => Object.assign(l, layers[i]));
   Object.assign(out.totals, totals);
   return out;
