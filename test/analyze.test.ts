@@ -315,7 +315,7 @@ describe('node order', () => {
 
 describe('--format csv --device: predicted latency columns', () => {
   const LAYER_HEAD =
-    'name,op,domain,scope,output_shapes,macs,other_flops,flops,params,weight_bytes,activation_bytes,multiplier,counted,reason,sep_M,sep_N,sep_kernel,sep_reduction,sep_macs_after,sep_params_after';
+    'name,op,domain,scope,output_shapes,macs,other_flops,flops,params,weight_bytes,activation_bytes,multiplier,counted,reason,sep_M,sep_N,sep_kernel,sep_reduction,sep_macs_after,sep_params_after,precision';
   const LATENCY_HEAD = ['latency_ms', 'latency_share', 'latency_bound', 'fused_into', 'sep_latency_after_ms'];
   interface TimedLayer {
     name: string;

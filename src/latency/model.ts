@@ -236,7 +236,7 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   }
   const scale = q.qdq ? 0.25 : 1;
   if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
-    const gops = q.kernel === 'conv-integer' ? rates.convIntegerGops : rates.matMulIntegerGops;
+    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link && link.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);

@@ -71,6 +71,8 @@ export interface Int8Rates {
   uint8WeightsSlowdown: number;
   /** ConvInteger (quantize_dynamic's conv: im2col then an integer GEMM, int32 out), GOP/s. */
   convIntegerGops: number;
+  /** A depthwise (or any grouped) ConvInteger: ORT expands and multiplies each group on its own, GOP/s. */
+  convIntegerDepthwiseGops: number;
   /** MatMulInteger (int32 out), GOP/s. */
   matMulIntegerGops: number;
   /** A QuantizeLinear (float32 → 8 bits) and a DequantizeLinear (8 bits → float32) that stay in the graph: ns per element. */
@@ -84,13 +86,14 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
   const g = r.gops;
   if (typeof g !== 'object' || g === null || Array.isArray(g)) bad(`"int8.gops" must be an object with ${INT8_CLASSES.join(', ')}`);
   for (const c of INT8_CLASSES) if (!positive((g as Record<string, unknown>)[c])) bad(`"int8.gops.${c}" must be a positive number (GOP/s)`);
-  for (const key of ['uint8WeightsSlowdown', 'convIntegerGops', 'matMulIntegerGops', 'quantizeNsPerElement', 'dequantizeNsPerElement'] as const) {
+  for (const key of ['uint8WeightsSlowdown', 'convIntegerGops', 'convIntegerDepthwiseGops', 'matMulIntegerGops', 'quantizeNsPerElement', 'dequantizeNsPerElement'] as const) {
     if (!positive(r[key])) bad(`"int8.${key}" must be a positive number`);
   }
   return {
     gops: Object.fromEntries(INT8_CLASSES.map((c) => [c, (g as Record<string, number>)[c]])) as Record<Int8Class, number>,
     uint8WeightsSlowdown: r.uint8WeightsSlowdown as number,
     convIntegerGops: r.convIntegerGops as number,
+    convIntegerDepthwiseGops: r.convIntegerDepthwiseGops as number,
     matMulIntegerGops: r.matMulIntegerGops as number,
     quantizeNsPerElement: r.quantizeNsPerElement as number,
     dequantizeNsPerElement: r.dequantizeNsPerElement as number,
