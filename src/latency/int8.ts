@@ -6,19 +6,20 @@ import type { LayerLink } from './graph.js';
  * selectors of ONNX Runtime 1.30 (`qdq_selectors.cc`, `qdq_selector_action_transformer.cc`); `test/latency-int8.test.ts`
  * checks them against the graph ORT itself writes out after optimizing. In a QDQ model (DequantizeLinear → op →
  * QuantizeLinear, what `quantize_static` writes) ORT fuses a group into one integer kernel when:
- *   - Conv: its input, its weight and its bias (when present) all come from DequantizeLinear nodes, and its only
- *     consumer is one QuantizeLinear (→ QLinearConv). A float bias (say, one shared through an Identity) keeps the
- *     conv in float, with the conversions around it;
- *   - MatMul, Gemm: both operands (and Gemm's bias) from DequantizeLinear; the QuantizeLinear after is optional
- *     (→ QLinearMatMul / QGemm, or MatMulIntegerToFloat when the output stays float);
- *   - Add, Mul, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax: every input from a
+ *   - Conv: its input and its weight come from DequantizeLinear nodes, its bias (when present) from one too or is a
+ *     constant (ORT's BiasQuantization quantizes a constant float bias first), and its only consumer is one
+ *     QuantizeLinear (→ QLinearConv);
+ *   - MatMul, Gemm: both operands from DequantizeLinear (Gemm's bias as a conv's); the QuantizeLinear after is
+ *     optional (→ QLinearMatMul / QGemm, or MatMulIntegerToFloat when the output stays float);
+ *   - Add, Mul, Where, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax: every input from a
  *     DequantizeLinear and one QuantizeLinear after (→ the com.microsoft QLinear* op);
- *   - MaxPool, Reshape, Transpose, Squeeze, Unsqueeze, Flatten: the same shape, the DequantizeLinear/QuantizeLinear
- *     pair is dropped and the op runs on the 8-bit tensor.
+ *   - MaxPool, Resize, Gather, Reshape, Transpose, Squeeze, Unsqueeze, Split: the DequantizeLinear/QuantizeLinear pair
+ *     is dropped and the op runs on the 8-bit tensor.
  * Only 8-bit activations are taken. ORT gives each consumer its own copy of a shared DequantizeLinear, so a
  * DequantizeLinear costs nothing when every reader is fused, and runs once otherwise; a QuantizeLinear right after
- * a fused op is part of its kernel. The rest stay as they are: QuantizeLinear and DequantizeLinear nodes that run
- * (ORT never folds a DequantizeLinear of a constant weight ahead of time), float ops between them.
+ * a fused op is part of its kernel. A QuantizeLinear of a constant is folded when the model loads; a
+ * DequantizeLinear of one is not (ORT keeps them for the QDQ fusions), so it runs when its reader stays in float.
+ * The rest stay as they are: conversions that run, float ops between them.
  *
  * QOperator models (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, the com.microsoft QLinear* ops) already
  * name their kernels.
@@ -31,11 +32,14 @@ export type Int8Layer =
   /** The layer is part of the integer kernel of layer `head`. */
   | { kind: 'folded'; head: number }
   /** A QuantizeLinear / DequantizeLinear that runs as a conversion of its own. */
-  | { kind: 'quantize' | 'dequantize' };
+  | { kind: 'quantize' | 'dequantize' }
+  /** A QuantizeLinear of a constant: computed when the model loads. */
+  | { kind: 'constant' };
 
 const GEMM_LIKE = new Set(['MatMul', 'Gemm']);
-const QLINEAR_ELEMENTWISE = new Set(['Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax']);
-const DROP_QDQ = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten']);
+const QLINEAR_OPS = new Set(['Add', 'Mul', 'Where', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax']);
+const DROP_QDQ = new Set(['MaxPool', 'Resize', 'Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Split']);
+const BIASED = new Set(['Conv', 'Gemm']);
 
 /** QOperator ops: kernel, and the input holding the weight (whose type says U8S8 or U8U8). */
 const QOPERATOR: Record<string, { kernel: Int8Kernel; weight: number }> = {
@@ -68,9 +72,12 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
   const dqAt = (l: LayerLink, k: number): number | undefined => {
     const p = l.inputs[k] ? producer.get(l.inputs[k]) : undefined;
     if (p === undefined || !isDq(links[p])) return undefined;
-    const dtype = links[p].inputDtypes[0];
-    return EIGHT_BIT.has(dtype) || (k === 2 && (l.op === 'Conv' || l.op === 'Gemm') && dtype === DataType.INT32) ? p : undefined;
+    // The dequantized type, or its zero point's where the input's is unknown.
+    const dtype = links[p].inputDtypes[0] || links[p].inputDtypes[2];
+    return EIGHT_BIT.has(dtype) || (k === 2 && BIASED.has(l.op) && dtype === DataType.INT32) ? p : undefined;
   };
+  /** A conv or GEMM bias ORT's BiasQuantization turns into a dequantized int32 constant. */
+  const constantBias = (l: LayerLink, k: number) => k === 2 && BIASED.has(l.op) && l.weightInputs.includes(l.inputs[k]);
   /** The one QuantizeLinear reading the layer's output (nothing else reading it), or undefined. */
   const quantizeAfter = (l: LayerLink): number | undefined => {
     const y = l.outputs[0];
@@ -92,11 +99,11 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
     else if (GEMM_LIKE.has(l.op)) {
       required = present;
       needsQ = false;
-    } else if (QLINEAR_ELEMENTWISE.has(l.op)) required = present;
+    } else if (QLINEAR_OPS.has(l.op)) required = l.op === 'Where' ? present.filter((k) => k > 0) : present;
     else if (DROP_QDQ.has(l.op)) required = [0];
     else return;
     const dqs = required.map((k) => dqAt(l, k));
-    if (required.length === 0 || dqs.some((p) => p === undefined)) return;
+    if (required.length === 0 || dqs.some((p, j) => p === undefined && !constantBias(l, required[j]))) return;
     const qAfter = quantizeAfter(l);
     if (needsQ && qAfter === undefined) return;
     const weightDq = l.op === 'Conv' || GEMM_LIKE.has(l.op) ? dqs[1] : undefined;
@@ -107,11 +114,13 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
   links.forEach((l, i) => {
     if (l.scope !== '' || plan[i] !== null) return;
     if (isQ(l)) {
-      plan[i] = { kind: 'quantize' };
+      const from = producer.get(l.inputs[0]);
+      plan[i] = l.weightInputs.includes(l.inputs[0]) || (from !== undefined && links[from].folded) ? { kind: 'constant' } : { kind: 'quantize' };
       return;
     }
     if (!isDq(l)) return;
-    const readers = l.outputs[0] ? (consumers.get(l.outputs[0]) ?? []) : [];
+    // Readers ORT computes when it loads the model (a Shape of a known shape) do not keep it.
+    const readers = (l.outputs[0] ? (consumers.get(l.outputs[0]) ?? []) : []).filter((r) => !links[r].folded);
     const fused = readers.filter((r) => plan[r]?.kind === 'kernel' && (plan[r] as { qdq: boolean }).qdq);
     plan[i] = readers.length > 0 && fused.length === readers.length && !outputs.has(l.outputs[0]) ? { kind: 'folded', head: fused[0] } : { kind: 'dequantize' };
   });

@@ -225,7 +225,7 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
  * and writes in the model. Integer kernels with uint8 weights (U8U8) take `uint8WeightsSlowdown` times as long as
  * with int8 ones, but for depthwise convs (their own kernel, not the GEMM).
  */
-function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded' }>, cls: OpClass, flops: number, link: LayerLink | undefined, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
+function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded' | 'constant' }>, cls: OpClass, flops: number, link: LayerLink | undefined, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
   const rates = profile.int8!;
   if (q.kind !== 'kernel') {
     const elements = link?.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
@@ -251,7 +251,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   const graphOutputs = report.model.outputs.map((o) => o.name);
   const int8 = planInt8(links, graphOutputs);
   const notes: string[] = [];
-  const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded').length;
+  const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded' && q.kind !== 'constant').length;
   if (integerLayers > 0 && !profile.int8) {
     notes.push(`device profile ${profile.name} has no integer-kernel figures: ${integerLayers} integer and quantize layers predicted at its float rates (mbn calibrate measures them)`);
   }
@@ -266,6 +266,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const none = { bound: null, separation: null, convPath: null, layoutMs: 0 };
     const q = profile.int8 ? int8[i] : null;
     if (q?.kind === 'folded') return { latencyMs: 0, fusedInto: report.layers[q.head].name, ...none };
+    if (q?.kind === 'constant') return { latencyMs: 0, fusedInto: null, ...none };
     if (head !== undefined) return { latencyMs: 0, fusedInto: report.layers[head].name, ...none };
     if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
