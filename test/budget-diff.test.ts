@@ -5,7 +5,7 @@ import { renderDiffMarkdown } from '../src/report/budget-report.js';
 
 function layer(name: string, op: string, macs: number, params = 0): LayerReport {
   return {
-    name, op, domain: '', scope: '', outputShapes: [], macs, otherFlops: 0, params, weightBytes: 4 * params, activationBytes: 0,
+    name, op, domain: '', kind: null, scope: '', outputShapes: [], macs, otherFlops: 0, params, weightBytes: 4 * params, activationBytes: 0,
     executions: 1, counted: true, reason: null, notes: [], separable: null, precision: 'float32',
   };
 }

@@ -28,7 +28,7 @@ import { parseShare } from './options.js';
 import { BUILTIN_PROFILES } from '../latency/builtin.js';
 import { layerLinks } from '../latency/graph.js';
 import { addLatency } from '../latency/model.js';
-import { loadProfile } from '../latency/profile.js';
+import { loadProfile } from '../latency/load-profile.js';
 import { inferModel } from '../shape/infer.js';
 import { readModel } from '../onnx/read.js';
 import { fsErrorReason } from '../util/fs-error.js';

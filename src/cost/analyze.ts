@@ -1,11 +1,11 @@
 import type { Model } from '../ir/types.js';
 import { bytesFor, dtypeName } from '../onnx/dtype.js';
-import { elements, type TensorState } from '../ops/define.js';
+import { elements, type OpKind, type TensorState } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { checkCount } from '../util/count.js';
 import { SeparationTally, parameterKeys } from './params.js';
 import { type Precision, type PrecisionBreakdown, layerPrecisions, precisionBreakdown } from './precision.js';
-import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
+import { type SeparableInfo, convTraitsOf, separableCost } from './separable.js';
 
 /**
  * The cost report: per-layer MACs, other FLOPs, params, bytes, and for every standard conv what depthwise
@@ -15,6 +15,11 @@ export interface LayerReport {
   name: string;
   op: string;
   domain: string;
+  /**
+   * What the layer is, as its op rule says (src/ops, "traits"): 'conv' (Conv, ConvTranspose, QLinearConv,
+   * ConvInteger…), 'matmul', 'recurrent', 'attention', 'quantize', 'dequantize'; null for every other op.
+   */
+  kind: OpKind | null;
   /** Enclosing subgraph ('' for the main graph). */
   scope: string;
   outputShapes: (number[] | null)[];
@@ -245,14 +250,14 @@ function layerReport(
   }
   let activationBytes = 0;
   for (const o of l.outputs) if (o?.shape) activationBytes += bytesFor(o.dtype, elements(o.shape));
-  let separable: SeparableInfo | null = null;
-  const conv = convShapeOf(l.node, l.inputs, l.outputs);
-  if (conv && l.cost && isSeparable(conv)) separable = separableCost(conv);
+  const conv = convTraitsOf(l.traits);
+  const separable: SeparableInfo | null = conv && l.cost ? separableCost(conv) : null;
   const counted = l.cost !== null;
   return {
     name: l.name,
     op: l.node.opType,
     domain: l.node.domain,
+    kind: l.traits?.kind ?? null,
     scope: l.scope,
     // Shapes are shared with the inference result, never modified; so is the array itself with the previous row
     // when it holds the very same shapes (a chain of elementwise layers: one array instead of one per row).

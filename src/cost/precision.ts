@@ -17,28 +17,16 @@ import type { LayerRecord } from '../shape/infer.js';
  */
 export type Precision = string;
 
-/** Input position of the weight of ops that have one (−1 elsewhere). */
-function weightInput(op: string): number {
-  return WEIGHT_INPUT[op] ?? -1;
+/** Input position of a layer's weight, from its traits: a conv's, a matrix product's second operand, a recurrent op's W. */
+function weightInput(l: LayerRecord): number {
+  const t = l.traits;
+  if (t?.kind === 'conv') return t.weight;
+  if (t?.kind === 'matmul') return t.operands[1];
+  if (t?.kind === 'recurrent') return 1;
+  return -1;
 }
-const WEIGHT_INPUT: Record<string, number> = {
-  Conv: 1,
-  ConvTranspose: 1,
-  Gemm: 1,
-  MatMul: 1,
-  ConvInteger: 1,
-  MatMulInteger: 1,
-  QLinearConv: 3,
-  QLinearMatMul: 3,
-  QGemm: 3,
-  MatMulIntegerToFloat: 1,
-  DynamicQuantizeMatMul: 1,
-  LSTM: 1,
-  GRU: 1,
-  RNN: 1,
-};
-/** Ops that pass a constant along unchanged in meaning (a weight's conversions). */
-const WEIGHT_CONVERSIONS = new Set(['DequantizeLinear', 'Cast', 'Identity']);
+/** Ops that pass a constant along unchanged in meaning (a weight's conversions, with DequantizeLinear). */
+const WEIGHT_CONVERSIONS = new Set(['Cast', 'Identity']);
 const DYNAMIC_UINT8 = new Set(['DynamicQuantizeMatMul']);
 const UINT8 = 2;
 const typeName = (code: number) => (code ? dtypeName(code) : 'unknown');
@@ -57,27 +45,27 @@ export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
     return p === undefined ? undefined : layers[p];
   };
   const readersOf = (l: LayerRecord): number[] => (l.node.outputs[0] ? (consumers.get(key(l.scope, l.node.outputs[0])) ?? []) : []);
-  const isDq = (l: LayerRecord | undefined) => l?.node.opType === 'DequantizeLinear';
-  const isQ = (l: LayerRecord | undefined) => l?.node.opType === 'QuantizeLinear';
+  const isDq = (l: LayerRecord | undefined) => l?.traits?.kind === 'dequantize';
+  const isQ = (l: LayerRecord | undefined) => l?.traits?.kind === 'quantize';
   /** The stored type of the constant read at input k (through conversions), or 0 when it is no constant. */
   const storedType = (l: LayerRecord, k: number, depth = 0): number => {
     const w = l.weightAt?.[k];
     if (w) return w.dtype;
     const p = producerOf(l, k);
-    return p && depth < 8 && WEIGHT_CONVERSIONS.has(p.node.opType) ? storedType(p, 0, depth + 1) : 0;
+    return p && depth < 8 && (isDq(p) || WEIGHT_CONVERSIONS.has(p.node.opType)) ? storedType(p, 0, depth + 1) : 0;
   };
-  const isWeightConversion = (l: LayerRecord) => WEIGHT_CONVERSIONS.has(l.node.opType) && storedType(l, 0) !== 0;
+  const isWeightConversion = (l: LayerRecord) => (isDq(l) || WEIGHT_CONVERSIONS.has(l.node.opType)) && storedType(l, 0) !== 0;
   /** A QDQ group's op: its input 0 is dequantized, and it has a weight or its output goes only to QuantizeLinear. */
   const inQdqGroup = (l: LayerRecord) => {
     if (isDq(l) || isQ(l) || !isDq(producerOf(l, 0))) return false;
     const readers = readersOf(l);
-    return weightInput(l.node.opType) >= 0 || (readers.length > 0 && readers.every((r) => isQ(layers[r])));
+    return weightInput(l) >= 0 || (readers.length > 0 && readers.every((r) => isQ(layers[r])));
   };
   const base = layers.map((l): Precision => {
     const op = l.node.opType;
     const dq = producerOf(l, 0);
     const activation = DYNAMIC_UINT8.has(op) ? UINT8 : inQdqGroup(l) ? (dq!.inputs[0]?.dtype ?? 0) : (l.inputs[0]?.dtype ?? l.outputs[0]?.dtype ?? 0);
-    const w = weightInput(op);
+    const w = weightInput(l);
     const weight = w >= 0 ? storedType(l, w) : 0;
     return weight && weight !== activation ? `${typeName(activation)}/${typeName(weight)}` : typeName(activation);
   });

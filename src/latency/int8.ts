@@ -36,26 +36,41 @@ export type Int8Layer =
   /** A QuantizeLinear of a constant: computed when the model loads. */
   | { kind: 'constant' };
 
-const GEMM_LIKE = new Set(['MatMul', 'Gemm']);
 const QLINEAR_OPS = new Set(['Add', 'Mul', 'Where', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax']);
 const DROP_QDQ = new Set(['MaxPool', 'Resize', 'Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Split']);
-const BIASED = new Set(['Conv', 'Gemm']);
 
-/** QOperator ops: kernel, and the input holding the weight (whose type says U8S8 or U8U8). */
-const QOPERATOR: Record<string, { kernel: Int8Kernel; weight: number }> = {
-  QLinearConv: { kernel: 'qlinear', weight: 3 },
-  QLinearMatMul: { kernel: 'qlinear', weight: 3 },
-  QGemm: { kernel: 'qlinear', weight: 3 },
-  MatMulIntegerToFloat: { kernel: 'qlinear', weight: 1 },
-  DynamicQuantizeMatMul: { kernel: 'qlinear', weight: 1 },
-  ConvInteger: { kernel: 'conv-integer', weight: 1 },
-  MatMulInteger: { kernel: 'matmul-integer', weight: 1 },
-};
-const QOPERATOR_DOMAINS = new Set(['', 'com.microsoft']);
+/** A QOperator op's integer kernel (its traits' form), and whether its weight is uint8 (U8U8); null for other ops. */
+function qoperatorKernel(l: LayerLink): { kernel: Int8Kernel; uint8Weights: boolean } | null {
+  const t = l.traits;
+  if (t?.kind === 'conv' && (t.form === 'qlinear' || t.form === 'integer')) {
+    return { kernel: t.form === 'qlinear' ? 'qlinear' : 'conv-integer', uint8Weights: t.weightDtype === DataType.UINT8 };
+  }
+  if (t?.kind === 'matmul' && (t.form === 'qlinear' || t.form === 'integer')) {
+    return { kernel: t.form === 'qlinear' ? 'qlinear' : 'matmul-integer', uint8Weights: l.inputDtypes[t.operands[1]] === DataType.UINT8 };
+  }
+  return null;
+}
+
+/**
+ * The inputs a QDQ group's op needs from DequantizeLinear nodes, where a constant may stand for the bias, and whether
+ * a QuantizeLinear must follow; null for an op ORT has no QDQ fusion for.
+ */
+function qdqInputs(l: LayerLink): { required: number[]; bias: number | null; needsQ: boolean } | null {
+  const t = l.traits;
+  const present = l.inputs.map((x, k) => (x ? k : -1)).filter((k) => k >= 0);
+  // A forward conv in float or QDQ form (ORT's ConvSelector; ConvTranspose has none).
+  if (t?.kind === 'conv') return !t.transposed && (t.form === 'float' || t.form === 'qdq') ? { required: present, bias: t.bias, needsQ: true } : null;
+  // MatMul and Gemm (not Einsum): QLinearMatMul / QGemm, or MatMulIntegerToFloat without a QuantizeLinear after.
+  if (t?.kind === 'matmul') return t.form === 'float' && !t.general ? { required: present, bias: t.bias, needsQ: false } : null;
+  if (l.domain !== '') return null;
+  if (QLINEAR_OPS.has(l.op)) return { required: l.op === 'Where' ? present.filter((k) => k > 0) : present, bias: null, needsQ: true };
+  if (DROP_QDQ.has(l.op)) return { required: [0], bias: null, needsQ: true };
+  return null;
+}
 
 const EIGHT_BIT = new Set<number>([DataType.UINT8, DataType.INT8]);
-const isDq = (l: LayerLink | undefined) => l !== undefined && l.op === 'DequantizeLinear' && l.domain === '';
-const isQ = (l: LayerLink | undefined) => l !== undefined && l.op === 'QuantizeLinear' && l.domain === '';
+const isDq = (l: LayerLink | undefined) => l?.traits?.kind === 'dequantize';
+const isQ = (l: LayerLink | undefined) => l?.traits?.kind === 'quantize';
 
 /** The integer execution of every layer, in report order (null: not an integer kernel nor a conversion). */
 export function planInt8(links: readonly LayerLink[], graphOutputs: readonly string[]): (Int8Layer | null)[] {
@@ -69,15 +84,13 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
   });
   const outputs = new Set(graphOutputs);
   /** The DequantizeLinear feeding input k: of an 8-bit tensor, or of an int32 one for a conv or GEMM bias. */
-  const dqAt = (l: LayerLink, k: number): number | undefined => {
+  const dqAt = (l: LayerLink, k: number, bias: number | null): number | undefined => {
     const p = l.inputs[k] ? producer.get(l.inputs[k]) : undefined;
     if (p === undefined || !isDq(links[p])) return undefined;
     // The dequantized type, or its zero point's where the input's is unknown.
     const dtype = links[p].inputDtypes[0] || links[p].inputDtypes[2];
-    return EIGHT_BIT.has(dtype) || (k === 2 && BIASED.has(l.op) && dtype === DataType.INT32) ? p : undefined;
+    return EIGHT_BIT.has(dtype) || (k === bias && dtype === DataType.INT32) ? p : undefined;
   };
-  /** A conv or GEMM bias ORT's BiasQuantization turns into a dequantized int32 constant. */
-  const constantBias = (l: LayerLink, k: number) => k === 2 && BIASED.has(l.op) && l.weightInputs.includes(l.inputs[k]);
   /** The one QuantizeLinear reading the layer's output (nothing else reading it), or undefined. */
   const quantizeAfter = (l: LayerLink): number | undefined => {
     const y = l.outputs[0];
@@ -86,27 +99,20 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
   };
   links.forEach((l, i) => {
     if (l.scope !== '') return;
-    const q = QOPERATOR_DOMAINS.has(l.domain) ? QOPERATOR[l.op] : undefined;
+    const q = qoperatorKernel(l);
     if (q) {
-      plan[i] = { kind: 'kernel', kernel: q.kernel, qdq: false, uint8Weights: l.inputDtypes[q.weight] === DataType.UINT8 };
+      plan[i] = { kind: 'kernel', kernel: q.kernel, qdq: false, uint8Weights: q.uint8Weights };
       return;
     }
-    if (l.domain !== '') return;
-    const present = l.inputs.map((x, k) => (x ? k : -1)).filter((k) => k >= 0);
-    let required: number[];
-    let needsQ = true;
-    if (l.op === 'Conv') required = present;
-    else if (GEMM_LIKE.has(l.op)) {
-      required = present;
-      needsQ = false;
-    } else if (QLINEAR_OPS.has(l.op)) required = l.op === 'Where' ? present.filter((k) => k > 0) : present;
-    else if (DROP_QDQ.has(l.op)) required = [0];
-    else return;
-    const dqs = required.map((k) => dqAt(l, k));
-    if (required.length === 0 || dqs.some((p, j) => p === undefined && !constantBias(l, required[j]))) return;
+    const group = qdqInputs(l);
+    if (!group || group.required.length === 0) return;
+    const { required, bias, needsQ } = group;
+    const dqs = required.map((k) => dqAt(l, k, bias));
+    // A constant bias is fine: ORT's BiasQuantization turns it into a dequantized int32 constant first.
+    if (dqs.some((p, j) => p === undefined && !(required[j] === bias && l.weightInputs.includes(l.inputs[bias])))) return;
     const qAfter = quantizeAfter(l);
     if (needsQ && qAfter === undefined) return;
-    const weightDq = l.op === 'Conv' || GEMM_LIKE.has(l.op) ? dqs[1] : undefined;
+    const weightDq = l.traits?.kind === 'conv' || l.traits?.kind === 'matmul' ? dqs[1] : undefined;
     plan[i] = { kind: 'kernel', kernel: 'qlinear', qdq: true, uint8Weights: weightDq !== undefined && links[weightDq].inputDtypes[0] === DataType.UINT8 };
     if (qAfter !== undefined) plan[qAfter] = { kind: 'folded', head: i };
   });

@@ -48,6 +48,9 @@ function weightQuant(w: string, dtype: number, dims: number[]): Chunk[] {
   return [tensor8(w, dtype, dims, signed ? -8 : 120, 16), floatScalar(`${w}_s`, 0.01), tensor8(`${w}_z`, dtype, [], signed ? 0 : 128, 1)];
 }
 
+/** The kernel ORT fuses each QDQ group into (its op name in the profiler's trace). */
+const FUSED_KERNEL = { Conv: 'QLinearConv', MatMul: 'QLinearMatMul' } as const;
+
 /** x → Q → DQ → op(·, DQ(w)) → Q → DQ → y: the QDQ group ORT fuses into one integer kernel. */
 function qdqBench(name: string, what: string, op: 'Conv' | 'MatMul', x: number[], w: number[], y: number[], attrs: Parameters<typeof node>[4], macs: number, weightType: number): KernelBench {
   return {
@@ -55,7 +58,7 @@ function qdqBench(name: string, what: string, op: 'Conv' | 'MatMul', x: number[]
     what,
     work: 2 * macs,
     input: x,
-    kernel: op === 'Conv' ? 'QLinearConv' : 'QLinearMatMul',
+    kernel: FUSED_KERNEL[op],
     write: (path) => {
       const chunks: Chunk[] = [
         node('QuantizeLinear', ['x', 'x_s', 'x_z'], ['xq'], 'quantize_x'),

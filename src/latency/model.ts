@@ -42,18 +42,26 @@ export interface LatencyTotals {
 
 const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
 const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
-const HEAVY = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
-const CONVS = new Set(['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger']);
-const GEMMS = new Set(['Gemm', 'MatMul', 'QLinearMatMul', 'MatMulInteger', 'QGemm', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul']);
+/**
+ * A kernel the runtime folds a following activation, batch-norm or add into: a float conv (ORT's FusedConv) or a
+ * float matrix product (a Gemm also takes a residual add; a MatMul does not).
+ */
+function fusionHead(link: LayerLink): 'conv' | 'gemm' | 'matmul' | null {
+  const t = link.traits;
+  if (t?.kind === 'conv') return t.form === 'float' || t.form === 'qdq' ? 'conv' : null;
+  if (t?.kind === 'matmul' && t.form === 'float' && !t.general) return t.gemm ? 'gemm' : 'matmul';
+  return null;
+}
 
 export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
-  if (CONVS.has(l.op)) {
-    if (link && link.group > 1 && link.group === link.inChannels) return 'depthwise';
-    if (l.op !== 'ConvTranspose' && link?.kernelSize === 1) return 'pointwise';
-    return 'conv';
+  const t = link?.traits;
+  if (t?.kind === 'conv') {
+    // ONNX Runtime runs a ConvTranspose through its generic conv path whatever its groups.
+    if (t.transposed) return 'conv';
+    return t.geometry.depthwise ? 'depthwise' : t.geometry.pointwise ? 'pointwise' : 'conv';
   }
-  if (GEMMS.has(l.op)) return 'gemm';
+  if (t?.kind === 'matmul') return 'gemm';
   // A pool is a per-channel reduction over a window, vectorised across channels as a depthwise conv is; at the
   // elementwise (Add) rate SqueezeNet's three MaxPools were predicted 3.6× slower than ORT runs them.
   if (POOLS.has(l.op)) return 'depthwise';
@@ -125,16 +133,14 @@ export function convTime(
   return k;
 }
 
-/** A Conv layer's kernel figures from its link (null when a shape is unknown). */
+/** A forward conv's kernel figures from its traits (null for other layers, or when its output shape is unknown). */
 function kernelOf(link: LayerLink): ConvKernel | null {
-  const w = link.inputShapes[1];
-  const y = link.outputShape;
-  if (!w || w.length < 3 || !y || y.length !== w.length || w[0] === 0) return null;
-  const spatial = y.slice(2).reduce((a, b) => a * b, 1);
-  const kernel = w.slice(2).reduce((a, b) => a * b, 1);
-  const unit = (name: string) => (link.ints[name] ?? []).every((v) => v === 1);
-  const noPads = (link.ints.pads ?? []).every((v) => v === 0);
-  return { cinPerGroup: w[1], cout: w[0], group: link.group, kernel, pixels: y[0] * spatial, expands: !(kernel === 1 && unit('strides') && noPads) };
+  const t = link.traits;
+  if (t?.kind !== 'conv' || t.transposed || t.batch === null || t.outSpatial === null) return null;
+  const g = t.geometry;
+  const kernel = g.kernel.reduce((a, b) => a * b, 1);
+  const expands = !(kernel === 1 && g.strides.every((v) => v === 1) && g.pads.every((v) => v === 0));
+  return { cinPerGroup: g.inChannels / g.group, cout: g.outChannels, group: g.group, kernel, pixels: t.batch * t.outSpatial.reduce((a, b) => a * b, 1), expands };
 }
 
 /** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
@@ -165,9 +171,9 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     for (const x of l.inputs) {
       const p = x ? producer.get(x) : undefined;
       if (p === undefined || consumers.get(x) !== 1) continue;
-      const head = HEAVY.has(links[p].op) ? p : folded.get(p);
+      const head = fusionHead(links[p]) !== null ? p : folded.get(p);
       // Only one layer may fold a given output; the add of a residual folds into the conv on one side.
-      if (head !== undefined && links[head].op !== 'MatMul') {
+      if (head !== undefined && fusionHead(links[head]) !== 'matmul') {
         folded.set(i, head);
         return;
       }
@@ -236,7 +242,7 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   }
   const scale = q.qdq ? 0.25 : 1;
   if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
-    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link && link.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
+    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
@@ -275,7 +281,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
     const cls = opClass(l, link);
-    const geometry = l.op === 'Conv' && link ? kernelOf(link) : null;
+    const geometry = link ? kernelOf(link) : null;
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;

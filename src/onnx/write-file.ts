@@ -4,9 +4,10 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Interrupted, MbnError, quote } from '../errors.js';
-import { clipEnd } from '../util/text.js';
+import { clipEnd } from '../text.js';
 import { type DataPart, DataFileSource } from './external.js';
-import { type ByteSource, FileSource } from './source.js';
+import type { ByteSource } from '../ir/types.js';
+import { FileSource } from './source.js';
 import { fsErrorReason } from '../util/fs-error.js';
 import { type Piece, piecesLength } from './splice.js';
 

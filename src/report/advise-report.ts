@@ -1,11 +1,10 @@
 import type { ChalkInstance } from 'chalk';
-import { MD_NAME_WIDTH, markdownCode, markdownText, terminalCell, terminalText } from './safe-text.js';
+import { MD_NAME_WIDTH, markdownCode, markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import type { AdviseResult, BlockRow } from '../advise/index.js';
 import type { Finding, Severity } from '../advise/define.js';
 import type { Gap } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
-import { mdEscape } from './analyze-report.js';
 import { grouped, human } from './units.js';
 
 /**

@@ -5,8 +5,8 @@ import type { ModuleCost } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
-import { clipEnd, clipStart } from '../util/text.js';
-import { csvField, MD_NAME_WIDTH, markdownText, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
+import { clipEnd, clipStart } from '../text.js';
+import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
 import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
@@ -335,9 +335,4 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
     for (const n of report.notes) out.push(`- ${markdownText(clipEnd(n, 2 * LINE_WIDTH))}`);
   }
   return out.join('\n') + '\n';
-}
-
-/** Data in a markdown table cell or list item: escaped, and clipped to MD_NAME_WIDTH keeping the end. */
-export function mdEscape(text: string): string {
-  return markdownText(text, MD_NAME_WIDTH);
 }

@@ -3,9 +3,8 @@ import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
 import { DIFF_FIGURES, type DiffFigure, type DiffJson, type LayerDiff } from '../budget/diff.js';
 import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
 import { type BudgetResult, metricOf } from '../budget/limits.js';
-import { mdEscape } from './analyze-report.js';
-import { clipEnd } from '../util/text.js';
-import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
+import { clipEnd } from '../text.js';
+import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, mdEscape, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
 import { boxTable } from './table.js';
 import { grouped, human, humanBytes } from './units.js';
 

@@ -1,6 +1,6 @@
 import { DIFF_FIGURES, type Delta, type DiffJson } from '../budget/diff.js';
 import type { ModuleChange } from '../cost/modules.js';
-import { num, pageEnd, pageStart } from './html-report.js';
+import { num, pageEnd, pageStart } from './html-page.js';
 import { pairedBarChart, escapeHtml } from './svg-charts.js';
 import { human, humanBytes } from './units.js';
 

@@ -2,8 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import type { Deviation } from '../bench/compare.js';
 import type { Report } from '../cost/analyze.js';
 import type { HardSwishChange, HardSwishPlan } from '../rewrite/hard-swish.js';
-import { mdEscape } from './analyze-report.js';
-import { terminalText } from './safe-text.js';
+import { mdEscape, terminalText } from './safe-text.js';
 import { grouped } from './units.js';
 
 /** `mbn rewrite` output; JSON `"schema": "mbn.rewrite/1"`. */

@@ -1,9 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import type { Report } from '../cost/analyze.js';
 import type { BuiltRewrite, SeparatePlan } from '../rewrite/separate.js';
-import { clipEnd } from '../util/text.js';
-import { mdEscape } from './analyze-report.js';
-import { markdownText, terminalCell, terminalText } from './safe-text.js';
+import { clipEnd } from '../text.js';
+import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
 import type { CalibrationSummary } from '../calibrate/run.js';
