@@ -6,8 +6,8 @@ import type { LayerRecord } from '../shape/infer.js';
  *   - `A` or `A/W`: the op computes on activations of type A with weights stored as W (the initializer's own type,
  *     through DequantizeLinear, Cast and Identity), written once when the two agree or the op has no weight:
  *     `float32`, `float16`, `float32/float16` (float16 weights cast up), `uint8/int8` (ORT's U8S8), `uint8`, `int8`.
- *   - A QDQ group (DequantizeLinear feeding an op whose output goes only to QuantizeLinear, or feeding the weight
- *     of a conv or matrix product) is 8-bit: A is the type its DequantizeLinear dequantizes.
+ *   - A QDQ group (DequantizeLinear feeding both the input and the weight of a conv or matrix product, or the
+ *     inputs of an op whose output goes only to QuantizeLinear) is 8-bit: A is the type its DequantizeLinear reads.
  *   - QOperator ops name their types: QLinearConv, ConvInteger, MatMulInteger, QLinearMatMul, QGemm and the
  *     com.microsoft QLinear* ops compute on their integer inputs; DynamicQuantizeMatMul quantizes its float input to
  *     uint8 as it runs.
@@ -55,11 +55,16 @@ export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
     return p && depth < 8 && (isDq(p) || WEIGHT_CONVERSIONS.has(p.node.opType)) ? storedType(p, 0, depth + 1) : 0;
   };
   const isWeightConversion = (l: LayerRecord) => (isDq(l) || WEIGHT_CONVERSIONS.has(l.node.opType)) && storedType(l, 0) !== 0;
-  /** A QDQ group's op: its input 0 is dequantized, and it has a weight or its output goes only to QuantizeLinear. */
+  /**
+   * A QDQ group's op: its input 0 is dequantized, and so is its weight (an op that has one) or its output goes only
+   * to QuantizeLinear (one that has none).
+   */
   const inQdqGroup = (l: LayerRecord) => {
     if (isDq(l) || isQ(l) || !isDq(producerOf(l, 0))) return false;
+    const w = weightInput(l);
+    if (w >= 0) return isDq(producerOf(l, w));
     const readers = readersOf(l);
-    return weightInput(l) >= 0 || (readers.length > 0 && readers.every((r) => isQ(layers[r])));
+    return readers.length > 0 && readers.every((r) => isQ(layers[r]));
   };
   const base = layers.map((l): Precision => {
     const op = l.node.opType;
