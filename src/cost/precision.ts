@@ -3,15 +3,16 @@ import type { LayerRecord } from '../shape/infer.js';
 
 /**
  * Each layer's numeric precision, read from the model itself (README, "Precision"), in one pass over the records:
- *   - `A` or `A/W`: the op computes on activations of type A with weights stored as W (the initializer's own type,
- *     through DequantizeLinear, Cast and Identity), written once when the two agree or the op has no weight:
+ *   - `A` or `A/W`: the op computes on activations of type A with weights of type W (the constant's stored type
+ *     through Cast and Identity, or the type its DequantizeLinear reads), written once when the two agree or the op
+ *     has no weight:
  *     `float32`, `float16`, `float32/float16` (float16 weights cast up), `uint8/int8` (ORT's U8S8), `uint8`, `int8`.
  *   - A QDQ group (DequantizeLinear feeding both the input and the weight of a conv or matrix product, or the
  *     inputs of an op whose output goes only to QuantizeLinear) is 8-bit: A is the type its DequantizeLinear reads.
  *   - QOperator ops name their types: QLinearConv, ConvInteger, MatMulInteger, QLinearMatMul, QGemm and the
  *     com.microsoft QLinear* ops compute on their integer inputs; DynamicQuantizeMatMul quantizes its float input to
  *     uint8 as it runs.
- *   - Conversions take the precision of what they serve: a DequantizeLinear, Cast or Identity of a constant weight
+ *   - Conversions take the precision of what they serve: a (De)QuantizeLinear, Cast or Identity of a constant weight
  *     and a DequantizeLinear feeding a QDQ group take their reader's; a QuantizeLinear after a group its producer's.
  *     Others are written as the 8-bit side (`uint8` for a QuantizeLinear to uint8 or a DequantizeLinear from it).
  */
@@ -47,14 +48,21 @@ export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
   const readersOf = (l: LayerRecord): number[] => (l.node.outputs[0] ? (consumers.get(key(l.scope, l.node.outputs[0])) ?? []) : []);
   const isDq = (l: LayerRecord | undefined) => l?.traits?.kind === 'dequantize';
   const isQ = (l: LayerRecord | undefined) => l?.traits?.kind === 'quantize';
-  /** The stored type of the constant read at input k (through conversions), or 0 when it is no constant. */
-  const storedType = (l: LayerRecord, k: number, depth = 0): number => {
+  /**
+   * The type of the constant read at input k: its stored type through Cast and Identity, or the type a
+   * DequantizeLinear of it reads (a weight the file stores in float and quantizes with a QuantizeLinear is int8 to
+   * the op); 0 when it is no constant.
+   */
+  const weightType = (l: LayerRecord, k: number, depth = 0): number => {
     const w = l.weightAt?.[k];
     if (w) return w.dtype;
     const p = producerOf(l, k);
-    return p && depth < 8 && (isDq(p) || WEIGHT_CONVERSIONS.has(p.node.opType)) ? storedType(p, 0, depth + 1) : 0;
+    if (!p || depth >= 8) return 0;
+    if (isDq(p)) return isConstant(p, 0, depth + 1) ? (p.inputs[0]?.dtype || p.inputs[2]?.dtype || 0) : 0;
+    return WEIGHT_CONVERSIONS.has(p.node.opType) || isQ(p) ? weightType(p, 0, depth + 1) : 0;
   };
-  const isWeightConversion = (l: LayerRecord) => (isDq(l) || WEIGHT_CONVERSIONS.has(l.node.opType)) && storedType(l, 0) !== 0;
+  const isConstant = (l: LayerRecord, k: number, depth = 0): boolean => weightType(l, k, depth) !== 0;
+  const isWeightConversion = (l: LayerRecord) => (isDq(l) || isQ(l) || WEIGHT_CONVERSIONS.has(l.node.opType)) && isConstant(l, 0);
   /**
    * A QDQ group's op: its input 0 is dequantized, and so is its weight (an op that has one) or its output goes only
    * to QuantizeLinear (one that has none).
@@ -71,7 +79,7 @@ export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
     const dq = producerOf(l, 0);
     const activation = DYNAMIC_UINT8.has(op) ? UINT8 : inQdqGroup(l) ? (dq!.inputs[0]?.dtype ?? 0) : (l.inputs[0]?.dtype ?? l.outputs[0]?.dtype ?? 0);
     const w = weightInput(l);
-    const weight = w >= 0 ? storedType(l, w) : 0;
+    const weight = w >= 0 ? weightType(l, w) : 0;
     return weight && weight !== activation ? `${typeName(activation)}/${typeName(weight)}` : typeName(activation);
   });
   return layers.map((l, i): Precision => {
