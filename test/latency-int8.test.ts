@@ -164,7 +164,7 @@ const PROFILE: DeviceProfile = {
   overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 0.5 },
   runOverheadUs: 5,
   sources: ['hand-made'],
-  int8: { gops: { conv: 400, pointwise: 200, depthwise: 20, gemm: 80 }, uint8WeightsSlowdown: 2, convIntegerGops: 50, convIntegerDepthwiseGops: 5, matMulIntegerGops: 40, quantizeNsPerElement: 0.5, dequantizeNsPerElement: 1 },
+  int8: { gops: { conv: 400, pointwise: 200, depthwise: 20, gemm: 80 }, thinConvGops: 10, uint8WeightsSlowdown: 2, convIntegerGops: 50, convIntegerDepthwiseGops: 5, matMulIntegerGops: 40, quantizeNsPerElement: 0.5, dequantizeNsPerElement: 1 },
 };
 
 describe('integer kernels in the latency model', () => {
@@ -228,6 +228,34 @@ describe('integer kernels in the latency model', () => {
     // 36,864 MACs at 50 GOP/s + 1 µs; the depthwise one 4,608 MACs at 5 GOP/s + 1 µs (depthwise overhead).
     expect(layers[1].latencyMs).toBeCloseTo((73_728 / 50e3 + 1) / 1e3, 9);
     expect(layers[2].latencyMs).toBeCloseTo((9_216 / 5e3 + 1) / 1e3, 9);
+  });
+
+  it('times a fused conv on an RGB input (fewer than 8 channels) at the thin-conv rate', () => {
+    const dir = tempDir();
+    const path = join(dir, 'stem.onnx');
+    writeFileSync(
+      path,
+      buildModel({
+        inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 3, 8, 8] }],
+        outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 4, 8, 8] }],
+        initializers: [scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), weights('w', INT8, [4, 3, 3, 3]), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0)],
+        nodes: [
+          { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'], name: 'q_x' },
+          { op: 'DequantizeLinear', inputs: ['xq', 's', 'z'], outputs: ['xd'], name: 'dq_x' },
+          { op: 'DequantizeLinear', inputs: ['w', 'ws', 'wz'], outputs: ['wd'], name: 'dq_w' },
+          { op: 'Conv', inputs: ['xd', 'wd'], outputs: ['c'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, name: 'stem' },
+          { op: 'QuantizeLinear', inputs: ['c', 's', 'z'], outputs: ['cq'], name: 'q_c' },
+          { op: 'DequantizeLinear', inputs: ['cq', 's', 'z'], outputs: ['y'], name: 'dq_y' },
+        ],
+        opset: 13,
+      }),
+    );
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const { layers } = predictLatency(report, layerLinks(inferred), PROFILE);
+    // 4·8·8 outputs × 27 = 6,912 MACs = 13,824 ops at 10 GOP/s = 1.3824 µs, + 1 µs.
+    expect(layers[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((1.3824 + 1) / 1e3, 9);
   });
 });
 

@@ -125,7 +125,7 @@ function quantizeBench(name: string, kernel: 'QuantizeLinear' | 'DequantizeLinea
   };
 }
 
-const conv = (k: number, group = 1) => [ints('kernel_shape', [k, k]), ints('pads', Array(4).fill((k - 1) / 2)), { name: 'group', type: 'int' as const, value: group }];
+const conv = (k: number, group = 1, stride = 1) => [ints('kernel_shape', [k, k]), ints('pads', Array(4).fill((k - 1) / 2)), { name: 'group', type: 'int' as const, value: group }, ints('strides', [stride, stride])];
 
 export function int8Benchmarks(): KernelBench[] {
   const c = 64;
@@ -139,6 +139,7 @@ export function int8Benchmarks(): KernelBench[] {
     qdqBench('int8-conv-u8', `QDQ Conv 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights (ORT: one QLinearConv, U8U8)`, 'Conv', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense, DataType.UINT8),
     qdqBench('int8-pointwise', 'QDQ Conv 1×1, 64→64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 64, 1, 1], [1, 64, 56, 56], conv(1), pw, DataType.INT8),
     qdqBench('int8-depthwise', 'QDQ depthwise Conv 3×3, 64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw, DataType.INT8),
+    qdqBench('int8-conv-thin', 'QDQ Conv 3×3 stride 2, 3→32 channels, 224×224 → 112×112, int8 weights (a stem on an RGB image: 27 products per output)', 'Conv', [1, 3, 224, 224], [32, 3, 3, 3], [1, 32, 112, 112], conv(3, 1, 2), 32 * 27 * 112 * 112, DataType.INT8),
     qdqBench('int8-gemm', `QDQ MatMul [${m}, ${k}] × [${k}, ${k}], int8 weights (QLinearMatMul)`, 'MatMul', [m, k], [k, k], [m, k], [], m * k * k, DataType.INT8),
     dynamicBench('conv-integer', `ConvInteger 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights, after a DynamicQuantizeLinear (quantize_dynamic's form)`, 'ConvInteger', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense),
     dynamicBench('conv-integer-depthwise', 'depthwise ConvInteger 3×3, 64 channels, 56×56, uint8 weights (ORT: im2col and a GEMM per channel)', 'ConvInteger', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw),
@@ -184,6 +185,7 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
   const gops = (name: string) => round(work(name) / (ms(name) * 1e6));
   const rates: Int8Rates = {
     gops: { conv: gops('int8-conv'), pointwise: gops('int8-pointwise'), depthwise: gops('int8-depthwise'), gemm: gops('int8-gemm') },
+    thinConvGops: gops('int8-conv-thin'),
     uint8WeightsSlowdown: round(ms('int8-conv-u8') / ms('int8-conv')),
     convIntegerGops: gops('conv-integer'),
     convIntegerDepthwiseGops: gops('conv-integer-depthwise'),

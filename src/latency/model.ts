@@ -3,7 +3,7 @@ import type { SeparableInfo } from '../cost/separable.js';
 import type { LayerLink } from './graph.js';
 import { type Int8Layer, planInt8 } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
-import { type DeviceProfile, INT8_CLASSES, type Int8Class, type OpClass } from './profile.js';
+import { type DeviceProfile, INT8_CLASSES, type Int8Class, type OpClass, THIN_CONV_CHANNELS } from './profile.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
@@ -229,7 +229,8 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
  * Time of a layer ONNX Runtime runs as an integer kernel or a quantize step (src/latency/int8.ts), at the profile's
  * integer rates. A fused QDQ group moves 8-bit activations and weights: a quarter of the float bytes its op reads
  * and writes in the model. Integer kernels with uint8 weights (U8U8) take `uint8WeightsSlowdown` times as long as
- * with int8 ones, but for depthwise convs (their own kernel, not the GEMM).
+ * with int8 ones, but for depthwise convs (their own kernel, not the GEMM). A conv on a few input channels (an RGB
+ * stem) runs at `thinConvGops`: MobileNetV2's 3→32 stem ran at 74 GOP/s where its 1×1 convs ran at 330–720.
  */
 function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded' | 'constant' }>, cls: OpClass, flops: number, link: LayerLink | undefined, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
   const rates = profile.int8!;
@@ -247,7 +248,9 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
   const slowdown = q.uint8Weights && cls !== 'depthwise' ? rates.uint8WeightsSlowdown : 1;
-  return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
+  const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
+  const thin = g !== null && cls !== 'depthwise' && g.inChannels / g.group < THIN_CONV_CHANNELS;
+  return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, (thin ? rates.thinConvGops : rates.gops[cls as Int8Class]) / slowdown);
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
