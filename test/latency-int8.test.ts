@@ -164,7 +164,7 @@ const PROFILE: DeviceProfile = {
   overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 0.5 },
   runOverheadUs: 5,
   sources: ['hand-made'],
-  int8: { gops: { conv: 400, pointwise: 200, depthwise: 20, gemm: 80 }, thinConvGops: 10, uint8WeightsSlowdown: 2, convIntegerGops: 50, convIntegerDepthwiseGops: 5, matMulIntegerGops: 40, quantizeNsPerElement: 0.5, dequantizeNsPerElement: 1 },
+  int8: { gops: { conv: 400, pointwise: 200, depthwise: 20, gemm: 80 }, thinConvNsPerOutput: 2, uint8WeightsSlowdown: 2, convIntegerGops: 50, convIntegerDepthwiseGops: 5, matMulIntegerGops: 40, quantizeNsPerElement: 0.5, dequantizeNsPerElement: 1 },
 };
 
 describe('integer kernels in the latency model', () => {
@@ -230,7 +230,7 @@ describe('integer kernels in the latency model', () => {
     expect(layers[2].latencyMs).toBeCloseTo((9_216 / 5e3 + 1) / 1e3, 9);
   });
 
-  it('times a fused conv on an RGB input (fewer than 8 channels) at the thin-conv rate', () => {
+  it('charges a fused conv on an RGB input (fewer than 8 channels) per output element beyond its arithmetic', () => {
     const dir = tempDir();
     const path = join(dir, 'stem.onnx');
     writeFileSync(
@@ -254,8 +254,8 @@ describe('integer kernels in the latency model', () => {
     const inferred = inferModel(model);
     const report = buildReport(model, inferred);
     const { layers } = predictLatency(report, layerLinks(inferred), PROFILE);
-    // 4·8·8 outputs × 27 = 6,912 MACs = 13,824 ops at 10 GOP/s = 1.3824 µs, + 1 µs.
-    expect(layers[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((1.3824 + 1) / 1e3, 9);
+    // 4·8·8 = 256 outputs × 27 = 6,912 MACs = 13,824 ops at 400 GOP/s = 0.03456 µs, + 1 µs, + 256 × 2 ns.
+    expect(layers[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((0.03456 + 1 + 0.512) / 1e3, 9);
   });
 });
 

@@ -185,7 +185,8 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
   const gops = (name: string) => round(work(name) / (ms(name) * 1e6));
   const rates: Int8Rates = {
     gops: { conv: gops('int8-conv'), pointwise: gops('int8-pointwise'), depthwise: gops('int8-depthwise'), gemm: gops('int8-gemm') },
-    thinConvGops: gops('int8-conv-thin'),
+    // The stem's time beyond its arithmetic at the dense rate, per output element (32 × 112 × 112).
+    thinConvNsPerOutput: round(Math.max(0, ms('int8-conv-thin') - work('int8-conv-thin') / (gops('int8-conv') * 1e6)) * 1e6 / (32 * 112 * 112)),
     uint8WeightsSlowdown: round(ms('int8-conv-u8') / ms('int8-conv')),
     convIntegerGops: gops('conv-integer'),
     convIntegerDepthwiseGops: gops('conv-integer-depthwise'),

@@ -229,8 +229,10 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
  * Time of a layer ONNX Runtime runs as an integer kernel or a quantize step (src/latency/int8.ts), at the profile's
  * integer rates. A fused QDQ group moves 8-bit activations and weights: a quarter of the float bytes its op reads
  * and writes in the model. Integer kernels with uint8 weights (U8U8) take `uint8WeightsSlowdown` times as long as
- * with int8 ones, but for depthwise convs (their own kernel, not the GEMM). A conv on a few input channels (an RGB
- * stem) runs at `thinConvGops`: MobileNetV2's 3→32 stem ran at 74 GOP/s where its 1×1 convs ran at 330–720.
+ * with int8 ones, depthwise convs too (MobileNetV2's in QOperator form: 3.0× their int8-weight time). A conv on a few input channels (an RGB
+ * stem) pays `thinConvNsPerOutput` per output element on top: MobileNetV2's 3→32 stem ran at 74 GOP/s and
+ * ResNet-18's 3→64 7×7 one at 278 where their other convs ran at 330–1000, the same 0.67–0.75 ns per output beyond
+ * the arithmetic (per expanded input byte, or at one rate, the two differ 2.4×).
  */
 function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded' | 'constant' }>, cls: OpClass, flops: number, link: LayerLink | undefined, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
   const rates = profile.int8!;
@@ -247,10 +249,12 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
-  const slowdown = q.uint8Weights && cls !== 'depthwise' ? rates.uint8WeightsSlowdown : 1;
+  const slowdown = q.uint8Weights ? rates.uint8WeightsSlowdown : 1;
+  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
   const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
-  const thin = g !== null && cls !== 'depthwise' && g.inChannels / g.group < THIN_CONV_CHANNELS;
-  return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, (thin ? rates.thinConvGops : rates.gops[cls as Int8Class]) / slowdown);
+  if (g === null || cls === 'depthwise' || g.inChannels / g.group >= THIN_CONV_CHANNELS || !link?.outputShape) return k;
+  const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
+  return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */

@@ -60,7 +60,7 @@ export interface DeviceProfile {
 // ---- Integer kernels (issue 20, int8 latency) ----
 export const INT8_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm'] as const;
 export type Int8Class = (typeof INT8_CLASSES)[number];
-/** Input channels per group below which a (non-depthwise) integer conv runs at `thinConvGops`. */
+/** Input channels per group below which a (non-depthwise) integer conv pays `thinConvNsPerOutput`. */
 export const THIN_CONV_CHANNELS = 8;
 
 /** Rates of the integer kernels; GOP/s counts 2 operations per multiply-accumulate, as GFLOP/s does. */
@@ -68,10 +68,10 @@ export interface Int8Rates {
   /** QLinearConv / QLinearMatMul with int8 weights and uint8 activations (U8S8): the kernel ORT fuses a QDQ group into. */
   gops: Record<Int8Class, number>;
   /**
-   * A fused conv on fewer than THIN_CONV_CHANNELS input channels per group (a stem on an RGB image), GOP/s: its GEMM
-   * has a short inner dimension and ORT's 8-bit kernels run it at a fraction of the dense rate.
+   * A fused conv on fewer than THIN_CONV_CHANNELS input channels per group (a stem on an RGB image): ns per output
+   * element beyond its arithmetic at the class rate (ORT's 8-bit kernels gather its few channels per output).
    */
-  thinConvGops: number;
+  thinConvNsPerOutput: number;
   /** The same conv with uint8 weights (U8U8, a QOperator model's usual form): its time over the int8-weight one. */
   uint8WeightsSlowdown: number;
   /** ConvInteger (quantize_dynamic's conv: im2col then an integer GEMM, int32 out), GOP/s. */
@@ -91,12 +91,12 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
   const g = r.gops;
   if (typeof g !== 'object' || g === null || Array.isArray(g)) bad(`"int8.gops" must be an object with ${INT8_CLASSES.join(', ')}`);
   for (const c of INT8_CLASSES) if (!positive((g as Record<string, unknown>)[c])) bad(`"int8.gops.${c}" must be a positive number (GOP/s)`);
-  for (const key of ['thinConvGops', 'uint8WeightsSlowdown', 'convIntegerGops', 'convIntegerDepthwiseGops', 'matMulIntegerGops', 'quantizeNsPerElement', 'dequantizeNsPerElement'] as const) {
+  for (const key of ['thinConvNsPerOutput', 'uint8WeightsSlowdown', 'convIntegerGops', 'convIntegerDepthwiseGops', 'matMulIntegerGops', 'quantizeNsPerElement', 'dequantizeNsPerElement'] as const) {
     if (!positive(r[key])) bad(`"int8.${key}" must be a positive number`);
   }
   return {
     gops: Object.fromEntries(INT8_CLASSES.map((c) => [c, (g as Record<string, number>)[c]])) as Record<Int8Class, number>,
-    thinConvGops: r.thinConvGops as number,
+    thinConvNsPerOutput: r.thinConvNsPerOutput as number,
     uint8WeightsSlowdown: r.uint8WeightsSlowdown as number,
     convIntegerGops: r.convIntegerGops as number,
     convIntegerDepthwiseGops: r.convIntegerDepthwiseGops as number,
