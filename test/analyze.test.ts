@@ -315,7 +315,7 @@ describe('node order', () => {
 
 describe('--format csv --device: predicted latency columns', () => {
   const LAYER_HEAD =
-    'name,op,domain,scope,output_shapes,macs,other_flops,flops,params,weight_bytes,activation_bytes,multiplier,counted,reason,sep_M,sep_N,sep_kernel,sep_reduction,sep_macs_after,sep_params_after';
+    'name,op,domain,scope,output_shapes,macs,other_flops,flops,params,weight_bytes,activation_bytes,multiplier,counted,reason,sep_M,sep_N,sep_kernel,sep_reduction,sep_macs_after,sep_params_after,precision';
   const LATENCY_HEAD = ['latency_ms', 'latency_share', 'latency_bound', 'fused_into', 'sep_latency_after_ms'];
   interface TimedLayer {
     name: string;
@@ -379,9 +379,10 @@ describe('--format csv --device: predicted latency columns', () => {
     expect(r.status).toBe(0);
     const rows = parseCsv(r.stdout);
     expect(rows).toHaveLength(3);
-    expect(rows.map((row) => row.length)).toEqual([25, 25, 25]);
+    // 21 layer columns (the last: precision) and 5 latency columns; a hostile name stays one field.
+    expect(rows.map((row) => row.length)).toEqual([26, 26, 26]);
     expect(rows[1][0]).toBe(conv);
     expect(rows[2].slice(0, 2)).toEqual(['relu', 'Relu']);
-    expect(rows[2].slice(20)).toEqual(['', '', '', conv, '']);
+    expect(rows[2].slice(21)).toEqual(['', '', '', conv, '']);
   });
 });
