@@ -3,6 +3,7 @@ import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { MbnError, quote } from '../errors.js';
 import { externalLocations } from '../ir/walk.js';
 import { layerLinks } from '../latency/graph.js';
+import { addEnergy } from '../latency/energy.js';
 import { addLatency } from '../latency/model.js';
 import { type DeviceProfile, loadProfile } from '../latency/profile.js';
 import { missingExternalFiles } from '../onnx/external.js';
@@ -16,7 +17,7 @@ export interface AnalyzeOptions extends ShapeOptions, ValueOptions {
   allowUncounted?: string[];
   /** Roll costs up by name scope down to this depth: the document's `modules` (`--depth`). */
   depth?: number;
-  /** Device profile (built-in name such as `rpi4`, or a profile file) for each layer's predicted `latencyMs`. */
+  /** Device profile (built-in name such as `rpi4`, or a profile file) for each layer's predicted `latencyMs` and estimated `energyMj`. */
   device?: string;
 }
 
@@ -40,7 +41,11 @@ export function analyzeFile(path: string, options: AnalyzeOptions = {}): Analysi
     const inferred = inferModel(model, infer);
     // Latency needs the records after the report; without it they go as the rows are built.
     report = buildReport(model, inferred, { release: !profile });
-    if (profile) addLatency(report, layerLinks(inferred), profile);
+    if (profile) {
+      const links = layerLinks(inferred);
+      addLatency(report, links, profile);
+      addEnergy(report, links, profile);
+    }
     for (const location of missingExternalFiles(path, externalLocations(model))) {
       report.notes.push(`external data file ${quote(location)} is missing: not needed for analysis`);
     }

@@ -68,8 +68,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   limitOptions(analyze);
   allowUncountedOption(analyze);
   analyze
-    .option('--device <profile>', 'predict each layer\'s latency on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
-    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'));
+    .option('--device <profile>', 'predict each layer\'s latency and estimate its energy on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
+    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'))
+    .option('--max-energy <mJ>', 'with --device: fail (exit 1) when the estimated energy per inference exceeds this many millijoules', parsePositiveNumber('--max-energy'));
   analyze.action(async (path: string, opts) => {
     if (opts.all && opts.top !== undefined) warn('--top is ignored with --all: every layer is shown');
     const { runAnalyze } = await import('./analyze.js');

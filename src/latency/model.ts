@@ -1,5 +1,6 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
+import type { EnergyTotals, LayerEnergy } from './energy.js';
 import type { LayerLink } from './graph.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import type { DeviceProfile, OpClass } from './profile.js';
@@ -40,7 +41,7 @@ export interface LatencyTotals {
 }
 
 const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
-const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
+export const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
 const HEAVY = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
 export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
@@ -65,13 +66,23 @@ const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMax
 export type WeightSource = boolean | 'llc' | 'dram';
 
 /**
+ * The memory level a working set of `bytes` is served from: the core's cache when it fits in `cacheBytes`, the
+ * last-level cache when the profile gives one and it fits there, else DRAM. One rule for the latency model (which
+ * bandwidth) and the energy model (which pJ per byte).
+ */
+export function memoryLevelOf(profile: DeviceProfile, bytes: number): 'cache' | 'llc' | 'dram' {
+  if (bytes <= profile.cacheBytes) return 'cache';
+  return profile.lastLevelCacheBytes !== undefined && bytes <= profile.lastLevelCacheBytes ? 'llc' : 'dram';
+}
+
+/**
  * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
  * layer before has just written them), else at `memoryGBps`; weights as `weightsFrom` says.
  */
 export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false): { ms: number; bound: Bound } {
   const computeUs = flops / (profile.gflops[cls] * 1e3);
   const apart = weightsFrom !== false;
-  const actGBps = activationBytes + (apart ? 0 : weightBytes) <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps;
+  const actGBps = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes)) === 'cache' ? profile.cacheGBps : profile.memoryGBps;
   const weightGBps = weightsFrom === 'llc' ? profile.memoryGBps : (profile.weightGBps ?? profile.memoryGBps);
   const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
@@ -210,9 +221,8 @@ export function separatedTime(
 
 /** Where the model's weights are read from on each inference (see WeightSource). */
 export function weightsCold(report: Report, profile: DeviceProfile): WeightSource {
-  const bytes = report.totals.weightBytes;
-  if (bytes <= profile.cacheBytes) return false;
-  return profile.lastLevelCacheBytes !== undefined && bytes <= profile.lastLevelCacheBytes ? 'llc' : 'dram';
+  const level = memoryLevelOf(profile, report.totals.weightBytes);
+  return level === 'cache' ? false : level;
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
@@ -258,10 +268,10 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   };
 }
 
-/** The optional post-pass of `mbn analyze --device`: latency fields on each layer and in the totals. */
+/** The optional post-pass of `mbn analyze --device`: latency (and energy, src/latency/energy.ts) fields on each layer and in the totals. */
 export type LatencyReport = Omit<Report, 'layers' | 'totals'> & {
-  layers: (LayerReport & Partial<LayerLatency>)[];
-  totals: Report['totals'] & Partial<LatencyTotals>;
+  layers: (LayerReport & Partial<LayerLatency> & Partial<LayerEnergy>)[];
+  totals: Report['totals'] & Partial<LatencyTotals> & Partial<EnergyTotals>;
 };
 
 export function addLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): LatencyReport {

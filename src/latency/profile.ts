@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { MbnError, quote } from '../errors.js';
 import { BUILTIN_PROFILES } from './builtin.js';
+import { type EnergyConstants, validateEnergy } from './energy.js';
 
 /**
  * A device profile (schema mbn.device/1): what the latency model needs to know about a machine. Rates are for
@@ -53,6 +54,10 @@ export interface DeviceProfile {
   measurements?: { name: string; what: string; flops: number; bytes: number; ms: number }[];
   /** `mbn calibrate` only: runtime, host, date. */
   measuredOn?: Record<string, string | number>;
+
+  // --- Energy (src/latency/energy.ts) ---
+  /** Energy constants for `energyMj` (pJ per MAC by precision, pJ per byte by memory level); absent: energy unknown. */
+  energy?: EnergyConstants;
 }
 
 function positive(value: unknown): value is number {
@@ -114,6 +119,8 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
     ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
+    // --- Energy ---
+    ...(p.energy !== undefined ? { energy: validateEnergy(p.energy, bad) } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.j
 import { gapSummary } from '../budget/completeness.js';
 import type { ModuleCost } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
+import { ENERGY_CSV_HEAD, energyCsvCells } from './energy-report.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
 import { clipEnd, clipStart } from '../util/text.js';
@@ -255,13 +256,13 @@ const CSV_HEAD = [
   'sep_macs_after', 'sep_params_after',
 ];
 
-/** One row per layer; with `latency` (the report has been through addLatency, `--device`), the latency columns too. */
+/** One row per layer; with `latency` (the report has been through addLatency and addEnergy, `--device`), the latency and energy columns too. */
 export function renderCsv(report: Report, options: { latency?: boolean } = {}): string {
   const timed = options.latency ? (report as LatencyReport) : null;
-  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD] : CSV_HEAD).join(',')];
+  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD, ...ENERGY_CSV_HEAD] : CSV_HEAD).join(',')];
   for (const l of report.layers) {
     const s = l.separable;
-    const latency = timed ? latencyCsvCells(l, timed.totals.latencyMs) : [];
+    const latency = timed ? [...latencyCsvCells(l, timed.totals.latencyMs), ...energyCsvCells(l)] : [];
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,

@@ -1,6 +1,7 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
+import { renderEnergySection } from './energy-report.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
 import { REPORT_CSS, REPORT_SCRIPT } from './html-assets.js';
 import { moduleLabel } from './modules-report.js';
@@ -22,7 +23,7 @@ export interface HtmlOptions {
   modules: { depth: number; rows: ModuleCost[] };
   /** mbn's version, for the footer. */
   version: string;
-  /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
+  /** `--device`: the report has been through addLatency and addEnergy; "Predicted latency" and "Estimated energy" sections follow the totals. */
   latency?: HtmlLatencyOptions | null;
 }
 
@@ -72,7 +73,10 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     );
   }
   out.push('</section>');
-  if (options.latency) out.push(renderLatencySection(report as LatencyReport, options.latency));
+  if (options.latency) {
+    out.push(renderLatencySection(report as LatencyReport, options.latency));
+    out.push(renderEnergySection(report as LatencyReport, options.latency));
+  }
 
   // Per-layer chart: one SVG per metric and scale.
   const initial = options.flops ? 'flops' : 'macs';

@@ -1,0 +1,239 @@
+import type { LayerReport, Report } from '../cost/analyze.js';
+import type { LayerLink } from './graph.js';
+import { planLayout } from './layout.js';
+import { foldedLayers, memoryLevelOf, weightsCold, ZERO_COPY } from './model.js';
+import type { DeviceProfile } from './profile.js';
+
+/**
+ * Energy per inference, an estimate: compute plus data movement, after Horowitz (ISSCC 2014) and the energy-aware
+ * pruning of Yang, Chen and Sze (CVPR 2017):
+ *   energy = Σ MACs × pJ per MAC at the layer's precision + Σ bytes moved × pJ per byte at the level they come from.
+ * A non-MAC FLOP (activation, pooling, normalisation) counts as half a MAC (a MAC is two FLOPs). The bytes a layer
+ * moves, and whether they come from on-chip memory (the core's cache, or the last-level cache) or from DRAM, follow
+ * the latency model's cache rule (src/latency/model.ts: `memoryLevelOf`, `weightsCold`): activations whose working
+ * set fits a cache level come from it, weights from where the whole model's weights fit. Layers the runtime fuses
+ * into the kernel before them compute but move nothing of their own; layers folded into constants cost nothing.
+ * Pure: report in, figures out.
+ */
+export type Precision = 'fp32' | 'fp16' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
+
+/** The `energy` block of a device profile (mbn.device/1; optional, so profiles without it still load). */
+export interface EnergyConstants {
+  /** Picojoules per multiply-accumulate, by the precision the MAC runs at. */
+  pjPerMac: Record<Precision, number>;
+  /** Picojoules per byte read or written in DRAM. */
+  pjPerByteDram: number;
+  /** Picojoules per byte read or written in on-chip memory (caches, SRAM). */
+  pjPerByteOnChip: number;
+  /** Where the constants come from: citations, or the fit that produced them. */
+  sources: string[];
+  /** Set when the constants were fitted to measured energy (`mbn calibrate --energy-samples`, RAPL). */
+  fit?: EnergyFitSummary;
+}
+
+export interface EnergyFitSummary {
+  /** How many (model, joules) samples the fit used, and where they came from. */
+  samples: number;
+  from: string;
+  /** Root-mean-square relative error of the fitted constants over the samples. */
+  rmsRelativeError: number;
+}
+
+export interface LayerEnergy {
+  /** Energy of one inference's executions of this layer, mJ (null when a shape it needs is unknown). */
+  energyMj: number | null;
+  /** The precision its MACs are charged at. */
+  energyPrecision: Precision;
+  /** Bytes it moves per inference from DRAM and from on-chip memory (null when unknown). */
+  energyDramBytes: number | null;
+  energyOnChipBytes: number | null;
+}
+
+export interface EnergyTotals {
+  /** Null when some layer's bytes are unknown or the profile has no energy constants. */
+  energyMj: number | null;
+  /** Of which compute (MACs and other FLOPs) and data movement, mJ. */
+  computeEnergyMj: number | null;
+  movementEnergyMj: number | null;
+  /** Predicted energy if every standard conv were separated (depth multiplier 1). */
+  energyIfSeparatedMj: number | null;
+  /** Always says what the figure is: an estimate from the named profile's constants. */
+  energyBasis: string;
+}
+
+/** Ops whose MACs run on integers whatever the tensors around them are. */
+const INTEGER_MAC_OPS = new Set(['QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger', 'QGemm', 'DynamicQuantizeMatMul']);
+const MAC_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+/**
+ * The precision a layer's arithmetic runs at: int8 for the integer ops, and for a conv or GEMM whose data and
+ * weight inputs both come from DequantizeLinear (the QDQ form ONNX Runtime fuses into an integer kernel); else by
+ * the size of its output's elements (2 bytes: fp16, 1 byte: int8, otherwise fp32).
+ */
+export function precisionOf(link: LayerLink | undefined, producerOp: (tensor: string) => string | undefined): Precision {
+  if (!link) return 'fp32';
+  if (INTEGER_MAC_OPS.has(link.op)) return 'int8';
+  if (MAC_OPS.has(link.op) && link.inputs.length >= 2 && link.inputs.slice(0, 2).every((x) => x && producerOp(x) === 'DequantizeLinear')) return 'int8';
+  const shape = link.outputShape;
+  if (link.outputs.length === 1 && shape && link.outputBytes !== null) {
+    const elements = shape.reduce((a, b) => a * b, 1);
+    const size = elements > 0 ? link.outputBytes / elements : 4;
+    if (size === 2) return 'fp16';
+    if (size === 1) return 'int8';
+  }
+  return 'fp32';
+}
+
+const PJ_PER_MJ = 1e9;
+
+/** Bytes split by level: `dram` and `onChip`. */
+interface Moved {
+  dram: number;
+  onChip: number;
+}
+
+/**
+ * Where one execution's bytes come from: activations by their working set (with the weights when the model's
+ * weights stay in the core's cache), weights from where the model's weights fit (`weightsCold`).
+ */
+function bytesByLevel(profile: DeviceProfile, activationBytes: number, weightBytes: number, cold: ReturnType<typeof weightsCold>): Moved {
+  const together = cold === false;
+  const actLevel = memoryLevelOf(profile, activationBytes + (together ? weightBytes : 0));
+  const moved: Moved = { dram: 0, onChip: 0 };
+  const add = (level: ReturnType<typeof memoryLevelOf>, bytes: number) => {
+    if (level === 'dram') moved.dram += bytes;
+    else moved.onChip += bytes;
+  };
+  add(actLevel, activationBytes + (together ? weightBytes : 0));
+  if (!together) add(cold === 'llc' ? 'llc' : 'dram', weightBytes);
+  return moved;
+}
+
+function movementPj(e: EnergyConstants, m: Moved): number {
+  return m.dram * e.pjPerByteDram + m.onChip * e.pjPerByteOnChip;
+}
+
+/**
+ * Energy of one execution of a standard conv once separated (depthwise then pointwise), pJ: the pair's MACs, and
+ * the bytes each moves (the intermediate tensor is written by one and read by the other).
+ */
+function separatedPj(profile: DeviceProfile, e: EnergyConstants, l: LayerReport, link: LayerLink, precision: Precision, cold: ReturnType<typeof weightsCold>): number | null {
+  const s = l.separable;
+  if (!s || s.macs === null || link.inputBytes === null || link.outputBytes === null) return null;
+  const K = s.kernel.reduce((a, b) => a * b, 1);
+  const pixels = s.macs / (s.N * (s.M / s.group) * K);
+  const elementBytes = link.outputBytes / (pixels * s.N);
+  const inBytes = link.inputBytes - l.weightBytes;
+  const mid = s.M * s.multiplier;
+  const midBytes = pixels * mid * elementBytes;
+  const dwMacs = pixels * mid * K;
+  const pwMacs = pixels * s.N * (mid / s.group);
+  const dwWeights = mid * K * elementBytes;
+  const pwWeights = s.N * (mid / s.group) * elementBytes;
+  const dw = bytesByLevel(profile, inBytes + midBytes, dwWeights, cold);
+  const pw = bytesByLevel(profile, midBytes + link.outputBytes, pwWeights, cold);
+  return (dwMacs + pwMacs) * e.pjPerMac[precision] + movementPj(e, dw) + movementPj(e, pw);
+}
+
+/** Per-layer energy and totals, in report order. `links` must come from the same inference as the report. */
+export function predictEnergy(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerEnergy[]; totals: EnergyTotals } {
+  const e = profile.energy;
+  const basis = e
+    ? `estimate from ${profile.name}'s energy constants (${e.fit ? `fitted to ${e.fit.samples} measured samples` : 'published figures, order of magnitude'})`
+    : `unknown: profile ${profile.name} has no energy constants`;
+  const producers = new Map<string, string>();
+  for (const l of links) if (l.scope === '') for (const o of l.outputs) if (o) producers.set(o, l.op);
+  const folded = foldedLayers(links);
+  const cold = weightsCold(report, profile);
+  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));
+  let compute = 0;
+  let movement = 0;
+  let saved = 0;
+  let known = e !== undefined;
+  const layers = report.layers.map((l, i): LayerEnergy => {
+    const link = links[i];
+    const precision = precisionOf(link, (t) => producers.get(t));
+    const zero: LayerEnergy = { energyMj: e ? 0 : null, energyPrecision: precision, energyDramBytes: 0, energyOnChipBytes: 0 };
+    if (l.executions === 0 || link?.folded) return zero;
+    const macPj = e ? e.pjPerMac[precision] : 0;
+    const computePj = (l.macs + l.otherFlops / 2) * macPj;
+    // Fused into the kernel before it: computes, but its input and output never leave that kernel.
+    if (folded.has(i) || ZERO_COPY.has(l.op)) {
+      compute += computePj;
+      return { ...zero, energyMj: e ? computePj / PJ_PER_MJ : null };
+    }
+    if (!link || link.inputBytes === null || link.outputBytes === null) {
+      known = false;
+      return { energyMj: null, energyPrecision: precision, energyDramBytes: null, energyOnChipBytes: null };
+    }
+    const bytes = link.inputBytes + link.outputBytes;
+    const weights = Math.min(bytes, l.weightBytes);
+    const once = bytesByLevel(profile, bytes - weights, weights, cold);
+    // ONNX Runtime's layout conversions for this layer: each a copy read and written at its own size's level.
+    const r = layout[i].reorders;
+    if (r.count > 0) {
+      const perCopy = r.bytes / r.count;
+      const level = memoryLevelOf(profile, perCopy);
+      if (level === 'dram') once.dram += r.bytes;
+      else once.onChip += r.bytes;
+    }
+    const moved = { dram: once.dram * l.executions, onChip: once.onChip * l.executions };
+    const movePj = e ? movementPj(e, moved) : 0;
+    compute += computePj;
+    movement += movePj;
+    if (e && l.separable) {
+      const pair = separatedPj(profile, e, l, link, precision, cold);
+      if (pair !== null) saved += computePj + movePj - pair * l.executions;
+    }
+    return { energyMj: e ? (computePj + movePj) / PJ_PER_MJ : null, energyPrecision: precision, energyDramBytes: moved.dram, energyOnChipBytes: moved.onChip };
+  });
+  const total = known ? (compute + movement) / PJ_PER_MJ : null;
+  return {
+    layers,
+    totals: {
+      energyMj: total,
+      computeEnergyMj: known ? compute / PJ_PER_MJ : null,
+      movementEnergyMj: known ? movement / PJ_PER_MJ : null,
+      energyIfSeparatedMj: total === null ? null : total - saved / PJ_PER_MJ,
+      energyBasis: basis,
+    },
+  };
+}
+
+/** Checks a profile's `energy` block; `bad` throws the profile's usage error naming the field. */
+export function validateEnergy(data: unknown, bad: (what: string) => never): EnergyConstants {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('"energy" must be an object with pjPerMac, pjPerByteDram, pjPerByteOnChip and sources');
+  const d = data as Record<string, unknown>;
+  const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  const macs = d.pjPerMac;
+  if (typeof macs !== 'object' || macs === null || Array.isArray(macs)) bad(`"energy.pjPerMac" must be an object with ${PRECISIONS.join(', ')}`);
+  for (const p of PRECISIONS) if (!nonNegative((macs as Record<string, unknown>)[p])) bad(`"energy.pjPerMac.${p}" must be a number ≥ 0 (picojoules)`);
+  for (const key of Object.keys(macs as object)) if (!(PRECISIONS as readonly string[]).includes(key)) bad(`"energy.pjPerMac.${key}" is not a precision (${PRECISIONS.join(', ')})`);
+  for (const key of ['pjPerByteDram', 'pjPerByteOnChip'] as const) if (!nonNegative(d[key])) bad(`"energy.${key}" must be a number ≥ 0 (picojoules per byte)`);
+  if (!Array.isArray(d.sources) || d.sources.some((s) => typeof s !== 'string')) bad('"energy.sources" must be an array of strings');
+  let fit: EnergyFitSummary | undefined;
+  if (d.fit !== undefined) {
+    const f = d.fit as Record<string, unknown>;
+    if (typeof f !== 'object' || f === null || !Number.isInteger(f.samples) || typeof f.from !== 'string' || !nonNegative(f.rmsRelativeError)) {
+      bad('"energy.fit" must be an object with samples (integer), from (string) and rmsRelativeError (number ≥ 0)');
+    }
+    fit = { samples: f.samples as number, from: f.from as string, rmsRelativeError: f.rmsRelativeError as number };
+  }
+  const m = macs as Record<Precision, number>;
+  return {
+    pjPerMac: { fp32: m.fp32, fp16: m.fp16, int8: m.int8 },
+    pjPerByteDram: d.pjPerByteDram as number,
+    pjPerByteOnChip: d.pjPerByteOnChip as number,
+    sources: d.sources as string[],
+    ...(fit ? { fit } : {}),
+  };
+}
+
+/** The optional post-pass of `mbn analyze --device`: energy fields on each layer and in the totals. */
+export function addEnergy<R extends Report>(report: R, links: readonly LayerLink[], profile: DeviceProfile): R {
+  const { layers, totals } = predictEnergy(report, links, profile);
+  report.layers.forEach((l, i) => Object.assign(l, layers[i]));
+  Object.assign(report.totals, totals);
+  return report;
+}
