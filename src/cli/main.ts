@@ -195,6 +195,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--runs <n>', 'timed runs per model (default: 20, and more until 0.5 s of runs, at most 10,000)', parsePositiveInt('--runs'))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
     .option('--per-layer', 'profile in ONNX Runtime and report each layer\'s time, bytes moved and arithmetic intensity', false)
+    .option('--energy', 'read RAPL energy counters around each model\'s timed runs (joules per run; for mbn calibrate --energy-samples)', false)
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(bench);
@@ -203,7 +204,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runBench } = await import('./bench.js');
     await runBench(paths, opts);
   });
-  program
+  const calibrateCmd = program
     .command('calibrate')
     .description('measure this machine through ONNX Runtime (micro-benchmarks, under a minute) and write a device profile for --device')
     .option('-o, --output <file>', 'write the profile here (default: stdout)')
@@ -211,6 +212,10 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
     .option('--runs <n>', 'timed runs per micro-benchmark (the fastest is kept)', parsePositiveInt('--runs'), 20)
     .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
+    .option('--energy-samples <file>', 'instead of measuring: fit the energy constants of --device to measured joules per inference (MODEL,JOULES lines, or mbn bench --energy --format json)')
+    .option('--device <profile>', 'with --energy-samples: the profile to fit (a built-in name or a profile file)');
+  inputOptions(calibrateCmd);
+  calibrateCmd
     .action(async (opts) => {
       const { runCalibrate } = await import('./calibrate.js');
       await runCalibrate(opts);

@@ -145,6 +145,7 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
   const producers = new Map<string, string>();
   for (const l of links) if (l.scope === '') for (const o of l.outputs) if (o) producers.set(o, l.op);
   const folded = foldedLayers(links);
+  const qdq = qdqFusion(links, (t) => producers.get(t), folded);
   const cold = weightsCold(report, profile);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));
   let compute = 0;
@@ -158,6 +159,8 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
     if (l.executions === 0 || link?.folded) return zero;
     const macPj = e ? e.pjPerMac[precision] : 0;
     const computePj = (l.macs + l.otherFlops / 2) * macPj;
+    // The (De)QuantizeLinear around an integer kernel: ONNX Runtime folds them into it (QLinearConv).
+    if (qdq.absorbed.has(i)) return zero;
     // Fused into the kernel before it: computes, but its input and output never leave that kernel.
     if (folded.has(i) || ZERO_COPY.has(l.op)) {
       compute += computePj;
@@ -167,8 +170,10 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
       known = false;
       return { energyMj: null, energyPrecision: precision, energyDramBytes: null, energyOnChipBytes: null };
     }
-    const bytes = link.inputBytes + link.outputBytes;
-    const weights = Math.min(bytes, l.weightBytes);
+    // An integer kernel made from QDQ reads and writes 8-bit tensors where the graph shows float ones.
+    const narrow = qdq.kernels.get(i) ?? 1;
+    const bytes = (link.inputBytes + link.outputBytes) * narrow;
+    const weights = Math.min(bytes, l.weightBytes * narrow);
     const once = bytesByLevel(profile, bytes - weights, weights, cold);
     // ONNX Runtime's layout conversions for this layer: each a copy read and written at its own size's level.
     const r = layout[i].reorders;
@@ -199,6 +204,41 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
       energyBasis: basis,
     },
   };
+}
+
+/**
+ * ONNX Runtime's QDQ fusion as it bears on bytes: a conv or GEMM whose inputs both come from DequantizeLinear runs
+ * as one integer kernel (QLinearConv, QLinearMatMul) on 8-bit tensors. `kernels` maps each such layer to the
+ * factor from its graph tensors' element size to one byte; `absorbed` holds the DequantizeLinear layers that feed
+ * only such kernels and the QuantizeLinear layers right after one (or after an activation fused into one).
+ */
+export function qdqFusion(links: readonly LayerLink[], producerOp: (tensor: string) => string | undefined, folded: ReadonlyMap<number, number>): { kernels: Map<number, number>; absorbed: Set<number> } {
+  const kernels = new Map<number, number>();
+  links.forEach((l, i) => {
+    if (l.scope !== '' || !MAC_OPS.has(l.op) || precisionOf(l, producerOp) !== 'int8' || !l.outputShape || l.outputBytes === null || l.outputs.length !== 1) return;
+    const elements = l.outputShape.reduce((a, b) => a * b, 1);
+    if (elements > 0) kernels.set(i, 1 / (l.outputBytes / elements));
+  });
+  const producer = new Map<string, number>();
+  const consumers = new Map<string, number[]>();
+  links.forEach((l, i) => {
+    if (l.scope !== '') return;
+    for (const o of l.outputs) if (o) producer.set(o, i);
+    for (const x of l.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), i]);
+  });
+  const absorbed = new Set<number>();
+  links.forEach((l, i) => {
+    if (l.scope !== '') return;
+    if (l.op === 'DequantizeLinear') {
+      const users = consumers.get(l.outputs[0]) ?? [];
+      if (users.length > 0 && users.every((u) => kernels.has(u))) absorbed.add(i);
+    } else if (l.op === 'QuantizeLinear') {
+      const p = producer.get(l.inputs[0]);
+      const head = p === undefined ? undefined : kernels.has(p) ? p : folded.get(p);
+      if (head !== undefined && kernels.has(head)) absorbed.add(i);
+    }
+  });
+  return { kernels, absorbed };
 }
 
 /** Checks a profile's `energy` block; `bad` throws the profile's usage error naming the field. */

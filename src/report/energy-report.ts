@@ -49,7 +49,7 @@ function constantsText(profile: DeviceProfile): string {
 }
 
 /** Why the total is unknown, in one line. */
-function unknownText(report: LatencyReport, profile: DeviceProfile): string {
+function unknownText(profile: DeviceProfile): string {
   return profile.energy
     ? 'unknown: some layer\'s bytes are unknown (give the input shapes with --input)'
     : `unknown: profile ${profile.name} has no "energy" block (the built-in profiles have one; mbn calibrate --energy-samples FILE fits one)`;
@@ -61,7 +61,7 @@ export function renderEnergy(report: LatencyReport, profile: DeviceProfile, view
   const device = view.markdown ? markdownText(profile.name) : terminalText(profile.name);
   const total = report.totals.energyMj ?? null;
   if (total === null) {
-    const line = `Estimated energy per inference on ${device}: ${unknownText(report, profile)}`;
+    const line = `Estimated energy per inference on ${device}: ${unknownText(profile)}`;
     return view.markdown ? `\n#### ${line}\n` : `\n${c.bold(line)}\n`;
   }
   const title = `Estimated energy per inference on ${device} (estimate): ${mjText(total)}`;
@@ -122,7 +122,7 @@ export function renderEnergySection(report: LatencyReport, options: { profile: D
   const total = report.totals.energyMj ?? null;
   const out = [`<section id="energy"><h2>Estimated energy per inference on ${e(profile.name)}</h2>`];
   if (total === null) {
-    out.push(`<p class="note" id="energy-unknown">${e(unknownText(report, profile))}</p></section>`);
+    out.push(`<p class="note" id="energy-unknown">${e(unknownText(profile))}</p></section>`);
     return out.join('\n');
   }
   out.push('<div class="cards">');
