@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// node scripts/latency-accuracy.mjs [--runs N] [--rounds N] [--quick] [--fastest] [--check | --strict]   (npm run bench:latency)
+// node scripts/latency-accuracy.mjs [--runs N] [--rounds N] [--quick] [--fastest] [--check | --strict] [--heldout-only [--only a,b]]   (npm run bench:latency)
+// Then the held-out set (scripts/latency-heldout.mjs, fetched by scripts/fetch-heldout.mjs): share within ±10%/±5%,
+// worst case, per-layer share within ±20%. --heldout-only: that part alone (--only NAME,…: some of its models).
 // --runs N: the fewest timed runs per model (default 10; small models get more, see runsFor).
 //
 // Predicted (mbn analyze --device, with a profile from mbn calibrate run first) against measured (mbn bench,
@@ -65,6 +67,13 @@ const load0 = loadavg()[0];
 log('calibrating…');
 const profile = join(out, 'profile.json');
 mbn(['calibrate', '-o', profile, '--force']);
+if (args.includes('--heldout-only')) {
+  const { heldOut } = await import('./latency-heldout.mjs');
+  const onlyAt = args.indexOf('--only');
+  const result = await heldOut({ root, profile, rounds: ROUNDS, log, only: onlyAt >= 0 ? args[onlyAt + 1].split(',') : null });
+  if (result) process.stdout.write(result.text);
+  process.exit();
+}
 const predict = (path) => JSON.parse(mbn(['analyze', path, '--device', profile, '--format', 'json'])).totals.latencyMs;
 // The median of the timed runs, as mbn bench reports it; with --fastest, the fastest run (on a busy machine the
 // one least disturbed, as calibrate keeps the fastest run of each micro-benchmark).
@@ -127,6 +136,11 @@ lines.push('');
 lines.push(`${rows.length} models and their separated versions (${errors.length} latencies): median |error| ${(100 * median(errors)).toFixed(1)}%, worst ${(100 * Math.max(...errors)).toFixed(1)}%; separation speed-up: median |error| ${(100 * median(speedErrors)).toFixed(1)}%, worst ${(100 * Math.max(...speedErrors)).toFixed(1)}%.`);
 lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after 0.1 s of warm-up), lowest of ${ROUNDS} rounds.`);
 process.stdout.write(lines.join('\n') + '\n');
+{
+  const { heldOut } = await import('./latency-heldout.mjs');
+  const result = await heldOut({ root, profile, rounds: ROUNDS, log, only: null });
+  if (result) process.stdout.write('\n' + result.text);
+}
 
 // --check: the accuracy bounds of the issue, widened for a noisy shared machine (median |error| 20% → 35%, worst
 // 40% → 80%, speed-up 15% → 35% at the median); --strict: the issue's own bounds (median 20%, worst 40%, every
