@@ -162,7 +162,7 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
     // The (De)QuantizeLinear around an integer kernel: ONNX Runtime folds them into it (QLinearConv).
     if (qdq.absorbed.has(i)) return zero;
     // Fused into the kernel before it: computes, but its input and output never leave that kernel.
-    if (folded.has(i) || ZERO_COPY.has(l.op)) {
+    if ((folded.has(i) && !layout[i].unfused) || ZERO_COPY.has(l.op)) {
       compute += computePj;
       return { ...zero, energyMj: e ? computePj / PJ_PER_MJ : null };
     }

@@ -60,7 +60,7 @@ const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMax
 
 /**
  * Where a layer's weights come from on each inference: `false` when the model's weights fit in the core's cache
- * (read with the activations), `'llc'` when they fit in the last-level cache (read at `memoryGBps`), `'dram'` (or
+ * (read with the activations), `'llc'` when they fit in the last-level cache (read at `memoryGBps`; a GEMM's at `llcWeightGBps` where calibrated), `'dram'` (or
  * `true`) when they exceed it and are streamed from DRAM at `weightGBps`.
  */
 export type WeightSource = boolean | 'llc' | 'dram';
@@ -83,7 +83,10 @@ export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, 
   const computeUs = flops / (profile.gflops[cls] * 1e3);
   const apart = weightsFrom !== false;
   const actGBps = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes)) === 'cache' ? profile.cacheGBps : profile.memoryGBps;
-  const weightGBps = weightsFrom === 'llc' ? profile.memoryGBps : (profile.weightGBps ?? profile.memoryGBps);
+  // A GEMM streams its weights as they lie (calibrate's llc-weights MatMul); a conv's kernels go through packing,
+  // which ran at memoryGBps (OpenWakeWord's mel-spectrogram conv: predicted 22 µs at llcWeightGBps, measured 59).
+  const llcGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
+  const weightGBps = weightsFrom === 'llc' ? llcGBps : (profile.weightGBps ?? profile.memoryGBps);
   const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
@@ -167,6 +170,12 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     const mul = links.findIndex((m) => m.scope === '' && m.op === 'Mul' && m.inputs.includes(l.outputs[0]) && m.inputs.includes(l.inputs[0]));
     if (mul >= 0) folded.set(i, mul);
   });
+  // A zero Pad of the spatial dims before a Conv or pool becomes that op's own padding (ORT's PadFusion).
+  links.forEach((l, i) => {
+    if (l.scope !== '' || l.op !== 'Pad' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
+    const child = links.findIndex((c) => c.scope === '' && PAD_FUSES_INTO.has(c.op) && c.inputs[0] === l.outputs[0]);
+    if (child >= 0 && padFuses(l, links[child])) folded.set(i, child);
+  });
   links.forEach((l, i) => {
     if (l.scope !== '' || !FOLDED_INTO_PRODUCER.has(l.op) || folded.has(i)) return;
     for (const x of l.inputs) {
@@ -181,6 +190,28 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     }
   });
   return folded;
+}
+
+const PAD_FUSES_INTO = new Set(['Conv', 'MaxPool', 'AveragePool']);
+
+/**
+ * ONNX Runtime's PadFusion (core/optimizer/pad_fusion.cc): a constant-mode Pad whose pads are known, non-negative
+ * and zero on the batch and channel dims, and whose fill value is 0, merges into the explicit `pads` of the one
+ * Conv, MaxPool or AveragePool that reads it (not one with auto_pad, nor a MaxPool that also returns indices). ORT
+ * 1.30 also merges into a child with no `pads` attribute (MLSD's tf2onnx depthwise convs: `pads` [0, 0, 1, 1] after).
+ */
+function padFuses(pad: LayerLink, child: LayerLink): boolean {
+  if ((pad.strings.mode ?? 'constant') !== 'constant') return false;
+  const pads = pad.ints.pads ?? pad.inputValues[1];
+  if (!pads || pads.length < 4 || pads.some((p) => p < 0)) return false;
+  const half = pads.length / 2;
+  if (pads[0] !== 0 || pads[1] !== 0 || pads[half] !== 0 || pads[half + 1] !== 0) return false;
+  // Opset 11 on: the fill value is an input, and must be a known 0 (an omitted one is 0).
+  const fill = pad.inputs[2] ? pad.inputValues[2] : [0];
+  if (!fill || fill.some((v) => v !== 0)) return false;
+  if (pad.inputs[1] && !pad.inputValues[1]) return false;
+  if ((child.strings.auto_pad ?? 'NOTSET') !== 'NOTSET' || child.outputs.filter((o) => o).length > 1) return false;
+  return true;
 }
 
 function flopsOf(l: LayerReport): number {
@@ -234,7 +265,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
     const link = links[i];
-    const head = folded.get(i);
+    const head = layout[i].unfused ? undefined : folded.get(i);
     const none = { bound: null, separation: null, convPath: null, layoutMs: 0 };
     if (head !== undefined) return { latencyMs: 0, fusedInto: report.layers[head].name, ...none };
     if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
@@ -248,7 +279,11 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
-    const k = geometry && path ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold, path) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+    const k = layout[i].replaced
+      ? { ms: 0, bound: 'memory' as const }
+      : geometry && path
+        ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold, path)
+        : kernelTime(profile, cls, once, bytes - weights, weights, cold);
     const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
