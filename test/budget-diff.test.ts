@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { delta, diffReports, matchLayers } from '../src/budget/diff.js';
 import type { LayerReport, Report } from '../src/cost/analyze.js';
-import { renderDiffMarkdown } from '../src/report/budget-report.js';
+import { renderDiffMarkdown } from '../src/report/diff-report.js';
 
 function layer(name: string, op: string, macs: number, params = 0): LayerReport {
   return {
-    name, op, domain: '', scope: '', outputShapes: [], macs, otherFlops: 0, params, weightBytes: 4 * params, activationBytes: 0,
+    name, op, domain: '', kind: null, scope: '', outputShapes: [], macs, otherFlops: 0, params, weightBytes: 4 * params, activationBytes: 0,
     executions: 1, counted: true, reason: null, notes: [], separable: null,
   };
 }

@@ -84,10 +84,10 @@ function blockAt(graph: AdviseGraph, dw: Node): Block | null {
     nodes.push(add);
   }
 
-  const dwConv = graph.conv(dw)!;
-  const projectConv = graph.conv(project)!;
+  const dwConv = graph.conv(dw)!.geometry;
+  const projectConv = graph.conv(project)!.geometry;
   const inShape = graph.shape(blockInput);
-  const input = expand ? graph.conv(expand)!.inChannels : inShape?.[1] ?? dwConv.inChannels;
+  const input = expand ? graph.conv(expand)!.geometry.inChannels : inShape?.[1] ?? dwConv.inChannels;
   const width = dwConv.outChannels;
   const output = projectConv.outChannels;
   // A depthwise conv followed by a 1×1 conv is also MobileNet V1's separable layer; an inverted residual narrows

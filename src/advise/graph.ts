@@ -1,6 +1,7 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
-import { type ConvShape, convShapeOf } from '../cost/separable.js';
-import { type Graph, type Model, type Node, attr } from '../ir/types.js';
+import { convTraitsOf } from '../cost/separable.js';
+import type { Graph, Model, Node } from '../ir/types.js';
+import type { ConvTraits } from '../ops/define.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
 
 /**
@@ -39,6 +40,8 @@ export class AdviseGraph {
   readonly layers: GraphLayer[] = [];
   readonly byNode = new Map<Node, GraphLayer>();
   private readonly producers = new Map<string, Node>();
+  /** Every conv layer's traits, subgraphs included. */
+  private readonly convs = new Map<LayerReport, ConvTraits>();
   private readonly readers = new Map<string, Node[]>();
   private readonly constants = new Set<string>();
   private readonly graphOutputs: Set<string>;
@@ -53,6 +56,8 @@ export class AdviseGraph {
     report: Report,
   ) {
     inferred.layers.forEach((record, i) => {
+      const conv = convTraitsOf(record.traits);
+      if (conv) this.convs.set(report.layers[i], conv);
       if (record.scope !== '') return;
       const layer = { node: record.node, record, report: report.layers[i] };
       this.layers.push(layer);
@@ -138,26 +143,35 @@ export class AdviseGraph {
     return nodes.every((n) => this.nodeKnown(n)) ? nodes.reduce((s, n) => s + this.macs(n), 0) : null;
   }
 
-  conv(node: Node): ConvShape | null {
-    const layer = this.byNode.get(node);
-    return layer ? convShapeOf(node, layer.record.inputs, layer.record.outputs) : null;
+  /**
+   * The traits of a conv (any form, not transposed) whose output shape is known: the patterns and figures of the
+   * rules are about forward convs, and quote the output's size.
+   */
+  conv(node: Node): ConvTraits | null {
+    const t = convTraitsOf(this.byNode.get(node)?.record.traits);
+    return t && !t.transposed && t.outSpatial !== null ? t : null;
+  }
+
+  /** The traits of a report layer that is a conv (any graph, any form), or null. */
+  convOf(layer: LayerReport): ConvTraits | null {
+    return this.convs.get(layer) ?? null;
   }
 
   /** A 1×1 conv with group 1: an expansion or a projection. */
   isPointwise(node: Node): boolean {
     const c = this.conv(node);
-    return c !== null && c.group === 1 && c.kernel.every((k) => k === 1);
+    return c !== null && c.geometry.pointwise && c.geometry.group === 1;
   }
 
   /** One filter group per input channel (depth multiplier allowed). */
   isDepthwise(node: Node): boolean {
-    const c = this.conv(node);
-    return c !== null && c.group > 1 && c.group === c.inChannels;
+    return this.conv(node)?.geometry.depthwise ?? false;
   }
 
+  /** A conv's largest stride (1 for anything else). */
   stride(node: Node): number {
-    const a = attr(node, 'strides');
-    return a && a.data.type === 'ints' && a.data.value.length > 0 ? Math.max(...a.data.value) : 1;
+    const c = this.conv(node);
+    return c ? Math.max(1, ...c.geometry.strides) : 1;
   }
 
   /**

@@ -30,7 +30,7 @@ import { BUILTIN_PROFILES } from '../latency/builtin.js';
 import { layerLinks } from '../latency/graph.js';
 import { addEnergy } from '../latency/energy.js';
 import { addLatency } from '../latency/model.js';
-import { loadProfile } from '../latency/profile.js';
+import { loadProfile } from '../latency/load-profile.js';
 import { inferModel } from '../shape/infer.js';
 import { readModel } from '../onnx/read.js';
 import { fsErrorReason } from '../util/fs-error.js';

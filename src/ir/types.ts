@@ -1,5 +1,3 @@
-import type { ByteSource } from '../onnx/source.js';
-
 /**
  * The layer IR: mbn's own model of an ONNX graph. It holds structure, names, attributes, dims and dtypes, and for
  * every tensor where its bytes are in the file (never the bytes themselves). Each element remembers its byte span,
@@ -128,4 +126,15 @@ export interface Model {
 export function attr(node: Node | { attributes: Attribute[] }, name: string): Attribute | undefined {
   for (const a of node.attributes) if (a.name === name) return a;
   return undefined;
+}
+
+/**
+ * Where a model's bytes come from. Readers ask for byte ranges; a file-backed source answers with positioned
+ * reads, so that weight payloads a reader skips are never read from disk or held in memory.
+ */
+export interface ByteSource {
+  readonly size: number;
+  /** Bytes [start, end). May be a view into a shared buffer: callers must not modify it. */
+  view(start: number, end: number): Uint8Array;
+  close(): void;
 }

@@ -62,19 +62,20 @@ export interface EnergyTotals {
   energyBasis: string;
 }
 
-/** Ops whose MACs run on integers whatever the tensors around them are. */
-const INTEGER_MAC_OPS = new Set(['QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger', 'QGemm', 'DynamicQuantizeMatMul']);
-const MAC_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-
 /**
- * The precision a layer's arithmetic runs at: int8 for the integer ops, and for a conv or GEMM whose data and
- * weight inputs both come from DequantizeLinear (the QDQ form ONNX Runtime fuses into an integer kernel); else by
- * the size of its output's elements (2 bytes: fp16, 1 byte: int8, otherwise fp32).
+ * The precision a layer's arithmetic runs at: int8 for integer convs and matrix products (QLinearConv,
+ * ConvInteger, MatMulInteger, QLinearMatMul), and for a float one whose data and weight both come from
+ * DequantizeLinear (the QDQ form ONNX Runtime fuses into an integer kernel); else by the size of its output's
+ * elements (2 bytes: fp16, 1 byte: int8, otherwise fp32). What a node is comes from its op traits.
  */
 export function precisionOf(link: LayerLink | undefined, producerOp: (tensor: string) => string | undefined): Precision {
   if (!link) return 'fp32';
-  if (INTEGER_MAC_OPS.has(link.op)) return 'int8';
-  if (MAC_OPS.has(link.op) && link.inputs.length >= 2 && link.inputs.slice(0, 2).every((x) => x && producerOp(x) === 'DequantizeLinear')) return 'int8';
+  const t = link.traits;
+  if (t?.kind === 'conv' || t?.kind === 'matmul') {
+    if (t.form === 'qlinear' || t.form === 'integer') return 'int8';
+    const operands = t.kind === 'conv' ? [t.input, t.weight] : t.operands;
+    if (operands.every((k) => link.inputs[k] && producerOp(link.inputs[k]) === 'DequantizeLinear')) return 'int8';
+  }
   const shape = link.outputShape;
   if (link.outputs.length === 1 && shape && link.outputBytes !== null) {
     const elements = shape.reduce((a, b) => a * b, 1);
@@ -83,6 +84,12 @@ export function precisionOf(link: LayerLink | undefined, producerOp: (tensor: st
     if (size === 1) return 'int8';
   }
   return 'fp32';
+}
+
+/** A float conv or matrix product made integer by QDQ: its graph tensors are float, the kernel's are 8-bit. */
+function isQdqKernel(link: LayerLink, producerOp: (tensor: string) => string | undefined): boolean {
+  const t = link.traits;
+  return (t?.kind === 'conv' || t?.kind === 'matmul') && (t.form === 'float' || t.form === 'qdq') && precisionOf(link, producerOp) === 'int8';
 }
 
 const PJ_PER_MJ = 1e9;
@@ -215,7 +222,7 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
 export function qdqFusion(links: readonly LayerLink[], producerOp: (tensor: string) => string | undefined, folded: ReadonlyMap<number, number>): { kernels: Map<number, number>; absorbed: Set<number> } {
   const kernels = new Map<number, number>();
   links.forEach((l, i) => {
-    if (l.scope !== '' || !MAC_OPS.has(l.op) || precisionOf(l, producerOp) !== 'int8' || !l.outputShape || l.outputBytes === null || l.outputs.length !== 1) return;
+    if (l.scope !== '' || !isQdqKernel(l, producerOp) || !l.outputShape || l.outputBytes === null || l.outputs.length !== 1) return;
     const elements = l.outputShape.reduce((a, b) => a * b, 1);
     if (elements > 0) kernels.set(i, 1 / (l.outputBytes / elements));
   });

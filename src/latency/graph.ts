@@ -1,5 +1,5 @@
 import { bytesFor, DataType } from '../onnx/dtype.js';
-import { elements, type TensorState } from '../ops/define.js';
+import { elements, type OpTraits, type TensorState } from '../ops/define.js';
 import type { InferResult } from '../shape/infer.js';
 
 /**
@@ -20,12 +20,8 @@ export interface LayerLink {
   outputBytes: number | null;
   /** Input names that are weights (initializers or constants). */
   weightInputs: string[];
-  /** Group of a Conv (1 for others). */
-  group: number;
-  /** Kernel elements of a Conv (product of its kernel dims; 0 for others or when unknown). */
-  kernelSize: number;
-  /** Input channels of a Conv (0 for others). */
-  inChannels: number;
+  /** What the layer is (a conv and its geometry, a matrix product…), from its op rule; null for other layers. */
+  traits: OpTraits | null;
   /** Every output's value is known before run time: the runtime folds the layer into a constant. */
   folded: boolean;
   /** Shape of each input (null when unknown or omitted). */
@@ -62,8 +58,6 @@ function textOf(value: unknown): string {
 
 export function layerLinks(inferred: InferResult): LayerLink[] {
   return inferred.layers.map((l) => {
-    const groupAttr = l.node.attributes.find((a) => a.name === 'group');
-    const group = groupAttr?.data.type === 'int' ? groupAttr.data.value : 1;
     const weightNames = new Set(l.weights.map((w) => w.name));
     return {
       name: l.name,
@@ -75,9 +69,7 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       inputBytes: stateBytes(l.inputs, l.node.inputs),
       outputBytes: stateBytes(l.outputs, l.node.outputs),
       weightInputs: l.node.inputs.filter((n) => weightNames.has(n)),
-      group,
-      kernelSize: l.node.opType === 'Conv' ? (l.inputs[1]?.shape?.slice(2).reduce((a, b) => a * b, 1) ?? 0) : 0,
-      inChannels: l.node.opType === 'Conv' ? (l.inputs[0]?.shape?.[1] ?? 0) : 0,
+      traits: l.traits,
       folded: l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined),
       inputShapes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.shape ?? null) : null)),
       outputShape: l.outputs[0]?.shape ?? null,

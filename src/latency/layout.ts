@@ -1,3 +1,4 @@
+import type { ConvTraits } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 
 /**
@@ -48,13 +49,13 @@ export function padChannels(channels: number, block: number): number {
   return block <= 1 ? channels : Math.ceil(channels / block) * block;
 }
 
-/** A Conv ORT's transformer may take: 2-D, float32, static float weights (and bias). */
-function convPath(link: LayerLink, block: number): ConvPath | null {
-  const w = link.inputShapes[1];
-  if (link.op !== 'Conv' || link.domain !== '' || !link.float32 || !w || w.length !== 4) return null;
-  if (!link.weightInputs.includes(link.inputs[1])) return 'generic';
-  if (link.inputs[2] && !link.weightInputs.includes(link.inputs[2])) return 'generic';
-  return convPathOf(w[1], w[0], link.group, block);
+/** A conv ORT's transformer may take: a float Conv, 2-D, float32, static float weights (and bias). */
+function convPath(t: ConvTraits, link: LayerLink, block: number): ConvPath | null {
+  const g = t.geometry;
+  if (t.form !== 'float' || !link.float32 || g.kernel.length !== 2) return null;
+  if (!link.weightInputs.includes(link.inputs[t.weight])) return 'generic';
+  if (t.bias !== null && !link.weightInputs.includes(link.inputs[t.bias])) return 'generic';
+  return convPathOf(g.inChannels / g.group, g.outChannels, g.group, block);
 }
 
 export interface LayerLayout {
@@ -175,13 +176,14 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
     const inputs = l.inputs.filter((x) => x !== '');
     const x = l.inputs[0] ?? '';
     const xShape = l.inputShapes[0];
-    if (l.op === 'Conv') {
-      const path = convPath(l, block);
+    const conv = l.traits?.kind === 'conv' && !l.traits.transposed ? l.traits : null;
+    if (conv) {
+      const path = convPath(conv, l, block);
       plan[i].path = path;
       if (path === 'nchwc' || path === 'nchw-input') {
-        const w = l.inputShapes[1]!;
-        const cout = w[0];
-        plan[i].padding = paddingFactor(path, w[1], cout, l.group, block);
+        const g = conv.geometry;
+        const cout = g.outChannels;
+        plan[i].padding = paddingFactor(path, g.inChannels / g.group, cout, g.group, block);
         if (path === 'nchwc') toBlocked(i, x, xShape);
         else toPlain(i, x);
         setBlocked(i, cout);

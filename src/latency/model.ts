@@ -1,6 +1,7 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
 import type { EnergyTotals, LayerEnergy } from './energy.js';
+import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import type { DeviceProfile, OpClass } from './profile.js';
@@ -42,15 +43,26 @@ export interface LatencyTotals {
 
 const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
 export const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
-const HEAVY = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+/**
+ * A kernel the runtime folds a following activation, batch-norm or add into: a float conv (ORT's FusedConv) or a
+ * float matrix product (a Gemm also takes a residual add; a MatMul does not).
+ */
+function fusionHead(link: LayerLink): 'conv' | 'gemm' | 'matmul' | null {
+  const t = link.traits;
+  if (t?.kind === 'conv') return t.form === 'float' || t.form === 'qdq' ? 'conv' : null;
+  if (t?.kind === 'matmul' && t.form === 'float' && !t.general) return t.gemm ? 'gemm' : 'matmul';
+  return null;
+}
 
 export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
-  if (l.op === 'Conv' || l.op === 'ConvTranspose') {
-    if (link && link.group > 1 && link.group === link.inChannels) return 'depthwise';
-    if (l.op === 'Conv' && link?.kernelSize === 1) return 'pointwise';
-    return 'conv';
+  const t = link?.traits;
+  if (t?.kind === 'conv') {
+    // ONNX Runtime runs a ConvTranspose through its generic conv path whatever its groups.
+    if (t.transposed) return 'conv';
+    return t.geometry.depthwise ? 'depthwise' : t.geometry.pointwise ? 'pointwise' : 'conv';
   }
-  if (l.op === 'Gemm' || l.op === 'MatMul') return 'gemm';
+  if (t?.kind === 'matmul') return 'gemm';
   // A pool is a per-channel reduction over a window, vectorised across channels as a depthwise conv is; at the
   // elementwise (Add) rate SqueezeNet's three MaxPools were predicted 3.6× slower than ORT runs them.
   if (POOLS.has(l.op)) return 'depthwise';
@@ -93,16 +105,18 @@ export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, 
   return { ms: (Math.max(computeUs, memoryUs) + overheadUs) / 1e3, bound };
 }
 
-/** What decides a conv's kernel: channels, groups, kernel elements, output pixels, whether its input is expanded. */
-export interface ConvKernel {
-  cinPerGroup: number;
-  cout: number;
-  group: number;
-  kernel: number;
-  /** Output positions (batch × spatial). */
+/**
+ * A conv as its kernel is timed: its geometry (the op's ConvGeometry: channels, groups, kernel, strides, pads) and
+ * its output positions per execution (batch × spatial).
+ */
+export interface TimedConv {
+  geometry: Pick<ConvGeometry, 'inChannels' | 'outChannels' | 'group' | 'kernel' | 'strides' | 'pads'>;
   pixels: number;
-  /** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
-  expands: boolean;
+}
+
+/** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
+function expandsInput(g: TimedConv['geometry']): boolean {
+  return !(g.kernel.every((k) => k === 1) && g.strides.every((v) => v === 1) && g.pads.every((v) => v === 0));
 }
 
 /**
@@ -114,37 +128,35 @@ export interface ConvKernel {
 export function convTime(
   profile: DeviceProfile,
   cls: OpClass,
-  g: ConvKernel,
+  conv: TimedConv,
   flops: number,
   activationBytes: number,
   weightBytes: number,
   cold: WeightSource,
-  path: ConvPath = convPathOf(g.cinPerGroup, g.cout, g.group, profile.nchwcBlock ?? 1),
+  path: ConvPath = convPathOf(conv.geometry.inChannels / conv.geometry.group, conv.geometry.outChannels, conv.geometry.group, profile.nchwcBlock ?? 1),
 ): { ms: number; bound: Bound } {
   const block = profile.nchwcBlock ?? 1;
+  const g = conv.geometry;
+  const cinPerGroup = g.inChannels / g.group;
   if (path === 'generic' && profile.im2colGBps) {
-    const expandMs = g.expands ? (8 * g.cinPerGroup * g.group * g.kernel * g.pixels) / (profile.im2colGBps * 1e6) : 0;
+    const kernel = g.kernel.reduce((a, b) => a * b, 1);
+    const expandMs = expandsInput(g) ? (8 * g.inChannels * kernel * conv.pixels) / (profile.im2colGBps * 1e6) : 0;
     const k = kernelTime(profile, 'gemm', flops, activationBytes, weightBytes, cold);
     return { ms: k.ms + expandMs, bound: expandMs > k.ms ? 'memory' : k.bound };
   }
-  const k = kernelTime(profile, cls, flops * paddingFactor(path, g.cinPerGroup, g.cout, g.group, block), activationBytes, weightBytes, cold);
+  const k = kernelTime(profile, cls, flops * paddingFactor(path, cinPerGroup, g.outChannels, g.group, block), activationBytes, weightBytes, cold);
   if (path === 'nchw-input' && profile.nchwInputNsPerOutput) {
-    const extraMs = (padChannels(g.cout, block) * g.pixels * profile.nchwInputNsPerOutput) / 1e6;
+    const extraMs = (padChannels(g.outChannels, block) * conv.pixels * profile.nchwInputNsPerOutput) / 1e6;
     return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
   }
   return k;
 }
 
-/** A Conv layer's kernel figures from its link (null when a shape is unknown). */
-function kernelOf(link: LayerLink): ConvKernel | null {
-  const w = link.inputShapes[1];
-  const y = link.outputShape;
-  if (!w || w.length < 3 || !y || y.length !== w.length || w[0] === 0) return null;
-  const spatial = y.slice(2).reduce((a, b) => a * b, 1);
-  const kernel = w.slice(2).reduce((a, b) => a * b, 1);
-  const unit = (name: string) => (link.ints[name] ?? []).every((v) => v === 1);
-  const noPads = (link.ints.pads ?? []).every((v) => v === 0);
-  return { cinPerGroup: w[1], cout: w[0], group: link.group, kernel, pixels: y[0] * spatial, expands: !(kernel === 1 && unit('strides') && noPads) };
+/** A forward conv as its kernel is timed, from its traits (null for other layers, or when its output shape is unknown). */
+function timedConvOf(link: LayerLink): TimedConv | null {
+  const t = link.traits;
+  if (t?.kind !== 'conv' || t.transposed || t.batch === null || t.outSpatial === null) return null;
+  return { geometry: t.geometry, pixels: t.batch * t.outSpatial.reduce((a, b) => a * b, 1) };
 }
 
 /** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
@@ -181,9 +193,9 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     for (const x of l.inputs) {
       const p = x ? producer.get(x) : undefined;
       if (p === undefined || consumers.get(x) !== 1) continue;
-      const head = HEAVY.has(links[p].op) ? p : folded.get(p);
+      const head = fusionHead(links[p]) !== null ? p : folded.get(p);
       // Only one layer may fold a given output; the add of a residual folds into the conv on one side.
-      if (head !== undefined && links[head].op !== 'MatMul') {
+      if (head !== undefined && fusionHead(links[head]) !== 'matmul') {
         folded.set(i, head);
         return;
       }
@@ -215,7 +227,7 @@ function padFuses(pad: LayerLink, child: LayerLink): boolean {
 }
 
 function flopsOf(l: LayerReport): number {
-  return 2 * l.macs + l.otherFlops;
+  return totalFlops(l.macs, l.otherFlops);
 }
 
 /**
@@ -238,10 +250,14 @@ export function separatedTime(
   const midBytes = pixels * mid * elementBytes;
   const dwMacs = pixels * mid * K;
   const pwMacs = pixels * s.N * (mid / s.group);
-  const dwGeometry: ConvKernel = { cinPerGroup: 1, cout: mid, group: s.M, kernel: K, pixels, expands: true };
-  const pwGeometry: ConvKernel = { cinPerGroup: mid / s.group, cout: s.N, group: s.group, kernel: 1, pixels, expands: false };
-  const dw = convTime(profile, 'depthwise', dwGeometry, 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
-  const pw = convTime(profile, 'pointwise', pwGeometry, 2 * pwMacs, midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
+  // The pair as `mbn separate` writes it: the depthwise conv keeps the kernel (its strides and pads do not change
+  // its time here: the output size is the conv's), the pointwise conv is 1×1, stride 1, unpadded.
+  const ones = s.kernel.map(() => 1);
+  const zeros = [...ones, ...ones].map(() => 0);
+  const dwConv: TimedConv = { geometry: { inChannels: s.M, outChannels: mid, group: s.M, kernel: s.kernel, strides: ones, pads: zeros }, pixels };
+  const pwConv: TimedConv = { geometry: { inChannels: mid, outChannels: s.N, group: s.group, kernel: ones, strides: ones, pads: zeros }, pixels };
+  const dw = convTime(profile, 'depthwise', dwConv, totalFlops(dwMacs, 0), inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
+  const pw = convTime(profile, 'pointwise', pwConv, totalFlops(pwMacs, 0), midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
   // The pair's own layout: the depthwise conv's output reaches a pointwise conv that takes it in NCHW.
   const block = profile.nchwcBlock ?? 1;
   const dwBlocked = convPathOf(1, mid, s.M, block) === 'nchwc';
@@ -275,14 +291,14 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
     const cls = opClass(l, link);
-    const geometry = l.op === 'Conv' && link ? kernelOf(link) : null;
+    const conv = link ? timedConvOf(link) : null;
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
     const k = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
-      : geometry && path
-        ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold, path)
+      : conv && path
+        ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
         : kernelTime(profile, cls, once, bytes - weights, weights, cold);
     const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
     const ms = k.ms * l.executions + layoutMs;

@@ -1,6 +1,7 @@
 import { MbnError, quote } from '../errors.js';
 import type {
   Attribute,
+  ByteSource,
   AttrValue,
   ExternalRef,
   FunctionDef,
@@ -12,7 +13,7 @@ import type {
   TypeInfo,
   ValueInfo,
 } from '../ir/types.js';
-import { type ByteSource, BufferSource, openSource } from './source.js';
+import { BufferSource, openSource } from './source.js';
 import { type Field, Reader, WireType, expectWire, readRepeatedFloat, readRepeatedVarint } from './wire.js';
 
 /**

@@ -1,17 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { fsErrorReason } from '../util/fs-error.js';
 import { MbnError, quote } from '../errors.js';
-
-/**
- * Where a model's bytes come from. Readers ask for byte ranges; a file-backed source answers with positioned
- * reads, so that weight payloads a reader skips are never read from disk or held in memory.
- */
-export interface ByteSource {
-  readonly size: number;
-  /** Bytes [start, end). May be a view into a shared buffer: callers must not modify it. */
-  view(start: number, end: number): Uint8Array;
-  close(): void;
-}
+import type { ByteSource } from '../ir/types.js';
 
 export class BufferSource implements ByteSource {
   readonly size: number;

@@ -1,4 +1,5 @@
-import type { OpRule } from './define.js';
+import type { Node } from '../ir/types.js';
+import type { ConvLayout, OpRule } from './define.js';
 import { convOps } from './conv.js';
 import { activationOps } from './activation.js';
 import { elementwiseOps } from './elementwise.js';
@@ -50,4 +51,9 @@ for (const rule of FAMILIES) {
 
 export function ruleFor(domain: string, opType: string): OpRule | undefined {
   return registry.get(domain === 'ai.onnx' ? '' : domain)?.get(opType);
+}
+
+/** A conv node's layout (activation, weight and bias positions, form), from the node alone; null for other nodes. */
+export function convLayoutOf(node: Node): ConvLayout | null {
+  return ruleFor(node.domain, node.opType)?.convLayout?.(node) ?? null;
 }

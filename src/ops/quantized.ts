@@ -1,7 +1,7 @@
 import type { Node } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
-import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
-import { convGeometry } from './conv.js';
+import { type ConvLayout, type RuleContext, ShapeError, defineOps, elements } from './define.js';
+import { convOutputShape, convTraits } from './conv.js';
 
 /**
  * Quantization ops.
@@ -59,12 +59,18 @@ function remap(ctx: RuleContext, x: number, w: number): RuleContext {
     attribute: (n) => ctx.attribute(n),
     tensorValues: (t) => ctx.tensorValues(t),
     note: (text) => ctx.note(text),
+    producerTraits: (i) => ctx.producerTraits(pick(i)),
   };
 }
 
 function convView(ctx: RuleContext): RuleContext {
   return ctx.node.opType === 'QLinearConv' ? remap(ctx, 0, 3) : ctx;
 }
+
+const CONV_LAYOUTS: Record<string, ConvLayout> = {
+  QLinearConv: { form: 'qlinear', transposed: false, input: 0, weight: 3, bias: 8 },
+  ConvInteger: { form: 'integer', transposed: false, input: 0, weight: 1, bias: null },
+};
 
 export const quantizedOps = defineOps({
   ops: ['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'QLinearConv', 'ConvInteger'],
@@ -88,7 +94,7 @@ export const quantizedOps = defineOps({
           { dtype: DataType.UINT8, shape: [] },
         ];
       default: {
-        const g = convGeometry(convView(ctx));
+        const g = convOutputShape(convView(ctx));
         const dtype = op === 'ConvInteger' ? DataType.INT32 : ctx.inputs[7]?.dtype || x.dtype;
         return [{ dtype, shape: [g.batch, g.outChannels, ...g.outSpatial] }];
       }
@@ -102,5 +108,20 @@ export const quantizedOps = defineOps({
       return { macs: elements(outputs[0].shape!) * w[1] * elements(w.slice(2)), flops: 0 };
     }
     return { macs: 0, flops: elements(ctx.shape(0)) };
+  },
+  traits(ctx, outputs) {
+    const conv = CONV_LAYOUTS[ctx.node.opType];
+    if (conv) return convTraits(ctx, conv, outputs);
+    switch (ctx.node.opType) {
+      case 'DequantizeLinear':
+        return { kind: 'dequantize', quantized: ctx.inputs[0]?.dtype ?? 0 };
+      case 'QuantizeLinear':
+        return { kind: 'quantize', quantized: outputs[0]?.dtype ?? 0 };
+      default:
+        return null;
+    }
+  },
+  convLayout(node) {
+    return CONV_LAYOUTS[node.opType] ?? null;
   },
 });

@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { LatencyReport } from '../latency/model.js';
 import type { DeviceProfile } from '../latency/profile.js';
-import { num } from './html-report.js';
+import { num } from './html-page.js';
 import { markdownText, terminalCell, terminalText } from './safe-text.js';
 import { escapeHtml } from './svg-charts.js';
 import { boxTable } from './table.js';

@@ -1,9 +1,10 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
+import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { renderEnergySection } from './energy-report.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
-import { REPORT_CSS, REPORT_SCRIPT } from './html-assets.js';
+import { num, pageEnd, pageStart } from './html-page.js';
 import { moduleLabel } from './modules-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
 import { grouped, human, humanBytes, percent, shapeText } from './units.js';
@@ -27,19 +28,12 @@ export interface HtmlOptions {
   latency?: HtmlLatencyOptions | null;
 }
 
-/** JSON for a `<script type="application/json">` block: nothing in it can close the block or break a JS parser. */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** The chart colour of a layer: convs, products (matmul, recurrent, attention), the rest. */
+function kindOf(kind: LayerReport['kind'] | undefined): string {
+  return kind === 'conv' ? 'k-conv' : kind === 'matmul' || kind === 'recurrent' || kind === 'attention' ? 'k-mm' : 'k-other';
 }
 
-const CONV_OPS = new Set(['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger']);
-const MATMUL_OPS = new Set(['Gemm', 'MatMul', 'Einsum', 'MatMulInteger', 'QLinearMatMul', 'Attention', 'FusedMatMul', 'LSTM', 'GRU', 'RNN']);
-
-function kindOf(op: string): string {
-  return CONV_OPS.has(op) ? 'k-conv' : MATMUL_OPS.has(op) ? 'k-mm' : 'k-other';
-}
-
-const flopsOf = (l: LayerReport) => 2 * l.macs + l.otherFlops;
+const flopsOf = (l: LayerReport) => totalFlops(l.macs, l.otherFlops);
 
 const METRICS = [
   { key: 'macs', label: 'MACs', value: (l: LayerReport) => l.macs, axis: human },
@@ -89,7 +83,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   out.push('<span class="legend"><span><i class="k" style="background:var(--conv)"></i>conv</span><span><i style="background:var(--mm)"></i>matmul / gemm / recurrent</span><span><i style="background:var(--other)"></i>other</span></span>');
   out.push('</div><div id="layer-chart">');
   for (const m of METRICS) {
-    const bars: Bar[] = report.layers.map((l, index) => ({ value: m.value(l), cls: kindOf(l.op), index }));
+    const bars: Bar[] = report.layers.map((l, index) => ({ value: m.value(l), cls: kindOf(l.kind), index }));
     for (const log of [false, true]) {
       const on = m.key === initial && !log;
       out.push(`<div class="variant${on ? ' on' : ''}" data-metric="${m.key}" data-scale="${log ? 'log' : 'linear'}">`);
@@ -104,16 +98,22 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
 
   // By op type.
   out.push('<section id="by-op"><h2>Cost by op type</h2>');
-  const ops = report.byOp.filter((o) => 2 * o.macs + o.otherFlops > 0 || o.params > 0).slice(0, 24);
+  const ops = report.byOp.filter((o) => totalFlops(o.macs, o.otherFlops) > 0 || o.params > 0).slice(0, 24);
+  // An op type's kind is its layers' (an Einsum that contracts is a product, one that only transposes is not).
+  const kindByOp = new Map<string, LayerReport['kind']>();
+  for (const l of report.layers) {
+    const key = l.domain ? `${l.domain}::${l.op}` : l.op;
+    if (l.kind || !kindByOp.has(key)) kindByOp.set(key, kindByOp.get(key) ?? l.kind);
+  }
   out.push(
     horizontalBarChart(
       ops.map((o) => ({
         label: o.op,
         segments: [
-          { value: 2 * o.macs, cls: kindOf(o.op) === 'k-other' ? 'k-other' : kindOf(o.op) },
+          { value: totalFlops(o.macs, 0), cls: kindOf(kindByOp.get(o.op)) },
           { value: o.otherFlops, cls: 'k-other2' },
         ],
-        text: `${human(2 * o.macs + o.otherFlops)} FLOPs · ${percent(2 * o.macs + o.otherFlops, t.flops)}`,
+        text: `${human(totalFlops(o.macs, o.otherFlops))} FLOPs · ${percent(totalFlops(o.macs, o.otherFlops), t.flops)}`,
       })),
       'FLOPs by op type',
     ),
@@ -163,34 +163,6 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   }
   out.push(pageEnd(pageData(report), options.version));
   return out.join('\n') + '\n';
-}
-
-/** The page up to <body>: no network (a CSP that allows only this page's inline style and script). */
-export function pageStart(title: string): string {
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en"><head><meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`,
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(title)}</title>`,
-    `<style>${REPORT_CSS}</style></head><body>`,
-  ].join('\n');
-}
-
-/** The page from </main>: footer, tooltip, the data block and the script. */
-export function pageEnd(data: unknown, version: string): string {
-  return [
-    '</main>',
-    `<footer>mbn ${escapeHtml(version)} · MACs count Conv, Gemm, MatMul and friends (the torchvision/fvcore convention); FLOPs = 2·MACs + other FLOPs.</footer>`,
-    '<div id="tip" role="tooltip"></div>',
-    `<script type="application/json" id="mbn-data">${jsonForScript(data)}</script>`,
-    `<script>${REPORT_SCRIPT}</script>`,
-    '</body></html>',
-  ].join('\n');
-}
-
-export function num(value: number, text: string): string {
-  return `<td class="n" data-v="${Number.isFinite(value) ? value : 0}">${escapeHtml(text)}</td>`;
 }
 
 /** The figures the script needs (tooltips), in the JSON report's own field names. */

@@ -2,7 +2,7 @@ import { MbnError, quote } from '../errors.js';
 import { type Attribute, type FunctionDef, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { DataType, dtypeName, isFloat } from '../onnx/dtype.js';
 import { smallTensorValues, valueLimit } from '../onnx/tensor-data.js';
-import { type Cost, ShapeError, type TensorState, UnknownShape } from '../ops/define.js';
+import { type Cost, type OpRule, type OpTraits, ShapeError, type TensorState, UnknownShape, totalFlops } from '../ops/define.js';
 import { ruleFor } from '../ops/index.js';
 import { CountOverflow, checkCount, product } from '../util/count.js';
 import { NodeContext } from './node-context.js';
@@ -80,6 +80,8 @@ export interface LayerRecord {
   weightAt?: readonly (WeightUse | null)[];
   /** Enclosing subgraph path ('' for the main graph). */
   scope: string;
+  /** What the node is, as its rule says (a conv and its geometry, a matrix product…); null for other nodes. */
+  traits: OpTraits | null;
 }
 
 export interface InferResult {
@@ -100,7 +102,17 @@ class Scope {
   readonly declared = new Map<string, (number | string | null)[] | null>();
   /** Declared element types (value_info, graph outputs), for values whose rule could not say. */
   readonly declaredTypes = new Map<string, number>();
+  /** The traits of the nodes that produce values here (only nodes that have traits). */
+  readonly traits = new Map<string, OpTraits>();
   constructor(readonly parent: Scope | null) {}
+  producerTraits(name: string): OpTraits | null {
+    for (let s: Scope | null = this; s; s = s.parent) {
+      const t = s.traits.get(name);
+      if (t) return t;
+      if (s.values.has(name)) return null;
+    }
+    return null;
+  }
   get(name: string): TensorState | undefined {
     for (let s: Scope | null = this; s; s = s.parent) {
       const v = s.values.get(name);
@@ -374,6 +386,7 @@ class Inference {
       weights,
       weightAt,
       scope: prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
+      traits: null,
     };
     this.layers.push(record);
     if (passedOn) scope.weights.set(node.outputs[0], { ...passedOn, name: node.outputs[0], viaIdentity: true });
@@ -384,7 +397,7 @@ class Inference {
         return;
       }
     }
-    const ctx = new NodeContext(this.model, node, opset, inputs, record.notes);
+    const ctx = new NodeContext(this.model, node, opset, inputs, record.notes, (n) => scope.producerTraits(n));
     let outputs: (TensorState | null)[] = [];
     if (!rule) {
       record.reason = `no rule for ${node.domain ? `${node.domain}::` : ''}${node.opType}`;
@@ -426,11 +439,15 @@ class Inference {
     if (record.cost) {
       // Per inference, as reported: one execution's cost times the executions (loops multiply).
       checkCount(record.cost.macs * multiplier, `${layerLabel(record)}: its MAC count`);
-      checkCount((2 * record.cost.macs + record.cost.flops) * multiplier, `${layerLabel(record)}: its FLOP count (2·MACs + other)`);
+      checkCount(totalFlops(record.cost.macs, record.cost.flops) * multiplier, `${layerLabel(record)}: its FLOP count (2·MACs + other)`);
     }
     if (record.cost && !Number.isFinite(record.cost.macs + record.cost.flops)) {
       record.cost = null;
       record.reason = 'cost overflows';
+    }
+    if (rule?.traits) {
+      record.traits = traitsOf(rule, ctx, record.outputs);
+      if (record.traits) for (const o of node.outputs) if (o) scope.traits.set(o, record.traits);
     }
     if (record.notes.length === 0) record.notes = NO_NOTES;
     record.cost = sharedCost(record.cost, previous?.cost);
@@ -627,10 +644,30 @@ class Inference {
       notes: [`model-local function ${fn.domain ? `${fn.domain}::` : ''}${fn.name}: expanded, its layers are listed under this name`],
       weights: [],
       scope: '',
+      traits: null,
     };
     this.layers.push(record);
     this.store(record, scope);
   }
+}
+
+/** A rule's traits for a node: null when it has none, or when what they need (a weight's dims) is unknown or invalid. */
+function traitsOf(rule: OpRule, ctx: NodeContext, outputs: readonly (TensorState | null)[]): OpTraits | null {
+  try {
+    return rule.traits?.(ctx, outputs) ?? null;
+  } catch (error) {
+    if (error instanceof ShapeError || error instanceof UnknownShape) return null;
+    throw error;
+  }
+}
+
+/**
+ * The traits of a layer's node with some input states replaced: what `mbn separate` asks of a conv whose weight's
+ * dims it read from the tensor itself. Null when the node has no rule or no traits.
+ */
+export function layerTraits(model: Model, layer: LayerRecord, inputs: (TensorState | null)[]): OpTraits | null {
+  const rule = ruleFor(layer.node.domain, layer.node.opType);
+  return rule ? traitsOf(rule, new NodeContext(model, layer.node, layer.opset, inputs, []), layer.outputs) : null;
 }
 
 function stripValue(s: TensorState): TensorState {
