@@ -1,4 +1,4 @@
-import type { EnergyConstants } from './energy.js';
+import type { EnergyConstants } from './energy-constants.js';
 import type { DeviceProfile } from './profile.js';
 
 /**

@@ -1,5 +1,5 @@
 import { MbnError, quote } from '../errors.js';
-import type { EnergyConstants } from './energy.js';
+import type { EnergyConstants } from './energy-constants.js';
 
 /**
  * Fitting a profile's energy constants to measured joules (`mbn calibrate --energy-samples`). The energy model is

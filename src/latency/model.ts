@@ -1,6 +1,6 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
-import type { EnergyTotals, LayerEnergy } from './energy.js';
+import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';

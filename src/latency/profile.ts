@@ -1,5 +1,5 @@
 import { MbnError, quote } from '../errors.js';
-import { type EnergyConstants, validateEnergy } from './energy.js';
+import { type EnergyConstants, validateEnergy } from './energy-constants.js';
 
 /**
  * A device profile (schema mbn.device/1): what the latency model needs to know about a machine. Rates are for
