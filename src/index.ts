@@ -12,7 +12,7 @@ export { check, type CheckOptions } from './api/check.js';
 export { diff, type DiffOptions } from './api/diff.js';
 export { bench, type BenchOptions } from './api/bench.js';
 export { advise, type AdviseOptions } from './api/advise.js';
-export { calibrate, type CalibrateOptions } from './api/calibrate.js';
+export { calibrate, calibrateEnergy, type CalibrateOptions, type EnergyCalibrateOptions, type EnergyCalibration } from './api/calibrate.js';
 export { rewrite, type RewriteOptions } from './api/rewrite.js';
 export { init, type InitOptions, type InitResult } from './api/init.js';
 export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/options.js';

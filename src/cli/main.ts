@@ -69,8 +69,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   limitOptions(analyze);
   allowUncountedOption(analyze);
   analyze
-    .option('--device <profile>', 'predict each layer\'s latency on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
-    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'));
+    .option('--device <profile>', 'predict each layer\'s latency and estimate its energy on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
+    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'))
+    .option('--max-energy <mJ>', 'with --device: fail (exit 1) when the estimated energy per inference exceeds this many millijoules', parsePositiveNumber('--max-energy'));
   analyze.action(async (path: string, opts) => {
     if (opts.all && opts.top !== undefined) warn('--top is ignored with --all: every layer is shown');
     const { runAnalyze } = await import('./analyze.js');
@@ -220,6 +221,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--runs <n>', 'timed runs per model (default: 20, and more until 0.5 s of runs, at most 10,000)', parsePositiveInt('--runs'))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
     .option('--per-layer', 'profile in ONNX Runtime and report each layer\'s time, bytes moved and arithmetic intensity', false)
+    .option('--energy', 'read RAPL energy counters around each model\'s timed runs (joules per run; for mbn calibrate --energy-samples)', false)
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS.bench).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(bench);
@@ -228,7 +230,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runBench } = await import('./bench.js');
     await runBench(paths, opts);
   });
-  program
+  const calibrateCmd = program
     .command('calibrate')
     .description('measure this machine through ONNX Runtime (micro-benchmarks, under a minute) and write a device profile for --device')
     .option('-o, --output <file>', 'write the profile here (default: stdout)')
@@ -236,6 +238,10 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
     .option('--runs <n>', 'timed runs per micro-benchmark (the fastest is kept)', parsePositiveInt('--runs'), 20)
     .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
+    .option('--energy-samples <file>', 'instead of measuring: fit the energy constants of --device to measured joules per inference (MODEL,JOULES lines, or mbn bench --energy --format json)')
+    .option('--device <profile>', 'with --energy-samples: the profile to fit (a built-in name or a profile file)');
+  inputOptions(calibrateCmd);
+  calibrateCmd
     .action(async (opts) => {
       const { runCalibrate } = await import('./calibrate.js');
       await runCalibrate(opts);

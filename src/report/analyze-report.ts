@@ -4,6 +4,7 @@ import { gapSummary } from '../budget/completeness.js';
 import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
+import { ENERGY_CSV_HEAD, energyCsvCells, renderEnergy } from './energy-report.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
 import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
@@ -278,13 +279,13 @@ const CSV_HEAD = [
   'sep_macs_after', 'sep_params_after', 'precision',
 ];
 
-/** One row per layer; with `latency` (the report has been through addLatency, `--device`), the latency columns too. */
+/** One row per layer; with `latency` (the report has been through addLatency and addEnergy, `--device`), the latency and energy columns too. */
 export function renderCsv(report: Report, options: { latency?: boolean } = {}): string {
   const timed = options.latency ? (report as LatencyReport) : null;
-  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD] : CSV_HEAD).join(',')];
+  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD, ...ENERGY_CSV_HEAD] : CSV_HEAD).join(',')];
   for (const l of report.layers) {
     const s = l.separable;
-    const latency = timed ? latencyCsvCells(l, timed.totals.latencyMs) : [];
+    const latency = timed ? [...latencyCsvCells(l, timed.totals.latencyMs), ...energyCsvCells(l)] : [];
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
@@ -358,7 +359,7 @@ export interface AnalyzeView extends RenderOptions {
 
 /** With --device, the "Predicted latency" section after the table or the markdown. */
 function latencyText(report: Report, view: AnalyzeView, markdown: boolean): string {
-  return view.profile ? renderLatency(report as LatencyReport, view.profile, { ...view, markdown }) : '';
+  return view.profile ? renderLatency(report as LatencyReport, view.profile, { ...view, markdown }) + renderEnergy(report as LatencyReport, view.profile, { ...view, markdown }) : '';
 }
 
 /** `mbn analyze --format …` (json on stdout is streamed instead: streamAnalyzeJson, the same bytes). */

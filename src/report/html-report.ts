@@ -3,6 +3,7 @@ import type { Dataflow } from '../cost/dataflow.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
+import { renderEnergySection } from './energy-report.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
 import { num, pageEnd, pageStart } from './html-page.js';
 import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
@@ -26,7 +27,7 @@ export interface HtmlOptions {
   modules: { depth: number; rows: ModuleCost[] };
   /** mbn's version, for the footer. */
   version: string;
-  /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
+  /** `--device`: the report has been through addLatency and addEnergy; "Predicted latency" and "Estimated energy" sections follow the totals. */
   latency?: HtmlLatencyOptions | null;
   /** The dataflow between layers (cost/dataflow.ts): a graph view follows the totals (html-graph.ts); without it, none. */
   dataflow?: Dataflow | null;
@@ -71,7 +72,10 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     );
   }
   out.push('</section>');
-  if (options.latency) out.push(renderLatencySection(report as LatencyReport, options.latency));
+  if (options.latency) {
+    out.push(renderLatencySection(report as LatencyReport, options.latency));
+    out.push(renderEnergySection(report as LatencyReport, options.latency));
+  }
   const graph = options.dataflow ? analyzeGraph(report, options.dataflow, options.flops) : null;
   if (graph) out.push(renderGraphSection(graph, false));
 
