@@ -10,6 +10,7 @@ import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
 import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
 import { renderModelExplorer } from './model-explorer.js';
+import { showsPrecision } from './precision-view.js';
 import { renderHtml } from './html-report.js';
 import { renderLatency } from './latency-report.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
@@ -221,11 +222,6 @@ function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
     aligns: ['left', 'right', 'right', 'right', 'right'],
     compact: true,
   });
-}
-
-/** The per-precision breakdown is shown (table, md, html) when any layer is not float32. */
-export function showsPrecision(report: Report): boolean {
-  return report.byPrecision.some((p) => p.precision !== 'float32');
 }
 
 function renderByPrecision(report: Report, c: ChalkInstance): string {

@@ -8,7 +8,7 @@ import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js
 import { num, pageEnd, pageStart } from './html-page.js';
 import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { moduleLabel } from './modules-report.js';
-import { showsPrecision } from './analyze-report.js';
+import { showsPrecision } from './precision-view.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
 import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
