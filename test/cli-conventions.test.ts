@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, fixture, mbn, tempDir } from './helpers/cli.js';
@@ -41,6 +42,20 @@ describe('help and version', () => {
       expect(r.status).toBe(0);
       expect(r.stdout).toBe(`${version}\n`);
     }
+  });
+
+  it('a copy of the CLI without a package.json naming a version says the version is unknown, and runs', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'bin'));
+    mkdirSync(join(dir, 'dist'));
+    for (const file of ['bin/mbn.js', 'bin/package.json', 'dist/mbn.cjs', 'dist/mbn-analyze.cjs']) copyFileSync(join(ROOT, file), join(dir, file));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+    const version = spawnSync(process.execPath, [join(dir, 'bin/mbn.js'), '--version'], { encoding: 'utf8' });
+    expect(version.stdout).toBe('unknown\n');
+    expect(version.status).toBe(0);
+    const analyze = spawnSync(process.execPath, [join(dir, 'bin/mbn.js'), 'analyze', fixture('models/tiny_cnn.onnx'), '--format', 'json'], { encoding: 'utf8' });
+    expect(analyze.stderr).toBe('');
+    expect(JSON.parse(analyze.stdout).schema).toBe('mbn.analyze/1');
   });
 
   it('the HTML reports name the same version', () => {
