@@ -17,7 +17,8 @@ import { shapeText } from './units.js';
  * written and escaped here) and the graph as data (modules, edges, figures) in the page's JSON block. The layout is
  * computed in the page by dagre (@dagrejs/dagre, MIT, 49 KB minified with its graphlib; bundled inline below), on
  * the *visible* graph only: modules start collapsed to the deepest module depth that keeps the view under
- * `MAX_UNITS` boxes (ViT-B/16's 1,692 layers open as its 12 encoder layers), and expanding a module lays out again.
+ * `MAX_UNITS` boxes (torchvision's ViT-B/16, 1,024 layers, opens as its stem, 12 encoder layers and head), and
+ * expanding a module lays out again.
  * A layout in Node could not follow the user's expand/collapse; one in the page over every layer would spend
  * seconds on big models before showing anything. dagre rather than elkjs: a layered (Sugiyama) layout is what a
  * dataflow graph needs, dagre is about a thirtieth of elkjs's size (elk.bundled.js, 1.6 MB) and MIT (elkjs is EPL-2.0 or GPL-3.0).
@@ -477,7 +478,7 @@ const GRAPH_SCRIPT = `
     if (l.separable) marks.push('separable conv');
     if (l.uncounted) marks.push('not counted');
     if (l.status) marks.push(l.status);
-    rows.unshift(['Output', l.shape]);
+    if (l.shape) rows.unshift(['Output', l.shape]);
     return { title: l.name, sub: l.op + (marks.length ? ' \\u00b7 ' + marks.join(', ') : ''), rows: rows };
   }
   function showDetail(u) {
