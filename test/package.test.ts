@@ -80,14 +80,17 @@ beforeAll(() => {
 }, 120_000);
 
 describe('the packed package', () => {
-  it('holds only the runtime: bin, dist (JavaScript and declarations), README, package.json', () => {
+  it('holds only the runtime: bin, dist (JavaScript and declarations), python/mbn_torch.py, README, package.json', () => {
     const listing = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts', ROOT], { encoding: 'utf8' });
     const files: string[] = JSON.parse(listing)[0].files.map((f: { path: string }) => f.path);
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('bin/mbn.js');
+    expect(files).toContain('bin/package.json');
     expect(files).toContain('dist/mbn.cjs');
-    const other = files.filter((f) => !/^(bin\/mbn\.js|dist\/.+\.(js|d\.ts|cjs|cjs\.cache)|README\.md|package\.json|LICENSE)$/.test(f));
+    expect(files).toContain('dist/mbn-analyze.cjs');
+    expect(files).toContain('python/mbn_torch.py');
+    const other = files.filter((f) => !/^(bin\/mbn\.js|bin\/package\.json|dist\/.+\.(js|d\.ts|cjs|cjs\.cache)|python\/mbn_torch\.py|README\.md|package\.json|LICENSE)$/.test(f));
     expect(other).toEqual([]);
   });
 

@@ -6,10 +6,12 @@ import { MbnError, quote } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { externalLocations } from '../ir/walk.js';
 import { layerLinks } from '../latency/graph.js';
+import { addEnergy } from '../latency/energy.js';
 import { addLatency } from '../latency/model.js';
-import { type DeviceProfile, loadProfile } from '../latency/profile.js';
+import { loadProfile } from '../latency/load-profile.js';
+import type { DeviceProfile } from '../latency/profile.js';
 import { missingExternalFiles } from '../onnx/external.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { type WriteTarget, checkTarget, writePieces } from '../onnx/write-file.js';
 import { ANNOTATION_PREFIX, nodeAnnotations, withoutAnnotation } from '../report/onnx-annotations.js';
 import { type NodeText, annotatePieces } from '../rewrite/annotate.js';
@@ -22,7 +24,7 @@ export interface AnalyzeOptions extends ShapeOptions, ValueOptions {
   allowUncounted?: string[];
   /** Roll costs up by name scope down to this depth: the document's `modules` (`--depth`). */
   depth?: number;
-  /** Device profile (built-in name such as `rpi4`, or a profile file) for each layer's predicted `latencyMs`. */
+  /** Device profile (built-in name such as `rpi4`, or a profile file) for each layer's predicted `latencyMs` and estimated `energyMj`. */
   device?: string;
   /**
    * `--annotate`: also write a copy of the model whose main-graph nodes carry their figures in doc_string (and in
@@ -59,7 +61,7 @@ export function analyzeFile(path: string, options: AnalyzeFileOptions = {}): Ana
   const profile = options.device ? loadProfile(options.device) : null;
   const annotate = options.annotate ? { path: options.annotate.path, force: options.annotate.force ?? false, protect: [path] } : null;
   if (annotate) checkTarget(annotate);
-  const model = readModel(path);
+  const model = readAnyModel(path);
   let report: Report;
   let flow: Dataflow | null = null;
   let nodes: MainGraphNodes | null = null;
@@ -69,7 +71,11 @@ export function analyzeFile(path: string, options: AnalyzeFileOptions = {}): Ana
     if (options.nodes || annotate) nodes = mainGraphNodes(inferred.layers, model.graph);
     // Latency needs the records after the report; without it they go as the rows are built.
     report = buildReport(model, inferred, { release: !profile });
-    if (profile) addLatency(report, layerLinks(inferred), profile);
+    if (profile) {
+      const links = layerLinks(inferred);
+      addLatency(report, links, profile);
+      addEnergy(report, links, profile);
+    }
     for (const location of missingExternalFiles(path, externalLocations(model))) {
       report.notes.push(`external data file ${quote(location)} is missing: not needed for analysis`);
     }
@@ -83,6 +89,9 @@ export function analyzeFile(path: string, options: AnalyzeFileOptions = {}): Ana
 
 /** The annotated copy (`--annotate`): the splice writer's copy with new node doc strings and metadata_props. */
 function writeAnnotated(model: Model, input: string, report: Report, nodes: MainGraphNodes, target: WriteTarget, version: string): void {
+  if (model.format === 'tflite') {
+    throw new MbnError('usage', `--annotate writes an ONNX copy: ${quote(input)} is a TensorFlow Lite model (its report works; the annotated copy does not)`);
+  }
   // External data stays where it is, named relative to the model: the copy must sit beside the original to find it.
   if (externalLocations(model).length > 0 && dirname(resolve(target.path)) !== dirname(resolve(input))) {
     throw new MbnError('usage', `${quote(input)} keeps its weights in external data files: write the annotated copy in the same folder (${quote(dirname(input))}) so that it finds them`);

@@ -1,14 +1,14 @@
 import { type DiffJson, diffReports } from '../budget/diff.js';
 import { type Report, buildReport } from '../cost/analyze.js';
 import { type Dataflow, dataflow } from '../cost/dataflow.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
 
 export type DiffOptions = ShapeOptions;
 
 function analyzeOne(path: string, infer: InferOptions, flows: Dataflow[] | null): Report {
-  const model = readModel(path);
+  const model = readAnyModel(path);
   try {
     const inferred = inferModel(model, infer);
     if (flows) flows.push(dataflow(inferred.layers, model.graph));

@@ -1,7 +1,8 @@
-import { DIFF_FIGURES, type Delta, type DiffJson } from '../budget/diff.js';
+import type { Delta, DiffJson } from '../budget/diff.js';
+import { FIGURES } from '../budget/limits.js';
 import type { ModuleChange } from '../cost/modules.js';
+import { num, pageEnd, pageStart } from './html-page.js';
 import { type GraphInput, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
-import { num, pageEnd, pageStart } from './html-report.js';
 import { pairedBarChart, escapeHtml } from './svg-charts.js';
 import { human, humanBytes } from './units.js';
 
@@ -39,7 +40,7 @@ export function renderDiffHtml(diff: DiffJson, options: DiffHtmlOptions): string
   out.push('<main>');
 
   out.push('<section id="totals"><h2>Totals</h2><div class="cards wide">');
-  for (const f of DIFF_FIGURES) {
+  for (const f of FIGURES) {
     const d = diff.totals[f.key];
     const fmt = (v: number) => (f.bytes ? humanBytes(v) : human(v));
     const cls = d.delta > 0 ? 'warn' : d.delta < 0 ? 'good' : '';
