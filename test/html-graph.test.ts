@@ -259,6 +259,16 @@ describe.skipIf(!haveChromium || !TORCHVISION)('ViT-B/16 (torchvision, exported 
     const layerModules = modules.filter((m) => m.startsWith('encoder/layers/')).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     expect(layerModules).toEqual(Array.from({ length: 12 }, (_, i) => `encoder/layers/encoder_layer_${i}`));
     expect(renderedNodes(dom)).toHaveLength(layers);
+    // A link to a layer inside a collapsed module expands its modules and shows its figures.
+    const json = JSON.parse((await run(process.execPath, [BIN, 'analyze', model, '--format', 'json'], { maxBuffer: 1 << 28 })).stdout);
+    const name = '/encoder/layers/encoder_layer_3/self_attention/MatMul';
+    const macs: number = json.layers.find((l: { name: string }) => l.name === name).macs;
+    const linked = (await renderedDomAsync(`${file}#layer=${encodeURIComponent(name)}`)).dom;
+    expect(Number(/data-units="(\d+)"/.exec(linked)![1])).toBeGreaterThan(units);
+    expect(renderedNodes(linked).find((n) => n.name === name)!.shown).toBe(true);
+    const detail = /<div id="graph-detail"[^>]*>(.*?)<\/table>/s.exec(linked)![1];
+    expect(detail).toContain(`<div class="t">${name}</div>`);
+    expect(detail).toContain(`<tr><td>MACs</td><td>${+(macs / 1e6).toPrecision(3)}M (${((100 * macs) / json.totals.macs).toFixed(1)}%)</td></tr>`);
   }, 600_000);
 });
 

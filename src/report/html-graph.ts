@@ -17,7 +17,8 @@ import { shapeText } from './units.js';
  * written and escaped here) and the graph as data (modules, edges, figures) in the page's JSON block. The layout is
  * computed in the page by dagre (@dagrejs/dagre, MIT, 49 KB minified with its graphlib; bundled inline below), on
  * the *visible* graph only: modules start collapsed to the deepest module depth that keeps the view under
- * `MAX_UNITS` boxes (ViT-B/16's 1,692 layers open as its 12 encoder layers), and expanding a module lays out again.
+ * `MAX_UNITS` boxes (torchvision's ViT-B/16, 1,024 layers, opens as its stem, 12 encoder layers and head), and
+ * expanding a module lays out again.
  * A layout in Node could not follow the user's expand/collapse; one in the page over every layer would spend
  * seconds on big models before showing anything. dagre rather than elkjs: a layered (Sugiyama) layout is what a
  * dataflow graph needs, dagre is about a thirtieth of elkjs's size (elk.bundled.js, 1.6 MB) and MIT (elkjs is EPL-2.0 or GPL-3.0).
@@ -250,7 +251,7 @@ export function renderGraphSection(input: GraphInput, diff: boolean): string {
   });
   out.push('</g></svg><div id="graph-detail" aria-live="polite"></div></div>');
   out.push(
-    `<p class="note">Top to bottom along the tensors. Click a module (stacked box) to expand it, a layer for its figures; drag to pan, scroll to move, Ctrl+scroll or +/− to zoom. Modules are name scopes, as <code>--depth</code> rolls them up${diff ? '; colours show the change from base to head' : ''}.</p></section>`,
+    `<p class="note">Top to bottom along the tensors. Click a module (stacked box) to expand it, a layer for its figures; drag to pan, scroll to move, Ctrl+scroll or +/− to zoom; <code>#layer=NAME</code> after the file name opens on a layer. Modules are name scopes, as <code>--depth</code> rolls them up${diff ? '; colours show the change from base to head' : ''}.</p></section>`,
   );
   return out.join('\n');
 }
@@ -477,7 +478,7 @@ const GRAPH_SCRIPT = `
     if (l.separable) marks.push('separable conv');
     if (l.uncounted) marks.push('not counted');
     if (l.status) marks.push(l.status);
-    rows.unshift(['Output', l.shape]);
+    if (l.shape) rows.unshift(['Output', l.shape]);
     return { title: l.name, sub: l.op + (marks.length ? ' \\u00b7 ' + marks.join(', ') : ''), rows: rows };
   }
   function showDetail(u) {
@@ -556,7 +557,26 @@ const GRAPH_SCRIPT = `
   document.getElementById('graph-zoom-in').addEventListener('click', function () { zoom(1 / 1.3); });
   document.getElementById('graph-zoom-out').addEventListener('click', function () { zoom(1.3); });
   setDepth(start);
+  var laidOut = layout();
+  // A link to a layer (page.html#layer=NAME, the name URI-encoded): its modules expanded, the view on it, its figures.
+  function showLayer(name) {
+    for (var i = 0; i < N; i++) if (L[i].name === name) break;
+    if (i === N) return;
+    var target = i;
+    change(function () {
+      if (isConst[target]) showConst.checked = true;
+      chains[target].forEach(function (m) { expanded[m] = true; });
+    });
+    var u = unit[target], p = pos[u];
+    if (!p) return;
+    view.x = p.x - view.w / 2; view.y = p.y - view.h / 3; applyView();
+    if (selected) selected.classList.remove('sel');
+    selected = boxOf(u); selected.classList.add('sel');
+    showDetail(u);
+  }
+  var hash = /^#layer=(.*)$/.exec(location.hash);
+  if (laidOut && hash) { try { showLayer(decodeURIComponent(hash[1])); } catch (e) { /* a malformed link: the page as it opens */ } }
   // Reached only when the graph is laid out (or found too big to): the tests look for it.
-  svg.setAttribute('data-graph', layout() ? 'ready' : 'too-large');
+  svg.setAttribute('data-graph', laidOut ? 'ready' : 'too-large');
 })();
 `;
