@@ -15,7 +15,7 @@ describe('errors are one `mbn: ` line, exit 2, commander\'s included', () => {
     [['check', 'stray'], "mbn: unexpected argument 'stray': mbn check takes no argument (options start with --)"],
     [['analyse', TINY], "mbn: unknown command 'analyse' (did you mean analyze?)"],
     [['analyze'], "mbn: missing required argument 'model'"],
-    [['analyze', TINY, '--format', 'xml'], "mbn: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, csv, md, html."],
+    [['analyze', TINY, '--format', 'xml'], "mbn: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, csv, md, html, model-explorer."],
   ])('%j', (args, line) => {
     const r = mbn(args);
     expect(r.stdout).toBe('');

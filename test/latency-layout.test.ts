@@ -65,7 +65,11 @@ describe('which kernel ONNX Runtime runs a conv with (block of 16 channels)', ()
 });
 
 describe('conv time on each path (hand arithmetic)', () => {
-  const geometry = (cinPerGroup: number, cout: number, group: number, kernel: number, pixels: number, expands = kernel > 1) => ({ cinPerGroup, cout, group, kernel, pixels, expands });
+  // A conv of `kernel` elements (one spatial dim), stride 1, unpadded: im2col expands its input unless it is 1×1.
+  const geometry = (cinPerGroup: number, cout: number, group: number, kernel: number, pixels: number) => ({
+    geometry: { inChannels: cinPerGroup * group, outChannels: cout, group, kernel: [kernel], strides: [1], pads: [0, 0] },
+    pixels,
+  });
 
   it('a blocked conv computes its padded channels at its class rate', () => {
     // 20 → 24 channels, 3×3, 32×32: 20·24·9·1024 MACs, padded to 32·32: FLOPs × 32/20 × 32/24 at 100 GFLOP/s.
@@ -90,7 +94,7 @@ describe('conv time on each path (hand arithmetic)', () => {
     expect(t.ms).toBeCloseTo(expand + flops / 20e6 + 1e-3, 12);
     expect(t.bound).toBe('memory');
     // A 1×1 stride-1 conv needs no expansion.
-    const pw = convTime(BLOCKED, 'pointwise', geometry(18, 20, 1, 1, 400, false), 2 * 18 * 20 * 400, 100, 100, false);
+    const pw = convTime(BLOCKED, 'pointwise', geometry(18, 20, 1, 1, 400), 2 * 18 * 20 * 400, 100, 100, false);
     expect(pw.ms).toBeCloseTo((2 * 18 * 20 * 400) / 20e6 + 1e-3, 12);
   });
 

@@ -3,7 +3,7 @@ import { ANALYZE_SCHEMA, type Gap, type Totals } from '../cost/analyze.js';
 import { SHAPE_FIGURES } from './completeness.js';
 import { MbnError, quote } from '../errors.js';
 import { parseJsonText } from './config.js';
-import { type Limits, METRICS, checkLimits } from './limits.js';
+import { FIGURES, type FigureKey, type Limits, METRICS, checkLimits } from './limits.js';
 
 /**
  * `mbn check` as data: every budget and baseline comparison becomes one CheckRecord. Pure: no file system, no
@@ -12,9 +12,6 @@ import { type Limits, METRICS, checkLimits } from './limits.js';
 
 export const CHECK_SCHEMA = 'mbn.check/1';
 
-/** The figures a model is held to: the Totals fields that METRICS limit, in METRICS order. */
-export const FIGURES = METRICS.map((m) => ({ key: m.total, label: m.label, bytes: m.bytes, limitKey: m.key }));
-export type FigureKey = (typeof METRICS)[number]['total'];
 export type Figures = Record<FigureKey, number>;
 
 export function figuresOf(totals: Totals | Figures): Figures {

@@ -1,12 +1,13 @@
 import { bench, type BenchOptions } from '../api/bench.js';
 import { renderPerLayerTable } from '../report/latency-report.js';
 import { renderBenchJson, renderBenchTable } from '../report/bench-report.js';
+import type { FormatOf } from '../report/formats.js';
 import { makeStyle } from '../report/style.js';
 import { terminal, write } from './output.js';
 import { progressReporter } from './progress.js';
 
 export interface BenchCliOptions extends BenchOptions {
-  format: 'table' | 'json';
+  format: FormatOf<'bench'>;
   color?: boolean;
 }
 

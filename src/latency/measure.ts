@@ -6,6 +6,7 @@ import { measureModel, openSession, type Ort } from '../bench/run.js';
 import { encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
 import { readModel } from '../onnx/read.js';
+import { totalFlops } from '../ops/define.js';
 import { type DeviceProfile, PROFILE_SCHEMA } from './profile.js';
 
 /**
@@ -42,7 +43,7 @@ function convBench(name: string, what: string, c: number, hw: number, group: num
   return {
     name,
     what,
-    flops: depth * 2 * macs,
+    flops: totalFlops(depth * macs, 0),
     bytes: depth * (2 * act + weights),
     input: [1, c, hw, hw],
     ops: depth,
@@ -80,7 +81,7 @@ function chainBench(name: string, what: string, op: (i: number, x: string, y: st
   return {
     name,
     what,
-    flops: 2 * macsPerOp * SMALL,
+    flops: totalFlops(macsPerOp * SMALL, 0),
     bytes: 0,
     input: shape,
     ops: SMALL,

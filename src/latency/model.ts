@@ -1,5 +1,6 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
+import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import type { DeviceProfile, OpClass } from './profile.js';
@@ -90,16 +91,18 @@ export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, 
   return { ms: (Math.max(computeUs, memoryUs) + overheadUs) / 1e3, bound };
 }
 
-/** What decides a conv's kernel: channels, groups, kernel elements, output pixels, whether its input is expanded. */
-export interface ConvKernel {
-  cinPerGroup: number;
-  cout: number;
-  group: number;
-  kernel: number;
-  /** Output positions (batch × spatial). */
+/**
+ * A conv as its kernel is timed: its geometry (the op's ConvGeometry: channels, groups, kernel, strides, pads) and
+ * its output positions per execution (batch × spatial).
+ */
+export interface TimedConv {
+  geometry: Pick<ConvGeometry, 'inChannels' | 'outChannels' | 'group' | 'kernel' | 'strides' | 'pads'>;
   pixels: number;
-  /** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
-  expands: boolean;
+}
+
+/** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
+function expandsInput(g: TimedConv['geometry']): boolean {
+  return !(g.kernel.every((k) => k === 1) && g.strides.every((v) => v === 1) && g.pads.every((v) => v === 0));
 }
 
 /**
@@ -111,35 +114,35 @@ export interface ConvKernel {
 export function convTime(
   profile: DeviceProfile,
   cls: OpClass,
-  g: ConvKernel,
+  conv: TimedConv,
   flops: number,
   activationBytes: number,
   weightBytes: number,
   cold: WeightSource,
-  path: ConvPath = convPathOf(g.cinPerGroup, g.cout, g.group, profile.nchwcBlock ?? 1),
+  path: ConvPath = convPathOf(conv.geometry.inChannels / conv.geometry.group, conv.geometry.outChannels, conv.geometry.group, profile.nchwcBlock ?? 1),
 ): { ms: number; bound: Bound } {
   const block = profile.nchwcBlock ?? 1;
+  const g = conv.geometry;
+  const cinPerGroup = g.inChannels / g.group;
   if (path === 'generic' && profile.im2colGBps) {
-    const expandMs = g.expands ? (8 * g.cinPerGroup * g.group * g.kernel * g.pixels) / (profile.im2colGBps * 1e6) : 0;
+    const kernel = g.kernel.reduce((a, b) => a * b, 1);
+    const expandMs = expandsInput(g) ? (8 * g.inChannels * kernel * conv.pixels) / (profile.im2colGBps * 1e6) : 0;
     const k = kernelTime(profile, 'gemm', flops, activationBytes, weightBytes, cold);
     return { ms: k.ms + expandMs, bound: expandMs > k.ms ? 'memory' : k.bound };
   }
-  const k = kernelTime(profile, cls, flops * paddingFactor(path, g.cinPerGroup, g.cout, g.group, block), activationBytes, weightBytes, cold);
+  const k = kernelTime(profile, cls, flops * paddingFactor(path, cinPerGroup, g.outChannels, g.group, block), activationBytes, weightBytes, cold);
   if (path === 'nchw-input' && profile.nchwInputNsPerOutput) {
-    const extraMs = (padChannels(g.cout, block) * g.pixels * profile.nchwInputNsPerOutput) / 1e6;
+    const extraMs = (padChannels(g.outChannels, block) * conv.pixels * profile.nchwInputNsPerOutput) / 1e6;
     return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
   }
   return k;
 }
 
-/** A forward conv's kernel figures from its traits (null for other layers, or when its output shape is unknown). */
-function kernelOf(link: LayerLink): ConvKernel | null {
+/** A forward conv as its kernel is timed, from its traits (null for other layers, or when its output shape is unknown). */
+function timedConvOf(link: LayerLink): TimedConv | null {
   const t = link.traits;
   if (t?.kind !== 'conv' || t.transposed || t.batch === null || t.outSpatial === null) return null;
-  const g = t.geometry;
-  const kernel = g.kernel.reduce((a, b) => a * b, 1);
-  const expands = !(kernel === 1 && g.strides.every((v) => v === 1) && g.pads.every((v) => v === 0));
-  return { cinPerGroup: g.inChannels / g.group, cout: g.outChannels, group: g.group, kernel, pixels: t.batch * t.outSpatial.reduce((a, b) => a * b, 1), expands };
+  return { geometry: t.geometry, pixels: t.batch * t.outSpatial.reduce((a, b) => a * b, 1) };
 }
 
 /** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
@@ -182,7 +185,7 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
 }
 
 function flopsOf(l: LayerReport): number {
-  return 2 * l.macs + l.otherFlops;
+  return totalFlops(l.macs, l.otherFlops);
 }
 
 /**
@@ -205,10 +208,14 @@ export function separatedTime(
   const midBytes = pixels * mid * elementBytes;
   const dwMacs = pixels * mid * K;
   const pwMacs = pixels * s.N * (mid / s.group);
-  const dwGeometry: ConvKernel = { cinPerGroup: 1, cout: mid, group: s.M, kernel: K, pixels, expands: true };
-  const pwGeometry: ConvKernel = { cinPerGroup: mid / s.group, cout: s.N, group: s.group, kernel: 1, pixels, expands: false };
-  const dw = convTime(profile, 'depthwise', dwGeometry, 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
-  const pw = convTime(profile, 'pointwise', pwGeometry, 2 * pwMacs, midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
+  // The pair as `mbn separate` writes it: the depthwise conv keeps the kernel (its strides and pads do not change
+  // its time here: the output size is the conv's), the pointwise conv is 1×1, stride 1, unpadded.
+  const ones = s.kernel.map(() => 1);
+  const zeros = [...ones, ...ones].map(() => 0);
+  const dwConv: TimedConv = { geometry: { inChannels: s.M, outChannels: mid, group: s.M, kernel: s.kernel, strides: ones, pads: zeros }, pixels };
+  const pwConv: TimedConv = { geometry: { inChannels: mid, outChannels: s.N, group: s.group, kernel: ones, strides: ones, pads: zeros }, pixels };
+  const dw = convTime(profile, 'depthwise', dwConv, totalFlops(dwMacs, 0), inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
+  const pw = convTime(profile, 'pointwise', pwConv, totalFlops(pwMacs, 0), midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
   // The pair's own layout: the depthwise conv's output reaches a pointwise conv that takes it in NCHW.
   const block = profile.nchwcBlock ?? 1;
   const dwBlocked = convPathOf(1, mid, s.M, block) === 'nchwc';
@@ -243,11 +250,11 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
     const cls = opClass(l, link);
-    const geometry = link ? kernelOf(link) : null;
+    const conv = link ? timedConvOf(link) : null;
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
-    const k = geometry && path ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold, path) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+    const k = conv && path ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
     const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;

@@ -2,7 +2,7 @@ import { MbnError, quote } from '../errors.js';
 import { type Attribute, type FunctionDef, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { DataType, dtypeName, isFloat } from '../onnx/dtype.js';
 import { smallTensorValues, valueLimit } from '../onnx/tensor-data.js';
-import { type Cost, type OpRule, type OpTraits, ShapeError, type TensorState, UnknownShape } from '../ops/define.js';
+import { type Cost, type OpRule, type OpTraits, ShapeError, type TensorState, UnknownShape, totalFlops } from '../ops/define.js';
 import { ruleFor } from '../ops/index.js';
 import { TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { CountOverflow, checkCount, product } from '../util/count.js';
@@ -445,7 +445,7 @@ class Inference {
     if (record.cost) {
       // Per inference, as reported: one execution's cost times the executions (loops multiply).
       checkCount(record.cost.macs * multiplier, `${layerLabel(record)}: its MAC count`);
-      checkCount((2 * record.cost.macs + record.cost.flops) * multiplier, `${layerLabel(record)}: its FLOP count (2·MACs + other)`);
+      checkCount(totalFlops(record.cost.macs, record.cost.flops) * multiplier, `${layerLabel(record)}: its FLOP count (2·MACs + other)`);
     }
     if (record.cost && !Number.isFinite(record.cost.macs + record.cost.flops)) {
       record.cost = null;
