@@ -347,6 +347,21 @@ if (haveVit) {
   results.vitPageSize = statSync(vitPage).size;
   [results.chromiumBlank] = await measureGroup([{ label: 'headless Chromium, empty page (start-up reference)', cmd: CHROMIUM, argv: [...chromiumArgs.slice(0, -1), 'about:blank'] }]);
 }
+// `quantize` on the same model and batches beside ONNX Runtime's own quantize_static (Python, QDQ, per-channel,
+// MinMax), each a whole process: the issue's target is at most ORT's time and < 2 GB.
+const hasOrtQuantizer = existsSync(VENV_PY) && spawnSync(VENV_PY, ['-c', 'import onnxruntime.quantization'], { encoding: 'utf8' }).status === 0;
+const quantOut = join(out, 'ppocr_det.int8.onnx');
+const ortQuantOut = join(out, 'ppocr_det.ort-int8.onnx');
+if (hasOrtQuantizer) {
+  log('measuring mbn quantize vs ORT quantize_static (det 640×640, 8 batches)…');
+  [results.quantize, results.ortQuantize] = await measureGroup(
+    [
+      { label: 'mbn quantize (det 640×640, 8 batches)', cmd: node, argv: [mbnBin, 'quantize', detModel, '-o', quantOut, '--force', '--input', 'x:1x3x640x640', '--calibrate', calDir, '--format', 'json'] },
+      { label: 'ORT quantize_static (det 640×640, 8 batches)', cmd: VENV_PY, argv: [join(root, 'scripts/ort-quantize-static.py'), detModel, calDir, ortQuantOut, 'MinMax'] },
+    ],
+    CAL_RUNS,
+  );
+}
 await tfliteRows(row);
 const loadEnd = loadavg();
 // bin/mbn.js ignores a bundle older than dist/cli/main.js: note it when another process ran tsc during the run.
@@ -407,6 +422,14 @@ row(`\`mbn bench\` separated (${(bm1.macs / 1e9).toFixed(2)} GMACs)`, `${bm1.lat
 const cal = results.calibrate;
 row('`mbn separate --calibrate` PaddleOCR det 640×640, 8 batches: time', s(cal.wall), `plain ORT pass ${s(results.plainOrt.wall)}`, x(cal.wall / results.plainOrt.wall), '≤ 10× the plain pass', cal.wall <= 10 * results.plainOrt.wall);
 row('`mbn separate --calibrate`: peak RSS', mb(cal.rss), `plain ORT pass ${mb(results.plainOrt.rss)}`, x(cal.rss / results.plainOrt.rss), '< 2 GB', cal.rss < 2e9);
+if (results.quantize) {
+  const q = results.quantize;
+  const o = results.ortQuantize;
+  row('`mbn quantize` PaddleOCR det 640×640, 8 batches: time', s(q.wall), `ORT quantize_static ${s(o.wall)}`, x(q.wall / o.wall), '≤ ORT quantize_static', q.wall <= o.wall);
+  row('`mbn quantize`: peak RSS', mb(q.rss), `ORT quantize_static ${mb(o.rss)}`, x(q.rss / o.rss), '< 2 GB', q.rss < 2e9);
+} else {
+  row('`mbn quantize` vs ORT quantize_static', `skipped: ${VENV_PY} has no onnxruntime.quantization (scripts/setup-venv.sh)`, '', '', '', undefined);
+}
 
 if (results.vitChromium) {
   const page = results.vitPageSize;

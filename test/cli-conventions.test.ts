@@ -50,7 +50,7 @@ describe('help and version', () => {
   });
 
   it('every command\'s help has an example and the exit codes', () => {
-    for (const command of ['analyze', 'separate', 'advise', 'rewrite', 'check', 'init', 'diff', 'bench', 'calibrate']) {
+    for (const command of ['analyze', 'separate', 'quantize', 'advise', 'rewrite', 'check', 'init', 'diff', 'bench', 'calibrate']) {
       const r = mbn([command, '--help']);
       expect(r.status).toBe(0);
       expect(r.stdout).toContain(`Example:\n  mbn ${command} `);

@@ -282,7 +282,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'call'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'llc-weights', 'call'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     expect(profile.measurements!.map((m) => m.name)).toEqual(profile.nchwcBlock! > 1 ? [...names, 'nchw-input'] : names);
     expect(Number.isInteger(profile.nchwcBlock)).toBe(true);

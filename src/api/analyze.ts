@@ -6,6 +6,7 @@ import { MbnError, quote } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { externalLocations } from '../ir/walk.js';
 import { layerLinks } from '../latency/graph.js';
+import { addEnergy } from '../latency/energy.js';
 import { addLatency } from '../latency/model.js';
 import { loadProfile } from '../latency/load-profile.js';
 import type { DeviceProfile } from '../latency/profile.js';
@@ -23,7 +24,7 @@ export interface AnalyzeOptions extends ShapeOptions, ValueOptions {
   allowUncounted?: string[];
   /** Roll costs up by name scope down to this depth: the document's `modules` (`--depth`). */
   depth?: number;
-  /** Device profile (built-in name such as `rpi4`, or a profile file) for each layer's predicted `latencyMs`. */
+  /** Device profile (built-in name such as `rpi4`, or a profile file) for each layer's predicted `latencyMs` and estimated `energyMj`. */
   device?: string;
   /**
    * `--annotate`: also write a copy of the model whose main-graph nodes carry their figures in doc_string (and in
@@ -70,7 +71,11 @@ export function analyzeFile(path: string, options: AnalyzeFileOptions = {}): Ana
     if (options.nodes || annotate) nodes = mainGraphNodes(inferred.layers, model.graph);
     // Latency needs the records after the report; without it they go as the rows are built.
     report = buildReport(model, inferred, { release: !profile });
-    if (profile) addLatency(report, layerLinks(inferred), profile);
+    if (profile) {
+      const links = layerLinks(inferred);
+      addLatency(report, links, profile);
+      addEnergy(report, links, profile);
+    }
     for (const location of missingExternalFiles(path, externalLocations(model))) {
       report.notes.push(`external data file ${quote(location)} is missing: not needed for analysis`);
     }

@@ -18,7 +18,7 @@ export function figuresOf(totals: Totals | Figures): Figures {
   return Object.fromEntries(FIGURES.map((f) => [f.key, totals[f.key]])) as Figures;
 }
 
-export type CheckKind = 'budget' | 'baseline' | 'missing' | 'error' | 'no-baseline' | 'advise' | 'incomplete' | 'latency';
+export type CheckKind = 'budget' | 'baseline' | 'missing' | 'error' | 'no-baseline' | 'advise' | 'incomplete' | 'latency' | 'energy';
 
 export interface CheckRecord {
   /** The config entry's name (its model pattern when it has none). */
@@ -337,5 +337,28 @@ export function latencyRecord(name: string, model: string, latencyMs: number | n
       latencyMs === null
         ? `latency on ${device}: unknown, cannot pass the budget of ${shown(limitMs)}`
         : `latency on ${device}: predicted ${shown(latencyMs)} ${latencyMs <= limitMs ? 'within' : 'exceeds'} the budget of ${shown(limitMs)}`,
+  };
+}
+
+/** The `maxEnergyMj` key: the energy `mbn analyze --device` estimates against the budget (unknown never passes). */
+export function energyRecord(name: string, model: string, energyMj: number | null, limitMj: number, device: string): CheckRecord {
+  const margin = energyMj === null ? null : limitMj - energyMj;
+  const shown = (mj: number) => `${Number(mj.toPrecision(3))} mJ`;
+  return {
+    name,
+    model,
+    metric: 'model',
+    kind: 'energy',
+    passed: energyMj !== null && energyMj <= limitMj,
+    value: energyMj,
+    limit: limitMj,
+    margin,
+    marginPercent: margin === null ? null : (100 * margin) / limitMj,
+    baseline: null,
+    complete: energyMj !== null,
+    message:
+      energyMj === null
+        ? `energy on ${device}: unknown (estimate), cannot pass the budget of ${shown(limitMj)}`
+        : `energy on ${device}: estimated ${shown(energyMj)} ${energyMj <= limitMj ? 'within' : 'exceeds'} the budget of ${shown(limitMj)}`,
   };
 }

@@ -5,6 +5,7 @@ import { MbnError } from '../errors.js';
 import { analyzeFile } from '../api/analyze.js';
 import type { LatencyReport } from '../latency/model.js';
 import { latencyBudgetFailure } from '../report/latency-report.js';
+import { energyBudgetFailure } from '../report/energy-report.js';
 import { BufferSource } from '../onnx/source.js';
 import { checkTarget, writePieces } from '../onnx/write-file.js';
 import { ANALYZE_REPORTER, streamAnalyzeJson } from '../report/analyze-report.js';
@@ -30,6 +31,8 @@ export interface AnalyzeOptions {
   device?: string;
   /** Latency budget, ms (needs `device`). */
   maxLatency?: number;
+  /** Energy budget per inference, mJ (needs `device`; the estimate from its energy constants). */
+  maxEnergy?: number;
   /** `--depth N`: roll costs up by name scope (table and md sections, JSON `modules`). */
   depth?: number;
   /** `-o FILE`: write the report there (atomically) instead of stdout. */
@@ -44,6 +47,7 @@ export interface AnalyzeOptions {
 /** Runs `mbn analyze`; returns whether every budget given on the command line holds. */
 export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
   if (options.maxLatency !== undefined && !options.device) throw new MbnError('usage', '--max-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
+  if (options.maxEnergy !== undefined && !options.device) throw new MbnError('usage', '--max-energy needs --device (a built-in profile name, or a profile file with an "energy" block)');
   if (options.depth !== undefined && (options.format === 'csv' || options.format === 'model-explorer')) {
     throw new MbnError('usage', `--depth works with --format table, md, json and html, not ${options.format} (${options.format === 'csv' ? 'csv has one row per layer' : 'Model Explorer groups nodes itself'})`);
   }
@@ -76,7 +80,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const err = makeStyle(terminal(2), options.color);
   for (const r of failed) write(2, `${err.red('✖')} ${describeLimit(r)}\n`);
   // Budgets on an incomplete analysis fail: a figure mbn could not compute never passes a gate.
-  const gated = results.length > 0 || options.maxLatency !== undefined;
+  const gated = results.length > 0 || options.maxLatency !== undefined || options.maxEnergy !== undefined;
   const gaps = gated ? blockingGaps(report.incomplete, options.allowUncounted ?? []) : [];
   if (gaps.length > 0) {
     write(2, `${err.red('✖')} the analysis is incomplete, so no budget can pass:\n`);
@@ -84,5 +88,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   }
   const latencyFailure = options.maxLatency === undefined ? null : latencyBudgetFailure((report as LatencyReport).totals.latencyMs ?? null, options.maxLatency, profile!.name);
   if (latencyFailure) write(2, `${err.red('✖')} ${latencyFailure}\n`);
-  return { budgetsExceeded: failed.length > 0 || gaps.length > 0 || latencyFailure !== null };
+  const energyFailure = options.maxEnergy === undefined ? null : energyBudgetFailure((report as LatencyReport).totals.energyMj ?? null, options.maxEnergy, profile!.name);
+  if (energyFailure) write(2, `${err.red('✖')} ${energyFailure}\n`);
+  return { budgetsExceeded: failed.length > 0 || gaps.length > 0 || latencyFailure !== null || energyFailure !== null };
 }

@@ -69,8 +69,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   limitOptions(analyze);
   allowUncountedOption(analyze);
   analyze
-    .option('--device <profile>', 'predict each layer\'s latency on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
-    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'));
+    .option('--device <profile>', 'predict each layer\'s latency and estimate its energy on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
+    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'))
+    .option('--max-energy <mJ>', 'with --device: fail (exit 1) when the estimated energy per inference exceeds this many millijoules', parsePositiveNumber('--max-energy'));
   analyze.action(async (path: string, opts) => {
     if (opts.all && opts.top !== undefined) warn('--top is ignored with --all: every layer is shown');
     const { runAnalyze } = await import('./analyze.js');
@@ -109,6 +110,30 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     }
     const { runSeparate } = await import('./separate.js');
     await runSeparate(path, opts);
+  });
+  const quantize = program
+    .command('quantize')
+    .description('static int8 quantization to QDQ (int8 weights per output channel, uint8 activations), checked in ONNX Runtime')
+    .argument('<model>', 'ONNX model file (never modified)')
+    .option('-o, --output <file>', 'output model (default: <model>.int8.onnx beside the input)')
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--calibrate <dir|random:N>', 'calibration data: a folder of .npy batches (one per input, or one subfolder per input), or N seeded Gaussian batches (default random:8)')
+    .option('--seed <n>', 'seed for --calibrate random:N', parseNonNegativeInt('--seed'), 0)
+    .addOption(new Option('--method <method>', 'activation range: the observed extremes (minmax), percentile, or the clip with the least squared error (mse)').choices(['minmax', 'percentile', 'mse']).default('minmax'))
+    .option('--percentile <p>', 'with --method percentile: the percentile kept (default 99.99)', parsePositiveNumber('--percentile'))
+    .option('--no-equalize', 'skip cross-layer equalization')
+    .option('--no-bias-correction', 'skip the empirical bias correction')
+    .option('--max-error <e>', 'keep the most sensitive layers float until the worst output\'s relative error on the held-back batches is within e', parseFraction('--max-error'))
+    .option('--include <glob>', 'only layers whose node name matches (repeatable; * matches any text); the others stay float', collect, [])
+    .option('--exclude <glob>', 'keep layers whose node name matches float (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(quantize);
+  inputValueOption(quantize);
+  quantize.action(async (path: string, opts) => {
+    if (quantize.getOptionValueSource('seed') === 'cli' && !String(opts.calibrate ?? 'random:').startsWith('random:')) warn('--seed is ignored with --calibrate DIR');
+    const { runQuantize } = await import('./quantize.js');
+    await runQuantize(path, opts);
   });
   const advise = program
     .command('advise')
@@ -196,6 +221,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--runs <n>', 'timed runs per model (default: 20, and more until 0.5 s of runs, at most 10,000)', parsePositiveInt('--runs'))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
     .option('--per-layer', 'profile in ONNX Runtime and report each layer\'s time, bytes moved and arithmetic intensity', false)
+    .option('--energy', 'read RAPL energy counters around each model\'s timed runs (joules per run; for mbn calibrate --energy-samples)', false)
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS.bench).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(bench);
@@ -204,7 +230,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runBench } = await import('./bench.js');
     await runBench(paths, opts);
   });
-  program
+  const calibrateCmd = program
     .command('calibrate')
     .description('measure this machine through ONNX Runtime (micro-benchmarks, under a minute) and write a device profile for --device')
     .option('-o, --output <file>', 'write the profile here (default: stdout)')
@@ -212,12 +238,16 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
     .option('--runs <n>', 'timed runs per micro-benchmark (the fastest is kept)', parsePositiveInt('--runs'), 20)
     .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
+    .option('--energy-samples <file>', 'instead of measuring: fit the energy constants of --device to measured joules per inference (MODEL,JOULES lines, or mbn bench --energy --format json)')
+    .option('--device <profile>', 'with --energy-samples: the profile to fit (a built-in name or a profile file)');
+  inputOptions(calibrateCmd);
+  calibrateCmd
     .action(async (opts) => {
       const { runCalibrate } = await import('./calibrate.js');
       await runCalibrate(opts);
     });
 
-  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn check\n${EXIT_CODES}`);
+  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn quantize model.onnx --calibrate calib/ -o model.int8.onnx\n  mbn check\n${EXIT_CODES}`);
   for (const cmd of program.commands) {
     const example = EXAMPLES[cmd.name()];
     if (example) cmd.addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES}`);
@@ -241,6 +271,7 @@ Exit codes: 0 success, 1 a budget is exceeded (or a check failed), 2 usage error
 const EXAMPLES: Record<string, string> = {
   analyze: 'mbn analyze model.onnx --input input:1x3x224x224 --top 10 --max-macs 600M',
   separate: 'mbn separate model.onnx -o model.separated.onnx --min-reduction 50% --dry-run',
+  quantize: 'mbn quantize model.onnx --calibrate calib/ --input x:1x3x224x224 --max-error 0.05 -o model.int8.onnx',
   advise: 'mbn advise model.onnx --fail-on warning',
   rewrite: 'mbn rewrite model.onnx --hard-swish -o model.hardswish.onnx',
   check: 'mbn check --baseline main.json --max-increase 2%',

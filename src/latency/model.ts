@@ -1,9 +1,11 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
+import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
+import { type Int8Layer, planInt8 } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
-import type { DeviceProfile, OpClass } from './profile.js';
+import { type DeviceProfile, INT8_CLASSES, type Int8Class, type OpClass, THIN_CONV_CHANNELS } from './profile.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
@@ -41,7 +43,7 @@ export interface LatencyTotals {
 }
 
 const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
-const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
+export const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
 
 /**
  * A kernel the runtime folds a following activation, batch-norm or add into: a float conv (ORT's FusedConv) or a
@@ -71,20 +73,33 @@ const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMax
 
 /**
  * Where a layer's weights come from on each inference: `false` when the model's weights fit in the core's cache
- * (read with the activations), `'llc'` when they fit in the last-level cache (read at `memoryGBps`), `'dram'` (or
+ * (read with the activations), `'llc'` when they fit in the last-level cache (read at `memoryGBps`; a GEMM's at `llcWeightGBps` where calibrated), `'dram'` (or
  * `true`) when they exceed it and are streamed from DRAM at `weightGBps`.
  */
 export type WeightSource = boolean | 'llc' | 'dram';
 
 /**
+ * The memory level a working set of `bytes` is served from: the core's cache when it fits in `cacheBytes`, the
+ * last-level cache when the profile gives one and it fits there, else DRAM. One rule for the latency model (which
+ * bandwidth) and the energy model (which pJ per byte).
+ */
+export function memoryLevelOf(profile: DeviceProfile, bytes: number): 'cache' | 'llc' | 'dram' {
+  if (bytes <= profile.cacheBytes) return 'cache';
+  return profile.lastLevelCacheBytes !== undefined && bytes <= profile.lastLevelCacheBytes ? 'llc' : 'dram';
+}
+
+/**
  * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
  * layer before has just written them), else at `memoryGBps`; weights as `weightsFrom` says.
  */
-export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false): { ms: number; bound: Bound } {
-  const computeUs = flops / (profile.gflops[cls] * 1e3);
+export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false, gflops = profile.gflops[cls]): { ms: number; bound: Bound } {
+  const computeUs = flops / (gflops * 1e3);
   const apart = weightsFrom !== false;
-  const actGBps = activationBytes + (apart ? 0 : weightBytes) <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps;
-  const weightGBps = weightsFrom === 'llc' ? profile.memoryGBps : (profile.weightGBps ?? profile.memoryGBps);
+  const actGBps = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes)) === 'cache' ? profile.cacheGBps : profile.memoryGBps;
+  // A GEMM streams its weights as they lie (calibrate's llc-weights MatMul); a conv's kernels go through packing,
+  // which ran at memoryGBps (OpenWakeWord's mel-spectrogram conv: predicted 22 µs at llcWeightGBps, measured 59).
+  const llcGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
+  const weightGBps = weightsFrom === 'llc' ? llcGBps : (profile.weightGBps ?? profile.memoryGBps);
   const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
@@ -168,6 +183,12 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     const mul = links.findIndex((m) => m.scope === '' && m.op === 'Mul' && m.inputs.includes(l.outputs[0]) && m.inputs.includes(l.inputs[0]));
     if (mul >= 0) folded.set(i, mul);
   });
+  // A zero Pad of the spatial dims before a Conv or pool becomes that op's own padding (ORT's PadFusion).
+  links.forEach((l, i) => {
+    if (l.scope !== '' || l.op !== 'Pad' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
+    const child = links.findIndex((c) => c.scope === '' && PAD_FUSES_INTO.has(c.op) && c.inputs[0] === l.outputs[0]);
+    if (child >= 0 && padFuses(l, links[child])) folded.set(i, child);
+  });
   links.forEach((l, i) => {
     if (l.scope !== '' || !FOLDED_INTO_PRODUCER.has(l.op) || folded.has(i)) return;
     for (const x of l.inputs) {
@@ -182,6 +203,28 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     }
   });
   return folded;
+}
+
+const PAD_FUSES_INTO = new Set(['Conv', 'MaxPool', 'AveragePool']);
+
+/**
+ * ONNX Runtime's PadFusion (core/optimizer/pad_fusion.cc): a constant-mode Pad whose pads are known, non-negative
+ * and zero on the batch and channel dims, and whose fill value is 0, merges into the explicit `pads` of the one
+ * Conv, MaxPool or AveragePool that reads it (not one with auto_pad, nor a MaxPool that also returns indices). ORT
+ * 1.30 also merges into a child with no `pads` attribute (MLSD's tf2onnx depthwise convs: `pads` [0, 0, 1, 1] after).
+ */
+function padFuses(pad: LayerLink, child: LayerLink): boolean {
+  if ((pad.strings.mode ?? 'constant') !== 'constant') return false;
+  const pads = pad.ints.pads ?? pad.inputValues[1];
+  if (!pads || pads.length < 4 || pads.some((p) => p < 0)) return false;
+  const half = pads.length / 2;
+  if (pads[0] !== 0 || pads[1] !== 0 || pads[half] !== 0 || pads[half + 1] !== 0) return false;
+  // Opset 11 on: the fill value is an input, and must be a known 0 (an omitted one is 0).
+  const fill = pad.inputs[2] ? pad.inputValues[2] : [0];
+  if (!fill || fill.some((v) => v !== 0)) return false;
+  if (pad.inputs[1] && !pad.inputValues[1]) return false;
+  if ((child.strings.auto_pad ?? 'NOTSET') !== 'NOTSET' || child.outputs.filter((o) => o).length > 1) return false;
+  return true;
 }
 
 function flopsOf(l: LayerReport): number {
@@ -226,22 +269,65 @@ export function separatedTime(
 
 /** Where the model's weights are read from on each inference (see WeightSource). */
 export function weightsCold(report: Report, profile: DeviceProfile): WeightSource {
-  const bytes = report.totals.weightBytes;
-  if (bytes <= profile.cacheBytes) return false;
-  return profile.lastLevelCacheBytes !== undefined && bytes <= profile.lastLevelCacheBytes ? 'llc' : 'dram';
+  const level = memoryLevelOf(profile, report.totals.weightBytes);
+  return level === 'cache' ? false : level;
+}
+
+/**
+ * Time of a layer ONNX Runtime runs as an integer kernel or a quantize step (src/latency/int8.ts), at the profile's
+ * integer rates. A fused QDQ group moves 8-bit activations and weights: a quarter of the float bytes its op reads
+ * and writes in the model. Integer kernels with uint8 weights (U8U8) take `uint8WeightsSlowdown` times as long as
+ * with int8 ones, depthwise convs too (MobileNetV2's in QOperator form: 3.0× their int8-weight time). A conv on a few input channels (an RGB
+ * stem) pays `thinConvNsPerOutput` per output element on top: MobileNetV2's 3→32 stem ran at 74 GOP/s and
+ * ResNet-18's 3→64 7×7 one at 278 where their other convs ran at 330–1000, the same 0.67–0.75 ns per output beyond
+ * the arithmetic (per expanded input byte, or at one rate, the two differ 2.4×).
+ */
+function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded' | 'constant' }>, cls: OpClass, flops: number, link: LayerLink | undefined, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
+  const rates = profile.int8!;
+  if (q.kind !== 'kernel') {
+    const elements = link?.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
+    const ns = q.kind === 'quantize' ? rates.quantizeNsPerElement : rates.dequantizeNsPerElement;
+    const workUs = (elements * ns) / 1e3;
+    const overheadUs = profile.overheadUs.elementwise;
+    return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : 'memory' };
+  }
+  const scale = q.qdq ? 0.25 : 1;
+  if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
+    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
+    return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
+  }
+  if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
+  const slowdown = q.uint8Weights ? rates.uint8WeightsSlowdown : 1;
+  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
+  const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
+  if (g === null || cls === 'depthwise' || g.inChannels / g.group >= THIN_CONV_CHANNELS || !link?.outputShape) return k;
+  const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
+  return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
-export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals } {
+export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals; notes: string[] } {
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
-  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));
+  const graphOutputs = report.model.outputs.map((o) => o.name);
+  const int8 = planInt8(links, graphOutputs);
+  const notes: string[] = [];
+  const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded' && q.kind !== 'constant').length;
+  if (integerLayers > 0 && !profile.int8) {
+    notes.push(`device profile ${profile.name} has no integer-kernel figures: ${integerLayers} integer and quantize layers predicted at its float rates (mbn calibrate measures them)`);
+  }
+  // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
+  const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
+  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
     const link = links[i];
-    const head = folded.get(i);
+    const head = layout[i].unfused ? undefined : folded.get(i);
     const none = { bound: null, separation: null, convPath: null, layoutMs: 0 };
+    const q = profile.int8 ? int8[i] : null;
+    if (q?.kind === 'folded') return { latencyMs: 0, fusedInto: report.layers[q.head].name, ...none };
+    if (q?.kind === 'constant') return { latencyMs: 0, fusedInto: null, ...none };
     if (head !== undefined) return { latencyMs: 0, fusedInto: report.layers[head].name, ...none };
     if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
@@ -254,7 +340,13 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
-    const k = conv && path ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+    const k = layout[i].replaced
+      ? { ms: 0, bound: 'memory' as const }
+      : q
+      ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
+      : conv && path
+        ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
+        : kernelTime(profile, cls, once, bytes - weights, weights, cold);
     const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
@@ -271,18 +363,20 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   return {
     layers,
     totals: { latencyMs: total, latencyIfSeparatedMs: total - saved, device: profile.name, calibrated: profile.calibrated },
+    notes,
   };
 }
 
-/** The optional post-pass of `mbn analyze --device`: latency fields on each layer and in the totals. */
+/** The optional post-pass of `mbn analyze --device`: latency (and energy, src/latency/energy.ts) fields on each layer and in the totals. */
 export type LatencyReport = Omit<Report, 'layers' | 'totals'> & {
-  layers: (LayerReport & Partial<LayerLatency>)[];
-  totals: Report['totals'] & Partial<LatencyTotals>;
+  layers: (LayerReport & Partial<LayerLatency> & Partial<LayerEnergy>)[];
+  totals: Report['totals'] & Partial<LatencyTotals> & Partial<EnergyTotals>;
 };
 
 export function addLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): LatencyReport {
-  const { layers, totals } = predictLatency(report, links, profile);
+  const { layers, totals, notes } = predictLatency(report, links, profile);
   const out: LatencyReport = report;
+  out.notes.push(...notes);
   out.layers.forEach((l, i) => Object.assign(l, layers[i]));
   Object.assign(out.totals, totals);
   return out;

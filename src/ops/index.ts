@@ -7,7 +7,7 @@ import { elementwiseOps } from './elementwise.js';
 import { gemmOps } from './gemm.js';
 import { normOps } from './norm.js';
 import { poolOps } from './pool.js';
-import { quantizedOps } from './quantized.js';
+import { quantizedMicrosoftOps, quantizedOps } from './quantized.js';
 import { reduceOps } from './reduce.js';
 import { softmaxOps } from './softmax.js';
 import { constantOps } from './constant.js';
@@ -42,7 +42,7 @@ import { tfliteSoftmaxOps } from './tflite-softmax.js';
 const FAMILIES: OpRule[] = [
   convOps,
   // compute families
-  elementwiseOps, activationOps, gemmOps, normOps, poolOps, reduceOps, softmaxOps, quantizedOps,
+  elementwiseOps, activationOps, gemmOps, normOps, poolOps, reduceOps, softmaxOps, quantizedOps, quantizedMicrosoftOps,
   // data movement, shapes and constants
   constantOps, castOps, reshapeOps, transposeOps, concatSplitOps, sliceOps, gatherOps, scatterOps, expandTileOps, padOps,
   depthSpaceOps, miscLayoutOps, dataDependentOps, topkCumsumOps, resizeOps,

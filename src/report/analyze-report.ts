@@ -4,6 +4,7 @@ import { gapSummary } from '../budget/completeness.js';
 import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
+import { ENERGY_CSV_HEAD, energyCsvCells, renderEnergy } from './energy-report.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
 import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
@@ -164,6 +165,10 @@ export function renderTable(report: Report, options: RenderOptions): string {
   out.push(renderTotals(report, c));
   out.push('');
   out.push(renderByOp(report, c, options.flops));
+  if (showsPrecision(report)) {
+    out.push('');
+    out.push(renderByPrecision(report, c));
+  }
   const notCounted = report.layers.filter((l) => !l.counted);
   if (notCounted.length > 0) {
     out.push('');
@@ -218,6 +223,20 @@ function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
   });
 }
 
+/** The per-precision breakdown is shown (table, md, html) when any layer is not float32. */
+export function showsPrecision(report: Report): boolean {
+  return report.byPrecision.some((p) => p.precision !== 'float32');
+}
+
+function renderByPrecision(report: Report, c: ChalkInstance): string {
+  return boxTable({
+    head: ['Precision', 'Layers', 'MACs', 'Params', 'Weight bytes'].map((h) => c.bold(h)),
+    rows: report.byPrecision.map((p) => [terminalCell(p.precision, OP_WIDTH), String(p.layers), human(p.macs), human(p.params), humanBytes(p.weightBytes)]),
+    aligns: ['left', 'right', 'right', 'right', 'right'],
+    compact: true,
+  });
+}
+
 /**
  * A layer as the JSON contract of version 1 names its fields: `executions` (per inference) is written `multiplier`,
  * in the same place. See the README, "JSON report".
@@ -257,22 +276,22 @@ export function renderJson(report: Report, extra: Record<string, unknown> = {}):
 const CSV_HEAD = [
   'name', 'op', 'domain', 'scope', 'output_shapes', 'macs', 'other_flops', 'flops', 'params', 'weight_bytes',
   'activation_bytes', 'multiplier', 'counted', 'reason', 'sep_M', 'sep_N', 'sep_kernel', 'sep_reduction',
-  'sep_macs_after', 'sep_params_after',
+  'sep_macs_after', 'sep_params_after', 'precision',
 ];
 
-/** One row per layer; with `latency` (the report has been through addLatency, `--device`), the latency columns too. */
+/** One row per layer; with `latency` (the report has been through addLatency and addEnergy, `--device`), the latency and energy columns too. */
 export function renderCsv(report: Report, options: { latency?: boolean } = {}): string {
   const timed = options.latency ? (report as LatencyReport) : null;
-  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD] : CSV_HEAD).join(',')];
+  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD, ...ENERGY_CSV_HEAD] : CSV_HEAD).join(',')];
   for (const l of report.layers) {
     const s = l.separable;
-    const latency = timed ? latencyCsvCells(l, timed.totals.latencyMs) : [];
+    const latency = timed ? [...latencyCsvCells(l, timed.totals.latencyMs), ...energyCsvCells(l)] : [];
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
         totalFlops(l.macs, l.otherFlops), l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
-        ...latency,
+        l.precision, ...latency,
       ]
         .map(csvField)
         .join(','),
@@ -307,6 +326,12 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
     out.push('');
     out.push(renderModuleMarkdown(options.modules.rows, options.modules.depth, total, options.flops));
   }
+  if (showsPrecision(report)) {
+    out.push('');
+    out.push('| Precision | Layers | MACs | Params | Weight bytes |');
+    out.push('|---|---:|---:|---:|---:|');
+    for (const p of report.byPrecision) out.push(`| ${mdEscape(p.precision)} | ${p.layers} | ${human(p.macs)} | ${human(p.params)} | ${humanBytes(p.weightBytes)} |`);
+  }
   if (t.separableLayers > 0) {
     out.push('');
     out.push(`Separating ${t.separableLayers} standard convs: MACs ${human(t.macs)} → ${human(t.macsIfSeparated)}, params ${human(t.params)} → ${human(t.paramsIfSeparated)}.`);
@@ -334,7 +359,7 @@ export interface AnalyzeView extends RenderOptions {
 
 /** With --device, the "Predicted latency" section after the table or the markdown. */
 function latencyText(report: Report, view: AnalyzeView, markdown: boolean): string {
-  return view.profile ? renderLatency(report as LatencyReport, view.profile, { ...view, markdown }) : '';
+  return view.profile ? renderLatency(report as LatencyReport, view.profile, { ...view, markdown }) + renderEnergy(report as LatencyReport, view.profile, { ...view, markdown }) : '';
 }
 
 /** `mbn analyze --format …` (json on stdout is streamed instead: streamAnalyzeJson, the same bytes). */

@@ -54,7 +54,7 @@ export function describeLimit(r: BudgetResult): string {
 
 /** A check's outcome, without whose it is. A value and limit that round to the same text are shown exactly (`pair`). */
 function describeOutcome(r: CheckRecord): string {
-  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency') return `${r.message}`;
+  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency' || r.kind === 'energy') return `${r.message}`;
   if (r.kind === 'error') return `cannot check this model: ${r.message}`;
   if (r.kind === 'incomplete') return `incomplete analysis: ${r.message}`;
   const label = labelOf(r.metric);
@@ -82,6 +82,7 @@ function checkName(r: CheckRecord, maxIncrease: number | null): string {
   if (r.kind === 'no-baseline') return 'baseline';
   if (r.kind === 'advise') return 'advise';
   if (r.kind === 'latency') return 'latency';
+  if (r.kind === 'energy') return 'energy (estimate)';
   const label = labelOf(r.metric);
   return r.kind === 'baseline' ? `${label} vs baseline (+${maxIncrease ?? 0}%)` : label;
 }
@@ -165,6 +166,7 @@ function columnsOf(result: CheckJson): Column[] {
     result.checks.some((r) => r.metric === key && (r.kind === 'budget' || (r.kind === 'baseline' && (r.value !== r.baseline || !r.passed))));
   const columns: Column[] = FIGURES.filter((f) => shown(f.key)).map((f) => ({ label: f.label, holds: (r) => r.metric === f.key && (r.kind === 'budget' || r.kind === 'baseline') }));
   if (result.checks.some((r) => r.kind === 'latency')) columns.push({ label: 'Latency', holds: (r) => r.kind === 'latency' });
+  if (result.checks.some((r) => r.kind === 'energy')) columns.push({ label: 'Energy (est.)', holds: (r) => r.kind === 'energy' });
   if (result.checks.some((r) => r.kind === 'advise')) columns.push({ label: 'Advise', holds: (r) => r.kind === 'advise' });
   return columns;
 }
@@ -182,6 +184,10 @@ function cellText(r: CheckRecord): string {
   if (r.kind === 'latency') {
     const ms = (n: number) => `${Number(n.toPrecision(3))}`;
     return r.value === null ? `? / ${ms(r.limit!)} ms` : `${ms(r.value)} / ${ms(r.limit!)} ms`;
+  }
+  if (r.kind === 'energy') {
+    const mj = (n: number) => `${Number(n.toPrecision(3))}`;
+    return r.value === null ? `? / ${mj(r.limit!)} mJ` : `${mj(r.value)} / ${mj(r.limit!)} mJ`;
   }
   if (r.kind === 'baseline') {
     const growth = r.baseline! > 0 ? signedPercent((100 * (r.value! - r.baseline!)) / r.baseline!) : r.value === 0 ? '0%' : 'from 0';

@@ -3,10 +3,12 @@ import type { Dataflow } from '../cost/dataflow.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
+import { renderEnergySection } from './energy-report.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
 import { num, pageEnd, pageStart } from './html-page.js';
 import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { moduleLabel } from './modules-report.js';
+import { showsPrecision } from './analyze-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
 import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
@@ -25,7 +27,7 @@ export interface HtmlOptions {
   modules: { depth: number; rows: ModuleCost[] };
   /** mbn's version, for the footer. */
   version: string;
-  /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
+  /** `--device`: the report has been through addLatency and addEnergy; "Predicted latency" and "Estimated energy" sections follow the totals. */
   latency?: HtmlLatencyOptions | null;
   /** The dataflow between layers (cost/dataflow.ts): a graph view follows the totals (html-graph.ts); without it, none. */
   dataflow?: Dataflow | null;
@@ -70,7 +72,10 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     );
   }
   out.push('</section>');
-  if (options.latency) out.push(renderLatencySection(report as LatencyReport, options.latency));
+  if (options.latency) {
+    out.push(renderLatencySection(report as LatencyReport, options.latency));
+    out.push(renderEnergySection(report as LatencyReport, options.latency));
+  }
   const graph = options.dataflow ? analyzeGraph(report, options.dataflow, options.flops) : null;
   if (graph) out.push(renderGraphSection(graph, false));
 
@@ -131,6 +136,16 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     out.push(`<tr><td>${e(o.op)}</td>${num(o.count, String(o.count))}${num(o.macs, human(o.macs))}${num(o.otherFlops, human(o.otherFlops))}${num(o.params, human(o.params))}</tr>`);
   }
   out.push('</tbody></table></div></section>');
+
+  // By precision (a quantized or half-precision model).
+  if (showsPrecision(report)) {
+    out.push('<section id="by-precision"><h2>Cost by precision</h2>');
+    out.push('<div class="scroll"><table id="precisions"><thead><tr><th data-sort="text">Precision</th><th class="n" data-sort="num">Layers</th><th class="n" data-sort="num">MACs</th><th class="n" data-sort="num">Params</th><th class="n" data-sort="num">Weight bytes</th></tr></thead><tbody>');
+    for (const p of report.byPrecision) {
+      out.push(`<tr><td>${e(p.precision)}</td>${num(p.layers, String(p.layers))}${num(p.macs, human(p.macs))}${num(p.params, human(p.params))}${num(p.weightBytes, humanBytes(p.weightBytes))}</tr>`);
+    }
+    out.push('</tbody></table></div></section>');
+  }
 
   // Separable candidates.
   const candidates = report.layers.filter((l) => l.separable);
