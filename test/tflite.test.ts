@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -102,6 +102,26 @@ describe('TFLite models through the gates', () => {
         ['weightBytes', REFERENCE['mobilenet_v2_035_96_int8.tflite'].weightBytes, true],
       ]);
     }
+  });
+
+  it('mbn init finds .tflite models beside .onnx ones, and mbn check passes the budgets it wrote', () => {
+    const dir = tempDir('mbn-init-');
+    mkdirSync(join(dir, 'models'));
+    copyFileSync(V2, join(dir, 'models/v2.tflite'));
+    copyFileSync(fixture('models/tiny_cnn.onnx'), join(dir, 'models/tiny.onnx'));
+    const init = mbn(['init'], { cwd: dir });
+    // Its batch dim is dynamic (−1): the suggested "input" is the model's own, NHWC.
+    expect(init.stderr).toBe(
+      `mbn: warning: 'models/v2.tflite' has symbolic input dims, taken as 1: add "input" (e.g. {"serving_default_keras_tensor_156:0":[1,96,96,3]}) to its entry and run mbn init --force again, or edit the limits\n`,
+    );
+    expect(init.status).toBe(0);
+    const config = JSON.parse(readFileSync(join(dir, 'mbn.config.json'), 'utf8'));
+    // 10,666,928 MACs + 5% headroom = 11,200,274.4, rounded up to three significant digits.
+    expect(config.map((e: { model: string; maxMacs: string }) => [e.model, e.maxMacs])).toEqual([
+      ['models/tiny.onnx', expect.any(String)],
+      ['models/v2.tflite', '11.3M'],
+    ]);
+    expect(mbn(['check'], { cwd: dir }).status).toBe(0);
   });
 
   it('mbn analyze --max-macs on a .tflite: exit 1 above, 0 below', () => {

@@ -187,7 +187,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   program
     .command('init')
     .description('write mbn.config.json: budgets at each model\'s current figures plus a headroom')
-    .argument('[models...]', 'model files or globs (default: every **/*.onnx below this folder, skipping node_modules and dot folders)')
+    .argument('[models...]', 'model files or globs (default: every **/*.onnx and **/*.tflite below this folder, skipping node_modules and dot folders)')
     .option('--headroom <share>', 'growth allowed over the current figures: 0.05 or 5%', parseFraction('--headroom'), 0.05)
     .option('--config <file>', 'the config to write', 'mbn.config.json')
     .option('--force', 'overwrite an existing config', false)
