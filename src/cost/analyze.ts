@@ -205,7 +205,8 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
     },
     totals,
     incomplete,
-    byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || a.op.localeCompare(b.op)),
+    // Ties by code point, not localeCompare: the collator costs ICU's start-up (a third of `analyze`'s time on VGG-16).
+    byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || (a.op < b.op ? -1 : a.op > b.op ? 1 : 0)),
     weightsByDtype,
     byPrecision: precisionBreakdown(layers),
     layers,
