@@ -7,6 +7,7 @@
  */
 export { analyze, type AnalyzeOptions } from './api/analyze.js';
 export { separate, type SeparateOptions } from './api/separate.js';
+export { quantize, type QuantizeOptions } from './api/quantize.js';
 export { check, type CheckOptions } from './api/check.js';
 export { diff, type DiffOptions } from './api/diff.js';
 export { bench, type BenchOptions } from './api/bench.js';
@@ -23,12 +24,14 @@ export type { Gap, OpBreakdown, Totals } from './cost/analyze.js';
 export type { ModuleCost } from './cost/modules.js';
 export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
 export type { TorchPlanJson, TorchPlanConv } from './rewrite/torch-plan.js';
+export type { QuantizeJson } from './report/quantize-report.js';
 export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
 export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
 export type { BenchJson, BenchRecord } from './report/bench-report.js';
 export type { AdviseJson } from './report/advise-report.js';
 export type { Finding, Severity } from './advise/define.js';
-export type { DeviceProfile, OpClass } from './latency/profile.js';
+export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './latency/profile.js';
+export type { Precision, PrecisionBreakdown } from './cost/precision.js';
 export type { RewriteJson, RewriteFigures } from './report/rewrite-report.js';
 export type { HardSwishChange } from './rewrite/hard-swish.js';
 export type { Deviation, OutputDeviation } from './bench/compare.js';

@@ -15,7 +15,7 @@ describe('errors are one `mbn: ` line, exit 2, commander\'s included', () => {
     [['check', 'stray'], "mbn: unexpected argument 'stray': mbn check takes no argument (options start with --)"],
     [['analyse', TINY], "mbn: unknown command 'analyse' (did you mean analyze?)"],
     [['analyze'], "mbn: missing required argument 'model'"],
-    [['analyze', TINY, '--format', 'xml'], "mbn: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, csv, md, html."],
+    [['analyze', TINY, '--format', 'xml'], "mbn: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, csv, md, html, model-explorer."],
   ])('%j', (args, line) => {
     const r = mbn(args);
     expect(r.stdout).toBe('');
@@ -50,7 +50,7 @@ describe('help and version', () => {
   });
 
   it('every command\'s help has an example and the exit codes', () => {
-    for (const command of ['analyze', 'separate', 'advise', 'rewrite', 'check', 'init', 'diff', 'bench', 'calibrate']) {
+    for (const command of ['analyze', 'separate', 'quantize', 'advise', 'rewrite', 'check', 'init', 'diff', 'bench', 'calibrate']) {
       const r = mbn([command, '--help']);
       expect(r.status).toBe(0);
       expect(r.stdout).toContain(`Example:\n  mbn ${command} `);

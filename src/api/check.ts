@@ -32,7 +32,7 @@ import { addEnergy } from '../latency/energy.js';
 import { addLatency } from '../latency/model.js';
 import { loadProfile } from '../latency/load-profile.js';
 import { inferModel } from '../shape/infer.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { fsErrorReason } from '../util/fs-error.js';
 
 export interface CheckOptions {
@@ -220,7 +220,7 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
       let energy: CheckRecord | null = null;
       try {
         // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
-        const model = readModel(display(file, process.cwd()));
+        const model = readAnyModel(display(file, process.cwd()));
         try {
           const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
           // The advise key's rules read the same cost report, so the model is analyzed once either way.

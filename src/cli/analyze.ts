@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type Limits, checkLimits } from '../budget/limits.js';
 import { MbnError } from '../errors.js';
@@ -37,6 +38,8 @@ export interface AnalyzeOptions {
   /** `-o FILE`: write the report there (atomically) instead of stdout. */
   output?: string;
   force?: boolean;
+  /** `--annotate FILE`: also write a copy of the model whose nodes carry their figures (for Netron). */
+  annotate?: string;
   /** mbn's version, for the HTML report's footer. */
   version?: string;
 }
@@ -45,15 +48,23 @@ export interface AnalyzeOptions {
 export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExceeded: boolean } {
   if (options.maxLatency !== undefined && !options.device) throw new MbnError('usage', '--max-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
   if (options.maxEnergy !== undefined && !options.device) throw new MbnError('usage', '--max-energy needs --device (a built-in profile name, or a profile file with an "energy" block)');
-  if (options.depth !== undefined && options.format === 'csv') {
-    throw new MbnError('usage', '--depth works with --format table, md, json and html, not csv (csv has one row per layer)');
+  if (options.depth !== undefined && (options.format === 'csv' || options.format === 'model-explorer')) {
+    throw new MbnError('usage', `--depth works with --format table, md, json and html, not ${options.format} (${options.format === 'csv' ? 'csv has one row per layer' : 'Model Explorer groups nodes itself'})`);
   }
   if (options.output !== undefined) checkTarget({ path: options.output, force: options.force ?? false, protect: [path] });
-  const { report, modules, profile } = analyzeFile(path, options);
+  if (options.annotate !== undefined && options.output !== undefined && resolve(options.annotate) === resolve(options.output)) {
+    throw new MbnError('usage', '--annotate and -o name the same file: the annotated model and the report need a file each');
+  }
+  const { report, modules, profile, dataflow, nodes } = analyzeFile(path, {
+    ...options,
+    dataflow: options.format === 'html',
+    nodes: options.format === 'model-explorer',
+    annotate: options.annotate !== undefined ? { path: options.annotate, force: options.force, version: options.version } : undefined,
+  });
   const style = makeStyle(terminal(1), options.color);
   // On a terminal the layer table fits its width; piped, every column at full width.
   const width = terminal(1).isTTY ? process.stdout.columns || null : null;
-  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules, width, profile, version: options.version ?? '' };
+  const view = { flops: options.flops, top: options.top ?? null, all: options.all, style, modules, width, profile, version: options.version ?? '', dataflow, nodes };
   if (options.format === 'json' && options.output === undefined) {
     // Streamed: the same bytes as the json reporter, without holding the whole document (hundreds of MB for 1M layers).
     streamAnalyzeJson(report, (text) => write(1, text), modules ? { modules: modules.rows } : {});

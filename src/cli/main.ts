@@ -40,7 +40,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const program = new Command();
   program
     .name('mbn')
-    .description('Per-layer cost of ONNX models, depthwise separable rewrites, and compute budgets for CI')
+    .description('Per-layer cost of ONNX and TFLite models, depthwise separable rewrites, and compute budgets for CI')
     .version(VERSION, '-V, --version')
     .addOption(new Option('-v', 'output the version number (as -V)').hideHelp())
     .showSuggestionAfterError()
@@ -54,10 +54,11 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const analyze = program
     .command('analyze')
     .description('per-layer MACs, FLOPs, params and memory, and what depthwise separation would save')
-    .argument('<model>', 'ONNX model file')
-    .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts)').choices(FORMATS.analyze).default('table'))
+    .argument('<model>', 'ONNX or TFLite (.tflite) model file')
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts and the graph; model-explorer: node data for Google Model Explorer)').choices(FORMATS.analyze).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
-    .option('--force', 'with -o: overwrite an existing file', false)
+    .option('--force', 'with -o or --annotate: overwrite an existing file', false)
+    .option('--annotate <file>', 'also write a copy of the model whose nodes carry their MACs, params, output shape and share (latency with --device) in doc_string, for Netron')
     .option('--flops', 'show FLOPs (2·MACs + other) instead of MACs', false)
     .option('--top <n>', 'show the N costliest layers', parsePositiveInt('--top'))
     .option('--all', 'show every layer', false)
@@ -110,10 +111,34 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runSeparate } = await import('./separate.js');
     await runSeparate(path, opts);
   });
+  const quantize = program
+    .command('quantize')
+    .description('static int8 quantization to QDQ (int8 weights per output channel, uint8 activations), checked in ONNX Runtime')
+    .argument('<model>', 'ONNX model file (never modified)')
+    .option('-o, --output <file>', 'output model (default: <model>.int8.onnx beside the input)')
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--calibrate <dir|random:N>', 'calibration data: a folder of .npy batches (one per input, or one subfolder per input), or N seeded Gaussian batches (default random:8)')
+    .option('--seed <n>', 'seed for --calibrate random:N', parseNonNegativeInt('--seed'), 0)
+    .addOption(new Option('--method <method>', 'activation range: the observed extremes (minmax), percentile, or the clip with the least squared error (mse)').choices(['minmax', 'percentile', 'mse']).default('minmax'))
+    .option('--percentile <p>', 'with --method percentile: the percentile kept (default 99.99)', parsePositiveNumber('--percentile'))
+    .option('--no-equalize', 'skip cross-layer equalization')
+    .option('--no-bias-correction', 'skip the empirical bias correction')
+    .option('--max-error <e>', 'keep the most sensitive layers float until the worst output\'s relative error on the held-back batches is within e', parseFraction('--max-error'))
+    .option('--include <glob>', 'only layers whose node name matches (repeatable; * matches any text); the others stay float', collect, [])
+    .option('--exclude <glob>', 'keep layers whose node name matches float (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(quantize);
+  inputValueOption(quantize);
+  quantize.action(async (path: string, opts) => {
+    if (quantize.getOptionValueSource('seed') === 'cli' && !String(opts.calibrate ?? 'random:').startsWith('random:')) warn('--seed is ignored with --calibrate DIR');
+    const { runQuantize } = await import('./quantize.js');
+    await runQuantize(path, opts);
+  });
   const advise = program
     .command('advise')
     .description('MobileNet lessons as checks: separable convs, linear bottlenecks, inverted residual blocks, hard-swish, channel alignment')
-    .argument('<model>', 'ONNX model file')
+    .argument('<model>', 'ONNX or TFLite (.tflite) model file')
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS.advise).default('table'))
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding of this severity or worse is found').choices(['warning', 'error']))
     .option('--min-saving <fraction>', 'separable-conv: report convs whose separation saves at least this share of the model MACs (default 1%)', parseFraction('--min-saving', 1))
@@ -174,8 +199,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const diff = program
     .command('diff')
     .description('per-layer and total cost changes from one model to another')
-    .argument('<base>', 'ONNX model before the change')
-    .argument('<head>', 'ONNX model after the change')
+    .argument('<base>', 'model before the change (ONNX or TFLite)')
+    .argument('<head>', 'model after the change (ONNX or TFLite)')
     .addOption(new Option('--format <format>', 'output format (html: a self-contained page, per-module before/after)').choices(FORMATS.diff).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
     .option('--force', 'with -o: overwrite an existing file', false)
@@ -222,7 +247,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
       await runCalibrate(opts);
     });
 
-  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn check\n${EXIT_CODES}`);
+  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn quantize model.onnx --calibrate calib/ -o model.int8.onnx\n  mbn check\n${EXIT_CODES}`);
   for (const cmd of program.commands) {
     const example = EXAMPLES[cmd.name()];
     if (example) cmd.addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES}`);
@@ -246,6 +271,7 @@ Exit codes: 0 success, 1 a budget is exceeded (or a check failed), 2 usage error
 const EXAMPLES: Record<string, string> = {
   analyze: 'mbn analyze model.onnx --input input:1x3x224x224 --top 10 --max-macs 600M',
   separate: 'mbn separate model.onnx -o model.separated.onnx --min-reduction 50% --dry-run',
+  quantize: 'mbn quantize model.onnx --calibrate calib/ --input x:1x3x224x224 --max-error 0.05 -o model.int8.onnx',
   advise: 'mbn advise model.onnx --fail-on warning',
   rewrite: 'mbn rewrite model.onnx --hard-swish -o model.hardswish.onnx',
   check: 'mbn check --baseline main.json --max-increase 2%',

@@ -4,6 +4,7 @@ import { elements, type OpKind, type TensorState, totalFlops } from '../ops/defi
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { checkCount } from '../util/count.js';
 import { SeparationTally, parameterKeys } from './params.js';
+import { type Precision, type PrecisionBreakdown, layerPrecisions, precisionBreakdown } from './precision.js';
 import { type SeparableInfo, convTraitsOf, countsAsSeparated, separableCost, separatedMacs, takenSeparation } from './separable.js';
 
 /**
@@ -36,6 +37,8 @@ export interface LayerReport {
   reason: string | null;
   notes: string[];
   separable: SeparableInfo | null;
+  /** Numeric precision, from the model (cost/precision.ts): `float32`, `float16`, `uint8/int8` (activations/weights)… */
+  precision: Precision;
 }
 
 export interface Totals {
@@ -94,6 +97,8 @@ export interface Report {
   incomplete: Gap[];
   byOp: OpBreakdown[];
   weightsByDtype: Record<string, { tensors: number; elements: number; bytes: number }>;
+  /** MACs, params and stored weight bytes per layer precision. */
+  byPrecision: PrecisionBreakdown[];
   layers: LayerReport[];
   notes: string[];
 }
@@ -118,13 +123,14 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   // What needs every record at once is worked out before the rows: the rest is tallied row by row.
   const paramKeys = parameterKeys(inferred.layers);
   const peakActivationBytes = peakActivation(inferred);
+  const precisions = layerPrecisions(inferred.layers);
   const records: (LayerRecord | undefined)[] = inferred.layers;
   const tally = new SeparationTally(paramKeys);
   // Sized once: a list grown row by row to a million leaves its smaller copies behind.
   const layers: LayerReport[] = new Array<LayerReport>(records.length);
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    const row = layerReport(record, seen, weightsByDtype, paramKeys, i > 0 ? layers[i - 1].outputShapes : null);
+    const row = layerReport(record, seen, weightsByDtype, paramKeys, i > 0 ? layers[i - 1].outputShapes : null, precisions[i]);
     // The same convs as the MACs projection below: one whose pair would cost more is left alone.
     tally.add(record, takenSeparation(row));
     layers[i] = row;
@@ -167,7 +173,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   totals.flops = totalFlops(totals.macs, totals.otherFlops);
   totals.paramsIfSeparated = tally.paramsAfter(totals.params);
   checkTotals(totals);
-  const notes = [...inferred.notes];
+  const notes = [...(model.notes ?? []), ...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
   }
@@ -201,6 +207,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
     incomplete,
     byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || a.op.localeCompare(b.op)),
     weightsByDtype,
+    byPrecision: precisionBreakdown(layers),
     layers,
     notes,
   };
@@ -222,6 +229,7 @@ function layerReport(
   byDtype: Report['weightsByDtype'],
   paramKeys: ReadonlySet<object>,
   previousShapes: readonly (number[] | null)[] | null,
+  precision: Precision,
 ): LayerReport {
   let params = 0;
   let weightBytes = 0;
@@ -260,6 +268,7 @@ function layerReport(
     reason: l.reason,
     notes: l.notes,
     separable,
+    precision,
   };
 }
 

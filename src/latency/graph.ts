@@ -30,6 +30,8 @@ export interface LayerLink {
   outputShape: number[] | null;
   /** The first input is float32 (the only type ONNX Runtime's blocked-layout kernels take). */
   float32: boolean;
+  /** ONNX data type of each input (0 when unknown or omitted): which 8-bit type a quantized weight is. */
+  inputDtypes: number[];
   /** Integer and integer-list attributes (strides, pads, perm, axis, …), for the layout rules. */
   ints: Record<string, number[]>;
   /** String attributes (a Pad's mode, a conv's auto_pad), for the fusion rules. */
@@ -74,6 +76,7 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       inputShapes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.shape ?? null) : null)),
       outputShape: l.outputs[0]?.shape ?? null,
       float32: l.inputs[0]?.dtype === DataType.FLOAT,
+      inputDtypes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.dtype ?? 0) : 0)),
       ints: Object.fromEntries(
         l.node.attributes.flatMap((a) => (a.data.type === 'int' ? [[a.name, [a.data.value]]] : a.data.type === 'ints' ? [[a.name, a.data.value]] : [])),
       ),

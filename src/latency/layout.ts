@@ -108,9 +108,10 @@ function blockedResize(l: LayerLink): boolean {
 
 /**
  * Layout of every layer, in report order. `fusedInto` maps a layer to the kernel ORT runs it inside (the latency
- * model's fusion rules); `graphOutputs` are the model's output names (a blocked graph output is converted back).
+ * model's fusion rules); `graphOutputs` are the model's output names (a blocked graph output is converted back);
+ * `integerKernels` are the layers ORT runs as integer kernels (src/latency/int8.ts).
  */
-export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<number, number>, block: number, graphOutputs: readonly string[]): LayerLayout[] {
+export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<number, number>, block: number, graphOutputs: readonly string[], integerKernels: ReadonlySet<number> = new Set()): LayerLayout[] {
   const plan: LayerLayout[] = links.map(() => ({ path: null, padding: 1, reorders: { count: 0, bytes: 0 } }));
   // No blocked kernels (or a profile that does not say): nothing to plan, every conv at its class rate.
   if (block <= 1) return plan;
@@ -173,6 +174,8 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
       // Kept apart from the conv: the ordinary rules below decide its layout.
       plan[i].unfused = true;
     }
+    // An integer kernel (a fused QDQ conv) runs in ORT's NHWC integer layout, on plain tensors.
+    if (integerKernels.has(i)) return plainReader(i);
     const inputs = l.inputs.filter((x) => x !== '');
     const x = l.inputs[0] ?? '';
     const xShape = l.inputShapes[0];

@@ -7,7 +7,8 @@ import { encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
 import { readModel } from '../onnx/read.js';
 import { totalFlops } from '../ops/define.js';
-import { type DeviceProfile, PROFILE_SCHEMA } from './profile.js';
+import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from './profile.js';
+import { measureInt8 } from './measure-int8.js';
 
 /**
  * `mbn calibrate`: micro-benchmarks through ONNX Runtime, each a one-op model written with mbn's own encoders,
@@ -312,6 +313,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   const dir = mkdtempSync(join(tmpdir(), 'mbn-calibrate-'));
   const results: NonNullable<DeviceProfile['measurements']> = [];
   let block = 1;
+  let int8: Int8Rates | null = null;
   try {
     options.onStep?.('layout probe');
     block = await detectNchwcBlock(ort, dir);
@@ -339,6 +341,9 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     }
     if (wide) list.push(wide);
     for (const b of list) results.push({ name: b.name, what: b.what, flops: b.flops, bytes: b.bytes, ms: best.get(b.name)! });
+    const integer = await measureInt8(ort, dir, options);
+    int8 = integer.rates;
+    results.push(...integer.measurements);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -402,9 +407,11 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       : {}),
     im2colGBps: round(expandedBytes / (im2colMs * 1e6)),
     ...(nchwInputNs !== null ? { nchwInputNsPerOutput: round(nchwInputNs) } : {}),
+    ...(int8 ? { int8 } : {}),
     sources: [
       'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops',
       `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); im2colGBps: expanded input bytes (written and read) / (generic chain − one call − overheads − FLOPs at the GEMM rate); nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements`,
+      'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',
     ],
     measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),
     measuredOn: {

@@ -3,8 +3,9 @@ import type { SeparableInfo } from '../cost/separable.js';
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
+import { type Int8Layer, planInt8 } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
-import type { DeviceProfile, OpClass } from './profile.js';
+import { type DeviceProfile, INT8_CLASSES, type Int8Class, type OpClass, THIN_CONV_CHANNELS } from './profile.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
@@ -91,8 +92,8 @@ export function memoryLevelOf(profile: DeviceProfile, bytes: number): 'cache' | 
  * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
  * layer before has just written them), else at `memoryGBps`; weights as `weightsFrom` says.
  */
-export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false): { ms: number; bound: Bound } {
-  const computeUs = flops / (profile.gflops[cls] * 1e3);
+export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false, gflops = profile.gflops[cls]): { ms: number; bound: Bound } {
+  const computeUs = flops / (gflops * 1e3);
   const apart = weightsFrom !== false;
   const actGBps = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes)) === 'cache' ? profile.cacheGBps : profile.memoryGBps;
   // A GEMM streams its weights as they lie (calibrate's llc-weights MatMul); a conv's kernels go through packing,
@@ -277,17 +278,61 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
   return level === 'cache' ? false : level;
 }
 
+/**
+ * Time of a layer ONNX Runtime runs as an integer kernel or a quantize step (src/latency/int8.ts), at the profile's
+ * integer rates. A fused QDQ group moves 8-bit activations and weights: a quarter of the float bytes its op reads
+ * and writes in the model. Integer kernels with uint8 weights (U8U8) take `uint8WeightsSlowdown` times as long as
+ * with int8 ones, depthwise convs too (MobileNetV2's in QOperator form: 3.0× their int8-weight time). A conv on a few input channels (an RGB
+ * stem) pays `thinConvNsPerOutput` per output element on top: MobileNetV2's 3→32 stem ran at 74 GOP/s and
+ * ResNet-18's 3→64 7×7 one at 278 where their other convs ran at 330–1000, the same 0.67–0.75 ns per output beyond
+ * the arithmetic (per expanded input byte, or at one rate, the two differ 2.4×).
+ */
+function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded' | 'constant' }>, cls: OpClass, flops: number, link: LayerLink | undefined, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
+  const rates = profile.int8!;
+  if (q.kind !== 'kernel') {
+    const elements = link?.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
+    const ns = q.kind === 'quantize' ? rates.quantizeNsPerElement : rates.dequantizeNsPerElement;
+    const workUs = (elements * ns) / 1e3;
+    const overheadUs = profile.overheadUs.elementwise;
+    return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : 'memory' };
+  }
+  const scale = q.qdq ? 0.25 : 1;
+  if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
+    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
+    return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
+  }
+  if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
+  const slowdown = q.uint8Weights ? rates.uint8WeightsSlowdown : 1;
+  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
+  const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
+  if (g === null || cls === 'depthwise' || g.inChannels / g.group >= THIN_CONV_CHANNELS || !link?.outputShape) return k;
+  const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
+  return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
+}
+
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
-export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals } {
+export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals; notes: string[] } {
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
-  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));
+  const graphOutputs = report.model.outputs.map((o) => o.name);
+  const int8 = planInt8(links, graphOutputs);
+  const notes: string[] = [];
+  const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded' && q.kind !== 'constant').length;
+  if (integerLayers > 0 && !profile.int8) {
+    notes.push(`device profile ${profile.name} has no integer-kernel figures: ${integerLayers} integer and quantize layers predicted at its float rates (mbn calibrate measures them)`);
+  }
+  // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
+  const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
+  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
     const link = links[i];
     const head = layout[i].unfused ? undefined : folded.get(i);
     const none = { bound: null, separation: null, convPath: null, layoutMs: 0 };
+    const q = profile.int8 ? int8[i] : null;
+    if (q?.kind === 'folded') return { latencyMs: 0, fusedInto: report.layers[q.head].name, ...none };
+    if (q?.kind === 'constant') return { latencyMs: 0, fusedInto: null, ...none };
     if (head !== undefined) return { latencyMs: 0, fusedInto: report.layers[head].name, ...none };
     if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
@@ -302,6 +347,8 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const path = layout[i].path;
     const k = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
+      : q
+      ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
       : conv && path
         ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
         : kernelTime(profile, cls, once, bytes - weights, weights, cold);
@@ -321,6 +368,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   return {
     layers,
     totals: { latencyMs: total, latencyIfSeparatedMs: total - saved, device: profile.name, calibrated: profile.calibrated },
+    notes,
   };
 }
 
@@ -331,8 +379,9 @@ export type LatencyReport = Omit<Report, 'layers' | 'totals'> & {
 };
 
 export function addLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): LatencyReport {
-  const { layers, totals } = predictLatency(report, links, profile);
+  const { layers, totals, notes } = predictLatency(report, links, profile);
   const out: LatencyReport = report;
+  out.notes.push(...notes);
   out.layers.forEach((l, i) => Object.assign(l, layers[i]));
   Object.assign(out.totals, totals);
   return out;

@@ -50,6 +50,10 @@ export interface DeviceProfile {
   nchwInputNsPerOutput?: number;
   /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
   sources: string[];
+  // ---- Integer kernels (issue 20, int8 latency) ----
+  /** ONNX Runtime's integer kernels on this machine (`mbn calibrate`); absent: int8 layers at the float rates, with a note. */
+  int8?: Int8Rates;
+  // ---- end of integer kernels ----
   /** `mbn calibrate` only: each micro-benchmark and its result. */
   measurements?: { name: string; what: string; flops: number; bytes: number; ms: number }[];
   /** `mbn calibrate` only: runtime, host, date. */
@@ -59,6 +63,56 @@ export interface DeviceProfile {
   /** Energy constants for `energyMj` (pJ per MAC by precision, pJ per byte by memory level); absent: energy unknown. */
   energy?: EnergyConstants;
 }
+
+// ---- Integer kernels (issue 20, int8 latency) ----
+export const INT8_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm'] as const;
+export type Int8Class = (typeof INT8_CLASSES)[number];
+/** Input channels per group below which a (non-depthwise) integer conv pays `thinConvNsPerOutput`. */
+export const THIN_CONV_CHANNELS = 8;
+
+/** Rates of the integer kernels; GOP/s counts 2 operations per multiply-accumulate, as GFLOP/s does. */
+export interface Int8Rates {
+  /** QLinearConv / QLinearMatMul with int8 weights and uint8 activations (U8S8): the kernel ORT fuses a QDQ group into. */
+  gops: Record<Int8Class, number>;
+  /**
+   * A fused conv on fewer than THIN_CONV_CHANNELS input channels per group (a stem on an RGB image): ns per output
+   * element beyond its arithmetic at the class rate (ORT's 8-bit kernels gather its few channels per output).
+   */
+  thinConvNsPerOutput: number;
+  /** The same conv with uint8 weights (U8U8, a QOperator model's usual form): its time over the int8-weight one. */
+  uint8WeightsSlowdown: number;
+  /** ConvInteger (quantize_dynamic's conv: im2col then an integer GEMM, int32 out), GOP/s. */
+  convIntegerGops: number;
+  /** A depthwise (or any grouped) ConvInteger: ORT expands and multiplies each group on its own, GOP/s. */
+  convIntegerDepthwiseGops: number;
+  /** MatMulInteger (int32 out), GOP/s. */
+  matMulIntegerGops: number;
+  /** A QuantizeLinear (float32 → 8 bits) and a DequantizeLinear (8 bits → float32) that stay in the graph: ns per element. */
+  quantizeNsPerElement: number;
+  dequantizeNsPerElement: number;
+}
+
+function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('"int8" must be an object');
+  const r = data as Record<string, unknown>;
+  const g = r.gops;
+  if (typeof g !== 'object' || g === null || Array.isArray(g)) bad(`"int8.gops" must be an object with ${INT8_CLASSES.join(', ')}`);
+  for (const c of INT8_CLASSES) if (!positive((g as Record<string, unknown>)[c])) bad(`"int8.gops.${c}" must be a positive number (GOP/s)`);
+  for (const key of ['thinConvNsPerOutput', 'uint8WeightsSlowdown', 'convIntegerGops', 'convIntegerDepthwiseGops', 'matMulIntegerGops', 'quantizeNsPerElement', 'dequantizeNsPerElement'] as const) {
+    if (!positive(r[key])) bad(`"int8.${key}" must be a positive number`);
+  }
+  return {
+    gops: Object.fromEntries(INT8_CLASSES.map((c) => [c, (g as Record<string, number>)[c]])) as Record<Int8Class, number>,
+    thinConvNsPerOutput: r.thinConvNsPerOutput as number,
+    uint8WeightsSlowdown: r.uint8WeightsSlowdown as number,
+    convIntegerGops: r.convIntegerGops as number,
+    convIntegerDepthwiseGops: r.convIntegerDepthwiseGops as number,
+    matMulIntegerGops: r.matMulIntegerGops as number,
+    quantizeNsPerElement: r.quantizeNsPerElement as number,
+    dequantizeNsPerElement: r.dequantizeNsPerElement as number,
+  };
+}
+// ---- end of integer kernels ----
 
 function positive(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
@@ -118,6 +172,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
+    ...(p.int8 !== undefined ? { int8: validateInt8(p.int8, bad) } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
     ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
     // --- Energy ---

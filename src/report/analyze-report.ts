@@ -8,6 +8,8 @@ import { ENERGY_CSV_HEAD, energyCsvCells, renderEnergy } from './energy-report.j
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
 import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
+import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
+import { renderModelExplorer } from './model-explorer.js';
 import { renderHtml } from './html-report.js';
 import { renderLatency } from './latency-report.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
@@ -15,7 +17,7 @@ import { clipEnd, clipStart } from '../text.js';
 import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
-import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { bar, dimsText, formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export interface RenderOptions {
   /** Show FLOPs (2·MACs + other) instead of MACs. */
@@ -135,7 +137,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   }
   const out: string[] = [];
   const inputs = clipEnd(report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', '), LINE_WIDTH);
-  const about = `IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${clipEnd(report.model.producer, NAME_WIDTH) || 'unknown producer'} · input ${inputs || 'none'}`;
+  const about = `${formatText(report.model, clipEnd(report.model.producer, NAME_WIDTH))} · input ${inputs || 'none'}`;
   out.push(`${c.bold(terminalCell(report.model.path ?? 'model', LINE_WIDTH))}  ${c.dim(terminalText(about))}`);
   let head = ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'];
   let aligns: Align[] = ['left', 'left', 'left', 'right', 'right', 'left', 'left'];
@@ -163,6 +165,10 @@ export function renderTable(report: Report, options: RenderOptions): string {
   out.push(renderTotals(report, c));
   out.push('');
   out.push(renderByOp(report, c, options.flops));
+  if (showsPrecision(report)) {
+    out.push('');
+    out.push(renderByPrecision(report, c));
+  }
   const notCounted = report.layers.filter((l) => !l.counted);
   if (notCounted.length > 0) {
     out.push('');
@@ -217,6 +223,20 @@ function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
   });
 }
 
+/** The per-precision breakdown is shown (table, md, html) when any layer is not float32. */
+export function showsPrecision(report: Report): boolean {
+  return report.byPrecision.some((p) => p.precision !== 'float32');
+}
+
+function renderByPrecision(report: Report, c: ChalkInstance): string {
+  return boxTable({
+    head: ['Precision', 'Layers', 'MACs', 'Params', 'Weight bytes'].map((h) => c.bold(h)),
+    rows: report.byPrecision.map((p) => [terminalCell(p.precision, OP_WIDTH), String(p.layers), human(p.macs), human(p.params), humanBytes(p.weightBytes)]),
+    aligns: ['left', 'right', 'right', 'right', 'right'],
+    compact: true,
+  });
+}
+
 /**
  * A layer as the JSON contract of version 1 names its fields: `executions` (per inference) is written `multiplier`,
  * in the same place. See the README, "JSON report".
@@ -256,7 +276,7 @@ export function renderJson(report: Report, extra: Record<string, unknown> = {}):
 const CSV_HEAD = [
   'name', 'op', 'domain', 'scope', 'output_shapes', 'macs', 'other_flops', 'flops', 'params', 'weight_bytes',
   'activation_bytes', 'multiplier', 'counted', 'reason', 'sep_M', 'sep_N', 'sep_kernel', 'sep_reduction',
-  'sep_macs_after', 'sep_params_after',
+  'sep_macs_after', 'sep_params_after', 'precision',
 ];
 
 /** One row per layer; with `latency` (the report has been through addLatency and addEnergy, `--device`), the latency and energy columns too. */
@@ -271,7 +291,7 @@ export function renderCsv(report: Report, options: { latency?: boolean } = {}): 
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
         totalFlops(l.macs, l.otherFlops), l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
-        ...latency,
+        l.precision, ...latency,
       ]
         .map(csvField)
         .join(','),
@@ -306,6 +326,12 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
     out.push('');
     out.push(renderModuleMarkdown(options.modules.rows, options.modules.depth, total, options.flops));
   }
+  if (showsPrecision(report)) {
+    out.push('');
+    out.push('| Precision | Layers | MACs | Params | Weight bytes |');
+    out.push('|---|---:|---:|---:|---:|');
+    for (const p of report.byPrecision) out.push(`| ${mdEscape(p.precision)} | ${p.layers} | ${human(p.macs)} | ${human(p.params)} | ${humanBytes(p.weightBytes)} |`);
+  }
   if (t.separableLayers > 0) {
     out.push('');
     out.push(`Separating ${t.separableLayers} standard convs: MACs ${human(t.macs)} → ${human(t.macsIfSeparated)}, params ${human(t.params)} → ${human(t.paramsIfSeparated)}.`);
@@ -323,6 +349,10 @@ const HTML_DEFAULT_DEPTH = 2;
 /** What `mbn analyze` renders with besides the report: the table's options, and with --device the profile. */
 export interface AnalyzeView extends RenderOptions {
   profile: DeviceProfile | null;
+  /** The dataflow between layers, for the HTML report's graph view; null: no graph. */
+  dataflow: Dataflow | null;
+  /** Each layer's main-graph node, for `--format model-explorer`. */
+  nodes: MainGraphNodes | null;
   /** mbn's version, for the HTML report's footer. */
   version: string;
 }
@@ -344,5 +374,10 @@ export const ANALYZE_REPORTER: Reporter<'analyze', Report, AnalyzeView> = {
       modules: view.modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
       version: view.version,
       latency: view.profile ? { profile: view.profile, top: view.top, all: view.all } : null,
+      dataflow: view.dataflow,
     }),
+  'model-explorer': (report, view) => {
+    if (!view.nodes) throw new Error('model-explorer needs the layers\' nodes (analyzeFile with nodes: true)');
+    return renderModelExplorer(report as LatencyReport, view.nodes, view.profile ? 'latency' : view.flops ? 'flops' : 'macs');
+  },
 };

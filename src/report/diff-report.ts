@@ -146,6 +146,8 @@ export interface DiffReportView extends DiffView {
   style: ChalkInstance;
   version: string;
   modules: () => DiffHtmlOptions['modules'];
+  /** The graph view's input (html-graph.ts's diffGraph), made only for html; null: none. */
+  graph: () => DiffHtmlOptions['graph'];
 }
 
 /** `mbn diff --format …`. */
@@ -153,5 +155,5 @@ export const DIFF_REPORTER: Reporter<'diff', DiffJson, DiffReportView> = {
   table: (diff, view) => renderDiffTable(diff, view, view.style),
   json: (diff) => renderDiffJson(diff),
   md: (diff, view) => renderDiffMarkdown(diff, view),
-  html: (diff, view) => renderDiffHtml(diff, { modules: view.modules(), all: view.all, version: view.version }),
+  html: (diff, view) => renderDiffHtml(diff, { modules: view.modules(), all: view.all, version: view.version, graph: view.graph() }),
 };

@@ -4,7 +4,7 @@
  * checker holds the two together. No imports, so that the CLI lists the choices without loading a renderer.
  */
 export const FORMATS = {
-  analyze: ['table', 'json', 'csv', 'md', 'html'],
+  analyze: ['table', 'json', 'csv', 'md', 'html', 'model-explorer'],
   separate: ['table', 'json', 'md'],
   advise: ['table', 'json', 'md'],
   rewrite: ['table', 'json', 'md'],

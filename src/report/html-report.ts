@@ -1,13 +1,16 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
+import type { Dataflow } from '../cost/dataflow.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { renderEnergySection } from './energy-report.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
 import { num, pageEnd, pageStart } from './html-page.js';
+import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { moduleLabel } from './modules-report.js';
+import { showsPrecision } from './analyze-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
-import { grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 /**
  * `mbn analyze --format html`: one self-contained page (no network, no external reference) with the totals, a
@@ -26,6 +29,8 @@ export interface HtmlOptions {
   version: string;
   /** `--device`: the report has been through addLatency and addEnergy; "Predicted latency" and "Estimated energy" sections follow the totals. */
   latency?: HtmlLatencyOptions | null;
+  /** The dataflow between layers (cost/dataflow.ts): a graph view follows the totals (html-graph.ts); without it, none. */
+  dataflow?: Dataflow | null;
 }
 
 /** The chart colour of a layer: convs, products (matmul, recurrent, attention), the rest. */
@@ -48,7 +53,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   const e = escapeHtml;
   const out: string[] = [pageStart(`mbn: ${title}`)];
   const inputs = report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', ');
-  out.push(`<header><h1>${e(title)}</h1><div class="meta">IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${e(report.model.producer || 'unknown producer')} · input ${e(inputs || 'none')}</div></header>`);
+  out.push(`<header><h1>${e(title)}</h1><div class="meta">${e(formatText(report.model, report.model.producer))} · input ${e(inputs || 'none')}</div></header>`);
   out.push('<main>');
 
   // Totals.
@@ -71,6 +76,8 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     out.push(renderLatencySection(report as LatencyReport, options.latency));
     out.push(renderEnergySection(report as LatencyReport, options.latency));
   }
+  const graph = options.dataflow ? analyzeGraph(report, options.dataflow, options.flops) : null;
+  if (graph) out.push(renderGraphSection(graph, false));
 
   // Per-layer chart: one SVG per metric and scale.
   const initial = options.flops ? 'flops' : 'macs';
@@ -82,16 +89,22 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   out.push('<label><input type="checkbox" id="log"> log scale</label>');
   out.push('<span class="legend"><span><i class="k" style="background:var(--conv)"></i>conv</span><span><i style="background:var(--mm)"></i>matmul / gemm / recurrent</span><span><i style="background:var(--other)"></i>other</span></span>');
   out.push('</div><div id="layer-chart">');
+  // Constant layers (a Constant, an Identity of a weight: cost/dataflow.ts) have nothing to show; left out, they no
+  // longer take the first fifth of a torch-exported MobileNetV2's axis.
+  const constant = new Set(options.dataflow?.constant ?? []);
+  const charted = report.layers.flatMap((l, index) => (constant.has(index) ? [] : [{ l, index }]));
   for (const m of METRICS) {
-    const bars: Bar[] = report.layers.map((l, index) => ({ value: m.value(l), cls: kindOf(l.kind), index }));
+    const bars: Bar[] = charted.map(({ l, index }, slot) => ({ value: m.value(l), cls: kindOf(l.kind), index, slot }));
     for (const log of [false, true]) {
       const on = m.key === initial && !log;
       out.push(`<div class="variant${on ? ' on' : ''}" data-metric="${m.key}" data-scale="${log ? 'log' : 'linear'}">`);
-      out.push(layerBarChart(bars, report.layers.length, log, m.axis, `${m.label} per layer${log ? ', log scale' : ''}`));
+      out.push(layerBarChart(bars, charted.length, log, m.axis, `${m.label} per layer${log ? ', log scale' : ''}`));
       out.push('</div>');
     }
   }
-  out.push('</div></section>');
+  out.push('</div>');
+  if (constant.size > 0) out.push(`<p class="note">${constant.size} constant layer${constant.size === 1 ? '' : 's'} (Constant, Identity of a weight, arithmetic on constants) left out of the chart: ${charted.length} of ${report.layers.length} layers shown.</p>`);
+  out.push('</section>');
 
   // Modules.
   out.push(renderModulesSection(report, options));
@@ -123,6 +136,16 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     out.push(`<tr><td>${e(o.op)}</td>${num(o.count, String(o.count))}${num(o.macs, human(o.macs))}${num(o.otherFlops, human(o.otherFlops))}${num(o.params, human(o.params))}</tr>`);
   }
   out.push('</tbody></table></div></section>');
+
+  // By precision (a quantized or half-precision model).
+  if (showsPrecision(report)) {
+    out.push('<section id="by-precision"><h2>Cost by precision</h2>');
+    out.push('<div class="scroll"><table id="precisions"><thead><tr><th data-sort="text">Precision</th><th class="n" data-sort="num">Layers</th><th class="n" data-sort="num">MACs</th><th class="n" data-sort="num">Params</th><th class="n" data-sort="num">Weight bytes</th></tr></thead><tbody>');
+    for (const p of report.byPrecision) {
+      out.push(`<tr><td>${e(p.precision)}</td>${num(p.layers, String(p.layers))}${num(p.macs, human(p.macs))}${num(p.params, human(p.params))}${num(p.weightBytes, humanBytes(p.weightBytes))}</tr>`);
+    }
+    out.push('</tbody></table></div></section>');
+  }
 
   // Separable candidates.
   const candidates = report.layers.filter((l) => l.separable);
@@ -161,7 +184,8 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     for (const n of notes) out.push(`<li>${e(n)}</li>`);
     out.push('</ul></section>');
   }
-  out.push(pageEnd(pageData(report), options.version));
+  const drawn = graph && graphShown(graph);
+  out.push(pageEnd(drawn ? { ...pageData(report), graph: graphData(graph) } : pageData(report), options.version, drawn ? graphScript() : ''));
   return out.join('\n') + '\n';
 }
 

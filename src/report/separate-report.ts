@@ -247,17 +247,24 @@ function fixed(x: number | null): string {
 export function verdict(s: SeparationSummary): { text: string; error: number } | null {
   const k = s.calibration;
   if (!k?.outputs?.length) return null;
-  const worst = k.outputs.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
+  return outputVerdict(k.outputs, k, k.kind === 'random' ? 'give --calibrate DIR with real data / --max-error' : 'raise the ranks (--max-error / --multiplier)', 'fine-tune before use, or ');
+}
+
+/**
+ * The verdict line of a check on held-back batches (separate and quantize): the worst output's relative error, where
+ * it was measured, and what it means; `remedy` is what to try when it is large.
+ */
+export function outputVerdict(
+  outputs: readonly { relativeError: number }[],
+  k: { verifyBatches: number; heldBack: boolean; kind: 'folder' | 'random' },
+  remedy: string,
+  prefix = '',
+  subject = 'the rewrite',
+): { text: string; error: number } {
+  const worst = outputs.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
   const where = `on ${k.verifyBatches} ${k.heldBack ? 'held-back ' : ''}calibration batch${k.verifyBatches === 1 ? '' : 'es'}${k.kind === 'random' ? ' (random data)' : ''}`;
   const e = worst.relativeError;
-  const what =
-    e <= 0.01
-      ? 'the rewrite keeps the model\'s outputs'
-      : e <= 0.1
-        ? 'small; check the task metric before use'
-        : k.kind === 'random'
-          ? 'fine-tune before use, or give --calibrate DIR with real data / --max-error'
-          : 'fine-tune before use, or raise the ranks (--max-error / --multiplier)';
+  const what = e <= 0.01 ? `${subject} keeps the model's outputs` : e <= 0.1 ? 'small; check the task metric before use' : `${prefix}${remedy}`;
   return { text: `output error ${fixed(e)} ${where}: ${what}`, error: e };
 }
 

@@ -39,3 +39,9 @@ export function bar(fraction: number, width = 12): string {
   const glyphs = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
   return ('█'.repeat(full) + glyphs[partial]).padEnd(width, ' ');
 }
+
+/** The format and producer part of a report's header: `IR 8 · opset 13 · pytorch 2.1`, or `TFLite schema 3 · MLIR Converted.` */
+export function formatText(model: { irVersion: number; opsets: Record<string, number>; producer: string }, producer: string): string {
+  if (model.opsets.tflite !== undefined) return `TFLite schema ${model.opsets.tflite} · ${producer.replace(/^TFLite ?/, '') || 'unknown producer'}`;
+  return `IR ${model.irVersion} · opset ${model.opsets['ai.onnx'] ?? '?'} · ${producer || 'unknown producer'}`;
+}

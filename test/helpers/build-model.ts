@@ -21,7 +21,8 @@ const { onnx: o } = onnx;
  * Attribute values: an integer number → INT, a non-integer number → FLOAT, number[] → INTS when all are integers
  * else FLOATS, string → STRING, string[] → STRINGS; force a type with { float: 2 }, { floats: [1, 2] },
  * { ints: [] }, or give a tensor with { tensor: { dtype, dims, values } }. Initializer values are written as
- * raw_data (little-endian); dtypes FLOAT, DOUBLE, INT8/16/32/64, UINT8/16/32/64 and BOOL are supported.
+ * raw_data (little-endian); dtypes FLOAT, DOUBLE, INT8/16/32/64, UINT8/16/32/64, BOOL and FLOAT16 (as bit patterns) are
+ * supported.
  */
 
 export interface TensorSpec {
@@ -84,6 +85,7 @@ export function rawBytes(dtype: number, values: number[]): Uint8Array {
       case 11: view.setFloat64(at, v, true); break;
       case 2: case 9: view.setUint8(at, v); break;
       case 3: view.setInt8(at, v); break;
+      // FLOAT16 values are given as numbers and rounded to half precision (bit patterns: use UINT16).
       case 4: view.setUint16(at, v, true); break;
       case 10: view.setUint16(at, numberToFloat16(v), true); break;
       case 5: view.setInt16(at, v, true); break;
