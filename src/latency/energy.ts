@@ -17,33 +17,21 @@ import type { DeviceProfile } from './profile.js';
  * Pure: report in, figures out.
  */
 /**
- * The precision a layer's arithmetic runs at: int8 for integer convs and matrix products (QLinearConv,
- * ConvInteger, MatMulInteger, QLinearMatMul), and for a float one whose data and weight both come from
- * DequantizeLinear (the QDQ form ONNX Runtime fuses into an integer kernel); else by the size of its output's
- * elements (2 bytes: fp16, 1 byte: int8, otherwise fp32). What a node is comes from its op traits.
+ * The energy class of a layer's arithmetic, from its precision as the report reads it from the model
+ * (src/cost/precision.ts: `A` or `A/W`, with QDQ groups and QOperator ops already 8-bit): the activation type A
+ * decides (`float32/float16` computes in float32 on weights cast up).
  */
-export function precisionOf(link: LayerLink | undefined, producerOp: (tensor: string) => string | undefined): Precision {
-  if (!link) return 'fp32';
-  const t = link.traits;
-  if (t?.kind === 'conv' || t?.kind === 'matmul') {
-    if (t.form === 'qlinear' || t.form === 'integer') return 'int8';
-    const operands = t.kind === 'conv' ? [t.input, t.weight] : t.operands;
-    if (operands.every((k) => link.inputs[k] && producerOp(link.inputs[k]) === 'DequantizeLinear')) return 'int8';
-  }
-  const shape = link.outputShape;
-  if (link.outputs.length === 1 && shape && link.outputBytes !== null) {
-    const elements = shape.reduce((a, b) => a * b, 1);
-    const size = elements > 0 ? link.outputBytes / elements : 4;
-    if (size === 2) return 'fp16';
-    if (size === 1) return 'int8';
-  }
+export function energyPrecision(precision: string): Precision {
+  const activations = precision.split('/')[0];
+  if (activations === 'float16' || activations === 'bfloat16') return 'fp16';
+  if (activations === 'int8' || activations === 'uint8') return 'int8';
   return 'fp32';
 }
 
 /** A float conv or matrix product made integer by QDQ: its graph tensors are float, the kernel's are 8-bit. */
-function isQdqKernel(link: LayerLink, producerOp: (tensor: string) => string | undefined): boolean {
+function isQdqKernel(link: LayerLink, precision: string): boolean {
   const t = link.traits;
-  return (t?.kind === 'conv' || t?.kind === 'matmul') && (t.form === 'float' || t.form === 'qdq') && precisionOf(link, producerOp) === 'int8';
+  return (t?.kind === 'conv' || t?.kind === 'matmul') && (t.form === 'float' || t.form === 'qdq') && energyPrecision(precision) === 'int8';
 }
 
 const PJ_PER_MJ = 1e9;
@@ -103,10 +91,8 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
   const basis = e
     ? `estimate from ${profile.name}'s energy constants (${e.fit ? `fitted to ${e.fit.samples} measured samples` : 'published figures, order of magnitude'})`
     : `unknown: profile ${profile.name} has no energy constants`;
-  const producers = new Map<string, string>();
-  for (const l of links) if (l.scope === '') for (const o of l.outputs) if (o) producers.set(o, l.op);
   const folded = foldedLayers(links);
-  const qdq = qdqFusion(links, (t) => producers.get(t), folded);
+  const qdq = qdqFusion(links, report.layers.map((l) => l.precision), folded);
   const cold = weightsCold(report, profile);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));
   let compute = 0;
@@ -115,7 +101,7 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
   let known = e !== undefined;
   const layers = report.layers.map((l, i): LayerEnergy => {
     const link = links[i];
-    const precision = precisionOf(link, (t) => producers.get(t));
+    const precision = energyPrecision(l.precision);
     const zero: LayerEnergy = { energyMj: e ? 0 : null, energyPrecision: precision, energyDramBytes: 0, energyOnChipBytes: 0 };
     if (l.executions === 0 || link?.folded) return zero;
     const macPj = e ? e.pjPerMac[precision] : 0;
@@ -173,10 +159,10 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
  * factor from its graph tensors' element size to one byte; `absorbed` holds the DequantizeLinear layers that feed
  * only such kernels and the QuantizeLinear layers right after one (or after an activation fused into one).
  */
-export function qdqFusion(links: readonly LayerLink[], producerOp: (tensor: string) => string | undefined, folded: ReadonlyMap<number, number>): { kernels: Map<number, number>; absorbed: Set<number> } {
+export function qdqFusion(links: readonly LayerLink[], precisions: readonly string[], folded: ReadonlyMap<number, number>): { kernels: Map<number, number>; absorbed: Set<number> } {
   const kernels = new Map<number, number>();
   links.forEach((l, i) => {
-    if (l.scope !== '' || !isQdqKernel(l, producerOp) || !l.outputShape || l.outputBytes === null || l.outputs.length !== 1) return;
+    if (l.scope !== '' || !isQdqKernel(l, precisions[i]) || !l.outputShape || l.outputBytes === null || l.outputs.length !== 1) return;
     const elements = l.outputShape.reduce((a, b) => a * b, 1);
     if (elements > 0) kernels.set(i, 1 / (l.outputBytes / elements));
   });

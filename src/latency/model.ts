@@ -186,7 +186,7 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
   // A zero Pad of the spatial dims before a Conv or pool becomes that op's own padding (ORT's PadFusion).
   links.forEach((l, i) => {
     if (l.scope !== '' || l.op !== 'Pad' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
-    const child = links.findIndex((c) => c.scope === '' && PAD_FUSES_INTO.has(c.op) && c.inputs[0] === l.outputs[0]);
+    const child = links.findIndex((c) => c.scope === '' && takesPad(c) && c.inputs[0] === l.outputs[0]);
     if (child >= 0 && padFuses(l, links[child])) folded.set(i, child);
   });
   links.forEach((l, i) => {
@@ -205,7 +205,12 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
   return folded;
 }
 
-const PAD_FUSES_INTO = new Set(['Conv', 'MaxPool', 'AveragePool']);
+/** What ORT's PadFusion merges a Pad into: an ONNX Conv node (float, or float in QDQ form), or a window pool. */
+function takesPad(link: LayerLink): boolean {
+  const t = link.traits;
+  if (t?.kind === 'conv') return !t.transposed && (t.form === 'float' || t.form === 'qdq');
+  return link.op === 'MaxPool' || link.op === 'AveragePool';
+}
 
 /**
  * ONNX Runtime's PadFusion (core/optimizer/pad_fusion.cc): a constant-mode Pad whose pads are known, non-negative
