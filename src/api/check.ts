@@ -20,14 +20,14 @@ import {
 } from '../budget/check.js';
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '../budget/config.js';
-import { adviseModel } from '../advise/index.js';
+import { adviseAnalysis } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
-import { analyzeModel, buildReport } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
 import { type ErrorCode, MbnError, oneLine, quote } from '../errors.js';
 import { parseShare } from './options.js';
 import { BUILTIN_PROFILES } from '../latency/builtin.js';
 import { layerLinks } from '../latency/graph.js';
-import { addLatency } from '../latency/model.js';
+import { predictLatency } from '../latency/model.js';
 import { loadProfile } from '../latency/profile.js';
 import { inferModel } from '../shape/infer.js';
 import { readModel } from '../onnx/read.js';
@@ -220,14 +220,14 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
         const model = readModel(display(file, process.cwd()));
         try {
           const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
-          // The advise key's rules read the same cost report, so the model is analyzed once either way.
-          if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
-          else report = analyzeModel(model, shapes);
+          // The model is analyzed once: the budgets, the advise key's rules and the latency prediction read one report.
+          const inferred = inferModel(model, shapes);
+          report = buildReport(model, inferred);
+          if (entry.advise) advice = adviseAnalysis(model, inferred, report).findings;
           if (entry.maxLatencyMs !== null && entry.device !== null) {
             const spec = BUILTIN_PROFILES.some((b) => b.name === entry.device) ? entry.device : resolve(configDir, entry.device);
             const profile = loadProfile(spec, `${source.file}: "device"`);
-            const inferred = inferModel(model, shapes);
-            const predicted = addLatency(buildReport(model, inferred), layerLinks(inferred), profile).totals.latencyMs ?? null;
+            const predicted = predictLatency(report, layerLinks(inferred), profile).totals.latencyMs;
             latency = latencyRecord(name, shown, predicted, entry.maxLatencyMs, profile.name);
           }
         } finally {
