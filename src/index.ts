@@ -22,6 +22,7 @@ export type { AnalyzeJson, LayerJson } from './report/analyze-report.js';
 export type { Gap, OpBreakdown, Totals } from './cost/analyze.js';
 export type { ModuleCost } from './cost/modules.js';
 export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
+export type { TorchPlanJson, TorchPlanConv } from './rewrite/torch-plan.js';
 export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
 export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
 export type { BenchJson, BenchRecord } from './report/bench-report.js';

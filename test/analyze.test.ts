@@ -99,7 +99,7 @@ describe('shapes agree with onnx.shape_inference', () => {
     expect(r.totals.macs).toBe(8 * 97_280);
     expect(r.notes.some((n) => n.includes('assumed 1'))).toBe(false);
     const unfixed = analyze(fixture('models/dynamic_batch.onnx'));
-    expect(unfixed.notes).toContain("input 'input' dim 0 ('batch') is not fixed; assumed 1 (set it with --batch N or --input input:…)");
+    expect(unfixed.notes).toContain("input 'input' dim 0 ('batch') is not fixed; assumed 1 (set it with --batch N or --input input:Nx3x16x16)");
   });
 });
 

@@ -2,6 +2,7 @@ import type { LayerReport, Report } from '../cost/analyze.js';
 import { convTraitsOf } from '../cost/separable.js';
 import type { Graph, Model, Node } from '../ir/types.js';
 import type { ConvTraits } from '../ops/define.js';
+import { onnxOpType } from '../ops/index.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
 
 /**
@@ -211,9 +212,10 @@ export class AdviseGraph {
       const dynamic = this.dynamicInputs(n);
       if (dynamic.length !== 1 || dynamic[0] !== t || !n.outputs[0]) return null;
       const out = n.outputs[0];
-      if (PASS_OPS.has(n.opType)) return { kind: 'norm', name: n.opType, nodes: [n], out };
-      if (ACTIVATION_OPS.has(n.opType)) return { kind: 'activation', name: n.opType, nodes: [n], out };
-      if (AFFINE_OPS.has(n.opType)) return { kind: 'affine', name: n.opType, nodes: [n], out };
+      const op = opOf(n);
+      if (PASS_OPS.has(op)) return { kind: 'norm', name: op, nodes: [n], out };
+      if (ACTIVATION_OPS.has(op)) return { kind: 'activation', name: op, nodes: [n], out };
+      if (AFFINE_OPS.has(op)) return { kind: 'affine', name: op, nodes: [n], out };
       return null;
     }
     // Several readers: x·f(x) (swish, hard-swish written out, squeeze-and-excite): a Mul of t and something
@@ -226,7 +228,7 @@ export class AdviseGraph {
   }
 
   private joinStep(t: string, j: Node): Step | null {
-    if (j.opType !== 'Mul' || !j.outputs[0]) return null;
+    if (opOf(j) !== 'Mul' || !j.outputs[0]) return null;
     const dynamic = this.dynamicInputs(j);
     if (dynamic.length !== 2 || !dynamic.includes(t)) return null;
     const other = dynamic[0] === t ? dynamic[1] : dynamic[0];
@@ -240,7 +242,7 @@ export class AdviseGraph {
     const gs = this.shape(other);
     const elementwise = ts !== null && gs !== null && ts.length === gs.length && ts.every((d, i) => d === gs[i]);
     if (!elementwise) return { kind: 'gate', name: 'squeeze-and-excite gate', nodes, out: j.outputs[0] };
-    const ops = side.map((n) => n.opType);
+    const ops = side.map(opOf);
     const name = ops.length === 1 && ops[0] === 'Sigmoid'
       ? 'Swish (x·Sigmoid(x))'
       : ops.includes('HardSigmoid') || ops.includes('Clip') || ops.includes('Relu6')
@@ -262,6 +264,11 @@ export class AdviseGraph {
     }
     return null;
   }
+}
+
+/** The ONNX op a node is (a TFLite LOGISTIC is a Sigmoid), else its own op type (custom domains, as they stand). */
+export function opOf(node: Node): string {
+  return onnxOpType(node) ?? node.opType;
 }
 
 /** Names that a node's If/Loop/Scan bodies read (from this graph or their own: a superset of what they take from outside). */

@@ -27,8 +27,13 @@ export const separableConv = defineRule({
       const share = saved !== null && total !== null ? saved / total : null;
       if (share !== null && share < options.minSaving) continue;
       const kernel = s.kernel.join('×');
+      // mbn separate rewrites float ONNX convs: a .tflite is separated in the model's source.
       const how = (form: ConvForm | undefined) =>
-        !form || form === 'float' ? `separate it (mbn separate --include '${l.name}')` : `separate it in the float model before quantizing (mbn separate rewrites float convs only)`;
+        graph.model.format === 'tflite'
+          ? 'separate it in the model’s source (mbn separate rewrites ONNX models)'
+          : !form || form === 'float'
+            ? `separate it (mbn separate --include '${l.name}')`
+            : `separate it in the float model before quantizing (mbn separate rewrites float convs only)`;
       findings.push({
         rule: 'separable-conv',
         severity: 'warning',

@@ -28,9 +28,9 @@ import { parseShare } from './options.js';
 import { BUILTIN_PROFILES } from '../latency/builtin.js';
 import { layerLinks } from '../latency/graph.js';
 import { predictLatency } from '../latency/model.js';
-import { loadProfile } from '../latency/profile.js';
+import { loadProfile } from '../latency/load-profile.js';
 import { inferModel } from '../shape/infer.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { fsErrorReason } from '../util/fs-error.js';
 
 export interface CheckOptions {
@@ -217,7 +217,7 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
       let latency: CheckRecord | null = null;
       try {
         // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
-        const model = readModel(display(file, process.cwd()));
+        const model = readAnyModel(display(file, process.cwd()));
         try {
           const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
           // The model is analyzed once: the budgets, the advise key's rules and the latency prediction read one report.

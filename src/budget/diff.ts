@@ -3,7 +3,7 @@ import { FIGURES, type FigureKey } from './limits.js';
 
 /**
  * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in
- * report/budget-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson`.
+ * report/diff-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson`.
  *
  * Layers are matched by name (within their scope; the k-th layer of a repeated name pairs with the k-th). Layers
  * left over are then paired by op and position, but only when base and head have the same number of leftover

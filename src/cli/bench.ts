@@ -1,12 +1,13 @@
 import { bench, type BenchOptions } from '../api/bench.js';
 import { renderPerLayerTable } from '../report/latency-report.js';
 import { renderBenchJson, renderBenchTable } from '../report/bench-report.js';
+import type { FormatOf } from '../report/formats.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './output.js';
+import { terminal, write } from './output.js';
 import { progressReporter } from './progress.js';
 
 export interface BenchCliOptions extends BenchOptions {
-  format: 'table' | 'json';
+  format: FormatOf<'bench'>;
   color?: boolean;
 }
 
@@ -16,7 +17,7 @@ export async function runBench(paths: string[], opts: BenchCliOptions): Promise<
   if (opts.format === 'json') {
     write(1, renderBenchJson(result));
   } else {
-    const style = makeStyle(process.stdout, opts.color);
+    const style = makeStyle(terminal(1), opts.color);
     write(1, renderBenchTable(result.models, result.options, result.runtime.version, style));
     if (opts.perLayer) write(1, result.models.map((r) => renderPerLayerTable(r, style)).join(''));
   }

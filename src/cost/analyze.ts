@@ -167,7 +167,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   totals.flops = totalFlops(totals.macs, totals.otherFlops);
   totals.paramsIfSeparated = tally.paramsAfter(totals.params);
   checkTotals(totals);
-  const notes = [...inferred.notes];
+  const notes = [...(model.notes ?? []), ...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
   }

@@ -125,6 +125,8 @@ export interface ConvTraits {
   /** Batch and output spatial dims, when the output shape is known. */
   batch: number | null;
   outSpatial: number[] | null;
+  /** An activation the conv op applies to its own output (TFLite's fused_activation_function: 'RELU6', …). */
+  fusedActivation?: string | null;
 }
 
 /** Where a conv op keeps its inputs, and how it computes (see OpRule.convLayout). */

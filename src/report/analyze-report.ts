@@ -1,18 +1,22 @@
 import type { ChalkInstance } from 'chalk';
 import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
-import type { ModuleCost } from '../cost/modules.js';
+import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
+import type { DeviceProfile } from '../latency/profile.js';
+import type { Reporter } from './formats.js';
+import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
+import { renderModelExplorer } from './model-explorer.js';
+import { renderHtml } from './html-report.js';
+import { renderLatency } from './latency-report.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
-import { clipEnd, clipStart } from '../util/text.js';
-import { csvField, MD_NAME_WIDTH, markdownText, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
+import { clipEnd, clipStart } from '../text.js';
+import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
-import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
-
-export type Format = 'table' | 'json' | 'csv' | 'md';
+import { bar, dimsText, formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export interface RenderOptions {
   /** Show FLOPs (2·MACs + other) instead of MACs. */
@@ -132,7 +136,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   }
   const out: string[] = [];
   const inputs = clipEnd(report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', '), LINE_WIDTH);
-  const about = `IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${clipEnd(report.model.producer, NAME_WIDTH) || 'unknown producer'} · input ${inputs || 'none'}`;
+  const about = `${formatText(report.model, clipEnd(report.model.producer, NAME_WIDTH))} · input ${inputs || 'none'}`;
   out.push(`${c.bold(terminalCell(report.model.path ?? 'model', LINE_WIDTH))}  ${c.dim(terminalText(about))}`);
   let head = ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'];
   let aligns: Align[] = ['left', 'left', 'left', 'right', 'right', 'left', 'left'];
@@ -314,7 +318,41 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
   return out.join('\n') + '\n';
 }
 
-/** Data in a markdown table cell or list item: escaped, and clipped to MD_NAME_WIDTH keeping the end. */
-export function mdEscape(text: string): string {
-  return markdownText(text, MD_NAME_WIDTH);
+/** Module depth of the HTML report's treemap when --depth is not given: top-level modules and their children. */
+const HTML_DEFAULT_DEPTH = 2;
+
+/** What `mbn analyze` renders with besides the report: the table's options, and with --device the profile. */
+export interface AnalyzeView extends RenderOptions {
+  profile: DeviceProfile | null;
+  /** The dataflow between layers, for the HTML report's graph view; null: no graph. */
+  dataflow: Dataflow | null;
+  /** Each layer's main-graph node, for `--format model-explorer`. */
+  nodes: MainGraphNodes | null;
+  /** mbn's version, for the HTML report's footer. */
+  version: string;
 }
+
+/** With --device, the "Predicted latency" section after the table or the markdown. */
+function latencyText(report: Report, view: AnalyzeView, markdown: boolean): string {
+  return view.profile ? renderLatency(report as LatencyReport, view.profile, { ...view, markdown }) : '';
+}
+
+/** `mbn analyze --format …` (json on stdout is streamed instead: streamAnalyzeJson, the same bytes). */
+export const ANALYZE_REPORTER: Reporter<'analyze', Report, AnalyzeView> = {
+  table: (report, view) => renderTable(report, view) + latencyText(report, view, false),
+  json: (report, view) => renderJson(report, view.modules ? { modules: view.modules.rows } : {}),
+  csv: (report, view) => renderCsv(report, { latency: view.profile !== null }),
+  md: (report, view) => renderMarkdown(report, view) + latencyText(report, view, true),
+  html: (report, view) =>
+    renderHtml(report, {
+      flops: view.flops,
+      modules: view.modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
+      version: view.version,
+      latency: view.profile ? { profile: view.profile, top: view.top, all: view.all } : null,
+      dataflow: view.dataflow,
+    }),
+  'model-explorer': (report, view) => {
+    if (!view.nodes) throw new Error('model-explorer needs the layers\' nodes (analyzeFile with nodes: true)');
+    return renderModelExplorer(report as LatencyReport, view.nodes, view.profile ? 'latency' : view.flops ? 'flops' : 'macs');
+  },
+};

@@ -1,12 +1,13 @@
 import type { ChalkInstance } from 'chalk';
 import type { Report } from '../cost/analyze.js';
 import type { BuiltRewrite, SeparatePlan } from '../rewrite/separate.js';
-import { clipEnd } from '../util/text.js';
-import { mdEscape } from './analyze-report.js';
-import { markdownText, terminalCell, terminalText } from './safe-text.js';
+import { clipEnd } from '../text.js';
+import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
 import type { CalibrationSummary } from '../calibrate/run.js';
+import type { FormatOf, Reporter } from './formats.js';
+import type { TorchPlanJson } from '../rewrite/torch-plan.js';
 
 export interface SeparationSummary {
   input: string;
@@ -17,6 +18,8 @@ export interface SeparationSummary {
   after: Report | null;
   /** With --calibrate: the fit and the output check on data. */
   calibration?: CalibrationSummary | null;
+  /** With --torch-plan: the folder written and its plan. */
+  torchPlan?: { dir: string; plan: TorchPlanJson } | null;
 }
 
 export interface SeparatedLayerRow {
@@ -109,6 +112,8 @@ export interface SeparateJson {
   notes: string[];
   /** With calibration data: the fit, the output check and its verdict. */
   calibration?: CalibrationSummary & { verdict: string | null };
+  /** With --torch-plan: the folder written, its convs, and the ONNX nodes whose module path is unknown. */
+  torchPlan?: { dir: string; convs: number; unmapped: string[] };
 }
 
 export function separateJson(s: SeparationSummary): SeparateJson {
@@ -130,14 +135,31 @@ export function separateJson(s: SeparationSummary): SeparateJson {
     skipped: skippedLayers(s),
     notes: s.plan.notes,
     ...(s.calibration ? { calibration: { ...s.calibration, verdict: verdict(s)?.text ?? null } } : {}),
+    ...(s.torchPlan ? { torchPlan: torchPlanRow(s.torchPlan) } : {}),
   };
+}
+
+function torchPlanRow(t: NonNullable<SeparationSummary['torchPlan']>): NonNullable<SeparateJson['torchPlan']> {
+  return { dir: t.dir, convs: t.plan.convs.length, unmapped: t.plan.convs.filter((c) => c.module === null).map((c) => c.onnxNode) };
+}
+
+/** The --torch-plan lines: where the plan is, how to apply it, and which convs it cannot place. */
+function torchPlanLines(s: SeparationSummary): string[] {
+  if (!s.torchPlan) return [];
+  const t = torchPlanRow(s.torchPlan);
+  const out = [`Wrote the PyTorch plan to ${t.dir} (${t.convs} conv${t.convs === 1 ? '' : 's'}): mbn_torch.apply(model, '${t.dir}')`];
+  if (t.unmapped.length) {
+    const n = t.unmapped.length;
+    out.push(`note: ${n} conv${n === 1 ? ' has' : 's have'} no PyTorch module path (node and weight names not from torch.onnx.export; mbn_torch.apply refuses ${n === 1 ? 'it' : 'them'}): ${clipEnd(t.unmapped.join(', '), 160)}`);
+  }
+  return out;
 }
 
 function skippedLayers(s: SeparationSummary): SeparateJson['skipped'] {
   return s.plan.layers.filter((l) => l.skipped).map((l) => ({ name: l.name, op: l.node.opType, reason: l.skipped! }));
 }
 
-export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' | 'md', c: ChalkInstance): string {
+export function renderSeparation(s: SeparationSummary, format: FormatOf<'separate'>, c: ChalkInstance): string {
   const rows = separatedRows(s);
   const skipped = skippedLayers(s);
   const before = s.plan.before.totals;
@@ -176,6 +198,7 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
     for (const n of s.plan.notes) out.push('', `note: ${mdEscape(n)}`);
     if (s.calibration) out.push('', ...calibrationLines(s, null).map((l) => mdEscape(l) + '  '));
     if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${markdownText(clipEnd(k.reason, LINE_WIDTH))}`));
+    for (const l of torchPlanLines(s)) out.push('', mdEscape(l));
     return out.join('\n') + '\n';
   }
   const out: string[] = [];
@@ -200,6 +223,7 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
   if (s.calibration) out.push('', ...calibrationLines(s, c));
   else if (rows.length) out.push(c.yellow(`note: ${uncheckedNote(rows)}`));
   out.push(s.output ? `Wrote ${terminalText(s.output)}` : c.dim('Dry run: nothing written.'));
+  for (const l of torchPlanLines(s)) out.push(l.startsWith('note: ') ? c.yellow(terminalText(l)) : terminalText(l));
   return out.join('\n') + '\n';
 }
 
@@ -262,3 +286,10 @@ function uncheckedNote(rows: SeparatedLayerRow[]): string {
   if (!errors.length) return '--init he: the new weights are random (for training from scratch); the model must be trained before use';
   return `weight error up to ${Math.max(...errors).toFixed(2)}; the outputs were not checked: --calibrate DIR (real inputs as .npy) or random:N measures them and fits the pointwise weights to the data`;
 }
+
+/** `mbn separate --format …`. */
+export const SEPARATE_REPORTER: Reporter<'separate', SeparationSummary, { style: ChalkInstance }> = {
+  table: (summary, { style }) => renderSeparation(summary, 'table', style),
+  json: (summary, { style }) => renderSeparation(summary, 'json', style),
+  md: (summary, { style }) => renderSeparation(summary, 'md', style),
+};

@@ -1,11 +1,12 @@
 import { type Graph, type Node, attr } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import type { TensorState } from '../ops/define.js';
+import { TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { Scope, UNKNOWN } from './scope.js';
 import type { LayerRecord } from './types.js';
 
 /**
- * Control flow in shape inference: If, Loop and Scan. Their bodies are walked in place, in a scope chained to the
+ * Control flow in shape inference: If, Loop and Scan (and TFLite's WHILE and IF). Their bodies are walked in place, in a scope chained to the
  * enclosing one; their layers carry the body's path and how many times it runs per inference (a loop's trip count,
  * a scan's length; an If branch not counted runs ×0). The node itself costs nothing: its outputs are its body's.
  */
@@ -18,8 +19,9 @@ export interface SubgraphWalk {
   walkSubgraph(graph: Graph, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>): void;
 }
 
-/** If, Loop and Scan of the default domain: nodes whose bodies the walk enters. */
+/** If, Loop and Scan of the default domain, TFLite's WHILE and IF: nodes whose bodies the walk enters. */
 export function isControlFlow(node: Node): boolean {
+  if (node.domain === TFLITE_DOMAIN) return node.opType === 'WHILE' || node.opType === 'IF';
   return node.domain === '' && (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan');
 }
 
@@ -29,11 +31,9 @@ export function isControlFlow(node: Node): boolean {
  * at its length.
  */
 export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
+  if (record.node.domain === TFLITE_DOMAIN) return walkTfliteControlFlow(walk, record, scope, name, multiplier, opsets);
   const node = record.node;
-  const graphAttr = (n: string): Graph | null => {
-    const a = attr(node, n);
-    return a && a.data.type === 'graph' ? a.data.value : null;
-  };
+  const graphAttr = (n: string): Graph | null => graphAttribute(node, n);
   record.cost = { macs: 0, flops: 0 };
   if (node.opType === 'If') {
     const thenG = graphAttr('then_branch');
@@ -142,6 +142,62 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
     shape.splice(axis, 0, length);
     return { dtype: s.dtype, shape: batched ? [batch, ...shape] : shape };
   });
+}
+
+/**
+ * TFLite's WHILE and IF call other subgraphs with the node's inputs as theirs (IF: after its condition). WHILE's
+ * trip count is decided by its cond subgraph at run time: cond and body are counted once per inference, with a
+ * note. IF counts one branch as ONNX's If does: the constant condition's, else the costlier.
+ */
+function walkTfliteControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
+  const node = record.node;
+  const graphAttr = (n: string): Graph | null => graphAttribute(node, n);
+  record.cost = { macs: 0, flops: 0 };
+  const call = (g: Graph, label: string, states: readonly (TensorState | null)[]): { sub: Scope; cost: number; start: number } => {
+    const sub = new Scope(scope);
+    g.inputs.forEach((input, i) => sub.values.set(input.name, stripValue(states[i] ?? UNKNOWN)));
+    const start = walk.layers.length;
+    walk.walkSubgraph(g, sub, `${name}/${label}/`, multiplier, opsets);
+    const cost = walk.layers.slice(start).reduce((c, l) => c + (l.cost ? l.cost.macs + l.cost.flops : 0) * l.multiplier, 0);
+    return { sub, cost, start };
+  };
+  if (node.opType === 'WHILE') {
+    const cond = graphAttr('cond');
+    const body = graphAttr('body');
+    if (cond) call(cond, 'cond', record.inputs);
+    const walked = body ? call(body, 'body', record.inputs) : null;
+    record.notes.push('trip count is decided at run time: cond and body counted once per inference');
+    record.outputs = node.outputs.map((_, i) => {
+      const out = walked && body?.outputs[i] ? walked.sub.get(body.outputs[i].name) : undefined;
+      return out?.shape ? stripValue(out) : record.inputs[i] ? stripValue(record.inputs[i]!) : null;
+    });
+    return;
+  }
+  const branches = (['then_branch', 'else_branch'] as const).map((label) => {
+    const g = graphAttr(label);
+    return g ? { label, g, ...call(g, label, record.inputs.slice(1)) } : null;
+  });
+  const cond = record.inputs[0]?.value;
+  let taken = (branches[1]?.cost ?? -1) > (branches[0]?.cost ?? -1) ? 1 : 0;
+  if (cond && cond.length === 1 && branches[0] && branches[1]) taken = cond[0] ? 0 : 1;
+  const chosen = branches[taken];
+  for (const b of branches) {
+    if (!b || b === chosen) continue;
+    for (const l of walk.layers.slice(b.start)) if (l.name.startsWith(`${name}/${b.label}/`)) l.multiplier = 0;
+  }
+  if (chosen) {
+    record.notes.push(cond && cond.length === 1 ? `condition is constant: counted ${chosen.label} only` : `counted the costlier branch (${chosen.label}); the other branch's layers are listed with ×0`);
+    record.outputs = node.outputs.map((_, i) => {
+      const out = chosen.g.outputs[i] ? chosen.sub.get(chosen.g.outputs[i].name) : undefined;
+      return out ? stripValue(out) : null;
+    });
+  }
+}
+
+/** A node's graph attribute (If branches, loop bodies, TFLite's called subgraphs), or null. */
+function graphAttribute(node: Node, name: string): Graph | null {
+  const a = attr(node, name);
+  return a && a.data.type === 'graph' ? a.data.value : null;
 }
 
 function stripValue(s: TensorState): TensorState {

@@ -145,7 +145,7 @@ class Inference implements SubgraphWalk {
         return this.options.batch;
       }
       const label = typeof d === 'string' ? `'${d}'` : 'unknown';
-      this.notes.push(`input ${quote(name)} dim ${i} (${label}) is not fixed; assumed 1 (set it with ${i === 0 ? '--batch N or ' : ''}--input ${name}:…)`);
+      this.notes.push(`input ${quote(name)} dim ${i} (${label}) is not fixed; assumed 1 (set it with ${i === 0 ? '--batch N or ' : ''}--input ${name}:${inputExample(declared)})`);
       this.assumed.push({ input: name, dim: i, name: typeof d === 'string' ? d : null, value: 1, batch: i === 0 });
       if (typeof d === 'string') {
         this.symbols.set(d, 1);
@@ -421,6 +421,20 @@ class Inference implements SubgraphWalk {
     this.layers.push(record);
     this.store(record, scope);
   }
+}
+
+/**
+ * The dims a note suggests for --input, in the model's own order (an NHWC or RGBA input from TensorFlow stays
+ * 1xHxWx4, not 1x3xHxW): fixed dims as they are, N for the batch, the others by their name or D<index>.
+ */
+function inputExample(declared: readonly (number | string | null)[]): string {
+  return declared
+    .map((d, i) => {
+      if (typeof d === 'number' && d >= 0) return String(d);
+      if (i === 0) return 'N';
+      return typeof d === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,11}$/.test(d) ? d : `D${i}`;
+    })
+    .join('x');
 }
 
 /** A rule's traits for a node: null when it has none, or when what they need (a weight's dims) is unknown or invalid. */
