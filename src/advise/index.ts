@@ -1,6 +1,6 @@
 import { buildReport, type Report } from '../cost/analyze.js';
 import type { Model } from '../ir/types.js';
-import { type InferOptions, inferModel } from '../shape/infer.js';
+import { type InferOptions, type InferResult, inferModel } from '../shape/infer.js';
 import { bottleneckNonlinearity } from './bottleneck-nonlinearity.js';
 import { channelAlignment } from './channel-alignment.js';
 import { type AdviseOptions, type AdviseRule, DEFAULT_ADVISE_OPTIONS, type Finding, SEVERITIES } from './define.js';
@@ -47,7 +47,11 @@ export interface AdviseResult {
 
 export function adviseModel(model: Model, inferOptions: InferOptions = {}, options: AdviseOptions = DEFAULT_ADVISE_OPTIONS): AdviseResult {
   const inferred = inferModel(model, inferOptions);
-  const report = buildReport(model, inferred);
+  return adviseAnalysis(model, inferred, buildReport(model, inferred), options);
+}
+
+/** The advice on an analysis already made (`report` built from `inferred`, not released): for callers that need it too. */
+export function adviseAnalysis(model: Model, inferred: InferResult, report: Report, options: AdviseOptions = DEFAULT_ADVISE_OPTIONS): AdviseResult {
   const graph = new AdviseGraph(model, inferred, report);
   const blocks = findBlocks(graph);
   const ctx = { report, graph, blocks, options };

@@ -21,15 +21,15 @@ import {
 } from '../budget/check.js';
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '../budget/config.js';
-import { adviseModel } from '../advise/index.js';
+import { adviseAnalysis } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
-import { analyzeModel, buildReport } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
 import { type ErrorCode, MbnError, oneLine, quote } from '../errors.js';
 import { parseShare } from './options.js';
 import { BUILTIN_PROFILES } from '../latency/builtin.js';
 import { layerLinks } from '../latency/graph.js';
-import { addEnergy } from '../latency/energy.js';
-import { addLatency } from '../latency/model.js';
+import { predictEnergy } from '../latency/energy.js';
+import { predictLatency } from '../latency/model.js';
 import { loadProfile } from '../latency/load-profile.js';
 import { inferModel } from '../shape/infer.js';
 import { readAnyModel } from '../formats/read.js';
@@ -223,17 +223,16 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
         const model = readAnyModel(display(file, process.cwd()));
         try {
           const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
-          // The advise key's rules read the same cost report, so the model is analyzed once either way.
-          if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
-          else report = analyzeModel(model, shapes);
+          // The model is analyzed once: the budgets, the advise key's rules and the latency and energy predictions read one report.
+          const inferred = inferModel(model, shapes);
+          report = buildReport(model, inferred);
+          if (entry.advise) advice = adviseAnalysis(model, inferred, report).findings;
           if ((entry.maxLatencyMs !== null || entry.maxEnergyMj !== null) && entry.device !== null) {
             const spec = BUILTIN_PROFILES.some((b) => b.name === entry.device) ? entry.device : resolve(configDir, entry.device);
             const profile = loadProfile(spec, `${source.file}: "device"`);
-            const inferred = inferModel(model, shapes);
             const links = layerLinks(inferred);
-            const predicted = addEnergy(addLatency(buildReport(model, inferred), links, profile), links, profile).totals;
-            if (entry.maxLatencyMs !== null) latency = latencyRecord(name, shown, predicted.latencyMs ?? null, entry.maxLatencyMs, profile.name);
-            if (entry.maxEnergyMj !== null) energy = energyRecord(name, shown, predicted.energyMj ?? null, entry.maxEnergyMj, profile.name);
+            if (entry.maxLatencyMs !== null) latency = latencyRecord(name, shown, predictLatency(report, links, profile).totals.latencyMs, entry.maxLatencyMs, profile.name);
+            if (entry.maxEnergyMj !== null) energy = energyRecord(name, shown, predictEnergy(report, links, profile).totals.energyMj, entry.maxEnergyMj, profile.name);
           }
         } finally {
           model.source.close();

@@ -1,5 +1,5 @@
-import { type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, openSession } from '../bench/run.js';
-import { MbnError } from '../errors.js';
+import { OutputComparison, openSide, runSide } from '../bench/compare.js';
+import { type Ort, type OrtSession, type OrtTensor, floatValues } from '../bench/run.js';
 import type { Graph, Model, Node, TensorRef } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
@@ -84,27 +84,6 @@ function typed(type: string, data: Float64Array): unknown {
 }
 
 
-
-/** The input model failing is the user's matter (MbnError); a rewritten copy failing is mbn's bug (exit 70). */
-export async function openChecked(ort: Ort, source: Source, what: string, mine: boolean, options: Record<string, unknown> = {}): Promise<OrtSession> {
-  try {
-    return await openSession(ort, source, options);
-  } catch (error) {
-    const message = `onnxruntime cannot load ${what}: ${firstLine(error)}`;
-    throw mine ? new Error(message) : new MbnError('unsupported', message);
-  }
-}
-
-export async function runChecked(session: OrtSession, feeds: Record<string, OrtTensor>, what: string, mine: boolean, fetches?: string[]): Promise<Record<string, OrtTensor>> {
-  try {
-    // With fetches, onnxruntime runs only the nodes those outputs need.
-    if (fetches) return await (session.run as unknown as (f: Record<string, OrtTensor>, o: string[]) => Promise<Record<string, OrtTensor>>).call(session, feeds, fetches);
-    return await session.run(feeds);
-  } catch (error) {
-    const message = `onnxruntime cannot run ${what}: ${firstLine(error)}`;
-    throw mine ? new Error(message) : new MbnError('unsupported', message);
-  }
-}
 
 /**
  * A copy of the model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs;
@@ -193,7 +172,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   const original = await modelCopy(options.copies, model, plan, [], extra);
   let a: OrtSession;
   try {
-    a = await openChecked(ort, original.source, 'the input model', false);
+    a = await openSide(ort, original.source, 'the input model');
   } catch (error) {
     original.done();
     throw error;
@@ -243,11 +222,11 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
       rewritten = await modelCopy(options.copies, model, plan, plan.chosen, wave.map((c, i) => exposedValue(c, zNames[i])));
       const copy = rewritten;
       zNames.forEach((z, i) => (zNames[i] = copy.output(z)));
-      b = await openChecked(ort, rewritten.source, 'the rewritten model', true);
+      b = await openSide(ort, rewritten.source, 'the rewritten model');
       for (const [index, feedOf] of feeds.entries()) {
         const feed = feedOf();
-        const ra = await runChecked(a, feed, 'the input model', false, yNames);
-        const rb = await runChecked(b, feed, 'the rewritten model', true, zNames);
+        const ra = await runSide(a, feed, 'the input model', yNames);
+        const rb = await runSide(b, feed, 'the rewritten model', zNames);
         options.copies.checkpoint();
         wave.forEach((_, i) => {
           const ya = ra[yNames[i]];
@@ -555,55 +534,20 @@ function decodeBias(model: Model, t: TensorRef): Float64Array {
 
 /** Runs both models on every batch and compares each graph output. */
 export async function verifyOutputs(ort: Ort, original: Source, rewritten: Source, batches: CalibrationBatch[], checkpoint?: () => void): Promise<OutputCheck[]> {
-  const a = await openChecked(ort, original, 'the input model', false);
+  const a = await openSide(ort, original, 'the input model');
   let b: OrtSession | null = null;
   try {
-    b = await openChecked(ort, rewritten, 'the rewritten model', true);
-    const acc = new Map<string, { dd: number; xx: number; yy: number; xy: number; max: number; agree: number; rows: number; ranked: boolean }>();
+    b = await openSide(ort, rewritten, 'the rewritten model');
+    const comparison = new OutputComparison();
     for (const batch of batches) {
-      const ra = await runChecked(a, feedsOf(ort, batch, a.inputNames), 'the input model', false);
-      const rb = await runChecked(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true);
+      const ra = await runSide(a, feedsOf(ort, batch, a.inputNames), 'the input model');
+      const rb = await runSide(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model');
       checkpoint?.();
-      for (const [name, ta] of Object.entries(ra)) {
-        const x = floatValues(ta);
-        const y = rb[name] ? floatValues(rb[name]) : null;
-        if (!x || !y || x.length !== y.length) continue;
-        const e = acc.get(name) ?? { dd: 0, xx: 0, yy: 0, xy: 0, max: 0, agree: 0, rows: 0, ranked: false };
-        for (let i = 0; i < x.length; i++) {
-          const d = y[i] - x[i];
-          e.dd += d * d;
-          e.xx += x[i] * x[i];
-          e.yy += y[i] * y[i];
-          e.xy += x[i] * y[i];
-          e.max = Math.max(e.max, Math.abs(d));
-        }
-        const dims = ta.dims;
-        const last = dims[dims.length - 1];
-        if (dims.length >= 2 && dims.length <= 3 && last > 1) {
-          e.ranked = true;
-          for (let r = 0; r < x.length / last; r++) {
-            e.rows++;
-            if (argmax(x, r * last, last) === argmax(y, r * last, last)) e.agree++;
-          }
-        }
-        acc.set(name, e);
-      }
+      comparison.add(ra, rb);
     }
-    return [...acc].map(([name, e]) => ({
-      name,
-      relativeError: e.xx > 0 ? Math.sqrt(e.dd / e.xx) : Math.sqrt(e.dd),
-      cosine: e.xx > 0 && e.yy > 0 ? e.xy / Math.sqrt(e.xx * e.yy) : e.xx === e.yy ? 1 : 0,
-      maxAbsDiff: e.max,
-      top1Agreement: e.ranked && e.rows > 0 ? e.agree / e.rows : null,
-    }));
+    return comparison.figures().map(({ name, relativeError, cosine, maxAbsDiff, top1Agreement }) => ({ name, relativeError, cosine, maxAbsDiff, top1Agreement }));
   } finally {
     await a.release();
     await b?.release();
   }
-}
-
-function argmax(v: Float64Array, from: number, n: number): number {
-  let best = 0;
-  for (let i = 1; i < n; i++) if (v[from + i] > v[from + best]) best = i;
-  return best;
 }

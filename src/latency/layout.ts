@@ -1,3 +1,4 @@
+import { isDepthwise } from '../ops/conv.js';
 import type { ConvTraits } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 
@@ -27,7 +28,8 @@ export type ConvPath = 'nchwc' | 'nchw-input' | 'generic';
 export function convPathOf(cinPerGroup: number, cout: number, group: number, block: number): ConvPath {
   if (block <= 1) return 'nchwc';
   if (group > 1) {
-    if (cinPerGroup === 1 && cout === group) return cout % 4 === 0 ? 'nchwc' : 'generic';
+    // ORT's depthwise kernel: a depthwise conv with one filter per channel (depth multiplier 1).
+    if (isDepthwise(cinPerGroup * group, group) && cout === group) return cout % 4 === 0 ? 'nchwc' : 'generic';
     return cinPerGroup % block === 0 && (cout / group) % block === 0 ? 'nchwc' : 'generic';
   }
   if (cinPerGroup < block) return 'nchw-input';

@@ -125,6 +125,11 @@ export function convOutputShape(ctx: RuleContext): ConvOutputShape {
   return { batch: x[0], inChannels: x[1], outChannels: w[0], group, kernel, pads, inSpatial, outSpatial };
 }
 
+/** The one definition of a depthwise conv: one input channel per group, more than one group. */
+export function isDepthwise(inChannels: number, group: number): boolean {
+  return group > 1 && inChannels === group;
+}
+
 /**
  * A conv's geometry from its weight's dims and its attributes alone (no input size): Conv's weight is
  * [C_out, C_in/group, k…], ConvTranspose's [C_in, C_out/group, k…]. Throws ShapeError when they disagree. The one
@@ -139,7 +144,7 @@ export function convGeometryOf(ctx: RuleContext, w: readonly number[], transpose
   const outChannels = transposed ? w[1] * group : w[0];
   if (w[0] % group !== 0) throw new ShapeError(`${ctx.node.opType} weight [${w.join(',')}] does not divide into ${group} groups`);
   const kernel = w.slice(2);
-  const depthwise = group > 1 && inChannels === group;
+  const depthwise = isDepthwise(inChannels, group);
   return {
     inChannels,
     outChannels,

@@ -1,6 +1,7 @@
 import type { Ort, OrtTensor } from '../bench/run.js';
 import { floatValues } from '../bench/run.js';
-import { type OutputCheck, feedsOf, openChecked, runChecked, verifyOutputs } from '../calibrate/collect.js';
+import { openSide, runSide } from '../bench/compare.js';
+import { type OutputCheck, feedsOf, verifyOutputs } from '../calibrate/collect.js';
 import type { CalibrationBatch } from '../calibrate/inputs.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { emitModel } from './emit.js';
@@ -43,11 +44,11 @@ export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRai
   const convInputs = new Set(int8.filter((l) => l.kind === 'conv' && !l.transposed).map((l) => l.input));
   const sums = new Map<string, { sum: Float64Array; n: number }>();
   const { bytes } = bytesOf(plan, raise, 'float', fetched);
-  const session = await openChecked(ort, bytes, 'the equalized model', true, ALL_CORES);
+  const session = await openSide(ort, bytes, 'the equalized model', ALL_CORES);
   try {
     for (const batch of batches) {
       const feeds = feedsOf(ort, batch, session.inputNames);
-      const out = fetched.length ? await runChecked(session, feeds, 'the equalized model', true, fetched) : {};
+      const out = fetched.length ? await runSide(session, feeds, 'the equalized model', fetched) : {};
       for (const t of tensors) {
         const tensor: OrtTensor | undefined = graphInputs.has(t) ? feeds[t] : out[t];
         const values = tensor && valuesOf(tensor);
@@ -108,12 +109,12 @@ function addChannelSums(sums: Map<string, { sum: Float64Array; n: number }>, nam
 export async function measureSensitivity(ort: Ort, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[]): Promise<void> {
   const { bytes, shadows } = bytesOf(plan, raise, 'shadow');
   if (!shadows.size) return;
-  const session = await openChecked(ort, bytes, 'the sensitivity model', true, ALL_CORES);
+  const session = await openSide(ort, bytes, 'the sensitivity model', ALL_CORES);
   const acc = new Map<QuantLayer, { dd: number; yy: number }>();
   const fetches = [...shadows.values()].flatMap((s) => [s.float, s.quantized]);
   try {
     for (const batch of batches) {
-      const out = await runChecked(session, feedsOf(ort, batch, session.inputNames), 'the sensitivity model', true, fetches);
+      const out = await runSide(session, feedsOf(ort, batch, session.inputNames), 'the sensitivity model', fetches);
       for (const [l, s] of shadows) {
         const y = out[s.float] && floatValues(out[s.float]);
         const q = out[s.quantized] && floatValues(out[s.quantized]);

@@ -1,140 +1,27 @@
 import { MbnError, quote } from '../errors.js';
 import { type Attribute, type FunctionDef, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
-import { DataType, dtypeName, isFloat } from '../onnx/dtype.js';
+import { dtypeName, isFloat } from '../onnx/dtype.js';
 import { smallTensorValues, valueLimit } from '../onnx/tensor-data.js';
-import { type Cost, type OpRule, type OpTraits, ShapeError, type TensorState, UnknownShape, totalFlops } from '../ops/define.js';
+import { type OpRule, type OpTraits, ShapeError, type TensorState, UnknownShape, totalFlops } from '../ops/define.js';
 import { ruleFor } from '../ops/index.js';
-import { TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { CountOverflow, checkCount, product } from '../util/count.js';
 import { NodeContext } from './node-context.js';
 import { sharedCost, sharedList, sharedState } from './share.js';
 import { topologicalOrder } from './topological-order.js';
+import { type SubgraphWalk, isControlFlow, walkControlFlow } from './control-flow.js';
+import { Scope, UNKNOWN } from './scope.js';
+import type { AssumedDim, InferOptions, InferResult, LayerRecord, WeightUse } from './types.js';
+
+export type { AssumedDim, InferOptions, InferResult, LayerRecord, ResolvedInput, WeightUse } from './types.js';
 
 /**
  * Shape inference over the layer IR. Graph inputs get concrete dims first (from --input, --batch, or 1 with a note
  * for a symbolic dim nobody fixed); every node's rule then computes concrete output shapes, and small constant
  * tensors carry their values so that shape arithmetic (Shape → Gather → Unsqueeze → Concat → Reshape) folds.
- * Subgraphs (If/Loop/Scan) and model-local functions are walked in place; their layers carry a path and a
+ * Subgraphs (If/Loop/Scan: src/shape/control-flow.ts) and model-local functions are walked in place; their layers carry a path and a
  * multiplier (how many times they run per inference).
  */
 
-export interface InferOptions {
-  /** Full shapes for named graph inputs. */
-  inputShapes?: Map<string, number[]>;
-  /** Value for a symbolic first (batch) dim of every graph input. */
-  batch?: number;
-  /** Known values of graph inputs (--input-value): every element of the input is this value. */
-  inputValues?: Map<string, number>;
-  /** Where inputShapes came from, for messages: '--input' (the default) or a config entry's "input". */
-  inputOrigin?: string;
-}
-
-/** A dim of a graph input that nothing fixed (no --input, --batch or fixed dim elsewhere): mbn used `value`. */
-export interface AssumedDim {
-  input: string;
-  dim: number;
-  /** The symbolic name the model gives the dim, or null for an unnamed dynamic dim. */
-  name: string | null;
-  value: number;
-  /** The first dim: the per-sample (batch 1) convention, not a gap in the analysis. */
-  batch: boolean;
-}
-
-export interface ResolvedInput {
-  name: string;
-  dtype: number;
-  /** The shape used (null when the model declares none and none was given). */
-  shape: number[] | null;
-  /** The shape as the model declares it: numbers for fixed dims, names for symbolic ones, null for unnamed ones. */
-  declared: (number | string | null)[] | null;
-}
-
-/**
- * A constant tensor feeding a layer: an initializer or a Constant node's value, also when passed on by `Identity`
- * nodes (torch.onnx routes deduplicated weights through them). Counted once (by `key`) as parameters.
- */
-export interface WeightUse {
-  /** The tensor itself: one key however many names reach it. */
-  key: object;
-  name: string;
-  dtype: number;
-  elements: number;
-  /** Set when the layer reads the tensor through an `Identity` node's output (named `name`). */
-  viaIdentity?: boolean;
-}
-
-export interface LayerRecord {
-  /** Unique, readable path: node name (or op_index), prefixed by enclosing subgraph nodes. */
-  name: string;
-  node: Node;
-  opset: number;
-  inputs: (TensorState | null)[];
-  outputs: (TensorState | null)[];
-  /** Cost of one execution; null when not counted (see reason). */
-  cost: Cost | null;
-  reason: string | null;
-  /** Executions per inference: loop trip counts; 0 for a branch not counted. */
-  multiplier: number;
-  notes: string[];
-  weights: WeightUse[];
-  /** The weight each input position reads (by input index; absent or null where an input is no weight). */
-  weightAt?: readonly (WeightUse | null)[];
-  /** Enclosing subgraph path ('' for the main graph). */
-  scope: string;
-  /** What the node is, as its rule says (a conv and its geometry, a matrix product…); null for other nodes. */
-  traits: OpTraits | null;
-}
-
-export interface InferResult {
-  layers: LayerRecord[];
-  /** Main-graph value states. */
-  values: Map<string, TensorState>;
-  /** Resolved graph input shapes. */
-  inputs: ResolvedInput[];
-  /** Input dims nothing fixed, set to 1 (each also has a note). */
-  assumed: AssumedDim[];
-  outputs: { name: string; state: TensorState | null }[];
-  notes: string[];
-}
-
-class Scope {
-  readonly values = new Map<string, TensorState>();
-  readonly weights = new Map<string, WeightUse>();
-  readonly declared = new Map<string, (number | string | null)[] | null>();
-  /** Declared element types (value_info, graph outputs), for values whose rule could not say. */
-  readonly declaredTypes = new Map<string, number>();
-  /** The traits of the nodes that produce values here (only nodes that have traits). */
-  readonly traits = new Map<string, OpTraits>();
-  constructor(readonly parent: Scope | null) {}
-  producerTraits(name: string): OpTraits | null {
-    for (let s: Scope | null = this; s; s = s.parent) {
-      const t = s.traits.get(name);
-      if (t) return t;
-      if (s.values.has(name)) return null;
-    }
-    return null;
-  }
-  get(name: string): TensorState | undefined {
-    for (let s: Scope | null = this; s; s = s.parent) {
-      const v = s.values.get(name);
-      if (v) return v;
-    }
-    return undefined;
-  }
-  weight(name: string): WeightUse | undefined {
-    for (let s: Scope | null = this; s; s = s.parent) {
-      const v = s.weights.get(name);
-      if (v) return v;
-    }
-    return undefined;
-  }
-  knows(name: string): boolean {
-    for (let s: Scope | null = this; s; s = s.parent) if (s.values.has(name) || s.declared.has(name)) return true;
-    return false;
-  }
-}
-
-const UNKNOWN: TensorState = { dtype: 0, shape: null };
 /** Shared by the many layers that read no weights (never pushed to). */
 const NO_WEIGHTS: WeightUse[] = [];
 /** A record's outputs until its layer is done (frozen: never added to). */
@@ -146,8 +33,8 @@ export function inferModel(model: Model, options: InferOptions = {}): InferResul
   return new Inference(model, options).run();
 }
 
-class Inference {
-  private readonly layers: LayerRecord[] = [];
+class Inference implements SubgraphWalk {
+  readonly layers: LayerRecord[] = [];
   private readonly notes: string[] = [];
   private readonly assumed: AssumedDim[] = [];
   private readonly symbols = new Map<string, number>();
@@ -314,6 +201,11 @@ class Inference {
     return null;
   }
 
+  walkSubgraph(graph: Graph, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>): void {
+    this.addInitializers(graph, scope);
+    this.walkGraph(graph, scope, prefix, multiplier, opsets, false);
+  }
+
   private walkGraph(graph: Graph, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>, main: boolean): void {
     this.declare(graph, scope);
     // Exporters write nodes in topological order: walk them as they stand, and only when a node reads a value that
@@ -391,17 +283,10 @@ class Inference {
     };
     this.layers.push(record);
     if (passedOn) scope.weights.set(node.outputs[0], { ...passedOn, name: node.outputs[0], viaIdentity: true });
-    if (node.domain === TFLITE_DOMAIN && (node.opType === 'WHILE' || node.opType === 'IF')) {
-      this.tfliteControlFlow(record, scope, name, multiplier, opsets);
+    if (isControlFlow(node)) {
+      walkControlFlow(this, record, scope, name, multiplier, opsets);
       this.store(record, scope);
       return;
-    }
-    if (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan') {
-      if (node.domain === '') {
-        this.controlFlow(record, scope, name, multiplier, opsets);
-        this.store(record, scope);
-        return;
-      }
     }
     const ctx = new NodeContext(this.model, node, opset, inputs, record.notes, (n) => scope.producerTraits(n));
     let outputs: (TensorState | null)[] = [];
@@ -482,173 +367,6 @@ class Inference {
     if (!a || a.data.type !== 'tensor' || !node.outputs[0]) return;
     const weight = weightOf(a.data.value, node.outputs[0]);
     if (weight.elements > 1) scope.weights.set(node.outputs[0], weight);
-  }
-
-  private controlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
-    const node = record.node;
-    const graphAttr = (n: string): Graph | null => graphAttribute(node, n);
-    record.cost = { macs: 0, flops: 0 };
-    if (node.opType === 'If') {
-      const thenG = graphAttr('then_branch');
-      const elseG = graphAttr('else_branch');
-      const cond = record.inputs[0]?.value;
-      const before = this.layers.length;
-      const costs: number[] = [];
-      const results: (TensorState | null)[][] = [];
-      for (const [label, g] of [['then_branch', thenG], ['else_branch', elseG]] as const) {
-        if (!g) continue;
-        const start = this.layers.length;
-        const sub = new Scope(scope);
-        this.addInitializers(g, sub);
-        this.walkGraph(g, sub, `${name}/${label}/`, multiplier, opsets, false);
-        costs.push(this.layers.slice(start).reduce((s, l) => s + (l.cost ? l.cost.macs + l.cost.flops : 0) * l.multiplier, 0));
-        results.push(g.outputs.map((o) => sub.get(o.name) ?? null));
-      }
-      // Only one branch runs: with a constant condition that one, else the costlier (an upper bound).
-      let taken = costs.length > 1 && costs[1] > costs[0] ? 1 : 0;
-      if (cond && cond.length === 1 && costs.length === 2) taken = cond[0] ? 0 : 1;
-      const branchLayers = this.layers.slice(before);
-      const takenLabel = taken === 0 ? 'then_branch' : 'else_branch';
-      for (const l of branchLayers) {
-        if (!l.name.startsWith(`${name}/${takenLabel}/`)) l.multiplier = 0;
-      }
-      record.notes.push(
-        cond && cond.length === 1
-          ? `condition is constant: counted ${takenLabel} only`
-          : `counted the costlier branch (${takenLabel}); the other branch's layers are listed with ×0`,
-      );
-      const chosen = results[taken] ?? results[0] ?? [];
-      const other = results[1 - taken] ?? [];
-      record.outputs = node.outputs.map((_, i) => (chosen[i]?.shape ? chosen[i] : (other[i] ?? chosen[i] ?? null)));
-      return;
-    }
-    const body = graphAttr('body');
-    if (!body) {
-      record.reason = `${node.opType} has no body`;
-      return;
-    }
-    const sub = new Scope(scope);
-    if (node.opType === 'Loop') {
-      const trip = record.inputs[0]?.value;
-      const carried = node.inputs.slice(2).map((n) => (n ? (scope.get(n) ?? UNKNOWN) : UNKNOWN));
-      let times = 1;
-      // Exporters write M = INT64_MAX for loops that end on their condition: that is no trip count.
-      const bounded = trip && trip.length === 1 && node.inputs[0] !== '' && trip[0] < 2 ** 31;
-      if (bounded) times = trip[0];
-      else if (trip && trip.length === 1 && node.inputs[0]) record.notes.push(`trip count ${trip[0]} is unbounded (the loop ends on its condition): body counted once per inference`);
-      else record.notes.push('trip count is not a constant: body counted once per inference');
-      body.inputs.forEach((input, i) => {
-        if (i === 0) sub.values.set(input.name, { dtype: DataType.INT64, shape: [] });
-        else if (i === 1) sub.values.set(input.name, { dtype: DataType.BOOL, shape: [] });
-        else sub.values.set(input.name, stripValue(carried[i - 2] ?? UNKNOWN));
-      });
-      this.addInitializers(body, sub);
-      this.walkGraph(body, sub, `${name}/body/`, multiplier * Math.max(0, times), opsets, false);
-      const outs = body.outputs.map((o) => sub.get(o.name) ?? null);
-      const nCarried = node.inputs.length - 2;
-      record.outputs = node.outputs.map((_, i) => {
-        const s = outs[i + 1];
-        if (i < nCarried) return s ? stripValue(s) : null;
-        if (!s?.shape || !bounded) return null;
-        return { dtype: s.dtype, shape: [times, ...s.shape] };
-      });
-      if (bounded) record.notes.push(`body runs ${times} times`);
-      return;
-    }
-    // Scan: N state variables then M scan inputs. Opset 8 adds a leading sequence_lens input and a batch axis 0 on
-    // every input and output: the body then runs batch × length times, and scans along axis 1.
-    const batched = record.opset < 9;
-    const m = intAttr(node, 'num_scan_inputs', 0);
-    const offset = batched ? 1 : 0;
-    const nState = node.inputs.length - offset - m;
-    const axes = batched ? new Array(m).fill(1) : (intsAttr(node, 'scan_input_axes') ?? new Array(m).fill(0));
-    let length: number | null = null;
-    let batch = 1;
-    body.inputs.forEach((input, i) => {
-      const name = node.inputs[i + offset];
-      const outer = name ? scope.get(name) : undefined;
-      if (!outer?.shape) {
-        sub.values.set(input.name, outer ? stripValue(outer) : UNKNOWN);
-        return;
-      }
-      if (batched) batch = outer.shape[0];
-      if (i < nState) {
-        sub.values.set(input.name, { dtype: outer.dtype, shape: batched ? outer.shape.slice(1) : outer.shape });
-        return;
-      }
-      const axis = axes[i - nState] < 0 ? axes[i - nState] + outer.shape.length : axes[i - nState];
-      length = outer.shape[axis];
-      sub.values.set(input.name, { dtype: outer.dtype, shape: outer.shape.filter((_, j) => j !== axis && !(batched && j === 0)) });
-    });
-    const times = (length ?? 1) * batch;
-    if (length === null) record.notes.push('scan length unknown: body counted once per sequence');
-    else record.notes.push(`body runs ${times} times`);
-    this.addInitializers(body, sub);
-    this.walkGraph(body, sub, `${name}/body/`, multiplier * times, opsets, false);
-    const outs = body.outputs.map((o) => sub.get(o.name) ?? null);
-    const outAxes = batched ? null : intsAttr(node, 'scan_output_axes');
-    record.outputs = node.outputs.map((_, i) => {
-      const s = outs[i];
-      if (!s?.shape) return null;
-      if (i < nState) return { dtype: s.dtype, shape: batched ? [batch, ...s.shape] : s.shape };
-      if (length === null) return null;
-      const shape = s.shape.slice();
-      let axis = batched ? 0 : (outAxes?.[i - nState] ?? 0);
-      if (axis < 0) axis += shape.length + 1;
-      shape.splice(axis, 0, length);
-      return { dtype: s.dtype, shape: batched ? [batch, ...shape] : shape };
-    });
-  }
-
-  /**
-   * TFLite's WHILE and IF call other subgraphs with the node's inputs as theirs (IF: after its condition). WHILE's
-   * trip count is decided by its cond subgraph at run time: cond and body are counted once per inference, with a
-   * note. IF counts one branch as ONNX's If does: the constant condition's, else the costlier.
-   */
-  private tfliteControlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
-    const node = record.node;
-    const graphAttr = (n: string): Graph | null => graphAttribute(node, n);
-    record.cost = { macs: 0, flops: 0 };
-    const walk = (g: Graph, label: string, states: readonly (TensorState | null)[]): { sub: Scope; cost: number; start: number } => {
-      const sub = new Scope(scope);
-      g.inputs.forEach((input, i) => sub.values.set(input.name, stripValue(states[i] ?? UNKNOWN)));
-      this.addInitializers(g, sub);
-      const start = this.layers.length;
-      this.walkGraph(g, sub, `${name}/${label}/`, multiplier, opsets, false);
-      const cost = this.layers.slice(start).reduce((c, l) => c + (l.cost ? l.cost.macs + l.cost.flops : 0) * l.multiplier, 0);
-      return { sub, cost, start };
-    };
-    if (node.opType === 'WHILE') {
-      const cond = graphAttr('cond');
-      const body = graphAttr('body');
-      if (cond) walk(cond, 'cond', record.inputs);
-      const walked = body ? walk(body, 'body', record.inputs) : null;
-      record.notes.push('trip count is decided at run time: cond and body counted once per inference');
-      record.outputs = node.outputs.map((_, i) => {
-        const out = walked && body?.outputs[i] ? walked.sub.get(body.outputs[i].name) : undefined;
-        return out?.shape ? stripValue(out) : record.inputs[i] ? stripValue(record.inputs[i]!) : null;
-      });
-      return;
-    }
-    const branches = (['then_branch', 'else_branch'] as const).map((label) => {
-      const g = graphAttr(label);
-      return g ? { label, g, ...walk(g, label, record.inputs.slice(1)) } : null;
-    });
-    const cond = record.inputs[0]?.value;
-    let taken = (branches[1]?.cost ?? -1) > (branches[0]?.cost ?? -1) ? 1 : 0;
-    if (cond && cond.length === 1 && branches[0] && branches[1]) taken = cond[0] ? 0 : 1;
-    const chosen = branches[taken];
-    for (const b of branches) {
-      if (!b || b === chosen) continue;
-      for (const l of this.layers.slice(b.start)) if (l.name.startsWith(`${name}/${b.label}/`)) l.multiplier = 0;
-    }
-    if (chosen) {
-      record.notes.push(cond && cond.length === 1 ? `condition is constant: counted ${chosen.label} only` : `counted the costlier branch (${chosen.label}); the other branch's layers are listed with ×0`);
-      record.outputs = node.outputs.map((_, i) => {
-        const out = chosen.g.outputs[i] ? chosen.sub.get(chosen.g.outputs[i].name) : undefined;
-        return out ? stripValue(out) : null;
-      });
-    }
   }
 
   private expandFunction(call: Node, fn: FunctionDef, scope: Scope, name: string, multiplier: number): void {
@@ -736,26 +454,6 @@ function traitsOf(rule: OpRule, ctx: NodeContext, outputs: readonly (TensorState
 export function layerTraits(model: Model, layer: LayerRecord, inputs: (TensorState | null)[]): OpTraits | null {
   const rule = ruleFor(layer.node.domain, layer.node.opType);
   return rule ? traitsOf(rule, new NodeContext(model, layer.node, layer.opset, inputs, []), layer.outputs) : null;
-}
-
-/** A node's graph attribute (If branches, loop bodies, TFLite's called subgraphs), or null. */
-function graphAttribute(node: Node, name: string): Graph | null {
-  const a = attr(node, name);
-  return a && a.data.type === 'graph' ? a.data.value : null;
-}
-
-function stripValue(s: TensorState): TensorState {
-  return { dtype: s.dtype, shape: s.shape };
-}
-
-function intAttr(node: Node, name: string, fallback: number): number {
-  const a = attr(node, name);
-  return a && a.data.type === 'int' ? a.data.value : fallback;
-}
-
-function intsAttr(node: Node, name: string): number[] | null {
-  const a = attr(node, name);
-  return a && a.data.type === 'ints' ? a.data.value : null;
 }
 
 function weightOf(t: TensorRef, name: string): WeightUse {
