@@ -284,7 +284,13 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.calibrated).toBe(true);
     const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'call'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
-    expect(profile.measurements!.map((m) => m.name)).toEqual(profile.nchwcBlock! > 1 ? [...names, 'nchw-input'] : names);
+    // Then ONNX Runtime's integer kernels (src/latency/measure-int8.ts), each timed from its profiler.
+    const integer = ['int8-conv', 'int8-conv-u8', 'int8-pointwise', 'int8-depthwise', 'int8-conv-thin', 'int8-gemm', 'conv-integer', 'conv-integer-depthwise', 'matmul-integer', 'quantize', 'dequantize'];
+    expect(profile.measurements!.map((m) => m.name)).toEqual([...(profile.nchwcBlock! > 1 ? [...names, 'nchw-input'] : names), ...integer]);
+    expect(profile.measurements!.find((m) => m.name === 'int8-conv')!.flops).toBe(2 * 64 * 64 * 9 * 784);
+    expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise')!.flops).toBe(2 * 64 * 9 * 3136);
+    expect(profile.int8!.gops.conv).toBeGreaterThan(0);
+    expect(profile.int8!.uint8WeightsSlowdown).toBeGreaterThan(0);
     expect(Number.isInteger(profile.nchwcBlock)).toBe(true);
     expect(profile.weightGBps).toBeGreaterThan(0);
     expect(profile.im2colGBps).toBeGreaterThan(0);
