@@ -7,11 +7,12 @@
  */
 export { analyze, type AnalyzeOptions } from './api/analyze.js';
 export { separate, type SeparateOptions } from './api/separate.js';
+export { quantize, type QuantizeOptions } from './api/quantize.js';
 export { check, type CheckOptions } from './api/check.js';
 export { diff, type DiffOptions } from './api/diff.js';
 export { bench, type BenchOptions } from './api/bench.js';
 export { advise, type AdviseOptions } from './api/advise.js';
-export { calibrate, type CalibrateOptions } from './api/calibrate.js';
+export { calibrate, calibrateEnergy, type CalibrateOptions, type EnergyCalibrateOptions, type EnergyCalibration } from './api/calibrate.js';
 export { rewrite, type RewriteOptions } from './api/rewrite.js';
 export { init, type InitOptions, type InitResult } from './api/init.js';
 export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/options.js';
@@ -22,6 +23,8 @@ export type { AnalyzeJson, LayerJson } from './report/analyze-report.js';
 export type { Gap, OpBreakdown, Totals } from './cost/analyze.js';
 export type { ModuleCost } from './cost/modules.js';
 export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
+export type { TorchPlanJson, TorchPlanConv } from './rewrite/torch-plan.js';
+export type { QuantizeJson } from './report/quantize-report.js';
 export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
 export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
 export type { BenchJson, BenchRecord } from './report/bench-report.js';

@@ -42,7 +42,7 @@ function importsOf(file: string, text: string): Edge[] {
 /** The folder of a path under src/ (`cost/analyze.ts` → `cost`), or the module name of a top-level file (`errors.ts` → `errors`). */
 const layerOf = (path: string) => (path.includes('/') ? path.slice(0, path.indexOf('/')) : path.replace(/\.ts$/, ''));
 
-const PURE = ['advise', 'bench', 'budget', 'calibrate', 'cost', 'latency', 'ops', 'onnx', 'ir', 'rewrite', 'shape', 'tensor', 'util', 'units', 'errors', 'text'];
+const PURE = ['advise', 'bench', 'budget', 'calibrate', 'quantize', 'cost', 'formats', 'latency', 'ops', 'onnx', 'tflite', 'ir', 'rewrite', 'shape', 'tensor', 'util', 'units', 'errors', 'text'];
 
 /** The rule an edge breaks, or null. */
 function violation(e: Edge): string | null {

@@ -282,7 +282,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'call'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'llc-weights', 'call'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     // Then ONNX Runtime's integer kernels (src/latency/measure-int8.ts), each timed from its profiler.
     const integer = ['int8-conv', 'int8-conv-u8', 'int8-pointwise', 'int8-depthwise', 'int8-conv-thin', 'int8-gemm', 'conv-integer', 'conv-integer-depthwise', 'matmul-integer', 'quantize', 'dequantize'];

@@ -1,9 +1,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyzeModel } from '../src/cost/analyze.js';
+import { adviseModel } from '../src/advise/index.js';
+import { analyzeModel, buildReport } from '../src/cost/analyze.js';
+import { layerLinks } from '../src/latency/graph.js';
+import { opClass } from '../src/latency/model.js';
+import { readModel } from '../src/onnx/read.js';
+import { type SeparateOptions, planSeparation } from '../src/rewrite/separate.js';
+import { inferModel } from '../src/shape/infer.js';
 import type { ConvTraits, OpTraits } from '../src/ops/define.js';
 import { type ModelSpec, buildAndRead, inferSpec } from './helpers/build-model.js';
+import { fixture } from './helpers/cli.js';
 
 const F = 1;
 const UINT8 = 2;
@@ -155,6 +162,73 @@ describe('op traits of quantized convs', () => {
     expect(conv(t.qdqconv).geometry).toMatchObject({ inChannels: 2, outChannels: 8 });
   });
 });
+
+describe('quantized convs get separable figures, advice, latency classes and a clear refusal from the rewrite', () => {
+  it('separable figures of a QLinearConv, a ConvInteger and a QDQ conv, worked out by hand', () => {
+    const report = analyzeModel(buildAndRead(quantizedConvs));
+    const sep = Object.fromEntries(report.layers.filter((l) => l.separable).map((l) => [l.name, l.separable]));
+    // Each on a 5×5 input, 3×3 kernel, no pads: a 3×3 map, 9 pixels. MACs = 9·N·M·9; after = 9·M·9 + 9·N·M.
+    expect(sep.qlinearconv).toEqual({ M: 2, N: 4, group: 1, kernel: [3, 3], featureMap: [3, 3], multiplier: 1, macs: 648, params: 4 * 2 * 9 + 4, macsAfter: 162 + 72, paramsAfter: 18 + 8 + 4, reduction: 1 / 4 + 1 / 9 });
+    expect(sep.convinteger).toEqual({ M: 2, N: 3, group: 1, kernel: [3, 3], featureMap: [3, 3], multiplier: 1, macs: 486, params: 54, macsAfter: 162 + 54, paramsAfter: 18 + 6, reduction: 1 / 3 + 1 / 9 });
+    expect(sep.qdqconv).toEqual({ M: 2, N: 8, group: 1, kernel: [3, 3], featureMap: [3, 3], multiplier: 1, macs: 1296, params: 144 + 8, macsAfter: 162 + 144, paramsAfter: 18 + 16 + 8, reduction: 1 / 8 + 1 / 9 });
+    expect(report.totals).toMatchObject({ macs: 648 + 486 + 1296, separableLayers: 3, macsIfSeparated: 234 + 216 + 306 });
+    // Params: w1 72 + b1 4, w2 54, w3 144 (read through its DequantizeLinear) + b3 8 = 282. Separated: the three
+    // integer weights go, 26 + 24 + 34 new weights come, the biases stay: 12 + 84 = 96.
+    expect(report.totals.params).toBe(282);
+    expect(report.totals.paramsIfSeparated).toBe(96);
+  });
+
+  // ONNX Runtime's own quantizer on tiny_cnn (fixtures/make_quantized.py): the three convs are those of the float
+  // model, 3→8 on 32×32 (bias), 8→16 stride 2 (bias), 16→16 on 8×8 (no bias), whatever the form.
+  const FLOAT = {
+    conv1: { M: 3, N: 8, macs: 1024 * 8 * 3 * 9, macsAfter: 1024 * 3 * 9 + 1024 * 8 * 3, params: 8 * 3 * 9 + 8, paramsAfter: 27 + 24 + 8 },
+    conv2: { M: 8, N: 16, macs: 256 * 16 * 8 * 9, macsAfter: 256 * 8 * 9 + 256 * 16 * 8, params: 16 * 8 * 9 + 16, paramsAfter: 72 + 128 + 16 },
+    conv3: { M: 16, N: 16, macs: 64 * 16 * 16 * 9, macsAfter: 64 * 16 * 9 + 64 * 16 * 16, params: 16 * 16 * 9, paramsAfter: 144 + 256 },
+  };
+  const noBias = (f: (typeof FLOAT)['conv1'], n: number) => ({ ...f, params: f.params - n, paramsAfter: f.paramsAfter - n });
+
+  it.each([
+    ['tiny_cnn_qdq', 'Conv', FLOAT],
+    ['tiny_cnn_qoperator', 'QLinearConv', FLOAT],
+    // ConvInteger has no bias input: the dynamic quantizer adds each bias after it.
+    ['tiny_cnn_dynamic', 'ConvInteger', { conv1: noBias(FLOAT.conv1, 8), conv2: noBias(FLOAT.conv2, 16), conv3: FLOAT.conv3 }],
+  ] as const)('%s: each %s has the float conv separable figures', (name, op, expected) => {
+    const report = analyzeModel(readModel(fixture(`quantized/${name}.onnx`)));
+    const convs = report.layers.filter((l) => l.kind === 'conv');
+    expect(convs.map((l) => l.op)).toEqual([op, op, op]);
+    const got = Object.fromEntries(convs.map((l) => [l.name.split('/')[1], l.separable && { M: l.separable.M, N: l.separable.N, macs: l.separable.macs, macsAfter: l.separable.macsAfter, params: l.separable.params, paramsAfter: l.separable.paramsAfter }]));
+    expect(got).toEqual(expected);
+    expect(report.totals.separableLayers).toBe(3);
+    expect(report.totals.macsIfSeparated).toBe(report.totals.macs - (663552 - (52224 + 51200 + 25600)));
+  });
+
+  it('advice on a quantized conv says to separate the float model; latency runs it at a conv rate; the rewrite says why not', () => {
+    const model = readModel(fixture('quantized/tiny_cnn_qoperator.onnx'));
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const links = layerLinks(inferred);
+    const classes = report.layers.map((l, i) => [l.op, opClass(l, links[i])]).filter(([op]) => op === 'QLinearConv');
+    expect(classes).toEqual([['QLinearConv', 'conv'], ['QLinearConv', 'conv'], ['QLinearConv', 'conv']]);
+    const findings = adviseModel(model).findings.filter((f) => f.rule === 'separable-conv');
+    expect(findings.map((f) => f.layers[0])).toEqual(['/conv2/Conv_quant', '/conv3/Conv_quant']);
+    expect(findings[0].fix.text).toMatch(/^separate it in the float model before quantizing \(mbn separate rewrites float convs only\) and fine-tune: saves 243712 MACs/);
+    expect(findings[0].fix.macsSaved).toBe(294912 - 51200);
+    for (const [name, reason] of [
+      ['tiny_cnn_qoperator', 'quantized QLinearConv (dequantize, separate, then quantize again)'],
+      ['tiny_cnn_dynamic', 'quantized ConvInteger (dequantize, separate, then quantize again)'],
+      ['tiny_cnn_qdq', 'QDQ conv: its weight is dequantized at run time (separate the float model, then quantize it)'],
+    ]) {
+      const plan = planSeparation(readModel(fixture(`quantized/${name}.onnx`)), { ...SEPARATE_DEFAULTS });
+      expect(plan.chosen).toEqual([]);
+      expect(plan.layers.map((c) => c.skipped)).toEqual([reason, reason, reason]);
+    }
+  });
+});
+
+const SEPARATE_DEFAULTS: SeparateOptions = {
+  include: [], exclude: [], minReduction: null, maxError: null, targetMacs: null, multiplier: 1, allowCostlier: false, init: 'svd', seed: 0,
+  matches: (name, pattern) => name === pattern,
+};
 
 /** Conv op names: outside src/ops, nothing compares an op type with them (ask the layer's traits instead). */
 const CONV_NAMES = ['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger', 'FusedConv', 'NhwcConv', 'CONV_2D', 'DEPTHWISE_CONV_2D', 'TRANSPOSE_CONV', 'CONV_3D'];

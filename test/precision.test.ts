@@ -29,7 +29,7 @@ describe('precision per layer and by precision', () => {
         filled('w', INT8, [4, 4, 3, 3], 3), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0),
         filled('b', INT32, [4], 7), scalar('bs', FLOAT, 0.0005), scalar('bz', INT32, 0),
         // float16 weights, cast up to float32 before the conv that reads them (1.0 is 0x3c00).
-        filled('w16', FLOAT16, [2, 4, 1, 1], 0x3c00),
+        filled('w16', FLOAT16, [2, 4, 1, 1], 1),
       ],
       nodes: [
         { op: 'QuantizeLinear', name: 'q_x', inputs: ['x', 's', 'z'], outputs: ['xq'] },

@@ -18,6 +18,8 @@ export const runtimeConvPath = defineRule({
   summary: 'convs whose channels keep ONNX Runtime on x86 off its blocked kernels',
   check({ graph, report: model }) {
     const findings: Finding[] = [];
+    // A .tflite runs in TFLite's kernels (XNNPACK on CPUs), not ONNX Runtime's: these layout rules do not apply.
+    if (graph.model.format === 'tflite') return findings;
     for (const { node, report } of graph.layers) {
       const traits = graph.conv(node);
       // ORT's blocked layout takes float convs only: a quantized conv runs in its own integer kernels.

@@ -4,7 +4,7 @@ import { type InitEntry, type InitModel, initEntries, renderInitConfig } from '.
 import { expandGlob, hasMagic } from '../budget/glob.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { BufferSource } from '../onnx/source.js';
 import { writePieces } from '../onnx/write-file.js';
 import { CONFIG_FILE, display, realFs } from './check.js';
@@ -110,7 +110,7 @@ export function initConfig(options: InitOptions = {}): InitResult {
   for (const file of findModels(options.models ?? [], cwd)) {
     const shown = display(file, cwd);
     // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
-    const model = readModel(display(file, process.cwd()));
+    const model = readAnyModel(display(file, process.cwd()));
     let report;
     try {
       report = analyzeModel(model);

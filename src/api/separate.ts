@@ -8,9 +8,10 @@ import { externalLocations, hasExternalData } from '../ir/walk.js';
 import { loadProfile } from '../latency/load-profile.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
-import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
+import { type StagedFile, type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
 import { type SeparateJson, type SeparationSummary, separateJson } from '../report/separate-report.js';
 import { buildRewrite, planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/separate.js';
+import { buildTorchPlan, checkTorchPlanDir, stageTorchPlan, torchPlanNames } from '../rewrite/torch-plan.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions } from './options.js';
 
 export interface SeparateOptions extends ShapeOptions {
@@ -44,6 +45,12 @@ export interface SeparateOptions extends ShapeOptions {
   calibrate?: string;
   /** With `calibrate`: refit the depthwise filters too, alternating with the pointwise fit (default false). */
   refitDepthwise?: boolean;
+  /**
+   * A folder for the PyTorch plan (`separation.json`, `weights.safetensors`, `mbn_torch.py`): the same change for
+   * the model the ONNX file was exported from. Needs `output`; not with `dryRun`. With `force`, a folder holding
+   * files is accepted and the plan's three files there are replaced.
+   */
+  torchPlan?: string;
 }
 
 export function defaultOutput(input: string): string {
@@ -70,6 +77,8 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
   const dryRun = opts.dryRun ?? false;
   const force = opts.force ?? false;
   const targetLatency = opts.targetLatency !== undefined ? { ms: opts.targetLatency, profile: loadProfile(opts.device!) } : null;
+  if (opts.torchPlan !== undefined && dryRun) throw new MbnError('usage', '--torch-plan writes files: it cannot be used with --dry-run');
+  if (opts.torchPlan !== undefined && opts.output === undefined) throw new MbnError('usage', '--torch-plan needs -o (the separated model the plan matches)');
   const output = opts.output ?? defaultOutput(path);
   const model = readModel(path);
   let calibration: ReturnType<typeof prepareCalibration> | null = null;
@@ -99,6 +108,7 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
     const modelTarget: WriteTarget = { path: output, force, protect };
     const dataTarget: WriteTarget | null = hasExternalData(model) ? { path: join(dirname(output), `${basename(output)}.data`), force, protect } : null;
     if (!dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
+    if (opts.torchPlan !== undefined) checkTorchPlanDir(opts.torchPlan, force);
     const plan = planSeparation(model, options);
     planning?.done();
     calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, seed, output, infer.inputShapes) : null;
@@ -110,6 +120,9 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
       if (!dryRun) closeCalibration(calibration);
     }
     const built = buildRewrite(model, plan, output);
+    // The plan takes the weights where they are final: after calibration refitted them.
+    const calibrated = calibration !== null && calibration.ort !== null && init === 'svd';
+    const torchPlan = opts.torchPlan !== undefined ? buildTorchPlan(model, plan, torchPlanNames(path, output), calibrated) : null;
     const summary: SeparationSummary = { input: path, output: dryRun ? null : output, plan, built, after: null, calibration: calibration?.summary ?? null };
     const shapes = { inputShapes: infer.inputShapes, batch: infer.batch };
     if (!dryRun) {
@@ -125,11 +138,18 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
           written.source.close();
         }
         if (calibration) await verifyOnData(calibration, path, staged);
+        // The plan is staged once the model passed its checks, and put in place right after it.
+        if (torchPlan) stagedPlan = stageTorchPlan(opts.torchPlan!, torchPlan, force);
       };
+      let stagedPlan: StagedFile | null = null;
       try {
         const data = built.externalData && dataTarget ? { target: dataTarget, parts: built.externalData.parts } : null;
         await writeModelWithData(path, { target: modelTarget, pieces: built.pieces, source: model.source, progress: writing }, data, check);
+        (stagedPlan as StagedFile | null)?.commit();
+        stagedPlan = null;
+        if (torchPlan) summary.torchPlan = { dir: opts.torchPlan!, plan: torchPlan.json };
       } finally {
+        (stagedPlan as StagedFile | null)?.abort();
         writing?.done();
       }
     } else if (plan.chosen.length === 0) {

@@ -1,11 +1,11 @@
 import type { Model } from '../ir/types.js';
 import { bytesFor, dtypeName } from '../onnx/dtype.js';
-import { elements, type OpKind, type TensorState } from '../ops/define.js';
+import { elements, type OpKind, type TensorState, totalFlops } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { checkCount } from '../util/count.js';
 import { SeparationTally, parameterKeys } from './params.js';
 import { type Precision, type PrecisionBreakdown, layerPrecisions, precisionBreakdown } from './precision.js';
-import { type SeparableInfo, convTraitsOf, separableCost } from './separable.js';
+import { type SeparableInfo, convTraitsOf, countsAsSeparated, separableCost, separatedMacs, takenSeparation } from './separable.js';
 
 /**
  * The cost report: per-layer MACs, other FLOPs, params, bytes, and for every standard conv what depthwise
@@ -53,7 +53,7 @@ export interface Totals {
   layers: number;
   notCounted: number;
   separableLayers: number;
-  /** The model's MACs and params if every standard conv were separated (depth multiplier 1). */
+  /** The model's MACs and params if its standard convs were separated (depth multiplier 1; a conv whose pair would cost more is left alone). */
   macsIfSeparated: number;
   paramsIfSeparated: number;
   /** Every layer that runs is counted and every input dim is known (a batch dim assumed 1 aside): see `incomplete`. */
@@ -132,7 +132,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
     const record = records[i]!;
     const row = layerReport(record, seen, weightsByDtype, paramKeys, i > 0 ? layers[i - 1].outputShapes : null, precisions[i]);
     // The same convs as the MACs projection below: one whose pair would cost more is left alone.
-    tally.add(record, row.separable && row.separable.reduction < 1 ? row.separable : null);
+    tally.add(record, takenSeparation(row));
     layers[i] = row;
     if (options.release) records[i] = undefined;
   }
@@ -152,19 +152,16 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
     complete: true,
   };
   const byOp = new Map<string, OpBreakdown>();
-  let savedMacs = 0;
   for (const l of layers) {
     totals.macs += l.macs;
     totals.otherFlops += l.otherFlops;
     totals.params += l.params;
     totals.weightBytes += l.weightBytes;
     if (!l.counted) totals.notCounted++;
-    // Like `mbn separate`: a conv whose pair would cost more is left alone. One in an If branch that is not counted
-    // (×0) saves no MACs and is not among the convs "Separating N" counts.
-    if (l.separable && l.separable.reduction < 1) {
-      if (l.executions > 0) totals.separableLayers++;
-      savedMacs += l.macs - l.separable.macsAfter * l.executions;
-    }
+    // Like `mbn separate`: a conv whose pair would cost more is left alone (cost/separable.ts, one rule for the
+    // totals and the module rows).
+    if (countsAsSeparated(l)) totals.separableLayers++;
+    totals.macsIfSeparated += separatedMacs(l);
     const key = l.domain ? `${l.domain}::${l.op}` : l.op;
     const entry = byOp.get(key) ?? { op: key, count: 0, macs: 0, otherFlops: 0, params: 0 };
     entry.count++;
@@ -173,11 +170,10 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
     entry.params += l.params;
     byOp.set(key, entry);
   }
-  totals.flops = 2 * totals.macs + totals.otherFlops;
-  totals.macsIfSeparated = totals.macs - savedMacs;
+  totals.flops = totalFlops(totals.macs, totals.otherFlops);
   totals.paramsIfSeparated = tally.paramsAfter(totals.params);
   checkTotals(totals);
-  const notes = [...inferred.notes];
+  const notes = [...(model.notes ?? []), ...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
   }

@@ -83,3 +83,32 @@ export function separationFigures(c: SeparableConv, multiplier: number, pixels: 
     reduction: multiplier * (g / N + 1 / K),
   };
 }
+
+/** What the "if separated" projections read of a layer's report row. */
+export interface ProjectedLayer {
+  macs: number;
+  executions: number;
+  separable: SeparableInfo | null;
+}
+
+/**
+ * The separation the projections take for a layer (the totals, the module rows and `mbn separate` by default): a
+ * standard conv whose pair would cost less; null for one whose pair would cost more or the same (left alone).
+ */
+export function takenSeparation(l: ProjectedLayer): SeparableInfo | null {
+  return l.separable && l.separable.reduction < 1 ? l.separable : null;
+}
+
+/**
+ * Whether a layer is one of the convs "Separating N" counts: a taken separation in a layer that runs (a conv in an If
+ * branch that is not counted, ×0, saves nothing and is not counted).
+ */
+export function countsAsSeparated(l: ProjectedLayer): boolean {
+  return takenSeparation(l) !== null && l.executions > 0;
+}
+
+/** A layer's MACs per inference once the projection's convs are separated. */
+export function separatedMacs(l: ProjectedLayer): number {
+  const s = takenSeparation(l);
+  return s ? s.macsAfter * l.executions : l.macs;
+}

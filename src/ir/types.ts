@@ -79,6 +79,13 @@ export interface ValueInfo {
   span: Span;
 }
 
+/** A tensor's quantization (TFLite): `real = scale · (q − zeroPoint)`, per channel along `axis` when several. */
+export interface TensorQuantization {
+  scale: number[];
+  zeroPoint: number[];
+  axis: number;
+}
+
 export interface Graph {
   name: string;
   nodes: Node[];
@@ -88,6 +95,8 @@ export interface Graph {
   outputs: ValueInfo[];
   valueInfo: ValueInfo[];
   span: Span;
+  /** Quantization parameters by value name (TFLite tensors carry them; ONNX models use Q/DQ nodes instead). */
+  quantization?: Map<string, TensorQuantization>;
 }
 
 export interface FunctionDef {
@@ -121,6 +130,10 @@ export interface Model {
   /** The file the model came from, for resolving external data; null for in-memory models. */
   path: string | null;
   size: number;
+  /** The file format the model was read from; absent for ONNX. */
+  format?: 'tflite';
+  /** What the reader could not map (shown among the report's notes). */
+  notes?: string[];
 }
 
 export function attr(node: Node | { attributes: Attribute[] }, name: string): Attribute | undefined {

@@ -34,6 +34,10 @@ export interface LayerLink {
   inputDtypes: number[];
   /** Integer and integer-list attributes (strides, pads, perm, axis, …), for the layout rules. */
   ints: Record<string, number[]>;
+  /** String attributes (a Pad's mode, a conv's auto_pad), for the fusion rules. */
+  strings: Record<string, string>;
+  /** Each input's values where known before run time and small (a Pad's pads and constant value); else null. */
+  inputValues: (number[] | null)[];
 }
 
 function stateBytes(states: (TensorState | null)[], names: string[]): number | null {
@@ -45,6 +49,13 @@ function stateBytes(states: (TensorState | null)[], names: string[]): number | n
     total += bytesFor(s.dtype, elements(s.shape));
   }
   return total;
+}
+
+/** Largest input whose values a link carries (a Pad's pads: 2 × rank). */
+const SMALL_VALUE = 16;
+
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : value instanceof Uint8Array ? new TextDecoder().decode(value) : String(value);
 }
 
 export function layerLinks(inferred: InferResult): LayerLink[] {
@@ -69,6 +80,8 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       ints: Object.fromEntries(
         l.node.attributes.flatMap((a) => (a.data.type === 'int' ? [[a.name, [a.data.value]]] : a.data.type === 'ints' ? [[a.name, a.data.value]] : [])),
       ),
+      strings: Object.fromEntries(l.node.attributes.flatMap((a) => (a.data.type === 'string' ? [[a.name, textOf(a.data.value)]] : []))),
+      inputValues: l.node.inputs.map((name, i) => (name && l.inputs[i]?.value && l.inputs[i]!.value!.length <= SMALL_VALUE ? l.inputs[i]!.value! : null)),
     };
   });
 }

@@ -1,4 +1,5 @@
 import { MbnError, quote } from '../errors.js';
+import { type EnergyConstants, validateEnergy } from './energy-constants.js';
 
 /**
  * A device profile (schema mbn.device/1): what the latency model needs to know about a machine. Rates are for
@@ -41,6 +42,8 @@ export interface DeviceProfile {
    * each inference, not at `weightGBps` from DRAM. Absent: weights beyond `cacheBytes` come from DRAM.
    */
   lastLevelCacheBytes?: number;
+  /** Bandwidth at which a GEMM reads weights that stay in the last-level cache, GB/s (default `memoryGBps`). */
+  llcWeightGBps?: number;
   /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
   im2colGBps?: number;
   /** Blocked conv on a plain NCHW input with fewer channels than the block: extra ns per output element. */
@@ -55,6 +58,10 @@ export interface DeviceProfile {
   measurements?: { name: string; what: string; flops: number; bytes: number; ms: number }[];
   /** `mbn calibrate` only: runtime, host, date. */
   measuredOn?: Record<string, string | number>;
+
+  // --- Energy (src/latency/energy.ts) ---
+  /** Energy constants for `energyMj` (pJ per MAC by precision, pJ per byte by memory level); absent: energy unknown. */
+  energy?: EnergyConstants;
 }
 
 // ---- Integer kernels (issue 20, int8 latency) ----
@@ -142,7 +149,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
   if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
-  for (const key of ['weightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
+  for (const key of ['weightGBps', 'llcWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
   if (p.nchwInputNsPerOutput !== undefined && (typeof p.nchwInputNsPerOutput !== 'number' || !Number.isFinite(p.nchwInputNsPerOutput) || p.nchwInputNsPerOutput < 0)) {
     bad('"nchwInputNsPerOutput" must be a number ≥ 0 (nanoseconds)');
   }
@@ -161,11 +168,14 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     sources: p.sources as string[],
     ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),
     ...(p.weightGBps !== undefined ? { weightGBps: p.weightGBps as number } : {}),
+    ...(p.llcWeightGBps !== undefined ? { llcWeightGBps: p.llcWeightGBps as number } : {}),
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(p.int8 !== undefined ? { int8: validateInt8(p.int8, bad) } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
     ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
+    // --- Energy ---
+    ...(p.energy !== undefined ? { energy: validateEnergy(p.energy, bad) } : {}),
   };
 }

@@ -88,3 +88,14 @@ export function openSource(path: string): ByteSource {
     throw describeFsError(path, error);
   }
 }
+
+/** Opens a model file and reads it with `read`; the source is closed if reading fails (else the model holds it). */
+export function readWithSource<T>(path: string, read: (source: ByteSource) => T): T {
+  const source = openSource(path);
+  try {
+    return read(source);
+  } catch (error) {
+    source.close();
+    throw error;
+  }
+}

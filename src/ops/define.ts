@@ -125,6 +125,8 @@ export interface ConvTraits {
   /** Batch and output spatial dims, when the output shape is known. */
   batch: number | null;
   outSpatial: number[] | null;
+  /** An activation the conv op applies to its own output (TFLite's fused_activation_function: 'RELU6', …). */
+  fusedActivation?: string | null;
 }
 
 /** Where a conv op keeps its inputs, and how it computes (see OpRule.convLayout). */
@@ -193,6 +195,11 @@ export function defineOps(rule: OpRule): OpRule {
 }
 
 export const NO_COST: Cost = { macs: 0, flops: 0 };
+
+/** FLOPs = 2·MACs + other FLOPs (a multiply-accumulate is two operations): the one place the sum is made. */
+export function totalFlops(macs: number, otherFlops: number): number {
+  return 2 * macs + otherFlops;
+}
 
 /** The element count of a shape; past 2^53 the model is refused (see util/count.ts). */
 export function elements(shape: readonly number[]): number {

@@ -1,6 +1,7 @@
 import type { Node } from '../ir/types.js';
 import type { ConvLayout, OpRule } from './define.js';
 import { convOps } from './conv.js';
+import { ONNX_EQUIVALENTS, TFLITE_DOMAIN } from './tflite-common.js';
 import { activationOps } from './activation.js';
 import { elementwiseOps } from './elementwise.js';
 import { gemmOps } from './gemm.js';
@@ -27,6 +28,15 @@ import { resizeOps } from './resize.js';
 import { recurrentOps } from './recurrent.js';
 import { visionOps } from './vision.js';
 import { miscOps } from './misc.js';
+import { tfliteConvOps } from './tflite-conv.js';
+import { tfliteElementwiseOps } from './tflite-elementwise.js';
+import { tfliteFullyConnectedOps } from './tflite-fully-connected.js';
+import { tfliteLayoutOps } from './tflite-layout.js';
+import { tflitePoolOps } from './tflite-pool.js';
+import { tfliteQuantizeOps } from './tflite-quantize.js';
+import { tfliteReduceOps } from './tflite-reduce.js';
+import { tfliteResizeOps } from './tflite-resize.js';
+import { tfliteSoftmaxOps } from './tflite-softmax.js';
 
 /** Every operator family mbn knows. Adding an op family: one file in src/ops, one line here. */
 const FAMILIES: OpRule[] = [
@@ -38,6 +48,9 @@ const FAMILIES: OpRule[] = [
   depthSpaceOps, miscLayoutOps, dataDependentOps, topkCumsumOps, resizeOps,
   // recurrent, detection/sampling, and the rest of the default domain
   recurrentOps, visionOps, miscOps,
+  // TFLite builtins (domain `tflite`, NHWC), read from .tflite files by src/tflite/
+  tfliteConvOps, tfliteFullyConnectedOps, tflitePoolOps, tfliteElementwiseOps, tfliteReduceOps, tfliteResizeOps,
+  tfliteSoftmaxOps, tfliteQuantizeOps, tfliteLayoutOps,
 ];
 
 /** domain ('' = ai.onnx) → op type → rule; two lookups and no string building, as it runs once per node. */
@@ -47,6 +60,16 @@ for (const rule of FAMILIES) {
   let ops = registry.get(domain);
   if (!ops) registry.set(domain, (ops = new Map()));
   for (const op of rule.ops) ops.set(op, rule);
+}
+
+/**
+ * The default-domain ONNX op a node is: its own op type in ai.onnx, a TFLite builtin's equivalent (LOGISTIC →
+ * Sigmoid, ADD → Add), else null. Pattern finders ask this instead of the op type, so that a .tflite's activations,
+ * gates and residual adds are recognised as an ONNX model's are.
+ */
+export function onnxOpType(node: Node): string | null {
+  if (node.domain === '' || node.domain === 'ai.onnx') return node.opType;
+  return node.domain === TFLITE_DOMAIN ? (ONNX_EQUIVALENTS[node.opType] ?? null) : null;
 }
 
 export function ruleFor(domain: string, opType: string): OpRule | undefined {

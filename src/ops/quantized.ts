@@ -2,6 +2,7 @@ import type { Node } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { type ConvLayout, type RuleContext, ShapeError, broadcast, defineOps, elements } from './define.js';
 import { convOutputShape, convTraits } from './conv.js';
+import { TFLITE_DOMAIN } from './tflite-common.js';
 import { matmulDims } from './gemm.js';
 import { poolSpatial } from './pool.js';
 
@@ -22,6 +23,7 @@ import { poolSpatial } from './pool.js';
  * tensor read there is a parameter (see cost/params.ts).
  */
 export function quantizedWeightInputs(node: Node): readonly number[] {
+  if (node.domain === TFLITE_DOMAIN) return TFLITE_WEIGHT_INPUTS[node.opType] ?? NONE;
   return inputRoles(node)?.weights ?? NONE;
 }
 
@@ -44,6 +46,19 @@ function concatRoles(node: Node): { weights: readonly number[]; settings: readon
 }
 
 const NONE: readonly number[] = [];
+
+/**
+ * TFLite ops whose integer constants are weights (int8 filters, int32 biases of full-integer models); their
+ * scales and zero points are tensor metadata, not inputs.
+ */
+const TFLITE_WEIGHT_INPUTS: Record<string, readonly number[]> = {
+  CONV_2D: [1, 2],
+  DEPTHWISE_CONV_2D: [1, 2],
+  FULLY_CONNECTED: [1, 2],
+  TRANSPOSE_CONV: [1, 3],
+  BATCH_MATMUL: [0, 1],
+  DEQUANTIZE: [0],
+};
 
 const QUANTIZED_INPUTS: Record<string, { weights: readonly number[]; settings: readonly number[] }> = {
   QuantizeLinear: { weights: NONE, settings: [1, 2] },

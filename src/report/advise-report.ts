@@ -6,6 +6,7 @@ import type { Finding, Severity } from '../advise/define.js';
 import type { Gap } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
 import { grouped, human } from './units.js';
+import type { Reporter } from './formats.js';
 
 /**
  * `mbn advise` output. JSON (`"schema": "mbn.advise/1"`) is the contract: `findings` ({rule, severity, layers,
@@ -156,3 +157,10 @@ export function renderAdviseMarkdown(view: AdviseView): string {
   }
   return out.join('\n') + '\n';
 }
+
+/** `mbn advise --format …`. */
+export const ADVISE_REPORTER: Reporter<'advise', AdviseView, { style: ChalkInstance }> = {
+  table: (view, { style }) => renderAdviseTable(view, style),
+  json: (view) => renderAdviseJson(view),
+  md: (view) => renderAdviseMarkdown(view),
+};

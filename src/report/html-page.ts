@@ -20,14 +20,14 @@ export function pageStart(title: string): string {
   ].join('\n');
 }
 
-/** The page from </main>: footer, tooltip, the data block and the script. */
-export function pageEnd(data: unknown, version: string): string {
+/** The page from </main>: footer, tooltip, the data block and the script (then `more`, in the same block). */
+export function pageEnd(data: unknown, version: string, more = ''): string {
   return [
     '</main>',
     `<footer>mbn ${escapeHtml(version)} · MACs count Conv, Gemm, MatMul and friends (the torchvision/fvcore convention); FLOPs = 2·MACs + other FLOPs.</footer>`,
     '<div id="tip" role="tooltip"></div>',
     `<script type="application/json" id="mbn-data">${jsonForScript(data)}</script>`,
-    `<script>${REPORT_SCRIPT}</script>`,
+    `<script>${REPORT_SCRIPT}${more}</script>`,
     '</body></html>',
   ].join('\n');
 }

@@ -1,12 +1,16 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
+import type { Dataflow } from '../cost/dataflow.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
+import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
+import { renderEnergySection } from './energy-report.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
 import { num, pageEnd, pageStart } from './html-page.js';
+import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { moduleLabel } from './modules-report.js';
 import { showsPrecision } from './analyze-report.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
-import { grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 /**
  * `mbn analyze --format html`: one self-contained page (no network, no external reference) with the totals, a
@@ -23,8 +27,10 @@ export interface HtmlOptions {
   modules: { depth: number; rows: ModuleCost[] };
   /** mbn's version, for the footer. */
   version: string;
-  /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
+  /** `--device`: the report has been through addLatency and addEnergy; "Predicted latency" and "Estimated energy" sections follow the totals. */
   latency?: HtmlLatencyOptions | null;
+  /** The dataflow between layers (cost/dataflow.ts): a graph view follows the totals (html-graph.ts); without it, none. */
+  dataflow?: Dataflow | null;
 }
 
 /** The chart colour of a layer: convs, products (matmul, recurrent, attention), the rest. */
@@ -32,7 +38,7 @@ function kindOf(kind: LayerReport['kind'] | undefined): string {
   return kind === 'conv' ? 'k-conv' : kind === 'matmul' || kind === 'recurrent' || kind === 'attention' ? 'k-mm' : 'k-other';
 }
 
-const flopsOf = (l: LayerReport) => 2 * l.macs + l.otherFlops;
+const flopsOf = (l: LayerReport) => totalFlops(l.macs, l.otherFlops);
 
 const METRICS = [
   { key: 'macs', label: 'MACs', value: (l: LayerReport) => l.macs, axis: human },
@@ -47,7 +53,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   const e = escapeHtml;
   const out: string[] = [pageStart(`mbn: ${title}`)];
   const inputs = report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', ');
-  out.push(`<header><h1>${e(title)}</h1><div class="meta">IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${e(report.model.producer || 'unknown producer')} · input ${e(inputs || 'none')}</div></header>`);
+  out.push(`<header><h1>${e(title)}</h1><div class="meta">${e(formatText(report.model, report.model.producer))} · input ${e(inputs || 'none')}</div></header>`);
   out.push('<main>');
 
   // Totals.
@@ -66,7 +72,12 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     );
   }
   out.push('</section>');
-  if (options.latency) out.push(renderLatencySection(report as LatencyReport, options.latency));
+  if (options.latency) {
+    out.push(renderLatencySection(report as LatencyReport, options.latency));
+    out.push(renderEnergySection(report as LatencyReport, options.latency));
+  }
+  const graph = options.dataflow ? analyzeGraph(report, options.dataflow, options.flops) : null;
+  if (graph) out.push(renderGraphSection(graph, false));
 
   // Per-layer chart: one SVG per metric and scale.
   const initial = options.flops ? 'flops' : 'macs';
@@ -78,23 +89,29 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   out.push('<label><input type="checkbox" id="log"> log scale</label>');
   out.push('<span class="legend"><span><i class="k" style="background:var(--conv)"></i>conv</span><span><i style="background:var(--mm)"></i>matmul / gemm / recurrent</span><span><i style="background:var(--other)"></i>other</span></span>');
   out.push('</div><div id="layer-chart">');
+  // Constant layers (a Constant, an Identity of a weight: cost/dataflow.ts) have nothing to show; left out, they no
+  // longer take the first fifth of a torch-exported MobileNetV2's axis.
+  const constant = new Set(options.dataflow?.constant ?? []);
+  const charted = report.layers.flatMap((l, index) => (constant.has(index) ? [] : [{ l, index }]));
   for (const m of METRICS) {
-    const bars: Bar[] = report.layers.map((l, index) => ({ value: m.value(l), cls: kindOf(l.kind), index }));
+    const bars: Bar[] = charted.map(({ l, index }, slot) => ({ value: m.value(l), cls: kindOf(l.kind), index, slot }));
     for (const log of [false, true]) {
       const on = m.key === initial && !log;
       out.push(`<div class="variant${on ? ' on' : ''}" data-metric="${m.key}" data-scale="${log ? 'log' : 'linear'}">`);
-      out.push(layerBarChart(bars, report.layers.length, log, m.axis, `${m.label} per layer${log ? ', log scale' : ''}`));
+      out.push(layerBarChart(bars, charted.length, log, m.axis, `${m.label} per layer${log ? ', log scale' : ''}`));
       out.push('</div>');
     }
   }
-  out.push('</div></section>');
+  out.push('</div>');
+  if (constant.size > 0) out.push(`<p class="note">${constant.size} constant layer${constant.size === 1 ? '' : 's'} (Constant, Identity of a weight, arithmetic on constants) left out of the chart: ${charted.length} of ${report.layers.length} layers shown.</p>`);
+  out.push('</section>');
 
   // Modules.
   out.push(renderModulesSection(report, options));
 
   // By op type.
   out.push('<section id="by-op"><h2>Cost by op type</h2>');
-  const ops = report.byOp.filter((o) => 2 * o.macs + o.otherFlops > 0 || o.params > 0).slice(0, 24);
+  const ops = report.byOp.filter((o) => totalFlops(o.macs, o.otherFlops) > 0 || o.params > 0).slice(0, 24);
   // An op type's kind is its layers' (an Einsum that contracts is a product, one that only transposes is not).
   const kindByOp = new Map<string, LayerReport['kind']>();
   for (const l of report.layers) {
@@ -106,10 +123,10 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
       ops.map((o) => ({
         label: o.op,
         segments: [
-          { value: 2 * o.macs, cls: kindOf(kindByOp.get(o.op)) },
+          { value: totalFlops(o.macs, 0), cls: kindOf(kindByOp.get(o.op)) },
           { value: o.otherFlops, cls: 'k-other2' },
         ],
-        text: `${human(2 * o.macs + o.otherFlops)} FLOPs · ${percent(2 * o.macs + o.otherFlops, t.flops)}`,
+        text: `${human(totalFlops(o.macs, o.otherFlops))} FLOPs · ${percent(totalFlops(o.macs, o.otherFlops), t.flops)}`,
       })),
       'FLOPs by op type',
     ),
@@ -167,7 +184,8 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     for (const n of notes) out.push(`<li>${e(n)}</li>`);
     out.push('</ul></section>');
   }
-  out.push(pageEnd(pageData(report), options.version));
+  const drawn = graph && graphShown(graph);
+  out.push(pageEnd(drawn ? { ...pageData(report), graph: graphData(graph) } : pageData(report), options.version, drawn ? graphScript() : ''));
   return out.join('\n') + '\n';
 }
 

@@ -6,6 +6,8 @@ import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.
 import { boxTable } from './table.js';
 import { human } from './units.js';
 import type { CalibrationSummary } from '../calibrate/run.js';
+import type { FormatOf, Reporter } from './formats.js';
+import type { TorchPlanJson } from '../rewrite/torch-plan.js';
 
 export interface SeparationSummary {
   input: string;
@@ -16,6 +18,8 @@ export interface SeparationSummary {
   after: Report | null;
   /** With --calibrate: the fit and the output check on data. */
   calibration?: CalibrationSummary | null;
+  /** With --torch-plan: the folder written and its plan. */
+  torchPlan?: { dir: string; plan: TorchPlanJson } | null;
 }
 
 export interface SeparatedLayerRow {
@@ -108,6 +112,8 @@ export interface SeparateJson {
   notes: string[];
   /** With calibration data: the fit, the output check and its verdict. */
   calibration?: CalibrationSummary & { verdict: string | null };
+  /** With --torch-plan: the folder written, its convs, and the ONNX nodes whose module path is unknown. */
+  torchPlan?: { dir: string; convs: number; unmapped: string[] };
 }
 
 export function separateJson(s: SeparationSummary): SeparateJson {
@@ -129,14 +135,31 @@ export function separateJson(s: SeparationSummary): SeparateJson {
     skipped: skippedLayers(s),
     notes: s.plan.notes,
     ...(s.calibration ? { calibration: { ...s.calibration, verdict: verdict(s)?.text ?? null } } : {}),
+    ...(s.torchPlan ? { torchPlan: torchPlanRow(s.torchPlan) } : {}),
   };
+}
+
+function torchPlanRow(t: NonNullable<SeparationSummary['torchPlan']>): NonNullable<SeparateJson['torchPlan']> {
+  return { dir: t.dir, convs: t.plan.convs.length, unmapped: t.plan.convs.filter((c) => c.module === null).map((c) => c.onnxNode) };
+}
+
+/** The --torch-plan lines: where the plan is, how to apply it, and which convs it cannot place. */
+function torchPlanLines(s: SeparationSummary): string[] {
+  if (!s.torchPlan) return [];
+  const t = torchPlanRow(s.torchPlan);
+  const out = [`Wrote the PyTorch plan to ${t.dir} (${t.convs} conv${t.convs === 1 ? '' : 's'}): mbn_torch.apply(model, '${t.dir}')`];
+  if (t.unmapped.length) {
+    const n = t.unmapped.length;
+    out.push(`note: ${n} conv${n === 1 ? ' has' : 's have'} no PyTorch module path (node and weight names not from torch.onnx.export; mbn_torch.apply refuses ${n === 1 ? 'it' : 'them'}): ${clipEnd(t.unmapped.join(', '), 160)}`);
+  }
+  return out;
 }
 
 function skippedLayers(s: SeparationSummary): SeparateJson['skipped'] {
   return s.plan.layers.filter((l) => l.skipped).map((l) => ({ name: l.name, op: l.node.opType, reason: l.skipped! }));
 }
 
-export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' | 'md', c: ChalkInstance): string {
+export function renderSeparation(s: SeparationSummary, format: FormatOf<'separate'>, c: ChalkInstance): string {
   const rows = separatedRows(s);
   const skipped = skippedLayers(s);
   const before = s.plan.before.totals;
@@ -175,6 +198,7 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
     for (const n of s.plan.notes) out.push('', `note: ${mdEscape(n)}`);
     if (s.calibration) out.push('', ...calibrationLines(s, null).map((l) => mdEscape(l) + '  '));
     if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${markdownText(clipEnd(k.reason, LINE_WIDTH))}`));
+    for (const l of torchPlanLines(s)) out.push('', mdEscape(l));
     return out.join('\n') + '\n';
   }
   const out: string[] = [];
@@ -199,6 +223,7 @@ export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' 
   if (s.calibration) out.push('', ...calibrationLines(s, c));
   else if (rows.length) out.push(c.yellow(`note: ${uncheckedNote(rows)}`));
   out.push(s.output ? `Wrote ${terminalText(s.output)}` : c.dim('Dry run: nothing written.'));
+  for (const l of torchPlanLines(s)) out.push(l.startsWith('note: ') ? c.yellow(terminalText(l)) : terminalText(l));
   return out.join('\n') + '\n';
 }
 
@@ -222,17 +247,24 @@ function fixed(x: number | null): string {
 export function verdict(s: SeparationSummary): { text: string; error: number } | null {
   const k = s.calibration;
   if (!k?.outputs?.length) return null;
-  const worst = k.outputs.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
+  return outputVerdict(k.outputs, k, k.kind === 'random' ? 'give --calibrate DIR with real data / --max-error' : 'raise the ranks (--max-error / --multiplier)', 'fine-tune before use, or ');
+}
+
+/**
+ * The verdict line of a check on held-back batches (separate and quantize): the worst output's relative error, where
+ * it was measured, and what it means; `remedy` is what to try when it is large.
+ */
+export function outputVerdict(
+  outputs: readonly { relativeError: number }[],
+  k: { verifyBatches: number; heldBack: boolean; kind: 'folder' | 'random' },
+  remedy: string,
+  prefix = '',
+  subject = 'the rewrite',
+): { text: string; error: number } {
+  const worst = outputs.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
   const where = `on ${k.verifyBatches} ${k.heldBack ? 'held-back ' : ''}calibration batch${k.verifyBatches === 1 ? '' : 'es'}${k.kind === 'random' ? ' (random data)' : ''}`;
   const e = worst.relativeError;
-  const what =
-    e <= 0.01
-      ? 'the rewrite keeps the model\'s outputs'
-      : e <= 0.1
-        ? 'small; check the task metric before use'
-        : k.kind === 'random'
-          ? 'fine-tune before use, or give --calibrate DIR with real data / --max-error'
-          : 'fine-tune before use, or raise the ranks (--max-error / --multiplier)';
+  const what = e <= 0.01 ? `${subject} keeps the model's outputs` : e <= 0.1 ? 'small; check the task metric before use' : `${prefix}${remedy}`;
   return { text: `output error ${fixed(e)} ${where}: ${what}`, error: e };
 }
 
@@ -261,3 +293,10 @@ function uncheckedNote(rows: SeparatedLayerRow[]): string {
   if (!errors.length) return '--init he: the new weights are random (for training from scratch); the model must be trained before use';
   return `weight error up to ${Math.max(...errors).toFixed(2)}; the outputs were not checked: --calibrate DIR (real inputs as .npy) or random:N measures them and fits the pointwise weights to the data`;
 }
+
+/** `mbn separate --format …`. */
+export const SEPARATE_REPORTER: Reporter<'separate', SeparationSummary, { style: ChalkInstance }> = {
+  table: (summary, { style }) => renderSeparation(summary, 'table', style),
+  json: (summary, { style }) => renderSeparation(summary, 'json', style),
+  md: (summary, { style }) => renderSeparation(summary, 'md', style),
+};

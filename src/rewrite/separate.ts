@@ -93,14 +93,14 @@ export interface SeparatePlan {
   index: GraphIndex;
 }
 
-const FLOAT_DTYPES: Record<number, FloatDType> = {
+export const FLOAT_DTYPES: Record<number, FloatDType> = {
   [DataType.FLOAT]: 'float32',
   [DataType.FLOAT16]: 'float16',
   [DataType.BFLOAT16]: 'bfloat16',
   [DataType.DOUBLE]: 'float64',
 };
 
-interface GraphIndex {
+export interface GraphIndex {
   /** Graph holding each conv node (function bodies are not indexed: their convs are not rewritten). */
   graphOf: Map<Node, Graph>;
   parent: Map<Graph, { graph: Graph; node: Node; attribute: Attribute }>;
@@ -172,7 +172,7 @@ function indexNames(model: Model, index: GraphIndex): void {
 }
 
 /** The constant tensor behind a conv's weight input: an initializer or a Constant node, in scope. */
-function findWeight(index: GraphIndex, graph: Graph, name: string): CandidateLayer['weight'] {
+export function findWeight(index: GraphIndex, graph: Graph, name: string): CandidateLayer['weight'] {
   for (let g: Graph | undefined = graph; g; g = index.parent.get(g)?.graph) {
     const t = index.initializers.get(g)!.get(name);
     if (t) return { tensor: t, viaConstant: null };

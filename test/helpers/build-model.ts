@@ -1,5 +1,6 @@
 import onnx from 'onnx-proto';
 import { readModelBytes } from '../../src/onnx/read.js';
+import { numberToFloat16 } from '../../src/tensor/float.js';
 import type { Model } from '../../src/ir/types.js';
 import type { TensorState } from '../../src/ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../../src/shape/infer.js';
@@ -84,8 +85,9 @@ export function rawBytes(dtype: number, values: number[]): Uint8Array {
       case 11: view.setFloat64(at, v, true); break;
       case 2: case 9: view.setUint8(at, v); break;
       case 3: view.setInt8(at, v); break;
-      // FLOAT16 values are given as their bit patterns (1.0 is 0x3c00).
-      case 4: case 10: view.setUint16(at, v, true); break;
+      // FLOAT16 values are given as numbers and rounded to half precision (bit patterns: use UINT16).
+      case 4: view.setUint16(at, v, true); break;
+      case 10: view.setUint16(at, numberToFloat16(v), true); break;
       case 5: view.setInt16(at, v, true); break;
       case 6: view.setInt32(at, v, true); break;
       case 12: view.setUint32(at, v, true); break;

@@ -25,3 +25,19 @@ export function checkModel(path: string): string | null {
   );
   return r.status === 0 ? null : (r.stderr.trim().split('\n').pop() ?? 'failed');
 }
+
+const imports = new Map<string, boolean>();
+
+/** Whether Debian's python3 can import every module named (e.g. 'torch', 'torchvision'); warns once when not. */
+export function debianPythonHas(...modules: string[]): boolean {
+  const key = modules.join(',');
+  let ok = imports.get(key);
+  if (ok === undefined) {
+    ok = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', modules.map((m) => `import ${m}`).join('\n')], { encoding: 'utf8' }).status === 0;
+    if (!ok) console.warn(`skipping: ${PYTHON} cannot import ${modules.join(', ')} (apt-get install python3-torch python3-torchvision)`);
+    imports.set(key, ok);
+  }
+  return ok;
+}
+
+export const DEBIAN_PYTHON = PYTHON;
