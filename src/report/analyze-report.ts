@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
+import { showsPrecision } from '../cost/precision.js';
 import { gapSummary } from '../budget/completeness.js';
 import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
@@ -165,7 +166,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   out.push(renderTotals(report, c));
   out.push('');
   out.push(renderByOp(report, c, options.flops));
-  if (showsPrecision(report)) {
+  if (showsPrecision(report.byPrecision)) {
     out.push('');
     out.push(renderByPrecision(report, c));
   }
@@ -221,11 +222,6 @@ function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
     aligns: ['left', 'right', 'right', 'right', 'right'],
     compact: true,
   });
-}
-
-/** The per-precision breakdown is shown (table, md, html) when any layer is not float32. */
-export function showsPrecision(report: Report): boolean {
-  return report.byPrecision.some((p) => p.precision !== 'float32');
 }
 
 function renderByPrecision(report: Report, c: ChalkInstance): string {
@@ -326,7 +322,7 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
     out.push('');
     out.push(renderModuleMarkdown(options.modules.rows, options.modules.depth, total, options.flops));
   }
-  if (showsPrecision(report)) {
+  if (showsPrecision(report.byPrecision)) {
     out.push('');
     out.push('| Precision | Layers | MACs | Params | Weight bytes |');
     out.push('|---|---:|---:|---:|---:|');
