@@ -290,6 +290,10 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const float = profile.nchwcBlock! > 1 ? [...names, 'nchw-input'] : names;
     expect(profile.measurements!.map((m) => m.name).slice(0, float.length)).toEqual(float);
     expect(profile.measurements!.map((m) => m.name).slice(float.length).filter((n) => int8.includes(n))).toEqual(int8);
+    expect(profile.measurements!.find((m) => m.name === 'int8-conv')!.flops).toBe(2 * 64 * 64 * 9 * 784);
+    expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise')!.flops).toBe(2 * 64 * 9 * 3136);
+    expect(profile.int8!.gops.conv).toBeGreaterThan(0);
+    expect(profile.int8!.uint8WeightsSlowdown).toBeGreaterThan(0);
     expect(Number.isInteger(profile.nchwcBlock)).toBe(true);
     expect(profile.weightGBps).toBeGreaterThan(0);
     expect(profile.im2colGBps).toBeGreaterThan(0);

@@ -129,3 +129,8 @@ export function precisionBreakdown(rows: readonly { precision: Precision; macs: 
   }
   return [...by.values()].sort((a, b) => b.macs - a.macs || b.params - a.params || a.precision.localeCompare(b.precision));
 }
+
+/** Whether a report's breakdown is worth showing (table, md, html): some layer is not float32. */
+export function showsPrecision(breakdown: readonly PrecisionBreakdown[]): boolean {
+  return breakdown.some((p) => p.precision !== 'float32');
+}

@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
+import { showsPrecision } from '../cost/precision.js';
 import { gapSummary } from '../budget/completeness.js';
 import { type ModuleCost, rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
@@ -10,7 +11,6 @@ import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
 import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
 import { renderModelExplorer } from './model-explorer.js';
-import { showsPrecision } from './precision-view.js';
 import { renderHtml } from './html-report.js';
 import { renderLatency } from './latency-report.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
@@ -166,7 +166,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   out.push(renderTotals(report, c));
   out.push('');
   out.push(renderByOp(report, c, options.flops));
-  if (showsPrecision(report)) {
+  if (showsPrecision(report.byPrecision)) {
     out.push('');
     out.push(renderByPrecision(report, c));
   }
@@ -322,7 +322,7 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
     out.push('');
     out.push(renderModuleMarkdown(options.modules.rows, options.modules.depth, total, options.flops));
   }
-  if (showsPrecision(report)) {
+  if (showsPrecision(report.byPrecision)) {
     out.push('');
     out.push('| Precision | Layers | MACs | Params | Weight bytes |');
     out.push('|---|---:|---:|---:|---:|');

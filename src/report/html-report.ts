@@ -8,7 +8,7 @@ import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js
 import { num, pageEnd, pageStart } from './html-page.js';
 import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { moduleLabel } from './modules-report.js';
-import { showsPrecision } from './precision-view.js';
+import { showsPrecision } from '../cost/precision.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
 import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
@@ -138,7 +138,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   out.push('</tbody></table></div></section>');
 
   // By precision (a quantized or half-precision model).
-  if (showsPrecision(report)) {
+  if (showsPrecision(report.byPrecision)) {
     out.push('<section id="by-precision"><h2>Cost by precision</h2>');
     out.push('<div class="scroll"><table id="precisions"><thead><tr><th data-sort="text">Precision</th><th class="n" data-sort="num">Layers</th><th class="n" data-sort="num">MACs</th><th class="n" data-sort="num">Params</th><th class="n" data-sort="num">Weight bytes</th></tr></thead><tbody>');
     for (const p of report.byPrecision) {
