@@ -1,7 +1,7 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { LayerLink } from './graph.js';
 import { planLayout } from './layout.js';
-import { foldedLayers, memoryLevelOf, weightsCold, ZERO_COPY } from './model.js';
+import { foldedLayers, memoryLevelOf, separatedPair, weightsCold, ZERO_COPY } from './model.js';
 import type { EnergyConstants, EnergyTotals, LayerEnergy, Precision } from './energy-constants.js';
 import type { DeviceProfile } from './profile.js';
 
@@ -69,19 +69,13 @@ function movementPj(e: EnergyConstants, m: Moved): number {
  */
 function separatedPj(profile: DeviceProfile, e: EnergyConstants, l: LayerReport, link: LayerLink, precision: Precision, cold: ReturnType<typeof weightsCold>): number | null {
   const s = l.separable;
-  if (!s || s.macs === null || link.inputBytes === null || link.outputBytes === null) return null;
-  const K = s.kernel.reduce((a, b) => a * b, 1);
-  const pixels = s.macs / (s.N * (s.M / s.group) * K);
-  const elementBytes = link.outputBytes / (pixels * s.N);
-  const inBytes = link.inputBytes - l.weightBytes;
-  const mid = s.M * s.multiplier;
-  const midBytes = pixels * mid * elementBytes;
-  const dwMacs = pixels * mid * K;
-  const pwMacs = pixels * s.N * (mid / s.group);
+  const pair = separatedPair(l, link, s);
+  if (!s || !pair) return null;
+  const { K, elementBytes, inBytes, outBytes, mid, midBytes, dwMacs, pwMacs } = pair;
   const dwWeights = mid * K * elementBytes;
   const pwWeights = s.N * (mid / s.group) * elementBytes;
   const dw = bytesByLevel(profile, inBytes + midBytes, dwWeights, cold);
-  const pw = bytesByLevel(profile, midBytes + link.outputBytes, pwWeights, cold);
+  const pw = bytesByLevel(profile, midBytes + outBytes, pwWeights, cold);
   return (dwMacs + pwMacs) * e.pjPerMac[precision] + movementPj(e, dw) + movementPj(e, pw);
 }
 

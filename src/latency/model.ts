@@ -236,6 +236,33 @@ function flopsOf(l: LayerReport): number {
   return totalFlops(l.macs, l.otherFlops);
 }
 
+/** The geometry a separation gives a conv, in the MobileNet terms `SeparableInfo` uses, with its multiplier. */
+export type SeparationShape = Pick<SeparableInfo, 'M' | 'N' | 'group' | 'kernel' | 'multiplier'> & { macs: number | null };
+
+/**
+ * What the depthwise + pointwise pair of a separated conv computes and moves per execution (the latency and the
+ * energy models both time it): output pixels, element size, the intermediate tensor (written by one, read by the
+ * other), each conv's MACs. Null when the conv's MACs or bytes are unknown.
+ */
+export function separatedPair(l: LayerReport, link: LayerLink, s: SeparationShape | null) {
+  if (!s || s.macs === null || link.inputBytes === null || link.outputBytes === null) return null;
+  const K = s.kernel.reduce((a, b) => a * b, 1);
+  const pixels = s.macs / (s.N * (s.M / s.group) * K);
+  const elementBytes = link.outputBytes / (pixels * s.N);
+  const mid = s.M * s.multiplier;
+  return {
+    K,
+    pixels,
+    elementBytes,
+    inBytes: link.inputBytes - l.weightBytes,
+    outBytes: link.outputBytes,
+    mid,
+    midBytes: pixels * mid * elementBytes,
+    dwMacs: pixels * mid * K,
+    pwMacs: pixels * s.N * (mid / s.group),
+  };
+}
+
 /**
  * Predicted time of one execution of a standard conv once separated (depthwise then pointwise), ms; `s` is the
  * separation's geometry (the layer's own at multiplier 1 unless given).
@@ -245,17 +272,11 @@ export function separatedTime(
   l: LayerReport,
   link: LayerLink,
   weightsCold: WeightSource,
-  s: (Pick<SeparableInfo, 'M' | 'N' | 'group' | 'kernel' | 'multiplier'> & { macs: number | null }) | null = l.separable,
+  s: SeparationShape | null = l.separable,
 ): number | null {
-  if (!s || s.macs === null || link.inputBytes === null || link.outputBytes === null) return null;
-  const K = s.kernel.reduce((a, b) => a * b, 1);
-  const pixels = s.macs / (s.N * (s.M / s.group) * K);
-  const elementBytes = link.outputBytes / (pixels * s.N);
-  const inBytes = link.inputBytes - l.weightBytes;
-  const mid = s.M * s.multiplier;
-  const midBytes = pixels * mid * elementBytes;
-  const dwMacs = pixels * mid * K;
-  const pwMacs = pixels * s.N * (mid / s.group);
+  const pair = separatedPair(l, link, s);
+  if (!s || !pair) return null;
+  const { K, pixels, inBytes, mid, midBytes, dwMacs, pwMacs, outBytes } = pair;
   // The pair as `mbn separate` writes it: the depthwise conv keeps the kernel (its strides and pads do not change
   // its time here: the output size is the conv's), the pointwise conv is 1×1, stride 1, unpadded.
   const ones = s.kernel.map(() => 1);
@@ -263,7 +284,7 @@ export function separatedTime(
   const dwConv: TimedConv = { geometry: { inChannels: s.M, outChannels: mid, group: s.M, kernel: s.kernel, strides: ones, pads: zeros }, pixels };
   const pwConv: TimedConv = { geometry: { inChannels: mid, outChannels: s.N, group: s.group, kernel: ones, strides: ones, pads: zeros }, pixels };
   const dw = convTime(profile, 'depthwise', dwConv, totalFlops(dwMacs, 0), inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
-  const pw = convTime(profile, 'pointwise', pwConv, totalFlops(pwMacs, 0), midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
+  const pw = convTime(profile, 'pointwise', pwConv, totalFlops(pwMacs, 0), midBytes + outBytes, s.N * (mid / s.group) * 4, weightsCold);
   // The pair's own layout: the depthwise conv's output reaches a pointwise conv that takes it in NCHW.
   const block = profile.nchwcBlock ?? 1;
   const dwBlocked = convPathOf(1, mid, s.M, block) === 'nchwc';
