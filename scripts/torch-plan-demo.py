@@ -5,7 +5,8 @@ Task: digits 0-9 rendered with the DejaVu fonts (fonts-dejavu-core: six faces, r
 stroke colour, background noise), 32x32 grey. The model (four 3x3 conv + BatchNorm + ReLU layers, two max pools,
 global average pool, a linear classifier) is trained from scratch, exported with torch.onnx.export, separated by mbn
 at rank 1 (SVD weights; then calibrated on unlabeled rendered digits), patched in PyTorch with mbn_torch.apply, and
-distilled against the original (KL divergence on logits, unlabeled images, train mode). Accuracy is measured on
+distilled against the original (KL divergence on logits, unlabeled images; BatchNorm statistics frozen as in the
+README's recipe, then in train mode for comparison). Accuracy is measured on
 held-out rendered digits; the patched model in eval mode computes what the separated ONNX model computes (see
 test/torch-plan.test.ts), so its accuracy is the ONNX model's.
 
