@@ -1,32 +1,48 @@
 #!/usr/bin/env node
-// Thin entry into the compiled CLI (npm install builds dist/ through the prepare script): the one-file bundle
-// dist/mbn.cjs (scripts/bundle.mjs: one file to read instead of ~40 modules), compiled with the V8 code cache that
-// the bundle step writes beside it, else dist/cli/main.js. A bundle older than dist/cli/main.js (tsc ran, the bundle
-// step did not) is stale and is not used; so is a code cache older than its bundle.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
+'use strict';
+// Thin entry into the compiled CLI (npm install builds dist/ through the prepare script). A CommonJS script
+// (bin/package.json), so that Node starts it without setting up its ES module loader.
+//
+// It runs the smallest bundle that serves the command (scripts/bundle.mjs): dist/mbn-<command>.cjs holds the CLI
+// with only that command's code, dist/mbn.cjs holds every command (help, version, anything else). Each is compiled
+// with the V8 code cache the bundle step writes beside it. Without a bundle, or with one older than dist/cli/main.js
+// (tsc ran, the bundle step did not), it loads the ES modules of dist/cli/. A code cache older than its bundle is not
+// used.
+const { readFileSync, statSync, writeFileSync } = require('node:fs');
+const Module = require('node:module');
+const { dirname, join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+const vm = require('node:vm');
 
-const bundle = fileURLToPath(new URL('../dist/mbn.cjs', import.meta.url));
-const cacheFile = `${bundle}.cache`;
-const modules = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const dist = join(__dirname, '../dist');
+const modules = join(dist, 'cli/main.js');
 const mtime = (path) => statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? -1;
 
-function loadBundle() {
+function loadBundle(bundle) {
+  const cacheFile = `${bundle}.cache`;
   const source = readFileSync(bundle, 'utf8');
   const cachedData = mtime(cacheFile) >= mtime(bundle) ? readFileSync(cacheFile) : undefined;
   const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
-  // The bundle step runs one analysis with this set, so the cache holds the functions a run compiles.
+  script.runInThisContext()(module.exports, Module.createRequire(bundle), module, bundle, dirname(bundle));
+  // The bundle step runs each command once with this set, so the cache holds the functions a run compiles.
   if (process.env.MBN_WRITE_CODE_CACHE === '1') process.once('beforeExit', () => writeFileSync(cacheFile, script.createCachedData()));
   return module.exports;
 }
 
-const useBundle = mtime(bundle) >= 0 && mtime(bundle) >= mtime(modules);
-const cli = useBundle ? new Promise((resolve) => resolve(loadBundle())) : import('../dist/cli/main.js');
+/** The bundle for this command line, or null when there is none that is current. */
+function bundleFor(command) {
+  const built = mtime(modules);
+  const own = /^[a-z]+$/.test(command ?? '') ? join(dist, `mbn-${command}.cjs`) : null;
+  for (const bundle of own ? [own, join(dist, 'mbn.cjs')] : [join(dist, 'mbn.cjs')]) {
+    const time = mtime(bundle);
+    if (time >= 0 && time >= built) return bundle;
+  }
+  return null;
+}
+
+const bundle = bundleFor(process.argv[2]);
+const cli = bundle ? new Promise((resolve) => resolve(loadBundle(bundle))) : import(pathToFileURL(modules).href);
 cli.then(
   (cli) => cli.main(process.argv),
   (error) => {

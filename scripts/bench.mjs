@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --runs N] [-- --fresh]
+// npm run bench [-- --runs N] [-- --fresh] [-- --only tflite]
 //
 // Builds mbn (tsc + bundle), generates the benchmark models in bench-out/ (kept between runs; --fresh regenerates
 // them), then measures whole processes, each the median of N ≥ 5 runs, beside references measured in the same run:
@@ -17,6 +17,10 @@ const args = process.argv.slice(2);
 const fresh = args.includes('--fresh');
 const runsAt = args.indexOf('--runs');
 const RUNS = Math.max(5, runsAt >= 0 ? Number(args[runsAt + 1]) || 5 : 5);
+// `--only tflite`: the start-up reference and the TFLite analysis alone (the rest takes many minutes).
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? args[onlyAt + 1] : null;
+const VENV_PY = process.env.MBN_VENV_PYTHON ?? '/opt/mbn-venv/bin/python';
 const PY = '/usr/bin/python3';
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 const node = process.execPath;
@@ -36,55 +40,6 @@ mkdirSync(out, { recursive: true });
 
 const python = (code) => spawnSync(PY, ['-c', code], { encoding: 'utf8' });
 const hasPy = (mods) => existsSync(PY) && python(`import ${mods}`).status === 0;
-
-// ---------------------------------------------------------------- models
-const vgg = join(out, 'vgg16.onnx');
-const vggSourceFile = join(out, 'vgg16.source.txt');
-if (fresh || !existsSync(vgg) || !existsSync(vggSourceFile)) {
-  rmSync(vgg, { force: true });
-  if (hasPy('torch, torchvision')) {
-    log('exporting torchvision vgg16 (weights=None) with torch.onnx.export…');
-    const code = [
-      'import sys, torch, torchvision',
-      'torch.manual_seed(0)',
-      'm = torchvision.models.vgg16(weights=None).eval()',
-      'x = torch.randn(1, 3, 224, 224)',
-      'torch.onnx.export(m, x, sys.argv[1], opset_version=13, do_constant_folding=True, input_names=["input"], output_names=["output"])',
-    ].join('\n');
-    const r = spawnSync(PY, ['-c', code, vgg], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`torch export failed:\n${r.stderr}`);
-    writeFileSync(vggSourceFile, `torch.onnx.export(torchvision.models.vgg16(weights=None)), opset 13 (${python('import torch, torchvision; print(torch.__version__, torchvision.__version__)').stdout.trim()})\n`);
-  } else {
-    log('no torch in /usr/bin/python3: writing VGG-16 with mbn encoders and random weights…');
-    models.writeVgg16Model(vgg);
-    writeFileSync(vggSourceFile, 'generated in JS (src/bench/models.ts writeVgg16Model), random weights, opset 13\n');
-  }
-}
-const chainSizes = [25_000, 50_000, 100_000];
-const chains = chainSizes.map((n) => {
-  const path = join(out, `chain_${n}.onnx`);
-  if (fresh || !existsSync(path)) models.writeChainModel(path, n);
-  return { n, path };
-});
-// A million nodes (39 MB): memory per node of analyze, its JSON report, separate --dry-run and diff.
-const MILLION = 1_000_000;
-const million = join(out, `chain_${MILLION}.onnx`);
-if (fresh || !existsSync(million)) models.writeChainModel(million, MILLION);
-const cmbDir = join(out, 'conv_mobilenet_v1');
-const cmb = join(cmbDir, 'conv_mobilenet_v1.onnx');
-const cmbSep = join(cmbDir, 'conv_mobilenet_v1.separated.onnx');
-if (fresh || !existsSync(cmb) || !existsSync(cmbSep)) {
-  log('synthesizing weights for fixtures/graph-only/conv_mobilenet_v1.onnx and separating it…');
-  rmSync(cmbDir, { recursive: true, force: true });
-  mkdirSync(cmbDir);
-  models.withSyntheticWeights(join(root, 'fixtures/graph-only/conv_mobilenet_v1.onnx'), cmbDir);
-  execFileSync(node, [mbnBin, 'separate', cmb, '-o', cmbSep, '--format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-// The same CLI without the bundle: the ES modules under dist/cli/.
-const esmEntry = join(out, 'esm-entry.mjs');
-writeFileSync(esmEntry, `import(${JSON.stringify(pathToFileURL(join(root, 'dist/cli/main.js')).href)}).then((cli) => cli.main(process.argv));\n`);
-const tiny = join(root, 'fixtures/models/tiny_cnn.onnx');
-const vggSize = statSync(vgg).size;
 
 // ---------------------------------------------------------------- measuring
 const median = (xs) => {
@@ -150,14 +105,123 @@ async function measureGroup(specs, runs = RUNS) {
   return specs.map((sp, k) => ({ label: sp.label, wall: median(acc[k].walls), rss: median(acc[k].rsss), walls: acc[k].walls }));
 }
 
+// ---------------------------------------------------------------- report helpers
+const s = (x) => `${x.toFixed(x < 1 ? 3 : 2)} s`;
+const mb = (b) => `${(b / 1e6).toFixed(b < 1e7 ? 1 : 0)} MB`;
+const x = (r) => `${r.toFixed(2)}×`;
+const ok = (pass) => (pass ? '✅' : '❌');
+const rows = [];
+const row = (what, value, reference, ratio, target, pass) => rows.push(`| ${what} | ${value} | ${reference} | ${ratio} | ${target} | ${pass === undefined ? '' : ok(pass)} |`);
+const tableOf = (lines) => ['| measure | value | reference | ratio | target | ok |', '|---|---|---|---|---|---|', ...lines];
+
+// ---------------------------------------------------------------- TFLite
+// Keras ResNet-50 (weights=None) through TensorFlow's converter: a 102 MB float .tflite, made once by
+// fixtures/make_tflite.py with the reference venv's TensorFlow (skipped without it). Its analysis must stay within
+// 2× node's start-up and under 100 MB of memory: the reader locates the weights and never reads them.
+const tfliteDir = join(out, 'tflite');
+const resnetTflite = join(tfliteDir, 'resnet50_float.tflite');
+const hasTf = existsSync(VENV_PY) && spawnSync(VENV_PY, ['-c', 'import tensorflow'], { encoding: 'utf8' }).status === 0;
+if (hasTf && (fresh || !existsSync(resnetTflite))) {
+  log('converting Keras ResNet-50 (weights=None) to TFLite with TensorFlow…');
+  const r = spawnSync(VENV_PY, [join(root, 'fixtures/make_tflite.py'), '--full', tfliteDir, 'resnet50'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`TFLite conversion failed:\n${r.stderr.slice(-2000)}`);
+}
+
+/** Rows of the TFLite measurement (start-up measured in the same group), or a note when there is no model. */
+async function tfliteRows(row) {
+  if (!existsSync(resnetTflite)) {
+    row('TFLite', `skipped: ${VENV_PY} cannot import tensorflow (scripts/setup-venv.sh)`, '', '', '', undefined);
+    return;
+  }
+  const size = statSync(resnetTflite).size;
+  const [start, analysis] = await measureGroup(
+    [
+      { label: 'node -e ""', cmd: node, argv: ['-e', ''] },
+      { label: 'mbn analyze resnet50_float.tflite', cmd: node, argv: [mbnBin, 'analyze', resnetTflite, '--format', 'json'] },
+    ],
+    Math.max(RUNS, 15),
+  );
+  const macs = JSON.parse(execFileSync(node, [mbnBin, 'analyze', resnetTflite, '--format', 'json'], { encoding: 'utf8', maxBuffer: 1 << 26 })).totals.macs;
+  row(`\`mbn analyze resnet50_float.tflite --format json\` (${mb(size)}, ${macs.toLocaleString('en-US')} MACs): time`, s(analysis.wall), `node start ${s(start.wall)}`, x(analysis.wall / start.wall), '≤ 2× node start', analysis.wall <= 2 * start.wall);
+  row('`mbn analyze resnet50_float.tflite`: peak RSS', mb(analysis.rss), `file ${mb(size)}`, x(analysis.rss / size), '< 100 MB', analysis.rss < 100e6);
+}
+
+if (only === 'tflite') {
+  await tfliteRows(row);
+  const md = [`# mbn benchmarks, TFLite only (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`, '', ...tableOf(rows), ''].join('\n');
+  writeFileSync(join(out, 'results-tflite.md'), md);
+  process.stdout.write(`${md}\nwritten to ${rel(join(out, 'results-tflite.md'))}\n`);
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------- models
+const vgg = join(out, 'vgg16.onnx');
+const vggSourceFile = join(out, 'vgg16.source.txt');
+if (fresh || !existsSync(vgg) || !existsSync(vggSourceFile)) {
+  rmSync(vgg, { force: true });
+  if (hasPy('torch, torchvision')) {
+    log('exporting torchvision vgg16 (weights=None) with torch.onnx.export…');
+    const code = [
+      'import sys, torch, torchvision',
+      'torch.manual_seed(0)',
+      'm = torchvision.models.vgg16(weights=None).eval()',
+      'x = torch.randn(1, 3, 224, 224)',
+      'torch.onnx.export(m, x, sys.argv[1], opset_version=13, do_constant_folding=True, input_names=["input"], output_names=["output"])',
+    ].join('\n');
+    const r = spawnSync(PY, ['-c', code, vgg], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`torch export failed:\n${r.stderr}`);
+    writeFileSync(vggSourceFile, `torch.onnx.export(torchvision.models.vgg16(weights=None)), opset 13 (${python('import torch, torchvision; print(torch.__version__, torchvision.__version__)').stdout.trim()})\n`);
+  } else {
+    log('no torch in /usr/bin/python3: writing VGG-16 with mbn encoders and random weights…');
+    models.writeVgg16Model(vgg);
+    writeFileSync(vggSourceFile, 'generated in JS (src/bench/models.ts writeVgg16Model), random weights, opset 13\n');
+  }
+}
+// ViT-B/16 for the HTML report's graph view (issue: opens in headless Chromium within 60 s, aim 5 s, under 15 MB).
+const vit = join(out, 'vit_b_16.onnx');
+const CHROMIUM = '/usr/bin/chromium';
+const haveVit = existsSync(CHROMIUM) && ((existsSync(vit) && !fresh) || hasPy('torch, torchvision'));
+if (haveVit && (fresh || !existsSync(vit))) {
+  log('exporting torchvision vit_b_16 (weights=None) with torch.onnx.export…');
+  const code = 'import sys, torch, torchvision\nm = torchvision.models.vit_b_16(weights=None).eval()\ntorch.onnx.export(m, torch.randn(1, 3, 224, 224), sys.argv[1], opset_version=14)';
+  const r = spawnSync(PY, ['-c', code, vit], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`torch export failed:\n${r.stderr}`);
+}
+const chainSizes = [25_000, 50_000, 100_000];
+const chains = chainSizes.map((n) => {
+  const path = join(out, `chain_${n}.onnx`);
+  if (fresh || !existsSync(path)) models.writeChainModel(path, n);
+  return { n, path };
+});
+// A million nodes (39 MB): memory per node of analyze, its JSON report, separate --dry-run and diff.
+const MILLION = 1_000_000;
+const million = join(out, `chain_${MILLION}.onnx`);
+if (fresh || !existsSync(million)) models.writeChainModel(million, MILLION);
+const cmbDir = join(out, 'conv_mobilenet_v1');
+const cmb = join(cmbDir, 'conv_mobilenet_v1.onnx');
+const cmbSep = join(cmbDir, 'conv_mobilenet_v1.separated.onnx');
+if (fresh || !existsSync(cmb) || !existsSync(cmbSep)) {
+  log('synthesizing weights for fixtures/graph-only/conv_mobilenet_v1.onnx and separating it…');
+  rmSync(cmbDir, { recursive: true, force: true });
+  mkdirSync(cmbDir);
+  models.withSyntheticWeights(join(root, 'fixtures/graph-only/conv_mobilenet_v1.onnx'), cmbDir);
+  execFileSync(node, [mbnBin, 'separate', cmb, '-o', cmbSep, '--format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+// The same CLI without the bundle: the ES modules under dist/cli/.
+const esmEntry = join(out, 'esm-entry.mjs');
+writeFileSync(esmEntry, `import(${JSON.stringify(pathToFileURL(join(root, 'dist/cli/main.js')).href)}).then((cli) => cli.main(process.argv));\n`);
+const tiny = join(root, 'fixtures/models/tiny_cnn.onnx');
+const vggSize = statSync(vgg).size;
+
 const loadStart = loadavg();
 const results = {};
-[results.nodeStart, results.smallBundle, results.smallEsm, results.analyze] = await measureGroup(
+[results.nodeStart, results.smallBundle, results.smallEsm, results.analyze, results.analyzeTable] = await measureGroup(
   [
     { label: 'node -e ""', cmd: node, argv: ['-e', ''] },
     { label: 'mbn analyze tiny_cnn (bundle)', cmd: node, argv: [mbnBin, 'analyze', tiny, '--format', 'json'] },
     { label: 'mbn analyze tiny_cnn (ES modules)', cmd: node, argv: [esmEntry, 'analyze', tiny, '--format', 'json'] },
     { label: 'mbn analyze vgg16', cmd: node, argv: [mbnBin, 'analyze', vgg, '--format', 'json'] },
+    { label: 'mbn analyze vgg16 (table)', cmd: node, argv: [mbnBin, 'analyze', vgg] },
   ],
   Math.max(RUNS, 15),
 );
@@ -196,6 +260,33 @@ const clean = (p) => () => rmSync(p, { force: true });
   { label: 'cp + sync (fsync the copy)', cmd: 'sh', argv: ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', vgg, copyOut], before: clean(copyOut) },
 ]);
 const sepSize = statSync(sepOut).size;
+
+// The SVD part of `mbn separate vgg16` (every conv, rank 1): src/rewrite/decompose.ts's separateConvWeight and the
+// composition separate.ts measures the error with, over VGG-16's own weights, timed inside a fresh process (cold, as
+// in a run) around those calls only; the median over RUNS processes.
+const svdScript = join(out, 'svd-part.mjs');
+writeFileSync(
+  svdScript,
+  `const dist = ${JSON.stringify(pathToFileURL(join(root, 'dist')).href)};
+const { readModel } = await import(dist + '/onnx/read.js');
+const { readTensorBytes } = await import(dist + '/onnx/tensor-data.js');
+const { decodeFloats } = await import(dist + '/tensor/float.js');
+const { separateConvWeight, composeSeparated } = await import(dist + '/rewrite/decompose.js');
+const model = readModel(process.argv[2]);
+const byName = new Map(model.graph.initializers.map((t) => [t.name, t]));
+const convs = model.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => {
+  const t = byName.get(n.inputs[1]);
+  const group = n.attributes.find((a) => a.name === 'group');
+  return { dims: t.dims, data: decodeFloats(readTensorBytes(model, t), 'float32'), group: group ? group.data.value : 1 };
+});
+const t0 = performance.now();
+for (const c of convs) composeSeparated(separateConvWeight({ dims: c.dims, data: c.data }, c.group, 1), c.group, c.dims[1] * c.group);
+process.stdout.write(JSON.stringify({ convs: convs.length, ms: performance.now() - t0 }));
+`,
+);
+const svdRuns = [];
+for (let i = 0; i < RUNS; i++) svdRuns.push(JSON.parse(execFileSync(node, [svdScript, vgg], { cwd: root, encoding: 'utf8' })));
+results.svd = { convs: svdRuns[0].convs, wall: median(svdRuns.map((r) => r.ms)) / 1000, walls: svdRuns.map((r) => r.ms / 1000) };
 rmSync(copyOut, { force: true });
 log('measuring mbn bench Conv MobileNet vs separated…');
 const benchRuns = 10;
@@ -242,24 +333,49 @@ const CAL_RUNS = 3;
   ],
   CAL_RUNS,
 );
+// The graph view: the page of ViT-B/16, written by mbn, then loaded by headless Chromium until its script has laid
+// the graph out (--dump-dom returns after the load event, and the layout runs before it).
+const vitPage = join(out, 'vit_b_16.html');
+if (haveVit) {
+  const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${join(out, 'chromium-profile')}`, '--dump-dom', pathToFileURL(vitPage).href];
+  [results.vitHtml, results.vitChromium] = await measureGroup([
+    { label: 'mbn analyze vit_b_16 --format html', cmd: node, argv: [mbnBin, 'analyze', vit, '--format', 'html', '-o', vitPage, '--force'] },
+    { label: 'headless Chromium loads the ViT-B/16 page', cmd: CHROMIUM, argv: chromiumArgs },
+  ]);
+  const dom = execFileSync(CHROMIUM, chromiumArgs, { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] });
+  results.vitLaidOut = /data-graph="ready"/.test(dom);
+  results.vitPageSize = statSync(vitPage).size;
+  [results.chromiumBlank] = await measureGroup([{ label: 'headless Chromium, empty page (start-up reference)', cmd: CHROMIUM, argv: [...chromiumArgs.slice(0, -1), 'about:blank'] }]);
+}
+// `quantize` on the same model and batches beside ONNX Runtime's own quantize_static (Python, QDQ, per-channel,
+// MinMax), each a whole process: the issue's target is at most ORT's time and < 2 GB.
+const hasOrtQuantizer = existsSync(VENV_PY) && spawnSync(VENV_PY, ['-c', 'import onnxruntime.quantization'], { encoding: 'utf8' }).status === 0;
+const quantOut = join(out, 'ppocr_det.int8.onnx');
+const ortQuantOut = join(out, 'ppocr_det.ort-int8.onnx');
+if (hasOrtQuantizer) {
+  log('measuring mbn quantize vs ORT quantize_static (det 640×640, 8 batches)…');
+  [results.quantize, results.ortQuantize] = await measureGroup(
+    [
+      { label: 'mbn quantize (det 640×640, 8 batches)', cmd: node, argv: [mbnBin, 'quantize', detModel, '-o', quantOut, '--force', '--input', 'x:1x3x640x640', '--calibrate', calDir, '--format', 'json'] },
+      { label: 'ORT quantize_static (det 640×640, 8 batches)', cmd: VENV_PY, argv: [join(root, 'scripts/ort-quantize-static.py'), detModel, calDir, ortQuantOut, 'MinMax'] },
+    ],
+    CAL_RUNS,
+  );
+}
+await tfliteRows(row);
 const loadEnd = loadavg();
 // bin/mbn.js ignores a bundle older than dist/cli/main.js: note it when another process ran tsc during the run.
-const staleBundle = statSync(join(root, 'dist/mbn.cjs')).mtimeMs < statSync(join(root, 'dist/cli/main.js')).mtimeMs;
+const staleBundle = ['dist/mbn.cjs', 'dist/mbn-analyze.cjs', 'dist/mbn-separate.cjs'].some((b) => statSync(join(root, b)).mtimeMs < statSync(join(root, 'dist/cli/main.js')).mtimeMs);
 
 // ---------------------------------------------------------------- report
-const s = (x) => `${x.toFixed(x < 1 ? 3 : 2)} s`;
-const mb = (b) => `${(b / 1e6).toFixed(b < 1e7 ? 1 : 0)} MB`;
-const x = (r) => `${r.toFixed(2)}×`;
-const ok = (pass) => (pass ? '✅' : '❌');
-const rows = [];
-const row = (what, value, reference, ratio, target, pass) => rows.push(`| ${what} | ${value} | ${reference} | ${ratio} | ${target} | ${pass === undefined ? '' : ok(pass)} |`);
 
 const ns = results.nodeStart.wall;
 const an = results.analyze;
 row('`node -e ""` (start-up reference)', s(ns), '', '', '', undefined);
-row('`mbn analyze vgg16.onnx --format json`: time', s(an.wall), `node start ${s(ns)}`, x(an.wall / ns), '≤ 2× node start', an.wall <= 2 * ns);
+row('`mbn analyze vgg16.onnx --format json`: time', s(an.wall), `node start ${s(ns)}`, x(an.wall / ns), '≤ 1.5× node start', an.wall <= 1.5 * ns);
+row('`mbn analyze vgg16.onnx` (table): time', s(results.analyzeTable.wall), `node start ${s(ns)}`, x(results.analyzeTable.wall / ns), '≤ 1.5× node start', results.analyzeTable.wall <= 1.5 * ns);
 row('`mbn analyze vgg16.onnx`: peak RSS', mb(an.rss), `file ${mb(vggSize)}`, x(an.rss / vggSize), '< 100 MB', an.rss < 100e6);
-row('`mbn analyze` tiny_cnn, bundle (dist/mbn.cjs)', s(results.smallBundle.wall), `node start ${s(ns)}`, x(results.smallBundle.wall / ns), '≤ 2× node start', results.smallBundle.wall <= 2 * ns);
+row('`mbn analyze` tiny_cnn, bundle (dist/mbn-analyze.cjs)', s(results.smallBundle.wall), `node start ${s(ns)}`, x(results.smallBundle.wall / ns), '≤ 2× node start', results.smallBundle.wall <= 2 * ns);
 row('`mbn analyze` tiny_cnn, ES modules (dist/cli/*.js)', s(results.smallEsm.wall), `bundle ${s(results.smallBundle.wall)}`, x(results.smallEsm.wall / results.smallBundle.wall), 'info (bundle gain)', undefined);
 row('onnx-proto `ModelProto.decode(readFileSync)`: time', s(results.onnxProto.wall), `mbn analyze ${s(an.wall)}`, x(results.onnxProto.wall / an.wall), 'info', undefined);
 row('onnx-proto decode: peak RSS', mb(results.onnxProto.rss), `mbn analyze ${mb(an.rss)}`, x(results.onnxProto.rss / an.rss), 'info', undefined);
@@ -296,6 +412,7 @@ for (const [what, r, target] of [
 }
 const sep = results.separate;
 row('`mbn separate vgg16.onnx -o …` (svd init): time', s(sep.wall), `cp ${s(results.cp.wall)}`, x(sep.wall / results.cp.wall), '≤ 2× cp', sep.wall <= 2 * results.cp.wall);
+row(`\`mbn separate vgg16\`: SVD part (${results.svd.convs} convs, rank 1: separateConvWeight + composeSeparated, in a fresh process)`, s(results.svd.wall), `mbn separate ${s(sep.wall)}`, x(results.svd.wall / sep.wall), '< 0.3 s', results.svd.wall < 0.3);
 row('`mbn separate … --init he`: time', s(results.separateHe.wall), `cp + sync ${s(results.cpSync.wall)}`, x(results.separateHe.wall / results.cpSync.wall), 'info (mbn fsyncs its output)', undefined);
 row('`mbn separate`: peak RSS', mb(sep.rss), `file ${mb(vggSize)}`, x(sep.rss / vggSize), '< 1.5× file size', sep.rss < 1.5 * vggSize);
 const [bm0, bm1] = benchJson.models;
@@ -305,7 +422,22 @@ row(`\`mbn bench\` separated (${(bm1.macs / 1e9).toFixed(2)} GMACs)`, `${bm1.lat
 const cal = results.calibrate;
 row('`mbn separate --calibrate` PaddleOCR det 640×640, 8 batches: time', s(cal.wall), `plain ORT pass ${s(results.plainOrt.wall)}`, x(cal.wall / results.plainOrt.wall), '≤ 10× the plain pass', cal.wall <= 10 * results.plainOrt.wall);
 row('`mbn separate --calibrate`: peak RSS', mb(cal.rss), `plain ORT pass ${mb(results.plainOrt.rss)}`, x(cal.rss / results.plainOrt.rss), '< 2 GB', cal.rss < 2e9);
+if (results.quantize) {
+  const q = results.quantize;
+  const o = results.ortQuantize;
+  row('`mbn quantize` PaddleOCR det 640×640, 8 batches: time', s(q.wall), `ORT quantize_static ${s(o.wall)}`, x(q.wall / o.wall), '≤ ORT quantize_static', q.wall <= o.wall);
+  row('`mbn quantize`: peak RSS', mb(q.rss), `ORT quantize_static ${mb(o.rss)}`, x(q.rss / o.rss), '< 2 GB', q.rss < 2e9);
+} else {
+  row('`mbn quantize` vs ORT quantize_static', `skipped: ${VENV_PY} has no onnxruntime.quantization (scripts/setup-venv.sh)`, '', '', '', undefined);
+}
 
+if (results.vitChromium) {
+  const page = results.vitPageSize;
+  row('`mbn analyze vit_b_16.onnx --format html`: page size, time', `${mb(page)}, ${s(results.vitHtml.wall)}`, '', '', '< 15 MB', page < 15e6);
+  row('headless Chromium opens the ViT-B/16 page, graph laid out', `${s(results.vitChromium.wall)}${results.vitLaidOut ? '' : ' (**graph not laid out**)'}`, `empty page ${s(results.chromiumBlank.wall)}`, x(results.vitChromium.wall / results.chromiumBlank.wall), '≤ 60 s (aim 5 s)', results.vitLaidOut && results.vitChromium.wall <= 60);
+} else {
+  row('ViT-B/16 graph view', 'skipped: needs torch + torchvision in /usr/bin/python3 and /usr/bin/chromium', '', '', '', undefined);
+}
 const cpu = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? cpus()[0]?.model ?? '?';
 const machine = [
   `- machine: ${cpu}, ${cpus().length} cores, ${(Number(execFileSync('sh', ['-c', "awk '/MemTotal/ {print $2}' /proc/meminfo"], { encoding: 'utf8' })) / 1e6).toFixed(1)} GB RAM; node ${process.version}; onnxruntime-node ${benchJson.runtime.version}`,

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// node scripts/latency-accuracy.mjs [--runs N] [--rounds N] [--quick] [--fastest] [--check | --strict]   (npm run bench:latency)
+// node scripts/latency-accuracy.mjs [--runs N] [--rounds N] [--quick] [--fastest] [--check | --strict] [--heldout-only [--only a,b]]   (npm run bench:latency)
+// Then the held-out set (scripts/latency-heldout.mjs, fetched by scripts/fetch-heldout.mjs): share within ±10%/±5%,
+// worst case, per-layer share within ±20%. --heldout-only: that part alone (--only NAME,…: some of its models;
+// --measured FILE: no timing, the measurements an earlier run saved in bench-out/latency/heldout-measured.json).
 // --runs N: the fewest timed runs per model (default 10; small models get more, see runsFor).
 //
 // Predicted (mbn analyze --device, with a profile from mbn calibrate run first) against measured (mbn bench,
@@ -30,7 +33,7 @@ if (!existsSync(join(root, 'dist/bench/models.js'))) {
   execFileSync(node, [join(root, 'scripts/bundle.mjs')], { stdio: 'inherit' });
 }
 const models = await import(pathToFileURL(join(root, 'dist/bench/models.js')).href);
-rmSync(out, { recursive: true, force: true });
+if (!args.includes('--profile')) rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
 // family: plain, residual, depthwise-heavy, squeeze-excite.
@@ -41,7 +44,7 @@ const fixtures = [
   ['models/mobilenet_v1_w025.onnx', 'depthwise'],
   ['models/mobilenet_v2_w035.onnx', 'depthwise, residual'],
 ];
-const zoo = quick
+const zoo = quick || args.includes('--heldout-only')
   ? []
   : [
       ['alexnet', 'plain'],
@@ -57,14 +60,27 @@ const zoo = quick
 const cases = fixtures.map(([p, family]) => ({ path: join(root, 'fixtures', p), family }));
 for (const [name, family] of zoo) {
   const dir = join(out, name);
-  mkdirSync(dir);
+  mkdirSync(dir, { recursive: true });
   cases.push({ path: models.withSyntheticWeights(join(root, 'fixtures/graph-only/zoo', `${name}.onnx`), dir), family });
 }
 
 const load0 = loadavg()[0];
-log('calibrating…');
-const profile = join(out, 'profile.json');
-mbn(['calibrate', '-o', profile, '--force']);
+// --profile FILE: reuse a profile from an earlier mbn calibrate (when iterating on the model; a report's figures
+// come from a calibration in the same run).
+const profileAt = args.indexOf('--profile');
+const profile = profileAt >= 0 ? args[profileAt + 1] : join(out, 'profile.json');
+if (profileAt < 0) {
+  log('calibrating…');
+  mbn(['calibrate', '-o', profile, '--force']);
+}
+if (args.includes('--heldout-only')) {
+  const { heldOut } = await import('./latency-heldout.mjs');
+  const onlyAt = args.indexOf('--only');
+  const measuredAt = args.indexOf('--measured');
+  const result = await heldOut({ root, profile, rounds: ROUNDS, log, only: onlyAt >= 0 ? args[onlyAt + 1].split(',') : null, measuredFile: measuredAt >= 0 ? args[measuredAt + 1] : null, saveTo: join(out, 'heldout-measured.json') });
+  if (result) process.stdout.write(result.text);
+  process.exit();
+}
 const predict = (path) => JSON.parse(mbn(['analyze', path, '--device', profile, '--format', 'json'])).totals.latencyMs;
 // The median of the timed runs, as mbn bench reports it; with --fastest, the fastest run (on a busy machine the
 // one least disturbed, as calibrate keeps the fastest run of each micro-benchmark).
@@ -127,6 +143,11 @@ lines.push('');
 lines.push(`${rows.length} models and their separated versions (${errors.length} latencies): median |error| ${(100 * median(errors)).toFixed(1)}%, worst ${(100 * Math.max(...errors)).toFixed(1)}%; separation speed-up: median |error| ${(100 * median(speedErrors)).toFixed(1)}%, worst ${(100 * Math.max(...speedErrors)).toFixed(1)}%.`);
 lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after 0.1 s of warm-up), lowest of ${ROUNDS} rounds.`);
 process.stdout.write(lines.join('\n') + '\n');
+{
+  const { heldOut } = await import('./latency-heldout.mjs');
+  const result = await heldOut({ root, profile, rounds: ROUNDS, log, only: null, saveTo: join(out, 'heldout-measured.json') });
+  if (result) process.stdout.write('\n' + result.text);
+}
 
 // --check: the accuracy bounds of the issue, widened for a noisy shared machine (median |error| 20% → 35%, worst
 // 40% → 80%, speed-up 15% → 35% at the median); --strict: the issue's own bounds (median 20%, worst 40%, every

@@ -1,4 +1,4 @@
-import { clipEnd, escapeControls } from './util/text.js';
+import { clipEnd, escapeControls } from './text.js';
 
 /**
  * User-facing failures. Every problem with the user's input or environment is an MbnError: the CLI prints its

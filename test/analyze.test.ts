@@ -99,7 +99,7 @@ describe('shapes agree with onnx.shape_inference', () => {
     expect(r.totals.macs).toBe(8 * 97_280);
     expect(r.notes.some((n) => n.includes('assumed 1'))).toBe(false);
     const unfixed = analyze(fixture('models/dynamic_batch.onnx'));
-    expect(unfixed.notes).toContain("input 'input' dim 0 ('batch') is not fixed; assumed 1 (set it with --batch N or --input input:…)");
+    expect(unfixed.notes).toContain("input 'input' dim 0 ('batch') is not fixed; assumed 1 (set it with --batch N or --input input:Nx3x16x16)");
   });
 });
 
@@ -315,7 +315,7 @@ describe('node order', () => {
 
 describe('--format csv --device: predicted latency columns', () => {
   const LAYER_HEAD =
-    'name,op,domain,scope,output_shapes,macs,other_flops,flops,params,weight_bytes,activation_bytes,multiplier,counted,reason,sep_M,sep_N,sep_kernel,sep_reduction,sep_macs_after,sep_params_after';
+    'name,op,domain,scope,output_shapes,macs,other_flops,flops,params,weight_bytes,activation_bytes,multiplier,counted,reason,sep_M,sep_N,sep_kernel,sep_reduction,sep_macs_after,sep_params_after,precision';
   const LATENCY_HEAD = ['latency_ms', 'latency_share', 'latency_bound', 'fused_into', 'sep_latency_after_ms'];
   interface TimedLayer {
     name: string;
@@ -334,7 +334,8 @@ describe('--format csv --device: predicted latency columns', () => {
     // Without --device: the layer columns only, as before.
     expect(plain.stdout.split('\n')[0]).toBe(LAYER_HEAD);
     const rows = parseCsv(timed.stdout);
-    expect(rows[0]).toEqual([...LAYER_HEAD.split(','), ...LATENCY_HEAD]);
+    // Then the energy columns (test/energy.test.ts checks their figures).
+    expect(rows[0]).toEqual([...LAYER_HEAD.split(','), ...LATENCY_HEAD, 'energy_mj_estimate', 'energy_precision', 'energy_dram_bytes', 'energy_onchip_bytes']);
     // The latency columns are appended: dropping them gives the CSV without --device, byte for byte.
     const width = LAYER_HEAD.split(',').length;
     expect(timed.stdout.split('\n').map((line) => (line ? line.split(',').slice(0, width).join(',') : line)).join('\n')).toBe(plain.stdout);
@@ -344,7 +345,7 @@ describe('--format csv --device: predicted latency columns', () => {
     let fused = 0;
     let separated = 0;
     layers.forEach((l, i) => {
-      const cells = rows[i + 1].slice(width);
+      const cells = rows[i + 1].slice(width, width + LATENCY_HEAD.length);
       if (l.fusedInto !== null) {
         fused++;
         // Runs inside another kernel: no time, share or bound of its own (never 0), only where it runs.
@@ -379,9 +380,10 @@ describe('--format csv --device: predicted latency columns', () => {
     expect(r.status).toBe(0);
     const rows = parseCsv(r.stdout);
     expect(rows).toHaveLength(3);
-    expect(rows.map((row) => row.length)).toEqual([25, 25, 25]);
+    // 21 layer columns (the last: precision), 5 latency and 4 energy columns; a hostile name stays one field.
+    expect(rows.map((row) => row.length)).toEqual([30, 30, 30]);
     expect(rows[1][0]).toBe(conv);
     expect(rows[2].slice(0, 2)).toEqual(['relu', 'Relu']);
-    expect(rows[2].slice(20)).toEqual(['', '', '', conv, '']);
+    expect(rows[2].slice(21, 26)).toEqual(['', '', '', conv, '']);
   });
 });

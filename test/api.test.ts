@@ -224,7 +224,7 @@ describe('library API: rewrite and init', () => {
     await expect(init({ cwd: dir, config: 'x.json', models: 'models/tiny_cnn.onnx' as unknown as string[] })).rejects.toMatchObject({ code: 'usage' });
     await expect(init({ cwd: dir, config: 'x.json', models: ['none/*.onnx'] })).rejects.toMatchObject({ code: 'usage' });
     await expect(init({ cwd: dir, config: 'x.json', models: ['none.onnx'] })).rejects.toMatchObject({ code: 'io' });
-    await expect(init({ cwd: tempDir() })).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('no .onnx files below') });
+    await expect(init({ cwd: tempDir() })).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('no .onnx or .tflite files below') });
     expect(existsSync(join(dir, 'x.json'))).toBe(false);
   });
 });

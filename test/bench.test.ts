@@ -100,7 +100,9 @@ describe('mbn bench without onnxruntime-node', () => {
     mkdirSync(join(dir, 'bin'));
     mkdirSync(join(dir, 'dist'));
     copyFileSync(join(ROOT, 'bin/mbn.js'), join(dir, 'bin/mbn.js'));
-    copyFileSync(join(ROOT, 'dist/mbn.cjs'), join(dir, 'dist/mbn.cjs'));
+    copyFileSync(join(ROOT, 'bin/package.json'), join(dir, 'bin/package.json'));
+    // The command's own bundle where the build made one (bin/mbn.js prefers it), else the whole CLI.
+    for (const bundle of ['dist/mbn.cjs', 'dist/mbn-bench.cjs']) if (existsSync(join(ROOT, bundle))) copyFileSync(join(ROOT, bundle), join(dir, bundle));
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
     const r = spawnSync(process.execPath, [join(dir, 'bin/mbn.js'), 'bench', CONV], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' } });
     expect(r.stderr).toBe('mbn: mbn bench needs onnxruntime-node: npm install onnxruntime-node\n');

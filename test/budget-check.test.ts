@@ -11,7 +11,8 @@ import {
 } from '../src/budget/check.js';
 import { parseShare } from '../src/api/options.js';
 import { MbnError } from '../src/errors.js';
-import { describeCheck, escapeData, escapeProperty, renderAnnotations, renderCheckMarkdown, signedPercent } from '../src/report/budget-report.js';
+import { signedPercent } from '../src/report/budget-text.js';
+import { describeCheck, escapeData, escapeProperty, renderAnnotations, renderCheckMarkdown } from '../src/report/check-report.js';
 
 const MOBILENET_V1: Figures = { macs: 568_740_352, flops: 1_142_573_568, params: 4_221_032, weightBytes: 16_884_128, peakActivationBytes: 6_422_528 };
 

@@ -60,19 +60,20 @@ describe('config validation', () => {
       advise: null,
       allowUncounted: [],
       maxLatencyMs: null,
+      maxEnergyMj: null,
       device: null,
     });
   });
 
   it('reads a minimal entry', () => {
-    expect(validateConfig([{ model: 'a.onnx' }], 'x')).toEqual([{ name: null, model: 'a.onnx', limits: {}, input: null, batch: null, advise: null, allowUncounted: [], maxLatencyMs: null, device: null }]);
+    expect(validateConfig([{ model: 'a.onnx' }], 'x')).toEqual([{ name: null, model: 'a.onnx', limits: {}, input: null, batch: null, advise: null, allowUncounted: [], maxLatencyMs: null, maxEnergyMj: null, device: null }]);
   });
 
   it('rejects an unknown key, quoting it, suggesting the known one and showing a valid entry', () => {
     const e = errorOf(() => validateConfig([{ model: 'a.onnx', maxMac: '600M' }], 'mbn.config.json'));
     expect(e.code).toBe('config');
     expect(e.message).toBe(
-      `mbn.config.json: entry 1: unknown key 'maxMac' (did you mean 'maxMacs'?); known keys: name, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input, batch, advise, allowUncounted, maxLatencyMs, device. A valid entry: ${EXAMPLE_ENTRY}`,
+      `mbn.config.json: entry 1: unknown key 'maxMac' (did you mean 'maxMacs'?); known keys: name, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input, batch, advise, allowUncounted, maxLatencyMs, maxEnergyMj, device. A valid entry: ${EXAMPLE_ENTRY}`,
     );
     expect(e.message).not.toContain('\n');
   });

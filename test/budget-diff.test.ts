@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { delta, diffReports, matchLayers } from '../src/budget/diff.js';
 import type { LayerReport, Report } from '../src/cost/analyze.js';
-import { renderDiffMarkdown } from '../src/report/budget-report.js';
+import { renderDiffMarkdown } from '../src/report/diff-report.js';
 
 function layer(name: string, op: string, macs: number, params = 0): LayerReport {
   return {
-    name, op, domain: '', scope: '', outputShapes: [], macs, otherFlops: 0, params, weightBytes: 4 * params, activationBytes: 0,
-    executions: 1, counted: true, reason: null, notes: [], separable: null,
+    name, op, domain: '', kind: null, scope: '', outputShapes: [], macs, otherFlops: 0, params, weightBytes: 4 * params, activationBytes: 0,
+    executions: 1, counted: true, reason: null, notes: [], separable: null, precision: 'float32',
   };
 }
 
@@ -19,7 +19,7 @@ function report(path: string, layers: LayerReport[]): Report {
       macs, flops: 2 * macs, otherFlops: 0, params, weightBytes: 4 * params, peakActivationBytes: 100, layers: layers.length, notCounted: 0,
       separableLayers: 0, macsIfSeparated: macs, paramsIfSeparated: params, complete: true,
     },
-    incomplete: [], byOp: [], weightsByDtype: {}, layers, notes: [],
+    incomplete: [], byOp: [], weightsByDtype: {}, byPrecision: [], layers, notes: [],
   };
 }
 

@@ -217,7 +217,7 @@ describe('mbn check: where the config comes from', () => {
 
 describe('mbn check: bad configs (exit 2, one line quoting the problem and showing a valid entry)', () => {
   const cases: [string, string, string][] = [
-    ['unknown key', config([{ model: 'v1.onnx', maxMAC: '600M' }]), `mbn: mbn.config.json: entry 1: unknown key 'maxMAC' (did you mean 'maxMacs'?); known keys: name, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input, batch, advise, allowUncounted, maxLatencyMs, device. A valid entry: ${EXAMPLE_ENTRY}`],
+    ['unknown key', config([{ model: 'v1.onnx', maxMAC: '600M' }]), `mbn: mbn.config.json: entry 1: unknown key 'maxMAC' (did you mean 'maxMacs'?); known keys: name, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input, batch, advise, allowUncounted, maxLatencyMs, maxEnergyMj, device. A valid entry: ${EXAMPLE_ENTRY}`],
     ['bad unit', config([{ name: 'v1', model: 'v1.onnx', maxWeightBytes: '20 MiBs' }]), `mbn: mbn.config.json: entry 1 ('v1'): 'maxWeightBytes' is '20 MiBs', expected a size such as 20MB, 16MiB or 20000000. A valid entry: ${EXAMPLE_ENTRY}`],
     ['byte unit on a count', config([{ model: 'v1.onnx', maxMacs: '600MB' }]), `mbn: mbn.config.json: entry 1: 'maxMacs' is '600MB', expected a number such as 600M, 1.2G or 600000000. A valid entry: ${EXAMPLE_ENTRY}`],
     ['not an array', config({ model: 'v1.onnx', maxMacs: '600M' }), `mbn: mbn.config.json: must be a JSON array of budget entries, not an object '{"model":"v1.onnx","maxMacs":"600M"}'. A valid entry: ${EXAMPLE_ENTRY}`],

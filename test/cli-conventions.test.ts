@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { ROOT, fixture, mbn, tempDir } from './helpers/cli.js';
 
 /** The CLI's conventions (README, "CLI conventions"): one-line errors, exit codes, help, version, warnings. */
 const TINY = fixture('models/tiny_cnn.onnx');
@@ -15,7 +16,7 @@ describe('errors are one `mbn: ` line, exit 2, commander\'s included', () => {
     [['check', 'stray'], "mbn: unexpected argument 'stray': mbn check takes no argument (options start with --)"],
     [['analyse', TINY], "mbn: unknown command 'analyse' (did you mean analyze?)"],
     [['analyze'], "mbn: missing required argument 'model'"],
-    [['analyze', TINY, '--format', 'xml'], "mbn: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, csv, md, html."],
+    [['analyze', TINY, '--format', 'xml'], "mbn: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, csv, md, html, model-explorer."],
   ])('%j', (args, line) => {
     const r = mbn(args);
     expect(r.stdout).toBe('');
@@ -33,16 +34,38 @@ describe('help and version', () => {
     expect(r.stdout).toContain('analyze [options] <model>');
   });
 
-  it('-V, -v and --version print the version', () => {
+  it('-V, -v and --version print the version of package.json', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
     for (const flag of ['-V', '-v', '--version']) {
       const r = mbn([flag]);
       expect(r.status).toBe(0);
-      expect(r.stdout).toBe('0.1.0\n');
+      expect(r.stdout).toBe(`${version}\n`);
     }
   });
 
+  it('a copy of the CLI without a package.json naming a version says the version is unknown, and runs', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'bin'));
+    mkdirSync(join(dir, 'dist'));
+    for (const file of ['bin/mbn.js', 'bin/package.json', 'dist/mbn.cjs', 'dist/mbn-analyze.cjs']) copyFileSync(join(ROOT, file), join(dir, file));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+    const version = spawnSync(process.execPath, [join(dir, 'bin/mbn.js'), '--version'], { encoding: 'utf8' });
+    expect(version.stdout).toBe('unknown\n');
+    expect(version.status).toBe(0);
+    const analyze = spawnSync(process.execPath, [join(dir, 'bin/mbn.js'), 'analyze', fixture('models/tiny_cnn.onnx'), '--format', 'json'], { encoding: 'utf8' });
+    expect(analyze.stderr).toBe('');
+    expect(JSON.parse(analyze.stdout).schema).toBe('mbn.analyze/1');
+  });
+
+  it('the HTML reports name the same version', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    const r = mbn(['analyze', fixture('models/tiny_cnn.onnx'), '--format', 'html']);
+    expect(r.stdout).toContain(`<footer>mbn ${version} · `);
+  });
+
   it('every command\'s help has an example and the exit codes', () => {
-    for (const command of ['analyze', 'separate', 'advise', 'rewrite', 'check', 'init', 'diff', 'bench', 'calibrate']) {
+    for (const command of ['analyze', 'separate', 'quantize', 'advise', 'rewrite', 'check', 'init', 'diff', 'bench', 'calibrate']) {
       const r = mbn([command, '--help']);
       expect(r.status).toBe(0);
       expect(r.stdout).toContain(`Example:\n  mbn ${command} `);

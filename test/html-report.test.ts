@@ -1,16 +1,20 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../src/cost/analyze.js';
 import { BUILTIN_PROFILES } from '../src/latency/builtin.js';
 import { rollUpModules } from '../src/cost/modules.js';
 import { readModel, readModelBytes } from '../src/onnx/read.js';
-import { jsonForScript, renderHtml } from '../src/report/html-report.js';
+import { jsonForScript } from '../src/report/html-page.js';
+import { renderHtml } from '../src/report/html-report.js';
 import { msText } from '../src/report/latency-report.js';
 import { clip, escapeHtml, squarify } from '../src/report/svg-charts.js';
 import { buildModel } from './helpers/build-model.js';
+import { CHROMIUM, haveChromium, renderedDom } from './helpers/chromium.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
+
+/** A tag with a src or href attribute; attribute values are quoted (escapeHtml escapes quotes), so skipped whole. */
+const SRC_OR_HREF = /<[a-z][a-z0-9-]*(?:\s+[^\s"'>=]+(?:="[^"]*")?)*\s+(?:src|href)\s*=/i;
 
 const HOSTILE = `</script><script>alert(1)</script><img src=x onerror="alert('x')">\u2028\u0007&amp;`;
 
@@ -58,8 +62,8 @@ describe('HTML escaping', () => {
     const resnet = renderHtml(report, { flops: true, modules: { depth: 1, rows: rollUpModules(report.layers, 1) }, version: '0.1.0' });
     for (const page of [resnet, hostileHtml()]) {
       expect(page).not.toMatch(/https?:\/\//);
-      // In a tag, not in escaped text (the hostile name itself contains "src=").
-      expect(page).not.toMatch(/<[^>]*\s(?:src|href)\s*=/);
+      // In a tag, not in escaped text or a quoted attribute value (the hostile name itself contains "src=").
+      expect(page).not.toMatch(SRC_OR_HREF);
       expect(page).not.toMatch(/url\(/);
       expect(page).toContain(`content="default-src 'none'`);
     }
@@ -158,7 +162,9 @@ describe('mbn analyze --format html --device', () => {
     expect(plain).not.toContain('<section id="latency">');
     expect(plain).not.toContain('Predicted latency');
     const section = /<section id="latency">.*?<\/section>\n/s.exec(page)![0];
-    expect(page.replace(section, '').replace(DATA_BLOCK, '')).toBe(plain.replace(DATA_BLOCK, ''));
+    // The energy estimate's section follows it (test/energy.test.ts).
+    const energy = /<section id="energy">.*?<\/section>\n/s.exec(page)![0];
+    expect(page.replace(section, '').replace(energy, '').replace(DATA_BLOCK, '')).toBe(plain.replace(DATA_BLOCK, ''));
   });
 
   it('a hostile device name and layer name are text in the latency section too; still self-contained', () => {
@@ -172,7 +178,7 @@ describe('mbn analyze --format html --device', () => {
     expect(page).toContain(`>${escapeHtml(clip(`/blk<b>/${HOSTILE}`, 28))}</text>`);
     expect(JSON.parse(DATA_BLOCK.exec(page)![1]).totals.device).toBe(HOSTILE);
     expect(page).not.toMatch(/https?:\/\//);
-    expect(page).not.toMatch(/<[^>]*\s(?:src|href)\s*=/);
+    expect(page).not.toMatch(SRC_OR_HREF);
     expect(page).not.toMatch(/url\(/);
     expect(page).toContain(`content="default-src 'none'`);
   });
@@ -229,24 +235,7 @@ describe('mbn diff --format html', () => {
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.log(`html-report: skipping the headless Chromium tests: ${CHROMIUM} is missing (Debian package chromium)`);
-
-/** The page as Chromium renders it (after its script ran), via --dump-dom: no driver needed. */
-function renderedDom(file: string): string {
-  const profile = tempDir('mbn-chromium-');
-  const r = spawnSync(
-    CHROMIUM,
-    [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, '--dump-dom', `file://${file}`,
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
-  if (r.status !== 0) throw new Error(`chromium failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
 
 describe.skipIf(!haveChromium)('the HTML report in headless Chromium', () => {
   it('ResNet-18: the script ran, the charts are there, and the exact total MACs', () => {

@@ -124,7 +124,7 @@ describe('mbn init', () => {
     const dir = tempDir('mbn-init-');
     const none = mbn(['init'], { cwd: dir });
     expect(none.status).toBe(2);
-    expect(none.stderr).toMatch(/^mbn: no \.onnx files below .* \(node_modules and dot folders are skipped\); name them: mbn init models\/a\.onnx\n$/);
+    expect(none.stderr).toMatch(/^mbn: no \.onnx or \.tflite files below .* \(node_modules and dot folders are skipped\); name them: mbn init models\/a\.onnx\n$/);
     const missing = mbn(['init', 'nope.onnx'], { cwd: dir });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toBe("mbn: cannot read model 'nope.onnx': no such file\n");

@@ -65,7 +65,11 @@ describe('which kernel ONNX Runtime runs a conv with (block of 16 channels)', ()
 });
 
 describe('conv time on each path (hand arithmetic)', () => {
-  const geometry = (cinPerGroup: number, cout: number, group: number, kernel: number, pixels: number, expands = kernel > 1) => ({ cinPerGroup, cout, group, kernel, pixels, expands });
+  // A conv of `kernel` elements (one spatial dim), stride 1, unpadded: im2col expands its input unless it is 1×1.
+  const geometry = (cinPerGroup: number, cout: number, group: number, kernel: number, pixels: number) => ({
+    geometry: { inChannels: cinPerGroup * group, outChannels: cout, group, kernel: [kernel], strides: [1], pads: [0, 0] },
+    pixels,
+  });
 
   it('a blocked conv computes its padded channels at its class rate', () => {
     // 20 → 24 channels, 3×3, 32×32: 20·24·9·1024 MACs, padded to 32·32: FLOPs × 32/20 × 32/24 at 100 GFLOP/s.
@@ -90,7 +94,7 @@ describe('conv time on each path (hand arithmetic)', () => {
     expect(t.ms).toBeCloseTo(expand + flops / 20e6 + 1e-3, 12);
     expect(t.bound).toBe('memory');
     // A 1×1 stride-1 conv needs no expansion.
-    const pw = convTime(BLOCKED, 'pointwise', geometry(18, 20, 1, 1, 400, false), 2 * 18 * 20 * 400, 100, 100, false);
+    const pw = convTime(BLOCKED, 'pointwise', geometry(18, 20, 1, 1, 400), 2 * 18 * 20 * 400, 100, 100, false);
     expect(pw.ms).toBeCloseTo((2 * 18 * 20 * 400) / 20e6 + 1e-3, 12);
   });
 
@@ -103,6 +107,16 @@ describe('conv time on each path (hand arithmetic)', () => {
     expect([1 << 20, 2 << 20, 32 << 20, (32 << 20) + 1].map((b) => weightsCold(report(b), withLlc))).toEqual([false, 'llc', 'llc', 'dram']);
     // A profile that does not know its last-level cache streams every model larger than cacheBytes from DRAM.
     expect(weightsCold(report(2 << 20), BLOCKED)).toBe('dram');
+  });
+
+  it('with llcWeightGBps: a GEMM reads last-level-cache weights at it, a conv still at memoryGBps', () => {
+    const fast: DeviceProfile = { ...BLOCKED, llcWeightGBps: 40 };
+    // 4 MB at 40 GB/s = 100 µs (the GEMV of a wake-word MLP); the conv's packed kernels at 10 GB/s = 400 µs.
+    expect(kernelTime(fast, 'gemm', 2000, 1000, 4e6, 'llc').ms).toBeCloseTo((1000 / 100e3 + 4e6 / 40e3 + 1) / 1e3, 12);
+    expect(kernelTime(fast, 'conv', 2000, 1000, 4e6, 'llc').ms).toBeCloseTo((1000 / 100e3 + 4e6 / 10e3 + fast.overheadUs.conv) / 1e3, 12);
+    // DRAM is DRAM for both.
+    expect(kernelTime(fast, 'gemm', 2000, 1000, 4e6, 'dram').ms).toBeCloseTo((1000 / 100e3 + 4e6 / 4e3 + 1) / 1e3, 12);
+    expect(validateProfile({ ...fast }, 'p.json').llcWeightGBps).toBe(40);
   });
 
   it('streams cold weights at weightGBps', () => {
@@ -139,7 +153,93 @@ function seBlock(): ModelSpec {
   };
 }
 
+/**
+ * The rules found on the held-out tf2onnx models (MLSD, BlazeFace): a zero Pad before a strided depthwise conv
+ * (ORT's PadFusion), a residual Add whose other input is plain NCHW (ORT keeps it, and the Relu after it, apart from
+ * the blocked conv), a linear half-pixel Resize ×2 (a blocked Upsample) and an output Transpose to NHWC (one
+ * conversion straight to channels-last).
+ */
+function tf2onnxBlock(): ModelSpec {
+  const w = (n: number) => Array.from({ length: n }, (_, i) => ((i % 7) - 3) / 20);
+  return {
+    inputs: [{ name: 'x', dtype: 1, shape: [1, 32, 16, 16] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 16, 16, 32] }],
+    initializers: [
+      { name: 'pads', dtype: 7, dims: [8], values: [0, 0, 0, 0, 0, 0, 1, 1] },
+      { name: 'wd', dtype: 1, dims: [32, 1, 3, 3], values: w(32 * 9) },
+      { name: 'wp', dtype: 1, dims: [32, 32, 1, 1], values: w(32 * 32) },
+      { name: 'wq', dtype: 1, dims: [32, 32, 1, 1], values: w(32 * 32) },
+      { name: 'scales', dtype: 1, dims: [4], values: [1, 1, 2, 2] },
+      { name: 'wr', dtype: 1, dims: [32, 32, 3, 3], values: w(32 * 32 * 9) },
+    ],
+    nodes: [
+      { op: 'Relu', name: 'plain', inputs: ['x'], outputs: ['r0'] },
+      { op: 'Pad', name: 'pad', inputs: ['r0', 'pads'], outputs: ['p'] },
+      { op: 'Conv', name: 'dw', inputs: ['p', 'wd'], outputs: ['d'], attrs: { kernel_shape: [3, 3], strides: [2, 2], group: 32 } },
+      { op: 'Conv', name: 'pw', inputs: ['d', 'wp'], outputs: ['e'], attrs: { kernel_shape: [1, 1] } },
+      { op: 'MaxPool', name: 'pool', inputs: ['r0'], outputs: ['q'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+      { op: 'Add', name: 'residual', inputs: ['e', 'q'], outputs: ['s'] },
+      { op: 'Relu', name: 'act', inputs: ['s'], outputs: ['a'] },
+      { op: 'Conv', name: 'pq', inputs: ['a', 'wq'], outputs: ['b'], attrs: { kernel_shape: [1, 1] } },
+      { op: 'Resize', name: 'up', inputs: ['b', '', 'scales'], outputs: ['u'], attrs: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' } },
+      { op: 'Conv', name: 'c', inputs: ['u', 'wr'], outputs: ['v'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      { op: 'Transpose', name: 'nhwc', inputs: ['v'], outputs: ['y'], attrs: { perm: [0, 2, 3, 1] } },
+    ],
+  };
+}
+
+/** BlazeFace's residual: the shortcut is a plain tensor (after a kept-apart Add), so the next Add stays apart too. */
+function plainResidualBlock(): ModelSpec {
+  const w = (n: number) => Array.from({ length: n }, (_, i) => ((i % 5) - 2) / 20);
+  return {
+    inputs: [{ name: 'x', dtype: 1, shape: [1, 32, 16, 16] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 32, 16, 16] }],
+    initializers: [
+      { name: 'w1', dtype: 1, dims: [32, 1, 3, 3], values: w(32 * 9) },
+      { name: 'w2', dtype: 1, dims: [32, 32, 1, 1], values: w(32 * 32) },
+      { name: 'w3', dtype: 1, dims: [32, 1, 3, 3], values: w(32 * 9) },
+      { name: 'w4', dtype: 1, dims: [32, 32, 1, 1], values: w(32 * 32) },
+    ],
+    nodes: [
+      { op: 'Relu', name: 'r0', inputs: ['x'], outputs: ['a0'] },
+      { op: 'Conv', name: 'dw1', inputs: ['a0', 'w1'], outputs: ['d1'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 32 } },
+      { op: 'Conv', name: 'pw1', inputs: ['d1', 'w2'], outputs: ['p1'], attrs: { kernel_shape: [1, 1] } },
+      { op: 'Add', name: 'add1', inputs: ['p1', 'a0'], outputs: ['s1'] },
+      { op: 'Relu', name: 'r1', inputs: ['s1'], outputs: ['a1'] },
+      { op: 'Conv', name: 'dw2', inputs: ['a1', 'w3'], outputs: ['d2'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 32 } },
+      { op: 'Conv', name: 'pw2', inputs: ['d2', 'w4'], outputs: ['p2'], attrs: { kernel_shape: [1, 1] } },
+      { op: 'Add', name: 'add2', inputs: ['p2', 'a1'], outputs: ['s2'] },
+      { op: 'Relu', name: 'r2', inputs: ['s2'], outputs: ['y'] },
+    ],
+  };
+}
+
 describe('layout conversions', () => {
+  it('tf2onnx patterns: Pad merged into its conv, a residual Add on a plain input kept apart, blocked Resize, Transpose to NHWC as one conversion', () => {
+    const model = buildAndRead(tf2onnxBlock());
+    const links = layerLinks(inferModel(model));
+    const folded = foldedLayers(links);
+    const at = (name: string) => links.findIndex((l) => l.name === name);
+    // PadFusion: the Pad runs inside the depthwise conv that reads it.
+    expect(folded.get(at('pad'))).toBe(at('dw'));
+    const plan = planLayout(links, folded, 16, ['y']);
+    const byName = Object.fromEntries(links.map((l, i) => [l.name, plan[i]]));
+    // The Pad's input is converted once, for the depthwise conv and the MaxPool both: 4·256·(32 + 32) bytes.
+    expect(byName.dw.reorders).toEqual({ count: 1, bytes: 4 * 256 * 64 });
+    expect(byName.pool.reorders.count).toBe(0);
+    // The residual's shortcut is the MaxPool's blocked output: the Add and Relu stay in pw's kernel.
+    expect(byName.residual.unfused).toBeUndefined();
+    expect(byName.up.reorders.count).toBe(0);
+    // v [1, 32, 16, 16] → NHWC in one conversion, the Transpose itself gone.
+    expect(byName.nhwc).toEqual({ path: null, padding: 1, replaced: true, reorders: { count: 1, bytes: 4 * 256 * 64 } });
+    // In plainResidualBlock the shortcut is plain: both Adds and their Relus run apart, each Add after a conversion back.
+    const plainModel = buildAndRead(plainResidualBlock());
+    const plainLinks = layerLinks(inferModel(plainModel));
+    const plainPlan = planLayout(plainLinks, foldedLayers(plainLinks), 16, ['y']);
+    expect(plainLinks.map((l, i) => (plainPlan[i].unfused ? l.name : null)).filter(Boolean)).toEqual(['add1', 'r1', 'add2', 'r2']);
+    expect(plainLinks.map((l, i) => `${l.name}:${plainPlan[i].reorders.count}`).join(' ')).toBe('r0:0 dw1:1 pw1:0 add1:1 r1:0 dw2:1 pw2:0 add2:1 r2:0');
+  });
+
   it('converts both inputs of a broadcasting Mul back to NCHW and its output to blocked for the next conv (hand count)', () => {
     const model = buildAndRead(seBlock());
     const links = layerLinks(inferModel(model));
@@ -264,6 +364,10 @@ describe.skipIf(!ort)('the layout plan against the graph ONNX Runtime optimizes'
     writeFileSync(built, buildModel(seBlock()));
     const zoo = join(dir, 'zoo');
     mkdirSync(zoo);
+    const tf2onnx = join(dir, 'tf2onnx.onnx');
+    writeFileSync(tf2onnx, buildModel(tf2onnxBlock()));
+    const plainResidual = join(dir, 'plain-residual.onnx');
+    writeFileSync(plainResidual, buildModel(plainResidualBlock()));
     const paths = [
       built,
       fixture('models/tiny_cnn.onnx'),
@@ -273,6 +377,9 @@ describe.skipIf(!ort)('the layout plan against the graph ONNX Runtime optimizes'
       fixture('real/ppocr_mobile_v2_cls.onnx'),
       // Swish (QuickGelu) and squeeze-excite; hard-swish; grouped convs of 8 channels; channel shuffles.
       ...['efficientnet_b0', 'mobilenet_v3_large', 'regnet_y_400mf', 'shufflenet_v2_x1_0'].map((n) => withSyntheticWeights(fixture(`graph-only/zoo/${n}.onnx`), zoo)),
+      // tf2onnx's patterns (MLSD, BlazeFace): merged Pad, plain shortcuts, blocked Resize, Transpose to NHWC.
+      tf2onnx,
+      plainResidual,
     ];
     for (const path of paths) {
       const [expected, got] = [await ortLayout(path, dir), planned(path, block)];

@@ -7,6 +7,7 @@ import { BUILTIN_PROFILES } from '../src/latency/builtin.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { kernelTime, predictLatency } from '../src/latency/model.js';
 import { mapTrace, type TraceEvent } from '../src/latency/profile-map.js';
+import { int8Benchmarks } from '../src/latency/measure-int8.js';
 import { type DeviceProfile, validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
@@ -282,9 +283,13 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'call'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'llc-weights', 'call'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
-    expect(profile.measurements!.map((m) => m.name)).toEqual(profile.nchwcBlock! > 1 ? [...names, 'nchw-input'] : names);
+    // Then the integer kernels (src/latency/measure-int8.ts), each named in its own list.
+    const int8 = int8Benchmarks().map((b) => b.name);
+    const float = profile.nchwcBlock! > 1 ? [...names, 'nchw-input'] : names;
+    expect(profile.measurements!.map((m) => m.name).slice(0, float.length)).toEqual(float);
+    expect(profile.measurements!.map((m) => m.name).slice(float.length).filter((n) => int8.includes(n))).toEqual(int8);
     expect(Number.isInteger(profile.nchwcBlock)).toBe(true);
     expect(profile.weightGBps).toBeGreaterThan(0);
     expect(profile.im2colGBps).toBeGreaterThan(0);

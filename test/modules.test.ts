@@ -1,7 +1,10 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Report, analyzeModel } from '../src/cost/analyze.js';
 import { type ModuleCost, diffModules, hasModuleScopes, rollUpModules, scopeOf } from '../src/cost/modules.js';
 import { readModel } from '../src/onnx/read.js';
+import { buildAndRead } from './helpers/build-model.js';
 import { fixture, mbn } from './helpers/cli.js';
 
 function analyze(path: string, options = {}): Report {
@@ -113,6 +116,72 @@ describe('module roll-up (--depth)', () => {
 
   it('rejects a depth below 1', () => {
     expect(() => rollUpModules(resnet.layers, 0)).toThrow(RangeError);
+  });
+});
+
+/** Every .onnx under fixtures/. */
+function fixtureModels(dir = fixture('.')): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    return e.isDirectory() ? fixtureModels(path) : e.name.endsWith('.onnx') ? [path] : [];
+  });
+}
+
+const sumOf = (rows: ModuleCost[], key: keyof ModuleCost) => rows.reduce((s, r) => s + (r[key] as number), 0);
+
+describe('one home per figure: module rows and totals come from the same per-layer figures', () => {
+  const models = fixtureModels();
+
+  it('finds the fixtures', () => {
+    expect(models.length).toBeGreaterThanOrEqual(53);
+  });
+
+  it('on every fixture, the depth-1 rows add up to the totals, the separation projections included', () => {
+    const mismatches: string[] = [];
+    for (const path of models) {
+      const report = analyze(path);
+      const t = report.totals;
+      const rows = rollUpModules(report.layers, 1);
+      const expected: Partial<Record<keyof ModuleCost, number>> = {
+        layers: t.layers, macs: t.macs, otherFlops: t.otherFlops, flops: t.flops, params: t.params, weightBytes: t.weightBytes,
+        notCounted: t.notCounted, separableLayers: t.separableLayers, macsIfSeparated: t.macsIfSeparated,
+      };
+      for (const [key, value] of Object.entries(expected)) {
+        const sum = sumOf(rows, key as keyof ModuleCost);
+        if (sum !== value) mismatches.push(`${path}: ${key} rows ${sum}, totals ${value}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it('a conv in an If branch not counted (×0) is no separable layer of its module, as in the totals', () => {
+    // fixtures/edge/conv_in_if.onnx: a 3×3 conv 8→16 in each branch, the then branch taken. It counted 2 before.
+    const report = analyze(fixture('edge/conv_in_if.onnx'));
+    const ifRow = rollUpModules(report.layers, 1).find((r) => r.name === 'if')!;
+    expect(ifRow).toMatchObject({ separableLayers: 1, macs: 294912, macsIfSeparated: 51200 });
+    expect(report.totals).toMatchObject({ separableLayers: 1, macs: 294912, macsIfSeparated: 51200 });
+  });
+
+  it('a conv whose pair would cost more keeps its MACs in its module, as in the totals', () => {
+    // /blk/wide: 3×3, 8 → 1 channel on 6×6 (pads 1): r·(1/N + 1/K) = 1 + 1/9 ≥ 1, left alone.
+    // /blk/std: 3×3, 8 → 16 on 6×6: 36·16·8·9 = 41,472 MACs → 36·8·9 + 36·16·8 = 2,592 + 4,608 = 7,200.
+    const ones = (n: number) => new Array(n).fill(0.5);
+    const report = analyzeModel(buildAndRead({
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 8, 6, 6] }],
+      outputs: ['a', 'b'],
+      initializers: [
+        { name: 'w1', dtype: 1, dims: [1, 8, 3, 3], values: ones(72) },
+        { name: 'w2', dtype: 1, dims: [16, 8, 3, 3], values: ones(1152) },
+      ],
+      nodes: [
+        { op: 'Conv', inputs: ['x', 'w1'], outputs: ['a'], name: '/blk/wide/Conv', attrs: { pads: [1, 1, 1, 1] } },
+        { op: 'Conv', inputs: ['x', 'w2'], outputs: ['b'], name: '/blk/std/Conv', attrs: { pads: [1, 1, 1, 1] } },
+      ],
+    }));
+    expect(report.layers[0].separable!.reduction).toBeCloseTo(1 + 1 / 9, 12);
+    const blk = rollUpModules(report.layers, 1)[0];
+    expect(blk).toMatchObject({ name: 'blk', separableLayers: 1, macs: 36 * 8 * 9 + 41472, macsIfSeparated: 36 * 8 * 9 + 7200 });
+    expect(report.totals).toMatchObject({ separableLayers: 1, macsIfSeparated: 36 * 8 * 9 + 7200 });
   });
 });
 

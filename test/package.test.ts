@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, fixture, mbn, tempDir } from './helpers/cli.js';
 
@@ -60,7 +60,11 @@ beforeAll(() => {
     mkdirSync(target, { recursive: true });
     execFileSync('tar', ['xzf', tarball, '-C', target, '--strip-components=1']);
     const manifest = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8'));
-    for (const dep of Object.keys(manifest.dependencies ?? {})) symlinkSync(join(ROOT, 'node_modules', dep), join(project, 'node_modules', dep));
+    for (const dep of Object.keys(manifest.dependencies ?? {})) {
+      // A scoped package (@dagrejs/dagre) goes in its scope's folder.
+      mkdirSync(dirname(join(project, 'node_modules', dep)), { recursive: true });
+      symlinkSync(join(ROOT, 'node_modules', dep), join(project, 'node_modules', dep));
+    }
   }
   mkdirSync(join(project, 'node_modules/@types'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules/@types/node'), join(project, 'node_modules/@types/node'));
@@ -82,9 +86,11 @@ describe('the packed package', () => {
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('bin/mbn.js');
+    expect(files).toContain('bin/package.json');
     expect(files).toContain('dist/mbn.cjs');
+    expect(files).toContain('dist/mbn-analyze.cjs');
     expect(files).toContain('python/mbn_torch.py');
-    const other = files.filter((f) => !/^(bin\/mbn\.js|dist\/.+\.(js|d\.ts|cjs|cjs\.cache)|python\/mbn_torch\.py|README\.md|package\.json|LICENSE)$/.test(f));
+    const other = files.filter((f) => !/^(bin\/mbn\.js|bin\/package\.json|dist\/.+\.(js|d\.ts|cjs|cjs\.cache)|python\/mbn_torch\.py|README\.md|package\.json|LICENSE)$/.test(f));
     expect(other).toEqual([]);
   });
 
@@ -112,6 +118,15 @@ describe('the packed package', () => {
     const cli = mbn(['analyze', model, '--format', 'json', '--batch', '1']);
     expect(cli.status).toBe(0);
     expect(out.report).toEqual(JSON.parse(cli.stdout));
+  });
+
+  it('its CLI finds the graph layout library (dagre, a dependency) and inlines it into the HTML report', () => {
+    const run = spawnSync(process.execPath, [join(project, 'node_modules/mbn/bin/mbn.js'), 'analyze', fixture('models/tiny_cnn.onnx'), '--format', 'html'], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('<svg data-mbn-graph');
+    expect(run.stdout).toContain('/*! @dagrejs/dagre, MIT License');
+    expect(run.stdout).toContain('var dagre=');
   });
 
   it('its JavaScript never writes to stdout or stderr, nor sets the exit code: only the CLI does', () => {

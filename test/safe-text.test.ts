@@ -5,7 +5,7 @@ import { MbnError, quote } from '../src/errors.js';
 import { csvField, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from '../src/report/safe-text.js';
 import { boxTable, displayWidth } from '../src/report/table.js';
 import { parseCsv } from './helpers/csv.js';
-import { escapeControls } from '../src/util/text.js';
+import { escapeControls } from '../src/text.js';
 
 const require = createRequire(import.meta.url);
 // cli-table3 drew mbn's tables before; it is the reference that boxTable's output must equal.

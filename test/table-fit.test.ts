@@ -3,7 +3,7 @@ import { analyzeFile } from '../src/api/analyze.js';
 import { fitLayerColumns, renderTable } from '../src/report/analyze-report.js';
 import { makeStyle } from '../src/report/style.js';
 import { displayWidth } from '../src/report/table.js';
-import { clipMiddle } from '../src/util/text.js';
+import { clipMiddle } from '../src/text.js';
 import { fixture } from './helpers/cli.js';
 
 /** The layer table on a terminal: as wide as the terminal, names shortened in the middle, low-value columns dropped. */

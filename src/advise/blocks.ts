@@ -1,5 +1,5 @@
 import type { Node } from '../ir/types.js';
-import type { AdviseGraph, Step } from './graph.js';
+import { type AdviseGraph, type Step, opOf } from './graph.js';
 
 /**
  * MobileNetV2's inverted residual block (Sandler et al., CVPR 2018, §3.3 and Table 1): an optional 1×1 expansion,
@@ -69,8 +69,11 @@ function blockAt(graph: AdviseGraph, dw: Node): Block | null {
   const project = readers[0];
   nodes.push(project);
 
-  // After the projection: anything but a norm or an affine is a non-linearity on the bottleneck.
+  // After the projection: anything but a norm or an affine is a non-linearity on the bottleneck, the conv's own
+  // fused activation (TFLite) first.
   const afterProject: Step[] = [];
+  const fused = graph.conv(project)?.fusedActivation;
+  if (fused) afterProject.push({ kind: 'activation', name: `${fused} (fused into the projection)`, nodes: [project], out: project.outputs[0] });
   t = project.outputs[0];
   for (let step = graph.next(t); step; step = graph.next(t)) {
     if (step.kind === 'activation' || step.kind === 'gate') afterProject.push(step);
@@ -78,16 +81,16 @@ function blockAt(graph: AdviseGraph, dw: Node): Block | null {
     t = step.out;
   }
   let residual: Node | null = null;
-  const add = graph.consumers(t).find((n) => n.opType === 'Add' && graph.dynamicInputs(n).length === 2);
+  const add = graph.consumers(t).find((n) => opOf(n) === 'Add' && graph.dynamicInputs(n).length === 2);
   if (add && add.inputs.includes(t) && add.inputs.includes(blockInput)) {
     residual = add;
     nodes.push(add);
   }
 
-  const dwConv = graph.conv(dw)!;
-  const projectConv = graph.conv(project)!;
-  const inShape = graph.shape(blockInput);
-  const input = expand ? graph.conv(expand)!.inChannels : inShape?.[1] ?? dwConv.inChannels;
+  const dwConv = graph.conv(dw)!.geometry;
+  const projectConv = graph.conv(project)!.geometry;
+  // Without an expansion the block's input is the depthwise conv's (through norms and activations): its channels.
+  const input = expand ? graph.conv(expand)!.geometry.inChannels : dwConv.inChannels;
   const width = dwConv.outChannels;
   const output = projectConv.outChannels;
   // A depthwise conv followed by a 1×1 conv is also MobileNet V1's separable layer; an inverted residual narrows

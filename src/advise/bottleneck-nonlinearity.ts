@@ -22,7 +22,8 @@ export const bottleneckNonlinearity = defineRule({
       findings.push({
         rule: 'bottleneck-nonlinearity',
         severity: b.residual ? 'error' : 'warning',
-        layers: [graph.layerName(b.project), ...activationLayers],
+        // A fused activation is the projection's own layer: listed once.
+        layers: [...new Set([graph.layerName(b.project), ...activationLayers])],
         message: `${names} on the output of the 1×1 projection ${b.width}→${b.output} (a narrowing bottleneck)${b.residual ? ', which the residual Add then sums' : ''}: a non-linearity in the bottleneck destroys information the block cannot recover`,
         fix: {
           text: 'retrain the model with a linear projection (no activation after it); do not just delete the activation from the trained model, which changes its function',

@@ -14,7 +14,7 @@ export const channelAlignment = defineRule({
   check({ graph }) {
     const findings: Finding[] = [];
     for (const { node, report } of graph.layers) {
-      const conv = graph.conv(node);
+      const conv = graph.conv(node)?.geometry;
       // Fewer than 8 channels is a task output (a mask, a box head), not a width anyone chose.
       if (!conv || conv.outChannels % ALIGNMENT === 0 || conv.outChannels < ALIGNMENT || !report.counted) continue;
       const up = Math.ceil(conv.outChannels / ALIGNMENT) * ALIGNMENT;

@@ -1,6 +1,8 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
-import { type ConvShape, convShapeOf } from '../cost/separable.js';
-import { type Graph, type Model, type Node, attr } from '../ir/types.js';
+import { convTraitsOf } from '../cost/separable.js';
+import type { Graph, Model, Node } from '../ir/types.js';
+import type { ConvTraits } from '../ops/define.js';
+import { onnxOpType } from '../ops/index.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
 
 /**
@@ -39,6 +41,8 @@ export class AdviseGraph {
   readonly layers: GraphLayer[] = [];
   readonly byNode = new Map<Node, GraphLayer>();
   private readonly producers = new Map<string, Node>();
+  /** Every conv layer's traits, subgraphs included. */
+  private readonly convs = new Map<LayerReport, ConvTraits>();
   private readonly readers = new Map<string, Node[]>();
   private readonly constants = new Set<string>();
   private readonly graphOutputs: Set<string>;
@@ -53,6 +57,8 @@ export class AdviseGraph {
     report: Report,
   ) {
     inferred.layers.forEach((record, i) => {
+      const conv = convTraitsOf(record.traits);
+      if (conv) this.convs.set(report.layers[i], conv);
       if (record.scope !== '') return;
       const layer = { node: record.node, record, report: report.layers[i] };
       this.layers.push(layer);
@@ -138,26 +144,35 @@ export class AdviseGraph {
     return nodes.every((n) => this.nodeKnown(n)) ? nodes.reduce((s, n) => s + this.macs(n), 0) : null;
   }
 
-  conv(node: Node): ConvShape | null {
-    const layer = this.byNode.get(node);
-    return layer ? convShapeOf(node, layer.record.inputs, layer.record.outputs) : null;
+  /**
+   * The traits of a conv (any form, not transposed) whose output shape is known: the patterns and figures of the
+   * rules are about forward convs, and quote the output's size.
+   */
+  conv(node: Node): ConvTraits | null {
+    const t = convTraitsOf(this.byNode.get(node)?.record.traits);
+    return t && !t.transposed && t.outSpatial !== null ? t : null;
+  }
+
+  /** The traits of a report layer that is a conv (any graph, any form), or null. */
+  convOf(layer: LayerReport): ConvTraits | null {
+    return this.convs.get(layer) ?? null;
   }
 
   /** A 1×1 conv with group 1: an expansion or a projection. */
   isPointwise(node: Node): boolean {
     const c = this.conv(node);
-    return c !== null && c.group === 1 && c.kernel.every((k) => k === 1);
+    return c !== null && c.geometry.pointwise && c.geometry.group === 1;
   }
 
   /** One filter group per input channel (depth multiplier allowed). */
   isDepthwise(node: Node): boolean {
-    const c = this.conv(node);
-    return c !== null && c.group > 1 && c.group === c.inChannels;
+    return this.conv(node)?.geometry.depthwise ?? false;
   }
 
+  /** A conv's largest stride (1 for anything else). */
   stride(node: Node): number {
-    const a = attr(node, 'strides');
-    return a && a.data.type === 'ints' && a.data.value.length > 0 ? Math.max(...a.data.value) : 1;
+    const c = this.conv(node);
+    return c ? Math.max(1, ...c.geometry.strides) : 1;
   }
 
   /**
@@ -197,9 +212,10 @@ export class AdviseGraph {
       const dynamic = this.dynamicInputs(n);
       if (dynamic.length !== 1 || dynamic[0] !== t || !n.outputs[0]) return null;
       const out = n.outputs[0];
-      if (PASS_OPS.has(n.opType)) return { kind: 'norm', name: n.opType, nodes: [n], out };
-      if (ACTIVATION_OPS.has(n.opType)) return { kind: 'activation', name: n.opType, nodes: [n], out };
-      if (AFFINE_OPS.has(n.opType)) return { kind: 'affine', name: n.opType, nodes: [n], out };
+      const op = opOf(n);
+      if (PASS_OPS.has(op)) return { kind: 'norm', name: op, nodes: [n], out };
+      if (ACTIVATION_OPS.has(op)) return { kind: 'activation', name: op, nodes: [n], out };
+      if (AFFINE_OPS.has(op)) return { kind: 'affine', name: op, nodes: [n], out };
       return null;
     }
     // Several readers: x·f(x) (swish, hard-swish written out, squeeze-and-excite): a Mul of t and something
@@ -212,7 +228,7 @@ export class AdviseGraph {
   }
 
   private joinStep(t: string, j: Node): Step | null {
-    if (j.opType !== 'Mul' || !j.outputs[0]) return null;
+    if (opOf(j) !== 'Mul' || !j.outputs[0]) return null;
     const dynamic = this.dynamicInputs(j);
     if (dynamic.length !== 2 || !dynamic.includes(t)) return null;
     const other = dynamic[0] === t ? dynamic[1] : dynamic[0];
@@ -226,7 +242,7 @@ export class AdviseGraph {
     const gs = this.shape(other);
     const elementwise = ts !== null && gs !== null && ts.length === gs.length && ts.every((d, i) => d === gs[i]);
     if (!elementwise) return { kind: 'gate', name: 'squeeze-and-excite gate', nodes, out: j.outputs[0] };
-    const ops = side.map((n) => n.opType);
+    const ops = side.map(opOf);
     const name = ops.length === 1 && ops[0] === 'Sigmoid'
       ? 'Swish (x·Sigmoid(x))'
       : ops.includes('HardSigmoid') || ops.includes('Clip') || ops.includes('Relu6')
@@ -248,6 +264,11 @@ export class AdviseGraph {
     }
     return null;
   }
+}
+
+/** The ONNX op a node is (a TFLite LOGISTIC is a Sigmoid), else its own op type (custom domains, as they stand). */
+export function opOf(node: Node): string {
+  return onnxOpType(node) ?? node.opType;
 }
 
 /** Names that a node's If/Loop/Scan bodies read (from this graph or their own: a superset of what they take from outside). */

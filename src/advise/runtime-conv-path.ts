@@ -18,9 +18,13 @@ export const runtimeConvPath = defineRule({
   summary: 'convs whose channels keep ONNX Runtime on x86 off its blocked kernels',
   check({ graph, report: model }) {
     const findings: Finding[] = [];
+    // A .tflite runs in TFLite's kernels (XNNPACK on CPUs), not ONNX Runtime's: these layout rules do not apply.
+    if (graph.model.format === 'tflite') return findings;
     for (const { node, report } of graph.layers) {
-      const conv = graph.conv(node);
-      if (!conv || conv.kernel.length !== 2 || !report.counted) continue;
+      const traits = graph.conv(node);
+      // ORT's blocked layout takes float convs only: a quantized conv runs in its own integer kernels.
+      if (!traits || traits.form !== 'float' || traits.geometry.kernel.length !== 2 || !report.counted) continue;
+      const conv = traits.geometry;
       // A layer under 0.1% of the model's MACs (a squeeze-and-excite conv on a 1×1 map) cannot matter; when the
       // figures rest on an assumed input dim, the share is unknown and the layer is listed.
       if (graph.figuresKnown(report) && graph.totalsKnown && report.macs < model.totals.macs / 1000) continue;
@@ -29,8 +33,9 @@ export const runtimeConvPath = defineRule({
       if (!everywhere && convPathOf(perGroup, conv.outChannels, conv.group, AVX512_BLOCK) !== 'generic') continue;
       const where = everywhere ? 'ONNX Runtime on x86' : 'ONNX Runtime on AVX-512 CPUs';
       // A dense 1×1 conv on the generic path is one plain GEMM, no slower than the blocked kernel.
-      if (conv.group === 1 && conv.kernel.every((k) => k === 1) && graph.stride(node) === 1) continue;
-      const depthwise = conv.group > 1 && conv.group === conv.inChannels && conv.outChannels === conv.group;
+      if (conv.pointwise && conv.group === 1 && graph.stride(node) === 1) continue;
+      // ORT's depthwise kernel: one output channel per input channel (depth multiplier 1).
+      const depthwise = conv.depthwise && conv.outChannels === conv.group;
       const up4 = Math.ceil(conv.outChannels / 4) * 4;
       const message = depthwise
         ? `depthwise conv on ${conv.inChannels} channels, not a multiple of 4: ${where} runs it as im2col + GEMM per channel, not in its depthwise kernel`

@@ -1,3 +1,4 @@
+import type { ConvForm } from '../ops/define.js';
 import { defineRule, figure, type Finding, percent } from './define.js';
 
 /**
@@ -26,13 +27,20 @@ export const separableConv = defineRule({
       const share = saved !== null && total !== null ? saved / total : null;
       if (share !== null && share < options.minSaving) continue;
       const kernel = s.kernel.join('×');
+      // mbn separate rewrites float ONNX convs: a .tflite is separated in the model's source.
+      const how = (form: ConvForm | undefined) =>
+        graph.model.format === 'tflite'
+          ? 'separate it in the model’s source (mbn separate rewrites ONNX models)'
+          : !form || form === 'float'
+            ? `separate it (mbn separate --include '${l.name}')`
+            : `separate it in the float model before quantizing (mbn separate rewrites float convs only)`;
       findings.push({
         rule: 'separable-conv',
         severity: 'warning',
         layers: [l.name],
         message: `${kernel} conv ${s.M}→${s.N}${s.group > 1 ? ` (group ${s.group})` : ''} costs ${figure(macs)} MACs, ${percent(macs !== null && total !== null ? macs / total : null)} of the model; as depthwise + pointwise it would cost ${percent(s.reduction)} of that`,
         fix: {
-          text: `separate it (mbn separate --include '${l.name}') and fine-tune: saves ${figure(saved)} MACs (${percent(share)} of the model) and ${s.params - s.paramsAfter} params`,
+          text: `${how(graph.convOf(l)?.form)} and fine-tune: saves ${figure(saved)} MACs (${percent(share)} of the model) and ${s.params - s.paramsAfter} params`,
           macsSaved: saved,
           otherFlopsSaved: null,
           paramsSaved: s.params - s.paramsAfter,

@@ -30,7 +30,7 @@ export const swishToHardswish = defineRule({
         layers: nodes.map((n) => graph.layerName(n)),
         message: `swish x·Sigmoid(x) on ${shapes[0] ? `[${shapes[0].join('×')}]` : 'a tensor of unknown shape'}: Sigmoid needs an exponential per element and quantizes poorly`,
         fix: {
-          text: `use HardSwish x·ReLU6(x+3)/6 (mbn rewrite --hard-swish) and fine-tune${saved === null ? '' : `: ${saved} fewer FLOPs by mbn's count (1 per element per op), more on hardware where exp is slow`}`,
+          text: `use HardSwish x·ReLU6(x+3)/6 (${graph.model.format === 'tflite' ? 'HARD_SWISH, in the model’s source' : 'mbn rewrite --hard-swish'}) and fine-tune${saved === null ? '' : `: ${saved} fewer FLOPs by mbn's count (1 per element per op), more on hardware where exp is slow`}`,
           macsSaved: 0,
           otherFlopsSaved: saved,
           paramsSaved: 0,

@@ -1,4 +1,5 @@
 import type { Graph, Node } from '../ir/types.js';
+import { onnxOpType } from '../ops/index.js';
 
 /**
  * The sigmoid patterns of MobileNetV3's §5.2 (Howard et al., ICCV 2019), over one graph's nodes: swish written as
@@ -46,10 +47,10 @@ export function findSigmoidPatterns(graph: Graph): SigmoidPatterns {
       out.swishOps.push(n);
       continue;
     }
-    if (n.opType !== 'Sigmoid' || n.domain !== '' || !n.inputs[0] || !n.outputs[0]) continue;
+    if (onnxOpType(n) !== 'Sigmoid' || !n.inputs[0] || !n.outputs[0]) continue;
     const x = n.inputs[0];
     const s = n.outputs[0];
-    const muls = (readers.get(s) ?? []).filter((r) => r.opType === 'Mul' && r.domain === '' && r.inputs.length === 2 && r.inputs.includes(s));
+    const muls = (readers.get(s) ?? []).filter((r) => onnxOpType(r) === 'Mul' && r.inputs.length === 2 && r.inputs.includes(s));
     if (muls.length === 0) continue;
     const swishMuls = muls.filter((m) => m.inputs.includes(x) && x !== s);
     const allReaders = readers.get(s) ?? [];

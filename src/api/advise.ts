@@ -2,7 +2,7 @@ import { atLeast, DEFAULT_ADVISE_OPTIONS, type Severity } from '../advise/define
 import { adviseModel } from '../advise/index.js';
 import { blockingGaps } from '../budget/completeness.js';
 import { MbnError, quote } from '../errors.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { type AdviseJson, type AdviseView, adviseJson } from '../report/advise-report.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
 
@@ -24,7 +24,7 @@ export function adviseFile(path: string, opts: AdviseOptions = {}): AdviseView {
     throw new MbnError('usage', `failOn ${quote(String(opts.failOn))} is not 'warning' or 'error'`);
   }
   const infer = checkShapeOptions(opts);
-  const model = readModel(path);
+  const model = readAnyModel(path);
   try {
     const result = adviseModel(model, { inputShapes: infer.inputShapes, batch: infer.batch }, { ...DEFAULT_ADVISE_OPTIONS, minSaving: opts.minSaving ?? DEFAULT_ADVISE_OPTIONS.minSaving });
     const failOn: Severity | null = opts.failOn ?? null;

@@ -5,7 +5,8 @@ import { MbnError, quote } from '../errors.js';
 import { layerLinks } from '../latency/graph.js';
 import { measuredLayers, type PerLayerResult } from '../latency/per-layer.js';
 import { readModel } from '../onnx/read.js';
-import { type BenchJson, type BenchRecord, benchJson } from '../report/bench-report.js';
+import { openRapl, type RaplCounters } from '../bench/rapl.js';
+import { type BenchJson, type BenchRecord, benchJson, type MeasuredEnergy } from '../report/bench-report.js';
 import { inferModel, type InferOptions } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
 
@@ -18,6 +19,8 @@ export interface BenchOptions extends ShapeOptions, ValueOptions {
   threads?: number;
   /** Profile in ONNX Runtime and report each layer's time (`layers`, `trace`). */
   perLayer?: boolean;
+  /** Read RAPL energy counters around each model's timed runs (`energy`); where absent, the document says why. */
+  energy?: boolean;
 }
 
 function count(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -50,10 +53,27 @@ export async function bench(paths: string[], options: BenchOptions = {}, progres
     }
   }
   const records: BenchRecord[] = [];
+  const rapl = options.energy ? openRapl() : null;
+  const counters = rapl && 'read' in rapl ? rapl : null;
   for (const p of planned) {
     const reporter = progress(`bench ${basename(p.path)}`);
-    const m = await measureModel(ort, p.path, p.inputs, { warmup, runs, threads, onRun: reporter, profile: options.perLayer, minTimeMs });
+    const idleWatts = counters ? await idlePower(counters) : 0;
+    const window = { before: [] as number[], after: [] as number[], t0: 0n, t1: 0n };
+    const onTimed = counters
+      ? {
+          start: () => {
+            window.t0 = process.hrtime.bigint();
+            window.before = counters.read();
+          },
+          end: () => {
+            window.after = counters.read();
+            window.t1 = process.hrtime.bigint();
+          },
+        }
+      : undefined;
+    const m = await measureModel(ort, p.path, p.inputs, { warmup, runs, threads, onRun: reporter, profile: options.perLayer, minTimeMs, onTimed });
     reporter?.done();
+    const energy = counters ? measuredEnergy(counters, window, idleWatts, m.times.length) : undefined;
     const first = records[0];
     records.push({
       path: p.path,
@@ -68,10 +88,28 @@ export async function bench(paths: string[], options: BenchOptions = {}, progres
       latencyRatio: first ? m.latency.median / first.latencyMs.median : 1,
       macRatio: first ? (first.macs > 0 ? p.macs / first.macs : null) : p.macs > 0 ? 1 : null,
       ...(m.trace ? perLayerFields(measuredLayers(p.report, p.links, m.trace, m.warmupRuns, m.times)) : {}),
+      ...(energy ? { energy } : {}),
     });
   }
   const runtime = { name: 'onnxruntime-node' as const, version: ort.env?.versions?.node ?? ort.env?.versions?.common ?? null };
-  return benchJson(records, runtime, { warmup, runs, threads, minTimeMs });
+  const energyNote = rapl === null ? undefined : counters ? { measured: true, note: `RAPL ${counters.zones.join(', ')}: package energy around the timed runs, less the idle power measured just before (other processes on the machine count too)` } : { measured: false, note: (rapl as { absent: string }).absent };
+  return benchJson(records, runtime, { warmup, runs, threads, minTimeMs }, energyNote);
+}
+
+/** Package power with nothing of ours running, watts: the counters over a quiet half second. */
+async function idlePower(counters: RaplCounters): Promise<number> {
+  const before = counters.read();
+  const t0 = process.hrtime.bigint();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const joules = counters.joulesBetween(before, counters.read());
+  return joules / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+function measuredEnergy(counters: RaplCounters, w: { before: number[]; after: number[]; t0: bigint; t1: bigint }, idleWatts: number, runs: number): MeasuredEnergy | undefined {
+  if (w.before.length === 0 || w.after.length === 0 || runs === 0) return undefined;
+  const joules = counters.joulesBetween(w.before, w.after);
+  const seconds = Number(w.t1 - w.t0) / 1e9;
+  return { joulesPerRun: Math.max(0, joules - idleWatts * seconds) / runs, packageJoulesPerRun: joules / runs, idleWatts, zones: counters.zones };
 }
 
 function plan(path: string, infer: InferOptions) {

@@ -1,8 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { loadOrt } from '../bench/run.js';
 import { MbnError, quote } from '../errors.js';
 import { calibrate as measureDevice } from '../latency/measure.js';
+import { buildReport } from '../cost/analyze.js';
+import { HOROWITZ_45NM_ENERGY } from '../latency/builtin.js';
+import { predictEnergy } from '../latency/energy.js';
+import { fitEnergyScales, parseEnergySamples, scaledConstants } from '../latency/energy-fit.js';
+import { layerLinks } from '../latency/graph.js';
+import { loadProfile } from '../latency/load-profile.js';
 import type { DeviceProfile } from '../latency/profile.js';
+import { readModel } from '../onnx/read.js';
+import { inferModel } from '../shape/infer.js';
+import { fsErrorReason } from '../util/fs-error.js';
+import { checkShapeOptions, type ShapeOptions } from './options.js';
 
 export interface CalibrateOptions {
   /** ONNX Runtime intra-op threads the profile is for (default 1). */
@@ -30,4 +42,57 @@ export async function calibrate(options: CalibrateOptions = {}, onStep?: (step: 
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw new MbnError('usage', 'name must be a non-empty string');
   const ort = loadOrt('mbn calibrate');
   return measureDevice(ort, { threads, runs, rounds: 3, warmup: 2, name: options.name ?? `${hostname()}-${threads}t`, onStep });
+}
+
+export interface EnergyCalibrateOptions extends ShapeOptions {
+  /** The profile whose energy constants are fitted (a built-in name or a profile file): its caches decide levels. */
+  device: string;
+  /** The samples file (`MODEL,JOULES` lines, or `mbn bench --energy --format json` output). */
+  samples: string;
+}
+
+/** What `calibrateEnergy` returns: the profile with fitted constants, and each sample beside its fitted joules. */
+export interface EnergyCalibration {
+  profile: DeviceProfile;
+  samples: { model: string; measuredJ: number; fittedJ: number; computeJ: number; movementJ: number }[];
+}
+
+/**
+ * `mbn calibrate --energy-samples FILE --device P` as a function: the profile `device` with its energy constants
+ * fitted to measured joules per inference (src/latency/energy-fit.ts). A profile without an energy block takes
+ * the built-in (Horowitz 45 nm) ratios as the base. Model paths in the file are relative to the file.
+ */
+export function calibrateEnergy(options: EnergyCalibrateOptions): EnergyCalibration {
+  const loaded = loadProfile(options.device);
+  const base = loaded.energy ?? HOROWITZ_45NM_ENERGY;
+  const profile: DeviceProfile = { ...loaded, energy: base };
+  let text: string;
+  try {
+    text = readFileSync(options.samples, 'utf8');
+  } catch (error) {
+    throw new MbnError('usage', `cannot read energy samples ${quote(options.samples)}: ${fsErrorReason(error, 'read')}`);
+  }
+  const samples = parseEnergySamples(text, options.samples);
+  const dir = dirname(options.samples);
+  const infer = checkShapeOptions(options);
+  const features = samples.map((s) => {
+    const model = readModel(isAbsolute(s.model) ? s.model : join(dir, s.model));
+    try {
+      const inferred = inferModel(model, infer);
+      const report = buildReport(model, inferred);
+      // As a budget: an estimate that leaves layers out would bias the fit.
+      if (!report.totals.complete) throw new MbnError('usage', `energy sample ${quote(s.model)}: the analysis is incomplete (give its input shapes with --input), so its energy cannot be estimated`);
+      const { totals } = predictEnergy(report, layerLinks(inferred), profile);
+      if (totals.computeEnergyMj === null || totals.movementEnergyMj === null) throw new MbnError('usage', `energy sample ${quote(s.model)}: its energy cannot be estimated (a shape is unknown)`);
+      return { compute: totals.computeEnergyMj / 1e3, movement: totals.movementEnergyMj / 1e3 };
+    } finally {
+      model.source.close();
+    }
+  });
+  const fit = fitEnergyScales(features, samples.map((s) => s.joules));
+  const energy = scaledConstants(base, fit, basename(options.samples), samples.length);
+  return {
+    profile: { ...loaded, energy },
+    samples: samples.map((s, i) => ({ model: s.model, measuredJ: s.joules, fittedJ: fit.fitted[i], computeJ: features[i].compute, movementJ: features[i].movement })),
+  };
 }

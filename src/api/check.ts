@@ -7,6 +7,7 @@ import {
   baselineRecords,
   adviseRecord,
   latencyRecord,
+  energyRecord,
   budgetRecords,
   checkJson,
   errorRecord,
@@ -27,10 +28,11 @@ import { type ErrorCode, MbnError, oneLine, quote } from '../errors.js';
 import { parseShare } from './options.js';
 import { BUILTIN_PROFILES } from '../latency/builtin.js';
 import { layerLinks } from '../latency/graph.js';
+import { addEnergy } from '../latency/energy.js';
 import { addLatency } from '../latency/model.js';
-import { loadProfile } from '../latency/profile.js';
+import { loadProfile } from '../latency/load-profile.js';
 import { inferModel } from '../shape/infer.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { fsErrorReason } from '../util/fs-error.js';
 
 export interface CheckOptions {
@@ -215,20 +217,23 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
       let report;
       let advice = null;
       let latency: CheckRecord | null = null;
+      let energy: CheckRecord | null = null;
       try {
         // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
-        const model = readModel(display(file, process.cwd()));
+        const model = readAnyModel(display(file, process.cwd()));
         try {
           const shapes = { inputShapes: entry.input ?? undefined, batch: entry.batch ?? undefined, inputOrigin: `${source.file}: entry ${index + 1} "input"` };
           // The advise key's rules read the same cost report, so the model is analyzed once either way.
           if (entry.advise) ({ report, findings: advice } = adviseModel(model, shapes));
           else report = analyzeModel(model, shapes);
-          if (entry.maxLatencyMs !== null && entry.device !== null) {
+          if ((entry.maxLatencyMs !== null || entry.maxEnergyMj !== null) && entry.device !== null) {
             const spec = BUILTIN_PROFILES.some((b) => b.name === entry.device) ? entry.device : resolve(configDir, entry.device);
             const profile = loadProfile(spec, `${source.file}: "device"`);
             const inferred = inferModel(model, shapes);
-            const predicted = addLatency(buildReport(model, inferred), layerLinks(inferred), profile).totals.latencyMs ?? null;
-            latency = latencyRecord(name, shown, predicted, entry.maxLatencyMs, profile.name);
+            const links = layerLinks(inferred);
+            const predicted = addEnergy(addLatency(buildReport(model, inferred), links, profile), links, profile).totals;
+            if (entry.maxLatencyMs !== null) latency = latencyRecord(name, shown, predicted.latencyMs ?? null, entry.maxLatencyMs, profile.name);
+            if (entry.maxEnergyMj !== null) energy = energyRecord(name, shown, predicted.energyMj ?? null, entry.maxEnergyMj, profile.name);
           }
         } finally {
           model.source.close();
@@ -249,7 +254,9 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
         records.push(gaps.length > 0 ? { ...record, passed: false, message: `${record.message}; the analysis is incomplete, so it cannot pass` } : record);
       }
       // Predicted latency of an incomplete analysis leaves out the layers mbn could not count: it never passes.
-      if (latency) records.push(gaps.length > 0 ? { ...latency, passed: false, message: `${latency.message}; the analysis is incomplete, so it cannot pass` } : latency);
+      for (const predicted of [latency, energy]) {
+        if (predicted) records.push(gaps.length > 0 ? { ...predicted, passed: false, message: `${predicted.message}; the analysis is incomplete, so it cannot pass` } : predicted);
+      }
       records.push(...incompleteRecords(name, shown, describeGaps(gaps, report.model.inputs)));
       perModel.push({ entry, model: checked, records, blocked: gaps.length > 0 });
     }
@@ -275,7 +282,7 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
   const result = checkJson(models, checks, options.baseline ?? null, baseline ? percent : null);
 
   const unbudgeted = perModel
-    .filter((p) => p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise && p.entry.maxLatencyMs === null)
+    .filter((p) => p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise && p.entry.maxLatencyMs === null && p.entry.maxEnergyMj === null)
     .map((p) => p.model!.name);
   return { result, configFile: display(resolve(cwd, source.file), cwd), unbudgeted };
 }

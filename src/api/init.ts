@@ -4,7 +4,7 @@ import { type InitEntry, type InitModel, initEntries, renderInitConfig } from '.
 import { expandGlob, hasMagic } from '../budget/glob.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
-import { readModel } from '../onnx/read.js';
+import { readAnyModel } from '../formats/read.js';
 import { BufferSource } from '../onnx/source.js';
 import { writePieces } from '../onnx/write-file.js';
 import { CONFIG_FILE, display, realFs } from './check.js';
@@ -52,13 +52,13 @@ function headroomOf(value: number | string | undefined): number {
   return fraction;
 }
 
-/** Models to hold to budgets: the named ones (paths or globs), else every `**\/*.onnx` below the working folder. */
+/** Models to hold to budgets: the named ones (paths or globs), else every `**\/*.onnx` and `**\/*.tflite` below the working folder. */
 function findModels(names: string[], cwd: string): string[] {
   const base = cwd.split(sep).join('/');
   if (names.length === 0) {
-    const found = expandGlob('**/*.onnx', base, realFs);
+    const found = [...expandGlob('**/*.onnx', base, realFs), ...expandGlob('**/*.tflite', base, realFs)];
     if (found.length === 0) {
-      throw new MbnError('usage', `no .onnx files below ${quote(cwd)} (node_modules and dot folders are skipped); name them: mbn init models/a.onnx`);
+      throw new MbnError('usage', `no .onnx or .tflite files below ${quote(cwd)} (node_modules and dot folders are skipped); name them: mbn init models/a.onnx`);
     }
     return found.map((p) => resolve(cwd, p));
   }
@@ -110,7 +110,7 @@ export function initConfig(options: InitOptions = {}): InitResult {
   for (const file of findModels(options.models ?? [], cwd)) {
     const shown = display(file, cwd);
     // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
-    const model = readModel(display(file, process.cwd()));
+    const model = readAnyModel(display(file, process.cwd()));
     let report;
     try {
       report = analyzeModel(model);
@@ -123,7 +123,10 @@ export function initConfig(options: InitOptions = {}): InitResult {
       warnings.push(`${quote(shown)}: ${report.totals.notCounted} layers are not counted, so its MACs and FLOPs limits hold only the layers mbn counts`);
     }
     if (report.notes.some((n) => n.includes('is not fixed; assumed 1'))) {
-      warnings.push(`${quote(shown)} has symbolic input dims, taken as 1: add "input" (e.g. {"x": [1, 3, 224, 224]}) to its entry and run mbn init --force again, or edit the limits`);
+      // The example is the model's own inputs as analysed, in its own layout (NHWC for a TFLite model).
+      const assumed = report.model.inputs.filter((i) => i.assumedDims.length > 0 && i.shape);
+      const example = assumed.length > 0 ? JSON.stringify(Object.fromEntries(assumed.map((i) => [i.name, i.shape]))) : '{"x": [1, 3, 224, 224]}';
+      warnings.push(`${quote(shown)} has symbolic input dims, taken as 1: add "input" (e.g. ${example}) to its entry and run mbn init --force again, or edit the limits`);
     }
   }
   const entries = initEntries(models, headroom);

@@ -5,7 +5,7 @@ import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { externalLocations, hasExternalData } from '../ir/walk.js';
-import { loadProfile } from '../latency/profile.js';
+import { loadProfile } from '../latency/load-profile.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
 import { type StagedFile, type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';

@@ -197,6 +197,8 @@ export interface MeasureOptions {
    * warming up after 3 runs, and 20 runs of it are a millisecond of noise.
    */
   minTimeMs?: { warmup: number; timed: number };
+  /** Told just before the first timed run and just after the last (`mbn bench --energy` reads RAPL there). */
+  onTimed?: { start(): void; end(): void };
 }
 
 export const MAX_WARMUP = 1000;
@@ -248,7 +250,12 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
     let timedMs = 0;
     const warming = () => warmupRuns < options.warmup || (warmupMs < floor.warmup && warmupRuns < MAX_WARMUP);
     const timing = () => times.length < options.runs || (timedMs < floor.timed && times.length < MAX_RUNS);
+    let timedStarted = false;
     for (let done = 1; warming() || timing(); done++) {
+      if (!timedStarted && !warming()) {
+        timedStarted = true;
+        options.onTimed?.start();
+      }
       const start = process.hrtime.bigint();
       try {
         await session.run(feeds, { logSeverityLevel: ORT_LOG_SEVERITY });
@@ -266,6 +273,7 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
       // Progress against the counts asked for; a time floor only adds runs to a model that is fast anyway.
       options.onRun?.(Math.min(done, options.warmup + options.runs), options.warmup + options.runs);
     }
+    if (timedStarted) options.onTimed?.end();
     const trace = profileDir ? readTrace(session, profileDir) : undefined;
     return { inputs, loadMs, times, warmupRuns, latency: summarize(times), ...(trace ? { trace } : {}) };
   } finally {

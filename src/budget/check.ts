@@ -3,7 +3,7 @@ import { ANALYZE_SCHEMA, type Gap, type Totals } from '../cost/analyze.js';
 import { SHAPE_FIGURES } from './completeness.js';
 import { MbnError, quote } from '../errors.js';
 import { parseJsonText } from './config.js';
-import { type Limits, METRICS, checkLimits } from './limits.js';
+import { FIGURES, type FigureKey, type Limits, METRICS, checkLimits } from './limits.js';
 
 /**
  * `mbn check` as data: every budget and baseline comparison becomes one CheckRecord. Pure: no file system, no
@@ -12,16 +12,13 @@ import { type Limits, METRICS, checkLimits } from './limits.js';
 
 export const CHECK_SCHEMA = 'mbn.check/1';
 
-/** The figures a model is held to: the Totals fields that METRICS limit, in METRICS order. */
-export const FIGURES = METRICS.map((m) => ({ key: m.total, label: m.label, bytes: m.bytes, limitKey: m.key }));
-export type FigureKey = (typeof METRICS)[number]['total'];
 export type Figures = Record<FigureKey, number>;
 
 export function figuresOf(totals: Totals | Figures): Figures {
   return Object.fromEntries(FIGURES.map((f) => [f.key, totals[f.key]])) as Figures;
 }
 
-export type CheckKind = 'budget' | 'baseline' | 'missing' | 'error' | 'no-baseline' | 'advise' | 'incomplete' | 'latency';
+export type CheckKind = 'budget' | 'baseline' | 'missing' | 'error' | 'no-baseline' | 'advise' | 'incomplete' | 'latency' | 'energy';
 
 export interface CheckRecord {
   /** The config entry's name (its model pattern when it has none). */
@@ -340,5 +337,28 @@ export function latencyRecord(name: string, model: string, latencyMs: number | n
       latencyMs === null
         ? `latency on ${device}: unknown, cannot pass the budget of ${shown(limitMs)}`
         : `latency on ${device}: predicted ${shown(latencyMs)} ${latencyMs <= limitMs ? 'within' : 'exceeds'} the budget of ${shown(limitMs)}`,
+  };
+}
+
+/** The `maxEnergyMj` key: the energy `mbn analyze --device` estimates against the budget (unknown never passes). */
+export function energyRecord(name: string, model: string, energyMj: number | null, limitMj: number, device: string): CheckRecord {
+  const margin = energyMj === null ? null : limitMj - energyMj;
+  const shown = (mj: number) => `${Number(mj.toPrecision(3))} mJ`;
+  return {
+    name,
+    model,
+    metric: 'model',
+    kind: 'energy',
+    passed: energyMj !== null && energyMj <= limitMj,
+    value: energyMj,
+    limit: limitMj,
+    margin,
+    marginPercent: margin === null ? null : (100 * margin) / limitMj,
+    baseline: null,
+    complete: energyMj !== null,
+    message:
+      energyMj === null
+        ? `energy on ${device}: unknown (estimate), cannot pass the budget of ${shown(limitMj)}`
+        : `energy on ${device}: estimated ${shown(energyMj)} ${energyMj <= limitMj ? 'within' : 'exceeds'} the budget of ${shown(limitMj)}`,
   };
 }

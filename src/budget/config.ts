@@ -26,14 +26,16 @@ export interface BudgetEntry {
   allowUncounted: string[];
   /** Predicted latency budget, ms, on `device` (null: latency not checked). */
   maxLatencyMs: number | null;
-  /** Device profile for maxLatencyMs: a built-in name, or a profile file relative to the config file. */
+  /** Estimated energy budget per inference, mJ, on `device` (null: energy not checked). */
+  maxEnergyMj: number | null;
+  /** Device profile for maxLatencyMs and maxEnergyMj: a built-in name, or a profile file relative to the config file. */
   device: string | null;
 }
 
 export const EXAMPLE_ENTRY = '{"name": "mobilenet", "model": "models/mobilenet*.onnx", "maxMacs": "600M", "maxWeightBytes": "20MB"}';
 
 const LIMIT_KEYS = METRICS.map((m) => m.key) as readonly MetricKey[];
-const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise', 'allowUncounted', 'maxLatencyMs', 'device'] as const;
+const KEYS = ['name', 'model', ...LIMIT_KEYS, 'input', 'batch', 'advise', 'allowUncounted', 'maxLatencyMs', 'maxEnergyMj', 'device'] as const;
 
 function configError(where: string, message: string): never {
   throw new MbnError('config', `${where}: ${message}. A valid entry: ${EXAMPLE_ENTRY}`);
@@ -166,13 +168,19 @@ function validateEntry(value: unknown, where: string): BudgetEntry {
     if (typeof obj.maxLatencyMs !== 'number' || !Number.isFinite(obj.maxLatencyMs) || obj.maxLatencyMs <= 0) configError(label, `"maxLatencyMs" is ${describe(obj.maxLatencyMs)}, expected a positive number of milliseconds`);
     maxLatencyMs = obj.maxLatencyMs;
   }
+  let maxEnergyMj: number | null = null;
+  if (obj.maxEnergyMj !== undefined) {
+    if (typeof obj.maxEnergyMj !== 'number' || !Number.isFinite(obj.maxEnergyMj) || obj.maxEnergyMj <= 0) configError(label, `"maxEnergyMj" is ${describe(obj.maxEnergyMj)}, expected a positive number of millijoules`);
+    maxEnergyMj = obj.maxEnergyMj;
+  }
   let device: string | null = null;
   if (obj.device !== undefined) {
     if (typeof obj.device !== 'string' || obj.device.trim() === '') configError(label, `"device" is ${describe(obj.device)}, expected a device profile file or a built-in profile name such as "rpi4"`);
     device = obj.device;
   }
   if (maxLatencyMs !== null && device === null) configError(label, '"maxLatencyMs" needs "device" (a profile file from mbn calibrate, or a built-in profile name such as "rpi4")');
-  return { name, model: obj.model, limits, input, batch, advise, allowUncounted, maxLatencyMs, device };
+  if (maxEnergyMj !== null && device === null) configError(label, '"maxEnergyMj" needs "device" (a built-in profile name such as "rpi4", or a profile file with an "energy" block)');
+  return { name, model: obj.model, limits, input, batch, advise, allowUncounted, maxLatencyMs, maxEnergyMj, device };
 }
 
 /** A short, quoted description of a JSON value for messages. */

@@ -1,8 +1,9 @@
 import type { Gap, LayerReport, Report } from '../cost/analyze.js';
+import { FIGURES, type FigureKey } from './limits.js';
 
 /**
  * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in
- * report/budget-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson`.
+ * report/diff-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson`.
  *
  * Layers are matched by name (within their scope; the k-th layer of a repeated name pairs with the k-th). Layers
  * left over are then paired by op and position, but only when base and head have the same number of leftover
@@ -11,14 +12,6 @@ import type { Gap, LayerReport, Report } from '../cost/analyze.js';
 
 export const DIFF_SCHEMA = 'mbn.diff/1';
 
-export const DIFF_FIGURES = [
-  { key: 'macs', label: 'MACs', bytes: false },
-  { key: 'flops', label: 'FLOPs', bytes: false },
-  { key: 'params', label: 'Params', bytes: false },
-  { key: 'weightBytes', label: 'Weight bytes', bytes: true },
-  { key: 'peakActivationBytes', label: 'Peak activation bytes', bytes: true },
-] as const;
-export type DiffFigure = (typeof DIFF_FIGURES)[number]['key'];
 
 export interface Delta {
   base: number;
@@ -53,7 +46,7 @@ export interface DiffJson {
   /** `complete` and `incomplete` as in each side's `mbn analyze` report: an incomplete side's totals leave out what it could not count. */
   base: { path: string | null; complete: boolean; incomplete: Gap[] };
   head: { path: string | null; complete: boolean; incomplete: Gap[] };
-  totals: Record<DiffFigure, Delta>;
+  totals: Record<FigureKey, Delta>;
   summary: { added: number; removed: number; changed: number; unchanged: number; renamed: number };
   /**
    * Every layer of both models, in graph order: matched layers in head order; between two of them, the removed and
@@ -177,7 +170,7 @@ export function diffReports(base: Report, head: Report): DiffJson {
   });
   flush(base.layers.length);
   const count = (s: LayerStatus) => layers.filter((l) => l.status === s).length;
-  const totals = Object.fromEntries(DIFF_FIGURES.map((f) => [f.key, delta(base.totals[f.key], head.totals[f.key])])) as Record<DiffFigure, Delta>;
+  const totals = Object.fromEntries(FIGURES.map((f) => [f.key, delta(base.totals[f.key], head.totals[f.key])])) as Record<FigureKey, Delta>;
   return {
     schema: DIFF_SCHEMA,
     base: { path: base.model.path, complete: base.totals.complete, incomplete: base.incomplete },

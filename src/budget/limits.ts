@@ -14,6 +14,13 @@ export const METRICS = [
 ] as const;
 
 export type MetricKey = (typeof METRICS)[number]['key'];
+
+/**
+ * The figures a model is held to (`mbn check`) and compared on (`mbn diff`): the Totals fields that METRICS limit,
+ * in METRICS order. The one list of them.
+ */
+export const FIGURES = METRICS.map((m) => ({ key: m.total, label: m.label, bytes: m.bytes, limitKey: m.key }));
+export type FigureKey = (typeof METRICS)[number]['total'];
 export type Limits = Partial<Record<MetricKey, number>>;
 
 export interface BudgetResult {

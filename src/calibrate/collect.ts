@@ -86,16 +86,16 @@ function typed(type: string, data: Float64Array): unknown {
 
 
 /** The input model failing is the user's matter (MbnError); a rewritten copy failing is mbn's bug (exit 70). */
-async function open(ort: Ort, source: Source, what: string, mine: boolean): Promise<OrtSession> {
+export async function openChecked(ort: Ort, source: Source, what: string, mine: boolean, options: Record<string, unknown> = {}): Promise<OrtSession> {
   try {
-    return await openSession(ort, source);
+    return await openSession(ort, source, options);
   } catch (error) {
     const message = `onnxruntime cannot load ${what}: ${firstLine(error)}`;
     throw mine ? new Error(message) : new MbnError('unsupported', message);
   }
 }
 
-async function run(session: OrtSession, feeds: Record<string, OrtTensor>, what: string, mine: boolean, fetches?: string[]): Promise<Record<string, OrtTensor>> {
+export async function runChecked(session: OrtSession, feeds: Record<string, OrtTensor>, what: string, mine: boolean, fetches?: string[]): Promise<Record<string, OrtTensor>> {
   try {
     // With fetches, onnxruntime runs only the nodes those outputs need.
     if (fetches) return await (session.run as unknown as (f: Record<string, OrtTensor>, o: string[]) => Promise<Record<string, OrtTensor>>).call(session, feeds, fetches);
@@ -193,7 +193,7 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
   const original = await modelCopy(options.copies, model, plan, [], extra);
   let a: OrtSession;
   try {
-    a = await open(ort, original.source, 'the input model', false);
+    a = await openChecked(ort, original.source, 'the input model', false);
   } catch (error) {
     original.done();
     throw error;
@@ -243,11 +243,11 @@ export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan
       rewritten = await modelCopy(options.copies, model, plan, plan.chosen, wave.map((c, i) => exposedValue(c, zNames[i])));
       const copy = rewritten;
       zNames.forEach((z, i) => (zNames[i] = copy.output(z)));
-      b = await open(ort, rewritten.source, 'the rewritten model', true);
+      b = await openChecked(ort, rewritten.source, 'the rewritten model', true);
       for (const [index, feedOf] of feeds.entries()) {
         const feed = feedOf();
-        const ra = await run(a, feed, 'the input model', false, yNames);
-        const rb = await run(b, feed, 'the rewritten model', true, zNames);
+        const ra = await runChecked(a, feed, 'the input model', false, yNames);
+        const rb = await runChecked(b, feed, 'the rewritten model', true, zNames);
         options.copies.checkpoint();
         wave.forEach((_, i) => {
           const ya = ra[yNames[i]];
@@ -555,14 +555,14 @@ function decodeBias(model: Model, t: TensorRef): Float64Array {
 
 /** Runs both models on every batch and compares each graph output. */
 export async function verifyOutputs(ort: Ort, original: Source, rewritten: Source, batches: CalibrationBatch[], checkpoint?: () => void): Promise<OutputCheck[]> {
-  const a = await open(ort, original, 'the input model', false);
+  const a = await openChecked(ort, original, 'the input model', false);
   let b: OrtSession | null = null;
   try {
-    b = await open(ort, rewritten, 'the rewritten model', true);
+    b = await openChecked(ort, rewritten, 'the rewritten model', true);
     const acc = new Map<string, { dd: number; xx: number; yy: number; xy: number; max: number; agree: number; rows: number; ranked: boolean }>();
     for (const batch of batches) {
-      const ra = await run(a, feedsOf(ort, batch, a.inputNames), 'the input model', false);
-      const rb = await run(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true);
+      const ra = await runChecked(a, feedsOf(ort, batch, a.inputNames), 'the input model', false);
+      const rb = await runChecked(b, feedsOf(ort, batch, b.inputNames), 'the rewritten model', true);
       checkpoint?.();
       for (const [name, ta] of Object.entries(ra)) {
         const x = floatValues(ta);

@@ -38,14 +38,19 @@ export interface CalibrationRun {
   copies: ModelCopies;
 }
 
+/** The batches held back for the output check: a quarter when there are at least 4, else none (all are used for both). */
+export function splitBatches<T>(batches: T[]): { fit: T[]; verify: T[]; held: number } {
+  const n = batches.length;
+  const held = n >= 4 ? Math.max(1, Math.floor(n / 4)) : 0;
+  return { fit: batches.slice(0, n - held), verify: held ? batches.slice(n - held) : batches, held };
+}
+
 /** `output`: where the rewrite goes; a model with external data has its scratch copies beside it (see copies.ts). */
 export function prepareCalibration(model: Model, plan: SeparatePlan, spec: string, seed: number, output: string, given?: Map<string, number[]>): CalibrationRun {
   const resolved = new Map(plan.before.model.inputs.map((i) => [i.name, i.shape]));
   const calibration: Calibration = loadCalibration(spec, graphInputs(model, resolved, given), seed);
   const n = calibration.batches.length;
-  const held = n >= 4 ? Math.max(1, Math.floor(n / 4)) : 0;
-  const fit = calibration.batches.slice(0, n - held);
-  const verify = held ? calibration.batches.slice(n - held) : calibration.batches;
+  const { fit, verify, held } = splitBatches(calibration.batches);
   const notes: string[] = [];
   if (calibration.kind === 'random') notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
   if (!held) notes.push(`fewer than 4 calibration batches: the output check ran on the batches the fit used`);

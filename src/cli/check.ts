@@ -1,28 +1,22 @@
 import { checkModels, type CheckOptions } from '../api/check.js';
 import { quote } from '../errors.js';
-import {
-  type BudgetFormat,
-  checkLine,
-  renderAnnotations,
-  renderCheckJson,
-  renderCheckMarkdown,
-  renderCheckTable,
-} from '../report/budget-report.js';
+import { CHECK_REPORTER, checkLine, renderAnnotations } from '../report/check-report.js';
+import type { FormatOf } from '../report/formats.js';
 import { makeStyle } from '../report/style.js';
-import { write } from './output.js';
+import { terminal, write } from './output.js';
 
 export interface CheckCliOptions extends CheckOptions {
-  format: BudgetFormat;
+  format: FormatOf<'check'>;
   color?: boolean;
 }
 
 /** Runs `mbn check`; returns whether any budget is exceeded or any configured model is missing or could not be checked. */
 export function runCheck(options: CheckCliOptions): { budgetsExceeded: boolean } {
   const { result, configFile, unbudgeted } = checkModels(options);
-  const style = makeStyle(process.stdout, options.color);
-  const text = options.format === 'json' ? renderCheckJson(result) : options.format === 'md' ? renderCheckMarkdown(result) : renderCheckTable(result, style);
+  const style = makeStyle(terminal(1), options.color);
+  const text = CHECK_REPORTER[options.format](result, { style });
   write(1, text);
-  const err = makeStyle(process.stderr, options.color);
+  const err = makeStyle(terminal(2), options.color);
   if (options.format !== 'table') {
     // stdout is a document: people still get the failures, on stderr.
     for (const r of result.checks) if (!r.passed) write(2, `${err.red('✖')} ${checkLine(r)}\n`);

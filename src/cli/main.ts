@@ -4,8 +4,8 @@ import { MbnError, oneLine, quote } from '../errors.js';
 import { write } from './output.js';
 import { exitCode } from './exit-code.js';
 import { collectOpType, parseFraction, parseInputSpec, parseInputValue, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
-
-const VERSION = '0.1.0';
+import { FORMATS } from '../report/formats.js';
+import { VERSION } from '../version.js';
 
 function limitOptions(cmd: Command): Command {
   for (const m of METRICS) {
@@ -40,7 +40,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const program = new Command();
   program
     .name('mbn')
-    .description('Per-layer cost of ONNX models, depthwise separable rewrites, and compute budgets for CI')
+    .description('Per-layer cost of ONNX and TFLite models, depthwise separable rewrites, and compute budgets for CI')
     .version(VERSION, '-V, --version')
     .addOption(new Option('-v', 'output the version number (as -V)').hideHelp())
     .showSuggestionAfterError()
@@ -54,10 +54,11 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const analyze = program
     .command('analyze')
     .description('per-layer MACs, FLOPs, params and memory, and what depthwise separation would save')
-    .argument('<model>', 'ONNX model file')
-    .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts)').choices(['table', 'json', 'csv', 'md', 'html']).default('table'))
+    .argument('<model>', 'ONNX or TFLite (.tflite) model file')
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page with charts and the graph; model-explorer: node data for Google Model Explorer)').choices(FORMATS.analyze).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
-    .option('--force', 'with -o: overwrite an existing file', false)
+    .option('--force', 'with -o or --annotate: overwrite an existing file', false)
+    .option('--annotate <file>', 'also write a copy of the model whose nodes carry their MACs, params, output shape and share (latency with --device) in doc_string, for Netron')
     .option('--flops', 'show FLOPs (2·MACs + other) instead of MACs', false)
     .option('--top <n>', 'show the N costliest layers', parsePositiveInt('--top'))
     .option('--all', 'show every layer', false)
@@ -68,8 +69,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   limitOptions(analyze);
   allowUncountedOption(analyze);
   analyze
-    .option('--device <profile>', 'predict each layer\'s latency on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
-    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'));
+    .option('--device <profile>', 'predict each layer\'s latency and estimate its energy on a device: a profile file (mbn calibrate) or a built-in name (rpi4, rpi5, jetson-orin-nano)')
+    .option('--max-latency <ms>', 'with --device: fail (exit 1) when the predicted latency exceeds this many milliseconds', parsePositiveNumber('--max-latency'))
+    .option('--max-energy <mJ>', 'with --device: fail (exit 1) when the estimated energy per inference exceeds this many millijoules', parsePositiveNumber('--max-energy'));
   analyze.action(async (path: string, opts) => {
     if (opts.all && opts.top !== undefined) warn('--top is ignored with --all: every layer is shown');
     const { runAnalyze } = await import('./analyze.js');
@@ -98,7 +100,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--calibrate <dir|random:N>', 'fit the pointwise weights to the original outputs on data (a folder of .npy batches, or N seeded Gaussian batches) and check the whole model on it (needs onnxruntime-node)')
     .option('--refit-depthwise', 'with --calibrate: refit the depthwise filters too, alternating with the pointwise fit (helps the detector at rank 1, can hurt elsewhere: see README)', false)
     .option('--torch-plan <dir>', 'with -o: also write the same change for the PyTorch model (separation.json, weights.safetensors, mbn_torch.py) to this folder')
-    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'report format').choices(FORMATS.separate).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(separate);
   separate.action(async (path: string, opts) => {
@@ -109,11 +111,35 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runSeparate } = await import('./separate.js');
     await runSeparate(path, opts);
   });
+  const quantize = program
+    .command('quantize')
+    .description('static int8 quantization to QDQ (int8 weights per output channel, uint8 activations), checked in ONNX Runtime')
+    .argument('<model>', 'ONNX model file (never modified)')
+    .option('-o, --output <file>', 'output model (default: <model>.int8.onnx beside the input)')
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--calibrate <dir|random:N>', 'calibration data: a folder of .npy batches (one per input, or one subfolder per input), or N seeded Gaussian batches (default random:8)')
+    .option('--seed <n>', 'seed for --calibrate random:N', parseNonNegativeInt('--seed'), 0)
+    .addOption(new Option('--method <method>', 'activation range: the observed extremes (minmax), percentile, or the clip with the least squared error (mse)').choices(['minmax', 'percentile', 'mse']).default('minmax'))
+    .option('--percentile <p>', 'with --method percentile: the percentile kept (default 99.99)', parsePositiveNumber('--percentile'))
+    .option('--no-equalize', 'skip cross-layer equalization')
+    .option('--no-bias-correction', 'skip the empirical bias correction')
+    .option('--max-error <e>', 'keep the most sensitive layers float until the worst output\'s relative error on the held-back batches is within e', parseFraction('--max-error'))
+    .option('--include <glob>', 'only layers whose node name matches (repeatable; * matches any text); the others stay float', collect, [])
+    .option('--exclude <glob>', 'keep layers whose node name matches float (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
+    .option('--no-color', 'no colour (also: NO_COLOR)');
+  inputOptions(quantize);
+  inputValueOption(quantize);
+  quantize.action(async (path: string, opts) => {
+    if (quantize.getOptionValueSource('seed') === 'cli' && !String(opts.calibrate ?? 'random:').startsWith('random:')) warn('--seed is ignored with --calibrate DIR');
+    const { runQuantize } = await import('./quantize.js');
+    await runQuantize(path, opts);
+  });
   const advise = program
     .command('advise')
     .description('MobileNet lessons as checks: separable convs, linear bottlenecks, inverted residual blocks, hard-swish, channel alignment')
-    .argument('<model>', 'ONNX model file')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .argument('<model>', 'ONNX or TFLite (.tflite) model file')
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS.advise).default('table'))
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding of this severity or worse is found').choices(['warning', 'error']))
     .option('--min-saving <fraction>', 'separable-conv: report convs whose separation saves at least this share of the model MACs (default 1%)', parseFraction('--min-saving', 1))
     .option('--no-color', 'no colour (also: NO_COLOR)');
@@ -135,7 +161,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--force', 'overwrite an existing output file', false)
     .option('--samples <n>', 'seeded random inputs to compare outputs on', parsePositiveInt('--samples'), 4)
     .option('--seed <n>', 'seed of the random inputs', parseNonNegativeInt('--seed'), 1)
-    .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'report format').choices(FORMATS.rewrite).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(rewrite);
   rewrite.action(async (path: string, opts) => {
@@ -149,7 +175,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--config <file>', 'budget config: a JSON array of {name?, model, maxMacs, maxFlops, maxParams, maxWeightBytes, maxActivationBytes, input?, batch?}')
     .option('--baseline <report>', 'a stored `mbn analyze --format json` or `mbn check --format json` report to compare against')
     .option('--max-increase <percent>', 'with --baseline: allowed growth of each figure, a fraction or percentage: 0.05 or 5% (default 0: any growth fails)')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'md']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS.check).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)')
     .option('--allow-uncounted <op>', 'accept layers of this op type that mbn cannot count, in every model (repeatable; config: "allowUncounted")', (v: string, prev?: string[]) => collectOpType(v, prev))
     .action(async (opts) => {
@@ -161,7 +187,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   program
     .command('init')
     .description('write mbn.config.json: budgets at each model\'s current figures plus a headroom')
-    .argument('[models...]', 'model files or globs (default: every **/*.onnx below this folder, skipping node_modules and dot folders)')
+    .argument('[models...]', 'model files or globs (default: every **/*.onnx and **/*.tflite below this folder, skipping node_modules and dot folders)')
     .option('--headroom <share>', 'growth allowed over the current figures: 0.05 or 5%', parseFraction('--headroom'), 0.05)
     .option('--config <file>', 'the config to write', 'mbn.config.json')
     .option('--force', 'overwrite an existing config', false)
@@ -173,9 +199,9 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
   const diff = program
     .command('diff')
     .description('per-layer and total cost changes from one model to another')
-    .argument('<base>', 'ONNX model before the change')
-    .argument('<head>', 'ONNX model after the change')
-    .addOption(new Option('--format <format>', 'output format (html: a self-contained page, per-module before/after)').choices(['table', 'json', 'md', 'html']).default('table'))
+    .argument('<base>', 'model before the change (ONNX or TFLite)')
+    .argument('<head>', 'model after the change (ONNX or TFLite)')
+    .addOption(new Option('--format <format>', 'output format (html: a self-contained page, per-module before/after)').choices(FORMATS.diff).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout (atomically)')
     .option('--force', 'with -o: overwrite an existing file', false)
     .option('--depth <n>', 'html: module depth of the before/after comparison (default 2)', parsePositiveInt('--depth'))
@@ -195,7 +221,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--runs <n>', 'timed runs per model (default: 20, and more until 0.5 s of runs, at most 10,000)', parsePositiveInt('--runs'))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
     .option('--per-layer', 'profile in ONNX Runtime and report each layer\'s time, bytes moved and arithmetic intensity', false)
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--energy', 'read RAPL energy counters around each model\'s timed runs (joules per run; for mbn calibrate --energy-samples)', false)
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS.bench).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(bench);
   inputValueOption(bench);
@@ -203,7 +230,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     const { runBench } = await import('./bench.js');
     await runBench(paths, opts);
   });
-  program
+  const calibrateCmd = program
     .command('calibrate')
     .description('measure this machine through ONNX Runtime (micro-benchmarks, under a minute) and write a device profile for --device')
     .option('-o, --output <file>', 'write the profile here (default: stdout)')
@@ -211,12 +238,16 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', parsePositiveInt('--threads'), 1)
     .option('--runs <n>', 'timed runs per micro-benchmark (the fastest is kept)', parsePositiveInt('--runs'), 20)
     .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
+    .option('--energy-samples <file>', 'instead of measuring: fit the energy constants of --device to measured joules per inference (MODEL,JOULES lines, or mbn bench --energy --format json)')
+    .option('--device <profile>', 'with --energy-samples: the profile to fit (a built-in name or a profile file)');
+  inputOptions(calibrateCmd);
+  calibrateCmd
     .action(async (opts) => {
       const { runCalibrate } = await import('./calibrate.js');
       await runCalibrate(opts);
     });
 
-  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn check\n${EXIT_CODES}`);
+  program.addHelpText('after', `\nExamples:\n  mbn analyze model.onnx --top 10\n  mbn separate model.onnx -o model.sep.onnx\n  mbn quantize model.onnx --calibrate calib/ -o model.int8.onnx\n  mbn check\n${EXIT_CODES}`);
   for (const cmd of program.commands) {
     const example = EXAMPLES[cmd.name()];
     if (example) cmd.addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES}`);
@@ -240,6 +271,7 @@ Exit codes: 0 success, 1 a budget is exceeded (or a check failed), 2 usage error
 const EXAMPLES: Record<string, string> = {
   analyze: 'mbn analyze model.onnx --input input:1x3x224x224 --top 10 --max-macs 600M',
   separate: 'mbn separate model.onnx -o model.separated.onnx --min-reduction 50% --dry-run',
+  quantize: 'mbn quantize model.onnx --calibrate calib/ --input x:1x3x224x224 --max-error 0.05 -o model.int8.onnx',
   advise: 'mbn advise model.onnx --fail-on warning',
   rewrite: 'mbn rewrite model.onnx --hard-swish -o model.hardswish.onnx',
   check: 'mbn check --baseline main.json --max-increase 2%',

@@ -1,10 +1,11 @@
 import type { Model } from '../ir/types.js';
 import { bytesFor, dtypeName } from '../onnx/dtype.js';
-import { elements, type TensorState } from '../ops/define.js';
+import { elements, type OpKind, type TensorState, totalFlops } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { checkCount } from '../util/count.js';
 import { SeparationTally, parameterKeys } from './params.js';
-import { type SeparableInfo, convShapeOf, isSeparable, separableCost } from './separable.js';
+import { type Precision, type PrecisionBreakdown, layerPrecisions, precisionBreakdown } from './precision.js';
+import { type SeparableInfo, convTraitsOf, countsAsSeparated, separableCost, separatedMacs, takenSeparation } from './separable.js';
 
 /**
  * The cost report: per-layer MACs, other FLOPs, params, bytes, and for every standard conv what depthwise
@@ -14,6 +15,11 @@ export interface LayerReport {
   name: string;
   op: string;
   domain: string;
+  /**
+   * What the layer is, as its op rule says (src/ops, "traits"): 'conv' (Conv, ConvTranspose, QLinearConv,
+   * ConvInteger…), 'matmul', 'recurrent', 'attention', 'quantize', 'dequantize'; null for every other op.
+   */
+  kind: OpKind | null;
   /** Enclosing subgraph ('' for the main graph). */
   scope: string;
   outputShapes: (number[] | null)[];
@@ -31,6 +37,8 @@ export interface LayerReport {
   reason: string | null;
   notes: string[];
   separable: SeparableInfo | null;
+  /** Numeric precision, from the model (cost/precision.ts): `float32`, `float16`, `uint8/int8` (activations/weights)… */
+  precision: Precision;
 }
 
 export interface Totals {
@@ -45,7 +53,7 @@ export interface Totals {
   layers: number;
   notCounted: number;
   separableLayers: number;
-  /** The model's MACs and params if every standard conv were separated (depth multiplier 1). */
+  /** The model's MACs and params if its standard convs were separated (depth multiplier 1; a conv whose pair would cost more is left alone). */
   macsIfSeparated: number;
   paramsIfSeparated: number;
   /** Every layer that runs is counted and every input dim is known (a batch dim assumed 1 aside): see `incomplete`. */
@@ -89,6 +97,8 @@ export interface Report {
   incomplete: Gap[];
   byOp: OpBreakdown[];
   weightsByDtype: Record<string, { tensors: number; elements: number; bytes: number }>;
+  /** MACs, params and stored weight bytes per layer precision. */
+  byPrecision: PrecisionBreakdown[];
   layers: LayerReport[];
   notes: string[];
 }
@@ -113,15 +123,16 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   // What needs every record at once is worked out before the rows: the rest is tallied row by row.
   const paramKeys = parameterKeys(inferred.layers);
   const peakActivationBytes = peakActivation(inferred);
+  const precisions = layerPrecisions(inferred.layers);
   const records: (LayerRecord | undefined)[] = inferred.layers;
   const tally = new SeparationTally(paramKeys);
   // Sized once: a list grown row by row to a million leaves its smaller copies behind.
   const layers: LayerReport[] = new Array<LayerReport>(records.length);
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    const row = layerReport(record, seen, weightsByDtype, paramKeys, i > 0 ? layers[i - 1].outputShapes : null);
+    const row = layerReport(record, seen, weightsByDtype, paramKeys, i > 0 ? layers[i - 1].outputShapes : null, precisions[i]);
     // The same convs as the MACs projection below: one whose pair would cost more is left alone.
-    tally.add(record, row.separable && row.separable.reduction < 1 ? row.separable : null);
+    tally.add(record, takenSeparation(row));
     layers[i] = row;
     if (options.release) records[i] = undefined;
   }
@@ -141,19 +152,16 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
     complete: true,
   };
   const byOp = new Map<string, OpBreakdown>();
-  let savedMacs = 0;
   for (const l of layers) {
     totals.macs += l.macs;
     totals.otherFlops += l.otherFlops;
     totals.params += l.params;
     totals.weightBytes += l.weightBytes;
     if (!l.counted) totals.notCounted++;
-    // Like `mbn separate`: a conv whose pair would cost more is left alone. One in an If branch that is not counted
-    // (×0) saves no MACs and is not among the convs "Separating N" counts.
-    if (l.separable && l.separable.reduction < 1) {
-      if (l.executions > 0) totals.separableLayers++;
-      savedMacs += l.macs - l.separable.macsAfter * l.executions;
-    }
+    // Like `mbn separate`: a conv whose pair would cost more is left alone (cost/separable.ts, one rule for the
+    // totals and the module rows).
+    if (countsAsSeparated(l)) totals.separableLayers++;
+    totals.macsIfSeparated += separatedMacs(l);
     const key = l.domain ? `${l.domain}::${l.op}` : l.op;
     const entry = byOp.get(key) ?? { op: key, count: 0, macs: 0, otherFlops: 0, params: 0 };
     entry.count++;
@@ -162,11 +170,10 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
     entry.params += l.params;
     byOp.set(key, entry);
   }
-  totals.flops = 2 * totals.macs + totals.otherFlops;
-  totals.macsIfSeparated = totals.macs - savedMacs;
+  totals.flops = totalFlops(totals.macs, totals.otherFlops);
   totals.paramsIfSeparated = tally.paramsAfter(totals.params);
   checkTotals(totals);
-  const notes = [...inferred.notes];
+  const notes = [...(model.notes ?? []), ...inferred.notes];
   if (totals.notCounted > 0) {
     notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
   }
@@ -198,8 +205,10 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
     },
     totals,
     incomplete,
-    byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || a.op.localeCompare(b.op)),
+    // Ties by code point, not localeCompare: the collator costs ICU's start-up (a third of `analyze`'s time on VGG-16).
+    byOp: [...byOp.values()].sort((a, b) => b.macs - a.macs || b.otherFlops - a.otherFlops || (a.op < b.op ? -1 : a.op > b.op ? 1 : 0)),
     weightsByDtype,
+    byPrecision: precisionBreakdown(layers),
     layers,
     notes,
   };
@@ -221,6 +230,7 @@ function layerReport(
   byDtype: Report['weightsByDtype'],
   paramKeys: ReadonlySet<object>,
   previousShapes: readonly (number[] | null)[] | null,
+  precision: Precision,
 ): LayerReport {
   let params = 0;
   let weightBytes = 0;
@@ -237,14 +247,14 @@ function layerReport(
   }
   let activationBytes = 0;
   for (const o of l.outputs) if (o?.shape) activationBytes += bytesFor(o.dtype, elements(o.shape));
-  let separable: SeparableInfo | null = null;
-  const conv = convShapeOf(l.node, l.inputs, l.outputs);
-  if (conv && l.cost && isSeparable(conv)) separable = separableCost(conv);
+  const conv = convTraitsOf(l.traits);
+  const separable: SeparableInfo | null = conv && l.cost ? separableCost(conv) : null;
   const counted = l.cost !== null;
   return {
     name: l.name,
     op: l.node.opType,
     domain: l.node.domain,
+    kind: l.traits?.kind ?? null,
     scope: l.scope,
     // Shapes are shared with the inference result, never modified; so is the array itself with the previous row
     // when it holds the very same shapes (a chain of elementwise layers: one array instead of one per row).
@@ -259,6 +269,7 @@ function layerReport(
     reason: l.reason,
     notes: l.notes,
     separable,
+    precision,
   };
 }
 

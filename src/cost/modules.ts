@@ -1,4 +1,6 @@
+import { totalFlops } from '../ops/define.js';
 import type { LayerReport } from './analyze.js';
+import { countsAsSeparated, separatedMacs } from './separable.js';
 
 /**
  * Costs rolled up by name scope, as fvcore's `flop_count_table` and torchinfo's `depth` do (`mbn analyze --depth N`).
@@ -37,8 +39,9 @@ export interface ModuleCost {
   activationBytes: number;
   /** Layers mbn could not count: the module's figures leave them out, so they are lower bounds when this is > 0. */
   notCounted: number;
+  /** Its convs that the totals' `separableLayers` counts (a pair that would cost less, in a layer that runs). */
   separableLayers: number;
-  /** The module's MACs if every standard conv in it were separated (multiplier 1). */
+  /** The module's MACs if its standard convs were separated as the totals' `macsIfSeparated` counts them (multiplier 1). */
   macsIfSeparated: number;
 }
 
@@ -89,7 +92,9 @@ export function rollUpModules(layers: readonly LayerReport[], depth: number): Mo
     const scope = scopeOf(l.name).slice(0, depth);
     // The top-level row ('' name) for layers with no module; else one row per enclosing module down to `depth`.
     const paths = scope.length === 0 ? [[]] : scope.map((_, i) => scope.slice(0, i + 1));
-    const macsAfter = l.separable ? l.separable.macsAfter * l.executions : l.macs;
+    // The same projection as the totals': the rows of one depth add up to them.
+    const macsAfter = separatedMacs(l);
+    const separated = countsAsSeparated(l);
     for (const path of paths) {
       const r = row(path);
       r.layers++;
@@ -99,7 +104,7 @@ export function rollUpModules(layers: readonly LayerReport[], depth: number): Mo
       r.weightBytes += l.weightBytes;
       r.activationBytes += l.activationBytes;
       if (!l.counted) r.notCounted++;
-      if (l.separable) r.separableLayers++;
+      if (separated) r.separableLayers++;
       r.macsIfSeparated += macsAfter;
     }
   }
@@ -107,7 +112,7 @@ export function rollUpModules(layers: readonly LayerReport[], depth: number): Mo
   const visit = (parentKey: string | null): void => {
     for (const key of children.get(parentKey) ?? []) {
       const r = rows.get(key)!;
-      r.flops = 2 * r.macs + r.otherFlops;
+      r.flops = totalFlops(r.macs, r.otherFlops);
       ordered.push(r);
       visit(key);
     }

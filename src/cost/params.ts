@@ -55,12 +55,18 @@ export class SeparationTally {
   private readonly separated = new Map<object, { weight: WeightUse; layers: number }>();
   private readonly added = new Map<string, number>();
   private readonly ids = new Map<object, number>();
+  /** The weight behind each DequantizeLinear output seen so far. */
+  private readonly dequantized = new Map<string, WeightUse>();
   constructor(private readonly params: ReadonlySet<object>) {}
 
   add(l: LayerRecord, s: SeparableInfo | null): void {
     for (const w of l.weights) this.readers.set(w.key, (this.readers.get(w.key) ?? 0) + 1);
+    const t = l.traits;
+    // A QDQ conv's weight is the integer tensor its DequantizeLinear reads.
+    if (t?.kind === 'dequantize' && l.node.outputs[0] && l.weightAt?.[0]) this.dequantized.set(l.node.outputs[0], l.weightAt[0]);
+    if (t?.kind !== 'conv') return;
     // `mbn separate` rewrites a conv whose weight is an initializer or a Constant in scope, read directly.
-    const w = l.weightAt?.[1];
+    const w = t.dequantizedWeight !== null ? this.dequantized.get(t.dequantizedWeight) : l.weightAt?.[t.weight];
     if (!s || !w || w.viaIdentity || !this.params.has(w.key)) return;
     const entry = this.separated.get(w.key) ?? { weight: w, layers: 0 };
     entry.layers++;

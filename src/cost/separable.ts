@@ -1,5 +1,4 @@
-import { attr, type Node } from '../ir/types.js';
-import type { TensorState } from '../ops/define.js';
+import type { ConvGeometry, ConvTraits, OpTraits } from '../ops/define.js';
 import { checkCount, product } from '../util/count.js';
 
 /**
@@ -24,56 +23,37 @@ export interface SeparableInfo {
   reduction: number;
 }
 
-/** What the rewrite needs: channels, groups and kernel, all read from the weight; no feature-map size. */
-export interface ConvGeometry {
-  inChannels: number;
-  outChannels: number;
-  group: number;
-  kernel: number[];
-  hasBias: boolean;
+/**
+ * A conv as separation sees it: channels, groups and kernel (its geometry, from the weight) and whether it has a
+ * bias. No feature-map size: the rewrite needs none, and MACs take the output pixels apart.
+ */
+export type SeparableConv = Pick<ConvGeometry, 'inChannels' | 'outChannels' | 'group' | 'kernel'> & { hasBias: boolean };
+
+/** The layer's conv traits, or null when it is no conv. */
+export function convTraitsOf(traits: OpTraits | null | undefined): ConvTraits | null {
+  return traits?.kind === 'conv' ? traits : null;
 }
 
-/** A conv whose output shape is known too, so that its MACs can be counted. */
-export interface ConvShape extends ConvGeometry {
-  outSpatial: number[];
-  batch: number;
+/** What separation needs of a conv's traits. */
+export function separableConv(t: ConvTraits): SeparableConv {
+  const { inChannels, outChannels, group, kernel } = t.geometry;
+  return { inChannels, outChannels, group, kernel, hasBias: t.bias !== null };
 }
 
-/** Conv geometry from its node and its weight's dims, or null when it is not a plain Conv with a usable weight. */
-export function convGeometry(node: Node, weightDims: readonly number[] | null | undefined): ConvGeometry | null {
-  if (node.opType !== 'Conv' || node.domain !== '') return null;
-  if (!weightDims || weightDims.length < 3 || !weightDims.every((d) => Number.isInteger(d) && d > 0)) return null;
-  const groupAttr = attr(node, 'group');
-  const group = groupAttr && groupAttr.data.type === 'int' ? groupAttr.data.value : 1;
-  if (!(group > 0) || weightDims[0] % group !== 0) return null;
-  return {
-    inChannels: weightDims[1] * group,
-    outChannels: weightDims[0],
-    group,
-    kernel: weightDims.slice(2),
-    hasBias: node.inputs.length > 2 && node.inputs[2] !== '',
-  };
+/**
+ * Whether a conv is a "standard" one that separation applies to: not transposed, not depthwise, and not pointwise
+ * (its spatial kernel is larger than 1). Any form: a quantized conv has the same geometry to separate.
+ */
+export function isSeparable(t: ConvTraits): boolean {
+  return !t.transposed && !t.geometry.depthwise && !t.geometry.pointwise;
 }
 
-/** Conv geometry from a layer's node and its inferred input/output states, or null when it is not a candidate. */
-export function convShapeOf(node: Node, inputs: (TensorState | null)[], outputs: (TensorState | null)[]): ConvShape | null {
-  const g = convGeometry(node, inputs[1]?.shape);
-  const y = outputs[0]?.shape;
-  if (!g || !y) return null;
-  return { ...g, outSpatial: y.slice(2), batch: y[0] };
-}
-
-/** Whether a conv is a "standard" one that separation applies to: not depthwise, spatial kernel larger than 1. */
-export function isSeparable(c: ConvGeometry): boolean {
-  const k = product(c.kernel);
-  const depthwise = c.group === c.inChannels && c.group > 1;
-  return k > 1 && !depthwise;
-}
-
-export function separableCost(c: ConvShape, multiplier = 1): SeparableInfo {
-  const pixels = product([c.batch, ...c.outSpatial]);
-  const figures = separationFigures(c, multiplier, pixels);
-  return { ...figures, featureMap: c.outSpatial, macs: figures.macs!, macsAfter: figures.macsAfter! };
+/** The separation figures of a standard conv whose output shape is known, at multiplier r; null otherwise. */
+export function separableCost(t: ConvTraits, multiplier = 1): SeparableInfo | null {
+  if (!isSeparable(t) || t.batch === null || t.outSpatial === null) return null;
+  const pixels = product([t.batch, ...t.outSpatial]);
+  const figures = separationFigures(separableConv(t), multiplier, pixels);
+  return { ...figures, featureMap: t.outSpatial, macs: figures.macs!, macsAfter: figures.macsAfter! };
 }
 
 /** SeparableInfo without a feature map: MACs are null when the output size is unknown (params and ratio are not). */
@@ -83,7 +63,7 @@ export type SeparationFigures = Omit<SeparableInfo, 'featureMap' | 'macs' | 'mac
  * The figures of separating one conv at multiplier r. Params and the ratio r·(g/N + 1/K) need only the weight's
  * geometry; MACs need the number of output pixels (batch × feature map), null when unknown.
  */
-export function separationFigures(c: ConvGeometry, multiplier: number, pixels: number | null): SeparationFigures {
+export function separationFigures(c: SeparableConv, multiplier: number, pixels: number | null): SeparationFigures {
   const K = product(c.kernel);
   const M = c.inChannels;
   const N = c.outChannels;
@@ -102,4 +82,33 @@ export function separationFigures(c: ConvGeometry, multiplier: number, pixels: n
     paramsAfter: M * multiplier * K + N * ((M * multiplier) / g) + bias,
     reduction: multiplier * (g / N + 1 / K),
   };
+}
+
+/** What the "if separated" projections read of a layer's report row. */
+export interface ProjectedLayer {
+  macs: number;
+  executions: number;
+  separable: SeparableInfo | null;
+}
+
+/**
+ * The separation the projections take for a layer (the totals, the module rows and `mbn separate` by default): a
+ * standard conv whose pair would cost less; null for one whose pair would cost more or the same (left alone).
+ */
+export function takenSeparation(l: ProjectedLayer): SeparableInfo | null {
+  return l.separable && l.separable.reduction < 1 ? l.separable : null;
+}
+
+/**
+ * Whether a layer is one of the convs "Separating N" counts: a taken separation in a layer that runs (a conv in an If
+ * branch that is not counted, ×0, saves nothing and is not counted).
+ */
+export function countsAsSeparated(l: ProjectedLayer): boolean {
+  return takenSeparation(l) !== null && l.executions > 0;
+}
+
+/** A layer's MACs per inference once the projection's convs are separated. */
+export function separatedMacs(l: ProjectedLayer): number {
+  const s = takenSeparation(l);
+  return s ? s.macsAfter * l.executions : l.macs;
 }

@@ -1,5 +1,3 @@
-import type { ByteSource } from '../onnx/source.js';
-
 /**
  * The layer IR: mbn's own model of an ONNX graph. It holds structure, names, attributes, dims and dtypes, and for
  * every tensor where its bytes are in the file (never the bytes themselves). Each element remembers its byte span,
@@ -81,6 +79,13 @@ export interface ValueInfo {
   span: Span;
 }
 
+/** A tensor's quantization (TFLite): `real = scale · (q − zeroPoint)`, per channel along `axis` when several. */
+export interface TensorQuantization {
+  scale: number[];
+  zeroPoint: number[];
+  axis: number;
+}
+
 export interface Graph {
   name: string;
   nodes: Node[];
@@ -90,6 +95,8 @@ export interface Graph {
   outputs: ValueInfo[];
   valueInfo: ValueInfo[];
   span: Span;
+  /** Quantization parameters by value name (TFLite tensors carry them; ONNX models use Q/DQ nodes instead). */
+  quantization?: Map<string, TensorQuantization>;
 }
 
 export interface FunctionDef {
@@ -123,9 +130,24 @@ export interface Model {
   /** The file the model came from, for resolving external data; null for in-memory models. */
   path: string | null;
   size: number;
+  /** The file format the model was read from; absent for ONNX. */
+  format?: 'tflite';
+  /** What the reader could not map (shown among the report's notes). */
+  notes?: string[];
 }
 
 export function attr(node: Node | { attributes: Attribute[] }, name: string): Attribute | undefined {
   for (const a of node.attributes) if (a.name === name) return a;
   return undefined;
+}
+
+/**
+ * Where a model's bytes come from. Readers ask for byte ranges; a file-backed source answers with positioned
+ * reads, so that weight payloads a reader skips are never read from disk or held in memory.
+ */
+export interface ByteSource {
+  readonly size: number;
+  /** Bytes [start, end). May be a view into a shared buffer: callers must not modify it. */
+  view(start: number, end: number): Uint8Array;
+  close(): void;
 }

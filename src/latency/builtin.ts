@@ -1,4 +1,26 @@
+import type { EnergyConstants } from './energy-constants.js';
 import type { DeviceProfile } from './profile.js';
+
+/**
+ * Energy constants of the built-in profiles: an order-of-magnitude estimate, the same for all three boards, from
+ * Horowitz's 45 nm table (ISSCC 2014). No per-board pJ/MAC figure is published for these Cortex-A cores; the table
+ * counts the arithmetic and the memory arrays only (a CPU adds instruction fetch, decode and register-file energy;
+ * their 28/16/8 nm processes cost less per operation), so the two errors go opposite ways and the figures are good
+ * for comparing models on one board, not for a battery-life promise. `mbn calibrate --energy-samples` fits them to
+ * measured joules.
+ */
+export const HOROWITZ_45NM_ENERGY: EnergyConstants = {
+  // fp32: multiply 3.7 + add 0.9 pJ; fp16: multiply 1.1 + add 0.4 pJ; int8: 8-bit multiply 0.2 + 32-bit accumulate 0.1 pJ.
+  pjPerMac: { fp32: 4.6, fp16: 1.5, int8: 0.3 },
+  // DRAM: 640 pJ per 32-bit read = 160 pJ per byte.
+  pjPerByteDram: 160,
+  // On chip: 5 pJ per 32-bit read of an 8 KB SRAM = 1.25 pJ per byte (a larger cache costs more per access).
+  pjPerByteOnChip: 1.25,
+  sources: [
+    'M. Horowitz, "Computing\'s energy problem (and what we can do about it)", ISSCC 2014, 45 nm 0.9 V table: fp32 multiply 3.7 pJ, add 0.9 pJ; fp16 multiply 1.1 pJ, add 0.4 pJ; 8-bit multiply 0.2 pJ; 32-bit integer add 0.1 pJ; 8 KB SRAM 32-bit read 5 pJ; DRAM 32-bit read 640 pJ',
+    'order-of-magnitude estimate (mbn\'s assumption): the 45 nm figures stand for these boards\' newer processes plus a CPU\'s instruction overhead, which the table leaves out; for comparison, an int8 NPU reaches about 0.17 pJ per MAC on chip (Samsung 4 nm NPU, 11.6 TOPS/W on MobileNetEdgeTPU, IEEE JSSC 2023)',
+  ],
+};
 
 /**
  * Built-in device profiles: uncalibrated estimates for one core of common edge boards, from published clock,
@@ -27,6 +49,8 @@ function estimate(name: string, description: string, peakGflops: number, dramGBp
       ...sources,
       `peak ${peakGflops} GFLOP/s per core = clock × 16 FP32 FLOP/cycle; DRAM ${dramGBps} GB/s theoretical; L2 ${l2Bytes / 1024} KiB; efficiencies, L2 bandwidth (8 B/cycle), 40% single-core bandwidth share ${overheadUs} µs per elementwise op (twice that per conv or GEMM) and ${overheadUs * 5} µs per inference call are mbn's assumptions`,
     ],
+    // --- Energy ---
+    energy: HOROWITZ_45NM_ENERGY,
   };
 }
 

@@ -1,5 +1,5 @@
 import { bytesFor, DataType } from '../onnx/dtype.js';
-import { elements, type TensorState } from '../ops/define.js';
+import { elements, type OpTraits, type TensorState } from '../ops/define.js';
 import type { InferResult } from '../shape/infer.js';
 
 /**
@@ -20,12 +20,8 @@ export interface LayerLink {
   outputBytes: number | null;
   /** Input names that are weights (initializers or constants). */
   weightInputs: string[];
-  /** Group of a Conv (1 for others). */
-  group: number;
-  /** Kernel elements of a Conv (product of its kernel dims; 0 for others or when unknown). */
-  kernelSize: number;
-  /** Input channels of a Conv (0 for others). */
-  inChannels: number;
+  /** What the layer is (a conv and its geometry, a matrix product…), from its op rule; null for other layers. */
+  traits: OpTraits | null;
   /** Every output's value is known before run time: the runtime folds the layer into a constant. */
   folded: boolean;
   /** Shape of each input (null when unknown or omitted). */
@@ -34,8 +30,14 @@ export interface LayerLink {
   outputShape: number[] | null;
   /** The first input is float32 (the only type ONNX Runtime's blocked-layout kernels take). */
   float32: boolean;
+  /** ONNX data type of each input (0 when unknown or omitted): which 8-bit type a quantized weight is. */
+  inputDtypes: number[];
   /** Integer and integer-list attributes (strides, pads, perm, axis, …), for the layout rules. */
   ints: Record<string, number[]>;
+  /** String attributes (a Pad's mode, a conv's auto_pad), for the fusion rules. */
+  strings: Record<string, string>;
+  /** Each input's values where known before run time and small (a Pad's pads and constant value); else null. */
+  inputValues: (number[] | null)[];
 }
 
 function stateBytes(states: (TensorState | null)[], names: string[]): number | null {
@@ -49,10 +51,15 @@ function stateBytes(states: (TensorState | null)[], names: string[]): number | n
   return total;
 }
 
+/** Largest input whose values a link carries (a Pad's pads: 2 × rank). */
+const SMALL_VALUE = 16;
+
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : value instanceof Uint8Array ? new TextDecoder().decode(value) : String(value);
+}
+
 export function layerLinks(inferred: InferResult): LayerLink[] {
   return inferred.layers.map((l) => {
-    const groupAttr = l.node.attributes.find((a) => a.name === 'group');
-    const group = groupAttr?.data.type === 'int' ? groupAttr.data.value : 1;
     const weightNames = new Set(l.weights.map((w) => w.name));
     return {
       name: l.name,
@@ -64,16 +71,17 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       inputBytes: stateBytes(l.inputs, l.node.inputs),
       outputBytes: stateBytes(l.outputs, l.node.outputs),
       weightInputs: l.node.inputs.filter((n) => weightNames.has(n)),
-      group,
-      kernelSize: l.node.opType === 'Conv' ? (l.inputs[1]?.shape?.slice(2).reduce((a, b) => a * b, 1) ?? 0) : 0,
-      inChannels: l.node.opType === 'Conv' ? (l.inputs[0]?.shape?.[1] ?? 0) : 0,
+      traits: l.traits,
       folded: l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined),
       inputShapes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.shape ?? null) : null)),
       outputShape: l.outputs[0]?.shape ?? null,
       float32: l.inputs[0]?.dtype === DataType.FLOAT,
+      inputDtypes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.dtype ?? 0) : 0)),
       ints: Object.fromEntries(
         l.node.attributes.flatMap((a) => (a.data.type === 'int' ? [[a.name, [a.data.value]]] : a.data.type === 'ints' ? [[a.name, a.data.value]] : [])),
       ),
+      strings: Object.fromEntries(l.node.attributes.flatMap((a) => (a.data.type === 'string' ? [[a.name, textOf(a.data.value)]] : []))),
+      inputValues: l.node.inputs.map((name, i) => (name && l.inputs[i]?.value && l.inputs[i]!.value!.length <= SMALL_VALUE ? l.inputs[i]!.value! : null)),
     };
   });
 }

@@ -1,3 +1,4 @@
+import type { ConvTraits } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 
 /**
@@ -48,13 +49,13 @@ export function padChannels(channels: number, block: number): number {
   return block <= 1 ? channels : Math.ceil(channels / block) * block;
 }
 
-/** A Conv ORT's transformer may take: 2-D, float32, static float weights (and bias). */
-function convPath(link: LayerLink, block: number): ConvPath | null {
-  const w = link.inputShapes[1];
-  if (link.op !== 'Conv' || link.domain !== '' || !link.float32 || !w || w.length !== 4) return null;
-  if (!link.weightInputs.includes(link.inputs[1])) return 'generic';
-  if (link.inputs[2] && !link.weightInputs.includes(link.inputs[2])) return 'generic';
-  return convPathOf(w[1], w[0], link.group, block);
+/** A conv ORT's transformer may take: a float Conv, 2-D, float32, static float weights (and bias). */
+function convPath(t: ConvTraits, link: LayerLink, block: number): ConvPath | null {
+  const g = t.geometry;
+  if (t.form !== 'float' || !link.float32 || g.kernel.length !== 2) return null;
+  if (!link.weightInputs.includes(link.inputs[t.weight])) return 'generic';
+  if (t.bias !== null && !link.weightInputs.includes(link.inputs[t.bias])) return 'generic';
+  return convPathOf(g.inChannels / g.group, g.outChannels, g.group, block);
 }
 
 export interface LayerLayout {
@@ -64,6 +65,14 @@ export interface LayerLayout {
   padding: number;
   /** Layout conversions ORT inserts because of this layer, and the bytes they read and write. */
   reorders: { count: number; bytes: number };
+  /** The layer itself is replaced by its one layout conversion (a Transpose to NHWC of a blocked tensor). */
+  replaced?: boolean;
+  /**
+   * The fusion rules fold this layer into the conv before it, but the blocked layout keeps it apart: a residual
+   * Add whose other input is in plain NCHW (ORT fuses a sum into a blocked conv only when both are blocked), and
+   * what was to follow it into the conv (its Relu). It runs as a kernel of its own.
+   */
+  unfused?: boolean;
 }
 
 /** Bytes a layout conversion of a float32 [N, C, spatial…] tensor reads and writes (one side padded to the block). */
@@ -78,10 +87,31 @@ const BLOCKED_POOLS = new Set(['MaxPool', 'AveragePool']);
 const BLOCKED_GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool']);
 
 /**
- * Layout of every layer, in report order. `fusedInto` maps a layer to the kernel ORT runs it inside (the latency
- * model's fusion rules); `graphOutputs` are the model's output names (a blocked graph output is converted back).
+ * ORT's NCHWc Upsample (TransformResize): static whole-number scales of the spatial dims only (from the `scales`
+ * input, or from `sizes` over the input's shape) and, from opset 11, nearest mode with coordinate mode "asymmetric"
+ * and nearest_mode "floor" (both given), or linear mode with "half_pixel" (MLSD's tf2onnx upsampling: ORT 1.30
+ * runs it as a blocked Upsample, scales [1, 1, 2, 2]).
  */
-export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<number, number>, block: number, graphOutputs: readonly string[]): LayerLayout[] {
+function blockedResize(l: LayerLink): boolean {
+  const mode = l.strings.mode ?? 'nearest';
+  const v11 = l.op === 'Resize' && l.inputs.length >= 3;
+  if (v11) {
+    const coordinates = l.strings.coordinate_transformation_mode ?? 'half_pixel';
+    const nearest = mode === 'nearest' && coordinates === 'asymmetric' && l.strings.nearest_mode === 'floor';
+    if (!nearest && !(mode === 'linear' && coordinates === 'half_pixel')) return false;
+  } else if (mode !== 'nearest') return false;
+  const x = l.inputShapes[0];
+  const sizes = v11 && l.inputs[3] ? l.inputValues[3] : null;
+  const scales = sizes && x && sizes.length === x.length ? sizes.map((d, k) => d / x[k]) : l.inputValues[v11 ? 2 : 1];
+  return !!scales && scales.length === 4 && scales.every((v) => Number.isInteger(v) && v > 0) && scales[0] === 1 && scales[1] === 1;
+}
+
+/**
+ * Layout of every layer, in report order. `fusedInto` maps a layer to the kernel ORT runs it inside (the latency
+ * model's fusion rules); `graphOutputs` are the model's output names (a blocked graph output is converted back);
+ * `integerKernels` are the layers ORT runs as integer kernels (src/latency/int8.ts).
+ */
+export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<number, number>, block: number, graphOutputs: readonly string[], integerKernels: ReadonlySet<number> = new Set()): LayerLayout[] {
   const plan: LayerLayout[] = links.map(() => ({ path: null, padding: 1, reorders: { count: 0, bytes: 0 } }));
   // No blocked kernels (or a profile that does not say): nothing to plan, every conv at its class rate.
   if (block <= 1) return plan;
@@ -91,7 +121,12 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
   const convertedIn = new Set<string>();
   const convertedOut = new Set<string>();
   const producer = new Map<string, number>();
-  const toBlocked = (i: number, name: string, shape: number[] | undefined | null) => {
+  /** A merged Pad's output → its input: the conv or pool converts (or shares the conversion of) the unpadded tensor. */
+  const padded = new Map<string, { name: string; shape: number[] | null }>();
+  const toBlocked = (i: number, given: string, givenShape: number[] | undefined | null) => {
+    const source = padded.get(given);
+    const name = source ? source.name : given;
+    const shape = source ? source.shape : givenShape;
     if (!name || convertedIn.has(name) || blocked.has(name) || !shape || shape.length !== 4) return;
     convertedIn.add(name);
     plan[i].reorders.count++;
@@ -113,6 +148,13 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
     if (l.scope !== '' || l.folded) return;
     for (const o of l.outputs) if (o) producer.set(o, i);
     const head = fusedInto.get(i);
+    // A Pad merged into the conv or pool after it: its output is its input, in whatever layout that is.
+    if (head !== undefined && head > i && l.op === 'Pad') {
+      const from = blocked.get(l.inputs[0]);
+      if (from && l.outputShape && l.outputs[0]) blocked.set(l.outputs[0], { channels: from.channels, shape: l.outputShape });
+      if (l.outputs[0]) padded.set(l.outputs[0], { name: l.inputs[0], shape: l.inputShapes[0] });
+      return;
+    }
     // A layer fused into the kernel after it (the Sigmoid of a swish, inside its Mul) follows the rules below.
     if (head !== undefined && head < i) {
       // Runs inside its head's kernel, blocked when the tensor it continues is.
@@ -120,20 +162,31 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
         const p = producer.get(t);
         return p !== undefined && (p === head || fusedInto.get(p) === head);
       });
-      const from = own === undefined ? undefined : blocked.get(own);
-      if (from) setBlocked(i, from.channels);
-      return;
+      const ownProducer = own === undefined ? undefined : producer.get(own);
+      const headBlocked = plan[head].path === 'nchwc' || plan[head].path === 'nchw-input';
+      const plainOther = l.inputs.some((t) => t !== '' && t !== own && !l.weightInputs.includes(t) && !blocked.has(t));
+      const apart = (ownProducer !== undefined && plan[ownProducer].unfused) || (headBlocked && (l.op === 'Add' || l.op === 'Sum') && plainOther);
+      if (!apart) {
+        const from = own === undefined ? undefined : blocked.get(own);
+        if (from) setBlocked(i, from.channels);
+        return;
+      }
+      // Kept apart from the conv: the ordinary rules below decide its layout.
+      plan[i].unfused = true;
     }
+    // An integer kernel (a fused QDQ conv) runs in ORT's NHWC integer layout, on plain tensors.
+    if (integerKernels.has(i)) return plainReader(i);
     const inputs = l.inputs.filter((x) => x !== '');
     const x = l.inputs[0] ?? '';
     const xShape = l.inputShapes[0];
-    if (l.op === 'Conv') {
-      const path = convPath(l, block);
+    const conv = l.traits?.kind === 'conv' && !l.traits.transposed ? l.traits : null;
+    if (conv) {
+      const path = convPath(conv, l, block);
       plan[i].path = path;
       if (path === 'nchwc' || path === 'nchw-input') {
-        const w = l.inputShapes[1]!;
-        const cout = w[0];
-        plan[i].padding = paddingFactor(path, w[1], cout, l.group, block);
+        const g = conv.geometry;
+        const cout = g.outChannels;
+        plan[i].padding = paddingFactor(path, g.inChannels / g.group, cout, g.group, block);
         if (path === 'nchwc') toBlocked(i, x, xShape);
         else toPlain(i, x);
         setBlocked(i, cout);
@@ -160,6 +213,15 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
     }
     if (l.op === 'Concat' && (l.ints.axis?.[0] ?? 0) === 1 && allBlocked && all.every((b) => b!.channels % block === 0)) {
       return setBlocked(i, all.reduce((s, b) => s + b!.channels, 0));
+    }
+    if ((l.op === 'Resize' || l.op === 'Upsample') && all[0] !== undefined && blockedResize(l)) return setBlocked(i, all[0].channels);
+    // NCHW → NHWC of a blocked tensor (tf2onnx's output transposes): one conversion straight to channels-last.
+    if (l.op === 'Transpose' && all[0] !== undefined && (l.ints.perm ?? []).join() === '0,2,3,1') {
+      plan[i].replaced = true;
+      plan[i].reorders.count++;
+      plan[i].reorders.bytes += reorderBytes(all[0].shape, block);
+      // Another plain reader of the same tensor still needs its own conversion.
+      return;
     }
     plainReader(i);
   });

@@ -6,7 +6,9 @@ import { measureModel, openSession, type Ort } from '../bench/run.js';
 import { encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
 import { readModel } from '../onnx/read.js';
-import { type DeviceProfile, PROFILE_SCHEMA } from './profile.js';
+import { totalFlops } from '../ops/define.js';
+import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from './profile.js';
+import { measureInt8 } from './measure-int8.js';
 
 /**
  * `mbn calibrate`: micro-benchmarks through ONNX Runtime, each a one-op model written with mbn's own encoders,
@@ -42,7 +44,7 @@ function convBench(name: string, what: string, c: number, hw: number, group: num
   return {
     name,
     what,
-    flops: depth * 2 * macs,
+    flops: totalFlops(depth * macs, 0),
     bytes: depth * (2 * act + weights),
     input: [1, c, hw, hw],
     ops: depth,
@@ -80,7 +82,7 @@ function chainBench(name: string, what: string, op: (i: number, x: string, y: st
   return {
     name,
     what,
-    flops: 2 * macsPerOp * SMALL,
+    flops: totalFlops(macsPerOp * SMALL, 0),
     bytes: 0,
     input: shape,
     ops: SMALL,
@@ -98,6 +100,11 @@ const GENERIC_DEPTH = 4;
 const genericChannels = (block: number) => (block > 1 ? 4 * block + 2 : 34);
 /** Weights of the DRAM-streaming benchmark: [WEIGHT_K, WEIGHT_K] float32 (64 MiB, past any core's caches). */
 const WEIGHT_K = 4096;
+/**
+ * A GEMV whose 4 MiB of weights miss the core's cache but stay in the last-level one from run to run: the rate at
+ * which a model whose weights fit there reads them (a wake-word MLP's 1.7 MB first layer ran at 3× memoryGBps).
+ */
+const LLC_WEIGHT_K = 1024;
 
 function benchmarks(block: number): MicroBenchmark[] {
   const m = 64;
@@ -178,6 +185,16 @@ function benchmarks(block: number): MicroBenchmark[] {
       ops: 1,
       write: (path) =>
         writeModel(path, 'weights', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [WEIGHT_K, WEIGHT_K], Math.sqrt(1 / WEIGHT_K)), encodeValueInfoField('x', FLOAT, [1, WEIGHT_K], 11), encodeValueInfoField('y', FLOAT, [1, WEIGHT_K], 12)], 13, 3),
+    },
+    {
+      name: 'llc-weights',
+      what: `MatMul [1, ${LLC_WEIGHT_K}] × [${LLC_WEIGHT_K}, ${LLC_WEIGHT_K}] (${(LLC_WEIGHT_K * LLC_WEIGHT_K * 4) / 2 ** 20} MiB of weights: past the core's cache, inside the last-level cache: llcWeightGBps)`,
+      flops: 2 * LLC_WEIGHT_K * LLC_WEIGHT_K,
+      bytes: LLC_WEIGHT_K * LLC_WEIGHT_K * 4,
+      input: [1, LLC_WEIGHT_K],
+      ops: 1,
+      write: (path) =>
+        writeModel(path, 'llc-weights', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [LLC_WEIGHT_K, LLC_WEIGHT_K], Math.sqrt(1 / LLC_WEIGHT_K)), encodeValueInfoField('x', FLOAT, [1, LLC_WEIGHT_K], 11), encodeValueInfoField('y', FLOAT, [1, LLC_WEIGHT_K], 12)], 13, 3),
     },
     {
       name: 'call',
@@ -296,6 +313,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   const dir = mkdtempSync(join(tmpdir(), 'mbn-calibrate-'));
   const results: NonNullable<DeviceProfile['measurements']> = [];
   let block = 1;
+  let int8: Int8Rates | null = null;
   try {
     options.onStep?.('layout probe');
     block = await detectNchwcBlock(ort, dir);
@@ -323,6 +341,9 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     }
     if (wide) list.push(wide);
     for (const b of list) results.push({ name: b.name, what: b.what, flops: b.flops, bytes: b.bytes, ms: best.get(b.name)! });
+    const integer = await measureInt8(ort, dir, options);
+    int8 = integer.rates;
+    results.push(...integer.measurements);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -380,11 +401,17 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     nchwcBlock: block,
     ...(lastLevel !== null ? { lastLevelCacheBytes: lastLevel } : {}),
     weightGBps: round(at('weights').bytes / (Math.max(at('weights').ms - callMs, at('weights').ms / 2) * 1e6)),
+    // Only where 4 MiB is past the core's cache and well inside the last-level one.
+    ...(lastLevel !== null && lastLevel >= 2 * at('llc-weights').bytes && cacheSize() < at('llc-weights').bytes
+      ? { llcWeightGBps: round(at('llc-weights').bytes / (Math.max(at('llc-weights').ms - callMs, at('llc-weights').ms / 2) * 1e6)) }
+      : {}),
     im2colGBps: round(expandedBytes / (im2colMs * 1e6)),
     ...(nchwInputNs !== null ? { nchwInputNsPerOutput: round(nchwInputNs) } : {}),
+    ...(int8 ? { int8 } : {}),
     sources: [
       'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops',
       `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); im2colGBps: expanded input bytes (written and read) / (generic chain − one call − overheads − FLOPs at the GEMM rate); nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements`,
+      'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',
     ],
     measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),
     measuredOn: {

@@ -1,8 +1,11 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
+import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
+import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
+import { type Int8Layer, planInt8 } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
-import type { DeviceProfile, OpClass } from './profile.js';
+import { type DeviceProfile, INT8_CLASSES, type Int8Class, type OpClass, THIN_CONV_CHANNELS } from './profile.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
@@ -40,16 +43,27 @@ export interface LatencyTotals {
 }
 
 const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
-const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
-const HEAVY = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+export const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
+
+/**
+ * A kernel the runtime folds a following activation, batch-norm or add into: a float conv (ORT's FusedConv) or a
+ * float matrix product (a Gemm also takes a residual add; a MatMul does not).
+ */
+function fusionHead(link: LayerLink): 'conv' | 'gemm' | 'matmul' | null {
+  const t = link.traits;
+  if (t?.kind === 'conv') return t.form === 'float' || t.form === 'qdq' ? 'conv' : null;
+  if (t?.kind === 'matmul' && t.form === 'float' && !t.general) return t.gemm ? 'gemm' : 'matmul';
+  return null;
+}
 
 export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
-  if (l.op === 'Conv' || l.op === 'ConvTranspose') {
-    if (link && link.group > 1 && link.group === link.inChannels) return 'depthwise';
-    if (l.op === 'Conv' && link?.kernelSize === 1) return 'pointwise';
-    return 'conv';
+  const t = link?.traits;
+  if (t?.kind === 'conv') {
+    // ONNX Runtime runs a ConvTranspose through its generic conv path whatever its groups.
+    if (t.transposed) return 'conv';
+    return t.geometry.depthwise ? 'depthwise' : t.geometry.pointwise ? 'pointwise' : 'conv';
   }
-  if (l.op === 'Gemm' || l.op === 'MatMul') return 'gemm';
+  if (t?.kind === 'matmul') return 'gemm';
   // A pool is a per-channel reduction over a window, vectorised across channels as a depthwise conv is; at the
   // elementwise (Add) rate SqueezeNet's three MaxPools were predicted 3.6× slower than ORT runs them.
   if (POOLS.has(l.op)) return 'depthwise';
@@ -59,36 +73,51 @@ const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMax
 
 /**
  * Where a layer's weights come from on each inference: `false` when the model's weights fit in the core's cache
- * (read with the activations), `'llc'` when they fit in the last-level cache (read at `memoryGBps`), `'dram'` (or
+ * (read with the activations), `'llc'` when they fit in the last-level cache (read at `memoryGBps`; a GEMM's at `llcWeightGBps` where calibrated), `'dram'` (or
  * `true`) when they exceed it and are streamed from DRAM at `weightGBps`.
  */
 export type WeightSource = boolean | 'llc' | 'dram';
 
 /**
+ * The memory level a working set of `bytes` is served from: the core's cache when it fits in `cacheBytes`, the
+ * last-level cache when the profile gives one and it fits there, else DRAM. One rule for the latency model (which
+ * bandwidth) and the energy model (which pJ per byte).
+ */
+export function memoryLevelOf(profile: DeviceProfile, bytes: number): 'cache' | 'llc' | 'dram' {
+  if (bytes <= profile.cacheBytes) return 'cache';
+  return profile.lastLevelCacheBytes !== undefined && bytes <= profile.lastLevelCacheBytes ? 'llc' : 'dram';
+}
+
+/**
  * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
  * layer before has just written them), else at `memoryGBps`; weights as `weightsFrom` says.
  */
-export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false): { ms: number; bound: Bound } {
-  const computeUs = flops / (profile.gflops[cls] * 1e3);
+export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false, gflops = profile.gflops[cls]): { ms: number; bound: Bound } {
+  const computeUs = flops / (gflops * 1e3);
   const apart = weightsFrom !== false;
-  const actGBps = activationBytes + (apart ? 0 : weightBytes) <= profile.cacheBytes ? profile.cacheGBps : profile.memoryGBps;
-  const weightGBps = weightsFrom === 'llc' ? profile.memoryGBps : (profile.weightGBps ?? profile.memoryGBps);
+  const actGBps = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes)) === 'cache' ? profile.cacheGBps : profile.memoryGBps;
+  // A GEMM streams its weights as they lie (calibrate's llc-weights MatMul); a conv's kernels go through packing,
+  // which ran at memoryGBps (OpenWakeWord's mel-spectrogram conv: predicted 22 µs at llcWeightGBps, measured 59).
+  const llcGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
+  const weightGBps = weightsFrom === 'llc' ? llcGBps : (profile.weightGBps ?? profile.memoryGBps);
   const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
   return { ms: (Math.max(computeUs, memoryUs) + overheadUs) / 1e3, bound };
 }
 
-/** What decides a conv's kernel: channels, groups, kernel elements, output pixels, whether its input is expanded. */
-export interface ConvKernel {
-  cinPerGroup: number;
-  cout: number;
-  group: number;
-  kernel: number;
-  /** Output positions (batch × spatial). */
+/**
+ * A conv as its kernel is timed: its geometry (the op's ConvGeometry: channels, groups, kernel, strides, pads) and
+ * its output positions per execution (batch × spatial).
+ */
+export interface TimedConv {
+  geometry: Pick<ConvGeometry, 'inChannels' | 'outChannels' | 'group' | 'kernel' | 'strides' | 'pads'>;
   pixels: number;
-  /** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
-  expands: boolean;
+}
+
+/** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
+function expandsInput(g: TimedConv['geometry']): boolean {
+  return !(g.kernel.every((k) => k === 1) && g.strides.every((v) => v === 1) && g.pads.every((v) => v === 0));
 }
 
 /**
@@ -100,37 +129,35 @@ export interface ConvKernel {
 export function convTime(
   profile: DeviceProfile,
   cls: OpClass,
-  g: ConvKernel,
+  conv: TimedConv,
   flops: number,
   activationBytes: number,
   weightBytes: number,
   cold: WeightSource,
-  path: ConvPath = convPathOf(g.cinPerGroup, g.cout, g.group, profile.nchwcBlock ?? 1),
+  path: ConvPath = convPathOf(conv.geometry.inChannels / conv.geometry.group, conv.geometry.outChannels, conv.geometry.group, profile.nchwcBlock ?? 1),
 ): { ms: number; bound: Bound } {
   const block = profile.nchwcBlock ?? 1;
+  const g = conv.geometry;
+  const cinPerGroup = g.inChannels / g.group;
   if (path === 'generic' && profile.im2colGBps) {
-    const expandMs = g.expands ? (8 * g.cinPerGroup * g.group * g.kernel * g.pixels) / (profile.im2colGBps * 1e6) : 0;
+    const kernel = g.kernel.reduce((a, b) => a * b, 1);
+    const expandMs = expandsInput(g) ? (8 * g.inChannels * kernel * conv.pixels) / (profile.im2colGBps * 1e6) : 0;
     const k = kernelTime(profile, 'gemm', flops, activationBytes, weightBytes, cold);
     return { ms: k.ms + expandMs, bound: expandMs > k.ms ? 'memory' : k.bound };
   }
-  const k = kernelTime(profile, cls, flops * paddingFactor(path, g.cinPerGroup, g.cout, g.group, block), activationBytes, weightBytes, cold);
+  const k = kernelTime(profile, cls, flops * paddingFactor(path, cinPerGroup, g.outChannels, g.group, block), activationBytes, weightBytes, cold);
   if (path === 'nchw-input' && profile.nchwInputNsPerOutput) {
-    const extraMs = (padChannels(g.cout, block) * g.pixels * profile.nchwInputNsPerOutput) / 1e6;
+    const extraMs = (padChannels(g.outChannels, block) * conv.pixels * profile.nchwInputNsPerOutput) / 1e6;
     return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
   }
   return k;
 }
 
-/** A Conv layer's kernel figures from its link (null when a shape is unknown). */
-function kernelOf(link: LayerLink): ConvKernel | null {
-  const w = link.inputShapes[1];
-  const y = link.outputShape;
-  if (!w || w.length < 3 || !y || y.length !== w.length || w[0] === 0) return null;
-  const spatial = y.slice(2).reduce((a, b) => a * b, 1);
-  const kernel = w.slice(2).reduce((a, b) => a * b, 1);
-  const unit = (name: string) => (link.ints[name] ?? []).every((v) => v === 1);
-  const noPads = (link.ints.pads ?? []).every((v) => v === 0);
-  return { cinPerGroup: w[1], cout: w[0], group: link.group, kernel, pixels: y[0] * spatial, expands: !(kernel === 1 && unit('strides') && noPads) };
+/** A forward conv as its kernel is timed, from its traits (null for other layers, or when its output shape is unknown). */
+function timedConvOf(link: LayerLink): TimedConv | null {
+  const t = link.traits;
+  if (t?.kind !== 'conv' || t.transposed || t.batch === null || t.outSpatial === null) return null;
+  return { geometry: t.geometry, pixels: t.batch * t.outSpatial.reduce((a, b) => a * b, 1) };
 }
 
 /** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
@@ -156,14 +183,20 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     const mul = links.findIndex((m) => m.scope === '' && m.op === 'Mul' && m.inputs.includes(l.outputs[0]) && m.inputs.includes(l.inputs[0]));
     if (mul >= 0) folded.set(i, mul);
   });
+  // A zero Pad of the spatial dims before a Conv or pool becomes that op's own padding (ORT's PadFusion).
+  links.forEach((l, i) => {
+    if (l.scope !== '' || l.op !== 'Pad' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
+    const child = links.findIndex((c) => c.scope === '' && takesPad(c) && c.inputs[0] === l.outputs[0]);
+    if (child >= 0 && padFuses(l, links[child])) folded.set(i, child);
+  });
   links.forEach((l, i) => {
     if (l.scope !== '' || !FOLDED_INTO_PRODUCER.has(l.op) || folded.has(i)) return;
     for (const x of l.inputs) {
       const p = x ? producer.get(x) : undefined;
       if (p === undefined || consumers.get(x) !== 1) continue;
-      const head = HEAVY.has(links[p].op) ? p : folded.get(p);
+      const head = fusionHead(links[p]) !== null ? p : folded.get(p);
       // Only one layer may fold a given output; the add of a residual folds into the conv on one side.
-      if (head !== undefined && links[head].op !== 'MatMul') {
+      if (head !== undefined && fusionHead(links[head]) !== 'matmul') {
         folded.set(i, head);
         return;
       }
@@ -172,8 +205,35 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
   return folded;
 }
 
+/** What ORT's PadFusion merges a Pad into: an ONNX Conv node (float, or float in QDQ form), or a window pool. */
+function takesPad(link: LayerLink): boolean {
+  const t = link.traits;
+  if (t?.kind === 'conv') return !t.transposed && (t.form === 'float' || t.form === 'qdq');
+  return link.op === 'MaxPool' || link.op === 'AveragePool';
+}
+
+/**
+ * ONNX Runtime's PadFusion (core/optimizer/pad_fusion.cc): a constant-mode Pad whose pads are known, non-negative
+ * and zero on the batch and channel dims, and whose fill value is 0, merges into the explicit `pads` of the one
+ * Conv, MaxPool or AveragePool that reads it (not one with auto_pad, nor a MaxPool that also returns indices). ORT
+ * 1.30 also merges into a child with no `pads` attribute (MLSD's tf2onnx depthwise convs: `pads` [0, 0, 1, 1] after).
+ */
+function padFuses(pad: LayerLink, child: LayerLink): boolean {
+  if ((pad.strings.mode ?? 'constant') !== 'constant') return false;
+  const pads = pad.ints.pads ?? pad.inputValues[1];
+  if (!pads || pads.length < 4 || pads.some((p) => p < 0)) return false;
+  const half = pads.length / 2;
+  if (pads[0] !== 0 || pads[1] !== 0 || pads[half] !== 0 || pads[half + 1] !== 0) return false;
+  // Opset 11 on: the fill value is an input, and must be a known 0 (an omitted one is 0).
+  const fill = pad.inputs[2] ? pad.inputValues[2] : [0];
+  if (!fill || fill.some((v) => v !== 0)) return false;
+  if (pad.inputs[1] && !pad.inputValues[1]) return false;
+  if ((child.strings.auto_pad ?? 'NOTSET') !== 'NOTSET' || child.outputs.filter((o) => o).length > 1) return false;
+  return true;
+}
+
 function flopsOf(l: LayerReport): number {
-  return 2 * l.macs + l.otherFlops;
+  return totalFlops(l.macs, l.otherFlops);
 }
 
 /**
@@ -196,10 +256,14 @@ export function separatedTime(
   const midBytes = pixels * mid * elementBytes;
   const dwMacs = pixels * mid * K;
   const pwMacs = pixels * s.N * (mid / s.group);
-  const dwGeometry: ConvKernel = { cinPerGroup: 1, cout: mid, group: s.M, kernel: K, pixels, expands: true };
-  const pwGeometry: ConvKernel = { cinPerGroup: mid / s.group, cout: s.N, group: s.group, kernel: 1, pixels, expands: false };
-  const dw = convTime(profile, 'depthwise', dwGeometry, 2 * dwMacs, inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
-  const pw = convTime(profile, 'pointwise', pwGeometry, 2 * pwMacs, midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
+  // The pair as `mbn separate` writes it: the depthwise conv keeps the kernel (its strides and pads do not change
+  // its time here: the output size is the conv's), the pointwise conv is 1×1, stride 1, unpadded.
+  const ones = s.kernel.map(() => 1);
+  const zeros = [...ones, ...ones].map(() => 0);
+  const dwConv: TimedConv = { geometry: { inChannels: s.M, outChannels: mid, group: s.M, kernel: s.kernel, strides: ones, pads: zeros }, pixels };
+  const pwConv: TimedConv = { geometry: { inChannels: mid, outChannels: s.N, group: s.group, kernel: ones, strides: ones, pads: zeros }, pixels };
+  const dw = convTime(profile, 'depthwise', dwConv, totalFlops(dwMacs, 0), inBytes + midBytes, s.M * s.multiplier * K * 4, weightsCold);
+  const pw = convTime(profile, 'pointwise', pwConv, totalFlops(pwMacs, 0), midBytes + link.outputBytes, s.N * (mid / s.group) * 4, weightsCold);
   // The pair's own layout: the depthwise conv's output reaches a pointwise conv that takes it in NCHW.
   const block = profile.nchwcBlock ?? 1;
   const dwBlocked = convPathOf(1, mid, s.M, block) === 'nchwc';
@@ -210,22 +274,65 @@ export function separatedTime(
 
 /** Where the model's weights are read from on each inference (see WeightSource). */
 export function weightsCold(report: Report, profile: DeviceProfile): WeightSource {
-  const bytes = report.totals.weightBytes;
-  if (bytes <= profile.cacheBytes) return false;
-  return profile.lastLevelCacheBytes !== undefined && bytes <= profile.lastLevelCacheBytes ? 'llc' : 'dram';
+  const level = memoryLevelOf(profile, report.totals.weightBytes);
+  return level === 'cache' ? false : level;
+}
+
+/**
+ * Time of a layer ONNX Runtime runs as an integer kernel or a quantize step (src/latency/int8.ts), at the profile's
+ * integer rates. A fused QDQ group moves 8-bit activations and weights: a quarter of the float bytes its op reads
+ * and writes in the model. Integer kernels with uint8 weights (U8U8) take `uint8WeightsSlowdown` times as long as
+ * with int8 ones, depthwise convs too (MobileNetV2's in QOperator form: 3.0× their int8-weight time). A conv on a few input channels (an RGB
+ * stem) pays `thinConvNsPerOutput` per output element on top: MobileNetV2's 3→32 stem ran at 74 GOP/s and
+ * ResNet-18's 3→64 7×7 one at 278 where their other convs ran at 330–1000, the same 0.67–0.75 ns per output beyond
+ * the arithmetic (per expanded input byte, or at one rate, the two differ 2.4×).
+ */
+function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded' | 'constant' }>, cls: OpClass, flops: number, link: LayerLink | undefined, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } {
+  const rates = profile.int8!;
+  if (q.kind !== 'kernel') {
+    const elements = link?.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
+    const ns = q.kind === 'quantize' ? rates.quantizeNsPerElement : rates.dequantizeNsPerElement;
+    const workUs = (elements * ns) / 1e3;
+    const overheadUs = profile.overheadUs.elementwise;
+    return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : 'memory' };
+  }
+  const scale = q.qdq ? 0.25 : 1;
+  if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
+    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
+    return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
+  }
+  if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
+  const slowdown = q.uint8Weights ? rates.uint8WeightsSlowdown : 1;
+  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
+  const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
+  if (g === null || cls === 'depthwise' || g.inChannels / g.group >= THIN_CONV_CHANNELS || !link?.outputShape) return k;
+  const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
+  return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
-export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals } {
+export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals; notes: string[] } {
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
-  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));
+  const graphOutputs = report.model.outputs.map((o) => o.name);
+  const int8 = planInt8(links, graphOutputs);
+  const notes: string[] = [];
+  const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded' && q.kind !== 'constant').length;
+  if (integerLayers > 0 && !profile.int8) {
+    notes.push(`device profile ${profile.name} has no integer-kernel figures: ${integerLayers} integer and quantize layers predicted at its float rates (mbn calibrate measures them)`);
+  }
+  // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
+  const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
+  const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
     const link = links[i];
-    const head = folded.get(i);
+    const head = layout[i].unfused ? undefined : folded.get(i);
     const none = { bound: null, separation: null, convPath: null, layoutMs: 0 };
+    const q = profile.int8 ? int8[i] : null;
+    if (q?.kind === 'folded') return { latencyMs: 0, fusedInto: report.layers[q.head].name, ...none };
+    if (q?.kind === 'constant') return { latencyMs: 0, fusedInto: null, ...none };
     if (head !== undefined) return { latencyMs: 0, fusedInto: report.layers[head].name, ...none };
     if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
@@ -234,11 +341,17 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
     const cls = opClass(l, link);
-    const geometry = l.op === 'Conv' && link ? kernelOf(link) : null;
+    const conv = link ? timedConvOf(link) : null;
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
-    const k = geometry && path ? convTime(profile, cls, geometry, once, bytes - weights, weights, cold, path) : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+    const k = layout[i].replaced
+      ? { ms: 0, bound: 'memory' as const }
+      : q
+      ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
+      : conv && path
+        ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
+        : kernelTime(profile, cls, once, bytes - weights, weights, cold);
     const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
@@ -255,18 +368,20 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   return {
     layers,
     totals: { latencyMs: total, latencyIfSeparatedMs: total - saved, device: profile.name, calibrated: profile.calibrated },
+    notes,
   };
 }
 
-/** The optional post-pass of `mbn analyze --device`: latency fields on each layer and in the totals. */
+/** The optional post-pass of `mbn analyze --device`: latency (and energy, src/latency/energy.ts) fields on each layer and in the totals. */
 export type LatencyReport = Omit<Report, 'layers' | 'totals'> & {
-  layers: (LayerReport & Partial<LayerLatency>)[];
-  totals: Report['totals'] & Partial<LatencyTotals>;
+  layers: (LayerReport & Partial<LayerLatency> & Partial<LayerEnergy>)[];
+  totals: Report['totals'] & Partial<LatencyTotals> & Partial<EnergyTotals>;
 };
 
 export function addLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): LatencyReport {
-  const { layers, totals } = predictLatency(report, links, profile);
+  const { layers, totals, notes } = predictLatency(report, links, profile);
   const out: LatencyReport = report;
+  out.notes.push(...notes);
   out.layers.forEach((l, i) => Object.assign(l, layers[i]));
   Object.assign(out.totals, totals);
   return out;

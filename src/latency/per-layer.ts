@@ -1,4 +1,5 @@
 import type { Report } from '../cost/analyze.js';
+import { totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 import { quantile } from '../bench/run.js';
 import { mapTrace, type TraceEvent } from './profile-map.js';
@@ -49,7 +50,7 @@ export function measuredLayers(report: Report, links: readonly LayerLink[], trac
   const layers = report.layers.map((l, i): MeasuredLayer => {
     const link = links[i];
     const t = mapping.layers[i];
-    const flops = 2 * l.macs + l.otherFlops;
+    const flops = totalFlops(l.macs, l.otherFlops);
     const bytesMoved = link.inputBytes === null || link.outputBytes === null ? null : link.inputBytes + link.outputBytes;
     return {
       name: l.name,

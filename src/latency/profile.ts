@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { MbnError, quote } from '../errors.js';
-import { BUILTIN_PROFILES } from './builtin.js';
+import { type EnergyConstants, validateEnergy } from './energy-constants.js';
 
 /**
  * A device profile (schema mbn.device/1): what the latency model needs to know about a machine. Rates are for
@@ -43,17 +42,77 @@ export interface DeviceProfile {
    * each inference, not at `weightGBps` from DRAM. Absent: weights beyond `cacheBytes` come from DRAM.
    */
   lastLevelCacheBytes?: number;
+  /** Bandwidth at which a GEMM reads weights that stay in the last-level cache, GB/s (default `memoryGBps`). */
+  llcWeightGBps?: number;
   /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
   im2colGBps?: number;
   /** Blocked conv on a plain NCHW input with fewer channels than the block: extra ns per output element. */
   nchwInputNsPerOutput?: number;
   /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
   sources: string[];
+  // ---- Integer kernels (issue 20, int8 latency) ----
+  /** ONNX Runtime's integer kernels on this machine (`mbn calibrate`); absent: int8 layers at the float rates, with a note. */
+  int8?: Int8Rates;
+  // ---- end of integer kernels ----
   /** `mbn calibrate` only: each micro-benchmark and its result. */
   measurements?: { name: string; what: string; flops: number; bytes: number; ms: number }[];
   /** `mbn calibrate` only: runtime, host, date. */
   measuredOn?: Record<string, string | number>;
+
+  // --- Energy (src/latency/energy.ts) ---
+  /** Energy constants for `energyMj` (pJ per MAC by precision, pJ per byte by memory level); absent: energy unknown. */
+  energy?: EnergyConstants;
 }
+
+// ---- Integer kernels (issue 20, int8 latency) ----
+export const INT8_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm'] as const;
+export type Int8Class = (typeof INT8_CLASSES)[number];
+/** Input channels per group below which a (non-depthwise) integer conv pays `thinConvNsPerOutput`. */
+export const THIN_CONV_CHANNELS = 8;
+
+/** Rates of the integer kernels; GOP/s counts 2 operations per multiply-accumulate, as GFLOP/s does. */
+export interface Int8Rates {
+  /** QLinearConv / QLinearMatMul with int8 weights and uint8 activations (U8S8): the kernel ORT fuses a QDQ group into. */
+  gops: Record<Int8Class, number>;
+  /**
+   * A fused conv on fewer than THIN_CONV_CHANNELS input channels per group (a stem on an RGB image): ns per output
+   * element beyond its arithmetic at the class rate (ORT's 8-bit kernels gather its few channels per output).
+   */
+  thinConvNsPerOutput: number;
+  /** The same conv with uint8 weights (U8U8, a QOperator model's usual form): its time over the int8-weight one. */
+  uint8WeightsSlowdown: number;
+  /** ConvInteger (quantize_dynamic's conv: im2col then an integer GEMM, int32 out), GOP/s. */
+  convIntegerGops: number;
+  /** A depthwise (or any grouped) ConvInteger: ORT expands and multiplies each group on its own, GOP/s. */
+  convIntegerDepthwiseGops: number;
+  /** MatMulInteger (int32 out), GOP/s. */
+  matMulIntegerGops: number;
+  /** A QuantizeLinear (float32 → 8 bits) and a DequantizeLinear (8 bits → float32) that stay in the graph: ns per element. */
+  quantizeNsPerElement: number;
+  dequantizeNsPerElement: number;
+}
+
+function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('"int8" must be an object');
+  const r = data as Record<string, unknown>;
+  const g = r.gops;
+  if (typeof g !== 'object' || g === null || Array.isArray(g)) bad(`"int8.gops" must be an object with ${INT8_CLASSES.join(', ')}`);
+  for (const c of INT8_CLASSES) if (!positive((g as Record<string, unknown>)[c])) bad(`"int8.gops.${c}" must be a positive number (GOP/s)`);
+  for (const key of ['thinConvNsPerOutput', 'uint8WeightsSlowdown', 'convIntegerGops', 'convIntegerDepthwiseGops', 'matMulIntegerGops', 'quantizeNsPerElement', 'dequantizeNsPerElement'] as const) {
+    if (!positive(r[key])) bad(`"int8.${key}" must be a positive number`);
+  }
+  return {
+    gops: Object.fromEntries(INT8_CLASSES.map((c) => [c, (g as Record<string, number>)[c]])) as Record<Int8Class, number>,
+    thinConvNsPerOutput: r.thinConvNsPerOutput as number,
+    uint8WeightsSlowdown: r.uint8WeightsSlowdown as number,
+    convIntegerGops: r.convIntegerGops as number,
+    convIntegerDepthwiseGops: r.convIntegerDepthwiseGops as number,
+    matMulIntegerGops: r.matMulIntegerGops as number,
+    quantizeNsPerElement: r.quantizeNsPerElement as number,
+    dequantizeNsPerElement: r.dequantizeNsPerElement as number,
+  };
+}
+// ---- end of integer kernels ----
 
 function positive(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
@@ -90,7 +149,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
   if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
-  for (const key of ['weightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
+  for (const key of ['weightGBps', 'llcWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
   if (p.nchwInputNsPerOutput !== undefined && (typeof p.nchwInputNsPerOutput !== 'number' || !Number.isFinite(p.nchwInputNsPerOutput) || p.nchwInputNsPerOutput < 0)) {
     bad('"nchwInputNsPerOutput" must be a number ≥ 0 (nanoseconds)');
   }
@@ -109,32 +168,14 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     sources: p.sources as string[],
     ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),
     ...(p.weightGBps !== undefined ? { weightGBps: p.weightGBps as number } : {}),
+    ...(p.llcWeightGBps !== undefined ? { llcWeightGBps: p.llcWeightGBps as number } : {}),
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
+    ...(p.int8 !== undefined ? { int8: validateInt8(p.int8, bad) } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
     ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
+    // --- Energy ---
+    ...(p.energy !== undefined ? { energy: validateEnergy(p.energy, bad) } : {}),
   };
-}
-
-/** `--device` / config `device`: the name of a built-in profile, or a path to a profile JSON file. */
-export function loadProfile(spec: string, what = '--device'): DeviceProfile {
-  const builtin = BUILTIN_PROFILES.find((p) => p.name === spec);
-  if (builtin) return builtin;
-  if (!existsSync(spec)) {
-    throw new MbnError('usage', `${what} ${quote(spec)} is neither a profile file nor a built-in profile (${BUILTIN_PROFILES.map((p) => p.name).join(', ')})`);
-  }
-  let text: string;
-  try {
-    text = readFileSync(spec, 'utf8');
-  } catch (error) {
-    throw new MbnError('usage', `cannot read device profile ${quote(spec)}: ${(error as Error).message.split('\n')[0]}`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw new MbnError('usage', `device profile ${quote(spec)} is not valid JSON: ${(error as Error).message.split('\n')[0]}`);
-  }
-  return validateProfile(data, quote(spec));
 }

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, cons
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { MbnError, quote } from '../errors.js';
 import type { TensorRef } from '../ir/types.js';
-import type { ByteSource } from './source.js';
+import type { ByteSource } from '../ir/types.js';
 
 /**
  * External data (onnx docs/ExternalData.md), with the checks current ONNX applies (CVE-2022-25882, CVE-2024-27318,

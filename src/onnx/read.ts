@@ -1,6 +1,7 @@
 import { MbnError, quote } from '../errors.js';
 import type {
   Attribute,
+  ByteSource,
   AttrValue,
   ExternalRef,
   FunctionDef,
@@ -12,7 +13,7 @@ import type {
   TypeInfo,
   ValueInfo,
 } from '../ir/types.js';
-import { type ByteSource, BufferSource, openSource } from './source.js';
+import { BufferSource, readWithSource } from './source.js';
 import { type Field, Reader, WireType, expectWire, readRepeatedFloat, readRepeatedVarint } from './wire.js';
 
 /**
@@ -146,7 +147,8 @@ function readDim(r: Reader): number | string | null {
     if (f.no === 1) (expectWire(f, WireType.Varint, 'Dimension', 'dim_value'), (dim = f.value));
     else if (f.no === 2) (expectWire(f, WireType.Len, 'Dimension', 'dim_param'), (dim = r.string(f, 'a dim name')));
   }
-  return dim;
+  // paddle2onnx writes dim_value −1 for a dynamic dim: a negative dim is one nothing fixed, like an unnamed one.
+  return typeof dim === 'number' && dim < 0 ? null : dim;
 }
 
 function readTensorType(r: Reader, kind: TypeInfo['kind']): TypeInfo {
@@ -405,7 +407,7 @@ function sniffForeign(head: Uint8Array): string | null {
   if (head.length === 0) return 'the file is empty';
   if (text.startsWith('PK\u0003\u0004')) return 'it is a zip archive (a PyTorch .pt/.pth checkpoint or a .zip?); export it with torch.onnx.export first';
   if (text.startsWith('\u0089HDF')) return 'it is an HDF5 file (a Keras .h5 model?)';
-  if (text.startsWith('TFL3') || text.slice(4, 8) === 'TFL3') return 'it is a TensorFlow Lite model';
+  if (text.startsWith('TFL3') || text.slice(4, 8) === 'TFL3') return 'it is a TensorFlow Lite model, which this command does not take (mbn analyze, check, diff and advise read .tflite)';
   if (/^\s*[{[]/.test(text)) return 'it looks like JSON';
   if (/^\s*ir_version\s*:/.test(text)) return 'it is an ONNX model in protobuf text format; convert it to binary first';
   if (/^\s*</.test(text)) return 'it looks like XML or HTML';
@@ -526,13 +528,7 @@ export function readModelFrom(source: ByteSource, path: string | null): Model {
 
 /** Reads a model file. The caller closes model.source when done with the model (writers still need it). */
 export function readModel(path: string): Model {
-  const source = openSource(path);
-  try {
-    return readModelFrom(source, path);
-  } catch (error) {
-    source.close();
-    throw error;
-  }
+  return readWithSource(path, (source) => readModelFrom(source, path));
 }
 
 export function readModelBytes(bytes: Uint8Array, label: string | null = null): Model {

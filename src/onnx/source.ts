@@ -1,17 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { fsErrorReason } from '../util/fs-error.js';
 import { MbnError, quote } from '../errors.js';
-
-/**
- * Where a model's bytes come from. Readers ask for byte ranges; a file-backed source answers with positioned
- * reads, so that weight payloads a reader skips are never read from disk or held in memory.
- */
-export interface ByteSource {
-  readonly size: number;
-  /** Bytes [start, end). May be a view into a shared buffer: callers must not modify it. */
-  view(start: number, end: number): Uint8Array;
-  close(): void;
-}
+import type { ByteSource } from '../ir/types.js';
 
 export class BufferSource implements ByteSource {
   readonly size: number;
@@ -96,5 +86,16 @@ export function openSource(path: string): ByteSource {
     closeSync(fd);
     if (error instanceof MbnError) throw error;
     throw describeFsError(path, error);
+  }
+}
+
+/** Opens a model file and reads it with `read`; the source is closed if reading fails (else the model holds it). */
+export function readWithSource<T>(path: string, read: (source: ByteSource) => T): T {
+  const source = openSource(path);
+  try {
+    return read(source);
+  } catch (error) {
+    source.close();
+    throw error;
   }
 }

@@ -1,4 +1,4 @@
-import type { ByteSource } from './source.js';
+import type { ByteSource } from '../ir/types.js';
 import { Reader, WireType } from './wire.js';
 
 /**

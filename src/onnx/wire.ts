@@ -1,5 +1,6 @@
 import { MbnError } from '../errors.js';
-import { type ByteSource, BufferSource } from './source.js';
+import type { ByteSource } from '../ir/types.js';
+import { BufferSource } from './source.js';
 
 /**
  * Protocol-buffer wire format, read lazily. A Reader walks the fields of one message range; length-delimited

@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import {
   type Stats, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Interrupted, MbnError, quote } from '../errors.js';
-import { clipEnd } from '../util/text.js';
+import { clipEnd } from '../text.js';
 import { type DataPart, DataFileSource } from './external.js';
-import { type ByteSource, FileSource } from './source.js';
+import type { ByteSource } from '../ir/types.js';
+import { FileSource } from './source.js';
 import { fsErrorReason } from '../util/fs-error.js';
 import { type Piece, piecesLength } from './splice.js';
 
@@ -40,7 +40,15 @@ function identity(path: string): Stats | null {
 
 /** `.<name>.<pid>.<8 hex>.tmp` beside the target: hidden, unique, and naming the process that writes it. */
 function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomHex(4)}.tmp`);
+}
+
+/**
+ * `bytes` random bytes as hex. The global Web Crypto object is loaded on first use, so a command that writes
+ * nothing never pays for loading node:crypto (a good part of start-up).
+ */
+function randomHex(bytes: number): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes))).toString('hex');
 }
 
 function reason(error: unknown): string {

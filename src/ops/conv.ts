@@ -1,4 +1,5 @@
-import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
+import type { Node } from '../ir/types.js';
+import { type ConvGeometry, type ConvLayout, type ConvTraits, type RuleContext, ShapeError, type TensorState, defineOps, elements } from './define.js';
 
 /**
  * Conv and ConvTranspose. Shape formulas from onnx/defs/nn/defs.cc (the ONNX operator spec:
@@ -6,17 +7,19 @@ import { type RuleContext, ShapeError, defineOps, elements } from './define.js';
  * NOTSET out = floor((in + pads − eff_k) / s) + 1; VALID out = floor((in − eff_k) / s) + 1; SAME_* out = ceil(in / s).
  */
 
-export interface ConvGeometry {
+/** Conv's and ConvTranspose's inputs: X, W, B. */
+const FORWARD: ConvLayout = { form: 'float', transposed: false, input: 0, weight: 1, bias: 2 };
+const TRANSPOSED: ConvLayout = { ...FORWARD, transposed: true };
+
+/** A conv's output as its shape rule works it out from the input: the geometry is in the traits (ConvGeometry). */
+export interface ConvOutputShape {
   batch: number;
   inChannels: number;
   outChannels: number;
   group: number;
   kernel: number[];
-  strides: number[];
-  dilations: number[];
   /** Begin pads then end pads, as ONNX orders them; resolved for auto_pad. */
   pads: number[];
-  autoPad: string;
   inSpatial: number[];
   outSpatial: number[];
 }
@@ -69,19 +72,19 @@ function checkBias(ctx: RuleContext, index: number, outChannels: number): void {
  * shape rule it needs no input size, so `mbn separate` can refuse an invalid conv without mistaking an output that
  * an assumed (symbolic) input dim made too small for a broken model.
  */
-export function checkConvDefinition(ctx: RuleContext): void {
-  const w = ctx.shape(1);
+export function checkConvDefinition(ctx: RuleContext, layout: ConvLayout = FORWARD): void {
+  const w = ctx.shape(layout.weight);
   checkConvAttributes(ctx, w);
   const group = ctx.int('group', 1);
   if (w[0] % group !== 0) throw new ShapeError(`Conv output channels ${w[0]} are not divisible by group ${group}`);
-  checkBias(ctx, 2, w[0]);
-  const x = ctx.inputs[0]?.shape;
+  if (layout.bias !== null) checkBias(ctx, layout.bias, w[0]);
+  const x = ctx.inputs[layout.input]?.shape;
   if (x && x.length === w.length && x[1] !== w[1] * group) {
     throw new ShapeError(`Conv input has ${x[1]} channels but weight [${w.join(',')}] with group ${group} expects ${w[1] * group}`);
   }
 }
 
-export function convGeometry(ctx: RuleContext): ConvGeometry {
+export function convOutputShape(ctx: RuleContext): ConvOutputShape {
   const w = ctx.shape(1);
   checkConvAttributes(ctx, w);
   const x = ctx.shape(0);
@@ -119,7 +122,63 @@ export function convGeometry(ctx: RuleContext): ConvGeometry {
     if (out < 1) throw new ShapeError(`Conv output dim ${i} would be ${out} (input ${inSpatial[i]}, kernel ${kernel[i]})`);
     outSpatial.push(out);
   }
-  return { batch: x[0], inChannels: x[1], outChannels: w[0], group, kernel, strides, dilations, pads, autoPad, inSpatial, outSpatial };
+  return { batch: x[0], inChannels: x[1], outChannels: w[0], group, kernel, pads, inSpatial, outSpatial };
+}
+
+/**
+ * A conv's geometry from its weight's dims and its attributes alone (no input size): Conv's weight is
+ * [C_out, C_in/group, k…], ConvTranspose's [C_in, C_out/group, k…]. Throws ShapeError when they disagree. The one
+ * definition of depthwise (one input channel per group, several groups) and pointwise (a 1×1 kernel, not depthwise).
+ */
+export function convGeometryOf(ctx: RuleContext, w: readonly number[], transposed = false): ConvGeometry {
+  checkConvAttributes(ctx, w);
+  if (!w.every((d) => Number.isInteger(d) && d > 0)) throw new ShapeError(`${ctx.node.opType} weight [${w.join(',')}] has an empty dim`);
+  const n = w.length - 2;
+  const group = ctx.int('group', 1);
+  const inChannels = transposed ? w[0] : w[1] * group;
+  const outChannels = transposed ? w[1] * group : w[0];
+  if (w[0] % group !== 0) throw new ShapeError(`${ctx.node.opType} weight [${w.join(',')}] does not divide into ${group} groups`);
+  const kernel = w.slice(2);
+  const depthwise = group > 1 && inChannels === group;
+  return {
+    inChannels,
+    outChannels,
+    group,
+    kernel,
+    strides: ctx.ints('strides', new Array(n).fill(1)),
+    dilations: ctx.ints('dilations', new Array(n).fill(1)),
+    pads: ctx.ints('pads', new Array(2 * n).fill(0)),
+    autoPad: autoPadOf(ctx),
+    depthwise,
+    pointwise: !depthwise && kernel.every((k) => k === 1),
+  };
+}
+
+/**
+ * The traits of a conv node (Conv, ConvTranspose, QLinearConv, ConvInteger), from its weight's dims: a float conv
+ * whose weight comes from a DequantizeLinear is a QDQ conv.
+ */
+export function convTraits(ctx: RuleContext, layout: ConvLayout, outputs: readonly (TensorState | null)[]): ConvTraits {
+  const w = ctx.shape(layout.weight);
+  const transposed = layout.transposed;
+  const geometry = convGeometryOf(ctx, w, transposed);
+  const producer = layout.form === 'float' ? ctx.producerTraits(layout.weight) : null;
+  const dequantized = producer?.kind === 'dequantize' ? producer : null;
+  const y = outputs[0]?.shape;
+  const known = y && y.length === w.length;
+  return {
+    kind: 'conv',
+    form: dequantized ? 'qdq' : layout.form,
+    transposed,
+    geometry,
+    input: layout.input,
+    weight: layout.weight,
+    bias: layout.bias !== null && ctx.has(layout.bias) ? layout.bias : null,
+    weightDtype: dequantized ? dequantized.quantized : (ctx.inputs[layout.weight]?.dtype ?? 0),
+    dequantizedWeight: dequantized ? ctx.node.inputs[layout.weight] : null,
+    batch: known ? y[0] : null,
+    outSpatial: known ? y.slice(2) : null,
+  };
 }
 
 function convTransposeShape(ctx: RuleContext): { out: number[]; macs: number } {
@@ -159,6 +218,10 @@ function convTransposeShape(ctx: RuleContext): { out: number[]; macs: number } {
   return { out: [x[0], outChannels, ...spatial], macs };
 }
 
+function convLayout(node: Node): ConvLayout {
+  return node.opType === 'ConvTranspose' ? TRANSPOSED : FORWARD;
+}
+
 export const convOps = defineOps({
   ops: ['Conv', 'ConvTranspose'],
   infer(ctx) {
@@ -167,9 +230,13 @@ export const convOps = defineOps({
     const w = ctx.shape(1);
     checkConvAttributes(ctx, w);
     checkBias(ctx, 2, w[0]);
-    const g = convGeometry(ctx);
+    const g = convOutputShape(ctx);
     return [{ dtype, shape: [g.batch, g.outChannels, ...g.outSpatial] }];
   },
+  traits(ctx, outputs) {
+    return convTraits(ctx, convLayout(ctx.node), outputs);
+  },
+  convLayout,
   cost(ctx, outputs) {
     if (ctx.node.opType === 'ConvTranspose') return { macs: convTransposeShape(ctx).macs, flops: 0 };
     const w = ctx.shape(1);

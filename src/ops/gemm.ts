@@ -206,4 +206,19 @@ export const gemmOps = defineOps({
     const d = matmulDims(ctx.shape(ia), ctx.shape(ib), op);
     return { macs: elements(d.batch) * d.m * d.k * d.n, flops: 0 };
   },
+  traits(ctx) {
+    switch (ctx.node.opType) {
+      case 'Gemm':
+        return { kind: 'matmul', form: 'float', operands: [0, 1], bias: ctx.has(2) ? 2 : null, gemm: true, general: false };
+      case 'Einsum': {
+        // A product only when two or more operands contract an index; else a transpose or an elementwise product.
+        const { sizes, outLabels, expanded } = einsum(ctx);
+        const out = new Set(outLabels);
+        if (expanded.length < 2 || ![...sizes.keys()].some((l) => !out.has(l))) return null;
+        return { kind: 'matmul', form: 'float', operands: [0, 1], bias: null, gemm: false, general: true };
+      }
+      default:
+        return { kind: 'matmul', form: ctx.node.opType === 'MatMulInteger' ? 'integer' : ctx.node.opType === 'QLinearMatMul' ? 'qlinear' : 'float', operands: operands(ctx), bias: null, gemm: false, general: false };
+    }
+  },
 });

@@ -302,5 +302,8 @@ export const miscOps = defineOps({
         return NO_COST;
     }
   },
+  traits(ctx) {
+    return ctx.node.opType === 'Attention' ? { kind: 'attention' } : null;
+  },
 });
 

@@ -87,4 +87,7 @@ export const recurrentOps = defineOps({
     if (ctx.node.opType === 'LSTM' && ctx.has(7)) perUnit += 6;
     return { macs, flops: steps * perUnit * d.hidden };
   },
+  traits() {
+    return { kind: 'recurrent' };
+  },
 });

@@ -1,5 +1,5 @@
 import { DataType } from '../onnx/dtype.js';
-import { convGeometry } from './conv.js';
+import { convOutputShape } from './conv.js';
 import { NO_COST, type RuleContext, ShapeError, UnknownShape, defineOps, elements } from './define.js';
 
 /**
@@ -158,7 +158,7 @@ export const visionOps = defineOps({
       case 'CenterCropPad':
         return [{ dtype, shape: centerCropPad(ctx) }];
       case 'DeformConv': {
-        const g = convGeometry(ctx);
+        const g = convOutputShape(ctx);
         return [{ dtype, shape: [g.batch, g.outChannels, ...g.outSpatial] }];
       }
       default: {
@@ -201,7 +201,7 @@ export const visionOps = defineOps({
       case 'Col2Im':
         return { macs: 0, flops: elements(ctx.shape(0)) };
       case 'DeformConv': {
-        const g = convGeometry(ctx);
+        const g = convOutputShape(ctx);
         const w = ctx.shape(1);
         const macs = elements(out) * w[1] * elements(w.slice(2));
         const perSample = 4 + (ctx.has(4) ? 1 : 0);

@@ -1,12 +1,12 @@
 import type { ChalkInstance } from 'chalk';
-import { MD_NAME_WIDTH, markdownCode, markdownText, terminalCell, terminalText } from './safe-text.js';
+import { MD_NAME_WIDTH, markdownCode, markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import type { AdviseResult, BlockRow } from '../advise/index.js';
 import type { Finding, Severity } from '../advise/define.js';
 import type { Gap } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
-import { mdEscape } from './analyze-report.js';
 import { grouped, human } from './units.js';
+import type { Reporter } from './formats.js';
 
 /**
  * `mbn advise` output. JSON (`"schema": "mbn.advise/1"`) is the contract: `findings` ({rule, severity, layers,
@@ -157,3 +157,10 @@ export function renderAdviseMarkdown(view: AdviseView): string {
   }
   return out.join('\n') + '\n';
 }
+
+/** `mbn advise --format …`. */
+export const ADVISE_REPORTER: Reporter<'advise', AdviseView, { style: ChalkInstance }> = {
+  table: (view, { style }) => renderAdviseTable(view, style),
+  json: (view) => renderAdviseJson(view),
+  md: (view) => renderAdviseMarkdown(view),
+};

@@ -1,17 +1,24 @@
 import type { ChalkInstance } from 'chalk';
 import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
-import type { ModuleCost } from '../cost/modules.js';
+import { type ModuleCost, rollUpModules } from '../cost/modules.js';
+import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
+import { ENERGY_CSV_HEAD, energyCsvCells, renderEnergy } from './energy-report.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
+import type { DeviceProfile } from '../latency/profile.js';
+import type { Reporter } from './formats.js';
+import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
+import { renderModelExplorer } from './model-explorer.js';
+import { showsPrecision } from './precision-view.js';
+import { renderHtml } from './html-report.js';
+import { renderLatency } from './latency-report.js';
 import { renderModuleMarkdown, renderModuleTable } from './modules-report.js';
-import { clipEnd, clipStart } from '../util/text.js';
-import { csvField, MD_NAME_WIDTH, markdownText, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
+import { clipEnd, clipStart } from '../text.js';
+import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCell, terminalCellMiddle, terminalText } from './safe-text.js';
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
-import { bar, dimsText, grouped, human, humanBytes, percent, shapeText } from './units.js';
-
-export type Format = 'table' | 'json' | 'csv' | 'md';
+import { bar, dimsText, formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 export interface RenderOptions {
   /** Show FLOPs (2·MACs + other) instead of MACs. */
@@ -63,7 +70,7 @@ const OP_WIDTH = 32;
 const LINE_WIDTH = 200;
 
 function layerCost(l: LayerReport, flops: boolean): number {
-  return flops ? 2 * l.macs + l.otherFlops : l.macs;
+  return flops ? totalFlops(l.macs, l.otherFlops) : l.macs;
 }
 
 /** Which layers a view shows, in which order, and how many it leaves out. */
@@ -131,7 +138,7 @@ export function renderTable(report: Report, options: RenderOptions): string {
   }
   const out: string[] = [];
   const inputs = clipEnd(report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', '), LINE_WIDTH);
-  const about = `IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${clipEnd(report.model.producer, NAME_WIDTH) || 'unknown producer'} · input ${inputs || 'none'}`;
+  const about = `${formatText(report.model, clipEnd(report.model.producer, NAME_WIDTH))} · input ${inputs || 'none'}`;
   out.push(`${c.bold(terminalCell(report.model.path ?? 'model', LINE_WIDTH))}  ${c.dim(terminalText(about))}`);
   let head = ['Layer', 'Op', 'Output', metric, 'Params', 'Share', 'Separable'];
   let aligns: Align[] = ['left', 'left', 'left', 'right', 'right', 'left', 'left'];
@@ -159,6 +166,10 @@ export function renderTable(report: Report, options: RenderOptions): string {
   out.push(renderTotals(report, c));
   out.push('');
   out.push(renderByOp(report, c, options.flops));
+  if (showsPrecision(report)) {
+    out.push('');
+    out.push(renderByPrecision(report, c));
+  }
   const notCounted = report.layers.filter((l) => !l.counted);
   if (notCounted.length > 0) {
     out.push('');
@@ -207,7 +218,16 @@ function renderTotals(report: Report, c: ChalkInstance): string {
 function renderByOp(report: Report, c: ChalkInstance, flops: boolean): string {
   return boxTable({
     head: ['Op', 'Count', flops ? 'FLOPs' : 'MACs', 'Other FLOPs', 'Params'].map((h) => c.bold(h)),
-    rows: report.byOp.map((o) => [terminalCell(o.op, OP_WIDTH), String(o.count), human(flops ? 2 * o.macs + o.otherFlops : o.macs), human(o.otherFlops), human(o.params)]),
+    rows: report.byOp.map((o) => [terminalCell(o.op, OP_WIDTH), String(o.count), human(flops ? totalFlops(o.macs, o.otherFlops) : o.macs), human(o.otherFlops), human(o.params)]),
+    aligns: ['left', 'right', 'right', 'right', 'right'],
+    compact: true,
+  });
+}
+
+function renderByPrecision(report: Report, c: ChalkInstance): string {
+  return boxTable({
+    head: ['Precision', 'Layers', 'MACs', 'Params', 'Weight bytes'].map((h) => c.bold(h)),
+    rows: report.byPrecision.map((p) => [terminalCell(p.precision, OP_WIDTH), String(p.layers), human(p.macs), human(p.params), humanBytes(p.weightBytes)]),
     aligns: ['left', 'right', 'right', 'right', 'right'],
     compact: true,
   });
@@ -252,22 +272,22 @@ export function renderJson(report: Report, extra: Record<string, unknown> = {}):
 const CSV_HEAD = [
   'name', 'op', 'domain', 'scope', 'output_shapes', 'macs', 'other_flops', 'flops', 'params', 'weight_bytes',
   'activation_bytes', 'multiplier', 'counted', 'reason', 'sep_M', 'sep_N', 'sep_kernel', 'sep_reduction',
-  'sep_macs_after', 'sep_params_after',
+  'sep_macs_after', 'sep_params_after', 'precision',
 ];
 
-/** One row per layer; with `latency` (the report has been through addLatency, `--device`), the latency columns too. */
+/** One row per layer; with `latency` (the report has been through addLatency and addEnergy, `--device`), the latency and energy columns too. */
 export function renderCsv(report: Report, options: { latency?: boolean } = {}): string {
   const timed = options.latency ? (report as LatencyReport) : null;
-  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD] : CSV_HEAD).join(',')];
+  const lines = [(timed ? [...CSV_HEAD, ...LATENCY_CSV_HEAD, ...ENERGY_CSV_HEAD] : CSV_HEAD).join(',')];
   for (const l of report.layers) {
     const s = l.separable;
-    const latency = timed ? latencyCsvCells(l, timed.totals.latencyMs) : [];
+    const latency = timed ? [...latencyCsvCells(l, timed.totals.latencyMs), ...energyCsvCells(l)] : [];
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
-        2 * l.macs + l.otherFlops, l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
+        totalFlops(l.macs, l.otherFlops), l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
-        ...latency,
+        l.precision, ...latency,
       ]
         .map(csvField)
         .join(','),
@@ -302,6 +322,12 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
     out.push('');
     out.push(renderModuleMarkdown(options.modules.rows, options.modules.depth, total, options.flops));
   }
+  if (showsPrecision(report)) {
+    out.push('');
+    out.push('| Precision | Layers | MACs | Params | Weight bytes |');
+    out.push('|---|---:|---:|---:|---:|');
+    for (const p of report.byPrecision) out.push(`| ${mdEscape(p.precision)} | ${p.layers} | ${human(p.macs)} | ${human(p.params)} | ${humanBytes(p.weightBytes)} |`);
+  }
   if (t.separableLayers > 0) {
     out.push('');
     out.push(`Separating ${t.separableLayers} standard convs: MACs ${human(t.macs)} → ${human(t.macsIfSeparated)}, params ${human(t.params)} → ${human(t.paramsIfSeparated)}.`);
@@ -313,7 +339,41 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
   return out.join('\n') + '\n';
 }
 
-/** Data in a markdown table cell or list item: escaped, and clipped to MD_NAME_WIDTH keeping the end. */
-export function mdEscape(text: string): string {
-  return markdownText(text, MD_NAME_WIDTH);
+/** Module depth of the HTML report's treemap when --depth is not given: top-level modules and their children. */
+const HTML_DEFAULT_DEPTH = 2;
+
+/** What `mbn analyze` renders with besides the report: the table's options, and with --device the profile. */
+export interface AnalyzeView extends RenderOptions {
+  profile: DeviceProfile | null;
+  /** The dataflow between layers, for the HTML report's graph view; null: no graph. */
+  dataflow: Dataflow | null;
+  /** Each layer's main-graph node, for `--format model-explorer`. */
+  nodes: MainGraphNodes | null;
+  /** mbn's version, for the HTML report's footer. */
+  version: string;
 }
+
+/** With --device, the "Predicted latency" section after the table or the markdown. */
+function latencyText(report: Report, view: AnalyzeView, markdown: boolean): string {
+  return view.profile ? renderLatency(report as LatencyReport, view.profile, { ...view, markdown }) + renderEnergy(report as LatencyReport, view.profile, { ...view, markdown }) : '';
+}
+
+/** `mbn analyze --format …` (json on stdout is streamed instead: streamAnalyzeJson, the same bytes). */
+export const ANALYZE_REPORTER: Reporter<'analyze', Report, AnalyzeView> = {
+  table: (report, view) => renderTable(report, view) + latencyText(report, view, false),
+  json: (report, view) => renderJson(report, view.modules ? { modules: view.modules.rows } : {}),
+  csv: (report, view) => renderCsv(report, { latency: view.profile !== null }),
+  md: (report, view) => renderMarkdown(report, view) + latencyText(report, view, true),
+  html: (report, view) =>
+    renderHtml(report, {
+      flops: view.flops,
+      modules: view.modules ?? { depth: HTML_DEFAULT_DEPTH, rows: rollUpModules(report.layers, HTML_DEFAULT_DEPTH) },
+      version: view.version,
+      latency: view.profile ? { profile: view.profile, top: view.top, all: view.all } : null,
+      dataflow: view.dataflow,
+    }),
+  'model-explorer': (report, view) => {
+    if (!view.nodes) throw new Error('model-explorer needs the layers\' nodes (analyzeFile with nodes: true)');
+    return renderModelExplorer(report as LatencyReport, view.nodes, view.profile ? 'latency' : view.flops ? 'flops' : 'macs');
+  },
+};

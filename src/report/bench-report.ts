@@ -30,6 +30,18 @@ export interface BenchRecord {
   layers?: MeasuredLayer[];
   /** `--per-layer`: the trace's totals and the nodes ONNX Runtime added itself. */
   trace?: Omit<PerLayerResult, 'layers'>;
+  /** `--energy` where RAPL is readable: measured package energy around the timed runs (see src/bench/rapl.ts). */
+  energy?: MeasuredEnergy;
+}
+
+export interface MeasuredEnergy {
+  /** Package joules per run, less the idle power over the same time: what `--energy-samples` fits. */
+  joulesPerRun: number;
+  /** Package joules per run as read (idle included). */
+  packageJoulesPerRun: number;
+  /** Package power with no run, measured just before, watts. */
+  idleWatts: number;
+  zones: string[];
 }
 
 export interface BenchOptions {
@@ -47,10 +59,12 @@ export interface BenchJson {
   runtime: { name: 'onnxruntime-node'; version: string | null };
   options: BenchOptions;
   models: BenchRecord[];
+  /** `--energy`: whether RAPL was read, and if not, why (one line). */
+  energy?: { measured: boolean; note: string };
 }
 
-export function benchJson(records: BenchRecord[], runtime: BenchJson['runtime'], options: BenchOptions): BenchJson {
-  return { schema: BENCH_SCHEMA, runtime, options, models: records };
+export function benchJson(records: BenchRecord[], runtime: BenchJson['runtime'], options: BenchOptions, energy?: BenchJson['energy']): BenchJson {
+  return { schema: BENCH_SCHEMA, runtime, options, models: records, ...(energy ? { energy } : {}) };
 }
 
 export function renderBenchJson(bench: BenchJson): string {
@@ -86,4 +100,15 @@ export function renderBenchTable(records: BenchRecord[], options: BenchOptions, 
   const perModel = `warm-up + timed runs ${counts.size === 1 ? `per model: ${[...counts][0]}` : `per model, in order: ${records.map(runsText).join(', ')}`}${stretched}`;
   const note = c.dim(`onnxruntime-node ${version ?? '?'}, ${threads}, ${perModel}; ratios are to the first model`);
   return `${table}\n${note}\n`;
+}
+
+/** `mbn bench --energy` where RAPL was read: each model's measured joules per run, under the table. */
+export function renderMeasuredEnergy(bench: BenchJson): string {
+  if (!bench.energy?.measured) return '';
+  const lines = bench.models.map((m) =>
+    m.energy
+      ? `${terminalCell(m.path)}: ${(m.energy.joulesPerRun * 1e3).toPrecision(3)} mJ per run above idle (package ${(m.energy.packageJoulesPerRun * 1e3).toPrecision(3)} mJ, idle ${m.energy.idleWatts.toFixed(2)} W)`
+      : `${terminalCell(m.path)}: no energy reading`,
+  );
+  return `Measured energy (${bench.energy.note}):\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }

@@ -1,6 +1,8 @@
-import { DIFF_FIGURES, type Delta, type DiffJson } from '../budget/diff.js';
+import type { Delta, DiffJson } from '../budget/diff.js';
+import { FIGURES } from '../budget/limits.js';
 import type { ModuleChange } from '../cost/modules.js';
-import { num, pageEnd, pageStart } from './html-report.js';
+import { num, pageEnd, pageStart } from './html-page.js';
+import { type GraphInput, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { pairedBarChart, escapeHtml } from './svg-charts.js';
 import { human, humanBytes } from './units.js';
 
@@ -15,6 +17,8 @@ export interface DiffHtmlOptions {
   /** List unchanged layers too. */
   all: boolean;
   version: string;
+  /** The graph view's input (html-graph.ts's diffGraph); without it, none. */
+  graph?: GraphInput | null;
 }
 
 function signed(value: number, bytes: boolean): string {
@@ -36,13 +40,15 @@ export function renderDiffHtml(diff: DiffJson, options: DiffHtmlOptions): string
   out.push('<main>');
 
   out.push('<section id="totals"><h2>Totals</h2><div class="cards wide">');
-  for (const f of DIFF_FIGURES) {
+  for (const f of FIGURES) {
     const d = diff.totals[f.key];
     const fmt = (v: number) => (f.bytes ? humanBytes(v) : human(v));
     const cls = d.delta > 0 ? 'warn' : d.delta < 0 ? 'good' : '';
     out.push(`<div class="card" id="total-${f.key}"><div class="k">${f.label}</div><div class="v">${fmt(d.base)} → ${fmt(d.head)}</div><div class="x ${cls}">${signed(d.delta, f.bytes)} (${pct(d)}) · ${d.base.toLocaleString('en-US')} → ${d.head.toLocaleString('en-US')}</div></div>`);
   }
   out.push('</div></section>');
+
+  if (options.graph) out.push(renderGraphSection(options.graph, true));
 
   const { depth, rows } = options.modules;
   out.push(`<section id="modules"><h2>MACs by module, before and after (depth ${depth})</h2>`);
@@ -78,6 +84,8 @@ export function renderDiffHtml(diff: DiffJson, options: DiffHtmlOptions): string
     out.push(`<tr>${num(i + 1, String(i + 1))}<td class="name">${e(l.name)}${renamed}</td><td>${e(l.op)}</td><td>${l.status}</td>${num(l.macs.base, human(l.macs.base))}${num(l.macs.head, human(l.macs.head))}${num(l.macs.delta, `${signed(l.macs.delta, false)} (${pct(l.macs)})`)}${num(l.params.delta, signed(l.params.delta, false))}</tr>`);
   });
   out.push('</tbody></table></div></section>');
-  out.push(pageEnd({ totals: diff.totals, summary: diff.summary }, options.version));
+  const data = { totals: diff.totals, summary: diff.summary };
+  const drawn = options.graph && graphShown(options.graph);
+  out.push(pageEnd(drawn ? { ...data, graph: graphData(options.graph!) } : data, options.version, drawn ? graphScript() : ''));
   return out.join('\n') + '\n';
 }

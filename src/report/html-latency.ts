@@ -1,7 +1,7 @@
 import type { LatencyReport } from '../latency/model.js';
 import type { DeviceProfile } from '../latency/profile.js';
 import { msText } from './latency-report.js';
-import { num } from './html-report.js';
+import { num } from './html-page.js';
 import { escapeHtml, horizontalBarChart } from './svg-charts.js';
 import { human } from './units.js';
 

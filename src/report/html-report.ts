@@ -1,11 +1,16 @@
 import type { LayerReport, Report } from '../cost/analyze.js';
+import type { Dataflow } from '../cost/dataflow.js';
 import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
+import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
+import { renderEnergySection } from './energy-report.js';
 import { type HtmlLatencyOptions, renderLatencySection } from './html-latency.js';
-import { REPORT_CSS, REPORT_SCRIPT } from './html-assets.js';
+import { num, pageEnd, pageStart } from './html-page.js';
+import { analyzeGraph, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { moduleLabel } from './modules-report.js';
+import { showsPrecision } from './precision-view.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
-import { grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 
 /**
  * `mbn analyze --format html`: one self-contained page (no network, no external reference) with the totals, a
@@ -22,23 +27,18 @@ export interface HtmlOptions {
   modules: { depth: number; rows: ModuleCost[] };
   /** mbn's version, for the footer. */
   version: string;
-  /** `--device`: the report has been through addLatency; a "Predicted latency" section follows the totals. */
+  /** `--device`: the report has been through addLatency and addEnergy; "Predicted latency" and "Estimated energy" sections follow the totals. */
   latency?: HtmlLatencyOptions | null;
+  /** The dataflow between layers (cost/dataflow.ts): a graph view follows the totals (html-graph.ts); without it, none. */
+  dataflow?: Dataflow | null;
 }
 
-/** JSON for a `<script type="application/json">` block: nothing in it can close the block or break a JS parser. */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** The chart colour of a layer: convs, products (matmul, recurrent, attention), the rest. */
+function kindOf(kind: LayerReport['kind'] | undefined): string {
+  return kind === 'conv' ? 'k-conv' : kind === 'matmul' || kind === 'recurrent' || kind === 'attention' ? 'k-mm' : 'k-other';
 }
 
-const CONV_OPS = new Set(['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger']);
-const MATMUL_OPS = new Set(['Gemm', 'MatMul', 'Einsum', 'MatMulInteger', 'QLinearMatMul', 'Attention', 'FusedMatMul', 'LSTM', 'GRU', 'RNN']);
-
-function kindOf(op: string): string {
-  return CONV_OPS.has(op) ? 'k-conv' : MATMUL_OPS.has(op) ? 'k-mm' : 'k-other';
-}
-
-const flopsOf = (l: LayerReport) => 2 * l.macs + l.otherFlops;
+const flopsOf = (l: LayerReport) => totalFlops(l.macs, l.otherFlops);
 
 const METRICS = [
   { key: 'macs', label: 'MACs', value: (l: LayerReport) => l.macs, axis: human },
@@ -53,7 +53,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   const e = escapeHtml;
   const out: string[] = [pageStart(`mbn: ${title}`)];
   const inputs = report.model.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(', ');
-  out.push(`<header><h1>${e(title)}</h1><div class="meta">IR ${report.model.irVersion} · opset ${report.model.opsets['ai.onnx'] ?? '?'} · ${e(report.model.producer || 'unknown producer')} · input ${e(inputs || 'none')}</div></header>`);
+  out.push(`<header><h1>${e(title)}</h1><div class="meta">${e(formatText(report.model, report.model.producer))} · input ${e(inputs || 'none')}</div></header>`);
   out.push('<main>');
 
   // Totals.
@@ -72,7 +72,12 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     );
   }
   out.push('</section>');
-  if (options.latency) out.push(renderLatencySection(report as LatencyReport, options.latency));
+  if (options.latency) {
+    out.push(renderLatencySection(report as LatencyReport, options.latency));
+    out.push(renderEnergySection(report as LatencyReport, options.latency));
+  }
+  const graph = options.dataflow ? analyzeGraph(report, options.dataflow, options.flops) : null;
+  if (graph) out.push(renderGraphSection(graph, false));
 
   // Per-layer chart: one SVG per metric and scale.
   const initial = options.flops ? 'flops' : 'macs';
@@ -84,32 +89,44 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   out.push('<label><input type="checkbox" id="log"> log scale</label>');
   out.push('<span class="legend"><span><i class="k" style="background:var(--conv)"></i>conv</span><span><i style="background:var(--mm)"></i>matmul / gemm / recurrent</span><span><i style="background:var(--other)"></i>other</span></span>');
   out.push('</div><div id="layer-chart">');
+  // Constant layers (a Constant, an Identity of a weight: cost/dataflow.ts) have nothing to show; left out, they no
+  // longer take the first fifth of a torch-exported MobileNetV2's axis.
+  const constant = new Set(options.dataflow?.constant ?? []);
+  const charted = report.layers.flatMap((l, index) => (constant.has(index) ? [] : [{ l, index }]));
   for (const m of METRICS) {
-    const bars: Bar[] = report.layers.map((l, index) => ({ value: m.value(l), cls: kindOf(l.op), index }));
+    const bars: Bar[] = charted.map(({ l, index }, slot) => ({ value: m.value(l), cls: kindOf(l.kind), index, slot }));
     for (const log of [false, true]) {
       const on = m.key === initial && !log;
       out.push(`<div class="variant${on ? ' on' : ''}" data-metric="${m.key}" data-scale="${log ? 'log' : 'linear'}">`);
-      out.push(layerBarChart(bars, report.layers.length, log, m.axis, `${m.label} per layer${log ? ', log scale' : ''}`));
+      out.push(layerBarChart(bars, charted.length, log, m.axis, `${m.label} per layer${log ? ', log scale' : ''}`));
       out.push('</div>');
     }
   }
-  out.push('</div></section>');
+  out.push('</div>');
+  if (constant.size > 0) out.push(`<p class="note">${constant.size} constant layer${constant.size === 1 ? '' : 's'} (Constant, Identity of a weight, arithmetic on constants) left out of the chart: ${charted.length} of ${report.layers.length} layers shown.</p>`);
+  out.push('</section>');
 
   // Modules.
   out.push(renderModulesSection(report, options));
 
   // By op type.
   out.push('<section id="by-op"><h2>Cost by op type</h2>');
-  const ops = report.byOp.filter((o) => 2 * o.macs + o.otherFlops > 0 || o.params > 0).slice(0, 24);
+  const ops = report.byOp.filter((o) => totalFlops(o.macs, o.otherFlops) > 0 || o.params > 0).slice(0, 24);
+  // An op type's kind is its layers' (an Einsum that contracts is a product, one that only transposes is not).
+  const kindByOp = new Map<string, LayerReport['kind']>();
+  for (const l of report.layers) {
+    const key = l.domain ? `${l.domain}::${l.op}` : l.op;
+    if (l.kind || !kindByOp.has(key)) kindByOp.set(key, kindByOp.get(key) ?? l.kind);
+  }
   out.push(
     horizontalBarChart(
       ops.map((o) => ({
         label: o.op,
         segments: [
-          { value: 2 * o.macs, cls: kindOf(o.op) === 'k-other' ? 'k-other' : kindOf(o.op) },
+          { value: totalFlops(o.macs, 0), cls: kindOf(kindByOp.get(o.op)) },
           { value: o.otherFlops, cls: 'k-other2' },
         ],
-        text: `${human(2 * o.macs + o.otherFlops)} FLOPs · ${percent(2 * o.macs + o.otherFlops, t.flops)}`,
+        text: `${human(totalFlops(o.macs, o.otherFlops))} FLOPs · ${percent(totalFlops(o.macs, o.otherFlops), t.flops)}`,
       })),
       'FLOPs by op type',
     ),
@@ -119,6 +136,16 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     out.push(`<tr><td>${e(o.op)}</td>${num(o.count, String(o.count))}${num(o.macs, human(o.macs))}${num(o.otherFlops, human(o.otherFlops))}${num(o.params, human(o.params))}</tr>`);
   }
   out.push('</tbody></table></div></section>');
+
+  // By precision (a quantized or half-precision model).
+  if (showsPrecision(report)) {
+    out.push('<section id="by-precision"><h2>Cost by precision</h2>');
+    out.push('<div class="scroll"><table id="precisions"><thead><tr><th data-sort="text">Precision</th><th class="n" data-sort="num">Layers</th><th class="n" data-sort="num">MACs</th><th class="n" data-sort="num">Params</th><th class="n" data-sort="num">Weight bytes</th></tr></thead><tbody>');
+    for (const p of report.byPrecision) {
+      out.push(`<tr><td>${e(p.precision)}</td>${num(p.layers, String(p.layers))}${num(p.macs, human(p.macs))}${num(p.params, human(p.params))}${num(p.weightBytes, humanBytes(p.weightBytes))}</tr>`);
+    }
+    out.push('</tbody></table></div></section>');
+  }
 
   // Separable candidates.
   const candidates = report.layers.filter((l) => l.separable);
@@ -157,36 +184,9 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     for (const n of notes) out.push(`<li>${e(n)}</li>`);
     out.push('</ul></section>');
   }
-  out.push(pageEnd(pageData(report), options.version));
+  const drawn = graph && graphShown(graph);
+  out.push(pageEnd(drawn ? { ...pageData(report), graph: graphData(graph) } : pageData(report), options.version, drawn ? graphScript() : ''));
   return out.join('\n') + '\n';
-}
-
-/** The page up to <body>: no network (a CSP that allows only this page's inline style and script). */
-export function pageStart(title: string): string {
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en"><head><meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`,
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(title)}</title>`,
-    `<style>${REPORT_CSS}</style></head><body>`,
-  ].join('\n');
-}
-
-/** The page from </main>: footer, tooltip, the data block and the script. */
-export function pageEnd(data: unknown, version: string): string {
-  return [
-    '</main>',
-    `<footer>mbn ${escapeHtml(version)} · MACs count Conv, Gemm, MatMul and friends (the torchvision/fvcore convention); FLOPs = 2·MACs + other FLOPs.</footer>`,
-    '<div id="tip" role="tooltip"></div>',
-    `<script type="application/json" id="mbn-data">${jsonForScript(data)}</script>`,
-    `<script>${REPORT_SCRIPT}</script>`,
-    '</body></html>',
-  ].join('\n');
-}
-
-export function num(value: number, text: string): string {
-  return `<td class="n" data-v="${Number.isFinite(value) ? value : 0}">${escapeHtml(text)}</td>`;
 }
 
 /** The figures the script needs (tooltips), in the JSON report's own field names. */

@@ -1,8 +1,7 @@
 import type { ChalkInstance } from 'chalk';
-import { terminalCell } from './safe-text.js';
+import { mdEscape, terminalCell } from './safe-text.js';
 import { boxTable } from './table.js';
 import type { ModuleCost } from '../cost/modules.js';
-import { mdEscape } from './analyze-report.js';
 import { bar, human, humanBytes, percent } from './units.js';
 
 /** The `--depth N` section of `mbn analyze`: costs rolled up by name scope (src/cost/modules.ts). */

@@ -2,9 +2,9 @@ import type { ChalkInstance } from 'chalk';
 import type { Deviation } from '../bench/compare.js';
 import type { Report } from '../cost/analyze.js';
 import type { HardSwishChange, HardSwishPlan } from '../rewrite/hard-swish.js';
-import { mdEscape } from './analyze-report.js';
-import { terminalText } from './safe-text.js';
+import { mdEscape, terminalText } from './safe-text.js';
 import { grouped } from './units.js';
+import type { Reporter } from './formats.js';
 
 /** `mbn rewrite` output; JSON `"schema": "mbn.rewrite/1"`. */
 export const REWRITE_SCHEMA = 'mbn.rewrite/1';
@@ -106,3 +106,10 @@ export function renderRewriteTable(s: RewriteSummary, c: ChalkInstance): string 
 export function renderRewriteMarkdown(s: RewriteSummary): string {
   return `### mbn rewrite: \`${s.input}\`\n\n${lines(s, (t) => `\`${t}\``).map((l) => `- ${l.startsWith('  ') ? l.trim() : mdEscape(l)}`).join('\n')}\n`;
 }
+
+/** `mbn rewrite --format …`. */
+export const REWRITE_REPORTER: Reporter<'rewrite', RewriteSummary, { style: ChalkInstance }> = {
+  table: (summary, { style }) => renderRewriteTable(summary, style),
+  json: (summary) => renderRewriteJson(summary),
+  md: (summary) => renderRewriteMarkdown(summary),
+};

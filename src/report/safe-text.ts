@@ -1,4 +1,4 @@
-import { clipMiddle, clipStart, escapeControls } from '../util/text.js';
+import { clipMiddle, clipStart, escapeControls } from '../text.js';
 
 /**
  * The one place where text that mbn did not write (node and op names, file names, config names and patterns,
@@ -51,6 +51,11 @@ export function markdownText(text: string, max = Infinity): string {
   return escapeControls(clipped)
     .replace(/[\\`*_~<>[\]|&$#!]/g, (ch) => `\\${ch}`)
     .replace(/@/g, '@&#8203;');
+}
+
+/** Data in a markdown table cell or list item: escaped, and clipped to MD_NAME_WIDTH keeping the end. */
+export function mdEscape(text: string): string {
+  return markdownText(text, MD_NAME_WIDTH);
 }
 
 /**

@@ -1,12 +1,12 @@
 import type { ChalkInstance } from 'chalk';
 import type { Report } from '../cost/analyze.js';
 import type { BuiltRewrite, SeparatePlan } from '../rewrite/separate.js';
-import { clipEnd } from '../util/text.js';
-import { mdEscape } from './analyze-report.js';
-import { markdownText, terminalCell, terminalText } from './safe-text.js';
+import { clipEnd } from '../text.js';
+import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
 import type { CalibrationSummary } from '../calibrate/run.js';
+import type { FormatOf, Reporter } from './formats.js';
 import type { TorchPlanJson } from '../rewrite/torch-plan.js';
 
 export interface SeparationSummary {
@@ -159,7 +159,7 @@ function skippedLayers(s: SeparationSummary): SeparateJson['skipped'] {
   return s.plan.layers.filter((l) => l.skipped).map((l) => ({ name: l.name, op: l.node.opType, reason: l.skipped! }));
 }
 
-export function renderSeparation(s: SeparationSummary, format: 'table' | 'json' | 'md', c: ChalkInstance): string {
+export function renderSeparation(s: SeparationSummary, format: FormatOf<'separate'>, c: ChalkInstance): string {
   const rows = separatedRows(s);
   const skipped = skippedLayers(s);
   const before = s.plan.before.totals;
@@ -247,17 +247,24 @@ function fixed(x: number | null): string {
 export function verdict(s: SeparationSummary): { text: string; error: number } | null {
   const k = s.calibration;
   if (!k?.outputs?.length) return null;
-  const worst = k.outputs.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
+  return outputVerdict(k.outputs, k, k.kind === 'random' ? 'give --calibrate DIR with real data / --max-error' : 'raise the ranks (--max-error / --multiplier)', 'fine-tune before use, or ');
+}
+
+/**
+ * The verdict line of a check on held-back batches (separate and quantize): the worst output's relative error, where
+ * it was measured, and what it means; `remedy` is what to try when it is large.
+ */
+export function outputVerdict(
+  outputs: readonly { relativeError: number }[],
+  k: { verifyBatches: number; heldBack: boolean; kind: 'folder' | 'random' },
+  remedy: string,
+  prefix = '',
+  subject = 'the rewrite',
+): { text: string; error: number } {
+  const worst = outputs.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
   const where = `on ${k.verifyBatches} ${k.heldBack ? 'held-back ' : ''}calibration batch${k.verifyBatches === 1 ? '' : 'es'}${k.kind === 'random' ? ' (random data)' : ''}`;
   const e = worst.relativeError;
-  const what =
-    e <= 0.01
-      ? 'the rewrite keeps the model\'s outputs'
-      : e <= 0.1
-        ? 'small; check the task metric before use'
-        : k.kind === 'random'
-          ? 'fine-tune before use, or give --calibrate DIR with real data / --max-error'
-          : 'fine-tune before use, or raise the ranks (--max-error / --multiplier)';
+  const what = e <= 0.01 ? `${subject} keeps the model's outputs` : e <= 0.1 ? 'small; check the task metric before use' : `${prefix}${remedy}`;
   return { text: `output error ${fixed(e)} ${where}: ${what}`, error: e };
 }
 
@@ -286,3 +293,10 @@ function uncheckedNote(rows: SeparatedLayerRow[]): string {
   if (!errors.length) return '--init he: the new weights are random (for training from scratch); the model must be trained before use';
   return `weight error up to ${Math.max(...errors).toFixed(2)}; the outputs were not checked: --calibrate DIR (real inputs as .npy) or random:N measures them and fits the pointwise weights to the data`;
 }
+
+/** `mbn separate --format …`. */
+export const SEPARATE_REPORTER: Reporter<'separate', SeparationSummary, { style: ChalkInstance }> = {
+  table: (summary, { style }) => renderSeparation(summary, 'table', style),
+  json: (summary, { style }) => renderSeparation(summary, 'json', style),
+  md: (summary, { style }) => renderSeparation(summary, 'md', style),
+};

@@ -28,6 +28,8 @@ export interface Bar {
   cls: string;
   /** Index into the report's layers, for the script's tooltip. */
   index: number;
+  /** Position on the axis when layers are left out of the chart (default: `index`). */
+  slot?: number;
 }
 
 const LAYER_CHART = { width: 1200, height: 260, left: 64, right: 8, top: 10, bottom: 24 };
@@ -65,7 +67,7 @@ export function layerBarChart(bars: readonly Bar[], count: number, log: boolean,
   for (const b of bars) {
     if (b.value <= 0) continue;
     const h = Math.max(0.5, scale(b.value));
-    out.push(`<rect class="${b.cls}" data-i="${b.index}" x="${n(left + b.index * step)}" y="${n(top + plotH - h)}" width="${n(barW)}" height="${n(h)}"/>`);
+    out.push(`<rect class="${b.cls}" data-i="${b.index}" x="${n(left + (b.slot ?? b.index) * step)}" y="${n(top + plotH - h)}" width="${n(barW)}" height="${n(h)}"/>`);
   }
   out.push(`<line class="axis" x1="${left}" x2="${width - right}" y1="${top + plotH}" y2="${top + plotH}"/>`);
   out.push(`<text class="tick" x="${left}" y="${height - 6}">layer 1</text>`);

@@ -6,8 +6,17 @@ export function percent(part: number, whole: number, digits = 1): string {
   return `${((100 * part) / whole).toFixed(digits)}%`;
 }
 
+/**
+ * `1,234,567`: digits in groups of three, as `toLocaleString('en-US')` writes them. Safe integers (every count) are
+ * grouped here, because the first toLocaleString of a process builds an ICU number formatter, a noticeable part of
+ * mbn's start-up; anything else (fractions, -0, huge or non-finite values) still goes through it.
+ */
 export function grouped(n: number): string {
-  return n.toLocaleString('en-US');
+  if (!Number.isSafeInteger(n) || Object.is(n, -0)) return n.toLocaleString('en-US');
+  const digits = String(Math.abs(n));
+  let out = digits.slice(0, digits.length % 3 || 3);
+  for (let i = out.length; i < digits.length; i += 3) out += `,${digits.slice(i, i + 3)}`;
+  return n < 0 ? `-${out}` : out;
 }
 
 /** A shape in tables: `[1×3×224×224]`, `[]` for a scalar, `?` when unknown. */
@@ -29,4 +38,10 @@ export function bar(fraction: number, width = 12): string {
   const partial = eighths % 8;
   const glyphs = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
   return ('█'.repeat(full) + glyphs[partial]).padEnd(width, ' ');
+}
+
+/** The format and producer part of a report's header: `IR 8 · opset 13 · pytorch 2.1`, or `TFLite schema 3 · MLIR Converted.` */
+export function formatText(model: { irVersion: number; opsets: Record<string, number>; producer: string }, producer: string): string {
+  if (model.opsets.tflite !== undefined) return `TFLite schema ${model.opsets.tflite} · ${producer.replace(/^TFLite ?/, '') || 'unknown producer'}`;
+  return `IR ${model.irVersion} · opset ${model.opsets['ai.onnx'] ?? '?'} · ${producer || 'unknown producer'}`;
 }

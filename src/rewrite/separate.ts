@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { describeGaps } from '../budget/completeness.js';
 import { buildReport, type Report } from '../cost/analyze.js';
-import { type ConvGeometry, type SeparationFigures, convGeometry, isSeparable, separationFigures } from '../cost/separable.js';
+import { type SeparableConv, type SeparationFigures, convTraitsOf, separableConv, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
-import { clipMiddle } from '../util/text.js';
+import { clipMiddle } from '../text.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { hasExternalData } from '../ir/walk.js';
 import { DataType, dtypeName } from '../onnx/dtype.js';
@@ -18,7 +18,8 @@ import type { DeviceProfile } from '../latency/profile.js';
 import { ShapeError } from '../ops/define.js';
 import { product } from '../util/count.js';
 import { checkConvDefinition } from '../ops/conv.js';
-import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
+import { convLayoutOf } from '../ops/index.js';
+import { type InferOptions, type InferResult, type LayerRecord, inferModel, layerTraits } from '../shape/infer.js';
 import { NodeContext } from '../shape/node-context.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, composeSeparated, heNormalSeparated, separateConvWeight } from './decompose.js';
@@ -61,7 +62,7 @@ export interface CandidateLayer {
   node: Node;
   graph: Graph | null;
   /** Channels, groups and kernel, from the weight: all the rewrite needs. */
-  conv: ConvGeometry | null;
+  conv: SeparableConv | null;
   /** Output pixels per execution (batch × feature map), null when the output shape is unknown: MACs need it. */
   pixels: number | null;
   /** Executions per inference (0 for a layer in an If branch that is not counted). */
@@ -113,7 +114,11 @@ export interface GraphIndex {
   names: Set<string>;
 }
 
-const CONV_OPS = new Set(['Conv', 'QLinearConv', 'ConvInteger']);
+/** A forward conv of any form (ConvTranspose is not separated): the nodes the plan lists. */
+function isForwardConv(node: Node): boolean {
+  const layout = convLayoutOf(node);
+  return layout !== null && !layout.transposed;
+}
 
 function indexModel(model: Model): GraphIndex {
   const index: GraphIndex = {
@@ -129,7 +134,7 @@ function indexModel(model: Model): GraphIndex {
     const constants = new Map<string, Node>();
     index.constants.set(g, constants);
     for (const n of g.nodes) {
-      if (CONV_OPS.has(n.opType)) index.graphOf.set(n, g);
+      if (isForwardConv(n)) index.graphOf.set(n, g);
       if (n.opType === 'Constant' && n.domain === '' && n.outputs[0]) constants.set(n.outputs[0], n);
       for (const a of n.attributes) {
         const subs = a.data.type === 'graph' ? [a.data.value] : a.data.type === 'graphs' ? a.data.value : [];
@@ -181,7 +186,7 @@ export function findWeight(index: GraphIndex, graph: Graph, name: string): Candi
   return null;
 }
 
-function classify(layer: LayerRecord, index: GraphIndex): CandidateLayer {
+function classify(model: Model, layer: LayerRecord, index: GraphIndex): CandidateLayer {
   const node = layer.node;
   const graph = index.graphOf.get(node) ?? null;
   const base: CandidateLayer = {
@@ -198,20 +203,30 @@ function classify(layer: LayerRecord, index: GraphIndex): CandidateLayer {
     weights: null,
     relativeError: null,
   };
-  if (node.opType === 'QLinearConv' || node.opType === 'ConvInteger') {
+  const layout = convLayoutOf(node)!;
+  if (layout.form !== 'float') {
     return { ...base, skipped: `quantized ${node.opType} (dequantize, separate, then quantize again)` };
   }
   if (!graph) return { ...base, skipped: 'inside a model-local function' };
   // The rewrite needs only the weight's dims; the feature-map size matters for MACs alone.
-  const weight = findWeight(index, graph, node.inputs[1]);
-  const conv = convGeometry(node, layer.inputs[1]?.shape ?? weight?.tensor.dims);
-  if (!conv) return { ...base, skipped: `weight shape unknown (${layer.reason ?? 'no shape'})` };
+  const weight = findWeight(index, graph, node.inputs[layout.weight]);
+  let traits = convTraitsOf(layer.traits);
+  if (!traits && weight && !layer.inputs[layout.weight]?.shape) {
+    const inputs = layer.inputs.slice();
+    inputs[layout.weight] = { dtype: weight.tensor.dtype, shape: weight.tensor.dims.slice() };
+    traits = convTraitsOf(layerTraits(model, layer, inputs));
+  }
+  if (!traits) return { ...base, skipped: `weight shape unknown (${layer.reason ?? 'no shape'})` };
+  if (traits.form === 'qdq') {
+    return { ...base, skipped: 'QDQ conv: its weight is dequantized at run time (separate the float model, then quantize it)' };
+  }
+  const conv = separableConv(traits);
   base.conv = conv;
   const y = layer.outputs[0]?.shape;
   if (layer.cost && y) base.pixels = product([y[0], ...y.slice(2)]);
   const K = product(conv.kernel);
   if (K === 1) return { ...base, skipped: '1×1 conv: already pointwise' };
-  if (!isSeparable(conv)) return { ...base, skipped: 'already depthwise' };
+  if (traits.geometry.depthwise) return { ...base, skipped: 'already depthwise' };
   if (!weight) return { ...base, skipped: 'weight is computed at run time (not a constant)' };
   if (!(weight.tensor.dtype in FLOAT_DTYPES)) {
     return { ...base, skipped: `weight dtype ${dtypeName(weight.tensor.dtype)} is not float32/float16/bfloat16/float64` };
@@ -220,7 +235,7 @@ function classify(layer: LayerRecord, index: GraphIndex): CandidateLayer {
 }
 
 /** The multiplier separateConvWeight will use: beyond min(N/g, K) extra filters could only be zero. */
-function effectiveRank(conv: ConvGeometry, multiplier: number): number {
+function effectiveRank(conv: SeparableConv, multiplier: number): number {
   return Math.min(multiplier, conv.outChannels / conv.group, conv.kernel.reduce((a, b) => a * b, 1));
 }
 
@@ -282,8 +297,9 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const before = buildReport(model, inferred);
   const index = indexModel(model);
   const notes: string[] = [];
-  for (const l of inferred.layers) if (l.reason && l.node.opType === 'Conv' && l.node.domain === '') assertValidConv(model, l);
-  const layers = inferred.layers.filter((l) => CONV_OPS.has(l.node.opType)).map((l) => classify(l, index));
+  const convs = inferred.layers.filter((l) => isForwardConv(l.node));
+  for (const l of convs) if (l.reason && convLayoutOf(l.node)!.form === 'float') assertValidConv(model, l);
+  const layers = convs.map((l) => classify(model, l, index));
   // Output sizes that came from an assumed input dim are no measure of the model: their MACs are unknown.
   if (before.incomplete.some((g) => g.kind === 'assumed-dim')) {
     for (const c of layers) {
@@ -490,9 +506,10 @@ function macsUnknown(before: Report, convs: CandidateLayer[]): string | null {
  * layer: separate would otherwise write a model that is just as broken. A conv whose shapes are only unknown passes.
  */
 function assertValidConv(model: Model, layer: LayerRecord): void {
-  if (!layer.inputs[1]?.shape) return;
+  const layout = convLayoutOf(layer.node)!;
+  if (!layer.inputs[layout.weight]?.shape) return;
   try {
-    checkConvDefinition(new NodeContext(model, layer.node, layer.opset, layer.inputs, []));
+    checkConvDefinition(new NodeContext(model, layer.node, layer.opset, layer.inputs, []), layout);
   } catch (error) {
     if (error instanceof ShapeError) {
       throw new MbnError('invalid-model', `Conv ${quote(layer.name)} is invalid: ${error.message} (ONNX Runtime refuses such a model)`);
@@ -726,7 +743,7 @@ export function buildRewrite(model: Model, plan: SeparatePlan, outputPath: strin
  * the conv's output (same strides, pads and dilations), else unknown. Dims inferred by mbn are not written: they may
  * come from an assumed input dim, or from one If branch while the other branch runs with other sizes.
  */
-function depthwiseOutputShape(graph: Graph, output: string, conv: ConvGeometry, rank: number): (number | string | null)[] {
+function depthwiseOutputShape(graph: Graph, output: string, conv: SeparableConv, rank: number): (number | string | null)[] {
   const declared = [...graph.valueInfo, ...graph.outputs].find((v) => v.name === output)?.type;
   const spatial = conv.kernel.length;
   const shape = declared?.kind === 'tensor' && declared.shape?.length === spatial + 2 ? declared.shape : null;

@@ -2,8 +2,9 @@ import { MbnError, quote } from '../errors.js';
 import { type Attribute, type FunctionDef, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { DataType, dtypeName, isFloat } from '../onnx/dtype.js';
 import { smallTensorValues, valueLimit } from '../onnx/tensor-data.js';
-import { type Cost, ShapeError, type TensorState, UnknownShape } from '../ops/define.js';
+import { type Cost, type OpRule, type OpTraits, ShapeError, type TensorState, UnknownShape, totalFlops } from '../ops/define.js';
 import { ruleFor } from '../ops/index.js';
+import { TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { CountOverflow, checkCount, product } from '../util/count.js';
 import { NodeContext } from './node-context.js';
 import { sharedCost, sharedList, sharedState } from './share.js';
@@ -80,6 +81,8 @@ export interface LayerRecord {
   weightAt?: readonly (WeightUse | null)[];
   /** Enclosing subgraph path ('' for the main graph). */
   scope: string;
+  /** What the node is, as its rule says (a conv and its geometry, a matrix product…); null for other nodes. */
+  traits: OpTraits | null;
 }
 
 export interface InferResult {
@@ -100,7 +103,17 @@ class Scope {
   readonly declared = new Map<string, (number | string | null)[] | null>();
   /** Declared element types (value_info, graph outputs), for values whose rule could not say. */
   readonly declaredTypes = new Map<string, number>();
+  /** The traits of the nodes that produce values here (only nodes that have traits). */
+  readonly traits = new Map<string, OpTraits>();
   constructor(readonly parent: Scope | null) {}
+  producerTraits(name: string): OpTraits | null {
+    for (let s: Scope | null = this; s; s = s.parent) {
+      const t = s.traits.get(name);
+      if (t) return t;
+      if (s.values.has(name)) return null;
+    }
+    return null;
+  }
   get(name: string): TensorState | undefined {
     for (let s: Scope | null = this; s; s = s.parent) {
       const v = s.values.get(name);
@@ -245,7 +258,7 @@ class Inference {
         return this.options.batch;
       }
       const label = typeof d === 'string' ? `'${d}'` : 'unknown';
-      this.notes.push(`input ${quote(name)} dim ${i} (${label}) is not fixed; assumed 1 (set it with ${i === 0 ? '--batch N or ' : ''}--input ${name}:…)`);
+      this.notes.push(`input ${quote(name)} dim ${i} (${label}) is not fixed; assumed 1 (set it with ${i === 0 ? '--batch N or ' : ''}--input ${name}:${inputExample(declared)})`);
       this.assumed.push({ input: name, dim: i, name: typeof d === 'string' ? d : null, value: 1, batch: i === 0 });
       if (typeof d === 'string') {
         this.symbols.set(d, 1);
@@ -374,9 +387,15 @@ class Inference {
       weights,
       weightAt,
       scope: prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
+      traits: null,
     };
     this.layers.push(record);
     if (passedOn) scope.weights.set(node.outputs[0], { ...passedOn, name: node.outputs[0], viaIdentity: true });
+    if (node.domain === TFLITE_DOMAIN && (node.opType === 'WHILE' || node.opType === 'IF')) {
+      this.tfliteControlFlow(record, scope, name, multiplier, opsets);
+      this.store(record, scope);
+      return;
+    }
     if (node.opType === 'If' || node.opType === 'Loop' || node.opType === 'Scan') {
       if (node.domain === '') {
         this.controlFlow(record, scope, name, multiplier, opsets);
@@ -384,7 +403,7 @@ class Inference {
         return;
       }
     }
-    const ctx = new NodeContext(this.model, node, opset, inputs, record.notes);
+    const ctx = new NodeContext(this.model, node, opset, inputs, record.notes, (n) => scope.producerTraits(n));
     let outputs: (TensorState | null)[] = [];
     if (!rule) {
       record.reason = `no rule for ${node.domain ? `${node.domain}::` : ''}${node.opType}`;
@@ -426,11 +445,15 @@ class Inference {
     if (record.cost) {
       // Per inference, as reported: one execution's cost times the executions (loops multiply).
       checkCount(record.cost.macs * multiplier, `${layerLabel(record)}: its MAC count`);
-      checkCount((2 * record.cost.macs + record.cost.flops) * multiplier, `${layerLabel(record)}: its FLOP count (2·MACs + other)`);
+      checkCount(totalFlops(record.cost.macs, record.cost.flops) * multiplier, `${layerLabel(record)}: its FLOP count (2·MACs + other)`);
     }
     if (record.cost && !Number.isFinite(record.cost.macs + record.cost.flops)) {
       record.cost = null;
       record.reason = 'cost overflows';
+    }
+    if (rule?.traits) {
+      record.traits = traitsOf(rule, ctx, record.outputs);
+      if (record.traits) for (const o of node.outputs) if (o) scope.traits.set(o, record.traits);
     }
     if (record.notes.length === 0) record.notes = NO_NOTES;
     record.cost = sharedCost(record.cost, previous?.cost);
@@ -463,10 +486,7 @@ class Inference {
 
   private controlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
     const node = record.node;
-    const graphAttr = (n: string): Graph | null => {
-      const a = attr(node, n);
-      return a && a.data.type === 'graph' ? a.data.value : null;
-    };
+    const graphAttr = (n: string): Graph | null => graphAttribute(node, n);
     record.cost = { macs: 0, flops: 0 };
     if (node.opType === 'If') {
       const thenG = graphAttr('then_branch');
@@ -580,6 +600,57 @@ class Inference {
     });
   }
 
+  /**
+   * TFLite's WHILE and IF call other subgraphs with the node's inputs as theirs (IF: after its condition). WHILE's
+   * trip count is decided by its cond subgraph at run time: cond and body are counted once per inference, with a
+   * note. IF counts one branch as ONNX's If does: the constant condition's, else the costlier.
+   */
+  private tfliteControlFlow(record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
+    const node = record.node;
+    const graphAttr = (n: string): Graph | null => graphAttribute(node, n);
+    record.cost = { macs: 0, flops: 0 };
+    const walk = (g: Graph, label: string, states: readonly (TensorState | null)[]): { sub: Scope; cost: number; start: number } => {
+      const sub = new Scope(scope);
+      g.inputs.forEach((input, i) => sub.values.set(input.name, stripValue(states[i] ?? UNKNOWN)));
+      this.addInitializers(g, sub);
+      const start = this.layers.length;
+      this.walkGraph(g, sub, `${name}/${label}/`, multiplier, opsets, false);
+      const cost = this.layers.slice(start).reduce((c, l) => c + (l.cost ? l.cost.macs + l.cost.flops : 0) * l.multiplier, 0);
+      return { sub, cost, start };
+    };
+    if (node.opType === 'WHILE') {
+      const cond = graphAttr('cond');
+      const body = graphAttr('body');
+      if (cond) walk(cond, 'cond', record.inputs);
+      const walked = body ? walk(body, 'body', record.inputs) : null;
+      record.notes.push('trip count is decided at run time: cond and body counted once per inference');
+      record.outputs = node.outputs.map((_, i) => {
+        const out = walked && body?.outputs[i] ? walked.sub.get(body.outputs[i].name) : undefined;
+        return out?.shape ? stripValue(out) : record.inputs[i] ? stripValue(record.inputs[i]!) : null;
+      });
+      return;
+    }
+    const branches = (['then_branch', 'else_branch'] as const).map((label) => {
+      const g = graphAttr(label);
+      return g ? { label, g, ...walk(g, label, record.inputs.slice(1)) } : null;
+    });
+    const cond = record.inputs[0]?.value;
+    let taken = (branches[1]?.cost ?? -1) > (branches[0]?.cost ?? -1) ? 1 : 0;
+    if (cond && cond.length === 1 && branches[0] && branches[1]) taken = cond[0] ? 0 : 1;
+    const chosen = branches[taken];
+    for (const b of branches) {
+      if (!b || b === chosen) continue;
+      for (const l of this.layers.slice(b.start)) if (l.name.startsWith(`${name}/${b.label}/`)) l.multiplier = 0;
+    }
+    if (chosen) {
+      record.notes.push(cond && cond.length === 1 ? `condition is constant: counted ${chosen.label} only` : `counted the costlier branch (${chosen.label}); the other branch's layers are listed with ×0`);
+      record.outputs = node.outputs.map((_, i) => {
+        const out = chosen.g.outputs[i] ? chosen.sub.get(chosen.g.outputs[i].name) : undefined;
+        return out ? stripValue(out) : null;
+      });
+    }
+  }
+
   private expandFunction(call: Node, fn: FunctionDef, scope: Scope, name: string, multiplier: number): void {
     if (this.expansionDepth > 32) throw new MbnError('unsupported', `function ${quote(fn.name)} expands recursively`);
     this.expansionDepth++;
@@ -627,10 +698,50 @@ class Inference {
       notes: [`model-local function ${fn.domain ? `${fn.domain}::` : ''}${fn.name}: expanded, its layers are listed under this name`],
       weights: [],
       scope: '',
+      traits: null,
     };
     this.layers.push(record);
     this.store(record, scope);
   }
+}
+
+/**
+ * The dims a note suggests for --input, in the model's own order (an NHWC or RGBA input from TensorFlow stays
+ * 1xHxWx4, not 1x3xHxW): fixed dims as they are, N for the batch, the others by their name or D<index>.
+ */
+function inputExample(declared: readonly (number | string | null)[]): string {
+  return declared
+    .map((d, i) => {
+      if (typeof d === 'number' && d >= 0) return String(d);
+      if (i === 0) return 'N';
+      return typeof d === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,11}$/.test(d) ? d : `D${i}`;
+    })
+    .join('x');
+}
+
+/** A rule's traits for a node: null when it has none, or when what they need (a weight's dims) is unknown or invalid. */
+function traitsOf(rule: OpRule, ctx: NodeContext, outputs: readonly (TensorState | null)[]): OpTraits | null {
+  try {
+    return rule.traits?.(ctx, outputs) ?? null;
+  } catch (error) {
+    if (error instanceof ShapeError || error instanceof UnknownShape) return null;
+    throw error;
+  }
+}
+
+/**
+ * The traits of a layer's node with some input states replaced: what `mbn separate` asks of a conv whose weight's
+ * dims it read from the tensor itself. Null when the node has no rule or no traits.
+ */
+export function layerTraits(model: Model, layer: LayerRecord, inputs: (TensorState | null)[]): OpTraits | null {
+  const rule = ruleFor(layer.node.domain, layer.node.opType);
+  return rule ? traitsOf(rule, new NodeContext(model, layer.node, layer.opset, inputs, []), layer.outputs) : null;
+}
+
+/** A node's graph attribute (If branches, loop bodies, TFLite's called subgraphs), or null. */
+function graphAttribute(node: Node, name: string): Graph | null {
+  const a = attr(node, name);
+  return a && a.data.type === 'graph' ? a.data.value : null;
 }
 
 function stripValue(s: TensorState): TensorState {

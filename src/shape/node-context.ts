@@ -1,6 +1,6 @@
 import { type Attribute, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { smallTensorValues } from '../onnx/tensor-data.js';
-import { type RuleContext, type TensorState, UnknownShape } from '../ops/define.js';
+import { type OpTraits, type RuleContext, type TensorState, UnknownShape } from '../ops/define.js';
 
 const decoder = new TextDecoder();
 
@@ -13,6 +13,8 @@ export class NodeContext implements RuleContext {
     readonly opset: number,
     readonly inputs: (TensorState | null)[],
     private readonly notes: string[],
+    /** The traits of the node that produces a value, by name (none known when absent). */
+    private readonly producers: ((name: string) => OpTraits | null) | null = null,
   ) {}
   input(i: number): TensorState {
     const s = this.inputs[i];
@@ -65,5 +67,9 @@ export class NodeContext implements RuleContext {
   }
   note(text: string): void {
     this.notes.push(text);
+  }
+  producerTraits(i: number): OpTraits | null {
+    const name = i >= 0 ? this.node.inputs[i] : undefined;
+    return name && this.producers ? this.producers(name) : null;
   }
 }

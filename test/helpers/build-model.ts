@@ -1,5 +1,6 @@
 import onnx from 'onnx-proto';
 import { readModelBytes } from '../../src/onnx/read.js';
+import { numberToFloat16 } from '../../src/tensor/float.js';
 import type { Model } from '../../src/ir/types.js';
 import type { TensorState } from '../../src/ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../../src/shape/infer.js';
@@ -20,7 +21,8 @@ const { onnx: o } = onnx;
  * Attribute values: an integer number → INT, a non-integer number → FLOAT, number[] → INTS when all are integers
  * else FLOATS, string → STRING, string[] → STRINGS; force a type with { float: 2 }, { floats: [1, 2] },
  * { ints: [] }, or give a tensor with { tensor: { dtype, dims, values } }. Initializer values are written as
- * raw_data (little-endian); dtypes FLOAT, DOUBLE, INT8/16/32/64, UINT8/16/32/64 and BOOL are supported.
+ * raw_data (little-endian); dtypes FLOAT, DOUBLE, INT8/16/32/64, UINT8/16/32/64, BOOL and FLOAT16 (as bit patterns) are
+ * supported.
  */
 
 export interface TensorSpec {
@@ -71,7 +73,7 @@ export interface ModelSpec {
 const encoder = new TextEncoder();
 
 export function rawBytes(dtype: number, values: number[]): Uint8Array {
-  const size: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 11: 8, 12: 4, 13: 8 };
+  const size: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
   const width = size[dtype];
   if (!width) throw new Error(`build-model: dtype ${dtype} is not supported for tensor values`);
   const out = new Uint8Array(values.length * width);
@@ -83,7 +85,9 @@ export function rawBytes(dtype: number, values: number[]): Uint8Array {
       case 11: view.setFloat64(at, v, true); break;
       case 2: case 9: view.setUint8(at, v); break;
       case 3: view.setInt8(at, v); break;
+      // FLOAT16 values are given as numbers and rounded to half precision (bit patterns: use UINT16).
       case 4: view.setUint16(at, v, true); break;
+      case 10: view.setUint16(at, numberToFloat16(v), true); break;
       case 5: view.setInt16(at, v, true); break;
       case 6: view.setInt32(at, v, true); break;
       case 12: view.setUint32(at, v, true); break;

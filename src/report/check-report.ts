@@ -1,42 +1,17 @@
 import type { ChalkInstance } from 'chalk';
-import { type CheckJson, type CheckRecord, FIGURES } from '../budget/check.js';
-import { DIFF_FIGURES, type DiffFigure, type DiffJson, type LayerDiff } from '../budget/diff.js';
-import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
-import { type BudgetResult, metricOf } from '../budget/limits.js';
-import { mdEscape } from './analyze-report.js';
-import { clipEnd } from '../util/text.js';
-import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
+import type { CheckJson, CheckRecord } from '../budget/check.js';
+import { type BudgetResult, FIGURES, metricOf } from '../budget/limits.js';
+import { clipEnd } from '../text.js';
+import { LINE_WIDTH, fmt, isBytes, labelOf, signed, signedPercent } from './budget-text.js';
+import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, mdEscape, terminalCell, terminalText, workflowData, workflowProperty } from './safe-text.js';
 import { boxTable } from './table.js';
-import { grouped, human, humanBytes } from './units.js';
+import { grouped } from './units.js';
+import type { Reporter } from './formats.js';
 
 /**
- * Rendering of `mbn check` and `mbn diff`: table (terminal), json (stable contract), md (a pull-request comment),
- * and GitHub Actions annotations. Pure: strings in, strings out.
+ * Rendering of `mbn check` (and of `mbn analyze --max-*` failures): table (terminal), json (stable contract), md (a
+ * pull-request comment), and GitHub Actions annotations. Pure: strings in, strings out.
  */
-
-export type BudgetFormat = 'table' | 'json' | 'md';
-
-const isBytes = (metric: string) => FIGURES.find((f) => f.key === metric)?.bytes ?? DIFF_FIGURES.find((f) => f.key === metric)?.bytes ?? false;
-const labelOf = (metric: string) => FIGURES.find((f) => f.key === metric)?.label ?? DIFF_FIGURES.find((f) => f.key === metric)?.label ?? metric;
-
-/** A figure with its unit: "569M", "16.9MB". */
-export function fmt(metric: string, n: number): string {
-  return isBytes(metric) ? humanBytes(n) : human(n);
-}
-
-/** A signed change: "+1.02M", "-3.5MB", "0". */
-export function signed(metric: string, n: number): string {
-  if (n === 0) return '0';
-  const text = fmt(metric, Math.abs(n));
-  return n > 0 ? `+${text}` : `-${text}`;
-}
-
-export function signedPercent(p: number | null): string {
-  if (p === null) return 'new';
-  if (p === 0) return '0%';
-  // A tiny non-zero change keeps its sign: "+0.0%".
-  return `${p > 0 ? '+' : '-'}${Math.abs(p).toFixed(1)}%`;
-}
 
 /** Two figures that read the same when rounded are shown exactly: "569M" vs "569M" becomes "568,740,352" vs "568,740,351". */
 function pair(metric: string, a: number, b: number): [string, string] {
@@ -79,7 +54,7 @@ export function describeLimit(r: BudgetResult): string {
 
 /** A check's outcome, without whose it is. A value and limit that round to the same text are shown exactly (`pair`). */
 function describeOutcome(r: CheckRecord): string {
-  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency') return `${r.message}`;
+  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency' || r.kind === 'energy') return `${r.message}`;
   if (r.kind === 'error') return `cannot check this model: ${r.message}`;
   if (r.kind === 'incomplete') return `incomplete analysis: ${r.message}`;
   const label = labelOf(r.metric);
@@ -107,6 +82,7 @@ function checkName(r: CheckRecord, maxIncrease: number | null): string {
   if (r.kind === 'no-baseline') return 'baseline';
   if (r.kind === 'advise') return 'advise';
   if (r.kind === 'latency') return 'latency';
+  if (r.kind === 'energy') return 'energy (estimate)';
   const label = labelOf(r.metric);
   return r.kind === 'baseline' ? `${label} vs baseline (+${maxIncrease ?? 0}%)` : label;
 }
@@ -157,9 +133,6 @@ function clipped(r: CheckRecord): CheckRecord {
   return { ...r, name: clipEnd(r.name, LINE_WIDTH), model: clipEnd(r.model, LINE_WIDTH) };
 }
 
-/** Longest name or path in a line of text. */
-const LINE_WIDTH = 200;
-
 /** The records of one model (one config entry's file, or its missing pattern), in the order they were checked. */
 interface ModelRow {
   name: string;
@@ -193,6 +166,7 @@ function columnsOf(result: CheckJson): Column[] {
     result.checks.some((r) => r.metric === key && (r.kind === 'budget' || (r.kind === 'baseline' && (r.value !== r.baseline || !r.passed))));
   const columns: Column[] = FIGURES.filter((f) => shown(f.key)).map((f) => ({ label: f.label, holds: (r) => r.metric === f.key && (r.kind === 'budget' || r.kind === 'baseline') }));
   if (result.checks.some((r) => r.kind === 'latency')) columns.push({ label: 'Latency', holds: (r) => r.kind === 'latency' });
+  if (result.checks.some((r) => r.kind === 'energy')) columns.push({ label: 'Energy (est.)', holds: (r) => r.kind === 'energy' });
   if (result.checks.some((r) => r.kind === 'advise')) columns.push({ label: 'Advise', holds: (r) => r.kind === 'advise' });
   return columns;
 }
@@ -210,6 +184,10 @@ function cellText(r: CheckRecord): string {
   if (r.kind === 'latency') {
     const ms = (n: number) => `${Number(n.toPrecision(3))}`;
     return r.value === null ? `? / ${ms(r.limit!)} ms` : `${ms(r.value)} / ${ms(r.limit!)} ms`;
+  }
+  if (r.kind === 'energy') {
+    const mj = (n: number) => `${Number(n.toPrecision(3))}`;
+    return r.value === null ? `? / ${mj(r.limit!)} mJ` : `${mj(r.value)} / ${mj(r.limit!)} mJ`;
   }
   if (r.kind === 'baseline') {
     const growth = r.baseline! > 0 ? signedPercent((100 * (r.value! - r.baseline!)) / r.baseline!) : r.value === 0 ? '0%' : 'from 0';
@@ -348,134 +326,9 @@ export function renderAnnotations(result: CheckJson, configFile: string | null):
 
 // ─── diff ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-export interface DiffView {
-  /** Include unchanged layers. */
-  all: boolean;
-}
-
-/** By default, the layers whose MACs or params change (an added ReLU costs no MACs and is left out); --all shows every layer. */
-function shownLayers(diff: DiffJson, view: DiffView): LayerDiff[] {
-  // A layer not counted on either side has an unknown change: it is listed.
-  return view.all ? diff.layers : diff.layers.filter((l) => l.macs.delta !== 0 || l.params.delta !== 0 || l.uncounted.base || l.uncounted.head);
-}
-
-/** A layer's MACs on its shown side, '?' where that side could not count it. */
-function layerMacs(l: LayerDiff): string {
-  return l.status === 'removed' ? (l.uncounted.base ? '?' : fmt('macs', l.macs.base)) : l.uncounted.head ? '?' : fmt('macs', l.macs.head);
-}
-
-function macsChange(l: LayerDiff): [string, string] {
-  if (l.uncounted.base || l.uncounted.head) return ['?', l.status === 'added' || l.status === 'removed' ? '' : '?'];
-  return [signed('macs', l.macs.delta), l.status === 'added' || l.status === 'removed' ? '' : signedPercent(l.macs.percent)];
-}
-
-/**
- * Base, head, change and percent of a total. On an incomplete side a figure that depends on shapes is what mbn
- * could count (≥), and its change is unknown.
- */
-function totalCells(diff: DiffJson, key: DiffFigure): [string, string, string, string] {
-  const d = diff.totals[key];
-  const partial = (side: 'base' | 'head') => !diff[side].complete && SHAPE_FIGURES.has(key);
-  const show = (side: 'base' | 'head') => `${partial(side) ? '≥' : ''}${fmt(key, d[side])}`;
-  if (partial('base') || partial('head')) return [show('base'), show('head'), '?', '?'];
-  return [show('base'), show('head'), signed(key, d.delta), signedPercent(d.percent)];
-}
-
-/** One line per incomplete side: "head is incomplete: 48 layers that run are not counted; its totals leave them out". */
-function incompleteSides(diff: DiffJson): string[] {
-  return (['base', 'head'] as const)
-    .filter((side) => !diff[side].complete)
-    .map((side) => `⚠ ${side} (${diff[side].path ?? side}) is an incomplete analysis: ${gapSummary(diff[side].incomplete)}; its figures leave those out, and layers marked ? are not counted`);
-}
-
-function layerSummary(diff: DiffJson): string {
-  const s = diff.summary;
-  const parts = [`${s.added} added`, `${s.removed} removed`, `${s.changed} changed`, `${s.unchanged} unchanged`];
-  return `Layers: ${parts.join(', ')}${s.renamed ? ` (${s.renamed} matched by op and position)` : ''}`;
-}
-
-function layerName(l: LayerDiff): string {
-  return l.renamedFrom ? `${l.name} (was ${l.renamedFrom})` : l.name;
-}
-
-export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance): string {
-  const out: string[] = [];
-  out.push(`${c.bold(terminalCell(diff.base.path ?? 'base', LINE_WIDTH))} → ${c.bold(terminalCell(diff.head.path ?? 'head', LINE_WIDTH))}`);
-  const totals = DIFF_FIGURES.map((f) => {
-    const d = diff.totals[f.key];
-    const colour = d.delta > 0 ? c.red : d.delta < 0 ? c.green : (s: string) => s;
-    const [base, head, change, pct] = totalCells(diff, f.key);
-    return [f.label, base, head, change === '?' ? change : colour(change), pct === '?' ? pct : colour(pct)];
-  });
-  out.push(boxTable({ head: ['', 'Base', 'Head', 'Change', '%'].map((h) => c.bold(h)), rows: totals, aligns: ['left', 'right', 'right', 'right', 'right'] }));
-  for (const line of incompleteSides(diff)) out.push(c.yellow.bold(terminalText(line)));
-  const rows = shownLayers(diff, view);
-  if (rows.length > 0) {
-    const cells = rows.map((l) => {
-      const mark = l.status === 'added' ? c.green('+') : l.status === 'removed' ? c.red('-') : l.status === 'changed' ? c.yellow('~') : ' ';
-      const [change, pct] = macsChange(l);
-      return [
-        mark,
-        terminalCell(layerName(l), 60),
-        terminalCell(l.op, 32),
-        layerMacs(l),
-        change,
-        pct,
-        l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head),
-        signed('params', l.params.delta),
-      ];
-    });
-    out.push(
-      boxTable({
-        head: ['', 'Layer', 'Op', 'MACs', 'Change', '%', 'Params', 'Change'].map((h) => c.bold(h)),
-        rows: cells,
-        aligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
-        compact: true,
-      }),
-    );
-  }
-  const hidden = diff.layers.length - rows.length;
-  out.push(c.dim(`${layerSummary(diff)}${hidden > 0 ? `; ${hidden} without a MACs or params change not listed (--all lists them)` : ''}`));
-  return out.join('\n') + '\n';
-}
-
-export function renderDiffJson(diff: DiffJson): string {
-  return JSON.stringify(diff, null, 2) + '\n';
-}
-
-export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
-  const t = diff.totals;
-  const out: string[] = [];
-  const arrow = t.macs.delta > 0 ? '📈' : t.macs.delta < 0 ? '📉' : '➖';
-  out.push(`### mbn diff ${arrow} MACs ${signed('macs', t.macs.delta)} (${signedPercent(t.macs.percent)})`);
-  out.push('');
-  out.push(`Base ${markdownCode(diff.base.path ?? 'base', MD_NAME_WIDTH)} → head ${markdownCode(diff.head.path ?? 'head', MD_NAME_WIDTH)}`);
-  out.push('');
-  out.push('| | Base | Head | Change | % |');
-  out.push('|---|---:|---:|---:|---:|');
-  for (const f of DIFF_FIGURES) {
-    out.push(`| ${f.label} | ${totalCells(diff, f.key).join(' | ')} |`);
-  }
-  out.push('');
-  for (const line of incompleteSides(diff)) out.push(`**${mdEscape(line)}**`, '');
-  const rows = shownLayers(diff, view);
-  out.push('<details>');
-  const hidden = diff.layers.length - rows.length;
-  out.push(`<summary>${layerSummary(diff)}${hidden > 0 ? ` (${rows.length} with a MACs or params change listed)` : ''}</summary>`);
-  out.push('');
-  if (rows.length > 0) {
-    out.push('| | Layer | Op | MACs | Change | % | Params | Change |');
-    out.push('|---|---|---|---:|---:|---:|---:|---:|');
-    for (const l of rows) {
-      const mark = l.status === 'added' ? '➕' : l.status === 'removed' ? '➖' : l.status === 'changed' ? '✏️' : '';
-      const [change, pct] = macsChange(l);
-      out.push(
-        `| ${mark} | ${mdEscape(layerName(l))} | ${mdEscape(l.op)} | ${layerMacs(l)} | ${change} | ${pct} | ${l.status === 'removed' ? fmt('params', l.params.base) : fmt('params', l.params.head)} | ${signed('params', l.params.delta)} |`,
-      );
-    }
-  } else out.push('No per-layer MACs or params changes.');
-  out.push('');
-  out.push('</details>');
-  return out.join('\n') + '\n';
-}
-
+/** `mbn check --format …`. */
+export const CHECK_REPORTER: Reporter<'check', CheckJson, { style: ChalkInstance }> = {
+  table: (result, { style }) => renderCheckTable(result, style),
+  json: (result) => renderCheckJson(result),
+  md: (result) => renderCheckMarkdown(result),
+};

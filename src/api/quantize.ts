@@ -1,0 +1,183 @@
+import { basename, dirname, extname, join } from 'node:path';
+import { type Ort, loadOrt } from '../bench/run.js';
+import { matchName } from '../budget/glob.js';
+import { verifyOutputs } from '../calibrate/collect.js';
+import { graphInputs, loadCalibration } from '../calibrate/inputs.js';
+import { splitBatches } from '../calibrate/run.js';
+import { MbnError, quote } from '../errors.js';
+import type { Model } from '../ir/types.js';
+import { bytesFor } from '../onnx/dtype.js';
+import { readModel } from '../onnx/read.js';
+import { elementCount } from '../onnx/tensor-data.js';
+import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
+import { emitModel } from '../quantize/emit.js';
+import { equalize } from '../quantize/equalize.js';
+import type { RangeMethod } from '../quantize/histogram.js';
+import { type OpsetRaise, raiseOpset } from '../quantize/opset.js';
+import { checkQuantizable, planQuantization } from '../quantize/plan.js';
+import type { QuantizeSummary } from '../quantize/summary.js';
+import { calibrateRanges, keepSensitiveFloat, measureSensitivity } from '../quantize/run.js';
+import { type QuantizeJson, quantizeJson } from '../report/quantize-report.js';
+import { inferModel } from '../shape/infer.js';
+import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
+
+export type { QuantizeSummary };
+
+export interface QuantizeOptions extends ShapeOptions, ValueOptions {
+  /** Output model (default: `<model>.int8.onnx` beside the input). */
+  output?: string;
+  /** Overwrite an existing output file. */
+  force?: boolean;
+  /** Calibration data: a folder of .npy batches, or `random:N` (default random:8, with a note). */
+  calibrate?: string;
+  /** Seed for `random:N` (default 0). */
+  seed?: number;
+  /** Activation range method (default `minmax`: measured best on PP-OCRv4 rec and det, see README). */
+  method?: RangeMethod;
+  /** For `method: 'percentile'`: the percentile kept (default 99.99). */
+  percentile?: number;
+  /** Cross-layer equalization (default true). */
+  equalize?: boolean;
+  /** Empirical bias correction (default true). */
+  biasCorrection?: boolean;
+  /** Keep the most sensitive layers float until the worst output's relative error is within this. */
+  maxError?: number;
+  /** Only layers whose node name matches one of these globs (`*` matches any text); others stay float. */
+  include?: string[];
+  exclude?: string[];
+}
+
+export function defaultQuantizedOutput(input: string): string {
+  const ext = extname(input);
+  return join(dirname(input), `${basename(input, ext || undefined)}.int8${ext || '.onnx'}`);
+}
+
+const METHODS: RangeMethod[] = ['minmax', 'percentile', 'mse'];
+
+/** Calibrates, quantizes, checks in ONNX Runtime and writes: what the CLI renders and `quantize` returns. */
+export async function quantizeFile(path: string, opts: QuantizeOptions, progress: ProgressHook = () => undefined): Promise<QuantizeSummary> {
+  const method = opts.method ?? 'minmax';
+  if (!METHODS.includes(method)) throw new MbnError('usage', `method ${quote(String(method))} is not one of ${METHODS.join(', ')}`);
+  const percentile = opts.percentile ?? 99.99;
+  if (!(percentile > 50 && percentile <= 100)) throw new MbnError('usage', `percentile ${quote(String(percentile))} is out of range: above 50 and at most 100`);
+  if (opts.maxError !== undefined && !(opts.maxError >= 0 && Number.isFinite(opts.maxError))) throw new MbnError('usage', `maxError ${quote(String(opts.maxError))} must be a non-negative number`);
+  const infer = checkShapeOptions(opts);
+  const output = opts.output ?? defaultQuantizedOutput(path);
+  const model = readModel(path);
+  try {
+    let shapes = inferModel(model, infer);
+    checkQuantizable(model, shapes);
+    const target: WriteTarget = { path: output, force: opts.force ?? false, protect: [path] };
+    checkTarget(target);
+    let ort: Ort;
+    try {
+      ort = loadOrt('mbn quantize');
+    } catch (error) {
+      throw error instanceof MbnError ? error : new MbnError('unsupported', 'mbn quantize needs onnxruntime-node: npm install onnxruntime-node');
+    }
+    const include = opts.include ?? [];
+    const exclude = opts.exclude ?? [];
+    const select = (name: string): string | null => {
+      if (include.length && !include.some((p) => matchName(p, name))) return 'not matched by --include';
+      if (exclude.some((p) => matchName(p, name))) return 'matched by --exclude';
+      return null;
+    };
+    const plan = planQuantization(model, shapes, select);
+    const notes: string[] = [];
+    const spec = opts.calibrate ?? 'random:8';
+    if (opts.calibrate === undefined) notes.push('no --calibrate: the ranges come from 8 random batches, which say little about a trained model; give a folder of real inputs (.npy)');
+    else if (spec.startsWith('random')) notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
+    const resolved = new Map(shapes.inputs.map((i) => [i.name, i.shape]));
+    const calibration = loadCalibration(spec, graphInputs(model, resolved, infer.inputShapes), opts.seed ?? 0);
+    // The shapes the data has (the first batch's), for what the opset change must know (the rank of a Softmax input).
+    if (!infer.inputShapes) shapes = inferModel(model, { ...infer, inputShapes: new Map(Object.entries(calibration.batches[0]).map(([k, t]) => [k, t.dims])) });
+    const rankOf = (name: string) => shapes.values.get(name)?.shape?.length ?? null;
+    const taken = new Set<string>();
+    const raised: OpsetRaise | null = raiseOpset(model, rankOf, (base) => {
+      let name = `${base}_mbn`;
+      for (let i = 1; taken.has(name); i++) name = `${base}_mbn_${i}`;
+      taken.add(name);
+      return name;
+    });
+    const settings: QuantizeSummary['settings'] = {
+      method,
+      percentile: method === 'percentile' ? percentile : null,
+      equalize: opts.equalize ?? true,
+      biasCorrection: opts.biasCorrection ?? true,
+      activations: 'uint8',
+      weights: 'int8 per channel',
+    };
+    const { fit, verify, held } = splitBatches(calibration.batches);
+    if (!held) notes.push('fewer than 4 calibration batches: the output check ran on the batches the ranges came from');
+    if (settings.equalize) equalize(plan);
+    const calibrating = progress('calibrating activation ranges');
+    await calibrateRanges(ort, plan, raised, fit, { method, percentile, biasCorrection: settings.biasCorrection });
+    calibrating?.done();
+    const measuring = progress('measuring each layer\'s error');
+    await measureSensitivity(ort, plan, raised, verify);
+    measuring?.done();
+    let maxError: QuantizeSummary['maxError'] = null;
+    if (opts.maxError !== undefined) {
+      const searching = progress('keeping sensitive layers float');
+      const found = await keepSensitiveFloat(ort, path, plan, raised, verify, opts.maxError);
+      searching?.done();
+      maxError = { limit: opts.maxError, met: found.met, probes: found.probes };
+      if (!found.met) notes.push(`--max-error ${opts.maxError} cannot be met even with every layer float (the opset change alone or the data differ)`);
+    }
+    if (!plan.layers.some((l) => l.precision === 'int8')) throw new MbnError('unsupported', 'nothing was quantized: every layer stayed float (see --include/--exclude/--max-error)');
+    const built = emitModel(plan, raised, { mode: 'qdq' });
+    const summary: QuantizeSummary = {
+      input: path,
+      output,
+      plan,
+      raise: raised ? { from: raised.from, to: raised.to, changed: raised.changes.length } : null,
+      settings,
+      calibration: { source: calibration.source, kind: calibration.kind, batches: calibration.batches.length, fitBatches: fit.length, verifyBatches: verify.length, heldBack: held > 0 },
+      outputs: null,
+      maxError,
+      weightBytes: { before: constantBytes(model), after: null },
+      fileBytes: { before: model.size, after: null },
+      notes,
+    };
+    const writing = progress(`writing ${basename(output)}`);
+    // The written model is run in ONNX Runtime on the held-back batches while staged: one that fails is never kept.
+    const check = async (staged: string): Promise<void> => {
+      writing?.done();
+      const written = readModel(staged);
+      try {
+        summary.weightBytes.after = constantBytes(written);
+        summary.fileBytes.after = written.size;
+      } finally {
+        written.source.close();
+      }
+      summary.outputs = await verifyOutputs(ort, path, staged, verify);
+    };
+    try {
+      await writeModelWithData(path, { target, pieces: built.pieces, source: model.source, progress: writing }, null, check);
+    } finally {
+      writing?.done();
+    }
+    return summary;
+  } finally {
+    model.source.close();
+  }
+}
+
+/** Stored bytes of the main graph's constants: initializers and Constant nodes' values. */
+export function constantBytes(model: Model): number {
+  let n = 0;
+  for (const t of model.graph.initializers) n += bytesFor(t.dtype, elementCount(t));
+  for (const node of model.graph.nodes) {
+    if (node.opType !== 'Constant') continue;
+    for (const a of node.attributes) if (a.data.type === 'tensor') n += bytesFor(a.data.value.dtype, elementCount(a.data.value));
+  }
+  return n;
+}
+
+/**
+ * `mbn quantize MODEL --format json` as a function: static int8 quantization to QDQ (int8 weights per output channel,
+ * uint8 activations per tensor), checked in ONNX Runtime, written to `output`; returns the `mbn.quantize/1` document.
+ */
+export async function quantize(path: string, options: QuantizeOptions = {}): Promise<QuantizeJson> {
+  return quantizeJson(await quantizeFile(path, options));
+}

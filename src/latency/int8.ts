@@ -1,0 +1,134 @@
+import { DataType } from '../onnx/dtype.js';
+import type { LayerLink } from './graph.js';
+
+/**
+ * Which layers of a quantized model ONNX Runtime's CPU provider runs as integer kernels, following the QDQ
+ * selectors of ONNX Runtime 1.30 (`qdq_selectors.cc`, `qdq_selector_action_transformer.cc`); `test/latency-int8.test.ts`
+ * checks them against the graph ORT itself writes out after optimizing. In a QDQ model (DequantizeLinear → op →
+ * QuantizeLinear, what `quantize_static` writes) ORT fuses a group into one integer kernel when:
+ *   - Conv: its input and its weight come from DequantizeLinear nodes, its bias (when present) from one too or is a
+ *     constant (ORT's BiasQuantization quantizes a constant float bias first), and its only consumer is one
+ *     QuantizeLinear (→ QLinearConv);
+ *   - MatMul, Gemm: both operands from DequantizeLinear (Gemm's bias as a conv's); the QuantizeLinear after is
+ *     optional (→ QLinearMatMul / QGemm, or MatMulIntegerToFloat when the output stays float);
+ *   - Add, Mul, Where, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax: every input from a
+ *     DequantizeLinear and one QuantizeLinear after (→ the com.microsoft QLinear* op);
+ *   - MaxPool, Resize, Gather, Reshape, Transpose, Squeeze, Unsqueeze, Split: the DequantizeLinear/QuantizeLinear pair
+ *     is dropped and the op runs on the 8-bit tensor.
+ * Only 8-bit activations are taken. ORT gives each consumer its own copy of a shared DequantizeLinear, so a
+ * DequantizeLinear costs nothing when every reader is fused, and runs once otherwise; a QuantizeLinear right after
+ * a fused op is part of its kernel. A QuantizeLinear of a constant is folded when the model loads; a
+ * DequantizeLinear of one is not (ORT keeps them for the QDQ fusions), so it runs when its reader stays in float.
+ * The rest stay as they are: conversions that run, float ops between them.
+ *
+ * QOperator models (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, the com.microsoft QLinear* ops) already
+ * name their kernels.
+ */
+export type Int8Kernel = 'qlinear' | 'conv-integer' | 'matmul-integer';
+
+export type Int8Layer =
+  /** The layer runs as an integer kernel (a QDQ group's op, or a QOperator op). */
+  | { kind: 'kernel'; kernel: Int8Kernel; qdq: boolean; uint8Weights: boolean }
+  /** The layer is part of the integer kernel of layer `head`. */
+  | { kind: 'folded'; head: number }
+  /** A QuantizeLinear / DequantizeLinear that runs as a conversion of its own. */
+  | { kind: 'quantize' | 'dequantize' }
+  /** A QuantizeLinear of a constant: computed when the model loads. */
+  | { kind: 'constant' };
+
+const QLINEAR_OPS = new Set(['Add', 'Mul', 'Where', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax']);
+const DROP_QDQ = new Set(['MaxPool', 'Resize', 'Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Split']);
+
+/** A QOperator op's integer kernel (its traits' form), and whether its weight is uint8 (U8U8); null for other ops. */
+function qoperatorKernel(l: LayerLink): { kernel: Int8Kernel; uint8Weights: boolean } | null {
+  const t = l.traits;
+  if (t?.kind === 'conv' && (t.form === 'qlinear' || t.form === 'integer')) {
+    return { kernel: t.form === 'qlinear' ? 'qlinear' : 'conv-integer', uint8Weights: t.weightDtype === DataType.UINT8 };
+  }
+  if (t?.kind === 'matmul' && (t.form === 'qlinear' || t.form === 'integer')) {
+    return { kernel: t.form === 'qlinear' ? 'qlinear' : 'matmul-integer', uint8Weights: l.inputDtypes[t.operands[1]] === DataType.UINT8 };
+  }
+  return null;
+}
+
+/**
+ * The inputs a QDQ group's op needs from DequantizeLinear nodes, where a constant may stand for the bias, and whether
+ * a QuantizeLinear must follow; null for an op ORT has no QDQ fusion for.
+ */
+function qdqInputs(l: LayerLink): { required: number[]; bias: number | null; needsQ: boolean } | null {
+  const t = l.traits;
+  const present = l.inputs.map((x, k) => (x ? k : -1)).filter((k) => k >= 0);
+  // A forward conv in float or QDQ form (ORT's ConvSelector; ConvTranspose has none).
+  if (t?.kind === 'conv') return !t.transposed && (t.form === 'float' || t.form === 'qdq') ? { required: present, bias: t.bias, needsQ: true } : null;
+  // MatMul and Gemm (not Einsum): QLinearMatMul / QGemm, or MatMulIntegerToFloat without a QuantizeLinear after.
+  if (t?.kind === 'matmul') return t.form === 'float' && !t.general ? { required: present, bias: t.bias, needsQ: false } : null;
+  if (l.domain !== '') return null;
+  if (QLINEAR_OPS.has(l.op)) return { required: l.op === 'Where' ? present.filter((k) => k > 0) : present, bias: null, needsQ: true };
+  if (DROP_QDQ.has(l.op)) return { required: [0], bias: null, needsQ: true };
+  return null;
+}
+
+const EIGHT_BIT = new Set<number>([DataType.UINT8, DataType.INT8]);
+const isDq = (l: LayerLink | undefined) => l?.traits?.kind === 'dequantize';
+const isQ = (l: LayerLink | undefined) => l?.traits?.kind === 'quantize';
+
+/** The integer execution of every layer, in report order (null: not an integer kernel nor a conversion). */
+export function planInt8(links: readonly LayerLink[], graphOutputs: readonly string[]): (Int8Layer | null)[] {
+  const plan: (Int8Layer | null)[] = links.map(() => null);
+  const producer = new Map<string, number>();
+  const consumers = new Map<string, number[]>();
+  links.forEach((l, i) => {
+    if (l.scope !== '') return;
+    for (const o of l.outputs) if (o) producer.set(o, i);
+    for (const x of new Set(l.inputs)) if (x) consumers.set(x, [...(consumers.get(x) ?? []), i]);
+  });
+  const outputs = new Set(graphOutputs);
+  /** The DequantizeLinear feeding input k: of an 8-bit tensor, or of an int32 one for a conv or GEMM bias. */
+  const dqAt = (l: LayerLink, k: number, bias: number | null): number | undefined => {
+    const p = l.inputs[k] ? producer.get(l.inputs[k]) : undefined;
+    if (p === undefined || !isDq(links[p])) return undefined;
+    // The dequantized type, or its zero point's where the input's is unknown.
+    const dtype = links[p].inputDtypes[0] || links[p].inputDtypes[2];
+    return EIGHT_BIT.has(dtype) || (k === bias && dtype === DataType.INT32) ? p : undefined;
+  };
+  /** The one QuantizeLinear reading the layer's output (nothing else reading it), or undefined. */
+  const quantizeAfter = (l: LayerLink): number | undefined => {
+    const y = l.outputs[0];
+    const readers = y ? (consumers.get(y) ?? []) : [];
+    return y && !outputs.has(y) && readers.length === 1 && isQ(links[readers[0]]) && l.outputs.filter((o) => o).length === 1 ? readers[0] : undefined;
+  };
+  links.forEach((l, i) => {
+    if (l.scope !== '') return;
+    const q = qoperatorKernel(l);
+    if (q) {
+      plan[i] = { kind: 'kernel', kernel: q.kernel, qdq: false, uint8Weights: q.uint8Weights };
+      return;
+    }
+    const group = qdqInputs(l);
+    if (!group || group.required.length === 0) return;
+    const { required, bias, needsQ } = group;
+    const dqs = required.map((k) => dqAt(l, k, bias));
+    // A constant bias is fine: ORT's BiasQuantization turns it into a dequantized int32 constant first.
+    if (dqs.some((p, j) => p === undefined && !(required[j] === bias && l.weightInputs.includes(l.inputs[bias])))) return;
+    const qAfter = quantizeAfter(l);
+    if (needsQ && qAfter === undefined) return;
+    const weightDq = l.traits?.kind === 'conv' || l.traits?.kind === 'matmul' ? dqs[1] : undefined;
+    plan[i] = { kind: 'kernel', kernel: 'qlinear', qdq: true, uint8Weights: weightDq !== undefined && links[weightDq].inputDtypes[0] === DataType.UINT8 };
+    if (qAfter !== undefined) plan[qAfter] = { kind: 'folded', head: i };
+  });
+  // A DequantizeLinear is absorbed when every reader is a fused kernel; a QuantizeLinear not absorbed runs.
+  links.forEach((l, i) => {
+    if (l.scope !== '' || plan[i] !== null) return;
+    if (isQ(l)) {
+      const from = producer.get(l.inputs[0]);
+      plan[i] = l.weightInputs.includes(l.inputs[0]) || (from !== undefined && links[from].folded) ? { kind: 'constant' } : { kind: 'quantize' };
+      return;
+    }
+    if (!isDq(l)) return;
+    // Readers ORT computes when it loads the model (a Shape of a known shape) do not keep it.
+    const readers = (l.outputs[0] ? (consumers.get(l.outputs[0]) ?? []) : []).filter((r) => !links[r].folded);
+    const fused = readers.filter((r) => plan[r]?.kind === 'kernel' && (plan[r] as { qdq: boolean }).qdq);
+    plan[i] = readers.length > 0 && fused.length === readers.length && !outputs.has(l.outputs[0]) ? { kind: 'folded', head: fused[0] } : { kind: 'dequantize' };
+  });
+  return plan;
+}

@@ -1,0 +1,199 @@
+import { join } from 'node:path';
+import { type Chunk, node, writeModel } from '../bench/models.js';
+import { measureModel, type Ort } from '../bench/run.js';
+import { DataType } from '../onnx/dtype.js';
+import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
+import { MbnError } from '../errors.js';
+import type { Int8Rates } from './profile.js';
+
+/**
+ * `mbn calibrate`'s integer kernels: one-op models through ONNX Runtime, each kernel's time read from ORT's profiler
+ * (the quantize and layout steps around a lone integer kernel would swamp it in a whole run). The QDQ models are
+ * the form ORT's quantizer writes (DequantizeLinear → Conv/MatMul → QuantizeLinear); ORT fuses each into one
+ * QLinearConv / QLinearMatMul kernel, the kernel a QOperator model runs too. The fastest kernel time over all runs
+ * and rounds is kept, as for the float micro-benchmarks.
+ */
+const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
+
+interface KernelBench {
+  name: string;
+  what: string;
+  /** 2 × MACs of the kernel, or elements for a quantize step. */
+  work: number;
+  input: number[];
+  /** ORT's op name of the kernel to time (after its graph optimizations). */
+  kernel: string;
+  write(path: string): void;
+}
+
+/** A constant tensor of deterministic values in [lo, lo + span) of an 8-bit type (or a float scalar). */
+function tensor8(name: string, dtype: number, dims: number[], lo: number, span: number): Uint8Array {
+  const count = dims.reduce((a, b) => a * b, 1);
+  const raw = new Uint8Array(count);
+  for (let i = 0; i < count; i++) raw[i] = (lo + ((i * 37 + 11) % span)) & 0xff;
+  return encodeTensorField({ name, dtype, dims, raw });
+}
+function floatScalar(name: string, value: number): Uint8Array {
+  return encodeTensorField({ name, dtype: DataType.FLOAT, dims: [], raw: new Uint8Array(new Float32Array([value]).buffer) });
+}
+
+/** Scales and zero points of a uint8 activation `t` (zero point 128). */
+function activationQuant(t: string): Chunk[] {
+  return [floatScalar(`${t}_s`, 0.05), tensor8(`${t}_z`, DataType.UINT8, [], 128, 1)];
+}
+
+/** Weights of 8-bit type `dtype` (int8: zero point 0, values −8…7; uint8: zero point 128, 120…135). */
+function weightQuant(w: string, dtype: number, dims: number[]): Chunk[] {
+  const signed = dtype === DataType.INT8;
+  return [tensor8(w, dtype, dims, signed ? -8 : 120, 16), floatScalar(`${w}_s`, 0.01), tensor8(`${w}_z`, dtype, [], signed ? 0 : 128, 1)];
+}
+
+/** The kernel ORT fuses each QDQ group into (its op name in the profiler's trace). */
+const FUSED_KERNEL = { Conv: 'QLinearConv', MatMul: 'QLinearMatMul' } as const;
+
+/** x → Q → DQ → op(·, DQ(w)) → Q → DQ → y: the QDQ group ORT fuses into one integer kernel. */
+function qdqBench(name: string, what: string, op: 'Conv' | 'MatMul', x: number[], w: number[], y: number[], attrs: Parameters<typeof node>[4], macs: number, weightType: number): KernelBench {
+  return {
+    name,
+    what,
+    work: 2 * macs,
+    input: x,
+    kernel: FUSED_KERNEL[op],
+    write: (path) => {
+      const chunks: Chunk[] = [
+        node('QuantizeLinear', ['x', 'x_s', 'x_z'], ['xq'], 'quantize_x'),
+        node('DequantizeLinear', ['xq', 'x_s', 'x_z'], ['xd'], 'dequantize_x'),
+        node('DequantizeLinear', ['w', 'w_s', 'w_z'], ['wd'], 'dequantize_w'),
+        node(op, ['xd', 'wd'], ['yf'], 'op', attrs),
+        node('QuantizeLinear', ['yf', 'y_s', 'y_z'], ['yq'], 'quantize_y'),
+        node('DequantizeLinear', ['yq', 'y_s', 'y_z'], ['y'], 'dequantize_y'),
+        ...activationQuant('x'),
+        ...weightQuant('w', weightType, w),
+        ...activationQuant('y'),
+        encodeValueInfoField('x', DataType.FLOAT, x, 11),
+        encodeValueInfoField('y', DataType.FLOAT, y, 12),
+      ];
+      writeModel(path, name, chunks, 13, 5);
+    },
+  };
+}
+
+/** x → DynamicQuantizeLinear → ConvInteger / MatMulInteger (uint8 weights) → int32 y: quantize_dynamic's form. */
+function dynamicBench(name: string, what: string, op: 'ConvInteger' | 'MatMulInteger', x: number[], w: number[], y: number[], attrs: Parameters<typeof node>[4], macs: number): KernelBench {
+  return {
+    name,
+    what,
+    work: 2 * macs,
+    input: x,
+    kernel: op,
+    write: (path) => {
+      const chunks: Chunk[] = [
+        node('DynamicQuantizeLinear', ['x'], ['xq', 'x_s', 'x_z'], 'quantize_x'),
+        node(op, ['xq', 'w', 'x_z', 'w_z'], ['y'], 'op', attrs),
+        ...weightQuant('w', DataType.UINT8, w),
+        encodeValueInfoField('x', DataType.FLOAT, x, 11),
+        encodeValueInfoField('y', DataType.INT32, y, 12),
+      ];
+      writeModel(path, name, chunks, 13, 5);
+    },
+  };
+}
+
+/**
+ * x → QuantizeLinear → q (also returned, so that ORT's clean-up cannot drop the pair) → DequantizeLinear → y: the
+ * conversions left around a layer ORT cannot fuse. Timed separately: `kernel` names which one.
+ */
+function quantizeBench(name: string, kernel: 'QuantizeLinear' | 'DequantizeLinear', shape: number[]): KernelBench {
+  const elements = shape.reduce((a, b) => a * b, 1);
+  return {
+    name,
+    what: `${kernel} of a [${shape.join(', ')}] tensor (float32 ↔ uint8), after a QuantizeLinear whose output is also returned`,
+    work: elements,
+    input: shape,
+    kernel,
+    write: (path) => {
+      const chunks: Chunk[] = [
+        node('QuantizeLinear', ['x', 'x_s', 'x_z'], ['q'], 'quantize'),
+        node('DequantizeLinear', ['q', 'x_s', 'x_z'], ['y'], 'dequantize'),
+        ...activationQuant('x'),
+        encodeValueInfoField('x', DataType.FLOAT, shape, 11),
+        encodeValueInfoField('q', DataType.UINT8, shape, 12),
+        encodeValueInfoField('y', DataType.FLOAT, shape, 12),
+      ];
+      writeModel(path, name, chunks, 13, 5);
+    },
+  };
+}
+
+const conv = (k: number, group = 1, stride = 1) => [ints('kernel_shape', [k, k]), ints('pads', Array(4).fill((k - 1) / 2)), { name: 'group', type: 'int' as const, value: group }, ints('strides', [stride, stride])];
+
+export function int8Benchmarks(): KernelBench[] {
+  const c = 64;
+  const hw = 28;
+  const dense = c * c * 9 * hw * hw;
+  const pw = 64 * 64 * 56 * 56;
+  const dw = 64 * 9 * 56 * 56;
+  const [m, k] = [64, 512];
+  return [
+    qdqBench('int8-conv', `QDQ Conv 3×3, ${c}→${c} channels, ${hw}×${hw}, int8 weights (ORT: one QLinearConv, U8S8)`, 'Conv', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense, DataType.INT8),
+    qdqBench('int8-conv-u8', `QDQ Conv 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights (ORT: one QLinearConv, U8U8)`, 'Conv', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense, DataType.UINT8),
+    qdqBench('int8-pointwise', 'QDQ Conv 1×1, 64→64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 64, 1, 1], [1, 64, 56, 56], conv(1), pw, DataType.INT8),
+    qdqBench('int8-depthwise', 'QDQ depthwise Conv 3×3, 64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw, DataType.INT8),
+    qdqBench('int8-conv-thin', 'QDQ Conv 3×3 stride 2, 3→32 channels, 224×224 → 112×112, int8 weights (a stem on an RGB image: 27 products per output)', 'Conv', [1, 3, 224, 224], [32, 3, 3, 3], [1, 32, 112, 112], conv(3, 1, 2), 32 * 27 * 112 * 112, DataType.INT8),
+    qdqBench('int8-gemm', `QDQ MatMul [${m}, ${k}] × [${k}, ${k}], int8 weights (QLinearMatMul)`, 'MatMul', [m, k], [k, k], [m, k], [], m * k * k, DataType.INT8),
+    dynamicBench('conv-integer', `ConvInteger 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights, after a DynamicQuantizeLinear (quantize_dynamic's form)`, 'ConvInteger', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense),
+    dynamicBench('conv-integer-depthwise', 'depthwise ConvInteger 3×3, 64 channels, 56×56, uint8 weights (ORT: im2col and a GEMM per channel)', 'ConvInteger', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw),
+    dynamicBench('matmul-integer', `MatMulInteger [${m}, ${k}] × [${k}, ${k}], uint8 weights, after a DynamicQuantizeLinear`, 'MatMulInteger', [m, k], [k, k], [m, k], [], m * k * k),
+    quantizeBench('quantize', 'QuantizeLinear', [1, 64, 56, 56]),
+    quantizeBench('dequantize', 'DequantizeLinear', [1, 64, 56, 56]),
+  ];
+}
+
+/** The fastest kernel of ORT op `op` in a profiling trace, ms. */
+export function fastestKernel(trace: readonly unknown[], op: string, what: string): number {
+  let best = Infinity;
+  for (const e of trace as { cat?: string; name?: string; dur?: number; args?: { op_name?: string } }[]) {
+    if (e.cat === 'Node' && e.name?.endsWith('_kernel_time') && e.args?.op_name === op && typeof e.dur === 'number') best = Math.min(best, e.dur);
+  }
+  if (!Number.isFinite(best)) throw new MbnError('unsupported', `onnxruntime's profiling trace of ${what} has no ${op} kernel`);
+  return best / 1000;
+}
+
+export interface Int8Options {
+  threads: number;
+  runs: number;
+  rounds: number;
+  warmup: number;
+  onStep?: (name: string) => void;
+}
+
+/** Runs the integer micro-benchmarks; returns their measurements (kernel ms) and the profile's `int8` figures. */
+export async function measureInt8(ort: Ort, dir: string, options: Int8Options): Promise<{ rates: Int8Rates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
+  const list = int8Benchmarks();
+  for (const b of list) b.write(join(dir, `${b.name}.onnx`));
+  const best = new Map<string, number>();
+  for (let round = 0; round < options.rounds; round++) {
+    for (const b of list) {
+      options.onStep?.(`${b.name} (round ${round + 1} of ${options.rounds})`);
+      const m = await measureModel(ort, join(dir, `${b.name}.onnx`), [{ name: 'x', type: 'float32', dims: b.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads, profile: true });
+      best.set(b.name, Math.min(best.get(b.name) ?? Infinity, fastestKernel(m.trace ?? [], b.kernel, `the ${b.name} benchmark`)));
+    }
+  }
+  const ms = (name: string) => best.get(name)!;
+  const work = (name: string) => list.find((b) => b.name === name)!.work;
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const gops = (name: string) => round(work(name) / (ms(name) * 1e6));
+  const rates: Int8Rates = {
+    gops: { conv: gops('int8-conv'), pointwise: gops('int8-pointwise'), depthwise: gops('int8-depthwise'), gemm: gops('int8-gemm') },
+    // The stem's time beyond its arithmetic at the dense rate, per output element (32 × 112 × 112).
+    thinConvNsPerOutput: round(Math.max(0, ms('int8-conv-thin') - work('int8-conv-thin') / (gops('int8-conv') * 1e6)) * 1e6 / (32 * 112 * 112)),
+    uint8WeightsSlowdown: round(ms('int8-conv-u8') / ms('int8-conv')),
+    convIntegerGops: gops('conv-integer'),
+    convIntegerDepthwiseGops: gops('conv-integer-depthwise'),
+    matMulIntegerGops: gops('matmul-integer'),
+    quantizeNsPerElement: round((ms('quantize') * 1e6) / work('quantize')),
+    dequantizeNsPerElement: round((ms('dequantize') * 1e6) / work('dequantize')),
+  };
+  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
+  return { rates, measurements };
+}

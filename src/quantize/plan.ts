@@ -1,0 +1,293 @@
+import { MbnError, quote } from '../errors.js';
+import type { Model, Node, TensorRef } from '../ir/types.js';
+import { attr } from '../ir/types.js';
+import { hasExternalData } from '../ir/walk.js';
+import { DataType, dtypeName } from '../onnx/dtype.js';
+import { readTensorBytes } from '../onnx/tensor-data.js';
+import { decodeFloats } from '../tensor/float.js';
+import type { InferResult, LayerRecord } from '../shape/infer.js';
+import { type Range, roundHalfEven } from './histogram.js';
+
+/**
+ * The quantization plan as plain data: which nodes get int8 weights, where their weights come from, the float
+ * weights after cross-layer equalization and bias correction, each input tensor's range, and why a layer stayed
+ * float. The emitter (emit.ts) turns it into QDQ nodes; run.ts fills the ranges, corrections and errors from data.
+ */
+
+/** Ops (other than convs and matmuls, which their traits name) that mean the model is quantized already. */
+const QUANTIZED = new Set(['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'QLinearAdd', 'QLinearMul', 'QGemm']);
+
+export interface FloatTensor {
+  dims: number[];
+  data: Float64Array;
+}
+
+/** Where a weight lives: a main-graph initializer or a Constant node's `value`. */
+export type WeightSource = { kind: 'initializer'; tensor: TensorRef } | { kind: 'constant'; node: Node; tensor: TensorRef };
+
+export interface QuantLayer {
+  /** Node name, or `<op>_<index>` for an unnamed node. */
+  name: string;
+  node: Node;
+  index: number;
+  op: string;
+  /** What the node is, from its op rule's traits (ops/define.ts): a conv (transposed or not) or a matrix product. */
+  kind: 'conv' | 'matmul';
+  transposed: boolean;
+  /** The activation input (input 0; for MatMul the operand that is not the weight). */
+  input: string;
+  weightInput: number;
+  weightSource: WeightSource | null;
+  /** The weight as float (after equalization when applied), and the axis of its output channels. */
+  weight: FloatTensor | null;
+  axis: number;
+  /** Conv group (1 for Gemm/MatMul). */
+  group: number;
+  /** The bias as float (Conv/ConvTranspose input 2), after equalization; null: none. */
+  bias: Float64Array | null;
+  /** Empirical bias correction, added to the bias of the int8 form only (a layer kept float keeps its bias). */
+  correction: Float64Array | null;
+  biasSource: WeightSource | null;
+  precision: 'int8' | 'float32';
+  /** Why the layer stays float (null when quantized). */
+  why: string | null;
+  /** Cross-layer equalization: the partner layer and the largest |log2 s| applied through this layer. */
+  equalizedWith: string[];
+  /** The largest |correction| (null: not corrected). */
+  biasCorrection: number | null;
+  /** Relative error of this layer's output quantized alone (its own input and weights), on held-back batches. */
+  ownError: number | null;
+}
+
+export interface QuantPlan {
+  model: Model;
+  layers: QuantLayer[];
+  /** Input-activation range per tensor name (uint8 asymmetric per tensor). */
+  ranges: Map<string, Range>;
+  /** Cross-layer equalized pairs (first → second, through a ReLU or directly) and the largest |log₂ s| applied. */
+  equalizedPairs: { first: string; second: string; through: string | null; maxLog2Scale: number }[];
+  /** Pairs CLE could not take, with the reason. */
+  notEqualized: { first: string; second: string; why: string }[];
+  notes: string[];
+}
+
+export function layerName(node: Node, index: number): string {
+  return node.name || `${node.opType}_${index}`;
+}
+
+/** Readers of each value in the main graph (node inputs and graph outputs). */
+export function readersOf(model: Model): Map<string, Node[]> {
+  const readers = new Map<string, Node[]>();
+  for (const n of model.graph.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  return readers;
+}
+
+function constantSources(model: Model): Map<string, WeightSource> {
+  const out = new Map<string, WeightSource>();
+  for (const t of model.graph.initializers) out.set(t.name, { kind: 'initializer', tensor: t });
+  for (const n of model.graph.nodes) {
+    if (n.opType !== 'Constant' || n.domain !== '') continue;
+    const v = attr(n, 'value');
+    if (v?.data.type === 'tensor') out.set(n.outputs[0], { kind: 'constant', node: n, tensor: v.data.value });
+  }
+  return out;
+}
+
+export function readFloat(model: Model, t: TensorRef): FloatTensor {
+  return { dims: t.dims.slice(), data: decodeFloats(readTensorBytes(model, t), 'float32') };
+}
+
+/** Refuses, in one line each, what quantize cannot take: quantized already, external data. */
+export function checkQuantizable(model: Model, shapes: InferResult): void {
+  const quantized = (r: LayerRecord) =>
+    QUANTIZED.has(r.node.opType) || (r.traits?.kind === 'conv' && r.traits.form !== 'float') || (r.traits?.kind === 'matmul' && r.traits.form !== 'float');
+  const q = shapes.layers.find(quantized)?.node;
+  if (q) throw new MbnError('unsupported', `the model is quantized already (it has ${q.opType} node ${quote(q.name || q.opType)}); quantize its float original`);
+  if (hasExternalData(model)) throw new MbnError('unsupported', 'the model keeps its weights in external data files, which mbn quantize does not read yet; save it as one file (onnx.save_model(..., save_as_external_data=False))');
+}
+
+/**
+ * Finds every conv and matrix product of the main graph (by its traits: Conv, ConvTranspose, Gemm, MatMul) with a
+ * constant weight; those it cannot quantize stay float with the reason. `select` applies --include/--exclude.
+ */
+export function planQuantization(model: Model, shapes: InferResult, select: (name: string) => string | null): QuantPlan {
+  checkQuantizable(model, shapes);
+  const sources = constantSources(model);
+  const readers = readersOf(model);
+  const layers: QuantLayer[] = [];
+  const dtypes = new Set<number>();
+  const indexOf = new Map(model.graph.nodes.map((n, i) => [n, i]));
+  for (const record of shapes.layers) {
+    const node = record.node;
+    const index = indexOf.get(node);
+    const traits = record.traits;
+    if (index === undefined || !traits || node.domain !== '') continue;
+    if (traits.kind === 'conv' && traits.form !== 'float') continue;
+    if (traits.kind === 'matmul' && (traits.form !== 'float' || traits.general)) continue;
+    if (traits.kind !== 'conv' && traits.kind !== 'matmul') continue;
+    let weightInput = traits.kind === 'conv' ? traits.weight : traits.operands[1];
+    // A constant left operand (x·W written W·x is not per output channel): only the right one is a weight.
+    if (traits.kind === 'matmul' && !sources.has(node.inputs[weightInput])) {
+      if (sources.has(node.inputs[traits.operands[0]])) weightInput = traits.operands[0];
+      else continue; // activation × activation (attention): nothing to quantize per channel
+    }
+    const weightName = node.inputs[weightInput];
+    const src = sources.get(weightName) ?? null;
+    if (!src) continue;
+    const name = layerName(node, index);
+    const transposed = traits.kind === 'conv' && traits.transposed;
+    const activation = traits.kind === 'conv' ? traits.input : traits.operands[0] === weightInput ? traits.operands[1] : traits.operands[0];
+    const layer: QuantLayer = {
+      name, node, index, op: node.opType, kind: traits.kind, transposed, input: node.inputs[activation], weightInput, weightSource: src, weight: null, axis: 0, group: 1,
+      bias: null, correction: null, biasSource: null, precision: 'float32', why: null, equalizedWith: [], biasCorrection: null, ownError: null,
+    };
+    layers.push(layer);
+    const t = src.tensor;
+    dtypes.add(t.dtype);
+    if (t.dtype !== DataType.FLOAT) {
+      layer.why = `weights are ${dtypeName(t.dtype)} (mbn quantize reads float32 weights)`;
+      continue;
+    }
+    const dims = t.dims;
+    const why = (text: string) => void (layer.why = text);
+    if (dims.length < 2) {
+      why(`weight of rank ${dims.length}`);
+      continue;
+    }
+    if (traits.kind === 'conv') {
+      layer.group = traits.geometry.group;
+      if (transposed && layer.group !== 1) {
+        why('grouped ConvTranspose (its output channels are not one weight axis)');
+        continue;
+      }
+      layer.axis = transposed ? 1 : 0;
+    } else if (traits.gemm) {
+      if (weightInput !== traits.operands[1] || attrInt(node, 'transA')) {
+        why('Gemm with a transposed or constant first operand');
+        continue;
+      }
+      layer.axis = attrInt(node, 'transB') ? 0 : 1;
+    } else {
+      if (dims.length !== 2 || weightInput !== traits.operands[1]) {
+        why('MatMul weight that is not a 2-D right operand');
+        continue;
+      }
+      layer.axis = 1;
+    }
+    if ((readers.get(weightName) ?? []).length > 1) {
+      why('its weight is shared with another node (one int8 copy per use is not written)');
+      continue;
+    }
+    layer.weight = readFloat(model, t);
+    const biasName = traits.kind === 'conv' && traits.bias !== null ? node.inputs[traits.bias] : undefined;
+    if (biasName) {
+      const b = sources.get(biasName);
+      if (!b || b.tensor.dtype !== DataType.FLOAT) {
+        layer.weight = null;
+        why('its bias is not a float32 constant');
+        continue;
+      }
+      layer.bias = readFloat(model, b.tensor).data;
+      layer.biasSource = (readers.get(biasName) ?? []).length === 1 ? b : null;
+    }
+    const excluded = select(name);
+    if (excluded) {
+      why(excluded);
+      continue;
+    }
+    layer.precision = 'int8';
+  }
+  if (!layers.length) throw new MbnError('unsupported', 'nothing to quantize: the model has no Conv, ConvTranspose, Gemm or MatMul with constant weights');
+  if (!layers.some((l) => l.weight)) {
+    const kinds = [...dtypes].map((d) => dtypeName(d)).join(', ');
+    throw new MbnError('unsupported', `nothing to quantize: no float32 conv or matmul weights (the weights are ${kinds})`);
+  }
+  return { model, layers, ranges: new Map(), equalizedPairs: [], notEqualized: [], notes: [] };
+}
+
+function attrInt(node: Node, name: string): number | null {
+  const a = attr(node, name);
+  return a?.data.type === 'int' ? a.data.value : null;
+}
+
+/** Elements per output channel and how to walk them: weight index = (outer·C + channel)·inner + k. */
+function channelLayout(w: FloatTensor, axis: number): { channels: number; outer: number; inner: number } {
+  const channels = w.dims[axis];
+  const outer = w.dims.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = w.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return { channels, outer, inner };
+}
+
+/** Per-output-channel max |w|. */
+export function channelMaxAbs(w: FloatTensor, axis: number): Float64Array {
+  const { channels, outer, inner } = channelLayout(w, axis);
+  const out = new Float64Array(channels);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      const base = (o * channels + c) * inner;
+      for (let k = 0; k < inner; k++) out[c] = Math.max(out[c], Math.abs(w.data[base + k]));
+    }
+  }
+  return out;
+}
+
+export interface Int8Weight {
+  values: Int8Array;
+  scales: Float64Array;
+}
+
+/** int8 symmetric per output channel: s = max|w| / 127, q = round(w / s) in [−127, 127], zero point 0. */
+export function quantizeWeight(w: FloatTensor, axis: number): Int8Weight {
+  const { channels, outer, inner } = channelLayout(w, axis);
+  const scales = Float64Array.from(channelMaxAbs(w, axis), (m) => (m > 0 ? m / 127 : 1));
+  const values = new Int8Array(w.data.length);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      const base = (o * channels + c) * inner;
+      for (let k = 0; k < inner; k++) values[base + k] = Math.max(-127, Math.min(127, roundHalfEven(w.data[base + k] / scales[c])));
+    }
+  }
+  return { values, scales };
+}
+
+export function dequantizeWeight(q: Int8Weight, w: FloatTensor, axis: number): Float64Array {
+  const { channels, outer, inner } = channelLayout(w, axis);
+  const out = new Float64Array(q.values.length);
+  for (let o = 0; o < outer; o++) for (let c = 0; c < channels; c++) for (let k = 0; k < inner; k++) out[(o * channels + c) * inner + k] = q.values[(o * channels + c) * inner + k] * q.scales[c];
+  return out;
+}
+
+/**
+ * Empirical bias correction (Nagel et al. 2019, §4.2): the int8 weights shift each output channel's mean by
+ * E[(Ŵ − W)·x] = Σ_j Σ_k (Ŵ − W)[o, j, k] · E[x_j]; that much is subtracted from the bias. `means`: the per-channel
+ * means of the conv's input over the calibration data (pixels next to the zero padding are counted as interior ones).
+ * Returns the correction, per output channel.
+ */
+export function biasCorrection(layer: QuantLayer, means: Float64Array): Float64Array {
+  const w = layer.weight!;
+  const q = dequantizeWeight(quantizeWeight(w, 0), w, 0);
+  const out = w.dims[0];
+  const cg = w.dims[1];
+  const inner = w.dims.slice(2).reduce((a, b) => a * b, 1);
+  const perGroup = out / layer.group;
+  const correction = new Float64Array(out);
+  for (let o = 0; o < out; o++) {
+    const g = Math.floor(o / perGroup);
+    let shift = 0;
+    for (let j = 0; j < cg; j++) {
+      const mean = means[g * cg + j];
+      const base = (o * cg + j) * inner;
+      let d = 0;
+      for (let k = 0; k < inner; k++) d += q[base + k] - w.data[base + k];
+      shift += d * mean;
+    }
+    correction[o] = -shift;
+  }
+  return correction;
+}
+
+/** The bias the int8 form uses: the float bias plus the correction (either may be absent); null when both are. */
+export function int8Bias(layer: QuantLayer): Float64Array | null {
+  if (!layer.correction) return layer.bias;
+  return Float64Array.from(layer.correction, (c, o) => c + (layer.bias?.[o] ?? 0));
+}

@@ -1,0 +1,183 @@
+import type { Ort, OrtTensor } from '../bench/run.js';
+import { floatValues } from '../bench/run.js';
+import { type OutputCheck, feedsOf, openChecked, runChecked, verifyOutputs } from '../calibrate/collect.js';
+import type { CalibrationBatch } from '../calibrate/inputs.js';
+import { PieceSource, piecesLength } from '../onnx/splice.js';
+import { emitModel } from './emit.js';
+import { type RangeMethod, StreamingHistogram, chooseRange } from './histogram.js';
+import type { OpsetRaise } from './opset.js';
+import { type QuantLayer, type QuantPlan, biasCorrection } from './plan.js';
+
+/**
+ * The data-driven steps of `mbn quantize`, each an ONNX Runtime run over in-memory copies of the model (emit.ts):
+ * activation statistics on the fitting batches, bias correction, each layer's own error (sensitivity) and the
+ * --max-error search on the held-back batches.
+ */
+
+/** Calibration runs are throughput, not a latency measurement: ONNX Runtime may use every core (its default, 0). */
+const ALL_CORES = { intraOpNumThreads: 0 };
+
+export interface DataSettings {
+  method: RangeMethod;
+  percentile: number;
+  biasCorrection: boolean;
+}
+
+function bytesOf(plan: QuantPlan, raise: OpsetRaise | null, mode: 'qdq' | 'float' | 'shadow', expose: string[] = []): { bytes: Uint8Array; shadows: ReturnType<typeof emitModel>['shadows'] } {
+  const built = emitModel(plan, raise, { mode, expose });
+  const source = new PieceSource(built.pieces, plan.model.source);
+  return { bytes: source.view(0, piecesLength(built.pieces)).slice(), shadows: built.shadows };
+}
+
+/**
+ * Streams the fitting batches through the float model (equalized weights) and folds every int8 layer's input into
+ * a histogram, and each conv input's per-channel sums (for bias correction); then sets each tensor's range and
+ * corrects the biases. A layer whose input never came out (a branch that did not run) stays float.
+ */
+export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], settings: DataSettings): Promise<void> {
+  const int8 = plan.layers.filter((l) => l.precision === 'int8');
+  const tensors = [...new Set(int8.map((l) => l.input))];
+  const graphInputs = new Set(plan.model.graph.inputs.map((i) => i.name));
+  const fetched = tensors.filter((t) => !graphInputs.has(t));
+  const histograms = new Map(tensors.map((t) => [t, new StreamingHistogram()]));
+  const convInputs = new Set(int8.filter((l) => l.kind === 'conv' && !l.transposed).map((l) => l.input));
+  const sums = new Map<string, { sum: Float64Array; n: number }>();
+  const { bytes } = bytesOf(plan, raise, 'float', fetched);
+  const session = await openChecked(ort, bytes, 'the equalized model', true, ALL_CORES);
+  try {
+    for (const batch of batches) {
+      const feeds = feedsOf(ort, batch, session.inputNames);
+      const out = fetched.length ? await runChecked(session, feeds, 'the equalized model', true, fetched) : {};
+      for (const t of tensors) {
+        const tensor: OrtTensor | undefined = graphInputs.has(t) ? feeds[t] : out[t];
+        const values = tensor && valuesOf(tensor);
+        if (!values?.length) continue;
+        histograms.get(t)!.add(values);
+        if (convInputs.has(t) && tensor.dims.length >= 2) addChannelSums(sums, t, values, tensor.dims);
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  for (const [t, h] of histograms) if (h.count) plan.ranges.set(t, chooseRange(h, settings.method, settings.percentile));
+  for (const l of int8) {
+    if (!plan.ranges.has(l.input)) {
+      l.precision = 'float32';
+      l.why = 'its input was not produced on the calibration data';
+      continue;
+    }
+    const s = sums.get(l.input);
+    if (!settings.biasCorrection || l.kind !== 'conv' || l.transposed || !s || !s.n) continue;
+    const means = Float64Array.from(s.sum, (v) => v / s.n);
+    l.correction = biasCorrection(l, means);
+    let most = 0;
+    for (const c of l.correction) most = Math.max(most, Math.abs(c));
+    l.biasCorrection = most;
+  }
+}
+
+/** A float output's values without a copy when they are float32 already. */
+function valuesOf(t: OrtTensor): ArrayLike<number> | null {
+  const data = (t as OrtTensor & { data?: unknown }).data;
+  return data instanceof Float32Array ? data : floatValues(t);
+}
+
+/** Per-channel sums over batch and spatial positions (channel axis 1). */
+function addChannelSums(sums: Map<string, { sum: Float64Array; n: number }>, name: string, values: ArrayLike<number>, dims: readonly number[]): void {
+  const channels = dims[1];
+  const inner = dims.slice(2).reduce((a, b) => a * b, 1);
+  const entry = sums.get(name) ?? { sum: new Float64Array(channels), n: 0 };
+  if (entry.sum.length !== channels) return;
+  for (let b = 0; b < dims[0]; b++) {
+    for (let c = 0; c < channels; c++) {
+      const base = (b * channels + c) * inner;
+      let s = 0;
+      for (let k = 0; k < inner; k++) s += values[base + k];
+      entry.sum[c] += s;
+    }
+  }
+  entry.n += dims[0] * inner;
+  sums.set(name, entry);
+}
+
+/**
+ * Sensitivity: each int8 layer's own error, ‖ŷ − y‖/‖y‖ of its output when it alone is quantized (its float input
+ * through uint8 QDQ, its int8 weights and int32 bias) against its float output, over the held-back batches. One run
+ * of a model holding every layer twice (emit.ts `shadow`).
+ */
+export async function measureSensitivity(ort: Ort, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[]): Promise<void> {
+  const { bytes, shadows } = bytesOf(plan, raise, 'shadow');
+  if (!shadows.size) return;
+  const session = await openChecked(ort, bytes, 'the sensitivity model', true, ALL_CORES);
+  const acc = new Map<QuantLayer, { dd: number; yy: number }>();
+  const fetches = [...shadows.values()].flatMap((s) => [s.float, s.quantized]);
+  try {
+    for (const batch of batches) {
+      const out = await runChecked(session, feedsOf(ort, batch, session.inputNames), 'the sensitivity model', true, fetches);
+      for (const [l, s] of shadows) {
+        const y = out[s.float] && floatValues(out[s.float]);
+        const q = out[s.quantized] && floatValues(out[s.quantized]);
+        if (!y || !q || y.length !== q.length) continue;
+        const e = acc.get(l) ?? { dd: 0, yy: 0 };
+        for (let i = 0; i < y.length; i++) {
+          e.dd += (q[i] - y[i]) ** 2;
+          e.yy += y[i] ** 2;
+        }
+        acc.set(l, e);
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  for (const [l, e] of acc) l.ownError = e.yy > 0 ? Math.sqrt(e.dd / e.yy) : Math.sqrt(e.dd);
+}
+
+/** The quantized model's bytes, as emitted now. */
+export function quantizedBytes(plan: QuantPlan, raise: OpsetRaise | null): Uint8Array {
+  return bytesOf(plan, raise, 'qdq').bytes;
+}
+
+export function worstError(outputs: OutputCheck[]): number {
+  return outputs.reduce((m, o) => Math.max(m, o.relativeError), 0);
+}
+
+/**
+ * --max-error E: keeps the layers with the largest own error in float, as few as give a whole-model output error ≤ E
+ * on the held-back batches: k = 0, 1, 2, 4… until within E, then a binary search between the last two k (the error
+ * is taken as falling with k; each probe is one quantized copy run on the batches). Returns the checks of the model
+ * chosen, and the number of probes.
+ */
+export async function keepSensitiveFloat(ort: Ort, original: string, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], maxError: number): Promise<{ outputs: OutputCheck[]; probes: number; met: boolean }> {
+  const ranked = plan.layers.filter((l) => l.precision === 'int8').sort((a, b) => (b.ownError ?? 0) - (a.ownError ?? 0));
+  const why = `kept float by --max-error ${maxError} (among the most sensitive layers)`;
+  const setK = (k: number) => ranked.forEach((l, i) => ((l.precision = i < k ? 'float32' : 'int8'), (l.why = i < k ? why : null)));
+  let probes = 0;
+  const probe = async (k: number): Promise<OutputCheck[]> => {
+    setK(k);
+    probes++;
+    return verifyOutputs(ort, original, quantizedBytes(plan, raise), batches);
+  };
+  let lo = -1;
+  let hi = 0;
+  let best = await probe(0);
+  let bestK = 0;
+  while (worstError(best) > maxError && hi < ranked.length) {
+    lo = hi;
+    hi = Math.min(ranked.length, hi ? hi * 2 : 1);
+    best = await probe(hi);
+    bestK = hi;
+  }
+  const met = worstError(best) <= maxError;
+  if (met) {
+    // The smallest k within E between lo (over E) and hi (within).
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      const checks = await probe(mid);
+      if (worstError(checks) <= maxError) (hi = mid), (best = checks), (bestK = mid);
+      else lo = mid;
+    }
+  }
+  setK(bestK);
+  return { outputs: best, probes, met };
+}
+
