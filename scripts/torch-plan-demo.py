@@ -5,7 +5,8 @@ Task: digits 0-9 rendered with the DejaVu fonts (fonts-dejavu-core: six faces, r
 stroke colour, background noise), 32x32 grey. The model (four 3x3 conv + BatchNorm + ReLU layers, two max pools,
 global average pool, a linear classifier) is trained from scratch, exported with torch.onnx.export, separated by mbn
 at rank 1 (SVD weights; then calibrated on unlabeled rendered digits), patched in PyTorch with mbn_torch.apply, and
-distilled against the original (KL divergence on logits, unlabeled images, train mode). Accuracy is measured on
+distilled against the original (KL divergence on logits, unlabeled images; BatchNorm statistics frozen as in the
+README's recipe, then in train mode for comparison). Accuracy is measured on
 held-out rendered digits; the patched model in eval mode computes what the separated ONNX model computes (see
 test/torch-plan.test.ts), so its accuracy is the ONNX model's.
 
@@ -108,13 +109,14 @@ def patched(original, plan):
     return model
 
 
-def distill(student, teacher, unlabeled, steps, seed, temperature=2.0):
-    """The README's recipe: KL divergence between softened logits, unlabeled images, Adam, train mode."""
+def distill(student, teacher, unlabeled, steps, seed, optimizer, freeze_bn=True, temperature=2.0):
+    """The README's recipe: KL divergence between softened logits on unlabeled images, Adam. With freeze_bn the
+    student stays in eval mode (BatchNorm normalizes with its running statistics; its weights, scale and shift
+    still learn); else train mode (batch statistics, running statistics updated)."""
     g = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(student.parameters(), lr=1e-3)
     teacher.eval()
     for _ in range(steps):
-        student.train()
+        student.train(not freeze_bn)
         batch = unlabeled[torch.randint(len(unlabeled), (64,), generator=g)]
         with torch.no_grad():
             target = torch.log_softmax(teacher(batch) / temperature, 1)
@@ -132,7 +134,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=12000)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--steps", default="100,300", help="distillation steps to report (cumulative)")
+    parser.add_argument("--steps", default="100,300,1000", help="distillation steps to report (cumulative)")
     args = parser.parse_args()
     if not FONTS:
         sys.exit("no DejaVu fonts in /usr/share/fonts/truetype/dejavu (apt-get install fonts-dejavu-core)")
@@ -144,18 +146,24 @@ def main():
     unlabeled, _ = render(4000, args.seed * 10 + 3)
 
     model = build()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(train_x))
-        for i in range(0, len(order), 64):
-            idx = order[i : i + 64]
-            loss = nn.functional.cross_entropy(model(train_x[idx]), train_y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    saved = os.path.join(args.out, f"digits-seed{args.seed}-{args.train}x{args.epochs}.pt")
+    if os.path.exists(saved):
+        # The trained model of an earlier run with the same settings (delete it to train again).
+        model.load_state_dict(torch.load(saved))
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+        for epoch in range(args.epochs):
+            model.train()
+            order = torch.randperm(len(train_x))
+            for i in range(0, len(order), 64):
+                idx = order[i : i + 64]
+                loss = nn.functional.cross_entropy(model(train_x[idx]), train_y[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        torch.save(model.state_dict(), saved)
+        print(f"trained in {time.time() - start:.0f} s", file=sys.stderr)
     rows = [("original", None, accuracy(model, test_x, test_y))]
-    print(f"trained in {time.time() - start:.0f} s", file=sys.stderr)
 
     batch = 32
     onnx = os.path.join(args.out, "digits.onnx")
@@ -179,11 +187,18 @@ def main():
     plan_cal, macs = separate("calibrated", ["--calibrate", calib])
     student = patched(model, plan_cal)
     rows.append(("separated + calibrated (256 unlabeled digits)", macs, accuracy(student, test_x, test_y)))
-    done = 0
-    for steps in [int(s) for s in args.steps.split(",")]:
-        distill(student, model, unlabeled, steps - done, args.seed + steps)
-        done = steps
-        rows.append((f"+ {steps} distillation steps (KL, unlabeled)", macs, accuracy(student, test_x, test_y)))
+    for freeze_bn in (True, False):
+        if not freeze_bn:
+            final_student = student
+            student = patched(model, plan_cal)
+        optimizer = torch.optim.Adam(student.parameters(), lr=1e-3)
+        done = 0
+        how = "BatchNorm statistics frozen" if freeze_bn else "train-mode BatchNorm"
+        for steps in [int(s) for s in args.steps.split(",")]:
+            distill(student, model, unlabeled, steps - done, args.seed + steps, optimizer, freeze_bn)
+            done = steps
+            rows.append((f"+ {steps} distillation steps (KL, unlabeled; {how})", macs, accuracy(student, test_x, test_y)))
+    student = final_student
     final = os.path.join(args.out, "digits.distilled.onnx")
     export(student, final, batch)
     after = json.loads(mbn(["analyze", final, "--format", "json"], args.mbn))["totals"]["macs"]

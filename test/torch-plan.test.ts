@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { separate, type TorchPlanJson } from '../src/index.js';
 import { parseNpy } from '../src/calibrate/npy.js';
 import { torchModulePath } from '../src/rewrite/torch-plan.js';
 import { encodeSafetensors } from '../src/tensor/safetensors.js';
-import { ROOT, fixture, mbn, separateJson, tempDir } from './helpers/cli.js';
+import { BIN, ROOT, fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt, relativeError, runModel } from './helpers/ort.js';
 import { DEBIAN_PYTHON, debianPythonHas } from './helpers/python.js';
 import { VENV_PYTHON, venvHas } from './helpers/venv.js';
@@ -86,6 +86,20 @@ const GROUPS: Group[] = [
 
 const execFileAsync = promisify(execFile);
 
+/**
+ * `mbn separate … --format json`, asynchronous: the test worker must not block for long (a blocked worker misses
+ * vitest's RPC deadline on a busy machine).
+ */
+async function separateAsync(args: string[]) {
+  const r = await execFileAsync(process.execPath, [BIN, 'separate', ...args, '--format', 'json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', GITHUB_ACTIONS: '' }, maxBuffer: 64 << 20 });
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout);
+}
+
+async function analyzeAsync(path: string) {
+  return JSON.parse((await execFileAsync(process.execPath, [BIN, 'analyze', path, '--format', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 })).stdout);
+}
+
 /** A Python run, asynchronous: a synchronous one would block the test worker for tens of seconds. */
 async function python(exe: string, args: string[]): Promise<string> {
   try {
@@ -102,12 +116,12 @@ describe.skipIf(!ort)('round trip: export, separate --calibrate --torch-plan, ap
       const root = join(dir, `${g.torch}-${g.exporter}`);
       mkdirSync(root);
       await python(g.python, [ROUNDTRIP, 'export', g.exporter, root, ...kinds]);
-      const separated = new Map<string, ReturnType<typeof separateJson>>();
+      const separated = new Map<string, Awaited<ReturnType<typeof separateAsync>>>();
       for (const kind of kinds) {
         const work = join(root, kind);
         const modules = g.kinds[kind]!;
         const plan = join(work, 'plan');
-        const sep = separateJson([join(work, 'model.onnx'), '-o', join(work, 'sep.onnx'), '--calibrate', 'random:8', '--torch-plan', plan]);
+        const sep = await separateAsync([join(work, 'model.onnx'), '-o', join(work, 'sep.onnx'), '--calibrate', 'random:8', '--torch-plan', plan]);
         separated.set(kind, sep);
         expect(sep.torchPlan).toEqual({ dir: plan, convs: modules.length, unmapped: [] });
         expect(readdirSync(plan).sort()).toEqual(['mbn_torch.py', 'separation.json', 'weights.safetensors']);
@@ -139,7 +153,7 @@ describe.skipIf(!ort)('round trip: export, separate --calibrate --torch-plan, ap
         // Distillation (train mode, 40 Adam steps on unlabeled inputs) lowers the loss against the original.
         expect(out.lossAfter, kind).toBeLessThan(out.lossBefore);
         // Exported again, the fine-tuned model has the separated model's MACs exactly.
-        const analyzed = JSON.parse(mbn(['analyze', join(work, 'distilled.onnx'), '--format', 'json']).stdout);
+        const analyzed = await analyzeAsync(join(work, 'distilled.onnx'));
         expect(analyzed.totals.macs, kind).toBe(sep.totals.macsAfter);
         expect(sep.totals.macsAfter).toBeLessThan(sep.totals.macsBefore);
       }
@@ -154,9 +168,9 @@ describe.skipIf(!debianPythonHas('torch', 'numpy'))('mbn_torch.apply on a Conv1d
     work = join(dir, 'refuse', 'conv1d');
     await python(DEBIAN_PYTHON, [ROUNDTRIP, 'export', 'legacy', join(dir, 'refuse'), 'conv1d']);
     plan = join(work, 'plan');
-    separateJson([join(work, 'model.onnx'), '-o', join(work, 'sep.onnx'), '--torch-plan', plan]);
+    await separateAsync([join(work, 'model.onnx'), '-o', join(work, 'sep.onnx'), '--torch-plan', plan]);
   });
-  const attempt = (setup: string) => {
+  const attempt = async (setup: string) => {
     const code = [
       'import sys, torch',
       `sys.path.insert(0, ${JSON.stringify(join(ROOT, 'test/helpers'))}); sys.path.insert(0, ${JSON.stringify(plan)})`,
@@ -165,17 +179,17 @@ describe.skipIf(!debianPythonHas('torch', 'numpy'))('mbn_torch.apply on a Conv1d
       setup,
       'try:\n    mbn_torch.apply(model, sys.argv[1])\nexcept mbn_torch.PlanError as e:\n    print("PlanError:", e)\nelse:\n    print("applied", type(model[0]).__name__)',
     ].join('\n');
-    return spawnSync(DEBIAN_PYTHON, ['-c', code, plan], { encoding: 'utf8' }).stdout.trim();
+    return (await python(DEBIAN_PYTHON, ['-c', code, plan])).trim();
   };
 
-  it('applies to the model it was exported from (SVD weights: the conv keeps its own bias)', () => {
-    expect(attempt('pass')).toBe('applied Sequential');
+  it('applies to the model it was exported from (SVD weights: the conv keeps its own bias)', async () => {
+    expect(await attempt('pass')).toBe('applied Sequential');
   });
 
   it.skipIf(!ort)('depth multiplier 2 (C·2 depthwise filters) and calibration: the patched model is the separated one', async () => {
     const plan2 = join(work, 'plan-r2');
     const out = join(work, 'sep-r2.onnx');
-    const sep = separateJson([join(work, 'model.onnx'), '-o', out, '--multiplier', '2', '--calibrate', 'random:4', '--torch-plan', plan2]);
+    const sep = await separateAsync([join(work, 'model.onnx'), '-o', out, '--multiplier', '2', '--calibrate', 'random:4', '--torch-plan', plan2]);
     expect(sep.layers.map((l: { multiplier: number }) => l.multiplier)).toEqual([2, 2, 2]);
     const code = [
       'import sys, torch, numpy as np',
@@ -194,17 +208,17 @@ describe.skipIf(!debianPythonHas('torch', 'numpy'))('mbn_torch.apply on a Conv1d
     expect(relativeError(patched.data, run.outputs[Object.keys(run.outputs)[0]].data)).toBeLessThanOrEqual(1e-4);
   });
 
-  it('a module that is not there: names the ONNX conv and lists the conv modules that exist', () => {
-    expect(attempt('del model[5]; model.insert(5, torch.nn.Identity())')).toBe(
+  it('a module that is not there: names the ONNX conv and lists the conv modules that exist', async () => {
+    expect(await attempt('del model[5]; model.insert(5, torch.nn.Identity())')).toBe(
       "PlanError: ONNX conv '/5/Conv': module path '5': it is an 'Identity', not an nn.Conv1d/nn.Conv2d; the model's Conv1d/Conv2d modules: 0, 3",
     );
-    expect(attempt('model = torch.nn.Sequential(torch.nn.Conv1d(4, 4, 3))')).toBe(
+    expect(await attempt('model = torch.nn.Sequential(torch.nn.Conv1d(4, 4, 3))')).toBe(
       "PlanError: ONNX conv '/0/Conv' and module '0' differ: out_channels 16 in the plan, 4 in the model",
     );
   });
 
-  it('a BatchNorm changed after export: the exported weights match no scale of the model', () => {
-    const out = attempt('model[1].weight.data *= 2');
+  it('a BatchNorm changed after export: the exported weights match no scale of the model', async () => {
+    const out = await attempt('model[1].weight.data *= 2');
     expect(out).toMatch(/^PlanError: ONNX conv '\/0\/Conv': the exported weights are module '0''s own scaled per output channel \(by [0-9.e-]+ to [0-9.e-]+\), as by a folded BatchNorm, but no BatchNorm module of the model has that scale: was the model changed after export\?$/);
   });
 });
