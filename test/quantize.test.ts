@@ -335,6 +335,8 @@ describe('mbn quantize composes and refuses bad input in one line', () => {
       [[once], /^mbn: the model is quantized already \(it has QuantizeLinear node .*\); quantize its float original$/],
       [[relu], /^mbn: nothing to quantize: the model has no Conv, ConvTranspose, Gemm or MatMul with constant weights$/],
       [[fixture('edge/float64.onnx')], /^mbn: nothing to quantize: no float32 conv or matmul weights \(the weights are float64\)$/],
+      // Silero VAD v5 (real, third-party): its 12 Conv/MatMul nodes are all inside the If branches (counted with onnx).
+      [[fixture('real/silero_vad_v5.onnx'), '--calibrate', 'random:2'], /^mbn: nothing to quantize: the model's 12 convs and matrix products are inside If\/Loop\/Scan bodies or functions, which mbn quantize does not enter yet$/],
       [[fixture('edge/external_data.onnx')], /^mbn: the model keeps its weights in external data files/],
       [[upsample], /^mbn: per-channel int8 needs opset 13 and the model is opset 9: Upsample \(node 'up'\) means something else at opset 13$/],
       [[input, '--calibrate', join(dir, 'wrong')], /^mbn: .*00\.npy' has shape \(1, 4, 9, 9\) but input 'x' is \[1, 4, 8, 8\]$/],

@@ -117,10 +117,13 @@ export function planQuantization(model: Model, shapes: InferResult, select: (nam
   const layers: QuantLayer[] = [];
   const dtypes = new Set<number>();
   const indexOf = new Map(model.graph.nodes.map((n, i) => [n, i]));
+  // Convs and matrix products inside If/Loop/Scan bodies or functions: not quantized (yet), and named when nothing else is.
+  let nested = 0;
   for (const record of shapes.layers) {
     const node = record.node;
     const index = indexOf.get(node);
     const traits = record.traits;
+    if (index === undefined && (traits?.kind === 'conv' || traits?.kind === 'matmul')) nested++;
     if (index === undefined || !traits || node.domain !== '') continue;
     if (traits.kind === 'conv' && traits.form !== 'float') continue;
     if (traits.kind === 'matmul' && (traits.form !== 'float' || traits.general)) continue;
@@ -196,6 +199,9 @@ export function planQuantization(model: Model, shapes: InferResult, select: (nam
       continue;
     }
     layer.precision = 'int8';
+  }
+  if (!layers.length && nested > 0) {
+    throw new MbnError('unsupported', `nothing to quantize: the model's ${nested} convs and matrix products are inside If/Loop/Scan bodies or functions, which mbn quantize does not enter yet`);
   }
   if (!layers.length) throw new MbnError('unsupported', 'nothing to quantize: the model has no Conv, ConvTranspose, Gemm or MatMul with constant weights');
   if (!layers.some((l) => l.weight)) {
