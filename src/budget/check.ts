@@ -319,46 +319,40 @@ export function adviseRecord(name: string, model: string, findings: { rule: stri
 
 /** The `maxLatencyMs` key: the latency `mbn analyze --device` predicts against the budget (unknown never passes). */
 export function latencyRecord(name: string, model: string, latencyMs: number | null, limitMs: number, device: string): CheckRecord {
-  const margin = latencyMs === null ? null : limitMs - latencyMs;
-  const shown = (ms: number) => `${Number(ms.toPrecision(3))} ms`;
-  return {
-    name,
-    model,
-    metric: 'model',
-    kind: 'latency',
-    passed: latencyMs !== null && latencyMs <= limitMs,
-    value: latencyMs,
-    limit: limitMs,
-    margin,
-    marginPercent: margin === null ? null : (100 * margin) / limitMs,
-    baseline: null,
-    complete: latencyMs !== null,
-    message:
-      latencyMs === null
-        ? `latency on ${device}: unknown, cannot pass the budget of ${shown(limitMs)}`
-        : `latency on ${device}: predicted ${shown(latencyMs)} ${latencyMs <= limitMs ? 'within' : 'exceeds'} the budget of ${shown(limitMs)}`,
-  };
+  return predictionRecord({ kind: 'latency', unit: 'ms', verb: 'predicted', unknown: 'unknown' }, name, model, latencyMs, limitMs, device);
 }
 
 /** The `maxEnergyMj` key: the energy `mbn analyze --device` estimates against the budget (unknown never passes). */
 export function energyRecord(name: string, model: string, energyMj: number | null, limitMj: number, device: string): CheckRecord {
-  const margin = energyMj === null ? null : limitMj - energyMj;
-  const shown = (mj: number) => `${Number(mj.toPrecision(3))} mJ`;
+  return predictionRecord({ kind: 'energy', unit: 'mJ', verb: 'estimated', unknown: 'unknown (estimate)' }, name, model, energyMj, limitMj, device);
+}
+
+/** A device prediction (latency, energy) against its budget: unknown is incomplete and never passes. */
+function predictionRecord(
+  what: { kind: 'latency' | 'energy'; unit: string; verb: string; unknown: string },
+  name: string,
+  model: string,
+  value: number | null,
+  limit: number,
+  device: string,
+): CheckRecord {
+  const margin = value === null ? null : limit - value;
+  const shown = (x: number) => `${Number(x.toPrecision(3))} ${what.unit}`;
   return {
     name,
     model,
     metric: 'model',
-    kind: 'energy',
-    passed: energyMj !== null && energyMj <= limitMj,
-    value: energyMj,
-    limit: limitMj,
+    kind: what.kind,
+    passed: value !== null && value <= limit,
+    value,
+    limit,
     margin,
-    marginPercent: margin === null ? null : (100 * margin) / limitMj,
+    marginPercent: margin === null ? null : (100 * margin) / limit,
     baseline: null,
-    complete: energyMj !== null,
+    complete: value !== null,
     message:
-      energyMj === null
-        ? `energy on ${device}: unknown (estimate), cannot pass the budget of ${shown(limitMj)}`
-        : `energy on ${device}: estimated ${shown(energyMj)} ${energyMj <= limitMj ? 'within' : 'exceeds'} the budget of ${shown(limitMj)}`,
+      value === null
+        ? `${what.kind} on ${device}: ${what.unknown}, cannot pass the budget of ${shown(limit)}`
+        : `${what.kind} on ${device}: ${what.verb} ${shown(value)} ${value <= limit ? 'within' : 'exceeds'} the budget of ${shown(limit)}`,
   };
 }
