@@ -80,11 +80,12 @@ function record(out) {
       maxBuffer: 1 << 28,
     });
     const name = args
+      .map((a) => (a === config ? 'budgets.json' : a))
       .map((a) => (a.startsWith(root) ? relative(root, a) : a))
       .join(' ')
       .replace(/[^A-Za-z0-9._-]+/g, '_');
     const text = `$ mbn ${args.map((a) => (a.startsWith(root) ? relative(root, a) : a)).join(' ')}\nexit ${r.status}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
-    writeFileSync(join(out, `${name}.txt`), text.split(root).join('<root>/'));
+    writeFileSync(join(out, `${name}.txt`), text.split(configDir).join('<inputs>').split(root).join('<root>/'));
     n++;
   }
   console.log(`${n} runs recorded in ${out}`);
