@@ -4,7 +4,7 @@
 // Only commands that are deterministic and write nothing are recorded (separate and rewrite with --dry-run; quantize
 // and calibrate run ONNX Runtime and are covered by their own tests).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -60,7 +60,8 @@ function record(out) {
     for (const args of commands) runs.push(args);
   }
   // check: a config over every fixture, and a baseline of one.
-  const configDir = join(out, '_inputs');
+  // Inside the repository, so the config's relative model paths (which the report prints) are the same in any clone.
+  const configDir = join(root, '.record-outputs');
   mkdirSync(configDir, { recursive: true });
   const config = join(configDir, 'budgets.json');
   writeFileSync(
@@ -88,5 +89,6 @@ function record(out) {
     writeFileSync(join(out, `${name}.txt`), text.split(configDir).join('<inputs>').split(root).join('<root>/'));
     n++;
   }
+  rmSync(configDir, { recursive: true, force: true });
   console.log(`${n} runs recorded in ${out}`);
 }
