@@ -31,6 +31,7 @@ function record(out) {
   const bin = join(root, 'bin/mbn.js');
   const fixtures = models(join(root, 'fixtures'));
   const runs = [];
+  mkdirSync(out, { recursive: true });
   for (const model of fixtures) {
     const isOnnx = model.endsWith('.onnx');
     const commands = [
