@@ -19,17 +19,21 @@ export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/o
 export { MbnError, type ErrorCode } from './errors.js';
 
 // The JSON contracts, one type per schema id, and the types they are made of.
-export type { AnalyzeJson, LayerJson } from './report/analyze-report.js';
-export type { Gap, OpBreakdown, Totals } from './cost/analyze.js';
+export type { AnalyzeJson, LayerJson, GapJson as Gap } from './report/analyze-report.js';
+export type { OpBreakdown, Totals } from './cost/analyze.js';
 export type { ModuleCost } from './cost/modules.js';
 export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
 export type { TorchPlanJson, TorchPlanConv } from './rewrite/torch-plan.js';
 export type { QuantizeJson } from './report/quantize-report.js';
-export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
-export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
+export type { CheckJson, CheckRecordJson as CheckRecord, CheckedModelJson as CheckedModel } from './report/check-report.js';
+export type { CheckKind } from './budget/check.js';
+export type { DiffJson } from './report/diff-report.js';
+export type { Delta, LayerDiff, LayerStatus } from './budget/diff.js';
 export type { BenchJson, BenchRecord } from './report/bench-report.js';
-export type { AdviseJson } from './report/advise-report.js';
-export type { Finding, Severity } from './advise/define.js';
+export type { AdviseJson, FindingJson as Finding } from './report/advise-report.js';
+export type { Severity } from './advise/define.js';
+// Messages as data: the codes beside every English message of the documents above (README, "Message codes").
+export type { CheckMessage, FindingMessage, FixMessage, GapMessage, LayerNote, LayerReason, Message, ModelNote, Note } from './message.js';
 export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './latency/profile.js';
 export type { Precision, PrecisionBreakdown } from './cost/precision.js';
 export type { RewriteJson, RewriteFigures } from './report/rewrite-report.js';

@@ -7,6 +7,7 @@ import { layerLinks } from '../src/latency/graph.js';
 import { opClass } from '../src/latency/model.js';
 import { readModel } from '../src/onnx/read.js';
 import { type SeparateOptions, planSeparation } from '../src/rewrite/separate.js';
+import { ANALYSIS_WORDING } from '../src/report/messages/analyze.js';
 import { inferModel } from '../src/shape/infer.js';
 import type { ConvTraits, OpTraits } from '../src/ops/define.js';
 import { type ModelSpec, buildAndRead, inferSpec } from './helpers/build-model.js';
@@ -228,6 +229,7 @@ describe('quantized convs get separable figures, advice, latency classes and a c
 const SEPARATE_DEFAULTS: SeparateOptions = {
   include: [], exclude: [], minReduction: null, maxError: null, targetMacs: null, multiplier: 1, allowCostlier: false, init: 'svd', seed: 0,
   matches: (name, pattern) => name === pattern,
+  wording: ANALYSIS_WORDING,
 };
 
 /** Conv op names: outside src/ops, nothing compares an op type with them (ask the layer's traits instead). */

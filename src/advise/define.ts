@@ -1,3 +1,4 @@
+import type { FindingMessage, FixMessage } from '../message.js';
 import type { Report } from '../cost/analyze.js';
 import type { AdviseGraph } from './graph.js';
 import type { Block } from './blocks.js';
@@ -16,7 +17,8 @@ export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'error'];
  * unknown because it depends on an input dim that was assumed; see AdviseGraph.figuresKnown).
  */
 export interface Fix {
-  text: string;
+  /** What to do, as a code (src/message.ts; worded in src/report/messages/advise.ts). */
+  text: FixMessage;
   /** MACs per inference the fix removes (negative: it adds). */
   macsSaved: number | null;
   /** Other FLOPs per inference the fix removes, per the report's counting convention. */
@@ -29,8 +31,8 @@ export interface Finding {
   severity: Severity;
   /** Layer names as in the cost report. */
   layers: string[];
-  /** The evidence, in one sentence or two. */
-  message: string;
+  /** The evidence, as a code (src/message.ts; worded in src/report/messages/advise.ts). */
+  message: FindingMessage;
   fix: Fix;
 }
 
@@ -60,16 +62,6 @@ export interface AdviseRule {
 
 export function defineRule(rule: AdviseRule): AdviseRule {
   return rule;
-}
-
-/** A figure in a finding's text: `?` when it is unknown (it would depend on an input dim that was assumed). */
-export function figure(n: number | null): string {
-  return n === null ? '?' : String(n);
-}
-
-/** A share as a percentage, `?` when unknown. */
-export function percent(x: number | null): string {
-  return x === null ? '?' : `${(100 * x).toFixed(1)}%`;
 }
 
 export function atLeast(severity: Severity, threshold: Severity): boolean {

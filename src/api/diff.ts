@@ -1,9 +1,10 @@
-import { type DiffJson, diffReports } from '../budget/diff.js';
+import { type DiffResult, diffReports } from '../budget/diff.js';
 import { type Report, buildReport } from '../cost/analyze.js';
 import { type Dataflow, dataflow } from '../cost/dataflow.js';
 import { readAnyModel } from '../formats/read.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
+import { type DiffJson, diffJson } from '../report/diff-report.js';
 
 export type DiffOptions = ShapeOptions;
 
@@ -26,7 +27,7 @@ export function diffFiles(
   headPath: string,
   options: DiffOptions = {},
   withDataflow = false,
-): { base: Report; head: Report; diff: DiffJson; dataflow: { base: Dataflow; head: Dataflow } | null } {
+): { base: Report; head: Report; diff: DiffResult; dataflow: { base: Dataflow; head: Dataflow } | null } {
   const infer = checkShapeOptions(options);
   // With `withDataflow` (the HTML report's graph view): each side's dataflow (cost/dataflow.ts).
   const flows: Dataflow[] | null = withDataflow ? [] : null;
@@ -37,5 +38,5 @@ export function diffFiles(
 
 /** `mbn diff BASE HEAD --format json` as a function: per-layer and total cost changes, the `mbn.diff/1` document. */
 export async function diff(basePath: string, headPath: string, options: DiffOptions = {}): Promise<DiffJson> {
-  return diffFiles(basePath, headPath, options).diff;
+  return diffJson(diffFiles(basePath, headPath, options).diff);
 }

@@ -122,7 +122,7 @@ export function initConfig(options: InitOptions = {}): InitResult {
     if (report.totals.notCounted > 0) {
       warnings.push(`${quote(shown)}: ${report.totals.notCounted} layers are not counted, so its MACs and FLOPs limits hold only the layers mbn counts`);
     }
-    if (report.notes.some((n) => n.includes('is not fixed; assumed 1'))) {
+    if (report.notes.some((n) => n.code === 'input-dim-assumed')) {
       // The example is the model's own inputs as analysed, in its own layout (NHWC for a TFLite model).
       const assumed = report.model.inputs.filter((i) => i.assumedDims.length > 0 && i.shape);
       const example = assumed.length > 0 ? JSON.stringify(Object.fromEntries(assumed.map((i) => [i.name, i.shape]))) : '{"x": [1, 3, 224, 224]}';

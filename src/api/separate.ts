@@ -13,6 +13,7 @@ import { type SeparateJson, type SeparationSummary, separateJson } from '../repo
 import { buildRewrite, planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/separate.js';
 import { buildTorchPlan, checkTorchPlanDir, stageTorchPlan, torchPlanNames } from '../rewrite/torch-plan.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions } from './options.js';
+import { ANALYSIS_WORDING } from '../report/messages/analyze.js';
 
 export interface SeparateOptions extends ShapeOptions {
   /** Output model (default: `<model>.separated.onnx` beside the input). */
@@ -97,6 +98,7 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
       init,
       seed,
       matches: (name: string, pattern: string) => matchName(pattern, name),
+      wording: ANALYSIS_WORDING,
       errorOnData: opts.calibrate !== undefined && init === 'svd',
       refitDepthwise: opts.refitDepthwise ?? false,
     };

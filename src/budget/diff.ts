@@ -3,7 +3,8 @@ import { FIGURES, type FigureKey } from './limits.js';
 
 /**
  * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in
- * report/diff-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson`.
+ * report/diff-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffResult` (report/diff-report.ts), rendered
+ * from `DiffResult`.
  *
  * Layers are matched by name (within their scope; the k-th layer of a repeated name pairs with the k-th). Layers
  * left over are then paired by op and position, but only when base and head have the same number of leftover
@@ -41,7 +42,8 @@ export interface LayerDiff {
   uncounted: { base: boolean; head: boolean };
 }
 
-export interface DiffJson {
+/** `mbn diff` as data: the `mbn.diff/1` document's members, the sides' gaps as data (their reasons are codes). */
+export interface DiffResult {
   schema: typeof DIFF_SCHEMA;
   /** `complete` and `incomplete` as in each side's `mbn analyze` report: an incomplete side's totals leave out what it could not count. */
   base: { path: string | null; complete: boolean; incomplete: Gap[] };
@@ -118,7 +120,7 @@ export function matchLayers(base: LayerReport[], head: LayerReport[]): number[] 
   return result;
 }
 
-export function diffReports(base: Report, head: Report): DiffJson {
+export function diffReports(base: Report, head: Report): DiffResult {
   const match = matchLayers(base.layers, head.layers);
   const matchedBase = new Uint8Array(base.layers.length);
   for (const i of match) if (i >= 0) matchedBase[i] = 1;

@@ -6,6 +6,7 @@ import { checkCount } from '../util/count.js';
 import { SeparationTally, parameterKeys } from './params.js';
 import { type Precision, type PrecisionBreakdown, layerPrecisions, precisionBreakdown } from './precision.js';
 import { type SeparableInfo, convTraitsOf, countsAsSeparated, separableCost, separatedMacs, takenSeparation } from './separable.js';
+import type { LayerNote, LayerReason, ModelNote } from '../message.js';
 
 /**
  * The cost report: per-layer MACs, other FLOPs, params, bytes, and for every standard conv what depthwise
@@ -34,8 +35,8 @@ export interface LayerReport {
   executions: number;
   counted: boolean;
   /** Why the layer is not counted (null when counted). */
-  reason: string | null;
-  notes: string[];
+  reason: LayerReason | null;
+  notes: LayerNote[];
   separable: SeparableInfo | null;
   /** Numeric precision, from the model (cost/precision.ts): `float32`, `float16`, `uint8/int8` (activations/weights)… */
   precision: Precision;
@@ -65,7 +66,7 @@ export interface Totals {
  * batch dim) that nothing fixed and mbn set to `value`. Gates fail on these unless the op is allowed.
  */
 export type Gap =
-  | { kind: 'uncounted'; layer: string; op: string; domain: string; reason: string }
+  | { kind: 'uncounted'; layer: string; op: string; domain: string; reason: LayerReason }
   | { kind: 'assumed-dim'; input: string; dim: number; name: string | null; value: number };
 
 export interface OpBreakdown {
@@ -100,7 +101,7 @@ export interface Report {
   /** MACs, params and stored weight bytes per layer precision. */
   byPrecision: PrecisionBreakdown[];
   layers: LayerReport[];
-  notes: string[];
+  notes: ModelNote[];
 }
 
 export function analyzeModel(model: Model, options: InferOptions = {}): Report {
@@ -175,7 +176,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   checkTotals(totals);
   const notes = [...(model.notes ?? []), ...inferred.notes];
   if (totals.notCounted > 0) {
-    notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
+    notes.push({ code: 'layers-not-counted', notCounted: totals.notCounted, layers: layers.length });
   }
   const incomplete: Gap[] = [];
   for (const a of inferred.assumed) {
@@ -183,7 +184,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   }
   // A layer in an If branch that is not counted (executions 0) never runs in the counted path: not a gap.
   for (const l of layers) {
-    if (!l.counted && l.executions > 0) incomplete.push({ kind: 'uncounted', layer: l.name, op: l.op, domain: l.domain, reason: l.reason ?? 'not counted' });
+    if (!l.counted && l.executions > 0) incomplete.push({ kind: 'uncounted', layer: l.name, op: l.op, domain: l.domain, reason: l.reason ?? { code: 'not-counted' } });
   }
   totals.complete = incomplete.length === 0;
   const shapeOf = (s: TensorState | null | undefined) => (s?.shape ? s.shape.slice() : null);

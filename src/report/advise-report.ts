@@ -4,7 +4,10 @@ import { boxTable } from './table.js';
 import type { AdviseResult, BlockRow } from '../advise/index.js';
 import type { Finding, Severity } from '../advise/define.js';
 import type { Gap } from '../cost/analyze.js';
-import { gapSummary } from '../budget/completeness.js';
+import type { FindingMessage, FixMessage } from '../message.js';
+import { type GapJson, gapJson } from './analyze-report.js';
+import { gapSummary } from './messages/analyze.js';
+import { findingText, fixText } from './messages/advise.js';
 import { grouped, human } from './units.js';
 import type { Reporter } from './formats.js';
 
@@ -38,9 +41,24 @@ export interface AdviseJson {
   passed: boolean;
   /** As in `mbn analyze`'s report: false when a layer that runs is not counted or an input dim was assumed. */
   complete: boolean;
-  incomplete: Gap[];
-  findings: Finding[];
+  incomplete: GapJson[];
+  findings: FindingJson[];
   blocks: BlockRow[];
+}
+
+/**
+ * A finding in `mbn.advise/1`: `message` and `fix.text` in English, `messageCode` and `fix.textCode` the same as codes
+ * (README, "Message codes").
+ */
+export type FindingJson = Omit<Finding, 'message' | 'fix'> & {
+  message: string;
+  messageCode: FindingMessage;
+  fix: Omit<Finding['fix'], 'text'> & { text: string; textCode: FixMessage };
+};
+
+export function findingJson(f: Finding): FindingJson {
+  const { text, ...saved } = f.fix;
+  return { rule: f.rule, severity: f.severity, layers: f.layers, message: findingText(f.message), messageCode: f.message, fix: { text: fixText(text), textCode: text, ...saved } };
 }
 
 export function adviseJson(view: AdviseView): AdviseJson {
@@ -54,8 +72,8 @@ export function adviseJson(view: AdviseView): AdviseJson {
     failOn: view.failOn,
     passed: !view.failed,
     complete: totals.complete,
-    incomplete: result.report.incomplete,
-    findings: result.findings,
+    incomplete: result.report.incomplete.map(gapJson),
+    findings: result.findings.map(findingJson),
     blocks: result.blocks,
   };
 }
@@ -122,8 +140,8 @@ export function renderAdviseTable(view: AdviseView, c: ChalkInstance): string {
     const names = f.layers.slice(0, 3).map((n) => terminalCell(n)).join(', ');
     const layers = f.layers.length > 3 ? `${names}, … (${f.layers.length} layers)` : names;
     out.push(`${paint(`${MARK[f.severity]} ${f.severity}`)} ${c.bold(f.rule)} ${c.dim(layers)}`);
-    out.push(`    ${terminalText(f.message)}`);
-    out.push(`    ${c.dim('fix:')} ${terminalText(f.fix.text)}`);
+    out.push(`    ${terminalText(findingText(f.message))}`);
+    out.push(`    ${c.dim('fix:')} ${terminalText(fixText(f.fix.text))}`);
   }
   out.push('');
   out.push(view.failed ? c.red.bold(`✖ ${summary(view)}`) : `${summary(view)}`);
@@ -152,7 +170,7 @@ export function renderAdviseMarkdown(view: AdviseView): string {
     out.push('|---|---|---|---|---|');
     for (const f of findings) {
       const layers = f.layers.length > 3 ? `${f.layers.slice(0, 3).map((l) => `\`${l}\``).join(', ')}, … (${f.layers.length})` : f.layers.map((l) => `\`${l}\``).join(', ');
-      out.push(`| ${f.severity} | ${f.rule} | ${layers} | ${mdEscape(f.message)} | ${mdEscape(f.fix.text)} |`);
+      out.push(`| ${f.severity} | ${f.rule} | ${layers} | ${mdEscape(findingText(f.message))} | ${mdEscape(fixText(f.fix.text))} |`);
     }
   }
   return out.join('\n') + '\n';

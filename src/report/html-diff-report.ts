@@ -1,4 +1,4 @@
-import type { Delta, DiffJson } from '../budget/diff.js';
+import type { Delta, DiffResult } from '../budget/diff.js';
 import { FIGURES } from '../budget/limits.js';
 import type { ModuleChange } from '../cost/modules.js';
 import { num, pageEnd, pageStart } from './html-page.js';
@@ -31,7 +31,7 @@ function pct(d: Delta): string {
   return `${d.percent > 0 ? '+' : d.percent < 0 ? '−' : ''}${Math.abs(d.percent).toFixed(1)}%`;
 }
 
-export function renderDiffHtml(diff: DiffJson, options: DiffHtmlOptions): string {
+export function renderDiffHtml(diff: DiffResult, options: DiffHtmlOptions): string {
   const e = escapeHtml;
   const base = diff.base.path ?? 'base';
   const head = diff.head.path ?? 'head';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { DiffJson, LayerStatus } from '../budget/diff.js';
+import type { DiffResult, LayerStatus } from '../budget/diff.js';
 import type { LayerReport, Report } from '../cost/analyze.js';
 import type { Dataflow } from '../cost/dataflow.js';
 import { scopeOf } from '../cost/modules.js';
@@ -88,7 +88,7 @@ export function analyzeGraph(report: LatencyReport, flow: Dataflow, flops: boole
  * The diff's graph: every layer of the diff (head's, and base's removed ones), edges from both sides mapped onto
  * the diff's layers, coloured by the change in MACs or params.
  */
-export function diffGraph(diff: DiffJson, base: Report, head: Report, flows: { base: Dataflow; head: Dataflow }): GraphInput {
+export function diffGraph(diff: DiffResult, base: Report, head: Report, flows: { base: Dataflow; head: Dataflow }): GraphInput {
   // Each side's k-th layer of a name is the diff's k-th layer of that name on that side (budget/diff.ts pairs them so).
   const indexOf = (report: Report, side: 'base' | 'head'): number[] => {
     const queues = new Map<string, number[]>();

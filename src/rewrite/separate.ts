@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
-import { describeGaps } from '../budget/completeness.js';
-import { buildReport, type Report } from '../cost/analyze.js';
+import { buildReport, type Gap, type Report } from '../cost/analyze.js';
+import type { LayerReason } from '../message.js';
 import { type SeparableConv, type SeparationFigures, convTraitsOf, separableConv, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
 import { clipMiddle } from '../text.js';
@@ -31,6 +31,13 @@ import { alignmentPadding, relocateExternalTensors } from './relocate.js';
  * result as byte-range edits of the original file. Planning is pure over the model; writing is done by the caller.
  */
 
+/** How the plan words an analysis's messages while its own are still sentences. */
+export interface AnalysisWording {
+  reason(reason: LayerReason): string;
+  /** The completeness gate's lines for these gaps (without the budget config's keys: separate has none). */
+  gaps(gaps: readonly Gap[], inputs: Report['model']['inputs']): string[];
+}
+
 export interface SeparateOptions extends InferOptions {
   include: string[];
   exclude: string[];
@@ -51,6 +58,11 @@ export interface SeparateOptions extends InferOptions {
   refitDepthwise?: boolean;
   /** Node-name glob matcher (kept injectable so that selection stays a pure function). */
   matches: (name: string, pattern: string) => boolean;
+  /**
+   * The analysis's messages in words (src/report/messages/analyze.ts, handed in by the API): the plan's skip
+   * reasons and notes are still sentences here until the plan returns codes too (ARCHITECTURE.md, "Deferred").
+   */
+  wording: AnalysisWording;
   /** Told how many of the eligible layers' weights are computed so far (the slow part of planning). */
   progress?: (done: number, total: number) => void;
   /** `--target-latency MS --device P`: separate, by predicted time saved, until the predicted latency fits. */
@@ -186,7 +198,7 @@ export function findWeight(index: GraphIndex, graph: Graph, name: string): Candi
   return null;
 }
 
-function classify(model: Model, layer: LayerRecord, index: GraphIndex): CandidateLayer {
+function classify(model: Model, layer: LayerRecord, index: GraphIndex, wording: AnalysisWording): CandidateLayer {
   const node = layer.node;
   const graph = index.graphOf.get(node) ?? null;
   const base: CandidateLayer = {
@@ -216,7 +228,7 @@ function classify(model: Model, layer: LayerRecord, index: GraphIndex): Candidat
     inputs[layout.weight] = { dtype: weight.tensor.dtype, shape: weight.tensor.dims.slice() };
     traits = convTraitsOf(layerTraits(model, layer, inputs));
   }
-  if (!traits) return { ...base, skipped: `weight shape unknown (${layer.reason ?? 'no shape'})` };
+  if (!traits) return { ...base, skipped: `weight shape unknown (${layer.reason ? wording.reason(layer.reason) : 'no shape'})` };
   if (traits.form === 'qdq') {
     return { ...base, skipped: 'QDQ conv: its weight is dequantized at run time (separate the float model, then quantize it)' };
   }
@@ -299,7 +311,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   const notes: string[] = [];
   const convs = inferred.layers.filter((l) => isForwardConv(l.node));
   for (const l of convs) if (l.reason && convLayoutOf(l.node)!.form === 'float') assertValidConv(model, l);
-  const layers = convs.map((l) => classify(model, l, index));
+  const layers = convs.map((l) => classify(model, l, index, options.wording));
   // Output sizes that came from an assumed input dim are no measure of the model: their MACs are unknown.
   if (before.incomplete.some((g) => g.kind === 'assumed-dim')) {
     for (const c of layers) {
@@ -369,7 +381,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   let chosen = pool;
   let target: SeparatePlan['target'] = null;
   if (options.targetMacs !== null) {
-    const missing = macsUnknown(before, pool);
+    const missing = macsUnknown(before, pool, options.wording);
     if (missing) throw new MbnError('usage', `--target-macs needs the model's MACs, but ${missing}`);
     const ranked = pool.slice();
     let macs = before.totals.macs;
@@ -415,7 +427,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separate
   for (const c of layers) if (c.eligible && !c.skipped && !chosen.includes(c)) c.skipped = 'not selected';
   const costlier = chosen.filter((c) => c.info!.reduction >= 1).length;
   if (costlier) notes.push(`${costlier} rewritten conv${costlier === 1 ? ' costs' : 's cost'} more than before (--allow-costlier): ratio ≥ 1`);
-  const missing = macsUnknown(before, chosen);
+  const missing = macsUnknown(before, chosen, options.wording);
   if (missing) notes.push(`MACs are unknown: ${missing}`);
   return { layers, chosen, before, macsAfter, paramsAfter, macsKnown: missing === null, target, notes, index };
 }
@@ -494,8 +506,8 @@ export function greedyRanks(pool: CandidateLayer[], choices: Map<CandidateLayer,
  * was assumed rather than given, a layer that runs but was not counted; worded as every gate words them), or a conv
  * of the pool whose output shape is unknown.
  */
-function macsUnknown(before: Report, convs: CandidateLayer[]): string | null {
-  if (before.incomplete.length) return describeGaps(before.incomplete, before.model.inputs, { configKeys: false }).join('; ');
+function macsUnknown(before: Report, convs: CandidateLayer[], wording: AnalysisWording): string | null {
+  if (before.incomplete.length) return wording.gaps(before.incomplete, before.model.inputs).join('; ');
   const unknownConvs = convs.filter((c) => c.info!.macs === null && c.executions > 0).length;
   if (unknownConvs) return `${unknownConvs} conv${unknownConvs === 1 ? ' has an' : 's have'} unknown output shape${unknownConvs === 1 ? '' : 's'} (give the input shapes with --input NAME:…)`;
   return null;
