@@ -127,7 +127,14 @@ export type FixMessage =
   | { code: 'align-producer-channels'; channels: number }
   | { code: 'none-needed' };
 
-export type Message = Note | LayerReason | CheckMessage | FindingMessage | FixMessage;
+// ---- mbn init: what to check in the config it wrote ------------------------------------------------------------
+
+export type InitWarning =
+  | { code: 'init-uncounted'; model: Name; layers: number }
+  /** `inputs`: the shapes analysed, by input (the assumed dims as 1), for the entry's "input"; null when none is known. */
+  | { code: 'init-assumed-dims'; model: Name; inputs: Record<Name, number[]> | null };
+
+export type Message = Note | LayerReason | CheckMessage | FindingMessage | FixMessage | InitWarning;
 
 /** The codes of a message union. */
 export type CodeOf<M extends { code: string }> = M['code'];

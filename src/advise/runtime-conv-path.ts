@@ -15,7 +15,7 @@ const AVX512_BLOCK = 16;
 
 export const runtimeConvPath = defineRule({
   id: 'runtime-conv-path',
-  source: 'ONNX Runtime nchwc_transformer (1.30), measured with mbn bench --per-layer',
+  source: 'ONNX Runtime nchwc_transformer (1.30), measured per layer with mbn bench',
   summary: 'convs whose channels keep ONNX Runtime on x86 off its blocked kernels',
   check({ graph, report: model }) {
     const findings: Finding[] = [];

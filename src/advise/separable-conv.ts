@@ -11,7 +11,7 @@ import { defineRule, type Finding } from './define.js';
 export const separableConv = defineRule({
   id: 'separable-conv',
   source: 'Howard et al., MobileNets, 2017, §3.1',
-  summary: 'a standard conv (kernel > 1×1) whose depthwise separation would save at least --min-saving of the model’s MACs',
+  summary: 'a standard conv (kernel > 1×1) whose depthwise separation would save at least minSaving of the model’s MACs',
   check({ report, graph, options }) {
     const total = graph.totalsKnown ? report.totals.macs : null;
     const findings: Finding[] = [];

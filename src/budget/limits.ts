@@ -6,11 +6,11 @@ import { parseQuantity } from '../units.js';
  * Pure: parsing and comparison only; rendering (describeLimit) lives in report/, exit codes in cli/exit-code.ts.
  */
 export const METRICS = [
-  { key: 'maxMacs', flag: '--max-macs', label: 'MACs', total: 'macs', bytes: false },
-  { key: 'maxFlops', flag: '--max-flops', label: 'FLOPs', total: 'flops', bytes: false },
-  { key: 'maxParams', flag: '--max-params', label: 'Params', total: 'params', bytes: false },
-  { key: 'maxWeightBytes', flag: '--max-weight-bytes', label: 'Weight bytes', total: 'weightBytes', bytes: true },
-  { key: 'maxActivationBytes', flag: '--max-activation-bytes', label: 'Peak activation bytes', total: 'peakActivationBytes', bytes: true },
+  { key: 'maxMacs', label: 'MACs', total: 'macs', bytes: false },
+  { key: 'maxFlops', label: 'FLOPs', total: 'flops', bytes: false },
+  { key: 'maxParams', label: 'Params', total: 'params', bytes: false },
+  { key: 'maxWeightBytes', label: 'Weight bytes', total: 'weightBytes', bytes: true },
+  { key: 'maxActivationBytes', label: 'Peak activation bytes', total: 'peakActivationBytes', bytes: true },
 ] as const;
 
 export type MetricKey = (typeof METRICS)[number]['key'];

@@ -1,0 +1,19 @@
+import { quote } from '../../errors.js';
+import type { InitWarning } from '../../message.js';
+
+/** The English of `mbn init`'s warnings (src/message.ts has the codes; README, "Message codes"). */
+
+type Table<M extends { code: string }> = { [C in M['code']]: (m: Extract<M, { code: C }>) => string };
+
+const INIT_WARNINGS: Table<InitWarning> = {
+  'init-uncounted': (m) => `${quote(m.model)}: ${m.layers} layers are not counted, so its MACs and FLOPs limits hold only the layers mbn counts`,
+  'init-assumed-dims': (m) =>
+    `${quote(m.model)} has symbolic input dims, taken as 1: add "input" (e.g. ${m.inputs ? JSON.stringify(m.inputs) : '{"x": [1, 3, 224, 224]}'}) to its entry and run mbn init --force again, or edit the limits`,
+};
+
+export function initWarningText(m: InitWarning): string {
+  return (INIT_WARNINGS[m.code] as (m: InitWarning) => string)(m);
+}
+
+/** Every code this table words. */
+export const INIT_CODES: readonly string[] = Object.keys(INIT_WARNINGS);
