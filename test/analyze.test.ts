@@ -245,7 +245,8 @@ describe('Loop trip counts', () => {
     expect(mm.executions).toBe(1);
     expect(report.totals.macs).toBe(4 * 8 * 8);
     const loop = report.layers.find((l) => l.op === 'Loop')!;
-    expect(loop.notes[0]).toMatch(/^trip count 9223372036854776000 is unbounded/);
+    expect(loop.notes[0]).toEqual({ code: 'loop-unbounded', tripCount: 9223372036854776000 });
+    expect(noteText(loop.notes[0])).toMatch(/^trip count 9223372036854776000 is unbounded/);
     expect(report.model.outputs[0].shape).toEqual([1, 4, 8]);
   });
 });
