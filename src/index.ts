@@ -19,9 +19,6 @@ export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/o
 export { MbnError, type ErrorCode } from './errors.js';
 
 // The JSON contracts, one type per schema id, and the types they are made of.
-export type { AnalyzeJson, LayerJson } from './report/analyze-report.js';
-export type { Gap, OpBreakdown, Totals } from './cost/analyze.js';
-export type { ModuleCost } from './cost/modules.js';
 export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
 export type { TorchPlanJson, TorchPlanConv } from './rewrite/torch-plan.js';
 export type { QuantizeJson } from './report/quantize-report.js';
@@ -31,8 +28,8 @@ export type { BenchJson, BenchRecord } from './report/bench-report.js';
 export type { AdviseJson } from './report/advise-report.js';
 export type { Finding, Severity } from './advise/define.js';
 export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './latency/profile.js';
-export type { Precision, PrecisionBreakdown } from './cost/precision.js';
 export type { RewriteJson, RewriteFigures } from './report/rewrite-report.js';
 export type { HardSwishChange } from './rewrite/hard-swish.js';
 export type { Deviation, OutputDeviation } from './bench/compare.js';
 export type { InitEntry } from './budget/init.js';
+export type { AnalyzeJson, Gap, LayerJson, ModuleCost, OpBreakdown, Precision, PrecisionBreakdown, Totals } from './contract/analyze.js';

@@ -1,6 +1,6 @@
-import type { Report } from '../cost/analyze.js';
 import type { AdviseGraph } from './graph.js';
 import type { Block } from './blocks.js';
+import type { Report } from '../contract/analyze.js';
 
 /**
  * One advice rule = one file under src/advise, registered with defineRule (as operator families are with

@@ -1,4 +1,4 @@
-import { buildReport, type Report } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
 import type { Model } from '../ir/types.js';
 import { type InferOptions, type InferResult, inferModel } from '../shape/infer.js';
 import { bottleneckNonlinearity } from './bottleneck-nonlinearity.js';
@@ -11,6 +11,7 @@ import { runtimeConvPath } from './runtime-conv-path.js';
 import { separableConv } from './separable-conv.js';
 import { sigmoidGateToHardsigmoid } from './sigmoid-gate-to-hardsigmoid.js';
 import { swishToHardswish } from './swish-to-hardswish.js';
+import type { Report } from '../contract/analyze.js';
 
 /** Every rule, in report order: MobileNet V1, V2, V3, then hardware. */
 export const RULES: readonly AdviseRule[] = [

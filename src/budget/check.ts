@@ -1,9 +1,9 @@
 import { posix } from 'node:path';
-import { ANALYZE_SCHEMA, type Gap, type Totals } from '../cost/analyze.js';
 import { SHAPE_FIGURES } from './completeness.js';
 import { MbnError, quote } from '../errors.js';
 import { parseJsonText } from './config.js';
 import { FIGURES, type FigureKey, type Limits, METRICS, checkLimits } from './limits.js';
+import { ANALYZE_SCHEMA, type Gap, type Totals } from '../contract/analyze.js';
 
 /**
  * `mbn check` as data: every budget and baseline comparison becomes one CheckRecord. Pure: no file system, no

@@ -1,5 +1,5 @@
-import type { Gap, LayerReport, Report } from '../cost/analyze.js';
 import { FIGURES, type FigureKey } from './limits.js';
+import type { Gap, LayerReport, Report } from '../contract/analyze.js';
 
 /**
  * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in

@@ -1,5 +1,5 @@
-import type { Totals } from '../cost/analyze.js';
 import { parseQuantity } from '../units.js';
+import type { Totals } from '../contract/analyze.js';
 
 /**
  * Compute budgets: the metrics a model can be held to, and the check of a report's totals against them.

@@ -1,8 +1,8 @@
-import type { Report } from '../cost/analyze.js';
 import { totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 import { quantile } from '../bench/run.js';
 import { mapTrace, type TraceEvent } from './profile-map.js';
+import type { Report } from '../contract/analyze.js';
 
 /** `mbn bench --per-layer`: one entry per mbn layer with its measured time and roofline figures. */
 export interface MeasuredLayer {

@@ -3,10 +3,10 @@ import { MD_NAME_WIDTH, markdownCode, markdownText, mdEscape, terminalCell, term
 import { boxTable } from './table.js';
 import type { AdviseResult, BlockRow } from '../advise/index.js';
 import type { Finding, Severity } from '../advise/define.js';
-import type { Gap } from '../cost/analyze.js';
 import { gapSummary } from '../budget/completeness.js';
 import { grouped, human } from './units.js';
 import type { Reporter } from './formats.js';
+import type { Gap } from '../contract/analyze.js';
 
 /**
  * `mbn advise` output. JSON (`"schema": "mbn.advise/1"`) is the contract: `findings` ({rule, severity, layers,

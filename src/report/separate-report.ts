@@ -1,5 +1,4 @@
 import type { ChalkInstance } from 'chalk';
-import type { Report } from '../cost/analyze.js';
 import type { BuiltRewrite, SeparatePlan } from '../rewrite/separate.js';
 import { clipEnd } from '../text.js';
 import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
@@ -8,6 +7,7 @@ import { human } from './units.js';
 import type { CalibrationSummary } from '../calibrate/run.js';
 import type { FormatOf, Reporter } from './formats.js';
 import type { TorchPlanJson } from '../rewrite/torch-plan.js';
+import type { Report } from '../contract/analyze.js';
 
 export interface SeparationSummary {
   input: string;

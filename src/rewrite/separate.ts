@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { describeGaps } from '../budget/completeness.js';
-import { buildReport, type Report } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
 import { type SeparableConv, type SeparationFigures, convTraitsOf, separableConv, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
 import { clipMiddle } from '../text.js';
@@ -24,6 +24,7 @@ import { NodeContext } from '../shape/node-context.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, composeSeparated, heNormalSeparated, separateConvWeight } from './decompose.js';
 import { alignmentPadding, relocateExternalTensors } from './relocate.js';
+import type { Report } from '../contract/analyze.js';
 
 /**
  * `mbn separate`: choose standard convs, factor each into a depthwise conv (group = C, same kernel, strides,
