@@ -19,8 +19,6 @@ export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/o
 export { MbnError, type ErrorCode } from './errors.js';
 
 // The JSON contracts, one type per schema id, and the types they are made of.
-export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
-export type { TorchPlanJson, TorchPlanConv } from './rewrite/torch-plan.js';
 export type { QuantizeJson } from './report/quantize-report.js';
 export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
 export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
@@ -30,6 +28,8 @@ export type { Finding, Severity } from './advise/define.js';
 export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './latency/profile.js';
 export type { RewriteJson, RewriteFigures } from './report/rewrite-report.js';
 export type { HardSwishChange } from './rewrite/hard-swish.js';
-export type { Deviation, OutputDeviation } from './bench/compare.js';
 export type { InitEntry } from './budget/init.js';
 export type { AnalyzeJson, Gap, LayerJson, ModuleCost, OpBreakdown, Precision, PrecisionBreakdown, Totals } from './contract/analyze.js';
+export type { SeparatedLayerRow, SeparateJson } from './contract/separate.js';
+export type { TorchPlanConv, TorchPlanJson } from './contract/torch-plan.js';
+export type { Deviation, OutputDeviation } from './contract/output-check.js';

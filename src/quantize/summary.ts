@@ -1,6 +1,6 @@
-import type { OutputCheck } from '../calibrate/collect.js';
 import type { RangeMethod } from './histogram.js';
 import type { QuantPlan } from './plan.js';
+import type { OutputCheck } from '../contract/output-check.js';
 
 /** What `mbn quantize` did, as data: the API builds it, the report renders it (and its JSON, mbn.quantize/1). */
 export interface QuantizeSummary {

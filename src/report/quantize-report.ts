@@ -1,8 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import type { QuantizeSummary } from '../quantize/summary.js';
-import type { OutputCheck } from '../calibrate/collect.js';
 import { terminalText } from './safe-text.js';
 import { outputVerdict } from './separate-report.js';
+import type { OutputCheck } from '../contract/output-check.js';
 
 /** `mbn quantize --format json`: one entry per layer that has a constant weight. */
 export interface QuantizeJson {

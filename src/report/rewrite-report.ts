@@ -1,10 +1,10 @@
 import type { ChalkInstance } from 'chalk';
-import type { Deviation } from '../bench/compare.js';
 import type { HardSwishChange, HardSwishPlan } from '../rewrite/hard-swish.js';
 import { mdEscape, terminalText } from './safe-text.js';
 import { grouped } from './units.js';
 import type { Reporter } from './formats.js';
 import type { Report } from '../contract/analyze.js';
+import type { Deviation } from '../contract/output-check.js';
 
 /** `mbn rewrite` output; JSON `"schema": "mbn.rewrite/1"`. */
 export const REWRITE_SCHEMA = 'mbn.rewrite/1';
