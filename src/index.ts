@@ -19,7 +19,6 @@ export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/o
 export { MbnError, type ErrorCode } from './errors.js';
 
 // The JSON contracts, one type per schema id, and the types they are made of.
-export type { QuantizeJson } from './report/quantize-report.js';
 export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
 export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
 export type { BenchJson, BenchRecord } from './report/bench-report.js';
@@ -33,3 +32,4 @@ export type { AnalyzeJson, Gap, LayerJson, ModuleCost, OpBreakdown, Precision, P
 export type { SeparatedLayerRow, SeparateJson } from './contract/separate.js';
 export type { TorchPlanConv, TorchPlanJson } from './contract/torch-plan.js';
 export type { Deviation, OutputDeviation } from './contract/output-check.js';
+export type { QuantizeJson } from './contract/quantize.js';
