@@ -6,7 +6,7 @@ import { checkCount } from '../util/count.js';
 import { SeparationTally, parameterKeys } from './params.js';
 import { layerPrecisions, precisionBreakdown } from './precision.js';
 import { convTraitsOf, countsAsSeparated, separableCost, separatedMacs, takenSeparation } from './separable.js';
-import type { Gap, LayerReport, OpBreakdown, Precision, PrecisionBreakdown, Report, SeparableInfo, Totals } from '../contract/analyze.js';
+import type { Gap, LayerReport, OpBreakdown, Precision, Report, SeparableInfo, Totals } from '../contract/analyze.js';
 
 export function analyzeModel(model: Model, options: InferOptions = {}): Report {
   return buildReport(model, inferModel(model, options));

@@ -2,7 +2,6 @@ import type { ChalkInstance } from 'chalk';
 import type { QuantizeSummary } from '../quantize/summary.js';
 import { terminalText } from './safe-text.js';
 import { outputVerdict } from './separate-report.js';
-import type { OutputCheck } from '../contract/output-check.js';
 import { QUANTIZE_SCHEMA, type QuantizeJson } from '../contract/quantize.js';
 
 export function quantizeJson(s: QuantizeSummary): QuantizeJson {
