@@ -19,8 +19,6 @@ export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/o
 export { MbnError, type ErrorCode } from './errors.js';
 
 // The JSON contracts, one type per schema id, and the types they are made of.
-export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
-export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
 export type { BenchJson, BenchRecord } from './report/bench-report.js';
 export type { AdviseJson } from './report/advise-report.js';
 export type { Finding, Severity } from './advise/define.js';
@@ -33,3 +31,5 @@ export type { SeparatedLayerRow, SeparateJson } from './contract/separate.js';
 export type { TorchPlanConv, TorchPlanJson } from './contract/torch-plan.js';
 export type { Deviation, OutputDeviation } from './contract/output-check.js';
 export type { QuantizeJson } from './contract/quantize.js';
+export type { CheckedModel, CheckJson, CheckKind, CheckRecord } from './contract/check.js';
+export type { Delta, DiffJson, LayerDiff, LayerStatus } from './contract/diff.js';
