@@ -19,7 +19,6 @@ export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/o
 export { MbnError, type ErrorCode } from './errors.js';
 
 // The JSON contracts, one type per schema id, and the types they are made of.
-export type { BenchJson, BenchRecord } from './report/bench-report.js';
 export type { AdviseJson } from './report/advise-report.js';
 export type { Finding, Severity } from './advise/define.js';
 export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './latency/profile.js';
@@ -33,3 +32,4 @@ export type { Deviation, OutputDeviation } from './contract/output-check.js';
 export type { QuantizeJson } from './contract/quantize.js';
 export type { CheckedModel, CheckJson, CheckKind, CheckRecord } from './contract/check.js';
 export type { Delta, DiffJson, LayerDiff, LayerStatus } from './contract/diff.js';
+export type { BenchJson, BenchRecord } from './contract/bench.js';

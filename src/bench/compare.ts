@@ -1,7 +1,8 @@
 import { MbnError } from '../errors.js';
 import { mulberry32 } from '../util/random.js';
-import { type InputSpec, type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, makeFeedData, openSession } from './run.js';
+import { type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, makeFeedData, openSession } from './run.js';
 import type { Deviation } from '../contract/output-check.js';
+import type { InputSpec } from '../contract/bench.js';
 
 type ModelSource = string | Uint8Array;
 
