@@ -19,11 +19,6 @@ export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/o
 export { MbnError, type ErrorCode } from './errors.js';
 
 // The JSON contracts, one type per schema id, and the types they are made of.
-export type { AdviseJson } from './report/advise-report.js';
-export type { Finding, Severity } from './advise/define.js';
-export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './latency/profile.js';
-export type { RewriteJson, RewriteFigures } from './report/rewrite-report.js';
-export type { HardSwishChange } from './rewrite/hard-swish.js';
 export type { InitEntry } from './budget/init.js';
 export type { AnalyzeJson, Gap, LayerJson, ModuleCost, OpBreakdown, Precision, PrecisionBreakdown, Totals } from './contract/analyze.js';
 export type { SeparatedLayerRow, SeparateJson } from './contract/separate.js';
@@ -33,3 +28,6 @@ export type { QuantizeJson } from './contract/quantize.js';
 export type { CheckedModel, CheckJson, CheckKind, CheckRecord } from './contract/check.js';
 export type { Delta, DiffJson, LayerDiff, LayerStatus } from './contract/diff.js';
 export type { BenchJson, BenchRecord } from './contract/bench.js';
+export type { AdviseJson, Finding, Severity } from './contract/advise.js';
+export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './contract/device.js';
+export type { HardSwishChange, RewriteFigures, RewriteJson } from './contract/rewrite.js';

@@ -9,7 +9,6 @@ import { layerLinks } from '../latency/graph.js';
 import { addEnergy } from '../latency/energy.js';
 import { addLatency } from '../latency/model.js';
 import { loadProfile } from '../latency/load-profile.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import { missingExternalFiles } from '../onnx/external.js';
 import { readAnyModel } from '../formats/read.js';
 import { type WriteTarget, checkTarget, writePieces } from '../onnx/write-file.js';
@@ -19,6 +18,7 @@ import { analyzeJson } from '../report/analyze-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions, type ValueOptions } from './options.js';
 import type { AnalyzeJson, ModuleCost, Report } from '../contract/analyze.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 export interface AnalyzeOptions extends ShapeOptions, ValueOptions {
   /** Op types whose uncounted layers do not block budgets (`--allow-uncounted`); kept for callers that gate. */

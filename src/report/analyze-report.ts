@@ -6,7 +6,6 @@ import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { ENERGY_CSV_HEAD, energyCsvCells, renderEnergy } from './energy-report.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
 import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
 import { renderModelExplorer } from './model-explorer.js';
@@ -19,6 +18,7 @@ import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
 import { bar, dimsText, formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
 import { ANALYZE_SCHEMA, type AnalyzeJson, type LayerJson, type LayerReport, type ModuleCost, type Report } from '../contract/analyze.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 export interface RenderOptions {
   /** Show FLOPs (2·MACs + other) instead of MACs. */
