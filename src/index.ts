@@ -16,10 +16,10 @@ export { calibrate, calibrateEnergy, type CalibrateOptions, type EnergyCalibrate
 export { rewrite, type RewriteOptions } from './api/rewrite.js';
 export { init, type InitOptions, type InitResult } from './api/init.js';
 export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/options.js';
+export type { InitEntry } from './budget/init.js';
 export { MbnError, type ErrorCode } from './errors.js';
 
-// The JSON contracts, one type per schema id, and the types they are made of.
-export type { InitEntry } from './budget/init.js';
+// The JSON contracts (src/contract/), one type per schema id, and the types they are made of.
 export type { AnalyzeJson, Gap, LayerJson, ModuleCost, OpBreakdown, Precision, PrecisionBreakdown, Totals } from './contract/analyze.js';
 export type { SeparatedLayerRow, SeparateJson } from './contract/separate.js';
 export type { TorchPlanConv, TorchPlanJson } from './contract/torch-plan.js';
