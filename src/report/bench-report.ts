@@ -3,6 +3,8 @@ import { PATH_WIDTH, terminalCell } from './safe-text.js';
 import { boxTable } from './table.js';
 import { dimsText, human } from './units.js';
 import { BENCH_SCHEMA, type BenchJson, type BenchOptions, type BenchRecord } from '../contract/bench.js';
+import type { Reporter } from './formats.js';
+import { renderPerLayerTable } from './latency-report.js';
 
 /** `mbn bench` output: the JSON document (schema mbn.bench/1, contract/bench.ts) from the measured records. */
 export function benchJson(records: BenchRecord[], runtime: BenchJson['runtime'], options: BenchOptions, energy?: BenchJson['energy']): BenchJson {
@@ -54,3 +56,12 @@ export function renderMeasuredEnergy(bench: BenchJson): string {
   );
   return `Measured energy (${bench.energy.note}):\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
+
+/** `mbn bench --format …`: the table also shows the measured energy and, with `--per-layer`, each model's layers. */
+export const BENCH_REPORTER: Reporter<'bench', BenchJson, { style: ChalkInstance; perLayer: boolean }> = {
+  table: (bench, { style, perLayer }) =>
+    renderBenchTable(bench.models, bench.options, bench.runtime.version, style) +
+    renderMeasuredEnergy(bench) +
+    (perLayer ? bench.models.map((r) => renderPerLayerTable(r, style)).join('') : ''),
+  json: (bench) => renderBenchJson(bench),
+};
