@@ -1,4 +1,5 @@
 import type { EnergyConstants, EnergyFitSummary, Precision } from '../contract/device.js';
+
 /**
  * The energy fields of a report (the JSON contracts of src/latency/energy.ts; the profile's energy block is in
  * contract/device.ts), with the block's validation: a file of its own so that the profile and the latency report can
