@@ -6,7 +6,7 @@ import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
 import { TESTDATA_FOLDERS, TESTDATA_ROOT, feedInputs, listCases, missingRules, opsOf, readTensorFile } from './helpers/onnx-testdata.js';
 import { reasonText } from '../src/report/messages/analyze.js';
-import type { LayerReason } from '../src/message.js';
+import type { LayerReason } from '../src/contract/messages.js';
 
 /**
  * Conformance over the ONNX backend test data (Debian package libonnx-testdata). For every model:

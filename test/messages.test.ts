@@ -15,7 +15,7 @@ import { INIT_CODES } from '../src/report/messages/init.js';
 import { fixture } from './helpers/cli.js';
 
 /**
- * Messages as data (src/message.ts): the core says what happened as codes, src/report/messages/ words them, and only
+ * Messages as data (src/contract/messages.ts): the core says what happened as codes, src/report/messages/ words them, and only
  * src/report/ and src/cli/ name CLI flags. Library callers get the codes beside the English in every document.
  */
 

@@ -9,7 +9,7 @@ import { BufferSource } from '../onnx/source.js';
 import { writePieces } from '../onnx/write-file.js';
 import { CONFIG_FILE, display, realFs } from './check.js';
 import { parseShare } from './options.js';
-import type { InitWarning } from '../message.js';
+import type { InitWarning } from '../contract/messages.js';
 import { initWarningText } from '../report/messages/init.js';
 
 export interface InitOptions {

@@ -1,5 +1,5 @@
-import type { Gap, Report } from '../cost/analyze.js';
-import type { GapMessage, LayerReason } from '../message.js';
+import type { Gap, Report } from '../contract/analyze.js';
+import type { GapMessage, LayerReason } from '../contract/messages.js';
 
 /**
  * The completeness rule of every gate (`mbn analyze`'s budgets, `mbn check`, `mbn advise`'s failOn): a report with a gap — a layer that

@@ -1,4 +1,4 @@
-import type { ModelNote } from '../message.js';
+import type { ModelNote } from '../contract/messages.js';
 
 /**
  * The layer IR: mbn's own model of an ONNX graph. It holds structure, names, attributes, dims and dtypes, and for

@@ -1,6 +1,6 @@
 import type { Attribute, Node, TensorRef } from '../ir/types.js';
 import { product } from '../util/count.js';
-import type { LayerNote } from '../message.js';
+import type { LayerNote } from '../contract/messages.js';
 
 /**
  * One operator family = one file under src/ops, holding both its shape rule and its cost rule, registered with
@@ -71,8 +71,6 @@ export interface RuleContext {
  * op family (a TFLite CONV_2D, a quantized conv) is a conv everywhere by answering `traits` once in src/ops.
  */
 export type OpTraits = ConvTraits | MatMulTraits | RecurrentTraits | AttentionTraits | QuantizeTraits;
-
-export type OpKind = OpTraits['kind'];
 
 /**
  * How a conv stores and computes: `float` (a plain Conv on float weights), `qdq` (a float Conv whose weight comes

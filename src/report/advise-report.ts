@@ -1,23 +1,14 @@
 import type { ChalkInstance } from 'chalk';
 import { MD_NAME_WIDTH, markdownCode, markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
-import type { AdviseResult, BlockRow } from '../advise/index.js';
-import type { Finding, Severity } from '../advise/define.js';
-import type { Gap } from '../cost/analyze.js';
-import type { FindingMessage, FixMessage } from '../message.js';
-import { type GapJson, gapJson } from './analyze-report.js';
+import type { AdviseResult } from '../advise/index.js';
+import { gapJson } from './analyze-report.js';
 import { gapSummary } from './messages/analyze.js';
 import { findingText, fixText } from './messages/advise.js';
 import { grouped, human } from './units.js';
 import type { Reporter } from './formats.js';
-
-/**
- * `mbn advise` output. JSON (`"schema": "mbn.advise/1"`) is the contract: `findings` ({rule, severity, layers,
- * message, fix}) and `blocks` ({layers, input, expand, output, stride, residual, macs}), `complete` and `incomplete`
- * as in `mbn analyze`'s report; fields may be added. A MAC or FLOP figure counted on an assumed input dim is null
- * (`?` in text).
- */
-export const ADVISE_SCHEMA = 'mbn.advise/1';
+import type { Gap } from '../contract/analyze.js';
+import { ADVISE_SCHEMA, type AdviseJson, type BlockRow, type Finding, type FindingJson, type Severity } from '../contract/advise.js';
 
 export interface AdviseView {
   path: string;
@@ -30,32 +21,7 @@ export interface AdviseView {
   failed: boolean;
 }
 
-/** The `mbn.advise/1` document (`mbn advise --format json`, and what the library's `advise` returns). */
-export interface AdviseJson {
-  schema: typeof ADVISE_SCHEMA;
-  /** MACs and FLOPs are null when an input dim was assumed (see `incomplete`). */
-  model: { path: string; macs: number | null; flops: number | null; params: number };
-  counts: Record<Severity, number>;
-  /** The severity from which findings fail (null: never). */
-  failOn: Severity | null;
-  passed: boolean;
-  /** As in `mbn analyze`'s report: false when a layer that runs is not counted or an input dim was assumed. */
-  complete: boolean;
-  incomplete: GapJson[];
-  findings: FindingJson[];
-  blocks: BlockRow[];
-}
-
-/**
- * A finding in `mbn.advise/1`: `message` and `fix.text` in English, `messageCode` and `fix.textCode` the same as codes
- * (README, "Message codes").
- */
-export type FindingJson = Omit<Finding, 'message' | 'fix'> & {
-  message: string;
-  messageCode: FindingMessage;
-  fix: Omit<Finding['fix'], 'text'> & { text: string; textCode: FixMessage };
-};
-
+/** A finding in `mbn.advise/1`: its evidence and fix in English, and beside them as codes. */
 export function findingJson(f: Finding): FindingJson {
   const { text, ...saved } = f.fix;
   return { rule: f.rule, severity: f.severity, layers: f.layers, message: findingText(f.message), messageCode: f.message, fix: { text: fixText(text), textCode: text, ...saved } };

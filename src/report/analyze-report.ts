@@ -1,14 +1,11 @@
 import type { ChalkInstance } from 'chalk';
-import { ANALYZE_SCHEMA, type Gap, type LayerReport, type Report } from '../cost/analyze.js';
 import { showsPrecision } from '../cost/precision.js';
-import type { LayerNote, LayerReason, ModelNote } from '../message.js';
 import { gapSummary, notesText, noteText, reasonText } from './messages/analyze.js';
-import { type ModuleCost, rollUpModules } from '../cost/modules.js';
+import { rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { ENERGY_CSV_HEAD, energyCsvCells, renderEnergy } from './energy-report.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
 import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
 import { renderModelExplorer } from './model-explorer.js';
@@ -20,6 +17,8 @@ import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCe
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
 import { bar, dimsText, formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { ANALYZE_SCHEMA, type AnalyzeJson, type Gap, type GapJson, type LayerJson, type LayerReport, type ModuleCost, type Report } from '../contract/analyze.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 export interface RenderOptions {
   /** Show FLOPs (2·MACs + other) instead of MACs. */
@@ -243,7 +242,7 @@ export function layerJson(l: LayerReport): LayerJson {
   for (const [key, value] of Object.entries(l)) {
     if (key === 'executions') out.multiplier = value;
     else if (key === 'reason') {
-      // Messages as data (src/message.ts): the English for readers, the code beside it for programs.
+      // Messages as data (src/contract/messages.ts): the English for readers, the code beside it for programs.
       out.reason = l.reason ? reasonText(l.reason) : null;
       out.reasonCode = l.reason;
     } else if (key === 'notes') {
@@ -254,38 +253,9 @@ export function layerJson(l: LayerReport): LayerJson {
   return out as unknown as LayerJson;
 }
 
-/**
- * A layer in `mbn.analyze/1`: the code's `executions` (per inference) is the contract's `multiplier`; `reason` and
- * `notes` are English, `reasonCode` and `noteCodes` the same messages as codes (README, "Message codes").
- */
-export type LayerJson = Omit<LayerReport, 'executions' | 'reason' | 'notes'> & {
-  multiplier: number;
-  reason: string | null;
-  reasonCode: LayerReason | null;
-  notes: string[];
-  noteCodes: LayerNote[];
-};
-
-/** A gap in `mbn.analyze/1` (and `mbn.check/1`, `mbn.diff/1`): an uncounted layer's `reason` in English, and as a code. */
-export type GapJson =
-  | (Omit<Extract<Gap, { kind: 'uncounted' }>, 'reason'> & { reason: string; reasonCode: LayerReason })
-  | Extract<Gap, { kind: 'assumed-dim' }>;
-
 export function gapJson(g: Gap): GapJson {
   return g.kind === 'uncounted' ? { ...g, reason: reasonText(g.reason), reasonCode: g.reason } : g;
 }
-
-/**
- * The `mbn.analyze/1` document (`mbn analyze --format json`, and what the library's `analyze` returns): the report
- * with its schema id first and its layers as the contract names them; `modules` with --depth (`depth` option).
- */
-export type AnalyzeJson = { schema: typeof JSON_SCHEMA } & Omit<Report, 'layers' | 'incomplete' | 'notes'> & {
-  incomplete: GapJson[];
-  layers: LayerJson[];
-  notes: string[];
-  noteCodes: ModelNote[];
-  modules?: ModuleCost[];
-};
 
 /** The report's members as the document has them, in order: messages in English with their codes beside them. */
 function documentOf(report: Report): Record<string, unknown> {

@@ -1,7 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import type { CheckResult, CheckRecord, CheckedModel } from '../budget/check.js';
-import type { CheckMessage } from '../message.js';
-import { type GapJson, gapJson } from './analyze-report.js';
+import { gapJson } from './analyze-report.js';
 import { checkMessageText } from './messages/check.js';
 import { type BudgetResult, FIGURES, metricOf } from '../budget/limits.js';
 import { clipEnd } from '../text.js';
@@ -10,6 +8,7 @@ import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, mdEscape, termin
 import { boxTable } from './table.js';
 import { grouped } from './units.js';
 import type { Reporter } from './formats.js';
+import type { CheckJson, CheckRecord, CheckRecordJson, CheckResult } from '../contract/check.js';
 
 /**
  * Rendering of `mbn check` (and of `mbn analyze --max-*` failures): table (terminal), json (stable contract), md (a
@@ -255,15 +254,6 @@ export function renderCheckTable(result: CheckResult, c: ChalkInstance): string 
   out.push(result.passed ? c.green(`✔ ${summary(result)}`) : c.red.bold(`✖ ${summary(result)}`));
   return out.join('\n') + '\n';
 }
-
-/** A check in `mbn.check/1`: `message` in English, `messageCode` the same message as a code (README, "Message codes"). */
-export type CheckRecordJson = Omit<CheckRecord, 'message'> & { message: string | null; messageCode: CheckMessage | null };
-
-/** A checked model in `mbn.check/1`: its gaps as `mbn analyze` writes them. */
-export type CheckedModelJson = Omit<CheckedModel, 'incomplete'> & { incomplete: GapJson[] };
-
-/** The `mbn.check/1` document (`mbn check --format json`, and what the library's `check` returns). */
-export type CheckJson = Omit<CheckResult, 'models' | 'checks'> & { models: CheckedModelJson[]; checks: CheckRecordJson[] };
 
 function recordJson(r: CheckRecord): CheckRecordJson {
   const out: Record<string, unknown> = {};

@@ -1,14 +1,15 @@
 import type { ChalkInstance } from 'chalk';
 import { SHAPE_FIGURES } from '../budget/completeness.js';
 import { gapSummary } from './messages/analyze.js';
-import type { DiffResult, LayerDiff } from '../budget/diff.js';
-import { FIGURES, type FigureKey } from '../budget/limits.js';
+import { FIGURES } from '../budget/limits.js';
 import { LINE_WIDTH, fmt, signed, signedPercent } from './budget-text.js';
 import { MD_NAME_WIDTH, markdownCode, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import type { Reporter } from './formats.js';
 import { type DiffHtmlOptions, renderDiffHtml } from './html-diff-report.js';
-import { type GapJson, gapJson } from './analyze-report.js';
+import { gapJson } from './analyze-report.js';
+import type { DiffJson, DiffResult, DiffSideJson, LayerDiff } from '../contract/diff.js';
+import type { FigureKey } from '../contract/check.js';
 
 /** Rendering of `mbn diff`: table (terminal), json (stable contract), md (a pull-request comment). Pure. */
 
@@ -102,12 +103,6 @@ export function renderDiffTable(diff: DiffResult, view: DiffView, c: ChalkInstan
   out.push(c.dim(`${layerSummary(diff)}${hidden > 0 ? `; ${hidden} without a MACs or params change not listed (--all lists them)` : ''}`));
   return out.join('\n') + '\n';
 }
-
-/** A side of `mbn.diff/1`: its gaps as `mbn analyze` writes them. */
-export type DiffSideJson = Omit<DiffResult['base'], 'incomplete'> & { incomplete: GapJson[] };
-
-/** The `mbn.diff/1` document (`mbn diff --format json`, and what the library's `diff` returns). */
-export type DiffJson = Omit<DiffResult, 'base' | 'head'> & { base: DiffSideJson; head: DiffSideJson };
 
 export function diffJson(diff: DiffResult): DiffJson {
   const side = (s: DiffResult['base']): DiffSideJson => ({ ...s, incomplete: s.incomplete.map(gapJson) });

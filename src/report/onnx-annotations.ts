@@ -2,7 +2,7 @@ import type { MainGraphNodes } from '../cost/dataflow.js';
 import type { LatencyReport } from '../latency/model.js';
 import { msText } from './latency-report.js';
 import { grouped, human, percent, shapeText } from './units.js';
-import type { LayerReason } from '../message.js';
+import type { LayerReason } from '../contract/messages.js';
 import { reasonText } from './messages/analyze.js';
 
 /**

@@ -11,7 +11,7 @@ import { topologicalOrder } from './topological-order.js';
 import { type SubgraphWalk, isControlFlow, walkControlFlow } from './control-flow.js';
 import { Scope, UNKNOWN } from './scope.js';
 import type { AssumedDim, InferOptions, InferResult, LayerRecord, WeightUse } from './types.js';
-import type { LayerNote, ModelNote } from '../message.js';
+import type { LayerNote, ModelNote } from '../contract/messages.js';
 
 export type { AssumedDim, InferOptions, InferResult, LayerRecord, ResolvedInput, WeightUse } from './types.js';
 

@@ -1,7 +1,7 @@
 import { type Attribute, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { smallTensorValues } from '../onnx/tensor-data.js';
 import { type OpTraits, type RuleContext, type TensorState, UnknownShape } from '../ops/define.js';
-import type { LayerNote } from '../message.js';
+import type { LayerNote } from '../contract/messages.js';
 
 const decoder = new TextDecoder();
 

@@ -1,6 +1,6 @@
 import type { Node } from '../ir/types.js';
 import type { Cost, OpTraits, TensorState } from '../ops/define.js';
-import type { LayerNote, LayerReason, ModelNote } from '../message.js';
+import type { LayerNote, LayerReason, ModelNote } from '../contract/messages.js';
 
 /** The data shape inference works with and returns (src/shape/infer.ts walks; these are what it makes). */
 

@@ -4,7 +4,7 @@ import type { ByteSource } from '../ir/types.js';
 import { OUTPUT_DTYPES, TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { FlatBuffer, type Table } from './flatbuffer.js';
 import { BUILTIN_NAMES, CUSTOM, F, FILE_IDENTIFIER, OPTIONS, PLACEHOLDER_FOR_GREATER_OP_CODES, TENSOR_TYPES } from './schema.js';
-import type { ModelNote } from '../message.js';
+import type { ModelNote } from '../contract/messages.js';
 
 /**
  * TFLite (LiteRT) flatbuffers → the layer IR. Operators become nodes of the `tflite` domain named by their builtin

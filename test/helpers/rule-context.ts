@@ -2,7 +2,7 @@ import type { Attribute, Node } from '../../src/ir/types.js';
 import type { Cost, RuleContext, TensorState } from '../../src/ops/define.js';
 import { ruleFor } from '../../src/ops/index.js';
 import { NodeContext } from '../../src/shape/node-context.js';
-import type { LayerNote } from '../../src/message.js';
+import type { LayerNote } from '../../src/contract/messages.js';
 
 /**
  * Drives one op rule directly, with the same NodeContext (shape/node-context.ts) shape/infer.ts builds, for the

@@ -1,7 +1,7 @@
-import type { FindingMessage, FixMessage } from '../../message.js';
+import type { FindingMessage, FixMessage } from '../../contract/messages.js';
 
 /**
- * The English of `mbn advise`'s findings: each finding's evidence and its fix (src/message.ts has the codes; README,
+ * The English of `mbn advise`'s findings: each finding's evidence and its fix (src/contract/messages.ts has the codes; README,
  * "Message codes"). CLI flags and commands a fix suggests are named here.
  */
 

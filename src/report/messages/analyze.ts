@@ -1,11 +1,11 @@
 import { quote } from '../../errors.js';
-import type { Gap, Report } from '../../cost/analyze.js';
+import type { Gap, Report } from '../../contract/analyze.js';
 import { gapMessages } from '../../budget/completeness.js';
-import type { GapMessage, LayerNote, LayerReason, ModelNote, Note } from '../../message.js';
+import type { GapMessage, LayerNote, LayerReason, ModelNote, Note } from '../../contract/messages.js';
 
 /**
  * The English of `mbn analyze`'s messages: the notes of a layer or of the model and why a layer is not counted
- * (src/message.ts has the codes; README, "Message codes"). The other commands that show an analysis (check, diff,
+ * (src/contract/messages.ts has the codes; README, "Message codes"). The other commands that show an analysis (check, diff,
  * advise, separate, quantize) word its notes through this table too. CLI flags are named here, never in the core.
  */
 

@@ -1,9 +1,9 @@
 import { quote } from '../../errors.js';
-import type { CheckMessage, GapMessage } from '../../message.js';
+import type { CheckMessage, GapMessage } from '../../contract/messages.js';
 import { gapText } from './analyze.js';
 
 /**
- * The English of `mbn check`'s record messages (src/message.ts has the codes; README, "Message codes"). The gap
+ * The English of `mbn check`'s record messages (src/contract/messages.ts has the codes; README, "Message codes"). The gap
  * groups of an incomplete analysis are worded by the completeness gate's one wording (messages/analyze.ts), with the
  * budget config's keys.
  */

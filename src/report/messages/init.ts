@@ -1,7 +1,7 @@
 import { quote } from '../../errors.js';
-import type { InitWarning } from '../../message.js';
+import type { InitWarning } from '../../contract/messages.js';
 
-/** The English of `mbn init`'s warnings (src/message.ts has the codes; README, "Message codes"). */
+/** The English of `mbn init`'s warnings (src/contract/messages.ts has the codes; README, "Message codes"). */
 
 type Table<M extends { code: string }> = { [C in M['code']]: (m: Extract<M, { code: C }>) => string };
 

@@ -2,7 +2,7 @@
  * Messages as data: what the core has to say (a note on a layer, why a layer is not counted, a gap in an analysis, a
  * check's outcome, an advice finding) is a `code` library callers can switch on and the arguments it needs, never a
  * sentence. The English for every code is in src/report/messages/ (one table per command), which is also the only
- * place that names CLI flags. README, "Message codes", lists every code with its meaning and arguments.
+ * place that names CLI flags. Types only, like the rest of src/contract/: the core builds these, the reports word them. README, "Message codes", lists every code with its meaning and arguments.
  *
  * In a JSON document a message keeps its English field (`notes`, `reason`, `message`, `text`) for readers, and gains
  * a sibling holding the same message as data: `noteCodes` beside `notes` (same order), `reasonCode` beside `reason`,
