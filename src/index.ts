@@ -32,4 +32,6 @@ export type { AdviseJson, FindingJson as Finding, Severity } from './contract/ad
 export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './contract/device.js';
 export type { HardSwishChange, RewriteFigures, RewriteJson } from './contract/rewrite.js';
 // Messages as data: the codes beside every English message of the documents above (README, "Message codes").
-export type { CheckMessage, FindingMessage, FixMessage, GapMessage, InitWarning, LayerNote, LayerReason, Message, ModelNote, Note } from './contract/messages.js';
+export type {
+  CheckMessage, EnergyBasis, EnergyMeasurement, FindingMessage, FixMessage, GapMessage, InitWarning, LayerNote, LayerReason, Message, ModelNote, Note, StepName, TraceNote,
+} from './contract/messages.js';

@@ -41,6 +41,12 @@ export type ModelNote =
   | { code: 'tflite-tensor-sparse'; tensor: Name }
   | { code: 'latency-int8-at-float-rates'; device: Name; layers: number };
 
+/** What the energy figures are (`totals.energyBasisCode` with `--device`): always an estimate, or unknown. */
+export type EnergyBasis =
+  /** From the profile's energy constants: fitted to `fittedSamples` measured samples, or published figures (null). */
+  | { code: 'energy-estimate'; device: Name; fittedSamples: number | null }
+  | { code: 'energy-unknown'; device: Name };
+
 /** Why a layer is not counted (`layers[].reasonCode`, the `uncounted` gaps' `reasonCode`). */
 export type LayerReason =
   | { code: 'no-rule'; op: Name; domain: Name }
@@ -97,11 +103,20 @@ export type CheckMessage =
 
 // ---- mbn advise: each finding's evidence and fix ---------------------------------------------------------------
 
+/** A step on an inverted residual block's path, as a finding names it: an op, a pattern of ops, a fused activation. */
+export type StepName =
+  | { op: Name }
+  /** `swish`: x·Sigmoid(x); `hard-swish`: x·ReLU6(x+3)/6; `x-f-x`: x·f(x) with other ops (`ops`); `gate`: squeeze-and-excite. */
+  | { pattern: 'swish' | 'hard-swish' | 'gate' }
+  | { pattern: 'x-f-x'; ops: Name[] }
+  /** A TFLite conv's own fused activation (RELU, RELU6…). */
+  | { fused: Name };
+
 /** A finding's evidence (`findings[].messageCode`), by rule. */
 export type FindingMessage =
   | { code: 'separable-conv'; kernel: number[]; inChannels: number; outChannels: number; group: number; macs: number | null; share: number | null; reduction: number }
   | { code: 'channel-alignment'; channels: number; alignment: number }
-  | { code: 'bottleneck-nonlinearity'; activations: Name[]; width: number; output: number; residual: boolean }
+  | { code: 'bottleneck-nonlinearity'; activations: StepName[]; width: number; output: number; residual: boolean }
   | { code: 'swish'; shape: number[] | null }
   | { code: 'swish-op'; op: Name; domain: Name }
   | { code: 'sigmoid-gate'; shape: number[] | null }
@@ -127,6 +142,24 @@ export type FixMessage =
   | { code: 'align-producer-channels'; channels: number }
   | { code: 'none-needed' };
 
+// ---- mbn bench: the per-layer trace and the energy counters -------------------------------------------------------
+
+/** `mbn bench --per-layer`: why a layer has no time of its own, or what else its ONNX Runtime node computed. */
+export type TraceNote =
+  /** Not in the trace: folded into a constant or removed by ONNX Runtime's optimizer. */
+  | { code: 'not-in-trace' }
+  | { code: 'ort-node-also-computes'; layers: Name[] }
+  | { code: 'fused-by-ort'; into: Name };
+
+/** `mbn bench --energy`: whether the RAPL energy counters were read, and if not, why. */
+export type EnergyMeasurement =
+  | { code: 'rapl-measured'; zones: Name[] }
+  /** `missing`: the powercap folder itself, or any intel-rapl:N zone in it. */
+  | { code: 'rapl-absent'; root: string; missing: 'folder' | 'zone' }
+  | { code: 'rapl-not-a-number'; root: string }
+  /** `errno`: the read's error code (EACCES, EPERM: root only since Linux 5.10), null when it had none. */
+  | { code: 'rapl-unreadable'; root: string; errno: string | null };
+
 // ---- mbn init: what to check in the config it wrote ------------------------------------------------------------
 
 export type InitWarning =
@@ -134,7 +167,7 @@ export type InitWarning =
   /** `inputs`: the shapes analysed, by input (the assumed dims as 1), for the entry's "input"; null when none is known. */
   | { code: 'init-assumed-dims'; model: Name; inputs: Record<Name, number[]> | null };
 
-export type Message = Note | LayerReason | CheckMessage | FindingMessage | FixMessage | InitWarning;
+export type Message = Note | LayerReason | EnergyBasis | TraceNote | EnergyMeasurement | CheckMessage | FindingMessage | FixMessage | InitWarning;
 
 /** The codes of a message union. */
 export type CodeOf<M extends { code: string }> = M['code'];

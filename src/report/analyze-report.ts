@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import { showsPrecision } from '../cost/precision.js';
-import { gapSummary, notesText, noteText, reasonText } from './messages/analyze.js';
+import { energyBasisText, gapSummary, notesText, noteText, reasonText } from './messages/analyze.js';
+import type { EnergyBasis } from '../contract/messages.js';
 import { rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
@@ -259,7 +260,18 @@ export function gapJson(g: Gap): GapJson {
 
 /** The report's members as the document has them, in order: messages in English with their codes beside them. */
 function documentOf(report: Report): Record<string, unknown> {
-  return { schema: JSON_SCHEMA, ...report, incomplete: report.incomplete.map(gapJson), notes: report.notes.map(noteText), noteCodes: report.notes };
+  return { schema: JSON_SCHEMA, ...report, totals: totalsJson(report.totals), incomplete: report.incomplete.map(gapJson), notes: report.notes.map(noteText), noteCodes: report.notes };
+}
+
+/** The totals as the document has them: with `--device`, the energy basis in English and, beside it, as a code. */
+function totalsJson(totals: Report['totals'] & { energyBasis?: EnergyBasis }): Record<string, unknown> {
+  if (!totals.energyBasis) return totals as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(totals)) {
+    out[key] = key === 'energyBasis' ? energyBasisText(totals.energyBasis) : value;
+    if (key === 'energyBasis') out.energyBasisCode = totals.energyBasis;
+  }
+  return out;
 }
 
 /** The `mbn.analyze/1` document as one object: the same members, in the same order, as streamAnalyzeJson writes. */

@@ -1,4 +1,4 @@
-import type { FindingMessage, FixMessage } from '../../contract/messages.js';
+import type { FindingMessage, FixMessage, StepName } from '../../contract/messages.js';
 
 /**
  * The English of `mbn advise`'s findings: each finding's evidence and its fix (src/contract/messages.ts has the codes; README,
@@ -16,6 +16,14 @@ const percent = (x: number | null) => (x === null ? '?' : `${(100 * x).toFixed(1
 /** An expansion ratio: whole numbers as they are, else two decimals. */
 const ratio = (x: number) => (Number.isInteger(x) ? `${x}` : x.toFixed(2));
 
+/** A step on a block's path: its op, or what its ops make. */
+function stepText(s: StepName): string {
+  if ('op' in s) return s.op;
+  if ('fused' in s) return `${s.fused} (fused into the projection)`;
+  if (s.pattern === 'x-f-x') return `x·f(x) (${s.ops.join(', ')})`;
+  return s.pattern === 'swish' ? 'Swish (x·Sigmoid(x))' : s.pattern === 'hard-swish' ? 'HardSwish (x·ReLU6(x+3)/6)' : 'squeeze-and-excite gate';
+}
+
 const ORT = { x86: 'ONNX Runtime on x86', avx512: 'ONNX Runtime on AVX-512 CPUs' } as const;
 
 const FINDINGS: Table<FindingMessage> = {
@@ -23,7 +31,7 @@ const FINDINGS: Table<FindingMessage> = {
     `${m.kernel.join('×')} conv ${m.inChannels}→${m.outChannels}${m.group > 1 ? ` (group ${m.group})` : ''} costs ${figure(m.macs)} MACs, ${percent(m.share)} of the model; as depthwise + pointwise it would cost ${percent(m.reduction)} of that`,
   'channel-alignment': (m) => `${m.channels} output channels, not a multiple of ${m.alignment}: hardware that works in groups of ${m.alignment} or 16 pads them`,
   'bottleneck-nonlinearity': (m) =>
-    `${m.activations.join(', then ')} on the output of the 1×1 projection ${m.width}→${m.output} (a narrowing bottleneck)${m.residual ? ', which the residual Add then sums' : ''}: a non-linearity in the bottleneck destroys information the block cannot recover`,
+    `${m.activations.map(stepText).join(', then ')} on the output of the 1×1 projection ${m.width}→${m.output} (a narrowing bottleneck)${m.residual ? ', which the residual Add then sums' : ''}: a non-linearity in the bottleneck destroys information the block cannot recover`,
   swish: (m) => `swish x·Sigmoid(x) on ${m.shape ? `[${m.shape.join('×')}]` : 'a tensor of unknown shape'}: Sigmoid needs an exponential per element and quantizes poorly`,
   'swish-op': (m) => `${m.domain ? `${m.domain}::` : ''}${m.op} op: swish needs an exponential per element and quantizes poorly`,
   'sigmoid-gate': (m) => `Sigmoid gate${m.shape ? ` [${m.shape.join('×')}]` : ''} scaling a tensor (squeeze-and-excite): Sigmoid needs an exponential and quantizes poorly`,

@@ -1,7 +1,7 @@
 import { quote } from '../../errors.js';
 import type { Gap, Report } from '../../contract/analyze.js';
 import { gapMessages } from '../../budget/completeness.js';
-import type { GapMessage, LayerNote, LayerReason, ModelNote, Note } from '../../contract/messages.js';
+import type { EnergyBasis, GapMessage, LayerNote, LayerReason, ModelNote, Note } from '../../contract/messages.js';
 
 /**
  * The English of `mbn analyze`'s messages: the notes of a layer or of the model and why a layer is not counted
@@ -58,6 +58,17 @@ const REASONS: Table<LayerReason> = {
   'not-counted': () => 'not counted',
 };
 
+const ENERGY_BASIS: Table<EnergyBasis> = {
+  'energy-estimate': (m) =>
+    `estimate from ${m.device}'s energy constants (${m.fittedSamples !== null ? `fitted to ${m.fittedSamples} measured samples` : 'published figures, order of magnitude'})`,
+  'energy-unknown': (m) => `unknown: profile ${m.device} has no energy constants`,
+};
+
+/** What the energy figures are, in English. */
+export function energyBasisText(basis: EnergyBasis): string {
+  return worded(ENERGY_BASIS, basis);
+}
+
 function worded<M extends { code: string }>(table: Table<M>, m: M): string {
   return (table[m.code as M['code']] as (m: M) => string)(m);
 }
@@ -78,7 +89,7 @@ export function notesText(notes: readonly Note[]): string[] {
 }
 
 /** Every code this table words (the README's "Message codes" table lists the same). */
-export const ANALYZE_CODES: readonly string[] = [...Object.keys(LAYER_NOTES), ...Object.keys(MODEL_NOTES), ...Object.keys(REASONS)];
+export const ANALYZE_CODES: readonly string[] = [...Object.keys(LAYER_NOTES), ...Object.keys(MODEL_NOTES), ...Object.keys(REASONS), ...Object.keys(ENERGY_BASIS)];
 
 // ---- The completeness gate: the one wording of every gate's gaps (analyze's budgets, check, advise --fail-on, separate)
 
