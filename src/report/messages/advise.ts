@@ -1,11 +1,10 @@
 import type { FindingMessage, FixMessage, StepName } from '../../contract/messages.js';
+import { type Table, worded } from './table.js';
 
 /**
  * The English of `mbn advise`'s findings: each finding's evidence and its fix (src/contract/messages.ts has the codes; README,
  * "Message codes"). CLI flags and commands a fix suggests are named here.
  */
-
-type Table<M extends { code: string }> = { [C in M['code']]: (m: Extract<M, { code: C }>) => string };
 
 /** A figure: `?` when it is unknown (it would depend on an input dim that was assumed). */
 const figure = (n: number | null) => (n === null ? '?' : String(n));
@@ -69,12 +68,12 @@ const FIXES: Table<FixMessage> = {
 
 /** A finding's evidence in English. */
 export function findingText(m: FindingMessage): string {
-  return (FINDINGS[m.code] as (m: FindingMessage) => string)(m);
+  return worded(FINDINGS, m);
 }
 
 /** A finding's fix in English. */
 export function fixText(m: FixMessage): string {
-  return (FIXES[m.code] as (m: FixMessage) => string)(m);
+  return worded(FIXES, m);
 }
 
 /** Every code this table words. */

@@ -2,14 +2,13 @@ import { quote } from '../../errors.js';
 import type { Gap, Report } from '../../contract/analyze.js';
 import { gapMessages } from '../../budget/completeness.js';
 import type { EnergyBasis, GapMessage, LayerNote, LayerReason, ModelNote, Note } from '../../contract/messages.js';
+import { type Table, worded } from './table.js';
 
 /**
  * The English of `mbn analyze`'s messages: the notes of a layer or of the model and why a layer is not counted
  * (src/contract/messages.ts has the codes; README, "Message codes"). The other commands that show an analysis (check, diff,
  * advise, separate, quantize) word its notes through this table too. CLI flags are named here, never in the core.
  */
-
-type Table<M extends { code: string }> = { [C in M['code']]: (m: Extract<M, { code: C }>) => string };
 
 const dims = (shape: readonly (number | string)[]) => shape.join('x');
 
@@ -67,10 +66,6 @@ const ENERGY_BASIS: Table<EnergyBasis> = {
 /** What the energy figures are, in English. */
 export function energyBasisText(basis: EnergyBasis): string {
   return worded(ENERGY_BASIS, basis);
-}
-
-function worded<M extends { code: string }>(table: Table<M>, m: M): string {
-  return (table[m.code as M['code']] as (m: M) => string)(m);
 }
 
 /** A note on a layer or on the model, in English. */

@@ -1,8 +1,7 @@
 import type { EnergyMeasurement, TraceNote } from '../../contract/messages.js';
+import { type Table, worded } from './table.js';
 
 /** The English of `mbn bench`'s messages: the per-layer trace notes and the energy counters (README, "Message codes"). */
-
-type Table<M extends { code: string }> = { [C in M['code']]: (m: Extract<M, { code: C }>) => string };
 
 const TRACE_NOTES: Table<TraceNote> = {
   'not-in-trace': () => 'not in the ONNX Runtime trace (folded into a constant or removed by its optimizer)',
@@ -20,11 +19,11 @@ const ENERGY: Table<EnergyMeasurement> = {
 };
 
 export function traceNoteText(m: TraceNote): string {
-  return (TRACE_NOTES[m.code] as (m: TraceNote) => string)(m);
+  return worded(TRACE_NOTES, m);
 }
 
 export function energyMeasurementText(m: EnergyMeasurement): string {
-  return (ENERGY[m.code] as (m: EnergyMeasurement) => string)(m);
+  return worded(ENERGY, m);
 }
 
 /** Every code this table words. */

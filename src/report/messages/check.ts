@@ -1,14 +1,13 @@
 import { quote } from '../../errors.js';
 import type { CheckMessage, GapMessage } from '../../contract/messages.js';
 import { gapText } from './analyze.js';
+import { type Table, worded } from './table.js';
 
 /**
  * The English of `mbn check`'s record messages (src/contract/messages.ts has the codes; README, "Message codes"). The gap
  * groups of an incomplete analysis are worded by the completeness gate's one wording (messages/analyze.ts), with the
  * budget config's keys.
  */
-
-type Table<M extends { code: string }> = { [C in M['code']]: (m: Extract<M, { code: C }>) => string };
 
 type Prediction = Extract<CheckMessage, { code: 'latency-budget' | 'energy-budget' }>;
 
@@ -35,7 +34,7 @@ const CHECK_MESSAGES: Table<Exclude<CheckMessage, GapMessage>> = {
 /** A check record's message in English. */
 export function checkMessageText(m: CheckMessage): string {
   if (m.code === 'gap-assumed-dims' || m.code === 'gap-no-rule' || m.code === 'gap-shapes-unknown') return gapText(m);
-  const text = (CHECK_MESSAGES[m.code] as (m: CheckMessage) => string)(m);
+  const text = worded(CHECK_MESSAGES, m);
   // A figure checked on an incomplete analysis never passes, whatever it is.
   return 'incomplete' in m && m.incomplete ? `${text}; the analysis is incomplete, so it cannot pass` : text;
 }

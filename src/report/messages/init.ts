@@ -1,9 +1,8 @@
 import { quote } from '../../errors.js';
 import type { InitWarning } from '../../contract/messages.js';
+import { type Table, worded } from './table.js';
 
 /** The English of `mbn init`'s warnings (src/contract/messages.ts has the codes; README, "Message codes"). */
-
-type Table<M extends { code: string }> = { [C in M['code']]: (m: Extract<M, { code: C }>) => string };
 
 const INIT_WARNINGS: Table<InitWarning> = {
   'init-uncounted': (m) => `${quote(m.model)}: ${m.layers} layers are not counted, so its MACs and FLOPs limits hold only the layers mbn counts`,
@@ -12,7 +11,7 @@ const INIT_WARNINGS: Table<InitWarning> = {
 };
 
 export function initWarningText(m: InitWarning): string {
-  return (INIT_WARNINGS[m.code] as (m: InitWarning) => string)(m);
+  return worded(INIT_WARNINGS, m);
 }
 
 /** Every code this table words. */
