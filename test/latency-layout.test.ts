@@ -214,6 +214,33 @@ function plainResidualBlock(): ModelSpec {
   };
 }
 
+/**
+ * PP-OCRv4's swish x·Sigmoid(α·x) (α a Constant of shape [1]), whose output meets a blocked conv's in a channel
+ * Concat: ORT fuses the three nodes into one QuickGelu, which keeps the blocked layout.
+ */
+function quickGeluBlock(): ModelSpec {
+  const w = (n: number) => Array.from({ length: n }, (_, i) => ((i % 7) - 3) / 20);
+  return {
+    inputs: [{ name: 'x', dtype: 1, shape: [1, 16, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 16, 8, 8] }],
+    initializers: [
+      { name: 'w1', dtype: 1, dims: [32, 16, 3, 3], values: w(32 * 16 * 9) },
+      { name: 'w0', dtype: 1, dims: [32, 16, 1, 1], values: w(32 * 16) },
+      { name: 'w2', dtype: 1, dims: [16, 64, 1, 1], values: w(16 * 64) },
+    ],
+    nodes: [
+      { op: 'Conv', name: 'c1', inputs: ['x', 'w1'], outputs: ['a'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      { op: 'Constant', name: 'k', inputs: [], outputs: ['alpha'], attrs: { value: { tensor: { dtype: 1, dims: [1], values: [1.702] } } } },
+      { op: 'Mul', name: 'scale', inputs: ['a', 'alpha'], outputs: ['aa'] },
+      { op: 'Sigmoid', name: 'gate', inputs: ['aa'], outputs: ['s'] },
+      { op: 'Mul', name: 'swish', inputs: ['a', 's'], outputs: ['q'] },
+      { op: 'Conv', name: 'c0', inputs: ['x', 'w0'], outputs: ['b'], attrs: { kernel_shape: [1, 1] } },
+      { op: 'Concat', name: 'cat', inputs: ['q', 'b'], outputs: ['c'], attrs: { axis: 1 } },
+      { op: 'Conv', name: 'c2', inputs: ['c', 'w2'], outputs: ['y'], attrs: { kernel_shape: [1, 1] } },
+    ],
+  };
+}
+
 describe('layout conversions', () => {
   it('tf2onnx patterns: Pad merged into its conv, a residual Add on a plain input kept apart, blocked Resize, Transpose to NHWC as one conversion', () => {
     const model = buildAndRead(tf2onnxBlock());
@@ -238,6 +265,23 @@ describe('layout conversions', () => {
     const plainPlan = planLayout(plainLinks, foldedLayers(plainLinks), 16, ['y']);
     expect(plainLinks.map((l, i) => (plainPlan[i].unfused ? l.name : null)).filter(Boolean)).toEqual(['add1', 'r1', 'add2', 'r2']);
     expect(plainLinks.map((l, i) => `${l.name}:${plainPlan[i].reorders.count}`).join(' ')).toBe('r0:0 dw1:1 pw1:0 add1:1 r1:0 dw2:1 pw2:0 add2:1 r2:0');
+  });
+
+  it('x·Sigmoid(α·x) runs as one QuickGelu kernel in the blocked layout (hand count)', () => {
+    const model = buildAndRead(quickGeluBlock());
+    const inferred = inferModel(model);
+    const links = layerLinks(inferred);
+    const folded = foldedLayers(links);
+    const at = (name: string) => links.findIndex((l) => l.name === name);
+    // The Mul by α and the Sigmoid fold into the last Mul; the Constant takes no time.
+    expect([folded.get(at('scale')), folded.get(at('gate'))]).toEqual([at('swish'), at('swish')]);
+    const plan = planLayout(links, folded, 16, ['y']);
+    // x is converted once (4·64·(16 + 16) bytes) for c1 and c0; the swish and the Concat stay blocked; y goes back.
+    expect(links.map((l, i) => `${l.name}:${plan[i].reorders.count}`).join(' ')).toBe('c1:1 k:0 scale:0 gate:0 swish:0 c0:0 cat:0 c2:1');
+    expect(plan[at('c1')].reorders.bytes).toBe(4 * 64 * 32);
+    const predicted = predictLatency(buildReport(model, inferred), links, BLOCKED).layers;
+    expect([predicted[at('k')].latencyMs, predicted[at('scale')].latencyMs, predicted[at('gate')].latencyMs]).toEqual([0, 0, 0]);
+    expect([predicted[at('scale')].fusedInto, predicted[at('gate')].fusedInto]).toEqual(['swish', 'swish']);
   });
 
   it('converts both inputs of a broadcasting Mul back to NCHW and its output to blocked for the next conv (hand count)', () => {
@@ -368,6 +412,8 @@ describe.skipIf(!ort)('the layout plan against the graph ONNX Runtime optimizes'
     writeFileSync(tf2onnx, buildModel(tf2onnxBlock()));
     const plainResidual = join(dir, 'plain-residual.onnx');
     writeFileSync(plainResidual, buildModel(plainResidualBlock()));
+    const quickGelu = join(dir, 'quick-gelu.onnx');
+    writeFileSync(quickGelu, buildModel(quickGeluBlock()));
     const paths = [
       built,
       fixture('models/tiny_cnn.onnx'),
@@ -380,6 +426,8 @@ describe.skipIf(!ort)('the layout plan against the graph ONNX Runtime optimizes'
       // tf2onnx's patterns (MLSD, BlazeFace): merged Pad, plain shortcuts, blocked Resize, Transpose to NHWC.
       tf2onnx,
       plainResidual,
+      // PP-OCRv4's x·Sigmoid(α·x) (one QuickGelu node) and a channel Concat after it.
+      quickGelu,
     ];
     for (const path of paths) {
       const [expected, got] = [await ortLayout(path, dir), planned(path, block)];

@@ -22,7 +22,7 @@ export interface LayerLink {
   weightInputs: string[];
   /** What the layer is (a conv and its geometry, a matrix product…), from its op rule; null for other layers. */
   traits: OpTraits | null;
-  /** Every output's value is known before run time: the runtime folds the layer into a constant. */
+  /** Every output's value is known before run time (or the layer is a Constant): the runtime folds it into a constant. */
   folded: boolean;
   /** Shape of each input (null when unknown or omitted). */
   inputShapes: (number[] | null)[];
@@ -72,7 +72,8 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       outputBytes: stateBytes(l.outputs, l.node.outputs),
       weightInputs: l.node.inputs.filter((n) => weightNames.has(n)),
       traits: l.traits,
-      folded: l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined),
+      // A Constant node becomes an initializer when ORT loads the model, whatever its size (mbn keeps only small values).
+      folded: (l.node.opType === 'Constant' && l.node.domain === '') || (l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined)),
       inputShapes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.shape ?? null) : null)),
       outputShape: l.outputs[0]?.shape ?? null,
       float32: l.inputs[0]?.dtype === DataType.FLOAT,

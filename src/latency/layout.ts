@@ -157,7 +157,13 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
       if (l.outputs[0]) padded.set(l.outputs[0], { name: l.inputs[0], shape: l.inputShapes[0] });
       return;
     }
-    // A layer fused into the kernel after it (the Sigmoid of a swish, inside its Mul) follows the rules below.
+    // The Sigmoid and the α Mul of a swish x·Sigmoid(α·x), inside its last Mul (ORT's QuickGelu, which keeps x's
+    // layout): blocked when x is.
+    if (head !== undefined && head > i && links[head].op === 'Mul') {
+      const from = blocked.get(l.inputs.find((t) => t !== '' && !l.weightInputs.includes(t)) ?? '');
+      if (from) setBlocked(i, from.channels);
+      return;
+    }
     if (head !== undefined && head < i) {
       // Runs inside its head's kernel, blocked when the tensor it continues is.
       const own = l.inputs.find((t) => {

@@ -2,6 +2,7 @@ import type { LayerReport, Report } from '../cost/analyze.js';
 import type { SeparableInfo } from '../cost/separable.js';
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
+import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import { type Int8Layer, planInt8 } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
@@ -177,11 +178,17 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     for (const x of l.inputs) if (x) consumers.set(x, (consumers.get(x) ?? 0) + 1);
   });
   const folded = new Map<number, number>();
-  // Swish x·Sigmoid(x) runs as one kernel (ORT's QuickGelu fusion): the Sigmoid folds into its Mul.
+  // Swish x·Sigmoid(x) and x·Sigmoid(α·x) run as one kernel (ORT's QuickGelu fusion): the Sigmoid, and the Mul by
+  // the constant scalar α that only it reads, fold into the last Mul.
   links.forEach((l, i) => {
     if (l.scope !== '' || l.op !== 'Sigmoid' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
-    const mul = links.findIndex((m) => m.scope === '' && m.op === 'Mul' && m.inputs.includes(l.outputs[0]) && m.inputs.includes(l.inputs[0]));
-    if (mul >= 0) folded.set(i, mul);
+    const p = producer.get(l.inputs[0]);
+    const alpha = p !== undefined && consumers.get(l.inputs[0]) === 1 ? scaledBy(links[p]) : null;
+    const x = alpha ?? l.inputs[0];
+    const mul = links.findIndex((m) => m.scope === '' && m.op === 'Mul' && m.inputs.includes(l.outputs[0]) && m.inputs.includes(x));
+    if (mul < 0) return;
+    folded.set(i, mul);
+    if (alpha !== null) folded.set(p!, mul);
   });
   // A zero Pad of the spatial dims before a Conv or pool becomes that op's own padding (ORT's PadFusion).
   links.forEach((l, i) => {
@@ -204,6 +211,21 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
   });
   return folded;
 }
+
+/**
+ * The α·x of a QuickGelu x·Sigmoid(α·x): a Mul of x by a float scalar (shape [] or [1]) known before run time (an
+ * initializer or a Constant, which ORT folds into one), as ORT's QuickGeluFusion matches it. Returns x's name, or null for any other layer.
+ */
+function scaledBy(link: LayerLink): string | null {
+  if (link.op !== 'Mul' || link.domain !== '' || link.inputs.length !== 2) return null;
+  const k = link.inputs.findIndex((name, j) => {
+    const shape = link.inputShapes[j];
+    return (link.weightInputs.includes(name) || link.inputValues[j] !== null) && FLOAT_TYPES.has(link.inputDtypes[j]) && !!shape && shape.length <= 1 && shape.every((d) => d === 1);
+  });
+  return k < 0 ? null : link.inputs[1 - k];
+}
+/** float, float16, double: the scalar types QuickGeluFusion reads α from. */
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE]);
 
 /** What ORT's PadFusion merges a Pad into: an ONNX Conv node (float, or float in QDQ form), or a window pool. */
 function takesPad(link: LayerLink): boolean {
