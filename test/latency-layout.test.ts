@@ -119,6 +119,18 @@ describe('conv time on each path (hand arithmetic)', () => {
     expect(validateProfile({ ...fast }, 'p.json').llcWeightGBps).toBe(40);
   });
 
+  it('an elementwise kernel whose activations fit in the last-level cache streams at llcGBps; other kernels and older profiles at memoryGBps', () => {
+    const llc: DeviceProfile = { ...BLOCKED, lastLevelCacheBytes: 32 << 20, llcGBps: 40 };
+    // 2 MB moved (past the 1 MiB cache, inside the 32 MiB one), 1000 FLOPs: 50 µs at 40 GB/s, + 0.5 µs.
+    expect(kernelTime(llc, 'elementwise', 1000, 2e6).ms).toBeCloseTo((2e6 / 40e3 + 0.5) / 1e3, 12);
+    // A depthwise conv (or pool) keeps memoryGBps: 200 µs at 10 GB/s, + 1 µs; so does a profile without llcGBps.
+    expect(kernelTime(llc, 'depthwise', 1000, 2e6).ms).toBeCloseTo((2e6 / 10e3 + 1) / 1e3, 12);
+    expect(kernelTime({ ...llc, llcGBps: undefined }, 'elementwise', 1000, 2e6).ms).toBeCloseTo((2e6 / 10e3 + 0.5) / 1e3, 12);
+    // Past the last-level cache: DRAM.
+    expect(kernelTime(llc, 'elementwise', 1000, 40e6).ms).toBeCloseTo((40e6 / 10e3 + 0.5) / 1e3, 12);
+    expect(validateProfile({ ...llc }, 'p.json').llcGBps).toBe(40);
+  });
+
   it('streams cold weights at weightGBps', () => {
     // 4 MB of weights at 4 GB/s = 1000 µs, beside 1 µs of arithmetic.
     expect(kernelTime(BLOCKED, 'gemm', 2000, 1000, 4e6, true).ms).toBeCloseTo((1000 / 100e3 + 4e6 / 4e3 + 1) / 1e3, 12);
@@ -282,6 +294,10 @@ describe('layout conversions', () => {
     const predicted = predictLatency(buildReport(model, inferred), links, BLOCKED).layers;
     expect([predicted[at('k')].latencyMs, predicted[at('scale')].latencyMs, predicted[at('gate')].latencyMs]).toEqual([0, 0, 0]);
     expect([predicted[at('scale')].fusedInto, predicted[at('gate')].fusedInto]).toEqual(['swish', 'swish']);
+    // The QuickGelu kernel reads a and writes q ([1, 32, 8, 8]: 8 KB each), never the tensors between its nodes,
+    // and computes the three nodes' 3 · 2048 FLOPs: 6.144 µs at 1 GFLOP/s beside 0.16 µs of bytes, + 0.5 µs.
+    expect(predicted[at('swish')].latencyMs).toBeCloseTo((3 * 2048) / 1e6 + 0.5e-3, 12);
+    expect(predicted[at('swish')].bound).toBe('compute');
   });
 
   it('converts both inputs of a broadcasting Mul back to NCHW and its output to blocked for the next conv (hand count)', () => {

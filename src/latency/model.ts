@@ -93,14 +93,28 @@ export function memoryLevelOf(profile: DeviceProfile, bytes: number): 'cache' | 
  * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
  * layer before has just written them), else at `memoryGBps`; weights as `weightsFrom` says.
  */
-export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false, gflops = profile.gflops[cls]): { ms: number; bound: Bound } {
+export function kernelTime(
+  profile: DeviceProfile,
+  cls: OpClass,
+  flops: number,
+  activationBytes: number,
+  weightBytes = 0,
+  weightsFrom: WeightSource = false,
+  gflops = profile.gflops[cls],
+  llcActivationGBps = cls === 'elementwise' ? profile.llcGBps : undefined,
+): { ms: number; bound: Bound } {
   const computeUs = flops / (gflops * 1e3);
   const apart = weightsFrom !== false;
-  const actGBps = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes)) === 'cache' ? profile.cacheGBps : profile.memoryGBps;
+  // An elementwise kernel whose working set is past the core's cache but inside the last-level one streams at
+  // llcGBps where calibrated (an Add chain measures it; PP-OCRv4's hard-swish ops ran at it, not at memoryGBps).
+  // Layout conversions, pools and convs keep memoryGBps: PP-OCRv4's and EfficientNet-B0's conversions took
+  // longer than their bytes at llcGBps.
+  const level = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes));
+  const actGBps = level === 'cache' ? profile.cacheGBps : level === 'llc' && llcActivationGBps !== undefined ? llcActivationGBps : profile.memoryGBps;
   // A GEMM streams its weights as they lie (calibrate's llc-weights MatMul); a conv's kernels go through packing,
   // which ran at memoryGBps (OpenWakeWord's mel-spectrogram conv: predicted 22 µs at llcWeightGBps, measured 59).
-  const llcGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
-  const weightGBps = weightsFrom === 'llc' ? llcGBps : (profile.weightGBps ?? profile.memoryGBps);
+  const llcWeightGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
+  const weightGBps = weightsFrom === 'llc' ? llcWeightGBps : (profile.weightGBps ?? profile.memoryGBps);
   const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
@@ -165,7 +179,7 @@ function timedConvOf(link: LayerLink): TimedConv | null {
 function reorderTime(profile: DeviceProfile, reorders: { count: number; bytes: number }): number {
   if (reorders.count === 0) return 0;
   const perCopy = reorders.bytes / reorders.count;
-  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy).ms;
+  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy, 0, false, profile.gflops.elementwise, undefined).ms;
 }
 
 /** Which layers the runtime folds into a preceding conv/GEMM: layer index → index of the kernel it runs in. */
@@ -367,6 +381,11 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
   const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
+  /** A kernel → the layers folded into it that run before it (what a fused elementwise kernel computes too). */
+  const feeders = new Map<number, number[]>();
+  folded.forEach((head, j) => {
+    if (head > j && !layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
+  });
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
@@ -380,12 +399,16 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
     if (link?.folded) return { latencyMs: 0, fusedInto: null, ...none };
-    const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) + (link?.outputBytes ?? l.activationBytes);
+    const cls = opClass(l, link);
+    // An elementwise kernel that absorbed the layers before it (QuickGelu: the Sigmoid and the α Mul inside the
+    // last Mul) computes their work too, and never moves the tensors they passed it.
+    const inner = cls === 'elementwise' && !q ? (feeders.get(i) ?? []) : [];
+    const passed = inner.reduce((sum, j) => sum + (link.inputs.includes(links[j].outputs[0]) ? (links[j].outputBytes ?? 0) : 0), 0);
+    const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) - passed + (link?.outputBytes ?? l.activationBytes);
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
-    const cls = opClass(l, link);
     const conv = link ? timedConvOf(link) : null;
-    const once = flopsOf(l) / l.executions;
+    const once = (flopsOf(l) + inner.reduce((sum, j) => sum + flopsOf(report.layers[j]), 0)) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
     const k = layout[i].replaced

@@ -42,6 +42,11 @@ export interface DeviceProfile {
    * each inference, not at `weightGBps` from DRAM. Absent: weights beyond `cacheBytes` come from DRAM.
    */
   lastLevelCacheBytes?: number;
+  /**
+   * Bandwidth of a layer whose activations miss the core's cache but fit in the last-level one, GB/s (absent:
+   * `memoryGBps`, as before it was measured).
+   */
+  llcGBps?: number;
   /** Bandwidth at which a GEMM reads weights that stay in the last-level cache, GB/s (default `memoryGBps`). */
   llcWeightGBps?: number;
   /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
@@ -149,7 +154,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
   if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
-  for (const key of ['weightGBps', 'llcWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
+  for (const key of ['weightGBps', 'llcGBps', 'llcWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
   if (p.nchwInputNsPerOutput !== undefined && (typeof p.nchwInputNsPerOutput !== 'number' || !Number.isFinite(p.nchwInputNsPerOutput) || p.nchwInputNsPerOutput < 0)) {
     bad('"nchwInputNsPerOutput" must be a number ≥ 0 (nanoseconds)');
   }
@@ -168,6 +173,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     sources: p.sources as string[],
     ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),
     ...(p.weightGBps !== undefined ? { weightGBps: p.weightGBps as number } : {}),
+    ...(p.llcGBps !== undefined ? { llcGBps: p.llcGBps as number } : {}),
     ...(p.llcWeightGBps !== undefined ? { llcWeightGBps: p.llcWeightGBps as number } : {}),
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
