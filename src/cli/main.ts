@@ -239,7 +239,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--runs <n>', 'timed runs per micro-benchmark (the fastest is kept)', parsePositiveInt('--runs'), 20)
     .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
     .option('--energy-samples <file>', 'instead of measuring: fit the energy constants of --device to measured joules per inference (MODEL,JOULES lines, or mbn bench --energy --format json)')
-    .option('--device <profile>', 'with --energy-samples: the profile to fit (a built-in name or a profile file)');
+    .option('--device <profile>', 'with --energy-samples: the profile to fit (a built-in name or a profile file)')
+    .option('--lut <model...>', 'also profile these models through ONNX Runtime and store each layer shape\'s measured kernel time in the profile (a lookup table analyze --device uses where a layer matches; --input fixes their shapes)');
   inputOptions(calibrateCmd);
   calibrateCmd
     .action(async (opts) => {

@@ -68,10 +68,32 @@ export interface DeviceProfile {
   measurements?: { name: string; what: string; flops: number; bytes: number; ms: number }[];
   /** `mbn calibrate` only: runtime, host, date. */
   measuredOn?: Record<string, string | number>;
+  /**
+   * `mbn calibrate --lut MODEL…`: ONNX Runtime's measured kernel time of each layer shape seen in those models
+   * (NetAdapt's lookup table); `analyze --device` uses an entry where a layer's signature matches. Optional: a
+   * profile without it predicts every layer from the model.
+   */
+  lut?: LutEntry[];
 
   // --- Energy (src/latency/energy.ts) ---
   /** Energy constants for `energyMj` (pJ per MAC by precision, pJ per byte by memory level); absent: energy unknown. */
   energy?: EnergyConstants;
+}
+
+/** One measured layer shape of a profile's lookup table. */
+export interface LutEntry {
+  /**
+   * The layer's shape signature (latency/lut.ts): op, attributes, input and output shapes, element types, the ops
+   * ORT runs inside its kernel and its conv path in ORT's blocked layout, as canonical JSON.
+   */
+  key: string;
+  /** ORT's kernel time per execution, ms: the median over the profiled runs (the median of the layers seen with this signature). */
+  ms: number;
+  /** Layers measured with this signature (in all the models given). */
+  samples: number;
+  /** Where it was first seen: the model's file name and the layer's name. */
+  model: string;
+  layer: string;
 }
 
 /** Rates of the integer kernels; GOP/s counts 2 operations per multiply-accumulate, as GFLOP/s does. */

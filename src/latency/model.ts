@@ -4,6 +4,7 @@ import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import { type Int8Layer, planInt8 } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
+import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
 import type { DeviceProfile, Int8Class, OpClass } from '../contract/device.js';
@@ -33,6 +34,11 @@ export interface LayerLatency {
   convPath: ConvPath | null;
   /** Part of `latencyMs` spent in the layout conversions ORT inserts because of this layer. */
   layoutMs: number;
+  /**
+   * With a profile that has a lookup table (`mbn calibrate --lut`), for a layer that runs its own kernel: whether
+   * its kernel time is ORT's measured one (`measured`) or the roofline's (`model`). Absent without a table.
+   */
+  latencySource?: 'measured' | 'model';
 }
 
 export interface LatencyTotals {
@@ -368,7 +374,11 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
-export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals; notes: string[] } {
+export function predictLatency(
+  report: Report,
+  links: readonly LayerLink[],
+  profile: DeviceProfile,
+): { layers: LayerLatency[]; totals: LatencyTotals; notes: string[]; signatures: (string | null)[] } {
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
   const graphOutputs = report.model.outputs.map((o) => o.name);
@@ -386,6 +396,16 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   folded.forEach((head, j) => {
     if (head > j && !layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
   });
+  /** A kernel → the ops ORT runs inside it (its layers' fused activations, normalizations, adds). */
+  const fusedOps = new Map<number, string[]>();
+  links.forEach((l, j) => {
+    const q = profile.int8 ? int8[j] : null;
+    const head = q?.kind === 'folded' ? q.head : layout[j].unfused ? undefined : folded.get(j);
+    if (head !== undefined) fusedOps.set(head, [...(fusedOps.get(head) ?? []), l.op]);
+  });
+  // `mbn calibrate --lut`: measured kernel times by layer signature (src/latency/signature.ts).
+  const lut = profile.lut ? new Map(profile.lut.map((e) => [e.key, e.ms])) : null;
+  const signatures: (string | null)[] = report.layers.map(() => null);
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
@@ -411,13 +431,18 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const once = (flopsOf(l) + inner.reduce((sum, j) => sum + flopsOf(report.layers[j]), 0)) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
     const path = layout[i].path;
-    const k = layout[i].replaced
+    const modelled = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
       : q
       ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
       : conv && path
         ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
         : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+    // A layer shape the lookup table has: ORT's kernel time as measured, plus the executor's dispatch (the
+    // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.
+    signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);
+    const measured = signatures[i] === null ? undefined : lut?.get(signatures[i]!);
+    const k = measured === undefined ? modelled : { ms: measured + profile.overheadUs.elementwise / 1e3, bound: modelled.bound };
     const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
@@ -429,12 +454,13 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
       separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };
       saved += ms - after;
     }
-    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: layout[i].path, layoutMs };
+    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: layout[i].path, layoutMs, ...(lut ? { latencySource: measured === undefined ? ('model' as const) : ('measured' as const) } : {}) };
   });
   return {
     layers,
     totals: { latencyMs: total, latencyIfSeparatedMs: total - saved, device: profile.name, calibrated: profile.calibrated },
     notes,
+    signatures,
   };
 }
 

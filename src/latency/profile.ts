@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import { validateEnergy } from './energy-constants.js';
-import { type DeviceProfile, type Int8Class, type Int8Rates, type OpClass, PROFILE_SCHEMA } from '../contract/device.js';
+import { type DeviceProfile, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA } from '../contract/device.js';
 
 /** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
@@ -32,6 +32,18 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
   };
 }
 // ---- end of integer kernels ----
+
+/** `mbn calibrate --lut`'s lookup table: entries with a string key and a time ≥ 0. */
+function validateLut(data: unknown, bad: (what: string) => never): LutEntry[] {
+  if (!Array.isArray(data)) return bad('"lut" must be an array of measured layer shapes');
+  return data.map((e, i) => {
+    const r = (typeof e === 'object' && e !== null && !Array.isArray(e) ? e : bad(`"lut[${i}]" must be an object`)) as Record<string, unknown>;
+    if (typeof r.key !== 'string' || r.key === '') bad(`"lut[${i}].key" must be a non-empty string`);
+    if (typeof r.ms !== 'number' || !Number.isFinite(r.ms) || r.ms < 0) bad(`"lut[${i}].ms" must be a number ≥ 0 (milliseconds)`);
+    if (!Number.isInteger(r.samples) || (r.samples as number) < 1) bad(`"lut[${i}].samples" must be a positive integer`);
+    return { key: r.key as string, ms: r.ms as number, samples: r.samples as number, model: String(r.model ?? ''), layer: String(r.layer ?? '') };
+  });
+}
 
 function positive(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
@@ -93,6 +105,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(p.int8 !== undefined ? { int8: validateInt8(p.int8, bad) } : {}),
+    ...(p.lut !== undefined ? { lut: validateLut(p.lut, bad) } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
     ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
     // --- Energy ---
