@@ -137,6 +137,27 @@ describe('conv time on each path (hand arithmetic)', () => {
     expect(kernelTime(BLOCKED, 'gemm', 2000, 1000, 4e6, true).ms).toBeCloseTo((1000 / 100e3 + 4e6 / 4e3 + 1) / 1e3, 12);
   });
 
+  it('a 1-D conv runs the generic path, its GEMM columns (output positions) in strips of the block', () => {
+    // Silero VAD's STFT: 1 → 258 channels, kernel 256, stride 64, 8 output frames: im2col of 1·256·8 elements, 8
+    // bytes each, at 2 GB/s; 2·258·256·8 FLOPs computed as 16 columns at 20 GFLOP/s; the conv's own 1 µs set-up.
+    const stft = { geometry: { inChannels: 1, outChannels: 258, group: 1, kernel: [256], strides: [64], pads: [0, 0] }, pixels: 8, positions: 8 };
+    const flops = 2 * 258 * 256 * 8;
+    expect(convTime(BLOCKED, 'conv', stft, flops, 1000, 1000, false, 'generic').ms).toBeCloseTo((8 * 256 * 8) / 2e6 + (flops * 2) / 20e6 + 1e-3, 12);
+    // 17 positions take two strips (32 columns); a position count that fills its strips pays nothing more.
+    const at = (positions: number) => convTime(BLOCKED, 'conv', { ...stft, pixels: positions, positions }, 2 * 258 * 256 * positions, 1000, 1000, false, 'generic').ms - (8 * 256 * positions) / 2e6;
+    expect(at(17)).toBeCloseTo((2 * 258 * 256 * 32) / 20e6 + 1e-3, 12);
+    expect(at(32)).toBeCloseTo((2 * 258 * 256 * 32) / 20e6 + 1e-3, 12);
+    // The layout plan puts a float 1-D conv on the generic path (ORT blocks only 2-D convs).
+    const model = buildAndRead({
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 1, 704] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 258, 8] }],
+      initializers: [{ name: 'w', dtype: 1, dims: [258, 1, 256], values: Array(258 * 256).fill(0.01) }],
+      nodes: [{ op: 'Conv', name: 'stft', inputs: ['x', 'w'], outputs: ['y'], attrs: { kernel_shape: [256], strides: [64] } }],
+    });
+    const links = layerLinks(inferModel(model));
+    expect(planLayout(links, foldedLayers(links), 16, ['y'])[0].path).toBe('generic');
+  });
+
   it('profiles without the layout figures run every conv at its class rate, as before', () => {
     const plain: DeviceProfile = { ...BLOCKED, nchwcBlock: undefined, im2colGBps: undefined, nchwInputNsPerOutput: undefined };
     const flops = 2 * 6 * 9 * 400;
@@ -253,6 +274,54 @@ function quickGeluBlock(): ModelSpec {
     ],
   };
 }
+
+describe('what ONNX Runtime computes when it loads the model', () => {
+  /** A Slice of a weight (Silero VAD v6's LSTM weights), and shape arithmetic on an input whose length is `n`. */
+  const spec = (n: number | string): ModelSpec => ({
+    inputs: [{ name: 'x', dtype: 1, shape: [1, n] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 64] }, { name: 'z', dtype: 7, shape: [1] }],
+    initializers: [
+      { name: 'w', dtype: 1, dims: [128, 64], values: Array(128 * 64).fill(0.01) },
+      { name: 'starts', dtype: 7, dims: [1], values: [0] },
+      { name: 'ends', dtype: 7, dims: [1], values: [64] },
+      { name: 'one', dtype: 7, dims: [1], values: [1] },
+    ],
+    nodes: [
+      { op: 'Slice', name: 'half', inputs: ['w', 'starts', 'ends'], outputs: ['h'] },
+      { op: 'Relu', name: 'hr', inputs: ['h'], outputs: ['hh'] },
+      { op: 'Shape', name: 'shape', inputs: ['x'], outputs: ['s'] },
+      { op: 'Gather', name: 'len', inputs: ['s', 'one'], outputs: ['z'], attrs: { axis: 0 } },
+      { op: 'Slice', name: 'cut', inputs: ['x', 'starts', 'ends', 'one'], outputs: ['c'] },
+      { op: 'MatMul', name: 'mm', inputs: ['c', 'hh'], outputs: ['y'] },
+    ],
+  });
+
+  it('folds a node whose inputs are all constants, however large; shape arithmetic only where the model declares the shape', () => {
+    const atLoad = (n: number | string) => {
+      const model = buildAndRead(spec(n));
+      const links = layerLinks(inferModel(model, { inputShapes: new Map([['x', [1, 100]]]) }));
+      return links.filter((l) => l.atLoad).map((l) => l.name);
+    };
+    // The Slice of the 32 KB weight and the Relu after it are constants either way; the Shape and Gather of x only
+    // when x's length is declared (a symbolic one is known to mbn from --input, not to ORT).
+    expect(atLoad(100)).toEqual(['half', 'hr', 'shape', 'len']);
+    expect(atLoad('n')).toEqual(['half', 'hr']);
+  });
+
+  it.skipIf(!loadOrt())('agrees with the graph ORT optimizes', async () => {
+    const dir = tempDir();
+    for (const n of [100, 'n']) {
+      const path = join(dir, `fold-${n}.onnx`);
+      const optimized = join(dir, `fold-${n}.optimized.onnx`);
+      writeFileSync(path, buildModel(spec(n)));
+      const session = await (loadOrt() as unknown as Ort).InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+      await session.release();
+      const kept = new Set(readModel(optimized).graph.nodes.map((node) => node.name));
+      const links = layerLinks(inferModel(readModel(path), { inputShapes: new Map([['x', [1, 100]]]) }));
+      expect(links.map((l) => `${l.name}:${kept.has(l.name) ? 'runs' : 'folded'}`)).toEqual(links.map((l) => `${l.name}:${l.atLoad ? 'folded' : 'runs'}`));
+    }
+  });
+});
 
 describe('layout conversions', () => {
   it('tf2onnx patterns: Pad merged into its conv, a residual Add on a plain input kept apart, blocked Resize, Transpose to NHWC as one conversion', () => {
