@@ -3,7 +3,7 @@ import type { SeparableInfo } from '../cost/separable.js';
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
-import { type Int8Layer, planInt8 } from './int8.js';
+import { type Int8Layer, planInt8, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { type DeviceProfile, INT8_CLASSES, type Int8Class, type OpClass, THIN_CONV_CHANNELS } from './profile.js';
 
@@ -324,9 +324,18 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
   const slowdown = q.uint8Weights ? rates.uint8WeightsSlowdown : 1;
-  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
   const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
-  if (g === null || cls === 'depthwise' || g.inChannels / g.group >= THIN_CONV_CHANNELS || !link?.outputShape) return k;
+  const thin = g !== null && cls !== 'depthwise' && g.inChannels / g.group < THIN_CONV_CHANNELS;
+  // Off MLAS's symmetric conv kernels (int8.ts), a conv runs the generic path; its depthwise kernel works through
+  // the channels in vectors of 16 and 8 (qdwconv_avx2.cpp), so it is timed on channels rounded up to 8.
+  // (MLAS's NCHWc block is 16 where its AVX-512 kernels run, and its symmetric conv dispatch is then the AVX-512 one.)
+  const generic = g !== null && !thin && !q.uint8Weights && rates.genericGops !== undefined && cls !== 'gemm' && !symmetricConvKernel(g, profile.nchwcBlock === 16 ? 4 : 8);
+  if (generic) {
+    const rounded = cls === 'depthwise' ? (Math.ceil(g.outChannels / 8) * 8) / g.outChannels : 1;
+    return kernelTime(profile, cls, flops * rounded, activationBytes * scale, weightBytes * scale, cold, rates.genericGops![cls as 'conv' | 'pointwise' | 'depthwise']);
+  }
+  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
+  if (g === null || !thin || !link?.outputShape) return k;
   const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
   return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
 }

@@ -90,6 +90,13 @@ export interface Int8Rates {
   /** A QuantizeLinear (float32 → 8 bits) and a DequantizeLinear (8 bits → float32) that stay in the graph: ns per element. */
   quantizeNsPerElement: number;
   dequantizeNsPerElement: number;
+  /**
+   * The same fused kernels where ORT cannot take its symmetric-weight conv kernels (MLAS ConvSym: a depthwise conv
+   * whose channels are not a multiple of 16, a dense one whose input channels are not a multiple of 4 or whose
+   * output channels are fewer than 16 or not a multiple of 4 with AVX-512, 8 with AVX2; src/latency/int8.ts), GOP/s:
+   * its generic depthwise kernel and im2col + integer GEMM. Absent (older profiles): every QLinearConv at `gops`.
+   */
+  genericGops?: Record<'conv' | 'pointwise' | 'depthwise', number>;
 }
 
 function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
@@ -110,7 +117,17 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     matMulIntegerGops: r.matMulIntegerGops as number,
     quantizeNsPerElement: r.quantizeNsPerElement as number,
     dequantizeNsPerElement: r.dequantizeNsPerElement as number,
+    ...(r.genericGops !== undefined ? { genericGops: validateGenericGops(r.genericGops, bad) } : {}),
   };
+}
+
+const GENERIC_CLASSES = ['conv', 'pointwise', 'depthwise'] as const;
+function validateGenericGops(data: unknown, bad: (what: string) => never): Record<(typeof GENERIC_CLASSES)[number], number> {
+  const g = data as Record<string, unknown>;
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || GENERIC_CLASSES.some((c) => !positive(g[c]))) {
+    bad(`"int8.genericGops" must be an object with positive ${GENERIC_CLASSES.join(', ')} (GOP/s)`);
+  }
+  return Object.fromEntries(GENERIC_CLASSES.map((c) => [c, g[c] as number])) as Record<(typeof GENERIC_CLASSES)[number], number>;
 }
 // ---- end of integer kernels ----
 
