@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
-import { type Int8Layer, planInt8 } from '../src/latency/int8.js';
+import { type Int8Layer, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
 import { type DeviceProfile, validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
@@ -61,6 +61,36 @@ function qdqSpec(): ModelSpec {
     ],
     opset: 14,
   };
+}
+
+/**
+ * A chain of QDQ convs (8×8, uint8 activations, int8 weights with zero point 0) whose channel counts put each on
+ * MLAS's symmetric conv kernels or off them (int8.ts, symmetricConvKernel): depthwise on 16 (on), 24 and 20 (off);
+ * 1×1 16→24 (on), 24→20 (on where the output alignment is 4, off where it is 8), 20→34 and 34→32 (off).
+ */
+function channelChainSpec(): ModelSpec {
+  const steps: { name: string; out: number; depthwise: boolean }[] = [
+    { name: 'dw16', out: 16, depthwise: true }, { name: 'pw16_24', out: 24, depthwise: false }, { name: 'dw24', out: 24, depthwise: true },
+    { name: 'pw24_20', out: 20, depthwise: false }, { name: 'dw20', out: 20, depthwise: true }, { name: 'pw20_34', out: 34, depthwise: false },
+    { name: 'pw34_32', out: 32, depthwise: false },
+  ];
+  const nodes: ModelSpec['nodes'] = [{ op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['x_q'], name: 'q_x' }];
+  const initializers: ModelSpec['initializers'] = [scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0)];
+  let channels = 16;
+  let input = 'x_q';
+  for (const { name, out, depthwise } of steps) {
+    initializers.push(weights(`${name}_w`, INT8, depthwise ? [out, 1, 3, 3] : [out, channels, 1, 1]));
+    nodes.push(
+      { op: 'DequantizeLinear', inputs: [input, 's', 'z'], outputs: [`${name}_in`], name: `dq_${name}` },
+      { op: 'DequantizeLinear', inputs: [`${name}_w`, 'ws', 'wz'], outputs: [`${name}_wd`], name: `dq_${name}_w` },
+      { op: 'Conv', inputs: [`${name}_in`, `${name}_wd`], outputs: [`${name}_y`], attrs: depthwise ? { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: out } : { kernel_shape: [1, 1] }, name },
+      { op: 'QuantizeLinear', inputs: [`${name}_y`, 's', 'z'], outputs: [`${name}_q`], name: `q_${name}` },
+    );
+    channels = out;
+    input = `${name}_q`;
+  }
+  nodes.push({ op: 'DequantizeLinear', inputs: [input, 's', 'z'], outputs: ['y'], name: 'dq_y' });
+  return { inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }], outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 32, 8, 8] }], initializers, nodes, opset: 13 };
 }
 
 function plan(path: string, shape?: readonly number[]): { names: string[]; ops: string[]; folded: boolean[]; plan: (Int8Layer | null)[] } {
@@ -126,6 +156,15 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     const path = join(dir, 'qdq.onnx');
     writeFileSync(path, buildModel(qdqSpec()));
     expect(await agreesWithOrt(path)).toEqual({ fused: 15, kept: 5 });
+  });
+
+  it.skipIf(!ort)('agree with the graph ORT optimizes on convs whose channels keep them off the symmetric kernels: all fused', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'chain.onnx');
+    writeFileSync(path, buildModel(channelChainSpec()));
+    // 7 convs with their input DequantizeLinear, weight DequantizeLinear and QuantizeLinear after: 28 gone; q_x and
+    // dq_y stay.
+    expect(await agreesWithOrt(path)).toEqual({ fused: 28, kept: 2 });
   });
 
   it.skipIf(!ort || !venvHas('onnxruntime.quantization'))('agree with the graph ORT optimizes, on real models quantized by ORT (quantize_static, QDQ, per channel)', async () => {
@@ -259,6 +298,46 @@ describe('integer kernels in the latency model', () => {
   });
 });
 
+describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
+  it('follows MlasConvSymPackWSize: depthwise channels a multiple of 16; dense ≥ 16 outputs, inputs a multiple of 4, outputs of the alignment', () => {
+    const g = (inChannels: number, outChannels: number, group = 1) => ({ inChannels, outChannels, group, kernel: [3, 3], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1], autoPad: 'NOTSET' }) as unknown as Parameters<typeof symmetricConvKernel>[0];
+    // BlazeFace's depthwise convs: 24, 28, 36, 42 channels off; 32, 48, 64, 96 on.
+    expect([24, 28, 32, 36, 42, 48, 64, 96].map((c) => symmetricConvKernel(g(c, c, c), 4))).toEqual([false, false, true, false, false, true, true, true]);
+    // Dense: 32→36 on with AVX-512's alignment 4, off with AVX2's 8; 34→32 (inputs), 32→12 (fewer than 16), 36→42 off.
+    expect([g(32, 36), g(32, 40), g(34, 32), g(32, 12), g(36, 42)].map((x) => [symmetricConvKernel(x, 4), symmetricConvKernel(x, 8)])).toEqual([[true, false], [true, true], [false, false], [false, false], [false, false]]);
+    // A grouped conv that is not depthwise (2 channels per group), or a depthwise one with a multiplier: generic.
+    expect([symmetricConvKernel(g(32, 32, 16), 4), symmetricConvKernel(g(16, 32, 16), 4)]).toEqual([false, false]);
+  });
+
+  it('times convs off the symmetric kernels at the generic rates, depthwise on channels rounded up to 8', () => {
+    const dir = tempDir();
+    const path = join(dir, 'chain.onnx');
+    writeFileSync(path, buildModel(channelChainSpec()));
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const generic = { ...PROFILE, int8: { ...PROFILE.int8!, genericGops: { conv: 100, pointwise: 40, depthwise: 4 } } };
+    const times = (profile: DeviceProfile) => {
+      const { layers } = predictLatency(report, layerLinks(inferred), profile);
+      return Object.fromEntries(['dw16', 'pw16_24', 'dw24', 'pw24_20', 'dw20', 'pw20_34', 'pw34_32'].map((n) => [n, layers[report.layers.findIndex((l) => l.name === n)].latencyMs * 1e3]));
+    };
+    // Ops = 2 × MACs over 8×8 pixels; each + 1 µs overhead. On: dw16 18,432 ops at 20 GOP/s, pw16_24 49,152 at 200.
+    // Off: dw24 27,648 at 4; dw20 23,040 ops timed as 24 channels (27,648) at 4; pw20_34 87,040 and pw34_32 139,264 at 40.
+    // pw24_20 (61,440 ops): 200 GOP/s with AVX-512's alignment 4 (NCHWc block 16), 40 with AVX2's 8 (block 8).
+    const expected = { dw16: 0.9216, pw16_24: 0.24576, dw24: 6.912, pw24_20: 0.3072, dw20: 6.912, pw20_34: 2.176, pw34_32: 3.4816 };
+    const avx512 = times({ ...generic, nchwcBlock: 16 });
+    const avx2 = times({ ...generic, nchwcBlock: 8 });
+    for (const [name, us] of Object.entries(expected)) {
+      expect(avx512[name]).toBeCloseTo(us + 1, 6);
+      expect(avx2[name]).toBeCloseTo((name === 'pw24_20' ? 1.536 : us) + 1, 6);
+    }
+    // A profile without the generic rates (calibrated before them) keeps every QLinearConv at the symmetric rates.
+    const older = times({ ...PROFILE, nchwcBlock: 16 });
+    expect(older.dw24).toBeCloseTo(27_648 / 20e3 + 1, 6);
+    expect(older.pw34_32).toBeCloseTo(139_264 / 200e3 + 1, 6);
+  });
+});
+
 describe('the profile\'s int8 block', () => {
   it('is optional: a profile without it stays valid; a bad figure is named', () => {
     const { int8, ...older } = PROFILE;
@@ -266,5 +345,8 @@ describe('the profile\'s int8 block', () => {
     expect(validateProfile(JSON.parse(JSON.stringify(PROFILE)), 'new.json').int8).toEqual(int8);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, gops: { ...int8!.gops, depthwise: 0 } } }, 'bad.json')).toThrow('device profile bad.json: "int8.gops.depthwise" must be a positive number (GOP/s)');
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, quantizeNsPerElement: 'fast' } }, 'bad.json')).toThrow('"int8.quantizeNsPerElement" must be a positive number');
+    const generic = { ...int8!, genericGops: { conv: 300, pointwise: 150, depthwise: 10 } };
+    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: generic })), 'new.json').int8).toEqual(generic);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, genericGops: { conv: 300, pointwise: 150 } } }, 'bad.json')).toThrow('"int8.genericGops" must be an object with positive conv, pointwise, depthwise (GOP/s)');
   });
 });
