@@ -1,5 +1,6 @@
 import type { OutputCheck } from '../calibrate/collect.js';
 import type { RangeMethod } from './histogram.js';
+import type { QuantizeLatency } from './latency.js';
 import type { QuantPlan } from './plan.js';
 
 /** What `mbn quantize` did, as data: the API builds it, the report renders it (and its JSON, mbn.quantize/1). */
@@ -16,5 +17,9 @@ export interface QuantizeSummary {
   /** Stored bytes of the constants (initializers and Constant nodes) before and after. */
   weightBytes: { before: number; after: number | null };
   fileBytes: { before: number; after: number | null };
+  /** `--device`: the latency model's figures before and after, and its choice (null: no --device). */
+  latency: QuantizeLatency | null;
+  /** Median latency in ONNX Runtime of the input and the written model, ms (null: not timed). */
+  measured: { floatMs: number; int8Ms: number } | null;
   notes: string[];
 }
