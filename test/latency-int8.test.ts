@@ -123,9 +123,9 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
   });
 
   /** The nodes of ORT's optimized graph (level 'extended': the QDQ fusions, no layout changes), by name. */
-  async function ortNodes(path: string): Promise<Map<string, string>> {
+  async function ortNodes(path: string, level: 'extended' | 'all' = 'extended'): Promise<Map<string, string>> {
     const optimized = path.replace(/\.onnx$/, '.optimized.onnx');
-    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'extended', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: level, optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
     await session.release();
     return new Map(readModel(optimized).graph.nodes.map((n) => [n.name, `${n.domain ? `${n.domain}::` : ''}${n.opType}`]));
   }
@@ -156,6 +156,51 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     const path = join(dir, 'qdq.onnx');
     writeFileSync(path, buildModel(qdqSpec()));
     expect(await agreesWithOrt(path)).toEqual({ fused: 15, kept: 5 });
+    const nodes = [...(await ortNodes(path, 'all')).values()];
+    // Its two convs and the Add run in NHWC: one transpose in (from the graph input), one out (to the float Tanh).
+    expect(nodes.filter((op) => op === 'Transpose').length).toBe(2);
+    expect(plan(path).plan.reduce((n, k) => n + (k?.kind === 'kernel' ? k.transposes : 0), 0)).toBe(2);
+  });
+
+  it.skipIf(!ort)('transpose a fused conv\'s 8-bit tensors to and from NHWC next to float ops, as ORT does', async () => {
+    // x → Q → DQ → conv a (fused) → Q → DQ → middle (float) → Q → DQ → conv b (fused) → Q → DQ → y, 16 channels 8×8,
+    // where the middle is a Tanh (a transpose passes through it) or a float 1×1 conv (none does).
+    const dq = (x: string, y: string, name: string, s = 's', z = 'z') => ({ op: 'DequantizeLinear', inputs: [x, s, z], outputs: [y], name });
+    const q = (x: string, y: string, name: string) => ({ op: 'QuantizeLinear', inputs: [x, 's', 'z'], outputs: [y], name });
+    const spec = (middle: ModelSpec['nodes']): ModelSpec => ({
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      initializers: [
+        scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0), weights('wa', INT8, [16, 16, 1, 1]), weights('wb', INT8, [16, 16, 1, 1]),
+        { name: 'wf', dtype: FLOAT, dims: [16, 16, 1, 1], values: Array.from({ length: 256 }, (_, i) => ((i % 7) - 3) / 10) },
+      ],
+      nodes: [
+        q('x', 'xq', 'q_x'), dq('xq', 'xd', 'dq_x'), dq('wa', 'wad', 'dq_wa', 'ws', 'wz'),
+        { op: 'Conv', inputs: ['xd', 'wad'], outputs: ['a'], attrs: { kernel_shape: [1, 1] }, name: 'conv_a' },
+        q('a', 'aq', 'q_a'), dq('aq', 'ad', 'dq_a'), ...middle, q('t', 'tq', 'q_t'), dq('tq', 'td', 'dq_t'),
+        dq('wb', 'wbd', 'dq_wb', 'ws', 'wz'), { op: 'Conv', inputs: ['td', 'wbd'], outputs: ['b'], attrs: { kernel_shape: [1, 1] }, name: 'conv_b' },
+        q('b', 'bq', 'q_b'), dq('bq', 'y', 'dq_y'),
+      ],
+      opset: 13,
+    });
+    const dir = tempDir();
+    const cases = [
+      // ORT moves the transposes between the convs through the Tanh and the conversions, where they cancel; conv a's
+      // input (from the graph input) and conv b's output (to the graph output) keep one each, 1,024 elements.
+      { middle: [{ op: 'Tanh', inputs: ['ad'], outputs: ['t'], name: 'middle' }], want: [[1, 1024], [1, 1024]], ortTransposes: 2 },
+      // A float conv between (its output is not quantized, so ORT does not quantize its float weights either): each
+      // fused conv is transposed on both sides.
+      { middle: [{ op: 'Conv', inputs: ['ad', 'wf'], outputs: ['f'], attrs: { kernel_shape: [1, 1] }, name: 'middle' }, { op: 'Tanh', inputs: ['f'], outputs: ['t'], name: 'tanh' }], want: [[2, 2048], [2, 2048]], ortTransposes: 4 },
+    ];
+    for (const [n, c] of cases.entries()) {
+      const path = join(dir, `transposes${n}.onnx`);
+      writeFileSync(path, buildModel(spec(c.middle)));
+      const p = plan(path);
+      expect(p.plan.flatMap((k, i) => (k?.kind === 'kernel' && p.ops[i] === 'Conv' ? [[k.transposes, k.transposedElements]] : []))).toEqual(c.want);
+      // The layout transformer that runs QLinearConv in NHWC is part of ORT's full optimization ('all', mbn bench's).
+      const nodes = [...(await ortNodes(path, 'all')).values()];
+      expect([nodes.filter((op) => op === 'Transpose').length, nodes.filter((op) => op === 'com.microsoft::QLinearConv').length]).toEqual([c.ortTransposes, 2]);
+    }
   });
 
   it.skipIf(!ort)('agree with the graph ORT optimizes on convs whose channels keep them off the symmetric kernels: all fused', async () => {
@@ -218,7 +263,8 @@ describe('integer kernels in the latency model', () => {
     const { layers, notes } = predictLatency(report, links, PROFILE);
     const at = (name: string) => layers[report.layers.findIndex((l) => l.name === name)];
     // conv_fused: 8·8·9·64 = 36,864 MACs = 73,728 ops at 400 GOP/s = 0.18432 µs, + 1 µs overhead (bytes are in cache).
-    expect(at('conv_fused').latencyMs).toBeCloseTo((73_728 / 400e3 + 1) / 1e3, 9);
+    // Its input, from the graph input, is transposed to NHWC (512 bytes read and written at 1000 GB/s, + 0.5 µs).
+    expect(at('conv_fused').latencyMs).toBeCloseTo((73_728 / 400e3 + 1 + 0.5 + 1024 / 1e6) / 1e3, 9);
     expect(at('q_c1').fusedInto).toBe('conv_fused');
     expect(at('dq_w1').fusedInto).toBe('conv_fused');
     // q_x: 512 elements × 0.5 ns = 0.256 µs, + 0.5 µs overhead; dq_a: 512 × 1 ns + 0.5 µs.
@@ -294,7 +340,8 @@ describe('integer kernels in the latency model', () => {
     const report = buildReport(model, inferred);
     const { layers } = predictLatency(report, layerLinks(inferred), PROFILE);
     // 4·8·8 = 256 outputs × 27 = 6,912 MACs = 13,824 ops at 400 GOP/s = 0.03456 µs, + 1 µs, + 256 × 2 ns.
-    expect(layers[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((0.03456 + 1 + 0.512) / 1e3, 9);
+    // And two transposes to and from NHWC (192 and 256 bytes, each read and written, + 0.5 µs each).
+    expect(layers[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((0.03456 + 1 + 0.512 + 1 + (2 * 448) / 1e6) / 1e3, 9);
   });
 });
 
@@ -327,14 +374,16 @@ describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
     const expected = { dw16: 0.9216, pw16_24: 0.24576, dw24: 6.912, pw24_20: 0.3072, dw20: 6.912, pw20_34: 2.176, pw34_32: 3.4816 };
     const avx512 = times({ ...generic, nchwcBlock: 16 });
     const avx2 = times({ ...generic, nchwcBlock: 8 });
+    // The chain's ends are transposed to and from NHWC: 1,024 bytes into dw16, 2,048 out of pw34_32 (+ 0.5 µs each).
+    const transposes: Record<string, number> = { dw16: 0.5 + 2048 / 1e6, pw34_32: 0.5 + 4096 / 1e6 };
     for (const [name, us] of Object.entries(expected)) {
-      expect(avx512[name]).toBeCloseTo(us + 1, 6);
-      expect(avx2[name]).toBeCloseTo((name === 'pw24_20' ? 1.536 : us) + 1, 6);
+      expect(avx512[name]).toBeCloseTo(us + 1 + (transposes[name] ?? 0), 6);
+      expect(avx2[name]).toBeCloseTo((name === 'pw24_20' ? 1.536 : us) + 1 + (transposes[name] ?? 0), 6);
     }
     // A profile without the generic rates (calibrated before them) keeps every QLinearConv at the symmetric rates.
     const older = times({ ...PROFILE, nchwcBlock: 16 });
     expect(older.dw24).toBeCloseTo(27_648 / 20e3 + 1, 6);
-    expect(older.pw34_32).toBeCloseTo(139_264 / 200e3 + 1, 6);
+    expect(older.pw34_32).toBeCloseTo(139_264 / 200e3 + 1 + transposes.pw34_32, 6);
   });
 });
 

@@ -29,7 +29,20 @@ export type Int8Kernel = 'qlinear' | 'conv-integer' | 'matmul-integer';
 
 export type Int8Layer =
   /** The layer runs as an integer kernel (a QDQ group's op, or a QOperator op). */
-  | { kind: 'kernel'; kernel: Int8Kernel; qdq: boolean; uint8Weights: boolean }
+  | {
+      kind: 'kernel';
+      kernel: Int8Kernel;
+      qdq: boolean;
+      uint8Weights: boolean;
+      /**
+       * A QDQ conv ORT runs in NHWC (its NhwcTransformer) between float ops: the 8-bit tensors it transposes, in
+       * elements (one byte each), for an input quantized by a QuantizeLinear of its own and an output that a
+       * DequantizeLinear of its own hands to a float op. Between integer kernels the transposes cancel.
+       */
+      transposedElements: number;
+      /** How many such transposes (0, 1 or 2). */
+      transposes: number;
+    }
   /** The layer is part of the integer kernel of layer `head`. */
   | { kind: 'folded'; head: number }
   /** A QuantizeLinear / DequantizeLinear that runs as a conversion of its own. */
@@ -38,6 +51,10 @@ export type Int8Layer =
   | { kind: 'constant' };
 
 const QLINEAR_OPS = new Set(['Add', 'Mul', 'Where', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax']);
+/** One-input elementwise ops ORT's transpose optimizer moves a transpose through (transpose_optimizer.cc). */
+const PUSHED_THROUGH = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'HardSigmoid', 'HardSwish', 'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Erf', 'Cast', 'Identity', 'Softplus', 'Elu', 'Selu', 'Round', 'Floor', 'Ceil']);
+/** The 8-bit ops (besides QLinearConv) that join a QLinearConv's NHWC region: the transpose moves through them. */
+const NHWC_8BIT = new Set(['Add', 'Mul', 'Concat', 'Sigmoid', 'LeakyRelu', 'AveragePool', 'GlobalAveragePool', 'MaxPool']);
 const DROP_QDQ = new Set(['MaxPool', 'Resize', 'Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Split']);
 
 /** A QOperator op's integer kernel (its traits' form), and whether its weight is uint8 (U8U8); null for other ops. */
@@ -102,7 +119,7 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
     if (l.scope !== '') return;
     const q = qoperatorKernel(l);
     if (q) {
-      plan[i] = { kind: 'kernel', kernel: q.kernel, qdq: false, uint8Weights: q.uint8Weights };
+      plan[i] = { kind: 'kernel', kernel: q.kernel, qdq: false, uint8Weights: q.uint8Weights, transposedElements: 0, transposes: 0 };
       return;
     }
     const group = qdqInputs(l);
@@ -114,7 +131,7 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
     const qAfter = quantizeAfter(l);
     if (needsQ && qAfter === undefined) return;
     const weightDq = l.traits?.kind === 'conv' || l.traits?.kind === 'matmul' ? dqs[1] : undefined;
-    plan[i] = { kind: 'kernel', kernel: 'qlinear', qdq: true, uint8Weights: weightDq !== undefined && links[weightDq].inputDtypes[0] === DataType.UINT8 };
+    plan[i] = { kind: 'kernel', kernel: 'qlinear', qdq: true, uint8Weights: weightDq !== undefined && links[weightDq].inputDtypes[0] === DataType.UINT8, transposedElements: 0, transposes: 0 };
     if (qAfter !== undefined) plan[qAfter] = { kind: 'folded', head: i };
   });
   // A DequantizeLinear is absorbed when every reader is a fused kernel; a QuantizeLinear not absorbed runs.
@@ -130,6 +147,45 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
     const readers = (l.outputs[0] ? (consumers.get(l.outputs[0]) ?? []) : []).filter((r) => !links[r].folded);
     const fused = readers.filter((r) => plan[r]?.kind === 'kernel' && (plan[r] as { qdq: boolean }).qdq);
     plan[i] = readers.length > 0 && fused.length === readers.length && !outputs.has(l.outputs[0]) ? { kind: 'folded', head: fused[0] } : { kind: 'dequantize' };
+  });
+  // A fused conv runs as QLinearConv in NHWC, and the 8-bit ops ORT's transpose optimizer moves a transpose through
+  // (QLinearAdd, QLinearConcat, …, MaxPool) join its NHWC region; so do (De)QuantizeLinear and one-input elementwise
+  // ops between. A transpose is left on each 8-bit tensor where the region meets anything else (a float conv, a
+  // graph input or output): on the region's side, sized as that tensor.
+  const elements = (l: LayerLink) => (l.outputShape ? l.outputShape.reduce((a, b) => a * b, 1) : 0);
+  const isConv = (j: number) => links[j].traits?.kind === 'conv';
+  const inRegion = (j: number) => plan[j]?.kind === 'kernel' && (plan[j] as { qdq: boolean }).qdq && (isConv(j) || (links[j].domain === '' && NHWC_8BIT.has(links[j].op)));
+  const headOf = (j: number) => (plan[j]?.kind === 'folded' ? (plan[j] as { head: number }).head : j);
+  const passes = (l: LayerLink) => isQ(l) || isDq(l) || (l.domain === '' && PUSHED_THROUGH.has(l.op));
+  const fromRegion = (x: string | undefined, depth: number, convOnly: boolean): boolean => {
+    const p = x ? producer.get(x) : undefined;
+    if (p === undefined || depth > 16) return false;
+    const h = headOf(p);
+    if (h !== p || inRegion(p)) return inRegion(h) && (!convOnly || isConv(h) || links[h].inputs.some((y) => y && fromRegion(y, depth + 1, true)));
+    return passes(links[p]) && fromRegion(links[p].inputs[0], depth + 1, convOnly);
+  };
+  const toRegion = (y: string | undefined, depth: number): boolean => {
+    const readers = y ? (consumers.get(y) ?? []) : [];
+    if (!y || outputs.has(y) || readers.length === 0 || depth > 16) return false;
+    return readers.every((r) => inRegion(headOf(r)) || (passes(links[r]) && toRegion(links[r].outputs[0], depth + 1)));
+  };
+  links.forEach((l, i) => {
+    const k = plan[i];
+    if (k?.kind !== 'kernel' || !inRegion(i)) return;
+    // The activation inputs (a conv's first; every input of the others), each through its DequantizeLinear.
+    const dqs = (isConv(i) ? [l.inputs[0]] : l.inputs).map((x) => (x ? producer.get(x) : undefined)).filter((p): p is number => p !== undefined && isDq(links[p]));
+    // An 8-bit op not joined to a conv's region stays in NCHW: no transposes.
+    if (!isConv(i) && !dqs.some((p) => fromRegion(links[p].inputs[0], 0, true))) return;
+    for (const p of dqs) {
+      if (fromRegion(links[p].inputs[0], 0, false)) continue;
+      k.transposedElements += elements(links[p]);
+      k.transposes++;
+    }
+    const qOut = l.outputs[0] ? (consumers.get(l.outputs[0]) ?? [])[0] : undefined;
+    if (qOut !== undefined && plan[qOut]?.kind === 'folded' && !toRegion(links[qOut].outputs[0], 0)) {
+      k.transposedElements += elements(l);
+      k.transposes++;
+    }
   });
   return plan;
 }

@@ -382,7 +382,9 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
       : conv && path
         ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
         : kernelTime(profile, cls, once, bytes - weights, weights, cold);
-    const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
+    // ORT's transposes of a QLinearConv's 8-bit tensors to and from NHWC next to float ops (int8.ts).
+    const transposed = q?.kind === 'kernel' && q.transposedElements > 0 ? reorderTime(profile, { count: q.transposes, bytes: 2 * q.transposedElements }) : 0;
+    const layoutMs = (reorderTime(profile, layout[i].reorders) + transposed) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
     let separation: LayerLatency['separation'] = null;
