@@ -148,7 +148,10 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       latency = chooseByDevice(plan, raised, profile, dataShapes, opts.targetLatency ?? null, notes);
       predicting?.done();
     }
-    if (!plan.layers.some((l) => l.precision === 'int8')) throw new MbnError('unsupported', `nothing was quantized: every layer stayed float (see --include/--exclude/--max-error${profile ? '/--device' : ''})`);
+    if (!plan.layers.some((l) => l.precision === 'int8')) {
+      if (latency?.keptFloat) throw new MbnError('unsupported', `nothing was quantized: on ${latency.device} the latency model predicts no layer faster in int8 (predicted ${Number(latency.predictedAllInt8Ms.toPrecision(3))} ms all int8, ${Number(latency.predicted.floatMs.toPrecision(3))} ms float); quantize without --device to write int8 anyway`);
+      throw new MbnError('unsupported', 'nothing was quantized: every layer stayed float (see --include/--exclude/--max-error)');
+    }
     const built = emitModel(plan, raised, { mode: 'qdq' });
     const summary: QuantizeSummary = {
       input: path,
