@@ -1,5 +1,6 @@
 import { basename, dirname, extname, join } from 'node:path';
-import { type InputSpec, type Ort, loadOrt, measureModel } from '../bench/run.js';
+import type { InputSpec } from '../contract/bench.js';
+import { type Ort, loadOrt, measureModel } from '../bench/run.js';
 import { matchName } from '../budget/glob.js';
 import { verifyOutputs } from '../calibrate/collect.js';
 import { graphInputs, loadCalibration } from '../calibrate/inputs.js';
@@ -12,16 +13,16 @@ import { elementCount } from '../onnx/tensor-data.js';
 import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
 import { emitModel } from '../quantize/emit.js';
 import { equalize } from '../quantize/equalize.js';
-import type { RangeMethod } from '../quantize/histogram.js';
 import { type OpsetRaise, raiseOpset } from '../quantize/opset.js';
 import { chooseByDevice } from '../quantize/latency.js';
 import { loadProfile } from '../latency/load-profile.js';
 import { checkQuantizable, planQuantization } from '../quantize/plan.js';
 import type { QuantizeSummary } from '../quantize/summary.js';
 import { calibrateRanges, keepSensitiveFloat, measureSensitivity } from '../quantize/run.js';
-import { type QuantizeJson, quantizeJson } from '../report/quantize-report.js';
+import { quantizeJson } from '../report/quantize-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
+import type { QuantizeJson, RangeMethod } from '../contract/quantize.js';
 
 export type { QuantizeSummary };
 

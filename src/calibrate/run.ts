@@ -4,30 +4,15 @@ import { separationFigures } from '../cost/separable.js';
 import { type CandidateLayer, type SeparateOptions, type SeparatePlan, buildRewrite, computeWeights, greedyRanks, rankOptions, setRank } from '../rewrite/separate.js';
 import { type BuildCopy, ModelCopies } from './copies.js';
 import { type Calibration, type CalibrationBatch, graphInputs, loadCalibration } from './inputs.js';
-import { type LayerFit, type OutputCheck, type RefitOptions, refitSeparation, verifyOutputs } from './collect.js';
+import { type LayerFit, type RefitOptions, refitSeparation, verifyOutputs } from './collect.js';
+import type { OutputCheck } from '../contract/output-check.js';
+import type { CalibrationSummary } from '../contract/separate.js';
 
 /**
  * `mbn separate --calibrate`: load the batches, split off a held-back part for verification (a quarter, when there
  * are at least 4), refit the pointwise halves on the rest, and after writing compare the whole model's outputs.
  */
 export const ORT_FOR_CALIBRATION = 'onnxruntime-node is not installed, so nothing was fitted or verified on data (npm install onnxruntime-node); the rewrite uses the SVD weights';
-
-export interface CalibrationSummary {
-  source: string;
-  kind: 'folder' | 'random';
-  batches: number;
-  fitBatches: number;
-  /** Batches the verification ran on: held back from the fit, or all of them when fewer than 4. */
-  verifyBatches: number;
-  heldBack: boolean;
-  /** Per rewritten conv: its output error on the fitting data with SVD weights and after the refit. */
-  layers: { name: string; svdError: number | null; refitError: number | null; kept: string | null; filterRounds?: number; uses?: number }[];
-  /** Per graph output of the rewritten vs the original model on the verification batches; null: not run. */
-  outputs: OutputCheck[] | null;
-  /** The same check for the plain SVD rewrite (before the refit), for comparison; null when nothing was refitted. */
-  svdOutputs: OutputCheck[] | null;
-  notes: string[];
-}
 
 export interface CalibrationRun {
   summary: CalibrationSummary;

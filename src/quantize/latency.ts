@@ -1,8 +1,9 @@
+import type { QuantizeLatency } from '../contract/quantize.js';
 import { buildReport } from '../cost/analyze.js';
 import type { Model } from '../ir/types.js';
 import { layerLinks } from '../latency/graph.js';
 import { predictLatency } from '../latency/model.js';
-import type { DeviceProfile } from '../latency/profile.js';
+import type { DeviceProfile } from '../contract/device.js';
 import { readModelBytes } from '../onnx/read.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
@@ -17,20 +18,6 @@ import type { QuantLayer, QuantPlan } from './plan.js';
  * not fuse, and those a float neighbour adds. Each prediction is of the whole written model (emitted in memory, read
  * back, analysed), never of a layer alone.
  */
-
-/** What `--device` did: predicted latency before and after, the choice, and (measured) ORT's own timing. */
-export interface QuantizeLatency {
-  device: string;
-  calibrated: boolean;
-  /** Predicted latency of the input model (as given) and of the written int8 model, ms. */
-  predicted: { floatMs: number; int8Ms: number };
-  /** Of all candidate layers int8 (before the device choice), ms. */
-  predictedAllInt8Ms: number;
-  /** `--target-latency`: the bound and whether the written model's prediction is within it. */
-  target: { ms: number; met: boolean } | null;
-  /** Layers kept float because the latency model predicts their int8 form slower (or not needed for the target). */
-  keptFloat: number;
-}
 
 /** The predicted latency (ms) of the model `plan` writes now (its layers' precision as they stand). */
 export function predictPlan(plan: QuantPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions): number {

@@ -1,13 +1,13 @@
 import type { ChalkInstance } from 'chalk';
-import type { Report } from '../cost/analyze.js';
 import type { BuiltRewrite, SeparatePlan } from '../rewrite/separate.js';
 import { clipEnd } from '../text.js';
 import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
-import type { CalibrationSummary } from '../calibrate/run.js';
 import type { FormatOf, Reporter } from './formats.js';
-import type { TorchPlanJson } from '../rewrite/torch-plan.js';
+import type { Report } from '../contract/analyze.js';
+import { type CalibrationSummary, SEPARATE_SCHEMA, type SeparatedLayerRow, type SeparateJson } from '../contract/separate.js';
+import type { TorchPlanJson } from '../contract/torch-plan.js';
 
 export interface SeparationSummary {
   input: string;
@@ -20,29 +20,6 @@ export interface SeparationSummary {
   calibration?: CalibrationSummary | null;
   /** With --torch-plan: the folder written and its plan. */
   torchPlan?: { dir: string; plan: TorchPlanJson } | null;
-}
-
-export interface SeparatedLayerRow {
-  name: string;
-  depthwise: string;
-  pointwise: string;
-  M: number;
-  N: number;
-  group: number;
-  kernel: number[];
-  multiplier: number;
-  /** Executions per inference: 0 for a conv in an If branch that is not counted (rewritten all the same). */
-  executions: number;
-  /** One execution's MACs; null when the conv's output shape is unknown. */
-  macs: number | null;
-  macsAfter: number | null;
-  params: number;
-  paramsAfter: number;
-  /** (depthwise + pointwise MACs) / original MACs, measured by analyzing the rewritten model. */
-  measuredRatio: number | null;
-  /** r·(g/N + 1/K): MobileNet's 1/N + 1/D_K² for r = 1, g = 1. */
-  theoreticalRatio: number;
-  relativeError: number | null;
 }
 
 export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
@@ -91,29 +68,6 @@ const LINE_WIDTH = 200;
 
 function ratio(x: number | null): string {
   return x === null ? '?' : x.toFixed(4);
-}
-
-/** The schema id of `mbn separate --format json`. */
-export const SEPARATE_SCHEMA = 'mbn.separate/1';
-
-/** The `mbn.separate/1` document (`mbn separate --format json`, and what the library's `separate` returns). */
-export interface SeparateJson {
-  schema: typeof SEPARATE_SCHEMA;
-  input: string;
-  /** The file written; null for a dry run. */
-  output: string | null;
-  dryRun: boolean;
-  /** null: a figure mbn could not compute (see `notes`), never a partial sum. */
-  totals: { macsBefore: number | null; macsAfter: number | null; paramsBefore: number; paramsAfter: number };
-  /** With a MACs target: whether it is met and the figure reached. */
-  target: { macs: number; met: boolean } | null;
-  layers: SeparatedLayerRow[];
-  skipped: { name: string; op: string; reason: string }[];
-  notes: string[];
-  /** With calibration data: the fit, the output check and its verdict. */
-  calibration?: CalibrationSummary & { verdict: string | null };
-  /** With --torch-plan: the folder written, its convs, and the ONNX nodes whose module path is unknown. */
-  torchPlan?: { dir: string; convs: number; unmapped: string[] };
 }
 
 export function separateJson(s: SeparationSummary): SeparateJson {

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { describeGaps } from '../budget/completeness.js';
-import { buildReport, type Report } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
 import { type SeparableConv, type SeparationFigures, convTraitsOf, separableConv, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
 import { clipMiddle } from '../text.js';
@@ -14,7 +14,6 @@ import { readTensorBytes } from '../onnx/tensor-data.js';
 import { Reader } from '../onnx/wire.js';
 import { layerLinks } from '../latency/graph.js';
 import { predictLatency, separatedTime, weightsCold } from '../latency/model.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import { ShapeError } from '../ops/define.js';
 import { product } from '../util/count.js';
 import { checkConvDefinition } from '../ops/conv.js';
@@ -24,6 +23,8 @@ import { NodeContext } from '../shape/node-context.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, composeSeparated, heNormalSeparated, separateConvWeight } from './decompose.js';
 import { alignmentPadding, relocateExternalTensors } from './relocate.js';
+import type { Report } from '../contract/analyze.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 /**
  * `mbn separate`: choose standard convs, factor each into a depthwise conv (group = C, same kernel, strides,
