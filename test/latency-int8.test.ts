@@ -273,6 +273,9 @@ describe('integer kernels in the latency model', () => {
     expect(at('dq_a').latencyMs).toBeCloseTo((0.512 + 0.5) / 1e3, 9);
     // The Tanh stays float: 512 FLOPs at 1 GFLOP/s (its 4 KB at 1000 GB/s take less) + 0.5 µs.
     expect(at('tanh').latencyMs).toBeCloseTo((0.512 + 0.5) / 1e3, 9);
+    // The QLinearAdd works element by element in float, as a float Add: 512 operations at 1 GFLOP/s (its 6 KB at
+    // 1000 GB/s take less) + 0.5 µs; its output leaves the NHWC region for the Tanh: a transpose of 512 bytes.
+    expect(at('add').latencyMs).toBeCloseTo((0.512 + 0.5 + 0.5 + 1024 / 1e6) / 1e3, 9);
     // The conv with the constant float bias fuses as well: the int8 rate.
     expect(at('conv_float_bias').latencyMs).toBeCloseTo((73_728 / 400e3 + 1) / 1e3, 9);
     expect(notes).toEqual([]);

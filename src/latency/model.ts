@@ -1,7 +1,7 @@
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
-import { type Int8Layer, planInt8, symmetricConvKernel } from './int8.js';
+import { type Int8Layer, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
@@ -321,6 +321,11 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
     const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
+  }
+  // QLinearAdd, QLinearConcat, …: per element in float, as the float op (at least one operation per output element).
+  if (q.qdq && link && link.domain === '' && requantizesEachElement(link.op)) {
+    const elements = link.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
+    return kernelTime(profile, 'elementwise', Math.max(flops, elements), activationBytes, 0, cold);
   }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
   const slowdown = q.uint8Weights ? rates.uint8WeightsSlowdown : 1;
