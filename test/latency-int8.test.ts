@@ -204,6 +204,38 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     }
   });
 
+  it.skipIf(!ort)('run a QDQ conv ORT leaves unfused on the generic path (its weights are dequantized each run), a float one blocked', async () => {
+    // x → Q → DQ → conv q (int8 weights through DequantizeLinear, a Tanh after: not fused) → conv f (float weights).
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      initializers: [
+        scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0), weights('wq', INT8, [16, 16, 3, 3]),
+        { name: 'wf', dtype: FLOAT, dims: [16, 16, 3, 3], values: Array.from({ length: 2304 }, (_, i) => ((i % 7) - 3) / 10) },
+      ],
+      nodes: [
+        { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'], name: 'q_x' }, { op: 'DequantizeLinear', inputs: ['xq', 's', 'z'], outputs: ['xd'], name: 'dq_x' },
+        { op: 'DequantizeLinear', inputs: ['wq', 'ws', 'wz'], outputs: ['wqd'], name: 'dq_wq' },
+        { op: 'Conv', inputs: ['xd', 'wqd'], outputs: ['c'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, name: 'conv_q' },
+        { op: 'Tanh', inputs: ['c'], outputs: ['t'], name: 'tanh' },
+        { op: 'Conv', inputs: ['t', 'wf'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, name: 'conv_f' },
+      ],
+      opset: 13,
+    };
+    const dir = tempDir();
+    const path = join(dir, 'unfused.onnx');
+    writeFileSync(path, buildModel(spec));
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const { layers } = predictLatency(report, layerLinks(inferred), { ...PROFILE, nchwcBlock: 16 });
+    const pathOf = (name: string) => layers[report.layers.findIndex((l) => l.name === name)].convPath;
+    expect([pathOf('conv_q'), pathOf('conv_f')]).toEqual(['generic', 'nchwc']);
+    // ORT: conv q runs as a FusedConv (with its Tanh) on dequantized weights, not blocked; conv f as a blocked conv.
+    const nodes = await ortNodes(path, 'all');
+    expect([nodes.get('conv_q'), [...nodes.values()].filter((op) => op === 'com.microsoft.nchwc::Conv').length]).toEqual(['com.microsoft::FusedConv', 1]);
+  });
+
   it.skipIf(!ort)('agree with the graph ORT optimizes on convs whose channels keep them off the symmetric kernels: all fused', async () => {
     const dir = tempDir();
     const path = join(dir, 'chain.onnx');

@@ -379,7 +379,11 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     const conv = link ? timedConvOf(link) : null;
     const once = flopsOf(l) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
-    const path = layout[i].path;
+    // A conv in QDQ form that ORT leaves unfused runs as a float conv whose weights a DequantizeLinear makes on each
+    // run: not constant, so not the NCHWc kernels (their filters are reordered once, at load) but the generic path.
+    const t = link?.traits;
+    const unfusedQdq = profile.int8 !== undefined && q === null && t?.kind === 'conv' && t.form === 'qdq' && !t.transposed && t.geometry.kernel.length === 2;
+    const path = unfusedQdq ? 'generic' : layout[i].path;
     const k = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
       : q
@@ -400,7 +404,7 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
       separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };
       saved += ms - after;
     }
-    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: layout[i].path, layoutMs };
+    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: path, layoutMs };
   });
   return {
     layers,
