@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../src/util/random.js';
@@ -152,13 +152,17 @@ describe('mbn quantize --device on a built chain', () => {
     expect(j.measured.int8Ms).toBeGreaterThan(0);
   });
 
-  it('refuses --target-latency without --device in one line, writing nothing', () => {
+  it('refuses --target-latency without --device, and a profile without integer figures, in one line, writing nothing', () => {
     const dir = tempDir();
     const input = join(dir, 'chain.onnx');
     writeFileSync(input, model());
     const r = mbn(['quantize', input, '-o', join(dir, 'out.onnx'), '--target-latency', '1']);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('mbn: --target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)\n');
+    // A profile without integer-kernel figures (the built-ins) gives the choice no basis.
+    const rpi = mbn(['quantize', input, '-o', join(dir, 'out.onnx'), '--device', 'rpi4']);
+    expect([rpi.status, rpi.stderr]).toEqual([2, 'mbn: device profile rpi4 has no integer-kernel figures (its "int8" block; the built-in profiles have none): mbn quantize --device needs a profile from mbn calibrate\n']);
+    expect(existsSync(join(dir, 'out.onnx'))).toBe(false);
   });
 });
 

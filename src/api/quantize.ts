@@ -79,6 +79,8 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
   if (opts.targetLatency !== undefined && !opts.device) throw new MbnError('usage', '--target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
   if (opts.targetLatency !== undefined && !(opts.targetLatency > 0 && Number.isFinite(opts.targetLatency))) throw new MbnError('usage', `targetLatency ${quote(String(opts.targetLatency))} must be a positive number of milliseconds`);
   const profile = opts.device !== undefined ? loadProfile(opts.device) : null;
+  // Without integer-kernel rates the latency model times int8 layers at the float rates: no basis for the choice.
+  if (profile && !profile.int8) throw new MbnError('usage', `device profile ${profile.name} has no integer-kernel figures (its "int8" block; the built-in profiles have none): mbn quantize --device needs a profile from mbn calibrate`);
   const infer = checkShapeOptions(opts);
   const output = opts.output ?? defaultQuantizedOutput(path);
   const model = readModel(path);
