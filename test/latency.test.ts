@@ -295,6 +295,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise')!.flops).toBe(2 * 64 * 9 * 3136);
     expect(profile.int8!.gops.conv).toBeGreaterThan(0);
     expect(profile.int8!.uint8WeightsSlowdown).toBeGreaterThan(0);
+    expect(profile.int8!.genericGops!.depthwise).toBeGreaterThan(0);
     expect(Number.isInteger(profile.nchwcBlock)).toBe(true);
     expect(profile.weightGBps).toBeGreaterThan(0);
     expect(profile.im2colGBps).toBeGreaterThan(0);

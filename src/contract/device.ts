@@ -116,6 +116,13 @@ export interface Int8Rates {
   /** A QuantizeLinear (float32 → 8 bits) and a DequantizeLinear (8 bits → float32) that stay in the graph: ns per element. */
   quantizeNsPerElement: number;
   dequantizeNsPerElement: number;
+  /**
+   * The same fused kernels where ORT cannot take its symmetric-weight conv kernels (MLAS ConvSym: a depthwise conv
+   * whose channels are not a multiple of 16, a dense one whose input channels are not a multiple of 4 or whose
+   * output channels are fewer than 16 or not a multiple of 4 with AVX-512, 8 with AVX2; src/latency/int8.ts), GOP/s:
+   * its generic depthwise kernel and im2col + integer GEMM. Absent (older profiles): every QLinearConv at `gops`.
+   */
+  genericGops?: Record<'conv' | 'pointwise' | 'depthwise', number>;
 }
 
 /**

@@ -55,6 +55,26 @@ export interface BytesBeforeAfter {
   after: number | null;
 }
 
+/** `--device`: what the latency model predicts before and after, and its choice. */
+export interface QuantizeLatency {
+  device: string;
+  calibrated: boolean;
+  /** Predicted latency of the input model (as given) and of the written int8 model, ms. */
+  predicted: { floatMs: number; int8Ms: number };
+  /** With every candidate layer int8 (before the device choice), ms. */
+  predictedAllInt8Ms: number;
+  /** `--target-latency`: the bound and whether the written model's prediction is within it. */
+  target: { ms: number; met: boolean } | null;
+  /** Layers kept float because the latency model predicts their int8 form no faster (or not needed for the target). */
+  keptFloat: number;
+}
+
+/** Median latency in ONNX Runtime (`mbn bench`'s method, one thread) of the input and of the written model, ms. */
+export interface QuantizeMeasured {
+  floatMs: number;
+  int8Ms: number;
+}
+
 /** `mbn quantize --format json`: one entry per layer that has a constant weight. */
 export interface QuantizeJson {
   schema: typeof QUANTIZE_SCHEMA;
@@ -83,5 +103,9 @@ export interface QuantizeJson {
   maxError: MaxErrorResult | null;
   weightBytes: BytesBeforeAfter;
   fileBytes: BytesBeforeAfter;
+  /** `--device` only: predicted latency before and after, and the layers kept float for it. */
+  latency?: QuantizeLatency;
+  /** With --measure (default with --device): timed in ONNX Runtime. */
+  measured?: QuantizeMeasured;
   notes: string[];
 }

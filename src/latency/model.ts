@@ -2,7 +2,7 @@ import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
-import { type Int8Layer, planInt8 } from './int8.js';
+import { type Int8Layer, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
@@ -386,11 +386,25 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
     const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
+  // QLinearAdd, QLinearConcat, …: per element in float, as the float op (at least one operation per output element).
+  if (q.qdq && link && link.domain === '' && requantizesEachElement(link.op)) {
+    const elements = link.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
+    return kernelTime(profile, 'elementwise', Math.max(flops, elements), activationBytes, 0, cold);
+  }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
   const slowdown = q.uint8Weights ? rates.uint8WeightsSlowdown : 1;
-  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
   const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
-  if (g === null || cls === 'depthwise' || g.inChannels / g.group >= THIN_CONV_CHANNELS || !link?.outputShape) return k;
+  const thin = g !== null && cls !== 'depthwise' && g.inChannels / g.group < THIN_CONV_CHANNELS;
+  // Off MLAS's symmetric conv kernels (int8.ts), a conv runs the generic path; its depthwise kernel works through
+  // the channels in vectors of 16 and 8 (qdwconv_avx2.cpp), so it is timed on channels rounded up to 8.
+  // (MLAS's NCHWc block is 16 where its AVX-512 kernels run, and its symmetric conv dispatch is then the AVX-512 one.)
+  const generic = g !== null && !thin && !q.uint8Weights && rates.genericGops !== undefined && cls !== 'gemm' && !symmetricConvKernel(g, profile.nchwcBlock === 16 ? 4 : 8);
+  if (generic) {
+    const rounded = cls === 'depthwise' ? (Math.ceil(g.outChannels / 8) * 8) / g.outChannels : 1;
+    return kernelTime(profile, cls, flops * rounded, activationBytes * scale, weightBytes * scale, cold, rates.genericGops![cls as 'conv' | 'pointwise' | 'depthwise']);
+  }
+  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
+  if (g === null || !thin || !link?.outputShape) return k;
   const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
   return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
 }
@@ -452,7 +466,11 @@ export function predictLatency(
     const conv = link ? timedConvOf(link) : null;
     const once = (flopsOf(l) + inner.reduce((sum, j) => sum + flopsOf(report.layers[j]), 0)) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
-    const path = layout[i].path;
+    // A conv in QDQ form that ORT leaves unfused runs as a float conv whose weights a DequantizeLinear makes on each
+    // run: not constant, so not the NCHWc kernels (their filters are reordered once, at load) but the generic path.
+    const t = link?.traits;
+    const unfusedQdq = profile.int8 !== undefined && q === null && t?.kind === 'conv' && t.form === 'qdq' && !t.transposed && t.geometry.kernel.length === 2;
+    const path = unfusedQdq ? 'generic' : layout[i].path;
     const modelled = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
       : q
@@ -465,7 +483,9 @@ export function predictLatency(
     signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);
     const measured = signatures[i] === null ? undefined : lut?.get(signatures[i]!);
     const k = measured === undefined ? modelled : { ms: measured + profile.overheadUs.elementwise / 1e3, bound: modelled.bound };
-    const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
+    // ORT's transposes of a QLinearConv's 8-bit tensors to and from NHWC next to float ops (int8.ts).
+    const transposed = q?.kind === 'kernel' && q.transposedElements > 0 ? reorderTime(profile, { count: q.transposes, bytes: 2 * q.transposedElements }) : 0;
+    const layoutMs = (reorderTime(profile, layout[i].reorders) + transposed) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
     let separation: LayerLatency['separation'] = null;
@@ -476,7 +496,7 @@ export function predictLatency(
       separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };
       saved += ms - after;
     }
-    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: layout[i].path, layoutMs, ...(lut ? { latencySource: measured === undefined ? ('model' as const) : ('measured' as const) } : {}) };
+    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: path, layoutMs, ...(lut ? { latencySource: measured === undefined ? ('model' as const) : ('measured' as const) } : {}) };
   });
   return {
     layers,

@@ -29,7 +29,17 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     matMulIntegerGops: r.matMulIntegerGops as number,
     quantizeNsPerElement: r.quantizeNsPerElement as number,
     dequantizeNsPerElement: r.dequantizeNsPerElement as number,
+    ...(r.genericGops !== undefined ? { genericGops: validateGenericGops(r.genericGops, bad) } : {}),
   };
+}
+
+const GENERIC_CLASSES = ['conv', 'pointwise', 'depthwise'] as const;
+function validateGenericGops(data: unknown, bad: (what: string) => never): Record<(typeof GENERIC_CLASSES)[number], number> {
+  const g = data as Record<string, unknown>;
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || GENERIC_CLASSES.some((c) => !positive(g[c]))) {
+    bad(`"int8.genericGops" must be an object with positive ${GENERIC_CLASSES.join(', ')} (GOP/s)`);
+  }
+  return Object.fromEntries(GENERIC_CLASSES.map((c) => [c, g[c] as number])) as Record<(typeof GENERIC_CLASSES)[number], number>;
 }
 // ---- end of integer kernels ----
 

@@ -1,4 +1,4 @@
-import type { BytesBeforeAfter, MaxErrorResult, QuantizeCalibration, QuantizeSettings } from '../contract/quantize.js';
+import type { BytesBeforeAfter, MaxErrorResult, QuantizeCalibration, QuantizeLatency, QuantizeMeasured, QuantizeSettings } from '../contract/quantize.js';
 import type { QuantPlan } from './plan.js';
 import type { OutputCheck } from '../contract/output-check.js';
 
@@ -16,5 +16,9 @@ export interface QuantizeSummary {
   /** Stored bytes of the constants (initializers and Constant nodes) before and after. */
   weightBytes: BytesBeforeAfter;
   fileBytes: BytesBeforeAfter;
+  /** `--device`: the latency model's figures before and after, and its choice (null: no --device). */
+  latency: QuantizeLatency | null;
+  /** Median latency in ONNX Runtime of the input and the written model, ms (null: not timed). */
+  measured: QuantizeMeasured | null;
   notes: string[];
 }

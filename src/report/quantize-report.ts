@@ -31,6 +31,8 @@ export function quantizeJson(s: QuantizeSummary): QuantizeJson {
     maxError: s.maxError,
     weightBytes: s.weightBytes,
     fileBytes: s.fileBytes,
+    ...(s.latency ? { latency: s.latency } : {}),
+    ...(s.measured ? { measured: s.measured } : {}),
     notes: s.notes,
   };
 }
@@ -87,9 +89,26 @@ export function renderQuantize(s: QuantizeSummary, format: 'table' | 'json' | 'm
   for (const o of j.outputs ?? []) {
     out.push(`  output ${terminalText(o.name)}: relative error ${fixed(o.relativeError)}, cosine ${o.cosine.toFixed(4)}${o.top1Agreement === null ? '' : `, top-1 agreement ${(100 * o.top1Agreement).toFixed(1)}%`}`);
   }
+  out.push(...latencyLines(j));
   const v = verdictOf(s);
   if (v) out.push(md ? v.text : v.error <= 0.01 ? c.green(v.text) : v.error <= 0.1 ? c.yellow(v.text) : c.red(v.text));
   for (const n of j.notes) out.push(md ? `note: ${n}` : c.yellow(`note: ${n}`));
   out.push(`Wrote ${terminalText(j.output)}`);
   return out.join('\n') + '\n';
+}
+
+/** The latency lines: predicted on the device (float → int8) and measured in ONNX Runtime, where given. */
+function latencyLines(j: QuantizeJson): string[] {
+  const ms = (x: number) => (x < 0.1 ? `${Number((x * 1e3).toPrecision(3))} µs` : `${Number(x.toPrecision(3))} ms`);
+  const ratio = (a: number, b: number) => `×${(b / a).toFixed(2)}`;
+  const out: string[] = [];
+  const l = j.latency;
+  if (l) {
+    const kept = l.keptFloat ? `; ${l.keptFloat} layer${l.keptFloat === 1 ? '' : 's'} kept float for it (all int8: ${ms(l.predictedAllInt8Ms)})` : '';
+    const target = l.target ? `; --target-latency ${ms(l.target.ms)} ${l.target.met ? 'met' : 'not met'}` : '';
+    out.push(`Latency predicted on ${terminalText(l.device)}${l.calibrated ? '' : ' (estimated profile)'}: float ${ms(l.predicted.floatMs)} → int8 ${ms(l.predicted.int8Ms)} (${ratio(l.predicted.floatMs, l.predicted.int8Ms)})${kept}${target}`);
+  }
+  const m = j.measured;
+  if (m) out.push(`Latency measured in ONNX Runtime (median, 1 thread, as mbn bench): float ${ms(m.floatMs)} → int8 ${ms(m.int8Ms)} (${ratio(m.floatMs, m.int8Ms)})`);
+  return out;
 }
