@@ -16,23 +16,18 @@ export { calibrate, calibrateEnergy, type CalibrateOptions, type EnergyCalibrate
 export { rewrite, type RewriteOptions } from './api/rewrite.js';
 export { init, type InitOptions, type InitResult } from './api/init.js';
 export type { Progress, ProgressHook, ShapeOptions, ValueOptions } from './api/options.js';
+export type { InitEntry } from './budget/init.js';
 export { MbnError, type ErrorCode } from './errors.js';
 
-// The JSON contracts, one type per schema id, and the types they are made of.
-export type { AnalyzeJson, LayerJson } from './report/analyze-report.js';
-export type { Gap, OpBreakdown, Totals } from './cost/analyze.js';
-export type { ModuleCost } from './cost/modules.js';
-export type { SeparateJson, SeparatedLayerRow } from './report/separate-report.js';
-export type { TorchPlanJson, TorchPlanConv } from './rewrite/torch-plan.js';
-export type { QuantizeJson } from './report/quantize-report.js';
-export type { CheckJson, CheckRecord, CheckedModel, CheckKind } from './budget/check.js';
-export type { DiffJson, Delta, LayerDiff, LayerStatus } from './budget/diff.js';
-export type { BenchJson, BenchRecord } from './report/bench-report.js';
-export type { AdviseJson } from './report/advise-report.js';
-export type { Finding, Severity } from './advise/define.js';
-export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './latency/profile.js';
-export type { Precision, PrecisionBreakdown } from './cost/precision.js';
-export type { RewriteJson, RewriteFigures } from './report/rewrite-report.js';
-export type { HardSwishChange } from './rewrite/hard-swish.js';
-export type { Deviation, OutputDeviation } from './bench/compare.js';
-export type { InitEntry } from './budget/init.js';
+// The JSON contracts (src/contract/), one type per schema id, and the types they are made of.
+export type { AnalyzeJson, Gap, LayerJson, ModuleCost, OpBreakdown, Precision, PrecisionBreakdown, Totals } from './contract/analyze.js';
+export type { SeparatedLayerRow, SeparateJson } from './contract/separate.js';
+export type { TorchPlanConv, TorchPlanJson } from './contract/torch-plan.js';
+export type { Deviation, OutputDeviation } from './contract/output-check.js';
+export type { QuantizeJson } from './contract/quantize.js';
+export type { CheckedModel, CheckJson, CheckKind, CheckRecord } from './contract/check.js';
+export type { Delta, DiffJson, LayerDiff, LayerStatus } from './contract/diff.js';
+export type { BenchJson, BenchRecord } from './contract/bench.js';
+export type { AdviseJson, Finding, Severity } from './contract/advise.js';
+export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './contract/device.js';
+export type { HardSwishChange, RewriteFigures, RewriteJson } from './contract/rewrite.js';

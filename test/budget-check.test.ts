@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type Figures,
-  allowedGrowth,
-  baselineRecords,
-  budgetRecords,
-  checkJson,
-  matchBaseline,
-  missingRecord,
-  parseBaseline,
-} from '../src/budget/check.js';
+import { allowedGrowth, baselineRecords, budgetRecords, checkJson, matchBaseline, missingRecord, parseBaseline } from '../src/budget/check.js';
 import { parseShare } from '../src/api/options.js';
 import { MbnError } from '../src/errors.js';
 import { signedPercent } from '../src/report/budget-text.js';
 import { describeCheck, escapeData, escapeProperty, renderAnnotations, renderCheckMarkdown } from '../src/report/check-report.js';
+import type { Figures } from '../src/contract/check.js';
 
 const MOBILENET_V1: Figures = { macs: 568_740_352, flops: 1_142_573_568, params: 4_221_032, weightBytes: 16_884_128, peakActivationBytes: 6_422_528 };
 

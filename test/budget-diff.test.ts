@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { delta, diffReports, matchLayers } from '../src/budget/diff.js';
-import type { LayerReport, Report } from '../src/cost/analyze.js';
 import { renderDiffMarkdown } from '../src/report/diff-report.js';
+import type { LayerReport, Report } from '../src/contract/analyze.js';
 
 function layer(name: string, op: string, macs: number, params = 0): LayerReport {
   return {

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyzeModel, type Report } from '../src/cost/analyze.js';
+import { analyzeModel } from '../src/cost/analyze.js';
 import { readModel } from '../src/onnx/read.js';
 import { renderCsv, renderJson } from '../src/report/analyze-report.js';
 import { renderBenchTable } from '../src/report/bench-report.js';
@@ -10,6 +10,7 @@ import { bar, dimsText, shapeText } from '../src/report/units.js';
 import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
+import type { Report } from '../src/contract/analyze.js';
 
 /** Cells that read wrong on real models (issue 9, section 5): each case is a fixture or a model built here. */
 

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_ENTRY } from '../src/budget/config.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
-import type { Totals } from '../src/cost/analyze.js';
+import type { Totals } from '../src/contract/analyze.js';
 
 /**
  * `mbn check`, `mbn diff` and `mbn analyze --max-*` through the real binary (bin/mbn.js over dist/, built once by

@@ -5,17 +5,17 @@ import { calibrateEnergy } from '../src/api/calibrate.js';
 import { openRapl } from '../src/bench/rapl.js';
 import { buildReport } from '../src/cost/analyze.js';
 import { BUILTIN_PROFILES, HOROWITZ_45NM_ENERGY } from '../src/latency/builtin.js';
-import type { EnergyConstants } from '../src/latency/energy-constants.js';
 import { predictEnergy } from '../src/latency/energy.js';
 import { fitEnergyScales, parseEnergySamples } from '../src/latency/energy-fit.js';
 import { layerLinks } from '../src/latency/graph.js';
-import { type DeviceProfile, validateProfile } from '../src/latency/profile.js';
+import { validateProfile } from '../src/latency/profile.js';
 import { readModel as readModelFile } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
 import { parseCsv } from './helpers/csv.js';
 import { fixture, mbn, separateJson, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
+import type { DeviceProfile, EnergyConstants } from '../src/contract/device.js';
 
 /**
  * The energy estimate (src/latency/energy.ts), its budget and the fit of its constants. Every expected figure is

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../src/budget/config.js';
 import { initEntries, limitFor, limitText, renderInitConfig, roundUpSignificant } from '../src/budget/init.js';
-import type { Totals } from '../src/cost/analyze.js';
 import { buildModel } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
+import type { Totals } from '../src/contract/analyze.js';
 
 /** A 3×3 conv, 16 → `n` channels on 32×32 (pads 1): n·16·9·1024 MACs, n·16·9 params. */
 function convModel(n: number): Uint8Array {

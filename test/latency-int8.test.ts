@@ -6,13 +6,14 @@ import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { type Int8Layer, planInt8 } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
-import { type DeviceProfile, validateProfile } from '../src/latency/profile.js';
+import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
 import { buildModel, type ModelSpec } from './helpers/build-model.js';
 import { fixture, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 import { VENV_PYTHON, venvHas } from './helpers/venv.js';
+import type { DeviceProfile } from '../src/contract/device.js';
 
 /**
  * int8 in the latency model: which QDQ groups ONNX Runtime fuses into integer kernels (src/latency/int8.ts), checked

@@ -10,12 +10,13 @@ import { detectNchwcBlock } from '../src/latency/measure.js';
 import { convTime, foldedLayers, kernelTime, predictLatency, weightsCold } from '../src/latency/model.js';
 import { measuredLayers } from '../src/latency/per-layer.js';
 import { mapTrace, type TraceEvent } from '../src/latency/profile-map.js';
-import { type DeviceProfile, validateProfile } from '../src/latency/profile.js';
+import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
 import { fixture, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
+import type { DeviceProfile } from '../src/contract/device.js';
 
 /**
  * ONNX Runtime's NCHWc layout in the latency model: which kernel runs each conv, the padding of channels to the

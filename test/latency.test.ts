@@ -8,12 +8,13 @@ import { layerLinks } from '../src/latency/graph.js';
 import { kernelTime, predictLatency } from '../src/latency/model.js';
 import { mapTrace, type TraceEvent } from '../src/latency/profile-map.js';
 import { int8Benchmarks } from '../src/latency/measure-int8.js';
-import { type DeviceProfile, validateProfile } from '../src/latency/profile.js';
+import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
+import type { DeviceProfile } from '../src/contract/device.js';
 
 /**
  * The latency model, device profiles, the ORT trace mapping and the CLI around them. No assertion here depends on

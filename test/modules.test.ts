@@ -1,11 +1,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Report, analyzeModel } from '../src/cost/analyze.js';
-import { type ModuleCost, diffModules, hasModuleScopes, rollUpModules, scopeOf } from '../src/cost/modules.js';
+import { analyzeModel } from '../src/cost/analyze.js';
+import { diffModules, hasModuleScopes, rollUpModules, scopeOf } from '../src/cost/modules.js';
 import { readModel } from '../src/onnx/read.js';
 import { buildAndRead } from './helpers/build-model.js';
 import { fixture, mbn } from './helpers/cli.js';
+import type { ModuleCost, Report } from '../src/contract/analyze.js';
 
 function analyze(path: string, options = {}): Report {
   const model = readModel(path);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LayerReport, Report } from '../src/cost/analyze.js';
 import { DEFAULT_ROWS, selectLayers } from '../src/report/analyze-report.js';
+import type { LayerReport, Report } from '../src/contract/analyze.js';
 
 /** Layers named by index, with the given MACs (and other FLOPs); counted, no params. */
 function report(costs: [number, number][]): Report {

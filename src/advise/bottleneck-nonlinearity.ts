@@ -1,4 +1,5 @@
-import { defineRule, type Finding } from './define.js';
+import { defineRule } from './define.js';
+import type { Finding } from '../contract/advise.js';
 
 /**
  * MobileNetV2's linear bottleneck (Sandler et al., CVPR 2018, §3.2 and Figure 1): a ReLU applied to a

@@ -1,4 +1,5 @@
-import { defineRule, figure, type Finding } from './define.js';
+import { defineRule, figure } from './define.js';
+import type { Finding } from '../contract/advise.js';
 
 /**
  * MobileNet's `_make_divisible` (torchvision and the TF reference code) rounds every width to a multiple of 8:

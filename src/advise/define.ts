@@ -1,38 +1,15 @@
-import type { Report } from '../cost/analyze.js';
 import type { AdviseGraph } from './graph.js';
 import type { Block } from './blocks.js';
+import type { Report } from '../contract/analyze.js';
+import type { Finding, Severity } from '../contract/advise.js';
 
 /**
  * One advice rule = one file under src/advise, registered with defineRule (as operator families are with
  * defineOps). A rule reads the model's graph (patterns over the IR) and the cost report (the figures), and returns
  * findings; it never renders, writes or changes anything.
  */
-export type Severity = 'error' | 'warning' | 'info';
 
 export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'error'];
-
-/**
- * What to do about a finding and what it would change, in the cost report's own units (null: not a cost change, or
- * unknown because it depends on an input dim that was assumed; see AdviseGraph.figuresKnown).
- */
-export interface Fix {
-  text: string;
-  /** MACs per inference the fix removes (negative: it adds). */
-  macsSaved: number | null;
-  /** Other FLOPs per inference the fix removes, per the report's counting convention. */
-  otherFlopsSaved: number | null;
-  paramsSaved: number | null;
-}
-
-export interface Finding {
-  rule: string;
-  severity: Severity;
-  /** Layer names as in the cost report. */
-  layers: string[];
-  /** The evidence, in one sentence or two. */
-  message: string;
-  fix: Fix;
-}
 
 export interface AdviseOptions {
   /** separable-conv: smallest share of the model's MACs a separation must save to be reported (0..1). */

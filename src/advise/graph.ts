@@ -1,9 +1,9 @@
-import type { LayerReport, Report } from '../cost/analyze.js';
 import { convTraitsOf } from '../cost/separable.js';
 import type { Graph, Model, Node } from '../ir/types.js';
 import type { ConvTraits } from '../ops/define.js';
 import { onnxOpType } from '../ops/index.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
+import type { LayerReport, Report } from '../contract/analyze.js';
 
 /**
  * The main graph as the advice rules see it: who produces and who reads each tensor, which inputs are constants,

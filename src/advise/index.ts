@@ -1,9 +1,9 @@
-import { buildReport, type Report } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
 import type { Model } from '../ir/types.js';
 import { type InferOptions, type InferResult, inferModel } from '../shape/infer.js';
 import { bottleneckNonlinearity } from './bottleneck-nonlinearity.js';
 import { channelAlignment } from './channel-alignment.js';
-import { type AdviseOptions, type AdviseRule, DEFAULT_ADVISE_OPTIONS, type Finding, SEVERITIES } from './define.js';
+import { type AdviseOptions, type AdviseRule, DEFAULT_ADVISE_OPTIONS, SEVERITIES } from './define.js';
 import { findBlocks } from './blocks.js';
 import { AdviseGraph } from './graph.js';
 import { invertedResidualSummary } from './inverted-residual-summary.js';
@@ -11,6 +11,8 @@ import { runtimeConvPath } from './runtime-conv-path.js';
 import { separableConv } from './separable-conv.js';
 import { sigmoidGateToHardsigmoid } from './sigmoid-gate-to-hardsigmoid.js';
 import { swishToHardswish } from './swish-to-hardswish.js';
+import type { Report } from '../contract/analyze.js';
+import type { BlockRow, Finding } from '../contract/advise.js';
 
 /** Every rule, in report order: MobileNet V1, V2, V3, then hardware. */
 export const RULES: readonly AdviseRule[] = [
@@ -22,20 +24,6 @@ export const RULES: readonly AdviseRule[] = [
   channelAlignment,
   runtimeConvPath,
 ];
-
-/** One row of the blocks table (JSON `blocks`). */
-export interface BlockRow {
-  /** The block's convs: expansion (when there is one), depthwise, projection. */
-  layers: string[];
-  input: number;
-  /** Channels after expansion (the depthwise width). */
-  expand: number;
-  output: number;
-  stride: number;
-  residual: boolean;
-  /** Every layer of the block: convs, activations, squeeze-and-excite, the residual Add (null: counted on an assumed input dim). */
-  macs: number | null;
-}
 
 export interface AdviseResult {
   report: Report;

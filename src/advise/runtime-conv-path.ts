@@ -1,5 +1,6 @@
 import { convPathOf } from '../latency/layout.js';
-import { defineRule, type Finding } from './define.js';
+import { defineRule } from './define.js';
+import type { Finding } from '../contract/advise.js';
 
 /**
  * ONNX Runtime on x86-64 (the CPU most CI and many edge gateways run) runs a conv in its blocked NCHWc kernels only

@@ -1,5 +1,6 @@
 import type { ConvForm } from '../ops/define.js';
-import { defineRule, figure, type Finding, percent } from './define.js';
+import { defineRule, figure, percent } from './define.js';
+import type { Finding } from '../contract/advise.js';
 
 /**
  * MobileNet V1 (Howard et al., 2017, §3.1): a standard conv with a kernel larger than 1×1 costs D_K²·M·N·D_F²;

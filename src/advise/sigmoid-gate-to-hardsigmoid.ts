@@ -1,5 +1,6 @@
-import { defineRule, type Finding } from './define.js';
+import { defineRule } from './define.js';
 import { findSigmoidPatterns } from './swish.js';
+import type { Finding } from '../contract/advise.js';
 
 /**
  * MobileNetV3 (Howard et al., ICCV 2019, §5.2 and §5.3): squeeze-and-excite gates use hard-sigmoid

@@ -1,6 +1,7 @@
 import { elements } from '../ops/define.js';
-import { defineRule, type Finding } from './define.js';
+import { defineRule } from './define.js';
 import { findSigmoidPatterns } from './swish.js';
+import type { Finding } from '../contract/advise.js';
 
 /**
  * MobileNetV3 (Howard et al., ICCV 2019, §5.2): h-swish(x) = x·ReLU6(x+3)/6 replaces swish x·σ(x). It needs no

@@ -1,10 +1,11 @@
-import { atLeast, DEFAULT_ADVISE_OPTIONS, type Severity } from '../advise/define.js';
+import { atLeast, DEFAULT_ADVISE_OPTIONS } from '../advise/define.js';
 import { adviseModel } from '../advise/index.js';
 import { blockingGaps } from '../budget/completeness.js';
 import { MbnError, quote } from '../errors.js';
 import { readAnyModel } from '../formats/read.js';
-import { type AdviseJson, type AdviseView, adviseJson } from '../report/advise-report.js';
+import { type AdviseView, adviseJson } from '../report/advise-report.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
+import type { AdviseJson, Severity } from '../contract/advise.js';
 
 export interface AdviseOptions extends ShapeOptions {
   /** `passed` is false when a finding of this severity or worse is found, or when the analysis is incomplete. */

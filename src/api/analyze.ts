@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
-import { buildReport, type Report } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
 import { type Dataflow, type MainGraphNodes, dataflow, mainGraphNodes } from '../cost/dataflow.js';
-import { type ModuleCost, rollUpModules } from '../cost/modules.js';
+import { rollUpModules } from '../cost/modules.js';
 import { MbnError, quote } from '../errors.js';
 import type { Model } from '../ir/types.js';
 import { externalLocations } from '../ir/walk.js';
@@ -9,15 +9,16 @@ import { layerLinks } from '../latency/graph.js';
 import { addEnergy } from '../latency/energy.js';
 import { addLatency } from '../latency/model.js';
 import { loadProfile } from '../latency/load-profile.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import { missingExternalFiles } from '../onnx/external.js';
 import { readAnyModel } from '../formats/read.js';
 import { type WriteTarget, checkTarget, writePieces } from '../onnx/write-file.js';
 import { ANNOTATION_PREFIX, nodeAnnotations, withoutAnnotation } from '../report/onnx-annotations.js';
 import { type NodeText, annotatePieces } from '../rewrite/annotate.js';
-import { type AnalyzeJson, analyzeJson } from '../report/analyze-report.js';
+import { analyzeJson } from '../report/analyze-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions, type ValueOptions } from './options.js';
+import type { AnalyzeJson, ModuleCost, Report } from '../contract/analyze.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 export interface AnalyzeOptions extends ShapeOptions, ValueOptions {
   /** Op types whose uncounted layers do not block budgets (`--allow-uncounted`); kept for callers that gate. */

@@ -1,14 +1,15 @@
 import { basename } from 'node:path';
-import { checkFeedSize, loadOrt, measureModel, type InputSpec } from '../bench/run.js';
+import { checkFeedSize, loadOrt, measureModel } from '../bench/run.js';
 import { buildReport } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
 import { layerLinks } from '../latency/graph.js';
-import { measuredLayers, type PerLayerResult } from '../latency/per-layer.js';
+import { measuredLayers } from '../latency/per-layer.js';
 import { readModel } from '../onnx/read.js';
 import { openRapl, type RaplCounters } from '../bench/rapl.js';
-import { type BenchJson, type BenchRecord, benchJson, type MeasuredEnergy } from '../report/bench-report.js';
+import { benchJson } from '../report/bench-report.js';
 import { inferModel, type InferOptions } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
+import type { BenchJson, BenchRecord, InputSpec, MeasuredEnergy, PerLayerResult } from '../contract/bench.js';
 
 export interface BenchOptions extends ShapeOptions, ValueOptions {
   /** Untimed runs before timing (default 3, and more until 0.1 s has passed). */

@@ -10,11 +10,11 @@ import { predictEnergy } from '../latency/energy.js';
 import { fitEnergyScales, parseEnergySamples, scaledConstants } from '../latency/energy-fit.js';
 import { layerLinks } from '../latency/graph.js';
 import { loadProfile } from '../latency/load-profile.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import { readModel } from '../onnx/read.js';
 import { inferModel } from '../shape/infer.js';
 import { fsErrorReason } from '../util/fs-error.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 export interface CalibrateOptions {
   /** ONNX Runtime intra-op threads the profile is for (default 1). */

@@ -1,24 +1,6 @@
 import { type Dirent, closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import {
-  type CheckJson,
-  type CheckRecord,
-  type CheckedModel,
-  baselineRecords,
-  adviseRecord,
-  latencyRecord,
-  energyRecord,
-  budgetRecords,
-  checkJson,
-  errorRecord,
-  figuresOf,
-  incompleteBaselineRecord,
-  incompleteRecords,
-  matchBaseline,
-  missingRecord,
-  noBaselineRecord,
-  parseBaseline,
-} from '../budget/check.js';
+import { baselineRecords, adviseRecord, latencyRecord, energyRecord, budgetRecords, checkJson, errorRecord, figuresOf, incompleteBaselineRecord, incompleteRecords, matchBaseline, missingRecord, noBaselineRecord, parseBaseline } from '../budget/check.js';
 import { blockingGaps, describeGaps } from '../budget/completeness.js';
 import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '../budget/config.js';
 import { adviseAnalysis } from '../advise/index.js';
@@ -34,6 +16,7 @@ import { loadProfile } from '../latency/load-profile.js';
 import { inferModel } from '../shape/infer.js';
 import { readAnyModel } from '../formats/read.js';
 import { fsErrorReason } from '../util/fs-error.js';
+import type { CheckedModel, CheckJson, CheckRecord } from '../contract/check.js';
 
 export interface CheckOptions {
   /** Budget config file (default: ./mbn.config.json, else the "mbn" key of ./package.json, from `cwd`). */

@@ -1,9 +1,11 @@
-import { type DiffJson, diffReports } from '../budget/diff.js';
-import { type Report, buildReport } from '../cost/analyze.js';
+import { diffReports } from '../budget/diff.js';
+import { buildReport } from '../cost/analyze.js';
 import { type Dataflow, dataflow } from '../cost/dataflow.js';
 import { readAnyModel } from '../formats/read.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
+import type { Report } from '../contract/analyze.js';
+import type { DiffJson } from '../contract/diff.js';
 
 export type DiffOptions = ShapeOptions;
 

@@ -12,14 +12,14 @@ import { elementCount } from '../onnx/tensor-data.js';
 import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
 import { emitModel } from '../quantize/emit.js';
 import { equalize } from '../quantize/equalize.js';
-import type { RangeMethod } from '../quantize/histogram.js';
 import { type OpsetRaise, raiseOpset } from '../quantize/opset.js';
 import { checkQuantizable, planQuantization } from '../quantize/plan.js';
 import type { QuantizeSummary } from '../quantize/summary.js';
 import { calibrateRanges, keepSensitiveFloat, measureSensitivity } from '../quantize/run.js';
-import { type QuantizeJson, quantizeJson } from '../report/quantize-report.js';
+import { quantizeJson } from '../report/quantize-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
+import type { QuantizeJson, RangeMethod } from '../contract/quantize.js';
 
 export type { QuantizeSummary };
 

@@ -1,15 +1,17 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { compareOutputs } from '../bench/compare.js';
-import { type InputSpec, loadOrt } from '../bench/run.js';
+import { loadOrt } from '../bench/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
 import { externalLocations, hasExternalData } from '../ir/walk.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
 import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
-import { type RewriteJson, type RewriteSummary, rewriteJson } from '../report/rewrite-report.js';
+import { type RewriteSummary, rewriteJson } from '../report/rewrite-report.js';
 import { planHardSwish } from '../rewrite/hard-swish.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
+import type { InputSpec } from '../contract/bench.js';
+import type { RewriteJson } from '../contract/rewrite.js';
 
 export interface RewriteOptions extends ShapeOptions {
   /** Replace swish x·Sigmoid(x) by HardSwish x·ReLU6(x+3)/6 (`--hard-swish`). */

@@ -9,11 +9,12 @@ import { loadProfile } from '../latency/load-profile.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
 import { type StagedFile, type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
-import { type SeparateJson, type SeparationSummary, separateJson } from '../report/separate-report.js';
+import { type SeparationSummary, separateJson } from '../report/separate-report.js';
 import { emitSeparation } from '../rewrite/emit.js';
 import { planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/plan.js';
 import { buildTorchPlan, checkTorchPlanDir, stageTorchPlan, torchPlanNames } from '../rewrite/torch-plan.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions } from './options.js';
+import type { SeparateJson } from '../contract/separate.js';
 
 export interface SeparateOptions extends ShapeOptions {
   /** Output model (default: `<model>.separated.onnx` beside the input). */

@@ -1,27 +1,8 @@
 import { MbnError } from '../errors.js';
 import { mulberry32 } from '../util/random.js';
-import { type InputSpec, type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, makeFeedData, openSession } from './run.js';
-
-/**
- * How far a rewritten model's outputs moved from the original's: both run in ONNX Runtime on the same seeded
- * random inputs (uniform in [-1, 1), as `mbn bench` feeds them).
- */
-export interface OutputDeviation {
-  name: string;
-  /** max |rewritten − original| over every element of every sample. */
-  maxAbsDiff: number;
-  meanAbsDiff: number;
-  /** maxAbsDiff / max |original|. */
-  relative: number;
-  /** For [N, K] and [N, T, K] outputs with K > 1: the share of rows whose arg-max is unchanged. */
-  top1Agreement: number | null;
-}
-
-export interface Deviation {
-  samples: number;
-  seed: number;
-  outputs: OutputDeviation[];
-}
+import { type Ort, type OrtSession, type OrtTensor, firstLine, floatValues, makeFeedData, openSession } from './run.js';
+import type { Deviation } from '../contract/output-check.js';
+import type { InputSpec } from '../contract/bench.js';
 
 type ModelSource = string | Uint8Array;
 

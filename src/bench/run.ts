@@ -7,6 +7,7 @@ import { MbnError, quote } from '../errors.js';
 import { float16ToNumber, numberToFloat16 } from '../tensor/float.js';
 import { product } from '../util/count.js';
 import { mulberry32 } from '../util/random.js';
+import type { InputSpec, Latency } from '../contract/bench.js';
 
 /**
  * Latency of models in ONNX Runtime (onnxruntime-node, an optional dependency loaded only here), on seeded random
@@ -53,15 +54,6 @@ export function loadOrt(command = 'mbn bench'): Ort {
     }
   }
   throw new MbnError('usage', ortMissing(command));
-}
-
-export interface InputSpec {
-  name: string;
-  /** onnxruntime type name: float32, float16, float64, int64, int32, int8, uint8, bool, … */
-  type: string;
-  dims: number[];
-  /** --input-value: every element holds this value (else seeded random data). */
-  value?: number;
 }
 
 const FEED_WIDTH: Record<string, number> = {
@@ -149,16 +141,6 @@ function constantFeed(spec: InputSpec, n: number, value: number): unknown {
     default:
       throw new MbnError('unsupported', `input '${spec.name}' has type ${spec.type}, which mbn bench cannot feed`);
   }
-}
-
-export interface Latency {
-  /** Milliseconds per run. */
-  median: number;
-  p10: number;
-  p90: number;
-  min: number;
-  max: number;
-  mean: number;
 }
 
 /** Linearly interpolated quantile of sorted values (q in [0, 1]). */

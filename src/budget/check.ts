@@ -1,70 +1,18 @@
 import { posix } from 'node:path';
-import { ANALYZE_SCHEMA, type Gap, type Totals } from '../cost/analyze.js';
 import { SHAPE_FIGURES } from './completeness.js';
 import { MbnError, quote } from '../errors.js';
 import { parseJsonText } from './config.js';
-import { FIGURES, type FigureKey, type Limits, METRICS, checkLimits } from './limits.js';
+import { FIGURES, type Limits, METRICS, checkLimits } from './limits.js';
+import { ANALYZE_SCHEMA, type Totals } from '../contract/analyze.js';
+import { CHECK_SCHEMA, type CheckedModel, type CheckJson, type CheckRecord, type Figures } from '../contract/check.js';
 
 /**
  * `mbn check` as data: every budget and baseline comparison becomes one CheckRecord. Pure: no file system, no
- * output. The JSON contract (schema 'mbn.check/1') is `CheckJson` below; see the README, "Budgets in CI".
+ * output. The JSON contract (schema 'mbn.check/1') is `CheckJson` in contract/check.ts; see the README, "Budgets in CI".
  */
-
-export const CHECK_SCHEMA = 'mbn.check/1';
-
-export type Figures = Record<FigureKey, number>;
 
 export function figuresOf(totals: Totals | Figures): Figures {
   return Object.fromEntries(FIGURES.map((f) => [f.key, totals[f.key]])) as Figures;
-}
-
-export type CheckKind = 'budget' | 'baseline' | 'missing' | 'error' | 'no-baseline' | 'advise' | 'incomplete' | 'latency' | 'energy';
-
-export interface CheckRecord {
-  /** The config entry's name (its model pattern when it has none). */
-  name: string;
-  /** The model file as given to the user (relative to the working folder), or the unmatched pattern. */
-  model: string;
-  /** A Totals figure ('macs', 'flops', 'params', 'weightBytes', 'peakActivationBytes'), or 'model' for missing-model records. */
-  metric: FigureKey | 'model';
-  kind: CheckKind;
-  passed: boolean;
-  value: number | null;
-  /** The budget, or for a baseline check the largest allowed value (baseline × (1 + max increase), rounded down). */
-  limit: number | null;
-  /** limit − value: headroom when positive, the excess when negative. */
-  margin: number | null;
-  /** 100 · margin / limit (null when the limit is 0 or absent). */
-  marginPercent: number | null;
-  /** For baseline checks: the stored figure. */
-  baseline: number | null;
-  /** For missing / error / no-baseline / incomplete records: what happened. */
-  message: string | null;
-  /**
-   * False when `value` is only what mbn could count (the analysis is incomplete and the figure depends on shapes):
-   * such a record never passes.
-   */
-  complete: boolean;
-}
-
-export interface CheckedModel {
-  name: string;
-  model: string;
-  totals: Figures;
-  /** The analysis has no gap (see `incomplete`, the gaps of `mbn analyze`'s report). */
-  complete: boolean;
-  incomplete: Gap[];
-}
-
-export interface CheckJson {
-  schema: typeof CHECK_SCHEMA;
-  passed: boolean;
-  /** The baseline file given with --baseline, or null. */
-  baseline: string | null;
-  /** --max-increase as a percentage (null without --baseline). */
-  maxIncreasePercent: number | null;
-  models: CheckedModel[];
-  checks: CheckRecord[];
 }
 
 function percentOf(margin: number, limit: number): number | null {

@@ -1,5 +1,5 @@
-import type { Gap, Report } from '../cost/analyze.js';
 import { quote } from '../errors.js';
+import type { Gap, Report } from '../contract/analyze.js';
 
 /**
  * The completeness rule of every gate (`--max-*`, `mbn check`, `--baseline`): a report with a gap — a layer that

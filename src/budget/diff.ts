@@ -1,59 +1,17 @@
-import type { Gap, LayerReport, Report } from '../cost/analyze.js';
-import { FIGURES, type FigureKey } from './limits.js';
+import { FIGURES } from './limits.js';
+import type { LayerReport, Report } from '../contract/analyze.js';
+import type { FigureKey } from '../contract/check.js';
+import { type Delta, DIFF_SCHEMA, type DiffJson, type LayerDiff, type LayerStatus } from '../contract/diff.js';
 
 /**
  * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in
- * report/diff-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson`.
+ * report/diff-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson` (contract/diff.ts).
  *
  * Layers are matched by name (within their scope; the k-th layer of a repeated name pairs with the k-th). Layers
  * left over are then paired by op and position, but only when base and head have the same number of leftover
  * layers of that op (a renamed but otherwise same-shaped graph); otherwise they are reported as removed and added.
  */
 
-export const DIFF_SCHEMA = 'mbn.diff/1';
-
-
-export interface Delta {
-  base: number;
-  head: number;
-  /** head − base */
-  delta: number;
-  /** 100 · delta / base; null when base is 0 (and the figure changed), 0 when both are 0. */
-  percent: number | null;
-}
-
-export type LayerStatus = 'added' | 'removed' | 'changed' | 'unchanged';
-
-export interface LayerDiff {
-  status: LayerStatus;
-  /** The head layer's name (the base name for removed layers). */
-  name: string;
-  /** The base layer's name when it differs (a layer paired by op and position), else null. */
-  renamedFrom: string | null;
-  op: string;
-  scope: string;
-  macs: Delta;
-  params: Delta;
-  /**
-   * Per side: the layer runs there but is not counted, so its MACs (0 in `macs`) are unknown. False for a side
-   * without the layer.
-   */
-  uncounted: { base: boolean; head: boolean };
-}
-
-export interface DiffJson {
-  schema: typeof DIFF_SCHEMA;
-  /** `complete` and `incomplete` as in each side's `mbn analyze` report: an incomplete side's totals leave out what it could not count. */
-  base: { path: string | null; complete: boolean; incomplete: Gap[] };
-  head: { path: string | null; complete: boolean; incomplete: Gap[] };
-  totals: Record<FigureKey, Delta>;
-  summary: { added: number; removed: number; changed: number; unchanged: number; renamed: number };
-  /**
-   * Every layer of both models, in graph order: matched layers in head order; between two of them, the removed and
-   * added layers of that stretch, interleaved by relative position.
-   */
-  layers: LayerDiff[];
-}
 
 /** A layer that runs (not in an If branch left out) but has no count. */
 function uncounted(l: LayerReport): boolean {

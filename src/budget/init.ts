@@ -1,5 +1,5 @@
-import type { Totals } from '../cost/analyze.js';
 import { METRICS, type MetricKey, parseLimit } from './limits.js';
+import type { Totals } from '../contract/analyze.js';
 
 /**
  * `mbn init` as data: a budget config (the format of config.ts) holding each model to its current figures plus a

@@ -1,5 +1,6 @@
-import type { Totals } from '../cost/analyze.js';
 import { parseQuantity } from '../units.js';
+import type { Totals } from '../contract/analyze.js';
+import type { FigureKey } from '../contract/check.js';
 
 /**
  * Compute budgets: the metrics a model can be held to, and the check of a report's totals against them.
@@ -11,7 +12,7 @@ export const METRICS = [
   { key: 'maxParams', flag: '--max-params', label: 'Params', total: 'params', bytes: false },
   { key: 'maxWeightBytes', flag: '--max-weight-bytes', label: 'Weight bytes', total: 'weightBytes', bytes: true },
   { key: 'maxActivationBytes', flag: '--max-activation-bytes', label: 'Peak activation bytes', total: 'peakActivationBytes', bytes: true },
-] as const;
+] as const satisfies readonly { key: string; flag: string; label: string; total: FigureKey; bytes: boolean }[];
 
 export type MetricKey = (typeof METRICS)[number]['key'];
 
@@ -20,7 +21,6 @@ export type MetricKey = (typeof METRICS)[number]['key'];
  * in METRICS order. The one list of them.
  */
 export const FIGURES = METRICS.map((m) => ({ key: m.total, label: m.label, bytes: m.bytes, limitKey: m.key }));
-export type FigureKey = (typeof METRICS)[number]['total'];
 export type Limits = Partial<Record<MetricKey, number>>;
 
 export interface BudgetResult {

@@ -8,11 +8,12 @@ import { type AlternatingOptions, alternateRefit, mixFilters } from '../rewrite/
 import { PointwiseStats } from '../rewrite/refit.js';
 import { type ExtraOutput, emitSeparation } from '../rewrite/emit.js';
 import { type CandidateLayer, type SeparationPlan, copyPlan, exposable, sharedWeightKey } from '../rewrite/plan.js';
-import type { KeptReason } from './messages.js';
+import type { KeptReason } from '../contract/separate.js';
 import type { ModelCopies } from './copies.js';
 import { decodeFloats, numberToFloat16 } from '../tensor/float.js';
 import { outputImportance } from './importance.js';
 import type { CalibrationBatch } from './inputs.js';
+import type { OutputCheck } from '../contract/output-check.js';
 
 /**
  * Calibration with ONNX Runtime: per separated conv, the original conv's output Y (from the original model) and the
@@ -34,17 +35,6 @@ export interface LayerFit {
   filterRounds?: number;
   /** Convs sharing this one's weight, itself included, fitted together (absent: 1); the errors are over all of them. */
   uses?: number;
-}
-
-export interface OutputCheck {
-  name: string;
-  /** ‖rewritten − original‖ / ‖original‖ over every element of every batch. */
-  relativeError: number;
-  /** Cosine similarity between the two outputs, flattened over every batch. */
-  cosine: number;
-  maxAbsDiff: number;
-  /** Share of rows whose arg-max over the last dim is unchanged, for class-score-like outputs (float, rank ≤ 3, last dim > 1). */
-  top1Agreement: number | null;
 }
 
 type Source = string | Uint8Array;

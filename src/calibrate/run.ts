@@ -5,8 +5,9 @@ import { emitSeparation } from '../rewrite/emit.js';
 import { type CandidateLayer, type SeparateOptions, type SeparationPlan, computeWeights, copyPlan, greedyRanks, projectedTotals, rankOptions, setRank } from '../rewrite/plan.js';
 import { type BuildCopy, ModelCopies } from './copies.js';
 import { type Calibration, type CalibrationBatch, graphInputs, loadCalibration } from './inputs.js';
-import { type OutputCheck, type RefitOptions, refitSeparation, verifyOutputs } from './collect.js';
-import type { CalibrationNote, KeptReason } from './messages.js';
+import { type RefitOptions, refitSeparation, verifyOutputs } from './collect.js';
+import type { OutputCheck } from '../contract/output-check.js';
+import type { CalibrationNote, KeptReason } from '../contract/separate.js';
 
 /**
  * `mbn separate --calibrate`: load the batches, split off a held-back part for verification (a quarter, when there

@@ -1,10 +1,10 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { MbnError, quote } from '../errors.js';
 import { calibrate, calibrateEnergy } from '../api/calibrate.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import { mjText } from '../report/energy-report.js';
 import { terminalText } from '../report/safe-text.js';
 import { write } from './output.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 export interface CalibrateCliOptions {
   output?: string;

@@ -1,107 +1,12 @@
 import type { Model } from '../ir/types.js';
 import { bytesFor, dtypeName } from '../onnx/dtype.js';
-import { elements, type OpKind, type TensorState, totalFlops } from '../ops/define.js';
+import { elements, type TensorState, totalFlops } from '../ops/define.js';
 import { type InferOptions, type InferResult, type LayerRecord, inferModel } from '../shape/infer.js';
 import { checkCount } from '../util/count.js';
 import { SeparationTally, parameterKeys } from './params.js';
-import { type Precision, type PrecisionBreakdown, layerPrecisions, precisionBreakdown } from './precision.js';
-import { type SeparableInfo, convTraitsOf, countsAsSeparated, separableCost, separatedMacs, takenSeparation } from './separable.js';
-
-/**
- * The cost report: per-layer MACs, other FLOPs, params, bytes, and for every standard conv what depthwise
- * separation would save. This is the JSON contract of `mbn analyze --format json` (see README, "JSON report").
- */
-export interface LayerReport {
-  name: string;
-  op: string;
-  domain: string;
-  /**
-   * What the layer is, as its op rule says (src/ops, "traits"): 'conv' (Conv, ConvTranspose, QLinearConv,
-   * ConvInteger…), 'matmul', 'recurrent', 'attention', 'quantize', 'dequantize'; null for every other op.
-   */
-  kind: OpKind | null;
-  /** Enclosing subgraph ('' for the main graph). */
-  scope: string;
-  outputShapes: (number[] | null)[];
-  /** Per inference: one execution's cost times `executions`. */
-  macs: number;
-  /** Non-MAC floating-point operations per inference (normalization, activations, pooling, elementwise). */
-  otherFlops: number;
-  params: number;
-  weightBytes: number;
-  activationBytes: number;
-  /** Executions per inference (loop trip counts; 0 for an If branch not counted). Written `multiplier` in JSON v1. */
-  executions: number;
-  counted: boolean;
-  /** Why the layer is not counted (null when counted). */
-  reason: string | null;
-  notes: string[];
-  separable: SeparableInfo | null;
-  /** Numeric precision, from the model (cost/precision.ts): `float32`, `float16`, `uint8/int8` (activations/weights)… */
-  precision: Precision;
-}
-
-export interface Totals {
-  macs: number;
-  /** 2·MACs + other FLOPs. */
-  flops: number;
-  otherFlops: number;
-  params: number;
-  weightBytes: number;
-  /** Largest sum of live activations at any point of a sequential run of the main graph. */
-  peakActivationBytes: number;
-  layers: number;
-  notCounted: number;
-  separableLayers: number;
-  /** The model's MACs and params if its standard convs were separated (depth multiplier 1; a conv whose pair would cost more is left alone). */
-  macsIfSeparated: number;
-  paramsIfSeparated: number;
-  /** Every layer that runs is counted and every input dim is known (a batch dim assumed 1 aside): see `incomplete`. */
-  complete: boolean;
-}
-
-/**
- * What keeps a report from being complete: a layer that runs but is not counted, or an input dim (other than the
- * batch dim) that nothing fixed and mbn set to `value`. Gates fail on these unless the op is allowed.
- */
-export type Gap =
-  | { kind: 'uncounted'; layer: string; op: string; domain: string; reason: string }
-  | { kind: 'assumed-dim'; input: string; dim: number; name: string | null; value: number };
-
-export interface OpBreakdown {
-  op: string;
-  count: number;
-  macs: number;
-  otherFlops: number;
-  params: number;
-}
-
-/** The schema id of a Report rendered as JSON (`mbn analyze --format json`); see the README, "JSON output". */
-export const ANALYZE_SCHEMA = 'mbn.analyze/1';
-
-export interface Report {
-  model: {
-    path: string | null;
-    irVersion: number;
-    producer: string;
-    opsets: Record<string, number>;
-    /**
-     * `shape` is the shape used. `declaredShape` is the model's own (numbers fixed, strings symbolic names, null
-     * unnamed dynamic dims); `assumedDims` are the dims nothing fixed, set to 1 (the batch dim included).
-     */
-    inputs: { name: string; dtype: string; shape: number[] | null; declaredShape: (number | string | null)[] | null; assumedDims: number[] }[];
-    outputs: { name: string; dtype: string; shape: number[] | null }[];
-  };
-  totals: Totals;
-  /** Why the report is not complete (empty when `totals.complete`). */
-  incomplete: Gap[];
-  byOp: OpBreakdown[];
-  weightsByDtype: Record<string, { tensors: number; elements: number; bytes: number }>;
-  /** MACs, params and stored weight bytes per layer precision. */
-  byPrecision: PrecisionBreakdown[];
-  layers: LayerReport[];
-  notes: string[];
-}
+import { layerPrecisions, precisionBreakdown } from './precision.js';
+import { convTraitsOf, countsAsSeparated, separableCost, separatedMacs, takenSeparation } from './separable.js';
+import type { Gap, LayerReport, OpBreakdown, Precision, Report, SeparableInfo, Totals } from '../contract/analyze.js';
 
 export function analyzeModel(model: Model, options: InferOptions = {}): Report {
   return buildReport(model, inferModel(model, options));

@@ -1,5 +1,5 @@
 import { totalFlops } from '../ops/define.js';
-import type { LayerReport } from './analyze.js';
+import type { LayerReport, ModuleCost } from '../contract/analyze.js';
 import { countsAsSeparated, separatedMacs } from './separable.js';
 
 /**
@@ -20,31 +20,6 @@ import { countsAsSeparated, separatedMacs } from './separable.js';
  * rows of one depth add up to the model's totals (params are counted once per tensor already, at the first layer
  * that reads it).
  */
-export interface ModuleCost {
-  /** Module path joined with '/', e.g. 'layer1/layer1.0'; '' for layers outside any module. */
-  name: string;
-  /** 1 for top-level modules (and the '' row), 2 for their children, … */
-  depth: number;
-  /** The enclosing module's name, or null at depth 1. */
-  parent: string | null;
-  /** Layers in the module and in all modules inside it. */
-  layers: number;
-  macs: number;
-  otherFlops: number;
-  /** 2·MACs + other FLOPs. */
-  flops: number;
-  params: number;
-  weightBytes: number;
-  /** Sum of the module's layer outputs (bytes written, not the peak). */
-  activationBytes: number;
-  /** Layers mbn could not count: the module's figures leave them out, so they are lower bounds when this is > 0. */
-  notCounted: number;
-  /** Its convs that the totals' `separableLayers` counts (a pair that would cost less, in a layer that runs). */
-  separableLayers: number;
-  /** The module's MACs if its standard convs were separated as the totals' `macsIfSeparated` counts them (multiplier 1). */
-  macsIfSeparated: number;
-}
-
 /** The module path of a layer name: every `/`-separated segment but the last, empty segments skipped. */
 export function scopeOf(name: string): string[] {
   const segments = name.split('/').filter((s) => s !== '');

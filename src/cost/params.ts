@@ -1,7 +1,7 @@
 import { isFloat, isInteger } from '../onnx/dtype.js';
 import { quantizationSettingInputs, quantizedWeightInputs } from '../ops/quantized.js';
 import type { LayerRecord, WeightUse } from '../shape/infer.js';
-import type { SeparableInfo } from './separable.js';
+import type { SeparableInfo } from '../contract/analyze.js';
 
 /**
  * What counts as a parameter (README, "Counting conventions"). A weight is a constant tensor feeding a layer (an

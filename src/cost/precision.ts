@@ -1,5 +1,6 @@
 import { dtypeName } from '../onnx/dtype.js';
 import type { LayerRecord } from '../shape/infer.js';
+import type { Precision, PrecisionBreakdown } from '../contract/analyze.js';
 
 /**
  * Each layer's numeric precision, read from the model itself (README, "Precision"), in one pass over the records:
@@ -16,8 +17,6 @@ import type { LayerRecord } from '../shape/infer.js';
  *     and a DequantizeLinear feeding a QDQ group take their reader's; a QuantizeLinear after a group its producer's.
  *     Others are written as the 8-bit side (`uint8` for a QuantizeLinear to uint8 or a DequantizeLinear from it).
  */
-export type Precision = string;
-
 /** Input position of a layer's weight, from its traits: a conv's, a matrix product's second operand, a recurrent op's W. */
 function weightInput(l: LayerRecord): number {
   const t = l.traits;
@@ -104,16 +103,6 @@ export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
     }
     return base[i];
   });
-}
-
-/** One row of the per-precision breakdown (`byPrecision` in `mbn.analyze/1`). */
-export interface PrecisionBreakdown {
-  precision: Precision;
-  layers: number;
-  macs: number;
-  params: number;
-  /** Stored bytes of the weights these layers read first (each tensor counted once, as the totals do). */
-  weightBytes: number;
 }
 
 /** The breakdown over report rows, sorted by MACs then params (largest first). */

@@ -1,27 +1,6 @@
 import type { ConvGeometry, ConvTraits, OpTraits } from '../ops/define.js';
 import { checkCount, product } from '../util/count.js';
-
-/**
- * What separating a convolution would cost, in the MobileNet paper's terms: M input channels, N output channels,
- * D_K the kernel, D_F the output feature map. Standard: D_K²·M·N·D_F²; depthwise + pointwise (multiplier r):
- * r·(D_K²·M·D_F² + M·N·D_F²). For a grouped conv the pointwise keeps the groups, so the per-group reduction is
- * r·(g/N + 1/K) — the MobileNet 1/N + 1/D_K² with N/g outputs per group.
- */
-export interface SeparableInfo {
-  M: number;
-  N: number;
-  group: number;
-  kernel: number[];
-  /** Output spatial dims (D_F). */
-  featureMap: number[];
-  multiplier: number;
-  macs: number;
-  params: number;
-  macsAfter: number;
-  paramsAfter: number;
-  /** Theoretical ratio after/before: r·(g/N + 1/prod(kernel)). */
-  reduction: number;
-}
+import type { SeparableInfo } from '../contract/analyze.js';
 
 /**
  * A conv as separation sees it: channels, groups and kernel (its geometry, from the weight) and whether it has a

@@ -1,5 +1,4 @@
-import type { EnergyConstants } from './energy-constants.js';
-import type { DeviceProfile } from './profile.js';
+import { type DeviceProfile, type EnergyConstants, PROFILE_SCHEMA } from '../contract/device.js';
 
 /**
  * Energy constants of the built-in profiles: an order-of-magnitude estimate, the same for all three boards, from
@@ -32,7 +31,7 @@ export const HOROWITZ_45NM_ENERGY: EnergyConstants = {
 function estimate(name: string, description: string, peakGflops: number, dramGBps: number, l2Bytes: number, overheadUs: number, sources: string[]): DeviceProfile {
   const round = (x: number) => Math.round(x * 100) / 100;
   return {
-    schema: 'mbn.device/1',
+    schema: PROFILE_SCHEMA,
     name,
     description: `${description} (uncalibrated estimate, 1 core)`,
     calibrated: false,

@@ -1,32 +1,11 @@
+import type { EnergyConstants, EnergyFitSummary, Precision } from '../contract/device.js';
+
 /**
- * The energy block of a device profile and the energy fields of a report (the JSON contracts of
- * src/latency/energy.ts), with the block's validation: a file of its own so that the profile and the latency
- * report can name them without importing the energy model.
+ * The energy fields of a report (the JSON contracts of src/latency/energy.ts; the profile's energy block is in
+ * contract/device.ts), with the block's validation: a file of its own so that the profile and the latency report can
+ * name them without importing the energy model.
  */
-export type Precision = 'fp32' | 'fp16' | 'int8';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
-
-/** The `energy` block of a device profile (mbn.device/1; optional, so profiles without it still load). */
-export interface EnergyConstants {
-  /** Picojoules per multiply-accumulate, by the precision the MAC runs at. */
-  pjPerMac: Record<Precision, number>;
-  /** Picojoules per byte read or written in DRAM. */
-  pjPerByteDram: number;
-  /** Picojoules per byte read or written in on-chip memory (caches, SRAM). */
-  pjPerByteOnChip: number;
-  /** Where the constants come from: citations, or the fit that produced them. */
-  sources: string[];
-  /** Set when the constants were fitted to measured energy (`mbn calibrate --energy-samples`, RAPL). */
-  fit?: EnergyFitSummary;
-}
-
-export interface EnergyFitSummary {
-  /** How many (model, joules) samples the fit used, and where they came from. */
-  samples: number;
-  from: string;
-  /** Root-mean-square relative error of the fitted constants over the samples. */
-  rmsRelativeError: number;
-}
 
 export interface LayerEnergy {
   /** Energy of one inference's executions of this layer, mJ (null when a shape it needs is unknown). */

@@ -1,5 +1,6 @@
 import { MbnError, quote } from '../errors.js';
-import type { EnergyConstants } from './energy-constants.js';
+import type { EnergyConstants } from '../contract/device.js';
+import { BENCH_SCHEMA } from '../contract/bench.js';
 
 /**
  * Fitting a profile's energy constants to measured joules (`mbn calibrate --energy-samples`). The energy model is
@@ -104,7 +105,7 @@ export function parseEnergySamples(text: string, where: string): EnergySample[] 
     } catch (error) {
       return bad(`not valid JSON: ${(error as Error).message.split('\n')[0]}`);
     }
-    if (doc.schema !== 'mbn.bench/1' || !Array.isArray(doc.models)) return bad('a JSON samples file must be mbn bench --energy --format json output (schema mbn.bench/1)');
+    if (doc.schema !== BENCH_SCHEMA || !Array.isArray(doc.models)) return bad('a JSON samples file must be mbn bench --energy --format json output (schema mbn.bench/1)');
     const samples = doc.models.flatMap((m) => (m.energy && typeof m.energy.joulesPerRun === 'number' && typeof m.path === 'string' ? [{ model: m.path, joules: m.energy.joulesPerRun }] : []));
     if (samples.length === 0) bad('no model in it has measured energy (run mbn bench with --energy where RAPL is readable)');
     return samples;

@@ -1,9 +1,9 @@
-import type { LayerReport, Report } from '../cost/analyze.js';
 import type { LayerLink } from './graph.js';
 import { planLayout } from './layout.js';
 import { foldedLayers, memoryLevelOf, separatedPair, weightsCold, ZERO_COPY } from './model.js';
-import type { EnergyConstants, EnergyTotals, LayerEnergy, Precision } from './energy-constants.js';
-import type { DeviceProfile } from './profile.js';
+import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
+import type { LayerReport, Report } from '../contract/analyze.js';
+import type { DeviceProfile, EnergyConstants, Precision } from '../contract/device.js';
 
 /**
  * Energy per inference, an estimate: compute plus data movement, after Horowitz (ISSCC 2014) and the energy-aware

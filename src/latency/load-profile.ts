@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { MbnError, quote } from '../errors.js';
 import { BUILTIN_PROFILES } from './builtin.js';
-import { type DeviceProfile, validateProfile } from './profile.js';
+import { validateProfile } from './profile.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 /** `--device` / config `device`: the name of a built-in profile, or a path to a profile JSON file. */
 export function loadProfile(spec: string, what = '--device'): DeviceProfile {

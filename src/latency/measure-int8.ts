@@ -4,7 +4,7 @@ import { measureModel, type Ort } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
-import type { Int8Rates } from './profile.js';
+import type { Int8Rates } from '../contract/device.js';
 
 /**
  * `mbn calibrate`'s integer kernels: one-op models through ONNX Runtime, each kernel's time read from ORT's profiler

@@ -7,8 +7,8 @@ import { encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
 import { readModel } from '../onnx/read.js';
 import { totalFlops } from '../ops/define.js';
-import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from './profile.js';
 import { measureInt8 } from './measure-int8.js';
+import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from '../contract/device.js';
 
 /**
  * `mbn calibrate`: micro-benchmarks through ONNX Runtime, each a one-op model written with mbn's own encoders,

@@ -1,11 +1,11 @@
-import type { LayerReport, Report } from '../cost/analyze.js';
-import type { SeparableInfo } from '../cost/separable.js';
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 import { type Int8Layer, planInt8 } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
-import { type DeviceProfile, INT8_CLASSES, type Int8Class, type OpClass, THIN_CONV_CHANNELS } from './profile.js';
+import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
+import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
+import type { DeviceProfile, Int8Class, OpClass } from '../contract/device.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,

@@ -1,46 +1,9 @@
-import type { Report } from '../cost/analyze.js';
 import { totalFlops } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
 import { quantile } from '../bench/run.js';
 import { mapTrace, type TraceEvent } from './profile-map.js';
-
-/** `mbn bench --per-layer`: one entry per mbn layer with its measured time and roofline figures. */
-export interface MeasuredLayer {
-  name: string;
-  op: string;
-  macs: number;
-  flops: number;
-  /** Inputs (activations and weights) read once plus outputs written once; null when a shape is unknown. */
-  bytesMoved: number | null;
-  /** FLOPs per byte moved; null when bytes are unknown or zero. */
-  intensity: number | null;
-  /** Median time per run, ms; null when the layer ran inside another's node (fusedInto) or not at all. */
-  measuredMs: number | null;
-  /** measuredMs over the sum of all node times of a run. */
-  share: number | null;
-  /** Achieved 10⁹ MACs per second. */
-  gmacPerSecond: number | null;
-  /** ONNX Runtime node the time comes from. */
-  ortNode: string | null;
-  fusedInto: string | null;
-  note: string | null;
-}
-
-export interface PerLayerResult {
-  runs: number;
-  /** Median `model_run` duration in the trace, ms. */
-  traceRunMs: number;
-  /** Sum of every node's kernel time per run, ms; the layers' times plus ORT's own nodes. */
-  nodeMs: number;
-  layers: MeasuredLayer[];
-  /** Nodes ONNX Runtime inserted itself (layout reorders, copies) that match no layer. */
-  runtimeNodes: { name: string; op: string; ms: number }[];
-  /**
-   * Median over the timed runs of the call from Node less ORT's own `model_run`: the binding passing inputs in and
-   * outputs out, outside every node. Null when the call times and the trace's runs do not pair up.
-   */
-  outsideMs: number | null;
-}
+import type { Report } from '../contract/analyze.js';
+import type { MeasuredLayer, PerLayerResult } from '../contract/bench.js';
 
 export function measuredLayers(report: Report, links: readonly LayerLink[], trace: readonly unknown[], warmup: number, callTimesMs: readonly number[] = []): PerLayerResult {
   const mapping = mapTrace(trace as TraceEvent[], links, warmup);

@@ -1,96 +1,15 @@
 import { MbnError, quote } from '../errors.js';
-import { type EnergyConstants, validateEnergy } from './energy-constants.js';
+import { validateEnergy } from './energy-constants.js';
+import { type DeviceProfile, type Int8Class, type Int8Rates, type OpClass, PROFILE_SCHEMA } from '../contract/device.js';
 
-/**
- * A device profile (schema mbn.device/1): what the latency model needs to know about a machine. Rates are for
- * `threads` intra-op threads of ONNX Runtime (or, for the built-in estimates, one core). See README, "Device
- * profiles".
- */
-export const PROFILE_SCHEMA = 'mbn.device/1';
+/** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
-export const OP_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm', 'elementwise'] as const;
-export type OpClass = (typeof OP_CLASSES)[number];
-
-export interface DeviceProfile {
-  schema: typeof PROFILE_SCHEMA;
-  name: string;
-  description: string;
-  /** true when measured by `mbn calibrate`; false for an estimate from published figures. */
-  calibrated: boolean;
-  threads: number;
-  /** Attainable FLOP rate of each op class, GFLOP/s (10⁹ FLOP per second). */
-  gflops: Record<OpClass, number>;
-  /** Attainable DRAM bandwidth, GB/s (10⁹ bytes per second), for layers whose bytes exceed `cacheBytes`. */
-  memoryGBps: number;
-  /** Attainable bandwidth of the last private cache, GB/s, for layers whose bytes fit in `cacheBytes`. */
-  cacheGBps: number;
-  /** Size of that cache, bytes (a layer moving no more than this is served from it). */
-  cacheBytes: number;
-  /** Fixed cost of running one op of each class (dispatch, kernel set-up, small-tensor inefficiency), µs. */
-  overheadUs: Record<OpClass, number>;
-  /** Fixed cost of one inference call (feeding inputs, returning outputs), microseconds. */
-  runOverheadUs: number;
-  /**
-   * Channels per block of ONNX Runtime's NCHWc layout on this CPU (16 with AVX-512, 8 with AVX2), detected by
-   * `mbn calibrate`; absent or 1: no blocked layout is modelled (every conv at its class rate, no conversions).
-   */
-  nchwcBlock?: number;
-  /** Bandwidth at which weights that do not stay cached are streamed from DRAM, GB/s (default `memoryGBps`). */
-  weightGBps?: number;
-  /**
-   * Size of the last-level (shared) cache, bytes: a model whose weights fit in it reads them at `memoryGBps` on
-   * each inference, not at `weightGBps` from DRAM. Absent: weights beyond `cacheBytes` come from DRAM.
-   */
-  lastLevelCacheBytes?: number;
-  /** Bandwidth at which a GEMM reads weights that stay in the last-level cache, GB/s (default `memoryGBps`). */
-  llcWeightGBps?: number;
-  /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
-  im2colGBps?: number;
-  /** Blocked conv on a plain NCHW input with fewer channels than the block: extra ns per output element. */
-  nchwInputNsPerOutput?: number;
-  /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
-  sources: string[];
-  // ---- Integer kernels (issue 20, int8 latency) ----
-  /** ONNX Runtime's integer kernels on this machine (`mbn calibrate`); absent: int8 layers at the float rates, with a note. */
-  int8?: Int8Rates;
-  // ---- end of integer kernels ----
-  /** `mbn calibrate` only: each micro-benchmark and its result. */
-  measurements?: { name: string; what: string; flops: number; bytes: number; ms: number }[];
-  /** `mbn calibrate` only: runtime, host, date. */
-  measuredOn?: Record<string, string | number>;
-
-  // --- Energy (src/latency/energy.ts) ---
-  /** Energy constants for `energyMj` (pJ per MAC by precision, pJ per byte by memory level); absent: energy unknown. */
-  energy?: EnergyConstants;
-}
+export const OP_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm', 'elementwise'] as const satisfies readonly OpClass[];
 
 // ---- Integer kernels (issue 20, int8 latency) ----
-export const INT8_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm'] as const;
-export type Int8Class = (typeof INT8_CLASSES)[number];
+export const INT8_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm'] as const satisfies readonly Int8Class[];
 /** Input channels per group below which a (non-depthwise) integer conv pays `thinConvNsPerOutput`. */
 export const THIN_CONV_CHANNELS = 8;
-
-/** Rates of the integer kernels; GOP/s counts 2 operations per multiply-accumulate, as GFLOP/s does. */
-export interface Int8Rates {
-  /** QLinearConv / QLinearMatMul with int8 weights and uint8 activations (U8S8): the kernel ORT fuses a QDQ group into. */
-  gops: Record<Int8Class, number>;
-  /**
-   * A fused conv on fewer than THIN_CONV_CHANNELS input channels per group (a stem on an RGB image): ns per output
-   * element beyond its arithmetic at the class rate (ORT's 8-bit kernels gather its few channels per output).
-   */
-  thinConvNsPerOutput: number;
-  /** The same conv with uint8 weights (U8U8, a QOperator model's usual form): its time over the int8-weight one. */
-  uint8WeightsSlowdown: number;
-  /** ConvInteger (quantize_dynamic's conv: im2col then an integer GEMM, int32 out), GOP/s. */
-  convIntegerGops: number;
-  /** A depthwise (or any grouped) ConvInteger: ORT expands and multiplies each group on its own, GOP/s. */
-  convIntegerDepthwiseGops: number;
-  /** MatMulInteger (int32 out), GOP/s. */
-  matMulIntegerGops: number;
-  /** A QuantizeLinear (float32 → 8 bits) and a DequantizeLinear (8 bits → float32) that stay in the graph: ns per element. */
-  quantizeNsPerElement: number;
-  dequantizeNsPerElement: number;
-}
 
 function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('"int8" must be an object');

@@ -71,8 +71,6 @@ export interface RuleContext {
  */
 export type OpTraits = ConvTraits | MatMulTraits | RecurrentTraits | AttentionTraits | QuantizeTraits;
 
-export type OpKind = OpTraits['kind'];
-
 /**
  * How a conv stores and computes: `float` (a plain Conv on float weights), `qdq` (a float Conv whose weight comes
  * from a DequantizeLinear: a quantized conv in ONNX's QDQ form), `qlinear` (QLinearConv: int8/uint8 in and out),

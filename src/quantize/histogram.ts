@@ -1,3 +1,5 @@
+import type { RangeMethod } from '../contract/quantize.js';
+
 /**
  * Streamed activation statistics: one histogram per tensor, fed batch after batch, never holding the values
  * themselves, so calibration memory does not grow with the data (ORT issue #11020 is the counter-example).
@@ -73,8 +75,6 @@ export class StreamingHistogram {
     return this.max;
   }
 }
-
-export type RangeMethod = 'minmax' | 'percentile' | 'mse';
 
 export interface Range {
   lo: number;

@@ -7,6 +7,7 @@ import { readTensorBytes } from '../onnx/tensor-data.js';
 import { decodeFloats } from '../tensor/float.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
 import { type Range, roundHalfEven } from './histogram.js';
+import type { EqualizedPair, NotEqualized } from '../contract/quantize.js';
 
 /**
  * The quantization plan as plain data: which nodes get int8 weights, where their weights come from, the float
@@ -65,9 +66,9 @@ export interface QuantPlan {
   /** Input-activation range per tensor name (uint8 asymmetric per tensor). */
   ranges: Map<string, Range>;
   /** Cross-layer equalized pairs (first → second, through a ReLU or directly) and the largest |log₂ s| applied. */
-  equalizedPairs: { first: string; second: string; through: string | null; maxLog2Scale: number }[];
+  equalizedPairs: EqualizedPair[];
   /** Pairs CLE could not take, with the reason. */
-  notEqualized: { first: string; second: string; why: string }[];
+  notEqualized: NotEqualized[];
   notes: string[];
 }
 

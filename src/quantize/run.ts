@@ -1,13 +1,15 @@
 import type { Ort, OrtTensor } from '../bench/run.js';
 import { floatValues } from '../bench/run.js';
 import { openSide, runSide } from '../bench/compare.js';
-import { type OutputCheck, feedsOf, verifyOutputs } from '../calibrate/collect.js';
+import { feedsOf, verifyOutputs } from '../calibrate/collect.js';
 import type { CalibrationBatch } from '../calibrate/inputs.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { emitModel } from './emit.js';
-import { type RangeMethod, StreamingHistogram, chooseRange } from './histogram.js';
+import { StreamingHistogram, chooseRange } from './histogram.js';
 import type { OpsetRaise } from './opset.js';
 import { type QuantLayer, type QuantPlan, biasCorrection } from './plan.js';
+import type { OutputCheck } from '../contract/output-check.js';
+import type { RangeMethod } from '../contract/quantize.js';
 
 /**
  * The data-driven steps of `mbn quantize`, each an ONNX Runtime run over in-memory copies of the model (emit.ts):

@@ -1,6 +1,6 @@
-import type { OutputCheck } from '../calibrate/collect.js';
-import type { RangeMethod } from './histogram.js';
+import type { BytesBeforeAfter, MaxErrorResult, QuantizeCalibration, QuantizeSettings } from '../contract/quantize.js';
 import type { QuantPlan } from './plan.js';
+import type { OutputCheck } from '../contract/output-check.js';
 
 /** What `mbn quantize` did, as data: the API builds it, the report renders it (and its JSON, mbn.quantize/1). */
 export interface QuantizeSummary {
@@ -8,13 +8,13 @@ export interface QuantizeSummary {
   output: string;
   plan: QuantPlan;
   raise: { from: number; to: number; changed: number } | null;
-  settings: { method: RangeMethod; percentile: number | null; equalize: boolean; biasCorrection: boolean; activations: 'uint8'; weights: 'int8 per channel' };
-  calibration: { source: string; kind: 'folder' | 'random'; batches: number; fitBatches: number; verifyBatches: number; heldBack: boolean };
+  settings: QuantizeSettings;
+  calibration: QuantizeCalibration;
   /** Per graph output, the written model against the input on the held-back batches (null: not run). */
   outputs: OutputCheck[] | null;
-  maxError: { limit: number; met: boolean; probes: number } | null;
+  maxError: MaxErrorResult | null;
   /** Stored bytes of the constants (initializers and Constant nodes) before and after. */
-  weightBytes: { before: number; after: number | null };
-  fileBytes: { before: number; after: number | null };
+  weightBytes: BytesBeforeAfter;
+  fileBytes: BytesBeforeAfter;
   notes: string[];
 }

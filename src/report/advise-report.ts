@@ -1,20 +1,12 @@
 import type { ChalkInstance } from 'chalk';
 import { MD_NAME_WIDTH, markdownCode, markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
-import type { AdviseResult, BlockRow } from '../advise/index.js';
-import type { Finding, Severity } from '../advise/define.js';
-import type { Gap } from '../cost/analyze.js';
+import type { AdviseResult } from '../advise/index.js';
 import { gapSummary } from '../budget/completeness.js';
 import { grouped, human } from './units.js';
 import type { Reporter } from './formats.js';
-
-/**
- * `mbn advise` output. JSON (`"schema": "mbn.advise/1"`) is the contract: `findings` ({rule, severity, layers,
- * message, fix}) and `blocks` ({layers, input, expand, output, stride, residual, macs}), `complete` and `incomplete`
- * as in `mbn analyze`'s report; fields may be added. A MAC or FLOP figure counted on an assumed input dim is null
- * (`?` in text).
- */
-export const ADVISE_SCHEMA = 'mbn.advise/1';
+import type { Gap } from '../contract/analyze.js';
+import { ADVISE_SCHEMA, type AdviseJson, type BlockRow, type Finding, type Severity } from '../contract/advise.js';
 
 export interface AdviseView {
   path: string;
@@ -25,22 +17,6 @@ export interface AdviseView {
   blocking: Gap[];
   /** --fail-on failed: a finding at or above it, or an incomplete analysis (`blocking`). */
   failed: boolean;
-}
-
-/** The `mbn.advise/1` document (`mbn advise --format json`, and what the library's `advise` returns). */
-export interface AdviseJson {
-  schema: typeof ADVISE_SCHEMA;
-  /** MACs and FLOPs are null when an input dim was assumed (see `incomplete`). */
-  model: { path: string; macs: number | null; flops: number | null; params: number };
-  counts: Record<Severity, number>;
-  /** The severity from which findings fail (null: never). */
-  failOn: Severity | null;
-  passed: boolean;
-  /** As in `mbn analyze`'s report: false when a layer that runs is not counted or an input dim was assumed. */
-  complete: boolean;
-  incomplete: Gap[];
-  findings: Finding[];
-  blocks: BlockRow[];
 }
 
 export function adviseJson(view: AdviseView): AdviseJson {

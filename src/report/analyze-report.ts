@@ -1,13 +1,11 @@
 import type { ChalkInstance } from 'chalk';
-import { ANALYZE_SCHEMA, type LayerReport, type Report } from '../cost/analyze.js';
 import { showsPrecision } from '../cost/precision.js';
 import { gapSummary } from '../budget/completeness.js';
-import { type ModuleCost, rollUpModules } from '../cost/modules.js';
+import { rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { ENERGY_CSV_HEAD, energyCsvCells, renderEnergy } from './energy-report.js';
 import { LATENCY_CSV_HEAD, latencyCsvCells } from './latency-csv.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import type { Reporter } from './formats.js';
 import type { Dataflow, MainGraphNodes } from '../cost/dataflow.js';
 import { renderModelExplorer } from './model-explorer.js';
@@ -19,6 +17,8 @@ import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCe
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
 import { bar, dimsText, formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { ANALYZE_SCHEMA, type AnalyzeJson, type LayerJson, type LayerReport, type ModuleCost, type Report } from '../contract/analyze.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 export interface RenderOptions {
   /** Show FLOPs (2·MACs + other) instead of MACs. */
@@ -240,15 +240,6 @@ function renderByPrecision(report: Report, c: ChalkInstance): string {
 export function layerJson(l: LayerReport): LayerJson {
   return Object.fromEntries(Object.entries(l).map(([key, value]) => [key === 'executions' ? 'multiplier' : key, value])) as unknown as LayerJson;
 }
-
-/** A layer in `mbn.analyze/1`: the code's `executions` (per inference) is the contract's `multiplier`. */
-export type LayerJson = Omit<LayerReport, 'executions'> & { multiplier: number };
-
-/**
- * The `mbn.analyze/1` document (`mbn analyze --format json`, and what the library's `analyze` returns): the report
- * with its schema id first and its layers as the contract names them; `modules` with --depth (`depth` option).
- */
-export type AnalyzeJson = { schema: typeof JSON_SCHEMA } & Omit<Report, 'layers'> & { layers: LayerJson[]; modules?: ModuleCost[] };
 
 /** The `mbn.analyze/1` document as one object: the same members, in the same order, as streamAnalyzeJson writes. */
 export function analyzeJson(report: Report, extra: { modules?: ModuleCost[] } = {}): AnalyzeJson {

@@ -1,68 +1,12 @@
 import type { ChalkInstance } from 'chalk';
-import type { Measurement, InputSpec } from '../bench/run.js';
-import type { MeasuredLayer, PerLayerResult } from '../latency/per-layer.js';
 import { PATH_WIDTH, terminalCell } from './safe-text.js';
 import { boxTable } from './table.js';
 import { dimsText, human } from './units.js';
+import { BENCH_SCHEMA, type BenchJson, type BenchOptions, type BenchRecord } from '../contract/bench.js';
+import type { Reporter } from './formats.js';
+import { renderPerLayerTable } from './latency-report.js';
 
-/** `mbn bench` output: the JSON contract (schema mbn.bench/1) and the table. */
-export const BENCH_SCHEMA = 'mbn.bench/1';
-
-export interface BenchRecord {
-  path: string;
-  inputs: InputSpec[];
-  /** From `mbn analyze` at the same input shapes. */
-  macs: number;
-  flops: number;
-  params: number;
-  /** Session creation, milliseconds. */
-  loadMs: number;
-  latencyMs: Measurement['latency'];
-  /** Every timed run, milliseconds (as many as `options` asked for, or more to fill its minimum time). */
-  timesMs: number[];
-  /** Untimed runs before them. */
-  warmupRuns: number;
-  /** This model's median latency over the first model's. */
-  latencyRatio: number;
-  /** This model's MACs over the first model's (null when the first has none). */
-  macRatio: number | null;
-  /** `--per-layer`: ONNX Runtime's profiled time of each layer (see src/latency/per-layer.ts). */
-  layers?: MeasuredLayer[];
-  /** `--per-layer`: the trace's totals and the nodes ONNX Runtime added itself. */
-  trace?: Omit<PerLayerResult, 'layers'>;
-  /** `--energy` where RAPL is readable: measured package energy around the timed runs (see src/bench/rapl.ts). */
-  energy?: MeasuredEnergy;
-}
-
-export interface MeasuredEnergy {
-  /** Package joules per run, less the idle power over the same time: what `--energy-samples` fits. */
-  joulesPerRun: number;
-  /** Package joules per run as read (idle included). */
-  packageJoulesPerRun: number;
-  /** Package power with no run, measured just before, watts. */
-  idleWatts: number;
-  zones: string[];
-}
-
-export interface BenchOptions {
-  /** The fewest warm-up and timed runs per model. */
-  warmup: number;
-  runs: number;
-  threads: number;
-  /** Past those counts, runs continue until this much time has passed (0: the count is exact). */
-  minTimeMs: { warmup: number; timed: number };
-}
-
-/** The `mbn.bench/1` document (`mbn bench --format json`, and what the library's `bench` returns). */
-export interface BenchJson {
-  schema: typeof BENCH_SCHEMA;
-  runtime: { name: 'onnxruntime-node'; version: string | null };
-  options: BenchOptions;
-  models: BenchRecord[];
-  /** `--energy`: whether RAPL was read, and if not, why (one line). */
-  energy?: { measured: boolean; note: string };
-}
-
+/** `mbn bench` output: the JSON document (schema mbn.bench/1, contract/bench.ts) from the measured records. */
 export function benchJson(records: BenchRecord[], runtime: BenchJson['runtime'], options: BenchOptions, energy?: BenchJson['energy']): BenchJson {
   return { schema: BENCH_SCHEMA, runtime, options, models: records, ...(energy ? { energy } : {}) };
 }
@@ -112,3 +56,12 @@ export function renderMeasuredEnergy(bench: BenchJson): string {
   );
   return `Measured energy (${bench.energy.note}):\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
+
+/** `mbn bench --format …`: the table also shows the measured energy and, with `--per-layer`, each model's layers. */
+export const BENCH_REPORTER: Reporter<'bench', BenchJson, { style: ChalkInstance; perLayer: boolean }> = {
+  table: (bench, { style, perLayer }) =>
+    renderBenchTable(bench.models, bench.options, bench.runtime.version, style) +
+    renderMeasuredEnergy(bench) +
+    (perLayer ? bench.models.map((r) => renderPerLayerTable(r, style)).join('') : ''),
+  json: (bench) => renderBenchJson(bench),
+};

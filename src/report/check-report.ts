@@ -1,5 +1,4 @@
 import type { ChalkInstance } from 'chalk';
-import type { CheckJson, CheckRecord } from '../budget/check.js';
 import { type BudgetResult, FIGURES, metricOf } from '../budget/limits.js';
 import { clipEnd } from '../text.js';
 import { LINE_WIDTH, fmt, isBytes, labelOf, signed, signedPercent } from './budget-text.js';
@@ -7,6 +6,7 @@ import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, mdEscape, termin
 import { boxTable } from './table.js';
 import { grouped } from './units.js';
 import type { Reporter } from './formats.js';
+import type { CheckJson, CheckRecord } from '../contract/check.js';
 
 /**
  * Rendering of `mbn check` (and of `mbn analyze --max-*` failures): table (terminal), json (stable contract), md (a

@@ -1,12 +1,13 @@
 import type { ChalkInstance } from 'chalk';
 import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
-import type { DiffJson, LayerDiff } from '../budget/diff.js';
-import { FIGURES, type FigureKey } from '../budget/limits.js';
+import { FIGURES } from '../budget/limits.js';
 import { LINE_WIDTH, fmt, signed, signedPercent } from './budget-text.js';
 import { MD_NAME_WIDTH, markdownCode, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import type { Reporter } from './formats.js';
 import { type DiffHtmlOptions, renderDiffHtml } from './html-diff-report.js';
+import type { DiffJson, LayerDiff } from '../contract/diff.js';
+import type { FigureKey } from '../contract/check.js';
 
 /** Rendering of `mbn diff`: table (terminal), json (stable contract), md (a pull-request comment). Pure. */
 

@@ -1,11 +1,11 @@
 import type { ChalkInstance } from 'chalk';
 import type { LatencyReport } from '../latency/model.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import { num } from './html-page.js';
 import { markdownText, terminalCell, terminalText } from './safe-text.js';
 import { escapeHtml } from './svg-charts.js';
 import { boxTable } from './table.js';
 import { human, humanBytes } from './units.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 /**
  * Rendering of the energy estimate of `mbn analyze --device` (src/latency/energy.ts) in every format: the table

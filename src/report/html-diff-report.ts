@@ -1,10 +1,10 @@
-import type { Delta, DiffJson } from '../budget/diff.js';
 import { FIGURES } from '../budget/limits.js';
 import type { ModuleChange } from '../cost/modules.js';
 import { num, pageEnd, pageStart } from './html-page.js';
 import { type GraphInput, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { pairedBarChart, escapeHtml } from './svg-charts.js';
 import { human, humanBytes } from './units.js';
+import type { Delta, DiffJson } from '../contract/diff.js';
 
 /**
  * `mbn diff base head --format html`: the totals before and after, MACs per module before and after (a paired bar

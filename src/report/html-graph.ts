@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { DiffJson, LayerStatus } from '../budget/diff.js';
-import type { LayerReport, Report } from '../cost/analyze.js';
 import type { Dataflow } from '../cost/dataflow.js';
 import { scopeOf } from '../cost/modules.js';
 import type { LatencyReport } from '../latency/model.js';
 import { clip, escapeHtml } from './svg-charts.js';
 import { shapeText } from './units.js';
+import type { LayerReport, Report } from '../contract/analyze.js';
+import type { DiffJson, LayerStatus } from '../contract/diff.js';
 
 /**
  * The graph view of the HTML reports (`mbn analyze --format html`, `mbn diff --format html`): the dataflow graph,

@@ -1,9 +1,9 @@
 import type { LatencyReport } from '../latency/model.js';
-import type { DeviceProfile } from '../latency/profile.js';
 import { msText } from './latency-report.js';
 import { num } from './html-page.js';
 import { escapeHtml, horizontalBarChart } from './svg-charts.js';
 import { human } from './units.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 /**
  * The "Predicted latency" section of the HTML report (`mbn analyze --format html --device PROFILE`): the total, the

@@ -1,6 +1,5 @@
-import type { LayerReport, Report } from '../cost/analyze.js';
 import type { Dataflow } from '../cost/dataflow.js';
-import { type ModuleCost, hasModuleScopes } from '../cost/modules.js';
+import { hasModuleScopes } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
 import { renderEnergySection } from './energy-report.js';
@@ -11,6 +10,7 @@ import { moduleLabel } from './modules-report.js';
 import { showsPrecision } from '../cost/precision.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
 import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
+import type { LayerReport, ModuleCost, Report } from '../contract/analyze.js';
 
 /**
  * `mbn analyze --format html`: one self-contained page (no network, no external reference) with the totals, a

@@ -1,5 +1,5 @@
-import type { LayerReport } from '../cost/analyze.js';
 import type { LayerLatency } from '../latency/model.js';
+import type { LayerReport } from '../contract/analyze.js';
 
 /**
  * The latency columns of `mbn analyze --format csv --device PROFILE`, after the layer's own columns. Figures are

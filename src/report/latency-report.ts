@@ -1,10 +1,10 @@
 import type { ChalkInstance } from 'chalk';
 import type { LatencyReport } from '../latency/model.js';
-import type { DeviceProfile } from '../latency/profile.js';
-import type { BenchRecord } from './bench-report.js';
 import { markdownText, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human, humanBytes } from './units.js';
+import type { BenchRecord } from '../contract/bench.js';
+import type { DeviceProfile } from '../contract/device.js';
 
 /** Rendering of latency figures: `mbn bench --per-layer` and `mbn analyze --device`. */
 

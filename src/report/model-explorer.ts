@@ -1,6 +1,6 @@
-import type { LayerReport } from '../cost/analyze.js';
 import type { MainGraphNodes } from '../cost/dataflow.js';
 import type { LatencyReport } from '../latency/model.js';
+import type { LayerReport } from '../contract/analyze.js';
 
 /**
  * `mbn analyze --format model-explorer`: per-node data for Google's Model Explorer node-data overlay ("Load node

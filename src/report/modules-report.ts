@@ -1,8 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import { mdEscape, terminalCell } from './safe-text.js';
 import { boxTable } from './table.js';
-import type { ModuleCost } from '../cost/modules.js';
 import { bar, human, humanBytes, percent } from './units.js';
+import type { ModuleCost } from '../contract/analyze.js';
 
 /** The `--depth N` section of `mbn analyze`: costs rolled up by name scope (src/cost/modules.ts). */
 

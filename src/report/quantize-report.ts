@@ -1,43 +1,12 @@
 import type { ChalkInstance } from 'chalk';
 import type { QuantizeSummary } from '../quantize/summary.js';
-import type { OutputCheck } from '../calibrate/collect.js';
 import { terminalText } from './safe-text.js';
 import { outputVerdict } from './separate-report.js';
-
-/** `mbn quantize --format json`: one entry per layer that has a constant weight. */
-export interface QuantizeJson {
-  schema: 'mbn.quantize/1';
-  input: string;
-  output: string;
-  opset: { from: number; to: number; nodesChanged: number } | null;
-  settings: QuantizeSummary['settings'];
-  calibration: QuantizeSummary['calibration'];
-  layers: {
-    name: string;
-    op: string;
-    precision: 'int8' | 'float32';
-    /** Input activation range [lo, hi] (uint8 per tensor); null when the layer stayed float before calibration. */
-    range: [number, number] | null;
-    /** Relative error of this layer's output when it alone is quantized, on the held-back batches. */
-    ownError: number | null;
-    /** Why the layer stayed float (null when int8). */
-    why: string | null;
-    equalizedWith: string[];
-    /** Largest |change| empirical bias correction made to a bias value. */
-    biasCorrection: number | null;
-  }[];
-  equalization: { pairs: QuantizeSummary['plan']['equalizedPairs']; skipped: QuantizeSummary['plan']['notEqualized'] };
-  outputs: OutputCheck[] | null;
-  verdict: string | null;
-  maxError: QuantizeSummary['maxError'];
-  weightBytes: QuantizeSummary['weightBytes'];
-  fileBytes: QuantizeSummary['fileBytes'];
-  notes: string[];
-}
+import { QUANTIZE_SCHEMA, type QuantizeJson } from '../contract/quantize.js';
 
 export function quantizeJson(s: QuantizeSummary): QuantizeJson {
   return {
-    schema: 'mbn.quantize/1',
+    schema: QUANTIZE_SCHEMA,
     input: s.input,
     output: s.output,
     opset: s.raise ? { from: s.raise.from, to: s.raise.to, nodesChanged: s.raise.changed } : null,

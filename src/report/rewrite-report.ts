@@ -1,13 +1,11 @@
 import type { ChalkInstance } from 'chalk';
-import type { Deviation } from '../bench/compare.js';
-import type { Report } from '../cost/analyze.js';
-import type { HardSwishChange, HardSwishPlan } from '../rewrite/hard-swish.js';
+import type { HardSwishPlan } from '../rewrite/hard-swish.js';
 import { mdEscape, terminalText } from './safe-text.js';
 import { grouped } from './units.js';
 import type { Reporter } from './formats.js';
-
-/** `mbn rewrite` output; JSON `"schema": "mbn.rewrite/1"`. */
-export const REWRITE_SCHEMA = 'mbn.rewrite/1';
+import type { Report } from '../contract/analyze.js';
+import type { Deviation } from '../contract/output-check.js';
+import { type ActivationOp, REWRITE_SCHEMA, type RewriteFigures, type RewriteJson } from '../contract/rewrite.js';
 
 export interface RewriteSummary {
   input: string;
@@ -21,37 +19,10 @@ export interface RewriteSummary {
   deviationSkipped: string | null;
 }
 
-const OPS = ['Sigmoid', 'HardSigmoid', 'HardSwish', 'Mul'] as const;
+const OPS = ['Sigmoid', 'HardSigmoid', 'HardSwish', 'Mul'] as const satisfies readonly ActivationOp[];
 
-/** The model's figures on one side of the rewrite: the ones the activations change, and the op counts they move. */
-export interface RewriteFigures {
-  macs: number;
-  flops: number;
-  otherFlops: number;
-  params: number;
-  /** How many Sigmoid, HardSigmoid, HardSwish and Mul nodes the model has. */
-  ops: Record<(typeof OPS)[number], number>;
-}
-
-/** The `mbn.rewrite/1` document (`mbn rewrite --format json`, and what the library's `rewrite` returns). */
-export interface RewriteJson {
-  schema: typeof REWRITE_SCHEMA;
-  input: string;
-  /** The file written; null for a dry run. */
-  output: string | null;
-  /** The model's default-domain opset: at 14 and above swish becomes HardSwish, below it x·HardSigmoid(x). */
-  opset: number;
-  changes: HardSwishChange[];
-  before: RewriteFigures;
-  after: RewriteFigures;
-  /** How far the outputs moved in ONNX Runtime; null when not measured (`deviationSkipped` says why). */
-  deviation: Deviation | null;
-  deviationSkipped: string | null;
-  notes: string[];
-}
-
-function opCounts(report: Report): Record<(typeof OPS)[number], number> {
-  return Object.fromEntries(OPS.map((op) => [op, report.byOp.find((o) => o.op === op)?.count ?? 0])) as Record<(typeof OPS)[number], number>;
+function opCounts(report: Report): Record<ActivationOp, number> {
+  return Object.fromEntries(OPS.map((op) => [op, report.byOp.find((o) => o.op === op)?.count ?? 0])) as Record<ActivationOp, number>;
 }
 
 export function rewriteJson(s: RewriteSummary): RewriteJson {

@@ -1,18 +1,17 @@
 import type { ChalkInstance } from 'chalk';
-import type { Report } from '../cost/analyze.js';
 import type { EmittedSeparation } from '../rewrite/emit.js';
 import type { SeparationPlan } from '../rewrite/plan.js';
+import type { CalibrationSummary } from '../calibrate/run.js';
 import { clipEnd, clipMiddle } from '../text.js';
 import { describeGaps } from '../budget/completeness.js';
 import { quote } from '../errors.js';
-import type { SeparationNote, SkipReason } from '../rewrite/messages.js';
-import type { CalibrationNote, KeptReason } from '../calibrate/messages.js';
 import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
-import type { CalibrationSummary } from '../calibrate/run.js';
 import type { FormatOf, Reporter } from './formats.js';
-import type { TorchPlanJson } from '../rewrite/torch-plan.js';
+import type { Report } from '../contract/analyze.js';
+import { type CalibrationJson, type CalibrationNote, type KeptReason, SEPARATE_SCHEMA, type SeparatedLayerRow, type SeparateJson, type SeparationNote, type SkipReason, type VerdictCode } from '../contract/separate.js';
+import type { TorchPlanJson } from '../contract/torch-plan.js';
 
 export interface SeparationSummary {
   input: string;
@@ -25,29 +24,6 @@ export interface SeparationSummary {
   calibration?: CalibrationSummary | null;
   /** With --torch-plan: the folder written and its plan. */
   torchPlan?: { dir: string; plan: TorchPlanJson } | null;
-}
-
-export interface SeparatedLayerRow {
-  name: string;
-  depthwise: string;
-  pointwise: string;
-  M: number;
-  N: number;
-  group: number;
-  kernel: number[];
-  multiplier: number;
-  /** Executions per inference: 0 for a conv in an If branch that is not counted (rewritten all the same). */
-  executions: number;
-  /** One execution's MACs; null when the conv's output shape is unknown. */
-  macs: number | null;
-  macsAfter: number | null;
-  params: number;
-  paramsAfter: number;
-  /** (depthwise + pointwise MACs) / original MACs, measured by analyzing the rewritten model. */
-  measuredRatio: number | null;
-  /** r·(g/N + 1/K): MobileNet's 1/N + 1/D_K² for r = 1, g = 1. */
-  theoreticalRatio: number;
-  relativeError: number | null;
 }
 
 export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
@@ -92,8 +68,8 @@ export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
 }
 
 /**
- * The words of `mbn separate` (and of its calibration), one entry per message code (rewrite/messages.ts,
- * calibrate/messages.ts): the only place they, and the CLI flags they name, are written.
+ * The words of `mbn separate` (and of its calibration), one entry per message code (contract/separate.ts): the
+ * only place they, and the CLI flags they name, are written.
  */
 const SKIP_TEXT: { [K in SkipReason['code']]: (m: Extract<SkipReason, { code: K }>) => string } = {
   'quantized-conv': (m) => `quantized ${m.opType} (dequantize, separate, then quantize again)`,
@@ -177,41 +153,6 @@ const LINE_WIDTH = 200;
 function ratio(x: number | null): string {
   return x === null ? '?' : x.toFixed(4);
 }
-
-/** The schema id of `mbn separate --format json`. */
-export const SEPARATE_SCHEMA = 'mbn.separate/1';
-
-/** The `mbn.separate/1` document (`mbn separate --format json`, and what the library's `separate` returns). */
-export interface SeparateJson {
-  schema: typeof SEPARATE_SCHEMA;
-  input: string;
-  /** The file written; null for a dry run. */
-  output: string | null;
-  dryRun: boolean;
-  /** null: a figure mbn could not compute (see `notes`), never a partial sum. */
-  totals: { macsBefore: number | null; macsAfter: number | null; paramsBefore: number; paramsAfter: number };
-  /** With a MACs target: whether it is met and the figure reached. */
-  target: { macs: number; met: boolean } | null;
-  layers: SeparatedLayerRow[];
-  /** `reason` in words; `reasonCode` the same as data (README: Message codes). */
-  skipped: { name: string; op: string; reason: string; reasonCode: SkipReason }[];
-  notes: string[];
-  /** `notes` as data, in the same order. */
-  noteCodes: SeparationNote[];
-  /** With calibration data: the fit, the output check and its verdict. */
-  calibration?: CalibrationJson;
-  /** With --torch-plan: the folder written, its convs, and the ONNX nodes whose module path is unknown. */
-  torchPlan?: { dir: string; convs: number; unmapped: string[] };
-}
-
-/** The calibration part of `mbn.separate/1`: each message in words and, beside it, as data. */
-export type CalibrationJson = Omit<CalibrationSummary, 'layers' | 'notes'> & {
-  layers: (Omit<CalibrationSummary['layers'][number], 'kept'> & { kept: string | null; keptCode: KeptReason | null })[];
-  notes: string[];
-  noteCodes: CalibrationNote[];
-  verdict: string | null;
-  verdictCode: { code: VerdictCode; error: number } | null;
-};
 
 function calibrationJson(s: SeparationSummary): CalibrationJson {
   const k = s.calibration!;
@@ -387,12 +328,6 @@ export function outputVerdict(
   const what = { 'outputs-kept': `${subject} keeps the model's outputs`, 'small-error': 'small; check the task metric before use', 'large-error': `${prefix}${remedy}` }[code];
   return { text: `output error ${fixed(e)} ${where}: ${what}`, error: e, code };
 }
-
-/**
- * The verdict on the worst output's relative error e (separate --calibrate and quantize): `outputs-kept` (e ≤ 0.01),
- * `small-error` (e ≤ 0.1: check the task metric), `large-error` (above).
- */
-export type VerdictCode = 'outputs-kept' | 'small-error' | 'large-error';
 
 export interface Verdict {
   text: string;

@@ -7,6 +7,7 @@ import { findSigmoidPatterns } from '../advise/swish.js';
 import { DataType } from '../onnx/dtype.js';
 import { inferModel } from '../shape/infer.js';
 import { relocateExternalTensors } from './relocate.js';
+import type { HardSwishChange } from '../contract/rewrite.js';
 
 /**
  * `mbn rewrite --hard-swish / --hard-sigmoid`: MobileNetV3's §5.2 as byte edits of the original file (the splice
@@ -25,15 +26,6 @@ export interface HardSwishOptions {
    * tensors are copied there so that the output never refers to the input's files (see relocate.ts).
    */
   externalData?: string;
-}
-
-export interface HardSwishChange {
-  kind: 'swish' | 'gate';
-  /** The nodes replaced (Sigmoid, Mul), by name. */
-  replaced: string[];
-  /** The node that replaces them (or the Sigmoid, below opset 14). */
-  node: string;
-  op: 'HardSwish' | 'HardSigmoid';
 }
 
 export interface HardSwishPlan {

@@ -1,5 +1,6 @@
 import { describeGaps } from '../budget/completeness.js';
-import { buildReport, type Report } from '../cost/analyze.js';
+import { buildReport } from '../cost/analyze.js';
+import type { Report } from '../contract/analyze.js';
 import { type SeparableConv, type SeparationFigures, convTraitsOf, separableConv, separationFigures } from '../cost/separable.js';
 import { MbnError, quote } from '../errors.js';
 import { type Attribute, type Graph, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
@@ -7,7 +8,7 @@ import { DataType, dtypeName } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
 import { layerLinks } from '../latency/graph.js';
 import { predictLatency, separatedTime, weightsCold } from '../latency/model.js';
-import type { DeviceProfile } from '../latency/profile.js';
+import type { DeviceProfile } from '../contract/device.js';
 import { ShapeError } from '../ops/define.js';
 import { product } from '../util/count.js';
 import { checkConvDefinition } from '../ops/conv.js';
@@ -16,7 +17,7 @@ import { type InferOptions, type InferResult, type LayerRecord, inferModel, laye
 import { NodeContext } from '../shape/node-context.js';
 import { type FloatDType, decodeFloats, encodeFloats } from '../tensor/float.js';
 import { type SeparatedWeights, composeSeparated, heNormalSeparated, separateConvWeight } from './decompose.js';
-import type { SeparationNote, SkipReason } from './messages.js';
+import type { SeparationNote, SkipReason } from '../contract/separate.js';
 
 /**
  * `mbn separate`'s plan as plain data: which standard convs become a depthwise conv (group = C, same kernel,
