@@ -10,7 +10,7 @@ import { bytesFor } from '../onnx/dtype.js';
 import { readModel } from '../onnx/read.js';
 import { elementCount } from '../onnx/tensor-data.js';
 import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
-import { emitModel } from '../quantize/emit.js';
+import { emitQuantization } from '../quantize/emit.js';
 import { equalize } from '../quantize/equalize.js';
 import { type OpsetRaise, raiseOpset } from '../quantize/opset.js';
 import { checkQuantizable, planQuantization } from '../quantize/plan.js';
@@ -19,7 +19,7 @@ import { calibrateRanges, keepSensitiveFloat, measureSensitivity } from '../quan
 import { quantizeJson } from '../report/quantize-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
-import type { QuantizeJson, RangeMethod } from '../contract/quantize.js';
+import type { FloatReason, QuantizeJson, QuantizeNote, RangeMethod } from '../contract/quantize.js';
 
 export type { QuantizeSummary };
 
@@ -77,16 +77,16 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     }
     const include = opts.include ?? [];
     const exclude = opts.exclude ?? [];
-    const select = (name: string): string | null => {
-      if (include.length && !include.some((p) => matchName(p, name))) return 'not matched by --include';
-      if (exclude.some((p) => matchName(p, name))) return 'matched by --exclude';
+    const select = (name: string): FloatReason | null => {
+      if (include.length && !include.some((p) => matchName(p, name))) return { code: 'not-included' };
+      if (exclude.some((p) => matchName(p, name))) return { code: 'excluded' };
       return null;
     };
     const plan = planQuantization(model, shapes, select);
-    const notes: string[] = [];
+    const notes: QuantizeNote[] = [];
     const spec = opts.calibrate ?? 'random:8';
-    if (opts.calibrate === undefined) notes.push('no --calibrate: the ranges come from 8 random batches, which say little about a trained model; give a folder of real inputs (.npy)');
-    else if (spec.startsWith('random')) notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
+    if (opts.calibrate === undefined) notes.push({ code: 'default-random-data' });
+    else if (spec.startsWith('random')) notes.push({ code: 'random-data' });
     const resolved = new Map(shapes.inputs.map((i) => [i.name, i.shape]));
     const calibration = loadCalibration(spec, graphInputs(model, resolved, infer.inputShapes), opts.seed ?? 0);
     // The shapes the data has (the first batch's), for what the opset change must know (the rank of a Softmax input).
@@ -108,7 +108,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       weights: 'int8 per channel',
     };
     const { fit, verify, held } = splitBatches(calibration.batches);
-    if (!held) notes.push('fewer than 4 calibration batches: the output check ran on the batches the ranges came from');
+    if (!held) notes.push({ code: 'check-on-range-batches' });
     if (settings.equalize) equalize(plan);
     const calibrating = progress('calibrating activation ranges');
     await calibrateRanges(ort, plan, raised, fit, { method, percentile, biasCorrection: settings.biasCorrection });
@@ -122,10 +122,10 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       const found = await keepSensitiveFloat(ort, path, plan, raised, verify, opts.maxError);
       searching?.done();
       maxError = { limit: opts.maxError, met: found.met, probes: found.probes };
-      if (!found.met) notes.push(`--max-error ${opts.maxError} cannot be met even with every layer float (the opset change alone or the data differ)`);
+      if (!found.met) notes.push({ code: 'max-error-unmet', maxError: opts.maxError });
     }
     if (!plan.layers.some((l) => l.precision === 'int8')) throw new MbnError('unsupported', 'nothing was quantized: every layer stayed float (see --include/--exclude/--max-error)');
-    const built = emitModel(plan, raised, { mode: 'qdq' });
+    const built = emitQuantization(plan, raised, { mode: 'qdq' });
     const summary: QuantizeSummary = {
       input: path,
       output,

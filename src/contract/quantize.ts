@@ -4,6 +4,7 @@
  * builds the document.
  */
 import type { OutputCheck } from './output-check.js';
+import type { VerdictCode } from './separate.js';
 
 export const QUANTIZE_SCHEMA = 'mbn.quantize/1';
 
@@ -35,11 +36,43 @@ export interface EqualizedPair {
   maxLog2Scale: number;
 }
 
-/** A pair CLE could not take, with the reason. */
+/**
+ * What `mbn quantize` says, as data: a `code` a library caller can switch on and the figures the sentence needs. The
+ * words, and the CLI flags they name, are report/quantize-report.ts's; README "Message codes" lists the codes.
+ */
+
+/** Why a layer stays float. */
+export type FloatReason =
+  | { code: 'weight-dtype'; dtype: string }
+  | { code: 'weight-rank'; rank: number }
+  | { code: 'grouped-conv-transpose' }
+  | { code: 'gemm-first-operand' }
+  | { code: 'matmul-weight-not-right-2d' }
+  | { code: 'shared-weight' }
+  | { code: 'bias-not-float32' }
+  | { code: 'not-included' }
+  | { code: 'excluded' }
+  | { code: 'input-not-produced' }
+  /** Among the most sensitive layers, kept float to meet the output error limit. */
+  | { code: 'kept-by-max-error'; maxError: number };
+
+/** Why cross-layer equalization could not take a pair: `op` between them is not positively homogeneous. */
+export type NotEqualizedReason = { code: 'not-homogeneous'; op: string };
+
+export type QuantizeNote =
+  /** No calibration data given: the ranges come from 8 random batches. */
+  | { code: 'default-random-data' }
+  | { code: 'random-data' }
+  /** Fewer than 4 batches: the output check ran on the batches the ranges came from. */
+  | { code: 'check-on-range-batches' }
+  | { code: 'max-error-unmet'; maxError: number };
+
+/** A pair CLE could not take, with the reason in words (`why`) and as data (`whyCode`). */
 export interface NotEqualized {
   first: string;
   second: string;
   why: string;
+  whyCode: NotEqualizedReason;
 }
 
 /** `--max-error`: the limit, whether it is met, and how many sensitivity probes ran. */
@@ -71,8 +104,9 @@ export interface QuantizeJson {
     range: [number, number] | null;
     /** Relative error of this layer's output when it alone is quantized, on the held-back batches. */
     ownError: number | null;
-    /** Why the layer stayed float (null when int8). */
+    /** Why the layer stayed float (null when int8), in words and as data. */
     why: string | null;
+    whyCode: FloatReason | null;
     equalizedWith: string[];
     /** Largest |change| empirical bias correction made to a bias value. */
     biasCorrection: number | null;
@@ -80,8 +114,11 @@ export interface QuantizeJson {
   equalization: { pairs: EqualizedPair[]; skipped: NotEqualized[] };
   outputs: OutputCheck[] | null;
   verdict: string | null;
+  verdictCode: { code: VerdictCode; error: number } | null;
   maxError: MaxErrorResult | null;
   weightBytes: BytesBeforeAfter;
   fileBytes: BytesBeforeAfter;
   notes: string[];
+  /** `notes` as data, in the same order. */
+  noteCodes: QuantizeNote[];
 }

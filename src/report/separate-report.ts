@@ -5,6 +5,7 @@ import type { CalibrationSummary } from '../calibrate/run.js';
 import { clipEnd, clipMiddle } from '../text.js';
 import { describeGaps } from '../budget/completeness.js';
 import { quote } from '../errors.js';
+import { type Words, wordsOf } from './words.js';
 import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
@@ -71,7 +72,7 @@ export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
  * The words of `mbn separate` (and of its calibration), one entry per message code (contract/separate.ts): the
  * only place they, and the CLI flags they name, are written.
  */
-const SKIP_TEXT: { [K in SkipReason['code']]: (m: Extract<SkipReason, { code: K }>) => string } = {
+const SKIP_TEXT: Words<SkipReason> = {
   'quantized-conv': (m) => `quantized ${m.opType} (dequantize, separate, then quantize again)`,
   'qdq-conv': () => 'QDQ conv: its weight is dequantized at run time (separate the float model, then quantize it)',
   'in-function': () => 'inside a model-local function',
@@ -97,7 +98,7 @@ const shownConv = (name: string) => quote(clipMiddle(name, 22), 40);
 const shownMs = (x: number) => `${Number(x.toPrecision(3))} ms`;
 
 /** `inputs`: the model's inputs, which the words of a gap name (the MACs-unknown note). */
-const NOTE_TEXT: { [K in SeparationNote['code']]: (m: Extract<SeparationNote, { code: K }>, inputs: Report['model']['inputs']) => string } = {
+const NOTE_TEXT: Words<SeparationNote, [inputs: Report['model']['inputs']]> = {
   // torch.onnx.export names nodes `/layer1/layer1.0/conv1/Conv`: the usual reason a pattern such as `layer1*` matches nothing.
   'include-matches-nothing': (m) => {
     const more = m.total > m.convs.length ? `, … (${m.total} in all)` : '';
@@ -118,7 +119,7 @@ const NOTE_TEXT: { [K in SeparationNote['code']]: (m: Extract<SeparationNote, { 
   },
 };
 
-const CALIBRATION_NOTE_TEXT: { [K in CalibrationNote['code']]: (m: Extract<CalibrationNote, { code: K }>) => string } = {
+const CALIBRATION_NOTE_TEXT: Words<CalibrationNote> = {
   'random-data': () => 'random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust',
   'check-on-fit-batches': () => 'fewer than 4 calibration batches: the output check ran on the batches the fit used',
   'no-onnxruntime': () => 'onnxruntime-node is not installed, so nothing was fitted or verified on data (npm install onnxruntime-node); the rewrite uses the SVD weights',
@@ -136,11 +137,6 @@ const KEPT_TEXT: { [K in KeptReason['code']]: string } = {
   'shared-weight-chained': 'shares its weight with a conv upstream of it (a use feeds another): not fitted',
   'branch-not-run': 'its If branch did not run on the calibration data',
 };
-
-/** A message's words from its command's table (each entry typed by its code). */
-function wordsOf<M extends { code: string }, A extends unknown[]>(table: { [code: string]: (m: never, ...args: A) => string }, m: M, ...args: A): string {
-  return (table[m.code] as (m: M, ...args: A) => string)(m, ...args);
-}
 
 export const skipText = (m: SkipReason): string => wordsOf(SKIP_TEXT, m);
 export const separationNoteText = (m: SeparationNote, inputs: Report['model']['inputs']): string => wordsOf(NOTE_TEXT, m, inputs);
