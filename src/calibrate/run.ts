@@ -7,7 +7,7 @@ import { type BuildCopy, ModelCopies } from './copies.js';
 import { type Calibration, type CalibrationBatch, graphInputs, loadCalibration } from './inputs.js';
 import { type RefitOptions, refitSeparation, verifyOutputs } from './collect.js';
 import type { OutputCheck } from '../contract/output-check.js';
-import type { CalibrationNote, KeptReason } from '../contract/separate.js';
+import type { CalibrationJson, CalibrationNote, KeptReason } from '../contract/separate.js';
 
 /**
  * `mbn separate --calibrate`: load the batches, split off a held-back part for verification (a quarter, when there
@@ -15,20 +15,9 @@ import type { CalibrationNote, KeptReason } from '../contract/separate.js';
  * compare the whole model's outputs.
  */
 
-export interface CalibrationSummary {
-  source: string;
-  kind: 'folder' | 'random';
-  batches: number;
-  fitBatches: number;
-  /** Batches the verification ran on: held back from the fit, or all of them when fewer than 4. */
-  verifyBatches: number;
-  heldBack: boolean;
-  /** Per rewritten conv: its output error on the fitting data with SVD weights and after the refit. */
-  layers: { name: string; svdError: number | null; refitError: number | null; kept: KeptReason | null; filterRounds?: number; uses?: number }[];
-  /** Per graph output of the rewritten vs the original model on the verification batches; null: not run. */
-  outputs: OutputCheck[] | null;
-  /** The same check for the plain SVD rewrite (before the refit), for comparison; null when nothing was refitted. */
-  svdOutputs: OutputCheck[] | null;
+/** The calibration part of `mbn.separate/1` as data (CalibrationJson without the words): report/separate-report.ts says it. */
+export interface CalibrationSummary extends Omit<CalibrationJson, 'layers' | 'notes' | 'noteCodes' | 'verdict' | 'verdictCode'> {
+  layers: (Omit<CalibrationJson['layers'][number], 'kept' | 'keptCode'> & { kept: KeptReason | null })[];
   notes: CalibrationNote[];
 }
 

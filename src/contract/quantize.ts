@@ -3,7 +3,7 @@
  * per layer that has a constant weight. quantize/summary.ts holds what the command did as data, report/quantize-report.ts
  * builds the document.
  */
-import type { OutputCheck } from './output-check.js';
+import type { CalibrationBatches, OutputCheck } from './output-check.js';
 import type { VerdictCode } from './separate.js';
 
 export const QUANTIZE_SCHEMA = 'mbn.quantize/1';
@@ -19,14 +19,7 @@ export interface QuantizeSettings {
   weights: 'int8 per channel';
 }
 
-export interface QuantizeCalibration {
-  source: string;
-  kind: 'folder' | 'random';
-  batches: number;
-  fitBatches: number;
-  verifyBatches: number;
-  heldBack: boolean;
-}
+export type QuantizeCalibration = CalibrationBatches;
 
 /** A cross-layer equalized pair (first → second, through a ReLU or directly) and the largest |log₂ s| applied. */
 export interface EqualizedPair {

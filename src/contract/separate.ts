@@ -1,6 +1,6 @@
 /** The `mbn.separate/1` contract (report/separate-report.ts builds the document). */
 import type { Gap } from './analyze.js';
-import type { OutputCheck } from './output-check.js';
+import type { CalibrationBatches, OutputCheck } from './output-check.js';
 
 /**
  * What `mbn separate` (and its calibration) says, as data: a `code` a library caller can switch on and the figures
@@ -77,14 +77,7 @@ export type KeptReason =
 export type VerdictCode = 'outputs-kept' | 'small-error' | 'large-error';
 
 /** The calibration part of `mbn.separate/1`: each message in words and, beside it, as data (`…Code`). */
-export interface CalibrationJson {
-  source: string;
-  kind: 'folder' | 'random';
-  batches: number;
-  fitBatches: number;
-  /** Batches the verification ran on: held back from the fit, or all of them when fewer than 4. */
-  verifyBatches: number;
-  heldBack: boolean;
+export interface CalibrationJson extends CalibrationBatches {
   /** Per rewritten conv: its output error on the fitting data with SVD weights and after the refit. */
   layers: { name: string; svdError: number | null; refitError: number | null; kept: string | null; keptCode: KeptReason | null; filterRounds?: number; uses?: number }[];
   /** Per graph output of the rewritten vs the original model on the verification batches; null: not run. */

@@ -472,7 +472,7 @@ function macsUnknown(before: Report, convs: CandidateLayer[]): Extract<Separatio
   return unknownConvs ? { code: 'macs-unknown', gaps: [], unknownConvs } : null;
 }
 
-/** The error's own words for --target-macs on a model whose MACs are unknown (an error is not a message code). */
+/** Why the MACs are unknown, in an error's words (an error is not a message code): the gaps as every gate words them. */
 function missingText(before: Report, missing: Extract<SeparationNote, { code: 'macs-unknown' }>): string {
   if (missing.gaps.length) return describeGaps(missing.gaps, before.model.inputs, { configKeys: false }).join('; ');
   const n = missing.unknownConvs;
