@@ -17,6 +17,7 @@ import { type QuantLayer, type QuantizationPlan, int8Bias, quantizeWeight } from
  * - `shadow`: `float`, plus beside each int8 layer a copy of it fed by the quantized form of its float input:
  *   both outputs are exposed, so one run gives every layer's own quantization error (sensitivity).
  * `expose`: values added as graph outputs. The opset is raised (opset.ts) in every mode, so all copies run one graph.
+ * The plan is read, never changed (the contract of rewrite/emit.ts too: a plan is data, the emitter writes).
  */
 export interface QuantizationEmitOptions {
   mode: 'qdq' | 'float' | 'shadow';
