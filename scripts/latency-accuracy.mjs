@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // node scripts/latency-accuracy.mjs [--runs N] [--rounds N] [--quick] [--fastest] [--check | --strict] [--heldout-only [--only a,b]]   (npm run bench:latency)
+// [--zoo-only] [--profile P] [--zoo-measured FILE]: the zoo alone; an earlier calibration; no timing, the zoo's
+// measurements an earlier run saved in bench-out/latency/zoo-measured.json (as --measured for the held-out set).
 // Then the held-out set (scripts/latency-heldout.mjs, fetched by scripts/fetch-heldout.mjs): share within ±10%/±5%,
 // worst case, per-layer share within ±20%. --heldout-only: that part alone (--only NAME,…: some of its models;
 // --measured FILE: no timing, the measurements an earlier run saved in bench-out/latency/heldout-measured.json).
@@ -10,7 +12,7 @@
 // markdown table, the median and worst |error|, and the predicted against the measured speed-up of separation,
 // with the machine's load average: on a shared machine the figures move with it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -64,7 +66,7 @@ for (const [name, family] of zoo) {
   cases.push({ path: models.withSyntheticWeights(join(root, 'fixtures/graph-only/zoo', `${name}.onnx`), dir), family });
 }
 
-const load0 = loadavg()[0];
+let load0 = loadavg()[0];
 // --profile FILE: reuse a profile from an earlier mbn calibrate (when iterating on the model; a report's figures
 // come from a calibration in the same run).
 const profileAt = args.indexOf('--profile');
@@ -107,15 +109,27 @@ for (const c of cases) {
   mbn(['separate', c.path, '-o', target, '--init', 'he', '--force', '--format', 'json']);
   rows.push({ name: basename(c.path, '.onnx'), family: c.family, paths: [c.path, target], base: { predicted: predict(c.path), measured: Infinity }, separated: { predicted: predict(target), measured: Infinity } });
 }
+// --zoo-measured FILE: no timing, the zoo measurements an earlier run saved (bench-out/latency/zoo-measured.json),
+// to judge a change to the model against the same timings.
+const zooMeasuredAt = args.indexOf('--zoo-measured');
+const zooSaved = zooMeasuredAt >= 0 ? JSON.parse(readFileSync(args[zooMeasuredAt + 1], 'utf8')) : null;
+for (const r of zooSaved ? rows : []) {
+  const m = zooSaved.models.find((x) => x.name === r.name);
+  if (!m) throw new Error(`${r.name}: not in ${args[zooMeasuredAt + 1]}`);
+  r.base.measured = m.base;
+  r.separated.measured = m.separated;
+}
 // Rounds over every model, each keeping its lowest figure: a burst of load elsewhere spoils one round, not all.
-for (let round = 1; round <= ROUNDS; round++) {
+for (let round = 1; round <= (zooSaved ? 0 : ROUNDS); round++) {
   log(`measuring, round ${round} of ${ROUNDS}…`);
   for (const r of rows) {
     r.base.measured = Math.min(r.base.measured, measure(r.paths[0]));
     r.separated.measured = Math.min(r.separated.measured, measure(r.paths[1]));
   }
 }
-const load1 = loadavg()[0];
+const load1 = zooSaved ? zooSaved.load1 : loadavg()[0];
+if (zooSaved) load0 = zooSaved.load0;
+else writeFileSync(join(out, 'zoo-measured.json'), JSON.stringify({ load0, load1, rounds: ROUNDS, models: rows.map((r) => ({ name: r.name, base: r.base.measured, separated: r.separated.measured })) }, null, 1) + '\n');
 
 const err = (x) => x.predicted / x.measured - 1;
 const fmt = (ms) => (ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
@@ -141,9 +155,9 @@ const median = (xs) => {
 };
 lines.push('');
 lines.push(`${rows.length} models and their separated versions (${errors.length} latencies): median |error| ${(100 * median(errors)).toFixed(1)}%, worst ${(100 * Math.max(...errors)).toFixed(1)}%; separation speed-up: median |error| ${(100 * median(speedErrors)).toFixed(1)}%, worst ${(100 * Math.max(...speedErrors)).toFixed(1)}%.`);
-lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after 0.1 s of warm-up), lowest of ${ROUNDS} rounds.`);
+lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after 0.1 s of warm-up), lowest of ${zooSaved ? zooSaved.rounds : ROUNDS} rounds${zooSaved ? ` (measurements from ${args[zooMeasuredAt + 1]})` : ''}.`);
 process.stdout.write(lines.join('\n') + '\n');
-{
+if (!args.includes('--zoo-only')) {
   const { heldOut } = await import('./latency-heldout.mjs');
   const result = await heldOut({ root, profile, rounds: ROUNDS, log, only: null, saveTo: join(out, 'heldout-measured.json') });
   if (result) process.stdout.write('\n' + result.text);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
-import { type Int8Layer, planInt8 } from '../src/latency/int8.js';
+import { type Int8Layer, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
@@ -15,6 +15,7 @@ import { loadOrt } from './helpers/ort.js';
 import { VENV_PYTHON, venvHas } from './helpers/venv.js';
 import { noteText } from '../src/report/messages/analyze.js';
 import type { DeviceProfile } from '../src/contract/device.js';
+import { ROUND_PROFILE } from './helpers/profiles.js';
 
 /**
  * int8 in the latency model: which QDQ groups ONNX Runtime fuses into integer kernels (src/latency/int8.ts), checked
@@ -65,6 +66,36 @@ function qdqSpec(): ModelSpec {
   };
 }
 
+/**
+ * A chain of QDQ convs (8×8, uint8 activations, int8 weights with zero point 0) whose channel counts put each on
+ * MLAS's symmetric conv kernels or off them (int8.ts, symmetricConvKernel): depthwise on 16 (on), 24 and 20 (off);
+ * 1×1 16→24 (on), 24→20 (on where the output alignment is 4, off where it is 8), 20→34 and 34→32 (off).
+ */
+function channelChainSpec(): ModelSpec {
+  const steps: { name: string; out: number; depthwise: boolean }[] = [
+    { name: 'dw16', out: 16, depthwise: true }, { name: 'pw16_24', out: 24, depthwise: false }, { name: 'dw24', out: 24, depthwise: true },
+    { name: 'pw24_20', out: 20, depthwise: false }, { name: 'dw20', out: 20, depthwise: true }, { name: 'pw20_34', out: 34, depthwise: false },
+    { name: 'pw34_32', out: 32, depthwise: false },
+  ];
+  const nodes: ModelSpec['nodes'] = [{ op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['x_q'], name: 'q_x' }];
+  const initializers: ModelSpec['initializers'] = [scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0)];
+  let channels = 16;
+  let input = 'x_q';
+  for (const { name, out, depthwise } of steps) {
+    initializers.push(weights(`${name}_w`, INT8, depthwise ? [out, 1, 3, 3] : [out, channels, 1, 1]));
+    nodes.push(
+      { op: 'DequantizeLinear', inputs: [input, 's', 'z'], outputs: [`${name}_in`], name: `dq_${name}` },
+      { op: 'DequantizeLinear', inputs: [`${name}_w`, 'ws', 'wz'], outputs: [`${name}_wd`], name: `dq_${name}_w` },
+      { op: 'Conv', inputs: [`${name}_in`, `${name}_wd`], outputs: [`${name}_y`], attrs: depthwise ? { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: out } : { kernel_shape: [1, 1] }, name },
+      { op: 'QuantizeLinear', inputs: [`${name}_y`, 's', 'z'], outputs: [`${name}_q`], name: `q_${name}` },
+    );
+    channels = out;
+    input = `${name}_q`;
+  }
+  nodes.push({ op: 'DequantizeLinear', inputs: [input, 's', 'z'], outputs: ['y'], name: 'dq_y' });
+  return { inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }], outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 32, 8, 8] }], initializers, nodes, opset: 13 };
+}
+
 function plan(path: string, shape?: readonly number[]): { names: string[]; ops: string[]; folded: boolean[]; plan: (Int8Layer | null)[] } {
   const model = readModel(path);
   const inferred = inferModel(model, shape ? { inputShapes: new Map([[model.graph.inputs[0].name, shape.slice()]]) } : {});
@@ -95,9 +126,9 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
   });
 
   /** The nodes of ORT's optimized graph (level 'extended': the QDQ fusions, no layout changes), by name. */
-  async function ortNodes(path: string): Promise<Map<string, string>> {
+  async function ortNodes(path: string, level: 'extended' | 'all' = 'extended'): Promise<Map<string, string>> {
     const optimized = path.replace(/\.onnx$/, '.optimized.onnx');
-    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'extended', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: level, optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
     await session.release();
     return new Map(readModel(optimized).graph.nodes.map((n) => [n.name, `${n.domain ? `${n.domain}::` : ''}${n.opType}`]));
   }
@@ -128,6 +159,92 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     const path = join(dir, 'qdq.onnx');
     writeFileSync(path, buildModel(qdqSpec()));
     expect(await agreesWithOrt(path)).toEqual({ fused: 15, kept: 5 });
+    const nodes = [...(await ortNodes(path, 'all')).values()];
+    // Its two convs and the Add run in NHWC: one transpose in (from the graph input), one out (to the float Tanh).
+    expect(nodes.filter((op) => op === 'Transpose').length).toBe(2);
+    expect(plan(path).plan.reduce((n, k) => n + (k?.kind === 'kernel' ? k.transposes : 0), 0)).toBe(2);
+  });
+
+  it.skipIf(!ort)('transpose a fused conv\'s 8-bit tensors to and from NHWC next to float ops, as ORT does', async () => {
+    // x → Q → DQ → conv a (fused) → Q → DQ → middle (float) → Q → DQ → conv b (fused) → Q → DQ → y, 16 channels 8×8,
+    // where the middle is a Tanh (a transpose passes through it) or a float 1×1 conv (none does).
+    const dq = (x: string, y: string, name: string, s = 's', z = 'z') => ({ op: 'DequantizeLinear', inputs: [x, s, z], outputs: [y], name });
+    const q = (x: string, y: string, name: string) => ({ op: 'QuantizeLinear', inputs: [x, 's', 'z'], outputs: [y], name });
+    const spec = (middle: ModelSpec['nodes']): ModelSpec => ({
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      initializers: [
+        scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0), weights('wa', INT8, [16, 16, 1, 1]), weights('wb', INT8, [16, 16, 1, 1]),
+        { name: 'wf', dtype: FLOAT, dims: [16, 16, 1, 1], values: Array.from({ length: 256 }, (_, i) => ((i % 7) - 3) / 10) },
+      ],
+      nodes: [
+        q('x', 'xq', 'q_x'), dq('xq', 'xd', 'dq_x'), dq('wa', 'wad', 'dq_wa', 'ws', 'wz'),
+        { op: 'Conv', inputs: ['xd', 'wad'], outputs: ['a'], attrs: { kernel_shape: [1, 1] }, name: 'conv_a' },
+        q('a', 'aq', 'q_a'), dq('aq', 'ad', 'dq_a'), ...middle, q('t', 'tq', 'q_t'), dq('tq', 'td', 'dq_t'),
+        dq('wb', 'wbd', 'dq_wb', 'ws', 'wz'), { op: 'Conv', inputs: ['td', 'wbd'], outputs: ['b'], attrs: { kernel_shape: [1, 1] }, name: 'conv_b' },
+        q('b', 'bq', 'q_b'), dq('bq', 'y', 'dq_y'),
+      ],
+      opset: 13,
+    });
+    const dir = tempDir();
+    const cases = [
+      // ORT moves the transposes between the convs through the Tanh and the conversions, where they cancel; conv a's
+      // input (from the graph input) and conv b's output (to the graph output) keep one each, 1,024 elements.
+      { middle: [{ op: 'Tanh', inputs: ['ad'], outputs: ['t'], name: 'middle' }], want: [[1, 1024], [1, 1024]], ortTransposes: 2 },
+      // A float conv between (its output is not quantized, so ORT does not quantize its float weights either): each
+      // fused conv is transposed on both sides.
+      { middle: [{ op: 'Conv', inputs: ['ad', 'wf'], outputs: ['f'], attrs: { kernel_shape: [1, 1] }, name: 'middle' }, { op: 'Tanh', inputs: ['f'], outputs: ['t'], name: 'tanh' }], want: [[2, 2048], [2, 2048]], ortTransposes: 4 },
+    ];
+    for (const [n, c] of cases.entries()) {
+      const path = join(dir, `transposes${n}.onnx`);
+      writeFileSync(path, buildModel(spec(c.middle)));
+      const p = plan(path);
+      expect(p.plan.flatMap((k, i) => (k?.kind === 'kernel' && p.ops[i] === 'Conv' ? [[k.transposes, k.transposedElements]] : []))).toEqual(c.want);
+      // The layout transformer that runs QLinearConv in NHWC is part of ORT's full optimization ('all', mbn bench's).
+      const nodes = [...(await ortNodes(path, 'all')).values()];
+      expect([nodes.filter((op) => op === 'Transpose').length, nodes.filter((op) => op === 'com.microsoft::QLinearConv').length]).toEqual([c.ortTransposes, 2]);
+    }
+  });
+
+  it.skipIf(!ort)('run a QDQ conv ORT leaves unfused on the generic path (its weights are dequantized each run), a float one blocked', async () => {
+    // x → Q → DQ → conv q (int8 weights through DequantizeLinear, a Tanh after: not fused) → conv f (float weights).
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      initializers: [
+        scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0), weights('wq', INT8, [16, 16, 3, 3]),
+        { name: 'wf', dtype: FLOAT, dims: [16, 16, 3, 3], values: Array.from({ length: 2304 }, (_, i) => ((i % 7) - 3) / 10) },
+      ],
+      nodes: [
+        { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'], name: 'q_x' }, { op: 'DequantizeLinear', inputs: ['xq', 's', 'z'], outputs: ['xd'], name: 'dq_x' },
+        { op: 'DequantizeLinear', inputs: ['wq', 'ws', 'wz'], outputs: ['wqd'], name: 'dq_wq' },
+        { op: 'Conv', inputs: ['xd', 'wqd'], outputs: ['c'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, name: 'conv_q' },
+        { op: 'Tanh', inputs: ['c'], outputs: ['t'], name: 'tanh' },
+        { op: 'Conv', inputs: ['t', 'wf'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, name: 'conv_f' },
+      ],
+      opset: 13,
+    };
+    const dir = tempDir();
+    const path = join(dir, 'unfused.onnx');
+    writeFileSync(path, buildModel(spec));
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const { layers } = predictLatency(report, layerLinks(inferred), { ...PROFILE, nchwcBlock: 16 });
+    const pathOf = (name: string) => layers[report.layers.findIndex((l) => l.name === name)].convPath;
+    expect([pathOf('conv_q'), pathOf('conv_f')]).toEqual(['generic', 'nchwc']);
+    // ORT: conv q runs as a FusedConv (with its Tanh) on dequantized weights, not blocked; conv f as a blocked conv.
+    const nodes = await ortNodes(path, 'all');
+    expect([nodes.get('conv_q'), [...nodes.values()].filter((op) => op === 'com.microsoft.nchwc::Conv').length]).toEqual(['com.microsoft::FusedConv', 1]);
+  });
+
+  it.skipIf(!ort)('agree with the graph ORT optimizes on convs whose channels keep them off the symmetric kernels: all fused', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'chain.onnx');
+    writeFileSync(path, buildModel(channelChainSpec()));
+    // 7 convs with their input DequantizeLinear, weight DequantizeLinear and QuantizeLinear after: 28 gone; q_x and
+    // dq_y stay.
+    expect(await agreesWithOrt(path)).toEqual({ fused: 28, kept: 2 });
   });
 
   it.skipIf(!ort || !venvHas('onnxruntime.quantization'))('agree with the graph ORT optimizes, on real models quantized by ORT (quantize_static, QDQ, per channel)', async () => {
@@ -154,18 +271,9 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
 });
 
 const PROFILE: DeviceProfile = {
-  schema: 'mbn.device/1',
+  ...ROUND_PROFILE,
   name: 'int8',
-  description: 'round numbers for hand arithmetic',
-  calibrated: true,
-  threads: 1,
-  gflops: { conv: 100, pointwise: 50, depthwise: 10, gemm: 20, elementwise: 1 },
-  memoryGBps: 10,
   cacheGBps: 1000,
-  cacheBytes: 1 << 20,
-  overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 0.5 },
-  runOverheadUs: 5,
-  sources: ['hand-made'],
   int8: { gops: { conv: 400, pointwise: 200, depthwise: 20, gemm: 80 }, thinConvNsPerOutput: 2, uint8WeightsSlowdown: 2, convIntegerGops: 50, convIntegerDepthwiseGops: 5, matMulIntegerGops: 40, quantizeNsPerElement: 0.5, dequantizeNsPerElement: 1 },
 };
 
@@ -181,7 +289,8 @@ describe('integer kernels in the latency model', () => {
     const { layers, notes } = predictLatency(report, links, PROFILE);
     const at = (name: string) => layers[report.layers.findIndex((l) => l.name === name)];
     // conv_fused: 8·8·9·64 = 36,864 MACs = 73,728 ops at 400 GOP/s = 0.18432 µs, + 1 µs overhead (bytes are in cache).
-    expect(at('conv_fused').latencyMs).toBeCloseTo((73_728 / 400e3 + 1) / 1e3, 9);
+    // Its input, from the graph input, is transposed to NHWC (512 bytes read and written at 1000 GB/s, + 0.5 µs).
+    expect(at('conv_fused').latencyMs).toBeCloseTo((73_728 / 400e3 + 1 + 0.5 + 1024 / 1e6) / 1e3, 9);
     expect(at('q_c1').fusedInto).toBe('conv_fused');
     expect(at('dq_w1').fusedInto).toBe('conv_fused');
     // q_x: 512 elements × 0.5 ns = 0.256 µs, + 0.5 µs overhead; dq_a: 512 × 1 ns + 0.5 µs.
@@ -189,6 +298,9 @@ describe('integer kernels in the latency model', () => {
     expect(at('dq_a').latencyMs).toBeCloseTo((0.512 + 0.5) / 1e3, 9);
     // The Tanh stays float: 512 FLOPs at 1 GFLOP/s (its 4 KB at 1000 GB/s take less) + 0.5 µs.
     expect(at('tanh').latencyMs).toBeCloseTo((0.512 + 0.5) / 1e3, 9);
+    // The QLinearAdd works element by element in float, as a float Add: 512 operations at 1 GFLOP/s (its 6 KB at
+    // 1000 GB/s take less) + 0.5 µs; its output leaves the NHWC region for the Tanh: a transpose of 512 bytes.
+    expect(at('add').latencyMs).toBeCloseTo((0.512 + 0.5 + 0.5 + 1024 / 1e6) / 1e3, 9);
     // The conv with the constant float bias fuses as well: the int8 rate.
     expect(at('conv_float_bias').latencyMs).toBeCloseTo((73_728 / 400e3 + 1) / 1e3, 9);
     expect(notes).toEqual([]);
@@ -258,7 +370,50 @@ describe('integer kernels in the latency model', () => {
     const report = buildReport(model, inferred);
     const { layers } = predictLatency(report, layerLinks(inferred), PROFILE);
     // 4·8·8 = 256 outputs × 27 = 6,912 MACs = 13,824 ops at 400 GOP/s = 0.03456 µs, + 1 µs, + 256 × 2 ns.
-    expect(layers[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((0.03456 + 1 + 0.512) / 1e3, 9);
+    // And two transposes to and from NHWC (192 and 256 bytes, each read and written, + 0.5 µs each).
+    expect(layers[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((0.03456 + 1 + 0.512 + 1 + (2 * 448) / 1e6) / 1e3, 9);
+  });
+});
+
+describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
+  it('follows MlasConvSymPackWSize: depthwise channels a multiple of 16; dense ≥ 16 outputs, inputs a multiple of 4, outputs of the alignment', () => {
+    const g = (inChannels: number, outChannels: number, group = 1) => ({ inChannels, outChannels, group, kernel: [3, 3], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1], autoPad: 'NOTSET' }) as unknown as Parameters<typeof symmetricConvKernel>[0];
+    // BlazeFace's depthwise convs: 24, 28, 36, 42 channels off; 32, 48, 64, 96 on.
+    expect([24, 28, 32, 36, 42, 48, 64, 96].map((c) => symmetricConvKernel(g(c, c, c), 4))).toEqual([false, false, true, false, false, true, true, true]);
+    // Dense: 32→36 on with AVX-512's alignment 4, off with AVX2's 8; 34→32 (inputs), 32→12 (fewer than 16), 36→42 off.
+    expect([g(32, 36), g(32, 40), g(34, 32), g(32, 12), g(36, 42)].map((x) => [symmetricConvKernel(x, 4), symmetricConvKernel(x, 8)])).toEqual([[true, false], [true, true], [false, false], [false, false], [false, false]]);
+    // A grouped conv that is not depthwise (2 channels per group), or a depthwise one with a multiplier: generic.
+    expect([symmetricConvKernel(g(32, 32, 16), 4), symmetricConvKernel(g(16, 32, 16), 4)]).toEqual([false, false]);
+  });
+
+  it('times convs off the symmetric kernels at the generic rates, depthwise on channels rounded up to 8', () => {
+    const dir = tempDir();
+    const path = join(dir, 'chain.onnx');
+    writeFileSync(path, buildModel(channelChainSpec()));
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const generic = { ...PROFILE, int8: { ...PROFILE.int8!, genericGops: { conv: 100, pointwise: 40, depthwise: 4 } } };
+    const times = (profile: DeviceProfile) => {
+      const { layers } = predictLatency(report, layerLinks(inferred), profile);
+      return Object.fromEntries(['dw16', 'pw16_24', 'dw24', 'pw24_20', 'dw20', 'pw20_34', 'pw34_32'].map((n) => [n, layers[report.layers.findIndex((l) => l.name === n)].latencyMs * 1e3]));
+    };
+    // Ops = 2 × MACs over 8×8 pixels; each + 1 µs overhead. On: dw16 18,432 ops at 20 GOP/s, pw16_24 49,152 at 200.
+    // Off: dw24 27,648 at 4; dw20 23,040 ops timed as 24 channels (27,648) at 4; pw20_34 87,040 and pw34_32 139,264 at 40.
+    // pw24_20 (61,440 ops): 200 GOP/s with AVX-512's alignment 4 (NCHWc block 16), 40 with AVX2's 8 (block 8).
+    const expected = { dw16: 0.9216, pw16_24: 0.24576, dw24: 6.912, pw24_20: 0.3072, dw20: 6.912, pw20_34: 2.176, pw34_32: 3.4816 };
+    const avx512 = times({ ...generic, nchwcBlock: 16 });
+    const avx2 = times({ ...generic, nchwcBlock: 8 });
+    // The chain's ends are transposed to and from NHWC: 1,024 bytes into dw16, 2,048 out of pw34_32 (+ 0.5 µs each).
+    const transposes: Record<string, number> = { dw16: 0.5 + 2048 / 1e6, pw34_32: 0.5 + 4096 / 1e6 };
+    for (const [name, us] of Object.entries(expected)) {
+      expect(avx512[name]).toBeCloseTo(us + 1 + (transposes[name] ?? 0), 6);
+      expect(avx2[name]).toBeCloseTo((name === 'pw24_20' ? 1.536 : us) + 1 + (transposes[name] ?? 0), 6);
+    }
+    // A profile without the generic rates (calibrated before them) keeps every QLinearConv at the symmetric rates.
+    const older = times({ ...PROFILE, nchwcBlock: 16 });
+    expect(older.dw24).toBeCloseTo(27_648 / 20e3 + 1, 6);
+    expect(older.pw34_32).toBeCloseTo(139_264 / 200e3 + 1 + transposes.pw34_32, 6);
   });
 });
 
@@ -269,5 +424,8 @@ describe('the profile\'s int8 block', () => {
     expect(validateProfile(JSON.parse(JSON.stringify(PROFILE)), 'new.json').int8).toEqual(int8);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, gops: { ...int8!.gops, depthwise: 0 } } }, 'bad.json')).toThrow('device profile bad.json: "int8.gops.depthwise" must be a positive number (GOP/s)');
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, quantizeNsPerElement: 'fast' } }, 'bad.json')).toThrow('"int8.quantizeNsPerElement" must be a positive number');
+    const generic = { ...int8!, genericGops: { conv: 300, pointwise: 150, depthwise: 10 } };
+    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: generic })), 'new.json').int8).toEqual(generic);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, genericGops: { conv: 300, pointwise: 150 } } }, 'bad.json')).toThrow('"int8.genericGops" must be an object with positive conv, pointwise, depthwise (GOP/s)');
   });
 });

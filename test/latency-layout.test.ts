@@ -17,6 +17,7 @@ import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.
 import { fixture, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 import type { DeviceProfile } from '../src/contract/device.js';
+import { ROUND_PROFILE } from './helpers/profiles.js';
 
 /**
  * ONNX Runtime's NCHWc layout in the latency model: which kernel runs each conv, the padding of channels to the
@@ -24,18 +25,9 @@ import type { DeviceProfile } from '../src/contract/device.js';
  * graph ONNX Runtime itself writes out.
  */
 const BLOCKED: DeviceProfile = {
-  schema: 'mbn.device/1',
+  ...ROUND_PROFILE,
   name: 'blocked',
   description: 'round numbers for hand arithmetic',
-  calibrated: true,
-  threads: 1,
-  gflops: { conv: 100, pointwise: 50, depthwise: 10, gemm: 20, elementwise: 1 },
-  memoryGBps: 10,
-  cacheGBps: 100,
-  cacheBytes: 1 << 20,
-  overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 0.5 },
-  runOverheadUs: 5,
-  sources: ['hand-made'],
   nchwcBlock: 16,
   weightGBps: 4,
   im2colGBps: 2,
@@ -105,7 +97,8 @@ describe('conv time on each path (hand arithmetic)', () => {
     expect(kernelTime(BLOCKED, 'gemm', 2000, 1000, 4e6, 'dram').ms).toBeCloseTo((1000 / 100e3 + 4e6 / 4e3 + 1) / 1e3, 12);
     const report = (weightBytes: number) => ({ totals: { weightBytes } }) as Parameters<typeof weightsCold>[0];
     const withLlc: DeviceProfile = { ...BLOCKED, lastLevelCacheBytes: 32 << 20 };
-    expect([1 << 20, 2 << 20, 32 << 20, (32 << 20) + 1].map((b) => weightsCold(report(b), withLlc))).toEqual([false, 'llc', 'llc', 'dram']);
+    // Weights stay in the core's cache (1 MiB) from one call to the next only while they fill at most half of it.
+    expect([1 << 19, (1 << 19) + 1, 1 << 20, 2 << 20, 32 << 20, (32 << 20) + 1].map((b) => weightsCold(report(b), withLlc))).toEqual([false, 'llc', 'llc', 'llc', 'llc', 'dram']);
     // A profile that does not know its last-level cache streams every model larger than cacheBytes from DRAM.
     expect(weightsCold(report(2 << 20), BLOCKED)).toBe('dram');
   });
@@ -120,9 +113,42 @@ describe('conv time on each path (hand arithmetic)', () => {
     expect(validateProfile({ ...fast }, 'p.json').llcWeightGBps).toBe(40);
   });
 
+  it('an elementwise kernel whose activations fit in the last-level cache streams at llcGBps; other kernels and older profiles at memoryGBps', () => {
+    const llc: DeviceProfile = { ...BLOCKED, lastLevelCacheBytes: 32 << 20, llcGBps: 40 };
+    // 2 MB moved (past the 1 MiB cache, inside the 32 MiB one), 1000 FLOPs: 50 µs at 40 GB/s, + 0.5 µs.
+    expect(kernelTime(llc, 'elementwise', 1000, 2e6).ms).toBeCloseTo((2e6 / 40e3 + 0.5) / 1e3, 12);
+    // A depthwise conv (or pool) keeps memoryGBps: 200 µs at 10 GB/s, + 1 µs; so does a profile without llcGBps.
+    expect(kernelTime(llc, 'depthwise', 1000, 2e6).ms).toBeCloseTo((2e6 / 10e3 + 1) / 1e3, 12);
+    expect(kernelTime({ ...llc, llcGBps: undefined }, 'elementwise', 1000, 2e6).ms).toBeCloseTo((2e6 / 10e3 + 0.5) / 1e3, 12);
+    // Past the last-level cache: DRAM.
+    expect(kernelTime(llc, 'elementwise', 1000, 40e6).ms).toBeCloseTo((40e6 / 10e3 + 0.5) / 1e3, 12);
+    expect(validateProfile({ ...llc }, 'p.json').llcGBps).toBe(40);
+  });
+
   it('streams cold weights at weightGBps', () => {
     // 4 MB of weights at 4 GB/s = 1000 µs, beside 1 µs of arithmetic.
     expect(kernelTime(BLOCKED, 'gemm', 2000, 1000, 4e6, true).ms).toBeCloseTo((1000 / 100e3 + 4e6 / 4e3 + 1) / 1e3, 12);
+  });
+
+  it('a 1-D conv runs the generic path, its GEMM columns (output positions) in strips of the block', () => {
+    // Silero VAD's STFT: 1 → 258 channels, kernel 256, stride 64, 8 output frames: im2col of 1·256·8 elements, 8
+    // bytes each, at 2 GB/s; 2·258·256·8 FLOPs computed as 16 columns at 20 GFLOP/s; the conv's own 1 µs set-up.
+    const stft = { geometry: { inChannels: 1, outChannels: 258, group: 1, kernel: [256], strides: [64], pads: [0, 0] }, pixels: 8, positions: 8 };
+    const flops = 2 * 258 * 256 * 8;
+    expect(convTime(BLOCKED, 'conv', stft, flops, 1000, 1000, false, 'generic').ms).toBeCloseTo((8 * 256 * 8) / 2e6 + (flops * 2) / 20e6 + 1e-3, 12);
+    // 17 positions take two strips (32 columns); a position count that fills its strips pays nothing more.
+    const at = (positions: number) => convTime(BLOCKED, 'conv', { ...stft, pixels: positions, positions }, 2 * 258 * 256 * positions, 1000, 1000, false, 'generic').ms - (8 * 256 * positions) / 2e6;
+    expect(at(17)).toBeCloseTo((2 * 258 * 256 * 32) / 20e6 + 1e-3, 12);
+    expect(at(32)).toBeCloseTo((2 * 258 * 256 * 32) / 20e6 + 1e-3, 12);
+    // The layout plan puts a float 1-D conv on the generic path (ORT blocks only 2-D convs).
+    const model = buildAndRead({
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 1, 704] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 258, 8] }],
+      initializers: [{ name: 'w', dtype: 1, dims: [258, 1, 256], values: Array(258 * 256).fill(0.01) }],
+      nodes: [{ op: 'Conv', name: 'stft', inputs: ['x', 'w'], outputs: ['y'], attrs: { kernel_shape: [256], strides: [64] } }],
+    });
+    const links = layerLinks(inferModel(model));
+    expect(planLayout(links, foldedLayers(links), 16, ['y'])[0].path).toBe('generic');
   });
 
   it('profiles without the layout figures run every conv at its class rate, as before', () => {
@@ -215,6 +241,81 @@ function plainResidualBlock(): ModelSpec {
   };
 }
 
+/**
+ * PP-OCRv4's swish x·Sigmoid(α·x) (α a Constant of shape [1]), whose output meets a blocked conv's in a channel
+ * Concat: ORT fuses the three nodes into one QuickGelu, which keeps the blocked layout.
+ */
+function quickGeluBlock(): ModelSpec {
+  const w = (n: number) => Array.from({ length: n }, (_, i) => ((i % 7) - 3) / 20);
+  return {
+    inputs: [{ name: 'x', dtype: 1, shape: [1, 16, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 16, 8, 8] }],
+    initializers: [
+      { name: 'w1', dtype: 1, dims: [32, 16, 3, 3], values: w(32 * 16 * 9) },
+      { name: 'w0', dtype: 1, dims: [32, 16, 1, 1], values: w(32 * 16) },
+      { name: 'w2', dtype: 1, dims: [16, 64, 1, 1], values: w(16 * 64) },
+    ],
+    nodes: [
+      { op: 'Conv', name: 'c1', inputs: ['x', 'w1'], outputs: ['a'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      { op: 'Constant', name: 'k', inputs: [], outputs: ['alpha'], attrs: { value: { tensor: { dtype: 1, dims: [1], values: [1.702] } } } },
+      { op: 'Mul', name: 'scale', inputs: ['a', 'alpha'], outputs: ['aa'] },
+      { op: 'Sigmoid', name: 'gate', inputs: ['aa'], outputs: ['s'] },
+      { op: 'Mul', name: 'swish', inputs: ['a', 's'], outputs: ['q'] },
+      { op: 'Conv', name: 'c0', inputs: ['x', 'w0'], outputs: ['b'], attrs: { kernel_shape: [1, 1] } },
+      { op: 'Concat', name: 'cat', inputs: ['q', 'b'], outputs: ['c'], attrs: { axis: 1 } },
+      { op: 'Conv', name: 'c2', inputs: ['c', 'w2'], outputs: ['y'], attrs: { kernel_shape: [1, 1] } },
+    ],
+  };
+}
+
+describe('what ONNX Runtime computes when it loads the model', () => {
+  /** A Slice of a weight (Silero VAD v6's LSTM weights), and shape arithmetic on an input whose length is `n`. */
+  const spec = (n: number | string): ModelSpec => ({
+    inputs: [{ name: 'x', dtype: 1, shape: [1, n] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 64] }, { name: 'z', dtype: 7, shape: [1] }],
+    initializers: [
+      { name: 'w', dtype: 1, dims: [128, 64], values: Array(128 * 64).fill(0.01) },
+      { name: 'starts', dtype: 7, dims: [1], values: [0] },
+      { name: 'ends', dtype: 7, dims: [1], values: [64] },
+      { name: 'one', dtype: 7, dims: [1], values: [1] },
+    ],
+    nodes: [
+      { op: 'Slice', name: 'half', inputs: ['w', 'starts', 'ends'], outputs: ['h'] },
+      { op: 'Relu', name: 'hr', inputs: ['h'], outputs: ['hh'] },
+      { op: 'Shape', name: 'shape', inputs: ['x'], outputs: ['s'] },
+      { op: 'Gather', name: 'len', inputs: ['s', 'one'], outputs: ['z'], attrs: { axis: 0 } },
+      { op: 'Slice', name: 'cut', inputs: ['x', 'starts', 'ends', 'one'], outputs: ['c'] },
+      { op: 'MatMul', name: 'mm', inputs: ['c', 'hh'], outputs: ['y'] },
+    ],
+  });
+
+  it('folds a node whose inputs are all constants, however large; shape arithmetic only where the model declares the shape', () => {
+    const atLoad = (n: number | string) => {
+      const model = buildAndRead(spec(n));
+      const links = layerLinks(inferModel(model, { inputShapes: new Map([['x', [1, 100]]]) }));
+      return links.filter((l) => l.atLoad).map((l) => l.name);
+    };
+    // The Slice of the 32 KB weight and the Relu after it are constants either way; the Shape and Gather of x only
+    // when x's length is declared (a symbolic one is known to mbn from --input, not to ORT).
+    expect(atLoad(100)).toEqual(['half', 'hr', 'shape', 'len']);
+    expect(atLoad('n')).toEqual(['half', 'hr']);
+  });
+
+  it.skipIf(!loadOrt())('agrees with the graph ORT optimizes', async () => {
+    const dir = tempDir();
+    for (const n of [100, 'n']) {
+      const path = join(dir, `fold-${n}.onnx`);
+      const optimized = join(dir, `fold-${n}.optimized.onnx`);
+      writeFileSync(path, buildModel(spec(n)));
+      const session = await (loadOrt() as unknown as Ort).InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+      await session.release();
+      const kept = new Set(readModel(optimized).graph.nodes.map((node) => node.name));
+      const links = layerLinks(inferModel(readModel(path), { inputShapes: new Map([['x', [1, 100]]]) }));
+      expect(links.map((l) => `${l.name}:${kept.has(l.name) ? 'runs' : 'folded'}`)).toEqual(links.map((l) => `${l.name}:${l.atLoad ? 'folded' : 'runs'}`));
+    }
+  });
+});
+
 describe('layout conversions', () => {
   it('tf2onnx patterns: Pad merged into its conv, a residual Add on a plain input kept apart, blocked Resize, Transpose to NHWC as one conversion', () => {
     const model = buildAndRead(tf2onnxBlock());
@@ -239,6 +340,27 @@ describe('layout conversions', () => {
     const plainPlan = planLayout(plainLinks, foldedLayers(plainLinks), 16, ['y']);
     expect(plainLinks.map((l, i) => (plainPlan[i].unfused ? l.name : null)).filter(Boolean)).toEqual(['add1', 'r1', 'add2', 'r2']);
     expect(plainLinks.map((l, i) => `${l.name}:${plainPlan[i].reorders.count}`).join(' ')).toBe('r0:0 dw1:1 pw1:0 add1:1 r1:0 dw2:1 pw2:0 add2:1 r2:0');
+  });
+
+  it('x·Sigmoid(α·x) runs as one QuickGelu kernel in the blocked layout (hand count)', () => {
+    const model = buildAndRead(quickGeluBlock());
+    const inferred = inferModel(model);
+    const links = layerLinks(inferred);
+    const folded = foldedLayers(links);
+    const at = (name: string) => links.findIndex((l) => l.name === name);
+    // The Mul by α and the Sigmoid fold into the last Mul; the Constant takes no time.
+    expect([folded.get(at('scale')), folded.get(at('gate'))]).toEqual([at('swish'), at('swish')]);
+    const plan = planLayout(links, folded, 16, ['y']);
+    // x is converted once (4·64·(16 + 16) bytes) for c1 and c0; the swish and the Concat stay blocked; y goes back.
+    expect(links.map((l, i) => `${l.name}:${plan[i].reorders.count}`).join(' ')).toBe('c1:1 k:0 scale:0 gate:0 swish:0 c0:0 cat:0 c2:1');
+    expect(plan[at('c1')].reorders.bytes).toBe(4 * 64 * 32);
+    const predicted = predictLatency(buildReport(model, inferred), links, BLOCKED).layers;
+    expect([predicted[at('k')].latencyMs, predicted[at('scale')].latencyMs, predicted[at('gate')].latencyMs]).toEqual([0, 0, 0]);
+    expect([predicted[at('scale')].fusedInto, predicted[at('gate')].fusedInto]).toEqual(['swish', 'swish']);
+    // The QuickGelu kernel reads a and writes q ([1, 32, 8, 8]: 8 KB each), never the tensors between its nodes,
+    // and computes the three nodes' 3 · 2048 FLOPs: 6.144 µs at 1 GFLOP/s beside 0.16 µs of bytes, + 0.5 µs.
+    expect(predicted[at('swish')].latencyMs).toBeCloseTo((3 * 2048) / 1e6 + 0.5e-3, 12);
+    expect(predicted[at('swish')].bound).toBe('compute');
   });
 
   it('converts both inputs of a broadcasting Mul back to NCHW and its output to blocked for the next conv (hand count)', () => {
@@ -369,6 +491,8 @@ describe.skipIf(!ort)('the layout plan against the graph ONNX Runtime optimizes'
     writeFileSync(tf2onnx, buildModel(tf2onnxBlock()));
     const plainResidual = join(dir, 'plain-residual.onnx');
     writeFileSync(plainResidual, buildModel(plainResidualBlock()));
+    const quickGelu = join(dir, 'quick-gelu.onnx');
+    writeFileSync(quickGelu, buildModel(quickGeluBlock()));
     const paths = [
       built,
       fixture('models/tiny_cnn.onnx'),
@@ -381,6 +505,8 @@ describe.skipIf(!ort)('the layout plan against the graph ONNX Runtime optimizes'
       // tf2onnx's patterns (MLSD, BlazeFace): merged Pad, plain shortcuts, blocked Resize, Transpose to NHWC.
       tf2onnx,
       plainResidual,
+      // PP-OCRv4's x·Sigmoid(α·x) (one QuickGelu node) and a channel Concat after it.
+      quickGelu,
     ];
     for (const path of paths) {
       const [expected, got] = [await ortLayout(path, dir), planned(path, block)];

@@ -284,7 +284,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'llc-weights', 'call'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'llc-weights', 'call'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     // Then the integer kernels (src/latency/measure-int8.ts), each named in its own list.
     const int8 = int8Benchmarks().map((b) => b.name);
@@ -295,6 +295,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise')!.flops).toBe(2 * 64 * 9 * 3136);
     expect(profile.int8!.gops.conv).toBeGreaterThan(0);
     expect(profile.int8!.uint8WeightsSlowdown).toBeGreaterThan(0);
+    expect(profile.int8!.genericGops!.depthwise).toBeGreaterThan(0);
     expect(Number.isInteger(profile.nchwcBlock)).toBe(true);
     expect(profile.weightGBps).toBeGreaterThan(0);
     expect(profile.im2colGBps).toBeGreaterThan(0);
@@ -302,6 +303,9 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const gc = profile.nchwcBlock! > 1 ? 4 * profile.nchwcBlock! + 2 : 34;
     expect(profile.measurements!.find((m) => m.name === 'generic')!.flops).toBe(4 * 2 * gc * 9 * 784);
     expect(profile.measurements!.find((m) => m.name === 'weights')!.bytes).toBe(4096 * 4096 * 4);
+    // 16 chained Adds of 1 MiB tensors: two read and one written each.
+    expect(profile.measurements!.find((m) => m.name === 'llc-bandwidth')!.bytes).toBe(16 * 64 * 64 * 64 * 12);
+    if (profile.lastLevelCacheBytes !== undefined && profile.lastLevelCacheBytes >= 24 * 64 * 64 * 64 && profile.cacheBytes < 12 * 64 * 64 * 64) expect(profile.llcGBps).toBeGreaterThan(0);
     // 4 chained Conv 3×3 64→64 at 28×28: 4 · 64·64·9·784 MACs; 16 chained depthwise: 16 · 64·9·784.
     expect(profile.measurements![0].flops).toBe(4 * 2 * 64 * 64 * 9 * 784);
     expect(profile.measurements![2].flops).toBe(8 * 2 * 32 * 32 * 3136);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { loadOrt } from '../bench/run.js';
+import { checkFeedSize, loadOrt } from '../bench/run.js';
 import { MbnError, quote } from '../errors.js';
 import { calibrate as measureDevice } from '../latency/measure.js';
 import { buildReport } from '../cost/analyze.js';
@@ -9,16 +9,24 @@ import { HOROWITZ_45NM_ENERGY } from '../latency/builtin.js';
 import { predictEnergy } from '../latency/energy.js';
 import { fitEnergyScales, parseEnergySamples, scaledConstants } from '../latency/energy-fit.js';
 import { layerLinks } from '../latency/graph.js';
+import { type LutModel, measureLut } from '../latency/lut.js';
 import { loadProfile } from '../latency/load-profile.js';
 import { readModel } from '../onnx/read.js';
-import { inferModel } from '../shape/infer.js';
+import { type InferOptions, inferModel } from '../shape/infer.js';
 import { fsErrorReason } from '../util/fs-error.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
 import type { DeviceProfile } from '../contract/device.js';
+import type { InputSpec } from '../contract/bench.js';
 
-export interface CalibrateOptions {
+export interface CalibrateOptions extends ShapeOptions {
   /** ONNX Runtime intra-op threads the profile is for (default 1). */
   threads?: number;
+  /**
+   * `--lut MODEL…`: also profile these models through ONNX Runtime and store each layer shape's measured kernel
+   * time in the profile's lookup table (`lut`), which `analyze --device` uses where a layer's signature matches.
+   * `input`/`batch` fix their input shapes.
+   */
+  lut?: string[];
   /** Timed runs per micro-benchmark and round (default 20). */
   runs?: number;
   /** The profile's name (default `<hostname>-<threads>t`). */
@@ -40,8 +48,38 @@ export async function calibrate(options: CalibrateOptions = {}, onStep?: (step: 
   const threads = positiveInteger('threads', options.threads, 1);
   const runs = positiveInteger('runs', options.runs, 20);
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw new MbnError('usage', 'name must be a non-empty string');
+  const infer = checkShapeOptions(options);
+  // Every model is read and analysed first: a bad file fails before any timing starts.
+  const lutModels = (options.lut ?? []).map((path) => lutModel(path, infer));
   const ort = loadOrt('mbn calibrate');
-  return measureDevice(ort, { threads, runs, rounds: 3, warmup: 2, name: options.name ?? `${hostname()}-${threads}t`, onStep });
+  const profile = await measureDevice(ort, { threads, runs, rounds: 3, warmup: 2, name: options.name ?? `${hostname()}-${threads}t`, onStep });
+  if (lutModels.length === 0) return profile;
+  const lut = await measureLut(ort, lutModels, profile, { threads, runs: Math.max(runs, 30), warmup: 5, onStep });
+  return {
+    ...profile,
+    lut,
+    sources: [...profile.sources, `lut: ONNX Runtime's median kernel time (profiler, ${Math.max(runs, 30)} runs) of each layer shape in ${lutModels.map((m) => basename(m.path)).join(', ')}; the prediction adds overheadUs.elementwise (dispatch) to it`],
+  };
+}
+
+/** A model for the lookup table: its report, layer links and input feeds (the shapes `mbn bench` would feed). */
+function lutModel(path: string, infer: InferOptions): LutModel {
+  const model = readModel(path);
+  try {
+    const names = model.graph.inputs.map((i) => i.name);
+    const inputShapes = infer.inputShapes ? new Map([...infer.inputShapes].filter(([name]) => names.includes(name))) : undefined;
+    const inferred = inferModel(model, { inputShapes, batch: infer.batch });
+    const report = buildReport(model, inferred);
+    const inputs: InputSpec[] = report.model.inputs.map((i) => {
+      if (!i.shape) throw new MbnError('usage', `${path}: input ${quote(i.name)} has no declared shape; give it with --input ${i.name}:1x3x224x224`);
+      const spec: InputSpec = { name: i.name, type: i.dtype, dims: i.shape };
+      checkFeedSize(spec, path);
+      return spec;
+    });
+    return { path, inputs, report, links: layerLinks(inferred) };
+  } finally {
+    model.source.close();
+  }
 }
 
 export interface EnergyCalibrateOptions extends ShapeOptions {

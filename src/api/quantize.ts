@@ -1,5 +1,6 @@
 import { basename, dirname, extname, join } from 'node:path';
-import { type Ort, loadOrt } from '../bench/run.js';
+import type { InputSpec } from '../contract/bench.js';
+import { type Ort, loadOrt, measureModel } from '../bench/run.js';
 import { matchName } from '../budget/glob.js';
 import { verifyOutputs } from '../calibrate/collect.js';
 import { graphInputs, loadCalibration } from '../calibrate/inputs.js';
@@ -10,16 +11,18 @@ import { bytesFor } from '../onnx/dtype.js';
 import { readModel } from '../onnx/read.js';
 import { elementCount } from '../onnx/tensor-data.js';
 import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
-import { emitModel } from '../quantize/emit.js';
+import { emitQuantization } from '../quantize/emit.js';
 import { equalize } from '../quantize/equalize.js';
 import { type OpsetRaise, raiseOpset } from '../quantize/opset.js';
+import { chooseByDevice } from '../quantize/latency.js';
+import { loadProfile } from '../latency/load-profile.js';
 import { checkQuantizable, planQuantization } from '../quantize/plan.js';
 import type { QuantizeSummary } from '../quantize/summary.js';
 import { calibrateRanges, keepSensitiveFloat, measureSensitivity } from '../quantize/run.js';
 import { quantizeJson } from '../report/quantize-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
-import type { QuantizeJson, RangeMethod } from '../contract/quantize.js';
+import type { FloatReason, QuantizeJson, QuantizeNote, RangeMethod } from '../contract/quantize.js';
 
 export type { QuantizeSummary };
 
@@ -45,6 +48,18 @@ export interface QuantizeOptions extends ShapeOptions, ValueOptions {
   /** Only layers whose node name matches one of these globs (`*` matches any text); others stay float. */
   include?: string[];
   exclude?: string[];
+  /**
+   * Device profile (a file from `mbn calibrate`, or a built-in name): predict the latency before and after, and keep
+   * float the layers whose int8 form the latency model predicts slower there.
+   */
+  device?: string;
+  /** With `device`: quantize, by predicted time saved, only until the predicted latency fits (ms). */
+  targetLatency?: number;
+  /**
+   * Time the input and the written model in ONNX Runtime (`mbn bench`'s method: median of ≥ 20 runs and ≥ 0.5 s after
+   * ≥ 0.1 s of warm-up, one thread). Default: with `device`.
+   */
+  measure?: boolean;
 }
 
 export function defaultQuantizedOutput(input: string): string {
@@ -61,6 +76,11 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
   const percentile = opts.percentile ?? 99.99;
   if (!(percentile > 50 && percentile <= 100)) throw new MbnError('usage', `percentile ${quote(String(percentile))} is out of range: above 50 and at most 100`);
   if (opts.maxError !== undefined && !(opts.maxError >= 0 && Number.isFinite(opts.maxError))) throw new MbnError('usage', `maxError ${quote(String(opts.maxError))} must be a non-negative number`);
+  if (opts.targetLatency !== undefined && !opts.device) throw new MbnError('usage', '--target-latency needs --device (a profile file from mbn calibrate, or a built-in profile name)');
+  if (opts.targetLatency !== undefined && !(opts.targetLatency > 0 && Number.isFinite(opts.targetLatency))) throw new MbnError('usage', `targetLatency ${quote(String(opts.targetLatency))} must be a positive number of milliseconds`);
+  const profile = opts.device !== undefined ? loadProfile(opts.device) : null;
+  // Without integer-kernel rates the latency model times int8 layers at the float rates: no basis for the choice.
+  if (profile && !profile.int8) throw new MbnError('usage', `device profile ${profile.name} has no integer-kernel figures (its "int8" block; the built-in profiles have none): mbn quantize --device needs a profile from mbn calibrate`);
   const infer = checkShapeOptions(opts);
   const output = opts.output ?? defaultQuantizedOutput(path);
   const model = readModel(path);
@@ -77,16 +97,16 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     }
     const include = opts.include ?? [];
     const exclude = opts.exclude ?? [];
-    const select = (name: string): string | null => {
-      if (include.length && !include.some((p) => matchName(p, name))) return 'not matched by --include';
-      if (exclude.some((p) => matchName(p, name))) return 'matched by --exclude';
+    const select = (name: string): FloatReason | null => {
+      if (include.length && !include.some((p) => matchName(p, name))) return { code: 'not-included' };
+      if (exclude.some((p) => matchName(p, name))) return { code: 'excluded' };
       return null;
     };
     const plan = planQuantization(model, shapes, select);
-    const notes: string[] = [];
+    const notes: QuantizeNote[] = [];
     const spec = opts.calibrate ?? 'random:8';
-    if (opts.calibrate === undefined) notes.push('no --calibrate: the ranges come from 8 random batches, which say little about a trained model; give a folder of real inputs (.npy)');
-    else if (spec.startsWith('random')) notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
+    if (opts.calibrate === undefined) notes.push({ code: 'default-random-data' });
+    else if (spec.startsWith('random')) notes.push({ code: 'random-data' });
     const resolved = new Map(shapes.inputs.map((i) => [i.name, i.shape]));
     const calibration = loadCalibration(spec, graphInputs(model, resolved, infer.inputShapes), opts.seed ?? 0);
     // The shapes the data has (the first batch's), for what the opset change must know (the rank of a Softmax input).
@@ -108,7 +128,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       weights: 'int8 per channel',
     };
     const { fit, verify, held } = splitBatches(calibration.batches);
-    if (!held) notes.push('fewer than 4 calibration batches: the output check ran on the batches the ranges came from');
+    if (!held) notes.push({ code: 'check-on-range-batches' });
     if (settings.equalize) equalize(plan);
     const calibrating = progress('calibrating activation ranges');
     await calibrateRanges(ort, plan, raised, fit, { method, percentile, biasCorrection: settings.biasCorrection });
@@ -122,10 +142,20 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       const found = await keepSensitiveFloat(ort, path, plan, raised, verify, opts.maxError);
       searching?.done();
       maxError = { limit: opts.maxError, met: found.met, probes: found.probes };
-      if (!found.met) notes.push(`--max-error ${opts.maxError} cannot be met even with every layer float (the opset change alone or the data differ)`);
+      if (!found.met) notes.push({ code: 'max-error-unmet', maxError: opts.maxError });
     }
-    if (!plan.layers.some((l) => l.precision === 'int8')) throw new MbnError('unsupported', 'nothing was quantized: every layer stayed float (see --include/--exclude/--max-error)');
-    const built = emitModel(plan, raised, { mode: 'qdq' });
+    const dataShapes = { ...infer, inputShapes: new Map(Object.entries(calibration.batches[0]).map(([k, t]) => [k, t.dims])) };
+    let latency: QuantizeSummary['latency'] = null;
+    if (profile) {
+      const predicting = progress(`predicting latency on ${profile.name}`);
+      latency = chooseByDevice(plan, raised, profile, dataShapes, opts.targetLatency ?? null, notes);
+      predicting?.done();
+    }
+    if (!plan.layers.some((l) => l.precision === 'int8')) {
+      if (latency?.keptFloat) throw new MbnError('unsupported', `nothing was quantized: on ${latency.device} the latency model predicts no layer faster in int8 (predicted ${Number(latency.predictedAllInt8Ms.toPrecision(3))} ms all int8, ${Number(latency.predicted.floatMs.toPrecision(3))} ms float); quantize without --device to write int8 anyway`);
+      throw new MbnError('unsupported', 'nothing was quantized: every layer stayed float (see --include/--exclude/--max-error)');
+    }
+    const built = emitQuantization(plan, raised, { mode: 'qdq' });
     const summary: QuantizeSummary = {
       input: path,
       output,
@@ -137,8 +167,12 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       maxError,
       weightBytes: { before: constantBytes(model), after: null },
       fileBytes: { before: model.size, after: null },
+      latency,
+      measured: null,
       notes,
     };
+    const measure = opts.measure ?? profile !== null;
+    const specs: InputSpec[] = Object.entries(calibration.batches[0]).map(([name, t]) => ({ name, type: t.type, dims: t.dims }));
     const writing = progress(`writing ${basename(output)}`);
     // The written model is run in ONNX Runtime on the held-back batches while staged: one that fails is never kept.
     const check = async (staged: string): Promise<void> => {
@@ -151,6 +185,11 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
         written.source.close();
       }
       summary.outputs = await verifyOutputs(ort, path, staged, verify);
+      if (measure) {
+        const timing = progress('timing the float and int8 models in ONNX Runtime');
+        summary.measured = { floatMs: await medianMs(ort, path, specs), int8Ms: await medianMs(ort, staged, specs) };
+        timing?.done();
+      }
     };
     try {
       await writeModelWithData(path, { target, pieces: built.pieces, source: model.source, progress: writing }, null, check);
@@ -161,6 +200,12 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
   } finally {
     model.source.close();
   }
+}
+
+/** `mbn bench`'s figure for one model: the median of the timed runs, one thread, default run counts. */
+async function medianMs(ort: Ort, path: string, inputs: InputSpec[]): Promise<number> {
+  const m = await measureModel(ort, path, inputs, { warmup: 3, runs: 20, threads: 1, minTimeMs: { warmup: 100, timed: 500 } });
+  return m.latency.median;
 }
 
 /** Stored bytes of the main graph's constants: initializers and Constant nodes' values. */

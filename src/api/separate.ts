@@ -1,6 +1,6 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { matchName } from '../budget/glob.js';
-import { closeCalibration, prepareCalibration, refitOnData, verifyBuiltOnData, verifyOnData } from '../calibrate/run.js';
+import { closeCalibration, prepareCalibration, refineOnData, verifyBuiltOnData, verifyOnData } from '../calibrate/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
 import type { Model } from '../ir/types.js';
@@ -9,11 +9,11 @@ import { loadProfile } from '../latency/load-profile.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
 import { type StagedFile, type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
-import { type SeparationSummary, separateJson } from '../report/separate-report.js';
-import { buildRewrite, planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/separate.js';
+import { type SeparationSummary, macsUnknownText, separateJson } from '../report/separate-report.js';
+import { emitSeparation } from '../rewrite/emit.js';
+import { MacsUnknown, planSeparation, type SeparateOptions as PlanOptions, type SeparationPlan } from '../rewrite/plan.js';
 import { buildTorchPlan, checkTorchPlanDir, stageTorchPlan, torchPlanNames } from '../rewrite/torch-plan.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions } from './options.js';
-import { ANALYSIS_WORDING } from '../report/messages/analyze.js';
 import type { SeparateJson } from '../contract/separate.js';
 
 export interface SeparateOptions extends ShapeOptions {
@@ -99,30 +99,29 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
       init,
       seed,
       matches: (name: string, pattern: string) => matchName(pattern, name),
-      wording: ANALYSIS_WORDING,
       errorOnData: opts.calibrate !== undefined && init === 'svd',
       refitDepthwise: opts.refitDepthwise ?? false,
     };
     const planning = progress('decomposing weights');
     options.progress = planning;
-    // The output, and its own data file when the model keeps weights outside (see buildRewrite). Neither may be the
+    // The output, and its own data file when the model keeps weights outside (see emitSeparation). Neither may be the
     // input or a file the input uses. Both are checked now, before any work.
     const protect = [path, ...externalPaths(model)];
     const modelTarget: WriteTarget = { path: output, force, protect };
     const dataTarget: WriteTarget | null = hasExternalData(model) ? { path: join(dirname(output), `${basename(output)}.data`), force, protect } : null;
     if (!dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
     if (opts.torchPlan !== undefined) checkTorchPlanDir(opts.torchPlan, force);
-    const plan = planSeparation(model, options);
+    let plan = planWorded(model, options);
     planning?.done();
     calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, seed, output, infer.inputShapes) : null;
     if (calibration) {
       const fitting = progress('fitting pointwise weights on calibration data');
-      await refitOnData(calibration, model, plan, options, fitting);
+      plan = await refineOnData(calibration, plan, options, fitting);
       fitting?.done();
       // The written model is checked from its staged files: the scratch copies can go now.
       if (!dryRun) closeCalibration(calibration);
     }
-    const built = buildRewrite(model, plan, output);
+    const built = emitSeparation(plan, { outputPath: output });
     // The plan takes the weights where they are final: after calibration refitted them.
     const calibrated = calibration !== null && calibration.ort !== null && init === 'svd';
     const torchPlan = opts.torchPlan !== undefined ? buildTorchPlan(model, plan, torchPlanNames(path, output), calibrated) : null;
@@ -162,7 +161,7 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
       // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
       const pieces = new PieceSource(built.pieces, model.source);
       summary.after = analyzeModel(readModelFrom(pieces, model.path), shapes);
-      if (calibration) await verifyBuiltOnData(calibration, path, (copy, kept) => buildRewrite(model, plan, copy, [], kept));
+      if (calibration) await verifyBuiltOnData(calibration, path, (copy, kept) => emitSeparation(plan, { outputPath: copy, kept }));
     }
     return summary;
   } finally {
@@ -183,4 +182,14 @@ function externalPaths(model: Model): string[] {
  */
 export async function separate(path: string, options: SeparateOptions = {}): Promise<SeparateJson> {
   return separateJson(await separateFile(path, options));
+}
+
+/** The plan; `--target-macs` on a model whose MACs are unknown is refused with the gaps worded as every gate words them. */
+function planWorded(model: Model, options: PlanOptions): SeparationPlan {
+  try {
+    return planSeparation(model, options);
+  } catch (error) {
+    if (error instanceof MacsUnknown) throw new MbnError('usage', `--target-macs needs the model's MACs, but ${macsUnknownText(error.note, error.inputs)}`);
+    throw error;
+  }
 }

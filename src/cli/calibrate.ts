@@ -17,6 +17,8 @@ export interface CalibrateCliOptions {
   device?: string;
   input?: Map<string, number[]>;
   batch?: number;
+  /** `--lut MODEL…`: models whose layer shapes are measured into the profile's lookup table. */
+  lut?: string[];
 }
 
 /** Runs `mbn calibrate`: the device profile on stdout, or in `-o FILE` (written whole, then renamed into place). */
@@ -25,6 +27,7 @@ export async function runCalibrate(opts: CalibrateCliOptions): Promise<void> {
     throw new MbnError('output-exists', `${quote(opts.output)} exists; use --force to overwrite it`);
   }
   if (opts.device !== undefined && opts.energySamples === undefined) throw new MbnError('usage', '--device goes with --energy-samples (the profile whose energy constants are fitted)');
+  if (opts.lut !== undefined && opts.energySamples !== undefined) throw new MbnError('usage', '--lut measures models on this machine; --energy-samples fits a profile without measuring: use one or the other');
   if (opts.energySamples !== undefined) {
     if (opts.device === undefined) throw new MbnError('usage', '--energy-samples needs --device (the profile to fit: a built-in name such as rpi4, or a profile file)');
     const { profile, samples } = calibrateEnergy({ device: opts.device, samples: opts.energySamples, input: opts.input, batch: opts.batch });
@@ -35,9 +38,10 @@ export async function runCalibrate(opts: CalibrateCliOptions): Promise<void> {
     write(2, `${opts.output ? `wrote ${opts.output}` : 'energy constants'} (an estimate fitted to ${samples.length} sample${samples.length === 1 ? '' : 's'}, rms error ${(100 * e.fit!.rmsRelativeError).toFixed(1)}%): fp32 ${e.pjPerMac.fp32} pJ/MAC, DRAM ${e.pjPerByteDram} pJ/byte (fp16 ${e.pjPerMac.fp16}, int8 ${e.pjPerMac.int8} pJ/MAC, on chip ${e.pjPerByteOnChip} pJ/byte in the base ratios)\n`);
     return;
   }
-  const profile = await calibrate({ threads: opts.threads, runs: opts.runs, name: opts.name }, opts.output ? (name) => write(2, `calibrate: ${name}…\n`) : undefined);
+  const profile = await calibrate({ threads: opts.threads, runs: opts.runs, name: opts.name, lut: opts.lut, input: opts.input, batch: opts.batch }, opts.output ? (name) => write(2, `calibrate: ${name}…\n`) : undefined);
   if (!writeProfile(opts, profile)) return;
-  write(2, `wrote ${opts.output}: conv ${profile.gflops.conv} GFLOP/s, 1×1 conv ${profile.gflops.pointwise}, depthwise ${profile.gflops.depthwise}, GEMM ${profile.gflops.gemm}, memory ${profile.memoryGBps} GB/s, ${profile.overheadUs.conv} µs per conv, ${profile.overheadUs.elementwise} µs per elementwise op\n`);
+  const lut = profile.lut ? `; lookup table: ${profile.lut.length} layer shape${profile.lut.length === 1 ? '' : 's'} measured in ${opts.lut!.length} model${opts.lut!.length === 1 ? '' : 's'}` : '';
+  write(2, `wrote ${opts.output}: conv ${profile.gflops.conv} GFLOP/s, 1×1 conv ${profile.gflops.pointwise}, depthwise ${profile.gflops.depthwise}, GEMM ${profile.gflops.gemm}, memory ${profile.memoryGBps} GB/s, ${profile.overheadUs.conv} µs per conv, ${profile.overheadUs.elementwise} µs per elementwise op${lut}\n`);
 }
 
 function signed(percent: number): string {

@@ -128,6 +128,10 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--max-error <e>', 'keep the most sensitive layers float until the worst output\'s relative error on the held-back batches is within e', parseFraction('--max-error'))
     .option('--include <glob>', 'only layers whose node name matches (repeatable; * matches any text); the others stay float', collect, [])
     .option('--exclude <glob>', 'keep layers whose node name matches float (repeatable)', collect, [])
+    .option('--device <profile>', 'predict latency before and after on this device (a file from mbn calibrate or a built-in name) and keep float the layers whose int8 form is predicted slower there')
+    .option('--target-latency <ms>', 'with --device: quantize, by predicted time saved, only until the predicted latency fits (milliseconds)', parsePositiveNumber('--target-latency'))
+    .option('--measure', 'time the input and the written model in ONNX Runtime, as mbn bench does (default: with --device)')
+    .option('--no-measure', 'with --device: predict only, no timing')
     .addOption(new Option('--format <format>', 'report format').choices(['table', 'json', 'md']).default('table'))
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(quantize);
@@ -241,7 +245,8 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--runs <n>', 'timed runs per micro-benchmark (the fastest is kept)', parsePositiveInt('--runs'), 20)
     .option('--name <name>', 'profile name (default: <hostname>-<threads>t)')
     .option('--energy-samples <file>', 'instead of measuring: fit the energy constants of --device to measured joules per inference (MODEL,JOULES lines, or mbn bench --energy --format json)')
-    .option('--device <profile>', 'with --energy-samples: the profile to fit (a built-in name or a profile file)');
+    .option('--device <profile>', 'with --energy-samples: the profile to fit (a built-in name or a profile file)')
+    .option('--lut <model...>', 'also profile these models through ONNX Runtime and store each layer shape\'s measured kernel time in the profile (a lookup table analyze --device uses where a layer matches; --input fixes their shapes)');
   inputOptions(calibrateCmd);
   calibrateCmd
     .action(async (opts) => {

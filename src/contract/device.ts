@@ -47,6 +47,11 @@ export interface DeviceProfile {
    * each inference, not at `weightGBps` from DRAM. Absent: weights beyond `cacheBytes` come from DRAM.
    */
   lastLevelCacheBytes?: number;
+  /**
+   * Bandwidth of a layer whose activations miss the core's cache but fit in the last-level one, GB/s (absent:
+   * `memoryGBps`, as before it was measured).
+   */
+  llcGBps?: number;
   /** Bandwidth at which a GEMM reads weights that stay in the last-level cache, GB/s (default `memoryGBps`). */
   llcWeightGBps?: number;
   /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
@@ -63,10 +68,32 @@ export interface DeviceProfile {
   measurements?: { name: string; what: string; flops: number; bytes: number; ms: number }[];
   /** `mbn calibrate` only: runtime, host, date. */
   measuredOn?: Record<string, string | number>;
+  /**
+   * `mbn calibrate --lut MODEL…`: ONNX Runtime's measured kernel time of each layer shape seen in those models
+   * (NetAdapt's lookup table); `analyze --device` uses an entry where a layer's signature matches. Optional: a
+   * profile without it predicts every layer from the model.
+   */
+  lut?: LutEntry[];
 
   // --- Energy (src/latency/energy.ts) ---
   /** Energy constants for `energyMj` (pJ per MAC by precision, pJ per byte by memory level); absent: energy unknown. */
   energy?: EnergyConstants;
+}
+
+/** One measured layer shape of a profile's lookup table. */
+export interface LutEntry {
+  /**
+   * The layer's shape signature (latency/lut.ts): op, attributes, input and output shapes, element types, the ops
+   * ORT runs inside its kernel and its conv path in ORT's blocked layout, as canonical JSON.
+   */
+  key: string;
+  /** ORT's kernel time per execution, ms: the median over the profiled runs (the median of the layers seen with this signature). */
+  ms: number;
+  /** Layers measured with this signature (in all the models given). */
+  samples: number;
+  /** Where it was first seen: the model's file name and the layer's name. */
+  model: string;
+  layer: string;
 }
 
 /** Rates of the integer kernels; GOP/s counts 2 operations per multiply-accumulate, as GFLOP/s does. */
@@ -89,6 +116,13 @@ export interface Int8Rates {
   /** A QuantizeLinear (float32 → 8 bits) and a DequantizeLinear (8 bits → float32) that stay in the graph: ns per element. */
   quantizeNsPerElement: number;
   dequantizeNsPerElement: number;
+  /**
+   * The same fused kernels where ORT cannot take its symmetric-weight conv kernels (MLAS ConvSym: a depthwise conv
+   * whose channels are not a multiple of 16, a dense one whose input channels are not a multiple of 4 or whose
+   * output channels are fewer than 16 or not a multiple of 4 with AVX-512, 8 with AVX2; src/latency/int8.ts), GOP/s:
+   * its generic depthwise kernel and im2col + integer GEMM. Absent (older profiles): every QLinearConv at `gops`.
+   */
+  genericGops?: Record<'conv' | 'pointwise' | 'depthwise', number>;
 }
 
 /**

@@ -98,7 +98,7 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
     const link = links[i];
     const precision = energyPrecision(l.precision);
     const zero: LayerEnergy = { energyMj: e ? 0 : null, energyPrecision: precision, energyDramBytes: 0, energyOnChipBytes: 0 };
-    if (l.executions === 0 || link?.folded) return zero;
+    if (l.executions === 0 || link?.atLoad) return zero;
     const macPj = e ? e.pjPerMac[precision] : 0;
     const computePj = (l.macs + l.otherFlops / 2) * macPj;
     // The (De)QuantizeLinear around an integer kernel: ONNX Runtime folds them into it (QLinearConv).

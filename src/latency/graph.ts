@@ -22,8 +22,14 @@ export interface LayerLink {
   weightInputs: string[];
   /** What the layer is (a conv and its geometry, a matrix product…), from its op rule; null for other layers. */
   traits: OpTraits | null;
-  /** Every output's value is known before run time: the runtime folds the layer into a constant. */
+  /** Every output's value is known to mbn before run time (shape arithmetic on the shapes given, small constants). */
   folded: boolean;
+  /**
+   * ONNX Runtime computes the layer once, when it loads the model (its constant folding): it takes no time per
+   * inference. A Constant node, a node whose inputs are all constants, and where the model declares every input
+   * dim, what mbn folds too.
+   */
+  atLoad: boolean;
   /** Shape of each input (null when unknown or omitted). */
   inputShapes: (number[] | null)[];
   /** Shape of the first output (null when unknown). */
@@ -59,7 +65,12 @@ function textOf(value: unknown): string {
 }
 
 export function layerLinks(inferred: InferResult): LayerLink[] {
-  return inferred.layers.map((l) => {
+  // ORT optimizes the model as declared: where an input dim is symbolic, the shape arithmetic mbn folds (the
+  // shapes fixed by --input) runs at every call, as Shape, Gather, Equal and If nodes; only constants fold.
+  const symbolic = inferred.inputs.some((i) => i.declared?.some((d) => typeof d !== 'number'));
+  return foldConstants(
+    symbolic,
+    inferred.layers.map((l) => {
     const weightNames = new Set(l.weights.map((w) => w.name));
     return {
       name: l.name,
@@ -73,6 +84,7 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       weightInputs: l.node.inputs.filter((n) => weightNames.has(n)),
       traits: l.traits,
       folded: l.outputs.length > 0 && l.outputs.every((o) => o?.value !== undefined),
+      atLoad: false,
       inputShapes: l.node.inputs.map((name, i) => (name ? (l.inputs[i]?.shape ?? null) : null)),
       outputShape: l.outputs[0]?.shape ?? null,
       float32: l.inputs[0]?.dtype === DataType.FLOAT,
@@ -83,5 +95,27 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       strings: Object.fromEntries(l.node.attributes.flatMap((a) => (a.data.type === 'string' ? [[a.name, textOf(a.data.value)]] : []))),
       inputValues: l.node.inputs.map((name, i) => (name && l.inputs[i]?.value && l.inputs[i]!.value!.length <= SMALL_VALUE ? l.inputs[i]!.value! : null)),
     };
-  });
+    }),
+  );
+}
+
+/** Ops ORT's constant folding leaves in place: the quantize steps its QDQ fusions need, and random generators. */
+const NOT_FOLDED = /^(QuantizeLinear|DequantizeLinear|Random.*|Multinomial|Bernoulli|If|Loop|Scan)$/;
+
+/**
+ * ORT's constant folding, when it loads the model: a node whose inputs are all weights (initializers, Constants)
+ * or outputs of folded nodes is computed once and becomes an initializer, however large (Silero VAD v6 slices and
+ * concatenates its LSTM's 512 KB of weights that way on every call as exported, never when ORT runs it). With a
+ * symbolic input dim (`symbolic`), that is all that folds: values mbn knows only from the shapes --input fixed are
+ * computed at run time.
+ */
+function foldConstants(symbolic: boolean, links: LayerLink[]): LayerLink[] {
+  const constant = new Set<string>();
+  for (const l of links) {
+    const given = l.inputs.filter((x) => x !== '');
+    const computable = l.domain === '' && !NOT_FOLDED.test(l.op) && given.length > 0 && given.every((x) => l.weightInputs.includes(x) || constant.has(x));
+    l.atLoad = (l.op === 'Constant' && l.domain === '') || computable || (!symbolic && l.folded);
+    if (l.atLoad) for (const o of l.outputs) if (o) constant.add(o);
+  }
+  return links;
 }

@@ -51,10 +51,14 @@ export function padChannels(channels: number, block: number): number {
   return block <= 1 ? channels : Math.ceil(channels / block) * block;
 }
 
-/** A conv ORT's transformer may take: a float Conv, 2-D, float32, static float weights (and bias). */
+/**
+ * A conv ORT's transformer may take: a float Conv, 2-D, float32, static float weights (and bias). A float32 conv of
+ * another rank (1-D: an STFT filter bank, an audio encoder) runs ORT's generic kernel, im2col then GEMM.
+ */
 function convPath(t: ConvTraits, link: LayerLink, block: number): ConvPath | null {
   const g = t.geometry;
-  if (t.form !== 'float' || !link.float32 || g.kernel.length !== 2) return null;
+  if (t.form !== 'float' || !link.float32) return null;
+  if (g.kernel.length !== 2) return 'generic';
   if (!link.weightInputs.includes(link.inputs[t.weight])) return 'generic';
   if (t.bias !== null && !link.weightInputs.includes(link.inputs[t.bias])) return 'generic';
   return convPathOf(g.inChannels / g.group, g.outChannels, g.group, block);
@@ -147,7 +151,13 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
     if (shape && shape.length === 4 && links[i].outputs[0]) blocked.set(links[i].outputs[0], { channels, shape });
   };
   links.forEach((l, i) => {
-    if (l.scope !== '' || l.folded) return;
+    if (l.atLoad) return;
+    if (l.scope !== '') {
+      // Inside an If or Loop body: only the generic path of a conv that is not 2-D (it needs no layout plan).
+      const t = l.traits?.kind === 'conv' && !l.traits.transposed ? l.traits : null;
+      if (t && t.geometry.kernel.length !== 2 && convPath(t, l, block) === 'generic') plan[i].path = 'generic';
+      return;
+    }
     for (const o of l.outputs) if (o) producer.set(o, i);
     const head = fusedInto.get(i);
     // A Pad merged into the conv or pool after it: its output is its input, in whatever layout that is.
@@ -157,7 +167,13 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
       if (l.outputs[0]) padded.set(l.outputs[0], { name: l.inputs[0], shape: l.inputShapes[0] });
       return;
     }
-    // A layer fused into the kernel after it (the Sigmoid of a swish, inside its Mul) follows the rules below.
+    // The Sigmoid and the α Mul of a swish x·Sigmoid(α·x), inside its last Mul (ORT's QuickGelu, which keeps x's
+    // layout): blocked when x is.
+    if (head !== undefined && head > i && links[head].op === 'Mul') {
+      const from = blocked.get(l.inputs.find((t) => t !== '' && !l.weightInputs.includes(t)) ?? '');
+      if (from) setBlocked(i, from.channels);
+      return;
+    }
     if (head !== undefined && head < i) {
       // Runs inside its head's kernel, blocked when the tensor it continues is.
       const own = l.inputs.find((t) => {

@@ -139,6 +139,11 @@ export function int8Benchmarks(): KernelBench[] {
     qdqBench('int8-conv-u8', `QDQ Conv 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights (ORT: one QLinearConv, U8U8)`, 'Conv', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense, DataType.UINT8),
     qdqBench('int8-pointwise', 'QDQ Conv 1×1, 64→64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 64, 1, 1], [1, 64, 56, 56], conv(1), pw, DataType.INT8),
     qdqBench('int8-depthwise', 'QDQ depthwise Conv 3×3, 64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw, DataType.INT8),
+    // MLAS's generic paths (int8.ts, symmetricConvKernel): 62 input channels (not a multiple of 4), 24 depthwise
+    // channels (not a multiple of 16; a multiple of 8, so no scalar tail).
+    qdqBench('int8-conv-generic', `QDQ Conv 3×3, ${c - 2}→${c} channels, ${hw}×${hw}, int8 weights (QLinearConv, generic path: im2col + integer GEMM)`, 'Conv', [1, c - 2, hw, hw], [c, c - 2, 3, 3], [1, c, hw, hw], conv(3), (dense * (c - 2)) / c, DataType.INT8),
+    qdqBench('int8-pointwise-generic', 'QDQ Conv 1×1, 62→64 channels, 56×56, int8 weights (QLinearConv, generic path: integer GEMM)', 'Conv', [1, 62, 56, 56], [64, 62, 1, 1], [1, 64, 56, 56], conv(1), 62 * 64 * 56 * 56, DataType.INT8),
+    qdqBench('int8-depthwise-generic', 'QDQ depthwise Conv 3×3, 24 channels, 96×96, int8 weights (QLinearConv, generic depthwise kernel)', 'Conv', [1, 24, 96, 96], [24, 1, 3, 3], [1, 24, 96, 96], conv(3, 24), 24 * 9 * 96 * 96, DataType.INT8),
     qdqBench('int8-conv-thin', 'QDQ Conv 3×3 stride 2, 3→32 channels, 224×224 → 112×112, int8 weights (a stem on an RGB image: 27 products per output)', 'Conv', [1, 3, 224, 224], [32, 3, 3, 3], [1, 32, 112, 112], conv(3, 1, 2), 32 * 27 * 112 * 112, DataType.INT8),
     qdqBench('int8-gemm', `QDQ MatMul [${m}, ${k}] × [${k}, ${k}], int8 weights (QLinearMatMul)`, 'MatMul', [m, k], [k, k], [m, k], [], m * k * k, DataType.INT8),
     dynamicBench('conv-integer', `ConvInteger 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights, after a DynamicQuantizeLinear (quantize_dynamic's form)`, 'ConvInteger', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense),
@@ -193,6 +198,7 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     matMulIntegerGops: gops('matmul-integer'),
     quantizeNsPerElement: round((ms('quantize') * 1e6) / work('quantize')),
     dequantizeNsPerElement: round((ms('dequantize') * 1e6) / work('dequantize')),
+    genericGops: { conv: gops('int8-conv-generic'), pointwise: gops('int8-pointwise-generic'), depthwise: gops('int8-depthwise-generic') },
   };
   const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
   return { rates, measurements };

@@ -20,6 +20,10 @@ const FLOAT = 1;
 const ADDS = 8;
 /** Adds in the cache-resident elementwise benchmark. */
 const CACHED_ADDS = 50;
+/** Adds in the last-level-cache benchmark, and their tensor: 1 MiB, so that each Add moves 3 MiB. */
+const LLC_ADDS = 16;
+const LLC_SHAPE = [1, 64, 64, 64];
+const LLC_ELEMENTS = 64 * 64 * 64;
 const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
 
 interface MicroBenchmark {
@@ -134,6 +138,15 @@ function benchmarks(block: number): MicroBenchmark[] {
       input: [1, 16, 64, 64],
       ops: CACHED_ADDS + 1,
       write: (path) => writeAddChain(path, CACHED_ADDS, [1, 16, 64, 64]),
+    },
+    {
+      name: 'llc-bandwidth',
+      what: `${LLC_ADDS} chained Adds of [${LLC_SHAPE.join(', ')}] float tensors (1 MiB: 3 MiB moved per Add, past the core's cache, inside the last-level one), then a ReduceMax (llcGBps)`,
+      flops: LLC_ADDS * LLC_ELEMENTS,
+      bytes: LLC_ADDS * LLC_ELEMENTS * 12,
+      input: LLC_SHAPE,
+      ops: LLC_ADDS + 1,
+      write: (path) => writeAddChain(path, LLC_ADDS, LLC_SHAPE),
     },
     {
       name: 'bandwidth',
@@ -401,6 +414,8 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     nchwcBlock: block,
     ...(lastLevel !== null ? { lastLevelCacheBytes: lastLevel } : {}),
     weightGBps: round(at('weights').bytes / (Math.max(at('weights').ms - callMs, at('weights').ms / 2) * 1e6)),
+    // Only where an Add's 3 MiB is past the core's cache and well inside the last-level one.
+    ...(lastLevel !== null && lastLevel >= 2 * 12 * LLC_ELEMENTS && cacheSize() < 12 * LLC_ELEMENTS ? { llcGBps: round(rate('llc-bandwidth', 'bytes')) } : {}),
     // Only where 4 MiB is past the core's cache and well inside the last-level one.
     ...(lastLevel !== null && lastLevel >= 2 * at('llc-weights').bytes && cacheSize() < at('llc-weights').bytes
       ? { llcWeightGBps: round(at('llc-weights').bytes / (Math.max(at('llc-weights').ms - callMs, at('llc-weights').ms / 2) * 1e6)) }
@@ -410,7 +425,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     ...(int8 ? { int8 } : {}),
     sources: [
       'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops',
-      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); im2colGBps: expanded input bytes (written and read) / (generic chain − one call − overheads − FLOPs at the GEMM rate); nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements`,
+      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps: expanded input bytes (written and read) / (generic chain − one call − overheads − FLOPs at the GEMM rate); nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements`,
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',
     ],
     measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),

@@ -1,8 +1,10 @@
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
+import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
-import { type Int8Layer, planInt8 } from './int8.js';
+import { type Int8Layer, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
+import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
 import type { DeviceProfile, Int8Class, OpClass } from '../contract/device.js';
@@ -33,6 +35,11 @@ export interface LayerLatency {
   convPath: ConvPath | null;
   /** Part of `latencyMs` spent in the layout conversions ORT inserts because of this layer. */
   layoutMs: number;
+  /**
+   * With a profile that has a lookup table (`mbn calibrate --lut`), for a layer that runs its own kernel: whether
+   * its kernel time is ORT's measured one (`measured`) or the roofline's (`model`). Absent without a table.
+   */
+  latencySource?: 'measured' | 'model';
 }
 
 export interface LatencyTotals {
@@ -93,14 +100,28 @@ export function memoryLevelOf(profile: DeviceProfile, bytes: number): 'cache' | 
  * Roofline time of one kernel, ms, and what bounds it. Activations come from the cache when they fit in it (the
  * layer before has just written them), else at `memoryGBps`; weights as `weightsFrom` says.
  */
-export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, activationBytes: number, weightBytes = 0, weightsFrom: WeightSource = false, gflops = profile.gflops[cls]): { ms: number; bound: Bound } {
+export function kernelTime(
+  profile: DeviceProfile,
+  cls: OpClass,
+  flops: number,
+  activationBytes: number,
+  weightBytes = 0,
+  weightsFrom: WeightSource = false,
+  gflops = profile.gflops[cls],
+  llcActivationGBps = cls === 'elementwise' ? profile.llcGBps : undefined,
+): { ms: number; bound: Bound } {
   const computeUs = flops / (gflops * 1e3);
   const apart = weightsFrom !== false;
-  const actGBps = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes)) === 'cache' ? profile.cacheGBps : profile.memoryGBps;
+  // An elementwise kernel whose working set is past the core's cache but inside the last-level one streams at
+  // llcGBps where calibrated (an Add chain measures it; PP-OCRv4's hard-swish ops ran at it, not at memoryGBps).
+  // Layout conversions, pools and convs keep memoryGBps: PP-OCRv4's and EfficientNet-B0's conversions took
+  // longer than their bytes at llcGBps.
+  const level = memoryLevelOf(profile, activationBytes + (apart ? 0 : weightBytes));
+  const actGBps = level === 'cache' ? profile.cacheGBps : level === 'llc' && llcActivationGBps !== undefined ? llcActivationGBps : profile.memoryGBps;
   // A GEMM streams its weights as they lie (calibrate's llc-weights MatMul); a conv's kernels go through packing,
   // which ran at memoryGBps (OpenWakeWord's mel-spectrogram conv: predicted 22 µs at llcWeightGBps, measured 59).
-  const llcGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
-  const weightGBps = weightsFrom === 'llc' ? llcGBps : (profile.weightGBps ?? profile.memoryGBps);
+  const llcWeightGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
+  const weightGBps = weightsFrom === 'llc' ? llcWeightGBps : (profile.weightGBps ?? profile.memoryGBps);
   const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
@@ -114,6 +135,8 @@ export function kernelTime(profile: DeviceProfile, cls: OpClass, flops: number, 
 export interface TimedConv {
   geometry: Pick<ConvGeometry, 'inChannels' | 'outChannels' | 'group' | 'kernel' | 'strides' | 'pads'>;
   pixels: number;
+  /** Output positions of one image: the columns of the generic path's GEMM (unknown: taken as many). */
+  positions?: number;
 }
 
 /** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
@@ -143,8 +166,16 @@ export function convTime(
   if (path === 'generic' && profile.im2colGBps) {
     const kernel = g.kernel.reduce((a, b) => a * b, 1);
     const expandMs = expandsInput(g) ? (8 * g.inChannels * kernel * conv.pixels) / (profile.im2colGBps * 1e6) : 0;
-    const k = kernelTime(profile, 'gemm', flops, activationBytes, weightBytes, cold);
-    return { ms: k.ms + expandMs, bound: expandMs > k.ms ? 'memory' : k.bound };
+    // MLAS's GEMM computes the output positions (its columns) in strips of a vector's width of floats (the
+    // block): a 1-D STFT conv with 8 output frames costs what 16 would (Silero VAD's 258×256 filter bank: 10.4 µs
+    // for 8 frames, 11.0 for 16, 18.7 for 17).
+    const columns = conv.positions ?? 0;
+    const strips = block > 1 && columns > 1 ? (Math.ceil(columns / block) * block) / columns : 1;
+    const k = kernelTime(profile, 'gemm', flops * strips, activationBytes, weightBytes, cold);
+    // Still ORT's Conv kernel: its own set-up cost, not a MatMul's (16 chained 1-D convs of 16 channels on 8
+    // positions: 0.93 µs each, the conv overhead).
+    const ms = k.ms + (profile.overheadUs[cls] - profile.overheadUs.gemm) / 1e3 + expandMs;
+    return { ms, bound: expandMs > k.ms ? 'memory' : k.bound };
   }
   const k = kernelTime(profile, cls, flops * paddingFactor(path, cinPerGroup, g.outChannels, g.group, block), activationBytes, weightBytes, cold);
   if (path === 'nchw-input' && profile.nchwInputNsPerOutput) {
@@ -158,14 +189,15 @@ export function convTime(
 function timedConvOf(link: LayerLink): TimedConv | null {
   const t = link.traits;
   if (t?.kind !== 'conv' || t.transposed || t.batch === null || t.outSpatial === null) return null;
-  return { geometry: t.geometry, pixels: t.batch * t.outSpatial.reduce((a, b) => a * b, 1) };
+  const positions = t.outSpatial.reduce((a, b) => a * b, 1);
+  return { geometry: t.geometry, pixels: t.batch * positions, positions };
 }
 
 /** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
 function reorderTime(profile: DeviceProfile, reorders: { count: number; bytes: number }): number {
   if (reorders.count === 0) return 0;
   const perCopy = reorders.bytes / reorders.count;
-  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy).ms;
+  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy, 0, false, profile.gflops.elementwise, undefined).ms;
 }
 
 /** Which layers the runtime folds into a preceding conv/GEMM: layer index → index of the kernel it runs in. */
@@ -178,11 +210,17 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     for (const x of l.inputs) if (x) consumers.set(x, (consumers.get(x) ?? 0) + 1);
   });
   const folded = new Map<number, number>();
-  // Swish x·Sigmoid(x) runs as one kernel (ORT's QuickGelu fusion): the Sigmoid folds into its Mul.
+  // Swish x·Sigmoid(x) and x·Sigmoid(α·x) run as one kernel (ORT's QuickGelu fusion): the Sigmoid, and the Mul by
+  // the constant scalar α that only it reads, fold into the last Mul.
   links.forEach((l, i) => {
     if (l.scope !== '' || l.op !== 'Sigmoid' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
-    const mul = links.findIndex((m) => m.scope === '' && m.op === 'Mul' && m.inputs.includes(l.outputs[0]) && m.inputs.includes(l.inputs[0]));
-    if (mul >= 0) folded.set(i, mul);
+    const p = producer.get(l.inputs[0]);
+    const alpha = p !== undefined && consumers.get(l.inputs[0]) === 1 ? scaledBy(links[p]) : null;
+    const x = alpha ?? l.inputs[0];
+    const mul = links.findIndex((m) => m.scope === '' && m.op === 'Mul' && m.inputs.includes(l.outputs[0]) && m.inputs.includes(x));
+    if (mul < 0) return;
+    folded.set(i, mul);
+    if (alpha !== null) folded.set(p!, mul);
   });
   // A zero Pad of the spatial dims before a Conv or pool becomes that op's own padding (ORT's PadFusion).
   links.forEach((l, i) => {
@@ -205,6 +243,21 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
   });
   return folded;
 }
+
+/**
+ * The α·x of a QuickGelu x·Sigmoid(α·x): a Mul of x by a float scalar (shape [] or [1]) known before run time (an
+ * initializer or a Constant, which ORT folds into one), as ORT's QuickGeluFusion matches it. Returns x's name, or null for any other layer.
+ */
+function scaledBy(link: LayerLink): string | null {
+  if (link.op !== 'Mul' || link.domain !== '' || link.inputs.length !== 2) return null;
+  const k = link.inputs.findIndex((name, j) => {
+    const shape = link.inputShapes[j];
+    return (link.weightInputs.includes(name) || link.inputValues[j] !== null) && FLOAT_TYPES.has(link.inputDtypes[j]) && !!shape && shape.length <= 1 && shape.every((d) => d === 1);
+  });
+  return k < 0 ? null : link.inputs[1 - k];
+}
+/** float, float16, double: the scalar types QuickGeluFusion reads α from. */
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE]);
 
 /** What ORT's PadFusion merges a Pad into: an ONNX Conv node (float, or float in QDQ form), or a window pool. */
 function takesPad(link: LayerLink): boolean {
@@ -294,9 +347,20 @@ export function separatedTime(
   return dw.ms + pw.ms + between;
 }
 
+/**
+ * Share of the core's cache that keeps a model's weights from one inference to the next: the rest holds its
+ * activations, ORT's buffers and whatever runs between calls. A GEMV through ORT read 256 KB of weights at 141 GB/s,
+ * 512 KB at 130, 768 KB at 101–124 and 1 MiB at 104–113 (the last-level cache's rate) on a 1 MiB cache; the wake-word
+ * MLPs with 853 KB of weights ran at the last-level cache's rate (predicted −32% and −17% from the core's cache).
+ */
+const WEIGHT_CACHE_SHARE = 0.5;
+
 /** Where the model's weights are read from on each inference (see WeightSource). */
 export function weightsCold(report: Report, profile: DeviceProfile): WeightSource {
-  const level = memoryLevelOf(profile, report.totals.weightBytes);
+  const bytes = report.totals.weightBytes;
+  if (bytes <= profile.cacheBytes * WEIGHT_CACHE_SHARE) return false;
+  // Past that share: the last-level cache (or DRAM) even when they would fit in the core's cache.
+  const level = memoryLevelOf(profile, Math.max(bytes, profile.cacheBytes + 1));
   return level === 'cache' ? false : level;
 }
 
@@ -323,17 +387,35 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
     const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
+  // QLinearAdd, QLinearConcat, …: per element in float, as the float op (at least one operation per output element).
+  if (q.qdq && link && link.domain === '' && requantizesEachElement(link.op)) {
+    const elements = link.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
+    return kernelTime(profile, 'elementwise', Math.max(flops, elements), activationBytes, 0, cold);
+  }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
   const slowdown = q.uint8Weights ? rates.uint8WeightsSlowdown : 1;
-  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
   const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
-  if (g === null || cls === 'depthwise' || g.inChannels / g.group >= THIN_CONV_CHANNELS || !link?.outputShape) return k;
+  const thin = g !== null && cls !== 'depthwise' && g.inChannels / g.group < THIN_CONV_CHANNELS;
+  // Off MLAS's symmetric conv kernels (int8.ts), a conv runs the generic path; its depthwise kernel works through
+  // the channels in vectors of 16 and 8 (qdwconv_avx2.cpp), so it is timed on channels rounded up to 8.
+  // (MLAS's NCHWc block is 16 where its AVX-512 kernels run, and its symmetric conv dispatch is then the AVX-512 one.)
+  const generic = g !== null && !thin && !q.uint8Weights && rates.genericGops !== undefined && cls !== 'gemm' && !symmetricConvKernel(g, profile.nchwcBlock === 16 ? 4 : 8);
+  if (generic) {
+    const rounded = cls === 'depthwise' ? (Math.ceil(g.outChannels / 8) * 8) / g.outChannels : 1;
+    return kernelTime(profile, cls, flops * rounded, activationBytes * scale, weightBytes * scale, cold, rates.genericGops![cls as 'conv' | 'pointwise' | 'depthwise']);
+  }
+  const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
+  if (g === null || !thin || !link?.outputShape) return k;
   const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
   return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
-export function predictLatency(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerLatency[]; totals: LatencyTotals; notes: ModelNote[] } {
+export function predictLatency(
+  report: Report,
+  links: readonly LayerLink[],
+  profile: DeviceProfile,
+): { layers: LayerLatency[]; totals: LatencyTotals; notes: ModelNote[]; signatures: (string | null)[] } {
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
   const graphOutputs = report.model.outputs.map((o) => o.name);
@@ -346,6 +428,21 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
   // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
   const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
+  /** A kernel → the layers folded into it that run before it (what a fused elementwise kernel computes too). */
+  const feeders = new Map<number, number[]>();
+  folded.forEach((head, j) => {
+    if (head > j && !layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
+  });
+  /** A kernel → the ops ORT runs inside it (its layers' fused activations, normalizations, adds). */
+  const fusedOps = new Map<number, string[]>();
+  links.forEach((l, j) => {
+    const q = profile.int8 ? int8[j] : null;
+    const head = q?.kind === 'folded' ? q.head : layout[j].unfused ? undefined : folded.get(j);
+    if (head !== undefined) fusedOps.set(head, [...(fusedOps.get(head) ?? []), l.op]);
+  });
+  // `mbn calibrate --lut`: measured kernel times by layer signature (src/latency/signature.ts).
+  const lut = profile.lut ? new Map(profile.lut.map((e) => [e.key, e.ms])) : null;
+  const signatures: (string | null)[] = report.layers.map(() => null);
   let total = profile.runOverheadUs / 1e3;
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
@@ -358,23 +455,38 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
     if (head !== undefined) return { latencyMs: 0, fusedInto: report.layers[head].name, ...none };
     if (l.executions === 0) return { latencyMs: 0, fusedInto: null, ...none };
     // Outputs known before run time: ORT folds the layer into a constant when it loads the model.
-    if (link?.folded) return { latencyMs: 0, fusedInto: null, ...none };
-    const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) + (link?.outputBytes ?? l.activationBytes);
+    if (link?.atLoad) return { latencyMs: 0, fusedInto: null, ...none };
+    const cls = opClass(l, link);
+    // An elementwise kernel that absorbed the layers before it (QuickGelu: the Sigmoid and the α Mul inside the
+    // last Mul) computes their work too, and never moves the tensors they passed it.
+    const inner = cls === 'elementwise' && !q ? (feeders.get(i) ?? []) : [];
+    const passed = inner.reduce((sum, j) => sum + (link.inputs.includes(links[j].outputs[0]) ? (links[j].outputBytes ?? 0) : 0), 0);
+    const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) - passed + (link?.outputBytes ?? l.activationBytes);
     const weights = Math.min(bytes, l.weightBytes);
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
-    const cls = opClass(l, link);
     const conv = link ? timedConvOf(link) : null;
-    const once = flopsOf(l) / l.executions;
+    const once = (flopsOf(l) + inner.reduce((sum, j) => sum + flopsOf(report.layers[j]), 0)) / l.executions;
     // The layout plan's path: null for a conv ORT's blocked kernels cannot take at all (not float32, not 2-D).
-    const path = layout[i].path;
-    const k = layout[i].replaced
+    // A conv in QDQ form that ORT leaves unfused runs as a float conv whose weights a DequantizeLinear makes on each
+    // run: not constant, so not the NCHWc kernels (their filters are reordered once, at load) but the generic path.
+    const t = link?.traits;
+    const unfusedQdq = profile.int8 !== undefined && q === null && t?.kind === 'conv' && t.form === 'qdq' && !t.transposed && t.geometry.kernel.length === 2;
+    const path = unfusedQdq ? 'generic' : layout[i].path;
+    const modelled = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
       : q
       ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
       : conv && path
         ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
         : kernelTime(profile, cls, once, bytes - weights, weights, cold);
-    const layoutMs = reorderTime(profile, layout[i].reorders) * l.executions;
+    // A layer shape the lookup table has: ORT's kernel time as measured, plus the executor's dispatch (the
+    // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.
+    signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);
+    const measured = signatures[i] === null ? undefined : lut?.get(signatures[i]!);
+    const k = measured === undefined ? modelled : { ms: measured + profile.overheadUs.elementwise / 1e3, bound: modelled.bound };
+    // ORT's transposes of a QLinearConv's 8-bit tensors to and from NHWC next to float ops (int8.ts).
+    const transposed = q?.kind === 'kernel' && q.transposedElements > 0 ? reorderTime(profile, { count: q.transposes, bytes: 2 * q.transposedElements }) : 0;
+    const layoutMs = (reorderTime(profile, layout[i].reorders) + transposed) * l.executions;
     const ms = k.ms * l.executions + layoutMs;
     total += ms;
     let separation: LayerLatency['separation'] = null;
@@ -385,12 +497,13 @@ export function predictLatency(report: Report, links: readonly LayerLink[], prof
       separation = { beforeMs: ms, afterMs: after, macRatio: l.separable.macsAfter / l.separable.macs, timeRatio: after / ms };
       saved += ms - after;
     }
-    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: layout[i].path, layoutMs };
+    return { latencyMs: ms, bound: k.bound, fusedInto: null, separation, convPath: path, layoutMs, ...(lut ? { latencySource: measured === undefined ? ('model' as const) : ('measured' as const) } : {}) };
   });
   return {
     layers,
     totals: { latencyMs: total, latencyIfSeparatedMs: total - saved, device: profile.name, calibrated: profile.calibrated },
     notes,
+    signatures,
   };
 }
 

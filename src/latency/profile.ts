@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import { validateEnergy } from './energy-constants.js';
-import { type DeviceProfile, type Int8Class, type Int8Rates, type OpClass, PROFILE_SCHEMA } from '../contract/device.js';
+import { type DeviceProfile, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA } from '../contract/device.js';
 
 /** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
@@ -29,9 +29,31 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     matMulIntegerGops: r.matMulIntegerGops as number,
     quantizeNsPerElement: r.quantizeNsPerElement as number,
     dequantizeNsPerElement: r.dequantizeNsPerElement as number,
+    ...(r.genericGops !== undefined ? { genericGops: validateGenericGops(r.genericGops, bad) } : {}),
   };
 }
+
+const GENERIC_CLASSES = ['conv', 'pointwise', 'depthwise'] as const;
+function validateGenericGops(data: unknown, bad: (what: string) => never): Record<(typeof GENERIC_CLASSES)[number], number> {
+  const g = data as Record<string, unknown>;
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || GENERIC_CLASSES.some((c) => !positive(g[c]))) {
+    bad(`"int8.genericGops" must be an object with positive ${GENERIC_CLASSES.join(', ')} (GOP/s)`);
+  }
+  return Object.fromEntries(GENERIC_CLASSES.map((c) => [c, g[c] as number])) as Record<(typeof GENERIC_CLASSES)[number], number>;
+}
 // ---- end of integer kernels ----
+
+/** `mbn calibrate --lut`'s lookup table: entries with a string key and a time ≥ 0. */
+function validateLut(data: unknown, bad: (what: string) => never): LutEntry[] {
+  if (!Array.isArray(data)) return bad('"lut" must be an array of measured layer shapes');
+  return data.map((e, i) => {
+    const r = (typeof e === 'object' && e !== null && !Array.isArray(e) ? e : bad(`"lut[${i}]" must be an object`)) as Record<string, unknown>;
+    if (typeof r.key !== 'string' || r.key === '') bad(`"lut[${i}].key" must be a non-empty string`);
+    if (typeof r.ms !== 'number' || !Number.isFinite(r.ms) || r.ms < 0) bad(`"lut[${i}].ms" must be a number ≥ 0 (milliseconds)`);
+    if (!Number.isInteger(r.samples) || (r.samples as number) < 1) bad(`"lut[${i}].samples" must be a positive integer`);
+    return { key: r.key as string, ms: r.ms as number, samples: r.samples as number, model: String(r.model ?? ''), layer: String(r.layer ?? '') };
+  });
+}
 
 function positive(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
@@ -68,7 +90,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
   if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
-  for (const key of ['weightGBps', 'llcWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
+  for (const key of ['weightGBps', 'llcGBps', 'llcWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
   if (p.nchwInputNsPerOutput !== undefined && (typeof p.nchwInputNsPerOutput !== 'number' || !Number.isFinite(p.nchwInputNsPerOutput) || p.nchwInputNsPerOutput < 0)) {
     bad('"nchwInputNsPerOutput" must be a number ≥ 0 (nanoseconds)');
   }
@@ -87,11 +109,13 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     sources: p.sources as string[],
     ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),
     ...(p.weightGBps !== undefined ? { weightGBps: p.weightGBps as number } : {}),
+    ...(p.llcGBps !== undefined ? { llcGBps: p.llcGBps as number } : {}),
     ...(p.llcWeightGBps !== undefined ? { llcWeightGBps: p.llcWeightGBps as number } : {}),
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(p.int8 !== undefined ? { int8: validateInt8(p.int8, bad) } : {}),
+    ...(p.lut !== undefined ? { lut: validateLut(p.lut, bad) } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),
     ...(typeof p.measuredOn === 'object' && p.measuredOn !== null ? { measuredOn: p.measuredOn as DeviceProfile['measuredOn'] } : {}),
     // --- Energy ---

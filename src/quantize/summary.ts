@@ -1,12 +1,12 @@
-import type { BytesBeforeAfter, MaxErrorResult, QuantizeCalibration, QuantizeSettings } from '../contract/quantize.js';
-import type { QuantPlan } from './plan.js';
+import type { BytesBeforeAfter, MaxErrorResult, QuantizeCalibration, QuantizeLatency, QuantizeMeasured, QuantizeNote, QuantizeSettings } from '../contract/quantize.js';
+import type { QuantizationPlan } from './plan.js';
 import type { OutputCheck } from '../contract/output-check.js';
 
 /** What `mbn quantize` did, as data: the API builds it, the report renders it (and its JSON, mbn.quantize/1). */
 export interface QuantizeSummary {
   input: string;
   output: string;
-  plan: QuantPlan;
+  plan: QuantizationPlan;
   raise: { from: number; to: number; changed: number } | null;
   settings: QuantizeSettings;
   calibration: QuantizeCalibration;
@@ -16,5 +16,9 @@ export interface QuantizeSummary {
   /** Stored bytes of the constants (initializers and Constant nodes) before and after. */
   weightBytes: BytesBeforeAfter;
   fileBytes: BytesBeforeAfter;
-  notes: string[];
+  /** `--device`: the latency model's figures before and after, and its choice (null: no --device). */
+  latency: QuantizeLatency | null;
+  /** Median latency in ONNX Runtime of the input and the written model, ms (null: not timed). */
+  measured: QuantizeMeasured | null;
+  notes: QuantizeNote[];
 }

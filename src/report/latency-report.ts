@@ -91,7 +91,7 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
       view.markdown ? markdownText(l.name) : terminalCell(l.name),
       view.markdown ? markdownText(l.op) : terminalCell(l.op),
       l.macs ? human(l.macs) : '',
-      msText(l.latencyMs ?? null),
+      msText(l.latencyMs ?? null) + (l.latencySource === 'measured' ? ' *' : ''),
       total ? `${((100 * l.latencyMs!) / total).toFixed(1)}%` : '',
       bound,
       ...(layout ? [layoutNote(l)] : []),
@@ -106,11 +106,16 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
       : null;
   const hidden = timed.length - rows.length;
   const footnote = `time = max(FLOPs / class rate, bytes moved / bandwidth (${profile.cacheGBps} GB/s up to ${profile.cacheBytes / 1024} KiB, else ${profile.memoryGBps} GB/s)) + per-op overhead (conv ${profile.overheadUs.conv}, 1×1 conv ${profile.overheadUs.pointwise}, depthwise ${profile.overheadUs.depthwise}, GEMM ${profile.overheadUs.gemm}, other ${profile.overheadUs.elementwise} µs); layers fused into a conv take no time of their own${layout ? `; convs run in ONNX Runtime's ${profile.nchwcBlock}-channel blocked layout (padded channels) unless marked generic` : ''}`;
+  const measured = report.layers.filter((l) => l.latencySource === 'measured').length;
+  const lutLine = profile.lut
+    ? `* measured: ${measured} of ${report.layers.filter((l) => l.latencySource !== undefined).length} timed layers have a shape in the profile's lookup table (mbn calibrate --lut), their kernel time as ONNX Runtime ran it; the rest from the model below`
+    : null;
   if (view.markdown) {
     const out = ['', `#### ${title}`, '', `| ${head.join(' | ')} |`, `|---|---|---:|---:|---:|---|---|${layout ? '---|' : ''}`];
     for (const r of cells) out.push(`| ${r.join(' | ')} |`);
     if (hidden > 0) out.push('', `_${hidden} more timed layers not shown._`);
     if (sepLine) out.push('', sepLine + '.');
+    if (lutLine) out.push('', `_${lutLine.replace(/^\*/, '\\*')}._`);
     out.push('', `_${footnote}._`);
     return out.join('\n') + '\n';
   }
@@ -118,6 +123,7 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
   const out = ['', c.bold(title), table];
   if (hidden > 0) out.push(c.dim(`… ${hidden} more timed layer${hidden === 1 ? '' : 's'} (--all shows every layer)`));
   if (sepLine) out.push(c.green(sepLine));
+  if (lutLine) out.push(c.dim(lutLine));
   out.push(c.dim(footnote));
   return out.join('\n') + '\n';
 }

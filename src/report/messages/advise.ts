@@ -1,5 +1,5 @@
 import type { FindingMessage, FixMessage, StepName } from '../../contract/messages.js';
-import { type Table, worded } from './table.js';
+import { type Words, wordsOf } from '../words.js';
 
 /**
  * The English of `mbn advise`'s findings: each finding's evidence and its fix (src/contract/messages.ts has the codes; README,
@@ -25,7 +25,7 @@ function stepText(s: StepName): string {
 
 const ORT = { x86: 'ONNX Runtime on x86', avx512: 'ONNX Runtime on AVX-512 CPUs' } as const;
 
-const FINDINGS: Table<FindingMessage> = {
+const FINDINGS: Words<FindingMessage> = {
   'separable-conv': (m) =>
     `${m.kernel.join('×')} conv ${m.inChannels}→${m.outChannels}${m.group > 1 ? ` (group ${m.group})` : ''} costs ${figure(m.macs)} MACs, ${percent(m.share)} of the model; as depthwise + pointwise it would cost ${percent(m.reduction)} of that`,
   'channel-alignment': (m) => `${m.channels} output channels, not a multiple of ${m.alignment}: hardware that works in groups of ${m.alignment} or 16 pads them`,
@@ -51,7 +51,7 @@ const SEPARATE_HOW = {
   quantized: () => 'separate it in the float model before quantizing (mbn separate rewrites float convs only)',
 } as const;
 
-const FIXES: Table<FixMessage> = {
+const FIXES: Words<FixMessage> = {
   'separate-conv': (m) => `${SEPARATE_HOW[m.how](m.layer)} and fine-tune: saves ${figure(m.macsSaved)} MACs (${percent(m.share)} of the model) and ${m.paramsSaved} params`,
   'align-channels': (m) => `use ${m.up} channels (+${figure(m.macsAdded)} MACs in this layer)${m.down > 0 ? ` or ${m.down}` : ''}, as MobileNet's _make_divisible does, and retrain`,
   'linear-projection': () => 'retrain the model with a linear projection (no activation after it); do not just delete the activation from the trained model, which changes its function',
@@ -68,12 +68,12 @@ const FIXES: Table<FixMessage> = {
 
 /** A finding's evidence in English. */
 export function findingText(m: FindingMessage): string {
-  return worded(FINDINGS, m);
+  return wordsOf(FINDINGS, m);
 }
 
 /** A finding's fix in English. */
 export function fixText(m: FixMessage): string {
-  return worded(FIXES, m);
+  return wordsOf(FIXES, m);
 }
 
 /** Every code this table words. */

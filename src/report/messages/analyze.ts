@@ -2,7 +2,7 @@ import { quote } from '../../errors.js';
 import type { Gap, Report } from '../../contract/analyze.js';
 import { gapMessages } from '../../budget/completeness.js';
 import type { EnergyBasis, GapMessage, LayerNote, LayerReason, ModelNote, Note } from '../../contract/messages.js';
-import { type Table, worded } from './table.js';
+import { type Words, wordsOf } from '../words.js';
 
 /**
  * The English of `mbn analyze`'s messages: the notes of a layer or of the model and why a layer is not counted
@@ -12,7 +12,7 @@ import { type Table, worded } from './table.js';
 
 const dims = (shape: readonly (number | string)[]) => shape.join('x');
 
-const LAYER_NOTES: Table<LayerNote> = {
+const LAYER_NOTES: Words<LayerNote> = {
   'if-constant-condition': (m) => `condition is constant: counted ${m.branch} only`,
   'if-costlier-branch': (m) => `counted the costlier branch (${m.branch}); the other branch's layers are listed with ×0`,
   'loop-unbounded': (m) => `trip count ${m.tripCount} is unbounded (the loop ends on its condition): body counted once per inference`,
@@ -27,7 +27,7 @@ const LAYER_NOTES: Table<LayerNote> = {
   'depth-multiplier-mismatch': (m) => `depth_multiplier ${m.declared} disagrees with the filter: ${m.used} used`,
 };
 
-const MODEL_NOTES: Table<ModelNote> = {
+const MODEL_NOTES: Words<ModelNote> = {
   'input-value-too-large': (m) => `--input-value ${m.input}: input ${quote(m.input)} has ${m.elements} elements, too many for shape inference to carry its value; it is used as a shape only`,
   'input-shape-undeclared': (m) => `input ${quote(m.input)} has no declared shape; its layers are not counted (set it with --input ${m.input}:1x3x224x224)`,
   'input-dim-assumed': (m) =>
@@ -44,7 +44,7 @@ const MODEL_NOTES: Table<ModelNote> = {
     `device profile ${m.device} has no integer-kernel figures: ${m.layers} integer and quantize layers predicted at its float rates (mbn calibrate measures them)`,
 };
 
-const REASONS: Table<LayerReason> = {
+const REASONS: Words<LayerReason> = {
   'no-rule': (m) => `no rule for ${m.domain ? `${m.domain}::` : ''}${m.op}`,
   'no-body': (m) => `${m.op} has no body`,
   'input-shape-unknown': () => 'input shape unknown',
@@ -57,7 +57,7 @@ const REASONS: Table<LayerReason> = {
   'not-counted': () => 'not counted',
 };
 
-const ENERGY_BASIS: Table<EnergyBasis> = {
+const ENERGY_BASIS: Words<EnergyBasis> = {
   'energy-estimate': (m) =>
     `estimate from ${m.device}'s energy constants (${m.fittedSamples !== null ? `fitted to ${m.fittedSamples} measured samples` : 'published figures, order of magnitude'})`,
   'energy-unknown': (m) => `unknown: profile ${m.device} has no energy constants`,
@@ -65,17 +65,17 @@ const ENERGY_BASIS: Table<EnergyBasis> = {
 
 /** What the energy figures are, in English. */
 export function energyBasisText(basis: EnergyBasis): string {
-  return worded(ENERGY_BASIS, basis);
+  return wordsOf(ENERGY_BASIS, basis);
 }
 
 /** A note on a layer or on the model, in English. */
 export function noteText(note: Note): string {
-  return note.code in LAYER_NOTES ? worded(LAYER_NOTES, note as LayerNote) : worded(MODEL_NOTES, note as ModelNote);
+  return note.code in LAYER_NOTES ? wordsOf(LAYER_NOTES, note as LayerNote) : wordsOf(MODEL_NOTES, note as ModelNote);
 }
 
 /** Why a layer is not counted, in English. */
 export function reasonText(reason: LayerReason): string {
-  return worded(REASONS, reason);
+  return wordsOf(REASONS, reason);
 }
 
 /** Notes in English, in order (a frozen empty list stays one shared list: most layers have no note). */

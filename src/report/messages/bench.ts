@@ -1,15 +1,15 @@
 import type { EnergyMeasurement, TraceNote } from '../../contract/messages.js';
-import { type Table, worded } from './table.js';
+import { type Words, wordsOf } from '../words.js';
 
 /** The English of `mbn bench`'s messages: the per-layer trace notes and the energy counters (README, "Message codes"). */
 
-const TRACE_NOTES: Table<TraceNote> = {
+const TRACE_NOTES: Words<TraceNote> = {
   'not-in-trace': () => 'not in the ONNX Runtime trace (folded into a constant or removed by its optimizer)',
   'ort-node-also-computes': (m) => `ORT node also computes ${m.layers.join(', ')}`,
   'fused-by-ort': (m) => `fused into ${m.into} by ONNX Runtime`,
 };
 
-const ENERGY: Table<EnergyMeasurement> = {
+const ENERGY: Words<EnergyMeasurement> = {
   'rapl-measured': (m) => `RAPL ${m.zones.join(', ')}: package energy around the timed runs, less the idle power measured just before (other processes on the machine count too)`,
   'rapl-absent': (m) =>
     `RAPL energy counters are absent (no ${m.missing === 'folder' ? m.root : `intel-rapl:N zone in ${m.root}`}): energy cannot be measured on this machine`,
@@ -19,11 +19,11 @@ const ENERGY: Table<EnergyMeasurement> = {
 };
 
 export function traceNoteText(m: TraceNote): string {
-  return worded(TRACE_NOTES, m);
+  return wordsOf(TRACE_NOTES, m);
 }
 
 export function energyMeasurementText(m: EnergyMeasurement): string {
-  return worded(ENERGY, m);
+  return wordsOf(ENERGY, m);
 }
 
 /** Every code this table words. */

@@ -1,7 +1,7 @@
 import { quote } from '../../errors.js';
 import type { CheckMessage, GapMessage } from '../../contract/messages.js';
 import { gapText } from './analyze.js';
-import { type Table, worded } from './table.js';
+import { type Words, wordsOf } from '../words.js';
 
 /**
  * The English of `mbn check`'s record messages (src/contract/messages.ts has the codes; README, "Message codes"). The gap
@@ -19,7 +19,7 @@ function prediction(m: Prediction): string {
   return `${kind} on ${m.device}: ${latency ? 'predicted' : 'estimated'} ${shown(m.value)} ${m.value <= m.limit ? 'within' : 'exceeds'} the budget of ${shown(m.limit)}`;
 }
 
-const CHECK_MESSAGES: Table<Exclude<CheckMessage, GapMessage>> = {
+const CHECK_MESSAGES: Words<Exclude<CheckMessage, GapMessage>> = {
   'model-missing': (m) => (m.glob ? `model missing: no file matches ${quote(m.pattern)}` : `model missing: ${quote(m.pattern)} does not exist`),
   'model-error': (m) => m.detail,
   'no-baseline': (m) => `no baseline for this model in ${m.baseline} (new model?): not compared`,
@@ -34,7 +34,7 @@ const CHECK_MESSAGES: Table<Exclude<CheckMessage, GapMessage>> = {
 /** A check record's message in English. */
 export function checkMessageText(m: CheckMessage): string {
   if (m.code === 'gap-assumed-dims' || m.code === 'gap-no-rule' || m.code === 'gap-shapes-unknown') return gapText(m);
-  const text = worded(CHECK_MESSAGES, m);
+  const text = wordsOf(CHECK_MESSAGES, m);
   // A figure checked on an incomplete analysis never passes, whatever it is.
   return 'incomplete' in m && m.incomplete ? `${text}; the analysis is incomplete, so it cannot pass` : text;
 }

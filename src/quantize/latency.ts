@@ -1,0 +1,140 @@
+import type { QuantizeLatency, QuantizeNote } from '../contract/quantize.js';
+import { buildReport } from '../cost/analyze.js';
+import type { Model } from '../ir/types.js';
+import { layerLinks } from '../latency/graph.js';
+import { predictLatency } from '../latency/model.js';
+import type { DeviceProfile } from '../contract/device.js';
+import { readModelBytes } from '../onnx/read.js';
+import { PieceSource, piecesLength } from '../onnx/splice.js';
+import { type InferOptions, inferModel } from '../shape/infer.js';
+import { emitQuantization } from './emit.js';
+import type { OpsetRaise } from './opset.js';
+import type { QuantLayer, QuantizationPlan } from './plan.js';
+
+/**
+ * `mbn quantize --device P [--target-latency MS]`: the latency model (src/latency: ONNX Runtime 1.30's QDQ fusion
+ * rules and the profile's integer-kernel rates) predicts the model as each plan would write it, so a layer's int8
+ * form is judged with what it costs around it: the QuantizeLinear/DequantizeLinear conversions of a group ORT does
+ * not fuse, and those a float neighbour adds. Each prediction is of the whole written model (emitted in memory, read
+ * back, analysed), never of a layer alone.
+ */
+
+/** The predicted latency (ms) of the model `plan` writes now (its layers' precision as they stand). */
+export function predictPlan(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions): number {
+  const built = emitQuantization(plan, raise, { mode: 'qdq' });
+  const bytes = new PieceSource(built.pieces, plan.model.source).view(0, piecesLength(built.pieces)).slice();
+  const model = readModelBytes(bytes, 'the planned model');
+  try {
+    return predictModel(model, profile, infer);
+  } finally {
+    model.source.close();
+  }
+}
+
+function predictModel(model: Model, profile: DeviceProfile, infer: InferOptions): number {
+  const inferred = inferModel(model, infer);
+  return predictLatency(buildReport(model, inferred), layerLinks(inferred), profile).totals.latencyMs;
+}
+
+/**
+ * Keeps float the int8 layers whose int8 form the latency model predicts slower on `profile`, and with `targetMs`
+ * quantizes only until the predicted latency fits, as `separate --target-latency` separates: layers ranked by the
+ * time their int8 form is predicted to save (with every other candidate int8, so a chain's shared conversions count
+ * once), taken in that order until the prediction is within the target. Each step's figure is a prediction of the
+ * whole model. Layers already float (excluded, --max-error) are left alone.
+ */
+export function chooseByDevice(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, targetMs: number | null, notes: QuantizeNote[]): QuantizeLatency {
+  const predict = () => predictPlan(plan, raise, profile, infer);
+  const candidates = plan.layers.filter((l) => l.precision === 'int8');
+  const setFloat = (ls: readonly QuantLayer[], float: boolean) => {
+    for (const l of ls) l.precision = float ? 'float32' : 'int8';
+  };
+  // The input as given (before the opset raise and equalization, which can change what ORT fuses), and the model
+  // written with every layer float, where a --target-latency search starts.
+  const inputMs = predictModel(plan.model, profile, infer);
+  setFloat(candidates, true);
+  const floatMs = predict();
+  setFloat(candidates, false);
+  const allInt8Ms = predict();
+  /** Each int8 layer's time saved in context: the whole model with it float, against as it stands. */
+  const savings = (now: number) => {
+    const saved = new Map<QuantLayer, { saved: number; floatMs: number }>();
+    for (const l of plan.layers.filter((x) => x.precision === 'int8')) {
+      setFloat([l], true);
+      const ms = predict();
+      setFloat([l], false);
+      saved.set(l, { saved: ms - now, floatMs: ms });
+    }
+    return saved;
+  };
+  // Keep float what is predicted slower (or no faster) in int8, pass after pass: a conv ORT fuses only with a
+  // QuantizeLinear after it can lose that when its reader goes float, and then be slower itself.
+  const producer = new Map(plan.model.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  /** Whether a layer's input comes from the other's output, directly or through a few one-input ops. */
+  const feeds = (from: QuantLayer, to: QuantLayer) => {
+    let x: string | undefined = to.input;
+    for (let depth = 0; depth < 4 && x; depth++) {
+      const n = producer.get(x);
+      if (!n) return false;
+      if (n === from.node) return true;
+      x = n.inputs.filter((i) => i && producer.has(i)).length === 1 ? n.inputs.find((i) => i && producer.has(i)) : undefined;
+    }
+    return false;
+  };
+  const adjacent = (a: QuantLayer, b: QuantLayer) => feeds(a, b) || feeds(b, a);
+  let int8Ms = allInt8Ms;
+  const firstSavings = savings(allInt8Ms);
+  let current = firstSavings;
+  for (let pass = 0; pass < candidates.length; pass++) {
+    // Worst first; a layer next to one kept float in this pass waits for the next one (its figure took the
+    // neighbour as int8: a slow int8 neighbour makes every reader of it look slower too).
+    const slower: [QuantLayer, { saved: number; floatMs: number }][] = [];
+    for (const entry of [...current].filter(([, v]) => v.saved <= 0).sort((a, b) => a[1].saved - b[1].saved)) {
+      if (!slower.some(([l]) => adjacent(l, entry[0]))) slower.push(entry);
+    }
+    if (slower.length === 0) break;
+    for (const [l, v] of slower) {
+      l.precision = 'float32';
+      l.why = { code: 'int8-slower-on-device', device: profile.name, int8Ms, floatMs: v.floatMs };
+    }
+    const next = plan.layers.some((l) => l.precision === 'int8') ? predict() : floatMs;
+    // Keeping several float at once can interact; a pass that makes the prediction worse is undone, and the search ends.
+    if (next > int8Ms) {
+      for (const [l] of slower) (l.precision = 'int8'), (l.why = null);
+      break;
+    }
+    int8Ms = next;
+    if (!plan.layers.some((l) => l.precision === 'int8')) break;
+    current = savings(int8Ms);
+  }
+  if (targetMs !== null) {
+    // From the float model, the layers predicted to pay (in the all-int8 context) in order of time saved, each
+    // step's figure a prediction of the whole model, until it fits.
+    const ranked = candidates.filter((l) => firstSavings.get(l)!.saved > 0).sort((a, b) => firstSavings.get(b)!.saved - firstSavings.get(a)!.saved);
+    setFloat(candidates, true);
+    for (const l of candidates) if (!ranked.includes(l) && l.why === null) l.why = { code: 'int8-no-saving-on-device', device: profile.name };
+    int8Ms = floatMs;
+    const taken: QuantLayer[] = [];
+    for (const l of ranked) {
+      if (int8Ms <= targetMs) break;
+      l.precision = 'int8';
+      l.why = null;
+      taken.push(l);
+      int8Ms = predict();
+    }
+    for (const l of ranked) if (!taken.includes(l)) l.why = { code: 'not-needed-for-target-latency' };
+    notes.push(
+      int8Ms <= targetMs
+        ? { code: 'target-latency-met', device: profile.name, beforeMs: inputMs, afterMs: int8Ms, int8Layers: taken.length }
+        : { code: 'target-latency-unmet', device: profile.name, bestMs: int8Ms },
+    );
+  }
+  return {
+    device: profile.name,
+    calibrated: profile.calibrated,
+    predicted: { floatMs: inputMs, int8Ms },
+    predictedAllInt8Ms: allInt8Ms,
+    target: targetMs === null ? null : { ms: targetMs, met: int8Ms <= targetMs },
+    keptFloat: candidates.filter((l) => l.precision === 'float32').length,
+  };
+}
