@@ -13,6 +13,9 @@ import { ANALYZE_CODES, gateLines, noteText, reasonText } from '../src/report/me
 import { CHECK_CODES } from '../src/report/messages/check.js';
 import { INIT_CODES } from '../src/report/messages/init.js';
 import { BENCH_CODES } from '../src/report/messages/bench.js';
+import { QUANTIZE_CODES } from '../src/report/messages/quantize.js';
+import { REWRITE_CODES } from '../src/report/messages/rewrite.js';
+import { SEPARATE_CODES } from '../src/report/messages/separate.js';
 import { fixture } from './helpers/cli.js';
 
 /**
@@ -222,6 +225,12 @@ describe('every code is worded and documented', () => {
     const codes = new Set([...ANALYZE_CODES, 'gap-assumed-dims', 'gap-no-rule', 'gap-shapes-unknown', ...CHECK_CODES, ...ADVISE_CODES, ...INIT_CODES, ...BENCH_CODES]);
     expect([...codes].filter((c) => !documented.has(c))).toEqual([]);
     expect([...documented].filter((c) => !codes.has(c))).toEqual([]);
+  });
+
+  it('the README names every code of separate, quantize, rewrite and calibrate (in tables and in prose)', () => {
+    const from = readme.indexOf('### separate, quantize, rewrite, calibrate');
+    const named = new Set([...readme.slice(from, readme.indexOf('### analyze, check, diff, advise, bench, init')).matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]));
+    expect([...SEPARATE_CODES, ...QUANTIZE_CODES, ...REWRITE_CODES].filter((c) => !named.has(c))).toEqual([]);
   });
 });
 

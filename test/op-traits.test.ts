@@ -7,7 +7,7 @@ import { layerLinks } from '../src/latency/graph.js';
 import { opClass } from '../src/latency/model.js';
 import { readModel } from '../src/onnx/read.js';
 import { type SeparateOptions, planSeparation } from '../src/rewrite/plan.js';
-import { skipText } from '../src/report/separate-report.js';
+import { skipText } from '../src/report/messages/separate.js';
 import { inferModel } from '../src/shape/infer.js';
 import type { ConvTraits, OpTraits } from '../src/ops/define.js';
 import { type ModelSpec, buildAndRead, inferSpec } from './helpers/build-model.js';

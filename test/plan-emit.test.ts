@@ -8,7 +8,7 @@ import { DataType } from '../src/onnx/dtype.js';
 import { readModel, readModelBytes } from '../src/onnx/read.js';
 import type { Piece } from '../src/onnx/splice.js';
 import type { Model } from '../src/ir/types.js';
-import { skipText } from '../src/report/separate-report.js';
+import { skipText } from '../src/report/messages/separate.js';
 import { emitSeparation } from '../src/rewrite/emit.js';
 import { type SeparateOptions, copyPlan, planSeparation, sharedWeightKey } from '../src/rewrite/plan.js';
 import { buildModel } from './helpers/build-model.js';
