@@ -63,7 +63,7 @@ export interface QuantLayer {
 export interface QuantPlan {
   model: Model;
   layers: QuantLayer[];
-  /** Input-activation range per tensor name (uint8 asymmetric per tensor). */
+  /** Activation range per tensor name (uint8 asymmetric per tensor): int8 layers' inputs and output points. */
   ranges: Map<string, Range>;
   /** Cross-layer equalized pairs (first → second, through a ReLU or directly) and the largest |log₂ s| applied. */
   equalizedPairs: EqualizedPair[];
@@ -297,4 +297,22 @@ export function biasCorrection(layer: QuantLayer, means: Float64Array): Float64A
 export function int8Bias(layer: QuantLayer): Float64Array | null {
   if (!layer.correction) return layer.bias;
   return Float64Array.from(layer.correction, (c, o) => c + (layer.bias?.[o] ?? 0));
+}
+
+/** Activations a QuantizeLinear after them absorbs (ORT's ReluQuantFusion / ClipQuantFusion; its quantizer's QDQRemovableActivation). */
+const ABSORBED_ACTIVATIONS = new Set(['Relu', 'Clip']);
+
+/**
+ * Where an int8 layer's output is quantized, as ONNX Runtime's quantizer places it (qdq_quantizer.py,
+ * `try_replacing_upstream_output`): after the Relu or Clip that is the layer output's only reader (and the output
+ * is no graph output), the range taken after that activation; otherwise the layer's own output. `activation`: the
+ * absorbed node (null: none).
+ */
+export function outputPoint(model: Model, readers: Map<string, Node[]>, layer: QuantLayer): { tensor: string; activation: Node | null } {
+  const out = layer.node.outputs[0];
+  const next = readers.get(out) ?? [];
+  const act = next.length === 1 ? next[0] : null;
+  const graphOutput = model.graph.outputs.some((o) => o.name === out);
+  if (act && !graphOutput && act.domain === '' && ABSORBED_ACTIVATIONS.has(act.opType) && act.inputs[0] === out && act.outputs[0]) return { tensor: act.outputs[0], activation: act };
+  return { tensor: out, activation: null };
 }
