@@ -5,21 +5,20 @@ import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/
 import { Reader, WireType } from '../onnx/wire.js';
 import { type Range, roundHalfEven, uint8Params } from './histogram.js';
 import { type OpsetRaise, floatScalar } from './opset.js';
-import { type QuantLayer, type QuantPlan, int8Bias, outputPoint, quantizeWeight, readersOf } from './plan.js';
+import { type QuantLayer, type QuantPlan, int8Bias, outputPoints, quantizeWeight } from './plan.js';
 
 /**
  * Writes a plan as ONNX bytes (pieces of the input plus new fields, through the splice writer):
  * - `qdq`: the quantized model. Each int8 layer reads its weight through DequantizeLinear of an int8 tensor
  *   (symmetric, per output channel: `axis`), its bias through DequantizeLinear of int32 at scale s_x·s_w (zero point
  *   0, ONNX Runtime's QLinearConv form), and its activation input through QuantizeLinear → DequantizeLinear of
- *   uint8 per tensor. Its output is quantized too, at its output point (plan.ts `outputPoint`: after a Relu/Clip it
- *   alone feeds), by one QuantizeLinear → DequantizeLinear pair that every reader of that tensor then reads (a graph
- *   output keeps its name on the DequantizeLinear), so that ONNX Runtime sees DequantizeLinear → op → QuantizeLinear
- *   and fuses the layer into an integer kernel. The float layers keep float weights (equalized when CLE moved them).
+ *   uint8 per tensor. Where its output stays 8-bit downstream, it is quantized too, at its output point (plan.ts
+ *   `outputPoints`: after a Relu/Clip it alone feeds), by one QuantizeLinear → DequantizeLinear pair that every reader
+ *   of that tensor then reads, so that ONNX Runtime sees DequantizeLinear → op → QuantizeLinear and fuses the layer
+ *   into an integer kernel. The float layers keep float weights (equalized when CLE moved them).
  * - `float`: every layer float, with the plan's (equalized, corrected) weights: the model calibration runs on.
- * - `shadow`: `float`, plus beside each int8 layer a copy of it fed by the quantized form of its float input, its
- *   absorbed activation copied after it and its output point quantized as in `qdq`: the float and the copy's output
- *   point are exposed, so one run gives every layer's own quantization error (sensitivity).
+ * - `shadow`: `float`, plus beside each int8 layer a copy of it fed by the quantized form of its float input, with
+ *   its output point's activation and pair as in `qdq`: the float and the copy's output (point) are exposed, so one run gives every layer's own quantization error (sensitivity).
  * `expose`: values added as graph outputs. The opset is raised (opset.ts) in every mode, so all copies run one graph.
  */
 export interface EmitOptions {
@@ -51,18 +50,17 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
   const activation = new Map<string, string>();
 
   /** x → QuantizeLinear → DequantizeLinear (uint8 per tensor, at `range`) into `fields`; returns the dequantized name. */
-  const quantizePair = (x: string, range: Range, fields: Uint8Array[], suffix: string, dqName?: string): string => {
+  const quantizePair = (x: string, range: Range, fields: Uint8Array[], suffix: string): string => {
     const { scale, zeroPoint } = uint8Params(range);
-    const base = dqName ?? x;
-    const s = unique(`${base}_scale${suffix}`);
-    const z = unique(`${base}_zero_point${suffix}`);
-    const q = unique(`${base}_quantized${suffix}`);
-    const dq = dqName ?? unique(`${x}_dequantized${suffix}`);
+    const s = unique(`${x}_scale${suffix}`);
+    const z = unique(`${x}_zero_point${suffix}`);
+    const q = unique(`${x}_quantized${suffix}`);
+    const dq = unique(`${x}_dequantized${suffix}`);
     addTensor(floatScalar(s, scale));
     addTensor({ name: z, dtype: DataType.UINT8, dims: [], raw: Uint8Array.of(zeroPoint) });
     fields.push(
-      encodeNodeField({ name: unique(`${base}_QuantizeLinear${suffix}`), opType: 'QuantizeLinear', domain: '', inputs: [x, s, z], outputs: [q], attributes: [] }),
-      encodeNodeField({ name: unique(`${base}_DequantizeLinear${suffix}`), opType: 'DequantizeLinear', domain: '', inputs: [q, s, z], outputs: [dq], attributes: [] }),
+      encodeNodeField({ name: unique(`${x}_QuantizeLinear${suffix}`), opType: 'QuantizeLinear', domain: '', inputs: [x, s, z], outputs: [q], attributes: [] }),
+      encodeNodeField({ name: unique(`${x}_DequantizeLinear${suffix}`), opType: 'DequantizeLinear', domain: '', inputs: [q, s, z], outputs: [dq], attributes: [] }),
     );
     return dq;
   };
@@ -77,40 +75,23 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
     return dq;
   };
 
-  // `qdq`: each int8 layer's output point gets its pair right after the node producing it. Readers of the tensor
-  // read the pair's output instead (`rewire`); a graph output keeps its name on the DequantizeLinear and its
-  // producer writes a renamed tensor (`renamed`), as ONNX Runtime's quantizer does.
-  const readers = readersOf(model);
-  const points = new Map(plan.layers.map((l) => [l, outputPoint(model, readers, l)]));
+  // `qdq`: each int8 layer's quantized output point (plan.ts) gets its pair right after the node producing it, and
+  // every reader of the tensor reads the pair's output instead (`rewire`), as ONNX Runtime's quantizer does.
+  const points = outputPoints(plan);
   const after = new Map<Node, Uint8Array[]>();
   const rewire = new Map<string, string>();
-  const renamed = new Map<string, string>();
   if (options.mode === 'qdq') {
-    const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
-    for (const l of plan.layers) {
-      const point = points.get(l)!;
-      const range = plan.ranges.get(point.tensor);
-      if (l.precision !== 'int8' || !l.weight || !range) continue;
+    for (const [l, point] of points) {
       const fields: Uint8Array[] = [];
-      if (graphOutputs.has(point.tensor)) {
-        const input = unique(`${point.tensor}_QuantizeLinear_Input`);
-        renamed.set(point.tensor, input);
-        quantizePair(input, range, fields, '', point.tensor);
-        activation.set(`${point.tensor}\u0000`, point.tensor);
-      } else {
-        const dq = quantizePair(point.tensor, range, fields, '');
-        rewire.set(point.tensor, dq);
-        activation.set(`${point.tensor}\u0000`, dq);
-      }
+      const dq = quantizePair(point.tensor, plan.ranges.get(point.tensor)!, fields, '');
+      rewire.set(point.tensor, dq);
+      activation.set(`${point.tensor}\u0000`, dq);
       after.set(point.activation ?? l.node, fields);
     }
   }
-  /** A node re-encoded (inputs rewired, outputs renamed) followed by the pair its output point gets. */
-  const encoded = (node: Node, inputs: string[], drop: string[], add: NewAttribute[]): Uint8Array[] => {
-    const outputs = node.outputs.map((o) => renamed.get(o) ?? o);
-    const rename = outputs.some((o, i) => o !== node.outputs[i]) ? { name: node.name, outputs } : undefined;
-    return [nodeField(model, node, inputs.map((i) => rewire.get(i) ?? i), drop, add, rename), ...(after.get(node) ?? [])];
-  };
+  /** A node re-encoded with its inputs rewired, followed by the pair its output point gets. */
+  const encoded = (node: Node, inputs: string[], drop: string[], add: NewAttribute[]): Uint8Array[] =>
+    [nodeField(model, node, inputs.map((i) => rewire.get(i) ?? i), drop, add), ...(after.get(node) ?? [])];
 
   const changes = new Map((raise?.changes ?? []).map((c) => [c.node, c]));
   for (const change of changes.values()) {
@@ -183,20 +164,20 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
         let out = unique(`${l.node.outputs[0]}_mbn_shadow`);
         const inputs = withInputs(l, x, quantizedWeights(l, fields, '_mbn_shadow'));
         fields.push(nodeField(model, l.node, inputs, [], [], { name: unique(`${l.name}_mbn_shadow`), outputs: [out] }));
-        const point = points.get(l)!;
-        const act = point.activation;
+        const point = points.get(l);
+        const act = point?.activation;
         if (act) {
           // The absorbed activation, copied (in its opset-raised form) after the quantized copy.
           const change = changes.get(act);
-          const actOut = unique(`${point.tensor}_mbn_shadow`);
+          const actOut = unique(`${act.outputs[0]}_mbn_shadow`);
           const actInputs = [out, ...(change?.inputs ?? act.inputs).slice(1)];
           fields.push(nodeField(model, act, actInputs, change?.drop ?? [], change?.add ?? [], { name: unique(`${act.name || act.opType}_mbn_shadow`), outputs: [actOut] }));
           out = actOut;
         }
-        const range = plan.ranges.get(point.tensor);
-        if (range) out = quantizePair(out, range, fields, '');
-        shadows.set(l, { float: point.tensor, quantized: out });
-        exposed.push(point.tensor, out);
+        if (point) out = quantizePair(out, plan.ranges.get(point.tensor)!, fields, '');
+        const float = point?.tensor ?? l.node.outputs[0];
+        shadows.set(l, { float, quantized: out });
+        exposed.push(float, out);
       }
     }
     replaced.set(l.node, fields);
@@ -213,7 +194,7 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
   // The other nodes that read a rewired tensor or write an output point.
   for (const node of model.graph.nodes) {
     if (replaced.has(node)) continue;
-    if (after.has(node) || node.inputs.some((i) => rewire.has(i)) || node.outputs.some((o) => renamed.has(o))) replaced.set(node, encoded(node, node.inputs, [], []));
+    if (after.has(node) || node.inputs.some((i) => rewire.has(i))) replaced.set(node, encoded(node, node.inputs, [], []));
   }
   for (const [node, fields] of replaced) graphEdit.fields.set(node.span.tagStart, { kind: 'replace', fields });
   graphEdit.append.push(...tensors);

@@ -301,18 +301,45 @@ export function int8Bias(layer: QuantLayer): Float64Array | null {
 
 /** Activations a QuantizeLinear after them absorbs (ORT's ReluQuantFusion / ClipQuantFusion; its quantizer's QDQRemovableActivation). */
 const ABSORBED_ACTIVATIONS = new Set(['Relu', 'Clip']);
+/** Ops ONNX Runtime runs on 8-bit tensors in QDQ form (QLinearAdd, QLinearConcat, the QLinear pools, MaxPool on uint8). */
+const EIGHT_BIT_READERS = new Set(['Add', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool']);
+
+export interface OutputPoint {
+  /** The tensor whose QuantizeLinear → DequantizeLinear pair all its readers share. */
+  tensor: string;
+  /** The Relu/Clip between the layer and `tensor` (null: none). */
+  activation: Node | null;
+}
 
 /**
- * Where an int8 layer's output is quantized, as ONNX Runtime's quantizer places it (qdq_quantizer.py,
- * `try_replacing_upstream_output`): after the Relu or Clip that is the layer output's only reader (and the output
- * is no graph output), the range taken after that activation; otherwise the layer's own output. `activation`: the
- * absorbed node (null: none).
+ * Where each int8 layer's output is quantized, and whether it is. The point, as ONNX Runtime's quantizer places
+ * it (qdq_quantizer.py, `try_replacing_upstream_output`): after the Relu or Clip that is the layer output's only
+ * reader, the range taken after that activation; otherwise the layer's own output. It is quantized (so that ORT
+ * sees DequantizeLinear → op → QuantizeLinear and fuses the layer into QLinearConv/QLinearMatMul) only where the
+ * tensor stays 8-bit downstream: every reader is an int8 layer reading it as its activation, or an Add, Concat or
+ * pool of non-constant tensors (ops ORT runs as QLinear ops in QDQ form). A tensor read by a float op (hard-swish,
+ * sigmoid, a layer kept float, a bias Add of a constant) or a graph output is not: there the requantization would
+ * cost accuracy for no integer consumer.
  */
-export function outputPoint(model: Model, readers: Map<string, Node[]>, layer: QuantLayer): { tensor: string; activation: Node | null } {
-  const out = layer.node.outputs[0];
-  const next = readers.get(out) ?? [];
-  const act = next.length === 1 ? next[0] : null;
-  const graphOutput = model.graph.outputs.some((o) => o.name === out);
-  if (act && !graphOutput && act.domain === '' && ABSORBED_ACTIVATIONS.has(act.opType) && act.inputs[0] === out && act.outputs[0]) return { tensor: act.outputs[0], activation: act };
-  return { tensor: out, activation: null };
+export function outputPoints(plan: QuantPlan): Map<QuantLayer, OutputPoint> {
+  const model = plan.model;
+  const readers = readersOf(model);
+  const constants = new Set(constantSources(model).keys());
+  const int8 = (l: QuantLayer) => !!l.weight && l.precision === 'int8';
+  const int8Inputs = new Map(plan.layers.filter(int8).map((l) => [l.node, l.input]));
+  const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
+  const eightBit = (tensor: string, reader: Node): boolean =>
+    int8Inputs.get(reader) === tensor || (reader.domain === '' && EIGHT_BIT_READERS.has(reader.opType) && reader.inputs.every((i) => i && !constants.has(i)));
+  const out = new Map<QuantLayer, OutputPoint>();
+  for (const l of plan.layers) {
+    if (!int8(l)) continue;
+    const y = l.node.outputs[0];
+    const next = readers.get(y) ?? [];
+    const act = next.length === 1 && !graphOutputs.has(y) && next[0].domain === '' && ABSORBED_ACTIVATIONS.has(next[0].opType) && next[0].inputs[0] === y ? next[0] : null;
+    const tensor = act ? act.outputs[0] : y;
+    const consumers = readers.get(tensor) ?? [];
+    if (!tensor || graphOutputs.has(tensor) || !consumers.length || !consumers.every((r) => eightBit(tensor, r))) continue;
+    out.set(l, { tensor, activation: act });
+  }
+  return out;
 }

@@ -7,7 +7,7 @@ import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { emitModel } from './emit.js';
 import { StreamingHistogram, chooseRange } from './histogram.js';
 import type { OpsetRaise } from './opset.js';
-import { type QuantLayer, type QuantPlan, biasCorrection, outputPoint, readersOf } from './plan.js';
+import { type QuantLayer, type QuantPlan, biasCorrection, outputPoints } from './plan.js';
 import type { OutputCheck } from '../contract/output-check.js';
 import type { RangeMethod } from '../contract/quantize.js';
 
@@ -39,9 +39,9 @@ function bytesOf(plan: QuantPlan, raise: OpsetRaise | null, mode: 'qdq' | 'float
  */
 export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], settings: DataSettings): Promise<void> {
   const int8 = plan.layers.filter((l) => l.precision === 'int8');
-  // Each int8 layer's input and its output point (where its own output is quantized: emit.ts).
-  const readers = readersOf(plan.model);
-  const tensors = [...new Set(int8.flatMap((l) => [l.input, outputPoint(plan.model, readers, l).tensor]))];
+  // Each int8 layer's input and its output point where quantized (plan.ts `outputPoints`; a superset of the later ones).
+  const points = outputPoints(plan);
+  const tensors = [...new Set(int8.flatMap((l) => [l.input, ...(points.has(l) ? [points.get(l)!.tensor] : [])]))];
   const graphInputs = new Set(plan.model.graph.inputs.map((i) => i.name));
   const fetched = tensors.filter((t) => !graphInputs.has(t));
   const histograms = new Map(tensors.map((t) => [t, new StreamingHistogram()]));
