@@ -68,6 +68,30 @@ function chainModel(): Uint8Array {
   });
 }
 
+/** x[1,4,8,8] → conv A 3×3 (4) → Relu → ar; ar → conv B 3×3 → b; Add(b, ar) → Relu → sr → conv C 1×1 (3) → y. */
+function residualModel(): Uint8Array {
+  return buildModel({
+    inputs: [{ name: 'x', shape: [1, 4, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 3, 8, 8] }],
+    initializers: [
+      { name: 'wa', dtype: 1, dims: [4, 4, 3, 3], values: weights(144, 36, 7) },
+      { name: 'ba', dtype: 1, dims: [4], values: weights(4, 1, 8) },
+      { name: 'wb', dtype: 1, dims: [4, 4, 3, 3], values: weights(144, 36, 9) },
+      { name: 'wc', dtype: 1, dims: [3, 4, 1, 1], values: weights(12, 4, 10) },
+    ],
+    nodes: [
+      { op: 'Conv', name: 'A', inputs: ['x', 'wa', 'ba'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Relu', name: 'relu_a', inputs: ['a'], outputs: ['ar'] },
+      { op: 'Conv', name: 'B', inputs: ['ar', 'wb'], outputs: ['b'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Add', name: 'add', inputs: ['b', 'ar'], outputs: ['s'] },
+      { op: 'Relu', name: 'relu_s', inputs: ['s'], outputs: ['sr'] },
+      { op: 'Conv', name: 'C', inputs: ['sr', 'wc'], outputs: ['y'] },
+    ],
+    opset: 13,
+    irVersion: 7,
+  });
+}
+
 function calibrationFolder(dir: string, shape: number[], count: number, seed: number): Float32Array[] {
   mkdirSync(dir, { recursive: true });
   const next = mulberry32(seed);
@@ -385,5 +409,66 @@ describe('mbn quantize on a real model (PaddleOCR text-direction classifier, ren
     expect(j.outputs[0].relativeError).toBeCloseTo(Math.sqrt(dd / xx), 6);
     expect(j.outputs[0].top1Agreement).toBeCloseTo(agree / rows, 12);
     expect(agree / rows).toBe(1);
+  });
+});
+
+/**
+ * ONNX Runtime's own optimized graph of the written model (level 'all', as a session runs it): how many of its convs
+ * became QLinearConv, and how many stayed float convs (Conv, or FusedConv/NchwcConv after ORT's own fusions).
+ * A layer fuses when a QuantizeLinear reads its output (after a Relu/Clip ORT folds into that QuantizeLinear).
+ */
+async function ortFusedConvs(path: string): Promise<{ qlinear: number; float: number; qlinearAdd: number }> {
+  const optimized = path.replace(/\.onnx$/, '.optimized.onnx');
+  const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+  await session.release();
+  const ops = readModel(optimized).graph.nodes.map((n) => n.opType);
+  const count = (...names: string[]) => ops.filter((o) => names.includes(o)).length;
+  return { qlinear: count('QLinearConv'), float: count('Conv', 'FusedConv', 'NchwcConv'), qlinearAdd: count('QLinearAdd') };
+}
+
+describe('ONNX Runtime runs the written int8 layers as integer kernels', () => {
+  needsOrt('a built residual block: A and B fuse into QLinearConv (one pair per tensor, shared by the Add); C, writing the graph output, stays float', async () => {
+    const dir = tempDir('mbn-quantize-');
+    const input = join(dir, 'residual.onnx');
+    writeFileSync(input, residualModel());
+    calibrationFolder(join(dir, 'calib'), [1, 4, 8, 8], 8, 12);
+    const output = join(dir, 'residual.int8.onnx');
+    const j = quantizeJson([input, '-o', output, '--calibrate', join(dir, 'calib')]);
+    expect(j.layers.map((l: { precision: string }) => l.precision)).toEqual(['int8', 'int8', 'int8']);
+    const written = readModel(output);
+    try {
+      // x (A's input), A's output after its Relu (B's input and the Add's), B's output (the Add's), the Add's output
+      // after its Relu (C's input): one QuantizeLinear each, and the only reader of ar and b.
+      expect(written.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.inputs[0])).toEqual(['x', 'ar', 'b', 'sr']);
+      expect(written.graph.nodes.filter((n) => n.inputs.includes('ar') || n.inputs.includes('b')).map((n) => n.opType)).toEqual(['QuantizeLinear', 'QuantizeLinear']);
+    } finally {
+      written.source.close();
+    }
+    // With a pair on each layer's input only (mbn before output points), ORT fused none of the three: A's Relu also fed
+    // the Add, B's output only the Add, C's the graph output. ORT's own optimized graph now (the Add, between two
+    // dequantized inputs and a QuantizeLinear after its Relu, becomes QLinearAdd as well):
+    expect(await ortFusedConvs(output)).toEqual({ qlinear: 2, float: 1, qlinearAdd: 1 });
+    // --exclude B: A's output feeds a float conv, so it is not quantized and A no longer fuses.
+    const ex = join(dir, 'residual.exc.onnx');
+    quantizeJson([input, '-o', ex, '--calibrate', join(dir, 'calib'), '--exclude', 'B']);
+    expect(await ortFusedConvs(ex)).toEqual({ qlinear: 0, float: 3, qlinearAdd: 0 });
+  });
+
+  needsOrt('PP-OCR cls (real): its convs read by BatchNormalization or hard-swish stay unfused; the Relu ones fuse', async () => {
+    const dir = tempDir('mbn-quantize-');
+    const output = join(dir, 'cls.int8.onnx');
+    quantizeJson([fixture('real/ppocr_mobile_v2_cls.onnx'), '-o', output, '--calibrate', fixture('calibration/ppocr_cls')]);
+    // 53 Conv + 1 MatMul quantized; ORT 1.30 (python, the same count): 9 QLinearConv, 44 float convs. The exported
+    // model keeps 35 BatchNormalization nodes after its convs (a float op: no QuantizeLinear after the conv).
+    expect(await ortFusedConvs(output)).toEqual({ qlinear: 9, float: 44, qlinearAdd: 0 });
+  });
+
+  const blazeface = join(process.env.MBN_HELDOUT ?? '/work/heldout', 'models', 'blazeface_front_128.onnx');
+  if (!existsSync(blazeface)) console.warn(`skipping the BlazeFace fusion check: ${blazeface} is absent (node scripts/fetch-heldout.mjs fetches it)`);
+  (ort && existsSync(blazeface) ? it : it.skip)('BlazeFace front (real, held-out set): 33 of its 37 convs fuse (16 before output points); the 4 head convs feeding the outputs stay float', async () => {
+    const dir = tempDir('mbn-quantize-');
+    const output = join(dir, 'blazeface.int8.onnx');
+    quantizeJson([blazeface, '-o', output, '--calibrate', 'random:8']);
+    expect(await ortFusedConvs(output)).toEqual({ qlinear: 33, float: 4, qlinearAdd: 0 });
   });
 });
