@@ -75,18 +75,20 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
     return dq;
   };
 
-  // `qdq`: each int8 layer's quantized output point (plan.ts) gets its pair right after the node producing it, and
-  // every reader of the tensor reads the pair's output instead (`rewire`), as ONNX Runtime's quantizer does.
+  // `qdq`: each output point (plan.ts: int8 layers' outputs, the Adds/Concats/pools between them) gets its pair right
+  // after the node producing it, and every reader of the tensor reads the pair's output (`rewire`), as ORT's quantizer does.
   const points = outputPoints(plan);
   const after = new Map<Node, Uint8Array[]>();
   const rewire = new Map<string, string>();
   if (options.mode === 'qdq') {
-    for (const [l, point] of points) {
+    for (const [node, point] of points) {
+      const range = plan.ranges.get(point.tensor);
+      if (!range) continue;
       const fields: Uint8Array[] = [];
-      const dq = quantizePair(point.tensor, plan.ranges.get(point.tensor)!, fields, '');
+      const dq = quantizePair(point.tensor, range, fields, '');
       rewire.set(point.tensor, dq);
       activation.set(`${point.tensor}\u0000`, dq);
-      after.set(point.activation ?? l.node, fields);
+      after.set(point.activation ?? node, fields);
     }
   }
   /** A node re-encoded with its inputs rewired, followed by the pair its output point gets. */
@@ -164,7 +166,7 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
         let out = unique(`${l.node.outputs[0]}_mbn_shadow`);
         const inputs = withInputs(l, x, quantizedWeights(l, fields, '_mbn_shadow'));
         fields.push(nodeField(model, l.node, inputs, [], [], { name: unique(`${l.name}_mbn_shadow`), outputs: [out] }));
-        const point = points.get(l);
+        const point = points.get(l.node);
         const act = point?.activation;
         if (act) {
           // The absorbed activation, copied (in its opset-raised form) after the quantized copy.
@@ -174,7 +176,8 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
           fields.push(nodeField(model, act, actInputs, change?.drop ?? [], change?.add ?? [], { name: unique(`${act.name || act.opType}_mbn_shadow`), outputs: [actOut] }));
           out = actOut;
         }
-        if (point) out = quantizePair(out, plan.ranges.get(point.tensor)!, fields, '');
+        const range = point && plan.ranges.get(point.tensor);
+        if (range) out = quantizePair(out, range, fields, '');
         const float = point?.tensor ?? l.node.outputs[0];
         shadows.set(l, { float, quantized: out });
         exposed.push(float, out);

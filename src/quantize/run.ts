@@ -34,14 +34,14 @@ function bytesOf(plan: QuantPlan, raise: OpsetRaise | null, mode: 'qdq' | 'float
 
 /**
  * Streams the fitting batches through the float model (equalized weights) and folds every int8 layer's input and
- * output point into a histogram, and each conv input's per-channel sums (for bias correction); then sets each tensor's range and
+ * every output point into a histogram, and each conv input's per-channel sums (for bias correction); then sets each tensor's range and
  * corrects the biases. A layer whose input never came out (a branch that did not run) stays float.
  */
 export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], settings: DataSettings): Promise<void> {
   const int8 = plan.layers.filter((l) => l.precision === 'int8');
-  // Each int8 layer's input and its output point where quantized (plan.ts `outputPoints`; a superset of the later ones).
-  const points = outputPoints(plan);
-  const tensors = [...new Set(int8.flatMap((l) => [l.input, ...(points.has(l) ? [points.get(l)!.tensor] : [])]))];
+  // Each int8 layer's input and the tensors quantized where produced (plan.ts `outputPoints`; a superset of the later ones).
+  const points = [...outputPoints(plan).values()].map((p) => p.tensor);
+  const tensors = [...new Set([...int8.map((l) => l.input), ...points])];
   const graphInputs = new Set(plan.model.graph.inputs.map((i) => i.name));
   const fetched = tensors.filter((t) => !graphInputs.has(t));
   const histograms = new Map(tensors.map((t) => [t, new StreamingHistogram()]));
