@@ -323,7 +323,8 @@ export interface OutputPoint {
  *   float op (hard-swish, sigmoid, a layer kept float, a bias Add of a constant) or a graph output is not: the
  *   requantization would cost accuracy for no integer consumer.
  * - Each input of such an Add/Concat/pool is quantized too (ORT fuses it only when every input is dequantized), where
- *   it is produced: a float op's output (e.g. BlazeFace's zero channels from ConstantOfShape) gets its pair there.
+ *   it is produced: a float op's output (e.g. BlazeFace's zero channels from ConstantOfShape) gets its pair there;
+ *   but not a tensor a layer kept float reads or writes (that op then stays float).
  */
 export function outputPoints(plan: QuantPlan): Map<Node, OutputPoint> {
   const model = plan.model;
@@ -333,7 +334,12 @@ export function outputPoints(plan: QuantPlan): Map<Node, OutputPoint> {
   const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
   const graphInputs = new Set(model.graph.inputs.map((o) => o.name));
   const producers = new Map(model.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-  const eightBitOp = (n: Node) => n.domain === '' && EIGHT_BIT_OPS.has(n.opType) && n.inputs.length > 0 && n.inputs.every((i) => i && !constants.has(i) && !graphInputs.has(i));
+  // A layer kept float must stay so: ORT 1.30 quantizes a float conv's weight itself when a DequantizeLinear feeds it
+  // and a QuantizeLinear reads it (its WeightBiasQuantization), so no pair goes on a tensor such a layer reads or writes.
+  const floatLayers = plan.layers.filter((l) => !int8Inputs.has(l.node)).map((l) => l.node);
+  const floatTouched = new Set(floatLayers.flatMap((n) => [...n.inputs, ...n.outputs]));
+  const eightBitOp = (n: Node) =>
+    n.domain === '' && EIGHT_BIT_OPS.has(n.opType) && n.inputs.length > 0 && n.inputs.every((i) => i && !constants.has(i) && !graphInputs.has(i) && !floatTouched.has(i));
   const keepsEightBit = (tensor: string, reader: Node) => int8Inputs.get(reader) === tensor || eightBitOp(reader);
   const out = new Map<Node, OutputPoint>();
   const quantized = new Set<string>();
