@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { outputImportance } from '../src/calibrate/importance.js';
 import { readModel } from '../src/onnx/read.js';
 import { alternateRefit, mixFilters } from '../src/rewrite/alternate.js';
-import type { CandidateLayer } from '../src/rewrite/separate.js';
+import type { CandidateLayer } from '../src/rewrite/plan.js';
 import { PointwiseStats } from '../src/rewrite/refit.js';
 import { mulberry32 } from '../src/util/random.js';
 import { fixture } from './helpers/cli.js';

@@ -14,6 +14,7 @@ import { fixture, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 import { VENV_PYTHON, venvHas } from './helpers/venv.js';
 import type { DeviceProfile } from '../src/contract/device.js';
+import { ROUND_PROFILE } from './helpers/profiles.js';
 
 /**
  * int8 in the latency model: which QDQ groups ONNX Runtime fuses into integer kernels (src/latency/int8.ts), checked
@@ -269,18 +270,9 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
 });
 
 const PROFILE: DeviceProfile = {
-  schema: 'mbn.device/1',
+  ...ROUND_PROFILE,
   name: 'int8',
-  description: 'round numbers for hand arithmetic',
-  calibrated: true,
-  threads: 1,
-  gflops: { conv: 100, pointwise: 50, depthwise: 10, gemm: 20, elementwise: 1 },
-  memoryGBps: 10,
   cacheGBps: 1000,
-  cacheBytes: 1 << 20,
-  overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 0.5 },
-  runOverheadUs: 5,
-  sources: ['hand-made'],
   int8: { gops: { conv: 400, pointwise: 200, depthwise: 20, gemm: 80 }, thinConvNsPerOutput: 2, uint8WeightsSlowdown: 2, convIntegerGops: 50, convIntegerDepthwiseGops: 5, matMulIntegerGops: 40, quantizeNsPerElement: 0.5, dequantizeNsPerElement: 1 },
 };
 

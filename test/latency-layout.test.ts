@@ -17,6 +17,7 @@ import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.
 import { fixture, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 import type { DeviceProfile } from '../src/contract/device.js';
+import { ROUND_PROFILE } from './helpers/profiles.js';
 
 /**
  * ONNX Runtime's NCHWc layout in the latency model: which kernel runs each conv, the padding of channels to the
@@ -24,18 +25,9 @@ import type { DeviceProfile } from '../src/contract/device.js';
  * graph ONNX Runtime itself writes out.
  */
 const BLOCKED: DeviceProfile = {
-  schema: 'mbn.device/1',
+  ...ROUND_PROFILE,
   name: 'blocked',
   description: 'round numbers for hand arithmetic',
-  calibrated: true,
-  threads: 1,
-  gflops: { conv: 100, pointwise: 50, depthwise: 10, gemm: 20, elementwise: 1 },
-  memoryGBps: 10,
-  cacheGBps: 100,
-  cacheBytes: 1 << 20,
-  overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 0.5 },
-  runOverheadUs: 5,
-  sources: ['hand-made'],
   nchwcBlock: 16,
   weightGBps: 4,
   im2colGBps: 2,

@@ -12,24 +12,16 @@ import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
 import { mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
+import { ROUND_PROFILE } from './helpers/profiles.js';
 
 /**
  * `mbn calibrate --lut`: measured kernel times by layer signature (NetAdapt's lookup tables), used by
  * `analyze --device` where a layer's signature matches, and nothing changed for a profile without a table.
  */
 const PROFILE: DeviceProfile = {
-  schema: 'mbn.device/1',
+  ...ROUND_PROFILE,
   name: 'lut-test',
   description: 'round numbers',
-  calibrated: true,
-  threads: 1,
-  gflops: { conv: 100, pointwise: 50, depthwise: 10, gemm: 20, elementwise: 1 },
-  memoryGBps: 10,
-  cacheGBps: 100,
-  cacheBytes: 1 << 20,
-  overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 0.5 },
-  runOverheadUs: 5,
-  sources: ['hand-made'],
   nchwcBlock: 16,
 };
 

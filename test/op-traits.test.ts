@@ -6,7 +6,8 @@ import { analyzeModel, buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { opClass } from '../src/latency/model.js';
 import { readModel } from '../src/onnx/read.js';
-import { type SeparateOptions, planSeparation } from '../src/rewrite/separate.js';
+import { type SeparateOptions, planSeparation } from '../src/rewrite/plan.js';
+import { skipText } from '../src/report/separate-report.js';
 import { inferModel } from '../src/shape/infer.js';
 import type { ConvTraits, OpTraits } from '../src/ops/define.js';
 import { type ModelSpec, buildAndRead, inferSpec } from './helpers/build-model.js';
@@ -213,14 +214,15 @@ describe('quantized convs get separable figures, advice, latency classes and a c
     expect(findings.map((f) => f.layers[0])).toEqual(['/conv2/Conv_quant', '/conv3/Conv_quant']);
     expect(findings[0].fix.text).toMatch(/^separate it in the float model before quantizing \(mbn separate rewrites float convs only\) and fine-tune: saves 243712 MACs/);
     expect(findings[0].fix.macsSaved).toBe(294912 - 51200);
-    for (const [name, reason] of [
-      ['tiny_cnn_qoperator', 'quantized QLinearConv (dequantize, separate, then quantize again)'],
-      ['tiny_cnn_dynamic', 'quantized ConvInteger (dequantize, separate, then quantize again)'],
-      ['tiny_cnn_qdq', 'QDQ conv: its weight is dequantized at run time (separate the float model, then quantize it)'],
-    ]) {
+    for (const [name, reason, text] of [
+      ['tiny_cnn_qoperator', { code: 'quantized-conv', opType: 'QLinearConv' }, 'quantized QLinearConv (dequantize, separate, then quantize again)'],
+      ['tiny_cnn_dynamic', { code: 'quantized-conv', opType: 'ConvInteger' }, 'quantized ConvInteger (dequantize, separate, then quantize again)'],
+      ['tiny_cnn_qdq', { code: 'qdq-conv' }, 'QDQ conv: its weight is dequantized at run time (separate the float model, then quantize it)'],
+    ] as const) {
       const plan = planSeparation(readModel(fixture(`quantized/${name}.onnx`)), { ...SEPARATE_DEFAULTS });
       expect(plan.chosen).toEqual([]);
       expect(plan.layers.map((c) => c.skipped)).toEqual([reason, reason, reason]);
+      expect(plan.layers.map((c) => skipText(c.skipped!))).toEqual([text, text, text]);
     }
   });
 });

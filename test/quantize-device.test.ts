@@ -5,6 +5,7 @@ import { mulberry32 } from '../src/util/random.js';
 import { buildModel } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
+import { ROUND_PROFILE } from './helpers/profiles.js';
 
 /**
  * `mbn quantize --device P [--target-latency MS]` (src/quantize/latency.ts): the predicted latency before and after
@@ -21,18 +22,10 @@ const needsOrt = ort ? it : it.skip;
  * (so a depthwise layer is predicted far slower in int8 and a dense one far faster); conversions cheap.
  */
 const PROFILE = {
-  schema: 'mbn.device/1',
+  ...ROUND_PROFILE,
   name: 'hand',
   description: 'round numbers for a test',
-  calibrated: true,
-  threads: 1,
   gflops: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 1 },
-  memoryGBps: 10,
-  cacheGBps: 100,
-  cacheBytes: 1 << 20,
-  overheadUs: { conv: 1, pointwise: 1, depthwise: 1, gemm: 1, elementwise: 0.5 },
-  runOverheadUs: 5,
-  sources: ['hand-made'],
   int8: {
     gops: { conv: 1000, pointwise: 1000, depthwise: 0.001, gemm: 1000 },
     thinConvNsPerOutput: 1,

@@ -5,7 +5,7 @@ import { encodeNpy, parseNpy } from '../src/calibrate/npy.js';
 import type { Model } from '../src/ir/types.js';
 import { readModel, readModelBytes } from '../src/onnx/read.js';
 import { readTensorBytes } from '../src/onnx/tensor-data.js';
-import { emitModel } from '../src/quantize/emit.js';
+import { emitQuantization } from '../src/quantize/emit.js';
 import { equalize } from '../src/quantize/equalize.js';
 import { StreamingHistogram, chooseRange, expectedError, roundHalfEven, uint8Params } from '../src/quantize/histogram.js';
 import { biasCorrection, channelMaxAbs, int8Bias, planQuantization, quantizeWeight } from '../src/quantize/plan.js';
@@ -20,7 +20,7 @@ import { checkModel, pythonOnnx } from './helpers/python.js';
 const ort = loadOrt();
 const needsOrt = ort ? it : it.skip;
 
-function bytesOf(model: Model, pieces: ReturnType<typeof emitModel>['pieces']): Uint8Array {
+function bytesOf(model: Model, pieces: ReturnType<typeof emitQuantization>['pieces']): Uint8Array {
   return new PieceSource(pieces, model.source).view(0, piecesLength(pieces)).slice();
 }
 
@@ -205,7 +205,7 @@ describe('cross-layer equalization (DFQ)', () => {
     expect(plan.equalizedPairs).toEqual([{ first: 'A', second: 'B', through: 'Relu_1', maxLog2Scale: Math.abs(Math.log2(s[1])) }]);
     if (!ort) return;
     const x = { x: { dims: [1, 1, 2, 2], data: Float32Array.from([1, -2, 0.5, 3]) } };
-    const equalized = bytesOf(model, emitModel(plan, null, { mode: 'float' }).pieces);
+    const equalized = bytesOf(model, emitQuantization(plan, null, { mode: 'float' }).pieces);
     const want = await runModel(bytes, x);
     const got = await runModel(equalized, x);
     for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
@@ -220,11 +220,11 @@ describe('cross-layer equalization (DFQ)', () => {
       ['A', 'B', 'relu'],
       ['B', 'C', null],
     ]);
-    expect(plan.notEqualized).toEqual([{ first: 'C', second: 'D', why: 'Clip between them is not positively homogeneous (see README: Quantize)' }]);
+    expect(plan.notEqualized).toEqual([{ first: 'C', second: 'D', why: { code: 'not-homogeneous', op: 'Clip' } }]);
     if (!ort) return;
     const next = mulberry32(4);
     const x = { x: { dims: [1, 4, 8, 8], data: Float32Array.from({ length: 256 }, () => 2 * next() - 1) } };
-    const equalized = bytesOf(model, emitModel(plan, null, { mode: 'float' }).pieces);
+    const equalized = bytesOf(model, emitQuantization(plan, null, { mode: 'float' }).pieces);
     expect(relativeError(await runModel(equalized, x), await runModel(bytes, x))).toBeLessThan(1e-6);
   });
 });
@@ -310,14 +310,16 @@ describe('mbn quantize on a built chain (opset 9, raised to 13)', () => {
     const j = quantizeJson([input, '-o', join(dir, 'b.onnx'), '--calibrate', join(dir, 'calib'), '--max-error', String(limit)]);
     expect(j.maxError.met).toBe(true);
     expect(j.outputs[0].relativeError).toBeLessThanOrEqual(limit);
-    const kept = j.layers.filter((l: { why: string | null }) => l.why?.startsWith('kept float by --max-error'));
+    const kept = j.layers.filter((l: { whyCode: { code: string } | null }) => l.whyCode?.code === 'kept-by-max-error');
     expect(kept.length).toBeGreaterThan(0);
+    for (const l of kept) expect([l.why, l.whyCode]).toEqual([`kept float by --max-error ${limit} (among the most sensitive layers)`, { code: 'kept-by-max-error', maxError: limit }]);
     // The layers kept float are the ones with the largest own error.
     const ranked = [...all.layers].sort((a, b) => b.ownError - a.ownError).map((l) => l.name);
     expect(kept.map((l: { name: string }) => l.name).sort()).toEqual(ranked.slice(0, kept.length).sort());
     // --exclude keeps a layer float with its reason.
     const ex = quantizeJson([input, '-o', join(dir, 'c.onnx'), '--calibrate', join(dir, 'calib'), '--exclude', 'B']);
-    expect(ex.layers.find((l: { name: string }) => l.name === 'B')).toMatchObject({ precision: 'float32', why: 'matched by --exclude' });
+    expect(ex.layers.find((l: { name: string }) => l.name === 'B')).toMatchObject({ precision: 'float32', why: 'matched by --exclude', whyCode: { code: 'excluded' } });
+    expect([ex.notes, ex.noteCodes]).toEqual([[], []]);
   });
 });
 

@@ -265,7 +265,7 @@ describe('never make things worse by default', () => {
     const r = separateJson([path, '--dry-run']);
     expect(r.layers.map((l: { name: string }) => l.name)).toEqual(['wide']);
     // 1/N + 1/K = 1/1 + 1/9 = 1.111…
-    expect(r.skipped).toEqual([{ name: 'head', op: 'Conv', reason: 'would cost more (×1.11)' }]);
+    expect(r.skipped).toEqual([{ name: 'head', op: 'Conv', reason: 'would cost more (×1.11)', reasonCode: { code: 'costlier', ratio: 1 + 1 / 9 } }]);
     // wide: 64·8·4·9 = 18432 → 64·(4·9 + 8·4) = 4352; head stays 64·8·9 = 4608.
     expect([r.totals.macsBefore, r.totals.macsAfter]).toEqual([18432 + 4608, 4352 + 4608]);
     const table = mbn(['separate', path, '--dry-run']).stdout;
@@ -298,7 +298,7 @@ describe('never make things worse by default', () => {
     );
     const r = separateJson([path, '--dry-run']);
     expect(r.layers).toEqual([]);
-    expect(r.skipped).toEqual([{ name: 'even', op: 'Conv', reason: 'would save nothing (×1.00)' }]);
+    expect(r.skipped).toEqual([{ name: 'even', op: 'Conv', reason: 'would save nothing (×1.00)', reasonCode: { code: 'costlier', ratio: 1 } }]);
   });
 
   it("a conv in an If branch that is not counted: listed apart, never in 'Separating N', never NaN", async () => {

@@ -58,7 +58,7 @@ export async function calibrate(options: CalibrateOptions = {}, onStep?: (step: 
   return {
     ...profile,
     lut,
-    sources: [...profile.sources, `lut: ONNX Runtime's median kernel time (profiler, ${Math.max(runs, 30)} runs) of each layer shape in ${lutModels.map((m) => basename(m.path)).join(', ')}; analyze --device adds overheadUs.elementwise (dispatch) to it`],
+    sources: [...profile.sources, `lut: ONNX Runtime's median kernel time (profiler, ${Math.max(runs, 30)} runs) of each layer shape in ${lutModels.map((m) => basename(m.path)).join(', ')}; the prediction adds overheadUs.elementwise (dispatch) to it`],
   };
 }
 

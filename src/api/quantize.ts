@@ -11,7 +11,7 @@ import { bytesFor } from '../onnx/dtype.js';
 import { readModel } from '../onnx/read.js';
 import { elementCount } from '../onnx/tensor-data.js';
 import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
-import { emitModel } from '../quantize/emit.js';
+import { emitQuantization } from '../quantize/emit.js';
 import { equalize } from '../quantize/equalize.js';
 import { type OpsetRaise, raiseOpset } from '../quantize/opset.js';
 import { chooseByDevice } from '../quantize/latency.js';
@@ -22,7 +22,7 @@ import { calibrateRanges, keepSensitiveFloat, measureSensitivity } from '../quan
 import { quantizeJson } from '../report/quantize-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
-import type { QuantizeJson, RangeMethod } from '../contract/quantize.js';
+import type { FloatReason, QuantizeJson, QuantizeNote, RangeMethod } from '../contract/quantize.js';
 
 export type { QuantizeSummary };
 
@@ -97,16 +97,16 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     }
     const include = opts.include ?? [];
     const exclude = opts.exclude ?? [];
-    const select = (name: string): string | null => {
-      if (include.length && !include.some((p) => matchName(p, name))) return 'not matched by --include';
-      if (exclude.some((p) => matchName(p, name))) return 'matched by --exclude';
+    const select = (name: string): FloatReason | null => {
+      if (include.length && !include.some((p) => matchName(p, name))) return { code: 'not-included' };
+      if (exclude.some((p) => matchName(p, name))) return { code: 'excluded' };
       return null;
     };
     const plan = planQuantization(model, shapes, select);
-    const notes: string[] = [];
+    const notes: QuantizeNote[] = [];
     const spec = opts.calibrate ?? 'random:8';
-    if (opts.calibrate === undefined) notes.push('no --calibrate: the ranges come from 8 random batches, which say little about a trained model; give a folder of real inputs (.npy)');
-    else if (spec.startsWith('random')) notes.push('random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust');
+    if (opts.calibrate === undefined) notes.push({ code: 'default-random-data' });
+    else if (spec.startsWith('random')) notes.push({ code: 'random-data' });
     const resolved = new Map(shapes.inputs.map((i) => [i.name, i.shape]));
     const calibration = loadCalibration(spec, graphInputs(model, resolved, infer.inputShapes), opts.seed ?? 0);
     // The shapes the data has (the first batch's), for what the opset change must know (the rank of a Softmax input).
@@ -128,7 +128,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       weights: 'int8 per channel',
     };
     const { fit, verify, held } = splitBatches(calibration.batches);
-    if (!held) notes.push('fewer than 4 calibration batches: the output check ran on the batches the ranges came from');
+    if (!held) notes.push({ code: 'check-on-range-batches' });
     if (settings.equalize) equalize(plan);
     const calibrating = progress('calibrating activation ranges');
     await calibrateRanges(ort, plan, raised, fit, { method, percentile, biasCorrection: settings.biasCorrection });
@@ -142,7 +142,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       const found = await keepSensitiveFloat(ort, path, plan, raised, verify, opts.maxError);
       searching?.done();
       maxError = { limit: opts.maxError, met: found.met, probes: found.probes };
-      if (!found.met) notes.push(`--max-error ${opts.maxError} cannot be met even with every layer float (the opset change alone or the data differ)`);
+      if (!found.met) notes.push({ code: 'max-error-unmet', maxError: opts.maxError });
     }
     const dataShapes = { ...infer, inputShapes: new Map(Object.entries(calibration.batches[0]).map(([k, t]) => [k, t.dims])) };
     let latency: QuantizeSummary['latency'] = null;
@@ -155,7 +155,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       if (latency?.keptFloat) throw new MbnError('unsupported', `nothing was quantized: on ${latency.device} the latency model predicts no layer faster in int8 (predicted ${Number(latency.predictedAllInt8Ms.toPrecision(3))} ms all int8, ${Number(latency.predicted.floatMs.toPrecision(3))} ms float); quantize without --device to write int8 anyway`);
       throw new MbnError('unsupported', 'nothing was quantized: every layer stayed float (see --include/--exclude/--max-error)');
     }
-    const built = emitModel(plan, raised, { mode: 'qdq' });
+    const built = emitQuantization(plan, raised, { mode: 'qdq' });
     const summary: QuantizeSummary = {
       input: path,
       output,

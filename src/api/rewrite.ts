@@ -75,16 +75,17 @@ export async function rewriteFile(path: string, opts: RewriteOptions): Promise<R
     const inputs: InputSpec[] = [];
     try {
       ort = loadOrt('measuring how far the outputs move');
-      for (const i of before.model.inputs) {
-        if (!i.shape) throw new MbnError('usage', `input '${i.name}' has no known shape (give it with --input)`);
-        inputs.push({ name: i.name, type: i.dtype, dims: i.shape });
-      }
     } catch (error) {
       if (!(error instanceof MbnError)) throw error;
-      summary.deviationSkipped = error.message;
+      summary.deviationSkipped = { code: 'cannot-run', message: error.message };
+    }
+    const unknown = before.model.inputs.find((i) => !i.shape);
+    if (ort && unknown) {
+      summary.deviationSkipped = { code: 'input-shape-unknown', input: unknown.name };
       ort = null;
     }
-    if (plan.changes.length === 0 && !summary.deviationSkipped) summary.deviationSkipped = 'nothing was rewritten';
+    for (const i of before.model.inputs) if (i.shape) inputs.push({ name: i.name, type: i.dtype, dims: i.shape });
+    if (plan.changes.length === 0 && !summary.deviationSkipped) summary.deviationSkipped = { code: 'nothing-rewritten' };
     const measure = async (rewritten: string | Uint8Array): Promise<void> => {
       if (!ort || summary.deviationSkipped) return;
       try {
@@ -92,7 +93,7 @@ export async function rewriteFile(path: string, opts: RewriteOptions): Promise<R
       } catch (error) {
         // The input model itself does not run (absent external data, an op ORT lacks): nothing to compare with.
         if (!(error instanceof MbnError)) throw error;
-        summary.deviationSkipped = error.message;
+        summary.deviationSkipped = { code: 'cannot-run', message: error.message };
       }
     };
     const external = hasExternalData(model);
@@ -103,7 +104,7 @@ export async function rewriteFile(path: string, opts: RewriteOptions): Promise<R
       const data = plan.externalData && dataTarget ? { target: dataTarget, parts: plan.externalData.parts } : null;
       await writeModelWithData(path, { target: modelTarget, pieces: plan.pieces, source: model.source }, data, external ? measure : undefined);
     } else if (external && !summary.deviationSkipped) {
-      summary.deviationSkipped = 'the model keeps weights in external data: the dry run does not run it';
+      summary.deviationSkipped = { code: 'external-data-dry-run' };
     }
     return summary;
   } finally {

@@ -1,6 +1,6 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { matchName } from '../budget/glob.js';
-import { closeCalibration, prepareCalibration, refitOnData, verifyBuiltOnData, verifyOnData } from '../calibrate/run.js';
+import { closeCalibration, prepareCalibration, refineOnData, verifyBuiltOnData, verifyOnData } from '../calibrate/run.js';
 import { analyzeModel } from '../cost/analyze.js';
 import { MbnError, quote } from '../errors.js';
 import type { Model } from '../ir/types.js';
@@ -10,7 +10,8 @@ import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
 import { type StagedFile, type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
 import { type SeparationSummary, separateJson } from '../report/separate-report.js';
-import { buildRewrite, planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/separate.js';
+import { emitSeparation } from '../rewrite/emit.js';
+import { planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/plan.js';
 import { buildTorchPlan, checkTorchPlanDir, stageTorchPlan, torchPlanNames } from '../rewrite/torch-plan.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions } from './options.js';
 import type { SeparateJson } from '../contract/separate.js';
@@ -103,24 +104,24 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
     };
     const planning = progress('decomposing weights');
     options.progress = planning;
-    // The output, and its own data file when the model keeps weights outside (see buildRewrite). Neither may be the
+    // The output, and its own data file when the model keeps weights outside (see emitSeparation). Neither may be the
     // input or a file the input uses. Both are checked now, before any work.
     const protect = [path, ...externalPaths(model)];
     const modelTarget: WriteTarget = { path: output, force, protect };
     const dataTarget: WriteTarget | null = hasExternalData(model) ? { path: join(dirname(output), `${basename(output)}.data`), force, protect } : null;
     if (!dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
     if (opts.torchPlan !== undefined) checkTorchPlanDir(opts.torchPlan, force);
-    const plan = planSeparation(model, options);
+    let plan = planSeparation(model, options);
     planning?.done();
     calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, seed, output, infer.inputShapes) : null;
     if (calibration) {
       const fitting = progress('fitting pointwise weights on calibration data');
-      await refitOnData(calibration, model, plan, options, fitting);
+      plan = await refineOnData(calibration, plan, options, fitting);
       fitting?.done();
       // The written model is checked from its staged files: the scratch copies can go now.
       if (!dryRun) closeCalibration(calibration);
     }
-    const built = buildRewrite(model, plan, output);
+    const built = emitSeparation(plan, { outputPath: output });
     // The plan takes the weights where they are final: after calibration refitted them.
     const calibrated = calibration !== null && calibration.ort !== null && init === 'svd';
     const torchPlan = opts.torchPlan !== undefined ? buildTorchPlan(model, plan, torchPlanNames(path, output), calibrated) : null;
@@ -160,7 +161,7 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
       // A dry run still checks its work: the rewritten model is analyzed from its pieces, never assembled.
       const pieces = new PieceSource(built.pieces, model.source);
       summary.after = analyzeModel(readModelFrom(pieces, model.path), shapes);
-      if (calibration) await verifyBuiltOnData(calibration, path, (copy, kept) => buildRewrite(model, plan, copy, [], kept));
+      if (calibration) await verifyBuiltOnData(calibration, path, (copy, kept) => emitSeparation(plan, { outputPath: copy, kept }));
     }
     return summary;
   } finally {

@@ -6,7 +6,9 @@ import { readTensorBytes } from '../onnx/tensor-data.js';
 import type { SeparatedWeights } from '../rewrite/decompose.js';
 import { type AlternatingOptions, alternateRefit, mixFilters } from '../rewrite/alternate.js';
 import { PointwiseStats } from '../rewrite/refit.js';
-import { type CandidateLayer, type ExtraOutput, type SeparatePlan, buildRewrite, exposable } from '../rewrite/separate.js';
+import { type ExtraOutput, emitSeparation } from '../rewrite/emit.js';
+import { type CandidateLayer, type SeparationPlan, copyPlan, exposable, sharedWeightKey } from '../rewrite/plan.js';
+import type { KeptReason } from '../contract/separate.js';
 import type { ModelCopies } from './copies.js';
 import { decodeFloats, numberToFloat16 } from '../tensor/float.js';
 import { outputImportance } from './importance.js';
@@ -28,7 +30,7 @@ export interface LayerFit {
   /** The plain SVD weights at the layer's final rank (what the refit is compared against). */
   svd: SeparatedWeights;
   /** Why the layer kept its SVD weights, when it did. */
-  kept: string | null;
+  kept: KeptReason | null;
   /** Alternating rounds accepted for the depthwise filters (0: they stay the SVD ones). */
   filterRounds?: number;
   /** Convs sharing this one's weight, itself included, fitted together (absent: 1); the errors are over all of them. */
@@ -79,10 +81,10 @@ function typed(type: string, data: Float64Array): unknown {
  * A copy of the model rewritten with `chosen` (possibly none) and some intermediate values exposed as outputs;
  * `output(name)` is the graph output that gives a value (renamed when it comes out of an If branch).
  */
-async function modelCopy(copies: ModelCopies, model: Model, plan: SeparatePlan, chosen: CandidateLayer[], extra: ExtraOutput[]) {
+async function modelCopy(copies: ModelCopies, plan: SeparationPlan, chosen: CandidateLayer[], expose: ExtraOutput[]) {
   let exposed = new Map<string, string>();
-  const copy = await copies.make((path, kept) => {
-    const built = buildRewrite(model, { ...plan, chosen }, path, extra, kept);
+  const copy = await copies.make((outputPath, kept) => {
+    const built = emitSeparation({ ...plan, chosen }, { outputPath, expose, kept });
     exposed = built.exposed;
     return built;
   });
@@ -105,10 +107,10 @@ export interface RefitOptions {
    */
   pickRank?: { maxError: number; ranks: (c: CandidateLayer) => number[]; setRank: (c: CandidateLayer, rank: number) => void };
   /**
-   * A probe for --target-macs: nothing is changed; for every layer (at the highest rank it may take, given by
-   * `ranks`, its weights already set to it) the refitted output error of each rank is recorded here.
+   * A probe for --target-macs: no fit is kept; for every layer (at the highest rank it may take, given by `ranks`,
+   * its weights already set to it) the refitted output error of each rank is recorded here, by layer position.
    */
-  probe?: { ranks: (c: CandidateLayer) => number[]; errors: Map<CandidateLayer, { rank: number; error: number }[]> };
+  probe?: { ranks: (c: CandidateLayer) => number[]; errors: Map<number, { rank: number; error: number }[]> };
   onLayer?: (done: number, total: number) => void;
   /**
    * Refit the depthwise filters too, alternating with the pointwise fit (rewrite/alternate.ts): each layer is
@@ -118,229 +120,281 @@ export interface RefitOptions {
   alternate?: { collectRank: (c: CandidateLayer, rank: number) => number; weightsAt: (c: CandidateLayer, rank: number) => SeparatedWeights; options: AlternatingOptions };
 }
 
+/** A refined plan (new weights, and convs dropped by --max-error on the data) and one fit per conv it chose. */
+export interface Refitted {
+  plan: SeparationPlan;
+  fits: LayerFit[];
+}
+
 /**
- * Refits, layer after layer in graph order, the pointwise weights and bias of every chosen conv of the main graph
- * (convs in If/Loop bodies cannot be exposed as graph outputs and keep their SVD weights). Mutates `c.weights`.
- * Layers none of which feeds another (parallel branches) are collected together, in "waves": one run of each model
- * per batch for the whole wave, every layer still seeing the refitted layers upstream of it.
+ * Refits, in graph order, the pointwise weights and bias of every chosen conv on the data, and returns a refined
+ * copy of the plan (the plan given is not changed). Convs of the main graph and of If branches (nested too) are
+ * fitted: their outputs are read as extra outputs of each branch and If node up to the main graph (emit.ts,
+ * ExtraOutput.graph), and a branch is fitted on the batches that run it. A conv in a Loop or Scan body, whose
+ * activations cannot be read so, keeps its SVD weights, as does a conv whose If branch never ran on the data.
  *
- * Convs that share a weight (and group) share their separated weights in the rewrite (one depthwise and one
- * pointwise tensor), so they get one fit: the least squares over all their uses together, their statistics summed
- * (the Gram matrices and cross terms add up; each use counts by its output values). That is the fit of the tied
- * weights the model itself has, as in detector heads that apply one conv to every pyramid level. It needs the uses to
- * be parallel: when one use feeds another, directly or through other layers (a conv applied twice in a row), the
- * inputs of the later use depend on the weights being fitted, and those convs keep their SVD weights.
+ * The steps: `fittableUnits` groups the chosen convs by shared weight (plan.ts, sharedWeightKey) and sets aside those
+ * that cannot be fitted; `orderUnits` puts the others in waves, none of whose units feeds another, each after every
+ * wave upstream of it; per wave, `collectWave` runs the original model and the model rewritten so far once per batch
+ * (the depthwise outputs Z come from the model with every conv upstream already refitted: asymmetric, Zhang et al.
+ * 2016) and folds Y and Z into Gram statistics, and `fitUnit` solves each unit's least squares (`fitAt`, at each rank
+ * `pickRank` tries).
+ *
+ * Convs that share a weight share their separated weights in the rewrite (one depthwise and one pointwise tensor),
+ * so they get one fit: the least squares over all their uses together, their statistics summed (the Gram matrices
+ * and cross terms add up; each use counts by its output values). That is the fit of the tied weights the model
+ * itself has, as in detector heads that apply one conv to every pyramid level. It needs the uses to be parallel: when
+ * one use feeds another, directly or through other layers (a conv applied twice in a row), the inputs of the later
+ * use depend on the weights being fitted, and those convs keep their SVD weights.
  */
-export async function refitSeparation(ort: Ort, model: Model, plan: SeparatePlan, batches: CalibrationBatch[], options: RefitOptions): Promise<LayerFit[]> {
+export async function refitSeparation(ort: Ort, input: SeparationPlan, batches: CalibrationBatch[], options: RefitOptions): Promise<Refitted> {
+  const plan = copyPlan(input);
+  const model = plan.model;
   const fits: LayerFit[] = [];
-  const keyOf = (c: CandidateLayer) => `${c.node.inputs[1]}:${c.conv!.group}`;
-  const uses = new Map<string, CandidateLayer[]>();
-  for (const c of plan.chosen) uses.set(keyOf(c), [...(uses.get(keyOf(c)) ?? []), c]);
-  const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
   const total = plan.chosen.length;
   let done = 0;
-  const collectedAt = new Map<CandidateLayer, SeparatedWeights>();
-  const keep = (c: CandidateLayer, kept: string) => {
+  const keep = (c: CandidateLayer, kept: KeptReason) => {
     fits.push({ layer: c, svdError: NaN, refitError: null, svd: c.weights!, kept });
     options.onLayer?.(++done, total);
   };
-  const units: CandidateLayer[][] = [];
-  for (const unit of uses.values()) {
-    // A conv inside If branches is read as an extra output of each branch and If node up to the main graph.
-    if (unit.some((c) => !exposable(plan, c.graph!))) {
-      for (const c of unit) keep(c, !exposable(plan, c.graph!) ? 'inside a Loop/Scan body: its activations cannot be read' : 'shares its weight with a conv inside a Loop/Scan body');
-    } else if (unit.length > 1 && options.probe) {
-      // The --target-macs greedy picks a rank per conv; tied convs need one rank: the plan from the weights stays.
-      for (const c of unit) keep(c, 'shares its weight with another conv');
-    } else units.push(unit);
-  }
+  const { units, unfit } = fittableUnits(plan, options.probe !== undefined);
+  for (const { c, reason } of unfit) keep(c, reason);
   const ordered = orderUnits(model, units);
-  for (const unit of ordered.chained) for (const c of unit) keep(c, 'shares its weight with a conv upstream of it (a use feeds another): not fitted');
+  for (const unit of ordered.chained) for (const c of unit) keep(c, { code: 'shared-weight-chained' });
   const fitted = ordered.waves.flat(2);
   // One session of the original model for every layer, each conv output exposed; each run fetches what it needs.
-  const extra = fitted.filter((c) => c.graph !== model.graph || !graphOutputs.has(c.node.outputs[0])).map((c) => exposedValue(c, c.node.outputs[0]));
-  const original = await modelCopy(options.copies, model, plan, [], extra);
-  let a: OrtSession;
+  const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
+  const expose = fitted.filter((c) => c.graph !== model.graph || !graphOutputs.has(c.node.outputs[0])).map((c) => exposedValue(c, c.node.outputs[0]));
+  const original = await modelCopy(options.copies, plan, [], expose);
+  let session: OrtSession;
   try {
-    a = await openSide(ort, original.source, 'the input model');
+    session = await openSide(ort, original.source, 'the input model');
   } catch (error) {
     original.done();
     throw error;
   }
   try {
     // Tensors are made per run from the float64 batches, so only the batches themselves stay in memory.
-    const feeds = batches.map((batch) => () => feedsOf(ort, batch, a.inputNames));
+    const feeds = batches.map((batch) => () => feedsOf(ort, batch, session.inputNames));
+    const context: WaveContext = { ort, plan, options, original: { session, output: original.output }, feeds };
     for (const wave of ordered.waves) {
-      for (const fit of await refitWave(wave, feeds)) {
-        if (fit) fits.push(fit);
-        options.onLayer?.(++done, total);
+      const ranks = prepareWave(context, wave);
+      const { collected, perUse } = await collectWave(context, wave.flat());
+      for (const unit of wave) {
+        for (const fit of fitUnit(context, unit, unit.map((c) => perUse.get(c)!), ranks.get(unit[0])!, collected.get(unit[0])!)) {
+          if (fit) fits.push(fit);
+          options.onLayer?.(++done, total);
+        }
       }
     }
   } finally {
-    await a.release();
+    await session.release();
     original.done();
   }
-  return fits;
+  return { plan, fits };
+}
 
-  async function refitWave(units: CandidateLayer[][], feeds: (() => Record<string, OrtTensor>)[]): Promise<(LayerFit | null)[]> {
-    const ranksOf = new Map<CandidateLayer, number[]>();
-    const base = new Map<CandidateLayer, SeparatedWeights>();
-    for (const unit of units) {
-      // The uses of one weight take the same rank: the ranks of the first (the same conv geometry) for all.
-      const ranks = options.pickRank?.ranks(unit[0]) ?? [];
-      for (const c of unit) {
-        ranksOf.set(c, ranks);
-        if (ranks.length && ranks[ranks.length - 1] !== c.weights!.rank) options.pickRank!.setRank(c, ranks[ranks.length - 1]);
-        base.set(c, c.weights!);
-        // Collected at a higher rank for the alternating refit: only this wave's depthwise outputs are read.
-        const q = options.alternate?.collectRank(c, c.weights!.rank) ?? c.weights!.rank;
-        if (q > c.weights!.rank) c.weights = options.alternate!.weightsAt(c, q);
-      }
-    }
-    const wave = units.flat();
-    // Asymmetric: Z comes from the model with every conv upstream already refitted.
-    const current = buildRewrite(model, plan, model.path ?? 'model.onnx');
-    const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
-    const yNames = wave.map((c) => original.output(c.node.outputs[0]));
-    let rewritten: Awaited<ReturnType<typeof modelCopy>> | null = null;
-    const statsOf = (c: CandidateLayer) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group);
-    // With the alternating refit, even and odd batches are summed apart: the rounds are chosen on one half and
-    // checked on the other (fitAt), then run on both.
-    const halves = wave.map((c) => (options.alternate ? [statsOf(c), statsOf(c)] : [statsOf(c)]));
-    let b: OrtSession | null = null;
-    try {
-      rewritten = await modelCopy(options.copies, model, plan, plan.chosen, wave.map((c, i) => exposedValue(c, zNames[i])));
-      const copy = rewritten;
-      zNames.forEach((z, i) => (zNames[i] = copy.output(z)));
-      b = await openSide(ort, rewritten.source, 'the rewritten model');
-      for (const [index, feedOf] of feeds.entries()) {
-        const feed = feedOf();
-        const ra = await runSide(a, feed, 'the input model', yNames);
-        const rb = await runSide(b, feed, 'the rewritten model', zNames);
-        options.copies.checkpoint();
-        wave.forEach((_, i) => {
-          const ya = ra[yNames[i]];
-          const yv = ya && floatValues(ya);
-          const zv = rb[zNames[i]] && floatValues(rb[zNames[i]]);
-          if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
-          // Empty: the conv's If branch did not run on this batch.
-          if (!yv.length || !zv.length) return;
-          const pixels = ya.dims.slice(2).reduce((p, d) => p * d, 1);
-          const into = halves[i][index % halves[i].length];
-          into.add(zv, yv, ya.dims[0], pixels, into.samplePixels(pixels, pixels * ya.dims[0] * feeds.length, index) ?? undefined);
-        });
-      }
-    } finally {
-      await b?.release();
-      rewritten?.done();
-      for (const c of wave) {
-        collectedAt.set(c, c.weights!);
-        c.weights = base.get(c)!;
-      }
-    }
-    const halvesOf = new Map(wave.map((c, i) => [c, halves[i]]));
-    return units.flatMap((unit) => finish(unit, unit.map((c) => halvesOf.get(c)!), ranksOf.get(unit[0])!, collectedAt.get(unit[0])!));
-  }
+/** What every step of a wave needs: the plan being refined, the original model's session, the batches. */
+interface WaveContext {
+  ort: Ort;
+  plan: SeparationPlan;
+  options: RefitOptions;
+  original: { session: OrtSession; output: (name: string) => string };
+  feeds: (() => Record<string, OrtTensor>)[];
+}
 
-  /**
-   * The fit at rank r from statistics collected at rank q ≥ r: the pointwise least squares on the first r filters
-   * of every input channel, then (with `alternate`, r < q) the alternating refit of filters and pointwise weights.
-   */
-  /** `tied`: the uses of one weight, their statistics centred (see tiedStats), and the factor of their errors. */
-  function fitAt(c: CandidateLayer, halves: PointwiseStats[], collected: SeparatedWeights, r: number, importance: Float64Array | undefined, tied: number | null = null): Fit {
-    const conv = c.conv!;
-    const q = collected.rank;
-    const cg = conv.inChannels / conv.group;
-    const keep = keepOf(cg, r, q);
-    const stats = sum(halves);
-    const pointwise = (s: PointwiseStats) => {
-      const first = s.solve(options.ridge, r === q ? undefined : keep, collected.pointwise.data);
-      // Keep the first r of every input channel's q filters, in the rank-r layout.
-      const pw = new Float64Array(conv.outChannels * keep.length);
-      for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = first.weights[n * cg * q + keep[i]];
-      return { weights: pw, bias: first.bias, error: first.error };
-    };
-    if (r === q) {
-      const full = stats.solve(options.ridge, undefined, collected.pointwise.data);
-      return { ...full, error: full.error * (tied ?? 1), depthwise: null, rounds: 0 };
-    }
-    const start = pointwise(stats);
-    // Tied weights keep their SVD filters: the per-use biases are solved on the collected filters.
-    if (tied !== null) return { ...start, error: start.error * tied, depthwise: null, rounds: 0 };
-    if (!options.alternate) return { ...start, depthwise: null, rounds: 0 };
-    let rounds = options.alternate.options.maxRounds;
-    if (halves.length === 2 && halves[1].pixels > 0) {
-      // Rounds fitted on the even batches and measured on the odd ones: only as many as lowered the error there.
-      const trial = alternateRefit(halves[0], r, q, pointwise(halves[0]), { ...options.alternate.options, outputWeights: importance, validation: halves[1] });
-      rounds = trial.bestValidated ?? 0;
-      if (!rounds) return { ...start, depthwise: null, rounds: 0 };
-    }
-    const alt = alternateRefit(stats, r, q, start, { ...options.alternate.options, outputWeights: importance, maxRounds: rounds, tolerance: rounds < options.alternate.options.maxRounds ? 0 : options.alternate.options.tolerance });
-    const depthwise = alt.rounds ? mixFilters(collected.depthwise.data, alt.mix, conv.inChannels, r, q) : null;
-    return { weights: alt.weights, bias: alt.bias, error: alt.error, depthwise, rounds: alt.rounds };
+/**
+ * The chosen convs grouped by shared weight (one unit per weight, its uses in graph order), and those that cannot be
+ * fitted with the reason: a use in a Loop/Scan body, or (for the --target-macs probe, which picks one rank per
+ * conv) a weight with several uses.
+ */
+function fittableUnits(plan: SeparationPlan, probe: boolean): { units: CandidateLayer[][]; unfit: { c: CandidateLayer; reason: KeptReason }[] } {
+  const uses = new Map<string, CandidateLayer[]>();
+  for (const c of plan.chosen) uses.set(sharedWeightKey(c), [...(uses.get(sharedWeightKey(c)) ?? []), c]);
+  const units: CandidateLayer[][] = [];
+  const unfit: { c: CandidateLayer; reason: KeptReason }[] = [];
+  for (const unit of uses.values()) {
+    if (unit.some((c) => !exposable(plan, c.graph!))) {
+      for (const c of unit) unfit.push({ c, reason: { code: !exposable(plan, c.graph!) ? 'in-loop-body' : 'shares-weight-with-loop-body' } });
+    } else if (unit.length > 1 && probe) {
+      for (const c of unit) unfit.push({ c, reason: { code: 'shared-weight-one-rank' } });
+    } else units.push(unit);
   }
+  return { units, unfit };
+}
 
-  /**
-   * The fit of one conv, or of the uses of one weight together (`unit`, each use's statistics in `perUse`): one set
-   * of weights for all of them, its errors over all their uses.
-   */
-  function finish(unit: CandidateLayer[], perUse: PointwiseStats[][], ranks: number[], collected: SeparatedWeights): (LayerFit | null)[] {
-    const c = unit[0];
-    if (perUse.every((u) => u.every((h) => h.pixels === 0))) {
-      return unit.map((u) => ({ layer: u, svdError: NaN, refitError: null, svd: u.weights!, kept: 'its If branch did not run on the calibration data' }));
-    }
-    const tied = unit.length > 1 ? tiedStats(perUse) : null;
-    const halves = tied?.halves ?? perUse[0];
-    const stats = sum(halves);
-    const conv = c.conv!;
-    const top = c.weights!.rank;
-    const q = collected.rank;
-    const cg = conv.inChannels / conv.group;
-    // The BN after a conv weighs its output channels (importance.ts); the uses of a weight may have different ones.
-    const importance = unit.length === 1 ? (outputImportance(model, c) ?? undefined) : undefined;
-    if (options.probe) {
-      const table = options.probe.ranks(c).map((r) => ({ rank: r, error: fitAt(c, halves, collected, r, importance, tied?.scale).error }));
-      options.probe.errors.set(c, table);
-      return [null];
-    }
-    let rank = top;
-    let fit = null as Fit | null;
-    for (const r of ranks.length ? ranks : [top]) {
-      fit = fitAt(c, halves, collected, r, importance, tied?.scale);
-      rank = r;
-      if (!options.pickRank || fit.error <= options.pickRank.maxError) break;
-    }
-    if (options.pickRank && fit!.error > options.pickRank.maxError) {
-      // Beyond the limit at every rank that saves MACs: the conv stays as it is, and later layers are fitted so.
-      for (const u of unit) {
-        u.skipped = `output error on data ${fit!.error.toFixed(4)} exceeds --max-error ${options.pickRank.maxError} even at rank ${top}`;
-        plan.chosen.splice(plan.chosen.indexOf(u), 1);
-      }
-      return unit.map(() => null);
-    }
-    if (rank !== top) for (const u of unit) options.pickRank!.setRank(u, rank);
-    // The SVD error with each use's own bias (tied weights may still have biases of their own).
-    const svdOf = (i: number): number => {
-      const bias = conv.hasBias ? biasOf(model, unit[i]) : new Float64Array(conv.outChannels);
-      const own = unit.length === 1 ? stats : sum(perUse[i]);
-      return rank === q ? own.errorOf(collected.pointwise.data, bias) : subsetError(own, c.weights!.pointwise.data, bias, keepOf(cg, rank, q), cg * q);
-    };
-    let svdError = svdOf(0);
-    if (tied) {
-      let squares = 0;
-      for (let i = 0; i < unit.length; i++) squares += svdOf(i) ** 2 * tied.yy[i];
-      const all = tied.yy.reduce((a, b) => a + b, 0);
-      svdError = all > 0 ? Math.sqrt(squares / all) : Math.sqrt(squares);
-    }
-    const indices = rank === q ? null : keepOf(cg, rank, q);
-    return unit.map((u, i) => {
-      const chosen = u.weights!;
-      const depthwise = fit!.depthwise ? { dims: chosen.depthwise.dims, data: fit!.depthwise } : chosen.depthwise;
-      const bias = tied ? useBias(sum(perUse[i]), fit!.weights, indices) : fit!.bias;
-      u.weights = { ...chosen, depthwise, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: bias } };
-      return { layer: u, svdError, refitError: fit!.error, svd: chosen, kept: null, filterRounds: fit!.rounds, ...(unit.length > 1 ? { uses: unit.length } : {}) };
-    });
+/**
+ * Gives each layer of the wave the rank it is collected at: the highest rank `pickRank` may choose (the uses of one
+ * weight take the ranks of the first: the same conv geometry), raised for the alternating refit. Returns each
+ * unit's candidate ranks (empty: the layer's own rank only).
+ */
+function prepareWave({ options }: WaveContext, units: CandidateLayer[][]): Map<CandidateLayer, number[]> {
+  const ranksOf = new Map<CandidateLayer, number[]>();
+  for (const unit of units) {
+    const ranks = options.pickRank?.ranks(unit[0]) ?? [];
+    ranksOf.set(unit[0], ranks);
+    for (const c of unit) if (ranks.length && ranks[ranks.length - 1] !== c.weights!.rank) options.pickRank!.setRank(c, ranks[ranks.length - 1]);
   }
+  return ranksOf;
+}
+
+/**
+ * Runs both models on every batch and folds each layer's output Y (original model) and depthwise output Z (the
+ * model rewritten so far) into its statistics. With the alternating refit, a layer is collected at a higher rank
+ * (only this wave's depthwise outputs are read) and even and odd batches are summed apart: the rounds are chosen on
+ * one half and checked on the other (fitAt). Each layer gets its weights back after; `collected`: the weights its
+ * statistics were collected with.
+ */
+async function collectWave(context: WaveContext, wave: CandidateLayer[]): Promise<{ collected: Map<CandidateLayer, SeparatedWeights>; perUse: Map<CandidateLayer, PointwiseStats[]> }> {
+  const { ort, plan, options, original, feeds } = context;
+  const base = new Map(wave.map((c) => [c, c.weights!]));
+  for (const c of wave) {
+    const q = options.alternate?.collectRank(c, c.weights!.rank) ?? c.weights!.rank;
+    if (q > c.weights!.rank) c.weights = options.alternate!.weightsAt(c, q);
+  }
+  const collected = new Map<CandidateLayer, SeparatedWeights>();
+  const current = emitSeparation(plan, { outputPath: plan.model.path ?? 'model.onnx' });
+  const zNames = wave.map((c) => current.newNodes.get(c)!.depthwiseOutput);
+  const yNames = wave.map((c) => original.output(c.node.outputs[0]));
+  const statsOf = (c: CandidateLayer) => new PointwiseStats(c.conv!.group, (c.conv!.inChannels * c.weights!.rank) / c.conv!.group, c.conv!.outChannels / c.conv!.group);
+  const halves = wave.map((c) => (options.alternate ? [statsOf(c), statsOf(c)] : [statsOf(c)]));
+  let rewritten: Awaited<ReturnType<typeof modelCopy>> | null = null;
+  let b: OrtSession | null = null;
+  try {
+    rewritten = await modelCopy(options.copies, plan, plan.chosen, wave.map((c, i) => exposedValue(c, zNames[i])));
+    const copy = rewritten;
+    zNames.forEach((z, i) => (zNames[i] = copy.output(z)));
+    b = await openSide(ort, rewritten.source, 'the rewritten model');
+    for (const [index, feedOf] of feeds.entries()) {
+      const feed = feedOf();
+      const ra = await runSide(original.session, feed, 'the input model', yNames);
+      const rb = await runSide(b, feed, 'the rewritten model', zNames);
+      options.copies.checkpoint();
+      wave.forEach((_, i) => {
+        const ya = ra[yNames[i]];
+        const yv = ya && floatValues(ya);
+        const zv = rb[zNames[i]] && floatValues(rb[zNames[i]]);
+        if (!yv || !zv) throw new Error(`calibration: ${yNames[i]} or ${zNames[i]} was not produced`);
+        // Empty: the conv's If branch did not run on this batch.
+        if (!yv.length || !zv.length) return;
+        const pixels = ya.dims.slice(2).reduce((p, d) => p * d, 1);
+        const into = halves[i][index % halves[i].length];
+        into.add(zv, yv, ya.dims[0], pixels, into.samplePixels(pixels, pixels * ya.dims[0] * feeds.length, index) ?? undefined);
+      });
+    }
+  } finally {
+    await b?.release();
+    rewritten?.done();
+    for (const c of wave) {
+      collected.set(c, c.weights!);
+      c.weights = base.get(c)!;
+    }
+  }
+  return { collected, perUse: new Map(wave.map((c, i) => [c, halves[i]])) };
+}
+
+/**
+ * The fit at rank r from statistics collected at rank q ≥ r: the pointwise least squares on the first r filters
+ * of every input channel, then (with `alternate`, r < q) the alternating refit of filters and pointwise weights.
+ * `tied`: for the uses of one weight, their statistics centred (see tiedStats), the factor of their errors.
+ */
+function fitAt({ options }: WaveContext, c: CandidateLayer, halves: PointwiseStats[], collected: SeparatedWeights, r: number, importance: Float64Array | undefined, tied: number | null = null): Fit {
+  const conv = c.conv!;
+  const q = collected.rank;
+  const cg = conv.inChannels / conv.group;
+  const keep = keepOf(cg, r, q);
+  const stats = sum(halves);
+  const pointwise = (s: PointwiseStats) => {
+    const first = s.solve(options.ridge, r === q ? undefined : keep, collected.pointwise.data);
+    // Keep the first r of every input channel's q filters, in the rank-r layout.
+    const pw = new Float64Array(conv.outChannels * keep.length);
+    for (let n = 0; n < conv.outChannels; n++) for (let i = 0; i < keep.length; i++) pw[n * keep.length + i] = first.weights[n * cg * q + keep[i]];
+    return { weights: pw, bias: first.bias, error: first.error };
+  };
+  if (r === q) {
+    const full = stats.solve(options.ridge, undefined, collected.pointwise.data);
+    return { ...full, error: full.error * (tied ?? 1), depthwise: null, rounds: 0 };
+  }
+  const start = pointwise(stats);
+  // Tied weights keep their SVD filters: the per-use biases are solved on the collected filters.
+  if (tied !== null) return { ...start, error: start.error * tied, depthwise: null, rounds: 0 };
+  if (!options.alternate) return { ...start, depthwise: null, rounds: 0 };
+  let rounds = options.alternate.options.maxRounds;
+  if (halves.length === 2 && halves[1].pixels > 0) {
+    // Rounds fitted on the even batches and measured on the odd ones: only as many as lowered the error there.
+    const trial = alternateRefit(halves[0], r, q, pointwise(halves[0]), { ...options.alternate.options, outputWeights: importance, validation: halves[1] });
+    rounds = trial.bestValidated ?? 0;
+    if (!rounds) return { ...start, depthwise: null, rounds: 0 };
+  }
+  const alt = alternateRefit(stats, r, q, start, { ...options.alternate.options, outputWeights: importance, maxRounds: rounds, tolerance: rounds < options.alternate.options.maxRounds ? 0 : options.alternate.options.tolerance });
+  const depthwise = alt.rounds ? mixFilters(collected.depthwise.data, alt.mix, conv.inChannels, r, q) : null;
+  return { weights: alt.weights, bias: alt.bias, error: alt.error, depthwise, rounds: alt.rounds };
+}
+
+/**
+ * The fit of one conv, or of the uses of one weight together (`unit`, each use's statistics in `perUse`): one set
+ * of weights for all of them, its errors over all their uses. Gives the unit's layers their refitted weights (and
+ * rank), or, when no rank keeps the output error within --max-error, drops them from the plan; with the probe,
+ * records the error of every rank and changes nothing (null).
+ */
+function fitUnit(context: WaveContext, unit: CandidateLayer[], perUse: PointwiseStats[][], ranks: number[], collected: SeparatedWeights): (LayerFit | null)[] {
+  const { plan, options } = context;
+  const model = plan.model;
+  const c = unit[0];
+  if (perUse.every((u) => u.every((h) => h.pixels === 0))) {
+    return unit.map((u) => ({ layer: u, svdError: NaN, refitError: null, svd: u.weights!, kept: { code: 'branch-not-run' } }));
+  }
+  const tied = unit.length > 1 ? tiedStats(perUse) : null;
+  const halves = tied?.halves ?? perUse[0];
+  const stats = sum(halves);
+  const conv = c.conv!;
+  const top = c.weights!.rank;
+  const q = collected.rank;
+  const cg = conv.inChannels / conv.group;
+  // The BN after a conv weighs its output channels (importance.ts); the uses of a weight may have different ones.
+  const importance = unit.length === 1 ? (outputImportance(model, c) ?? undefined) : undefined;
+  if (options.probe) {
+    const table = options.probe.ranks(c).map((r) => ({ rank: r, error: fitAt(context, c, halves, collected, r, importance, tied?.scale).error }));
+    options.probe.errors.set(c.position, table);
+    return [null];
+  }
+  let rank = top;
+  let fit = null as Fit | null;
+  for (const r of ranks.length ? ranks : [top]) {
+    fit = fitAt(context, c, halves, collected, r, importance, tied?.scale);
+    rank = r;
+    if (!options.pickRank || fit.error <= options.pickRank.maxError) break;
+  }
+  if (options.pickRank && fit!.error > options.pickRank.maxError) {
+    // Beyond the limit at every rank that saves MACs: the conv stays as it is, and later layers are fitted so.
+    for (const u of unit) {
+      u.skipped = { code: 'output-error', error: fit!.error, maxError: options.pickRank.maxError, rank: top };
+      plan.chosen.splice(plan.chosen.indexOf(u), 1);
+    }
+    return unit.map(() => null);
+  }
+  if (rank !== top) for (const u of unit) options.pickRank!.setRank(u, rank);
+  // The SVD error with each use's own bias (tied weights may still have biases of their own).
+  const svdOf = (i: number): number => {
+    const bias = conv.hasBias ? biasOf(model, unit[i]) : new Float64Array(conv.outChannels);
+    const own = unit.length === 1 ? stats : sum(perUse[i]);
+    return rank === q ? own.errorOf(collected.pointwise.data, bias) : subsetError(own, c.weights!.pointwise.data, bias, keepOf(cg, rank, q), cg * q);
+  };
+  let svdError = svdOf(0);
+  if (tied) {
+    let squares = 0;
+    for (let i = 0; i < unit.length; i++) squares += svdOf(i) ** 2 * tied.yy[i];
+    const all = tied.yy.reduce((a, b) => a + b, 0);
+    svdError = all > 0 ? Math.sqrt(squares / all) : Math.sqrt(squares);
+  }
+  const indices = rank === q ? null : keepOf(cg, rank, q);
+  return unit.map((u, i) => {
+    const chosen = u.weights!;
+    const depthwise = fit!.depthwise ? { dims: chosen.depthwise.dims, data: fit!.depthwise } : chosen.depthwise;
+    const bias = tied ? useBias(sum(perUse[i]), fit!.weights, indices) : fit!.bias;
+    u.weights = { ...chosen, depthwise, pointwise: { dims: chosen.pointwise.dims, data: fit!.weights }, bias: { dims: [conv.outChannels], data: bias } };
+    return { layer: u, svdError, refitError: fit!.error, svd: chosen, kept: null, filterRounds: fit!.rounds, ...(unit.length > 1 ? { uses: unit.length } : {}) };
+  });
 }
 
 interface Fit {

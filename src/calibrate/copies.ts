@@ -6,7 +6,7 @@ import { DataFileSource } from '../onnx/external.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { ScratchFolder } from '../onnx/write-file.js';
 import { externalLayout } from '../rewrite/relocate.js';
-import type { BuiltRewrite } from '../rewrite/separate.js';
+import type { EmittedSeparation } from '../rewrite/emit.js';
 
 /**
  * The copies of a model that calibration hands to ONNX Runtime: the model with intermediate values exposed as extra
@@ -26,8 +26,8 @@ import type { BuiltRewrite } from '../rewrite/separate.js';
 /** What ONNX Runtime loads: bytes, or the path of a copy in the scratch folder. */
 export type CopySource = string | Uint8Array;
 
-/** Builds a rewrite of the model for a copy: its data file is named after `outputPath`; `kept` as in buildRewrite. */
-export type BuildCopy = (outputPath: string, kept?: { location: string; offsets: ReadonlyMap<number, number> }) => BuiltRewrite;
+/** Builds a rewrite of the model for a copy: its data file is named after `outputPath`; `kept` as in emitSeparation. */
+export type BuildCopy = (outputPath: string, kept?: { location: string; offsets: ReadonlyMap<number, number> }) => EmittedSeparation;
 
 const SHARED_DATA = 'weights.data';
 

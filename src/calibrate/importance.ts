@@ -2,7 +2,7 @@ import type { Model, TensorRef } from '../ir/types.js';
 import { attr } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { readTensorBytes } from '../onnx/tensor-data.js';
-import type { CandidateLayer } from '../rewrite/separate.js';
+import type { CandidateLayer } from '../rewrite/plan.js';
 import { decodeFloats } from '../tensor/float.js';
 
 /**

@@ -4,6 +4,18 @@
  * `mbn rewrite`). Types only; calibrate/collect.ts and bench/compare.ts measure them.
  */
 
+/** The calibration batches a command used (`mbn separate --calibrate`, `mbn quantize`) and how they were split. */
+export interface CalibrationBatches {
+  source: string;
+  kind: 'folder' | 'random';
+  batches: number;
+  /** Batches the fit (or the ranges) came from. */
+  fitBatches: number;
+  /** Batches the verification ran on: held back from the fit, or all of them when fewer than 4. */
+  verifyBatches: number;
+  heldBack: boolean;
+}
+
 export interface OutputCheck {
   name: string;
   /** ‖rewritten − original‖ / ‖original‖ over every element of every batch. */

@@ -3,7 +3,8 @@
  * per layer that has a constant weight. quantize/summary.ts holds what the command did as data, report/quantize-report.ts
  * builds the document.
  */
-import type { OutputCheck } from './output-check.js';
+import type { CalibrationBatches, OutputCheck } from './output-check.js';
+import type { VerdictCode } from './separate.js';
 
 export const QUANTIZE_SCHEMA = 'mbn.quantize/1';
 
@@ -18,14 +19,7 @@ export interface QuantizeSettings {
   weights: 'int8 per channel';
 }
 
-export interface QuantizeCalibration {
-  source: string;
-  kind: 'folder' | 'random';
-  batches: number;
-  fitBatches: number;
-  verifyBatches: number;
-  heldBack: boolean;
-}
+export type QuantizeCalibration = CalibrationBatches;
 
 /** A cross-layer equalized pair (first → second, through a ReLU or directly) and the largest |log₂ s| applied. */
 export interface EqualizedPair {
@@ -35,11 +29,53 @@ export interface EqualizedPair {
   maxLog2Scale: number;
 }
 
-/** A pair CLE could not take, with the reason. */
+/**
+ * What `mbn quantize` says, as data: a `code` a library caller can switch on and the figures the sentence needs. The
+ * words, and the CLI flags they name, are report/quantize-report.ts's; README "Message codes" lists the codes.
+ */
+
+/** Why a layer stays float. */
+export type FloatReason =
+  | { code: 'weight-dtype'; dtype: string }
+  | { code: 'weight-rank'; rank: number }
+  | { code: 'grouped-conv-transpose' }
+  | { code: 'gemm-first-operand' }
+  | { code: 'matmul-weight-not-right-2d' }
+  | { code: 'shared-weight' }
+  | { code: 'bias-not-float32' }
+  | { code: 'not-included' }
+  | { code: 'excluded' }
+  | { code: 'input-not-produced' }
+  /** Among the most sensitive layers, kept float to meet the output error limit. */
+  | { code: 'kept-by-max-error'; maxError: number }
+  /** `--device`: the whole model is predicted no faster with this layer int8 (`int8Ms`) than float (`floatMs`). */
+  | { code: 'int8-slower-on-device'; device: string; int8Ms: number; floatMs: number }
+  /** `--target-latency`: the layer's int8 form was predicted to save no time, so it was not a candidate. */
+  | { code: 'int8-no-saving-on-device'; device: string }
+  /** `--target-latency`: the target was met before this layer's turn. */
+  | { code: 'not-needed-for-target-latency' };
+
+/** Why cross-layer equalization could not take a pair: `op` between them is not positively homogeneous. */
+export type NotEqualizedReason = { code: 'not-homogeneous'; op: string };
+
+export type QuantizeNote =
+  /** No calibration data given: the ranges come from 8 random batches. */
+  | { code: 'default-random-data' }
+  | { code: 'random-data' }
+  /** Fewer than 4 batches: the output check ran on the batches the ranges came from. */
+  | { code: 'check-on-range-batches' }
+  | { code: 'max-error-unmet'; maxError: number }
+  /** `--target-latency` met: predicted `beforeMs` (the input) → `afterMs` with `int8Layers` layers int8. */
+  | { code: 'target-latency-met'; device: string; beforeMs: number; afterMs: number; int8Layers: number }
+  /** `--target-latency` not met: `bestMs` with every layer predicted to save time in int8. */
+  | { code: 'target-latency-unmet'; device: string; bestMs: number };
+
+/** A pair CLE could not take, with the reason in words (`why`) and as data (`whyCode`). */
 export interface NotEqualized {
   first: string;
   second: string;
   why: string;
+  whyCode: NotEqualizedReason;
 }
 
 /** `--max-error`: the limit, whether it is met, and how many sensitivity probes ran. */
@@ -91,8 +127,9 @@ export interface QuantizeJson {
     range: [number, number] | null;
     /** Relative error of this layer's output when it alone is quantized, on the held-back batches. */
     ownError: number | null;
-    /** Why the layer stayed float (null when int8). */
+    /** Why the layer stayed float (null when int8), in words and as data. */
     why: string | null;
+    whyCode: FloatReason | null;
     equalizedWith: string[];
     /** Largest |change| empirical bias correction made to a bias value. */
     biasCorrection: number | null;
@@ -100,6 +137,7 @@ export interface QuantizeJson {
   equalization: { pairs: EqualizedPair[]; skipped: NotEqualized[] };
   outputs: OutputCheck[] | null;
   verdict: string | null;
+  verdictCode: { code: VerdictCode; error: number } | null;
   maxError: MaxErrorResult | null;
   weightBytes: BytesBeforeAfter;
   fileBytes: BytesBeforeAfter;
@@ -108,4 +146,6 @@ export interface QuantizeJson {
   /** With --measure (default with --device): timed in ONNX Runtime. */
   measured?: QuantizeMeasured;
   notes: string[];
+  /** `notes` as data, in the same order. */
+  noteCodes: QuantizeNote[];
 }

@@ -40,5 +40,30 @@ export interface RewriteJson {
   /** How far the outputs moved in ONNX Runtime; null when not measured (`deviationSkipped` says why). */
   deviation: Deviation | null;
   deviationSkipped: string | null;
+  /** `deviationSkipped` as data. */
+  deviationSkippedCode: DeviationSkip | null;
   notes: string[];
+  /** `notes` as data, in the same order. */
+  noteCodes: RewriteNote[];
 }
+
+/**
+ * What `mbn rewrite` says, as data: a `code` and the figures the sentence needs (the words are
+ * report/rewrite-report.ts's; README "Message codes").
+ */
+export type RewriteNote =
+  /** Patterns on a type other than float32 left as they are (ONNX Runtime's CPU kernels are float32 only). */
+  | { code: 'non-float32-left'; patterns: number }
+  /** Below opset 14 each swish became x·HardSigmoid(x). */
+  | { code: 'hard-sigmoid-form'; opset: number }
+  /** Swish/SiLU ops (not the Mul(x, Sigmoid(x)) form) left as they are; `names`: the first three. */
+  | { code: 'swish-ops-left'; ops: number; names: string[] }
+  | { code: 'subgraphs-left' };
+
+/** Why the output deviation was not measured. */
+export type DeviationSkip =
+  /** onnxruntime-node is missing, or the input model does not run: the error's own line. */
+  | { code: 'cannot-run'; message: string }
+  | { code: 'input-shape-unknown'; input: string }
+  | { code: 'nothing-rewritten' }
+  | { code: 'external-data-dry-run' };

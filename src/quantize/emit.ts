@@ -5,7 +5,7 @@ import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/
 import { Reader, WireType } from '../onnx/wire.js';
 import { type Range, roundHalfEven, uint8Params } from './histogram.js';
 import { type OpsetRaise, floatScalar } from './opset.js';
-import { type QuantLayer, type QuantPlan, int8Bias, outputPoints, quantizeWeight } from './plan.js';
+import { type QuantLayer, type QuantizationPlan, int8Bias, outputPoints, quantizeWeight } from './plan.js';
 
 /**
  * Writes a plan as ONNX bytes (pieces of the input plus new fields, through the splice writer):
@@ -20,19 +20,20 @@ import { type QuantLayer, type QuantPlan, int8Bias, outputPoints, quantizeWeight
  * - `shadow`: `float`, plus beside each int8 layer a copy of it fed by the quantized form of its float input, with
  *   its output point's activation and pair as in `qdq`: the float and the copy's output (point) are exposed, so one run gives every layer's own quantization error (sensitivity).
  * `expose`: values added as graph outputs. The opset is raised (opset.ts) in every mode, so all copies run one graph.
+ * The plan is read, never changed (the contract of rewrite/emit.ts too: a plan is data, the emitter writes).
  */
-export interface EmitOptions {
+export interface QuantizationEmitOptions {
   mode: 'qdq' | 'float' | 'shadow';
   expose?: string[];
 }
 
-export interface Emitted {
+export interface EmittedQuantization {
   pieces: Piece[];
   /** Per int8 layer in `shadow` mode: its float output point and its quantized copy's. */
   shadows: Map<QuantLayer, { float: string; quantized: string }>;
 }
 
-export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: EmitOptions): Emitted {
+export function emitQuantization(plan: QuantizationPlan, raise: OpsetRaise | null, options: QuantizationEmitOptions): EmittedQuantization {
   const model = plan.model;
   const names = namesOf(model);
   const unique = (base: string): string => {
@@ -45,7 +46,7 @@ export function emitModel(plan: QuantPlan, raise: OpsetRaise | null, options: Em
   const tensors: Uint8Array[] = [];
   const addTensor = (t: NewTensor) => tensors.push(encodeTensorField(t));
   const replaced = new Map<Node, Uint8Array[]>();
-  const shadows: Emitted['shadows'] = new Map();
+  const shadows: EmittedQuantization['shadows'] = new Map();
   const exposed: string[] = [...(options.expose ?? [])];
   const activation = new Map<string, string>();
 

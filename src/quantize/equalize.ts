@@ -1,4 +1,4 @@
-import { channelMaxAbs, type QuantLayer, type QuantPlan, readersOf } from './plan.js';
+import { channelMaxAbs, type QuantLayer, type QuantizationPlan, readersOf } from './plan.js';
 
 /**
  * Cross-layer equalization (Nagel, van Baalen, Blankevoort, Welling: "Data-Free Quantization Through Weight
@@ -15,7 +15,7 @@ import { channelMaxAbs, type QuantLayer, type QuantPlan, readersOf } from './pla
  *
  * Chains (A → B → C) are swept in graph order until no scale moves by more than 1e-6 (at most 20 sweeps).
  */
-export function equalize(plan: QuantPlan): void {
+export function equalize(plan: QuantizationPlan): void {
   const model = plan.model;
   const readers = readersOf(model);
   const outputs = new Set(model.graph.outputs.map((o) => o.name));
@@ -33,7 +33,7 @@ export function equalize(plan: QuantPlan): void {
       const after = readers.get(next[0].outputs[0]) ?? [];
       const b = after.length === 1 ? layerOf.get(after[0]) : undefined;
       if (op !== 'Relu') {
-        if (b) plan.notEqualized.push({ first: a.name, second: b.name, why: `${op} between them is not positively homogeneous (see README: Quantize)` });
+        if (b) plan.notEqualized.push({ first: a.name, second: b.name, why: { code: 'not-homogeneous', op } });
         continue;
       }
       through = next[0].name || 'Relu';

@@ -1,4 +1,4 @@
-import type { QuantizeLatency } from '../contract/quantize.js';
+import type { QuantizeLatency, QuantizeNote } from '../contract/quantize.js';
 import { buildReport } from '../cost/analyze.js';
 import type { Model } from '../ir/types.js';
 import { layerLinks } from '../latency/graph.js';
@@ -7,9 +7,9 @@ import type { DeviceProfile } from '../contract/device.js';
 import { readModelBytes } from '../onnx/read.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
-import { emitModel } from './emit.js';
+import { emitQuantization } from './emit.js';
 import type { OpsetRaise } from './opset.js';
-import type { QuantLayer, QuantPlan } from './plan.js';
+import type { QuantLayer, QuantizationPlan } from './plan.js';
 
 /**
  * `mbn quantize --device P [--target-latency MS]`: the latency model (src/latency: ONNX Runtime 1.30's QDQ fusion
@@ -20,8 +20,8 @@ import type { QuantLayer, QuantPlan } from './plan.js';
  */
 
 /** The predicted latency (ms) of the model `plan` writes now (its layers' precision as they stand). */
-export function predictPlan(plan: QuantPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions): number {
-  const built = emitModel(plan, raise, { mode: 'qdq' });
+export function predictPlan(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions): number {
+  const built = emitQuantization(plan, raise, { mode: 'qdq' });
   const bytes = new PieceSource(built.pieces, plan.model.source).view(0, piecesLength(built.pieces)).slice();
   const model = readModelBytes(bytes, 'the planned model');
   try {
@@ -36,9 +36,6 @@ function predictModel(model: Model, profile: DeviceProfile, infer: InferOptions)
   return predictLatency(buildReport(model, inferred), layerLinks(inferred), profile).totals.latencyMs;
 }
 
-const us = (ms: number) => `${Number((ms * 1e3).toPrecision(3))} µs`;
-const msText = (ms: number) => `${Number(ms.toPrecision(3))} ms`;
-
 /**
  * Keeps float the int8 layers whose int8 form the latency model predicts slower on `profile`, and with `targetMs`
  * quantizes only until the predicted latency fits, as `separate --target-latency` separates: layers ranked by the
@@ -46,7 +43,7 @@ const msText = (ms: number) => `${Number(ms.toPrecision(3))} ms`;
  * once), taken in that order until the prediction is within the target. Each step's figure is a prediction of the
  * whole model. Layers already float (excluded, --max-error) are left alone.
  */
-export function chooseByDevice(plan: QuantPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, targetMs: number | null, notes: string[]): QuantizeLatency {
+export function chooseByDevice(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, targetMs: number | null, notes: QuantizeNote[]): QuantizeLatency {
   const predict = () => predictPlan(plan, raise, profile, infer);
   const candidates = plan.layers.filter((l) => l.precision === 'int8');
   const setFloat = (ls: readonly QuantLayer[], float: boolean) => {
@@ -98,7 +95,7 @@ export function chooseByDevice(plan: QuantPlan, raise: OpsetRaise | null, profil
     if (slower.length === 0) break;
     for (const [l, v] of slower) {
       l.precision = 'float32';
-      l.why = `int8 predicted no faster on ${profile.name}: the model ${us(int8Ms)} with it int8, ${us(v.floatMs)} float`;
+      l.why = { code: 'int8-slower-on-device', device: profile.name, int8Ms, floatMs: v.floatMs };
     }
     const next = plan.layers.some((l) => l.precision === 'int8') ? predict() : floatMs;
     // Keeping several float at once can interact; a pass that makes the prediction worse is undone, and the search ends.
@@ -115,7 +112,7 @@ export function chooseByDevice(plan: QuantPlan, raise: OpsetRaise | null, profil
     // step's figure a prediction of the whole model, until it fits.
     const ranked = candidates.filter((l) => firstSavings.get(l)!.saved > 0).sort((a, b) => firstSavings.get(b)!.saved - firstSavings.get(a)!.saved);
     setFloat(candidates, true);
-    for (const l of candidates) if (!ranked.includes(l) && l.why === null) l.why = `int8 predicted no faster on ${profile.name}`;
+    for (const l of candidates) if (!ranked.includes(l) && l.why === null) l.why = { code: 'int8-no-saving-on-device', device: profile.name };
     int8Ms = floatMs;
     const taken: QuantLayer[] = [];
     for (const l of ranked) {
@@ -125,11 +122,11 @@ export function chooseByDevice(plan: QuantPlan, raise: OpsetRaise | null, profil
       taken.push(l);
       int8Ms = predict();
     }
-    for (const l of ranked) if (!taken.includes(l)) l.why = 'not needed to meet --target-latency';
+    for (const l of ranked) if (!taken.includes(l)) l.why = { code: 'not-needed-for-target-latency' };
     notes.push(
       int8Ms <= targetMs
-        ? `--target-latency: predicted latency on ${profile.name} ${msText(inputMs)} → ${msText(int8Ms)} (${taken.length} layer${taken.length === 1 ? '' : 's'} int8, by predicted time saved)`
-        : `--target-latency cannot be met: quantizing every layer predicted to save time gives ${msText(int8Ms)} on ${profile.name}`,
+        ? { code: 'target-latency-met', device: profile.name, beforeMs: inputMs, afterMs: int8Ms, int8Layers: taken.length }
+        : { code: 'target-latency-unmet', device: profile.name, bestMs: int8Ms },
     );
   }
   return {

@@ -7,7 +7,7 @@ import { readTensorBytes } from '../onnx/tensor-data.js';
 import { decodeFloats } from '../tensor/float.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
 import { type Range, roundHalfEven } from './histogram.js';
-import type { EqualizedPair, NotEqualized } from '../contract/quantize.js';
+import type { EqualizedPair, FloatReason, NotEqualizedReason } from '../contract/quantize.js';
 
 /**
  * The quantization plan as plain data: which nodes get int8 weights, where their weights come from, the float
@@ -51,7 +51,7 @@ export interface QuantLayer {
   biasSource: WeightSource | null;
   precision: 'int8' | 'float32';
   /** Why the layer stays float (null when quantized). */
-  why: string | null;
+  why: FloatReason | null;
   /** Cross-layer equalization: the partner layer and the largest |log2 s| applied through this layer. */
   equalizedWith: string[];
   /** The largest |correction| (null: not corrected). */
@@ -60,7 +60,7 @@ export interface QuantLayer {
   ownError: number | null;
 }
 
-export interface QuantPlan {
+export interface QuantizationPlan {
   model: Model;
   layers: QuantLayer[];
   /** Activation range per tensor name (uint8 asymmetric per tensor): int8 layers' inputs and output points. */
@@ -68,8 +68,7 @@ export interface QuantPlan {
   /** Cross-layer equalized pairs (first → second, through a ReLU or directly) and the largest |log₂ s| applied. */
   equalizedPairs: EqualizedPair[];
   /** Pairs CLE could not take, with the reason. */
-  notEqualized: NotEqualized[];
-  notes: string[];
+  notEqualized: { first: string; second: string; why: NotEqualizedReason }[];
 }
 
 export function layerName(node: Node, index: number): string {
@@ -111,7 +110,7 @@ export function checkQuantizable(model: Model, shapes: InferResult): void {
  * Finds every conv and matrix product of the main graph (by its traits: Conv, ConvTranspose, Gemm, MatMul) with a
  * constant weight; those it cannot quantize stay float with the reason. `select` applies --include/--exclude.
  */
-export function planQuantization(model: Model, shapes: InferResult, select: (name: string) => string | null): QuantPlan {
+export function planQuantization(model: Model, shapes: InferResult, select: (name: string) => FloatReason | null): QuantizationPlan {
   checkQuantizable(model, shapes);
   const sources = constantSources(model);
   const readers = readersOf(model);
@@ -149,37 +148,37 @@ export function planQuantization(model: Model, shapes: InferResult, select: (nam
     const t = src.tensor;
     dtypes.add(t.dtype);
     if (t.dtype !== DataType.FLOAT) {
-      layer.why = `weights are ${dtypeName(t.dtype)} (mbn quantize reads float32 weights)`;
+      layer.why = { code: 'weight-dtype', dtype: dtypeName(t.dtype) };
       continue;
     }
     const dims = t.dims;
-    const why = (text: string) => void (layer.why = text);
+    const why = (reason: FloatReason) => void (layer.why = reason);
     if (dims.length < 2) {
-      why(`weight of rank ${dims.length}`);
+      why({ code: 'weight-rank', rank: dims.length });
       continue;
     }
     if (traits.kind === 'conv') {
       layer.group = traits.geometry.group;
       if (transposed && layer.group !== 1) {
-        why('grouped ConvTranspose (its output channels are not one weight axis)');
+        why({ code: 'grouped-conv-transpose' });
         continue;
       }
       layer.axis = transposed ? 1 : 0;
     } else if (traits.gemm) {
       if (weightInput !== traits.operands[1] || attrInt(node, 'transA')) {
-        why('Gemm with a transposed or constant first operand');
+        why({ code: 'gemm-first-operand' });
         continue;
       }
       layer.axis = attrInt(node, 'transB') ? 0 : 1;
     } else {
       if (dims.length !== 2 || weightInput !== traits.operands[1]) {
-        why('MatMul weight that is not a 2-D right operand');
+        why({ code: 'matmul-weight-not-right-2d' });
         continue;
       }
       layer.axis = 1;
     }
     if ((readers.get(weightName) ?? []).length > 1) {
-      why('its weight is shared with another node (one int8 copy per use is not written)');
+      why({ code: 'shared-weight' });
       continue;
     }
     layer.weight = readFloat(model, t);
@@ -188,7 +187,7 @@ export function planQuantization(model: Model, shapes: InferResult, select: (nam
       const b = sources.get(biasName);
       if (!b || b.tensor.dtype !== DataType.FLOAT) {
         layer.weight = null;
-        why('its bias is not a float32 constant');
+        why({ code: 'bias-not-float32' });
         continue;
       }
       layer.bias = readFloat(model, b.tensor).data;
@@ -209,7 +208,7 @@ export function planQuantization(model: Model, shapes: InferResult, select: (nam
     const kinds = [...dtypes].map((d) => dtypeName(d)).join(', ');
     throw new MbnError('unsupported', `nothing to quantize: no float32 conv or matmul weights (the weights are ${kinds})`);
   }
-  return { model, layers, ranges: new Map(), equalizedPairs: [], notEqualized: [], notes: [] };
+  return { model, layers, ranges: new Map(), equalizedPairs: [], notEqualized: [] };
 }
 
 function attrInt(node: Node, name: string): number | null {
@@ -326,7 +325,7 @@ export interface OutputPoint {
  *   it is produced: a float op's output (e.g. BlazeFace's zero channels from ConstantOfShape) gets its pair there;
  *   but not a tensor a layer kept float reads or writes (that op then stays float).
  */
-export function outputPoints(plan: QuantPlan): Map<Node, OutputPoint> {
+export function outputPoints(plan: QuantizationPlan): Map<Node, OutputPoint> {
   const model = plan.model;
   const readers = readersOf(model);
   const constants = new Set(constantSources(model).keys());

@@ -4,12 +4,12 @@ import { openSide, runSide } from '../bench/compare.js';
 import { feedsOf, verifyOutputs } from '../calibrate/collect.js';
 import type { CalibrationBatch } from '../calibrate/inputs.js';
 import { PieceSource, piecesLength } from '../onnx/splice.js';
-import { emitModel } from './emit.js';
+import { emitQuantization } from './emit.js';
 import { StreamingHistogram, chooseRange } from './histogram.js';
 import type { OpsetRaise } from './opset.js';
-import { type QuantLayer, type QuantPlan, biasCorrection, outputPoints } from './plan.js';
+import { type QuantLayer, type QuantizationPlan, biasCorrection, outputPoints } from './plan.js';
 import type { OutputCheck } from '../contract/output-check.js';
-import type { RangeMethod } from '../contract/quantize.js';
+import type { FloatReason, RangeMethod } from '../contract/quantize.js';
 
 /**
  * The data-driven steps of `mbn quantize`, each an ONNX Runtime run over in-memory copies of the model (emit.ts):
@@ -26,8 +26,8 @@ export interface DataSettings {
   biasCorrection: boolean;
 }
 
-function bytesOf(plan: QuantPlan, raise: OpsetRaise | null, mode: 'qdq' | 'float' | 'shadow', expose: string[] = []): { bytes: Uint8Array; shadows: ReturnType<typeof emitModel>['shadows'] } {
-  const built = emitModel(plan, raise, { mode, expose });
+function bytesOf(plan: QuantizationPlan, raise: OpsetRaise | null, mode: 'qdq' | 'float' | 'shadow', expose: string[] = []): { bytes: Uint8Array; shadows: ReturnType<typeof emitQuantization>['shadows'] } {
+  const built = emitQuantization(plan, raise, { mode, expose });
   const source = new PieceSource(built.pieces, plan.model.source);
   return { bytes: source.view(0, piecesLength(built.pieces)).slice(), shadows: built.shadows };
 }
@@ -37,7 +37,7 @@ function bytesOf(plan: QuantPlan, raise: OpsetRaise | null, mode: 'qdq' | 'float
  * every output point into a histogram, and each conv input's per-channel sums (for bias correction); then sets each tensor's range and
  * corrects the biases. A layer whose input never came out (a branch that did not run) stays float.
  */
-export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], settings: DataSettings): Promise<void> {
+export async function calibrateRanges(ort: Ort, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], settings: DataSettings): Promise<void> {
   const int8 = plan.layers.filter((l) => l.precision === 'int8');
   // Each int8 layer's input and the tensors quantized where produced (plan.ts `outputPoints`; a superset of the later ones).
   const points = [...outputPoints(plan).values()].map((p) => p.tensor);
@@ -68,7 +68,7 @@ export async function calibrateRanges(ort: Ort, plan: QuantPlan, raise: OpsetRai
   for (const l of int8) {
     if (!plan.ranges.has(l.input)) {
       l.precision = 'float32';
-      l.why = 'its input was not produced on the calibration data';
+      l.why = { code: 'input-not-produced' };
       continue;
     }
     const s = sums.get(l.input);
@@ -110,7 +110,7 @@ function addChannelSums(sums: Map<string, { sum: Float64Array; n: number }>, nam
  * through uint8 QDQ, its int8 weights and int32 bias) against its float output, over the held-back batches. One run
  * of a model holding every layer twice (emit.ts `shadow`).
  */
-export async function measureSensitivity(ort: Ort, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[]): Promise<void> {
+export async function measureSensitivity(ort: Ort, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[]): Promise<void> {
   const { bytes, shadows } = bytesOf(plan, raise, 'shadow');
   if (!shadows.size) return;
   const session = await openSide(ort, bytes, 'the sensitivity model', ALL_CORES);
@@ -138,7 +138,7 @@ export async function measureSensitivity(ort: Ort, plan: QuantPlan, raise: Opset
 }
 
 /** The quantized model's bytes, as emitted now. */
-export function quantizedBytes(plan: QuantPlan, raise: OpsetRaise | null): Uint8Array {
+export function quantizedBytes(plan: QuantizationPlan, raise: OpsetRaise | null): Uint8Array {
   return bytesOf(plan, raise, 'qdq').bytes;
 }
 
@@ -152,9 +152,9 @@ export function worstError(outputs: OutputCheck[]): number {
  * is taken as falling with k; each probe is one quantized copy run on the batches). Returns the checks of the model
  * chosen, and the number of probes.
  */
-export async function keepSensitiveFloat(ort: Ort, original: string, plan: QuantPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], maxError: number): Promise<{ outputs: OutputCheck[]; probes: number; met: boolean }> {
+export async function keepSensitiveFloat(ort: Ort, original: string, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], maxError: number): Promise<{ outputs: OutputCheck[]; probes: number; met: boolean }> {
   const ranked = plan.layers.filter((l) => l.precision === 'int8').sort((a, b) => (b.ownError ?? 0) - (a.ownError ?? 0));
-  const why = `kept float by --max-error ${maxError} (among the most sensitive layers)`;
+  const why: FloatReason = { code: 'kept-by-max-error', maxError };
   const setK = (k: number) => ranked.forEach((l, i) => ((l.precision = i < k ? 'float32' : 'int8'), (l.why = i < k ? why : null)));
   let probes = 0;
   const probe = async (k: number): Promise<OutputCheck[]> => {

@@ -1,12 +1,12 @@
-import type { BytesBeforeAfter, MaxErrorResult, QuantizeCalibration, QuantizeLatency, QuantizeMeasured, QuantizeSettings } from '../contract/quantize.js';
-import type { QuantPlan } from './plan.js';
+import type { BytesBeforeAfter, MaxErrorResult, QuantizeCalibration, QuantizeLatency, QuantizeMeasured, QuantizeNote, QuantizeSettings } from '../contract/quantize.js';
+import type { QuantizationPlan } from './plan.js';
 import type { OutputCheck } from '../contract/output-check.js';
 
 /** What `mbn quantize` did, as data: the API builds it, the report renders it (and its JSON, mbn.quantize/1). */
 export interface QuantizeSummary {
   input: string;
   output: string;
-  plan: QuantPlan;
+  plan: QuantizationPlan;
   raise: { from: number; to: number; changed: number } | null;
   settings: QuantizeSettings;
   calibration: QuantizeCalibration;
@@ -20,5 +20,5 @@ export interface QuantizeSummary {
   latency: QuantizeLatency | null;
   /** Median latency in ONNX Runtime of the input and the written model, ms (null: not timed). */
   measured: QuantizeMeasured | null;
-  notes: string[];
+  notes: QuantizeNote[];
 }

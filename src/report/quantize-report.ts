@@ -1,10 +1,46 @@
 import type { ChalkInstance } from 'chalk';
 import type { QuantizeSummary } from '../quantize/summary.js';
 import { terminalText } from './safe-text.js';
-import { outputVerdict } from './separate-report.js';
-import { QUANTIZE_SCHEMA, type QuantizeJson } from '../contract/quantize.js';
+import { type Verdict, outputVerdict } from './separate-report.js';
+import { type FloatReason, type NotEqualizedReason, QUANTIZE_SCHEMA, type QuantizeJson, type QuantizeNote } from '../contract/quantize.js';
+import { type Words, wordsOf } from './words.js';
+
+/** The words of `mbn quantize`, one entry per message code (contract/quantize.ts): the only place they are written. */
+const FLOAT_TEXT: Words<FloatReason> = {
+  'weight-dtype': (m) => `weights are ${m.dtype} (mbn quantize reads float32 weights)`,
+  'weight-rank': (m) => `weight of rank ${m.rank}`,
+  'grouped-conv-transpose': () => 'grouped ConvTranspose (its output channels are not one weight axis)',
+  'gemm-first-operand': () => 'Gemm with a transposed or constant first operand',
+  'matmul-weight-not-right-2d': () => 'MatMul weight that is not a 2-D right operand',
+  'shared-weight': () => 'its weight is shared with another node (one int8 copy per use is not written)',
+  'bias-not-float32': () => 'its bias is not a float32 constant',
+  'not-included': () => 'not matched by --include',
+  excluded: () => 'matched by --exclude',
+  'input-not-produced': () => 'its input was not produced on the calibration data',
+  'kept-by-max-error': (m) => `kept float by --max-error ${m.maxError} (among the most sensitive layers)`,
+  'int8-slower-on-device': (m) => `int8 predicted no faster on ${m.device}: the model ${us(m.int8Ms)} with it int8, ${us(m.floatMs)} float`,
+  'int8-no-saving-on-device': (m) => `int8 predicted no faster on ${m.device}`,
+  'not-needed-for-target-latency': () => 'not needed to meet --target-latency',
+};
+
+const NOT_EQUALIZED_TEXT: Words<NotEqualizedReason> = {
+  'not-homogeneous': (m) => `${m.op} between them is not positively homogeneous (see README: Quantize)`,
+};
+
+const NOTE_TEXT: Words<QuantizeNote> = {
+  'default-random-data': () => 'no --calibrate: the ranges come from 8 random batches, which say little about a trained model; give a folder of real inputs (.npy)',
+  'random-data': () => 'random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust',
+  'check-on-range-batches': () => 'fewer than 4 calibration batches: the output check ran on the batches the ranges came from',
+  'max-error-unmet': (m) => `--max-error ${m.maxError} cannot be met even with every layer float (the opset change alone or the data differ)`,
+  'target-latency-met': (m) => `--target-latency: predicted latency on ${m.device} ${msText(m.beforeMs)} → ${msText(m.afterMs)} (${m.int8Layers} layer${m.int8Layers === 1 ? '' : 's'} int8, by predicted time saved)`,
+  'target-latency-unmet': (m) => `--target-latency cannot be met: quantizing every layer predicted to save time gives ${msText(m.bestMs)} on ${m.device}`,
+};
+
+const us = (ms: number) => `${Number((ms * 1e3).toPrecision(3))} µs`;
+const msText = (ms: number) => `${Number(ms.toPrecision(3))} ms`;
 
 export function quantizeJson(s: QuantizeSummary): QuantizeJson {
+  const verdict = verdictOf(s);
   return {
     schema: QUANTIZE_SCHEMA,
     input: s.input,
@@ -13,31 +49,34 @@ export function quantizeJson(s: QuantizeSummary): QuantizeJson {
     settings: s.settings,
     calibration: s.calibration,
     layers: s.plan.layers.map((l) => {
-      const r = l.precision === 'int8' || l.why?.startsWith('kept float by') ? s.plan.ranges.get(l.input) : undefined;
+      const r = l.precision === 'int8' || l.why?.code === 'kept-by-max-error' ? s.plan.ranges.get(l.input) : undefined;
       return {
         name: l.name,
         op: l.op,
         precision: l.precision,
         range: r ? [r.lo, r.hi] : null,
         ownError: l.ownError,
-        why: l.why,
+        why: l.why && wordsOf(FLOAT_TEXT, l.why),
+        whyCode: l.why,
         equalizedWith: l.equalizedWith,
         biasCorrection: l.biasCorrection,
       };
     }),
-    equalization: { pairs: s.plan.equalizedPairs, skipped: s.plan.notEqualized },
+    equalization: { pairs: s.plan.equalizedPairs, skipped: s.plan.notEqualized.map((p) => ({ first: p.first, second: p.second, why: wordsOf(NOT_EQUALIZED_TEXT, p.why), whyCode: p.why })) },
     outputs: s.outputs,
-    verdict: verdictOf(s)?.text ?? null,
+    verdict: verdict?.text ?? null,
+    verdictCode: verdict ? { code: verdict.code, error: verdict.error } : null,
     maxError: s.maxError,
     weightBytes: s.weightBytes,
     fileBytes: s.fileBytes,
     ...(s.latency ? { latency: s.latency } : {}),
     ...(s.measured ? { measured: s.measured } : {}),
-    notes: s.notes,
+    notes: s.notes.map((n) => wordsOf(NOTE_TEXT, n)),
+    noteCodes: s.notes,
   };
 }
 
-function verdictOf(s: QuantizeSummary): { text: string; error: number } | null {
+function verdictOf(s: QuantizeSummary): Verdict | null {
   if (!s.outputs?.length) return null;
   return outputVerdict(s.outputs, s.calibration, s.calibration.kind === 'random' ? 'give --calibrate DIR with real data, or --max-error to keep sensitive layers float' : 'give --max-error to keep the most sensitive layers float', '', 'the int8 model');
 }
@@ -85,7 +124,7 @@ export function renderQuantize(s: QuantizeSummary, format: 'table' | 'json' | 'm
   out.push(`weights ${mb(j.weightBytes.before)} → ${mb(j.weightBytes.after)}${j.weightBytes.after !== null && j.weightBytes.before ? ` (${(j.weightBytes.after / j.weightBytes.before).toFixed(2)}×)` : ''}; file ${mb(j.fileBytes.before)} → ${mb(j.fileBytes.after)}`);
   const k = j.calibration;
   out.push(`Calibration: ${terminalText(k.source)}, ${k.batches} batch${k.batches === 1 ? '' : 'es'} (${k.fitBatches} for the ranges, ${k.verifyBatches} ${k.heldBack ? 'held back for' : 'used for'} the check)`);
-  if (j.maxError) out.push(`--max-error ${j.maxError.limit}: ${j.maxError.met ? 'met' : 'not met'} with ${j.layers.filter((l) => l.why?.startsWith('kept float by')).length} layers float (${j.maxError.probes} probes)`);
+  if (j.maxError) out.push(`--max-error ${j.maxError.limit}: ${j.maxError.met ? 'met' : 'not met'} with ${j.layers.filter((l) => l.whyCode?.code === 'kept-by-max-error').length} layers float (${j.maxError.probes} probes)`);
   for (const o of j.outputs ?? []) {
     out.push(`  output ${terminalText(o.name)}: relative error ${fixed(o.relativeError)}, cosine ${o.cosine.toFixed(4)}${o.top1Agreement === null ? '' : `, top-1 agreement ${(100 * o.top1Agreement).toFixed(1)}%`}`);
   }

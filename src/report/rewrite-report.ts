@@ -5,7 +5,23 @@ import { grouped } from './units.js';
 import type { Reporter } from './formats.js';
 import type { Report } from '../contract/analyze.js';
 import type { Deviation } from '../contract/output-check.js';
-import { type ActivationOp, REWRITE_SCHEMA, type RewriteFigures, type RewriteJson } from '../contract/rewrite.js';
+import { type ActivationOp, type DeviationSkip, REWRITE_SCHEMA, type RewriteFigures, type RewriteJson, type RewriteNote } from '../contract/rewrite.js';
+import { type Words, wordsOf } from './words.js';
+
+/** The words of `mbn rewrite`, one entry per message code (contract/rewrite.ts): the only place they are written. */
+const NOTE_TEXT: Words<RewriteNote> = {
+  'non-float32-left': (m) => `${m.patterns} pattern(s) on a type other than float32 left as they are: ONNX Runtime's CPU provider runs HardSigmoid and HardSwish in float32 only`,
+  'hard-sigmoid-form': (m) => `the model's opset is ${m.opset} (HardSwish needs 14): each swish became x·HardSigmoid(x) (alpha 1/6, beta 1/2), the same function as HardSwish, and the opset is left alone`,
+  'swish-ops-left': (m) => `${m.ops} Swish/SiLU op(s) left as they are (${m.names.join(', ')}): only the Mul(x, Sigmoid(x)) form is rewritten`,
+  'subgraphs-left': () => 'patterns inside If/Loop/Scan bodies and model-local functions are left alone: only the main graph is rewritten',
+};
+
+const DEVIATION_SKIP_TEXT: Words<DeviationSkip> = {
+  'cannot-run': (m) => m.message,
+  'input-shape-unknown': (m) => `input '${m.input}' has no known shape (give it with --input)`,
+  'nothing-rewritten': () => 'nothing was rewritten',
+  'external-data-dry-run': () => 'the model keeps weights in external data: the dry run does not run it',
+};
 
 export interface RewriteSummary {
   input: string;
@@ -16,7 +32,7 @@ export interface RewriteSummary {
   after: Report;
   deviation: Deviation | null;
   /** Why the deviation was not measured (null when it was). */
-  deviationSkipped: string | null;
+  deviationSkipped: DeviationSkip | null;
 }
 
 const OPS = ['Sigmoid', 'HardSigmoid', 'HardSwish', 'Mul'] as const satisfies readonly ActivationOp[];
@@ -36,8 +52,10 @@ export function rewriteJson(s: RewriteSummary): RewriteJson {
     before: figures(s.before),
     after: figures(s.after),
     deviation: s.deviation,
-    deviationSkipped: s.deviationSkipped,
-    notes: s.plan.notes,
+    deviationSkipped: s.deviationSkipped && wordsOf(DEVIATION_SKIP_TEXT, s.deviationSkipped),
+    deviationSkippedCode: s.deviationSkipped,
+    notes: s.plan.notes.map((n) => wordsOf(NOTE_TEXT, n)),
+    noteCodes: s.plan.notes,
   };
 }
 
@@ -61,9 +79,9 @@ function lines(s: RewriteSummary, code: (t: string) => string): string[] {
       out.push(`  ${code(o.name)}: max |Δ| ${o.maxAbsDiff.toPrecision(4)} (${(100 * o.relative).toFixed(2)}% of max |y|), mean |Δ| ${o.meanAbsDiff.toPrecision(4)}${top1}`);
     }
   } else if (s.deviationSkipped) {
-    out.push(`output deviation not measured: ${s.deviationSkipped}`);
+    out.push(`output deviation not measured: ${wordsOf(DEVIATION_SKIP_TEXT, s.deviationSkipped)}`);
   }
-  for (const n of s.plan.notes) out.push(`note: ${terminalText(n)}`);
+  for (const n of s.plan.notes) out.push(`note: ${terminalText(wordsOf(NOTE_TEXT, n))}`);
   out.push(s.output ? `wrote ${s.output}` : 'dry run: nothing written');
   return out;
 }

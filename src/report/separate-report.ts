@@ -1,19 +1,24 @@
 import type { ChalkInstance } from 'chalk';
-import type { BuiltRewrite, SeparatePlan } from '../rewrite/separate.js';
-import { clipEnd } from '../text.js';
+import type { EmittedSeparation } from '../rewrite/emit.js';
+import type { SeparationPlan } from '../rewrite/plan.js';
+import type { CalibrationSummary } from '../calibrate/run.js';
+import { clipEnd, clipMiddle } from '../text.js';
+import { describeGaps } from '../budget/completeness.js';
+import { quote } from '../errors.js';
+import { type Words, wordsOf } from './words.js';
 import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human } from './units.js';
 import type { FormatOf, Reporter } from './formats.js';
 import type { Report } from '../contract/analyze.js';
-import { type CalibrationSummary, SEPARATE_SCHEMA, type SeparatedLayerRow, type SeparateJson } from '../contract/separate.js';
+import { type CalibrationJson, type CalibrationNote, type KeptReason, SEPARATE_SCHEMA, type SeparatedLayerRow, type SeparateJson, type SeparationNote, type SkipReason, type VerdictCode } from '../contract/separate.js';
 import type { TorchPlanJson } from '../contract/torch-plan.js';
 
 export interface SeparationSummary {
   input: string;
   output: string | null;
-  plan: SeparatePlan;
-  built: BuiltRewrite;
+  plan: SeparationPlan;
+  built: EmittedSeparation;
   /** Analysis of the rewritten model (written file, or in memory for a dry run). */
   after: Report | null;
   /** With --calibrate: the fit and the output check on data. */
@@ -63,11 +68,103 @@ export function separatedRows(s: SeparationSummary): SeparatedLayerRow[] {
   });
 }
 
+/**
+ * The words of `mbn separate` (and of its calibration), one entry per message code (contract/separate.ts): the
+ * only place they, and the CLI flags they name, are written.
+ */
+const SKIP_TEXT: Words<SkipReason> = {
+  'quantized-conv': (m) => `quantized ${m.opType} (dequantize, separate, then quantize again)`,
+  'qdq-conv': () => 'QDQ conv: its weight is dequantized at run time (separate the float model, then quantize it)',
+  'in-function': () => 'inside a model-local function',
+  'weight-shape-unknown': (m) => `weight shape unknown (${m.why ?? 'no shape'})`,
+  'already-pointwise': () => '1×1 conv: already pointwise',
+  'already-depthwise': () => 'already depthwise',
+  'weight-not-constant': () => 'weight is computed at run time (not a constant)',
+  'weight-dtype': (m) => `weight dtype ${m.dtype} is not float32/float16/bfloat16/float64`,
+  'not-included': () => 'not matched by --include',
+  excluded: () => 'matched by --exclude',
+  costlier: (m) => `would ${m.ratio > 1 ? 'cost more' : 'save nothing'} (×${m.ratio.toFixed(2)})`,
+  'below-min-reduction': (m) => `saves ${(100 * m.saving).toFixed(1)}% of its MACs, below --min-reduction ${(100 * m.minReduction).toFixed(1)}%`,
+  'weight-error': (m) => `weight error ${m.error.toFixed(4)} exceeds --max-error ${m.maxError}${m.rank === null ? '' : ` even at rank ${m.rank}`}`,
+  'output-error': (m) => `output error on data${m.error === null ? '' : ` ${m.error.toFixed(4)}`} exceeds --max-error ${m.maxError} even at rank ${m.rank}`,
+  'not-needed-for-target-macs': () => 'not needed to meet --target-macs',
+  'no-predicted-saving': (m) => `separation is not predicted to save time on ${m.device}`,
+  'not-needed-for-target-latency': () => 'not needed to meet --target-latency',
+  'not-selected': () => 'not selected',
+};
+
+/** How a conv name is shown in the note about an --include that matches nothing. */
+const shownConv = (name: string) => quote(clipMiddle(name, 22), 40);
+const shownMs = (x: number) => `${Number(x.toPrecision(3))} ms`;
+
+/** `inputs`: the model's inputs, which the words of a gap name (the MACs-unknown note). */
+const NOTE_TEXT: Words<SeparationNote, [inputs: Report['model']['inputs']]> = {
+  // torch.onnx.export names nodes `/layer1/layer1.0/conv1/Conv`: the usual reason a pattern such as `layer1*` matches nothing.
+  'include-matches-nothing': (m) => {
+    const more = m.total > m.convs.length ? `, … (${m.total} in all)` : '';
+    const listing = m.total ? `convs: ${m.convs.map(shownConv).join(', ')}${more}` : 'the model has no conv';
+    return `--include ${quote(m.pattern)} matches no conv (torch.onnx.export names start with '/': --include '/layer1/*'); ${listing}`;
+  },
+  'target-latency-met': (m) => `--target-latency: predicted latency on ${m.device} ${shownMs(m.fromMs)} → ${shownMs(m.toMs)} (${m.convs} conv${m.convs === 1 ? '' : 's'}, by predicted time saved)`,
+  'target-latency-unmet': (m) => `--target-latency cannot be met: separating every conv predicted to save time gives ${shownMs(m.ms)} on ${m.device}`,
+  'target-macs-unmet': (m) =>
+    m.onData
+      ? `--target-macs cannot be met${m.maxError !== null ? ` within --max-error ${m.maxError}` : ''}: the best plan on the data gives ${m.macs} MACs`
+      : `--target-macs cannot be met: separating every eligible conv gives ${m.macs} MACs`,
+  'costlier-rewritten': (m) => `${m.convs} rewritten conv${m.convs === 1 ? ' costs' : 's cost'} more than before (--allow-costlier): ratio ≥ 1`,
+  'macs-unknown': (m, inputs) => {
+    if (m.gaps.length) return `MACs are unknown: ${describeGaps(m.gaps, inputs, { configKeys: false }).join('; ')}`;
+    const n = m.unknownConvs;
+    return `MACs are unknown: ${n} conv${n === 1 ? ' has an' : 's have'} unknown output shape${n === 1 ? '' : 's'} (give the input shapes with --input NAME:…)`;
+  },
+};
+
+const CALIBRATION_NOTE_TEXT: Words<CalibrationNote> = {
+  'random-data': () => 'random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust',
+  'check-on-fit-batches': () => 'fewer than 4 calibration batches: the output check ran on the batches the fit used',
+  'no-onnxruntime': () => 'onnxruntime-node is not installed, so nothing was fitted or verified on data (npm install onnxruntime-node); the rewrite uses the SVD weights',
+  'random-init-not-fitted': () => '--init he: the new weights are random (for training from scratch), so nothing was fitted; expect a large output error until trained',
+  'shared-weights-fitted-together': (m) => `${m.convs} convs share their weights with others: each shared weight was fitted once, on all its uses together (their errors are over all the uses)`,
+  'depthwise-refitted': (m) =>
+    `--refit-depthwise: the depthwise filters of ${m.refitted} of ${m.layers} layer${m.layers === 1 ? '' : 's'} were refitted (rounds fitted on half the batches and kept while they lowered the error on the other half)`,
+  'ranks-chosen-on-data': () => '--target-macs: ranks chosen by the refitted output error of each layer on the calibration data',
+};
+
+const KEPT_TEXT: { [K in KeptReason['code']]: string } = {
+  'in-loop-body': 'inside a Loop/Scan body: its activations cannot be read',
+  'shares-weight-with-loop-body': 'shares its weight with a conv inside a Loop/Scan body',
+  'shared-weight-one-rank': 'shares its weight with another conv',
+  'shared-weight-chained': 'shares its weight with a conv upstream of it (a use feeds another): not fitted',
+  'branch-not-run': 'its If branch did not run on the calibration data',
+};
+
+export const skipText = (m: SkipReason): string => wordsOf(SKIP_TEXT, m);
+export const separationNoteText = (m: SeparationNote, inputs: Report['model']['inputs']): string => wordsOf(NOTE_TEXT, m, inputs);
+export const calibrationNoteText = (m: CalibrationNote): string => wordsOf(CALIBRATION_NOTE_TEXT, m);
+export const keptText = (m: KeptReason): string => KEPT_TEXT[m.code];
+
 /** Longest name, path or reason in a line of text. */
 const LINE_WIDTH = 200;
 
 function ratio(x: number | null): string {
   return x === null ? '?' : x.toFixed(4);
+}
+
+function calibrationJson(s: SeparationSummary): CalibrationJson {
+  const k = s.calibration!;
+  const v = verdict(s);
+  return {
+    ...k,
+    layers: k.layers.map((l) => {
+      const { kept, ...rest } = l;
+      const figures = { name: rest.name, svdError: rest.svdError, refitError: rest.refitError };
+      return { ...figures, kept: kept && keptText(kept), keptCode: kept, ...rest };
+    }),
+    notes: k.notes.map(calibrationNoteText),
+    noteCodes: k.notes,
+    verdict: v?.text ?? null,
+    verdictCode: v ? { code: v.code, error: v.error } : null,
+  };
 }
 
 export function separateJson(s: SeparationSummary): SeparateJson {
@@ -87,8 +184,9 @@ export function separateJson(s: SeparationSummary): SeparateJson {
     target: s.plan.target,
     layers: separatedRows(s),
     skipped: skippedLayers(s),
-    notes: s.plan.notes,
-    ...(s.calibration ? { calibration: { ...s.calibration, verdict: verdict(s)?.text ?? null } } : {}),
+    notes: noteTexts(s),
+    noteCodes: s.plan.notes,
+    ...(s.calibration ? { calibration: calibrationJson(s) } : {}),
     ...(s.torchPlan ? { torchPlan: torchPlanRow(s.torchPlan) } : {}),
   };
 }
@@ -110,7 +208,11 @@ function torchPlanLines(s: SeparationSummary): string[] {
 }
 
 function skippedLayers(s: SeparationSummary): SeparateJson['skipped'] {
-  return s.plan.layers.filter((l) => l.skipped).map((l) => ({ name: l.name, op: l.node.opType, reason: l.skipped! }));
+  return s.plan.layers.filter((l) => l.skipped).map((l) => ({ name: l.name, op: l.node.opType, reason: skipText(l.skipped!), reasonCode: l.skipped! }));
+}
+
+function noteTexts(s: SeparationSummary): string[] {
+  return s.plan.notes.map((n) => separationNoteText(n, s.plan.before.model.inputs));
 }
 
 export function renderSeparation(s: SeparationSummary, format: FormatOf<'separate'>, c: ChalkInstance): string {
@@ -149,7 +251,7 @@ export function renderSeparation(s: SeparationSummary, format: FormatOf<'separat
       for (const r of branchCells) out.push(`| ${r.map(mdEscape).join(' | ')} |`);
     }
     out.push('', total);
-    for (const n of s.plan.notes) out.push('', `note: ${mdEscape(n)}`);
+    for (const n of noteTexts(s)) out.push('', `note: ${mdEscape(n)}`);
     if (s.calibration) out.push('', ...calibrationLines(s, null).map((l) => mdEscape(l) + '  '));
     if (skipped.length) out.push('', ...skipped.map((k) => `- ${mdEscape(k.name)}: ${markdownText(clipEnd(k.reason, LINE_WIDTH))}`));
     for (const l of torchPlanLines(s)) out.push('', mdEscape(l));
@@ -173,7 +275,7 @@ export function renderSeparation(s: SeparationSummary, format: FormatOf<'separat
     if (skipped.length > 30) out.push(`  … and ${skipped.length - 30} more (--format json lists all)`);
   }
   out.push('', c.green(total));
-  for (const n of s.plan.notes) out.push(c.yellow(`note: ${terminalText(clipEnd(n, LINE_WIDTH))}`));
+  for (const n of noteTexts(s)) out.push(c.yellow(`note: ${terminalText(clipEnd(n, LINE_WIDTH))}`));
   if (s.calibration) out.push('', ...calibrationLines(s, c));
   else if (rows.length) out.push(c.yellow(`note: ${uncheckedNote(rows)}`));
   out.push(s.output ? `Wrote ${terminalText(s.output)}` : c.dim('Dry run: nothing written.'));
@@ -198,7 +300,7 @@ function fixed(x: number | null): string {
 }
 
 /** One line saying what the worst output error means for the user, with its colour. */
-export function verdict(s: SeparationSummary): { text: string; error: number } | null {
+export function verdict(s: SeparationSummary): Verdict | null {
   const k = s.calibration;
   if (!k?.outputs?.length) return null;
   return outputVerdict(k.outputs, k, k.kind === 'random' ? 'give --calibrate DIR with real data / --max-error' : 'raise the ranks (--max-error / --multiplier)', 'fine-tune before use, or ');
@@ -214,12 +316,19 @@ export function outputVerdict(
   remedy: string,
   prefix = '',
   subject = 'the rewrite',
-): { text: string; error: number } {
+): Verdict {
   const worst = outputs.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
   const where = `on ${k.verifyBatches} ${k.heldBack ? 'held-back ' : ''}calibration batch${k.verifyBatches === 1 ? '' : 'es'}${k.kind === 'random' ? ' (random data)' : ''}`;
   const e = worst.relativeError;
-  const what = e <= 0.01 ? `${subject} keeps the model's outputs` : e <= 0.1 ? 'small; check the task metric before use' : `${prefix}${remedy}`;
-  return { text: `output error ${fixed(e)} ${where}: ${what}`, error: e };
+  const code: VerdictCode = e <= 0.01 ? 'outputs-kept' : e <= 0.1 ? 'small-error' : 'large-error';
+  const what = { 'outputs-kept': `${subject} keeps the model's outputs`, 'small-error': 'small; check the task metric before use', 'large-error': `${prefix}${remedy}` }[code];
+  return { text: `output error ${fixed(e)} ${where}: ${what}`, error: e, code };
+}
+
+export interface Verdict {
+  text: string;
+  error: number;
+  code: VerdictCode;
 }
 
 function calibrationLines(s: SeparationSummary, c: ChalkInstance | null): string[] {
@@ -228,7 +337,7 @@ function calibrationLines(s: SeparationSummary, c: ChalkInstance | null): string
   const out = [bold(`Calibration: ${k.source}, ${k.batches} batch${k.batches === 1 ? '' : 'es'} (${k.fitBatches} fitted, ${k.verifyBatches} ${k.heldBack ? 'held back for' : 'used for'} the check)`)];
   for (const l of k.layers) {
     const svd = c ? paint(c, l.svdError, fixed(l.svdError)) : fixed(l.svdError);
-    const after = l.refitError === null ? l.kept ?? 'kept' : c ? paint(c, l.refitError, fixed(l.refitError)) : fixed(l.refitError);
+    const after = l.refitError === null ? (l.kept ? keptText(l.kept) : 'kept') : c ? paint(c, l.refitError, fixed(l.refitError)) : fixed(l.refitError);
     out.push(`  ${l.name}: conv output error on data ${svd} (SVD) → ${after}${l.refitError === null ? '' : ' (refitted)'}`);
   }
   for (const o of k.outputs ?? []) {
@@ -237,7 +346,7 @@ function calibrationLines(s: SeparationSummary, c: ChalkInstance | null): string
   }
   const v = verdict(s);
   if (v) out.push(c ? paint(c, v.error, v.text) : v.text);
-  for (const n of k.notes) out.push(c ? c.yellow(`note: ${n}`) : `note: ${n}`);
+  for (const n of k.notes.map(calibrationNoteText)) out.push(c ? c.yellow(`note: ${n}`) : `note: ${n}`);
   return out;
 }
 

@@ -7,7 +7,7 @@ import { findSigmoidPatterns } from '../advise/swish.js';
 import { DataType } from '../onnx/dtype.js';
 import { inferModel } from '../shape/infer.js';
 import { relocateExternalTensors } from './relocate.js';
-import type { HardSwishChange } from '../contract/rewrite.js';
+import type { HardSwishChange, RewriteNote } from '../contract/rewrite.js';
 
 /**
  * `mbn rewrite --hard-swish / --hard-sigmoid`: MobileNetV3's §5.2 as byte edits of the original file (the splice
@@ -32,7 +32,7 @@ export interface HardSwishPlan {
   changes: HardSwishChange[];
   /** The default-domain opset: HardSwish needs 14. */
   opset: number;
-  notes: string[];
+  notes: RewriteNote[];
   pieces: Piece[];
   /** The output's own data file, when the model keeps weights outside and options.externalData names it. */
   externalData: { location: string; parts: DataPart[] } | null;
@@ -47,7 +47,7 @@ export function planHardSwish(model: Model, options: HardSwishOptions): HardSwis
   const opset = model.opsetImports.get('') ?? model.opsetImports.get('ai.onnx') ?? 1;
   const hardSwishOp = opset >= 14;
   const found = findSigmoidPatterns(graph);
-  const notes: string[] = [];
+  const notes: RewriteNote[] = [];
   // ONNX Runtime's CPU provider has HardSigmoid and HardSwish kernels for float32 only: a pattern on float64 or
   // float16 rewritten would not run, so it is left as it is (a rewrite is correct only if ORT runs it).
   const values = inferModel(model).values;
@@ -55,7 +55,7 @@ export function planHardSwish(model: Model, options: HardSwishOptions): HardSwis
   const patterns = { ...found, swish: found.swish.filter((m) => float32(m.x)), gates: found.gates.filter((g) => float32(g.sigmoid.inputs[0])) };
   const leftOut = (options.swish ? found.swish.length - patterns.swish.length : 0) + (options.gates ? found.gates.length - patterns.gates.length : 0);
   if (leftOut > 0) {
-    notes.push(`${leftOut} pattern(s) on a type other than float32 left as they are: ONNX Runtime's CPU provider runs HardSigmoid and HardSwish in float32 only`);
+    notes.push({ code: 'non-float32-left', patterns: leftOut });
   }
   const taken = new Set<string>(graph.nodes.map((n) => n.name).filter(Boolean));
   const unique = (base: string): string => {
@@ -100,10 +100,10 @@ export function planHardSwish(model: Model, options: HardSwishOptions): HardSwis
       }
     }
     if (!hardSwishOp && patterns.swish.length > 0) {
-      notes.push(`the model's opset is ${opset} (HardSwish needs 14): each swish became x·HardSigmoid(x) (alpha 1/6, beta 1/2), the same function as HardSwish, and the opset is left alone`);
+      notes.push({ code: 'hard-sigmoid-form', opset });
     }
     if (patterns.swishOps.length > 0) {
-      notes.push(`${patterns.swishOps.length} Swish/SiLU op(s) left as they are (${patterns.swishOps.map(label).slice(0, 3).join(', ')}): only the Mul(x, Sigmoid(x)) form is rewritten`);
+      notes.push({ code: 'swish-ops-left', ops: patterns.swishOps.length, names: patterns.swishOps.map(label).slice(0, 3) });
     }
   }
   if (options.gates) {
@@ -113,7 +113,7 @@ export function planHardSwish(model: Model, options: HardSwishOptions): HardSwis
       changes.push({ kind: 'gate', replaced: [label(g.sigmoid)], node: h.name, op: 'HardSigmoid' });
     }
   }
-  if (hasSubgraphs(graph)) notes.push('patterns inside If/Loop/Scan bodies and model-local functions are left alone: only the main graph is rewritten');
+  if (hasSubgraphs(graph)) notes.push({ code: 'subgraphs-left' });
   const modelEdit = emptyEdit();
   if (edit.fields.size > 0) modelEdit.fields.set(graph.span.tagStart, { kind: 'nested', edit });
   const location = options.externalData;

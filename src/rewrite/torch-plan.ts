@@ -9,7 +9,7 @@ import { type StagedFile, checkTarget, stagePieces } from '../onnx/write-file.js
 import { decodeFloats } from '../tensor/float.js';
 import { type SafetensorsEntry, encodeSafetensors } from '../tensor/safetensors.js';
 import { fsErrorReason } from '../util/fs-error.js';
-import { type CandidateLayer, FLOAT_DTYPES, type SeparatePlan, findWeight } from './separate.js';
+import { type CandidateLayer, FLOAT_DTYPES, type SeparationPlan, findWeight } from './plan.js';
 import { TORCH_PLAN_SCHEMA, type TorchPlanConv, type TorchPlanJson } from '../contract/torch-plan.js';
 
 /**
@@ -62,7 +62,7 @@ function ints(node: Node, name: string, fallback: number[]): number[] {
 }
 
 /** The plan for the chosen convs, with their final weights (after calibration). */
-export function buildTorchPlan(model: Model, plan: SeparatePlan, names: { model: string; separated: string }, calibrated: boolean): TorchPlan {
+export function buildTorchPlan(model: Model, plan: SeparationPlan, names: { model: string; separated: string }, calibrated: boolean): TorchPlan {
   const entries: SafetensorsEntry[] = [];
   const convs: TorchPlanConv[] = [];
   const used = new Set<string>();
@@ -121,7 +121,7 @@ export function buildTorchPlan(model: Model, plan: SeparatePlan, names: { model:
 }
 
 /** Per output channel of the ONNX conv: where its weight is largest, that value, and the bias (see the top). */
-function reference(model: Model, plan: SeparatePlan, c: CandidateLayer): { index: number[]; value: number[]; bias: Float64Array | null } {
+function reference(model: Model, plan: SeparationPlan, c: CandidateLayer): { index: number[]; value: number[]; bias: Float64Array | null } {
   const t = c.weight!.tensor;
   const values = decodeFloats(readTensorBytes(model, t), FLOAT_DTYPES[t.dtype]);
   const n = c.conv!.outChannels;
