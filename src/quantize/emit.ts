@@ -18,7 +18,8 @@ import { type QuantLayer, type QuantizationPlan, int8Bias, outputPoints, quantiz
  *   into an integer kernel. The float layers keep float weights (equalized when CLE moved them).
  * - `float`: every layer float, with the plan's (equalized, corrected) weights: the model calibration runs on.
  * - `shadow`: `float`, plus beside each int8 layer a copy of it fed by the quantized form of its float input, with
- *   its output point's activation and pair as in `qdq`: the float and the copy's output (point) are exposed, so one run gives every layer's own quantization error (sensitivity).
+ *   its output point's activation and pair as in `qdq`: the float and the copy's output (point) are exposed, so one
+ *   run gives every layer's own quantization error (sensitivity).
  * `expose`: values added as graph outputs. The opset is raised (opset.ts) in every mode, so all copies run one graph.
  * The plan is read, never changed (the contract of rewrite/emit.ts too: a plan is data, the emitter writes).
  */
@@ -66,7 +67,7 @@ export function emitQuantization(plan: QuantizationPlan, raise: OpsetRaise | nul
     return dq;
   };
 
-  /** An int8 layer's input through QuantizeLinear → DequantizeLinear, once per tensor and suffix (shared with an output point's pair). */
+  /** An int8 layer's input through QuantizeLinear → DequantizeLinear, once per tensor and suffix (an output point's pair if it is one). */
   const quantizeActivation = (x: string, fields: Uint8Array[], suffix: string): string => {
     const key = `${x}\u0000${suffix}`;
     const known = activation.get(key);
