@@ -20,14 +20,18 @@ export type { InitEntry } from './budget/init.js';
 export { MbnError, type ErrorCode } from './errors.js';
 
 // The JSON contracts (src/contract/), one type per schema id, and the types they are made of.
-export type { AnalyzeJson, Gap, LayerJson, ModuleCost, OpBreakdown, Precision, PrecisionBreakdown, Totals } from './contract/analyze.js';
+export type { AnalyzeJson, GapJson as Gap, LayerJson, ModuleCost, OpBreakdown, Precision, PrecisionBreakdown, Totals } from './contract/analyze.js';
 export type { SeparatedLayerRow, SeparateJson } from './contract/separate.js';
 export type { TorchPlanConv, TorchPlanJson } from './contract/torch-plan.js';
 export type { Deviation, OutputDeviation } from './contract/output-check.js';
 export type { QuantizeJson } from './contract/quantize.js';
-export type { CheckedModel, CheckJson, CheckKind, CheckRecord } from './contract/check.js';
+export type { CheckedModelJson as CheckedModel, CheckJson, CheckKind, CheckRecordJson as CheckRecord } from './contract/check.js';
 export type { Delta, DiffJson, LayerDiff, LayerStatus } from './contract/diff.js';
 export type { BenchJson, BenchRecord } from './contract/bench.js';
-export type { AdviseJson, Finding, Severity } from './contract/advise.js';
+export type { AdviseJson, FindingJson as Finding, Severity } from './contract/advise.js';
 export type { DeviceProfile, Int8Class, Int8Rates, OpClass } from './contract/device.js';
 export type { HardSwishChange, RewriteFigures, RewriteJson } from './contract/rewrite.js';
+// Messages as data: the codes beside every English message of the documents above (README, "Message codes").
+export type {
+  CheckMessage, EnergyBasis, EnergyMeasurement, FindingMessage, FixMessage, GapMessage, InitWarning, LayerNote, LayerReason, Message, ModelNote, Note, StepName, TraceNote,
+} from './contract/messages.js';

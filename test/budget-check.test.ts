@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowedGrowth, baselineRecords, budgetRecords, checkJson, matchBaseline, missingRecord, parseBaseline } from '../src/budget/check.js';
+import { allowedGrowth, baselineRecords, budgetRecords, checkResult, matchBaseline, missingRecord, parseBaseline } from '../src/budget/check.js';
 import { parseShare } from '../src/api/options.js';
 import { MbnError } from '../src/errors.js';
 import { signedPercent } from '../src/report/budget-text.js';
@@ -82,7 +82,7 @@ describe('baseline growth', () => {
     expect(parseBaseline(analyze, 'base.json')).toEqual([{ name: null, model: 'models/m.onnx', totals: MOBILENET_V1, complete: true }]);
     const incomplete = JSON.stringify({ schema: 'mbn.analyze/1', model: { path: 'm.onnx' }, totals: { ...MOBILENET_V1, complete: false }, layers: [] });
     expect(parseBaseline(incomplete, 'base.json')[0].complete).toBe(false);
-    const check = JSON.stringify(checkJson([{ name: 'a', model: 'a.onnx', totals: MOBILENET_V1, complete: true, incomplete: [] }], [], null, null));
+    const check = JSON.stringify(checkResult([{ name: 'a', model: 'a.onnx', totals: MOBILENET_V1, complete: true, incomplete: [] }], [], null, null));
     expect(parseBaseline(check, 'base.json')).toEqual([{ name: 'a', model: 'a.onnx', totals: MOBILENET_V1, complete: true }]);
   });
 
@@ -140,7 +140,7 @@ describe('rendering for CI', () => {
       ...budgetRecords('mn', 'models/m,1.onnx', MOBILENET_V1, { maxMacs: 568_740_351, maxParams: 5e6 }),
       missingRecord('gone', 'nope/*.onnx', true),
     ];
-    expect(renderAnnotations(checkJson([], checks, null, null), 'mbn.config.json')).toBe(
+    expect(renderAnnotations(checkResult([], checks, null, null), 'mbn.config.json')).toBe(
       '::error file=models/m%2C1.onnx,title=mbn budget::mn (models/m,1.onnx): MACs 568,740,352 exceed the budget of 568,740,351 by 1 (0.0%25)\n' +
         "::error file=mbn.config.json,title=mbn budget::gone (nope/*.onnx): model missing: no file matches 'nope/*.onnx'\n",
     );
@@ -148,7 +148,7 @@ describe('rendering for CI', () => {
 
   it('markdown for a pull request', () => {
     const checks = budgetRecords('mn', 'm.onnx', MOBILENET_V1, { maxMacs: 600_000_000 });
-    expect(renderCheckMarkdown(checkJson([], checks, null, null))).toBe(
+    expect(renderCheckMarkdown(checkResult([], checks, null, null))).toBe(
       '### mbn check: ✅ all 1 check passed\n\n| | Model | MACs |\n|---|---|---:|\n| ✅ pass | mn (`m.onnx`) | 569M / 600M ✅ |\n\n' +
         '<details>\n<summary>All 1 check</summary>\n\n| | Model | Check | Value | Limit | Margin |\n|---|---|---|---:|---:|---:|\n| ✅ | mn (`m.onnx`) | MACs | 569M | 600M | +31.3M (+5.2%) |\n\n</details>\n',
     );

@@ -109,7 +109,7 @@ describe('mbn check: budgets', () => {
         const out = json(r.stdout);
         expect(out.passed).toBe(passed);
         expect(out.checks).toEqual([
-          { name: 'v1', model: 'm/v1.onnx', metric: total, kind: 'budget', passed, value, limit, margin: limit - value, marginPercent: (100 * (limit - value)) / limit, baseline: null, message: null, complete: true },
+          { name: 'v1', model: 'm/v1.onnx', metric: total, kind: 'budget', passed, value, limit, margin: limit - value, marginPercent: (100 * (limit - value)) / limit, baseline: null, message: null, messageCode: null, complete: true },
         ]);
       }
     }
@@ -250,7 +250,7 @@ describe('mbn check: a model mbn refuses is a failed row (exit 1), the others ar
   };
   const copies = { 'w025.onnx': W025, 'v1.onnx': V1 };
   const budget = (name: string, model: string, metric: string, value: number, limit: number) => ({
-    name, model, metric, kind: 'budget', passed: value <= limit, value, limit, margin: limit - value, marginPercent: (100 * (limit - value)) / limit, baseline: null, message: null, complete: true,
+    name, model, metric, kind: 'budget', passed: value <= limit, value, limit, margin: limit - value, marginPercent: (100 * (limit - value)) / limit, baseline: null, message: null, messageCode: null, complete: true,
   });
   const ERROR = "✖ broken (bad.onnx): cannot check this model: 'bad.onnx' is not an ONNX model";
   const OVER = '✖ big (v1.onnx): MACs 569M exceed the budget of 500M by 68.7M (13.7%)';
@@ -293,7 +293,7 @@ describe('mbn check: a model mbn refuses is a failed row (exit 1), the others ar
     expect(out.checks).toEqual([
       budget('small', 'w025.onnx', 'macs', W025_MACS, 10_000_000),
       budget('small', 'w025.onnx', 'params', W025_PARAMS, 1_000_000),
-      { name: 'broken', model: 'bad.onnx', metric: 'model', kind: 'error', passed: false, value: null, limit: null, margin: null, marginPercent: null, baseline: null, message: "'bad.onnx' is not an ONNX model", complete: true },
+      { name: 'broken', model: 'bad.onnx', metric: 'model', kind: 'error', passed: false, value: null, limit: null, margin: null, marginPercent: null, baseline: null, message: "'bad.onnx' is not an ONNX model", messageCode: { code: 'model-error', error: 'not-onnx', detail: "'bad.onnx' is not an ONNX model" }, complete: true },
       budget('big', 'v1.onnx', 'macs', V1_MACS, 500_000_000),
       budget('big', 'v1.onnx', 'params', V1_PARAMS, 5_000_000),
     ]);
@@ -360,7 +360,7 @@ describe('mbn check: missing models (exit 1)', () => {
     const out = json(r.stdout);
     expect(out.checks[1]).toEqual({
       name: 'gone', model: 'models/gone.onnx', metric: 'model', kind: 'missing', passed: false, value: null, limit: null, margin: null, marginPercent: null, baseline: null,
-      message: "model missing: 'models/gone.onnx' does not exist", complete: true,
+      message: "model missing: 'models/gone.onnx' does not exist", messageCode: { code: 'model-missing', pattern: 'models/gone.onnx', glob: false }, complete: true,
     });
     expect(r.stderr).toBe("✖ gone (models/gone.onnx): model missing: 'models/gone.onnx' does not exist\n");
   });

@@ -99,8 +99,8 @@ describe('the report knows whether it is complete', () => {
     expect(r.totals.notCounted).toBe(48);
     const gaps = r.incomplete;
     expect(gaps).toHaveLength(48);
-    expect(gaps[0]).toEqual({ kind: 'uncounted', layer: 'blur', op: 'MyBlur', domain: 'com.example', reason: 'no rule for com.example::MyBlur' });
-    expect(gaps[1]).toEqual({ kind: 'uncounted', layer: '/maxpool/MaxPool', op: 'MaxPool', domain: '', reason: 'input shape unknown' });
+    expect(gaps[0]).toEqual({ kind: 'uncounted', layer: 'blur', op: 'MyBlur', domain: 'com.example', reason: 'no rule for com.example::MyBlur', reasonCode: { code: 'no-rule', op: 'MyBlur', domain: 'com.example' } });
+    expect(gaps[1]).toEqual({ kind: 'uncounted', layer: '/maxpool/MaxPool', op: 'MaxPool', domain: '', reason: 'input shape unknown', reasonCode: { code: 'input-shape-unknown' } });
     expect(gaps.every((g: { kind: string }) => g.kind === 'uncounted')).toBe(true);
   });
 
@@ -108,7 +108,7 @@ describe('the report knows whether it is complete', () => {
     const r = analyzeJson([declared]);
     expect(r.totals.macs).toBe(RESNET_MACS);
     expect(r.totals.notCounted).toBe(1);
-    expect(r.incomplete).toEqual([{ kind: 'uncounted', layer: 'blur', op: 'MyBlur', domain: 'com.example', reason: 'no rule for com.example::MyBlur' }]);
+    expect(r.incomplete).toEqual([{ kind: 'uncounted', layer: 'blur', op: 'MyBlur', domain: 'com.example', reason: 'no rule for com.example::MyBlur', reasonCode: { code: 'no-rule', op: 'MyBlur', domain: 'com.example' } }]);
   });
 
   it('symbolic H and W assumed 1 are gaps; the names stay beside the values used', () => {

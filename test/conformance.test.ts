@@ -5,6 +5,8 @@ import type { Model } from '../src/ir/types.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
 import { TESTDATA_FOLDERS, TESTDATA_ROOT, feedInputs, listCases, missingRules, opsOf, readTensorFile } from './helpers/onnx-testdata.js';
+import { reasonText } from '../src/report/messages/analyze.js';
+import type { LayerReason } from '../src/contract/messages.js';
 
 /**
  * Conformance over the ONNX backend test data (Debian package libonnx-testdata). For every model:
@@ -105,18 +107,18 @@ function runCase(c: ReturnType<typeof listCases>[number], s: Summary): void {
       }
       return;
     }
-    const bad = result.layers.filter((l) => l.reason && !BENIGN.test(l.reason));
+    const bad = result.layers.filter((l) => l.reason && !BENIGN.test(reasonText(l.reason)));
     if (bad.length > 0) {
       s.failures.push({
         id: c.id,
         kind: 'rule-error',
         ops: [...new Set(bad.map((l) => l.node.opType))],
-        detail: bad.map((l) => `${l.node.opType} ${l.name}: ${l.reason}`).join('; '),
+        detail: bad.map((l) => `${l.node.opType} ${l.name}: ${reasonText(l.reason!)}`).join('; '),
       });
       return;
     }
     // An output counts as inferred only when the layer producing it had no reason (not a declared-shape fallback).
-    const producer = new Map<string, string | null>();
+    const producer = new Map<string, LayerReason | null>();
     for (const l of result.layers) if (l.scope === '') for (const o of l.node.outputs) producer.set(o, l.reason);
     const blocked = result.outputs.find((o) => !o.state?.shape || (producer.has(o.name) && producer.get(o.name) !== null));
     if (blocked) {

@@ -16,6 +16,8 @@ import { parseCsv } from './helpers/csv.js';
 import { fixture, mbn, separateJson, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 import type { DeviceProfile, EnergyConstants } from '../src/contract/device.js';
+import { energyMeasurementText } from '../src/report/messages/bench.js';
+import { energyBasisText } from '../src/report/messages/analyze.js';
 
 /**
  * The energy estimate (src/latency/energy.ts), its budget and the fit of its constants. Every expected figure is
@@ -68,7 +70,8 @@ describe('energy per inference, exactly from the constants', () => {
     expect(totals.energyMj).toBeCloseTo(0.009577472, 12);
     expect(totals.computeEnergyMj).toBeCloseTo(0.009437184, 12);
     expect(totals.movementEnergyMj).toBeCloseTo(0.000140288, 12);
-    expect(totals.energyBasis).toMatch(/^estimate from test's energy constants/);
+    expect(totals.energyBasis).toEqual({ code: 'energy-estimate', device: 'test', fittedSamples: null });
+    expect(energyBasisText(totals.energyBasis)).toBe("estimate from test's energy constants (published figures, order of magnitude)");
   });
 
   it('a conv whose working set exceeds the cache: every byte from DRAM at 100 pJ', () => {
@@ -120,7 +123,8 @@ describe('energy per inference, exactly from the constants', () => {
     const { layers, totals } = energyOf(convModel(8), without);
     expect(totals.energyMj).toBeNull();
     expect(layers[0].energyMj).toBeNull();
-    expect(totals.energyBasis).toBe('unknown: profile test has no energy constants');
+    expect(totals.energyBasis).toEqual({ code: 'energy-unknown', device: 'test' });
+    expect(energyBasisText(totals.energyBasis)).toBe('unknown: profile test has no energy constants');
   });
 });
 
@@ -345,7 +349,7 @@ describe('RAPL: measured joules around mbn bench', () => {
     zone('intel-rapl:0:0', 'core', 500, 262_143_328_850);
     zone('intel-rapl:1', 'package-1', 262_143_000_000, 262_143_328_850);
     const rapl = openRapl(root);
-    if (!('read' in rapl)) throw new Error(rapl.absent);
+    if (!('read' in rapl)) throw new Error(energyMeasurementText(rapl.absent));
     expect(rapl.zones).toEqual(['intel-rapl:0 (package-0)', 'intel-rapl:1 (package-1)']);
     const before = rapl.read();
     expect(before).toEqual([1_000_000, 262_143_000_000]);
@@ -357,8 +361,14 @@ describe('RAPL: measured joules around mbn bench', () => {
 
   it('absent counters: one line that says so', () => {
     const root = tempDir('mbn-powercap-');
-    expect(openRapl(join(root, 'nothing'))).toEqual({ absent: `RAPL energy counters are absent (no ${join(root, 'nothing')}): energy cannot be measured on this machine` });
-    expect(openRapl(root)).toEqual({ absent: `RAPL energy counters are absent (no intel-rapl:N zone in ${root}): energy cannot be measured on this machine` });
+    const gone = openRapl(join(root, 'nothing'));
+    const empty = openRapl(root);
+    expect(gone).toEqual({ absent: { code: 'rapl-absent', root: join(root, 'nothing'), missing: 'folder' } });
+    expect(empty).toEqual({ absent: { code: 'rapl-absent', root, missing: 'zone' } });
+    expect(['absent' in gone ? energyMeasurementText(gone.absent) : '', 'absent' in empty ? energyMeasurementText(empty.absent) : '']).toEqual([
+      `RAPL energy counters are absent (no ${join(root, 'nothing')}): energy cannot be measured on this machine`,
+      `RAPL energy counters are absent (no intel-rapl:N zone in ${root}): energy cannot be measured on this machine`,
+    ]);
   });
 
   it.skipIf(!loadOrt())('mbn bench --energy on this machine: measured joules, or one line saying why not (exit 0 either way)', () => {
@@ -367,8 +377,8 @@ describe('RAPL: measured joules around mbn bench', () => {
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout);
     if ('absent' in here) {
-      expect(r.stderr).toBe(`mbn: --energy: ${here.absent}\n`);
-      expect(doc.energy).toEqual({ measured: false, note: here.absent });
+      expect(r.stderr).toBe(`mbn: --energy: ${energyMeasurementText(here.absent)}\n`);
+      expect(doc.energy).toEqual({ measured: false, note: energyMeasurementText(here.absent), noteCode: here.absent });
       expect(doc.models[0].energy).toBeUndefined();
     } else {
       expect(doc.energy.measured).toBe(true);

@@ -13,6 +13,7 @@ import { buildModel, type ModelSpec } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 import { VENV_PYTHON, venvHas } from './helpers/venv.js';
+import { noteText } from '../src/report/messages/analyze.js';
 import type { DeviceProfile } from '../src/contract/device.js';
 import { ROUND_PROFILE } from './helpers/profiles.js';
 
@@ -354,7 +355,8 @@ describe('integer kernels in the latency model', () => {
     const { int8: _, ...floatOnly } = PROFILE;
     const { notes } = predictLatency(buildReport(model, inferred), layerLinks(inferred), floatOnly);
     // 4 integer kernels (the two convs, the Add, the MatMul), 2 quantize (q_x, q_h), 2 dequantize (dq_a, dq_y).
-    expect(notes).toEqual(['device profile int8 has no integer-kernel figures: 8 integer and quantize layers predicted at its float rates (mbn calibrate measures them)']);
+    expect(notes).toEqual([{ code: 'latency-int8-at-float-rates', device: 'int8', layers: 8 }]);
+    expect(notes.map(noteText)).toEqual(['device profile int8 has no integer-kernel figures: 8 integer and quantize layers predicted at its float rates (mbn calibrate measures them)']);
   });
 
   it('times ConvInteger at its own rate, depthwise at the grouped rate', () => {

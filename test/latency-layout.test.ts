@@ -412,7 +412,7 @@ describe('ONNX Runtime trace → layers: fused Gemm', () => {
       { cat: 'Node', name: 'fused /fc/Gemm_kernel_time', ts: 10, dur: 40, ph: 'X', args: { op_name: 'FusedGemm' } },
     ];
     const m = mapTrace(trace, links, 0);
-    expect(m.layers[0]).toEqual({ ms: 0.04, fusedInto: null, ortNode: 'fused /fc/Gemm', note: 'ORT node also computes /fc/Relu' });
+    expect(m.layers[0]).toEqual({ ms: 0.04, fusedInto: null, ortNode: 'fused /fc/Gemm', note: { code: 'ort-node-also-computes', layers: ['/fc/Relu'] } });
     expect(m.layers[1].fusedInto).toBe(0);
   });
 });

@@ -229,8 +229,8 @@ describe('ONNX Runtime trace → layers', () => {
     expect(m.runs).toBe(2);
     expect(m.runMs).toBe(0.2);
     // Conv: kernels 100 and 120 µs after gaps of 10 (2030 → 2040) and 0 µs: (110 + 120) / 2 = 115 µs per run.
-    expect(m.layers[0]).toEqual({ ms: 0.115, fusedInto: null, ortNode: 'y_nchwc', note: 'ORT node also computes relu' });
-    expect(m.layers[1]).toEqual({ ms: null, fusedInto: 0, ortNode: 'y_nchwc', note: 'fused into conv by ONNX Runtime' });
+    expect(m.layers[0]).toEqual({ ms: 0.115, fusedInto: null, ortNode: 'y_nchwc', note: { code: 'ort-node-also-computes', layers: ['relu'] } });
+    expect(m.layers[1]).toEqual({ ms: null, fusedInto: 0, ortNode: 'y_nchwc', note: { code: 'fused-by-ort', into: 'conv' } });
     const byName = Object.fromEntries(m.nodes.map((n) => [n.ortName, n]));
     expect(byName.ReorderInput.layers).toEqual([]);
     expect(byName.ReorderInput.ms).toBe(0.02);

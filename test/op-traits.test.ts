@@ -12,6 +12,7 @@ import { inferModel } from '../src/shape/infer.js';
 import type { ConvTraits, OpTraits } from '../src/ops/define.js';
 import { type ModelSpec, buildAndRead, inferSpec } from './helpers/build-model.js';
 import { fixture } from './helpers/cli.js';
+import { fixText } from '../src/report/messages/advise.js';
 
 const F = 1;
 const UINT8 = 2;
@@ -212,7 +213,8 @@ describe('quantized convs get separable figures, advice, latency classes and a c
     expect(classes).toEqual([['QLinearConv', 'conv'], ['QLinearConv', 'conv'], ['QLinearConv', 'conv']]);
     const findings = adviseModel(model).findings.filter((f) => f.rule === 'separable-conv');
     expect(findings.map((f) => f.layers[0])).toEqual(['/conv2/Conv_quant', '/conv3/Conv_quant']);
-    expect(findings[0].fix.text).toMatch(/^separate it in the float model before quantizing \(mbn separate rewrites float convs only\) and fine-tune: saves 243712 MACs/);
+    expect(findings[0].fix.text).toMatchObject({ code: 'separate-conv', how: 'quantized', layer: '/conv2/Conv_quant', macsSaved: 243712 });
+    expect(fixText(findings[0].fix.text)).toMatch(/^separate it in the float model before quantizing \(mbn separate rewrites float convs only\) and fine-tune: saves 243712 MACs/);
     expect(findings[0].fix.macsSaved).toBe(294912 - 51200);
     for (const [name, reason, text] of [
       ['tiny_cnn_qoperator', { code: 'quantized-conv', opType: 'QLinearConv' }, 'quantized QLinearConv (dequantize, separate, then quantize again)'],

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { skipText } from '../src/report/separate-report.js';
 import { emitSeparation } from '../src/rewrite/emit.js';
 import { type SeparateOptions, copyPlan, planSeparation, sharedWeightKey } from '../src/rewrite/plan.js';
 import { buildModel } from './helpers/build-model.js';
-import { ROOT, fixture } from './helpers/cli.js';
+import { fixture } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 
 const OPTIONS: SeparateOptions = {
@@ -162,27 +162,5 @@ describe('calibration takes a plan and returns a refined one', () => {
       closeCalibration(run);
       model.source.close();
     }
-  });
-});
-
-describe('messages as data: separate, quantize, rewrite and calibrate say codes, the report says words', () => {
-  /** Lines of an error's own words (errors are not message codes: one line on stderr, as every command words them). */
-  const ERROR_WORDS = new Set(['src/rewrite/plan.ts: missingText']);
-
-  it('their core and API files name no CLI flag in a string, but in an MbnError', () => {
-    const files = [
-      ...['rewrite', 'calibrate', 'quantize'].flatMap((d) => readdirSync(join(ROOT, 'src', d)).map((f) => `src/${d}/${f}`)),
-      ...['separate', 'quantize', 'rewrite', 'calibrate'].map((c) => `src/api/${c}.ts`),
-    ];
-    const found: string[] = [];
-    for (const file of files) {
-      let fn = '';
-      readFileSync(join(ROOT, file), 'utf8').split('\n').forEach((line, i) => {
-        fn = /^(?:export )?(?:async )?function (\w+)/.exec(line)?.[1] ?? fn;
-        if (/^\s*(\/\/|\*|\/\*)/.test(line) || line.includes('MbnError') || ERROR_WORDS.has(`${file}: ${fn}`)) return;
-        if (/['`"][^'`"]*--[a-z][a-z-]+/.test(line)) found.push(`${file}:${i + 1}`);
-      });
-    }
-    expect(found).toEqual([]);
   });
 });

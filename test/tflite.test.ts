@@ -76,7 +76,7 @@ describe('third-party TFLite models (MediaPipe, Apache-2.0, from npm)', () => {
   it('selfie_segmentation: its custom op is listed as not counted, never silently 0, and gates fail on it', async () => {
     const json = await analyze(fixture('real/selfie_segmentation.tflite'));
     expect(json.incomplete).toEqual([
-      { kind: 'uncounted', layer: 'segment', op: 'Convolution2DTransposeBias', domain: 'tflite', reason: 'no rule for tflite::Convolution2DTransposeBias' },
+      { kind: 'uncounted', layer: 'segment', op: 'Convolution2DTransposeBias', domain: 'tflite', reason: 'no rule for tflite::Convolution2DTransposeBias', reasonCode: { code: 'no-rule', op: 'Convolution2DTransposeBias', domain: 'tflite' } },
     ]);
     expect(json.totals.complete).toBe(false);
     const r = mbn(['analyze', fixture('real/selfie_segmentation.tflite'), '--max-macs', '10G']);
@@ -327,7 +327,7 @@ describe('TFLite schema traps (hand-built flatbuffers)', () => {
 
   it('a builtin newer than mbn is a layer listed as not counted; a buffer past the file’s end is refused', async () => {
     const json = await analyzeBytes(model(null, [{ 0: i8(3) }, { 0: i8(127), 3: i32(4000) }]));
-    expect(json.incomplete).toEqual([{ kind: 'uncounted', layer: 'y', op: 'BUILTIN_4000', domain: 'tflite', reason: 'no rule for tflite::BUILTIN_4000' }]);
+    expect(json.incomplete).toEqual([{ kind: 'uncounted', layer: 'y', op: 'BUILTIN_4000', domain: 'tflite', reason: 'no rule for tflite::BUILTIN_4000', reasonCode: { code: 'no-rule', op: 'BUILTIN_4000', domain: 'tflite' } }]);
     const path = join(tempDir(), 'past.tflite');
     writeFileSync(path, model(-1));
     const r = mbn(['analyze', path]);

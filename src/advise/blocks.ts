@@ -73,7 +73,7 @@ function blockAt(graph: AdviseGraph, dw: Node): Block | null {
   // fused activation (TFLite) first.
   const afterProject: Step[] = [];
   const fused = graph.conv(project)?.fusedActivation;
-  if (fused) afterProject.push({ kind: 'activation', name: `${fused} (fused into the projection)`, nodes: [project], out: project.outputs[0] });
+  if (fused) afterProject.push({ kind: 'activation', name: { fused }, nodes: [project], out: project.outputs[0] });
   t = project.outputs[0];
   for (let step = graph.next(t); step; step = graph.next(t)) {
     if (step.kind === 'activation' || step.kind === 'gate') afterProject.push(step);

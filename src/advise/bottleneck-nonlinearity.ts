@@ -16,7 +16,6 @@ export const bottleneckNonlinearity = defineRule({
     const findings: Finding[] = [];
     for (const b of blocks) {
       if (b.afterProject.length === 0 || b.output >= b.width) continue;
-      const names = b.afterProject.map((s) => s.name).join(', then ');
       const activationLayers = b.afterProject.flatMap((s) => s.nodes.map((n) => graph.layerName(n)));
       const nodes = b.afterProject.flatMap((s) => s.nodes);
       const flops = nodes.every((n) => graph.nodeKnown(n)) ? nodes.reduce((sum, n) => sum + (graph.byNode.get(n)?.report.otherFlops ?? 0), 0) : null;
@@ -25,9 +24,9 @@ export const bottleneckNonlinearity = defineRule({
         severity: b.residual ? 'error' : 'warning',
         // A fused activation is the projection's own layer: listed once.
         layers: [...new Set([graph.layerName(b.project), ...activationLayers])],
-        message: `${names} on the output of the 1×1 projection ${b.width}→${b.output} (a narrowing bottleneck)${b.residual ? ', which the residual Add then sums' : ''}: a non-linearity in the bottleneck destroys information the block cannot recover`,
+        message: { code: 'bottleneck-nonlinearity', activations: b.afterProject.map((s) => s.name), width: b.width, output: b.output, residual: b.residual !== null },
         fix: {
-          text: 'retrain the model with a linear projection (no activation after it); do not just delete the activation from the trained model, which changes its function',
+          text: { code: 'linear-projection' },
           macsSaved: 0,
           otherFlopsSaved: flops,
           paramsSaved: 0,

@@ -1,4 +1,4 @@
-import { defineRule, figure } from './define.js';
+import { defineRule } from './define.js';
 import type { Finding } from '../contract/advise.js';
 
 /**
@@ -26,9 +26,9 @@ export const channelAlignment = defineRule({
         rule: 'channel-alignment',
         severity: 'info',
         layers: [report.name],
-        message: `${conv.outChannels} output channels, not a multiple of ${ALIGNMENT}: hardware that works in groups of ${ALIGNMENT} or 16 pads them`,
+        message: { code: 'channel-alignment', channels: conv.outChannels, alignment: ALIGNMENT },
         fix: {
-          text: `use ${up} channels (+${figure(costUp)} MACs in this layer)${down > 0 ? ` or ${down}` : ''}, as MobileNet's _make_divisible does, and retrain`,
+          text: { code: 'align-channels', up, down, macsAdded: costUp },
           macsSaved: costUp === null ? null : -costUp,
           otherFlopsSaved: null,
           paramsSaved: null,

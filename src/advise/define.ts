@@ -39,16 +39,6 @@ export function defineRule(rule: AdviseRule): AdviseRule {
   return rule;
 }
 
-/** A figure in a finding's text: `?` when it is unknown (it would depend on an input dim that was assumed). */
-export function figure(n: number | null): string {
-  return n === null ? '?' : String(n);
-}
-
-/** A share as a percentage, `?` when unknown. */
-export function percent(x: number | null): string {
-  return x === null ? '?' : `${(100 * x).toFixed(1)}%`;
-}
-
 export function atLeast(severity: Severity, threshold: Severity): boolean {
   return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(threshold);
 }

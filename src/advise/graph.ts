@@ -4,6 +4,7 @@ import type { ConvTraits } from '../ops/define.js';
 import { onnxOpType } from '../ops/index.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
 import type { LayerReport, Report } from '../contract/analyze.js';
+import type { StepName } from '../contract/messages.js';
 
 /**
  * The main graph as the advice rules see it: who produces and who reads each tensor, which inputs are constants,
@@ -31,8 +32,8 @@ export type StepKind = 'norm' | 'affine' | 'activation' | 'gate';
 /** One step along a main path: the nodes it covers (side branches included) and the tensor it ends at. */
 export interface Step {
   kind: StepKind;
-  /** For activations: a readable name ('Relu', 'Clip', 'Swish (x·Sigmoid(x))', 'HardSwish (x·ReLU6(x+3)/6)'). */
-  name: string;
+  /** What the step is: its op, or the pattern its ops make (a finding's words come from report/messages/advise.ts). */
+  name: StepName;
   nodes: Node[];
   out: string;
 }
@@ -213,9 +214,9 @@ export class AdviseGraph {
       if (dynamic.length !== 1 || dynamic[0] !== t || !n.outputs[0]) return null;
       const out = n.outputs[0];
       const op = opOf(n);
-      if (PASS_OPS.has(op)) return { kind: 'norm', name: op, nodes: [n], out };
-      if (ACTIVATION_OPS.has(op)) return { kind: 'activation', name: op, nodes: [n], out };
-      if (AFFINE_OPS.has(op)) return { kind: 'affine', name: op, nodes: [n], out };
+      if (PASS_OPS.has(op)) return { kind: 'norm', name: { op }, nodes: [n], out };
+      if (ACTIVATION_OPS.has(op)) return { kind: 'activation', name: { op }, nodes: [n], out };
+      if (AFFINE_OPS.has(op)) return { kind: 'affine', name: { op }, nodes: [n], out };
       return null;
     }
     // Several readers: x·f(x) (swish, hard-swish written out, squeeze-and-excite): a Mul of t and something
@@ -241,13 +242,13 @@ export class AdviseGraph {
     const ts = this.shape(t);
     const gs = this.shape(other);
     const elementwise = ts !== null && gs !== null && ts.length === gs.length && ts.every((d, i) => d === gs[i]);
-    if (!elementwise) return { kind: 'gate', name: 'squeeze-and-excite gate', nodes, out: j.outputs[0] };
+    if (!elementwise) return { kind: 'gate', name: { pattern: 'gate' }, nodes, out: j.outputs[0] };
     const ops = side.map(opOf);
-    const name = ops.length === 1 && ops[0] === 'Sigmoid'
-      ? 'Swish (x·Sigmoid(x))'
+    const name: StepName = ops.length === 1 && ops[0] === 'Sigmoid'
+      ? { pattern: 'swish' }
       : ops.includes('HardSigmoid') || ops.includes('Clip') || ops.includes('Relu6')
-        ? 'HardSwish (x·ReLU6(x+3)/6)'
-        : `x·f(x) (${ops.join(', ')})`;
+        ? { pattern: 'hard-swish' }
+        : { pattern: 'x-f-x', ops };
     return { kind: 'activation', name, nodes, out: j.outputs[0] };
   }
 

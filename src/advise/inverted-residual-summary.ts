@@ -1,4 +1,4 @@
-import { defineRule, figure } from './define.js';
+import { defineRule } from './define.js';
 
 /**
  * How MobileNet-family engineers read a model: its inverted residual blocks with their expansion ratios and
@@ -11,21 +11,16 @@ export const invertedResidualSummary = defineRule({
   summary: 'the inverted residual blocks: count, expansion ratios, widths, residuals (the blocks table)',
   check({ graph, blocks, report }) {
     if (blocks.length === 0) return [];
-    const ratios = [...new Set(blocks.map((b) => ratio(b.width / b.input)))];
     const residual = blocks.filter((b) => b.residual).length;
     const se = blocks.filter((b) => b.squeezeExcite).length;
     const macs = graph.knownMacs(blocks.flatMap((b) => b.nodes));
-    const share = macs !== null && graph.totalsKnown && report.totals.macs > 0 ? ` (${((100 * macs) / report.totals.macs).toFixed(1)}% of the model's MACs)` : '';
+    const share = macs !== null && graph.totalsKnown && report.totals.macs > 0 ? macs / report.totals.macs : null;
     return [{
       rule: 'inverted-residual-summary',
       severity: 'info',
       layers: blocks.map((b) => graph.layerName(b.depthwise)),
-      message: `${blocks.length} inverted residual block${blocks.length === 1 ? '' : 's'}, expansion ratios ${ratios.join(', ')}; ${residual} with a residual Add${se ? `, ${se} with squeeze-and-excite` : ''}; ${figure(macs)} MACs${share}`,
-      fix: { text: 'none needed: see the blocks table', macsSaved: null, otherFlopsSaved: null, paramsSaved: null },
+      message: { code: 'inverted-residual-summary', blocks: blocks.length, expansions: blocks.map((b) => b.width / b.input), residual, squeezeExcite: se, macs, share },
+      fix: { text: { code: 'none-needed' }, macsSaved: null, otherFlopsSaved: null, paramsSaved: null },
     }];
   },
 });
-
-function ratio(x: number): string {
-  return Number.isInteger(x) ? `${x}` : x.toFixed(2);
-}

@@ -1,6 +1,7 @@
 import { convPathOf } from '../latency/layout.js';
 import { defineRule } from './define.js';
 import type { Finding } from '../contract/advise.js';
+import type { FindingMessage, FixMessage } from '../contract/messages.js';
 
 /**
  * ONNX Runtime on x86-64 (the CPU most CI and many edge gateways run) runs a conv in its blocked NCHWc kernels only
@@ -15,7 +16,7 @@ const AVX512_BLOCK = 16;
 
 export const runtimeConvPath = defineRule({
   id: 'runtime-conv-path',
-  source: 'ONNX Runtime nchwc_transformer (1.30), measured with mbn bench --per-layer',
+  source: 'ONNX Runtime nchwc_transformer (1.30), measured per layer with mbn bench',
   summary: 'convs whose channels keep ONNX Runtime on x86 off its blocked kernels',
   check({ graph, report: model }) {
     const findings: Finding[] = [];
@@ -32,25 +33,25 @@ export const runtimeConvPath = defineRule({
       const perGroup = conv.inChannels / conv.group;
       const everywhere = convPathOf(perGroup, conv.outChannels, conv.group, AVX2_BLOCK) === 'generic';
       if (!everywhere && convPathOf(perGroup, conv.outChannels, conv.group, AVX512_BLOCK) !== 'generic') continue;
-      const where = everywhere ? 'ONNX Runtime on x86' : 'ONNX Runtime on AVX-512 CPUs';
+      const where = everywhere ? 'x86' : 'avx512';
       // A dense 1×1 conv on the generic path is one plain GEMM, no slower than the blocked kernel.
       if (conv.pointwise && conv.group === 1 && graph.stride(node) === 1) continue;
       // ORT's depthwise kernel: one output channel per input channel (depth multiplier 1).
       const depthwise = conv.depthwise && conv.outChannels === conv.group;
       const up4 = Math.ceil(conv.outChannels / 4) * 4;
-      const message = depthwise
-        ? `depthwise conv on ${conv.inChannels} channels, not a multiple of 4: ${where} runs it as im2col + GEMM per channel, not in its depthwise kernel`
+      const message: FindingMessage = depthwise
+        ? { code: 'runtime-conv-depthwise', channels: conv.inChannels, where }
         : conv.group > 1
-          ? `${conv.group} groups of ${perGroup} → ${conv.outChannels / conv.group} channels: ${where} blocks a grouped conv only with whole blocks of ${everywhere ? AVX2_BLOCK : AVX512_BLOCK} channels per group, so it runs im2col + GEMM per group`
-          : `${conv.inChannels} input channels, not a multiple of 4: ${where} cannot convert them to its blocked layout and runs im2col + GEMM`;
+          ? { code: 'runtime-conv-grouped', groups: conv.group, inPerGroup: perGroup, outPerGroup: conv.outChannels / conv.group, where, block: everywhere ? AVX2_BLOCK : AVX512_BLOCK }
+          : { code: 'runtime-conv-channels', channels: conv.inChannels, where };
       const onInput = model.model.inputs.some((i) => i.name === node.inputs[0]);
-      const fix = depthwise && onInput
-        ? `it reads the model's ${conv.inChannels}-channel input: keep the first conv dense, as MobileNet does (mbn separate --exclude '${report.name.replace(/_depthwise$/, '')}')`
+      const fix: FixMessage = depthwise && onInput
+        ? { code: 'keep-stem-dense', channels: conv.inChannels, layer: report.name.replace(/_depthwise$/, '') }
         : depthwise
-        ? `use ${up4} channels (a multiple of 4) in this block, or measure with mbn bench --per-layer`
+        ? { code: 'align-depthwise-channels', channels: up4 }
         : conv.group > 1
-          ? `use 16 channels per group (fewer, wider groups), or measure with mbn bench --per-layer`
-          : `make the producer's channels a multiple of 4 (${Math.ceil(conv.inChannels / 4) * 4}), or measure with mbn bench --per-layer`;
+          ? { code: 'widen-groups' }
+          : { code: 'align-producer-channels', channels: Math.ceil(conv.inChannels / 4) * 4 };
       findings.push({ rule: 'runtime-conv-path', severity: 'warning', layers: [report.name], message, fix: { text: fix, macsSaved: null, otherFlopsSaved: null, paramsSaved: null } });
     }
     return findings;

@@ -1,5 +1,4 @@
-import type { ConvForm } from '../ops/define.js';
-import { defineRule, figure, percent } from './define.js';
+import { defineRule } from './define.js';
 import type { Finding } from '../contract/advise.js';
 
 /**
@@ -13,7 +12,7 @@ import type { Finding } from '../contract/advise.js';
 export const separableConv = defineRule({
   id: 'separable-conv',
   source: 'Howard et al., MobileNets, 2017, §3.1',
-  summary: 'a standard conv (kernel > 1×1) whose depthwise separation would save at least --min-saving of the model’s MACs',
+  summary: 'a standard conv (kernel > 1×1) whose depthwise separation would save at least minSaving of the model’s MACs',
   check({ report, graph, options }) {
     const total = graph.totalsKnown ? report.totals.macs : null;
     const findings: Finding[] = [];
@@ -27,21 +26,25 @@ export const separableConv = defineRule({
       const saved = known ? l.macs - s.macsAfter * l.executions : null;
       const share = saved !== null && total !== null ? saved / total : null;
       if (share !== null && share < options.minSaving) continue;
-      const kernel = s.kernel.join('×');
       // mbn separate rewrites float ONNX convs: a .tflite is separated in the model's source.
-      const how = (form: ConvForm | undefined) =>
-        graph.model.format === 'tflite'
-          ? 'separate it in the model’s source (mbn separate rewrites ONNX models)'
-          : !form || form === 'float'
-            ? `separate it (mbn separate --include '${l.name}')`
-            : `separate it in the float model before quantizing (mbn separate rewrites float convs only)`;
+      const form = graph.convOf(l)?.form;
+      const how = graph.model.format === 'tflite' ? 'tflite' : !form || form === 'float' ? 'float' : 'quantized';
       findings.push({
         rule: 'separable-conv',
         severity: 'warning',
         layers: [l.name],
-        message: `${kernel} conv ${s.M}→${s.N}${s.group > 1 ? ` (group ${s.group})` : ''} costs ${figure(macs)} MACs, ${percent(macs !== null && total !== null ? macs / total : null)} of the model; as depthwise + pointwise it would cost ${percent(s.reduction)} of that`,
+        message: {
+          code: 'separable-conv',
+          kernel: s.kernel,
+          inChannels: s.M,
+          outChannels: s.N,
+          group: s.group,
+          macs,
+          share: macs !== null && total !== null ? macs / total : null,
+          reduction: s.reduction,
+        },
         fix: {
-          text: `${how(graph.convOf(l)?.form)} and fine-tune: saves ${figure(saved)} MACs (${percent(share)} of the model) and ${s.params - s.paramsAfter} params`,
+          text: { code: 'separate-conv', how, layer: l.name, macsSaved: saved, share, paramsSaved: s.params - s.paramsAfter },
           macsSaved: saved,
           otherFlopsSaved: null,
           paramsSaved: s.params - s.paramsAfter,

@@ -19,9 +19,9 @@ export const sigmoidGateToHardsigmoid = defineRule({
         rule: 'sigmoid-gate-to-hardsigmoid',
         severity: 'warning',
         layers: [g.sigmoid, ...g.muls].map((n) => graph.layerName(n)),
-        message: `Sigmoid gate${shape ? ` [${shape.join('×')}]` : ''} scaling a tensor (squeeze-and-excite): Sigmoid needs an exponential and quantizes poorly`,
+        message: { code: 'sigmoid-gate', shape },
         fix: {
-          text: "use HardSigmoid ReLU6(x+3)/6 (alpha 1/6, beta 0.5; mbn rewrite --hard-sigmoid) and fine-tune; same FLOPs by mbn's count, no exponential",
+          text: { code: 'hard-sigmoid' },
           macsSaved: 0,
           otherFlopsSaved: 0,
           paramsSaved: 0,

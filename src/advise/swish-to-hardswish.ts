@@ -29,9 +29,9 @@ export const swishToHardswish = defineRule({
         rule: 'swish-to-hardswish',
         severity: 'warning',
         layers: nodes.map((n) => graph.layerName(n)),
-        message: `swish x·Sigmoid(x) on ${shapes[0] ? `[${shapes[0].join('×')}]` : 'a tensor of unknown shape'}: Sigmoid needs an exponential per element and quantizes poorly`,
+        message: { code: 'swish', shape: shapes[0] ?? null },
         fix: {
-          text: `use HardSwish x·ReLU6(x+3)/6 (${graph.model.format === 'tflite' ? 'HARD_SWISH, in the model’s source' : 'mbn rewrite --hard-swish'}) and fine-tune${saved === null ? '' : `: ${saved} fewer FLOPs by mbn's count (1 per element per op), more on hardware where exp is slow`}`,
+          text: { code: 'hard-swish', format: graph.model.format === 'tflite' ? 'tflite' : 'onnx', flopsSaved: saved },
           macsSaved: 0,
           otherFlopsSaved: saved,
           paramsSaved: 0,
@@ -43,9 +43,9 @@ export const swishToHardswish = defineRule({
         rule: 'swish-to-hardswish',
         severity: 'warning',
         layers: [graph.layerName(n)],
-        message: `${n.domain ? `${n.domain}::` : ''}${n.opType} op: swish needs an exponential per element and quantizes poorly`,
+        message: { code: 'swish-op', op: n.opType, domain: n.domain },
         fix: {
-          text: 'use HardSwish x·ReLU6(x+3)/6 in the model’s source and re-export (mbn rewrite rewrites the Mul(x, Sigmoid(x)) form only)',
+          text: { code: 'hard-swish-in-source' },
           macsSaved: 0,
           otherFlopsSaved: 0,
           paramsSaved: 0,

@@ -78,7 +78,7 @@ export function analyzeFile(path: string, options: AnalyzeFileOptions = {}): Ana
       addEnergy(report, links, profile);
     }
     for (const location of missingExternalFiles(path, externalLocations(model))) {
-      report.notes.push(`external data file ${quote(location)} is missing: not needed for analysis`);
+      report.notes.push({ code: 'external-data-missing', location });
     }
     if (annotate) writeAnnotated(model, path, report, nodes!, annotate, options.annotate?.version ?? '');
   } finally {

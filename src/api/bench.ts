@@ -10,6 +10,7 @@ import { benchJson } from '../report/bench-report.js';
 import { inferModel, type InferOptions } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
 import type { BenchJson, BenchRecord, InputSpec, MeasuredEnergy, PerLayerResult } from '../contract/bench.js';
+import type { EnergyMeasurement } from '../contract/messages.js';
 
 export interface BenchOptions extends ShapeOptions, ValueOptions {
   /** Untimed runs before timing (default 3, and more until 0.1 s has passed). */
@@ -93,7 +94,7 @@ export async function bench(paths: string[], options: BenchOptions = {}, progres
     });
   }
   const runtime = { name: 'onnxruntime-node' as const, version: ort.env?.versions?.node ?? ort.env?.versions?.common ?? null };
-  const energyNote = rapl === null ? undefined : counters ? { measured: true, note: `RAPL ${counters.zones.join(', ')}: package energy around the timed runs, less the idle power measured just before (other processes on the machine count too)` } : { measured: false, note: (rapl as { absent: string }).absent };
+  const energyNote: EnergyMeasurement | undefined = rapl === null ? undefined : counters ? { code: 'rapl-measured', zones: counters.zones } : (rapl as { absent: EnergyMeasurement }).absent;
   return benchJson(records, runtime, { warmup, runs, threads, minTimeMs }, energyNote);
 }
 

@@ -1,7 +1,8 @@
 import { type Dirent, closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { baselineRecords, adviseRecord, latencyRecord, energyRecord, budgetRecords, checkJson, errorRecord, figuresOf, incompleteBaselineRecord, incompleteRecords, matchBaseline, missingRecord, noBaselineRecord, parseBaseline } from '../budget/check.js';
-import { blockingGaps, describeGaps } from '../budget/completeness.js';
+import { baselineRecords, adviseRecord, latencyRecord, energyRecord, budgetRecords, checkResult, errorRecord, figuresOf, incompleteBaselineRecord, incompleteRecords, matchBaseline, missingRecord, noBaselineRecord, parseBaseline } from '../budget/check.js';
+import { blockingGaps, gapMessages } from '../budget/completeness.js';
+import { checkJson } from '../report/check-report.js';
 import { type BudgetEntry, EXAMPLE_ENTRY, decodeText, parseConfigText } from '../budget/config.js';
 import { adviseAnalysis } from '../advise/index.js';
 import { type GlobEntry, type GlobFs, expandGlob, hasMagic } from '../budget/glob.js';
@@ -16,7 +17,7 @@ import { loadProfile } from '../latency/load-profile.js';
 import { inferModel } from '../shape/infer.js';
 import { readAnyModel } from '../formats/read.js';
 import { fsErrorReason } from '../util/fs-error.js';
-import type { CheckedModel, CheckJson, CheckRecord } from '../contract/check.js';
+import type { CheckedModel, CheckJson, CheckRecord, CheckResult } from '../contract/check.js';
 
 export interface CheckOptions {
   /** Budget config file (default: ./mbn.config.json, else the "mbn" key of ./package.json, from `cwd`). */
@@ -33,7 +34,7 @@ export interface CheckOptions {
 
 /** A check run: the `mbn.check/1` document, and what the CLI says beside it. */
 export interface CheckRun {
-  result: CheckJson;
+  result: CheckResult;
   /** The config file read, as shown to people. */
   configFile: string;
   /** Entries with a model but no budget at all (no limit, baseline, advise or latency): the CLI warns. */
@@ -223,7 +224,7 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
       } catch (error) {
         // A model mbn refuses is this model's failure, not the run's; usage and config errors still end the run.
         if (!(error instanceof MbnError) || !MODEL_ERRORS.has(error.code)) throw error;
-        perModel.push({ entry, model: null, records: [errorRecord(name, shown, oneLine(error.message))] });
+        perModel.push({ entry, model: null, records: [errorRecord(name, shown, error.code, oneLine(error.message))] });
         continue;
       }
       const gaps = blockingGaps(report.incomplete, [...entry.allowUncounted, ...(options.allowUncounted ?? [])]);
@@ -233,13 +234,13 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
       if (entry.advise && advice) {
         // As latency: advice on an incomplete analysis never passes (its findings' figures may be unknown too).
         const record = adviseRecord(name, shown, advice, entry.advise);
-        records.push(gaps.length > 0 ? { ...record, passed: false, message: `${record.message}; the analysis is incomplete, so it cannot pass` } : record);
+        records.push(gaps.length > 0 ? incompleteFailure(record) : record);
       }
       // Predicted latency of an incomplete analysis leaves out the layers mbn could not count: it never passes.
       for (const predicted of [latency, energy]) {
-        if (predicted) records.push(gaps.length > 0 ? { ...predicted, passed: false, message: `${predicted.message}; the analysis is incomplete, so it cannot pass` } : predicted);
+        if (predicted) records.push(gaps.length > 0 ? incompleteFailure(predicted) : predicted);
       }
-      records.push(...incompleteRecords(name, shown, describeGaps(gaps, report.model.inputs)));
+      records.push(...incompleteRecords(name, shown, gapMessages(gaps, report.model.inputs)));
       perModel.push({ entry, model: checked, records, blocked: gaps.length > 0 });
     }
   }
@@ -261,7 +262,7 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
     });
   }
   const checks = perModel.flatMap((p) => p.records);
-  const result = checkJson(models, checks, options.baseline ?? null, baseline ? percent : null);
+  const result = checkResult(models, checks, options.baseline ?? null, baseline ? percent : null);
 
   const unbudgeted = perModel
     .filter((p) => p.model && Object.keys(p.entry.limits).length === 0 && !baseline && !p.entry.advise && p.entry.maxLatencyMs === null && p.entry.maxEnergyMj === null)
@@ -274,5 +275,11 @@ export function checkModels(options: CheckOptions = {}): CheckRun {
  * baseline), the `mbn.check/1` document. `passed` is false when a budget is exceeded or a model is missing or cannot be read or analyzed (an `error` record).
  */
 export async function check(options: CheckOptions = {}): Promise<CheckJson> {
-  return checkModels(options).result;
+  return checkJson(checkModels(options).result);
+}
+
+/** A record that cannot pass because the analysis is incomplete (advise, latency, energy): its message says so. */
+function incompleteFailure(record: CheckRecord): CheckRecord {
+  const message = record.message && 'incomplete' in record.message ? { ...record.message, incomplete: true } : record.message;
+  return { ...record, passed: false, message };
 }

@@ -5,7 +5,8 @@ import { readAnyModel } from '../formats/read.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ShapeOptions } from './options.js';
 import type { Report } from '../contract/analyze.js';
-import type { DiffJson } from '../contract/diff.js';
+import type { DiffJson, DiffResult } from '../contract/diff.js';
+import { diffJson } from '../report/diff-report.js';
 
 export type DiffOptions = ShapeOptions;
 
@@ -28,7 +29,7 @@ export function diffFiles(
   headPath: string,
   options: DiffOptions = {},
   withDataflow = false,
-): { base: Report; head: Report; diff: DiffJson; dataflow: { base: Dataflow; head: Dataflow } | null } {
+): { base: Report; head: Report; diff: DiffResult; dataflow: { base: Dataflow; head: Dataflow } | null } {
   const infer = checkShapeOptions(options);
   // With `withDataflow` (the HTML report's graph view): each side's dataflow (cost/dataflow.ts).
   const flows: Dataflow[] | null = withDataflow ? [] : null;
@@ -39,5 +40,5 @@ export function diffFiles(
 
 /** `mbn diff BASE HEAD --format json` as a function: per-layer and total cost changes, the `mbn.diff/1` document. */
 export async function diff(basePath: string, headPath: string, options: DiffOptions = {}): Promise<DiffJson> {
-  return diffFiles(basePath, headPath, options).diff;
+  return diffJson(diffFiles(basePath, headPath, options).diff);
 }

@@ -9,6 +9,8 @@ import { BufferSource } from '../onnx/source.js';
 import { writePieces } from '../onnx/write-file.js';
 import { CONFIG_FILE, display, realFs } from './check.js';
 import { parseShare } from './options.js';
+import type { InitWarning } from '../contract/messages.js';
+import { initWarningText } from '../report/messages/init.js';
 
 export interface InitOptions {
   /** Model files or globs, from `cwd` (default: every `**\/*.onnx` below `cwd`, skipping node_modules and dot folders). */
@@ -38,6 +40,8 @@ export interface InitResult {
   entries: InitEntry[];
   /** What the CLI prints as `mbn: warning: …` (a model with layers mbn cannot count, or with symbolic input dims). */
   warnings: string[];
+  /** The same warnings as codes (README, "Message codes"). */
+  warningCodes: InitWarning[];
 }
 
 function headroomOf(value: number | string | undefined): number {
@@ -106,7 +110,7 @@ export function initConfig(options: InitOptions = {}): InitResult {
   }
   const configDir = dirname(target);
   const models: InitModel[] = [];
-  const warnings: string[] = [];
+  const warnings: InitWarning[] = [];
   for (const file of findModels(options.models ?? [], cwd)) {
     const shown = display(file, cwd);
     // Opened by its path from the process's folder (the same text as `shown` when `cwd` is that folder).
@@ -120,17 +124,16 @@ export function initConfig(options: InitOptions = {}): InitResult {
     const path = relative(configDir, file).split(sep).join('/');
     models.push({ model: path, totals: report.totals });
     if (report.totals.notCounted > 0) {
-      warnings.push(`${quote(shown)}: ${report.totals.notCounted} layers are not counted, so its MACs and FLOPs limits hold only the layers mbn counts`);
+      warnings.push({ code: 'init-uncounted', model: shown, layers: report.totals.notCounted });
     }
-    if (report.notes.some((n) => n.includes('is not fixed; assumed 1'))) {
+    if (report.notes.some((n) => n.code === 'input-dim-assumed')) {
       // The example is the model's own inputs as analysed, in its own layout (NHWC for a TFLite model).
       const assumed = report.model.inputs.filter((i) => i.assumedDims.length > 0 && i.shape);
-      const example = assumed.length > 0 ? JSON.stringify(Object.fromEntries(assumed.map((i) => [i.name, i.shape]))) : '{"x": [1, 3, 224, 224]}';
-      warnings.push(`${quote(shown)} has symbolic input dims, taken as 1: add "input" (e.g. ${example}) to its entry and run mbn init --force again, or edit the limits`);
+      warnings.push({ code: 'init-assumed-dims', model: shown, inputs: assumed.length > 0 ? Object.fromEntries(assumed.map((i) => [i.name, i.shape!])) : null });
     }
   }
   const entries = initEntries(models, headroom);
   const bytes = Buffer.from(renderInitConfig(entries));
   writePieces({ path: target, force, protect: models.map((m) => resolve(configDir, m.model)) }, [bytes], new BufferSource(bytes));
-  return { path: target, file: display(target, cwd), headroom, entries, warnings };
+  return { path: target, file: display(target, cwd), headroom, entries, warnings: warnings.map(initWarningText), warningCodes: warnings };
 }

@@ -9,9 +9,9 @@ import { loadProfile } from '../latency/load-profile.js';
 import { readModel, readModelFrom } from '../onnx/read.js';
 import { PieceSource } from '../onnx/splice.js';
 import { type StagedFile, type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
-import { type SeparationSummary, separateJson } from '../report/separate-report.js';
+import { type SeparationSummary, macsUnknownText, separateJson } from '../report/separate-report.js';
 import { emitSeparation } from '../rewrite/emit.js';
-import { planSeparation, type SeparateOptions as PlanOptions } from '../rewrite/plan.js';
+import { MacsUnknown, planSeparation, type SeparateOptions as PlanOptions, type SeparationPlan } from '../rewrite/plan.js';
 import { buildTorchPlan, checkTorchPlanDir, stageTorchPlan, torchPlanNames } from '../rewrite/torch-plan.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions } from './options.js';
 import type { SeparateJson } from '../contract/separate.js';
@@ -111,7 +111,7 @@ export async function separateFile(path: string, opts: SeparateOptions, progress
     const dataTarget: WriteTarget | null = hasExternalData(model) ? { path: join(dirname(output), `${basename(output)}.data`), force, protect } : null;
     if (!dryRun) for (const t of [modelTarget, dataTarget]) if (t) checkTarget(t);
     if (opts.torchPlan !== undefined) checkTorchPlanDir(opts.torchPlan, force);
-    let plan = planSeparation(model, options);
+    let plan = planWorded(model, options);
     planning?.done();
     calibration = opts.calibrate ? prepareCalibration(model, plan, opts.calibrate, seed, output, infer.inputShapes) : null;
     if (calibration) {
@@ -182,4 +182,14 @@ function externalPaths(model: Model): string[] {
  */
 export async function separate(path: string, options: SeparateOptions = {}): Promise<SeparateJson> {
   return separateJson(await separateFile(path, options));
+}
+
+/** The plan; `--target-macs` on a model whose MACs are unknown is refused with the gaps worded as every gate words them. */
+function planWorded(model: Model, options: PlanOptions): SeparationPlan {
+  try {
+    return planSeparation(model, options);
+  } catch (error) {
+    if (error instanceof MacsUnknown) throw new MbnError('usage', `--target-macs needs the model's MACs, but ${macsUnknownText(error.note, error.inputs)}`);
+    throw error;
+  }
 }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EnergyMeasurement } from '../contract/messages.js';
 
 /**
  * Intel/AMD RAPL energy counters through Linux powercap (`/sys/class/powercap/intel-rapl:N/energy_uj`, one per CPU
@@ -15,15 +16,15 @@ export interface RaplCounters {
   joulesBetween(before: number[], after: number[]): number;
 }
 
-/** The package counters under `root`, or why there are none (one line). */
-export function openRapl(root = '/sys/class/powercap'): RaplCounters | { absent: string } {
+/** The package counters under `root`, or why there are none (a code: report/messages/bench.ts words it). */
+export function openRapl(root = '/sys/class/powercap'): RaplCounters | { absent: EnergyMeasurement } {
   let names: string[];
   try {
     names = readdirSync(root).filter((n) => /^intel-rapl:\d+$/.test(n)).sort();
   } catch {
-    return { absent: `RAPL energy counters are absent (no ${root}): energy cannot be measured on this machine` };
+    return { absent: { code: 'rapl-absent', root, missing: 'folder' } };
   }
-  if (names.length === 0) return { absent: `RAPL energy counters are absent (no intel-rapl:N zone in ${root}): energy cannot be measured on this machine` };
+  if (names.length === 0) return { absent: { code: 'rapl-absent', root, missing: 'zone' } };
   const zones = names.map((n) => {
     const dir = join(root, n);
     const label = readText(join(dir, 'name'));
@@ -33,10 +34,10 @@ export function openRapl(root = '/sys/class/powercap'): RaplCounters | { absent:
   const read = () => zones.map((z) => Number(readFileSync(join(z.dir, 'energy_uj'), 'utf8').trim()));
   try {
     const first = read();
-    if (first.some((v) => !Number.isFinite(v))) return { absent: `RAPL energy counters in ${root} hold no number: energy cannot be measured on this machine` };
+    if (first.some((v) => !Number.isFinite(v))) return { absent: { code: 'rapl-not-a-number', root } };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { absent: `RAPL energy counters in ${root} are unreadable (${code === 'EACCES' || code === 'EPERM' ? 'root only since Linux 5.10' : (code ?? 'error')}): energy cannot be measured` };
+    return { absent: { code: 'rapl-unreadable', root, errno: code ?? null } };
   }
   return {
     zones: zones.map((z) => z.label),

@@ -1,14 +1,16 @@
 import { posix } from 'node:path';
 import { SHAPE_FIGURES } from './completeness.js';
-import { MbnError, quote } from '../errors.js';
+import { type ErrorCode, MbnError, quote } from '../errors.js';
+import type { GapMessage } from '../contract/messages.js';
 import { parseJsonText } from './config.js';
 import { FIGURES, type Limits, METRICS, checkLimits } from './limits.js';
 import { ANALYZE_SCHEMA, type Totals } from '../contract/analyze.js';
-import { CHECK_SCHEMA, type CheckedModel, type CheckJson, type CheckRecord, type Figures } from '../contract/check.js';
+import { CHECK_SCHEMA, type CheckedModel, type CheckRecord, type CheckResult, type Figures } from '../contract/check.js';
 
 /**
  * `mbn check` as data: every budget and baseline comparison becomes one CheckRecord. Pure: no file system, no
- * output. The JSON contract (schema 'mbn.check/1') is `CheckJson` in contract/check.ts; see the README, "Budgets in CI".
+ * output; messages are codes (contract/messages.ts). The JSON contract (schema 'mbn.check/1') is `CheckJson` in
+ * contract/check.ts, rendered from `CheckResult` by report/check-report.ts; see the README, "Budgets in CI".
  */
 
 export function figuresOf(totals: Totals | Figures): Figures {
@@ -46,7 +48,7 @@ export function budgetRecords(name: string, model: string, totals: Totals | Figu
 }
 
 /** One failed record per gap group of a model whose analysis is incomplete: what is missing and how to fix it. */
-export function incompleteRecords(name: string, model: string, messages: string[]): CheckRecord[] {
+export function incompleteRecords(name: string, model: string, messages: GapMessage[]): CheckRecord[] {
   return messages.map((message) => ({
     name,
     model,
@@ -76,17 +78,17 @@ export function missingRecord(name: string, pattern: string, glob: boolean): Che
     margin: null,
     marginPercent: null,
     baseline: null,
-    message: glob ? `model missing: no file matches ${quote(pattern)}` : `model missing: ${quote(pattern)} does not exist`,
+    message: { code: 'model-missing', pattern, glob },
     complete: true,
   };
 }
 
 /**
  * The record of a model file mbn could not read or analyze (corrupt, not ONNX, counts out of range…): a failed
- * check, so that the other models are still checked. `reason` is the error's one-line message.
+ * check, so that the other models are still checked: the error's code and its one-line message.
  */
-export function errorRecord(name: string, model: string, reason: string): CheckRecord {
-  return { ...missingRecord(name, model, false), kind: 'error', message: reason };
+export function errorRecord(name: string, model: string, error: ErrorCode, detail: string): CheckRecord {
+  return { ...missingRecord(name, model, false), kind: 'error', message: { code: 'model-error', error, detail } };
 }
 
 /** The largest value allowed for a figure that may grow by `percent` over `base` (integers: rounded down). */
@@ -127,7 +129,7 @@ export function baselineRecords(name: string, model: string, totals: Figures, ba
 
 /** The baseline's own analysis was incomplete: its figures are no reference, so the model is not compared. */
 export function incompleteBaselineRecord(name: string, model: string, baselineLabel: string): CheckRecord {
-  return { ...noBaselineRecord(name, model, baselineLabel), message: `the baseline for this model in ${baselineLabel} is an incomplete analysis: not compared` };
+  return { ...noBaselineRecord(name, model, baselineLabel), message: { code: 'baseline-incomplete', baseline: baselineLabel } };
 }
 
 export function noBaselineRecord(name: string, model: string, baselineLabel: string): CheckRecord {
@@ -142,7 +144,7 @@ export function noBaselineRecord(name: string, model: string, baselineLabel: str
     margin: null,
     marginPercent: null,
     baseline: null,
-    message: `no baseline for this model in ${baselineLabel} (new model?): not compared`,
+    message: { code: 'no-baseline', baseline: baselineLabel },
     complete: true,
   };
 }
@@ -237,7 +239,7 @@ export function matchBaseline(models: { name: string; model: string }[], baselin
   return result;
 }
 
-export function checkJson(models: CheckedModel[], checks: CheckRecord[], baseline: string | null, maxIncreasePercent: number | null): CheckJson {
+export function checkResult(models: CheckedModel[], checks: CheckRecord[], baseline: string | null, maxIncreasePercent: number | null): CheckResult {
   return { schema: CHECK_SCHEMA, passed: checks.every((c) => c.passed), baseline, maxIncreasePercent, models, checks };
 }
 
@@ -246,7 +248,7 @@ export function adviseRecord(name: string, model: string, findings: { rule: stri
   const failing = findings.filter((f) => f.severity === 'error' || (failOn === 'warning' && f.severity === 'warning'));
   const byRule = new Map<string, number>();
   for (const f of failing) byRule.set(f.rule, (byRule.get(f.rule) ?? 0) + 1);
-  const list = [...byRule].map(([rule, n]) => `${rule} ×${n}`).join(', ');
+  const rules = [...byRule].map(([rule, n]) => ({ rule, findings: n }));
   return {
     name,
     model,
@@ -259,25 +261,25 @@ export function adviseRecord(name: string, model: string, findings: { rule: stri
     marginPercent: null,
     baseline: null,
     message: failing.length === 0
-      ? `advise: no finding of severity ${failOn} or worse`
-      : `advise: ${failing.length} finding${failing.length === 1 ? '' : 's'} of severity ${failOn} or worse (${list}); run mbn advise ${model}`,
+      ? { code: 'advise-passed', failOn, incomplete: false }
+      : { code: 'advise-failed', failOn, findings: failing.length, rules, model, incomplete: false },
     complete: true,
   };
 }
 
 /** The `maxLatencyMs` key: the latency `mbn analyze --device` predicts against the budget (unknown never passes). */
 export function latencyRecord(name: string, model: string, latencyMs: number | null, limitMs: number, device: string): CheckRecord {
-  return predictionRecord({ kind: 'latency', unit: 'ms', verb: 'predicted', unknown: 'unknown' }, name, model, latencyMs, limitMs, device);
+  return predictionRecord('latency', name, model, latencyMs, limitMs, device);
 }
 
 /** The `maxEnergyMj` key: the energy `mbn analyze --device` estimates against the budget (unknown never passes). */
 export function energyRecord(name: string, model: string, energyMj: number | null, limitMj: number, device: string): CheckRecord {
-  return predictionRecord({ kind: 'energy', unit: 'mJ', verb: 'estimated', unknown: 'unknown (estimate)' }, name, model, energyMj, limitMj, device);
+  return predictionRecord('energy', name, model, energyMj, limitMj, device);
 }
 
 /** A device prediction (latency, energy) against its budget: unknown is incomplete and never passes. */
 function predictionRecord(
-  what: { kind: 'latency' | 'energy'; unit: string; verb: string; unknown: string },
+  kind: 'latency' | 'energy',
   name: string,
   model: string,
   value: number | null,
@@ -285,12 +287,11 @@ function predictionRecord(
   device: string,
 ): CheckRecord {
   const margin = value === null ? null : limit - value;
-  const shown = (x: number) => `${Number(x.toPrecision(3))} ${what.unit}`;
   return {
     name,
     model,
     metric: 'model',
-    kind: what.kind,
+    kind,
     passed: value !== null && value <= limit,
     value,
     limit,
@@ -298,9 +299,6 @@ function predictionRecord(
     marginPercent: margin === null ? null : (100 * margin) / limit,
     baseline: null,
     complete: value !== null,
-    message:
-      value === null
-        ? `${what.kind} on ${device}: ${what.unknown}, cannot pass the budget of ${shown(limit)}`
-        : `${what.kind} on ${device}: ${what.verb} ${shown(value)} ${value <= limit ? 'within' : 'exceeds'} the budget of ${shown(limit)}`,
+    message: { code: kind === 'latency' ? 'latency-budget' : 'energy-budget', device, value, limit, incomplete: false },
   };
 }

@@ -1,11 +1,12 @@
 import { FIGURES } from './limits.js';
 import type { LayerReport, Report } from '../contract/analyze.js';
 import type { FigureKey } from '../contract/check.js';
-import { type Delta, DIFF_SCHEMA, type DiffJson, type LayerDiff, type LayerStatus } from '../contract/diff.js';
+import { type Delta, DIFF_SCHEMA, type DiffResult, type LayerDiff, type LayerStatus } from '../contract/diff.js';
 
 /**
  * `mbn diff base head` as data. Pure: two cost reports in, the differences out; rendering lives in
- * report/diff-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson` (contract/diff.ts).
+ * report/diff-report.ts. The JSON contract (schema 'mbn.diff/1') is `DiffJson` (contract/diff.ts), rendered from
+ * `DiffResult` by report/diff-report.ts.
  *
  * Layers are matched by name (within their scope; the k-th layer of a repeated name pairs with the k-th). Layers
  * left over are then paired by op and position, but only when base and head have the same number of leftover
@@ -76,7 +77,7 @@ export function matchLayers(base: LayerReport[], head: LayerReport[]): number[] 
   return result;
 }
 
-export function diffReports(base: Report, head: Report): DiffJson {
+export function diffReports(base: Report, head: Report): DiffResult {
   const match = matchLayers(base.layers, head.layers);
   const matchedBase = new Uint8Array(base.layers.length);
   for (const i of match) if (i >= 0) matchedBase[i] = 1;

@@ -7,12 +7,12 @@ import type { FigureKey } from '../contract/check.js';
  * Pure: parsing and comparison only; rendering (describeLimit) lives in report/, exit codes in cli/exit-code.ts.
  */
 export const METRICS = [
-  { key: 'maxMacs', flag: '--max-macs', label: 'MACs', total: 'macs', bytes: false },
-  { key: 'maxFlops', flag: '--max-flops', label: 'FLOPs', total: 'flops', bytes: false },
-  { key: 'maxParams', flag: '--max-params', label: 'Params', total: 'params', bytes: false },
-  { key: 'maxWeightBytes', flag: '--max-weight-bytes', label: 'Weight bytes', total: 'weightBytes', bytes: true },
-  { key: 'maxActivationBytes', flag: '--max-activation-bytes', label: 'Peak activation bytes', total: 'peakActivationBytes', bytes: true },
-] as const satisfies readonly { key: string; flag: string; label: string; total: FigureKey; bytes: boolean }[];
+  { key: 'maxMacs', label: 'MACs', total: 'macs', bytes: false },
+  { key: 'maxFlops', label: 'FLOPs', total: 'flops', bytes: false },
+  { key: 'maxParams', label: 'Params', total: 'params', bytes: false },
+  { key: 'maxWeightBytes', label: 'Weight bytes', total: 'weightBytes', bytes: true },
+  { key: 'maxActivationBytes', label: 'Peak activation bytes', total: 'peakActivationBytes', bytes: true },
+] as const satisfies readonly { key: string; label: string; total: FigureKey; bytes: boolean }[];
 
 export type MetricKey = (typeof METRICS)[number]['key'];
 

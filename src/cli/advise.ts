@@ -1,5 +1,5 @@
 import { adviseFile, type AdviseOptions } from '../api/advise.js';
-import { describeGaps } from '../budget/completeness.js';
+import { gateLines } from '../report/messages/analyze.js';
 import { ADVISE_REPORTER } from '../report/advise-report.js';
 import type { FormatOf } from '../report/formats.js';
 import { terminalText } from '../report/safe-text.js';
@@ -20,7 +20,7 @@ export function runAdvise(path: string, opts: AdviseCliOptions): { failed: boole
   if (view.failOn !== null && view.blocking.length > 0) {
     const err = makeStyle(terminal(2), opts.color);
     write(2, `${err.red('✖')} the analysis is incomplete, so --fail-on cannot pass:\n`);
-    for (const line of describeGaps(view.blocking, view.result.report.model.inputs)) write(2, `  ${terminalText(line)}\n`);
+    for (const line of gateLines(view.blocking, view.result.report.model.inputs)) write(2, `  ${terminalText(line)}\n`);
   }
   return { failed: view.failed };
 }

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { blockingGaps, describeGaps } from '../budget/completeness.js';
+import { blockingGaps } from '../budget/completeness.js';
+import { gateLines } from '../report/messages/analyze.js';
 import { type Limits, checkLimits } from '../budget/limits.js';
 import { MbnError } from '../errors.js';
 import { analyzeFile } from '../api/analyze.js';
@@ -84,7 +85,7 @@ export function runAnalyze(path: string, options: AnalyzeOptions): { budgetsExce
   const gaps = gated ? blockingGaps(report.incomplete, options.allowUncounted ?? []) : [];
   if (gaps.length > 0) {
     write(2, `${err.red('✖')} the analysis is incomplete, so no budget can pass:\n`);
-    for (const line of describeGaps(gaps, report.model.inputs)) write(2, `  ${terminalText(line)}\n`);
+    for (const line of gateLines(gaps, report.model.inputs)) write(2, `  ${terminalText(line)}\n`);
   }
   const latencyFailure = options.maxLatency === undefined ? null : latencyBudgetFailure((report as LatencyReport).totals.latencyMs ?? null, options.maxLatency, profile!.name);
   if (latencyFailure) write(2, `${err.red('✖')} ${latencyFailure}\n`);

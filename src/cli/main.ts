@@ -9,8 +9,10 @@ import { VERSION } from '../version.js';
 
 function limitOptions(cmd: Command): Command {
   for (const m of METRICS) {
+    // The flag is the key in kebab case: maxWeightBytes → --max-weight-bytes (commander maps it back).
+    const flag = `--${m.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     cmd.addOption(
-      new Option(`${m.flag} <limit>`, `fail (exit 1) when ${m.label} exceed the limit (${m.bytes ? 'e.g. 20MB, 16MiB' : 'e.g. 600M, 1.2G'})`).argParser(parseLimitFlag(m.flag, m.key)),
+      new Option(`${flag} <limit>`, `fail (exit 1) when ${m.label} exceed the limit (${m.bytes ? 'e.g. 20MB, 16MiB' : 'e.g. 600M, 1.2G'})`).argParser(parseLimitFlag(flag, m.key)),
     );
   }
   return cmd;

@@ -1,4 +1,5 @@
-import type { Gap } from './analyze.js';
+import type { GapJson } from './analyze.js';
+import type { FindingMessage, FixMessage } from './messages.js';
 
 /**
  * `mbn advise` output. JSON (`"schema": "mbn.advise/1"`) is the contract: `findings` ({rule, severity, layers,
@@ -16,7 +17,8 @@ export type Severity = 'error' | 'warning' | 'info';
  * unknown because it depends on an input dim that was assumed; see AdviseGraph.figuresKnown).
  */
 export interface Fix {
-  text: string;
+  /** What to do, as a code (worded in src/report/messages/advise.ts). */
+  text: FixMessage;
   /** MACs per inference the fix removes (negative: it adds). */
   macsSaved: number | null;
   /** Other FLOPs per inference the fix removes, per the report's counting convention. */
@@ -29,10 +31,20 @@ export interface Finding {
   severity: Severity;
   /** Layer names as in the cost report. */
   layers: string[];
-  /** The evidence, in one sentence or two. */
-  message: string;
+  /** The evidence, as a code (worded in src/report/messages/advise.ts). */
+  message: FindingMessage;
   fix: Fix;
 }
+
+/**
+ * A finding in `mbn.advise/1`: `message` and `fix.text` in English, `messageCode` and `fix.textCode` the same as codes
+ * (README, "Message codes").
+ */
+export type FindingJson = Omit<Finding, 'message' | 'fix'> & {
+  message: string;
+  messageCode: FindingMessage;
+  fix: Omit<Fix, 'text'> & { text: string; textCode: FixMessage };
+};
 
 /** One row of the blocks table (JSON `blocks`). */
 export interface BlockRow {
@@ -59,7 +71,7 @@ export interface AdviseJson {
   passed: boolean;
   /** As in `mbn analyze`'s report: false when a layer that runs is not counted or an input dim was assumed. */
   complete: boolean;
-  incomplete: Gap[];
-  findings: Finding[];
+  incomplete: GapJson[];
+  findings: FindingJson[];
   blocks: BlockRow[];
 }

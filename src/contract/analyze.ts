@@ -1,3 +1,5 @@
+import type { LayerNote, LayerReason, ModelNote } from './messages.js';
+
 /**
  * The `mbn.analyze/1` contract (`mbn analyze --format json`, and what the library's `analyze` returns): the cost
  * report and the types it is made of. Types and the schema id only; cost/analyze.ts builds the report,
@@ -71,9 +73,10 @@ export interface LayerReport {
   /** Executions per inference (loop trip counts; 0 for an If branch not counted). Written `multiplier` in JSON v1. */
   executions: number;
   counted: boolean;
-  /** Why the layer is not counted (null when counted). */
-  reason: string | null;
-  notes: string[];
+  /** Why the layer is not counted (null when counted), as a code; the document has it in English too (LayerJson). */
+  reason: LayerReason | null;
+  /** Notes on the layer, as codes; the document has them in English too (LayerJson). */
+  notes: LayerNote[];
   separable: SeparableInfo | null;
   /** Numeric precision, from the model (cost/precision.ts): `float32`, `float16`, `uint8/int8` (activations/weights)… */
   precision: Precision;
@@ -103,7 +106,7 @@ export interface Totals {
  * batch dim) that nothing fixed and mbn set to `value`. Gates fail on these unless the op is allowed.
  */
 export type Gap =
-  | { kind: 'uncounted'; layer: string; op: string; domain: string; reason: string }
+  | { kind: 'uncounted'; layer: string; op: string; domain: string; reason: LayerReason }
   | { kind: 'assumed-dim'; input: string; dim: number; name: string | null; value: number };
 
 export interface OpBreakdown {
@@ -138,7 +141,8 @@ export interface Report {
   /** MACs, params and stored weight bytes per layer precision. */
   byPrecision: PrecisionBreakdown[];
   layers: LayerReport[];
-  notes: string[];
+  /** Notes on the model, as codes (the document has them in English too). */
+  notes: ModelNote[];
 }
 
 /** One module's row of the roll-up by name scope (`mbn analyze --depth N`; cost/modules.ts). */
@@ -167,11 +171,32 @@ export interface ModuleCost {
   macsIfSeparated: number;
 }
 
-/** A layer in `mbn.analyze/1`: the code's `executions` (per inference) is the contract's `multiplier`. */
-export type LayerJson = Omit<LayerReport, 'executions'> & { multiplier: number };
+/**
+ * A layer in `mbn.analyze/1`: the code's `executions` (per inference) is the contract's `multiplier`; `reason` and
+ * `notes` are English, `reasonCode` and `noteCodes` the same messages as codes (README, "Message codes").
+ */
+export type LayerJson = Omit<LayerReport, 'executions' | 'reason' | 'notes'> & {
+  multiplier: number;
+  reason: string | null;
+  reasonCode: LayerReason | null;
+  notes: string[];
+  noteCodes: LayerNote[];
+};
+
+/** A gap in `mbn.analyze/1` (and `mbn.check/1`, `mbn.diff/1`, `mbn.advise/1`): an uncounted layer's `reason` in English, and as a code. */
+export type GapJson =
+  | (Omit<Extract<Gap, { kind: 'uncounted' }>, 'reason'> & { reason: string; reasonCode: LayerReason })
+  | Extract<Gap, { kind: 'assumed-dim' }>;
 
 /**
  * The `mbn.analyze/1` document (`mbn analyze --format json`, and what the library's `analyze` returns): the report
- * with its schema id first and its layers as the contract names them; `modules` with --depth (`depth` option).
+ * with its schema id first and its layers as the contract names them, its messages in English with their codes
+ * beside them (`noteCodes`, `reasonCode`); `modules` with --depth (`depth` option).
  */
-export type AnalyzeJson = { schema: typeof ANALYZE_SCHEMA } & Omit<Report, 'layers'> & { layers: LayerJson[]; modules?: ModuleCost[] };
+export type AnalyzeJson = { schema: typeof ANALYZE_SCHEMA } & Omit<Report, 'layers' | 'incomplete' | 'notes'> & {
+  incomplete: GapJson[];
+  layers: LayerJson[];
+  notes: string[];
+  noteCodes: ModelNote[];
+  modules?: ModuleCost[];
+};

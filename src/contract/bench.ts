@@ -1,3 +1,4 @@
+import type { EnergyMeasurement, TraceNote } from './messages.js';
 /**
  * The `mbn.bench/1` contract (`mbn bench --format json`, and what the library's `bench` returns; report/bench-report.ts
  * builds the document): measured latency in ONNX Runtime, and with `--per-layer` each layer's profiled time.
@@ -43,7 +44,8 @@ export interface MeasuredLayer {
   /** ONNX Runtime node the time comes from. */
   ortNode: string | null;
   fusedInto: string | null;
-  note: string | null;
+  /** Why there is no time, or what else its node computed, as a code (the document has it in English too). */
+  note: TraceNote | null;
 }
 
 export interface PerLayerResult {
@@ -112,7 +114,13 @@ export interface BenchJson {
   schema: typeof BENCH_SCHEMA;
   runtime: { name: 'onnxruntime-node'; version: string | null };
   options: BenchOptions;
-  models: BenchRecord[];
-  /** `--energy`: whether RAPL was read, and if not, why (one line). */
-  energy?: { measured: boolean; note: string };
+  models: BenchRecordJson[];
+  /** `--energy`: whether RAPL was read, and if not, why (one line, and as a code: `noteCode`). */
+  energy?: { measured: boolean; note: string; noteCode: EnergyMeasurement };
 }
+
+/** A layer of `--per-layer` in `mbn.bench/1`: `note` in English, `noteCode` the same as a code (README, "Message codes"). */
+export type MeasuredLayerJson = Omit<MeasuredLayer, 'note'> & { note: string | null; noteCode: TraceNote | null };
+
+/** A model in `mbn.bench/1`: its `--per-layer` layers with their notes in English and as codes. */
+export type BenchRecordJson = Omit<BenchRecord, 'layers'> & { layers?: MeasuredLayerJson[] };

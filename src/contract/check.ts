@@ -1,5 +1,6 @@
 /** The `mbn.check/1` contract (`mbn check --format json`; budget/check.ts builds the document). See the README, "Budgets in CI". */
-import type { Gap } from './analyze.js';
+import type { Gap, GapJson } from './analyze.js';
+import type { CheckMessage } from './messages.js';
 
 /**
  * The figures a model is held to (`mbn check`) and compared on (`mbn diff`): the Totals fields that budget/limits.ts's
@@ -31,8 +32,8 @@ export interface CheckRecord {
   marginPercent: number | null;
   /** For baseline checks: the stored figure. */
   baseline: number | null;
-  /** For missing / error / no-baseline / incomplete records: what happened. */
-  message: string | null;
+  /** For missing / error / no-baseline / incomplete / advise / latency / energy records: what happened, as a code. */
+  message: CheckMessage | null;
   /**
    * False when `value` is only what mbn could count (the analysis is incomplete and the figure depends on shapes):
    * such a record never passes.
@@ -49,7 +50,8 @@ export interface CheckedModel {
   incomplete: Gap[];
 }
 
-export interface CheckJson {
+/** `mbn check` as data: the `mbn.check/1` document's members, its messages as codes (report/check-report.ts words them). */
+export interface CheckResult {
   schema: typeof CHECK_SCHEMA;
   passed: boolean;
   /** The baseline file given with --baseline, or null. */
@@ -59,3 +61,12 @@ export interface CheckJson {
   models: CheckedModel[];
   checks: CheckRecord[];
 }
+
+/** A check in `mbn.check/1`: `message` in English, `messageCode` the same message as a code (README, "Message codes"). */
+export type CheckRecordJson = Omit<CheckRecord, 'message'> & { message: string | null; messageCode: CheckMessage | null };
+
+/** A checked model in `mbn.check/1`: its gaps as `mbn analyze` writes them. */
+export type CheckedModelJson = Omit<CheckedModel, 'incomplete'> & { incomplete: GapJson[] };
+
+/** The `mbn.check/1` document (`mbn check --format json`, and what the library's `check` returns). */
+export type CheckJson = Omit<CheckResult, 'models' | 'checks'> & { models: CheckedModelJson[]; checks: CheckRecordJson[] };

@@ -1,5 +1,5 @@
 /** The `mbn.diff/1` contract (`mbn diff BASE HEAD --format json`; budget/diff.ts builds the document). */
-import type { Gap } from './analyze.js';
+import type { Gap, GapJson } from './analyze.js';
 import type { FigureKey } from './check.js';
 
 export const DIFF_SCHEMA = 'mbn.diff/1';
@@ -32,7 +32,8 @@ export interface LayerDiff {
   uncounted: { base: boolean; head: boolean };
 }
 
-export interface DiffJson {
+/** `mbn diff` as data: the `mbn.diff/1` document's members, the sides' gaps as data (their reasons are codes). */
+export interface DiffResult {
   schema: typeof DIFF_SCHEMA;
   /** `complete` and `incomplete` as in each side's `mbn analyze` report: an incomplete side's totals leave out what it could not count. */
   base: { path: string | null; complete: boolean; incomplete: Gap[] };
@@ -45,3 +46,9 @@ export interface DiffJson {
    */
   layers: LayerDiff[];
 }
+
+/** A side of `mbn.diff/1`: its gaps as `mbn analyze` writes them. */
+export type DiffSideJson = Omit<DiffResult['base'], 'incomplete'> & { incomplete: GapJson[] };
+
+/** The `mbn.diff/1` document (`mbn diff --format json`, and what the library's `diff` returns). */
+export type DiffJson = Omit<DiffResult, 'base' | 'head'> & { base: DiffSideJson; head: DiffSideJson };

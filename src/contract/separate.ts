@@ -1,3 +1,4 @@
+import type { LayerReason } from './messages.js';
 /** The `mbn.separate/1` contract (report/separate-report.ts builds the document). */
 import type { Gap } from './analyze.js';
 import type { CalibrationBatches, OutputCheck } from './output-check.js';
@@ -15,7 +16,7 @@ export type SkipReason =
   | { code: 'qdq-conv' }
   | { code: 'in-function' }
   /** The weight's dims are unknown; `why` is shape inference's own reason (null: no shape). */
-  | { code: 'weight-shape-unknown'; why: string | null }
+  | { code: 'weight-shape-unknown'; why: LayerReason | null }
   | { code: 'already-pointwise' }
   | { code: 'already-depthwise' }
   | { code: 'weight-not-constant' }

@@ -80,7 +80,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   checkTotals(totals);
   const notes = [...(model.notes ?? []), ...inferred.notes];
   if (totals.notCounted > 0) {
-    notes.push(`${totals.notCounted} of ${layers.length} layers are not counted (see their reasons); totals leave them out`);
+    notes.push({ code: 'layers-not-counted', notCounted: totals.notCounted, layers: layers.length });
   }
   const incomplete: Gap[] = [];
   for (const a of inferred.assumed) {
@@ -88,7 +88,7 @@ export function buildReport(model: Model, inferred: InferResult, options: BuildO
   }
   // A layer in an If branch that is not counted (executions 0) never runs in the counted path: not a gap.
   for (const l of layers) {
-    if (!l.counted && l.executions > 0) incomplete.push({ kind: 'uncounted', layer: l.name, op: l.op, domain: l.domain, reason: l.reason ?? 'not counted' });
+    if (!l.counted && l.executions > 0) incomplete.push({ kind: 'uncounted', layer: l.name, op: l.op, domain: l.domain, reason: l.reason ?? { code: 'not-counted' } });
   }
   totals.complete = incomplete.length === 0;
   const shapeOf = (s: TensorState | null | undefined) => (s?.shape ? s.shape.slice() : null);

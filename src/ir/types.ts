@@ -1,3 +1,5 @@
+import type { ModelNote } from '../contract/messages.js';
+
 /**
  * The layer IR: mbn's own model of an ONNX graph. It holds structure, names, attributes, dims and dtypes, and for
  * every tensor where its bytes are in the file (never the bytes themselves). Each element remembers its byte span,
@@ -133,7 +135,7 @@ export interface Model {
   /** The file format the model was read from; absent for ONNX. */
   format?: 'tflite';
   /** What the reader could not map (shown among the report's notes). */
-  notes?: string[];
+  notes?: ModelNote[];
 }
 
 export function attr(node: Node | { attributes: Attribute[] }, name: string): Attribute | undefined {

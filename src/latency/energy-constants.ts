@@ -1,4 +1,5 @@
 import type { EnergyConstants, EnergyFitSummary, Precision } from '../contract/device.js';
+import type { EnergyBasis } from '../contract/messages.js';
 
 /**
  * The energy fields of a report (the JSON contracts of src/latency/energy.ts; the profile's energy block is in
@@ -25,8 +26,8 @@ export interface EnergyTotals {
   movementEnergyMj: number | null;
   /** Predicted energy if every standard conv were separated (depth multiplier 1). */
   energyIfSeparatedMj: number | null;
-  /** Always says what the figure is: an estimate from the named profile's constants. */
-  energyBasis: string;
+  /** Always says what the figure is: an estimate from the named profile's constants (a code; English in the document). */
+  energyBasis: EnergyBasis;
 }
 
 /** Checks a profile's `energy` block; `bad` throws the profile's usage error naming the field. */

@@ -4,6 +4,7 @@ import { foldedLayers, memoryLevelOf, separatedPair, weightsCold, ZERO_COPY } fr
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import type { LayerReport, Report } from '../contract/analyze.js';
 import type { DeviceProfile, EnergyConstants, Precision } from '../contract/device.js';
+import type { EnergyBasis } from '../contract/messages.js';
 
 /**
  * Energy per inference, an estimate: compute plus data movement, after Horowitz (ISSCC 2014) and the energy-aware
@@ -82,9 +83,9 @@ function separatedPj(profile: DeviceProfile, e: EnergyConstants, l: LayerReport,
 /** Per-layer energy and totals, in report order. `links` must come from the same inference as the report. */
 export function predictEnergy(report: Report, links: readonly LayerLink[], profile: DeviceProfile): { layers: LayerEnergy[]; totals: EnergyTotals } {
   const e = profile.energy;
-  const basis = e
-    ? `estimate from ${profile.name}'s energy constants (${e.fit ? `fitted to ${e.fit.samples} measured samples` : 'published figures, order of magnitude'})`
-    : `unknown: profile ${profile.name} has no energy constants`;
+  const basis: EnergyBasis = e
+    ? { code: 'energy-estimate', device: profile.name, fittedSamples: e.fit ? e.fit.samples : null }
+    : { code: 'energy-unknown', device: profile.name };
   const folded = foldedLayers(links);
   const qdq = qdqFusion(links, report.layers.map((l) => l.precision), folded);
   const cold = weightsCold(report, profile);

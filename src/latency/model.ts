@@ -8,6 +8,7 @@ import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
 import type { DeviceProfile, Int8Class, OpClass } from '../contract/device.js';
+import type { ModelNote } from '../contract/messages.js';
 
 /**
  * The latency model: a roofline per op class plus a fixed cost per op. For each layer that runs as its own kernel,
@@ -414,15 +415,15 @@ export function predictLatency(
   report: Report,
   links: readonly LayerLink[],
   profile: DeviceProfile,
-): { layers: LayerLatency[]; totals: LatencyTotals; notes: string[]; signatures: (string | null)[] } {
+): { layers: LayerLatency[]; totals: LatencyTotals; notes: ModelNote[]; signatures: (string | null)[] } {
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
   const graphOutputs = report.model.outputs.map((o) => o.name);
   const int8 = planInt8(links, graphOutputs);
-  const notes: string[] = [];
+  const notes: ModelNote[] = [];
   const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded' && q.kind !== 'constant').length;
   if (integerLayers > 0 && !profile.int8) {
-    notes.push(`device profile ${profile.name} has no integer-kernel figures: ${integerLayers} integer and quantize layers predicted at its float rates (mbn calibrate measures them)`);
+    notes.push({ code: 'latency-int8-at-float-rates', device: profile.name, layers: integerLayers });
   }
   // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
   const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);

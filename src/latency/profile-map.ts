@@ -1,5 +1,6 @@
 import { quantile } from '../bench/run.js';
 import type { LayerLink } from './graph.js';
+import type { TraceNote } from '../contract/messages.js';
 
 /**
  * ONNX Runtime's profiling trace (Chrome trace JSON) mapped back to mbn's layers. ORT names a node it kept after
@@ -38,8 +39,8 @@ export interface LayerTime {
   fusedInto: number | null;
   /** ORT node name this layer's time comes from. */
   ortNode: string | null;
-  /** Why there is no time: fused, or not in the trace at all (constant-folded, removed). */
-  note: string | null;
+  /** Why there is no time: fused, or not in the trace at all (constant-folded, removed); what else its node computed. */
+  note: TraceNote | null;
 }
 
 export interface TraceMapping {
@@ -184,10 +185,10 @@ export function mapTrace(events: readonly TraceEvent[], links: readonly LayerLin
   });
   const layers: LayerTime[] = links.map((_, i) => {
     const at = claimed.get(i);
-    if (at === undefined) return { ms: null, fusedInto: null, ortNode: null, note: 'not in the ONNX Runtime trace (folded into a constant or removed by its optimizer)' };
+    if (at === undefined) return { ms: null, fusedInto: null, ortNode: null, note: { code: 'not-in-trace' } };
     const node = nodes[at];
-    if (node.layers[0] === i) return { ms: node.ms, fusedInto: null, ortNode: node.ortName, note: node.layers.length > 1 ? `ORT node also computes ${node.layers.slice(1).map((m) => links[m].name).join(', ')}` : null };
-    return { ms: null, fusedInto: node.layers[0], ortNode: node.ortName, note: `fused into ${links[node.layers[0]].name} by ONNX Runtime` };
+    if (node.layers[0] === i) return { ms: node.ms, fusedInto: null, ortNode: node.ortName, note: node.layers.length > 1 ? { code: 'ort-node-also-computes', layers: node.layers.slice(1).map((m) => links[m].name) } : null };
+    return { ms: null, fusedInto: node.layers[0], ortNode: node.ortName, note: { code: 'fused-by-ort', into: links[node.layers[0]].name } };
   });
   const runMs = median(runs.map((r) => r.dur!)) / 1000;
   const nodeMs = nodes.reduce((s, x) => s + x.ms, 0);

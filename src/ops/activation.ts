@@ -64,7 +64,7 @@ export const activationOps = defineOps({
       // Older exporters give a per-channel slope [C] against [N, C, …] (the pre-opset-7 layout); ONNX Runtime
       // accepts it, so do we.
       const legacy = slope.length === 1 && shape.length > 2 && slope[0] === shape[1] && slope[0] !== shape[shape.length - 1];
-      if (legacy) ctx.note(`PRelu slope [${slope[0]}] read per channel (legacy layout)`);
+      if (legacy) ctx.note({ code: 'prelu-legacy-slope', channels: slope[0] });
       for (let i = 0; !legacy && i < slope.length; i++) {
         const j = shape.length - slope.length + i;
         if (j < 0 || (slope[i] !== 1 && slope[i] !== shape[j])) {

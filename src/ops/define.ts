@@ -1,5 +1,6 @@
 import type { Attribute, Node, TensorRef } from '../ir/types.js';
 import { product } from '../util/count.js';
+import type { LayerNote } from '../contract/messages.js';
 
 /**
  * One operator family = one file under src/ops, holding both its shape rule and its cost rule, registered with
@@ -53,8 +54,8 @@ export interface RuleContext {
   attribute(name: string): Attribute | undefined;
   /** Values of a small tensor held in the model (a Constant's value attribute), or undefined. */
   tensorValues(t: TensorRef): number[] | undefined;
-  /** A note on this layer, shown in reports (for example an assumption made). */
-  note(text: string): void;
+  /** A note on this layer, shown in reports (for example an assumption made): a code, worded in src/report/messages. */
+  note(message: LayerNote): void;
   /**
    * What the node producing input i is (its rule's traits), or null for a graph input, a constant, or a producer
    * without traits. A Conv asks it to tell a QDQ conv (weight from a DequantizeLinear) from a float one.

@@ -104,7 +104,7 @@ function remap(ctx: RuleContext, x: number, w: number): RuleContext {
     string: (n, d) => ctx.string(n, d),
     attribute: (n) => ctx.attribute(n),
     tensorValues: (t) => ctx.tensorValues(t),
-    note: (text) => ctx.note(text),
+    note: (message) => ctx.note(message),
     producerTraits: (i) => ctx.producerTraits(pick(i)),
   };
 }

@@ -74,7 +74,7 @@ export const recurrentOps = defineOps({
     const dtype = ctx.input(0).dtype;
     const y = d.layout === 0 ? [d.seq, d.dirs, d.batch, d.hidden] : [d.batch, d.seq, d.dirs, d.hidden];
     const last = d.layout === 0 ? [d.dirs, d.batch, d.hidden] : [d.batch, d.dirs, d.hidden];
-    if (ctx.has(4)) ctx.note(`sequence_lens is counted as the full ${d.seq} steps for every sequence (an upper bound)`);
+    if (ctx.has(4)) ctx.note({ code: 'sequence-lens-upper-bound', steps: d.seq });
     const out = [{ dtype, shape: y }, { dtype, shape: last }];
     if (ctx.node.opType === 'LSTM') out.push({ dtype, shape: last.slice() });
     return out;

@@ -43,7 +43,7 @@ export function tfliteConvGeometry(ctx: RuleContext): TfliteConvGeometry {
     if (outChannels % c !== 0) throw new ShapeError(`DEPTHWISE_CONV_2D filter has ${outChannels} channels, not a multiple of the input's ${c}`);
     multiplier = outChannels / c;
     const declared = ctx.int('depth_multiplier', 0);
-    if (declared > 0 && declared !== multiplier) ctx.note(`depth_multiplier ${declared} disagrees with the filter: ${multiplier} used`);
+    if (declared > 0 && declared !== multiplier) ctx.note({ code: 'depth-multiplier-mismatch', declared, used: multiplier });
     group = c;
   } else {
     outChannels = w[0];

@@ -43,7 +43,7 @@ function gridMode(ctx: RuleContext): string {
 function roiAlignSamples(ctx: RuleContext): number {
   const s = ctx.int('sampling_ratio', 0);
   if (s > 0) return s * s;
-  ctx.note('RoiAlign sampling_ratio 0 (adaptive) depends on the boxes; counted as 2×2 sampling points per bin');
+  ctx.note({ code: 'roi-align-adaptive-sampling' });
   return 4;
 }
 

@@ -2,11 +2,13 @@ import type { ChalkInstance } from 'chalk';
 import { MD_NAME_WIDTH, markdownCode, markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import type { AdviseResult } from '../advise/index.js';
-import { gapSummary } from '../budget/completeness.js';
+import { gapJson } from './analyze-report.js';
+import { gapSummary } from './messages/analyze.js';
+import { findingText, fixText } from './messages/advise.js';
 import { grouped, human } from './units.js';
 import type { Reporter } from './formats.js';
 import type { Gap } from '../contract/analyze.js';
-import { ADVISE_SCHEMA, type AdviseJson, type BlockRow, type Finding, type Severity } from '../contract/advise.js';
+import { ADVISE_SCHEMA, type AdviseJson, type BlockRow, type Finding, type FindingJson, type Severity } from '../contract/advise.js';
 
 export interface AdviseView {
   path: string;
@@ -17,6 +19,12 @@ export interface AdviseView {
   blocking: Gap[];
   /** --fail-on failed: a finding at or above it, or an incomplete analysis (`blocking`). */
   failed: boolean;
+}
+
+/** A finding in `mbn.advise/1`: its evidence and fix in English, and beside them as codes. */
+export function findingJson(f: Finding): FindingJson {
+  const { text, ...saved } = f.fix;
+  return { rule: f.rule, severity: f.severity, layers: f.layers, message: findingText(f.message), messageCode: f.message, fix: { text: fixText(text), textCode: text, ...saved } };
 }
 
 export function adviseJson(view: AdviseView): AdviseJson {
@@ -30,8 +38,8 @@ export function adviseJson(view: AdviseView): AdviseJson {
     failOn: view.failOn,
     passed: !view.failed,
     complete: totals.complete,
-    incomplete: result.report.incomplete,
-    findings: result.findings,
+    incomplete: result.report.incomplete.map(gapJson),
+    findings: result.findings.map(findingJson),
     blocks: result.blocks,
   };
 }
@@ -98,8 +106,8 @@ export function renderAdviseTable(view: AdviseView, c: ChalkInstance): string {
     const names = f.layers.slice(0, 3).map((n) => terminalCell(n)).join(', ');
     const layers = f.layers.length > 3 ? `${names}, … (${f.layers.length} layers)` : names;
     out.push(`${paint(`${MARK[f.severity]} ${f.severity}`)} ${c.bold(f.rule)} ${c.dim(layers)}`);
-    out.push(`    ${terminalText(f.message)}`);
-    out.push(`    ${c.dim('fix:')} ${terminalText(f.fix.text)}`);
+    out.push(`    ${terminalText(findingText(f.message))}`);
+    out.push(`    ${c.dim('fix:')} ${terminalText(fixText(f.fix.text))}`);
   }
   out.push('');
   out.push(view.failed ? c.red.bold(`✖ ${summary(view)}`) : `${summary(view)}`);
@@ -128,7 +136,7 @@ export function renderAdviseMarkdown(view: AdviseView): string {
     out.push('|---|---|---|---|---|');
     for (const f of findings) {
       const layers = f.layers.length > 3 ? `${f.layers.slice(0, 3).map((l) => `\`${l}\``).join(', ')}, … (${f.layers.length})` : f.layers.map((l) => `\`${l}\``).join(', ');
-      out.push(`| ${f.severity} | ${f.rule} | ${layers} | ${mdEscape(f.message)} | ${mdEscape(f.fix.text)} |`);
+      out.push(`| ${f.severity} | ${f.rule} | ${layers} | ${mdEscape(findingText(f.message))} | ${mdEscape(fixText(f.fix.text))} |`);
     }
   }
   return out.join('\n') + '\n';

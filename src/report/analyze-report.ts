@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import { showsPrecision } from '../cost/precision.js';
-import { gapSummary } from '../budget/completeness.js';
+import { energyBasisText, gapSummary, notesText, noteText, reasonText } from './messages/analyze.js';
+import type { EnergyBasis } from '../contract/messages.js';
 import { rollUpModules } from '../cost/modules.js';
 import { totalFlops } from '../ops/define.js';
 import type { LatencyReport } from '../latency/model.js';
@@ -17,7 +18,7 @@ import { csvField, MD_NAME_WIDTH, markdownText, mdEscape, NAME_WIDTH, terminalCe
 import { streamJson } from './json-stream.js';
 import { type Align, boxTable, displayWidth } from './table.js';
 import { bar, dimsText, formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
-import { ANALYZE_SCHEMA, type AnalyzeJson, type LayerJson, type LayerReport, type ModuleCost, type Report } from '../contract/analyze.js';
+import { ANALYZE_SCHEMA, type AnalyzeJson, type Gap, type GapJson, type LayerJson, type LayerReport, type ModuleCost, type Report } from '../contract/analyze.js';
 import type { DeviceProfile } from '../contract/device.js';
 
 export interface RenderOptions {
@@ -174,10 +175,10 @@ export function renderTable(report: Report, options: RenderOptions): string {
   if (notCounted.length > 0) {
     out.push('');
     out.push(c.yellow.bold(`Not counted: ${notCounted.length} layer${notCounted.length === 1 ? '' : 's'}`));
-    for (const l of notCounted.slice(0, 20)) out.push(`  ${terminalCell(l.name, LINE_WIDTH)} (${terminalCell(l.op, OP_WIDTH)}): ${terminalText(clipEnd(l.reason ?? '', LINE_WIDTH))}`);
+    for (const l of notCounted.slice(0, 20)) out.push(`  ${terminalCell(l.name, LINE_WIDTH)} (${terminalCell(l.op, OP_WIDTH)}): ${terminalText(clipEnd(l.reason ? reasonText(l.reason) : '', LINE_WIDTH))}`);
     if (notCounted.length > 20) out.push(`  … and ${notCounted.length - 20} more (--format json lists all)`);
   }
-  const notes = [...report.notes, ...report.layers.flatMap((l) => l.notes.map((n) => `${clipStart(l.name, LINE_WIDTH)}: ${n}`))];
+  const notes = [...report.notes.map(noteText), ...report.layers.flatMap((l) => l.notes.map((n) => `${clipStart(l.name, LINE_WIDTH)}: ${noteText(n)}`))];
   if (notes.length > 0) {
     out.push('');
     out.push(c.bold('Notes'));
@@ -238,12 +239,44 @@ function renderByPrecision(report: Report, c: ChalkInstance): string {
  * in the same place. See the README, "JSON report".
  */
 export function layerJson(l: LayerReport): LayerJson {
-  return Object.fromEntries(Object.entries(l).map(([key, value]) => [key === 'executions' ? 'multiplier' : key, value])) as unknown as LayerJson;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(l)) {
+    if (key === 'executions') out.multiplier = value;
+    else if (key === 'reason') {
+      // Messages as data (src/contract/messages.ts): the English for readers, the code beside it for programs.
+      out.reason = l.reason ? reasonText(l.reason) : null;
+      out.reasonCode = l.reason;
+    } else if (key === 'notes') {
+      out.notes = notesText(l.notes);
+      out.noteCodes = l.notes;
+    } else out[key] = value;
+  }
+  return out as unknown as LayerJson;
+}
+
+export function gapJson(g: Gap): GapJson {
+  return g.kind === 'uncounted' ? { ...g, reason: reasonText(g.reason), reasonCode: g.reason } : g;
+}
+
+/** The report's members as the document has them, in order: messages in English with their codes beside them. */
+function documentOf(report: Report): Record<string, unknown> {
+  return { schema: JSON_SCHEMA, ...report, totals: totalsJson(report.totals), incomplete: report.incomplete.map(gapJson), notes: report.notes.map(noteText), noteCodes: report.notes };
+}
+
+/** The totals as the document has them: with `--device`, the energy basis in English and, beside it, as a code. */
+function totalsJson(totals: Report['totals'] & { energyBasis?: EnergyBasis }): Record<string, unknown> {
+  if (!totals.energyBasis) return totals as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(totals)) {
+    out[key] = key === 'energyBasis' ? energyBasisText(totals.energyBasis) : value;
+    if (key === 'energyBasis') out.energyBasisCode = totals.energyBasis;
+  }
+  return out;
 }
 
 /** The `mbn.analyze/1` document as one object: the same members, in the same order, as streamAnalyzeJson writes. */
 export function analyzeJson(report: Report, extra: { modules?: ModuleCost[] } = {}): AnalyzeJson {
-  return { schema: JSON_SCHEMA, ...report, layers: report.layers.map(layerJson), ...extra };
+  return { ...documentOf(report), layers: report.layers.map(layerJson), ...extra } as AnalyzeJson;
 }
 
 /**
@@ -251,7 +284,7 @@ export function analyzeJson(report: Report, extra: { modules?: ModuleCost[] } = 
  * never one string. Extra top-level members (`modules` with --depth) follow the report's own.
  */
 export function streamAnalyzeJson(report: Report, sink: (text: string) => void, extra: Record<string, unknown> = {}): void {
-  streamJson({ schema: JSON_SCHEMA, ...report, ...extra }, sink, { map: { layers: layerJson } });
+  streamJson({ ...documentOf(report), ...extra }, sink, { map: { layers: layerJson } });
 }
 
 export function renderJson(report: Report, extra: Record<string, unknown> = {}): string {
@@ -276,7 +309,7 @@ export function renderCsv(report: Report, options: { latency?: boolean } = {}): 
     lines.push(
       [
         l.name, l.op, l.domain, l.scope, l.outputShapes.map(dimsText).join(' '), l.macs, l.otherFlops,
-        totalFlops(l.macs, l.otherFlops), l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ?? '',
+        totalFlops(l.macs, l.otherFlops), l.params, l.weightBytes, l.activationBytes, l.executions, l.counted, l.reason ? reasonText(l.reason) : '',
         s?.M ?? '', s?.N ?? '', s ? s.kernel.join('x') : '', s ? s.reduction.toFixed(6) : '', s?.macsAfter ?? '', s?.paramsAfter ?? '',
         l.precision, ...latency,
       ]
@@ -325,7 +358,7 @@ export function renderMarkdown(report: Report, options: Pick<RenderOptions, 'flo
   }
   if (report.notes.length) {
     out.push('');
-    for (const n of report.notes) out.push(`- ${markdownText(clipEnd(n, 2 * LINE_WIDTH))}`);
+    for (const n of report.notes) out.push(`- ${markdownText(clipEnd(noteText(n), 2 * LINE_WIDTH))}`);
   }
   return out.join('\n') + '\n';
 }

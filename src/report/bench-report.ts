@@ -2,13 +2,30 @@ import type { ChalkInstance } from 'chalk';
 import { PATH_WIDTH, terminalCell } from './safe-text.js';
 import { boxTable } from './table.js';
 import { dimsText, human } from './units.js';
-import { BENCH_SCHEMA, type BenchJson, type BenchOptions, type BenchRecord } from '../contract/bench.js';
+import { BENCH_SCHEMA, type BenchJson, type BenchOptions, type BenchRecord, type BenchRecordJson, type MeasuredLayerJson } from '../contract/bench.js';
+import type { EnergyMeasurement } from '../contract/messages.js';
+import { energyMeasurementText, traceNoteText } from './messages/bench.js';
 import type { Reporter } from './formats.js';
 import { renderPerLayerTable } from './latency-report.js';
 
 /** `mbn bench` output: the JSON document (schema mbn.bench/1, contract/bench.ts) from the measured records. */
-export function benchJson(records: BenchRecord[], runtime: BenchJson['runtime'], options: BenchOptions, energy?: BenchJson['energy']): BenchJson {
-  return { schema: BENCH_SCHEMA, runtime, options, models: records, ...(energy ? { energy } : {}) };
+export function benchJson(records: BenchRecord[], runtime: BenchJson['runtime'], options: BenchOptions, energy?: EnergyMeasurement): BenchJson {
+  const models = records.map(recordJson);
+  return { schema: BENCH_SCHEMA, runtime, options, models, ...(energy ? { energy: { measured: energy.code === 'rapl-measured', note: energyMeasurementText(energy), noteCode: energy } } : {}) };
+}
+
+/** A model as the document has it: each `--per-layer` note in English, and beside it as a code. */
+function recordJson(r: BenchRecord): BenchRecordJson {
+  if (!r.layers) return r as BenchRecordJson;
+  const layers = r.layers.map((l) => {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(l)) {
+      out[key] = key === 'note' ? (l.note ? traceNoteText(l.note) : null) : value;
+      if (key === 'note') out.noteCode = l.note;
+    }
+    return out as MeasuredLayerJson;
+  });
+  return { ...r, layers };
 }
 
 export function renderBenchJson(bench: BenchJson): string {
@@ -24,7 +41,7 @@ function ratio(value: number | null): string {
   return value === null ? 'n/a' : `${value.toFixed(3)}×`;
 }
 
-export function renderBenchTable(records: BenchRecord[], options: BenchOptions, version: string | null, c: ChalkInstance): string {
+export function renderBenchTable(records: BenchRecordJson[], options: BenchOptions, version: string | null, c: ChalkInstance): string {
   const head = ['model', 'input', 'MACs', 'median', 'p10', 'p90', 'latency ratio', 'MAC ratio'];
   const rows = records.map((r) => [
       terminalCell(r.path, PATH_WIDTH),
@@ -38,7 +55,7 @@ export function renderBenchTable(records: BenchRecord[], options: BenchOptions, 
   ]);
   const table = boxTable({ head: head.map((h) => c.bold(h)), rows, compact: true });
   const threads = `${options.threads} intra-op thread${options.threads === 1 ? '' : 's'}`;
-  const runsText = (r: BenchRecord) => `${r.warmupRuns} + ${r.timesMs.length}`;
+  const runsText = (r: BenchRecordJson) => `${r.warmupRuns} + ${r.timesMs.length}`;
   const counts = new Set(records.map(runsText));
   const stretched = options.minTimeMs.warmup > 0 || options.minTimeMs.timed > 0 ? `; at least ${options.warmup} + ${options.runs}, more for fast models` : '';
   const perModel = `warm-up + timed runs ${counts.size === 1 ? `per model: ${[...counts][0]}` : `per model, in order: ${records.map(runsText).join(', ')}`}${stretched}`;

@@ -1,4 +1,6 @@
 import type { ChalkInstance } from 'chalk';
+import { gapJson } from './analyze-report.js';
+import { checkMessageText } from './messages/check.js';
 import { type BudgetResult, FIGURES, metricOf } from '../budget/limits.js';
 import { clipEnd } from '../text.js';
 import { LINE_WIDTH, fmt, isBytes, labelOf, signed, signedPercent } from './budget-text.js';
@@ -6,7 +8,7 @@ import { MD_NAME_WIDTH, PATH_WIDTH, markdownCode, markdownText, mdEscape, termin
 import { boxTable } from './table.js';
 import { grouped } from './units.js';
 import type { Reporter } from './formats.js';
-import type { CheckJson, CheckRecord } from '../contract/check.js';
+import type { CheckJson, CheckRecord, CheckRecordJson, CheckResult } from '../contract/check.js';
 
 /**
  * Rendering of `mbn check` (and of `mbn analyze --max-*` failures): table (terminal), json (stable contract), md (a
@@ -54,9 +56,9 @@ export function describeLimit(r: BudgetResult): string {
 
 /** A check's outcome, without whose it is. A value and limit that round to the same text are shown exactly (`pair`). */
 function describeOutcome(r: CheckRecord): string {
-  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency' || r.kind === 'energy') return `${r.message}`;
-  if (r.kind === 'error') return `cannot check this model: ${r.message}`;
-  if (r.kind === 'incomplete') return `incomplete analysis: ${r.message}`;
+  if (r.kind === 'missing' || r.kind === 'no-baseline' || r.kind === 'advise' || r.kind === 'latency' || r.kind === 'energy') return checkMessageText(r.message!);
+  if (r.kind === 'error') return `cannot check this model: ${checkMessageText(r.message!)}`;
+  if (r.kind === 'incomplete') return `incomplete analysis: ${checkMessageText(r.message!)}`;
   const label = labelOf(r.metric);
   const [value, limit] = pair(r.metric, r.value!, r.limit!);
   if (!r.complete && r.value! <= r.limit!) {
@@ -116,7 +118,7 @@ function statusText(r: CheckRecord): string {
   return r.passed ? 'pass' : 'FAIL';
 }
 
-function summary(result: CheckJson): string {
+function summary(result: CheckResult): string {
   const failed = result.checks.filter((c) => !c.passed).length;
   const total = result.checks.length;
   if (total === 0) return 'no budgets to check';
@@ -140,7 +142,7 @@ interface ModelRow {
   records: CheckRecord[];
 }
 
-function modelRows(result: CheckJson): ModelRow[] {
+function modelRows(result: CheckResult): ModelRow[] {
   const rows = new Map<string, ModelRow>();
   for (const r of result.checks) {
     const key = `${r.name}\0${r.model}`;
@@ -161,7 +163,7 @@ interface Column {
  * The columns of the compact table: the figures that have a budget, and, with a baseline, those that changed (or
  * failed) for some model; then latency and advise when the config sets them.
  */
-function columnsOf(result: CheckJson): Column[] {
+function columnsOf(result: CheckResult): Column[] {
   const shown = (key: string) =>
     result.checks.some((r) => r.metric === key && (r.kind === 'budget' || (r.kind === 'baseline' && (r.value !== r.baseline || !r.passed))));
   const columns: Column[] = FIGURES.filter((f) => shown(f.key)).map((f) => ({ label: f.label, holds: (r) => r.metric === f.key && (r.kind === 'budget' || r.kind === 'baseline') }));
@@ -209,7 +211,7 @@ function rowStatus(row: ModelRow): { status: string; passed: boolean; isNew: boo
 }
 
 /** A line under the table that says what the percentages in baseline cells are. */
-function baselineNote(result: CheckJson): string | null {
+function baselineNote(result: CheckResult): string | null {
   if (result.baseline === null) return null;
   return `(±%: change over the baseline ${result.baseline}, allowed up to +${result.maxIncreasePercent ?? 0}%)`;
 }
@@ -218,7 +220,7 @@ function baselineNote(result: CheckJson): string | null {
  * `mbn check` for a terminal, size-limit style: one row per model, one column per figure with a budget, each cell
  * "value / limit ✔"; below it one line per failed check and per model without a baseline, then the summary.
  */
-export function renderCheckTable(result: CheckJson, c: ChalkInstance): string {
+export function renderCheckTable(result: CheckResult, c: ChalkInstance): string {
   const marks: Record<Outcome, string> = { pass: c.green('✔'), fail: c.red('✖'), unknown: c.red('?') };
   const columns = columnsOf(result);
   const rows = modelRows(result).map((row) => {
@@ -253,15 +255,32 @@ export function renderCheckTable(result: CheckJson, c: ChalkInstance): string {
   return out.join('\n') + '\n';
 }
 
-export function renderCheckJson(result: CheckJson): string {
-  return JSON.stringify(result, null, 2) + '\n';
+function recordJson(r: CheckRecord): CheckRecordJson {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(r)) {
+    if (key !== 'message') out[key] = value;
+    else {
+      out.message = r.message ? checkMessageText(r.message) : null;
+      out.messageCode = r.message;
+    }
+  }
+  return out as CheckRecordJson;
+}
+
+/** The `mbn.check/1` document: the result with its messages in English and, beside them, as codes. */
+export function checkJson(result: CheckResult): CheckJson {
+  return { ...result, models: result.models.map((m) => ({ ...m, incomplete: m.incomplete.map(gapJson) })), checks: result.checks.map(recordJson) };
+}
+
+export function renderCheckJson(result: CheckResult): string {
+  return JSON.stringify(checkJson(result), null, 2) + '\n';
 }
 
 /**
  * `mbn check` for a pull-request comment: the compact table (model × figures with a budget), one line per failed
  * check, and every check with its value, limit and margin folded in `<details>`.
  */
-export function renderCheckMarkdown(result: CheckJson): string {
+export function renderCheckMarkdown(result: CheckResult): string {
   const marks: Record<Outcome, string> = { pass: '✅', fail: '❌', unknown: '❔' };
   const out: string[] = [];
   out.push(`### mbn check: ${result.passed ? '✅' : '❌'} ${summary(result)}`);
@@ -313,7 +332,7 @@ export const escapeData = workflowData;
 export const escapeProperty = workflowProperty;
 
 /** `::error file=…,title=mbn budget::…` for every failed check. `configFile` is used for missing models. */
-export function renderAnnotations(result: CheckJson, configFile: string | null): string {
+export function renderAnnotations(result: CheckResult, configFile: string | null): string {
   return result.checks
     .filter((r) => !r.passed)
     .map((r) => {
@@ -327,7 +346,7 @@ export function renderAnnotations(result: CheckJson, configFile: string | null):
 // ─── diff ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** `mbn check --format …`. */
-export const CHECK_REPORTER: Reporter<'check', CheckJson, { style: ChalkInstance }> = {
+export const CHECK_REPORTER: Reporter<'check', CheckResult, { style: ChalkInstance }> = {
   table: (result, { style }) => renderCheckTable(result, style),
   json: (result) => renderCheckJson(result),
   md: (result) => renderCheckMarkdown(result),

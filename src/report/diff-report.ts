@@ -1,12 +1,14 @@
 import type { ChalkInstance } from 'chalk';
-import { SHAPE_FIGURES, gapSummary } from '../budget/completeness.js';
+import { SHAPE_FIGURES } from '../budget/completeness.js';
+import { gapSummary } from './messages/analyze.js';
 import { FIGURES } from '../budget/limits.js';
 import { LINE_WIDTH, fmt, signed, signedPercent } from './budget-text.js';
 import { MD_NAME_WIDTH, markdownCode, mdEscape, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import type { Reporter } from './formats.js';
 import { type DiffHtmlOptions, renderDiffHtml } from './html-diff-report.js';
-import type { DiffJson, LayerDiff } from '../contract/diff.js';
+import { gapJson } from './analyze-report.js';
+import type { DiffJson, DiffResult, DiffSideJson, LayerDiff } from '../contract/diff.js';
 import type { FigureKey } from '../contract/check.js';
 
 /** Rendering of `mbn diff`: table (terminal), json (stable contract), md (a pull-request comment). Pure. */
@@ -17,7 +19,7 @@ export interface DiffView {
 }
 
 /** By default, the layers whose MACs or params change (an added ReLU costs no MACs and is left out); --all shows every layer. */
-function shownLayers(diff: DiffJson, view: DiffView): LayerDiff[] {
+function shownLayers(diff: DiffResult, view: DiffView): LayerDiff[] {
   // A layer not counted on either side has an unknown change: it is listed.
   return view.all ? diff.layers : diff.layers.filter((l) => l.macs.delta !== 0 || l.params.delta !== 0 || l.uncounted.base || l.uncounted.head);
 }
@@ -36,7 +38,7 @@ function macsChange(l: LayerDiff): [string, string] {
  * Base, head, change and percent of a total. On an incomplete side a figure that depends on shapes is what mbn
  * could count (≥), and its change is unknown.
  */
-function totalCells(diff: DiffJson, key: FigureKey): [string, string, string, string] {
+function totalCells(diff: DiffResult, key: FigureKey): [string, string, string, string] {
   const d = diff.totals[key];
   const partial = (side: 'base' | 'head') => !diff[side].complete && SHAPE_FIGURES.has(key);
   const show = (side: 'base' | 'head') => `${partial(side) ? '≥' : ''}${fmt(key, d[side])}`;
@@ -45,13 +47,13 @@ function totalCells(diff: DiffJson, key: FigureKey): [string, string, string, st
 }
 
 /** One line per incomplete side: "head is incomplete: 48 layers that run are not counted; its totals leave them out". */
-function incompleteSides(diff: DiffJson): string[] {
+function incompleteSides(diff: DiffResult): string[] {
   return (['base', 'head'] as const)
     .filter((side) => !diff[side].complete)
     .map((side) => `⚠ ${side} (${diff[side].path ?? side}) is an incomplete analysis: ${gapSummary(diff[side].incomplete)}; its figures leave those out, and layers marked ? are not counted`);
 }
 
-function layerSummary(diff: DiffJson): string {
+function layerSummary(diff: DiffResult): string {
   const s = diff.summary;
   const parts = [`${s.added} added`, `${s.removed} removed`, `${s.changed} changed`, `${s.unchanged} unchanged`];
   return `Layers: ${parts.join(', ')}${s.renamed ? ` (${s.renamed} matched by op and position)` : ''}`;
@@ -61,7 +63,7 @@ function layerName(l: LayerDiff): string {
   return l.renamedFrom ? `${l.name} (was ${l.renamedFrom})` : l.name;
 }
 
-export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance): string {
+export function renderDiffTable(diff: DiffResult, view: DiffView, c: ChalkInstance): string {
   const out: string[] = [];
   out.push(`${c.bold(terminalCell(diff.base.path ?? 'base', LINE_WIDTH))} → ${c.bold(terminalCell(diff.head.path ?? 'head', LINE_WIDTH))}`);
   const totals = FIGURES.map((f) => {
@@ -102,11 +104,16 @@ export function renderDiffTable(diff: DiffJson, view: DiffView, c: ChalkInstance
   return out.join('\n') + '\n';
 }
 
-export function renderDiffJson(diff: DiffJson): string {
-  return JSON.stringify(diff, null, 2) + '\n';
+export function diffJson(diff: DiffResult): DiffJson {
+  const side = (s: DiffResult['base']): DiffSideJson => ({ ...s, incomplete: s.incomplete.map(gapJson) });
+  return { ...diff, base: side(diff.base), head: side(diff.head) };
 }
 
-export function renderDiffMarkdown(diff: DiffJson, view: DiffView): string {
+export function renderDiffJson(diff: DiffResult): string {
+  return JSON.stringify(diffJson(diff), null, 2) + '\n';
+}
+
+export function renderDiffMarkdown(diff: DiffResult, view: DiffView): string {
   const t = diff.totals;
   const out: string[] = [];
   const arrow = t.macs.delta > 0 ? '📈' : t.macs.delta < 0 ? '📉' : '➖';
@@ -152,7 +159,7 @@ export interface DiffReportView extends DiffView {
 }
 
 /** `mbn diff --format …`. */
-export const DIFF_REPORTER: Reporter<'diff', DiffJson, DiffReportView> = {
+export const DIFF_REPORTER: Reporter<'diff', DiffResult, DiffReportView> = {
   table: (diff, view) => renderDiffTable(diff, view, view.style),
   json: (diff) => renderDiffJson(diff),
   md: (diff, view) => renderDiffMarkdown(diff, view),

@@ -4,7 +4,7 @@ import { num, pageEnd, pageStart } from './html-page.js';
 import { type GraphInput, graphData, graphScript, graphShown, renderGraphSection } from './html-graph.js';
 import { pairedBarChart, escapeHtml } from './svg-charts.js';
 import { human, humanBytes } from './units.js';
-import type { Delta, DiffJson } from '../contract/diff.js';
+import type { Delta, DiffResult } from '../contract/diff.js';
 
 /**
  * `mbn diff base head --format html`: the totals before and after, MACs per module before and after (a paired bar
@@ -31,7 +31,7 @@ function pct(d: Delta): string {
   return `${d.percent > 0 ? '+' : d.percent < 0 ? '−' : ''}${Math.abs(d.percent).toFixed(1)}%`;
 }
 
-export function renderDiffHtml(diff: DiffJson, options: DiffHtmlOptions): string {
+export function renderDiffHtml(diff: DiffResult, options: DiffHtmlOptions): string {
   const e = escapeHtml;
   const base = diff.base.path ?? 'base';
   const head = diff.head.path ?? 'head';

@@ -7,7 +7,7 @@ import type { LatencyReport } from '../latency/model.js';
 import { clip, escapeHtml } from './svg-charts.js';
 import { shapeText } from './units.js';
 import type { LayerReport, Report } from '../contract/analyze.js';
-import type { DiffJson, LayerStatus } from '../contract/diff.js';
+import type { DiffResult, LayerStatus } from '../contract/diff.js';
 
 /**
  * The graph view of the HTML reports (`mbn analyze --format html`, `mbn diff --format html`): the dataflow graph,
@@ -88,7 +88,7 @@ export function analyzeGraph(report: LatencyReport, flow: Dataflow, flops: boole
  * The diff's graph: every layer of the diff (head's, and base's removed ones), edges from both sides mapped onto
  * the diff's layers, coloured by the change in MACs or params.
  */
-export function diffGraph(diff: DiffJson, base: Report, head: Report, flows: { base: Dataflow; head: Dataflow }): GraphInput {
+export function diffGraph(diff: DiffResult, base: Report, head: Report, flows: { base: Dataflow; head: Dataflow }): GraphInput {
   // Each side's k-th layer of a name is the diff's k-th layer of that name on that side (budget/diff.ts pairs them so).
   const indexOf = (report: Report, side: 'base' | 'head'): number[] => {
     const queues = new Map<string, number[]>();

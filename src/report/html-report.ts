@@ -10,6 +10,7 @@ import { moduleLabel } from './modules-report.js';
 import { showsPrecision } from '../cost/precision.js';
 import { type Bar, type TreeNode, escapeHtml, horizontalBarChart, layerBarChart, treemap } from './svg-charts.js';
 import { formatText, grouped, human, humanBytes, percent, shapeText } from './units.js';
+import { noteText, reasonText } from './messages/analyze.js';
 import type { LayerReport, ModuleCost, Report } from '../contract/analyze.js';
 
 /**
@@ -171,14 +172,14 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
   report.layers.forEach((l, i) => {
     const cost = options.flops ? flopsOf(l) : l.macs;
     const name = l.executions !== 1 ? `${e(l.name)} <span class="note">×${l.executions}</span>` : e(l.name);
-    const counted = l.counted ? '' : ` <span class="warn">not counted: ${e(l.reason ?? '')}</span>`;
+    const counted = l.counted ? '' : ` <span class="warn">not counted: ${e(l.reason ? reasonText(l.reason) : '')}</span>`;
     out.push(
       `<tr>${num(i + 1, String(i + 1))}<td class="name">${name}${counted}</td><td>${e(l.domain ? `${l.domain}::${l.op}` : l.op)}</td><td>${e(l.outputShapes.map(shapeText).join(' '))}</td>${num(l.macs, l.counted ? human(l.macs) : '?')}${num(flopsOf(l), l.counted ? human(flopsOf(l)) : '?')}${num(l.params, l.params ? human(l.params) : '')}${num(l.activationBytes, humanBytes(l.activationBytes))}${num(cost, l.counted ? percent(cost, total) : '')}</tr>`,
     );
   });
   out.push('</tbody></table></div></section>');
 
-  const notes = [...report.notes, ...report.layers.flatMap((l) => l.notes.map((n) => `${l.name}: ${n}`))];
+  const notes = [...report.notes.map(noteText), ...report.layers.flatMap((l) => l.notes.map((n) => `${l.name}: ${noteText(n)}`))];
   if (notes.length) {
     out.push('<section id="notes"><h2>Notes</h2><ul>');
     for (const n of notes) out.push(`<li>${e(n)}</li>`);

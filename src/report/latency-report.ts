@@ -3,7 +3,7 @@ import type { LatencyReport } from '../latency/model.js';
 import { markdownText, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
 import { human, humanBytes } from './units.js';
-import type { BenchRecord } from '../contract/bench.js';
+import type { BenchRecordJson } from '../contract/bench.js';
 import type { DeviceProfile } from '../contract/device.js';
 
 /** Rendering of latency figures: `mbn bench --per-layer` and `mbn analyze --device`. */
@@ -13,7 +13,7 @@ export function msText(value: number | null): string {
   return value >= 100 ? `${value.toFixed(0)} ms` : value >= 1 ? `${value.toPrecision(3)} ms` : `${(value * 1000).toPrecision(3)} µs`;
 }
 
-export function renderPerLayerTable(record: BenchRecord, c: ChalkInstance): string {
+export function renderPerLayerTable(record: BenchRecordJson, c: ChalkInstance): string {
   const layers = record.layers;
   const trace = record.trace;
   if (!layers || !trace) return '';

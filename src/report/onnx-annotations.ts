@@ -2,6 +2,8 @@ import type { MainGraphNodes } from '../cost/dataflow.js';
 import type { LatencyReport } from '../latency/model.js';
 import { msText } from './latency-report.js';
 import { grouped, human, percent, shapeText } from './units.js';
+import type { LayerReason } from '../contract/messages.js';
+import { reasonText } from './messages/analyze.js';
 
 /**
  * `mbn analyze MODEL --annotate OUT.onnx`: the text each main-graph node carries in the annotated copy, for
@@ -42,7 +44,7 @@ export function nodeAnnotations(report: LatencyReport, nodes: MainGraphNodes, ve
     const inside = layers.length > 1 ? ` (${layers.length} layers: this node and its body)` : '';
     const lines = [
       `${ANNOTATION_MARK} figures from mbn${version ? ` ${version}` : ''}${inside}`,
-      `MACs: ${counted ? `${grouped(macs)} (${human(macs)}, ${percent(macs, t.macs, 2)} of the model)` : `? (not counted: ${layers.find((l) => !l.counted)!.reason ?? 'unknown'})`}`,
+      `MACs: ${counted ? `${grouped(macs)} (${human(macs)}, ${percent(macs, t.macs, 2)} of the model)` : `? (not counted: ${notCountedReason(layers.find((l) => !l.counted)!.reason)})`}`,
       `FLOPs: ${counted ? human(flops) : '?'}`,
       `Params: ${grouped(params)}`,
       `Output: ${output}`,
@@ -73,4 +75,8 @@ export function withoutAnnotation(doc: string): string {
   if (doc.startsWith(ANNOTATION_MARK)) return '';
   const at = doc.indexOf(`\n\n${ANNOTATION_MARK}`);
   return at >= 0 ? doc.slice(0, at) : doc;
+}
+
+function notCountedReason(reason: LayerReason | null): string {
+  return reason ? reasonText(reason) : 'unknown';
 }

@@ -3,7 +3,7 @@ import type { EmittedSeparation } from '../rewrite/emit.js';
 import type { SeparationPlan } from '../rewrite/plan.js';
 import type { CalibrationSummary } from '../calibrate/run.js';
 import { clipEnd, clipMiddle } from '../text.js';
-import { describeGaps } from '../budget/completeness.js';
+import { gateLines, reasonText } from './messages/analyze.js';
 import { quote } from '../errors.js';
 import { type Words, wordsOf } from './words.js';
 import { markdownText, mdEscape, terminalCell, terminalText } from './safe-text.js';
@@ -76,7 +76,7 @@ const SKIP_TEXT: Words<SkipReason> = {
   'quantized-conv': (m) => `quantized ${m.opType} (dequantize, separate, then quantize again)`,
   'qdq-conv': () => 'QDQ conv: its weight is dequantized at run time (separate the float model, then quantize it)',
   'in-function': () => 'inside a model-local function',
-  'weight-shape-unknown': (m) => `weight shape unknown (${m.why ?? 'no shape'})`,
+  'weight-shape-unknown': (m) => `weight shape unknown (${m.why ? reasonText(m.why) : 'no shape'})`,
   'already-pointwise': () => '1×1 conv: already pointwise',
   'already-depthwise': () => 'already depthwise',
   'weight-not-constant': () => 'weight is computed at run time (not a constant)',
@@ -112,11 +112,7 @@ const NOTE_TEXT: Words<SeparationNote, [inputs: Report['model']['inputs']]> = {
       ? `--target-macs cannot be met${m.maxError !== null ? ` within --max-error ${m.maxError}` : ''}: the best plan on the data gives ${m.macs} MACs`
       : `--target-macs cannot be met: separating every eligible conv gives ${m.macs} MACs`,
   'costlier-rewritten': (m) => `${m.convs} rewritten conv${m.convs === 1 ? ' costs' : 's cost'} more than before (--allow-costlier): ratio ≥ 1`,
-  'macs-unknown': (m, inputs) => {
-    if (m.gaps.length) return `MACs are unknown: ${describeGaps(m.gaps, inputs, { configKeys: false }).join('; ')}`;
-    const n = m.unknownConvs;
-    return `MACs are unknown: ${n} conv${n === 1 ? ' has an' : 's have'} unknown output shape${n === 1 ? '' : 's'} (give the input shapes with --input NAME:…)`;
-  },
+  'macs-unknown': (m, inputs) => `MACs are unknown: ${macsUnknownText(m, inputs)}`,
 };
 
 const CALIBRATION_NOTE_TEXT: Words<CalibrationNote> = {
@@ -363,3 +359,10 @@ export const SEPARATE_REPORTER: Reporter<'separate', SeparationSummary, { style:
   json: (summary, { style }) => renderSeparation(summary, 'json', style),
   md: (summary, { style }) => renderSeparation(summary, 'md', style),
 };
+
+/** Why the model's MACs are unknown: the analysis's gaps as every gate words them, or the convs of unknown shape. */
+export function macsUnknownText(m: Extract<SeparationNote, { code: 'macs-unknown' }>, inputs: Report['model']['inputs']): string {
+  if (m.gaps.length) return gateLines(m.gaps, inputs, { configKeys: false }).join('; ');
+  const n = m.unknownConvs;
+  return `${n} conv${n === 1 ? ' has an' : 's have'} unknown output shape${n === 1 ? '' : 's'} (give the input shapes with --input NAME:…)`;
+}

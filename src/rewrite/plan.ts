@@ -1,4 +1,3 @@
-import { describeGaps } from '../budget/completeness.js';
 import { buildReport } from '../cost/analyze.js';
 import type { Report } from '../contract/analyze.js';
 import { type SeparableConv, type SeparationFigures, convTraitsOf, separableConv, separationFigures } from '../cost/separable.js';
@@ -327,7 +326,7 @@ export function planSeparation(model: Model, options: SeparateOptions): Separati
   let target: SeparationPlan['target'] = null;
   if (options.targetMacs !== null) {
     const missing = macsUnknown(before, pool);
-    if (missing) throw new MbnError('usage', `--target-macs needs the model's MACs, but ${missingText(before, missing)}`);
+    if (missing) throw new MacsUnknown(missing, before.model.inputs);
     const ranked = pool.slice();
     let macs = before.totals.macs;
     if (rankChoices.size) {
@@ -472,11 +471,17 @@ function macsUnknown(before: Report, convs: CandidateLayer[]): Extract<Separatio
   return unknownConvs ? { code: 'macs-unknown', gaps: [], unknownConvs } : null;
 }
 
-/** Why the MACs are unknown, in an error's words (an error is not a message code): the gaps as every gate words them. */
-function missingText(before: Report, missing: Extract<SeparationNote, { code: 'macs-unknown' }>): string {
-  if (missing.gaps.length) return describeGaps(missing.gaps, before.model.inputs, { configKeys: false }).join('; ');
-  const n = missing.unknownConvs;
-  return `${n} conv${n === 1 ? ' has an' : 's have'} unknown output shape${n === 1 ? '' : 's'} (give the input shapes with --input NAME:…)`;
+/**
+ * `--target-macs` on a model whose MACs are unknown: a usage error that carries why as data, for the API to word (the
+ * analysis's gaps as every gate words them, src/report/); its own message says the same without the gaps' words.
+ */
+export class MacsUnknown extends MbnError {
+  constructor(
+    readonly note: Extract<SeparationNote, { code: 'macs-unknown' }>,
+    readonly inputs: Report['model']['inputs'],
+  ) {
+    super('usage', "--target-macs needs the model's MACs, which are unknown (the analysis is incomplete)");
+  }
 }
 
 /**

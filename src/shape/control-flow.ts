@@ -58,11 +58,7 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
     for (const l of branchLayers) {
       if (!l.name.startsWith(`${name}/${takenLabel}/`)) l.multiplier = 0;
     }
-    record.notes.push(
-      cond && cond.length === 1
-        ? `condition is constant: counted ${takenLabel} only`
-        : `counted the costlier branch (${takenLabel}); the other branch's layers are listed with ×0`,
-    );
+    record.notes.push({ code: cond && cond.length === 1 ? 'if-constant-condition' : 'if-costlier-branch', branch: takenLabel });
     const chosen = results[taken] ?? results[0] ?? [];
     const other = results[1 - taken] ?? [];
     record.outputs = node.outputs.map((_, i) => (chosen[i]?.shape ? chosen[i] : (other[i] ?? chosen[i] ?? null)));
@@ -70,7 +66,7 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
   }
   const body = graphAttr('body');
   if (!body) {
-    record.reason = `${node.opType} has no body`;
+    record.reason = { code: 'no-body', op: node.opType };
     return;
   }
   const sub = new Scope(scope);
@@ -81,8 +77,8 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
     // Exporters write M = INT64_MAX for loops that end on their condition: that is no trip count.
     const bounded = trip && trip.length === 1 && node.inputs[0] !== '' && trip[0] < 2 ** 31;
     if (bounded) times = trip[0];
-    else if (trip && trip.length === 1 && node.inputs[0]) record.notes.push(`trip count ${trip[0]} is unbounded (the loop ends on its condition): body counted once per inference`);
-    else record.notes.push('trip count is not a constant: body counted once per inference');
+    else if (trip && trip.length === 1 && node.inputs[0]) record.notes.push({ code: 'loop-unbounded', tripCount: trip[0] });
+    else record.notes.push({ code: 'loop-trip-unknown' });
     body.inputs.forEach((input, i) => {
       if (i === 0) sub.values.set(input.name, { dtype: DataType.INT64, shape: [] });
       else if (i === 1) sub.values.set(input.name, { dtype: DataType.BOOL, shape: [] });
@@ -97,7 +93,7 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
       if (!s?.shape || !bounded) return null;
       return { dtype: s.dtype, shape: [times, ...s.shape] };
     });
-    if (bounded) record.notes.push(`body runs ${times} times`);
+    if (bounded) record.notes.push({ code: 'body-runs', times });
     return;
   }
   // Scan: N state variables then M scan inputs. Opset 8 adds a leading sequence_lens input and a batch axis 0 on
@@ -126,8 +122,8 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
     sub.values.set(input.name, { dtype: outer.dtype, shape: outer.shape.filter((_, j) => j !== axis && !(batched && j === 0)) });
   });
   const times = (length ?? 1) * batch;
-  if (length === null) record.notes.push('scan length unknown: body counted once per sequence');
-  else record.notes.push(`body runs ${times} times`);
+  if (length === null) record.notes.push({ code: 'scan-length-unknown' });
+  else record.notes.push({ code: 'body-runs', times });
   walk.walkSubgraph(body, sub, `${name}/body/`, multiplier * times, opsets);
   const outs = body.outputs.map((o) => sub.get(o.name) ?? null);
   const outAxes = batched ? null : intsAttr(node, 'scan_output_axes');
@@ -166,7 +162,7 @@ function walkTfliteControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: S
     const body = graphAttr('body');
     if (cond) call(cond, 'cond', record.inputs);
     const walked = body ? call(body, 'body', record.inputs) : null;
-    record.notes.push('trip count is decided at run time: cond and body counted once per inference');
+    record.notes.push({ code: 'loop-trip-at-run-time' });
     record.outputs = node.outputs.map((_, i) => {
       const out = walked && body?.outputs[i] ? walked.sub.get(body.outputs[i].name) : undefined;
       return out?.shape ? stripValue(out) : record.inputs[i] ? stripValue(record.inputs[i]!) : null;
@@ -186,7 +182,7 @@ function walkTfliteControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: S
     for (const l of walk.layers.slice(b.start)) if (l.name.startsWith(`${name}/${b.label}/`)) l.multiplier = 0;
   }
   if (chosen) {
-    record.notes.push(cond && cond.length === 1 ? `condition is constant: counted ${chosen.label} only` : `counted the costlier branch (${chosen.label}); the other branch's layers are listed with ×0`);
+    record.notes.push({ code: cond && cond.length === 1 ? 'if-constant-condition' : 'if-costlier-branch', branch: chosen.label });
     record.outputs = node.outputs.map((_, i) => {
       const out = chosen.g.outputs[i] ? chosen.sub.get(chosen.g.outputs[i].name) : undefined;
       return out ? stripValue(out) : null;

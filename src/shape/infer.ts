@@ -11,6 +11,7 @@ import { topologicalOrder } from './topological-order.js';
 import { type SubgraphWalk, isControlFlow, walkControlFlow } from './control-flow.js';
 import { Scope, UNKNOWN } from './scope.js';
 import type { AssumedDim, InferOptions, InferResult, LayerRecord, WeightUse } from './types.js';
+import type { LayerNote, ModelNote } from '../contract/messages.js';
 
 export type { AssumedDim, InferOptions, InferResult, LayerRecord, ResolvedInput, WeightUse } from './types.js';
 
@@ -27,7 +28,7 @@ const NO_WEIGHTS: WeightUse[] = [];
 /** A record's outputs until its layer is done (frozen: never added to). */
 const NO_STATES = Object.freeze([]) as unknown as (TensorState | null)[];
 /** Shared by the many layers without notes (frozen: a note is never added to it). */
-const NO_NOTES = Object.freeze([]) as unknown as string[];
+const NO_NOTES = Object.freeze([]) as unknown as LayerNote[];
 
 export function inferModel(model: Model, options: InferOptions = {}): InferResult {
   return new Inference(model, options).run();
@@ -35,7 +36,7 @@ export function inferModel(model: Model, options: InferOptions = {}): InferResul
 
 class Inference implements SubgraphWalk {
   readonly layers: LayerRecord[] = [];
-  private readonly notes: string[] = [];
+  private readonly notes: ModelNote[] = [];
   private readonly assumed: AssumedDim[] = [];
   private readonly symbols = new Map<string, number>();
   /** Symbols set to 1 because nothing fixed them, and whether that was at a batch (first) dim. */
@@ -99,7 +100,7 @@ class Inference implements SubgraphWalk {
     if (!state.shape) state.shape = [];
     const count = state.shape.reduce((a, b) => a * b, 1);
     if (count > valueLimit(state.dtype)) {
-      this.notes.push(`--input-value ${name}: input ${quote(name)} has ${count} elements, too many for shape inference to carry its value; it is used as a shape only`);
+      this.notes.push({ code: 'input-value-too-large', input: name, value, elements: count });
       return;
     }
     state.value = new Array<number>(count).fill(value);
@@ -129,7 +130,7 @@ class Inference implements SubgraphWalk {
       return { dtype, shape: checkedShape(given, name) };
     }
     if (!declared) {
-      this.notes.push(`input ${quote(name)} has no declared shape; its layers are not counted (set it with --input ${name}:1x3x224x224)`);
+      this.notes.push({ code: 'input-shape-undeclared', input: name });
       return { dtype, shape: null };
     }
     const shape = declared.map((d, i) => {
@@ -144,8 +145,7 @@ class Inference implements SubgraphWalk {
         if (typeof d === 'string') this.symbols.set(d, this.options.batch);
         return this.options.batch;
       }
-      const label = typeof d === 'string' ? `'${d}'` : 'unknown';
-      this.notes.push(`input ${quote(name)} dim ${i} (${label}) is not fixed; assumed 1 (set it with ${i === 0 ? '--batch N or ' : ''}--input ${name}:${inputExample(declared)})`);
+      this.notes.push({ code: 'input-dim-assumed', input: name, dim: i, name: typeof d === 'string' ? d : null, value: 1, example: inputExample(declared) });
       this.assumed.push({ input: name, dim: i, name: typeof d === 'string' ? d : null, value: 1, batch: i === 0 });
       if (typeof d === 'string') {
         this.symbols.set(d, 1);
@@ -265,7 +265,7 @@ class Inference implements SubgraphWalk {
     }
     // Lists made apart from the record: V8 allocates a literal's nested lists with it, in the old generation once
     // records are found to live long, and these are mostly replaced (by shared lists) as soon as the layer is done.
-    const notes: string[] = [];
+    const notes: LayerNote[] = [];
     const record: LayerRecord = {
       name,
       node,
@@ -291,17 +291,17 @@ class Inference implements SubgraphWalk {
     const ctx = new NodeContext(this.model, node, opset, inputs, record.notes, (n) => scope.producerTraits(n));
     let outputs: (TensorState | null)[] = [];
     if (!rule) {
-      record.reason = `no rule for ${node.domain ? `${node.domain}::` : ''}${node.opType}`;
+      record.reason = { code: 'no-rule', op: node.opType, domain: node.domain };
     } else {
       try {
         outputs = rule.infer(ctx);
         for (const o of outputs) if (o?.shape) product(o.shape, 'the element count of its output, shape');
       } catch (error) {
         if (error instanceof CountOverflow) throw error.at(layerLabel(record));
-        if (error instanceof UnknownShape) record.reason = error.message || 'input shape unknown';
-        else if (error instanceof ShapeError) record.reason = error.message;
+        if (error instanceof UnknownShape) record.reason = error.message ? { code: 'shape-unknown', detail: error.message } : { code: 'input-shape-unknown' };
+        else if (error instanceof ShapeError) record.reason = { code: 'shape-invalid', detail: error.message };
         else if (error instanceof MbnError) throw error;
-        else record.reason = `shape rule failed: ${(error as Error).message}`;
+        else record.reason = { code: 'shape-rule-failed', detail: (error as Error).message };
         outputs = [];
       }
     }
@@ -321,10 +321,10 @@ class Inference implements SubgraphWalk {
         } catch (error) {
           if (error instanceof CountOverflow) throw error.at(layerLabel(record));
           if (error instanceof MbnError) throw error;
-          record.reason = error instanceof UnknownShape ? 'input shape unknown' : `cost rule failed: ${(error as Error).message}`;
+          record.reason = error instanceof UnknownShape ? { code: 'input-shape-unknown' } : { code: 'cost-rule-failed', detail: (error as Error).message };
         }
       } else {
-        record.reason = 'output shape unknown';
+        record.reason = { code: 'output-shape-unknown' };
       }
     }
     if (record.cost) {
@@ -334,7 +334,7 @@ class Inference implements SubgraphWalk {
     }
     if (record.cost && !Number.isFinite(record.cost.macs + record.cost.flops)) {
       record.cost = null;
-      record.reason = 'cost overflows';
+      record.reason = { code: 'cost-overflows' };
     }
     if (rule?.traits) {
       record.traits = traitsOf(rule, ctx, record.outputs);
@@ -413,7 +413,7 @@ class Inference implements SubgraphWalk {
       cost: { macs: 0, flops: 0 },
       reason: null,
       multiplier,
-      notes: [`model-local function ${fn.domain ? `${fn.domain}::` : ''}${fn.name}: expanded, its layers are listed under this name`],
+      notes: [{ code: 'function-expanded', domain: fn.domain, function: fn.name }],
       weights: [],
       scope: '',
       traits: null,
@@ -427,14 +427,12 @@ class Inference implements SubgraphWalk {
  * The dims a note suggests for --input, in the model's own order (an NHWC or RGBA input from TensorFlow stays
  * 1xHxWx4, not 1x3xHxW): fixed dims as they are, N for the batch, the others by their name or D<index>.
  */
-function inputExample(declared: readonly (number | string | null)[]): string {
-  return declared
-    .map((d, i) => {
-      if (typeof d === 'number' && d >= 0) return String(d);
-      if (i === 0) return 'N';
-      return typeof d === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,11}$/.test(d) ? d : `D${i}`;
-    })
-    .join('x');
+function inputExample(declared: readonly (number | string | null)[]): (number | string)[] {
+  return declared.map((d, i) => {
+    if (typeof d === 'number' && d >= 0) return d;
+    if (i === 0) return 'N';
+    return typeof d === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,11}$/.test(d) ? d : `D${i}`;
+  });
 }
 
 /** A rule's traits for a node: null when it has none, or when what they need (a weight's dims) is unknown or invalid. */

@@ -1,6 +1,7 @@
 import { type Attribute, type Model, type Node, type TensorRef, attr } from '../ir/types.js';
 import { smallTensorValues } from '../onnx/tensor-data.js';
 import { type OpTraits, type RuleContext, type TensorState, UnknownShape } from '../ops/define.js';
+import type { LayerNote } from '../contract/messages.js';
 
 const decoder = new TextDecoder();
 
@@ -12,7 +13,7 @@ export class NodeContext implements RuleContext {
     readonly node: Node,
     readonly opset: number,
     readonly inputs: (TensorState | null)[],
-    private readonly notes: string[],
+    private readonly notes: LayerNote[],
     /** The traits of the node that produces a value, by name (none known when absent). */
     private readonly producers: ((name: string) => OpTraits | null) | null = null,
   ) {}
@@ -65,8 +66,8 @@ export class NodeContext implements RuleContext {
   tensorValues(t: TensorRef): number[] | undefined {
     return this.model ? smallTensorValues(this.model, t) : undefined;
   }
-  note(text: string): void {
-    this.notes.push(text);
+  note(message: LayerNote): void {
+    this.notes.push(message);
   }
   producerTraits(i: number): OpTraits | null {
     const name = i >= 0 ? this.node.inputs[i] : undefined;

@@ -1,5 +1,6 @@
 import type { Node } from '../ir/types.js';
 import type { Cost, OpTraits, TensorState } from '../ops/define.js';
+import type { LayerNote, LayerReason, ModelNote } from '../contract/messages.js';
 
 /** The data shape inference works with and returns (src/shape/infer.ts walks; these are what it makes). */
 
@@ -57,10 +58,10 @@ export interface LayerRecord {
   outputs: (TensorState | null)[];
   /** Cost of one execution; null when not counted (see reason). */
   cost: Cost | null;
-  reason: string | null;
+  reason: LayerReason | null;
   /** Executions per inference: loop trip counts; 0 for a branch not counted. */
   multiplier: number;
-  notes: string[];
+  notes: LayerNote[];
   weights: WeightUse[];
   /** The weight each input position reads (by input index; absent or null where an input is no weight). */
   weightAt?: readonly (WeightUse | null)[];
@@ -79,5 +80,5 @@ export interface InferResult {
   /** Input dims nothing fixed, set to 1 (each also has a note). */
   assumed: AssumedDim[];
   outputs: { name: string; state: TensorState | null }[];
-  notes: string[];
+  notes: ModelNote[];
 }

@@ -4,6 +4,7 @@ import type { ByteSource } from '../ir/types.js';
 import { OUTPUT_DTYPES, TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { FlatBuffer, type Table } from './flatbuffer.js';
 import { BUILTIN_NAMES, CUSTOM, F, FILE_IDENTIFIER, OPTIONS, PLACEHOLDER_FOR_GREATER_OP_CODES, TENSOR_TYPES } from './schema.js';
+import type { ModelNote } from '../contract/messages.js';
 
 /**
  * TFLite (LiteRT) flatbuffers → the layer IR. Operators become nodes of the `tflite` domain named by their builtin
@@ -41,18 +42,18 @@ export function readTfliteFrom(source: ByteSource, path: string | null): Model {
   const buffers: (BufferSpan | null)[] = bufferTables.map((b) => bufferSpan(b, fb));
   const subgraphs = root.tables(F.model.subgraphs);
   if (subgraphs.length === 0) fb.fail('it has no subgraph');
-  const notes: string[] = [];
+  const notes: ModelNote[] = [];
   const reader = new SubgraphReader(fb, codes, buffers, subgraphs, notes);
   const graph = reader.graph(0);
   for (let k = 1; k < subgraphs.length; k++) {
     if (!reader.reached.has(k)) {
-      notes.push(`subgraph ${k} (${quote(subgraphs[k].string(F.subgraph.name) ?? '')}) is not called from the main graph: not counted`);
+      notes.push({ code: 'tflite-subgraph-not-called', subgraph: k, name: subgraphs[k].string(F.subgraph.name) ?? '' });
     }
   }
   const signatures = root.tables(F.model.signatureDefs);
   const elsewhere = signatures.filter((s) => s.u32(F.signatureDef.subgraphIndex, 0) !== 0);
   if (elsewhere.length > 0) {
-    notes.push(`signature${elsewhere.length > 1 ? 's' : ''} ${elsewhere.map((s) => quote(s.string(F.signatureDef.key) ?? '')).join(', ')} run${elsewhere.length > 1 ? '' : 's'} another subgraph: only subgraph 0 (the main graph) is analyzed`);
+    notes.push({ code: 'tflite-signatures-elsewhere', signatures: elsewhere.map((s) => s.string(F.signatureDef.key) ?? '') });
   }
   const metadata = new Map<string, string>();
   for (const m of root.tables(F.model.metadata)) {
@@ -123,7 +124,7 @@ class SubgraphReader {
     private readonly codes: OpCode[],
     private readonly buffers: (BufferSpan | null)[],
     private readonly subgraphs: Table[],
-    private readonly notes: string[],
+    private readonly notes: ModelNote[],
   ) {}
 
   graph(index: number): Graph {
@@ -167,7 +168,7 @@ class SubgraphReader {
       const data = this.buffers[t.u32(F.tensor.buffer, 0)] ?? null;
       if (data && !t.bool(F.tensor.isVariable, false)) {
         if (t.has(F.tensor.sparsity)) {
-          this.notes.push(`tensor ${quote(names[i])} is stored sparse: its weight bytes are the dense size`);
+          this.notes.push({ code: 'tflite-tensor-sparse', tensor: names[i] });
         }
         initializers.push({
           name: names[i],

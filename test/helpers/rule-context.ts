@@ -2,6 +2,7 @@ import type { Attribute, Node } from '../../src/ir/types.js';
 import type { Cost, RuleContext, TensorState } from '../../src/ops/define.js';
 import { ruleFor } from '../../src/ops/index.js';
 import { NodeContext } from '../../src/shape/node-context.js';
+import type { LayerNote } from '../../src/contract/messages.js';
 
 /**
  * Drives one op rule directly, with the same NodeContext (shape/node-context.ts) shape/infer.ts builds, for the
@@ -25,7 +26,7 @@ function attribute(name: string, v: A): Attribute {
   return { name, refAttrName: null, data, span };
 }
 
-export function context(op: string, inputs: (TensorState | null)[], attrs: Record<string, A>, opset: number, outputs: number, notes: string[] = []): RuleContext {
+export function context(op: string, inputs: (TensorState | null)[], attrs: Record<string, A>, opset: number, outputs: number, notes: LayerNote[] = []): RuleContext {
   const node: Node = {
     name: op,
     opType: op,
@@ -42,7 +43,7 @@ export function context(op: string, inputs: (TensorState | null)[], attrs: Recor
 export interface RunResult {
   out: TensorState[];
   cost: Cost;
-  notes: string[];
+  notes: LayerNote[];
 }
 
 export function run(
@@ -53,7 +54,7 @@ export function run(
 ): RunResult {
   const rule = ruleFor('', op);
   if (!rule) throw new Error(`no rule for ${op}`);
-  const notes: string[] = [];
+  const notes: LayerNote[] = [];
   const ctx = context(op, inputs, attrs, opts.opset ?? 17, opts.outputs ?? 1, notes);
   const out = rule.infer(ctx);
   return { out, cost: rule.cost(ctx, out), notes };
