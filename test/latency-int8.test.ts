@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
@@ -10,7 +10,7 @@ import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
 import { buildModel, type ModelSpec } from './helpers/build-model.js';
-import { fixture, tempDir } from './helpers/cli.js';
+import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 import { VENV_PYTHON, venvHas } from './helpers/venv.js';
 import { noteText } from '../src/report/messages/analyze.js';
@@ -246,6 +246,46 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     // dq_y stay.
     expect(await agreesWithOrt(path)).toEqual({ fused: 28, kept: 2 });
   });
+
+  it.skipIf(!ort)('predict the integer kernels ORT makes of models mbn quantize writes (a Relu or Clip before the QuantizeLinear)', async () => {
+    // Counted, not matched by name: ORT also fuses these models' float convs with their float activations (FusedConv)
+    // and duplicates a DequantizeLinear read by fused and float ops, which the name check above does not follow.
+    const dir = tempDir();
+    const cases: [string, string[], Record<string, number>, Record<string, number>][] = [
+      // PP-OCR cls (real): squeeze-excite convs → Relu → QuantizeLinear, pools and residual Adds between int8 layers.
+      // ORT fuses one more pool than predicted: the last GlobalAveragePool, read by a Reshape whose output is
+      // quantized (and by a Shape ORT computes at load); ORT moves that QuantizeLinear up through the Reshape (its
+      // QDQ propagation), which the latency model does not follow. Its final MatMul (MatMulIntegerToFloat) is not counted.
+      [fixture('real/ppocr_mobile_v2_cls.onnx'), ['--calibrate', fixture('calibration/ppocr_cls')], { QLinearConv: 9, QLinearAdd: 7, QLinearGlobalAveragePool: 10 }, { QLinearConv: 9, QLinearAdd: 7, QLinearGlobalAveragePool: 9 }],
+    ];
+    const blazeface = join(process.env.MBN_HELDOUT ?? '/work/heldout', 'models', 'blazeface_front_128.onnx');
+    const bf = { QLinearConv: 33, QLinearAdd: 16, QLinearConcat: 11 };
+    if (existsSync(blazeface)) cases.push([blazeface, ['--calibrate', 'random:8'], bf, bf]);
+    else console.warn(`skipping BlazeFace front in the mbn quantize kernel check: ${blazeface} is absent (node scripts/fetch-heldout.mjs)`);
+    for (const [input, args, want, wantPredicted] of cases) {
+      const out = join(dir, `${basename(input, '.onnx')}.int8.onnx`);
+      const r = mbn(['quantize', input, '-o', out, ...args]);
+      expect(r.status, r.stderr).toBe(0);
+      const p = plan(out);
+      const predicted: Record<string, number> = {};
+      p.plan.forEach((k, i) => {
+        if (k?.kind === 'kernel' && k.qdq && !DROP_QDQ.has(p.ops[i]) && p.ops[i] !== 'MatMul' && p.ops[i] !== 'Gemm') predicted[`QLinear${p.ops[i]}`] = (predicted[`QLinear${p.ops[i]}`] ?? 0) + 1;
+      });
+      const actual: Record<string, number> = {};
+      await ortNodes(out, 'all');
+      // From the optimized file itself: ORT gives several fused nodes one name.
+      for (const n of readModel(out.replace(/\.onnx$/, '.optimized.onnx')).graph.nodes) if (n.opType.startsWith('QLinear')) actual[n.opType] = (actual[n.opType] ?? 0) + 1;
+      expect(actual).toEqual(want);
+      expect(predicted).toEqual(wantPredicted);
+      // Every Relu/Clip ORT drops before a QuantizeLinear is predicted folded, and none it keeps.
+      const nodes = await ortNodes(out);
+      p.names.forEach((name, i) => {
+        if (p.ops[i] !== 'Relu' && p.ops[i] !== 'Clip') return;
+        const merged = nodes.has(name) ? 'kept' : 'dropped';
+        expect(`${name}: ${p.plan[i]?.kind === 'folded' ? 'dropped' : 'kept'}`).toBe(`${name}: ${merged}`);
+      });
+    }
+  }, 120_000);
 
   it.skipIf(!ort || !venvHas('onnxruntime.quantization'))('agree with the graph ORT optimizes, on real models quantized by ORT (quantize_static, QDQ, per channel)', async () => {
     const dir = tempDir();

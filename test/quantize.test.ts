@@ -68,6 +68,30 @@ function chainModel(): Uint8Array {
   });
 }
 
+/** x[1,4,8,8] → conv A 3×3 (4) → Relu → ar; ar → conv B 3×3 → b; Add(b, ar) → Relu → sr → conv C 1×1 (3) → y. */
+function residualModel(): Uint8Array {
+  return buildModel({
+    inputs: [{ name: 'x', shape: [1, 4, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 3, 8, 8] }],
+    initializers: [
+      { name: 'wa', dtype: 1, dims: [4, 4, 3, 3], values: weights(144, 36, 7) },
+      { name: 'ba', dtype: 1, dims: [4], values: weights(4, 1, 8) },
+      { name: 'wb', dtype: 1, dims: [4, 4, 3, 3], values: weights(144, 36, 9) },
+      { name: 'wc', dtype: 1, dims: [3, 4, 1, 1], values: weights(12, 4, 10) },
+    ],
+    nodes: [
+      { op: 'Conv', name: 'A', inputs: ['x', 'wa', 'ba'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Relu', name: 'relu_a', inputs: ['a'], outputs: ['ar'] },
+      { op: 'Conv', name: 'B', inputs: ['ar', 'wb'], outputs: ['b'], attrs: { pads: [1, 1, 1, 1] } },
+      { op: 'Add', name: 'add', inputs: ['b', 'ar'], outputs: ['s'] },
+      { op: 'Relu', name: 'relu_s', inputs: ['s'], outputs: ['sr'] },
+      { op: 'Conv', name: 'C', inputs: ['sr', 'wc'], outputs: ['y'] },
+    ],
+    opset: 13,
+    irVersion: 7,
+  });
+}
+
 function calibrationFolder(dir: string, shape: number[], count: number, seed: number): Float32Array[] {
   mkdirSync(dir, { recursive: true });
   const next = mulberry32(seed);
@@ -366,7 +390,8 @@ describe('mbn quantize on a real model (PaddleOCR text-direction classifier, ren
     expect(j.opset).toMatchObject({ from: 9, to: 13 });
     // 0.40×, not 0.25×: in this 0.5 MB model the 35 unfolded BatchNormalization layers (34 KB, float), the per-channel
     // scales (25 KB) and the int32 biases (25 KB) weigh beside 127 KB of int8 weights (PP-OCRv4 rec and det: 0.27×, 0.28×).
-    expect(j.weightBytes).toEqual({ before: 534660, after: 212334 });
+    // 212,424 = 212,334 before output points + 18 more QuantizeLinear/DequantizeLinear pairs' scale and zero point (5 B each).
+    expect(j.weightBytes).toEqual({ before: 534660, after: 212424 });
     const files = readdirSync(calib).filter((f) => f.endsWith('.npy')).sort();
     const held = files.slice(files.length - j.calibration.verifyBatches);
     let agree = 0;
@@ -387,5 +412,72 @@ describe('mbn quantize on a real model (PaddleOCR text-direction classifier, ren
     expect(j.outputs[0].relativeError).toBeCloseTo(Math.sqrt(dd / xx), 6);
     expect(j.outputs[0].top1Agreement).toBeCloseTo(agree / rows, 12);
     expect(agree / rows).toBe(1);
+  });
+});
+
+/**
+ * ONNX Runtime's own optimized graph of the written model (level 'all', as a session runs it): how many of its convs
+ * became QLinearConv, and how many stayed float convs (Conv, or FusedConv/NchwcConv after ORT's own fusions).
+ * A layer fuses when a QuantizeLinear reads its output (after a Relu/Clip ORT folds into that QuantizeLinear).
+ */
+async function ortFusedConvs(path: string): Promise<{ qlinear: number; float: number; others: Record<string, number> }> {
+  const optimized = path.replace(/\.onnx$/, '.optimized.onnx');
+  const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+  await session.release();
+  const ops = readModel(optimized).graph.nodes.map((n) => n.opType);
+  const count = (...names: string[]) => ops.filter((o) => names.includes(o)).length;
+  const others: Record<string, number> = {};
+  for (const o of ops) if (o.startsWith('QLinear') && o !== 'QLinearConv') others[o] = (others[o] ?? 0) + 1;
+  return { qlinear: count('QLinearConv'), float: count('Conv', 'FusedConv', 'NchwcConv'), others };
+}
+
+describe('ONNX Runtime runs the written int8 layers as integer kernels', () => {
+  needsOrt('a built residual block: A and B fuse into QLinearConv (one pair per tensor, shared by the Add); C, writing the graph output, stays float', async () => {
+    const dir = tempDir('mbn-quantize-');
+    const input = join(dir, 'residual.onnx');
+    writeFileSync(input, residualModel());
+    calibrationFolder(join(dir, 'calib'), [1, 4, 8, 8], 8, 12);
+    const output = join(dir, 'residual.int8.onnx');
+    const j = quantizeJson([input, '-o', output, '--calibrate', join(dir, 'calib')]);
+    expect(j.layers.map((l: { precision: string }) => l.precision)).toEqual(['int8', 'int8', 'int8']);
+    const written = readModel(output);
+    try {
+      // x (A's input), A's output after its Relu (B's input and the Add's), B's output (the Add's), the Add's output
+      // after its Relu (C's input): one QuantizeLinear each, and the only reader of ar and b.
+      expect(written.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.inputs[0])).toEqual(['x', 'ar', 'b', 'sr']);
+      expect(written.graph.nodes.filter((n) => n.inputs.includes('ar') || n.inputs.includes('b')).map((n) => n.opType)).toEqual(['QuantizeLinear', 'QuantizeLinear']);
+    } finally {
+      written.source.close();
+    }
+    // With a pair on each layer's input only (mbn before output points), ORT fused none of the three: A's Relu also fed
+    // the Add, B's output only the Add, C's the graph output. ORT's own optimized graph now (the Add, between two
+    // dequantized inputs and a QuantizeLinear after its Relu, becomes QLinearAdd as well):
+    expect(await ortFusedConvs(output)).toEqual({ qlinear: 2, float: 1, others: { QLinearAdd: 1 } });
+    // --exclude B: A's output feeds a float conv, so it is not quantized and A no longer fuses; nor does the Add, whose
+    // input B writes (a pair there would make ORT quantize B's float weight itself: B stays float).
+    const ex = join(dir, 'residual.exc.onnx');
+    quantizeJson([input, '-o', ex, '--calibrate', join(dir, 'calib'), '--exclude', 'B']);
+    expect(await ortFusedConvs(ex)).toEqual({ qlinear: 0, float: 3, others: {} });
+  });
+
+  needsOrt('PP-OCR cls (real): its convs read by BatchNormalization or hard-swish stay unfused; its squeeze-excite pools and residual Adds run 8-bit', async () => {
+    const dir = tempDir('mbn-quantize-');
+    const output = join(dir, 'cls.int8.onnx');
+    quantizeJson([fixture('real/ppocr_mobile_v2_cls.onnx'), '-o', output, '--calibrate', fixture('calibration/ppocr_cls')]);
+    // 53 Conv + 1 MatMul quantized; ORT 1.30 (python, the same counts): 9 QLinearConv, 44 float convs. The exported
+    // model keeps 35 BatchNormalization nodes after its convs (a float op: no QuantizeLinear after the conv). Before
+    // output points: the same 9 QLinearConv, and no other QLinear op.
+    expect(await ortFusedConvs(output)).toEqual({ qlinear: 9, float: 44, others: { QLinearGlobalAveragePool: 10, QLinearAdd: 7 } });
+  });
+
+  const blazeface = join(process.env.MBN_HELDOUT ?? '/work/heldout', 'models', 'blazeface_front_128.onnx');
+  if (!existsSync(blazeface)) console.warn(`skipping the BlazeFace fusion check: ${blazeface} is absent (node scripts/fetch-heldout.mjs fetches it)`);
+  (ort && existsSync(blazeface) ? it : it.skip)('BlazeFace front (real, held-out set): 33 of its 37 convs fuse (16 before output points) and its residual Adds and channel-padding Concats run 8-bit', async () => {
+    const dir = tempDir('mbn-quantize-');
+    const output = join(dir, 'blazeface.int8.onnx');
+    quantizeJson([blazeface, '-o', output, '--calibrate', 'random:8']);
+    // The 4 float convs are the heads, whose outputs go (through Transpose/Reshape) to the graph outputs. ORT's own
+    // quantize_static: 37 QLinearConv, 16 QLinearAdd, 11 QLinearConcat.
+    expect(await ortFusedConvs(output)).toEqual({ qlinear: 33, float: 4, others: { QLinearAdd: 16, QLinearConcat: 11 } });
   });
 });

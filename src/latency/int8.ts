@@ -9,7 +9,8 @@ import type { LayerLink } from './graph.js';
  * QuantizeLinear, what `quantize_static` writes) ORT fuses a group into one integer kernel when:
  *   - Conv: its input and its weight come from DequantizeLinear nodes, its bias (when present) from one too or is a
  *     constant (ORT's BiasQuantization quantizes a constant float bias first), and its only consumer is one
- *     QuantizeLinear (→ QLinearConv);
+ *     QuantizeLinear (→ QLinearConv), or a Relu/Clip whose only consumer is one (ORT drops the activation first:
+ *     ReluQuantFusion, ClipQuantFusion; the same for the ops below);
  *   - MatMul, Gemm: both operands from DequantizeLinear (Gemm's bias as a conv's); the QuantizeLinear after is
  *     optional (→ QLinearMatMul / QGemm, or MatMulIntegerToFloat when the output stays float);
  *   - Add, Mul, Where, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax: every input from a
@@ -110,13 +111,36 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
     return EIGHT_BIT.has(dtype) || (k === bias && dtype === DataType.INT32) ? p : undefined;
   };
   /** The one QuantizeLinear reading the layer's output (nothing else reading it), or undefined. */
-  const quantizeAfter = (l: LayerLink): number | undefined => {
+  const onlyQuantize = (l: LayerLink): number | undefined => {
     const y = l.outputs[0];
     const readers = y ? (consumers.get(y) ?? []) : [];
     return y && !outputs.has(y) && readers.length === 1 && isQ(links[readers[0]]) && l.outputs.filter((o) => o).length === 1 ? readers[0] : undefined;
   };
+  /**
+   * The QuantizeLinear after the layer, directly or through a Relu/Clip that is the output's only reader and reads
+   * nothing but a QuantizeLinear: ORT drops that activation first (ReluQuantFusion, ClipQuantFusion), taking the
+   * QuantizeLinear's range, measured after the activation, as doing its clamping (what mbn quantize writes; ORT's
+   * ReluQuantFusion also wants the zero point at the type's minimum, which a range taken after a Relu gives).
+   */
+  const quantizeAfter = (l: LayerLink): { q: number; activation?: number } | undefined => {
+    const direct = onlyQuantize(l);
+    if (direct !== undefined) return { q: direct };
+    const y = l.outputs[0];
+    const readers = y ? (consumers.get(y) ?? []) : [];
+    const act = readers.length === 1 && !outputs.has(y) && l.outputs.filter((o) => o).length === 1 ? links[readers[0]] : undefined;
+    if (!act || act.domain !== '' || (act.op !== 'Relu' && act.op !== 'Clip') || act.inputs[0] !== y) return undefined;
+    const q = onlyQuantize(act);
+    return q === undefined ? undefined : { q, activation: readers[0] };
+  };
+  // A Relu/Clip whose only reader is a QuantizeLinear is dropped, whatever precedes it (ReluQuantFusion,
+  // ClipQuantFusion): the QuantizeLinear's range does its clamping. A layer fused below takes it into its kernel.
   links.forEach((l, i) => {
-    if (l.scope !== '') return;
+    if (l.scope !== '' || l.domain !== '' || (l.op !== 'Relu' && l.op !== 'Clip')) return;
+    const q = onlyQuantize(l);
+    if (q !== undefined) plan[i] = { kind: 'folded', head: q };
+  });
+  links.forEach((l, i) => {
+    if (l.scope !== '' || plan[i] !== null) return;
     const q = qoperatorKernel(l);
     if (q) {
       plan[i] = { kind: 'kernel', kernel: q.kernel, qdq: false, uint8Weights: q.uint8Weights, transposedElements: 0, transposes: 0 };
@@ -132,7 +156,8 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
     if (needsQ && qAfter === undefined) return;
     const weightDq = l.traits?.kind === 'conv' || l.traits?.kind === 'matmul' ? dqs[1] : undefined;
     plan[i] = { kind: 'kernel', kernel: 'qlinear', qdq: true, uint8Weights: weightDq !== undefined && links[weightDq].inputDtypes[0] === DataType.UINT8, transposedElements: 0, transposes: 0 };
-    if (qAfter !== undefined) plan[qAfter] = { kind: 'folded', head: i };
+    if (qAfter !== undefined) plan[qAfter.q] = { kind: 'folded', head: i };
+    if (qAfter?.activation !== undefined) plan[qAfter.activation] = { kind: 'folded', head: i };
   });
   // A DequantizeLinear is absorbed when every reader is a fused kernel; a QuantizeLinear not absorbed runs.
   links.forEach((l, i) => {
@@ -181,7 +206,9 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
       k.transposedElements += elements(links[p]);
       k.transposes++;
     }
-    const qOut = l.outputs[0] ? (consumers.get(l.outputs[0]) ?? [])[0] : undefined;
+    let qOut = l.outputs[0] ? (consumers.get(l.outputs[0]) ?? [])[0] : undefined;
+    // Through the Relu/Clip folded into the kernel, to its QuantizeLinear.
+    if (qOut !== undefined && !isQ(links[qOut]) && plan[qOut]?.kind === 'folded') qOut = links[qOut].outputs[0] ? (consumers.get(links[qOut].outputs[0]) ?? [])[0] : undefined;
     if (qOut !== undefined && plan[qOut]?.kind === 'folded' && !toRegion(links[qOut].outputs[0], 0)) {
       k.transposedElements += elements(l);
       k.transposes++;

@@ -3,19 +3,23 @@ import { DataType } from '../onnx/dtype.js';
 import { type NewAttribute, type NewTensor, concatBytes, encodeNodeField, encodeTensorField, lengthField, varintField } from '../onnx/encode.js';
 import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/splice.js';
 import { Reader, WireType } from '../onnx/wire.js';
-import { roundHalfEven, uint8Params } from './histogram.js';
+import { type Range, roundHalfEven, uint8Params } from './histogram.js';
 import { type OpsetRaise, floatScalar } from './opset.js';
-import { type QuantLayer, type QuantizationPlan, int8Bias, quantizeWeight } from './plan.js';
+import { type QuantLayer, type QuantizationPlan, int8Bias, outputPoints, quantizeWeight } from './plan.js';
 
 /**
  * Writes a plan as ONNX bytes (pieces of the input plus new fields, through the splice writer):
  * - `qdq`: the quantized model. Each int8 layer reads its weight through DequantizeLinear of an int8 tensor
  *   (symmetric, per output channel: `axis`), its bias through DequantizeLinear of int32 at scale s_x·s_w (zero point
  *   0, ONNX Runtime's QLinearConv form), and its activation input through QuantizeLinear → DequantizeLinear of
- *   uint8 per tensor. The float layers keep float weights (equalized when CLE moved them).
+ *   uint8 per tensor. Where its output stays 8-bit downstream, it is quantized too, at its output point (plan.ts
+ *   `outputPoints`: after a Relu/Clip it alone feeds), by one QuantizeLinear → DequantizeLinear pair that every reader
+ *   of that tensor then reads, so that ONNX Runtime sees DequantizeLinear → op → QuantizeLinear and fuses the layer
+ *   into an integer kernel. The float layers keep float weights (equalized when CLE moved them).
  * - `float`: every layer float, with the plan's (equalized, corrected) weights: the model calibration runs on.
- * - `shadow`: `float`, plus beside each int8 layer a copy of it fed by the quantized form of its float input:
- *   both outputs are exposed, so one run gives every layer's own quantization error (sensitivity).
+ * - `shadow`: `float`, plus beside each int8 layer a copy of it fed by the quantized form of its float input, with
+ *   its output point's activation and pair as in `qdq`: the float and the copy's output (point) are exposed, so one
+ *   run gives every layer's own quantization error (sensitivity).
  * `expose`: values added as graph outputs. The opset is raised (opset.ts) in every mode, so all copies run one graph.
  * The plan is read, never changed (the contract of rewrite/emit.ts too: a plan is data, the emitter writes).
  */
@@ -26,7 +30,7 @@ export interface QuantizationEmitOptions {
 
 export interface EmittedQuantization {
   pieces: Piece[];
-  /** Per int8 layer in `shadow` mode: its float output and its quantized copy's output. */
+  /** Per int8 layer in `shadow` mode: its float output point and its quantized copy's. */
   shadows: Map<QuantLayer, { float: string; quantized: string }>;
 }
 
@@ -47,17 +51,9 @@ export function emitQuantization(plan: QuantizationPlan, raise: OpsetRaise | nul
   const exposed: string[] = [...(options.expose ?? [])];
   const activation = new Map<string, string>();
 
-  for (const change of raise?.changes ?? []) {
-    for (const t of change.tensors) addTensor(t);
-    replaced.set(change.node, [nodeField(model, change.node, change.inputs, change.drop, change.add)]);
-  }
-
-  /** x → QuantizeLinear → DequantizeLinear (uint8 per tensor), once per tensor and suffix. */
-  const quantizeActivation = (x: string, fields: Uint8Array[], suffix: string): string => {
-    const key = `${x}\u0000${suffix}`;
-    const known = activation.get(key);
-    if (known) return known;
-    const { scale, zeroPoint } = uint8Params(plan.ranges.get(x)!);
+  /** x → QuantizeLinear → DequantizeLinear (uint8 per tensor, at `range`) into `fields`; returns the dequantized name. */
+  const quantizePair = (x: string, range: Range, fields: Uint8Array[], suffix: string): string => {
+    const { scale, zeroPoint } = uint8Params(range);
     const s = unique(`${x}_scale${suffix}`);
     const z = unique(`${x}_zero_point${suffix}`);
     const q = unique(`${x}_quantized${suffix}`);
@@ -68,9 +64,44 @@ export function emitQuantization(plan: QuantizationPlan, raise: OpsetRaise | nul
       encodeNodeField({ name: unique(`${x}_QuantizeLinear${suffix}`), opType: 'QuantizeLinear', domain: '', inputs: [x, s, z], outputs: [q], attributes: [] }),
       encodeNodeField({ name: unique(`${x}_DequantizeLinear${suffix}`), opType: 'DequantizeLinear', domain: '', inputs: [q, s, z], outputs: [dq], attributes: [] }),
     );
+    return dq;
+  };
+
+  /** An int8 layer's input through QuantizeLinear → DequantizeLinear, once per tensor and suffix (an output point's pair if it is one). */
+  const quantizeActivation = (x: string, fields: Uint8Array[], suffix: string): string => {
+    const key = `${x}\u0000${suffix}`;
+    const known = activation.get(key);
+    if (known) return known;
+    const dq = quantizePair(x, plan.ranges.get(x)!, fields, suffix);
     activation.set(key, dq);
     return dq;
   };
+
+  // `qdq`: each output point (plan.ts: int8 layers' outputs, the Adds/Concats/pools between them) gets its pair right
+  // after the node producing it, and every reader of the tensor reads the pair's output (`rewire`), as ORT's quantizer does.
+  const points = outputPoints(plan);
+  const after = new Map<Node, Uint8Array[]>();
+  const rewire = new Map<string, string>();
+  if (options.mode === 'qdq') {
+    for (const [node, point] of points) {
+      const range = plan.ranges.get(point.tensor);
+      if (!range) continue;
+      const fields: Uint8Array[] = [];
+      const dq = quantizePair(point.tensor, range, fields, '');
+      rewire.set(point.tensor, dq);
+      activation.set(`${point.tensor}\u0000`, dq);
+      after.set(point.activation ?? node, fields);
+    }
+  }
+  /** A node re-encoded with its inputs rewired, followed by the pair its output point gets. */
+  const encoded = (node: Node, inputs: string[], drop: string[], add: NewAttribute[]): Uint8Array[] =>
+    [nodeField(model, node, inputs.map((i) => rewire.get(i) ?? i), drop, add), ...(after.get(node) ?? [])];
+
+  const changes = new Map((raise?.changes ?? []).map((c) => [c.node, c]));
+  for (const change of changes.values()) {
+    for (const t of change.tensors) addTensor(t);
+    replaced.set(change.node, encoded(change.node, change.inputs, change.drop, change.add));
+  }
 
   /** The layer's weight (and bias) as int8/int32 behind DequantizeLinear; returns the dequantized names. */
   const quantizedWeights = (l: QuantLayer, fields: Uint8Array[], suffix: string): { weight: string; bias: string | null } => {
@@ -129,16 +160,29 @@ export function emitQuantization(plan: QuantizationPlan, raise: OpsetRaise | nul
     const int8 = l.precision === 'int8';
     if (options.mode === 'qdq' && int8) {
       const x = quantizeActivation(l.input, fields, '');
-      fields.push(nodeField(model, l.node, withInputs(l, x, quantizedWeights(l, fields, '')), [], []));
+      fields.push(...encoded(l.node, withInputs(l, x, quantizedWeights(l, fields, '')), [], []));
     } else {
-      fields.push(nodeField(model, l.node, withInputs(l, l.input, floatWeights(l)), [], []));
+      fields.push(...encoded(l.node, withInputs(l, l.input, floatWeights(l)), [], []));
       if (options.mode === 'shadow' && int8) {
         const x = quantizeActivation(l.input, fields, '_mbn_shadow');
-        const out = unique(`${l.node.outputs[0]}_mbn_shadow`);
+        let out = unique(`${l.node.outputs[0]}_mbn_shadow`);
         const inputs = withInputs(l, x, quantizedWeights(l, fields, '_mbn_shadow'));
         fields.push(nodeField(model, l.node, inputs, [], [], { name: unique(`${l.name}_mbn_shadow`), outputs: [out] }));
-        shadows.set(l, { float: l.node.outputs[0], quantized: out });
-        exposed.push(l.node.outputs[0], out);
+        const point = points.get(l.node);
+        const act = point?.activation;
+        if (act) {
+          // The absorbed activation, copied (in its opset-raised form) after the quantized copy.
+          const change = changes.get(act);
+          const actOut = unique(`${act.outputs[0]}_mbn_shadow`);
+          const actInputs = [out, ...(change?.inputs ?? act.inputs).slice(1)];
+          fields.push(nodeField(model, act, actInputs, change?.drop ?? [], change?.add ?? [], { name: unique(`${act.name || act.opType}_mbn_shadow`), outputs: [actOut] }));
+          out = actOut;
+        }
+        const range = point && plan.ranges.get(point.tensor);
+        if (range) out = quantizePair(out, range, fields, '');
+        const float = point?.tensor ?? l.node.outputs[0];
+        shadows.set(l, { float, quantized: out });
+        exposed.push(float, out);
       }
     }
     replaced.set(l.node, fields);
@@ -151,6 +195,11 @@ export function emitQuantization(plan: QuantizationPlan, raise: OpsetRaise | nul
         for (const i of model.graph.inputs) if (i.name === src.tensor.name) graphEdit.fields.set(i.span.tagStart, { kind: 'replace', fields: [] });
       }
     }
+  }
+  // The other nodes that read a rewired tensor or write an output point.
+  for (const node of model.graph.nodes) {
+    if (replaced.has(node)) continue;
+    if (after.has(node) || node.inputs.some((i) => rewire.has(i))) replaced.set(node, encoded(node, node.inputs, [], []));
   }
   for (const [node, fields] of replaced) graphEdit.fields.set(node.span.tagStart, { kind: 'replace', fields });
   graphEdit.append.push(...tensors);

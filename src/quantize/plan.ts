@@ -63,7 +63,7 @@ export interface QuantLayer {
 export interface QuantizationPlan {
   model: Model;
   layers: QuantLayer[];
-  /** Input-activation range per tensor name (uint8 asymmetric per tensor). */
+  /** Activation range per tensor name (uint8 asymmetric per tensor): int8 layers' inputs and output points. */
   ranges: Map<string, Range>;
   /** Cross-layer equalized pairs (first → second, through a ReLU or directly) and the largest |log₂ s| applied. */
   equalizedPairs: EqualizedPair[];
@@ -296,4 +296,71 @@ export function biasCorrection(layer: QuantLayer, means: Float64Array): Float64A
 export function int8Bias(layer: QuantLayer): Float64Array | null {
   if (!layer.correction) return layer.bias;
   return Float64Array.from(layer.correction, (c, o) => c + (layer.bias?.[o] ?? 0));
+}
+
+/** Activations a QuantizeLinear after them absorbs (ORT's ReluQuantFusion / ClipQuantFusion; its quantizer's QDQRemovableActivation). */
+const ABSORBED_ACTIVATIONS = new Set(['Relu', 'Clip']);
+/** Ops ONNX Runtime runs on 8-bit tensors in QDQ form (QLinearAdd, QLinearConcat, the QLinear pools, MaxPool on uint8). */
+const EIGHT_BIT_OPS = new Set(['Add', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool']);
+
+export interface OutputPoint {
+  /** The tensor whose QuantizeLinear → DequantizeLinear pair all its readers share. */
+  tensor: string;
+  /** The Relu/Clip between the producing node and `tensor` (null: none). */
+  activation: Node | null;
+}
+
+/**
+ * The activations quantized where they are produced (one QuantizeLinear → DequantizeLinear pair right after the
+ * producing node, read by all their readers), by producing node, so that ONNX Runtime sees DequantizeLinear → op →
+ * QuantizeLinear around each int8 layer and fuses it into QLinearConv/QLinearMatMul, and the same around the Adds,
+ * Concats and pools between int8 layers (QLinearAdd, QLinearConcat…). As ONNX Runtime's quantizer places them
+ * (qdq_quantizer.py, `try_replacing_upstream_output`): after the Relu or Clip that is a node output's only reader, the
+ * range taken after that activation (ORT folds that activation into the QuantizeLinear); otherwise on the output.
+ * - An int8 layer's, or an Add/Concat/pool's (of non-constant, non-input tensors), output is quantized where every
+ *   reader keeps it 8-bit: an int8 layer reading it as its activation, or such an Add/Concat/pool. A tensor read by a
+ *   float op (hard-swish, sigmoid, a layer kept float, a bias Add of a constant) or a graph output is not: the
+ *   requantization would cost accuracy for no integer consumer.
+ * - Each input of such an Add/Concat/pool is quantized too (ORT fuses it only when every input is dequantized), where
+ *   it is produced: a float op's output (e.g. BlazeFace's zero channels from ConstantOfShape) gets its pair there;
+ *   but not a tensor a layer kept float reads or writes (that op then stays float).
+ */
+export function outputPoints(plan: QuantizationPlan): Map<Node, OutputPoint> {
+  const model = plan.model;
+  const readers = readersOf(model);
+  const constants = new Set(constantSources(model).keys());
+  const int8Inputs = new Map(plan.layers.filter((l) => l.weight && l.precision === 'int8').map((l) => [l.node, l.input]));
+  const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
+  const graphInputs = new Set(model.graph.inputs.map((o) => o.name));
+  const producers = new Map(model.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  // A layer kept float must stay so: ORT 1.30 quantizes a float conv's weight itself when a DequantizeLinear feeds it
+  // and a QuantizeLinear reads it (its WeightBiasQuantization), so no pair goes on a tensor such a layer reads or writes.
+  const floatLayers = plan.layers.filter((l) => !int8Inputs.has(l.node)).map((l) => l.node);
+  const floatTouched = new Set(floatLayers.flatMap((n) => [...n.inputs, ...n.outputs]));
+  const eightBitOp = (n: Node) =>
+    n.domain === '' && EIGHT_BIT_OPS.has(n.opType) && n.inputs.length > 0 && n.inputs.every((i) => i && !constants.has(i) && !graphInputs.has(i) && !floatTouched.has(i));
+  const keepsEightBit = (tensor: string, reader: Node) => int8Inputs.get(reader) === tensor || eightBitOp(reader);
+  const out = new Map<Node, OutputPoint>();
+  const quantized = new Set<string>();
+  for (const node of model.graph.nodes) {
+    if (!int8Inputs.has(node) && !eightBitOp(node)) continue;
+    const y = node.outputs[0];
+    const next = readers.get(y) ?? [];
+    const act = next.length === 1 && !graphOutputs.has(y) && next[0].domain === '' && ABSORBED_ACTIVATIONS.has(next[0].opType) && next[0].inputs[0] === y ? next[0] : null;
+    const tensor = act ? act.outputs[0] : y;
+    const consumers = readers.get(tensor) ?? [];
+    if (!tensor || graphOutputs.has(tensor) || !consumers.length || !consumers.every((r) => keepsEightBit(tensor, r))) continue;
+    out.set(node, { tensor, activation: act });
+    quantized.add(tensor);
+  }
+  for (const [node] of [...out]) {
+    if (!eightBitOp(node)) continue;
+    for (const x of node.inputs) {
+      const producer = producers.get(x);
+      if (quantized.has(x) || !producer || out.has(producer)) continue;
+      out.set(producer, { tensor: x, activation: null });
+      quantized.add(x);
+    }
+  }
+  return out;
 }

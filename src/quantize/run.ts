@@ -7,7 +7,7 @@ import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { emitQuantization } from './emit.js';
 import { StreamingHistogram, chooseRange } from './histogram.js';
 import type { OpsetRaise } from './opset.js';
-import { type QuantLayer, type QuantizationPlan, biasCorrection } from './plan.js';
+import { type QuantLayer, type QuantizationPlan, biasCorrection, outputPoints } from './plan.js';
 import type { OutputCheck } from '../contract/output-check.js';
 import type { FloatReason, RangeMethod } from '../contract/quantize.js';
 
@@ -33,13 +33,15 @@ function bytesOf(plan: QuantizationPlan, raise: OpsetRaise | null, mode: 'qdq' |
 }
 
 /**
- * Streams the fitting batches through the float model (equalized weights) and folds every int8 layer's input into
- * a histogram, and each conv input's per-channel sums (for bias correction); then sets each tensor's range and
+ * Streams the fitting batches through the float model (equalized weights) and folds every int8 layer's input and
+ * every output point into a histogram, and each conv input's per-channel sums (for bias correction); then sets each tensor's range and
  * corrects the biases. A layer whose input never came out (a branch that did not run) stays float.
  */
 export async function calibrateRanges(ort: Ort, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], settings: DataSettings): Promise<void> {
   const int8 = plan.layers.filter((l) => l.precision === 'int8');
-  const tensors = [...new Set(int8.map((l) => l.input))];
+  // Each int8 layer's input and the tensors quantized where produced (plan.ts `outputPoints`; a superset of the later ones).
+  const points = [...outputPoints(plan).values()].map((p) => p.tensor);
+  const tensors = [...new Set([...int8.map((l) => l.input), ...points])];
   const graphInputs = new Set(plan.model.graph.inputs.map((i) => i.name));
   const fetched = tensors.filter((t) => !graphInputs.has(t));
   const histograms = new Map(tensors.map((t) => [t, new StreamingHistogram()]));
