@@ -206,6 +206,56 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     }
   });
 
+  it.skipIf(!ort)('keep an 8-bit Add and the MaxPool after it in NCHW when one Add input comes from a float conv, as ORT does', async () => {
+    // conv a (fused) and a second branch meet in an Add (QDQ around it), then a MaxPool 2×2 (QDQ dropped: uint8) and
+    // conv b (fused). The second branch is conv c, fused too (every Add input in NHWC: ORT moves the transposes
+    // through, the MaxPool becomes NhwcMaxPool), or a float conv (its quantized output stays NCHW: ORT leaves the Add
+    // in NCHW with a transpose in front, and runs its generic uint8 MaxPool).
+    const dq = (x: string, y: string, name: string, s = 's', z = 'z') => ({ op: 'DequantizeLinear', inputs: [x, s, z], outputs: [y], name });
+    const q = (x: string, y: string, name: string) => ({ op: 'QuantizeLinear', inputs: [x, 's', 'z'], outputs: [y], name });
+    const conv = (x: string, w: string, y: string, name: string) => ({ op: 'Conv', inputs: [x, w], outputs: [y], attrs: { kernel_shape: [1, 1] }, name });
+    const spec = (branch: ModelSpec['nodes']): ModelSpec => ({
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 16, 4, 4] }],
+      initializers: [
+        scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0),
+        weights('wa', INT8, [16, 16, 1, 1]), weights('wb', INT8, [16, 16, 1, 1]), weights('wc', INT8, [16, 16, 1, 1]),
+        { name: 'wf', dtype: FLOAT, dims: [16, 16, 1, 1], values: Array.from({ length: 256 }, (_, i) => ((i % 7) - 3) / 10) },
+      ],
+      nodes: [
+        q('x', 'xq', 'q_x'), dq('xq', 'xd', 'dq_x'), dq('wa', 'wad', 'dq_wa', 'ws', 'wz'), conv('xd', 'wad', 'a', 'conv_a'), q('a', 'aq', 'q_a'), dq('aq', 'ad', 'dq_a'),
+        ...branch, q('c', 'cq', 'q_c'), dq('cq', 'cd', 'dq_c'),
+        { op: 'Add', inputs: ['ad', 'cd'], outputs: ['sum'], name: 'add' }, q('sum', 'sq', 'q_sum'), dq('sq', 'sd', 'dq_sum'),
+        { op: 'MaxPool', inputs: ['sd'], outputs: ['p'], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, name: 'pool' }, q('p', 'pq', 'q_p'), dq('pq', 'pd', 'dq_p'),
+        dq('wb', 'wbd', 'dq_wb', 'ws', 'wz'), conv('pd', 'wbd', 'b', 'conv_b'), q('b', 'bq', 'q_b'), dq('bq', 'y', 'dq_y'),
+      ],
+      opset: 13,
+    });
+    const dir = tempDir();
+    const cases = [
+      { branch: [dq('wc', 'wcd', 'dq_wc', 'ws', 'wz'), conv('xd', 'wcd', 'c', 'conv_c')], pool: 'com.microsoft::NhwcMaxPool', nchw: false },
+      { branch: [conv('x', 'wf', 'c', 'conv_f')], pool: 'MaxPool', nchw: true },
+    ];
+    for (const [n, c] of cases.entries()) {
+      const path = join(dir, `pool${n}.onnx`);
+      writeFileSync(path, buildModel(spec(c.branch)));
+      const nodes = [...(await ortNodes(path, 'all')).values()];
+      expect(nodes.filter((op) => op.endsWith('MaxPool'))).toEqual([c.pool]);
+      const p = plan(path);
+      const pool = p.plan[p.ops.indexOf('MaxPool')];
+      expect(pool?.kind === 'kernel' && pool.nchwPool === true).toBe(c.nchw);
+      // Timed, with the calibrated rate of ORT's generic uint8 pool: 16 × 4 × 4 outputs × 4 reads × 2 ns, plus the
+      // 0.5 µs of an elementwise kernel; in NHWC, as any 8-bit op.
+      const model = readModel(path);
+      const inferred = inferModel(model);
+      const report = buildReport(model, inferred);
+      const profile = { ...PROFILE, int8: { ...PROFILE.int8!, nchwMaxPoolNsPerElement: 2 } };
+      const poolMs = (q: typeof PROFILE) => predictLatency(report, layerLinks(inferred), q).layers[report.layers.findIndex((l) => l.name === 'pool')].latencyMs;
+      if (c.nchw) expect(poolMs(profile)).toBeCloseTo((16 * 4 * 4 * 4 * 2 + 500) / 1e6, 12);
+      else expect(poolMs(profile)).toBe(poolMs(PROFILE));
+    }
+  });
+
   it.skipIf(!ort)('run a QDQ conv ORT leaves unfused on the generic path (its weights are dequantized each run), a float one blocked', async () => {
     // x → Q → DQ → conv q (int8 weights through DequantizeLinear, a Tanh after: not fused) → conv f (float weights).
     const spec: ModelSpec = {
@@ -467,5 +517,8 @@ describe('the profile\'s int8 block', () => {
     const generic = { ...int8!, genericGops: { conv: 300, pointwise: 150, depthwise: 10 } };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: generic })), 'new.json').int8).toEqual(generic);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, genericGops: { conv: 300, pointwise: 150 } } }, 'bad.json')).toThrow('"int8.genericGops" must be an object with positive conv, pointwise, depthwise (GOP/s)');
+    const pools = { ...int8!, nchwMaxPoolNsPerElement: 2.5 };
+    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: pools })), 'new.json').int8).toEqual(pools);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, nchwMaxPoolNsPerElement: -1 } }, 'bad.json')).toThrow('"int8.nchwMaxPoolNsPerElement" must be a positive number');
   });
 });

@@ -123,6 +123,12 @@ export interface Int8Rates {
    * its generic depthwise kernel and im2col + integer GEMM. Absent (older profiles): every QLinearConv at `gops`.
    */
   genericGops?: Record<'conv' | 'pointwise' | 'depthwise', number>;
+  /**
+   * A MaxPool on 8-bit tensors that ORT leaves in NCHW (outside every QLinearConv's NHWC region: its generic pool on
+   * uint8, not MLAS's NhwcMaxPool), ns per input element its windows read. Absent (older profiles): timed as other
+   * 8-bit ops.
+   */
+  nchwMaxPoolNsPerElement?: number;
 }
 
 /**

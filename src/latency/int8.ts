@@ -43,6 +43,11 @@ export type Int8Layer =
       transposedElements: number;
       /** How many such transposes (0, 1 or 2). */
       transposes: number;
+      /**
+       * A MaxPool on 8-bit tensors outside every QLinearConv's NHWC region: ORT runs its generic NCHW pool on
+       * uint8 (not MLAS's NhwcMaxPool), element by element.
+       */
+      nchwPool?: true;
     }
   /** The layer is part of the integer kernel of layer `head`. */
   | { kind: 'folded'; head: number }
@@ -179,14 +184,46 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
   // graph input or output): on the region's side, sized as that tensor.
   const elements = (l: LayerLink) => (l.outputShape ? l.outputShape.reduce((a, b) => a * b, 1) : 0);
   const isConv = (j: number) => links[j].traits?.kind === 'conv';
-  const inRegion = (j: number) => plan[j]?.kind === 'kernel' && (plan[j] as { qdq: boolean }).qdq && (isConv(j) || (links[j].domain === '' && NHWC_8BIT.has(links[j].op)));
+  const eightBit = (j: number) => plan[j]?.kind === 'kernel' && (plan[j] as { qdq: boolean }).qdq && (isConv(j) || (links[j].domain === '' && NHWC_8BIT.has(links[j].op)));
+  /** The activation inputs of layer j, each as the DequantizeLinear that feeds it (a conv's first; every input of the others; constants left out). */
+  const activationDqs = (j: number) =>
+    (isConv(j) ? [links[j].inputs[0]] : links[j].inputs)
+      .map((x) => (x ? producer.get(x) : undefined))
+      .filter((p): p is number => p !== undefined && isDq(links[p]) && !constantDq(p));
+  /**
+   * A DequantizeLinear of a constant (an initializer, a QuantizeLinear ORT computes at load) or of a ConstantOfShape
+   * (one value everywhere: BlazeFace's channel padding): in any layout, so no transpose is needed for it.
+   */
+  const constantDq = (p: number) => {
+    const q = producer.get(links[p].inputs[0]);
+    if (links[p].weightInputs.includes(links[p].inputs[0]) || links[p].folded || q === undefined) return links[p].weightInputs.includes(links[p].inputs[0]) || links[p].folded;
+    if (plan[q]?.kind === 'constant') return true;
+    const source = isQ(links[q]) ? producer.get(links[q].inputs[0]) : undefined;
+    return source !== undefined && (links[source].atLoad || (links[source].domain === '' && links[source].op === 'ConstantOfShape'));
+  };
+  // ORT's transpose optimizer moves the transpose after a QLinearConv through an 8-bit op only when every activation
+  // input is in NHWC already: on a multi-input op (QLinearAdd, QLinearConcat) with an input from outside, moving it
+  // would add a transpose on that input and another after the op, so the op stays in NCHW with the transpose left in
+  // front of it (BlazeFace with some convs kept float: its QLinearAdds, and the MaxPools after them, stay NCHW). Whether
+  // a layer is in the region depends on its inputs' only, so it is worked out once per layer, inputs first.
+  const region = new Map<number, boolean>();
+  const inRegion = (j: number): boolean => {
+    const known = region.get(j);
+    if (known !== undefined) return known;
+    region.set(j, false);
+    const dqs = eightBit(j) && !isConv(j) ? activationDqs(j) : [];
+    const r = eightBit(j) && (isConv(j) || (dqs.length > 0 && dqs.every((p) => fromRegion(links[p].inputs[0], 0, false)) && dqs.some((p) => fromRegion(links[p].inputs[0], 0, true))));
+    region.set(j, r);
+    return r;
+  };
   const headOf = (j: number) => (plan[j]?.kind === 'folded' ? (plan[j] as { head: number }).head : j);
   const passes = (l: LayerLink) => isQ(l) || isDq(l) || (l.domain === '' && PUSHED_THROUGH.has(l.op));
   const fromRegion = (x: string | undefined, depth: number, convOnly: boolean): boolean => {
     const p = x ? producer.get(x) : undefined;
     if (p === undefined || depth > 16) return false;
     const h = headOf(p);
-    if (h !== p || inRegion(p)) return inRegion(h) && (!convOnly || isConv(h) || links[h].inputs.some((y) => y && fromRegion(y, depth + 1, true)));
+    // A DequantizeLinear folded into a kernel belongs to its reader: look through it, to what it dequantizes.
+    if (!isDq(links[p]) && (h !== p || inRegion(p))) return inRegion(h) && (!convOnly || isConv(h) || links[h].inputs.some((y) => y && fromRegion(y, depth + 1, true)));
     return passes(links[p]) && fromRegion(links[p].inputs[0], depth + 1, convOnly);
   };
   const toRegion = (y: string | undefined, depth: number): boolean => {
@@ -196,11 +233,13 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
   };
   links.forEach((l, i) => {
     const k = plan[i];
-    if (k?.kind !== 'kernel' || !inRegion(i)) return;
-    // The activation inputs (a conv's first; every input of the others), each through its DequantizeLinear.
-    const dqs = (isConv(i) ? [l.inputs[0]] : l.inputs).map((x) => (x ? producer.get(x) : undefined)).filter((p): p is number => p !== undefined && isDq(links[p]));
-    // An 8-bit op not joined to a conv's region stays in NCHW: no transposes.
-    if (!isConv(i) && !dqs.some((p) => fromRegion(links[p].inputs[0], 0, true))) return;
+    if (k?.kind !== 'kernel') return;
+    if (!inRegion(i)) {
+      // An 8-bit op outside every region stays in NCHW: no transposes of its own; a MaxPool there is ORT's generic one.
+      if (k.qdq && l.domain === '' && l.op === 'MaxPool') k.nchwPool = true;
+      return;
+    }
+    const dqs = activationDqs(i);
     for (const p of dqs) {
       if (fromRegion(links[p].inputs[0], 0, false)) continue;
       k.transposedElements += elements(links[p]);

@@ -125,6 +125,36 @@ function quantizeBench(name: string, kernel: 'QuantizeLinear' | 'DequantizeLinea
   };
 }
 
+/**
+ * x → Q → DQ → MaxPool 2×2, stride 2 → Q → DQ → y, one scale throughout: ORT drops the pairs around the MaxPool
+ * (DropQDQNodes) and runs its generic NCHW pool on the uint8 tensor, as in a model whose 8-bit MaxPool sits outside
+ * every QLinearConv's NHWC region (src/latency/int8.ts). Work: the input elements the windows read.
+ */
+function nchwMaxPoolBench(name: string, shape: number[]): KernelBench {
+  const [n, c, h, w] = shape;
+  const out = [n, c, h / 2, w / 2];
+  return {
+    name,
+    what: `MaxPool 2×2 stride 2 of a uint8 [${shape.join(', ')}] tensor in NCHW (QDQ dropped around it: ORT's generic pool)`,
+    work: out.reduce((a, b) => a * b, 1) * 4,
+    input: shape,
+    kernel: 'MaxPool',
+    write: (path) => {
+      const chunks: Chunk[] = [
+        node('QuantizeLinear', ['x', 'x_s', 'x_z'], ['xq'], 'quantize_x'),
+        node('DequantizeLinear', ['xq', 'x_s', 'x_z'], ['xd'], 'dequantize_x'),
+        node('MaxPool', ['xd'], ['yf'], 'op', [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])]),
+        node('QuantizeLinear', ['yf', 'x_s', 'x_z'], ['yq'], 'quantize_y'),
+        node('DequantizeLinear', ['yq', 'x_s', 'x_z'], ['y'], 'dequantize_y'),
+        ...activationQuant('x'),
+        encodeValueInfoField('x', DataType.FLOAT, shape, 11),
+        encodeValueInfoField('y', DataType.FLOAT, out, 12),
+      ];
+      writeModel(path, name, chunks, 13, 5);
+    },
+  };
+}
+
 const conv = (k: number, group = 1, stride = 1) => [ints('kernel_shape', [k, k]), ints('pads', Array(4).fill((k - 1) / 2)), { name: 'group', type: 'int' as const, value: group }, ints('strides', [stride, stride])];
 
 export function int8Benchmarks(): KernelBench[] {
@@ -149,6 +179,7 @@ export function int8Benchmarks(): KernelBench[] {
     dynamicBench('conv-integer', `ConvInteger 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights, after a DynamicQuantizeLinear (quantize_dynamic's form)`, 'ConvInteger', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense),
     dynamicBench('conv-integer-depthwise', 'depthwise ConvInteger 3×3, 64 channels, 56×56, uint8 weights (ORT: im2col and a GEMM per channel)', 'ConvInteger', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw),
     dynamicBench('matmul-integer', `MatMulInteger [${m}, ${k}] × [${k}, ${k}], uint8 weights, after a DynamicQuantizeLinear`, 'MatMulInteger', [m, k], [k, k], [m, k], [], m * k * k),
+    nchwMaxPoolBench('int8-maxpool-nchw', [1, 32, 64, 64]),
     quantizeBench('quantize', 'QuantizeLinear', [1, 64, 56, 56]),
     quantizeBench('dequantize', 'DequantizeLinear', [1, 64, 56, 56]),
   ];
@@ -199,7 +230,8 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     quantizeNsPerElement: round((ms('quantize') * 1e6) / work('quantize')),
     dequantizeNsPerElement: round((ms('dequantize') * 1e6) / work('dequantize')),
     genericGops: { conv: gops('int8-conv-generic'), pointwise: gops('int8-pointwise-generic'), depthwise: gops('int8-depthwise-generic') },
+    nchwMaxPoolNsPerElement: round((ms('int8-maxpool-nchw') * 1e6) / work('int8-maxpool-nchw')),
   };
-  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
+  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel === 'MaxPool' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
   return { rates, measurements };
 }

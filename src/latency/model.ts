@@ -387,6 +387,13 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
     const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
+  // An 8-bit MaxPool outside every NHWC region: ORT's generic NCHW pool, per input element its windows read.
+  if (q.nchwPool && rates.nchwMaxPoolNsPerElement !== undefined && link?.outputShape) {
+    const window = poolWindow(link);
+    const workUs = (link.outputShape.reduce((a, b) => a * b, 1) * window * rates.nchwMaxPoolNsPerElement) / 1e3;
+    const overheadUs = profile.overheadUs.elementwise;
+    return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : 'memory' };
+  }
   // QLinearAdd, QLinearConcat, …: per element in float, as the float op (at least one operation per output element).
   if (q.qdq && link && link.domain === '' && requantizesEachElement(link.op)) {
     const elements = link.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
@@ -520,4 +527,9 @@ export function addLatency(report: Report, links: readonly LayerLink[], profile:
   out.layers.forEach((l, i) => Object.assign(l, layers[i]));
   Object.assign(out.totals, totals);
   return out;
+}
+
+/** The elements one output of a pool reads: the product of its kernel_shape (1 where the attribute is missing). */
+function poolWindow(link: LayerLink): number {
+  return (link.ints.kernel_shape ?? [1]).reduce((a, b) => a * b, 1);
 }
