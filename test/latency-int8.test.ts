@@ -256,6 +256,37 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     }
   });
 
+  it.skipIf(!ort)('time a QDQ Mul of two activations, which ORT fuses into QLinearMul, at the calibrated QLinearMul rate', async () => {
+    // a = DQ(Q(x)), b = DQ(Q(x2)); Mul(a, b) and Add(a, b), each with QDQ after it: QLinearMul and QLinearAdd.
+    const dq = (x: string, y: string, name: string) => ({ op: 'DequantizeLinear', inputs: [x, 's', 'z'], outputs: [y], name });
+    const q = (x: string, y: string, name: string) => ({ op: 'QuantizeLinear', inputs: [x, 's', 'z'], outputs: [y], name });
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }, { name: 'x2', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 16, 8, 8] }, { name: 'y2', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      initializers: [scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128)],
+      nodes: [
+        q('x', 'xq', 'q_x'), dq('xq', 'a', 'dq_a'), q('x2', 'x2q', 'q_x2'), dq('x2q', 'b', 'dq_b'),
+        { op: 'Mul', inputs: ['a', 'b'], outputs: ['m'], name: 'mul' }, q('m', 'mq', 'q_m'), dq('mq', 'y', 'dq_y'),
+        { op: 'Add', inputs: ['a', 'b'], outputs: ['t'], name: 'add' }, q('t', 'tq', 'q_t'), dq('tq', 'y2', 'dq_y2'),
+      ],
+      opset: 13,
+    };
+    const path = join(tempDir(), 'mul.onnx');
+    writeFileSync(path, buildModel(spec));
+    const nodes = [...(await ortNodes(path, 'all')).values()];
+    expect(nodes.filter((op) => op.startsWith('com.microsoft::QLinear')).sort()).toEqual(['com.microsoft::QLinearAdd', 'com.microsoft::QLinearMul']);
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const ms = (p: DeviceProfile, name: string) => predictLatency(report, layerLinks(inferred), p).layers[report.layers.findIndex((l) => l.name === name)].latencyMs;
+    const profile = { ...PROFILE, int8: { ...PROFILE.int8!, qlinearMulNsPerElement: 0.2 } };
+    // 16 × 8 × 8 outputs × 0.2 ns, plus the 0.5 µs of an elementwise kernel; the Add keeps the float Add's time, and
+    // without the rate (older profiles) the Mul does too.
+    expect(ms(profile, 'mul')).toBeCloseTo((1024 * 0.2 + 500) / 1e6, 12);
+    expect(ms(profile, 'add')).toBe(ms(PROFILE, 'add'));
+    expect(ms(PROFILE, 'mul')).toBe(ms(PROFILE, 'add'));
+  });
+
   it.skipIf(!ort)('run a QDQ conv ORT leaves unfused on the generic path (its weights are dequantized each run), a float one blocked', async () => {
     // x → Q → DQ → conv q (int8 weights through DequantizeLinear, a Tanh after: not fused) → conv f (float weights).
     const spec: ModelSpec = {
@@ -520,5 +551,8 @@ describe('the profile\'s int8 block', () => {
     const pools = { ...int8!, nchwMaxPoolNsPerElement: 2.5 };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: pools })), 'new.json').int8).toEqual(pools);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, nchwMaxPoolNsPerElement: -1 } }, 'bad.json')).toThrow('"int8.nchwMaxPoolNsPerElement" must be a positive number');
+    const muls = { ...int8!, qlinearMulNsPerElement: 0.18 };
+    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: muls })), 'new.json').int8).toEqual(muls);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, qlinearMulNsPerElement: 0 } }, 'bad.json')).toThrow('"int8.qlinearMulNsPerElement" must be a positive number');
   });
 });

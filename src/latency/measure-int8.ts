@@ -126,9 +126,28 @@ function quantizeBench(name: string, kernel: 'QuantizeLinear' | 'DequantizeLinea
 }
 
 /**
- * x → Q → DQ → MaxPool 2×2, stride 2 → Q → DQ → y, one scale throughout: ORT drops the pairs around the MaxPool
- * (DropQDQNodes) and runs its generic NCHW pool on the uint8 tensor, as in a model whose 8-bit MaxPool sits outside
- * every QLinearConv's NHWC region (src/latency/int8.ts). Work: the input elements the windows read.
+ * x → Q → DQ (once per operand) → op → Q → DQ → y, one scale throughout: an 8-bit op between the pairs ORT either
+ * fuses or drops. `op` reads the dequantized operands `d0`, `d1`, … and writes `yf`.
+ */
+function writeQdqAround(path: string, name: string, operands: number, op: Chunk, x: number[], y: number[]): void {
+  const dequantized = Array.from({ length: operands }, (_, i) => node('DequantizeLinear', ['xq', 'x_s', 'x_z'], [`d${i}`], `dequantize_${i}`));
+  const chunks: Chunk[] = [
+    node('QuantizeLinear', ['x', 'x_s', 'x_z'], ['xq'], 'quantize_x'),
+    ...dequantized,
+    op,
+    node('QuantizeLinear', ['yf', 'x_s', 'x_z'], ['yq'], 'quantize_y'),
+    node('DequantizeLinear', ['yq', 'x_s', 'x_z'], ['y'], 'dequantize_y'),
+    ...activationQuant('x'),
+    encodeValueInfoField('x', DataType.FLOAT, x, 11),
+    encodeValueInfoField('y', DataType.FLOAT, y, 12),
+  ];
+  writeModel(path, name, chunks, 13, 5);
+}
+
+/**
+ * MaxPool 2×2, stride 2 between QDQ pairs: ORT drops the pairs around the MaxPool (DropQDQNodes) and runs its generic
+ * NCHW pool on the uint8 tensor, as in a model whose 8-bit MaxPool sits outside every QLinearConv's NHWC region
+ * (src/latency/int8.ts). Work: the input elements the windows read.
  */
 function nchwMaxPoolBench(name: string, shape: number[]): KernelBench {
   const [n, c, h, w] = shape;
@@ -139,19 +158,22 @@ function nchwMaxPoolBench(name: string, shape: number[]): KernelBench {
     work: out.reduce((a, b) => a * b, 1) * 4,
     input: shape,
     kernel: 'MaxPool',
-    write: (path) => {
-      const chunks: Chunk[] = [
-        node('QuantizeLinear', ['x', 'x_s', 'x_z'], ['xq'], 'quantize_x'),
-        node('DequantizeLinear', ['xq', 'x_s', 'x_z'], ['xd'], 'dequantize_x'),
-        node('MaxPool', ['xd'], ['yf'], 'op', [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])]),
-        node('QuantizeLinear', ['yf', 'x_s', 'x_z'], ['yq'], 'quantize_y'),
-        node('DequantizeLinear', ['yq', 'x_s', 'x_z'], ['y'], 'dequantize_y'),
-        ...activationQuant('x'),
-        encodeValueInfoField('x', DataType.FLOAT, shape, 11),
-        encodeValueInfoField('y', DataType.FLOAT, out, 12),
-      ];
-      writeModel(path, name, chunks, 13, 5);
-    },
+    write: (path) => writeQdqAround(path, name, 1, node('MaxPool', ['d0'], ['yf'], 'op', [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])]), shape, out),
+  };
+}
+
+/**
+ * A Mul of two dequantized 8-bit activations between QDQ pairs (hard-swish's x · relu6(x + 3) / 6 in a quantized
+ * MobileNetV3 or PP-LCNet), which ORT fuses into one QLinearMul. Work: the output elements.
+ */
+function qlinearMulBench(name: string, shape: number[]): KernelBench {
+  return {
+    name,
+    what: `QDQ Mul of two uint8 [${shape.join(', ')}] tensors (ORT: one QLinearMul)`,
+    work: shape.reduce((a, b) => a * b, 1),
+    input: shape,
+    kernel: 'QLinearMul',
+    write: (path) => writeQdqAround(path, name, 2, node('Mul', ['d0', 'd1'], ['yf'], 'op'), shape, shape),
   };
 }
 
@@ -180,6 +202,7 @@ export function int8Benchmarks(): KernelBench[] {
     dynamicBench('conv-integer-depthwise', 'depthwise ConvInteger 3×3, 64 channels, 56×56, uint8 weights (ORT: im2col and a GEMM per channel)', 'ConvInteger', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw),
     dynamicBench('matmul-integer', `MatMulInteger [${m}, ${k}] × [${k}, ${k}], uint8 weights, after a DynamicQuantizeLinear`, 'MatMulInteger', [m, k], [k, k], [m, k], [], m * k * k),
     nchwMaxPoolBench('int8-maxpool-nchw', [1, 32, 64, 64]),
+    qlinearMulBench('int8-mul', [1, 64, 56, 56]),
     quantizeBench('quantize', 'QuantizeLinear', [1, 64, 56, 56]),
     quantizeBench('dequantize', 'DequantizeLinear', [1, 64, 56, 56]),
   ];
@@ -231,7 +254,8 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     dequantizeNsPerElement: round((ms('dequantize') * 1e6) / work('dequantize')),
     genericGops: { conv: gops('int8-conv-generic'), pointwise: gops('int8-pointwise-generic'), depthwise: gops('int8-depthwise-generic') },
     nchwMaxPoolNsPerElement: round((ms('int8-maxpool-nchw') * 1e6) / work('int8-maxpool-nchw')),
+    qlinearMulNsPerElement: round((ms('int8-mul') * 1e6) / work('int8-mul')),
   };
-  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel === 'MaxPool' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
+  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel === 'MaxPool' || b.kernel === 'QLinearMul' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
   return { rates, measurements };
 }

@@ -364,6 +364,13 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
   return level === 'cache' ? false : level;
 }
 
+/** A kernel timed at a calibrated rate per element, plus the elementwise kernel overhead. */
+function perElementTime(profile: DeviceProfile, elements: number, nsPerElement: number, bound: Bound): { ms: number; bound: Bound } {
+  const workUs = (elements * nsPerElement) / 1e3;
+  const overheadUs = profile.overheadUs.elementwise;
+  return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : bound };
+}
+
 /**
  * Time of a layer ONNX Runtime runs as an integer kernel or a quantize step (src/latency/int8.ts), at the profile's
  * integer rates. A fused QDQ group moves 8-bit activations and weights: a quarter of the float bytes its op reads
@@ -377,10 +384,7 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   const rates = profile.int8!;
   if (q.kind !== 'kernel') {
     const elements = link?.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
-    const ns = q.kind === 'quantize' ? rates.quantizeNsPerElement : rates.dequantizeNsPerElement;
-    const workUs = (elements * ns) / 1e3;
-    const overheadUs = profile.overheadUs.elementwise;
-    return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : 'memory' };
+    return perElementTime(profile, elements, q.kind === 'quantize' ? rates.quantizeNsPerElement : rates.dequantizeNsPerElement, 'memory');
   }
   const scale = q.qdq ? 0.25 : 1;
   if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
@@ -390,13 +394,13 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   // An 8-bit MaxPool outside every NHWC region: ORT's generic NCHW pool, per input element its windows read.
   if (q.nchwPool && rates.nchwMaxPoolNsPerElement !== undefined && link?.outputShape) {
     const window = poolWindow(link);
-    const workUs = (link.outputShape.reduce((a, b) => a * b, 1) * window * rates.nchwMaxPoolNsPerElement) / 1e3;
-    const overheadUs = profile.overheadUs.elementwise;
-    return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : 'memory' };
+    return perElementTime(profile, link.outputShape.reduce((a, b) => a * b, 1) * window, rates.nchwMaxPoolNsPerElement, 'memory');
   }
   // QLinearAdd, QLinearConcat, …: per element in float, as the float op (at least one operation per output element).
   if (q.qdq && link && link.domain === '' && requantizesEachElement(link.op)) {
     const elements = link.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
+    // QLinearMul at its own calibrated rate: MLAS's QLinearMul takes about twice QLinearAdd's time per element.
+    if (link.op === 'Mul' && rates.qlinearMulNsPerElement !== undefined) return perElementTime(profile, elements, rates.qlinearMulNsPerElement, 'compute');
     return kernelTime(profile, 'elementwise', Math.max(flops, elements), activationBytes, 0, cold);
   }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
