@@ -195,8 +195,9 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
    * (one value everywhere: BlazeFace's channel padding): in any layout, so no transpose is needed for it.
    */
   const constantDq = (p: number) => {
+    if (links[p].weightInputs.includes(links[p].inputs[0]) || links[p].folded) return true;
     const q = producer.get(links[p].inputs[0]);
-    if (links[p].weightInputs.includes(links[p].inputs[0]) || links[p].folded || q === undefined) return links[p].weightInputs.includes(links[p].inputs[0]) || links[p].folded;
+    if (q === undefined) return false;
     if (plan[q]?.kind === 'constant') return true;
     const source = isQ(links[q]) ? producer.get(links[q].inputs[0]) : undefined;
     return source !== undefined && (links[source].atLoad || (links[source].domain === '' && links[source].op === 'ConstantOfShape'));
