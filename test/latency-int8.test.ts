@@ -6,7 +6,6 @@ import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { type Int8Layer, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
-import { depthwiseGroups } from '../src/latency/measure-int8.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
@@ -465,18 +464,6 @@ describe('integer kernels in the latency model', () => {
     // 36,864 MACs at 50 GOP/s + 1 µs; the depthwise one 4,608 MACs at 5 GOP/s + 1 µs (depthwise overhead).
     expect(layers[1].latencyMs).toBeCloseTo((73_728 / 50e3 + 1) / 1e3, 9);
     expect(layers[2].latencyMs).toBeCloseTo((9_216 / 5e3 + 1) / 1e3, 9);
-    // With the per-group figures calibrate solves for: the depthwise one at 10 GOP/s + 1 µs + 8 groups × 0.5 µs.
-    const grouped = { ...PROFILE, int8: { ...PROFILE.int8!, convIntegerDepthwiseGroups: { gops: 10, usPerGroup: 0.5 } } };
-    const withGroups = predictLatency(report, layerLinks(inferred), grouped).layers;
-    expect(withGroups[2].latencyMs).toBeCloseTo((9_216 / 10e3 + 1 + 8 * 0.5) / 1e3, 9);
-    expect(withGroups[1].latencyMs).toBe(layers[1].latencyMs);
-  });
-
-  it('solves two depthwise ConvInteger timings for a cost per channel group and a rate', () => {
-    // 64 groups, 3,612,672 ops and 384 groups, 691,200 ops at 0.6 µs per group and 20 GOP/s: 219.0336 µs and 264.96 µs.
-    expect(depthwiseGroups(0.2190336, 3_612_672, 64, 0.26496, 691_200, 384)).toEqual({ convIntegerDepthwiseGroups: { gops: 20, usPerGroup: 0.6 } });
-    // Timings no positive pair explains (the small map faster per group than the large one's arithmetic): nothing.
-    expect(depthwiseGroups(0.3, 3_612_672, 64, 0.01, 691_200, 384)).toEqual({});
   });
 
   it('charges a fused conv on an RGB input (fewer than 8 channels) per output element beyond its arithmetic', () => {
@@ -561,9 +548,6 @@ describe('the profile\'s int8 block', () => {
     const generic = { ...int8!, genericGops: { conv: 300, pointwise: 150, depthwise: 10 } };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: generic })), 'new.json').int8).toEqual(generic);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, genericGops: { conv: 300, pointwise: 150 } } }, 'bad.json')).toThrow('"int8.genericGops" must be an object with positive conv, pointwise, depthwise (GOP/s)');
-    const groups = { ...int8!, convIntegerDepthwiseGroups: { gops: 20, usPerGroup: 0.6 } };
-    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: groups })), 'new.json').int8).toEqual(groups);
-    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, convIntegerDepthwiseGroups: { gops: 20 } } }, 'bad.json')).toThrow('"int8.convIntegerDepthwiseGroups" must be an object with a positive gops (GOP/s) and usPerGroup (µs)');
     const pools = { ...int8!, nchwMaxPoolNsPerElement: 2.5 };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: pools })), 'new.json').int8).toEqual(pools);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, nchwMaxPoolNsPerElement: -1 } }, 'bad.json')).toThrow('"int8.nchwMaxPoolNsPerElement" must be a positive number');

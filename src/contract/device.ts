@@ -111,13 +111,6 @@ export interface Int8Rates {
   convIntegerGops: number;
   /** A depthwise (or any grouped) ConvInteger: ORT expands and multiplies each group on its own, GOP/s. */
   convIntegerDepthwiseGops: number;
-  /**
-   * A depthwise ConvInteger as a fixed cost per channel group plus a rate: ORT unfolds and multiplies each group on
-   * its own, so many channels on a small map cost far more per MAC than `convIntegerDepthwiseGops` (measured on 64
-   * channels at 56×56) says. Solved from that benchmark and one of 384 channels at 10×10. Absent (older profiles, or a
-   * solution that is not positive): every grouped ConvInteger at `convIntegerDepthwiseGops`.
-   */
-  convIntegerDepthwiseGroups?: { gops: number; usPerGroup: number };
   /** MatMulInteger (int32 out), GOP/s. */
   matMulIntegerGops: number;
   /** A QuantizeLinear (float32 → 8 bits) and a DequantizeLinear (8 bits → float32) that stay in the graph: ns per element. */

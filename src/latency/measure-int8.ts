@@ -200,28 +200,12 @@ export function int8Benchmarks(): KernelBench[] {
     qdqBench('int8-gemm', `QDQ MatMul [${m}, ${k}] × [${k}, ${k}], int8 weights (QLinearMatMul)`, 'MatMul', [m, k], [k, k], [m, k], [], m * k * k, DataType.INT8),
     dynamicBench('conv-integer', `ConvInteger 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights, after a DynamicQuantizeLinear (quantize_dynamic's form)`, 'ConvInteger', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense),
     dynamicBench('conv-integer-depthwise', 'depthwise ConvInteger 3×3, 64 channels, 56×56, uint8 weights (ORT: im2col and a GEMM per channel)', 'ConvInteger', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw),
-    // The same on many channels and a small map: with the one above, the fixed cost per channel group and the rate.
-    dynamicBench('conv-integer-depthwise-small', 'depthwise ConvInteger 3×3, 384 channels, 10×10, uint8 weights (many groups, little work each)', 'ConvInteger', [1, 384, 10, 10], [384, 1, 3, 3], [1, 384, 10, 10], conv(3, 384), 384 * 9 * 10 * 10),
     dynamicBench('matmul-integer', `MatMulInteger [${m}, ${k}] × [${k}, ${k}], uint8 weights, after a DynamicQuantizeLinear`, 'MatMulInteger', [m, k], [k, k], [m, k], [], m * k * k),
     nchwMaxPoolBench('int8-maxpool-nchw', [1, 32, 64, 64]),
     qlinearMulBench('int8-mul', [1, 64, 56, 56]),
     quantizeBench('quantize', 'QuantizeLinear', [1, 64, 56, 56]),
     quantizeBench('dequantize', 'DequantizeLinear', [1, 64, 56, 56]),
   ];
-}
-
-/**
- * Two depthwise ConvInteger timings (ms), of `work` operations over `groups` channel groups each, solved for a fixed
- * cost per group and a rate: t = groups · u + work / rate. Nothing when the solution is not positive (noise).
- */
-export function depthwiseGroups(msA: number, workA: number, groupsA: number, msB: number, workB: number, groupsB: number): { convIntegerDepthwiseGroups?: { gops: number; usPerGroup: number } } {
-  const [ta, tb] = [msA * 1e3, msB * 1e3];
-  const det = groupsA * workB - groupsB * workA;
-  const usPerGroup = (ta * workB - tb * workA) / det;
-  const usPerOp = (groupsA * tb - groupsB * ta) / det;
-  if (!(usPerGroup > 0) || !(usPerOp > 0)) return {};
-  const round = (x: number) => Math.round(x * 1000) / 1000;
-  return { convIntegerDepthwiseGroups: { gops: round(1 / (usPerOp * 1e3)), usPerGroup: round(usPerGroup) } };
 }
 
 /** The fastest kernel of ORT op `op` in a profiling trace, ms. */
@@ -265,7 +249,6 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     uint8WeightsSlowdown: round(ms('int8-conv-u8') / ms('int8-conv')),
     convIntegerGops: gops('conv-integer'),
     convIntegerDepthwiseGops: gops('conv-integer-depthwise'),
-    ...depthwiseGroups(ms('conv-integer-depthwise'), work('conv-integer-depthwise'), 64, ms('conv-integer-depthwise-small'), work('conv-integer-depthwise-small'), 384),
     matMulIntegerGops: gops('matmul-integer'),
     quantizeNsPerElement: round((ms('quantize') * 1e6) / work('quantize')),
     dequantizeNsPerElement: round((ms('dequantize') * 1e6) / work('dequantize')),

@@ -388,13 +388,7 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   }
   const scale = q.qdq ? 0.25 : 1;
   if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
-    const group = link?.traits?.kind === 'conv' ? link.traits.geometry.group : 1;
-    // A grouped ConvInteger: ORT unfolds and multiplies each group on its own, a fixed cost per group on top.
-    if (q.kernel === 'conv-integer' && group > 1 && rates.convIntegerDepthwiseGroups) {
-      const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, rates.convIntegerDepthwiseGroups.gops);
-      return { ms: k.ms + (group * rates.convIntegerDepthwiseGroups.usPerGroup) / 1e3, bound: k.bound };
-    }
-    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
+    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
   // An 8-bit MaxPool outside every NHWC region: ORT's generic NCHW pool, per input element its windows read.

@@ -30,18 +30,9 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     quantizeNsPerElement: r.quantizeNsPerElement as number,
     dequantizeNsPerElement: r.dequantizeNsPerElement as number,
     ...(r.genericGops !== undefined ? { genericGops: validateGenericGops(r.genericGops, bad) } : {}),
-    ...(r.convIntegerDepthwiseGroups !== undefined ? { convIntegerDepthwiseGroups: validateGroups(r.convIntegerDepthwiseGroups, bad) } : {}),
     ...(r.nchwMaxPoolNsPerElement !== undefined ? { nchwMaxPoolNsPerElement: positive(r.nchwMaxPoolNsPerElement) ? r.nchwMaxPoolNsPerElement : bad('"int8.nchwMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearMulNsPerElement !== undefined ? { qlinearMulNsPerElement: positive(r.qlinearMulNsPerElement) ? r.qlinearMulNsPerElement : bad('"int8.qlinearMulNsPerElement" must be a positive number') } : {}),
   };
-}
-
-function validateGroups(data: unknown, bad: (what: string) => never): { gops: number; usPerGroup: number } {
-  const g = data as Record<string, unknown>;
-  if (typeof data !== 'object' || data === null || Array.isArray(data) || !positive(g.gops) || !positive(g.usPerGroup)) {
-    bad('"int8.convIntegerDepthwiseGroups" must be an object with a positive gops (GOP/s) and usPerGroup (µs)');
-  }
-  return { gops: g.gops as number, usPerGroup: g.usPerGroup as number };
 }
 
 const GENERIC_CLASSES = ['conv', 'pointwise', 'depthwise'] as const;
