@@ -6,7 +6,7 @@ import { BENCH_SCHEMA, type BenchJson, type BenchOptions, type BenchRecord, type
 import type { EnergyMeasurement } from '../contract/messages.js';
 import { energyMeasurementText, traceNoteText } from './messages/bench.js';
 import type { Reporter } from './formats.js';
-import { renderPerLayerTable } from './latency-report.js';
+import { msText as ms, renderPerLayerTable } from './latency-report.js';
 
 /** `mbn bench` output: the JSON document (schema mbn.bench/1, contract/bench.ts) from the measured records. */
 export function benchJson(records: BenchRecord[], runtime: BenchJson['runtime'], options: BenchOptions, energy?: EnergyMeasurement): BenchJson {
@@ -30,11 +30,6 @@ function recordJson(r: BenchRecord): BenchRecordJson {
 
 export function renderBenchJson(bench: BenchJson): string {
   return JSON.stringify(bench, null, 2) + '\n';
-}
-
-function ms(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  return value >= 100 ? `${value.toFixed(0)} ms` : value >= 1 ? `${value.toPrecision(3)} ms` : `${(value * 1000).toPrecision(3)} µs`;
 }
 
 function ratio(value: number | null): string {

@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { QuantizeSummary } from '../quantize/summary.js';
 import { terminalText } from './safe-text.js';
+import { shortMs, shortUs } from './units.js';
 import { type Verdict, outputVerdict } from './separate-report.js';
 import { QUANTIZE_SCHEMA, type QuantizeJson } from '../contract/quantize.js';
 import { floatReasonText, notEqualizedText, quantizeNoteText } from './messages/quantize.js';
@@ -105,7 +106,7 @@ export function renderQuantize(s: QuantizeSummary, format: 'table' | 'json' | 'm
 
 /** The latency lines: predicted on the device (float → int8) and measured in ONNX Runtime, where given. */
 function latencyLines(j: QuantizeJson): string[] {
-  const ms = (x: number) => (x < 0.1 ? `${Number((x * 1e3).toPrecision(3))} µs` : `${Number(x.toPrecision(3))} ms`);
+  const ms = (x: number) => (x < 0.1 ? shortUs(x) : shortMs(x));
   const ratio = (a: number, b: number) => `×${(b / a).toFixed(2)}`;
   const out: string[] = [];
   const l = j.latency;

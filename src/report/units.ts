@@ -45,3 +45,13 @@ export function formatText(model: { irVersion: number; opsets: Record<string, nu
   if (model.opsets.tflite !== undefined) return `TFLite schema ${model.opsets.tflite} · ${producer.replace(/^TFLite ?/, '') || 'unknown producer'}`;
   return `IR ${model.irVersion} · opset ${model.opsets['ai.onnx'] ?? '?'} · ${producer || 'unknown producer'}`;
 }
+
+/** A time given in ms, to 3 significant figures without trailing zeros (`1.5 ms`), as messages word it. */
+export function shortMs(ms: number): string {
+  return `${Number(ms.toPrecision(3))} ms`;
+}
+
+/** The same in µs (`488 µs`), for the small differences one layer makes. */
+export function shortUs(ms: number): string {
+  return `${Number((ms * 1e3).toPrecision(3))} µs`;
+}

@@ -1,5 +1,6 @@
 import type { FloatReason, NotEqualizedReason, QuantizeNote } from '../../contract/quantize.js';
 import { type Words, wordsOf } from '../words.js';
+import { shortMs, shortUs } from '../units.js';
 
 /** The words of `mbn quantize`, one entry per message code (contract/quantize.ts): the only place they are written. */
 const FLOAT_TEXT: Words<FloatReason> = {
@@ -14,7 +15,7 @@ const FLOAT_TEXT: Words<FloatReason> = {
   excluded: () => 'matched by --exclude',
   'input-not-produced': () => 'its input was not produced on the calibration data',
   'kept-by-max-error': (m) => `kept float by --max-error ${m.maxError} (among the most sensitive layers)`,
-  'int8-slower-on-device': (m) => `int8 predicted no faster on ${m.device}: the model ${us(m.int8Ms)} with it int8, ${us(m.floatMs)} float`,
+  'int8-slower-on-device': (m) => `int8 predicted no faster on ${m.device}: the model ${shortUs(m.int8Ms)} with it int8, ${shortUs(m.floatMs)} float`,
   'int8-no-saving-on-device': (m) => `int8 predicted no faster on ${m.device}`,
   'not-needed-for-target-latency': () => 'not needed to meet --target-latency',
 };
@@ -28,12 +29,10 @@ const NOTE_TEXT: Words<QuantizeNote> = {
   'random-data': () => 'random calibration data says little about a trained model: a folder of real inputs (.npy) gives figures you can trust',
   'check-on-range-batches': () => 'fewer than 4 calibration batches: the output check ran on the batches the ranges came from',
   'max-error-unmet': (m) => `--max-error ${m.maxError} cannot be met even with every layer float (the opset change alone or the data differ)`,
-  'target-latency-met': (m) => `--target-latency: predicted latency on ${m.device} ${msText(m.beforeMs)} → ${msText(m.afterMs)} (${m.int8Layers} layer${m.int8Layers === 1 ? '' : 's'} int8, by predicted time saved)`,
-  'target-latency-unmet': (m) => `--target-latency cannot be met: quantizing every layer predicted to save time gives ${msText(m.bestMs)} on ${m.device}`,
+  'target-latency-met': (m) => `--target-latency: predicted latency on ${m.device} ${shortMs(m.beforeMs)} → ${shortMs(m.afterMs)} (${m.int8Layers} layer${m.int8Layers === 1 ? '' : 's'} int8, by predicted time saved)`,
+  'target-latency-unmet': (m) => `--target-latency cannot be met: quantizing every layer predicted to save time gives ${shortMs(m.bestMs)} on ${m.device}`,
 };
 
-const us = (ms: number) => `${Number((ms * 1e3).toPrecision(3))} µs`;
-const msText = (ms: number) => `${Number(ms.toPrecision(3))} ms`;
 
 export const floatReasonText = (m: FloatReason): string => wordsOf(FLOAT_TEXT, m);
 export const notEqualizedText = (m: NotEqualizedReason): string => wordsOf(NOT_EQUALIZED_TEXT, m);

@@ -3,6 +3,7 @@ import { clipMiddle } from '../../text.js';
 import type { Report } from '../../contract/analyze.js';
 import type { CalibrationNote, KeptReason, SeparationNote, SkipReason } from '../../contract/separate.js';
 import { type Words, wordsOf } from '../words.js';
+import { shortMs } from '../units.js';
 import { gateLines, reasonText } from './analyze.js';
 
 /**
@@ -32,7 +33,6 @@ const SKIP_TEXT: Words<SkipReason> = {
 
 /** How a conv name is shown in the note about an --include that matches nothing. */
 const shownConv = (name: string) => quote(clipMiddle(name, 22), 40);
-const shownMs = (x: number) => `${Number(x.toPrecision(3))} ms`;
 
 /** `inputs`: the model's inputs, which the words of a gap name (the MACs-unknown note). */
 const NOTE_TEXT: Words<SeparationNote, [inputs: Report['model']['inputs']]> = {
@@ -42,8 +42,8 @@ const NOTE_TEXT: Words<SeparationNote, [inputs: Report['model']['inputs']]> = {
     const listing = m.total ? `convs: ${m.convs.map(shownConv).join(', ')}${more}` : 'the model has no conv';
     return `--include ${quote(m.pattern)} matches no conv (torch.onnx.export names start with '/': --include '/layer1/*'); ${listing}`;
   },
-  'target-latency-met': (m) => `--target-latency: predicted latency on ${m.device} ${shownMs(m.fromMs)} → ${shownMs(m.toMs)} (${m.convs} conv${m.convs === 1 ? '' : 's'}, by predicted time saved)`,
-  'target-latency-unmet': (m) => `--target-latency cannot be met: separating every conv predicted to save time gives ${shownMs(m.ms)} on ${m.device}`,
+  'target-latency-met': (m) => `--target-latency: predicted latency on ${m.device} ${shortMs(m.fromMs)} → ${shortMs(m.toMs)} (${m.convs} conv${m.convs === 1 ? '' : 's'}, by predicted time saved)`,
+  'target-latency-unmet': (m) => `--target-latency cannot be met: separating every conv predicted to save time gives ${shortMs(m.ms)} on ${m.device}`,
   'target-macs-unmet': (m) =>
     m.onData
       ? `--target-macs cannot be met${m.maxError !== null ? ` within --max-error ${m.maxError}` : ''}: the best plan on the data gives ${m.macs} MACs`
