@@ -16,7 +16,9 @@ import type { LayerLink } from './graph.js';
  *   - Add, Mul, Where, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax: every input from a
  *     DequantizeLinear and one QuantizeLinear after (→ the com.microsoft QLinear* op);
  *   - MaxPool, Resize, Gather, Reshape, Transpose, Squeeze, Unsqueeze, Split: the DequantizeLinear/QuantizeLinear pair
- *     is dropped and the op runs on the 8-bit tensor.
+ *     is dropped and the op runs on the 8-bit tensor, when the pair has one scale and zero point (DropQDQNodesSelector
+ *     checks IsQDQPairSupported: constant scalars, equal). ORT's quantizer gives these ops their input's scale; mbn
+ *     quantize may not (PP-OCR cls's MaxPool: its own range), and then the op runs in float between the conversions.
  * Only 8-bit activations are taken. ORT gives each consumer its own copy of a shared DequantizeLinear, so a
  * DequantizeLinear costs nothing when every reader is fused, and runs once otherwise; a QuantizeLinear right after
  * a fused op is part of its kernel. A QuantizeLinear of a constant is folded when the model loads; a
@@ -48,6 +50,11 @@ export type Int8Layer =
        * uint8 (not MLAS's NhwcMaxPool), element by element.
        */
       nchwPool?: true;
+      /**
+       * An op ORT's QDQ propagation made 8-bit: it read a float tensor and a QuantizeLinear read it, so ORT moved the
+       * QuantizeLinear in front of it (and dropped the pair around it): the elements that QuantizeLinear converts.
+       */
+      quantizedInputElements?: number;
     }
   /** The layer is part of the integer kernel of layer `head`. */
   | { kind: 'folded'; head: number }
@@ -62,6 +69,24 @@ const PUSHED_THROUGH = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 
 /** The 8-bit ops (besides QLinearConv) that join a QLinearConv's NHWC region: the transpose moves through them. */
 const NHWC_8BIT = new Set(['Add', 'Mul', 'Concat', 'Sigmoid', 'LeakyRelu', 'AveragePool', 'GlobalAveragePool', 'MaxPool']);
 const DROP_QDQ = new Set(['MaxPool', 'Resize', 'Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Split']);
+/**
+ * The ops ORT's QDQPropagationTransformer moves a QuantizeLinear back through (qdq_propagation.cc, CanNodePropagate,
+ * less Slice, which no QDQ selector drops): a float op → MaxPool → QuantizeLinear becomes float op → QuantizeLinear →
+ * MaxPool on the 8-bit tensor (the pair between dropped). ORT's quantize_static writes that form for PP-OCR cls's
+ * MaxPool, whose input comes from a float Div: ORT ran its generic uint8 pool (99 µs), not the float one (9 µs).
+ */
+const PROPAGATES_Q = new Map<string, [number, number]>([
+  // The opsets (from, up to but not including) in which the op's version is one CanNodePropagate names.
+  ['MaxPool', [12, 22]],
+  ['Reshape', [5, 21]],
+  ['Transpose', [1, 21]],
+  ['Squeeze', [1, 21]],
+  ['Unsqueeze', [1, 21]],
+]);
+const propagatesQ = (op: string, opset: number) => {
+  const range = PROPAGATES_Q.get(op);
+  return range !== undefined && opset >= range[0] && opset < range[1];
+};
 
 /** A QOperator op's integer kernel (its traits' form), and whether its weight is uint8 (U8U8); null for other ops. */
 function qoperatorKernel(l: LayerLink): { kernel: Int8Kernel; uint8Weights: boolean } | null {
@@ -92,12 +117,33 @@ function qdqInputs(l: LayerLink): { required: number[]; bias: number | null; nee
   return null;
 }
 
+/**
+ * Whether a DequantizeLinear and a QuantizeLinear use one scale and zero point: the same tensors, or constants of
+ * the same values (a zero point absent from both counts as the same).
+ */
+function sameQuantization(dq: LayerLink, q: LayerLink): boolean {
+  return [1, 2].every((k) => {
+    const [a, b] = [dq.inputs[k] ?? '', q.inputs[k] ?? ''];
+    if (a === b) return true;
+    const [va, vb] = [dq.inputValues[k], q.inputValues[k]];
+    return !!va && !!vb && va.length === vb.length && va.every((v, j) => v === vb[j]);
+  });
+}
+
+/** A QuantizeLinear whose scale and zero point (if any) are constants: what ORT's QDQ transformers take. */
+function constantScale(q: LayerLink): boolean {
+  return [1, 2].every((k) => !q.inputs[k] || q.weightInputs.includes(q.inputs[k]) || q.inputValues[k] !== null);
+}
+
 const EIGHT_BIT = new Set<number>([DataType.UINT8, DataType.INT8]);
 const isDq = (l: LayerLink | undefined) => l?.traits?.kind === 'dequantize';
 const isQ = (l: LayerLink | undefined) => l?.traits?.kind === 'quantize';
 
-/** The integer execution of every layer, in report order (null: not an integer kernel nor a conversion). */
-export function planInt8(links: readonly LayerLink[], graphOutputs: readonly string[]): (Int8Layer | null)[] {
+/**
+ * The integer execution of every layer, in report order (null: not an integer kernel nor a conversion). `opset`: the
+ * model's default-domain opset (which versions of its ops ORT's QDQ propagation takes; unknown: none).
+ */
+export function planInt8(links: readonly LayerLink[], graphOutputs: readonly string[], opset = 0): (Int8Layer | null)[] {
   const plan: (Int8Layer | null)[] = links.map(() => null);
   const producer = new Map<string, number>();
   const consumers = new Map<string, number[]>();
@@ -159,10 +205,31 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
     if (dqs.some((p, j) => p === undefined && !(required[j] === bias && l.weightInputs.includes(l.inputs[bias])))) return;
     const qAfter = quantizeAfter(l);
     if (needsQ && qAfter === undefined) return;
+    if (DROP_QDQ.has(l.op) && !sameQuantization(links[dqs[0]!], links[qAfter!.q])) return;
     const weightDq = l.traits?.kind === 'conv' || l.traits?.kind === 'matmul' ? dqs[1] : undefined;
     plan[i] = { kind: 'kernel', kernel: 'qlinear', qdq: true, uint8Weights: weightDq !== undefined && links[weightDq].inputDtypes[0] === DataType.UINT8, transposedElements: 0, transposes: 0 };
     if (qAfter !== undefined) plan[qAfter.q] = { kind: 'folded', head: i };
     if (qAfter?.activation !== undefined) plan[qAfter.activation] = { kind: 'folded', head: i };
+  });
+  // A QuantizeLinear of a float op's output through a chain of PROPAGATES_Q ops (each the only reader of the one
+  // before): ORT moves it in front of the chain, which then runs on 8 bits. A chain that starts at a
+  // DequantizeLinear is left as it is (the pair around each op is dropped only where the scales agree, above).
+  links.forEach((l, i) => {
+    if (l.scope !== '' || plan[i] !== null || !isQ(l) || l.weightInputs.includes(l.inputs[0]) || !constantScale(l)) return;
+    const chain: number[] = [];
+    let x = l.inputs[0];
+    for (let p = producer.get(x); p !== undefined && plan[p] === null && propagatesQ(links[p].op, opset) && links[p].domain === '' && !links[p].folded; p = producer.get(x)) {
+      if ((consumers.get(x) ?? []).length !== 1 || outputs.has(x)) break;
+      chain.push(p);
+      x = links[p].inputs[0];
+    }
+    const source = producer.get(x);
+    if (chain.length === 0 || (source !== undefined && isDq(links[source])) || (consumers.get(x) ?? []).length !== 1) return;
+    for (const p of chain) plan[p] = { kind: 'kernel', kernel: 'qlinear', qdq: true, uint8Weights: false, transposedElements: 0, transposes: 0 };
+    const first = chain[chain.length - 1];
+    const input = links[first].inputShapes[0];
+    (plan[first] as { quantizedInputElements?: number }).quantizedInputElements = input ? input.reduce((a, b) => a * b, 1) : 0;
+    plan[i] = { kind: 'folded', head: chain[0] };
   });
   // A DequantizeLinear is absorbed when every reader is a fused kernel; a QuantizeLinear not absorbed runs.
   links.forEach((l, i) => {
@@ -281,4 +348,35 @@ export function symmetricConvKernel(g: ConvGeometry, outputAlignment: number): b
  */
 export function requantizesEachElement(op: string): boolean {
   return QLINEAR_OPS.has(op) && op !== 'AveragePool' && op !== 'GlobalAveragePool';
+}
+
+/**
+ * The share of a conv's kernel taps that read the input rather than its zero padding, over all output positions
+ * (1 without padding). ORT's per-group integer and generic depthwise paths (ConvInteger's im2col + a GEMM per group,
+ * MLAS's generic 8-bit depthwise kernel, the float im2col path of a QDQ conv left unfused) take about the same time
+ * per tap that reads the input whatever the kernel size, and little for a padded one: measured here (ORT 1.30,
+ * ns per output element) a 5×5 depthwise QLinearConv ran 2.18 on a 96×96 map and 1.43 on a 2×96 one (pads 2: 10 of
+ * its 25 taps read the input), a 3×3 one 0.90 and 0.68; ConvInteger 5×5 2.38 on 56×56, 1.69 on 2×96; the float
+ * im2col path 4.04 on 28×28, 2.03 on 2×96. PP-OCR's classifier runs 5×5 depthwise convs on maps 2 and 3 rows high.
+ */
+export function inputTapShare(g: Pick<ConvGeometry, 'kernel' | 'strides' | 'dilations' | 'pads' | 'autoPad'>, inSpatial: readonly number[], outSpatial: readonly number[]): number {
+  let share = 1;
+  g.kernel.forEach((k, d) => {
+    const [size, out, stride, dilation] = [inSpatial[d], outSpatial[d], g.strides[d] ?? 1, g.dilations[d] ?? 1];
+    if (!(size > 0) || !(out > 0)) return;
+    let begin = g.pads[d] ?? 0;
+    if (g.autoPad === 'SAME_UPPER' || g.autoPad === 'SAME_LOWER') {
+      const total = Math.max(0, (out - 1) * stride + (k - 1) * dilation + 1 - size);
+      begin = g.autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
+    } else if (g.autoPad === 'VALID') begin = 0;
+    let inside = 0;
+    for (let o = 0; o < out; o++) {
+      for (let t = 0; t < k; t++) {
+        const x = o * stride - begin + t * dilation;
+        if (x >= 0 && x < size) inside++;
+      }
+    }
+    share *= inside / (out * k);
+  });
+  return share;
 }

@@ -2,7 +2,7 @@ import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
-import { type Int8Layer, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
+import { type Int8Layer, inputTapShare, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
@@ -52,6 +52,13 @@ export interface LatencyTotals {
 
 const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
 export const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
+/**
+ * What ORT folds into a conv only when the conv's weights are constant initializers (ConvBNFusion, ConvAddFusion,
+ * the NCHWc transformer's Sum): never into a conv in QDQ form, whose weights a DequantizeLinear makes. Its
+ * activation still fuses (FusedConv). PP-OCR cls as mbn quantize writes it keeps 35 Conv and 35 BatchNormalization
+ * nodes in ORT's optimized graph.
+ */
+const CONSTANT_WEIGHTS_ONLY = new Set(['BatchNormalization', 'Add', 'Sum']);
 
 /**
  * A kernel the runtime folds a following activation, batch-norm or add into: a float conv (ORT's FusedConv) or a
@@ -137,6 +144,11 @@ export interface TimedConv {
   pixels: number;
   /** Output positions of one image: the columns of the generic path's GEMM (unknown: taken as many). */
   positions?: number;
+  /**
+   * On the generic path, the share of the expansion and arithmetic that counts (int8.ts, inputTapShare: the taps
+   * that read the input, not padding); 1 when absent. Set for the grouped convs of a QDQ model ORT leaves unfused.
+   */
+  inputTaps?: number;
 }
 
 /** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
@@ -164,14 +176,14 @@ export function convTime(
   const g = conv.geometry;
   const cinPerGroup = g.inChannels / g.group;
   if (path === 'generic' && profile.im2colGBps) {
-    const kernel = g.kernel.reduce((a, b) => a * b, 1);
+    const kernel = g.kernel.reduce((a, b) => a * b, 1) * (conv.inputTaps ?? 1);
     const expandMs = expandsInput(g) ? (8 * g.inChannels * kernel * conv.pixels) / (profile.im2colGBps * 1e6) : 0;
     // MLAS's GEMM computes the output positions (its columns) in strips of a vector's width of floats (the
     // block): a 1-D STFT conv with 8 output frames costs what 16 would (Silero VAD's 258×256 filter bank: 10.4 µs
     // for 8 frames, 11.0 for 16, 18.7 for 17).
     const columns = conv.positions ?? 0;
     const strips = block > 1 && columns > 1 ? (Math.ceil(columns / block) * block) / columns : 1;
-    const k = kernelTime(profile, 'gemm', flops * strips, activationBytes, weightBytes, cold);
+    const k = kernelTime(profile, 'gemm', flops * strips * (conv.inputTaps ?? 1), activationBytes, weightBytes, cold);
     // Still ORT's Conv kernel: its own set-up cost, not a MatMul's (16 chained 1-D convs of 16 channels on 8
     // positions: 0.93 µs each, the conv overhead).
     const ms = k.ms + (profile.overheadUs[cls] - profile.overheadUs.gemm) / 1e3 + expandMs;
@@ -235,7 +247,7 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
       if (p === undefined || consumers.get(x) !== 1) continue;
       const head = fusionHead(links[p]) !== null ? p : folded.get(p);
       // Only one layer may fold a given output; the add of a residual folds into the conv on one side.
-      if (head !== undefined && fusionHead(links[head]) !== 'matmul') {
+      if (head !== undefined && fusionHead(links[head]) !== 'matmul' && !(CONSTANT_WEIGHTS_ONLY.has(l.op) && links[head].traits?.kind === 'conv' && (links[head].traits as { form: string }).form === 'qdq')) {
         folded.set(i, head);
         return;
       }
@@ -388,8 +400,15 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   }
   const scale = q.qdq ? 0.25 : 1;
   if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
-    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : link?.traits?.kind === 'conv' && link.traits.geometry.group > 1 ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
+    const grouped = link?.traits?.kind === 'conv' && link.traits.geometry.group > 1;
+    const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : grouped ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
+  }
+  // The QuantizeLinear ORT's QDQ propagation moved in front of the op (int8.ts): its own kernel, before it.
+  if (q.quantizedInputElements) {
+    const quantize = perElementTime(profile, q.quantizedInputElements, rates.quantizeNsPerElement, 'memory');
+    const op = int8Time(profile, { ...q, quantizedInputElements: undefined }, cls, flops, link, activationBytes, weightBytes, cold);
+    return { ms: quantize.ms + op.ms, bound: op.bound };
   }
   // An 8-bit MaxPool outside every NHWC region: ORT's generic NCHW pool, per input element its windows read.
   if (q.nchwPool && rates.nchwMaxPoolNsPerElement !== undefined && link?.outputShape) {
@@ -412,13 +431,22 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   // (MLAS's NCHWc block is 16 where its AVX-512 kernels run, and its symmetric conv dispatch is then the AVX-512 one.)
   const generic = g !== null && !thin && !q.uint8Weights && rates.genericGops !== undefined && cls !== 'gemm' && !symmetricConvKernel(g, profile.nchwcBlock === 16 ? 4 : 8);
   if (generic) {
-    const rounded = cls === 'depthwise' ? (Math.ceil(g.outChannels / 8) * 8) / g.outChannels : 1;
+    // MLAS's generic depthwise kernel: channels in vectors, and next to nothing for a tap that reads padding.
+    const rounded = cls === 'depthwise' ? ((Math.ceil(g.outChannels / 8) * 8) / g.outChannels) * inputTaps(link) : 1;
     return kernelTime(profile, cls, flops * rounded, activationBytes * scale, weightBytes * scale, cold, rates.genericGops![cls as 'conv' | 'pointwise' | 'depthwise']);
   }
   const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
   if (g === null || !thin || !link?.outputShape) return k;
   const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
   return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
+}
+
+/** A conv's share of kernel taps that read its input, not padding (int8.ts, inputTapShare); 1 where a shape is unknown. */
+function inputTaps(link: LayerLink | undefined): number {
+  const t = link?.traits;
+  const input = link?.inputShapes[0];
+  if (t?.kind !== 'conv' || !t.outSpatial || !input || input.length !== t.outSpatial.length + 2) return 1;
+  return inputTapShare(t.geometry, input.slice(2), t.outSpatial);
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
@@ -430,7 +458,7 @@ export function predictLatency(
   const folded = foldedLayers(links);
   const cold = weightsCold(report, profile);
   const graphOutputs = report.model.outputs.map((o) => o.name);
-  const int8 = planInt8(links, graphOutputs);
+  const int8 = planInt8(links, graphOutputs, report.model.opsets['ai.onnx'] ?? 0);
   const notes: ModelNote[] = [];
   const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded' && q.kind !== 'constant').length;
   if (integerLayers > 0 && !profile.int8) {
@@ -483,6 +511,8 @@ export function predictLatency(
     const t = link?.traits;
     const unfusedQdq = profile.int8 !== undefined && q === null && t?.kind === 'conv' && t.form === 'qdq' && !t.transposed && t.geometry.kernel.length === 2;
     const path = unfusedQdq ? 'generic' : layout[i].path;
+    // Its grouped convs expand each group on its own, and next to nothing for a tap that reads padding (int8.ts).
+    if (unfusedQdq && conv && t.geometry.group > 1) conv.inputTaps = inputTaps(link);
     const modelled = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
       : q
