@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
-import { type Int8Layer, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
+import { type Int8Layer, inputTapShare, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
@@ -203,6 +203,45 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
       // The layout transformer that runs QLinearConv in NHWC is part of ORT's full optimization ('all', mbn bench's).
       const nodes = [...(await ortNodes(path, 'all')).values()];
       expect([nodes.filter((op) => op === 'Transpose').length, nodes.filter((op) => op === 'com.microsoft::QLinearConv').length]).toEqual([c.ortTransposes, 2]);
+    }
+  });
+
+  it.skipIf(!ort)('drop the pair around a MaxPool only with one scale, and move a QuantizeLinear after a float op in front of it, as ORT does', async () => {
+    // MaxPool 2×2 on [1, 8, 8, 8], opset 13 (MaxPool-12: a version ORT's QDQ propagation takes). Its input: the
+    // DequantizeLinear of scale s (0.05), or a float Relu; its output quantized at scale s, t (0.1), or s2 (0.05 under
+    // another name).
+    const spec = (from: 'dq' | 'relu', outScale: string): ModelSpec => ({
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 8, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 8, 4, 4] }],
+      initializers: [scalar('s', FLOAT, 0.05), scalar('s2', FLOAT, 0.05), scalar('t', FLOAT, 0.1), scalar('z', UINT8, 128)],
+      nodes: [
+        ...(from === 'dq'
+          ? [{ op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'], name: 'q_x' }, { op: 'DequantizeLinear', inputs: ['xq', 's', 'z'], outputs: ['xd'], name: 'dq_x' }]
+          : [{ op: 'Relu', inputs: ['x'], outputs: ['xd'], name: 'relu' }]),
+        { op: 'MaxPool', inputs: ['xd'], outputs: ['p'], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, name: 'pool' },
+        { op: 'QuantizeLinear', inputs: ['p', outScale, 'z'], outputs: ['pq'], name: 'q_p' },
+        { op: 'DequantizeLinear', inputs: ['pq', outScale, 'z'], outputs: ['y'], name: 'dq_y' },
+      ],
+      opset: 13,
+    });
+    const dir = tempDir();
+    const cases = [
+      // One scale by name or by value: ORT drops the pair (both gone), the MaxPool runs on uint8.
+      { from: 'dq' as const, scale: 's', pool: 'kernel', q: 'folded', fused: 2 },
+      { from: 'dq' as const, scale: 's2', pool: 'kernel', q: 'folded', fused: 2 },
+      // Another scale (mbn quantize's PP-OCR cls MaxPool): the MaxPool runs in float between the conversions.
+      { from: 'dq' as const, scale: 't', pool: 'float', q: 'quantize', fused: 0 },
+      // After a float Relu: ORT moves the QuantizeLinear in front of the MaxPool (the 512 elements it reads).
+      { from: 'relu' as const, scale: 's', pool: 'kernel', q: 'folded', fused: 1 },
+    ];
+    for (const [n, c] of cases.entries()) {
+      const path = join(dir, `pool${n}.onnx`);
+      writeFileSync(path, buildModel(spec(c.from, c.scale)));
+      const p = plan(path);
+      const pool = p.plan[p.ops.indexOf('MaxPool')];
+      expect([pool === null ? 'float' : pool.kind, p.plan[p.names.indexOf('q_p')]?.kind]).toEqual([c.pool, c.q]);
+      if (c.from === 'relu') expect(pool?.kind === 'kernel' && pool.quantizedInputElements).toBe(512);
+      expect((await agreesWithOrt(path)).fused).toBe(c.fused);
     }
   });
 
@@ -505,6 +544,18 @@ describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
     expect([g(32, 36), g(32, 40), g(34, 32), g(32, 12), g(36, 42)].map((x) => [symmetricConvKernel(x, 4), symmetricConvKernel(x, 8)])).toEqual([[true, false], [true, true], [false, false], [false, false], [false, false]]);
     // A grouped conv that is not depthwise (2 channels per group), or a depthwise one with a multiplier: generic.
     expect([symmetricConvKernel(g(32, 32, 16), 4), symmetricConvKernel(g(16, 32, 16), 4)]).toEqual([false, false]);
+  });
+
+  it('counts the kernel taps that read the input, not padding', () => {
+    const g = (k: number, pad: number, stride = 1, autoPad = 'NOTSET') => ({ kernel: [k, k], strides: [stride, stride], dilations: [1, 1], pads: [pad, pad, pad, pad], autoPad });
+    // PP-OCR cls: 5×5, pads 2 on 2×96. Rows: each output row reads 2 of 5 input rows (4 of 10); columns: 480 taps,
+    // 3 + 3 of them in the padding at the ends (474 of 480).
+    expect(inputTapShare(g(5, 2), [2, 96], [2, 96])).toBeCloseTo((4 / 10) * (474 / 480), 12);
+    // 3×3, pads 1 on 8×8: 22 of 24 per dimension; no padding: all of them; SAME_UPPER 3×3 stride 2 on 8×8 → 4×4:
+    // total pad 1, at the end: 11 of 12 per dimension.
+    expect(inputTapShare(g(3, 1), [8, 8], [8, 8])).toBeCloseTo((22 / 24) ** 2, 12);
+    expect(inputTapShare(g(3, 0), [8, 8], [6, 6])).toBe(1);
+    expect(inputTapShare(g(3, 0, 2, 'SAME_UPPER'), [8, 8], [4, 4])).toBeCloseTo((11 / 12) ** 2, 12);
   });
 
   it('times convs off the symmetric kernels at the generic rates, depthwise on channels rounded up to 8', () => {
