@@ -6,6 +6,7 @@ import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { type Int8Layer, inputTapShare, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
+import { thinConvCosts } from '../src/latency/measure-int8.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
@@ -532,6 +533,17 @@ describe('integer kernels in the latency model', () => {
     // 4·8·8 = 256 outputs × 27 = 6,912 MACs = 13,824 ops at 400 GOP/s = 0.03456 µs, + 1 µs, + 256 × 2 ns.
     // And two transposes to and from NHWC (192 and 256 bytes, each read and written, + 0.5 µs each).
     expect(layers[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((0.03456 + 1 + 0.512 + 1 + (2 * 448) / 1e6) / 1e3, 9);
+    // With the per-position and per-tap costs: 64 positions × (10 + 27 taps × 0.5) ns = 1.504 µs in place of 0.512.
+    const perTap = { ...PROFILE, int8: { ...PROFILE.int8!, thinConv: { nsPerPosition: 10, nsPerTap: 0.5 } } };
+    const wide = predictLatency(report, layerLinks(inferred), perTap).layers;
+    expect(wide[report.layers.findIndex((l) => l.name === 'stem')].latencyMs).toBeCloseTo((0.03456 + 1 + 1.504 + 1 + (2 * 448) / 1e6) / 1e3, 9);
+  });
+
+  it('solves two stems for the cost per output position and per input tap', () => {
+    // 12,544 positions × (12 + 27 × 0.2) ns = 218.2656 µs; 4,096 × (12 + 75 × 0.2) = 110.592 µs.
+    expect(thinConvCosts({ extraMs: 0.2182656, positions: 12544, taps: 27 }, { extraMs: 0.110592, positions: 4096, taps: 75 })).toEqual({ thinConv: { nsPerPosition: 12, nsPerTap: 0.2 } });
+    // A wider stem that costs less per position than the narrow one: noise, nothing.
+    expect(thinConvCosts({ extraMs: 0.2182656, positions: 12544, taps: 27 }, { extraMs: 0.04, positions: 4096, taps: 75 })).toEqual({});
   });
 });
 
@@ -604,6 +616,9 @@ describe('the profile\'s int8 block', () => {
     const pools = { ...int8!, nchwMaxPoolNsPerElement: 2.5 };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: pools })), 'new.json').int8).toEqual(pools);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, nchwMaxPoolNsPerElement: -1 } }, 'bad.json')).toThrow('"int8.nchwMaxPoolNsPerElement" must be a positive number');
+    const thin = { ...int8!, thinConv: { nsPerPosition: 12.5, nsPerTap: 0.15 } };
+    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: thin })), 'new.json').int8).toEqual(thin);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, thinConv: { nsPerPosition: 12.5 } } }, 'bad.json')).toThrow('"int8.thinConv" must be an object with a positive nsPerPosition and nsPerTap (ns)');
     const muls = { ...int8!, qlinearMulNsPerElement: 0.18 };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: muls })), 'new.json').int8).toEqual(muls);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, qlinearMulNsPerElement: 0 } }, 'bad.json')).toThrow('"int8.qlinearMulNsPerElement" must be a positive number');

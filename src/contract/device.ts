@@ -105,6 +105,15 @@ export interface Int8Rates {
    * element beyond its arithmetic at the class rate (ORT's 8-bit kernels gather its few channels per output).
    */
   thinConvNsPerOutput: number;
+  /**
+   * The same conv as a cost per output position and per input tap of each position (its kernel elements × input
+   * channels per group, the bytes ORT's 8-bit im2col gathers), beyond its arithmetic at the class rate: solved from
+   * two stems, 3×3 on 224×224 (27 taps) and 5×5 on 128×128 (75 taps). Measured here (ORT 1.30) the 5×5 stems cost
+   * about what their positions and taps say (BlazeFace's 3→24 on 128×128: 116 µs; on 256×256: 449), not what their
+   * output elements do (66 and 266 at `thinConvNsPerOutput`). Absent (older profiles, or a solution not positive):
+   * `thinConvNsPerOutput`.
+   */
+  thinConv?: { nsPerPosition: number; nsPerTap: number };
   /** The same conv with uint8 weights (U8U8, a QOperator model's usual form): its time over the int8-weight one. */
   uint8WeightsSlowdown: number;
   /** ConvInteger (quantize_dynamic's conv: im2col then an integer GEMM, int32 out), GOP/s. */

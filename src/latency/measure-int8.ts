@@ -197,6 +197,8 @@ export function int8Benchmarks(): KernelBench[] {
     qdqBench('int8-pointwise-generic', 'QDQ Conv 1×1, 62→64 channels, 56×56, int8 weights (QLinearConv, generic path: integer GEMM)', 'Conv', [1, 62, 56, 56], [64, 62, 1, 1], [1, 64, 56, 56], conv(1), 62 * 64 * 56 * 56, DataType.INT8),
     qdqBench('int8-depthwise-generic', 'QDQ depthwise Conv 3×3, 24 channels, 96×96, int8 weights (QLinearConv, generic depthwise kernel)', 'Conv', [1, 24, 96, 96], [24, 1, 3, 3], [1, 24, 96, 96], conv(3, 24), 24 * 9 * 96 * 96, DataType.INT8),
     qdqBench('int8-conv-thin', 'QDQ Conv 3×3 stride 2, 3→32 channels, 224×224 → 112×112, int8 weights (a stem on an RGB image: 27 products per output)', 'Conv', [1, 3, 224, 224], [32, 3, 3, 3], [1, 32, 112, 112], conv(3, 1, 2), 32 * 27 * 112 * 112, DataType.INT8),
+    // With the one above: the stem's cost per output position and per input tap (75 here, 27 there).
+    qdqBench('int8-conv-thin-wide', 'QDQ Conv 5×5 stride 2, 3→32 channels, 128×128 → 64×64, int8 weights (a stem with 75 products per output)', 'Conv', [1, 3, 128, 128], [32, 3, 5, 5], [1, 32, 64, 64], conv(5, 1, 2), 32 * 75 * 64 * 64, DataType.INT8),
     qdqBench('int8-gemm', `QDQ MatMul [${m}, ${k}] × [${k}, ${k}], int8 weights (QLinearMatMul)`, 'MatMul', [m, k], [k, k], [m, k], [], m * k * k, DataType.INT8),
     dynamicBench('conv-integer', `ConvInteger 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights, after a DynamicQuantizeLinear (quantize_dynamic's form)`, 'ConvInteger', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense),
     dynamicBench('conv-integer-depthwise', 'depthwise ConvInteger 3×3, 64 channels, 56×56, uint8 weights (ORT: im2col and a GEMM per channel)', 'ConvInteger', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw),
@@ -206,6 +208,20 @@ export function int8Benchmarks(): KernelBench[] {
     quantizeBench('quantize', 'QuantizeLinear', [1, 64, 56, 56]),
     quantizeBench('dequantize', 'DequantizeLinear', [1, 64, 56, 56]),
   ];
+}
+
+/**
+ * Two stems' times beyond their arithmetic, ms, over their output positions, solved for a cost per position and per
+ * input tap of each position: extra / positions = nsPerPosition + taps · nsPerTap. Nothing when either is not
+ * positive (noise).
+ */
+export function thinConvCosts(a: { extraMs: number; positions: number; taps: number }, b: { extraMs: number; positions: number; taps: number }): { thinConv?: { nsPerPosition: number; nsPerTap: number } } {
+  const [ea, eb] = [(a.extraMs * 1e6) / a.positions, (b.extraMs * 1e6) / b.positions];
+  const nsPerTap = (eb - ea) / (b.taps - a.taps);
+  const nsPerPosition = ea - a.taps * nsPerTap;
+  if (!(nsPerTap > 0) || !(nsPerPosition > 0)) return {};
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return { thinConv: { nsPerPosition: round(nsPerPosition), nsPerTap: round(nsPerTap) } };
 }
 
 /** The fastest kernel of ORT op `op` in a profiling trace, ms. */
@@ -246,6 +262,10 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     gops: { conv: gops('int8-conv'), pointwise: gops('int8-pointwise'), depthwise: gops('int8-depthwise'), gemm: gops('int8-gemm') },
     // The stem's time beyond its arithmetic at the dense rate, per output element (32 × 112 × 112).
     thinConvNsPerOutput: round(Math.max(0, ms('int8-conv-thin') - work('int8-conv-thin') / (gops('int8-conv') * 1e6)) * 1e6 / (32 * 112 * 112)),
+    ...thinConvCosts(
+      { extraMs: ms('int8-conv-thin') - work('int8-conv-thin') / (gops('int8-conv') * 1e6), positions: 112 * 112, taps: 27 },
+      { extraMs: ms('int8-conv-thin-wide') - work('int8-conv-thin-wide') / (gops('int8-conv') * 1e6), positions: 64 * 64, taps: 75 },
+    ),
     uint8WeightsSlowdown: round(ms('int8-conv-u8') / ms('int8-conv')),
     convIntegerGops: gops('conv-integer'),
     convIntegerDepthwiseGops: gops('conv-integer-depthwise'),

@@ -437,7 +437,15 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   }
   const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
   if (g === null || !thin || !link?.outputShape) return k;
-  const extraMs = (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
+  // Per output position and per input tap of each where calibrated (a 5×5 stem gathers 75 bytes per position, a
+  // 3×3 one 27), else per output element.
+  const t = link.traits?.kind === 'conv' ? link.traits : null;
+  const positions = t?.batch != null && t.outSpatial ? t.batch * t.outSpatial.reduce((a, b) => a * b, 1) : null;
+  const taps = (g.inChannels / g.group) * g.kernel.reduce((a, b) => a * b, 1);
+  const extraMs =
+    rates.thinConv && positions !== null
+      ? (positions * (rates.thinConv.nsPerPosition + taps * rates.thinConv.nsPerTap)) / 1e6
+      : (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
   return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
 }
 

@@ -30,9 +30,18 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     quantizeNsPerElement: r.quantizeNsPerElement as number,
     dequantizeNsPerElement: r.dequantizeNsPerElement as number,
     ...(r.genericGops !== undefined ? { genericGops: validateGenericGops(r.genericGops, bad) } : {}),
+    ...(r.thinConv !== undefined ? { thinConv: validateThinConv(r.thinConv, bad) } : {}),
     ...(r.nchwMaxPoolNsPerElement !== undefined ? { nchwMaxPoolNsPerElement: positive(r.nchwMaxPoolNsPerElement) ? r.nchwMaxPoolNsPerElement : bad('"int8.nchwMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearMulNsPerElement !== undefined ? { qlinearMulNsPerElement: positive(r.qlinearMulNsPerElement) ? r.qlinearMulNsPerElement : bad('"int8.qlinearMulNsPerElement" must be a positive number') } : {}),
   };
+}
+
+function validateThinConv(data: unknown, bad: (what: string) => never): { nsPerPosition: number; nsPerTap: number } {
+  const t = data as Record<string, unknown>;
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || !positive(t.nsPerPosition) || !positive(t.nsPerTap)) {
+    bad('"int8.thinConv" must be an object with a positive nsPerPosition and nsPerTap (ns)');
+  }
+  return { nsPerPosition: t.nsPerPosition as number, nsPerTap: t.nsPerTap as number };
 }
 
 const GENERIC_CLASSES = ['conv', 'pointwise', 'depthwise'] as const;
