@@ -327,6 +327,35 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     expect(ms(PROFILE, 'mul')).toBe(ms(PROFILE, 'add'));
   });
 
+  it.skipIf(!ort)('time a QDQ LeakyRelu and Sigmoid, which ORT fuses into its table-lookup kernels, at the calibrated lookup rate', async () => {
+    const dq = (x: string, y: string, name: string) => ({ op: 'DequantizeLinear', inputs: [x, 's', 'z'], outputs: [y], name });
+    const q = (x: string, y: string, name: string) => ({ op: 'QuantizeLinear', inputs: [x, 's', 'z'], outputs: [y], name });
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 16, 8, 8] }, { name: 'y2', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      initializers: [scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128)],
+      nodes: [
+        q('x', 'xq', 'q_x'), dq('xq', 'a', 'dq_a'), dq('xq', 'b', 'dq_b'),
+        { op: 'LeakyRelu', inputs: ['a'], outputs: ['l'], attrs: { alpha: 0.2 }, name: 'leaky' }, q('l', 'lq', 'q_l'), dq('lq', 'y', 'dq_y'),
+        { op: 'Sigmoid', inputs: ['b'], outputs: ['g'], name: 'sigmoid' }, q('g', 'gq', 'q_g'), dq('gq', 'y2', 'dq_y2'),
+      ],
+      opset: 13,
+    };
+    const path = join(tempDir(), 'lookup.onnx');
+    writeFileSync(path, buildModel(spec));
+    const nodes = [...(await ortNodes(path, 'all')).values()];
+    expect(nodes.filter((op) => op.startsWith('com.microsoft::QLinear')).sort()).toEqual(['com.microsoft::QLinearLeakyRelu', 'com.microsoft::QLinearSigmoid']);
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const ms = (p: DeviceProfile, name: string) => predictLatency(report, layerLinks(inferred), p).layers[report.layers.findIndex((l) => l.name === name)].latencyMs;
+    const profile = { ...PROFILE, int8: { ...PROFILE.int8!, qlinearLookupNsPerElement: 0.3 } };
+    // 1,024 elements × 0.3 ns, plus the 0.5 µs of an elementwise kernel; without the rate, the float op's time.
+    expect(ms(profile, 'leaky')).toBeCloseTo((1024 * 0.3 + 500) / 1e6, 12);
+    expect(ms(profile, 'sigmoid')).toBeCloseTo((1024 * 0.3 + 500) / 1e6, 12);
+    expect(ms(PROFILE, 'leaky')).not.toBeCloseTo(ms(profile, 'leaky'), 9);
+  });
+
   it.skipIf(!ort)('run a QDQ conv ORT leaves unfused on the generic path (its weights are dequantized each run), a float one blocked', async () => {
     // x → Q → DQ → conv q (int8 weights through DequantizeLinear, a Tanh after: not fused) → conv f (float weights).
     const spec: ModelSpec = {
@@ -619,6 +648,9 @@ describe('the profile\'s int8 block', () => {
     const thin = { ...int8!, thinConv: { nsPerPosition: 12.5, nsPerTap: 0.15 } };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: thin })), 'new.json').int8).toEqual(thin);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, thinConv: { nsPerPosition: 12.5 } } }, 'bad.json')).toThrow('"int8.thinConv" must be an object with a positive nsPerPosition and nsPerTap (ns)');
+    const lookups = { ...int8!, qlinearLookupNsPerElement: 0.18 };
+    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: lookups })), 'new.json').int8).toEqual(lookups);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, qlinearLookupNsPerElement: 0 } }, 'bad.json')).toThrow('"int8.qlinearLookupNsPerElement" must be a positive number');
     const muls = { ...int8!, qlinearMulNsPerElement: 0.18 };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: muls })), 'new.json').int8).toEqual(muls);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, qlinearMulNsPerElement: 0 } }, 'bad.json')).toThrow('"int8.qlinearMulNsPerElement" must be a positive number');

@@ -144,6 +144,12 @@ export interface Int8Rates {
    * Mul, as other 8-bit elementwise ops.
    */
   qlinearMulNsPerElement?: number;
+  /**
+   * ORT's table-lookup 8-bit ops (QLinearLeakyRelu, QLinearSigmoid: a 256-entry table built at load, one lookup per
+   * element), ns per element: a QDQ LeakyRelu on [1, 64, 56, 56]. OpenWakeWord's embedding model runs 19 of them.
+   * Absent (older profiles): timed as the float op, as other 8-bit elementwise ops.
+   */
+  qlinearLookupNsPerElement?: number;
 }
 
 /**

@@ -380,3 +380,11 @@ export function inputTapShare(g: Pick<ConvGeometry, 'kernel' | 'strides' | 'dila
   });
   return share;
 }
+
+/**
+ * Whether ONNX Runtime's fused 8-bit op is a table lookup (QLinearLeakyRelu, QLinearSigmoid: qlinear_lookup_table.cc
+ * builds a 256-entry table from the scales when the model loads and maps each element through it).
+ */
+export function looksUpTable(op: string): boolean {
+  return op === 'LeakyRelu' || op === 'Sigmoid';
+}

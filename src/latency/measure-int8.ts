@@ -177,6 +177,21 @@ function qlinearMulBench(name: string, shape: number[]): KernelBench {
   };
 }
 
+/**
+ * A QDQ LeakyRelu (α 0.2) of a uint8 activation, which ORT fuses into QLinearLeakyRelu: a table lookup per element
+ * (as QLinearSigmoid). Work: the elements.
+ */
+function qlinearLookupBench(name: string, shape: number[]): KernelBench {
+  return {
+    name,
+    what: `QDQ LeakyRelu of a uint8 [${shape.join(', ')}] tensor (ORT: one QLinearLeakyRelu, a table lookup per element)`,
+    work: shape.reduce((a, b) => a * b, 1),
+    input: shape,
+    kernel: 'QLinearLeakyRelu',
+    write: (path) => writeQdqAround(path, name, 1, node('LeakyRelu', ['d0'], ['yf'], 'op', [{ name: 'alpha', type: 'float' as const, value: 0.2 }]), shape, shape),
+  };
+}
+
 const conv = (k: number, group = 1, stride = 1) => [ints('kernel_shape', [k, k]), ints('pads', Array(4).fill((k - 1) / 2)), { name: 'group', type: 'int' as const, value: group }, ints('strides', [stride, stride])];
 
 export function int8Benchmarks(): KernelBench[] {
@@ -205,6 +220,7 @@ export function int8Benchmarks(): KernelBench[] {
     dynamicBench('matmul-integer', `MatMulInteger [${m}, ${k}] × [${k}, ${k}], uint8 weights, after a DynamicQuantizeLinear`, 'MatMulInteger', [m, k], [k, k], [m, k], [], m * k * k),
     nchwMaxPoolBench('int8-maxpool-nchw', [1, 32, 64, 64]),
     qlinearMulBench('int8-mul', [1, 64, 56, 56]),
+    qlinearLookupBench('int8-lookup', [1, 64, 56, 56]),
     quantizeBench('quantize', 'QuantizeLinear', [1, 64, 56, 56]),
     quantizeBench('dequantize', 'DequantizeLinear', [1, 64, 56, 56]),
   ];
@@ -275,7 +291,8 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     genericGops: { conv: gops('int8-conv-generic'), pointwise: gops('int8-pointwise-generic'), depthwise: gops('int8-depthwise-generic') },
     nchwMaxPoolNsPerElement: round((ms('int8-maxpool-nchw') * 1e6) / work('int8-maxpool-nchw')),
     qlinearMulNsPerElement: round((ms('int8-mul') * 1e6) / work('int8-mul')),
+    qlinearLookupNsPerElement: round((ms('int8-lookup') * 1e6) / work('int8-lookup')),
   };
-  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel === 'MaxPool' || b.kernel === 'QLinearMul' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
+  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel === 'MaxPool' || b.kernel === 'QLinearMul' || b.kernel === 'QLinearLeakyRelu' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
   return { rates, measurements };
 }

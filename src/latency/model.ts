@@ -2,7 +2,7 @@ import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
-import { type Int8Layer, inputTapShare, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
+import { type Int8Layer, inputTapShare, looksUpTable, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
@@ -420,6 +420,8 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
     const elements = link.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;
     // QLinearMul at its own calibrated rate: MLAS's QLinearMul takes about twice QLinearAdd's time per element.
     if (link.op === 'Mul' && rates.qlinearMulNsPerElement !== undefined) return perElementTime(profile, elements, rates.qlinearMulNsPerElement, 'compute');
+    // QLinearLeakyRelu and QLinearSigmoid: a table lookup per element, at its calibrated rate.
+    if (looksUpTable(link.op) && rates.qlinearLookupNsPerElement !== undefined) return perElementTime(profile, elements, rates.qlinearLookupNsPerElement, 'compute');
     return kernelTime(profile, 'elementwise', Math.max(flops, elements), activationBytes, 0, cold);
   }
   if (!(INT8_CLASSES as readonly string[]).includes(cls)) return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold);
