@@ -207,6 +207,33 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     }
   });
 
+  it.skipIf(!ort)('fuse a Gemm with a constant float bias only when a QuantizeLinear follows it, as ORT does', async () => {
+    // x → Q → DQ → Gemm(·, DQ(w), float bias) → y, or → Q → DQ → y. ORT quantizes the bias and runs one QGemm only in
+    // the second form; in the first the Gemm stays float, its weights dequantized on each run.
+    const spec = (quantized: boolean): ModelSpec => ({
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [4, 32] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [4, 16] }],
+      initializers: [scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0), weights('w', INT8, [16, 32]), { name: 'b', dtype: FLOAT, dims: [16], values: Array.from({ length: 16 }, (_, i) => i / 10) }],
+      nodes: [
+        { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'], name: 'q_x' },
+        { op: 'DequantizeLinear', inputs: ['xq', 's', 'z'], outputs: ['xd'], name: 'dq_x' },
+        { op: 'DequantizeLinear', inputs: ['w', 'ws', 'wz'], outputs: ['wd'], name: 'dq_w' },
+        { op: 'Gemm', inputs: ['xd', 'wd', 'b'], outputs: [quantized ? 'g' : 'y'], attrs: { transB: 1 }, name: 'gemm' },
+        ...(quantized ? [{ op: 'QuantizeLinear', inputs: ['g', 's', 'z'], outputs: ['gq'], name: 'q_g' }, { op: 'DequantizeLinear', inputs: ['gq', 's', 'z'], outputs: ['y'], name: 'dq_y' }] : []),
+      ],
+      opset: 13,
+    });
+    const dir = tempDir();
+    for (const quantized of [false, true]) {
+      const path = join(dir, `gemm${quantized}.onnx`);
+      writeFileSync(path, buildModel(spec(quantized)));
+      const p = plan(path);
+      expect(p.plan[p.names.indexOf('gemm')]?.kind ?? 'float').toBe(quantized ? 'kernel' : 'float');
+      // Float: dq_x and dq_w run; quantized: both and the QuantizeLinear after are part of the QGemm.
+      expect(await agreesWithOrt(path)).toEqual(quantized ? { fused: 4, kept: 2 } : { fused: 0, kept: 4 });
+    }
+  });
+
   it.skipIf(!ort)('drop the pair around a MaxPool only with one scale, and move a QuantizeLinear after a float op in front of it, as ORT does', async () => {
     // MaxPool 2×2 on [1, 8, 8, 8], opset 13 (MaxPool-12: a version ORT's QDQ propagation takes). Its input: the
     // DequantizeLinear of scale s (0.05), or a float Relu; its output quantized at scale s, t (0.1), or s2 (0.05 under
