@@ -207,6 +207,39 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     }
   });
 
+  it.skipIf(!ort)('keep a BatchNormalization after a QDQ conv apart, as ORT does (its weights come from a DequantizeLinear)', async () => {
+    // x → Q → DQ → Conv(·, DQ(w)) → BatchNormalization → Q → DQ → y: no QLinearConv (the BatchNormalization sits
+    // between the conv and its QuantizeLinear), and no ConvBNFusion (the conv's weights are not an initializer).
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 8, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 8, 8, 8] }],
+      initializers: [
+        scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0), weights('w', INT8, [8, 8, 1, 1]),
+        ...['gamma', 'beta', 'mean', 'var'].map((name, k) => ({ name, dtype: FLOAT, dims: [8], values: Array.from({ length: 8 }, (_, i) => (k === 3 ? 1 + i / 10 : k === 0 ? 1 : i / 10)) })),
+      ],
+      nodes: [
+        { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'], name: 'q_x' },
+        { op: 'DequantizeLinear', inputs: ['xq', 's', 'z'], outputs: ['xd'], name: 'dq_x' },
+        { op: 'DequantizeLinear', inputs: ['w', 'ws', 'wz'], outputs: ['wd'], name: 'dq_w' },
+        { op: 'Conv', inputs: ['xd', 'wd'], outputs: ['c'], attrs: { kernel_shape: [1, 1] }, name: 'conv' },
+        { op: 'BatchNormalization', inputs: ['c', 'gamma', 'beta', 'mean', 'var'], outputs: ['b'], name: 'bn' },
+        { op: 'QuantizeLinear', inputs: ['b', 's', 'z'], outputs: ['bq'], name: 'q_b' },
+        { op: 'DequantizeLinear', inputs: ['bq', 's', 'z'], outputs: ['y'], name: 'dq_y' },
+      ],
+      opset: 13,
+    };
+    const path = join(tempDir(), 'bn.onnx');
+    writeFileSync(path, buildModel(spec));
+    const nodes = await ortNodes(path, 'all');
+    expect([nodes.get('conv'), nodes.get('bn')]).toEqual(['Conv', 'BatchNormalization']);
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const bn = predictLatency(report, layerLinks(inferred), PROFILE).layers[report.layers.findIndex((l) => l.name === 'bn')];
+    expect(bn.fusedInto).toBeNull();
+    expect(bn.latencyMs).toBeGreaterThan(0);
+  });
+
   it.skipIf(!ort)('fuse a Gemm with a constant float bias only when a QuantizeLinear follows it, as ORT does', async () => {
     // x → Q → DQ → Gemm(·, DQ(w), float bias) → y, or → Q → DQ → y. ORT quantizes the bias and runs one QGemm only in
     // the second form; in the first the Gemm stays float, its weights dequantized on each run.
