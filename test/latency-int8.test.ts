@@ -345,7 +345,7 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
       const pool = p.plan[p.ops.indexOf('MaxPool')];
       expect(pool?.kind === 'kernel' && pool.nchwPool === true).toBe(c.nchw);
       // Timed, with the calibrated rate of ORT's generic uint8 pool: 16 × 4 × 4 outputs × 4 reads × 2 ns, plus the
-      // 0.5 µs of an elementwise kernel; in NHWC, as any 8-bit op.
+      // 0.5 µs of an elementwise kernel; in NHWC (NhwcMaxPool) at its own rate, 0.1 ns per read.
       const model = readModel(path);
       const inferred = inferModel(model);
       const report = buildReport(model, inferred);
@@ -353,6 +353,8 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
       const poolMs = (q: typeof PROFILE) => predictLatency(report, layerLinks(inferred), q).layers[report.layers.findIndex((l) => l.name === 'pool')].latencyMs;
       if (c.nchw) expect(poolMs(profile)).toBeCloseTo((16 * 4 * 4 * 4 * 2 + 500) / 1e6, 12);
       else expect(poolMs(profile)).toBe(poolMs(PROFILE));
+      const nhwc = { ...PROFILE, int8: { ...PROFILE.int8!, nchwMaxPoolNsPerElement: 2, nhwcMaxPoolNsPerElement: 0.1 } };
+      expect(poolMs(nhwc)).toBeCloseTo(c.nchw ? (16 * 4 * 4 * 4 * 2 + 500) / 1e6 : (16 * 4 * 4 * 4 * 0.1 + 500) / 1e6, 12);
     }
   });
 
@@ -708,6 +710,9 @@ describe('the profile\'s int8 block', () => {
     const thin = { ...int8!, thinConv: { nsPerPosition: 12.5, nsPerTap: 0.15 } };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: thin })), 'new.json').int8).toEqual(thin);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, thinConv: { nsPerPosition: 12.5 } } }, 'bad.json')).toThrow('"int8.thinConv" must be an object with a positive nsPerPosition and nsPerTap (ns)');
+    const nhwcPools = { ...int8!, nhwcMaxPoolNsPerElement: 0.06 };
+    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: nhwcPools })), 'new.json').int8).toEqual(nhwcPools);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, nhwcMaxPoolNsPerElement: -1 } }, 'bad.json')).toThrow('"int8.nhwcMaxPoolNsPerElement" must be a positive number');
     const lookups = { ...int8!, qlinearLookupNsPerElement: 0.18 };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: lookups })), 'new.json').int8).toEqual(lookups);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, qlinearLookupNsPerElement: 0 } }, 'bad.json')).toThrow('"int8.qlinearLookupNsPerElement" must be a positive number');

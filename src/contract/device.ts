@@ -139,6 +139,12 @@ export interface Int8Rates {
    */
   nchwMaxPoolNsPerElement?: number;
   /**
+   * A MaxPool on 8-bit tensors inside a QLinearConv's NHWC region (MLAS's NhwcMaxPool), ns per input element its
+   * windows read: BlazeFace's first 2×2 pool ([1, 28, 64, 64]) took 13 µs, where the depthwise int8 rate on its
+   * comparisons says 2. Absent (older profiles): timed as other 8-bit ops.
+   */
+  nhwcMaxPoolNsPerElement?: number;
+  /**
    * ORT's QLinearMul (a QDQ Mul of two 8-bit activations), ns per output element: it took 1.9× a QLinearAdd per
    * element on this machine (0.181 against 0.096 ns on [1, 64, 80, 80]). Absent (older profiles): timed as the float
    * Mul, as other 8-bit elementwise ops.

@@ -163,6 +163,41 @@ function nchwMaxPoolBench(name: string, shape: number[]): KernelBench {
 }
 
 /**
+ * A QDQ 1×1 conv (32 → 32 channels, int8 weights) and a MaxPool 2×2, stride 2 after it, between QDQ pairs: ORT runs the
+ * conv as a QLinearConv in NHWC and the pool in its region as MLAS's NhwcMaxPool. Work: the input elements the
+ * windows read.
+ */
+function nhwcMaxPoolBench(name: string, shape: number[]): KernelBench {
+  const [n, c, h, w] = shape;
+  const out = [n, c, h / 2, w / 2];
+  return {
+    name,
+    what: `MaxPool 2×2 stride 2 of a uint8 [${shape.join(', ')}] tensor after a QDQ 1×1 conv (ORT: QLinearConv, then NhwcMaxPool in its NHWC region)`,
+    work: out.reduce((a, b) => a * b, 1) * 4,
+    input: shape,
+    kernel: 'NhwcMaxPool',
+    write: (path) => {
+      const chunks: Chunk[] = [
+        node('QuantizeLinear', ['x', 'x_s', 'x_z'], ['xq'], 'quantize_x'),
+        node('DequantizeLinear', ['xq', 'x_s', 'x_z'], ['xd'], 'dequantize_x'),
+        node('DequantizeLinear', ['w', 'w_s', 'w_z'], ['wd'], 'dequantize_w'),
+        node('Conv', ['xd', 'wd'], ['cf'], 'conv', conv(1)),
+        node('QuantizeLinear', ['cf', 'x_s', 'x_z'], ['cq'], 'quantize_c'),
+        node('DequantizeLinear', ['cq', 'x_s', 'x_z'], ['cd'], 'dequantize_c'),
+        node('MaxPool', ['cd'], ['pf'], 'op', [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])]),
+        node('QuantizeLinear', ['pf', 'x_s', 'x_z'], ['pq'], 'quantize_p'),
+        node('DequantizeLinear', ['pq', 'x_s', 'x_z'], ['y'], 'dequantize_y'),
+        ...activationQuant('x'),
+        ...weightQuant('w', DataType.INT8, [c, c, 1, 1]),
+        encodeValueInfoField('x', DataType.FLOAT, shape, 11),
+        encodeValueInfoField('y', DataType.FLOAT, out, 12),
+      ];
+      writeModel(path, name, chunks, 13, 5);
+    },
+  };
+}
+
+/**
  * A Mul of two dequantized 8-bit activations between QDQ pairs (hard-swish's x · relu6(x + 3) / 6 in a quantized
  * MobileNetV3 or PP-LCNet), which ORT fuses into one QLinearMul. Work: the output elements.
  */
@@ -219,6 +254,7 @@ export function int8Benchmarks(): KernelBench[] {
     dynamicBench('conv-integer-depthwise', 'depthwise ConvInteger 3×3, 64 channels, 56×56, uint8 weights (ORT: im2col and a GEMM per channel)', 'ConvInteger', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw),
     dynamicBench('matmul-integer', `MatMulInteger [${m}, ${k}] × [${k}, ${k}], uint8 weights, after a DynamicQuantizeLinear`, 'MatMulInteger', [m, k], [k, k], [m, k], [], m * k * k),
     nchwMaxPoolBench('int8-maxpool-nchw', [1, 32, 64, 64]),
+    nhwcMaxPoolBench('int8-maxpool-nhwc', [1, 32, 64, 64]),
     qlinearMulBench('int8-mul', [1, 64, 56, 56]),
     qlinearLookupBench('int8-lookup', [1, 64, 56, 56]),
     quantizeBench('quantize', 'QuantizeLinear', [1, 64, 56, 56]),
@@ -290,9 +326,10 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     dequantizeNsPerElement: round((ms('dequantize') * 1e6) / work('dequantize')),
     genericGops: { conv: gops('int8-conv-generic'), pointwise: gops('int8-pointwise-generic'), depthwise: gops('int8-depthwise-generic') },
     nchwMaxPoolNsPerElement: round((ms('int8-maxpool-nchw') * 1e6) / work('int8-maxpool-nchw')),
+    nhwcMaxPoolNsPerElement: round((ms('int8-maxpool-nhwc') * 1e6) / work('int8-maxpool-nhwc')),
     qlinearMulNsPerElement: round((ms('int8-mul') * 1e6) / work('int8-mul')),
     qlinearLookupNsPerElement: round((ms('int8-lookup') * 1e6) / work('int8-lookup')),
   };
-  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel === 'MaxPool' || b.kernel === 'QLinearMul' || b.kernel === 'QLinearLeakyRelu' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
+  const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel.endsWith('MaxPool') || b.kernel === 'QLinearMul' || b.kernel === 'QLinearLeakyRelu' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
   return { rates, measurements };
 }

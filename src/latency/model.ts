@@ -415,6 +415,10 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
     const window = poolWindow(link);
     return perElementTime(profile, link.outputShape.reduce((a, b) => a * b, 1) * window, rates.nchwMaxPoolNsPerElement, 'memory');
   }
+  // An 8-bit MaxPool inside an NHWC region: MLAS's NhwcMaxPool, per input element its windows read.
+  if (q.qdq && !q.nchwPool && link?.domain === '' && link.op === 'MaxPool' && rates.nhwcMaxPoolNsPerElement !== undefined && link.outputShape) {
+    return perElementTime(profile, link.outputShape.reduce((a, b) => a * b, 1) * poolWindow(link), rates.nhwcMaxPoolNsPerElement, 'memory');
+  }
   // QLinearAdd, QLinearConcat, …: per element in float, as the float op (at least one operation per output element).
   if (q.qdq && link && link.domain === '' && requantizesEachElement(link.op)) {
     const elements = link.outputShape ? link.outputShape.reduce((a, b) => a * b, 1) : 0;

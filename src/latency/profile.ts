@@ -31,6 +31,7 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     dequantizeNsPerElement: r.dequantizeNsPerElement as number,
     ...(r.genericGops !== undefined ? { genericGops: validateGenericGops(r.genericGops, bad) } : {}),
     ...(r.thinConv !== undefined ? { thinConv: validateThinConv(r.thinConv, bad) } : {}),
+    ...(r.nhwcMaxPoolNsPerElement !== undefined ? { nhwcMaxPoolNsPerElement: positive(r.nhwcMaxPoolNsPerElement) ? r.nhwcMaxPoolNsPerElement : bad('"int8.nhwcMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.nchwMaxPoolNsPerElement !== undefined ? { nchwMaxPoolNsPerElement: positive(r.nchwMaxPoolNsPerElement) ? r.nchwMaxPoolNsPerElement : bad('"int8.nchwMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearLookupNsPerElement !== undefined ? { qlinearLookupNsPerElement: positive(r.qlinearLookupNsPerElement) ? r.qlinearLookupNsPerElement : bad('"int8.qlinearLookupNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearMulNsPerElement !== undefined ? { qlinearMulNsPerElement: positive(r.qlinearMulNsPerElement) ? r.qlinearMulNsPerElement : bad('"int8.qlinearMulNsPerElement" must be a positive number') } : {}),
