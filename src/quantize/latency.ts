@@ -9,7 +9,7 @@ import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
 import { emitQuantization } from './emit.js';
 import type { OpsetRaise } from './opset.js';
-import type { QuantLayer, QuantizationPlan } from './plan.js';
+import type { FloatTensor, Int8Weight, QuantLayer, QuantizationPlan } from './plan.js';
 
 /**
  * `mbn quantize --device P [--target-latency MS]`: the latency model (src/latency: ONNX Runtime 1.30's QDQ fusion
@@ -20,8 +20,8 @@ import type { QuantLayer, QuantizationPlan } from './plan.js';
  */
 
 /** The predicted latency (ms) of the model `plan` writes now (its layers' precision as they stand). */
-export function predictPlan(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions): number {
-  const built = emitQuantization(plan, raise, { mode: 'qdq' });
+export function predictPlan(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, weightCache?: Map<FloatTensor, Int8Weight>): number {
+  const built = emitQuantization(plan, raise, { mode: 'qdq', weightCache });
   const bytes = new PieceSource(built.pieces, plan.model.source).view(0, piecesLength(built.pieces)).slice();
   const model = readModelBytes(bytes, 'the planned model');
   try {
@@ -44,7 +44,9 @@ function predictModel(model: Model, profile: DeviceProfile, infer: InferOptions)
  * whole model. Layers already float (excluded, --max-error) are left alone.
  */
 export function chooseByDevice(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, targetMs: number | null, notes: QuantizeNote[]): QuantizeLatency {
-  const predict = () => predictPlan(plan, raise, profile, infer);
+  // Only precisions change from here on: each weight is quantized once, not once per prediction.
+  const weightCache = new Map<FloatTensor, Int8Weight>();
+  const predict = () => predictPlan(plan, raise, profile, infer, weightCache);
   const candidates = plan.layers.filter((l) => l.precision === 'int8');
   const setFloat = (ls: readonly QuantLayer[], float: boolean) => {
     for (const l of ls) l.precision = float ? 'float32' : 'int8';
