@@ -129,6 +129,19 @@ describe('mbn quantize --device on a built chain', () => {
     expect(j.notes).toContain(`--target-latency: predicted latency on fast ${Number(float.toPrecision(3))} ms → ${Number(j.latency.predicted.int8Ms.toPrecision(3))} ms (2 layers int8, by predicted time saved)`);
   });
 
+  needsOrt('--target-latency the float model meets already: one line saying so, nothing written', () => {
+    const dir = tempDir();
+    const input = join(dir, 'chain.onnx');
+    const profile = join(dir, 'fast.json');
+    writeFileSync(input, model());
+    writeFileSync(profile, JSON.stringify({ ...PROFILE, name: 'fast', int8: { ...PROFILE.int8, gops: { conv: 1000, pointwise: 1000, depthwise: 1000, gemm: 1000 } } }));
+    const float = predicted(input, profile);
+    const out = join(dir, 'chain.int8.onnx');
+    const r = mbn(['quantize', input, '-o', out, '--device', profile, '--target-latency', String(float + 0.1), '--no-measure']);
+    expect([r.status, r.stderr]).toEqual([2, `mbn: nothing was quantized: on fast the float model is predicted at ${Number(float.toPrecision(3))} ms, within --target-latency ${float + 0.1} ms already\n`]);
+    expect(existsSync(out)).toBe(false);
+  });
+
   needsOrt('times the input and the written model in ONNX Runtime with --measure, and says so in the table', () => {
     const dir = tempDir();
     const input = join(dir, 'chain.onnx');
