@@ -7,11 +7,13 @@ import { layerLinks } from '../src/latency/graph.js';
 import { planLayout } from '../src/latency/layout.js';
 import { foldedLayers, predictLatency } from '../src/latency/model.js';
 import { validateProfile } from '../src/latency/profile.js';
-import { resizeKernel, resizeScales } from '../src/latency/resize.js';
+import { channelsLastResizes, resizeKernel, resizeScales } from '../src/latency/resize.js';
+import { planInt8 } from '../src/latency/int8.js';
 import { readModel } from '../src/onnx/read.js';
+import { smallTensorValues } from '../src/onnx/tensor-data.js';
 import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
-import { fixture, tempDir } from './helpers/cli.js';
+import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
 import { ROUND_PROFILE } from './helpers/profiles.js';
 import type { DeviceProfile } from '../src/contract/device.js';
@@ -166,6 +168,27 @@ describe('Resize', () => {
     expect(nodes.filter((n) => n.opType === 'Upsample').length).toBe(0);
     expect(nodes.filter((n) => n.opType === 'Resize' && n.domain === '').length).toBe(6);
     expect(plan.filter((p) => p.upsample).length).toBe(0);
+  }, 60_000);
+
+  it.skipIf(!ort)('PP-OCRv4 det quantized by mbn: the Resizes ORT runs channels last are the ones the rule names', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'det.int8.onnx');
+    expect(mbn(['quantize', fixture('real/ppocr_v4_det.onnx'), '--input', 'x:1x3x320x320', '-o', path, '--no-measure']).status).toBe(0);
+    const optimized = join(dir, 'det.int8.optimized.onnx');
+    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+    await session.release();
+    // ORT's layout is in the scales it gives each Resize: [1, 2, 2, 1] channels last, [1, 1, 2, 2] NCHW.
+    const opt = readModel(optimized);
+    const graph = opt.graph;
+    const scalesOf = (name: string) => smallTensorValues(opt, graph.initializers.find((t) => t.name === name)!)!;
+    const ortLast = graph.nodes.filter((n) => n.opType === 'Resize' && scalesOf(n.inputs[2])[3] === 1 && scalesOf(n.inputs[2])[1] > 1).map((n) => n.name).sort();
+    const model = readModel(path);
+    const links = layerLinks(inferModel(model, { inputShapes: new Map([['x', [1, 3, 320, 320]]]) }));
+    const predicted = [...channelsLastResizes(links, planInt8(links, model.graph.outputs.map((o) => o.name)), model.graph.outputs.map((o) => o.name))].map((i) => links[i].name).sort();
+    expect(predicted).toEqual(ortLast);
+    expect(predicted).toEqual(['p2o.Resize.0', 'p2o.Resize.1', 'p2o.Resize.2']);
+    // Channels last, a ×2 nearest resize has no fast path.
+    expect(resizeKernel(links.find((l) => l.name === 'p2o.Resize.0')!, false, true)).toBe('nearest');
   }, 60_000);
 
   it('is timed per output element at its kernel\'s rate, plus the elementwise overhead (hand arithmetic)', () => {

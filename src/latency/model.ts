@@ -4,7 +4,7 @@ import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import { type Int8Layer, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
-import { resizeKernel, resizeMs } from './resize.js';
+import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
@@ -473,6 +473,8 @@ export function predictLatency(
   // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
   const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
+  // Resizes ORT runs channels last, in a QDQ model's NHWC region (resize.ts).
+  const channelsLast = profile.int8 && profile.resizeNsPerOutput ? channelsLastResizes(links, int8, graphOutputs) : new Set<number>();
   /** A kernel → the layers folded into it that run before it (what a fused elementwise kernel computes too). */
   const feeders = new Map<number, number[]>();
   folded.forEach((head, j) => {
@@ -518,7 +520,7 @@ export function predictLatency(
     const unfusedQdq = profile.int8 !== undefined && q === null && t?.kind === 'conv' && t.form === 'qdq' && !t.transposed && t.geometry.kernel.length === 2;
     const path = unfusedQdq ? 'generic' : layout[i].path;
     // A plain-layout Resize at its kernel's calibrated rate (resize.ts); ORT's blocked Upsample keeps the roofline.
-    const resize = profile.resizeNsPerOutput && link && !layout[i].upsample && (q === null || (q.kind === 'kernel' && q.qdq)) ? resizeKernel(link, q !== null) : null;
+    const resize = profile.resizeNsPerOutput && link && !layout[i].upsample && (q === null || (q.kind === 'kernel' && q.qdq)) ? resizeKernel(link, q !== null, channelsLast.has(i)) : null;
     const modelled = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
       : resize && link.outputShape
