@@ -3,11 +3,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Chunk, initializer, node, writeModel } from '../bench/models.js';
 import { measureModel, openSession, type Ort } from '../bench/run.js';
-import { encodeValueInfoField } from '../onnx/encode.js';
-import { MbnError } from '../errors.js';
+import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { readModel } from '../onnx/read.js';
 import { totalFlops } from '../ops/define.js';
-import { measureInt8 } from './measure-int8.js';
+import { fastestKernel, measureInt8 } from './measure-int8.js';
+import { measureKernels } from './measure-kernels.js';
 import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from '../contract/device.js';
 
 /**
@@ -80,6 +80,20 @@ function writeAddChain(path: string, adds: number, shape: number[]): void {
   writeModel(path, 'add', chunks, 13, 3);
 }
 
+/** `divs` chained Divs by a float scalar (as hard-swish's x·relu6(x + 3) / 6), then a ReduceMax. */
+function writeDivChain(path: string, divs: number, shape: number[]): void {
+  const chunks: Chunk[] = [];
+  let prev = 'x';
+  for (let i = 0; i < divs; i++) {
+    chunks.push(node('Div', [prev, 'six'], [`d${i}`], `div${i}`));
+    prev = `d${i}`;
+  }
+  chunks.push(node('ReduceMax', [prev], ['y'], 'reduce', [{ name: 'keepdims', type: 'int', value: 0 }]));
+  chunks.push(encodeTensorField({ name: 'six', dtype: FLOAT, dims: [], raw: new Uint8Array(new Float32Array([6]).buffer) }));
+  chunks.push(encodeValueInfoField('x', FLOAT, shape, 11), encodeValueInfoField('y', FLOAT, [], 12));
+  writeModel(path, 'div', chunks, 13, 3);
+}
+
 /** Chained small ops of one class, for its per-op overhead. */
 const SMALL = 50;
 function chainBench(name: string, what: string, op: (i: number, x: string, y: string) => Chunk[], shape: number[], macsPerOp: number): MicroBenchmark {
@@ -138,6 +152,15 @@ function benchmarks(block: number): MicroBenchmark[] {
       input: [1, 16, 64, 64],
       ops: CACHED_ADDS + 1,
       write: (path) => writeAddChain(path, CACHED_ADDS, [1, 16, 64, 64]),
+    },
+    {
+      name: 'divide',
+      what: `${CACHED_ADDS} chained Divs of a [1, 16, 64, 64] float tensor by a scalar (256 KB, cache-resident), then a ReduceMax (divNsPerElement)`,
+      flops: CACHED_ADDS * 16 * 64 * 64,
+      bytes: CACHED_ADDS * 16 * 64 * 64 * 8,
+      input: [1, 16, 64, 64],
+      ops: CACHED_ADDS + 1,
+      write: (path) => writeDivChain(path, CACHED_ADDS, [1, 16, 64, 64]),
     },
     {
       name: 'llc-bandwidth',
@@ -312,21 +335,12 @@ function nchwInputBench(block: number): MicroBenchmark {
   };
 }
 
-/** The fastest Conv kernel in a profiling trace, ms (warm-up runs included: the fastest is kept anyway). */
-function fastestConvKernel(trace: readonly unknown[]): number {
-  let best = Infinity;
-  for (const e of trace as { cat?: string; name?: string; dur?: number; args?: { op_name?: string } }[]) {
-    if (e.cat === 'Node' && e.name?.endsWith('_kernel_time') && e.args?.op_name === 'Conv' && typeof e.dur === 'number') best = Math.min(best, e.dur);
-  }
-  if (!Number.isFinite(best)) throw new MbnError('unsupported', 'onnxruntime\'s profiling trace of the NCHW-input benchmark has no Conv kernel');
-  return best / 1000;
-}
-
 export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<DeviceProfile> {
   const dir = mkdtempSync(join(tmpdir(), 'mbn-calibrate-'));
   const results: NonNullable<DeviceProfile['measurements']> = [];
   let block = 1;
   let int8: Int8Rates | null = null;
+  let kernelRates: Pick<DeviceProfile, 'convTransposeNsPerColumn' | 'resizeNsPerOutput'> | null = null;
   try {
     options.onStep?.('layout probe');
     block = await detectNchwcBlock(ort, dir);
@@ -349,11 +363,16 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       if (wide) {
         options.onStep?.(`${wide.name} (round ${round + 1} of ${options.rounds})`);
         const m = await measureModel(ort, join(dir, `${wide.name}.onnx`), [{ name: 'x', type: 'float32', dims: wide.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads, profile: true });
-        best.set(wide.name, Math.min(best.get(wide.name) ?? Infinity, fastestConvKernel(m.trace ?? [])));
+        best.set(wide.name, Math.min(best.get(wide.name) ?? Infinity, fastestKernel(m.trace ?? [], 'Conv', 'the NCHW-input benchmark')));
       }
     }
     if (wide) list.push(wide);
     for (const b of list) results.push({ name: b.name, what: b.what, flops: b.flops, bytes: b.bytes, ms: best.get(b.name)! });
+    // The ConvTranspose's GEMM at the GEMM rate of this run's float benchmarks.
+    const gemm = results.find((r) => r.name === 'gemm')!;
+    const kernels = await measureKernels(ort, dir, options, gemm.flops / (gemm.ms * 1e6));
+    kernelRates = kernels;
+    results.push(...kernels.measurements);
     const integer = await measureInt8(ort, dir, options);
     int8 = integer.rates;
     results.push(...integer.measurements);
@@ -422,10 +441,13 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       : {}),
     im2colGBps: round(expandedBytes / (im2colMs * 1e6)),
     ...(nchwInputNs !== null ? { nchwInputNsPerOutput: round(nchwInputNs) } : {}),
+    ...(kernelRates ? { convTransposeNsPerColumn: kernelRates.convTransposeNsPerColumn, resizeNsPerOutput: kernelRates.resizeNsPerOutput } : {}),
+    divNsPerElement: round(1 / rate('divide', 'flops')),
     ...(int8 ? { int8 } : {}),
     sources: [
       'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops',
-      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps: expanded input bytes (written and read) / (generic chain − one call − overheads − FLOPs at the GEMM rate); nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements`,
+      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps: expanded input bytes (written and read) / (generic chain − one call − overheads − FLOPs at the GEMM rate); nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement: the Div chain's time less one call and overheads, per element`,
+      'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements',
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',
     ],
     measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),

@@ -4,6 +4,7 @@ import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import { type Int8Layer, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
+import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
@@ -59,7 +60,10 @@ export const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 
  */
 function fusionHead(link: LayerLink): 'conv' | 'gemm' | 'matmul' | null {
   const t = link.traits;
-  if (t?.kind === 'conv') return t.form === 'float' || t.form === 'qdq' ? 'conv' : null;
+  // ORT's conv fusions (Conv+BatchNormalization, Conv+Add, Conv+activation) match Conv nodes only: a ConvTranspose
+  // keeps the bias Add, BatchNormalization and Relu after it as kernels of their own (PP-OCRv4 det's two 2×2
+  // upsampling ConvTransposes: 204 µs of them in ORT's profile).
+  if (t?.kind === 'conv') return !t.transposed && (t.form === 'float' || t.form === 'qdq') ? 'conv' : null;
   if (t?.kind === 'matmul' && t.form === 'float' && !t.general) return t.gemm ? 'gemm' : 'matmul';
   return null;
 }
@@ -191,6 +195,26 @@ function timedConvOf(link: LayerLink): TimedConv | null {
   if (t?.kind !== 'conv' || t.transposed || t.batch === null || t.outSpatial === null) return null;
   const positions = t.outSpatial.reduce((a, b) => a * b, 1);
   return { geometry: t.geometry, pixels: t.batch * positions, positions };
+}
+
+/**
+ * Time of a ConvTranspose as ONNX Runtime's CPU kernel runs it (conv_transpose.cc): per group a GEMM of the
+ * weights [C_out/group·k…, C_in/group] by the input [C_in/group, H·W…] into a column buffer, then col2im scatters
+ * the columns into the zeroed output. The GEMM is timed at the GEMM rate on its input and column-buffer bytes; the
+ * scatter at `convTransposeNsPerColumn` per column-buffer element (C_out·k…·H·W…·batch). PP-OCRv4 det's 2×2
+ * stride-2 upsampling, 24→24 channels on 80×80: 126 µs of GEMM at 234 GFLOP/s, 325 µs in ORT's profile. Null
+ * without the profile key or an input shape (the layer is then timed as before: FLOPs at the conv rate).
+ */
+export function convTransposeTime(profile: DeviceProfile, link: LayerLink, flops: number, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } | null {
+  const t = link.traits;
+  const x = t?.kind === 'conv' ? link.inputShapes[t.input] : null;
+  if (t?.kind !== 'conv' || !t.transposed || profile.convTransposeNsPerColumn === undefined || !x || x.length < 3) return null;
+  const columns = x[0] * t.geometry.outChannels * t.geometry.kernel.reduce((a, b) => a * b, 1) * x.slice(2).reduce((a, b) => a * b, 1);
+  const gemm = kernelTime(profile, 'gemm', flops, activationBytes + 4 * columns, weightBytes, cold);
+  const scatterMs = (columns * profile.convTransposeNsPerColumn) / 1e6;
+  // Still ORT's conv kernel: its set-up cost, not a MatMul's.
+  const ms = gemm.ms + (profile.overheadUs.conv - profile.overheadUs.gemm) / 1e3 + scatterMs;
+  return { ms, bound: scatterMs > gemm.ms ? 'memory' : gemm.bound };
 }
 
 /** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
@@ -364,6 +388,16 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
   return level === 'cache' ? false : level;
 }
 
+/**
+ * The compute rate of an elementwise layer, GFLOP/s (one FLOP per output element): a float Div at
+ * `divNsPerElement` where calibrated (ORT's Div runs at about half an Add's rate: PP-OCRv4 det's hard-swish Divs by 6
+ * took 0.16 ns per element in cache and past it, its Adds 0.08), every other op at the elementwise rate.
+ */
+function elementwiseRate(profile: DeviceProfile, link: LayerLink | undefined, cls: OpClass): number {
+  if (cls === 'elementwise' && link?.op === 'Div' && link.domain === '' && link.float32 && profile.divNsPerElement) return 1 / profile.divNsPerElement;
+  return profile.gflops[cls];
+}
+
 /** A kernel timed at a calibrated rate per element, plus the elementwise kernel overhead. */
 function perElementTime(profile: DeviceProfile, elements: number, nsPerElement: number, bound: Bound): { ms: number; bound: Bound } {
   const workUs = (elements * nsPerElement) / 1e3;
@@ -439,6 +473,8 @@ export function predictLatency(
   // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
   const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
+  // Resizes ORT runs channels last, in a QDQ model's NHWC region (resize.ts).
+  const channelsLast = profile.int8 && profile.resizeNsPerOutput ? channelsLastResizes(links, int8, graphOutputs) : new Set<number>();
   /** A kernel → the layers folded into it that run before it (what a fused elementwise kernel computes too). */
   const feeders = new Map<number, number[]>();
   folded.forEach((head, j) => {
@@ -483,13 +519,17 @@ export function predictLatency(
     const t = link?.traits;
     const unfusedQdq = profile.int8 !== undefined && q === null && t?.kind === 'conv' && t.form === 'qdq' && !t.transposed && t.geometry.kernel.length === 2;
     const path = unfusedQdq ? 'generic' : layout[i].path;
+    // A plain-layout Resize at its kernel's calibrated rate (resize.ts); ORT's blocked Upsample keeps the roofline.
+    const resize = profile.resizeNsPerOutput && link && !layout[i].upsample && (q === null || (q.kind === 'kernel' && q.qdq)) ? resizeKernel(link, q !== null, channelsLast.has(i)) : null;
     const modelled = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
+      : resize && link.outputShape
+      ? { ms: resizeMs(profile.resizeNsPerOutput!, resize, link.outputShape.reduce((a, b) => a * b, 1), profile.overheadUs.elementwise), bound: 'memory' as const }
       : q
       ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
       : conv && path
         ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
-        : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+        : ((link && convTransposeTime(profile, link, once, bytes - weights, weights, cold)) ?? kernelTime(profile, cls, once, bytes - weights, weights, cold, elementwiseRate(profile, link, cls)));
     // A layer shape the lookup table has: ORT's kernel time as measured, plus the executor's dispatch (the
     // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.
     signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);
