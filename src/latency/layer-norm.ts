@@ -1,0 +1,82 @@
+import { DataType } from '../onnx/dtype.js';
+import type { LayerLink } from './graph.js';
+
+/**
+ * ONNX Runtime's LayerNormFusion (core/optimizer/layer_norm_fusion.cc): a layer norm written out as nine ops, as
+ * PyTorch exports nn.LayerNorm at opset < 17,
+ *   X → ReduceMean → Sub(X, mean) → Pow → ReduceMean → Add(ε) → Sqrt → Div(Sub, Sqrt) → Mul(γ) → Add(β)
+ * runs as one LayerNormalization kernel. The wake-word MLPs of OpenWakeWord have two of them: ORT's optimized graph
+ * and its profile show one `LayerNormalization` node each; at nine kernels the model was predicted 13–53% slow.
+ * What this matches, as ORT checks it: every op in the default domain on float tensors, the same scope (ORT fuses
+ * inside an If's branches too); each intermediate read once and never a graph output, except the Sub's output,
+ * read by the Pow and the Div; both ReduceMeans over the same trailing axes; γ and β constant 1-D tensors of one
+ * length. (ORT also takes a duplicated Sub from older exports and a Cast before the Pow; those are left unfused.)
+ * Returns each member's index → the index of the last Add, the kernel the group runs as.
+ */
+export function layerNormGroups(links: readonly LayerLink[], graphOutputs: readonly string[]): Map<number, number> {
+  const producer = new Map<string, number>();
+  const readers = new Map<string, number[]>();
+  links.forEach((l, i) => {
+    for (const o of l.outputs) if (o) producer.set(o, i);
+    for (const x of l.inputs) if (x) readers.set(x, [...(readers.get(x) ?? []), i]);
+  });
+  const outputs = new Set(graphOutputs);
+  const groups = new Map<number, number>();
+  /** The one layer that reads `i`'s output, when it is of `op` in `i`'s scope and `i`'s output is no graph output. */
+  const onlyReader = (i: number, op: string): number | null => {
+    const out = links[i].outputs[0];
+    const r = out ? (readers.get(out) ?? []) : [];
+    return r.length === 1 && !outputs.has(out) && isFloatOp(links[r[0]], op, links[i].scope) ? r[0] : null;
+  };
+  links.forEach((mean, m) => {
+    if (!isFloatOp(mean, 'ReduceMean', mean.scope) || groups.has(m)) return;
+    const x = mean.inputs[0];
+    const axes = trailingAxes(mean);
+    const sub = onlyReader(m, 'Sub');
+    if (axes === null || sub === null || links[sub].inputs[0] !== x || links[sub].inputs[1] !== mean.outputs[0]) return;
+    const d = links[sub].outputs[0];
+    const dReaders = readers.get(d) ?? [];
+    if (dReaders.length !== 2 || outputs.has(d)) return;
+    const pow = dReaders.find((j) => isFloatOp(links[j], 'Pow', mean.scope) && links[j].inputs[0] === d);
+    const div = dReaders.find((j) => isFloatOp(links[j], 'Div', mean.scope) && links[j].inputs[0] === d);
+    if (pow === undefined || div === undefined) return;
+    const variance = onlyReader(pow, 'ReduceMean');
+    if (variance === null || trailingAxes(links[variance]) !== axes) return;
+    const eps = onlyReader(variance, 'Add');
+    const sqrt = eps === null ? null : onlyReader(eps, 'Sqrt');
+    if (sqrt === null || links[div].inputs[1] !== links[sqrt].outputs[0]) return;
+    const scale = onlyReader(div, 'Mul');
+    const shift = scale === null ? null : onlyReader(scale, 'Add');
+    if (scale === null || shift === null) return;
+    const gamma = constantVectorLength(links[scale], links[div].outputs[0]);
+    const beta = constantVectorLength(links[shift], links[scale].outputs[0]);
+    if (gamma === null || gamma !== beta) return;
+    for (const j of [m, sub, pow, variance, eps!, sqrt, div, scale]) groups.set(j, shift);
+  });
+  return groups;
+}
+
+function isFloatOp(l: LayerLink, op: string, scope: string): boolean {
+  return l.op === op && l.domain === '' && l.scope === scope && FLOAT_TYPES.has(l.inputDtypes[0]);
+}
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE]);
+
+/**
+ * A ReduceMean's axes as a key when they are the trailing dims of its input, with keepdims (the mean is
+ * subtracted from its input); null otherwise. Axes come from the attribute (opset < 18) or the second input.
+ */
+function trailingAxes(l: LayerLink): string | null {
+  const rank = l.inputShapes[0]?.length;
+  const axes = l.ints.axes ?? (l.inputs[1] ? l.inputValues[1] : null);
+  if (rank === undefined || !axes || axes.length === 0 || (l.ints.keepdims?.[0] ?? 1) !== 1) return null;
+  const sorted = axes.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+  return sorted.every((a, k) => a === rank - sorted.length + k) ? sorted.join(',') : null;
+}
+
+/** Length of the 1-D constant (weight) a Mul or Add takes beside `other`; null when it has none. */
+function constantVectorLength(l: LayerLink, other: string): number | null {
+  const k = l.inputs.findIndex((name) => name !== other);
+  if (k < 0 || l.inputs.length !== 2 || l.inputs[1 - k] !== other || !l.weightInputs.includes(l.inputs[k])) return null;
+  const shape = l.inputShapes[k];
+  return shape && shape.length === 1 ? shape[0] : null;
+}
