@@ -9,7 +9,7 @@ import type { LayerLink } from './graph.js';
  * and its profile show one `LayerNormalization` node each; at nine kernels the model was predicted 13–53% slow.
  * What this matches, as ORT checks it: every op in the default domain on float tensors, the same scope (ORT fuses
  * inside an If's branches too); each intermediate read once and never a graph output, except the Sub's output,
- * read by the Pow and the Div; both ReduceMeans over the same trailing axes; γ and β constant 1-D tensors of one
+ * read by the Pow and the Div; both ReduceMeans over the last axis alone; γ and β constant 1-D tensors of one
  * length. (ORT also takes a duplicated Sub from older exports and a Cast before the Pow; those are left unfused.)
  * Returns each member's index → the index of the last Add, the kernel the group runs as.
  */
@@ -31,9 +31,8 @@ export function layerNormGroups(links: readonly LayerLink[], graphOutputs: reado
   links.forEach((mean, m) => {
     if (!isFloatOp(mean, 'ReduceMean', mean.scope) || groups.has(m)) return;
     const x = mean.inputs[0];
-    const axes = trailingAxes(mean);
     const sub = onlyReader(m, 'Sub');
-    if (axes === null || sub === null || links[sub].inputs[0] !== x || links[sub].inputs[1] !== mean.outputs[0]) return;
+    if (!overLastAxis(mean) || sub === null || links[sub].inputs[0] !== x || links[sub].inputs[1] !== mean.outputs[0]) return;
     const d = links[sub].outputs[0];
     const dReaders = readers.get(d) ?? [];
     if (dReaders.length !== 2 || outputs.has(d)) return;
@@ -41,7 +40,7 @@ export function layerNormGroups(links: readonly LayerLink[], graphOutputs: reado
     const div = dReaders.find((j) => isFloatOp(links[j], 'Div', mean.scope) && links[j].inputs[0] === d);
     if (pow === undefined || div === undefined) return;
     const variance = onlyReader(pow, 'ReduceMean');
-    if (variance === null || trailingAxes(links[variance]) !== axes) return;
+    if (variance === null || !overLastAxis(links[variance])) return;
     const eps = onlyReader(variance, 'Add');
     const sqrt = eps === null ? null : onlyReader(eps, 'Sqrt');
     if (sqrt === null || links[div].inputs[1] !== links[sqrt].outputs[0]) return;
@@ -62,15 +61,15 @@ function isFloatOp(l: LayerLink, op: string, scope: string): boolean {
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE]);
 
 /**
- * A ReduceMean's axes as a key when they are the trailing dims of its input, with keepdims (the mean is
- * subtracted from its input); null otherwise. Axes come from the attribute (opset < 18) or the second input.
+ * A ReduceMean over its input's last dim alone, with keepdims (the mean is subtracted from its input). ORT 1.30
+ * fuses axes [-1] or [rank − 1] and leaves [1] or the two trailing axes [1, 2] of a [1, 4, 32] input unfused (its
+ * optimized graph). Axes come from the attribute (opset < 18) or the second input.
  */
-function trailingAxes(l: LayerLink): string | null {
+function overLastAxis(l: LayerLink): boolean {
   const rank = l.inputShapes[0]?.length;
   const axes = l.ints.axes ?? (l.inputs[1] ? l.inputValues[1] : null);
-  if (rank === undefined || !axes || axes.length === 0 || (l.ints.keepdims?.[0] ?? 1) !== 1) return null;
-  const sorted = axes.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
-  return sorted.every((a, k) => a === rank - sorted.length + k) ? sorted.join(',') : null;
+  if (rank === undefined || !axes || axes.length !== 1 || (l.ints.keepdims?.[0] ?? 1) !== 1) return false;
+  return (axes[0] < 0 ? axes[0] + rank : axes[0]) === rank - 1;
 }
 
 /** Length of the 1-D constant (weight) a Mul or Add takes beside `other`; null when it has none. */
