@@ -156,6 +156,20 @@ describe('the generic conv path: a fixed cost per channel group', () => {
     expect(convTime(GROUPED, 'conv', dense, 1, 1000, 1000, false, 'generic')).toEqual(convTime(before, 'conv', dense, 1, 1000, 1000, false, 'generic'));
   });
 
+  it('streams weights from outside the core’s cache before the multiply: the two times add (hand count)', () => {
+    // Silero VAD's STFT: 1 → 258 channels, kernel 256, stride 64, 8 frames; 264,192 bytes of weights.
+    const stft = { geometry: { inChannels: 1, outChannels: 258, group: 1, kernel: [256], strides: [64], pads: [0, 0] }, pixels: 8, positions: 8 };
+    const flops = 2 * 258 * 256 * 8;
+    const weights = 258 * 256 * 4;
+    // Expansion 1·256·8 elements × 8 bytes at 2 GB/s (8.192 µs); the FLOPs on 16 columns at 20 GFLOP/s (105.6768 µs);
+    // the GEMM's 1 µs; weights from the last-level cache at memoryGBps (no llcWeightGBps here): 10 GB/s, 26.4192 µs.
+    const cold = convTime(GROUPED, 'conv', stft, flops, 1000, weights, 'llc', 'generic');
+    expect(cold.ms).toBeCloseTo((8.192 + 105.6768 + 1 + 26.4192) / 1e3, 12);
+    expect(cold.bound).toBe('compute');
+    // Weights in the core's cache: the larger of the FLOPs and all bytes at 100 GB/s (2.652 µs), as before.
+    expect(convTime(GROUPED, 'conv', stft, flops, 1000, weights, false, 'generic').ms).toBeCloseTo((8.192 + 105.6768 + 1) / 1e3, 12);
+  });
+
   it('calibrate solves the bandwidth and the per-group cost from its two generic chains', () => {
     // Made-up machine: 0.02 ns per expanded byte (50 GB/s) and 0.06 µs per group; the two chains as calibrate
     // writes them (4 convs of 66 channels 3×3 on 28×28; 8 one-D depthwise convs of 256 channels, kernel 5, on 8).
