@@ -11,7 +11,8 @@ import type { LayerLink } from './graph.js';
  * inside an If's branches too); each intermediate read once and never a graph output, except the Sub's output,
  * read by the Pow and the Div; both ReduceMeans over the last axis alone; γ and β constant 1-D tensors of one
  * length. (ORT also takes a duplicated Sub from older exports and a Cast before the Pow; those are left unfused.)
- * Returns each member's index → the index of the last Add, the kernel the group runs as.
+ * Returns each member's index → the index of the Mul by γ, the kernel the group runs as: ORT names the fused node
+ * after it (`Mul_11/LayerNormFusion/`), so that its time in a profile lands on that layer.
  */
 export function layerNormGroups(links: readonly LayerLink[], graphOutputs: readonly string[]): Map<number, number> {
   const producer = new Map<string, number>();
@@ -50,7 +51,7 @@ export function layerNormGroups(links: readonly LayerLink[], graphOutputs: reado
     const gamma = constantVectorLength(links[scale], links[div].outputs[0]);
     const beta = constantVectorLength(links[shift], links[scale].outputs[0]);
     if (gamma === null || gamma !== beta) return;
-    for (const j of [m, sub, pow, variance, eps!, sqrt, div, scale]) groups.set(j, shift);
+    for (const j of [m, sub, pow, variance, eps!, sqrt, div, shift]) groups.set(j, scale);
   });
   return groups;
 }

@@ -256,9 +256,9 @@ export function foldedLayers(links: readonly LayerLink[], graphOutputs: readonly
       const p = x ? producer.get(x) : undefined;
       if (p === undefined || consumers.get(x) !== 1) continue;
       const head = fusionHead(links[p]) !== null ? p : folded.get(p);
-      // Only one layer may fold a given output; the add of a residual folds into the conv on one side. (The last
-      // Add of a fused layer norm is that group's kernel: its Mul folds into it, not it into anything.)
-      if (head !== undefined && head !== i && fusionHead(links[head]) !== null && fusionHead(links[head]) !== 'matmul') {
+      // Only one layer may fold a given output; the add of a residual folds into the conv on one side. Only a conv
+      // or GEMM takes an activation (not a fused layer norm's kernel).
+      if (head !== undefined && fusionHead(links[head]) !== null && fusionHead(links[head]) !== 'matmul') {
         folded.set(i, head);
         return;
       }
@@ -476,10 +476,13 @@ export function predictLatency(
   // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
   const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
-  /** A kernel → the layers folded into it that run before it (what a fused elementwise kernel computes too). */
+  /**
+   * A kernel → the layers folded into it (what a fused elementwise kernel computes too: QuickGelu's Sigmoid and α
+   * Mul before its last Mul, a layer norm's ops before and the Add after its Mul by γ).
+   */
   const feeders = new Map<number, number[]>();
   folded.forEach((head, j) => {
-    if (head > j && !layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
+    if (!layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
   });
   /** A kernel → the ops ORT runs inside it (its layers' fused activations, normalizations, adds). */
   const fusedOps = new Map<number, string[]>();
@@ -506,7 +509,7 @@ export function predictLatency(
     if (link?.atLoad) return { latencyMs: 0, fusedInto: null, ...none };
     const cls = opClass(l, link);
     // An elementwise kernel that absorbed the layers before it (QuickGelu: the Sigmoid and the α Mul inside the
-    // last Mul; LayerNormalization: the eight ops before its last Add) computes their work too, reads what the
+    // last Mul; LayerNormalization: the other eight ops, in its Mul by γ) computes their work too, reads what the
     // group reads from outside it (each tensor once) and never moves the tensors passed between its ops.
     const inner = cls === 'elementwise' && !q ? (feeders.get(i) ?? []) : [];
     const read = inner.length > 0 ? groupInputBytes([i, ...inner].map((j) => links[j])) : (link?.inputBytes ?? 0);
