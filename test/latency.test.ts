@@ -284,7 +284,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'llc-weights', 'call'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'call'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     // Then the integer kernels (src/latency/measure-int8.ts), each named in its own list.
     const int8 = int8Benchmarks().map((b) => b.name);
@@ -309,6 +309,9 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     // The generic chain: 4 depthwise convs whose channels (4·block + 2) are not a multiple of 4.
     const gc = profile.nchwcBlock! > 1 ? 4 * profile.nchwcBlock! + 2 : 34;
     expect(profile.measurements!.find((m) => m.name === 'generic')!.flops).toBe(4 * 2 * gc * 9 * 784);
+    // The grouped chain: 8 one-D depthwise convs, 256 channels, kernel 5, 8 positions; its per-group cost ≥ 0.
+    expect(profile.measurements!.find((m) => m.name === 'generic-groups')!.flops).toBe(8 * 2 * 256 * 5 * 8);
+    expect(profile.genericGroupUs).toBeGreaterThanOrEqual(0);
     expect(profile.measurements!.find((m) => m.name === 'weights')!.bytes).toBe(4096 * 4096 * 4);
     // 16 chained Adds of 1 MiB tensors: two read and one written each.
     expect(profile.measurements!.find((m) => m.name === 'llc-bandwidth')!.bytes).toBe(16 * 64 * 64 * 64 * 12);

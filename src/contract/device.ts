@@ -56,6 +56,11 @@ export interface DeviceProfile {
   llcWeightGBps?: number;
   /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
   im2colGBps?: number;
+  /**
+   * Generic conv path: µs per channel group of a grouped conv (ORT expands and multiplies each group on its own, one
+   * im2col and one GEMM call each; absent: no per-group cost, as before it was measured).
+   */
+  genericGroupUs?: number;
   /** Blocked conv on a plain NCHW input with fewer channels than the block: extra ns per output element. */
   nchwInputNsPerOutput?: number;
   /** ConvTranspose: ns per element of the column buffer its col2im scatters into the output (absent: at the conv rate). */

@@ -1,10 +1,11 @@
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
-import { DataType } from '../onnx/dtype.js';
+import { bytesFor, DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import { type Int8Layer, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
+import { layerNormGroups } from './layer-norm.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
@@ -51,7 +52,9 @@ export interface LatencyTotals {
   calibrated: boolean;
 }
 
-const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
+// Sigmoid and Tanh: ORT's activation fusions take them into a Gemm (FusedGemm) and a conv (FusedConv, the NCHWc
+// Conv) as they take Relu (its optimized graph; the wake-word MLPs' last Gemm and Sigmoid ran as one FusedGemm).
+const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'Tanh', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
 export const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
 
 /**
@@ -175,11 +178,18 @@ export function convTime(
     // for 8 frames, 11.0 for 16, 18.7 for 17).
     const columns = conv.positions ?? 0;
     const strips = block > 1 && columns > 1 ? (Math.ceil(columns / block) * block) / columns : 1;
-    const k = kernelTime(profile, 'gemm', flops * strips, activationBytes, weightBytes, cold);
+    // Weights from outside the core's cache (the model's weights do not stay there between calls) are streamed in
+    // before the multiply, not under it: Silero VAD legacy's 258×256 STFT conv and OpenWakeWord's two 257×512 ones
+    // took about 12.5 and 24.5 µs in ORT's profiler inside their models, where the larger of FLOPs and weight bytes
+    // gives 10.4 and 19.4 and their sum 13.4 and 25.4; alone (weights cached) the first takes 10.4 µs.
+    const k = cold === false ? kernelTime(profile, 'gemm', flops * strips, activationBytes, weightBytes, cold) : streamedWeights(profile, flops * strips, activationBytes, weightBytes, cold);
+    // A grouped conv expands and multiplies each group on its own (MLAS's MlasConv loops over the groups): a fixed
+    // cost per group. Silero VAD's 1-D depthwise conv of 258 channels on 8 positions: 15 µs, 1 µs without it.
+    const groupsMs = g.group > 1 && profile.genericGroupUs ? (g.group * profile.genericGroupUs) / 1e3 : 0;
     // Still ORT's Conv kernel: its own set-up cost, not a MatMul's (16 chained 1-D convs of 16 channels on 8
     // positions: 0.93 µs each, the conv overhead).
-    const ms = k.ms + (profile.overheadUs[cls] - profile.overheadUs.gemm) / 1e3 + expandMs;
-    return { ms, bound: expandMs > k.ms ? 'memory' : k.bound };
+    const ms = k.ms + (profile.overheadUs[cls] - profile.overheadUs.gemm) / 1e3 + expandMs + groupsMs;
+    return { ms, bound: groupsMs > Math.max(k.ms, expandMs) ? 'overhead' : expandMs > k.ms ? 'memory' : k.bound };
   }
   const k = kernelTime(profile, cls, flops * paddingFactor(path, cinPerGroup, g.outChannels, g.group, block), activationBytes, weightBytes, cold);
   if (path === 'nchw-input' && profile.nchwInputNsPerOutput) {
@@ -187,6 +197,13 @@ export function convTime(
     return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
   }
   return k;
+}
+
+/** A GEMM whose weights (from the last-level cache or DRAM) stream in before its arithmetic: the two times add. */
+function streamedWeights(profile: DeviceProfile, flops: number, activationBytes: number, weightBytes: number, cold: Exclude<WeightSource, false>): { ms: number; bound: Bound } {
+  const k = kernelTime(profile, 'gemm', flops, activationBytes, 0, cold);
+  const weightMs = kernelTime(profile, 'gemm', 0, 0, weightBytes, cold).ms - profile.overheadUs.gemm / 1e3;
+  return { ms: k.ms + weightMs, bound: weightMs > k.ms - profile.overheadUs.gemm / 1e3 ? 'memory' : k.bound };
 }
 
 /** A forward conv as its kernel is timed, from its traits (null for other layers, or when its output shape is unknown). */
@@ -224,8 +241,12 @@ function reorderTime(profile: DeviceProfile, reorders: { count: number; bytes: n
   return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy, 0, false, profile.gflops.elementwise, undefined).ms;
 }
 
-/** Which layers the runtime folds into a preceding conv/GEMM: layer index → index of the kernel it runs in. */
-export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
+/**
+ * Which layers the runtime folds into another kernel: layer index → index of the kernel it runs in (a conv or GEMM
+ * before it, or the last op of a fused group: QuickGelu, LayerNormalization). `graphOutputs`: tensors a fusion
+ * must leave in place.
+ */
+export function foldedLayers(links: readonly LayerLink[], graphOutputs: readonly string[] = []): Map<number, number> {
   const producer = new Map<string, number>();
   const consumers = new Map<string, number>();
   links.forEach((l, i) => {
@@ -233,11 +254,12 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     for (const o of l.outputs) if (o) producer.set(o, i);
     for (const x of l.inputs) if (x) consumers.set(x, (consumers.get(x) ?? 0) + 1);
   });
-  const folded = new Map<number, number>();
+  // A layer norm written out as nine ops runs as one LayerNormalization kernel (src/latency/layer-norm.ts).
+  const folded = layerNormGroups(links, graphOutputs);
   // Swish x·Sigmoid(x) and x·Sigmoid(α·x) run as one kernel (ORT's QuickGelu fusion): the Sigmoid, and the Mul by
   // the constant scalar α that only it reads, fold into the last Mul.
   links.forEach((l, i) => {
-    if (l.scope !== '' || l.op !== 'Sigmoid' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
+    if (l.scope !== '' || l.op !== 'Sigmoid' || folded.has(i) || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
     const p = producer.get(l.inputs[0]);
     const alpha = p !== undefined && consumers.get(l.inputs[0]) === 1 ? scaledBy(links[p]) : null;
     const x = alpha ?? l.inputs[0];
@@ -258,8 +280,9 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
       const p = x ? producer.get(x) : undefined;
       if (p === undefined || consumers.get(x) !== 1) continue;
       const head = fusionHead(links[p]) !== null ? p : folded.get(p);
-      // Only one layer may fold a given output; the add of a residual folds into the conv on one side.
-      if (head !== undefined && fusionHead(links[head]) !== 'matmul') {
+      // Only one layer may fold a given output; the add of a residual folds into the conv on one side. Only a conv
+      // or GEMM takes an activation (not a fused layer norm's kernel).
+      if (head !== undefined && fusionHead(links[head]) !== null && fusionHead(links[head]) !== 'matmul') {
         folded.set(i, head);
         return;
       }
@@ -308,6 +331,20 @@ function padFuses(pad: LayerLink, child: LayerLink): boolean {
   if (pad.inputs[1] && !pad.inputValues[1]) return false;
   if ((child.strings.auto_pad ?? 'NOTSET') !== 'NOTSET' || child.outputs.filter((o) => o).length > 1) return false;
   return true;
+}
+
+/** Bytes a fused group of layers reads from outside itself: each input no member writes, once (unknown shapes: 0). */
+function groupInputBytes(group: readonly LayerLink[]): number {
+  const inside = new Set(group.flatMap((l) => l.outputs));
+  const read = new Map<string, number>();
+  for (const l of group) {
+    l.inputs.forEach((name, k) => {
+      const shape = l.inputShapes[k];
+      if (!name || inside.has(name) || read.has(name) || !shape) return;
+      read.set(name, bytesFor(l.inputDtypes[k], shape.reduce((a, b) => a * b, 1)));
+    });
+  }
+  return [...read.values()].reduce((a, b) => a + b, 0);
 }
 
 function flopsOf(l: LayerReport): number {
@@ -461,9 +498,9 @@ export function predictLatency(
   links: readonly LayerLink[],
   profile: DeviceProfile,
 ): { layers: LayerLatency[]; totals: LatencyTotals; notes: ModelNote[]; signatures: (string | null)[] } {
-  const folded = foldedLayers(links);
-  const cold = weightsCold(report, profile);
   const graphOutputs = report.model.outputs.map((o) => o.name);
+  const folded = foldedLayers(links, graphOutputs);
+  const cold = weightsCold(report, profile);
   const int8 = planInt8(links, graphOutputs);
   const notes: ModelNote[] = [];
   const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded' && q.kind !== 'constant').length;
@@ -475,10 +512,13 @@ export function predictLatency(
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
   // Resizes ORT runs channels last, in a QDQ model's NHWC region (resize.ts).
   const channelsLast = profile.int8 && profile.resizeNsPerOutput ? channelsLastResizes(links, int8, graphOutputs) : new Set<number>();
-  /** A kernel → the layers folded into it that run before it (what a fused elementwise kernel computes too). */
+  /**
+   * A kernel → the layers folded into it (what a fused elementwise kernel computes too: QuickGelu's Sigmoid and α
+   * Mul before its last Mul, a layer norm's ops before and the Add after its Mul by γ).
+   */
   const feeders = new Map<number, number[]>();
   folded.forEach((head, j) => {
-    if (head > j && !layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
+    if (!layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
   });
   /** A kernel → the ops ORT runs inside it (its layers' fused activations, normalizations, adds). */
   const fusedOps = new Map<number, string[]>();
@@ -505,11 +545,12 @@ export function predictLatency(
     if (link?.atLoad) return { latencyMs: 0, fusedInto: null, ...none };
     const cls = opClass(l, link);
     // An elementwise kernel that absorbed the layers before it (QuickGelu: the Sigmoid and the α Mul inside the
-    // last Mul) computes their work too, and never moves the tensors they passed it.
+    // last Mul; LayerNormalization: the other eight ops, in its Mul by γ) computes their work too, reads what the
+    // group reads from outside it (each tensor once) and never moves the tensors passed between its ops.
     const inner = cls === 'elementwise' && !q ? (feeders.get(i) ?? []) : [];
-    const passed = inner.reduce((sum, j) => sum + (link.inputs.includes(links[j].outputs[0]) ? (links[j].outputBytes ?? 0) : 0), 0);
-    const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) - passed + (link?.outputBytes ?? l.activationBytes);
-    const weights = Math.min(bytes, l.weightBytes);
+    const read = inner.length > 0 ? groupInputBytes([i, ...inner].map((j) => links[j])) : (link?.inputBytes ?? 0);
+    const bytes = ZERO_COPY.has(l.op) ? 0 : read + (link?.outputBytes ?? l.activationBytes);
+    const weights = Math.min(bytes, l.weightBytes + inner.reduce((sum, j) => sum + report.layers[j].weightBytes, 0));
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
     const conv = link ? timedConvOf(link) : null;
     const once = (flopsOf(l) + inner.reduce((sum, j) => sum + flopsOf(report.layers[j]), 0)) / l.executions;
