@@ -238,7 +238,10 @@ export function convTransposeTime(profile: DeviceProfile, link: LayerLink, flops
 function reorderTime(profile: DeviceProfile, reorders: { count: number; bytes: number }): number {
   if (reorders.count === 0) return 0;
   const perCopy = reorders.bytes / reorders.count;
-  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy, 0, false, profile.gflops.elementwise, undefined).ms;
+  // At memoryGBps, as kernelTime's comment says of conversions (an explicit `undefined` here would take the
+  // parameter's default, llcGBps: PP-OCRv4 det's large conversions ran at 62–84 GB/s in ORT's profiler, between the
+  // two, and its 93 conversions were predicted at half their measured time).
+  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy, 0, false, profile.gflops.elementwise, profile.memoryGBps).ms;
 }
 
 /**
