@@ -388,6 +388,10 @@ describe('layout conversions', () => {
     // Two conversions, each its own memory-bound kernel: 16,640 bytes in all at the cache's 100 GB/s, plus 0.5 µs each.
     expect(withLayout.layers[i].latencyMs! - without.layers[i].latencyMs!).toBeCloseTo((4 * 64 * 64 + 4 * 64) / 100e6 + 2 * 0.5e-3, 12);
     expect(withLayout.layers[i].layoutMs).toBeCloseTo((4 * 64 * 64 + 4 * 64) / 100e6 + 2 * 0.5e-3, 12);
+    // Past the core's cache, inside the last-level one: a conversion streams at memoryGBps (10 GB/s), not at the
+    // llcGBps of elementwise kernels (PP-OCRv4 det's conversions ran at 62–84 GB/s where its Adds ran at ~100).
+    const llc = predictLatency(report, links, { ...BLOCKED, cacheBytes: 1024, lastLevelCacheBytes: 1 << 25, llcGBps: 1000 });
+    expect(llc.layers[i].layoutMs).toBeCloseTo((4 * 64 * 64 + 4 * 64) / 10e6 + 2 * 0.5e-3, 12);
     // Each conv's kernel family is in the report; a profile without a block says nothing about it.
     const paths = Object.fromEntries(links.map((l, k) => [l.name, withLayout.layers[k].convPath]));
     expect([paths.c1, paths.c2, paths.c3, paths.scale]).toEqual(['nchwc', 'nchwc', 'nchwc', null]);

@@ -284,13 +284,20 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic', 'weights', 'llc-weights', 'call'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'call'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     // Then the integer kernels (src/latency/measure-int8.ts), each named in its own list.
     const int8 = int8Benchmarks().map((b) => b.name);
     const float = profile.nchwcBlock! > 1 ? [...names, 'nchw-input'] : names;
     expect(profile.measurements!.map((m) => m.name).slice(0, float.length)).toEqual(float);
     expect(profile.measurements!.map((m) => m.name).slice(float.length).filter((n) => int8.includes(n))).toEqual(int8);
+    // Then the profiled float kernels (src/latency/measure-kernels.ts): the ConvTranspose's GEMM is 32·4 × 32 × 40·40.
+    expect(profile.measurements!.map((m) => m.name).slice(float.length, float.length + 5)).toEqual(['conv-transpose', 'resize-nearest2x', 'resize-nearest', 'resize-linear', 'resize-nearest8bit']);
+    expect(profile.measurements!.find((m) => m.name === 'conv-transpose')!.flops).toBe(2 * 32 * 4 * 32 * 1600);
+    expect(profile.convTransposeNsPerColumn).toBeGreaterThan(0);
+    expect(Object.keys(profile.resizeNsPerOutput!)).toEqual(['nearest2x', 'nearest', 'linear', 'nearest8bit']);
+    expect(profile.divNsPerElement).toBeGreaterThan(0);
+    expect(profile.measurements!.find((m) => m.name === 'divide')!.flops).toBe(50 * 16 * 64 * 64);
     expect(profile.measurements!.find((m) => m.name === 'int8-conv')!.flops).toBe(2 * 64 * 64 * 9 * 784);
     expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise')!.flops).toBe(2 * 64 * 9 * 3136);
     expect(profile.int8!.gops.conv).toBeGreaterThan(0);
@@ -302,6 +309,9 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     // The generic chain: 4 depthwise convs whose channels (4·block + 2) are not a multiple of 4.
     const gc = profile.nchwcBlock! > 1 ? 4 * profile.nchwcBlock! + 2 : 34;
     expect(profile.measurements!.find((m) => m.name === 'generic')!.flops).toBe(4 * 2 * gc * 9 * 784);
+    // The grouped chain: 8 one-D depthwise convs, 256 channels, kernel 5, 8 positions; its per-group cost ≥ 0.
+    expect(profile.measurements!.find((m) => m.name === 'generic-groups')!.flops).toBe(8 * 2 * 256 * 5 * 8);
+    expect(profile.genericGroupUs).toBeGreaterThanOrEqual(0);
     expect(profile.measurements!.find((m) => m.name === 'weights')!.bytes).toBe(4096 * 4096 * 4);
     // 16 chained Adds of 1 MiB tensors: two read and one written each.
     expect(profile.measurements!.find((m) => m.name === 'llc-bandwidth')!.bytes).toBe(16 * 64 * 64 * 64 * 12);

@@ -105,14 +105,18 @@ describe('mbn quantize --device on a built chain', () => {
     expect(j.measured).toBeUndefined();
   });
 
-  needsOrt('--target-latency quantizes by predicted time saved and stops once the prediction fits', () => {
+  /** The chain and a profile where every integer kernel is fast (all three layers pay in int8), and its float prediction. */
+  const fastChain = () => {
     const dir = tempDir();
     const input = join(dir, 'chain.onnx');
     const profile = join(dir, 'fast.json');
     writeFileSync(input, model());
-    // Every integer kernel fast: all three layers pay in int8.
     writeFileSync(profile, JSON.stringify({ ...PROFILE, name: 'fast', int8: { ...PROFILE.int8, gops: { conv: 1000, pointwise: 1000, depthwise: 1000, gemm: 1000 } } }));
-    const float = predicted(input, profile);
+    return { dir, input, profile, float: predicted(input, profile) };
+  };
+
+  needsOrt('--target-latency quantizes by predicted time saved and stops once the prediction fits', () => {
+    const { dir, input, profile, float } = fastChain();
     // Saved with all int8: A (147,456 MACs: 0.29 ms at 1 GFLOP/s) > D (9,216 MACs: 18 µs) > B (4,096: 8 µs). A target
     // 0.2 ms under the float prediction: A alone does not fuse (D float reads its output unquantized), A and D do.
     const target = float - 0.2;
@@ -127,6 +131,14 @@ describe('mbn quantize --device on a built chain', () => {
     expect(j.latency.predicted.int8Ms).toBeLessThanOrEqual(target);
     expect(j.latency.predicted.int8Ms).toBeCloseTo(predicted(out, profile), 9);
     expect(j.notes).toContain(`--target-latency: predicted latency on fast ${Number(float.toPrecision(3))} ms → ${Number(j.latency.predicted.int8Ms.toPrecision(3))} ms (2 layers int8, by predicted time saved)`);
+  });
+
+  needsOrt('--target-latency the float model meets already: one line saying so, nothing written', () => {
+    const { dir, input, profile, float } = fastChain();
+    const out = join(dir, 'chain.int8.onnx');
+    const r = mbn(['quantize', input, '-o', out, '--device', profile, '--target-latency', String(float + 0.1), '--no-measure']);
+    expect([r.status, r.stderr]).toEqual([2, `mbn: nothing was quantized: on fast the float model is predicted at ${Number(float.toPrecision(3))} ms, within --target-latency ${float + 0.1} ms already\n`]);
+    expect(existsSync(out)).toBe(false);
   });
 
   needsOrt('times the input and the written model in ONNX Runtime with --measure, and says so in the table', () => {

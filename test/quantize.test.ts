@@ -193,8 +193,11 @@ describe('cross-layer equalization (DFQ)', () => {
       ],
     });
     const model = readModelBytes(bytes);
-    const plan = planQuantization(model, inferModel(model), () => null);
-    equalize(plan);
+    const planned = planQuantization(model, inferModel(model), () => null);
+    const plan = equalize(planned);
+    // The plan given is left as it was (a step returns a new plan).
+    expect(planned.layers.map((l) => Array.from(l.weight!.data))).toEqual([[4, -0.25], [-0.5, 2]]);
+    expect([Array.from(planned.layers[0].bias!), planned.equalizedPairs, planned.layers[0].equalizedWith]).toEqual([[1, 0.5], [], []]);
     const s = [Math.sqrt(4 * 0.5) / 0.5, Math.sqrt(0.25 * 2) / 2];
     const [a, b] = plan.layers;
     expect(Array.from(a.weight!.data)).toEqual([4 / s[0], -0.25 / s[1]]);
@@ -214,8 +217,7 @@ describe('cross-layer equalization (DFQ)', () => {
   it('takes depthwise → pointwise directly, skips a pair with Clip (ReLU6) between, and keeps the chain equivalent', async () => {
     const bytes = chainModel();
     const model = readModelBytes(bytes);
-    const plan = planQuantization(model, inferModel(model), () => null);
-    equalize(plan);
+    const plan = equalize(planQuantization(model, inferModel(model), () => null));
     expect(plan.equalizedPairs.map((p) => [p.first, p.second, p.through])).toEqual([
       ['A', 'B', 'relu'],
       ['B', 'C', null],

@@ -102,7 +102,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       if (exclude.some((p) => matchName(p, name))) return { code: 'excluded' };
       return null;
     };
-    const plan = planQuantization(model, shapes, select);
+    const planned = planQuantization(model, shapes, select);
     const notes: QuantizeNote[] = [];
     const spec = opts.calibrate ?? 'random:8';
     if (opts.calibrate === undefined) notes.push({ code: 'default-random-data' });
@@ -129,18 +129,20 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     };
     const { fit, verify, held } = splitBatches(calibration.batches);
     if (!held) notes.push({ code: 'check-on-range-batches' });
-    if (settings.equalize) equalize(plan);
+    // Each step returns a new plan (quantize/plan.ts `withLayers`).
+    const equalized = settings.equalize ? equalize(planned) : planned;
     const calibrating = progress('calibrating activation ranges');
-    await calibrateRanges(ort, plan, raised, fit, { method, percentile, biasCorrection: settings.biasCorrection });
+    const ranged = await calibrateRanges(ort, equalized, raised, fit, { method, percentile, biasCorrection: settings.biasCorrection });
     calibrating?.done();
     const measuring = progress('measuring each layer\'s error');
-    await measureSensitivity(ort, plan, raised, verify);
+    let plan = await measureSensitivity(ort, ranged, raised, verify);
     measuring?.done();
     let maxError: QuantizeSummary['maxError'] = null;
     if (opts.maxError !== undefined) {
       const searching = progress('keeping sensitive layers float');
       const found = await keepSensitiveFloat(ort, path, plan, raised, verify, opts.maxError);
       searching?.done();
+      plan = found.plan;
       maxError = { limit: opts.maxError, met: found.met, probes: found.probes };
       if (!found.met) notes.push({ code: 'max-error-unmet', maxError: opts.maxError });
     }
@@ -148,10 +150,15 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     let latency: QuantizeSummary['latency'] = null;
     if (profile) {
       const predicting = progress(`predicting latency on ${profile.name}`);
-      latency = chooseByDevice(plan, raised, profile, dataShapes, opts.targetLatency ?? null, notes);
+      const chosen = chooseByDevice(plan, raised, profile, dataShapes, opts.targetLatency ?? null);
       predicting?.done();
+      plan = chosen.plan;
+      latency = chosen.latency;
+      if (chosen.note) notes.push(chosen.note);
     }
     if (!plan.layers.some((l) => l.precision === 'int8')) {
+      // --target-latency met by the float model: no layer was needed (taking any would be a quantized copy for nothing).
+      if (latency?.target?.met) throw new MbnError('unsupported', `nothing was quantized: on ${latency.device} the float model is predicted at ${Number(latency.predicted.int8Ms.toPrecision(3))} ms, within --target-latency ${latency.target.ms} ms already`);
       if (latency?.keptFloat) throw new MbnError('unsupported', `nothing was quantized: on ${latency.device} the latency model predicts no layer faster in int8 (predicted ${Number(latency.predictedAllInt8Ms.toPrecision(3))} ms all int8, ${Number(latency.predicted.floatMs.toPrecision(3))} ms float); quantize without --device to write int8 anyway`);
       throw new MbnError('unsupported', 'nothing was quantized: every layer stayed float (see --include/--exclude/--max-error)');
     }

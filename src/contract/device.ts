@@ -56,8 +56,19 @@ export interface DeviceProfile {
   llcWeightGBps?: number;
   /** Generic conv path (im2col then GEMM): bytes of the expanded input written and read per second, GB/s. */
   im2colGBps?: number;
+  /**
+   * Generic conv path: µs per channel group of a grouped conv (ORT expands and multiplies each group on its own, one
+   * im2col and one GEMM call each; absent: no per-group cost, as before it was measured).
+   */
+  genericGroupUs?: number;
   /** Blocked conv on a plain NCHW input with fewer channels than the block: extra ns per output element. */
   nchwInputNsPerOutput?: number;
+  /** ConvTranspose: ns per element of the column buffer its col2im scatters into the output (absent: at the conv rate). */
+  convTransposeNsPerColumn?: number;
+  /** A float Div: ns per output element of its arithmetic (absent: the elementwise rate). */
+  divNsPerElement?: number;
+  /** ONNX Runtime's plain-layout Resize kernels (src/latency/resize.ts), ns per output element (absent: as other elementwise ops). */
+  resizeNsPerOutput?: ResizeRates;
   /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
   sources: string[];
   // ---- Integer kernels (issue 20, int8 latency) ----
@@ -94,6 +105,14 @@ export interface LutEntry {
   /** Where it was first seen: the model's file name and the layer's name. */
   model: string;
   layer: string;
+}
+
+/** ns per output element of each of ONNX Runtime's Resize kernels (src/latency/resize.ts). */
+export interface ResizeRates {
+  nearest2x: number;
+  nearest: number;
+  linear: number;
+  nearest8bit: number;
 }
 
 /** Rates of the integer kernels; GOP/s counts 2 operations per multiply-accumulate, as GFLOP/s does. */

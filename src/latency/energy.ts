@@ -86,7 +86,7 @@ export function predictEnergy(report: Report, links: readonly LayerLink[], profi
   const basis: EnergyBasis = e
     ? { code: 'energy-estimate', device: profile.name, fittedSamples: e.fit ? e.fit.samples : null }
     : { code: 'energy-unknown', device: profile.name };
-  const folded = foldedLayers(links);
+  const folded = foldedLayers(links, report.model.outputs.map((o) => o.name));
   const qdq = qdqFusion(links, report.layers.map((l) => l.precision), folded);
   const cold = weightsCold(report, profile);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, report.model.outputs.map((o) => o.name));

@@ -1,6 +1,7 @@
 import { isDepthwise } from '../ops/conv.js';
 import type { ConvTraits } from '../ops/define.js';
 import type { LayerLink } from './graph.js';
+import { resizeScales } from './resize.js';
 
 /**
  * Which memory layout ONNX Runtime's CPU provider runs each layer in. On CPUs where its math library (MLAS) has
@@ -79,6 +80,8 @@ export interface LayerLayout {
    * what was to follow it into the conv (its Relu). It runs as a kernel of its own.
    */
   unfused?: boolean;
+  /** A Resize ORT runs as its blocked NCHWc Upsample (not one of the plain-layout Resize kernels of resize.ts). */
+  upsample?: boolean;
 }
 
 /** Bytes a layout conversion of a float32 [N, C, spatial…] tensor reads and writes (one side padded to the block). */
@@ -106,9 +109,7 @@ function blockedResize(l: LayerLink): boolean {
     const nearest = mode === 'nearest' && coordinates === 'asymmetric' && l.strings.nearest_mode === 'floor';
     if (!nearest && !(mode === 'linear' && coordinates === 'half_pixel')) return false;
   } else if (mode !== 'nearest') return false;
-  const x = l.inputShapes[0];
-  const sizes = v11 && l.inputs[3] ? l.inputValues[3] : null;
-  const scales = sizes && x && sizes.length === x.length ? sizes.map((d, k) => d / x[k]) : l.inputValues[v11 ? 2 : 1];
+  const scales = resizeScales(l);
   return !!scales && scales.length === 4 && scales.every((v) => Number.isInteger(v) && v > 0) && scales[0] === 1 && scales[1] === 1;
 }
 
@@ -232,7 +233,10 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
     if (l.op === 'Concat' && (l.ints.axis?.[0] ?? 0) === 1 && allBlocked && all.every((b) => b!.channels % block === 0)) {
       return setBlocked(i, all.reduce((s, b) => s + b!.channels, 0));
     }
-    if ((l.op === 'Resize' || l.op === 'Upsample') && all[0] !== undefined && blockedResize(l)) return setBlocked(i, all[0].channels);
+    if ((l.op === 'Resize' || l.op === 'Upsample') && all[0] !== undefined && blockedResize(l)) {
+      plan[i].upsample = true;
+      return setBlocked(i, all[0].channels);
+    }
     // NCHW → NHWC of a blocked tensor (tf2onnx's output transposes): one conversion straight to channels-last.
     if (l.op === 'Transpose' && all[0] !== undefined && (l.ints.perm ?? []).join() === '0,2,3,1') {
       plan[i].replaced = true;

@@ -3,11 +3,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Chunk, initializer, node, writeModel } from '../bench/models.js';
 import { measureModel, openSession, type Ort } from '../bench/run.js';
-import { encodeValueInfoField } from '../onnx/encode.js';
-import { MbnError } from '../errors.js';
+import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { readModel } from '../onnx/read.js';
 import { totalFlops } from '../ops/define.js';
-import { measureInt8 } from './measure-int8.js';
+import { fastestKernel, measureInt8 } from './measure-int8.js';
+import { measureKernels } from './measure-kernels.js';
 import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from '../contract/device.js';
 
 /**
@@ -80,6 +80,20 @@ function writeAddChain(path: string, adds: number, shape: number[]): void {
   writeModel(path, 'add', chunks, 13, 3);
 }
 
+/** `divs` chained Divs by a float scalar (as hard-swish's x·relu6(x + 3) / 6), then a ReduceMax. */
+function writeDivChain(path: string, divs: number, shape: number[]): void {
+  const chunks: Chunk[] = [];
+  let prev = 'x';
+  for (let i = 0; i < divs; i++) {
+    chunks.push(node('Div', [prev, 'six'], [`d${i}`], `div${i}`));
+    prev = `d${i}`;
+  }
+  chunks.push(node('ReduceMax', [prev], ['y'], 'reduce', [{ name: 'keepdims', type: 'int', value: 0 }]));
+  chunks.push(encodeTensorField({ name: 'six', dtype: FLOAT, dims: [], raw: new Uint8Array(new Float32Array([6]).buffer) }));
+  chunks.push(encodeValueInfoField('x', FLOAT, shape, 11), encodeValueInfoField('y', FLOAT, [], 12));
+  writeModel(path, 'div', chunks, 13, 3);
+}
+
 /** Chained small ops of one class, for its per-op overhead. */
 const SMALL = 50;
 function chainBench(name: string, what: string, op: (i: number, x: string, y: string) => Chunk[], shape: number[], macsPerOp: number): MicroBenchmark {
@@ -102,6 +116,58 @@ function chainBench(name: string, what: string, op: (i: number, x: string, y: st
 /** Depth of the generic-conv chain; its channel count is never a multiple of the block (so never NCHWc). */
 const GENERIC_DEPTH = 4;
 const genericChannels = (block: number) => (block > 1 ? 4 * block + 2 : 34);
+/**
+ * The grouped-conv benchmark: GROUPS_DEPTH chained 1-D depthwise convs (kernel 5, pads 2) of GROUPS_CHANNELS
+ * channels on GROUPS_POSITIONS positions (Silero VAD's first conv: 258 on 8): little to expand or multiply, so
+ * its time is mostly the generic path's cost per channel group (genericGroupUs).
+ */
+const GROUPS_DEPTH = 8;
+const GROUPS_CHANNELS = 256;
+const GROUPS_POSITIONS = 8;
+const GROUPS_KERNEL = 5;
+
+function groupsBench(): MicroBenchmark {
+  const c = GROUPS_CHANNELS;
+  const shape = [1, c, GROUPS_POSITIONS];
+  return {
+    name: 'generic-groups',
+    what: `${GROUPS_DEPTH} chained 1-D depthwise Conv ${GROUPS_KERNEL}, ${c} channels, ${GROUPS_POSITIONS} positions, pads 2 (generic path: the cost per channel group)`,
+    flops: totalFlops(GROUPS_DEPTH * c * GROUPS_KERNEL * GROUPS_POSITIONS, 0),
+    bytes: 0,
+    input: shape,
+    ops: GROUPS_DEPTH,
+    write: (path) => {
+      const chunks: Chunk[] = [];
+      for (let i = 0; i < GROUPS_DEPTH; i++) {
+        const x = i === 0 ? 'x' : `t${i - 1}`;
+        const y = i === GROUPS_DEPTH - 1 ? 'y' : `t${i}`;
+        chunks.push(node('Conv', [x, `w${i}`], [y], `dw${i}`, [ints('kernel_shape', [GROUPS_KERNEL]), ints('pads', [2, 2]), { name: 'group', type: 'int', value: c }]));
+        chunks.push(...initializer(`w${i}`, [c, 1, GROUPS_KERNEL], Math.sqrt(1 / GROUPS_KERNEL)));
+      }
+      chunks.push(encodeValueInfoField('x', FLOAT, shape, 11), encodeValueInfoField('y', FLOAT, shape, 12));
+      writeModel(path, 'generic-groups', chunks, 13, 3);
+    },
+  };
+}
+
+/**
+ * The generic path's two costs from its two benchmarks: each one's time beyond one call, its ops' overhead and its
+ * FLOPs at the GEMM rate (`net`, ms) is its expanded bytes × (1 / im2col bandwidth) + its channel groups × the cost
+ * per group; two equations, two unknowns. Returns ms per expanded byte and ms per group; a per-group cost that comes
+ * out negative (noise) is 0, and the bandwidth is then the 66-channel chain's alone, as before it was measured.
+ */
+export function solveGeneric(
+  chain: { net: number; bytes: number; groups: number; ms: number },
+  groups: { net: number; bytes: number; groups: number },
+): { msPerByte: number; msPerGroup: number } {
+  const det = chain.bytes * groups.groups - groups.bytes * chain.groups;
+  const perGroup = det > 0 ? (chain.bytes * groups.net - groups.bytes * chain.net) / det : 0;
+  const msPerGroup = Math.max(0, perGroup);
+  // At least a quarter of the chain's time is expansion, as before (a floor against a noisy run).
+  const expandMs = Math.max(chain.net - chain.groups * msPerGroup, chain.ms / 4);
+  return { msPerByte: expandMs / chain.bytes, msPerGroup };
+}
+
 /** Weights of the DRAM-streaming benchmark: [WEIGHT_K, WEIGHT_K] float32 (64 MiB, past any core's caches). */
 const WEIGHT_K = 4096;
 /**
@@ -138,6 +204,15 @@ function benchmarks(block: number): MicroBenchmark[] {
       input: [1, 16, 64, 64],
       ops: CACHED_ADDS + 1,
       write: (path) => writeAddChain(path, CACHED_ADDS, [1, 16, 64, 64]),
+    },
+    {
+      name: 'divide',
+      what: `${CACHED_ADDS} chained Divs of a [1, 16, 64, 64] float tensor by a scalar (256 KB, cache-resident), then a ReduceMax (divNsPerElement)`,
+      flops: CACHED_ADDS * 16 * 64 * 64,
+      bytes: CACHED_ADDS * 16 * 64 * 64 * 8,
+      input: [1, 16, 64, 64],
+      ops: CACHED_ADDS + 1,
+      write: (path) => writeDivChain(path, CACHED_ADDS, [1, 16, 64, 64]),
     },
     {
       name: 'llc-bandwidth',
@@ -188,6 +263,7 @@ function benchmarks(block: number): MicroBenchmark[] {
       node('MatMul', [x, `w${i}`], [y], `mm${i}`),
       ...initializer(`w${i}`, [16, 16], 0.25),
     ], [1, 16], 16 * 16),
+    groupsBench(),
     convBench('generic', `${GENERIC_DEPTH} chained depthwise Conv 3×3, ${gc} channels (not a multiple of 4: ORT cannot block them), 28×28 (generic path: im2col then GEMM)`, gc, 28, gc, GENERIC_DEPTH),
     {
       name: 'weights',
@@ -312,21 +388,12 @@ function nchwInputBench(block: number): MicroBenchmark {
   };
 }
 
-/** The fastest Conv kernel in a profiling trace, ms (warm-up runs included: the fastest is kept anyway). */
-function fastestConvKernel(trace: readonly unknown[]): number {
-  let best = Infinity;
-  for (const e of trace as { cat?: string; name?: string; dur?: number; args?: { op_name?: string } }[]) {
-    if (e.cat === 'Node' && e.name?.endsWith('_kernel_time') && e.args?.op_name === 'Conv' && typeof e.dur === 'number') best = Math.min(best, e.dur);
-  }
-  if (!Number.isFinite(best)) throw new MbnError('unsupported', 'onnxruntime\'s profiling trace of the NCHW-input benchmark has no Conv kernel');
-  return best / 1000;
-}
-
 export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<DeviceProfile> {
   const dir = mkdtempSync(join(tmpdir(), 'mbn-calibrate-'));
   const results: NonNullable<DeviceProfile['measurements']> = [];
   let block = 1;
   let int8: Int8Rates | null = null;
+  let kernelRates: Pick<DeviceProfile, 'convTransposeNsPerColumn' | 'resizeNsPerOutput'> | null = null;
   try {
     options.onStep?.('layout probe');
     block = await detectNchwcBlock(ort, dir);
@@ -349,11 +416,16 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       if (wide) {
         options.onStep?.(`${wide.name} (round ${round + 1} of ${options.rounds})`);
         const m = await measureModel(ort, join(dir, `${wide.name}.onnx`), [{ name: 'x', type: 'float32', dims: wide.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads, profile: true });
-        best.set(wide.name, Math.min(best.get(wide.name) ?? Infinity, fastestConvKernel(m.trace ?? [])));
+        best.set(wide.name, Math.min(best.get(wide.name) ?? Infinity, fastestKernel(m.trace ?? [], 'Conv', 'the NCHW-input benchmark')));
       }
     }
     if (wide) list.push(wide);
     for (const b of list) results.push({ name: b.name, what: b.what, flops: b.flops, bytes: b.bytes, ms: best.get(b.name)! });
+    // The ConvTranspose's GEMM at the GEMM rate of this run's float benchmarks.
+    const gemm = results.find((r) => r.name === 'gemm')!;
+    const kernels = await measureKernels(ort, dir, options, gemm.flops / (gemm.ms * 1e6));
+    kernelRates = kernels;
+    results.push(...kernels.measurements);
     const integer = await measureInt8(ort, dir, options);
     int8 = integer.rates;
     results.push(...integer.measurements);
@@ -384,7 +456,17 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   const generic = at('generic');
   const gc = genericChannels(block);
   const expandedBytes = GENERIC_DEPTH * 8 * gc * 9 * 28 * 28;
-  const im2colMs = Math.max(generic.ms - callMs - GENERIC_DEPTH * overheadMs - generic.flops / (gflops.gemm * 1e6), generic.ms / 4);
+  // The 1-D chain's GEMMs have 8 columns: MLAS computes them in strips of the block (model.ts, convTime).
+  const grouped = at('generic-groups');
+  const strips = block > 1 ? (Math.ceil(GROUPS_POSITIONS / block) * block) / GROUPS_POSITIONS : 1;
+  const genericFit = solveGeneric(
+    { net: generic.ms - callMs - GENERIC_DEPTH * overheadMs - generic.flops / (gflops.gemm * 1e6), bytes: expandedBytes, groups: GENERIC_DEPTH * gc, ms: generic.ms },
+    {
+      net: grouped.ms - callMs - GROUPS_DEPTH * overheadMs - (grouped.flops * strips) / (gflops.gemm * 1e6),
+      bytes: GROUPS_DEPTH * 8 * GROUPS_CHANNELS * GROUPS_KERNEL * GROUPS_POSITIONS,
+      groups: GROUPS_DEPTH * GROUPS_CHANNELS,
+    },
+  );
   // NCHW input: the kernel's time beyond its padded arithmetic at the pointwise rate, per output element.
   let nchwInputNs: number | null = null;
   if (block > 1) {
@@ -420,12 +502,16 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     ...(lastLevel !== null && lastLevel >= 2 * at('llc-weights').bytes && cacheSize() < at('llc-weights').bytes
       ? { llcWeightGBps: round(at('llc-weights').bytes / (Math.max(at('llc-weights').ms - callMs, at('llc-weights').ms / 2) * 1e6)) }
       : {}),
-    im2colGBps: round(expandedBytes / (im2colMs * 1e6)),
+    im2colGBps: round(1 / (genericFit.msPerByte * 1e6)),
+    genericGroupUs: round(genericFit.msPerGroup * 1000),
     ...(nchwInputNs !== null ? { nchwInputNsPerOutput: round(nchwInputNs) } : {}),
+    ...(kernelRates ? { convTransposeNsPerColumn: kernelRates.convTransposeNsPerColumn, resizeNsPerOutput: kernelRates.resizeNsPerOutput } : {}),
+    divNsPerElement: round(1 / rate('divide', 'flops')),
     ...(int8 ? { int8 } : {}),
     sources: [
       'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops',
-      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps: expanded input bytes (written and read) / (generic chain − one call − overheads − FLOPs at the GEMM rate); nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements`,
+      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement: the Div chain's time less one call and overheads, per element`,
+      'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements',
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',
     ],
     measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),

@@ -1,9 +1,11 @@
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
-import { DataType } from '../onnx/dtype.js';
+import { bytesFor, DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import { type Int8Layer, inputTapShare, looksUpTable, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
+import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
+import { layerNormGroups } from './layer-norm.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
@@ -50,7 +52,9 @@ export interface LatencyTotals {
   calibrated: boolean;
 }
 
-const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
+// Sigmoid and Tanh: ORT's activation fusions take them into a Gemm (FusedGemm) and a conv (FusedConv, the NCHWc
+// Conv) as they take Relu (its optimized graph; the wake-word MLPs' last Gemm and Sigmoid ran as one FusedGemm).
+const FOLDED_INTO_PRODUCER = new Set(['Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'Tanh', 'BatchNormalization', 'Add', 'Sum', 'HardSigmoid', 'HardSwish', 'Identity', 'Dropout']);
 export const ZERO_COPY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
 /**
  * What ORT folds into a conv only when the conv's weights are constant initializers (ConvBNFusion, ConvAddFusion,
@@ -66,7 +70,10 @@ const CONSTANT_WEIGHTS_ONLY = new Set(['BatchNormalization', 'Add', 'Sum']);
  */
 function fusionHead(link: LayerLink): 'conv' | 'gemm' | 'matmul' | null {
   const t = link.traits;
-  if (t?.kind === 'conv') return t.form === 'float' || t.form === 'qdq' ? 'conv' : null;
+  // ORT's conv fusions (Conv+BatchNormalization, Conv+Add, Conv+activation) match Conv nodes only: a ConvTranspose
+  // keeps the bias Add, BatchNormalization and Relu after it as kernels of their own (PP-OCRv4 det's two 2×2
+  // upsampling ConvTransposes: 204 µs of them in ORT's profile).
+  if (t?.kind === 'conv') return !t.transposed && (t.form === 'float' || t.form === 'qdq') ? 'conv' : null;
   if (t?.kind === 'matmul' && t.form === 'float' && !t.general) return t.gemm ? 'gemm' : 'matmul';
   return null;
 }
@@ -183,11 +190,19 @@ export function convTime(
     // for 8 frames, 11.0 for 16, 18.7 for 17).
     const columns = conv.positions ?? 0;
     const strips = block > 1 && columns > 1 ? (Math.ceil(columns / block) * block) / columns : 1;
-    const k = kernelTime(profile, 'gemm', flops * strips * (conv.inputTaps ?? 1), activationBytes, weightBytes, cold);
+    // Weights from outside the core's cache (the model's weights do not stay there between calls) are streamed in
+    // before the multiply, not under it: Silero VAD legacy's 258×256 STFT conv and OpenWakeWord's two 257×512 ones
+    // took about 12.5 and 24.5 µs in ORT's profiler inside their models, where the larger of FLOPs and weight bytes
+    // gives 10.4 and 19.4 and their sum 13.4 and 25.4; alone (weights cached) the first takes 10.4 µs.
+    const work = flops * strips * (conv.inputTaps ?? 1);
+    const k = cold === false ? kernelTime(profile, 'gemm', work, activationBytes, weightBytes, cold) : streamedWeights(profile, work, activationBytes, weightBytes, cold);
+    // A grouped conv expands and multiplies each group on its own (MLAS's MlasConv loops over the groups): a fixed
+    // cost per group. Silero VAD's 1-D depthwise conv of 258 channels on 8 positions: 15 µs, 1 µs without it.
+    const groupsMs = g.group > 1 && profile.genericGroupUs ? (g.group * profile.genericGroupUs) / 1e3 : 0;
     // Still ORT's Conv kernel: its own set-up cost, not a MatMul's (16 chained 1-D convs of 16 channels on 8
     // positions: 0.93 µs each, the conv overhead).
-    const ms = k.ms + (profile.overheadUs[cls] - profile.overheadUs.gemm) / 1e3 + expandMs;
-    return { ms, bound: expandMs > k.ms ? 'memory' : k.bound };
+    const ms = k.ms + (profile.overheadUs[cls] - profile.overheadUs.gemm) / 1e3 + expandMs + groupsMs;
+    return { ms, bound: groupsMs > Math.max(k.ms, expandMs) ? 'overhead' : expandMs > k.ms ? 'memory' : k.bound };
   }
   const k = kernelTime(profile, cls, flops * paddingFactor(path, cinPerGroup, g.outChannels, g.group, block), activationBytes, weightBytes, cold);
   if (path === 'nchw-input' && profile.nchwInputNsPerOutput) {
@@ -195,6 +210,13 @@ export function convTime(
     return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
   }
   return k;
+}
+
+/** A GEMM whose weights (from the last-level cache or DRAM) stream in before its arithmetic: the two times add. */
+function streamedWeights(profile: DeviceProfile, flops: number, activationBytes: number, weightBytes: number, cold: Exclude<WeightSource, false>): { ms: number; bound: Bound } {
+  const k = kernelTime(profile, 'gemm', flops, activationBytes, 0, cold);
+  const weightMs = kernelTime(profile, 'gemm', 0, 0, weightBytes, cold).ms - profile.overheadUs.gemm / 1e3;
+  return { ms: k.ms + weightMs, bound: weightMs > k.ms - profile.overheadUs.gemm / 1e3 ? 'memory' : k.bound };
 }
 
 /** A forward conv as its kernel is timed, from its traits (null for other layers, or when its output shape is unknown). */
@@ -205,15 +227,42 @@ function timedConvOf(link: LayerLink): TimedConv | null {
   return { geometry: t.geometry, pixels: t.batch * positions, positions };
 }
 
+/**
+ * Time of a ConvTranspose as ONNX Runtime's CPU kernel runs it (conv_transpose.cc): per group a GEMM of the
+ * weights [C_out/group·k…, C_in/group] by the input [C_in/group, H·W…] into a column buffer, then col2im scatters
+ * the columns into the zeroed output. The GEMM is timed at the GEMM rate on its input and column-buffer bytes; the
+ * scatter at `convTransposeNsPerColumn` per column-buffer element (C_out·k…·H·W…·batch). PP-OCRv4 det's 2×2
+ * stride-2 upsampling, 24→24 channels on 80×80: 126 µs of GEMM at 234 GFLOP/s, 325 µs in ORT's profile. Null
+ * without the profile key or an input shape (the layer is then timed as before: FLOPs at the conv rate).
+ */
+export function convTransposeTime(profile: DeviceProfile, link: LayerLink, flops: number, activationBytes: number, weightBytes: number, cold: WeightSource): { ms: number; bound: Bound } | null {
+  const t = link.traits;
+  const x = t?.kind === 'conv' ? link.inputShapes[t.input] : null;
+  if (t?.kind !== 'conv' || !t.transposed || profile.convTransposeNsPerColumn === undefined || !x || x.length < 3) return null;
+  const columns = x[0] * t.geometry.outChannels * t.geometry.kernel.reduce((a, b) => a * b, 1) * x.slice(2).reduce((a, b) => a * b, 1);
+  const gemm = kernelTime(profile, 'gemm', flops, activationBytes + 4 * columns, weightBytes, cold);
+  const scatterMs = (columns * profile.convTransposeNsPerColumn) / 1e6;
+  // Still ORT's conv kernel: its set-up cost, not a MatMul's.
+  const ms = gemm.ms + (profile.overheadUs.conv - profile.overheadUs.gemm) / 1e3 + scatterMs;
+  return { ms, bound: scatterMs > gemm.ms ? 'memory' : gemm.bound };
+}
+
 /** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
 function reorderTime(profile: DeviceProfile, reorders: { count: number; bytes: number }): number {
   if (reorders.count === 0) return 0;
   const perCopy = reorders.bytes / reorders.count;
-  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy, 0, false, profile.gflops.elementwise, undefined).ms;
+  // At memoryGBps, as kernelTime's comment says of conversions (an explicit `undefined` here would take the
+  // parameter's default, llcGBps: PP-OCRv4 det's large conversions ran at 62–84 GB/s in ORT's profiler, between the
+  // two, and its 93 conversions were predicted at half their measured time).
+  return reorders.count * kernelTime(profile, 'elementwise', 0, perCopy, 0, false, profile.gflops.elementwise, profile.memoryGBps).ms;
 }
 
-/** Which layers the runtime folds into a preceding conv/GEMM: layer index → index of the kernel it runs in. */
-export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
+/**
+ * Which layers the runtime folds into another kernel: layer index → index of the kernel it runs in (a conv or GEMM
+ * before it, or the last op of a fused group: QuickGelu, LayerNormalization). `graphOutputs`: tensors a fusion
+ * must leave in place.
+ */
+export function foldedLayers(links: readonly LayerLink[], graphOutputs: readonly string[] = []): Map<number, number> {
   const producer = new Map<string, number>();
   const consumers = new Map<string, number>();
   links.forEach((l, i) => {
@@ -221,11 +270,12 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
     for (const o of l.outputs) if (o) producer.set(o, i);
     for (const x of l.inputs) if (x) consumers.set(x, (consumers.get(x) ?? 0) + 1);
   });
-  const folded = new Map<number, number>();
+  // A layer norm written out as nine ops runs as one LayerNormalization kernel (src/latency/layer-norm.ts).
+  const folded = layerNormGroups(links, graphOutputs);
   // Swish x·Sigmoid(x) and x·Sigmoid(α·x) run as one kernel (ORT's QuickGelu fusion): the Sigmoid, and the Mul by
   // the constant scalar α that only it reads, fold into the last Mul.
   links.forEach((l, i) => {
-    if (l.scope !== '' || l.op !== 'Sigmoid' || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
+    if (l.scope !== '' || l.op !== 'Sigmoid' || folded.has(i) || !l.outputs[0] || consumers.get(l.outputs[0]) !== 1) return;
     const p = producer.get(l.inputs[0]);
     const alpha = p !== undefined && consumers.get(l.inputs[0]) === 1 ? scaledBy(links[p]) : null;
     const x = alpha ?? l.inputs[0];
@@ -246,8 +296,11 @@ export function foldedLayers(links: readonly LayerLink[]): Map<number, number> {
       const p = x ? producer.get(x) : undefined;
       if (p === undefined || consumers.get(x) !== 1) continue;
       const head = fusionHead(links[p]) !== null ? p : folded.get(p);
-      // Only one layer may fold a given output; the add of a residual folds into the conv on one side.
-      if (head !== undefined && fusionHead(links[head]) !== 'matmul' && !(CONSTANT_WEIGHTS_ONLY.has(l.op) && links[head].traits?.kind === 'conv' && (links[head].traits as { form: string }).form === 'qdq')) {
+      // Only one layer may fold a given output; the add of a residual folds into the conv on one side. Only a conv
+      // or GEMM takes an activation (not a fused layer norm's kernel); a batch-norm or add only a conv whose weights
+      // are constant (not one in QDQ form).
+      const qdqConv = head !== undefined && CONSTANT_WEIGHTS_ONLY.has(l.op) && links[head].traits?.kind === 'conv' && (links[head].traits as { form: string }).form === 'qdq';
+      if (head !== undefined && fusionHead(links[head]) !== null && fusionHead(links[head]) !== 'matmul' && !qdqConv) {
         folded.set(i, head);
         return;
       }
@@ -296,6 +349,20 @@ function padFuses(pad: LayerLink, child: LayerLink): boolean {
   if (pad.inputs[1] && !pad.inputValues[1]) return false;
   if ((child.strings.auto_pad ?? 'NOTSET') !== 'NOTSET' || child.outputs.filter((o) => o).length > 1) return false;
   return true;
+}
+
+/** Bytes a fused group of layers reads from outside itself: each input no member writes, once (unknown shapes: 0). */
+function groupInputBytes(group: readonly LayerLink[]): number {
+  const inside = new Set(group.flatMap((l) => l.outputs));
+  const read = new Map<string, number>();
+  for (const l of group) {
+    l.inputs.forEach((name, k) => {
+      const shape = l.inputShapes[k];
+      if (!name || inside.has(name) || read.has(name) || !shape) return;
+      read.set(name, bytesFor(l.inputDtypes[k], shape.reduce((a, b) => a * b, 1)));
+    });
+  }
+  return [...read.values()].reduce((a, b) => a + b, 0);
 }
 
 function flopsOf(l: LayerReport): number {
@@ -374,6 +441,16 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
   // Past that share: the last-level cache (or DRAM) even when they would fit in the core's cache.
   const level = memoryLevelOf(profile, Math.max(bytes, profile.cacheBytes + 1));
   return level === 'cache' ? false : level;
+}
+
+/**
+ * The compute rate of an elementwise layer, GFLOP/s (one FLOP per output element): a float Div at
+ * `divNsPerElement` where calibrated (ORT's Div runs at about half an Add's rate: PP-OCRv4 det's hard-swish Divs by 6
+ * took 0.16 ns per element in cache and past it, its Adds 0.08), every other op at the elementwise rate.
+ */
+function elementwiseRate(profile: DeviceProfile, link: LayerLink | undefined, cls: OpClass): number {
+  if (cls === 'elementwise' && link?.op === 'Div' && link.domain === '' && link.float32 && profile.divNsPerElement) return 1 / profile.divNsPerElement;
+  return profile.gflops[cls];
 }
 
 /** A kernel timed at a calibrated rate per element, plus the elementwise kernel overhead. */
@@ -469,9 +546,9 @@ export function predictLatency(
   links: readonly LayerLink[],
   profile: DeviceProfile,
 ): { layers: LayerLatency[]; totals: LatencyTotals; notes: ModelNote[]; signatures: (string | null)[] } {
-  const folded = foldedLayers(links);
-  const cold = weightsCold(report, profile);
   const graphOutputs = report.model.outputs.map((o) => o.name);
+  const folded = foldedLayers(links, graphOutputs);
+  const cold = weightsCold(report, profile);
   const int8 = planInt8(links, graphOutputs, report.model.opsets['ai.onnx'] ?? 0);
   const notes: ModelNote[] = [];
   const integerLayers = int8.filter((q) => q !== null && q.kind !== 'folded' && q.kind !== 'constant').length;
@@ -481,10 +558,15 @@ export function predictLatency(
   // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
   const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
-  /** A kernel → the layers folded into it that run before it (what a fused elementwise kernel computes too). */
+  // Resizes ORT runs channels last, in a QDQ model's NHWC region (resize.ts).
+  const channelsLast = profile.int8 && profile.resizeNsPerOutput ? channelsLastResizes(links, int8, graphOutputs) : new Set<number>();
+  /**
+   * A kernel → the layers folded into it (what a fused elementwise kernel computes too: QuickGelu's Sigmoid and α
+   * Mul before its last Mul, a layer norm's ops before and the Add after its Mul by γ).
+   */
   const feeders = new Map<number, number[]>();
   folded.forEach((head, j) => {
-    if (head > j && !layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
+    if (!layout[j].unfused) feeders.set(head, [...(feeders.get(head) ?? []), j]);
   });
   /** A kernel → the ops ORT runs inside it (its layers' fused activations, normalizations, adds). */
   const fusedOps = new Map<number, string[]>();
@@ -511,11 +593,12 @@ export function predictLatency(
     if (link?.atLoad) return { latencyMs: 0, fusedInto: null, ...none };
     const cls = opClass(l, link);
     // An elementwise kernel that absorbed the layers before it (QuickGelu: the Sigmoid and the α Mul inside the
-    // last Mul) computes their work too, and never moves the tensors they passed it.
+    // last Mul; LayerNormalization: the other eight ops, in its Mul by γ) computes their work too, reads what the
+    // group reads from outside it (each tensor once) and never moves the tensors passed between its ops.
     const inner = cls === 'elementwise' && !q ? (feeders.get(i) ?? []) : [];
-    const passed = inner.reduce((sum, j) => sum + (link.inputs.includes(links[j].outputs[0]) ? (links[j].outputBytes ?? 0) : 0), 0);
-    const bytes = ZERO_COPY.has(l.op) ? 0 : (link?.inputBytes ?? 0) - passed + (link?.outputBytes ?? l.activationBytes);
-    const weights = Math.min(bytes, l.weightBytes);
+    const read = inner.length > 0 ? groupInputBytes([i, ...inner].map((j) => links[j])) : (link?.inputBytes ?? 0);
+    const bytes = ZERO_COPY.has(l.op) ? 0 : read + (link?.outputBytes ?? l.activationBytes);
+    const weights = Math.min(bytes, l.weightBytes + inner.reduce((sum, j) => sum + report.layers[j].weightBytes, 0));
     // Report MACs are per inference (times the loop multiplier); the roofline applies to one execution.
     const conv = link ? timedConvOf(link) : null;
     const once = (flopsOf(l) + inner.reduce((sum, j) => sum + flopsOf(report.layers[j]), 0)) / l.executions;
@@ -527,13 +610,17 @@ export function predictLatency(
     const path = unfusedQdq ? 'generic' : layout[i].path;
     // Its grouped convs expand each group on its own, and next to nothing for a tap that reads padding (int8.ts).
     if (unfusedQdq && conv && t.geometry.group > 1) conv.inputTaps = inputTaps(link);
+    // A plain-layout Resize at its kernel's calibrated rate (resize.ts); ORT's blocked Upsample keeps the roofline.
+    const resize = profile.resizeNsPerOutput && link && !layout[i].upsample && (q === null || (q.kind === 'kernel' && q.qdq)) ? resizeKernel(link, q !== null, channelsLast.has(i)) : null;
     const modelled = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
+      : resize && link.outputShape
+      ? { ms: resizeMs(profile.resizeNsPerOutput!, resize, link.outputShape.reduce((a, b) => a * b, 1), profile.overheadUs.elementwise), bound: 'memory' as const }
       : q
       ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
       : conv && path
         ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
-        : kernelTime(profile, cls, once, bytes - weights, weights, cold);
+        : ((link && convTransposeTime(profile, link, once, bytes - weights, weights, cold)) ?? kernelTime(profile, cls, once, bytes - weights, weights, cold, elementwiseRate(profile, link, cls)));
     // A layer shape the lookup table has: ORT's kernel time as measured, plus the executor's dispatch (the
     // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.
     signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);

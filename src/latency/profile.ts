@@ -1,10 +1,12 @@
 import { MbnError, quote } from '../errors.js';
 import { validateEnergy } from './energy-constants.js';
-import { type DeviceProfile, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA } from '../contract/device.js';
+import { type DeviceProfile, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
 
 /** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
 export const OP_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm', 'elementwise'] as const satisfies readonly OpClass[];
+/** The Resize kernels a profile may rate (src/latency/resize.ts), in order. */
+export const RESIZE_KERNELS = ['nearest2x', 'nearest', 'linear', 'nearest8bit'] as const satisfies readonly (keyof ResizeRates)[];
 
 // ---- Integer kernels (issue 20, int8 latency) ----
 export const INT8_CLASSES = ['conv', 'pointwise', 'depthwise', 'gemm'] as const satisfies readonly Int8Class[];
@@ -104,8 +106,17 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
   if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
   for (const key of ['weightGBps', 'llcGBps', 'llcWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
+  if (p.genericGroupUs !== undefined && (typeof p.genericGroupUs !== 'number' || !Number.isFinite(p.genericGroupUs) || p.genericGroupUs < 0)) {
+    bad('"genericGroupUs" must be a number ≥ 0 (microseconds)');
+  }
   if (p.nchwInputNsPerOutput !== undefined && (typeof p.nchwInputNsPerOutput !== 'number' || !Number.isFinite(p.nchwInputNsPerOutput) || p.nchwInputNsPerOutput < 0)) {
     bad('"nchwInputNsPerOutput" must be a number ≥ 0 (nanoseconds)');
+  }
+  for (const key of ['convTransposeNsPerColumn', 'divNsPerElement'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (nanoseconds)`);
+  const resize = p.resizeNsPerOutput as Record<string, unknown> | undefined;
+  if (resize !== undefined) {
+    if (typeof resize !== 'object' || resize === null || Array.isArray(resize)) bad(`"resizeNsPerOutput" must be an object with ${RESIZE_KERNELS.join(', ')}`);
+    for (const k of RESIZE_KERNELS) if (!positive(resize[k])) bad(`"resizeNsPerOutput.${k}" must be a positive number (nanoseconds)`);
   }
   return {
     schema: PROFILE_SCHEMA,
@@ -126,7 +137,11 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.llcWeightGBps !== undefined ? { llcWeightGBps: p.llcWeightGBps as number } : {}),
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
+    ...(p.genericGroupUs !== undefined ? { genericGroupUs: p.genericGroupUs as number } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
+    ...(p.convTransposeNsPerColumn !== undefined ? { convTransposeNsPerColumn: p.convTransposeNsPerColumn as number } : {}),
+    ...(p.divNsPerElement !== undefined ? { divNsPerElement: p.divNsPerElement as number } : {}),
+    ...(resize !== undefined ? { resizeNsPerOutput: Object.fromEntries(RESIZE_KERNELS.map((k) => [k, resize[k] as number])) as unknown as ResizeRates } : {}),
     ...(p.int8 !== undefined ? { int8: validateInt8(p.int8, bad) } : {}),
     ...(p.lut !== undefined ? { lut: validateLut(p.lut, bad) } : {}),
     ...(Array.isArray(p.measurements) ? { measurements: p.measurements as DeviceProfile['measurements'] } : {}),

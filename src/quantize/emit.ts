@@ -5,7 +5,7 @@ import { type MessageEdit, type Piece, emptyEdit, spliceMessage } from '../onnx/
 import { Reader, WireType } from '../onnx/wire.js';
 import { type Range, roundHalfEven, uint8Params } from './histogram.js';
 import { type OpsetRaise, floatScalar } from './opset.js';
-import { type QuantLayer, type QuantizationPlan, int8Bias, outputPoints, quantizeWeight } from './plan.js';
+import { type FloatTensor, type Int8Weight, type QuantLayer, type QuantizationPlan, int8Bias, outputPoints, quantizeWeight } from './plan.js';
 
 /**
  * Writes a plan as ONNX bytes (pieces of the input plus new fields, through the splice writer):
@@ -26,6 +26,12 @@ import { type QuantLayer, type QuantizationPlan, int8Bias, outputPoints, quantiz
 export interface QuantizationEmitOptions {
   mode: 'qdq' | 'float' | 'shadow';
   expose?: string[];
+  /**
+   * Quantized weights to reuse, by float weight: for a caller that emits the same plan many times with only layer
+   * precisions changing (quantize --device predicts each choice as a written model). Valid only while no weight is
+   * changed in place (equalization does that: it runs before).
+   */
+  weightCache?: Map<FloatTensor, Int8Weight>;
 }
 
 export interface EmittedQuantization {
@@ -106,7 +112,8 @@ export function emitQuantization(plan: QuantizationPlan, raise: OpsetRaise | nul
   /** The layer's weight (and bias) as int8/int32 behind DequantizeLinear; returns the dequantized names. */
   const quantizedWeights = (l: QuantLayer, fields: Uint8Array[], suffix: string): { weight: string; bias: string | null } => {
     const w = l.weight!;
-    const q = quantizeWeight(w, l.axis);
+    const q = options.weightCache?.get(w) ?? quantizeWeight(w, l.axis);
+    options.weightCache?.set(w, q);
     const base = l.name;
     const wq = unique(`${base}_weight_quantized${suffix}`);
     const ws = unique(`${base}_weight_scale${suffix}`);

@@ -1,4 +1,4 @@
-import { channelMaxAbs, type QuantLayer, type QuantizationPlan, readersOf } from './plan.js';
+import { channelMaxAbs, type QuantLayer, type QuantizationPlan, readersOf, withLayers } from './plan.js';
 
 /**
  * Cross-layer equalization (Nagel, van Baalen, Blankevoort, Welling: "Data-Free Quantization Through Weight
@@ -14,11 +14,17 @@ import { channelMaxAbs, type QuantLayer, type QuantizationPlan, readersOf } from
  * Hard-swish, sigmoid gates and other non-homogeneous functions are skipped for the same reason.
  *
  * Chains (A → B → C) are swept in graph order until no scale moves by more than 1e-6 (at most 20 sweeps).
+ * Returns the equalized plan; the plan given, and its weights, are left as they were.
  */
-export function equalize(plan: QuantizationPlan): void {
-  const model = plan.model;
+export function equalize(given: QuantizationPlan): QuantizationPlan {
+  const model = given.model;
   const readers = readersOf(model);
   const outputs = new Set(model.graph.outputs.map((o) => o.name));
+  // Each conv with its own copy of weight and bias, which the sweeps below scale in place.
+  const plan = withLayers(given, (l) => (l.kind === 'conv' && !l.transposed && l.weight ? { weight: { dims: l.weight.dims, data: l.weight.data.slice() }, bias: l.bias?.slice() ?? null, equalizedWith: [...l.equalizedWith] } : null), {
+    equalizedPairs: [...given.equalizedPairs],
+    notEqualized: [...given.notEqualized],
+  });
   const convOf = new Map<string, QuantLayer>();
   for (const l of plan.layers) if (l.kind === 'conv' && !l.transposed && l.weight) convOf.set(l.node.outputs[0], l);
   const layerOf = new Map([...convOf.values()].map((l) => [l.node, l]));
@@ -66,6 +72,7 @@ export function equalize(plan: QuantizationPlan): void {
     p.a.equalizedWith.push(p.b.name);
     p.b.equalizedWith.push(p.a.name);
   }
+  return plan;
 }
 
 /** r₂ᵢ: the largest |w| of the second layer that reads input channel i (its group's rows, column i mod C/g). */

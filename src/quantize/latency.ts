@@ -1,4 +1,4 @@
-import type { QuantizeLatency, QuantizeNote } from '../contract/quantize.js';
+import type { FloatReason, QuantizeLatency, QuantizeNote } from '../contract/quantize.js';
 import { buildReport } from '../cost/analyze.js';
 import type { Model } from '../ir/types.js';
 import { layerLinks } from '../latency/graph.js';
@@ -9,7 +9,7 @@ import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
 import { emitQuantization } from './emit.js';
 import type { OpsetRaise } from './opset.js';
-import type { QuantLayer, QuantizationPlan } from './plan.js';
+import { type FloatTensor, type Int8Weight, type QuantLayer, type QuantizationPlan, withPrecisions } from './plan.js';
 
 /**
  * `mbn quantize --device P [--target-latency MS]`: the latency model (src/latency: ONNX Runtime 1.30's QDQ fusion
@@ -20,8 +20,8 @@ import type { QuantLayer, QuantizationPlan } from './plan.js';
  */
 
 /** The predicted latency (ms) of the model `plan` writes now (its layers' precision as they stand). */
-export function predictPlan(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions): number {
-  const built = emitQuantization(plan, raise, { mode: 'qdq' });
+export function predictPlan(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, weightCache?: Map<FloatTensor, Int8Weight>): number {
+  const built = emitQuantization(plan, raise, { mode: 'qdq', weightCache });
   const bytes = new PieceSource(built.pieces, plan.model.source).view(0, piecesLength(built.pieces)).slice();
   const model = readModelBytes(bytes, 'the planned model');
   try {
@@ -41,28 +41,31 @@ function predictModel(model: Model, profile: DeviceProfile, infer: InferOptions)
  * quantizes only until the predicted latency fits, as `separate --target-latency` separates: layers ranked by the
  * time their int8 form is predicted to save (with every other candidate int8, so a chain's shared conversions count
  * once), taken in that order until the prediction is within the target. Each step's figure is a prediction of the
- * whole model. Layers already float (excluded, --max-error) are left alone.
+ * whole model. Layers already float (excluded, --max-error) are left alone. Returns the plan chosen (the one given is
+ * not changed), the figures, and the target's note.
  */
-export function chooseByDevice(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, targetMs: number | null, notes: QuantizeNote[]): QuantizeLatency {
-  const predict = () => predictPlan(plan, raise, profile, infer);
+export function chooseByDevice(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, targetMs: number | null): { plan: QuantizationPlan; latency: QuantizeLatency; note: QuantizeNote | null } {
   const candidates = plan.layers.filter((l) => l.precision === 'int8');
-  const setFloat = (ls: readonly QuantLayer[], float: boolean) => {
-    for (const l of ls) l.precision = float ? 'float32' : 'int8';
-  };
+  const ids = new Set(candidates.map((l) => l.index));
+  /** The plan with these candidates float (by node index, with why), the others int8. */
+  const planWith = (float: ReadonlyMap<number, FloatReason>) => withPrecisions(plan, ids, float);
+  // Only precisions change from here on: each weight is quantized once, not once per prediction.
+  const weightCache = new Map<FloatTensor, Int8Weight>();
+  const predict = (float: ReadonlyMap<number, FloatReason>) => predictPlan(planWith(float), raise, profile, infer, weightCache);
+  /** The reason a layer is float in a probe (a prediction's reason is never kept). */
+  const probe: FloatReason = { code: 'int8-no-saving-on-device', device: profile.name };
   // The input as given (before the opset raise and equalization, which can change what ORT fuses), and the model
   // written with every layer float, where a --target-latency search starts.
   const inputMs = predictModel(plan.model, profile, infer);
-  setFloat(candidates, true);
-  const floatMs = predict();
-  setFloat(candidates, false);
-  const allInt8Ms = predict();
+  const floatMs = predict(new Map(candidates.map((l) => [l.index, probe])));
+  const allInt8Ms = predict(new Map());
+  /** The layers kept float so far, with why. */
+  let kept = new Map<number, FloatReason>();
   /** Each int8 layer's time saved in context: the whole model with it float, against as it stands. */
   const savings = (now: number) => {
     const saved = new Map<QuantLayer, { saved: number; floatMs: number }>();
-    for (const l of plan.layers.filter((x) => x.precision === 'int8')) {
-      setFloat([l], true);
-      const ms = predict();
-      setFloat([l], false);
+    for (const l of candidates.filter((x) => !kept.has(x.index))) {
+      const ms = predict(new Map([...kept, [l.index, probe]]));
       saved.set(l, { saved: ms - now, floatMs: ms });
     }
     return saved;
@@ -93,48 +96,44 @@ export function chooseByDevice(plan: QuantizationPlan, raise: OpsetRaise | null,
       if (!slower.some(([l]) => adjacent(l, entry[0]))) slower.push(entry);
     }
     if (slower.length === 0) break;
-    for (const [l, v] of slower) {
-      l.precision = 'float32';
-      l.why = { code: 'int8-slower-on-device', device: profile.name, int8Ms, floatMs: v.floatMs };
-    }
-    const next = plan.layers.some((l) => l.precision === 'int8') ? predict() : floatMs;
-    // Keeping several float at once can interact; a pass that makes the prediction worse is undone, and the search ends.
-    if (next > int8Ms) {
-      for (const [l] of slower) (l.precision = 'int8'), (l.why = null);
-      break;
-    }
+    const trial = new Map(kept);
+    for (const [l, v] of slower) trial.set(l.index, { code: 'int8-slower-on-device', device: profile.name, int8Ms, floatMs: v.floatMs });
+    const next = trial.size < candidates.length ? predict(trial) : floatMs;
+    // Keeping several float at once can interact; a pass that makes the prediction worse is not taken, and the search ends.
+    if (next > int8Ms) break;
+    kept = trial;
     int8Ms = next;
-    if (!plan.layers.some((l) => l.precision === 'int8')) break;
+    if (kept.size === candidates.length) break;
     current = savings(int8Ms);
   }
+  let note: QuantizeNote | null = null;
   if (targetMs !== null) {
     // From the float model, the layers predicted to pay (in the all-int8 context) in order of time saved, each
     // step's figure a prediction of the whole model, until it fits.
     const ranked = candidates.filter((l) => firstSavings.get(l)!.saved > 0).sort((a, b) => firstSavings.get(b)!.saved - firstSavings.get(a)!.saved);
-    setFloat(candidates, true);
-    for (const l of candidates) if (!ranked.includes(l) && l.why === null) l.why = { code: 'int8-no-saving-on-device', device: profile.name };
+    const unranked = new Map(candidates.filter((l) => !ranked.includes(l)).map((l) => [l.index, kept.get(l.index) ?? probe]));
+    const notNeeded: FloatReason = { code: 'not-needed-for-target-latency' };
+    /** Float: the unranked layers, and the ranked ones not taken. */
+    const without = (taken: number) => new Map([...unranked, ...ranked.slice(taken).map((l) => [l.index, notNeeded] as const)]);
     int8Ms = floatMs;
-    const taken: QuantLayer[] = [];
-    for (const l of ranked) {
-      if (int8Ms <= targetMs) break;
-      l.precision = 'int8';
-      l.why = null;
-      taken.push(l);
-      int8Ms = predict();
-    }
-    for (const l of ranked) if (!taken.includes(l)) l.why = { code: 'not-needed-for-target-latency' };
-    notes.push(
+    let taken = 0;
+    while (taken < ranked.length && int8Ms > targetMs) int8Ms = predict(without(++taken));
+    kept = without(taken);
+    note =
       int8Ms <= targetMs
-        ? { code: 'target-latency-met', device: profile.name, beforeMs: inputMs, afterMs: int8Ms, int8Layers: taken.length }
-        : { code: 'target-latency-unmet', device: profile.name, bestMs: int8Ms },
-    );
+        ? { code: 'target-latency-met', device: profile.name, beforeMs: inputMs, afterMs: int8Ms, int8Layers: taken }
+        : { code: 'target-latency-unmet', device: profile.name, bestMs: int8Ms };
   }
   return {
-    device: profile.name,
-    calibrated: profile.calibrated,
-    predicted: { floatMs: inputMs, int8Ms },
-    predictedAllInt8Ms: allInt8Ms,
-    target: targetMs === null ? null : { ms: targetMs, met: int8Ms <= targetMs },
-    keptFloat: candidates.filter((l) => l.precision === 'float32').length,
+    plan: planWith(kept),
+    latency: {
+      device: profile.name,
+      calibrated: profile.calibrated,
+      predicted: { floatMs: inputMs, int8Ms },
+      predictedAllInt8Ms: allInt8Ms,
+      target: targetMs === null ? null : { ms: targetMs, met: int8Ms <= targetMs },
+      keptFloat: kept.size,
+    },
+    note,
   };
 }

@@ -12,7 +12,9 @@ import type { EqualizedPair, FloatReason, NotEqualizedReason } from '../contract
 /**
  * The quantization plan as plain data: which nodes get int8 weights, where their weights come from, the float
  * weights after cross-layer equalization and bias correction, each input tensor's range, and why a layer stayed
- * float. The emitter (emit.ts) turns it into QDQ nodes; run.ts fills the ranges, corrections and errors from data.
+ * float. The emitter (emit.ts) turns it into QDQ nodes. The steps after planning each return a new plan
+ * (`withLayers`): equalize.ts scales weights, run.ts adds ranges, corrections and errors from data, latency.ts
+ * chooses precisions for a device.
  */
 
 /** Ops (other than convs and matmuls, which their traits name) that mean the model is quantized already. */
@@ -69,6 +71,31 @@ export interface QuantizationPlan {
   equalizedPairs: EqualizedPair[];
   /** Pairs CLE could not take, with the reason. */
   notEqualized: { first: string; second: string; why: NotEqualizedReason }[];
+}
+
+/**
+ * A copy of the plan with some layers changed: `change` returns a layer's new fields, or null to share it as it is.
+ * Every step after planning (equalize.ts, run.ts, latency.ts) goes through this: a step returns a new plan and never
+ * edits the one it was given, so a caller can probe variants (other precisions) of one plan side by side.
+ */
+export function withLayers(plan: QuantizationPlan, change: (layer: QuantLayer) => Partial<QuantLayer> | null, rest: Partial<Omit<QuantizationPlan, 'model' | 'layers'>> = {}): QuantizationPlan {
+  return {
+    ...plan,
+    ...rest,
+    layers: plan.layers.map((l) => {
+      const changed = change(l);
+      return changed ? { ...l, ...changed } : l;
+    }),
+  };
+}
+
+/** The plan with the layers named in `float` (by node index) float for the reason given, and the other candidates int8. */
+export function withPrecisions(plan: QuantizationPlan, candidates: ReadonlySet<number>, float: ReadonlyMap<number, FloatReason>): QuantizationPlan {
+  return withLayers(plan, (l) => {
+    if (!candidates.has(l.index)) return null;
+    const why = float.get(l.index) ?? null;
+    return { precision: why ? 'float32' : 'int8', why };
+  });
 }
 
 export function layerName(node: Node, index: number): string {

@@ -7,7 +7,7 @@ import { PieceSource, piecesLength } from '../onnx/splice.js';
 import { emitQuantization } from './emit.js';
 import { StreamingHistogram, chooseRange } from './histogram.js';
 import type { OpsetRaise } from './opset.js';
-import { type QuantLayer, type QuantizationPlan, biasCorrection, outputPoints } from './plan.js';
+import { type QuantLayer, type QuantizationPlan, biasCorrection, outputPoints, withLayers, withPrecisions } from './plan.js';
 import type { OutputCheck } from '../contract/output-check.js';
 import type { FloatReason, RangeMethod } from '../contract/quantize.js';
 
@@ -34,10 +34,11 @@ function bytesOf(plan: QuantizationPlan, raise: OpsetRaise | null, mode: 'qdq' |
 
 /**
  * Streams the fitting batches through the float model (equalized weights) and folds every int8 layer's input and
- * every output point into a histogram, and each conv input's per-channel sums (for bias correction); then sets each tensor's range and
- * corrects the biases. A layer whose input never came out (a branch that did not run) stays float.
+ * every output point into a histogram, and each conv input's per-channel sums (for bias correction). Returns the plan
+ * with each tensor's range and the corrected biases. A layer whose input never came out (a branch that did not run)
+ * stays float.
  */
-export async function calibrateRanges(ort: Ort, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], settings: DataSettings): Promise<void> {
+export async function calibrateRanges(ort: Ort, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], settings: DataSettings): Promise<QuantizationPlan> {
   const int8 = plan.layers.filter((l) => l.precision === 'int8');
   // Each int8 layer's input and the tensors quantized where produced (plan.ts `outputPoints`; a superset of the later ones).
   const points = [...outputPoints(plan).values()].map((p) => p.tensor);
@@ -64,21 +65,22 @@ export async function calibrateRanges(ort: Ort, plan: QuantizationPlan, raise: O
   } finally {
     await session.release();
   }
-  for (const [t, h] of histograms) if (h.count) plan.ranges.set(t, chooseRange(h, settings.method, settings.percentile));
-  for (const l of int8) {
-    if (!plan.ranges.has(l.input)) {
-      l.precision = 'float32';
-      l.why = { code: 'input-not-produced' };
-      continue;
-    }
-    const s = sums.get(l.input);
-    if (!settings.biasCorrection || l.kind !== 'conv' || l.transposed || !s || !s.n) continue;
-    const means = Float64Array.from(s.sum, (v) => v / s.n);
-    l.correction = biasCorrection(l, means);
-    let most = 0;
-    for (const c of l.correction) most = Math.max(most, Math.abs(c));
-    l.biasCorrection = most;
-  }
+  const ranges = new Map(plan.ranges);
+  for (const [t, h] of histograms) if (h.count) ranges.set(t, chooseRange(h, settings.method, settings.percentile));
+  return withLayers(
+    plan,
+    (l) => {
+      if (l.precision !== 'int8') return null;
+      if (!ranges.has(l.input)) return { precision: 'float32', why: { code: 'input-not-produced' } };
+      const s = sums.get(l.input);
+      if (!settings.biasCorrection || l.kind !== 'conv' || l.transposed || !s || !s.n) return null;
+      const correction = biasCorrection(l, Float64Array.from(s.sum, (v) => v / s.n));
+      let most = 0;
+      for (const c of correction) most = Math.max(most, Math.abs(c));
+      return { correction, biasCorrection: most };
+    },
+    { ranges },
+  );
 }
 
 /** A float output's values without a copy when they are float32 already. */
@@ -108,11 +110,11 @@ function addChannelSums(sums: Map<string, { sum: Float64Array; n: number }>, nam
 /**
  * Sensitivity: each int8 layer's own error, ‖ŷ − y‖/‖y‖ of its output when it alone is quantized (its float input
  * through uint8 QDQ, its int8 weights and int32 bias) against its float output, over the held-back batches. One run
- * of a model holding every layer twice (emit.ts `shadow`).
+ * of a model holding every layer twice (emit.ts `shadow`). Returns the plan with each layer's `ownError`.
  */
-export async function measureSensitivity(ort: Ort, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[]): Promise<void> {
+export async function measureSensitivity(ort: Ort, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[]): Promise<QuantizationPlan> {
   const { bytes, shadows } = bytesOf(plan, raise, 'shadow');
-  if (!shadows.size) return;
+  if (!shadows.size) return plan;
   const session = await openSide(ort, bytes, 'the sensitivity model', ALL_CORES);
   const acc = new Map<QuantLayer, { dd: number; yy: number }>();
   const fetches = [...shadows.values()].flatMap((s) => [s.float, s.quantized]);
@@ -134,7 +136,10 @@ export async function measureSensitivity(ort: Ort, plan: QuantizationPlan, raise
   } finally {
     await session.release();
   }
-  for (const [l, e] of acc) l.ownError = e.yy > 0 ? Math.sqrt(e.dd / e.yy) : Math.sqrt(e.dd);
+  return withLayers(plan, (l) => {
+    const e = acc.get(l);
+    return e ? { ownError: e.yy > 0 ? Math.sqrt(e.dd / e.yy) : Math.sqrt(e.dd) } : null;
+  });
 }
 
 /** The quantized model's bytes, as emitted now. */
@@ -149,18 +154,19 @@ export function worstError(outputs: OutputCheck[]): number {
 /**
  * --max-error E: keeps the layers with the largest own error in float, as few as give a whole-model output error ≤ E
  * on the held-back batches: k = 0, 1, 2, 4… until within E, then a binary search between the last two k (the error
- * is taken as falling with k; each probe is one quantized copy run on the batches). Returns the checks of the model
- * chosen, and the number of probes.
+ * is taken as falling with k; each probe is one quantized copy run on the batches). Returns the plan chosen, its
+ * checks, and the number of probes.
  */
-export async function keepSensitiveFloat(ort: Ort, original: string, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], maxError: number): Promise<{ outputs: OutputCheck[]; probes: number; met: boolean }> {
+export async function keepSensitiveFloat(ort: Ort, original: string, plan: QuantizationPlan, raise: OpsetRaise | null, batches: CalibrationBatch[], maxError: number): Promise<{ plan: QuantizationPlan; outputs: OutputCheck[]; probes: number; met: boolean }> {
   const ranked = plan.layers.filter((l) => l.precision === 'int8').sort((a, b) => (b.ownError ?? 0) - (a.ownError ?? 0));
   const why: FloatReason = { code: 'kept-by-max-error', maxError };
-  const setK = (k: number) => ranked.forEach((l, i) => ((l.precision = i < k ? 'float32' : 'int8'), (l.why = i < k ? why : null)));
+  const candidates = new Set(ranked.map((l) => l.index));
+  /** The plan with the k most sensitive layers float. */
+  const withK = (k: number) => withPrecisions(plan, candidates, new Map(ranked.slice(0, k).map((l) => [l.index, why])));
   let probes = 0;
   const probe = async (k: number): Promise<OutputCheck[]> => {
-    setK(k);
     probes++;
-    return verifyOutputs(ort, original, quantizedBytes(plan, raise), batches);
+    return verifyOutputs(ort, original, quantizedBytes(withK(k), raise), batches);
   };
   let lo = -1;
   let hi = 0;
@@ -182,7 +188,6 @@ export async function keepSensitiveFloat(ort: Ort, original: string, plan: Quant
       else lo = mid;
     }
   }
-  setK(bestK);
-  return { outputs: best, probes, met };
+  return { plan: withK(bestK), outputs: best, probes, met };
 }
 

@@ -1,0 +1,130 @@
+import { join } from 'node:path';
+import { type Chunk, initializer, node, writeModel } from '../bench/models.js';
+import { measureModel, type Ort } from '../bench/run.js';
+import { DataType } from '../onnx/dtype.js';
+import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
+import { fastestKernel } from './measure-int8.js';
+import type { ResizeRates } from '../contract/device.js';
+
+/**
+ * `mbn calibrate`'s float kernels that no class rate covers, each a one-op model whose kernel time is read from ORT's
+ * profiler (the fastest over all runs and rounds): a ConvTranspose (a GEMM into a column buffer, then col2im; its
+ * time beyond the GEMM's FLOPs is the scatter, per column-buffer element) and ORT's four plain-layout Resize kernels
+ * (src/latency/resize.ts), per output element.
+ */
+const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
+const text = (name: string, value: string) => ({ name, type: 'string' as const, value });
+
+interface KernelBench {
+  name: string;
+  what: string;
+  input: number[];
+  /** ORT's op name of the kernel to time. */
+  kernel: string;
+  /** Output elements (a Resize), or column-buffer elements (the ConvTranspose). */
+  elements: number;
+  /** FLOPs of the ConvTranspose's GEMM; 0 for the others. */
+  flops: number;
+  write(path: string): void;
+}
+
+function floats(name: string, values: number[]): Uint8Array {
+  return encodeTensorField({ name, dtype: DataType.FLOAT, dims: [values.length], raw: new Uint8Array(new Float32Array(values).buffer) });
+}
+
+/** ConvTranspose 2×2 stride 2, `c` → `c` channels, on [1, c, hw, hw]: the upsampling of a segmentation head. */
+function convTransposeBench(c: number, hw: number): KernelBench {
+  const columns = c * 4 * hw * hw;
+  return {
+    name: 'conv-transpose',
+    what: `ConvTranspose 2×2 stride 2, ${c}→${c} channels, ${hw}×${hw} → ${2 * hw}×${2 * hw} (GEMM into a column buffer, then col2im; its kernel time from ORT's profiler)`,
+    input: [1, c, hw, hw],
+    kernel: 'ConvTranspose',
+    elements: columns,
+    flops: 2 * columns * c,
+    write: (path) =>
+      writeModel(path, 'conv-transpose', [
+        node('ConvTranspose', ['x', 'w'], ['y'], 'upsample', [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])]),
+        ...initializer('w', [c, c, 2, 2], Math.sqrt(1 / c)),
+        encodeValueInfoField('x', DataType.FLOAT, [1, c, hw, hw], 11),
+        encodeValueInfoField('y', DataType.FLOAT, [1, c, 2 * hw, 2 * hw], 12),
+      ], 13, 9),
+  };
+}
+
+/**
+ * One Resize (opset 13) of a float input by `scales`; `eightBit`: of the input quantized to uint8 first (and
+ * dequantized after), the 8-bit tensor a QDQ model's Resize runs on, channels last.
+ */
+function resizeBench(kernel: keyof ResizeRates, what: string, shape: number[], scales: number[], mode: 'nearest' | 'linear', eightBit = false): KernelBench {
+  const out = shape.map((d, k) => d * scales[k]);
+  const attrs = mode === 'nearest' ? [text('mode', 'nearest'), text('coordinate_transformation_mode', 'asymmetric'), text('nearest_mode', 'floor')] : [text('mode', 'linear'), text('coordinate_transformation_mode', 'half_pixel')];
+  return {
+    name: `resize-${kernel}`,
+    what,
+    input: shape,
+    kernel: 'Resize',
+    elements: out.reduce((a, b) => a * b, 1),
+    flops: 0,
+    write: (path) => {
+      const chunks: Chunk[] = eightBit
+        ? [
+            node('QuantizeLinear', ['x', 's', 'z'], ['q'], 'quantize'),
+            node('Resize', ['q', '', 'scales'], ['r'], 'resize', attrs),
+            node('DequantizeLinear', ['r', 's', 'z'], ['y'], 'dequantize'),
+            encodeTensorField({ name: 's', dtype: DataType.FLOAT, dims: [], raw: new Uint8Array(new Float32Array([0.05]).buffer) }),
+            encodeTensorField({ name: 'z', dtype: DataType.UINT8, dims: [], raw: new Uint8Array([128]) }),
+          ]
+        : [node('Resize', ['x', '', 'scales'], ['y'], 'resize', attrs)];
+      chunks.push(floats('scales', scales), encodeValueInfoField('x', DataType.FLOAT, shape, 11), encodeValueInfoField('y', DataType.FLOAT, out, 12));
+      writeModel(path, `resize-${kernel}`, chunks, 13, 9);
+    },
+  };
+}
+
+function kernelBenchmarks(): KernelBench[] {
+  return [
+    convTransposeBench(32, 40),
+    resizeBench('nearest2x', 'Resize nearest ×2 of [1, 64, 40, 40] (asymmetric, floor: ORT\'s UpsampleNearest2x fast path)', [1, 64, 40, 40], [1, 1, 2, 2], 'nearest'),
+    resizeBench('nearest', 'Resize nearest ×4 of [1, 32, 20, 20] (asymmetric, floor: the index-table path)', [1, 32, 20, 20], [1, 1, 4, 4], 'nearest'),
+    resizeBench('linear', 'Resize linear ×2 of [1, 64, 40, 40] (half_pixel: bilinear)', [1, 64, 40, 40], [1, 1, 2, 2], 'linear'),
+    resizeBench('nearest8bit', 'Resize nearest ×2 of a uint8 [1, 40, 40, 64] channels-last tensor, scales [1, 2, 2, 1] (a QDQ model\'s Resize in ORT\'s NHWC region)', [1, 40, 40, 64], [1, 2, 2, 1], 'nearest', true),
+  ];
+}
+
+export interface KernelOptions {
+  threads: number;
+  runs: number;
+  rounds: number;
+  warmup: number;
+  onStep?: (name: string) => void;
+}
+
+/**
+ * Runs the kernel micro-benchmarks; returns their measurements (kernel ms) and the profile's figures:
+ * convTransposeNsPerColumn = (kernel − GEMM FLOPs at `gemmGflops`) / column-buffer elements; each Resize's kernel
+ * time per output element.
+ */
+export async function measureKernels(ort: Ort, dir: string, options: KernelOptions, gemmGflops: number): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
+  const list = kernelBenchmarks();
+  for (const b of list) b.write(join(dir, `${b.name}.onnx`));
+  const best = new Map<string, number>();
+  for (let round = 0; round < options.rounds; round++) {
+    for (const b of list) {
+      options.onStep?.(`${b.name} (round ${round + 1} of ${options.rounds})`);
+      const m = await measureModel(ort, join(dir, `${b.name}.onnx`), [{ name: 'x', type: 'float32', dims: b.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads, profile: true });
+      best.set(b.name, Math.min(best.get(b.name) ?? Infinity, fastestKernel(m.trace ?? [], b.kernel, `the ${b.name} benchmark`)));
+    }
+  }
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const at = (name: string) => list.find((b) => b.name === name)!;
+  const perElement = (name: string) => round((best.get(name)! * 1e6) / at(name).elements);
+  const ct = at('conv-transpose');
+  // At least a tenth of the kernel is the scatter: a noisy run cannot make it negative.
+  const scatterMs = Math.max(best.get(ct.name)! - ct.flops / (gemmGflops * 1e6), best.get(ct.name)! / 10);
+  return {
+    convTransposeNsPerColumn: round((scatterMs * 1e6) / ct.elements),
+    resizeNsPerOutput: { nearest2x: perElement('resize-nearest2x'), nearest: perElement('resize-nearest'), linear: perElement('resize-linear'), nearest8bit: perElement('resize-nearest8bit') },
+    measurements: list.map((b) => ({ name: b.name, what: b.what, flops: b.flops, bytes: 0, ms: round(best.get(b.name)!) })),
+  };
+}

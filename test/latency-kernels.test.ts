@@ -1,0 +1,234 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildReport } from '../src/cost/analyze.js';
+import { type Ort } from '../src/bench/run.js';
+import { layerLinks } from '../src/latency/graph.js';
+import { planLayout } from '../src/latency/layout.js';
+import { foldedLayers, predictLatency } from '../src/latency/model.js';
+import { validateProfile } from '../src/latency/profile.js';
+import { channelsLastResizes, resizeKernel, resizeScales } from '../src/latency/resize.js';
+import { planInt8 } from '../src/latency/int8.js';
+import { readModel } from '../src/onnx/read.js';
+import { smallTensorValues } from '../src/onnx/tensor-data.js';
+import { inferModel } from '../src/shape/infer.js';
+import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
+import { fixture, mbn, tempDir } from './helpers/cli.js';
+import { loadOrt } from './helpers/ort.js';
+import { ROUND_PROFILE } from './helpers/profiles.js';
+import type { DeviceProfile } from '../src/contract/device.js';
+
+/**
+ * The kernels the class rates do not cover, found on PP-OCRv4 det (issue 20): ConvTranspose (a GEMM into a column
+ * buffer, then col2im; no fusion of what follows it), a float Div (half an Add's rate), and ONNX Runtime's Resize
+ * kernels (its ×2 nearest fast path, the index-table path, bilinear, and the 8-bit one in a QDQ model's NHWC region).
+ */
+const w = (n: number) => Array.from({ length: n }, (_, i) => ((i % 5) - 2) / 10);
+const bn = (name: string, c: number) => [
+  { name: `${name}_s`, dtype: 1, dims: [c], values: Array(c).fill(1.5) },
+  { name: `${name}_b`, dtype: 1, dims: [c], values: Array(c).fill(0.1) },
+  { name: `${name}_m`, dtype: 1, dims: [c], values: Array(c).fill(0.2) },
+  { name: `${name}_v`, dtype: 1, dims: [c], values: Array(c).fill(0.9) },
+];
+
+/** Conv → BatchNormalization → Relu, then ConvTranspose 2×2 stride 2 → bias Add → BatchNormalization → Relu (PP-OCRv4 det's head). */
+function upsamplingHead(): ModelSpec {
+  return {
+    inputs: [{ name: 'x', dtype: 1, shape: [1, 8, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [1, 8, 16, 16] }],
+    initializers: [
+      { name: 'wc', dtype: 1, dims: [8, 8, 3, 3], values: w(8 * 8 * 9) },
+      { name: 'wt', dtype: 1, dims: [8, 8, 2, 2], values: w(8 * 8 * 4) },
+      { name: 'bias', dtype: 1, dims: [1, 8, 1, 1], values: w(8) },
+      ...bn('bn1', 8),
+      ...bn('bn2', 8),
+    ],
+    nodes: [
+      { op: 'Conv', name: 'conv', inputs: ['x', 'wc'], outputs: ['c'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      { op: 'BatchNormalization', name: 'bn1', inputs: ['c', 'bn1_s', 'bn1_b', 'bn1_m', 'bn1_v'], outputs: ['n1'] },
+      { op: 'Relu', name: 'relu1', inputs: ['n1'], outputs: ['r1'] },
+      { op: 'ConvTranspose', name: 'up', inputs: ['r1', 'wt'], outputs: ['t'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+      { op: 'Add', name: 'add', inputs: ['t', 'bias'], outputs: ['a'] },
+      { op: 'BatchNormalization', name: 'bn2', inputs: ['a', 'bn2_s', 'bn2_b', 'bn2_m', 'bn2_v'], outputs: ['n2'] },
+      { op: 'Relu', name: 'relu2', inputs: ['n2'], outputs: ['y'] },
+    ],
+  };
+}
+
+const ort = loadOrt() as unknown as Ort | null;
+
+describe('ConvTranspose', () => {
+  it('folds nothing after it: its bias Add, BatchNormalization and Relu run as kernels of their own (a Conv\'s are fused)', () => {
+    const links = layerLinks(inferModel(buildAndRead(upsamplingHead())));
+    const folded = foldedLayers(links);
+    expect(links.filter((_, i) => folded.has(i)).map((l) => `${l.name}→${links[folded.get(links.indexOf(l))!].name}`)).toEqual(['bn1→conv', 'relu1→conv']);
+  });
+
+  it.skipIf(!ort)('as ONNX Runtime optimizes it: the layers mbn folds are gone from its graph, the others are there', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'head.onnx');
+    const optimized = join(dir, 'head.optimized.onnx');
+    writeFileSync(path, buildModel(upsamplingHead()));
+    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+    await session.release();
+    const kept = new Set(readModel(optimized).graph.nodes.map((n) => n.name));
+    const links = layerLinks(inferModel(readModel(path)));
+    const folded = foldedLayers(links);
+    // The conv that takes its BatchNormalization and Relu is renamed by ORT's fusion: the others keep their names.
+    const heads = new Set(folded.values());
+    const others = links.filter((_, i) => !heads.has(i));
+    expect(others.map((l) => `${l.name}: ${folded.has(links.indexOf(l)) ? 'folded' : 'runs'}`)).toEqual(others.map((l) => `${l.name}: ${kept.has(l.name) ? 'runs' : 'folded'}`));
+    expect(others.map((l) => l.name)).toEqual(['bn1', 'relu1', 'up', 'add', 'bn2', 'relu2']);
+  });
+
+  it('is a GEMM at the GEMM rate on its input and column buffer, plus convTransposeNsPerColumn per column (hand arithmetic)', () => {
+    // ConvTranspose 8→4, 2×2 stride 2 on [1, 8, 10, 10]: columns 4·2·2 × 10·10 = 1600; 2 · 1600 · 8 = 25,600 FLOPs.
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 8, 10, 10] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 4, 20, 20] }],
+      initializers: [{ name: 'wt', dtype: 1, dims: [8, 4, 2, 2], values: w(128) }],
+      nodes: [{ op: 'ConvTranspose', name: 'up', inputs: ['x', 'wt'], outputs: ['y'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } }],
+    };
+    const model = buildAndRead(spec);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const links = layerLinks(inferred);
+    const at = (p: DeviceProfile) => predictLatency(report, links, p).layers[0].latencyMs;
+    // GEMM 25,600 FLOPs at 20 GFLOP/s: 1.28 µs, beside its bytes (x 3,200, y 6,400, columns 6,400, weights 512) at
+    // 100 GB/s: 0.165 µs; 1 µs of overhead; the scatter 1600 × 0.5 ns = 0.8 µs.
+    expect(at({ ...ROUND_PROFILE, convTransposeNsPerColumn: 0.5 })).toBeCloseTo((1.28 + 1 + 0.8) / 1000, 12);
+    // An older profile: the FLOPs at the conv rate (100 GFLOP/s: 0.256 µs) beside its bytes (0.101 µs), plus 1 µs.
+    expect(at(ROUND_PROFILE)).toBeCloseTo((0.256 + 1) / 1000, 12);
+  });
+});
+
+describe('a float Div', () => {
+  it('runs at divNsPerElement where calibrated, at the elementwise rate before (hand arithmetic)', () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 16, 64, 64] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 16, 64, 64] }],
+      initializers: [{ name: 'six', dtype: 1, dims: [], values: [6] }],
+      nodes: [{ op: 'Div', name: 'div', inputs: ['x', 'six'], outputs: ['y'] }],
+    };
+    const model = buildAndRead(spec);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const links = layerLinks(inferred);
+    const at = (p: DeviceProfile) => predictLatency(report, links, p).layers[0].latencyMs;
+    // 65,536 elements at 2 ns: 131.072 µs (its 524,292 bytes at 100 GB/s take 5.2), plus 0.5 µs.
+    expect(at({ ...ROUND_PROFILE, divNsPerElement: 2 })).toBeCloseTo(131.572 / 1000, 12);
+    // Before: one FLOP per element at 1 GFLOP/s.
+    expect(at(ROUND_PROFILE)).toBeCloseTo(66.036 / 1000, 12);
+  });
+});
+
+describe('Resize', () => {
+  const detLinks = () => layerLinks(inferModel(readModel(fixture('real/ppocr_v4_det.onnx')), { inputShapes: new Map([['x', [1, 3, 320, 320]]]) }));
+
+  it('PP-OCRv4 det: four ×2 nearest resizes take ORT\'s fast path, its ×4 and ×8 ones the index tables', () => {
+    const links = detLinks().filter((l) => l.op === 'Resize');
+    expect(links.map((l) => `${l.name} ${resizeScales(l)!.join(',')} ${resizeKernel(l, false)}`)).toEqual([
+      'p2o.Resize.0 1,1,2,2 nearest2x',
+      'p2o.Resize.1 1,1,2,2 nearest2x',
+      'p2o.Resize.2 1,1,2,2 nearest2x',
+      'p2o.Resize.3 1,1,8,8 nearest',
+      'p2o.Resize.4 1,1,4,4 nearest',
+      'p2o.Resize.5 1,1,2,2 nearest2x',
+    ]);
+    // In a QDQ model the same resizes run on uint8 in ORT's NHWC region.
+    expect(resizeKernel(links[0], true)).toBe('nearest8bit');
+  });
+
+  it('the modes: linear, cubic (no rate), nearest ×2 with half_pixel coordinates (no fast path)', () => {
+    const resize = (attrs: Record<string, string>): ReturnType<typeof resizeKernel> => {
+      const spec: ModelSpec = {
+        inputs: [{ name: 'x', dtype: 1, shape: [1, 8, 10, 10] }],
+        outputs: [{ name: 'y', dtype: 1, shape: [1, 8, 20, 20] }],
+        initializers: [{ name: 'scales', dtype: 1, dims: [4], values: [1, 1, 2, 2] }],
+        nodes: [{ op: 'Resize', name: 'r', inputs: ['x', '', 'scales'], outputs: ['y'], attrs }],
+      };
+      return resizeKernel(layerLinks(inferModel(buildAndRead(spec)))[0], false);
+    };
+    expect(resize({ mode: 'linear' })).toBe('linear');
+    expect(resize({ mode: 'cubic' })).toBe(null);
+    expect(resize({ mode: 'nearest' })).toBe('nearest');
+    expect(resize({ mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' })).toBe('nearest2x');
+  });
+
+  it.skipIf(!ort)('PP-OCRv4 det: ORT runs its six resizes in plain layout (no NCHWc Upsample), as the layout plan says', async () => {
+    const dir = tempDir();
+    const path = fixture('real/ppocr_v4_det.onnx');
+    const model = readModel(path);
+    const optimized = join(dir, 'det.optimized.onnx');
+    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+    await session.release();
+    const nodes = readModel(optimized).graph.nodes;
+    const links = detLinks();
+    const plan = planLayout(links, foldedLayers(links), 16, model.graph.outputs.map((o) => o.name));
+    expect(nodes.filter((n) => n.opType === 'Upsample').length).toBe(0);
+    expect(nodes.filter((n) => n.opType === 'Resize' && n.domain === '').length).toBe(6);
+    expect(plan.filter((p) => p.upsample).length).toBe(0);
+  }, 60_000);
+
+  it.skipIf(!ort)('PP-OCRv4 det quantized by mbn: the Resizes ORT runs channels last are the ones the rule names', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'det.int8.onnx');
+    expect(mbn(['quantize', fixture('real/ppocr_v4_det.onnx'), '--input', 'x:1x3x320x320', '-o', path, '--no-measure']).status).toBe(0);
+    const optimized = join(dir, 'det.int8.optimized.onnx');
+    const session = await ort!.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 4 });
+    await session.release();
+    // ORT's layout is in the scales it gives each Resize: [1, 2, 2, 1] channels last, [1, 1, 2, 2] NCHW.
+    const opt = readModel(optimized);
+    const graph = opt.graph;
+    const scalesOf = (name: string) => smallTensorValues(opt, graph.initializers.find((t) => t.name === name)!)!;
+    const ortLast = graph.nodes.filter((n) => n.opType === 'Resize' && scalesOf(n.inputs[2])[3] === 1 && scalesOf(n.inputs[2])[1] > 1).map((n) => n.name).sort();
+    const model = readModel(path);
+    const links = layerLinks(inferModel(model, { inputShapes: new Map([['x', [1, 3, 320, 320]]]) }));
+    const predicted = [...channelsLastResizes(links, planInt8(links, model.graph.outputs.map((o) => o.name)), model.graph.outputs.map((o) => o.name))].map((i) => links[i].name).sort();
+    expect(predicted).toEqual(ortLast);
+    expect(predicted).toEqual(['p2o.Resize.0', 'p2o.Resize.1', 'p2o.Resize.2']);
+    // Channels last, a ×2 nearest resize has no fast path.
+    expect(resizeKernel(links.find((l) => l.name === 'p2o.Resize.0')!, false, true)).toBe('nearest');
+  }, 60_000);
+
+  it('is timed per output element at its kernel\'s rate, plus the elementwise overhead (hand arithmetic)', () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 8, 10, 10] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 8, 40, 40] }],
+      initializers: [{ name: 'scales', dtype: 1, dims: [4], values: [1, 1, 4, 4] }],
+      nodes: [{ op: 'Resize', name: 'r', inputs: ['x', '', 'scales'], outputs: ['y'], attrs: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' } }],
+    };
+    const model = buildAndRead(spec);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const links = layerLinks(inferred);
+    const rates = { nearest2x: 0.1, nearest: 0.5, linear: 1, nearest8bit: 2 };
+    // 8 · 40 · 40 = 12,800 outputs at 0.5 ns: 6.4 µs, plus 0.5.
+    expect(predictLatency(report, links, { ...ROUND_PROFILE, resizeNsPerOutput: rates }).layers[0].latencyMs).toBeCloseTo(6.9 / 1000, 12);
+    // Before: its bytes (3,200 read, 51,200 written, the 16 of scales) at 100 GB/s, plus 0.5 µs.
+    expect(predictLatency(report, links, ROUND_PROFILE).layers[0].latencyMs).toBeCloseTo((54416 / 100e3 + 0.5) / 1000, 12);
+  });
+});
+
+describe('device profile: the kernel fields', () => {
+  it('accepts them, and names a bad one', () => {
+    const base = JSON.parse(JSON.stringify(ROUND_PROFILE));
+    const ok = validateProfile({ ...base, convTransposeNsPerColumn: 0.3, divNsPerElement: 0.18, resizeNsPerOutput: { nearest2x: 0.06, nearest: 0.7, linear: 1.1, nearest8bit: 0.9 } }, 'p.json');
+    expect([ok.convTransposeNsPerColumn, ok.divNsPerElement, ok.resizeNsPerOutput]).toEqual([0.3, 0.18, { nearest2x: 0.06, nearest: 0.7, linear: 1.1, nearest8bit: 0.9 }]);
+    const bad = (patch: Record<string, unknown>) => {
+      try {
+        validateProfile({ ...base, ...patch }, 'p.json');
+        return null;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(bad({ divNsPerElement: 0 })).toBe('device profile p.json: "divNsPerElement" must be a positive number (nanoseconds)');
+    expect(bad({ convTransposeNsPerColumn: 'x' })).toBe('device profile p.json: "convTransposeNsPerColumn" must be a positive number (nanoseconds)');
+    expect(bad({ resizeNsPerOutput: [] })).toBe('device profile p.json: "resizeNsPerOutput" must be an object with nearest2x, nearest, linear, nearest8bit');
+    expect(bad({ resizeNsPerOutput: { nearest2x: 1, nearest: 1, linear: 1 } })).toBe('device profile p.json: "resizeNsPerOutput.nearest8bit" must be a positive number (nanoseconds)');
+    // An older profile has none of them.
+    const old = validateProfile(base, 'p.json');
+    expect([old.convTransposeNsPerColumn, old.divNsPerElement, old.resizeNsPerOutput]).toEqual([undefined, undefined, undefined]);
+  });
+});
