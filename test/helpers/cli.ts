@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,8 +24,18 @@ export function mbn(args: string[], options: { cwd?: string; env?: Record<string
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The folders `tempDir` made in this test file, removed after it (test/setup/temp-dirs.ts). */
+const made: string[] = [];
+
 export function tempDir(prefix = 'mbn-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every folder `tempDir` made (a full run made about 1.5 GB of them: models written, reports, profiles). */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export function fixture(path: string): string {
