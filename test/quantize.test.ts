@@ -7,6 +7,7 @@ import { readModel, readModelBytes } from '../src/onnx/read.js';
 import { readTensorBytes } from '../src/onnx/tensor-data.js';
 import { emitQuantization } from '../src/quantize/emit.js';
 import { equalize } from '../src/quantize/equalize.js';
+import { foldBatchNorms } from '../src/quantize/fold-bn.js';
 import { StreamingHistogram, chooseRange, expectedError, roundHalfEven, uint8Params } from '../src/quantize/histogram.js';
 import { biasCorrection, channelMaxAbs, int8Bias, planQuantization, quantizeWeight } from '../src/quantize/plan.js';
 import { PieceSource, piecesLength } from '../src/onnx/splice.js';
@@ -231,6 +232,53 @@ describe('cross-layer equalization (DFQ)', () => {
   });
 });
 
+describe('BatchNormalization folding', () => {
+  it('folds W·s and (b − μ)·s + β with s = γ / √(σ² + ε) into the conv, and leaves a conv whose output another node reads', async () => {
+    // A: 2 output channels, 1×1. BN: γ [1, 3], β [0.25, −1], μ [0.5, 2], σ² [3, 8], ε 1 → s = [1/2, 3/3] = [0.5, 1].
+    // B: its output also read by the Add, so its BatchNormalization stays.
+    const bytes = buildModel({
+      inputs: [{ name: 'x', shape: [1, 1, 2, 2] }],
+      outputs: ['y', 'z'],
+      initializers: [
+        { name: 'wa', dtype: 1, dims: [2, 1, 1, 1], values: [2, -1] },
+        { name: 'ba', dtype: 1, dims: [2], values: [0.5, 1] },
+        { name: 'g', dtype: 1, dims: [2], values: [1, 3] },
+        { name: 'be', dtype: 1, dims: [2], values: [0.25, -1] },
+        { name: 'mu', dtype: 1, dims: [2], values: [0.5, 2] },
+        { name: 'var', dtype: 1, dims: [2], values: [3, 8] },
+        { name: 'wb', dtype: 1, dims: [2, 2, 1, 1], values: [1, 2, 3, 4] },
+        { name: 'g2', dtype: 1, dims: [2], values: [1, 1] },
+        { name: 'be2', dtype: 1, dims: [2], values: [0, 0] },
+        { name: 'mu2', dtype: 1, dims: [2], values: [0, 0] },
+        { name: 'var2', dtype: 1, dims: [2], values: [1, 1] },
+      ],
+      nodes: [
+        { op: 'Conv', name: 'A', inputs: ['x', 'wa', 'ba'], outputs: ['a'] },
+        { op: 'BatchNormalization', name: 'bn', inputs: ['a', 'g', 'be', 'mu', 'var'], outputs: ['an'], attrs: { epsilon: { float: 1 } } },
+        { op: 'Conv', name: 'B', inputs: ['an', 'wb'], outputs: ['b'] },
+        { op: 'BatchNormalization', name: 'bn2', inputs: ['b', 'g2', 'be2', 'mu2', 'var2'], outputs: ['y'] },
+        { op: 'Add', inputs: ['b', 'b'], outputs: ['z'] },
+      ],
+    });
+    const model = readModelBytes(bytes);
+    const folded = foldBatchNorms(model)!;
+    expect(folded.convs).toEqual(['A']);
+    const nodes = folded.model.graph.nodes;
+    expect(nodes.map((n) => `${n.opType}:${n.outputs.join(',')}`)).toEqual(['Conv:an', 'Conv:b', 'BatchNormalization:y', 'Add:z']);
+    const plan = planQuantization(folded.model, inferModel(folded.model), () => null);
+    expect(Array.from(plan.layers[0].weight!.data)).toEqual([1, -1]);
+    expect(Array.from(plan.layers[0].bias!)).toEqual([0.25, -2]);
+    // The old constants are gone; the input model is left as it was.
+    expect(folded.model.graph.initializers.map((t) => t.name).filter((n) => ['wa', 'ba', 'g', 'be', 'mu', 'var'].includes(n))).toEqual([]);
+    expect(model.graph.nodes.length).toBe(5);
+    if (!ort) return;
+    const x = { x: { dims: [1, 1, 2, 2], data: Float32Array.from([1, -2, 0.5, 3]) } };
+    const want = await runModel(bytes, x);
+    const got = await runModel(folded.model.source.view(0, folded.model.size).slice(), x);
+    for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 6);
+  });
+});
+
 describe('bias correction', () => {
   it('subtracts Σ (Ŵ − W)·E[x] per output channel', () => {
     const bytes = buildModel({
@@ -383,17 +431,20 @@ describe('mbn quantize composes and refuses bad input in one line', () => {
 });
 
 describe('mbn quantize on a real model (PaddleOCR text-direction classifier, rendered text)', () => {
-  needsOrt('keeps the classification, writes 0.4× the weight bytes, and its claimed errors are what ONNX Runtime gives', async () => {
+  needsOrt('keeps the classification, writes 0.33× the weight bytes, and its claimed errors are what ONNX Runtime gives', async () => {
     const dir = tempDir('mbn-quantize-');
     const output = join(dir, 'cls.int8.onnx');
     const calib = fixture('calibration/ppocr_cls');
     const input = fixture('real/ppocr_mobile_v2_cls.onnx');
     const j = quantizeJson([input, '-o', output, '--calibrate', calib]);
     expect(j.opset).toMatchObject({ from: 9, to: 13 });
-    // 0.40×, not 0.25×: in this 0.5 MB model the 35 unfolded BatchNormalization layers (34 KB, float), the per-channel
-    // scales (25 KB) and the int32 biases (25 KB) weigh beside 127 KB of int8 weights (PP-OCRv4 rec and det: 0.27×, 0.28×).
-    // 212,424 = 212,334 before output points + 18 more QuantizeLinear/DequantizeLinear pairs' scale and zero point (5 B each).
-    expect(j.weightBytes).toEqual({ before: 534660, after: 212424 });
+    // 0.33×, not 0.25×: in this 0.5 MB model the per-channel scales (25 KB) and the int32 biases (25 KB) weigh beside
+    // 127 KB of int8 weights (PP-OCRv4 rec and det: 0.27×, 0.28×). 178,248 = 212,424 with the 35 BatchNormalizations
+    // kept (--no-fold-batch-norm: 212,334 before output points + 18 pairs' scale and zero point, 5 B each) less their
+    // γ, β, μ, σ² Constants: 4 × 2,136 channels × 4 B = 34,176 (onnx's count of the two written models).
+    expect(j.weightBytes).toEqual({ before: 534660, after: 178248 });
+    expect(j.settings.foldBatchNorm).toBe(true);
+    expect(j.batchNormFolded.length).toBe(35);
     const files = readdirSync(calib).filter((f) => f.endsWith('.npy')).sort();
     const held = files.slice(files.length - j.calibration.verifyBatches);
     let agree = 0;
@@ -462,14 +513,18 @@ describe('ONNX Runtime runs the written int8 layers as integer kernels', () => {
     expect(await ortFusedConvs(ex)).toEqual({ qlinear: 0, float: 3, others: {} });
   });
 
-  needsOrt('PP-OCR cls (real): its convs read by BatchNormalization or hard-swish stay unfused; its squeeze-excite pools and residual Adds run 8-bit', async () => {
+  needsOrt('PP-OCR cls (real): its BatchNormalizations folded, 26 convs fuse; those read by hard-swish stay unfused; its squeeze-excite pools and residual Adds run 8-bit', async () => {
     const dir = tempDir('mbn-quantize-');
     const output = join(dir, 'cls.int8.onnx');
     quantizeJson([fixture('real/ppocr_mobile_v2_cls.onnx'), '-o', output, '--calibrate', fixture('calibration/ppocr_cls')]);
-    // 53 Conv + 1 MatMul quantized; ORT 1.30 (python, the same counts): 9 QLinearConv, 44 float convs. The exported
-    // model keeps 35 BatchNormalization nodes after its convs (a float op: no QuantizeLinear after the conv). Before
+    // 53 Conv + 1 MatMul quantized; ORT 1.30 (python, the same counts): 26 QLinearConv, 27 float convs (18 Conv, 9
+    // FusedConv): a conv whose output a hard-swish (a float op) reads gets no QuantizeLinear after it.
+    expect(await ortFusedConvs(output)).toEqual({ qlinear: 26, float: 27, others: { QLinearGlobalAveragePool: 10, QLinearAdd: 7 } });
+    // Without folding, the exported model's 35 BatchNormalizations after its convs (float ops) leave 9 to fuse. Before
     // output points: the same 9 QLinearConv, and no other QLinear op.
-    expect(await ortFusedConvs(output)).toEqual({ qlinear: 9, float: 44, others: { QLinearGlobalAveragePool: 10, QLinearAdd: 7 } });
+    const kept = join(dir, 'cls.bn.int8.onnx');
+    quantizeJson([fixture('real/ppocr_mobile_v2_cls.onnx'), '-o', kept, '--calibrate', fixture('calibration/ppocr_cls'), '--no-fold-batch-norm']);
+    expect(await ortFusedConvs(kept)).toEqual({ qlinear: 9, float: 44, others: { QLinearGlobalAveragePool: 10, QLinearAdd: 7 } });
   });
 
   const blazeface = join(process.env.MBN_HELDOUT ?? '/work/heldout', 'models', 'blazeface_front_128.onnx');

@@ -13,6 +13,7 @@ import { elementCount } from '../onnx/tensor-data.js';
 import { type WriteTarget, checkTarget, writeModelWithData } from '../onnx/write-file.js';
 import { emitQuantization } from '../quantize/emit.js';
 import { equalize } from '../quantize/equalize.js';
+import { type FoldedModel, foldBatchNorms } from '../quantize/fold-bn.js';
 import { type OpsetRaise, raiseOpset } from '../quantize/opset.js';
 import { chooseByDevice } from '../quantize/latency.js';
 import { loadProfile } from '../latency/load-profile.js';
@@ -39,6 +40,8 @@ export interface QuantizeOptions extends ShapeOptions, ValueOptions {
   method?: RangeMethod;
   /** For `method: 'percentile'`: the percentile kept (default 99.99). */
   percentile?: number;
+  /** Fold each Conv → BatchNormalization pair into one Conv before quantizing (default true). */
+  foldBatchNorm?: boolean;
   /** Cross-layer equalization (default true). */
   equalize?: boolean;
   /** Empirical bias correction (default true). */
@@ -83,10 +86,14 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
   if (profile && !profile.int8) throw new MbnError('usage', `device profile ${profile.name} has no integer-kernel figures (its "int8" block; the built-in profiles have none): mbn quantize --device needs a profile from mbn calibrate`);
   const infer = checkShapeOptions(opts);
   const output = opts.output ?? defaultQuantizedOutput(path);
-  const model = readModel(path);
+  const input = readModel(path);
+  let folded: FoldedModel | null = null;
   try {
+    checkQuantizable(input, inferModel(input, infer));
+    // Quantized from here on: the model with its BatchNormalizations folded into the convs before them (fold-bn.ts).
+    folded = opts.foldBatchNorm === false ? null : foldBatchNorms(input);
+    const model = folded?.model ?? input;
     let shapes = inferModel(model, infer);
-    checkQuantizable(model, shapes);
     const target: WriteTarget = { path: output, force: opts.force ?? false, protect: [path] };
     checkTarget(target);
     let ort: Ort;
@@ -122,6 +129,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     const settings: QuantizeSummary['settings'] = {
       method,
       percentile: method === 'percentile' ? percentile : null,
+      foldBatchNorm: opts.foldBatchNorm ?? true,
       equalize: opts.equalize ?? true,
       biasCorrection: opts.biasCorrection ?? true,
       activations: 'uint8',
@@ -150,7 +158,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     let latency: QuantizeSummary['latency'] = null;
     if (profile) {
       const predicting = progress(`predicting latency on ${profile.name}`);
-      const chosen = chooseByDevice(plan, raised, profile, dataShapes, opts.targetLatency ?? null);
+      const chosen = chooseByDevice(input, plan, raised, profile, dataShapes, opts.targetLatency ?? null);
       predicting?.done();
       plan = chosen.plan;
       latency = chosen.latency;
@@ -172,8 +180,9 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
       calibration: { source: calibration.source, kind: calibration.kind, batches: calibration.batches.length, fitBatches: fit.length, verifyBatches: verify.length, heldBack: held > 0 },
       outputs: null,
       maxError,
-      weightBytes: { before: constantBytes(model), after: null },
-      fileBytes: { before: model.size, after: null },
+      batchNormFolded: folded?.convs ?? [],
+      weightBytes: { before: constantBytes(input), after: null },
+      fileBytes: { before: input.size, after: null },
       latency,
       measured: null,
       notes,
@@ -205,7 +214,8 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     }
     return summary;
   } finally {
-    model.source.close();
+    folded?.model.source.close();
+    input.source.close();
   }
 }
 

@@ -123,6 +123,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--seed <n>', 'seed for --calibrate random:N', parseNonNegativeInt('--seed'), 0)
     .addOption(new Option('--method <method>', 'activation range: the observed extremes (minmax), percentile, or the clip with the least squared error (mse)').choices(['minmax', 'percentile', 'mse']).default('minmax'))
     .option('--percentile <p>', 'with --method percentile: the percentile kept (default 99.99)', parsePositiveNumber('--percentile'))
+    .option('--no-fold-batch-norm', 'keep each BatchNormalization after a conv as it is (default: folded into the conv)')
     .option('--no-equalize', 'skip cross-layer equalization')
     .option('--no-bias-correction', 'skip the empirical bias correction')
     .option('--max-error <e>', 'keep the most sensitive layers float until the worst output\'s relative error on the held-back batches is within e', parseFraction('--max-error'))

@@ -13,6 +13,8 @@ export type RangeMethod = 'minmax' | 'percentile' | 'mse';
 export interface QuantizeSettings {
   method: RangeMethod;
   percentile: number | null;
+  /** Conv → BatchNormalization pairs folded into one Conv before quantizing. */
+  foldBatchNorm: boolean;
   equalize: boolean;
   biasCorrection: boolean;
   activations: 'uint8';
@@ -134,6 +136,8 @@ export interface QuantizeJson {
     /** Largest |change| empirical bias correction made to a bias value. */
     biasCorrection: number | null;
   }[];
+  /** The convs that took the BatchNormalization after them (their names), before anything else. */
+  batchNormFolded: string[];
   equalization: { pairs: EqualizedPair[]; skipped: NotEqualized[] };
   outputs: OutputCheck[] | null;
   verdict: string | null;

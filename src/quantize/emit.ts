@@ -220,7 +220,7 @@ export function emitQuantization(plan: QuantizationPlan, raise: OpsetRaise | nul
 }
 
 /** The node re-encoded with new inputs (attributes copied as their bytes, minus `drop`, plus `add`). */
-function nodeField(model: Model, node: Node, inputs: string[], drop: string[], add: NewAttribute[], rename?: { name: string; outputs: string[] }): Uint8Array {
+export function nodeField(model: Model, node: Node, inputs: string[], drop: string[], add: NewAttribute[], rename?: { name: string; outputs: string[] }): Uint8Array {
   const attributes: NewAttribute[] = node.attributes
     .filter((a) => !drop.includes(a.name))
     .map((a) => ({ name: a.name, type: 'raw' as const, payload: model.source.view(a.span.start, a.span.end).slice() }));

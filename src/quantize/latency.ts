@@ -44,7 +44,7 @@ function predictModel(model: Model, profile: DeviceProfile, infer: InferOptions)
  * whole model. Layers already float (excluded, --max-error) are left alone. Returns the plan chosen (the one given is
  * not changed), the figures, and the target's note.
  */
-export function chooseByDevice(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, targetMs: number | null): { plan: QuantizationPlan; latency: QuantizeLatency; note: QuantizeNote | null } {
+export function chooseByDevice(input: Model, plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, targetMs: number | null): { plan: QuantizationPlan; latency: QuantizeLatency; note: QuantizeNote | null } {
   const candidates = plan.layers.filter((l) => l.precision === 'int8');
   const ids = new Set(candidates.map((l) => l.index));
   /** The plan with these candidates float (by node index, with why), the others int8. */
@@ -54,9 +54,9 @@ export function chooseByDevice(plan: QuantizationPlan, raise: OpsetRaise | null,
   const predict = (float: ReadonlyMap<number, FloatReason>) => predictPlan(planWith(float), raise, profile, infer, weightCache);
   /** The reason a layer is float in a probe (a prediction's reason is never kept). */
   const probe: FloatReason = { code: 'int8-no-saving-on-device', device: profile.name };
-  // The input as given (before the opset raise and equalization, which can change what ORT fuses), and the model
-  // written with every layer float, where a --target-latency search starts.
-  const inputMs = predictModel(plan.model, profile, infer);
+  // The input as given (before BatchNormalization folding, the opset raise and equalization, which can change what
+  // ORT fuses), and the model written with every layer float, where a --target-latency search starts.
+  const inputMs = predictModel(input, profile, infer);
   const floatMs = predict(new Map(candidates.map((l) => [l.index, probe])));
   const allInt8Ms = predict(new Map());
   /** The layers kept float so far, with why. */

@@ -109,7 +109,7 @@ export function readersOf(model: Model): Map<string, Node[]> {
   return readers;
 }
 
-function constantSources(model: Model): Map<string, WeightSource> {
+export function constantSources(model: Model): Map<string, WeightSource> {
   const out = new Map<string, WeightSource>();
   for (const t of model.graph.initializers) out.set(t.name, { kind: 'initializer', tensor: t });
   for (const n of model.graph.nodes) {
@@ -238,7 +238,7 @@ export function planQuantization(model: Model, shapes: InferResult, select: (nam
   return { model, layers, ranges: new Map(), equalizedPairs: [], notEqualized: [] };
 }
 
-function attrInt(node: Node, name: string): number | null {
+export function attrInt(node: Node, name: string): number | null {
   const a = attr(node, name);
   return a?.data.type === 'int' ? a.data.value : null;
 }

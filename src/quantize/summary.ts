@@ -9,6 +9,8 @@ export interface QuantizeSummary {
   plan: QuantizationPlan;
   raise: { from: number; to: number; changed: number } | null;
   settings: QuantizeSettings;
+  /** The convs that took the BatchNormalization after them (fold-bn.ts), by name. */
+  batchNormFolded: string[];
   calibration: QuantizeCalibration;
   /** Per graph output, the written model against the input on the held-back batches (null: not run). */
   outputs: OutputCheck[] | null;

@@ -30,6 +30,7 @@ export function quantizeJson(s: QuantizeSummary): QuantizeJson {
         biasCorrection: l.biasCorrection,
       };
     }),
+    batchNormFolded: s.batchNormFolded,
     equalization: { pairs: s.plan.equalizedPairs, skipped: s.plan.notEqualized.map((p) => ({ first: p.first, second: p.second, why: notEqualizedText(p.why), whyCode: p.why })) },
     outputs: s.outputs,
     verdict: verdict?.text ?? null,
@@ -88,7 +89,7 @@ export function renderQuantize(s: QuantizeSummary, format: 'table' | 'json' | 'm
     out.push(c.dim(line(head)), ...rows.map(line));
   }
   if (j.opset) out.push(`opset ${j.opset.from} → ${j.opset.to} (per-channel QDQ needs 13; ${j.opset.nodesChanged} node${j.opset.nodesChanged === 1 ? '' : 's'} rewritten to their opset-13 form)`);
-  out.push(`cross-layer equalization: ${j.settings.equalize ? `${j.equalization.pairs.length} pair${j.equalization.pairs.length === 1 ? '' : 's'}${j.equalization.skipped.length ? `, ${j.equalization.skipped.length} skipped (a non-homogeneous activation between)` : ''}` : 'off'}; bias correction: ${j.settings.biasCorrection ? 'on' : 'off'}`);
+  out.push(`BatchNormalization folded into its conv: ${j.settings.foldBatchNorm ? j.batchNormFolded.length : 'off'}; cross-layer equalization: ${j.settings.equalize ? `${j.equalization.pairs.length} pair${j.equalization.pairs.length === 1 ? '' : 's'}${j.equalization.skipped.length ? `, ${j.equalization.skipped.length} skipped (a non-homogeneous activation between)` : ''}` : 'off'}; bias correction: ${j.settings.biasCorrection ? 'on' : 'off'}`);
   out.push(`weights ${mb(j.weightBytes.before)} → ${mb(j.weightBytes.after)}${j.weightBytes.after !== null && j.weightBytes.before ? ` (${(j.weightBytes.after / j.weightBytes.before).toFixed(2)}×)` : ''}; file ${mb(j.fileBytes.before)} → ${mb(j.fileBytes.after)}`);
   const k = j.calibration;
   out.push(`Calibration: ${terminalText(k.source)}, ${k.batches} batch${k.batches === 1 ? '' : 'es'} (${k.fitBatches} for the ranges, ${k.verifyBatches} ${k.heldBack ? 'held back for' : 'used for'} the check)`);
