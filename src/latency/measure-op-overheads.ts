@@ -1,7 +1,6 @@
 import { type Chunk, node, writeModel } from '../bench/models.js';
 import { concatBytes, encodeNodeField, encodeTensorField, encodeValueInfoField, lengthField, varintField } from '../onnx/encode.js';
 import { DataType } from '../onnx/dtype.js';
-import type { MicroBenchmark } from './measure.js';
 
 /**
  * `mbn calibrate`'s per-op-kind fixed costs (the profile's `overheadUsByOp`): for each op kind common in small models
@@ -17,6 +16,17 @@ const INT64 = DataType.INT64;
 const int64s = (name: string, values: number[], dims = [values.length]) =>
   encodeTensorField({ name, dtype: INT64, dims, raw: new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer) });
 const floats = (name: string, values: number[], dims = [values.length]) => encodeTensorField({ name, dtype: FLOAT, dims, raw: new Uint8Array(new Float32Array(values).buffer) });
+
+/** A calibrate micro-benchmark (measure.ts's MicroBenchmark, which measure.ts takes these as). */
+interface ChainBenchmark {
+  name: string;
+  what: string;
+  flops: number;
+  bytes: number;
+  input: number[];
+  ops: number;
+  write(path: string): void;
+}
 
 /** One op kind's chain: the keys its figure is stored under, and its nodes. */
 interface OpChain {
@@ -104,7 +114,7 @@ const CHAINS: OpChain[] = [
 ];
 
 /** The op-kind chains as calibrate's micro-benchmarks (named `op-overhead-<kind>`). */
-export function opOverheadBenchmarks(): MicroBenchmark[] {
+export function opOverheadBenchmarks(): ChainBenchmark[] {
   return CHAINS.map((c) => {
     const name = `op-overhead-${c.ops[0].toLowerCase()}`;
     return {

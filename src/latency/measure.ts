@@ -27,7 +27,7 @@ const LLC_SHAPE = [1, 64, 64, 64];
 const LLC_ELEMENTS = 64 * 64 * 64;
 const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
 
-export interface MicroBenchmark {
+interface MicroBenchmark {
   name: string;
   what: string;
   flops: number;
