@@ -8,6 +8,7 @@ import { layerLinks } from '../src/latency/graph.js';
 import { kernelTime, predictLatency } from '../src/latency/model.js';
 import { mapTrace, type TraceEvent } from '../src/latency/profile-map.js';
 import { int8Benchmarks } from '../src/latency/measure-int8.js';
+import { opOverheadBenchmarks } from '../src/latency/measure-op-overheads.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
@@ -284,7 +285,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'call'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'call', ...opOverheadBenchmarks().map((b) => b.name)];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     // Then the integer kernels (src/latency/measure-int8.ts), each named in its own list.
     const int8 = int8Benchmarks().map((b) => b.name);
@@ -297,6 +298,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.convTransposeNsPerColumn).toBeGreaterThan(0);
     expect(Object.keys(profile.resizeNsPerOutput!)).toEqual(['nearest2x', 'nearest', 'linear', 'nearest8bit']);
     expect(profile.divNsPerElement).toBeGreaterThan(0);
+    expect(Object.keys(profile.overheadUsByOp!)).toEqual(['Concat', 'Slice', 'Gather', 'Pow', 'Unsqueeze', 'Squeeze', 'If']);
     expect(profile.measurements!.find((m) => m.name === 'divide')!.flops).toBe(50 * 16 * 64 * 64);
     expect(profile.measurements!.find((m) => m.name === 'int8-conv')!.flops).toBe(2 * 64 * 64 * 9 * 784);
     expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise')!.flops).toBe(2 * 64 * 9 * 3136);

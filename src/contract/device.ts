@@ -33,6 +33,11 @@ export interface DeviceProfile {
   cacheBytes: number;
   /** Fixed cost of running one op of each class (dispatch, kernel set-up, small-tensor inefficiency), µs. */
   overheadUs: Record<OpClass, number>;
+  /**
+   * Fixed cost of one op of a given ONNX op type (default domain), µs, where it differs from its class's
+   * `overheadUs` (`mbn calibrate`'s op-overhead-* chains: Concat, Slice, Gather, Pow, Squeeze, Unsqueeze, If; an If's beyond its branch's ops). Absent (older profiles) or an op not listed: the class's overhead.
+   */
+  overheadUsByOp?: Record<string, number>;
   /** Fixed cost of one inference call (feeding inputs, returning outputs), microseconds. */
   runOverheadUs: number;
   /**

@@ -8,6 +8,7 @@ import { readModel } from '../onnx/read.js';
 import { totalFlops } from '../ops/define.js';
 import { fastestKernel, measureInt8 } from './measure-int8.js';
 import { measureKernels } from './measure-kernels.js';
+import { opOverheadBenchmarks, solveOpOverheads } from './measure-op-overheads.js';
 import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from '../contract/device.js';
 
 /**
@@ -304,6 +305,7 @@ function benchmarks(block: number): MicroBenchmark[] {
         writeModel(path, 'chain', chunks, 13, 3);
       },
     },
+    ...opOverheadBenchmarks(),
   ];
 }
 
@@ -492,6 +494,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       gemm: round(classOverhead('gemm-overhead', gflops.gemm) * 1000),
       elementwise: round(overheadMs * 1000),
     },
+    overheadUsByOp: solveOpOverheads((name) => at(name).ms, callMs, overheadMs),
     runOverheadUs: round(callMs * 1000),
     nchwcBlock: block,
     ...(lastLevel !== null ? { lastLevelCacheBytes: lastLevel } : {}),
@@ -509,7 +512,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     divNsPerElement: round(1 / rate('divide', 'flops')),
     ...(int8 ? { int8 } : {}),
     sources: [
-      'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops',
+      'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops; overheadUsByOp: each op-overhead-* chain (time − one call − its condition ops at the elementwise overhead) / 50, an If\'s less its branch\'s one op',
       `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement: the Div chain's time less one call and overheads, per element`,
       'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements',
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',

@@ -101,6 +101,14 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     const v = (o as Record<string, unknown>)[c];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`"overheadUs.${c}" must be a number ≥ 0 (microseconds)`);
   }
+  const byOp = p.overheadUsByOp as Record<string, unknown> | undefined;
+  if (byOp !== undefined) {
+    if (typeof byOp !== 'object' || byOp === null || Array.isArray(byOp)) bad('"overheadUsByOp" must be an object of op types and microseconds');
+    for (const [op, v] of Object.entries(byOp)) {
+      if (!/^[A-Z][A-Za-z0-9]*$/.test(op)) bad(`"overheadUsByOp.${op}" is not an ONNX op type`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`"overheadUsByOp.${op}" must be a number ≥ 0 (microseconds)`);
+    }
+  }
   if (typeof p.runOverheadUs !== 'number' || !Number.isFinite(p.runOverheadUs) || p.runOverheadUs < 0) bad('"runOverheadUs" must be a number ≥ 0 (microseconds)');
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
@@ -130,6 +138,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     cacheBytes: p.cacheBytes as number,
     overheadUs: Object.fromEntries(OP_CLASSES.map((c) => [c, (o as Record<string, number>)[c]])) as Record<OpClass, number>,
     runOverheadUs: p.runOverheadUs as number,
+    ...(byOp !== undefined ? { overheadUsByOp: { ...(byOp as Record<string, number>) } } : {}),
     sources: p.sources as string[],
     ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),
     ...(p.weightGBps !== undefined ? { weightGBps: p.weightGBps as number } : {}),

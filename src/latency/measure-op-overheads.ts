@@ -1,0 +1,150 @@
+import { type Chunk, node, writeModel } from '../bench/models.js';
+import { concatBytes, encodeNodeField, encodeTensorField, encodeValueInfoField, lengthField, varintField } from '../onnx/encode.js';
+import { DataType } from '../onnx/dtype.js';
+
+/**
+ * `mbn calibrate`'s per-op-kind fixed costs (the profile's `overheadUsByOp`): for each op kind common in small models
+ * whose fixed cost differs from a Relu's, a chain of OP_CHAIN nodes of that kind on tensors of a few elements, so
+ * that the arithmetic is negligible and the chain's time less one call is OP_CHAIN times the op's fixed cost. Inside
+ * Silero VAD legacy, ORT's profiler put a Concat at about 0.9 µs, a Slice at 0.3, a Pow at 0.4 and an If at about
+ * 0.45 µs where a Relu took 0.17. (Not Transpose nor Cast: ORT's optimizer merges a chain of either away.)
+ */
+export const OP_CHAIN = 50;
+
+const FLOAT = DataType.FLOAT;
+const INT64 = DataType.INT64;
+const int64s = (name: string, values: number[], dims = [values.length]) =>
+  encodeTensorField({ name, dtype: INT64, dims, raw: new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer) });
+const floats = (name: string, values: number[], dims = [values.length]) => encodeTensorField({ name, dtype: FLOAT, dims, raw: new Uint8Array(new Float32Array(values).buffer) });
+
+/** A calibrate micro-benchmark (measure.ts's MicroBenchmark, which measure.ts takes these as). */
+interface ChainBenchmark {
+  name: string;
+  what: string;
+  flops: number;
+  bytes: number;
+  input: number[];
+  ops: number;
+  write(path: string): void;
+}
+
+/** One op kind's chain: the keys its figure is stored under, and its nodes. */
+interface OpChain {
+  /** The op types the figure applies to (Squeeze and Unsqueeze alternate in one chain). */
+  ops: string[];
+  what: string;
+  input: number[];
+  output: number[];
+  /** The chain's constants. */
+  constants: Chunk[];
+  /** Node i, reading x and writing y. */
+  node(i: number, x: string, y: string): Chunk[];
+  /** Ops in the chain beyond the OP_CHAIN measured ones, each at the elementwise overhead (the If's condition). */
+  extra: number;
+}
+
+/** An If whose branches each hold one op on the outer-scope tensor x (then: Neg, else: Relu). */
+function ifNode(i: number, cond: string, x: string, y: string): Uint8Array {
+  const branch = (name: string, op: string) => {
+    const out = `${name}${i}`;
+    const graph = concatBytes(encodeNodeField({ name: `${name}-op${i}`, opType: op, domain: '', inputs: [x], outputs: [out], attributes: [] }), lengthField(2, `${name}${i}`), encodeValueInfoField(out, FLOAT, [1, 8], 12));
+    return { name: `${name}_branch`, type: 'raw' as const, payload: concatBytes(lengthField(1, `${name}_branch`), lengthField(6, graph), varintField(20, 5)) };
+  };
+  return node('If', [cond], [y], `if${i}`, [branch('then', 'Neg'), branch('else', 'Relu')]);
+}
+
+const CHAINS: OpChain[] = [
+  {
+    ops: ['Concat'],
+    what: `a chain of ${OP_CHAIN} Concat of a 1-D float tensor (1 to 50 elements) and a 1-element constant (per-Concat overhead)`,
+    input: [1],
+    output: [OP_CHAIN + 1],
+    constants: [floats('one', [1])],
+    node: (i, x, y) => [node('Concat', [x, 'one'], [y], `concat${i}`, [{ name: 'axis', type: 'int', value: 0 }])],
+    extra: 0,
+  },
+  {
+    ops: ['Slice'],
+    what: `a chain of ${OP_CHAIN} Slice dropping the first element of a 1-D float tensor (64 to 15 elements; per-Slice overhead)`,
+    input: [64],
+    output: [64 - OP_CHAIN],
+    constants: [int64s('starts', [1]), int64s('ends', [1 << 30]), int64s('axes', [0])],
+    node: (i, x, y) => [node('Slice', [x, 'starts', 'ends', 'axes'], [y], `slice${i}`)],
+    extra: 0,
+  },
+  {
+    ops: ['Gather'],
+    what: `a chain of ${OP_CHAIN} Gather of an [8] float tensor by 8 int64 indices (per-Gather overhead)`,
+    input: [8],
+    output: [8],
+    constants: [int64s('order', [7, 6, 5, 4, 3, 2, 1, 0])],
+    node: (i, x, y) => [node('Gather', [x, 'order'], [y], `gather${i}`, [{ name: 'axis', type: 'int', value: 0 }])],
+    extra: 0,
+  },
+  {
+    ops: ['Pow'],
+    what: `a chain of ${OP_CHAIN} Pow of a [1, 8] float tensor by the scalar 2 (per-Pow overhead)`,
+    input: [1, 8],
+    output: [1, 8],
+    constants: [floats('two', [2], [])],
+    node: (i, x, y) => [node('Pow', [x, 'two'], [y], `pow${i}`)],
+    extra: 0,
+  },
+  {
+    ops: ['Unsqueeze', 'Squeeze'],
+    what: `a chain of ${OP_CHAIN} Unsqueeze and Squeeze (alternating) of axis 0 of a [1, 8] float tensor (per-Unsqueeze/Squeeze overhead)`,
+    input: [1, 8],
+    output: [1, 8],
+    constants: [int64s('axis0', [0])],
+    node: (i, x, y) => [node(i % 2 ? 'Squeeze' : 'Unsqueeze', [x, 'axis0'], [y], `squeeze${i}`)],
+    extra: 0,
+  },
+  {
+    ops: ['If'],
+    what: `a chain of ${OP_CHAIN} If on a condition computed at run time (ReduceMax, Greater), each branch one Neg or Relu of a [1, 8] float tensor (per-If overhead, beyond its branch's op)`,
+    input: [1, 8],
+    output: [1, 8],
+    constants: [floats('floor', [-1e30], [])],
+    node: (i, x, y) => [
+      ...(i === 0 ? [node('ReduceMax', ['x'], ['peak'], 'peak', [{ name: 'keepdims', type: 'int', value: 0 }]), node('Greater', ['peak', 'floor'], ['cond'], 'cond')] : []),
+      ifNode(i, 'cond', x, y),
+    ],
+    extra: 2,
+  },
+];
+
+/** The op-kind chains as calibrate's micro-benchmarks (named `op-overhead-<kind>`). */
+export function opOverheadBenchmarks(): ChainBenchmark[] {
+  return CHAINS.map((c) => {
+    const name = `op-overhead-${c.ops[0].toLowerCase()}`;
+    return {
+      name,
+      what: c.what,
+      flops: 0,
+      bytes: 0,
+      input: c.input,
+      ops: OP_CHAIN + c.extra,
+      write: (path: string) => {
+        const chunks: Chunk[] = [...c.constants];
+        for (let i = 0; i < OP_CHAIN; i++) chunks.push(...c.node(i, i === 0 ? 'x' : `t${i - 1}`, i === OP_CHAIN - 1 ? 'y' : `t${i}`));
+        chunks.push(encodeValueInfoField('x', FLOAT, c.input, 11), encodeValueInfoField('y', FLOAT, c.output, 12));
+        writeModel(path, name, chunks, 13, 3);
+      },
+    };
+  });
+}
+
+/**
+ * Each op kind's fixed cost, µs: its chain's time less one call and its extra ops at the elementwise overhead, per
+ * op; an If's also less its branch's one op (the latency model times the branch's nodes as layers of their own).
+ */
+export function solveOpOverheads(msOf: (name: string) => number, callMs: number, overheadMs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of CHAINS) {
+    const ms = msOf(`op-overhead-${c.ops[0].toLowerCase()}`);
+    const inner = c.ops[0] === 'If' ? overheadMs : 0;
+    const us = Math.max(0, ((ms - callMs - c.extra * overheadMs) / OP_CHAIN - inner) * 1000);
+    for (const op of c.ops) out[op] = Math.round(us * 1000) / 1000;
+  }
+  return out;
+}
