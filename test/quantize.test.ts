@@ -261,7 +261,7 @@ describe('BatchNormalization folding', () => {
       ],
     });
     const model = readModelBytes(bytes);
-    const folded = foldBatchNorms(model)!;
+    const folded = foldBatchNorms(model, inferModel(model))!;
     expect(folded.convs).toEqual(['A']);
     const nodes = folded.model.graph.nodes;
     expect(nodes.map((n) => `${n.opType}:${n.outputs.join(',')}`)).toEqual(['Conv:an', 'Conv:b', 'BatchNormalization:y', 'Add:z']);

@@ -89,9 +89,10 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
   const input = readModel(path);
   let folded: FoldedModel | null = null;
   try {
-    checkQuantizable(input, inferModel(input, infer));
+    const inputShapes = inferModel(input, infer);
+    checkQuantizable(input, inputShapes);
     // Quantized from here on: the model with its BatchNormalizations folded into the convs before them (fold-bn.ts).
-    folded = opts.foldBatchNorm === false ? null : foldBatchNorms(input);
+    folded = opts.foldBatchNorm === false ? null : foldBatchNorms(input, inputShapes);
     const model = folded?.model ?? input;
     let shapes = inferModel(model, infer);
     const target: WriteTarget = { path: output, force: opts.force ?? false, protect: [path] };

@@ -61,9 +61,11 @@ const TRANSPOSABLE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Resize', 'QuantizeLin
  * of a QLinearConv's NHWC region through the DequantizeLinear after it and on through elementwise ops and Resizes
  * whose every activation input comes from such a region (constants and per-channel [N, C, 1, 1] tensors fit either
  * layout), where they cancel against a QLinearConv's further on (every reader of the Resize's output leads into one
- * the same way): such a Resize, in float or 8 bits, runs with scales [1, 2, 2, 1]. PP-OCRv4 det quantized by mbn:
- * the three Resizes of its FPN between 8-bit convs ran channels last in ORT's optimized graph (0.46 ms for the ×2 to
- * 96×80×80, where the NCHW fast path takes 0.09); the one whose output meets NCHW tensors in a Concat stayed NCHW.
+ * the same way, through 8-bit Adds, Muls and Concats): such a Resize, in float or 8 bits, runs with scales
+ * [1, 2, 2, 1]. PP-OCRv4 det quantized by mbn: the three Resizes of its FPN between 8-bit convs ran channels last in
+ * ORT's optimized graph (0.46 ms for the ×2 to 96×80×80, where the NCHW fast path takes 0.09); with its
+ * BatchNormalizations folded (mbn quantize's default), so did the three ×2/×4/×8 ones into its QLinearConcat, and
+ * before that, when NCHW tensors met them in a float Concat, those stayed NCHW.
  * `int8` is planInt8's plan.
  */
 export function channelsLastResizes(links: readonly LayerLink[], int8: readonly (Int8Layer | null)[], graphOutputs: readonly string[]): Set<number> {
@@ -118,11 +120,11 @@ export function channelsLastResizes(links: readonly LayerLink[], int8: readonly 
       return links[c].domain === '' && TRANSPOSABLE.has(links[c].op) && intoRegion(c, depth + 1);
     });
   };
-  /** A fused kernel reached from below: a QLinearConv, or an elementwise 8-bit op (QLinearAdd, QLinearMul) leading into one. */
+  /** A fused kernel reached from below: a QLinearConv, or an 8-bit op (QLinearAdd, QLinearMul, QLinearConcat) leading into one. */
   const intoHead = (h: number, depth: number): boolean => {
     const l = links[h];
     if (l.traits?.kind === 'conv') return true;
-    return l.domain === '' && (l.op === 'Add' || l.op === 'Mul') && intoRegion(h, depth);
+    return l.domain === '' && (l.op === 'Add' || l.op === 'Mul' || l.op === 'Concat') && intoRegion(h, depth);
   };
   const out = new Set<number>();
   links.forEach((l, i) => {

@@ -3,6 +3,7 @@ import { attr } from '../ir/types.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField } from '../onnx/encode.js';
 import { readModelBytes } from '../onnx/read.js';
+import type { InferResult } from '../shape/infer.js';
 import { PieceSource, emptyEdit, piecesLength, spliceMessage } from '../onnx/splice.js';
 import { nodeField } from './emit.js';
 import { type FloatTensor, type WeightSource, attrInt, constantSources, readFloat, readersOf } from './plan.js';
@@ -26,12 +27,17 @@ export interface FoldedModel {
   convs: string[];
 }
 
-export function foldBatchNorms(model: Model): FoldedModel | null {
+export function foldBatchNorms(model: Model, shapes: InferResult): FoldedModel | null {
   const g = model.graph;
   const sources = constantSources(model);
   const readers = readersOf(model);
   const graphOutputs = new Set(g.outputs.map((o) => o.name));
-  const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  // Each float Conv (by its op traits: not ConvTranspose, not an integer or QDQ form) by the tensor it writes.
+  const convOf = new Map<string, { node: Node; weight: number; bias: number | null }>();
+  for (const r of shapes.layers) {
+    const t = r.traits;
+    if (t?.kind === 'conv' && !t.transposed && t.form === 'float' && r.node.domain === '') convOf.set(r.node.outputs[0], { node: r.node, weight: t.weight, bias: t.bias });
+  }
   const index = new Map(g.nodes.map((n, i) => [n, i]));
   /** A constant float32 tensor read only by `node`, or null. */
   const own = (name: string | undefined, node: Node): { source: WeightSource; value: FloatTensor } | null => {
@@ -60,11 +66,13 @@ export function foldBatchNorms(model: Model): FoldedModel | null {
     if (bn.outputs.filter(Boolean).length !== 1 || !bn.outputs[0]) continue;
     if (attrInt(bn, 'training_mode') || attrInt(bn, 'spatial') === 0) continue;
     const x = bn.inputs[0];
-    const conv = producer.get(x);
-    if (!conv || conv.opType !== 'Conv' || conv.domain !== '' || graphOutputs.has(x) || (readers.get(x) ?? []).length !== 1) continue;
-    const w = own(conv.inputs[1], conv);
-    const bias = conv.inputs[2] ? own(conv.inputs[2], conv) : null;
-    if (!w || (conv.inputs[2] && !bias)) continue;
+    const found = convOf.get(x);
+    if (!found || graphOutputs.has(x) || (readers.get(x) ?? []).length !== 1) continue;
+    const conv = found.node;
+    const biasName = found.bias === null ? undefined : conv.inputs[found.bias] || undefined;
+    const w = own(conv.inputs[found.weight], conv);
+    const bias = biasName ? own(biasName, conv) : null;
+    if (!w || (biasName && !bias)) continue;
     const params = bn.inputs.slice(1, 5).map((name) => own(name, bn));
     if (params.length !== 4 || params.some((p) => !p)) continue;
     const [gamma, beta, mean, variance] = params.map((p) => p!.value.data);
@@ -83,7 +91,11 @@ export function foldBatchNorms(model: Model): FoldedModel | null {
       encodeTensorField({ name: bName, dtype: DataType.FLOAT, dims: [channels], raw: new Uint8Array(b.buffer) }),
     );
     // The conv writes the BatchNormalization's output; the BatchNormalization and the old constants go.
-    edit.fields.set(conv.span.tagStart, { kind: 'replace', fields: [nodeField(model, conv, [conv.inputs[0], wName, bName], [], [], { name: conv.name, outputs: [bn.outputs[0]] })] });
+    const inputs = conv.inputs.slice();
+    inputs[found.weight] = wName;
+    while (inputs.length < 3) inputs.push('');
+    inputs[found.bias ?? 2] = bName;
+    edit.fields.set(conv.span.tagStart, { kind: 'replace', fields: [nodeField(model, conv, inputs, [], [], { name: conv.name, outputs: [bn.outputs[0]] })] });
     edit.fields.set(bn.span.tagStart, { kind: 'replace', fields: [] });
     for (const p of [w, bias, ...params]) if (p) drop(p.source);
     convs.push(name);
