@@ -306,6 +306,33 @@ describe('ONNX Runtime 1.30 QDQ fusion rules', () => {
     }
   });
 
+  it.skipIf(!ort)('run a MaxPool in the NHWC region when its QuantizeLinear moves in front of it past a Max by a constant, as ORT does', async () => {
+    // conv a (fused) → DequantizeLinear → Max(x, 0) (tf2onnx's, after a LeakyRelu) → MaxPool 2×2 → QDQ → conv b (fused).
+    // ORT moves the QuantizeLinear in front of the MaxPool and the transpose through the Max (its other input a
+    // constant): NhwcMaxPool (OpenWakeWord's embedding model quantized by ORT: all five of its MaxPools).
+    const dq = (x: string, y: string, name: string, sc = 's', z = 'z') => ({ op: 'DequantizeLinear', inputs: [x, sc, z], outputs: [y], name });
+    const q = (x: string, y: string, name: string) => ({ op: 'QuantizeLinear', inputs: [x, 's', 'z'], outputs: [y], name });
+    const conv = (x: string, w: string, y: string, name: string) => ({ op: 'Conv', inputs: [x, w], outputs: [y], attrs: { kernel_shape: [1, 1] }, name });
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 16, 8, 8] }],
+      outputs: [{ name: 'y', dtype: FLOAT, shape: [1, 16, 4, 4] }],
+      initializers: [scalar('s', FLOAT, 0.05), scalar('z', UINT8, 128), scalar('ws', FLOAT, 0.01), scalar('wz', INT8, 0), scalar('zero', FLOAT, 0), weights('wa', INT8, [16, 16, 1, 1]), weights('wb', INT8, [16, 16, 1, 1])],
+      nodes: [
+        q('x', 'xq', 'q_x'), dq('xq', 'xd', 'dq_x'), dq('wa', 'wad', 'dq_wa', 'ws', 'wz'), conv('xd', 'wad', 'a', 'conv_a'), q('a', 'aq', 'q_a'), dq('aq', 'ad', 'dq_a'),
+        { op: 'Max', inputs: ['ad', 'zero'], outputs: ['m'], name: 'max' },
+        { op: 'MaxPool', inputs: ['m'], outputs: ['p'], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, name: 'pool' }, q('p', 'pq', 'q_p'), dq('pq', 'pd', 'dq_p'),
+        dq('wb', 'wbd', 'dq_wb', 'ws', 'wz'), conv('pd', 'wbd', 'b', 'conv_b'), q('b', 'bq', 'q_b'), dq('bq', 'y', 'dq_y'),
+      ],
+      opset: 13,
+    };
+    const path = join(tempDir(), 'max-pool.onnx');
+    writeFileSync(path, buildModel(spec));
+    expect([...(await ortNodes(path, 'all')).values()].filter((op) => op.endsWith('MaxPool'))).toEqual(['com.microsoft::NhwcMaxPool']);
+    const p = plan(path);
+    const pool = p.plan[p.ops.indexOf('MaxPool')];
+    expect([pool?.kind, pool?.kind === 'kernel' && pool.nchwPool === true]).toEqual(['kernel', false]);
+  });
+
   it.skipIf(!ort)('keep an 8-bit Add and the MaxPool after it in NCHW when one Add input comes from a float conv, as ORT does', async () => {
     // conv a (fused) and a second branch meet in an Add (QDQ around it), then a MaxPool 2×2 (QDQ dropped: uint8) and
     // conv b (fused). The second branch is conv c, fused too (every Add input in NHWC: ORT moves the transposes

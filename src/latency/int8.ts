@@ -67,6 +67,8 @@ export type Int8Layer =
 const QLINEAR_OPS = new Set(['Add', 'Mul', 'Where', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax']);
 /** One-input elementwise ops ORT's transpose optimizer moves a transpose through (transpose_optimizer.cc). */
 const PUSHED_THROUGH = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'HardSigmoid', 'HardSwish', 'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Erf', 'Cast', 'Identity', 'Softplus', 'Elu', 'Selu', 'Round', 'Floor', 'Ceil']);
+/** Broadcast elementwise ops a transpose moves through when every input but the first is a constant. */
+const BROADCAST_WITH_CONSTANT = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow']);
 /** The 8-bit ops (besides QLinearConv) that join a QLinearConv's NHWC region: the transpose moves through them. */
 const NHWC_8BIT = new Set(['Add', 'Mul', 'Concat', 'Sigmoid', 'LeakyRelu', 'AveragePool', 'GlobalAveragePool', 'MaxPool']);
 const DROP_QDQ = new Set(['MaxPool', 'Resize', 'Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Split']);
@@ -285,12 +287,23 @@ export function planInt8(links: readonly LayerLink[], graphOutputs: readonly str
     if (known !== undefined) return known;
     region.set(j, false);
     const dqs = eightBit(j) && !isConv(j) ? activationDqs(j) : [];
-    const r = eightBit(j) && (isConv(j) || (dqs.length > 0 && dqs.every((p) => fromRegion(links[p].inputs[0], 0, false)) && dqs.some((p) => fromRegion(links[p].inputs[0], 0, true))));
+    // A MaxPool made 8-bit by a QuantizeLinear ORT moves in front of it (no DequantizeLinear before it in the model):
+    // its input as it stands, which that QuantizeLinear reads.
+    const moved = eightBit(j) && !isConv(j) && dqs.length === 0 && links[j].op === 'MaxPool' ? links[j].inputs[0] : undefined;
+    const r =
+      eightBit(j) &&
+      (isConv(j) ||
+        (dqs.length > 0 && dqs.every((p) => fromRegion(links[p].inputs[0], 0, false)) && dqs.some((p) => fromRegion(links[p].inputs[0], 0, true))) ||
+        (moved !== undefined && fromRegion(moved, 0, true)));
     region.set(j, r);
     return r;
   };
   const headOf = (j: number) => (plan[j]?.kind === 'folded' ? (plan[j] as { head: number }).head : j);
-  const passes = (l: LayerLink) => isQ(l) || isDq(l) || (l.domain === '' && PUSHED_THROUGH.has(l.op));
+  // One-input elementwise ops, and broadcast ones whose other inputs are constants (tf2onnx's Max(x, 0) after a
+  // LeakyRelu: ORT's transpose optimizer transposes the constant and moves on; OpenWakeWord's embedding model quantized
+  // by ORT runs each such MaxPool as NhwcMaxPool).
+  const passes = (l: LayerLink) =>
+    isQ(l) || isDq(l) || (l.domain === '' && (PUSHED_THROUGH.has(l.op) || (BROADCAST_WITH_CONSTANT.has(l.op) && l.inputs.slice(1).every((x) => !x || l.weightInputs.includes(x)))));
   const fromRegion = (x: string | undefined, depth: number, convOnly: boolean): boolean => {
     const p = x ? producer.get(x) : undefined;
     if (p === undefined || depth > 16) return false;
