@@ -105,6 +105,10 @@ describe('ORT LayerNormFusion: nine ops, one kernel', () => {
     expect(predicted.layers[at('shift')].fusedInto).toBe('scale');
     // The whole model: 5 µs per run, the kernel, the Relu (128 FLOPs and 1 KB: 0.128 + 0.5 µs).
     expect(predicted.totals.latencyMs).toBeCloseTo((5 + 1.404 + 0.628) / 1e3, 12);
+    // With calibrate's LayerNormalization chain (overheadUsByOp): the kernel's own fixed cost, 0.33 µs, in place of
+    // the elementwise 0.5, and not the Mul figure: the kernel is a LayerNormalization, whatever node ORT names it after.
+    const withLn = predictLatency(report, links, { ...ROUND_PROFILE, overheadUsByOp: { LayerNormalization: 0.33, Mul: 7 } });
+    expect(withLn.layers[at('scale')].latencyMs).toBeCloseTo((0.904 + 0.33) / 1e3, 12);
   });
 
   it('folds a Sigmoid into the Gemm before it (ORT’s FusedGemm)', () => {

@@ -88,7 +88,7 @@ describe('per-op-kind fixed costs', () => {
     // Every chain 40 µs, one call 10 µs, the elementwise overhead 0.2 µs: (40 − 10) / 50 = 0.6 µs; the If chain
     // also holds a ReduceMax and a Greater (0.4 µs) and each If one branch op (0.2): (40 − 10 − 0.4) / 50 − 0.2.
     const us = solveOpOverheads(() => 0.04, 0.01, 0.0002);
-    expect(Object.keys(us)).toEqual(['Concat', 'Slice', 'Gather', 'Pow', 'Unsqueeze', 'Squeeze', 'If']);
+    expect(Object.keys(us)).toEqual(['Concat', 'Slice', 'Gather', 'Pow', 'Unsqueeze', 'Squeeze', 'LayerNormalization', 'If']);
     expect(us.Concat).toBe(0.6);
     expect(us.Squeeze).toBe(0.6);
     expect(us.If).toBe(0.392);
@@ -114,6 +114,7 @@ describe('per-op-kind fixed costs', () => {
       'op-overhead-gather': ['Gather'],
       'op-overhead-pow': ['Pow'],
       'op-overhead-unsqueeze': ['Unsqueeze', 'Squeeze'],
+      'op-overhead-layernormalization': ['LayerNormalization'],
       'op-overhead-if': ['ReduceMax', 'Greater', 'If'],
     });
   });

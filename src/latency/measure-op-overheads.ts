@@ -100,6 +100,17 @@ const CHAINS: OpChain[] = [
     extra: 0,
   },
   {
+    // The kernel ORT's LayerNormFusion makes of a layer norm written out as nine ops (layer-norm.ts): inside the
+    // wake-word MLPs ORT's profiler put it at 0.4–0.7 µs, where the elementwise overhead charged 0.19.
+    ops: ['LayerNormalization'],
+    what: `a chain of ${OP_CHAIN} LayerNormalization over the last axis of a [1, 8] float tensor (per-LayerNormalization overhead: the kernel a fused nine-op layer norm runs as)`,
+    input: [1, 8],
+    output: [1, 8],
+    constants: [floats('gamma', [1, 1, 1, 1, 1, 1, 1, 1]), floats('beta', [0, 0, 0, 0, 0, 0, 0, 0])],
+    node: (i, x, y) => [node('LayerNormalization', [x, 'gamma', 'beta'], [y], `layernorm${i}`, [{ name: 'axis', type: 'int', value: -1 }])],
+    extra: 0,
+  },
+  {
     ops: ['If'],
     what: `a chain of ${OP_CHAIN} If on a condition computed at run time (ReduceMax, Greater), each branch one Neg or Relu of a [1, 8] float tensor (per-If overhead, beyond its branch's op)`,
     input: [1, 8],

@@ -458,9 +458,10 @@ function elementwiseRate(profile: DeviceProfile, link: LayerLink | undefined, cl
  * chains) sees it: that cost in place of its class's. Inside Silero VAD legacy ORT's profiler put a Concat at about
  * 0.9 µs, a Slice at 0.3, a Pow at 0.4 and an If at 0.45 where a Relu took 0.17. Other layers: the profile as it is.
  */
-function withOpOverhead(profile: DeviceProfile, cls: OpClass, link: LayerLink | undefined): DeviceProfile {
+function withOpOverhead(profile: DeviceProfile, cls: OpClass, link: LayerLink | undefined, runsAs?: string): DeviceProfile {
   const byOp = profile.overheadUsByOp;
-  const us = link && link.domain === '' && byOp && Object.hasOwn(byOp, link.op) ? byOp[link.op] : undefined;
+  const op = runsAs ?? link?.op;
+  const us = link && link.domain === '' && byOp && op && Object.hasOwn(byOp, op) ? byOp[op] : undefined;
   return us === undefined ? profile : { ...profile, overheadUs: { ...profile.overheadUs, [cls]: us } };
 }
 
@@ -569,6 +570,8 @@ export function predictLatency(
   // With integer rates, the layers ORT runs as integer kernels (in NHWC, not NCHWc) leave the blocked-layout plan.
   const integerKernels = new Set(profile.int8 ? int8.flatMap((q, i) => (q?.kind === 'kernel' ? [i] : [])) : []);
   const layout = planLayout(links, folded, profile.nchwcBlock ?? 1, graphOutputs, integerKernels);
+  /** The layers a fused layer norm runs on (its Mul by γ): one LayerNormalization kernel. */
+  const layerNormKernels = new Set(layerNormGroups(links, graphOutputs).values());
   // Resizes ORT runs channels last, in a QDQ model's NHWC region (resize.ts).
   const channelsLast = profile.int8 && profile.resizeNsPerOutput ? channelsLastResizes(links, int8, graphOutputs) : new Set<number>();
   /**
@@ -631,7 +634,8 @@ export function predictLatency(
       ? int8Time(profile, q, cls, once, link, bytes - weights, weights, cold)
       : conv && path
         ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
-        : ((link && convTransposeTime(profile, link, once, bytes - weights, weights, cold)) ?? kernelTime(withOpOverhead(profile, cls, link), cls, once, bytes - weights, weights, cold, elementwiseRate(profile, link, cls)));
+        : ((link && convTransposeTime(profile, link, once, bytes - weights, weights, cold)) ??
+          kernelTime(withOpOverhead(profile, cls, link, layerNormKernels.has(i) ? 'LayerNormalization' : undefined), cls, once, bytes - weights, weights, cold, elementwiseRate(profile, link, cls)));
     // A layer shape the lookup table has: ORT's kernel time as measured, plus the executor's dispatch (the
     // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.
     signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);
