@@ -15,26 +15,14 @@ import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead, buildModel, type ModelSpec } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
+import { HAND_PROFILE } from './helpers/profiles.js';
 import type { DeviceProfile } from '../src/contract/device.js';
 
 /**
  * The latency model, device profiles, the ORT trace mapping and the CLI around them. No assertion here depends on
  * how fast this machine is: accuracy against measurement is a benchmark (scripts/latency-accuracy.mjs --check).
  */
-const PROFILE: DeviceProfile = {
-  schema: 'mbn.device/1',
-  name: 'test',
-  description: 'round numbers for hand arithmetic',
-  calibrated: true,
-  threads: 1,
-  gflops: { conv: 10, pointwise: 5, depthwise: 1, gemm: 10, elementwise: 1 },
-  memoryGBps: 1,
-  cacheGBps: 100,
-  cacheBytes: 16384,
-  overheadUs: { conv: 2, pointwise: 2, depthwise: 2, gemm: 2, elementwise: 2 },
-  runOverheadUs: 5,
-  sources: ['hand-made'],
-};
+const PROFILE: DeviceProfile = HAND_PROFILE;
 
 const values = (n: number) => Array.from({ length: n }, (_, i) => ((i % 7) - 3) / 10);
 

@@ -12,23 +12,11 @@ import { inferModel } from '../src/shape/infer.js';
 import { buildAndRead, type ModelSpec } from './helpers/build-model.js';
 import { tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
+import { HAND_PROFILE } from './helpers/profiles.js';
 import type { DeviceProfile } from '../src/contract/device.js';
 
 /** Per-op-kind fixed costs (the profile's `overheadUsByOp`, calibrate's op-overhead-* chains). */
-const PROFILE: DeviceProfile = {
-  schema: 'mbn.device/1',
-  name: 'test',
-  description: 'round numbers for hand arithmetic',
-  calibrated: true,
-  threads: 1,
-  gflops: { conv: 10, pointwise: 5, depthwise: 1, gemm: 10, elementwise: 1 },
-  memoryGBps: 1,
-  cacheGBps: 100,
-  cacheBytes: 16384,
-  overheadUs: { conv: 2, pointwise: 2, depthwise: 2, gemm: 2, elementwise: 2 },
-  runOverheadUs: 5,
-  sources: ['hand-made'],
-};
+const PROFILE: DeviceProfile = HAND_PROFILE;
 
 /** x [1, 8] → Concat(x, x) [1, 16] → Relu → Slice of the first 8 → y [1, 8]. */
 const SPEC: ModelSpec = {

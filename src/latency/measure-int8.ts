@@ -294,9 +294,11 @@ export interface Int8Options {
   onStep?: (name: string) => void;
 }
 
-/** Runs the integer micro-benchmarks; returns their measurements (kernel ms) and the profile's `int8` figures. */
-export async function measureInt8(ort: Ort, dir: string, options: Int8Options): Promise<{ rates: Int8Rates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
-  const list = int8Benchmarks();
+/**
+ * Writes each benchmark into `dir` and runs them all, round after round, under ORT's profiler; returns each one's
+ * fastest kernel time (ms) over all rounds: its `kernel` node alone, not the run around it.
+ */
+export async function fastestKernels(ort: Ort, dir: string, list: readonly Pick<KernelBench, 'name' | 'input' | 'kernel' | 'write'>[], options: Int8Options): Promise<Map<string, number>> {
   for (const b of list) b.write(join(dir, `${b.name}.onnx`));
   const best = new Map<string, number>();
   for (let round = 0; round < options.rounds; round++) {
@@ -306,6 +308,13 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
       best.set(b.name, Math.min(best.get(b.name) ?? Infinity, fastestKernel(m.trace ?? [], b.kernel, `the ${b.name} benchmark`)));
     }
   }
+  return best;
+}
+
+/** Runs the integer micro-benchmarks; returns their measurements (kernel ms) and the profile's `int8` figures. */
+export async function measureInt8(ort: Ort, dir: string, options: Int8Options): Promise<{ rates: Int8Rates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
+  const list = int8Benchmarks();
+  const best = await fastestKernels(ort, dir, list, options);
   const ms = (name: string) => best.get(name)!;
   const work = (name: string) => list.find((b) => b.name === name)!.work;
   const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { type Chunk, initializer, node, writeModel } from '../bench/models.js';
-import { measureModel, type Ort } from '../bench/run.js';
+import type { Ort } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
-import { fastestKernel } from './measure-int8.js';
+import { fastestKernels } from './measure-int8.js';
 import type { ResizeRates } from '../contract/device.js';
 
 /**
@@ -107,15 +106,7 @@ export interface KernelOptions {
  */
 export async function measureKernels(ort: Ort, dir: string, options: KernelOptions, gemmGflops: number): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
   const list = kernelBenchmarks();
-  for (const b of list) b.write(join(dir, `${b.name}.onnx`));
-  const best = new Map<string, number>();
-  for (let round = 0; round < options.rounds; round++) {
-    for (const b of list) {
-      options.onStep?.(`${b.name} (round ${round + 1} of ${options.rounds})`);
-      const m = await measureModel(ort, join(dir, `${b.name}.onnx`), [{ name: 'x', type: 'float32', dims: b.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads, profile: true });
-      best.set(b.name, Math.min(best.get(b.name) ?? Infinity, fastestKernel(m.trace ?? [], b.kernel, `the ${b.name} benchmark`)));
-    }
-  }
+  const best = await fastestKernels(ort, dir, list, options);
   const round = (x: number) => Math.round(x * 1000) / 1000;
   const at = (name: string) => list.find((b) => b.name === name)!;
   const perElement = (name: string) => round((best.get(name)! * 1e6) / at(name).elements);

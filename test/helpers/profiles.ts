@@ -19,3 +19,19 @@ export const ROUND_PROFILE: DeviceProfile = {
   runOverheadUs: 5,
   sources: ['hand-made'],
 };
+
+/** Round numbers for hand arithmetic: 10 GFLOP/s convs and GEMMs, 1 GB/s memory, 2 µs per kernel, 5 µs per run. */
+export const HAND_PROFILE: DeviceProfile = {
+  schema: 'mbn.device/1',
+  name: 'test',
+  description: 'round numbers for hand arithmetic',
+  calibrated: true,
+  threads: 1,
+  gflops: { conv: 10, pointwise: 5, depthwise: 1, gemm: 10, elementwise: 1 },
+  memoryGBps: 1,
+  cacheGBps: 100,
+  cacheBytes: 16384,
+  overheadUs: { conv: 2, pointwise: 2, depthwise: 2, gemm: 2, elementwise: 2 },
+  runOverheadUs: 5,
+  sources: ['hand-made'],
+};
