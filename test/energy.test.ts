@@ -1,3 +1,4 @@
+import { HAND_PROFILE } from './helpers/profiles.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -26,14 +27,7 @@ import { energyBasisText } from '../src/report/messages/analyze.js';
 
 const ENERGY: EnergyConstants = { pjPerMac: { fp32: 4, fp16: 2, int8: 1 }, pjPerByteDram: 100, pjPerByteOnChip: 1, sources: ['round numbers'] };
 const PROFILE: DeviceProfile = {
-  schema: 'mbn.device/1',
-  name: 'test',
-  description: 'round numbers for hand arithmetic',
-  calibrated: true,
-  threads: 1,
-  gflops: { conv: 10, pointwise: 5, depthwise: 1, gemm: 10, elementwise: 1 },
-  memoryGBps: 1,
-  cacheGBps: 100,
+  ...HAND_PROFILE,
   cacheBytes: 1 << 20,
   overheadUs: { conv: 0, pointwise: 0, depthwise: 0, gemm: 0, elementwise: 0 },
   runOverheadUs: 0,

@@ -83,12 +83,18 @@ const predicted = (path: string, profile: string, input: string[] = []) => {
 };
 
 describe('mbn quantize --device on a built chain', () => {
-  needsOrt('keeps float what is predicted slower in int8, and its figures are analyze --device\'s', () => {
+  /** The chain and the round-number profile, written to a temporary folder. */
+  const handChain = () => {
     const dir = tempDir();
     const input = join(dir, 'chain.onnx');
     const profile = join(dir, 'hand.json');
     writeFileSync(input, model());
     writeFileSync(profile, JSON.stringify(PROFILE));
+    return { dir, input, profile };
+  };
+
+  needsOrt('keeps float what is predicted slower in int8, and its figures are analyze --device\'s', () => {
+    const { dir, input, profile } = handChain();
     const out = join(dir, 'chain.int8.onnx');
     const j = run([input, '-o', out, '--device', profile, '--no-measure']);
     // All int8: D's depthwise kernel (0.001 GOP/s) dominates. Keeping B float is the largest saving: D's output is
@@ -142,11 +148,7 @@ describe('mbn quantize --device on a built chain', () => {
   });
 
   needsOrt('times the input and the written model in ONNX Runtime with --measure, and says so in the table', () => {
-    const dir = tempDir();
-    const input = join(dir, 'chain.onnx');
-    const profile = join(dir, 'hand.json');
-    writeFileSync(input, model());
-    writeFileSync(profile, JSON.stringify(PROFILE));
+    const { dir, input, profile } = handChain();
     const r = mbn(['quantize', input, '-o', join(dir, 'out.onnx'), '--device', profile]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Latency predicted on hand: float [\d.]+ (µs|ms) → int8 [\d.]+ (µs|ms) \(×[\d.]+\); 1 layer kept float for it \(all int8: [\d.]+ (µs|ms)\)$/m);

@@ -68,32 +68,28 @@ function convBench(name: string, what: string, c: number, hw: number, group: num
   };
 }
 
-/** `adds` chained Adds of the input to itself, then a ReduceMax: big tensors stay in the session, one number comes out. */
-function writeAddChain(path: string, adds: number, shape: number[]): void {
-  const chunks: Chunk[] = [];
+/**
+ * `count` chained binary ops, each of the previous result and `operand`, then a ReduceMax: big tensors stay in the
+ * session, one number comes out. `constants`: the operand's tensor when it is one (not the input).
+ */
+function writeElementwiseChain(path: string, op: string, count: number, shape: number[], operand: string, constants: Chunk[] = []): void {
+  const chunks: Chunk[] = [...constants];
   let prev = 'x';
-  for (let i = 0; i < adds; i++) {
-    chunks.push(node('Add', [prev, 'x'], [`a${i}`], `add${i}`));
-    prev = `a${i}`;
+  for (let i = 0; i < count; i++) {
+    chunks.push(node(op, [prev, operand], [`${op}${i}_out`], `${op.toLowerCase()}${i}`));
+    prev = `${op}${i}_out`;
   }
   chunks.push(node('ReduceMax', [prev], ['y'], 'reduce', [{ name: 'keepdims', type: 'int', value: 0 }]));
   chunks.push(encodeValueInfoField('x', FLOAT, shape, 11), encodeValueInfoField('y', FLOAT, [], 12));
-  writeModel(path, 'add', chunks, 13, 3);
+  writeModel(path, op.toLowerCase(), chunks, 13, 3);
 }
 
-/** `divs` chained Divs by a float scalar (as hard-swish's x·relu6(x + 3) / 6), then a ReduceMax. */
-function writeDivChain(path: string, divs: number, shape: number[]): void {
-  const chunks: Chunk[] = [];
-  let prev = 'x';
-  for (let i = 0; i < divs; i++) {
-    chunks.push(node('Div', [prev, 'six'], [`d${i}`], `div${i}`));
-    prev = `d${i}`;
-  }
-  chunks.push(node('ReduceMax', [prev], ['y'], 'reduce', [{ name: 'keepdims', type: 'int', value: 0 }]));
-  chunks.push(encodeTensorField({ name: 'six', dtype: FLOAT, dims: [], raw: new Uint8Array(new Float32Array([6]).buffer) }));
-  chunks.push(encodeValueInfoField('x', FLOAT, shape, 11), encodeValueInfoField('y', FLOAT, [], 12));
-  writeModel(path, 'div', chunks, 13, 3);
-}
+/** `adds` chained Adds of the input to itself. */
+const writeAddChain = (path: string, adds: number, shape: number[]) => writeElementwiseChain(path, 'Add', adds, shape, 'x');
+
+/** `divs` chained Divs by a float scalar (as hard-swish's x·relu6(x + 3) / 6). */
+const writeDivChain = (path: string, divs: number, shape: number[]) =>
+  writeElementwiseChain(path, 'Div', divs, shape, 'six', [encodeTensorField({ name: 'six', dtype: FLOAT, dims: [], raw: new Uint8Array(new Float32Array([6]).buffer) })]);
 
 /** Chained small ops of one class, for its per-op overhead. */
 const SMALL = 50;
