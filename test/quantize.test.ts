@@ -407,7 +407,18 @@ describe('mbn quantize composes and refuses bad input in one line', () => {
       opset: 9,
       irVersion: 4,
     }));
+    // A 1-D conv (kernel 5, no padding) over a symbolic length: random calibration data takes the length as 1, which
+    // the model itself cannot run (as OpenWakeWord's mel spectrogram, whose input length is symbolic).
+    const frames = join(dir, 'frames.onnx');
+    writeFileSync(frames, buildModel({
+      inputs: [{ name: 'x', shape: [1, 1, 'n'] }],
+      outputs: ['y'],
+      initializers: [{ name: 'w', dtype: 1, dims: [2, 1, 5], values: [1, 2, 3, 4, 5, 5, 4, 3, 2, 1] }],
+      nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'] }],
+      opset: 13,
+    }));
     const cases: [string[], RegExp][] = [
+      [[frames, '--calibrate', 'random:4'], /^mbn: onnxruntime cannot run the input model: .* \(calibration data x:1x1x1: give the model's input shapes with --input NAME:DIMS, or a --calibrate folder of them\)$/],
       [[once], /^mbn: the model is quantized already \(it has QuantizeLinear node .*\); quantize its float original$/],
       [[relu], /^mbn: nothing to quantize: the model has no Conv, ConvTranspose, Gemm or MatMul with constant weights$/],
       [[fixture('edge/float64.onnx')], /^mbn: nothing to quantize: no float32 conv or matmul weights \(the weights are float64\)$/],

@@ -19,7 +19,7 @@ import { chooseByDevice } from '../quantize/latency.js';
 import { loadProfile } from '../latency/load-profile.js';
 import { checkQuantizable, planQuantization } from '../quantize/plan.js';
 import type { QuantizeSummary } from '../quantize/summary.js';
-import { calibrateRanges, keepSensitiveFloat, measureSensitivity } from '../quantize/run.js';
+import { calibrateRanges, checkInputRuns, keepSensitiveFloat, measureSensitivity } from '../quantize/run.js';
 import { quantizeJson } from '../report/quantize-report.js';
 import { inferModel } from '../shape/infer.js';
 import { checkShapeOptions, type ProgressHook, type ShapeOptions, type ValueOptions } from './options.js';
@@ -138,6 +138,7 @@ export async function quantizeFile(path: string, opts: QuantizeOptions, progress
     };
     const { fit, verify, held } = splitBatches(calibration.batches);
     if (!held) notes.push({ code: 'check-on-range-batches' });
+    await checkInputRuns(ort, path, calibration.batches[0]);
     // Each step returns a new plan (quantize/plan.ts `withLayers`).
     const equalized = settings.equalize ? equalize(planned) : planned;
     const calibrating = progress('calibrating activation ranges');

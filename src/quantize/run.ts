@@ -9,6 +9,7 @@ import { StreamingHistogram, chooseRange } from './histogram.js';
 import type { OpsetRaise } from './opset.js';
 import { type QuantLayer, type QuantizationPlan, biasCorrection, outputPoints, withLayers, withPrecisions } from './plan.js';
 import type { OutputCheck } from '../contract/output-check.js';
+import { MbnError } from '../errors.js';
 import type { FloatReason, RangeMethod } from '../contract/quantize.js';
 
 /**
@@ -81,6 +82,22 @@ export async function calibrateRanges(ort: Ort, plan: QuantizationPlan, raise: O
     },
     { ranges },
   );
+}
+
+/**
+ * Runs the input model on the first calibration batch before any step: data it cannot take (a symbolic dim taken as
+ * 1, a wrong --input) is the user's matter, said in one line, not a failure of the models mbn builds from it.
+ */
+export async function checkInputRuns(ort: Ort, original: string, batch: CalibrationBatch): Promise<void> {
+  const session = await openSide(ort, original, 'the input model', ALL_CORES);
+  try {
+    await runSide(session, feedsOf(ort, batch, session.inputNames), 'the input model');
+  } catch (error) {
+    const shapes = Object.entries(batch).map(([name, t]) => `${name}:${t.dims.join('x')}`).join(', ');
+    throw new MbnError('unsupported', `${error instanceof Error ? error.message : String(error)} (calibration data ${shapes}: give the model's input shapes with --input NAME:DIMS, or a --calibrate folder of them)`);
+  } finally {
+    await session.release();
+  }
 }
 
 /** A float output's values without a copy when they are float32 already. */
