@@ -4,8 +4,8 @@ import type { Model } from '../ir/types.js';
 import { layerLinks } from '../latency/graph.js';
 import { predictLatency } from '../latency/model.js';
 import type { DeviceProfile } from '../contract/device.js';
-import { readModelBytes } from '../onnx/read.js';
-import { PieceSource, piecesLength } from '../onnx/splice.js';
+import { readModelFrom } from '../onnx/read.js';
+import { PieceSource } from '../onnx/splice.js';
 import { type InferOptions, inferModel } from '../shape/infer.js';
 import { emitQuantization } from './emit.js';
 import type { OpsetRaise } from './opset.js';
@@ -22,8 +22,8 @@ import { type FloatTensor, type Int8Weight, type QuantLayer, type QuantizationPl
 /** The predicted latency (ms) of the model `plan` writes now (its layers' precision as they stand). */
 export function predictPlan(plan: QuantizationPlan, raise: OpsetRaise | null, profile: DeviceProfile, infer: InferOptions, weightCache?: Map<FloatTensor, Int8Weight>): number {
   const built = emitQuantization(plan, raise, { mode: 'qdq', weightCache });
-  const bytes = new PieceSource(built.pieces, plan.model.source).view(0, piecesLength(built.pieces)).slice();
-  const model = readModelBytes(bytes, 'the planned model');
+  // Read through the pieces (as a dry run is analysed), not copied into one buffer: only the ranges the reader asks for.
+  const model = readModelFrom(new PieceSource(built.pieces, plan.model.source), 'the planned model');
   try {
     return predictModel(model, profile, infer);
   } finally {
