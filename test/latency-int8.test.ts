@@ -7,6 +7,7 @@ import { layerLinks } from '../src/latency/graph.js';
 import { type Int8Layer, inputTapShare, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
 import { thinConvCosts } from '../src/latency/measure-int8.js';
+import { fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, groupedConvIntegerWork, nsPerGroup } from '../src/latency/conv-integer.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
@@ -625,6 +626,53 @@ describe('integer kernels in the latency model', () => {
     expect(layers[2].latencyMs).toBeCloseTo((9_216 / 5e3 + 1) / 1e3, 9);
   });
 
+  it('times a grouped ConvInteger per group by its im2col rows, one-by-one elements and GEMM blocks where calibrated', () => {
+    const dir = tempDir();
+    const path = join(dir, 'dyn-groups.onnx');
+    writeFileSync(
+      path,
+      buildModel({
+        inputs: [{ name: 'x', dtype: FLOAT, shape: [1, 8, 8, 8] }],
+        outputs: [{ name: 'd', dtype: INT32, shape: [1, 8, 8, 8] }, { name: 's', dtype: INT32, shape: [1, 8, 4, 4] }],
+        initializers: [weights('dw', UINT8, [8, 1, 3, 3]), scalar('wz', UINT8, 128)],
+        nodes: [
+          { op: 'DynamicQuantizeLinear', inputs: ['x'], outputs: ['xq', 'xs', 'xz'], name: 'dql' },
+          { op: 'ConvInteger', inputs: ['xq', 'dw', 'xz', 'wz'], outputs: ['d'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 8 }, name: 'ci_dw' },
+          { op: 'ConvInteger', inputs: ['xq', 'dw', 'xz', 'wz'], outputs: ['s'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2], group: 8 }, name: 'ci_dw_s2' },
+        ],
+        opset: 13,
+      }),
+    );
+    const inferred = inferModel(readModel(path));
+    const report = buildReport(readModel(path), inferred);
+    const rates = { nsPerGroup: 50, nsPerRow: 3, nsPerStridedElement: 0.5, nsPerBlock: 2 };
+    const profile: DeviceProfile = { ...PROFILE, int8: { ...PROFILE.int8!, groupedConvInteger: rates } };
+    const { layers } = predictLatency(report, layerLinks(inferred), profile);
+    // Stride 1 on 8×8, pads 1: kernel rows read the input on 7, 8 and 7 output rows (22), × 3 kernel columns = 66
+    // im2col rows; no one-by-one elements; GEMM 1 × 64 × 9: 2 blocks of 32 positions × 5 tap pairs. Per group
+    // 50 + 66·3 + 10·2 = 268 ns, × 8 groups, + the depthwise overhead (1 µs).
+    expect(layers[1].latencyMs).toBeCloseTo((8 * 268 / 1e3 + 1) / 1e3, 12);
+    // Stride 2 → 4×4: kernel rows read on 3, 4 and 4 output rows (11) → 33 rows; 11 × 11 elements gathered one by one;
+    // 1 block × 5 pairs. Per group 50 + 99 + 60.5 + 10 = 219.5 ns.
+    expect(layers[2].latencyMs).toBeCloseTo((8 * 219.5 / 1e3 + 1) / 1e3, 12);
+  });
+
+  it('fits the grouped ConvInteger costs by non-negative least squares', () => {
+    const shapes = GROUPED_CONV_INTEGER_SHAPES.map((s) => {
+      const g = { inChannels: s.channels, outChannels: s.channels, group: s.channels, kernel: [s.kernel, s.kernel], strides: [s.stride, s.stride], dilations: [1, 1], pads: Array(4).fill((s.kernel - 1) / 2), autoPad: 'NOTSET', depthwise: true, pointwise: false };
+      const out = (n: number) => Math.floor((n - 1) / s.stride) + 1;
+      return groupedConvIntegerWork(g, [s.height, s.width], [out(s.height), out(s.width)], 1)!;
+    });
+    // Times made from known costs come back exactly.
+    const known = { nsPerGroup: 54, nsPerRow: 3.5, nsPerStridedElement: 0.05, nsPerBlock: 2.6 };
+    expect(fitGroupedConvInteger(shapes.map((work) => ({ work, nsPerGroup: nsPerGroup(known, work) })))).toEqual(known);
+    // Times no cost explains with a positive one-by-one rate (the strided shape faster than the counts allow) leave
+    // that rate at 0, never negative.
+    const fitted = fitGroupedConvInteger(shapes.map((work) => ({ work, nsPerGroup: nsPerGroup(known, work) - 0.2 * work.stridedElements })))!;
+    expect(fitted.nsPerStridedElement).toBe(0);
+    expect(Object.values(fitted).every((x) => x >= 0)).toBe(true);
+  });
+
   it('charges a fused conv on an RGB input (fewer than 8 channels) per output element beyond its arithmetic', () => {
     const dir = tempDir();
     const path = join(dir, 'stem.onnx');
@@ -747,5 +795,10 @@ describe('the profile\'s int8 block', () => {
     const muls = { ...int8!, qlinearMulNsPerElement: 0.18 };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: muls })), 'new.json').int8).toEqual(muls);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, qlinearMulNsPerElement: 0 } }, 'bad.json')).toThrow('"int8.qlinearMulNsPerElement" must be a positive number');
+    const grouped = { ...int8!, groupedConvInteger: { nsPerGroup: 54, nsPerRow: 3.5, nsPerStridedElement: 0, nsPerBlock: 2.6 } };
+    expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: grouped })), 'new.json').int8).toEqual(grouped);
+    const groupedError = '"int8.groupedConvInteger" must be an object with nsPerGroup, nsPerRow, nsPerStridedElement, nsPerBlock: numbers ≥ 0 (ns), one of them positive';
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, groupedConvInteger: { ...grouped.groupedConvInteger, nsPerRow: -1 } } }, 'bad.json')).toThrow(groupedError);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, groupedConvInteger: { nsPerGroup: 0, nsPerRow: 0, nsPerStridedElement: 0, nsPerBlock: 0 } } }, 'bad.json')).toThrow(groupedError);
   });
 });

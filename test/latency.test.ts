@@ -293,6 +293,9 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.int8!.gops.conv).toBeGreaterThan(0);
     expect(profile.int8!.uint8WeightsSlowdown).toBeGreaterThan(0);
     expect(profile.int8!.genericGops!.depthwise).toBeGreaterThan(0);
+    // The grouped ConvInteger's four costs, fitted to its six depthwise shapes (src/latency/conv-integer.ts).
+    expect(Object.keys(profile.int8!.groupedConvInteger!)).toEqual(['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock']);
+    expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise-56x56-k3-s2')!.flops).toBe(2 * 64 * 9 * 28 * 28);
     expect(Number.isInteger(profile.nchwcBlock)).toBe(true);
     expect(profile.weightGBps).toBeGreaterThan(0);
     expect(profile.im2colGBps).toBeGreaterThan(0);

@@ -180,6 +180,27 @@ export interface Int8Rates {
    * Absent (older profiles): timed as the float op, as other 8-bit elementwise ops.
    */
   qlinearLookupNsPerElement?: number;
+  /**
+   * A grouped ConvInteger (quantize_dynamic's depthwise conv) as ORT runs it: per group an NCHW im2col, then an
+   * integer GEMM (src/latency/conv-integer.ts). Absent (older profiles): `convIntegerDepthwiseGops` per MAC.
+   */
+  groupedConvInteger?: GroupedConvIntegerRates;
+}
+
+/**
+ * The costs of one group of a grouped ConvInteger, ns (`mbn calibrate`: least squares over six depthwise shapes).
+ * Measured here (ORT 1.30), a depthwise ConvInteger ran 0.97 ns per output element on 56×56 and 6.0 on 7×7: its
+ * time follows these four counts, not its MACs.
+ */
+export interface GroupedConvIntegerRates {
+  /** Each group's GEMM call and im2col call. */
+  nsPerGroup: number;
+  /** Each im2col row that reads the input (a kernel tap × an output row; all-padding rows are one fill). */
+  nsPerRow: number;
+  /** Each element im2col gathers one by one (a column stride other than 1; stride 1 copies a row at once). */
+  nsPerStridedElement: number;
+  /** Each block of the integer GEMM: 32 output positions × a pair of kernel taps, per output channel of the group. */
+  nsPerBlock: number;
 }
 
 /**

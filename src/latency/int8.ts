@@ -380,23 +380,32 @@ export function requantizesEachElement(op: string): boolean {
 export function inputTapShare(g: Pick<ConvGeometry, 'kernel' | 'strides' | 'dilations' | 'pads' | 'autoPad'>, inSpatial: readonly number[], outSpatial: readonly number[]): number {
   let share = 1;
   g.kernel.forEach((k, d) => {
-    const [size, out, stride, dilation] = [inSpatial[d], outSpatial[d], g.strides[d] ?? 1, g.dilations[d] ?? 1];
-    if (!(size > 0) || !(out > 0)) return;
-    let begin = g.pads[d] ?? 0;
-    if (g.autoPad === 'SAME_UPPER' || g.autoPad === 'SAME_LOWER') {
-      const total = Math.max(0, (out - 1) * stride + (k - 1) * dilation + 1 - size);
-      begin = g.autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
-    } else if (g.autoPad === 'VALID') begin = 0;
-    let inside = 0;
-    for (let o = 0; o < out; o++) {
-      for (let t = 0; t < k; t++) {
-        const x = o * stride - begin + t * dilation;
-        if (x >= 0 && x < size) inside++;
-      }
-    }
-    share *= inside / (out * k);
+    const inside = tapsInside(g, d, inSpatial[d], outSpatial[d]);
+    if (inside) share *= inside.reduce((a, b) => a + b, 0) / (outSpatial[d] * k);
   });
   return share;
+}
+
+/**
+ * Along spatial dim `d`, for each kernel tap, how many of the `out` output positions read the input there rather
+ * than padding (auto_pad resolved as ONNX says). Null when a size is unknown.
+ */
+export function tapsInside(g: Pick<ConvGeometry, 'kernel' | 'strides' | 'dilations' | 'pads' | 'autoPad'>, d: number, size: number, out: number): number[] | null {
+  const [k, stride, dilation] = [g.kernel[d], g.strides[d] ?? 1, g.dilations[d] ?? 1];
+  if (!(size > 0) || !(out > 0)) return null;
+  let begin = g.pads[d] ?? 0;
+  if (g.autoPad === 'SAME_UPPER' || g.autoPad === 'SAME_LOWER') {
+    const total = Math.max(0, (out - 1) * stride + (k - 1) * dilation + 1 - size);
+    begin = g.autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
+  } else if (g.autoPad === 'VALID') begin = 0;
+  const inside = new Array<number>(k).fill(0);
+  for (let o = 0; o < out; o++) {
+    for (let t = 0; t < k; t++) {
+      const x = o * stride - begin + t * dilation;
+      if (x >= 0 && x < size) inside[t]++;
+    }
+  }
+  return inside;
 }
 
 /**

@@ -4,7 +4,9 @@ import { measureModel, type Ort } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
-import type { Int8Rates } from '../contract/device.js';
+import type { GroupedConvIntegerRates, Int8Rates } from '../contract/device.js';
+import type { ConvGeometry } from '../ops/define.js';
+import { fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, groupedConvIntegerWork } from './conv-integer.js';
 
 /**
  * `mbn calibrate`'s integer kernels: one-op models through ONNX Runtime, each kernel's time read from ORT's profiler
@@ -251,7 +253,7 @@ export function int8Benchmarks(): KernelBench[] {
     qdqBench('int8-conv-thin-wide', 'QDQ Conv 5×5 stride 2, 3→32 channels, 128×128 → 64×64, int8 weights (a stem with 75 products per output)', 'Conv', [1, 3, 128, 128], [32, 3, 5, 5], [1, 32, 64, 64], conv(5, 1, 2), 32 * 75 * 64 * 64, DataType.INT8),
     qdqBench('int8-gemm', `QDQ MatMul [${m}, ${k}] × [${k}, ${k}], int8 weights (QLinearMatMul)`, 'MatMul', [m, k], [k, k], [m, k], [], m * k * k, DataType.INT8),
     dynamicBench('conv-integer', `ConvInteger 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights, after a DynamicQuantizeLinear (quantize_dynamic's form)`, 'ConvInteger', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense),
-    dynamicBench('conv-integer-depthwise', 'depthwise ConvInteger 3×3, 64 channels, 56×56, uint8 weights (ORT: im2col and a GEMM per channel)', 'ConvInteger', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw),
+    ...groupedConvIntegerBenchmarks(),
     dynamicBench('matmul-integer', `MatMulInteger [${m}, ${k}] × [${k}, ${k}], uint8 weights, after a DynamicQuantizeLinear`, 'MatMulInteger', [m, k], [k, k], [m, k], [], m * k * k),
     nchwMaxPoolBench('int8-maxpool-nchw', [1, 32, 64, 64]),
     nhwcMaxPoolBench('int8-maxpool-nhwc', [1, 32, 64, 64]),
@@ -260,6 +262,34 @@ export function int8Benchmarks(): KernelBench[] {
     quantizeBench('quantize', 'QuantizeLinear', [1, 64, 56, 56]),
     quantizeBench('dequantize', 'DequantizeLinear', [1, 64, 56, 56]),
   ];
+}
+
+/** Output size of a benchmark conv along one dim (pads (k − 1) / 2 each side). */
+const outSize = (size: number, stride: number) => Math.floor((size - 1) / stride) + 1;
+/** The benchmark's name: the first shape keeps the name its `convIntegerDepthwiseGops` had before the fit. */
+const groupedName = (s: (typeof GROUPED_CONV_INTEGER_SHAPES)[number], i: number) => (i === 0 ? 'conv-integer-depthwise' : `conv-integer-depthwise-${s.height}x${s.width}-k${s.kernel}-s${s.stride}`);
+
+/**
+ * Depthwise ConvIntegers of the shapes the grouped-ConvInteger rates are fitted to (conv-integer.ts). The first,
+ * 64 channels 3×3 on 56×56, also gives `convIntegerDepthwiseGops` under its old name.
+ */
+function groupedConvIntegerBenchmarks(): KernelBench[] {
+  return GROUPED_CONV_INTEGER_SHAPES.map((s, i) => {
+    const [oh, ow] = [outSize(s.height, s.stride), outSize(s.width, s.stride)];
+    const what = `depthwise ConvInteger ${s.kernel}×${s.kernel}${s.stride > 1 ? ` stride ${s.stride}` : ''}, ${s.channels} channels, ${s.height}×${s.width}, uint8 weights (ORT: im2col and a GEMM per channel)`;
+    return dynamicBench(groupedName(s, i), what, 'ConvInteger', [1, s.channels, s.height, s.width], [s.channels, 1, s.kernel, s.kernel], [1, s.channels, oh, ow], conv(s.kernel, s.channels, s.stride), s.channels * s.kernel * s.kernel * oh * ow);
+  });
+}
+
+/** The grouped-ConvInteger rates from the benchmarks above (kernel ms each); nothing when no fit is positive. */
+export function groupedConvIntegerRates(msOf: (name: string) => number): { groupedConvInteger?: GroupedConvIntegerRates } {
+  const samples = GROUPED_CONV_INTEGER_SHAPES.map((s, i) => {
+    const g: ConvGeometry = { inChannels: s.channels, outChannels: s.channels, group: s.channels, kernel: [s.kernel, s.kernel], strides: [s.stride, s.stride], dilations: [1, 1], pads: Array(4).fill((s.kernel - 1) / 2), autoPad: 'NOTSET', depthwise: true, pointwise: false };
+    const work = groupedConvIntegerWork(g, [s.height, s.width], [outSize(s.height, s.stride), outSize(s.width, s.stride)], 1)!;
+    return { work, nsPerGroup: (msOf(groupedName(s, i)) * 1e6) / work.groups };
+  });
+  const rates = fitGroupedConvInteger(samples);
+  return rates ? { groupedConvInteger: rates } : {};
 }
 
 /**
@@ -338,6 +368,7 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     nhwcMaxPoolNsPerElement: round((ms('int8-maxpool-nhwc') * 1e6) / work('int8-maxpool-nhwc')),
     qlinearMulNsPerElement: round((ms('int8-mul') * 1e6) / work('int8-mul')),
     qlinearLookupNsPerElement: round((ms('int8-lookup') * 1e6) / work('int8-lookup')),
+    ...groupedConvIntegerRates(ms),
   };
   const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel.endsWith('MaxPool') || b.kernel === 'QLinearMul' || b.kernel === 'QLinearLeakyRelu' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
   return { rates, measurements };

@@ -2,6 +2,7 @@ import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import { bytesFor, DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
+import { type GroupedConvIntegerWork, groupedConvIntegerWork, nsPerGroup } from './conv-integer.js';
 import { type Int8Layer, inputTapShare, looksUpTable, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
@@ -465,10 +466,10 @@ function withOpOverhead(profile: DeviceProfile, cls: OpClass, link: LayerLink | 
   return us === undefined ? profile : { ...profile, overheadUs: { ...profile.overheadUs, [cls]: us } };
 }
 
-/** A kernel timed at a calibrated rate per element, plus the elementwise kernel overhead. */
-function perElementTime(profile: DeviceProfile, elements: number, nsPerElement: number, bound: Bound): { ms: number; bound: Bound } {
+/** A kernel timed at a calibrated rate per element (or per group, …), plus its class's kernel overhead. */
+function perElementTime(profile: DeviceProfile, elements: number, nsPerElement: number, bound: Bound, cls: OpClass = 'elementwise'): { ms: number; bound: Bound } {
   const workUs = (elements * nsPerElement) / 1e3;
-  const overheadUs = profile.overheadUs.elementwise;
+  const overheadUs = profile.overheadUs[cls];
   return { ms: (workUs + overheadUs) / 1e3, bound: overheadUs > workUs ? 'overhead' : bound };
 }
 
@@ -490,6 +491,9 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   const scale = q.qdq ? 0.25 : 1;
   if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
     const grouped = link?.traits?.kind === 'conv' && link.traits.geometry.group > 1;
+    // A grouped ConvInteger: ORT's im2col and GEMM per group, at the calibrated costs of each (conv-integer.ts).
+    const work = grouped && rates.groupedConvInteger ? groupedWork(link) : null;
+    if (work) return perElementTime(profile, work.groups, nsPerGroup(rates.groupedConvInteger!, work), 'compute', cls);
     const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : grouped ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
@@ -542,6 +546,14 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
       ? (positions * (rates.thinConv.nsPerPosition + taps * rates.thinConv.nsPerTap)) / 1e6
       : (link.outputShape.reduce((a, b) => a * b, 1) * rates.thinConvNsPerOutput) / 1e6;
   return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
+}
+
+/** The work of a grouped ConvInteger layer (conv-integer.ts); null where its shapes are unknown or not 2-D. */
+function groupedWork(link: LayerLink | undefined): GroupedConvIntegerWork | null {
+  const t = link?.traits;
+  const input = link?.inputShapes[0];
+  if (t?.kind !== 'conv' || !t.outSpatial || t.batch == null || !input || input.length !== t.outSpatial.length + 2) return null;
+  return groupedConvIntegerWork(t.geometry, input.slice(2), t.outSpatial, t.batch);
 }
 
 /** A conv's share of kernel taps that read its input, not padding (int8.ts, inputTapShare); 1 where a shape is unknown. */

@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import { validateEnergy } from './energy-constants.js';
-import { type DeviceProfile, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
+import { type DeviceProfile, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
 
 /** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
@@ -36,6 +36,7 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     ...(r.nhwcMaxPoolNsPerElement !== undefined ? { nhwcMaxPoolNsPerElement: positive(r.nhwcMaxPoolNsPerElement) ? r.nhwcMaxPoolNsPerElement : bad('"int8.nhwcMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.nchwMaxPoolNsPerElement !== undefined ? { nchwMaxPoolNsPerElement: positive(r.nchwMaxPoolNsPerElement) ? r.nchwMaxPoolNsPerElement : bad('"int8.nchwMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearLookupNsPerElement !== undefined ? { qlinearLookupNsPerElement: positive(r.qlinearLookupNsPerElement) ? r.qlinearLookupNsPerElement : bad('"int8.qlinearLookupNsPerElement" must be a positive number') } : {}),
+    ...(r.groupedConvInteger !== undefined ? { groupedConvInteger: validateGroupedConvInteger(r.groupedConvInteger, bad) } : {}),
     ...(r.qlinearMulNsPerElement !== undefined ? { qlinearMulNsPerElement: positive(r.qlinearMulNsPerElement) ? r.qlinearMulNsPerElement : bad('"int8.qlinearMulNsPerElement" must be a positive number') } : {}),
   };
 }
@@ -46,6 +47,14 @@ function validateThinConv(data: unknown, bad: (what: string) => never): { nsPerP
     bad('"int8.thinConv" must be an object with a positive nsPerPosition and nsPerTap (ns)');
   }
   return { nsPerPosition: t.nsPerPosition as number, nsPerTap: t.nsPerTap as number };
+}
+
+const GROUPED_CONV_INTEGER_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock'] as const satisfies readonly (keyof GroupedConvIntegerRates)[];
+function validateGroupedConvInteger(data: unknown, bad: (what: string) => never): GroupedConvIntegerRates {
+  const g = data as Record<string, unknown>;
+  const ok = typeof data === 'object' && data !== null && !Array.isArray(data) && GROUPED_CONV_INTEGER_KEYS.every((k) => typeof g[k] === 'number' && Number.isFinite(g[k]) && (g[k] as number) >= 0);
+  if (!ok || !GROUPED_CONV_INTEGER_KEYS.some((k) => (g[k] as number) > 0)) bad(`"int8.groupedConvInteger" must be an object with ${GROUPED_CONV_INTEGER_KEYS.join(', ')}: numbers ≥ 0 (ns), one of them positive`);
+  return Object.fromEntries(GROUPED_CONV_INTEGER_KEYS.map((k) => [k, g[k] as number])) as unknown as GroupedConvIntegerRates;
 }
 
 const GENERIC_CLASSES = ['conv', 'pointwise', 'depthwise'] as const;
