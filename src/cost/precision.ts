@@ -1,6 +1,7 @@
 import { dtypeName } from '../onnx/dtype.js';
 import type { LayerRecord } from '../shape/infer.js';
 import type { Precision, PrecisionBreakdown } from '../contract/analyze.js';
+import { appendTo } from '../util/multimap.js';
 
 /**
  * Each layer's numeric precision, read from the model itself (README, "Precision"), in one pass over the records:
@@ -37,7 +38,7 @@ export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
   const consumers = new Map<string, number[]>();
   layers.forEach((l, i) => {
     for (const o of l.node.outputs) if (o) producer.set(key(l.scope, o), i);
-    for (const x of new Set(l.node.inputs)) if (x) consumers.set(key(l.scope, x), [...(consumers.get(key(l.scope, x)) ?? []), i]);
+    for (const x of new Set(l.node.inputs)) if (x) appendTo(consumers, key(l.scope, x), i);
   });
   const producerOf = (l: LayerRecord, k: number): LayerRecord | undefined => {
     const name = l.node.inputs[k];

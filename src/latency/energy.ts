@@ -5,6 +5,7 @@ import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import type { LayerReport, Report } from '../contract/analyze.js';
 import type { DeviceProfile, EnergyConstants, Precision } from '../contract/device.js';
 import type { EnergyBasis } from '../contract/messages.js';
+import { appendTo } from '../util/multimap.js';
 
 /**
  * Energy per inference, an estimate: compute plus data movement, after Horowitz (ISSCC 2014) and the energy-aware
@@ -166,7 +167,7 @@ export function qdqFusion(links: readonly LayerLink[], precisions: readonly stri
   links.forEach((l, i) => {
     if (l.scope !== '') return;
     for (const o of l.outputs) if (o) producer.set(o, i);
-    for (const x of l.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), i]);
+    for (const x of l.inputs) if (x) appendTo(consumers, x, i);
   });
   const absorbed = new Set<number>();
   links.forEach((l, i) => {

@@ -2,6 +2,7 @@ import { DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import type { Int8Layer } from './int8.js';
 import type { ResizeRates } from '../contract/device.js';
+import { appendTo } from '../util/multimap.js';
 
 /**
  * Which of ONNX Runtime's CPU Resize kernels runs a Resize (or Upsample) in plain layout (upsample.cc, ORT 1.30):
@@ -104,7 +105,7 @@ export function channelsLastResizes(links: readonly LayerLink[], int8: readonly 
   };
   const consumers = new Map<string, number[]>();
   links.forEach((l, i) => {
-    if (l.scope === '') for (const x of new Set(l.inputs)) if (x) consumers.set(x, [...(consumers.get(x) ?? []), i]);
+    if (l.scope === '') for (const x of new Set(l.inputs)) if (x) appendTo(consumers, x, i);
   });
   const outputs = new Set(graphOutputs);
   /** Whether every reader of layer j's output leads, through ops a transpose moves through, into a QLinearConv. */

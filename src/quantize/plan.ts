@@ -8,6 +8,7 @@ import { decodeFloats } from '../tensor/float.js';
 import type { InferResult, LayerRecord } from '../shape/infer.js';
 import { type Range, roundHalfEven } from './histogram.js';
 import type { EqualizedPair, FloatReason, NotEqualizedReason } from '../contract/quantize.js';
+import { appendTo } from '../util/multimap.js';
 
 /**
  * The quantization plan as plain data: which nodes get int8 weights, where their weights come from, the float
@@ -105,7 +106,7 @@ export function layerName(node: Node, index: number): string {
 /** Readers of each value in the main graph (node inputs and graph outputs). */
 export function readersOf(model: Model): Map<string, Node[]> {
   const readers = new Map<string, Node[]>();
-  for (const n of model.graph.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  for (const n of model.graph.nodes) for (const i of n.inputs) if (i) appendTo(readers, i, n);
   return readers;
 }
 
