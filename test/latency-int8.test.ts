@@ -7,7 +7,7 @@ import { layerLinks } from '../src/latency/graph.js';
 import { type Int8Layer, inputTapShare, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
 import { thinConvCosts } from '../src/latency/measure-int8.js';
-import { fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, groupedConvIntegerWork, nsPerGroup } from '../src/latency/conv-integer.js';
+import { depthwiseShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, integerNsPerGroup } from '../src/latency/grouped-conv.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
@@ -658,17 +658,13 @@ describe('integer kernels in the latency model', () => {
   });
 
   it('fits the grouped ConvInteger costs by non-negative least squares', () => {
-    const shapes = GROUPED_CONV_INTEGER_SHAPES.map((s) => {
-      const g = { inChannels: s.channels, outChannels: s.channels, group: s.channels, kernel: [s.kernel, s.kernel], strides: [s.stride, s.stride], dilations: [1, 1], pads: Array(4).fill((s.kernel - 1) / 2), autoPad: 'NOTSET', depthwise: true, pointwise: false };
-      const out = (n: number) => Math.floor((n - 1) / s.stride) + 1;
-      return groupedConvIntegerWork(g, [s.height, s.width], [out(s.height), out(s.width)], 1)!;
-    });
+    const shapes = GROUPED_CONV_INTEGER_SHAPES.map((s) => depthwiseShapeWork(s).work);
     // Times made from known costs come back exactly.
     const known = { nsPerGroup: 54, nsPerRow: 3.5, nsPerStridedElement: 0.05, nsPerBlock: 2.6 };
-    expect(fitGroupedConvInteger(shapes.map((work) => ({ work, nsPerGroup: nsPerGroup(known, work) })))).toEqual(known);
+    expect(fitGroupedConvInteger(shapes.map((work) => ({ work, nsPerGroup: integerNsPerGroup(known, work) })))).toEqual(known);
     // Times no cost explains with a positive one-by-one rate (the strided shape faster than the counts allow) leave
     // that rate at 0, never negative.
-    const fitted = fitGroupedConvInteger(shapes.map((work) => ({ work, nsPerGroup: nsPerGroup(known, work) - 0.2 * work.stridedElements })))!;
+    const fitted = fitGroupedConvInteger(shapes.map((work) => ({ work, nsPerGroup: integerNsPerGroup(known, work) - 0.2 * work.stridedElements })))!;
     expect(fitted.nsPerStridedElement).toBe(0);
     expect(Object.values(fitted).every((x) => x >= 0)).toBe(true);
   });

@@ -6,6 +6,7 @@ import { buildReport } from '../src/cost/analyze.js';
 import { type Ort } from '../src/bench/run.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { convPathOf, paddingFactor, planLayout } from '../src/latency/layout.js';
+import { depthwiseShapeWork, fitGroupedConvFloat, floatNsPerGroup, GROUPED_CONV_FLOAT_SHAPES } from '../src/latency/grouped-conv.js';
 import { detectNchwcBlock } from '../src/latency/measure.js';
 import { convTime, foldedLayers, kernelTime, predictLatency, weightsCold } from '../src/latency/model.js';
 import { measuredLayers } from '../src/latency/per-layer.js';
@@ -89,6 +90,45 @@ describe('conv time on each path (hand arithmetic)', () => {
     // A 1×1 stride-1 conv needs no expansion.
     const pw = convTime(BLOCKED, 'pointwise', geometry(18, 20, 1, 1, 400), 2 * 18 * 20 * 400, 100, 100, false);
     expect(pw.ms).toBeCloseTo((2 * 18 * 20 * 400) / 20e6 + 1e-3, 12);
+  });
+
+  it('a 2-D grouped conv on the generic path, where calibrated: per group its im2col rows, copied, one-by-one and padded elements, its buffer, and a GEMM for more than one output channel', () => {
+    const spec = (group: number, cout: number, stride: number): ModelSpec => ({
+      inputs: [{ name: 'x', shape: [1, 6, 8, 8] }],
+      outputs: [{ name: 'y', shape: [1, cout, 8 / stride, 8 / stride] }],
+      initializers: [{ name: 'w', dtype: 1, dims: [cout, 6 / group, 3, 3], values: Array<number>(cout * (6 / group) * 9).fill(0.1) }],
+      nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [stride, stride], group } }],
+    });
+    const rates = { nsPerGroup: 50, nsPerRow: 2, nsPerCopiedElement: 0.1, nsPerStridedElement: 0.25, nsPerPaddedColumn: 1, nsPerElement: 0.05 };
+    const profile: DeviceProfile = { ...BLOCKED, genericGroupedConv: rates };
+    const time = (s: ModelSpec, p: DeviceProfile) => {
+      const model = buildAndRead(s);
+      const inferred = inferModel(model);
+      return predictLatency(buildReport(model, inferred), layerLinks(inferred), p).layers[0];
+    };
+    // Depthwise, 6 channels (generic: not a multiple of 4), stride 1 on 8×8: kernel rows read the input on 7, 8 and 7
+    // output rows (22) × 3 kernel columns = 66 im2col rows; columns likewise 22 of 24 read it, so 22 × 22 = 484
+    // elements copied and 66 × 8 − 484 = 44 padded; 9 × 64 = 576 buffer elements. Per group 50 + 132 + 48.4 + 44 +
+    // 28.8 = 303.2 ns, × 6 groups, + the depthwise overhead (1 µs).
+    expect(time(spec(6, 6, 1), profile).latencyMs).toBeCloseTo((6 * 303.2 / 1e3 + 1) / 1e3, 12);
+    // Stride 2 → 4×4: kernel rows read on 3, 4 and 4 output rows (11) → 33 rows; 11 × 11 = 121 elements one by one;
+    // 33 × 4 − 121 = 11 padded; 9 × 16 = 144 buffer elements. Per group 50 + 66 + 30.25 + 11 + 7.2 = 164.45 ns.
+    expect(time(spec(6, 6, 2), profile).latencyMs).toBeCloseTo((6 * 164.45 / 1e3 + 1) / 1e3, 12);
+    // 2 groups of 3 channels → 6 (generic: 3 channels per group is not a whole block): 3 × 66 rows, 3 × 484 copied,
+    // 3 × 44 padded, 27 × 64 buffer elements, and 3 output channels: 2 · 3 · 1728 FLOPs at the GEMM rate (20 GFLOP/s).
+    const perGroup = 50 + 198 * 2 + 1452 * 0.1 + 132 + 1728 * 0.05 + (2 * 3 * 1728) / 20;
+    expect(time(spec(2, 6, 1), profile).latencyMs).toBeCloseTo((2 * perGroup / 1e3 + ROUND_PROFILE.overheadUs.conv) / 1e3, 12);
+    // Without the rates (older profiles): the expansion and GEMM rates, as before.
+    expect(time(spec(6, 6, 1), BLOCKED).latencyMs).not.toBeCloseTo(time(spec(6, 6, 1), profile).latencyMs, 6);
+  });
+
+  it('fits the float grouped-conv rates by non-negative least squares', () => {
+    const shapes = GROUPED_CONV_FLOAT_SHAPES.map((s) => depthwiseShapeWork(s).work);
+    const known = { nsPerGroup: 40, nsPerRow: 1.5, nsPerCopiedElement: 0.06, nsPerStridedElement: 0.2, nsPerPaddedColumn: 1.2, nsPerElement: 0.03 };
+    expect(fitGroupedConvFloat(shapes.map((work) => ({ work, nsPerGroup: floatNsPerGroup(known, work, 1) })))).toEqual(known);
+    const bad = (genericGroupedConv: unknown) => () => validateProfile({ ...JSON.parse(JSON.stringify(BLOCKED)), genericGroupedConv }, 'p.json');
+    expect(validateProfile({ ...JSON.parse(JSON.stringify(BLOCKED)), genericGroupedConv: known }, 'p.json').genericGroupedConv).toEqual(known);
+    expect(bad({ ...known, nsPerRow: -1 })).toThrow('device profile p.json: "genericGroupedConv" must be an object with nsPerGroup, nsPerRow, nsPerCopiedElement, nsPerStridedElement, nsPerPaddedColumn, nsPerElement: numbers ≥ 0 (ns), one of them positive');
   });
 
   it('reads weights that fit in the last-level cache at memoryGBps, larger ones from DRAM at weightGBps', () => {

@@ -66,6 +66,12 @@ export interface DeviceProfile {
    * im2col and one GEMM call each; absent: no per-group cost, as before it was measured).
    */
   genericGroupUs?: number;
+  /**
+   * Generic conv path: a 2-D grouped conv as MLAS runs it, per group an im2col and a GEMM (src/latency/grouped-conv.ts),
+   * fitted to ten float depthwise convs. Absent (older profiles): the expansion at `im2colGBps`, the GEMM rate and
+   * `genericGroupUs`.
+   */
+  genericGroupedConv?: GroupedConvFloatRates;
   /** Blocked conv on a plain NCHW input with fewer channels than the block: extra ns per output element. */
   nchwInputNsPerOutput?: number;
   /** ConvTranspose: ns per element of the column buffer its col2im scatters into the output (absent: at the conv rate). */
@@ -190,7 +196,7 @@ export interface Int8Rates {
 /**
  * The costs of one group of a grouped ConvInteger, ns (`mbn calibrate`: least squares over six depthwise shapes).
  * Measured here (ORT 1.30), a depthwise ConvInteger ran 0.97 ns per output element on 56×56 and 6.0 on 7×7: its
- * time follows these four counts, not its MACs.
+ * time follows these four counts, not its MACs (src/latency/grouped-conv.ts).
  */
 export interface GroupedConvIntegerRates {
   /** Each group's GEMM call and im2col call. */
@@ -201,6 +207,26 @@ export interface GroupedConvIntegerRates {
   nsPerStridedElement: number;
   /** Each block of the integer GEMM: 32 output positions × a pair of kernel taps, per output channel of the group. */
   nsPerBlock: number;
+}
+
+/**
+ * The costs of one group of a float grouped conv off the NCHWc path, ns (`mbn calibrate`: least squares over ten
+ * float depthwise convs; src/latency/grouped-conv.ts). A group with more than one output channel adds its GEMM's
+ * FLOPs at the GEMM rate.
+ */
+export interface GroupedConvFloatRates {
+  /** Each group's MlasConv set-up, im2col and GEMM calls. */
+  nsPerGroup: number;
+  /** Each im2col row that reads the input (a kernel tap × an output row). */
+  nsPerRow: number;
+  /** Each element a stride-1 row copies (four at a time). */
+  nsPerCopiedElement: number;
+  /** Each element gathered one by one (a column stride other than 1). */
+  nsPerStridedElement: number;
+  /** Each padded column of a row that reads the input (written on its own). */
+  nsPerPaddedColumn: number;
+  /** Each element of the im2col buffer (zero fills, and the GEMV that reads it: one multiply-add each). */
+  nsPerElement: number;
 }
 
 /**

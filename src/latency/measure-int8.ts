@@ -5,8 +5,7 @@ import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
 import type { GroupedConvIntegerRates, Int8Rates } from '../contract/device.js';
-import type { ConvGeometry } from '../ops/define.js';
-import { fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, groupedConvIntegerWork } from './conv-integer.js';
+import { type DepthwiseShape, depthwiseShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES } from './grouped-conv.js';
 
 /**
  * `mbn calibrate`'s integer kernels: one-op models through ONNX Runtime, each kernel's time read from ORT's profiler
@@ -264,31 +263,29 @@ export function int8Benchmarks(): KernelBench[] {
   ];
 }
 
-/** Output size of a benchmark conv along one dim (pads (k − 1) / 2 each side). */
-const outSize = (size: number, stride: number) => Math.floor((size - 1) / stride) + 1;
 /** The benchmark's name: the first shape keeps the name its `convIntegerDepthwiseGops` had before the fit. */
-const groupedName = (s: (typeof GROUPED_CONV_INTEGER_SHAPES)[number], i: number) => (i === 0 ? 'conv-integer-depthwise' : `conv-integer-depthwise-${s.height}x${s.width}-k${s.kernel}-s${s.stride}`);
+const groupedName = (s: DepthwiseShape, i: number) => (i === 0 ? 'conv-integer-depthwise' : `conv-integer-depthwise-${s.height}x${s.width}-k${s.kernel}-s${s.stride}`);
 
 /**
- * Depthwise ConvIntegers of the shapes the grouped-ConvInteger rates are fitted to (conv-integer.ts). The first,
+ * Depthwise ConvIntegers of the shapes the grouped-ConvInteger rates are fitted to (grouped-conv.ts). The first,
  * 64 channels 3×3 on 56×56, also gives `convIntegerDepthwiseGops` under its old name.
  */
 function groupedConvIntegerBenchmarks(): KernelBench[] {
   return GROUPED_CONV_INTEGER_SHAPES.map((s, i) => {
-    const [oh, ow] = [outSize(s.height, s.stride), outSize(s.width, s.stride)];
+    const { out } = depthwiseShapeWork(s);
     const what = `depthwise ConvInteger ${s.kernel}×${s.kernel}${s.stride > 1 ? ` stride ${s.stride}` : ''}, ${s.channels} channels, ${s.height}×${s.width}, uint8 weights (ORT: im2col and a GEMM per channel)`;
-    return dynamicBench(groupedName(s, i), what, 'ConvInteger', [1, s.channels, s.height, s.width], [s.channels, 1, s.kernel, s.kernel], [1, s.channels, oh, ow], conv(s.kernel, s.channels, s.stride), s.channels * s.kernel * s.kernel * oh * ow);
+    return dynamicBench(groupedName(s, i), what, 'ConvInteger', [1, s.channels, s.height, s.width], [s.channels, 1, s.kernel, s.kernel], [1, s.channels, ...out], conv(s.kernel, s.channels, s.stride), s.channels * s.kernel * s.kernel * out[0] * out[1]);
   });
 }
 
 /** The grouped-ConvInteger rates from the benchmarks above (kernel ms each); nothing when no fit is positive. */
 export function groupedConvIntegerRates(msOf: (name: string) => number): { groupedConvInteger?: GroupedConvIntegerRates } {
-  const samples = GROUPED_CONV_INTEGER_SHAPES.map((s, i) => {
-    const g: ConvGeometry = { inChannels: s.channels, outChannels: s.channels, group: s.channels, kernel: [s.kernel, s.kernel], strides: [s.stride, s.stride], dilations: [1, 1], pads: Array(4).fill((s.kernel - 1) / 2), autoPad: 'NOTSET', depthwise: true, pointwise: false };
-    const work = groupedConvIntegerWork(g, [s.height, s.width], [outSize(s.height, s.stride), outSize(s.width, s.stride)], 1)!;
-    return { work, nsPerGroup: (msOf(groupedName(s, i)) * 1e6) / work.groups };
-  });
-  const rates = fitGroupedConvInteger(samples);
+  const rates = fitGroupedConvInteger(
+    GROUPED_CONV_INTEGER_SHAPES.map((s, i) => {
+      const { work } = depthwiseShapeWork(s);
+      return { work, nsPerGroup: (msOf(groupedName(s, i)) * 1e6) / work.groups };
+    }),
+  );
   return rates ? { groupedConvInteger: rates } : {};
 }
 

@@ -3,11 +3,12 @@ import type { Ort } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { fastestKernels } from './measure-int8.js';
-import type { ResizeRates } from '../contract/device.js';
+import type { GroupedConvFloatRates, ResizeRates } from '../contract/device.js';
+import { type DepthwiseShape, depthwiseShapeWork, fitGroupedConvFloat, GROUPED_CONV_FLOAT_SHAPES } from './grouped-conv.js';
 
 /**
  * `mbn calibrate`'s float kernels that no class rate covers, each a one-op model whose kernel time is read from ORT's
- * profiler (the fastest over all runs and rounds): a ConvTranspose (a GEMM into a column buffer, then col2im; its
+ * profiler (the fastest over all runs and rounds): ten float depthwise convs off the NCHWc path (grouped-conv.ts), a ConvTranspose (a GEMM into a column buffer, then col2im; its
  * time beyond the GEMM's FLOPs is the scatter, per column-buffer element) and ORT's four plain-layout Resize kernels
  * (src/latency/resize.ts), per output element.
  */
@@ -81,6 +82,29 @@ function resizeBench(kernel: keyof ResizeRates, what: string, shape: number[], s
   };
 }
 
+/**
+ * A float depthwise conv off ORT's NCHWc kernels (its channels 2 more than a multiple of 4: MLAS's MlasConv, an
+ * im2col and a GEMV per channel), for the grouped-conv rates (grouped-conv.ts).
+ */
+function groupedConvBench(s: DepthwiseShape): KernelBench {
+  const { out, work } = depthwiseShapeWork(s);
+  return {
+    name: `grouped-conv-${s.height}x${s.width}-k${s.kernel}-s${s.stride}`,
+    what: `depthwise Conv ${s.kernel}×${s.kernel}${s.stride > 1 ? ` stride ${s.stride}` : ''}, ${s.channels} channels, ${s.height}×${s.width} (generic path: im2col and a GEMV per channel)`,
+    input: [1, s.channels, s.height, s.width],
+    kernel: 'Conv',
+    elements: work.elements * work.groups,
+    flops: 2 * work.elements * work.groups,
+    write: (path) =>
+      writeModel(path, 'grouped-conv', [
+        node('Conv', ['x', 'w'], ['y'], 'depthwise', [ints('kernel_shape', [s.kernel, s.kernel]), ints('pads', Array(4).fill((s.kernel - 1) / 2)), ints('strides', [s.stride, s.stride]), { name: 'group', type: 'int' as const, value: s.channels }]),
+        ...initializer('w', [s.channels, 1, s.kernel, s.kernel], Math.sqrt(1 / (s.kernel * s.kernel))),
+        encodeValueInfoField('x', DataType.FLOAT, [1, s.channels, s.height, s.width], 11),
+        encodeValueInfoField('y', DataType.FLOAT, [1, s.channels, ...out], 12),
+      ], 13, 9),
+  };
+}
+
 function kernelBenchmarks(): KernelBench[] {
   return [
     convTransposeBench(32, 40),
@@ -88,6 +112,7 @@ function kernelBenchmarks(): KernelBench[] {
     resizeBench('nearest', 'Resize nearest ×4 of [1, 32, 20, 20] (asymmetric, floor: the index-table path)', [1, 32, 20, 20], [1, 1, 4, 4], 'nearest'),
     resizeBench('linear', 'Resize linear ×2 of [1, 64, 40, 40] (half_pixel: bilinear)', [1, 64, 40, 40], [1, 1, 2, 2], 'linear'),
     resizeBench('nearest8bit', 'Resize nearest ×2 of a uint8 [1, 40, 40, 64] channels-last tensor, scales [1, 2, 2, 1] (a QDQ model\'s Resize in ORT\'s NHWC region)', [1, 40, 40, 64], [1, 2, 2, 1], 'nearest', true),
+    ...GROUPED_CONV_FLOAT_SHAPES.map(groupedConvBench),
   ];
 }
 
@@ -104,7 +129,7 @@ export interface KernelOptions {
  * convTransposeNsPerColumn = (kernel − GEMM FLOPs at `gemmGflops`) / column-buffer elements; each Resize's kernel
  * time per output element.
  */
-export async function measureKernels(ort: Ort, dir: string, options: KernelOptions, gemmGflops: number): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
+export async function measureKernels(ort: Ort, dir: string, options: KernelOptions, gemmGflops: number): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; genericGroupedConv?: GroupedConvFloatRates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
   const list = kernelBenchmarks();
   const best = await fastestKernels(ort, dir, list, options);
   const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -113,7 +138,14 @@ export async function measureKernels(ort: Ort, dir: string, options: KernelOptio
   const ct = at('conv-transpose');
   // At least a tenth of the kernel is the scatter: a noisy run cannot make it negative.
   const scatterMs = Math.max(best.get(ct.name)! - ct.flops / (gemmGflops * 1e6), best.get(ct.name)! / 10);
+  const grouped = fitGroupedConvFloat(
+    GROUPED_CONV_FLOAT_SHAPES.map((shape) => {
+      const { work } = depthwiseShapeWork(shape);
+      return { work, nsPerGroup: (best.get(groupedConvBench(shape).name)! * 1e6) / work.groups };
+    }),
+  );
   return {
+    ...(grouped ? { genericGroupedConv: grouped } : {}),
     convTransposeNsPerColumn: round((scatterMs * 1e6) / ct.elements),
     resizeNsPerOutput: { nearest2x: perElement('resize-nearest2x'), nearest: perElement('resize-nearest'), linear: perElement('resize-linear'), nearest8bit: perElement('resize-nearest8bit') },
     measurements: list.map((b) => ({ name: b.name, what: b.what, flops: b.flops, bytes: 0, ms: round(best.get(b.name)!) })),

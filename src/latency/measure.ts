@@ -391,7 +391,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   const results: NonNullable<DeviceProfile['measurements']> = [];
   let block = 1;
   let int8: Int8Rates | null = null;
-  let kernelRates: Pick<DeviceProfile, 'convTransposeNsPerColumn' | 'resizeNsPerOutput'> | null = null;
+  let kernelRates: Pick<DeviceProfile, 'convTransposeNsPerColumn' | 'resizeNsPerOutput' | 'genericGroupedConv'> | null = null;
   try {
     options.onStep?.('layout probe');
     block = await detectNchwcBlock(ort, dir);
@@ -504,7 +504,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     im2colGBps: round(1 / (genericFit.msPerByte * 1e6)),
     genericGroupUs: round(genericFit.msPerGroup * 1000),
     ...(nchwInputNs !== null ? { nchwInputNsPerOutput: round(nchwInputNs) } : {}),
-    ...(kernelRates ? { convTransposeNsPerColumn: kernelRates.convTransposeNsPerColumn, resizeNsPerOutput: kernelRates.resizeNsPerOutput } : {}),
+    ...(kernelRates ? { convTransposeNsPerColumn: kernelRates.convTransposeNsPerColumn, resizeNsPerOutput: kernelRates.resizeNsPerOutput, ...(kernelRates.genericGroupedConv ? { genericGroupedConv: kernelRates.genericGroupedConv } : {}) } : {}),
     divNsPerElement: round(1 / rate('divide', 'flops')),
     ...(int8 ? { int8 } : {}),
     sources: [

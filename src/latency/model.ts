@@ -2,7 +2,7 @@ import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import { bytesFor, DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
-import { type GroupedConvIntegerWork, groupedConvIntegerWork, nsPerGroup } from './conv-integer.js';
+import { floatNsPerGroup, type GroupedConvWork, groupedConvWork, integerNsPerGroup } from './grouped-conv.js';
 import { type Int8Layer, inputTapShare, looksUpTable, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
@@ -157,6 +157,8 @@ export interface TimedConv {
    * that read the input, not padding); 1 when absent. Set for the grouped convs of a QDQ model ORT leaves unfused.
    */
   inputTaps?: number;
+  /** A 2-D grouped conv's per-group work (grouped-conv.ts), where its input size is known. */
+  work?: GroupedConvWork;
 }
 
 /** The generic path expands the input (im2col) unless the kernel is 1×1 with stride 1 and no padding. */
@@ -183,6 +185,10 @@ export function convTime(
   const block = profile.nchwcBlock ?? 1;
   const g = conv.geometry;
   const cinPerGroup = g.inChannels / g.group;
+  // A 2-D grouped conv: MLAS's im2col and GEMM per group, at the calibrated costs of each (grouped-conv.ts).
+  if (path === 'generic' && g.group > 1 && conv.work && profile.genericGroupedConv) {
+    return perElementTime(profile, conv.work.groups, floatNsPerGroup(profile.genericGroupedConv, conv.work, profile.gflops.gemm), 'compute', cls);
+  }
   if (path === 'generic' && profile.im2colGBps) {
     const kernel = g.kernel.reduce((a, b) => a * b, 1) * (conv.inputTaps ?? 1);
     const expandMs = expandsInput(g) ? (8 * g.inChannels * kernel * conv.pixels) / (profile.im2colGBps * 1e6) : 0;
@@ -225,7 +231,8 @@ function timedConvOf(link: LayerLink): TimedConv | null {
   const t = link.traits;
   if (t?.kind !== 'conv' || t.transposed || t.batch === null || t.outSpatial === null) return null;
   const positions = t.outSpatial.reduce((a, b) => a * b, 1);
-  return { geometry: t.geometry, pixels: t.batch * positions, positions };
+  const work = t.geometry.group > 1 ? groupedWork(link) : null;
+  return { geometry: t.geometry, pixels: t.batch * positions, positions, ...(work ? { work } : {}) };
 }
 
 /**
@@ -491,9 +498,9 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   const scale = q.qdq ? 0.25 : 1;
   if (q.kernel === 'conv-integer' || q.kernel === 'matmul-integer') {
     const grouped = link?.traits?.kind === 'conv' && link.traits.geometry.group > 1;
-    // A grouped ConvInteger: ORT's im2col and GEMM per group, at the calibrated costs of each (conv-integer.ts).
+    // A grouped ConvInteger: ORT's im2col and GEMM per group, at the calibrated costs of each (grouped-conv.ts).
     const work = grouped && rates.groupedConvInteger ? groupedWork(link) : null;
-    if (work) return perElementTime(profile, work.groups, nsPerGroup(rates.groupedConvInteger!, work), 'compute', cls);
+    if (work) return perElementTime(profile, work.groups, integerNsPerGroup(rates.groupedConvInteger!, work), 'compute', cls);
     const gops = q.kernel === 'matmul-integer' ? rates.matMulIntegerGops : grouped ? rates.convIntegerDepthwiseGops : rates.convIntegerGops;
     return kernelTime(profile, cls, flops, activationBytes * scale, weightBytes, cold, gops);
   }
@@ -548,12 +555,12 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   return { ms: k.ms + extraMs, bound: k.bound === 'compute' || extraMs < k.ms ? k.bound : 'memory' };
 }
 
-/** The work of a grouped ConvInteger layer (conv-integer.ts); null where its shapes are unknown or not 2-D. */
-function groupedWork(link: LayerLink | undefined): GroupedConvIntegerWork | null {
+/** The work of a grouped conv layer (grouped-conv.ts); null where its shapes are unknown or not 2-D. */
+function groupedWork(link: LayerLink | undefined): GroupedConvWork | null {
   const t = link?.traits;
   const input = link?.inputShapes[0];
   if (t?.kind !== 'conv' || !t.outSpatial || t.batch == null || !input || input.length !== t.outSpatial.length + 2) return null;
-  return groupedConvIntegerWork(t.geometry, input.slice(2), t.outSpatial, t.batch);
+  return groupedConvWork(t.geometry, input.slice(2), t.outSpatial, t.batch);
 }
 
 /** A conv's share of kernel taps that read its input, not padding (int8.ts, inputTapShare); 1 where a shape is unknown. */

@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import { validateEnergy } from './energy-constants.js';
-import { type DeviceProfile, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
+import { type DeviceProfile, type GroupedConvFloatRates, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
 
 /** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
@@ -36,7 +36,7 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     ...(r.nhwcMaxPoolNsPerElement !== undefined ? { nhwcMaxPoolNsPerElement: positive(r.nhwcMaxPoolNsPerElement) ? r.nhwcMaxPoolNsPerElement : bad('"int8.nhwcMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.nchwMaxPoolNsPerElement !== undefined ? { nchwMaxPoolNsPerElement: positive(r.nchwMaxPoolNsPerElement) ? r.nchwMaxPoolNsPerElement : bad('"int8.nchwMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearLookupNsPerElement !== undefined ? { qlinearLookupNsPerElement: positive(r.qlinearLookupNsPerElement) ? r.qlinearLookupNsPerElement : bad('"int8.qlinearLookupNsPerElement" must be a positive number') } : {}),
-    ...(r.groupedConvInteger !== undefined ? { groupedConvInteger: validateGroupedConvInteger(r.groupedConvInteger, bad) } : {}),
+    ...(r.groupedConvInteger !== undefined ? { groupedConvInteger: validateFit(r.groupedConvInteger, GROUPED_CONV_INTEGER_KEYS, 'int8.groupedConvInteger', bad) } : {}),
     ...(r.qlinearMulNsPerElement !== undefined ? { qlinearMulNsPerElement: positive(r.qlinearMulNsPerElement) ? r.qlinearMulNsPerElement : bad('"int8.qlinearMulNsPerElement" must be a positive number') } : {}),
   };
 }
@@ -49,13 +49,15 @@ function validateThinConv(data: unknown, bad: (what: string) => never): { nsPerP
   return { nsPerPosition: t.nsPerPosition as number, nsPerTap: t.nsPerTap as number };
 }
 
-const GROUPED_CONV_INTEGER_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock'] as const satisfies readonly (keyof GroupedConvIntegerRates)[];
-function validateGroupedConvInteger(data: unknown, bad: (what: string) => never): GroupedConvIntegerRates {
+/** A rates object whose every key is a number ≥ 0 and at least one positive (a non-negative least-squares fit). */
+function validateFit<K extends string>(data: unknown, keys: readonly K[], where: string, bad: (what: string) => never): Record<K, number> {
   const g = data as Record<string, unknown>;
-  const ok = typeof data === 'object' && data !== null && !Array.isArray(data) && GROUPED_CONV_INTEGER_KEYS.every((k) => typeof g[k] === 'number' && Number.isFinite(g[k]) && (g[k] as number) >= 0);
-  if (!ok || !GROUPED_CONV_INTEGER_KEYS.some((k) => (g[k] as number) > 0)) bad(`"int8.groupedConvInteger" must be an object with ${GROUPED_CONV_INTEGER_KEYS.join(', ')}: numbers ≥ 0 (ns), one of them positive`);
-  return Object.fromEntries(GROUPED_CONV_INTEGER_KEYS.map((k) => [k, g[k] as number])) as unknown as GroupedConvIntegerRates;
+  const ok = typeof data === 'object' && data !== null && !Array.isArray(data) && keys.every((k) => typeof g[k] === 'number' && Number.isFinite(g[k]) && (g[k] as number) >= 0);
+  if (!ok || !keys.some((k) => (g[k] as number) > 0)) bad(`"${where}" must be an object with ${keys.join(', ')}: numbers ≥ 0 (ns), one of them positive`);
+  return Object.fromEntries(keys.map((k) => [k, g[k] as number])) as Record<K, number>;
 }
+const GROUPED_CONV_INTEGER_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock'] as const satisfies readonly (keyof GroupedConvIntegerRates)[];
+const GROUPED_CONV_FLOAT_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerCopiedElement', 'nsPerStridedElement', 'nsPerPaddedColumn', 'nsPerElement'] as const satisfies readonly (keyof GroupedConvFloatRates)[];
 
 const GENERIC_CLASSES = ['conv', 'pointwise', 'depthwise'] as const;
 function validateGenericGops(data: unknown, bad: (what: string) => never): Record<(typeof GENERIC_CLASSES)[number], number> {
@@ -156,6 +158,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.genericGroupUs !== undefined ? { genericGroupUs: p.genericGroupUs as number } : {}),
+    ...(p.genericGroupedConv !== undefined ? { genericGroupedConv: validateFit(p.genericGroupedConv, GROUPED_CONV_FLOAT_KEYS, 'genericGroupedConv', bad) } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(p.convTransposeNsPerColumn !== undefined ? { convTransposeNsPerColumn: p.convTransposeNsPerColumn as number } : {}),
     ...(p.divNsPerElement !== undefined ? { divNsPerElement: p.divNsPerElement as number } : {}),
