@@ -6,7 +6,7 @@ import { buildReport } from '../src/cost/analyze.js';
 import { type Ort } from '../src/bench/run.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { convPathOf, paddingFactor, planLayout } from '../src/latency/layout.js';
-import { depthwiseShapeWork, fitGroupedConvFloat, floatNsPerGroup, GROUPED_CONV_FLOAT_SHAPES } from '../src/latency/grouped-conv.js';
+import { depthwiseShapeWork, fitGroupedConvFloat, floatNsPerGroup, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES, groupedConvWork } from '../src/latency/grouped-conv.js';
 import { detectNchwcBlock } from '../src/latency/measure.js';
 import { convTime, foldedLayers, kernelTime, predictLatency, weightsCold } from '../src/latency/model.js';
 import { measuredLayers } from '../src/latency/per-layer.js';
@@ -118,16 +118,32 @@ describe('conv time on each path (hand arithmetic)', () => {
     // 3 × 44 padded, 27 × 64 buffer elements, and 3 output channels: 2 · 3 · 1728 FLOPs at the GEMM rate (20 GFLOP/s).
     const perGroup = 50 + 198 * 2 + 1452 * 0.1 + 132 + 1728 * 0.05 + (2 * 3 * 1728) / 20;
     expect(time(spec(2, 6, 1), profile).latencyMs).toBeCloseTo((2 * perGroup / 1e3 + ROUND_PROFILE.overheadUs.conv) / 1e3, 12);
+    // With the SGEMM's own rates: 3 × 27 × 64 multiply-adds (64 positions: whole 16-wide strips) at 0.01 ns, and the
+    // 1728 packed elements at 0.02 ns, in place of the GEMM rate.
+    const sgemm: DeviceProfile = { ...BLOCKED, genericGroupedConv: { ...rates, nsPerGemmMac: 0.01, nsPerPackedElement: 0.02 } };
+    const withSgemm = 50 + 198 * 2 + 1452 * 0.1 + 132 + 1728 * 0.05 + 3 * 27 * 64 * 0.01 + 1728 * 0.02;
+    expect(time(spec(2, 6, 1), sgemm).latencyMs).toBeCloseTo((2 * withSgemm / 1e3 + ROUND_PROFILE.overheadUs.conv) / 1e3, 12);
+    // On 7×7 the 49 positions are computed as 64 (four 16-wide strips): 3 · 27 · 15 more multiply-adds than with no strip.
+    const g = { inChannels: 6, outChannels: 6, group: 2, kernel: [3, 3], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1], autoPad: 'NOTSET', depthwise: false, pointwise: false };
+    const w = groupedConvWork(g, [7, 7], [7, 7], 1)!;
+    expect(floatNsPerGroup(sgemm.genericGroupedConv!, w, 20, 16) - floatNsPerGroup(sgemm.genericGroupedConv!, w, 20, 1)).toBeCloseTo(3 * 27 * 15 * 0.01, 9);
     // Without the rates (older profiles): the expansion and GEMM rates, as before.
     expect(time(spec(6, 6, 1), BLOCKED).latencyMs).not.toBeCloseTo(time(spec(6, 6, 1), profile).latencyMs, 6);
   });
 
   it('fits the float grouped-conv rates by non-negative least squares', () => {
-    const shapes = GROUPED_CONV_FLOAT_SHAPES.map((s) => depthwiseShapeWork(s).work);
-    const known = { nsPerGroup: 40, nsPerRow: 1.5, nsPerCopiedElement: 0.06, nsPerStridedElement: 0.2, nsPerPaddedColumn: 1.2, nsPerElement: 0.03 };
-    expect(fitGroupedConvFloat(shapes.map((work) => ({ work, nsPerGroup: floatNsPerGroup(known, work, 1) })))).toEqual(known);
+    const depthwise = GROUPED_CONV_FLOAT_SHAPES.map((s) => depthwiseShapeWork(s).work);
+    const grouped = GROUPED_CONV_GEMM_SHAPES.map((s) => depthwiseShapeWork(s).work);
+    const known = { nsPerGroup: 40, nsPerRow: 1.5, nsPerCopiedElement: 0.06, nsPerStridedElement: 0.2, nsPerPaddedColumn: 1.2, nsPerElement: 0.03, nsPerGemmMac: 0.01, nsPerPackedElement: 0.05 };
+    const samples = (works: typeof depthwise) => works.map((work) => ({ work, nsPerGroup: floatNsPerGroup(known, work, 1, 16) }));
+    // Times made from known costs come back exactly: the six from the depthwise convs, the SGEMM's two from the grouped ones.
+    expect(fitGroupedConvFloat(samples(depthwise), samples(grouped), 16)).toEqual(known);
+    // The grouped convs' 6 channels per group in and out, 28×28: 78 = 6 · 13 channels; its GEMM M = 6, K = 54, N = 784.
+    expect([grouped[0].outChannels, grouped[0].taps, grouped[0].positions]).toEqual([6, 54, 784]);
     const bad = (genericGroupedConv: unknown) => () => validateProfile({ ...JSON.parse(JSON.stringify(BLOCKED)), genericGroupedConv }, 'p.json');
     expect(validateProfile({ ...JSON.parse(JSON.stringify(BLOCKED)), genericGroupedConv: known }, 'p.json').genericGroupedConv).toEqual(known);
+    const { nsPerGemmMac: _, ...withoutPacking } = known;
+    expect(bad(withoutPacking)).toThrow('device profile p.json: "genericGroupedConv (nsPerGemmMac, nsPerPackedElement)" must be an object with nsPerGemmMac, nsPerPackedElement: numbers ≥ 0 (ns), one of them positive');
     expect(bad({ ...known, nsPerRow: -1 })).toThrow('device profile p.json: "genericGroupedConv" must be an object with nsPerGroup, nsPerRow, nsPerCopiedElement, nsPerStridedElement, nsPerPaddedColumn, nsPerElement: numbers ≥ 0 (ns), one of them positive');
   });
 

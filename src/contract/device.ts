@@ -227,6 +227,13 @@ export interface GroupedConvFloatRates {
   nsPerPaddedColumn: number;
   /** Each element of the im2col buffer (zero fills, and the GEMV that reads it: one multiply-add each). */
   nsPerElement: number;
+  /**
+   * A group with more than one output channel runs MLAS's SGEMM, not a GEMV: each multiply-add over the output
+   * positions padded to the GEMM's strip (the NCHWc block's width), and each buffer element it packs. Fitted to four
+   * grouped convs (RegNet's 8-channel groups among them); absent: the GEMM's FLOPs at the GEMM rate.
+   */
+  nsPerGemmMac?: number;
+  nsPerPackedElement?: number;
 }
 
 /**

@@ -40,6 +40,9 @@ export interface GroupedConvWork {
   blocks: number;
   /** The group's output channels (the GEMM's M). */
   outChannels: number;
+  /** The GEMM's N (output positions) and K (input channels × kernel taps). */
+  positions: number;
+  taps: number;
 }
 
 /** Output positions per block of the integer GEMM's count (see GroupedConvIntegerRates.nsPerBlock). */
@@ -73,6 +76,8 @@ export function groupedConvWork(g: ConvGeometry, inSpatial: readonly number[], o
     elements: taps * positions,
     blocks: outChannels * Math.ceil(positions / GEMM_BLOCK_POSITIONS) * Math.ceil(taps / GEMM_BLOCK_TAPS),
     outChannels,
+    positions,
+    taps,
   };
 }
 
@@ -101,13 +106,24 @@ export function integerNsPerGroup(rates: GroupedConvIntegerRates, w: GroupedConv
   return costOf(INTEGER, rates, w);
 }
 
+/** A group's SGEMM beyond the GEMV: multiply-adds over positions padded to the strip, and the packed buffer. */
+function gemmFamily(strip: number): CostFamily<Required<Pick<GroupedConvFloatRates, 'nsPerGemmMac' | 'nsPerPackedElement'>>> {
+  return {
+    keys: ['nsPerGemmMac', 'nsPerPackedElement'],
+    counts: (w) => [w.outChannels * w.taps * Math.ceil(w.positions / strip) * strip, w.elements],
+  };
+}
+
 /**
- * Time of one group of a float grouped conv, ns. The rates are fitted to depthwise convs, whose GEMM is a GEMV over
- * the im2col buffer (in `nsPerElement`); a group with more output channels multiplies them at the GEMM rate
- * (`gemmGflops`) on top.
+ * Time of one group of a float grouped conv, ns. The first six rates are fitted to depthwise convs, whose GEMM is a
+ * GEMV over the im2col buffer (in `nsPerElement`); a group with more output channels runs MLAS's SGEMM on top, in
+ * strips of `strip` positions (the NCHWc block: MLAS computes a vector's width of floats at a time), at
+ * `nsPerGemmMac` and `nsPerPackedElement` where calibrated, else its FLOPs at the GEMM rate (`gemmGflops`).
  */
-export function floatNsPerGroup(rates: GroupedConvFloatRates, w: GroupedConvWork, gemmGflops: number): number {
-  const gemm = w.outChannels > 1 ? (2 * w.outChannels * w.elements) / gemmGflops : 0;
+export function floatNsPerGroup(rates: GroupedConvFloatRates, w: GroupedConvWork, gemmGflops: number, strip: number): number {
+  if (w.outChannels <= 1) return costOf(FLOAT, rates, w);
+  const { nsPerGemmMac, nsPerPackedElement } = rates;
+  const gemm = nsPerGemmMac !== undefined && nsPerPackedElement !== undefined ? costOf(gemmFamily(strip), { nsPerGemmMac, nsPerPackedElement }, w) : (2 * w.outChannels * w.elements) / gemmGflops;
   return costOf(FLOAT, rates, w) + gemm;
 }
 
@@ -116,9 +132,17 @@ export function fitGroupedConvInteger(samples: readonly { work: GroupedConvWork;
   return fitRates(INTEGER, samples);
 }
 
-/** The float rates from measured depthwise convs (ns per group); undefined when no non-negative fit explains them. */
-export function fitGroupedConvFloat(samples: readonly { work: GroupedConvWork; nsPerGroup: number }[]): GroupedConvFloatRates | undefined {
-  return fitRates(FLOAT, samples);
+/**
+ * The float rates from measured convs (ns per group): the six from the depthwise ones, then the SGEMM's two from the
+ * grouped ones' time beyond those six (strips of `strip` positions). Undefined when no non-negative fit explains the
+ * depthwise convs; without the SGEMM's two when none explains the grouped ones.
+ */
+export function fitGroupedConvFloat(depthwise: readonly { work: GroupedConvWork; nsPerGroup: number }[], grouped: readonly { work: GroupedConvWork; nsPerGroup: number }[], strip: number): GroupedConvFloatRates | undefined {
+  const rates = fitRates(FLOAT, depthwise);
+  if (!rates) return undefined;
+  const beyond = grouped.map((s) => ({ work: s.work, nsPerGroup: s.nsPerGroup - costOf(FLOAT, rates, s.work) }));
+  const gemm = beyond.every((s) => s.nsPerGroup > 0) ? fitRates(gemmFamily(strip), beyond) : undefined;
+  return gemm ? { ...rates, ...gemm } : rates;
 }
 
 /**
@@ -167,15 +191,18 @@ function solveLeastSquares(rows: readonly number[][]): number[] | null {
 /** A depthwise benchmark shape: channels, map height and width, kernel, stride; pads keep the size at stride 1. */
 export interface DepthwiseShape {
   channels: number;
+  /** Groups, where not one per channel (channels / groups in and out per group). */
+  groups?: number;
   height: number;
   width: number;
   kernel: number;
   stride: number;
 }
 
-/** The geometry and work of one image through a depthwise benchmark shape. */
+/** The geometry and work of one image through a benchmark shape (depthwise unless `groups` says otherwise). */
 export function depthwiseShapeWork(s: DepthwiseShape): { geometry: ConvGeometry; out: [number, number]; work: GroupedConvWork } {
-  const geometry: ConvGeometry = { inChannels: s.channels, outChannels: s.channels, group: s.channels, kernel: [s.kernel, s.kernel], strides: [s.stride, s.stride], dilations: [1, 1], pads: Array(4).fill((s.kernel - 1) / 2), autoPad: 'NOTSET', depthwise: true, pointwise: false };
+  const group = s.groups ?? s.channels;
+  const geometry: ConvGeometry = { inChannels: s.channels, outChannels: s.channels, group, kernel: [s.kernel, s.kernel], strides: [s.stride, s.stride], dilations: [1, 1], pads: Array(4).fill((s.kernel - 1) / 2), autoPad: 'NOTSET', depthwise: group === s.channels, pointwise: false };
   const out: [number, number] = [Math.floor((s.height - 1) / s.stride) + 1, Math.floor((s.width - 1) / s.stride) + 1];
   return { geometry, out, work: groupedConvWork(geometry, [s.height, s.width], out, 1)! };
 }
@@ -210,4 +237,17 @@ export const GROUPED_CONV_FLOAT_SHAPES: readonly DepthwiseShape[] = [
   { channels: 130, height: 48, width: 6, kernel: 5, stride: 1 },
   { channels: 130, height: 10, width: 10, kernel: 5, stride: 1 },
   { channels: 130, height: 8, width: 96, kernel: 3, stride: 2 },
+];
+
+/**
+ * Grouped float convs for the SGEMM's two rates, 6, 6, 22 and 3 channels per group in and out: not a multiple of 4, so
+ * off the NCHWc path whatever the block (RegNet-Y's 8-channel groups are off it only where the block is 16). Fitted
+ * here, they predicted 24 convs of 8, 24 and 4 channels per group (maps 7×7 to 56×56, strides 1 and 2) measured one
+ * by one: see the README.
+ */
+export const GROUPED_CONV_GEMM_SHAPES: readonly DepthwiseShape[] = [
+  { channels: 78, groups: 13, height: 28, width: 28, kernel: 3, stride: 1 },
+  { channels: 48, groups: 8, height: 56, width: 56, kernel: 3, stride: 2 },
+  { channels: 176, groups: 8, height: 14, width: 14, kernel: 3, stride: 1 },
+  { channels: 48, groups: 16, height: 14, width: 14, kernel: 3, stride: 1 },
 ];

@@ -4,7 +4,7 @@ import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { fastestKernels } from './measure-int8.js';
 import type { GroupedConvFloatRates, ResizeRates } from '../contract/device.js';
-import { type DepthwiseShape, depthwiseShapeWork, fitGroupedConvFloat, GROUPED_CONV_FLOAT_SHAPES } from './grouped-conv.js';
+import { type DepthwiseShape, depthwiseShapeWork, fitGroupedConvFloat, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES } from './grouped-conv.js';
 
 /**
  * `mbn calibrate`'s float kernels that no class rate covers, each a one-op model whose kernel time is read from ORT's
@@ -88,17 +88,22 @@ function resizeBench(kernel: keyof ResizeRates, what: string, shape: number[], s
  */
 function groupedConvBench(s: DepthwiseShape): KernelBench {
   const { out, work } = depthwiseShapeWork(s);
+  const groups = s.groups ?? s.channels;
+  const perGroup = s.channels / groups;
   return {
-    name: `grouped-conv-${s.height}x${s.width}-k${s.kernel}-s${s.stride}`,
-    what: `depthwise Conv ${s.kernel}×${s.kernel}${s.stride > 1 ? ` stride ${s.stride}` : ''}, ${s.channels} channels, ${s.height}×${s.width} (generic path: im2col and a GEMV per channel)`,
+    name: `grouped-conv-${perGroup > 1 ? `g${groups}-` : ''}${s.height}x${s.width}-k${s.kernel}-s${s.stride}`,
+    what:
+      perGroup > 1
+        ? `Conv ${s.kernel}×${s.kernel}${s.stride > 1 ? ` stride ${s.stride}` : ''}, ${s.channels} channels in ${groups} groups of ${perGroup}, ${s.height}×${s.width} (generic path: im2col and a GEMM per group)`
+        : `depthwise Conv ${s.kernel}×${s.kernel}${s.stride > 1 ? ` stride ${s.stride}` : ''}, ${s.channels} channels, ${s.height}×${s.width} (generic path: im2col and a GEMV per channel)`,
     input: [1, s.channels, s.height, s.width],
     kernel: 'Conv',
     elements: work.elements * work.groups,
     flops: 2 * work.elements * work.groups,
     write: (path) =>
       writeModel(path, 'grouped-conv', [
-        node('Conv', ['x', 'w'], ['y'], 'depthwise', [ints('kernel_shape', [s.kernel, s.kernel]), ints('pads', Array(4).fill((s.kernel - 1) / 2)), ints('strides', [s.stride, s.stride]), { name: 'group', type: 'int' as const, value: s.channels }]),
-        ...initializer('w', [s.channels, 1, s.kernel, s.kernel], Math.sqrt(1 / (s.kernel * s.kernel))),
+        node('Conv', ['x', 'w'], ['y'], 'grouped', [ints('kernel_shape', [s.kernel, s.kernel]), ints('pads', Array(4).fill((s.kernel - 1) / 2)), ints('strides', [s.stride, s.stride]), { name: 'group', type: 'int' as const, value: groups }]),
+        ...initializer('w', [s.channels, perGroup, s.kernel, s.kernel], Math.sqrt(1 / (perGroup * s.kernel * s.kernel))),
         encodeValueInfoField('x', DataType.FLOAT, [1, s.channels, s.height, s.width], 11),
         encodeValueInfoField('y', DataType.FLOAT, [1, s.channels, ...out], 12),
       ], 13, 9),
@@ -113,6 +118,7 @@ function kernelBenchmarks(): KernelBench[] {
     resizeBench('linear', 'Resize linear ×2 of [1, 64, 40, 40] (half_pixel: bilinear)', [1, 64, 40, 40], [1, 1, 2, 2], 'linear'),
     resizeBench('nearest8bit', 'Resize nearest ×2 of a uint8 [1, 40, 40, 64] channels-last tensor, scales [1, 2, 2, 1] (a QDQ model\'s Resize in ORT\'s NHWC region)', [1, 40, 40, 64], [1, 2, 2, 1], 'nearest', true),
     ...GROUPED_CONV_FLOAT_SHAPES.map(groupedConvBench),
+    ...GROUPED_CONV_GEMM_SHAPES.map(groupedConvBench),
   ];
 }
 
@@ -129,7 +135,7 @@ export interface KernelOptions {
  * convTransposeNsPerColumn = (kernel − GEMM FLOPs at `gemmGflops`) / column-buffer elements; each Resize's kernel
  * time per output element.
  */
-export async function measureKernels(ort: Ort, dir: string, options: KernelOptions, gemmGflops: number): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; genericGroupedConv?: GroupedConvFloatRates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
+export async function measureKernels(ort: Ort, dir: string, options: KernelOptions, gemmGflops: number, block: number): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; genericGroupedConv?: GroupedConvFloatRates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
   const list = kernelBenchmarks();
   const best = await fastestKernels(ort, dir, list, options);
   const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -138,12 +144,11 @@ export async function measureKernels(ort: Ort, dir: string, options: KernelOptio
   const ct = at('conv-transpose');
   // At least a tenth of the kernel is the scatter: a noisy run cannot make it negative.
   const scatterMs = Math.max(best.get(ct.name)! - ct.flops / (gemmGflops * 1e6), best.get(ct.name)! / 10);
-  const grouped = fitGroupedConvFloat(
-    GROUPED_CONV_FLOAT_SHAPES.map((shape) => {
-      const { work } = depthwiseShapeWork(shape);
-      return { work, nsPerGroup: (best.get(groupedConvBench(shape).name)! * 1e6) / work.groups };
-    }),
-  );
+  const perGroup = (shape: DepthwiseShape) => {
+    const { work } = depthwiseShapeWork(shape);
+    return { work, nsPerGroup: (best.get(groupedConvBench(shape).name)! * 1e6) / work.groups };
+  };
+  const grouped = fitGroupedConvFloat(GROUPED_CONV_FLOAT_SHAPES.map(perGroup), GROUPED_CONV_GEMM_SHAPES.map(perGroup), block);
   return {
     ...(grouped ? { genericGroupedConv: grouped } : {}),
     convTransposeNsPerColumn: round((scatterMs * 1e6) / ct.elements),

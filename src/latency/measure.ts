@@ -421,7 +421,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     for (const b of list) results.push({ name: b.name, what: b.what, flops: b.flops, bytes: b.bytes, ms: best.get(b.name)! });
     // The ConvTranspose's GEMM at the GEMM rate of this run's float benchmarks.
     const gemm = results.find((r) => r.name === 'gemm')!;
-    const kernels = await measureKernels(ort, dir, options, gemm.flops / (gemm.ms * 1e6));
+    const kernels = await measureKernels(ort, dir, options, gemm.flops / (gemm.ms * 1e6), block);
     kernelRates = kernels;
     results.push(...kernels.measurements);
     const integer = await measureInt8(ort, dir, options);

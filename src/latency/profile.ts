@@ -59,6 +59,15 @@ function validateFit<K extends string>(data: unknown, keys: readonly K[], where:
 const GROUPED_CONV_INTEGER_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock'] as const satisfies readonly (keyof GroupedConvIntegerRates)[];
 const GROUPED_CONV_FLOAT_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerCopiedElement', 'nsPerStridedElement', 'nsPerPaddedColumn', 'nsPerElement'] as const satisfies readonly (keyof GroupedConvFloatRates)[];
 
+/** The float rates: the six of the depthwise fit, and the SGEMM's two where the grouped fit found them (both or neither). */
+function validateGroupedConvFloat(data: unknown, bad: (what: string) => never): GroupedConvFloatRates {
+  const rates: GroupedConvFloatRates = validateFit(data, GROUPED_CONV_FLOAT_KEYS, 'genericGroupedConv', bad);
+  const g = data as Record<string, unknown>;
+  if (g.nsPerGemmMac === undefined && g.nsPerPackedElement === undefined) return rates;
+  return { ...rates, ...validateFit(data, GROUPED_CONV_GEMM_KEYS, 'genericGroupedConv (nsPerGemmMac, nsPerPackedElement)', bad) };
+}
+const GROUPED_CONV_GEMM_KEYS = ['nsPerGemmMac', 'nsPerPackedElement'] as const satisfies readonly (keyof GroupedConvFloatRates)[];
+
 const GENERIC_CLASSES = ['conv', 'pointwise', 'depthwise'] as const;
 function validateGenericGops(data: unknown, bad: (what: string) => never): Record<(typeof GENERIC_CLASSES)[number], number> {
   const g = data as Record<string, unknown>;
@@ -158,7 +167,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.genericGroupUs !== undefined ? { genericGroupUs: p.genericGroupUs as number } : {}),
-    ...(p.genericGroupedConv !== undefined ? { genericGroupedConv: validateFit(p.genericGroupedConv, GROUPED_CONV_FLOAT_KEYS, 'genericGroupedConv', bad) } : {}),
+    ...(p.genericGroupedConv !== undefined ? { genericGroupedConv: validateGroupedConvFloat(p.genericGroupedConv, bad) } : {}),
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(p.convTransposeNsPerColumn !== undefined ? { convTransposeNsPerColumn: p.convTransposeNsPerColumn as number } : {}),
     ...(p.divNsPerElement !== undefined ? { divNsPerElement: p.divNsPerElement as number } : {}),
