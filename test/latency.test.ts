@@ -296,6 +296,11 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     // The grouped ConvInteger's four costs, fitted to its six depthwise shapes (src/latency/conv-integer.ts).
     expect(Object.keys(profile.int8!.groupedConvInteger!)).toEqual(['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock']);
     expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise-56x56-k3-s2')!.flops).toBe(2 * 64 * 9 * 28 * 28);
+    // The float grouped convs off the NCHWc path: 66 channels 3×3 on 56×56 (one multiply-add per im2col element), and
+    // 78 channels in 13 groups of 6 on 28×28 (6 output channels per group).
+    expect(profile.measurements!.find((m) => m.name === 'grouped-conv-56x56-k3-s1')!.flops).toBe(2 * 66 * 9 * 3136);
+    expect(profile.measurements!.find((m) => m.name === 'grouped-conv-g13-28x28-k3-s1')!.flops).toBe(2 * 13 * 6 * 54 * 784);
+    expect(Object.keys(profile.genericGroupedConv!).slice(0, 6)).toEqual(['nsPerGroup', 'nsPerRow', 'nsPerCopiedElement', 'nsPerStridedElement', 'nsPerPaddedColumn', 'nsPerElement']);
     expect(Number.isInteger(profile.nchwcBlock)).toBe(true);
     expect(profile.weightGBps).toBeGreaterThan(0);
     expect(profile.im2colGBps).toBeGreaterThan(0);

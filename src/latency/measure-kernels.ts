@@ -99,7 +99,7 @@ function groupedConvBench(s: DepthwiseShape): KernelBench {
     input: [1, s.channels, s.height, s.width],
     kernel: 'Conv',
     elements: work.elements * work.groups,
-    flops: 2 * work.elements * work.groups,
+    flops: 2 * work.outChannels * work.elements * work.groups,
     write: (path) =>
       writeModel(path, 'grouped-conv', [
         node('Conv', ['x', 'w'], ['y'], 'grouped', [ints('kernel_shape', [s.kernel, s.kernel]), ints('pads', Array(4).fill((s.kernel - 1) / 2)), ints('strides', [s.stride, s.stride]), { name: 'group', type: 'int' as const, value: groups }]),
