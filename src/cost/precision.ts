@@ -1,7 +1,6 @@
 import { dtypeName } from '../onnx/dtype.js';
 import type { LayerRecord } from '../shape/infer.js';
 import type { Precision, PrecisionBreakdown } from '../contract/analyze.js';
-import { appendTo } from '../util/multimap.js';
 
 /**
  * Each layer's numeric precision, read from the model itself (README, "Precision"), in one pass over the records:
@@ -33,19 +32,37 @@ const UINT8 = 2;
 const typeName = (code: number) => (code ? dtypeName(code) : 'unknown');
 
 export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
-  const key = (scope: string, name: string) => `${scope}\n${name}`;
-  const producer = new Map<string, number>();
-  const consumers = new Map<string, number[]>();
+  // Indexes by scope, then tensor name (the names themselves as keys: a million-layer chain allocates no key strings).
+  // Of a tensor's readers only the first and whether all are QuantizeLinear matter, so no list is kept per tensor.
+  const producer = new Map<string, Map<string, number>>();
+  const firstReader = new Map<string, Map<string, number>>();
+  const notAllQuantize = new Map<string, Set<string>>();
+  const scoped = <V>(m: Map<string, V>, scope: string, make: () => V): V => m.get(scope) ?? (m.set(scope, make()), m.get(scope)!);
   layers.forEach((l, i) => {
-    for (const o of l.node.outputs) if (o) producer.set(key(l.scope, o), i);
-    for (const x of new Set(l.node.inputs)) if (x) appendTo(consumers, key(l.scope, x), i);
+    const produced = scoped(producer, l.scope, () => new Map<string, number>());
+    for (const o of l.node.outputs) if (o) produced.set(o, i);
+    const first = scoped(firstReader, l.scope, () => new Map<string, number>());
+    const mixed = scoped(notAllQuantize, l.scope, () => new Set<string>());
+    for (const x of l.node.inputs) {
+      if (!x) continue;
+      if (!first.has(x)) first.set(x, i);
+      if (l.traits?.kind !== 'quantize') mixed.add(x);
+    }
   });
-  const producerOf = (l: LayerRecord, k: number): LayerRecord | undefined => {
+  const producerIndex = (l: LayerRecord, k: number): number | undefined => {
     const name = l.node.inputs[k];
-    const p = name ? producer.get(key(l.scope, name)) : undefined;
+    return name ? producer.get(l.scope)?.get(name) : undefined;
+  };
+  const producerOf = (l: LayerRecord, k: number): LayerRecord | undefined => {
+    const p = producerIndex(l, k);
     return p === undefined ? undefined : layers[p];
   };
-  const readersOf = (l: LayerRecord): number[] => (l.node.outputs[0] ? (consumers.get(key(l.scope, l.node.outputs[0])) ?? []) : []);
+  /** The first layer reading a layer's output, and whether every reader is a QuantizeLinear (none: undefined). */
+  const readersOf = (l: LayerRecord): { first: number; allQuantize: boolean } | undefined => {
+    const out = l.node.outputs[0];
+    const first = out ? firstReader.get(l.scope)?.get(out) : undefined;
+    return first === undefined ? undefined : { first, allQuantize: !notAllQuantize.get(l.scope)!.has(out!) };
+  };
   const isDq = (l: LayerRecord | undefined) => l?.traits?.kind === 'dequantize';
   const isQ = (l: LayerRecord | undefined) => l?.traits?.kind === 'quantize';
   /**
@@ -71,8 +88,7 @@ export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
     if (isDq(l) || isQ(l) || !isDq(producerOf(l, 0))) return false;
     const w = weightInput(l);
     if (w >= 0) return isDq(producerOf(l, w));
-    const readers = readersOf(l);
-    return readers.length > 0 && readers.every((r) => isQ(layers[r]));
+    return readersOf(l)?.allQuantize === true;
   };
   const base = layers.map((l): Precision => {
     const op = l.node.opType;
@@ -85,22 +101,21 @@ export function layerPrecisions(layers: readonly LayerRecord[]): Precision[] {
   return layers.map((l, i): Precision => {
     if (isWeightConversion(l) || isDq(l)) {
       const readers = readersOf(l);
-      if (readers.length > 0 && (isWeightConversion(l) || inQdqGroup(layers[readers[0]]))) {
+      if (readers && (isWeightConversion(l) || inQdqGroup(layers[readers.first]))) {
         // A chain of conversions (DequantizeLinear then Cast) takes the precision of the op at its end.
-        let r = readers[0];
+        let r = readers.first;
         for (let hop = 0; hop < 8 && isWeightConversion(layers[r]); hop++) {
           const next = readersOf(layers[r]);
-          if (next.length === 0) break;
-          r = next[0];
+          if (!next) break;
+          r = next.first;
         }
         return base[r];
       }
       return typeName(l.inputs[0]?.dtype ?? 0);
     }
     if (isQ(l)) {
-      const p = producerOf(l, 0);
-      const at = p ? layers.indexOf(p) : -1;
-      return p && inQdqGroup(p) ? base[at] : typeName(l.outputs[0]?.dtype ?? 0);
+      const at = producerIndex(l, 0);
+      return at !== undefined && inQdqGroup(layers[at]) ? base[at] : typeName(l.outputs[0]?.dtype ?? 0);
     }
     return base[i];
   });
