@@ -14,12 +14,14 @@ import { tapsInside } from './int8.js';
  *
  * Measured here (ORT 1.30, one thread), per group of a depthwise ConvInteger 3×3: 296 ns on 7×7 (441 MACs), 300 on
  * 8×8 and 546 on 16×4 (576 MACs each: the same outputs, twice the rows), 2995 on 56×56 (28224 MACs); the per-MAC
- * rate of the 56×56 shape put MobileNetV2's 7×7 convs at a sixth of their time. The float depthwise conv: 211, 300,
- * 351 and 3232 ns on the same four. The integer rates fitted to their six calibration shapes below predicted 58
+ * rate of the 56×56 shape put MobileNetV2's 7×7 convs at a sixth of their time. The float depthwise conv: 211 ns on
+ * 7×7, 351 on 16×4, 3232 on 56×56. The integer rates fitted to their six calibration shapes below predicted 58
  * measured shapes (maps 1×200 to 112×112, 3×3 and 5×5, strides 1 and 2) with a median error of 5% and at most 19%;
  * GEMM blocks of 32 positions fit those shapes better than 16 or 64 (worst 15% against 18% and 17%, all 58 fitted).
  * The float rates fitted to their ten predicted 40 measured shapes (2×96 to 56×56) with a median error of 6%, at most
  * 44% (a 48×6 map at stride 2); the GEMM-rate and expansion-bandwidth model they replace was off by −71% to +99%.
+ * With the SGEMM's two rates fitted to the four grouped shapes, 24 grouped convs of 8, 24 and 4 channels per group
+ * (7×7 to 56×56, strides 1 and 2) came within a median of 6%, at most 19%.
  */
 
 /** What one group of a grouped conv does, by the counts its time follows. */

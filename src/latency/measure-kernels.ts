@@ -8,9 +8,10 @@ import { type DepthwiseShape, depthwiseShapeWork, fitGroupedConvFloat, GROUPED_C
 
 /**
  * `mbn calibrate`'s float kernels that no class rate covers, each a one-op model whose kernel time is read from ORT's
- * profiler (the fastest over all runs and rounds): ten float depthwise convs off the NCHWc path (grouped-conv.ts), a ConvTranspose (a GEMM into a column buffer, then col2im; its
- * time beyond the GEMM's FLOPs is the scatter, per column-buffer element) and ORT's four plain-layout Resize kernels
- * (src/latency/resize.ts), per output element.
+ * profiler (the fastest over all runs and rounds): a ConvTranspose (a GEMM into a column buffer, then col2im; its
+ * time beyond the GEMM's FLOPs is the scatter, per column-buffer element), ORT's four plain-layout Resize kernels
+ * (src/latency/resize.ts), per output element, and ten depthwise and four grouped float convs off the NCHWc path
+ * (src/latency/grouped-conv.ts), per group.
  */
 const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
 const text = (name: string, value: string) => ({ name, type: 'string' as const, value });
@@ -83,8 +84,8 @@ function resizeBench(kernel: keyof ResizeRates, what: string, shape: number[], s
 }
 
 /**
- * A float depthwise conv off ORT's NCHWc kernels (its channels 2 more than a multiple of 4: MLAS's MlasConv, an
- * im2col and a GEMV per channel), for the grouped-conv rates (grouped-conv.ts).
+ * A float depthwise or grouped conv off ORT's NCHWc kernels (channels per group not a multiple of 4: MLAS's MlasConv,
+ * an im2col and a GEMV or GEMM per group), for the grouped-conv rates (grouped-conv.ts).
  */
 function groupedConvBench(s: DepthwiseShape): KernelBench {
   const { out, work } = depthwiseShapeWork(s);

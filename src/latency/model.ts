@@ -187,7 +187,7 @@ export function convTime(
   const cinPerGroup = g.inChannels / g.group;
   // A 2-D grouped conv: MLAS's im2col and GEMM per group, at the calibrated costs of each (grouped-conv.ts).
   if (path === 'generic' && g.group > 1 && conv.work && profile.genericGroupedConv) {
-    return perElementTime(profile, conv.work.groups, floatNsPerGroup(profile.genericGroupedConv, conv.work, profile.gflops.gemm, Math.max(1, profile.nchwcBlock ?? 1)), 'compute', cls);
+    return perElementTime(profile, conv.work.groups, floatNsPerGroup(profile.genericGroupedConv, conv.work, profile.gflops.gemm, Math.max(1, block)), 'compute', cls);
   }
   if (path === 'generic' && profile.im2colGBps) {
     const kernel = g.kernel.reduce((a, b) => a * b, 1) * (conv.inputTaps ?? 1);
