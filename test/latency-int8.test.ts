@@ -7,7 +7,7 @@ import { layerLinks } from '../src/latency/graph.js';
 import { type Int8Layer, inputTapShare, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
 import { thinConvCosts } from '../src/latency/measure-int8.js';
-import { depthwiseShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, integerNsPerGroup } from '../src/latency/grouped-conv.js';
+import { benchConvShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, integerNsPerGroup } from '../src/latency/grouped-conv.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
@@ -658,7 +658,7 @@ describe('integer kernels in the latency model', () => {
   });
 
   it('fits the grouped ConvInteger costs by non-negative least squares', () => {
-    const shapes = GROUPED_CONV_INTEGER_SHAPES.map((s) => depthwiseShapeWork(s).work);
+    const shapes = GROUPED_CONV_INTEGER_SHAPES.map((s) => benchConvShapeWork(s).work);
     // Times made from known costs come back exactly.
     const known = { nsPerGroup: 54, nsPerRow: 3.5, nsPerStridedElement: 0.05, nsPerBlock: 2.6 };
     expect(fitGroupedConvInteger(shapes.map((work) => ({ work, nsPerGroup: integerNsPerGroup(known, work) })))).toEqual(known);

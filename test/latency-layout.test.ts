@@ -6,7 +6,7 @@ import { buildReport } from '../src/cost/analyze.js';
 import { type Ort } from '../src/bench/run.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { convPathOf, paddingFactor, planLayout } from '../src/latency/layout.js';
-import { depthwiseShapeWork, fitGroupedConvFloat, floatNsPerGroup, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES, groupedConvWork } from '../src/latency/grouped-conv.js';
+import { benchConvShapeWork, fitGroupedConvFloat, floatNsPerGroup, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES, groupedConvWork } from '../src/latency/grouped-conv.js';
 import { detectNchwcBlock } from '../src/latency/measure.js';
 import { convTime, foldedLayers, kernelTime, predictLatency, weightsCold } from '../src/latency/model.js';
 import { measuredLayers } from '../src/latency/per-layer.js';
@@ -132,8 +132,8 @@ describe('conv time on each path (hand arithmetic)', () => {
   });
 
   it('fits the float grouped-conv rates by non-negative least squares', () => {
-    const depthwise = GROUPED_CONV_FLOAT_SHAPES.map((s) => depthwiseShapeWork(s).work);
-    const grouped = GROUPED_CONV_GEMM_SHAPES.map((s) => depthwiseShapeWork(s).work);
+    const depthwise = GROUPED_CONV_FLOAT_SHAPES.map((s) => benchConvShapeWork(s).work);
+    const grouped = GROUPED_CONV_GEMM_SHAPES.map((s) => benchConvShapeWork(s).work);
     const known = { nsPerGroup: 40, nsPerRow: 1.5, nsPerCopiedElement: 0.06, nsPerStridedElement: 0.2, nsPerPaddedColumn: 1.2, nsPerElement: 0.03, nsPerGemmMac: 0.01, nsPerPackedElement: 0.05 };
     const samples = (works: typeof depthwise) => works.map((work) => ({ work, nsPerGroup: floatNsPerGroup(known, work, 1, 16) }));
     // Times made from known costs come back exactly: the six from the depthwise convs, the SGEMM's two from the grouped ones.

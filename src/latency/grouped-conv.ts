@@ -190,8 +190,8 @@ function solveLeastSquares(rows: readonly number[][]): number[] | null {
   return a.map((r, i) => r[n] / r[i]);
 }
 
-/** A depthwise benchmark shape: channels, map height and width, kernel, stride; pads keep the size at stride 1. */
-export interface DepthwiseShape {
+/** A benchmark conv: channels, map height and width, kernel, stride (pads keep the size at stride 1), depthwise unless `groups` is given. */
+export interface BenchConvShape {
   channels: number;
   /** Groups, where not one per channel (channels / groups in and out per group). */
   groups?: number;
@@ -201,8 +201,8 @@ export interface DepthwiseShape {
   stride: number;
 }
 
-/** The geometry and work of one image through a benchmark shape (depthwise unless `groups` says otherwise). */
-export function depthwiseShapeWork(s: DepthwiseShape): { geometry: ConvGeometry; out: [number, number]; work: GroupedConvWork } {
+/** The geometry and work of one image through a benchmark conv. */
+export function benchConvShapeWork(s: BenchConvShape): { geometry: ConvGeometry; out: [number, number]; work: GroupedConvWork } {
   const group = s.groups ?? s.channels;
   const geometry: ConvGeometry = { inChannels: s.channels, outChannels: s.channels, group, kernel: [s.kernel, s.kernel], strides: [s.stride, s.stride], dilations: [1, 1], pads: Array(4).fill((s.kernel - 1) / 2), autoPad: 'NOTSET', depthwise: group === s.channels, pointwise: false };
   const out: [number, number] = [Math.floor((s.height - 1) / s.stride) + 1, Math.floor((s.width - 1) / s.stride) + 1];
@@ -214,7 +214,7 @@ export function depthwiseShapeWork(s: DepthwiseShape): { geometry: ConvGeometry;
  * the fixed cost, 16×4 the rows, stride 2 the one-by-one elements, 56×56 and 28×28 5×5 the GEMM, 2×96 5×5 the rows
  * that read only padding).
  */
-export const GROUPED_CONV_INTEGER_SHAPES: readonly DepthwiseShape[] = [
+export const GROUPED_CONV_INTEGER_SHAPES: readonly BenchConvShape[] = [
   { channels: 64, height: 56, width: 56, kernel: 3, stride: 1 },
   { channels: 256, height: 7, width: 7, kernel: 3, stride: 1 },
   { channels: 128, height: 2, width: 96, kernel: 5, stride: 1 },
@@ -228,7 +228,7 @@ export const GROUPED_CONV_INTEGER_SHAPES: readonly DepthwiseShape[] = [
  * them off its NCHWc kernels (src/latency/layout.ts); the integer shapes and four more (stride 2 on small and narrow
  * maps, 5×5 on 10×10 and on 48×6) for the padded columns the float im2col writes one by one.
  */
-export const GROUPED_CONV_FLOAT_SHAPES: readonly DepthwiseShape[] = [
+export const GROUPED_CONV_FLOAT_SHAPES: readonly BenchConvShape[] = [
   { channels: 66, height: 56, width: 56, kernel: 3, stride: 1 },
   { channels: 258, height: 7, width: 7, kernel: 3, stride: 1 },
   { channels: 130, height: 2, width: 96, kernel: 5, stride: 1 },
@@ -247,7 +247,7 @@ export const GROUPED_CONV_FLOAT_SHAPES: readonly DepthwiseShape[] = [
  * here, they predicted 24 convs of 8, 24 and 4 channels per group (maps 7×7 to 56×56, strides 1 and 2) measured one
  * by one: see the README.
  */
-export const GROUPED_CONV_GEMM_SHAPES: readonly DepthwiseShape[] = [
+export const GROUPED_CONV_GEMM_SHAPES: readonly BenchConvShape[] = [
   { channels: 78, groups: 13, height: 28, width: 28, kernel: 3, stride: 1 },
   { channels: 48, groups: 8, height: 56, width: 56, kernel: 3, stride: 2 },
   { channels: 176, groups: 8, height: 14, width: 14, kernel: 3, stride: 1 },

@@ -5,7 +5,7 @@ import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
 import type { GroupedConvIntegerRates, Int8Rates } from '../contract/device.js';
-import { type DepthwiseShape, depthwiseShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES } from './grouped-conv.js';
+import { type BenchConvShape, benchConvShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES } from './grouped-conv.js';
 
 /**
  * `mbn calibrate`'s integer kernels: one-op models through ONNX Runtime, each kernel's time read from ORT's profiler
@@ -264,7 +264,7 @@ export function int8Benchmarks(): KernelBench[] {
 }
 
 /** The benchmark's name: the first shape keeps the name its `convIntegerDepthwiseGops` had before the fit. */
-const groupedName = (s: DepthwiseShape, i: number) => (i === 0 ? 'conv-integer-depthwise' : `conv-integer-depthwise-${s.height}x${s.width}-k${s.kernel}-s${s.stride}`);
+const groupedName = (s: BenchConvShape, i: number) => (i === 0 ? 'conv-integer-depthwise' : `conv-integer-depthwise-${s.height}x${s.width}-k${s.kernel}-s${s.stride}`);
 
 /**
  * Depthwise ConvIntegers of the shapes the grouped-ConvInteger rates are fitted to (grouped-conv.ts). The first,
@@ -272,7 +272,7 @@ const groupedName = (s: DepthwiseShape, i: number) => (i === 0 ? 'conv-integer-d
  */
 function groupedConvIntegerBenchmarks(): KernelBench[] {
   return GROUPED_CONV_INTEGER_SHAPES.map((s, i) => {
-    const { out } = depthwiseShapeWork(s);
+    const { out } = benchConvShapeWork(s);
     const what = `depthwise ConvInteger ${s.kernel}×${s.kernel}${s.stride > 1 ? ` stride ${s.stride}` : ''}, ${s.channels} channels, ${s.height}×${s.width}, uint8 weights (ORT: im2col and a GEMM per channel)`;
     return dynamicBench(groupedName(s, i), what, 'ConvInteger', [1, s.channels, s.height, s.width], [s.channels, 1, s.kernel, s.kernel], [1, s.channels, ...out], conv(s.kernel, s.channels, s.stride), s.channels * s.kernel * s.kernel * out[0] * out[1]);
   });
@@ -282,7 +282,7 @@ function groupedConvIntegerBenchmarks(): KernelBench[] {
 export function groupedConvIntegerRates(msOf: (name: string) => number): { groupedConvInteger?: GroupedConvIntegerRates } {
   const rates = fitGroupedConvInteger(
     GROUPED_CONV_INTEGER_SHAPES.map((s, i) => {
-      const { work } = depthwiseShapeWork(s);
+      const { work } = benchConvShapeWork(s);
       return { work, nsPerGroup: (msOf(groupedName(s, i)) * 1e6) / work.groups };
     }),
   );

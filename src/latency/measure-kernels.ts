@@ -4,7 +4,7 @@ import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { fastestKernels } from './measure-int8.js';
 import type { GroupedConvFloatRates, ResizeRates } from '../contract/device.js';
-import { type DepthwiseShape, depthwiseShapeWork, fitGroupedConvFloat, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES } from './grouped-conv.js';
+import { type BenchConvShape, benchConvShapeWork, fitGroupedConvFloat, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES } from './grouped-conv.js';
 
 /**
  * `mbn calibrate`'s float kernels that no class rate covers, each a one-op model whose kernel time is read from ORT's
@@ -87,8 +87,8 @@ function resizeBench(kernel: keyof ResizeRates, what: string, shape: number[], s
  * A float depthwise or grouped conv off ORT's NCHWc kernels (channels per group not a multiple of 4: MLAS's MlasConv,
  * an im2col and a GEMV or GEMM per group), for the grouped-conv rates (grouped-conv.ts).
  */
-function groupedConvBench(s: DepthwiseShape): KernelBench {
-  const { out, work } = depthwiseShapeWork(s);
+function groupedConvBench(s: BenchConvShape): KernelBench {
+  const { out, work } = benchConvShapeWork(s);
   const groups = s.groups ?? s.channels;
   const perGroup = s.channels / groups;
   return {
@@ -145,8 +145,8 @@ export async function measureKernels(ort: Ort, dir: string, options: KernelOptio
   const ct = at('conv-transpose');
   // At least a tenth of the kernel is the scatter: a noisy run cannot make it negative.
   const scatterMs = Math.max(best.get(ct.name)! - ct.flops / (gemmGflops * 1e6), best.get(ct.name)! / 10);
-  const perGroup = (shape: DepthwiseShape) => {
-    const { work } = depthwiseShapeWork(shape);
+  const perGroup = (shape: BenchConvShape) => {
+    const { work } = benchConvShapeWork(shape);
     return { work, nsPerGroup: (best.get(groupedConvBench(shape).name)! * 1e6) / work.groups };
   };
   const grouped = fitGroupedConvFloat(GROUPED_CONV_FLOAT_SHAPES.map(perGroup), GROUPED_CONV_GEMM_SHAPES.map(perGroup), block);
