@@ -87,17 +87,18 @@ const predict = (path) => JSON.parse(mbn(['analyze', path, '--device', profile, 
 // The median of the timed runs, as mbn bench reports it; with --fastest, the fastest run (on a busy machine the
 // one least disturbed, as calibrate keeps the fastest run of each micro-benchmark).
 const fastest = args.includes('--fastest');
-const benchOnce = (path, runs, warmup) => JSON.parse(mbn(['bench', path, '--runs', String(runs), '--warmup', String(warmup), '--format', 'json'])).models[0].latencyMs;
-// Runs scaled to the model: at least --runs, and enough for about 0.5 s of timed runs after 0.1 s of warm-up (a
-// 40 µs model timed 10 times after 3 warm-up runs measures the warm-up, not the model: 60 µs instead of 40).
+// Without --warmup, mbn bench's own warm-up: 0.1 s, and 2,000 calls where they are quick (a process's first calls
+// run slower whatever the model; a 40 µs model timed 10 times after 3 warm-up runs measures the warm-up: 60 µs).
+const benchOnce = (path, runs) => JSON.parse(mbn(['bench', path, '--runs', String(runs), '--format', 'json'])).models[0].latencyMs;
+// Runs scaled to the model: at least --runs, and enough for about 0.5 s of timed runs.
 const runsFor = new Map();
 const measure = (path) => {
   if (!runsFor.has(path)) {
-    const guess = benchOnce(path, 5, 2).median;
-    runsFor.set(path, { runs: Math.min(3000, Math.max(RUNS, Math.ceil(500 / guess))), warmup: Math.min(500, Math.max(3, Math.ceil(100 / guess))) });
+    const guess = benchOnce(path, 5).median;
+    runsFor.set(path, { runs: Math.min(3000, Math.max(RUNS, Math.ceil(500 / guess))) });
   }
-  const { runs, warmup } = runsFor.get(path);
-  const l = benchOnce(path, runs, warmup);
+  const { runs } = runsFor.get(path);
+  const l = benchOnce(path, runs);
   return fastest ? l.min : l.median;
 };
 

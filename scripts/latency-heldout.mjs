@@ -35,8 +35,11 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
   });
   // --measured FILE: the measurements of an earlier run (its saved JSON), to compare new predictions against.
   const saved = measuredFile ? JSON.parse(readFileSync(measuredFile, 'utf8')) : null;
+  // warmup null: mbn bench's own warm-up (0.1 s, and 2,000 calls where they are quick: a process's first calls run
+  // slower whatever the model, 14–16 µs against 11 µs for a wake-word MLP). A profiled run keeps a count (its trace
+  // holds the warm-up runs too).
   const benchOnce = (r, runs, warmup, perLayer = false) =>
-    JSON.parse(mbn(['bench', r.path, '--runs', String(runs), '--warmup', String(warmup), '--format', 'json', ...(perLayer ? ['--per-layer'] : []), ...shapeArgs(r.m)])).models[0];
+    JSON.parse(mbn(['bench', r.path, '--runs', String(runs), ...(warmup === null ? [] : ['--warmup', String(warmup)]), '--format', 'json', ...(perLayer ? ['--per-layer'] : []), ...shapeArgs(r.m)])).models[0];
   if (saved) {
     for (const r of rows) {
       const m = saved.models.find((x) => x.name === r.m.name);
@@ -48,7 +51,7 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
     }
     load0.splice(0, 3, ...saved.load0);
   }
-  // Runs scaled to the model: enough for about 0.3 s of timed runs (at least 5), after about 0.1 s of warm-up.
+  // Runs scaled to the model: enough for about 0.3 s of timed runs (at least 5); the profiled run's warm-up about 0.1 s.
   for (const r of saved ? [] : rows) {
     let guess;
     try {
@@ -64,7 +67,7 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
   }
   for (let round = 1; round <= (saved ? 0 : rounds); round++) {
     log(`held-out set: measuring, round ${round} of ${rounds} (load ${loadavg()[0].toFixed(1)})…`);
-    for (const r of rows) if (!r.failed) r.measured = Math.min(r.measured, benchOnce(r, r.runs, r.warmup).latencyMs.median);
+    for (const r of rows) if (!r.failed) r.measured = Math.min(r.measured, benchOnce(r, r.runs, null).latencyMs.median);
   }
   // Per layer: one profiled run set per model (the trace's median per node).
   log('held-out set: per-layer traces…');

@@ -174,16 +174,36 @@ export interface MeasureOptions {
   /** Run with ONNX Runtime's profiler on and return its trace (`mbn bench --per-layer`). */
   profile?: boolean;
   /**
-   * Keep warming up past `warmup` runs until this many ms have passed, and keep timing past `runs` runs until the
-   * timed runs add up to `timedMs` (at most MAX_WARMUP and MAX_RUNS runs): a model that takes 40 µs is still
-   * warming up after 3 runs, and 20 runs of it are a millisecond of noise.
+   * Keep warming up past `warmup` runs until this many ms have passed (and WARM_CALLS calls, where they are quick),
+   * and keep timing past `runs` runs until the timed runs add up to `timedMs` (at most MAX_WARMUP and MAX_RUNS runs):
+   * a model that takes 40 µs is still warming up after 3 runs, and 20 runs of it are a millisecond of noise.
    */
   minTimeMs?: { warmup: number; timed: number };
   /** Told just before the first timed run and just after the last (`mbn bench --energy` reads RAPL there). */
   onTimed?: { start(): void; end(): void };
 }
 
-export const MAX_WARMUP = 1000;
+export const MAX_WARMUP = 10_000;
+
+/**
+ * A default warm-up also makes at least this many calls where they fit in WARM_CALLS_MS: the first calls in a process
+ * run slower whatever the model, while V8 optimizes onnxruntime-node's JavaScript around session.run (measured here,
+ * medians of 500 calls in a fresh process: a 10 µs wake-word MLP 14–16 µs for its first 1,500 calls, then 11 µs; a
+ * 73 µs Silero VAD 78–80 µs, then 72 µs). 0.1 s of warm-up alone stopped a 75 µs model before that.
+ */
+export const WARM_CALLS = 2000;
+const WARM_CALLS_MS = 150;
+
+/**
+ * Whether a warm-up that has made `runs` runs in `ms` goes on: to the `count` asked for, then, with a time floor
+ * (`floorMs` > 0: the defaults), until the floor has passed and WARM_CALLS calls are made where they take at most
+ * WARM_CALLS_MS, never past MAX_WARMUP runs.
+ */
+export function keepWarming(runs: number, ms: number, count: number, floorMs: number): boolean {
+  if (runs < count) return true;
+  if (floorMs <= 0 || runs >= MAX_WARMUP) return false;
+  return ms < floorMs || (runs < WARM_CALLS && ms < WARM_CALLS_MS);
+}
 export const MAX_RUNS = 10_000;
 
 export interface Measurement {
@@ -230,7 +250,7 @@ export async function measureModel(ort: Ort, path: string, inputs: InputSpec[], 
     let warmupRuns = 0;
     let warmupMs = 0;
     let timedMs = 0;
-    const warming = () => warmupRuns < options.warmup || (warmupMs < floor.warmup && warmupRuns < MAX_WARMUP);
+    const warming = () => keepWarming(warmupRuns, warmupMs, options.warmup, floor.warmup);
     const timing = () => times.length < options.runs || (timedMs < floor.timed && times.length < MAX_RUNS);
     let timedStarted = false;
     for (let done = 1; warming() || timing(); done++) {
