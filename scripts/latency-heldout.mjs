@@ -26,12 +26,18 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
   const mbn = (argv) => execFileSync(process.execPath, [mbnBin, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
   const shapeArgs = (m) => [...m.input.flatMap((i) => ['--input', i]), ...m.inputValue.flatMap((v) => ['--input-value', v])];
   const load0 = loadavg();
+  const predict = (path, m, extra = []) => {
+    const doc = JSON.parse(mbn(['analyze', path, '--device', profile, '--format', 'json', ...shapeArgs(m), ...extra]));
+    // Ifs whose condition is known at run time only, counted at their costlier branch (an upper bound).
+    const costlierIfs = doc.layers.flatMap((l) => (l.multiplier > 0 ? (l.noteCodes ?? []).filter((n) => n.code === 'if-costlier-branch').map((n) => ({ name: l.name, branch: n.branch })) : []));
+    return { doc, costlierIfs, predicted: doc.totals.latencyMs, layers: new Map(doc.layers.filter((l) => l.latencyMs > 0).map((l) => [l.name, l.latencyMs])) };
+  };
   const rows = pick.map((m) => {
     const path = join(dir, m.path);
-    const doc = JSON.parse(mbn(['analyze', path, '--device', profile, '--format', 'json', ...shapeArgs(m)]));
+    const { doc, ...prediction } = predict(path, m);
     const x = doc.model.inputs.find((i) => i.shape?.length === 4);
     const layout = x ? (x.shape[3] <= 4 && x.shape[1] > 4 ? 'NHWC' : 'NCHW') : '—';
-    return { m, path, layout, producer: doc.model.producer || '?', predicted: doc.totals.latencyMs, layers: new Map(doc.layers.filter((l) => l.latencyMs > 0).map((l) => [l.name, l.latencyMs])), measured: Infinity, perLayer: null };
+    return { m, path, layout, producer: doc.model.producer || '?', ...prediction, ifBranches: [], measured: Infinity, perLayer: null };
   });
   // --measured FILE: the measurements of an earlier run (its saved JSON), to compare new predictions against.
   const saved = measuredFile ? JSON.parse(readFileSync(measuredFile, 'utf8')) : null;
@@ -74,6 +80,15 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
   for (const r of rows) {
     if (r.failed) continue;
     if (!saved) r.trace = benchOnce(r, Math.min(r.runs, 50), r.warmup, true).layers.filter((l) => l.measuredMs !== null && l.measuredMs > 0).map((l) => ({ name: l.name, op: l.op, measured: l.measuredMs }));
+    // An If counted at its costlier branch whose layers never ran on the bench's input took the other branch:
+    // predict that path (--if-branch, as a user who knows which branch their data takes would).
+    const tookPath = (prefix) => r.trace.some((l) => l.name.startsWith(prefix));
+    const other = r.costlierIfs.filter((f) => [...r.layers.keys()].some((n) => n.startsWith(`${f.name}/${f.branch}/`)) && !tookPath(`${f.name}/${f.branch}/`));
+    if (other.length > 0) {
+      r.ifBranches = other.map((f) => `${f.name}=${f.branch === 'then_branch' ? 'else' : 'then'}`);
+      const { doc: _doc, ...prediction } = predict(r.path, r.m, r.ifBranches.flatMap((b) => ['--if-branch', b]));
+      Object.assign(r, prediction);
+    }
     // Layers the profiler can time: its events are whole microseconds and carry a few µs of its own, so a layer
     // under MIN_LAYER_MS measures the profiler, not the layer.
     r.perLayer = r.trace.filter((l) => r.layers.has(l.name) && l.measured >= MIN_LAYER_MS).map((l) => ({ ...l, predicted: r.layers.get(l.name) }));
@@ -121,6 +136,10 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
   lines.push(
     `Per layer (bench --per-layer against each layer's predicted time, layers of at least ${1000 * MIN_LAYER_MS} µs): ${within(layerErrors, 0.2)} of ${layerErrors.length} layers within ±20% (${((100 * within(layerErrors, 0.2)) / Math.max(1, layerErrors.length)).toFixed(0)}%), ${((100 * layerTimeWithin) / Math.max(1e-12, layerTime)).toFixed(0)}% of the measured layer time.`,
   );
+  const branched = ran.filter((r) => r.ifBranches.length > 0);
+  if (branched.length > 0) {
+    lines.push(`Predicted on the If branch the bench's input took (its costlier branch never ran): ${branched.map((r) => `${r.m.name} (--if-branch ${r.ifBranches.join(' ')})`).join(', ')}.`);
+  }
   lines.push(
     `Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; load average (1, 5, 15 min) ${load0.map((x) => x.toFixed(1)).join(', ')} at the start, ${load1.map((x) => x.toFixed(1)).join(', ')} at the end; measured: median of each round's timed runs, lowest of ${saved ? saved.rounds : rounds} interleaved rounds${saved ? ` (measurements from ${measuredFile})` : ''}.`,
   );

@@ -401,12 +401,28 @@ describe('--input-value', () => {
     expect(k8.totals.macs).toBeLessThan(k16.totals.macs);
   });
 
+  it('--if-branch counts the branch asked for where the condition is known at run time only', () => {
+    const top = (r: { layers: { name: string; notes: string[]; noteCodes: unknown[] }[] }) => r.layers.find((l) => l.name === 'If_0')!;
+    const asked = analyzeJson([SILERO, ...shapes, '--if-branch', 'If_0=else']);
+    // The else branch is the 8 kHz one: the same MACs as sr=8000 folds to (463,232 against 563,968).
+    expect(asked.totals.macs).toBe(463_232);
+    expect(analyzeJson([SILERO, ...shapes, '--input-value', 'sr=8000']).totals.macs).toBe(463_232);
+    expect(top(asked).noteCodes).toEqual([{ code: 'if-asked-branch', branch: 'else_branch' }]);
+    expect(top(asked).notes).toEqual(["counted else_branch, as asked; the other branch's layers are listed with ×0"]);
+    // A constant condition wins: the model cannot take the other branch.
+    const folded = analyzeJson([SILERO, ...shapes, '--if-branch', 'If_0=else', '--input-value', 'sr=16000']);
+    expect(folded.totals.macs).toBe(563_968);
+    expect(top(folded).notes).toEqual(['condition is constant: counted then_branch only']);
+  });
+
   it('bad values and names are usage errors', () => {
     const cases: [string[], string][] = [
       [['--input-value', 'sr'], "mbn: --input-value 'sr' is not NAME=VALUE with a number (for example --input-value sr=16000)\n"],
       [['--input-value', 'sr=abc'], "mbn: --input-value 'sr=abc' is not NAME=VALUE with a number (for example --input-value sr=16000)\n"],
       [['--input-value', 'rate=8000'], "mbn: --input-value names 'rate', which is not a graph input (inputs: input, state, sr)\n"],
       [['--input-value', 'sr=8000.5'], "mbn: --input-value sr=8000.5: input 'sr' is int64, so the value must be an integer\n"],
+      [['--if-branch', 'If_0=maybe'], "mbn: --if-branch 'If_0=maybe' is not NAME=then or NAME=else (for example --if-branch If_32=else)\n"],
+      [['--if-branch', 'If_9=then'], "mbn: --if-branch names 'If_9', which is not an If layer of this model (it has 25: If_0, If_0/then_branch/If_0_then_branch__Inline_0__/decoder/If, If_0/then_branch/If_0_then_branch__Inline_0__/decoder/If_1, …)\n"],
     ];
     for (const [args, message] of cases) {
       const r = mbn(['analyze', SILERO, ...args]);

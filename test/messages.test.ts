@@ -5,6 +5,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { advise, analyze, check, diff } from '../src/index.js';
 import { adviseModel } from '../src/advise/index.js';
+import { countedBranch } from '../src/shape/control-flow.js';
 import { gapMessages } from '../src/budget/completeness.js';
 import { analyzeModel } from '../src/cost/analyze.js';
 import { readAnyModel } from '../src/formats/read.js';
@@ -250,5 +251,17 @@ describe('check and diff documents carry the codes', () => {
     expect(doc.checks.map((c) => [c.kind, c.message, c.messageCode])).toEqual([
       ['missing', "model missing: 'gone.onnx' does not exist", { code: 'model-missing', pattern: 'gone.onnx', glob: false }],
     ]);
+  });
+});
+
+describe('countedBranch: which branch of an If is counted', () => {
+  it('a constant condition first, then the branch asked for, then the costlier (then on a tie)', () => {
+    expect(countedBranch([10, 20], null, undefined)).toEqual({ taken: 1, why: 'if-costlier-branch' });
+    expect(countedBranch([20, 20], null, undefined)).toEqual({ taken: 0, why: 'if-costlier-branch' });
+    expect(countedBranch([10, 20], null, 'then')).toEqual({ taken: 0, why: 'if-asked-branch' });
+    expect(countedBranch([10, 20], [1], 'else')).toEqual({ taken: 0, why: 'if-constant-condition' });
+    expect(countedBranch([10, 20], [0], 'then')).toEqual({ taken: 1, why: 'if-constant-condition' });
+    // A branch the model lacks cannot be asked for.
+    expect(countedBranch([10, null], null, 'else')).toEqual({ taken: 0, why: 'if-costlier-branch' });
   });
 });

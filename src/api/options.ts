@@ -1,5 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import type { InferOptions } from '../shape/infer.js';
+import type { IfBranch } from '../shape/types.js';
 
 /**
  * Options the library API shares between commands, as typed values (the CLI parses its flags into these).
@@ -15,6 +16,11 @@ export interface ShapeOptions {
 export interface ValueOptions {
   /** A graph input holds this value in every element: `{ sr: 16000 }` (`--input-value sr=16000`). */
   inputValue?: Record<string, number> | ReadonlyMap<string, number>;
+  /**
+   * The branch an If takes, by the If layer's name: `{ If_32: 'else' }` (`--if-branch If_32=else`), counted in place
+   * of the costlier branch where the condition is known at run time only.
+   */
+  ifBranch?: Record<string, IfBranch> | ReadonlyMap<string, IfBranch>;
 }
 
 /** Progress of a long step (decomposing weights, writing a file): the CLI draws it on a terminal; the API is silent. */
@@ -48,7 +54,11 @@ export function checkShapeOptions(options: ShapeOptions & ValueOptions): InferOp
   for (const [name, value] of inputValues ?? []) {
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new MbnError('usage', `inputValue ${quote(name)} is not a finite number`);
   }
-  return { inputShapes, batch: options.batch, inputValues };
+  const ifBranches = toMap(options.ifBranch, 'ifBranch');
+  for (const [name, branch] of ifBranches ?? []) {
+    if (branch !== 'then' && branch !== 'else') throw new MbnError('usage', `ifBranch ${quote(name)} is not 'then' or 'else'`);
+  }
+  return { inputShapes, batch: options.batch, inputValues, ifBranches };
 }
 
 /**

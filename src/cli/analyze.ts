@@ -15,11 +15,13 @@ import { terminalText } from '../report/safe-text.js';
 import { describeLimit } from '../report/check-report.js';
 import { makeStyle } from '../report/style.js';
 import { terminal, write } from './output.js';
+import type { IfBranch } from '../shape/types.js';
 
 export interface AnalyzeOptions {
   input?: Map<string, number[]>;
   batch?: number;
   inputValue?: Map<string, number>;
+  ifBranch?: Map<string, IfBranch>;
   /** Op types whose uncounted layers do not block the budgets (--allow-uncounted). */
   allowUncounted?: string[];
   format: FormatOf<'analyze'>;

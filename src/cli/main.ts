@@ -3,9 +3,10 @@ import { METRICS, type Limits } from '../budget/limits.js';
 import { MbnError, oneLine, quote } from '../errors.js';
 import { write } from './output.js';
 import { exitCode } from './exit-code.js';
-import { collectOpType, parseFraction, parseInputSpec, parseInputValue, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { collectOpType, parseFraction, parseIfBranch, parseInputSpec, parseInputValue, parseLimitFlag, parseNonNegativeInt, parsePositiveInt } from './options.js';
 import { FORMATS } from '../report/formats.js';
 import { VERSION } from '../version.js';
+import type { IfBranch } from '../shape/types.js';
 
 function limitOptions(cmd: Command): Command {
   for (const m of METRICS) {
@@ -68,6 +69,7 @@ export function buildProgram(state: { budgetsExceeded: boolean }): Command {
     .option('--no-color', 'no colour (also: NO_COLOR)');
   inputOptions(analyze);
   inputValueOption(analyze);
+  analyze.option('--if-branch <name=then|else>', 'count this branch of the If layer NAME where its condition is known at run time only (default: the costlier; repeatable)', (v: string, prev?: Map<string, IfBranch>) => parseIfBranch(v, prev));
   limitOptions(analyze);
   allowUncountedOption(analyze);
   analyze

@@ -1,6 +1,7 @@
 import { MbnError, quote } from '../errors.js';
 import { type MetricKey, metricOf, parseLimit } from '../budget/limits.js';
 import type { InferOptions } from '../shape/infer.js';
+import type { IfBranch } from '../shape/types.js';
 import { parseShare } from '../api/options.js';
 
 /** Option parsers shared by the commands. Each throws a usage MbnError that quotes the bad value. */
@@ -33,6 +34,18 @@ export function parseInputValue(spec: string, previous: Map<string, number> = ne
   return previous;
 }
 
+/** `--if-branch NAME=then|else`: the branch an If (by its layer name) is counted with. */
+export function parseIfBranch(spec: string, previous: Map<string, IfBranch> = new Map()): Map<string, IfBranch> {
+  const at = spec.lastIndexOf('=');
+  const name = at > 0 ? spec.slice(0, at) : '';
+  const branch = at > 0 ? spec.slice(at + 1).trim() : '';
+  if (!name || (branch !== 'then' && branch !== 'else')) {
+    throw new MbnError('usage', `--if-branch ${quote(spec)} is not NAME=then or NAME=else (for example --if-branch If_32=else)`);
+  }
+  previous.set(name, branch);
+  return previous;
+}
+
 /** `--allow-uncounted OP` (repeatable): an op type, or domain::op. */
 export function collectOpType(op: string, previous: string[] = []): string[] {
   if (!/^[^\s]+$/.test(op)) throw new MbnError('usage', `--allow-uncounted ${quote(op)} is not an op type (for example --allow-uncounted MyBlur)`);
@@ -57,8 +70,8 @@ export function parseNonNegativeInt(flag: string) {
   };
 }
 
-export function inferOptions(opts: { input?: Map<string, number[]>; batch?: number; inputValue?: Map<string, number> }): InferOptions {
-  return { inputShapes: opts.input, batch: opts.batch, inputValues: opts.inputValue };
+export function inferOptions(opts: { input?: Map<string, number[]>; batch?: number; inputValue?: Map<string, number>; ifBranch?: Map<string, IfBranch> }): InferOptions {
+  return { inputShapes: opts.input, batch: opts.batch, inputValues: opts.inputValue, ifBranches: opts.ifBranch };
 }
 
 /** A budget-style quantity for a metric: 600M, 1.2G for counts; 20MB, 16MiB for bytes. */

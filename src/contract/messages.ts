@@ -18,6 +18,7 @@ type Name = string;
 export type LayerNote =
   | { code: 'if-constant-condition'; branch: string }
   | { code: 'if-costlier-branch'; branch: string }
+  | { code: 'if-asked-branch'; branch: string }
   | { code: 'loop-unbounded'; tripCount: number }
   | { code: 'loop-trip-unknown' }
   | { code: 'loop-trip-at-run-time' }

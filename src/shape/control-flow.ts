@@ -3,7 +3,7 @@ import { DataType } from '../onnx/dtype.js';
 import type { TensorState } from '../ops/define.js';
 import { TFLITE_DOMAIN } from '../ops/tflite-common.js';
 import { Scope, UNKNOWN } from './scope.js';
-import type { LayerRecord } from './types.js';
+import type { IfBranch, LayerRecord } from './types.js';
 
 /**
  * Control flow in shape inference: If, Loop and Scan (and TFLite's WHILE and IF). Their bodies are walked in place, in a scope chained to the
@@ -17,6 +17,18 @@ export interface SubgraphWalk {
   readonly layers: LayerRecord[];
   /** Walks a body in `scope` (its initializers first), its layers named under `prefix`, run `multiplier` times. */
   walkSubgraph(graph: Graph, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>): void;
+  /** The branch the caller says the If named `name` takes (--if-branch), if any. */
+  askedBranch(name: string): IfBranch | undefined;
+}
+
+/**
+ * Which branch of an If is counted: the one a constant condition picks; else the one asked for; else the costlier
+ * (an upper bound). `costs` are the then and else branches' (null for a missing branch).
+ */
+export function countedBranch(costs: readonly [number | null, number | null], cond: readonly number[] | null | undefined, asked: IfBranch | undefined): { taken: 0 | 1; why: 'if-constant-condition' | 'if-costlier-branch' | 'if-asked-branch' } {
+  if (cond && cond.length === 1 && costs[0] !== null && costs[1] !== null) return { taken: cond[0] ? 0 : 1, why: 'if-constant-condition' };
+  if (asked && costs[asked === 'then' ? 0 : 1] !== null) return { taken: asked === 'then' ? 0 : 1, why: 'if-asked-branch' };
+  return { taken: (costs[1] ?? -1) > (costs[0] ?? -1) ? 1 : 0, why: 'if-costlier-branch' };
 }
 
 /** If, Loop and Scan of the default domain, TFLite's WHILE and IF: nodes whose bodies the walk enters. */
@@ -26,9 +38,8 @@ export function isControlFlow(node: Node): boolean {
 }
 
 /**
- * Walks a control-flow node's bodies and sets its record's outputs and notes: an If's two branches (the one a
- * constant condition picks, else the costlier; the other's layers at ×0), a Loop's body at its trip count, a Scan's
- * at its length.
+ * Walks a control-flow node's bodies and sets its record's outputs and notes: an If's two branches (the one
+ * countedBranch picks; the other's layers at ×0), a Loop's body at its trip count, a Scan's at its length.
  */
 export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
   if (record.node.domain === TFLITE_DOMAIN) return walkTfliteControlFlow(walk, record, scope, name, multiplier, opsets);
@@ -40,27 +51,26 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
     const elseG = graphAttr('else_branch');
     const cond = record.inputs[0]?.value;
     const before = walk.layers.length;
-    const costs: number[] = [];
-    const results: (TensorState | null)[][] = [];
-    for (const [label, g] of [['then_branch', thenG], ['else_branch', elseG]] as const) {
+    const costs: [number | null, number | null] = [null, null];
+    const results: (TensorState | null)[][] = [[], []];
+    for (const [i, label, g] of [[0, 'then_branch', thenG], [1, 'else_branch', elseG]] as const) {
       if (!g) continue;
       const start = walk.layers.length;
       const sub = new Scope(scope);
       walk.walkSubgraph(g, sub, `${name}/${label}/`, multiplier, opsets);
-      costs.push(walk.layers.slice(start).reduce((s, l) => s + (l.cost ? l.cost.macs + l.cost.flops : 0) * l.multiplier, 0));
-      results.push(g.outputs.map((o) => sub.get(o.name) ?? null));
+      costs[i] = walk.layers.slice(start).reduce((s, l) => s + (l.cost ? l.cost.macs + l.cost.flops : 0) * l.multiplier, 0);
+      results[i] = g.outputs.map((o) => sub.get(o.name) ?? null);
     }
-    // Only one branch runs: with a constant condition that one, else the costlier (an upper bound).
-    let taken = costs.length > 1 && costs[1] > costs[0] ? 1 : 0;
-    if (cond && cond.length === 1 && costs.length === 2) taken = cond[0] ? 0 : 1;
+    // Only one branch runs.
+    const { taken, why } = countedBranch(costs, cond, walk.askedBranch(name));
     const branchLayers = walk.layers.slice(before);
     const takenLabel = taken === 0 ? 'then_branch' : 'else_branch';
     for (const l of branchLayers) {
       if (!l.name.startsWith(`${name}/${takenLabel}/`)) l.multiplier = 0;
     }
-    record.notes.push({ code: cond && cond.length === 1 ? 'if-constant-condition' : 'if-costlier-branch', branch: takenLabel });
-    const chosen = results[taken] ?? results[0] ?? [];
-    const other = results[1 - taken] ?? [];
+    record.notes.push({ code: why, branch: takenLabel });
+    const chosen = results[taken].length > 0 ? results[taken] : results[1 - taken];
+    const other = results[1 - taken];
     record.outputs = node.outputs.map((_, i) => (chosen[i]?.shape ? chosen[i] : (other[i] ?? chosen[i] ?? null)));
     return;
   }
@@ -143,7 +153,7 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
 /**
  * TFLite's WHILE and IF call other subgraphs with the node's inputs as theirs (IF: after its condition). WHILE's
  * trip count is decided by its cond subgraph at run time: cond and body are counted once per inference, with a
- * note. IF counts one branch as ONNX's If does: the constant condition's, else the costlier.
+ * note. IF counts one branch as ONNX's If does (countedBranch).
  */
 function walkTfliteControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: Scope, name: string, multiplier: number, opsets: Map<string, number>): void {
   const node = record.node;
@@ -174,15 +184,14 @@ function walkTfliteControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: S
     return g ? { label, g, ...call(g, label, record.inputs.slice(1)) } : null;
   });
   const cond = record.inputs[0]?.value;
-  let taken = (branches[1]?.cost ?? -1) > (branches[0]?.cost ?? -1) ? 1 : 0;
-  if (cond && cond.length === 1 && branches[0] && branches[1]) taken = cond[0] ? 0 : 1;
+  const { taken, why } = countedBranch([branches[0]?.cost ?? null, branches[1]?.cost ?? null], cond, walk.askedBranch(name));
   const chosen = branches[taken];
   for (const b of branches) {
     if (!b || b === chosen) continue;
     for (const l of walk.layers.slice(b.start)) if (l.name.startsWith(`${name}/${b.label}/`)) l.multiplier = 0;
   }
   if (chosen) {
-    record.notes.push({ code: cond && cond.length === 1 ? 'if-constant-condition' : 'if-costlier-branch', branch: chosen.label });
+    record.notes.push({ code: why, branch: chosen.label });
     record.outputs = node.outputs.map((_, i) => {
       const out = chosen.g.outputs[i] ? chosen.sub.get(chosen.g.outputs[i].name) : undefined;
       return out ? stripValue(out) : null;

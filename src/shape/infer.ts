@@ -10,7 +10,7 @@ import { sharedCost, sharedList, sharedState } from './share.js';
 import { topologicalOrder } from './topological-order.js';
 import { type SubgraphWalk, isControlFlow, walkControlFlow } from './control-flow.js';
 import { Scope, UNKNOWN } from './scope.js';
-import type { AssumedDim, InferOptions, InferResult, LayerRecord, WeightUse } from './types.js';
+import type { AssumedDim, IfBranch, InferOptions, InferResult, LayerRecord, WeightUse } from './types.js';
 import type { LayerNote, ModelNote } from '../contract/messages.js';
 
 export type { AssumedDim, InferOptions, InferResult, LayerRecord, ResolvedInput, WeightUse } from './types.js';
@@ -43,6 +43,8 @@ class Inference implements SubgraphWalk {
   private readonly assumedSymbols = new Map<string, boolean>();
   private readonly functions = new Map<string, FunctionDef>();
   private expansionDepth = 0;
+  /** The Ifs --if-branch named that the walk met. */
+  private readonly askedIfs = new Set<string>();
   /** Where a layer's input and output states are gathered before they become a list of its own or a shared one. */
   private readonly states: (TensorState | null)[] = [];
 
@@ -82,6 +84,12 @@ class Inference implements SubgraphWalk {
     }
     this.addInitializers(graph, scope);
     this.walkGraph(graph, scope, '', 1, this.model.opsetImports, true);
+    for (const name of this.options.ifBranches?.keys() ?? []) {
+      if (this.askedIfs.has(name)) continue;
+      const ifs = this.layers.filter((l) => isControlFlow(l.node) && /^(If|IF)$/.test(l.node.opType)).map((l) => l.name);
+      const some = ifs.length === 0 ? 'it has none' : `it has ${ifs.length}: ${ifs.slice(0, 3).join(', ')}${ifs.length > 3 ? ', …' : ''}`;
+      throw new MbnError('usage', `--if-branch names ${quote(name)}, which is not an If layer of this model (${some})`);
+    }
     const outputs = graph.outputs.map((o) => ({ name: o.name, state: scope.get(o.name) ?? null }));
     return { layers: this.layers, values: scope.values, inputs, assumed: this.assumed, outputs, notes: this.notes };
   }
@@ -199,6 +207,12 @@ class Inference implements SubgraphWalk {
       return { dtype: type, shape: dims };
     }
     return null;
+  }
+
+  askedBranch(name: string): IfBranch | undefined {
+    const asked = this.options.ifBranches?.get(name);
+    if (asked) this.askedIfs.add(name);
+    return asked;
   }
 
   walkSubgraph(graph: Graph, scope: Scope, prefix: string, multiplier: number, opsets: Map<string, number>): void {

@@ -11,9 +11,16 @@ export interface InferOptions {
   batch?: number;
   /** Known values of graph inputs (--input-value): every element of the input is this value. */
   inputValues?: Map<string, number>;
+  /**
+   * The branch an If takes, by the If layer's name (--if-branch): in place of the costlier one where its condition is
+   * known at run time only (a wake-word model's verifier that runs only when the first stage fires).
+   */
+  ifBranches?: Map<string, IfBranch>;
   /** Where inputShapes came from, for messages: '--input' (the default) or a config entry's "input". */
   inputOrigin?: string;
 }
+
+export type IfBranch = 'then' | 'else';
 
 /** A dim of a graph input that nothing fixed (no --input, --batch or fixed dim elsewhere): mbn used `value`. */
 export interface AssumedDim {

@@ -15,6 +15,7 @@ const dims = (shape: readonly (number | string)[]) => shape.join('x');
 const LAYER_NOTES: Words<LayerNote> = {
   'if-constant-condition': (m) => `condition is constant: counted ${m.branch} only`,
   'if-costlier-branch': (m) => `counted the costlier branch (${m.branch}); the other branch's layers are listed with ×0`,
+  'if-asked-branch': (m) => `counted ${m.branch}, as asked; the other branch's layers are listed with ×0`,
   'loop-unbounded': (m) => `trip count ${m.tripCount} is unbounded (the loop ends on its condition): body counted once per inference`,
   'loop-trip-unknown': () => 'trip count is not a constant: body counted once per inference',
   'loop-trip-at-run-time': () => 'trip count is decided at run time: cond and body counted once per inference',
