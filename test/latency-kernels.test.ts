@@ -102,6 +102,44 @@ describe('ConvTranspose', () => {
   });
 });
 
+describe('an activation fused into a conv or Gemm', () => {
+  const convThen = (act: string | null, op: 'Conv' | 'Gemm' = 'Conv'): ModelSpec => ({
+    inputs: [{ name: 'x', dtype: 1, shape: op === 'Conv' ? [1, 8, 16, 16] : [4, 64] }],
+    outputs: [{ name: 'y', dtype: 1, shape: op === 'Conv' ? [1, 8, 16, 16] : [4, 32] }],
+    initializers: [
+      { name: 'w', dtype: 1, dims: op === 'Conv' ? [8, 8, 1, 1] : [64, 32], values: w(op === 'Conv' ? 64 : 2048) },
+      { name: 'lo', dtype: 1, dims: [], values: [0] },
+      { name: 'hi', dtype: 1, dims: [], values: [6] },
+    ],
+    nodes: [
+      op === 'Conv'
+        ? { op: 'Conv', name: 'conv', inputs: ['x', 'w'], outputs: [act ? 'v' : 'y'], attrs: { kernel_shape: [1, 1] } }
+        : { op: 'Gemm', name: 'conv', inputs: ['x', 'w'], outputs: [act ? 'v' : 'y'] },
+      ...(act ? [{ op: act, name: 'act', inputs: act === 'Clip' ? ['v', 'lo', 'hi'] : ['v'], outputs: ['y'] }] : []),
+    ],
+  });
+  const predict = (spec: ModelSpec, p: DeviceProfile) => {
+    const model = buildAndRead(spec);
+    const inferred = inferModel(model);
+    return predictLatency(buildReport(model, inferred), layerLinks(inferred), p).layers;
+  };
+  const RATES = { ...ROUND_PROFILE, fusedActivationNsPerElement: { LeakyRelu: 0.5, Clip: 0.25, Sigmoid: 1 } };
+
+  it('costs its calibrated pass over the output, in the conv\'s time (hand arithmetic); Relu nothing', () => {
+    for (const [act, ns] of [['LeakyRelu', 0.5], ['Clip', 0.25], ['Sigmoid', 1], ['Relu', 0], ['Tanh', 0]] as const) {
+      const [conv, fused] = predict(convThen(act), RATES);
+      expect(fused.fusedInto).toBe('conv');
+      // 8 × 16 × 16 = 2,048 output elements at `ns` each, beyond the same conv timed without the rates.
+      expect(conv.latencyMs - predict(convThen(act), ROUND_PROFILE)[0].latencyMs).toBeCloseTo((2048 * ns) / 1e6, 12);
+    }
+    // A FusedGemm's too: 4 × 32 outputs.
+    const [gemm] = predict(convThen('Sigmoid', 'Gemm'), RATES);
+    expect(gemm.latencyMs - predict(convThen('Sigmoid', 'Gemm'), ROUND_PROFILE)[0].latencyMs).toBeCloseTo(128 / 1e6, 12);
+    // An older profile (no rates): the same time with and without the activation.
+    expect(predict(convThen('LeakyRelu'), ROUND_PROFILE)[0].latencyMs).toBeCloseTo(predict(convThen(null), ROUND_PROFILE)[0].latencyMs, 12);
+  });
+});
+
 describe('a float Div', () => {
   it('runs at divNsPerElement where calibrated, at the elementwise rate before (hand arithmetic)', () => {
     const spec: ModelSpec = {
@@ -227,6 +265,10 @@ describe('device profile: the kernel fields', () => {
     expect(bad({ convTransposeNsPerColumn: 'x' })).toBe('device profile p.json: "convTransposeNsPerColumn" must be a positive number (nanoseconds)');
     expect(bad({ resizeNsPerOutput: [] })).toBe('device profile p.json: "resizeNsPerOutput" must be an object with nearest2x, nearest, linear, nearest8bit');
     expect(bad({ resizeNsPerOutput: { nearest2x: 1, nearest: 1, linear: 1 } })).toBe('device profile p.json: "resizeNsPerOutput.nearest8bit" must be a positive number (nanoseconds)');
+    expect(validateProfile({ ...base, fusedActivationNsPerElement: { LeakyRelu: 0.18, Clip: 0 } }, 'p.json').fusedActivationNsPerElement).toEqual({ LeakyRelu: 0.18, Clip: 0 });
+    expect(bad({ fusedActivationNsPerElement: { Relu: 0.1 } })).toBe('device profile p.json: "fusedActivationNsPerElement.Relu" is not one of LeakyRelu, Clip, HardSigmoid, Sigmoid, Tanh');
+    expect(bad({ fusedActivationNsPerElement: { Tanh: -1 } })).toBe('device profile p.json: "fusedActivationNsPerElement.Tanh" must be a number ≥ 0 (nanoseconds)');
+    expect(bad({ fusedActivationNsPerElement: 3 })).toBe('device profile p.json: "fusedActivationNsPerElement" must be an object of op types (LeakyRelu, Clip, HardSigmoid, Sigmoid, Tanh) and nanoseconds');
     // An older profile has none of them.
     const old = validateProfile(base, 'p.json');
     expect([old.convTransposeNsPerColumn, old.divNsPerElement, old.resizeNsPerOutput]).toEqual([undefined, undefined, undefined]);

@@ -285,6 +285,9 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.measurements!.find((m) => m.name === 'conv-transpose')!.flops).toBe(2 * 32 * 4 * 32 * 1600);
     expect(profile.convTransposeNsPerColumn).toBeGreaterThan(0);
     expect(Object.keys(profile.resizeNsPerOutput!)).toEqual(['nearest2x', 'nearest', 'linear', 'nearest8bit']);
+    // The 1×1 conv alone and with each activation ORT fuses into it.
+    expect(profile.measurements!.map((m) => m.name).filter((n) => n.startsWith('fused-activation-'))).toEqual(['fused-activation-none', 'fused-activation-LeakyRelu', 'fused-activation-Clip', 'fused-activation-HardSigmoid', 'fused-activation-Sigmoid', 'fused-activation-Tanh']);
+    expect(Object.keys(profile.fusedActivationNsPerElement!)).toEqual(['LeakyRelu', 'Clip', 'HardSigmoid', 'Sigmoid', 'Tanh']);
     expect(profile.divNsPerElement).toBeGreaterThan(0);
     expect(Object.keys(profile.overheadUsByOp!)).toEqual(['Concat', 'Slice', 'Gather', 'Pow', 'Unsqueeze', 'Squeeze', 'LayerNormalization', 'If']);
     expect(profile.measurements!.find((m) => m.name === 'divide')!.flops).toBe(50 * 16 * 64 * 64);

@@ -16,6 +16,10 @@ export type Int8Class = 'conv' | 'pointwise' | 'depthwise' | 'gemm';
  */
 export const PROFILE_SCHEMA = 'mbn.device/1';
 
+/** The activations ORT fuses into a float conv or Gemm that MLAS applies in a pass after the kernel (not Relu). */
+export const FUSED_ACTIVATIONS = ['LeakyRelu', 'Clip', 'HardSigmoid', 'Sigmoid', 'Tanh'] as const;
+export type FusedActivation = (typeof FUSED_ACTIVATIONS)[number];
+
 export interface DeviceProfile {
   schema: typeof PROFILE_SCHEMA;
   name: string;
@@ -80,6 +84,12 @@ export interface DeviceProfile {
   divNsPerElement?: number;
   /** ONNX Runtime's plain-layout Resize kernels (src/latency/resize.ts), ns per output element (absent: as other elementwise ops). */
   resizeNsPerOutput?: ResizeRates;
+  /**
+   * An activation ORT fuses into a float conv or Gemm (FusedConv, FusedGemm) other than Relu: MLAS applies it in a
+   * pass of its own over each block of output the kernel writes (Relu it applies in the kernel, for nothing), ns
+   * per output element by op type. Absent, or an op not listed: a fused activation costs nothing, as before.
+   */
+  fusedActivationNsPerElement?: Partial<Record<FusedActivation, number>>;
   /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
   sources: string[];
   // ---- Integer kernels (issue 20, int8 latency) ----

@@ -3,15 +3,15 @@ import type { Ort } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { fastestKernels } from './measure-int8.js';
-import type { GroupedConvFloatRates, ResizeRates } from '../contract/device.js';
+import { type DeviceProfile, FUSED_ACTIVATIONS, type FusedActivation, type GroupedConvFloatRates, type ResizeRates } from '../contract/device.js';
 import { type BenchConvShape, benchConvShapeWork, fitGroupedConvFloat, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES } from './grouped-conv.js';
 
 /**
  * `mbn calibrate`'s float kernels that no class rate covers, each a one-op model whose kernel time is read from ORT's
  * profiler (the fastest over all runs and rounds): a ConvTranspose (a GEMM into a column buffer, then col2im; its
  * time beyond the GEMM's FLOPs is the scatter, per column-buffer element), ORT's four plain-layout Resize kernels
- * (src/latency/resize.ts), per output element, and ten depthwise and four grouped float convs off the NCHWc path
- * (src/latency/grouped-conv.ts), per group.
+ * (src/latency/resize.ts), per output element, ten depthwise and four grouped float convs off the NCHWc path
+ * (src/latency/grouped-conv.ts), per group, and a 1×1 conv with and without each activation ORT fuses into it.
  */
 const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
 const text = (name: string, value: string) => ({ name, type: 'string' as const, value });
@@ -111,6 +111,43 @@ function groupedConvBench(s: BenchConvShape): KernelBench {
   };
 }
 
+/** The fused-activation benchmarks' conv: 1×1, 32 → 32 channels on 80×80 (NCHWc: a multiple of every block). */
+const ACTIVATION_CONV = { channels: 32, hw: 80 };
+
+function scalar(name: string, value: number): Uint8Array {
+  return encodeTensorField({ name, dtype: DataType.FLOAT, dims: [], raw: new Uint8Array(new Float32Array([value]).buffer) });
+}
+
+/**
+ * A 1×1 conv followed by `activation` (null: none), which ORT fuses into it (FusedConv, then the NCHWc conv): the
+ * conv kernel's time beyond the plain one's is the activation's pass over the output.
+ */
+function fusedActivationBench(activation: FusedActivation | null): KernelBench {
+  const { channels: c, hw } = ACTIVATION_CONV;
+  const act: Chunk[] =
+    activation === null
+      ? []
+      : activation === 'Clip'
+        ? [node('Clip', ['v', 'lo', 'hi'], ['y'], 'act'), scalar('lo', 0), scalar('hi', 6)]
+        : [node(activation, ['v'], ['y'], 'act', activation === 'LeakyRelu' ? [{ name: 'alpha', type: 'float' as const, value: 0.2 }] : [])];
+  return {
+    name: `fused-activation-${activation ?? 'none'}`,
+    what: `Conv 1×1, ${c}→${c} channels, ${hw}×${hw}${activation ? `, then ${activation} (ORT fuses it into the conv)` : ' (the base of the fused-activation benchmarks)'}; the conv kernel's time from ORT's profiler`,
+    input: [1, c, hw, hw],
+    kernel: 'Conv',
+    elements: c * hw * hw,
+    flops: 0,
+    write: (path) =>
+      writeModel(path, 'fused-activation', [
+        node('Conv', ['x', 'w'], [activation === null ? 'y' : 'v'], 'conv', [ints('kernel_shape', [1, 1])]),
+        ...act,
+        ...initializer('w', [c, c, 1, 1], Math.sqrt(1 / c)),
+        encodeValueInfoField('x', DataType.FLOAT, [1, c, hw, hw], 11),
+        encodeValueInfoField('y', DataType.FLOAT, [1, c, hw, hw], 12),
+      ], 13, 9),
+  };
+}
+
 function kernelBenchmarks(): KernelBench[] {
   return [
     convTransposeBench(32, 40),
@@ -120,6 +157,8 @@ function kernelBenchmarks(): KernelBench[] {
     resizeBench('nearest8bit', 'Resize nearest ×2 of a uint8 [1, 40, 40, 64] channels-last tensor, scales [1, 2, 2, 1] (a QDQ model\'s Resize in ORT\'s NHWC region)', [1, 40, 40, 64], [1, 2, 2, 1], 'nearest', true),
     ...GROUPED_CONV_FLOAT_SHAPES.map(groupedConvBench),
     ...GROUPED_CONV_GEMM_SHAPES.map(groupedConvBench),
+    fusedActivationBench(null),
+    ...FUSED_ACTIVATIONS.map(fusedActivationBench),
   ];
 }
 
@@ -136,7 +175,13 @@ export interface KernelOptions {
  * convTransposeNsPerColumn = (kernel − GEMM FLOPs at `gemmGflops`) / column-buffer elements; each Resize's kernel
  * time per output element.
  */
-export async function measureKernels(ort: Ort, dir: string, options: KernelOptions, gemmGflops: number, block: number): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; genericGroupedConv?: GroupedConvFloatRates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
+export async function measureKernels(
+  ort: Ort,
+  dir: string,
+  options: KernelOptions,
+  gemmGflops: number,
+  block: number,
+): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; genericGroupedConv?: GroupedConvFloatRates; fusedActivationNsPerElement: NonNullable<DeviceProfile['fusedActivationNsPerElement']>; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
   const list = kernelBenchmarks();
   const best = await fastestKernels(ort, dir, list, options);
   const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -149,10 +194,16 @@ export async function measureKernels(ort: Ort, dir: string, options: KernelOptio
     const { work } = benchConvShapeWork(shape);
     return { work, nsPerGroup: (best.get(groupedConvBench(shape).name)! * 1e6) / work.groups };
   };
+  // Each fused activation: its conv's kernel time less the plain conv's, per output element (never below 0).
+  const plainMs = best.get(fusedActivationBench(null).name)!;
+  const fusedActivationNsPerElement = Object.fromEntries(
+    FUSED_ACTIVATIONS.map((op) => [op, round((Math.max(0, best.get(fusedActivationBench(op).name)! - plainMs) * 1e6) / at(fusedActivationBench(op).name).elements)]),
+  );
   const grouped = fitGroupedConvFloat(GROUPED_CONV_FLOAT_SHAPES.map(perGroup), GROUPED_CONV_GEMM_SHAPES.map(perGroup), block);
   return {
     ...(grouped ? { genericGroupedConv: grouped } : {}),
     convTransposeNsPerColumn: round((scatterMs * 1e6) / ct.elements),
+    fusedActivationNsPerElement,
     resizeNsPerOutput: { nearest2x: perElement('resize-nearest2x'), nearest: perElement('resize-nearest'), linear: perElement('resize-linear'), nearest8bit: perElement('resize-nearest8bit') },
     measurements: list.map((b) => ({ name: b.name, what: b.what, flops: b.flops, bytes: 0, ms: round(best.get(b.name)!) })),
   };

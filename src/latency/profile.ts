@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import { validateEnergy } from './energy-constants.js';
-import { type DeviceProfile, type GroupedConvFloatRates, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
+import { type DeviceProfile, FUSED_ACTIVATIONS, type GroupedConvFloatRates, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
 
 /** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
@@ -146,6 +146,14 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     if (typeof resize !== 'object' || resize === null || Array.isArray(resize)) bad(`"resizeNsPerOutput" must be an object with ${RESIZE_KERNELS.join(', ')}`);
     for (const k of RESIZE_KERNELS) if (!positive(resize[k])) bad(`"resizeNsPerOutput.${k}" must be a positive number (nanoseconds)`);
   }
+  const activations = p.fusedActivationNsPerElement as Record<string, unknown> | undefined;
+  if (activations !== undefined) {
+    if (typeof activations !== 'object' || activations === null || Array.isArray(activations)) bad(`"fusedActivationNsPerElement" must be an object of op types (${FUSED_ACTIVATIONS.join(', ')}) and nanoseconds`);
+    for (const [op, v] of Object.entries(activations)) {
+      if (!(FUSED_ACTIVATIONS as readonly string[]).includes(op)) bad(`"fusedActivationNsPerElement.${op}" is not one of ${FUSED_ACTIVATIONS.join(', ')}`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`"fusedActivationNsPerElement.${op}" must be a number ≥ 0 (nanoseconds)`);
+    }
+  }
   return {
     schema: PROFILE_SCHEMA,
     name: p.name as string,
@@ -171,6 +179,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(p.convTransposeNsPerColumn !== undefined ? { convTransposeNsPerColumn: p.convTransposeNsPerColumn as number } : {}),
     ...(p.divNsPerElement !== undefined ? { divNsPerElement: p.divNsPerElement as number } : {}),
+    ...(activations !== undefined ? { fusedActivationNsPerElement: { ...(activations as Record<string, number>) } } : {}),
     ...(resize !== undefined ? { resizeNsPerOutput: Object.fromEntries(RESIZE_KERNELS.map((k) => [k, resize[k] as number])) as unknown as ResizeRates } : {}),
     ...(p.int8 !== undefined ? { int8: validateInt8(p.int8, bad) } : {}),
     ...(p.lut !== undefined ? { lut: validateLut(p.lut, bad) } : {}),
