@@ -1,6 +1,7 @@
 import type { GroupedConvFloatRates, GroupedConvIntegerRates } from '../contract/device.js';
 import type { ConvGeometry } from '../ops/define.js';
 import { tapsInside } from './int8.js';
+import { type CostFamily, costOf, fitRates } from './cost-fit.js';
 
 /**
  * Grouped convs that ONNX Runtime runs one group at a time, each as an NCHW im2col of the group's input and a GEMM:
@@ -83,25 +84,14 @@ export function groupedConvWork(g: ConvGeometry, inSpatial: readonly number[], o
   };
 }
 
-/** A family of per-group costs: the rates' keys and the count each multiplies. */
-interface CostFamily<R> {
-  keys: readonly (keyof R & string)[];
-  counts(w: GroupedConvWork): number[];
-}
-
-const INTEGER: CostFamily<GroupedConvIntegerRates> = {
+const INTEGER: CostFamily<GroupedConvIntegerRates, GroupedConvWork> = {
   keys: ['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock'],
   counts: (w) => [1, w.rows, w.stridedElements, w.blocks],
 };
-const FLOAT: CostFamily<GroupedConvFloatRates> = {
+const FLOAT: CostFamily<GroupedConvFloatRates, GroupedConvWork> = {
   keys: ['nsPerGroup', 'nsPerRow', 'nsPerCopiedElement', 'nsPerStridedElement', 'nsPerPaddedColumn', 'nsPerElement'],
   counts: (w) => [1, w.rows, w.copiedElements, w.stridedElements, w.paddedColumns, w.elements],
 };
-
-function costOf<R>(family: CostFamily<R>, rates: R, w: GroupedConvWork): number {
-  const counts = family.counts(w);
-  return family.keys.reduce((sum, key, i) => sum + (rates[key] as number) * counts[i], 0);
-}
 
 /** Time of one group of a grouped ConvInteger, ns (the conv takes `groups` of them). */
 export function integerNsPerGroup(rates: GroupedConvIntegerRates, w: GroupedConvWork): number {
@@ -109,7 +99,7 @@ export function integerNsPerGroup(rates: GroupedConvIntegerRates, w: GroupedConv
 }
 
 /** A group's SGEMM beyond the GEMV: multiply-adds over positions padded to the strip, and the packed buffer. */
-function gemmFamily(strip: number): CostFamily<Required<Pick<GroupedConvFloatRates, 'nsPerGemmMac' | 'nsPerPackedElement'>>> {
+function gemmFamily(strip: number): CostFamily<Required<Pick<GroupedConvFloatRates, 'nsPerGemmMac' | 'nsPerPackedElement'>>, GroupedConvWork> {
   return {
     keys: ['nsPerGemmMac', 'nsPerPackedElement'],
     counts: (w) => [w.outChannels * w.taps * Math.ceil(w.positions / strip) * strip, w.elements],
@@ -131,7 +121,7 @@ export function floatNsPerGroup(rates: GroupedConvFloatRates, w: GroupedConvWork
 
 /** The integer rates from measured convs (ns per group); undefined when no non-negative fit explains them. */
 export function fitGroupedConvInteger(samples: readonly { work: GroupedConvWork; nsPerGroup: number }[]): GroupedConvIntegerRates | undefined {
-  return fitRates(INTEGER, samples);
+  return fitRates(INTEGER, samples.map((s) => ({ work: s.work, ns: s.nsPerGroup })));
 }
 
 /**
@@ -140,54 +130,11 @@ export function fitGroupedConvInteger(samples: readonly { work: GroupedConvWork;
  * depthwise convs; without the SGEMM's two when none explains the grouped ones.
  */
 export function fitGroupedConvFloat(depthwise: readonly { work: GroupedConvWork; nsPerGroup: number }[], grouped: readonly { work: GroupedConvWork; nsPerGroup: number }[], strip: number): GroupedConvFloatRates | undefined {
-  const rates = fitRates(FLOAT, depthwise);
+  const rates = fitRates(FLOAT, depthwise.map((s) => ({ work: s.work, ns: s.nsPerGroup })));
   if (!rates) return undefined;
-  const beyond = grouped.map((s) => ({ work: s.work, nsPerGroup: s.nsPerGroup - costOf(FLOAT, rates, s.work) }));
-  const gemm = beyond.every((s) => s.nsPerGroup > 0) ? fitRates(gemmFamily(strip), beyond) : undefined;
+  const beyond = grouped.map((s) => ({ work: s.work, ns: s.nsPerGroup - costOf(FLOAT, rates, s.work) }));
+  const gemm = beyond.every((s) => s.ns > 0) ? fitRates(gemmFamily(strip), beyond) : undefined;
   return gemm ? { ...rates, ...gemm } : rates;
-}
-
-/**
- * Least squares on relative residuals with every rate ≥ 0: the unconstrained optimum over each subset of the rates
- * (the others 0), the best that is non-negative (the non-negative optimum is the unconstrained one on its own
- * support). Undefined when no subset gives a positive cost for every sample.
- */
-function fitRates<R>(family: CostFamily<R>, samples: readonly { work: GroupedConvWork; nsPerGroup: number }[]): R | undefined {
-  const rows = samples.map((s) => family.counts(s.work).map((f) => f / s.nsPerGroup));
-  const n = family.keys.length;
-  let best: { rates: number[]; cost: number } | undefined;
-  for (let mask = 1; mask < 1 << n; mask++) {
-    const cols = family.keys.map((_, i) => i).filter((i) => mask & (1 << i));
-    const solved = solveLeastSquares(rows.map((r) => cols.map((i) => r[i])));
-    if (!solved || solved.some((x) => !(x >= 0))) continue;
-    const rates = family.keys.map((_, i) => (cols.includes(i) ? solved[cols.indexOf(i)] : 0));
-    const fitted = rows.map((r) => r.reduce((s, x, i) => s + x * rates[i], 0));
-    if (fitted.some((x) => !(x > 0))) continue;
-    const cost = fitted.reduce((s, x) => s + (x - 1) ** 2, 0);
-    if (!best || cost < best.cost) best = { rates, cost };
-  }
-  if (!best) return undefined;
-  const round = (x: number) => Math.round(x * 1e4) / 1e4;
-  return Object.fromEntries(family.keys.map((key, i) => [key, round(best.rates[i])])) as R;
-}
-
-/** argmin_x Σ (row · x − 1)², by the normal equations and Gaussian elimination; null when singular. */
-function solveLeastSquares(rows: readonly number[][]): number[] | null {
-  const n = rows[0]?.length ?? 0;
-  if (n === 0 || rows.length < n) return null;
-  const a = Array.from({ length: n }, (_, i) => [...Array.from({ length: n }, (_, j) => rows.reduce((s, r) => s + r[i] * r[j], 0)), rows.reduce((s, r) => s + r[i], 0)]);
-  for (let c = 0; c < n; c++) {
-    let pivot = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(a[r][c]) > Math.abs(a[pivot][c])) pivot = r;
-    if (!(Math.abs(a[pivot][c]) > 1e-12 * Math.abs(a[c][c] || 1))) return null;
-    [a[c], a[pivot]] = [a[pivot], a[c]];
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const k = a[r][c] / a[c][c];
-      for (let j = c; j <= n; j++) a[r][j] -= k * a[c][j];
-    }
-  }
-  return a.map((r, i) => r[n] / r[i]);
 }
 
 /** A benchmark conv: channels, map height and width, kernel, stride (pads keep the size at stride 1), depthwise unless `groups` is given. */
