@@ -90,6 +90,11 @@ export interface DeviceProfile {
    * per output element by op type. Absent, or an op not listed: a fused activation costs nothing, as before.
    */
   fusedActivationNsPerElement?: Partial<Record<FusedActivation, number>>;
+  /**
+   * A float MaxPool or AveragePool in plain NCHW layout: MLAS's 2-D vector pool kernel (src/latency/pool.ts), fitted
+   * to ten pools. Absent (older profiles), or a pool MLAS runs with another kernel: the depthwise roofline.
+   */
+  plainPool?: PlainPoolRates;
   /** Where the figures come from: citations for an estimate, the benchmark description for a calibration. */
   sources: string[];
   // ---- Integer kernels (issue 20, int8 latency) ----
@@ -224,6 +229,18 @@ export interface GroupedConvIntegerRates {
  * float depthwise convs; src/latency/grouped-conv.ts). A group with more than one output channel adds its GEMM's
  * FLOPs at the GEMM rate.
  */
+/** MLAS's NCHW pool kernel, ns (src/latency/pool.ts). */
+export interface PlainPoolRates {
+  /** Each channel plane (one kernel call, its reduction buffer's set-up). */
+  nsPerChannel: number;
+  /** Each output row. */
+  nsPerRow: number;
+  /** Each load of the height reduction (a vector of 4 input floats, or one of a row's tail). */
+  nsPerHeightLoad: number;
+  /** Each step of the width reduction (4 outputs at stride 1, 2 at stride 2: the window's loads and a store). */
+  nsPerWidthStep: number;
+}
+
 export interface GroupedConvFloatRates {
   /** Each group's MlasConv set-up, im2col and GEMM calls. */
   nsPerGroup: number;

@@ -82,6 +82,8 @@ export interface LayerLayout {
   unfused?: boolean;
   /** A Resize ORT runs as its blocked NCHWc Upsample (not one of the plain-layout Resize kernels of resize.ts). */
   upsample?: boolean;
+  /** A MaxPool or AveragePool ORT runs as its blocked NCHWc kernel (not MLAS's NCHW pool of pool.ts). */
+  blockedPool?: boolean;
 }
 
 /** Bytes a layout conversion of a float32 [N, C, spatial…] tensor reads and writes (one side padded to the block). */
@@ -218,6 +220,7 @@ export function planLayout(links: readonly LayerLink[], fusedInto: ReadonlyMap<n
     const channels = xShape && xShape.length === 4 ? xShape[1] : null;
     if (BLOCKED_POOLS.has(l.op) && l.outputs.filter((o) => o).length === 1 && channels !== null && channels % block === 0) {
       toBlocked(i, x, xShape);
+      plan[i].blockedPool = true;
       return setBlocked(i, channels);
     }
     const all = inputs.map((n) => blocked.get(n));

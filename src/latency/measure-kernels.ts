@@ -3,7 +3,8 @@ import type { Ort } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { fastestKernels } from './measure-int8.js';
-import { type DeviceProfile, FUSED_ACTIVATIONS, type FusedActivation, type GroupedConvFloatRates, type ResizeRates } from '../contract/device.js';
+import { type DeviceProfile, FUSED_ACTIVATIONS, type FusedActivation, type GroupedConvFloatRates, type PlainPoolRates, type ResizeRates } from '../contract/device.js';
+import { type BenchPoolShape, benchPoolWork, fitPlainPool, PLAIN_POOL_SHAPES } from './pool.js';
 import { type BenchConvShape, benchConvShapeWork, fitGroupedConvFloat, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES } from './grouped-conv.js';
 
 /**
@@ -11,7 +12,8 @@ import { type BenchConvShape, benchConvShapeWork, fitGroupedConvFloat, GROUPED_C
  * profiler (the fastest over all runs and rounds): a ConvTranspose (a GEMM into a column buffer, then col2im; its
  * time beyond the GEMM's FLOPs is the scatter, per column-buffer element), ORT's four plain-layout Resize kernels
  * (src/latency/resize.ts), per output element, ten depthwise and four grouped float convs off the NCHWc path
- * (src/latency/grouped-conv.ts), per group, and a 1×1 conv with and without each activation ORT fuses into it.
+ * (src/latency/grouped-conv.ts), per group, a 1×1 conv with and without each activation ORT fuses into it, and ten
+ * NCHW MaxPools (src/latency/pool.ts).
  */
 const ints = (name: string, value: number[]) => ({ name, type: 'ints' as const, value });
 const text = (name: string, value: string) => ({ name, type: 'string' as const, value });
@@ -148,6 +150,25 @@ function fusedActivationBench(activation: FusedActivation | null): KernelBench {
   };
 }
 
+/** A float MaxPool MLAS runs in NCHW (odd channels: no NCHWc block divides them), for the plain-pool rates (pool.ts). */
+function plainPoolBench(s: BenchPoolShape): KernelBench {
+  const { out, work } = benchPoolWork(s);
+  return {
+    name: `pool-${s.channels}x${s.height}x${s.width}-k${s.kernel.join('x')}-s${s.strides.join('x')}`,
+    what: `MaxPool ${s.kernel.join('×')} stride ${s.strides.join('×')} of [1, ${s.channels}, ${s.height}, ${s.width}] in NCHW (MLAS's vector pool kernel, once per channel)`,
+    input: [1, s.channels, s.height, s.width],
+    kernel: 'MaxPool',
+    elements: work.rows,
+    flops: 0,
+    write: (path) =>
+      writeModel(path, 'plain-pool', [
+        node('MaxPool', ['x'], ['y'], 'pool', [ints('kernel_shape', s.kernel), ints('strides', s.strides)]),
+        encodeValueInfoField('x', DataType.FLOAT, [1, s.channels, s.height, s.width], 11),
+        encodeValueInfoField('y', DataType.FLOAT, [1, s.channels, ...out], 12),
+      ], 13, 9),
+  };
+}
+
 function kernelBenchmarks(): KernelBench[] {
   return [
     convTransposeBench(32, 40),
@@ -159,6 +180,7 @@ function kernelBenchmarks(): KernelBench[] {
     ...GROUPED_CONV_GEMM_SHAPES.map(groupedConvBench),
     fusedActivationBench(null),
     ...FUSED_ACTIVATIONS.map(fusedActivationBench),
+    ...PLAIN_POOL_SHAPES.map(plainPoolBench),
   ];
 }
 
@@ -181,7 +203,7 @@ export async function measureKernels(
   options: KernelOptions,
   gemmGflops: number,
   block: number,
-): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; genericGroupedConv?: GroupedConvFloatRates; fusedActivationNsPerElement: NonNullable<DeviceProfile['fusedActivationNsPerElement']>; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
+): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; genericGroupedConv?: GroupedConvFloatRates; plainPool?: PlainPoolRates; fusedActivationNsPerElement: NonNullable<DeviceProfile['fusedActivationNsPerElement']>; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
   const list = kernelBenchmarks();
   const best = await fastestKernels(ort, dir, list, options);
   const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -199,9 +221,11 @@ export async function measureKernels(
   const fusedActivationNsPerElement = Object.fromEntries(
     FUSED_ACTIVATIONS.map((op) => [op, round((Math.max(0, best.get(fusedActivationBench(op).name)! - plainMs) * 1e6) / at(fusedActivationBench(op).name).elements)]),
   );
+  const plainPool = fitPlainPool(PLAIN_POOL_SHAPES.map((s) => ({ work: benchPoolWork(s).work, ns: best.get(plainPoolBench(s).name)! * 1e6 })));
   const grouped = fitGroupedConvFloat(GROUPED_CONV_FLOAT_SHAPES.map(perGroup), GROUPED_CONV_GEMM_SHAPES.map(perGroup), block);
   return {
     ...(grouped ? { genericGroupedConv: grouped } : {}),
+    ...(plainPool ? { plainPool } : {}),
     convTransposeNsPerColumn: round((scatterMs * 1e6) / ct.elements),
     fusedActivationNsPerElement,
     resizeNsPerOutput: { nearest2x: perElement('resize-nearest2x'), nearest: perElement('resize-nearest'), linear: perElement('resize-linear'), nearest8bit: perElement('resize-nearest8bit') },

@@ -391,7 +391,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   const results: NonNullable<DeviceProfile['measurements']> = [];
   let block = 1;
   let int8: Int8Rates | null = null;
-  let kernelRates: Pick<DeviceProfile, 'convTransposeNsPerColumn' | 'resizeNsPerOutput' | 'genericGroupedConv' | 'fusedActivationNsPerElement'> | null = null;
+  let kernelRates: Pick<DeviceProfile, 'convTransposeNsPerColumn' | 'resizeNsPerOutput' | 'genericGroupedConv' | 'plainPool' | 'fusedActivationNsPerElement'> | null = null;
   try {
     options.onStep?.('layout probe');
     block = await detectNchwcBlock(ort, dir);
@@ -509,6 +509,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
           convTransposeNsPerColumn: kernelRates.convTransposeNsPerColumn,
           resizeNsPerOutput: kernelRates.resizeNsPerOutput,
           ...(kernelRates.genericGroupedConv ? { genericGroupedConv: kernelRates.genericGroupedConv } : {}),
+          ...(kernelRates.plainPool ? { plainPool: kernelRates.plainPool } : {}),
           fusedActivationNsPerElement: kernelRates.fusedActivationNsPerElement,
         }
       : {}),
@@ -517,7 +518,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     sources: [
       'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops; overheadUsByOp: each op-overhead-* chain (time − one call − its condition ops at the elementwise overhead) / 50, an If\'s less its branch\'s one op',
       `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement: the Div chain's time less one call and overheads, per element`,
-      'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements; fusedActivationNsPerElement: (profiled 1×1 conv kernel with the activation fused − without) / output elements',
+      'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements; fusedActivationNsPerElement: (profiled 1×1 conv kernel with the activation fused − without) / output elements; plainPool: the ten profiled NCHW MaxPool kernels, fitted (non-negative least squares) as channels, output rows, height-reduction loads and width-reduction steps (src/latency/pool.ts)',
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',
     ],
     measurements: results.map((r) => ({ ...r, ms: round(r.ms) })),

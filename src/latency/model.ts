@@ -7,6 +7,7 @@ import { type Int8Layer, inputTapShare, looksUpTable, planInt8, requantizesEachE
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
 import { layerNormGroups } from './layer-norm.js';
+import { poolLinkWork, poolNs } from './pool.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
@@ -658,8 +659,12 @@ export function predictLatency(
     if (unfusedQdq && conv && t.geometry.group > 1) conv.inputTaps = inputTaps(link);
     // A plain-layout Resize at its kernel's calibrated rate (resize.ts); ORT's blocked Upsample keeps the roofline.
     const resize = profile.resizeNsPerOutput && link && !layout[i].upsample && (q === null || (q.kind === 'kernel' && q.qdq)) ? resizeKernel(link, q !== null, channelsLast.has(i)) : null;
+    // A float pool in NCHW at MLAS's vector pool kernel's calibrated rates (pool.ts), plus the executor's dispatch.
+    const pool = profile.plainPool && q === null && link && !layout[i].blockedPool ? poolLinkWork(link) : null;
     const modelled = layout[i].replaced
       ? { ms: 0, bound: 'memory' as const }
+      : pool
+      ? { ms: poolNs(profile.plainPool!, pool) / 1e6 + profile.overheadUs.elementwise / 1e3, bound: 'compute' as const }
       : resize && link.outputShape
       ? { ms: resizeMs(profile.resizeNsPerOutput!, resize, link.outputShape.reduce((a, b) => a * b, 1), profile.overheadUs.elementwise), bound: 'memory' as const }
       : q

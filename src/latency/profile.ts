@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import { validateEnergy } from './energy-constants.js';
-import { type DeviceProfile, FUSED_ACTIVATIONS, type GroupedConvFloatRates, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
+import { type DeviceProfile, FUSED_ACTIVATIONS, type GroupedConvFloatRates, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, type PlainPoolRates, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
 
 /** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
@@ -56,6 +56,7 @@ function validateFit<K extends string>(data: unknown, keys: readonly K[], where:
   if (!ok || !keys.some((k) => (g[k] as number) > 0)) bad(`"${where}" must be an object with ${keys.join(', ')}: numbers ≥ 0 (ns), one of them positive`);
   return Object.fromEntries(keys.map((k) => [k, g[k] as number])) as Record<K, number>;
 }
+const PLAIN_POOL_KEYS = ['nsPerChannel', 'nsPerRow', 'nsPerHeightLoad', 'nsPerWidthStep'] as const satisfies readonly (keyof PlainPoolRates)[];
 const GROUPED_CONV_INTEGER_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock'] as const satisfies readonly (keyof GroupedConvIntegerRates)[];
 const GROUPED_CONV_FLOAT_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerCopiedElement', 'nsPerStridedElement', 'nsPerPaddedColumn', 'nsPerElement'] as const satisfies readonly (keyof GroupedConvFloatRates)[];
 
@@ -179,6 +180,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(p.convTransposeNsPerColumn !== undefined ? { convTransposeNsPerColumn: p.convTransposeNsPerColumn as number } : {}),
     ...(p.divNsPerElement !== undefined ? { divNsPerElement: p.divNsPerElement as number } : {}),
+    ...(p.plainPool !== undefined ? { plainPool: validateFit(p.plainPool, PLAIN_POOL_KEYS, 'plainPool', bad) } : {}),
     ...(activations !== undefined ? { fusedActivationNsPerElement: { ...(activations as Record<string, number>) } } : {}),
     ...(resize !== undefined ? { resizeNsPerOutput: Object.fromEntries(RESIZE_KERNELS.map((k) => [k, resize[k] as number])) as unknown as ResizeRates } : {}),
     ...(p.int8 !== undefined ? { int8: validateInt8(p.int8, bad) } : {}),
