@@ -160,6 +160,25 @@ describe('a float Div', () => {
   });
 });
 
+describe('a float Max or Min', () => {
+  it('runs at minMaxNsPerElement where calibrated, at the elementwise rate before (hand arithmetic)', () => {
+    for (const op of ['Max', 'Min']) {
+      const spec: ModelSpec = {
+        inputs: [{ name: 'x', dtype: 1, shape: [1, 16, 64, 64] }],
+        outputs: [{ name: 'y', dtype: 1, shape: [1, 16, 64, 64] }],
+        initializers: [{ name: 'zero', dtype: 1, dims: [], values: [0] }],
+        nodes: [{ op, name: 'm', inputs: ['x', 'zero'], outputs: ['y'] }],
+      };
+      const model = buildAndRead(spec);
+      const inferred = inferModel(model);
+      const at = (p: DeviceProfile) => predictLatency(buildReport(model, inferred), layerLinks(inferred), p).layers[0].latencyMs;
+      // 65,536 elements (one comparison each) at 2 ns: 131.072 µs, plus 0.5 µs; a Div rate does not apply.
+      expect(at({ ...ROUND_PROFILE, minMaxNsPerElement: 2, divNsPerElement: 7 })).toBeCloseTo(131.572 / 1000, 12);
+      expect(at(ROUND_PROFILE)).toBeCloseTo(66.036 / 1000, 12);
+    }
+  });
+});
+
 describe('Resize', () => {
   const detLinks = () => layerLinks(inferModel(readModel(fixture('real/ppocr_v4_det.onnx')), { inputShapes: new Map([['x', [1, 3, 320, 320]]]) }));
 
@@ -262,6 +281,8 @@ describe('device profile: the kernel fields', () => {
       }
     };
     expect(bad({ divNsPerElement: 0 })).toBe('device profile p.json: "divNsPerElement" must be a positive number (nanoseconds)');
+    expect(bad({ minMaxNsPerElement: -0.1 })).toBe('device profile p.json: "minMaxNsPerElement" must be a positive number (nanoseconds)');
+    expect(validateProfile({ ...base, minMaxNsPerElement: 0.12 }, 'p.json').minMaxNsPerElement).toBe(0.12);
     expect(bad({ convTransposeNsPerColumn: 'x' })).toBe('device profile p.json: "convTransposeNsPerColumn" must be a positive number (nanoseconds)');
     expect(bad({ resizeNsPerOutput: [] })).toBe('device profile p.json: "resizeNsPerOutput" must be an object with nearest2x, nearest, linear, nearest8bit');
     expect(bad({ resizeNsPerOutput: { nearest2x: 1, nearest: 1, linear: 1 } })).toBe('device profile p.json: "resizeNsPerOutput.nearest8bit" must be a positive number (nanoseconds)');

@@ -82,6 +82,11 @@ export interface DeviceProfile {
   convTransposeNsPerColumn?: number;
   /** A float Div: ns per output element of its arithmetic (absent: the elementwise rate). */
   divNsPerElement?: number;
+  /**
+   * A float Max or Min: ns per output element (ORT runs them through its generic broadcast loop, not MLAS: 0.12 ns
+   * against an Add's 0.065 here, in cache). Absent: the elementwise rate.
+   */
+  minMaxNsPerElement?: number;
   /** ONNX Runtime's plain-layout Resize kernels (src/latency/resize.ts), ns per output element (absent: as other elementwise ops). */
   resizeNsPerOutput?: ResizeRates;
   /**

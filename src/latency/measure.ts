@@ -90,6 +90,8 @@ const writeAddChain = (path: string, adds: number, shape: number[]) => writeElem
 /** `divs` chained Divs by a float scalar (as hard-swish's x·relu6(x + 3) / 6). */
 const writeDivChain = (path: string, divs: number, shape: number[]) =>
   writeElementwiseChain(path, 'Div', divs, shape, 'six', [encodeTensorField({ name: 'six', dtype: FLOAT, dims: [], raw: new Uint8Array(new Float32Array([6]).buffer) })]);
+const writeMaxChain = (path: string, maxes: number, shape: number[]) =>
+  writeElementwiseChain(path, 'Max', maxes, shape, 'floor', [encodeTensorField({ name: 'floor', dtype: FLOAT, dims: [], raw: new Uint8Array(new Float32Array([0]).buffer) })]);
 
 /** Chained small ops of one class, for its per-op overhead. */
 const SMALL = 50;
@@ -210,6 +212,15 @@ function benchmarks(block: number): MicroBenchmark[] {
       input: [1, 16, 64, 64],
       ops: CACHED_ADDS + 1,
       write: (path) => writeDivChain(path, CACHED_ADDS, [1, 16, 64, 64]),
+    },
+    {
+      name: 'maximum',
+      what: `${CACHED_ADDS} chained Max of a [1, 16, 64, 64] float tensor and a scalar (256 KB, cache-resident), then a ReduceMax (minMaxNsPerElement)`,
+      flops: CACHED_ADDS * 16 * 64 * 64,
+      bytes: CACHED_ADDS * 16 * 64 * 64 * 8,
+      input: [1, 16, 64, 64],
+      ops: CACHED_ADDS + 1,
+      write: (path) => writeMaxChain(path, CACHED_ADDS, [1, 16, 64, 64]),
     },
     {
       name: 'llc-bandwidth',
@@ -514,10 +525,11 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
         }
       : {}),
     divNsPerElement: round(1 / rate('divide', 'flops')),
+    minMaxNsPerElement: round(1 / rate('maximum', 'flops')),
     ...(int8 ? { int8 } : {}),
     sources: [
       'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops; overheadUsByOp: each op-overhead-* chain (time − one call − its condition ops at the elementwise overhead) / 50, an If\'s less its branch\'s one op',
-      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement: the Div chain's time less one call and overheads, per element`,
+      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement and minMaxNsPerElement: the Div chain's and the Max chain's time less one call and overheads, per element`,
       'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements; fusedActivationNsPerElement: (profiled 1×1 conv kernel with the activation fused − without) / output elements; plainPool: the ten profiled NCHW MaxPool kernels, fitted (non-negative least squares) as channels, output rows, height-reduction loads and width-reduction steps (src/latency/pool.ts)',
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',
     ],

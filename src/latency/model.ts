@@ -468,10 +468,13 @@ export function weightsCold(report: Report, profile: DeviceProfile): WeightSourc
 /**
  * The compute rate of an elementwise layer, GFLOP/s (one FLOP per output element): a float Div at
  * `divNsPerElement` where calibrated (ORT's Div runs at about half an Add's rate: PP-OCRv4 det's hard-swish Divs by 6
- * took 0.16 ns per element in cache and past it, its Adds 0.08), every other op at the elementwise rate.
+ * took 0.16 ns per element in cache and past it, its Adds 0.08), a float Max or Min at `minMaxNsPerElement` (ORT's
+ * generic broadcast loop: OpenWakeWord's embedding takes the max of each conv's output and a scalar), every other op
+ * at the elementwise rate.
  */
 function elementwiseRate(profile: DeviceProfile, link: LayerLink | undefined, cls: OpClass): number {
   if (cls === 'elementwise' && link?.op === 'Div' && link.domain === '' && link.float32 && profile.divNsPerElement) return 1 / profile.divNsPerElement;
+  if (cls === 'elementwise' && (link?.op === 'Max' || link?.op === 'Min') && link.domain === '' && link.float32 && profile.minMaxNsPerElement) return 1 / profile.minMaxNsPerElement;
   return profile.gflops[cls];
 }
 

@@ -141,7 +141,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (p.nchwInputNsPerOutput !== undefined && (typeof p.nchwInputNsPerOutput !== 'number' || !Number.isFinite(p.nchwInputNsPerOutput) || p.nchwInputNsPerOutput < 0)) {
     bad('"nchwInputNsPerOutput" must be a number ≥ 0 (nanoseconds)');
   }
-  for (const key of ['convTransposeNsPerColumn', 'divNsPerElement'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (nanoseconds)`);
+  for (const key of ['convTransposeNsPerColumn', 'divNsPerElement', 'minMaxNsPerElement'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (nanoseconds)`);
   const resize = p.resizeNsPerOutput as Record<string, unknown> | undefined;
   if (resize !== undefined) {
     if (typeof resize !== 'object' || resize === null || Array.isArray(resize)) bad(`"resizeNsPerOutput" must be an object with ${RESIZE_KERNELS.join(', ')}`);
@@ -180,6 +180,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.nchwInputNsPerOutput !== undefined ? { nchwInputNsPerOutput: p.nchwInputNsPerOutput as number } : {}),
     ...(p.convTransposeNsPerColumn !== undefined ? { convTransposeNsPerColumn: p.convTransposeNsPerColumn as number } : {}),
     ...(p.divNsPerElement !== undefined ? { divNsPerElement: p.divNsPerElement as number } : {}),
+    ...(p.minMaxNsPerElement !== undefined ? { minMaxNsPerElement: p.minMaxNsPerElement as number } : {}),
     ...(p.plainPool !== undefined ? { plainPool: validateFit(p.plainPool, PLAIN_POOL_KEYS, 'plainPool', bad) } : {}),
     ...(activations !== undefined ? { fusedActivationNsPerElement: { ...(activations as Record<string, number>) } } : {}),
     ...(resize !== undefined ? { resizeNsPerOutput: Object.fromEntries(RESIZE_KERNELS.map((k) => [k, resize[k] as number])) as unknown as ResizeRates } : {}),
