@@ -764,6 +764,25 @@ describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
     expect(older.dw24).toBeCloseTo(27_648 / 20e3 + 1, 6);
     expect(older.pw34_32).toBeCloseTo(139_264 / 200e3 + 1 + transposes.pw34_32, 6);
   });
+
+  it('times a generic depthwise conv as MLAS\'s kernel runs it where calibrated: per pixel and tap, vector, tail channel', () => {
+    const dir = tempDir();
+    const path = join(dir, 'chain.onnx');
+    writeFileSync(path, buildModel(channelChainSpec()));
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const rates = { nsPerPixelTap: 1, nsPerVectorTap: 2, nsPerTailTap: 3 };
+    const profile = { ...PROFILE, nchwcBlock: 8, int8: { ...PROFILE.int8!, genericGops: { conv: 100, pointwise: 40, depthwise: 4 }, genericDepthwise: rates } };
+    const { layers } = predictLatency(report, layerLinks(inferred), profile);
+    const us = (n: string) => layers[report.layers.findIndex((l) => l.name === n)].latencyMs * 1e3;
+    // 8×8 pixels × 9 taps, (22/24)² of them reading the input: 484 pairs, plus the dispatch (elementwise overhead).
+    // dw24: two vectors (16 and 8), no tail: 484 × (1 + 2·2) ns; dw20: one vector and 4 tail channels: 484 × (1 + 2 + 4·3).
+    expect(us('dw24')).toBeCloseTo((484 * 5) / 1000 + PROFILE.overheadUs.elementwise, 6);
+    expect(us('dw20')).toBeCloseTo((484 * 15) / 1000 + PROFILE.overheadUs.elementwise, 6);
+    // 16 channels: MLAS's symmetric kernel, not this one.
+    expect(us('dw16')).toBeCloseTo(18_432 / 20e3 + 1 + 0.5 + 2048 / 1e6, 6);
+  });
 });
 
 describe('the profile\'s int8 block', () => {

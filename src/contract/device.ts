@@ -183,6 +183,12 @@ export interface Int8Rates {
    */
   genericGops?: Record<'conv' | 'pointwise' | 'depthwise', number>;
   /**
+   * The generic depthwise kernel of `genericGops.depthwise` as it runs (src/latency/qdw-conv.ts): per output pixel and
+   * tap that reads the input, a fixed cost, one per vector of 16 or 8 channels and one per channel past the last
+   * multiple of 8, ns. Absent (older profiles): `genericGops.depthwise` on channels rounded up to 8.
+   */
+  genericDepthwise?: GenericDepthwiseRates;
+  /**
    * A MaxPool on 8-bit tensors that ORT leaves in NCHW (outside every QLinearConv's NHWC region: its generic pool on
    * uint8, not MLAS's NhwcMaxPool), ns per input element its windows read. Absent (older profiles): timed as other
    * 8-bit ops.
@@ -234,6 +240,16 @@ export interface GroupedConvIntegerRates {
  * float depthwise convs; src/latency/grouped-conv.ts). A group with more than one output channel adds its GEMM's
  * FLOPs at the GEMM rate.
  */
+/** MLAS's generic 8-bit depthwise conv kernel, ns (src/latency/qdw-conv.ts). */
+export interface GenericDepthwiseRates {
+  /** Each output pixel × kernel tap that reads the input. */
+  nsPerPixelTap: number;
+  /** Each vector (16 or 8 channels) of such a pair. */
+  nsPerVectorTap: number;
+  /** Each channel past the last multiple of 8, of such a pair. */
+  nsPerTailTap: number;
+}
+
 /** MLAS's NCHW pool kernel, ns (src/latency/pool.ts). */
 export interface PlainPoolRates {
   /** Each channel plane (one kernel call, its reduction buffer's set-up). */

@@ -4,7 +4,9 @@ import { measureModel, type Ort } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
-import type { GroupedConvIntegerRates, Int8Rates } from '../contract/device.js';
+import type { GenericDepthwiseRates, GroupedConvIntegerRates, Int8Rates } from '../contract/device.js';
+import { inputTapShare } from './int8.js';
+import { fitGenericDepthwise, GENERIC_DEPTHWISE_CHANNELS, GENERIC_DEPTHWISE_MAP, genericDepthwiseWork } from './qdw-conv.js';
 import { type BenchConvShape, benchConvShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES } from './grouped-conv.js';
 
 /**
@@ -247,6 +249,11 @@ export function int8Benchmarks(): KernelBench[] {
     qdqBench('int8-conv-generic', `QDQ Conv 3×3, ${c - 2}→${c} channels, ${hw}×${hw}, int8 weights (QLinearConv, generic path: im2col + integer GEMM)`, 'Conv', [1, c - 2, hw, hw], [c, c - 2, 3, 3], [1, c, hw, hw], conv(3), (dense * (c - 2)) / c, DataType.INT8),
     qdqBench('int8-pointwise-generic', 'QDQ Conv 1×1, 62→64 channels, 56×56, int8 weights (QLinearConv, generic path: integer GEMM)', 'Conv', [1, 62, 56, 56], [64, 62, 1, 1], [1, 64, 56, 56], conv(1), 62 * 64 * 56 * 56, DataType.INT8),
     qdqBench('int8-depthwise-generic', 'QDQ depthwise Conv 3×3, 24 channels, 96×96, int8 weights (QLinearConv, generic depthwise kernel)', 'Conv', [1, 24, 96, 96], [24, 1, 3, 3], [1, 24, 96, 96], conv(3, 24), 24 * 9 * 96 * 96, DataType.INT8),
+    // With the one above, the generic depthwise kernel's costs per pixel and tap, per vector and per tail channel (qdw-conv.ts).
+    ...GENERIC_DEPTHWISE_CHANNELS.map((c) => {
+      const hw = GENERIC_DEPTHWISE_MAP;
+      return qdqBench(`int8-depthwise-generic-c${c}`, `QDQ depthwise Conv 5×5, ${c} channels, ${hw}×${hw}, int8 weights (QLinearConv, generic depthwise kernel: ${Math.floor(c / 16)} vectors of 16, ${c % 16 >= 8 ? 1 : 0} of 8, ${c % 8} channels one by one)`, 'Conv', [1, c, hw, hw], [c, 1, 5, 5], [1, c, hw, hw], conv(5, c), c * 25 * hw * hw, DataType.INT8);
+    }),
     qdqBench('int8-conv-thin', 'QDQ Conv 3×3 stride 2, 3→32 channels, 224×224 → 112×112, int8 weights (a stem on an RGB image: 27 products per output)', 'Conv', [1, 3, 224, 224], [32, 3, 3, 3], [1, 32, 112, 112], conv(3, 1, 2), 32 * 27 * 112 * 112, DataType.INT8),
     // With the one above: the stem's cost per output position and per input tap (75 here, 27 there).
     qdqBench('int8-conv-thin-wide', 'QDQ Conv 5×5 stride 2, 3→32 channels, 128×128 → 64×64, int8 weights (a stem with 75 products per output)', 'Conv', [1, 3, 128, 128], [32, 3, 5, 5], [1, 32, 64, 64], conv(5, 1, 2), 32 * 75 * 64 * 64, DataType.INT8),
@@ -338,6 +345,18 @@ export async function fastestKernels(ort: Ort, dir: string, list: readonly Pick<
   return best;
 }
 
+/** The generic depthwise kernel's three costs, fitted to its five benchmark convs (qdw-conv.ts); none where no fit is non-negative. */
+function genericDepthwiseRates(ms: (name: string) => number): { genericDepthwise?: GenericDepthwiseRates } {
+  // Each benchmark conv is 'same' padded at stride 1: the share of its taps that read the input.
+  const share = (k: number, hw: number) => inputTapShare({ kernel: [k, k], strides: [1, 1], dilations: [1, 1], pads: Array(4).fill((k - 1) / 2), autoPad: 'NOTSET' }, [hw, hw], [hw, hw]);
+  const samples = [
+    { work: genericDepthwiseWork(24, 96 * 96, 9, share(3, 96)), ns: ms('int8-depthwise-generic') * 1e6 },
+    ...GENERIC_DEPTHWISE_CHANNELS.map((c) => ({ work: genericDepthwiseWork(c, GENERIC_DEPTHWISE_MAP ** 2, 25, share(5, GENERIC_DEPTHWISE_MAP)), ns: ms(`int8-depthwise-generic-c${c}`) * 1e6 })),
+  ];
+  const rates = fitGenericDepthwise(samples);
+  return rates ? { genericDepthwise: rates } : {};
+}
+
 /** Runs the integer micro-benchmarks; returns their measurements (kernel ms) and the profile's `int8` figures. */
 export async function measureInt8(ort: Ort, dir: string, options: Int8Options): Promise<{ rates: Int8Rates; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
   const list = int8Benchmarks();
@@ -366,6 +385,7 @@ export async function measureInt8(ort: Ort, dir: string, options: Int8Options): 
     qlinearMulNsPerElement: round((ms('int8-mul') * 1e6) / work('int8-mul')),
     qlinearLookupNsPerElement: round((ms('int8-lookup') * 1e6) / work('int8-lookup')),
     ...groupedConvIntegerRates(ms),
+    ...genericDepthwiseRates(ms),
   };
   const measurements = list.map((b) => ({ name: b.name, what: b.what, flops: b.kernel.endsWith('Linear') || b.kernel.endsWith('MaxPool') || b.kernel === 'QLinearMul' || b.kernel === 'QLinearLeakyRelu' ? 0 : b.work, bytes: 0, ms: round(ms(b.name)) }));
   return { rates, measurements };

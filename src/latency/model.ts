@@ -8,6 +8,7 @@ import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } fro
 import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
 import { layerNormGroups } from './layer-norm.js';
 import { poolLinkWork, poolNs } from './pool.js';
+import { genericDepthwiseNs, genericDepthwiseWork } from './qdw-conv.js';
 import { layerSignature } from './signature.js';
 import { INT8_CLASSES, THIN_CONV_CHANNELS } from './profile.js';
 import type { LayerReport, Report, SeparableInfo } from '../contract/analyze.js';
@@ -553,6 +554,13 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   // the channels in vectors of 16 and 8 (qdwconv_avx2.cpp), so it is timed on channels rounded up to 8.
   // (MLAS's NCHWc block is 16 where its AVX-512 kernels run, and its symmetric conv dispatch is then the AVX-512 one.)
   const generic = g !== null && !thin && !q.uint8Weights && rates.genericGops !== undefined && cls !== 'gemm' && !symmetricConvKernel(g, profile.nchwcBlock === 16 ? 4 : 8);
+  if (generic && cls === 'depthwise' && rates.genericDepthwise && link?.traits?.kind === 'conv' && link.traits.outSpatial && link.traits.batch != null) {
+    // As MLAS's generic depthwise kernel runs (qdw-conv.ts), plus the executor's dispatch.
+    const t = link.traits;
+    const pixels = t.batch! * t.outSpatial!.reduce((a, b) => a * b, 1);
+    const work = genericDepthwiseWork(g.outChannels, pixels, g.kernel.reduce((a, b) => a * b, 1), inputTaps(link));
+    return { ms: genericDepthwiseNs(rates.genericDepthwise, work) / 1e6 + profile.overheadUs.elementwise / 1e3, bound: 'compute' };
+  }
   if (generic) {
     // MLAS's generic depthwise kernel: channels in vectors, and next to nothing for a tap that reads padding.
     const rounded = cls === 'depthwise' ? ((Math.ceil(g.outChannels / 8) * 8) / g.outChannels) * inputTaps(link) : 1;

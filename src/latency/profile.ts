@@ -1,6 +1,6 @@
 import { MbnError, quote } from '../errors.js';
 import { validateEnergy } from './energy-constants.js';
-import { type DeviceProfile, FUSED_ACTIVATIONS, type GroupedConvFloatRates, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, type PlainPoolRates, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
+import { type DeviceProfile, FUSED_ACTIVATIONS, type GenericDepthwiseRates, type GroupedConvFloatRates, type GroupedConvIntegerRates, type Int8Class, type Int8Rates, type LutEntry, type OpClass, type PlainPoolRates, PROFILE_SCHEMA, type ResizeRates } from '../contract/device.js';
 
 /** Device profiles (the `mbn.device/1` contract, contract/device.ts): the op classes in order, and the check of a profile read from a file. */
 
@@ -36,6 +36,7 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     ...(r.nhwcMaxPoolNsPerElement !== undefined ? { nhwcMaxPoolNsPerElement: positive(r.nhwcMaxPoolNsPerElement) ? r.nhwcMaxPoolNsPerElement : bad('"int8.nhwcMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.nchwMaxPoolNsPerElement !== undefined ? { nchwMaxPoolNsPerElement: positive(r.nchwMaxPoolNsPerElement) ? r.nchwMaxPoolNsPerElement : bad('"int8.nchwMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearLookupNsPerElement !== undefined ? { qlinearLookupNsPerElement: positive(r.qlinearLookupNsPerElement) ? r.qlinearLookupNsPerElement : bad('"int8.qlinearLookupNsPerElement" must be a positive number') } : {}),
+    ...(r.genericDepthwise !== undefined ? { genericDepthwise: validateFit(r.genericDepthwise, GENERIC_DEPTHWISE_KEYS, 'int8.genericDepthwise', bad) } : {}),
     ...(r.groupedConvInteger !== undefined ? { groupedConvInteger: validateFit(r.groupedConvInteger, GROUPED_CONV_INTEGER_KEYS, 'int8.groupedConvInteger', bad) } : {}),
     ...(r.qlinearMulNsPerElement !== undefined ? { qlinearMulNsPerElement: positive(r.qlinearMulNsPerElement) ? r.qlinearMulNsPerElement : bad('"int8.qlinearMulNsPerElement" must be a positive number') } : {}),
   };
@@ -56,6 +57,7 @@ function validateFit<K extends string>(data: unknown, keys: readonly K[], where:
   if (!ok || !keys.some((k) => (g[k] as number) > 0)) bad(`"${where}" must be an object with ${keys.join(', ')}: numbers ≥ 0 (ns), one of them positive`);
   return Object.fromEntries(keys.map((k) => [k, g[k] as number])) as Record<K, number>;
 }
+const GENERIC_DEPTHWISE_KEYS = ['nsPerPixelTap', 'nsPerVectorTap', 'nsPerTailTap'] as const satisfies readonly (keyof GenericDepthwiseRates)[];
 const PLAIN_POOL_KEYS = ['nsPerChannel', 'nsPerRow', 'nsPerHeightLoad', 'nsPerWidthStep'] as const satisfies readonly (keyof PlainPoolRates)[];
 const GROUPED_CONV_INTEGER_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock'] as const satisfies readonly (keyof GroupedConvIntegerRates)[];
 const GROUPED_CONV_FLOAT_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerCopiedElement', 'nsPerStridedElement', 'nsPerPaddedColumn', 'nsPerElement'] as const satisfies readonly (keyof GroupedConvFloatRates)[];
