@@ -6,7 +6,7 @@ import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { type Int8Layer, inputTapShare, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
-import { thinConvCosts } from '../src/latency/measure-int8.js';
+import { symmetricConvRates, thinConvCosts } from '../src/latency/measure-int8.js';
 import { benchConvShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, integerNsPerGroup } from '../src/latency/grouped-conv.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
@@ -708,6 +708,22 @@ describe('integer kernels in the latency model', () => {
     // A wider stem that costs less per position than the narrow one: noise, nothing.
     expect(thinConvCosts({ extraMs: 0.2182656, positions: 12544, taps: 27 }, { extraMs: 0.04, positions: 4096, taps: 75 })).toEqual({});
   });
+
+  it('solves the symmetric kernel\'s cost per output pixel and tap and its multiply-add rates', () => {
+    // Made with 1.5 ns per pixel-tap, 0.002 ns per multiply-add (1,000 GOP/s), 0.0025 for 1×1 (800 GOP/s):
+    // int8-conv 784 pixels × 9 taps, 28,901,376 MACs; int8-conv-narrow 3,136 × 3, 2,408,448; int8-pointwise 3,136 × 1, 12,845,056.
+    const made: Record<string, { ns: number; macs: number }> = {
+      'int8-conv': { ns: 7056 * 1.5 + 28_901_376 * 0.002, macs: 28_901_376 },
+      'int8-conv-narrow': { ns: 9408 * 1.5 + 2_408_448 * 0.002, macs: 2_408_448 },
+      'int8-pointwise': { ns: 3136 * 1.5 + 12_845_056 * 0.0025, macs: 12_845_056 },
+    };
+    const ms = (name: string) => made[name].ns / 1e6;
+    const work = (name: string) => 2 * made[name].macs;
+    expect(symmetricConvRates(ms, work)).toEqual({ symmetricConv: { nsPerPixelTap: 1.5, convGops: 1000, pointwiseGops: 800 } });
+    // A narrow conv faster than its multiply-adds allow: noise, nothing.
+    made['int8-conv-narrow'].ns = 1000;
+    expect(symmetricConvRates(ms, work)).toEqual({});
+  });
 });
 
 describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
@@ -765,6 +781,21 @@ describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
     expect(older.pw34_32).toBeCloseTo(139_264 / 200e3 + 1 + transposes.pw34_32, 6);
   });
 
+  it('times a dense conv on MLAS\'s symmetric kernel per output pixel and tap plus its multiply-adds where calibrated', () => {
+    const dir = tempDir();
+    const path = join(dir, 'chain.onnx');
+    writeFileSync(path, buildModel(channelChainSpec()));
+    const model = readModel(path);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const profile = { ...PROFILE, nchwcBlock: 16, int8: { ...PROFILE.int8!, genericGops: { conv: 100, pointwise: 40, depthwise: 4 }, symmetricConv: { nsPerPixelTap: 2, convGops: 100, pointwiseGops: 400 } } };
+    const { layers } = predictLatency(report, layerLinks(inferred), profile);
+    // pw16_24: 64 pixels × 1 tap × 2 ns, and 49,152 ops at 400 GOP/s (0.12288 µs), + 1 µs.
+    expect(layers[report.layers.findIndex((l) => l.name === 'pw16_24')].latencyMs * 1e3).toBeCloseTo(0.128 + 0.12288 + 1, 6);
+    // pw34_32 (34 input channels: not a multiple of 4) stays on the generic path: 139,264 ops at 40 GOP/s.
+    expect(layers[report.layers.findIndex((l) => l.name === 'pw34_32')].latencyMs * 1e3).toBeCloseTo(139_264 / 40e3 + 1 + 0.5 + 4096 / 1e6, 6);
+  });
+
   it('times a generic depthwise conv as MLAS\'s kernel runs it where calibrated: per pixel and tap, vector, tail channel', () => {
     const dir = tempDir();
     const path = join(dir, 'chain.onnx');
@@ -792,6 +823,9 @@ describe('the profile\'s int8 block', () => {
     expect(validateProfile(JSON.parse(JSON.stringify(PROFILE)), 'new.json').int8).toEqual(int8);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, gops: { ...int8!.gops, depthwise: 0 } } }, 'bad.json')).toThrow('device profile bad.json: "int8.gops.depthwise" must be a positive number (GOP/s)');
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, quantizeNsPerElement: 'fast' } }, 'bad.json')).toThrow('"int8.quantizeNsPerElement" must be a positive number');
+    const symmetricConv = { nsPerPixelTap: 1.9, convGops: 1100, pointwiseGops: 830 };
+    expect(validateProfile({ ...PROFILE, int8: { ...int8, symmetricConv } }, 'new.json').int8!.symmetricConv).toEqual(symmetricConv);
+    expect(() => validateProfile({ ...PROFILE, int8: { ...int8, symmetricConv: { ...symmetricConv, convGops: 0 } } }, 'bad.json')).toThrow('"int8.symmetricConv" must be an object with a positive nsPerPixelTap (ns), convGops and pointwiseGops (GOP/s)');
     const generic = { ...int8!, genericGops: { conv: 300, pointwise: 150, depthwise: 10 } };
     expect(validateProfile(JSON.parse(JSON.stringify({ ...PROFILE, int8: generic })), 'new.json').int8).toEqual(generic);
     expect(() => validateProfile({ ...PROFILE, int8: { ...int8, genericGops: { conv: 300, pointwise: 150 } } }, 'bad.json')).toThrow('"int8.genericGops" must be an object with positive conv, pointwise, depthwise (GOP/s)');

@@ -189,6 +189,13 @@ export interface Int8Rates {
    */
   genericDepthwise?: GenericDepthwiseRates;
   /**
+   * MLAS's symmetric conv kernel (a dense QLinearConv on int8 weights) as a cost per output pixel and kernel tap plus
+   * its multiply-adds at `convGops` (1×1: `pointwiseGops`), GOP/s: a conv of few channels pays the first far more
+   * than `gops` says (a 1×3 conv of 24 channels on 32×32 ran 9.8 µs where `gops.conv` said 4.8). Absent (older
+   * profiles): `gops.conv` and `gops.pointwise` alone.
+   */
+  symmetricConv?: { nsPerPixelTap: number; convGops: number; pointwiseGops: number };
+  /**
    * A MaxPool on 8-bit tensors that ORT leaves in NCHW (outside every QLinearConv's NHWC region: its generic pool on
    * uint8, not MLAS's NhwcMaxPool), ns per input element its windows read. Absent (older profiles): timed as other
    * 8-bit ops.

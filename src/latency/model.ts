@@ -566,6 +566,14 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
     const rounded = cls === 'depthwise' ? ((Math.ceil(g.outChannels / 8) * 8) / g.outChannels) * inputTaps(link) : 1;
     return kernelTime(profile, cls, flops * rounded, activationBytes * scale, weightBytes * scale, cold, rates.genericGops![cls as 'conv' | 'pointwise' | 'depthwise']);
   }
+  // MLAS's symmetric kernel where calibrated: a cost per output pixel and tap beside the multiply-adds.
+  const sym = rates.symmetricConv && g !== null && !thin && (cls === 'conv' || cls === 'pointwise') && link?.traits?.kind === 'conv' && link.traits.outSpatial && link.traits.batch != null ? rates.symmetricConv : null;
+  if (sym) {
+    const t = link!.traits as Extract<NonNullable<LayerLink['traits']>, { kind: 'conv' }>;
+    const pixelTaps = t.batch! * t.outSpatial!.reduce((a, b) => a * b, 1) * g!.kernel.reduce((a, b) => a * b, 1);
+    const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, (cls === 'conv' ? sym.convGops : sym.pointwiseGops) / slowdown);
+    return { ms: k.ms + (pixelTaps * sym.nsPerPixelTap * slowdown) / 1e6, bound: k.bound };
+  }
   const k = kernelTime(profile, cls, flops, activationBytes * scale, weightBytes * scale, cold, rates.gops[cls as Int8Class] / slowdown);
   if (g === null || !thin || !link?.outputShape) return k;
   // Per output position and per input tap of each where calibrated (a 5×5 stem gathers 75 bytes per position, a

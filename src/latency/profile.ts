@@ -36,10 +36,19 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     ...(r.nhwcMaxPoolNsPerElement !== undefined ? { nhwcMaxPoolNsPerElement: positive(r.nhwcMaxPoolNsPerElement) ? r.nhwcMaxPoolNsPerElement : bad('"int8.nhwcMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.nchwMaxPoolNsPerElement !== undefined ? { nchwMaxPoolNsPerElement: positive(r.nchwMaxPoolNsPerElement) ? r.nchwMaxPoolNsPerElement : bad('"int8.nchwMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearLookupNsPerElement !== undefined ? { qlinearLookupNsPerElement: positive(r.qlinearLookupNsPerElement) ? r.qlinearLookupNsPerElement : bad('"int8.qlinearLookupNsPerElement" must be a positive number') } : {}),
+    ...(r.symmetricConv !== undefined ? { symmetricConv: validateSymmetricConv(r.symmetricConv, bad) } : {}),
     ...(r.genericDepthwise !== undefined ? { genericDepthwise: validateFit(r.genericDepthwise, GENERIC_DEPTHWISE_KEYS, 'int8.genericDepthwise', bad) } : {}),
     ...(r.groupedConvInteger !== undefined ? { groupedConvInteger: validateFit(r.groupedConvInteger, GROUPED_CONV_INTEGER_KEYS, 'int8.groupedConvInteger', bad) } : {}),
     ...(r.qlinearMulNsPerElement !== undefined ? { qlinearMulNsPerElement: positive(r.qlinearMulNsPerElement) ? r.qlinearMulNsPerElement : bad('"int8.qlinearMulNsPerElement" must be a positive number') } : {}),
   };
+}
+
+function validateSymmetricConv(data: unknown, bad: (what: string) => never): { nsPerPixelTap: number; convGops: number; pointwiseGops: number } {
+  const t = data as Record<string, unknown>;
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || !positive(t.nsPerPixelTap) || !positive(t.convGops) || !positive(t.pointwiseGops)) {
+    bad('"int8.symmetricConv" must be an object with a positive nsPerPixelTap (ns), convGops and pointwiseGops (GOP/s)');
+  }
+  return { nsPerPixelTap: t.nsPerPixelTap as number, convGops: t.convGops as number, pointwiseGops: t.pointwiseGops as number };
 }
 
 function validateThinConv(data: unknown, bad: (what: string) => never): { nsPerPosition: number; nsPerTap: number } {
