@@ -711,10 +711,10 @@ describe('integer kernels in the latency model', () => {
 
   it('solves the symmetric kernel\'s cost per output pixel and tap and its multiply-add rates', () => {
     // Made with 1.5 ns per pixel-tap, 0.002 ns per multiply-add (1,000 GOP/s), 0.0025 for 1×1 (800 GOP/s):
-    // int8-conv 784 pixels × 9 taps, 28,901,376 MACs; int8-conv-narrow 3,136 × 3, 2,408,448; int8-pointwise 3,136 × 1, 12,845,056.
+    // int8-conv 784 pixels × 9 taps, 28,901,376 MACs; int8-conv-narrow 12,544 × 3, 9,633,792; int8-pointwise 3,136 × 1, 12,845,056.
     const made: Record<string, { ns: number; macs: number }> = {
       'int8-conv': { ns: 7056 * 1.5 + 28_901_376 * 0.002, macs: 28_901_376 },
-      'int8-conv-narrow': { ns: 9408 * 1.5 + 2_408_448 * 0.002, macs: 2_408_448 },
+      'int8-conv-narrow': { ns: 37_632 * 1.5 + 9_633_792 * 0.002, macs: 9_633_792 },
       'int8-pointwise': { ns: 3136 * 1.5 + 12_845_056 * 0.0025, macs: 12_845_056 },
     };
     const ms = (name: string) => made[name].ns / 1e6;

@@ -244,7 +244,7 @@ export function int8Benchmarks(): KernelBench[] {
     qdqBench('int8-conv-u8', `QDQ Conv 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights (ORT: one QLinearConv, U8U8)`, 'Conv', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense, DataType.UINT8),
     qdqBench('int8-pointwise', 'QDQ Conv 1×1, 64→64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 64, 1, 1], [1, 64, 56, 56], conv(1), pw, DataType.INT8),
     // With int8-conv: the symmetric kernel's cost per output pixel and tap, apart from its multiply-adds (few channels).
-    qdqBench('int8-conv-narrow', 'QDQ Conv 1×3, 16→16 channels, 56×56, int8 weights (QLinearConv: 48 multiply-adds per output pixel and channel)', 'Conv', [1, 16, 56, 56], [16, 16, 1, 3], [1, 16, 56, 56], [ints('kernel_shape', [1, 3]), ints('pads', [0, 1, 0, 1])], NARROW.macs, DataType.INT8),
+    qdqBench('int8-conv-narrow', 'QDQ Conv 1×3, 16→16 channels, 112×112, int8 weights (QLinearConv: 48 multiply-adds per output pixel and channel)', 'Conv', [1, 16, 112, 112], [16, 16, 1, 3], [1, 16, 112, 112], [ints('kernel_shape', [1, 3]), ints('pads', [0, 1, 0, 1])], NARROW.macs, DataType.INT8),
     qdqBench('int8-depthwise', 'QDQ depthwise Conv 3×3, 64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw, DataType.INT8),
     // MLAS's generic paths (int8.ts, symmetricConvKernel): 62 input channels (not a multiple of 4), 24 depthwise
     // channels (not a multiple of 16; a multiple of 8, so no scalar tail).
@@ -347,13 +347,13 @@ export async function fastestKernels(ort: Ort, dir: string, list: readonly Pick<
   return best;
 }
 
-/** The narrow benchmark conv: 1×3, 16 → 16 channels on 56×56. */
-const NARROW = { pixels: 56 * 56, taps: 3, macs: 16 * 16 * 3 * 56 * 56 };
+/** The narrow benchmark conv: 1×3, 16 → 16 channels on 112×112 (some 80 µs: ORT's profiler counts whole µs). */
+const NARROW = { pixels: 112 * 112, taps: 3, macs: 16 * 16 * 3 * 112 * 112 };
 
 /**
  * MLAS's symmetric conv kernel as a cost per output pixel and tap (its indirection buffer and the accumulators of
  * each tap) plus its multiply-adds: solved from the 3×3 64→64 conv on 28×28 and the 1×3 16→16 one on 56×56 (two
- * equations, two unknowns), then the 1×1 rate from the pointwise conv less its pixels' share. None when a figure
+ * equations, two unknowns; the second on 112×112), then the 1×1 rate from the pointwise conv less its pixels' share. None when a figure
  * comes out negative (noise).
  */
 export function symmetricConvRates(ms: (name: string) => number, work: (name: string) => number): { symmetricConv?: { nsPerPixelTap: number; convGops: number; pointwiseGops: number } } {
