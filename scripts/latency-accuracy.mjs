@@ -156,7 +156,7 @@ const median = (xs) => {
 };
 lines.push('');
 lines.push(`${rows.length} models and their separated versions (${errors.length} latencies): median |error| ${(100 * median(errors)).toFixed(1)}%, worst ${(100 * Math.max(...errors)).toFixed(1)}%; separation speed-up: median |error| ${(100 * median(speedErrors)).toFixed(1)}%, worst ${(100 * Math.max(...speedErrors)).toFixed(1)}%.`);
-lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after 0.1 s of warm-up), lowest of ${zooSaved ? zooSaved.rounds : ROUNDS} rounds${zooSaved ? ` (measurements from ${args[zooMeasuredAt + 1]})` : ''}.`);
+lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after mbn bench's default warm-up: 0.1 s, and 2,000 calls where they are quick), lowest of ${zooSaved ? zooSaved.rounds : ROUNDS} rounds${zooSaved ? ` (measurements from ${args[zooMeasuredAt + 1]})` : ''}.`);
 process.stdout.write(lines.join('\n') + '\n');
 if (!args.includes('--zoo-only')) {
   const { heldOut } = await import('./latency-heldout.mjs');
