@@ -73,6 +73,15 @@ function qdqSpec(): ModelSpec {
  * MLAS's symmetric conv kernels or off them (int8.ts, symmetricConvKernel): depthwise on 16 (on), 24 and 20 (off);
  * 1×1 16→24 (on), 24→20 (on where the output alignment is 4, off where it is 8), 20→34 and 34→32 (off).
  */
+/** The channel chain written, read back, inferred and reported (what the timing tests predict on). */
+function channelChain() {
+  const path = join(tempDir(), 'chain.onnx');
+  writeFileSync(path, buildModel(channelChainSpec()));
+  const model = readModel(path);
+  const inferred = inferModel(model);
+  return { inferred, report: buildReport(model, inferred) };
+}
+
 function channelChainSpec(): ModelSpec {
   const steps: { name: string; out: number; depthwise: boolean }[] = [
     { name: 'dw16', out: 16, depthwise: true }, { name: 'pw16_24', out: 24, depthwise: false }, { name: 'dw24', out: 24, depthwise: true },
@@ -750,12 +759,7 @@ describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
   });
 
   it('times convs off the symmetric kernels at the generic rates, depthwise on channels rounded up to 8', () => {
-    const dir = tempDir();
-    const path = join(dir, 'chain.onnx');
-    writeFileSync(path, buildModel(channelChainSpec()));
-    const model = readModel(path);
-    const inferred = inferModel(model);
-    const report = buildReport(model, inferred);
+    const { inferred, report } = channelChain();
     const generic = { ...PROFILE, int8: { ...PROFILE.int8!, genericGops: { conv: 100, pointwise: 40, depthwise: 4 } } };
     const times = (profile: DeviceProfile) => {
       const { layers } = predictLatency(report, layerLinks(inferred), profile);
@@ -782,12 +786,7 @@ describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
   });
 
   it('times a dense conv on MLAS\'s symmetric kernel per output pixel and tap plus its multiply-adds where calibrated', () => {
-    const dir = tempDir();
-    const path = join(dir, 'chain.onnx');
-    writeFileSync(path, buildModel(channelChainSpec()));
-    const model = readModel(path);
-    const inferred = inferModel(model);
-    const report = buildReport(model, inferred);
+    const { inferred, report } = channelChain();
     const profile = { ...PROFILE, nchwcBlock: 16, int8: { ...PROFILE.int8!, genericGops: { conv: 100, pointwise: 40, depthwise: 4 }, symmetricConv: { nsPerPixelTap: 2, convGops: 100, pointwiseGops: 400 } } };
     const { layers } = predictLatency(report, layerLinks(inferred), profile);
     // pw16_24: 64 pixels × 1 tap × 2 ns, and 49,152 ops at 400 GOP/s (0.12288 µs), + 1 µs.
@@ -797,12 +796,7 @@ describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
   });
 
   it('times a generic depthwise conv as MLAS\'s kernel runs it where calibrated: per pixel and tap, vector, tail channel', () => {
-    const dir = tempDir();
-    const path = join(dir, 'chain.onnx');
-    writeFileSync(path, buildModel(channelChainSpec()));
-    const model = readModel(path);
-    const inferred = inferModel(model);
-    const report = buildReport(model, inferred);
+    const { inferred, report } = channelChain();
     const rates = { nsPerPixelTap: 1, nsPerVectorTap: 2, nsPerTailTap: 3 };
     const profile = { ...PROFILE, nchwcBlock: 8, int8: { ...PROFILE.int8!, genericGops: { conv: 100, pointwise: 40, depthwise: 4 }, genericDepthwise: rates } };
     const { layers } = predictLatency(report, layerLinks(inferred), profile);

@@ -90,6 +90,19 @@ const writeAddChain = (path: string, adds: number, shape: number[]) => writeElem
 /** `divs` chained Divs by a float scalar (as hard-swish's x·relu6(x + 3) / 6). */
 const writeDivChain = (path: string, divs: number, shape: number[]) =>
   writeElementwiseChain(path, 'Div', divs, shape, 'six', [encodeTensorField({ name: 'six', dtype: FLOAT, dims: [], raw: new Uint8Array(new Float32Array([6]).buffer) })]);
+/** CACHED_ADDS chained ops of a cache-resident [1, 16, 64, 64] tensor and a scalar, then a ReduceMax: an op's own rate. */
+function scalarChainBench(name: string, ops: string, field: string, write: (path: string, n: number, shape: number[]) => void) {
+  const elements = 16 * 64 * 64;
+  return {
+    name,
+    what: `${CACHED_ADDS} chained ${ops} (256 KB, cache-resident), then a ReduceMax (${field})`,
+    flops: CACHED_ADDS * elements,
+    bytes: CACHED_ADDS * elements * 8,
+    input: [1, 16, 64, 64],
+    ops: CACHED_ADDS + 1,
+    write: (path: string) => write(path, CACHED_ADDS, [1, 16, 64, 64]),
+  };
+}
 const writeMaxChain = (path: string, maxes: number, shape: number[]) =>
   writeElementwiseChain(path, 'Max', maxes, shape, 'floor', [encodeTensorField({ name: 'floor', dtype: FLOAT, dims: [], raw: new Uint8Array(new Float32Array([0]).buffer) })]);
 
@@ -204,24 +217,8 @@ function benchmarks(block: number): MicroBenchmark[] {
       ops: CACHED_ADDS + 1,
       write: (path) => writeAddChain(path, CACHED_ADDS, [1, 16, 64, 64]),
     },
-    {
-      name: 'divide',
-      what: `${CACHED_ADDS} chained Divs of a [1, 16, 64, 64] float tensor by a scalar (256 KB, cache-resident), then a ReduceMax (divNsPerElement)`,
-      flops: CACHED_ADDS * 16 * 64 * 64,
-      bytes: CACHED_ADDS * 16 * 64 * 64 * 8,
-      input: [1, 16, 64, 64],
-      ops: CACHED_ADDS + 1,
-      write: (path) => writeDivChain(path, CACHED_ADDS, [1, 16, 64, 64]),
-    },
-    {
-      name: 'maximum',
-      what: `${CACHED_ADDS} chained Max of a [1, 16, 64, 64] float tensor and a scalar (256 KB, cache-resident), then a ReduceMax (minMaxNsPerElement)`,
-      flops: CACHED_ADDS * 16 * 64 * 64,
-      bytes: CACHED_ADDS * 16 * 64 * 64 * 8,
-      input: [1, 16, 64, 64],
-      ops: CACHED_ADDS + 1,
-      write: (path) => writeMaxChain(path, CACHED_ADDS, [1, 16, 64, 64]),
-    },
+    scalarChainBench('divide', 'Divs of a [1, 16, 64, 64] float tensor by a scalar', 'divNsPerElement', writeDivChain),
+    scalarChainBench('maximum', 'Max of a [1, 16, 64, 64] float tensor and a scalar', 'minMaxNsPerElement', writeMaxChain),
     {
       name: 'llc-bandwidth',
       what: `${LLC_ADDS} chained Adds of [${LLC_SHAPE.join(', ')}] float tensors (1 MiB: 3 MiB moved per Add, past the core's cache, inside the last-level one), then a ReduceMax (llcGBps)`,
