@@ -551,7 +551,8 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
   const g = link?.traits?.kind === 'conv' ? link.traits.geometry : null;
   const thin = g !== null && cls !== 'depthwise' && g.inChannels / g.group < THIN_CONV_CHANNELS;
   // Off MLAS's symmetric conv kernels (int8.ts), a conv runs the generic path; its depthwise kernel works through
-  // the channels in vectors of 16 and 8 (qdwconv_avx2.cpp), so it is timed on channels rounded up to 8.
+  // the channels in vectors of 16 and 8 (qdwconv_avx2.cpp), then one at a time: timed as it runs where calibrated
+  // (qdw-conv.ts), else on channels rounded up to 8.
   // (MLAS's NCHWc block is 16 where its AVX-512 kernels run, and its symmetric conv dispatch is then the AVX-512 one.)
   const generic = g !== null && !thin && !q.uint8Weights && rates.genericGops !== undefined && cls !== 'gemm' && !symmetricConvKernel(g, profile.nchwcBlock === 16 ? 4 : 8);
   if (generic && cls === 'depthwise' && rates.genericDepthwise && link?.traits?.kind === 'conv' && link.traits.outSpatial && link.traits.batch != null) {
@@ -696,8 +697,9 @@ export function predictLatency(
     // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.
     signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);
     const measured = signatures[i] === null ? undefined : lut?.get(signatures[i]!);
-    const modelledAll = q === null && measured === undefined ? { ms: modelled.ms + fusedActivationMs(profile, fusedOps.get(i), link), bound: modelled.bound } : modelled;
-    const k = measured === undefined ? modelledAll : { ms: measured + profile.overheadUs.elementwise / 1e3, bound: modelled.bound };
+    // A float kernel's fused activations (other than Relu) add MLAS's pass over its output.
+    const withActivations = q === null ? { ms: modelled.ms + fusedActivationMs(profile, fusedOps.get(i), link), bound: modelled.bound } : modelled;
+    const k = measured === undefined ? withActivations : { ms: measured + profile.overheadUs.elementwise / 1e3, bound: modelled.bound };
     // ORT's transposes of a QLinearConv's 8-bit tensors to and from NHWC next to float ops (int8.ts).
     const transposed = q?.kind === 'kernel' && q.transposedElements > 0 ? reorderTime(profile, { count: q.transposes, bytes: 2 * q.transposedElements }) : 0;
     const layoutMs = (reorderTime(profile, layout[i].reorders) + transposed) * l.executions;
