@@ -233,16 +233,15 @@ function qlinearLookupBench(name: string, shape: number[]): KernelBench {
 const conv = (k: number, group = 1, stride = 1) => [ints('kernel_shape', [k, k]), ints('pads', Array(4).fill((k - 1) / 2)), { name: 'group', type: 'int' as const, value: group }, ints('strides', [stride, stride])];
 
 export function int8Benchmarks(): KernelBench[] {
-  const c = 64;
-  const hw = 28;
+  const { channels: c, map: hw } = DENSE;
   const dense = c * c * 9 * hw * hw;
-  const pw = 64 * 64 * 56 * 56;
+  const pw = 64 * 64 * POINTWISE_MAP * POINTWISE_MAP;
   const dw = 64 * 9 * 56 * 56;
   const [m, k] = [64, 512];
   return [
     qdqBench('int8-conv', `QDQ Conv 3×3, ${c}→${c} channels, ${hw}×${hw}, int8 weights (ORT: one QLinearConv, U8S8)`, 'Conv', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense, DataType.INT8),
     qdqBench('int8-conv-u8', `QDQ Conv 3×3, ${c}→${c} channels, ${hw}×${hw}, uint8 weights (ORT: one QLinearConv, U8U8)`, 'Conv', [1, c, hw, hw], [c, c, 3, 3], [1, c, hw, hw], conv(3), dense, DataType.UINT8),
-    qdqBench('int8-pointwise', 'QDQ Conv 1×1, 64→64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 64, 1, 1], [1, 64, 56, 56], conv(1), pw, DataType.INT8),
+    qdqBench('int8-pointwise', `QDQ Conv 1×1, 64→64 channels, ${POINTWISE_MAP}×${POINTWISE_MAP}, int8 weights (QLinearConv)`, 'Conv', [1, 64, POINTWISE_MAP, POINTWISE_MAP], [64, 64, 1, 1], [1, 64, POINTWISE_MAP, POINTWISE_MAP], conv(1), pw, DataType.INT8),
     // With int8-conv: the symmetric kernel's cost per output pixel and tap, apart from its multiply-adds (few channels).
     qdqBench('int8-conv-narrow', 'QDQ Conv 1×3, 16→16 channels, 112×112, int8 weights (QLinearConv: 48 multiply-adds per output pixel and channel)', 'Conv', [1, 16, 112, 112], [16, 16, 1, 3], [1, 16, 112, 112], [ints('kernel_shape', [1, 3]), ints('pads', [0, 1, 0, 1])], NARROW.macs, DataType.INT8),
     qdqBench('int8-depthwise', 'QDQ depthwise Conv 3×3, 64 channels, 56×56, int8 weights (QLinearConv)', 'Conv', [1, 64, 56, 56], [64, 1, 3, 3], [1, 64, 56, 56], conv(3, 64), dw, DataType.INT8),
@@ -350,19 +349,23 @@ export async function fastestKernels(ort: Ort, dir: string, list: readonly Pick<
 /** The narrow benchmark conv: 1×3, 16 → 16 channels on 112×112 (some 80 µs: ORT's profiler counts whole µs). */
 const NARROW = { pixels: 112 * 112, taps: 3, macs: 16 * 16 * 3 * 112 * 112 };
 
+/** The dense benchmark conv (3×3, `channels` → `channels` on `map`×`map`) and the pointwise one's map (1×1, 64 → 64). */
+const DENSE = { channels: 64, map: 28 };
+const POINTWISE_MAP = 56;
+
 /**
  * MLAS's symmetric conv kernel as a cost per output pixel and tap (its indirection buffer and the accumulators of
- * each tap) plus its multiply-adds: solved from the 3×3 64→64 conv on 28×28 and the 1×3 16→16 one on 56×56 (two
- * equations, two unknowns; the second on 112×112), then the 1×1 rate from the pointwise conv less its pixels' share. None when a figure
- * comes out negative (noise).
+ * each tap) plus its multiply-adds: solved from the dense 3×3 conv and the narrow 1×3 one (two equations, two
+ * unknowns), then the 1×1 rate from the pointwise conv less its pixels' share. None when a figure comes out
+ * negative (noise).
  */
 export function symmetricConvRates(ms: (name: string) => number, work: (name: string) => number): { symmetricConv?: { nsPerPixelTap: number; convGops: number; pointwiseGops: number } } {
-  const a = { pt: 28 * 28 * 9, macs: work('int8-conv') / 2, ns: ms('int8-conv') * 1e6 };
+  const a = { pt: DENSE.map * DENSE.map * 9, macs: work('int8-conv') / 2, ns: ms('int8-conv') * 1e6 };
   const s = { pt: NARROW.pixels * NARROW.taps, macs: NARROW.macs, ns: ms('int8-conv-narrow') * 1e6 };
   const det = a.pt * s.macs - s.pt * a.macs;
   const nsPerPixelTap = (a.ns * s.macs - s.ns * a.macs) / det;
   const nsPerMac = (a.pt * s.ns - s.pt * a.ns) / det;
-  const pwNsPerMac = (ms('int8-pointwise') * 1e6 - 56 * 56 * nsPerPixelTap) / (work('int8-pointwise') / 2);
+  const pwNsPerMac = (ms('int8-pointwise') * 1e6 - POINTWISE_MAP * POINTWISE_MAP * nsPerPixelTap) / (work('int8-pointwise') / 2);
   if (!(nsPerPixelTap > 0) || !(nsPerMac > 0) || !(pwNsPerMac > 0)) return {};
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return { symmetricConv: { nsPerPixelTap: round(nsPerPixelTap), convGops: round(2 / nsPerMac), pointwiseGops: round(2 / pwNsPerMac) } };
