@@ -5,7 +5,7 @@ import { buildReport } from '../src/cost/analyze.js';
 import { type Ort } from '../src/bench/run.js';
 import { layerLinks } from '../src/latency/graph.js';
 import { planLayout } from '../src/latency/layout.js';
-import { foldedLayers, predictLatency } from '../src/latency/model.js';
+import { callMs, foldedLayers, predictLatency } from '../src/latency/model.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { channelsLastResizes, resizeKernel, resizeScales } from '../src/latency/resize.js';
 import { planInt8 } from '../src/latency/int8.js';
@@ -293,5 +293,72 @@ describe('device profile: the kernel fields', () => {
     // An older profile has none of them.
     const old = validateProfile(base, 'p.json');
     expect([old.convTransposeNsPerColumn, old.divNsPerElement, old.resizeNsPerOutput]).toEqual([undefined, undefined, undefined]);
+  });
+});
+
+describe('the call: graph inputs and outputs', () => {
+  it('each input and output beyond the first costs inputUs and outputUs; none before (hand arithmetic)', () => {
+    const spec: ModelSpec = {
+      inputs: ['a', 'b', 'c'].map((name) => ({ name, dtype: 1, shape: [1, 8] })),
+      outputs: [{ name: 'y1', dtype: 1, shape: [1, 8] }, { name: 'y2', dtype: 1, shape: [1, 8] }],
+      nodes: [
+        { op: 'Sum', name: 'sum', inputs: ['a', 'b', 'c'], outputs: ['s'] },
+        { op: 'Relu', name: 'relu', inputs: ['s'], outputs: ['y1'] },
+        { op: 'Neg', name: 'neg', inputs: ['s'], outputs: ['y2'] },
+      ],
+    };
+    const model = buildAndRead(spec);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const total = (p: DeviceProfile) => predictLatency(report, layerLinks(inferred), p).totals.latencyMs;
+    expect(callMs(report, ROUND_PROFILE)).toBe(0.005);
+    // 5 µs, two more inputs at 2 µs, one more output at 3 µs.
+    expect(callMs(report, { ...ROUND_PROFILE, inputUs: 2, outputUs: 3 })).toBeCloseTo(0.012, 15);
+    expect(total({ ...ROUND_PROFILE, inputUs: 2, outputUs: 3 }) - total(ROUND_PROFILE)).toBeCloseTo(0.007, 15);
+  });
+
+  it('a profile with a negative inputUs or a string outputUs is refused', () => {
+    expect(() => validateProfile({ ...ROUND_PROFILE, inputUs: -1 })).toThrow('"inputUs" must be a number ≥ 0 (microseconds)');
+    expect(() => validateProfile({ ...ROUND_PROFILE, outputUs: '1' })).toThrow('"outputUs" must be a number ≥ 0 (microseconds)');
+  });
+});
+
+describe('a recurrent layer (LSTM)', () => {
+  /** One forward LSTM: `steps` steps of batch 1, `input` features, `hidden` units; weights filled with 0.01. */
+  const lstm = (steps: number, input: number, hidden: number): ModelSpec => ({
+    inputs: [{ name: 'x', dtype: 1, shape: [steps, 1, input] }],
+    outputs: [{ name: 'y', dtype: 1, shape: [steps, 1, 1, hidden] }],
+    initializers: [
+      { name: 'W', dtype: 1, dims: [1, 4 * hidden, input], values: Array(4 * hidden * input).fill(0.01) },
+      { name: 'R', dtype: 1, dims: [1, 4 * hidden, hidden], values: Array(4 * hidden * hidden).fill(0.01) },
+      { name: 'B', dtype: 1, dims: [1, 8 * hidden], values: Array(8 * hidden).fill(0.01) },
+    ],
+    nodes: [{ op: 'LSTM', name: 'lstm', inputs: ['x', 'W', 'R', 'B'], outputs: ['y'], attrs: { hidden_size: hidden } }],
+  });
+  const layerUs = (spec: ModelSpec) => {
+    const model = buildAndRead(spec);
+    const inferred = inferModel(model);
+    return predictLatency(buildReport(model, inferred), layerLinks(inferred), ROUND_PROFILE).layers[0].latencyMs * 1000;
+  };
+
+  it('as ORT runs it: the input projection, a GEMM per step, the gates (hand arithmetic, weights in the cache)', () => {
+    // Projection: 3 rows × 64 gate units × 8 inputs, 3,072 FLOPs at 20 GFLOP/s (0.1536 µs) over 2,912 bytes at
+    // 100 GB/s, + 1 µs; each step: 2,048 FLOPs (0.1024 µs) over 4,416 bytes, + 1 µs; gates 3 × 9 × 16 FLOPs at
+    // 1 GFLOP/s, 0.432 µs.
+    expect(layerUs(lstm(3, 8, 16))).toBeCloseTo(1.1536 + 3 * 1.1024 + 0.432, 9);
+  });
+
+  it('W once and R on the first step from DRAM when the weights are cold, later steps from the cache', () => {
+    // 1.25 MiB of weights (past half the 1 MiB cache, no last-level cache: DRAM at 10 GB/s). Projection: W's 1 MiB,
+    // 104.8576 µs, + 8,192 activation bytes at 100 GB/s, + 1 µs; first step: R's 256 KiB, 26.2144 µs, + 2,560 bytes,
+    // + 1 µs; second: 131,072 FLOPs at 20 GFLOP/s (6.5536 µs) over R in the cache, + 1 µs; gates 2 × 9 × 128 FLOPs.
+    expect(layerUs(lstm(2, 512, 128))).toBeCloseTo(105.93952 + 27.24 + 7.5536 + 2.304, 9);
+  });
+
+  it('its traits carry the dimensions it is timed by (a symbolic sequence length taken as 1, as the shapes are)', () => {
+    const spec = lstm(2, 8, 16);
+    spec.inputs[0].shape = ['seq', 1, 8] as unknown as number[];
+    const link = layerLinks(inferModel(buildAndRead(spec)))[0];
+    expect(link.traits).toEqual({ kind: 'recurrent', dims: { gates: 4, dirs: 1, seq: 1, batch: 1, input: 8, hidden: 16, layout: 0 } });
   });
 });

@@ -45,6 +45,14 @@ export interface DeviceProfile {
   /** Fixed cost of one inference call (feeding inputs, returning outputs), microseconds. */
   runOverheadUs: number;
   /**
+   * What each graph input (`inputUs`) and output (`outputUs`) beyond the first costs a call, microseconds: the
+   * runtime's binding turns every tensor passed in into one of its own and wraps every result in a new tensor
+   * object (onnxruntime-node here: about 1.1 µs an input, 1.3 µs an output, where the whole call of one Relu takes
+   * 5.8). Absent: none, as before (`runOverheadUs` is measured with one of each).
+   */
+  inputUs?: number;
+  outputUs?: number;
+  /**
    * Channels per block of ONNX Runtime's NCHWc layout on this CPU (16 with AVX-512, 8 with AVX2), detected by
    * `mbn calibrate`; absent or 1: no blocked layout is modelled (every conv at its class rate, no conversions).
    */

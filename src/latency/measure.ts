@@ -33,10 +33,22 @@ interface MicroBenchmark {
   flops: number;
   bytes: number;
   input: number[];
+  /** The graph inputs, each of shape `input` (default: one, `x`). */
+  feeds?: string[];
   write(path: string): void;
   /** Ops in the model (for the per-op overhead). */
   ops: number;
 }
+
+/** The float32 feeds of a micro-benchmark. */
+const feedsOf = (b: MicroBenchmark) => (b.feeds ?? ['x']).map((name) => ({ name, type: 'float32' as const, dims: b.input }));
+
+/**
+ * Graph inputs, and outputs, of the two binding benchmarks: each against the call benchmark's one, the cost of
+ * passing a tensor in (`inputUs`) and of handing one back (`outputUs`) on every run.
+ */
+const IO_TENSORS = 8;
+const ioNames = (prefix: string) => Array.from({ length: IO_TENSORS }, (_, i) => `${prefix}${i}`);
 
 /**
  * `depth` chained 3×3 convs (pads 1) of `c` channels at hw×hw: a chain, so that the layout conversions ONNX Runtime
@@ -309,6 +321,27 @@ function benchmarks(block: number): MicroBenchmark[] {
         writeModel(path, 'chain', chunks, 13, 3);
       },
     },
+    {
+      name: 'call-inputs',
+      what: `one Sum of ${IO_TENSORS} [1, 8] graph inputs (per-input cost of a call: inputUs)`,
+      flops: 0,
+      bytes: 0,
+      input: [1, 8],
+      feeds: ioNames('x'),
+      ops: 1,
+      write: (path) =>
+        writeModel(path, 'inputs', [node('Sum', ioNames('x'), ['y'], 'sum'), ...ioNames('x').map((x) => encodeValueInfoField(x, FLOAT, [1, 8], 11)), encodeValueInfoField('y', FLOAT, [1, 8], 12)], 13, 3),
+    },
+    {
+      name: 'call-outputs',
+      what: `${IO_TENSORS} Relu/Neg of one [1, 8] input, each a graph output (per-output cost of a call: outputUs)`,
+      flops: 0,
+      bytes: 0,
+      input: [1, 8],
+      ops: IO_TENSORS,
+      write: (path) =>
+        writeModel(path, 'outputs', [...ioNames('y').map((y, i) => node(i % 2 ? 'Neg' : 'Relu', ['x'], [y], `op${i}`)), encodeValueInfoField('x', FLOAT, [1, 8], 11), ...ioNames('y').map((y) => encodeValueInfoField(y, FLOAT, [1, 8], 12))], 13, 3),
+    },
     ...opOverheadBenchmarks(),
   ];
 }
@@ -413,7 +446,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     for (let round = 0; round < options.rounds; round++) {
       for (const b of list) {
         options.onStep?.(`${b.name} (round ${round + 1} of ${options.rounds})`);
-        const m = await measureModel(ort, join(dir, `${b.name}.onnx`), [{ name: 'x', type: 'float32', dims: b.input }], { warmup: options.warmup, runs: options.runs, threads: options.threads });
+        const m = await measureModel(ort, join(dir, `${b.name}.onnx`), feedsOf(b), { warmup: options.warmup, runs: options.runs, threads: options.threads });
         // Streaming 64 MiB from DRAM, the fastest run is one that found part of the matrix still in the last-level
         // cache: the median is what a model's weights see (still the lowest over rounds).
         const figure = b.name === 'weights' ? m.latency.median : m.latency.min;
@@ -500,6 +533,9 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     },
     overheadUsByOp: solveOpOverheads((name) => at(name).ms, callMs, overheadMs),
     runOverheadUs: round(callMs * 1000),
+    // A Sum of 8 inputs against one Relu: the same one op. Eight outputs: seven more ops.
+    inputUs: round((Math.max(0, at('call-inputs').ms - at('call').ms) / (IO_TENSORS - 1)) * 1000),
+    outputUs: round((Math.max(0, at('call-outputs').ms - at('call').ms - (IO_TENSORS - 1) * overheadMs) / (IO_TENSORS - 1)) * 1000),
     nchwcBlock: block,
     ...(lastLevel !== null ? { lastLevelCacheBytes: lastLevel } : {}),
     weightGBps: round(at('weights').bytes / (Math.max(at('weights').ms - callMs, at('weights').ms / 2) * 1e6)),
@@ -525,7 +561,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     minMaxNsPerElement: round(1 / rate('maximum', 'flops')),
     ...(int8 ? { int8 } : {}),
     sources: [
-      'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops; overheadUsByOp: each op-overhead-* chain (time − one call − its condition ops at the elementwise overhead) / 50, an If\'s less its branch\'s one op',
+      'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements"; rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops; overheadUsByOp: each op-overhead-* chain (time − one call − its condition ops at the elementwise overhead) / 50, an If\'s less its branch\'s one op; inputUs and outputUs: (the 8-input Sum, the 8-output Relus less their 7 further ops) − one call, / 7',
       `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement and minMaxNsPerElement: the Div chain's and the Max chain's time less one call and overheads, per element`,
       'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements; fusedActivationNsPerElement: (profiled 1×1 conv kernel with the activation fused − without) / output elements; plainPool: the ten profiled NCHW MaxPool kernels, fitted (non-negative least squares) as channels, output rows, height-reduction loads and width-reduction steps (src/latency/pool.ts)',
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',

@@ -25,7 +25,8 @@ import type { ModelNote } from '../contract/messages.js';
  * cost exceeds both. Layers the runtime folds into the kernel before them (an activation, batch-norm or residual
  * add right after a conv or GEMM) and layers computed ahead of time (shape arithmetic on constants) take no time
  * of their own; reshapes that only relabel a buffer cost only the overhead. The model's total adds the fixed cost of
- * one inference call (runOverheadUs). Pure: report in, figures out.
+ * one inference call (runOverheadUs, and inputUs and outputUs for each further graph input and output: callMs).
+ * Pure: report in, figures out.
  */
 export type Bound = 'compute' | 'memory' | 'overhead';
 
@@ -101,7 +102,8 @@ export function opClass(l: LayerReport, link: LayerLink | undefined): OpClass {
     if (t.transposed) return 'conv';
     return t.geometry.depthwise ? 'depthwise' : t.geometry.pointwise ? 'pointwise' : 'conv';
   }
-  if (t?.kind === 'matmul') return 'gemm';
+  // LSTM, GRU, RNN: GEMMs per step (recurrentTime).
+  if (t?.kind === 'matmul' || t?.kind === 'recurrent') return 'gemm';
   // A pool is a per-channel reduction over a window, vectorised across channels as a depthwise conv is; at the
   // elementwise (Add) rate SqueezeNet's three MaxPools were predicted 3.6× slower than ORT runs them.
   if (POOLS.has(l.op)) return 'depthwise';
@@ -268,6 +270,30 @@ export function convTransposeTime(profile: DeviceProfile, link: LayerLink, flops
   // Still ORT's conv kernel: its set-up cost, not a MatMul's.
   const ms = gemm.ms + (profile.overheadUs.conv - profile.overheadUs.gemm) / 1e3 + scatterMs;
   return { ms, bound: scatterMs > gemm.ms ? 'memory' : gemm.bound };
+}
+
+/**
+ * Time of an LSTM, GRU or RNN as ONNX Runtime's CPU kernels run it (deep_cpu_lstm.cc, deep_cpu_gru.cc, rnn.cc):
+ * per direction one GEMM projects every step's input through W (seq·batch rows), then each step a GEMM of the
+ * hidden state through R (batch rows), and the gates' arithmetic (the layer's other FLOPs, at the elementwise rate).
+ * W is read once and R once per step: the first step's from where the model's weights come from, the later ones from
+ * the core's cache where R fits in it. Each GEMM pays the GEMM overhead. Timed as one elementwise op (what an
+ * LSTM was before), Silero VAD's 1-step LSTM of 128 units was predicted at 20.6 µs where ORT takes about 7.
+ * Null when its dimensions are unknown (then its FLOPs at the GEMM rate).
+ */
+function recurrentTime(profile: DeviceProfile, link: LayerLink | undefined, otherFlops: number, cold: WeightSource): { ms: number; bound: Bound } | null {
+  const d = link?.traits?.kind === 'recurrent' ? link.traits.dims : null;
+  if (!d) return null;
+  const float = 4;
+  const units = d.gates * d.hidden;
+  const rows = d.seq * d.batch;
+  const project = kernelTime(profile, 'gemm', 2 * rows * units * d.input, rows * (d.input + units) * float, units * d.input * float, cold);
+  const stepFrom = (from: WeightSource) => kernelTime(profile, 'gemm', 2 * d.batch * units * d.hidden, d.batch * (d.hidden + units) * float, units * d.hidden * float, from);
+  const first = stepFrom(cold);
+  const later = stepFrom(units * d.hidden * float <= profile.cacheBytes ? false : cold);
+  const gatesMs = otherFlops / (profile.gflops.elementwise * 1e6);
+  const ms = d.dirs * (project.ms + first.ms + (d.seq - 1) * later.ms) + gatesMs;
+  return { ms, bound: d.seq > 1 ? later.bound : first.bound };
 }
 
 /** Time of the layout conversions ORT inserts for a layer: memory-bound copies, one kernel each. */
@@ -605,6 +631,16 @@ function inputTaps(link: LayerLink | undefined): number {
   return inputTapShare(t.geometry, input.slice(2), t.outSpatial);
 }
 
+/**
+ * The cost of one inference call beyond its layers, ms: the call itself (measured with one input and one output),
+ * and each further graph input and output the runtime's binding converts (Silero VAD legacy's four inputs and three
+ * outputs: about 7 µs of its 100, which no layer accounts for).
+ */
+export function callMs(report: Pick<Report, 'model'>, profile: DeviceProfile): number {
+  const extra = (count: number, us = 0) => Math.max(0, count - 1) * us;
+  return (profile.runOverheadUs + extra(report.model.inputs.length, profile.inputUs) + extra(report.model.outputs.length, profile.outputUs)) / 1e3;
+}
+
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */
 export function predictLatency(
   report: Report,
@@ -645,7 +681,7 @@ export function predictLatency(
   // `mbn calibrate --lut`: measured kernel times by layer signature (src/latency/signature.ts).
   const lut = profile.lut ? new Map(profile.lut.map((e) => [e.key, e.ms])) : null;
   const signatures: (string | null)[] = report.layers.map(() => null);
-  let total = profile.runOverheadUs / 1e3;
+  let total = callMs(report, profile);
   let saved = 0;
   const layers = report.layers.map((l, i): LayerLatency => {
     const link = links[i];
@@ -692,6 +728,7 @@ export function predictLatency(
       : conv && path
         ? convTime(profile, cls, conv, once, bytes - weights, weights, cold, path)
         : ((link && convTransposeTime(profile, link, once, bytes - weights, weights, cold)) ??
+          recurrentTime(profile, link, l.otherFlops / l.executions, cold) ??
           kernelTime(withOpOverhead(profile, cls, link, layerNormKernels.has(i) ? 'LayerNormalization' : undefined), cls, once, bytes - weights, weights, cold, elementwiseRate(profile, link, cls)));
     // A layer shape the lookup table has: ORT's kernel time as measured, plus the executor's dispatch (the
     // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.

@@ -142,6 +142,9 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     }
   }
   if (typeof p.runOverheadUs !== 'number' || !Number.isFinite(p.runOverheadUs) || p.runOverheadUs < 0) bad('"runOverheadUs" must be a number ≥ 0 (microseconds)');
+  for (const key of ['inputUs', 'outputUs'] as const) {
+    if (p[key] !== undefined && (typeof p[key] !== 'number' || !Number.isFinite(p[key]) || (p[key] as number) < 0)) bad(`"${key}" must be a number ≥ 0 (microseconds)`);
+  }
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
   if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
@@ -178,6 +181,8 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     cacheBytes: p.cacheBytes as number,
     overheadUs: Object.fromEntries(OP_CLASSES.map((c) => [c, (o as Record<string, number>)[c]])) as Record<OpClass, number>,
     runOverheadUs: p.runOverheadUs as number,
+    ...(p.inputUs !== undefined ? { inputUs: p.inputUs as number } : {}),
+    ...(p.outputUs !== undefined ? { outputUs: p.outputUs as number } : {}),
     ...(byOp !== undefined ? { overheadUsByOp: { ...(byOp as Record<string, number>) } } : {}),
     sources: p.sources as string[],
     ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),

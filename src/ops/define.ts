@@ -1,6 +1,7 @@
 import type { Attribute, Node, TensorRef } from '../ir/types.js';
 import { product } from '../util/count.js';
 import type { LayerNote } from '../contract/messages.js';
+import type { RnnDims } from './recurrent.js';
 
 /**
  * One operator family = one file under src/ops, holding both its shape rule and its cost rule, registered with
@@ -155,6 +156,8 @@ export interface MatMulTraits {
 /** LSTM, GRU, RNN: matrix products per time step. */
 export interface RecurrentTraits {
   kind: 'recurrent';
+  /** Gates, directions, steps, batch, input and hidden sizes (null when an input shape is unknown). */
+  dims: RnnDims | null;
 }
 
 /** Scaled dot-product attention as one op. */

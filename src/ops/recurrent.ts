@@ -28,7 +28,8 @@ import { type RuleContext, ShapeError, defineOps } from './define.js';
 const GATES: Record<string, number> = { LSTM: 4, GRU: 3, RNN: 1 };
 const ELEMENTWISE: Record<string, number> = { LSTM: 9, GRU: 8, RNN: 1 };
 
-interface RnnDims {
+/** An LSTM's, GRU's or RNN's dimensions (its traits: what src/latency/model.ts times it by). */
+export interface RnnDims {
   gates: number;
   dirs: number;
   seq: number;
@@ -87,7 +88,13 @@ export const recurrentOps = defineOps({
     if (ctx.node.opType === 'LSTM' && ctx.has(7)) perUnit += 6;
     return { macs, flops: steps * perUnit * d.hidden };
   },
-  traits() {
-    return { kind: 'recurrent' };
+  traits(ctx) {
+    let dims: RnnDims | null = null;
+    try {
+      dims = rnnDims(ctx);
+    } catch {
+      // An input shape unknown: the layer keeps its kind, without dimensions.
+    }
+    return { kind: 'recurrent', dims };
   },
 });
