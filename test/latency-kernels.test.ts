@@ -318,8 +318,8 @@ describe('the call: graph inputs and outputs', () => {
   });
 
   it('a profile with a negative inputUs or a string outputUs is refused', () => {
-    expect(() => validateProfile({ ...ROUND_PROFILE, inputUs: -1 })).toThrow('"inputUs" must be a number ≥ 0 (microseconds)');
-    expect(() => validateProfile({ ...ROUND_PROFILE, outputUs: '1' })).toThrow('"outputUs" must be a number ≥ 0 (microseconds)');
+    expect(() => validateProfile({ ...ROUND_PROFILE, inputUs: -1 }, 'p.json')).toThrow('"inputUs" must be a number ≥ 0 (microseconds)');
+    expect(() => validateProfile({ ...ROUND_PROFILE, outputUs: '1' }, 'p.json')).toThrow('"outputUs" must be a number ≥ 0 (microseconds)');
   });
 });
 
@@ -357,7 +357,7 @@ describe('a recurrent layer (LSTM)', () => {
 
   it('its traits carry the dimensions it is timed by (a symbolic sequence length taken as 1, as the shapes are)', () => {
     const spec = lstm(2, 8, 16);
-    spec.inputs[0].shape = ['seq', 1, 8] as unknown as number[];
+    spec.inputs![0].shape = ['seq', 1, 8] as unknown as number[];
     const link = layerLinks(inferModel(buildAndRead(spec)))[0];
     expect(link.traits).toEqual({ kind: 'recurrent', dims: { gates: 4, dirs: 1, seq: 1, batch: 1, input: 8, hidden: 16, layout: 0 } });
   });
