@@ -4,9 +4,9 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../src/cost/analyze.js';
 import { layerLinks } from '../src/latency/graph.js';
-import { type Int8Layer, inputTapShare, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
+import { genericPointwiseNs, type Int8Layer, inputTapShare, planInt8, symmetricConvKernel } from '../src/latency/int8.js';
 import { predictLatency } from '../src/latency/model.js';
-import { symmetricConvRates, thinConvCosts } from '../src/latency/measure-int8.js';
+import { genericPointwiseRates, symmetricConvRates, thinConvCosts } from '../src/latency/measure-int8.js';
 import { benchConvShapeWork, fitGroupedConvInteger, GROUPED_CONV_INTEGER_SHAPES, integerNsPerGroup } from '../src/latency/grouped-conv.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
@@ -793,6 +793,27 @@ describe('QLinearConv on and off MLAS\'s symmetric conv kernels', () => {
     expect(layers[report.layers.findIndex((l) => l.name === 'pw16_24')].latencyMs * 1e3).toBeCloseTo(0.128 + 0.12288 + 1, 6);
     // pw34_32 (34 input channels: not a multiple of 4) stays on the generic path: 139,264 ops at 40 GOP/s.
     expect(layers[report.layers.findIndex((l) => l.name === 'pw34_32')].latencyMs * 1e3).toBeCloseTo(139_264 / 40e3 + 1 + 0.5 + 4096 / 1e6, 6);
+  });
+
+  it('times a 1×1 conv off the symmetric kernel as MLAS\'s integer GEMM runs it where calibrated: by blocks of 16 output channels', () => {
+    const { inferred, report } = channelChain();
+    const genericPointwise = { nsPerPaddedOutput: 0.5, nsPerPaddedMac: 0.01 };
+    const profile = { ...PROFILE, nchwcBlock: 16, int8: { ...PROFILE.int8!, genericGops: { conv: 100, pointwise: 40, depthwise: 4 }, genericPointwise } };
+    const { layers } = predictLatency(report, layerLinks(inferred), profile);
+    // pw34_32: 64 pixels × 32 output channels (two blocks of 16) × (0.5 + 34 × 0.01 ns), 1.72032 µs, + 1 µs, and its
+    // transposes as before.
+    expect(layers[report.layers.findIndex((l) => l.name === 'pw34_32')].latencyMs * 1e3).toBeCloseTo(1.72032 + 1 + 0.5 + 4096 / 1e6, 6);
+    // 33 output channels would pay for three blocks.
+    expect(genericPointwiseNs(genericPointwise, 64, 34, 33)).toBeCloseTo(64 * 48 * 0.84, 9);
+  });
+
+  it('calibrate solves the generic 1×1 conv\'s two costs from its 62→64 and 36→42 benchmarks (made-up times of known costs)', () => {
+    const pixels = 56 * 56;
+    const made = { nsPerPaddedOutput: 0.3, nsPerPaddedMac: 0.001 };
+    const ms = (name: string) => (name === 'int8-pointwise-generic' ? pixels * 64 * (0.3 + 62 * 0.001) : pixels * 48 * (0.3 + 36 * 0.001)) / 1e6;
+    expect(genericPointwiseRates(ms)).toEqual({ genericPointwise: made });
+    // A narrow conv slower per padded channel than the wide one: no non-negative solution, no rates.
+    expect(genericPointwiseRates((name) => (name === 'int8-pointwise-generic' ? 0.01 : 0.05))).toEqual({});
   });
 
   it('times a generic depthwise conv as MLAS\'s kernel runs it where calibrated: per pixel and tap, vector, tail channel', () => {

@@ -3,7 +3,7 @@ import { type ConvGeometry, totalFlops } from '../ops/define.js';
 import { bytesFor, DataType } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import { floatNsPerGroup, type GroupedConvWork, groupedConvWork, integerNsPerGroup } from './grouped-conv.js';
-import { type Int8Layer, inputTapShare, looksUpTable, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
+import { genericPointwiseNs, type Int8Layer, inputTapShare, looksUpTable, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
 import { type ConvPath, convPathOf, padChannels, paddingFactor, planLayout } from './layout.js';
 import { channelsLastResizes, resizeKernel, resizeMs } from './resize.js';
 import { layerNormGroups } from './layer-norm.js';
@@ -587,6 +587,15 @@ function int8Time(profile: DeviceProfile, q: Exclude<Int8Layer, { kind: 'folded'
     const pixels = t.batch! * t.outSpatial!.reduce((a, b) => a * b, 1);
     const work = genericDepthwiseWork(g.outChannels, pixels, g.kernel.reduce((a, b) => a * b, 1), inputTaps(link));
     return { ms: genericDepthwiseNs(rates.genericDepthwise, work) / 1e6 + profile.overheadUs.elementwise / 1e3, bound: 'compute' };
+  }
+  // A 1×1 conv at stride 1 (no im2col): MLAS's integer GEMM by blocks of output channels where calibrated (int8.ts).
+  const pointwiseGemm = generic && cls === 'pointwise' && g.group === 1 && g.strides.every((s) => s === 1) && rates.genericPointwise && link?.traits?.kind === 'conv' && link.traits.outSpatial && link.traits.batch != null;
+  if (pointwiseGemm) {
+    const t = link!.traits as Extract<NonNullable<LayerLink['traits']>, { kind: 'conv' }>;
+    const pixels = t.batch! * t.outSpatial!.reduce((a, b) => a * b, 1);
+    const k = kernelTime(profile, cls, 0, activationBytes * scale, weightBytes * scale, cold);
+    const gemmMs = genericPointwiseNs(rates.genericPointwise!, pixels, g.inChannels, g.outChannels) / 1e6;
+    return { ms: Math.max(k.ms, gemmMs + profile.overheadUs[cls] / 1e3), bound: gemmMs + profile.overheadUs[cls] / 1e3 >= k.ms ? 'compute' : k.bound };
   }
   if (generic) {
     // MLAS's generic depthwise kernel: channels in vectors, and next to nothing for a tap that reads padding.

@@ -37,6 +37,7 @@ function validateInt8(data: unknown, bad: (what: string) => never): Int8Rates {
     ...(r.nchwMaxPoolNsPerElement !== undefined ? { nchwMaxPoolNsPerElement: positive(r.nchwMaxPoolNsPerElement) ? r.nchwMaxPoolNsPerElement : bad('"int8.nchwMaxPoolNsPerElement" must be a positive number') } : {}),
     ...(r.qlinearLookupNsPerElement !== undefined ? { qlinearLookupNsPerElement: positive(r.qlinearLookupNsPerElement) ? r.qlinearLookupNsPerElement : bad('"int8.qlinearLookupNsPerElement" must be a positive number') } : {}),
     ...(r.symmetricConv !== undefined ? { symmetricConv: validateSymmetricConv(r.symmetricConv, bad) } : {}),
+    ...(r.genericPointwise !== undefined ? { genericPointwise: validateFit(r.genericPointwise, GENERIC_POINTWISE_KEYS, 'int8.genericPointwise', bad) } : {}),
     ...(r.genericDepthwise !== undefined ? { genericDepthwise: validateFit(r.genericDepthwise, GENERIC_DEPTHWISE_KEYS, 'int8.genericDepthwise', bad) } : {}),
     ...(r.groupedConvInteger !== undefined ? { groupedConvInteger: validateFit(r.groupedConvInteger, GROUPED_CONV_INTEGER_KEYS, 'int8.groupedConvInteger', bad) } : {}),
     ...(r.qlinearMulNsPerElement !== undefined ? { qlinearMulNsPerElement: positive(r.qlinearMulNsPerElement) ? r.qlinearMulNsPerElement : bad('"int8.qlinearMulNsPerElement" must be a positive number') } : {}),
@@ -67,6 +68,7 @@ function validateFit<K extends string>(data: unknown, keys: readonly K[], where:
   return Object.fromEntries(keys.map((k) => [k, g[k] as number])) as Record<K, number>;
 }
 const GENERIC_DEPTHWISE_KEYS = ['nsPerPixelTap', 'nsPerVectorTap', 'nsPerTailTap'] as const satisfies readonly (keyof GenericDepthwiseRates)[];
+const GENERIC_POINTWISE_KEYS = ['nsPerPaddedOutput', 'nsPerPaddedMac'] as const satisfies readonly (keyof NonNullable<Int8Rates['genericPointwise']>)[];
 const PLAIN_POOL_KEYS = ['nsPerChannel', 'nsPerRow', 'nsPerHeightLoad', 'nsPerWidthStep'] as const satisfies readonly (keyof PlainPoolRates)[];
 const GROUPED_CONV_INTEGER_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerStridedElement', 'nsPerBlock'] as const satisfies readonly (keyof GroupedConvIntegerRates)[];
 const GROUPED_CONV_FLOAT_KEYS = ['nsPerGroup', 'nsPerRow', 'nsPerCopiedElement', 'nsPerStridedElement', 'nsPerPaddedColumn', 'nsPerElement'] as const satisfies readonly (keyof GroupedConvFloatRates)[];
