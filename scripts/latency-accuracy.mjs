@@ -7,12 +7,13 @@
 // --measured FILE: no timing, the measurements an earlier run saved in bench-out/latency/heldout-measured.json).
 // --runs N: the fewest timed runs per model (default 10; small models get more, see runsFor).
 //
-// Predicted (mbn analyze --device, with a profile from mbn calibrate run first) against measured (mbn bench,
+// Predicted (mbn analyze --device, with a profile from the mbn calibrate run at the start of the round in which the
+// model's lowest time was measured) against measured (mbn bench,
 // 1 thread) latency over CNNs of several families and their separated versions (mbn separate --init he). Prints a
 // markdown table, the median and worst |error|, and the predicted against the measured speed-up of separation,
 // with the machine's load average: on a shared machine the figures move with it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -67,23 +68,38 @@ for (const [name, family] of zoo) {
 }
 
 let load0 = loadavg()[0];
-// --profile FILE: reuse a profile from an earlier mbn calibrate (when iterating on the model; a report's figures
-// come from a calibration in the same run).
+// --profile FILE: reuse a profile from an earlier mbn calibrate (when iterating on the model). Without it, each
+// measuring round calibrates first, and a model's figure is predicted from the calibration of the round it is
+// measured in: on a shared machine the speed drifts over minutes (one calibration at load 0.4 put every held-out
+// model 5–24% under its timings at load 1.4), which is the machine's error, not the model's.
 const profileAt = args.indexOf('--profile');
-const profile = profileAt >= 0 ? args[profileAt + 1] : join(out, 'profile.json');
-if (profileAt < 0) {
-  log('calibrating…');
-  mbn(['calibrate', '-o', profile, '--force']);
-}
+const fixedProfile = profileAt >= 0 ? args[profileAt + 1] : null;
+const calibrated = new Map();
+/**
+ * The profile of one round of one part (bench-out/latency/profile-PART-N.json; the first one calibrated is also
+ * profile.json), calibrated when the round starts.
+ */
+const profileFor = (part, round) => {
+  if (fixedProfile) return fixedProfile;
+  const key = `${part}-${round}`;
+  if (!calibrated.has(key)) {
+    const path = join(out, `profile-${key}.json`);
+    log(`calibrating (${part}, round ${round})…`);
+    mbn(['calibrate', '-o', path, '--force']);
+    if (calibrated.size === 0) copyFileSync(path, join(out, 'profile.json'));
+    calibrated.set(key, path);
+  }
+  return calibrated.get(key);
+};
 if (args.includes('--heldout-only')) {
   const { heldOut } = await import('./latency-heldout.mjs');
   const onlyAt = args.indexOf('--only');
   const measuredAt = args.indexOf('--measured');
-  const result = await heldOut({ root, profile, rounds: ROUNDS, log, only: onlyAt >= 0 ? args[onlyAt + 1].split(',') : null, measuredFile: measuredAt >= 0 ? args[measuredAt + 1] : null, saveTo: join(out, 'heldout-measured.json') });
+  const result = await heldOut({ root, profileFor: (round) => profileFor('heldout', round), rounds: ROUNDS, log, only: onlyAt >= 0 ? args[onlyAt + 1].split(',') : null, measuredFile: measuredAt >= 0 ? args[measuredAt + 1] : null, saveTo: join(out, 'heldout-measured.json') });
   if (result) process.stdout.write(result.text);
   process.exit();
 }
-const predict = (path) => JSON.parse(mbn(['analyze', path, '--device', profile, '--format', 'json'])).totals.latencyMs;
+const predict = (path, profile) => JSON.parse(mbn(['analyze', path, '--device', profile, '--format', 'json'])).totals.latencyMs;
 // The median of the timed runs, as mbn bench reports it; with --fastest, the fastest run (on a busy machine the
 // one least disturbed, as calibrate keeps the fastest run of each micro-benchmark).
 const fastest = args.includes('--fastest');
@@ -108,7 +124,7 @@ for (const c of cases) {
   const target = join(c.path.startsWith(out) ? dirname(c.path) : out, `${basename(c.path, '.onnx')}.sep.onnx`);
   log(`${basename(c.path)}…`);
   mbn(['separate', c.path, '-o', target, '--init', 'he', '--force', '--format', 'json']);
-  rows.push({ name: basename(c.path, '.onnx'), family: c.family, paths: [c.path, target], base: { predicted: predict(c.path), measured: Infinity }, separated: { predicted: predict(target), measured: Infinity } });
+  rows.push({ name: basename(c.path, '.onnx'), family: c.family, paths: [c.path, target], base: { predicted: NaN, measured: Infinity }, separated: { predicted: NaN, measured: Infinity } });
 }
 // --zoo-measured FILE: no timing, the zoo measurements an earlier run saved (bench-out/latency/zoo-measured.json),
 // to judge a change to the model against the same timings.
@@ -119,13 +135,19 @@ for (const r of zooSaved ? rows : []) {
   if (!m) throw new Error(`${r.name}: not in ${args[zooMeasuredAt + 1]}`);
   r.base.measured = m.base;
   r.separated.measured = m.separated;
+  r.base.predicted = predict(r.paths[0], profileFor('zoo', 1));
+  r.separated.predicted = predict(r.paths[1], profileFor('zoo', 1));
 }
-// Rounds over every model, each keeping its lowest figure: a burst of load elsewhere spoils one round, not all.
+// Rounds over every model, each keeping its lowest figure (a burst of load elsewhere spoils one round, not all),
+// with the prediction from that round's calibration.
 for (let round = 1; round <= (zooSaved ? 0 : ROUNDS); round++) {
+  const profile = profileFor('zoo', round);
   log(`measuring, round ${round} of ${ROUNDS}…`);
   for (const r of rows) {
-    r.base.measured = Math.min(r.base.measured, measure(r.paths[0]));
-    r.separated.measured = Math.min(r.separated.measured, measure(r.paths[1]));
+    for (const [i, x] of [r.base, r.separated].entries()) {
+      const t = measure(r.paths[i]);
+      if (t < x.measured) Object.assign(x, { measured: t, predicted: predict(r.paths[i], profile) });
+    }
   }
 }
 const load1 = zooSaved ? zooSaved.load1 : loadavg()[0];
@@ -156,11 +178,11 @@ const median = (xs) => {
 };
 lines.push('');
 lines.push(`${rows.length} models and their separated versions (${errors.length} latencies): median |error| ${(100 * median(errors)).toFixed(1)}%, worst ${(100 * Math.max(...errors)).toFixed(1)}%; separation speed-up: median |error| ${(100 * median(speedErrors)).toFixed(1)}%, worst ${(100 * Math.max(...speedErrors)).toFixed(1)}%.`);
-lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after mbn bench's default warm-up: 0.1 s, and 2,000 calls where they are quick), lowest of ${zooSaved ? zooSaved.rounds : ROUNDS} rounds${zooSaved ? ` (measurements from ${args[zooMeasuredAt + 1]})` : ''}.`);
+lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after mbn bench's default warm-up: 0.1 s, and 2,000 calls where they are quick), lowest of ${zooSaved ? zooSaved.rounds : ROUNDS} rounds${zooSaved ? ` (measurements from ${args[zooMeasuredAt + 1]})` : fixedProfile ? '' : ', predicted from the calibration at the start of that round'}.`);
 process.stdout.write(lines.join('\n') + '\n');
 if (!args.includes('--zoo-only')) {
   const { heldOut } = await import('./latency-heldout.mjs');
-  const result = await heldOut({ root, profile, rounds: ROUNDS, log, only: null, saveTo: join(out, 'heldout-measured.json') });
+  const result = await heldOut({ root, profileFor: (round) => profileFor('heldout', round), rounds: ROUNDS, log, only: null, saveTo: join(out, 'heldout-measured.json') });
   if (result) process.stdout.write('\n' + result.text);
 }
 

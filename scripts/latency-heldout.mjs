@@ -13,7 +13,11 @@ import { join } from 'node:path';
 /** The shortest layer time the per-layer comparison counts, ms. */
 const MIN_LAYER_MS = 0.02;
 
-export async function heldOut({ root, profile, rounds, log, only, measuredFile, saveTo }) {
+/**
+ * `profileFor(round)`: the device profile a round's figures are predicted from (calibrated when the round starts,
+ * unless one profile was given); each model keeps its lowest round and that round's prediction.
+ */
+export async function heldOut({ root, profileFor, rounds, log, only, measuredFile, saveTo }) {
   const dir = process.env.MBN_HELDOUT ?? '/work/heldout';
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) {
@@ -26,15 +30,17 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
   const mbn = (argv) => execFileSync(process.execPath, [mbnBin, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
   const shapeArgs = (m) => [...m.input.flatMap((i) => ['--input', i]), ...m.inputValue.flatMap((v) => ['--input-value', v])];
   const load0 = loadavg();
-  const predict = (path, m, extra = []) => {
+  const predict = (path, m, profile, extra = []) => {
     const doc = JSON.parse(mbn(['analyze', path, '--device', profile, '--format', 'json', ...shapeArgs(m), ...extra]));
     // Ifs whose condition is known at run time only, counted at their costlier branch (an upper bound).
     const costlierIfs = doc.layers.flatMap((l) => (l.multiplier > 0 ? (l.noteCodes ?? []).filter((n) => n.code === 'if-costlier-branch').map((n) => ({ name: l.name, branch: n.branch })) : []));
-    return { doc, costlierIfs, predicted: doc.totals.latencyMs, layers: new Map(doc.layers.filter((l) => l.latencyMs > 0).map((l) => [l.name, l.latencyMs])) };
+    return { doc, profile, costlierIfs, predicted: doc.totals.latencyMs, layers: new Map(doc.layers.filter((l) => l.latencyMs > 0).map((l) => [l.name, l.latencyMs])) };
   };
+  // The first round's profile predicts before any timing (the layout column, the Ifs' costlier branches); a round
+  // that measures a model faster replaces the prediction with its own.
   const rows = pick.map((m) => {
     const path = join(dir, m.path);
-    const { doc, ...prediction } = predict(path, m);
+    const { doc, ...prediction } = predict(path, m, profileFor(1));
     const x = doc.model.inputs.find((i) => i.shape?.length === 4);
     const layout = x ? (x.shape[3] <= 4 && x.shape[1] > 4 ? 'NHWC' : 'NCHW') : '—';
     return { m, path, layout, producer: doc.model.producer || '?', ...prediction, ifBranches: [], measured: Infinity, perLayer: null };
@@ -73,7 +79,14 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
   }
   for (let round = 1; round <= (saved ? 0 : rounds); round++) {
     log(`held-out set: measuring, round ${round} of ${rounds} (load ${loadavg()[0].toFixed(1)})…`);
-    for (const r of rows) if (!r.failed) r.measured = Math.min(r.measured, benchOnce(r, r.runs, null).latencyMs.median);
+    const profile = profileFor(round);
+    for (const r of rows) {
+      if (r.failed) continue;
+      const t = benchOnce(r, r.runs, null).latencyMs.median;
+      if (t >= r.measured) continue;
+      r.measured = t;
+      if (profile !== r.profile) Object.assign(r, (({ doc: _doc, ...p }) => p)(predict(r.path, r.m, profile)));
+    }
   }
   // Per layer: one profiled run set per model (the trace's median per node).
   log('held-out set: per-layer traces…');
@@ -86,7 +99,7 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
     const other = r.costlierIfs.filter((f) => [...r.layers.keys()].some((n) => n.startsWith(`${f.name}/${f.branch}/`)) && !tookPath(`${f.name}/${f.branch}/`));
     if (other.length > 0) {
       r.ifBranches = other.map((f) => `${f.name}=${f.branch === 'then_branch' ? 'else' : 'then'}`);
-      const { doc: _doc, ...prediction } = predict(r.path, r.m, r.ifBranches.flatMap((b) => ['--if-branch', b]));
+      const { doc: _doc, ...prediction } = predict(r.path, r.m, r.profile, r.ifBranches.flatMap((b) => ['--if-branch', b]));
       Object.assign(r, prediction);
     }
     // Layers the profiler can time: its events are whole microseconds and carry a few µs of its own, so a layer
@@ -141,7 +154,7 @@ export async function heldOut({ root, profile, rounds, log, only, measuredFile, 
     lines.push(`Predicted on the If branch the bench's input took (its costlier branch never ran): ${branched.map((r) => `${r.m.name} (--if-branch ${r.ifBranches.join(' ')})`).join(', ')}.`);
   }
   lines.push(
-    `Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; load average (1, 5, 15 min) ${load0.map((x) => x.toFixed(1)).join(', ')} at the start, ${load1.map((x) => x.toFixed(1)).join(', ')} at the end; measured: median of each round's timed runs, lowest of ${saved ? saved.rounds : rounds} interleaved rounds${saved ? ` (measurements from ${measuredFile})` : ''}.`,
+    `Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; load average (1, 5, 15 min) ${load0.map((x) => x.toFixed(1)).join(', ')} at the start, ${load1.map((x) => x.toFixed(1)).join(', ')} at the end; measured: median of each round's timed runs, lowest of ${saved ? saved.rounds : rounds} interleaved rounds${saved ? ` (measurements from ${measuredFile})` : ', predicted from the profile the same round was timed with'}.`,
   );
   return { text: lines.join('\n') + '\n', rows, errors, layerErrors };
 }
