@@ -78,8 +78,8 @@ export async function heldOut({ root, profileFor, rounds, log, only, measuredFil
     r.warmup = Math.min(300, Math.max(2, Math.ceil(100 / guess)));
   }
   for (let round = 1; round <= (saved ? 0 : rounds); round++) {
-    log(`held-out set: measuring, round ${round} of ${rounds} (load ${loadavg()[0].toFixed(1)})…`);
     const profile = profileFor(round);
+    log(`held-out set: measuring, round ${round} of ${rounds} (load ${loadavg()[0].toFixed(1)})…`);
     for (const r of rows) {
       if (r.failed) continue;
       const t = benchOnce(r, r.runs, null).latencyMs.median;

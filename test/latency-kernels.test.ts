@@ -7,6 +7,7 @@ import { layerLinks } from '../src/latency/graph.js';
 import { planLayout } from '../src/latency/layout.js';
 import { callMs, foldedLayers, predictLatency } from '../src/latency/model.js';
 import { validateProfile } from '../src/latency/profile.js';
+import { solveIfValue } from '../src/latency/measure-op-overheads.js';
 import { channelsLastResizes, resizeKernel, resizeScales } from '../src/latency/resize.js';
 import { planInt8 } from '../src/latency/int8.js';
 import { readModel } from '../src/onnx/read.js';
@@ -360,5 +361,72 @@ describe('a recurrent layer (LSTM)', () => {
     spec.inputs![0].shape = ['seq', 1, 8] as unknown as number[];
     const link = layerLinks(inferModel(buildAndRead(spec)))[0];
     expect(link.traits).toEqual({ kind: 'recurrent', dims: { gates: 4, dirs: 1, seq: 1, batch: 1, input: 8, hidden: 16, layout: 0 } });
+  });
+});
+
+describe('an If: the values its branch\'s frame holds', () => {
+  /**
+   * x → If(c): then: Add(x, w_outer) → Mul(·, k) → Add(·, Slice(k2, …)) with k, k2 Constant nodes in the branch
+   * (the Slice of a constant folds at load: the value read at run time is its output); else: Neg(x).
+   */
+  const spec = (): ModelSpec => {
+    const c = (name: string, dims: number[], values: number[]) => ({ op: 'Constant', name, inputs: [], outputs: [name], attrs: { value: { tensor: { dtype: 1, dims, values } } } });
+    const i64 = (name: string, v: number) => ({ op: 'Constant', name, inputs: [], outputs: [name], attrs: { value: { tensor: { dtype: 7, dims: [1], values: [v] } } } });
+    return {
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 8] }, { name: 'c', dtype: 9, shape: [] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 8] }],
+      initializers: [{ name: 'w', dtype: 1, dims: [1, 8], values: Array(8).fill(0.5) }],
+      nodes: [
+        {
+          op: 'If',
+          name: 'if',
+          inputs: ['c'],
+          outputs: ['y'],
+          attrs: {
+            then_branch: {
+              graph: {
+                nodes: [
+                  c('k', [1, 8], Array(8).fill(2)),
+                  c('k2', [1, 16], Array(16).fill(1)),
+                  i64('s0', 0),
+                  i64('s1', 8),
+                  i64('ax', 1),
+                  { op: 'Slice', name: 'sl', inputs: ['k2', 's0', 's1', 'ax'], outputs: ['k3'] },
+                  { op: 'Add', name: 'a1', inputs: ['x', 'w'], outputs: ['t1'] },
+                  { op: 'Mul', name: 'm', inputs: ['t1', 'k'], outputs: ['t2'] },
+                  { op: 'Add', name: 'a2', inputs: ['t2', 'k3'], outputs: ['t'] },
+                ],
+                outputs: [{ name: 't', dtype: 1, shape: [1, 8] }],
+              },
+            },
+            else_branch: { graph: { nodes: [{ op: 'Neg', name: 'n', inputs: ['x'], outputs: ['e'] }], outputs: [{ name: 'e', dtype: 1, shape: [1, 8] }] } },
+          },
+        },
+      ],
+    };
+  };
+
+  it('counts what the branch reads from outside and the constants it reads at run time, and times ifValueUs for each beyond one', () => {
+    const model = buildAndRead(spec());
+    const inferred = inferModel(model, { ifBranches: new Map([['if', 'then']]) });
+    const links = layerLinks(inferred);
+    const ifLink = links.find((l) => l.op === 'If')!;
+    // x and w from outside; k and the Slice's output k3 read at run time (k2, s0, s1, ax only feed the folded Slice).
+    expect(ifLink.branchValues).toBe(4);
+    const report = buildReport(model, inferred);
+    const ifUs = (p: DeviceProfile) => predictLatency(report, links, p).layers[report.layers.findIndex((l) => l.op === 'If')].latencyMs * 1000;
+    // ROUND_PROFILE times an If at the elementwise overhead, 0.5 µs; 3 values beyond one at 0.25 µs.
+    expect(ifUs({ ...ROUND_PROFILE, ifValueUs: 0.25 }) - ifUs(ROUND_PROFILE)).toBeCloseTo(0.75, 12);
+    // The else branch reads x alone: nothing beyond the one the calibrated If reads.
+    const other = inferModel(model, { ifBranches: new Map([['if', 'else']]) });
+    expect(layerLinks(other).find((l) => l.op === 'If')!.branchValues).toBe(1);
+  });
+
+  it('calibrate solves ifValueUs from the if-values chain, its Adds alone and the If (made-up times)', () => {
+    // 50 Ifs reading 8 values at 0.5 + 7 × 0.1 µs each, plus 2 condition ops at 0.15 µs, beside 400 Adds.
+    const addsMs = 0.08;
+    const ms = (name: string) => (name === 'if-values' ? addsMs + (50 * 1.2 + 2 * 0.15) / 1000 : addsMs);
+    expect(solveIfValue(ms, 0.5, 0.15 / 1000)).toBeCloseTo(0.1, 12);
+    expect(solveIfValue(() => addsMs, 0.5, 0)).toBe(0);
   });
 });

@@ -273,7 +273,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'maximum', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'call', 'call-inputs', 'call-outputs', ...opOverheadBenchmarks().map((b) => b.name)];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'maximum', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'call', 'call-inputs', 'call-outputs', ...opOverheadBenchmarks().map((b) => b.name), 'if-values', 'if-values-flat'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     // Then the integer kernels (src/latency/measure-int8.ts), each named in its own list.
     const int8 = int8Benchmarks().map((b) => b.name);
@@ -293,6 +293,9 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     // The binding's cost per graph input and output: a Sum of 8 inputs, 8 Relu/Neg outputs, each against one.
     expect(profile.inputUs).toBeGreaterThanOrEqual(0);
     expect(profile.outputUs).toBeGreaterThanOrEqual(0);
+    // An If's cost per value its branch reads: 50 Ifs of 8 Adds each reading an outer constant, and the Adds alone.
+    expect(profile.ifValueUs).toBeGreaterThanOrEqual(0);
+    expect(profile.measurements!.find((m) => m.name === 'if-values-flat')!.what).toBe('the 400 Adds of the if-values chain without its Ifs');
     expect(profile.measurements!.find((m) => m.name === 'call-inputs')!.what).toBe('one Sum of 8 [1, 8] graph inputs (per-input cost of a call: inputUs)');
     expect(Object.keys(profile.overheadUsByOp!)).toEqual(['Concat', 'Slice', 'Gather', 'Pow', 'Unsqueeze', 'Squeeze', 'LayerNormalization', 'If']);
     expect(profile.measurements!.find((m) => m.name === 'divide')!.flops).toBe(50 * 16 * 64 * 64);

@@ -53,6 +53,12 @@ export interface DeviceProfile {
   inputUs?: number;
   outputUs?: number;
   /**
+   * What an If costs per value its run branch takes from outside (read anywhere in it, nested branches included)
+   * or holds as a constant, beyond the one the calibrated If (`overheadUsByOp.If`) reads, microseconds: ONNX Runtime
+   * sets up a frame for the branch on every run with each of them (about 0.2 µs each here). Absent: none, as before.
+   */
+  ifValueUs?: number;
+  /**
    * Channels per block of ONNX Runtime's NCHWc layout on this CPU (16 with AVX-512, 8 with AVX2), detected by
    * `mbn calibrate`; absent or 1: no blocked layout is modelled (every conv at its class rate, no conversions).
    */

@@ -44,6 +44,8 @@ export interface LayerLink {
   strings: Record<string, string>;
   /** Each input's values where known before run time and small (a Pad's pads and constant value); else null. */
   inputValues: (number[] | null)[];
+  /** An If: the values its counted branch takes from outside or holds as constants; null for other layers. */
+  branchValues: number | null;
 }
 
 function stateBytes(states: (TensorState | null)[], names: string[]): number | null {
@@ -94,6 +96,7 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
       ),
       strings: Object.fromEntries(l.node.attributes.flatMap((a) => (a.data.type === 'string' ? [[a.name, textOf(a.data.value)]] : []))),
       inputValues: l.node.inputs.map((name, i) => (name && l.inputs[i]?.value && l.inputs[i]!.value!.length <= SMALL_VALUE ? l.inputs[i]!.value! : null)),
+      branchValues: l.branchValues ?? null,
     };
     }),
   );

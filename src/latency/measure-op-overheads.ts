@@ -43,14 +43,74 @@ interface OpChain {
   extra: number;
 }
 
-/** An If whose branches each hold one op on the outer-scope tensor x (then: Neg, else: Relu). */
-function ifNode(i: number, cond: string, x: string, y: string): Uint8Array {
+/**
+ * An If whose branches each hold one op on the outer-scope tensor x (then: Neg, else: Relu); with `outer` names,
+ * each branch instead adds them to x one by one, a chain of Adds that reads each from outside the branch.
+ */
+function ifNode(i: number, cond: string, x: string, y: string, outer: string[] = []): Uint8Array {
   const branch = (name: string, op: string) => {
     const out = `${name}${i}`;
-    const graph = concatBytes(encodeNodeField({ name: `${name}-op${i}`, opType: op, domain: '', inputs: [x], outputs: [out], attributes: [] }), lengthField(2, `${name}${i}`), encodeValueInfoField(out, FLOAT, [1, 8], 12));
+    const nodes = outer.length === 0
+      ? [encodeNodeField({ name: `${name}-op${i}`, opType: op, domain: '', inputs: [x], outputs: [out], attributes: [] })]
+      : outer.map((w, j) => encodeNodeField({ name: `${name}-add${i}-${j}`, opType: 'Add', domain: '', inputs: [j === 0 ? x : `${name}${i}-${j - 1}`, w], outputs: [j === outer.length - 1 ? out : `${name}${i}-${j}`], attributes: [] }));
+    const graph = concatBytes(...nodes, lengthField(2, `${name}${i}`), encodeValueInfoField(out, FLOAT, [1, 8], 12));
     return { name: `${name}_branch`, type: 'raw' as const, payload: concatBytes(lengthField(1, `${name}_branch`), lengthField(6, graph), varintField(20, 5)) };
   };
   return node('If', [cond], [y], `if${i}`, [branch('then', 'Neg'), branch('else', 'Relu')]);
+}
+
+/** Outer-scope tensors each branch of the if-values chain reads. */
+export const IF_VALUES = 8;
+const ifValueNames = Array.from({ length: IF_VALUES }, (_, j) => `w${j}`);
+
+/**
+ * The If chain again, each branch a chain of IF_VALUES Adds of a [1, 8] float tensor and an outer-scope constant
+ * each (`if-values`), and the same Adds without the Ifs (`if-values-flat`): against the If chain, what each further
+ * value a branch reads costs the If on every run (`ifValueUs`). ONNX Runtime sets up a frame for the branch on every
+ * run, with each value it reads from outside and each constant it holds: 50 Ifs whose branches read 8 such values
+ * took 26 µs more than 50 reading one (an inner Constant the same).
+ */
+export function ifValuesBenchmarks(): ChainBenchmark[] {
+  const constants = () => [floats('floor', [-1e30], []), ...ifValueNames.map((w, j) => floats(w, Array(8).fill((j + 1) / 1000), [1, 8]))];
+  const io = () => [encodeValueInfoField('x', FLOAT, [1, 8], 11), encodeValueInfoField('y', FLOAT, [1, 8], 12)];
+  const adds = OP_CHAIN * IF_VALUES;
+  return [
+    {
+      name: 'if-values',
+      what: `a chain of ${OP_CHAIN} If on a condition computed at run time, each branch ${IF_VALUES} Adds of a [1, 8] float tensor and an outer-scope constant each (per value an If's branch reads from outside: ifValueUs)`,
+      flops: 0,
+      bytes: 0,
+      input: [1, 8],
+      ops: OP_CHAIN + 2 + adds,
+      write: (path: string) => {
+        const chunks: Chunk[] = [...constants(), node('ReduceMax', ['x'], ['peak'], 'peak', [{ name: 'keepdims', type: 'int', value: 0 }]), node('Greater', ['peak', 'floor'], ['cond'], 'cond')];
+        for (let i = 0; i < OP_CHAIN; i++) chunks.push(ifNode(i, 'cond', i === 0 ? 'x' : `t${i - 1}`, i === OP_CHAIN - 1 ? 'y' : `t${i}`, ifValueNames));
+        writeModel(path, 'if-values', [...chunks, ...io()], 13, 3);
+      },
+    },
+    {
+      name: 'if-values-flat',
+      what: `the ${adds} Adds of the if-values chain without its Ifs`,
+      flops: 0,
+      bytes: 0,
+      input: [1, 8],
+      ops: adds,
+      write: (path: string) => {
+        const chunks: Chunk[] = constants().slice(1);
+        for (let k = 0; k < adds; k++) chunks.push(node('Add', [k === 0 ? 'x' : `t${k - 1}`, ifValueNames[k % IF_VALUES]], [k === adds - 1 ? 'y' : `t${k}`], `add${k}`));
+        writeModel(path, 'if-values-flat', [...chunks, ...io()], 13, 3);
+      },
+    },
+  ];
+}
+
+/**
+ * ifValueUs, µs (at least 0): an If of the if-values chain, (chain − its Adds without the Ifs − its two condition
+ * ops) / OP_CHAIN, less the calibrated If (which reads one value), over the IF_VALUES − 1 further values.
+ */
+export function solveIfValue(msOf: (name: string) => number, ifUs: number, overheadMs: number): number {
+  const perIfUs = ((msOf('if-values') - msOf('if-values-flat') - 2 * overheadMs) / OP_CHAIN) * 1000;
+  return Math.round(Math.max(0, (perIfUs - ifUs) / (IF_VALUES - 1)) * 1000) / 1000;
 }
 
 const CHAINS: OpChain[] = [

@@ -8,7 +8,7 @@ import { readModel } from '../onnx/read.js';
 import { totalFlops } from '../ops/define.js';
 import { fastestKernel, measureInt8 } from './measure-int8.js';
 import { measureKernels } from './measure-kernels.js';
-import { opOverheadBenchmarks, solveOpOverheads } from './measure-op-overheads.js';
+import { ifValuesBenchmarks, opOverheadBenchmarks, solveIfValue, solveOpOverheads } from './measure-op-overheads.js';
 import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from '../contract/device.js';
 
 /**
@@ -343,6 +343,7 @@ function benchmarks(block: number): MicroBenchmark[] {
         writeModel(path, 'outputs', [...ioNames('y').map((y, i) => node(i % 2 ? 'Neg' : 'Relu', ['x'], [y], `op${i}`)), encodeValueInfoField('x', FLOAT, [1, 8], 11), ...ioNames('y').map((y) => encodeValueInfoField(y, FLOAT, [1, 8], 12))], 13, 3),
     },
     ...opOverheadBenchmarks(),
+    ...ifValuesBenchmarks(),
   ];
 }
 
@@ -428,7 +429,7 @@ function nchwInputBench(block: number): MicroBenchmark {
 }
 
 /** Micro-benchmarks faster than this (ms) are timed after a warm-up of QUICK_FLOORS.warmup ms, over QUICK_FLOORS.timed ms. */
-const QUICK_MS = 0.1;
+const QUICK_MS = 0.2;
 const QUICK_FLOORS = { warmup: 100, timed: 100 };
 
 export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<DeviceProfile> {
@@ -451,7 +452,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       for (const b of list) {
         options.onStep?.(`${b.name} (round ${round + 1} of ${options.rounds})`);
         let m = await measureModel(ort, join(dir, `${b.name}.onnx`), feedsOf(b), { warmup: options.warmup, runs: options.runs, threads: options.threads });
-        // A benchmark of microseconds (the call, the per-op chains) is timed again as mbn bench times a fast model:
+        // A benchmark of microseconds (the call, the per-op and If chains) is timed again as mbn bench times a fast model:
         // after its warm-up (0.1 s and 2,000 calls), the median. A session's first calls run slower while it and
         // V8 warm up: the fastest of 20 early calls put the call at 6.0 µs and a Relu at 0.171, where a warm
         // process runs them in 5.5 and 0.157.
@@ -485,6 +486,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   // The chain costs one call and 200 ops, the single op one call and one op.
   const overheadMs = Math.max(0, (at('overhead').ms - at('call').ms) / 199);
   const callMs = Math.max(0, at('call').ms - overheadMs);
+  const byOp = solveOpOverheads((name) => at(name).ms, callMs, overheadMs);
   // Each rate is the benchmark's work over its time less its ops' overhead (the generic one: the class's own
   // comes from the small chains below, and is small beside these benchmarks' times).
   const rate = (name: string, of: 'flops' | 'bytes') => {
@@ -541,7 +543,8 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       gemm: round(classOverhead('gemm-overhead', gflops.gemm) * 1000),
       elementwise: round(overheadMs * 1000),
     },
-    overheadUsByOp: solveOpOverheads((name) => at(name).ms, callMs, overheadMs),
+    overheadUsByOp: byOp,
+    ifValueUs: solveIfValue((name) => at(name).ms, byOp.If, overheadMs),
     runOverheadUs: round(callMs * 1000),
     // A Sum of 8 inputs against one Relu: the same one op. Eight outputs: seven more ops.
     inputUs: round((Math.max(0, at('call-inputs').ms - at('call').ms) / (IO_TENSORS - 1)) * 1000),
@@ -571,7 +574,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     minMaxNsPerElement: round(1 / rate('maximum', 'flops')),
     ...(int8 ? { int8 } : {}),
     sources: [
-      'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements" (one under 0.1 ms: its median after a warm-up of 0.1 s and 2,000 calls, as mbn bench times it, the lowest over rounds); rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops; overheadUsByOp: each op-overhead-* chain (time − one call − its condition ops at the elementwise overhead) / 50, an If\'s less its branch\'s one op; inputUs and outputUs: (the 8-input Sum, the 8-output Relus less their 7 further ops) − one call, / 7',
+      'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements" (one under 0.2 ms: its median after a warm-up of 0.1 s and 2,000 calls, as mbn bench times it, the lowest over rounds); rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops; overheadUsByOp: each op-overhead-* chain (time − one call − its condition ops at the elementwise overhead) / 50, an If\'s less its branch\'s one op; inputUs and outputUs: (the 8-input Sum, the 8-output Relus less their 7 further ops) − one call, / 7; ifValueUs: ((the if-values chain − the same Adds without Ifs − 2 ops) / 50 − the If) / 7',
       `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement and minMaxNsPerElement: the Div chain's and the Max chain's time less one call and overheads, per element`,
       'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements; fusedActivationNsPerElement: (profiled 1×1 conv kernel with the activation fused − without) / output elements; plainPool: the ten profiled NCHW MaxPool kernels, fitted (non-negative least squares) as channels, output rows, height-reduction loads and width-reduction steps (src/latency/pool.ts)',
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',

@@ -743,8 +743,10 @@ export function predictLatency(
     // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.
     signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);
     const measured = signatures[i] === null ? undefined : lut?.get(signatures[i]!);
-    // A float kernel's fused activations (other than Relu) add MLAS's pass over its output.
-    const withActivations = q === null ? { ms: modelled.ms + fusedActivationMs(profile, fusedOps.get(i), link), bound: modelled.bound } : modelled;
+    // A float kernel's fused activations (other than Relu) add MLAS's pass over its output; an If, the values its
+    // branch's frame is set up with beyond the one the calibrated If reads.
+    const frameMs = link?.branchValues && profile.ifValueUs ? (Math.max(0, link.branchValues - 1) * profile.ifValueUs) / 1e3 : 0;
+    const withActivations = q === null ? { ms: modelled.ms + fusedActivationMs(profile, fusedOps.get(i), link) + frameMs, bound: modelled.bound } : modelled;
     const k = measured === undefined ? withActivations : { ms: measured + profile.overheadUs.elementwise / 1e3, bound: modelled.bound };
     // ORT's transposes of a QLinearConv's 8-bit tensors to and from NHWC next to float ops (int8.ts).
     const transposed = q?.kind === 'kernel' && q.transposedElements > 0 ? reorderTime(profile, { count: q.transposes, bytes: 2 * q.transposedElements }) : 0;

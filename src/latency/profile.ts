@@ -144,7 +144,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     }
   }
   if (typeof p.runOverheadUs !== 'number' || !Number.isFinite(p.runOverheadUs) || p.runOverheadUs < 0) bad('"runOverheadUs" must be a number ≥ 0 (microseconds)');
-  for (const key of ['inputUs', 'outputUs'] as const) {
+  for (const key of ['inputUs', 'outputUs', 'ifValueUs'] as const) {
     if (p[key] !== undefined && (typeof p[key] !== 'number' || !Number.isFinite(p[key]) || (p[key] as number) < 0)) bad(`"${key}" must be a number ≥ 0 (microseconds)`);
   }
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
@@ -185,6 +185,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     runOverheadUs: p.runOverheadUs as number,
     ...(p.inputUs !== undefined ? { inputUs: p.inputUs as number } : {}),
     ...(p.outputUs !== undefined ? { outputUs: p.outputUs as number } : {}),
+    ...(p.ifValueUs !== undefined ? { ifValueUs: p.ifValueUs as number } : {}),
     ...(byOp !== undefined ? { overheadUsByOp: { ...(byOp as Record<string, number>) } } : {}),
     sources: p.sources as string[],
     ...(p.nchwcBlock !== undefined ? { nchwcBlock: p.nchwcBlock as number } : {}),

@@ -47,7 +47,16 @@ export type AttrSpec =
   | { float: number }
   | { floats: number[] }
   | { ints: number[] }
-  | { tensor: TensorSpec };
+  | { tensor: TensorSpec }
+  | { graph: GraphSpec };
+
+/** A subgraph (an If's branch, a Loop's body). */
+export interface GraphSpec {
+  inputs?: ValueSpec[];
+  outputs: ValueSpec[];
+  initializers?: (TensorSpec & { name: string })[];
+  nodes: NodeSpec[];
+}
 
 export interface NodeSpec {
   op: string;
@@ -117,7 +126,23 @@ function attribute(name: string, v: AttrSpec): onnx.onnx.IAttributeProto {
   if ('float' in v) return { name, type: T.FLOAT, f: v.float };
   if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
   if ('ints' in v) return { name, type: T.INTS, ints: v.ints };
+  if ('graph' in v) return { name, type: T.GRAPH, g: graphProto(name, v.graph) };
   return { name, type: T.TENSOR, t: tensorProto(v.tensor) };
+}
+
+function nodeProtos(nodes: NodeSpec[]): onnx.onnx.INodeProto[] {
+  return nodes.map((n, i) => ({
+    name: n.name ?? `${n.op}_${i}`,
+    opType: n.op,
+    domain: n.domain ?? '',
+    input: n.inputs ?? [],
+    output: n.outputs,
+    attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
+  }));
+}
+
+function graphProto(name: string, g: GraphSpec): onnx.onnx.IGraphProto {
+  return { name, input: (g.inputs ?? []).map(valueInfo), output: g.outputs.map(valueInfo), initializer: (g.initializers ?? []).map(tensorProto), node: nodeProtos(g.nodes) };
 }
 
 function valueInfo(v: string | ValueSpec): onnx.onnx.IValueInfoProto {
@@ -140,14 +165,7 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       input: (spec.inputs ?? []).map(valueInfo),
       output: (spec.outputs ?? []).map(valueInfo),
       initializer: (spec.initializers ?? []).map(tensorProto),
-      node: spec.nodes.map((n, i) => ({
-        name: n.name ?? `${n.op}_${i}`,
-        opType: n.op,
-        domain: n.domain ?? '',
-        input: n.inputs ?? [],
-        output: n.outputs,
-        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
-      })),
+      node: nodeProtos(spec.nodes),
     },
   });
   return o.ModelProto.encode(model).finish();
