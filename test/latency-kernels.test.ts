@@ -430,3 +430,23 @@ describe('an If: the values its branch\'s frame holds', () => {
     expect(solveIfValue(() => addsMs, 0.5, 0)).toBe(0);
   });
 });
+
+describe('a GEMM whose weights stay in the core\'s cache', () => {
+  it('reads them at cacheWeightGBps where calibrated, with its activations at the cache rate (hand arithmetic)', () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 256] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 128] }],
+      initializers: [{ name: 'w', dtype: 1, dims: [256, 128], values: Array(256 * 128).fill(0.01) }],
+      nodes: [{ op: 'MatMul', name: 'mm', inputs: ['x', 'w'], outputs: ['y'] }],
+    };
+    const model = buildAndRead(spec);
+    const inferred = inferModel(model);
+    const report = buildReport(model, inferred);
+    const us = (p: DeviceProfile) => predictLatency(report, layerLinks(inferred), p).layers[0].latencyMs * 1000;
+    // 131,072 weight bytes at 10 GB/s (13.1072 µs) and 1,536 activation bytes at 100 GB/s (0.01536 µs), + 1 µs;
+    // the 65,536 FLOPs at 20 GFLOP/s take 3.2768 µs.
+    expect(us({ ...ROUND_PROFILE, cacheWeightGBps: 10 })).toBeCloseTo(13.1072 + 0.01536 + 1, 9);
+    // Before: weights and activations together at the cache's 100 GB/s (1.33 µs), under the FLOPs.
+    expect(us(ROUND_PROFILE)).toBeCloseTo(3.2768 + 1, 9);
+  });
+});

@@ -42,6 +42,12 @@ export interface DeviceProfile {
    * `overheadUs` (`mbn calibrate`'s op-overhead-* chains: Concat, Slice, Gather, Pow, Squeeze, Unsqueeze, If; an If's beyond its branch's ops). Absent (older profiles) or an op not listed: the class's overhead.
    */
   overheadUsByOp?: Record<string, number>;
+  /**
+   * Bandwidth at which a GEMM reads weights that stay in the core's cache between calls (a GEMV passes over them once
+   * per call), GB/s: ORT's MatMul of [1, 256] × [256, 256], 256 KB of weights, about 110–125 GB/s here where the
+   * Add chain of `cacheGBps` streams 150–160. Absent: `cacheGBps`, as before.
+   */
+  cacheWeightGBps?: number;
   /** Fixed cost of one inference call (feeding inputs, returning outputs), microseconds. */
   runOverheadUs: number;
   /**

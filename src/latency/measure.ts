@@ -199,6 +199,8 @@ const WEIGHT_K = 4096;
  * which a model whose weights fit there reads them (a wake-word MLP's 1.7 MB first layer ran at 3× memoryGBps).
  */
 const LLC_WEIGHT_K = 1024;
+/** 256 KB of weights: within half of any per-core cache of 512 KiB or more (weightsCold's share). */
+const CACHE_WEIGHT_K = 256;
 
 function benchmarks(block: number): MicroBenchmark[] {
   const m = 64;
@@ -301,6 +303,16 @@ function benchmarks(block: number): MicroBenchmark[] {
       ops: 1,
       write: (path) =>
         writeModel(path, 'llc-weights', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [LLC_WEIGHT_K, LLC_WEIGHT_K], Math.sqrt(1 / LLC_WEIGHT_K)), encodeValueInfoField('x', FLOAT, [1, LLC_WEIGHT_K], 11), encodeValueInfoField('y', FLOAT, [1, LLC_WEIGHT_K], 12)], 13, 3),
+    },
+    {
+      name: 'cache-weights',
+      what: `MatMul [1, ${CACHE_WEIGHT_K}] × [${CACHE_WEIGHT_K}, ${CACHE_WEIGHT_K}] (${(CACHE_WEIGHT_K * CACHE_WEIGHT_K * 4) / 1024} KB of weights that stay in the core's cache: cacheWeightGBps)`,
+      flops: 2 * CACHE_WEIGHT_K * CACHE_WEIGHT_K,
+      bytes: CACHE_WEIGHT_K * CACHE_WEIGHT_K * 4,
+      input: [1, CACHE_WEIGHT_K],
+      ops: 1,
+      write: (path) =>
+        writeModel(path, 'cache-weights', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [CACHE_WEIGHT_K, CACHE_WEIGHT_K], Math.sqrt(1 / CACHE_WEIGHT_K)), encodeValueInfoField('x', FLOAT, [1, CACHE_WEIGHT_K], 11), encodeValueInfoField('y', FLOAT, [1, CACHE_WEIGHT_K], 12)], 13, 3),
     },
     {
       name: 'call',
@@ -501,6 +513,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   };
   const gflops = { conv: rate('conv', 'flops'), pointwise: rate('pointwise', 'flops'), depthwise: rate('depthwise', 'flops'), gemm: rate('gemm', 'flops'), elementwise: rate('elementwise', 'flops') };
   const round = (x: number) => Math.round(x * 1000) / 1000;
+  const gemmOverheadMs = classOverhead('gemm-overhead', gflops.gemm);
   const lastLevel = lastLevelCacheSize();
   // Generic path: the chain's time less one call, its ops' overhead and its arithmetic at the GEMM rate is the
   // expansion; its bytes are the expanded input written once and read once.
@@ -540,7 +553,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
       // A 1×1 conv is the same kernel as any conv: the same set-up cost.
       pointwise: round(classOverhead('conv-overhead', gflops.conv) * 1000),
       depthwise: round(classOverhead('depthwise-overhead', gflops.depthwise) * 1000),
-      gemm: round(classOverhead('gemm-overhead', gflops.gemm) * 1000),
+      gemm: round(gemmOverheadMs * 1000),
       elementwise: round(overheadMs * 1000),
     },
     overheadUsByOp: byOp,
@@ -552,6 +565,11 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     nchwcBlock: block,
     ...(lastLevel !== null ? { lastLevelCacheBytes: lastLevel } : {}),
     weightGBps: round(at('weights').bytes / (Math.max(at('weights').ms - callMs, at('weights').ms / 2) * 1e6)),
+    // Only where its 256 KB stay in the core's cache (at most half of it, as weightsCold has it). Its weights take
+    // about a third of its 8 µs: the floor on the difference is a fifth of the run, not half as for the large ones.
+    ...(cacheSize() >= 2 * at('cache-weights').bytes
+      ? { cacheWeightGBps: round(at('cache-weights').bytes / (Math.max(at('cache-weights').ms - callMs - gemmOverheadMs, at('cache-weights').ms / 5) * 1e6)) }
+      : {}),
     // Only where an Add's 3 MiB is past the core's cache and well inside the last-level one.
     ...(lastLevel !== null && lastLevel >= 2 * 12 * LLC_ELEMENTS && cacheSize() < 12 * LLC_ELEMENTS ? { llcGBps: round(rate('llc-bandwidth', 'bytes')) } : {}),
     // Only where 4 MiB is past the core's cache and well inside the last-level one.
@@ -575,7 +593,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     ...(int8 ? { int8 } : {}),
     sources: [
       'mbn calibrate: fastest of the timed runs, over all rounds, of each micro-benchmark in "measurements" (one under 0.2 ms: its median after a warm-up of 0.1 s and 2,000 calls, as mbn bench times it, the lowest over rounds); rates = work / (time − one call − per-op overhead × ops); per-class overhead = (small chain − one call − its arithmetic) / ops; overheadUsByOp: each op-overhead-* chain (time − one call − its condition ops at the elementwise overhead) / 50, an If\'s less its branch\'s one op; inputUs and outputUs: (the 8-input Sum, the 8-output Relus less their 7 further ops) − one call, / 7; ifValueUs: ((the if-values chain − the same Adds without Ifs − 2 ops) / 50 − the If) / 7',
-      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement and minMaxNsPerElement: the Div chain's and the Max chain's time less one call and overheads, per element`,
+      `nchwcBlock: the smallest depthwise conv (4, 8, 16, 32 channels) ONNX Runtime's optimizer moves into ${NCHWC_DOMAIN}; weightGBps: the MatMul's weight bytes / (time − one call); cacheWeightGBps: the 256 KB MatMul's weight bytes / (time − one call − the GEMM overhead); llcGBps: the llc-bandwidth Adds' bytes / (time − one call − overheads); im2colGBps and genericGroupUs: the generic chain and the generic-groups chain, each (time − one call − overheads − FLOPs at the GEMM rate) = expanded input bytes (written and read) / im2colGBps + channel groups × genericGroupUs, solved together; nchwInputNsPerOutput: (profiled Conv kernel − FLOPs at the pointwise rate) / padded output elements; divNsPerElement and minMaxNsPerElement: the Div chain's and the Max chain's time less one call and overheads, per element`,
       'convTransposeNsPerColumn: (profiled ConvTranspose kernel − its GEMM FLOPs at the gemm benchmark\'s rate) / column-buffer elements; resizeNsPerOutput: each profiled Resize kernel / its output elements; fusedActivationNsPerElement: (profiled 1×1 conv kernel with the activation fused − without) / output elements; plainPool: the ten profiled NCHW MaxPool kernels, fitted (non-negative least squares) as channels, output rows, height-reduction loads and width-reduction steps (src/latency/pool.ts)',
       'int8: the fastest profiled kernel of each integer micro-benchmark (int8-*, conv-integer, matmul-integer, quantize, dequantize): GOP/s = 2 × MACs / kernel time; ns per element of QuantizeLinear and DequantizeLinear; uint8WeightsSlowdown = the uint8-weight conv kernel / the int8-weight one',
     ],

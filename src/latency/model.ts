@@ -143,7 +143,8 @@ export function kernelTime(
   llcActivationGBps = cls === 'elementwise' ? profile.llcGBps : undefined,
 ): { ms: number; bound: Bound } {
   const computeUs = flops / (gflops * 1e3);
-  const apart = weightsFrom !== false;
+  // A GEMM's weights that stay in the core's cache are read at the rate a GEMV reads them, where calibrated.
+  const apart = weightsFrom !== false || (cls === 'gemm' && weightBytes > 0 && profile.cacheWeightGBps !== undefined);
   // An elementwise kernel whose working set is past the core's cache but inside the last-level one streams at
   // llcGBps where calibrated (an Add chain measures it; PP-OCRv4's hard-swish ops ran at it, not at memoryGBps).
   // Layout conversions, pools and convs keep memoryGBps: PP-OCRv4's and EfficientNet-B0's conversions took
@@ -153,7 +154,7 @@ export function kernelTime(
   // A GEMM streams its weights as they lie (calibrate's llc-weights MatMul); a conv's kernels go through packing,
   // which ran at memoryGBps (OpenWakeWord's mel-spectrogram conv: predicted 22 µs at llcWeightGBps, measured 59).
   const llcWeightGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
-  const weightGBps = weightsFrom === 'llc' ? llcWeightGBps : (profile.weightGBps ?? profile.memoryGBps);
+  const weightGBps = weightsFrom === false ? profile.cacheWeightGBps! : weightsFrom === 'llc' ? llcWeightGBps : (profile.weightGBps ?? profile.memoryGBps);
   const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';

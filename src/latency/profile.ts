@@ -150,7 +150,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
   if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
-  for (const key of ['weightGBps', 'llcGBps', 'llcWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
+  for (const key of ['weightGBps', 'llcGBps', 'llcWeightGBps', 'cacheWeightGBps', 'im2colGBps'] as const) if (p[key] !== undefined && !positive(p[key])) bad(`"${key}" must be a positive number (GB/s)`);
   if (p.genericGroupUs !== undefined && (typeof p.genericGroupUs !== 'number' || !Number.isFinite(p.genericGroupUs) || p.genericGroupUs < 0)) {
     bad('"genericGroupUs" must be a number ≥ 0 (microseconds)');
   }
@@ -192,6 +192,7 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     ...(p.weightGBps !== undefined ? { weightGBps: p.weightGBps as number } : {}),
     ...(p.llcGBps !== undefined ? { llcGBps: p.llcGBps as number } : {}),
     ...(p.llcWeightGBps !== undefined ? { llcWeightGBps: p.llcWeightGBps as number } : {}),
+    ...(p.cacheWeightGBps !== undefined ? { cacheWeightGBps: p.cacheWeightGBps as number } : {}),
     ...(p.lastLevelCacheBytes !== undefined ? { lastLevelCacheBytes: p.lastLevelCacheBytes as number } : {}),
     ...(p.im2colGBps !== undefined ? { im2colGBps: p.im2colGBps as number } : {}),
     ...(p.genericGroupUs !== undefined ? { genericGroupUs: p.genericGroupUs as number } : {}),
