@@ -297,7 +297,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.ifValueUs).toBeGreaterThanOrEqual(0);
     expect(profile.measurements!.find((m) => m.name === 'if-values-flat')!.what).toBe('the 400 Adds of the if-values chain without its Ifs');
     expect(profile.measurements!.find((m) => m.name === 'call-inputs')!.what).toBe('one Sum of 8 [1, 8] graph inputs (per-input cost of a call: inputUs)');
-    expect(Object.keys(profile.overheadUsByOp!)).toEqual(['Concat', 'Slice', 'Gather', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Unsqueeze', 'Squeeze', 'LayerNormalization', 'If']);
+    expect(Object.keys(profile.overheadUsByOp!)).toEqual(['Concat', 'Slice', 'Gather', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Unsqueeze', 'Squeeze', 'LayerNormalization', 'LSTM', 'If']);
     expect(profile.measurements!.find((m) => m.name === 'divide')!.flops).toBe(50 * 16 * 64 * 64);
     expect(profile.measurements!.find((m) => m.name === 'int8-conv')!.flops).toBe(2 * 64 * 64 * 9 * 784);
     expect(profile.measurements!.find((m) => m.name === 'conv-integer-depthwise')!.flops).toBe(2 * 64 * 9 * 3136);

@@ -72,14 +72,17 @@ describe('per-op-kind fixed costs', () => {
     expect(after[2].latencyMs - before[2].latencyMs).toBeCloseTo((0.3 - 2) / 1000, 12);
   });
 
-  it('solves each kind as (chain − one call − its extra ops) / 50, an If less its branch op', () => {
+  it('solves each kind as (chain − one call − its extra ops) / 50, an If less its branch op, an LSTM less its step GEMM', () => {
     // Every chain 40 µs, one call 10 µs, the elementwise overhead 0.2 µs: (40 − 10) / 50 = 0.6 µs; the If chain
-    // also holds a ReduceMax and a Greater (0.4 µs) and each If one branch op (0.2): (40 − 10 − 0.4) / 50 − 0.2.
-    const us = solveOpOverheads(() => 0.04, 0.01, 0.0002);
-    expect(Object.keys(us)).toEqual(['Concat', 'Slice', 'Gather', 'Pow', 'Unsqueeze', 'Squeeze', 'LayerNormalization', 'If']);
+    // also holds a ReduceMax and a Greater (0.4 µs) and each If one branch op (0.2): (40 − 10 − 0.4) / 50 − 0.2; the
+    // LSTM chain 50 Squeezes (10 µs) and each LSTM one step's GEMM overhead (0.3): (40 − 10 − 10) / 50 − 0.3.
+    const us = solveOpOverheads(() => 0.04, 0.01, 0.0002, 0.0003);
+    expect(Object.keys(us)).toEqual(['Concat', 'Slice', 'Gather', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Unsqueeze', 'Squeeze', 'LayerNormalization', 'LSTM', 'If']);
     expect(us.Concat).toBe(0.6);
     expect(us.Squeeze).toBe(0.6);
+    expect(us.Div).toBe(0.6);
     expect(us.If).toBe(0.392);
+    expect(us.LSTM).toBe(0.1);
   });
 
   const ort = loadOrt() as Ort | null;
@@ -94,15 +97,18 @@ describe('per-op-kind fixed costs', () => {
       await session.release();
       const ops = readModel(optimized).graph.nodes.map((n) => n.opType);
       kinds[b.name] = [...new Set(ops)];
-      expect(ops.filter((op) => op !== 'ReduceMax' && op !== 'Greater').length).toBe(OP_CHAIN);
+      // The LSTM chain squeezes each LSTM's output for the next.
+      expect(ops.filter((op) => op !== 'ReduceMax' && op !== 'Greater').length).toBe(b.name === 'op-overhead-lstm' ? 2 * OP_CHAIN : OP_CHAIN);
     }
     expect(kinds).toEqual({
       'op-overhead-concat': ['Concat'],
       'op-overhead-slice': ['Slice'],
       'op-overhead-gather': ['Gather'],
+      'op-overhead-add': ['Add', 'Sub', 'Mul', 'Div'],
       'op-overhead-pow': ['Pow'],
       'op-overhead-unsqueeze': ['Unsqueeze', 'Squeeze'],
       'op-overhead-layernormalization': ['LayerNormalization'],
+      'op-overhead-lstm': ['LSTM', 'Squeeze'],
       'op-overhead-if': ['ReduceMax', 'Greater', 'If'],
     });
   });

@@ -184,6 +184,20 @@ const CHAINS: OpChain[] = [
     extra: 0,
   },
   {
+    // ORT's LSTM kernel sets up its scratch buffers on every call: a 1-step LSTM of 32 units ran 8.4 µs where its
+    // GEMMs and the call account for 6.1. Each LSTM's output [1, 1, 1, 8] is squeezed back to [1, 1, 8] for the next.
+    ops: ['LSTM'],
+    what: `a chain of ${OP_CHAIN} LSTM of 8 units over 1 step of a [1, 1, 8] float tensor, each followed by a Squeeze (per-LSTM fixed cost, beyond one step's GEMM)`,
+    input: [1, 1, 8],
+    output: [1, 1, 8],
+    constants: [floats('lstm_w', Array(4 * 8 * 8).fill(0.05), [1, 32, 8]), floats('lstm_r', Array(4 * 8 * 8).fill(0.05), [1, 32, 8]), int64s('lstm_axis', [1])],
+    node: (i, x, y) => [
+      node('LSTM', [x, 'lstm_w', 'lstm_r'], [`lstm${i}`], `lstm${i}`, [{ name: 'hidden_size', type: 'int', value: 8 }]),
+      node('Squeeze', [`lstm${i}`, 'lstm_axis'], [y], `lstm_squeeze${i}`),
+    ],
+    extra: OP_CHAIN,
+  },
+  {
     ops: ['If'],
     what: `a chain of ${OP_CHAIN} If on a condition computed at run time (ReduceMax, Greater), each branch one Neg or Relu of a [1, 8] float tensor (per-If overhead, beyond its branch's op)`,
     input: [1, 8],
@@ -220,13 +234,15 @@ export function opOverheadBenchmarks(): ChainBenchmark[] {
 
 /**
  * Each op kind's fixed cost, µs: its chain's time less one call and its extra ops at the elementwise overhead, per
- * op; an If's also less its branch's one op (the latency model times the branch's nodes as layers of their own).
+ * op; an If's also less its branch's one op (the latency model times the branch's nodes as layers of their own), an
+ * LSTM's less its step's GEMM overhead (recurrentTime charges that per step).
  */
-export function solveOpOverheads(msOf: (name: string) => number, callMs: number, overheadMs: number): Record<string, number> {
+export function solveOpOverheads(msOf: (name: string) => number, callMs: number, overheadMs: number, gemmOverheadMs: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of CHAINS) {
     const ms = msOf(`op-overhead-${c.ops[0].toLowerCase()}`);
-    const inner = c.ops[0] === 'If' ? overheadMs : 0;
+    // An If's branch op, and an LSTM's step GEMM, are timed apart (as layers; as recurrentTime's step).
+    const inner = c.ops[0] === 'If' ? overheadMs : c.ops[0] === 'LSTM' ? gemmOverheadMs : 0;
     const us = Math.max(0, ((ms - callMs - c.extra * overheadMs) / OP_CHAIN - inner) * 1000);
     for (const op of c.ops) out[op] = Math.round(us * 1000) / 1000;
   }

@@ -498,7 +498,6 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   // The chain costs one call and 200 ops, the single op one call and one op.
   const overheadMs = Math.max(0, (at('overhead').ms - at('call').ms) / 199);
   const callMs = Math.max(0, at('call').ms - overheadMs);
-  const byOp = solveOpOverheads((name) => at(name).ms, callMs, overheadMs);
   // Each rate is the benchmark's work over its time less its ops' overhead (the generic one: the class's own
   // comes from the small chains below, and is small beside these benchmarks' times).
   const rate = (name: string, of: 'flops' | 'bytes') => {
@@ -512,8 +511,9 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     return Math.max(0, (r.ms - callMs - r.flops / (gflops * 1e6)) / SMALL);
   };
   const gflops = { conv: rate('conv', 'flops'), pointwise: rate('pointwise', 'flops'), depthwise: rate('depthwise', 'flops'), gemm: rate('gemm', 'flops'), elementwise: rate('elementwise', 'flops') };
-  const round = (x: number) => Math.round(x * 1000) / 1000;
   const gemmOverheadMs = classOverhead('gemm-overhead', gflops.gemm);
+  const byOp = solveOpOverheads((name) => at(name).ms, callMs, overheadMs, gemmOverheadMs);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
   const lastLevel = lastLevelCacheSize();
   // Generic path: the chain's time less one call, its ops' overhead and its arithmetic at the GEMM rate is the
   // expansion; its bytes are the expanded input written once and read once.

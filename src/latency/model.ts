@@ -288,7 +288,8 @@ function recurrentTime(profile: DeviceProfile, link: LayerLink | undefined, othe
   const float = 4;
   const units = d.gates * d.hidden;
   const rows = d.seq * d.batch;
-  const project = kernelTime(profile, 'gemm', 2 * rows * units * d.input, rows * (d.input + units) * float, units * d.input * float, cold);
+  // The input projection carries the op's own fixed cost where calibrated (overheadUsByOp.LSTM: its scratch buffers).
+  const project = kernelTime(withOpOverhead(profile, 'gemm', link), 'gemm', 2 * rows * units * d.input, rows * (d.input + units) * float, units * d.input * float, cold);
   const stepFrom = (from: WeightSource) => kernelTime(profile, 'gemm', 2 * d.batch * units * d.hidden, d.batch * (d.hidden + units) * float, units * d.hidden * float, from);
   const first = stepFrom(cold);
   const later = stepFrom(units * d.hidden * float <= profile.cacheBytes ? false : cold);
