@@ -278,7 +278,8 @@ export function convTransposeTime(profile: DeviceProfile, link: LayerLink, flops
  * per direction one GEMM projects every step's input through W (seq·batch rows), then each step a GEMM of the
  * hidden state through R (batch rows), and the gates' arithmetic (the layer's other FLOPs, at the elementwise rate).
  * W is read once and R once per step: the first step's from where the model's weights come from, the later ones from
- * the core's cache where R fits in it. Each GEMM pays the GEMM overhead. Timed as one elementwise op (what an
+ * the core's cache where R fits in it. Each step's GEMM pays the GEMM overhead, and the projection the op's own
+ * fixed cost where calibrated (overheadUsByOp.LSTM). Timed as one elementwise op (what an
  * LSTM was before), Silero VAD's 1-step LSTM of 128 units was predicted at 20.6 µs where ORT takes about 7.
  * Null when its dimensions are unknown (then its FLOPs at the GEMM rate).
  */
@@ -745,11 +746,11 @@ export function predictLatency(
     // per-op cost of the cheapest op, overheadUs.elementwise); the bound stays the roofline's.
     signatures[i] = layout[i].replaced ? null : layerSignature(link, fusedOps.get(i) ?? [], path);
     const measured = signatures[i] === null ? undefined : lut?.get(signatures[i]!);
-    // A float kernel's fused activations (other than Relu) add MLAS's pass over its output; an If, the values its
-    // branch's frame is set up with beyond the one the calibrated If reads.
+    // What a float kernel pays beyond it: MLAS's pass over its output for a fused activation other than Relu; for an
+    // If, the values its branch's frame is set up with beyond the one the calibrated If reads.
     const frameMs = link?.branchValues && profile.ifValueUs ? (Math.max(0, link.branchValues - 1) * profile.ifValueUs) / 1e3 : 0;
-    const withActivations = q === null ? { ms: modelled.ms + fusedActivationMs(profile, fusedOps.get(i), link) + frameMs, bound: modelled.bound } : modelled;
-    const k = measured === undefined ? withActivations : { ms: measured + profile.overheadUs.elementwise / 1e3, bound: modelled.bound };
+    const withExtras = q === null ? { ms: modelled.ms + fusedActivationMs(profile, fusedOps.get(i), link) + frameMs, bound: modelled.bound } : modelled;
+    const k = measured === undefined ? withExtras : { ms: measured + profile.overheadUs.elementwise / 1e3, bound: modelled.bound };
     // ORT's transposes of a QLinearConv's 8-bit tensors to and from NHWC next to float ops (int8.ts).
     const transposed = q?.kind === 'kernel' && q.transposedElements > 0 ? reorderTime(profile, { count: q.transposes, bytes: 2 * q.transposedElements }) : 0;
     const layoutMs = (reorderTime(profile, layout[i].reorders) + transposed) * l.executions;

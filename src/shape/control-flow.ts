@@ -69,8 +69,6 @@ export function walkControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: 
       if (!l.name.startsWith(`${name}/${takenLabel}/`)) l.multiplier = 0;
     }
     record.notes.push({ code: why, branch: takenLabel });
-    const takenGraph = taken === 0 ? thenG : elseG;
-    if (takenGraph) record.branchValues = branchFrameValues(takenGraph);
     const chosen = results[taken].length > 0 ? results[taken] : results[1 - taken];
     const other = results[1 - taken];
     record.outputs = node.outputs.map((_, i) => (chosen[i]?.shape ? chosen[i] : (other[i] ?? chosen[i] ?? null)));
@@ -199,42 +197,6 @@ function walkTfliteControlFlow(walk: SubgraphWalk, record: LayerRecord, scope: S
       return out ? stripValue(out) : null;
     });
   }
-}
-
-/**
- * The values an If's branch has in the frame ONNX Runtime sets up for it on every run: those it takes from outside
- * (read anywhere in it, nested graphs included) and the constants it reads at run time (initializers, Constant
- * nodes and what ORT folds from them when it loads the model, as read by a node that is not folded). 50 Ifs whose
- * branches read 8 such values took 26 µs more than 50 reading one, whether the values came from outside or from
- * Constant nodes in the branch.
- */
-export function branchFrameValues(g: Graph): number {
-  const constant = new Set(g.initializers.map((t) => t.name));
-  const read = new Set<string>();
-  for (const n of g.nodes) {
-    const given = n.inputs.filter((x) => x !== '');
-    const folds = n.domain === '' && (n.opType === 'Constant' || (!RUN_TIME_ONLY.test(n.opType) && given.length > 0 && given.every((x) => constant.has(x))));
-    if (folds) {
-      for (const o of n.outputs) constant.add(o);
-      continue;
-    }
-    for (const x of given) if (constant.has(x)) read.add(x);
-    for (const a of n.attributes) if (a.data.type === 'graph') for (const x of outerNames(a.data.value)) if (constant.has(x)) read.add(x);
-  }
-  return outerNames(g).size + read.size;
-}
-/** Ops ONNX Runtime's constant folding leaves to run time (control flow, the quantize steps its fusions need, random generators). */
-const RUN_TIME_ONLY = /^(If|Loop|Scan|QuantizeLinear|DequantizeLinear|Random.*|Multinomial|Bernoulli)$/;
-
-/** Names a graph reads that it neither takes as inputs nor makes (its nested graphs' included). */
-function outerNames(g: Graph): Set<string> {
-  const local = new Set([...g.inputs.map((i) => i.name), ...g.initializers.map((t) => t.name), ...g.nodes.flatMap((n) => n.outputs)]);
-  const outer = new Set<string>();
-  for (const n of g.nodes) {
-    for (const x of n.inputs) if (x && !local.has(x)) outer.add(x);
-    for (const a of n.attributes) if (a.data.type === 'graph') for (const x of outerNames(a.data.value)) if (!local.has(x)) outer.add(x);
-  }
-  return outer;
 }
 
 /** A node's graph attribute (If branches, loop bodies, TFLite's called subgraphs), or null. */

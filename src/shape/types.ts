@@ -76,8 +76,6 @@ export interface LayerRecord {
   scope: string;
   /** What the node is, as its rule says (a conv and its geometry, a matrix product…); null for other nodes. */
   traits: OpTraits | null;
-  /** An ONNX If: the values its counted branch takes from outside or holds as constants (branchFrameValues). */
-  branchValues?: number;
 }
 
 export interface InferResult {
