@@ -2,7 +2,6 @@ import { bytesFor, DataType } from '../onnx/dtype.js';
 import { elements, type OpTraits, type TensorState } from '../ops/define.js';
 import type { InferResult } from '../shape/infer.js';
 import type { LayerRecord } from '../shape/types.js';
-import type { Graph } from '../ir/types.js';
 
 /**
  * What the latency code needs to know about each layer beyond the cost report: the tensor names it reads and
@@ -107,6 +106,9 @@ export function layerLinks(inferred: InferResult): LayerLink[] {
 /** Ops ORT's constant folding leaves in place: the quantize steps its QDQ fusions need, and random generators. */
 const NOT_FOLDED = /^(QuantizeLinear|DequantizeLinear|Random.*|Multinomial|Bernoulli|If|Loop|Scan)$/;
 
+/** A subgraph, as a node's graph attribute holds it. */
+type Subgraph = Extract<LayerRecord['node']['attributes'][number]['data'], { type: 'graph' }>['value'];
+
 /** An If's counted branch (its shape inference note says which), as branchFrameValues counts it; null without one. */
 function countedBranchValues(l: LayerRecord): number | null {
   const note = l.notes.find((n) => n.code === 'if-constant-condition' || n.code === 'if-costlier-branch' || n.code === 'if-asked-branch');
@@ -121,7 +123,7 @@ function countedBranchValues(l: LayerRecord): number | null {
  * branches read 8 such values took 26 µs more than 50 reading one, whether the values came from outside or from
  * Constant nodes in the branch.
  */
-export function branchFrameValues(g: Graph): number {
+export function branchFrameValues(g: Subgraph): number {
   const constant = new Set(g.initializers.map((t) => t.name));
   const read = new Set<string>();
   for (const n of g.nodes) {
@@ -138,7 +140,7 @@ export function branchFrameValues(g: Graph): number {
 }
 
 /** Names a graph reads that it neither takes as inputs nor makes (its nested graphs' included). */
-function outerNames(g: Graph): Set<string> {
+function outerNames(g: Subgraph): Set<string> {
   const local = new Set([...g.inputs.map((i) => i.name), ...g.initializers.map((t) => t.name), ...g.nodes.flatMap((n) => n.outputs)]);
   const outer = new Set<string>();
   for (const n of g.nodes) {

@@ -202,6 +202,19 @@ const LLC_WEIGHT_K = 1024;
 /** 256 KB of weights: within half of any per-core cache of 512 KiB or more (weightsCold's share). */
 const CACHE_WEIGHT_K = 256;
 
+/** A MatMul [1, k] × [k, k]: one pass over k² float weights, the rate a GEMV reads them at from where they lie. */
+function gemvBench(name: string, k: number, weights: string): MicroBenchmark {
+  return {
+    name,
+    what: `MatMul [1, ${k}] × [${k}, ${k}] (${weights})`,
+    flops: 2 * k * k,
+    bytes: k * k * 4,
+    input: [1, k],
+    ops: 1,
+    write: (path) => writeModel(path, name, [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [k, k], Math.sqrt(1 / k)), encodeValueInfoField('x', FLOAT, [1, k], 11), encodeValueInfoField('y', FLOAT, [1, k], 12)], 13, 3),
+  };
+}
+
 function benchmarks(block: number): MicroBenchmark[] {
   const m = 64;
   const k = 512;
@@ -284,36 +297,9 @@ function benchmarks(block: number): MicroBenchmark[] {
     ], [1, 16], 16 * 16),
     groupsBench(),
     convBench('generic', `${GENERIC_DEPTH} chained depthwise Conv 3×3, ${gc} channels (not a multiple of 4: ORT cannot block them), 28×28 (generic path: im2col then GEMM)`, gc, 28, gc, GENERIC_DEPTH),
-    {
-      name: 'weights',
-      what: `MatMul [1, ${WEIGHT_K}] × [${WEIGHT_K}, ${WEIGHT_K}] (${(WEIGHT_K * WEIGHT_K * 4) / 2 ** 20} MiB of weights streamed from DRAM: weightGBps)`,
-      flops: 2 * WEIGHT_K * WEIGHT_K,
-      bytes: WEIGHT_K * WEIGHT_K * 4,
-      input: [1, WEIGHT_K],
-      ops: 1,
-      write: (path) =>
-        writeModel(path, 'weights', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [WEIGHT_K, WEIGHT_K], Math.sqrt(1 / WEIGHT_K)), encodeValueInfoField('x', FLOAT, [1, WEIGHT_K], 11), encodeValueInfoField('y', FLOAT, [1, WEIGHT_K], 12)], 13, 3),
-    },
-    {
-      name: 'llc-weights',
-      what: `MatMul [1, ${LLC_WEIGHT_K}] × [${LLC_WEIGHT_K}, ${LLC_WEIGHT_K}] (${(LLC_WEIGHT_K * LLC_WEIGHT_K * 4) / 2 ** 20} MiB of weights: past the core's cache, inside the last-level cache: llcWeightGBps)`,
-      flops: 2 * LLC_WEIGHT_K * LLC_WEIGHT_K,
-      bytes: LLC_WEIGHT_K * LLC_WEIGHT_K * 4,
-      input: [1, LLC_WEIGHT_K],
-      ops: 1,
-      write: (path) =>
-        writeModel(path, 'llc-weights', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [LLC_WEIGHT_K, LLC_WEIGHT_K], Math.sqrt(1 / LLC_WEIGHT_K)), encodeValueInfoField('x', FLOAT, [1, LLC_WEIGHT_K], 11), encodeValueInfoField('y', FLOAT, [1, LLC_WEIGHT_K], 12)], 13, 3),
-    },
-    {
-      name: 'cache-weights',
-      what: `MatMul [1, ${CACHE_WEIGHT_K}] × [${CACHE_WEIGHT_K}, ${CACHE_WEIGHT_K}] (${(CACHE_WEIGHT_K * CACHE_WEIGHT_K * 4) / 1024} KB of weights that stay in the core's cache: cacheWeightGBps)`,
-      flops: 2 * CACHE_WEIGHT_K * CACHE_WEIGHT_K,
-      bytes: CACHE_WEIGHT_K * CACHE_WEIGHT_K * 4,
-      input: [1, CACHE_WEIGHT_K],
-      ops: 1,
-      write: (path) =>
-        writeModel(path, 'cache-weights', [node('MatMul', ['x', 'w'], ['y'], 'matmul'), ...initializer('w', [CACHE_WEIGHT_K, CACHE_WEIGHT_K], Math.sqrt(1 / CACHE_WEIGHT_K)), encodeValueInfoField('x', FLOAT, [1, CACHE_WEIGHT_K], 11), encodeValueInfoField('y', FLOAT, [1, CACHE_WEIGHT_K], 12)], 13, 3),
-    },
+    gemvBench('weights', WEIGHT_K, `${(WEIGHT_K * WEIGHT_K * 4) / 2 ** 20} MiB of weights streamed from DRAM: weightGBps`),
+    gemvBench('llc-weights', LLC_WEIGHT_K, `${(LLC_WEIGHT_K * LLC_WEIGHT_K * 4) / 2 ** 20} MiB of weights: past the core's cache, inside the last-level cache: llcWeightGBps`),
+    gemvBench('cache-weights', CACHE_WEIGHT_K, `${(CACHE_WEIGHT_K * CACHE_WEIGHT_K * 4) / 1024} KB of weights that stay in the core's cache: cacheWeightGBps`),
     {
       name: 'call',
       what: 'one Relu on a [1, 8] tensor (per-call overhead)',

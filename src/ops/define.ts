@@ -1,7 +1,6 @@
 import type { Attribute, Node, TensorRef } from '../ir/types.js';
 import { product } from '../util/count.js';
 import type { LayerNote } from '../contract/messages.js';
-import type { RnnDims } from './recurrent.js';
 
 /**
  * One operator family = one file under src/ops, holding both its shape rule and its cost rule, registered with
@@ -151,6 +150,17 @@ export interface MatMulTraits {
   gemm: boolean;
   /** An Einsum: a general contraction rather than one matrix product. */
   general: boolean;
+}
+
+/** An LSTM's, GRU's or RNN's dimensions (recurrent.ts; what src/latency/model.ts times it by). */
+export interface RnnDims {
+  gates: number;
+  dirs: number;
+  seq: number;
+  batch: number;
+  input: number;
+  hidden: number;
+  layout: number;
 }
 
 /** LSTM, GRU, RNN: matrix products per time step. */

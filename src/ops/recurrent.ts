@@ -1,4 +1,4 @@
-import { type RuleContext, ShapeError, defineOps } from './define.js';
+import { type RnnDims, type RuleContext, ShapeError, defineOps } from './define.js';
 
 /**
  * Recurrent layers: LSTM, GRU, RNN (onnx/defs/rnn/defs.cc, opsets 7 and 14).
@@ -28,16 +28,6 @@ import { type RuleContext, ShapeError, defineOps } from './define.js';
 const GATES: Record<string, number> = { LSTM: 4, GRU: 3, RNN: 1 };
 const ELEMENTWISE: Record<string, number> = { LSTM: 9, GRU: 8, RNN: 1 };
 
-/** An LSTM's, GRU's or RNN's dimensions (its traits: what src/latency/model.ts times it by). */
-export interface RnnDims {
-  gates: number;
-  dirs: number;
-  seq: number;
-  batch: number;
-  input: number;
-  hidden: number;
-  layout: number;
-}
 
 function rnnDims(ctx: RuleContext): RnnDims {
   const op = ctx.node.opType;
