@@ -248,9 +248,9 @@ export function int8Benchmarks(): KernelBench[] {
     // MLAS's generic paths (int8.ts, symmetricConvKernel): 62 input channels (not a multiple of 4), 24 depthwise
     // channels (not a multiple of 16; a multiple of 8, so no scalar tail).
     qdqBench('int8-conv-generic', `QDQ Conv 3×3, ${c - 2}→${c} channels, ${hw}×${hw}, int8 weights (QLinearConv, generic path: im2col + integer GEMM)`, 'Conv', [1, c - 2, hw, hw], [c, c - 2, 3, 3], [1, c, hw, hw], conv(3), (dense * (c - 2)) / c, DataType.INT8),
-    qdqBench('int8-pointwise-generic', 'QDQ Conv 1×1, 62→64 channels, 56×56, int8 weights (QLinearConv, generic path: integer GEMM)', 'Conv', [1, 62, 56, 56], [64, 62, 1, 1], [1, 64, 56, 56], conv(1), 62 * 64 * 56 * 56, DataType.INT8),
+    genericPointwiseBench('int8-pointwise-generic', GENERIC_WIDE, 'integer GEMM'),
     // With the one above: the generic GEMM's cost per output channel (rounded up to its block) and per multiply-add.
-    qdqBench('int8-pointwise-generic-narrow', `QDQ Conv 1×1, ${GENERIC_NARROW.in}→${GENERIC_NARROW.out} channels, 56×56, int8 weights (QLinearConv, generic path: ${GENERIC_NARROW.out} output channels in blocks of 16)`, 'Conv', [1, GENERIC_NARROW.in, 56, 56], [GENERIC_NARROW.out, GENERIC_NARROW.in, 1, 1], [1, GENERIC_NARROW.out, 56, 56], conv(1), GENERIC_NARROW.in * GENERIC_NARROW.out * 56 * 56, DataType.INT8),
+    genericPointwiseBench('int8-pointwise-generic-narrow', GENERIC_NARROW, `${GENERIC_NARROW.out} output channels in blocks of 16`),
     qdqBench('int8-depthwise-generic', 'QDQ depthwise Conv 3×3, 24 channels, 96×96, int8 weights (QLinearConv, generic depthwise kernel)', 'Conv', [1, 24, 96, 96], [24, 1, 3, 3], [1, 24, 96, 96], conv(3, 24), 24 * 9 * 96 * 96, DataType.INT8),
     // With the one above, the generic depthwise kernel's costs per pixel and tap, per vector and per tail channel (qdw-conv.ts).
     ...GENERIC_DEPTHWISE_CHANNELS.map((c) => {
@@ -373,19 +373,28 @@ export function symmetricConvRates(ms: (name: string) => number, work: (name: st
   return { symmetricConv: { nsPerPixelTap: round(nsPerPixelTap), convGops: round(2 / nsPerMac), pointwiseGops: round(2 / pwNsPerMac) } };
 }
 
-/** The second generic 1×1 conv: channels in and out that the symmetric kernel takes neither of, out not a multiple of 16. */
+/**
+ * The two generic 1×1 convs on GENERIC_MAP×GENERIC_MAP: 62 input channels (not a multiple of 4, so not the symmetric
+ * kernel), and channels in and out the symmetric kernel takes neither of, out not a multiple of 16.
+ */
+const GENERIC_MAP = 56;
+const GENERIC_WIDE = { in: 62, out: 64 };
 const GENERIC_NARROW = { in: 36, out: 42 };
+
+function genericPointwiseBench(name: string, c: { in: number; out: number }, path: string) {
+  const hw = GENERIC_MAP;
+  return qdqBench(name, `QDQ Conv 1×1, ${c.in}→${c.out} channels, ${hw}×${hw}, int8 weights (QLinearConv, generic path: ${path})`, 'Conv', [1, c.in, hw, hw], [c.out, c.in, 1, 1], [1, c.out, hw, hw], conv(1), c.in * c.out * hw * hw, DataType.INT8);
+}
 
 /**
  * The generic 1×1 conv's two costs (int8.ts, genericPointwiseNs), solved from its two benchmark convs (62→64 and
  * 36→42 channels on 56×56); none where either comes out negative.
  */
 export function genericPointwiseRates(ms: (name: string) => number): { genericPointwise?: { nsPerPaddedOutput: number; nsPerPaddedMac: number } } {
-  const pixels = 56 * 56;
   // Each conv's time per pixel and padded output channel: nsPerPaddedOutput + input channels × nsPerPaddedMac.
-  const per = (name: string, inChannels: number, outChannels: number) => ({ k: inChannels, y: (ms(name) * 1e6) / genericPointwiseNs({ nsPerPaddedOutput: 1, nsPerPaddedMac: 0 }, pixels, inChannels, outChannels) });
-  const wide = per('int8-pointwise-generic', 62, 64);
-  const narrow = per('int8-pointwise-generic-narrow', GENERIC_NARROW.in, GENERIC_NARROW.out);
+  const per = (name: string, c: { in: number; out: number }) => ({ k: c.in, y: (ms(name) * 1e6) / genericPointwiseNs({ nsPerPaddedOutput: 1, nsPerPaddedMac: 0 }, GENERIC_MAP * GENERIC_MAP, c.in, c.out) });
+  const wide = per('int8-pointwise-generic', GENERIC_WIDE);
+  const narrow = per('int8-pointwise-generic-narrow', GENERIC_NARROW);
   const nsPerPaddedMac = (wide.y - narrow.y) / (wide.k - narrow.k);
   const nsPerPaddedOutput = wide.y - wide.k * nsPerPaddedMac;
   if (!(nsPerPaddedMac >= 0) || !(nsPerPaddedOutput > 0)) return {};

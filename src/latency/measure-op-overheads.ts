@@ -146,7 +146,7 @@ const CHAINS: OpChain[] = [
   {
     // ORT's binary elementwise kernels set up a broadcast each call: a chain of them ran 0.19–0.2 µs an op where a
     // Relu/Neg chain ran 0.155.
-    ops: ['Add', 'Sub', 'Mul', 'Div'],
+    ops: BINARY,
     what: `a chain of ${OP_CHAIN} Add, Sub, Mul and Div in turn of a [1, 8] float tensor and a [1, 8] constant (per-binary-op overhead)`,
     input: [1, 8],
     output: [1, 8],

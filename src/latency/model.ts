@@ -154,7 +154,7 @@ export function kernelTime(
   // A GEMM streams its weights as they lie (calibrate's llc-weights MatMul); a conv's kernels go through packing,
   // which ran at memoryGBps (OpenWakeWord's mel-spectrogram conv: predicted 22 µs at llcWeightGBps, measured 59).
   const llcWeightGBps = cls === 'gemm' ? (profile.llcWeightGBps ?? profile.memoryGBps) : profile.memoryGBps;
-  const weightGBps = weightsFrom === false ? profile.cacheWeightGBps! : weightsFrom === 'llc' ? llcWeightGBps : (profile.weightGBps ?? profile.memoryGBps);
+  const weightGBps = weightsFrom === false ? (profile.cacheWeightGBps ?? profile.cacheGBps) : weightsFrom === 'llc' ? llcWeightGBps : (profile.weightGBps ?? profile.memoryGBps);
   const memoryUs = apart ? activationBytes / (actGBps * 1e3) + weightBytes / (weightGBps * 1e3) : (activationBytes + weightBytes) / (actGBps * 1e3);
   const overheadUs = profile.overheadUs[cls];
   const bound: Bound = overheadUs > Math.max(computeUs, memoryUs) ? 'overhead' : computeUs >= memoryUs ? 'compute' : 'memory';
