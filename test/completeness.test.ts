@@ -155,6 +155,42 @@ describe('the report knows whether it is complete', () => {
   });
 });
 
+describe('analyze --device on an incomplete analysis: the predicted totals are lower bounds, and say so', () => {
+  // The figures as msText and mjText print them (µs below 1 ms, three significant digits).
+  const msText = (ms: number) => (ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toPrecision(3)} ms` : `${(ms * 1000).toPrecision(3)} µs`);
+  const mjText = (mj: number) => `${Number(mj.toPrecision(3))} mJ`;
+
+  it('uncounted layers: the latency reads "at least" in the table, Markdown and HTML; the energy is unknown', () => {
+    const json = JSON.parse(mbn(['analyze', blur, '--device', 'rpi4', '--format', 'json']).stdout);
+    expect(json.totals.complete).toBe(false);
+    expect(json.totals.latencyMs).toBeGreaterThan(0);
+    expect(json.totals.energyMj).toBeNull();
+    const ms = msText(json.totals.latencyMs);
+    const table = mbn(['analyze', blur, '--device', 'rpi4', '--no-color']).stdout;
+    expect(table).toContain(`Predicted latency on rpi4 (uncalibrated estimate): at least ${ms} (incomplete analysis)\n`);
+    expect(table).toContain("Estimated energy per inference on rpi4: unknown: some layer's bytes are unknown (give the input shapes with --input)\n");
+    const md = mbn(['analyze', blur, '--device', 'rpi4', '--format', 'md']).stdout;
+    expect(md).toContain(`#### Predicted latency on rpi4 (uncalibrated estimate): at least ${ms} (incomplete analysis)\n`);
+    const html = mbn(['analyze', blur, '--device', 'rpi4', '--format', 'html']).stdout;
+    expect(html).toContain(`<div class="k">Predicted latency</div><div class="v">at least ${ms} (incomplete analysis)</div>`);
+  });
+
+  it('assumed input dims: latency and energy both read "at least"; a complete analysis reads neither', () => {
+    const json = JSON.parse(mbn(['analyze', symbolic, '--device', 'rpi4', '--format', 'json']).stdout);
+    expect(json.totals.complete).toBe(false);
+    const [ms, mj] = [msText(json.totals.latencyMs), mjText(json.totals.energyMj)];
+    const table = mbn(['analyze', symbolic, '--device', 'rpi4', '--no-color']).stdout;
+    expect(table).toContain(`Predicted latency on rpi4 (uncalibrated estimate): at least ${ms} (incomplete analysis)\n`);
+    expect(table).toContain(`Estimated energy per inference on rpi4 (estimate): at least ${mj} (incomplete analysis)\n`);
+    const html = mbn(['analyze', symbolic, '--device', 'rpi4', '--format', 'html']).stdout;
+    expect(html).toContain(`<div class="k">Energy (estimate)</div><div class="v">at least ${mj} (incomplete analysis)</div>`);
+    const complete = mbn(['analyze', RESNET, '--device', 'rpi4', '--no-color']).stdout;
+    expect(complete).toMatch(/Predicted latency on rpi4 \(uncalibrated estimate\): [0-9.]+ ms\n/);
+    expect(complete).toMatch(/Estimated energy per inference on rpi4 \(estimate\): [0-9.]+ mJ\n/);
+    expect(complete).not.toContain('at least');
+  });
+});
+
 const BLUR_RULE = "1 layer of op MyBlur (com.example) has no cost rule: accept it with --allow-uncounted MyBlur (config: \"allowUncounted\")";
 const HW_FIX = "input 'input' dims 2 ('H'), 3 ('W') are symbolic and were assumed 1: give them with --input input:1x3xHxW (config: \"input\")";
 

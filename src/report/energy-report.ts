@@ -4,7 +4,7 @@ import { num } from './html-page.js';
 import { markdownText, terminalCell, terminalText } from './safe-text.js';
 import { escapeHtml } from './svg-charts.js';
 import { boxTable } from './table.js';
-import { human, humanBytes } from './units.js';
+import { human, humanBytes, lowerBoundText } from './units.js';
 import type { DeviceProfile } from '../contract/device.js';
 
 /**
@@ -64,7 +64,7 @@ export function renderEnergy(report: LatencyReport, profile: DeviceProfile, view
     const line = `Estimated energy per inference on ${device}: ${unknownText(profile)}`;
     return view.markdown ? `\n#### ${line}\n` : `\n${c.bold(line)}\n`;
   }
-  const title = `Estimated energy per inference on ${device} (estimate): ${mjText(total)}`;
+  const title = `Estimated energy per inference on ${device} (estimate): ${lowerBoundText(report, mjText(total))}`;
   const all = ranked(report);
   const rows = view.all ? all : all.slice(0, view.top ?? 10);
   const head = ['Layer', 'Op', 'MACs', 'Precision', 'DRAM', 'On chip', 'Energy', 'Share'];
@@ -126,7 +126,7 @@ export function renderEnergySection(report: LatencyReport, options: { profile: D
     return out.join('\n');
   }
   out.push('<div class="cards">');
-  out.push(`<div class="card" id="energy-total"><div class="k">Energy (estimate)</div><div class="v">${e(mjText(total))}</div><div class="x"><span class="warn">estimate</span>: ${e(splitText(report))}</div></div>`);
+  out.push(`<div class="card" id="energy-total"><div class="k">Energy (estimate)</div><div class="v">${e(lowerBoundText(report, mjText(total)))}</div><div class="x"><span class="warn">estimate</span>: ${e(splitText(report))}</div></div>`);
   const sep = separationText(report);
   if (sep) out.push(`<div class="card" id="energy-separated"><div class="k">If separated</div><div class="v">${e(mjText(report.totals.energyIfSeparatedMj))}</div><div class="x">${e(sep)}</div></div>`);
   out.push('</div>');

@@ -2,7 +2,7 @@ import type { LatencyReport } from '../latency/model.js';
 import { msText } from './latency-report.js';
 import { num } from './html-page.js';
 import { escapeHtml, horizontalBarChart } from './svg-charts.js';
-import { human } from './units.js';
+import { human, lowerBoundText } from './units.js';
 import type { DeviceProfile } from '../contract/device.js';
 
 /**
@@ -53,7 +53,7 @@ export function renderLatencySection(report: LatencyReport, options: HtmlLatency
   const estimate = profile.calibrated
     ? `calibrated profile, ${profile.threads} thread${profile.threads === 1 ? '' : 's'}`
     : '<span class="warn" id="uncalibrated">uncalibrated estimate</span>: mbn calibrate on the device replaces it';
-  out.push(`<div class="card" id="latency-total"><div class="k">Predicted latency</div><div class="v">${e(msText(total))}</div><div class="x">${estimate}</div></div>`);
+  out.push(`<div class="card" id="latency-total"><div class="k">Predicted latency</div><div class="v">${e(lowerBoundText(report, msText(total)))}</div><div class="x">${estimate}</div></div>`);
   if (t.separableLayers > 0 && t.latencyIfSeparatedMs !== undefined && total > 0) {
     out.push(
       `<div class="card" id="latency-separated"><div class="k">If separated</div><div class="v">${e(msText(t.latencyIfSeparatedMs))}</div><div class="x">${t.separableLayers} standard conv${t.separableLayers === 1 ? '' : 's'}: time ×${(t.latencyIfSeparatedMs / total).toFixed(2)}, MACs ×${t.macs ? (t.macsIfSeparated / t.macs).toFixed(2) : '?'}</div></div>`,

@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import type { LatencyReport } from '../latency/model.js';
 import { markdownText, terminalCell, terminalText } from './safe-text.js';
 import { boxTable } from './table.js';
-import { human, humanBytes } from './units.js';
+import { human, humanBytes, lowerBoundText } from './units.js';
 import type { BenchRecordJson } from '../contract/bench.js';
 import type { DeviceProfile } from '../contract/device.js';
 
@@ -99,7 +99,8 @@ export function renderLatency(report: LatencyReport, profile: DeviceProfile, vie
     ];
   });
   const device = view.markdown ? markdownText(profile.name) : terminalText(profile.name);
-  const title = `Predicted latency on ${device}${profile.calibrated ? '' : ' (uncalibrated estimate)'}: ${msText(total)}`;
+  // An incomplete analysis times only the layers it counted: its total is a lower bound, and says so.
+  const title = `Predicted latency on ${device}${profile.calibrated ? '' : ' (uncalibrated estimate)'}: ${lowerBoundText(report, msText(total))}`;
   const sepLine =
     report.totals.separableLayers > 0 && report.totals.latencyIfSeparatedMs !== undefined
       ? `Separating ${report.totals.separableLayers} standard conv${report.totals.separableLayers === 1 ? '' : 's'}: ${msText(total)} → ${msText(report.totals.latencyIfSeparatedMs)} (×${(report.totals.latencyIfSeparatedMs / total).toFixed(2)}; MACs ×${(report.totals.macsIfSeparated / report.totals.macs).toFixed(2)})`

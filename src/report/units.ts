@@ -55,3 +55,11 @@ export function shortMs(ms: number): string {
 export function shortUs(ms: number): string {
   return `${Number((ms * 1e3).toPrecision(3))} µs`;
 }
+
+/**
+ * A total as the report states it: an incomplete analysis adds up only the layers it counted, so its total is a
+ * lower bound ("at least 46.6 µs (incomplete analysis)"), never a figure that reads as the whole model's.
+ */
+export function lowerBoundText(report: { totals: { complete: boolean } }, text: string): string {
+  return report.totals.complete ? text : `at least ${text} (incomplete analysis)`;
+}
