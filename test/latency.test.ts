@@ -9,6 +9,7 @@ import { kernelTime, predictLatency } from '../src/latency/model.js';
 import { mapTrace, type TraceEvent } from '../src/latency/profile-map.js';
 import { int8Benchmarks } from '../src/latency/measure-int8.js';
 import { opOverheadBenchmarks } from '../src/latency/measure-op-overheads.js';
+import { lastLevelFromSweep } from '../src/latency/measure.js';
 import { validateProfile } from '../src/latency/profile.js';
 import { readModel } from '../src/onnx/read.js';
 import { inferModel } from '../src/shape/infer.js';
@@ -273,7 +274,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'maximum', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'cache-weights', 'call', 'call-inputs', 'call-outputs', ...opOverheadBenchmarks().map((b) => b.name), 'if-values', 'if-values-flat'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'maximum', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'weights-8mib', 'weights-16mib', 'weights-32mib', 'cache-weights', 'call', 'call-inputs', 'call-outputs', ...opOverheadBenchmarks().map((b) => b.name), 'if-values', 'if-values-flat'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     // Then the integer kernels (src/latency/measure-int8.ts), each named in its own list.
     const int8 = int8Benchmarks().map((b) => b.name);
@@ -322,6 +323,8 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     expect(profile.measurements!.find((m) => m.name === 'generic-groups')!.flops).toBe(8 * 2 * 256 * 5 * 8);
     expect(profile.genericGroupUs).toBeGreaterThanOrEqual(0);
     expect(profile.measurements!.find((m) => m.name === 'weights')!.bytes).toBe(4096 * 4096 * 4);
+    // The sweep between 4 and 64 MiB that measures the last-level cache where the OS does not give it.
+    expect(profile.measurements!.filter((m) => m.name.startsWith('weights-')).map((m) => m.bytes)).toEqual([1448 * 1448 * 4, 2048 * 2048 * 4, 2896 * 2896 * 4]);
     // 256 KB of weights that stay in the core's cache (where it holds twice that): a GEMV's rate.
     expect(profile.measurements!.find((m) => m.name === 'cache-weights')!.bytes).toBe(256 * 256 * 4);
     if (profile.cacheBytes >= 512 * 1024) expect(profile.cacheWeightGBps).toBeGreaterThan(0);
@@ -430,5 +433,27 @@ describe('ONNX Runtime trace → layers: graph-level fusions', () => {
     // The model predicts the same: the Sigmoid runs inside the Mul.
     const { report } = reportOf(spec);
     expect(predictLatency(report, links, PROFILE).layers.map((l) => l.fusedInto)).toEqual([null, 'swish', null]);
+  });
+});
+
+describe('calibrate: the last-level cache measured where the OS does not give it', () => {
+  const MiB = 2 ** 20;
+  // GEMV rates over 4, 8, 16, 32 and 64 MiB of weights, GB/s; the last is DRAM.
+  const sweep = (...gbps: number[]) => [4, 8, 16, 32, 64].map((m, i) => ({ bytes: m * MiB, gbps: gbps[i] }));
+
+  it('is the largest working set still read at the geometric mean of the cache and DRAM rates or faster', () => {
+    // This machine's run (a Firecracker VM without /sys/devices/system/cpu/cpu0/cache): 65.5, 63.1, 62.8, 40.8,
+    // 36.4 GB/s; the mean of 65.5 and 36.4 is 48.8, which 32 MiB misses.
+    expect(lastLevelFromSweep(sweep(65.5, 63.1, 62.8, 40.8, 36.4))).toBe(16 * MiB);
+    // A 32 MiB cache: every size but DRAM's above sqrt(90·30) = 52.
+    expect(lastLevelFromSweep(sweep(90, 88, 85, 53, 30))).toBe(32 * MiB);
+    // The rate falls from 8 MiB on: only 4 MiB is inside (a later size back above the line does not count).
+    expect(lastLevelFromSweep(sweep(90, 50, 60, 40, 30))).toBe(4 * MiB);
+  });
+
+  it('is null when no size reads clearly faster than DRAM (less than 1.3×) or the sweep is too short', () => {
+    expect(lastLevelFromSweep(sweep(38, 37, 37, 36, 30))).toBeNull();
+    expect(lastLevelFromSweep(sweep(39, 38, 37, 33, 30))).toBe(16 * MiB);
+    expect(lastLevelFromSweep([{ bytes: 4 * MiB, gbps: 90 }])).toBeNull();
   });
 });

@@ -2,7 +2,7 @@ import { type Chunk, initializer, node, writeModel } from '../bench/models.js';
 import type { Ort } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
-import { fastestKernels } from './measure-int8.js';
+import { kernelTimes } from './measure-int8.js';
 import { type DeviceProfile, FUSED_ACTIVATIONS, type FusedActivation, type GroupedConvFloatRates, type PlainPoolRates, type ResizeRates } from '../contract/device.js';
 import { type BenchPoolShape, benchPoolWork, fitPlainPool, PLAIN_POOL_SHAPES } from './pool.js';
 import { type BenchConvShape, benchConvShapeWork, fitGroupedConvFloat, GROUPED_CONV_FLOAT_SHAPES, GROUPED_CONV_GEMM_SHAPES } from './grouped-conv.js';
@@ -205,7 +205,7 @@ export async function measureKernels(
   block: number,
 ): Promise<{ convTransposeNsPerColumn: number; resizeNsPerOutput: ResizeRates; genericGroupedConv?: GroupedConvFloatRates; plainPool?: PlainPoolRates; fusedActivationNsPerElement: NonNullable<DeviceProfile['fusedActivationNsPerElement']>; measurements: { name: string; what: string; flops: number; bytes: number; ms: number }[] }> {
   const list = kernelBenchmarks();
-  const best = await fastestKernels(ort, dir, list, options);
+  const best = await kernelTimes(ort, dir, list, options);
   const round = (x: number) => Math.round(x * 1000) / 1000;
   const at = (name: string) => list.find((b) => b.name === name)!;
   const perElement = (name: string) => round((best.get(name)! * 1e6) / at(name).elements);
