@@ -68,28 +68,44 @@ for (const [name, family] of zoo) {
 }
 
 let load0 = loadavg()[0];
-// --profile FILE: reuse a profile from an earlier mbn calibrate (when iterating on the model). Without it, each
-// measuring round calibrates first, and a model's figure is predicted from the calibration of the round it is
-// measured in: on a shared machine the speed drifts over minutes (one calibration at load 0.4 put every held-out
-// model 5–24% under its timings at load 1.4), which is the machine's error, not the model's.
+// --profile FILE: reuse a profile from an earlier mbn calibrate (when iterating on the model). Without it, the
+// rounds are bracketed by calibrations (one before the first, one after each), and a model's figure is predicted
+// from a calibration next to the round it is measured in: on a shared machine the speed drifts over minutes (one
+// calibration at load 0.4 put every held-out model 5–24% under its timings at load 1.4), which is the machine's
+// error, not the model's. Of a round's two calibrations the less disturbed one is used: on this VM the host halves
+// its speed for tens of seconds now and then, and a calibration caught in that (every rate halved, the call 17 µs
+// against 11) put a model measured outside it 44% over.
 const profileAt = args.indexOf('--profile');
 const fixedProfile = profileAt >= 0 ? args[profileAt + 1] : null;
 const calibrated = new Map();
-/**
- * The profile of one round of one part (bench-out/latency/profile-PART-N.json; the first one calibrated is also
- * profile.json), calibrated when the round starts.
- */
-const profileFor = (part, round) => {
-  if (fixedProfile) return fixedProfile;
-  const key = `${part}-${round}`;
+/** Calibration `i` of a part (bench-out/latency/profile-PART-i.json; the first one made is also profile.json). */
+const calibrateAt = (part, i) => {
+  const key = `${part}-${i}`;
   if (!calibrated.has(key)) {
     const path = join(out, `profile-${key}.json`);
-    log(`calibrating (${part}, round ${round})…`);
+    log(`calibrating (${part}, ${i === 0 ? 'before round 1' : `after round ${i}`})…`);
     mbn(['calibrate', '-o', path, '--force']);
     if (calibrated.size === 0) copyFileSync(path, join(out, 'profile.json'));
     calibrated.set(key, path);
   }
   return calibrated.get(key);
+};
+/** Of two calibrations, the one whose micro-benchmarks ran faster (the geometric mean of their time ratios). */
+const lessDisturbed = (a, b) => {
+  const [ma, mb] = [a, b].map((p) => new Map(JSON.parse(readFileSync(p, 'utf8')).measurements.map((m) => [m.name, m.ms])));
+  const logs = [...ma].filter(([name, ms]) => ms > 0 && mb.get(name) > 0).map(([name, ms]) => Math.log(ms / mb.get(name)));
+  const ratio = Math.exp(logs.reduce((s, x) => s + x, 0) / logs.length);
+  if (Math.abs(ratio - 1) > 0.1) log(`  calibrations ${basename(a)} and ${basename(b)} differ ×${ratio.toFixed(2)}: using ${basename(ratio > 1 ? b : a)}`);
+  return ratio > 1 ? b : a;
+};
+/**
+ * The profile of round `round` of a part, called when the round has been measured (calibrating after it); round 0:
+ * the calibration before the first round, for predictions made before any timing.
+ */
+const profileFor = (part, round) => {
+  if (fixedProfile) return fixedProfile;
+  if (round === 0) return calibrateAt(part, 0);
+  return lessDisturbed(calibrateAt(part, round - 1), calibrateAt(part, round));
 };
 if (args.includes('--heldout-only')) {
   const { heldOut } = await import('./latency-heldout.mjs');
@@ -135,20 +151,22 @@ for (const r of zooSaved ? rows : []) {
   if (!m) throw new Error(`${r.name}: not in ${args[zooMeasuredAt + 1]}`);
   r.base.measured = m.base;
   r.separated.measured = m.separated;
-  r.base.predicted = predict(r.paths[0], profileFor('zoo', 1));
-  r.separated.predicted = predict(r.paths[1], profileFor('zoo', 1));
+  r.base.predicted = predict(r.paths[0], profileFor('zoo', 0));
+  r.separated.predicted = predict(r.paths[1], profileFor('zoo', 0));
 }
 // Rounds over every model, each keeping its lowest figure (a burst of load elsewhere spoils one round, not all),
 // with the prediction from that round's calibration.
+if (!zooSaved) profileFor('zoo', 0);
 for (let round = 1; round <= (zooSaved ? 0 : ROUNDS); round++) {
-  const profile = profileFor('zoo', round);
   log(`measuring, round ${round} of ${ROUNDS}…`);
   for (const r of rows) {
     for (const [i, x] of [r.base, r.separated].entries()) {
       const t = measure(r.paths[i]);
-      if (t < x.measured) Object.assign(x, { measured: t, predicted: predict(r.paths[i], profile) });
+      if (t < x.measured) Object.assign(x, { measured: t, round });
     }
   }
+  const profile = profileFor('zoo', round);
+  for (const r of rows) for (const [i, x] of [r.base, r.separated].entries()) if (x.round === round) x.predicted = predict(r.paths[i], profile);
 }
 const load1 = zooSaved ? zooSaved.load1 : loadavg()[0];
 if (zooSaved) load0 = zooSaved.load0;
@@ -178,7 +196,7 @@ const median = (xs) => {
 };
 lines.push('');
 lines.push(`${rows.length} models and their separated versions (${errors.length} latencies): median |error| ${(100 * median(errors)).toFixed(1)}%, worst ${(100 * Math.max(...errors)).toFixed(1)}%; separation speed-up: median |error| ${(100 * median(speedErrors)).toFixed(1)}%, worst ${(100 * Math.max(...speedErrors)).toFixed(1)}%.`);
-lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after mbn bench's default warm-up: 0.1 s, and 2,000 calls where they are quick), lowest of ${zooSaved ? zooSaved.rounds : ROUNDS} rounds${zooSaved ? ` (measurements from ${args[zooMeasuredAt + 1]})` : fixedProfile ? '' : ', predicted from the calibration at the start of that round'}.`);
+lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; measured: ${fastest ? 'fastest' : 'median'} of at least ${RUNS} timed runs (as many as fill 0.5 s, after mbn bench's default warm-up: 0.1 s, and 2,000 calls where they are quick), lowest of ${zooSaved ? zooSaved.rounds : ROUNDS} rounds${zooSaved ? ` (measurements from ${args[zooMeasuredAt + 1]})` : fixedProfile ? '' : ', predicted from the less disturbed of the calibrations before and after that round'}.`);
 process.stdout.write(lines.join('\n') + '\n');
 if (!args.includes('--zoo-only')) {
   const { heldOut } = await import('./latency-heldout.mjs');

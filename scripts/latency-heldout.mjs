@@ -14,8 +14,8 @@ import { join } from 'node:path';
 const MIN_LAYER_MS = 0.02;
 
 /**
- * `profileFor(round)`: the device profile a round's figures are predicted from (calibrated when the round starts,
- * unless one profile was given); each model keeps its lowest round and that round's prediction.
+ * `profileFor(round)`: the device profile a round's figures are predicted from, called when the round has been
+ * measured (round 0: before any timing); each model keeps its lowest round and that round's prediction.
  */
 export async function heldOut({ root, profileFor, rounds, log, only, measuredFile, saveTo }) {
   const dir = process.env.MBN_HELDOUT ?? '/work/heldout';
@@ -40,7 +40,7 @@ export async function heldOut({ root, profileFor, rounds, log, only, measuredFil
   // that measures a model faster replaces the prediction with its own.
   const rows = pick.map((m) => {
     const path = join(dir, m.path);
-    const { doc, ...prediction } = predict(path, m, profileFor(1));
+    const { doc, ...prediction } = predict(path, m, profileFor(0));
     const x = doc.model.inputs.find((i) => i.shape?.length === 4);
     const layout = x ? (x.shape[3] <= 4 && x.shape[1] > 4 ? 'NHWC' : 'NCHW') : '—';
     return { m, path, layout, producer: doc.model.producer || '?', ...prediction, ifBranches: [], measured: Infinity, perLayer: null };
@@ -78,15 +78,15 @@ export async function heldOut({ root, profileFor, rounds, log, only, measuredFil
     r.warmup = Math.min(300, Math.max(2, Math.ceil(100 / guess)));
   }
   for (let round = 1; round <= (saved ? 0 : rounds); round++) {
-    const profile = profileFor(round);
     log(`held-out set: measuring, round ${round} of ${rounds} (load ${loadavg()[0].toFixed(1)})…`);
     for (const r of rows) {
       if (r.failed) continue;
       const t = benchOnce(r, r.runs, null).latencyMs.median;
       if (t >= r.measured) continue;
-      r.measured = t;
-      if (profile !== r.profile) Object.assign(r, (({ doc: _doc, ...p }) => p)(predict(r.path, r.m, profile)));
+      Object.assign(r, { measured: t, round });
     }
+    const profile = profileFor(round);
+    for (const r of rows) if (r.round === round && profile !== r.profile) Object.assign(r, (({ doc: _doc, ...p }) => p)(predict(r.path, r.m, profile)));
   }
   // Per layer: one profiled run set per model (the trace's median per node).
   log('held-out set: per-layer traces…');
@@ -154,7 +154,7 @@ export async function heldOut({ root, profileFor, rounds, log, only, measuredFil
     lines.push(`Predicted on the If branch the bench's input took (its costlier branch never ran): ${branched.map((r) => `${r.m.name} (--if-branch ${r.ifBranches.join(' ')})`).join(', ')}.`);
   }
   lines.push(
-    `Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; load average (1, 5, 15 min) ${load0.map((x) => x.toFixed(1)).join(', ')} at the start, ${load1.map((x) => x.toFixed(1)).join(', ')} at the end; measured: median of each round's timed runs, lowest of ${saved ? saved.rounds : rounds} interleaved rounds${saved ? ` (measurements from ${measuredFile})` : ', predicted from the profile the same round was timed with'}.`,
+    `Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; load average (1, 5, 15 min) ${load0.map((x) => x.toFixed(1)).join(', ')} at the start, ${load1.map((x) => x.toFixed(1)).join(', ')} at the end; measured: median of each round's timed runs, lowest of ${saved ? saved.rounds : rounds} interleaved rounds${saved ? ` (measurements from ${measuredFile})` : ', predicted from the less disturbed of the calibrations before and after the round it was timed in'}.`,
   );
   return { text: lines.join('\n') + '\n', rows, errors, layerErrors };
 }
