@@ -318,6 +318,23 @@ describe('the call: graph inputs and outputs', () => {
     expect(total({ ...ROUND_PROFILE, inputUs: 2, outputUs: 3 }) - total(ROUND_PROFILE)).toBeCloseTo(0.007, 15);
   });
 
+  it('each byte of the inputs and outputs costs inputNsPerByte and outputNsPerByte (hand arithmetic)', () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 1, shape: [1, 25, 96] }, { name: 'h', dtype: 10, shape: [2, 64] }],
+      outputs: [{ name: 'y', dtype: 1, shape: [1, 2400] }, { name: 'z', dtype: 10, shape: [2, 64] }],
+      nodes: [
+        { op: 'Flatten', name: 'flatten', inputs: ['x'], outputs: ['y'] },
+        { op: 'Neg', name: 'neg', inputs: ['h'], outputs: ['z'] },
+      ],
+    };
+    const report = buildReport(buildAndRead(spec), inferModel(buildAndRead(spec)));
+    // In: 2,400 float32 (9,600 bytes) and 128 float16 (256 bytes); out the same. 5 µs + 9,856 × 0.15 ns + 9,856 × 0.2 ns.
+    expect(callMs(report, { ...ROUND_PROFILE, inputNsPerByte: 0.15, outputNsPerByte: 0.2 })).toBeCloseTo((5 + 9856 * 0.00015 + 9856 * 0.0002) / 1e3, 15);
+    expect(callMs(report, { ...ROUND_PROFILE, inputNsPerByte: 0.15 })).toBeCloseTo((5 + 9856 * 0.00015) / 1e3, 15);
+    expect(callMs(report, ROUND_PROFILE)).toBe(0.005);
+    expect(() => validateProfile({ ...ROUND_PROFILE, outputNsPerByte: -0.1 }, 'p.json')).toThrow('"outputNsPerByte" must be a number ≥ 0 (nanoseconds per byte)');
+  });
+
   it('a profile with a negative inputUs or a string outputUs is refused', () => {
     expect(() => validateProfile({ ...ROUND_PROFILE, inputUs: -1 }, 'p.json')).toThrow('"inputUs" must be a number ≥ 0 (microseconds)');
     expect(() => validateProfile({ ...ROUND_PROFILE, outputUs: '1' }, 'p.json')).toThrow('"outputUs" must be a number ≥ 0 (microseconds)');

@@ -274,7 +274,7 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     const profile = validateProfile(JSON.parse(readFileSync(out, 'utf8')), 'me.json');
     expect(profile.name).toBe('here');
     expect(profile.calibrated).toBe(true);
-    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'maximum', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'weights-8mib', 'weights-16mib', 'weights-32mib', 'cache-weights', 'call', 'call-inputs', 'call-outputs', ...opOverheadBenchmarks().map((b) => b.name), 'if-values', 'if-values-flat'];
+    const names = ['conv', 'gemm', 'pointwise', 'depthwise', 'elementwise', 'divide', 'maximum', 'llc-bandwidth', 'bandwidth', 'overhead', 'conv-overhead', 'depthwise-overhead', 'gemm-overhead', 'generic-groups', 'generic', 'weights', 'llc-weights', 'weights-8mib', 'weights-16mib', 'weights-32mib', 'cache-weights', 'call', 'call-inputs', 'call-outputs', 'call-input-bytes', 'call-output-bytes', ...opOverheadBenchmarks().map((b) => b.name), 'if-values', 'if-values-flat'];
     // The NCHW-input benchmark exists only where ONNX Runtime has blocked kernels (and so a block size).
     // Then the integer kernels (src/latency/measure-int8.ts), each named in its own list.
     const int8 = int8Benchmarks().map((b) => b.name);
@@ -294,6 +294,10 @@ describe.skipIf(!loadOrt())('mbn bench --per-layer and mbn calibrate (ONNX Runti
     // The binding's cost per graph input and output: a Sum of 8 inputs, 8 Relu/Neg outputs, each against one.
     expect(profile.inputUs).toBeGreaterThanOrEqual(0);
     expect(profile.outputUs).toBeGreaterThanOrEqual(0);
+    // The binding's cost per byte in and out: 64 KB sliced down on the way in, 32 bytes tiled up to 64 KB on the way out.
+    expect(profile.measurements!.filter((m) => m.name.startsWith('call-') && m.name.endsWith('-bytes')).map((m) => m.bytes)).toEqual([65536, 65536]);
+    expect(profile.inputNsPerByte).toBeGreaterThanOrEqual(0);
+    expect(profile.outputNsPerByte).toBeGreaterThanOrEqual(0);
     // An If's cost per value its branch reads: 50 Ifs of 8 Adds each reading an outer constant, and the Adds alone.
     expect(profile.ifValueUs).toBeGreaterThanOrEqual(0);
     expect(profile.measurements!.find((m) => m.name === 'if-values-flat')!.what).toBe('the 400 Adds of the if-values chain without its Ifs');

@@ -59,6 +59,14 @@ export interface DeviceProfile {
   inputUs?: number;
   outputUs?: number;
   /**
+   * What each byte of the graph's inputs (`inputNsPerByte`) and outputs (`outputNsPerByte`) costs a call,
+   * nanoseconds: onnxruntime-node copies every tensor passed in and every result, at 6–8 GB/s here (a 9.6 KB input
+   * took 1.45 µs, a 9.6 KB output 1.8 µs, beside an 11 µs call). Absent: none, as before (`runOverheadUs` is
+   * measured with 32 bytes of each).
+   */
+  inputNsPerByte?: number;
+  outputNsPerByte?: number;
+  /**
    * What an If costs per value its run branch takes from outside (read anywhere in it, nested branches included)
    * or holds as a constant, beyond the one the calibrated If (`overheadUsByOp.If`) reads, microseconds: ONNX Runtime
    * sets up a frame for the branch on every run with each of them (about 0.2 µs each here). Absent: none, as before.

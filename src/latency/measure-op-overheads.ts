@@ -13,7 +13,7 @@ export const OP_CHAIN = 50;
 
 const FLOAT = DataType.FLOAT;
 const INT64 = DataType.INT64;
-const int64s = (name: string, values: number[], dims = [values.length]) =>
+export const int64s = (name: string, values: number[], dims = [values.length]) =>
   encodeTensorField({ name, dtype: INT64, dims, raw: new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer) });
 const floats = (name: string, values: number[], dims = [values.length]) => encodeTensorField({ name, dtype: FLOAT, dims, raw: new Uint8Array(new Float32Array(values).buffer) });
 

@@ -9,7 +9,7 @@ import { readModel } from '../onnx/read.js';
 import { totalFlops } from '../ops/define.js';
 import { medianKernel, measureInt8 } from './measure-int8.js';
 import { measureKernels } from './measure-kernels.js';
-import { ifValuesBenchmarks, opOverheadBenchmarks, solveIfValue, solveOpOverheads } from './measure-op-overheads.js';
+import { ifValuesBenchmarks, int64s, opOverheadBenchmarks, solveIfValue, solveOpOverheads } from './measure-op-overheads.js';
 import { type DeviceProfile, type Int8Rates, PROFILE_SCHEMA } from '../contract/device.js';
 
 /**
@@ -49,6 +49,8 @@ const feedsOf = (b: MicroBenchmark) => (b.feeds ?? ['x']).map((name) => ({ name,
  * passing a tensor in (`inputUs`) and of handing one back (`outputUs`) on every run.
  */
 const IO_TENSORS = 8;
+/** Float elements of the large graph input and output whose copy per byte calibrate times (64 KB, cache-resident). */
+const IO_ELEMENTS = 16384;
 const ioNames = (prefix: string) => Array.from({ length: IO_TENSORS }, (_, i) => `${prefix}${i}`);
 
 /**
@@ -372,6 +374,26 @@ function benchmarks(block: number): MicroBenchmark[] {
       write: (path) =>
         writeModel(path, 'outputs', [...ioNames('y').map((y, i) => node(i % 2 ? 'Neg' : 'Relu', ['x'], [y], `op${i}`)), encodeValueInfoField('x', FLOAT, [1, 8], 11), ...ioNames('y').map((y) => encodeValueInfoField(y, FLOAT, [1, 8], 12))], 13, 3),
     },
+    {
+      name: 'call-input-bytes',
+      what: `a Slice of the first 8 of one [1, ${IO_ELEMENTS}] graph input, then a Relu (per-byte cost of an input: inputNsPerByte)`,
+      flops: 0,
+      bytes: IO_ELEMENTS * 4,
+      input: [1, IO_ELEMENTS],
+      ops: 2,
+      write: (path) =>
+        writeModel(path, 'input_bytes', [node('Slice', ['x', 'starts', 'ends', 'axes'], ['s'], 'slice'), node('Relu', ['s'], ['y'], 'relu'), int64s('starts', [0]), int64s('ends', [8]), int64s('axes', [1]), encodeValueInfoField('x', FLOAT, [1, IO_ELEMENTS], 11), encodeValueInfoField('y', FLOAT, [1, 8], 12)], 13, 3),
+    },
+    {
+      name: 'call-output-bytes',
+      what: `a Relu of one [1, 8] input tiled to a [1, ${IO_ELEMENTS}] graph output (per-byte cost of an output: outputNsPerByte)`,
+      flops: 0,
+      bytes: IO_ELEMENTS * 4,
+      input: [1, 8],
+      ops: 2,
+      write: (path) =>
+        writeModel(path, 'output_bytes', [node('Relu', ['x'], ['r'], 'relu'), node('Tile', ['r', 'repeats'], ['y'], 'tile'), int64s('repeats', [1, IO_ELEMENTS / 8]), encodeValueInfoField('x', FLOAT, [1, 8], 11), encodeValueInfoField('y', FLOAT, [1, IO_ELEMENTS], 12)], 13, 3),
+    },
     ...opOverheadBenchmarks(),
     ...ifValuesBenchmarks(),
   ];
@@ -551,6 +573,7 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
   const gemmOverheadMs = classOverhead('gemm-overhead', gflops.gemm);
   const byOp = solveOpOverheads((name) => at(name).ms, callMs, overheadMs, gemmOverheadMs);
   const round = (x: number) => Math.round(x * 1000) / 1000;
+  const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
   // The OS's figure where it gives one, else measured: the sweep's rates over each GEMV's weights, less one call.
   const gemvGBps = (name: string) => at(name).bytes / (Math.max(at(name).ms - callMs, at(name).ms / 2) * 1e6);
   const coreCache = cacheSize();
@@ -602,6 +625,9 @@ export async function calibrate(ort: Ort, options: CalibrateOptions): Promise<De
     // A Sum of 8 inputs against one Relu: the same one op. Eight outputs: seven more ops.
     inputUs: round((Math.max(0, at('call-inputs').ms - at('call').ms) / (IO_TENSORS - 1)) * 1000),
     outputUs: round((Math.max(0, at('call-outputs').ms - at('call').ms - (IO_TENSORS - 1) * overheadMs) / (IO_TENSORS - 1)) * 1000),
+    // Each against the call, less its extra op: the Slice's overhead; the Tile's overhead and its 64 KB written in cache.
+    inputNsPerByte: round4((Math.max(0, at('call-input-bytes').ms - at('call').ms - (byOp.Slice ?? overheadMs * 1000) / 1000) * 1e6) / at('call-input-bytes').bytes),
+    outputNsPerByte: round4((Math.max(0, at('call-output-bytes').ms - at('call').ms - overheadMs - at('call-output-bytes').bytes / (rate('elementwise', 'bytes') * 1e6)) * 1e6) / at('call-output-bytes').bytes),
     nchwcBlock: block,
     ...(lastLevel !== null ? { lastLevelCacheBytes: lastLevel } : {}),
     weightGBps: round(gemvGBps('weights')),

@@ -1,6 +1,6 @@
 import type { EnergyTotals, LayerEnergy } from './energy-constants.js';
 import { type ConvGeometry, totalFlops } from '../ops/define.js';
-import { bytesFor, DataType } from '../onnx/dtype.js';
+import { bytesFor, DataType, dtypeCode } from '../onnx/dtype.js';
 import type { LayerLink } from './graph.js';
 import { floatNsPerGroup, type GroupedConvWork, groupedConvWork, integerNsPerGroup } from './grouped-conv.js';
 import { genericPointwiseNs, type Int8Layer, inputTapShare, looksUpTable, planInt8, requantizesEachElement, symmetricConvKernel } from './int8.js';
@@ -645,12 +645,18 @@ function inputTaps(link: LayerLink | undefined): number {
 
 /**
  * The cost of one inference call beyond its layers, ms: the call itself (measured with one input and one output),
- * and each further graph input and output the runtime's binding converts (Silero VAD legacy's four inputs and three
- * outputs: about 7 µs of its 100, which no layer accounts for).
+ * each further graph input and output the runtime's binding converts (Silero VAD legacy's four inputs and three
+ * outputs: about 7 µs of its 100, which no layer accounts for), and the bytes it copies in and out (a wake-word
+ * MLP's 9.6 KB input: about 1.4 µs of its 20).
  */
 export function callMs(report: Pick<Report, 'model'>, profile: DeviceProfile): number {
   const extra = (count: number, us = 0) => Math.max(0, count - 1) * us;
-  return (profile.runOverheadUs + extra(report.model.inputs.length, profile.inputUs) + extra(report.model.outputs.length, profile.outputUs)) / 1e3;
+  // The binding copies each tensor in and out, per byte (the calibrated call's own 32 bytes each way come to a
+  // hundredth of a µs; an unknown shape adds nothing: the analysis is incomplete and its total a lower bound).
+  const bytes = (io: readonly { dtype: string; shape: number[] | null }[]) =>
+    io.reduce((sum, t) => sum + (t.shape === null ? 0 : bytesFor(dtypeCode(t.dtype), t.shape.reduce((n, d) => n * d, 1))), 0);
+  const copyNs = bytes(report.model.inputs) * (profile.inputNsPerByte ?? 0) + bytes(report.model.outputs) * (profile.outputNsPerByte ?? 0);
+  return (profile.runOverheadUs + extra(report.model.inputs.length, profile.inputUs) + extra(report.model.outputs.length, profile.outputUs) + copyNs / 1e3) / 1e3;
 }
 
 /** Per-layer predictions, in report order. `links` must come from the same inference as the report. */

@@ -147,6 +147,9 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
   for (const key of ['inputUs', 'outputUs', 'ifValueUs'] as const) {
     if (p[key] !== undefined && (typeof p[key] !== 'number' || !Number.isFinite(p[key]) || (p[key] as number) < 0)) bad(`"${key}" must be a number ≥ 0 (microseconds)`);
   }
+  for (const key of ['inputNsPerByte', 'outputNsPerByte'] as const) {
+    if (p[key] !== undefined && (typeof p[key] !== 'number' || !Number.isFinite(p[key]) || (p[key] as number) < 0)) bad(`"${key}" must be a number ≥ 0 (nanoseconds per byte)`);
+  }
   if (!Array.isArray(p.sources) || p.sources.some((s) => typeof s !== 'string')) bad('"sources" must be an array of strings');
   if (p.nchwcBlock !== undefined && (!Number.isInteger(p.nchwcBlock) || (p.nchwcBlock as number) < 1 || (p.nchwcBlock as number) > 64)) bad('"nchwcBlock" must be an integer from 1 to 64 (channels)');
   if (p.lastLevelCacheBytes !== undefined && (!Number.isInteger(p.lastLevelCacheBytes) || (p.lastLevelCacheBytes as number) < 0)) bad('"lastLevelCacheBytes" must be an integer ≥ 0 (bytes)');
@@ -185,6 +188,8 @@ export function validateProfile(data: unknown, where: string): DeviceProfile {
     runOverheadUs: p.runOverheadUs as number,
     ...(p.inputUs !== undefined ? { inputUs: p.inputUs as number } : {}),
     ...(p.outputUs !== undefined ? { outputUs: p.outputUs as number } : {}),
+    ...(p.inputNsPerByte !== undefined ? { inputNsPerByte: p.inputNsPerByte as number } : {}),
+    ...(p.outputNsPerByte !== undefined ? { outputNsPerByte: p.outputNsPerByte as number } : {}),
     ...(p.ifValueUs !== undefined ? { ifValueUs: p.ifValueUs as number } : {}),
     ...(byOp !== undefined ? { overheadUsByOp: { ...(byOp as Record<string, number>) } } : {}),
     sources: p.sources as string[],

@@ -51,6 +51,12 @@ export function dtypeName(code: number): string {
   return NAMES[code] ?? `dtype(${code})`;
 }
 
+/** The code of a dtype name as dtypeName writes it (`float32` → 1); 0 (undefined) for a name it does not know. */
+export function dtypeCode(name: string): number {
+  for (const [code, n] of Object.entries(NAMES)) if (n === name) return Number(code);
+  return 0;
+}
+
 export function dtypeBits(code: number): number {
   return BITS[code] ?? 0;
 }
