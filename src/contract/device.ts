@@ -60,8 +60,8 @@ export interface DeviceProfile {
   outputUs?: number;
   /**
    * What each byte of the graph's inputs (`inputNsPerByte`) and outputs (`outputNsPerByte`) costs a call,
-   * nanoseconds: onnxruntime-node copies every tensor passed in and every result, at 6–8 GB/s here (a 9.6 KB input
-   * took 1.45 µs, a 9.6 KB output 1.8 µs, beside an 11 µs call). Absent: none, as before (`runOverheadUs` is
+   * nanoseconds: onnxruntime-node copies every result into a new buffer, at about 7 GB/s here (a 38 KB output:
+   * +6 µs beside an 11 µs call); an input costs a tenth of that. Absent: none, as before (`runOverheadUs` is
    * measured with 32 bytes of each).
    */
   inputNsPerByte?: number;
