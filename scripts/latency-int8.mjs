@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node scripts/latency-int8.mjs [--rounds N] [--quick] [--median] [--check]   (npm run bench:latency-int8)
+// node scripts/latency-int8.mjs [--rounds N] [--quick] [--fastest] [--check]   (npm run bench:latency-int8)
 //
 // Predicted (mbn analyze --device, with a profile from mbn calibrate run first) against measured (mbn bench, 1
 // thread) latency of int8 models, beside their float originals: ResNet-18 and MobileNetV2 (torchvision, random
@@ -160,14 +160,15 @@ const median = (xs) => {
 const fmt = (ms) => (ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 const pct = (e) => `${e >= 0 ? '+' : ''}${(100 * e).toFixed(1)}%`;
 const FORMS = { mbn: 'QDQ (mbn quantize, every layer int8)', 'mbn-device': 'QDQ (mbn quantize --device: slower layers kept float)', float: 'float32', qdq: 'QDQ (quantize_static, per-channel int8 weights)', qop: 'QOperator (QLinearConv, uint8 weights)', dyn: 'dynamic (ConvInteger / MatMulInteger)' };
-// Against the fastest run (the one least disturbed by other processes, as calibrate keeps the fastest of each
-// micro-benchmark) unless --median: on a loaded machine the median measures the load as much as the model.
-const byMedian = args.includes('--median');
+// Against the lowest of the rounds' medians (each round's median is what mbn bench reports, and what calibrate
+// keeps of each micro-benchmark; the lowest round is the least disturbed), as the zoo and held-out benches; with
+// --fastest, against the fastest run (calibrate kept the fastest run until session 10).
+const byFastest = args.includes('--fastest');
 const lines = ['| model | form | predicted | measured: median of rounds (spread) | fastest run | error |', '|---|---|---:|---:|---:|---:|'];
 const int8Errors = [];
 for (const c of cases) {
   c.median = median(c.measured);
-  c.reference = byMedian ? c.median : c.fastest;
+  c.reference = byFastest ? c.fastest : Math.min(...c.measured);
   const e = c.predicted / c.reference - 1;
   if (c.form !== 'float') int8Errors.push({ c, e });
   lines.push(`| ${c.model} | ${FORMS[c.form]} | ${fmt(c.predicted)} ms | ${fmt(c.median)} ms (${fmt(Math.min(...c.measured))}–${fmt(Math.max(...c.measured))}) | ${fmt(c.fastest)} ms | ${pct(e)} |`);
@@ -197,7 +198,7 @@ for (const m of models) {
 lines.push('');
 const abs = int8Errors.map((x) => Math.abs(x.e));
 lines.push(`${int8Errors.length} int8 models: median |error| ${(100 * median(abs)).toFixed(1)}%, worst ${(100 * Math.max(...abs)).toFixed(1)}% (${int8Errors.filter((x) => Math.abs(x.e) <= 0.25).length} within 25%).`);
-lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${loads.map((l) => l.toFixed(1)).join(' → ')} (start, after each round); measured: mbn bench (at least 20 timed runs), ${ROUNDS} rounds; errors against the ${byMedian ? 'median' : 'fastest run'}.`);
+lines.push(`Machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length} logical CPUs; 1-minute load average ${loads.map((l) => l.toFixed(1)).join(' → ')} (start, after each round); measured: mbn bench (at least 20 timed runs), ${ROUNDS} rounds; errors against the ${byFastest ? 'fastest run' : 'lowest round median'}.`);
 process.stdout.write(lines.join('\n') + '\n');
 writeFileSync(join(out, 'results.json'), JSON.stringify({ cases, ratios, choices, loads }, null, 2));
 
