@@ -2,6 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnx from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mjText } from '../src/report/energy-report.js';
+import { msText } from '../src/report/latency-report.js';
 import { buildModel } from './helpers/build-model.js';
 import { fixture, mbn, tempDir } from './helpers/cli.js';
 import { loadOrt } from './helpers/ort.js';
@@ -156,9 +158,6 @@ describe('the report knows whether it is complete', () => {
 });
 
 describe('analyze --device on an incomplete analysis: the predicted totals are lower bounds, and say so', () => {
-  // The figures as msText and mjText print them (µs below 1 ms, three significant digits).
-  const msText = (ms: number) => (ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toPrecision(3)} ms` : `${(ms * 1000).toPrecision(3)} µs`);
-  const mjText = (mj: number) => `${Number(mj.toPrecision(3))} mJ`;
 
   it('uncounted layers: the latency reads "at least" in the table, Markdown and HTML; the energy is unknown', () => {
     const json = JSON.parse(mbn(['analyze', blur, '--device', 'rpi4', '--format', 'json']).stdout);

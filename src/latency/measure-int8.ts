@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type Chunk, node, writeModel } from '../bench/models.js';
-import { measureModel, type Ort } from '../bench/run.js';
+import { measureModel, type Ort, quantile } from '../bench/run.js';
 import { DataType } from '../onnx/dtype.js';
 import { encodeTensorField, encodeValueInfoField } from '../onnx/encode.js';
 import { MbnError } from '../errors.js';
@@ -324,9 +324,7 @@ export function medianKernel(trace: readonly unknown[], op: string, what: string
     if (e.cat === 'Node' && e.name?.endsWith('_kernel_time') && e.args?.op_name === op && typeof e.dur === 'number') times.push(e.dur);
   }
   if (times.length === 0) throw new MbnError('unsupported', `onnxruntime's profiling trace of ${what} has no ${op} kernel`);
-  times.sort((a, b) => a - b);
-  const mid = times.length >> 1;
-  return (times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2) / 1000;
+  return quantile(times.sort((a, b) => a - b), 0.5) / 1000;
 }
 
 export interface Int8Options {
